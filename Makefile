@@ -1,0 +1,39 @@
+# `make demo` and `make test` work on a fresh machine with Python 3.11+ and the package registries.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@tmp=$$(mktemp -d); \
+	export CAMPAIGN_DATABASE_URL="sqlite:///$$tmp/demo.db"; \
+	$(BIN)/campaign --config config.example.toml check && \
+	$(BIN)/campaign --config config.example.toml load && \
+	$(BIN)/campaign --config config.example.toml plan; \
+	status=$$?; rm -rf "$$tmp"; exit $$status
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_cli.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from campaign_scheduler.cli import main
+
+main()

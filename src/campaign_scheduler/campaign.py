@@ -1,0 +1,259 @@
+"""The campaign file (``campaign/<slug>.toml``): event, senders, rules, as plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from campaign_scheduler.errors import InputError
+from campaign_scheduler.fields import FieldReader
+from campaign_scheduler.problems import Problem, has_errors
+from campaign_scheduler.timeutil import (
+    PostingWindow,
+    WhenError,
+    parse_duration,
+    parse_when,
+    parse_window,
+    wall_clock_to_utc,
+)
+from campaign_scheduler.tomlsource import TomlDocument, read_toml
+
+CAMPAIGN_KEYS = ("slug", "name", "hashtag", "timezone", "language", "starts", "ends")
+EVENT_KEYS = ("name", "start", "end", "url")
+RULE_KEYS = (
+    "require_hashtag",
+    "require_alt_text",
+    "min_gap",
+    "grace",
+    "windows",
+    "require_approval",
+)
+SENDER_KEYS = ("slug", "name")
+
+
+@dataclass(frozen=True)
+class Sender:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    start: datetime  # UTC
+    end: datetime | None  # UTC
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Rules:
+    require_hashtag: bool = True
+    require_alt_text: bool = True
+    min_gap: timedelta = timedelta(minutes=30)
+    grace: timedelta = timedelta(hours=2)
+    windows: tuple[PostingWindow, ...] = ()
+    require_approval: bool = False
+
+
+@dataclass(frozen=True)
+class Campaign:
+    slug: str
+    name: str
+    hashtag: str | None
+    timezone: str
+    language: str
+    starts: date | None
+    ends: date | None
+    event: Event
+    rules: Rules
+    senders: tuple[Sender, ...]
+    path: Path
+    doc: TomlDocument
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def sender(self, slug: str) -> Sender | None:
+        return next((s for s in self.senders if s.slug == slug), None)
+
+    @property
+    def period_start(self) -> datetime | None:
+        """The first instant of the campaign (UTC), from ``starts``; None = open."""
+        if self.starts is None:
+            return None
+        return wall_clock_to_utc(datetime.combine(self.starts, time()), self.zone)
+
+    @property
+    def period_end(self) -> datetime:
+        """The end of the campaign (UTC): the end of ``ends``, or of the event's last day."""
+        last_day = self.ends
+        if last_day is None:
+            event_end = self.event.end or self.event.start
+            last_day = event_end.astimezone(self.zone).date()
+        return wall_clock_to_utc(datetime.combine(last_day + timedelta(days=1), time()), self.zone)
+
+
+def _date(reader: FieldReader, table: dict[str, Any], path: tuple[str, ...], key: str) -> date | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    reader.error(f"'{key}' must be a date like \"2021-10-26\"", *path, key)
+    return None
+
+
+def load_campaign(path: Path) -> tuple[Campaign | None, list[Problem]]:
+    """Parse a campaign file. Returns the campaign (None when it is unusable) and the problems."""
+    try:
+        doc = read_toml(path)
+    except InputError as exc:
+        return None, list(exc.problems)
+    problems: list[Problem] = []
+    campaign = _campaign_from_document(doc, problems)
+    return campaign, problems
+
+
+def require_campaign(path: Path) -> Campaign:
+    campaign, problems = load_campaign(path)
+    if campaign is None or has_errors(problems):
+        raise InputError(
+            f"{path}: the campaign file has errors",
+            problems=problems,
+            hint="run 'campaign check' to see them all",
+        )
+    return campaign
+
+
+def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campaign | None:
+    reader = FieldReader(doc, problems)
+    data = doc.data
+    reader.known_keys(data, (), ("campaign", "event", "rules", "senders"))
+
+    table = reader.table(data, ("campaign",), required=True)
+    reader.known_keys(table, ("campaign",), CAMPAIGN_KEYS)
+    slug = reader.string(table, ("campaign",), "slug", required=True)
+    name = reader.string(table, ("campaign",), "name") or slug or ""
+    hashtag = reader.string(table, ("campaign",), "hashtag")
+    if hashtag is not None and (not hashtag.startswith("#") or len(hashtag) < 2 or " " in hashtag):
+        reader.error(f"hashtag '{hashtag}' must look like '#tag'", "campaign", "hashtag")
+    timezone = reader.string(table, ("campaign",), "timezone", default="UTC") or "UTC"
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.error(
+            f"unknown time zone '{timezone}' (use an IANA name like 'Europe/Berlin')",
+            "campaign",
+            "timezone",
+        )
+        return None
+    language = reader.string(table, ("campaign",), "language", default="de") or "de"
+    starts = _date(reader, table, ("campaign",), "starts")
+    ends = _date(reader, table, ("campaign",), "ends")
+
+    event_table = reader.table(data, ("event",), required=True)
+    reader.known_keys(event_table, ("event",), EVENT_KEYS)
+    event_name = reader.string(event_table, ("event",), "name", default="") or ""
+    event_url = reader.string(event_table, ("event",), "url")
+    event_start = _event_time(reader, event_table, "start", zone, required=True)
+    event_end = _event_time(reader, event_table, "end", zone, required=False)
+    if event_start is not None and event_end is not None and event_end <= event_start:
+        reader.error("event end must be after its start", "event", "end")
+
+    rules = _read_rules(reader, reader.table(data, ("rules",)))
+
+    senders: list[Sender] = []
+    raw_senders = data.get("senders", [])
+    if not isinstance(raw_senders, list) or not raw_senders:
+        reader.error("the campaign needs at least one [[senders]] entry", "senders")
+        raw_senders = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw_senders):
+        path = ("senders", index)
+        if not isinstance(entry, dict):
+            reader.error("each [[senders]] entry must be a table", *path)
+            continue
+        reader.known_keys(entry, path, SENDER_KEYS)
+        sender_slug = reader.string(entry, path, "slug", required=True)
+        if sender_slug is None:
+            continue
+        if sender_slug in seen:
+            reader.error(f"sender '{sender_slug}' is defined twice", *path, "slug")
+            continue
+        seen.add(sender_slug)
+        senders.append(Sender(sender_slug, reader.string(entry, path, "name") or sender_slug))
+
+    if slug is None or event_start is None:
+        return None
+    if starts is not None and starts > event_start.astimezone(zone).date():
+        reader.error("campaign 'starts' is after the event", "campaign", "starts")
+    return Campaign(
+        slug=slug,
+        name=name,
+        hashtag=hashtag,
+        timezone=timezone,
+        language=language,
+        starts=starts,
+        ends=ends,
+        event=Event(event_name, event_start, event_end, event_url),
+        rules=rules,
+        senders=tuple(senders),
+        path=doc.path,
+        doc=doc,
+    )
+
+
+def _event_time(
+    reader: FieldReader, table: dict[str, Any], key: str, zone: ZoneInfo, *, required: bool
+) -> datetime | None:
+    value = table.get(key)
+    if value is None:
+        if required:
+            reader.error(f"missing key '{key}' in [event]", "event")
+        return None
+    if not isinstance(value, str | datetime):
+        reader.error(f"event {key} must be a date and time like \"2021-11-18T10:00\"", "event", key)
+        return None
+    try:
+        return parse_when(value, zone=zone, event_start=None)
+    except WhenError as exc:
+        reader.error(f"event {key}: {exc}", "event", key)
+        return None
+
+
+def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
+    path = ("rules",)
+    reader.known_keys(table, path, RULE_KEYS)
+    defaults = Rules()
+    durations: dict[str, timedelta] = {}
+    for key in ("min_gap", "grace"):
+        text = reader.string(table, path, key)
+        durations[key] = getattr(defaults, key)
+        if text is not None:
+            try:
+                durations[key] = parse_duration(text)
+            except WhenError as exc:
+                reader.error(f"rules.{key}: {exc}", "rules", key)
+    windows: list[PostingWindow] = []
+    for text in reader.string_list(table, path, "windows"):
+        try:
+            windows.append(parse_window(text))
+        except WhenError as exc:
+            reader.error(f"rules.windows: {exc}", "rules", "windows")
+    return Rules(
+        require_hashtag=reader.boolean(table, path, "require_hashtag", defaults.require_hashtag),
+        require_alt_text=reader.boolean(table, path, "require_alt_text", defaults.require_alt_text),
+        min_gap=durations["min_gap"],
+        grace=durations["grace"],
+        windows=tuple(windows),
+        require_approval=reader.boolean(table, path, "require_approval", defaults.require_approval),
+    )

@@ -1,0 +1,1 @@
+"""Channel adapters and what the tool knows about each network."""

@@ -1,0 +1,384 @@
+"""Measure a post's text the way each network counts it, and report what does not fit.
+
+Every network has its own idea of a "character" (see channels.md, "Text limits and counting" of
+each network). The rules implemented here:
+
+``mastodon``
+    Extended grapheme clusters, after two rewrites done by Mastodon's ``StatusLengthValidator``:
+    every URL that starts with a scheme becomes a 23-character placeholder, and a mention
+    ``@user@domain`` becomes ``@user``. Default limit 500; instances set their own (pass
+    ``limit``). The URL and mention patterns follow Mastodon's own (see :func:`_mastodon_urls`).
+    A content warning (``spoiler_text``) also counts on Mastodon; this module measures the text
+    it is given, so callers that use one pass it prepended.
+``bluesky``
+    At most 300 grapheme clusters **and** at most 3000 UTF-8 bytes; URLs count at full length.
+``x``
+    twitter-text v3 weighted length (``twitter-text-parser``): URLs 23, emoji sequences 2, CJK
+    and other code points outside the Latin ranges 2, text NFC-normalised first. Limit 280.
+``threads``
+    500, where a grapheme cluster that is an emoji counts as many as its UTF-8 bytes (👍 = 4) and
+    any other grapheme cluster counts 1. Threads documents the emoji rule only; counting other
+    text per grapheme is channels.md's suggestion and may undercount rare scripts.
+``telegram``
+    UTF-16 code units (the unit of Telegram's entity offsets): 4096 for a message, 1024 for the
+    caption of a media message. Telegram counts after removing markup, so counting text that
+    still has Markdown/HTML markup errs on the long side.
+``instagram``, ``linkedin``, ``facebook``
+    Documented in "characters" without saying which kind: 2200 (Instagram caption), 3000,
+    63206. These count UTF-16 code units, the largest of the usual meanings of "character"
+    (UTF-16 units >= code points >= grapheme clusters), so a text that fits here fits whichever
+    one the service really uses. An emoji such as 👍 therefore counts 2. Instagram additionally
+    allows at most 30 hashtags.
+``matrix``
+    No practical text limit, but an event may not exceed 65536 bytes of JSON; bodies over 60000
+    UTF-8 bytes are flagged to leave room for the rest of the event.
+``webhook``
+    No limit; :func:`measure` reports grapheme clusters.
+
+Only the standard library, ``regex`` and ``twitter_text`` are used here. ``twitter_text`` takes
+about 0.2 s to import (it builds its emoji pattern), so it is imported on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import regex
+
+KNOWN_CHANNELS: tuple[str, ...] = (
+    "mastodon",
+    "bluesky",
+    "x",
+    "facebook",
+    "instagram",
+    "linkedin",
+    "telegram",
+    "threads",
+    "matrix",
+    "webhook",
+)
+
+UNIT_MASTODON = "characters (URLs count 23)"
+UNIT_GRAPHEMES = "graphemes"
+UNIT_UTF8 = "UTF-8 bytes"
+UNIT_WEIGHTED = "weighted characters"
+UNIT_UTF16 = "UTF-16 code units"
+UNIT_THREADS = "characters (emoji count their UTF-8 bytes)"
+UNIT_HASHTAGS = "hashtags"
+
+MASTODON_URL_LENGTH = 23
+BLUESKY_MAX_BYTES = 3000
+TELEGRAM_CAPTION_LIMIT = 1024
+INSTAGRAM_MAX_HASHTAGS = 30
+
+
+@dataclass(frozen=True)
+class LengthIssue:
+    """One limit a text breaks on one channel."""
+
+    channel: str
+    measured: int  # in `unit`
+    limit: int
+    unit: str
+    subject: str = "text"  # what was measured: "text" or "caption"
+
+    @property
+    def over(self) -> int:
+        return self.measured - self.limit
+
+    def message(self) -> str:
+        if self.unit == UNIT_HASHTAGS:
+            return (
+                f"too many hashtags for {self.channel}: "
+                f"{self.measured} of {self.limit} ({self.over} over)"
+            )
+        return (
+            f"{self.subject} too long for {self.channel}: "
+            f"{self.measured} of {self.limit} {self.unit} ({self.over} over)"
+        )
+
+
+# --- basic counts -------------------------------------------------------------------------------
+
+_GRAPHEME = regex.compile(r"\X")
+
+
+def _graphemes(text: str) -> int:
+    return sum(1 for _ in _GRAPHEME.finditer(text))
+
+
+def _utf8_bytes(text: str) -> int:
+    # surrogatepass: a lone surrogate (invalid, but possible in a Python str) must not crash a
+    # length check; it is counted as the three bytes it would take.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+# --- Threads ------------------------------------------------------------------------------------
+
+# A grapheme cluster is taken to be an emoji when it holds a pictographic code point, a regional
+# indicator (flags) or the combining keycap (1️⃣). Text-style pictographs such as © are included:
+# counting them as their 2-3 bytes errs on the long side.
+_EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20E3]")
+
+
+def _threads_length(text: str) -> int:
+    total = 0
+    for match in _GRAPHEME.finditer(text):
+        cluster = match.group()
+        total += _utf8_bytes(cluster) if _EMOJI_PART.search(cluster) else 1
+    return total
+
+
+# --- X ------------------------------------------------------------------------------------------
+
+
+def _x_weighted_length(text: str) -> int:
+    from twitter_text import parse_tweet
+
+    result: Any = parse_tweet(text)
+    return int(result.weightedLength)
+
+
+# --- Mastodon -----------------------------------------------------------------------------------
+
+
+class _Entity(NamedTuple):
+    start: int  # code point index, inclusive
+    end: int  # code point index, exclusive
+    replacement: str
+
+
+# Mastodon's extractor is twitter-text (Ruby gem) with Mastodon's overrides
+# (config/initializers/twitter_regex.rb): more schemes, and URL paths and queries that may hold
+# any non-space character instead of twitter-text's ASCII/Latin/Cyrillic set. The domain part
+# (with its lists of valid top-level domains) and the "what may precede a URL" rule are
+# twitter-text's own and are taken from twitter-text-parser; the rest is rebuilt here.
+_MASTODON_SCHEMES = "https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini"
+_UCHARS = (
+    r"\xA0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF\U00010000-\U0001FFFD\U00020000-\U0002FFFD"
+    r"\U00030000-\U0003FFFD\U00040000-\U0004FFFD\U00050000-\U0005FFFD\U00060000-\U0006FFFD"
+    r"\U00070000-\U0007FFFD\U00080000-\U0008FFFD\U00090000-\U0009FFFD\U000A0000-\U000AFFFD"
+    r"\U000B0000-\U000BFFFD\U000C0000-\U000CFFFD\U000D0000-\U000DFFFD\U000E1000-\U000EFFFD"
+    r"\uE000-\uF8FF\U000F0000-\U000FFFFD\U00100000-\U0010FFFD"
+)
+_MAX_URL_LENGTH = 4096
+_MAX_TCO_SLUG_LENGTH = 40
+
+# Mastodon's Account::MENTION_RE: a username of ASCII letters, digits, "_", "." and "-" (not at
+# either end), optionally followed by "@domain"; not preceded by "=", "/" or a word character
+# (so e-mail addresses and URL paths are not mentions).
+_MASTODON_MENTION = regex.compile(
+    r"(?<![=/\w])@(?P<name>(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)"
+    r"(?:@(?P<domain>[\w.-]+\w+))?)",
+    regex.IGNORECASE,
+)
+_MAX_MENTION_DOMAIN_LENGTH = 253
+
+
+@functools.cache
+def _twitter_patterns() -> dict[str, Any]:
+    """Compile the patterns that need twitter-text-parser's building blocks (once, lazily)."""
+    from twitter_text.regexp.latin_accent_chars import latin_accent_chars
+    from twitter_text.regexp.valid_domain import valid_domain
+    from twitter_text.regexp.valid_tco_url import valid_tco_url
+    from twitter_text.regexp.valid_url_balanced_parens import valid_url_balanced_parens
+    from twitter_text.regexp.valid_url_preceding_chars import valid_url_preceding_chars
+
+    path_char = r"[^\p{White_Space}<>()?]"
+    parens = rf"\((?:{path_char}+|(?:{path_char}*\({path_char}+\){path_char}*))\)"
+    # Mastodon defines the ending characters before it redefines the parentheses rule, so the
+    # ending alternative still uses twitter-text's original parentheses (as here).
+    path_end = (
+        r"(?:[^\p{White_Space}()?!*\"'「」<>;:=,.$%\[\]~&|@]"
+        rf"|(?:{valid_url_balanced_parens.pattern}))"
+    )
+    path = rf"(?:(?:{path_char}*(?:{parens}{path_char}*)*{path_end})|(?:{path_char}+/))"
+    query = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@\^{_UCHARS}]"
+    query_end = rf"[a-z0-9_&=#/\-{_UCHARS}]"
+    url = (
+        rf"(?P<before>{valid_url_preceding_chars.pattern})"
+        rf"(?P<url>(?P<protocol>(?:{_MASTODON_SCHEMES})://)?"
+        rf"(?P<domain>{valid_domain.pattern})"
+        r"(?::[0-9]+)?"
+        rf"(?:/{path}*)?"
+        rf"(?:\?{query}*{query_end})?)"
+    )
+    return {
+        "url": regex.compile(url, regex.IGNORECASE),
+        "tco": valid_tco_url,
+        # twitter-text's end_mention_match: a mention directly followed by another at sign, a
+        # Latin accented letter or "://" is not a mention.
+        "mention_end": regex.compile(rf"[@＠{latin_accent_chars.pattern}]|://"),
+    }
+
+
+def _valid_url_length(url: str, domain: str) -> bool:
+    """twitter-text's is_valid_domain: the domain converts to IDNA and the URL is not huge."""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(url) + max(0, len(ascii_domain) - len(domain)) <= _MAX_URL_LENGTH
+
+
+def _mastodon_urls(text: str) -> list[_Entity]:
+    """URLs with a scheme, as Mastodon extracts them (``extract_url_without_protocol: false``)."""
+    if ":" not in text:
+        return []
+    patterns = _twitter_patterns()
+    entities = []
+    for match in patterns["url"].finditer(text):
+        if match.group("protocol") is None:
+            continue
+        url: str = match.group("url")
+        start, end = match.span("url")
+        tco = patterns["tco"].search(url)
+        if tco:  # a t.co link ends after its slug (and query)
+            slug = tco.group(1)
+            if slug and len(slug) > _MAX_TCO_SLUG_LENGTH:
+                continue
+            url = tco.group(0)
+            end = start + len(url)
+        if not _valid_url_length(url, match.group("domain")):
+            continue
+        entities.append(_Entity(start, end, "x" * MASTODON_URL_LENGTH))
+    return entities
+
+
+def _mastodon_mentions(text: str) -> list[_Entity]:
+    if "@" not in text and "＠" not in text:
+        return []
+    mention_end = _twitter_patterns()["mention_end"]
+    entities = []
+    for match in _MASTODON_MENTION.finditer(text):
+        if mention_end.match(text, match.end()):
+            continue
+        domain = match.group("domain")
+        if domain is not None and len(domain) > _MAX_MENTION_DOMAIN_LENGTH:
+            continue
+        start = match.start("name") - 1  # include the "@"
+        entities.append(_Entity(start, match.end("name"), "@" + match.group("user")))
+    return entities
+
+
+def mastodon_countable_text(text: str) -> str:
+    """The text Mastodon measures: URLs replaced by 23 characters, mention domains dropped."""
+    if not text.strip():  # Ruby's blank?: Mastodon counts a whitespace-only text as empty
+        return ""
+    entities = sorted(_mastodon_urls(text) + _mastodon_mentions(text), key=lambda e: e.start)
+    pieces: list[str] = []
+    position = 0
+    for entity in entities:
+        if entity.start < position:  # overlaps the previous entity kept: drop it
+            continue
+        pieces.append(text[position : entity.start])
+        pieces.append(entity.replacement)
+        position = entity.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _mastodon_length(text: str) -> int:
+    return _graphemes(mastodon_countable_text(text))
+
+
+# --- Instagram hashtags -------------------------------------------------------------------------
+
+# A "#" (or full-width "＃") followed by letters, digits or "_", not glued to a word, "&" (HTML
+# entities) or "/" (URL fragments). Instagram's exact rule is undocumented; this counts every
+# occurrence, duplicates and all-digit tags included, which errs on the side of too many.
+_HASHTAG = regex.compile(r"(?<![\w&/#＃])[#＃]\w+")
+
+
+def _hashtags(text: str) -> int:
+    return sum(1 for _ in _HASHTAG.finditer(text))
+
+
+# --- channel table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    unit: str
+    count: Callable[[str], int]
+    limit: int | None
+
+
+_RULES: dict[str, _Rule] = {
+    "mastodon": _Rule(UNIT_MASTODON, _mastodon_length, 500),
+    "bluesky": _Rule(UNIT_GRAPHEMES, _graphemes, 300),
+    "x": _Rule(UNIT_WEIGHTED, _x_weighted_length, 280),
+    "facebook": _Rule(UNIT_UTF16, _utf16_units, 63206),
+    "instagram": _Rule(UNIT_UTF16, _utf16_units, 2200),
+    "linkedin": _Rule(UNIT_UTF16, _utf16_units, 3000),
+    "telegram": _Rule(UNIT_UTF16, _utf16_units, 4096),
+    "threads": _Rule(UNIT_THREADS, _threads_length, 500),
+    "matrix": _Rule(UNIT_UTF8, _utf8_bytes, 60000),
+    "webhook": _Rule(UNIT_GRAPHEMES, _graphemes, None),
+}
+
+def _rule(channel: str) -> _Rule:
+    try:
+        return _RULES[channel]
+    except KeyError:
+        known = ", ".join(KNOWN_CHANNELS)
+        raise ValueError(f"unknown channel {channel!r} (known: {known})") from None
+
+
+def measure(channel: str, text: str) -> int:
+    """The length of ``text`` in ``channel``'s main unit (see :func:`unit_of`)."""
+    return _rule(channel).count(text)
+
+
+def limit_of(channel: str) -> int | None:
+    """The channel's default main limit; ``None`` when it has none (webhook)."""
+    return _rule(channel).limit
+
+
+def unit_of(channel: str) -> str:
+    """The unit :func:`measure` and :func:`limit_of` use for ``channel``."""
+    return _rule(channel).unit
+
+
+def text_length_issues(
+    channel: str, text: str, *, with_media: bool = False, limit: int | None = None
+) -> list[LengthIssue]:
+    """Every length limit ``text`` breaks on ``channel``; an empty list when it fits.
+
+    ``limit`` replaces the channel's main limit (a Mastodon instance's ``max_characters``, a
+    longer X subscription, a caption limit); it is measured in :func:`unit_of` the channel and
+    wins over ``with_media``. Secondary limits (Bluesky's 3000 bytes, Instagram's 30 hashtags)
+    always apply. ``with_media`` only matters for Telegram, whose caption limit is 1024.
+    """
+    rule = _rule(channel)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number, not {limit}")
+    subject = "caption" if channel == "instagram" else "text"
+    main_limit = rule.limit
+    if channel == "telegram" and with_media:
+        main_limit = TELEGRAM_CAPTION_LIMIT
+        subject = "caption"
+    if limit is not None:
+        main_limit = limit
+
+    issues: list[LengthIssue] = []
+    if main_limit is not None:
+        measured = rule.count(text)
+        if measured > main_limit:
+            issues.append(LengthIssue(channel, measured, main_limit, rule.unit, subject))
+    if channel == "bluesky":
+        size = _utf8_bytes(text)
+        if size > BLUESKY_MAX_BYTES:
+            issues.append(LengthIssue(channel, size, BLUESKY_MAX_BYTES, UNIT_UTF8, subject))
+    if channel == "instagram":
+        tags = _hashtags(text)
+        if tags > INSTAGRAM_MAX_HASHTAGS:
+            issues.append(LengthIssue(channel, tags, INSTAGRAM_MAX_HASHTAGS, UNIT_HASHTAGS, subject))
+    return issues

@@ -1,0 +1,84 @@
+"""The ``campaign`` command line: a thin Typer app.
+
+This is the one place where :class:`CampaignSchedulerError` becomes a message on stderr and an
+exit code. Command modules import their heavy dependencies (SQLAlchemy, requests, APScheduler)
+inside the command functions so that ``campaign --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from campaign_scheduler import __version__
+from campaign_scheduler.cli import check_cmd, load_cmd, plan_cmd
+from campaign_scheduler.cli.output import report_error
+from campaign_scheduler.cli.state import AppState
+from campaign_scheduler.errors import CampaignSchedulerError
+
+DEBUG_ENV = "CAMPAIGN_DEBUG"
+
+
+class _TranslatingGroup(TyperGroup):
+    """Turns campaign-scheduler errors into a message and an exit code, without traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CampaignSchedulerError as exc:
+            import os
+
+            if os.environ.get(DEBUG_ENV):
+                raise
+            report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    name="campaign",
+    cls=_TranslatingGroup,
+    help="Run a social-media campaign from the terminal: check, load, plan and publish posts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"campaign-scheduler {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="config file (default: $CAMPAIGN_CONFIG, else ./config.toml)",
+            dir_okay=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="show the version"),
+    ] = False,
+) -> None:
+    """Run a social-media campaign from the terminal: check, load, plan and publish posts."""
+    ctx.obj = AppState(config_option=config)
+
+
+app.command("check")(check_cmd.check)
+app.command("load")(load_cmd.load)
+app.command("plan")(plan_cmd.plan)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,44 @@
+"""``campaign check``: validate campaign, drafts and configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from campaign_scheduler.cli.output import err_line, print_problems, write_json
+from campaign_scheduler.cli.state import state_of
+from campaign_scheduler.errors import ConfigError
+from campaign_scheduler.problems import Problem, Severity
+
+
+def check(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print the problems as JSON")] = False,
+) -> None:
+    """Check the campaign, its drafts and the config; list every problem as path:line: message."""
+    from campaign_scheduler.rules import check as run_check
+
+    problems: list[Problem]
+    drafts = 0
+    try:
+        settings = state_of(ctx).settings()
+    except ConfigError as exc:
+        problems = list(exc.problems) or [Problem(Path("config"), None, exc.message)]
+    else:
+        result = run_check(settings)
+        problems = result.problems
+        drafts = len(result.drafts)
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    warnings = len(problems) - errors
+    if as_json:
+        write_json([p.as_json(Path.cwd()) for p in problems])
+    else:
+        print_problems(problems)
+        err_line(
+            f"{errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''} in {drafts} drafts"
+        )
+    if errors:
+        raise typer.Exit(1)

@@ -1,0 +1,82 @@
+"""``campaign load``: sync the drafts into the database and show what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from campaign_scheduler.cli.output import err_line, write_json, write_line
+from campaign_scheduler.cli.state import current_user, state_of
+from campaign_scheduler.errors import InputError
+
+
+def load(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show the change without writing anything")
+    ] = False,
+    actor: Annotated[
+        str | None, typer.Option("--as", help="who makes the change (default: your OS user)")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="also list unchanged posts")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the change as JSON")] = False,
+) -> None:
+    """Sync drafts into the database: + new, ~ changed, − removed, = unchanged."""
+    from campaign_scheduler.rules import check
+    from campaign_scheduler.store.engine import open_store
+    from campaign_scheduler.store.sync import ChangeKind, load_campaign_into
+
+    settings = state_of(ctx).settings()
+    settings.raise_for_problems()
+    result = check(settings)
+    if result.errors or result.campaign is None:
+        count = len(result.errors)
+        raise InputError(
+            f"load refused: {count} error{'s' if count != 1 else ''} in the campaign files; "
+            "nothing was written",
+            problems=result.errors,
+            hint="fix them (campaign check lists them) and load again",
+        )
+    store = open_store(settings.database_url)
+    try:
+        report = load_campaign_into(
+            store,
+            result.campaign,
+            result.drafts,
+            result.deliveries,
+            settings,
+            actor=current_user(actor),
+            dry_run=dry_run,
+        )
+    finally:
+        store.dispose()
+
+    summary = {kind.name.lower(): report.count(kind) for kind in ChangeKind}
+    if as_json:
+        write_json(
+            {
+                "dry_run": dry_run,
+                "summary": summary,
+                "changes": [
+                    {"change": c.kind.value, "post": c.key, "details": c.details}
+                    for c in report.changes
+                ],
+            }
+        )
+        return
+    for change in report.changes:
+        if change.kind is ChangeKind.UNCHANGED and not verbose:
+            continue
+        details = f"  ({'; '.join(change.details)})" if change.details else ""
+        write_line(f"{change.kind.value} {change.key}{details}")
+    unchanged = report.count(ChangeKind.UNCHANGED)
+    if unchanged and not verbose:
+        write_line(f"= {unchanged} unchanged")
+    prefix = "dry run, nothing written: " if dry_run else "loaded: "
+    err_line(
+        f"{prefix}{summary['new']} new, {summary['changed']} changed, "
+        f"{summary['removed']} removed, {summary['unchanged']} unchanged"
+    )

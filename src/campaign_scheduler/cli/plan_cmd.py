@@ -1,0 +1,161 @@
+"""``campaign plan``: what goes out when, per sender and channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from campaign_scheduler.cli.output import err_line, write_json
+from campaign_scheduler.cli.state import state_of
+from campaign_scheduler.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from campaign_scheduler.store.queries import PlanRow
+
+
+def plan(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+    ics: Annotated[
+        Path | None,
+        typer.Option("--ics", help="also write the plan as an iCalendar file", dir_okay=False),
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--sender", help="only this sender's deliveries")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="only deliveries on this channel")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="include cancelled deliveries")
+    ] = False,
+) -> None:
+    """Show the schedule grouped by day, with countdown labels, sender, channel and state."""
+    from campaign_scheduler.campaign import require_campaign
+    from campaign_scheduler.store.engine import open_store
+    from campaign_scheduler.store.queries import find_campaign, plan_rows
+
+    settings = state_of(ctx).settings()
+    campaign = require_campaign(settings.campaign_path)
+    store = open_store(settings.database_url)
+    try:
+        if find_campaign(store, campaign.slug) is None:
+            raise NotFoundError(
+                f"campaign '{campaign.slug}' is not in the database yet",
+                hint="run 'campaign load' first",
+            )
+        rows = plan_rows(store, campaign.slug, include_cancelled=show_all)
+    finally:
+        store.dispose()
+    if sender:
+        rows = [r for r in rows if r.sender == sender]
+    if channel:
+        rows = [r for r in rows if r.channel == channel]
+
+    zone = campaign.zone
+    if ics is not None:
+        from campaign_scheduler.calendar_export import plan_calendar
+
+        data = plan_calendar(
+            rows,
+            campaign_slug=campaign.slug,
+            campaign_name=campaign.name,
+            timezone=campaign.timezone,
+            generated_at=datetime.now(UTC),
+            event_name=campaign.event.name,
+            event_start=campaign.event.start,
+            event_end=campaign.event.end,
+            event_url=campaign.event.url,
+        )
+        _write_atomically(ics, data)
+        err_line(f"wrote {ics} ({len({r.post for r in rows})} posts)")
+
+    if as_json:
+        write_json([_row_json(row, zone, campaign.event.start) for row in rows])
+    elif ics is None or rows:
+        _print_table(rows, zone, campaign.event.start, campaign.name)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
+    return value.astimezone(zone).isoformat() if value is not None else None
+
+
+def _row_json(row: PlanRow, zone: ZoneInfo, event_start: datetime) -> dict[str, object]:
+    from campaign_scheduler.timeutil import countdown_label
+
+    return {
+        "post": row.post,
+        "sender": row.sender,
+        "account": row.account,
+        "channel": row.channel,
+        "state": row.state,
+        "due_at": _iso(row.due_at, zone),
+        "not_after": _iso(row.not_after, zone),
+        "countdown": countdown_label(row.due_at, event_start, zone),
+        "needs_approval": row.needs_approval,
+        "state_reason": row.state_reason,
+        "text": row.text,
+    }
+
+
+STATE_STYLES = {
+    "pending": "cyan",
+    "publishing": "yellow",
+    "retry_wait": "yellow",
+    "published": "green",
+    "failed": "bold red",
+    "expired": "red",
+    "cancelled": "dim",
+    "unknown": "bold magenta",
+}
+
+
+def _print_table(
+    rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, title: str
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from campaign_scheduler.timeutil import countdown_label
+
+    console = Console()
+    if not rows:
+        console.print("Nothing planned.")
+        return
+    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
+    table.add_column("Time")
+    table.add_column("Sender")
+    table.add_column("Channel")
+    table.add_column("State")
+    table.add_column("Post")
+    current_day = None
+    for row in rows:
+        local = row.due_at.astimezone(zone)
+        if local.date() != current_day:
+            current_day = local.date()
+            label = countdown_label(row.due_at, event_start, zone)
+            table.add_section()
+            table.add_row(f"[bold]{local:%a %Y-%m-%d}[/]", f"[bold]{label}[/]", "", "", "")
+        state = row.state + (" (needs approval)" if row.needs_approval else "")
+        style = STATE_STYLES.get(row.state, "")
+        table.add_row(
+            f"{local:%H:%M}",
+            row.sender,
+            f"{row.channel} ({row.account})",
+            f"[{style}]{state}[/]" if style else state,
+            row.post,
+        )
+    console.print(table)
+    posts = len({r.post for r in rows})
+    err_line(f"{len(rows)} deliveries of {posts} posts; times in {zone.key}")

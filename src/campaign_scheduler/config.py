@@ -1,0 +1,330 @@
+"""config.toml plus the environment, turned into a frozen :class:`Settings`.
+
+Precedence: command-line option > environment (``CAMPAIGN_CONFIG``,
+``CAMPAIGN_DATABASE_URL``) > file > default. Relative paths in the file are resolved from the
+file's folder. Secrets are only ever written as references (``env:NAME`` or ``file:PATH``);
+:class:`SecretRef` resolves them at the moment of use and never shows the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from campaign_scheduler.channels.catalog import CHANNEL_SPECS, COMMON_ACCOUNT_KEYS
+from campaign_scheduler.errors import ConfigError, InputError, SecretError
+from campaign_scheduler.fields import FieldReader, did_you_mean
+from campaign_scheduler.problems import Problem, has_errors
+from campaign_scheduler.timeutil import WhenError, parse_duration
+from campaign_scheduler.tomlsource import TomlDocument, read_toml
+
+CONFIG_ENV = "CAMPAIGN_CONFIG"
+DATABASE_ENV = "CAMPAIGN_DATABASE_URL"
+DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_DATABASE_URL = "sqlite:///campaign.db"
+DEFAULT_CAMPAIGN_FOLDER = "campaign"
+DEFAULT_POSTS = "posts"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a secret: ``env:NAME`` or ``file:PATH``. Its repr never shows a value."""
+
+    kind: str
+    target: str
+    base_dir: Path
+
+    @classmethod
+    def parse(cls, text: str, base_dir: Path) -> SecretRef | None:
+        kind, sep, target = text.partition(":")
+        if not sep or kind not in ("env", "file") or not target.strip():
+            return None
+        return cls(kind, target.strip(), base_dir)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+    def describe(self) -> str:
+        if self.kind == "env":
+            return f"environment variable {self.target}"
+        return f"file {self.path()}"
+
+    def path(self) -> Path:
+        path = Path(self.target).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def is_available(self, environ: Mapping[str, str] | None = None) -> bool:
+        if self.kind == "env":
+            return bool((os.environ if environ is None else environ).get(self.target))
+        return self.path().is_file()
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> str:
+        """The secret's value, read now. Raises :class:`SecretError` naming the reference."""
+        if self.kind == "env":
+            value = (os.environ if environ is None else environ).get(self.target)
+            if not value:
+                raise SecretError(
+                    f"secret {self} is not set",
+                    hint=f"export {self.target}=... before running the command",
+                )
+            return value
+        try:
+            value = self.path().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretError(
+                f"secret {self} cannot be read: {exc.strerror or exc}",
+                hint="check the path and that only you can read the file (chmod 600)",
+            ) from None
+        if not value:
+            raise SecretError(f"secret {self} is empty")
+        return value
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account of one sender on one network, as configured (no secret values)."""
+
+    name: str
+    channel: str
+    sender: str
+    base_url: str | None
+    settings: Mapping[str, Any]
+    secrets: Mapping[str, SecretRef]
+    line: int | None = None
+
+    @property
+    def max_characters(self) -> int | None:
+        value = self.settings.get("max_characters")
+        return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    lease: timedelta = timedelta(minutes=10)
+    reconcile: timedelta = timedelta(seconds=30)
+    metrics: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path | None
+    base_dir: Path
+    database_url: str
+    campaign_path: Path
+    posts_path: Path
+    daemon: DaemonSettings
+    accounts: Mapping[str, Account]
+    problems: tuple[Problem, ...] = field(default=())
+
+    def accounts_of(self, sender: str, channel: str) -> list[Account]:
+        return [a for a in self.accounts.values() if a.sender == sender and a.channel == channel]
+
+    def raise_for_problems(self) -> None:
+        if has_errors(list(self.problems)):
+            raise ConfigError(
+                f"{self.config_path}: the configuration has errors",
+                problems=self.problems,
+                hint="run 'campaign check' to see them all",
+            )
+
+
+def resolve_database_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite file path relative to ``base_dir`` (the config file's folder)."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        rest = url[len(prefix) :]
+        path_part, sep, query = rest.partition("?")
+        if path_part and path_part != ":memory:" and not Path(path_part).is_absolute():
+            return f"{prefix}{(base_dir / path_part).resolve()}{sep}{query}"
+    return url
+
+
+def _default_campaign_path(base_dir: Path) -> Path:
+    folder = base_dir / DEFAULT_CAMPAIGN_FOLDER
+    found = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    return found[0] if len(found) == 1 else folder / "campaign.toml"
+
+
+def _find_config(option: Path | None, environ: Mapping[str, str]) -> Path | None:
+    if option is not None:
+        return option
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    candidate = Path.cwd() / DEFAULT_CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    database_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the configuration. Raises :class:`ConfigError` only when the file cannot be read
+    or parsed; every other problem is collected in ``Settings.problems``."""
+    env = os.environ if environ is None else environ
+    path = _find_config(config, env)
+    if path is None:
+        base_dir = Path.cwd()
+        return Settings(
+            config_path=None,
+            base_dir=base_dir,
+            database_url=resolve_database_url(
+                database_url or env.get(DATABASE_ENV) or DEFAULT_DATABASE_URL, base_dir
+            ),
+            campaign_path=_default_campaign_path(base_dir),
+            posts_path=base_dir / DEFAULT_POSTS,
+            daemon=DaemonSettings(),
+            accounts={},
+        )
+    path = path.expanduser().absolute()
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} not found",
+            hint="copy config.example.toml to config.toml, or pass --config PATH",
+        )
+    try:
+        doc = read_toml(path)
+    except InputError as exc:
+        raise ConfigError(exc.message, problems=exc.problems) from None
+    return _settings_from_document(doc, database_url=database_url, environ=env)
+
+
+def _settings_from_document(
+    doc: TomlDocument, *, database_url: str | None, environ: Mapping[str, str]
+) -> Settings:
+    problems: list[Problem] = []
+    reader = FieldReader(doc, problems)
+    data = doc.data
+    base_dir = doc.path.parent
+    reader.known_keys(data, (), ("database", "paths", "daemon", "accounts"))
+
+    database = reader.table(data, ("database",))
+    reader.known_keys(database, ("database",), ("url",))
+    file_url = reader.string(database, ("database",), "url")
+    url = database_url or environ.get(DATABASE_ENV) or file_url or DEFAULT_DATABASE_URL
+
+    paths = reader.table(data, ("paths",))
+    reader.known_keys(paths, ("paths",), ("campaign", "posts"))
+    campaign_text = reader.string(paths, ("paths",), "campaign")
+    posts_text = reader.string(paths, ("paths",), "posts", default=DEFAULT_POSTS)
+    campaign_path = (
+        base_dir / campaign_text if campaign_text else _default_campaign_path(base_dir)
+    )
+
+    daemon_table = reader.table(data, ("daemon",))
+    reader.known_keys(daemon_table, ("daemon",), ("lease", "reconcile", "metrics"))
+    defaults = DaemonSettings()
+    durations: dict[str, timedelta] = {}
+    for key in ("lease", "reconcile", "metrics"):
+        text = reader.string(daemon_table, ("daemon",), key)
+        if text is None:
+            durations[key] = getattr(defaults, key)
+            continue
+        try:
+            durations[key] = parse_duration(text)
+        except WhenError as exc:
+            reader.error(f"daemon.{key}: {exc}", "daemon", key)
+            durations[key] = getattr(defaults, key)
+        else:
+            if durations[key] <= timedelta(0):
+                reader.error(f"daemon.{key} must be longer than zero", "daemon", key)
+                durations[key] = getattr(defaults, key)
+
+    accounts: dict[str, Account] = {}
+    for name, table in reader.table(data, ("accounts",)).items():
+        account = _read_account(reader, name, table, base_dir, environ)
+        if account is not None:
+            accounts[name] = account
+
+    return Settings(
+        config_path=doc.path,
+        base_dir=base_dir,
+        database_url=resolve_database_url(url, base_dir),
+        campaign_path=campaign_path,
+        posts_path=base_dir / (posts_text or DEFAULT_POSTS),
+        daemon=DaemonSettings(**durations),
+        accounts=accounts,
+        problems=tuple(problems),
+    )
+
+
+def _read_account(
+    reader: FieldReader,
+    name: str,
+    table: Any,
+    base_dir: Path,
+    environ: Mapping[str, str],
+) -> Account | None:
+    path = ("accounts", name)
+    if not isinstance(table, dict):
+        reader.error(f"[accounts.{name}] must be a table", *path)
+        return None
+    channel = reader.string(table, path, "channel", required=True)
+    sender = reader.string(table, path, "sender", required=True)
+    if channel is None or sender is None:
+        return None
+    spec = CHANNEL_SPECS.get(channel)
+    if spec is None:
+        reader.error(
+            f"account '{name}': unknown channel '{channel}'{did_you_mean(channel, CHANNEL_SPECS)}",
+            *path,
+            "channel",
+        )
+        return None
+    allowed = (*COMMON_ACCOUNT_KEYS, "api_base", *spec.settings, *spec.secrets, *spec.optional)
+    reader.known_keys(table, path, allowed)
+
+    base_url = reader.string(table, path, "base_url") or reader.string(table, path, "api_base")
+    if base_url is None:
+        base_url = spec.default_base_url
+        if base_url is None and spec.needs_base_url:
+            reader.error(
+                f"account '{name}': missing key 'base_url' (the {spec.title} server's address)",
+                *path,
+            )
+    elif not base_url.startswith(("http://", "https://")):
+        reader.error(f"account '{name}': base_url must start with https://", *path, "base_url")
+
+    settings: dict[str, Any] = {}
+    for key in spec.settings:
+        value = reader.string(table, path, key, required=True)
+        if value is not None:
+            settings[key] = value
+    if "max_characters" in spec.optional:
+        limit = reader.integer(table, path, "max_characters", None)
+        if limit is not None:
+            settings["max_characters"] = limit
+
+    secrets: dict[str, SecretRef] = {}
+    for key in spec.secrets:
+        value = table.get(key)
+        if value is None:
+            reader.error(
+                f"account '{name}': missing secret '{key}' (write it as \"env:NAME\" or \"file:PATH\")",
+                *path,
+            )
+            continue
+        ref = SecretRef.parse(value, base_dir) if isinstance(value, str) else None
+        if ref is None:
+            # Never echo the value: it may be the secret itself.
+            reader.error(
+                f"account '{name}': '{key}' must be a reference like \"env:NAME\" or "
+                "\"file:PATH\", never the secret itself",
+                *path,
+                key,
+            )
+            continue
+        if not ref.is_available(environ):
+            reader.warning(
+                f"account '{name}': {ref.describe()} is not set; '{key}' is needed to publish",
+                *path,
+                key,
+            )
+        secrets[key] = ref
+    line = reader.doc.key_lines.get(path)
+    return Account(name, channel, sender, base_url, settings, secrets, line)

@@ -1,0 +1,248 @@
+"""Drafts: ``posts/<sender>/<name>.md``, TOML front matter between ``+++`` lines, then the text.
+
+A draft's key is its path below ``posts/`` without the extension (``soest/03-klimaneutral``);
+it never changes once published. Parsing resolves the draft's times in the campaign's zone and
+keeps the line of every front-matter key for messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from campaign_scheduler.campaign import Campaign
+from campaign_scheduler.errors import InputError
+from campaign_scheduler.fields import FieldReader, did_you_mean
+from campaign_scheduler.problems import Problem
+from campaign_scheduler.timeutil import WhenError, parse_when
+from campaign_scheduler.tomlsource import TomlDocument, parse_toml
+
+FRONT_MATTER_FENCE = "+++"
+DRAFT_SUFFIX = ".md"
+DRAFT_KEYS = ("at", "channels", "accounts", "not_after", "language", "media", "variants", "split")
+MEDIA_KEYS = ("path", "alt")
+VARIANT_KEYS = ("text",)
+
+
+@dataclass(frozen=True)
+class Media:
+    path: Path  # absolute
+    relative: str  # as written, relative to the draft's folder
+    alt: str | None
+    line: int
+
+    def file_digest(self) -> str | None:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+
+@dataclass(frozen=True)
+class Draft:
+    key: str
+    sender: str
+    path: Path
+    doc: TomlDocument
+    body: str
+    body_line: int
+    at_text: str
+    due_at: datetime | None  # UTC; None when `at` is invalid
+    not_after_text: str | None
+    not_after: datetime | None  # UTC; explicit or the default deadline
+    channels: tuple[str, ...]
+    accounts: tuple[str, ...]
+    language: str
+    media: tuple[Media, ...]
+    variants: dict[str, str] = field(default_factory=dict)
+    split: bool = False
+
+    def text_for(self, channel: str) -> str:
+        return self.variants.get(channel, self.body)
+
+    def text_line(self, channel: str) -> int:
+        if channel in self.variants:
+            return self.doc.line_of("variants", channel, "text")
+        return self.body_line
+
+
+def default_not_after(due_at: datetime, campaign: Campaign) -> datetime | None:
+    """A countdown post must not go out after the moment it makes sense: by default the event
+    start for posts due before it, the event end for posts during it, no deadline after it."""
+    event = campaign.event
+    if due_at < event.start:
+        return event.start
+    if event.end is not None and due_at < event.end:
+        return event.end
+    return None
+
+
+def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
+    """Return (front matter, its first line, body, the body's first line)."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != FRONT_MATTER_FENCE:
+        problem = Problem(path, 1, "a draft must start with a '+++' line (TOML front matter)")
+        raise InputError(problem.format(), problems=[problem])
+    for index in range(1, len(lines)):
+        if lines[index].strip() == FRONT_MATTER_FENCE:
+            front = "\n".join(lines[1:index])
+            body_lines = lines[index + 1 :]
+            skipped = 0
+            while skipped < len(body_lines) and not body_lines[skipped].strip():
+                skipped += 1
+            body = "\n".join(body_lines[skipped:]).strip()
+            return front, 2, body, index + 2 + skipped
+    problem = Problem(path, 1, "the front matter is not closed: add a '+++' line after it")
+    raise InputError(problem.format(), problems=[problem])
+
+
+def iter_draft_files(posts_dir: Path) -> Iterator[Path]:
+    yield from sorted(p for p in posts_dir.rglob(f"*{DRAFT_SUFFIX}") if p.is_file())
+
+
+def load_drafts(
+    posts_dir: Path, campaign: Campaign | None
+) -> tuple[list[Draft], list[Problem]]:
+    """Parse every draft below ``posts_dir``. Unparseable drafts are left out, with problems."""
+    problems: list[Problem] = []
+    drafts: list[Draft] = []
+    if not posts_dir.is_dir():
+        problems.append(Problem(posts_dir, None, "posts folder not found"))
+        return drafts, problems
+    sender_slugs = [s.slug for s in campaign.senders] if campaign else []
+    for path in iter_draft_files(posts_dir):
+        relative = path.relative_to(posts_dir)
+        if len(relative.parts) != 2:
+            problems.append(
+                Problem(path, None, "drafts belong in posts/<sender>/<name>.md, one folder per sender")
+            )
+            continue
+        sender = relative.parts[0]
+        if campaign is not None and campaign.sender(sender) is None:
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    f"unknown sender '{sender}' (folder posts/{sender}/)"
+                    f"{did_you_mean(sender, sender_slugs)}",
+                )
+            )
+            continue
+        key = relative.with_suffix("").as_posix()
+        draft = parse_draft(path, key, sender, campaign, problems)
+        if draft is not None:
+            drafts.append(draft)
+    return drafts, problems
+
+
+def parse_draft(
+    path: Path, key: str, sender: str, campaign: Campaign | None, problems: list[Problem]
+) -> Draft | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(path, None, f"cannot read draft: {exc}"))
+        return None
+    try:
+        front, front_line, body, body_line = split_front_matter(text, path)
+        doc = parse_toml(front, path, first_line=front_line)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        return None
+    reader = FieldReader(doc, problems)
+    data = doc.data
+    reader.known_keys(data, (), DRAFT_KEYS)
+
+    due_at: datetime | None = None
+    at_value = data.get("at")
+    at_text = "" if at_value is None else str(at_value)
+    if at_value is None:
+        reader.error("missing key 'at' (when the post goes out, e.g. \"T-14d 09:30\")")
+    elif campaign is not None:
+        due_at = _resolve_when(reader, at_value, campaign, "at")
+
+    not_after: datetime | None = None
+    not_after_value = data.get("not_after")
+    not_after_text = None if not_after_value is None else str(not_after_value)
+    if campaign is not None:
+        if not_after_value is not None:
+            not_after = _resolve_when(reader, not_after_value, campaign, "not_after")
+        elif due_at is not None:
+            not_after = default_not_after(due_at, campaign)
+
+    channels = reader.string_list(data, (), "channels", required=True)
+    if "channels" in data and not channels and isinstance(data["channels"], list):
+        reader.error("'channels' must name at least one channel", "channels")
+    accounts = reader.string_list(data, (), "accounts")
+    default_language = campaign.language if campaign else "de"
+    language = reader.string(data, (), "language", default=default_language) or default_language
+    split = reader.boolean(data, (), "split", False)
+
+    media: list[Media] = []
+    raw_media = data.get("media", [])
+    if not isinstance(raw_media, list):
+        reader.error("'media' must be written as [[media]] tables", "media")
+        raw_media = []
+    for index, entry in enumerate(raw_media):
+        media_path = ("media", index)
+        if not isinstance(entry, dict):
+            reader.error("each [[media]] entry must be a table", *media_path)
+            continue
+        reader.known_keys(entry, media_path, MEDIA_KEYS)
+        relative = reader.string(entry, media_path, "path", required=True)
+        if relative is None:
+            continue
+        alt = reader.string(entry, media_path, "alt")
+        media.append(
+            Media(
+                (path.parent / relative).resolve(),
+                relative,
+                alt.strip() if alt else None,
+                doc.line_of(*media_path),
+            )
+        )
+
+    variants: dict[str, str] = {}
+    for channel, entry in reader.table(data, ("variants",)).items():
+        variant_path = ("variants", channel)
+        if not isinstance(entry, dict):
+            reader.error(f"[variants.{channel}] must be a table with 'text'", *variant_path)
+            continue
+        reader.known_keys(entry, variant_path, VARIANT_KEYS)
+        variant_text = reader.string(entry, variant_path, "text", required=True)
+        if variant_text is not None:
+            variants[channel] = variant_text.strip()
+
+    return Draft(
+        key=key,
+        sender=sender,
+        path=path,
+        doc=doc,
+        body=body,
+        body_line=body_line,
+        at_text=at_text,
+        due_at=due_at,
+        not_after_text=not_after_text,
+        not_after=not_after,
+        channels=tuple(channels),
+        accounts=tuple(accounts),
+        language=language,
+        media=tuple(media),
+        variants=variants,
+        split=split,
+    )
+
+
+def _resolve_when(reader: FieldReader, value: Any, campaign: Campaign, key: str) -> datetime | None:
+    if not isinstance(value, str | datetime):
+        reader.error(f"'{key}' must be a time like \"T-14d 09:30\" or \"2021-11-04 09:30\"", key)
+        return None
+    try:
+        return parse_when(value, zone=campaign.zone, event_start=campaign.event.start)
+    except WhenError as exc:
+        reader.error(f"{key}: {exc}", key)
+        return None

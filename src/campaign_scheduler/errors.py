@@ -1,0 +1,106 @@
+"""The one exception hierarchy of campaign-scheduler.
+
+Every error a user can cause or meet derives from :class:`CampaignSchedulerError`. It carries
+a message for humans, an optional hint (what to do about it) and the exit code the CLI uses.
+The CLI translates these once, at its edge, into a message on stderr without a traceback
+(set ``CAMPAIGN_DEBUG=1`` to see the traceback).
+
+::
+
+    CampaignSchedulerError            exit 1
+    ├── UsageError                    exit 2: a bad option or argument on the command line
+    ├── InputError                    a file (campaign, draft, config) is invalid; carries problems
+    │   └── ConfigError               config.toml or the environment is wrong
+    ├── SecretError                   an env:/file: secret reference cannot be resolved
+    ├── NotFoundError                 a post, account or campaign named by the user does not exist
+    ├── StoreError                    the database cannot be opened or migrated
+    │   └── ConflictError             a change would alter what is already published
+    └── ChannelError                  a network refused or failed a call (retryable or not)
+
+This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from campaign_scheduler.problems import Problem
+
+
+class CampaignSchedulerError(Exception):
+    """Base of every error campaign-scheduler reports to a user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(CampaignSchedulerError):
+    """A command-line option or argument is wrong (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(CampaignSchedulerError):
+    """Campaign, draft or config files are invalid; ``problems`` lists each one with its line."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[Problem] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = list(problems)
+
+
+class ConfigError(InputError):
+    """config.toml or a configuration variable in the environment is wrong."""
+
+
+class SecretError(CampaignSchedulerError):
+    """A secret reference (``env:NAME`` or ``file:PATH``) cannot be resolved.
+
+    The message names the reference, never the secret's value.
+    """
+
+
+class NotFoundError(CampaignSchedulerError):
+    """Something the user named (post key, account, campaign) does not exist."""
+
+
+class StoreError(CampaignSchedulerError):
+    """The database cannot be reached, opened or migrated."""
+
+
+class ConflictError(StoreError):
+    """A change was refused because it would alter a delivery that is already out."""
+
+
+class ChannelError(CampaignSchedulerError):
+    """A social network refused or failed a call.
+
+    ``retryable`` says whether trying again later can succeed; ``network_message`` keeps the
+    network's own words for the record.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        network_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.network_message = network_message

@@ -1,0 +1,120 @@
+"""Typed reading of TOML tables that collects problems instead of stopping at the first one.
+
+``campaign check`` must report every problem in one run, each with its line. A
+:class:`FieldReader` reads values of the expected type from a :class:`TomlDocument`, records a
+problem (with the key's line) when a value is missing or of the wrong type, and flags unknown
+keys with a did-you-mean suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.tomlsource import KeyPath, TomlDocument
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else an empty string."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def _dotted(path: KeyPath) -> str:
+    parts: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
+        else:
+            parts.append(part)
+    return ".".join(parts)
+
+
+class FieldReader:
+    """Reads typed values from one TOML document into plain Python values."""
+
+    def __init__(self, doc: TomlDocument, problems: list[Problem]) -> None:
+        self.doc = doc
+        self.problems = problems
+
+    def error(self, message: str, *path: str | int) -> None:
+        self.problems.append(Problem(self.doc.path, self.doc.line_of(*path), message))
+
+    def warning(self, message: str, *path: str | int) -> None:
+        self.problems.append(
+            Problem(self.doc.path, self.doc.line_of(*path), message, Severity.WARNING)
+        )
+
+    def known_keys(
+        self, table: Mapping[str, Any], path: KeyPath, allowed: Iterable[str]
+    ) -> None:
+        allowed = list(allowed)
+        where = f" in [{_dotted(path)}]" if path else ""
+        for key in table:
+            if key not in allowed:
+                self.error(f"unknown key '{key}'{where}{did_you_mean(key, allowed)}", *path, key)
+
+    def table(self, parent: Mapping[str, Any], path: KeyPath, *, required: bool = False) -> dict[str, Any]:
+        key = path[-1]
+        assert isinstance(key, str)
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.error(f"missing table [{_dotted(path)}]", *path[:-1])
+            return {}
+        if not isinstance(value, dict):
+            self.error(f"'{_dotted(path)}' must be a table", *path)
+            return {}
+        return value
+
+    def string(
+        self,
+        table: Mapping[str, Any],
+        path: KeyPath,
+        key: str,
+        *,
+        required: bool = False,
+        default: str | None = None,
+    ) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.error(f"missing key '{key}' in [{_dotted(path)}]", *path)
+            return default
+        if not isinstance(value, str):
+            self.error(f"'{key}' must be a string, not {type(value).__name__}", *path, key)
+            return default
+        return value
+
+    def boolean(self, table: Mapping[str, Any], path: KeyPath, key: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.error(f"'{key}' must be true or false", *path, key)
+            return default
+        return value
+
+    def integer(
+        self, table: Mapping[str, Any], path: KeyPath, key: str, default: int | None
+    ) -> int | None:
+        value = table.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.error(f"'{key}' must be a positive whole number", *path, key)
+            return default
+        return value
+
+    def string_list(
+        self, table: Mapping[str, Any], path: KeyPath, key: str, *, required: bool = False
+    ) -> list[str]:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.error(f"missing key '{key}'", *path)
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.error(f"'{key}' must be a list of strings", *path, key)
+            return []
+        return list(value)

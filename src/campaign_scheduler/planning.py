@@ -1,0 +1,97 @@
+"""From drafts to intended deliveries: one per (draft, account), with the text it will send.
+
+A delivery's content hash covers everything that would change what the network receives or
+when: the rendered text, language, media (file contents and alt text) and the times. ``load``
+compares these hashes to decide what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from campaign_scheduler.config import Account, Settings
+from campaign_scheduler.drafts import Draft, Media
+
+
+@dataclass(frozen=True)
+class IntendedDelivery:
+    """What should go out on one account for one draft."""
+
+    draft: Draft
+    account: Account
+    text: str
+    content_hash: str
+
+    @property
+    def channel(self) -> str:
+        return self.account.channel
+
+    @property
+    def due_at(self) -> datetime | None:
+        return self.draft.due_at
+
+
+def accounts_for(draft: Draft, settings: Settings) -> list[Account]:
+    """The draft's target accounts: those named in ``accounts``, else the sender's account(s)
+    on each listed channel. Unresolvable names are skipped (``campaign check`` reports them)."""
+    chosen: dict[str, Account] = {}
+    named = [settings.accounts[n] for n in draft.accounts if n in settings.accounts]
+    for channel in draft.channels:
+        explicit = [a for a in named if a.channel == channel and a.sender == draft.sender]
+        for account in explicit or settings.accounts_of(draft.sender, channel):
+            chosen[account.name] = account
+    return sorted(chosen.values(), key=lambda a: a.name)
+
+
+def media_fingerprint(media: Iterable[Media]) -> list[list[str | None]]:
+    return [[m.relative, m.alt, m.file_digest()] for m in media]
+
+
+def _digest(payload: object) -> str:
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def delivery_hash(draft: Draft, text: str, media: list[list[str | None]]) -> str:
+    return _digest(
+        {
+            "text": text,
+            "language": draft.language,
+            "due_at": draft.due_at.isoformat() if draft.due_at else None,
+            "not_after": draft.not_after.isoformat() if draft.not_after else None,
+            "media": media,
+        }
+    )
+
+
+def post_hash(draft: Draft, media: list[list[str | None]]) -> str:
+    return _digest(
+        {
+            "body": draft.body,
+            "variants": draft.variants,
+            "channels": list(draft.channels),
+            "accounts": list(draft.accounts),
+            "language": draft.language,
+            "at": draft.at_text,
+            "due_at": draft.due_at.isoformat() if draft.due_at else None,
+            "not_after": draft.not_after.isoformat() if draft.not_after else None,
+            "media": media,
+            "split": draft.split,
+        }
+    )
+
+
+def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[IntendedDelivery]:
+    result: list[IntendedDelivery] = []
+    for draft in drafts:
+        media = media_fingerprint(draft.media)
+        for account in accounts_for(draft, settings):
+            text = draft.text_for(account.channel)
+            result.append(
+                IntendedDelivery(draft, account, text, delivery_hash(draft, text, media))
+            )
+    return result

@@ -1,0 +1,234 @@
+"""``campaign check``: every problem in the campaign, its drafts and the configuration.
+
+The checks are pure: they read parsed files and return :class:`Problem` objects with file and
+line; nothing here touches the database or the network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from campaign_scheduler.campaign import Campaign, load_campaign
+from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.config import Settings
+from campaign_scheduler.drafts import Draft, load_drafts
+from campaign_scheduler.fields import did_you_mean
+from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
+from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.timeutil import format_duration, format_local, in_windows
+
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass
+class CheckResult:
+    campaign: Campaign | None
+    drafts: list[Draft] = field(default_factory=list)
+    deliveries: list[IntendedDelivery] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+
+def check(settings: Settings) -> CheckResult:
+    """Parse and validate campaign, drafts and config; collect every problem."""
+    problems: list[Problem] = list(settings.problems)
+    campaign, campaign_problems = load_campaign(settings.campaign_path)
+    problems.extend(campaign_problems)
+    drafts, draft_problems = load_drafts(settings.posts_path, campaign)
+    problems.extend(draft_problems)
+    result = CheckResult(campaign, drafts, [], problems)
+    if campaign is None:
+        return result
+    problems.extend(_check_accounts(settings, campaign))
+    for draft in drafts:
+        problems.extend(_check_draft(draft, campaign, settings))
+    result.deliveries = intended_deliveries(drafts, settings)
+    problems.extend(_check_gaps(result.deliveries, campaign))
+    problems.sort(key=lambda p: (str(p.path), p.line or 0))
+    return result
+
+
+def _check_accounts(settings: Settings, campaign: Campaign) -> list[Problem]:
+    problems = []
+    slugs = [s.slug for s in campaign.senders]
+    config_path = settings.config_path or Path("config.toml")
+    for account in settings.accounts.values():
+        if campaign.sender(account.sender) is None:
+            problems.append(
+                Problem(
+                    config_path,
+                    account.line,
+                    f"account '{account.name}': unknown sender '{account.sender}'"
+                    f"{did_you_mean(account.sender, slugs)}",
+                )
+            )
+    return problems
+
+
+def _mentions_hashtag(text: str, hashtag: str) -> bool:
+    pattern = rf"(?<![\w#]){re.escape(hashtag)}(?!\w)"
+    return re.search(pattern, text, flags=re.IGNORECASE) is not None
+
+
+def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def error(message: str, line: int | None, severity: Severity = Severity.ERROR) -> None:
+        problems.append(Problem(draft.path, line, message, severity))
+
+    doc = draft.doc
+    zone = campaign.zone
+    if not draft.body and not all(c in draft.variants for c in draft.channels):
+        error("the post text is empty", draft.body_line)
+
+    # Times.
+    due = draft.due_at
+    if due is not None:
+        at_line = doc.line_of("at")
+        if draft.not_after is not None and due > draft.not_after:
+            which = "not_after" if draft.not_after_text else "the default deadline (event start)"
+            error(
+                f"at ({format_local(due, zone)}) is after {which} "
+                f"({format_local(draft.not_after, zone)})",
+                doc.line_of("not_after") if draft.not_after_text else at_line,
+            )
+        start, end = campaign.period_start, campaign.period_end
+        if start is not None and due < start:
+            error(
+                f"due {format_local(due, zone)}, before the campaign starts "
+                f"({format_local(start, zone)})",
+                at_line,
+            )
+        if due >= end:
+            error(
+                f"due {format_local(due, zone)}, after the campaign ends "
+                f"({format_local(end, zone)}); set campaign.ends to post later",
+                at_line,
+            )
+        if not in_windows(due, campaign.rules.windows, zone):
+            windows = ", ".join(w.text for w in campaign.rules.windows)
+            error(
+                f"due {format_local(due, zone)} ({due.astimezone(zone):%a}), outside the "
+                f"posting windows ({windows})",
+                at_line,
+            )
+
+    if not LANGUAGE_TAG.match(draft.language):
+        error(f"language '{draft.language}' is not a language tag like 'de' or 'en-GB'",
+              doc.line_of("language"))
+
+    # Channels and accounts.
+    for channel in draft.channels:
+        if channel not in CHANNEL_SPECS:
+            error(
+                f"unknown channel '{channel}'{did_you_mean(channel, CHANNEL_SPECS)}",
+                doc.line_of("channels"),
+            )
+        elif not settings.accounts_of(draft.sender, channel):
+            error(
+                f"sender '{draft.sender}' has no account on {channel} "
+                f"(add [accounts.{draft.sender}-{channel}] to the config)",
+                doc.line_of("channels"),
+            )
+        elif CHANNEL_SPECS[channel].needs_media and not draft.media:
+            error(f"{channel} needs an image: add a [[media]] entry", doc.line_of("channels"))
+    for name in draft.accounts:
+        account = settings.accounts.get(name)
+        if account is None:
+            error(
+                f"unknown account '{name}'{did_you_mean(name, settings.accounts)}",
+                doc.line_of("accounts"),
+            )
+        elif account.sender != draft.sender:
+            error(
+                f"account '{name}' belongs to sender '{account.sender}', not '{draft.sender}'",
+                doc.line_of("accounts"),
+            )
+        elif account.channel not in draft.channels:
+            error(
+                f"account '{name}' is on {account.channel}, which 'channels' does not list",
+                doc.line_of("accounts"),
+            )
+    for channel in draft.variants:
+        if channel not in draft.channels:
+            error(
+                f"variant for '{channel}', which 'channels' does not list",
+                doc.line_of("variants", channel),
+                Severity.WARNING,
+            )
+
+    # Hashtag.
+    hashtag = campaign.hashtag
+    if campaign.rules.require_hashtag and hashtag:
+        for channel in draft.channels or ("",):
+            text = draft.text_for(channel)
+            if text and not _mentions_hashtag(text, hashtag):
+                where = f" (variant for {channel})" if channel in draft.variants else ""
+                error(f"the text{where} lacks the hashtag {hashtag}", draft.text_line(channel))
+                if channel not in draft.variants:
+                    break
+
+    # Media.
+    for media in draft.media:
+        if not media.path.is_file():
+            error(f"media file not found: {media.relative}", media.line)
+        if campaign.rules.require_alt_text and not media.alt:
+            error(f"image {media.relative} has no alt text (add alt = \"…\")", media.line)
+
+    # Length, counted the way each network counts, per target account.
+    seen: set[tuple[str, int | None]] = set()
+    for channel in draft.channels:
+        if channel not in CHANNEL_SPECS:
+            continue
+        accounts = settings.accounts_of(draft.sender, channel) or [None]
+        for account in accounts:
+            limit = account.max_characters if account is not None else None
+            if (channel, limit) in seen:
+                continue
+            seen.add((channel, limit))
+            if draft.split:
+                continue  # the channel renders an over-long text as a thread
+            text = draft.text_for(channel)
+            for issue in text_length_issues(
+                channel, text, with_media=bool(draft.media), limit=limit
+            ):
+                where = f" (account {account.name})" if limit is not None and account else ""
+                hint = f"; add a shorter [variants.{channel}] text or split = true"
+                error(f"{issue.message()}{where}{hint}", draft.text_line(channel))
+    return problems
+
+
+def _check_gaps(deliveries: list[IntendedDelivery], campaign: Campaign) -> list[Problem]:
+    """Two posts on one account closer than ``rules.min_gap``."""
+    min_gap = campaign.rules.min_gap
+    problems: list[Problem] = []
+    by_account: dict[str, list[tuple[datetime, Draft]]] = defaultdict(list)
+    for delivery in deliveries:
+        if delivery.due_at is not None:
+            by_account[delivery.account.name].append((delivery.due_at, delivery.draft))
+    for account, entries in sorted(by_account.items()):
+        entries.sort(key=lambda entry: (entry[0], entry[1].key))
+        for (earlier_due, earlier), (due, draft) in zip(entries, entries[1:], strict=False):
+            gap = due - earlier_due
+            if gap < min_gap:
+                problems.append(
+                    Problem(
+                        draft.path,
+                        draft.doc.line_of("at"),
+                        f"{draft.key} and {earlier.key} both post on {account} within "
+                        f"{format_duration(gap)} (rules.min_gap is {format_duration(min_gap)})",
+                    )
+                )
+    return problems

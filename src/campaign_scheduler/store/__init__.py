@@ -1,0 +1,1 @@
+"""The database: models, engine and session set-up, migrations and queries."""

@@ -1,0 +1,137 @@
+"""Open the database: engine set-up per backend and migrations applied on first use.
+
+SQLite (the default) runs with WAL, foreign keys on and a busy timeout; writers can ask for
+``BEGIN IMMEDIATE`` so that two processes never lose a race half-way through a transaction.
+PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://…``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaign_scheduler.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+IMMEDIATE = "campaign_sqlite_immediate"
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_db_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"invalid database URL '{url}'",
+            hint="use sqlite:///campaign.db or postgresql+psycopg://user@host/dbname",
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            folder = Path(database).parent
+            if not folder.is_dir():
+                raise StoreError(f"the database folder {folder} does not exist")
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except ModuleNotFoundError:
+            raise StoreError(
+                "PostgreSQL needs the psycopg driver",
+                hint="pip install 'campaign-scheduler[postgres]'",
+            ) from None
+    raise StoreError(
+        f"unsupported database '{backend}' in {safe_url(url)}",
+        hint="campaign-scheduler supports SQLite and PostgreSQL",
+    )
+
+
+class Store:
+    """The opened, migrated database and a factory for sessions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        session = self._sessions()
+        if write and self.is_sqlite:
+            session.connection(execution_options={IMMEDIATE: True})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the database at ``url`` and bring its schema up to date."""
+    engine = create_db_engine(url)
+    try:
+        if migrate:
+            from campaign_scheduler.store.migrate import upgrade_to_head
+
+            upgrade_to_head(engine)
+        else:
+            with engine.connect():
+                pass
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(
+            f"cannot open the database {safe_url(url)}: {reason}",
+            hint="check database.url in config.toml or CAMPAIGN_DATABASE_URL",
+        ) from None
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"database error at {safe_url(url)}: {exc}") from None
+    return Store(engine)

@@ -1,0 +1,271 @@
+"""The record: SQLAlchemy 2 models for campaigns, posts, deliveries and what happened to them.
+
+Times are stored in UTC. :class:`UTCDateTime` keeps them timezone-aware on every backend
+(SQLite has no time zones; values are written as naive UTC and read back as aware UTC).
+The schema is created and changed only by Alembic migrations (``store/migrations``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    PUBLISHING = "publishing"
+    RETRY_WAIT = "retry_wait"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+#: States in which the network may already have the post: its content must not change.
+OUT_OR_MAYBE_OUT = frozenset(
+    {DeliveryState.PUBLISHED, DeliveryState.PUBLISHING, DeliveryState.UNKNOWN}
+)
+#: States that are still waiting to go out.
+WAITING = frozenset({DeliveryState.PENDING, DeliveryState.RETRY_WAIT})
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class CampaignRecord(Base):
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    hashtag: Mapped[str | None] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(35))
+    event_name: Mapped[str] = mapped_column(String(300))
+    event_start: Mapped[datetime]
+    event_end: Mapped[datetime | None]
+    event_url: Mapped[str | None] = mapped_column(String(2000))
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    min_gap_seconds: Mapped[int] = mapped_column(Integer)
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    senders: Mapped[list[SenderRecord]] = relationship(back_populates="campaign")
+
+
+class SenderRecord(Base):
+    __tablename__ = "sender"
+    __table_args__ = (UniqueConstraint("campaign_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+
+    campaign: Mapped[CampaignRecord] = relationship(back_populates="senders")
+
+
+class AccountRecord(Base):
+    """An account as configured; its secrets stay in the environment, never here."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("sender.id", ondelete="CASCADE"))
+    base_url: Mapped[str | None] = mapped_column(String(2000))
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    attention_reason: Mapped[str | None] = mapped_column(Text)
+    rate_limited_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    sender: Mapped[SenderRecord] = relationship()
+
+
+class PostRecord(Base):
+    __tablename__ = "post"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(20))  # "draft" or "adhoc"
+    source_path: Mapped[str | None] = mapped_column(String(2000))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("sender.id"))
+    body: Mapped[str] = mapped_column(Text)
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    media: Mapped[list[Any]] = mapped_column(default=list)
+    language: Mapped[str] = mapped_column(String(35))
+    at_text: Mapped[str] = mapped_column(String(100))
+    not_after_text: Mapped[str | None] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    not_after: Mapped[datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    author: Mapped[str] = mapped_column(String(200))
+    approver: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    sender: Mapped[SenderRecord] = relationship()
+    deliveries: Mapped[list[DeliveryRecord]] = relationship(back_populates="post")
+
+
+class DeliveryRecord(Base):
+    """One post on one account: the unit the daemon claims and publishes."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id"),
+        Index("ix_delivery_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING.value)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    not_after: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    remote_id: Mapped[str | None] = mapped_column(String(500))
+    remote_url: Mapped[str | None] = mapped_column(String(2000))
+    published_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    post: Mapped[PostRecord] = relationship(back_populates="deliveries")
+    account: Mapped[AccountRecord] = relationship()
+
+
+class AttemptRecord(Base):
+    """One call to a network for one delivery, written before the call and completed after."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class MetricSnapshotRecord(Base):
+    """Figures of one published delivery at one moment; NULL where the network has none."""
+
+    __tablename__ = "metric_snapshot"
+    __table_args__ = (Index("ix_metric_snapshot_delivery_fetched", "delivery_id", "fetched_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    quotes: Mapped[int | None] = mapped_column(Integer)
+    views: Mapped[int | None] = mapped_column(Integer)
+    reach: Mapped[int | None] = mapped_column(Integer)
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    followers: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuditEventRecord(Base):
+    """Who did what, when: every change to the record."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
+    post_key: Mapped[str | None] = mapped_column(String(300))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL")
+    )
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class WorkerRecord(Base):
+    """A daemon's heartbeat."""
+
+    __tablename__ = "worker"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(300))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[str] = mapped_column(String(50))

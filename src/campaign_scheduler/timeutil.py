@@ -1,0 +1,654 @@
+"""Time handling: "when" expressions, durations, posting windows and free slots.
+
+Conventions used throughout the project and enforced here:
+
+* Instants are timezone-aware datetimes in UTC. Every function that returns an instant
+  returns one in UTC; :func:`utc` converts, and refuses naive values.
+* Wall-clock times (what people write in drafts and on the command line) are naive
+  datetimes meant in the campaign's zone. :func:`wall_clock_to_utc` turns them into
+  instants with one fixed DST policy:
+
+  - a wall time that does not exist (the spring-forward gap) is moved forward by the
+    length of the gap, so 02:30 on 2021-03-28 in Europe/Berlin becomes 03:30 CEST;
+  - a wall time that happens twice (the autumn fold) means its first occurrence, the
+    one still in summer time.
+
+  This is exactly what PEP 495 prescribes for ``fold=0``, so zoneinfo does the work.
+
+* Calendar offsets ("T-14d 09:30") move the event's *local* date and keep the wall
+  clock; exact offsets ("T-2h") move the instant by that many real hours.
+
+Human date input is parsed with python-dateutil. This module imports only the standard
+library and dateutil, so every other module may depend on it.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateutil_parser
+
+__all__ = [
+    "PostingWindow",
+    "WhenError",
+    "countdown_label",
+    "format_duration",
+    "format_local",
+    "in_windows",
+    "is_ambiguous",
+    "is_nonexistent",
+    "next_slot",
+    "parse_duration",
+    "parse_when",
+    "parse_window",
+    "to_local",
+    "utc",
+    "wall_clock_to_utc",
+]
+
+
+class WhenError(ValueError):
+    """A time, duration or posting window written by a user cannot be understood.
+
+    The message is meant for the user as it stands, for example
+    ``bad time 'T-14x 09:30': unknown unit 'x' (use d, h or m)``.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Basic conversions
+
+
+def utc(dt: datetime) -> datetime:
+    """Return the aware datetime ``dt`` converted to UTC; a naive one is a ValueError."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()} where an aware one is required")
+    return dt.astimezone(UTC)
+
+
+def to_local(instant: datetime, zone: ZoneInfo) -> datetime:
+    """Return the aware ``instant`` as an aware datetime in ``zone`` (fold set correctly)."""
+    return utc(instant).astimezone(zone)
+
+
+def format_local(instant: datetime, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """Format ``instant`` as local wall-clock text, e.g. ``2021-11-04 09:30``."""
+    return to_local(instant, zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _require_naive(local: datetime, what: str) -> None:
+    if local.tzinfo is not None:
+        raise ValueError(f"{what} needs a naive wall-clock datetime, got {local.isoformat()}")
+
+
+def wall_clock_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    """Convert the naive wall-clock time ``local`` in ``zone`` to an aware UTC instant.
+
+    Times in a DST gap move forward by the gap's length; ambiguous times mean their first
+    occurrence. Both follow from attaching the zone with ``fold=0`` (PEP 495).
+    """
+    _require_naive(local, "wall_clock_to_utc")
+    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def is_nonexistent(local: datetime, zone: ZoneInfo) -> bool:
+    """Whether the naive wall-clock time ``local`` falls into a gap (clocks jumped over it)."""
+    _require_naive(local, "is_nonexistent")
+    back = local.replace(tzinfo=zone, fold=0).astimezone(UTC).astimezone(zone)
+    return back.replace(tzinfo=None) != local
+
+
+def is_ambiguous(local: datetime, zone: ZoneInfo) -> bool:
+    """Whether the naive wall-clock time ``local`` happens twice (clocks were turned back)."""
+    _require_naive(local, "is_ambiguous")
+    if is_nonexistent(local, zone):
+        return False
+    first = local.replace(tzinfo=zone, fold=0).utcoffset()
+    second = local.replace(tzinfo=zone, fold=1).utcoffset()
+    return first != second
+
+
+# ---------------------------------------------------------------------------
+# Durations
+
+_DURATION_UNITS: dict[str, timedelta] = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "m": timedelta(minutes=1),
+    "s": timedelta(seconds=1),
+}
+_DURATION_PART = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+_DURATION_HINT = "use e.g. 30m, 2h, 1d or 1h30m"
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a duration such as ``30m``, ``2h``, ``1d``, ``90s``, ``1w``, ``1h30m`` or ``0``.
+
+    Units: w (7 days), d (24 hours), h, m, s; each at most once. Whitespace between the
+    parts is allowed. Negative or fractional amounts are refused.
+    """
+    stripped = text.strip()
+
+    def fail(reason: str) -> WhenError:
+        return WhenError(f"bad duration '{stripped}': {reason}")
+
+    if not stripped:
+        raise fail(f"empty ({_DURATION_HINT})")
+    if stripped.startswith("-"):
+        raise fail("a duration cannot be negative")
+    parts: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(stripped):
+        match = _DURATION_PART.match(stripped, pos)
+        if match is None:
+            rest = stripped[pos:]
+            if rest[0] in ".,":
+                raise fail("use whole numbers (write 1h30m rather than 1.5h)")
+            raise fail(f"unexpected '{rest}' ({_DURATION_HINT})")
+        parts.append((int(match.group(1)), match.group(2).lower()))
+        pos = match.end()
+    if len(parts) == 1 and parts[0] == (0, ""):
+        return timedelta(0)
+    total = timedelta(0)
+    seen: set[str] = set()
+    for amount, unit in parts:
+        if not unit:
+            raise fail(f"'{amount}' needs a unit (w, d, h, m or s)")
+        if unit not in _DURATION_UNITS:
+            raise fail(f"unknown unit '{unit}' (use w, d, h, m or s)")
+        if unit in seen:
+            raise fail(f"unit '{unit}' given twice")
+        seen.add(unit)
+        try:
+            total += amount * _DURATION_UNITS[unit]
+        except OverflowError:
+            raise fail("too large") from None
+    return total
+
+
+def format_duration(td: timedelta) -> str:
+    """Format ``td`` compactly so that :func:`parse_duration` reads it back.
+
+    ``5400s`` gives ``1h30m``, zero gives ``0m``, a week gives ``7d``; sub-second parts are
+    dropped and negative durations get a leading ``-``.
+    """
+    if td < timedelta(0):
+        return "-" + format_duration(-td)
+    seconds = int(td.total_seconds())
+    if seconds == 0:
+        return "0m"
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    pieces = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+    return "".join(f"{amount}{unit}" for amount, unit in pieces if amount)
+
+
+# ---------------------------------------------------------------------------
+# "When" expressions
+
+_FORMS = (
+    "use 'YYYY-MM-DD HH:MM' (campaign time zone), ISO 8601 with an offset such as "
+    "'2021-11-04T09:30:00+01:00', or a time relative to the event start such as "
+    "'T-14d 09:30', 'T-14d', 'T-2h', 'T-90m', 'T-0' or 'T+1d 12:00'"
+)
+_RELATIVE_HINT = "e.g. 'T-14d 09:30', 'T-2h', 'T-90m' or 'T-0'"
+
+# "T" not followed by a letter: "T-14d", "T + 2h", "T"; but not "Tuesday" or "today".
+_RELATIVE_START = re.compile(r"T(?![A-Za-z])", re.IGNORECASE)
+_RELATIVE_REST = re.compile(
+    r"\s*(?:(?P<sign>[+-])\s*(?P<amount>\S+))?(?:\s+(?P<clock>\S.*?))?\s*", re.DOTALL
+)
+_OFFSET_PART = re.compile(r"(\d+)([A-Za-z]*)")
+_CALENDAR_UNITS = {"d": 1, "w": 7}
+_EXACT_UNITS = {"h": timedelta(hours=1), "m": timedelta(minutes=1)}
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+# The strict absolute forms; the actual date arithmetic is left to dateutil.
+_ABSOLUTE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?"
+    r"\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# "4.11.2021" is the 4th of November, as everywhere dots separate day and month first.
+_GERMAN_DATE = re.compile(r"\b\d{1,2}\.\d{1,2}\.")
+_UTC_NAMES = frozenset({"UTC", "Z", "GMT", "UT"})
+
+
+def parse_when(
+    value: str | datetime | date,
+    *,
+    zone: ZoneInfo,
+    event_start: datetime | None,
+    allow_natural: bool = False,
+    now: datetime | None = None,
+) -> datetime:
+    """Resolve a "when" (CONTRACT.md) to an aware UTC instant.
+
+    ``value`` is text from a draft or the command line, or a value TOML already turned
+    into a ``datetime`` (naive means wall clock in ``zone``) or a ``date`` (refused: a
+    time of day is needed). ``event_start`` (aware) anchors the ``T…`` forms.
+    ``allow_natural`` additionally accepts whatever dateutil understands, with the date
+    taken from ``now`` (default: the current time) when the text gives none.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            return wall_clock_to_utc(value.replace(tzinfo=None), zone)
+        return utc(value)
+    if isinstance(value, date):
+        day = value.isoformat()
+        raise WhenError(
+            f"bad time '{day}': a date alone is not enough, add the time ('{day} 09:30')"
+        )
+    if isinstance(value, time):
+        clock = value.isoformat(timespec="minutes")
+        raise WhenError(
+            f"bad time '{clock}': a time of day alone is not enough, add the date "
+            f"('2021-11-04 {clock}') or the day relative to the event ('T-14d {clock}')"
+        )
+    if not isinstance(value, str):
+        raise WhenError(f"bad time {value!r}: {_FORMS}")
+
+    text = value.strip()
+    if not text:
+        raise WhenError(f"bad time '': empty; {_FORMS}")
+    if _RELATIVE_START.match(text):
+        return _parse_relative(text, zone, event_start)
+    if _ABSOLUTE.fullmatch(text):
+        return _parse_with_dateutil(text, zone, default=datetime(2000, 1, 1), forms=_FORMS)
+    if _DATE_ONLY.fullmatch(text):
+        raise WhenError(
+            f"bad time '{text}': a date alone is not enough, add the time ('{text} 09:30')"
+        )
+    if allow_natural:
+        current = to_local(now if now is not None else datetime.now(UTC), zone)
+        midnight = current.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+        forms = _FORMS + ", or another common date format such as 'Nov 4 2021 9:30am'"
+        first = _parse_with_dateutil(text, zone, default=midnight, forms=forms)
+        # The same text parsed with a different default hour reveals whether it has a time.
+        second = _parse_with_dateutil(text, zone, default=midnight.replace(hour=12), forms=forms)
+        if first != second:
+            raise WhenError(
+                f"bad time '{text}': no time of day given; add one, e.g. '{text} 09:30'"
+            )
+        return first
+    raise WhenError(f"bad time '{text}': {_FORMS}")
+
+
+class _UnknownZoneName(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _zone_resolver(
+    zone: ZoneInfo,
+) -> tuple[Callable[[str | None, int | None], tzinfo | None], list[str]]:
+    """A dateutil ``tzinfos`` callback that never falls back to the machine's local zone.
+
+    UTC names and numeric offsets map to fixed offsets; any other name is tried as an
+    abbreviation of ``zone`` (the caller checks that it really is one).
+    """
+    names: list[str] = []
+
+    def resolve(name: str | None, offset: int | None) -> tzinfo | None:
+        if name is not None and name.upper() in _UTC_NAMES:
+            return UTC
+        if offset is not None:
+            return timezone(timedelta(seconds=offset))
+        if name is None:
+            return None
+        names.append(name)
+        return zone
+
+    return resolve, names
+
+
+def _parse_with_dateutil(text: str, zone: ZoneInfo, *, default: datetime, forms: str) -> datetime:
+    resolve, names = _zone_resolver(zone)
+    try:
+        parsed = dateutil_parser.parse(
+            text, default=default, tzinfos=resolve, dayfirst=_GERMAN_DATE.search(text) is not None
+        )
+    except dateutil_parser.ParserError as exc:
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+        if reason.endswith(": %s") and "format" not in reason:
+            # e.g. "day is out of range for month"
+            raise WhenError(f"bad time '{text}': {reason.removesuffix(': %s')}") from None
+        raise WhenError(f"bad time '{text}': {forms}") from None
+    except (ValueError, OverflowError):
+        raise WhenError(f"bad time '{text}': {forms}") from None
+    if parsed.tzinfo is None:
+        return wall_clock_to_utc(parsed, zone)
+    for name in names:
+        if parsed.tzname() != name:
+            raise WhenError(
+                f"bad time '{text}': unknown time zone name '{name}'; write an offset such "
+                f"as +01:00, or leave it out to mean {zone.key} time"
+            )
+    return utc(parsed)
+
+
+def _parse_clock(text: str, raw: str) -> time:
+    match = _CLOCK.fullmatch(raw)
+    if match is None:
+        raise WhenError(f"bad time '{text}': bad time of day '{raw}' (use HH:MM, e.g. 09:30)")
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23:
+        raise WhenError(f"bad time '{text}': hour {hour} in '{raw}' is not in 0-23")
+    if minute > 59:
+        raise WhenError(f"bad time '{text}': minute {minute} in '{raw}' is not in 0-59")
+    return time(hour, minute)
+
+
+def _parse_relative(text: str, zone: ZoneInfo, event_start: datetime | None) -> datetime:
+    """Parse the ``T…`` forms; ``text`` is stripped and starts with ``T``."""
+
+    def fail(reason: str) -> WhenError:
+        return WhenError(f"bad time '{text}': {reason}")
+
+    match = _RELATIVE_REST.fullmatch(text, 1)
+    if match is None:
+        raise fail(f"cannot read the offset from the event start ({_RELATIVE_HINT})")
+    sign = -1 if match.group("sign") == "-" else 1
+    amount = match.group("amount") or "0"
+    clock_text = match.group("clock")
+
+    if not re.fullmatch(r"[0-9A-Za-z]+", amount):
+        if re.search(r"\d[.,]\d", amount):
+            raise fail(f"use whole numbers in '{amount}' (e.g. T-90m rather than T-1.5h)")
+        raise fail(f"cannot read the offset '{amount}' ({_RELATIVE_HINT})")
+    if not _OFFSET_PART.match(amount):
+        raise fail(f"the offset '{amount}' must start with a number ({_RELATIVE_HINT})")
+    parts = [(int(m.group(1)), m.group(2).lower()) for m in _OFFSET_PART.finditer(amount)]
+
+    days = 0
+    exact = timedelta(0)
+    kinds: set[str] = set()
+    for number, unit in parts:
+        if not unit:
+            if number == 0 and len(parts) == 1:
+                continue
+            raise fail(f"'{number}' needs a unit (use d, h or m), e.g. 'T-{number}d'")
+        if unit in _CALENDAR_UNITS:
+            days += number * _CALENDAR_UNITS[unit]
+            kinds.add("calendar")
+        elif unit in _EXACT_UNITS:
+            try:
+                exact += number * _EXACT_UNITS[unit]
+            except OverflowError:
+                raise fail("offset too large") from None
+            kinds.add("exact")
+        else:
+            raise fail(f"unknown unit '{unit}' (use d, h or m)")
+    if len(kinds) > 1:
+        raise fail("do not mix days with hours or minutes; write e.g. 'T-1d 08:00' or 'T-26h'")
+    if "exact" in kinds and clock_text is not None:
+        raise fail(
+            f"a time of day goes only with days ('T-14d 09:30'); "
+            f"'T{'-' if sign < 0 else '+'}{amount}' is already an exact time"
+        )
+    clock = _parse_clock(text, clock_text) if clock_text is not None else None
+
+    if event_start is None:
+        raise fail("an event-relative time needs an event start (set [event] start)")
+    start = utc(event_start)
+    try:
+        if "exact" in kinds:
+            return start + sign * exact
+        if days == 0 and clock is None:
+            return start
+        local = to_local(start, zone)
+        day = local.date() + timedelta(days=sign * days)
+        wall = clock if clock is not None else local.time()
+        return wall_clock_to_utc(datetime.combine(day, wall), zone)
+    except OverflowError:
+        raise fail("offset too large") from None
+
+
+def countdown_label(instant: datetime, event_start: datetime, zone: ZoneInfo) -> str:
+    """Calendar days from ``instant`` to the event, by local dates: ``T-14``, ``T-0``, ``T+1``."""
+    days = (to_local(event_start, zone).date() - to_local(instant, zone).date()).days
+    return f"T-{days}" if days >= 0 else f"T+{-days}"
+
+
+# ---------------------------------------------------------------------------
+# Posting windows
+
+_DAY_NAMES: dict[str, int] = {}
+for _number, _spellings in enumerate(
+    [
+        ("mon", "monday", "mo", "montag"),
+        ("tue", "tues", "tuesday", "di", "dienstag"),
+        ("wed", "wednesday", "mi", "mittwoch"),
+        ("thu", "thur", "thurs", "thursday", "do", "donnerstag"),
+        ("fri", "friday", "fr", "freitag"),
+        ("sat", "saturday", "sa", "samstag", "sonnabend"),
+        ("sun", "sunday", "so", "sonntag"),
+    ]
+):
+    for _spelling in _spellings:
+        _DAY_NAMES[_spelling] = _number
+_EVERY_DAY = frozenset({"daily", "täglich", "taeglich"})
+_WINDOW = re.compile(
+    r"(?:(?P<days>.*?)\s+)?(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})", re.DOTALL
+)
+_WINDOW_FORMS = (
+    "e.g. 'Mon-Fri 08:00-19:00', 'Sat 10:00-14:00', 'Mon,Wed 09:00-12:00' or 'daily 07:00-22:00'"
+)
+_END_OF_DAY = time.max  # how "24:00" is stored as an end
+
+
+@dataclass(frozen=True)
+class PostingWindow:
+    """Weekly recurring span of local wall-clock time in which posts may go out.
+
+    ``end`` is exclusive; ``time.max`` stands for 24:00 (the end of the day).
+    """
+
+    days: frozenset[int]  # 0 = Monday .. 6 = Sunday
+    start: time
+    end: time
+    text: str
+
+    def __post_init__(self) -> None:
+        if not self.days or not self.days <= frozenset(range(7)):
+            raise WhenError(
+                f"bad posting window '{self.text}': days must be a non-empty set of 0-6"
+            )
+        if self.end <= self.start:
+            raise WhenError(
+                f"bad posting window '{self.text}': the end must be after the start; a window "
+                "cannot run past midnight, so split it in two, e.g. 'Fri 22:00-24:00' and "
+                "'Sat 00:00-02:00'"
+            )
+
+    def contains(self, local: datetime) -> bool:
+        """Whether the local wall-clock time ``local`` (naive, or aware in the zone) is inside."""
+        if local.weekday() not in self.days:
+            return False
+        clock = local.time()
+        return self.start <= clock and (clock < self.end or self.end == _END_OF_DAY)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_window(text: str) -> PostingWindow:
+    """Parse a posting window such as ``Mon-Fri 08:00-19:00`` or ``Sa-So 10:00-16:00``.
+
+    Days: English or German names or abbreviations, single (``Sat``), lists (``Mon,Wed``),
+    ranges that may wrap (``Fri-Mon``), or ``daily``; no days at all also means daily.
+    Times are HH:MM; the end may be ``24:00``. Case does not matter.
+    """
+    spelled = text.strip()
+
+    def fail(reason: str) -> WhenError:
+        return WhenError(f"bad posting window '{spelled}': {reason}")
+
+    normalized = spelled.replace("–", "-").replace("—", "-")
+    match = _WINDOW.fullmatch(normalized)
+    if match is None:
+        raise fail(f"expected days and a time range, {_WINDOW_FORMS}")
+    start = _parse_window_clock(match.group("start"), fail, allow_24=False)
+    end = _parse_window_clock(match.group("end"), fail, allow_24=True)
+    days = _parse_days(match.group("days"), fail)
+    return PostingWindow(days=days, start=start, end=end, text=spelled)
+
+
+def _parse_window_clock(raw: str, fail: Callable[[str], WhenError], *, allow_24: bool) -> time:
+    hour_text, minute_text = raw.split(":")
+    hour, minute = int(hour_text), int(minute_text)
+    if allow_24 and hour == 24 and minute == 0:
+        return _END_OF_DAY
+    if hour > 23:
+        raise fail(f"bad time '{raw}': hours go from 0 to 23 (24:00 only as the end)")
+    if minute > 59:
+        raise fail(f"bad time '{raw}': minutes go from 0 to 59")
+    return time(hour, minute)
+
+
+def _day_number(name: str, fail: Callable[[str], WhenError]) -> int:
+    key = name.strip().lower().rstrip(".")
+    if not key:
+        raise fail(f"missing day name ({_WINDOW_FORMS})")
+    if key not in _DAY_NAMES:
+        raise fail(f"unknown day '{name.strip()}' (use Mon..Sun, Mo..So or daily)")
+    return _DAY_NAMES[key]
+
+
+def _parse_days(spec: str | None, fail: Callable[[str], WhenError]) -> frozenset[int]:
+    if spec is None or spec.strip().lower() in _EVERY_DAY:
+        return frozenset(range(7))
+    days: set[int] = set()
+    for item in spec.split(","):
+        if "-" in item:
+            first_name, _, last_name = item.partition("-")
+            first = _day_number(first_name, fail)
+            last = _day_number(last_name, fail)
+            span = (last - first) % 7  # ranges may wrap past Sunday: Fri-Mon
+            days.update((first + i) % 7 for i in range(span + 1))
+        else:
+            days.add(_day_number(item, fail))
+    return frozenset(days)
+
+
+def in_windows(instant: datetime, windows: Sequence[PostingWindow], zone: ZoneInfo) -> bool:
+    """Whether ``instant`` lies in any of ``windows`` (local to ``zone``); no windows: always."""
+    if not windows:
+        return True
+    local = to_local(instant, zone)
+    return any(window.contains(local) for window in windows)
+
+
+# ---------------------------------------------------------------------------
+# Free slots
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def _align_up(instant: datetime, zone: ZoneInfo, step: timedelta) -> datetime:
+    """The first instant at or after ``instant`` whose local wall clock is a multiple of step."""
+    step_us = step // timedelta(microseconds=1)
+    current = instant
+    while True:
+        offset = to_local(current, zone).utcoffset() or timedelta(0)
+        local_us = (current - _EPOCH + offset) // timedelta(microseconds=1)
+        remainder = local_us % step_us
+        if remainder == 0:
+            return current
+        # If this crosses an offset change, the next round re-aligns to the new offset.
+        current = current + timedelta(microseconds=step_us - remainder)
+
+
+def _next_window_change(
+    instant: datetime, windows: Sequence[PostingWindow], zone: ZoneInfo
+) -> datetime:
+    """A later instant that is a window opening or an offset change, with none skipped.
+
+    ``instant`` lies outside every window. Between two offset changes the local clock runs
+    in step with UTC, so the next opening is found on the local calendar and mapped back;
+    if the offset changes on the way, the change itself is returned for a fresh look (the
+    clock may have jumped into a window, or back into one, at that moment).
+    """
+    local = to_local(instant, zone)
+    naive = local.replace(tzinfo=None)
+    opening: datetime | None = None
+    for day_offset in range(8):
+        day = naive.date() + timedelta(days=day_offset)
+        for window in windows:
+            if day.weekday() in window.days:
+                candidate = datetime.combine(day, window.start)
+                if candidate > naive and (opening is None or candidate < opening):
+                    opening = candidate
+        if opening is not None:
+            break
+    if opening is None:  # pragma: no cover - every window has a day within a week
+        raise WhenError("posting windows without any day")
+    target = instant + (opening - naive)
+    offset = local.utcoffset()
+    if to_local(target, zone).utcoffset() == offset:
+        return target
+    low, high = instant, target  # offset(low) == offset, offset(high) != offset
+    while high - low > _ONE_SECOND:
+        middle = low + (high - low) / 2
+        if to_local(middle, zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0) if high.microsecond else high
+
+
+def next_slot(
+    earliest: datetime,
+    *,
+    windows: Sequence[PostingWindow],
+    zone: ZoneInfo,
+    taken: Sequence[datetime],
+    min_gap: timedelta,
+    step: timedelta = timedelta(minutes=5),
+    horizon: timedelta = timedelta(days=366),
+) -> datetime:
+    """The first free instant at or after ``earliest``.
+
+    Candidates are instants whose local wall clock is a multiple of ``step`` (09:30,
+    09:35, …). A candidate is free when it lies in one of ``windows`` (or there are none)
+    and is at least ``min_gap`` away from every instant in ``taken``. Raises WhenError
+    when nothing is free within ``horizon`` after ``earliest``.
+
+    Runs in O(n log n) for n taken instants: busy stretches and closed windows are jumped
+    over, not walked minute by minute.
+    """
+    if step <= timedelta(0):
+        raise ValueError("step must be positive")
+    if min_gap < timedelta(0):
+        raise ValueError("min_gap must not be negative")
+    start = utc(earliest)
+    limit = start + horizon
+    busy = sorted(utc(t) for t in taken)
+    candidate = _align_up(start, zone, step)
+    while candidate <= limit:
+        if windows and not in_windows(candidate, windows, zone):
+            candidate = _align_up(_next_window_change(candidate, windows, zone), zone, step)
+            continue
+        if busy and min_gap > timedelta(0):
+            low = bisect_right(busy, candidate - min_gap)
+            high = bisect_left(busy, candidate + min_gap)
+            if low < high:
+                # Every instant before busy[high - 1] + min_gap clashes with that post.
+                candidate = _align_up(busy[high - 1] + min_gap, zone, step)
+                continue
+        return candidate
+    where = f"in the windows {', '.join(w.text for w in windows)} " if windows else ""
+    raise WhenError(
+        f"no free slot {where}at least {format_duration(min_gap)} away from other posts "
+        f"within {format_duration(horizon)} after {format_local(start, zone)} ({zone.key})"
+    )

@@ -1,0 +1,127 @@
+"""Shared fixtures: a small campaign workspace on disk, and the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+CAMPAIGN_TOML = """\
+[campaign]
+slug = "testlauf"
+name = "Testlauf"
+hashtag = "#5malklug"
+timezone = "Europe/Berlin"
+language = "de"
+starts = "2021-10-26"
+
+[event]
+name = "Smart Cities: Konferenz"
+start = "2021-11-18T10:00"
+end = "2021-11-18T16:00"
+url = "https://smartcities-suedwestfalen.com/konferenz/"
+
+[rules]
+min_gap = "30m"
+grace = "2h"
+windows = ["Mon-Fri 08:00-19:00", "Sat-Sun 10:00-16:00"]
+
+[[senders]]
+slug = "soest"
+name = "Stadt Soest"
+
+[[senders]]
+slug = "olpe"
+name = "Kreisstadt Olpe"
+"""
+
+CONFIG_TOML = """\
+[database]
+url = "sqlite:///campaign.db"
+
+[paths]
+campaign = "campaign/testlauf.toml"
+posts = "posts"
+
+[accounts.soest-mastodon]
+channel = "mastodon"
+sender = "soest"
+base_url = "https://social.soest.example"
+token = "env:SOEST_MASTODON_TOKEN"
+
+[accounts.soest-bluesky]
+channel = "bluesky"
+sender = "soest"
+identifier = "soest.example"
+password = "env:SOEST_BLUESKY_PASSWORD"
+
+[accounts.olpe-mastodon]
+channel = "mastodon"
+sender = "olpe"
+base_url = "https://social.olpe.example"
+token = "env:OLPE_MASTODON_TOKEN"
+"""
+
+
+def draft_text(
+    body: str = "Soest will bis 2030 klimaneutral werden. #5malklug",
+    *,
+    at: str = "T-14d 09:30",
+    channels: tuple[str, ...] = ("mastodon", "bluesky"),
+    extra: str = "",
+) -> str:
+    channel_list = ", ".join(f'"{c}"' for c in channels)
+    front = f'at = "{at}"\nchannels = [{channel_list}]\n' + textwrap.dedent(extra)
+    return f"+++\n{front}+++\n{body}\n"
+
+
+class Workspace:
+    """A campaign folder with config, campaign file and drafts, as a user would have it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "campaign").mkdir()
+        (root / "posts" / "soest").mkdir(parents=True)
+        (root / "posts" / "olpe").mkdir(parents=True)
+        self.campaign_file = root / "campaign" / "testlauf.toml"
+        self.config_file = root / "config.toml"
+        self.campaign_file.write_text(CAMPAIGN_TOML, encoding="utf-8")
+        self.config_file.write_text(CONFIG_TOML, encoding="utf-8")
+
+    def draft(self, key: str, text: str | None = None, **kwargs: object) -> Path:
+        path = self.root / "posts" / f"{key}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if text is not None else draft_text(**kwargs), encoding="utf-8")  # type: ignore[arg-type]
+        return path
+
+    def remove(self, key: str) -> None:
+        (self.root / "posts" / f"{key}.md").unlink()
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.root / 'campaign.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("CAMPAIGN_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws_root = tmp_path / "ws"
+    ws_root.mkdir()
+    return Workspace(ws_root)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
