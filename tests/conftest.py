@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,7 +110,7 @@ class Workspace:
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in list(os.environ):
-        if name.startswith("CAMPAIGN_"):
+        if name.startswith("CAMPAIGN_") and not name.startswith("CAMPAIGN_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield
@@ -125,3 +126,41 @@ def workspace(tmp_path: Path) -> Workspace:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+POSTGRES_URL = os.environ.get(
+    "CAMPAIGN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"cs_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CAMPAIGN_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here but not reachable: {exc}")
+        pytest.skip("no PostgreSQL server reachable (set CAMPAIGN_TEST_POSTGRES_URL)")
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on a real SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))

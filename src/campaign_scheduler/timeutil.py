@@ -282,12 +282,6 @@ def parse_when(
     raise WhenError(f"bad time '{text}': {_FORMS}")
 
 
-class _UnknownZoneName(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
 def _zone_resolver(
     zone: ZoneInfo,
 ) -> tuple[Callable[[str | None, int | None], tzinfo | None], list[str]]:

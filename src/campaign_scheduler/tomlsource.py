@@ -142,6 +142,9 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
         if match := _LINE_IN_ERROR.search(message):
             line = first_line + int(match.group(1)) - 1
             message = _LINE_IN_ERROR.sub("", message).strip()
+        elif "end of document" in message:
+            line = first_line + max(len(text.splitlines()) - 1, 0)
+            message = message.replace("(at end of document)", "before the end").strip()
         problem = Problem(path, line, f"malformed TOML: {message}")
         raise InputError(problem.format(), problems=[problem]) from None
     return TomlDocument(path, data, scan_key_lines(text, first_line), first_line)

@@ -1,0 +1,214 @@
+"""`campaign load`: one transaction that creates, updates and cancels deliveries by content hash."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Workspace
+from sqlalchemy import func, select
+
+from campaign_scheduler.config import load_settings
+from campaign_scheduler.errors import ConflictError
+from campaign_scheduler.rules import check
+from campaign_scheduler.store.engine import Store, open_store
+from campaign_scheduler.store.models import (
+    AuditEventRecord,
+    DeliveryRecord,
+    DeliveryState,
+    PostRecord,
+)
+from campaign_scheduler.store.sync import ChangeKind, LoadReport, load_campaign_into
+
+
+def load(ws: Workspace, store: Store, *, actor: str = "anna", dry_run: bool = False) -> LoadReport:
+    settings = load_settings(ws.config_file)
+    result = check(settings)
+    assert result.errors == []
+    assert result.campaign is not None
+    return load_campaign_into(
+        store, result.campaign, result.drafts, result.deliveries, settings, actor=actor, dry_run=dry_run
+    )
+
+
+def changes(report: LoadReport) -> list[tuple[str, str]]:
+    return [(c.kind.value, c.key) for c in report.changes]
+
+
+def deliveries(store: Store) -> dict[tuple[str, str], DeliveryRecord]:
+    with store.session() as session:
+        rows = session.scalars(select(DeliveryRecord)).all()
+        return {(d.post.key, d.account.name): d for d in rows}
+
+
+def mark(store: Store, key: str, account: str, state: DeliveryState, url: str | None = None) -> None:
+    with store.session(write=True) as session:
+        for d in session.scalars(select(DeliveryRecord)):
+            if d.post.key == key and d.account.name == account:
+                d.state = state.value
+                d.remote_url = url
+
+
+@pytest.fixture
+def store(database_url: str):
+    opened = open_store(database_url)
+    yield opened
+    opened.dispose()
+
+
+def test_new_drafts_become_posts_with_one_delivery_per_account(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    workspace.draft("olpe/01-hallo", channels=("mastodon",), body="Olpe #5malklug")
+    report = load(workspace, store)
+    assert changes(report) == [("+", "olpe/01-hallo"), ("+", "soest/01-klima")]
+    found = deliveries(store)
+    assert set(found) == {
+        ("olpe/01-hallo", "olpe-mastodon"),
+        ("soest/01-klima", "soest-bluesky"),
+        ("soest/01-klima", "soest-mastodon"),
+    }
+    assert {d.state for d in found.values()} == {"pending"}
+    assert len({d.idempotency_key for d in found.values()}) == 3
+
+
+def test_loading_again_changes_nothing(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    before = {k: (d.version, d.updated_at) for k, d in deliveries(store).items()}
+    report = load(workspace, store)
+    assert changes(report) == [("=", "soest/01-klima")]
+    assert {k: (d.version, d.updated_at) for k, d in deliveries(store).items()} == before
+
+
+def test_a_changed_text_updates_unpublished_deliveries(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    keys = {k: d.idempotency_key for k, d in deliveries(store).items()}
+    workspace.draft("soest/01-klima", body="Neuer Text für Soest #5malklug")
+    report = load(workspace, store)
+    assert report.changes[0].kind is ChangeKind.CHANGED
+    assert report.changes[0].details == ["~ soest-bluesky", "~ soest-mastodon"]
+    found = deliveries(store)
+    assert {d.text for d in found.values()} == {"Neuer Text für Soest #5malklug"}
+    # The same delivery (and so the same idempotency key) carries the new text.
+    assert {k: d.idempotency_key for k, d in found.items()} == keys
+
+
+def test_a_variant_change_touches_only_that_channel(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    workspace.draft("soest/01-klima", extra='[variants.bluesky]\ntext = "Kurz #5malklug"\n')
+    report = load(workspace, store)
+    assert report.changes[0].details == ["~ soest-bluesky"]
+
+
+def test_changing_a_published_delivery_is_refused_and_nothing_is_written(
+    workspace: Workspace, store: Store
+) -> None:
+    workspace.draft("soest/01-klima")
+    workspace.draft("soest/02-mobil", at="T-7d 09:00", body="Mobil #5malklug")
+    load(workspace, store)
+    mark(store, "soest/01-klima", "soest-mastodon", DeliveryState.PUBLISHED, "https://social.soest.example/@s/1")
+    workspace.draft("soest/01-klima", body="Geändert #5malklug")
+    workspace.draft("soest/02-mobil", at="T-7d 09:00", body="Auch geändert #5malklug")
+    with pytest.raises(ConflictError) as caught:
+        load(workspace, store)
+    assert "soest/01-klima on soest-mastodon is published (https://social.soest.example/@s/1)" in str(caught.value)
+    texts = {k: d.text for k, d in deliveries(store).items()}
+    assert texts[("soest/02-mobil", "soest-mastodon")] == "Mobil #5malklug"
+    assert texts[("soest/01-klima", "soest-bluesky")] == "Soest will bis 2030 klimaneutral werden. #5malklug"
+
+
+@pytest.mark.parametrize("state", [DeliveryState.PUBLISHING, DeliveryState.UNKNOWN])
+def test_deliveries_that_may_be_out_cannot_change_either(
+    workspace: Workspace, store: Store, state: DeliveryState
+) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    mark(store, "soest/01-klima", "soest-bluesky", state)
+    workspace.draft("soest/01-klima", body="Geändert #5malklug")
+    with pytest.raises(ConflictError, match=f"soest/01-klima on soest-bluesky is {state.value}"):
+        load(workspace, store)
+
+
+def test_a_removed_draft_cancels_its_waiting_deliveries(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    mark(store, "soest/01-klima", "soest-mastodon", DeliveryState.PUBLISHED)
+    workspace.remove("soest/01-klima")
+    report = load(workspace, store)
+    assert changes(report) == [("−", "soest/01-klima")]
+    assert report.changes[0].details == ["1 cancelled", "soest-mastodon stays published"]
+    found = deliveries(store)
+    assert found[("soest/01-klima", "soest-bluesky")].state == "cancelled"
+    assert found[("soest/01-klima", "soest-bluesky")].state_reason == "draft removed"
+    assert found[("soest/01-klima", "soest-mastodon")].state == "published"
+
+
+def test_a_draft_that_comes_back_is_restored(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    workspace.remove("soest/01-klima")
+    load(workspace, store)
+    workspace.draft("soest/01-klima")
+    report = load(workspace, store)
+    assert report.changes[0].kind is ChangeKind.CHANGED
+    assert {d.state for d in deliveries(store).values()} == {"pending"}
+
+
+def test_adding_and_dropping_a_channel(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima", channels=("mastodon",))
+    load(workspace, store)
+    workspace.draft("soest/01-klima", channels=("bluesky",))
+    report = load(workspace, store)
+    assert report.changes[0].details == ["+ soest-bluesky", "− soest-mastodon"]
+    found = deliveries(store)
+    assert found[("soest/01-klima", "soest-mastodon")].state == "cancelled"
+    assert found[("soest/01-klima", "soest-bluesky")].state == "pending"
+
+
+def test_an_expired_delivery_with_a_new_time_is_pending_again(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    mark(store, "soest/01-klima", "soest-mastodon", DeliveryState.EXPIRED)
+    workspace.draft("soest/01-klima", at="T-13d 09:30")
+    load(workspace, store)
+    assert deliveries(store)[("soest/01-klima", "soest-mastodon")].state == "pending"
+
+
+def test_a_dry_run_writes_nothing(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    report = load(workspace, store, dry_run=True)
+    assert changes(report) == [("+", "soest/01-klima")]
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(PostRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(AuditEventRecord)) == 0
+
+
+def test_every_change_is_audited_with_its_actor(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store, actor="anna")
+    workspace.draft("soest/01-klima", body="Neu #5malklug")
+    load(workspace, store, actor="ben")
+    workspace.remove("soest/01-klima")
+    load(workspace, store, actor="carla")
+    with store.session() as session:
+        events = [(e.actor, e.action) for e in session.scalars(select(AuditEventRecord).order_by(AuditEventRecord.id))]
+    assert ("anna", "campaign.created") in events
+    assert ("anna", "post.created") in events
+    assert ("ben", "post.changed") in events
+    assert ("carla", "post.removed") in events
+    assert ("carla", "delivery.state") in events
+
+
+def test_a_changed_text_withdraws_the_approval(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    with store.session(write=True) as session:
+        post = session.scalars(select(PostRecord)).one()
+        post.approver = "ben"
+    workspace.draft("soest/01-klima", body="Neu #5malklug")
+    report = load(workspace, store)
+    assert "approval withdrawn (text changed)" in report.changes[0].details
+    with store.session() as session:
+        post = session.scalars(select(PostRecord)).one()
+        assert post.approver is None
+        assert post.version == 2
