@@ -121,6 +121,22 @@ STATE_STYLES = {
 }
 
 
+def _channels_cell(rows: list[PlanRow]) -> str:
+    """``mastodon, bluesky: pending`` when all share a state, else each with its own."""
+    states = {r.state for r in rows}
+    approval = " (needs approval)" if any(r.needs_approval for r in rows) else ""
+    if len(states) == 1:
+        state = rows[0].state
+        style = STATE_STYLES.get(state, "")
+        names = ", ".join(r.channel for r in rows)
+        return f"{names}: [{style}]{state}{approval}[/]"
+    parts = []
+    for r in rows:
+        style = STATE_STYLES.get(r.state, "")
+        parts.append(f"{r.channel}: [{style}]{r.state}[/]")
+    return ", ".join(parts) + approval
+
+
 def _print_table(
     rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, title: str
 ) -> None:
@@ -133,28 +149,27 @@ def _print_table(
     if not rows:
         console.print("Nothing planned.")
         return
-    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
-    table.add_column("Time")
-    table.add_column("Sender")
-    table.add_column("Channel")
-    table.add_column("State")
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    table.add_column("Time", no_wrap=True)
+    table.add_column("Sender", no_wrap=True)
     table.add_column("Post")
-    current_day = None
+    table.add_column("Channels and state")
+    by_post: dict[tuple[datetime, str], list[PlanRow]] = {}
     for row in rows:
-        local = row.due_at.astimezone(zone)
+        by_post.setdefault((row.due_at, row.post), []).append(row)
+    current_day = None
+    for (due_at, key), post_rows in by_post.items():
+        local = due_at.astimezone(zone)
         if local.date() != current_day:
             current_day = local.date()
-            label = countdown_label(row.due_at, event_start, zone)
+            label = countdown_label(due_at, event_start, zone)
             table.add_section()
-            table.add_row(f"[bold]{local:%a %Y-%m-%d}[/]", f"[bold]{label}[/]", "", "", "")
-        state = row.state + (" (needs approval)" if row.needs_approval else "")
-        style = STATE_STYLES.get(row.state, "")
+            table.add_row(f"[bold]{local:%a %d %b}[/]", f"[bold]{label}[/]", "", "")
         table.add_row(
             f"{local:%H:%M}",
-            row.sender,
-            f"{row.channel} ({row.account})",
-            f"[{style}]{state}[/]" if style else state,
-            row.post,
+            post_rows[0].sender,
+            key.split("/", 1)[-1],
+            _channels_cell(post_rows),
         )
     console.print(table)
     posts = len({r.post for r in rows})

@@ -1,0 +1,192 @@
+"""The command line: exit codes, messages without tracebacks, and the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Workspace
+
+from campaign_scheduler.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invoke(runner, ws: Workspace, *args: str):
+    return runner.invoke(app, ["--config", str(ws.config_file), *args])
+
+
+def test_load_shows_the_change_and_plan_lists_it(workspace: Workspace, runner) -> None:
+    workspace.draft("soest/01-klima")
+    result = invoke(runner, workspace, "load", "--as", "anna")
+    assert result.exit_code == 0, result.output
+    assert "+ soest/01-klima  (2 deliveries: soest-bluesky, soest-mastodon)" in result.stdout
+    assert "loaded: 1 new, 0 changed, 0 removed, 0 unchanged" in result.stderr
+
+    result = invoke(runner, workspace, "plan", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["post"], r["account"], r["state"]) for r in rows] == [
+        ("soest/01-klima", "soest-bluesky", "pending"),
+        ("soest/01-klima", "soest-mastodon", "pending"),
+    ]
+    assert rows[0]["due_at"] == "2021-11-04T09:30:00+01:00"
+    assert rows[0]["not_after"] == "2021-11-18T10:00:00+01:00"
+    assert rows[0]["countdown"] == "T-14"
+    assert rows[0]["channel"] == "bluesky" and rows[0]["sender"] == "soest"
+
+
+def test_plan_table_groups_by_day_with_countdown_labels(workspace: Workspace, runner) -> None:
+    workspace.draft("soest/01-klima", at="T-14d 09:30")
+    workspace.draft("soest/02-bald", at="T-13d 12:00", body="Bald #5malklug")
+    invoke(runner, workspace, "load")
+    result = invoke(runner, workspace, "plan")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Thu 04 Nov" in out and "T-14" in out
+    assert "Fri 05 Nov" in out and "T-13" in out
+    assert out.index("T-14") < out.index("01-klima") < out.index("T-13") < out.index("02-bald")
+
+
+def test_load_dry_run_writes_nothing(workspace: Workspace, runner) -> None:
+    workspace.draft("soest/01-klima")
+    result = invoke(runner, workspace, "load", "--dry-run")
+    assert result.exit_code == 0
+    assert "dry run, nothing written: 1 new" in result.stderr
+    result = invoke(runner, workspace, "plan")
+    assert result.exit_code == 1
+    assert "campaign 'testlauf' is not in the database yet" in result.stderr
+    assert "hint: run 'campaign load' first" in result.stderr
+
+
+def test_load_with_errors_is_refused_and_writes_nothing(workspace: Workspace, runner) -> None:
+    workspace.draft("soest/01-klima")
+    workspace.draft("soest/02-kaputt", channels=("mastodn",))
+    result = invoke(runner, workspace, "load")
+    assert result.exit_code == 1
+    assert "unknown channel 'mastodn'" in result.stderr
+    assert "load refused: 1 error in the campaign files; nothing was written" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (workspace.root / "campaign.db").exists() or invoke(runner, workspace, "plan").exit_code == 1
+
+
+def test_a_conflicting_load_exits_1_with_the_reason(workspace: Workspace, runner) -> None:
+    from sqlalchemy import select
+
+    from campaign_scheduler.store.engine import open_store
+    from campaign_scheduler.store.models import DeliveryRecord
+
+    workspace.draft("soest/01-klima")
+    invoke(runner, workspace, "load")
+    store = open_store(workspace.database_url)
+    with store.session(write=True) as session:
+        for delivery in session.scalars(select(DeliveryRecord)):
+            delivery.state = "published"
+    store.dispose()
+    workspace.draft("soest/01-klima", body="Anders #5malklug")
+    result = invoke(runner, workspace, "load")
+    assert result.exit_code == 1
+    assert "error: load refused: it would change deliveries that are already out" in result.stderr
+    assert "hint: " in result.stderr
+
+
+def test_ics_export_has_one_event_per_post_and_the_conference(workspace: Workspace, runner, tmp_path: Path) -> None:
+    from icalendar import Calendar
+
+    workspace.draft("soest/01-klima")
+    workspace.draft("olpe/01-hallo", channels=("mastodon",), at="T-10d 12:00", body="Olpe #5malklug")
+    invoke(runner, workspace, "load")
+    target = tmp_path / "plan.ics"
+    result = invoke(runner, workspace, "plan", "--ics", str(target))
+    assert result.exit_code == 0, result.output
+    calendar = Calendar.from_ical(target.read_bytes())
+    events = {str(e["uid"]): e for e in calendar.walk("VEVENT")}
+    assert set(events) == {
+        "soest/01-klima@testlauf.campaign-scheduler",
+        "olpe/01-hallo@testlauf.campaign-scheduler",
+        "event@testlauf.campaign-scheduler",
+    }
+    klima = events["soest/01-klima@testlauf.campaign-scheduler"]
+    assert klima.decoded("dtstart").isoformat() == "2021-11-04T08:30:00+00:00"
+    assert "soest-mastodon (mastodon): pending" in str(klima["description"])
+
+
+def test_usage_errors_exit_2(runner) -> None:
+    result = runner.invoke(app, ["plan", "--no-such-option"])
+    assert result.exit_code == 2
+
+
+def test_a_missing_config_file_is_reported_without_traceback(runner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--config", str(tmp_path / "nope.toml"), "load"])
+    assert result.exit_code == 1
+    assert "error: config file" in result.stderr and "not found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_debug_switch_shows_the_exception(runner, tmp_path: Path, monkeypatch) -> None:
+    from campaign_scheduler.errors import ConfigError
+
+    monkeypatch.setenv("CAMPAIGN_DEBUG", "1")
+    result = runner.invoke(app, ["--config", str(tmp_path / "nope.toml"), "load"])
+    assert isinstance(result.exception, ConfigError)
+
+
+def test_a_secret_value_never_reaches_the_output_or_the_database(workspace: Workspace, runner, monkeypatch) -> None:
+    canary = "canary-7f3a9c-secret"
+    monkeypatch.setenv("SOEST_MASTODON_TOKEN", canary)
+    workspace.draft("soest/01-klima")
+    outputs = [invoke(runner, workspace, *args).output for args in (["check"], ["check", "--json"], ["load"], ["plan", "--json"])]
+    assert all(canary not in out for out in outputs)
+    assert canary.encode() not in (workspace.root / "campaign.db").read_bytes()
+
+
+def test_help_lists_the_commands(runner) -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("check", "load", "plan"):
+        assert command in result.stdout
+
+
+def _console_script() -> str:
+    script = Path(sys.executable).with_name("campaign")
+    return str(script) if script.exists() else shutil.which("campaign") or "campaign"
+
+
+def test_the_installed_console_script_checks_the_shipped_campaign() -> None:
+    result = subprocess.run(
+        [_console_script(), "--config", str(ROOT / "config.example.toml"), "check"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors" in result.stderr
+
+
+def test_python_dash_m_runs_the_same_app() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "campaign_scheduler", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("campaign-scheduler ")
+
+
+@pytest.mark.parametrize("module", ["sqlalchemy", "apscheduler", "requests", "alembic"])
+def test_help_does_not_import_heavy_modules(module: str) -> None:
+    code = (
+        "import sys\n"
+        "from campaign_scheduler.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print({module!r} in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "False"
