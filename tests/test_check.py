@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Workspace, draft_text
+import pytest
+from typer.testing import CliRunner
 
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.problems import Severity
 from campaign_scheduler.rules import check
+from conftest import Workspace, draft_text
 
 LINK = "https://smartcities-suedwestfalen.com/konferenz/"
 
@@ -24,7 +26,9 @@ def test_the_small_campaign_is_clean(workspace: Workspace) -> None:
 
 
 def test_malformed_draft_front_matter_names_the_file_line(workspace: Workspace) -> None:
-    workspace.draft("soest/01-kaputt", "+++\nat = \"T-14d 09:30\"\nchannels = [\"mastodon\"\n+++\nText\n")
+    workspace.draft(
+        "soest/01-kaputt", '+++\nat = "T-14d 09:30"\nchannels = ["mastodon"\n+++\nText\n'
+    )
     [error] = errors_of(workspace)
     assert error.startswith("posts/soest/01-kaputt.md:")
     assert "malformed TOML" in error
@@ -39,7 +43,9 @@ def test_malformed_campaign_file_reports_its_line(workspace: Workspace) -> None:
     assert errors[0].startswith("campaign/testlauf.toml:6: malformed TOML")
 
 
-def test_malformed_config_is_reported_with_its_line(workspace: Workspace, runner, monkeypatch) -> None:
+def test_malformed_config_is_reported_with_its_line(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from campaign_scheduler.cli import app
 
     text = workspace.config_file.read_text().replace('channel = "bluesky"', 'channel = "bluesky')
@@ -72,7 +78,10 @@ def test_unknown_account_key_in_config(workspace: Workspace) -> None:
     )
     workspace.config_file.write_text(text)
     errors = errors_of(workspace)
-    assert "config.toml:17: unknown key 'identifer' in [accounts.soest-bluesky] (did you mean 'identifier'?)" in errors
+    assert (
+        "config.toml:17: unknown key 'identifer' in [accounts.soest-bluesky] (did you mean 'identifier'?)"
+        in errors
+    )
     assert "config.toml:14: missing key 'identifier' in [accounts.soest-bluesky]" in errors
 
 
@@ -106,10 +115,14 @@ def test_account_with_unknown_sender_in_config(workspace: Workspace) -> None:
 
 
 def test_sender_without_account_on_a_requested_channel(workspace: Workspace) -> None:
-    workspace.draft("olpe/01-hallo", body="Hallo aus Olpe #5malklug", channels=("mastodon", "bluesky"))
+    workspace.draft(
+        "olpe/01-hallo", body="Hallo aus Olpe #5malklug", channels=("mastodon", "bluesky")
+    )
     assert errors_of(workspace) == [
-        "posts/olpe/01-hallo.md:3: sender 'olpe' has no account on bluesky "
-        "(add [accounts.olpe-bluesky] to the config)"
+        (
+            "posts/olpe/01-hallo.md:3: sender 'olpe' has no account on bluesky "
+            "(add [accounts.olpe-bluesky] to the config)"
+        )
     ]
 
 
@@ -127,7 +140,9 @@ def test_at_after_not_after(workspace: Workspace) -> None:
     ]
 
 
-def test_post_after_the_event_start_without_deadline_needs_the_default(workspace: Workspace) -> None:
+def test_post_after_the_event_start_without_deadline_needs_the_default(
+    workspace: Workspace,
+) -> None:
     # Due before the event start: the default deadline is the event start, so this is fine.
     workspace.draft("soest/01-klima", at="T-1h")
     assert errors_of(workspace) == []
@@ -143,8 +158,10 @@ def test_due_before_the_campaign_starts(workspace: Workspace) -> None:
 def test_due_after_the_campaign_ends(workspace: Workspace) -> None:
     workspace.draft("soest/01-danke", at="T+1d 12:00")
     assert errors_of(workspace) == [
-        "posts/soest/01-danke.md:2: due 2021-11-19 12:00, after the campaign ends "
-        "(2021-11-19 00:00); set campaign.ends to post later"
+        (
+            "posts/soest/01-danke.md:2: due 2021-11-19 12:00, after the campaign ends "
+            "(2021-11-19 00:00); set campaign.ends to post later"
+        )
     ]
 
 
@@ -160,19 +177,25 @@ def test_campaign_ends_allows_follow_up_posts(workspace: Workspace) -> None:
 def test_due_outside_the_posting_windows(workspace: Workspace) -> None:
     workspace.draft("soest/01-klima", at="2021-11-08 07:30")  # a Monday, before 08:00
     assert errors_of(workspace) == [
-        "posts/soest/01-klima.md:2: due 2021-11-08 07:30 (Mon), outside the posting windows "
-        "(Mon-Fri 08:00-19:00, Sat-Sun 10:00-16:00)"
+        (
+            "posts/soest/01-klima.md:2: due 2021-11-08 07:30 (Mon), outside the posting windows "
+            "(Mon-Fri 08:00-19:00, Sat-Sun 10:00-16:00)"
+        )
     ]
 
 
 def test_missing_hashtag(workspace: Workspace) -> None:
     workspace.draft("soest/01-klima", body="Soest wird klimaneutral.")
-    assert errors_of(workspace) == ["posts/soest/01-klima.md:5: the text lacks the hashtag #5malklug"]
+    assert errors_of(workspace) == [
+        "posts/soest/01-klima.md:5: the text lacks the hashtag #5malklug"
+    ]
 
 
 def test_hashtag_must_be_the_whole_tag(workspace: Workspace) -> None:
     workspace.draft("soest/01-klima", body="Soest wird klimaneutral #5malklugheit")
-    assert errors_of(workspace) == ["posts/soest/01-klima.md:5: the text lacks the hashtag #5malklug"]
+    assert errors_of(workspace) == [
+        "posts/soest/01-klima.md:5: the text lacks the hashtag #5malklug"
+    ]
 
 
 def test_missing_hashtag_in_a_variant_points_at_the_variant(workspace: Workspace) -> None:
@@ -191,7 +214,7 @@ def test_image_without_alt_text(workspace: Workspace) -> None:
     (media / "klima.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     workspace.draft("soest/01-klima", extra='[[media]]\npath = "media/klima.png"\n')
     assert errors_of(workspace) == [
-        "posts/soest/01-klima.md:4: image media/klima.png has no alt text (add alt = \"…\")"
+        'posts/soest/01-klima.md:4: image media/klima.png has no alt text (add alt = "…")'
     ]
 
 
@@ -200,7 +223,9 @@ def test_missing_media_file(workspace: Workspace) -> None:
         "soest/01-klima",
         extra='[[media]]\npath = "media/fehlt.png"\nalt = "Luftbild der Altstadt"\n',
     )
-    assert errors_of(workspace) == ["posts/soest/01-klima.md:4: media file not found: media/fehlt.png"]
+    assert errors_of(workspace) == [
+        "posts/soest/01-klima.md:4: media file not found: media/fehlt.png"
+    ]
 
 
 def test_two_posts_on_one_account_closer_than_min_gap(workspace: Workspace) -> None:
@@ -208,16 +233,22 @@ def test_two_posts_on_one_account_closer_than_min_gap(workspace: Workspace) -> N
     workspace.draft("soest/02-mobil", at="T-14d 09:50", body="Mobilitäts-Hubs #5malklug")
     errors = errors_of(workspace)
     assert errors == [
-        "posts/soest/02-mobil.md:2: soest/02-mobil and soest/01-klima both post on soest-bluesky "
-        "within 20m (rules.min_gap is 30m)",
-        "posts/soest/02-mobil.md:2: soest/02-mobil and soest/01-klima both post on soest-mastodon "
-        "within 20m (rules.min_gap is 30m)",
+        (
+            "posts/soest/02-mobil.md:2: soest/02-mobil and soest/01-klima both post on soest-bluesky "
+            "within 20m (rules.min_gap is 30m)"
+        ),
+        (
+            "posts/soest/02-mobil.md:2: soest/02-mobil and soest/01-klima both post on soest-mastodon "
+            "within 20m (rules.min_gap is 30m)"
+        ),
     ]
 
 
 def test_different_accounts_may_post_at_the_same_time(workspace: Workspace) -> None:
     workspace.draft("soest/01-klima", at="T-14d 09:30", channels=("mastodon",))
-    workspace.draft("olpe/01-hallo", at="T-14d 09:30", channels=("mastodon",), body="Olpe #5malklug")
+    workspace.draft(
+        "olpe/01-hallo", at="T-14d 09:30", channels=("mastodon",), body="Olpe #5malklug"
+    )
     assert errors_of(workspace) == []
 
 
@@ -240,7 +271,8 @@ def test_mastodon_limit_is_grapheme_clusters(workspace: Workspace) -> None:
 
 def test_mastodon_limit_comes_from_the_account(workspace: Workspace) -> None:
     text = workspace.config_file.read_text().replace(
-        'token = "env:SOEST_MASTODON_TOKEN"', 'token = "env:SOEST_MASTODON_TOKEN"\nmax_characters = 1000'
+        'token = "env:SOEST_MASTODON_TOKEN"',
+        'token = "env:SOEST_MASTODON_TOKEN"\nmax_characters = 1000',
     )
     workspace.config_file.write_text(text)
     workspace.draft("soest/01-lang", body="ü" * 900 + " #5malklug", channels=("mastodon",))
@@ -285,8 +317,10 @@ def test_literal_secret_in_config_is_an_error_that_does_not_echo_it(workspace: W
     workspace.config_file.write_text(text)
     errors = errors_of(workspace)
     assert errors == [
-        "config.toml:24: account 'olpe-mastodon': 'token' must be a reference like \"env:NAME\" "
-        "or \"file:PATH\", never the secret itself"
+        (
+            "config.toml:24: account 'olpe-mastodon': 'token' must be a reference like \"env:NAME\" "
+            'or "file:PATH", never the secret itself'
+        )
     ]
     assert not any("hunter2" in e for e in errors)
 
@@ -308,10 +342,18 @@ def test_draft_without_front_matter(workspace: Workspace) -> None:
 def test_draft_text_helper_layout() -> None:
     # The line numbers above rely on this layout: fence, at, channels, extra..., fence, body.
     lines = draft_text(extra="x = 1\n").splitlines()
-    assert lines[:5] == ["+++", 'at = "T-14d 09:30"', 'channels = ["mastodon", "bluesky"]', "x = 1", "+++"]
+    assert lines[:5] == [
+        "+++",
+        'at = "T-14d 09:30"',
+        'channels = ["mastodon", "bluesky"]',
+        "x = 1",
+        "+++",
+    ]
 
 
-def test_check_json_has_path_line_and_message(workspace: Workspace, runner, monkeypatch) -> None:
+def test_check_json_has_path_line_and_message(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
 
     from campaign_scheduler.cli import app
@@ -332,14 +374,19 @@ def test_check_json_has_path_line_and_message(workspace: Workspace, runner, monk
     ]
 
 
-def test_check_exit_code_is_zero_with_only_warnings(workspace: Workspace, runner, monkeypatch) -> None:
+def test_check_exit_code_is_zero_with_only_warnings(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from campaign_scheduler.cli import app
 
     workspace.draft("soest/01-klima")
     monkeypatch.chdir(workspace.root)
     result = runner.invoke(app, ["check"])
     assert result.exit_code == 0, result.output
-    assert "warning: account 'soest-mastodon': environment variable SOEST_MASTODON_TOKEN is not set" in result.stdout
+    assert (
+        "warning: account 'soest-mastodon': environment variable SOEST_MASTODON_TOKEN is not set"
+        in result.stdout
+    )
 
 
 def test_paths_in_problems_are_absolute_objects(workspace: Workspace) -> None:

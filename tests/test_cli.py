@@ -10,18 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
+from typer.testing import CliRunner, Result
 
 from campaign_scheduler.cli import app
+from conftest import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def invoke(runner, ws: Workspace, *args: str):
+def invoke(runner: CliRunner, ws: Workspace, *args: str) -> Result:
     return runner.invoke(app, ["--config", str(ws.config_file), *args])
 
 
-def test_load_shows_the_change_and_plan_lists_it(workspace: Workspace, runner) -> None:
+def test_load_shows_the_change_and_plan_lists_it(workspace: Workspace, runner: CliRunner) -> None:
     workspace.draft("soest/01-klima")
     result = invoke(runner, workspace, "load", "--as", "anna")
     assert result.exit_code == 0, result.output
@@ -41,7 +42,9 @@ def test_load_shows_the_change_and_plan_lists_it(workspace: Workspace, runner) -
     assert rows[0]["channel"] == "bluesky" and rows[0]["sender"] == "soest"
 
 
-def test_plan_table_groups_by_day_with_countdown_labels(workspace: Workspace, runner) -> None:
+def test_plan_table_groups_by_day_with_countdown_labels(
+    workspace: Workspace, runner: CliRunner
+) -> None:
     workspace.draft("soest/01-klima", at="T-14d 09:30")
     workspace.draft("soest/02-bald", at="T-13d 12:00", body="Bald #5malklug")
     invoke(runner, workspace, "load")
@@ -53,7 +56,7 @@ def test_plan_table_groups_by_day_with_countdown_labels(workspace: Workspace, ru
     assert out.index("T-14") < out.index("01-klima") < out.index("T-13") < out.index("02-bald")
 
 
-def test_load_dry_run_writes_nothing(workspace: Workspace, runner) -> None:
+def test_load_dry_run_writes_nothing(workspace: Workspace, runner: CliRunner) -> None:
     workspace.draft("soest/01-klima")
     result = invoke(runner, workspace, "load", "--dry-run")
     assert result.exit_code == 0
@@ -64,7 +67,9 @@ def test_load_dry_run_writes_nothing(workspace: Workspace, runner) -> None:
     assert "hint: run 'campaign load' first" in result.stderr
 
 
-def test_load_with_errors_is_refused_and_writes_nothing(workspace: Workspace, runner) -> None:
+def test_load_with_errors_is_refused_and_writes_nothing(
+    workspace: Workspace, runner: CliRunner
+) -> None:
     workspace.draft("soest/01-klima")
     workspace.draft("soest/02-kaputt", channels=("mastodn",))
     result = invoke(runner, workspace, "load")
@@ -72,10 +77,15 @@ def test_load_with_errors_is_refused_and_writes_nothing(workspace: Workspace, ru
     assert "unknown channel 'mastodn'" in result.stderr
     assert "load refused: 1 error in the campaign files; nothing was written" in result.stderr
     assert "Traceback" not in result.output
-    assert not (workspace.root / "campaign.db").exists() or invoke(runner, workspace, "plan").exit_code == 1
+    assert (
+        not (workspace.root / "campaign.db").exists()
+        or invoke(runner, workspace, "plan").exit_code == 1
+    )
 
 
-def test_a_conflicting_load_exits_1_with_the_reason(workspace: Workspace, runner) -> None:
+def test_a_conflicting_load_exits_1_with_the_reason(
+    workspace: Workspace, runner: CliRunner
+) -> None:
     from sqlalchemy import select
 
     from campaign_scheduler.store.engine import open_store
@@ -95,11 +105,15 @@ def test_a_conflicting_load_exits_1_with_the_reason(workspace: Workspace, runner
     assert "hint: " in result.stderr
 
 
-def test_ics_export_has_one_event_per_post_and_the_conference(workspace: Workspace, runner, tmp_path: Path) -> None:
+def test_ics_export_has_one_event_per_post_and_the_conference(
+    workspace: Workspace, runner: CliRunner, tmp_path: Path
+) -> None:
     from icalendar import Calendar
 
     workspace.draft("soest/01-klima")
-    workspace.draft("olpe/01-hallo", channels=("mastodon",), at="T-10d 12:00", body="Olpe #5malklug")
+    workspace.draft(
+        "olpe/01-hallo", channels=("mastodon",), at="T-10d 12:00", body="Olpe #5malklug"
+    )
     invoke(runner, workspace, "load")
     target = tmp_path / "plan.ics"
     result = invoke(runner, workspace, "plan", "--ics", str(target))
@@ -116,19 +130,23 @@ def test_ics_export_has_one_event_per_post_and_the_conference(workspace: Workspa
     assert "soest-mastodon (mastodon): pending" in str(klima["description"])
 
 
-def test_usage_errors_exit_2(runner) -> None:
+def test_usage_errors_exit_2(runner: CliRunner) -> None:
     result = runner.invoke(app, ["plan", "--no-such-option"])
     assert result.exit_code == 2
 
 
-def test_a_missing_config_file_is_reported_without_traceback(runner, tmp_path: Path) -> None:
+def test_a_missing_config_file_is_reported_without_traceback(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     result = runner.invoke(app, ["--config", str(tmp_path / "nope.toml"), "load"])
     assert result.exit_code == 1
     assert "error: config file" in result.stderr and "not found" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_debug_switch_shows_the_exception(runner, tmp_path: Path, monkeypatch) -> None:
+def test_debug_switch_shows_the_exception(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from campaign_scheduler.errors import ConfigError
 
     monkeypatch.setenv("CAMPAIGN_DEBUG", "1")
@@ -136,16 +154,21 @@ def test_debug_switch_shows_the_exception(runner, tmp_path: Path, monkeypatch) -
     assert isinstance(result.exception, ConfigError)
 
 
-def test_a_secret_value_never_reaches_the_output_or_the_database(workspace: Workspace, runner, monkeypatch) -> None:
+def test_a_secret_value_never_reaches_the_output_or_the_database(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     canary = "canary-7f3a9c-secret"
     monkeypatch.setenv("SOEST_MASTODON_TOKEN", canary)
     workspace.draft("soest/01-klima")
-    outputs = [invoke(runner, workspace, *args).output for args in (["check"], ["check", "--json"], ["load"], ["plan", "--json"])]
+    outputs = [
+        invoke(runner, workspace, *args).output
+        for args in (["check"], ["check", "--json"], ["load"], ["plan", "--json"])
+    ]
     assert all(canary not in out for out in outputs)
     assert canary.encode() not in (workspace.root / "campaign.db").read_bytes()
 
 
-def test_help_lists_the_commands(runner) -> None:
+def test_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     for command in ("check", "load", "plan"):
@@ -161,6 +184,7 @@ def test_the_installed_console_script_checks_the_shipped_campaign() -> None:
     result = subprocess.run(
         [_console_script(), "--config", str(ROOT / "config.example.toml"), "check"],
         capture_output=True,
+        check=False,
         text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
         timeout=60,
@@ -173,6 +197,7 @@ def test_python_dash_m_runs_the_same_app() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "campaign_scheduler", "--version"],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )
@@ -188,5 +213,7 @@ def test_help_does_not_import_heavy_modules(module: str) -> None:
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print({module!r} in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip().splitlines()[-1] == "False"

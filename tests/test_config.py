@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
 
 from campaign_scheduler.config import SecretRef, load_settings
 from campaign_scheduler.errors import ConfigError, SecretError
+from conftest import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,9 @@ def test_the_shipped_example_config_parses_without_errors() -> None:
     assert senders == {"suedwestfalen", "arnsberg", "bad-berleburg", "menden", "olpe", "soest"}
 
 
-def test_relative_paths_are_resolved_from_the_config_folder(workspace: Workspace, tmp_path: Path) -> None:
+def test_relative_paths_are_resolved_from_the_config_folder(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     settings = load_settings(workspace.config_file, environ={})
     assert settings.posts_path == workspace.root / "posts"
     assert settings.campaign_path == workspace.root / "campaign" / "testlauf.toml"
@@ -30,19 +32,26 @@ def test_relative_paths_are_resolved_from_the_config_folder(workspace: Workspace
 
 def test_environment_overrides_the_file_and_the_option_overrides_both(workspace: Workspace) -> None:
     env = {"CAMPAIGN_DATABASE_URL": "sqlite:////tmp/from-env.db"}
-    assert load_settings(workspace.config_file, environ=env).database_url == "sqlite:////tmp/from-env.db"
+    assert (
+        load_settings(workspace.config_file, environ=env).database_url
+        == "sqlite:////tmp/from-env.db"
+    )
     settings = load_settings(
         workspace.config_file, database_url="sqlite:////tmp/from-option.db", environ=env
     )
     assert settings.database_url == "sqlite:////tmp/from-option.db"
 
 
-def test_campaign_config_variable_chooses_the_file(workspace: Workspace, monkeypatch) -> None:
+def test_campaign_config_variable_chooses_the_file(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = load_settings(None, environ={"CAMPAIGN_CONFIG": str(workspace.config_file)})
     assert settings.config_path == workspace.config_file
 
 
-def test_without_any_config_the_defaults_apply(tmp_path: Path, monkeypatch) -> None:
+def test_without_any_config_the_defaults_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings(None, environ={})
     assert settings.config_path is None
@@ -51,7 +60,7 @@ def test_without_any_config_the_defaults_apply(tmp_path: Path, monkeypatch) -> N
 
 
 def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="config file .* not found"):
+    with pytest.raises(ConfigError, match=r"config file .* not found"):
         load_settings(tmp_path / "nope.toml", environ={})
 
 

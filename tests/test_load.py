@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from conftest import Workspace
 from sqlalchemy import func, select
 
 from campaign_scheduler.config import load_settings
@@ -17,6 +18,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
 )
 from campaign_scheduler.store.sync import ChangeKind, LoadReport, load_campaign_into
+from conftest import Workspace
 
 
 def load(ws: Workspace, store: Store, *, actor: str = "anna", dry_run: bool = False) -> LoadReport:
@@ -25,7 +27,13 @@ def load(ws: Workspace, store: Store, *, actor: str = "anna", dry_run: bool = Fa
     assert result.errors == []
     assert result.campaign is not None
     return load_campaign_into(
-        store, result.campaign, result.drafts, result.deliveries, settings, actor=actor, dry_run=dry_run
+        store,
+        result.campaign,
+        result.drafts,
+        result.deliveries,
+        settings,
+        actor=actor,
+        dry_run=dry_run,
     )
 
 
@@ -39,7 +47,9 @@ def deliveries(store: Store) -> dict[tuple[str, str], DeliveryRecord]:
         return {(d.post.key, d.account.name): d for d in rows}
 
 
-def mark(store: Store, key: str, account: str, state: DeliveryState, url: str | None = None) -> None:
+def mark(
+    store: Store, key: str, account: str, state: DeliveryState, url: str | None = None
+) -> None:
     with store.session(write=True) as session:
         for d in session.scalars(select(DeliveryRecord)):
             if d.post.key == key and d.account.name == account:
@@ -48,13 +58,15 @@ def mark(store: Store, key: str, account: str, state: DeliveryState, url: str | 
 
 
 @pytest.fixture
-def store(database_url: str):
+def store(database_url: str) -> Iterator[Store]:
     opened = open_store(database_url)
     yield opened
     opened.dispose()
 
 
-def test_new_drafts_become_posts_with_one_delivery_per_account(workspace: Workspace, store: Store) -> None:
+def test_new_drafts_become_posts_with_one_delivery_per_account(
+    workspace: Workspace, store: Store
+) -> None:
     workspace.draft("soest/01-klima")
     workspace.draft("olpe/01-hallo", channels=("mastodon",), body="Olpe #5malklug")
     report = load(workspace, store)
@@ -106,15 +118,27 @@ def test_changing_a_published_delivery_is_refused_and_nothing_is_written(
     workspace.draft("soest/01-klima")
     workspace.draft("soest/02-mobil", at="T-7d 09:00", body="Mobil #5malklug")
     load(workspace, store)
-    mark(store, "soest/01-klima", "soest-mastodon", DeliveryState.PUBLISHED, "https://social.soest.example/@s/1")
+    mark(
+        store,
+        "soest/01-klima",
+        "soest-mastodon",
+        DeliveryState.PUBLISHED,
+        "https://social.soest.example/@s/1",
+    )
     workspace.draft("soest/01-klima", body="Geändert #5malklug")
     workspace.draft("soest/02-mobil", at="T-7d 09:00", body="Auch geändert #5malklug")
     with pytest.raises(ConflictError) as caught:
         load(workspace, store)
-    assert "soest/01-klima on soest-mastodon is published (https://social.soest.example/@s/1)" in str(caught.value)
+    assert (
+        "soest/01-klima on soest-mastodon is published (https://social.soest.example/@s/1)"
+        in str(caught.value)
+    )
     texts = {k: d.text for k, d in deliveries(store).items()}
     assert texts[("soest/02-mobil", "soest-mastodon")] == "Mobil #5malklug"
-    assert texts[("soest/01-klima", "soest-bluesky")] == "Soest will bis 2030 klimaneutral werden. #5malklug"
+    assert (
+        texts[("soest/01-klima", "soest-bluesky")]
+        == "Soest will bis 2030 klimaneutral werden. #5malklug"
+    )
 
 
 @pytest.mark.parametrize("state", [DeliveryState.PUBLISHING, DeliveryState.UNKNOWN])
@@ -165,7 +189,9 @@ def test_adding_and_dropping_a_channel(workspace: Workspace, store: Store) -> No
     assert found[("soest/01-klima", "soest-bluesky")].state == "pending"
 
 
-def test_an_expired_delivery_with_a_new_time_is_pending_again(workspace: Workspace, store: Store) -> None:
+def test_an_expired_delivery_with_a_new_time_is_pending_again(
+    workspace: Workspace, store: Store
+) -> None:
     workspace.draft("soest/01-klima")
     load(workspace, store)
     mark(store, "soest/01-klima", "soest-mastodon", DeliveryState.EXPIRED)
@@ -191,7 +217,10 @@ def test_every_change_is_audited_with_its_actor(workspace: Workspace, store: Sto
     workspace.remove("soest/01-klima")
     load(workspace, store, actor="carla")
     with store.session() as session:
-        events = [(e.actor, e.action) for e in session.scalars(select(AuditEventRecord).order_by(AuditEventRecord.id))]
+        events = [
+            (e.actor, e.action)
+            for e in session.scalars(select(AuditEventRecord).order_by(AuditEventRecord.id))
+        ]
     assert ("anna", "campaign.created") in events
     assert ("anna", "post.created") in events
     assert ("ben", "post.changed") in events

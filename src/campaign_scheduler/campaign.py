@@ -97,7 +97,9 @@ class Campaign:
         return wall_clock_to_utc(datetime.combine(last_day + timedelta(days=1), time()), self.zone)
 
 
-def _date(reader: FieldReader, table: dict[str, Any], path: tuple[str, ...], key: str) -> date | None:
+def _date(
+    reader: FieldReader, table: dict[str, Any], path: tuple[str, ...], key: str
+) -> date | None:
     value = table.get(key)
     if value is None:
         return None
@@ -221,7 +223,7 @@ def _event_time(
             reader.error(f"missing key '{key}' in [event]", "event")
         return None
     if not isinstance(value, str | datetime):
-        reader.error(f"event {key} must be a date and time like \"2021-11-18T10:00\"", "event", key)
+        reader.error(f'event {key} must be a date and time like "2021-11-18T10:00"', "event", key)
         return None
     try:
         return parse_when(value, zone=zone, event_start=None)

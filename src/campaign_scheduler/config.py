@@ -212,9 +212,7 @@ def _settings_from_document(
     reader.known_keys(paths, ("paths",), ("campaign", "posts"))
     campaign_text = reader.string(paths, ("paths",), "campaign")
     posts_text = reader.string(paths, ("paths",), "posts", default=DEFAULT_POSTS)
-    campaign_path = (
-        base_dir / campaign_text if campaign_text else _default_campaign_path(base_dir)
-    )
+    campaign_path = base_dir / campaign_text if campaign_text else _default_campaign_path(base_dir)
 
     daemon_table = reader.table(data, ("daemon",))
     reader.known_keys(daemon_table, ("daemon",), ("lease", "reconcile", "metrics"))
@@ -314,7 +312,7 @@ def _read_account(
             # Never echo the value: it may be the secret itself.
             reader.error(
                 f"account '{name}': '{key}' must be a reference like \"env:NAME\" or "
-                "\"file:PATH\", never the secret itself",
+                '"file:PATH", never the secret itself',
                 *path,
                 key,
             )

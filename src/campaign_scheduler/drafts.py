@@ -104,9 +104,7 @@ def iter_draft_files(posts_dir: Path) -> Iterator[Path]:
     yield from sorted(p for p in posts_dir.rglob(f"*{DRAFT_SUFFIX}") if p.is_file())
 
 
-def load_drafts(
-    posts_dir: Path, campaign: Campaign | None
-) -> tuple[list[Draft], list[Problem]]:
+def load_drafts(posts_dir: Path, campaign: Campaign | None) -> tuple[list[Draft], list[Problem]]:
     """Parse every draft below ``posts_dir``. Unparseable drafts are left out, with problems."""
     problems: list[Problem] = []
     drafts: list[Draft] = []
@@ -118,7 +116,9 @@ def load_drafts(
         relative = path.relative_to(posts_dir)
         if len(relative.parts) != 2:
             problems.append(
-                Problem(path, None, "drafts belong in posts/<sender>/<name>.md, one folder per sender")
+                Problem(
+                    path, None, "drafts belong in posts/<sender>/<name>.md, one folder per sender"
+                )
             )
             continue
         sender = relative.parts[0]
@@ -239,7 +239,7 @@ def parse_draft(
 
 def _resolve_when(reader: FieldReader, value: Any, campaign: Campaign, key: str) -> datetime | None:
     if not isinstance(value, str | datetime):
-        reader.error(f"'{key}' must be a time like \"T-14d 09:30\" or \"2021-11-04 09:30\"", key)
+        reader.error(f'\'{key}\' must be a time like "T-14d 09:30" or "2021-11-04 09:30"', key)
         return None
     try:
         return parse_when(value, zone=campaign.zone, event_start=campaign.event.start)

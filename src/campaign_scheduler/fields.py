@@ -47,16 +47,16 @@ class FieldReader:
             Problem(self.doc.path, self.doc.line_of(*path), message, Severity.WARNING)
         )
 
-    def known_keys(
-        self, table: Mapping[str, Any], path: KeyPath, allowed: Iterable[str]
-    ) -> None:
+    def known_keys(self, table: Mapping[str, Any], path: KeyPath, allowed: Iterable[str]) -> None:
         allowed = list(allowed)
         where = f" in [{_dotted(path)}]" if path else ""
         for key in table:
             if key not in allowed:
                 self.error(f"unknown key '{key}'{where}{did_you_mean(key, allowed)}", *path, key)
 
-    def table(self, parent: Mapping[str, Any], path: KeyPath, *, required: bool = False) -> dict[str, Any]:
+    def table(
+        self, parent: Mapping[str, Any], path: KeyPath, *, required: bool = False
+    ) -> dict[str, Any]:
         key = path[-1]
         assert isinstance(key, str)
         value = parent.get(key)

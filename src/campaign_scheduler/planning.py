@@ -91,7 +91,5 @@ def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[Int
         media = media_fingerprint(draft.media)
         for account in accounts_for(draft, settings):
             text = draft.text_for(account.channel)
-            result.append(
-                IntendedDelivery(draft, account, text, delivery_hash(draft, text, media))
-            )
+            result.append(IntendedDelivery(draft, account, text, delivery_hash(draft, text, media)))
     return result

@@ -6,6 +6,7 @@ line; nothing here touches the database or the network.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 from campaign_scheduler.campaign import Campaign, load_campaign
 from campaign_scheduler.channels.catalog import CHANNEL_SPECS
 from campaign_scheduler.channels.text import text_length_issues
-from campaign_scheduler.config import Settings
+from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.drafts import Draft, load_drafts
 from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
@@ -126,8 +127,10 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
             )
 
     if not LANGUAGE_TAG.match(draft.language):
-        error(f"language '{draft.language}' is not a language tag like 'de' or 'en-GB'",
-              doc.line_of("language"))
+        error(
+            f"language '{draft.language}' is not a language tag like 'de' or 'en-GB'",
+            doc.line_of("language"),
+        )
 
     # Channels and accounts.
     for channel in draft.channels:
@@ -185,14 +188,14 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
         if not media.path.is_file():
             error(f"media file not found: {media.relative}", media.line)
         if campaign.rules.require_alt_text and not media.alt:
-            error(f"image {media.relative} has no alt text (add alt = \"…\")", media.line)
+            error(f'image {media.relative} has no alt text (add alt = "…")', media.line)
 
     # Length, counted the way each network counts, per target account.
     seen: set[tuple[str, int | None]] = set()
     for channel in draft.channels:
         if channel not in CHANNEL_SPECS:
             continue
-        accounts = settings.accounts_of(draft.sender, channel) or [None]
+        accounts: list[Account | None] = [*settings.accounts_of(draft.sender, channel)] or [None]
         for account in accounts:
             limit = account.max_characters if account is not None else None
             if (channel, limit) in seen:
@@ -220,7 +223,7 @@ def _check_gaps(deliveries: list[IntendedDelivery], campaign: Campaign) -> list[
             by_account[delivery.account.name].append((delivery.due_at, delivery.draft))
     for account, entries in sorted(by_account.items()):
         entries.sort(key=lambda entry: (entry[0], entry[1].key))
-        for (earlier_due, earlier), (due, draft) in zip(entries, entries[1:], strict=False):
+        for (earlier_due, earlier), (due, draft) in itertools.pairwise(entries):
             gap = due - earlier_due
             if gap < min_gap:
                 problems.append(

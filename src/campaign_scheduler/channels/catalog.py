@@ -79,7 +79,11 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
         ),
         ChannelSpec("matrix", "Matrix room", settings=("room",), secrets=("token",)),
         ChannelSpec(
-            "webhook", "Signed webhook", settings=("url",), secrets=("secret",), needs_base_url=False
+            "webhook",
+            "Signed webhook",
+            settings=("url",),
+            secrets=("secret",),
+            needs_base_url=False,
         ),
     )
 }

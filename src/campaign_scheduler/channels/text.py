@@ -324,6 +324,7 @@ _RULES: dict[str, _Rule] = {
     "webhook": _Rule(UNIT_GRAPHEMES, _graphemes, None),
 }
 
+
 def _rule(channel: str) -> _Rule:
     try:
         return _RULES[channel]
@@ -380,5 +381,7 @@ def text_length_issues(
     if channel == "instagram":
         tags = _hashtags(text)
         if tags > INSTAGRAM_MAX_HASHTAGS:
-            issues.append(LengthIssue(channel, tags, INSTAGRAM_MAX_HASHTAGS, UNIT_HASHTAGS, subject))
+            issues.append(
+                LengthIssue(channel, tags, INSTAGRAM_MAX_HASHTAGS, UNIT_HASHTAGS, subject)
+            )
     return issues

@@ -31,9 +31,7 @@ def plan(
     channel: Annotated[
         str | None, typer.Option("--channel", help="only deliveries on this channel")
     ] = None,
-    show_all: Annotated[
-        bool, typer.Option("--all", help="include cancelled deliveries")
-    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="include cancelled deliveries")] = False,
 ) -> None:
     """Show the schedule grouped by day, with countdown labels, sender, channel and state."""
     from campaign_scheduler.campaign import require_campaign
@@ -137,9 +135,7 @@ def _channels_cell(rows: list[PlanRow]) -> str:
     return ", ".join(parts) + approval
 
 
-def _print_table(
-    rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, title: str
-) -> None:
+def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -40,7 +40,9 @@ def find_campaign(store: Store, slug: str) -> CampaignRecord | None:
         return session.scalar(select(CampaignRecord).where(CampaignRecord.slug == slug))
 
 
-def plan_rows(store: Store, campaign_slug: str, *, include_cancelled: bool = False) -> list[PlanRow]:
+def plan_rows(
+    store: Store, campaign_slug: str, *, include_cancelled: bool = False
+) -> list[PlanRow]:
     query = (
         select(
             PostRecord.key,

@@ -159,7 +159,9 @@ class _Sync:
         for sender in self.campaign.senders:
             record = existing.get(sender.slug)
             if record is None:
-                record = SenderRecord(campaign_id=self.record.id, slug=sender.slug, name=sender.name)
+                record = SenderRecord(
+                    campaign_id=self.record.id, slug=sender.slug, name=sender.name
+                )
                 self.session.add(record)
                 existing[sender.slug] = record
             elif record.name != sender.name:
@@ -170,7 +172,9 @@ class _Sync:
     def _account_record(self, account: Account) -> AccountRecord:
         if account.name in self.accounts:
             return self.accounts[account.name]
-        record = self.session.scalar(select(AccountRecord).where(AccountRecord.name == account.name))
+        record = self.session.scalar(
+            select(AccountRecord).where(AccountRecord.name == account.name)
+        )
         sender = self.senders[account.sender]
         if record is None:
             record = AccountRecord(
@@ -379,7 +383,7 @@ class _Sync:
                 kept.append(f"{delivery.account.name} stays {state.value}")
         post.removed_at = self.now
         self._audit("post.removed", post_key=post.key, detail={"cancelled": cancelled})
-        details = [f"{len(cancelled)} cancelled"] + kept
+        details = [f"{len(cancelled)} cancelled", *kept]
         self.report.changes.append(PostChange(ChangeKind.REMOVED, post.key, details))
 
     def _audit(
@@ -403,4 +407,3 @@ class _Sync:
                 detail=detail or {},
             )
         )
-
