@@ -262,7 +262,11 @@ def parse_when(
     if _RELATIVE_START.match(text):
         return _parse_relative(text, zone, event_start)
     if _ABSOLUTE.fullmatch(text):
-        return _parse_with_dateutil(text, zone, default=datetime(2000, 1, 1), forms=_FORMS)
+        try:  # the common, strict spelling; dateutil handles the rest (e.g. "9:30", "UTC")
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return _parse_with_dateutil(text, zone, default=datetime(2000, 1, 1), forms=_FORMS)
+        return parse_when(parsed, zone=zone, event_start=None)
     if _DATE_ONLY.fullmatch(text):
         raise WhenError(
             f"bad time '{text}': a date alone is not enough, add the time ('{text} 09:30')"
