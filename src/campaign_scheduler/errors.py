@@ -15,7 +15,12 @@ The CLI translates these once, at its edge, into a message on stderr without a t
     ├── NotFoundError                 a post, account or campaign named by the user does not exist
     ├── StoreError                    the database cannot be opened or migrated
     │   └── ConflictError             a change would alter what is already published
-    └── ChannelError                  a network refused or failed a call (retryable or not)
+    └── ChannelError                  a network refused or failed a call
+        ├── AuthError                 credentials rejected: the account needs a person
+        ├── RateLimitedError          too many calls; ``retry_at`` says when to try again
+        ├── RejectedError             the network refused this post (permanent)
+        ├── UnavailableError          the network failed before taking the post (retryable)
+        └── OutcomeUnknownError       the call may or may not have created the post
 
 This module imports only the standard library.
 """
@@ -23,6 +28,7 @@ This module imports only the standard library.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -104,3 +110,50 @@ class ChannelError(CampaignSchedulerError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.network_message = network_message
+
+
+class AuthError(ChannelError):
+    """The network rejected the account's credentials (HTTP 401/403 or its own equivalent).
+
+    Retrying cannot help until a person fixes the token; the account needs attention.
+    """
+
+
+class RateLimitedError(ChannelError):
+    """The network asks us to slow down; ``retry_at`` (aware UTC) is when to try again."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_at: datetime | None = None,
+        network_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, network_message=network_message, hint=hint)
+        self.retry_at = retry_at
+
+
+class RejectedError(ChannelError):
+    """The network refused this post for good (too long, invalid media, bad reply target)."""
+
+
+class UnavailableError(ChannelError):
+    """The network could not take the post now (5xx, connection refused): try again later.
+
+    Raised only where the post was certainly not created.
+    """
+
+    retryable = True
+
+
+class OutcomeUnknownError(ChannelError):
+    """The request was sent but no answer came back (timeout, connection dropped).
+
+    The post may exist. Recover by the network's idempotency key or by looking it up; never
+    post again blindly.
+    """
+
+    retryable = True

@@ -1,0 +1,1 @@
+"""Publishing: the publish protocol, the queue in the database, and the daemon."""

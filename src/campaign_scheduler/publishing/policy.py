@@ -1,0 +1,78 @@
+"""Pure rules of the publish protocol: deadlines, backoff, and what to do after a crash."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+def deadline(due_at: datetime, not_after: datetime | None, grace: timedelta) -> datetime:
+    """The last moment a delivery may still go out.
+
+    A post is never published after its ``not_after``, nor more than ``grace`` after it was
+    due (a daemon that was down does not flush a stale backlog).
+    """
+    latest = due_at + grace
+    return min(latest, not_after) if not_after is not None else latest
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, capped; a fixed number of attempts."""
+
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(minutes=15)
+    max_attempts: int = 8
+    jitter: float = 0.5  # the delay is drawn from [delay * (1 - jitter), delay]
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        exponent = max(0, attempt - 1)
+        raw = min(self.cap.total_seconds(), self.base.total_seconds() * (2**exponent))
+        low = raw * (1 - self.jitter)
+        draw = (rng or random).uniform(low, raw)
+        return timedelta(seconds=draw)
+
+    def next_attempt(
+        self,
+        now: datetime,
+        attempt: int,
+        *,
+        not_before: datetime | None = None,
+        rng: random.Random | None = None,
+    ) -> datetime:
+        """When to try again: after the backoff, and not before the network's own reset."""
+        at = now + self.delay(attempt, rng)
+        if not_before is not None and not_before > at:
+            at = not_before
+        return at
+
+
+class RecoveryAction(StrEnum):
+    """What to do with a delivery whose last call has no known outcome."""
+
+    REPLAY_KEY = "replay with the same idempotency key"
+    LOOK_UP = "look the post up on the network"
+    ASK_A_PERSON = "mark unknown for a person"
+
+
+def recovery_action(
+    *,
+    now: datetime,
+    key_first_used: datetime | None,
+    idempotency_window: timedelta | None,
+    can_look_up: bool,
+) -> RecoveryAction:
+    """Never re-post blindly: replay the key only while the network still deduplicates it,
+    otherwise look the post up where the network allows, otherwise ask a person."""
+    if (
+        idempotency_window is not None
+        and key_first_used is not None
+        and now - key_first_used < idempotency_window
+    ):
+        return RecoveryAction.REPLAY_KEY
+    if can_look_up:
+        return RecoveryAction.LOOK_UP
+    return RecoveryAction.ASK_A_PERSON
