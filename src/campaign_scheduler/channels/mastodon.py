@@ -1,0 +1,481 @@
+"""Mastodon: publish statuses through the client API of one instance.
+
+Behaviour follows channels.md §2. The points that matter to the publisher:
+
+* Every status is created with ``Idempotency-Key: <post.idempotency_key>``. Mastodon keeps the
+  key for an hour per account and answers a repeat with the status it already created, so a
+  retry with the same key inside :attr:`MastodonChannel.idempotency_window` (55 minutes, a
+  margin under the server's 3600 s) can never post twice.
+* Media are uploaded first (``POST /api/v2/media``); an upload answered 202 is polled until
+  ready. Nothing in that phase can create the post, so a transport failure there is reported
+  as :class:`UnavailableError` (at worst an unattached upload is left behind, which Mastodon
+  cleans up itself), never as an unknown outcome.
+* HTTP errors map to the error classes like this:
+
+  ===========================  ===========================================================
+  401, 403                     :class:`AuthError` (``network_message`` = the server's text)
+  404, 410, 422, other 4xx     :class:`RejectedError` (e.g. reply target gone, too long)
+  429                          :class:`RateLimitedError`; ``retry_at`` from
+                               ``X-RateLimit-Reset`` (ISO 8601), else ``Retry-After``,
+                               else now + 60 s
+  502, 504 on the create call  :class:`OutcomeUnknownError`: a gateway gave up waiting,
+                               the instance behind it may still have created the status
+  other 5xx                    :class:`UnavailableError`
+  ===========================  ===========================================================
+
+* After a crash, :meth:`MastodonChannel.look_up` pages through the account's own statuses and
+  compares each one's source text with the post's (whitespace-normalised).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from dateutil.parser import isoparse
+
+from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    MediaFile,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+DEFAULT_MAX_CHARACTERS = 500
+#: How long an instance's ``max_characters`` is trusted before it is read again.
+INSTANCE_CACHE_TTL = 3600.0
+#: How long a failed instance lookup is remembered, so that validating many posts against an
+#: unreachable instance does not wait for a timeout per post.
+INSTANCE_FAILURE_TTL = 60.0
+#: Wait this long after a 429 that names no reset time.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+#: ``look_up`` searches statuses created down to ``since`` minus this (clock skew).
+LOOK_UP_MARGIN = timedelta(minutes=1)
+#: ``look_up`` reads at most this many pages of 40 statuses.
+LOOK_UP_MAX_PAGES = 25
+PAGE_SIZE = 40
+
+_log = logger_for("mastodon")
+
+# base_url -> (max_characters or None after a failure, monotonic time it was read)
+_instance_limits: dict[str, tuple[int | None, float]] = {}
+_instance_limits_lock = threading.Lock()
+
+
+def clear_instance_cache() -> None:
+    """Forget every cached instance limit (tests; after an instance changed its limit)."""
+    with _instance_limits_lock:
+        _instance_limits.clear()
+
+
+class MastodonChannel(Channel):
+    """Statuses on one Mastodon account. Secret: ``token`` (an OAuth access token with the
+    ``write:statuses``, ``write:media`` and ``read`` scopes). Optional setting:
+    ``max_characters``, used when the instance does not publish its limit."""
+
+    name: ClassVar[str] = "mastodon"
+    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        max_polls: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.base_url = account.base_url.rstrip("/")
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self._sleep = sleep
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def text_limit(self) -> int | None:
+        """``configuration.statuses.max_characters`` of the instance (cached for an hour);
+        else the account's ``max_characters`` setting; else 500."""
+        now = time.monotonic()
+        with _instance_limits_lock:
+            cached = _instance_limits.get(self.base_url)
+        if cached is not None:
+            value, read_at = cached
+            ttl = INSTANCE_CACHE_TTL if value is not None else INSTANCE_FAILURE_TTL
+            if now - read_at < ttl:
+                return value if value is not None else self._configured_limit()
+        value = self._read_instance_limit()
+        with _instance_limits_lock:
+            _instance_limits[self.base_url] = (value, now)
+        return value if value is not None else self._configured_limit()
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        media_ids = [self._upload(media) for media in post.media]
+        body: dict[str, Any] = {
+            "status": post.text,
+            "language": post.language,
+            "visibility": "public",
+        }
+        if media_ids:
+            body["media_ids"] = media_ids
+        if post.reply_to is not None:
+            body["in_reply_to_id"] = post.reply_to
+        response = self._request(
+            "POST",
+            "/api/v1/statuses",
+            json=body,
+            headers={"Idempotency-Key": post.idempotency_key},
+            creates=True,
+        )
+        try:
+            receipt = self._receipt(_json(response))
+        except (KeyError, TypeError, ValueError) as exc:
+            # The instance said 200, so the status exists, but we cannot tell which one it is.
+            raise OutcomeUnknownError(
+                f"mastodon: {self.account.name}: the status was created but the answer "
+                "could not be read",
+                hint="replaying the same idempotency key returns it",
+            ) from exc
+        _log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The oldest status of this account created since ``since`` (less a minute) whose
+        source text equals ``post.text`` up to whitespace; ``None`` when there is none.
+
+        Raises :class:`OutcomeUnknownError` when the account has too many newer statuses to
+        search back that far.
+        """
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        wanted = _normalise(post.text)
+        account_id = str(self._credentials()["id"])
+        found: Receipt | None = None
+        for status in self._own_statuses(account_id, oldest):
+            if not _may_be(status, post):
+                continue
+            source = self._source_text(str(status["id"]))
+            if source is not None and _normalise(source) == wanted:
+                found = self._receipt(status)  # keep going: the oldest match wins
+        return found
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        status = _json(self._request("GET", f"/api/v1/statuses/{receipt.remote_id}"))
+        account = self._credentials()
+        quotes = status.get("quotes_count")
+        return Metrics(
+            likes=_count(status.get("favourites_count")),
+            reposts=_count(status.get("reblogs_count")),
+            replies=_count(status.get("replies_count")),
+            quotes=_count(quotes) if quotes is not None else None,
+            followers=_count(account.get("followers_count")),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the status. A status that is already gone (404) counts as deleted."""
+        try:
+            self._request("DELETE", f"/api/v1/statuses/{remote_id}")
+        except _NotFoundError:
+            _log.info("status %s on %s was already gone", remote_id, self.account.name)
+
+    def verify(self) -> str:
+        username = self._credentials().get("username")
+        if not isinstance(username, str) or not username:
+            raise UnavailableError(
+                f"mastodon: {self.account.name}: verify_credentials returned no username"
+            )
+        return f"@{username}@{urlsplit(self.base_url).netloc}"
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _upload(self, media: MediaFile) -> str:
+        try:
+            content = media.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"mastodon: cannot read media file {media.path}: {exc.strerror or exc}"
+            ) from exc
+        data = {"description": media.alt} if media.alt else {}
+        try:
+            response = self._request(
+                "POST",
+                "/api/v2/media",
+                files={"file": (media.path.name, content, media.mime_type)},
+                data=data,
+            )
+            attachment = _json(response)
+            media_id = str(attachment["id"])
+            if response.status_code == 202:
+                self._wait_for_processing(media_id, media)
+        except OutcomeUnknownError as exc:
+            # No status exists yet: whatever happened to the upload, the post was not created.
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(
+                f"mastodon: {self.account.name}: unreadable answer to the upload of "
+                f"{media.path.name}"
+            ) from exc
+        return media_id
+
+    def _wait_for_processing(self, media_id: str, media: MediaFile) -> None:
+        for _ in range(self.max_polls):
+            self._sleep(self.poll_interval)
+            response = self._request("GET", f"/api/v1/media/{media_id}")
+            if response.status_code != 206:
+                return
+        raise UnavailableError(
+            f"mastodon: {self.account.name}: {media.path.name} was still being processed "
+            f"after {self.max_polls} checks",
+            hint="the post will be retried; large videos take a while",
+        )
+
+    def _credentials(self) -> dict[str, Any]:
+        return _json(self._request("GET", "/api/v1/accounts/verify_credentials"))
+
+    def _own_statuses(self, account_id: str, oldest: datetime) -> Iterator[dict[str, Any]]:
+        """This account's statuses, newest first, down to ``oldest``."""
+        params: dict[str, str | int] = {"limit": PAGE_SIZE, "exclude_reblogs": "true"}
+        for _ in range(LOOK_UP_MAX_PAGES):
+            page = _json_list(
+                self._request("GET", f"/api/v1/accounts/{account_id}/statuses", params=params)
+            )
+            if not page:
+                return
+            for status in page:
+                if _created_at(status) < oldest:
+                    return
+                yield status
+            params["max_id"] = str(page[-1]["id"])
+        raise OutcomeUnknownError(
+            f"mastodon: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} statuses "
+            f"since {oldest.isoformat()}; could not search back far enough",
+            hint="check the account by hand and settle the delivery with `campaign resolve`",
+        )
+
+    def _source_text(self, status_id: str) -> str | None:
+        try:
+            source = _json(self._request("GET", f"/api/v1/statuses/{status_id}/source"))
+        except _NotFoundError:
+            return None  # deleted while we were looking
+        text = source.get("text")
+        return text if isinstance(text, str) else None
+
+    def _read_instance_limit(self) -> int | None:
+        try:
+            response = self._request(
+                "GET", "/api/v2/instance", timeout=min(self.timeout, 10.0), auth=False
+            )
+            limit = _json(response)["configuration"]["statuses"]["max_characters"]
+        except (ChannelError, KeyError, TypeError, ValueError) as exc:
+            _log.warning(
+                "could not read max_characters of %s (%s); using the configured limit",
+                self.base_url,
+                exc,
+            )
+            return None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            _log.warning("%s publishes an unusable max_characters: %r", self.base_url, limit)
+            return None
+        return limit
+
+    def _configured_limit(self) -> int:
+        value = self.account.settings.get("max_characters")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return DEFAULT_MAX_CHARACTERS
+
+    def _receipt(self, status: dict[str, Any]) -> Receipt:
+        url = status.get("url")
+        return Receipt(
+            remote_id=str(status["id"]),
+            url=url if isinstance(url, str) else None,
+            published_at=_created_at(status),
+        )
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        creates: bool = False,
+        auth: bool = True,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One call to the instance; an HTTP error status raises (see the module doc).
+
+        ``creates`` marks the call that may create the post (gateway timeouts are then an
+        unknown outcome rather than a failure).
+        """
+        all_headers = dict(headers or {})
+        if auth:
+            all_headers["Authorization"] = f"Bearer {self._token()}"
+        response = send(
+            self.session,
+            method,
+            self.base_url + path,
+            timeout=self.timeout if timeout is None else timeout,
+            channel=self.name,
+            headers=all_headers,
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            raise self._error(response, f"{method} {path}", creates=creates)
+        return response
+
+    def _token(self) -> str:
+        token = self.account.secret("token")
+        if not token:
+            raise AuthError(
+                f"mastodon: account {self.account.name} has no access token",
+                hint="set `token` of the account in config.toml",
+            )
+        return token
+
+    def _error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        said = _error_text(response)
+        who = f"mastodon: {self.account.name}"
+        if status in (401, 403):
+            return AuthError(
+                f"{who}: the instance refused the credentials ({status}: {said})",
+                network_message=said,
+                hint="check the account's token and its scopes (`campaign channels verify`)",
+            )
+        if status == 429:
+            retry_at = _retry_at(response)
+            return RateLimitedError(
+                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+                network_message=said,
+            )
+        if status in (404, 410):
+            return _NotFoundError(f"{who}: {call}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(f"{who}: {call} refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: {call}: gateway error {status}; the status may have been created",
+                network_message=said,
+            )
+        return UnavailableError(
+            f"{who}: {call}: server error {status} ({said})", network_message=said
+        )
+
+
+class _NotFoundError(RejectedError):
+    """404/410: the record (reply target, status, media) does not exist (any more)."""
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    value = response.json()
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _json_list(response: requests.Response) -> list[dict[str, Any]]:
+    value = response.json()
+    if not isinstance(value, list):
+        raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _error_text(response: requests.Response) -> str:
+    """The ``error`` of a Mastodon error body, or the start of whatever else came back."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    text = " ".join(response.text.split())[:200]
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
+    """When to try again after a 429.
+
+    Mastodon sends ``X-RateLimit-Reset`` as ISO 8601 (``2026-05-01T15:00:00.000000Z``). Some
+    look-alikes send Unix seconds there, or a ``Retry-After``; both are understood too.
+    """
+    now = now or datetime.now(UTC)
+    reset = response.headers.get("X-RateLimit-Reset", "").strip()
+    when: datetime | None = None
+    if reset:
+        try:
+            if reset.replace(".", "", 1).isdigit() and len(reset.split(".")[0]) >= 9:
+                when = datetime.fromtimestamp(float(reset), UTC)
+            else:
+                when = isoparse(reset)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            _log.warning("unreadable X-RateLimit-Reset %r", reset)
+    retry_after = response.headers.get("Retry-After", "").strip()
+    if when is None and retry_after:
+        if retry_after.isdigit():
+            when = now + timedelta(seconds=int(retry_after))
+        else:
+            try:
+                when = parsedate_to_datetime(retry_after)
+            except (TypeError, ValueError):
+                _log.warning("unreadable Retry-After %r", retry_after)
+    if when is None:
+        return now + DEFAULT_RATE_LIMIT_WAIT
+    return max(when.astimezone(UTC), now)
+
+
+def _created_at(status: dict[str, Any]) -> datetime:
+    value = isoparse(str(status["created_at"]))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _may_be(status: dict[str, Any], post: OutboundPost) -> bool:
+    """Cheap checks that rule a status out before its source is fetched."""
+    if status.get("reblog"):
+        return False
+    media = status.get("media_attachments")
+    if isinstance(media, list) and len(media) != len(post.media):
+        return False
+    reply_to = status.get("in_reply_to_id")
+    return post.reply_to is None or reply_to is None or str(reply_to) == post.reply_to

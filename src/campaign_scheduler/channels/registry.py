@@ -1,0 +1,110 @@
+"""Find channel adapters through the entry-point group ``campaign_scheduler.channels``.
+
+Built-in adapters are registered in our own ``pyproject.toml`` exactly like third-party ones
+(``[project.entry-points."campaign_scheduler.channels"]``), so a new network is a package that
+declares ``mynet = "mypackage.module:MyNetChannel"``. Nothing is imported until a channel is
+asked for by name; importing this module costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from campaign_scheduler.errors import CampaignSchedulerError, NotFoundError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    import requests
+
+    from campaign_scheduler.channels.base import AccountSettings, Channel
+
+GROUP = "campaign_scheduler.channels"
+_BUILT_IN_PREFIX = "campaign_scheduler."
+
+_log = logging.getLogger("campaign_scheduler.channels")
+
+
+class ChannelPluginError(CampaignSchedulerError):
+    """An installed channel plugin cannot be loaded or is not a Channel."""
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    """Installed channels by name. When two packages claim one name, the built-in one wins,
+    otherwise the first found; the clash is logged."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, EntryPoint] = {}
+    for entry in entry_points(group=GROUP):
+        other = found.get(entry.name)
+        if other is not None:
+            keep = other if other.value.startswith(_BUILT_IN_PREFIX) else entry
+            _log.warning(
+                "two packages provide channel %r (%s and %s); using %s",
+                entry.name,
+                other.value,
+                entry.value,
+                keep.value,
+            )
+            found[entry.name] = keep
+        else:
+            found[entry.name] = entry
+    return found
+
+
+def available_channels() -> dict[str, str]:
+    """Every installed channel: name -> ``"module:Class"``, sorted by name."""
+    return {name: entry.value for name, entry in sorted(_entry_points().items())}
+
+
+def channel_class(name: str) -> type[Channel]:
+    """The adapter class registered as ``name`` (imported now, on first use)."""
+    from campaign_scheduler.channels.base import Channel
+
+    entries = _entry_points()
+    entry = entries.get(name)
+    if entry is None:
+        installed = ", ".join(sorted(entries)) or "none"
+        raise NotFoundError(
+            f"no channel named {name!r} is installed (installed: {installed})",
+            hint="check `channel` of the account in config.toml, or install the plugin "
+            "that provides it",
+        )
+    try:
+        loaded = entry.load()
+    except Exception as exc:
+        raise ChannelPluginError(
+            f"channel {name!r} ({entry.value}) cannot be loaded: {type(exc).__name__}: {exc}",
+            hint="reinstall or update the package that provides it",
+        ) from exc
+    if not (isinstance(loaded, type) and issubclass(loaded, Channel)):
+        raise ChannelPluginError(
+            f"channel {name!r} ({entry.value}) is not a subclass of "
+            "campaign_scheduler.channels.base.Channel",
+            hint="the plugin is broken or meant for another version of campaign-scheduler",
+        )
+    if getattr(loaded, "name", None) != name:
+        _log.warning(
+            "channel class %s calls itself %r but is registered as %r",
+            entry.value,
+            getattr(loaded, "name", None),
+            name,
+        )
+    return loaded
+
+
+def make_channel(
+    name: str,
+    account: AccountSettings,
+    session: requests.Session | None = None,
+    **kwargs: Any,
+) -> Channel:
+    """An adapter for ``account`` on channel ``name``. Without ``session`` a new one with our
+    User-Agent is made; ``kwargs`` go to the adapter's constructor (e.g. ``timeout``)."""
+    cls = channel_class(name)
+    if session is None:
+        from campaign_scheduler.channels._http import make_session
+
+        session = make_session()
+    return cls(account, session, **kwargs)

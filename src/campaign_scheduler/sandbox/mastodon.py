@@ -1,0 +1,1031 @@
+"""A Mastodon instance on loopback: the client API as channels.md §2 describes it.
+
+Used by rehearsals (``campaign sandbox``, ``campaign demo``) and by tests. What it implements:
+
+* ``POST /api/v1/statuses`` (JSON or form): ``Idempotency-Key`` per (account, key), kept
+  ``idempotency_ttl`` seconds, concurrent repeats serialised so one status is created; the
+  instance's own length rule (URLs 23, mention domains free, grapheme clusters of spoiler text
+  plus text, via :mod:`campaign_scheduler.channels.text`); the 300-statuses-per-3-hours family
+  with ``X-RateLimit-*`` headers (reset as ISO 8601 with 6 fractional digits, UTC); reply
+  targets; media attachment rules.
+* ``GET /api/v1/statuses/:id``, ``/source``, ``DELETE /api/v1/statuses/:id``.
+* ``POST /api/v2/media`` (multipart) → 200, or 202 and then ``media_processing_polls`` times
+  206 from ``GET /api/v1/media/:id`` before 200.
+* ``GET /api/v2/instance``, ``GET /api/v1/accounts/verify_credentials``,
+  ``GET /api/v1/accounts/:id``, ``GET /api/v1/accounts/:id/statuses`` (``limit``, ``max_id``,
+  ``since_id``, ``min_id``, ``exclude_reblogs``, ``exclude_replies``; ``Link`` header).
+* Mastodon's error envelope ``{"error": "..."}`` and wording for 401, 404, 422 and 429.
+
+Faults and inspection are available from Python (:class:`MastodonSandbox` methods) and, for
+rehearsals driven through a subprocess, over HTTP from loopback without a token:
+
+``POST /_sandbox/faults``
+    a JSON object with any of ``{"fail_next": {"count": 1, "status": 503}}``,
+    ``{"rate_limit_next": {"count": 1, "reset_in": 60}}``, ``{"drop_after_create": {"count": 1}}``,
+    ``{"hold_after_create": {"count": 1}}``, ``{"release": true}``,
+    ``{"fail_media_processing": {"count": 1}}``, ``{"revoke": {"token": "…"}}``,
+    ``{"delay": 0.5}``.
+``POST /_sandbox/accounts``
+    ``{"username": "soest", "token": "optional", "followers": 0}`` → ``{"token": "…"}``.
+``POST /_sandbox/engagement``
+    ``{"status_id": "…", "favourites": 3, "reblogs": 1, "replies": 0, "quotes": null}``.
+``GET /_sandbox/statuses``, ``GET /_sandbox/requests``
+    what was created / what arrived, as JSON.
+
+Not modelled: OAuth app registration and scopes (any token given to :meth:`add_account`
+works), visibility other than for storing it, polls, scheduled statuses, edits, federation.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlencode
+
+from campaign_scheduler.channels.text import measure
+from campaign_scheduler.sandbox._server import (
+    HttpRequest,
+    HttpResponse,
+    LoopbackServer,
+    UploadedFile,
+    json_response,
+)
+
+STATUSES_LIMIT = 300
+STATUSES_PERIOD = 3 * 3600.0
+MAX_MEDIA = 4
+MAX_DESCRIPTION = 1500
+SUPPORTED_MIME_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/heic",
+        "image/heif",
+        "image/webp",
+        "image/avif",
+        "video/webm",
+        "video/mp4",
+        "video/quicktime",
+        "video/ogg",
+        "audio/wave",
+        "audio/wav",
+        "audio/x-wav",
+        "audio/mpeg",
+        "audio/mp3",
+        "audio/ogg",
+        "audio/flac",
+        "audio/aac",
+        "audio/mp4",
+    }
+)
+
+# Mastodon's own words (config/locales/en.yml, api/error_handling.rb, statuses_controller.rb).
+MSG_TOKEN_INVALID = "The access token is invalid"
+MSG_NOT_FOUND = "Record not found"
+MSG_TOO_MANY = "Too many requests"
+MSG_BLANK = "Validation failed: Text can't be blank"
+MSG_REPLY_MISSING = "The post you are trying to reply to does not appear to exist."
+MSG_UNPROCESSED = "Cannot attach files that have not finished processing. Try again in a moment!"
+MSG_TOO_MANY_FILES = "Cannot attach more than 4 files"
+MSG_VIDEO_AND_IMAGES = "Cannot attach a video to a post that already contains images"
+MSG_BAD_FILE = "Validation failed: File content type is invalid, File is invalid"
+_DEFAULT_ERRORS = {
+    400: "Bad request",
+    401: MSG_TOKEN_INVALID,
+    403: "This action is not allowed",
+    404: MSG_NOT_FOUND,
+    410: "Gone",
+    422: "Validation failed",
+    429: MSG_TOO_MANY,
+    500: "We're sorry, but something went wrong on our end.",
+    502: "Bad gateway",
+    503: "There was a temporary problem serving your request, please try again",
+    504: "Gateway timeout",
+}
+_VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+
+# --- what tests and rehearsals can inspect ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SandboxMedia:
+    """An uploaded file as the sandbox stored it."""
+
+    id: str
+    alt: str | None
+    mime_type: str
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """A status the sandbox created (snapshot; later changes do not show in it)."""
+
+    id: str
+    username: str
+    text: str
+    language: str | None
+    idempotency_key: str | None
+    media: tuple[SandboxMedia, ...]
+    in_reply_to_id: str | None
+    created_at: datetime
+    visibility: str
+    spoiler_text: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """A request as it arrived (the Authorization header is never kept)."""
+
+    method: str
+    path: str
+    query: str
+    monotonic: float  # time.monotonic() on arrival
+    wall: float  # time.time() on arrival
+    idempotency_key: str | None
+
+
+# --- internal state ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Account:
+    id: str
+    username: str
+    created_at: float
+    followers: int = 0
+
+
+@dataclass
+class _Media:
+    id: str
+    account_id: str
+    description: str | None
+    mime_type: str
+    filename: str
+    size: int
+    polls_left: int
+    failed: bool = False
+    status_id: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.mime_type == "image/gif":
+            return "gifv"
+        major = self.mime_type.split("/", 1)[0]
+        return major if major in ("image", "video", "audio") else "unknown"
+
+    @property
+    def ready(self) -> bool:
+        return self.polls_left <= 0 and not self.failed
+
+
+@dataclass
+class _Status:
+    id: str
+    account: _Account
+    text: str
+    spoiler_text: str
+    language: str | None
+    visibility: str
+    in_reply_to: _Status | None
+    media: list[_Media]
+    idempotency_key: str | None
+    created_at: float
+    deleted: bool = False
+    favourites: int = 0
+    reblogs: int = 0
+    replies: int = 0
+    quotes: int | None = None
+
+
+@dataclass
+class _Faults:
+    fail: list[int] = field(default_factory=list)  # statuses to answer, in order
+    rate_limit: list[float] = field(default_factory=list)  # reset_in seconds, in order
+    drop: int = 0
+    hold: int = 0
+    media_failures: int = 0
+
+
+_ROUTE = re.compile(r"[^/]+")
+
+
+class _Answer(Exception):
+    """Ends a request early with ``response`` (e.g. a 401 from deep inside a handler)."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class MastodonSandbox:
+    """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        max_characters: int = 500,
+        idempotency_ttl: float = 3600.0,
+        media_processing_polls: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_characters = max_characters
+        self.idempotency_ttl = idempotency_ttl
+        self.media_processing_polls = media_processing_polls
+        self.clock = clock
+        #: Seconds added before every answer (requests are processed first, then answered late).
+        self.delay = 0.0
+        self.requests_seen: list[SeenRequest] = []
+
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._accounts: dict[str, _Account] = {}  # by username
+        self._tokens: dict[str, _Account] = {}
+        self._statuses: dict[str, _Status] = {}
+        self._media: dict[str, _Media] = {}
+        self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._family: dict[str, tuple[int, int]] = {}  # account id -> (bucket, count)
+        self._faults = _Faults()
+        self._held = threading.Event()
+        self._release_gate = threading.Event()
+        self._last_id = 0
+        self._account_ids = itertools.count(1)
+        self._server = LoopbackServer(self)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; held and delayed requests are let go first."""
+        self._stopping.set()
+        with self._lock:
+            self._release_gate.set()
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (only while running)."""
+        return self._server.url
+
+    # --- control ------------------------------------------------------------------------------
+
+    def add_account(self, username: str, token: str | None = None, *, followers: int = 0) -> str:
+        """Create ``username`` (or reuse it) and give it a token; return the token."""
+        token = token or secrets.token_urlsafe(24)
+        with self._lock:
+            account = self._accounts.get(username)
+            if account is None:
+                account = _Account(str(next(self._account_ids)), username, self.clock())
+                self._accounts[username] = account
+            account.followers = followers
+            self._tokens[token] = account
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Later calls with ``token`` are answered 401."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def statuses(self, username: str | None = None) -> list[SandboxStatus]:
+        """Every status created so far (also deleted ones), oldest first."""
+        with self._lock:
+            return [
+                _snapshot(status)
+                for status in self._statuses.values()
+                if username is None or status.account.username == username
+            ]
+
+    def set_engagement(
+        self,
+        status_id: str,
+        *,
+        favourites: int = 0,
+        reblogs: int = 0,
+        replies: int = 0,
+        quotes: int | None = None,
+    ) -> None:
+        """Set a status's counters. ``quotes=None`` leaves ``quotes_count`` out of the entity
+        (instances before 4.5 do not send it)."""
+        with self._lock:
+            status = self._statuses.get(status_id)
+            if status is None:
+                raise KeyError(f"no status {status_id}")
+            status.favourites, status.reblogs, status.replies = favourites, reblogs, replies
+            status.quotes = quotes
+
+    def fail_next(self, count: int = 1, status: int = 503) -> None:
+        """The next ``count`` status creations get ``status`` and create nothing."""
+        with self._lock:
+            self._faults.fail.extend([status] * count)
+
+    def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
+        """The next ``count`` status creations get 429 with a reset ``reset_in`` s ahead."""
+        with self._lock:
+            self._faults.rate_limit.extend([reset_in] * count)
+
+    def drop_after_create(self, count: int = 1) -> None:
+        """The next ``count`` status creations are carried out, then the connection is closed
+        without an answer."""
+        with self._lock:
+            self._faults.drop += count
+
+    def hold_after_create(self, count: int = 1) -> threading.Event:
+        """The next ``count`` status creations are carried out, then their answer is held
+        until :meth:`release` (or :meth:`stop`). The returned Event is set as soon as a
+        request is being held."""
+        with self._lock:
+            self._faults.hold += count
+            if self._release_gate.is_set():
+                self._release_gate = threading.Event()
+            self._held = threading.Event()
+            return self._held
+
+    def release(self) -> None:
+        """Answer every held request."""
+        with self._lock:
+            self._release_gate.set()
+            self._release_gate = threading.Event()
+
+    def fail_media_processing(self, count: int = 1) -> None:
+        """The next ``count`` uploads fail processing: 202, then 422 when polled."""
+        with self._lock:
+            self._faults.media_failures += count
+
+    # --- request handling ---------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        with self._lock:
+            self.requests_seen.append(
+                SeenRequest(
+                    method=request.method,
+                    path=request.path,
+                    query=urlencode(request.query, doseq=True),
+                    monotonic=time.monotonic(),
+                    wall=time.time(),
+                    idempotency_key=request.header("Idempotency-Key"),
+                )
+            )
+        try:
+            response, after = self._route(request)
+        except _Answer as answer:
+            response, after = answer.response, None
+        if after == "drop":
+            response.drop = True
+            return response
+        if self.delay > 0:
+            self._stopping.wait(self.delay)
+        if after == "hold":
+            with self._lock:
+                gate, held = self._release_gate, self._held
+            held.set()
+            gate.wait()
+        return response
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        parts = _ROUTE.findall(request.path)
+        method = request.method
+        if method == "POST" and parts == ["api", "v1", "statuses"]:
+            return self._post_status(request)
+        if method == "GET" and parts == ["api", "v2", "instance"]:
+            response = self._instance()
+        elif method == "POST" and parts == ["api", "v2", "media"]:
+            response = self._post_media(request)
+        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "media"]:
+            response = self._get_media(request, parts[3])
+        elif method == "GET" and parts == ["api", "v1", "accounts", "verify_credentials"]:
+            response = self._verify_credentials(request)
+        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "accounts"]:
+            response = self._get_account(request, parts[3])
+        elif method == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "accounts"]:
+            if parts[4] != "statuses":
+                response = _error(404, MSG_NOT_FOUND)
+            else:
+                response = self._account_statuses(request, parts[3])
+        elif len(parts) == 4 and parts[:3] == ["api", "v1", "statuses"]:
+            if method == "GET":
+                response = self._get_status(request, parts[3])
+            elif method == "DELETE":
+                response = self._delete_status(request, parts[3])
+            else:
+                response = _error(404, MSG_NOT_FOUND)
+        elif method == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "statuses"]:
+            if parts[4] != "source":
+                response = _error(404, MSG_NOT_FOUND)
+            else:
+                response = self._status_source(request, parts[3])
+        else:
+            response = _error(404, MSG_NOT_FOUND)
+        return response, None
+
+    def _authenticate(self, request: HttpRequest, *, required: bool = True) -> _Account | None:
+        """The token's account, or ``None`` for an anonymous call where that is allowed.
+
+        A missing (when required), unknown or revoked token ends the request with 401.
+        """
+        header = request.header("Authorization")
+        if header is None:
+            if required:
+                raise _Answer(_error(401, MSG_TOKEN_INVALID))
+            return None
+        scheme, _, token = header.partition(" ")
+        with self._lock:
+            account = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if account is None:
+            raise _Answer(_error(401, MSG_TOKEN_INVALID))
+        return account
+
+    def _account_of(self, request: HttpRequest) -> _Account:
+        account = self._authenticate(request)
+        assert account is not None
+        return account
+
+    # --- statuses -----------------------------------------------------------------------------
+
+    def _post_status(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        account = self._account_of(request)
+        with self._lock:
+            faults = self._faults
+            if faults.fail:
+                status = faults.fail.pop(0)
+                return _error(status, _DEFAULT_ERRORS.get(status, "Error")), None
+            if faults.rate_limit:
+                reset = self.clock() + faults.rate_limit.pop(0)
+                return _error(429, MSG_TOO_MANY, _rate_headers(STATUSES_LIMIT, 0, reset)), None
+            after = None
+            if faults.drop:
+                faults.drop -= 1
+                after = "drop"
+            elif faults.hold:
+                faults.hold -= 1
+                after = "hold"
+        return self._create_status(request, account), after
+
+    def _create_status(self, request: HttpRequest, account: _Account) -> HttpResponse:
+        try:
+            params, _files = request.params()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "Error occurred while parsing request parameters")
+        text = _text_param(params.get("status"))
+        spoiler = _text_param(params.get("spoiler_text"))
+        language = _text_param(params.get("language")) or None
+        visibility = _text_param(params.get("visibility")) or "public"
+        key = request.header("Idempotency-Key")
+        media_ids = params.get("media_ids") or []
+        if not isinstance(media_ids, list):
+            media_ids = [media_ids]
+        media_ids = [str(m) for m in media_ids]
+        reply_id = params.get("in_reply_to_id")
+
+        with self._lock:  # one creation at a time: concurrent repeats of a key see the first
+            # before_action :set_thread runs before the idempotency check
+            parent = None
+            if reply_id not in (None, ""):
+                parent = self._statuses.get(str(reply_id))
+                if parent is None or parent.deleted:
+                    return _error(404, MSG_REPLY_MISSING)
+            now = self.clock()
+            if key:
+                replay = self._idempotent_replay(account, key, now)
+                if replay is not None:
+                    return self._status_response(replay, account)
+            media, problem = self._attachable_media(account, media_ids)
+            if problem is not None:
+                return _error(422, problem)
+            if visibility not in _VISIBILITIES:
+                return _error(422, "Validation failed: Visibility is not included in the list")
+            if not text.strip() and not media:
+                return _error(422, MSG_BLANK)
+            if measure("mastodon", spoiler + text) > self.max_characters:
+                return _error(
+                    422,
+                    f"Validation failed: Text character limit of {self.max_characters} exceeded",
+                )
+            bucket = int(now // STATUSES_PERIOD)
+            used = self._family.get(account.id, (bucket, 0))
+            count = used[1] if used[0] == bucket else 0
+            reset = (bucket + 1) * STATUSES_PERIOD
+            if count >= STATUSES_LIMIT:
+                return _error(429, MSG_TOO_MANY, _rate_headers(STATUSES_LIMIT, 0, reset))
+            self._family[account.id] = (bucket, count + 1)
+            status = _Status(
+                id=self._next_id(now),
+                account=account,
+                text=text,
+                spoiler_text=spoiler,
+                language=language,
+                visibility=visibility,
+                in_reply_to=parent,
+                media=media,
+                idempotency_key=key or None,
+                created_at=now,
+            )
+            for item in media:
+                item.status_id = status.id
+            if parent is not None:
+                parent.replies += 1
+            self._statuses[status.id] = status
+            if key:
+                self._idempotency[(account.id, key)] = (status.id, now)
+            return self._status_response(status, account)
+
+    def _idempotent_replay(self, account: _Account, key: str, now: float) -> _Status | None:
+        stored = self._idempotency.get((account.id, key))
+        if stored is None:
+            return None
+        status_id, stored_at = stored
+        if now - stored_at >= self.idempotency_ttl:
+            del self._idempotency[(account.id, key)]
+            return None
+        status = self._statuses.get(status_id)
+        return status if status is not None and not status.deleted else None
+
+    def _attachable_media(
+        self, account: _Account, media_ids: list[str]
+    ) -> tuple[list[_Media], str | None]:
+        if not media_ids:
+            return [], None
+        if len(media_ids) > MAX_MEDIA:
+            return [], MSG_TOO_MANY_FILES
+        found = [self._media.get(media_id) for media_id in media_ids]
+        missing = [
+            media_id
+            for media_id, item in zip(media_ids, found, strict=True)
+            if item is None or item.account_id != account.id or item.status_id is not None
+        ]
+        if missing:
+            return [], f"Media {', '.join(missing)} not found or already attached to another post"
+        media = [item for item in found if item is not None]
+        if any(not item.ready for item in media):
+            return [], MSG_UNPROCESSED
+        if len(media) > 1 and any(item.kind in ("video", "gifv", "audio") for item in media):
+            return [], MSG_VIDEO_AND_IMAGES
+        return media, None
+
+    def _status_response(self, status: _Status, account: _Account) -> HttpResponse:
+        bucket, count = self._family.get(account.id, (0, 0))
+        now = self.clock()
+        current = int(now // STATUSES_PERIOD)
+        used = count if bucket == current else 0
+        headers = _rate_headers(
+            STATUSES_LIMIT, max(0, STATUSES_LIMIT - used), (current + 1) * STATUSES_PERIOD
+        )
+        return json_response(200, self._status_entity(status), headers)
+
+    def _visible_status(self, status_id: str) -> _Status | None:
+        status = self._statuses.get(status_id)
+        return status if status is not None and not status.deleted else None
+
+    def _get_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
+        self._authenticate(request, required=False)
+        with self._lock:
+            status = self._visible_status(status_id)
+            if status is None:
+                return _error(404, MSG_NOT_FOUND)
+            return json_response(200, self._status_entity(status))
+
+    def _status_source(self, request: HttpRequest, status_id: str) -> HttpResponse:
+        account = self._account_of(request)
+        with self._lock:
+            status = self._visible_status(status_id)
+            if status is None or status.account is not account:
+                return _error(404, MSG_NOT_FOUND)
+            return json_response(
+                200, {"id": status.id, "text": status.text, "spoiler_text": status.spoiler_text}
+            )
+
+    def _delete_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
+        account = self._account_of(request)
+        with self._lock:
+            status = self._visible_status(status_id)
+            if status is None or status.account is not account:
+                return _error(404, MSG_NOT_FOUND)
+            status.deleted = True
+            if status.in_reply_to is not None:
+                status.in_reply_to.replies = max(0, status.in_reply_to.replies - 1)
+            entity = self._status_entity(status)
+            entity["text"] = status.text  # for delete-and-redraft, as Mastodon does
+            return json_response(200, entity)
+
+    # --- accounts -----------------------------------------------------------------------------
+
+    def _verify_credentials(self, request: HttpRequest) -> HttpResponse:
+        account = self._account_of(request)
+        with self._lock:
+            entity = self._account_entity(account)
+        entity["source"] = {
+            "privacy": "public",
+            "sensitive": False,
+            "language": None,
+            "note": "",
+            "fields": [],
+        }
+        return json_response(200, entity)
+
+    def _find_account(self, account_id: str) -> _Account | None:
+        return next((a for a in self._accounts.values() if a.id == account_id), None)
+
+    def _get_account(self, request: HttpRequest, account_id: str) -> HttpResponse:
+        self._authenticate(request, required=False)
+        with self._lock:
+            account = self._find_account(account_id)
+            if account is None:
+                return _error(404, MSG_NOT_FOUND)
+            return json_response(200, self._account_entity(account))
+
+    def _account_statuses(self, request: HttpRequest, account_id: str) -> HttpResponse:
+        self._authenticate(request, required=False)
+        query = {key: values[-1] for key, values in request.query.items() if values}
+        try:
+            limit = min(max(int(query.get("limit") or 20), 1), 40)
+            max_id = int(query["max_id"]) if query.get("max_id") else None
+            since_id = int(query["since_id"]) if query.get("since_id") else None
+            min_id = int(query["min_id"]) if query.get("min_id") else None
+        except ValueError:
+            return _error(400, "Invalid pagination parameter")
+        exclude_replies = query.get("exclude_replies", "").lower() in ("1", "true")
+        with self._lock:
+            account = self._find_account(account_id)
+            if account is None:
+                return _error(404, MSG_NOT_FOUND)
+            candidates = [
+                s
+                for s in self._statuses.values()
+                if s.account is account
+                and not s.deleted
+                and (max_id is None or int(s.id) < max_id)
+                and (since_id is None or int(s.id) > since_id)
+                and (min_id is None or int(s.id) > min_id)
+                and not (exclude_replies and s.in_reply_to is not None)
+            ]
+            # min_id pages forward from the oldest; everything else backward from the newest
+            candidates.sort(key=lambda s: int(s.id), reverse=min_id is None)
+            page = candidates[:limit]
+            page.sort(key=lambda s: int(s.id), reverse=True)
+            body = [self._status_entity(s) for s in page]
+        headers = {}
+        if page:
+            base = f"{self.url}/api/v1/accounts/{account_id}/statuses"
+            headers["Link"] = (
+                f'<{base}?limit={limit}&max_id={page[-1].id}>; rel="next", '
+                f'<{base}?limit={limit}&min_id={page[0].id}>; rel="prev"'
+            )
+        return json_response(200, body, headers)
+
+    # --- media --------------------------------------------------------------------------------
+
+    def _post_media(self, request: HttpRequest) -> HttpResponse:
+        account = self._account_of(request)
+        try:
+            params, files = request.params()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "Error occurred while parsing request parameters")
+        upload: UploadedFile | None = files.get("file")
+        if upload is None:
+            return _error(422, "Validation failed: File can't be blank")
+        if upload.content_type not in SUPPORTED_MIME_TYPES:
+            return _error(422, MSG_BAD_FILE)
+        description = _text_param(params.get("description")) or None
+        if description is not None and len(description) > MAX_DESCRIPTION:
+            return _error(
+                422,
+                "Validation failed: Description is too long "
+                f"(maximum is {MAX_DESCRIPTION} characters)",
+            )
+        with self._lock:
+            fails = self._faults.media_failures > 0
+            if fails:
+                self._faults.media_failures -= 1
+            polls = self.media_processing_polls
+            media = _Media(
+                id=self._next_id(self.clock()),
+                account_id=account.id,
+                description=description,
+                mime_type=upload.content_type,
+                filename=upload.filename,
+                size=len(upload.content),
+                polls_left=max(polls, 1) if fails else polls,
+                failed=fails,
+            )
+            self._media[media.id] = media
+            entity = self._media_entity(media)
+        return json_response(200 if media.ready else 202, entity)
+
+    def _get_media(self, request: HttpRequest, media_id: str) -> HttpResponse:
+        account = self._account_of(request)
+        with self._lock:
+            media = self._media.get(media_id)
+            if media is None or media.account_id != account.id:
+                return _error(404, MSG_NOT_FOUND)
+            if media.failed:
+                return _error(422, "Error processing the uploaded file")
+            if media.polls_left > 0:
+                media.polls_left -= 1
+                return json_response(206, self._media_entity(media, processing=True))
+            return json_response(200, self._media_entity(media))
+
+    # --- entities -----------------------------------------------------------------------------
+
+    def _instance(self) -> HttpResponse:
+        host = self.url.split("://", 1)[1]
+        return json_response(
+            200,
+            {
+                "domain": host,
+                "title": "campaign-scheduler sandbox",
+                "version": "4.3.0 (compatible; campaign-scheduler sandbox)",
+                "source_url": "https://github.com/mastodon/mastodon",
+                "description": "A loopback Mastodon instance for rehearsals and tests.",
+                "languages": ["de", "en"],
+                "configuration": {
+                    "urls": {"streaming": None},
+                    "statuses": {
+                        "max_characters": self.max_characters,
+                        "max_media_attachments": MAX_MEDIA,
+                        "characters_reserved_per_url": 23,
+                    },
+                    "media_attachments": {
+                        "supported_mime_types": sorted(SUPPORTED_MIME_TYPES),
+                        "description_limit": MAX_DESCRIPTION,
+                        "image_size_limit": 16777216,
+                        "image_matrix_limit": 33177600,
+                        "video_size_limit": 103809024,
+                        "video_frame_rate_limit": 120,
+                        "video_matrix_limit": 8294400,
+                    },
+                },
+                "registrations": {"enabled": False, "approval_required": False},
+            },
+        )
+
+    def _account_entity(self, account: _Account) -> dict[str, Any]:
+        own = [s for s in self._statuses.values() if s.account is account and not s.deleted]
+        last = max((s.created_at for s in own), default=None)
+        return {
+            "id": account.id,
+            "username": account.username,
+            "acct": account.username,
+            "display_name": account.username,
+            "locked": False,
+            "bot": False,
+            "group": False,
+            "created_at": _iso(account.created_at),
+            "note": "",
+            "url": f"{self.url}/@{account.username}",
+            "uri": f"{self.url}/users/{account.username}",
+            "avatar": f"{self.url}/avatars/original/missing.png",
+            "header": f"{self.url}/headers/original/missing.png",
+            "followers_count": account.followers,
+            "following_count": 0,
+            "statuses_count": len(own),
+            "last_status_at": None if last is None else _iso(last)[:10],
+            "emojis": [],
+            "fields": [],
+        }
+
+    def _media_entity(self, media: _Media, *, processing: bool = False) -> dict[str, Any]:
+        ready = media.ready and not processing
+        url = f"{self.url}/system/media_attachments/files/{media.id}/original/{media.filename}"
+        return {
+            "id": media.id,
+            "type": media.kind,
+            "url": url if ready else None,
+            "preview_url": url if ready else None,
+            "remote_url": None,
+            "description": media.description,
+            "blurhash": None,
+            "meta": {},
+        }
+
+    def _status_entity(self, status: _Status) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "id": status.id,
+            "created_at": _iso(status.created_at),
+            "in_reply_to_id": status.in_reply_to.id if status.in_reply_to else None,
+            "in_reply_to_account_id": (
+                status.in_reply_to.account.id if status.in_reply_to else None
+            ),
+            "sensitive": False,
+            "spoiler_text": status.spoiler_text,
+            "visibility": status.visibility,
+            "language": status.language,
+            "uri": f"{self.url}/users/{status.account.username}/statuses/{status.id}",
+            "url": f"{self.url}/@{status.account.username}/{status.id}",
+            "replies_count": status.replies,
+            "reblogs_count": status.reblogs,
+            "favourites_count": status.favourites,
+            "edited_at": None,
+            "content": _html(status.text),
+            "reblog": None,
+            "application": {"name": "campaign-scheduler", "website": None},
+            "account": self._account_entity(status.account),
+            "media_attachments": [self._media_entity(m) for m in status.media],
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+            "card": None,
+            "poll": None,
+        }
+        if status.quotes is not None:
+            entity["quotes_count"] = status.quotes
+        return entity
+
+    def _next_id(self, now: float) -> str:
+        """Snowflake-like ids as Mastodon makes them: milliseconds << 16, always increasing."""
+        with self._lock:
+            self._last_id = max(self._last_id + 1, int(now * 1000) << 16)
+            return str(self._last_id)
+
+    # --- control over HTTP --------------------------------------------------------------------
+
+    def _control(self, request: HttpRequest) -> HttpResponse:
+        if request.client_host not in ("127.0.0.1", "::1"):
+            return _error(403, "the sandbox control API answers loopback clients only")
+        route = (request.method, request.path)
+        if route == ("GET", "/_sandbox/statuses"):
+            return json_response(200, [_status_json(s) for s in self.statuses()])
+        if route == ("GET", "/_sandbox/requests"):
+            with self._lock:
+                seen = [vars(r) for r in self.requests_seen]
+            return json_response(200, seen)
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "the body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        try:
+            if route == ("POST", "/_sandbox/faults"):
+                self._apply_faults(body)
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/accounts"):
+                token = self.add_account(
+                    str(body["username"]),
+                    body.get("token"),
+                    followers=int(body.get("followers", 0)),
+                )
+                return json_response(200, {"token": token})
+            if route == ("POST", "/_sandbox/engagement"):
+                self.set_engagement(
+                    str(body["status_id"]),
+                    favourites=int(body.get("favourites", 0)),
+                    reblogs=int(body.get("reblogs", 0)),
+                    replies=int(body.get("replies", 0)),
+                    quotes=None if body.get("quotes") is None else int(body["quotes"]),
+                )
+                return json_response(200, {"ok": True})
+        except KeyError as exc:
+            return _error(400, f"missing or unknown: {exc.args[0]}")
+        except (TypeError, ValueError) as exc:
+            return _error(400, str(exc))
+        return _error(404, MSG_NOT_FOUND)
+
+    def _apply_faults(self, body: dict[str, Any]) -> None:
+        known = {
+            "fail_next",
+            "rate_limit_next",
+            "drop_after_create",
+            "hold_after_create",
+            "release",
+            "fail_media_processing",
+            "revoke",
+            "delay",
+        }
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+
+        def count(spec: Any) -> int:
+            return int(spec.get("count", 1)) if isinstance(spec, dict) else 1
+
+        if "fail_next" in body:
+            spec = body["fail_next"]
+            status = int(spec.get("status", 503)) if isinstance(spec, dict) else 503
+            self.fail_next(count(spec), status)
+        if "rate_limit_next" in body:
+            spec = body["rate_limit_next"]
+            reset_in = float(spec.get("reset_in", 60.0)) if isinstance(spec, dict) else 60.0
+            self.rate_limit_next(count(spec), reset_in)
+        if "drop_after_create" in body:
+            self.drop_after_create(count(body["drop_after_create"]))
+        if "hold_after_create" in body:
+            self.hold_after_create(count(body["hold_after_create"]))
+        if body.get("release"):
+            self.release()
+        if "fail_media_processing" in body:
+            self.fail_media_processing(count(body["fail_media_processing"]))
+        if "revoke" in body:
+            self.revoke(str(body["revoke"]["token"]))
+        if "delay" in body:
+            delay = float(body["delay"])
+            if not math.isfinite(delay) or delay < 0:
+                raise ValueError("delay must be a non-negative number of seconds")
+            self.delay = delay
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    return json_response(status, {"error": message}, headers)
+
+
+def _rate_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+
+
+def _moment(timestamp: float) -> datetime:
+    """``timestamp`` as an aware UTC datetime, to the millisecond (what the API shows)."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _iso(timestamp: float) -> str:
+    """Mastodon's timestamp format: UTC with milliseconds and a Z."""
+    moment = _moment(timestamp)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _text_param(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value)
+
+
+def _html(text: str) -> str:
+    """Plain text as Mastodon renders it: paragraphs on blank lines, <br /> on single ones."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "".join(
+        "<p>" + "<br />".join(html.escape(line, quote=False) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+
+
+def _snapshot(status: _Status) -> SandboxStatus:
+    return SandboxStatus(
+        id=status.id,
+        username=status.account.username,
+        text=status.text,
+        language=status.language,
+        idempotency_key=status.idempotency_key,
+        media=tuple(
+            SandboxMedia(m.id, m.description, m.mime_type, m.filename, m.size) for m in status.media
+        ),
+        in_reply_to_id=status.in_reply_to.id if status.in_reply_to else None,
+        created_at=_moment(status.created_at),
+        visibility=status.visibility,
+        spoiler_text=status.spoiler_text,
+        deleted=status.deleted,
+    )
+
+
+def _status_json(status: SandboxStatus) -> dict[str, Any]:
+    return {
+        "id": status.id,
+        "username": status.username,
+        "text": status.text,
+        "language": status.language,
+        "idempotency_key": status.idempotency_key,
+        "media": [{"id": m.id, "alt": m.alt, "mime_type": m.mime_type} for m in status.media],
+        "in_reply_to_id": status.in_reply_to_id,
+        "created_at": status.created_at.isoformat(),
+        "visibility": status.visibility,
+        "deleted": status.deleted,
+    }
