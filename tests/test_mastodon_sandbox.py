@@ -415,6 +415,7 @@ def test_verify_credentials_shows_the_account_and_followers(
     assert me["username"] == "soest"
     assert me["acct"] == "soest"
     assert me["followers_count"] == 1234
+    assert me["statuses_count"] == 0
     assert isinstance(me["id"], str)
 
 
@@ -459,6 +460,7 @@ def test_delete_returns_the_status_with_its_text_then_it_is_gone(
     assert again.status_code == 404
     assert alice.get(f"/api/v1/statuses/{status['id']}").status_code == 404
     assert sandbox.statuses()[0].deleted
+    assert alice.get("/api/v1/accounts/verify_credentials").json()["statuses_count"] == 0
 
 
 def test_account_statuses_page_backwards_with_max_id(alice: Client) -> None:

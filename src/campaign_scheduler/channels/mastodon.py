@@ -133,11 +133,9 @@ class MastodonChannel(Channel):
 
     def publish(self, post: OutboundPost) -> Receipt:
         media_ids = [self._upload(media) for media in post.media]
-        body: dict[str, Any] = {
-            "status": post.text,
-            "language": post.language,
-            "visibility": "public",
-        }
+        body: dict[str, Any] = {"status": post.text, "visibility": "public"}
+        if post.language:
+            body["language"] = post.language
         if media_ids:
             body["media_ids"] = media_ids
         if post.reply_to is not None:
@@ -207,7 +205,9 @@ class MastodonChannel(Channel):
             raise UnavailableError(
                 f"mastodon: {self.account.name}: verify_credentials returned no username"
             )
-        return f"@{username}@{urlsplit(self.base_url).netloc}"
+        url = urlsplit(self.base_url)
+        host = url.hostname or self.base_url
+        return f"@{username}@{host}" + (f":{url.port}" if url.port else "")
 
     # --- steps ------------------------------------------------------------------------------
 

@@ -168,6 +168,8 @@ class _Account:
     username: str
     created_at: float
     followers: int = 0
+    statuses: int = 0  # not deleted
+    last_status_at: float | None = None
 
 
 @dataclass
@@ -556,6 +558,8 @@ class MastodonSandbox:
             if parent is not None:
                 parent.replies += 1
             self._statuses[status.id] = status
+            account.statuses += 1
+            account.last_status_at = now
             if key:
                 self._idempotency[(account.id, key)] = (status.id, now)
             return self._status_response(status, account)
@@ -632,6 +636,7 @@ class MastodonSandbox:
             if status is None or status.account is not account:
                 return _error(404, MSG_NOT_FOUND)
             status.deleted = True
+            account.statuses -= 1
             if status.in_reply_to is not None:
                 status.in_reply_to.replies = max(0, status.in_reply_to.replies - 1)
             entity = self._status_entity(status)
@@ -790,8 +795,7 @@ class MastodonSandbox:
         )
 
     def _account_entity(self, account: _Account) -> dict[str, Any]:
-        own = [s for s in self._statuses.values() if s.account is account and not s.deleted]
-        last = max((s.created_at for s in own), default=None)
+        last = account.last_status_at
         return {
             "id": account.id,
             "username": account.username,
@@ -808,7 +812,7 @@ class MastodonSandbox:
             "header": f"{self.url}/headers/original/missing.png",
             "followers_count": account.followers,
             "following_count": 0,
-            "statuses_count": len(own),
+            "statuses_count": account.statuses,
             "last_status_at": None if last is None else _iso(last)[:10],
             "emojis": [],
             "fields": [],
