@@ -433,3 +433,26 @@ def test_unapproved_posts_wait_when_approval_is_required(
     d = delivery(store)
     assert d.state == "expired"
     assert d.state_reason == "more than 2h (rules.grace) late: it was never approved"
+
+
+def test_next_wake_is_the_next_due_time(one_post: Workspace, store: Store) -> None:
+    from campaign_scheduler.publishing.queue import next_wake
+
+    assert next_wake(store, DUE - timedelta(days=1)) == DUE
+    assert next_wake(store, DUE + timedelta(minutes=1)) == DUE + timedelta(minutes=1)
+
+
+def test_next_wake_waits_for_a_rate_limit(one_post: Workspace, store: Store) -> None:
+    from campaign_scheduler.publishing.queue import next_wake
+
+    reset = DUE + timedelta(minutes=7)
+    channel = KeyedChannel(FakeNetwork(), [RateLimitedError("429", retry_at=reset)])
+    worker(store, one_post, channel, Clock(DUE)).tick()
+    assert next_wake(store, DUE + timedelta(seconds=1)) == reset
+
+
+def test_next_wake_is_none_when_nothing_waits(one_post: Workspace, store: Store) -> None:
+    from campaign_scheduler.publishing.queue import next_wake
+
+    worker(store, one_post, KeyedChannel(FakeNetwork()), Clock(DUE)).tick()
+    assert next_wake(store, DUE) is None

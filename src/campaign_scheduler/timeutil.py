@@ -650,3 +650,13 @@ def next_slot(
         f"no free slot {where}at least {format_duration(min_gap)} away from other posts "
         f"within {format_duration(horizon)} after {format_local(start, zone)} ({zone.key})"
     )
+
+
+def deadline(due_at: datetime, not_after: datetime | None, grace: timedelta) -> datetime:
+    """The last moment a post due at ``due_at`` may still go out.
+
+    Never after its ``not_after``, nor more than ``grace`` after it was due (a daemon that was
+    down does not flush a stale backlog).
+    """
+    latest = due_at + grace
+    return min(latest, not_after) if not_after is not None else latest

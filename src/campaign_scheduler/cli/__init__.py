@@ -14,7 +14,15 @@ import typer
 from typer.core import TyperGroup
 
 from campaign_scheduler import __version__
-from campaign_scheduler.cli import check_cmd, load_cmd, plan_cmd
+from campaign_scheduler.cli import (
+    check_cmd,
+    load_cmd,
+    plan_cmd,
+    posts_cmd,
+    run_cmd,
+    status_cmd,
+)
+from campaign_scheduler.cli.channels_cmd import channels_app
 from campaign_scheduler.cli.output import report_error
 from campaign_scheduler.cli.state import AppState
 from campaign_scheduler.errors import CampaignSchedulerError
@@ -78,6 +86,15 @@ def root(
 app.command("check")(check_cmd.check)
 app.command("load")(load_cmd.load)
 app.command("plan")(plan_cmd.plan)
+app.command("queue")(posts_cmd.queue)
+app.command("approve")(posts_cmd.approve)
+app.command("cancel")(posts_cmd.cancel)
+app.command("reschedule")(posts_cmd.reschedule)
+app.command("resolve")(posts_cmd.resolve)
+app.command("run")(run_cmd.run)
+app.command("status")(status_cmd.status)
+app.command("history")(status_cmd.history)
+app.add_typer(channels_app, name="channels")
 
 
 def main() -> None:

@@ -7,15 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from campaign_scheduler.timeutil import deadline
 
-def deadline(due_at: datetime, not_after: datetime | None, grace: timedelta) -> datetime:
-    """The last moment a delivery may still go out.
-
-    A post is never published after its ``not_after``, nor more than ``grace`` after it was
-    due (a daemon that was down does not flush a stale backlog).
-    """
-    latest = due_at + grace
-    return min(latest, not_after) if not_after is not None else latest
+__all__ = ["RecoveryAction", "RetryPolicy", "deadline", "recovery_action"]
 
 
 @dataclass(frozen=True)

@@ -444,6 +444,7 @@ def next_wake(store: Store, now: datetime) -> datetime | None:
     with store.session() as session:
         waiting = session.scalar(
             select(type_coerce(func.min(effective), UTCDateTime()))
+            .select_from(DeliveryRecord)
             .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
             .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
             .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)

@@ -103,3 +103,130 @@ def plan_rows(
                 remote_url,
             ) in session.execute(query)
         ]
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    counts: dict[str, int]
+    oldest_overdue: datetime | None  # due_at of the oldest delivery that should be out by now
+    awaiting_approval: int
+    last_heartbeat: datetime | None
+    attention: list[tuple[str, str | None]]  # (account, reason)
+    rate_limited: list[tuple[str, datetime]]
+
+
+def status_summary(store: Store, now: datetime) -> StatusSummary:
+    from sqlalchemy import func
+
+    from campaign_scheduler.store.models import WorkerRecord
+
+    with store.session() as session:
+        grouped = select(DeliveryRecord.state, func.count()).group_by(DeliveryRecord.state)
+        counts: dict[str, int] = {state: count for state, count in session.execute(grouped)}  # noqa: C416
+        oldest = session.scalar(
+            select(func.min(DeliveryRecord.due_at)).where(
+                DeliveryRecord.state.in_(
+                    (DeliveryState.PENDING.value, DeliveryState.RETRY_WAIT.value)
+                ),
+                DeliveryRecord.due_at <= now,
+            )
+        )
+        awaiting = session.scalar(
+            select(func.count())
+            .select_from(DeliveryRecord)
+            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+            .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
+            .where(
+                DeliveryRecord.state == DeliveryState.PENDING.value,
+                CampaignRecord.require_approval.is_(True),
+                PostRecord.approver.is_(None),
+            )
+        )
+        heartbeat = session.scalar(select(func.max(WorkerRecord.heartbeat_at)))
+        attention = [
+            (name, reason)
+            for name, reason in session.execute(
+                select(AccountRecord.name, AccountRecord.attention_reason)
+                .where(AccountRecord.needs_attention.is_(True))
+                .order_by(AccountRecord.name)
+            )
+        ]
+        limited = [
+            (name, until)
+            for name, until in session.execute(
+                select(AccountRecord.name, AccountRecord.rate_limited_until)
+                .where(AccountRecord.rate_limited_until > now)
+                .order_by(AccountRecord.name)
+            )
+            if until is not None
+        ]
+    return StatusSummary(
+        counts=counts,
+        oldest_overdue=oldest,
+        awaiting_approval=int(awaiting or 0),
+        last_heartbeat=heartbeat,
+        attention=attention,
+        rate_limited=limited,
+    )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    post: str
+    sender: str
+    account: str
+    channel: str
+    state: str
+    due_at: datetime
+    not_after: datetime | None
+    remote_id: str | None
+    url: str | None
+    published_at: datetime | None
+    attempts: int
+    error: str | None
+
+
+def history_rows(
+    store: Store, campaign_slug: str, *, post: str | None = None, limit: int | None = None
+) -> list[HistoryRow]:
+    """Deliveries that have left the queue or been tried, most recent first."""
+    query = (
+        select(
+            PostRecord.key,
+            SenderRecord.slug,
+            AccountRecord.name,
+            AccountRecord.channel,
+            DeliveryRecord.state,
+            DeliveryRecord.due_at,
+            DeliveryRecord.not_after,
+            DeliveryRecord.remote_id,
+            DeliveryRecord.remote_url,
+            DeliveryRecord.published_at,
+            DeliveryRecord.attempts,
+            DeliveryRecord.last_error,
+        )
+        .join(PostRecord, DeliveryRecord.post_id == PostRecord.id)
+        .join(CampaignRecord, PostRecord.campaign_id == CampaignRecord.id)
+        .join(SenderRecord, PostRecord.sender_id == SenderRecord.id)
+        .join(AccountRecord, DeliveryRecord.account_id == AccountRecord.id)
+        .where(
+            CampaignRecord.slug == campaign_slug,
+            (DeliveryRecord.attempts > 0)
+            | DeliveryRecord.state.in_(
+                (
+                    DeliveryState.PUBLISHED.value,
+                    DeliveryState.FAILED.value,
+                    DeliveryState.EXPIRED.value,
+                    DeliveryState.UNKNOWN.value,
+                    DeliveryState.CANCELLED.value,
+                )
+            ),
+        )
+        .order_by(DeliveryRecord.due_at.desc(), PostRecord.key, AccountRecord.name)
+    )
+    if post is not None:
+        query = query.where(PostRecord.key == post)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.session() as session:
+        return [HistoryRow(*tuple(row)) for row in session.execute(query)]

@@ -1,0 +1,244 @@
+"""Benchmark the daemon against the Mastodon sandbox.
+
+1. Lag from due time to the request reaching the sandbox, with N deliveries due within one
+   minute (N = 1,000 and 10,000 by default), one `campaign run` daemon on SQLite.
+2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
+   backlog of due deliveries).
+3. The idle daemon's memory (RSS) and CPU.
+
+Every figure is also given as a ratio to a baseline measured in the same run: lag and
+throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
+against an idle `python -c` process.
+
+    .venv/bin/python benchmarks/bench_publish.py [--quick] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from campaign_scheduler.sandbox.mastodon import MastodonSandbox
+from live import LiveCampaign
+
+ACCOUNTS = 50  # the sandbox enforces Mastodon's 300 statuses per 3 hours per account
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def baseline_post_rate(sandbox: MastodonSandbox, count: int = 500) -> tuple[float, float]:
+    """Sequential POST /api/v1/statuses with requests.Session: (requests/s, median ms)."""
+    token = sandbox.add_account(f"baseline{uuid.uuid4().hex[:6]}")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    times = []
+    started = time.perf_counter()
+    for n in range(count):
+        t0 = time.perf_counter()
+        response = session.post(
+            f"{sandbox.url}/api/v1/statuses", json={"status": f"b{n}"}, timeout=10
+        )
+        times.append((time.perf_counter() - t0) * 1000)
+        if response.status_code == 429:  # the statuses family limit: use a fresh account
+            session.headers["Authorization"] = f"Bearer {sandbox.add_account(uuid.uuid4().hex[:8])}"
+    elapsed = time.perf_counter() - started
+    return count / elapsed, statistics.median(times)
+
+
+def campaign(
+    root: Path, sandbox: MastodonSandbox, *, database_url: str | None = None
+) -> LiveCampaign:
+    return LiveCampaign(
+        root, sandbox, accounts=ACCOUNTS, database_url=database_url, min_gap="0m", reconcile="5s"
+    )
+
+
+def lag_run(deliveries: int, rtt_ms: float) -> dict[str, float]:
+    drafts = deliveries // ACCOUNTS
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        live = campaign(Path(folder), sandbox)
+        first_due = live.now + timedelta(seconds=40 + drafts // 50)
+        due_of: dict[str, datetime] = {}
+        for n in range(drafts):
+            at = first_due + timedelta(seconds=60 * n / drafts)
+            at = at.replace(microsecond=0)
+            live.draft(f"{n:05d}", at, f"Countdown {n} #5malklug")
+            due_of[f"Countdown {n} #5malklug"] = at
+        live.load()
+        daemon = live.start("run", "--log-json")
+        try:
+            deadline = time.monotonic() + 60 + (first_due - datetime.now(UTC)).total_seconds() + 120
+            while len(sandbox.statuses()) < deliveries and time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.communicate(timeout=60)
+        arrivals = {
+            s.idempotency_key: s.created_at for s in sandbox.statuses() if s.idempotency_key
+        }
+        lags = []
+        for status in sandbox.statuses():
+            due = due_of[status.text]
+            lags.append((status.created_at - due).total_seconds() * 1000)
+        assert len(arrivals) == deliveries, f"only {len(arrivals)} of {deliveries} arrived"
+    p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
+    return {"p50_ms": p50, "p99_ms": p99, "max_ms": max(lags), "p50_ratio": p50 / rtt_ms}
+
+
+def throughput_run(deliveries: int, daemons: int, database_url: str | None) -> float:
+    drafts = deliveries // ACCOUNTS
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        live = campaign(Path(folder), sandbox, database_url=database_url)
+        for n in range(drafts):
+            live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
+        live.load()
+        started = time.perf_counter()
+        workers = [live.start("run", "--once", "--worker-id", f"d{i}") for i in range(daemons)]
+        for worker in workers:
+            worker.communicate(timeout=600)
+        elapsed = time.perf_counter() - started
+        assert len(sandbox.statuses()) == deliveries
+    return deliveries / elapsed
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def idle_run(seconds: float) -> dict[str, float]:
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        live = LiveCampaign(Path(folder), sandbox)
+        live.draft("01", live.now + timedelta(days=2))
+        live.load()
+        daemon = live.start("run")
+        baseline = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        try:
+            time.sleep(5)
+            cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+            time.sleep(seconds)
+            cpu = (cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - t0) * 100
+            rss, base_rss = rss_kib(daemon.pid), rss_kib(baseline.pid)
+        finally:
+            baseline.kill()
+            baseline.wait()
+            daemon.send_signal(signal.SIGTERM)
+            daemon.communicate(timeout=30)
+    return {"rss_mib": rss / 1024, "cpu_percent": cpu, "rss_ratio": rss / base_rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (1,000 deliveries)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CAMPAIGN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with MastodonSandbox() as sandbox:
+        rates, rtts = zip(*(baseline_post_rate(sandbox) for _ in range(args.runs)), strict=True)
+    base_rate, rtt = statistics.median(rates), statistics.median(rtts)
+    print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s, median {rtt:.2f} ms")
+
+    sizes = [1000] if args.quick else [1000, 10_000]
+    for size in sizes:
+        runs = [lag_run(size, rtt) for _ in range(1 if size > 1000 else args.runs)]
+        p50 = statistics.median(r["p50_ms"] for r in runs)
+        p99 = statistics.median(r["p99_ms"] for r in runs)
+        print(
+            f"lag, {size} due within a minute (1 daemon, SQLite, median of {len(runs)}): "
+            f"p50 {p50:.0f} ms ({p50 / rtt:.0f}x a sandbox round trip), p99 {p99:.0f} ms, "
+            f"max {max(r['max_ms'] for r in runs):.0f} ms"
+        )
+
+    backlog = 1000 if args.quick else 5000
+    cases = [
+        ("1 daemon, SQLite", 1, None),
+        ("1 daemon, PostgreSQL", 1, "pg"),
+        ("2 daemons, PostgreSQL", 2, "pg"),
+    ]
+    for label, daemons, backend in cases:
+        url = None
+        if backend == "pg":
+            url = _fresh_postgres(args.postgres)
+            if url is None:
+                print(f"throughput, {label}: skipped (no PostgreSQL at {args.postgres})")
+                continue
+        try:
+            values = [throughput_run(backlog, daemons, url) for _ in range(args.runs)]
+        finally:
+            if url is not None:
+                _drop_postgres(args.postgres, url)
+        rate = statistics.median(values)
+        print(
+            f"throughput, {label}, {backlog} due (median of {args.runs}): {rate:.0f} deliveries/s "
+            f"({rate / base_rate:.2f}x the baseline POST rate)"
+        )
+
+    idle = idle_run(30)
+    print(
+        f"idle daemon: RSS {idle['rss_mib']:.0f} MiB ({idle['rss_ratio']:.1f}x an idle python), "
+        f"CPU {idle['cpu_percent']:.2f} %"
+    )
+
+
+def _fresh_postgres(admin_url: str) -> str | None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    name = f"cs_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        return None
+    finally:
+        engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Commands that change one post: queue, approve, cancel, reschedule, resolve."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from campaign_scheduler.cli.common import iso_local, opened, parse_option_time, utcnow
+from campaign_scheduler.cli.output import err_line, write_json, write_line
+from campaign_scheduler.cli.state import current_user
+from campaign_scheduler.errors import InputError, UsageError
+
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="who does this (default: your OS user)")
+]
+
+
+def _text_from_editor() -> str:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise UsageError(
+            "no text given and $EDITOR is not set", hint="pass the text, or - for stdin"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "post.md"
+        path.write_text("", encoding="utf-8")
+        completed = subprocess.run([*shlex.split(editor), str(path)], check=False)
+        if completed.returncode != 0:
+            raise UsageError(f"the editor ({editor}) exited with {completed.returncode}")
+        return path.read_text(encoding="utf-8").strip()
+
+
+def queue(
+    ctx: typer.Context,
+    text: Annotated[
+        str | None, typer.Argument(help="the post text; - reads stdin; omit to open $EDITOR")
+    ] = None,
+    sender: Annotated[str, typer.Option("--sender", help="who posts (a sender slug)")] = "",
+    channels: Annotated[
+        list[str] | None, typer.Option("--channel", help="a network; repeat for several")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="when, e.g. '2021-11-04 09:30' or 'T-2h'")
+    ] = None,
+    next_slot: Annotated[
+        bool, typer.Option("--next-slot", help="the next free time in the posting windows")
+    ] = False,
+    not_after: Annotated[
+        str | None, typer.Option("--not-after", help="never publish after this time")
+    ] = None,
+    language: Annotated[str | None, typer.Option("--language", help="e.g. de")] = None,
+    actor: ActorOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the queued post as JSON")] = False,
+) -> None:
+    """Queue an ad-hoc post for one sender on one or more channels."""
+    from campaign_scheduler.channels.text import text_length_issues
+    from campaign_scheduler.drafts import default_not_after
+    from campaign_scheduler.store.changes import queue_post, taken_times
+    from campaign_scheduler.timeutil import WhenError, format_local, in_windows
+    from campaign_scheduler.timeutil import next_slot as find_slot
+
+    if not sender:
+        raise UsageError("--sender is required")
+    if not channels:
+        raise UsageError("give at least one --channel")
+    if (at is None) == (not next_slot):
+        raise UsageError("give either --at WHEN or --next-slot")
+    if text == "-":
+        text = sys.stdin.read().strip()
+    elif text is None:
+        text = _text_from_editor()
+    if not text:
+        raise UsageError("the post text is empty")
+
+    with opened(ctx) as c:
+        campaign, settings = c.campaign, c.settings
+        if campaign.sender(sender) is None:
+            raise UsageError(f"--sender: unknown sender '{sender}'")
+        accounts = []
+        for channel in channels:
+            found = settings.accounts_of(sender, channel)
+            if not found:
+                raise UsageError(f"--channel: sender '{sender}' has no account on {channel}")
+            accounts.extend(found)
+        problems = []
+        hashtag = campaign.hashtag
+        if campaign.rules.require_hashtag and hashtag and hashtag.lower() not in text.lower():
+            problems.append(f"the text lacks the hashtag {hashtag}")
+        for account in accounts:
+            for issue in text_length_issues(account.channel, text, limit=account.max_characters):
+                problems.append(f"{issue.message()} (account {account.name})")
+        now = utcnow()
+        if next_slot:
+            taken = taken_times(c.store, [a.name for a in accounts])
+            try:
+                due = find_slot(
+                    max(now, campaign.period_start or now),
+                    windows=campaign.rules.windows,
+                    zone=campaign.zone,
+                    taken=taken,
+                    min_gap=campaign.rules.min_gap,
+                )
+            except WhenError as exc:
+                raise InputError(f"no free slot: {exc}") from None
+        else:
+            assert at is not None
+            due = parse_option_time(at, "--at", campaign)
+            if not in_windows(due, campaign.rules.windows, campaign.zone):
+                problems.append(
+                    f"{format_local(due, campaign.zone)} is outside the posting windows"
+                )
+        deadline = (
+            parse_option_time(not_after, "--not-after", campaign)
+            if not_after
+            else default_not_after(due, campaign)
+        )
+        if deadline is not None and due > deadline:
+            problems.append(
+                f"due {format_local(due, campaign.zone)} is after its deadline "
+                f"{format_local(deadline, campaign.zone)}"
+            )
+        if problems:
+            raise InputError("not queued: " + "; ".join(problems))
+        queued = queue_post(
+            c.store,
+            campaign,
+            sender=sender,
+            accounts=[(a.name, a.channel, a.base_url) for a in accounts],
+            text=text,
+            language=language or campaign.language,
+            due_at=due,
+            not_after=deadline,
+            actor=current_user(actor),
+            now=now,
+        )
+        if as_json:
+            write_json(
+                {
+                    "post": queued.key,
+                    "sender": sender,
+                    "accounts": queued.accounts,
+                    "due_at": iso_local(queued.due_at, campaign),
+                    "not_after": iso_local(deadline, campaign),
+                }
+            )
+        else:
+            write_line(
+                f"queued {queued.key} for {format_local(queued.due_at, campaign.zone)} "
+                f"on {', '.join(queued.accounts)}"
+            )
+
+
+def approve(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="the post key")],
+    actor: ActorOption = None,
+) -> None:
+    """Approve a post (with rules.require_approval, someone other than its author)."""
+    from campaign_scheduler.store.changes import approve as approve_post
+
+    with opened(ctx) as c:
+        write_line(
+            approve_post(c.store, c.campaign.slug, key, actor=current_user(actor), now=utcnow())
+        )
+
+
+def cancel(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="the post key")],
+    account: Annotated[str | None, typer.Option("--account", help="only this account")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Cancel a post's deliveries that have not gone out."""
+    from campaign_scheduler.store.changes import cancel as cancel_post
+
+    with opened(ctx) as c:
+        for line in cancel_post(
+            c.store, c.campaign.slug, key, actor=current_user(actor), now=utcnow(), account=account
+        ):
+            write_line(line)
+
+
+def reschedule(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="the post key")],
+    at: Annotated[str, typer.Option("--at", help="the new time")],
+    actor: ActorOption = None,
+) -> None:
+    """Move a post that has not gone out to another time."""
+    from campaign_scheduler.store.changes import reschedule as reschedule_post
+
+    with opened(ctx) as c:
+        when = parse_option_time(at, "--at", c.campaign)
+        for line in reschedule_post(
+            c.store, c.campaign, key, when, actor=current_user(actor), now=utcnow()
+        ):
+            write_line(line)
+
+
+def resolve(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="the post key")],
+    account: Annotated[str, typer.Option("--account", help="the account of the unknown delivery")],
+    published: Annotated[
+        str | None, typer.Option("--published", help="it is out: its public URL")
+    ] = None,
+    not_published: Annotated[
+        bool, typer.Option("--not-published", help="it is not out: send it again if still in time")
+    ] = False,
+    actor: ActorOption = None,
+) -> None:
+    """Settle a delivery whose outcome is unknown, after checking the account."""
+    from campaign_scheduler.store.changes import resolve as resolve_delivery
+
+    if (published is None) == (not not_published):
+        raise UsageError("give either --published URL or --not-published")
+    with opened(ctx) as c:
+        write_line(
+            resolve_delivery(
+                c.store,
+                c.campaign.slug,
+                key,
+                account,
+                published_url=published,
+                actor=current_user(actor),
+                now=utcnow(),
+            )
+        )
+    err_line("recorded in the audit trail")

@@ -1,0 +1,72 @@
+"""``campaign run``: the daemon that publishes on schedule."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from campaign_scheduler.cli.common import opened
+from campaign_scheduler.cli.output import err_line
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(as_json: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(message)s")
+    )
+    root = logging.getLogger("campaign_scheduler")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def run(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="publish what is due now, then exit")
+    ] = False,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="log one JSON object per line")
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="calls in parallel")] = 1,
+    worker_id: Annotated[
+        str | None, typer.Option("--worker-id", help="this daemon's name in the record")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more")] = False,
+) -> None:
+    """Publish on schedule until stopped (SIGTERM/SIGINT finish the call in flight)."""
+    from campaign_scheduler.publishing.accounts import ConfiguredChannels
+    from campaign_scheduler.publishing.daemon import Daemon, Worker
+    from campaign_scheduler.publishing.publisher import Publisher
+
+    _setup_logging(log_json, verbose)
+    with opened(ctx) as c:
+        publisher = Publisher(ConfiguredChannels(c.settings), media_root=c.settings.posts_path)
+        worker = Worker(
+            c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
+        )
+        if once:
+            report = worker.tick()
+            err_line(f"run --once: {report.summary()}")
+            return
+        Daemon(worker, reconcile=c.settings.daemon.reconcile).serve()

@@ -1,0 +1,409 @@
+"""Changes a person makes to one post: queue, approve, cancel, reschedule, resolve.
+
+Each runs in one transaction and writes an audit event with who did it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from campaign_scheduler.campaign import Campaign
+from campaign_scheduler.errors import CampaignSchedulerError, ConflictError, NotFoundError
+from campaign_scheduler.store.engine import Store
+from campaign_scheduler.store.models import (
+    WAITING,
+    AccountRecord,
+    AttemptRecord,
+    AuditEventRecord,
+    CampaignRecord,
+    DeliveryRecord,
+    DeliveryState,
+    PostRecord,
+    SenderRecord,
+)
+from campaign_scheduler.timeutil import deadline, format_local
+
+#: States a person may cancel or move to another time.
+CHANGEABLE = frozenset({*WAITING, DeliveryState.FAILED, DeliveryState.EXPIRED})
+
+
+class FourEyesError(CampaignSchedulerError):
+    """The author of a post tried to approve it while the campaign requires four eyes."""
+
+
+def _campaign(session: Session, slug: str) -> CampaignRecord:
+    record = session.scalar(select(CampaignRecord).where(CampaignRecord.slug == slug))
+    if record is None:
+        raise NotFoundError(
+            f"campaign '{slug}' is not in the database yet", hint="run 'campaign load' first"
+        )
+    return record
+
+
+def _post(session: Session, campaign: CampaignRecord, key: str) -> PostRecord:
+    post = session.scalar(
+        select(PostRecord)
+        .where(PostRecord.campaign_id == campaign.id, PostRecord.key == key)
+        .options(selectinload(PostRecord.deliveries).selectinload(DeliveryRecord.account))
+    )
+    if post is None:
+        keys = session.scalars(select(PostRecord.key).where(PostRecord.campaign_id == campaign.id))
+        close = difflib.get_close_matches(key, list(keys), n=1)
+        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+        raise NotFoundError(
+            f"no post '{key}' in campaign '{campaign.slug}'{suggestion}",
+            hint="'campaign plan' lists the posts",
+        )
+    return post
+
+
+def _audit(
+    session: Session,
+    now: datetime,
+    actor: str,
+    action: str,
+    campaign: CampaignRecord,
+    post: PostRecord,
+    delivery: DeliveryRecord | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEventRecord(
+            at=now,
+            actor=actor,
+            action=action,
+            campaign_id=campaign.id,
+            post_key=post.key,
+            delivery_id=delivery.id if delivery else None,
+            detail=detail,
+        )
+    )
+
+
+def _set_state(
+    delivery: DeliveryRecord, state: DeliveryState, reason: str | None, now: datetime
+) -> None:
+    delivery.state = state.value
+    delivery.state_reason = reason
+    delivery.next_attempt_at = None
+    delivery.version += 1
+    delivery.updated_at = now
+
+
+def _selected(post: PostRecord, account: str | None) -> list[DeliveryRecord]:
+    deliveries = sorted(post.deliveries, key=lambda d: d.account.name)
+    if account is None:
+        return deliveries
+    chosen = [d for d in deliveries if d.account.name == account]
+    if not chosen:
+        names = ", ".join(d.account.name for d in deliveries)
+        raise NotFoundError(f"post '{post.key}' has no delivery on '{account}' (it has: {names})")
+    return chosen
+
+
+def approve(store: Store, slug: str, key: str, *, actor: str, now: datetime) -> str:
+    """Approve the current version of a post. With four eyes, not by its author."""
+    with store.session(write=True) as session:
+        campaign = _campaign(session, slug)
+        post = _post(session, campaign, key)
+        if post.approver is not None:
+            return f"{key} (version {post.version}) was already approved by {post.approver}"
+        if campaign.require_approval and actor == post.author:
+            raise FourEyesError(
+                f"{actor} wrote {key}; someone else must approve it (rules.require_approval)",
+                hint="ask a colleague to run 'campaign approve' (or use --as NAME)",
+            )
+        post.approver = actor
+        post.approved_at = now
+        _audit(session, now, actor, "post.approved", campaign, post, version=post.version)
+        return f"approved {key} (version {post.version}, written by {post.author})"
+
+
+def cancel(
+    store: Store, slug: str, key: str, *, actor: str, now: datetime, account: str | None = None
+) -> list[str]:
+    """Cancel the deliveries of a post that have not gone out; say what happened to each."""
+    lines = []
+    with store.session(write=True) as session:
+        campaign = _campaign(session, slug)
+        post = _post(session, campaign, key)
+        for delivery in _selected(post, account):
+            state = DeliveryState(delivery.state)
+            name = delivery.account.name
+            if state in CHANGEABLE:
+                _set_state(delivery, DeliveryState.CANCELLED, f"cancelled by {actor}", now)
+                _audit(session, now, actor, "delivery.cancelled", campaign, post, delivery)
+                lines.append(f"cancelled {key} on {name}")
+            elif state is DeliveryState.PUBLISHED:
+                lines.append(
+                    f"{key} on {name} is already published ({delivery.remote_url}); "
+                    "remove it on the network if it must go"
+                )
+            elif state is DeliveryState.PUBLISHING:
+                raise ConflictError(
+                    f"{key} on {name} is being published right now",
+                    hint="try again in a moment",
+                )
+            else:
+                lines.append(f"{key} on {name} stays {state.value}")
+    return lines
+
+
+def reschedule(
+    store: Store,
+    campaign_file: Campaign,
+    key: str,
+    when: datetime,
+    *,
+    actor: str,
+    now: datetime,
+) -> list[str]:
+    """Move a post's deliveries that have not gone out to ``when``."""
+    from campaign_scheduler.timeutil import in_windows
+
+    zone = campaign_file.zone
+    rules = campaign_file.rules
+    if not in_windows(when, rules.windows, zone):
+        windows = ", ".join(w.text for w in rules.windows)
+        raise CampaignSchedulerError(
+            f"{format_local(when, zone)} is outside the posting windows ({windows})"
+        )
+    lines = []
+    with store.session(write=True) as session:
+        campaign = _campaign(session, campaign_file.slug)
+        post = _post(session, campaign, key)
+        if post.not_after is not None and when > post.not_after:
+            raise CampaignSchedulerError(
+                f"{format_local(when, zone)} is after the post's deadline "
+                f"({format_local(post.not_after, zone)})",
+                hint="change not_after in the draft and load it, or choose an earlier time",
+            )
+        movable = [d for d in post.deliveries if DeliveryState(d.state) in CHANGEABLE]
+        _check_gap(session, movable, when, rules.min_gap, zone)
+        for delivery in sorted(post.deliveries, key=lambda d: d.account.name):
+            if delivery not in movable:
+                lines.append(f"{key} on {delivery.account.name} stays {delivery.state}")
+                continue
+            before = delivery.due_at
+            delivery.due_at = when
+            _set_state(delivery, DeliveryState.PENDING, None, now)
+            _audit(
+                session,
+                now,
+                actor,
+                "delivery.rescheduled",
+                campaign,
+                post,
+                delivery,
+                before=before.isoformat(),
+                after=when.isoformat(),
+            )
+            lines.append(f"{key} on {delivery.account.name}: {format_local(when, zone)}")
+        post.due_at = when
+    return lines
+
+
+def _check_gap(
+    session: Session,
+    deliveries: Sequence[DeliveryRecord],
+    when: datetime,
+    min_gap: timedelta,
+    zone: Any,
+) -> None:
+    for delivery in deliveries:
+        neighbour = session.scalar(
+            select(DeliveryRecord)
+            .where(
+                DeliveryRecord.account_id == delivery.account_id,
+                DeliveryRecord.id != delivery.id,
+                DeliveryRecord.state.not_in((DeliveryState.CANCELLED.value,)),
+                DeliveryRecord.due_at > when - min_gap,
+                DeliveryRecord.due_at < when + min_gap,
+            )
+            .limit(1)
+        )
+        if neighbour is not None:
+            raise CampaignSchedulerError(
+                f"{delivery.account.name} already posts at "
+                f"{format_local(neighbour.due_at, zone)} ({neighbour.post.key}); "
+                f"rules.min_gap asks for {min_gap} between posts",
+                hint="choose another time, or use --next-slot",
+            )
+
+
+def resolve(
+    store: Store,
+    slug: str,
+    key: str,
+    account: str,
+    *,
+    published_url: str | None,
+    actor: str,
+    now: datetime,
+) -> str:
+    """Settle an ``unknown`` delivery after a person checked the account."""
+    with store.session(write=True) as session:
+        campaign = _campaign(session, slug)
+        post = _post(session, campaign, key)
+        [delivery] = _selected(post, account)
+        if delivery.state != DeliveryState.UNKNOWN.value:
+            raise CampaignSchedulerError(
+                f"{key} on {account} is {delivery.state}, not unknown; nothing to resolve"
+            )
+        last_attempt = session.scalar(
+            select(AttemptRecord)
+            .where(AttemptRecord.delivery_id == delivery.id)
+            .order_by(AttemptRecord.number.desc())
+            .limit(1)
+        )
+        if published_url is not None:
+            _set_state(delivery, DeliveryState.PUBLISHED, f"confirmed by {actor}", now)
+            delivery.remote_url = published_url
+            delivery.remote_id = published_url.rstrip("/").rsplit("/", 1)[-1]
+            delivery.published_at = last_attempt.started_at if last_attempt else now
+            message = f"{key} on {account}: published ({published_url})"
+        else:
+            last = deadline(
+                delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
+            )
+            if now <= last:
+                _set_state(delivery, DeliveryState.PENDING, f"not published, said {actor}", now)
+                message = f"{key} on {account}: not published; it goes out again (before {last:%H:%M} UTC)"
+            else:
+                _set_state(
+                    delivery,
+                    DeliveryState.EXPIRED,
+                    f"not published (said {actor}) and its deadline has passed",
+                    now,
+                )
+                message = f"{key} on {account}: not published, and too late to try again: expired"
+        if last_attempt is not None:
+            last_attempt.outcome = "resolved by a person"
+        _audit(
+            session,
+            now,
+            actor,
+            "delivery.resolved",
+            campaign,
+            post,
+            delivery,
+            published=published_url is not None,
+            url=published_url,
+        )
+        return message
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    key: str
+    due_at: datetime
+    accounts: list[str]
+
+
+def queue_post(
+    store: Store,
+    campaign_file: Campaign,
+    *,
+    sender: str,
+    accounts: Sequence[tuple[str, str, str | None]],  # (name, channel, base_url)
+    text: str,
+    language: str,
+    due_at: datetime,
+    not_after: datetime | None,
+    actor: str,
+    now: datetime,
+) -> QueuedPost:
+    """Queue an ad-hoc post (not from a draft file) with one delivery per account."""
+    zone = campaign_file.zone
+    key = f"adhoc/{sender}/{due_at.astimezone(zone):%Y%m%d-%H%M}-{uuid.uuid4().hex[:4]}"
+    with store.session(write=True) as session:
+        campaign = _campaign(session, campaign_file.slug)
+        sender_record = session.scalar(
+            select(SenderRecord).where(
+                SenderRecord.campaign_id == campaign.id, SenderRecord.slug == sender
+            )
+        )
+        if sender_record is None:
+            raise NotFoundError(f"sender '{sender}' is not in the database; run 'campaign load'")
+        import hashlib
+
+        digest = hashlib.sha256(f"{text}\n{language}\n{due_at.isoformat()}".encode()).hexdigest()
+        post = PostRecord(
+            campaign_id=campaign.id,
+            key=key,
+            source="adhoc",
+            source_path=None,
+            sender_id=sender_record.id,
+            body=text,
+            variants={},
+            media=[],
+            language=language,
+            at_text=due_at.isoformat(),
+            not_after_text=not_after.isoformat() if not_after else None,
+            due_at=due_at,
+            not_after=not_after,
+            content_hash=digest,
+            version=1,
+            author=actor,
+        )
+        session.add(post)
+        session.flush()
+        created = []
+        for name, channel, base_url in accounts:
+            record = session.scalar(select(AccountRecord).where(AccountRecord.name == name))
+            if record is None:
+                record = AccountRecord(
+                    name=name,
+                    channel=channel,
+                    sender_id=sender_record.id,
+                    base_url=base_url,
+                    needs_attention=False,
+                )
+                session.add(record)
+                session.flush()
+            delivery = DeliveryRecord(
+                post_id=post.id,
+                account_id=record.id,
+                state=DeliveryState.PENDING.value,
+                text=text,
+                content_hash=digest,
+                due_at=due_at,
+                not_after=not_after,
+                attempts=0,
+                idempotency_key=uuid.uuid4().hex,
+                version=1,
+            )
+            delivery.account = record
+            session.add(delivery)
+            created.append(delivery)
+        session.flush()
+        _check_gap(session, created, due_at, campaign_file.rules.min_gap, zone)
+        _audit(
+            session, now, actor, "post.queued", campaign, post, accounts=[a[0] for a in accounts]
+        )
+    return QueuedPost(key, due_at, [a[0] for a in accounts])
+
+
+def taken_times(store: Store, account_names: Sequence[str]) -> list[datetime]:
+    """When the given accounts already post (for finding the next free slot)."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(DeliveryRecord.due_at)
+                .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+                .where(
+                    AccountRecord.name.in_(account_names),
+                    DeliveryRecord.state.not_in(
+                        (DeliveryState.CANCELLED.value, DeliveryState.EXPIRED.value)
+                    ),
+                )
+            )
+        )
