@@ -90,7 +90,7 @@ def lag_run(deliveries: int, rtt_ms: float) -> dict[str, float]:
                 time.sleep(0.5)
         finally:
             daemon.send_signal(signal.SIGTERM)
-            daemon.communicate(timeout=60)
+            daemon.finish(timeout=60)
         arrivals = {
             s.idempotency_key: s.created_at for s in sandbox.statuses() if s.idempotency_key
         }
@@ -113,7 +113,7 @@ def throughput_run(deliveries: int, daemons: int, database_url: str | None) -> f
         started = time.perf_counter()
         workers = [live.start("run", "--once", "--worker-id", f"d{i}") for i in range(daemons)]
         for worker in workers:
-            worker.communicate(timeout=600)
+            worker.finish(timeout=600)
         elapsed = time.perf_counter() - started
         assert len(sandbox.statuses()) == deliveries
     return deliveries / elapsed
@@ -149,7 +149,7 @@ def idle_run(seconds: float) -> dict[str, float]:
             baseline.kill()
             baseline.wait()
             daemon.send_signal(signal.SIGTERM)
-            daemon.communicate(timeout=30)
+            daemon.finish(timeout=30)
     return {"rss_mib": rss / 1024, "cpu_percent": cpu, "rss_ratio": rss / base_rss}
 
 

@@ -100,18 +100,43 @@ name = "Stadt Soest"
             check=False,
         )
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.process_env(),
-        )
+    def start(self, *args: str) -> Started:
+        """Start a long-running command; its output goes to a file (a pipe nobody reads
+        would fill up and block the daemon's logging)."""
+        log = self.root / f"process-{len(list(self.root.glob('process-*.log')))}.log"
+        with log.open("w", encoding="utf-8") as sink:
+            popen = subprocess.Popen(
+                self.command(*args),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=self.process_env(),
+            )
+        return Started(popen, log)
 
     def load(self) -> None:
         result = self.run("load")
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+class Started:
+    """A running command and the file its output goes to."""
+
+    def __init__(self, popen: subprocess.Popen[str], log: Path) -> None:
+        self.popen = popen
+        self.log = log
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def send_signal(self, signum: int) -> None:
+        self.popen.send_signal(signum)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for the process; return its exit code and output."""
+        code = self.popen.wait(timeout)
+        return code, self.log.read_text(encoding="utf-8")
 
 
 def texts(statuses: Sequence[object]) -> list[str]:

@@ -69,7 +69,7 @@ def test_a_worker_killed_mid_call_never_posts_twice(
     try:
         assert held.wait(30), "the worker never reached the sandbox"
         worker.send_signal(signal.SIGKILL)  # dies while the status exists but the answer is held
-        worker.communicate(timeout=10)
+        worker.finish(timeout=10)
     finally:
         sandbox.release()
     assert len(sandbox.statuses()) == 1
@@ -130,8 +130,8 @@ def test_the_daemon_picks_up_work_queued_by_another_process_and_stops_on_sigterm
         assert [s.text for s in sandbox.statuses()] == ["Kurzfristig #5malklug"]
     finally:
         daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=20)
-    assert daemon.returncode == 0, stderr
+        code, stderr = daemon.finish(timeout=20)
+    assert code == 0, stderr
     assert "finishing the call in flight" in stderr
     status = json.loads(live.run("status", "--json").stdout)
     assert status["heartbeat_age_seconds"] is not None
@@ -170,8 +170,8 @@ def test_several_daemons_share_the_work_without_claiming_twice(
     live.load()
     workers = [live.start("run", "--once", "--worker-id", f"daemon-{i}") for i in range(daemons)]
     for worker in workers:
-        _, stderr = worker.communicate(timeout=300)
-        assert worker.returncode == 0, stderr
+        code, output = worker.finish(timeout=300)
+        assert code == 0, output
     created = sandbox.statuses()
     assert len(created) == 2000
     assert len({s.idempotency_key for s in created}) == 2000
