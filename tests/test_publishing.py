@@ -456,3 +456,44 @@ def test_next_wake_is_none_when_nothing_waits(one_post: Workspace, store: Store)
 
     worker(store, one_post, KeyedChannel(FakeNetwork()), Clock(DUE)).tick()
     assert next_wake(store, DUE) is None
+
+
+def test_retry_wait_becomes_pending_when_its_wait_is_over(
+    one_post: Workspace, store: Store
+) -> None:
+    from campaign_scheduler.publishing.queue import release_retries
+
+    channel = KeyedChannel(FakeNetwork(), [UnavailableError("down")])
+    worker(store, one_post, channel, Clock(DUE), base=timedelta(seconds=30), jitter=0.0).tick()
+    assert release_retries(store, DUE + timedelta(seconds=29)) == 0
+    assert delivery(store).state == "retry_wait"
+    assert release_retries(store, DUE + timedelta(seconds=30)) == 1
+    assert delivery(store).state == "pending"
+
+
+def test_resolving_unknown_as_not_published_within_the_deadline_queues_it_again(
+    one_post: Workspace, store: Store
+) -> None:
+    from campaign_scheduler.store.changes import resolve
+
+    network = FakeNetwork()
+    clock = Clock(DUE)
+    w = worker(store, one_post, BlindChannel(network, [CREATE_THEN_LOSE_ANSWER]), clock)
+    w.tick()
+    assert delivery(store).state == "unknown"
+    network.posts.clear()  # a person checked: it is not on the account
+    message = resolve(
+        store,
+        "testlauf",
+        "soest/01-klima",
+        "soest-mastodon",
+        published_url=None,
+        actor="eva",
+        now=DUE + timedelta(minutes=5),
+    )
+    assert "goes out again" in message
+    assert delivery(store).state == "pending"
+    clock.advance(minutes=6)
+    w.tick()
+    assert delivery(store).state == "published"
+    assert len(network.posts) == 1
