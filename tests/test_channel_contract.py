@@ -1,0 +1,178 @@
+"""One contract every channel passes, each against its own sandbox.
+
+The cases: publish, auth failure in the network's own shape, rate limit in its dialect, 5xx,
+timeout, rejection, media with alt text, language, reply chains where the network has them,
+and recovery after a lost answer without posting twice. Harnesses live in tests/harnesses/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from campaign_scheduler.channels.base import Channel, MediaFile, OutboundPost
+from campaign_scheduler.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+from channel_harness import Harness
+
+HARNESS_DIR = Path(__file__).with_name("harnesses")
+
+
+def _load_harnesses() -> dict[str, Callable[[Path], Harness]]:
+    found = {}
+    for path in sorted(HARNESS_DIR.glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"harness_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        found[path.stem] = module.HARNESS
+    return found
+
+
+HARNESSES = _load_harnesses()
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with HARNESSES[request.param](tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> MediaFile:
+    path = tmp_path / "countdown.png"
+    Image.new("RGB", (1080, 1080), (20, 90, 60)).save(path)
+    return MediaFile(path, "Grafik: Schriftzug „Noch 7 Tage“ auf grünem Grund", "image/png")
+
+
+def post(
+    harness: Harness,
+    image: MediaFile,
+    text: str = "Noch 7 Tage bis zur Smart Cities: Konferenz #5malklug",
+    *,
+    with_image: bool = False,
+    reply_to: str | None = None,
+) -> OutboundPost:
+    media = (image,) if harness.requires_media or with_image else ()
+    return OutboundPost(
+        text=text,
+        language="de",
+        idempotency_key=uuid.uuid4().hex,
+        media=media,
+        reply_to=reply_to,
+    )
+
+
+def test_publish_returns_a_receipt_for_the_created_post(harness: Harness, image: MediaFile) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    receipt = harness.channel().publish(post(harness, image))
+    [created] = harness.created()
+    assert created.remote_id == receipt.remote_id
+    assert created.text.strip() == "Noch 7 Tage bis zur Smart Cities: Konferenz #5malklug"
+    assert receipt.published_at >= before
+
+
+def test_language_is_sent(harness: Harness, image: MediaFile) -> None:
+    if not harness.keeps_language:
+        pytest.skip(f"{harness.name} has no language field (not available on this network)")
+    harness.channel().publish(post(harness, image))
+    assert harness.created()[0].language == "de"
+
+
+def test_media_carries_its_alt_text(harness: Harness, image: MediaFile) -> None:
+    if not harness.supports_alt_text:
+        pytest.skip(f"{harness.name} stores no alt text (not available on this network)")
+    harness.channel().publish(post(harness, image, with_image=True))
+    assert harness.created()[0].media_alts == (image.alt,)
+
+
+def test_reply_chains(harness: Harness, image: MediaFile) -> None:
+    if not harness.supports_replies:
+        pytest.skip(f"{harness.name} has no reply chains (not available on this network)")
+    channel = harness.channel()
+    first = channel.publish(post(harness, image, text="Teil 1 #5malklug"))
+    second = channel.publish(
+        post(harness, image, text="Teil 2 #5malklug", reply_to=first.remote_id)
+    )
+    by_id = {c.remote_id: c for c in harness.created()}
+    assert by_id[second.remote_id].reply_to == first.remote_id
+
+
+def test_bad_credentials_are_an_auth_error(harness: Harness, image: MediaFile) -> None:
+    with pytest.raises(AuthError):
+        harness.channel_with_bad_credentials().publish(post(harness, image))
+    assert harness.created() == []
+
+
+def test_rate_limit_says_when_to_retry(harness: Harness, image: MediaFile) -> None:
+    harness.rate_limit_next(reset_in=120)
+    with pytest.raises(RateLimitedError) as caught:
+        harness.channel().publish(post(harness, image))
+    assert caught.value.retry_at is not None
+    wait = (caught.value.retry_at - datetime.now(UTC)).total_seconds()
+    assert 60 <= wait <= 180
+    assert harness.created() == []
+
+
+def test_server_error_is_retryable_and_creates_nothing(harness: Harness, image: MediaFile) -> None:
+    harness.fail_next(503)
+    with pytest.raises((UnavailableError, OutcomeUnknownError)):
+        harness.channel().publish(post(harness, image))
+    assert harness.created() == []
+
+
+def test_rejection_is_permanent(harness: Harness, image: MediaFile) -> None:
+    harness.reject_next()
+    with pytest.raises(RejectedError) as caught:
+        harness.channel().publish(post(harness, image))
+    assert not caught.value.retryable
+    assert harness.created() == []
+
+
+def test_timeout_is_an_unknown_outcome(harness: Harness, image: MediaFile) -> None:
+    harness.set_delay(1.5)
+    with pytest.raises(OutcomeUnknownError):
+        harness.channel(timeout=0.5).publish(post(harness, image))
+    harness.set_delay(0)
+
+
+def _recover(channel: Channel, sent: OutboundPost) -> str | None:
+    """What the engine does after a lost answer: replay the key where the network
+    deduplicates it, else look the post up. Returns the remote id it settles on."""
+    if channel.idempotency_window is not None:
+        return channel.publish(sent).remote_id
+    if channel.can_look_up:
+        found = channel.look_up(sent, since=datetime.now(UTC) - timedelta(minutes=5))
+        return found.remote_id if found else None
+    return None
+
+
+def test_recovery_after_a_lost_answer_never_posts_twice(harness: Harness, image: MediaFile) -> None:
+    channel = harness.channel()
+    sent = post(harness, image)
+    harness.drop_after_create()
+    with pytest.raises(OutcomeUnknownError):
+        channel.publish(sent)
+    [created] = harness.created()
+    settled = _recover(harness.channel(), sent)
+    if settled is None:
+        # Neither deduplication nor lookup: the engine marks the delivery unknown for a person.
+        assert channel.idempotency_window is None and not channel.can_look_up
+    else:
+        assert settled == created.remote_id
+    assert len(harness.created()) == 1
+
+
+def test_verify_names_the_account(harness: Harness) -> None:
+    assert harness.channel().verify()
