@@ -13,9 +13,20 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from campaign_scheduler.publishing.policy import deadline
@@ -66,57 +77,140 @@ class Claim:
         return deadline(self.due_at, self.not_after, self.grace)
 
 
-def _claimable(now: datetime) -> Any:
-    return and_(
-        DeliveryRecord.state == DeliveryState.PENDING.value,
-        DeliveryRecord.due_at <= now,
-        or_(DeliveryRecord.next_attempt_at.is_(None), DeliveryRecord.next_attempt_at <= now),
-        AccountRecord.needs_attention.is_(False),
-        or_(AccountRecord.rate_limited_until.is_(None), AccountRecord.rate_limited_until <= now),
-        or_(CampaignRecord.require_approval.is_(False), PostRecord.approver.is_not(None)),
+# The hot path (claim, start an attempt, record an outcome) runs prebuilt Core statements with
+# bound parameters: building SQLAlchemy expressions per call costs more than running them.
+_D = cast(Table, DeliveryRecord.__table__)
+_A = cast(Table, AccountRecord.__table__)
+_P = cast(Table, PostRecord.__table__)
+_C = cast(Table, CampaignRecord.__table__)
+_T = cast(Table, AttemptRecord.__table__)
+_JOINED = (
+    _D.join(_A, _A.c.id == _D.c.account_id)
+    .join(_P, _P.c.id == _D.c.post_id)
+    .join(_C, _C.c.id == _P.c.campaign_id)
+)
+_PENDING = DeliveryState.PENDING.value
+_PUBLISHING = DeliveryState.PUBLISHING.value
+
+
+def _build_claim_due() -> Any:
+    now = bindparam("now", type_=UTCDateTime())
+    candidate = (
+        select(_D.c.id)
+        .select_from(_JOINED)
+        .where(
+            _D.c.state == _PENDING,
+            _D.c.due_at <= now,
+            or_(_D.c.next_attempt_at.is_(None), _D.c.next_attempt_at <= now),
+            _A.c.needs_attention.is_(False),
+            or_(_A.c.rate_limited_until.is_(None), _A.c.rate_limited_until <= now),
+            or_(_C.c.require_approval.is_(False), _P.c.approver.is_not(None)),
+        )
+        .order_by(_D.c.due_at, _D.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=_D)
+        .scalar_subquery()
     )
-
-
-def _candidates() -> Any:
     return (
-        select(DeliveryRecord.id)
-        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-        .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-        .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
+        update(_D)
+        .where(_D.c.id == candidate, _D.c.state == _PENDING)
+        .values(
+            state=_PUBLISHING,
+            lease_owner=bindparam("worker"),
+            lease_until=bindparam("until", type_=UTCDateTime()),
+            attempts=_D.c.attempts + 1,
+            next_attempt_at=None,
+            version=_D.c.version + 1,
+            updated_at=now,
+        )
+        .returning(_D.c.id, _D.c.attempts)
     )
+
+
+def _build_claim_abandoned() -> Any:
+    now = bindparam("now", type_=UTCDateTime())
+    candidate = (
+        select(_D.c.id)
+        .where(_D.c.state == _PUBLISHING, _D.c.lease_until < now)
+        .order_by(_D.c.lease_until, _D.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(_D)
+        .where(_D.c.id == candidate, _D.c.state == _PUBLISHING, _D.c.lease_until < now)
+        .values(
+            lease_owner=bindparam("worker"),
+            lease_until=bindparam("until", type_=UTCDateTime()),
+            attempts=_D.c.attempts + 1,
+            version=_D.c.version + 1,
+            updated_at=now,
+        )
+        .returning(_D.c.id, _D.c.attempts)
+    )
+
+
+_CLAIM_DUE = _build_claim_due()
+_CLAIM_ABANDONED = _build_claim_abandoned()
+_ABANDON_OPEN_ATTEMPTS = (
+    update(_T)
+    .where(_T.c.delivery_id == bindparam("delivery"), _T.c.finished_at.is_(None))
+    .values(
+        finished_at=bindparam("now", type_=UTCDateTime()),
+        outcome="abandoned",
+        error="the worker's lease ran out",
+    )
+)
+_INSERT_ATTEMPT = (
+    insert(_T)
+    .values(
+        delivery_id=bindparam("delivery"),
+        number=bindparam("attempt_number"),
+        worker=bindparam("worker_name"),
+        started_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(_T.c.id)
+)
+_FIRST_USED = select(func.min(_T.c.started_at)).where(_T.c.delivery_id == _D.c.id).scalar_subquery()
+_PREVIOUS_OUTCOME = (
+    select(_T.c.outcome)
+    .where(_T.c.delivery_id == _D.c.id, _T.c.number < bindparam("number"))
+    .order_by(_T.c.number.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_CLAIM_DETAILS = (
+    select(
+        _C.c.slug,
+        _P.c.key,
+        _P.c.source,
+        _A.c.name,
+        _A.c.channel,
+        _D.c.text,
+        _P.c.language,
+        _P.c.media,
+        _D.c.idempotency_key,
+        _D.c.due_at,
+        _D.c.not_after,
+        _C.c.grace_seconds,
+        type_coerce(_FIRST_USED, UTCDateTime()),
+        _PREVIOUS_OUTCOME,
+    )
+    .select_from(_JOINED)
+    .where(_D.c.id == bindparam("id"))
+)
 
 
 def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Claim the most overdue delivery that may go out now, or return None."""
-    candidate = (
-        _candidates()
-        .where(_claimable(now))
-        .order_by(DeliveryRecord.due_at, DeliveryRecord.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=DeliveryRecord)
-        .scalar_subquery()
-    )
-    with store.session(write=True) as session:
-        row = session.execute(
-            update(DeliveryRecord)
-            .where(
-                DeliveryRecord.id == candidate, DeliveryRecord.state == DeliveryState.PENDING.value
-            )
-            .values(
-                state=DeliveryState.PUBLISHING.value,
-                lease_owner=worker,
-                lease_until=now + lease,
-                attempts=DeliveryRecord.attempts + 1,
-                next_attempt_at=None,
-                version=DeliveryRecord.version + 1,
-                updated_at=now,
-            )
-            .returning(DeliveryRecord.id, DeliveryRecord.attempts)
-            .execution_options(synchronize_session=False)
+    with store.transaction(write=True) as connection:
+        row = connection.execute(
+            _CLAIM_DUE, {"now": now, "until": now + lease, "worker": worker}
         ).first()
         if row is None:
             return None
-        return _start_attempt(session, row[0], row[1], worker, now, recovering=False)
+        return _start_attempt(connection, row[0], row[1], worker, now, recovering=False)
 
 
 def release_retries(store: Store, now: datetime) -> int:
@@ -136,88 +230,64 @@ def release_retries(store: Store, now: datetime) -> int:
 
 def claim_abandoned(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Take over a delivery whose worker died mid-call (its lease ran out while publishing)."""
-    candidate = (
-        select(DeliveryRecord.id)
-        .where(
-            DeliveryRecord.state == DeliveryState.PUBLISHING.value,
-            DeliveryRecord.lease_until < now,
-        )
-        .order_by(DeliveryRecord.lease_until, DeliveryRecord.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    with store.session(write=True) as session:
-        row = session.execute(
-            update(DeliveryRecord)
-            .where(
-                DeliveryRecord.id == candidate,
-                DeliveryRecord.state == DeliveryState.PUBLISHING.value,
-                DeliveryRecord.lease_until < now,
-            )
-            .values(
-                lease_owner=worker,
-                lease_until=now + lease,
-                attempts=DeliveryRecord.attempts + 1,
-                version=DeliveryRecord.version + 1,
-                updated_at=now,
-            )
-            .returning(DeliveryRecord.id, DeliveryRecord.attempts)
-            .execution_options(synchronize_session=False)
+    with store.transaction(write=True) as connection:
+        row = connection.execute(
+            _CLAIM_ABANDONED, {"now": now, "until": now + lease, "worker": worker}
         ).first()
         if row is None:
             return None
-        session.execute(
-            update(AttemptRecord)
-            .where(AttemptRecord.delivery_id == row[0], AttemptRecord.finished_at.is_(None))
-            .values(finished_at=now, outcome="abandoned", error="the worker's lease ran out")
-            .execution_options(synchronize_session=False)
-        )
-        return _start_attempt(session, row[0], row[1], worker, now, recovering=True)
+        connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
+        return _start_attempt(connection, row[0], row[1], worker, now, recovering=True)
 
 
 def _start_attempt(
-    session: Session, delivery_id: int, number: int, worker: str, now: datetime, *, recovering: bool
+    connection: Connection,
+    delivery_id: int,
+    number: int,
+    worker: str,
+    now: datetime,
+    *,
+    recovering: bool,
 ) -> Claim:
-    attempt = AttemptRecord(delivery_id=delivery_id, number=number, worker=worker, started_at=now)
-    session.add(attempt)
-    session.flush()
-    first_used = session.scalar(
-        select(func.min(AttemptRecord.started_at)).where(AttemptRecord.delivery_id == delivery_id)
-    )
-    previous = session.scalar(
-        select(AttemptRecord.outcome)
-        .where(AttemptRecord.delivery_id == delivery_id, AttemptRecord.id != attempt.id)
-        .order_by(AttemptRecord.number.desc())
-        .limit(1)
-    )
-    recovering = recovering or previous in NEEDS_RECOVERY
-    delivery, post, account, campaign = session.execute(
-        select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord)
-        .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-        .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
-        .where(DeliveryRecord.id == delivery_id)
-    ).one()
+    attempt_id = connection.execute(
+        _INSERT_ATTEMPT,
+        {"delivery": delivery_id, "attempt_number": number, "worker_name": worker, "now": now},
+    ).scalar_one()
+    (
+        slug,
+        key,
+        source,
+        account,
+        channel,
+        text,
+        language,
+        media,
+        idempotency_key,
+        due_at,
+        not_after,
+        grace_seconds,
+        first_used,
+        previous,
+    ) = connection.execute(_CLAIM_DETAILS, {"id": delivery_id, "number": number}).one()
     return Claim(
         delivery_id=delivery_id,
-        attempt_id=attempt.id,
+        attempt_id=attempt_id,
         attempt_number=number,
         worker=worker,
-        campaign_slug=campaign.slug,
-        post_key=post.key,
-        post_source=post.source,
-        account_name=account.name,
-        channel=account.channel,
-        text=delivery.text,
-        language=post.language,
-        media=list(post.media or []),
-        idempotency_key=delivery.idempotency_key,
-        due_at=delivery.due_at,
-        not_after=delivery.not_after,
-        grace=timedelta(seconds=campaign.grace_seconds),
+        campaign_slug=slug,
+        post_key=key,
+        post_source=source,
+        account_name=account,
+        channel=channel,
+        text=text,
+        language=language,
+        media=list(media or []),
+        idempotency_key=idempotency_key,
+        due_at=due_at,
+        not_after=not_after,
+        grace=timedelta(seconds=grace_seconds),
         key_first_used=first_used or now,
-        recovering=recovering,
+        recovering=recovering or previous in NEEDS_RECOVERY,
     )
 
 
@@ -266,53 +336,91 @@ _NEXT_STATE = {
 }
 
 
+_RECORD_OUTCOME = (
+    update(_D)
+    .where(
+        _D.c.id == bindparam("delivery"),
+        _D.c.state == _PUBLISHING,
+        _D.c.lease_owner == bindparam("worker"),
+    )
+    .values(
+        state=bindparam("new_state"),
+        lease_owner=None,
+        lease_until=None,
+        next_attempt_at=bindparam("next_at", type_=UTCDateTime()),
+        remote_id=bindparam("remote"),
+        remote_url=bindparam("url"),
+        published_at=bindparam("out_at", type_=UTCDateTime()),
+        last_error=bindparam("error_text"),
+        state_reason=bindparam("reason"),
+        version=_D.c.version + 1,
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
+_FINISH_ATTEMPT = (
+    update(_T)
+    .where(_T.c.id == bindparam("attempt_id"))
+    .values(
+        finished_at=bindparam("now", type_=UTCDateTime()),
+        outcome=bindparam("label"),
+        error=bindparam("error_text"),
+        http_status=bindparam("status_code"),
+    )
+)
+_FLAG_ACCOUNT = (
+    update(_A)
+    .where(_A.c.name == bindparam("account"))
+    .values(
+        needs_attention=True,
+        attention_reason=bindparam("why"),
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
+_RATE_LIMIT_ACCOUNT = (
+    update(_A)
+    .where(_A.c.name == bindparam("account"))
+    .values(rate_limited_until=bindparam("until", type_=UTCDateTime()))
+)
+_AUDIT = insert(cast(Table, AuditEventRecord.__table__))
+
+
 def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) -> bool:
     """Commit the result of a call. Returns False when the lease was lost meanwhile (another
     worker took the delivery over); then the delivery is left to that worker."""
     state = _NEXT_STATE[outcome.kind]
     label = outcome.attempt_label or outcome.kind.value
-    values: dict[str, Any] = {
-        "state": state.value,
-        "lease_owner": None,
-        "lease_until": None,
-        "next_attempt_at": outcome.next_attempt_at,
-        "version": DeliveryRecord.version + 1,
-        "updated_at": now,
-    }
-    if outcome.kind is OutcomeKind.PUBLISHED:
-        values.update(
-            remote_id=outcome.remote_id,
-            remote_url=outcome.remote_url,
-            published_at=outcome.published_at or now,
-            last_error=None,
-            state_reason=None,
-        )
+    published = outcome.kind is OutcomeKind.PUBLISHED
+    if published:
+        reason = None
     elif outcome.kind is OutcomeKind.AUTH_BROKEN:
-        values.update(last_error=outcome.error, state_reason="held: the account needs attention")
+        reason = "held: the account needs attention"
     else:
-        values.update(last_error=outcome.error, state_reason=outcome.error)
-    with store.session(write=True) as session:
-        updated = _rowcount(
-            session,
-            update(DeliveryRecord)
-            .where(
-                DeliveryRecord.id == claim.delivery_id,
-                DeliveryRecord.state == DeliveryState.PUBLISHING.value,
-                DeliveryRecord.lease_owner == claim.worker,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False),
-        )
-        session.execute(
-            update(AttemptRecord)
-            .where(AttemptRecord.id == claim.attempt_id)
-            .values(
-                finished_at=now,
-                outcome=label if updated else f"{label} (lease lost)",
-                error=outcome.error,
-                http_status=outcome.http_status,
-            )
-            .execution_options(synchronize_session=False)
+        reason = outcome.error
+    with store.transaction(write=True) as connection:
+        updated = connection.execute(
+            _RECORD_OUTCOME,
+            {
+                "delivery": claim.delivery_id,
+                "worker": claim.worker,
+                "new_state": state.value,
+                "next_at": outcome.next_attempt_at,
+                "remote": outcome.remote_id if published else None,
+                "url": outcome.remote_url if published else None,
+                "out_at": (outcome.published_at or now) if published else None,
+                "error_text": None if published else outcome.error,
+                "reason": reason,
+                "now": now,
+            },
+        ).rowcount
+        connection.execute(
+            _FINISH_ATTEMPT,
+            {
+                "attempt_id": claim.attempt_id,
+                "now": now,
+                "label": label if updated else f"{label} (lease lost)",
+                "error_text": outcome.error,
+                "status_code": outcome.http_status,
+            },
         )
         if not updated:
             log.warning(
@@ -323,29 +431,25 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
             )
             return False
         if outcome.kind is OutcomeKind.AUTH_BROKEN:
-            session.execute(
-                update(AccountRecord)
-                .where(AccountRecord.name == claim.account_name)
-                .values(needs_attention=True, attention_reason=outcome.error, updated_at=now)
-                .execution_options(synchronize_session=False)
+            connection.execute(
+                _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
             )
         if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
-            session.execute(
-                update(AccountRecord)
-                .where(AccountRecord.name == claim.account_name)
-                .values(rate_limited_until=outcome.next_attempt_at)
-                .execution_options(synchronize_session=False)
+            connection.execute(
+                _RATE_LIMIT_ACCOUNT,
+                {"account": claim.account_name, "until": outcome.next_attempt_at},
             )
         if outcome.kind not in (OutcomeKind.RETRY, OutcomeKind.RATE_LIMITED):
-            session.add(
-                AuditEventRecord(
-                    at=now,
-                    actor=SYSTEM_ACTOR,
-                    action=f"delivery.{state.value}",
-                    campaign_id=None,
-                    post_key=claim.post_key,
-                    delivery_id=claim.delivery_id,
-                    detail={
+            connection.execute(
+                _AUDIT,
+                {
+                    "at": now,
+                    "actor": SYSTEM_ACTOR,
+                    "action": f"delivery.{state.value}",
+                    "campaign_id": None,
+                    "post_key": claim.post_key,
+                    "delivery_id": claim.delivery_id,
+                    "detail": {
                         "account": claim.account_name,
                         "worker": claim.worker,
                         "attempt": claim.attempt_number,
@@ -353,7 +457,7 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                         "error": outcome.error,
                         **outcome.detail,
                     },
-                )
+                },
             )
     return True
 

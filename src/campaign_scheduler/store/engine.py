@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,6 +108,15 @@ class Store:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no ORM objects."""
+        with self.engine.connect() as connection:
+            if write and self.is_sqlite:
+                connection.execution_options(**{IMMEDIATE: True})
+            with connection.begin():
+                yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
