@@ -393,3 +393,22 @@ def test_paths_in_problems_are_absolute_objects(workspace: Workspace) -> None:
     workspace.draft("soest/01-klima", channels=("mastodn",))
     result = check(load_settings(workspace.config_file))
     assert all(isinstance(p.path, Path) for p in result.problems)
+
+
+def test_split_allows_long_text_on_networks_with_threads(workspace: Workspace) -> None:
+    body = "b" * 245 + " #5malklug " + LINK
+    workspace.draft("soest/01-lang", body=body, extra="split = true\n")
+    assert errors_of(workspace) == []
+
+
+def test_split_does_not_help_on_networks_without_threads(workspace: Workspace) -> None:
+    text = workspace.config_file.read_text() + (
+        '\n[accounts.soest-linkedin]\nchannel = "linkedin"\nsender = "soest"\n'
+        'organization = "urn:li:organization:1"\ntoken = "env:LI"\n'
+    )
+    workspace.config_file.write_text(text)
+    body = "c" * 3000 + " #5malklug"
+    workspace.draft("soest/01-lang", body=body, channels=("linkedin",), extra="split = true\n")
+    [error] = errors_of(workspace)
+    assert error.startswith("posts/soest/01-lang.md:6: text too long for linkedin")
+    assert error.endswith("add a shorter [variants.linkedin] text (linkedin has no threads)")

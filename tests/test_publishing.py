@@ -497,3 +497,59 @@ def test_resolving_unknown_as_not_published_within_the_deadline_queues_it_again(
     w.tick()
     assert delivery(store).state == "published"
     assert len(network.posts) == 1
+
+
+LONG_TEXT = (
+    " ".join(
+        ["Soest will bis 2030 eine klimaneutrale Smart City sein, gemeinsam mit den Bürger:innen."]
+        * 12
+    )
+    + " #5malklug"
+)
+
+
+@pytest.fixture
+def thread_post(workspace: Workspace, store: Store) -> Workspace:
+    workspace.draft("soest/01-lang", body=LONG_TEXT, channels=("mastodon",), extra="split = true\n")
+    load(workspace, store)
+    return workspace
+
+
+def test_a_split_draft_goes_out_as_a_reply_chain(thread_post: Workspace, store: Store) -> None:
+    network = FakeNetwork()
+    worker(store, thread_post, KeyedChannel(network), Clock(DUE)).tick()
+    d = delivery(store)
+    assert d.state == "published"
+    ids = [remote_id for remote_id, _ in network.posts]
+    assert len(ids) == 3
+    assert [post.reply_to for _, post in network.posts] == [None, ids[0], ids[1]]
+    assert [post.text[-5:] for _, post in network.posts] == ["(1/3)", "(2/3)", "(3/3)"]
+    assert d.remote_id == ids[0]
+    assert [part["id"] for part in d.parts or []] == ids
+
+
+def test_a_thread_interrupted_mid_way_resumes_without_repeating_parts(
+    thread_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = KeyedChannel(network, ["ok", CREATE_THEN_LOSE_ANSWER])
+    clock = Clock(DUE)
+    w = worker(store, thread_post, channel, clock)
+    w.tick()
+    d = delivery(store)
+    assert d.state == "retry_wait"
+    assert len(d.parts or []) == 1  # the first part is on record
+    clock.advance(seconds=5)
+    w.tick()
+    assert delivery(store).state == "published"
+    assert len(network.posts) == 3  # part 2 was replayed with its own key, not posted again
+    ids = [remote_id for remote_id, _ in network.posts]
+    assert [post.reply_to for _, post in network.posts] == [None, ids[0], ids[1]]
+
+
+def test_a_split_draft_that_fits_is_one_post(workspace: Workspace, store: Store) -> None:
+    workspace.draft("soest/01-kurz", channels=("mastodon",), extra="split = true\n")
+    load(workspace, store)
+    network = FakeNetwork()
+    worker(store, workspace, KeyedChannel(network), Clock(DUE)).tick()
+    assert network.texts() == ["Soest will bis 2030 klimaneutral werden. #5malklug"]

@@ -64,6 +64,8 @@ def delivery_hash(draft: Draft, text: str, media: list[list[str | None]]) -> str
             "due_at": draft.due_at.isoformat() if draft.due_at else None,
             "not_after": draft.not_after.isoformat() if draft.not_after else None,
             "media": media,
+            # Only when set, so that hashes of existing deliveries stay as they were.
+            **({"split": True} if draft.split else {}),
         }
     )
 

@@ -147,6 +147,7 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
             )
         elif CHANNEL_SPECS[channel].needs_media and not draft.media:
             error(f"{channel} needs an image: add a [[media]] entry", doc.line_of("channels"))
+
     for name in draft.accounts:
         account = settings.accounts.get(name)
         if account is None:
@@ -201,14 +202,17 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
             if (channel, limit) in seen:
                 continue
             seen.add((channel, limit))
-            if draft.split:
+            threads = CHANNEL_SPECS[channel].supports_threads
+            if draft.split and threads:
                 continue  # the channel renders an over-long text as a thread
             text = draft.text_for(channel)
             for issue in text_length_issues(
                 channel, text, with_media=bool(draft.media), limit=limit
             ):
                 where = f" (account {account.name})" if limit is not None and account else ""
-                hint = f"; add a shorter [variants.{channel}] text or split = true"
+                hint = f"; add a shorter [variants.{channel}] text" + (
+                    " or split = true" if threads else f" ({channel} has no threads)"
+                )
                 error(f"{issue.message()}{where}{hint}", draft.text_line(channel))
     return problems
 

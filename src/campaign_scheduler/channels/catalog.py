@@ -19,6 +19,7 @@ class ChannelSpec:
     default_base_url: str | None = None
     needs_base_url: bool = True
     needs_media: bool = False  # the network has no text-only posts
+    supports_threads: bool = False  # posts can answer earlier posts (for split = true)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -27,13 +28,20 @@ COMMON_ACCOUNT_KEYS = ("channel", "sender", "base_url")
 CHANNEL_SPECS: dict[str, ChannelSpec] = {
     spec.name: spec
     for spec in (
-        ChannelSpec("mastodon", "Mastodon", secrets=("token",), optional=("max_characters",)),
+        ChannelSpec(
+            "mastodon",
+            "Mastodon",
+            secrets=("token",),
+            optional=("max_characters",),
+            supports_threads=True,
+        ),
         ChannelSpec(
             "bluesky",
             "Bluesky",
             settings=("identifier",),
             secrets=("password",),
             default_base_url="https://bsky.social",
+            supports_threads=True,
         ),
         ChannelSpec(
             "facebook",
@@ -62,6 +70,7 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             "X",
             secrets=("api_key", "api_secret", "access_token", "access_secret"),
             default_base_url="https://api.x.com",
+            supports_threads=True,
         ),
         ChannelSpec(
             "telegram",
@@ -69,6 +78,7 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             settings=("chat",),
             secrets=("token",),
             default_base_url="https://api.telegram.org",
+            supports_threads=True,
         ),
         ChannelSpec(
             "threads",
@@ -76,8 +86,11 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             settings=("user_id",),
             secrets=("token",),
             default_base_url="https://graph.threads.net",
+            supports_threads=True,
         ),
-        ChannelSpec("matrix", "Matrix room", settings=("room",), secrets=("token",)),
+        ChannelSpec(
+            "matrix", "Matrix room", settings=("room",), secrets=("token",), supports_threads=True
+        ),
         ChannelSpec(
             "webhook",
             "Signed webhook",

@@ -35,6 +35,7 @@ from campaign_scheduler.publishing.queue import (
     expire_overdue,
     next_wake,
     record_outcome,
+    record_parts,
     release_retries,
 )
 from campaign_scheduler.store.engine import Store
@@ -87,6 +88,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.publisher = publisher
+        publisher.progress = lambda claim, parts: record_parts(store, claim, parts)
         self.worker_id = worker_id or new_worker_id()
         self.lease = lease
         self.threads = max(1, threads)

@@ -11,11 +11,13 @@ import logging
 import mimetypes
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from campaign_scheduler.channels.base import Channel, MediaFile, OutboundPost, Receipt
+from campaign_scheduler.channels.split import split_into_thread
 from campaign_scheduler.errors import (
     AuthError,
     CampaignSchedulerError,
@@ -36,6 +38,11 @@ REPLAY_DELAY = timedelta(seconds=5)
 LOOKUP_SLACK = timedelta(minutes=2)
 
 
+def part_key(key: str, index: int) -> str:
+    """The idempotency key of part ``index`` of a thread (the first part keeps the key)."""
+    return key if index == 0 else f"{key}.{index + 1}"
+
+
 class ChannelProvider(Protocol):
     def channel_for(self, account_name: str) -> Channel: ...
 
@@ -54,9 +61,11 @@ class Publisher:
         media_root: Path,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        progress: Callable[[Claim, list[dict[str, str | None]]], None] | None = None,
     ) -> None:
         self.channels = channels
         self.media_root = media_root
+        self.progress = progress or (lambda claim, parts: None)
         self.retry = retry or RetryPolicy()
         self.rng = rng
 
@@ -85,6 +94,16 @@ class Publisher:
         except CampaignSchedulerError as exc:
             return Outcome(OutcomeKind.AUTH_BROKEN, error=exc.message)
         post = self.outbound(claim)
+        texts = [post.text]
+        if claim.split:
+            try:
+                texts = split_into_thread(
+                    post.text, lambda text: not channel.validate(replace(post, text=text))
+                )
+            except RejectedError as exc:
+                return Outcome(OutcomeKind.FAILED, error=exc.message)
+        if len(texts) > 1 or claim.parts:
+            return self._thread(claim, channel, post, texts, clock)
 
         if claim.recovering:
             settled = self._recover(claim, channel, post, now)
@@ -95,8 +114,15 @@ class Publisher:
         problems = channel.validate(post)
         if problems:
             return Outcome(OutcomeKind.FAILED, error="; ".join(problems))
+        result = self._call(claim, channel, post, clock)
+        return self._published(result) if isinstance(result, Receipt) else result
+
+    def _call(
+        self, claim: Claim, channel: Channel, post: OutboundPost, clock: Callable[[], datetime]
+    ) -> Receipt | Outcome:
+        """One call to the network: its receipt, or the outcome its failure leads to."""
         try:
-            receipt = channel.publish(post)
+            return channel.publish(post)
         except AuthError as exc:
             return Outcome(OutcomeKind.AUTH_BROKEN, error=_describe(exc))
         except RejectedError as exc:
@@ -122,7 +148,59 @@ class Publisher:
                 clock(),
                 f"unexpected error in the {channel.name} adapter: {exc}",
             )
-        return self._published(receipt)
+
+    def _thread(
+        self,
+        claim: Claim,
+        channel: Channel,
+        post: OutboundPost,
+        texts: list[str],
+        clock: Callable[[], datetime],
+    ) -> Outcome:
+        """Publish ``texts`` as a reply chain, recording each part as it goes out.
+
+        The deadline applies to starting the thread: once its first part is out, the rest
+        follows (half a thread is worse than a complete one a minute late). Each part has its
+        own idempotency key, so a lost answer is settled per part like a single post.
+        """
+        done: list[dict[str, str | None]] = [dict(part) for part in claim.parts]
+        if not done and clock() > claim.deadline and not claim.recovering:
+            return Outcome(OutcomeKind.EXPIRED, error="its deadline passed before it could go out")
+        for index in range(len(done), len(texts)):
+            part = replace(
+                post,
+                text=texts[index],
+                idempotency_key=part_key(claim.idempotency_key, index),
+                media=post.media if index == 0 else (),
+                reply_to=done[-1]["id"] if done else None,
+            )
+            if claim.recovering and index == len(claim.parts):
+                settled = self._recover(claim, channel, part, clock())
+                if settled is not None and settled.kind is not OutcomeKind.PUBLISHED:
+                    return settled
+                if settled is not None:
+                    done.append({"id": settled.remote_id, "url": settled.remote_url})
+                    self.progress(claim, done)
+                    continue
+            result = self._call(claim, channel, part, clock)
+            if isinstance(result, Outcome):
+                if done and result.kind is OutcomeKind.EXPIRED:
+                    return Outcome(
+                        OutcomeKind.UNKNOWN,
+                        error=f"thread incomplete ({len(done)} of {len(texts)} parts out): "
+                        f"{result.error}",
+                    )
+                return result
+            done.append({"id": result.remote_id, "url": result.url})
+            self.progress(claim, done)
+        first = done[0]
+        return Outcome(
+            OutcomeKind.PUBLISHED,
+            remote_id=first["id"],
+            remote_url=first["url"],
+            published_at=clock(),
+            detail={"parts": len(done)},
+        )
 
     @staticmethod
     def _published(receipt: Receipt, how: str | None = None) -> Outcome:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Table,
     bindparam,
@@ -71,6 +72,8 @@ class Claim:
     grace: timedelta
     key_first_used: datetime
     recovering: bool = False  # claimed after another worker's lease ran out mid-call
+    split: bool = False  # the draft asked for a thread when the text is too long
+    parts: list[dict[str, str | None]] = field(default_factory=list)  # thread parts already out
 
     @property
     def deadline(self) -> datetime:
@@ -196,6 +199,8 @@ _CLAIM_DETAILS = (
         _C.c.grace_seconds,
         type_coerce(_FIRST_USED, UTCDateTime()),
         _PREVIOUS_OUTCOME,
+        _P.c.split,
+        _D.c.parts,
     )
     .select_from(_JOINED)
     .where(_D.c.id == bindparam("id"))
@@ -268,6 +273,8 @@ def _start_attempt(
         grace_seconds,
         first_used,
         previous,
+        split,
+        parts,
     ) = connection.execute(_CLAIM_DETAILS, {"id": delivery_id, "number": number}).one()
     return Claim(
         delivery_id=delivery_id,
@@ -288,6 +295,8 @@ def _start_attempt(
         grace=timedelta(seconds=grace_seconds),
         key_first_used=first_used or now,
         recovering=recovering or previous in NEEDS_RECOVERY,
+        split=bool(split),
+        parts=list(parts or []),
     )
 
 
@@ -381,7 +390,24 @@ _RATE_LIMIT_ACCOUNT = (
     .where(_A.c.name == bindparam("account"))
     .values(rate_limited_until=bindparam("until", type_=UTCDateTime()))
 )
+_RECORD_PARTS = (
+    update(_D)
+    .where(
+        _D.c.id == bindparam("delivery"),
+        _D.c.state == _PUBLISHING,
+        _D.c.lease_owner == bindparam("worker"),
+    )
+    .values(parts=bindparam("done", type_=JSON()))
+)
 _AUDIT = insert(cast(Table, AuditEventRecord.__table__))
+
+
+def record_parts(store: Store, claim: Claim, parts: list[dict[str, str | None]]) -> None:
+    """Remember the thread parts already out, so a crash resumes after the last of them."""
+    with store.transaction(write=True) as connection:
+        connection.execute(
+            _RECORD_PARTS, {"delivery": claim.delivery_id, "worker": claim.worker, "done": parts}
+        )
 
 
 def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) -> bool:

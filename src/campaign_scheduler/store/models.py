@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -152,6 +153,7 @@ class PostRecord(Base):
     variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
     media: Mapped[list[Any]] = mapped_column(default=list)
     language: Mapped[str] = mapped_column(String(35))
+    split: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at_text: Mapped[str] = mapped_column(String(100))
     not_after_text: Mapped[str | None] = mapped_column(String(100))
     due_at: Mapped[datetime]
@@ -196,6 +198,8 @@ class DeliveryRecord(Base):
     remote_url: Mapped[str | None] = mapped_column(String(2000))
     published_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: For a post split into a thread: the remote ids of the parts already out, in order.
+    parts: Mapped[list[Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

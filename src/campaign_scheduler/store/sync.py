@@ -240,6 +240,7 @@ class _Sync:
                 for m, (_, _, digest) in zip(draft.media, media, strict=True)
             ],
             "language": draft.language,
+            "split": draft.split,
             "at_text": draft.at_text,
             "not_after_text": draft.not_after_text,
             "due_at": draft.due_at,
