@@ -22,12 +22,14 @@ Two things live here:
   the adapter maps the response itself.
 
 Secrets never reach messages or logs: the messages name the host and path only (no query
-string, no user info), and headers are never logged.
+string, no user info), and headers are never logged. A Telegram bot token, which the Bot API
+puts in the path (``/bot<id>:<secret>/sendMessage``), is replaced by ``/bot<redacted>``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,13 +54,23 @@ def logger_for(channel: str) -> logging.Logger:
     return logging.getLogger(f"campaign_scheduler.channels.{channel}")
 
 
+#: A Telegram bot token as the Bot API puts it in the path: ``/bot<numeric id>:<secret>``.
+_BOT_TOKEN_IN_PATH = re.compile(r"/bot\d+:[^/]*")
+
+
+def redact_path(path: str) -> str:
+    """``path`` with a Telegram bot token (``/bot<id>:<secret>``) replaced by ``/bot<redacted>``."""
+    return _BOT_TOKEN_IN_PATH.sub("/bot<redacted>", path)
+
+
 def safe_url(url: str) -> str:
-    """``url`` without user info, query string or fragment: fit for messages and logs."""
+    """``url`` without user info, query string, fragment or bot token: fit for messages and logs."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
+    path = redact_path(parts.path)
+    return f"{parts.scheme}://{host}{path}" if parts.scheme else path
 
 
 def send(

@@ -1,0 +1,422 @@
+"""Telegram: post to a channel through the Bot API (channels.md §8).
+
+The points that matter to the publisher:
+
+* A post is ``sendMessage`` (text) or ``sendPhoto`` (one image, the text as its caption, at most
+  1024 characters) to the account's ``chat`` (``@channelname`` or a numeric id ``-100…``). The
+  text goes out with ``parse_mode=HTML``: ``<``, ``>`` and ``&`` are escaped, links become
+  ``<a href="…">``. A reply chain uses ``reply_parameters``.
+* Telegram has no idempotency key and the Bot API cannot list a channel's history, so after a
+  lost answer nothing can tell whether the message exists: ``idempotency_window`` is ``None``
+  and ``can_look_up`` is ``False``; the publisher marks such a delivery ``unknown`` for a
+  person to settle (``campaign resolve``).
+* The bot token is part of every URL (``/bot<token>/sendMessage``). It never reaches a message,
+  a log line or an exception chain: URLs are logged through ``_http.safe_url`` (which redacts
+  it), errors from the transport are re-raised without their cause, and a log filter redacts
+  it from urllib3's own debug lines.
+* No language field, no alt text, no metrics: the Bot API offers none (reactions arrive only as
+  ``message_reaction_count`` updates to bots that poll for them), so :meth:`fetch_metrics`
+  returns all ``None``.
+
+HTTP answers map to the error classes like this (``description`` is Telegram's text):
+
+=====================================  ===============================================
+401, 404                               :class:`AuthError` (token refused / malformed)
+403                                    :class:`AuthError`: the bot is not an admin of
+                                       the channel (or was removed)
+400 "chat not found", "not enough      :class:`AuthError`: the account is set up wrong
+rights", ``migrate_to_chat_id``
+other 400 ("message is too long",      :class:`RejectedError`
+"can't parse entities", …)
+429                                    :class:`RateLimitedError`, ``retry_at`` = now +
+                                       ``parameters.retry_after`` (else ``Retry-After``,
+                                       else 60 s)
+502, 504 on a send                     :class:`OutcomeUnknownError` (a gateway gave up;
+                                       the message may exist)
+other 5xx                              :class:`UnavailableError`
+=====================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+
+from campaign_scheduler.channels._http import logger_for, redact_path, send
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+#: Wait this long after a 429 that names no time.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+#: Photos uploaded through the public Bot API may be at most this big.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+#: ``<bot id>:<secret>`` as @BotFather hands it out.
+TOKEN_FORMAT = re.compile(r"\d+:[A-Za-z0-9_-]+")
+_SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
+_CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator rights")
+
+_log = logger_for("telegram")
+
+
+class TelegramChannel(Channel):
+    """Messages in one Telegram channel, sent by a bot that is one of its administrators.
+
+    Setting ``chat``: the channel's ``@username`` or numeric id. Secret ``token``: the bot
+    token from @BotFather."""
+
+    name: ClassVar[str] = "telegram"
+    idempotency_window: ClassVar[timedelta | None] = None
+    can_look_up: ClassVar[bool] = False
+
+    def __init__(
+        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.base_url = account.base_url.rstrip("/")
+        install_log_redaction()
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        problems = super().validate(post)
+        if len(post.media) > 1:
+            problems.append(
+                f"telegram: {len(post.media)} files attached; this adapter sends one image per "
+                "message"
+            )
+        for media in post.media:
+            if not media.mime_type.startswith("image/"):
+                problems.append(f"telegram: {media.path.name} is not an image ({media.mime_type})")
+        if post.reply_to is not None and not post.reply_to.isdigit():
+            problems.append(f"telegram: reply target {post.reply_to!r} is not a message id")
+        return problems
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        text = to_html(post.text)
+        fields: dict[str, Any] = {"chat_id": self._chat(), "parse_mode": "HTML"}
+        if post.reply_to is not None:
+            if not post.reply_to.isdigit():
+                raise RejectedError(f"telegram: reply target {post.reply_to!r} is not a message id")
+            fields["reply_parameters"] = {"message_id": int(post.reply_to)}
+        if not post.media:
+            message = self._call("sendMessage", json={**fields, "text": text})
+        else:
+            media = post.media[0]
+            try:
+                content = media.path.read_bytes()
+            except OSError as exc:
+                raise RejectedError(
+                    f"telegram: cannot read media file {media.path}: {exc.strerror or exc}"
+                ) from exc
+            if len(content) > MAX_PHOTO_BYTES:
+                raise RejectedError(
+                    f"telegram: {media.path.name} is {len(content)} bytes; photos may have at "
+                    f"most {MAX_PHOTO_BYTES}"
+                )
+            form = {key: _form_value(value) for key, value in fields.items()}
+            form["caption"] = text
+            message = self._call(
+                "sendPhoto",
+                data=form,
+                files={"photo": (media.path.name, content, media.mime_type)},
+            )
+        try:
+            receipt = self._receipt(message)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OutcomeUnknownError(
+                f"telegram: {self.account.name}: the message was sent but the answer could not "
+                "be read",
+                hint="check the channel and settle the delivery with `campaign resolve`",
+            ) from exc
+        _log.info("published message %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Always empty: the Bot API reports no views, forwards or reach for channel posts
+        (reaction counts reach only bots that receive ``message_reaction_count`` updates)."""
+        return Metrics()
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the message (possible for 48 hours). One already gone counts as deleted."""
+        if not remote_id.isdigit():
+            raise RejectedError(f"telegram: {remote_id!r} is not a message id")
+        try:
+            self._call(
+                "deleteMessage", json={"chat_id": self._chat(), "message_id": int(remote_id)}
+            )
+        except RejectedError as exc:
+            if "not found" not in (exc.network_message or "").lower():
+                raise
+            _log.info("message %s on %s was already gone", remote_id, self.account.name)
+
+    def verify(self) -> str:
+        """The bot's and the channel's names; raises :class:`AuthError` unless the bot is an
+        administrator of the channel that may post there."""
+        me = self._call("getMe", json={})
+        chat = self._call("getChat", json={"chat_id": self._chat()})
+        member = self._call("getChatMember", json={"chat_id": self._chat(), "user_id": me["id"]})
+        status = member.get("status")
+        may_post = status == "creator" or (
+            status == "administrator"
+            and (chat.get("type") != "channel" or member.get("can_post_messages") is True)
+        )
+        where = f"@{chat['username']}" if chat.get("username") else str(chat.get("title"))
+        if not may_post:
+            raise AuthError(
+                f"telegram: {self.account.name}: the bot @{me.get('username')} may not post in "
+                f"{where} (member status: {status})",
+                hint="make the bot an administrator of the channel with the right to post messages",
+            )
+        return f"@{me.get('username')} → {where}"
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _chat(self) -> str | int:
+        chat = str(self.account.settings.get("chat") or "").strip()
+        if not chat:
+            raise AuthError(
+                f"telegram: account {self.account.name} names no chat",
+                hint="set `chat` of the account (@channelname or the numeric id -100…)",
+            )
+        if re.fullmatch(r"-?\d+", chat):
+            return int(chat)
+        return chat if chat.startswith("@") else f"@{chat}"
+
+    def _receipt(self, message: Any) -> Receipt:
+        message_id = int(message["message_id"])
+        chat = message.get("chat") or {}
+        username = chat.get("username")
+        url: str | None = None
+        if isinstance(username, str) and username:
+            url = f"https://t.me/{username}/{message_id}"
+        elif str(chat.get("id", "")).startswith("-100"):
+            url = f"https://t.me/c/{str(chat['id'])[4:]}/{message_id}"
+        return Receipt(
+            remote_id=str(message_id),
+            url=url,
+            published_at=datetime.fromtimestamp(int(message["date"]), UTC),
+        )
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        """Call ``method`` of the Bot API and return its ``result``; errors raise (module doc).
+
+        Transport errors are re-raised without their cause: the cause's text holds the URL,
+        and the URL holds the token."""
+        creates = method in _SEND_METHODS
+        failure: ChannelError | None = None
+        try:
+            response = self._send(method, **kwargs)
+        except ChannelError as exc:
+            failure = exc
+        if failure is not None:
+            _scrub(failure)
+            if creates or not isinstance(failure, OutcomeUnknownError):
+                raise failure
+            # Reading calls cannot create anything: a lost answer there is just unavailability.
+            raise UnavailableError(failure.message, network_message=failure.network_message)
+        body = _body(response)
+        if response.status_code == 200 and isinstance(body, dict) and body.get("ok") is True:
+            return body.get("result")
+        if response.status_code == 200 and creates:
+            raise OutcomeUnknownError(
+                f"telegram: {self.account.name}: {method} answered 200 without a readable result",
+                hint="check the channel and settle the delivery with `campaign resolve`",
+            )
+        self._raise_error(response, body, method, creates=creates)
+
+    def _send(self, method: str, **kwargs: Any) -> requests.Response:
+        token = self.account.secret("token")
+        if not token:
+            raise AuthError(
+                f"telegram: account {self.account.name} has no bot token",
+                hint="set `token` of the account in config.toml",
+            )
+        if not TOKEN_FORMAT.fullmatch(token):
+            raise AuthError(
+                f"telegram: the bot token of {self.account.name} is malformed "
+                "(expected <bot id>:<secret>)",
+                hint="copy the token from @BotFather again",
+            )
+        return send(
+            self.session,
+            "POST",
+            f"{self.base_url}/bot{token}/{method}",
+            timeout=self.timeout,
+            channel=self.name,
+            **kwargs,
+        )
+
+    def _raise_error(
+        self, response: requests.Response, body: Any, method: str, *, creates: bool
+    ) -> NoReturn:
+        status = response.status_code
+        said = _description(response, body)
+        parameters = body.get("parameters") if isinstance(body, dict) else None
+        parameters = parameters if isinstance(parameters, dict) else {}
+        who = f"telegram: {self.account.name}: {method}"
+        if status in (401, 404):
+            raise AuthError(
+                f"{who}: the Bot API refused the bot token ({status}: {said})",
+                network_message=said,
+                hint="check `token` (from @BotFather; revoked tokens must be replaced)",
+            )
+        if status == 403:
+            raise AuthError(
+                f"{who}: forbidden ({said})",
+                network_message=said,
+                hint="make the bot an administrator of the channel with the right to post messages",
+            )
+        if status == 429:
+            retry_at = _retry_at(parameters, response)
+            raise RateLimitedError(
+                f"{who}: flood control until {retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+                network_message=said,
+            )
+        if status < 500:
+            migrated = parameters.get("migrate_to_chat_id")
+            if migrated is not None:
+                raise AuthError(
+                    f"{who}: the chat moved to {migrated}",
+                    network_message=said,
+                    hint=f"set `chat` of the account to {migrated}",
+                )
+            if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
+                raise AuthError(
+                    f"{who}: the channel cannot be used ({said})",
+                    network_message=said,
+                    hint="check `chat` (a private channel needs its numeric id -100…) and that "
+                    "the bot is an administrator with the right to post",
+                )
+            raise RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            raise OutcomeUnknownError(
+                f"{who}: gateway error {status}; the message may have been sent",
+                network_message=said,
+            )
+        raise UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def to_html(text: str) -> str:
+    """Plain ``text`` as Telegram HTML: ``&``, ``<`` and ``>`` escaped, every http(s) link an
+    ``<a href>`` whose visible text is the link itself."""
+    from twitter_text import extract_urls_with_indices
+
+    pieces: list[str] = []
+    position = 0
+    for found in extract_urls_with_indices(text, extract_urls_without_protocol=False):
+        start, end = found["indices"]
+        url = text[start:end]
+        pieces.append(_escape(text[position:start]))
+        pieces.append(f'<a href="{_escape(url, quote=True)}">{_escape(url)}</a>')
+        position = end
+    pieces.append(_escape(text[position:]))
+    return "".join(pieces)
+
+
+def _escape(text: str, *, quote: bool = False) -> str:
+    """Telegram's own escapes only (it knows ``&lt; &gt; &amp; &quot;`` and numeric ones)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;") if quote else text
+
+
+# --- secrets out of logs and exceptions -----------------------------------------------------
+
+
+class _RedactBotTokens(logging.Filter):
+    """Replace ``/bot<id>:<secret>`` in a record's message and arguments (urllib3 logs the path
+    of every request at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_path(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_path(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+_redaction_lock = threading.Lock()
+#: The loggers of the HTTP stack that may write a request path.
+_PATH_LOGGERS = ("urllib3.connectionpool", "urllib3.connection")
+
+
+def install_log_redaction(*names: str) -> None:
+    """Attach the token-redacting filter to the loggers ``names`` (default: urllib3's), once
+    per logger and process."""
+    with _redaction_lock:
+        for name in names or _PATH_LOGGERS:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _RedactBotTokens) for f in logger.filters):
+                logger.addFilter(_RedactBotTokens())
+
+
+def _scrub(error: ChannelError) -> None:
+    """Drop what links ``error`` to the transport exception (whose text holds the URL)."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    error.with_traceback(None)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _form_value(value: Any) -> str:
+    """A multipart form field: objects (``reply_parameters``) are JSON-serialised."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _description(response: requests.Response, body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("description"), str):
+        return redact_path(str(body["description"]))
+    text = " ".join(response.text.split())[:200]
+    return redact_path(text) or response.reason or f"HTTP {response.status_code}"
+
+
+def _retry_at(
+    parameters: dict[str, Any], response: requests.Response, now: datetime | None = None
+) -> datetime:
+    now = now or datetime.now(UTC)
+    wait = parameters.get("retry_after")
+    if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+        return now + timedelta(seconds=float(wait))
+    header = response.headers.get("Retry-After", "").strip()
+    if header.isdigit():
+        return now + timedelta(seconds=int(header))
+    return now + DEFAULT_RATE_LIMIT_WAIT

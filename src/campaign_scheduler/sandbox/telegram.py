@@ -1,0 +1,997 @@
+"""The Telegram Bot API on loopback, for bots that post to channels (channels.md §8).
+
+Used by rehearsals and tests. What it implements:
+
+* Routing on ``/bot<token>/<method>`` (method names case-insensitive; GET or POST; query string,
+  JSON, form or multipart bodies). An unknown or revoked token gets 401 ``Unauthorized``, a
+  malformed one 401 ``Unauthorized: invalid token specified``, other paths 404 ``Not Found``.
+* ``sendMessage`` and ``sendPhoto`` (multipart upload, ``caption``) with ``parse_mode=HTML``
+  parsed the way the Bot API does (supported tags, ``&lt; &gt; &amp; &quot;`` and numeric
+  entities, errors as ``Bad Request: can't parse entities: …``); the 4096/1024 limits counted
+  after markup is removed; ``reply_parameters`` or the legacy ``reply_to_message_id``; a
+  per-chat flood limit answered with 429, ``parameters.retry_after`` and ``Retry-After``.
+* ``deleteMessage`` (refused after 48 hours of sandbox time), ``getMe``, ``getChat``,
+  ``getChatMember``.
+* Telegram's envelope ``{"ok": false, "error_code": N, "description": "…"}`` and its wording for
+  401, 403 (bot not an admin), 400 (chat not found, too long, empty) and 429; 502 and 504 come
+  as the HTML page of the nginx in front of the Bot API.
+
+What channels.md marks UNVERIFIED is a constructor argument (and settable over HTTP):
+``count_unit`` (``"utf16"``, the default, or ``"codepoints"`` for the 4096/1024 limits),
+``chat_per_minute`` (the flood limit; ``None`` turns it off) and ``strict_ampersand`` (refuse a
+bare ``&`` instead of keeping it as text, which is what TDLib's parser does).
+
+Faults and inspection work from Python and, over HTTP from loopback, under ``/_sandbox/``:
+
+``POST /_sandbox/faults``
+    ``{"fail_next": {"count": 1, "status": 500, "description": "…"}}``,
+    ``{"rate_limit_next": {"count": 1, "reset_in": 60}}``, ``{"drop_after_create": {"count": 1}}``,
+    ``{"hold_after_create": {"count": 1}}``, ``{"release": true}``, ``{"revoke": {"token": "…"}}``,
+    ``{"delay": 0.5}``.
+``POST /_sandbox/bots``
+    ``{"username": "arnsberg_bot", "token": "optional"}`` → ``{"token": "…"}``.
+``POST /_sandbox/channels``
+    ``{"username": "arnsberg_news", "title": "…", "admins": ["<token>"], "can_post": true}``
+    → ``{"chat_id": -100…}``.
+``POST /_sandbox/settings``
+    ``{"count_unit": "codepoints", "chat_per_minute": null, "strict_ampersand": true}``.
+``GET /_sandbox/statuses``, ``GET /_sandbox/requests``
+    the messages sent and the calls received (tokens never appear), as JSON.
+
+Not modelled: groups and private chats, updates (getUpdates, webhooks), other send methods,
+``file_id`` reuse, MarkdownV2.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import secrets
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from campaign_scheduler.channels.telegram import install_log_redaction
+from campaign_scheduler.sandbox._server import (
+    HttpRequest,
+    HttpResponse,
+    LoopbackServer,
+    UploadedFile,
+    json_response,
+)
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+RAW_TEXT_LIMIT = 32768  # bytes of markup-included text the server accepts at all
+PHOTO_LIMIT = 10 * 1024 * 1024
+DELETE_WINDOW = 48 * 3600.0
+COUNT_UNITS = ("utf16", "codepoints")
+
+MSG_UNAUTHORIZED = "Unauthorized"
+MSG_BAD_TOKEN = "Unauthorized: invalid token specified"
+MSG_NOT_FOUND = "Not Found"
+MSG_CHAT_NOT_FOUND = "Bad Request: chat not found"
+MSG_NOT_MEMBER = "Forbidden: bot is not a member of the channel chat"
+MSG_NO_RIGHTS = "Bad Request: need administrator rights in the channel chat"
+MSG_EMPTY = "Bad Request: message text is empty"
+MSG_TOO_LONG = "Bad Request: message is too long"
+MSG_RAW_TOO_LONG = "Bad Request: text is too long"
+MSG_CAPTION_TOO_LONG = "Bad Request: message caption is too long"
+MSG_REPLY_MISSING = "Bad Request: message to be replied not found"
+MSG_DELETE_MISSING = "Bad Request: message to delete not found"
+MSG_CANNOT_DELETE = "Bad Request: message can't be deleted"
+MSG_NO_PHOTO = "Bad Request: there is no photo in the request"
+MSG_PHOTO_TOO_BIG = "Bad Request: file is too big"
+_DEFAULT_ERRORS = {
+    400: "Bad Request: the sandbox was told to refuse this request",
+    401: MSG_UNAUTHORIZED,
+    403: "Forbidden: bot was kicked from the channel chat",
+    404: MSG_NOT_FOUND,
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_NGINX_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} "
+    "{reason}</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n"
+)
+_REASONS = {502: "Bad Gateway", 504: "Gateway Time-out"}
+_PATH = re.compile(r"^/bot([^/]*)/([A-Za-z]+)/?$")
+_TOKEN = re.compile(r"(\d+):[A-Za-z0-9_-]+")
+
+
+# --- what tests and rehearsals can inspect ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SandboxPhoto:
+    filename: str
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SandboxMessage:
+    """A message the sandbox holds (snapshot)."""
+
+    chat_id: int
+    chat_username: str | None
+    message_id: int
+    bot: str  # the sending bot's username
+    text: str  # visible text (markup removed); the caption of a photo
+    markup: str  # as sent
+    parse_mode: str | None
+    entities: tuple[dict[str, Any], ...]
+    photo: SandboxPhoto | None
+    reply_to: int | None
+    date: datetime
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class SeenCall:
+    """A call as it arrived. Only the bot's username is kept, never its token."""
+
+    bot: str | None
+    method: str
+    monotonic: float
+    wall: float
+
+
+# --- internal state ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Bot:
+    id: int
+    username: str
+
+
+@dataclass
+class _Admin:
+    can_post: bool
+    can_delete: bool
+
+
+@dataclass
+class _Chat:
+    id: int
+    username: str | None
+    title: str
+    admins: dict[int, _Admin] = field(default_factory=dict)
+    last_message_id: int = 0
+    sent: deque[float] = field(default_factory=deque)  # send times, for the flood limit
+
+
+@dataclass
+class _Message:
+    chat: _Chat
+    message_id: int
+    bot: _Bot
+    text: str
+    markup: str
+    parse_mode: str | None
+    entities: list[dict[str, Any]]
+    photo: SandboxPhoto | None
+    reply_to: _Message | None
+    date: float
+    deleted: bool = False
+
+
+@dataclass
+class _Faults:
+    fail: list[tuple[int, str | None]] = field(default_factory=list)
+    rate_limit: list[float] = field(default_factory=list)
+    drop: int = 0
+    hold: int = 0
+
+
+class _Answer(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class _ParseError(ValueError):
+    """Telegram HTML that the Bot API would refuse; the message is Telegram's wording."""
+
+
+class TelegramSandbox:
+    """A loopback Bot API. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        count_unit: str = "utf16",
+        chat_per_minute: int | None = 20,
+        strict_ampersand: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if count_unit not in COUNT_UNITS:
+            raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
+        self.count_unit = count_unit
+        self.chat_per_minute = chat_per_minute
+        self.strict_ampersand = strict_ampersand
+        self.clock = clock
+        #: Seconds added before every answer (the work is done first).
+        self.delay = 0.0
+        self.calls_seen: list[SeenCall] = []
+
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._bots: dict[str, _Bot] = {}  # by token
+        self._chats: dict[int, _Chat] = {}
+        self._messages: dict[tuple[int, int], _Message] = {}
+        self._faults = _Faults()
+        self._held = threading.Event()
+        self._release_gate = threading.Event()
+        self._bot_ids = itertools.count(7_100_000_001)
+        self._chat_ids = itertools.count(1_001_000_000_001)
+        self._server = LoopbackServer(self)
+        # The server logs request lines, and a request line holds the bot token.
+        install_log_redaction("campaign_scheduler.sandbox")
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            self._release_gate.set()
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    # --- control ------------------------------------------------------------------------------
+
+    def add_bot(self, username: str, token: str | None = None) -> str:
+        """Create a bot and return its token (``<id>:<secret>``)."""
+        with self._lock:
+            if token is not None:
+                match = _TOKEN.fullmatch(token)
+                if match is None:
+                    raise ValueError("a bot token looks like <digits>:<secret>")
+                bot_id = int(match.group(1))
+            else:
+                bot_id = next(self._bot_ids)
+                token = f"{bot_id}:{secrets.token_urlsafe(26)[:35]}"
+            self._bots[token] = _Bot(bot_id, username)
+        return token
+
+    def add_channel(
+        self,
+        username: str | None,
+        *,
+        title: str | None = None,
+        admins: tuple[str, ...] | list[str] = (),
+        can_post: bool = True,
+        can_delete: bool = True,
+    ) -> int:
+        """Create a channel (``username`` without the @, or ``None`` for a private one) whose
+        administrators are the bots with the tokens in ``admins``; return its chat id."""
+        with self._lock:
+            chat = _Chat(-next(self._chat_ids), username, title or username or "Sandbox channel")
+            for token in admins:
+                chat.admins[self._bots[token].id] = _Admin(can_post, can_delete)
+            self._chats[chat.id] = chat
+            return chat.id
+
+    def revoke(self, token: str) -> None:
+        """Later calls with ``token`` are answered 401 (as after /revoke in @BotFather)."""
+        with self._lock:
+            self._bots.pop(token, None)
+
+    def statuses(self, chat: str | int | None = None) -> list[SandboxMessage]:
+        """Every message sent so far (deleted ones too), oldest first; ``chat`` filters by
+        ``@username`` or id."""
+        with self._lock:
+            wanted = None if chat is None else self._find_chat(chat)
+            return [
+                _snapshot(m) for m in self._messages.values() if wanted is None or m.chat is wanted
+            ]
+
+    def fail_next(self, count: int = 1, status: int = 500, description: str | None = None) -> None:
+        """The next ``count`` sends get ``status`` and send nothing."""
+        with self._lock:
+            self._faults.fail.extend([(status, description)] * count)
+
+    def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
+        """The next ``count`` sends get 429 with ``retry_after`` = ``reset_in`` (rounded up)."""
+        with self._lock:
+            self._faults.rate_limit.extend([reset_in] * count)
+
+    def drop_after_create(self, count: int = 1) -> None:
+        """The next ``count`` sends are carried out, then the connection is closed unanswered."""
+        with self._lock:
+            self._faults.drop += count
+
+    def hold_after_create(self, count: int = 1) -> threading.Event:
+        """The next ``count`` sends are carried out and their answers held until
+        :meth:`release`; the returned Event is set once a request is being held."""
+        with self._lock:
+            self._faults.hold += count
+            if self._release_gate.is_set():
+                self._release_gate = threading.Event()
+            self._held = threading.Event()
+            return self._held
+
+    def release(self) -> None:
+        with self._lock:
+            self._release_gate.set()
+            self._release_gate = threading.Event()
+
+    # --- request handling ---------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        match = _PATH.match(request.path)
+        token = match.group(1) if match else None
+        with self._lock:
+            bot = self._bots.get(token) if token is not None else None
+            self.calls_seen.append(
+                SeenCall(
+                    bot=bot.username if bot else None,
+                    method=match.group(2) if match else "?",
+                    monotonic=time.monotonic(),
+                    wall=time.time(),
+                )
+            )
+        try:
+            response, after = self._route(request, match)
+        except _Answer as answer:
+            response, after = answer.response, None
+        if after == "drop":
+            response.drop = True
+            return response
+        if self.delay > 0:
+            self._stopping.wait(self.delay)
+        if after == "hold":
+            with self._lock:
+                gate, held = self._release_gate, self._held
+            held.set()
+            gate.wait()
+        return response
+
+    def _route(
+        self, request: HttpRequest, match: re.Match[str] | None
+    ) -> tuple[HttpResponse, str | None]:
+        if match is None or request.method not in ("GET", "POST"):
+            return _error(404, MSG_NOT_FOUND), None
+        token, method = match.group(1), match.group(2).lower()
+        if _TOKEN.fullmatch(token) is None:
+            return _error(401, MSG_BAD_TOKEN), None
+        with self._lock:
+            bot = self._bots.get(token)
+        if bot is None:
+            return _error(401, MSG_UNAUTHORIZED), None
+        try:
+            params, files = request.params()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "Bad Request: can't parse request body"), None
+        if method in ("sendmessage", "sendphoto"):
+            return self._send(bot, method, params, files)
+        handlers: dict[str, Callable[[_Bot, dict[str, Any]], HttpResponse]] = {
+            "getme": self._get_me,
+            "getchat": self._get_chat,
+            "getchatmember": self._get_chat_member,
+            "deletemessage": self._delete_message,
+        }
+        handler = handlers.get(method)
+        if handler is None:
+            return _error(404, MSG_NOT_FOUND), None
+        return handler(bot, params), None
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _send(
+        self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> tuple[HttpResponse, str | None]:
+        with self._lock:
+            faults = self._faults
+            if faults.fail:
+                status, description = faults.fail.pop(0)
+                return _fault(status, description), None
+            if faults.rate_limit:
+                return _flood(faults.rate_limit.pop(0)), None
+            after = None
+            if faults.drop:
+                faults.drop -= 1
+                after = "drop"
+            elif faults.hold:
+                faults.hold -= 1
+                after = "hold"
+            return self._create(bot, method, params, files), after
+
+    def _create(
+        self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> HttpResponse:
+        chat = self._writable_chat(bot, params.get("chat_id"))
+        photo_mode = method == "sendphoto"
+        markup = _text(params.get("caption" if photo_mode else "text"))
+        parse_mode = _text(params.get("parse_mode")) or None
+        if len(markup.encode("utf-8")) > RAW_TEXT_LIMIT:
+            return _error(400, MSG_RAW_TOO_LONG)
+        try:
+            text, entities = self._parse(markup, parse_mode)
+        except _ParseError as exc:
+            return _error(400, f"Bad Request: can't parse entities: {exc}")
+        photo: SandboxPhoto | None = None
+        if photo_mode:
+            upload = files.get("photo")
+            if upload is None:
+                return _error(400, MSG_NO_PHOTO)
+            if len(upload.content) > PHOTO_LIMIT:
+                return _error(400, MSG_PHOTO_TOO_BIG)
+            photo = SandboxPhoto(upload.filename, upload.content_type, len(upload.content))
+            if self._length(text) > CAPTION_LIMIT:
+                return _error(400, MSG_CAPTION_TOO_LONG)
+        else:
+            if not text.strip():
+                return _error(400, MSG_EMPTY)
+            if self._length(text) > TEXT_LIMIT:
+                return _error(400, MSG_TOO_LONG)
+        reply_to, problem = self._reply_target(chat, params)
+        if problem is not None:
+            return problem
+        now = self.clock()
+        flood = self._flood_wait(chat, now)
+        if flood is not None:
+            return _flood(flood)
+        chat.sent.append(now)
+        chat.last_message_id += 1
+        message = _Message(
+            chat=chat,
+            message_id=chat.last_message_id,
+            bot=bot,
+            text=text,
+            markup=markup,
+            parse_mode=parse_mode,
+            entities=entities,
+            photo=photo,
+            reply_to=reply_to,
+            date=now,
+        )
+        self._messages[(chat.id, message.message_id)] = message
+        return json_response(200, {"ok": True, "result": self._message_json(message, upload=files)})
+
+    def _parse(self, markup: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]]]:
+        if parse_mode is None:
+            return markup, []
+        if parse_mode.lower() != "html":
+            raise _ParseError(f"unsupported parse_mode {parse_mode!r} in the sandbox")
+        return parse_html(markup, strict_ampersand=self.strict_ampersand)
+
+    def _length(self, text: str) -> int:
+        if self.count_unit == "codepoints":
+            return len(text)
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+    def _reply_target(
+        self, chat: _Chat, params: dict[str, Any]
+    ) -> tuple[_Message | None, HttpResponse | None]:
+        spec = params.get("reply_parameters")
+        if isinstance(spec, str) and spec.strip():
+            try:
+                spec = json.loads(spec)
+            except ValueError:
+                return None, _error(400, "Bad Request: can't parse reply parameters JSON object")
+        if not isinstance(spec, dict):
+            legacy = params.get("reply_to_message_id")
+            spec = {"message_id": legacy} if legacy not in (None, "") else None
+        if spec is None:
+            return None, None
+        try:
+            target_id = int(str(spec.get("message_id")))
+        except (TypeError, ValueError):
+            return None, _error(400, "Bad Request: invalid reply parameters")
+        target = self._messages.get((chat.id, target_id))
+        if target is None or target.deleted:
+            if _truthy(spec.get("allow_sending_without_reply")):
+                return None, None
+            return None, _error(400, MSG_REPLY_MISSING)
+        return target, None
+
+    def _flood_wait(self, chat: _Chat, now: float) -> float | None:
+        """Seconds until ``chat`` may get another message, or ``None`` if it may now."""
+        limit = self.chat_per_minute
+        while chat.sent and chat.sent[0] <= now - 60.0:
+            chat.sent.popleft()
+        if limit is None or len(chat.sent) < limit:
+            return None
+        return max(1.0, chat.sent[0] + 60.0 - now)
+
+    # --- other methods ------------------------------------------------------------------------
+
+    def _get_me(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
+        return _ok(_user_json(bot))
+
+    def _get_chat(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
+        with self._lock:
+            chat = self._find_chat(params.get("chat_id"))
+            if chat is None:
+                return _error(400, MSG_CHAT_NOT_FOUND)
+            return _ok({**_chat_json(chat), "accent_color_id": 0, "max_reaction_count": 11})
+
+    def _get_chat_member(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
+        with self._lock:
+            chat = self._find_chat(params.get("chat_id"))
+            if chat is None:
+                return _error(400, MSG_CHAT_NOT_FOUND)
+            if bot.id not in chat.admins:
+                return _error(403, MSG_NOT_MEMBER)
+            try:
+                user_id = int(str(params.get("user_id")))
+            except (TypeError, ValueError):
+                return _error(400, "Bad Request: invalid user_id specified")
+            member = next((b for b in self._bots.values() if b.id == user_id), None)
+            rights = chat.admins.get(user_id)
+            if member is None or rights is None:
+                user = _user_json(member) if member else {"id": user_id, "is_bot": False}
+                return _ok({"status": "left", "user": user})
+            return _ok(
+                {
+                    "status": "administrator",
+                    "user": _user_json(member),
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    "can_manage_chat": True,
+                    "can_post_messages": rights.can_post,
+                    "can_edit_messages": rights.can_post,
+                    "can_delete_messages": rights.can_delete,
+                }
+            )
+
+    def _delete_message(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
+        with self._lock:
+            chat = self._writable_chat(bot, params.get("chat_id"))
+            try:
+                message_id = int(str(params.get("message_id")))
+            except (TypeError, ValueError):
+                return _error(400, "Bad Request: message identifier is not specified")
+            message = self._messages.get((chat.id, message_id))
+            if message is None or message.deleted:
+                return _error(400, MSG_DELETE_MISSING)
+            rights = chat.admins[bot.id]
+            own = message.bot is bot
+            if self.clock() - message.date > DELETE_WINDOW or not (rights.can_delete or own):
+                return _error(400, MSG_CANNOT_DELETE)
+            message.deleted = True
+            return _ok(True)
+
+    # --- lookups and entities -----------------------------------------------------------------
+
+    def _find_chat(self, chat_id: Any) -> _Chat | None:
+        if chat_id is None:
+            return None
+        value = str(chat_id).strip()
+        if re.fullmatch(r"-?\d+", value):
+            return self._chats.get(int(value))
+        name = value.removeprefix("@").lower()
+        return next(
+            (c for c in self._chats.values() if c.username and c.username.lower() == name), None
+        )
+
+    def _writable_chat(self, bot: _Bot, chat_id: Any) -> _Chat:
+        """The chat ``bot`` may post in, or an answer that ends the request."""
+        chat = self._find_chat(chat_id)
+        if chat is None:
+            raise _Answer(_error(400, MSG_CHAT_NOT_FOUND))
+        rights = chat.admins.get(bot.id)
+        if rights is None:
+            raise _Answer(_error(403, MSG_NOT_MEMBER))
+        if not rights.can_post:
+            raise _Answer(_error(400, MSG_NO_RIGHTS))
+        return chat
+
+    def _message_json(
+        self, message: _Message, *, upload: dict[str, UploadedFile] | None = None
+    ) -> dict[str, Any]:
+        chat = _chat_json(message.chat)
+        body: dict[str, Any] = {
+            "message_id": message.message_id,
+            "sender_chat": chat,
+            "chat": chat,
+            "date": int(message.date),
+        }
+        key = "caption" if message.photo else "text"
+        if message.text:
+            body[key] = message.text
+        if message.entities:
+            body["caption_entities" if message.photo else "entities"] = message.entities
+        if message.photo is not None:
+            content = upload["photo"].content if upload and "photo" in upload else b""
+            body["photo"] = _photo_sizes(message, content)
+        if message.reply_to is not None:
+            body["reply_to_message"] = self._message_json(message.reply_to)
+        return body
+
+    # --- control over HTTP --------------------------------------------------------------------
+
+    def _control(self, request: HttpRequest) -> HttpResponse:
+        if request.client_host not in ("127.0.0.1", "::1"):
+            return _error(403, "Forbidden: the sandbox control API answers loopback clients only")
+        route = (request.method, request.path)
+        if route == ("GET", "/_sandbox/statuses"):
+            return json_response(200, [_message_summary(m) for m in self.statuses()])
+        if route == ("GET", "/_sandbox/requests"):
+            with self._lock:
+                return json_response(200, [vars(c) for c in self.calls_seen])
+        try:
+            body = request.json()
+            if not isinstance(body, dict):
+                raise TypeError("the body must be a JSON object")
+            if route == ("POST", "/_sandbox/faults"):
+                self._apply_faults(body)
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/bots"):
+                return json_response(
+                    200, {"token": self.add_bot(str(body["username"]), body.get("token"))}
+                )
+            if route == ("POST", "/_sandbox/channels"):
+                chat_id = self.add_channel(
+                    body.get("username"),
+                    title=body.get("title"),
+                    admins=[str(t) for t in body.get("admins", [])],
+                    can_post=bool(body.get("can_post", True)),
+                    can_delete=bool(body.get("can_delete", True)),
+                )
+                return json_response(200, {"chat_id": chat_id})
+            if route == ("POST", "/_sandbox/settings"):
+                self._apply_settings(body)
+                return json_response(200, {"ok": True})
+        except KeyError as exc:
+            return _error(400, f"Bad Request: missing or unknown: {exc.args[0]}")
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            return _error(400, f"Bad Request: {exc}")
+        return _error(404, MSG_NOT_FOUND)
+
+    def _apply_faults(self, body: dict[str, Any]) -> None:
+        known = {
+            "fail_next",
+            "rate_limit_next",
+            "drop_after_create",
+            "hold_after_create",
+            "release",
+            "revoke",
+            "delay",
+        }
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+
+        def spec(name: str) -> dict[str, Any]:
+            value = body[name]
+            return value if isinstance(value, dict) else {}
+
+        if "fail_next" in body:
+            fail = spec("fail_next")
+            self.fail_next(
+                int(fail.get("count", 1)), int(fail.get("status", 500)), fail.get("description")
+            )
+        if "rate_limit_next" in body:
+            limit = spec("rate_limit_next")
+            self.rate_limit_next(int(limit.get("count", 1)), float(limit.get("reset_in", 60.0)))
+        if "drop_after_create" in body:
+            self.drop_after_create(int(spec("drop_after_create").get("count", 1)))
+        if "hold_after_create" in body:
+            self.hold_after_create(int(spec("hold_after_create").get("count", 1)))
+        if body.get("release"):
+            self.release()
+        if "revoke" in body:
+            self.revoke(str(spec("revoke")["token"]))
+        if "delay" in body:
+            delay = float(body["delay"])
+            if not math.isfinite(delay) or delay < 0:
+                raise ValueError("delay must be a non-negative number of seconds")
+            self.delay = delay
+
+    def _apply_settings(self, body: dict[str, Any]) -> None:
+        unknown = set(body) - {"count_unit", "chat_per_minute", "strict_ampersand"}
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if "count_unit" in body:
+            if body["count_unit"] not in COUNT_UNITS:
+                raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
+            self.count_unit = str(body["count_unit"])
+        if "chat_per_minute" in body:
+            value = body["chat_per_minute"]
+            self.chat_per_minute = None if value is None else int(value)
+        if "strict_ampersand" in body:
+            self.strict_ampersand = bool(body["strict_ampersand"])
+
+
+# --- Telegram HTML ----------------------------------------------------------------------------
+
+_TAG_ENTITY = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",  # only with class="tg-spoiler"
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_REF = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
+_START_TAG = re.compile(
+    r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*/?>"
+)
+_ATTRIBUTE = re.compile(r"([^\s=>]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?")
+
+
+@dataclass
+class _Open:
+    name: str
+    start: int  # UTF-16 offset
+    attributes: dict[str, str]
+
+
+def parse_html(markup: str, *, strict_ampersand: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram HTML → (visible text, message entities with UTF-16 offsets).
+
+    Raises :class:`_ParseError` worded like the Bot API (the part after "can't parse
+    entities: ")."""
+    out: list[str] = []
+    units = 0
+    stack: list[_Open] = []
+    entities: list[dict[str, Any]] = []
+    i = 0
+
+    def emit(text: str) -> None:
+        nonlocal units
+        out.append(text)
+        units += len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+    while i < len(markup):
+        char = markup[i]
+        offset = len(markup[:i].encode("utf-8"))
+        if char == "&":
+            decoded, length = _decode_reference(markup, i)
+            if decoded is None:
+                if strict_ampersand:
+                    raise _ParseError(f"Unsupported HTML entity at byte offset {offset}")
+                emit("&")
+                i += 1
+            else:
+                emit(decoded)
+                i += length
+        elif char == "<" and markup.startswith("</", i):
+            end = markup.find(">", i)
+            if end < 0:
+                raise _ParseError(f"Unclosed end tag at byte offset {offset}")
+            name = markup[i + 2 : end].strip().lower()
+            if not stack:
+                raise _ParseError(f"Unexpected end tag at byte offset {offset}")
+            top = stack.pop()
+            if top.name != name:
+                raise _ParseError(
+                    f'Unmatched end tag at byte offset {offset}, expected "</{top.name}>", '
+                    f'found "</{name}>"'
+                )
+            entity = _entity(top, units)
+            if entity is not None:
+                entities.append(entity)
+            i = end + 1
+        elif char == "<":
+            match = _START_TAG.match(markup, i)
+            if match is None:
+                bad = re.match(r"<([^\s>]*)", markup[i:])
+                tag = bad.group(1) if bad else ""
+                if ">" not in markup[i:]:
+                    raise _ParseError(f"Unclosed start tag at byte offset {offset}")
+                raise _ParseError(f'Unsupported start tag "{tag}" at byte offset {offset}')
+            name = match.group(1).lower()
+            if name not in _TAG_ENTITY:
+                raise _ParseError(f'Unsupported start tag "{name}" at byte offset {offset}')
+            attributes = {
+                key.lower(): _unescape(next((v for v in values if v), ""))
+                for key, *values in _ATTRIBUTE.findall(match.group(2))
+            }
+            stack.append(_Open(name, units, attributes))
+            i = match.end()
+        else:
+            emit(char)
+            i += 1
+    if stack:
+        raise _ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+def _decode_reference(markup: str, i: int) -> tuple[str | None, int]:
+    match = _ENTITY_REF.match(markup, i)
+    if match is None:
+        return None, 0
+    decimal, hexadecimal, name = match.groups()
+    if name is not None:
+        value = _NAMED.get(name.lower())
+        return (value, match.end() - i) if value is not None else (None, 0)
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or code == 0:
+        return None, 0
+    return chr(code), match.end() - i
+
+
+def _unescape(value: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        decoded, _ = _decode_reference(match.group(0), 0)
+        return decoded if decoded is not None else match.group(0)
+
+    return _ENTITY_REF.sub(replace, value)
+
+
+def _entity(tag: _Open, end: int) -> dict[str, Any] | None:
+    length = end - tag.start
+    kind = _TAG_ENTITY[tag.name]
+    if length <= 0:
+        return None
+    entity: dict[str, Any] = {"offset": tag.start, "length": length, "type": kind}
+    if tag.name == "span" and tag.attributes.get("class") != "tg-spoiler":
+        return None
+    if kind == "text_link":
+        href = tag.attributes.get("href", "")
+        if not href:
+            return None
+        entity["url"] = href
+    elif kind == "custom_emoji":
+        entity["custom_emoji_id"] = tag.attributes.get("emoji-id", "")
+    elif kind == "blockquote" and "expandable" in tag.attributes:
+        entity["type"] = "expandable_blockquote"
+    return entity
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _ok(result: Any) -> HttpResponse:
+    return json_response(200, {"ok": True, "result": result})
+
+
+def _error(status: int, description: str) -> HttpResponse:
+    return json_response(status, {"ok": False, "error_code": status, "description": description})
+
+
+def _fault(status: int, description: str | None) -> HttpResponse:
+    if status in _REASONS and description is None:
+        page = _NGINX_PAGE.format(status=status, reason=_REASONS[status])
+        return HttpResponse(status, page.encode(), [("Content-Type", "text/html")])
+    return _error(status, description or _DEFAULT_ERRORS.get(status, "Error"))
+
+
+def _flood(seconds: float) -> HttpResponse:
+    wait = max(1, math.ceil(seconds))
+    return json_response(
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": f"Too Many Requests: retry after {wait}",
+            "parameters": {"retry_after": wait},
+        },
+        {"Retry-After": str(wait)},
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _user_json(bot: _Bot) -> dict[str, Any]:
+    return {
+        "id": bot.id,
+        "is_bot": True,
+        "first_name": bot.username,
+        "username": bot.username,
+        "can_join_groups": True,
+        "can_read_all_group_messages": False,
+        "supports_inline_queries": False,
+    }
+
+
+def _chat_json(chat: _Chat) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": chat.id, "title": chat.title, "type": "channel"}
+    if chat.username:
+        body["username"] = chat.username
+    return body
+
+
+def _image_size(content: bytes) -> tuple[int, int]:
+    """Width and height of a PNG (from its IHDR chunk); other formats report 0 x 0."""
+    if content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) >= 24:
+        width, height = struct.unpack(">II", content[16:24])
+        return int(width), int(height)
+    return 0, 0
+
+
+def _photo_sizes(message: _Message, content: bytes) -> list[dict[str, Any]]:
+    assert message.photo is not None
+    width, height = _image_size(content)
+    unique = f"AQAD{message.chat.id % 10**6}{message.message_id}"
+    sizes = []
+    for scale, suffix in ((90, "s"), (320, "m"), (800, "x")):
+        factor = min(1.0, scale / max(width, height, 1))
+        sizes.append(
+            {
+                "file_id": f"AgACAgI{unique}{suffix}",
+                "file_unique_id": f"{unique}{suffix}",
+                "width": round(width * factor),
+                "height": round(height * factor),
+                "file_size": max(1, message.photo.size * scale // 800),
+            }
+        )
+    return sizes
+
+
+def _snapshot(message: _Message) -> SandboxMessage:
+    return SandboxMessage(
+        chat_id=message.chat.id,
+        chat_username=message.chat.username,
+        message_id=message.message_id,
+        bot=message.bot.username,
+        text=message.text,
+        markup=message.markup,
+        parse_mode=message.parse_mode,
+        entities=tuple(dict(e) for e in message.entities),
+        photo=message.photo,
+        reply_to=message.reply_to.message_id if message.reply_to else None,
+        date=datetime.fromtimestamp(int(message.date), UTC),
+        deleted=message.deleted,
+    )
+
+
+def _message_summary(message: SandboxMessage) -> dict[str, Any]:
+    return {
+        "chat_id": message.chat_id,
+        "chat_username": message.chat_username,
+        "message_id": message.message_id,
+        "bot": message.bot,
+        "text": message.text,
+        "markup": message.markup,
+        "entities": list(message.entities),
+        "photo": None if message.photo is None else vars(message.photo),
+        "reply_to": message.reply_to,
+        "date": message.date.isoformat(),
+        "deleted": message.deleted,
+    }
