@@ -65,6 +65,16 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class TagUse:
+    """A post by someone else that uses the campaign's hashtag (earned reach)."""
+
+    remote_id: str
+    author: str  # the author's handle or id, as the network shows it
+    posted_at: datetime
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class AccountSettings:
     """An account as an adapter sees it. ``secret(key)`` reads a secret at the moment of use."""
 
@@ -85,6 +95,8 @@ class Channel(ABC):
     idempotency_window: ClassVar[timedelta | None] = None
     #: Whether :meth:`look_up` can find a post after a crash.
     can_look_up: ClassVar[bool] = False
+    #: Whether :meth:`search_hashtag` can list other people's posts with a hashtag.
+    can_search_hashtag: ClassVar[bool] = False
 
     def __init__(
         self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
@@ -119,6 +131,12 @@ class Channel(ABC):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """The post's current figures."""
         raise NotImplementedError(f"{self.name} has no metrics")
+
+    def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
+        """Public posts using ``hashtag`` (without '#') created since ``since``, newest first.
+
+        Only called when ``can_search_hashtag``."""
+        raise NotImplementedError(f"{self.name} cannot search hashtags")
 
     def delete(self, remote_id: str) -> None:
         """Remove a published post."""

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
@@ -48,6 +48,7 @@ from campaign_scheduler.channels.base import (
     Metrics,
     OutboundPost,
     Receipt,
+    TagUse,
 )
 from campaign_scheduler.errors import (
     AuthError,
@@ -96,6 +97,7 @@ class MastodonChannel(Channel):
     name: ClassVar[str] = "mastodon"
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
+    can_search_hashtag: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -191,6 +193,33 @@ class MastodonChannel(Channel):
             quotes=_count(quotes) if quotes is not None else None,
             followers=_count(account.get("followers_count")),
         )
+
+    def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
+        """Public statuses with ``#hashtag`` from the instance's tag timeline, newest first."""
+        found: list[TagUse] = []
+        max_id: str | None = None
+        for _ in range(LOOK_UP_MAX_PAGES):
+            query = {"limit": str(PAGE_SIZE), **({"max_id": max_id} if max_id else {})}
+            page = _json_list(
+                self._request("GET", f"/api/v1/timelines/tag/{quote(hashtag)}", params=query)
+            )
+            if not page:
+                break
+            for status in page:
+                posted_at = _created_at(status)
+                if posted_at < since:
+                    return found
+                account = status.get("account") or {}
+                found.append(
+                    TagUse(
+                        remote_id=str(status.get("id")),
+                        author=str(account.get("acct") or account.get("username") or "?"),
+                        posted_at=posted_at,
+                        url=status.get("url"),
+                    )
+                )
+            max_id = str(page[-1].get("id"))
+        return found
 
     def delete(self, remote_id: str) -> None:
         """Delete the status. A status that is already gone (404) counts as deleted."""

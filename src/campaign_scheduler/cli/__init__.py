@@ -17,6 +17,7 @@ from campaign_scheduler import __version__
 from campaign_scheduler.cli import (
     check_cmd,
     load_cmd,
+    metrics_cmd,
     plan_cmd,
     posts_cmd,
     run_cmd,
@@ -94,6 +95,7 @@ app.command("resolve")(posts_cmd.resolve)
 app.command("run")(run_cmd.run)
 app.command("status")(status_cmd.status)
 app.command("history")(status_cmd.history)
+app.command("metrics")(metrics_cmd.metrics)
 app.add_typer(channels_app, name="channels")
 
 

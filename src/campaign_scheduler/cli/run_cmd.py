@@ -61,7 +61,8 @@ def run(
 
     _setup_logging(log_json, verbose)
     with opened(ctx) as c:
-        publisher = Publisher(ConfiguredChannels(c.settings), media_root=c.settings.posts_path)
+        channels = ConfiguredChannels(c.settings)
+        publisher = Publisher(channels, media_root=c.settings.posts_path)
         worker = Worker(
             c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
         )
@@ -69,4 +70,19 @@ def run(
             report = worker.tick()
             err_line(f"run --once: {report.summary()}")
             return
-        Daemon(worker, reconcile=c.settings.daemon.reconcile).serve()
+        store, accounts = c.store, list(c.settings.accounts)
+
+        def collect_metrics() -> None:
+            from campaign_scheduler.metrics.collector import collect, collect_hashtag_use
+            from campaign_scheduler.publishing.daemon import utcnow
+
+            report = collect(store, channels, utcnow(), clock=utcnow)
+            collect_hashtag_use(store, channels, utcnow(), accounts=accounts, report=report)
+            logging.getLogger("campaign_scheduler.metrics").info("metrics: %s", report.summary())
+
+        Daemon(
+            worker,
+            reconcile=c.settings.daemon.reconcile,
+            metrics=collect_metrics,
+            metrics_every=c.settings.daemon.metrics,
+        ).serve()

@@ -45,6 +45,7 @@ log = logging.getLogger("campaign_scheduler.daemon")
 
 PUBLISH_JOB = "publish-due"
 RECONCILE_JOB = "reconcile"
+METRICS_JOB = "metrics"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
 
@@ -161,9 +162,18 @@ class Worker:
 class Daemon:
     """`campaign run`: wake when work is due, reconcile with the database, stop on a signal."""
 
-    def __init__(self, worker: Worker, *, reconcile: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        *,
+        reconcile: timedelta = timedelta(seconds=30),
+        metrics: Callable[[], None] | None = None,
+        metrics_every: timedelta = timedelta(hours=1),
+    ) -> None:
         self.worker = worker
         self.reconcile_every = reconcile
+        self.metrics = metrics
+        self.metrics_every = metrics_every
         self._scheduler: Any = None
         self._last_idle: datetime | None = None
         self._wake_at: datetime | None = None
@@ -190,6 +200,15 @@ class Daemon:
             replace_existing=True,
             next_run_time=utcnow(),
         )
+        if self.metrics is not None:
+            scheduler.add_job(
+                self._collect_metrics,
+                "interval",
+                seconds=self.metrics_every.total_seconds(),
+                id=METRICS_JOB,
+                replace_existing=True,
+                next_run_time=utcnow() + timedelta(seconds=5),
+            )
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
@@ -222,6 +241,14 @@ class Daemon:
         else:
             self._last_idle = self.worker.clock()
         self._schedule_wake()
+
+    def _collect_metrics(self) -> None:
+        if self.metrics is None or self.worker.stop_requested.is_set():
+            return
+        try:
+            self.metrics()
+        except Exception:  # figures are not worth stopping the daemon for
+            log.exception("collecting metrics failed")
 
     def _reconcile(self) -> None:
         self.worker.heartbeat()

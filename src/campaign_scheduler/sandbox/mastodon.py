@@ -313,6 +313,33 @@ class MastodonSandbox:
             self._tokens[token] = account
         return token
 
+    def post_as(
+        self, username: str, text: str, *, created_at: float | None = None, language: str = "de"
+    ) -> str:
+        """A public status by ``username`` (created if new), as if someone else posted it:
+        earned use of a hashtag. Returns the status id."""
+        with self._lock:
+            account = self._accounts.get(username)
+            if account is None:
+                account = _Account(str(next(self._account_ids)), username, self.clock())
+                self._accounts[username] = account
+            when = self.clock() if created_at is None else created_at
+            status = _Status(
+                id=self._next_id(when),
+                account=account,
+                text=text,
+                spoiler_text="",
+                language=language,
+                visibility="public",
+                in_reply_to=None,
+                media=[],
+                idempotency_key=None,
+                created_at=when,
+            )
+            self._statuses[status.id] = status
+            account.statuses += 1
+            return status.id
+
     def revoke(self, token: str) -> None:
         """Later calls with ``token`` are answered 401."""
         with self._lock:
@@ -424,6 +451,8 @@ class MastodonSandbox:
             response = self._instance()
         elif method == "POST" and parts == ["api", "v2", "media"]:
             response = self._post_media(request)
+        elif method == "GET" and len(parts) == 5 and parts[:4] == ["api", "v1", "timelines", "tag"]:
+            response = self._tag_timeline(request, parts[4])
         elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "media"]:
             response = self._get_media(request, parts[3])
         elif method == "GET" and parts == ["api", "v1", "accounts", "verify_credentials"]:
@@ -707,6 +736,28 @@ class MastodonSandbox:
                 f'<{base}?limit={limit}&min_id={page[0].id}>; rel="prev"'
             )
         return json_response(200, body, headers)
+
+    def _tag_timeline(self, request: HttpRequest, tag: str) -> HttpResponse:
+        """Public statuses that use ``#tag``, newest first (max_id paging, limit up to 40)."""
+        query = {key: values[-1] for key, values in request.query.items() if values}
+        try:
+            limit = min(max(int(query.get("limit") or 20), 1), 40)
+            max_id = int(query["max_id"]) if query.get("max_id") else None
+        except ValueError:
+            return _error(400, "Invalid pagination parameter")
+        pattern = re.compile(rf"(?<![\w#])#{re.escape(tag)}(?!\w)", re.IGNORECASE)
+        with self._lock:
+            matching = [
+                s
+                for s in self._statuses.values()
+                if not s.deleted
+                and s.visibility == "public"
+                and pattern.search(s.text)
+                and (max_id is None or int(s.id) < max_id)
+            ]
+            matching.sort(key=lambda s: int(s.id), reverse=True)
+            body = [self._status_entity(s) for s in matching[:limit]]
+        return json_response(200, body)
 
     # --- media --------------------------------------------------------------------------------
 

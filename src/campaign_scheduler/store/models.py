@@ -229,10 +229,16 @@ class MetricSnapshotRecord(Base):
     """Figures of one published delivery at one moment; NULL where the network has none."""
 
     __tablename__ = "metric_snapshot"
-    __table_args__ = (Index("ix_metric_snapshot_delivery_fetched", "delivery_id", "fetched_at"),)
+    __table_args__ = (
+        Index("ix_metric_snapshot_delivery_fetched", "delivery_id", "fetched_at"),
+        Index("ix_metric_snapshot_campaign_delivery", "campaign_id", "delivery_id", "fetched_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))
+    # Denormalised from the delivery so that reports group without joins over all snapshots.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     likes: Mapped[int | None] = mapped_column(Integer)
     reposts: Mapped[int | None] = mapped_column(Integer)
@@ -242,6 +248,25 @@ class MetricSnapshotRecord(Base):
     reach: Mapped[int | None] = mapped_column(Integer)
     clicks: Mapped[int | None] = mapped_column(Integer)
     followers: Mapped[int | None] = mapped_column(Integer)
+
+
+class HashtagUseRecord(Base):
+    """A post by someone else that used the campaign's hashtag (earned reach)."""
+
+    __tablename__ = "hashtag_use"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "channel", "remote_id"),
+        Index("ix_hashtag_use_campaign_posted", "campaign_id", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(50))
+    remote_id: Mapped[str] = mapped_column(String(500))
+    author: Mapped[str] = mapped_column(String(300))
+    posted_at: Mapped[datetime]
+    url: Mapped[str | None] = mapped_column(String(2000))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEventRecord(Base):

@@ -1,0 +1,1 @@
+"""Reach: metric snapshots of published posts over time, and earned use of the hashtag."""

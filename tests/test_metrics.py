@@ -1,0 +1,139 @@
+"""Reach: snapshots on a cadence, NULL for what a network does not tell, earned hashtag use."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from campaign_scheduler.metrics.cadence import snapshot_due, snapshot_points
+from campaign_scheduler.sandbox.mastodon import MastodonSandbox
+from campaign_scheduler.store.engine import open_store
+from campaign_scheduler.store.models import HashtagUseRecord, MetricSnapshotRecord
+from live import LiveCampaign
+
+T0 = datetime(2021, 11, 4, 8, 30, tzinfo=UTC)
+END = datetime(2021, 11, 25, 15, 0, tzinfo=UTC)
+
+
+def test_snapshot_points_follow_the_cadence() -> None:
+    assert snapshot_points(T0, END) == [
+        T0,
+        T0 + timedelta(hours=1),
+        T0 + timedelta(days=1),
+        T0 + timedelta(days=7),
+        END,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("now", "last", "due"),
+    [
+        (T0 - timedelta(minutes=1), None, False),  # not yet published
+        (T0, None, True),  # right after publishing
+        (T0 + timedelta(minutes=30), T0, False),  # the first point is taken
+        (T0 + timedelta(hours=1), T0, True),  # an hour later
+        (T0 + timedelta(hours=5), T0 + timedelta(hours=1, minutes=2), False),
+        (T0 + timedelta(days=3), T0 + timedelta(hours=1), True),  # the day point passed
+        (END + timedelta(hours=1), T0 + timedelta(days=7), True),  # the campaign's end
+        (END + timedelta(days=30), END + timedelta(hours=1), False),  # nothing after that
+    ],
+)
+def test_a_snapshot_is_due_once_per_passed_point(
+    now: datetime, last: datetime | None, due: bool
+) -> None:
+    assert snapshot_due(now, T0, last, END) is due
+
+
+@pytest.fixture
+def sandbox() -> Iterator[MastodonSandbox]:
+    with MastodonSandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def published(tmp_path: Path, sandbox: MastodonSandbox) -> LiveCampaign:
+    live = LiveCampaign(tmp_path, sandbox)
+    live.draft("01-jetzt", live.now - timedelta(minutes=1), "Noch 7 Tage #5malklug")
+    live.load()
+    assert live.run("run", "--once").returncode == 0
+    return live
+
+
+def snapshots(live: LiveCampaign) -> list[MetricSnapshotRecord]:
+    store = open_store(live.database_url)
+    try:
+        with store.session() as session:
+            return list(
+                session.scalars(select(MetricSnapshotRecord).order_by(MetricSnapshotRecord.id))
+            )
+    finally:
+        store.dispose()
+
+
+def test_metrics_stores_a_snapshot_with_null_for_unknown_figures(
+    published: LiveCampaign, sandbox: MastodonSandbox
+) -> None:
+    [status] = sandbox.statuses()
+    sandbox.set_engagement(status.id, favourites=12, reblogs=3, replies=2)
+    result = published.run("metrics", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["snapshots"] == 1
+    [snap] = snapshots(published)
+    assert (snap.likes, snap.reposts, snap.replies) == (12, 3, 2)
+    assert (snap.views, snap.reach, snap.clicks) == (
+        None,
+        None,
+        None,
+    )  # Mastodon has no such figures
+    assert snap.quotes is None  # not given by this instance
+    assert snap.followers == 0
+    assert snap.campaign_id is not None and snap.account_id is not None
+
+
+def test_metrics_takes_only_due_snapshots_unless_asked_for_all(published: LiveCampaign) -> None:
+    assert json.loads(published.run("metrics", "--json").stdout)["snapshots"] == 1
+    assert json.loads(published.run("metrics", "--json").stdout)["snapshots"] == 0
+    assert json.loads(published.run("metrics", "--all", "--json").stdout)["snapshots"] == 1
+    assert len(snapshots(published)) == 2
+
+
+def test_a_rate_limited_account_is_skipped_until_its_reset(
+    published: LiveCampaign, sandbox: MastodonSandbox
+) -> None:
+    store = open_store(published.database_url)
+    from sqlalchemy import update
+
+    from campaign_scheduler.store.models import AccountRecord
+
+    with store.session(write=True) as session:
+        session.execute(
+            update(AccountRecord).values(
+                rate_limited_until=datetime.now(UTC) + timedelta(minutes=5)
+            )
+        )
+    store.dispose()
+    report = json.loads(published.run("metrics", "--json").stdout)
+    assert report["snapshots"] == 0
+    assert report["skipped"]["soest-mastodon"].startswith("rate-limited until")
+
+
+def test_earned_hashtag_use_is_stored_once_without_our_own_posts(
+    published: LiveCampaign, sandbox: MastodonSandbox
+) -> None:
+    sandbox.post_as("buergerin", "Ich bin am 18. dabei! #5malklug")
+    sandbox.post_as("verein", "Tolle Ideen aus Menden #5MalKlug #smartcity")
+    sandbox.post_as("andere", "Kein Bezug #5malklugheit")
+    first = json.loads(published.run("metrics", "--json").stdout)
+    assert first["hashtag_posts"] == 2
+    again = json.loads(published.run("metrics", "--json").stdout)
+    assert again["hashtag_posts"] == 0
+    store = open_store(published.database_url)
+    with store.session() as session:
+        authors = sorted(session.scalars(select(HashtagUseRecord.author)))
+    store.dispose()
+    assert authors == ["buergerin", "verein"]
