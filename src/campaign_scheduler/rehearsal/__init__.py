@@ -1,0 +1,1 @@
+"""Rehearsal: the whole campaign on loopback sandboxes, on a compressed clock."""
