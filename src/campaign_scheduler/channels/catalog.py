@@ -96,6 +96,7 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             "Signed webhook",
             settings=("url",),
             secrets=("secret",),
+            optional=("deduplicates",),
             needs_base_url=False,
         ),
     )

@@ -1,0 +1,320 @@
+"""Signed webhooks: deliver each post as a signed JSON POST to a URL the account names, for a
+CMS, an intranet or a chat bridge that publishes it further.
+
+docs/matrix-and-webhooks.md describes the request for receiver authors. In short:
+
+* ``POST <url>`` with ``Content-Type: application/json`` and the body
+  ``{"type": "post", "delivery_id": ..., "account": ..., "text": ..., "language": ...,
+  "reply_to": ..., "media": [{"filename", "mime_type", "alt", "size", "sha256", "data"}]}``,
+  ``data`` being the file in base64. ``delivery_id`` is the delivery's idempotency key: the
+  same on every attempt of one delivery, and the body is the same bytes on every attempt.
+* Headers: ``Idempotency-Key: <delivery_id>``, ``X-Campaign-Timestamp: <unix seconds>`` and
+  ``X-Campaign-Signature: sha256=<hex>``, the hex HMAC-SHA256 with the account's secret as key
+  over ``<timestamp>.<raw body>``. Receivers reject old timestamps (we suggest 5 minutes), which
+  stops replays of a captured request.
+* :meth:`WebhookChannel.verify` sends ``{"type": "ping", ...}``, signed the same way; a
+  receiver answers it with 2xx and publishes nothing.
+
+Answers map to outcomes like this:
+
+=================================  ===================================================
+2xx                                published; ``remote_id`` = the answer's JSON ``id``
+                                   if any, else the delivery id; ``url`` = its ``url``
+3xx                                :class:`RejectedError` (redirects are not followed:
+                                   configure the final URL)
+401, 403                           :class:`AuthError` (wrong secret, or clocks apart)
+408                                :class:`UnavailableError` (the request never arrived
+                                   whole)
+409                                :class:`OutcomeUnknownError` (the receiver is still
+                                   working on an earlier attempt with this key)
+429                                :class:`RateLimitedError`; ``retry_at`` from
+                                   ``Retry-After`` (seconds or a date), else now + 60 s
+other 4xx                          :class:`RejectedError`
+502, 504                           :class:`OutcomeUnknownError` (a gateway gave up; the
+                                   receiver behind it may have published)
+other 5xx                          :class:`UnavailableError`
+timeout, dropped connection        :class:`OutcomeUnknownError` (from ``_http.send``)
+=================================  ===================================================
+
+Recovery: we do not control the receiver, so by default nothing is claimed
+(``idempotency_window = None``, ``can_look_up = False``): after a lost answer the publisher
+asks a person. An account may set ``deduplicates = "24h"`` (any duration the receiver
+documents for its ``Idempotency-Key`` handling); the adapter then claims that window, less a
+margin of 10 % (at least a minute), and the publisher replays the same request inside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from campaign_scheduler.channels._http import logger_for, safe_url, send
+from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    ConfigError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+from campaign_scheduler.timeutil import WhenError, parse_duration
+
+if TYPE_CHECKING:
+    import requests
+
+SIGNATURE_HEADER = "X-Campaign-Signature"
+TIMESTAMP_HEADER = "X-Campaign-Timestamp"
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+#: Share of a receiver's documented deduplication window that is not relied upon.
+WINDOW_MARGIN = 0.10
+MIN_WINDOW_MARGIN = timedelta(minutes=1)
+
+_log = logger_for("webhook")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Campaign-Signature`` value for ``body`` sent at ``timestamp``."""
+    signed = str(timestamp).encode("ascii") + b"." + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def receiver_window(setting: object) -> timedelta | None:
+    """The idempotency window to claim for a receiver that documents ``setting`` (e.g.
+    ``"24h"``): the duration less 10 % (at least a minute); ``None`` when unset.
+
+    Raises :class:`ConfigError` for a value that is not a duration."""
+    if setting is None or setting == "":
+        return None
+    if not isinstance(setting, str):
+        raise ConfigError(
+            f'webhook: deduplicates must be a duration such as "24h", not {setting!r}'
+        )
+    try:
+        documented = parse_duration(setting)
+    except WhenError as exc:
+        raise ConfigError(
+            f"webhook: deduplicates: {exc}", hint='e.g. deduplicates = "24h"'
+        ) from exc
+    window = documented - max(documented * WINDOW_MARGIN, MIN_WINDOW_MARGIN)
+    return window if window > timedelta(0) else None
+
+
+class WebhookChannel(Channel):
+    """Posts delivered as signed JSON to one URL. Setting: ``url``; secret: ``secret`` (the
+    HMAC key shared with the receiver); optional: ``deduplicates`` (how long the receiver
+    documents that it answers a repeated ``Idempotency-Key`` without publishing again)."""
+
+    name: ClassVar[str] = "webhook"
+    idempotency_window: ClassVar[timedelta | None] = None
+    can_look_up: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self._clock = clock
+        window = receiver_window(account.settings.get("deduplicates"))
+        if window is not None:
+            # Per account, not per class: this receiver's promise, not every webhook's.
+            setattr(self, "idempotency_window", window)  # noqa: B010
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        issues = super().validate(post)
+        for media in post.media:
+            if not media.path.is_file():
+                issues.append(f"media file {media.path} does not exist")
+        return issues
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        body = post_body(post, self.account.name)
+        response = self._post(body, post.idempotency_key)
+        answer = _json_object(response)
+        remote_id = answer.get("id")
+        url = answer.get("url")
+        receipt = Receipt(
+            remote_id=str(remote_id) if isinstance(remote_id, str | int) else post.idempotency_key,
+            url=url if isinstance(url, str) else None,
+            published_at=datetime.now(UTC),
+        )
+        _log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
+        return receipt
+
+    def verify(self) -> str:
+        """Send a signed ping; the receiver must answer 2xx (and publish nothing)."""
+        ping_id = uuid.uuid4().hex
+        body = _encode({"type": "ping", "delivery_id": ping_id, "account": self.account.name})
+        self._post(body, ping_id)
+        return f"webhook {safe_url(self._url())}"
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _url(self) -> str:
+        url = self.account.settings.get("url")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise AuthError(
+                f"webhook: account {self.account.name} has no http(s) url",
+                hint="set `url` of the account in config.toml",
+            )
+        return url
+
+    def _secret(self) -> str:
+        secret = self.account.secret("secret")
+        if not secret:
+            raise AuthError(
+                f"webhook: account {self.account.name} has no secret",
+                hint="set `secret` of the account in config.toml",
+            )
+        return secret
+
+    def _post(self, body: bytes, key: str) -> requests.Response:
+        url = self._url()
+        timestamp = int(self._clock())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": key,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self._secret(), timestamp, body),
+        }
+        response = send(
+            self.session,
+            "POST",
+            url,
+            timeout=self.timeout,
+            channel=self.name,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+        )
+        if not 200 <= response.status_code < 300:
+            raise self._error(response)
+        return response
+
+    def _error(self, response: requests.Response) -> ChannelError:
+        status = response.status_code
+        said = _error_text(response)
+        who = f"webhook: {self.account.name}"
+        if 300 <= status < 400:
+            target = response.headers.get("Location", "?")
+            return RejectedError(
+                f"{who}: the receiver redirects ({status} to {safe_url(target)})",
+                network_message=said,
+                hint="set `url` to the final address; redirects are not followed",
+            )
+        if status in (401, 403):
+            return AuthError(
+                f"{who}: the receiver refused the request ({status}: {said})",
+                network_message=said,
+                hint="check that both sides use the same secret and that the clocks agree",
+            )
+        if status == 408:
+            return UnavailableError(f"{who}: the receiver timed out reading the request")
+        if status == 409:
+            return OutcomeUnknownError(
+                f"{who}: the receiver is still processing an earlier attempt ({said})",
+                network_message=said,
+            )
+        if status == 429:
+            retry_at = _retry_at(response)
+            return RateLimitedError(
+                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+                network_message=said,
+            )
+        if status < 500:
+            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        if status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: gateway error {status}; the receiver may have published the post",
+                network_message=said,
+            )
+        return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+
+
+def post_body(post: OutboundPost, account: str) -> bytes:
+    """The JSON body for ``post``: the same bytes for every attempt of one delivery.
+
+    Raises :class:`RejectedError` when a media file cannot be read."""
+    media = []
+    for item in post.media:
+        try:
+            data = item.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"webhook: cannot read media file {item.path}: {exc.strerror or exc}"
+            ) from exc
+        media.append(
+            {
+                "filename": item.path.name,
+                "mime_type": item.mime_type,
+                "alt": item.alt,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "data": base64.b64encode(data).decode("ascii"),
+            }
+        )
+    return _encode(
+        {
+            "type": "post",
+            "delivery_id": post.idempotency_key,
+            "account": account,
+            "text": post.text,
+            "language": post.language or None,
+            "reply_to": post.reply_to,
+            "media": media,
+        }
+    )
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    """The answer's JSON object, or an empty one (receivers may answer 204 or plain text)."""
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _error_text(response: requests.Response) -> str:
+    """``error`` or ``message`` of a JSON answer, or the start of whatever else came back."""
+    body = _json_object(response)
+    for key in ("error", "message", "detail"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    text = " ".join(response.text.split())[:200]
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    header = response.headers.get("Retry-After", "").strip()
+    if header.isdigit():
+        return now + timedelta(seconds=int(header))
+    if header:
+        try:
+            return max(parsedate_to_datetime(header).astimezone(UTC), now)
+        except (TypeError, ValueError):
+            _log.warning("unreadable Retry-After %r", header)
+    return now + DEFAULT_RATE_LIMIT_WAIT
