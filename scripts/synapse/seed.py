@@ -108,10 +108,10 @@ def main() -> None:
         "CAMPAIGN_TEST_SYNAPSE_REGISTRATION_SECRET": args.secret,
     }
     with open(args.env, "w", encoding="utf-8") as env:
-        for name, value in exports.items():
-            env.write(f"export {name}={shlex.quote(value)}\n")
+        env.writelines(f"export {name}={shlex.quote(value)}\n" for name, value in exports.items())
     os.chmod(args.env, 0o600)
-    print(f"Synapse healthy after {took:.1f} s at {args.url}; room {exports['CAMPAIGN_TEST_SYNAPSE_ALIAS']}")
+    alias = exports["CAMPAIGN_TEST_SYNAPSE_ALIAS"]
+    sys.stdout.write(f"Synapse healthy after {took:.1f} s at {args.url}; room {alias}\n")
 
 
 if __name__ == "__main__":
