@@ -1,0 +1,676 @@
+"""Bluesky: posts as ``app.bsky.feed.post`` records in the account's AT Protocol repository.
+
+Behaviour follows channels.md §3, checked against the reference PDS (docs/bluesky.md). The
+points that matter to the publisher:
+
+* **Sessions.** The account logs in with an app password (``createSession``); the session is
+  kept per (server, identifier) in a module-level cache shared by every adapter instance and
+  thread, because ``createSession`` is rate-limited (30 per 5 minutes). An expired access token
+  is answered HTTP 400 ``ExpiredToken`` (not 401): the call is repeated once after
+  ``refreshSession``. A refresh token that is refused, or an access token that is
+  ``InvalidToken``, leads to one new ``createSession``.
+* **One record key per delivery.** The record key is a TID computed from the delivery's
+  idempotency key (:func:`~campaign_scheduler.channels._atproto.record_key`), so the key stored
+  before the call names the post. Creating a record under a key that exists never makes a second
+  one: the reference PDS answers 500 ``InternalServerError``. After any refusal of
+  ``createRecord`` other than auth and rate limits, the adapter reads the record under its key;
+  if it is there, the post was published earlier and its receipt is returned. That makes a replay
+  safe for as long as the post exists, hence the long :attr:`BlueskyChannel.idempotency_window`;
+  :meth:`BlueskyChannel.look_up` reads the same record.
+* **Remote id** is the post's ``at://`` URI: replies need the parent's URI and CID and the
+  thread's root, which ``getRecord`` on that URI gives.
+* HTTP errors (XRPC envelope ``{"error", "message"}``; the adapter branches on ``error`` and the
+  status, never on the message) map to the error classes like this:
+
+  ==================================  ===================================================
+  400 ExpiredToken / InvalidToken     refresh or log in again, repeat once; then AuthError
+  401, 403; failed login              :class:`AuthError`
+  400 other, 404, 409, 413, other 4xx :class:`RejectedError` (invalid record, blob too big)
+  429                                 :class:`RateLimitedError`; ``retry_at`` from
+                                      ``RateLimit-Reset`` (Unix seconds), else
+                                      ``Retry-After``, else now + 60 s
+  502, 504 on createRecord            :class:`OutcomeUnknownError` (a gateway gave up)
+  other 5xx                           :class:`UnavailableError`
+  ==================================  ===================================================
+
+  Only ``createRecord`` can create a post; a transport failure of any other call (login, blob
+  upload, handle resolution) is reported as :class:`UnavailableError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dateutil.parser import isoparse
+
+from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
+from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    MediaFile,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+POST_COLLECTION = "app.bsky.feed.post"
+DEFAULT_APP_URL = "https://bsky.app"
+#: The lexicon's limits for ``app.bsky.embed.images``.
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 2_000_000
+#: Wait this long after a 429 that names no reset time.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+
+_log = logger_for("bluesky")
+
+
+@dataclass(frozen=True)
+class _Session:
+    did: str
+    handle: str
+    access_jwt: str
+    refresh_jwt: str
+
+
+# (base_url, identifier) -> session; one lock per key so that one thread logs in while the
+# others wait for its session instead of logging in too.
+_sessions: dict[tuple[str, str], _Session] = {}
+_session_locks: dict[tuple[str, str], threading.Lock] = {}
+_sessions_lock = threading.Lock()
+
+
+def clear_sessions() -> None:
+    """Forget every cached session (tests; after an app password was replaced)."""
+    with _sessions_lock:
+        _sessions.clear()
+        _session_locks.clear()
+
+
+@dataclass(frozen=True)
+class _XrpcError:
+    status: int
+    name: str  # the envelope's "error", or "" when the body is not an XRPC error
+    message: str  # the envelope's "message" (or the start of the body), for network_message
+
+
+class _TokenRefusedError(ChannelError):
+    """The server refused the session's token (400 ExpiredToken / InvalidToken)."""
+
+    def __init__(self, error: _XrpcError) -> None:
+        super().__init__(f"bluesky: token refused ({error.name})", network_message=error.message)
+        self.error = error
+
+
+class _NotFoundError(RejectedError):
+    """The record (or handle) does not exist."""
+
+
+class BlueskyChannel(Channel):
+    """Posts on one Bluesky account. Settings: ``identifier`` (handle or DID), optional
+    ``app_url`` (default https://bsky.app, for post links). Secret: ``password`` (an app
+    password). ``base_url`` is the account's PDS or the bsky.social entryway."""
+
+    name: ClassVar[str] = "bluesky"
+    #: The record key never expires: a replay finds the post for as long as it exists.
+    idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.base_url = account.base_url.rstrip("/")
+        self.identifier = str(account.settings.get("identifier") or "").strip()
+        self.app_url = str(account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
+        self._cache_key = (self.base_url, self.identifier.lower())
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        return super().validate(post) + [problem for _, problem in _media_problems(post.media)]
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        problems = _media_problems(post.media)
+        if problems:
+            media, problem = problems[0]
+            raise RejectedError(f"bluesky: {self.account.name}: {media.path.name}: {problem}")
+        session = self._session()
+        rkey = record_key(post.idempotency_key)
+        record = self._record(post)
+        body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record}
+        try:
+            answer = self._call("POST", "com.atproto.repo.createRecord", json=body, creates=True)
+        except (AuthError, RateLimitedError, OutcomeUnknownError):
+            raise
+        except ChannelError as refused:
+            existing = self._already_published(session, rkey, refused)
+            if existing is None:
+                raise
+            _log.info("%s on %s was published before", existing.remote_id, self.account.name)
+            return existing
+        try:
+            uri = AtUri.parse(str(answer["uri"]))
+        except (KeyError, ValueError) as exc:
+            raise OutcomeUnknownError(
+                f"bluesky: {self.account.name}: the post was created but the answer could not "
+                "be read",
+                hint="a replay finds it under its record key",
+            ) from exc
+        receipt = self._receipt(session, uri, record["createdAt"])
+        _log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The post under the delivery's record key, or ``None`` when there is none."""
+        session = self._session()
+        uri = AtUri(session.did, POST_COLLECTION, record_key(post.idempotency_key))
+        found = self._get_record(uri)
+        return None if found is None else self._receipt(session, uri, _created_at(found))
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Likes, reposts, replies and quotes from the AppView (``getPosts``, through the
+        server), followers from ``getProfile``. Bluesky publishes no views or reach."""
+        answer = self._call("GET", "app.bsky.feed.getPosts", params={"uris": receipt.remote_id})
+        posts = answer.get("posts")
+        views = [p for p in posts if isinstance(p, dict)] if isinstance(posts, list) else []
+        view = next((p for p in views if p.get("uri") == receipt.remote_id), None)
+        if view is None:
+            raise _NotFoundError(
+                f"bluesky: {self.account.name}: the AppView does not know {receipt.remote_id} "
+                "(deleted, or not indexed yet)"
+            )
+        session = self._session()
+        profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
+        return Metrics(
+            likes=_count(view.get("likeCount")),
+            reposts=_count(view.get("repostCount")),
+            replies=_count(view.get("replyCount")),
+            quotes=_count(view.get("quoteCount")),
+            followers=_count(profile.get("followersCount")),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post; a post that is already gone counts as deleted (the server answers
+        200 either way)."""
+        uri = self._own_uri(remote_id)
+        self._call(
+            "POST",
+            "com.atproto.repo.deleteRecord",
+            json={"repo": uri.repo, "collection": uri.collection, "rkey": uri.rkey},
+        )
+
+    def verify(self) -> str:
+        answer = self._call("GET", "com.atproto.server.getSession")
+        handle = answer.get("handle")
+        if not isinstance(handle, str) or not handle:
+            raise UnavailableError(f"bluesky: {self.account.name}: getSession returned no handle")
+        return f"@{handle}"
+
+    # --- the record ---------------------------------------------------------------------------
+
+    def _record(self, post: OutboundPost) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "$type": POST_COLLECTION,
+            "text": post.text,
+            "createdAt": _timestamp(datetime.now(UTC)),
+        }
+        facets = self._facets(post.text)
+        if facets:
+            record["facets"] = facets
+        if post.language:
+            record["langs"] = [post.language]
+        if post.media:
+            record["embed"] = {
+                "$type": "app.bsky.embed.images",
+                "images": [self._image(media) for media in post.media],
+            }
+        if post.reply_to is not None:
+            record["reply"] = self._reply_refs(post.reply_to)
+        return record
+
+    def _facets(self, text: str) -> list[dict[str, Any]]:
+        facets = []
+        for facet in detect_facets(text):
+            feature: dict[str, str]
+            if facet.kind == "link":
+                feature = {"$type": "app.bsky.richtext.facet#link", "uri": facet.value}
+            elif facet.kind == "tag":
+                feature = {"$type": "app.bsky.richtext.facet#tag", "tag": facet.value}
+            else:
+                did = self._resolve_handle(facet.value)
+                if did is None:
+                    continue  # an unknown handle stays plain text
+                feature = {"$type": "app.bsky.richtext.facet#mention", "did": did}
+            facets.append(
+                {"index": {"byteStart": facet.start, "byteEnd": facet.end}, "features": [feature]}
+            )
+        return facets
+
+    def _resolve_handle(self, handle: str) -> str | None:
+        try:
+            answer = self._call(
+                "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
+            )
+        except RejectedError:
+            _log.info("@%s does not resolve; it stays plain text", handle)
+            return None
+        did = answer.get("did")
+        return did if isinstance(did, str) and did.startswith("did:") else None
+
+    def _image(self, media: MediaFile) -> dict[str, Any]:
+        try:
+            content = media.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"bluesky: cannot read media file {media.path}: {exc.strerror or exc}"
+            ) from exc
+        answer = self._call(
+            "POST",
+            "com.atproto.repo.uploadBlob",
+            data=content,
+            headers={"Content-Type": media.mime_type},
+        )
+        blob = answer.get("blob")
+        if not isinstance(blob, dict):
+            raise UnavailableError(
+                f"bluesky: {self.account.name}: unreadable answer to the upload of "
+                f"{media.path.name}"
+            )
+        image: dict[str, Any] = {"image": blob, "alt": media.alt or ""}
+        size = image_size(content)
+        if size is not None:
+            image["aspectRatio"] = {"width": size[0], "height": size[1]}
+        return image
+
+    def _reply_refs(self, reply_to: str) -> dict[str, Any]:
+        """``reply.root`` and ``reply.parent`` for a reply to the post ``reply_to`` (its URI)."""
+        try:
+            parent_uri = AtUri.parse(reply_to)
+        except ValueError as exc:
+            raise RejectedError(
+                f"bluesky: {self.account.name}: cannot reply to {reply_to!r}: not an at:// URI"
+            ) from exc
+        parent = self._get_record(parent_uri)
+        if parent is None:
+            raise RejectedError(
+                f"bluesky: {self.account.name}: the post to reply to ({reply_to}) does not exist"
+            )
+        cid = parent.get("cid")
+        if not isinstance(cid, str) or not cid:
+            raise UnavailableError(
+                f"bluesky: {self.account.name}: getRecord gave no cid for {reply_to}"
+            )
+        parent_ref = {"uri": str(parent_uri), "cid": cid}
+        value = parent.get("value")
+        reply = value.get("reply") if isinstance(value, dict) else None
+        root = reply.get("root") if isinstance(reply, dict) else None
+        if isinstance(root, dict) and isinstance(root.get("uri"), str) and root.get("cid"):
+            root_ref = {"uri": str(root["uri"]), "cid": str(root["cid"])}
+        else:
+            root_ref = parent_ref  # the parent starts the thread
+        return {"root": root_ref, "parent": parent_ref}
+
+    # --- records --------------------------------------------------------------------------------
+
+    def _get_record(self, uri: AtUri) -> dict[str, Any] | None:
+        """``getRecord`` of ``uri``: the answer (``uri``, ``cid``, ``value``) or ``None``."""
+        try:
+            return self._call(
+                "GET",
+                "com.atproto.repo.getRecord",
+                params={"repo": uri.repo, "collection": uri.collection, "rkey": uri.rkey},
+            )
+        except _NotFoundError:
+            return None
+
+    def _already_published(
+        self, session: _Session, rkey: str, refused: ChannelError
+    ) -> Receipt | None:
+        """After ``createRecord`` was refused: the receipt of the record already under
+        ``rkey``, or ``None`` when there is none (then ``refused`` stands).
+
+        Raises :class:`OutcomeUnknownError` when a server error was followed by a failed
+        check: the post may exist (a replay) and nobody can tell now.
+        """
+        uri = AtUri(session.did, POST_COLLECTION, rkey)
+        try:
+            found = self._get_record(uri)
+        except ChannelError as exc:
+            if isinstance(refused, RejectedError):
+                return None
+            raise OutcomeUnknownError(
+                f"bluesky: {self.account.name}: createRecord failed ({refused.message}) and "
+                f"the check for an earlier copy failed too ({exc.message})",
+                network_message=refused.network_message,
+            ) from exc
+        if found is None:
+            return None
+        return self._receipt(session, uri, _created_at(found))
+
+    def _receipt(self, session: _Session, uri: AtUri, created_at: str | None) -> Receipt:
+        published = _parse_time(created_at) or datetime.now(UTC)
+        who = session.handle if session.handle and session.handle != "handle.invalid" else None
+        return Receipt(
+            remote_id=str(uri),
+            url=f"{self.app_url}/profile/{who or uri.repo}/post/{uri.rkey}",
+            published_at=published,
+        )
+
+    def _own_uri(self, remote_id: str) -> AtUri:
+        try:
+            uri = AtUri.parse(remote_id)
+        except ValueError as exc:
+            raise RejectedError(f"bluesky: {remote_id!r} is not a post URI") from exc
+        session = self._session()
+        if uri.repo not in (session.did, session.handle):
+            raise RejectedError(
+                f"bluesky: {self.account.name}: {remote_id} belongs to another account"
+            )
+        return AtUri(session.did, uri.collection, uri.rkey)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def _lock(self) -> threading.Lock:
+        with _sessions_lock:
+            return _session_locks.setdefault(self._cache_key, threading.Lock())
+
+    def _session(self) -> _Session:
+        with _sessions_lock:
+            cached = _sessions.get(self._cache_key)
+        if cached is not None:
+            return cached
+        with self._lock():
+            with _sessions_lock:
+                cached = _sessions.get(self._cache_key)
+            if cached is not None:
+                return cached
+            session = self._login()
+            with _sessions_lock:
+                _sessions[self._cache_key] = session
+            return session
+
+    def _renew(self, stale: _Session, refused: _TokenRefusedError) -> None:
+        """Replace ``stale`` after its access token was refused: refresh it when it expired,
+        log in again when that fails or the token is invalid. Another thread may have done so
+        already; then its session is kept."""
+        with self._lock():
+            with _sessions_lock:
+                current = _sessions.get(self._cache_key)
+            if current is not None and current != stale:
+                return
+            session: _Session | None = None
+            if refused.error.name == "ExpiredToken":
+                session = self._refresh(stale)
+            if session is None:
+                with _sessions_lock:
+                    _sessions.pop(self._cache_key, None)  # a failed login leaves no session
+                session = self._login()
+            with _sessions_lock:
+                _sessions[self._cache_key] = session
+
+    def _login(self) -> _Session:
+        if not self.identifier:
+            raise AuthError(
+                f"bluesky: account {self.account.name} has no identifier",
+                hint="set `identifier` (handle or DID) of the account in config.toml",
+            )
+        password = self.account.secret("password")
+        if not password:
+            raise AuthError(
+                f"bluesky: account {self.account.name} has no password",
+                hint="set `password` (an app password) of the account in config.toml",
+            )
+        answer = self._session_call(
+            "com.atproto.server.createSession",
+            json={"identifier": self.identifier, "password": password},
+        )
+        _log.info("logged in as %s on %s", self.identifier, self.base_url)
+        return self._session_from(answer)
+
+    def _refresh(self, stale: _Session) -> _Session | None:
+        """A refreshed session, or ``None`` when the refresh token was refused."""
+        try:
+            answer = self._session_call(
+                "com.atproto.server.refreshSession", bearer=stale.refresh_jwt
+            )
+        except AuthError as exc:
+            _log.info("refreshing the session of %s failed (%s)", self.identifier, exc.message)
+            return None
+        _log.debug("refreshed the session of %s", self.identifier)
+        return self._session_from(answer)
+
+    def _session_call(
+        self, nsid: str, *, json: Any = None, bearer: str | None = None
+    ) -> dict[str, Any]:
+        """createSession / refreshSession. Any refusal is an AuthError, except rate limits
+        and server errors."""
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        response = self._send("POST", nsid, json=json, headers=headers)
+        if response.status_code < 400:
+            return _json(response, nsid)
+        error = _xrpc_error(response)
+        if error.status == 429 or error.status >= 500:
+            raise self._error(error, response, nsid, creates=False)
+        raise AuthError(
+            f"bluesky: {self.account.name}: the server refused the login "
+            f"({error.status} {error.name or 'error'}: {error.message})",
+            network_message=error.message,
+            hint="check `identifier` and the app password of the account "
+            "(`campaign channels verify`)",
+        )
+
+    def _session_from(self, answer: dict[str, Any]) -> _Session:
+        try:
+            return _Session(
+                did=str(answer["did"]),
+                handle=str(answer.get("handle") or ""),
+                access_jwt=str(answer["accessJwt"]),
+                refresh_jwt=str(answer["refreshJwt"]),
+            )
+        except KeyError as exc:
+            raise UnavailableError(
+                f"bluesky: {self.account.name}: the session answer lacks {exc.args[0]}"
+            ) from exc
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        nsid: str,
+        *,
+        creates: bool = False,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """One authenticated XRPC call; renews the session and repeats once when the token is
+        refused. An HTTP error status raises (see the module doc)."""
+        for attempt in (1, 2):
+            session = self._session()
+            all_headers = {**(headers or {}), "Authorization": f"Bearer {session.access_jwt}"}
+            response = self._send(method, nsid, creates=creates, headers=all_headers, **kwargs)
+            if response.status_code < 400:
+                return _json(response, nsid)
+            error = _xrpc_error(response)
+            if error.status == 400 and error.name in ("ExpiredToken", "InvalidToken"):
+                refused = _TokenRefusedError(error)
+                if attempt == 1:
+                    self._renew(session, refused)
+                    continue
+                raise AuthError(
+                    f"bluesky: {self.account.name}: the server refuses even a new session "
+                    f"({error.name}: {error.message})",
+                    network_message=error.message,
+                ) from refused
+            raise self._error(error, response, nsid, creates=creates)
+        raise AssertionError("unreachable")
+
+    def _send(
+        self, method: str, nsid: str, *, creates: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        try:
+            return send(
+                self.session,
+                method,
+                f"{self.base_url}/xrpc/{nsid}",
+                timeout=self.timeout,
+                channel=self.name,
+                **kwargs,
+            )
+        except OutcomeUnknownError as exc:
+            if creates:
+                raise
+            # Only createRecord makes a post; whatever became of this call, none exists by it.
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+
+    def _error(
+        self, error: _XrpcError, response: requests.Response, nsid: str, *, creates: bool
+    ) -> ChannelError:
+        who = f"bluesky: {self.account.name}"
+        said = f"{error.status} {error.name}: {error.message}" if error.name else error.message
+        if error.status in (401, 403):
+            return AuthError(
+                f"{who}: {nsid} refused the credentials ({said})",
+                network_message=error.message,
+                hint="check the account's app password (`campaign channels verify`)",
+            )
+        if error.status == 429:
+            retry_at = _retry_at(response)
+            return RateLimitedError(
+                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+                network_message=error.message,
+            )
+        if error.name in ("RecordNotFound", "HandleNotFound") or error.status == 404:
+            return _NotFoundError(f"{who}: {nsid}: not found ({said})", network_message=said)
+        if error.status < 500:
+            return RejectedError(f"{who}: {nsid} refused ({said})", network_message=error.message)
+        if creates and error.status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: {nsid}: gateway error {error.status}; the post may have been created",
+                network_message=error.message,
+            )
+        return UnavailableError(f"{who}: {nsid}: server error ({said})", network_message=said)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _media_problems(media: tuple[MediaFile, ...]) -> list[tuple[MediaFile, str]]:
+    """What Bluesky's image embed would refuse: more than four, not an image, too large."""
+    problems: list[tuple[MediaFile, str]] = []
+    if len(media) > MAX_IMAGES:
+        problems.append((media[MAX_IMAGES], f"at most {MAX_IMAGES} images per post on bluesky"))
+    for item in media:
+        if not item.mime_type.startswith("image/"):
+            problems.append((item, f"bluesky takes images only, not {item.mime_type}"))
+            continue
+        try:
+            size = item.path.stat().st_size
+        except OSError:
+            continue  # reported when it is read
+        if size > MAX_IMAGE_BYTES:
+            problems.append(
+                (item, f"image too large for bluesky: {size} of {MAX_IMAGE_BYTES} bytes")
+            )
+    return problems
+
+
+def _json(response: requests.Response, nsid: str) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise UnavailableError(
+            f"bluesky: {nsid} answered {response.status_code} without a JSON object"
+        )
+    return value
+
+
+def _xrpc_error(response: requests.Response) -> _XrpcError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        message = body.get("message")
+        return _XrpcError(
+            response.status_code,
+            str(body["error"]),
+            str(message) if isinstance(message, str) else str(body["error"]),
+        )
+    text = " ".join(response.text.split())[:200]
+    return _XrpcError(
+        response.status_code, "", text or response.reason or f"HTTP {response.status_code}"
+    )
+
+
+def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
+    """When to try again after a 429: ``RateLimit-Reset`` (Unix seconds), else
+    ``Retry-After`` (seconds or an HTTP date), else a minute from now."""
+    now = now or datetime.now(UTC)
+    when: datetime | None = None
+    reset = response.headers.get("RateLimit-Reset", "").strip()
+    if reset:
+        try:
+            when = datetime.fromtimestamp(float(reset), UTC)
+        except (ValueError, OverflowError, OSError):
+            _log.warning("unreadable RateLimit-Reset %r", reset)
+    retry_after = response.headers.get("Retry-After", "").strip()
+    if when is None and retry_after:
+        if retry_after.isdigit():
+            when = now + timedelta(seconds=int(retry_after))
+        else:
+            try:
+                when = parsedate_to_datetime(retry_after)
+            except (TypeError, ValueError):
+                _log.warning("unreadable Retry-After %r", retry_after)
+    if when is None:
+        return now + DEFAULT_RATE_LIMIT_WAIT
+    return max(when.astimezone(UTC), now)
+
+
+def _timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds and ``Z``, the form Bluesky's own clients write."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _created_at(found: dict[str, Any]) -> str | None:
+    value = found.get("value")
+    created = value.get("createdAt") if isinstance(value, dict) else None
+    return created if isinstance(created, str) else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = isoparse(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
