@@ -202,13 +202,15 @@ class MatrixChannel(Channel):
         user_id = self._whoami()
         room_id = self._room_id()
         state = f"{CLIENT}/rooms/{_q(room_id)}/state"
+        said: str | None = None
         try:
             member = _json(self._request("GET", f"{state}/m.room.member/{_q(user_id)}"))
-        except _NotFoundError:
-            member = {}
+        except (_NotFoundError, _ForbiddenError) as exc:  # 403: not in the room
+            member, said = {}, exc.network_message
         if member.get("membership") != "join":
             raise AuthError(
                 f"matrix: {self.account.name}: {user_id} has not joined {self._room_setting()}",
+                network_message=said,
                 hint="join the room with this account (or invite it and accept the invitation)",
             )
         try:
@@ -435,7 +437,7 @@ class MatrixChannel(Channel):
                 hint="log in again and store the new access token (`campaign channels verify`)",
             )
         if status == 403:
-            return AuthError(
+            return _ForbiddenError(
                 f"{who}: {call} forbidden ({errcode or status}: {said})",
                 network_message=said,
                 hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
@@ -458,6 +460,10 @@ class MatrixChannel(Channel):
 
 class _NotFoundError(RejectedError):
     """404: the room alias, event or state does not exist."""
+
+
+class _ForbiddenError(AuthError):
+    """403: not in the room, too low a power level, or the account is barred."""
 
 
 _FORBIDDEN_HINTS = {
