@@ -1,0 +1,535 @@
+"""X: publish posts through API v2 with OAuth 1.0a user context (channels.md §4).
+
+The points that matter to the publisher:
+
+* Every call is signed with OAuth 1.0a (``requests_oauthlib.OAuth1``) from the account's four
+  secrets ``api_key``, ``api_secret``, ``access_token`` and ``access_secret``, read at the moment
+  of use. A post is ``POST /2/tweets`` with ``text``, ``reply.in_reply_to_tweet_id`` and
+  ``media.media_ids``; images go up first through ``POST /2/media/upload`` (polled while
+  ``processing_info`` says so) and get their alt text through ``POST /2/media/metadata``.
+* X has no idempotency key, so :attr:`XChannel.idempotency_window` is ``None``. After a lost
+  answer the publisher calls :meth:`XChannel.look_up`, which reads the account's own timeline
+  (``GET /2/users/:id/tweets``) and compares texts the way X shows them back (links on t.co,
+  ``&``/``<``/``>`` escaped, a link to the media appended). The time comes from the post id, a
+  snowflake that holds its creation time in milliseconds.
+* X refuses identical text with 403 "duplicate content". That is a hint, not proof, that the
+  post exists (it does not name the post, and edited text does not trigger it), but it is the
+  signal that matters after a lost answer whose lookup came too early for X's timeline. So on
+  that 403 the adapter searches the account's posts of the last :data:`DUPLICATE_LOOKBACK` for
+  the same text: found, that post is the receipt (it is on the account, with this text);
+  not found, the post is :class:`RejectedError` with a message saying the duplicate is X's
+  claim only.
+* HTTP errors map to the error classes like this (X's problem ``detail`` is kept):
+
+  ============================  ============================================================
+  401                           :class:`AuthError` (keys, tokens or signature refused)
+  403 duplicate content         see above
+  403 auth-shaped (unsupported  :class:`AuthError` (e.g. an app with read-only permission)
+  authentication, client
+  forbidden, oauth1 permissions)
+  other 403, 400, 404, 4xx      :class:`RejectedError` (reply target gone, too long, …)
+  429                           :class:`RateLimitedError`; ``retry_at`` = the latest reset of
+                                the exhausted limits (``x-rate-limit-*``,
+                                ``x-user-limit-24hour-*``, ``x-app-limit-24hour-*``, epoch s)
+  502, 503, 504 on the create   :class:`OutcomeUnknownError`: X's edge gave up, the post may
+                                exist (answers like these have been seen for created posts)
+  other 5xx                     :class:`UnavailableError`
+  ============================  ============================================================
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+
+from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
+
+from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    MediaFile,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+SECRETS = ("api_key", "api_secret", "access_token", "access_secret")
+TWITTER_EPOCH_MS = 1288834974657
+MAX_MEDIA = 4
+MAX_ALT_TEXT = 1000
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+#: Wait this long after a 429 that names no reset.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+#: ``look_up`` searches down to ``since`` minus this (clock skew).
+LOOK_UP_MARGIN = timedelta(minutes=1)
+#: After a 403 "duplicate content", posts this recent with the same text count as this one.
+DUPLICATE_LOOKBACK = timedelta(hours=24)
+LOOK_UP_MAX_PAGES = 10
+PAGE_SIZE = 100
+_TIMELINE_FIELDS = "created_at,entities,attachments,referenced_tweets"
+_AUTH_PROBLEMS = ("unsupported-authentication", "client-forbidden", "oauth1-permissions")
+_MEDIA_CATEGORY = {"image/gif": "tweet_gif"}
+
+_log = logger_for("x")
+
+
+class XChannel(Channel):
+    """Posts on one X account. Secrets: ``api_key`` and ``api_secret`` (the app's consumer
+    keys), ``access_token`` and ``access_secret`` (the account's user token; the app needs
+    "Read and write" permission)."""
+
+    name: ClassVar[str] = "x"
+    idempotency_window: ClassVar[timedelta | None] = None
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        max_polls: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.base_url = account.base_url.rstrip("/")
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self._sleep = sleep
+        self._user: dict[str, Any] | None = None  # GET /2/users/me, once per adapter
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        problems = super().validate(post)
+        if len(post.media) > MAX_MEDIA:
+            problems.append(f"x: {len(post.media)} images attached; a post takes at most 4")
+        for media in post.media:
+            if not media.mime_type.startswith("image/"):
+                problems.append(f"x: {media.path.name} is not an image ({media.mime_type})")
+            elif media.path.exists() and media.path.stat().st_size > MAX_IMAGE_BYTES:
+                problems.append(f"x: {media.path.name} is larger than 5 MB")
+            if media.alt and len(media.alt) > MAX_ALT_TEXT:
+                problems.append(
+                    f"x: the alt text of {media.path.name} has {len(media.alt)} characters; "
+                    f"X allows {MAX_ALT_TEXT}"
+                )
+        return problems
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        user = self._me()  # before anything is created: the receipt's URL needs the username
+        media_ids = [self._upload(media) for media in post.media]
+        body: dict[str, Any] = {"text": post.text}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
+        if post.reply_to is not None:
+            body["reply"] = {"in_reply_to_tweet_id": post.reply_to}
+        try:
+            response = self._request("POST", "/2/tweets", json=body, creates=True)
+        except _DuplicateContentError as exc:
+            return self._adopt_duplicate(post, exc)
+        try:
+            tweet_id = str(_json(response)["data"]["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OutcomeUnknownError(
+                f"x: {self.account.name}: the post was created but the answer could not be read",
+                hint="the publisher will look it up on the account",
+            ) from exc
+        receipt = self._receipt(tweet_id, user)
+        _log.info("published %s on %s", tweet_id, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The oldest post of this account created since ``since`` (less a minute) whose text
+        is ``post.text`` as X shows it back, with as many media and the same reply target."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        return self._find(post, since - LOOK_UP_MARGIN)
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """``public_metrics``, plus ``non_public_metrics`` (impressions, link clicks) where X
+        allows them (the author's posts younger than 30 days); missing figures stay ``None``."""
+        try:
+            data = self._tweet(receipt.remote_id, "public_metrics,non_public_metrics")
+        except RejectedError as exc:
+            if isinstance(exc, _NotFoundError):
+                raise
+            data = self._tweet(receipt.remote_id, "public_metrics")
+        public = data.get("public_metrics") or {}
+        private = data.get("non_public_metrics") or {}
+        views = private.get("impression_count", public.get("impression_count"))
+        user = _json(self._request("GET", "/2/users/me", params={"user.fields": "public_metrics"}))
+        followers = ((user.get("data") or {}).get("public_metrics") or {}).get("followers_count")
+        return Metrics(
+            likes=_count(public.get("like_count")),
+            reposts=_count(public.get("retweet_count")),
+            replies=_count(public.get("reply_count")),
+            quotes=_count(public.get("quote_count")),
+            views=_count(views),
+            clicks=_count(private.get("url_link_clicks")),
+            followers=_count(followers),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post. One that is already gone counts as deleted."""
+        try:
+            response = self._request("DELETE", f"/2/tweets/{remote_id}")
+        except _NotFoundError:
+            response = None
+        deleted = _json(response).get("data", {}).get("deleted") if response is not None else None
+        if deleted is not True:
+            _log.info("post %s on %s was already gone", remote_id, self.account.name)
+
+    def verify(self) -> str:
+        self._user = None
+        username = self._me().get("username")
+        return f"@{username}"
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _me(self) -> dict[str, Any]:
+        if self._user is None:
+            data = _json(self._request("GET", "/2/users/me")).get("data")
+            if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
+                raise UnavailableError(f"x: {self.account.name}: /2/users/me named no user")
+            self._user = data
+        return self._user
+
+    def _receipt(self, tweet_id: str, user: dict[str, Any]) -> Receipt:
+        return Receipt(
+            remote_id=tweet_id,
+            url=f"https://x.com/{user['username']}/status/{tweet_id}",
+            published_at=created_at(tweet_id),
+        )
+
+    def _upload(self, media: MediaFile) -> str:
+        """Upload one image, wait for processing, set its alt text; return the media id.
+
+        Nothing here can create the post, so a lost answer is reported as unavailability."""
+        try:
+            content = media.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"x: cannot read media file {media.path}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            response = self._request(
+                "POST",
+                "/2/media/upload",
+                files={"media": (media.path.name, content, media.mime_type)},
+                data={
+                    "media_category": _MEDIA_CATEGORY.get(media.mime_type, "tweet_image"),
+                    "media_type": media.mime_type,
+                },
+            )
+            data = _json(response)["data"]
+            media_id = str(data["id"])
+            if data.get("processing_info"):
+                self._wait_for_processing(media_id, data["processing_info"], media)
+            if media.alt:
+                self._request(
+                    "POST",
+                    "/2/media/metadata",
+                    json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}},
+                )
+        except OutcomeUnknownError as exc:
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(
+                f"x: {self.account.name}: unreadable answer to the upload of {media.path.name}"
+            ) from exc
+        return media_id
+
+    def _wait_for_processing(self, media_id: str, info: Any, media: MediaFile) -> None:
+        for _ in range(self.max_polls):
+            state = info.get("state") if isinstance(info, dict) else None
+            if state == "succeeded":
+                return
+            if state == "failed":
+                error = info.get("error") or {}
+                raise RejectedError(
+                    f"x: {self.account.name}: X could not process {media.path.name}: "
+                    f"{error.get('message', 'failed')}"
+                )
+            wait = info.get("check_after_secs") if isinstance(info, dict) else None
+            self._sleep(
+                min(float(wait), 30.0) if isinstance(wait, int | float) else self.poll_interval
+            )
+            response = self._request(
+                "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
+            )
+            info = _json(response).get("data", {}).get("processing_info")
+            if not info:
+                return  # no processing info: ready
+        raise UnavailableError(
+            f"x: {self.account.name}: {media.path.name} was still being processed after "
+            f"{self.max_polls} checks"
+        )
+
+    def _adopt_duplicate(self, post: OutboundPost, refusal: _DuplicateContentError) -> Receipt:
+        oldest = datetime.now(UTC) - DUPLICATE_LOOKBACK
+        try:
+            found = self._find(post, oldest)
+        except OutcomeUnknownError as exc:  # reading cannot create anything
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        if found is not None:
+            _log.warning(
+                "x refused a duplicate on %s; post %s of %s has this text and counts as this one",
+                self.account.name,
+                found.remote_id,
+                found.published_at.isoformat(timespec="seconds"),
+            )
+            return found
+        raise RejectedError(
+            f"x: {self.account.name}: X refused the text as duplicate content, but none of the "
+            f"account's posts of the last {DUPLICATE_LOOKBACK.total_seconds() / 3600:g} hours "
+            "has it; X's claim is only a hint",
+            network_message=refusal.network_message,
+            hint="check the account; change the text if it must go out again",
+        )
+
+    def _find(self, post: OutboundPost, oldest: datetime) -> Receipt | None:
+        user = self._me()
+        found: Receipt | None = None
+        for tweet in self._timeline(str(user["id"]), oldest):
+            if matches(tweet, post):
+                found = self._receipt(str(tweet["id"]), user)  # keep going: the oldest wins
+        return found
+
+    def _timeline(self, user_id: str, oldest: datetime) -> Iterator[dict[str, Any]]:
+        """The account's posts since ``oldest``, newest first."""
+        params: dict[str, str | int] = {
+            "max_results": PAGE_SIZE,
+            "start_time": oldest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tweet.fields": _TIMELINE_FIELDS,
+            "exclude": "retweets",
+        }
+        for _ in range(LOOK_UP_MAX_PAGES):
+            page = _json(self._request("GET", f"/2/users/{user_id}/tweets", params=params))
+            yield from (t for t in page.get("data") or [] if isinstance(t, dict))
+            token = (page.get("meta") or {}).get("next_token")
+            if not token:
+                return
+            params["pagination_token"] = str(token)
+        raise OutcomeUnknownError(
+            f"x: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since "
+            f"{oldest.isoformat(timespec='seconds')}; could not search back far enough",
+            hint="check the account by hand and settle the delivery with `campaign resolve`",
+        )
+
+    def _tweet(self, tweet_id: str, fields: str) -> dict[str, Any]:
+        body = _json(self._request("GET", f"/2/tweets/{tweet_id}", params={"tweet.fields": fields}))
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise _NotFoundError(f"x: {self.account.name}: post {tweet_id} not found")
+        return data
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, *, creates: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        response = send(
+            self.session,
+            method,
+            self.base_url + path,
+            timeout=self.timeout,
+            channel=self.name,
+            auth=self._auth(),
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            self._raise_error(response, f"{method} {path}", creates=creates)
+        return response
+
+    def _auth(self) -> OAuth1:
+        values = {key: self.account.secret(key) for key in SECRETS}
+        missing = [key for key, value in values.items() if not value]
+        if missing:
+            raise AuthError(
+                f"x: account {self.account.name} lacks {', '.join(missing)}",
+                hint="set all four keys of the account in config.toml",
+            )
+        return OAuth1(
+            values["api_key"],
+            client_secret=values["api_secret"],
+            resource_owner_key=values["access_token"],
+            resource_owner_secret=values["access_secret"],
+        )
+
+    def _raise_error(self, response: requests.Response, call: str, *, creates: bool) -> NoReturn:
+        status = response.status_code
+        problem = _problem(response)
+        said = _problem_text(problem, response)
+        kind = str(problem.get("type", ""))
+        who = f"x: {self.account.name}: {call}"
+        if status == 401:
+            raise AuthError(
+                f"{who}: X refused the credentials ({said})",
+                network_message=said,
+                hint="check the four keys of the account; regenerated keys replace the old ones",
+            )
+        if status == 403:
+            if "duplicate content" in said.lower():
+                raise _DuplicateContentError(f"{who}: duplicate content", network_message=said)
+            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
+                raise AuthError(
+                    f"{who}: X does not let this app do that ({said})",
+                    network_message=said,
+                    hint='give the app "Read and write" permission, then regenerate the '
+                    "access token and secret",
+                )
+            raise RejectedError(f"{who}: forbidden ({said})", network_message=said)
+        if status == 429:
+            retry_at = retry_at_from(response.headers)
+            raise RateLimitedError(
+                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+                network_message=said,
+            )
+        if status == 404:
+            raise _NotFoundError(f"{who}: not found ({said})", network_message=said)
+        if status < 500:
+            raise RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 503, 504):
+            raise OutcomeUnknownError(
+                f"{who}: server error {status}; the post may have been created",
+                network_message=said,
+            )
+        raise UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+
+
+class _NotFoundError(RejectedError):
+    """404, or a post X reports as not found."""
+
+
+class _DuplicateContentError(RejectedError):
+    """403 "You are not allowed to create a Tweet with duplicate content"."""
+
+
+# --- matching posts -----------------------------------------------------------------------------
+
+
+def created_at(tweet_id: str) -> datetime:
+    """The creation time a snowflake id holds (milliseconds since X's epoch, shifted by 22
+    bits); now for an id that is not a snowflake."""
+    try:
+        milliseconds = (int(tweet_id) >> 22) + TWITTER_EPOCH_MS
+    except ValueError:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(milliseconds / 1000, UTC)
+
+
+def matches(tweet: dict[str, Any], post: OutboundPost) -> bool:
+    """Whether ``tweet`` (as X returns it, with ``entities``, ``attachments`` and
+    ``referenced_tweets``) is ``post``."""
+    media = (tweet.get("attachments") or {}).get("media_keys") or []
+    if len(media) != len(post.media):
+        return False
+    if post.reply_to is not None:
+        replied = [
+            str(r.get("id"))
+            for r in tweet.get("referenced_tweets") or []
+            if r.get("type") == "replied_to"
+        ]
+        if replied != [post.reply_to]:
+            return False
+    return comparable(sent_text(tweet)) == comparable(post.text)
+
+
+def sent_text(tweet: dict[str, Any]) -> str:
+    """The text of ``tweet`` without the link X appends for its media, unescaped."""
+    text = str(tweet.get("text", ""))
+    for entity in (tweet.get("entities") or {}).get("urls") or []:
+        if entity.get("media_key") and isinstance(entity.get("url"), str):
+            text = text.replace(entity["url"], "")
+    return html.unescape(text)
+
+
+def comparable(text: str) -> str:
+    """``text`` with every link replaced by one placeholder (X shows links as t.co links) and
+    whitespace normalised."""
+    from twitter_text import extract_urls_with_indices
+
+    text = unicodedata.normalize("NFC", text)
+    for found in reversed(extract_urls_with_indices(text)):
+        start, end = found["indices"]
+        text = f"{text[:start]}\u2060link\u2060{text[end:]}"
+    return " ".join(text.split())
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def retry_at_from(headers: Any, now: datetime | None = None) -> datetime:
+    """When to try again after a 429: the latest reset among the limits X reports as spent
+    (``remaining`` 0), else ``x-rate-limit-reset``, else a minute."""
+    now = now or datetime.now(UTC)
+    spent: list[datetime] = []
+    for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
+        reset = _epoch(headers.get(f"{prefix}-reset"))
+        if reset is not None and str(headers.get(f"{prefix}-remaining", "")).strip() == "0":
+            spent.append(reset)
+    if spent:
+        return max(max(spent), now)
+    reset = _epoch(headers.get("x-rate-limit-reset"))
+    if reset is not None:
+        return max(reset, now)
+    retry_after = str(headers.get("Retry-After", "")).strip()
+    if retry_after.isdigit():
+        return now + timedelta(seconds=int(retry_after))
+    return now + DEFAULT_RATE_LIMIT_WAIT
+
+
+def _epoch(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(str(value).strip()), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    value = response.json()
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _problem(response: requests.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _problem_text(problem: dict[str, Any], response: requests.Response) -> str:
+    """``detail`` of an X problem (with the messages of its ``errors``), else the body."""
+    parts = [str(problem["detail"])] if isinstance(problem.get("detail"), str) else []
+    for error in problem.get("errors") or []:
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            parts.append(str(error["message"]))
+    if parts:
+        return ": ".join(dict.fromkeys(parts))
+    text = " ".join(response.text.split())[:200]
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
