@@ -467,7 +467,7 @@ class BlueskySandbox:
         }
         handler = routes.get((request.method, nsid))
         if handler is None:
-            if any(name == nsid for _, name in routes):
+            if nsid == "com.atproto.repo.createRecord" or any(name == nsid for _, name in routes):
                 return _error(400, "InvalidRequest", "Incorrect HTTP method"), None
             return _error(501), None
         return handler(request), None
