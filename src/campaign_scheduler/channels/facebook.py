@@ -1,0 +1,343 @@
+"""Facebook Page: publish posts as a Page through the Graph API (channels.md §5).
+
+Settings: ``page_id`` (the Page's numeric id), optional ``api_version`` (default
+:data:`~campaign_scheduler.channels._graph.DEFAULT_GRAPH_VERSION`); secret ``token``, a Page
+access token with ``pages_manage_posts`` and ``pages_read_engagement`` (``read_insights`` for
+the views/reach/clicks figures, ``pages_manage_engagement`` for replies).
+
+What is sent:
+
+* text only: ``POST /{page-id}/feed`` with ``message`` and, when the text contains a URL,
+  ``link`` (its first URL, which becomes the link preview);
+* one image: ``POST /{page-id}/photos`` (multipart ``source``) with ``caption`` and the image's
+  alt text as ``alt_text_custom`` (a parameter of Meta's generated SDK and a field of the Photo
+  node; see docs/meta-graph.md);
+* several images: each uploaded with ``published=false`` (and its alt text), then one
+  ``POST /{page-id}/feed`` with ``attached_media``;
+* a reply (``post.reply_to``): Pages have no threads, so a continuation is a comment of the
+  Page on its own post, ``POST /{post-id}/comments`` (``attachment_id`` of an unpublished
+  photo when it has an image).
+
+The answer's id is ``{page-id}_{post-id}``; the permalink and creation time are read from the
+post afterwards. Error codes map as in :mod:`campaign_scheduler.channels._graph`.
+
+Recovery: Facebook has no idempotency key, so ``idempotency_window`` is ``None``. After a lost
+answer :meth:`FacebookChannel.look_up` reads ``/{page-id}/feed`` (for a reply: the parent's
+comments) back to ``since`` and takes the oldest post of the Page whose message equals the
+text. A post with the same text published on purpose earlier is not matched because reading
+stops at ``since``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from campaign_scheduler.channels._graph import (
+    DEFAULT_GRAPH_VERSION,
+    LOOK_UP_MARGIN,
+    LOOK_UP_MAX_PAGES,
+    PAGE_SIZE,
+    GraphApi,
+    GraphNotFoundError,
+    count,
+    find_oldest_match,
+    insight_values,
+    parse_time,
+    read_receipt,
+    unix,
+)
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    MediaFile,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    OutcomeUnknownError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import requests
+
+#: Post insights read by :meth:`FacebookChannel.fetch_metrics` -> the Metrics field they fill.
+#: ``post_total_media_view_unique`` is the documented successor of the deprecated
+#: ``post_impressions_unique``; ``post_media_view`` as the successor of ``post_impressions``
+#: is UNVERIFIED (channels.md §5). A metric Meta refuses is left out (its figure is None).
+POST_INSIGHTS = {
+    "post_media_view": "views",
+    "post_total_media_view_unique": "reach",
+    "post_clicks": "clicks",
+}
+_URL = re.compile(r"https?://[^\s<>\"]+")
+_POST_FIELDS = "id,message,created_time,from,permalink_url"
+
+
+class FacebookChannel(Channel):
+    """Posts on one Facebook Page."""
+
+    name: ClassVar[str] = "facebook"
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.api = GraphApi(
+            channel=self.name,
+            account=account,
+            session=session,
+            timeout=timeout,
+            default_version=DEFAULT_GRAPH_VERSION,
+        )
+
+    @property
+    def page_id(self) -> str:
+        value = self.account.settings.get("page_id")
+        if value is None or str(value).strip() == "":
+            raise ChannelError(
+                f"facebook: {self.account.name} has no page_id",
+                hint="set page_id of the account in config.toml",
+            )
+        return str(value).strip()
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        problems = super().validate(post)
+        problems.extend(
+            f"facebook: only images can be attached, not {m.mime_type} ({m.path.name})"
+            for m in post.media
+            if not m.mime_type.startswith("image/")
+        )
+        if post.reply_to is not None and len(post.media) > 1:
+            problems.append("facebook: a reply (a comment) can carry one image at most")
+        if not post.text.strip() and not post.media:
+            problems.append("facebook: the post has neither text nor an image")
+        return problems
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        problems = self.validate(post)
+        if problems:
+            raise RejectedError(f"facebook: {self.account.name}: " + "; ".join(problems))
+        if post.reply_to is not None:
+            return self._comment(post, post.reply_to)
+        page = self.page_id
+        if not post.media:
+            data: dict[str, Any] = {"message": post.text}
+            link = _first_url(post.text)
+            if link:
+                data["link"] = link
+            post_id = self._created_id(self.api.post(f"{page}/feed", data, creates=True))
+        elif len(post.media) == 1:
+            post_id = self._photo_post(page, post.text, post.media[0])
+        else:
+            photo_ids = [self._upload(page, media, published=False) for media in post.media]
+            data = {
+                "message": post.text,
+                "attached_media": [{"media_fbid": photo_id} for photo_id in photo_ids],
+            }
+            post_id = self._created_id(self.api.post(f"{page}/feed", data, creates=True))
+        receipt = read_receipt(
+            self.api, post_id, url_field="permalink_url", time_field="created_time"
+        )
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The oldest post of the Page (or, for a reply, its oldest comment under the parent)
+        created since ``since`` less a minute whose message equals ``post.text``."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        page = self.page_id
+        params: dict[str, Any] = {"fields": _POST_FIELDS, "limit": PAGE_SIZE}
+        if post.reply_to is not None:
+            path = f"{post.reply_to}/comments"
+            params.update(order="reverse_chronological", filter="stream")
+        else:
+            path = f"{page}/feed"
+            params["since"] = unix(oldest)
+        found = find_oldest_match(
+            self.api.pages(path, params, max_pages=LOOK_UP_MAX_PAGES),
+            text=post.text,
+            text_field="message",
+            time_field="created_time",
+            oldest=oldest,
+            accept=lambda item: _author(item) in (None, page),
+        )
+        if found is None:
+            return None
+        url = found.get("permalink_url")
+        return Receipt(
+            remote_id=str(found["id"]),
+            url=url if isinstance(url, str) else None,
+            published_at=parse_time(found.get("created_time")) or self.api.clock(),
+        )
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Reactions, comments and shares from the post; views, reach and clicks from its
+        insights where Meta provides them; the Page's followers. A comment (a reply) has
+        only its likes and replies."""
+        remote_id = receipt.remote_id
+        if not remote_id.startswith(f"{self.page_id}_"):
+            comment = self.api.get(remote_id, {"fields": "id,like_count,comment_count"})
+            return Metrics(
+                likes=count(comment.get("like_count")),
+                replies=count(comment.get("comment_count")),
+            )
+        entity = self.api.get(
+            remote_id,
+            {
+                "fields": "id,shares,reactions.summary(total_count).limit(0),"
+                "comments.summary(total_count).limit(0)"
+            },
+        )
+        shares = entity.get("shares")
+        figures = self._insights(remote_id)
+        return Metrics(
+            likes=_summary_total(entity.get("reactions")),
+            replies=_summary_total(entity.get("comments")),
+            # Meta leaves ``shares`` out when nobody shared the post.
+            reposts=count(shares.get("count")) if isinstance(shares, dict) else 0,
+            views=figures.get("views"),
+            reach=figures.get("reach"),
+            clicks=figures.get("clicks"),
+            followers=self._followers(),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post or comment; one that is already gone counts as deleted."""
+        try:
+            self.api.delete(remote_id)
+        except GraphNotFoundError:
+            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+
+    def verify(self) -> str:
+        """The Page's name. The token must be a Page token of ``page_id``."""
+        me = self.api.get("me", {"fields": "id,name"})
+        name = str(me.get("name") or "")
+        if str(me.get("id")) != self.page_id:
+            raise AuthError(
+                f"facebook: {self.account.name}: the token belongs to {name or me.get('id')!s}, "
+                f"not to Page {self.page_id}",
+                hint="use a Page access token of this Page (GET /me/accounts lists them)",
+            )
+        if not name:
+            raise UnavailableError(f"facebook: {self.account.name}: /me returned no name")
+        return name
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _photo_post(self, page: str, caption: str, media: MediaFile) -> str:
+        answer = self._photo_request(page, media, {"caption": caption}, creates=True)
+        post_id = answer.get("post_id")
+        if isinstance(post_id, str) and post_id:
+            return post_id
+        photo_id = self._created_id(answer)
+        # Whether /photos answers with post_id is UNVERIFIED: ask the photo for its story.
+        try:
+            story = self.api.get(photo_id, {"fields": "id,page_story_id"}).get("page_story_id")
+        except ChannelError as exc:
+            raise OutcomeUnknownError(
+                f"facebook: {self.account.name}: photo {photo_id} was posted but its post id "
+                f"could not be read ({exc.message})",
+                hint="the lookup after a lost answer finds it",
+            ) from exc
+        if not isinstance(story, str) or not story:
+            raise OutcomeUnknownError(
+                f"facebook: {self.account.name}: photo {photo_id} was posted but has no "
+                "page_story_id",
+                hint="the lookup after a lost answer finds it",
+            )
+        return story
+
+    def _upload(self, page: str, media: MediaFile, *, published: bool) -> str:
+        """An unpublished photo (for a multi-photo post or a comment): nothing is posted."""
+        answer = self._photo_request(page, media, {"published": published}, creates=False)
+        return self._created_id(answer)
+
+    def _photo_request(
+        self, page: str, media: MediaFile, fields: Mapping[str, Any], *, creates: bool
+    ) -> dict[str, Any]:
+        try:
+            content = media.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"facebook: cannot read media file {media.path}: {exc.strerror or exc}"
+            ) from exc
+        data = dict(fields)
+        if media.alt:
+            data["alt_text_custom"] = media.alt
+        files = {"source": (media.path.name, content, media.mime_type)}
+        return self.api.post(f"{page}/photos", data, files=files, creates=creates)
+
+    def _comment(self, post: OutboundPost, parent: str) -> Receipt:
+        data: dict[str, Any] = {"message": post.text}
+        if post.media:
+            data["attachment_id"] = self._upload(self.page_id, post.media[0], published=False)
+        answer = self.api.post(f"{parent}/comments", data, creates=True)
+        comment_id = self._created_id(answer)
+        return read_receipt(
+            self.api, comment_id, url_field="permalink_url", time_field="created_time"
+        )
+
+    def _created_id(self, answer: Mapping[str, Any]) -> str:
+        value = answer.get("id")
+        if isinstance(value, str) and value:
+            return value
+        raise OutcomeUnknownError(
+            f"facebook: {self.account.name}: the answer to a create call names no id",
+            hint="the lookup after a lost answer finds the post",
+        )
+
+    def _insights(self, remote_id: str) -> dict[str, int | None]:
+        """Insight figures by Metrics field; metrics Meta refuses are left out."""
+        answer, error = self.api.try_get(
+            f"{remote_id}/insights", {"metric": ",".join(POST_INSIGHTS)}
+        )
+        values: dict[str, Any] = {}
+        if answer is not None:
+            values = insight_values(answer)
+        elif error is not None and error.code == 100:
+            # One refused (e.g. renamed) metric fails the whole call: ask one by one.
+            for metric in POST_INSIGHTS:
+                single, _ = self.api.try_get(f"{remote_id}/insights", {"metric": metric})
+                if single is not None:
+                    values.update(insight_values(single))
+        elif error is not None:
+            self.api.log.info("no insights for %s: %s", remote_id, error.describe())
+        return {field: count(values.get(metric)) for metric, field in POST_INSIGHTS.items()}
+
+    def _followers(self) -> int | None:
+        page, _ = self.api.try_get(self.page_id, {"fields": "id,followers_count"})
+        return count(page.get("followers_count")) if page is not None else None
+
+
+def _first_url(text: str) -> str | None:
+    match = _URL.search(text)
+    return match.group(0).rstrip(".,;:!?)»“\"'") if match else None
+
+
+def _author(item: Mapping[str, Any]) -> str | None:
+    author = item.get("from")
+    if isinstance(author, dict) and author.get("id") is not None:
+        return str(author["id"])
+    return None
+
+
+def _summary_total(edge: object) -> int | None:
+    if isinstance(edge, dict):
+        summary = edge.get("summary")
+        if isinstance(summary, dict):
+            return count(summary.get("total_count"))
+    return None

@@ -1,0 +1,238 @@
+"""Instagram: publish image posts through the Graph API's content publishing (channels.md §6).
+
+Settings: ``user_id`` (the Instagram professional account's id), ``media_base_url`` (where
+the sender's ``media/`` folder is served publicly: Instagram downloads every image from a URL,
+it does not accept uploads), optional ``api_version``; secret ``token`` (with
+``instagram_content_publish``, and ``instagram_manage_insights`` for metrics).
+
+Publishing a post takes several calls, and only the last one can create the post:
+
+1. ``GET /{ig-user-id}/content_publishing_limit``: when ``quota_usage`` has reached
+   ``config.quota_total`` (50 posts per moving 24 hours on the reference page) the post is not
+   attempted and :class:`RateLimitedError` says to try again in an hour;
+2. ``POST /{ig-user-id}/media`` with ``image_url``, ``caption`` and ``alt_text`` creates a
+   container (for 2-10 images: one carousel item per image, then a ``CAROUSEL`` container);
+3. ``GET /{container-id}?fields=status_code`` until ``FINISHED`` (bounded, with an injectable
+   sleep); ``ERROR`` or ``EXPIRED`` is a refusal;
+4. ``POST /{ig-user-id}/media_publish`` with ``creation_id`` publishes it and answers the
+   media id; the permalink and timestamp are read afterwards.
+
+A transport failure in steps 1-3 is :class:`UnavailableError` (an unused container expires by
+itself after 24 hours); only step 4 can end in :class:`OutcomeUnknownError`.
+
+Recovery: no idempotency key. The container would be the natural recovery point (its
+``status_code`` turns ``PUBLISHED``), but it is created inside the same ``publish`` call and
+never reaches the database, so :meth:`InstagramChannel.look_up` lists ``/{ig-user-id}/media``
+back to ``since`` and takes the oldest post whose caption equals the text.
+
+Instagram feed posts have no reply chains (follow-ups would be comments without images), so a
+post with ``reply_to`` is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from campaign_scheduler.channels._graph import (
+    DEFAULT_GRAPH_VERSION,
+    LOOK_UP_MARGIN,
+    LOOK_UP_MAX_PAGES,
+    PAGE_SIZE,
+    ContainerDialect,
+    GraphApi,
+    GraphNotFoundError,
+    Polling,
+    check_publishing_quota,
+    count,
+    find_oldest_match,
+    insight_values,
+    media_problems,
+    media_url,
+    parse_time,
+    publish_container,
+    read_receipt,
+)
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import ChannelError, RejectedError, UnavailableError
+
+if TYPE_CHECKING:
+    import requests
+
+MAX_IMAGES = 10
+#: Media insights read by :meth:`InstagramChannel.fetch_metrics` (channels.md §6; ``views``
+#: replaced ``impressions`` and ``plays`` in 2025).
+MEDIA_INSIGHTS = ("views", "reach", "likes", "comments", "saved", "shares")
+CONTAINERS = ContainerDialect(status_field="status_code", detail_field="status")
+
+
+class InstagramChannel(Channel):
+    """Image posts on one Instagram professional account."""
+
+    name: ClassVar[str] = "instagram"
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 3.0,
+        max_polls: int = 40,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.api = GraphApi(
+            channel=self.name,
+            account=account,
+            session=session,
+            timeout=timeout,
+            default_version=DEFAULT_GRAPH_VERSION,
+        )
+        self.polling = Polling(poll_interval, max_polls, sleep)
+
+    @property
+    def user_id(self) -> str:
+        value = self.account.settings.get("user_id")
+        if value is None or str(value).strip() == "":
+            raise ChannelError(
+                f"instagram: {self.account.name} has no user_id",
+                hint="set user_id of the account in config.toml",
+            )
+        return str(value).strip()
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        problems = super().validate(post)
+        if not post.media:
+            problems.append("instagram: a post needs an image (Instagram has no text posts)")
+        if len(post.media) > MAX_IMAGES:
+            problems.append(
+                f"instagram: at most {MAX_IMAGES} images per post, not {len(post.media)}"
+            )
+        if post.reply_to is not None:
+            problems.append("instagram: feed posts cannot continue another post")
+        problems.extend(media_problems(self.account, post.media, self.name))
+        return problems
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        problems = self.validate(post)
+        if problems:
+            raise RejectedError(f"instagram: {self.account.name}: " + "; ".join(problems))
+        user = self.user_id
+        check_publishing_quota(
+            self.api,
+            f"{user}/content_publishing_limit",
+            usage_key="quota_usage",
+            config_key="config",
+            what="publishing",
+        )
+        images = [(media_url(self.account, m), m.alt) for m in post.media]
+        params: dict[str, Any] = {"caption": post.text} if post.text else {}
+        children: list[dict[str, Any]] = []
+        if len(images) == 1:
+            url, alt = images[0]
+            params["image_url"] = url
+            if alt:
+                params["alt_text"] = alt
+        else:
+            children = [
+                {"image_url": url, **({"alt_text": alt} if alt else {})} for url, alt in images
+            ]
+        media_id = publish_container(
+            self.api,
+            edge=f"{user}/media",
+            publish_edge=f"{user}/media_publish",
+            params=params,
+            children=children,
+            dialect=CONTAINERS,
+            polling=self.polling,
+        )
+        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The oldest post of the account created since ``since`` less a minute whose caption
+        equals ``post.text``."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        items = self.api.pages(
+            f"{self.user_id}/media",
+            {"fields": "id,caption,timestamp,permalink", "limit": PAGE_SIZE},
+            max_pages=LOOK_UP_MAX_PAGES,
+        )
+        found = find_oldest_match(
+            items, text=post.text, text_field="caption", time_field="timestamp", oldest=oldest
+        )
+        if found is None:
+            return None
+        url = found.get("permalink")
+        return Receipt(
+            remote_id=str(found["id"]),
+            url=url if isinstance(url, str) else None,
+            published_at=parse_time(found.get("timestamp")) or self.api.clock(),
+        )
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Views, reach, likes, comments and shares from the media's insights (``saved`` is
+        read but has no place in :class:`Metrics`); when insights are not available yet
+        (delayed up to 48 hours, or "not enough viewers") likes and comments come from the
+        media's own counters and the rest stays None."""
+        remote_id = receipt.remote_id
+        answer, error = self.api.try_get(
+            f"{remote_id}/insights", {"metric": ",".join(MEDIA_INSIGHTS)}
+        )
+        values = insight_values(answer) if answer is not None else {}
+        if error is not None:
+            self.api.log.info("no insights for %s: %s", remote_id, error.describe())
+        likes, comments = count(values.get("likes")), count(values.get("comments"))
+        if likes is None or comments is None:
+            media = self.api.get(remote_id, {"fields": "id,like_count,comments_count"})
+            likes = likes if likes is not None else count(media.get("like_count"))
+            comments = comments if comments is not None else count(media.get("comments_count"))
+        return Metrics(
+            likes=likes,
+            replies=comments,
+            reposts=count(values.get("shares")),
+            views=count(values.get("views")),
+            reach=count(values.get("reach")),
+            followers=self._followers(),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post (where Meta allows it; see docs/meta-graph.md). One that is
+        already gone counts as deleted."""
+        try:
+            self.api.delete(remote_id)
+        except GraphNotFoundError:
+            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+        except RejectedError as exc:
+            raise RejectedError(
+                exc.message,
+                network_message=exc.network_message,
+                hint="Instagram may not allow deleting through the API; delete it in the app",
+            ) from exc
+
+    def verify(self) -> str:
+        """``@username`` of the account."""
+        user = self.api.get(self.user_id, {"fields": "id,username"})
+        username = user.get("username")
+        if not isinstance(username, str) or not username:
+            raise UnavailableError(f"instagram: {self.account.name}: no username in the answer")
+        return f"@{username}"
+
+    def _followers(self) -> int | None:
+        user, _ = self.api.try_get(self.user_id, {"fields": "id,followers_count"})
+        return count(user.get("followers_count")) if user is not None else None

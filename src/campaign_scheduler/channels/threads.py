@@ -1,0 +1,246 @@
+"""Threads: publish posts and reply chains through the Threads API (channels.md §9).
+
+Settings: ``user_id`` (the Threads user id), optional ``media_base_url`` (needed for images:
+Threads downloads them from a public URL, see :func:`~campaign_scheduler.channels._graph.media_url`)
+and ``api_version`` (default ``v1.0``); secret ``token`` (``threads_basic``,
+``threads_content_publish``; ``threads_manage_insights`` for metrics, ``threads_delete``).
+
+Publishing is the Graph container flow (see :mod:`campaign_scheduler.channels._graph`):
+
+1. ``GET /{user-id}/threads_publishing_limit``: 250 posts (1000 replies) per moving 24 hours;
+   when used up, :class:`RateLimitedError` without trying;
+2. ``POST /{user-id}/threads`` with ``media_type`` ``TEXT`` (``text``), ``IMAGE``
+   (``image_url``, ``alt_text``, ``text``) or, for 2-20 images, ``CAROUSEL`` with item
+   containers; ``reply_to_id`` makes it a reply (the next link of a chain);
+3. ``GET /{container-id}?fields=status,error_message`` until ``FINISHED``;
+4. ``POST /{user-id}/threads_publish`` with ``creation_id``, the only call that can create the
+   post; then the permalink and timestamp are read.
+
+Length: 500 characters, emoji counted by their UTF-8 bytes (channels/text.py).
+
+Recovery: no idempotency key; :meth:`ThreadsChannel.look_up` lists ``/{user-id}/threads``
+(top-level posts) or, for a reply, ``/{user-id}/replies`` back to ``since`` and takes the
+oldest post whose text equals the post's (and, for a reply, whose parent is ``reply_to``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from campaign_scheduler.channels._graph import (
+    LOOK_UP_MARGIN,
+    LOOK_UP_MAX_PAGES,
+    PAGE_SIZE,
+    ContainerDialect,
+    GraphApi,
+    GraphNotFoundError,
+    Polling,
+    check_publishing_quota,
+    count,
+    find_oldest_match,
+    insight_values,
+    media_problems,
+    media_url,
+    parse_time,
+    publish_container,
+    read_receipt,
+    unix,
+)
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.errors import AuthError, ChannelError, RejectedError, UnavailableError
+
+if TYPE_CHECKING:
+    import requests
+
+DEFAULT_THREADS_VERSION = "v1.0"
+MAX_IMAGES = 20
+MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
+CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
+
+
+class ThreadsChannel(Channel):
+    """Posts on one Threads profile."""
+
+    name: ClassVar[str] = "threads"
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 5.0,
+        max_polls: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.api = GraphApi(
+            channel=self.name,
+            account=account,
+            session=session,
+            timeout=timeout,
+            default_version=DEFAULT_THREADS_VERSION,
+        )
+        self.polling = Polling(poll_interval, max_polls, sleep)
+
+    @property
+    def user_id(self) -> str:
+        value = self.account.settings.get("user_id")
+        if value is None or str(value).strip() == "":
+            raise ChannelError(
+                f"threads: {self.account.name} has no user_id",
+                hint="set user_id of the account in config.toml",
+            )
+        return str(value).strip()
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        problems = super().validate(post)
+        if not post.text.strip() and not post.media:
+            problems.append("threads: the post has neither text nor an image")
+        if len(post.media) > MAX_IMAGES:
+            problems.append(f"threads: at most {MAX_IMAGES} images per post, not {len(post.media)}")
+        problems.extend(media_problems(self.account, post.media, self.name))
+        return problems
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        problems = self.validate(post)
+        if problems:
+            raise RejectedError(f"threads: {self.account.name}: " + "; ".join(problems))
+        user = self.user_id
+        reply = post.reply_to is not None
+        check_publishing_quota(
+            self.api,
+            f"{user}/threads_publishing_limit",
+            usage_key="reply_quota_usage" if reply else "quota_usage",
+            config_key="reply_config" if reply else "config",
+            what="reply" if reply else "publishing",
+        )
+        params: dict[str, Any] = {"text": post.text} if post.text else {}
+        if post.reply_to is not None:
+            params["reply_to_id"] = post.reply_to
+        images = [(media_url(self.account, m), m.alt) for m in post.media]
+        children: list[dict[str, Any]] = []
+        if not images:
+            params["media_type"] = "TEXT"
+        elif len(images) == 1:
+            url, alt = images[0]
+            params.update(media_type="IMAGE", image_url=url)
+            if alt:
+                params["alt_text"] = alt
+        else:
+            children = [
+                {"media_type": "IMAGE", "image_url": url, **({"alt_text": alt} if alt else {})}
+                for url, alt in images
+            ]
+        media_id = publish_container(
+            self.api,
+            edge=f"{user}/threads",
+            publish_edge=f"{user}/threads_publish",
+            params=params,
+            children=children,
+            dialect=CONTAINERS,
+            polling=self.polling,
+        )
+        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The oldest post (or reply to ``post.reply_to``) of the profile created since
+        ``since`` less a minute whose text equals ``post.text``."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        user = self.user_id
+        parent = post.reply_to
+        if parent is None:
+            path = f"{user}/threads"
+            fields = "id,text,timestamp,permalink"
+        else:
+            path = f"{user}/replies"
+            fields = "id,text,timestamp,permalink,replied_to"
+        items = self.api.pages(
+            path,
+            {"fields": fields, "since": unix(oldest), "limit": PAGE_SIZE},
+            max_pages=LOOK_UP_MAX_PAGES,
+        )
+        found = find_oldest_match(
+            items,
+            text=post.text,
+            text_field="text",
+            time_field="timestamp",
+            oldest=oldest,
+            accept=lambda item: parent is None or _parent(item) in (None, parent),
+        )
+        if found is None:
+            return None
+        url = found.get("permalink")
+        return Receipt(
+            remote_id=str(found["id"]),
+            url=url if isinstance(url, str) else None,
+            published_at=parse_time(found.get("timestamp")) or self.api.clock(),
+        )
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """views, likes, replies, reposts and quotes from the post's insights (``shares``
+        has no place in :class:`Metrics`); followers from the profile's insights."""
+        answer, error = self.api.try_get(
+            f"{receipt.remote_id}/insights", {"metric": ",".join(MEDIA_INSIGHTS)}
+        )
+        if error is not None:
+            self.api.log.info("no insights for %s: %s", receipt.remote_id, error.describe())
+        values = insight_values(answer) if answer is not None else {}
+        return Metrics(
+            views=count(values.get("views")),
+            likes=count(values.get("likes")),
+            replies=count(values.get("replies")),
+            reposts=count(values.get("reposts")),
+            quotes=count(values.get("quotes")),
+            followers=self._followers(),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post (100 deletions per day); one already gone counts as deleted."""
+        try:
+            self.api.delete(remote_id)
+        except GraphNotFoundError:
+            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+
+    def verify(self) -> str:
+        """``@username`` of the profile the token belongs to, which must be ``user_id``."""
+        me = self.api.get("me", {"fields": "id,username"})
+        username = me.get("username")
+        if str(me.get("id")) != self.user_id:
+            raise AuthError(
+                f"threads: {self.account.name}: the token belongs to @{username}, not to "
+                f"user {self.user_id}",
+                hint="set user_id to the id of the profile the token was issued for",
+            )
+        if not isinstance(username, str) or not username:
+            raise UnavailableError(f"threads: {self.account.name}: /me returned no username")
+        return f"@{username}"
+
+    def _followers(self) -> int | None:
+        answer, _ = self.api.try_get(
+            f"{self.user_id}/threads_insights", {"metric": "followers_count"}
+        )
+        return count(insight_values(answer).get("followers_count")) if answer else None
+
+
+def _parent(item: dict[str, Any]) -> str | None:
+    replied_to = item.get("replied_to")
+    if isinstance(replied_to, dict) and replied_to.get("id") is not None:
+        return str(replied_to["id"])
+    return None

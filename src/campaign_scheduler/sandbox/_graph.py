@@ -1,0 +1,1189 @@
+"""What the Facebook, Instagram and Threads sandboxes share: a loopback Graph API host.
+
+:class:`GraphSandbox` answers the way Meta's Graph hosts do (channels.md §§1, 5, 6, 9):
+
+* paths with or without a version prefix (``/v25.0/…``, ``/v1.0/…``); the version of every
+  call is recorded in :attr:`GraphSandbox.requests_seen`;
+* the token as ``access_token`` (query, form or multipart) or, if
+  :attr:`~GraphSandbox.accept_bearer`, as ``Authorization: Bearer`` (UNVERIFIED for Meta);
+  missing → code 104, unknown → 190, revoked → 190 with a subcode (HTTP
+  :attr:`~GraphSandbox.auth_status`, 400 by default: UNVERIFIED);
+* the error envelope ``{"error": {"message", "type", "code", "error_subcode", "is_transient",
+  "fbtrace_id"}}``;
+* usage headers on every answer: ``X-App-Usage`` (percent of :attr:`~GraphSandbox.app_budget`
+  calls per hour) and ``X-Business-Use-Case-Usage`` (percent of
+  :attr:`~GraphSandbox.buc_budget` calls per 24 hours for the account, with
+  ``estimated_time_to_regain_access`` in minutes), ``X-Page-Usage`` when listed in
+  :attr:`~GraphSandbox.usage_headers` (UNVERIFIED); a used-up budget answers the network's
+  throttling code (HTTP :attr:`~GraphSandbox.throttle_status`, 400 by default: UNVERIFIED);
+* ``GET /_media/<name>/<path>`` serves folders registered with :meth:`serve_media`, so that
+  rehearsals can point ``media_base_url`` at the sandbox; containers fetch their ``image_url``
+  for real (:attr:`~ContainerSandbox.fetch_media`) and check type, size and aspect ratio.
+
+:class:`ContainerSandbox` adds the container life cycle of Instagram and Threads:
+``IN_PROGRESS`` for :attr:`~ContainerSandbox.container_polls` status reads, then ``FINISHED``;
+``PUBLISHED`` after publishing; ``EXPIRED`` after :attr:`~ContainerSandbox.container_ttl`
+seconds; ``ERROR`` when the download failed or :meth:`~ContainerSandbox.container_error_next`
+says so. Publishing an unfinished container is refused (code 9007, subcode 2207027), and so is
+publishing beyond the quota of a moving 24-hour window (code 9, subcode 2207042).
+
+Fault switches, with the names of the Mastodon sandbox, act on the next calls that create a
+post (Facebook feed/photos/comments, ``media_publish``, ``threads_publish``):
+:meth:`~GraphSandbox.fail_next`, :meth:`~GraphSandbox.rate_limit_next`,
+:meth:`~GraphSandbox.drop_after_create`, :meth:`~GraphSandbox.hold_after_create` /
+:meth:`~GraphSandbox.release`; :attr:`~GraphSandbox.delay` slows every answer,
+:attr:`~GraphSandbox.delay_creates` only those of creating calls; :meth:`~GraphSandbox.revoke`
+invalidates a token. Over HTTP (loopback clients only, no token):
+
+``POST /_sandbox/faults``
+    ``{"fail_next": {"count": 1, "status": 503, "code": 2, "subcode": null, "message": null}}``,
+    ``{"rate_limit_next": {"count": 1, "reset_in": 60}}``, ``{"drop_after_create": {"count": 1}}``,
+    ``{"hold_after_create": {"count": 1}}``, ``{"release": true}``, ``{"revoke": {"token": "…"}}``,
+    ``{"delay": 0.5}``, ``{"delay_creates": 0.5}``, and for containers
+    ``{"container_error_next": {"count": 1, "message": "…"}}``.
+``POST /_sandbox/accounts``
+    ``{"name": "soest", "id": null, "token": null, "followers": 0}`` → ``{"id", "token"}``.
+``POST /_sandbox/engagement``
+    ``{"post_id": "…", "likes": 3, …}`` (the network's figure names).
+``POST /_sandbox/config``
+    ``{"<switch>": value}`` for the switches in :attr:`GraphSandbox.SWITCHES` (every UNVERIFIED
+    behaviour is one of them).
+``POST /_sandbox/media``
+    ``{"folder": "/path/to/posts/soest/media", "name": "soest"}`` → ``{"url": …}``.
+``GET /_sandbox/statuses``, ``GET /_sandbox/requests``
+    what was created / what arrived, as JSON.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import mimetypes
+import re
+import secrets
+import struct
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+from urllib.parse import unquote, urlencode, urlsplit
+
+from campaign_scheduler.sandbox._server import (
+    HttpRequest,
+    HttpResponse,
+    LoopbackServer,
+    json_response,
+)
+
+_VERSION = re.compile(r"v\d+(\.\d+)?")
+_PART = re.compile(r"[^/]+")
+
+MSG_TOKEN_MISSING = "An access token is required to request this resource."
+MSG_TOKEN_INVALID = "Invalid OAuth access token - Cannot parse access token"
+MSG_TOKEN_REVOKED = {
+    460: "Error validating access token: The session has been invalidated because the user "
+    "changed their password or Facebook has changed the session for security reasons.",
+    463: "Error validating access token: Session has expired.",
+    458: "Error validating access token: The user has not authorized application.",
+}
+MSG_UNKNOWN_ERROR = "An unknown error occurred"
+MSG_UNAVAILABLE = "Service temporarily unavailable"
+MSG_INVALID_PARAMETER = "(#100) Invalid parameter"
+MSG_PERMISSION = "(#200) The user hasn't authorized the application to perform this action"
+
+
+# --- what tests and rehearsals can inspect ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphMedia:
+    """An image attached to a post, as the sandbox received it."""
+
+    source: str  # the image_url, or the uploaded file's name
+    alt: str | None
+    content_type: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class GraphPost:
+    """A post (or comment, or reply) the sandbox created; a snapshot."""
+
+    id: str
+    owner_id: str  # the Page, Instagram user or Threads user
+    text: str
+    kind: str  # facebook: status/link/photo/album/comment; instagram, threads: media_type
+    media: tuple[GraphMedia, ...]
+    reply_to: str | None  # the parent post of a comment or reply
+    link: str | None
+    created_at: datetime
+    permalink: str
+    deleted: bool
+    container_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """A request as it arrived; the token is never kept."""
+
+    method: str
+    path: str
+    version: str | None
+    query: str
+    monotonic: float
+    wall: float
+
+
+# --- internal state ---------------------------------------------------------------------------
+
+
+@dataclass
+class Principal:
+    """An account the sandbox knows (a Page, an Instagram or Threads user)."""
+
+    id: str
+    name: str
+    created_at: float
+    followers: int = 0
+
+
+@dataclass
+class _Failure:
+    status: int
+    code: int | None
+    subcode: int | None
+    message: str | None
+
+
+@dataclass
+class _Faults:
+    fail: list[_Failure] = field(default_factory=list)
+    rate_limit: list[float] = field(default_factory=list)
+    drop: int = 0
+    hold: int = 0
+    container_errors: list[str] = field(default_factory=list)
+
+
+class Window:
+    """Events in a moving time window (quotas, budgets)."""
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self._times: deque[float] = deque()
+
+    def used(self, now: float) -> int:
+        while self._times and self._times[0] <= now - self.duration:
+            self._times.popleft()
+        return len(self._times)
+
+    def add(self, now: float) -> None:
+        self.used(now)
+        self._times.append(now)
+
+    def frees_at(self, now: float) -> float:
+        """When the oldest event leaves the window (``now`` when it is empty)."""
+        self.used(now)
+        return self._times[0] + self.duration if self._times else now
+
+
+class Answer(Exception):
+    """Ends a request early with ``response`` (e.g. a token error deep inside a handler)."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+@dataclass
+class Routed:
+    """A handler's result: the answer, what to do after the work, whether it created a post."""
+
+    response: HttpResponse
+    after: str | None = None  # "drop" or "hold"
+    creates: bool = False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One parsed Graph request."""
+
+    request: HttpRequest
+    parts: list[str]
+    params: dict[str, Any]
+    principal: Principal
+    token: str
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    def param(self, name: str) -> str | None:
+        value = self.params.get(name)
+        if value is None:
+            return None
+        if isinstance(value, list):
+            value = value[-1] if value else ""
+        return str(value)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.param(name)
+        if value is None or value == "":
+            return default
+        return value.strip().lower() in ("1", "true", "yes")
+
+    def fields(self) -> dict[str, str]:
+        return parse_fields(self.param("fields") or "")
+
+
+def graph_error(
+    status: int,
+    code: int | None,
+    message: str,
+    *,
+    subcode: int | None = None,
+    type_: str = "OAuthException",
+    transient: bool | None = None,
+    user_title: str | None = None,
+    user_message: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    """A Graph error envelope."""
+    error: dict[str, Any] = {"message": message, "type": type_}
+    if code is not None:
+        error["code"] = code
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if transient is not None:
+        error["is_transient"] = transient
+    if user_title is not None:
+        error["error_user_title"] = user_title
+    if user_message is not None:
+        error["error_user_msg"] = user_message
+    error["fbtrace_id"] = secrets.token_urlsafe(12)
+    return json_response(status, {"error": error}, headers)
+
+
+def not_found(object_id: str, method: str = "get") -> HttpResponse:
+    return graph_error(
+        400,
+        100,
+        f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be "
+        "loaded due to missing permissions, or does not support this operation. Please read "
+        "the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+        subcode=33,
+        type_="GraphMethodException",
+    )
+
+
+def invalid(
+    message: str, *, subcode: int | None = None, user_message: str | None = None
+) -> HttpResponse:
+    return graph_error(400, 100, message, subcode=subcode, user_message=user_message)
+
+
+def nonexisting_field(name: str, node: str) -> HttpResponse:
+    """Graph's answer to a ``fields`` entry the node does not have."""
+    return invalid(f"(#100) Tried accessing nonexisting field ({name}) on node type ({node})")
+
+
+def unknown_path(parts: list[str]) -> HttpResponse:
+    """Graph's answer to an edge that does not exist."""
+    return graph_error(400, 2500, f"Unknown path components: /{'/'.join(parts[1:])}")
+
+
+def graph_time(timestamp: float) -> str:
+    """Graph's timestamp format: ``2026-11-30T10:00:00+0000``."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def moment(timestamp: float) -> datetime:
+    """``timestamp`` as an aware datetime, to the second (what Graph shows)."""
+    return datetime.fromtimestamp(int(timestamp), UTC)
+
+
+def parse_fields(text: str) -> dict[str, str]:
+    """``id,reactions.summary(total_count).limit(0),comments{id}`` → field name → modifiers."""
+    fields: dict[str, str] = {}
+    depth = 0
+    start = 0
+    for index, char in enumerate(text + ","):
+        if char in "({":
+            depth += 1
+        elif char in ")}":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            item = text[start:index].strip()
+            start = index + 1
+            if item:
+                name = re.split(r"[.{(]", item, maxsplit=1)[0]
+                fields[name] = item[len(name) :]
+    return fields
+
+
+def paginate(
+    call: Call, items: list[dict[str, Any]], base_url: str, *, default_limit: int = 25
+) -> HttpResponse:
+    """Cursor paging as Graph does it: ``limit`` and ``after``/``before`` cursors, ``next``."""
+    try:
+        limit = min(max(int(call.param("limit") or default_limit), 1), 100)
+        offset = int(call.param("after") or "0") if (call.param("after") or "0").isdigit() else 0
+    except ValueError:
+        return invalid("(#100) Invalid pagination parameter")
+    page = items[offset : offset + limit]
+    body: dict[str, Any] = {"data": page}
+    if page:
+        paging: dict[str, Any] = {
+            "cursors": {"before": str(offset), "after": str(offset + len(page))}
+        }
+        if offset + len(page) < len(items):
+            query = {k: v for k, v in call.params.items() if k not in ("access_token", "after")}
+            query["after"] = str(offset + len(page))
+            paging["next"] = f"{base_url}{call.request.path}?{urlencode(query, doseq=True)}"
+        body["paging"] = paging
+    return json_response(200, body)
+
+
+def time_param(value: str | None) -> float | None:
+    """``since``/``until``: Unix seconds or an ISO 8601 time."""
+    if value is None or value == "":
+        return None
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise Answer(invalid(f"(#100) Invalid time {value!r}")) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+
+
+def sniff_image(data: bytes) -> ImageInfo | None:
+    """Type and pixel size of a JPEG, PNG, GIF or WebP image, from its bytes."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return ImageInfo("image/png", len(data), width, height)
+    if data.startswith(b"GIF8") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return ImageInfo("image/gif", len(data), width, height)
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return ImageInfo("image/webp", len(data), None, None)
+    if data.startswith(b"\xff\xd8"):
+        width, height = _jpeg_size(data)
+        return ImageInfo("image/jpeg", len(data), width, height)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
+    index = 2
+    while index + 9 < len(data):
+        if data[index] != 0xFF:
+            index += 1
+            continue
+        marker = data[index + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            index += 2
+            continue
+        (length,) = struct.unpack(">H", data[index + 2 : index + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
+            return width, height
+        index += 2 + length
+    return None, None
+
+
+# --- the sandbox ------------------------------------------------------------------------------
+
+
+class GraphSandbox:
+    """A loopback Graph API host. Subclasses implement one network's routes."""
+
+    #: The network's name (e.g. "facebook").
+    network: ClassVar[str]
+    #: The error code of a used-up call budget, and its message.
+    throttle_code: ClassVar[int] = 4
+    throttle_message: ClassVar[str] = "(#4) Application request limit reached"
+    #: ``type`` in the business-use-case usage header.
+    buc_type: ClassVar[str] = "pages"
+    #: Switches settable with :meth:`configure` and ``POST /_sandbox/config``: name -> type.
+    SWITCHES: ClassVar[dict[str, type]] = {
+        "accept_bearer": bool,
+        "auth_status": int,
+        "throttle_status": int,
+        "usage_headers": list,
+        "app_budget": int,
+        "buc_budget": int,
+        "fetch_media": bool,
+        "media_fetch_timeout": float,
+        "max_image_bytes": int,
+        "image_types": list,
+        "min_aspect_ratio": float,
+        "max_aspect_ratio": float,
+    }
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        #: Download image URLs for real (else only check that they are http(s) URLs).
+        self.fetch_media = True
+        self.media_fetch_timeout = 5.0
+        self.max_image_bytes = 8 * 1024 * 1024
+        #: Accepted image types (Meta documents JPEG for Instagram; PNG is UNVERIFIED there).
+        self.image_types = ["image/jpeg", "image/png"]
+        #: Accepted width/height range (Instagram feed: 4:5 to 1.91:1).
+        self.min_aspect_ratio = 0.0
+        self.max_aspect_ratio = math.inf
+        #: Accept ``Authorization: Bearer <token>`` besides ``access_token`` (UNVERIFIED).
+        self.accept_bearer = True
+        #: HTTP status of token errors (channels.md: usually 400, some edges 401/403).
+        self.auth_status = 400
+        #: HTTP status of throttling errors (channels.md: 400 in most reports).
+        self.throttle_status = 400
+        #: Which usage headers to send (``x-page-usage`` is UNVERIFIED, off by default).
+        self.usage_headers = ["x-app-usage", "x-business-use-case-usage"]
+        #: Calls per hour per app, and per 24 hours per account, before throttling.
+        self.app_budget = 100_000
+        self.buc_budget = 4800
+        #: Seconds added before every answer / before answers to post-creating calls.
+        self.delay = 0.0
+        self.delay_creates = 0.0
+        self.requests_seen: list[SeenRequest] = []
+
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._principals: dict[str, Principal] = {}
+        self._tokens: dict[str, str] = {}  # token -> principal id
+        self._revoked: dict[str, int] = {}  # token -> subcode
+        self._faults = _Faults()
+        self._held = threading.Event()
+        self._release_gate = threading.Event()
+        self._app_calls = Window(3600.0)
+        self._buc_calls: dict[str, Window] = {}
+        self._media_folders: dict[str, Path] = {}
+        self._ids = itertools.count(1)
+        self._last_id = 0
+        self._server = LoopbackServer(self)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; held and delayed requests are let go first."""
+        self._stopping.set()
+        with self._lock:
+            self._release_gate.set()
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (only while running)."""
+        return self._server.url
+
+    # --- control ------------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        name: str,
+        *,
+        account_id: str | None = None,
+        token: str | None = None,
+        followers: int = 0,
+    ) -> tuple[str, str]:
+        """Create the account ``name`` (or reuse it) and give it a token: ``(id, token)``."""
+        token = token or "EAA" + secrets.token_urlsafe(32)
+        with self._lock:
+            principal = next((p for p in self._principals.values() if p.name == name), None)
+            if principal is None:
+                principal = Principal(account_id or self.new_account_id(), name, self.clock())
+                self._principals[principal.id] = principal
+            principal.followers = followers
+            self._tokens[token] = principal.id
+            self._revoked.pop(token, None)
+        return principal.id, token
+
+    def new_account_id(self) -> str:
+        return str(17841400000000000 + next(self._ids))
+
+    def revoke(self, token: str, subcode: int = 460) -> None:
+        """Later calls with ``token`` get code 190 with ``subcode`` (460 password changed,
+        463 expired, 458 app removed)."""
+        with self._lock:
+            if token in self._tokens:
+                self._revoked[token] = subcode
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 503,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        """The next ``count`` post-creating calls get a Graph error and create nothing.
+
+        Without ``code`` it follows ``status``: 5xx → code 2 (transient), 401/403 → 190,
+        429 → 4, other 4xx → 100."""
+        with self._lock:
+            self._faults.fail.extend([_Failure(status, code, subcode, message)] * count)
+
+    def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
+        """The next ``count`` post-creating calls get the network's throttling error, with
+        ``estimated_time_to_regain_access`` = ``reset_in`` rounded up to whole minutes."""
+        with self._lock:
+            self._faults.rate_limit.extend([reset_in] * count)
+
+    def drop_after_create(self, count: int = 1) -> None:
+        """The next ``count`` post-creating calls are carried out, then the connection is
+        closed without an answer."""
+        with self._lock:
+            self._faults.drop += count
+
+    def hold_after_create(self, count: int = 1) -> threading.Event:
+        """The next ``count`` post-creating calls are carried out, then their answers are
+        held until :meth:`release` (or :meth:`stop`); the Event is set once one is held."""
+        with self._lock:
+            self._faults.hold += count
+            if self._release_gate.is_set():
+                self._release_gate = threading.Event()
+            self._held = threading.Event()
+            return self._held
+
+    def release(self) -> None:
+        """Answer every held request."""
+        with self._lock:
+            self._release_gate.set()
+            self._release_gate = threading.Event()
+
+    def configure(self, **switches: Any) -> None:
+        """Set switches (see :attr:`SWITCHES`); unknown names or wrong types raise."""
+        for name, value in switches.items():
+            kind = self.SWITCHES.get(name)
+            if kind is None:
+                raise ValueError(f"unknown switch {name!r} (known: {', '.join(self.SWITCHES)})")
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ValueError(f"switch {name!r} takes a {kind.__name__}")
+            with self._lock:
+                setattr(self, name, value)
+
+    def serve_media(self, folder: Path, name: str = "media") -> str:
+        """Serve ``folder`` at ``/_media/<name>/``; return that URL (a ``media_base_url``)."""
+        if not re.fullmatch(r"[\w.-]+", name):
+            raise ValueError("the name may contain letters, digits, '.', '_' and '-' only")
+        with self._lock:
+            self._media_folders[name] = Path(folder).resolve()
+        return f"{self.url}/_media/{name}"
+
+    def statuses(self) -> list[GraphPost]:
+        """Every post created so far (also deleted ones), oldest first."""
+        raise NotImplementedError
+
+    def set_engagement(self, post_id: str, **figures: int) -> None:
+        """Set a post's figures (the network's own names, e.g. ``likes=3``)."""
+        raise NotImplementedError
+
+    # --- request handling ---------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        if request.path.startswith("/_media/") and request.method == "GET":
+            return self._serve_file(request.path)
+        parts = _PART.findall(request.path)
+        version = parts.pop(0) if parts and _VERSION.fullmatch(parts[0]) else None
+        with self._lock:
+            self.requests_seen.append(
+                SeenRequest(
+                    method=request.method,
+                    path=request.path,
+                    version=version,
+                    query=urlencode(
+                        {k: v for k, v in request.query.items() if k != "access_token"},
+                        doseq=True,
+                    ),
+                    monotonic=time.monotonic(),
+                    wall=time.time(),
+                )
+            )
+        principal: Principal | None = None
+        try:
+            params = self._params(request)
+            principal, token = self._authenticate(request, params)
+            self._spend_budget(principal)
+            routed = self._route(Call(request, parts, params, principal, token))
+        except Answer as answer:
+            routed = Routed(answer.response)
+        if principal is not None:
+            present = {name.lower() for name, _ in routed.response.headers}
+            routed.response.headers.extend(
+                (name, value)
+                for name, value in self._usage_headers(principal).items()
+                if name.lower() not in present
+            )
+        if routed.after == "drop":
+            routed.response.drop = True
+            return routed.response
+        wait = self.delay + (self.delay_creates if routed.creates else 0.0)
+        if wait > 0:
+            self._stopping.wait(wait)
+        if routed.after == "hold":
+            with self._lock:
+                gate, held = self._release_gate, self._held
+            held.set()
+            gate.wait()
+        return routed.response
+
+    def _route(self, call: Call) -> Routed:
+        raise NotImplementedError
+
+    def _params(self, request: HttpRequest) -> dict[str, Any]:
+        try:
+            fields, files = request.params()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Answer(invalid("(#100) Could not parse the request parameters")) from exc
+        for name, upload in files.items():
+            fields[name] = upload
+        return fields
+
+    def _authenticate(self, request: HttpRequest, params: dict[str, Any]) -> tuple[Principal, str]:
+        token = params.get("access_token")
+        if isinstance(token, list):
+            token = token[-1] if token else None
+        header = request.header("Authorization") or ""
+        if token is None and self.accept_bearer:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() in ("bearer", "oauth") and value.strip():
+                token = value.strip()
+        if not isinstance(token, str) or not token:
+            raise Answer(graph_error(self.auth_status, 104, MSG_TOKEN_MISSING))
+        with self._lock:
+            principal_id = self._tokens.get(token)
+            revoked = self._revoked.get(token)
+            principal = self._principals.get(principal_id) if principal_id else None
+        if principal is None:
+            raise Answer(graph_error(self.auth_status, 190, MSG_TOKEN_INVALID))
+        if revoked is not None:
+            message = MSG_TOKEN_REVOKED.get(revoked, "Error validating access token.")
+            raise Answer(graph_error(self.auth_status, 190, message, subcode=revoked))
+        return principal, token
+
+    def _spend_budget(self, principal: Principal) -> None:
+        now = self.clock()
+        with self._lock:
+            window = self._buc_calls.setdefault(principal.id, Window(86400.0))
+            if window.used(now) >= self.buc_budget:
+                minutes = math.ceil((window.frees_at(now) - now) / 60)
+                raise Answer(self._throttled(principal, minutes))
+            window.add(now)
+            self._app_calls.add(now)
+
+    def _throttled(self, principal: Principal, minutes: int) -> HttpResponse:
+        headers = self._usage_headers(principal, regain_minutes=max(minutes, 0), full=True)
+        return graph_error(
+            self.throttle_status,
+            self.throttle_code,
+            self.throttle_message,
+            transient=True,
+            headers=headers,
+        )
+
+    def _usage_headers(
+        self, principal: Principal, *, regain_minutes: int = 0, full: bool = False
+    ) -> dict[str, str]:
+        now = self.clock()
+        with self._lock:
+            window = self._buc_calls.setdefault(principal.id, Window(86400.0))
+            buc = 100 if full else min(100, window.used(now) * 100 // max(self.buc_budget, 1))
+            app = min(100, self._app_calls.used(now) * 100 // max(self.app_budget, 1))
+            wanted = {name.lower() for name in self.usage_headers}
+        percentages = {"call_count": buc, "total_cputime": buc // 2, "total_time": buc // 2}
+        headers: dict[str, str] = {}
+        if "x-app-usage" in wanted:
+            app_usage = {"call_count": app, "total_cputime": app // 2, "total_time": app // 2}
+            headers["X-App-Usage"] = json.dumps(app_usage)
+        if "x-business-use-case-usage" in wanted:
+            entry = {
+                "type": self.buc_type,
+                **percentages,
+                "estimated_time_to_regain_access": regain_minutes,
+            }
+            headers["X-Business-Use-Case-Usage"] = json.dumps({principal.id: [entry]})
+        if "x-page-usage" in wanted:
+            headers["X-Page-Usage"] = json.dumps(
+                {**percentages, "estimated_time_to_regain_access": regain_minutes}
+            )
+        return headers
+
+    def begin_create(self, principal: Principal) -> tuple[Routed | None, str | None]:
+        """Consume the faults of a post-creating call: ``(error, None)`` with a :class:`Routed`
+        error to answer at once, or ``(None, after)`` to go ahead, where ``after`` is "drop",
+        "hold" or ``None`` (pass it to :meth:`created`)."""
+        with self._lock:
+            faults = self._faults
+            if faults.fail:
+                return Routed(self._failure(faults.fail.pop(0)), creates=True), None
+            if faults.rate_limit:
+                minutes = math.ceil(faults.rate_limit.pop(0) / 60)
+                return Routed(self._throttled(principal, minutes), creates=True), None
+            if faults.drop:
+                faults.drop -= 1
+                return None, "drop"
+            if faults.hold:
+                faults.hold -= 1
+                return None, "hold"
+        return None, None
+
+    @staticmethod
+    def created(response: HttpResponse, after: str | None) -> Routed:
+        """The answer of a post-creating call that went ahead (see :meth:`begin_create`)."""
+        return Routed(response, after=after, creates=True)
+
+    def _failure(self, failure: _Failure) -> HttpResponse:
+        status, code = failure.status, failure.code
+        if code is None:
+            if status >= 500:
+                code = 2
+            elif status in (401, 403):
+                code = 190
+            elif status == 429:
+                code = 4
+            else:
+                code = 100
+        defaults = {
+            1: MSG_UNKNOWN_ERROR,
+            2: MSG_UNAVAILABLE,
+            4: "(#4) Application request limit reached",
+            100: MSG_INVALID_PARAMETER,
+            190: MSG_TOKEN_INVALID,
+            200: MSG_PERMISSION,
+            368: "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+            506: "(#506) Duplicate status message",
+        }
+        message = failure.message or defaults.get(code, f"(#{code}) Error")
+        transient = True if code in (1, 2) else (False if status < 500 else None)
+        return graph_error(status, code, message, subcode=failure.subcode, transient=transient)
+
+    def new_id(self, digits: int = 17) -> str:
+        """A fresh numeric id of ``digits`` digits, always increasing."""
+        with self._lock:
+            self._last_id = max(self._last_id + 1, int(self.clock() * 1000))
+            return str(10 ** (digits - 1) + self._last_id)
+
+    # --- media --------------------------------------------------------------------------------
+
+    def fetch_image(self, url: str | None, alt: str | None) -> tuple[GraphMedia | None, str | None]:
+        """Download and check ``url``: the media, or why it cannot be used."""
+        if not url:
+            return None, "image_url is required"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None, f"{url} is not an http(s) URL"
+        if not self.fetch_media:
+            return GraphMedia(url, alt, None, None), None
+        try:
+            data = self._download(url, parts.hostname)
+        except urllib.error.HTTPError as exc:
+            return None, f"downloading {url} answered HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return None, f"could not download {url}: {reason}"
+        if len(data) > self.max_image_bytes:
+            return None, "too large"
+        info = sniff_image(data)
+        if info is None or info.content_type not in self.image_types:
+            kind = info.content_type if info else "not an image"
+            return None, f"unsupported image type ({kind})"
+        if info.width and info.height:
+            ratio = info.width / info.height
+            if not self.min_aspect_ratio <= ratio <= self.max_aspect_ratio:
+                return None, f"aspect ratio {info.width}:{info.height}"
+        return GraphMedia(url, alt, info.content_type, info.size), None
+
+    def _download(self, url: str, host: str) -> bytes:
+        if host in ("127.0.0.1", "localhost", "::1"):
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        else:
+            opener = urllib.request.build_opener()
+        request = urllib.request.Request(
+            url, headers={"User-Agent": "facebookexternalhit/1.1 (campaign-scheduler sandbox)"}
+        )
+        with opener.open(request, timeout=self.media_fetch_timeout) as response:
+            data: bytes = response.read(self.max_image_bytes + 1)
+        return data
+
+    def _serve_file(self, path: str) -> HttpResponse:
+        parts = [unquote(p) for p in _PART.findall(path)[1:]]
+        if len(parts) < 2:
+            return json_response(404, {"error": "not found"})
+        with self._lock:
+            folder = self._media_folders.get(parts[0])
+        if folder is None or any(p in ("..", ".") or "\\" in p for p in parts[1:]):
+            return json_response(404, {"error": "not found"})
+        target = folder.joinpath(*parts[1:]).resolve()
+        if not target.is_relative_to(folder) or not target.is_file():
+            return json_response(404, {"error": "not found"})
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return HttpResponse(200, target.read_bytes(), [("Content-Type", kind)])
+
+    # --- control over HTTP --------------------------------------------------------------------
+
+    def _control(self, request: HttpRequest) -> HttpResponse:
+        if request.client_host not in ("127.0.0.1", "::1"):
+            return json_response(403, {"error": "the sandbox control API answers loopback only"})
+        route = (request.method, request.path)
+        if route == ("GET", "/_sandbox/statuses"):
+            return json_response(200, [_post_json(p) for p in self.statuses()])
+        if route == ("GET", "/_sandbox/requests"):
+            with self._lock:
+                seen = [asdict(r) for r in self.requests_seen]
+            return json_response(200, seen)
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return json_response(400, {"error": "the body must be JSON"})
+        if not isinstance(body, dict):
+            return json_response(400, {"error": "the body must be a JSON object"})
+        try:
+            if route == ("POST", "/_sandbox/faults"):
+                self.apply_faults(body)
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/accounts"):
+                account_id, token = self.add_account(
+                    str(body["name"]),
+                    account_id=None if body.get("id") is None else str(body["id"]),
+                    token=body.get("token"),
+                    followers=int(body.get("followers", 0)),
+                )
+                return json_response(200, {"id": account_id, "token": token})
+            if route == ("POST", "/_sandbox/engagement"):
+                figures = {k: int(v) for k, v in body.items() if k != "post_id"}
+                self.set_engagement(str(body["post_id"]), **figures)
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/config"):
+                self.configure(**body)
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/media"):
+                url = self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))
+                return json_response(200, {"url": url})
+        except KeyError as exc:
+            return json_response(400, {"error": f"missing or unknown: {exc.args[0]}"})
+        except (TypeError, ValueError) as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(404, {"error": "no such control endpoint"})
+
+    def apply_faults(self, body: dict[str, Any]) -> None:
+        """Apply a ``/_sandbox/faults`` body (see the module doc)."""
+        known = {
+            "fail_next",
+            "rate_limit_next",
+            "drop_after_create",
+            "hold_after_create",
+            "release",
+            "revoke",
+            "delay",
+            "delay_creates",
+            *self._extra_faults(),
+        }
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        if "fail_next" in body:
+            spec = _spec(body["fail_next"])
+            self.fail_next(
+                int(spec.get("count", 1)),
+                int(spec.get("status", 503)),
+                code=None if spec.get("code") is None else int(spec["code"]),
+                subcode=None if spec.get("subcode") is None else int(spec["subcode"]),
+                message=None if spec.get("message") is None else str(spec["message"]),
+            )
+        if "rate_limit_next" in body:
+            spec = _spec(body["rate_limit_next"])
+            self.rate_limit_next(int(spec.get("count", 1)), float(spec.get("reset_in", 60.0)))
+        if "drop_after_create" in body:
+            self.drop_after_create(int(_spec(body["drop_after_create"]).get("count", 1)))
+        if "hold_after_create" in body:
+            self.hold_after_create(int(_spec(body["hold_after_create"]).get("count", 1)))
+        if body.get("release"):
+            self.release()
+        if "revoke" in body:
+            spec = _spec(body["revoke"])
+            self.revoke(str(spec["token"]), int(spec.get("subcode", 460)))
+        for name in ("delay", "delay_creates"):
+            if name in body:
+                seconds = float(body[name])
+                if not math.isfinite(seconds) or seconds < 0:
+                    raise ValueError(f"{name} must be a non-negative number of seconds")
+                setattr(self, name, seconds)
+        self._apply_extra_faults(body)
+
+    def _extra_faults(self) -> set[str]:
+        return set()
+
+    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
+        pass
+
+
+# --- containers (Instagram, Threads) ----------------------------------------------------------
+
+
+@dataclass
+class Container:
+    """A media container: what a post will be once published."""
+
+    id: str
+    owner: Principal
+    media_type: str
+    params: dict[str, Any]
+    media: list[GraphMedia]
+    children: list[str]
+    is_carousel_item: bool
+    created_at: float
+    polls_left: int
+    error: str | None = None
+    published_id: str | None = None
+
+
+class ContainerSandbox(GraphSandbox):
+    """A Graph host with the container → publish flow (Instagram, Threads)."""
+
+    SWITCHES: ClassVar[dict[str, type]] = {
+        **GraphSandbox.SWITCHES,
+        "container_polls": int,
+        "container_ttl": float,
+        "quota_total": int,
+    }
+    #: The container's state field and the field that explains it.
+    status_field: ClassVar[str] = "status_code"
+    detail_field: ClassVar[str] = "status"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock=clock)
+        #: How many status reads answer IN_PROGRESS before FINISHED.
+        self.container_polls = 1
+        #: Seconds after which an unpublished container is EXPIRED.
+        self.container_ttl = 86400.0
+        #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
+        self.quota_total = 50
+        self._containers: dict[str, Container] = {}
+        self._published: dict[str, Window] = {}
+
+    # --- control ------------------------------------------------------------------------------
+
+    def container_error_next(self, count: int = 1, message: str = "UNKNOWN") -> None:
+        """The next ``count`` containers end in ERROR with ``message``."""
+        with self._lock:
+            self._faults.container_errors.extend([message] * count)
+
+    def containers(self) -> list[Container]:
+        """Every container created so far, oldest first (live objects; read only)."""
+        with self._lock:
+            return list(self._containers.values())
+
+    def _extra_faults(self) -> set[str]:
+        return {"container_error_next"}
+
+    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
+        if "container_error_next" in body:
+            spec = _spec(body["container_error_next"])
+            self.container_error_next(
+                int(spec.get("count", 1)), str(spec.get("message", "UNKNOWN"))
+            )
+
+    # --- the life cycle -----------------------------------------------------------------------
+
+    def new_container(
+        self,
+        owner: Principal,
+        media_type: str,
+        params: dict[str, Any],
+        media: list[GraphMedia],
+        *,
+        children: list[str] | None = None,
+        is_carousel_item: bool = False,
+        error: str | None = None,
+    ) -> Container:
+        with self._lock:
+            if error is None and self._faults.container_errors:
+                error = self._faults.container_errors.pop(0)
+            container = Container(
+                id=self.new_id(17),
+                owner=owner,
+                media_type=media_type,
+                params=params,
+                media=media,
+                children=children or [],
+                is_carousel_item=is_carousel_item,
+                created_at=self.clock(),
+                polls_left=self.container_polls,
+                error=error,
+            )
+            self._containers[container.id] = container
+            return container
+
+    def container_status(self, container: Container, *, read: bool = False) -> str:
+        """IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; ``read`` counts a poll."""
+        with self._lock:
+            if container.published_id is not None:
+                return "PUBLISHED"
+            if self.clock() - container.created_at >= self.container_ttl:
+                return "EXPIRED"
+            if container.polls_left > 0:
+                if read:
+                    container.polls_left -= 1
+                return "IN_PROGRESS"
+            return "ERROR" if container.error is not None else "FINISHED"
+
+    def container_detail(self, container: Container, status: str) -> str | None:
+        """The explanation field (network-specific wording)."""
+        return container.error if status == "ERROR" else None
+
+    def get_container(self, call: Call, container: Container) -> HttpResponse:
+        if container.owner is not call.principal:
+            return not_found(container.id)
+        status = self.container_status(container, read=True)
+        fields = call.fields() or {self.status_field: ""}
+        body: dict[str, Any] = {"id": container.id}
+        if self.status_field in fields:
+            body[self.status_field] = status
+        if self.detail_field in fields:
+            detail = self.container_detail(container, status)
+            if detail is not None:
+                body[self.detail_field] = detail
+        return json_response(200, body)
+
+    def publish_container(
+        self,
+        call: Call,
+        *,
+        quota: Window,
+        quota_total: int,
+        materialise: Callable[[Container], str],
+    ) -> Routed:
+        """``POST …/media_publish`` / ``…/threads_publish``: checks, faults, then create."""
+        creation_id = call.param("creation_id")
+        if not creation_id:
+            return Routed(invalid("(#100) The parameter creation_id is required"))
+        with self._lock:
+            container = self._containers.get(creation_id)
+        if container is None or container.owner is not call.principal or container.is_carousel_item:
+            return Routed(
+                invalid(
+                    "(#100) The parameter creation_id is not a valid media container of this "
+                    "account"
+                )
+            )
+        status = self.container_status(container)
+        refusal = self._publish_refusal(container, status)
+        if refusal is not None:
+            return Routed(refusal)
+        now = self.clock()
+        with self._lock:
+            if quota.used(now) >= quota_total:
+                return Routed(
+                    graph_error(
+                        400,
+                        9,
+                        "Application request limit reached",
+                        subcode=2207042,
+                        user_title="Publishing limit reached",
+                        user_message="You have reached the maximum number of posts that is "
+                        "allowed to be published by the API in 24 hours.",
+                    )
+                )
+        early, after = self.begin_create(call.principal)
+        if early is not None:
+            return early
+        with self._lock:
+            if container.published_id is not None:  # a concurrent publish won the race
+                media_id = container.published_id
+            else:
+                media_id = materialise(container)
+                container.published_id = media_id
+                quota.add(now)
+        return self.created(json_response(200, {"id": media_id}), after)
+
+    def _publish_refusal(self, container: Container, status: str) -> HttpResponse | None:
+        if status == "IN_PROGRESS":
+            return graph_error(
+                400,
+                9007,
+                "Media ID is not available",
+                subcode=2207027,
+                user_title="Media not ready",
+                user_message="The media is not ready for publishing, please wait for a moment",
+                transient=False,
+            )
+        if status == "EXPIRED":
+            return graph_error(
+                400,
+                -2,
+                "The media container has expired",
+                subcode=2207020,
+                user_message="The media you are trying to publish has expired. Please try "
+                "again with a new media container.",
+                transient=False,
+            )
+        if status == "ERROR":
+            return graph_error(
+                400,
+                -1,
+                "Create media has failed",
+                subcode=2207032,
+                user_message="Create media has failed, please try to re-create media",
+                transient=False,
+            )
+        if status == "PUBLISHED":
+            return invalid("(#100) The media container has already been published")
+        return None
+
+    def publishing_window(self, principal: Principal, kind: str = "posts") -> Window:
+        with self._lock:
+            return self._published.setdefault(f"{principal.id}:{kind}", Window(86400.0))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _spec(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _post_json(post: GraphPost) -> dict[str, Any]:
+    data = asdict(post)
+    data["created_at"] = post.created_at.isoformat()
+    return data

@@ -1,0 +1,677 @@
+"""A Facebook Page on loopback: the Pages part of the Graph API as channels.md §5 describes it.
+
+What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
+
+* ``POST /{page-id}/feed`` (``message``, ``link``, ``attached_media``) → ``{"id":
+  "{page-id}_{post-id}"}``; an empty post, a message over :attr:`max_message_length`
+  (63 206, UNVERIFIED) and, if :attr:`refuse_duplicates`, a message equal to the Page's last
+  post (code 506, UNVERIFIED) are refused;
+* ``POST /{page-id}/photos`` (multipart ``source`` or ``url``, ``caption``/``message``,
+  ``alt_text_custom``, ``published``) → ``{"id", "post_id"}`` (``post_id`` only if
+  :attr:`photo_post_id`, UNVERIFIED); unpublished photos for ``attached_media`` and comments;
+* ``POST /{post-id}/comments`` (``message``, ``attachment_id``): the Page comments on a post;
+* ``GET /{page-id}/feed`` (with visitor posts, see :meth:`add_visitor_post`),
+  ``/published_posts`` and ``/posts``: ``fields``, ``since``, ``until``, ``limit``, ``after``;
+  ``GET /{post-id}/comments``;
+* ``GET /{id}`` of a post, comment, photo or Page with ``fields`` (``permalink_url``,
+  ``shares`` — left out at zero if :attr:`omit_zero_shares`, UNVERIFIED —,
+  ``reactions.summary(total_count)``, ``comments.summary(total_count)``, …); unknown fields
+  are refused like Graph does;
+* ``GET /{post-id}/insights?metric=…``: the names in :attr:`insight_metrics`
+  (``post_media_view`` is UNVERIFIED); deprecated impressions metrics are refused (code 100);
+* ``DELETE /{id}`` → ``{"success": true}``; ``GET /me`` and ``GET /{page-id}``;
+* throttling with code 80001 and ``X-Business-Use-Case-Usage`` of type ``pages``.
+
+Not modelled: scheduled and unpublished feed posts, targeting, videos, albums, user tokens and
+``/me/accounts``, app secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from campaign_scheduler.sandbox._graph import (
+    MSG_PERMISSION,
+    Answer,
+    Call,
+    GraphMedia,
+    GraphPost,
+    GraphSandbox,
+    Principal,
+    Routed,
+    graph_error,
+    graph_time,
+    invalid,
+    moment,
+    nonexisting_field,
+    not_found,
+    paginate,
+    sniff_image,
+    time_param,
+    unknown_path,
+)
+from campaign_scheduler.sandbox._server import HttpResponse, UploadedFile, json_response
+
+#: Impressions-family metrics Meta retired in 2025 (channels.md §5).
+DEPRECATED_METRICS = frozenset(
+    {
+        "post_impressions",
+        "post_impressions_unique",
+        "post_impressions_paid",
+        "post_impressions_organic",
+        "post_impressions_viral",
+        "post_engaged_users",
+    }
+)
+FIGURES = ("reactions", "shares", "comments", "clicks", "views", "reach")
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class _Photo:
+    id: str
+    page: Principal
+    media: GraphMedia
+    caption: str
+    published: bool
+    created_at: float
+    post_id: str | None = None
+    used: bool = False
+
+
+@dataclass
+class _Object:
+    """A post on the Page's feed or a comment."""
+
+    id: str
+    page: Principal
+    author_id: str
+    author_name: str
+    kind: str  # status, link, photo, album, comment
+    message: str
+    link: str | None
+    photos: list[_Photo]
+    parent: _Object | None
+    created_at: float
+    deleted: bool = False
+    figures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def object_part(self) -> str:
+        return self.id.split("_", 1)[-1]
+
+
+class FacebookSandbox(GraphSandbox):
+    """A loopback Graph host with Facebook Pages. Use as a context manager."""
+
+    network: ClassVar[str] = "facebook"
+    throttle_code: ClassVar[int] = 80001
+    throttle_message: ClassVar[str] = (
+        "(#80001) There have been too many calls to this Page account. Wait a bit and try "
+        "again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
+    )
+    buc_type: ClassVar[str] = "pages"
+    SWITCHES: ClassVar[dict[str, type]] = {
+        **GraphSandbox.SWITCHES,
+        "refuse_duplicates": bool,
+        "max_message_length": int,
+        "photo_post_id": bool,
+        "omit_zero_shares": bool,
+        "insight_metrics": list,
+    }
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock=clock)
+        #: Refuse a message equal to the Page's newest post (code 506; UNVERIFIED).
+        self.refuse_duplicates = True
+        #: Longest message accepted (UNVERIFIED).
+        self.max_message_length = 63206
+        #: ``POST /photos`` answers ``post_id`` besides the photo ``id`` (UNVERIFIED).
+        self.photo_post_id = True
+        #: Leave ``shares`` out of a post nobody shared (commonly reported; UNVERIFIED).
+        self.omit_zero_shares = True
+        #: Post insights metrics that exist (``post_media_view`` is UNVERIFIED).
+        self.insight_metrics = [
+            "post_media_view",
+            "post_total_media_view_unique",
+            "post_clicks",
+            "post_reactions_by_type_total",
+        ]
+        self._objects: dict[str, _Object] = {}
+        self._photos: dict[str, _Photo] = {}
+
+    # --- control ------------------------------------------------------------------------------
+
+    def add_page(
+        self,
+        name: str,
+        *,
+        page_id: str | None = None,
+        token: str | None = None,
+        followers: int = 0,
+    ) -> tuple[str, str]:
+        """Create the Page ``name`` (or reuse it) with a Page token: ``(page_id, token)``."""
+        return self.add_account(name, account_id=page_id, token=token, followers=followers)
+
+    def new_account_id(self) -> str:
+        return str(100000000000 + next(self._ids))
+
+    def add_visitor_post(self, page_id: str, text: str, *, author: str = "Erika Muster") -> str:
+        """A post by someone else on the Page's feed (it shows in ``/feed``, not in
+        ``/published_posts``); returns its id."""
+        with self._lock:
+            page = self._principals[page_id]
+            post = _Object(
+                id=f"{page.id}_{self.new_id(15)}",
+                page=page,
+                author_id=self.new_id(15),
+                author_name=author,
+                kind="status",
+                message=text,
+                link=None,
+                photos=[],
+                parent=None,
+                created_at=self.clock(),
+            )
+            self._objects[post.id] = post
+            return post.id
+
+    def statuses(self, page_id: str | None = None) -> list[GraphPost]:
+        """Every post and comment of the Page (or all Pages), oldest first; visitor posts
+        are left out."""
+        with self._lock:
+            return [
+                self._snapshot(obj)
+                for obj in self._objects.values()
+                if obj.author_id == obj.page.id and page_id in (None, obj.page.id)
+            ]
+
+    def set_engagement(self, post_id: str, **figures: int) -> None:
+        """Set ``reactions``, ``shares``, ``comments`` (added to real comments), ``clicks``,
+        ``views``, ``reach`` of a post or comment."""
+        unknown = set(figures) - set(FIGURES)
+        if unknown:
+            raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            obj = self._objects.get(post_id)
+            if obj is None:
+                raise KeyError(f"no post {post_id}")
+            obj.figures.update(figures)
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def _route(self, call: Call) -> Routed:
+        parts, method = call.parts, call.method
+        page = call.principal
+        if parts == ["me"] and method == "GET":
+            return Routed(self._page_entity(call, page))
+        if len(parts) == 1:
+            return Routed(self._node(call, parts[0]))
+        if len(parts) != 2:
+            return Routed(unknown_path(parts))
+        node, edge = parts
+        if node in self._principals:
+            if node != page.id:
+                return Routed(graph_error(403, 200, MSG_PERMISSION))
+            if edge == "feed" and method == "POST":
+                return self._post_feed(call)
+            if edge == "photos" and method == "POST":
+                return self._post_photo(call)
+            if edge in ("feed", "published_posts", "posts") and method == "GET":
+                return Routed(self._list_posts(call, include_visitors=edge == "feed"))
+            return Routed(unknown_path(parts))
+        if edge == "comments" and method == "POST":
+            return self._post_comment(call, node)
+        if edge == "comments" and method == "GET":
+            return Routed(self._list_comments(call, node))
+        if edge == "insights" and method == "GET":
+            return Routed(self._insights(call, node))
+        return Routed(unknown_path(parts))
+
+    def _node(self, call: Call, node: str) -> HttpResponse:
+        with self._lock:
+            if node in self._principals:
+                if call.method != "GET":
+                    return not_found(node, call.method.lower())
+                return self._page_entity(call, self._principals[node])
+            photo = self._photos.get(node)
+            obj = self._objects.get(node)
+        if call.method == "DELETE":
+            return self._delete(call, node, obj, photo)
+        if call.method != "GET":
+            return not_found(node, call.method.lower())
+        if obj is not None and not obj.deleted:
+            return self._entity(call, obj)
+        if photo is not None and photo.page is call.principal:
+            return self._photo_entity(call, photo)
+        return not_found(node)
+
+    # --- creating -----------------------------------------------------------------------------
+
+    def _post_feed(self, call: Call) -> Routed:
+        early, after = self.begin_create(call.principal)
+        if early is not None:
+            return early
+        page = call.principal
+        message = call.param("message") or ""
+        link = call.param("link") or None
+        if not call.flag("published", default=True):
+            return Routed(invalid("(#100) The sandbox publishes posts at once (published=true)"))
+        try:
+            attached = _attached_media(call.params.get("attached_media"))
+        except ValueError:
+            return Routed(invalid("(#100) param attached_media must be an array of objects"))
+        if not message.strip() and link is None and not attached:
+            return Routed(invalid("(#100) Missing message or attachment"))
+        problem = self._message_problem(page, message)
+        if problem is not None:
+            return Routed(problem)
+        if link is not None and urlsplit(link).scheme not in ("http", "https"):
+            return Routed(invalid("(#100) The link must be an http(s) URL"))
+        with self._lock:
+            photos = [self._photos.get(photo_id) for photo_id in attached]
+            if any(p is None or p.page is not page or p.published or p.used for p in photos):
+                return Routed(invalid("(#100) param attached_media has an invalid media_fbid"))
+            chosen = [p for p in photos if p is not None]
+            kind = "album" if chosen else ("link" if link else "status")
+            post = self._new_post(page, kind, message, link, chosen)
+        return self.created(json_response(200, {"id": post.id}), after)
+
+    def _post_photo(self, call: Call) -> Routed:
+        published = call.flag("published", default=True)
+        after = None
+        if published:
+            early, after = self.begin_create(call.principal)
+            if early is not None:
+                return early
+        media, error = self._photo_media(call)
+        if error is not None:
+            return Routed(error, creates=published)
+        assert media is not None
+        page = call.principal
+        caption = call.param("caption") or call.param("message") or ""
+        if published:
+            problem = self._message_problem(page, caption)
+            if problem is not None:
+                return Routed(problem, creates=True)
+        with self._lock:
+            photo = _Photo(self.new_id(15), page, media, caption, published, self.clock())
+            self._photos[photo.id] = photo
+            if not published:
+                return Routed(json_response(200, {"id": photo.id}))
+            post = self._new_post(page, "photo", caption, None, [photo], post_id=photo.id)
+            photo.post_id = post.id
+            body = {"id": photo.id}
+            if self.photo_post_id:
+                body["post_id"] = post.id
+        return self.created(json_response(200, body), after)
+
+    def _photo_media(self, call: Call) -> tuple[GraphMedia | None, HttpResponse | None]:
+        alt = call.param("alt_text_custom") or None
+        upload = call.params.get("source")
+        if isinstance(upload, UploadedFile):
+            info = sniff_image(upload.content)
+            if info is None:
+                return None, graph_error(400, 324, "(#324) Missing or invalid image file")
+            if info.size > MAX_PHOTO_BYTES:
+                return None, invalid("(#100) The image is larger than 10 MB")
+            return GraphMedia(upload.filename, alt, info.content_type, info.size), None
+        url = call.param("url")
+        if url:
+            media, reason = self.fetch_image(url, alt)
+            if media is None:
+                return None, invalid(f"(#100) The photo could not be fetched: {reason}")
+            return media, None
+        return None, graph_error(400, 324, "(#324) Requires upload file")
+
+    def _post_comment(self, call: Call, parent_id: str) -> Routed:
+        early, after = self.begin_create(call.principal)
+        if early is not None:
+            return early
+        page = call.principal
+        message = call.param("message") or ""
+        attachment_id = call.param("attachment_id")
+        with self._lock:
+            parent = self._objects.get(parent_id)
+            if parent is None or parent.deleted:
+                return Routed(not_found(parent_id, "post"), creates=True)
+            photos: list[_Photo] = []
+            if attachment_id:
+                photo = self._photos.get(attachment_id)
+                if photo is None or photo.page is not page or photo.published or photo.used:
+                    return Routed(invalid("(#100) Invalid attachment_id"), creates=True)
+                photo.used = True
+                photos.append(photo)
+            if not message.strip() and not photos:
+                return Routed(invalid("(#100) Missing message or attachment"), creates=True)
+            root = parent
+            while root.parent is not None:
+                root = root.parent
+            comment = _Object(
+                id=f"{root.object_part}_{self.new_id(15)}",
+                page=page,
+                author_id=page.id,
+                author_name=page.name,
+                kind="comment",
+                message=message,
+                link=None,
+                photos=photos,
+                parent=parent,
+                created_at=self.clock(),
+            )
+            self._objects[comment.id] = comment
+        return self.created(json_response(200, {"id": comment.id}), after)
+
+    def _message_problem(self, page: Principal, message: str) -> HttpResponse | None:
+        if len(message) > self.max_message_length:
+            return invalid(
+                f"(#100) The message is longer than {self.max_message_length} characters"
+            )
+        if self.refuse_duplicates and message.strip():
+            with self._lock:
+                own = [
+                    o
+                    for o in self._objects.values()
+                    if o.page is page
+                    and o.author_id == page.id
+                    and o.parent is None
+                    and not o.deleted
+                ]
+            if own and own[-1].message.strip() == message.strip():
+                return graph_error(400, 506, "(#506) Duplicate status message")
+        return None
+
+    def _new_post(
+        self,
+        page: Principal,
+        kind: str,
+        message: str,
+        link: str | None,
+        photos: list[_Photo],
+        *,
+        post_id: str | None = None,
+    ) -> _Object:
+        post = _Object(
+            id=f"{page.id}_{post_id or self.new_id(15)}",
+            page=page,
+            author_id=page.id,
+            author_name=page.name,
+            kind=kind,
+            message=message,
+            link=link,
+            photos=photos,
+            parent=None,
+            created_at=self.clock(),
+        )
+        for photo in photos:
+            photo.used = True
+        self._objects[post.id] = post
+        return post
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _list_posts(self, call: Call, *, include_visitors: bool) -> HttpResponse:
+        page = call.principal
+        since = time_param(call.param("since"))
+        until = time_param(call.param("until"))
+        with self._lock:
+            posts = [
+                o
+                for o in self._objects.values()
+                if o.page is page
+                and o.parent is None
+                and not o.deleted
+                and (include_visitors or o.author_id == page.id)
+                and (since is None or o.created_at >= since)
+                and (until is None or o.created_at <= until)
+            ]
+            posts.sort(key=lambda o: (o.created_at, int(o.object_part)), reverse=True)
+            fields = call.fields() or {"created_time": "", "message": "", "id": ""}
+            items = [self._fields(o, fields) for o in posts]
+        return paginate(call, items, self.url)
+
+    def _list_comments(self, call: Call, parent_id: str) -> HttpResponse:
+        with self._lock:
+            parent = self._objects.get(parent_id)
+            if parent is None or parent.deleted:
+                return not_found(parent_id)
+            flat = call.param("filter") == "stream"
+            comments = [
+                o
+                for o in self._objects.values()
+                if o.kind == "comment"
+                and not o.deleted
+                and (o.parent is parent or (flat and _descends(o, parent)))
+            ]
+            newest_first = call.param("order") == "reverse_chronological"
+            comments.sort(key=lambda o: (o.created_at, int(o.object_part)), reverse=newest_first)
+            fields = call.fields() or {"created_time": "", "message": "", "id": "", "from": ""}
+            items = [self._fields(o, fields) for o in comments]
+        return paginate(call, items, self.url)
+
+    def _entity(self, call: Call, obj: _Object) -> HttpResponse:
+        fields = call.fields() or {"created_time": "", "message": "", "id": ""}
+        with self._lock:
+            return json_response(200, self._fields(obj, fields))
+
+    def _fields(self, obj: _Object, fields: dict[str, str]) -> dict[str, Any]:
+        node = "Comment" if obj.kind == "comment" else "PagePost"
+        values: dict[str, Any] = {"id": obj.id}
+        for name, modifiers in fields.items():
+            if name == "id":
+                continue
+            if name == "message":
+                if obj.message:
+                    values["message"] = obj.message
+            elif name == "created_time":
+                values[name] = graph_time(obj.created_at)
+            elif name == "from":
+                values[name] = {"name": obj.author_name, "id": obj.author_id}
+            elif name == "permalink_url":
+                values[name] = self._permalink(obj)
+            elif name == "comments" and node == "PagePost":
+                values[name] = self._comments_edge(obj, modifiers)
+            elif name == "reactions":
+                values[name] = _summary_edge(obj.figures.get("reactions", 0), modifiers)
+            elif name == "shares" and node == "PagePost":
+                shares = obj.figures.get("shares", 0)
+                if shares or not self.omit_zero_shares:
+                    values[name] = {"count": shares}
+            elif name in ("like_count", "comment_count") and node == "Comment":
+                figure = "reactions" if name == "like_count" else "comments"
+                replies = sum(
+                    1 for o in self._objects.values() if o.parent is obj and not o.deleted
+                )
+                values[name] = obj.figures.get(figure, 0) + (replies if figure == "comments" else 0)
+            elif name == "parent" and node == "Comment":
+                if obj.parent is not None and obj.parent.kind == "comment":
+                    values[name] = {"id": obj.parent.id}
+            elif name == "link" and node == "PagePost":
+                if obj.link:
+                    values[name] = obj.link
+            elif name == "status_type" and node == "PagePost":
+                values[name] = {
+                    "status": "mobile_status_update",
+                    "link": "shared_story",
+                    "photo": "added_photos",
+                    "album": "added_photos",
+                }[obj.kind]
+            elif name == "is_published" and node == "PagePost":
+                values[name] = True
+            elif name == "attachments" or name == "attachment":
+                if obj.photos:
+                    values[name] = _attachments(obj.photos, single=name == "attachment")
+            else:
+                raise Answer(nonexisting_field(name, node))
+        return values
+
+    def _comments_edge(self, obj: _Object, modifiers: str) -> dict[str, Any]:
+        real = sum(
+            1
+            for o in self._objects.values()
+            if o.kind == "comment" and o.parent is obj and not o.deleted
+        )
+        edge = _summary_edge(real + obj.figures.get("comments", 0), modifiers)
+        if "summary" in edge:
+            edge["summary"].update(order="ranked", can_comment=True)
+        return edge
+
+    def _permalink(self, obj: _Object) -> str:
+        if obj.kind != "comment":
+            return f"{self.url}/{obj.page.id}/posts/{obj.object_part}"
+        root = obj
+        while root.parent is not None:
+            root = root.parent
+        return f"{self.url}/{obj.page.id}/posts/{root.object_part}?comment_id={obj.object_part}"
+
+    def _photo_entity(self, call: Call, photo: _Photo) -> HttpResponse:
+        fields = call.fields() or {"created_time": "", "id": ""}
+        values: dict[str, Any] = {"id": photo.id}
+        for name in fields:
+            if name == "alt_text_custom":
+                if photo.media.alt:
+                    values[name] = photo.media.alt
+            elif name == "page_story_id":
+                if photo.post_id:
+                    values[name] = photo.post_id
+            elif name == "created_time":
+                values[name] = graph_time(photo.created_at)
+            elif name == "name":
+                if photo.caption:
+                    values[name] = photo.caption
+            elif name != "id":
+                return nonexisting_field(name, "Photo")
+        return json_response(200, values)
+
+    def _page_entity(self, call: Call, page: Principal) -> HttpResponse:
+        fields = call.fields() or {"name": "", "id": ""}
+        values: dict[str, Any] = {"id": page.id}
+        for name in fields:
+            if name == "name":
+                values[name] = page.name
+            elif name in ("followers_count", "fan_count"):
+                values[name] = page.followers
+            elif name == "link":
+                values[name] = f"{self.url}/{page.id}"
+            elif name == "category":
+                values[name] = "Government organization"
+            elif name != "id":
+                return nonexisting_field(name, "Page")
+        return json_response(200, values)
+
+    def _insights(self, call: Call, node: str) -> HttpResponse:
+        with self._lock:
+            obj = self._objects.get(node)
+        if obj is None or obj.deleted or obj.page is not call.principal:
+            return not_found(node)
+        if obj.kind == "comment":
+            return nonexisting_field("insights", "Comment")
+        raw = call.params.get("metric") or ""
+        names = raw if isinstance(raw, list) else str(raw).split(",")
+        names = [n.strip() for n in names if n.strip()]
+        if not names or any(
+            n in DEPRECATED_METRICS or n not in self.insight_metrics for n in names
+        ):
+            return invalid("(#100) The value must be a valid insights metric")
+        values = {
+            "post_media_view": obj.figures.get("views", 0),
+            "post_total_media_view_unique": obj.figures.get("reach", 0),
+            "post_clicks": obj.figures.get("clicks", 0),
+        }
+        data = []
+        for name in names:
+            reactions = obj.figures.get("reactions", 0)
+            value: Any = (
+                ({"like": reactions} if reactions else {})
+                if name == "post_reactions_by_type_total"
+                else values.get(name, 0)
+            )
+            data.append(
+                {
+                    "name": name,
+                    "period": "lifetime",
+                    "values": [{"value": value}],
+                    "title": name.replace("_", " ").capitalize(),
+                    "description": f"Lifetime: {name}",
+                    "id": f"{obj.id}/insights/{name}/lifetime",
+                }
+            )
+        return json_response(200, {"data": data})
+
+    def _delete(
+        self, call: Call, node: str, obj: _Object | None, photo: _Photo | None
+    ) -> HttpResponse:
+        with self._lock:
+            if obj is not None and not obj.deleted and obj.page is call.principal:
+                obj.deleted = True
+                return json_response(200, {"success": True})
+            if photo is not None and photo.page is call.principal and node in self._photos:
+                del self._photos[node]
+                if photo.post_id and photo.post_id in self._objects:
+                    self._objects[photo.post_id].deleted = True
+                return json_response(200, {"success": True})
+        return not_found(node, "delete")
+
+    def _snapshot(self, obj: _Object) -> GraphPost:
+        return GraphPost(
+            id=obj.id,
+            owner_id=obj.page.id,
+            text=obj.message,
+            kind=obj.kind,
+            media=tuple(p.media for p in obj.photos),
+            reply_to=obj.parent.id if obj.parent is not None else None,
+            link=obj.link,
+            created_at=moment(obj.created_at),
+            permalink=self._permalink(obj),
+            deleted=obj.deleted,
+        )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _attached_media(value: Any) -> list[str]:
+    """``attached_media`` as JSON text or form keys ``attached_media[]`` -> photo ids."""
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else [value]
+    ids: list[str] = []
+    for item in items:
+        parsed = json.loads(item) if isinstance(item, str) else item
+        for entry in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(entry, dict) or "media_fbid" not in entry:
+                raise ValueError("not a media_fbid object")
+            ids.append(str(entry["media_fbid"]))
+    return ids
+
+
+def _summary_edge(total: int, modifiers: str) -> dict[str, Any]:
+    edge: dict[str, Any] = {"data": []}
+    if re.search(r"summary\((true|1|total_count)\)", modifiers):
+        edge["summary"] = {"total_count": total}
+    return edge
+
+
+def _attachments(photos: list[_Photo], *, single: bool) -> dict[str, Any]:
+    items = [
+        {"type": "photo", "target": {"id": p.id}, "description": p.media.alt or ""} for p in photos
+    ]
+    if single:
+        return items[0]
+    return {"data": items}
+
+
+def _descends(obj: _Object, ancestor: _Object) -> bool:
+    parent = obj.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False

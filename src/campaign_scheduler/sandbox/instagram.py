@@ -1,0 +1,476 @@
+"""An Instagram professional account on loopback: content publishing as channels.md §6 has it.
+
+What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
+
+* ``POST /{ig-user-id}/media``: image containers (``image_url``, ``caption``, ``alt_text``),
+  carousel items (``is_carousel_item=true``) and carousels (``media_type=CAROUSEL``,
+  ``children``, 2 to :attr:`max_carousel_items`). The image is downloaded from its URL (see
+  :meth:`~campaign_scheduler.sandbox._graph.GraphSandbox.serve_media`) and checked: type
+  (:attr:`image_types`; Meta documents JPEG only, PNG is accepted by default — UNVERIFIED),
+  at most 8 MiB (code 36000, subcode 2207004), aspect ratio 4:5 to 1.91:1 (code 36003, subcode
+  2207009, UNVERIFIED); a failed download is code 9004, subcode 2207052 (UNVERIFIED). The
+  caption may have :attr:`max_caption_length` characters, :attr:`max_hashtags` hashtags and
+  :attr:`max_mentions` mentions (2200 / 30 / 20, all UNVERIFIED);
+* ``GET /{container-id}?fields=status_code,status``: ``IN_PROGRESS`` ×
+  :attr:`container_polls`, ``FINISHED``, ``PUBLISHED``, ``ERROR``, ``EXPIRED`` (the last two
+  documented for Threads, UNVERIFIED here);
+* ``POST /{ig-user-id}/media_publish`` (``creation_id``), at most :attr:`quota_total` per
+  moving 24 hours (50; UNVERIFIED against 25/100 elsewhere); ``GET
+  /{ig-user-id}/content_publishing_limit`` consistent with it;
+* ``GET /{ig-user-id}/media`` (newest first, cursor paging), ``GET /{ig-media-id}``,
+  ``/children``, ``/insights`` (``views``, ``reach``, ``likes``, ``comments``, ``saved``,
+  ``shares``, ``total_interactions``; the retired ``impressions``/``plays`` are refused; "not
+  enough viewers" when :attr:`insights_available` is off, empty data when
+  :attr:`insights_delayed`);
+* ``DELETE /{ig-media-id}`` only if :attr:`allow_delete` (UNVERIFIED; off by default);
+* ``GET /me`` and ``GET /{ig-user-id}``; throttling with code 80002.
+
+Not modelled: reels, stories, videos, user and product tags, locations, resumable uploads,
+the 400-containers-per-day limit, comments.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import regex
+
+from campaign_scheduler.sandbox._graph import (
+    Answer,
+    Call,
+    Container,
+    ContainerSandbox,
+    GraphMedia,
+    GraphPost,
+    Principal,
+    Routed,
+    graph_error,
+    graph_time,
+    invalid,
+    moment,
+    nonexisting_field,
+    not_found,
+    paginate,
+    unknown_path,
+)
+from campaign_scheduler.sandbox._server import HttpResponse, json_response
+
+MEDIA_METRICS = frozenset(
+    {
+        "views",
+        "reach",
+        "likes",
+        "comments",
+        "saved",
+        "shares",
+        "total_interactions",
+        "profile_visits",
+        "follows",
+    }
+)
+RETIRED_METRICS = frozenset(
+    {
+        "impressions",
+        "plays",
+        "clips_replays_count",
+        "ig_reels_aggregated_all_plays_count",
+        "video_views",
+        "engagement",
+    }
+)
+FIGURES = ("views", "reach", "likes", "comments", "saved", "shares")
+# The same rule as channels/text.py: "#" + word characters, not glued to a word, "&" or "/".
+_HASHTAG = regex.compile(r"(?<![\w&/])[#＃]\w+")
+_MENTION = regex.compile(r"(?<![\w@])@[\w.]+")
+_STATUS_PROSE = {
+    "IN_PROGRESS": "In Progress: Media is still being processed.",
+    "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
+    "PUBLISHED": "Published: Media has been successfully published.",
+    "EXPIRED": "Expired: Media was not published within 24 hours.",
+}
+
+
+@dataclass
+class _Media:
+    id: str
+    owner: Principal
+    media_type: str  # IMAGE or CAROUSEL_ALBUM
+    caption: str
+    media: list[GraphMedia]
+    shortcode: str
+    created_at: float
+    container_id: str
+    deleted: bool = False
+    figures: dict[str, int] = field(default_factory=dict)
+
+
+class InstagramSandbox(ContainerSandbox):
+    """A loopback Graph host with Instagram content publishing. Use as a context manager."""
+
+    network: ClassVar[str] = "instagram"
+    throttle_code: ClassVar[int] = 80002
+    throttle_message: ClassVar[str] = (
+        "(#80002) There have been too many calls to this Instagram account. Wait a bit and try "
+        "again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
+    )
+    buc_type: ClassVar[str] = "instagram"
+    status_field: ClassVar[str] = "status_code"
+    detail_field: ClassVar[str] = "status"
+    SWITCHES: ClassVar[dict[str, type]] = {
+        **ContainerSandbox.SWITCHES,
+        "max_caption_length": int,
+        "max_hashtags": int,
+        "max_mentions": int,
+        "max_carousel_items": int,
+        "allow_delete": bool,
+        "insights_available": bool,
+        "insights_delayed": bool,
+    }
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock=clock)
+        self.min_aspect_ratio = 0.8
+        self.max_aspect_ratio = 1.91
+        self.max_caption_length = 2200
+        self.max_hashtags = 30
+        self.max_mentions = 20
+        self.max_carousel_items = 10
+        #: Whether ``DELETE /{ig-media-id}`` works (UNVERIFIED; historically it did not).
+        self.allow_delete = False
+        #: Off: insights answer "(#10) Not enough viewers for the media to show insights".
+        self.insights_available = True
+        #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
+        self.insights_delayed = False
+        self._media: dict[str, _Media] = {}
+
+    # --- control ------------------------------------------------------------------------------
+
+    def statuses(self, user_id: str | None = None) -> list[GraphPost]:
+        """Every published post (also deleted ones), oldest first."""
+        with self._lock:
+            return [
+                self._snapshot(m) for m in self._media.values() if user_id in (None, m.owner.id)
+            ]
+
+    def set_engagement(self, post_id: str, **figures: int) -> None:
+        """Set ``views``, ``reach``, ``likes``, ``comments``, ``saved``, ``shares``."""
+        unknown = set(figures) - set(FIGURES)
+        if unknown:
+            raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            media = self._media.get(post_id)
+            if media is None:
+                raise KeyError(f"no media {post_id}")
+            media.figures.update(figures)
+
+    def container_detail(self, container: Container, status: str) -> str | None:
+        if status == "ERROR":
+            return f"Error: {container.error}"
+        return _STATUS_PROSE.get(status)
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def _route(self, call: Call) -> Routed:
+        parts, method = call.parts, call.method
+        user = call.principal
+        if len(parts) == 1:
+            node = user.id if parts[0] == "me" else parts[0]
+            if node in self._principals:
+                if node != user.id or method != "GET":
+                    return Routed(not_found(node, method.lower()))
+                return Routed(self._user_entity(call, user))
+            return Routed(self._node(call, node))
+        if len(parts) != 2:
+            return Routed(unknown_path(parts))
+        node, edge = parts
+        node = user.id if node == "me" else node
+        if node in self._principals:
+            if node != user.id:
+                return Routed(
+                    graph_error(
+                        403, 10, "(#10) Application does not have permission for this action"
+                    )
+                )
+            if edge == "media" and method == "POST":
+                return Routed(self._create_container(call))
+            if edge == "media" and method == "GET":
+                return Routed(self._list_media(call))
+            if edge == "media_publish" and method == "POST":
+                return self.publish_container(
+                    call,
+                    quota=self.publishing_window(user),
+                    quota_total=self.quota_total,
+                    materialise=self._materialise,
+                )
+            if edge == "content_publishing_limit" and method == "GET":
+                return Routed(self._publishing_limit(call))
+            return Routed(unknown_path(parts))
+        if edge == "insights" and method == "GET":
+            return Routed(self._insights(call, node))
+        if edge == "children" and method == "GET":
+            return Routed(self._children(call, node))
+        return Routed(unknown_path(parts))
+
+    def _node(self, call: Call, node: str) -> HttpResponse:
+        with self._lock:
+            container = self._containers.get(node)
+            media = self._media.get(node)
+        if container is not None and call.method == "GET":
+            return self.get_container(call, container)
+        if media is None or media.deleted or media.owner is not call.principal:
+            return not_found(node, call.method.lower())
+        if call.method == "DELETE":
+            if not self.allow_delete:
+                return invalid("(#100) This media cannot be deleted through the API")
+            with self._lock:
+                media.deleted = True
+            return json_response(200, {"success": True})
+        if call.method != "GET":
+            return not_found(node, call.method.lower())
+        return json_response(200, self._media_fields(media, call.fields() or {"id": ""}))
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def _create_container(self, call: Call) -> HttpResponse:
+        user = call.principal
+        media_type = (call.param("media_type") or "IMAGE").upper()
+        caption = call.param("caption") or ""
+        problem = self._caption_problem(caption)
+        if problem is not None:
+            return problem
+        if media_type == "CAROUSEL":
+            return self._create_carousel(call, caption)
+        if media_type != "IMAGE":
+            return invalid(f"(#100) media_type {media_type} is not supported by the sandbox")
+        alt = call.param("alt_text") or None
+        media, reason = self.fetch_image(call.param("image_url"), alt)
+        if media is None:
+            return _download_error(reason or "")
+        container = self.new_container(
+            user,
+            "IMAGE",
+            {"caption": caption},
+            [media],
+            is_carousel_item=call.flag("is_carousel_item"),
+        )
+        return json_response(200, {"id": container.id})
+
+    def _create_carousel(self, call: Call, caption: str) -> HttpResponse:
+        ids = [c.strip() for c in (call.param("children") or "").split(",") if c.strip()]
+        if not 2 <= len(ids) <= self.max_carousel_items:
+            return invalid(
+                f"(#100) A carousel needs 2 to {self.max_carousel_items} children, not {len(ids)}"
+            )
+        with self._lock:
+            children = [self._containers.get(i) for i in ids]
+        if any(
+            c is None or c.owner is not call.principal or not c.is_carousel_item for c in children
+        ):
+            return invalid("(#100) The parameter children has an invalid carousel item id")
+        items = [c for c in children if c is not None]
+        if any(self.container_status(c) in ("ERROR", "EXPIRED") for c in items):
+            return invalid("(#100) A carousel item failed or expired; create it again")
+        media = [m for c in items for m in c.media]
+        container = self.new_container(
+            call.principal, "CAROUSEL", {"caption": caption}, media, children=ids
+        )
+        return json_response(200, {"id": container.id})
+
+    def _caption_problem(self, caption: str) -> HttpResponse | None:
+        if len(caption.encode("utf-16-le")) // 2 > self.max_caption_length:
+            return invalid(
+                "(#100) The caption is too long",
+                user_message=f"Captions may have at most {self.max_caption_length} characters.",
+            )
+        if len(_HASHTAG.findall(caption)) > self.max_hashtags:
+            return invalid(
+                "(#100) The caption has too many hashtags",
+                user_message=f"Captions may have at most {self.max_hashtags} hashtags.",
+            )
+        if len(_MENTION.findall(caption)) > self.max_mentions:
+            return invalid(
+                "(#100) The caption has too many mentions",
+                user_message=f"Captions may have at most {self.max_mentions} @-mentions.",
+            )
+        return None
+
+    def _materialise(self, container: Container) -> str:
+        media = _Media(
+            id=self.new_id(17),
+            owner=container.owner,
+            media_type="CAROUSEL_ALBUM" if container.media_type == "CAROUSEL" else "IMAGE",
+            caption=str(container.params.get("caption") or ""),
+            media=list(container.media),
+            shortcode=secrets.token_urlsafe(8)[:11],
+            created_at=self.clock(),
+            container_id=container.id,
+        )
+        self._media[media.id] = media
+        return media.id
+
+    def _publishing_limit(self, call: Call) -> HttpResponse:
+        used = self.publishing_window(call.principal).used(self.clock())
+        fields = call.fields() or {"quota_usage": "", "config": ""}
+        entry: dict[str, Any] = {}
+        if "quota_usage" in fields:
+            entry["quota_usage"] = used
+        if "config" in fields:
+            entry["config"] = {"quota_total": self.quota_total, "quota_duration": 86400}
+        return json_response(200, {"data": [entry]})
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _list_media(self, call: Call) -> HttpResponse:
+        with self._lock:
+            items = [m for m in self._media.values() if m.owner is call.principal and not m.deleted]
+            items.sort(key=lambda m: (m.created_at, int(m.id)), reverse=True)
+            fields = call.fields() or {"id": ""}
+            data = [self._media_fields(m, fields) for m in items]
+        return paginate(call, data, self.url)
+
+    def _media_fields(self, media: _Media, fields: dict[str, str]) -> dict[str, Any]:
+        values: dict[str, Any] = {"id": media.id}
+        for name in fields:
+            if name == "caption":
+                if media.caption:
+                    values[name] = media.caption
+            elif name == "timestamp":
+                values[name] = graph_time(media.created_at)
+            elif name == "permalink":
+                values[name] = f"{self.url}/p/{media.shortcode}/"
+            elif name == "shortcode":
+                values[name] = media.shortcode
+            elif name == "media_type":
+                values[name] = media.media_type
+            elif name == "like_count":
+                values[name] = media.figures.get("likes", 0)
+            elif name == "comments_count":
+                values[name] = media.figures.get("comments", 0)
+            elif name == "username":
+                values[name] = media.owner.name
+            elif name == "alt_text":
+                if media.media_type == "IMAGE" and media.media[0].alt:
+                    values[name] = media.media[0].alt
+            elif name == "media_url":
+                if media.media_type == "IMAGE":
+                    values[name] = media.media[0].source
+            elif name != "id":
+                raise Answer(nonexisting_field(name, "IGMedia"))
+        return values
+
+    def _children(self, call: Call, node: str) -> HttpResponse:
+        with self._lock:
+            media = self._media.get(node)
+            if media is None or media.deleted or media.owner is not call.principal:
+                return not_found(node)
+            container = self._containers[media.container_id]
+            data = [{"id": f"{media.id}{index}"} for index, _ in enumerate(container.children)]
+        return json_response(200, {"data": data})
+
+    def _insights(self, call: Call, node: str) -> HttpResponse:
+        with self._lock:
+            media = self._media.get(node)
+        if media is None or media.deleted or media.owner is not call.principal:
+            return not_found(node)
+        raw = call.param("metric") or ""
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+        for name in names:
+            if name in RETIRED_METRICS:
+                return invalid(
+                    f"(#100) The Media Insights API does not support the {name} metric for "
+                    "this media product type."
+                )
+            if name not in MEDIA_METRICS:
+                allowed = ", ".join(sorted(MEDIA_METRICS))
+                return invalid(f"(#100) metric must be one of the following values: {allowed}")
+        if not names:
+            return invalid("(#100) The parameter metric is required")
+        if not self.insights_available:
+            return graph_error(400, 10, "(#10) Not enough viewers for the media to show insights")
+        if self.insights_delayed:
+            return json_response(200, {"data": []})
+        figures = dict(media.figures)
+        figures["total_interactions"] = sum(
+            figures.get(k, 0) for k in ("likes", "comments", "saved", "shares")
+        )
+        data = [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": figures.get(name, 0)}],
+                "title": name.replace("_", " ").capitalize(),
+                "description": f"Lifetime {name}",
+                "id": f"{media.id}/insights/{name}/lifetime",
+            }
+            for name in names
+        ]
+        return json_response(200, {"data": data})
+
+    def _user_entity(self, call: Call, user: Principal) -> HttpResponse:
+        fields = call.fields() or {"id": ""}
+        values: dict[str, Any] = {"id": user.id}
+        for name in fields:
+            if name in ("username", "name"):
+                values[name] = user.name
+            elif name == "followers_count":
+                values[name] = user.followers
+            elif name == "media_count":
+                values[name] = sum(
+                    1 for m in self._media.values() if m.owner is user and not m.deleted
+                )
+            elif name != "id":
+                return nonexisting_field(name, "IGUser")
+        return json_response(200, values)
+
+    def _snapshot(self, media: _Media) -> GraphPost:
+        return GraphPost(
+            id=media.id,
+            owner_id=media.owner.id,
+            text=media.caption,
+            kind=media.media_type,
+            media=tuple(media.media),
+            reply_to=None,
+            link=None,
+            created_at=moment(media.created_at),
+            permalink=f"{self.url}/p/{media.shortcode}/",
+            deleted=media.deleted,
+            container_id=media.container_id,
+        )
+
+
+def _download_error(reason: str) -> HttpResponse:
+    if reason == "too large":
+        return graph_error(
+            400,
+            36000,
+            "The image size is too large.",
+            subcode=2207004,
+            transient=False,
+            user_title="Image size too large",
+            user_message="The image is too large to download. It should be less than 8 MiB.",
+        )
+    if reason.startswith("aspect ratio"):
+        return graph_error(
+            400,
+            36003,
+            "The aspect ratio is not supported.",
+            subcode=2207009,
+            transient=False,
+            user_title="Aspect ratio not supported",
+            user_message=f"The submitted image with {reason} cannot be published. Please submit "
+            "an image with a valid aspect ratio.",
+        )
+    return graph_error(
+        400,
+        9004,
+        "Media download has failed. The media URI doesn't meet our requirements.",
+        subcode=2207052,
+        transient=False,
+        user_title="Media download failed",
+        user_message=reason,
+    )
