@@ -297,6 +297,11 @@ def _read_account(
         limit = reader.integer(table, path, "max_characters", None)
         if limit is not None:
             settings["max_characters"] = limit
+    for key in spec.optional:
+        if key != "max_characters":
+            text = reader.string(table, path, key)
+            if text is not None:
+                settings[key] = text
 
     secrets: dict[str, SecretRef] = {}
     for key in spec.secrets:
