@@ -65,6 +65,7 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             "LinkedIn organisation page",
             settings=("organization",),
             secrets=("token",),
+            optional=("api_version",),
             default_base_url="https://api.linkedin.com",
         ),
         ChannelSpec(

@@ -1,0 +1,629 @@
+"""LinkedIn: posts of an organisation page through the versioned REST API (channels.md §7).
+
+The points that matter to the publisher:
+
+* Every call carries ``Authorization: Bearer <token>``, ``LinkedIn-Version`` (the account setting
+  ``api_version``, default :data:`DEFAULT_API_VERSION`; LinkedIn retires a version about a year
+  after it appears, so keep it current) and ``X-Restli-Protocol-Version: 2.0.0``. A post is
+  ``POST /rest/posts`` with the organisation's URN as ``author``; LinkedIn answers 201 with an
+  empty body and the new post's URN in the ``x-restli-id`` header.
+* ``commentary`` is in LinkedIn's "little" text format. :func:`to_little` escapes the reserved
+  characters ``\\ | { } @ [ ] ( ) < > # * _ ~`` with a backslash, except the ``#`` that starts a
+  hashtag (so hashtags stay links). The list is the one LinkedIn's little-format page refers to,
+  as quoted by several maintained clients; an unescaped one is reported to cut the post off.
+* Images go through the Images API (``initializeUpload`` → ``PUT`` the bytes → wait for
+  ``AVAILABLE``) and are attached as ``content.media`` (or ``content.multiImage``) with
+  ``altText``.
+* LinkedIn has no idempotency key (:attr:`LinkedInChannel.idempotency_window` is ``None``), but
+  :meth:`LinkedInChannel.look_up` can list the page's posts, and LinkedIn refuses identical
+  commentary with 422 ``DUPLICATE_POST`` naming the earlier post. That refusal is used as a
+  recovery signal: when the named post exists, is by this page, has this commentary and is
+  younger than :data:`ADOPT_WINDOW`, it is returned as the receipt, so a replay after a lost
+  answer settles on the first post. It is not claimed as an idempotency window because LinkedIn
+  does not document how long it detects duplicates, nor that it always does.
+* HTTP errors map to the error classes like this (LinkedIn's ``message`` is kept):
+
+  ============================  ============================================================
+  401                           :class:`AuthError` (token expired or revoked; tokens last
+                                60 days)
+  403                           :class:`AuthError` (scope or page role missing)
+  426, 400 ``VERSION_MISSING``  :class:`AuthError`: ``api_version`` must be updated
+  422 ``DUPLICATE_POST``        see above; otherwise :class:`RejectedError`
+  other 4xx                     :class:`RejectedError`
+  429                           :class:`RateLimitedError`. LinkedIn sends no reset time;
+                                a daily quota (the message names a ``DAY`` limit) resets at
+                                00:00 UTC, anything else is retried after
+                                :data:`THROTTLE_WAIT`; a ``Retry-After`` header wins if sent
+  502, 504 on the create        :class:`OutcomeUnknownError` (a gateway gave up; the post may
+                                exist)
+  other 5xx                     :class:`UnavailableError`
+  ============================  ============================================================
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from urllib.parse import quote, unquote, urlsplit
+
+from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    MediaFile,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+#: The LinkedIn-Version sent when the account names none (the version channels.md was checked
+#: against). Versions are retired after about a year: set ``api_version`` to a current one.
+DEFAULT_API_VERSION = "202605"
+#: After a 422 DUPLICATE_POST, the named post counts as this one if it is at most this old.
+ADOPT_WINDOW = timedelta(hours=24)
+#: Wait after a 429 that is not the daily quota (LinkedIn sends no time).
+THROTTLE_WAIT = timedelta(minutes=2)
+#: ``look_up`` searches down to ``since`` minus this (clock skew).
+LOOK_UP_MARGIN = timedelta(minutes=1)
+LOOK_UP_MAX_PAGES = 10
+PAGE_SIZE = 50
+MAX_IMAGES = 20
+MAX_ALT_TEXT = 4086
+COMMENTARY_LIMIT = 3000
+RESERVED = "\\|{}@[]()<>#*_~"
+NO_REPLIES = (
+    "linkedin: posts cannot reply to posts (follow-ups are comments, which this adapter does "
+    "not write)"
+)
+_VERSION = re.compile(r"\d{6}(\.\d{2})?")
+_URN_IN_MESSAGE = re.compile(r"urn:li:(?:share|ugcPost):\d+")
+_HASHTAG = re.compile(r"#[^\W_]+")
+_ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
+
+_log = logger_for("linkedin")
+
+
+class LinkedInChannel(Channel):
+    """Posts of one LinkedIn organisation page. Setting ``organization``: the page's URN
+    (``urn:li:organization:123``) or number; optional ``api_version`` (``YYYYMM``). Secret
+    ``token``: a page admin's access token with ``w_organization_social`` (plus
+    ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
+
+    name: ClassVar[str] = "linkedin"
+    idempotency_window: ClassVar[timedelta | None] = None
+    can_look_up: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        max_polls: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.base_url = account.base_url.rstrip("/")
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self._sleep = sleep
+
+    # --- the Channel interface ------------------------------------------------------------
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        problems = super().validate(post)
+        escaped = to_little(post.text)
+        if not problems and escaped != post.text:
+            # Whether LinkedIn counts the escapes is not documented: stay under the limit with them.
+            problems += [
+                issue.message() + " once reserved characters are escaped"
+                for issue in text_length_issues("linkedin", escaped, limit=COMMENTARY_LIMIT)
+            ]
+        if post.reply_to is not None:
+            problems.append(NO_REPLIES)
+        if len(post.media) > MAX_IMAGES:
+            problems.append(f"linkedin: {len(post.media)} images; a post takes at most 20")
+        for media in post.media:
+            if not media.mime_type.startswith("image/"):
+                problems.append(
+                    f"linkedin: {media.path.name} is not an image ({media.mime_type}); this "
+                    "adapter posts images only"
+                )
+            if media.alt and len(media.alt) > MAX_ALT_TEXT:
+                problems.append(
+                    f"linkedin: the alt text of {media.path.name} is longer than {MAX_ALT_TEXT}"
+                )
+        return problems
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        if post.reply_to is not None:
+            raise RejectedError(NO_REPLIES)
+        organization = self._organization()
+        commentary = to_little(post.text)
+        images = [(self._upload(media, organization), media.alt) for media in post.media]
+        body: dict[str, Any] = {
+            "author": organization,
+            "commentary": commentary,
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        if len(images) == 1:
+            body["content"] = {"media": _image_ref(*images[0])}
+        elif images:
+            body["content"] = {"multiImage": {"images": [_image_ref(*i) for i in images]}}
+        try:
+            response = self._request("POST", "/rest/posts", "CREATE", json=body, creates=True)
+        except _DuplicateError as exc:
+            return self._adopt_duplicate(post, exc)
+        urn = unquote(response.headers.get("x-restli-id", "")).strip()
+        if not urn.startswith("urn:li:"):
+            raise OutcomeUnknownError(
+                f"linkedin: {self.account.name}: the post was created but LinkedIn named no URN",
+                hint="the publisher will look it up on the page",
+            )
+        receipt = Receipt(urn, post_url(urn), _answer_time(response))
+        _log.info("published %s on %s", urn, self.account.name)
+        return receipt
+
+    def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
+        """The oldest post of the page created since ``since`` (less a minute) whose commentary
+        is ``post.text`` and that has as many images."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        found: Receipt | None = None
+        for element in self._page_posts(oldest):
+            created = _millis(element.get("createdAt"))
+            if created is not None and created >= oldest and _matches(element, post):
+                found = _receipt(element)  # keep going: the oldest match wins
+        return found
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Lifetime organic statistics of the post (``organizationalEntityShareStatistics``)
+        and the page's follower count (``networkSizes``)."""
+        organization = self._organization()
+        kind = "ugcPosts" if receipt.remote_id.startswith("urn:li:ugcPost:") else "shares"
+        query = (
+            f"q=organizationalEntity&organizationalEntity={quote(organization, safe='')}"
+            f"&{kind}=List({quote(receipt.remote_id, safe='')})"
+        )
+        body = _json(
+            self._request("GET", f"/rest/organizationalEntityShareStatistics?{query}", "FINDER")
+        )
+        totals: dict[str, Any] = {}
+        for element in body.get("elements") or []:
+            if element.get("share", element.get("ugcPost")) == receipt.remote_id:
+                totals = element.get("totalShareStatistics") or {}
+        return Metrics(
+            likes=_count(totals.get("likeCount")),
+            reposts=_count(totals.get("shareCount")),
+            replies=_count(totals.get("commentCount")),
+            views=_count(totals.get("impressionCount")),
+            reach=_count(totals.get("uniqueImpressionsCount")),
+            clicks=_count(totals.get("clickCount")),
+            followers=self._followers(organization),
+        )
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post; one already gone counts as deleted."""
+        try:
+            self._request("DELETE", f"/rest/posts/{quote(remote_id, safe='')}", "DELETE")
+        except _NotFoundError:
+            _log.info("post %s on %s was already gone", remote_id, self.account.name)
+
+    def verify(self) -> str:
+        """The page's name as LinkedIn shows it, with its URN."""
+        organization = self._organization()
+        number = organization.rsplit(":", 1)[-1]
+        body = _json(self._request("GET", f"/rest/organizations/{number}", "GET"))
+        name = body.get("localizedName") or body.get("vanityName") or number
+        return f"{name} ({organization})"
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _organization(self) -> str:
+        value = str(self.account.settings.get("organization") or "").strip()
+        if value.isdigit():
+            return f"urn:li:organization:{value}"
+        if re.fullmatch(r"urn:li:organization:\d+", value):
+            return value
+        raise AuthError(
+            f"linkedin: account {self.account.name}: `organization` must be the page's URN "
+            f"(urn:li:organization:123), not {value!r}",
+            hint="set `organization` of the account in config.toml",
+        )
+
+    def _upload(self, media: MediaFile, organization: str) -> str:
+        """Initialise, upload and wait for one image; return its URN. Nothing here can create
+        the post, so lost answers are reported as unavailability."""
+        try:
+            content = media.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"linkedin: cannot read media file {media.path}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            answer = _json(
+                self._request(
+                    "POST",
+                    "/rest/images?action=initializeUpload",
+                    "ACTION",
+                    json={"initializeUploadRequest": {"owner": organization}},
+                )
+            )
+            upload_url = str(answer["value"]["uploadUrl"])
+            urn = str(answer["value"]["image"])
+            self._put_bytes(upload_url, content, media.mime_type)
+            self._wait_for_image(urn, media)
+        except OutcomeUnknownError as exc:
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(
+                f"linkedin: {self.account.name}: unreadable answer to the upload of "
+                f"{media.path.name}"
+            ) from exc
+        return urn
+
+    def _put_bytes(self, upload_url: str, content: bytes, mime_type: str) -> None:
+        headers = {"Content-Type": "application/octet-stream"}
+        # The token goes only to LinkedIn itself (or to the host the account is configured for).
+        host = urlsplit(upload_url).hostname or ""
+        if host == urlsplit(self.base_url).hostname or host.endswith(".linkedin.com"):
+            headers["Authorization"] = f"Bearer {self._token()}"
+        response = send(
+            self.session,
+            "PUT",
+            upload_url,
+            timeout=self.timeout,
+            channel=self.name,
+            data=content,
+            headers=headers,
+        )
+        if response.status_code >= 400:
+            self._raise_error(response, "PUT (image upload)", creates=False)
+
+    def _wait_for_image(self, urn: str, media: MediaFile) -> None:
+        for attempt in range(self.max_polls):
+            image = _json(self._request("GET", f"/rest/images/{quote(urn, safe='')}", "GET"))
+            status = image.get("status")
+            if status == "AVAILABLE":
+                return
+            if status == "PROCESSING_FAILED":
+                raise RejectedError(
+                    f"linkedin: {self.account.name}: LinkedIn could not process {media.path.name}"
+                )
+            if attempt + 1 < self.max_polls:
+                self._sleep(self.poll_interval)
+        raise UnavailableError(
+            f"linkedin: {self.account.name}: {media.path.name} was still being processed after "
+            f"{self.max_polls} checks"
+        )
+
+    def _adopt_duplicate(self, post: OutboundPost, refusal: _DuplicateError) -> Receipt:
+        said = refusal.network_message or ""
+        named = _URN_IN_MESSAGE.search(said)
+        who = f"linkedin: {self.account.name}"
+        if named is None:
+            raise RejectedError(
+                f"{who}: LinkedIn refused the post as a duplicate without naming the original",
+                network_message=said,
+                hint="check the page; change the text if it must go out again",
+            )
+        urn = named.group(0)
+        try:
+            element = _json(self._request("GET", f"/rest/posts/{quote(urn, safe='')}", "GET"))
+        except _NotFoundError as exc:
+            raise RejectedError(
+                f"{who}: LinkedIn calls the post a duplicate of {urn}, which no longer exists "
+                "(LinkedIn keeps reporting deleted posts as originals for a day or two)",
+                network_message=said,
+                hint="try again later or change the text",
+            ) from exc
+        except OutcomeUnknownError as exc:  # reading cannot create anything
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        created = _millis(element.get("createdAt"))
+        ours = element.get("author") == self._organization() and _matches(element, post)
+        recent = created is not None and datetime.now(UTC) - created <= ADOPT_WINDOW
+        if not (ours and recent):
+            raise RejectedError(
+                f"{who}: LinkedIn refuses the text as a duplicate of {urn} from {_when(created)}",
+                network_message=said,
+                hint="change the text if it must go out again",
+            )
+        _log.warning(
+            "linkedin refused a duplicate on %s; %s of %s has this text and counts as this post",
+            self.account.name,
+            urn,
+            _when(created),
+        )
+        return _receipt(element)
+
+    def _page_posts(self, oldest: datetime) -> Iterator[dict[str, Any]]:
+        """The page's posts, most recently modified first, down to ``oldest``."""
+        organization = quote(self._organization(), safe="")
+        for page in range(LOOK_UP_MAX_PAGES):
+            query = (
+                f"author={organization}&q=author&count={PAGE_SIZE}&start={page * PAGE_SIZE}"
+                "&sortBy=LAST_MODIFIED"
+            )
+            elements = _json(self._request("GET", f"/rest/posts?{query}", "FINDER")).get("elements")
+            elements = [e for e in elements or [] if isinstance(e, dict)]
+            for element in elements:
+                modified = _millis(element.get("lastModifiedAt", element.get("createdAt")))
+                if modified is not None and modified < oldest:
+                    return  # sorted by modification, and created <= modified
+                yield element
+            if len(elements) < PAGE_SIZE:
+                return
+        raise OutcomeUnknownError(
+            f"linkedin: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts "
+            f"since {oldest.isoformat(timespec='seconds')}; could not search back far enough",
+            hint="check the page by hand and settle the delivery with `campaign resolve`",
+        )
+
+    def _followers(self, organization: str) -> int | None:
+        try:
+            body = _json(
+                self._request(
+                    "GET",
+                    f"/rest/networkSizes/{quote(organization, safe='')}"
+                    "?edgeType=COMPANY_FOLLOWED_BY_MEMBER",
+                    "GET",
+                )
+            )
+        except (RejectedError, UnavailableError, OutcomeUnknownError) as exc:
+            _log.warning("no follower count for %s: %s", self.account.name, exc)
+            return None
+        return _count(body.get("firstDegreeSize"))
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        restli_method: str,
+        *,
+        creates: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One call to the REST API; an HTTP error status raises (see the module doc)."""
+        headers = {
+            "Authorization": f"Bearer {self._token()}",
+            "LinkedIn-Version": self._version(),
+            "X-Restli-Protocol-Version": "2.0.0",
+            "X-RestLi-Method": restli_method,
+        }
+        response = send(
+            self.session,
+            method,
+            self.base_url + path,
+            timeout=self.timeout,
+            channel=self.name,
+            headers=headers,
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            self._raise_error(response, f"{method} {path.split('?', 1)[0]}", creates=creates)
+        return response
+
+    def _token(self) -> str:
+        token = self.account.secret("token")
+        if not token:
+            raise AuthError(
+                f"linkedin: account {self.account.name} has no access token",
+                hint="set `token` of the account in config.toml",
+            )
+        return token
+
+    def _version(self) -> str:
+        version = str(self.account.settings.get("api_version") or DEFAULT_API_VERSION).strip()
+        if not _VERSION.fullmatch(version):
+            raise AuthError(
+                f"linkedin: account {self.account.name}: api_version {version!r} is not YYYYMM",
+                hint="set `api_version` to a current LinkedIn API version such as 202605",
+            )
+        return version
+
+    def _raise_error(self, response: requests.Response, call: str, *, creates: bool) -> NoReturn:
+        status = response.status_code
+        body = _body(response)
+        said = _message(body, response)
+        who = f"linkedin: {self.account.name}: {call}"
+        code = str(body.get("code", ""))
+        if status == 401:
+            raise AuthError(
+                f"{who}: LinkedIn refused the access token ({said})",
+                network_message=said,
+                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
+            )
+        if status == 403:
+            raise AuthError(
+                f"{who}: not allowed ({said})",
+                network_message=said,
+                hint="the token's member needs an admin role on the page and the scope "
+                "w_organization_social",
+            )
+        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
+            raise AuthError(
+                f"{who}: LinkedIn does not serve API version {self._version()} ({said})",
+                network_message=said,
+                hint="set `api_version` of the account to a current version (YYYYMM)",
+            )
+        if status == 429:
+            retry_at = _retry_at(response, said)
+            raise RateLimitedError(
+                f"{who}: throttled until {retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+                network_message=said,
+            )
+        if status == 422 and _is_duplicate(body):
+            raise _DuplicateError(f"{who}: duplicate post", network_message=said)
+        if status in (404, 410):
+            raise _NotFoundError(f"{who}: not found ({said})", network_message=said)
+        if status < 500:
+            raise RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            raise OutcomeUnknownError(
+                f"{who}: gateway error {status}; the post may have been created",
+                network_message=said,
+            )
+        raise UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+
+
+class _NotFoundError(RejectedError):
+    """404: the post (or image) does not exist (any more)."""
+
+
+class _DuplicateError(RejectedError):
+    """422 DUPLICATE_POST."""
+
+
+# --- the little text format -------------------------------------------------------------------
+
+
+def to_little(text: str) -> str:
+    """``text`` as literal "little" text: every reserved character backslash-escaped, except
+    the ``#`` of a hashtag (``#`` at the start or after a non-alphanumeric character, followed
+    by letters or digits), which stays a hashtag."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "#" and (i == 0 or not text[i - 1].isalnum()):
+            tag = _HASHTAG.match(text, i)
+            if tag is not None:
+                out.append(tag.group(0))
+                i = tag.end()
+                continue
+        out.append("\\" + char if char in RESERVED else char)
+        i += 1
+    return "".join(out)
+
+
+def from_little(commentary: str) -> str:
+    """Commentary with its escapes removed (mentions and templates are left as they are)."""
+    return _ESCAPED.sub(r"\1", commentary)
+
+
+def post_url(urn: str) -> str:
+    """The post's address on linkedin.com (the feed/update pattern; UNVERIFIED for shares)."""
+    return f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _image_ref(urn: str, alt: str | None) -> dict[str, str]:
+    return {"id": urn, "altText": alt} if alt else {"id": urn}
+
+
+def _normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _matches(element: dict[str, Any], post: OutboundPost) -> bool:
+    if element.get("lifecycleState", "PUBLISHED") != "PUBLISHED":
+        return False
+    content = element.get("content") or {}
+    if "media" in content:
+        images = 1
+    else:
+        images = len((content.get("multiImage") or {}).get("images") or [])
+    if images != len(post.media):
+        return False
+    commentary = str(element.get("commentary", ""))
+    return _normalise(from_little(commentary)) == _normalise(post.text)
+
+
+def _receipt(element: dict[str, Any]) -> Receipt:
+    urn = str(element["id"])
+    when = _millis(element.get("publishedAt")) or _millis(element.get("createdAt"))
+    return Receipt(urn, post_url(urn), when or datetime.now(UTC))
+
+
+def _millis(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "an unknown time"
+
+
+def _answer_time(response: requests.Response) -> datetime:
+    """The server's ``Date`` (when the post was made), else now."""
+    try:
+        moment = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _retry_at(response: requests.Response, said: str, now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    header = response.headers.get("Retry-After", "").strip()
+    if header.isdigit():
+        return now + timedelta(seconds=int(header))
+    if re.search(r"\bDAY\b", said):
+        return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    return now + THROTTLE_WAIT
+
+
+def _is_duplicate(body: dict[str, Any]) -> bool:
+    errors = ((body.get("errorDetails") or {}).get("inputErrors")) or []
+    if any(isinstance(e, dict) and e.get("code") == "DUPLICATE_POST" for e in errors):
+        return True
+    return "duplicate of urn:li:" in str(body.get("message", "")).lower()
+
+
+def _body(response: requests.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _message(body: dict[str, Any], response: requests.Response) -> str:
+    if isinstance(body.get("message"), str) and body["message"].strip():
+        return " ".join(str(body["message"]).split())
+    text = " ".join(response.text.split())[:200]
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    value = response.json()
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)

@@ -1,0 +1,1052 @@
+"""LinkedIn's versioned REST API on loopback, for posts of organisation pages (channels.md §7).
+
+Used by rehearsals and tests. What it implements:
+
+* Every ``/rest/`` call needs ``Authorization: Bearer``, a ``LinkedIn-Version: YYYYMM`` header
+  (missing → 400 ``VERSION_MISSING``, older than ``oldest_version`` → 426
+  ``NONEXISTENT_VERSION``) and ``X-Restli-Protocol-Version: 2.0.0``. Members act for an
+  organisation only with a role on it (``ADMINISTRATOR`` or ``CONTENT_ADMIN``; statistics need
+  ``ADMINISTRATOR``); otherwise 403 ``ACCESS_DENIED``.
+* ``POST /rest/posts`` → 201 with an empty body and the URN in ``x-restli-id``; required fields
+  checked; ``commentary`` read in the "little" text format (backslash escapes, ``#hashtag``,
+  ``@[Name](urn)`` mentions, ``{hashtag|\\#|tag}``); identical commentary from the same author
+  refused with 422 ``DUPLICATE_POST`` naming the earlier URN; ``content.media`` /
+  ``content.multiImage`` with images that must be ``AVAILABLE``.
+* ``GET /rest/posts/{urn}``, ``GET /rest/posts?q=author&author=…&count=…&start=…``
+  (newest first), ``DELETE /rest/posts/{urn}`` → 204.
+* Images API: ``POST /rest/images?action=initializeUpload`` → ``uploadUrl`` and image URN;
+  ``PUT`` to the upload URL; ``GET /rest/images/{urn}`` with ``status`` ``WAITING_UPLOAD →
+  PROCESSING → AVAILABLE`` (or ``PROCESSING_FAILED``) over ``image_processing_polls`` polls.
+* ``GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&…&shares=List(…)``
+  (and ``ugcPosts=List(…)``), ``GET /rest/networkSizes/{org}?edgeType=…`` (followers),
+  ``GET /rest/organizations/{id}``.
+* LinkedIn's error body ``{"status", "serviceErrorCode", "code", "message"}`` (401 65600
+  "Invalid access token"), and a plain 429 without headers when a daily budget is spent (it
+  resets at 00:00 UTC).
+
+What channels.md marks UNVERIFIED is a constructor argument (and settable over HTTP under
+``/_sandbox/settings``): ``max_commentary`` (3000), ``unescaped`` (what an unescaped reserved
+character does: ``"truncate"`` the visible text there, as reported by third parties,
+``"reject"`` with 422, or ``"accept"``), ``duplicate_window`` (seconds; ``None`` = forever),
+``ghost_duplicates`` (seconds a deleted post still counts as the original of a duplicate),
+``encode_restli_id`` (URL-encode the ``x-restli-id`` header), ``ugc_for_media`` (posts with
+media get ``urn:li:ugcPost:`` URNs), ``delete_missing_status`` (204 or 404 for deleting a post
+that is gone) and ``daily_post_limit``.
+
+Faults and inspection from Python and over HTTP (loopback only, no token) under ``/_sandbox/``:
+``POST /_sandbox/faults`` (``fail_next`` ``{"count", "status"}``, ``rate_limit_next``
+``{"count", "daily"}``, ``drop_after_create``, ``hold_after_create``, ``release``,
+``fail_image_processing``, ``revoke`` ``{"token"}``, ``delay``); ``POST /_sandbox/accounts``
+``{"name", "token", "followers", "role"}`` → ``{"organization", "token"}``;
+``POST /_sandbox/engagement`` ``{"post", "impressions", …}``; ``GET /_sandbox/statuses``;
+``GET /_sandbox/requests``.
+
+Not modelled: member (person) posts, videos and documents, edits (PARTIAL_UPDATE), comments,
+reshares, sponsored content, time-bound statistics.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote, unquote, urlencode
+
+from campaign_scheduler.sandbox._server import (
+    HttpRequest,
+    HttpResponse,
+    LoopbackServer,
+    json_response,
+)
+
+DAY = 24 * 3600.0
+MAX_IMAGES = 20
+MAX_ALT_TEXT = 4086
+IMAGE_LIMIT = 36_152_320  # LinkedIn's documented image size limit in bytes (about 36 MB)
+ROLES_THAT_POST = frozenset({"ADMINISTRATOR", "CONTENT_ADMIN", "DIRECT_SPONSORED_CONTENT_POSTER"})
+UNESCAPED_MODES = ("truncate", "reject", "accept")
+RESERVED = frozenset("\\|{}@[]()<>#*_~")
+STATISTICS = (
+    "impressionCount",
+    "uniqueImpressionsCount",
+    "clickCount",
+    "likeCount",
+    "commentCount",
+    "shareCount",
+)
+_VERSION = re.compile(r"(\d{6})(?:\.\d{2})?")
+_HASHTAG = re.compile(r"#([^\W_]+)")
+_MENTION = re.compile(r"@\[([^\]\\]*)\]\((urn:li:(?:person|organization):\d+)\)")
+_TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|([^}|]+)\}")
+_ROUTE = re.compile(r"[^/]+")
+
+
+# --- what tests and rehearsals can inspect ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkedInAccount:
+    organization: str  # urn:li:organization:…
+    token: str
+
+
+@dataclass(frozen=True)
+class SandboxImage:
+    urn: str
+    alt: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class SandboxPost:
+    """A post the sandbox holds (snapshot)."""
+
+    urn: str
+    author: str
+    commentary: str  # as sent, in the little format
+    text: str  # what readers see
+    images: tuple[SandboxImage, ...]
+    created_at: datetime
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    method: str
+    path: str
+    query: str
+    version: str | None
+    monotonic: float
+    wall: float
+
+
+# --- internal state ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Organization:
+    id: int
+    name: str
+    followers: int = 0
+
+    @property
+    def urn(self) -> str:
+        return f"urn:li:organization:{self.id}"
+
+
+@dataclass
+class _Member:
+    urn: str
+    roles: dict[str, str]  # organisation urn -> role
+
+
+@dataclass
+class _Image:
+    urn: str
+    owner: str
+    upload_token: str
+    size: int = 0
+    uploaded: bool = False
+    polls_left: int = 0
+    failed: bool = False
+
+    @property
+    def status(self) -> str:
+        if not self.uploaded:
+            return "WAITING_UPLOAD"
+        if self.polls_left > 0:
+            return "PROCESSING"
+        return "PROCESSING_FAILED" if self.failed else "AVAILABLE"
+
+
+@dataclass
+class _Post:
+    urn: str
+    author: str
+    commentary: str
+    text: str
+    body: dict[str, Any]
+    images: list[tuple[_Image, str | None]]
+    created_at: float
+    deleted_at: float | None = None
+    statistics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Faults:
+    fail: list[int] = field(default_factory=list)
+    rate_limit: list[bool] = field(default_factory=list)  # daily?
+    drop: int = 0
+    hold: int = 0
+    image_failures: int = 0
+
+
+class _Answer(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class LinkedInSandbox:
+    """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        oldest_version: str = "202501",
+        max_commentary: int = 3000,
+        unescaped: str = "truncate",
+        duplicate_window: float | None = None,
+        ghost_duplicates: float = 0.0,
+        encode_restli_id: bool = False,
+        ugc_for_media: bool = False,
+        delete_missing_status: int = 204,
+        daily_post_limit: int | None = None,
+        image_processing_polls: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if unescaped not in UNESCAPED_MODES:
+            raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
+        self.oldest_version = oldest_version
+        self.max_commentary = max_commentary
+        self.unescaped = unescaped
+        self.duplicate_window = duplicate_window
+        self.ghost_duplicates = ghost_duplicates
+        self.encode_restli_id = encode_restli_id
+        self.ugc_for_media = ugc_for_media
+        self.delete_missing_status = delete_missing_status
+        self.daily_post_limit = daily_post_limit
+        self.image_processing_polls = image_processing_polls
+        self.clock = clock
+        #: Seconds added before every answer (the work is done first).
+        self.delay = 0.0
+        self.requests_seen: list[SeenRequest] = []
+
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._organizations: dict[str, _Organization] = {}  # by urn
+        self._tokens: dict[str, _Member] = {}
+        self._posts: dict[str, _Post] = {}
+        self._images: dict[str, _Image] = {}
+        self._uploads: dict[str, _Image] = {}  # by upload token
+        self._daily: dict[tuple[str, int], int] = {}
+        self._faults = _Faults()
+        self._held = threading.Event()
+        self._release_gate = threading.Event()
+        self._post_ids = itertools.count(7_190_000_000_000_000_001)
+        self._organization_ids = itertools.count(10_000_001)
+        self._member_ids = itertools.count(1)
+        self._server = LoopbackServer(self)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            self._release_gate.set()
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    # --- control ------------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        name: str,
+        token: str | None = None,
+        *,
+        followers: int = 0,
+        role: str | None = "ADMINISTRATOR",
+    ) -> LinkedInAccount:
+        """Create the organisation page ``name`` (or reuse it) and a member token with
+        ``role`` on it (``None``: no role at all)."""
+        token = token or f"AQV{secrets.token_urlsafe(48)}"
+        with self._lock:
+            organization = next((o for o in self._organizations.values() if o.name == name), None)
+            if organization is None:
+                organization = _Organization(next(self._organization_ids), name)
+                self._organizations[organization.urn] = organization
+            organization.followers = followers
+            member = _Member(f"urn:li:person:m{next(self._member_ids)}", {})
+            if role is not None:
+                member.roles[organization.urn] = role
+            self._tokens[token] = member
+        return LinkedInAccount(organization.urn, token)
+
+    def revoke(self, token: str) -> None:
+        """Later calls with ``token`` get 401 (as after it expired)."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def statuses(self, organization: str | None = None) -> list[SandboxPost]:
+        """Every post created so far (deleted ones too), oldest first."""
+        with self._lock:
+            return [
+                _snapshot(p)
+                for p in self._posts.values()
+                if organization is None or p.author == organization
+            ]
+
+    def set_statistics(self, urn: str, **figures: float) -> None:
+        """Set a post's lifetime statistics (``impressionCount``, ``uniqueImpressionsCount``,
+        ``clickCount``, ``likeCount``, ``commentCount``, ``shareCount``)."""
+        unknown = set(figures) - set(STATISTICS)
+        if unknown:
+            raise ValueError(f"unknown statistic(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            post = self._posts.get(urn)
+            if post is None:
+                raise KeyError(f"no post {urn}")
+            post.statistics.update(figures)
+
+    def fail_next(self, count: int = 1, status: int = 500) -> None:
+        """The next ``count`` post creations get ``status`` and create nothing."""
+        with self._lock:
+            self._faults.fail.extend([status] * count)
+
+    def rate_limit_next(
+        self, count: int = 1, reset_in: float = 60.0, *, daily: bool = False
+    ) -> None:
+        """The next ``count`` post creations get a plain 429. LinkedIn says nothing about when
+        to retry, so ``reset_in`` cannot be sent; ``daily`` words the message like the daily
+        quota's."""
+        with self._lock:
+            self._faults.rate_limit.extend([daily] * count)
+
+    def drop_after_create(self, count: int = 1) -> None:
+        with self._lock:
+            self._faults.drop += count
+
+    def hold_after_create(self, count: int = 1) -> threading.Event:
+        with self._lock:
+            self._faults.hold += count
+            if self._release_gate.is_set():
+                self._release_gate = threading.Event()
+            self._held = threading.Event()
+            return self._held
+
+    def release(self) -> None:
+        with self._lock:
+            self._release_gate.set()
+            self._release_gate = threading.Event()
+
+    def fail_image_processing(self, count: int = 1) -> None:
+        """The next ``count`` uploaded images end as ``PROCESSING_FAILED``."""
+        with self._lock:
+            self._faults.image_failures += count
+
+    # --- request handling ---------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        with self._lock:
+            self.requests_seen.append(
+                SeenRequest(
+                    request.method,
+                    unquote(request.path),
+                    urlencode(request.query, doseq=True),
+                    request.header("LinkedIn-Version"),
+                    time.monotonic(),
+                    time.time(),
+                )
+            )
+        try:
+            response, after = self._route(request)
+        except _Answer as answer:
+            response, after = answer.response, None
+        if after == "drop":
+            response.drop = True
+            return response
+        if self.delay > 0:
+            self._stopping.wait(self.delay)
+        if after == "hold":
+            with self._lock:
+                gate, held = self._release_gate, self._held
+            held.set()
+            gate.wait()
+        return response
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        parts = [unquote(p) for p in _ROUTE.findall(request.path)]
+        method = request.method
+        if parts[:1] == ["dms-uploads"] and len(parts) == 2 and method == "PUT":
+            return self._upload(request, parts[1]), None
+        if parts[:1] != ["rest"] or len(parts) < 2:
+            return _error(404, "Not Found", code="NOT_FOUND"), None
+        member = self._authenticate(request)
+        self._check_headers(request)
+        resource, rest = parts[1], parts[2:]
+        if resource == "posts":
+            if method == "POST" and not rest:
+                return self._post(request, member)
+            if method == "GET" and not rest:
+                return self._find_posts(request, member), None
+            if len(rest) == 1 and method == "GET":
+                return self._get_post(member, rest[0]), None
+            if len(rest) == 1 and method == "DELETE":
+                return self._delete_post(member, rest[0]), None
+        elif resource == "images":
+            action = request.query.get("action", [""])[-1]
+            if method == "POST" and not rest and action == "initializeUpload":
+                return self._initialize_upload(request, member), None
+            if method == "GET" and len(rest) == 1:
+                return self._get_image(member, rest[0]), None
+        elif resource == "organizationalEntityShareStatistics" and method == "GET" and not rest:
+            return self._statistics(request, member), None
+        elif resource == "networkSizes" and method == "GET" and len(rest) == 1:
+            return self._network_size(member, rest[0]), None
+        elif resource == "organizations" and method == "GET" and len(rest) == 1:
+            return self._organization(member, rest[0]), None
+        return _error(404, "Not Found", code="NOT_FOUND"), None
+
+    # --- authentication and headers -----------------------------------------------------------
+
+    def _authenticate(self, request: HttpRequest) -> _Member:
+        header = request.header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _Answer(_error(401, "Empty oauth2 access token", service_code=65604))
+        with self._lock:
+            member = self._tokens.get(token.strip())
+        if member is None:
+            raise _Answer(_error(401, "Invalid access token", service_code=65600))
+        return member
+
+    def _check_headers(self, request: HttpRequest) -> None:
+        version = request.header("LinkedIn-Version")
+        if version is None:
+            raise _Answer(
+                _error(
+                    400,
+                    "A version must be present. Please specify a version by adding the "
+                    "LinkedIn-Version header.",
+                    code="VERSION_MISSING",
+                )
+            )
+        match = _VERSION.fullmatch(version.strip())
+        if match is None or match.group(1) < self.oldest_version:
+            raise _Answer(
+                _error(
+                    426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION"
+                )
+            )
+        if (request.header("X-Restli-Protocol-Version") or "").strip() != "2.0.0":
+            raise _Answer(
+                _error(400, "X-Restli-Protocol-Version 2.0.0 is required", code="BAD_REQUEST")
+            )
+
+    def _require_role(self, member: _Member, organization: str, *, admin: bool = False) -> None:
+        role = member.roles.get(organization)
+        allowed = role == "ADMINISTRATOR" if admin else role in ROLES_THAT_POST
+        if not allowed:
+            raise _Answer(
+                _error(
+                    403,
+                    f"Not enough permissions to access: {organization}",
+                    code="ACCESS_DENIED",
+                    service_code=100,
+                )
+            )
+
+    # --- posts --------------------------------------------------------------------------------
+
+    def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
+        with self._lock:
+            faults = self._faults
+            if faults.fail:
+                status = faults.fail.pop(0)
+                return _error(status, _REASONS.get(status, "Error")), None
+            if faults.rate_limit:
+                return _throttled(daily=faults.rate_limit.pop(0)), None
+            after = None
+            if faults.drop:
+                faults.drop -= 1
+                after = "drop"
+            elif faults.hold:
+                faults.hold -= 1
+                after = "hold"
+            return self._create(request, member), after
+
+    def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        try:
+            body = request.json()
+            if not isinstance(body, dict):
+                raise TypeError
+        except (TypeError, ValueError, UnicodeDecodeError):
+            return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
+        missing = [
+            name
+            for name in ("author", "visibility", "distribution", "lifecycleState")
+            if name not in body
+        ]
+        if missing:
+            return _field_error(
+                f"/{missing[0]}",
+                "field is required but not found and has no default value",
+                "FIELD_REQUIRED_BUT_NOT_FOUND",
+            )
+        author = str(body["author"])
+        self._require_role(member, author)
+        commentary = body.get("commentary", "")
+        if not isinstance(commentary, str):
+            return _field_error("/commentary", "must be a string", "INVALID_VALUE")
+        if body["lifecycleState"] != "PUBLISHED":
+            return _field_error("/lifecycleState", "only PUBLISHED is modelled", "INVALID_VALUE")
+        if len(commentary.encode("utf-16-le", "surrogatepass")) // 2 > self.max_commentary:
+            return _field_error(
+                "/commentary",
+                f"length exceeds the maximum of {self.max_commentary}",
+                "INVALID_VALUE_LENGTH",
+            )
+        text, unescaped_at = parse_little(commentary)
+        if unescaped_at is not None:
+            if self.unescaped == "reject":
+                return _field_error(
+                    "/commentary",
+                    f"unescaped reserved character at position {unescaped_at}",
+                    "INVALID_LITTLE_TEXT",
+                )
+            if self.unescaped == "accept":
+                text = parse_little(commentary, lenient=True)[0]
+        images, problem = self._attached_images(body.get("content"), author)
+        if problem is not None:
+            return problem
+        now = self.clock()
+        original = self._duplicate_of(author, commentary, now)
+        if original is not None:
+            return _duplicate(original)
+        day = (member.urn, int(now // DAY))
+        if self.daily_post_limit is not None and self._daily.get(day, 0) >= self.daily_post_limit:
+            return _throttled(daily=True)
+        self._daily[day] = self._daily.get(day, 0) + 1
+        kind = "ugcPost" if images and self.ugc_for_media else "share"
+        urn = f"urn:li:{kind}:{next(self._post_ids)}"
+        self._posts[urn] = _Post(urn, author, commentary, text, body, images, now)
+        header = quote(urn, safe="") if self.encode_restli_id else urn
+        return HttpResponse(201, b"", [("x-restli-id", header), ("x-linkedin-id", header)])
+
+    def _attached_images(
+        self, content: Any, author: str
+    ) -> tuple[list[tuple[_Image, str | None]], HttpResponse | None]:
+        if content is None:
+            return [], None
+        if not isinstance(content, dict):
+            return [], _field_error("/content", "must be an object", "INVALID_VALUE")
+        if "media" in content:
+            specs = [content["media"]]
+        elif "multiImage" in content:
+            specs = (content["multiImage"] or {}).get("images") or []
+            if not 2 <= len(specs) <= MAX_IMAGES:
+                return [], _field_error(
+                    "/content/multiImage/images", "must hold 2 to 20 images", "INVALID_VALUE"
+                )
+        else:
+            return [], _field_error("/content", "unsupported content", "INVALID_VALUE")
+        images: list[tuple[_Image, str | None]] = []
+        for spec in specs:
+            urn = str((spec or {}).get("id", ""))
+            alt = (spec or {}).get("altText")
+            image = self._images.get(urn)
+            if image is None or image.owner != author or image.status != "AVAILABLE":
+                return [], _field_error(
+                    "/content", f"media {urn} does not exist or is not available", "INVALID_VALUE"
+                )
+            if alt is not None and (not isinstance(alt, str) or len(alt) > MAX_ALT_TEXT):
+                return [], _field_error(
+                    "/content", f"altText longer than {MAX_ALT_TEXT}", "INVALID_VALUE_LENGTH"
+                )
+            images.append((image, alt))
+        return images, None
+
+    def _duplicate_of(self, author: str, commentary: str, now: float) -> _Post | None:
+        for post in self._posts.values():
+            if post.author != author or post.commentary != commentary:
+                continue
+            if post.deleted_at is not None and now - post.deleted_at >= self.ghost_duplicates:
+                continue
+            if self.duplicate_window is not None and now - post.created_at >= self.duplicate_window:
+                continue
+            return post
+        return None
+
+    def _get_post(self, member: _Member, urn: str) -> HttpResponse:
+        with self._lock:
+            post = self._posts.get(urn)
+            if post is None or post.deleted_at is not None:
+                return _error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+            self._require_role(member, post.author)
+            return json_response(200, _post_json(post))
+
+    def _find_posts(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        query = {key: values[-1] for key, values in request.query.items() if values}
+        if query.get("q") != "author" or "author" not in query:
+            return _error(400, "The finder needs q=author and author", code="BAD_REQUEST")
+        try:
+            count = int(query.get("count", 10))
+            start = int(query.get("start", 0))
+        except ValueError:
+            return _error(400, "count and start must be numbers", code="BAD_REQUEST")
+        if not 1 <= count <= 100 or start < 0:
+            return _error(400, "count must be 1 to 100", code="BAD_REQUEST")
+        author = query["author"]
+        with self._lock:
+            self._require_role(member, author)
+            found = [p for p in self._posts.values() if p.author == author and p.deleted_at is None]
+            found.sort(key=lambda p: (p.created_at, p.urn), reverse=True)
+            page = found[start : start + count]
+            elements = [_post_json(p) for p in page]
+        links = []
+        if start + count < len(found):
+            following = urlencode({**query, "start": start + count})
+            links.append(
+                {"type": "application/json", "rel": "next", "href": f"/rest/posts?{following}"}
+            )
+        return json_response(
+            200,
+            {"paging": {"start": start, "count": count, "links": links}, "elements": elements},
+        )
+
+    def _delete_post(self, member: _Member, urn: str) -> HttpResponse:
+        with self._lock:
+            post = self._posts.get(urn)
+            if post is None or post.deleted_at is not None:
+                if self.delete_missing_status == 404:
+                    return _error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+                return HttpResponse(204)
+            self._require_role(member, post.author)
+            post.deleted_at = self.clock()
+            return HttpResponse(204)
+
+    # --- images -------------------------------------------------------------------------------
+
+    def _initialize_upload(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        try:
+            owner = str(request.json()["initializeUploadRequest"]["owner"])
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+            return _field_error(
+                "/initializeUploadRequest/owner",
+                "field is required but not found and has no default value",
+                "FIELD_REQUIRED_BUT_NOT_FOUND",
+            )
+        self._require_role(member, owner)
+        with self._lock:
+            image = _Image(
+                f"urn:li:image:D4E10AQ{secrets.token_urlsafe(12)}",
+                owner,
+                secrets.token_urlsafe(24),
+            )
+            self._images[image.urn] = image
+            self._uploads[image.upload_token] = image
+        expires = int((self.clock() + DAY) * 1000)
+        return json_response(
+            200,
+            {
+                "value": {
+                    "uploadUrlExpiresAt": expires,
+                    "uploadUrl": f"{self.url}/dms-uploads/{image.upload_token}",
+                    "image": image.urn,
+                }
+            },
+        )
+
+    def _upload(self, request: HttpRequest, upload_token: str) -> HttpResponse:
+        self._authenticate(request)
+        with self._lock:
+            image = self._uploads.get(upload_token)
+            if image is None:
+                return _error(404, "Not Found", code="NOT_FOUND")
+            if len(request.body) > IMAGE_LIMIT:
+                return _error(413, "Request Entity Too Large")
+            fails = self._faults.image_failures > 0
+            if fails:
+                self._faults.image_failures -= 1
+            image.size = len(request.body)
+            image.uploaded = True
+            image.failed = fails
+            image.polls_left = max(self.image_processing_polls, 1 if fails else 0)
+        return HttpResponse(201)
+
+    def _get_image(self, member: _Member, urn: str) -> HttpResponse:
+        with self._lock:
+            image = self._images.get(urn)
+            if image is None:
+                return _error(404, f"Image {urn} does not exist", code="NOT_FOUND")
+            self._require_role(member, image.owner)
+            status = image.status
+            if image.polls_left > 0:
+                image.polls_left -= 1
+            body: dict[str, Any] = {"id": urn, "owner": image.owner, "status": status}
+            if status == "AVAILABLE":
+                body["downloadUrl"] = f"{self.url}/dms-downloads/{image.upload_token}"
+            return json_response(200, body)
+
+    # --- statistics and organisations ---------------------------------------------------------
+
+    def _statistics(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        query = {key: values[-1] for key, values in request.query.items() if values}
+        organization = query.get("organizationalEntity", "")
+        if query.get("q") != "organizationalEntity" or not organization:
+            return _error(400, "The finder needs q=organizationalEntity", code="BAD_REQUEST")
+        self._require_role(member, organization, admin=True)
+        elements = []
+        with self._lock:
+            for parameter, key in (("shares", "share"), ("ugcPosts", "ugcPost")):
+                for urn in _list_param(query.get(parameter)):
+                    post = self._posts.get(urn)
+                    if post is None or post.author != organization:
+                        continue
+                    totals: dict[str, float] = dict.fromkeys(STATISTICS, 0)
+                    totals.update(post.statistics)
+                    engaged = sum(
+                        totals[n] for n in ("clickCount", "likeCount", "commentCount", "shareCount")
+                    )
+                    impressions = totals["impressionCount"]
+                    totals["engagement"] = engaged / impressions if impressions else 0.0
+                    elements.append(
+                        {
+                            "organizationalEntity": organization,
+                            key: urn,
+                            "totalShareStatistics": {
+                                k: (int(v) if k != "engagement" else v) for k, v in totals.items()
+                            },
+                        }
+                    )
+        return json_response(
+            200,
+            {"paging": {"start": 0, "count": len(elements), "links": []}, "elements": elements},
+        )
+
+    def _network_size(self, member: _Member, urn: str) -> HttpResponse:
+        with self._lock:
+            organization = self._organizations.get(urn)
+            if organization is None:
+                return _error(404, f"{urn} does not exist", code="NOT_FOUND")
+            return json_response(200, {"firstDegreeSize": organization.followers})
+
+    def _organization(self, member: _Member, organization_id: str) -> HttpResponse:
+        with self._lock:
+            organization = self._organizations.get(f"urn:li:organization:{organization_id}")
+            if organization is None:
+                return _error(
+                    404, f"Organization {organization_id} does not exist", code="NOT_FOUND"
+                )
+            return json_response(
+                200,
+                {
+                    "id": organization.id,
+                    "localizedName": organization.name,
+                    "vanityName": re.sub(r"\W+", "-", organization.name.lower()).strip("-"),
+                    "primaryOrganizationType": "GOVERNMENT",
+                },
+            )
+
+    # --- control over HTTP --------------------------------------------------------------------
+
+    def _control(self, request: HttpRequest) -> HttpResponse:
+        if request.client_host not in ("127.0.0.1", "::1"):
+            return _error(403, "the sandbox control API answers loopback clients only")
+        route = (request.method, request.path)
+        if route == ("GET", "/_sandbox/statuses"):
+            return json_response(200, [_post_summary(p) for p in self.statuses()])
+        if route == ("GET", "/_sandbox/requests"):
+            with self._lock:
+                return json_response(200, [vars(r) for r in self.requests_seen])
+        try:
+            body = request.json()
+            if not isinstance(body, dict):
+                raise TypeError("the body must be a JSON object")
+            if route == ("POST", "/_sandbox/faults"):
+                self._apply_faults(body)
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/accounts"):
+                account = self.add_account(
+                    str(body["name"]),
+                    body.get("token"),
+                    followers=int(body.get("followers", 0)),
+                    role=body.get("role", "ADMINISTRATOR"),
+                )
+                return json_response(200, vars(account))
+            if route == ("POST", "/_sandbox/engagement"):
+                urn = str(body.pop("post"))
+                self.set_statistics(urn, **{k: float(v) for k, v in body.items()})
+                return json_response(200, {"ok": True})
+            if route == ("POST", "/_sandbox/settings"):
+                self._apply_settings(body)
+                return json_response(200, {"ok": True})
+        except KeyError as exc:
+            return _error(400, f"missing or unknown: {exc.args[0]}")
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            return _error(400, str(exc))
+        return _error(404, "Not Found", code="NOT_FOUND")
+
+    def _apply_faults(self, body: dict[str, Any]) -> None:
+        known = {
+            "fail_next",
+            "rate_limit_next",
+            "drop_after_create",
+            "hold_after_create",
+            "release",
+            "fail_image_processing",
+            "revoke",
+            "delay",
+        }
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+
+        def spec(name: str) -> dict[str, Any]:
+            value = body[name]
+            return value if isinstance(value, dict) else {}
+
+        if "fail_next" in body:
+            fail = spec("fail_next")
+            self.fail_next(int(fail.get("count", 1)), int(fail.get("status", 500)))
+        if "rate_limit_next" in body:
+            limit = spec("rate_limit_next")
+            self.rate_limit_next(int(limit.get("count", 1)), daily=bool(limit.get("daily", False)))
+        if "drop_after_create" in body:
+            self.drop_after_create(int(spec("drop_after_create").get("count", 1)))
+        if "hold_after_create" in body:
+            self.hold_after_create(int(spec("hold_after_create").get("count", 1)))
+        if body.get("release"):
+            self.release()
+        if "fail_image_processing" in body:
+            self.fail_image_processing(int(spec("fail_image_processing").get("count", 1)))
+        if "revoke" in body:
+            self.revoke(str(spec("revoke")["token"]))
+        if "delay" in body:
+            delay = float(body["delay"])
+            if not math.isfinite(delay) or delay < 0:
+                raise ValueError("delay must be a non-negative number of seconds")
+            self.delay = delay
+
+    def _apply_settings(self, body: dict[str, Any]) -> None:
+        converters: dict[str, Callable[[Any], Any]] = {
+            "oldest_version": str,
+            "max_commentary": int,
+            "unescaped": _unescaped_mode,
+            "duplicate_window": lambda v: None if v is None else float(v),
+            "ghost_duplicates": float,
+            "encode_restli_id": bool,
+            "ugc_for_media": bool,
+            "delete_missing_status": _delete_status,
+            "daily_post_limit": lambda v: None if v is None else int(v),
+            "image_processing_polls": int,
+        }
+        unknown = set(body) - set(converters)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for name, value in body.items():
+            setattr(self, name, converters[name](value))
+
+
+# --- the little text format -------------------------------------------------------------------
+
+
+def parse_little(commentary: str, *, lenient: bool = False) -> tuple[str, int | None]:
+    """What readers see of ``commentary``, and the position of the first unescaped reserved
+    character (``None`` if there is none). The visible text stops there, as LinkedIn is
+    reported to cut posts off; ``lenient`` keeps such characters as text instead."""
+    out: list[str] = []
+    i = 0
+    while i < len(commentary):
+        char = commentary[i]
+        if char == "\\" and i + 1 < len(commentary) and commentary[i + 1] in RESERVED:
+            out.append(commentary[i + 1])
+            i += 2
+            continue
+        if char == "#" and (i == 0 or not commentary[i - 1].isalnum()):
+            tag = _HASHTAG.match(commentary, i)
+            if tag is not None:
+                out.append(tag.group(0))
+                i = tag.end()
+                continue
+        if char == "@":
+            mention = _MENTION.match(commentary, i)
+            if mention is not None:
+                out.append(mention.group(1))
+                i = mention.end()
+                continue
+        if char == "{":
+            template = _TEMPLATE.match(commentary, i)
+            if template is not None:
+                out.append("#" + template.group(1))
+                i = template.end()
+                continue
+        if char in RESERVED and not lenient:
+            return "".join(out), i
+        out.append(char)
+        i += 1
+    return "".join(out), None
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Invalid access token",
+    403: "Not enough permissions",
+    404: "Not Found",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def _error(
+    status: int, message: str, *, code: str | None = None, service_code: int | None = None
+) -> HttpResponse:
+    body: dict[str, Any] = {"status": status, "message": message}
+    if service_code is not None:
+        body["serviceErrorCode"] = service_code
+    if code is not None:
+        body["code"] = code
+    return json_response(status, body)
+
+
+def _field_error(path: str, problem: str, code: str) -> HttpResponse:
+    return json_response(
+        422,
+        {
+            "errorDetailType": "com.linkedin.common.error.BadRequest",
+            "message": f"ERROR :: {path} :: {problem}\n",
+            "errorDetails": {
+                "inputErrors": [
+                    {
+                        "description": problem,
+                        "input": {"inputPath": {"fieldPath": path}},
+                        "code": code,
+                    }
+                ]
+            },
+            "status": 422,
+        },
+    )
+
+
+def _duplicate(original: _Post) -> HttpResponse:
+    return json_response(
+        422,
+        {
+            "errorDetailType": "com.linkedin.common.error.BadRequest",
+            "message": f"ERROR :: /commentary :: Content is a duplicate of {original.urn}",
+            "errorDetails": {
+                "inputErrors": [
+                    {
+                        "description": "Duplicate post is detected",
+                        "input": {},
+                        "code": "DUPLICATE_POST",
+                    }
+                ]
+            },
+            "status": 422,
+        },
+    )
+
+
+def _throttled(*, daily: bool) -> HttpResponse:
+    message = (
+        "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."
+        if daily
+        else "Too many requests"
+    )
+    return _error(429, message, code="TOO_MANY_REQUESTS", service_code=101)
+
+
+def _list_param(value: str | None) -> list[str]:
+    """The items of a Rest.li ``List(a,b)`` query value."""
+    if not value or not value.startswith("List(") or not value.endswith(")"):
+        return []
+    return [unquote(item) for item in value[5:-1].split(",") if item]
+
+
+def _unescaped_mode(value: Any) -> str:
+    if value not in UNESCAPED_MODES:
+        raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
+    return str(value)
+
+
+def _delete_status(value: Any) -> int:
+    if value not in (204, 404):
+        raise ValueError("delete_missing_status must be 204 or 404")
+    return int(value)
+
+
+def _post_json(post: _Post) -> dict[str, Any]:
+    created = int(post.created_at * 1000)
+    body: dict[str, Any] = {
+        "id": post.urn,
+        "author": post.author,
+        "commentary": post.commentary,
+        "visibility": post.body.get("visibility", "PUBLIC"),
+        "distribution": post.body.get("distribution"),
+        "lifecycleState": "PUBLISHED",
+        "lifecycleStateInfo": {"isEditedByAuthor": False},
+        "isReshareDisabledByAuthor": bool(post.body.get("isReshareDisabledByAuthor", False)),
+        "createdAt": created,
+        "publishedAt": created,
+        "lastModifiedAt": created,
+    }
+    if len(post.images) == 1:
+        image, alt = post.images[0]
+        body["content"] = {"media": {"id": image.urn, **({"altText": alt} if alt else {})}}
+    elif post.images:
+        body["content"] = {
+            "multiImage": {
+                "images": [{"id": i.urn, **({"altText": a} if a else {})} for i, a in post.images]
+            }
+        }
+    return body
+
+
+def _snapshot(post: _Post) -> SandboxPost:
+    return SandboxPost(
+        urn=post.urn,
+        author=post.author,
+        commentary=post.commentary,
+        text=post.text,
+        images=tuple(SandboxImage(i.urn, alt, i.size) for i, alt in post.images),
+        created_at=datetime.fromtimestamp(int(post.created_at * 1000) / 1000, UTC),
+        deleted=post.deleted_at is not None,
+    )
+
+
+def _post_summary(post: SandboxPost) -> dict[str, Any]:
+    return {
+        "urn": post.urn,
+        "author": post.author,
+        "commentary": post.commentary,
+        "text": post.text,
+        "images": [{"urn": i.urn, "alt": i.alt, "size": i.size} for i in post.images],
+        "created_at": post.created_at.isoformat(),
+        "deleted": post.deleted,
+    }
