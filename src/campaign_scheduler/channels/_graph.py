@@ -118,13 +118,14 @@ class _RedactAccessToken(logging.Filter):
         return True
 
 
-def _install_redaction() -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
+def redact_access_tokens(logger_name: str) -> None:
+    """Blank ``access_token=…`` in whatever the logger ``logger_name`` logs (once)."""
+    logger = logging.getLogger(logger_name)
     if not any(isinstance(f, _RedactAccessToken) for f in logger.filters):
         logger.addFilter(_RedactAccessToken())
 
 
-_install_redaction()
+redact_access_tokens("urllib3.connectionpool")
 
 
 # --- the error envelope and the usage headers -------------------------------------------------

@@ -76,12 +76,16 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlencode, urlsplit
 
+from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
     LoopbackServer,
     json_response,
 )
+
+# The server logs request lines at DEBUG level; tokens in query strings stay out of the log.
+redact_access_tokens("campaign_scheduler.sandbox")
 
 _VERSION = re.compile(r"v\d+(\.\d+)?")
 _PART = re.compile(r"[^/]+")
@@ -795,7 +799,7 @@ class GraphSandbox:
             506: "(#506) Duplicate status message",
         }
         message = failure.message or defaults.get(code, f"(#{code}) Error")
-        transient = True if code in (1, 2) else (False if status < 500 else None)
+        transient = True if code == 2 else (False if status < 500 else None)
         return graph_error(status, code, message, subcode=failure.subcode, transient=transient)
 
     def new_id(self, digits: int = 17) -> str:
