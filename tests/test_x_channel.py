@@ -126,8 +126,8 @@ def test_upload_waits_for_processing(
     channel.publish(post(media=(image,)))
 
     statuses = [r for r in sandbox.requests_seen if r.method == "GET" and "STATUS" in r.query]
-    assert len(statuses) == 2
-    assert naps == [1.0, 1.0]  # check_after_secs
+    assert len(statuses) == 3  # in_progress, in_progress, succeeded
+    assert naps == [1.0, 1.0, 1.0]  # check_after_secs
 
 
 def test_failed_processing_is_a_rejection(

@@ -807,16 +807,18 @@ def parse_html(markup: str, *, strict_ampersand: bool = False) -> tuple[str, lis
                 entities.append(entity)
             i = end + 1
         elif char == "<":
-            match = _START_TAG.match(markup, i)
-            if match is None:
-                bad = re.match(r"<([^\s>]*)", markup[i:])
-                tag = bad.group(1) if bad else ""
-                if ">" not in markup[i:]:
-                    raise _ParseError(f"Unclosed start tag at byte offset {offset}")
-                raise _ParseError(f'Unsupported start tag "{tag}" at byte offset {offset}')
-            name = match.group(1).lower()
+            # As TDLib reads it: the name runs to the first space or ">".
+            j = i + 1
+            while j < len(markup) and not markup[j].isspace() and markup[j] != ">":
+                j += 1
+            if j == len(markup):
+                raise _ParseError(f"Unclosed start tag at byte offset {offset}")
+            name = markup[i + 1 : j].lower()
             if name not in _TAG_ENTITY:
                 raise _ParseError(f'Unsupported start tag "{name}" at byte offset {offset}')
+            match = _START_TAG.match(markup, i)
+            if match is None:
+                raise _ParseError(f"Unclosed start tag at byte offset {offset}")
             attributes = {
                 key.lower(): _unescape(next((v for v in values if v), ""))
                 for key, *values in _ATTRIBUTE.findall(match.group(2))

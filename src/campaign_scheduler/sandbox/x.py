@@ -836,9 +836,10 @@ class XSandbox:
             media = self._media.get(query.get("media_id", ""))
             if media is None or media.owner is not user:
                 return _invalid("media_id", "Invalid media id.")
+            data = self._media_json(media)
             if media.polls_left > 0:
                 media.polls_left -= 1
-            return json_response(200, {"data": self._media_json(media)})
+            return json_response(200, {"data": data})
 
     def _media_metadata(self, request: HttpRequest, user: _User) -> HttpResponse:
         try:
