@@ -452,6 +452,21 @@ def test_lost_answer_is_unknown_and_look_up_finds_the_post(
     assert (found.remote_id, found.url) == (created[0].id, created[0].permalink)
 
 
+def test_lost_answer_of_a_photo_post_is_found_by_its_caption(
+    channel: FacebookChannel, sandbox: FacebookSandbox, tmp_path: Path
+) -> None:
+    since = datetime.now(UTC)
+    outbound = post("Bildunterschrift", media=(png(tmp_path),))
+    sandbox.drop_after_create()
+
+    with pytest.raises(OutcomeUnknownError):
+        channel.publish(outbound)
+    found = channel.look_up(outbound, since=since)
+
+    [created] = sandbox.statuses()
+    assert found is not None and found.remote_id == created.id
+
+
 def test_look_up_ignores_whitespace_and_visitor_posts_with_the_same_text(
     channel: FacebookChannel, sandbox: FacebookSandbox
 ) -> None:

@@ -281,6 +281,20 @@ def test_lost_publish_answer_is_unknown_and_look_up_finds_the_post(ig: Setup) ->
     assert (found.remote_id, found.url) == (created.id, created.permalink)
 
 
+def test_a_post_without_caption_is_found_too(ig: Setup) -> None:
+    since = datetime.now(UTC)
+    channel = ig.channel()
+    outbound = post("", media=(ig.image(),))
+    ig.sandbox.drop_after_create()
+
+    with pytest.raises(OutcomeUnknownError):
+        channel.publish(outbound)
+
+    [created] = ig.sandbox.statuses()
+    found = channel.look_up(outbound, since=since)
+    assert found is not None and found.remote_id == created.id
+
+
 def test_look_up_ignores_the_same_caption_published_before_since(tmp_path: Path) -> None:
     clock = Clock()
     with InstagramSandbox(clock=clock) as sandbox:

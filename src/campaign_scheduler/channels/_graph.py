@@ -648,8 +648,8 @@ def find_oldest_match(
         created = parse_time(item.get(time_field))
         if created is not None and created < oldest:
             break
-        value = item.get(text_field)
-        if isinstance(value, str) and normalise(value) == wanted and accept(item):
+        value = item.get(text_field)  # Graph leaves the field out when the text is empty
+        if normalise(value if isinstance(value, str) else "") == wanted and accept(item):
             found = item  # keep going: the oldest match is the first attempt
     return found
 
