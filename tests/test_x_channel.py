@@ -103,6 +103,17 @@ def test_publish_returns_id_url_and_the_snowflake_time(
     assert created_at(tweet.id) == tweet.created_at
 
 
+def test_receipt_survives_a_failed_username_read(
+    channel: XChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable() -> dict[str, Any]:
+        raise UnavailableError("x: users/me is down")
+
+    monkeypatch.setattr(channel, "_me", unavailable)
+    receipt = channel.publish(post())
+    assert receipt.url == f"https://x.com/i/web/status/{receipt.remote_id}"
+
+
 def test_image_is_uploaded_with_alt_text(
     channel: XChannel, sandbox: XSandbox, image: MediaFile
 ) -> None:
@@ -286,9 +297,7 @@ def test_lost_answer_during_upload_is_only_unavailability(
     sandbox: XSandbox, credentials: XCredentials, session: requests.Session, image: MediaFile
 ) -> None:
     sandbox.delay = 1.0
-    channel = channel_for(sandbox, credentials, session)
-    channel._user = {"id": "1", "username": "suedwestfalen"}  # skip users/me
-    channel.timeout = 0.3
+    channel = channel_for(sandbox, credentials, session, timeout=0.3)
     with pytest.raises(UnavailableError) as caught:
         channel.publish(post(media=(image,)))
     assert not isinstance(caught.value, OutcomeUnknownError)
@@ -443,3 +452,12 @@ def test_delete_twice(channel: XChannel, sandbox: XSandbox) -> None:
 
 def test_verify_names_the_account(channel: XChannel) -> None:
     assert channel.verify() == "@suedwestfalen"
+
+
+def test_a_lost_answer_to_a_read_is_unavailability(channel: XChannel, sandbox: XSandbox) -> None:
+    sandbox.delay = 1.0
+    channel.timeout = 0.3
+    with pytest.raises(UnavailableError) as caught:
+        channel.verify()
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    sandbox.delay = 0

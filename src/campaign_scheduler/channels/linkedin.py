@@ -417,15 +417,21 @@ class LinkedInChannel(Channel):
             "X-Restli-Protocol-Version": "2.0.0",
             "X-RestLi-Method": restli_method,
         }
-        response = send(
-            self.session,
-            method,
-            self.base_url + path,
-            timeout=self.timeout,
-            channel=self.name,
-            headers=headers,
-            **kwargs,
-        )
+        try:
+            response = send(
+                self.session,
+                method,
+                self.base_url + path,
+                timeout=self.timeout,
+                channel=self.name,
+                headers=headers,
+                **kwargs,
+            )
+        except OutcomeUnknownError as exc:
+            if method != "GET":
+                raise
+            # A read cannot have created anything: a lost answer is plain unavailability.
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         if response.status_code >= 400:
             self._raise_error(response, f"{method} {path.split('?', 1)[0]}", creates=creates)
         return response

@@ -59,6 +59,7 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.errors import (
     AuthError,
+    ChannelError,
     OutcomeUnknownError,
     RateLimitedError,
     RejectedError,
@@ -133,7 +134,6 @@ class XChannel(Channel):
         return problems
 
     def publish(self, post: OutboundPost) -> Receipt:
-        user = self._me()  # before anything is created: the receipt's URL needs the username
         media_ids = [self._upload(media) for media in post.media]
         body: dict[str, Any] = {"text": post.text}
         if media_ids:
@@ -151,7 +151,7 @@ class XChannel(Channel):
                 f"x: {self.account.name}: the post was created but the answer could not be read",
                 hint="the publisher will look it up on the account",
             ) from exc
-        receipt = self._receipt(tweet_id, user)
+        receipt = self._receipt(tweet_id, self._username())
         _log.info("published %s on %s", tweet_id, self.account.name)
         return receipt
 
@@ -211,10 +211,20 @@ class XChannel(Channel):
             self._user = data
         return self._user
 
-    def _receipt(self, tweet_id: str, user: dict[str, Any]) -> Receipt:
+    def _username(self) -> str | None:
+        """The account's username for receipt URLs; ``None`` when X cannot tell right now (the
+        post exists by then, so this must not fail the publish)."""
+        try:
+            return str(self._me()["username"])
+        except ChannelError as exc:
+            _log.warning("no username for %s (%s); using X's id-only URL", self.account.name, exc)
+            return None
+
+    def _receipt(self, tweet_id: str, username: str | None) -> Receipt:
+        where = username if username else "i/web"
         return Receipt(
             remote_id=tweet_id,
-            url=f"https://x.com/{user['username']}/status/{tweet_id}",
+            url=f"https://x.com/{where}/status/{tweet_id}",
             published_at=created_at(tweet_id),
         )
 
@@ -308,8 +318,8 @@ class XChannel(Channel):
         user = self._me()
         found: Receipt | None = None
         for tweet in self._timeline(str(user["id"]), oldest):
-            if matches(tweet, post):
-                found = self._receipt(str(tweet["id"]), user)  # keep going: the oldest wins
+            if matches(tweet, post):  # keep going: the oldest match wins
+                found = self._receipt(str(tweet["id"]), str(user["username"]))
         return found
 
     def _timeline(self, user_id: str, oldest: datetime) -> Iterator[dict[str, Any]]:
@@ -345,15 +355,21 @@ class XChannel(Channel):
     def _request(
         self, method: str, path: str, *, creates: bool = False, **kwargs: Any
     ) -> requests.Response:
-        response = send(
-            self.session,
-            method,
-            self.base_url + path,
-            timeout=self.timeout,
-            channel=self.name,
-            auth=self._auth(),
-            **kwargs,
-        )
+        try:
+            response = send(
+                self.session,
+                method,
+                self.base_url + path,
+                timeout=self.timeout,
+                channel=self.name,
+                auth=self._auth(),
+                **kwargs,
+            )
+        except OutcomeUnknownError as exc:
+            if method != "GET":
+                raise
+            # A read cannot have created anything: a lost answer is plain unavailability.
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         if response.status_code >= 400:
             self._raise_error(response, f"{method} {path}", creates=creates)
         return response
