@@ -342,8 +342,6 @@ class LinkedInChannel(Channel):
                 network_message=said,
                 hint="try again later or change the text",
             ) from exc
-        except OutcomeUnknownError as exc:  # reading cannot create anything
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         created = _millis(element.get("createdAt"))
         ours = element.get("author") == self._organization() and _matches(element, post)
         recent = created is not None and datetime.now(UTC) - created <= ADOPT_WINDOW
