@@ -20,6 +20,7 @@ from campaign_scheduler.cli import (
     metrics_cmd,
     plan_cmd,
     posts_cmd,
+    report_cmd,
     run_cmd,
     status_cmd,
 )
@@ -96,6 +97,7 @@ app.command("run")(run_cmd.run)
 app.command("status")(status_cmd.status)
 app.command("history")(status_cmd.history)
 app.command("metrics")(metrics_cmd.metrics)
+app.command("report")(report_cmd.report)
 app.add_typer(channels_app, name="channels")
 
 

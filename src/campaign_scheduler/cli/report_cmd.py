@@ -1,0 +1,86 @@
+"""``campaign report``: the campaign's reach for leadership and funders, in five formats."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from campaign_scheduler.cli.output import err_line
+from campaign_scheduler.reports import Format, GroupBy, Lang
+
+
+def report(
+    ctx: typer.Context,
+    by: Annotated[
+        GroupBy,
+        typer.Option("--by", help="group the breakdown by sender, channel, day or post"),
+    ] = GroupBy.SENDER,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="table, csv, json, md (Markdown) or html")
+    ] = Format.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="write to this file (atomically) instead of stdout; "
+            "html without --output writes report-<slug>.html here",
+            dir_okay=False,
+        ),
+    ] = None,
+    lang: Annotated[
+        Lang | None,
+        typer.Option("--lang", help="de or en (default: the campaign's language)"),
+    ] = None,
+) -> None:
+    """Planned vs published, punctuality, engagement per channel, top posts, the countdown
+    timeline and earned hashtag use; unknown figures are shown as "—", never as 0."""
+    from campaign_scheduler.cli.common import opened
+    from campaign_scheduler.errors import UsageError
+    from campaign_scheduler.reports import render
+    from campaign_scheduler.reports.build import build_report
+    from campaign_scheduler.reports.i18n import language_of
+
+    if output is not None and not output.parent.resolve().is_dir():
+        raise UsageError(f"--output: the folder {output.parent} does not exist")
+    with opened(ctx) as c:
+        result = build_report(c.store, c.campaign.slug, by=by)
+        slug, language = c.campaign.slug, lang or language_of(c.campaign.language)
+    if output is None and fmt is Format.HTML:
+        output = Path(f"report-{slug}.html")
+    if output is not None:
+        text = render(result, fmt, language)
+        _write_atomically(output, text, bom=fmt is Format.CSV)
+        err_line(f"wrote {output.resolve()}")
+    elif fmt is Format.TABLE:
+        from rich.console import Console
+
+        from campaign_scheduler.reports.i18n import Words
+        from campaign_scheduler.reports.render_table import FILE_WIDTH, print_table
+
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else FILE_WIDTH)
+        print_table(result, Words(language), console)
+    else:
+        sys.stdout.write(render(result, fmt, language))
+
+
+def _write_atomically(path: Path, text: str, *, bom: bool = False) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path``: readers see
+    the old file or the new one, never half of one. A CSV file starts with a byte-order
+    mark so that spreadsheet programs read it as UTF-8."""
+    from campaign_scheduler.errors import CampaignSchedulerError
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,371 @@
+"""The report's words and number formats in German and English.
+
+German follows the usage of public administration (Reichweite, Interaktionen, Pünktlichkeit,
+geplant/veröffentlicht/fehlgeschlagen/abgelaufen); numbers use the German separators
+(1.500; 32,5 s). No locale module: output must not depend on the machine's settings.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+
+class Lang(enum.StrEnum):
+    DE = "de"
+    EN = "en"
+
+
+def language_of(code: str | None) -> Lang:
+    """The report language for a campaign language tag (``de``, ``de-DE``, ``en``, ...)."""
+    return Lang.DE if (code or "").lower().startswith("de") else Lang.EN
+
+
+#: Shown where a figure is not known. Never 0.
+MISSING = "—"
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # (German, English)
+    "title": ("Reichweitenbericht", "Reach report"),
+    "campaign": ("Kampagne", "Campaign"),
+    "event": ("Veranstaltung", "Event"),
+    "hashtag": ("Hashtag", "Hashtag"),
+    "generated": ("Stand", "As of"),
+    "timezone": ("Zeitzone", "Time zone"),
+    "summary": ("Überblick", "Summary"),
+    "deliveries": ("Veröffentlichungen", "Deliveries"),
+    "by.sender": ("Veröffentlichungen nach Absender", "Deliveries by sender"),
+    "by.channel": ("Veröffentlichungen nach Kanal", "Deliveries by channel"),
+    "by.day": ("Veröffentlichungen nach Tag", "Deliveries by day"),
+    "by.post": ("Veröffentlichungen nach Beitrag", "Deliveries by post"),
+    "col.sender": ("Absender", "Sender"),
+    "col.channel": ("Kanal", "Channel"),
+    "col.day": ("Tag", "Day"),
+    "col.post": ("Beitrag", "Post"),
+    "col.account": ("Konto", "Account"),
+    "col.state": ("Status", "State"),
+    "col.reason": ("Grund", "Reason"),
+    "col.count": ("Anzahl", "Count"),
+    "col.countdown": ("Countdown", "Countdown"),
+    "col.rank": ("Rang", "Rank"),
+    "col.published_at": ("Veröffentlicht am", "Published"),
+    "col.link": ("Link", "Link"),
+    "col.figure": ("Kennzahl", "Figure"),
+    "col.total": ("Gesamt", "Total"),
+    "col.providers": ("Geliefert von", "Provided by"),
+    "col.first_post": ("Beim ersten Beitrag", "At first post"),
+    "col.last_post": ("Beim letzten Beitrag", "At last post"),
+    "col.posts": ("Beiträge", "Posts"),
+    "col.authors": ("Verschiedene Konten", "Unique authors"),
+    "col.measured": ("Gemessen", "Measured"),
+    "total": ("Gesamt", "Total"),
+    "planned": ("geplant", "planned"),
+    "published": ("veröffentlicht", "published"),
+    "failed": ("fehlgeschlagen", "failed"),
+    "expired": ("abgelaufen", "expired"),
+    "cancelled": ("zurückgezogen", "cancelled"),
+    "unknown": ("ungeklärt", "unknown"),
+    "open": ("offen", "open"),
+    "reasons": ("Gründe für nicht veröffentlichte Beiträge", "Why deliveries did not go out"),
+    "no_reasons": (
+        "Alle geplanten Beiträge sind erschienen oder stehen noch aus.",
+        "Nothing failed, expired, was cancelled or is unknown.",
+    ),
+    "punctuality": ("Pünktlichkeit", "Punctuality"),
+    "lag.median": ("Verzögerung (Median)", "Lag (median)"),
+    "lag.p95": ("Verzögerung (95. Perzentil)", "Lag (95th percentile)"),
+    "lag.max": ("Verzögerung (Maximum)", "Lag (maximum)"),
+    "lag.within": ("Innerhalb 1 Minute", "Within 1 minute"),
+    "engagement": ("Interaktionen und Reichweite nach Kanal", "Engagement and reach by channel"),
+    "figures.sender": (
+        "Interaktionen und Reichweite nach Absender",
+        "Engagement and reach by sender",
+    ),
+    "figures.day": ("Interaktionen und Reichweite nach Tag", "Engagement and reach by day"),
+    "figures.post": ("Interaktionen und Reichweite nach Beitrag", "Engagement and reach by post"),
+    "likes": ("„Gefällt mir“", "Likes"),
+    "reposts": ("Geteilt", "Reposts"),
+    "replies": ("Antworten", "Replies"),
+    "quotes": ("Zitate", "Quotes"),
+    "views": ("Impressionen", "Impressions"),
+    "reach": ("Reichweite", "Reach"),
+    "clicks": ("Klicks", "Clicks"),
+    "interactions": ("Interaktionen", "Engagement"),
+    "providers": (
+        "Welche Netzwerke welche Kennzahl liefern",
+        "Which networks provide which figure",
+    ),
+    "nobody": ("kein Netzwerk", "no network"),
+    "followers": ("Follower zum Zeitpunkt der Veröffentlichung", "Followers at publishing time"),
+    "top": ("Beiträge mit den meisten Interaktionen", "Top posts by engagement"),
+    "no_top": ("Noch keine Messwerte.", "No figures yet."),
+    "timeline": (
+        "Countdown: geplant und veröffentlicht je Tag",
+        "Countdown: planned and published per day",
+    ),
+    "hashtag_use": ("Verwendung des Hashtags durch andere", "Use of the hashtag by others"),
+    "hashtag_days": ("Verwendung je Tag", "Use per day"),
+    "no_hashtag": (
+        "Keine Beiträge anderer mit dem Hashtag gefunden.",
+        "No posts by others with the hashtag found.",
+    ),
+    "notes": ("Erläuterungen", "Definitions"),
+    "chart.outcomes": ("Geplant und veröffentlicht", "Planned and published"),
+    "chart.outcomes.desc": (
+        "Balkendiagramm: geplante und veröffentlichte Beiträge je {group}.",
+        "Bar chart: planned and published deliveries per {group}.",
+    ),
+    "chart.engagement": ("Interaktionen nach Kanal", "Engagement by channel"),
+    "chart.engagement.desc": (
+        "Gestapeltes Balkendiagramm: „Gefällt mir“, Geteilt, Antworten und Zitate je Kanal.",
+        "Stacked bar chart: likes, reposts, replies and quotes per channel.",
+    ),
+    "chart.timeline": ("Countdown-Zeitleiste", "Countdown timeline"),
+    "chart.timeline.desc": (
+        "Säulendiagramm je Tag bis zur Veranstaltung (T-0): geplante und veröffentlichte Beiträge.",
+        "Column chart per day up to the event (T-0): planned and published deliveries.",
+    ),
+    "chart.hashtag": ("Hashtag-Verwendung im Zeitverlauf", "Hashtag use over time"),
+    "chart.hashtag.desc": (
+        "Säulen: Beiträge anderer mit dem Hashtag je Tag; Linie: verschiedene Konten je Tag.",
+        "Columns: posts by others with the hashtag per day; line: unique authors per day.",
+    ),
+    "chart.empty": ("keine Daten", "no data"),
+    "summary.tag_posts": ("Beiträge anderer mit dem Hashtag", "Posts by others with the hashtag"),
+    "summary.tag_authors": (
+        "Verschiedene Konten mit dem Hashtag",
+        "Unique authors using the hashtag",
+    ),
+}
+
+#: German for the reasons the scheduler itself writes (network messages stay as they are).
+_REASONS_DE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^not published before its deadline \(not_after\): "),
+        "nicht vor der Frist (not_after) veröffentlicht: ",
+    ),
+    (
+        re.compile(r"^more than (.+?) \(rules\.grace\) late: "),
+        r"mehr als \1 (rules.grace) verspätet: ",
+    ),
+    (
+        re.compile(r"no daemon published it in time$"),
+        "kein Dienst hat ihn rechtzeitig veröffentlicht",
+    ),
+    (re.compile(r"it was never approved$"), "er wurde nie freigegeben"),
+    (re.compile(r"(\d+) attempt\(s\) failed \("), r"\1 Versuch(e) fehlgeschlagen ("),
+    (re.compile(r"account (\S+) needed attention \("), r"Konto \1 brauchte Aufmerksamkeit ("),
+    (re.compile(r"^cancelled by "), "zurückgezogen von "),
+    (re.compile(r"^draft removed$"), "Entwurf entfernt"),
+    (
+        re.compile(r"^account no longer targeted by the draft$"),
+        "Konto im Entwurf nicht mehr vorgesehen",
+    ),
+    (
+        re.compile(r"^held: the account needs attention$"),
+        "angehalten: das Konto braucht Aufmerksamkeit",
+    ),
+)
+
+#: Footnotes, in order: (German, English).
+NOTES: tuple[tuple[str, str], ...] = (
+    (
+        (
+            "Reichweite: Zahl der verschiedenen Konten, denen ein Beitrag mindestens einmal "
+            "angezeigt wurde, so wie das Netzwerk sie zählt. Summen über mehrere Beiträge zählen "
+            "ein Konto, das mehrere Beiträge gesehen hat, mehrfach. Nur einige Netzwerke melden "
+            "sie (z. B. LinkedIn, Instagram, Facebook)."
+        ),
+        (
+            "Reach: the number of distinct accounts a post was shown to at least once, as the "
+            "network counts them. Sums over several posts count an account that saw several posts "
+            "more than once. Only some networks report it (e.g. LinkedIn, Instagram, Facebook)."
+        ),
+    ),
+    (
+        (
+            "Impressionen: wie oft ein Beitrag angezeigt wurde, wiederholte Anzeigen bei "
+            "demselben Konto eingeschlossen (bei manchen Netzwerken „Aufrufe“ oder „Views“)."
+        ),
+        (
+            "Impressions: how often a post was displayed, repeated displays to the same account "
+            "included (called “views” by some networks)."
+        ),
+    ),
+    (
+        (
+            "Interaktionen: Summe aus „Gefällt mir“, Geteilt, Antworten und Zitaten, soweit das "
+            "Netzwerk sie meldet. Klicks sind nicht enthalten und werden getrennt ausgewiesen, "
+            "weil nur wenige Netzwerke sie melden."
+        ),
+        (
+            "Engagement (interactions): likes + reposts + replies + quotes, as far as the network "
+            "reports them. Clicks are not included; they are shown separately because only a few "
+            "networks report them."
+        ),
+    ),
+    (
+        (
+            "Mastodon, Bluesky und Telegram stellen keine Impressionen bereit; Telegram liefert "
+            "über die Bot-API gar keine Kennzahlen. Bei diesen Netzwerken steht „—“ statt einer Zahl."
+        ),
+        (
+            "Mastodon, Bluesky and Telegram provide no impressions; Telegram's Bot API provides no "
+            "figures at all. For these networks the report shows “—”, not a number."
+        ),
+    ),
+    (
+        (
+            "„—“ bedeutet: Das Netzwerk liefert diese Kennzahl nicht, oder es liegt noch keine "
+            "Messung vor. Ein Strich ist nie eine Null."
+        ),
+        (
+            "“—” means the network does not provide this figure, or nothing has been measured yet. "
+            "A dash is never a zero."
+        ),
+    ),
+    (
+        (
+            "Alle Kennzahlen stammen aus der jeweils letzten Messung je Beitrag und Kanal. "
+            "Follower: Zahl der Follower des Kontos bei der ersten Messung nach der "
+            "Veröffentlichung – Kontext, keine Reichweite."
+        ),
+        (
+            "Every figure comes from the latest measurement of each post on each channel. "
+            "Followers: the account's followers at the first measurement after publishing – "
+            "context, not reach."
+        ),
+    ),
+    (
+        (
+            "Pünktlichkeit: Verzögerung von der geplanten bis zur tatsächlichen Veröffentlichung. "
+            "Median: Die Hälfte der Beiträge erschien schneller; 95. Perzentil: 95 % erschienen "
+            "schneller."
+        ),
+        (
+            "Punctuality: the lag from the planned time to publication. Median: half of the "
+            "deliveries went out faster; 95th percentile: 95 % went out faster."
+        ),
+    ),
+    (
+        (
+            "Hashtag-Verwendung: Beiträge anderer Konten mit dem Kampagnen-Hashtag (eigene Beiträge "
+            "nicht mitgezählt), soweit das Netzwerk eine Hashtag-Suche bietet. Verschiedene Konten "
+            "werden über den ganzen Zeitraum nur einmal gezählt."
+        ),
+        (
+            "Hashtag use: posts by other accounts with the campaign hashtag (our own posts not "
+            "counted), where the network offers a hashtag search. Unique authors are counted once "
+            "over the whole period."
+        ),
+    ),
+)
+
+CHANNEL_NAMES = {
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "x": "X",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "threads": "Threads",
+    "linkedin": "LinkedIn",
+    "telegram": "Telegram",
+    "matrix": "Matrix",
+    "webhook": "Webhook",
+}
+
+_WEEKDAYS = {
+    Lang.DE: ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."),
+    Lang.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class Words:
+    """Strings and formats of one language."""
+
+    lang: Lang
+
+    def __call__(self, key: str, **values: str) -> str:
+        german, english = _TEXT[key]
+        text = german if self.lang is Lang.DE else english
+        return text.format(**values) if values else text
+
+    def notes(self) -> list[str]:
+        return [german if self.lang is Lang.DE else english for german, english in NOTES]
+
+    def channel(self, name: str) -> str:
+        return CHANNEL_NAMES.get(name, name)
+
+    def channels(self, names: tuple[str, ...] | list[str]) -> str:
+        return ", ".join(self.channel(n) for n in names) if names else self("nobody")
+
+    def number(self, value: float | None) -> str:
+        """``1.500`` / ``1,500``; ``—`` for an unknown value."""
+        if value is None:
+            return MISSING
+        if isinstance(value, float) and not value.is_integer():
+            text = f"{value:,.1f}"
+        else:
+            text = f"{int(value):,d}"
+        if self.lang is Lang.DE:
+            text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return text
+
+    def seconds(self, value: float | None) -> str:
+        """A lag: ``32,5 s``, ``2 min``, ``10 min 5 s``, ``1 h 5 min``; ``—`` if unknown."""
+        if value is None:
+            return MISSING
+        sign = "-" if value < 0 else ""
+        value = abs(value)
+        if value < 60:
+            rounded = round(value, 1)
+            return f"{sign}{self.number(float(rounded))} s"
+        whole = round(value)
+        hours, rest = divmod(whole, 3600)
+        minutes, secs = divmod(rest, 60)
+        if hours:
+            return f"{sign}{hours} h" + (f" {minutes} min" if minutes else "")
+        return f"{sign}{minutes} min" + (f" {secs} s" if secs else "")
+
+    def day(self, value: date) -> str:
+        """``Do., 04.11.2021`` / ``Thu 4 Nov 2021``."""
+        weekday = _WEEKDAYS[self.lang][value.weekday()]
+        if self.lang is Lang.DE:
+            return f"{weekday}, {value:%d.%m.%Y}"
+        return f"{weekday} {value.day} {_MONTHS_EN[value.month - 1]} {value.year}"
+
+    def short_day(self, value: date) -> str:
+        """``04.11.`` / ``4 Nov``: axis labels."""
+        if self.lang is Lang.DE:
+            return f"{value:%d.%m.}"
+        return f"{value.day} {_MONTHS_EN[value.month - 1]}"
+
+    def moment(self, value: datetime | None, zone: ZoneInfo) -> str:
+        """``04.11.2021, 09:32 Uhr`` / ``4 Nov 2021, 09:32``."""
+        if value is None:
+            return MISSING
+        local = value.astimezone(zone)
+        if self.lang is Lang.DE:
+            return f"{local:%d.%m.%Y, %H:%M} Uhr"
+        return f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M}"
+
+    def reason(self, text: str) -> str:
+        """A delivery's reason; the scheduler's own wording translated, a network's kept."""
+        if self.lang is Lang.DE:
+            for pattern, german in _REASONS_DE:
+                text = pattern.sub(german, text)
+        return text
+
+    def head(self, key: str) -> str:
+        """A column or row heading: the word with a capital first letter."""
+        text = self(key)
+        return text[:1].upper() + text[1:]
+
+    def state(self, state: str) -> str:
+        key = {"pending": "open", "retry_wait": "open", "publishing": "open"}.get(state, state)
+        return self(key) if key in _TEXT else state
