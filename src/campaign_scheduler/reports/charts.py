@@ -24,7 +24,7 @@ FIGURE_COLOURS = {
 }
 HASHTAG_POSTS = "#00756F"
 HASHTAG_AUTHORS = "#B3261E"
-EVENT_DAY = "#B3261E"
+EVENT_DAY = "#7F1D1D"
 TEXT = "#1A1A1A"
 AXIS = "#555555"
 GRID = "#D9D9D9"
@@ -214,7 +214,7 @@ def day_columns(
         x = left + slot * (marker + 0.5)
         body.append(
             f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{base}" stroke="{EVENT_DAY}" '
-            f'stroke-width="1.5" stroke-dasharray="4 3"/>'
+            f'stroke-width="2" stroke-dasharray="5 3" shape-rendering="crispEdges"/>'
         )
         body.append(_text(x - 4, top - 8, marker_label, anchor="end", size=10))
     every = max(1, math.ceil(len(ticks) / 16))

@@ -22,22 +22,22 @@ CSS = """
 html { background: #ffffff; color: #1a1a1a; }
 body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; font-size: 10.5pt;
   line-height: 1.4; max-width: 200mm; margin: 0 auto; padding: 8mm; }
-h1 { font-size: 18pt; line-height: 1.2; margin: 0 0 3mm; color: #0b4f8a; }
-h2 { font-size: 13pt; margin: 7mm 0 2mm; padding-bottom: 1mm; border-bottom: 1.5px solid #0b4f8a;
+h1 { font-size: 18pt; line-height: 1.2; margin: 0 0 3mm; color: #1d3f66; }
+h2 { font-size: 13pt; margin: 7mm 0 2mm; padding-bottom: 1mm; border-bottom: 1.5px solid #1d3f66;
   color: #1a1a1a; break-after: avoid; page-break-after: avoid; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.5mm 4mm; margin: 0 0 4mm; }
 dl.facts dt { font-weight: bold; }
 dl.facts dd { margin: 0; }
 .tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 3mm 0 2mm;
   break-inside: avoid; }
-.tile { border: 1px solid #b8c4d2; border-left: 4px solid #0b4f8a; padding: 2mm 3mm; }
-.tile .value { font-size: 16pt; font-weight: bold; color: #0b4f8a; display: block; }
+.tile { border: 1px solid #b8c4d2; border-left: 4px solid #1d3f66; padding: 2mm 3mm; }
+.tile .value { font-size: 16pt; font-weight: bold; color: #1d3f66; display: block; }
 .tile .label { font-size: 9pt; color: #3d3d3d; }
 table { border-collapse: collapse; width: 100%; margin: 1mm 0 4mm; font-size: 9pt; }
 caption { text-align: left; font-weight: bold; padding: 0 0 1mm; caption-side: top; }
 th, td { border-bottom: 1px solid #c4c4c4; padding: 1mm 1.6mm; text-align: left;
   vertical-align: top; }
-thead th { background: #e8eef5; border-bottom: 1.5px solid #0b4f8a; }
+thead th { background: #e8eef5; border-bottom: 1.5px solid #1d3f66; }
 tbody th { font-weight: normal; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td.num { white-space: nowrap; }
@@ -53,7 +53,7 @@ table.wide th, table.wide td { padding: 0.8mm 1mm; }
 figure { margin: 1mm 0 3mm; break-inside: avoid; page-break-inside: avoid; }
 figure svg { display: block; max-width: 100%; height: auto; }
 p.empty { font-style: italic; color: #3d3d3d; }
-a { color: #0b4f8a; overflow-wrap: anywhere; }
+a { color: #1d3f66; overflow-wrap: anywhere; }
 ol.notes { padding-left: 5mm; font-size: 9pt; }
 ol.notes li { margin-bottom: 1mm; }
 footer { margin-top: 6mm; font-size: 8.5pt; color: #3d3d3d; }
