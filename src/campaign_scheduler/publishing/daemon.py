@@ -179,7 +179,9 @@ class Daemon:
         self._wake_at: datetime | None = None
         self._wake_job: str | None = None
 
-    def serve(self) -> None:
+    def serve(self, *, handle_signals: bool = True) -> None:
+        """Run until stopped: by SIGTERM/SIGINT (with ``handle_signals``, main thread only)
+        or by :meth:`stop` from another thread."""
         from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.blocking import BlockingScheduler
@@ -209,20 +211,29 @@ class Daemon:
                 replace_existing=True,
                 next_run_time=utcnow() + timedelta(seconds=5),
             )
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
+        previous = (
+            {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            if handle_signals
+            else {}
+        )
         log.info(
             "daemon %s started (reconcile every %ss)",
             self.worker.worker_id,
             int(self.reconcile_every.total_seconds()),
         )
         try:
-            scheduler.start()
+            if not self.worker.stop_requested.is_set():
+                scheduler.start()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             log.info("daemon %s stopped", self.worker.worker_id)
+
+    def stop(self) -> None:
+        """Finish the call in flight, then stop serving (from any thread)."""
+        self.worker.stop_requested.set()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info(
