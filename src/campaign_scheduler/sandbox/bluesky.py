@@ -66,7 +66,7 @@ from typing import Any, Self
 import regex
 from dateutil.parser import isoparse
 
-from campaign_scheduler.channels._atproto import AtUri, encode_tid, is_tid
+from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse, LoopbackServer
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -337,6 +337,38 @@ class BlueskySandbox:
         if account is None:
             raise KeyError(f"no account {handle}")
         return account.did
+
+    def post_as(
+        self, handle: str, text: str, *, created_at: float | None = None, language: str = "de"
+    ) -> str:
+        """A post by ``handle`` (created if new), as if someone else posted it: earned use of
+        a hashtag. Its hashtags get tag facets, as an app would add them. Returns its AT URI."""
+        handle = _full_handle(handle)
+        with self._lock:
+            if self._account_by_handle(handle) is None:
+                self.add_account(handle)
+            account = self._account_by_handle(handle)
+            assert account is not None
+            when = self.clock() if created_at is None else created_at
+            value: dict[str, Any] = {
+                "$type": POST,
+                "text": text,
+                "createdAt": _iso(when),
+                "langs": [language],
+            }
+            tags = [
+                {
+                    "index": {"byteStart": facet.start, "byteEnd": facet.end},
+                    "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": facet.value}],
+                }
+                for facet in detect_facets(text)
+                if facet.kind == "tag"
+            ]
+            if tags:
+                value["facets"] = tags
+            record = _Record(account, POST, self._next_tid(when), value, _record_cid(value), when)
+            self._records[(account.did, POST, record.rkey)] = record
+            return record.uri
 
     def revoke(self, password: str) -> None:
         """Revoke an (app) password, as the real server does: it no longer logs in and the
