@@ -33,6 +33,7 @@ from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.channels.base import AccountSettings, MediaFile, OutboundPost, Receipt
 from campaign_scheduler.channels.bluesky import BlueskyChannel, clear_sessions
 from campaign_scheduler.channels.registry import channel_class
+from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import (
     AuthError,
     OutcomeUnknownError,
@@ -954,3 +955,23 @@ def test_image_size_of_something_else_is_none(data: bytes) -> None:
 
 def test_helpers_module_has_no_http() -> None:
     assert "requests" not in vars(_atproto)
+
+
+def test_config_passes_app_url_to_the_adapter(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[accounts.soest-bluesky]\n"
+        'channel = "bluesky"\n'
+        'sender = "soest"\n'
+        'identifier = "soest.bsky.social"\n'
+        'password = "env:SOEST_BLUESKY_APP_PASSWORD"\n'
+        'app_url = "https://app.example"\n',
+        encoding="utf-8",
+    )
+
+    settings = load_settings(config, environ={"SOEST_BLUESKY_APP_PASSWORD": "x"})
+
+    account = settings.accounts["soest-bluesky"]
+    assert account.settings == {"identifier": "soest.bsky.social", "app_url": "https://app.example"}
+    assert account.base_url == "https://bsky.social"
+    assert not [p for p in settings.problems if "app_url" in str(p)]

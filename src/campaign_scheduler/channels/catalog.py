@@ -40,6 +40,7 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             "Bluesky",
             settings=("identifier",),
             secrets=("password",),
+            optional=("app_url",),
             default_base_url="https://bsky.social",
             supports_threads=True,
         ),
