@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select
 
 from campaign_scheduler.errors import NotFoundError
 from campaign_scheduler.reports import queries
+from campaign_scheduler.reports.localday import LocalDay
 from campaign_scheduler.reports.model import (
     FIGURES,
     NETWORKS_WITHOUT_IMPRESSIONS,
@@ -50,16 +51,27 @@ def build_report(
 def _build(connection: Connection, slug: str, by: GroupBy, now: datetime, top: int) -> Report:
     campaign_id, campaign = _campaign(connection, slug)
     zone = ZoneInfo(campaign.timezone)
-    dialect = connection.dialect.name
     span = queries.time_span(connection, campaign_id) or (campaign.event_start,) * 2
-    days = queries.Days(dialect, zone, span)
+    days = LocalDay(connection.dialect.name, zone, span)
     event_day = campaign.event_start.astimezone(zone).date()
+    with queries.working_set(connection, campaign_id, days):
+        return _assemble(connection, campaign_id, campaign, by, now, top, days, event_day)
 
-    group = queries.dimension(by, days)
-    outcomes = queries.outcomes_by(connection, campaign_id, group)
-    reasons = queries.reasons_by(connection, campaign_id, group)
-    punctuality = queries.punctuality_by(connection, campaign_id, dialect, group)
-    figures = queries.figures_by(connection, campaign_id, group)
+
+def _assemble(
+    connection: Connection,
+    campaign_id: int,
+    campaign: CampaignInfo,
+    by: GroupBy,
+    now: datetime,
+    top: int,
+    days: LocalDay,
+    event_day: date,
+) -> Report:
+    group = queries.DIMENSIONS[by]
+    reasons = queries.reasons_by(connection, group)
+    punctuality = queries.punctuality_by(connection, group)
+    figures = queries.figures_by(connection, group)
     groups = tuple(
         Group(
             key=key,
@@ -70,29 +82,21 @@ def _build(connection: Connection, slug: str, by: GroupBy, now: datetime, top: i
             figures=figures.get(key, Figures()),
             countdown=_countdown(date.fromisoformat(key), event_day) if by is GroupBy.DAY else None,
         )
-        for key, label, counts in outcomes
+        for key, label, counts in queries.outcomes_by(connection, group)
     )
+    [(_, _, total_outcomes)] = queries.outcomes_by(connection, None) or [("", "", Outcomes())]
 
-    [(_, _, total_outcomes)] = queries.outcomes_by(connection, campaign_id, None) or [
-        ("", "", Outcomes())
-    ]
-    total_punctuality = queries.punctuality_by(connection, campaign_id, dialect, None)
-    total_figures = queries.figures_by(connection, campaign_id, None)
-
-    per_channel = queries.figures_by(
-        connection, campaign_id, queries.dimension(GroupBy.CHANNEL, days)
-    )
+    per_channel = queries.figures_by(connection, queries.DIMENSIONS[GroupBy.CHANNEL])
     channels = tuple(
         ChannelRow(channel, counts, per_channel.get(channel, Figures()))
-        for channel, counts in sorted(queries.channel_outcomes(connection, campaign_id).items())
+        for channel, counts in sorted(queries.channel_outcomes(connection).items())
     )
     provided = queries.providers(connection, campaign_id)
 
-    planned, published = queries.deliveries_per_day(connection, campaign_id, days)
-    timeline_days = _day_range({*planned, *published, event_day} if planned else set())
+    planned, published = queries.deliveries_per_day(connection)
     timeline = tuple(
         TimelineDay(day, _countdown(day, event_day), planned.get(day, 0), published.get(day, 0))
-        for day in timeline_days
+        for day in _day_range({*planned, *published, event_day} if planned else set())
     )
 
     tag_days = queries.hashtag_per_day(connection, campaign_id, days)
@@ -113,14 +117,14 @@ def _build(connection: Connection, slug: str, by: GroupBy, now: datetime, top: i
         generated_at=now,
         by=by,
         totals_outcomes=total_outcomes,
-        totals_punctuality=total_punctuality.get("", Punctuality()),
-        totals_figures=total_figures.get("", Figures()),
+        totals_punctuality=queries.punctuality_by(connection, None).get("", Punctuality()),
+        totals_figures=queries.figures_by(connection, None).get("", Figures()),
         groups=groups,
         channels=channels,
         providers={name: tuple(provided[name]) for name in FIGURES},
         followers=tuple(
             FollowerRow(r.account, r.channel, r.sender, r.first, r.last)
-            for r in queries.followers(connection, campaign_id)
+            for r in queries.followers(connection)
         ),
         top_posts=tuple(
             TopPost(
@@ -133,7 +137,7 @@ def _build(connection: Connection, slug: str, by: GroupBy, now: datetime, top: i
                 url=row.url,
                 figures=row.figures,
             )
-            for rank, row in enumerate(queries.top_posts(connection, campaign_id, top), start=1)
+            for rank, row in enumerate(queries.top_posts(connection, top), start=1)
         ),
         timeline=timeline,
         hashtag=hashtag,
