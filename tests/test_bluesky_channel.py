@@ -41,6 +41,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.sandbox._server import HttpResponse, json_response
 from campaign_scheduler.sandbox.bluesky import BlueskySandbox
 
 FIXED_NOW = 1_900_000_000.0  # 2030-03-17
@@ -975,3 +976,26 @@ def test_config_passes_app_url_to_the_adapter(tmp_path: Path) -> None:
     assert account.settings == {"identifier": "soest.bsky.social", "app_url": "https://app.example"}
     assert account.base_url == "https://bsky.social"
     assert not [p for p in settings.problems if "app_url" in str(p)]
+
+
+def test_a_failed_refresh_is_unavailable_and_nothing_is_probed(
+    channel: BlueskyChannel, sandbox: BlueskySandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel.verify()
+    sandbox.expire_access_tokens()
+    monkeypatch.setattr(
+        sandbox, "_refresh_session", lambda request: sandbox_error(503, "NotEnoughResources")
+    )
+
+    with pytest.raises(UnavailableError) as caught:
+        channel.publish(post())
+
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert calls(sandbox)[-2:] == [
+        "com.atproto.repo.createRecord",  # 400 ExpiredToken: nothing was created
+        "com.atproto.server.refreshSession",  # 503
+    ]
+
+
+def sandbox_error(status: int, name: str) -> HttpResponse:
+    return json_response(status, {"error": name, "message": name})

@@ -122,6 +122,11 @@ class _NotFoundError(RejectedError):
     """The record (or handle) does not exist."""
 
 
+class _SessionUnavailableError(UnavailableError):
+    """Logging in or refreshing failed on the server's side (5xx, no answer): no call that
+    needed the session was made."""
+
+
 class BlueskyChannel(Channel):
     """Posts on one Bluesky account. Settings: ``identifier`` (handle or DID), optional
     ``app_url`` (default https://bsky.app, for post links). Secret: ``password`` (an app
@@ -157,7 +162,7 @@ class BlueskyChannel(Channel):
         body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record}
         try:
             answer = self._call("POST", "com.atproto.repo.createRecord", json=body, creates=True)
-        except (AuthError, RateLimitedError, OutcomeUnknownError):
+        except (AuthError, RateLimitedError, OutcomeUnknownError, _SessionUnavailableError):
             raise
         except ChannelError as refused:
             existing = self._already_published(session, rkey, refused)
@@ -462,12 +467,23 @@ class BlueskyChannel(Channel):
         """createSession / refreshSession. Any refusal is an AuthError, except rate limits
         and server errors."""
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        response = self._send("POST", nsid, json=json, headers=headers)
-        if response.status_code < 400:
-            return _json(response, nsid)
+        try:
+            response = self._send("POST", nsid, json=json, headers=headers)
+            if response.status_code < 400:
+                return _json(response, nsid)
+        except UnavailableError as exc:
+            raise _SessionUnavailableError(
+                exc.message, network_message=exc.network_message
+            ) from exc
         error = _xrpc_error(response)
-        if error.status == 429 or error.status >= 500:
+        if error.status == 429:
             raise self._error(error, response, nsid, creates=False)
+        if error.status >= 500:
+            raise _SessionUnavailableError(
+                f"bluesky: {self.account.name}: {nsid}: server error "
+                f"({error.status} {error.name}: {error.message})",
+                network_message=error.message,
+            )
         raise AuthError(
             f"bluesky: {self.account.name}: the server refused the login "
             f"({error.status} {error.name or 'error'}: {error.message})",
@@ -485,7 +501,7 @@ class BlueskyChannel(Channel):
                 refresh_jwt=str(answer["refreshJwt"]),
             )
         except KeyError as exc:
-            raise UnavailableError(
+            raise _SessionUnavailableError(
                 f"bluesky: {self.account.name}: the session answer lacks {exc.args[0]}"
             ) from exc
 
