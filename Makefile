@@ -15,12 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@tmp=$$(mktemp -d); \
-	export CAMPAIGN_DATABASE_URL="sqlite:///$$tmp/demo.db"; \
-	$(BIN)/campaign --config config.example.toml check && \
-	$(BIN)/campaign --config config.example.toml load && \
-	$(BIN)/campaign --config config.example.toml plan; \
-	status=$$?; rm -rf "$$tmp"; exit $$status
+	$(BIN)/campaign --config config.example.toml demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

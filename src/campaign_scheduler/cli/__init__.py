@@ -20,6 +20,7 @@ from campaign_scheduler.cli import (
     metrics_cmd,
     plan_cmd,
     posts_cmd,
+    rehearsal_cmd,
     report_cmd,
     run_cmd,
     status_cmd,
@@ -99,6 +100,8 @@ app.command("history")(status_cmd.history)
 app.command("metrics")(metrics_cmd.metrics)
 app.command("report")(report_cmd.report)
 app.add_typer(channels_app, name="channels")
+app.command("sandbox")(rehearsal_cmd.sandbox)
+app.command("demo")(rehearsal_cmd.demo)
 
 
 def main() -> None:

@@ -1,0 +1,56 @@
+"""`campaign demo` plays the shipped #5malklug campaign on the sandboxes and reports on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SENDERS = {"suedwestfalen", "arnsberg", "bad-berleburg", "menden", "olpe", "soest"}
+
+
+def test_the_demo_publishes_for_every_sender_and_writes_the_reports(tmp_path: Path) -> None:
+    html, report = tmp_path / "demo.html", tmp_path / "demo.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "campaign_scheduler",
+            "--config",
+            str(ROOT / "config.example.toml"),
+            "demo",
+            "--span",
+            "20",
+            "--output",
+            str(html),
+            "--json-report",
+            str(report),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "120"},
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Compressed clock:" in result.stdout
+    data = json.loads(report.read_text(encoding="utf-8"))
+    groups = {g["key"]: g for g in data["groups"]}
+    assert set(groups) == SENDERS
+    for sender, group in groups.items():
+        deliveries = group["deliveries"]
+        assert deliveries["planned"] > 0, sender
+        assert deliveries["published"] == deliveries["planned"], (sender, group["reasons"])
+        assert group["engagement"]["measured"] > 0, sender
+    for channel in data["channels"]:
+        # Every published post was measured, except on webhooks, which have no figures.
+        expected = 0 if channel["channel"] == "webhook" else channel["deliveries"]["published"]
+        assert channel["engagement"]["measured"] == expected, channel["channel"]
+    assert data["totals"]["deliveries"]["planned"] == 193
+    assert data["hashtag"]["posts"] >= 1  # others used the hashtag during the rehearsal
+    assert "<svg" in html.read_text(encoding="utf-8")
