@@ -15,7 +15,7 @@ _campaign_chromium_setup() {
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -q
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
     fi
     "$binary" --version >&2
     export CAMPAIGN_TEST_CHROMIUM="$binary"
