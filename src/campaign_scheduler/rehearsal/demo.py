@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -151,7 +152,7 @@ def run_demo(
     from campaign_scheduler.rules import check
     from campaign_scheduler.store.sync import load_campaign_into
 
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 120)
     began = time.monotonic()
     source = load_settings(source_config)
     source.raise_for_problems()
@@ -186,6 +187,7 @@ def run_demo(
                     f"{(clock.start + span).astimezone():%H:%M:%S} (local time)."
                 )
                 counts = _play(store, settings, campaign.slug, clock, networks, seed, console)
+                console.print()
                 console.print("Collecting figures from every network …")
                 channels = ConfiguredChannels(settings, timeout=10)
                 sweep = collect(store, channels, datetime.now(UTC), everything=True)
