@@ -108,7 +108,7 @@ def _tiles(report: Report, words: Words) -> str:
         ),
         (words.seconds(report.totals_punctuality.median_seconds), words("lag.median")),
         (words.number(report.totals_figures.interactions), words("interactions")),
-        (words.number(report.hashtag.posts), words("hashtag_use")),
+        (words.number(report.hashtag.posts), words("summary.tag_posts")),
     ]
     return (
         '<div class="tiles">'
