@@ -432,7 +432,10 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                 "next_at": outcome.next_attempt_at,
                 "remote": outcome.remote_id if published else None,
                 "url": outcome.remote_url if published else None,
-                "out_at": (outcome.published_at or now) if published else None,
+                # Some networks give whole seconds: never before the call that published it.
+                "out_at": max(outcome.published_at or now, claim.key_first_used)
+                if published
+                else None,
                 "error_text": None if published else outcome.error,
                 "reason": reason,
                 "now": now,
