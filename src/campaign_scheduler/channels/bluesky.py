@@ -57,6 +57,7 @@ from campaign_scheduler.channels.base import (
     Metrics,
     OutboundPost,
     Receipt,
+    TagUse,
 )
 from campaign_scheduler.errors import (
     AuthError,
@@ -74,6 +75,8 @@ POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_APP_URL = "https://bsky.app"
 #: The lexicon's limits for ``app.bsky.embed.images``.
 MAX_IMAGES = 4
+#: Pages of 100 read by a hashtag search (the AppView pages by cursor).
+SEARCH_PAGES = 10
 MAX_IMAGE_BYTES = 2_000_000
 #: Wait this long after a 429 that names no reset time.
 DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
@@ -136,6 +139,7 @@ class BlueskyChannel(Channel):
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
     can_look_up: ClassVar[bool] = True
+    can_search_hashtag: ClassVar[bool] = True
 
     def __init__(
         self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
@@ -210,6 +214,46 @@ class BlueskyChannel(Channel):
             quotes=_count(view.get("quoteCount")),
             followers=_count(profile.get("followersCount")),
         )
+
+    def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
+        """Posts with ``#hashtag`` from the AppView's search (``searchPosts``), newest first."""
+        found: list[TagUse] = []
+        cursor: str | None = None
+        for _ in range(SEARCH_PAGES):
+            params = {
+                "q": f"#{hashtag}",
+                "sort": "latest",
+                "since": _timestamp(since),
+                "limit": "100",
+                **({"cursor": cursor} if cursor else {}),
+            }
+            answer = self._call("GET", "app.bsky.feed.searchPosts", params=params)
+            posts = answer.get("posts")
+            for view in posts if isinstance(posts, list) else []:
+                if not isinstance(view, dict):
+                    continue
+                record = _mapping(view.get("record"))
+                author = _mapping(view.get("author"))
+                posted = _parse_time(record.get("createdAt")) or _parse_time(view.get("indexedAt"))
+                if posted is None or posted < since:
+                    continue
+                handle = str(author.get("handle") or author.get("did") or "?")
+                try:
+                    rkey = AtUri.parse(str(view.get("uri"))).rkey
+                except ValueError:
+                    continue
+                found.append(
+                    TagUse(
+                        remote_id=str(view.get("uri")),
+                        author=handle,
+                        posted_at=posted,
+                        url=f"{self.app_url}/profile/{handle}/post/{rkey}",
+                    )
+                )
+            cursor = answer.get("cursor") if isinstance(answer.get("cursor"), str) else None
+            if not cursor:
+                break
+        return found
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; a post that is already gone counts as deleted (the server answers
@@ -607,6 +651,10 @@ def _media_problems(media: tuple[MediaFile, ...]) -> list[tuple[MediaFile, str]]
                 (item, f"image too large for bluesky: {size} of {MAX_IMAGE_BYTES} bytes")
             )
     return problems
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _json(response: requests.Response, nsid: str) -> dict[str, Any]:

@@ -363,8 +363,8 @@ class BlueskyNetwork(RehearsalNetwork):
         self.sandbox.set_engagement(remote_id, **figures)
 
     def post_by_others(self, hashtag: str, rng: random.Random, count: int) -> None:
-        """Posts by other handles, with tag facets. The Bluesky adapter cannot search yet
-        (no ``searchPosts``), so they show in the sandbox's records only."""
+        """Posts by other handles, with tag facets; the adapter finds them with
+        ``searchPosts``."""
         for _ in range(count):
             username, text = _other_post(hashtag, rng)
             self.sandbox.post_as(f"{username.replace('_', '-')}.test", text)

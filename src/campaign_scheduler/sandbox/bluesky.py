@@ -496,6 +496,7 @@ class BlueskySandbox:
             ("GET", "com.atproto.identity.resolveHandle"): self._resolve_handle,
             ("GET", "app.bsky.feed.getPosts"): self._get_posts,
             ("GET", "app.bsky.actor.getProfile"): self._get_profile,
+            ("GET", "app.bsky.feed.searchPosts"): self._search_posts,
         }
         handler = routes.get((request.method, nsid))
         if handler is None:
@@ -899,6 +900,48 @@ class BlueskySandbox:
             "viewer": {},
             "labels": [],
         }
+
+    def _search_posts(self, request: HttpRequest) -> HttpResponse:
+        """``app.bsky.feed.searchPosts`` for hashtag queries (``q=#tag``), newest first, with
+        ``since`` (ISO 8601), ``limit`` (1-100) and an offset ``cursor``, as the AppView pages."""
+        self._authenticate(request)
+        query = _query(request)
+        words = query.get("q", "").split()
+        tags = [w[1:].lower() for w in words if w.startswith("#") and len(w) > 1]
+        if not tags:
+            return _error(400, "InvalidRequest", "the sandbox searches hashtags only (q=#tag)")
+        try:
+            limit = min(max(int(query.get("limit") or 25), 1), 100)
+            offset = int(query.get("cursor") or 0)
+        except ValueError:
+            return _error(400, "InvalidRequest", "limit and cursor must be numbers")
+        since = query.get("since")
+        now = self.clock()
+        with self._lock:
+            found = []
+            for record in self._records.values():
+                if (
+                    record.deleted
+                    or record.collection != POST
+                    or now - record.indexed_at < self.index_delay
+                ):
+                    continue
+                text = str(record.value.get("text", ""))
+                if not all(
+                    re.search(rf"(?<![\w#])#{re.escape(tag)}(?!\w)", text, re.IGNORECASE)
+                    for tag in tags
+                ):
+                    continue
+                created = str(record.value.get("createdAt", ""))
+                if since and created < since:
+                    continue
+                found.append((created, record))
+            found.sort(key=lambda item: item[0], reverse=True)
+            page = [self._post_view(record) for _, record in found[offset : offset + limit]]
+        body: dict[str, Any] = {"posts": page, "hitsTotal": len(found)}
+        if offset + limit < len(found):
+            body["cursor"] = str(offset + limit)
+        return _json(200, body)
 
     def _get_profile(self, request: HttpRequest) -> HttpResponse:
         self._authenticate(request)
