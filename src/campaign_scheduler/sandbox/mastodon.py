@@ -40,23 +40,20 @@ from __future__ import annotations
 
 import html
 import itertools
-import math
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 
 from campaign_scheduler.channels.text import measure
+from campaign_scheduler.sandbox._base import SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     UploadedFile,
     json_response,
 )
@@ -215,15 +212,6 @@ class _Status:
     quotes: int | None = None
 
 
-@dataclass
-class _Faults:
-    fail: list[int] = field(default_factory=list)  # statuses to answer, in order
-    rate_limit: list[float] = field(default_factory=list)  # reset_in seconds, in order
-    drop: int = 0
-    hold: int = 0
-    media_failures: int = 0
-
-
 _ROUTE = re.compile(r"[^/]+")
 
 
@@ -235,7 +223,7 @@ class _Answer(Exception):
         self.response = response
 
 
-class MastodonSandbox:
+class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -246,58 +234,22 @@ class MastodonSandbox:
         media_processing_polls: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.max_characters = max_characters
         self.idempotency_ttl = idempotency_ttl
         self.media_processing_polls = media_processing_polls
         self.clock = clock
-        #: Seconds added before every answer (requests are processed first, then answered late).
-        self.delay = 0.0
         self.requests_seen: list[SeenRequest] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._accounts: dict[str, _Account] = {}  # by username
         self._tokens: dict[str, _Account] = {}
         self._statuses: dict[str, _Status] = {}
         self._media: dict[str, _Media] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._family: dict[str, tuple[int, int]] = {}  # account id -> (bucket, count)
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
+        self._media_failures = 0
         self._last_id = 0
         self._account_ids = itertools.count(1)
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; held and delayed requests are let go first."""
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -374,41 +326,16 @@ class MastodonSandbox:
 
     def fail_next(self, count: int = 1, status: int = 503) -> None:
         """The next ``count`` status creations get ``status`` and create nothing."""
-        with self._lock:
-            self._faults.fail.extend([status] * count)
+        self._queue_failures(count, status)
 
     def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
         """The next ``count`` status creations get 429 with a reset ``reset_in`` s ahead."""
-        with self._lock:
-            self._faults.rate_limit.extend([reset_in] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        """The next ``count`` status creations are carried out, then the connection is closed
-        without an answer."""
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        """The next ``count`` status creations are carried out, then their answer is held
-        until :meth:`release` (or :meth:`stop`). The returned Event is set as soon as a
-        request is being held."""
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        """Answer every held request."""
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, reset_in)
 
     def fail_media_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads fail processing: 202, then 422 when polled."""
         with self._lock:
-            self._faults.media_failures += count
+            self._media_failures += count
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -430,17 +357,7 @@ class MastodonSandbox:
             response, after = self._route(request)
         except _Answer as answer:
             response, after = answer.response, None
-        if after == "drop":
-            response.drop = True
-            return response
-        if self.delay > 0:
-            self._stopping.wait(self.delay)
-        if after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return response
+        return self._deliver(response, after)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         parts = _ROUTE.findall(request.path)
@@ -506,22 +423,18 @@ class MastodonSandbox:
 
     def _post_status(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._account_of(request)
-        with self._lock:
-            faults = self._faults
-            if faults.fail:
-                status = faults.fail.pop(0)
-                return _error(status, _DEFAULT_ERRORS.get(status, "Error")), None
-            if faults.rate_limit:
-                reset = self.clock() + faults.rate_limit.pop(0)
-                return _error(429, MSG_TOO_MANY, _rate_headers(STATUSES_LIMIT, 0, reset)), None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+        error, after = self._begin_create(self._failure, self._rate_limited)
+        if error is not None:
+            return error, None
         return self._create_status(request, account), after
+
+    @staticmethod
+    def _failure(status: int) -> HttpResponse:
+        return _error(status, _DEFAULT_ERRORS.get(status, "Error"))
+
+    def _rate_limited(self, reset_in: float) -> HttpResponse:
+        reset = self.clock() + reset_in
+        return _error(429, MSG_TOO_MANY, _rate_headers(STATUSES_LIMIT, 0, reset))
 
     def _create_status(self, request: HttpRequest, account: _Account) -> HttpResponse:
         try:
@@ -780,9 +693,9 @@ class MastodonSandbox:
                 f"(maximum is {MAX_DESCRIPTION} characters)",
             )
         with self._lock:
-            fails = self._faults.media_failures > 0
+            fails = self._media_failures > 0
             if fails:
-                self._faults.media_failures -= 1
+                self._media_failures -= 1
             polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(self.clock()),
@@ -966,47 +879,12 @@ class MastodonSandbox:
             return _error(400, str(exc))
         return _error(404, MSG_NOT_FOUND)
 
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "fail_media_processing",
-            "revoke",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+    def _extra_faults(self) -> frozenset[str]:
+        return frozenset({"fail_media_processing"})
 
-        def count(spec: Any) -> int:
-            return int(spec.get("count", 1)) if isinstance(spec, dict) else 1
-
-        if "fail_next" in body:
-            spec = body["fail_next"]
-            status = int(spec.get("status", 503)) if isinstance(spec, dict) else 503
-            self.fail_next(count(spec), status)
-        if "rate_limit_next" in body:
-            spec = body["rate_limit_next"]
-            reset_in = float(spec.get("reset_in", 60.0)) if isinstance(spec, dict) else 60.0
-            self.rate_limit_next(count(spec), reset_in)
-        if "drop_after_create" in body:
-            self.drop_after_create(count(body["drop_after_create"]))
-        if "hold_after_create" in body:
-            self.hold_after_create(count(body["hold_after_create"]))
-        if body.get("release"):
-            self.release()
+    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if "fail_media_processing" in body:
-            self.fail_media_processing(count(body["fail_media_processing"]))
-        if "revoke" in body:
-            self.revoke(str(body["revoke"]["token"]))
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
+            self.fail_media_processing(fault_count(body["fail_media_processing"]))
 
 
 # --- helpers ----------------------------------------------------------------------------------
