@@ -55,19 +55,17 @@ import json
 import math
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode
 
+from campaign_scheduler.sandbox._base import SandboxBase
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     json_response,
 )
 
@@ -163,14 +161,6 @@ class _Room:
     power_levels: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Faults:
-    fail: list[int] = field(default_factory=list)
-    rate_limit: list[float] = field(default_factory=list)
-    drop: int = 0
-    hold: int = 0
-
-
 @dataclass(frozen=True)
 class _Requester:
     user_id: str
@@ -185,7 +175,7 @@ class _Answer(Exception):
         self.response = response
 
 
-class MatrixSandbox:
+class MatrixSandbox(SandboxBase[int, float]):
     """A loopback Matrix homeserver. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -196,16 +186,13 @@ class MatrixSandbox:
         max_upload_size: int = MAX_UPLOAD,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.server_name = server_name
         self.txn_ttl = txn_ttl
         self.max_upload_size = max_upload_size
         self.clock = clock
-        #: Seconds added before every answer (requests are processed first, then answered late).
-        self.delay = 0.0
         self.requests_seen: list[SeenRequest] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._tokens: dict[str, _Requester] = {}
         self._rooms: dict[str, _Room] = {}
         self._aliases: dict[str, str] = {}
@@ -213,41 +200,7 @@ class MatrixSandbox:
         self._timeline: list[_Event] = []
         self._txns: dict[tuple[str, str, str, str], tuple[str, float]] = {}
         self._uploads: dict[str, SandboxUpload] = {}
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
         self._stream = itertools.count(1)
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; held and delayed requests are let go first."""
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -341,36 +294,12 @@ class MatrixSandbox:
 
     def fail_next(self, count: int = 1, status: int = 503) -> None:
         """The next ``count`` event sends get ``status`` and create nothing."""
-        with self._lock:
-            self._faults.fail.extend([status] * count)
+        self._queue_failures(count, status)
 
     def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
         """The next ``count`` event sends get 429 ``M_LIMIT_EXCEEDED`` with
         ``retry_after_ms`` = ``reset_in`` seconds."""
-        with self._lock:
-            self._faults.rate_limit.extend([reset_in] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        """The next ``count`` event sends are carried out, then the connection is closed
-        without an answer."""
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        """The next ``count`` event sends are carried out, then their answer is held until
-        :meth:`release` (or :meth:`stop`). The returned Event is set once one is held."""
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        """Answer every held request."""
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, reset_in)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -391,17 +320,7 @@ class MatrixSandbox:
             response, after = self._route(request)
         except _Answer as answer:
             response, after = answer.response, None
-        if after == "drop":
-            response.drop = True
-            return response
-        if self.delay > 0:
-            self._stopping.wait(self.delay)
-        if after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return response
+        return self._deliver(response, after)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         method, path = request.method, request.path
@@ -487,21 +406,9 @@ class MatrixSandbox:
         self, request: HttpRequest, room_id: str, event_type: str, txn_id: str
     ) -> tuple[HttpResponse, str | None]:
         requester = self._requester(request)
-        with self._lock:
-            faults = self._faults
-            if faults.fail:
-                status = faults.fail.pop(0)
-                errcode, message = _DEFAULT_ERRORS.get(status, ("M_UNKNOWN", "Error"))
-                return _error(status, errcode, message), None
-            if faults.rate_limit:
-                return _rate_limited(faults.rate_limit.pop(0)), None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+        error, after = self._begin_create(_failure, _rate_limited)
+        if error is not None:
+            return error, None
         return self._create_event(request, requester, room_id, event_type, txn_id), after
 
     def _create_event(
@@ -927,51 +834,17 @@ class MatrixSandbox:
             return _error(400, "M_INVALID_PARAM", str(exc))
         return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
 
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "revoke",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-
-        def count(spec: Any) -> int:
-            return int(spec.get("count", 1)) if isinstance(spec, dict) else 1
-
-        if "fail_next" in body:
-            spec = body["fail_next"]
-            status = int(spec.get("status", 503)) if isinstance(spec, dict) else 503
-            self.fail_next(count(spec), status)
-        if "rate_limit_next" in body:
-            spec = body["rate_limit_next"]
-            reset_in = float(spec.get("reset_in", 60.0)) if isinstance(spec, dict) else 60.0
-            self.rate_limit_next(count(spec), reset_in)
-        if "drop_after_create" in body:
-            self.drop_after_create(count(body["drop_after_create"]))
-        if "hold_after_create" in body:
-            self.hold_after_create(count(body["hold_after_create"]))
-        if body.get("release"):
-            self.release()
-        if "revoke" in body:
-            self.revoke(str(body["revoke"]["token"]))
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
-
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
 def _error(status: int, errcode: str, message: str) -> HttpResponse:
     return json_response(status, {"errcode": errcode, "error": message})
+
+
+def _failure(status: int) -> HttpResponse:
+    errcode, message = _DEFAULT_ERRORS.get(status, ("M_UNKNOWN", "Error"))
+    return _error(status, errcode, message)
 
 
 def _rate_limited(reset_in: float) -> HttpResponse:
