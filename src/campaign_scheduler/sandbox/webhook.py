@@ -37,18 +37,16 @@ import hmac
 import itertools
 import math
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from campaign_scheduler.sandbox._base import SandboxBase
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     json_response,
 )
 
@@ -124,16 +122,10 @@ class _Endpoint:
     keys: dict[str, tuple[str, float, HttpResponse | None]] = field(default_factory=dict)
 
 
-@dataclass
-class _Faults:
-    fail: list[int] = field(default_factory=list)
-    rate_limit: list[float] = field(default_factory=list)
-    drop: int = 0
-    hold: int = 0
-
-
-class WebhookSandbox:
+class WebhookSandbox(SandboxBase[int, float]):
     """A loopback webhook receiver. Use as a context manager or call start()/stop()."""
+
+    revoke_key = "secret"
 
     def __init__(
         self,
@@ -142,52 +134,15 @@ class WebhookSandbox:
         answer_with_id: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.tolerance = tolerance
         self.answer_with_id = answer_with_id
         self.clock = clock
-        #: Seconds added before every answer (requests are processed first, then answered late).
-        self.delay = 0.0
         self.requests_seen: list[SeenRequest] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._endpoints: dict[str, _Endpoint] = {}
         self._deliveries: list[SandboxDelivery] = []
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
         self._ids = itertools.count(1)
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; held and delayed requests are let go first."""
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
-        return self._server.url
 
     def url_for(self, name: str) -> str:
         """The address of endpoint ``name``."""
@@ -219,35 +174,11 @@ class WebhookSandbox:
 
     def fail_next(self, count: int = 1, status: int = 503) -> None:
         """The next ``count`` post requests get ``status`` and store nothing."""
-        with self._lock:
-            self._faults.fail.extend([status] * count)
+        self._queue_failures(count, status)
 
     def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
         """The next ``count`` post requests get 429 with ``Retry-After: reset_in``."""
-        with self._lock:
-            self._faults.rate_limit.extend([reset_in] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        """The next ``count`` post requests are stored, then the connection is closed without
-        an answer."""
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        """The next ``count`` post requests are stored, then their answer is held until
-        :meth:`release` (or :meth:`stop`). The returned Event is set once one is held."""
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        """Answer every held request."""
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, reset_in)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -255,16 +186,7 @@ class WebhookSandbox:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
         response, after, remember = self._answer(request)
-        if after == "drop":
-            response.drop = True
-        else:
-            if self.delay > 0:
-                self._stopping.wait(self.delay)
-            if after == "hold":
-                with self._lock:
-                    gate, held = self._release_gate, self._held
-                held.set()
-                gate.wait()
+        response = self._deliver(response, after)
         if remember is not None:  # repeats of the key get this answer from now on
             endpoint, key = remember
             with self._lock:
@@ -353,13 +275,7 @@ class WebhookSandbox:
             response = self._store(endpoint, key, payload)
             if isinstance(response, str):
                 return _error(422, response), None, None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+            after = faults.after_create()
             if key is None or not dedupe:
                 return response, after, None
             endpoint.keys[key] = (fingerprint, self.clock(), None)
@@ -449,45 +365,6 @@ class WebhookSandbox:
         except (TypeError, ValueError) as exc:
             return _error(400, str(exc))
         return _error(404, "not found")
-
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "revoke",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-
-        def count(spec: Any) -> int:
-            return int(spec.get("count", 1)) if isinstance(spec, dict) else 1
-
-        if "fail_next" in body:
-            spec = body["fail_next"]
-            status = int(spec.get("status", 503)) if isinstance(spec, dict) else 503
-            self.fail_next(count(spec), status)
-        if "rate_limit_next" in body:
-            spec = body["rate_limit_next"]
-            reset_in = float(spec.get("reset_in", 60.0)) if isinstance(spec, dict) else 60.0
-            self.rate_limit_next(count(spec), reset_in)
-        if "drop_after_create" in body:
-            self.drop_after_create(count(body["drop_after_create"]))
-        if "hold_after_create" in body:
-            self.hold_after_create(count(body["hold_after_create"]))
-        if body.get("release"):
-            self.release()
-        if "revoke" in body:
-            self.revoke(str(body["revoke"]["secret"]))
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
 
 
 # --- helpers ----------------------------------------------------------------------------------
