@@ -55,19 +55,18 @@ import json
 import math
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import regex
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
-from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse, LoopbackServer
+from campaign_scheduler.sandbox._base import SandboxBase
+from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
 POST = "app.bsky.feed.post"
@@ -220,14 +219,6 @@ class _Window:
     used: int
 
 
-@dataclass
-class _Faults:
-    fail: list[int] = field(default_factory=list)
-    rate_limit: list[float] = field(default_factory=list)
-    drop: int = 0
-    hold: int = 0
-
-
 class _Answer(Exception):
     """Ends a request early with ``response``."""
 
@@ -240,8 +231,10 @@ class _Invalid(Exception):
     """A record that breaks the lexicon: ``<reason> at <path>``."""
 
 
-class BlueskySandbox:
+class BlueskySandbox(SandboxBase[int, float]):
     """A loopback Bluesky PDS plus AppView views. Use as a context manager or start()/stop()."""
+
+    revoke_key = "password"
 
     def __init__(
         self,
@@ -255,6 +248,7 @@ class BlueskySandbox:
         index_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.access_token_ttl = access_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.session_limit = session_limit
@@ -263,54 +257,16 @@ class BlueskySandbox:
         self.existing_rkey_status = existing_rkey_status
         self.index_delay = index_delay
         self.clock = clock
-        #: Seconds added before every answer (requests are processed first, then answered late).
-        self.delay = 0.0
         self.requests_seen: list[SeenCall] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._accounts: dict[str, _Account] = {}  # by DID
         self._grants: dict[str, _Grant] = {}  # by token
         self._records: dict[tuple[str, str, str], _Record] = {}  # (did, collection, rkey)
         self._blobs: dict[tuple[str, str], _Blob] = {}  # (did, cid)
         self._session_windows: dict[str, _Window] = {}
         self._write_windows: dict[str, _Window] = {}
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
         self._last_tid = 0
         self._dids = itertools.count(1)
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; held and delayed requests are let go first."""
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -416,36 +372,11 @@ class BlueskySandbox:
 
     def fail_next(self, count: int = 1, status: int = 503) -> None:
         """The next ``count`` record creations get ``status`` and create nothing."""
-        with self._lock:
-            self._faults.fail.extend([status] * count)
+        self._queue_failures(count, status)
 
     def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
         """The next ``count`` record creations get 429 with a reset ``reset_in`` s ahead."""
-        with self._lock:
-            self._faults.rate_limit.extend([reset_in] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        """The next ``count`` record creations are carried out, then the connection is closed
-        without an answer."""
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        """The next ``count`` record creations are carried out, then their answer is held
-        until :meth:`release` (or :meth:`stop`). The returned Event is set as soon as a
-        request is being held."""
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        """Answer every held request."""
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, reset_in)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -467,17 +398,7 @@ class BlueskySandbox:
             response, after = self._route(request, nsid)
         except _Answer as answer:
             response, after = answer.response, None
-        if after == "drop":
-            response.drop = True
-            return response
-        if self.delay > 0:
-            self._stopping.wait(self.delay)
-        if after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return response
+        return self._deliver(response, after)
 
     def _route(self, request: HttpRequest, nsid: str) -> tuple[HttpResponse, str | None]:
         if not nsid:
@@ -599,22 +520,15 @@ class BlueskySandbox:
 
     def _create_record(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._authenticate(request)
-        with self._lock:
-            faults = self._faults
-            if faults.fail:
-                return _error(faults.fail.pop(0)), None
-            if faults.rate_limit:
-                reset = self.clock() + faults.rate_limit.pop(0)
-                limit = self.write_points_per_hour
-                return _error(429, headers=_rate_headers(limit, 0, reset, WRITE_WINDOW)), None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+        error, after = self._begin_create(_error, self._write_limited)
+        if error is not None:
+            return error, None
         return self._write_record(request, account), after
+
+    def _write_limited(self, reset_in: float) -> HttpResponse:
+        reset = self.clock() + reset_in
+        limit = self.write_points_per_hour
+        return _error(429, headers=_rate_headers(limit, 0, reset, WRITE_WINDOW))
 
     def _write_record(self, request: HttpRequest, account: _Account) -> HttpResponse:
         body = _body(request)
@@ -1059,47 +973,12 @@ class BlueskySandbox:
             return _error(400, "InvalidRequest", str(exc))
         return _error(404, "NotFound", "no such sandbox control")
 
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "revoke",
-            "expire_access_tokens",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+    def _extra_faults(self) -> frozenset[str]:
+        return frozenset({"expire_access_tokens"})
 
-        def count(spec: Any) -> int:
-            return int(spec.get("count", 1)) if isinstance(spec, dict) else 1
-
-        if "fail_next" in body:
-            spec = body["fail_next"]
-            status = int(spec.get("status", 503)) if isinstance(spec, dict) else 503
-            self.fail_next(count(spec), status)
-        if "rate_limit_next" in body:
-            spec = body["rate_limit_next"]
-            reset_in = float(spec.get("reset_in", 60.0)) if isinstance(spec, dict) else 60.0
-            self.rate_limit_next(count(spec), reset_in)
-        if "drop_after_create" in body:
-            self.drop_after_create(count(body["drop_after_create"]))
-        if "hold_after_create" in body:
-            self.hold_after_create(count(body["hold_after_create"]))
-        if body.get("release"):
-            self.release()
-        if "revoke" in body:
-            self.revoke(str(body["revoke"]["password"]))
+    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if body.get("expire_access_tokens"):
             self.expire_access_tokens()
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
 
 
 # --- record checks ------------------------------------------------------------------------------
