@@ -50,20 +50,18 @@ import math
 import re
 import secrets
 import struct
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from campaign_scheduler.channels.telegram import install_log_redaction
+from campaign_scheduler.sandbox._base import SandboxBase
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     UploadedFile,
     json_response,
 )
@@ -185,14 +183,6 @@ class _Message:
     deleted: bool = False
 
 
-@dataclass
-class _Faults:
-    fail: list[tuple[int, str | None]] = field(default_factory=list)
-    rate_limit: list[float] = field(default_factory=list)
-    drop: int = 0
-    hold: int = 0
-
-
 class _Answer(Exception):
     def __init__(self, response: HttpResponse) -> None:
         super().__init__(response.status)
@@ -203,7 +193,7 @@ class _ParseError(ValueError):
     """Telegram HTML that the Bot API would refuse; the message is Telegram's wording."""
 
 
-class TelegramSandbox:
+class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
     """A loopback Bot API. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -214,57 +204,22 @@ class TelegramSandbox:
         strict_ampersand: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         if count_unit not in COUNT_UNITS:
             raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
         self.count_unit = count_unit
         self.chat_per_minute = chat_per_minute
         self.strict_ampersand = strict_ampersand
         self.clock = clock
-        #: Seconds added before every answer (the work is done first).
-        self.delay = 0.0
         self.calls_seen: list[SeenCall] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._bots: dict[str, _Bot] = {}  # by token
         self._chats: dict[int, _Chat] = {}
         self._messages: dict[tuple[int, int], _Message] = {}
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
         self._bot_ids = itertools.count(7_100_000_001)
         self._chat_ids = itertools.count(1_001_000_000_001)
-        self._server = LoopbackServer(self)
         # The server logs request lines, and a request line holds the bot token.
         install_log_redaction("campaign_scheduler.sandbox")
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -316,33 +271,11 @@ class TelegramSandbox:
 
     def fail_next(self, count: int = 1, status: int = 500, description: str | None = None) -> None:
         """The next ``count`` sends get ``status`` and send nothing."""
-        with self._lock:
-            self._faults.fail.extend([(status, description)] * count)
+        self._queue_failures(count, (status, description))
 
     def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
         """The next ``count`` sends get 429 with ``retry_after`` = ``reset_in`` (rounded up)."""
-        with self._lock:
-            self._faults.rate_limit.extend([reset_in] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        """The next ``count`` sends are carried out, then the connection is closed unanswered."""
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        """The next ``count`` sends are carried out and their answers held until
-        :meth:`release`; the returned Event is set once a request is being held."""
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, reset_in)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -365,17 +298,7 @@ class TelegramSandbox:
             response, after = self._route(request, match)
         except _Answer as answer:
             response, after = answer.response, None
-        if after == "drop":
-            response.drop = True
-            return response
-        if self.delay > 0:
-            self._stopping.wait(self.delay)
-        if after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return response
+        return self._deliver(response, after)
 
     def _route(
         self, request: HttpRequest, match: re.Match[str] | None
@@ -412,19 +335,9 @@ class TelegramSandbox:
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
     ) -> tuple[HttpResponse, str | None]:
         with self._lock:
-            faults = self._faults
-            if faults.fail:
-                status, description = faults.fail.pop(0)
-                return _fault(status, description), None
-            if faults.rate_limit:
-                return _flood(faults.rate_limit.pop(0)), None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+            error, after = self._begin_create(lambda fault: _fault(*fault), _flood)
+            if error is not None:
+                return error, None
             return self._create(bot, method, params, files), after
 
     def _create(
@@ -670,45 +583,9 @@ class TelegramSandbox:
             return _error(400, f"Bad Request: {exc}")
         return _error(404, MSG_NOT_FOUND)
 
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "revoke",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-
-        def spec(name: str) -> dict[str, Any]:
-            value = body[name]
-            return value if isinstance(value, dict) else {}
-
-        if "fail_next" in body:
-            fail = spec("fail_next")
-            self.fail_next(
-                int(fail.get("count", 1)), int(fail.get("status", 500)), fail.get("description")
-            )
-        if "rate_limit_next" in body:
-            limit = spec("rate_limit_next")
-            self.rate_limit_next(int(limit.get("count", 1)), float(limit.get("reset_in", 60.0)))
-        if "drop_after_create" in body:
-            self.drop_after_create(int(spec("drop_after_create").get("count", 1)))
-        if "hold_after_create" in body:
-            self.hold_after_create(int(spec("hold_after_create").get("count", 1)))
-        if body.get("release"):
-            self.release()
-        if "revoke" in body:
-            self.revoke(str(spec("revoke")["token"]))
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
+    def _apply_fail_next(self, spec: dict[str, Any]) -> None:
+        status = int(spec.get("status", 500))
+        self.fail_next(int(spec.get("count", 1)), status, spec.get("description"))
 
     def _apply_settings(self, body: dict[str, Any]) -> None:
         unknown = set(body) - {"count_unit", "chat_per_minute", "strict_ampersand"}
