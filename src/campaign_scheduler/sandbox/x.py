@@ -51,13 +51,11 @@ import itertools
 import math
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 from dateutil.parser import isoparse
@@ -68,10 +66,10 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
 )
 
 from campaign_scheduler.channels.text import measure
+from campaign_scheduler.sandbox._base import SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     UploadedFile,
     json_response,
 )
@@ -206,22 +204,13 @@ class _Tweet:
     metrics: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class _Faults:
-    fail: list[int] = field(default_factory=list)
-    rate_limit: list[tuple[float, bool]] = field(default_factory=list)
-    drop: int = 0
-    hold: int = 0
-    media_failures: int = 0
-
-
 class _Answer(Exception):
     def __init__(self, response: HttpResponse) -> None:
         super().__init__(response.status)
         self.response = response
 
 
-class XSandbox:
+class XSandbox(SandboxBase[int, tuple[float, bool]]):
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -238,6 +227,7 @@ class XSandbox:
         media_processing_polls: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.max_weighted_length = max_weighted_length
         self.duplicate_window = duplicate_window
         self.too_long_status = too_long_status
@@ -248,12 +238,8 @@ class XSandbox:
         self.non_public_metrics = non_public_metrics
         self.media_processing_polls = media_processing_polls
         self.clock = clock
-        #: Seconds added before every answer (the work is done first).
-        self.delay = 0.0
         self.requests_seen: list[SeenRequest] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._apps: dict[str, str] = {}  # consumer key -> consumer secret
         self._tokens: dict[str, tuple[str, str, _User]] = {}  # token -> (app key, secret, user)
         self._users: dict[str, _User] = {}  # by id
@@ -261,43 +247,12 @@ class XSandbox:
         self._media: dict[str, _Media] = {}
         self._nonces: dict[tuple[str, str, str], float] = {}
         self._windows: dict[tuple[str, str, int], int] = {}  # (family, user, window) -> used
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
+        self._media_failures = 0
         self._sequence = itertools.count()
         self._last_id = 0
         self._user_ids = itertools.count(1_450_000_000_000_000_001)
         self._endpoint = ResourceEndpoint(_Validator(self))
         self.api_key, self.api_secret = self.add_app()
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -368,38 +323,19 @@ class XSandbox:
 
     def fail_next(self, count: int = 1, status: int = 503) -> None:
         """The next ``count`` post creations get ``status`` and create nothing."""
-        with self._lock:
-            self._faults.fail.extend([status] * count)
+        self._queue_failures(count, status)
 
     def rate_limit_next(
         self, count: int = 1, reset_in: float = 60.0, *, daily: bool = False
     ) -> None:
         """The next ``count`` post creations get 429: the 15-minute window (or, ``daily``, the
         24-hour user cap) is spent and resets ``reset_in`` s ahead."""
-        with self._lock:
-            self._faults.rate_limit.extend([(reset_in, daily)] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, (reset_in, daily))
 
     def fail_media_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads end in processing state ``failed``."""
         with self._lock:
-            self._faults.media_failures += count
+            self._media_failures += count
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -420,17 +356,7 @@ class XSandbox:
             response, after = self._route(request)
         except _Answer as answer:
             response, after = answer.response, None
-        if after == "drop":
-            response.drop = True
-            return response
-        if self.delay > 0:
-            self._stopping.wait(self.delay)
-        if after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return response
+        return self._deliver(response, after)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         parts = _ROUTE.findall(request.path)
@@ -528,22 +454,11 @@ class XSandbox:
                 kind=_PROBLEMS + "invalid-request",
             ), None
         with self._lock:
-            faults = self._faults
-            if faults.fail:
-                status = faults.fail.pop(0)
-                return _problem(
-                    status, _TITLES.get(status, "Error"), _TITLES.get(status, "Error")
-                ), None
-            if faults.rate_limit:
-                reset_in, daily = faults.rate_limit.pop(0)
-                return self._too_many(user, reset_in, daily=daily), None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+            error, after = self._begin_create(
+                _failure, lambda limit: self._too_many(user, limit[0], daily=limit[1])
+            )
+            if error is not None:
+                return error, None
             return self._create(request, user), after
 
     def _create(self, request: HttpRequest, user: _User) -> HttpResponse:
@@ -809,9 +724,9 @@ class XSandbox:
         now = self.clock()
         width, height = _image_size(upload.content)
         with self._lock:
-            fails = self._faults.media_failures > 0
+            fails = self._media_failures > 0
             if fails:
-                self._faults.media_failures -= 1
+                self._media_failures -= 1
             polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(now),
@@ -1013,50 +928,19 @@ class XSandbox:
             return _problem(400, "Invalid Request", str(exc))
         return _problem(404, "Not Found", "Sorry, that page does not exist.")
 
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "fail_media_processing",
-            "revoke",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+    def _extra_faults(self) -> frozenset[str]:
+        return frozenset({"fail_media_processing"})
 
-        def spec(name: str) -> dict[str, Any]:
-            value = body[name]
-            return value if isinstance(value, dict) else {}
+    def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
+        self.rate_limit_next(
+            int(spec.get("count", 1)),
+            float(spec.get("reset_in", 60.0)),
+            daily=bool(spec.get("daily", False)),
+        )
 
-        if "fail_next" in body:
-            fail = spec("fail_next")
-            self.fail_next(int(fail.get("count", 1)), int(fail.get("status", 503)))
-        if "rate_limit_next" in body:
-            limit = spec("rate_limit_next")
-            self.rate_limit_next(
-                int(limit.get("count", 1)),
-                float(limit.get("reset_in", 60.0)),
-                daily=bool(limit.get("daily", False)),
-            )
-        if "drop_after_create" in body:
-            self.drop_after_create(int(spec("drop_after_create").get("count", 1)))
-        if "hold_after_create" in body:
-            self.hold_after_create(int(spec("hold_after_create").get("count", 1)))
-        if body.get("release"):
-            self.release()
+    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if "fail_media_processing" in body:
-            self.fail_media_processing(int(spec("fail_media_processing").get("count", 1)))
-        if "revoke" in body:
-            self.revoke(str(spec("revoke")["token"]))
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
+            self.fail_media_processing(fault_count(body["fail_media_processing"]))
 
     def _apply_settings(self, body: dict[str, Any]) -> None:
         numbers = {"timeline_lag", "post_limit", "timeline_limit", "media_processing_polls"}
@@ -1275,3 +1159,8 @@ def _tweet_summary(tweet: SandboxTweet) -> dict[str, Any]:
         "created_at": tweet.created_at.isoformat(),
         "deleted": tweet.deleted,
     }
+
+
+def _failure(status: int) -> HttpResponse:
+    title = _TITLES.get(status, "Error")
+    return _problem(status, title, title)
