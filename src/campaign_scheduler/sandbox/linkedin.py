@@ -48,22 +48,19 @@ reshares, sponsored content, time-bound statistics.
 from __future__ import annotations
 
 import itertools
-import math
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
+from campaign_scheduler.sandbox._base import SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     json_response,
 )
 
@@ -180,23 +177,16 @@ class _Post:
     statistics: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class _Faults:
-    fail: list[int] = field(default_factory=list)
-    rate_limit: list[bool] = field(default_factory=list)  # daily?
-    drop: int = 0
-    hold: int = 0
-    image_failures: int = 0
-
-
 class _Answer(Exception):
     def __init__(self, response: HttpResponse) -> None:
         super().__init__(response.status)
         self.response = response
 
 
-class LinkedInSandbox:
+class LinkedInSandbox(SandboxBase[int, bool]):
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
+
+    default_fail_status = 500
 
     def __init__(
         self,
@@ -213,6 +203,7 @@ class LinkedInSandbox:
         image_processing_polls: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         if unescaped not in UNESCAPED_MODES:
             raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
         self.oldest_version = oldest_version
@@ -226,53 +217,18 @@ class LinkedInSandbox:
         self.daily_post_limit = daily_post_limit
         self.image_processing_polls = image_processing_polls
         self.clock = clock
-        #: Seconds added before every answer (the work is done first).
-        self.delay = 0.0
         self.requests_seen: list[SeenRequest] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._organizations: dict[str, _Organization] = {}  # by urn
         self._tokens: dict[str, _Member] = {}
         self._posts: dict[str, _Post] = {}
         self._images: dict[str, _Image] = {}
         self._uploads: dict[str, _Image] = {}  # by upload token
         self._daily: dict[tuple[str, int], int] = {}
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
+        self._image_failures = 0
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
         self._organization_ids = itertools.count(10_000_001)
         self._member_ids = itertools.count(1)
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -327,8 +283,7 @@ class LinkedInSandbox:
 
     def fail_next(self, count: int = 1, status: int = 500) -> None:
         """The next ``count`` post creations get ``status`` and create nothing."""
-        with self._lock:
-            self._faults.fail.extend([status] * count)
+        self._queue_failures(count, status)
 
     def rate_limit_next(
         self, count: int = 1, reset_in: float = 60.0, *, daily: bool = False
@@ -336,30 +291,12 @@ class LinkedInSandbox:
         """The next ``count`` post creations get a plain 429. LinkedIn says nothing about when
         to retry, so ``reset_in`` cannot be sent; ``daily`` words the message like the daily
         quota's."""
-        with self._lock:
-            self._faults.rate_limit.extend([daily] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, daily)
 
     def fail_image_processing(self, count: int = 1) -> None:
         """The next ``count`` uploaded images end as ``PROCESSING_FAILED``."""
         with self._lock:
-            self._faults.image_failures += count
+            self._image_failures += count
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -381,17 +318,7 @@ class LinkedInSandbox:
             response, after = self._route(request)
         except _Answer as answer:
             response, after = answer.response, None
-        if after == "drop":
-            response.drop = True
-            return response
-        if self.delay > 0:
-            self._stopping.wait(self.delay)
-        if after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return response
+        return self._deliver(response, after)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         parts = [unquote(p) for p in _ROUTE.findall(request.path)]
@@ -479,19 +406,12 @@ class LinkedInSandbox:
 
     def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
         with self._lock:
-            faults = self._faults
-            if faults.fail:
-                status = faults.fail.pop(0)
-                return _error(status, _REASONS.get(status, "Error")), None
-            if faults.rate_limit:
-                return _throttled(daily=faults.rate_limit.pop(0)), None
-            after = None
-            if faults.drop:
-                faults.drop -= 1
-                after = "drop"
-            elif faults.hold:
-                faults.hold -= 1
-                after = "hold"
+            error, after = self._begin_create(
+                lambda status: _error(status, _REASONS.get(status, "Error")),
+                lambda daily: _throttled(daily=daily),
+            )
+            if error is not None:
+                return error, None
             return self._create(request, member), after
 
     def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
@@ -684,9 +604,9 @@ class LinkedInSandbox:
                 return _error(404, "Not Found", code="NOT_FOUND")
             if len(request.body) > IMAGE_LIMIT:
                 return _error(413, "Request Entity Too Large")
-            fails = self._faults.image_failures > 0
+            fails = self._image_failures > 0
             if fails:
-                self._faults.image_failures -= 1
+                self._image_failures -= 1
             image.size = len(request.body)
             image.uploaded = True
             image.failed = fails
@@ -806,46 +726,15 @@ class LinkedInSandbox:
             return _error(400, str(exc))
         return _error(404, "Not Found", code="NOT_FOUND")
 
-    def _apply_faults(self, body: dict[str, Any]) -> None:
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "fail_image_processing",
-            "revoke",
-            "delay",
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+    def _extra_faults(self) -> frozenset[str]:
+        return frozenset({"fail_image_processing"})
 
-        def spec(name: str) -> dict[str, Any]:
-            value = body[name]
-            return value if isinstance(value, dict) else {}
+    def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
+        self.rate_limit_next(int(spec.get("count", 1)), daily=bool(spec.get("daily", False)))
 
-        if "fail_next" in body:
-            fail = spec("fail_next")
-            self.fail_next(int(fail.get("count", 1)), int(fail.get("status", 500)))
-        if "rate_limit_next" in body:
-            limit = spec("rate_limit_next")
-            self.rate_limit_next(int(limit.get("count", 1)), daily=bool(limit.get("daily", False)))
-        if "drop_after_create" in body:
-            self.drop_after_create(int(spec("drop_after_create").get("count", 1)))
-        if "hold_after_create" in body:
-            self.hold_after_create(int(spec("hold_after_create").get("count", 1)))
-        if body.get("release"):
-            self.release()
+    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if "fail_image_processing" in body:
-            self.fail_image_processing(int(spec("fail_image_processing").get("count", 1)))
-        if "revoke" in body:
-            self.revoke(str(spec("revoke")["token"]))
-        if "delay" in body:
-            delay = float(body["delay"])
-            if not math.isfinite(delay) or delay < 0:
-                raise ValueError("delay must be a non-negative number of seconds")
-            self.delay = delay
+            self.fail_image_processing(fault_count(body["fail_image_processing"]))
 
     def _apply_settings(self, body: dict[str, Any]) -> None:
         converters: dict[str, Callable[[Any], Any]] = {
