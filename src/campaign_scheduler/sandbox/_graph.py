@@ -63,24 +63,22 @@ import mimetypes
 import re
 import secrets
 import struct
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
+from campaign_scheduler.sandbox._base import SandboxBase, fault_spec, seconds
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
-    LoopbackServer,
     json_response,
 )
 
@@ -165,15 +163,6 @@ class _Failure:
     code: int | None
     subcode: int | None
     message: str | None
-
-
-@dataclass
-class _Faults:
-    fail: list[_Failure] = field(default_factory=list)
-    rate_limit: list[float] = field(default_factory=list)
-    drop: int = 0
-    hold: int = 0
-    container_errors: list[str] = field(default_factory=list)
 
 
 class Window:
@@ -418,7 +407,7 @@ def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
 # --- the sandbox ------------------------------------------------------------------------------
 
 
-class GraphSandbox:
+class GraphSandbox(SandboxBase[_Failure, float]):
     """A loopback Graph API host. Subclasses implement one network's routes."""
 
     #: The network's name (e.g. "facebook").
@@ -445,6 +434,7 @@ class GraphSandbox:
     }
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self.clock = clock
         #: Download image URLs for real (else only check that they are http(s) URLs).
         self.fetch_media = True
@@ -466,55 +456,18 @@ class GraphSandbox:
         #: Calls per hour per app, and per 24 hours per account, before throttling.
         self.app_budget = 100_000
         self.buc_budget = 4800
-        #: Seconds added before every answer / before answers to post-creating calls.
-        self.delay = 0.0
+        #: Seconds added before answers to post-creating calls (on top of ``delay``).
         self.delay_creates = 0.0
         self.requests_seen: list[SeenRequest] = []
 
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._principals: dict[str, Principal] = {}
         self._tokens: dict[str, str] = {}  # token -> principal id
         self._revoked: dict[str, int] = {}  # token -> subcode
-        self._faults = _Faults()
-        self._held = threading.Event()
-        self._release_gate = threading.Event()
         self._app_calls = Window(3600.0)
         self._buc_calls: dict[str, Window] = {}
         self._media_folders: dict[str, Path] = {}
         self._ids = itertools.count(1)
         self._last_id = 0
-        self._server = LoopbackServer(self)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._stopping.clear()
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; held and delayed requests are let go first."""
-        self._stopping.set()
-        with self._lock:
-            self._release_gate.set()
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
-        return self._server.url
 
     # --- control ------------------------------------------------------------------------------
 
@@ -561,36 +514,12 @@ class GraphSandbox:
 
         Without ``code`` it follows ``status``: 5xx → code 2 (transient), 401/403 → 190,
         429 → 4, other 4xx → 100."""
-        with self._lock:
-            self._faults.fail.extend([_Failure(status, code, subcode, message)] * count)
+        self._queue_failures(count, _Failure(status, code, subcode, message))
 
     def rate_limit_next(self, count: int = 1, reset_in: float = 60.0) -> None:
         """The next ``count`` post-creating calls get the network's throttling error, with
         ``estimated_time_to_regain_access`` = ``reset_in`` rounded up to whole minutes."""
-        with self._lock:
-            self._faults.rate_limit.extend([reset_in] * count)
-
-    def drop_after_create(self, count: int = 1) -> None:
-        """The next ``count`` post-creating calls are carried out, then the connection is
-        closed without an answer."""
-        with self._lock:
-            self._faults.drop += count
-
-    def hold_after_create(self, count: int = 1) -> threading.Event:
-        """The next ``count`` post-creating calls are carried out, then their answers are
-        held until :meth:`release` (or :meth:`stop`); the Event is set once one is held."""
-        with self._lock:
-            self._faults.hold += count
-            if self._release_gate.is_set():
-                self._release_gate = threading.Event()
-            self._held = threading.Event()
-            return self._held
-
-    def release(self) -> None:
-        """Answer every held request."""
-        with self._lock:
-            self._release_gate.set()
-            self._release_gate = threading.Event()
+        self._queue_rate_limits(count, reset_in)
 
     def configure(self, **switches: Any) -> None:
         """Set switches (see :attr:`SWITCHES`); unknown names or wrong types raise."""
@@ -659,18 +588,8 @@ class GraphSandbox:
                 for name, value in self._usage_headers(principal).items()
                 if name.lower() not in present
             )
-        if routed.after == "drop":
-            routed.response.drop = True
-            return routed.response
-        wait = self.delay + (self.delay_creates if routed.creates else 0.0)
-        if wait > 0:
-            self._stopping.wait(wait)
-        if routed.after == "hold":
-            with self._lock:
-                gate, held = self._release_gate, self._held
-            held.set()
-            gate.wait()
-        return routed.response
+        extra = self.delay_creates if routed.creates else 0.0
+        return self._deliver(routed.response, routed.after, extra_delay=extra)
 
     def _route(self, call: Call) -> Routed:
         raise NotImplementedError
@@ -757,20 +676,13 @@ class GraphSandbox:
         """Consume the faults of a post-creating call: ``(error, None)`` with a :class:`Routed`
         error to answer at once, or ``(None, after)`` to go ahead, where ``after`` is "drop",
         "hold" or ``None`` (pass it to :meth:`created`)."""
-        with self._lock:
-            faults = self._faults
-            if faults.fail:
-                return Routed(self._failure(faults.fail.pop(0)), creates=True), None
-            if faults.rate_limit:
-                minutes = math.ceil(faults.rate_limit.pop(0) / 60)
-                return Routed(self._throttled(principal, minutes), creates=True), None
-            if faults.drop:
-                faults.drop -= 1
-                return None, "drop"
-            if faults.hold:
-                faults.hold -= 1
-                return None, "hold"
-        return None, None
+        error, after = self._begin_create(
+            self._failure,
+            lambda reset_in: self._throttled(principal, math.ceil(reset_in / 60)),
+        )
+        if error is not None:
+            return Routed(error, creates=True), None
+        return None, after
 
     @staticmethod
     def created(response: HttpResponse, after: str | None) -> Routed:
@@ -912,54 +824,26 @@ class GraphSandbox:
 
     def apply_faults(self, body: dict[str, Any]) -> None:
         """Apply a ``/_sandbox/faults`` body (see the module doc)."""
-        known = {
-            "fail_next",
-            "rate_limit_next",
-            "drop_after_create",
-            "hold_after_create",
-            "release",
-            "revoke",
-            "delay",
-            "delay_creates",
-            *self._extra_faults(),
-        }
-        unknown = set(body) - known
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-        if "fail_next" in body:
-            spec = _spec(body["fail_next"])
-            self.fail_next(
-                int(spec.get("count", 1)),
-                int(spec.get("status", 503)),
-                code=None if spec.get("code") is None else int(spec["code"]),
-                subcode=None if spec.get("subcode") is None else int(spec["subcode"]),
-                message=None if spec.get("message") is None else str(spec["message"]),
-            )
-        if "rate_limit_next" in body:
-            spec = _spec(body["rate_limit_next"])
-            self.rate_limit_next(int(spec.get("count", 1)), float(spec.get("reset_in", 60.0)))
-        if "drop_after_create" in body:
-            self.drop_after_create(int(_spec(body["drop_after_create"]).get("count", 1)))
-        if "hold_after_create" in body:
-            self.hold_after_create(int(_spec(body["hold_after_create"]).get("count", 1)))
-        if body.get("release"):
-            self.release()
-        if "revoke" in body:
-            spec = _spec(body["revoke"])
-            self.revoke(str(spec["token"]), int(spec.get("subcode", 460)))
-        for name in ("delay", "delay_creates"):
-            if name in body:
-                seconds = float(body[name])
-                if not math.isfinite(seconds) or seconds < 0:
-                    raise ValueError(f"{name} must be a non-negative number of seconds")
-                setattr(self, name, seconds)
-        self._apply_extra_faults(body)
+        self._apply_faults(body)
 
-    def _extra_faults(self) -> set[str]:
-        return set()
+    def _apply_fail_next(self, spec: dict[str, Any]) -> None:
+        self.fail_next(
+            int(spec.get("count", 1)),
+            int(spec.get("status", 503)),
+            code=None if spec.get("code") is None else int(spec["code"]),
+            subcode=None if spec.get("subcode") is None else int(spec["subcode"]),
+            message=None if spec.get("message") is None else str(spec["message"]),
+        )
+
+    def _apply_revoke(self, spec: dict[str, Any]) -> None:
+        self.revoke(str(spec["token"]), int(spec.get("subcode", 460)))
+
+    def _extra_faults(self) -> frozenset[str]:
+        return frozenset({"delay_creates"})
 
     def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        pass
+        if "delay_creates" in body:
+            self.delay_creates = seconds(body, "delay_creates")
 
 
 # --- containers (Instagram, Threads) ----------------------------------------------------------
@@ -1003,6 +887,7 @@ class ContainerSandbox(GraphSandbox):
         self.container_ttl = 86400.0
         #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
         self.quota_total = 50
+        self._container_errors: list[str] = []
         self._containers: dict[str, Container] = {}
         self._published: dict[str, Window] = {}
 
@@ -1011,19 +896,20 @@ class ContainerSandbox(GraphSandbox):
     def container_error_next(self, count: int = 1, message: str = "UNKNOWN") -> None:
         """The next ``count`` containers end in ERROR with ``message``."""
         with self._lock:
-            self._faults.container_errors.extend([message] * count)
+            self._container_errors.extend([message] * count)
 
     def containers(self) -> list[Container]:
         """Every container created so far, oldest first (live objects; read only)."""
         with self._lock:
             return list(self._containers.values())
 
-    def _extra_faults(self) -> set[str]:
-        return {"container_error_next"}
+    def _extra_faults(self) -> frozenset[str]:
+        return super()._extra_faults() | {"container_error_next"}
 
     def _apply_extra_faults(self, body: dict[str, Any]) -> None:
+        super()._apply_extra_faults(body)
         if "container_error_next" in body:
-            spec = _spec(body["container_error_next"])
+            spec = fault_spec(body["container_error_next"])
             self.container_error_next(
                 int(spec.get("count", 1)), str(spec.get("message", "UNKNOWN"))
             )
@@ -1042,8 +928,8 @@ class ContainerSandbox(GraphSandbox):
         error: str | None = None,
     ) -> Container:
         with self._lock:
-            if error is None and self._faults.container_errors:
-                error = self._faults.container_errors.pop(0)
+            if error is None and self._container_errors:
+                error = self._container_errors.pop(0)
             container = Container(
                 id=self.new_id(17),
                 owner=owner,
@@ -1181,10 +1067,6 @@ class ContainerSandbox(GraphSandbox):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _spec(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _post_json(post: GraphPost) -> dict[str, Any]:
