@@ -29,16 +29,9 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.sandbox.linkedin import LinkedInAccount, LinkedInSandbox, parse_little
+from sandbox_clock import Clock
 
 TEXT = "Die Südwestfalen Agentur lädt ein: Smart Cities (Konferenz) am 18.11. – #5malklug"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

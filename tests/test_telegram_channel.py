@@ -29,16 +29,9 @@ from campaign_scheduler.errors import (
 )
 from campaign_scheduler.publishing.policy import RecoveryAction, recovery_action
 from campaign_scheduler.sandbox.telegram import TelegramSandbox
+from sandbox_clock import Clock
 
 SECRET = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

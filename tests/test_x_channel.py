@@ -26,16 +26,9 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.sandbox.x import XCredentials, XSandbox
+from sandbox_clock import Clock
 
 TEXT = "Noch 7 Tage bis zur Smart Cities: Konferenz in Südwestfalen #5malklug"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

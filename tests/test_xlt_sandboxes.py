@@ -17,16 +17,9 @@ from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
 from campaign_scheduler.sandbox.linkedin import LinkedInAccount, LinkedInSandbox
 from campaign_scheduler.sandbox.telegram import TelegramSandbox, parse_html
 from campaign_scheduler.sandbox.x import XCredentials, XSandbox
+from sandbox_clock import Clock
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x08rest-of-a-png"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
