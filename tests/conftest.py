@@ -9,7 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
+
+# No per-example deadline (CI machines are shared and busy) and no example database on disk.
+hypothesis_settings.register_profile("campaign", deadline=None, database=None)
+hypothesis_settings.load_profile("campaign")
 
 CAMPAIGN_TOML = """\
 [campaign]
