@@ -241,3 +241,25 @@ def test_a_changed_text_withdraws_the_approval(workspace: Workspace, store: Stor
         post = session.scalars(select(PostRecord)).one()
         assert post.approver is None
         assert post.version == 2
+
+
+def test_a_refused_load_names_the_first_deliveries_and_counts_the_rest(
+    workspace: Workspace, store: Store
+) -> None:
+    for n in range(12):
+        workspace.draft(
+            f"soest/{n:02d}-beitrag", at=f"T-{20 - n}d 12:00", body=f"Beitrag {n} #5malklug"
+        )
+    load(workspace, store)
+    with store.session(write=True) as session:
+        for d in session.scalars(select(DeliveryRecord)):
+            d.state = "published"
+    for n in range(12):
+        workspace.draft(
+            f"soest/{n:02d}-beitrag", at=f"T-{20 - n}d 12:00", body=f"Geändert {n} #5malklug"
+        )
+    with pytest.raises(ConflictError) as caught:
+        load(workspace, store)
+    message = str(caught.value)
+    assert message.count(" is published") == 20
+    assert message.endswith("… and 4 more")

@@ -35,6 +35,8 @@ from campaign_scheduler.store.models import (
 )
 
 REASON_DRAFT_REMOVED = "draft removed"
+#: How many refused deliveries a refused load names (the rest are counted).
+CONFLICTS_SHOWN = 20
 REASON_CHANNEL_REMOVED = "account no longer targeted by the draft"
 #: States a changed or returning draft may put back to pending.
 RESTARTABLE = frozenset(
@@ -220,9 +222,12 @@ class _Sync:
             if post.removed_at is None:
                 self._remove_post(post)
         if self.conflicts:
+            shown = self.conflicts[:CONFLICTS_SHOWN]
+            more = len(self.conflicts) - len(shown)
             raise ConflictError(
                 "load refused: it would change deliveries that are already out:\n  "
-                + "\n  ".join(self.conflicts),
+                + "\n  ".join(shown)
+                + (f"\n  … and {more} more" if more else ""),
                 hint="restore those drafts as they were published, or give the changed post "
                 "a new file name so it becomes a new post",
             )
