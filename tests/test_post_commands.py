@@ -196,25 +196,45 @@ def test_queue_respects_min_gap(loaded: Workspace, runner: CliRunner) -> None:
     assert "soest-mastodon already posts at 2021-11-04 09:30 (soest/01-klima)" in result.stderr
 
 
-def test_queue_next_slot_finds_a_free_time_in_the_windows(
-    loaded: Workspace, runner: CliRunner
+def test_queue_next_slot_finds_free_times_in_the_windows(
+    workspace: Workspace, runner: CliRunner
 ) -> None:
-    result = invoke(
-        runner,
-        loaded,
-        "queue",
-        "Gleich #5malklug",
-        "--sender",
-        "soest",
-        "--channel",
-        "mastodon",
-        "--next-slot",
-        "--json",
+    from datetime import UTC, datetime, timedelta
+    from itertools import pairwise
+    from zoneinfo import ZoneInfo
+
+    # A campaign whose event lies ahead, so that the next free slot is in the future.
+    event = (datetime.now(UTC) + timedelta(days=10)).astimezone(ZoneInfo("Europe/Berlin"))
+    text = workspace.campaign_file.read_text()
+    text = text.replace('starts = "2021-10-26"\n', "")
+    text = text.replace('start = "2021-11-18T10:00"', f'start = "{event:%Y-%m-%dT10:00}"')
+    text = text.replace('end = "2021-11-18T16:00"', f'end = "{event:%Y-%m-%dT16:00}"')
+    text = text.replace(
+        'windows = ["Mon-Fri 08:00-19:00", "Sat-Sun 10:00-16:00"]',
+        'windows = ["daily 09:00-11:00"]',
     )
-    assert result.exit_code == 1 or result.exit_code == 0
-    # The campaign lies in 2021: today there is no slot before its end, or one after now.
-    if result.exit_code == 0:
-        assert json.loads(result.stdout)["due_at"]
+    workspace.campaign_file.write_text(text)
+    assert invoke(runner, workspace, "load").exit_code == 0
+    slots = []
+    for n in range(3):
+        result = invoke(
+            runner,
+            workspace,
+            "queue",
+            f"Gleich {n} #5malklug",
+            "--sender",
+            "soest",
+            "--channel",
+            "mastodon",
+            "--next-slot",
+            "--json",
+        )
+        assert result.exit_code == 0, result.output
+        slots.append(datetime.fromisoformat(json.loads(result.stdout)["due_at"]))
+    berlin = [slot.astimezone(ZoneInfo("Europe/Berlin")) for slot in slots]
+    assert all(9 <= local.hour < 11 for local in berlin)  # inside the window
+    assert slots[0] > datetime.now(UTC)
+    assert all(b - a >= timedelta(minutes=30) for a, b in pairwise(slots))
 
 
 def test_queue_needs_at_or_next_slot(loaded: Workspace, runner: CliRunner) -> None:
