@@ -31,6 +31,7 @@ from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.channels.base import AccountSettings, MediaFile, Metrics, OutboundPost
 from campaign_scheduler.channels.bluesky import BlueskyChannel, clear_sessions
 from campaign_scheduler.errors import RejectedError
+from conftest import real_server_missing
 
 NOT_RUNNING = (
     "no AppView network running (not installed or not started): run "
@@ -45,9 +46,7 @@ T = TypeVar("T")
 def pds() -> str:
     url = os.environ.get("CAMPAIGN_TEST_APPVIEW_PDS_URL", "").rstrip("/")
     if not url:
-        if os.environ.get("CAMPAIGN_TEST_REQUIRE_APPVIEW"):
-            pytest.fail(NOT_RUNNING)
-        pytest.skip(NOT_RUNNING)
+        real_server_missing(NOT_RUNNING, "CAMPAIGN_TEST_REQUIRE_APPVIEW")
     try:
         requests.get(f"{url}/xrpc/_health", timeout=5).raise_for_status()
     except requests.RequestException as exc:

@@ -37,6 +37,7 @@ from campaign_scheduler.channels.base import AccountSettings, MediaFile, Outboun
 from campaign_scheduler.channels.bluesky import BlueskyChannel, clear_sessions
 from campaign_scheduler.errors import AuthError, RateLimitedError, RejectedError
 from campaign_scheduler.sandbox.bluesky import BlueskySandbox
+from conftest import real_server_missing
 
 POST = "app.bsky.feed.post"
 NOT_RUNNING = (
@@ -48,9 +49,7 @@ NOT_RUNNING = (
 def _pds_url() -> str:
     url = os.environ.get("CAMPAIGN_TEST_PDS_URL", "").rstrip("/")
     if not url:
-        if os.environ.get("CAMPAIGN_TEST_REQUIRE_PDS"):
-            pytest.fail(NOT_RUNNING)
-        pytest.skip(NOT_RUNNING)
+        real_server_missing(NOT_RUNNING, "CAMPAIGN_TEST_REQUIRE_PDS")
     try:
         requests.get(f"{url}/xrpc/_health", timeout=5).raise_for_status()
     except requests.RequestException as exc:
@@ -181,7 +180,10 @@ def expired_copy(token: str, secret: str) -> str:
 def jwt_secret() -> str:
     secret = os.environ.get("CAMPAIGN_TEST_PDS_JWT_SECRET")
     if not secret:
-        pytest.skip("CAMPAIGN_TEST_PDS_JWT_SECRET is not set (needed to mint an expired token)")
+        real_server_missing(
+            "CAMPAIGN_TEST_PDS_JWT_SECRET is not set (needed to mint an expired token)",
+            "CAMPAIGN_TEST_REQUIRE_PDS",
+        )
     return secret
 
 

@@ -28,6 +28,7 @@ from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.channels.base import AccountSettings, MediaFile, OutboundPost
 from campaign_scheduler.channels.mastodon import MastodonChannel, clear_instance_cache
 from campaign_scheduler.errors import AuthError, RateLimitedError, RejectedError
+from conftest import real_server_missing
 
 TOKEN = "mock_token"  # the token of the account mastodon-mock seeds ("testuser")
 DEFAULT_BINARY = Path.home() / ".cache/campaign-scheduler/mastodon-mock/venv/bin/mastodon_mock"
@@ -43,9 +44,7 @@ def _binary() -> Path:
         f"mastodon-mock not installed at {path}; run scripts/install-mastodon-mock.sh "
         "(or set CAMPAIGN_TEST_MASTODON_MOCK to its mastodon_mock executable)"
     )
-    if os.environ.get("CAMPAIGN_TEST_REQUIRE_MASTODON_MOCK"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    real_server_missing(reason, "CAMPAIGN_TEST_REQUIRE_MASTODON_MOCK")
 
 
 def _free_port() -> int:

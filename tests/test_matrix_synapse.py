@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import pytest
@@ -34,6 +34,7 @@ from campaign_scheduler.channels.matrix import (
     clear_room_cache,
 )
 from campaign_scheduler.errors import AuthError, RateLimitedError, RejectedError
+from conftest import real_server_missing
 
 INSTALLED = Path.home() / ".cache/campaign-scheduler/synapse/venv/bin/python"
 HOW = "`source scripts/ci.d/30-synapse.sh` installs and starts one"
@@ -104,10 +105,8 @@ class User:
     password: str
 
 
-def _require(reason: str) -> None:
-    if os.environ.get("CAMPAIGN_TEST_REQUIRE_SYNAPSE"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+def _require(reason: str) -> NoReturn:
+    real_server_missing(reason, "CAMPAIGN_TEST_REQUIRE_SYNAPSE")
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from PIL import Image, ImageChops
 
 from campaign_scheduler.reports import Format, Lang, charts, render
 from campaign_scheduler.reports.build import build_report
+from conftest import real_server_missing
 from report_data import GENERATED_AT, known_store
 
 WIDTH, HEIGHT = 1000, 5200
@@ -30,9 +31,10 @@ def chromium_binary() -> str:
     path = os.environ.get("CAMPAIGN_TEST_CHROMIUM") or shutil.which("chromium")
     if path and os.access(path, os.X_OK):
         return path
-    if os.environ.get("CAMPAIGN_TEST_REQUIRE_CHROMIUM"):
-        pytest.fail("chromium is required here (CAMPAIGN_TEST_REQUIRE_CHROMIUM) but not installed")
-    pytest.skip("chromium not installed")
+    real_server_missing(
+        "chromium (Debian's package; scripts/ci.d/40-chromium.sh installs it)",
+        "CAMPAIGN_TEST_REQUIRE_CHROMIUM",
+    )
 
 
 @pytest.fixture(scope="module")
