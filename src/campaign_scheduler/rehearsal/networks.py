@@ -448,9 +448,38 @@ class FacebookNetwork(RehearsalNetwork):
         self.sandbox.set_engagement(remote_id, **figures)
 
 
-class InstagramNetwork(RehearsalNetwork):
+class _ContainerNetwork(RehearsalNetwork):
+    """Instagram and Threads: a Graph host with containers and images fetched from a URL."""
+
+    sandbox: InstagramSandbox | ThreadsSandbox
+    sandbox_class: ClassVar[type[InstagramSandbox | ThreadsSandbox]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sandbox = self.sandbox_class()
+        self.sandbox.container_polls = 0  # containers are ready at once on a compressed clock
+
+    def _create(
+        self, account_name: str, sender: str, media_folder: Path | None, followers: int
+    ) -> tuple[str, SeededAccount]:
+        user_id, token = self.sandbox.add_account(_slug(sender), followers=followers)
+        settings: dict[str, str | int] = {
+            "base_url": self.url,
+            "user_id": user_id,
+            "media_base_url": _media_url(self.sandbox, account_name, media_folder),
+        }
+        return user_id, SeededAccount(settings, {"token": token})
+
+    def _posts(self) -> list[_Raw]:
+        return _graph_posts(self.sandbox.statuses())
+
+    def _apply(self, remote_id: str, figures: dict[str, int], before: dict[str, int]) -> None:
+        self.sandbox.set_engagement(remote_id, **figures)
+
+
+class InstagramNetwork(_ContainerNetwork):
     channel = "instagram"
-    sandbox: InstagramSandbox
+    sandbox_class = InstagramSandbox
     figures: ClassVar[Figures] = {
         "views": 1100.0,
         "reach": (0.72, "views"),
@@ -461,32 +490,10 @@ class InstagramNetwork(RehearsalNetwork):
     }
     followers = 3500
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = InstagramSandbox()
-        self.sandbox.container_polls = 0
 
-    def _create(
-        self, account_name: str, sender: str, media_folder: Path | None, followers: int
-    ) -> tuple[str, SeededAccount]:
-        user_id, token = self.sandbox.add_account(_slug(sender), followers=followers)
-        settings: dict[str, str | int] = {
-            "base_url": self.url,
-            "user_id": user_id,
-            "media_base_url": _media_url(self.sandbox, account_name, media_folder),
-        }
-        return user_id, SeededAccount(settings, {"token": token})
-
-    def _posts(self) -> list[_Raw]:
-        return _graph_posts(self.sandbox.statuses())
-
-    def _apply(self, remote_id: str, figures: dict[str, int], before: dict[str, int]) -> None:
-        self.sandbox.set_engagement(remote_id, **figures)
-
-
-class ThreadsNetwork(RehearsalNetwork):
+class ThreadsNetwork(_ContainerNetwork):
     channel = "threads"
-    sandbox: ThreadsSandbox
+    sandbox_class = ThreadsSandbox
     figures: ClassVar[Figures] = {
         "views": 500.0,
         "likes": 15.0,
@@ -496,28 +503,6 @@ class ThreadsNetwork(RehearsalNetwork):
         "shares": 1.0,
     }
     followers = 1200
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = ThreadsSandbox()
-        self.sandbox.container_polls = 0
-
-    def _create(
-        self, account_name: str, sender: str, media_folder: Path | None, followers: int
-    ) -> tuple[str, SeededAccount]:
-        user_id, token = self.sandbox.add_account(_slug(sender), followers=followers)
-        settings: dict[str, str | int] = {
-            "base_url": self.url,
-            "user_id": user_id,
-            "media_base_url": _media_url(self.sandbox, account_name, media_folder),
-        }
-        return user_id, SeededAccount(settings, {"token": token})
-
-    def _posts(self) -> list[_Raw]:
-        return _graph_posts(self.sandbox.statuses())
-
-    def _apply(self, remote_id: str, figures: dict[str, int], before: dict[str, int]) -> None:
-        self.sandbox.set_engagement(remote_id, **figures)
 
 
 def _media_url(
