@@ -53,13 +53,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._http import logger_for, send
-from campaign_scheduler.channels.base import AccountSettings, MediaFile, Receipt
+from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -496,6 +496,48 @@ class Polling:
     interval: float
     max_polls: int
     sleep: Callable[[float], None] = time.sleep
+
+
+class ContainerChannel(Channel):
+    """What Instagram and Threads share: a Graph client, container polling, the user id."""
+
+    graph_version: ClassVar[str]
+    default_poll_interval: ClassVar[float]
+    default_max_polls: ClassVar[int]
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float | None = None,
+        max_polls: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(account, session, timeout=timeout)
+        self.api = GraphApi(
+            channel=self.name,
+            account=account,
+            session=session,
+            timeout=timeout,
+            default_version=self.graph_version,
+        )
+        self.polling = Polling(
+            self.default_poll_interval if poll_interval is None else poll_interval,
+            self.default_max_polls if max_polls is None else max_polls,
+            sleep,
+        )
+
+    @property
+    def user_id(self) -> str:
+        value = self.account.settings.get("user_id")
+        if value is None or str(value).strip() == "":
+            raise ChannelError(
+                f"{self.name}: {self.account.name} has no user_id",
+                hint="set user_id of the account in config.toml",
+            )
+        return str(value).strip()
 
 
 @dataclass(frozen=True)

@@ -31,20 +31,17 @@ post with ``reply_to`` is refused.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
     DEFAULT_GRAPH_VERSION,
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
+    ContainerChannel,
     ContainerDialect,
-    GraphApi,
     GraphNotFoundError,
-    Polling,
     check_publishing_quota,
     count,
     find_oldest_match,
@@ -56,16 +53,11 @@ from campaign_scheduler.channels._graph import (
     read_receipt,
 )
 from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
     Metrics,
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.errors import ChannelError, RejectedError, UnavailableError
-
-if TYPE_CHECKING:
-    import requests
+from campaign_scheduler.errors import RejectedError, UnavailableError
 
 MAX_IMAGES = 10
 #: Media insights read by :meth:`InstagramChannel.fetch_metrics` (channels.md §6; ``views``
@@ -74,41 +66,14 @@ MEDIA_INSIGHTS = ("views", "reach", "likes", "comments", "saved", "shares")
 CONTAINERS = ContainerDialect(status_field="status_code", detail_field="status")
 
 
-class InstagramChannel(Channel):
+class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
     name: ClassVar[str] = "instagram"
     can_look_up: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 3.0,
-        max_polls: int = 40,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.api = GraphApi(
-            channel=self.name,
-            account=account,
-            session=session,
-            timeout=timeout,
-            default_version=DEFAULT_GRAPH_VERSION,
-        )
-        self.polling = Polling(poll_interval, max_polls, sleep)
-
-    @property
-    def user_id(self) -> str:
-        value = self.account.settings.get("user_id")
-        if value is None or str(value).strip() == "":
-            raise ChannelError(
-                f"instagram: {self.account.name} has no user_id",
-                hint="set user_id of the account in config.toml",
-            )
-        return str(value).strip()
+    graph_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
+    default_poll_interval: ClassVar[float] = 3.0
+    default_max_polls: ClassVar[int] = 40
 
     # --- the Channel interface ------------------------------------------------------------
 

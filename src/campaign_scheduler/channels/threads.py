@@ -25,19 +25,16 @@ oldest post whose text equals the post's (and, for a reply, whose parent is ``re
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
+    ContainerChannel,
     ContainerDialect,
-    GraphApi,
     GraphNotFoundError,
-    Polling,
     check_publishing_quota,
     count,
     find_oldest_match,
@@ -50,16 +47,11 @@ from campaign_scheduler.channels._graph import (
     unix,
 )
 from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
     Metrics,
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.errors import AuthError, ChannelError, RejectedError, UnavailableError
-
-if TYPE_CHECKING:
-    import requests
+from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
 DEFAULT_THREADS_VERSION = "v1.0"
 MAX_IMAGES = 20
@@ -67,41 +59,14 @@ MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
 
 
-class ThreadsChannel(Channel):
+class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
     name: ClassVar[str] = "threads"
     can_look_up: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 5.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.api = GraphApi(
-            channel=self.name,
-            account=account,
-            session=session,
-            timeout=timeout,
-            default_version=DEFAULT_THREADS_VERSION,
-        )
-        self.polling = Polling(poll_interval, max_polls, sleep)
-
-    @property
-    def user_id(self) -> str:
-        value = self.account.settings.get("user_id")
-        if value is None or str(value).strip() == "":
-            raise ChannelError(
-                f"threads: {self.account.name} has no user_id",
-                hint="set user_id of the account in config.toml",
-            )
-        return str(value).strip()
+    graph_version: ClassVar[str] = DEFAULT_THREADS_VERSION
+    default_poll_interval: ClassVar[float] = 5.0
+    default_max_polls: ClassVar[int] = 60
 
     # --- the Channel interface ------------------------------------------------------------
 
