@@ -187,8 +187,10 @@ def test_campaign_ends_moves_the_end_of_follow_up_posts(workspace: Workspace) ->
     workspace.draft("soest/01-danke", at="T+1d 12:00")
     workspace.draft("soest/02-spaet", at="T+2d 12:00")
     assert errors_of(workspace) == [
-        "posts/soest/02-spaet.md:2: due 2021-11-20 12:00, after the campaign ends "
-        "(2021-11-20 00:00); set campaign.ends to post later"
+        (
+            "posts/soest/02-spaet.md:2: due 2021-11-20 12:00, after the campaign ends "
+            "(2021-11-20 00:00); set campaign.ends to post later"
+        )
     ]
 
 

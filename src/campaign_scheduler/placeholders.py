@@ -134,7 +134,9 @@ def _event_end_time(context: RenderContext) -> str:
     end = context.campaign.event.end
     if end is None:
         raise PlaceholderError("{event.end_time}: the campaign's [event] has no 'end'", 0)
-    return format_time(end.astimezone(context.campaign.zone).time(), "short", locale=context.locale())
+    return format_time(
+        end.astimezone(context.campaign.zone).time(), "short", locale=context.locale()
+    )
 
 
 def _event_url(context: RenderContext) -> str:
