@@ -155,23 +155,43 @@ def test_due_before_the_campaign_starts(workspace: Workspace) -> None:
     ]
 
 
-def test_due_after_the_campaign_ends(workspace: Workspace) -> None:
+def test_follow_up_posts_are_allowed_for_two_weeks_after_the_event(workspace: Workspace) -> None:
     workspace.draft("soest/01-danke", at="T+1d 12:00")
+    workspace.draft("soest/02-aufzeichnung", at="2021-12-02 15:00", extra='not_after = "T+15d"\n')
+    assert errors_of(workspace) == []
+
+
+def test_due_after_the_campaign_ends(workspace: Workspace) -> None:
+    workspace.draft("soest/01-danke", at="2021-12-03 09:00")
     assert errors_of(workspace) == [
         (
-            "posts/soest/01-danke.md:2: due 2021-11-19 12:00, after the campaign ends "
-            "(2021-11-19 00:00); set campaign.ends to post later"
+            "posts/soest/01-danke.md:2: due 2021-12-03 09:00, after the campaign ends "
+            "(2021-12-03 00:00); set campaign.ends to post later"
         )
     ]
 
 
-def test_campaign_ends_allows_follow_up_posts(workspace: Workspace) -> None:
+def test_campaign_ends_before_the_event_is_an_error(workspace: Workspace) -> None:
     text = workspace.campaign_file.read_text().replace(
-        'starts = "2021-10-26"', 'starts = "2021-10-26"\nends = "2021-11-26"'
+        'starts = "2021-10-26"', 'starts = "2021-10-26"\nends = "2021-11-17"'
+    )
+    workspace.campaign_file.write_text(text)
+    assert errors_of(workspace) == ["campaign/testlauf.toml:8: campaign 'ends' is before the event"]
+
+
+def test_campaign_ends_moves_the_end_of_follow_up_posts(workspace: Workspace) -> None:
+    text = workspace.campaign_file.read_text().replace(
+        'starts = "2021-10-26"', 'starts = "2021-10-26"\nends = "2021-11-19"'
     )
     workspace.campaign_file.write_text(text)
     workspace.draft("soest/01-danke", at="T+1d 12:00")
-    assert errors_of(workspace) == []
+    workspace.draft("soest/02-spaet", at="T+2d 12:00")
+    assert errors_of(workspace) == [
+        (
+            "posts/soest/02-spaet.md:2: due 2021-11-20 12:00, after the campaign ends "
+            "(2021-11-20 00:00); set campaign.ends to post later"
+        )
+    ]
 
 
 def test_due_outside_the_posting_windows(workspace: Workspace) -> None:

@@ -33,6 +33,9 @@ RULE_KEYS = (
 )
 SENDER_KEYS = ("slug", "name")
 
+#: Without ``campaign.ends`` the campaign runs this long past the event's last day.
+FOLLOW_UP_PERIOD = timedelta(days=14)
+
 
 @dataclass(frozen=True)
 class Sender:
@@ -88,12 +91,18 @@ class Campaign:
         return wall_clock_to_utc(datetime.combine(self.starts, time()), self.zone)
 
     @property
+    def last_day(self) -> date:
+        """The last day posts may be due: ``ends``, by default two weeks after the event's
+        last day (room for thank-you posts, the recording, the slides)."""
+        if self.ends is not None:
+            return self.ends
+        event_end = self.event.end or self.event.start
+        return event_end.astimezone(self.zone).date() + FOLLOW_UP_PERIOD
+
+    @property
     def period_end(self) -> datetime:
-        """The end of the campaign (UTC): the end of ``ends``, or of the event's last day."""
-        last_day = self.ends
-        if last_day is None:
-            event_end = self.event.end or self.event.start
-            last_day = event_end.astimezone(self.zone).date()
+        """The end of the campaign (UTC): the end of :attr:`last_day`."""
+        last_day = self.last_day
         return wall_clock_to_utc(datetime.combine(last_day + timedelta(days=1), time()), self.zone)
 
 
@@ -198,6 +207,8 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
         return None
     if starts is not None and starts > event_start.astimezone(zone).date():
         reader.error("campaign 'starts' is after the event", "campaign", "starts")
+    if ends is not None and ends < event_start.astimezone(zone).date():
+        reader.error("campaign 'ends' is before the event", "campaign", "ends")
     return Campaign(
         slug=slug,
         name=name,

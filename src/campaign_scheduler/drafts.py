@@ -17,6 +17,7 @@ from typing import Any
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.fields import FieldReader, did_you_mean
+from campaign_scheduler.placeholders import render_draft
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.timeutil import WhenError, parse_when
 from campaign_scheduler.tomlsource import TomlDocument, parse_toml
@@ -135,7 +136,7 @@ def load_drafts(posts_dir: Path, campaign: Campaign | None) -> tuple[list[Draft]
         key = relative.with_suffix("").as_posix()
         draft = parse_draft(path, key, sender, campaign, problems)
         if draft is not None:
-            drafts.append(draft)
+            drafts.append(draft if campaign is None else render_draft(draft, campaign, problems))
     return drafts, problems
 
 
