@@ -19,6 +19,8 @@ Every text colour pair is measured before anything is drawn: below WCAG AA (4.5:
 refuses. tests/test_campaign_images.py measures the same pairs through :func:`text_pairs`.
 """
 
+# ruff: noqa: T201  (a command-line script: it reports on stdout)
+
 from __future__ import annotations
 
 import argparse

@@ -432,3 +432,39 @@ def test_split_does_not_help_on_networks_without_threads(workspace: Workspace) -
     [error] = errors_of(workspace)
     assert error.startswith("posts/soest/01-lang.md:6: text too long for linkedin")
     assert error.endswith("add a shorter [variants.linkedin] text (linkedin has no threads)")
+
+
+def test_example_identities_left_in_a_live_config_are_warned_about(workspace: Workspace) -> None:
+    config = workspace.config_file.read_text(encoding="utf-8")
+    config = config.replace(
+        'base_url = "https://social.soest.example"', 'base_url = "https://m.soest.de"'
+    )
+    config = config.replace(
+        'base_url = "https://social.olpe.example"', 'base_url = "https://m.olpe.de"'
+    )
+    config += (
+        '\n[accounts.soest-telegram]\nchannel = "telegram"\nsender = "soest"\n'
+        'chat = "@stadt-beispiel"\ntoken = "env:SOEST_TELEGRAM_TOKEN"\n'
+        '\n[accounts.soest-facebook]\nchannel = "facebook"\nsender = "soest"\n'
+        'page_id = "EXAMPLE-PAGE-ID"\ntoken = "env:SOEST_FB_TOKEN"\n'
+    )
+    workspace.config_file.write_text(config, encoding="utf-8")
+    workspace.draft("soest/01-klima")
+    result = check(load_settings(workspace.config_file))
+    placeholders = sorted(p.message for p in result.warnings if "example value" in p.message)
+    assert placeholders == [
+        "account 'soest-bluesky': identifier still holds an example value from "
+        "config.example.toml; put in the account's own",
+        "account 'soest-facebook': page_id still holds an example value from "
+        "config.example.toml; put in the account's own",
+        "account 'soest-telegram': chat still holds an example value from "
+        "config.example.toml; put in the account's own",
+    ]
+    assert result.errors == []  # a warning: a rehearsal with placeholders is still possible
+
+
+def test_the_example_config_itself_is_not_warned_about_its_placeholders() -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = check(load_settings(root / "config.example.toml", environ={}))
+    assert [p for p in result.warnings if "example value" in p.message] == []
+    assert result.errors == []

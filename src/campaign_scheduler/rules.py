@@ -53,6 +53,7 @@ def check(settings: Settings) -> CheckResult:
     if campaign is None:
         return result
     problems.extend(_check_accounts(settings, campaign))
+    problems.extend(_example_placeholders(settings))
     for draft in drafts:
         problems.extend(_check_draft(draft, campaign, settings))
     result.deliveries = intended_deliveries(drafts, settings)
@@ -73,6 +74,35 @@ def _check_accounts(settings: Settings, campaign: Campaign) -> list[Problem]:
                     account.line,
                     f"account '{account.name}': unknown sender '{account.sender}'"
                     f"{did_you_mean(account.sender, slugs)}",
+                )
+            )
+    return problems
+
+
+# What config.example.toml uses for identities: reserved example hosts (RFC 2606: the .example
+# top-level domain, example.org/.com/.net) and ids spelt "EXAMPLE" or "beispiel". A live config
+# that still holds one publishes nowhere, or somewhere nobody meant.
+_EXAMPLE_VALUE = re.compile(r"(?<![\w-])example(?![\w])|beispiel", re.IGNORECASE)
+
+
+def _example_placeholders(settings: Settings) -> list[Problem]:
+    """Warn about example identities left in a live config (not in an *.example.toml itself)."""
+    config_path = settings.config_path or Path("config.toml")
+    if config_path.name.endswith(".example.toml"):
+        return []
+    problems = []
+    for account in settings.accounts.values():
+        values = {"base_url": account.base_url, **account.settings}
+        keys = [k for k, v in values.items() if isinstance(v, str) and _EXAMPLE_VALUE.search(v)]
+        if keys:
+            problems.append(
+                Problem(
+                    config_path,
+                    account.line,
+                    f"account '{account.name}': {', '.join(keys)} still "
+                    f"{'holds an example value' if len(keys) == 1 else 'hold example values'} "
+                    "from config.example.toml; put in the account's own",
+                    Severity.WARNING,
                 )
             )
     return problems

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from campaign_scheduler.config import Settings, load_settings
 from campaign_scheduler.errors import CampaignSchedulerError, InputError
@@ -92,13 +92,28 @@ def _compress(store: Store, slug: str, span: timedelta, now: datetime) -> Compre
         campaign.grace_seconds = int(
             clock.shrink(timedelta(seconds=campaign.grace_seconds)).total_seconds()
         )
-        if campaign.require_approval:  # a rehearsal has a reviewer who approves everything
-            session.execute(
-                update(PostRecord)
-                .where(PostRecord.campaign_id == campaign.id, PostRecord.approver.is_(None))
-                .values(approver=REVIEWER, approved_at=now)
-            )
     return clock
+
+
+def _approve_all(store: Store, slug: str, now: datetime) -> int:
+    """Four eyes in the rehearsal's own copy: a reviewer who is not the author approves every
+    post, through the same approval (and audit trail) as ``campaign approve --as``."""
+    from campaign_scheduler.store.changes import approve
+
+    with store.session() as session:
+        keys = session.scalars(
+            select(PostRecord.key)
+            .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
+            .where(
+                CampaignRecord.slug == slug,
+                CampaignRecord.require_approval.is_(True),
+                PostRecord.approver.is_(None),
+            )
+            .order_by(PostRecord.key)
+        ).all()
+    for key in keys:
+        approve(store, slug, key, actor=REVIEWER, now=now)
+    return len(keys)
 
 
 def _progress(store: Store, slug: str) -> tuple[Table, int, dict[str, int]]:
@@ -180,6 +195,12 @@ def run_demo(
                 load_campaign_into(
                     store, campaign, result.drafts, result.deliveries, settings, actor=DEMO_ACTOR
                 )
+                approved = _approve_all(store, campaign.slug, datetime.now(UTC))
+                if approved:
+                    console.print(
+                        f"Four eyes: {REVIEWER} approved {approved} posts written by "
+                        f"{DEMO_ACTOR} (in the rehearsal's copy only)."
+                    )
                 clock = _compress(store, campaign.slug, span, datetime.now(UTC))
                 console.print(
                     f"Compressed clock: {clock.describe()}. Posts go out from "
