@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench readme clean
+.PHONY: demo test lint typecheck pytest bench readme images clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: lint pytest
 
 readme: $(STAMP)
 	$(BIN)/python -m campaign_scheduler.cli.reference --write README.md
+
+# The campaign images from campaign/design/5malklug.toml (needs fonts-dejavu-core).
+images: $(STAMP)
+	$(BIN)/python scripts/render_campaign_images.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cli.py
