@@ -213,3 +213,27 @@ def test_queue_at_a_quiet_day_warns_or_refuses(
     refused = runner.invoke(app, [*args[:-1], "2021-11-14 12:00"])
     assert refused.exit_code == 1
     assert "not queued: 2021-11-14 12:00 is on Volkstrauertag" in refused.stderr
+
+
+def test_plan_marks_quiet_days_in_the_table_and_the_json(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from campaign_scheduler.cli import app
+
+    with_region(workspace)
+    workspace.draft("soest/01-noch-4-tage", at="T-4d 11:00")  # Volkstrauertag
+    workspace.draft("soest/02-noch-3-tage", at="T-3d 11:00")
+    monkeypatch.chdir(workspace.root)
+    assert runner.invoke(app, ["--config", "config.toml", "load"]).exit_code == 0
+    rows = json.loads(runner.invoke(app, ["--config", "config.toml", "plan", "--json"]).stdout)
+    marks = {(r["post"], r["account"]): r["special_day"] for r in rows}
+    assert marks[("soest/01-noch-4-tage", "soest-mastodon")] == {
+        "name": "Volkstrauertag",
+        "kind": "quiet_day",
+        "source": "§ 6 Feiertagsgesetz NW",
+    }
+    assert marks[("soest/02-noch-3-tage", "soest-mastodon")] is None
+    monkeypatch.setenv("COLUMNS", "160")
+    table = runner.invoke(app, ["--config", "config.toml", "plan"]).stdout
+    sunday = table.index("Sun 14 Nov")
+    assert "Volkstrauertag (stiller Feiertag)" in table[sunday : table.index("Mon 15 Nov")]

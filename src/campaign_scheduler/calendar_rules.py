@@ -103,6 +103,11 @@ class SpecialDay:
             return f"{self.name}, a quiet day (stiller Feiertag, {self.source})"
         return f"{self.name}, a public holiday"
 
+    def label(self) -> str:
+        """For the plan: ``Volkstrauertag (stiller Feiertag)``, ``Allerheiligen (Feiertag)``."""
+        kind = "stiller Feiertag" if self.kind is DayKind.QUIET else "Feiertag"
+        return f"{self.name} ({kind})"
+
     def as_json(self) -> dict[str, str]:
         return {"name": self.name, "kind": str(self.kind), "source": self.source}
 
