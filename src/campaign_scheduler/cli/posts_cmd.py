@@ -68,6 +68,7 @@ def queue(
     )
     from campaign_scheduler.channels.text import text_length_issues
     from campaign_scheduler.drafts import default_not_after
+    from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
     from campaign_scheduler.timeutil import WhenError, format_local, in_windows
 
@@ -86,7 +87,8 @@ def queue(
 
     with opened(ctx) as c:
         campaign, settings = c.campaign, c.settings
-        if campaign.sender(sender) is None:
+        campaign_sender = campaign.sender(sender)
+        if campaign_sender is None:
             raise UsageError(f"--sender: unknown sender '{sender}'")
         accounts = []
         for channel in channels:
@@ -95,12 +97,6 @@ def queue(
                 raise UsageError(f"--channel: sender '{sender}' has no account on {channel}")
             accounts.extend(found)
         problems = []
-        hashtag = campaign.hashtag
-        if campaign.rules.require_hashtag and hashtag and hashtag.lower() not in text.lower():
-            problems.append(f"the text lacks the hashtag {hashtag}")
-        for account in accounts:
-            for issue in text_length_issues(account.channel, text, limit=account.max_characters):
-                problems.append(f"{issue.message()} (account {account.name})")
         now = utcnow()
         calendar = calendar_of(campaign)
         if next_slot:
@@ -136,6 +132,24 @@ def queue(
                 f"due {format_local(due, campaign.zone)} is after its deadline "
                 f"{format_local(deadline, campaign.zone)}"
             )
+        try:
+            text = render(
+                text,
+                RenderContext(
+                    campaign=campaign,
+                    sender_name=campaign_sender.name,
+                    language=language or campaign.language,
+                    due_at=due,
+                ),
+            )
+        except PlaceholderError as exc:
+            problems.append(exc.message)
+        hashtag = campaign.hashtag
+        if campaign.rules.require_hashtag and hashtag and hashtag.lower() not in text.lower():
+            problems.append(f"the text lacks the hashtag {hashtag}")
+        for account in accounts:
+            for issue in text_length_issues(account.channel, text, limit=account.max_characters):
+                problems.append(f"{issue.message()} (account {account.name})")
         if problems:
             raise InputError("not queued: " + "; ".join(problems))
         queued = queue_post(
