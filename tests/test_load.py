@@ -263,3 +263,45 @@ def test_a_refused_load_names_the_first_deliveries_and_counts_the_rest(
     message = str(caught.value)
     assert message.count(" is published") == 20
     assert message.endswith("… and 4 more")
+
+
+def test_moving_the_event_rewrites_rendered_texts_and_withdraws_the_approval(
+    workspace: Workspace, store: Store
+) -> None:
+    workspace.draft(
+        "soest/01-countdown",
+        at="T-3d 09:00",
+        body="Noch {days_left} Tage bis {event.weekday}, {event.day}! #5malklug",
+    )
+    load(workspace, store)
+    with store.session(write=True) as session:
+        session.scalars(select(PostRecord)).one().approver = "ben"
+    before = deliveries(store)[("soest/01-countdown", "soest-mastodon")]
+    assert before.text == "Noch 3 Tage bis Donnerstag, 18. November! #5malklug"
+
+    text = workspace.campaign_file.read_text()
+    text = text.replace("2021-11-18T", "2022-11-17T").replace("2021-10-26", "2022-10-25")
+    workspace.campaign_file.write_text(text)
+    report = load(workspace, store)
+
+    assert "approval withdrawn (text changed)" in report.changes[0].details
+    after = deliveries(store)[("soest/01-countdown", "soest-mastodon")]
+    assert after.text == "Noch 3 Tage bis Donnerstag, 17. November! #5malklug"
+    assert after.due_at.replace(tzinfo=None).isoformat() == "2022-11-14T08:00:00"
+    with store.session() as session:
+        post = session.scalars(select(PostRecord)).one()
+        assert post.body == after.text and post.approver is None
+
+
+def test_a_published_rendered_text_cannot_be_changed_by_renaming_the_event(
+    workspace: Workspace, store: Store
+) -> None:
+    workspace.draft("soest/01-countdown", body="Heute: {event.name} #5malklug")
+    load(workspace, store)
+    mark(store, "soest/01-countdown", "soest-mastodon", DeliveryState.PUBLISHED, "https://x/1")
+    text = workspace.campaign_file.read_text().replace(
+        'name = "Smart Cities: Konferenz"', 'name = "Smart Cities: Konferenz 2021"'
+    )
+    workspace.campaign_file.write_text(text)
+    with pytest.raises(ConflictError, match="soest/01-countdown on soest-mastodon is published"):
+        load(workspace, store)

@@ -218,3 +218,28 @@ def test_unknown_language_for_formatting_is_a_located_error(
     )
     errors = errors_of(workspace)
     assert any("unknown to the date formatting" in e for e in errors)
+
+
+def test_queue_renders_placeholders_for_its_time(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from campaign_scheduler.cli import app
+
+    runner = CliRunner()
+    monkeypatch.chdir(workspace.root)
+    assert runner.invoke(app, ["--config", "config.toml", "load"]).exit_code == 0
+    args = ["--config", "config.toml", "queue", "--sender", "soest", "--channel", "mastodon"]
+    queued = runner.invoke(
+        app, [*args, "--at", "2021-11-17 10:00", "{sender.name}: {countdown}! {hashtag}"]
+    )
+    assert queued.exit_code == 0, queued.output
+    plan = json.loads(runner.invoke(app, ["--config", "config.toml", "plan", "--json"]).stdout)
+    assert [row["text"] for row in plan] == ["Stadt Soest: morgen! #5malklug"]
+
+    refused = runner.invoke(app, [*args, "--at", "2021-11-16 10:00", "{event.datum} #5malklug"])
+    assert refused.exit_code == 1
+    assert "not queued: unknown placeholder {event.datum}" in refused.stderr

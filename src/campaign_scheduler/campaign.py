@@ -21,7 +21,16 @@ from campaign_scheduler.timeutil import (
 )
 from campaign_scheduler.tomlsource import TomlDocument, read_toml
 
-CAMPAIGN_KEYS = ("slug", "name", "hashtag", "timezone", "language", "starts", "ends")
+CAMPAIGN_KEYS = (
+    "slug",
+    "name",
+    "hashtag",
+    "timezone",
+    "language",
+    "starts",
+    "ends",
+    "region",
+)
 EVENT_KEYS = ("name", "start", "end", "url")
 RULE_KEYS = (
     "require_hashtag",
@@ -30,7 +39,10 @@ RULE_KEYS = (
     "grace",
     "windows",
     "require_approval",
+    "quiet_days",
+    "holidays",
 )
+DAY_POLICIES = ("warn", "refuse", "ignore")
 SENDER_KEYS = ("slug", "name")
 
 #: Without ``campaign.ends`` the campaign runs this long past the event's last day.
@@ -59,6 +71,8 @@ class Rules:
     grace: timedelta = timedelta(hours=2)
     windows: tuple[PostingWindow, ...] = ()
     require_approval: bool = False
+    quiet_days: str = "warn"  # posts on the region's quiet days: warn, refuse or ignore
+    holidays: str = "warn"  # posts on its public holidays
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class Campaign:
     senders: tuple[Sender, ...]
     path: Path
     doc: TomlDocument
+    region: str | None = None  # ISO 3166-2, e.g. "DE-NW": holidays and quiet days
 
     @property
     def zone(self) -> ZoneInfo:
@@ -170,6 +185,7 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
     language = reader.string(table, ("campaign",), "language", default="de") or "de"
     starts = _date(reader, table, ("campaign",), "starts")
     ends = _date(reader, table, ("campaign",), "ends")
+    region = reader.string(table, ("campaign",), "region")
 
     event_table = reader.table(data, ("event",), required=True)
     reader.known_keys(event_table, ("event",), EVENT_KEYS)
@@ -222,6 +238,7 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
         senders=tuple(senders),
         path=doc.path,
         doc=doc,
+        region=region,
     )
 
 
@@ -262,7 +279,20 @@ def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
             windows.append(parse_window(text))
         except WhenError as exc:
             reader.error(f"rules.windows: {exc}", "rules", "windows")
+    policies: dict[str, str] = {}
+    for key in ("quiet_days", "holidays"):
+        value = reader.string(table, path, key, default=getattr(defaults, key))
+        if value not in DAY_POLICIES:
+            reader.error(
+                f"rules.{key} must be one of {', '.join(repr(p) for p in DAY_POLICIES)}",
+                "rules",
+                key,
+            )
+            value = getattr(defaults, key)
+        policies[key] = value or getattr(defaults, key)
     return Rules(
+        quiet_days=policies["quiet_days"],
+        holidays=policies["holidays"],
         require_hashtag=reader.boolean(table, path, "require_hashtag", defaults.require_hashtag),
         require_alt_text=reader.boolean(table, path, "require_alt_text", defaults.require_alt_text),
         min_gap=durations["min_gap"],

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from campaign_scheduler.calendar_rules import calendar_of, day_problems, region_problems
 from campaign_scheduler.campaign import Campaign, load_campaign
 from campaign_scheduler.channels.catalog import CHANNEL_SPECS
 from campaign_scheduler.channels.text import text_length_issues
 from campaign_scheduler.config import Account, Settings
+from campaign_scheduler.content_checks import date_problems, link_problems
 from campaign_scheduler.drafts import Draft, load_drafts
 from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
@@ -54,8 +56,14 @@ def check(settings: Settings) -> CheckResult:
         return result
     problems.extend(_check_accounts(settings, campaign))
     problems.extend(_example_placeholders(settings))
+    problems.extend(region_problems(campaign))
+    calendar = calendar_of(campaign)
     for draft in drafts:
         problems.extend(_check_draft(draft, campaign, settings))
+        problems.extend(date_problems(draft, campaign))
+        problems.extend(link_problems(draft))
+        if calendar is not None:
+            problems.extend(day_problems(draft, campaign, calendar))
     result.deliveries = intended_deliveries(drafts, settings)
     problems.extend(_check_gaps(result.deliveries, campaign))
     problems.sort(key=lambda p: (str(p.path), p.line or 0))

@@ -20,6 +20,7 @@ class ChannelSpec:
     needs_base_url: bool = True
     needs_media: bool = False  # the network has no text-only posts
     supports_threads: bool = False  # posts can answer earlier posts (for split = true)
+    links_clickable: bool = True  # False: a URL in the text is plain text (Instagram captions)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,6 +61,7 @@ CHANNEL_SPECS: dict[str, ChannelSpec] = {
             optional=("api_version",),
             default_base_url="https://graph.facebook.com",
             needs_media=True,
+            links_clickable=False,
         ),
         ChannelSpec(
             "linkedin",

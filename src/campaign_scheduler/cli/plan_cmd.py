@@ -13,8 +13,10 @@ from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from zoneinfo import ZoneInfo
 
+    from campaign_scheduler.calendar_rules import SpecialDay
     from campaign_scheduler.store.queries import PlanRow
 
 
@@ -56,6 +58,13 @@ def plan(
         rows = [r for r in rows if r.channel == channel]
 
     zone = campaign.zone
+    from campaign_scheduler.calendar_rules import calendar_of
+
+    calendar = calendar_of(campaign)
+
+    def special_day(due_at: datetime) -> SpecialDay | None:
+        return calendar.at(due_at, zone) if calendar is not None else None
+
     if ics is not None:
         from campaign_scheduler.calendar_export import plan_calendar
 
@@ -74,9 +83,11 @@ def plan(
         err_line(f"wrote {ics} ({len({r.post for r in rows})} posts)")
 
     if as_json:
-        write_json([_row_json(row, zone, campaign.event.start) for row in rows])
+        write_json(
+            [_row_json(row, zone, campaign.event.start, special_day(row.due_at)) for row in rows]
+        )
     elif ics is None or rows:
-        _print_table(rows, zone, campaign.event.start, campaign.name)
+        _print_table(rows, zone, campaign.event.start, campaign.name, special_day)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -89,7 +100,9 @@ def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
     return value.astimezone(zone).isoformat() if value is not None else None
 
 
-def _row_json(row: PlanRow, zone: ZoneInfo, event_start: datetime) -> dict[str, object]:
+def _row_json(
+    row: PlanRow, zone: ZoneInfo, event_start: datetime, special: SpecialDay | None
+) -> dict[str, object]:
     from campaign_scheduler.timeutil import countdown_label
 
     return {
@@ -104,6 +117,8 @@ def _row_json(row: PlanRow, zone: ZoneInfo, event_start: datetime) -> dict[str, 
         "needs_approval": row.needs_approval,
         "state_reason": row.state_reason,
         "text": row.text,
+        # The region's quiet day or public holiday the delivery falls on ([campaign] region).
+        "special_day": special.as_json() if special is not None else None,
     }
 
 
@@ -135,10 +150,18 @@ def _channels_cell(rows: list[PlanRow]) -> str:
     return ", ".join(parts) + approval
 
 
-def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, title: str) -> None:
+def _print_table(
+    rows: list[PlanRow],
+    zone: ZoneInfo,
+    event_start: datetime,
+    title: str,
+    special_day: Callable[[datetime], SpecialDay | None],
+) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from campaign_scheduler.calendar_rules import DayKind
     from campaign_scheduler.timeutil import countdown_label
 
     console = Console()
@@ -159,8 +182,13 @@ def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, tit
         if local.date() != current_day:
             current_day = local.date()
             label = countdown_label(due_at, event_start, zone)
+            special = special_day(due_at)
+            note = ""
+            if special is not None:
+                style = "bold red" if special.kind is DayKind.QUIET else "bold yellow"
+                note = f"[{style}]{escape(special.label())}[/]"
             table.add_section()
-            table.add_row(f"[bold]{local:%a %d %b}[/]", f"[bold]{label}[/]", "", "")
+            table.add_row(f"[bold]{local:%a %d %b}[/]", f"[bold]{label}[/]", note, "")
         table.add_row(
             f"{local:%H:%M}",
             post_rows[0].sender,

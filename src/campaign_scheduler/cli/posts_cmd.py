@@ -60,11 +60,17 @@ def queue(
     as_json: Annotated[bool, typer.Option("--json", help="print the queued post as JSON")] = False,
 ) -> None:
     """Queue an ad-hoc post for one sender on one or more channels."""
+    from campaign_scheduler.calendar_rules import (
+        DayPolicy,
+        calendar_of,
+        next_free_slot,
+        policy_for,
+    )
     from campaign_scheduler.channels.text import text_length_issues
     from campaign_scheduler.drafts import default_not_after
+    from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
     from campaign_scheduler.timeutil import WhenError, format_local, in_windows
-    from campaign_scheduler.timeutil import next_slot as find_slot
 
     if not sender:
         raise UsageError("--sender is required")
@@ -81,7 +87,8 @@ def queue(
 
     with opened(ctx) as c:
         campaign, settings = c.campaign, c.settings
-        if campaign.sender(sender) is None:
+        campaign_sender = campaign.sender(sender)
+        if campaign_sender is None:
             raise UsageError(f"--sender: unknown sender '{sender}'")
         accounts = []
         for channel in channels:
@@ -90,22 +97,13 @@ def queue(
                 raise UsageError(f"--channel: sender '{sender}' has no account on {channel}")
             accounts.extend(found)
         problems = []
-        hashtag = campaign.hashtag
-        if campaign.rules.require_hashtag and hashtag and hashtag.lower() not in text.lower():
-            problems.append(f"the text lacks the hashtag {hashtag}")
-        for account in accounts:
-            for issue in text_length_issues(account.channel, text, limit=account.max_characters):
-                problems.append(f"{issue.message()} (account {account.name})")
         now = utcnow()
+        calendar = calendar_of(campaign)
         if next_slot:
             taken = taken_times(c.store, [a.name for a in accounts])
             try:
-                due = find_slot(
-                    max(now, campaign.period_start or now),
-                    windows=campaign.rules.windows,
-                    zone=campaign.zone,
-                    taken=taken,
-                    min_gap=campaign.rules.min_gap,
+                due = next_free_slot(
+                    max(now, campaign.period_start or now), campaign, calendar, taken
                 )
             except WhenError as exc:
                 raise InputError(f"no free slot: {exc}") from None
@@ -116,6 +114,14 @@ def queue(
                 problems.append(
                     f"{format_local(due, campaign.zone)} is outside the posting windows"
                 )
+            special = calendar.at(due, campaign.zone) if calendar is not None else None
+            if special is not None:
+                policy = policy_for(campaign, special)
+                said = f"{format_local(due, campaign.zone)} is on {special.describe()}"
+                if policy is DayPolicy.REFUSE:
+                    problems.append(said)
+                elif policy is DayPolicy.WARN:
+                    err_line(f"warning: {said}")
         deadline = (
             parse_option_time(not_after, "--not-after", campaign)
             if not_after
@@ -126,6 +132,24 @@ def queue(
                 f"due {format_local(due, campaign.zone)} is after its deadline "
                 f"{format_local(deadline, campaign.zone)}"
             )
+        try:
+            text = render(
+                text,
+                RenderContext(
+                    campaign=campaign,
+                    sender_name=campaign_sender.name,
+                    language=language or campaign.language,
+                    due_at=due,
+                ),
+            )
+        except PlaceholderError as exc:
+            problems.append(exc.message)
+        hashtag = campaign.hashtag
+        if campaign.rules.require_hashtag and hashtag and hashtag.lower() not in text.lower():
+            problems.append(f"the text lacks the hashtag {hashtag}")
+        for account in accounts:
+            for issue in text_length_issues(account.channel, text, limit=account.max_characters):
+                problems.append(f"{issue.message()} (account {account.name})")
         if problems:
             raise InputError("not queued: " + "; ".join(problems))
         queued = queue_post(
