@@ -141,3 +141,16 @@ def test_the_script_draws_each_layout(tmp_path: Path) -> None:
         accent = images.rgb(DESIGN["senders"][image["sender"]]["colour"])
         assert picture.getpixel((2, size // 2)) == accent
         assert picture.getpixel((size - 60, size - 60)) == images.rgb(DESIGN["palette"]["paper"])
+
+
+def test_shipped_images_keep_the_design_colours_exactly() -> None:
+    from PIL import Image
+
+    size = DESIGN["canvas"]["size"]
+    paper = images.rgb(DESIGN["palette"]["paper"])
+    for image in DESIGN["images"]:
+        with Image.open(ROOT / image["file"]) as shipped:
+            pixels = shipped.convert("RGB")
+            accent = images.rgb(DESIGN["senders"][image["sender"]]["colour"])
+            assert pixels.getpixel((2, size // 2)) == accent, image["file"]
+            assert pixels.getpixel((size - 60, size - 60)) == paper, image["file"]
