@@ -199,10 +199,12 @@ def test_missing_event_url_is_named(workspace: Workspace) -> None:
     assert "{event.url}: the campaign's [event] has no 'url'" in error
 
 
-def test_drafts_without_placeholders_do_not_import_babel(workspace: Workspace) -> None:
+def test_drafts_without_placeholders_do_not_import_babel(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workspace.draft("soest/01-countdown", body=draft_text().split("+++\n")[-1].strip())
     for name in [m for m in sys.modules if m == "babel" or m.startswith("babel.")]:
-        del sys.modules[name]
+        monkeypatch.delitem(sys.modules, name)  # put back after the test
     load_drafts(workspace.root / "posts", None)
     settings = load_settings(workspace.config_file)
     check(settings)
