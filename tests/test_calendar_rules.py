@@ -237,3 +237,28 @@ def test_plan_marks_quiet_days_in_the_table_and_the_json(
     table = runner.invoke(app, ["--config", "config.toml", "plan"]).stdout
     sunday = table.index("Sun 14 Nov")
     assert "Volkstrauertag (stiller Feiertag)" in table[sunday : table.index("Mon 15 Nov")]
+
+
+def test_reschedule_onto_a_quiet_day_warns_or_refuses(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from campaign_scheduler.cli import app
+
+    with_region(workspace)
+    workspace.draft("soest/01-klima", at="T-3d 11:00")
+    monkeypatch.chdir(workspace.root)
+    assert runner.invoke(app, ["--config", "config.toml", "load"]).exit_code == 0
+    args = ["--config", "config.toml", "reschedule", "soest/01-klima", "--at"]
+    warned = runner.invoke(app, [*args, "2021-11-14 11:00"])
+    assert warned.exit_code == 0, warned.output
+    assert "warning: 2021-11-14 11:00 is on Volkstrauertag, a quiet day" in warned.stderr
+
+    text = workspace.campaign_file.read_text().replace(
+        'grace = "2h"\n', 'grace = "2h"\nquiet_days = "refuse"\n'
+    )
+    workspace.campaign_file.write_text(text)
+    refused = runner.invoke(app, [*args, "2021-11-14 12:00"])
+    assert refused.exit_code == 1
+    assert "not moved: 2021-11-14 12:00 is on Volkstrauertag" in refused.stderr
+    plan = json.loads(runner.invoke(app, ["--config", "config.toml", "plan", "--json"]).stdout)
+    assert {row["due_at"] for row in plan} == {"2021-11-14T11:00:00+01:00"}

@@ -203,10 +203,8 @@ def test_drafts_without_placeholders_do_not_import_babel(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace.draft("soest/01-countdown", body=draft_text().split("+++\n")[-1].strip())
-    # monkeypatch puts the modules back afterwards: a second copy of Babel would not accept the
-    # Locale objects that placeholders cached from the first one (later tests would fail).
     for name in [m for m in sys.modules if m == "babel" or m.startswith("babel.")]:
-        monkeypatch.delitem(sys.modules, name)
+        monkeypatch.delitem(sys.modules, name)  # put back after the test
     load_drafts(workspace.root / "posts", None)
     settings = load_settings(workspace.config_file)
     check(settings)

@@ -19,7 +19,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,9 +75,6 @@ class RenderContext:
     language: str
     due_at: datetime | None  # UTC; None when the post has no valid time
 
-    def locale(self) -> Locale:
-        return _locale(self.language)
-
     @property
     def event_day(self) -> date:
         return self.campaign.event.start.astimezone(self.campaign.zone).date()
@@ -104,39 +101,59 @@ def _event_local(context: RenderContext) -> datetime:
     return context.campaign.event.start.astimezone(context.campaign.zone)
 
 
-def _event_date(context: RenderContext) -> str:
+# Babel's formatting parses its patterns on every call; a campaign formats the same few
+# values thousands of times, so the results are cached by value.
+
+
+@cache
+def _date_text(day: date, pattern: str, language: str) -> str:
     from babel.dates import format_date
 
-    return format_date(context.event_day, "long", locale=context.locale())
+    return format_date(day, pattern, locale=_locale(language))
+
+
+@cache
+def _skeleton_text(day: date, skeleton: str, language: str) -> str:
+    from babel.dates import format_skeleton
+
+    return format_skeleton(skeleton, day, locale=_locale(language))
+
+
+@cache
+def _time_text(moment: time, language: str) -> str:
+    from babel.dates import format_time
+
+    return format_time(moment, "short", locale=_locale(language))
+
+
+@cache
+def _number_text(number: int, language: str) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(number, locale=_locale(language))
+
+
+def _event_date(context: RenderContext) -> str:
+    return _date_text(context.event_day, "long", context.language)
 
 
 def _event_day(context: RenderContext) -> str:
-    from babel.dates import format_skeleton
-
-    return format_skeleton("dMMMM", context.event_day, locale=context.locale())
+    return _skeleton_text(context.event_day, "dMMMM", context.language)
 
 
 def _event_weekday(context: RenderContext) -> str:
-    from babel.dates import format_date
-
-    return format_date(context.event_day, "EEEE", locale=context.locale())
+    return _date_text(context.event_day, "EEEE", context.language)
 
 
 def _event_time(context: RenderContext) -> str:
-    from babel.dates import format_time
-
-    return format_time(_event_local(context).time(), "short", locale=context.locale())
+    return _time_text(_event_local(context).time(), context.language)
 
 
 def _event_end_time(context: RenderContext) -> str:
-    from babel.dates import format_time
-
     end = context.campaign.event.end
     if end is None:
         raise PlaceholderError("{event.end_time}: the campaign's [event] has no 'end'", 0)
-    return format_time(
-        end.astimezone(context.campaign.zone).time(), "short", locale=context.locale()
-    )
+    return _time_text(end.astimezone(context.campaign.zone).time(), context.language)
 
 
 def _event_url(context: RenderContext) -> str:
@@ -168,13 +185,16 @@ def _days_left(context: RenderContext) -> str:
             "event's day; use {countdown} for posts after the event",
             0,
         )
-    from babel.numbers import format_decimal
-
-    return format_decimal(days, locale=context.locale())
+    return _number_text(days, context.language)
 
 
 def _countdown(context: RenderContext) -> str:
-    return countdown_phrase(_days(context), context.locale())
+    return _countdown_text(_days(context), context.language)
+
+
+@cache
+def _countdown_text(days: int, language: str) -> str:
+    return countdown_phrase(days, _locale(language))
 
 
 def countdown_phrase(days: int, locale: Locale) -> str:

@@ -8,14 +8,19 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from campaign_scheduler.cli.common import iso_local, opened, parse_option_time, utcnow
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.state import current_user
-from campaign_scheduler.errors import InputError, UsageError
+from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from campaign_scheduler.campaign import Campaign
 
 ActorOption = Annotated[
     str | None, typer.Option("--as", help="who does this (default: your OS user)")
@@ -211,6 +216,23 @@ def cancel(
             write_line(line)
 
 
+def _check_calendar(campaign: Campaign, when: datetime) -> None:
+    """A time on the region's quiet day or holiday: refused or warned about, per rule."""
+    from campaign_scheduler.calendar_rules import DayPolicy, calendar_of, policy_for
+    from campaign_scheduler.timeutil import format_local
+
+    calendar = calendar_of(campaign)
+    special = calendar.at(when, campaign.zone) if calendar is not None else None
+    if special is None:
+        return
+    policy = policy_for(campaign, special)
+    said = f"{format_local(when, campaign.zone)} is on {special.describe()}"
+    if policy is DayPolicy.REFUSE:
+        raise CampaignSchedulerError(f"not moved: {said}", hint="choose another day")
+    if policy is DayPolicy.WARN:
+        err_line(f"warning: {said}")
+
+
 def reschedule(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="the post key")],
@@ -222,6 +244,7 @@ def reschedule(
 
     with opened(ctx) as c:
         when = parse_option_time(at, "--at", c.campaign)
+        _check_calendar(c.campaign, when)
         for line in reschedule_post(
             c.store, c.campaign, key, when, actor=current_user(actor), now=utcnow()
         ):
