@@ -83,7 +83,7 @@ def root(
     ] = False,
 ) -> None:
     """Run a social-media campaign from the terminal: check, load, plan and publish posts."""
-    ctx.obj = AppState(config_option=config)
+    ctx.obj = AppState(config_option=config, command=ctx.invoked_subcommand)
 
 
 app.command("check")(check_cmd.check)
