@@ -55,7 +55,14 @@ def test_check_json_without_config_is_one_problem(
     assert "campaign init" in problems[0]["message"]
 
 
-@pytest.mark.parametrize("command", [["load"], ["status"], ["queue", "x", "--sender", "soest", "--channel", "mastodon", "--at", "T-1d"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["load"],
+        ["status"],
+        ["queue", "x", "--sender", "soest", "--channel", "mastodon", "--at", "T-1d"],
+    ],
+)
 def test_other_commands_without_config_say_the_same(
     without_config: Workspace, runner: CliRunner, command: list[str]
 ) -> None:

@@ -154,13 +154,16 @@ def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, tit
     for row in rows:
         by_post.setdefault((row.due_at, row.post), []).append(row)
     current_day = None
+    this_year = datetime.now(UTC).astimezone(zone).year
     for (due_at, key), post_rows in by_post.items():
         local = due_at.astimezone(zone)
         if local.date() != current_day:
             current_day = local.date()
             label = countdown_label(due_at, event_start, zone)
             table.add_section()
-            table.add_row(f"[bold]{local:%a %d %b}[/]", f"[bold]{label}[/]", "", "")
+            # The year whenever it is not the current one: "Thu 04 Nov 2021".
+            day = f"{local:%a %d %b}" if local.year == this_year else f"{local:%a %d %b %Y}"
+            table.add_row(f"[bold]{day}[/]", f"[bold]{label}[/]", "", "")
         table.add_row(
             f"{local:%H:%M}",
             post_rows[0].sender,
