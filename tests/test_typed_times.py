@@ -32,6 +32,7 @@ def typed(text: str, period: tuple[datetime | None, datetime | None] = PERIOD) -
         ("18.11.2021 10:00", "2021-11-18 10:00"),
         ("18.11.2021, 10 Uhr", "2021-11-18 10:00"),
         ("4.11.21 9:30", "2021-11-04 09:30"),
+        ("18.11.2021 10.30 Uhr", "2021-11-18 10:30"),
         ("Do, 18.11.2021 10:00", "2021-11-18 10:00"),
         ("18.11. 10:00", "2021-11-18 10:00"),  # the campaign's 18 November
         ("morgen 9:30", "2026-12-08 09:30"),
@@ -56,6 +57,7 @@ def test_german_forms(text: str, expected: str) -> None:
 def test_a_date_without_year_outside_any_campaign_is_its_next_occurrence() -> None:
     assert typed("18.11. 10:00", period=(None, None)) == "2027-11-18 10:00"
     assert typed("24.12. 10:00", period=(None, None)) == "2026-12-24 10:00"
+    assert typed("29.02. 10:00", period=(None, None)) == "2028-02-29 10:00"
 
 
 @pytest.mark.parametrize(

@@ -671,7 +671,7 @@ def deadline(due_at: datetime, not_after: datetime | None, grace: timedelta) -> 
 # Kept apart from parse_when (the contract's forms, also used in drafts): these forms depend on
 # "now" and on the campaign period, so they belong to what a person types, not to files.
 
-_TYPED_CLOCK = r"(?:um\s+)?(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?(?P<uhr>\s*uhr)?"
+_TYPED_CLOCK = r"(?:um\s+)?(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?(?P<uhr>\s*uhr)?"
 _TYPED_DATE = re.compile(
     rf"(?:(?P<weekday>[a-zäöü]+)\.?,?\s+)?(?P<day>\d{{1,2}})\.(?P<month>\d{{1,2}})\."
     rf"(?P<year>\d{{4}}|\d{{2}})?(?:,?\s*{_TYPED_CLOCK})?",
@@ -753,7 +753,7 @@ def infer_year(
             if (start is None or instant >= start) and (end is None or instant < end):
                 return year
     current = to_local(now, zone)
-    for year in (current.year, current.year + 1, current.year + 4):
+    for year in range(current.year, current.year + 9):  # 29.02. waits for a leap year
         try:
             candidate = datetime.combine(date(year, month, day), clock)
         except ValueError:
