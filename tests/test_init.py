@@ -160,3 +160,13 @@ def test_a_template_for_another_municipality_takes_new_senders(
     assert campaign.hashtag == "#brilondigital"
     assert campaign.starts is not None and campaign.starts.isoformat() == "2021-10-26"
     assert list((tmp_path / "brilon" / "posts").rglob("*.md")) == []
+
+
+def test_a_copy_keeps_the_templates_rules(tmp_path: Path, runner: CliRunner) -> None:
+    result = run(
+        runner, "init", "x", "--no-input", "--from", str(ROOT / "campaign" / "5malklug.toml"),
+        "--event-start", "17.11.2022 10:00", "--approval",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "keeps the template's rules" in result.stderr
+    assert not (tmp_path / "x").exists()

@@ -267,6 +267,11 @@ def init(
 
     source: Campaign | None = None
     if template is not None:
+        if approval is not None:
+            raise UsageError(
+                "--approval/--no-approval: a copied campaign keeps the template's rules; "
+                "change require_approval in the new campaign file"
+            )
         source = require_campaign(template)
         asker.console.print(
             asker.tr(
