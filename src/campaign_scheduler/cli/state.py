@@ -21,16 +21,16 @@ class AppState:
     command: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
-    def settings(self) -> Settings:
+    def settings(self, *, required: bool = True) -> Settings:
         """The configuration; without any (no --config, no $CAMPAIGN_CONFIG, no ./config.toml)
-        a :class:`MissingConfigError` that says how to start, instead of running on defaults."""
+        a :class:`MissingConfigError` that says how to start, instead of running on defaults.
+        Commands that work without one (``sandbox``) pass ``required=False`` and get defaults."""
         if self._settings is None:
             from campaign_scheduler.config import load_settings
 
-            settings = load_settings(self.config_option)
-            if settings.config_path is None:
-                raise missing_config_error(settings.base_dir, self.command)
-            self._settings = settings
+            self._settings = load_settings(self.config_option)
+        if required and self._settings.config_path is None:
+            raise missing_config_error(self._settings.base_dir, self.command)
         return self._settings
 
 
