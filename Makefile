@@ -1,8 +1,12 @@
 # `make demo` and `make test` work on a fresh machine with Python 3.11+ and the package registries.
+# `make demo` installs only what the demo needs (the package); `make test` adds the test
+# toolchain (pytest, ruff, mypy, psycopg, Pillow). Each install has its own stamp file, redone
+# when pyproject.toml changes.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: demo test lint typecheck pytest bench readme images clean
 
@@ -10,31 +14,35 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(DEMO_STAMP)
 
-demo: $(STAMP)
+$(TEST_STAMP): $(DEMO_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/campaign --config config.example.toml demo
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(TEST_STAMP)
 	$(BIN)/pytest -q
 
 test: lint pytest
 
-readme: $(STAMP)
+readme: $(DEMO_STAMP)
 	$(BIN)/python -m campaign_scheduler.cli.reference --write README.md
 
 # The campaign images from campaign/design/5malklug.toml (needs fonts-dejavu-core).
-images: $(STAMP)
+images: $(TEST_STAMP)
 	$(BIN)/python scripts/render_campaign_images.py
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_cli.py
 
 clean:

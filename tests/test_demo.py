@@ -56,3 +56,14 @@ def test_the_demo_publishes_for_every_sender_and_writes_the_reports(tmp_path: Pa
     assert data["totals"]["deliveries"]["planned"] == 216
     assert data["hashtag"]["posts"] >= 1  # others used the hashtag during the rehearsal
     assert "<svg" in html.read_text(encoding="utf-8")
+    # The report shows the campaign's days, not the minute the rehearsal took.
+    days = [day["date"] for day in data["timeline"]]
+    assert days[0] >= "2021-10-26" and days[-1] <= "2021-11-30", days
+    assert {day["countdown"] for day in data["timeline"]} >= {"T-0", "T-14"}
+    published = sum(day["published"] for day in data["timeline"])
+    assert published == data["totals"]["deliveries"]["published"]
+    # "As of" agrees with the event: after the last post, in the campaign's year.
+    assert "2021-11-18" <= data["generated_at"][:10] <= days[-1]
+    assert all(p["published_at"][:4] == "2021" for p in data["top_posts"])
+    # Delays as measured in the rehearsal (seconds), not stretched by the compression.
+    assert data["totals"]["punctuality"]["max_seconds"] < 600

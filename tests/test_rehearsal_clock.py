@@ -48,3 +48,19 @@ def test_order_and_relative_spacing_are_kept(offsets: list[int]) -> None:
     assert mapped == sorted(mapped)
     for (a, b), (x, y) in zip(pairwise(real), pairwise(mapped), strict=True):
         assert abs((y - x).total_seconds() - (b - a).total_seconds() * c.factor) < 1e-3
+
+
+def test_unmap_is_the_inverse_of_map() -> None:
+    c = clock()
+    for moment in (FIRST, LAST, FIRST + timedelta(days=3, hours=5), LAST + timedelta(hours=2)):
+        assert abs(c.unmap(c.map(moment)) - moment) < timedelta(
+            seconds=1
+        )  # a microsecond of rehearsal is ~33 ms
+    assert c.unmap(START + timedelta(seconds=60)) == LAST
+
+
+def test_after_the_schedule_seconds_are_seconds_again() -> None:
+    c = clock()
+    end = START + timedelta(seconds=60)
+    assert c.unmap_settled(end + timedelta(seconds=30)) == LAST + timedelta(seconds=30)
+    assert c.unmap_settled(START) == FIRST

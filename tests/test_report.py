@@ -21,10 +21,12 @@ from report_parse import Rows, html_links, html_tables, md_tables, text_tables
 # ---------------------------------------------------------------------------------------------
 # What the known campaign must show (report_data.py explains where each figure comes from).
 
-DEADLINE_DE = (
-    "nicht vor der Frist (not_after) veröffentlicht: kein Dienst hat ihn rechtzeitig veröffentlicht"
+# Reasons are worded for readers of the report: no configuration keys such as not_after.
+DEADLINE_DE = "nicht vor Ablauf seiner Frist erschienen: der Veröffentlichungsdienst lief zu dieser Zeit nicht"
+DEADLINE_EN = (
+    "not published before its deadline: the publishing service was not running at the time"
 )
-DEADLINE_EN = "not published before its deadline (not_after): no daemon published it in time"
+DEADLINE_RAW = "not published before its deadline (not_after): no daemon published it in time"
 
 EXPECTED: dict[str, dict[str, Rows]] = {
     "summary": {
@@ -108,7 +110,7 @@ EXPECTED: dict[str, dict[str, Rows]] = {
         ],
         "en": [
             ["Sender", "State", "Reason", "Count"],
-            ["Kreisstadt Olpe", "cancelled", "cancelled by anna", "1"],
+            ["Kreisstadt Olpe", "cancelled", "withdrawn by anna", "1"],
             ["Kreisstadt Olpe", "expired", DEADLINE_EN, "1"],
             ["Kreisstadt Olpe", "unknown", "outcome unknown: connection lost after sending", "1"],
             ["Stadt Soest", "failed", "rejected: text too long", "2"],
@@ -244,19 +246,19 @@ EXPECTED: dict[str, dict[str, Rows]] = {
     "followers": {
         "de": [
             ["Konto", "Kanal", "Absender", "Beim ersten Beitrag", "Beim letzten Beitrag"],
-            ["olpe-mastodon", "Mastodon", "olpe", "450", "470"],
-            ["olpe-telegram", "Telegram", "olpe", "—", "—"],
-            ["soest-bluesky", "Bluesky", "soest", "300", "300"],
-            ["soest-linkedin", "LinkedIn", "soest", "800", "800"],
-            ["soest-mastodon", "Mastodon", "soest", "1.200", "1.240"],
+            ["olpe-mastodon", "Mastodon", "Kreisstadt Olpe", "450", "470"],
+            ["olpe-telegram", "Telegram", "Kreisstadt Olpe", "—", "—"],
+            ["soest-bluesky", "Bluesky", "Stadt Soest", "300", "300"],
+            ["soest-linkedin", "LinkedIn", "Stadt Soest", "800", "800"],
+            ["soest-mastodon", "Mastodon", "Stadt Soest", "1.200", "1.240"],
         ],
         "en": [
             ["Account", "Channel", "Sender", "At first post", "At last post"],
-            ["olpe-mastodon", "Mastodon", "olpe", "450", "470"],
-            ["olpe-telegram", "Telegram", "olpe", "—", "—"],
-            ["soest-bluesky", "Bluesky", "soest", "300", "300"],
-            ["soest-linkedin", "LinkedIn", "soest", "800", "800"],
-            ["soest-mastodon", "Mastodon", "soest", "1,200", "1,240"],
+            ["olpe-mastodon", "Mastodon", "Kreisstadt Olpe", "450", "470"],
+            ["olpe-telegram", "Telegram", "Kreisstadt Olpe", "—", "—"],
+            ["soest-bluesky", "Bluesky", "Stadt Soest", "300", "300"],
+            ["soest-linkedin", "LinkedIn", "Stadt Soest", "800", "800"],
+            ["soest-mastodon", "Mastodon", "Stadt Soest", "1,200", "1,240"],
         ],
     },
     "top": {
@@ -264,6 +266,7 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             [
                 "Rang",
                 "Beitrag",
+                "Absender",
                 "Kanal",
                 "Veröffentlicht am",
                 "Interaktionen",
@@ -272,7 +275,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "1",
-                "soest/01-auftakt",
+                "Text von soest/01-auftakt #5malklug",
+                "Stadt Soest",
                 "LinkedIn",
                 "04.11.2021, 09:32 Uhr",
                 "27",
@@ -281,7 +285,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "2",
-                "soest/01-auftakt",
+                "Text von soest/01-auftakt #5malklug",
+                "Stadt Soest",
                 "Mastodon",
                 "04.11.2021, 09:30 Uhr",
                 "20",
@@ -290,7 +295,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "3",
-                "soest/01-auftakt",
+                "Text von soest/01-auftakt #5malklug",
+                "Stadt Soest",
                 "Bluesky",
                 "04.11.2021, 09:30 Uhr",
                 "11",
@@ -299,7 +305,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "4",
-                "olpe/01-hallo",
+                "Text von olpe/01-hallo #5malklug",
+                "Kreisstadt Olpe",
                 "Mastodon",
                 "04.11.2021, 12:00 Uhr",
                 "8",
@@ -308,7 +315,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "5",
-                "soest/02-klima",
+                "Text von soest/02-klima #5malklug",
+                "Stadt Soest",
                 "Mastodon",
                 "11.11.2021, 09:30 Uhr",
                 "4",
@@ -317,7 +325,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "6",
-                "olpe/03-morgen",
+                "Text von olpe/03-morgen #5malklug",
+                "Kreisstadt Olpe",
                 "Mastodon",
                 "18.11.2021, 08:00 Uhr",
                 "0",
@@ -326,10 +335,11 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
         ],
         "en": [
-            ["Rank", "Post", "Channel", "Published", "Engagement", "Impressions", "Link"],
+            ["Rank", "Post", "Sender", "Channel", "Published", "Engagement", "Impressions", "Link"],
             [
                 "1",
-                "soest/01-auftakt",
+                "Text von soest/01-auftakt #5malklug",
+                "Stadt Soest",
                 "LinkedIn",
                 "4 Nov 2021, 09:32",
                 "27",
@@ -338,7 +348,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "2",
-                "soest/01-auftakt",
+                "Text von soest/01-auftakt #5malklug",
+                "Stadt Soest",
                 "Mastodon",
                 "4 Nov 2021, 09:30",
                 "20",
@@ -347,7 +358,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "3",
-                "soest/01-auftakt",
+                "Text von soest/01-auftakt #5malklug",
+                "Stadt Soest",
                 "Bluesky",
                 "4 Nov 2021, 09:30",
                 "11",
@@ -356,7 +368,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "4",
-                "olpe/01-hallo",
+                "Text von olpe/01-hallo #5malklug",
+                "Kreisstadt Olpe",
                 "Mastodon",
                 "4 Nov 2021, 12:00",
                 "8",
@@ -365,7 +378,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "5",
-                "soest/02-klima",
+                "Text von soest/02-klima #5malklug",
+                "Stadt Soest",
                 "Mastodon",
                 "11 Nov 2021, 09:30",
                 "4",
@@ -374,7 +388,8 @@ EXPECTED: dict[str, dict[str, Rows]] = {
             ],
             [
                 "6",
-                "olpe/03-morgen",
+                "Text von olpe/03-morgen #5malklug",
+                "Kreisstadt Olpe",
                 "Mastodon",
                 "18 Nov 2021, 08:00",
                 "0",
@@ -616,7 +631,7 @@ def test_json_carries_every_figure(report: Report) -> None:
         },
         "reasons": [
             {"state": "cancelled", "reason": "cancelled by anna", "count": 1},
-            {"state": "expired", "reason": DEADLINE_EN, "count": 1},
+            {"state": "expired", "reason": DEADLINE_RAW, "count": 1},
             {
                 "state": "unknown",
                 "reason": "outcome unknown: connection lost after sending",
@@ -636,7 +651,7 @@ def test_json_carries_every_figure(report: Report) -> None:
     assert soest["punctuality"]["p95_seconds"] == 120.0  # nearest rank: 4th of 4
     assert soest["reasons"] == [
         {"state": "failed", "reason": "rejected: text too long", "count": 2},
-        {"state": "expired", "reason": DEADLINE_EN, "count": 1},
+        {"state": "expired", "reason": DEADLINE_RAW, "count": 1},
     ]
     assert soest["engagement"] == {
         **figures(
@@ -673,6 +688,7 @@ def test_json_carries_every_figure(report: Report) -> None:
         "account": "olpe-mastodon",
         "channel": "mastodon",
         "sender": "olpe",
+        "sender_name": "Kreisstadt Olpe",
         "at_first_post": 450,
         "at_last_post": 470,
     }
@@ -682,6 +698,8 @@ def test_json_carries_every_figure(report: Report) -> None:
         "rank": 1,
         "post": "soest/01-auftakt",
         "sender": "soest",
+        "sender_name": "Stadt Soest",
+        "text": "Text von soest/01-auftakt #5malklug",
         "account": "soest-linkedin",
         "channel": "linkedin",
         "published_at": "2021-11-04T09:32:00+01:00",

@@ -259,3 +259,65 @@ def test_the_english_report_renders_too(browser: Callable[..., None], tmp_path: 
     browser(path, f"--screenshot={png}", "--window-size=1000,1400")
     shot = Image.open(png).convert("RGB")
     assert mask(shot, charts.PUBLISHED).histogram()[255] > 40  # the first chart is in view
+
+
+LOGO_COLOUR = "#C0FFEE"  # used nowhere else in the report
+NOTICE_BACKGROUND = "#F3F6F9"
+
+
+@pytest.fixture(scope="module")
+def branded_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The German report with the campaign's [report] logo, funding notice and footer."""
+    import base64
+    import io
+    from dataclasses import replace
+
+    from campaign_scheduler.reports.model import ReportBranding
+
+    folder = tmp_path_factory.mktemp("branded")
+    logo = io.BytesIO()
+    Image.new("RGB", (240, 80), LOGO_COLOUR).save(logo, format="PNG")
+    branding = ReportBranding(
+        logo_data_uri="data:image/png;base64," + base64.b64encode(logo.getvalue()).decode(),
+        notice="Gefördert vom Bundesministerium für Wohnen, Stadtentwicklung und Bauwesen",
+        footer="Südwestfalen Agentur GmbH · Olpe",
+    )
+    store = known_store(f"sqlite:///{folder / 'known.db'}")
+    try:
+        report = replace(build_report(store, "testlauf", now=GENERATED_AT), branding=branding)
+        html = render(report, Format.HTML, Lang.DE)
+    finally:
+        store.dispose()
+    path = folder / "bericht.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def test_the_logo_and_the_notice_are_at_the_top(
+    browser: Callable[..., None], branded_page: Path
+) -> None:
+    png = branded_page.with_suffix(".png")
+    browser(branded_page, f"--screenshot={png}", "--window-size=1000,1400")
+    shot = Image.open(png).convert("RGB")
+    logo = mask(shot, LOGO_COLOUR)
+    box = logo.getbbox()
+    assert box is not None, "the logo is not on screen"
+    assert box[1] < 200 and box[0] > 500  # at the top, on the right of the title
+    notice = mask(shot, NOTICE_BACKGROUND).getbbox()
+    assert notice is not None and box[3] < notice[3] < 600  # under the title and facts
+    first_chart = rows_with(mask(shot, charts.PUBLISHED))
+    assert first_chart and notice[3] < first_chart[0][0]
+
+
+def test_the_german_print_carries_the_logo_on_a4(
+    browser: Callable[..., None], branded_page: Path
+) -> None:
+    pdf = branded_page.with_suffix(".pdf")
+    browser(branded_page, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert re.search(rb"/Subtype\s*/Image", data), "the logo is missing from the PDF"
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+    assert boxes and all(
+        abs(float(w) - A4_POINTS[0]) < 2 and abs(float(h) - A4_POINTS[1]) < 2 for w, h in boxes
+    )

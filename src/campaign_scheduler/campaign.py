@@ -44,6 +44,16 @@ RULE_KEYS = (
 )
 DAY_POLICIES = ("warn", "refuse", "ignore")
 SENDER_KEYS = ("slug", "name")
+REPORT_KEYS = ("logo", "notice", "footer")
+#: Image types a report may embed as its logo, by file suffix.
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+#: The largest logo embedded in a report.
+MAX_LOGO_BYTES = 1_000_000
 
 #: Without ``campaign.ends`` the campaign runs this long past the event's last day.
 FOLLOW_UP_PERIOD = timedelta(days=14)
@@ -76,6 +86,15 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """``[report]``: what the printed report adds. ``logo`` is inside the campaign's folder."""
+
+    logo: Path | None = None
+    notice: str | None = None  # e.g. the funding notice: "Gefördert vom …"
+    footer: str | None = None
+
+
+@dataclass(frozen=True)
 class Campaign:
     slug: str
     name: str
@@ -90,6 +109,7 @@ class Campaign:
     path: Path
     doc: TomlDocument
     region: str | None = None  # ISO 3166-2, e.g. "DE-NW": holidays and quiet days
+    report: ReportSettings = ReportSettings()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -163,7 +183,7 @@ def require_campaign(path: Path) -> Campaign:
 def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campaign | None:
     reader = FieldReader(doc, problems)
     data = doc.data
-    reader.known_keys(data, (), ("campaign", "event", "rules", "senders"))
+    reader.known_keys(data, (), ("campaign", "event", "rules", "senders", "report"))
 
     table = reader.table(data, ("campaign",), required=True)
     reader.known_keys(table, ("campaign",), CAMPAIGN_KEYS)
@@ -197,6 +217,7 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
         reader.error("event end must be after its start", "event", "end")
 
     rules = _read_rules(reader, reader.table(data, ("rules",)))
+    report = _read_report(reader, reader.table(data, ("report",)), doc.path.parent)
 
     senders: list[Sender] = []
     raw_senders = data.get("senders", [])
@@ -239,6 +260,7 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
         path=doc.path,
         doc=doc,
         region=region,
+        report=report,
     )
 
 
@@ -300,3 +322,37 @@ def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
         windows=tuple(windows),
         require_approval=reader.boolean(table, path, "require_approval", defaults.require_approval),
     )
+
+
+def _read_report(reader: FieldReader, table: dict[str, Any], folder: Path) -> ReportSettings:
+    """``[report]``; the logo must be an image file inside the campaign file's folder."""
+    path = ("report",)
+    reader.known_keys(table, path, REPORT_KEYS)
+    notice = reader.string(table, path, "notice")
+    footer = reader.string(table, path, "footer")
+    logo_text = reader.string(table, path, "logo")
+    logo: Path | None = None
+    if logo_text:
+        root = folder.resolve()
+        candidate = (folder / logo_text).resolve()
+        if not candidate.is_relative_to(root):
+            reader.error(
+                f"report.logo '{logo_text}' must be inside the campaign's folder {folder}",
+                "report",
+                "logo",
+            )
+        elif candidate.suffix.lower() not in LOGO_TYPES:
+            reader.error(
+                f"report.logo '{logo_text}' must be a PNG, JPEG or SVG file", "report", "logo"
+            )
+        elif not candidate.is_file():
+            reader.error(f"report.logo '{logo_text}' not found in {folder}", "report", "logo")
+        elif candidate.stat().st_size > MAX_LOGO_BYTES:
+            reader.error(
+                f"report.logo '{logo_text}' is larger than {MAX_LOGO_BYTES // 1000} kB",
+                "report",
+                "logo",
+            )
+        else:
+            logo = candidate
+    return ReportSettings(logo=logo, notice=notice or None, footer=footer or None)

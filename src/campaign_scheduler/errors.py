@@ -11,6 +11,7 @@ The CLI translates these once, at its edge, into a message on stderr without a t
     ├── UsageError                    exit 2: a bad option or argument on the command line
     ├── InputError                    a file (campaign, draft, config) is invalid; carries problems
     │   └── ConfigError               config.toml or the environment is wrong
+    │       └── MissingConfigError    there is no configuration at all (a first start)
     ├── SecretError                   an env:/file: secret reference cannot be resolved
     ├── NotFoundError                 a post, account or campaign named by the user does not exist
     ├── StoreError                    the database cannot be opened or migrated
@@ -71,6 +72,10 @@ class InputError(CampaignSchedulerError):
 
 class ConfigError(InputError):
     """config.toml or a configuration variable in the environment is wrong."""
+
+
+class MissingConfigError(ConfigError):
+    """No config file was named or found: the user has not set up a campaign here yet."""
 
 
 class SecretError(CampaignSchedulerError):

@@ -40,10 +40,13 @@ __all__ = [
     "format_duration",
     "format_local",
     "in_windows",
+    "infer_year",
     "is_ambiguous",
     "is_nonexistent",
     "next_slot",
     "parse_duration",
+    "parse_typed_date",
+    "parse_typed_when",
     "parse_when",
     "parse_window",
     "to_local",
@@ -660,3 +663,221 @@ def deadline(due_at: datetime, not_after: datetime | None, grace: timedelta) -> 
     """
     latest = due_at + grace
     return min(latest, not_after) if not_after is not None else latest
+
+
+# ---------------------------------------------------------------------------
+# Times as people type them on the command line: German forms first
+#
+# Kept apart from parse_when (the contract's forms, also used in drafts): these forms depend on
+# "now" and on the campaign period, so they belong to what a person types, not to files.
+
+_TYPED_CLOCK = r"(?:um\s+)?(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?(?P<uhr>\s*uhr)?"
+_TYPED_DATE = re.compile(
+    rf"(?:(?P<weekday>[a-zäöü]+)\.?,?\s+)?(?P<day>\d{{1,2}})\.(?P<month>\d{{1,2}})\."
+    rf"(?P<year>\d{{4}}|\d{{2}})?(?:,?\s*{_TYPED_CLOCK})?",
+    re.IGNORECASE,
+)
+_TYPED_NAMED_DAY = re.compile(
+    rf"(?P<name>heute|morgen|übermorgen|uebermorgen|today|tomorrow)(?:,?\s*{_TYPED_CLOCK})?",
+    re.IGNORECASE,
+)
+_TYPED_WEEKDAY = re.compile(rf"(?P<weekday>[a-z]+)\.?,?(?:\s+{_TYPED_CLOCK})?", re.IGNORECASE)
+_TYPED_IN = re.compile(r"in\s+(?P<amount>\d+)\s*(?P<unit>[a-zA-Z]+)", re.IGNORECASE)
+_TYPED_SLASHES = re.compile(r"\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?\b")
+_NAMED_DAYS = {
+    "heute": 0,
+    "today": 0,
+    "morgen": 1,
+    "tomorrow": 1,
+    "übermorgen": 2,
+    "uebermorgen": 2,
+}
+_TYPED_UNITS: dict[str, timedelta] = {}
+for _unit, _spellings in (
+    (timedelta(minutes=1), ("m", "min", "mins", "minute", "minuten", "minutes")),
+    (timedelta(hours=1), ("h", "std", "stunde", "stunden", "hour", "hours")),
+    (timedelta(days=1), ("d", "tag", "tage", "tagen", "day", "days")),
+    (timedelta(weeks=1), ("w", "woche", "wochen", "week", "weeks")),
+):
+    for _spelling in _spellings:
+        _TYPED_UNITS[_spelling] = _unit
+_TYPED_FORMS = (
+    "write e.g. '18.11.2021 10:00', '18.11. 10:00', 'morgen 9:30', 'übermorgen 14:00', "
+    "'Do 10:00', 'in 2 Stunden', 'in 30 Minuten', '2021-11-18 10:00' or 'T-2h'"
+)
+_WEEKDAY_WORDS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+
+
+def _typed_clock(match: re.Match[str], text: str) -> time | None:
+    """The time of day of a typed form: ``10:00``, ``9 Uhr``, ``9:30 Uhr``; None if absent."""
+    hour_text = match.group("hour")
+    if hour_text is None:
+        return None
+    if match.group("minute") is None and match.group("uhr") is None:
+        raise WhenError(f"bad time '{text}': write the time of day as HH:MM, e.g. '{hour_text}:00'")
+    hour, minute = int(hour_text), int(match.group("minute") or 0)
+    if hour > 23 or minute > 59:
+        raise WhenError(f"bad time '{text}': {hour}:{minute:02d} is not a time of day")
+    return time(hour, minute)
+
+
+def _needs_clock(text: str, example: str) -> WhenError:
+    return WhenError(f"bad time '{text}': no time of day given; add one, e.g. '{example} 09:30'")
+
+
+def infer_year(
+    day: int,
+    month: int,
+    clock: time,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    period: tuple[datetime | None, datetime | None] = (None, None),
+) -> int:
+    """The year meant by a date typed without one (``18.11. 10:00``).
+
+    The year in which that day falls inside the campaign period (``period``: start and end as
+    UTC instants, either may be open), so that "18.11." means the campaign's 18 November even
+    when the campaign is in another year; when the period has no such day, the next
+    occurrence: this year if that moment is still ahead of ``now``, else next year.
+    """
+    start, end = period
+    if start is not None or end is not None:
+        first = to_local(start if start is not None else utc(now), zone).year
+        last = to_local(end, zone).year if end is not None else first + 1
+        for year in range(first, last + 1):
+            try:
+                instant = wall_clock_to_utc(datetime.combine(date(year, month, day), clock), zone)
+            except ValueError:  # 29.02. in a year without it
+                continue
+            if (start is None or instant >= start) and (end is None or instant < end):
+                return year
+    current = to_local(now, zone)
+    for year in range(current.year, current.year + 9):  # 29.02. waits for a leap year
+        try:
+            candidate = datetime.combine(date(year, month, day), clock)
+        except ValueError:
+            continue
+        if wall_clock_to_utc(candidate, zone) > utc(now):
+            return year
+    return current.year + 1  # pragma: no cover - one of the above exists for every valid day
+
+
+def parse_typed_when(
+    text: str,
+    *,
+    zone: ZoneInfo,
+    event_start: datetime | None,
+    now: datetime,
+    period: tuple[datetime | None, datetime | None] = (None, None),
+) -> datetime:
+    """A time typed on the command line, as an aware UTC instant.
+
+    Besides everything :func:`parse_when` reads (with ``allow_natural``), German forms:
+    ``18.11.2021 10:00`` (also ``18.11.21``, ``10 Uhr``, ``Do, 18.11.2021 10:00``),
+    ``18.11. 10:00`` (year: see :func:`infer_year`), ``heute``/``morgen``/``übermorgen 9:30``,
+    ``Do 10:00`` (the next Thursday at 10:00 still ahead of ``now``, today included),
+    ``in 2 Stunden``/``in 30 Minuten``/``in 3 Tagen`` (exactly that long after ``now``).
+    Dates with slashes (``05/01/2027``) are refused: 5 January or 1 May cannot be told apart.
+    """
+    stripped = " ".join(text.split())
+    if _TYPED_SLASHES.match(stripped):
+        raise WhenError(
+            f"bad time '{stripped}': a date with slashes is ambiguous (5 January or 1 May?); "
+            "write the day first with dots, e.g. '05.01.2027 10:00', or ISO, '2027-01-05 10:00'"
+        )
+    typed = _parse_typed_german(stripped, zone=zone, now=now, period=period)
+    if typed is not None:
+        return typed
+    try:
+        return parse_when(stripped, zone=zone, event_start=event_start, allow_natural=True, now=now)
+    except WhenError as exc:
+        if stripped[:1].isdigit() or stripped[:1] in "Tt":
+            raise
+        raise WhenError(f"bad time '{stripped}': {_TYPED_FORMS}") from exc
+
+
+def _parse_typed_german(
+    text: str,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    period: tuple[datetime | None, datetime | None],
+) -> datetime | None:
+    """One of the German forms, or None when ``text`` is none of them."""
+    today = to_local(now, zone).date()
+    if match := _TYPED_DATE.fullmatch(text):
+        day, month = int(match.group("day")), int(match.group("month"))
+        clock = _typed_clock(match, text)
+        if clock is None:
+            raise _needs_clock(text, text)
+        year_text = match.group("year")
+        if year_text is None:
+            if not (1 <= month <= 12 and 1 <= day <= 31):
+                raise WhenError(f"bad time '{text}': {day}.{month}. is not a date")
+            year = infer_year(day, month, clock, zone=zone, now=now, period=period)
+        else:
+            year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+        try:
+            local_day = date(year, month, day)
+        except ValueError:
+            raise WhenError(f"bad time '{text}': {day}.{month}.{year} is not a date") from None
+        weekday = match.group("weekday")
+        if weekday is not None:
+            number = _DAY_NAMES.get(weekday.lower())
+            if number is None:
+                return None
+            if number != local_day.weekday():
+                raise WhenError(
+                    f"bad time '{text}': {local_day:%d.%m.%Y} is a "
+                    f"{_WEEKDAY_WORDS[local_day.weekday()]}, not a {_WEEKDAY_WORDS[number]}"
+                )
+        return wall_clock_to_utc(datetime.combine(local_day, clock), zone)
+    if match := _TYPED_NAMED_DAY.fullmatch(text):
+        clock = _typed_clock(match, text)
+        if clock is None:
+            raise _needs_clock(text, match.group("name"))
+        local_day = today + timedelta(days=_NAMED_DAYS[match.group("name").lower()])
+        return wall_clock_to_utc(datetime.combine(local_day, clock), zone)
+    if (match := _TYPED_WEEKDAY.fullmatch(text)) and match.group("weekday").lower() in _DAY_NAMES:
+        number = _DAY_NAMES[match.group("weekday").lower()]
+        clock = _typed_clock(match, text)
+        if clock is None:
+            raise _needs_clock(text, match.group("weekday"))
+        for ahead in range(8):
+            local_day = today + timedelta(days=ahead)
+            if local_day.weekday() == number:
+                instant = wall_clock_to_utc(datetime.combine(local_day, clock), zone)
+                if instant > utc(now):
+                    return instant
+        raise AssertionError("unreachable: a weekday recurs within eight days")  # pragma: no cover
+    if match := _TYPED_IN.fullmatch(text):
+        unit = _TYPED_UNITS.get(match.group("unit").lower())
+        if unit is None:
+            raise WhenError(
+                f"bad time '{text}': unknown unit '{match.group('unit')}' "
+                "(use Minuten, Stunden, Tage or Wochen)"
+            )
+        try:
+            return utc(now) + int(match.group("amount")) * unit
+        except OverflowError:
+            raise WhenError(f"bad time '{text}': too far ahead") from None
+    return None
+
+
+def parse_typed_date(text: str) -> date:
+    """A calendar day typed by a person: ``26.10.2022`` or ``2022-10-26``; slashes refused."""
+    stripped = text.strip()
+    if match := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", stripped):
+        day, month, year = (int(part) for part in match.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise WhenError(f"bad date '{stripped}': {day}.{month}.{year} is not a date") from None
+    try:
+        return date.fromisoformat(stripped)
+    except ValueError:
+        raise WhenError(
+            f"bad date '{stripped}': write the day first with dots, e.g. '26.10.2022', "
+            "or ISO, '2022-10-26'"
+        ) from None

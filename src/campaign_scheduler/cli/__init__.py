@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from campaign_scheduler import __version__
 from campaign_scheduler.cli import (
     check_cmd,
+    init_cmd,
     load_cmd,
     metrics_cmd,
     plan_cmd,
@@ -83,9 +84,10 @@ def root(
     ] = False,
 ) -> None:
     """Run a social-media campaign from the terminal: check, load, plan and publish posts."""
-    ctx.obj = AppState(config_option=config)
+    ctx.obj = AppState(config_option=config, command=ctx.invoked_subcommand)
 
 
+app.command("init")(init_cmd.init)
 app.command("check")(check_cmd.check)
 app.command("load")(load_cmd.load)
 app.command("plan")(plan_cmd.plan)

@@ -9,7 +9,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line, print_problems, write_json
 from campaign_scheduler.cli.state import state_of
-from campaign_scheduler.errors import ConfigError
+from campaign_scheduler.errors import ConfigError, MissingConfigError
 from campaign_scheduler.problems import Problem, Severity
 
 
@@ -24,6 +24,10 @@ def check(
     drafts = 0
     try:
         settings = state_of(ctx).settings()
+    except MissingConfigError as exc:
+        if not as_json:
+            raise  # the message and how to start, not a list of problems
+        problems = [Problem(Path("config.toml"), None, f"{exc.message}; {exc.hint}")]
     except ConfigError as exc:
         problems = list(exc.problems) or [Problem(Path("config"), None, exc.message)]
     else:

@@ -47,19 +47,66 @@ def utcnow() -> datetime:
 
 
 def parse_option_time(text: str, option: str, campaign: Campaign) -> datetime:
-    """A "when" from the command line; a bad one is a usage error naming the option."""
-    from campaign_scheduler.timeutil import WhenError, parse_when
+    """A "when" from the command line; a bad one is a usage error naming the option.
+
+    Takes the German forms people type (``18.11. 10:00``, ``morgen 9:30``, ``in 2 Stunden``;
+    see :func:`~campaign_scheduler.timeutil.parse_typed_when`) besides the contract's forms.
+    """
+    from campaign_scheduler.timeutil import WhenError, parse_typed_when
 
     try:
-        return parse_when(
+        return parse_typed_when(
             text,
             zone=campaign.zone,
             event_start=campaign.event.start,
-            allow_natural=True,
             now=utcnow(),
+            period=(campaign.period_start, campaign.period_end),
         )
     except WhenError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime) -> list[str]:
+    """What a person should know about a time they gave: in the past, outside the campaign."""
+    from campaign_scheduler.timeutil import format_local
+    from campaign_scheduler.uilang import tr, ui_language
+
+    lang = ui_language(campaign.language)
+    zone = campaign.zone
+    shown = format_local(when, zone)
+    warnings = []
+    if when < now:
+        warnings.append(
+            tr(
+                "{option}: {when} is in the past (now: {now})",
+                lang,
+                option=option,
+                when=shown,
+                now=format_local(now, zone),
+            )
+        )
+    start, end = campaign.period_start, campaign.period_end
+    if start is not None and when < start:
+        warnings.append(
+            tr(
+                "{option}: {when} is before the campaign starts ({start})",
+                lang,
+                option=option,
+                when=shown,
+                start=format_local(start, zone),
+            )
+        )
+    if when >= end:
+        warnings.append(
+            tr(
+                "{option}: {when} is after the campaign ends ({end})",
+                lang,
+                option=option,
+                when=shown,
+                end=format_local(end, zone),
+            )
+        )
+    return [f"{tr('warning', lang)}: {text}" for text in warnings]
 
 
 def iso_local(value: datetime | None, campaign: Campaign) -> str | None:

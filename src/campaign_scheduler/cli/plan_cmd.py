@@ -177,6 +177,7 @@ def _print_table(
     for row in rows:
         by_post.setdefault((row.due_at, row.post), []).append(row)
     current_day = None
+    this_year = datetime.now(UTC).astimezone(zone).year
     for (due_at, key), post_rows in by_post.items():
         local = due_at.astimezone(zone)
         if local.date() != current_day:
@@ -188,7 +189,9 @@ def _print_table(
                 style = "bold red" if special.kind is DayKind.QUIET else "bold yellow"
                 note = f"[{style}]{escape(special.label())}[/]"
             table.add_section()
-            table.add_row(f"[bold]{local:%a %d %b}[/]", f"[bold]{label}[/]", note, "")
+            # The year whenever it is not the current one: "Thu 04 Nov 2021".
+            day = f"{local:%a %d %b}" if local.year == this_year else f"{local:%a %d %b %Y}"
+            table.add_row(f"[bold]{day}[/]", f"[bold]{label}[/]", note, "")
         table.add_row(
             f"{local:%H:%M}",
             post_rows[0].sender,

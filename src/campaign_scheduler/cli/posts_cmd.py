@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campaign_scheduler.cli.common import iso_local, opened, parse_option_time, utcnow
+from campaign_scheduler.cli.common import (
+    iso_local,
+    opened,
+    parse_option_time,
+    time_warnings,
+    utcnow,
+)
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.state import current_user
 from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
@@ -76,6 +82,7 @@ def queue(
     from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
     from campaign_scheduler.timeutil import WhenError, format_local, in_windows
+    from campaign_scheduler.uilang import tr, ui_language
 
     if not sender:
         raise UsageError("--sender is required")
@@ -106,15 +113,30 @@ def queue(
         calendar = calendar_of(campaign)
         if next_slot:
             taken = taken_times(c.store, [a.name for a in accounts])
+            earliest = max(now, campaign.period_start or now)
+            # Never a day after the campaign: the search stops where the campaign ends.
+            too_late = InputError(
+                tr(
+                    "no free slot before the campaign ends ({end}); choose a time with --at",
+                    ui_language(campaign.language),
+                    end=format_local(campaign.period_end, campaign.zone),
+                )
+            )
+            if earliest >= campaign.period_end:
+                raise too_late
             try:
                 due = next_free_slot(
                     max(now, campaign.period_start or now), campaign, calendar, taken
                 )
-            except WhenError as exc:
-                raise InputError(f"no free slot: {exc}") from None
+            except WhenError:
+                raise too_late from None
+            if due >= campaign.period_end:
+                raise too_late
         else:
             assert at is not None
             due = parse_option_time(at, "--at", campaign)
+            for warning in time_warnings(due, "--at", campaign, now):
+                err_line(warning)
             if not in_windows(due, campaign.rules.windows, campaign.zone):
                 problems.append(
                     f"{format_local(due, campaign.zone)} is outside the posting windows"
@@ -245,6 +267,8 @@ def reschedule(
     with opened(ctx) as c:
         when = parse_option_time(at, "--at", c.campaign)
         _check_calendar(c.campaign, when)
+        for warning in time_warnings(when, "--at", c.campaign, utcnow()):
+            err_line(warning)
         for line in reschedule_post(
             c.store, c.campaign, key, when, actor=current_user(actor), now=utcnow()
         ):

@@ -67,4 +67,4 @@ def sandbox(
         write_line(line)
         sys.stdout.flush()
 
-    serve_sandboxes(state_of(ctx).settings(), seed=seed, out=out)
+    serve_sandboxes(state_of(ctx).settings(required=False), seed=seed, out=out)

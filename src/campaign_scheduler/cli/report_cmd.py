@@ -39,9 +39,12 @@ def report(
 ) -> None:
     """Planned vs published, punctuality, engagement per channel, top posts, the countdown
     timeline and earned hashtag use; unknown figures are shown as "—", never as 0."""
+    from dataclasses import replace
+
     from campaign_scheduler.cli.common import opened
     from campaign_scheduler.errors import UsageError
     from campaign_scheduler.reports import render
+    from campaign_scheduler.reports.branding import branding
     from campaign_scheduler.reports.build import build_report
     from campaign_scheduler.reports.i18n import language_of
 
@@ -49,6 +52,7 @@ def report(
         raise UsageError(f"--output: the folder {output.parent} does not exist")
     with opened(ctx) as c:
         result = build_report(c.store, c.campaign.slug, by=by)
+        result = replace(result, branding=branding(c.campaign.report, c.campaign.path.parent))
         slug, language = c.campaign.slug, lang or language_of(c.campaign.language)
     if output is None and fmt is Format.HTML:
         output = Path(f"report-{slug}.html")

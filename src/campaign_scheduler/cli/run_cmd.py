@@ -13,10 +13,21 @@ from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
 
 
-class _JsonFormatter(logging.Formatter):
+class _IsoTimeFormatter(logging.Formatter):
+    """Timestamps in ISO 8601 with the UTC offset, ``2021-11-04T09:30:00.123+01:00``."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        from datetime import datetime
+
+        return (
+            datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+        )
+
+
+class _JsonFormatter(_IsoTimeFormatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": self.formatTime(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -31,7 +42,7 @@ def _setup_logging(as_json: bool, verbose: bool) -> None:
     handler.setFormatter(
         _JsonFormatter()
         if as_json
-        else logging.Formatter("%(asctime)s %(levelname)-7s %(message)s")
+        else _IsoTimeFormatter("%(asctime)s %(levelname)-7s %(message)s")
     )
     root = logging.getLogger("campaign_scheduler")
     root.handlers[:] = [handler]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from campaign_scheduler.errors import MissingConfigError
+
 if TYPE_CHECKING:
     from campaign_scheduler.config import Settings
 
@@ -16,14 +18,37 @@ if TYPE_CHECKING:
 @dataclass
 class AppState:
     config_option: Path | None = None
+    command: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
-    def settings(self) -> Settings:
+    def settings(self, *, required: bool = True) -> Settings:
+        """The configuration; without any (no --config, no $CAMPAIGN_CONFIG, no ./config.toml)
+        a :class:`MissingConfigError` that says how to start, instead of running on defaults.
+        Commands that work without one (``sandbox``) pass ``required=False`` and get defaults."""
         if self._settings is None:
             from campaign_scheduler.config import load_settings
 
             self._settings = load_settings(self.config_option)
+        if required and self._settings.config_path is None:
+            raise missing_config_error(self._settings.base_dir, self.command)
         return self._settings
+
+
+def missing_config_error(folder: Path, command: str | None) -> MissingConfigError:
+    from campaign_scheduler.uilang import tr
+
+    return MissingConfigError(
+        tr(
+            "no configuration found: there is no config.toml in {folder} and CAMPAIGN_CONFIG "
+            "is not set",
+            folder=folder,
+        ),
+        hint=tr(
+            "start a new campaign here with 'campaign init', or name an existing configuration "
+            "with 'campaign --config PATH/config.toml {command}'",
+            command=command or "check",
+        ),
+    )
 
 
 def state_of(ctx: typer.Context) -> AppState:

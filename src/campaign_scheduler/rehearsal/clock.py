@@ -29,6 +29,20 @@ class CompressedClock:
         """The rehearsal time of a real moment (also before ``first`` or after ``last``)."""
         return self.start + (moment - self.first) * self.factor
 
+    def unmap(self, moment: datetime) -> datetime:
+        """The real (campaign) time of a rehearsal moment: the inverse of :meth:`map`."""
+        if not self.factor:
+            return self.first + (moment - self.start)
+        return self.first + (moment - self.start) / self.factor
+
+    def unmap_settled(self, moment: datetime) -> datetime:
+        """Like :meth:`unmap` during the rehearsal's schedule; after its end, real seconds
+        count as seconds again (what happens after the last post is not compressed)."""
+        end = self.start + self.span
+        if moment <= end:
+            return self.unmap(moment)
+        return self.last + (moment - end)
+
     def shrink(self, duration: timedelta) -> timedelta:
         """A duration on the rehearsal clock, never below ``floor``."""
         return max(self.floor, duration * self.factor)

@@ -3,7 +3,9 @@
 The real pieces run: check and load, the daemon (APScheduler clock, the publish protocol,
 every network adapter) against loopback sandboxes, metrics and the report. Only the clock is
 compressed: the countdown's due times are mapped onto the next minute, keeping their order and
-relative spacing, and the screen says so.
+relative spacing, and the screen says so. Before the report, the rehearsal's record is mapped
+back onto the campaign's days (:func:`_map_back`), so the report reads like the campaign's:
+its countdown chart spans the campaign, its "as of" date is the campaign's end.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,9 +33,12 @@ from campaign_scheduler.rehearsal.clock import CompressedClock
 from campaign_scheduler.rehearsal.workspace import Workspace, prepare
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
+    AttemptRecord,
     CampaignRecord,
     DeliveryRecord,
     DeliveryState,
+    HashtagUseRecord,
+    MetricSnapshotRecord,
     PostRecord,
     SenderRecord,
 )
@@ -116,6 +121,49 @@ def _approve_all(store: Store, slug: str, now: datetime) -> int:
     return len(keys)
 
 
+def _map_back(store: Store, slug: str, clock: CompressedClock, now: datetime) -> datetime:
+    """Move the rehearsal's record back onto the campaign's clock; return the report's "as of".
+
+    Each delivery's story (due, attempts, publication, deadline, figures) moves by one amount,
+    the distance from its rehearsal due time back to its real one, so the lags the rehearsal
+    measured (punctuality) stay exactly as measured. Others' hashtag posts, which belong to no
+    delivery, are mapped back in proportion. The "as of" moment is now, mapped back: as long
+    after the campaign's last post as the report comes after the rehearsal's.
+    """
+
+    def shift(value: datetime | None, delta: timedelta) -> datetime | None:
+        return value + delta if value is not None else None
+
+    with store.session(write=True) as session:
+        campaign = session.scalars(select(CampaignRecord).where(CampaignRecord.slug == slug)).one()
+        deliveries = session.scalars(
+            select(DeliveryRecord)
+            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+            .where(PostRecord.campaign_id == campaign.id)
+        ).all()
+        for delivery in deliveries:
+            delta = clock.unmap(delivery.due_at) - delivery.due_at
+            delivery.due_at = delivery.due_at + delta
+            delivery.not_after = shift(delivery.not_after, delta)
+            delivery.published_at = shift(delivery.published_at, delta)
+            delivery.next_attempt_at = shift(delivery.next_attempt_at, delta)
+            for attempt in session.scalars(
+                select(AttemptRecord).where(AttemptRecord.delivery_id == delivery.id)
+            ):
+                attempt.started_at = attempt.started_at + delta
+                attempt.finished_at = shift(attempt.finished_at, delta)
+            for snapshot in session.scalars(
+                select(MetricSnapshotRecord).where(MetricSnapshotRecord.delivery_id == delivery.id)
+            ):
+                snapshot.fetched_at = snapshot.fetched_at + delta
+        for use in session.scalars(
+            select(HashtagUseRecord).where(HashtagUseRecord.campaign_id == campaign.id)
+        ):
+            use.posted_at = clock.unmap_settled(use.posted_at)
+            use.fetched_at = clock.unmap_settled(use.fetched_at)
+    return clock.unmap_settled(now)
+
+
 def _progress(store: Store, slug: str) -> tuple[Table, int, dict[str, int]]:
     with store.session() as session:
         rows = session.execute(
@@ -161,6 +209,7 @@ def run_demo(
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
     from campaign_scheduler.rehearsal.networks import start_all
     from campaign_scheduler.reports import Format, render
+    from campaign_scheduler.reports.branding import branding
     from campaign_scheduler.reports.build import build_report
     from campaign_scheduler.reports.i18n import Words, language_of
     from campaign_scheduler.reports.render_table import print_table
@@ -216,7 +265,15 @@ def run_demo(
                     store, channels, datetime.now(UTC), accounts=settings.accounts, report=sweep
                 )
                 console.print(f"metrics: {sweep.summary()}")
-                report = build_report(store, campaign.slug)
+                as_of = _map_back(store, campaign.slug, clock, datetime.now(UTC))
+                console.print(
+                    "The report shows the rehearsal on the campaign's own days "
+                    "(the compressed clock mapped back; delays as measured)."
+                )
+                report = replace(
+                    build_report(store, campaign.slug, now=as_of),
+                    branding=branding(campaign.report, campaign.path.parent),
+                )
                 language = language_of(campaign.language)
                 print_table(report, Words(language), console)
                 html_report.write_text(render(report, Format.HTML, language), encoding="utf-8")

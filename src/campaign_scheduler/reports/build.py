@@ -123,7 +123,7 @@ def _assemble(
         channels=channels,
         providers={name: tuple(provided[name]) for name in FIGURES},
         followers=tuple(
-            FollowerRow(r.account, r.channel, r.sender, r.first, r.last)
+            FollowerRow(r.account, r.channel, r.sender, r.first, r.last, r.sender_name)
             for r in queries.followers(connection)
         ),
         top_posts=tuple(
@@ -136,6 +136,8 @@ def _assemble(
                 published_at=row.published_at,
                 url=row.url,
                 figures=row.figures,
+                sender_name=row.sender_name,
+                text=row.text,
             )
             for rank, row in enumerate(queries.top_posts(connection, top), start=1)
         ),

@@ -53,6 +53,9 @@ class Document:
     sections: tuple[Section, ...]
     notes: tuple[str, ...]
     notes_title: str
+    notice: str | None = None  # [report] notice: who sends it, who funds the project
+    footer: str | None = None  # [report] footer
+    logo: str | None = None  # [report] logo as a data URI
 
 
 def layout(report: Report, words: Words) -> Document:
@@ -87,6 +90,9 @@ def layout(report: Report, words: Words) -> Document:
         sections=tuple(sections),
         notes=tuple(words.notes()),
         notes_title=words("notes"),
+        notice=report.branding.notice,
+        footer=report.branding.footer,
+        logo=report.branding.logo_data_uri,
     )
 
 
@@ -282,7 +288,7 @@ def _followers(report: Report, words: Words) -> Section:
             (
                 Cell(f.account),
                 Cell(words.channel(f.channel)),
-                Cell(f.sender),
+                Cell(f.sender_name or f.sender),
                 _n(words, f.at_first_post),
                 _n(words, f.at_last_post),
             )
@@ -293,6 +299,22 @@ def _followers(report: Report, words: Words) -> Section:
     return Section("followers", words("followers"), (table,))
 
 
+#: How much of a post's text names it in the report.
+EXCERPT_CHARACTERS = 60
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
+    """The beginning of a post's text on one line, cut at a word with "…" when longer."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rstrip()
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.–-") + " …"
+
+
 def _top_posts(report: Report, words: Words, zone: ZoneInfo) -> Section:
     table = Table(
         id="top",
@@ -300,6 +322,7 @@ def _top_posts(report: Report, words: Words, zone: ZoneInfo) -> Section:
         columns=(
             words("col.rank"),
             words("col.post"),
+            words("col.sender"),
             words("col.channel"),
             words("col.published_at"),
             words("interactions"),
@@ -309,7 +332,8 @@ def _top_posts(report: Report, words: Words, zone: ZoneInfo) -> Section:
         rows=tuple(
             (
                 _n(words, t.rank),
-                Cell(t.post),
+                Cell(excerpt(t.text) or t.post),
+                Cell(t.sender_name or t.sender),
                 Cell(words.channel(t.channel)),
                 Cell(words.moment(t.published_at, zone)),
                 _n(words, t.figures.interactions),

@@ -136,6 +136,7 @@ class FollowerRow:
     sender: str
     at_first_post: int | None
     at_last_post: int | None
+    sender_name: str = ""  # as the campaign file names it ("Stadt Soest"); empty: the slug
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,17 @@ class TopPost:
     published_at: datetime | None
     url: str | None
     figures: Figures
+    sender_name: str = ""  # as the campaign file names it ("Stadt Soest"); empty: the slug
+    text: str = ""  # what was published on this channel
+
+
+@dataclass(frozen=True)
+class ReportBranding:
+    """What the campaign file's ``[report]`` adds to the printed report; all optional."""
+
+    logo_data_uri: str | None = None  # the logo, embedded (the report fetches nothing)
+    notice: str | None = None  # sender or funding notice under the title
+    footer: str | None = None  # a line at the end of every report
 
 
 @dataclass(frozen=True)
@@ -202,3 +214,5 @@ class Report:
     hashtag: HashtagUse
     #: Networks of this campaign that lack impressions (views), by the networks' own APIs.
     without_impressions: tuple[str, ...] = field(default=())
+    #: Logo, notice and footer from the campaign file's ``[report]`` (not stored in the database).
+    branding: ReportBranding = field(default_factory=ReportBranding)

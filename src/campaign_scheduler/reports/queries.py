@@ -333,6 +333,7 @@ class FollowersRow:
     account: str
     channel: str
     sender: str
+    sender_name: str
     first: int | None
     last: int | None
 
@@ -357,15 +358,22 @@ def followers(connection: Connection) -> list[FollowersRow]:
         .subquery("per_account")
     )
     query = (
-        select(W.c.account, W.c.channel, W.c.sender, per_account.c.first, per_account.c.last)
+        select(
+            W.c.account,
+            W.c.channel,
+            W.c.sender,
+            W.c.sender_name,
+            per_account.c.first,
+            per_account.c.last,
+        )
         .outerjoin(per_account, per_account.c.account == W.c.account)
         .where(W.c.state == PUBLISHED)
         .distinct()
         .order_by(W.c.sender, W.c.channel, W.c.account)
     )
     return [
-        FollowersRow(str(account), str(channel), str(sender), _int(first), _int(last))
-        for account, channel, sender, first, last in connection.execute(query)
+        FollowersRow(str(account), str(channel), str(sender), str(name), _int(first), _int(last))
+        for account, channel, sender, name, first, last in connection.execute(query)
     ]
 
 
@@ -373,6 +381,8 @@ def followers(connection: Connection) -> list[FollowersRow]:
 class TopRow:
     post: str
     sender: str
+    sender_name: str
+    text: str
     account: str
     channel: str
     published_at: datetime | None
@@ -386,12 +396,15 @@ def top_posts(connection: Connection, limit: int) -> list[TopRow]:
         select(
             W.c.post,
             W.c.sender,
+            W.c.sender_name,
+            D.text,
             W.c.account,
             W.c.channel,
             W.c.published_at,
             W.c.url,
             *(W.c[name] for name in (*FIGURES, "interactions", "measured")),
         )
+        .join(D, D.id == W.c.delivery_id)
         .where(W.c.measured == 1)
         .order_by(
             W.c.interactions.desc().nulls_last(),
@@ -405,6 +418,8 @@ def top_posts(connection: Connection, limit: int) -> list[TopRow]:
         TopRow(
             post=str(row.post),
             sender=str(row.sender),
+            sender_name=str(row.sender_name),
+            text=str(row.text),
             account=str(row.account),
             channel=str(row.channel),
             published_at=row.published_at,

@@ -57,6 +57,12 @@ a { color: #1d3f66; overflow-wrap: anywhere; }
 ol.notes { padding-left: 5mm; font-size: 9pt; }
 ol.notes li { margin-bottom: 1mm; }
 footer { margin-top: 6mm; font-size: 8.5pt; color: #3d3d3d; }
+header .brand { display: flex; justify-content: space-between; align-items: flex-start;
+  gap: 6mm; }
+header img.logo { max-height: 22mm; max-width: 60mm; object-fit: contain; }
+p.notice { margin: 0 0 4mm; padding: 2mm 3mm; border-left: 4px solid #b8c4d2;
+  background: #f3f6f9; font-size: 9.5pt; }
+p.closing { margin-top: 5mm; padding-top: 2mm; border-top: 1px solid #c4c4c4; }
 @media print {
   body { padding: 0; max-width: none; }
   h2 { margin-top: 5mm; }
@@ -78,10 +84,15 @@ def render_html(report: Report, words: Words) -> str:
         "</head>",
         "<body>",
         "<header>",
+        '<div class="brand">' if document.logo else "",
         f"<h1>{escape(document.title)}</h1>",
+        f'<img class="logo" src="{escape(document.logo, quote=True)}" alt="Logo"></div>'
+        if document.logo
+        else "",
         '<dl class="facts">',
         *(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in document.facts),
         "</dl>",
+        f'<p class="notice">{escape(document.notice)}</p>' if document.notice else "",
         _tiles(report, words),
         "</header>",
         "<main>",
@@ -92,6 +103,7 @@ def render_html(report: Report, words: Words) -> str:
         '<ol class="notes">',
         *(f"<li>{escape(note)}</li>" for note in document.notes),
         "</ol>",
+        f'<p class="closing">{escape(document.footer)}</p>' if document.footer else "",
         "</footer>",
         "</body>",
         "</html>",

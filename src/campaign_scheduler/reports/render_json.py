@@ -78,6 +78,7 @@ def report_json(report: Report, words: Words) -> dict[str, Any]:
                 "account": row.account,
                 "channel": row.channel,
                 "sender": row.sender,
+                "sender_name": row.sender_name,
                 "at_first_post": row.at_first_post,
                 "at_last_post": row.at_last_post,
             }
@@ -88,6 +89,8 @@ def report_json(report: Report, words: Words) -> dict[str, Any]:
                 "rank": post.rank,
                 "post": post.post,
                 "sender": post.sender,
+                "sender_name": post.sender_name,
+                "text": post.text,
                 "account": post.account,
                 "channel": post.channel,
                 "published_at": moment(post.published_at),

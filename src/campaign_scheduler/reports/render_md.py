@@ -19,12 +19,16 @@ def render_md(report: Report, words: Words) -> str:
     document = layout(report, words)
     lines = [f"# {escape_md(document.title)}", ""]
     lines += [f"- **{escape_md(label)}:** {escape_md(value)}" for label, value in document.facts]
+    if document.notice:
+        lines += ["", escape_md(document.notice)]
     for section in document.sections:
         lines += ["", f"## {escape_md(section.title)}"]
         for table in section.tables:
             lines += ["", *_table(table, titled=table.caption != section.title)]
     lines += ["", f"## {escape_md(document.notes_title)}", ""]
     lines += [f"{n}. {escape_md(note)}" for n, note in enumerate(document.notes, start=1)]
+    if document.footer:
+        lines += ["", "---", "", escape_md(document.footer)]
     return "\n".join(lines) + "\n"
 
 
