@@ -134,9 +134,9 @@ def test_queue_takes_a_german_date_and_warns_that_it_is_past(
 def test_queue_warns_about_a_time_after_the_campaign(
     workspace: Workspace, runner: CliRunner, fixed_now: datetime
 ) -> None:
-    result = queue_at(runner, workspace, "--at", "22.11.2021 12:00", "--not-after", "T+5d")
+    result = queue_at(runner, workspace, "--at", "06.12.2021 12:00", "--not-after", "T+20d")
     assert result.exit_code == 0, result.output
-    assert "--at: 2021-11-22 12:00 is after the campaign ends (2021-11-19 00:00)" in result.stderr
+    assert "--at: 2021-12-06 12:00 is after the campaign ends (2021-12-03 00:00)" in result.stderr
 
 
 def test_queue_warns_in_german(
@@ -153,7 +153,7 @@ def test_next_slot_never_chooses_a_day_after_the_campaign(
 ) -> None:
     result = queue_at(runner, workspace, "--next-slot")
     assert result.exit_code == 1
-    assert "no free slot before the campaign ends (2021-11-19 00:00); choose a time with --at" in (
+    assert "no free slot before the campaign ends (2021-12-03 00:00); choose a time with --at" in (
         result.stderr
     )
 
