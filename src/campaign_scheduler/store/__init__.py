@@ -1,1 +1,4 @@
 """The database: models, engine and session set-up, migrations and queries."""
+
+# The tables of store.attention belong to the same metadata (migrations compare against it).
+from campaign_scheduler.store import attention as _attention  # noqa: F401
