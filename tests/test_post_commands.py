@@ -300,7 +300,11 @@ def test_status_reports_unknown_and_failed(loaded: Workspace, runner: CliRunner)
     set_state(loaded, "unknown")
     result = invoke(runner, loaded, "status")
     assert result.exit_code == 1
-    assert "needs a person: 2 deliveries of unknown outcome (campaign resolve)" in result.stdout
+    for account in ("soest-mastodon", "soest-bluesky"):
+        assert f"needs a person: soest/01-klima on {account} has an unknown outcome" in (
+            result.stdout
+        )
+    assert "check the account, then campaign resolve" in result.stdout
 
 
 def test_history_lists_attempted_deliveries(loaded: Workspace, runner: CliRunner) -> None:

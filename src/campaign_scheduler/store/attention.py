@@ -179,3 +179,75 @@ def mark_stopped(store: Store, worker_id: str, now: datetime) -> None:
         if record is not None:
             record.stopped_at = now
             record.heartbeat_at = max(record.heartbeat_at, now)
+
+
+# --- what status names --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProblemDelivery:
+    post: str
+    account: str
+    state: str
+    reason: str | None
+    at: datetime  # when it entered that state (last change of the delivery)
+
+
+def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery]:
+    """Deliveries that failed, expired or ended unknown after ``since`` (all when None)."""
+    from campaign_scheduler.store.models import (
+        AccountRecord,
+        DeliveryRecord,
+        DeliveryState,
+        PostRecord,
+    )
+
+    query = (
+        select(
+            PostRecord.key,
+            AccountRecord.name,
+            DeliveryRecord.state,
+            DeliveryRecord.state_reason,
+            DeliveryRecord.last_error,
+            DeliveryRecord.updated_at,
+        )
+        .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+        .where(
+            DeliveryRecord.state.in_(
+                (
+                    DeliveryState.FAILED.value,
+                    DeliveryState.EXPIRED.value,
+                    DeliveryState.UNKNOWN.value,
+                )
+            )
+        )
+        .order_by(DeliveryRecord.updated_at, PostRecord.key, AccountRecord.name)
+    )
+    if since is not None:
+        query = query.where(DeliveryRecord.updated_at > since)
+    with store.session() as session:
+        return [
+            ProblemDelivery(key, account, state, reason or error, at)
+            for key, account, state, reason, error, at in session.execute(query)
+        ]
+
+
+def due_within(store: Store, until: datetime) -> int:
+    """How many deliveries wait to go out by ``until`` (overdue ones included)."""
+    from campaign_scheduler.store.models import DeliveryRecord, DeliveryState
+
+    with store.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(DeliveryRecord)
+                .where(
+                    DeliveryRecord.state.in_(
+                        (DeliveryState.PENDING.value, DeliveryState.RETRY_WAIT.value)
+                    ),
+                    DeliveryRecord.due_at <= until,
+                )
+            )
+            or 0
+        )
