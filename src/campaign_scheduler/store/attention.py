@@ -251,3 +251,20 @@ def due_within(store: Store, until: datetime) -> int:
             )
             or 0
         )
+
+
+def hold_account(store: Store, account: str, reason: str, now: datetime) -> None:
+    """Flag an account whose credentials a network refused: nothing is published on it until
+    a person fixes them (``campaign channels verify`` releases it), and an alert goes out.
+
+    The same flag a refused publish sets (``needs_attention`` with its reason)."""
+    from sqlalchemy import update
+
+    from campaign_scheduler.store.models import AccountRecord
+
+    with store.session(write=True) as session:
+        session.execute(
+            update(AccountRecord)
+            .where(AccountRecord.name == account)
+            .values(needs_attention=True, attention_reason=reason, updated_at=now)
+        )
