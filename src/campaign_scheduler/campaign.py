@@ -30,6 +30,8 @@ RULE_KEYS = (
     "grace",
     "windows",
     "require_approval",
+    "approvers",
+    "allow_as",
 )
 SENDER_KEYS = ("slug", "name")
 
@@ -56,6 +58,12 @@ class Rules:
     grace: timedelta = timedelta(hours=2)
     windows: tuple[PostingWindow, ...] = ()
     require_approval: bool = False
+    #: Who may approve (OS user names, or the names given with --as); empty = anyone but
+    #: the post's writers.
+    approvers: tuple[str, ...] = ()
+    #: Whether ``campaign approve --as NAME`` may name the approver (the OS user is recorded
+    #: as well, and an OS account that wrote the post can still never approve it).
+    allow_as: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,7 +259,15 @@ def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
             windows.append(parse_window(text))
         except WhenError as exc:
             reader.error(f"rules.windows: {exc}", "rules", "windows")
+    approvers: list[str] = []
+    for name in reader.string_list(table, path, "approvers"):
+        if not name.strip():
+            reader.error("rules.approvers: a name may not be empty", "rules", "approvers")
+        elif name.strip() not in approvers:
+            approvers.append(name.strip())
     return Rules(
+        approvers=tuple(approvers),
+        allow_as=reader.boolean(table, path, "allow_as", defaults.allow_as),
         require_hashtag=reader.boolean(table, path, "require_hashtag", defaults.require_hashtag),
         require_alt_text=reader.boolean(table, path, "require_alt_text", defaults.require_alt_text),
         min_gap=durations["min_gap"],
