@@ -227,3 +227,16 @@ def test_posts_are_not_changed_by_alerting(
     with store.session() as session:
         assert [(p.key, p.version) for p in session.scalars(select(PostRecord))] == before
     store.dispose()
+
+
+def test_what_a_person_acknowledged_is_not_alerted(
+    loaded: Workspace,
+    http_receiver: HttpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    runner: CliRunner,
+) -> None:
+    set_delivery(loaded, "soest-mastodon", state="failed", state_reason="x")
+    runner.invoke(app, ["--config", str(loaded.config_file), "status", "--ack"])
+    with_alerts(loaded, monkeypatch, http_receiver.url)
+    assert send(loaded, datetime.now(UTC)) == []
+    assert http_receiver.received == []

@@ -280,10 +280,11 @@ def send_alerts(
 ) -> AlertReport:
     """Send every condition not told yet, once. Never raises for a failed send: the claims
     are released and the error is in the report (the daemon must go on)."""
-    from campaign_scheduler.store.attention import claim_notices, notice_keys, rearm
+    from campaign_scheduler.store.attention import claim_notices, last_ack, notice_keys, rearm
 
     report = AlertReport()
-    conditions = [*find_conditions(store, now), *extra]
+    acked = last_ack(store)  # what a person has acknowledged needs no alert any more
+    conditions = [*find_conditions(store, now, since=acked.at if acked else None), *extra]
     for kind in REARMING:
         rearm(store, kind, [c.key for c in conditions if c.kind == kind])
     if not settings.enabled:
