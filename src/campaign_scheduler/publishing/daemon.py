@@ -277,6 +277,7 @@ class Daemon:
             self.metrics()
         except Exception:  # figures are not worth stopping the daemon for
             log.exception("collecting metrics failed")
+        self._send_alerts()  # a refused token found by the metrics job is told at once
 
     def _send_alerts(self) -> None:
         if self.alerts is None or self.worker.stop_requested.is_set():
