@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,10 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 def test_a_notice_is_claimed_once_and_released_when_sending_failed(store: Store) -> None:
-    keys = [("delivery:1:failed:1", "delivery_failed", {}), ("account-held:x", "account_held", {})]
+    keys: list[tuple[str, str, dict[str, Any]]] = [
+        ("delivery:1:failed:1", "delivery_failed", {}),
+        ("account-held:x", "account_held", {}),
+    ]
     assert claim_notices(store, keys, by="daemon-a", now=NOW) == [k for k, _, _ in keys]
     assert claim_notices(store, keys, by="timer", now=NOW) == []  # the other process
     release_notices(store, ["delivery:1:failed:1"])
