@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -165,8 +166,6 @@ def rate_limit_past_half_grace(
         half = timedelta(seconds=campaign.grace_seconds / 2)
         if until is None or until <= delivery.due_at + half:
             continue
-        from zoneinfo import ZoneInfo
-
         local = until.astimezone(ZoneInfo(campaign.timezone))
         yield Condition(
             kind="rate_limited",
@@ -280,7 +279,13 @@ def send_alerts(
 ) -> AlertReport:
     """Send every condition not told yet, once. Never raises for a failed send: the claims
     are released and the error is in the report (the daemon must go on)."""
-    from campaign_scheduler.store.attention import claim_notices, last_ack, notice_keys, rearm
+    from campaign_scheduler.store.attention import (
+        claim_notices,
+        last_ack,
+        notice_keys,
+        rearm,
+        release_notices,
+    )
 
     report = AlertReport()
     acked = last_ack(store)  # what a person has acknowledged needs no alert any more
@@ -313,8 +318,6 @@ def send_alerts(
         try:
             notify(urls, compose(group, language))
         except AlertError as exc:
-            from campaign_scheduler.store.attention import release_notices
-
             release_notices(store, [c.key for c in group])
             report.error = exc.message
             log.warning("alerts: %s", exc.message)
