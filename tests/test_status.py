@@ -188,3 +188,24 @@ def test_status_alert_without_alert_urls_is_a_usage_error(
     result = invoke(runner, loaded, "status", "--alert")
     assert result.exit_code == 2
     assert "--alert: the config has no [alerts] urls" in result.stderr
+
+
+def test_many_problems_are_named_up_to_a_limit_and_counted_beyond(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    for number in range(12):
+        workspace.draft(f"soest/{number:02d}-post", at=f"T-{number + 1}d 11:30")
+    assert invoke(runner, workspace, "load").exit_code == 0
+    store = open_store(workspace.database_url)
+    with store.session(write=True) as session:
+        session.execute(update(DeliveryRecord).values(state="failed", state_reason="nein"))
+    store.dispose()
+    result = invoke(runner, workspace, "status")
+    assert result.exit_code == 1
+    assert (
+        result.stdout.count(" failed 0 s ago: nein") + result.stdout.count(" failed 1 s ago: nein")
+        <= 20
+    )
+    assert "… and 4 more failed, expired or unknown deliveries" in result.stdout
+    status = json.loads(invoke(runner, workspace, "status", "--json").stdout)
+    assert len(status["since_ack"]) == 24

@@ -29,6 +29,8 @@ STATE_ORDER = (
 
 #: Work due within this horizon needs a running daemon.
 DUE_HORIZON_SECONDS = 3600
+#: At most this many problem deliveries are named one by one; the rest are counted.
+NAMED_AT_MOST = 20
 
 
 def _age(seconds: float) -> str:
@@ -122,11 +124,16 @@ def status(
             f"{'delivery is' if due_soon == 1 else 'deliveries are'} due within the next hour "
             "(start it: campaign run, or systemctl start campaign-scheduler)"
         )
-    for item in news:
+    for item in news[:NAMED_AT_MOST]:
         problems.append(
             f"{item.post} on {item.account} {_STATE_WORDS.get(item.state, item.state)} "
             f"{_age((now - item.at).total_seconds())} ago: {item.reason or '–'} "
             f"({_STATE_HINTS.get(item.state, 'campaign history')})"
+        )
+    if len(news) > NAMED_AT_MOST:
+        problems.append(
+            f"… and {len(news) - NAMED_AT_MOST} more failed, expired or unknown deliveries "
+            "(campaign history; campaign status --json lists them all)"
         )
     unknown_before = summary.counts.get("unknown", 0) - sum(
         1 for item in news if item.state == "unknown"
