@@ -137,3 +137,27 @@ def test_earned_hashtag_use_is_stored_once_without_our_own_posts(
         authors = sorted(session.scalars(select(HashtagUseRecord.author)))
     store.dispose()
     assert authors == ["buergerin", "verein"]
+
+
+def test_refused_credentials_while_fetching_figures_hold_the_account(
+    published: LiveCampaign, sandbox: MastodonSandbox
+) -> None:
+    """The metrics job flags the account as a publish does, so the alert comes before the
+    next post fails."""
+    from campaign_scheduler.store.models import AccountRecord
+
+    sandbox.revoke(published.env["LIVE_TOKEN_0"])
+    report = json.loads(published.run("metrics", "--json").stdout)
+    assert report["skipped"]["soest-mastodon"].startswith("credentials refused")
+    store = open_store(published.database_url)
+    try:
+        with store.session() as session:
+            account = session.scalars(
+                select(AccountRecord).where(AccountRecord.name == "soest-mastodon")
+            ).one()
+            assert account.needs_attention
+            assert account.attention_reason and "metrics" in account.attention_reason
+    finally:
+        store.dispose()
+    status = published.run("status")
+    assert "needs a person: account soest-mastodon needs attention" in status.stdout

@@ -53,14 +53,18 @@ def loaded(workspace: Workspace, runner: CliRunner) -> Workspace:
     return workspace
 
 
-def test_four_eyes_the_author_cannot_approve(workspace: Workspace, runner: CliRunner) -> None:
+def test_four_eyes_the_author_cannot_approve(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require_approval(workspace)
     workspace.draft("soest/01-klima")
-    invoke(runner, workspace, "load", "--as", "anna")
-    result = invoke(runner, workspace, "approve", "soest/01-klima", "--as", "anna")
+    monkeypatch.setattr("campaign_scheduler.identity.os_user", lambda: "anna")
+    invoke(runner, workspace, "load")
+    result = invoke(runner, workspace, "approve", "soest/01-klima")
     assert result.exit_code == 1
-    assert "anna wrote soest/01-klima; someone else must approve it" in result.stderr
-    result = invoke(runner, workspace, "approve", "soest/01-klima", "--as", "ben")
+    assert "anna wrote or changed soest/01-klima; someone else must approve it" in result.stderr
+    monkeypatch.setattr("campaign_scheduler.identity.os_user", lambda: "ben")
+    result = invoke(runner, workspace, "approve", "soest/01-klima")
     assert result.exit_code == 0, result.output
     assert "approved soest/01-klima (version 1, written by anna)" in result.stdout
     assert ("ben", "post.approved") in audit_actions(workspace)
@@ -300,7 +304,11 @@ def test_status_reports_unknown_and_failed(loaded: Workspace, runner: CliRunner)
     set_state(loaded, "unknown")
     result = invoke(runner, loaded, "status")
     assert result.exit_code == 1
-    assert "needs a person: 2 deliveries of unknown outcome (campaign resolve)" in result.stdout
+    for account in ("soest-mastodon", "soest-bluesky"):
+        assert f"needs a person: soest/01-klima on {account} has an unknown outcome" in (
+            result.stdout
+        )
+    assert "check the account, then campaign resolve" in result.stdout
 
 
 def test_history_lists_attempted_deliveries(loaded: Workspace, runner: CliRunner) -> None:

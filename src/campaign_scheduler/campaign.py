@@ -41,6 +41,8 @@ RULE_KEYS = (
     "require_approval",
     "quiet_days",
     "holidays",
+    "approvers",
+    "allow_as",
 )
 DAY_POLICIES = ("warn", "refuse", "ignore")
 SENDER_KEYS = ("slug", "name")
@@ -83,6 +85,12 @@ class Rules:
     require_approval: bool = False
     quiet_days: str = "warn"  # posts on the region's quiet days: warn, refuse or ignore
     holidays: str = "warn"  # posts on its public holidays
+    #: Who may approve (OS user names, or the names given with --as); empty = anyone but
+    #: the post's writers.
+    approvers: tuple[str, ...] = ()
+    #: Whether ``campaign approve --as NAME`` may name the approver (the OS user is recorded
+    #: as well, and an OS account that wrote the post can still never approve it).
+    allow_as: bool = False
 
 
 @dataclass(frozen=True)
@@ -312,9 +320,17 @@ def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
             )
             value = getattr(defaults, key)
         policies[key] = value or getattr(defaults, key)
+    approvers: list[str] = []
+    for name in reader.string_list(table, path, "approvers"):
+        if not name.strip():
+            reader.error("rules.approvers: a name may not be empty", "rules", "approvers")
+        elif name.strip() not in approvers:
+            approvers.append(name.strip())
     return Rules(
         quiet_days=policies["quiet_days"],
         holidays=policies["holidays"],
+        approvers=tuple(approvers),
+        allow_as=reader.boolean(table, path, "allow_as", defaults.allow_as),
         require_hashtag=reader.boolean(table, path, "require_hashtag", defaults.require_hashtag),
         require_alt_text=reader.boolean(table, path, "require_alt_text", defaults.require_alt_text),
         min_gap=durations["min_gap"],

@@ -110,6 +110,23 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: where a person is told that something needs them (apprise URLs).
+
+    Each URL is a secret reference (``env:NAME`` / ``file:PATH``): notification URLs carry
+    passwords and tokens (``mailtos://user:password@…``, ``tgram://bot-token/…``)."""
+
+    urls: tuple[SecretRef, ...] = ()
+    every: timedelta = timedelta(minutes=5)
+    #: Who is addressed in the text: "de" or "en"; None = the campaign's language.
+    language: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls)
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path | None
     base_dir: Path
@@ -119,6 +136,7 @@ class Settings:
     daemon: DaemonSettings
     accounts: Mapping[str, Account]
     problems: tuple[Problem, ...] = field(default=())
+    alerts: AlertSettings = field(default=AlertSettings())
 
     def accounts_of(self, sender: str, channel: str) -> list[Account]:
         return [a for a in self.accounts.values() if a.sender == sender and a.channel == channel]
@@ -201,7 +219,7 @@ def _settings_from_document(
     reader = FieldReader(doc, problems)
     data = doc.data
     base_dir = doc.path.parent
-    reader.known_keys(data, (), ("database", "paths", "daemon", "accounts"))
+    reader.known_keys(data, (), ("database", "paths", "daemon", "accounts", "alerts"))
 
     database = reader.table(data, ("database",))
     reader.known_keys(database, ("database",), ("url",))
@@ -239,6 +257,8 @@ def _settings_from_document(
         if account is not None:
             accounts[name] = account
 
+    alerts = _read_alerts(reader, reader.table(data, ("alerts",)), base_dir, environ)
+
     return Settings(
         config_path=doc.path,
         base_dir=base_dir,
@@ -248,7 +268,57 @@ def _settings_from_document(
         daemon=DaemonSettings(**durations),
         accounts=accounts,
         problems=tuple(problems),
+        alerts=alerts,
     )
+
+
+ALERT_KEYS = ("urls", "every", "language")
+ALERT_LANGUAGES = ("de", "en")
+
+
+def _read_alerts(
+    reader: FieldReader, table: dict[str, Any], base_dir: Path, environ: Mapping[str, str]
+) -> AlertSettings:
+    path = ("alerts",)
+    reader.known_keys(table, path, ALERT_KEYS)
+    defaults = AlertSettings()
+    urls: list[SecretRef] = []
+    for text in reader.string_list(table, path, "urls"):
+        ref = SecretRef.parse(text, base_dir)
+        if ref is None:
+            # Never echo the value: a notification URL carries its password or token.
+            reader.error(
+                'alerts.urls: each entry must be a reference like "env:NAME" or "file:PATH" '
+                "to a notification URL, never the URL itself",
+                *path,
+                "urls",
+            )
+            continue
+        if not ref.is_available(environ):
+            reader.warning(
+                f"alerts.urls: {ref.describe()} is not set; alerts cannot be sent",
+                *path,
+                "urls",
+            )
+        urls.append(ref)
+    every = defaults.every
+    every_text = reader.string(table, path, "every")
+    if every_text is not None:
+        try:
+            every = parse_duration(every_text)
+        except WhenError as exc:
+            reader.error(f"alerts.every: {exc}", *path, "every")
+        else:
+            if every <= timedelta(0):
+                reader.error("alerts.every must be longer than zero", *path, "every")
+                every = defaults.every
+    language = reader.string(table, path, "language")
+    if language is not None and language not in ALERT_LANGUAGES:
+        reader.error(
+            f"alerts.language must be one of {', '.join(ALERT_LANGUAGES)}", *path, "language"
+        )
+        language = None
+    return AlertSettings(urls=tuple(urls), every=every, language=language)
 
 
 def _read_account(

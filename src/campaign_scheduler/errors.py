@@ -13,6 +13,7 @@ The CLI translates these once, at its edge, into a message on stderr without a t
     │   └── ConfigError               config.toml or the environment is wrong
     │       └── MissingConfigError    there is no configuration at all (a first start)
     ├── SecretError                   an env:/file: secret reference cannot be resolved
+    ├── AlertError                    an alert could not be sent to its notification URL
     ├── NotFoundError                 a post, account or campaign named by the user does not exist
     ├── StoreError                    the database cannot be opened or migrated
     │   └── ConflictError             a change would alter what is already published
@@ -82,6 +83,13 @@ class SecretError(CampaignSchedulerError):
     """A secret reference (``env:NAME`` or ``file:PATH``) cannot be resolved.
 
     The message names the reference, never the secret's value.
+    """
+
+
+class AlertError(CampaignSchedulerError):
+    """An alert could not be handed to its notification service (``[alerts] urls``).
+
+    The message names the secret reference, never the notification URL (it holds secrets).
     """
 
 

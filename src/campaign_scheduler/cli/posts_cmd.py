@@ -211,14 +211,37 @@ def queue(
 def approve(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="the post key")],
-    actor: ActorOption = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="approve under this name (only where the campaign sets rules.allow_as)",
+        ),
+    ] = None,
 ) -> None:
-    """Approve a post (with rules.require_approval, someone other than its author)."""
-    from campaign_scheduler.store.changes import approve as approve_post
+    """Approve a post as your OS user: never by anyone who wrote or changed it
+    (rules.approvers lists who may)."""
+    from campaign_scheduler import identity
+    from campaign_scheduler.store.approval import approve as approve_post
 
     with opened(ctx) as c:
+        rules = c.campaign.rules
+        if actor is not None and not rules.allow_as:
+            raise UsageError(
+                "--as: this campaign does not allow approving under another name "
+                "(rules.allow_as); you approve as your OS user",
+            )
+        os_user = identity.os_user()
         write_line(
-            approve_post(c.store, c.campaign.slug, key, actor=current_user(actor), now=utcnow())
+            approve_post(
+                c.store,
+                c.campaign.slug,
+                key,
+                actor=current_user(actor),
+                os_user=os_user,
+                approvers=rules.approvers,
+                now=utcnow(),
+            )
         )
 
 

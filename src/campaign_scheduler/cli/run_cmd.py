@@ -77,11 +77,20 @@ def run(
         worker = Worker(
             c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
         )
+        store, accounts, alert_settings = c.store, list(c.settings.accounts), c.settings.alerts
+
+        def send_alerts_now() -> None:
+            from campaign_scheduler.alerts import send_alerts
+            from campaign_scheduler.publishing.daemon import utcnow
+
+            send_alerts(store, alert_settings, utcnow(), sender=worker.worker_id)
+
         if once:
             report = worker.tick()
             err_line(f"run --once: {report.summary()}")
+            if alert_settings.enabled:
+                send_alerts_now()
             return
-        store, accounts = c.store, list(c.settings.accounts)
 
         def collect_metrics() -> None:
             from campaign_scheduler.metrics.collector import collect, collect_hashtag_use
@@ -96,4 +105,6 @@ def run(
             reconcile=c.settings.daemon.reconcile,
             metrics=collect_metrics,
             metrics_every=c.settings.daemon.metrics,
+            alerts=send_alerts_now if alert_settings.enabled else None,
+            alerts_every=alert_settings.every,
         ).serve()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,10 +56,15 @@ def state_of(ctx: typer.Context) -> AppState:
 
 
 def current_user(explicit: str | None = None) -> str:
-    """Who is acting: ``--as NAME``, else the operating-system user."""
-    if explicit:
-        return explicit
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    """Who is acting: ``--as NAME``, else the operating-system user. ``--as ""`` is refused:
+    an empty name would make the record say nobody did it."""
+    from campaign_scheduler import identity
+
+    if explicit is not None:
+        name = explicit.strip()
+        if not name:
+            from campaign_scheduler.errors import UsageError
+
+            raise UsageError("--as: give a name (it may not be empty), or leave --as out")
+        return name
+    return identity.os_user()

@@ -180,7 +180,13 @@ def _snapshot(
                 )
         return
     except AuthError as exc:
+        from campaign_scheduler.store.attention import hold_account
+
         report.skipped[target.account] = f"credentials refused: {exc.message}"
+        # Held as a refused publish holds it: the alert comes before the next post fails.
+        hold_account(
+            store, target.account, f"credentials refused while fetching metrics: {exc.message}", now
+        )
         return
     except (ChannelError, CampaignSchedulerError) as exc:
         log.warning("metrics for %s on %s failed: %s", target.remote_id, target.account, exc)

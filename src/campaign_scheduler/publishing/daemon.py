@@ -46,6 +46,7 @@ log = logging.getLogger("campaign_scheduler.daemon")
 PUBLISH_JOB = "publish-due"
 RECONCILE_JOB = "reconcile"
 METRICS_JOB = "metrics"
+ALERTS_JOB = "alerts"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
 
@@ -157,6 +158,7 @@ class Worker:
                 )
             else:
                 record.heartbeat_at = now
+                record.stopped_at = None  # the same --worker-id started again
 
 
 class Daemon:
@@ -169,11 +171,15 @@ class Daemon:
         reconcile: timedelta = timedelta(seconds=30),
         metrics: Callable[[], None] | None = None,
         metrics_every: timedelta = timedelta(hours=1),
+        alerts: Callable[[], None] | None = None,
+        alerts_every: timedelta = timedelta(minutes=5),
     ) -> None:
         self.worker = worker
         self.reconcile_every = reconcile
         self.metrics = metrics
         self.metrics_every = metrics_every
+        self.alerts = alerts
+        self.alerts_every = alerts_every
         self._scheduler: Any = None
         self._last_idle: datetime | None = None
         self._wake_at: datetime | None = None
@@ -211,6 +217,15 @@ class Daemon:
                 replace_existing=True,
                 next_run_time=utcnow() + timedelta(seconds=5),
             )
+        if self.alerts is not None:
+            scheduler.add_job(
+                self._send_alerts,
+                "interval",
+                seconds=self.alerts_every.total_seconds(),
+                id=ALERTS_JOB,
+                replace_existing=True,
+                next_run_time=utcnow(),
+            )
         previous = (
             {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
             if handle_signals
@@ -227,6 +242,7 @@ class Daemon:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            self._mark_stopped()
             log.info("daemon %s stopped", self.worker.worker_id)
 
     def stop(self) -> None:
@@ -249,6 +265,7 @@ class Daemon:
         if report.outcomes or report.expired:
             log.info("tick: %s", report.summary())
             self._last_idle = None
+            self._send_alerts()  # right after the outcomes are recorded
         else:
             self._last_idle = self.worker.clock()
         self._schedule_wake()
@@ -260,6 +277,23 @@ class Daemon:
             self.metrics()
         except Exception:  # figures are not worth stopping the daemon for
             log.exception("collecting metrics failed")
+        self._send_alerts()  # a refused token found by the metrics job is told at once
+
+    def _send_alerts(self) -> None:
+        if self.alerts is None or self.worker.stop_requested.is_set():
+            return
+        try:
+            self.alerts()
+        except Exception:  # an alert receiver is not worth stopping the daemon for
+            log.exception("sending alerts failed")
+
+    def _mark_stopped(self) -> None:
+        from campaign_scheduler.store.attention import mark_stopped
+
+        try:
+            mark_stopped(self.worker.store, self.worker.worker_id, self.worker.clock())
+        except Exception:  # the database may be what stopped us
+            log.exception("could not record that daemon %s stopped", self.worker.worker_id)
 
     def _reconcile(self) -> None:
         self.worker.heartbeat()

@@ -102,8 +102,9 @@ def _compress(store: Store, slug: str, span: timedelta, now: datetime) -> Compre
 
 def _approve_all(store: Store, slug: str, now: datetime) -> int:
     """Four eyes in the rehearsal's own copy: a reviewer who is not the author approves every
-    post, through the same approval (and audit trail) as ``campaign approve --as``."""
-    from campaign_scheduler.store.changes import approve
+    post, through the same approval (and audit trail) as ``campaign approve``. The reviewer is a
+    rehearsal identity, recorded as both the name and the OS user of the approval."""
+    from campaign_scheduler.store.approval import approve
 
     with store.session() as session:
         keys = session.scalars(
@@ -117,7 +118,7 @@ def _approve_all(store: Store, slug: str, now: datetime) -> int:
             .order_by(PostRecord.key)
         ).all()
     for key in keys:
-        approve(store, slug, key, actor=REVIEWER, now=now)
+        approve(store, slug, key, actor=REVIEWER, os_user=REVIEWER, now=now)
     return len(keys)
 
 

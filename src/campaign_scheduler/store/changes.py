@@ -1,4 +1,5 @@
-"""Changes a person makes to one post: queue, approve, cancel, reschedule, resolve.
+"""Changes a person makes to one post: queue, cancel, reschedule, resolve (approve:
+:mod:`campaign_scheduler.store.approval`).
 
 Each runs in one transaction and writes an audit event with who did it.
 """
@@ -33,10 +34,6 @@ from campaign_scheduler.timeutil import deadline, format_local
 
 #: States a person may cancel or move to another time.
 CHANGEABLE = frozenset({*WAITING, DeliveryState.FAILED, DeliveryState.EXPIRED})
-
-
-class FourEyesError(CampaignSchedulerError):
-    """The author of a post tried to approve it while the campaign requires four eyes."""
 
 
 def _campaign(session: Session, slug: str) -> CampaignRecord:
@@ -107,24 +104,6 @@ def _selected(post: PostRecord, account: str | None) -> list[DeliveryRecord]:
         names = ", ".join(d.account.name for d in deliveries)
         raise NotFoundError(f"post '{post.key}' has no delivery on '{account}' (it has: {names})")
     return chosen
-
-
-def approve(store: Store, slug: str, key: str, *, actor: str, now: datetime) -> str:
-    """Approve the current version of a post. With four eyes, not by its author."""
-    with store.session(write=True) as session:
-        campaign = _campaign(session, slug)
-        post = _post(session, campaign, key)
-        if post.approver is not None:
-            return f"{key} (version {post.version}) was already approved by {post.approver}"
-        if campaign.require_approval and actor == post.author:
-            raise FourEyesError(
-                f"{actor} wrote {key}; someone else must approve it (rules.require_approval)",
-                hint="ask a colleague to run 'campaign approve' (or use --as NAME)",
-            )
-        post.approver = actor
-        post.approved_at = now
-        _audit(session, now, actor, "post.approved", campaign, post, version=post.version)
-        return f"approved {key} (version {post.version}, written by {post.author})"
 
 
 def cancel(

@@ -296,3 +296,5 @@ class WorkerRecord(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[str] = mapped_column(String(50))
+    #: Set when the daemon stopped cleanly (SIGTERM/SIGINT); NULL while running or after a crash.
+    stopped_at: Mapped[datetime | None]
