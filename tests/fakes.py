@@ -39,9 +39,10 @@ class FakeNetwork:
 
 class ScriptedChannel(Channel):
     """Answers each publish call as the script says: "ok", an exception to raise before
-    anything is created, or CREATE_THEN_LOSE_ANSWER."""
+    anything is created, or CREATE_THEN_LOSE_ANSWER. A network of its own ("scripted"): it
+    has no text limit and is not registered; tests hand it to the publisher directly."""
 
-    name: ClassVar[str] = "mastodon"
+    name: ClassVar[str] = "scripted"
 
     def __init__(self, network: FakeNetwork, script: list[object] | None = None) -> None:
         super().__init__(AccountSettings("fake", "https://social.example"), session=None)  # type: ignore[arg-type]
@@ -72,7 +73,7 @@ class ScriptedChannel(Channel):
 
 
 class KeyedChannel(ScriptedChannel):
-    """Like Mastodon: deduplicates by idempotency key for 55 minutes and can look posts up."""
+    """Deduplicates by idempotency key for 55 minutes and can look posts up (as Mastodon does)."""
 
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import NO_LIMIT, TextRule
 
 if TYPE_CHECKING:
     import requests
@@ -90,6 +91,10 @@ class Channel(ABC):
 
     #: The entry-point name, e.g. "mastodon".
     name: ClassVar[str]
+    #: What an account of this channel has in config.toml, and what the network can do.
+    spec: ClassVar[ChannelSpec] = ChannelSpec()
+    #: How the network counts a post's text, and its limits.
+    text_rule: ClassVar[TextRule] = NO_LIMIT
     #: How long the network remembers an idempotency key and returns the original post for it
     #: instead of creating a second one; ``None`` when the network has no such guarantee.
     idempotency_window: ClassVar[timedelta | None] = None
@@ -105,6 +110,11 @@ class Channel(ABC):
         self.session = session
         self.timeout = timeout
 
+    @classmethod
+    def title(cls) -> str:
+        """The network's name as people write it ("LinkedIn")."""
+        return cls.spec.title or cls.name
+
     def text_limit(self) -> int | None:
         """The account's text limit in the network's unit, if it has its own (e.g. an
         instance's ``max_characters``); ``None`` means the network's documented default."""
@@ -112,7 +122,7 @@ class Channel(ABC):
 
     def validate(self, post: OutboundPost) -> list[str]:
         """Problems that would make the network refuse ``post``; empty when it may go out."""
-        issues = text_length_issues(
+        issues = self.text_rule.issues(
             self.name, post.text, with_media=bool(post.media), limit=self.text_limit()
         )
         return [issue.message() for issue in issues]

@@ -59,6 +59,15 @@ from campaign_scheduler.channels.base import (
     Receipt,
     TagUse,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_GRAPHEMES,
+    UNIT_UTF8,
+    Limit,
+    TextRule,
+    count_graphemes,
+    count_utf8_bytes,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -136,6 +145,18 @@ class BlueskyChannel(Channel):
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
     name: ClassVar[str] = "bluesky"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Bluesky",
+        settings=("identifier",),
+        secrets=("password",),
+        optional=("app_url",),
+        default_base_url="https://bsky.social",
+        supports_threads=True,
+        reports_impressions=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(
+        UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
+    )
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
     can_look_up: ClassVar[bool] = True

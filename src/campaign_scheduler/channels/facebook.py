@@ -56,6 +56,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_UTF16,
+    TextRule,
+    count_utf16_units,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -86,6 +92,14 @@ class FacebookChannel(Channel):
     """Posts on one Facebook Page."""
 
     name: ClassVar[str] = "facebook"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Facebook",
+        settings=("page_id",),
+        secrets=("token",),
+        optional=("api_version",),
+        default_base_url="https://graph.facebook.com",
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     can_look_up: ClassVar[bool] = True
 
     def __init__(

@@ -57,6 +57,15 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_HASHTAGS,
+    UNIT_UTF16,
+    Limit,
+    TextRule,
+    count_hashtags,
+    count_utf16_units,
+)
 from campaign_scheduler.errors import RejectedError, UnavailableError
 
 MAX_IMAGES = 10
@@ -70,6 +79,21 @@ class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
     name: ClassVar[str] = "instagram"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Instagram",
+        settings=("user_id", "media_base_url"),
+        secrets=("token",),
+        optional=("api_version",),
+        default_base_url="https://graph.facebook.com",
+        needs_media=True,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(
+        UNIT_UTF16,
+        count_utf16_units,
+        2200,
+        subject="caption",
+        also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
+    )
     can_look_up: ClassVar[bool] = True
     graph_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
     default_poll_interval: ClassVar[float] = 3.0

@@ -60,7 +60,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_UTF16,
+    TextRule,
+    count_utf16_units,
+)
 from campaign_scheduler.errors import (
     AuthError,
     OutcomeUnknownError,
@@ -106,6 +111,14 @@ class LinkedInChannel(Channel):
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
     name: ClassVar[str] = "linkedin"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "LinkedIn",
+        settings=("organization",),
+        secrets=("token",),
+        optional=("api_version",),
+        default_base_url="https://api.linkedin.com",
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
 
@@ -134,7 +147,7 @@ class LinkedInChannel(Channel):
             # Whether LinkedIn counts the escapes is not documented: stay under the limit with them.
             problems += [
                 issue.message() + " once reserved characters are escaped"
-                for issue in text_length_issues("linkedin", escaped, limit=COMMENTARY_LIMIT)
+                for issue in self.text_rule.issues(self.name, escaped, limit=COMMENTARY_LIMIT)
             ]
         if post.reply_to is not None:
             problems.append(NO_REPLIES)

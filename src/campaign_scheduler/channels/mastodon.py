@@ -50,6 +50,12 @@ from campaign_scheduler.channels.base import (
     Receipt,
     TagUse,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_MASTODON,
+    TextRule,
+    count_mastodon,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -95,6 +101,14 @@ class MastodonChannel(Channel):
     ``max_characters``, used when the instance does not publish its limit."""
 
     name: ClassVar[str] = "mastodon"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Mastodon",
+        secrets=("token",),
+        optional_integers=("max_characters",),
+        supports_threads=True,
+        reports_impressions=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True

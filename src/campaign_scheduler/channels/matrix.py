@@ -67,6 +67,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_UTF8,
+    TextRule,
+    count_utf8_bytes,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -116,6 +122,10 @@ class MatrixChannel(Channel):
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
     name: ClassVar[str] = "matrix"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Matrix", settings=("room",), secrets=("token",), supports_threads=True
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=25)
     can_look_up: ClassVar[bool] = True
 

@@ -54,6 +54,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_UTF16,
+    TextRule,
+    count_utf16_units,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -85,6 +91,17 @@ class TelegramChannel(Channel):
     token from @BotFather."""
 
     name: ClassVar[str] = "telegram"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Telegram",
+        settings=("chat",),
+        secrets=("token",),
+        default_base_url="https://api.telegram.org",
+        supports_threads=True,
+        reports_impressions=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(
+        UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024
+    )
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 

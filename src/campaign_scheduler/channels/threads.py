@@ -51,6 +51,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_THREADS,
+    TextRule,
+    count_threads,
+)
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
 DEFAULT_THREADS_VERSION = "v1.0"
@@ -63,6 +69,15 @@ class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
     name: ClassVar[str] = "threads"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Threads",
+        settings=("user_id",),
+        secrets=("token",),
+        optional=("api_version", "media_base_url"),
+        default_base_url="https://graph.threads.net",
+        supports_threads=True,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
     can_look_up: ClassVar[bool] = True
     graph_version: ClassVar[str] = DEFAULT_THREADS_VERSION
     default_poll_interval: ClassVar[float] = 5.0

@@ -59,6 +59,12 @@ from urllib.parse import urlsplit
 
 from campaign_scheduler.channels._http import logger_for, safe_url, send
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_GRAPHEMES,
+    TextRule,
+    count_graphemes,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -117,6 +123,14 @@ class WebhookChannel(Channel):
     documents that it answers a repeated ``Idempotency-Key`` without publishing again)."""
 
     name: ClassVar[str] = "webhook"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Webhook",
+        settings=("url",),
+        secrets=("secret",),
+        optional=("deduplicates",),
+        needs_base_url=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 

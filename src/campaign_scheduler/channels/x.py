@@ -57,6 +57,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_WEIGHTED,
+    TextRule,
+    count_x_weighted,
+)
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -95,6 +101,13 @@ class XChannel(Channel):
     "Read and write" permission)."""
 
     name: ClassVar[str] = "x"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "X",
+        secrets=("api_key", "api_secret", "access_token", "access_secret"),
+        default_base_url="https://api.x.com",
+        supports_threads=True,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
 

@@ -17,20 +17,21 @@ def list_channels(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Installed channels (built-in and plugins) with their limits."""
-    from campaign_scheduler.channels.registry import available_channels
-    from campaign_scheduler.channels.text import KNOWN_CHANNELS, limit_of, unit_of
+    from campaign_scheduler.channels.registry import (
+        ChannelPluginError,
+        available_channels,
+        channel_class,
+    )
 
     rows = []
     for name, target in sorted(available_channels().items()):
-        known = name in KNOWN_CHANNELS
-        rows.append(
-            {
-                "channel": name,
-                "implementation": target,
-                "limit": limit_of(name) if known else None,
-                "unit": unit_of(name) if known else None,
-            }
-        )
+        try:
+            rule = channel_class(name).text_rule
+        except ChannelPluginError:
+            limit, unit = None, None  # listed all the same: `channels list` is where one looks
+        else:
+            limit, unit = rule.limit, rule.unit
+        rows.append({"channel": name, "implementation": target, "limit": limit, "unit": unit})
     if as_json:
         write_json(rows)
         return
