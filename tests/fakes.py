@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
+from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.errors import ChannelError, OutcomeUnknownError
 
 CREATE_THEN_LOSE_ANSWER = "create, then lose the answer"
@@ -39,10 +40,11 @@ class FakeNetwork:
 
 class ScriptedChannel(Channel):
     """Answers each publish call as the script says: "ok", an exception to raise before
-    anything is created, or CREATE_THEN_LOSE_ANSWER. A network of its own ("scripted"): it
-    has no text limit and is not registered; tests hand it to the publisher directly."""
+    anything is created, or CREATE_THEN_LOSE_ANSWER. A network of its own ("scripted", at most
+    500 graphemes a post), not registered: tests hand it to the publisher directly."""
 
     name: ClassVar[str] = "scripted"
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, 500)
 
     def __init__(self, network: FakeNetwork, script: list[object] | None = None) -> None:
         super().__init__(AccountSettings("fake", "https://social.example"), session=None)  # type: ignore[arg-type]

@@ -23,15 +23,16 @@ def list_channels(
         channel_class,
     )
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for name, target in sorted(available_channels().items()):
+        row: dict[str, object] = {"channel": name, "implementation": target}
         try:
             rule = channel_class(name).text_rule
-        except ChannelPluginError:
-            limit, unit = None, None  # listed all the same: `channels list` is where one looks
+        except ChannelPluginError:  # listed all the same: `channels list` is where one looks
+            row.update(limit=None, unit=None)
         else:
-            limit, unit = rule.limit, rule.unit
-        rows.append({"channel": name, "implementation": target, "limit": limit, "unit": unit})
+            row.update(limit=rule.limit, unit=rule.unit)
+        rows.append(row)
     if as_json:
         write_json(rows)
         return
