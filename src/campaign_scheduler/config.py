@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from campaign_scheduler.channels.addresses import url_problem
 from campaign_scheduler.channels.catalog import installed_names, spec_of
 from campaign_scheduler.channels.registry import ChannelPluginError
 from campaign_scheduler.errors import ConfigError, InputError, SecretError
@@ -291,14 +292,18 @@ def _read_account(
                 f"account '{name}': missing key 'base_url' (the {title} server's address)",
                 *path,
             )
-    elif not base_url.startswith(("http://", "https://")):
-        reader.error(f"account '{name}': base_url must start with https://", *path, "base_url")
+    elif (problem := url_problem(base_url)) is not None:
+        reader.error(f"account '{name}': base_url {problem}", *path, "base_url")
 
     settings: dict[str, Any] = {}
     for key in spec.settings:
         value = reader.string(table, path, key, required=True)
         if value is not None:
             settings[key] = value
+    for key in spec.addresses:
+        address = settings.get(key)
+        if isinstance(address, str) and (problem := url_problem(address)) is not None:
+            reader.error(f"account '{name}': {key} {problem}", *path, key)
     for key in spec.optional_integers:
         number = reader.integer(table, path, key, None)
         if number is not None:

@@ -30,13 +30,17 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from campaign_scheduler import __version__
+from campaign_scheduler.channels.addresses import url_problem
 from campaign_scheduler.errors import ChannelError, OutcomeUnknownError, UnavailableError
 
 USER_AGENT = f"campaign-scheduler/{__version__}"
@@ -73,6 +77,14 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{path}" if parts.scheme else path
 
 
+#: The largest answer read from a network (media are uploaded, never downloaded).
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: How many same-origin redirects one call follows.
+MAX_REDIRECTS = 5
+_READ_CHUNK = 64 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -80,23 +92,156 @@ def send(
     *,
     timeout: float | tuple[float, float],
     channel: str = "http",
+    max_bytes: int = MAX_BODY_BYTES,
+    follow_redirects: bool = True,
+    monotonic: Callable[[], float] = time.monotonic,
     **kwargs: Any,
 ) -> requests.Response:
     """Make one request through ``session``; translate transport failures (see module doc).
 
     ``kwargs`` go to :meth:`requests.Session.request` unchanged. Any HTTP status is returned
-    as a response; only failures to get one raise.
+    as a response (its body read whole); only failures to get one raise. On top of that:
+
+    * the URL must be ``https://``, or ``http://`` on a loopback address (sandboxes, tests);
+    * redirects are followed only on the same origin (scheme, host and port), at most
+      :data:`MAX_REDIRECTS`; one to another origin raises :class:`ChannelError` and is not
+      followed, so credentials in headers, query or body never reach another server
+      (``follow_redirects=False``: every redirect is returned as the answer);
+    * ``timeout`` (the read timeout of a pair) is also the limit for the whole call, body
+      included: a server that trickles its answer cannot hold the call longer;
+    * an answer longer than ``max_bytes`` is not read further (:class:`OutcomeUnknownError`).
     """
     log = logger_for(channel)
-    where = safe_url(url)
+    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+    deadline = monotonic() + read_timeout
+    for _ in range(MAX_REDIRECTS + 1):
+        where = safe_url(url)
+        _require_safe_scheme(url, channel)
+        try:
+            response = session.request(
+                method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs
+            )
+        except requests.exceptions.RequestException as exc:
+            error = _translate(exc, channel=channel, method=method, where=where)
+            log.warning("%s", error.message)
+            raise error from exc
+        redirect = response.status_code in _REDIRECTS and "location" in response.headers
+        if not (redirect and follow_redirects):
+            _read_body(
+                response,
+                channel=channel,
+                request=f"{method} {where}",
+                deadline=deadline,
+                limit=read_timeout,
+                max_bytes=max_bytes,
+                monotonic=monotonic,
+            )
+            log.debug("%s %s -> %s", method, where, response.status_code)
+            return response
+        target = urljoin(url, response.headers["location"])
+        response.close()
+        if _origin(target) != _origin(url):
+            raise ChannelError(
+                f"{channel}: {method} {where} was redirected to another server "
+                f"({safe_url(target)}); the request was not repeated there",
+                hint="credentials are only ever sent to base_url: check base_url of the "
+                "account in config.toml",
+            )
+        log.debug(
+            "%s %s -> %s, following to %s", method, where, response.status_code, safe_url(target)
+        )
+        if response.status_code == 303 or (
+            response.status_code in (301, 302) and method not in ("GET", "HEAD")
+        ):
+            method = "GET"  # as browsers and requests do; the body is not sent again
+            for key in ("data", "json", "files"):
+                kwargs.pop(key, None)
+        url = target
+    raise ChannelError(
+        f"{channel}: {method} {safe_url(url)}: more than {MAX_REDIRECTS} redirects",
+        hint="check base_url of the account in config.toml",
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _require_safe_scheme(url: str, channel: str) -> None:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ChannelError(
+            f"{channel}: will not call {safe_url(url)}: the address {problem}",
+            hint="check base_url (and other addresses) of the account in config.toml",
+        )
+
+
+def _read_body(
+    response: requests.Response,
+    *,
+    channel: str,
+    request: str,
+    deadline: float,
+    limit: float,
+    max_bytes: int,
+    monotonic: Callable[[], float],
+) -> None:
+    """Read the streamed body of ``response`` into it, within ``deadline`` and ``max_bytes``."""
+    too_large = OutcomeUnknownError(
+        f"{channel}: {request}: the answer is larger than {max_bytes} bytes; "
+        "it was not read to the end"
+    )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise too_large
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read
+    chunks: list[bytes] = []
+    size = 0
     try:
-        response = session.request(method, url, timeout=timeout, **kwargs)
-    except requests.exceptions.RequestException as exc:
-        error = _translate(exc, channel=channel, method=method, where=where)
-        log.warning("%s", error.message)
-        raise error from exc
-    log.debug("%s %s -> %s", method, where, response.status_code)
-    return response
+        while True:
+            left = deadline - monotonic()
+            if left <= 0:
+                raise OutcomeUnknownError(
+                    f"{channel}: {request} got no complete answer within {limit:g} s "
+                    "(the time limit of a call); the server may have acted on it"
+                )
+            _limit_next_read(raw, min(left, limit))
+            chunk = read(_READ_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            chunks.append(chunk)
+    except OutcomeUnknownError:
+        response.close()
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        response.close()
+        raise OutcomeUnknownError(
+            f"{channel}: {request} got no complete answer ({_body_failure(exc)}); "
+            "the server may have acted on it"
+        ) from exc
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
+    response.close()
+
+
+def _limit_next_read(raw: Any, seconds: float) -> None:
+    """Let the next read on ``raw``'s socket wait at most ``seconds`` (where there is one)."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))
+
+
+def _body_failure(exc: BaseException) -> str:
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return "read timeout"
+    return "response body cut off"
 
 
 def _translate(

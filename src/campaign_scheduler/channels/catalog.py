@@ -27,6 +27,7 @@ class ChannelSpec:
     secrets: tuple[str, ...] = ()  # keys that must be env:/file: references, required
     optional: tuple[str, ...] = ()  # plain text keys that may be left out
     optional_integers: tuple[str, ...] = ()  # whole-number keys that may be left out
+    addresses: tuple[str, ...] = ()  # settings that are URLs we call (checked like base_url)
     default_base_url: str | None = None
     needs_base_url: bool = True
     needs_media: bool = False  # the network has no text-only posts

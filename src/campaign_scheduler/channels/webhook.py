@@ -128,6 +128,7 @@ class WebhookChannel(Channel):
         settings=("url",),
         secrets=("secret",),
         optional=("deduplicates",),
+        addresses=("url",),
         needs_base_url=False,
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
@@ -216,7 +217,7 @@ class WebhookChannel(Channel):
             channel=self.name,
             data=body,
             headers=headers,
-            allow_redirects=False,
+            follow_redirects=False,
         )
         if not 200 <= response.status_code < 300:
             raise self._error(response)
