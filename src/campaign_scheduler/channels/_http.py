@@ -29,19 +29,33 @@ puts in the path (``/bot<id>:<secret>/sendMessage``), is replaced by ``/bot<reda
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+from dateutil.parser import isoparse
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from campaign_scheduler import __version__
 from campaign_scheduler.channels.addresses import url_problem
-from campaign_scheduler.errors import ChannelError, OutcomeUnknownError, UnavailableError
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import AccountSettings
 
 USER_AGENT = f"campaign-scheduler/{__version__}"
 
@@ -197,6 +211,11 @@ def _read_body(
     if declared.isdigit() and int(declared) > max_bytes:
         response.close()
         raise too_large
+    content: object = response._content
+    if content is not False:  # an in-process transport answered, already whole
+        if isinstance(content, bytes) and len(content) > max_bytes:
+            raise too_large
+        return
     raw = response.raw
     read = getattr(raw, "read1", None) or raw.read
     chunks: list[bytes] = []
@@ -310,3 +329,282 @@ def _unknown_reason(exc: requests.exceptions.RequestException) -> str:
             return "connection reset"
         return "connection dropped"
     return type(exc).__name__
+
+
+# --- reset times ------------------------------------------------------------------------------
+
+#: Wait this long after a rate limit that names no time.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+#: A number at least this large is a Unix time (2001 or later), a smaller one seconds to wait.
+_EPOCH_FROM = 1_000_000_000
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (the default clock of every adapter)."""
+    return datetime.now(UTC)
+
+
+def reset_time(value: object, now: datetime) -> datetime | None:
+    """A retry or reset time in any of the forms networks write it, never before ``now``:
+    seconds to wait (``"120"``, ``"1.5"``), a Unix time (``"1767225600"``), an HTTP date
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``) or ISO 8601 (``"2026-05-01T15:00:00.000Z"``).
+    ``None`` when ``value`` is none of these."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    when: datetime | None = None
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if not math.isfinite(number) or number < 0:
+            return None
+        try:
+            if number >= _EPOCH_FROM:
+                when = datetime.fromtimestamp(number, UTC)
+            else:
+                when = now + timedelta(seconds=number)
+        except (OverflowError, OSError, ValueError):
+            return None
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            try:
+                when = isoparse(text)
+            except (ValueError, OverflowError):
+                return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    return max(when.astimezone(UTC), now)
+
+
+def retry_at(
+    headers: Mapping[str, str],
+    now: datetime,
+    *,
+    names: tuple[str, ...] = ("Retry-After",),
+    default: timedelta = DEFAULT_RATE_LIMIT_WAIT,
+) -> datetime:
+    """When to try again: the first of the headers ``names`` that holds a readable time
+    (:func:`reset_time`), else ``now + default``."""
+    for name in names:
+        when = reset_time(headers.get(name), now)
+        if when is not None:
+            return when
+    return now + default
+
+
+# --- one API client per dialect -----------------------------------------------------------------
+
+
+class GoneError(RejectedError):
+    """404/410: what the call names (reply target, post, media, room) does not exist (any
+    more)."""
+
+
+class ApiClient:
+    """One network's HTTP dialect for one account: the base address, the token, the calls,
+    the error ladder and the reading of answers. An adapter holds one (``self.api``) and
+    keeps only what is truly its network's; a dialect overrides the hooks below.
+
+    ``call(method, path, creates=…)`` decides once what a failure means for the publisher: a
+    lost answer (:class:`OutcomeUnknownError`) stays unknown only on a call that can create
+    the post (``creates=True``); on any other call nothing can have been published by it, so
+    it is :class:`UnavailableError`. The clock is passed in; adapters never read the time.
+    """
+
+    #: Headers that say when to try again after a rate limit, in order of preference.
+    reset_headers: tuple[str, ...] = ("Retry-After",)
+    #: Keys of a JSON error body whose text is the network's own message.
+    message_keys: tuple[str, ...] = ("error", "message", "detail")
+    #: What to do about refused credentials.
+    auth_hint: str = "check the account's token and its scopes (`campaign channels verify`)"
+    #: What a created thing is called in messages ("status", "event").
+    thing: str = "post"
+
+    def __init__(
+        self,
+        channel: str,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.channel = channel
+        self.account = account
+        self.session = session
+        self.base_url = (base_url if base_url is not None else account.base_url).rstrip("/")
+        self.timeout = timeout
+        self.clock = clock
+        self.log = logger_for(channel)
+
+    @property
+    def who(self) -> str:
+        return f"{self.channel}: {self.account.name}"
+
+    # --- credentials ------------------------------------------------------------------------
+
+    def secret(self, key: str = "token", *, what: str = "access token") -> str:
+        """The account's secret ``key``, read now; :class:`AuthError` when it is empty."""
+        value = self.account.secret(key)
+        if not value:
+            raise AuthError(
+                f"{self.channel}: account {self.account.name} has no {what}",
+                hint=f"set `{key}` of the account in config.toml",
+            )
+        return value
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a call (default: ``Bearer`` with the ``token`` secret)."""
+        return {"Authorization": f"Bearer {self.secret()}"}
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        creates: bool = False,
+        auth: bool = True,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One request, any status returned. ``path`` is appended to the base address unless
+        it is a full URL. A lost answer is unknown only when ``creates`` (see the class)."""
+        all_headers = {**(self.auth_headers() if auth else {}), **(headers or {})}
+        url = path if "://" in path else self.base_url + path
+        try:
+            return send(
+                self.session,
+                method,
+                url,
+                timeout=self.timeout if timeout is None else timeout,
+                channel=self.channel,
+                headers=all_headers,
+                **kwargs,
+            )
+        except OutcomeUnknownError as exc:
+            if creates:
+                raise
+            # Nothing this call does can publish a post: the outcome is not in doubt.
+            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+
+    def call(
+        self, method: str, path: str, *, creates: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """:meth:`send`, and an HTTP error status raised through :meth:`error`."""
+        response = self.send(method, path, creates=creates, **kwargs)
+        if response.status_code >= 400:
+            raise self.error(response, f"{method} {self.call_name(path)}", creates=creates)
+        return response
+
+    def call_name(self, path: str) -> str:
+        """``path`` as messages show it (no query string, no secrets)."""
+        return redact_path(urlsplit(path).path)
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        """The default ladder: 401/403 auth, 429 rate limited, 404/410 gone, other 4xx
+        rejected, 502/504 on a creating call unknown (a gateway gave up waiting, the server
+        behind it may still have acted), other 5xx unavailable."""
+        status = response.status_code
+        said = self.error_text(response)
+        who = self.who
+        if status in (401, 403):
+            return AuthError(
+                f"{who}: the server refused the credentials ({status}: {said})",
+                network_message=said,
+                hint=self.auth_hint,
+            )
+        if status == 429:
+            return self.rate_limited(response, said)
+        if status in (404, 410):
+            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(f"{who}: {call} refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: {call}: gateway error {status}; the {self.thing} may have been created",
+                network_message=said,
+            )
+        return UnavailableError(
+            f"{who}: {call}: server error {status} ({said})", network_message=said
+        )
+
+    def rate_limited(self, response: requests.Response, said: str) -> RateLimitedError:
+        when = self.retry_at(response)
+        return RateLimitedError(
+            f"{self.who}: rate limited until {when.isoformat(timespec='seconds')}",
+            retry_at=when,
+            network_message=said,
+        )
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        """When to try again after a rate limit (from :attr:`reset_headers`)."""
+        return retry_at(response.headers, self.clock(), names=self.reset_headers)
+
+    def error_text(self, response: requests.Response) -> str:
+        """The network's own words: a :attr:`message_keys` entry of a JSON body, else the
+        start of whatever came back."""
+        body = json_or_none(response)
+        if isinstance(body, dict):
+            for key in self.message_keys:
+                if isinstance(body.get(key), str) and body[key].strip():
+                    return " ".join(str(body[key]).split())
+        return body_start(response)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def json_object(self, response: requests.Response, *, creates: bool = False) -> dict[str, Any]:
+        """The answer's JSON object. An unreadable answer raises :class:`UnavailableError`, or
+        :class:`OutcomeUnknownError` after a creating call (it succeeded, but which post it
+        made cannot be told)."""
+        value = json_or_none(response)
+        if isinstance(value, dict):
+            return value
+        raise self._unreadable(response, "a JSON object", creates=creates)
+
+    def json_list(self, response: requests.Response) -> list[dict[str, Any]]:
+        """The answer's JSON array (its objects); unreadable: :class:`UnavailableError`."""
+        value = json_or_none(response)
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+        raise self._unreadable(response, "a JSON array", creates=False)
+
+    def _unreadable(
+        self, response: requests.Response, wanted: str, *, creates: bool
+    ) -> ChannelError:
+        where = self.call_name(response.request.path_url) if response.request else "?"
+        message = f"{self.who}: the answer to {where} is not {wanted}"
+        if creates:
+            return OutcomeUnknownError(
+                f"{message}; the {self.thing} may have been created",
+                hint="look the post up on the network before anything is retried",
+            )
+        return UnavailableError(message)
+
+
+def json_or_none(response: requests.Response) -> Any:
+    """The answer's JSON value, or ``None`` when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def body_start(response: requests.Response) -> str:
+    """The start of an answer's text, for messages."""
+    text = redact_path(" ".join(response.text.split())[:200])
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def count(value: object) -> int | None:
+    """A figure from an answer: a whole number, else ``None`` (booleans are not figures)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
