@@ -311,7 +311,13 @@ def test_retry_at_reads_the_reset_formats_seen_in_the_wild(
     response.headers.update(headers)
     now = datetime(2030, 1, 1, tzinfo=UTC)
 
-    assert mastodon_module._retry_at(response, now) == datetime.fromisoformat(expected)
+    api = mastodon_module.MastodonApi(
+        "mastodon",
+        AccountSettings("a", "https://social.example"),
+        requests.Session(),
+        clock=lambda: now,
+    )
+    assert api.retry_at(response) == datetime.fromisoformat(expected)
 
 
 def test_server_error_is_unavailable(channel: MastodonChannel, sandbox: MastodonSandbox) -> None:

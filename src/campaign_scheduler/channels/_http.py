@@ -53,6 +53,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import AccountSettings
@@ -339,11 +340,6 @@ DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 _EPOCH_FROM = 1_000_000_000
 
 
-def utcnow() -> datetime:
-    """The current time, aware, in UTC (the default clock of every adapter)."""
-    return datetime.now(UTC)
-
-
 def reset_time(value: object, now: datetime) -> datetime | None:
     """A retry or reset time in any of the forms networks write it, never before ``now``:
     seconds to wait (``"120"``, ``"1.5"``), a Unix time (``"1767225600"``), an HTTP date
@@ -423,6 +419,8 @@ class ApiClient:
     auth_hint: str = "check the account's token and its scopes (`campaign channels verify`)"
     #: What a created thing is called in messages ("status", "event").
     thing: str = "post"
+    #: What the other side is called in messages ("instance", "homeserver").
+    server: str = "server"
 
     def __init__(
         self,
@@ -519,7 +517,7 @@ class ApiClient:
         who = self.who
         if status in (401, 403):
             return AuthError(
-                f"{who}: the server refused the credentials ({status}: {said})",
+                f"{who}: the {self.server} refused the credentials ({status}: {said})",
                 network_message=said,
                 hint=self.auth_hint,
             )

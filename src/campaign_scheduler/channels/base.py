@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import NO_LIMIT, TextRule
+from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -85,6 +86,12 @@ class AccountSettings:
     secret: Callable[[str], str] = field(default=lambda key: "", repr=False)
 
 
+class ChannelProvider(Protocol):
+    """Where the publisher and the metrics collector get the adapter for an account."""
+
+    def channel_for(self, account_name: str) -> Channel: ...
+
+
 class Channel(ABC):
     """One network. Subclasses register under the entry-point group
     ``campaign_scheduler.channels``; the built-in ones do too."""
@@ -104,11 +111,18 @@ class Channel(ABC):
     can_search_hashtag: ClassVar[bool] = False
 
     def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
     ):
         self.account = account
         self.session = session
         self.timeout = timeout
+        #: The time now, aware UTC; adapters read the time only through it.
+        self.clock = clock
 
     @classmethod
     def title(cls) -> str:
