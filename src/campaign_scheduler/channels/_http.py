@@ -491,7 +491,11 @@ class ApiClient:
             if creates:
                 raise
             # Nothing this call does can publish a post: the outcome is not in doubt.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+            what_happened = exc.message.split(";")[0]
+            raise UnavailableError(
+                f"{what_happened}; this call cannot have published anything",
+                network_message=exc.network_message,
+            ) from exc
 
     def call(
         self, method: str, path: str, *, creates: bool = False, **kwargs: Any
