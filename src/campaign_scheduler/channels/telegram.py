@@ -80,7 +80,6 @@ from campaign_scheduler.timeutil import utcnow
 if TYPE_CHECKING:
     import requests
 
-#: Wait this long after a 429 that names no time.
 #: Photos uploaded through the public Bot API may be at most this big.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 #: ``<bot id>:<secret>`` as @BotFather hands it out.
