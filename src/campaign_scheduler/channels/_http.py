@@ -340,11 +340,12 @@ DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 _EPOCH_FROM = 1_000_000_000
 
 
-def reset_time(value: object, now: datetime) -> datetime | None:
+def reset_time(value: object, now: datetime, *, epoch: bool | None = None) -> datetime | None:
     """A retry or reset time in any of the forms networks write it, never before ``now``:
     seconds to wait (``"120"``, ``"1.5"``), a Unix time (``"1767225600"``), an HTTP date
     (``"Wed, 21 Oct 2026 07:28:00 GMT"``) or ISO 8601 (``"2026-05-01T15:00:00.000Z"``).
-    ``None`` when ``value`` is none of these."""
+    A number is a Unix time when ``epoch`` is true, seconds to wait when it is false, and
+    when ``None`` a Unix time from 10⁹ (2001) on. ``None`` when ``value`` is none of these."""
     text = str(value).strip() if value is not None else ""
     if not text:
         return None
@@ -357,7 +358,7 @@ def reset_time(value: object, now: datetime) -> datetime | None:
         if not math.isfinite(number) or number < 0:
             return None
         try:
-            if number >= _EPOCH_FROM:
+            if epoch or (epoch is None and number >= _EPOCH_FROM):
                 when = datetime.fromtimestamp(number, UTC)
             else:
                 when = now + timedelta(seconds=number)
@@ -384,9 +385,12 @@ def retry_at(
     default: timedelta = DEFAULT_RATE_LIMIT_WAIT,
 ) -> datetime:
     """When to try again: the first of the headers ``names`` that holds a readable time
-    (:func:`reset_time`), else ``now + default``."""
+    (:func:`reset_time`; a number in ``Retry-After`` is always seconds), else
+    ``now + default``."""
     for name in names:
-        when = reset_time(headers.get(name), now)
+        when = reset_time(
+            headers.get(name), now, epoch=False if name.lower() == "retry-after" else None
+        )
         if when is not None:
             return when
     return now + default
@@ -460,6 +464,10 @@ class ApiClient:
         """Headers that authenticate a call (default: ``Bearer`` with the ``token`` secret)."""
         return {"Authorization": f"Bearer {self.secret()}"}
 
+    def auth_options(self) -> dict[str, Any]:
+        """Further request options that authenticate a call (e.g. a requests ``auth``)."""
+        return {}
+
     # --- calls --------------------------------------------------------------------------------
 
     def send(
@@ -468,14 +476,16 @@ class ApiClient:
         path: str,
         *,
         creates: bool = False,
-        auth: bool = True,
+        authenticate: bool = True,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
         """One request, any status returned. ``path`` is appended to the base address unless
         it is a full URL. A lost answer is unknown only when ``creates`` (see the class)."""
-        all_headers = {**(self.auth_headers() if auth else {}), **(headers or {})}
+        all_headers = {**(self.auth_headers() if authenticate else {}), **(headers or {})}
+        if authenticate:
+            kwargs.update(self.auth_options())
         url = path if "://" in path else self.base_url + path
         try:
             return send(

@@ -337,7 +337,7 @@ class MastodonChannel(Channel):
     def _read_instance_limit(self) -> int | None:
         try:
             response = self.api.call(
-                "GET", "/api/v2/instance", timeout=min(self.timeout, 10.0), auth=False
+                "GET", "/api/v2/instance", timeout=min(self.timeout, 10.0), authenticate=False
             )
             limit = self.api.json_object(response)["configuration"]["statuses"]["max_characters"]
         except (ChannelError, KeyError, TypeError, ValueError) as exc:

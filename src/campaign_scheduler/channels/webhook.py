@@ -204,7 +204,7 @@ class WebhookChannel(Channel):
             "POST",
             url,
             creates=creates,
-            auth=False,
+            authenticate=False,
             data=body,
             headers=headers,
             follow_redirects=False,  # a receiver's redirect is reported, never followed
