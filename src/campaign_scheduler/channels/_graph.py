@@ -58,7 +58,7 @@ from urllib.parse import quote
 
 from dateutil.parser import isoparse
 
-from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels._http import ApiClient, logger_for, reset_time
 from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
 from campaign_scheduler.errors import (
     AuthError,
@@ -68,6 +68,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -229,9 +230,9 @@ def retry_at(response: requests.Response, now: datetime, *, quota: bool = False)
     usage = read_usage(response.headers)
     if usage is not None and usage.regain_minutes is not None:
         return now + timedelta(minutes=usage.regain_minutes)
-    after = response.headers.get("Retry-After", "").strip()
-    if after.isdigit():
-        return now + timedelta(seconds=int(after))
+    after = reset_time(response.headers.get("Retry-After"), now, epoch=False)
+    if after is not None:
+        return after
     return now + (QUOTA_WAIT if quota else DEFAULT_THROTTLE_WAIT)
 
 
@@ -328,8 +329,9 @@ def api_version(value: object, default: str) -> str:
     return f"v{text}" if "." in text else f"v{text}.0"
 
 
-class GraphApi:
-    """Calls to one account's Graph host, with our error mapping."""
+class GraphApi(ApiClient):
+    """Calls to one account's Graph host, with our error mapping. The token travels as the
+    ``access_token`` parameter (query, or form body of a POST)."""
 
     def __init__(
         self,
@@ -339,25 +341,15 @@ class GraphApi:
         session: requests.Session,
         timeout: float,
         default_version: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.channel = channel
-        self.account = account
-        self.session = session
-        self.timeout = timeout
-        self.base_url = account.base_url.rstrip("/")
-        self.clock = clock
-        self.log = logger_for(channel)
+        super().__init__(channel, account, session, timeout=timeout, clock=clock)
         try:
             self.version = api_version(account.settings.get("api_version"), default_version)
         except ValueError as exc:
             raise ChannelError(
                 f"{channel}: {account.name}: {exc}", hint="fix api_version in config.toml"
             ) from exc
-
-    @property
-    def who(self) -> str:
-        return f"{self.channel}: {self.account.name}"
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return _object(self._call("GET", path, params=params), self.who)
@@ -388,9 +380,7 @@ class GraphApi:
             return _object(response, self.who), None
         body = read_error(response)
         if body is None or body.code in TOKEN_CODES or body.code in THROTTLE_CODES:
-            raise error_for(
-                response, who=self.who, call=f"GET {path}", creates=False, now=self.clock()
-            )
+            raise self.error(response, f"GET {path}", creates=False)
         return None, body
 
     def pages(
@@ -428,10 +418,11 @@ class GraphApi:
     ) -> requests.Response:
         response = self._send(method, path, params=params, data=data, files=files, creates=creates)
         if response.status_code >= 400:
-            raise error_for(
-                response, who=self.who, call=f"{method} {path}", creates=creates, now=self.clock()
-            )
+            raise self.error(response, f"{method} {path}", creates=creates)
         return response
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        return error_for(response, who=self.who, call=call, creates=creates, now=self.clock())
 
     def _send(
         self,
@@ -443,7 +434,7 @@ class GraphApi:
         files: Mapping[str, Any] | None = None,
         creates: bool = False,
     ) -> requests.Response:
-        token = self._token()
+        token = self.secret()
         query = {k: _form(v) for k, v in (params or {}).items()}
         body = {k: _form(v) for k, v in (data or {}).items()}
         if method == "POST":
@@ -455,31 +446,14 @@ class GraphApi:
             kwargs["data"] = body
             if files:
                 kwargs["files"] = dict(files)
-        url = f"{self.base_url}/{self.version}/{path.lstrip('/')}"
-        try:
-            response = send(
-                self.session, method, url, timeout=self.timeout, channel=self.channel, **kwargs
-            )
-        except OutcomeUnknownError as exc:
-            if creates:
-                raise
-            # Nothing this call does can publish a post: the outcome is not in doubt.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        path = f"/{self.version}/{path.lstrip('/')}"
+        response = self.send(method, path, creates=creates, authenticate=False, **kwargs)
         usage = read_usage(response.headers)
         if usage is not None and usage.highest_percent >= USAGE_WARNING_PERCENT:
             self.log.warning(
                 "%s is at %d%% of its Graph API call budget", self.who, usage.highest_percent
             )
         return response
-
-    def _token(self) -> str:
-        token = self.account.secret("token")
-        if not token:
-            raise AuthError(
-                f"{self.who} has no access token",
-                hint="set `token` of the account in config.toml",
-            )
-        return token
 
 
 class PageLimitError(OutcomeUnknownError):
@@ -514,14 +488,16 @@ class ContainerChannel(Channel):
         poll_interval: float | None = None,
         max_polls: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        super().__init__(account, session, timeout=timeout)
+        super().__init__(account, session, timeout=timeout, clock=clock)
         self.api = GraphApi(
             channel=self.name,
             account=account,
             session=session,
             timeout=timeout,
             default_version=self.graph_version,
+            clock=clock,
         )
         self.polling = Polling(
             self.default_poll_interval if poll_interval is None else poll_interval,

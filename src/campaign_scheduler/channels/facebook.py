@@ -31,6 +31,7 @@ stops at ``since``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -69,6 +70,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,15 +105,21 @@ class FacebookChannel(Channel):
     can_look_up: ClassVar[bool] = True
 
     def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        super().__init__(account, session, timeout=timeout)
+        super().__init__(account, session, timeout=timeout, clock=clock)
         self.api = GraphApi(
             channel=self.name,
             account=account,
             session=session,
             timeout=timeout,
             default_version=DEFAULT_GRAPH_VERSION,
+            clock=clock,
         )
 
     @property
