@@ -479,6 +479,8 @@ class ContainerChannel(Channel):
     default_poll_interval: ClassVar[float]
     default_max_polls: ClassVar[int]
 
+    api: GraphApi
+
     def __init__(
         self,
         account: AccountSettings,

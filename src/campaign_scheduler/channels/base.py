@@ -8,6 +8,7 @@ the database, the scheduler or the CLI.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels._http import ApiClient
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ class Channel(ABC):
     #: Whether :meth:`search_hashtag` can list other people's posts with a hashtag.
     can_search_hashtag: ClassVar[bool] = False
 
+    #: The network's HTTP dialect (a :class:`~campaign_scheduler.channels._http.ApiClient`);
+    #: the constructor makes ``self.api`` from it for the account.
+    api_class: ClassVar[type[ApiClient] | None] = None
+
     def __init__(
         self,
         account: AccountSettings,
@@ -117,12 +124,22 @@ class Channel(ABC):
         *,
         timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
+        poll_interval: float = 1.0,
+        max_polls: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.account = account
         self.session = session
         self.timeout = timeout
+        self.base_url = account.base_url.rstrip("/")
         #: The time now, aware UTC; adapters read the time only through it.
         self.clock = clock
+        #: How an adapter waits for media the network processes after the upload.
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self._sleep = sleep
+        if self.api_class is not None:
+            self.api = self.api_class(self.name, account, session, timeout=timeout, clock=clock)
 
     @classmethod
     def title(cls) -> str:

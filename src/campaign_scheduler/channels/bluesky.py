@@ -40,7 +40,7 @@ points that matter to the publisher:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -81,7 +81,6 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -171,22 +170,15 @@ class BlueskyChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
     )
+    api_class: ClassVar[type[ApiClient] | None] = BlueskyApi
+    api: BlueskyApi
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = BlueskyApi(self.name, account, session, timeout=timeout, clock=clock)
-        self.base_url = self.api.base_url
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         self.identifier = str(account.settings.get("identifier") or "").strip()
         self.app_url = str(account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
         self._cache_key = (self.base_url, self.identifier.lower())

@@ -102,6 +102,7 @@ class FacebookChannel(Channel):
         default_base_url="https://graph.facebook.com",
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
+    api: GraphApi
     can_look_up: ClassVar[bool] = True
 
     def __init__(

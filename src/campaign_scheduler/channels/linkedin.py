@@ -43,9 +43,8 @@ The points that matter to the publisher:
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,7 +58,6 @@ from campaign_scheduler.channels._http import (
     reset_time,
 )
 from campaign_scheduler.channels.base import (
-    AccountSettings,
     Channel,
     MediaFile,
     Metrics,
@@ -80,7 +78,6 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -112,6 +109,87 @@ _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
 _log = logger_for("linkedin")
 
 
+class LinkedInApi(ApiClient):
+    """LinkedIn's versioned REST API (Rest.li 2.0): every call names its API version and its
+    Rest.li method; errors are ``{"status", "code", "message"}``; a throttled application
+    is told "DAY" limits, which reset at midnight UTC."""
+
+    message_keys = ("message",)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.secret()}",
+            "LinkedIn-Version": self.version(),
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+
+    def version(self) -> str:
+        version = str(self.account.settings.get("api_version") or DEFAULT_API_VERSION).strip()
+        if not _VERSION.fullmatch(version):
+            raise AuthError(
+                f"linkedin: account {self.account.name}: api_version {version!r} is not YYYYMM",
+                hint="set `api_version` to a current LinkedIn API version such as 202605",
+            )
+        return version
+
+    def rest(
+        self, method: str, path: str, restli_method: str, *, creates: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """One call to the REST API with its Rest.li method; an HTTP error status raises."""
+        headers = {"X-RestLi-Method": restli_method, **kwargs.pop("headers", {})}
+        return self.call(method, path, creates=creates, headers=headers, **kwargs)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        now = self.clock()
+        when = reset_time(response.headers.get("Retry-After"), now, epoch=False)
+        if when is not None:
+            return when
+        if re.search(r"\bDAY\b", self.error_text(response)):
+            return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        return now + THROTTLE_WAIT
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        body = json_or_none(response)
+        body = body if isinstance(body, dict) else {}
+        said = self.error_text(response)
+        who = f"{self.who}: {call}"
+        code = str(body.get("code", ""))
+        if status == 401:
+            return AuthError(
+                f"{who}: LinkedIn refused the access token ({said})",
+                network_message=said,
+                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
+            )
+        if status == 403:
+            return AuthError(
+                f"{who}: not allowed ({said})",
+                network_message=said,
+                hint="the token's member needs an admin role on the page and the scope "
+                "w_organization_social",
+            )
+        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
+            return AuthError(
+                f"{who}: LinkedIn does not serve API version {self.version()} ({said})",
+                network_message=said,
+                hint="set `api_version` of the account to a current version (YYYYMM)",
+            )
+        if status == 429:
+            when = self.retry_at(response)
+            return RateLimitedError(
+                f"{who}: throttled until {when.isoformat(timespec='seconds')}",
+                retry_at=when,
+                network_message=said,
+            )
+        if status == 422 and _is_duplicate(body):
+            return _DuplicateError(f"{who}: duplicate post", network_message=said)
+        if status in (404, 410):
+            return GoneError(f"{who}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        return super().error(response, call, creates=creates)
+
+
 class LinkedInChannel(Channel):
     """Posts of one LinkedIn organisation page. Setting ``organization``: the page's URN
     (``urn:li:organization:123``) or number; optional ``api_version`` (``YYYYMM``). Secret
@@ -127,26 +205,10 @@ class LinkedInChannel(Channel):
         default_base_url="https://api.linkedin.com",
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
+    api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
+    api: LinkedInApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = LinkedInApi(self.name, account, session, timeout=timeout, clock=clock)
-        self.base_url = self.api.base_url
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self._sleep = sleep
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -425,87 +487,6 @@ class LinkedInChannel(Channel):
             _log.warning("no follower count for %s: %s", self.account.name, exc)
             return None
         return _count(body.get("firstDegreeSize"))
-
-
-class LinkedInApi(ApiClient):
-    """LinkedIn's versioned REST API (Rest.li 2.0): every call names its API version and its
-    Rest.li method; errors are ``{"status", "code", "message"}``; a throttled application
-    is told "DAY" limits, which reset at midnight UTC."""
-
-    message_keys = ("message",)
-
-    def auth_headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.secret()}",
-            "LinkedIn-Version": self.version(),
-            "X-Restli-Protocol-Version": "2.0.0",
-        }
-
-    def version(self) -> str:
-        version = str(self.account.settings.get("api_version") or DEFAULT_API_VERSION).strip()
-        if not _VERSION.fullmatch(version):
-            raise AuthError(
-                f"linkedin: account {self.account.name}: api_version {version!r} is not YYYYMM",
-                hint="set `api_version` to a current LinkedIn API version such as 202605",
-            )
-        return version
-
-    def rest(
-        self, method: str, path: str, restli_method: str, *, creates: bool = False, **kwargs: Any
-    ) -> requests.Response:
-        """One call to the REST API with its Rest.li method; an HTTP error status raises."""
-        headers = {"X-RestLi-Method": restli_method, **kwargs.pop("headers", {})}
-        return self.call(method, path, creates=creates, headers=headers, **kwargs)
-
-    def retry_at(self, response: requests.Response) -> datetime:
-        now = self.clock()
-        when = reset_time(response.headers.get("Retry-After"), now, epoch=False)
-        if when is not None:
-            return when
-        if re.search(r"\bDAY\b", self.error_text(response)):
-            return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-        return now + THROTTLE_WAIT
-
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
-        status = response.status_code
-        body = json_or_none(response)
-        body = body if isinstance(body, dict) else {}
-        said = self.error_text(response)
-        who = f"{self.who}: {call}"
-        code = str(body.get("code", ""))
-        if status == 401:
-            return AuthError(
-                f"{who}: LinkedIn refused the access token ({said})",
-                network_message=said,
-                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
-            )
-        if status == 403:
-            return AuthError(
-                f"{who}: not allowed ({said})",
-                network_message=said,
-                hint="the token's member needs an admin role on the page and the scope "
-                "w_organization_social",
-            )
-        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
-            return AuthError(
-                f"{who}: LinkedIn does not serve API version {self.version()} ({said})",
-                network_message=said,
-                hint="set `api_version` of the account to a current version (YYYYMM)",
-            )
-        if status == 429:
-            when = self.retry_at(response)
-            return RateLimitedError(
-                f"{who}: throttled until {when.isoformat(timespec='seconds')}",
-                retry_at=when,
-                network_message=said,
-            )
-        if status == 422 and _is_duplicate(body):
-            return _DuplicateError(f"{who}: duplicate post", network_message=said)
-        if status in (404, 410):
-            return GoneError(f"{who}: not found ({said})", network_message=said)
-        if status < 500:
-            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        return super().error(response, call, creates=creates)
 
 
 class _DuplicateError(RejectedError):

@@ -32,16 +32,15 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for
 from campaign_scheduler.channels.base import (
-    AccountSettings,
     Channel,
     MediaFile,
     Metrics,
@@ -61,10 +60,6 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
-
-if TYPE_CHECKING:
-    import requests
 
 DEFAULT_MAX_CHARACTERS = 500
 #: How long an instance's ``max_characters`` is trusted before it is read again.
@@ -115,27 +110,11 @@ class MastodonChannel(Channel):
         reports_impressions=False,
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
+    api_class: ClassVar[type[ApiClient] | None] = MastodonApi
+    api: MastodonApi
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = MastodonApi(self.name, account, session, timeout=timeout, clock=clock)
-        self.base_url = self.api.base_url
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self._sleep = sleep
 
     # --- the Channel interface ------------------------------------------------------------
 

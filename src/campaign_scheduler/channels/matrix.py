@@ -52,7 +52,7 @@ import re
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
@@ -79,7 +79,6 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -115,6 +114,51 @@ def clear_room_cache() -> None:
         _rooms.clear()
 
 
+class MatrixApi(ApiClient):
+    """The Matrix client-server API: errors are ``{"errcode", "error"}``; a rate limit says
+    ``retry_after_ms`` in the body (else ``Retry-After``); 403 means the room, not the token."""
+
+    thing = "event"
+    server = "homeserver"
+
+    def call_name(self, path: str) -> str:
+        """The path for messages, with the room id shortened (it is long and says little)."""
+        return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        errcode, said = _error_parts(response)
+        who = self.who
+        if status == 429 or errcode == "M_LIMIT_EXCEEDED":
+            return self.rate_limited(response, said)
+        if status == 401:
+            return AuthError(
+                f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
+                network_message=said,
+                hint="log in again and store the new access token (`campaign channels verify`)",
+            )
+        if status == 403:
+            return _ForbiddenError(
+                f"{who}: {call} forbidden ({errcode or status}: {said})",
+                network_message=said,
+                hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
+            )
+        if status == 404:
+            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(
+                f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
+            )
+        return super().error(response, call, creates=creates)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        body = json_or_none(response)
+        wait_ms = body.get("retry_after_ms") if isinstance(body, dict) else None
+        if isinstance(wait_ms, int | float) and not isinstance(wait_ms, bool) and wait_ms >= 0:
+            return self.clock() + timedelta(milliseconds=wait_ms)
+        return super().retry_at(response)
+
+
 class MatrixChannel(Channel):
     """Messages in one Matrix room. Setting: ``room`` (``!id:server`` or ``#alias:server``);
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
@@ -124,20 +168,13 @@ class MatrixChannel(Channel):
         "Matrix", settings=("room",), secrets=("token",), supports_threads=True
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
+    api_class: ClassVar[type[ApiClient] | None] = MatrixApi
+    api: MatrixApi
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=25)
     can_look_up: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = MatrixApi(self.name, account, session, timeout=timeout, clock=clock)
-        self.base_url = self.api.base_url
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         self._user_id: str | None = None
 
     # --- the Channel interface ------------------------------------------------------------
@@ -398,51 +435,6 @@ class MatrixChannel(Channel):
         return None  # too many to count honestly
 
     # --- HTTP -------------------------------------------------------------------------------
-
-
-class MatrixApi(ApiClient):
-    """The Matrix client-server API: errors are ``{"errcode", "error"}``; a rate limit says
-    ``retry_after_ms`` in the body (else ``Retry-After``); 403 means the room, not the token."""
-
-    thing = "event"
-    server = "homeserver"
-
-    def call_name(self, path: str) -> str:
-        """The path for messages, with the room id shortened (it is long and says little)."""
-        return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
-
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
-        status = response.status_code
-        errcode, said = _error_parts(response)
-        who = self.who
-        if status == 429 or errcode == "M_LIMIT_EXCEEDED":
-            return self.rate_limited(response, said)
-        if status == 401:
-            return AuthError(
-                f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
-                network_message=said,
-                hint="log in again and store the new access token (`campaign channels verify`)",
-            )
-        if status == 403:
-            return _ForbiddenError(
-                f"{who}: {call} forbidden ({errcode or status}: {said})",
-                network_message=said,
-                hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
-            )
-        if status == 404:
-            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
-        if status < 500:
-            return RejectedError(
-                f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
-            )
-        return super().error(response, call, creates=creates)
-
-    def retry_at(self, response: requests.Response) -> datetime:
-        body = json_or_none(response)
-        wait_ms = body.get("retry_after_ms") if isinstance(body, dict) else None
-        if isinstance(wait_ms, int | float) and not isinstance(wait_ms, bool) and wait_ms >= 0:
-            return self.clock() + timedelta(milliseconds=wait_ms)
-        return super().retry_at(response)
 
 
 class _ForbiddenError(AuthError):

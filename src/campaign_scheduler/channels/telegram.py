@@ -43,7 +43,6 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -75,7 +74,6 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -88,6 +86,85 @@ _SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
 _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator rights")
 
 _log = logger_for("telegram")
+
+
+class TelegramApi(ApiClient):
+    """The Bot API: the token is part of the path; errors are ``{"ok": false,
+    "description", "parameters"}``, and flood control names ``retry_after`` in the body."""
+
+    thing = "message"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}  # the token is in the path (bot_path)
+
+    def bot_path(self, method: str) -> str:
+        token = self.secret(what="bot token")
+        if not TOKEN_FORMAT.fullmatch(token):
+            raise AuthError(
+                f"telegram: the bot token of {self.account.name} is malformed "
+                "(expected <bot id>:<secret>)",
+                hint="copy the token from @BotFather again",
+            )
+        return f"/bot{token}/{method}"
+
+    def error_text(self, response: requests.Response) -> str:
+        body = json_or_none(response)
+        if isinstance(body, dict) and isinstance(body.get("description"), str):
+            return redact_path(str(body["description"]))
+        return body_start(response)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        wait = _parameters(response).get("retry_after")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+            return self.clock() + timedelta(seconds=float(wait))
+        return super().retry_at(response)
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        said = self.error_text(response)
+        parameters = _parameters(response)
+        who = f"{self.who}: {call}"
+        if status in (401, 404):
+            return AuthError(
+                f"{who}: the Bot API refused the bot token ({status}: {said})",
+                network_message=said,
+                hint="check `token` (from @BotFather; revoked tokens must be replaced)",
+            )
+        if status == 403:
+            return AuthError(
+                f"{who}: forbidden ({said})",
+                network_message=said,
+                hint="make the bot an administrator of the channel with the right to post messages",
+            )
+        if status == 429:
+            when = self.retry_at(response)
+            return RateLimitedError(
+                f"{who}: flood control until {when.isoformat(timespec='seconds')}",
+                retry_at=when,
+                network_message=said,
+            )
+        if status < 500:
+            migrated = parameters.get("migrate_to_chat_id")
+            if migrated is not None:
+                return AuthError(
+                    f"{who}: the chat moved to {migrated}",
+                    network_message=said,
+                    hint=f"set `chat` of the account to {migrated}",
+                )
+            if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
+                return AuthError(
+                    f"{who}: the channel cannot be used ({said})",
+                    network_message=said,
+                    hint="check `chat` (a private channel needs its numeric id -100…) and that "
+                    "the bot is an administrator with the right to post",
+                )
+            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: gateway error {status}; the message may have been sent",
+                network_message=said,
+            )
+        return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
 
 
 class TelegramChannel(Channel):
@@ -108,20 +185,13 @@ class TelegramChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(
         UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024
     )
+    api_class: ClassVar[type[ApiClient] | None] = TelegramApi
+    api: TelegramApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = TelegramApi(self.name, account, session, timeout=timeout, clock=clock)
-        self.base_url = self.api.base_url
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         install_log_redaction()
 
     # --- the Channel interface ------------------------------------------------------------
@@ -271,85 +341,6 @@ class TelegramChannel(Channel):
                 hint="check the channel and settle the delivery with `campaign resolve`",
             )
         raise self.api.error(response, method, creates=creates)
-
-
-class TelegramApi(ApiClient):
-    """The Bot API: the token is part of the path; errors are ``{"ok": false,
-    "description", "parameters"}``, and flood control names ``retry_after`` in the body."""
-
-    thing = "message"
-
-    def auth_headers(self) -> dict[str, str]:
-        return {}  # the token is in the path (bot_path)
-
-    def bot_path(self, method: str) -> str:
-        token = self.secret(what="bot token")
-        if not TOKEN_FORMAT.fullmatch(token):
-            raise AuthError(
-                f"telegram: the bot token of {self.account.name} is malformed "
-                "(expected <bot id>:<secret>)",
-                hint="copy the token from @BotFather again",
-            )
-        return f"/bot{token}/{method}"
-
-    def error_text(self, response: requests.Response) -> str:
-        body = json_or_none(response)
-        if isinstance(body, dict) and isinstance(body.get("description"), str):
-            return redact_path(str(body["description"]))
-        return body_start(response)
-
-    def retry_at(self, response: requests.Response) -> datetime:
-        wait = _parameters(response).get("retry_after")
-        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
-            return self.clock() + timedelta(seconds=float(wait))
-        return super().retry_at(response)
-
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
-        status = response.status_code
-        said = self.error_text(response)
-        parameters = _parameters(response)
-        who = f"{self.who}: {call}"
-        if status in (401, 404):
-            return AuthError(
-                f"{who}: the Bot API refused the bot token ({status}: {said})",
-                network_message=said,
-                hint="check `token` (from @BotFather; revoked tokens must be replaced)",
-            )
-        if status == 403:
-            return AuthError(
-                f"{who}: forbidden ({said})",
-                network_message=said,
-                hint="make the bot an administrator of the channel with the right to post messages",
-            )
-        if status == 429:
-            when = self.retry_at(response)
-            return RateLimitedError(
-                f"{who}: flood control until {when.isoformat(timespec='seconds')}",
-                retry_at=when,
-                network_message=said,
-            )
-        if status < 500:
-            migrated = parameters.get("migrate_to_chat_id")
-            if migrated is not None:
-                return AuthError(
-                    f"{who}: the chat moved to {migrated}",
-                    network_message=said,
-                    hint=f"set `chat` of the account to {migrated}",
-                )
-            if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
-                return AuthError(
-                    f"{who}: the channel cannot be used ({said})",
-                    network_message=said,
-                    hint="check `chat` (a private channel needs its numeric id -100…) and that "
-                    "the bot is an administrator with the right to post",
-                )
-            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 504):
-            return OutcomeUnknownError(
-                f"{who}: gateway error {status}; the message may have been sent",
-                network_message=said,
-            )
-        return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
 
 
 def _parameters(response: requests.Response) -> dict[str, Any]:

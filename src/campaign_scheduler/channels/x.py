@@ -40,9 +40,8 @@ The points that matter to the publisher:
 from __future__ import annotations
 
 import html
-import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,7 +76,6 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -100,6 +98,74 @@ _MEDIA_CATEGORY = {"image/gif": "tweet_gif"}
 _log = logger_for("x")
 
 
+class XApi(ApiClient):
+    """X API v2 with OAuth 1.0a user context: errors are problem details (``detail``,
+    ``errors``); 403 may mean duplicate content or missing permissions; a 429 names resets
+    of several limits."""
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}  # OAuth 1.0a signs each request (auth_options)
+
+    def auth_options(self) -> dict[str, Any]:
+        values = {key: self.account.secret(key) for key in SECRETS}
+        missing = [key for key, value in values.items() if not value]
+        if missing:
+            raise AuthError(
+                f"x: account {self.account.name} lacks {', '.join(missing)}",
+                hint="set all four keys of the account in config.toml",
+            )
+        return {
+            "auth": OAuth1(
+                values["api_key"],
+                client_secret=values["api_secret"],
+                resource_owner_key=values["access_token"],
+                resource_owner_secret=values["access_secret"],
+            )
+        }
+
+    def error_text(self, response: requests.Response) -> str:
+        return _problem_text(_problem(response), response)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        return retry_at_from(response.headers, self.clock())
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        problem = _problem(response)
+        said = _problem_text(problem, response)
+        kind = str(problem.get("type", ""))
+        who = f"{self.who}: {call}"
+        if status == 401:
+            return AuthError(
+                f"{who}: X refused the credentials ({said})",
+                network_message=said,
+                hint="check the four keys of the account; regenerated keys replace the old ones",
+            )
+        if status == 403:
+            if "duplicate content" in said.lower():
+                return _DuplicateContentError(f"{who}: duplicate content", network_message=said)
+            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
+                return AuthError(
+                    f"{who}: X does not let this app do that ({said})",
+                    network_message=said,
+                    hint='give the app "Read and write" permission, then regenerate the '
+                    "access token and secret",
+                )
+            return RejectedError(f"{who}: forbidden ({said})", network_message=said)
+        if status == 404:
+            return GoneError(f"{who}: not found ({said})", network_message=said)
+        if creates and status in (502, 503, 504):
+            return OutcomeUnknownError(
+                f"{who}: server error {status}; the post may have been created",
+                network_message=said,
+            )
+        if status >= 500:
+            return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+        if status == 429:
+            return self.rate_limited(response, said)
+        return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+
+
 class XChannel(Channel):
     """Posts on one X account. Secrets: ``api_key`` and ``api_secret`` (the app's consumer
     keys), ``access_token`` and ``access_secret`` (the account's user token; the app needs
@@ -113,26 +179,13 @@ class XChannel(Channel):
         supports_threads=True,
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
+    api_class: ClassVar[type[ApiClient] | None] = XApi
+    api: XApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = XApi(self.name, account, session, timeout=timeout, clock=clock)
-        self.base_url = self.api.base_url
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self._sleep = sleep
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         self._user: dict[str, Any] | None = None  # GET /2/users/me, once per adapter
 
     # --- the Channel interface ------------------------------------------------------------
@@ -374,74 +427,6 @@ class XChannel(Channel):
         if not isinstance(data, dict):
             raise GoneError(f"x: {self.account.name}: post {tweet_id} not found")
         return data
-
-
-class XApi(ApiClient):
-    """X API v2 with OAuth 1.0a user context: errors are problem details (``detail``,
-    ``errors``); 403 may mean duplicate content or missing permissions; a 429 names resets
-    of several limits."""
-
-    def auth_headers(self) -> dict[str, str]:
-        return {}  # OAuth 1.0a signs each request (auth_options)
-
-    def auth_options(self) -> dict[str, Any]:
-        values = {key: self.account.secret(key) for key in SECRETS}
-        missing = [key for key, value in values.items() if not value]
-        if missing:
-            raise AuthError(
-                f"x: account {self.account.name} lacks {', '.join(missing)}",
-                hint="set all four keys of the account in config.toml",
-            )
-        return {
-            "auth": OAuth1(
-                values["api_key"],
-                client_secret=values["api_secret"],
-                resource_owner_key=values["access_token"],
-                resource_owner_secret=values["access_secret"],
-            )
-        }
-
-    def error_text(self, response: requests.Response) -> str:
-        return _problem_text(_problem(response), response)
-
-    def retry_at(self, response: requests.Response) -> datetime:
-        return retry_at_from(response.headers, self.clock())
-
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
-        status = response.status_code
-        problem = _problem(response)
-        said = _problem_text(problem, response)
-        kind = str(problem.get("type", ""))
-        who = f"{self.who}: {call}"
-        if status == 401:
-            return AuthError(
-                f"{who}: X refused the credentials ({said})",
-                network_message=said,
-                hint="check the four keys of the account; regenerated keys replace the old ones",
-            )
-        if status == 403:
-            if "duplicate content" in said.lower():
-                return _DuplicateContentError(f"{who}: duplicate content", network_message=said)
-            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
-                return AuthError(
-                    f"{who}: X does not let this app do that ({said})",
-                    network_message=said,
-                    hint='give the app "Read and write" permission, then regenerate the '
-                    "access token and secret",
-                )
-            return RejectedError(f"{who}: forbidden ({said})", network_message=said)
-        if status == 404:
-            return GoneError(f"{who}: not found ({said})", network_message=said)
-        if creates and status in (502, 503, 504):
-            return OutcomeUnknownError(
-                f"{who}: server error {status}; the post may have been created",
-                network_message=said,
-            )
-        if status >= 500:
-            return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
-        if status == 429:
-            return self.rate_limited(response, said)
-        return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
 
 
 class _DuplicateContentError(RejectedError):
