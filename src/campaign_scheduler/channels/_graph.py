@@ -352,7 +352,7 @@ class GraphApi(ApiClient):
             ) from exc
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return _object(self._call("GET", path, params=params), self.who)
+        return self.json_object(self.call("GET", path, params=params))
 
     def post(
         self,
@@ -364,10 +364,14 @@ class GraphApi(ApiClient):
     ) -> dict[str, Any]:
         """POST ``data`` as a form (multipart when ``files``). ``creates`` marks the one
         call that publishes the post."""
-        return _object(self._call("POST", path, data=data, files=files, creates=creates), self.who)
+        return self.json_object(self.call("POST", path, data=data, files=files, creates=creates))
 
-    def delete(self, path: str) -> dict[str, Any]:
-        return _object(self._call("DELETE", path), self.who)
+    def delete_gone(self, remote_id: str) -> None:
+        """Delete ``remote_id``; one that is already gone counts as deleted."""
+        try:
+            self.call("DELETE", remote_id)
+        except GraphNotFoundError:
+            self.log.info("%s on %s was already gone", remote_id, self.account.name)
 
     def try_get(
         self, path: str, params: Mapping[str, Any] | None = None
@@ -375,9 +379,9 @@ class GraphApi(ApiClient):
         """Like :meth:`get`, but a Graph error other than a token or throttling problem is
         returned instead of raised (metrics: an unsupported metric, a missing insights
         permission or "not enough viewers" is not a failure)."""
-        response = self._send("GET", path, params=params)
+        response = self.send("GET", path, params=params)
         if response.status_code < 400:
-            return _object(response, self.who), None
+            return self.json_object(response), None
         body = read_error(response)
         if body is None or body.code in TOKEN_CODES or body.code in THROTTLE_CODES:
             raise self.error(response, f"GET {path}", creates=False)
@@ -406,25 +410,10 @@ class GraphApi(ApiClient):
             query["after"] = str(after)
         raise PageLimitError(f"{self.who}: more than {max_pages} pages in {path}")
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
-        creates: bool = False,
-    ) -> requests.Response:
-        response = self._send(method, path, params=params, data=data, files=files, creates=creates)
-        if response.status_code >= 400:
-            raise self.error(response, f"{method} {path}", creates=creates)
-        return response
-
     def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
         return error_for(response, who=self.who, call=call, creates=creates, now=self.clock())
 
-    def _send(
+    def send(  # type: ignore[override]
         self,
         method: str,
         path: str,
@@ -434,6 +423,7 @@ class GraphApi(ApiClient):
         files: Mapping[str, Any] | None = None,
         creates: bool = False,
     ) -> requests.Response:
+        """One Graph call: ``path`` under the API version, the token as ``access_token``."""
         token = self.secret()
         query = {k: _form(v) for k, v in (params or {}).items()}
         body = {k: _form(v) for k, v in (data or {}).items()}
@@ -447,7 +437,7 @@ class GraphApi(ApiClient):
             if files:
                 kwargs["files"] = dict(files)
         path = f"/{self.version}/{path.lstrip('/')}"
-        response = self.send(method, path, creates=creates, authenticate=False, **kwargs)
+        response = super().send(method, path, creates=creates, authenticate=False, **kwargs)
         usage = read_usage(response.headers)
         if usage is not None and usage.highest_percent >= USAGE_WARNING_PERCENT:
             self.log.warning(
@@ -509,13 +499,11 @@ class ContainerChannel(Channel):
 
     @property
     def user_id(self) -> str:
-        value = self.account.settings.get("user_id")
-        if value is None or str(value).strip() == "":
-            raise ChannelError(
-                f"{self.name}: {self.account.name} has no user_id",
-                hint="set user_id of the account in config.toml",
-            )
-        return str(value).strip()
+        return self.setting("user_id")
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post; one that is already gone counts as deleted."""
+        self.api.delete_gone(remote_id)
 
 
 @dataclass(frozen=True)
@@ -744,16 +732,6 @@ def media_problems(
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _object(response: requests.Response, who: str) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError as exc:
-        raise UnavailableError(f"{who}: the answer is not JSON") from exc
-    if not isinstance(value, dict):
-        raise UnavailableError(f"{who}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
 def _id(answer: Mapping[str, Any], who: str, what: str) -> str:
     value = answer.get("id")
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
@@ -791,13 +769,6 @@ def _number(value: object) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def count(value: object) -> int | None:
-    """A non-negative integer count, or ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if value >= 0 else None
 
 
 def insight_values(answer: Mapping[str, Any]) -> dict[str, Any]:

@@ -618,5 +618,8 @@ def body_start(response: requests.Response) -> str:
 
 
 def count(value: object) -> int | None:
-    """A figure from an answer: a whole number, else ``None`` (booleans are not figures)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A figure from an answer: a whole number of at least 0, else ``None`` (booleans are
+    not figures)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value >= 0 else None

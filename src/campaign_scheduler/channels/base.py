@@ -146,6 +146,18 @@ class Channel(ABC):
         """The network's name as people write it ("LinkedIn")."""
         return cls.spec.title or cls.name
 
+    def setting(self, key: str) -> str:
+        """The account's setting ``key`` as text; :class:`ChannelError` when it is missing."""
+        from campaign_scheduler.errors import ChannelError
+
+        value = self.account.settings.get(key)
+        if value is None or str(value).strip() == "":
+            raise ChannelError(
+                f"{self.name}: {self.account.name} has no {key}",
+                hint=f"set {key} of the account in config.toml",
+            )
+        return str(value).strip()
+
     def text_limit(self) -> int | None:
         """The account's text limit in the network's unit, if it has its own (e.g. an
         instance's ``max_characters``); ``None`` means the network's documented default."""

@@ -41,14 +41,13 @@ from campaign_scheduler.channels._graph import (
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
     GraphApi,
-    GraphNotFoundError,
-    count,
     find_oldest_match,
     insight_values,
     parse_time,
     read_receipt,
     unix,
 )
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -125,13 +124,7 @@ class FacebookChannel(Channel):
 
     @property
     def page_id(self) -> str:
-        value = self.account.settings.get("page_id")
-        if value is None or str(value).strip() == "":
-            raise ChannelError(
-                f"facebook: {self.account.name} has no page_id",
-                hint="set page_id of the account in config.toml",
-            )
-        return str(value).strip()
+        return self.setting("page_id")
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -240,10 +233,7 @@ class FacebookChannel(Channel):
 
     def delete(self, remote_id: str) -> None:
         """Delete the post or comment; one that is already gone counts as deleted."""
-        try:
-            self.api.delete(remote_id)
-        except GraphNotFoundError:
-            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+        self.api.delete_gone(remote_id)
 
     def verify(self) -> str:
         """The Page's name. The token must be a Page token of ``page_id``."""

@@ -41,9 +41,7 @@ from campaign_scheduler.channels._graph import (
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
-    GraphNotFoundError,
     check_publishing_quota,
-    count,
     find_oldest_match,
     insight_values,
     media_problems,
@@ -52,6 +50,7 @@ from campaign_scheduler.channels._graph import (
     publish_container,
     read_receipt,
 )
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import (
     Metrics,
     OutboundPost,
@@ -204,9 +203,7 @@ class InstagramChannel(ContainerChannel):
         """Delete the post (where Meta allows it; see docs/meta-graph.md). One that is
         already gone counts as deleted."""
         try:
-            self.api.delete(remote_id)
-        except GraphNotFoundError:
-            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+            self.api.delete_gone(remote_id)
         except RejectedError as exc:
             raise RejectedError(
                 exc.message,

@@ -34,9 +34,7 @@ from campaign_scheduler.channels._graph import (
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
-    GraphNotFoundError,
     check_publishing_quota,
-    count,
     find_oldest_match,
     insight_values,
     media_problems,
@@ -46,6 +44,7 @@ from campaign_scheduler.channels._graph import (
     read_receipt,
     unix,
 )
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import (
     Metrics,
     OutboundPost,
@@ -190,13 +189,6 @@ class ThreadsChannel(ContainerChannel):
             quotes=count(values.get("quotes")),
             followers=self._followers(),
         )
-
-    def delete(self, remote_id: str) -> None:
-        """Delete the post (100 deletions per day); one already gone counts as deleted."""
-        try:
-            self.api.delete(remote_id)
-        except GraphNotFoundError:
-            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""
