@@ -550,10 +550,18 @@ class ApiClient:
             f"{who}: {call}: server error {status} ({said})", network_message=said
         )
 
-    def rate_limited(self, response: requests.Response, said: str) -> RateLimitedError:
+    def rate_limited(
+        self,
+        response: requests.Response,
+        said: str,
+        *,
+        who: str | None = None,
+        what: str = "rate limited",
+    ) -> RateLimitedError:
+        """A rate limit ("rate limited", "throttled", "flood control") until :meth:`retry_at`."""
         when = self.retry_at(response)
         return RateLimitedError(
-            f"{self.who}: rate limited until {when.isoformat(timespec='seconds')}",
+            f"{who or self.who}: {what} until {when.isoformat(timespec='seconds')}",
             retry_at=when,
             network_message=said,
         )

@@ -34,6 +34,18 @@ class MediaFile:
     alt: str | None
     mime_type: str
 
+    def read(self, channel: str) -> bytes:
+        """The file's bytes; :class:`RejectedError` (naming ``channel``) when it cannot be
+        read. Every adapter reads media through here."""
+        from campaign_scheduler.errors import RejectedError
+
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"{channel}: cannot read media file {self.path}: {exc.strerror or exc}"
+            ) from exc
+
 
 @dataclass(frozen=True)
 class OutboundPost:

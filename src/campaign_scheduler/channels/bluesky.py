@@ -48,13 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
-from campaign_scheduler.channels._http import (
-    ApiClient,
-    count,
-    logger_for,
-    reset_time,
-    retry_at,
-)
+from campaign_scheduler.channels._http import ApiClient, count, logger_for, reset_time, retry_at
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -357,12 +351,7 @@ class BlueskyChannel(Channel):
         return did if isinstance(did, str) and did.startswith("did:") else None
 
     def _image(self, media: MediaFile) -> dict[str, Any]:
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"bluesky: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         answer = self._call(
             "POST",
             "com.atproto.repo.uploadBlob",

@@ -57,11 +57,7 @@ from campaign_scheduler.channels.base import (
     Receipt,
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_UTF16,
-    TextRule,
-    count_utf16_units,
-)
+from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -282,12 +278,7 @@ class FacebookChannel(Channel):
     def _photo_request(
         self, page: str, media: MediaFile, fields: Mapping[str, Any], *, creates: bool
     ) -> dict[str, Any]:
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"facebook: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         data = dict(fields)
         if media.alt:
             data["alt_text_custom"] = media.alt

@@ -51,11 +51,7 @@ from campaign_scheduler.channels._graph import (
     read_receipt,
 )
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import (
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
+from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,

@@ -57,24 +57,13 @@ from campaign_scheduler.channels._http import (
     logger_for,
     reset_time,
 )
-from campaign_scheduler.channels.base import (
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
+from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_UTF16,
-    TextRule,
-    count_utf16_units,
-)
+from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
@@ -175,12 +164,7 @@ class LinkedInApi(ApiClient):
                 hint="set `api_version` of the account to a current version (YYYYMM)",
             )
         if status == 429:
-            when = self.retry_at(response)
-            return RateLimitedError(
-                f"{who}: throttled until {when.isoformat(timespec='seconds')}",
-                retry_at=when,
-                network_message=said,
-            )
+            return self.rate_limited(response, said, who=who, what="throttled")
         if status == 422 and _is_duplicate(body):
             return _DuplicateError(f"{who}: duplicate post", network_message=said)
         if status in (404, 410):
@@ -344,12 +328,7 @@ class LinkedInChannel(Channel):
     def _upload(self, media: MediaFile, organization: str) -> str:
         """Initialise, upload and wait for one image; return its URN. Nothing here can create
         the post, so lost answers are reported as unavailability."""
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"linkedin: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         try:
             answer = self.api.json_object(
                 self.api.rest(

@@ -49,15 +49,10 @@ from campaign_scheduler.channels.base import (
     TagUse,
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_MASTODON,
-    TextRule,
-    count_mastodon,
-)
+from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 from campaign_scheduler.errors import (
     ChannelError,
     OutcomeUnknownError,
-    RejectedError,
     UnavailableError,
 )
 
@@ -242,12 +237,7 @@ class MastodonChannel(Channel):
     # --- steps ------------------------------------------------------------------------------
 
     def _upload(self, media: MediaFile) -> str:
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"mastodon: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         data = {"description": media.alt} if media.alt else {}
         # No status exists yet: whatever happens to the upload, it cannot create the post.
         try:

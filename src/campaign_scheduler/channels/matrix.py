@@ -67,11 +67,7 @@ from campaign_scheduler.channels.base import (
     Receipt,
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_UTF8,
-    TextRule,
-    count_utf8_bytes,
-)
+from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -349,12 +345,7 @@ class MatrixChannel(Channel):
         return event_id
 
     def _send_media(self, room_id: str, media: MediaFile, txn_id: str, post: OutboundPost) -> str:
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"matrix: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        data = media.read(self.name)
         # Nothing is visible in the room yet: at worst an unused upload stays behind.
         try:
             answer = self.api.json_object(

@@ -61,16 +61,11 @@ from campaign_scheduler.channels.base import (
     Receipt,
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_UTF16,
-    TextRule,
-    count_utf16_units,
-)
+from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
@@ -137,12 +132,7 @@ class TelegramApi(ApiClient):
                 hint="make the bot an administrator of the channel with the right to post messages",
             )
         if status == 429:
-            when = self.retry_at(response)
-            return RateLimitedError(
-                f"{who}: flood control until {when.isoformat(timespec='seconds')}",
-                retry_at=when,
-                network_message=said,
-            )
+            return self.rate_limited(response, said, who=who, what="flood control")
         if status < 500:
             migrated = parameters.get("migrate_to_chat_id")
             if migrated is not None:
@@ -221,12 +211,7 @@ class TelegramChannel(Channel):
             message = self._call("sendMessage", json={**fields, "text": text})
         else:
             media = post.media[0]
-            try:
-                content = media.path.read_bytes()
-            except OSError as exc:
-                raise RejectedError(
-                    f"telegram: cannot read media file {media.path}: {exc.strerror or exc}"
-                ) from exc
+            content = media.read(self.name)
             if len(content) > MAX_PHOTO_BYTES:
                 raise RejectedError(
                     f"telegram: {media.path.name} is {len(content)} bytes; photos may have at "

@@ -45,17 +45,9 @@ from campaign_scheduler.channels._graph import (
     unix,
 )
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import (
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
+from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_THREADS,
-    TextRule,
-    count_threads,
-)
+from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
 DEFAULT_THREADS_VERSION = "v1.0"

@@ -59,11 +59,7 @@ from urllib.parse import urlsplit
 from campaign_scheduler.channels._http import ApiClient, json_or_none, logger_for, safe_url
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_GRAPHEMES,
-    TextRule,
-    count_graphemes,
-)
+from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -262,12 +258,7 @@ def post_body(post: OutboundPost, account: str) -> bytes:
     Raises :class:`RejectedError` when a media file cannot be read."""
     media = []
     for item in post.media:
-        try:
-            data = item.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"webhook: cannot read media file {item.path}: {exc.strerror or exc}"
-            ) from exc
+        data = item.read("webhook")
         media.append(
             {
                 "filename": item.path.name,

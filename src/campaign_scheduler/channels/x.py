@@ -64,11 +64,7 @@ from campaign_scheduler.channels.base import (
     Receipt,
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
-from campaign_scheduler.channels.text import (
-    UNIT_WEIGHTED,
-    TextRule,
-    count_x_weighted,
-)
+from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -311,12 +307,7 @@ class XChannel(Channel):
         """Upload one image, wait for processing, set its alt text; return the media id.
 
         Nothing here can create the post, so a lost answer is reported as unavailability."""
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"x: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         try:
             response = self.api.call(
                 "POST",
