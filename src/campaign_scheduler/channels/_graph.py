@@ -468,6 +468,10 @@ class ContainerChannel(Channel):
     graph_version: ClassVar[str]
     default_poll_interval: ClassVar[float]
     default_max_polls: ClassVar[int]
+    #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
+    container_edge: ClassVar[str]
+    #: How this network words a container's status.
+    containers: ClassVar[ContainerDialect]
 
     api: GraphApi
 
@@ -496,6 +500,23 @@ class ContainerChannel(Channel):
             self.default_max_polls if max_polls is None else max_polls,
             sleep,
         )
+
+    def _publish(self, params: dict[str, Any], children: list[dict[str, Any]]) -> Receipt:
+        """Create the container (with ``children`` for a carousel), wait until it is ready,
+        publish it and read the receipt."""
+        user = self.user_id
+        media_id = publish_container(
+            self.api,
+            edge=f"{user}/{self.container_edge}",
+            publish_edge=f"{user}/{self.container_edge}_publish",
+            params=params,
+            children=children,
+            dialect=self.containers,
+            polling=self.polling,
+        )
+        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
 
     @property
     def user_id(self) -> str:

@@ -47,8 +47,6 @@ from campaign_scheduler.channels._graph import (
     media_problems,
     media_url,
     parse_time,
-    publish_container,
-    read_receipt,
 )
 from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
@@ -93,6 +91,8 @@ class InstagramChannel(ContainerChannel):
     graph_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
     default_poll_interval: ClassVar[float] = 3.0
     default_max_polls: ClassVar[int] = 40
+    container_edge: ClassVar[str] = "media"
+    containers: ClassVar[ContainerDialect] = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -133,18 +133,7 @@ class InstagramChannel(ContainerChannel):
             children = [
                 {"image_url": url, **({"alt_text": alt} if alt else {})} for url, alt in images
             ]
-        media_id = publish_container(
-            self.api,
-            edge=f"{user}/media",
-            publish_edge=f"{user}/media_publish",
-            params=params,
-            children=children,
-            dialect=CONTAINERS,
-            polling=self.polling,
-        )
-        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
-        return receipt
+        return self._publish(params, children)
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the account created since ``since`` less a minute whose caption

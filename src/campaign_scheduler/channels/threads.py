@@ -40,8 +40,6 @@ from campaign_scheduler.channels._graph import (
     media_problems,
     media_url,
     parse_time,
-    publish_container,
-    read_receipt,
     unix,
 )
 from campaign_scheduler.channels._http import count
@@ -73,6 +71,8 @@ class ThreadsChannel(ContainerChannel):
     graph_version: ClassVar[str] = DEFAULT_THREADS_VERSION
     default_poll_interval: ClassVar[float] = 5.0
     default_max_polls: ClassVar[int] = 60
+    container_edge: ClassVar[str] = "threads"
+    containers: ClassVar[ContainerDialect] = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -115,18 +115,7 @@ class ThreadsChannel(ContainerChannel):
                 {"media_type": "IMAGE", "image_url": url, **({"alt_text": alt} if alt else {})}
                 for url, alt in images
             ]
-        media_id = publish_container(
-            self.api,
-            edge=f"{user}/threads",
-            publish_edge=f"{user}/threads_publish",
-            params=params,
-            children=children,
-            dialect=CONTAINERS,
-            polling=self.polling,
-        )
-        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
-        return receipt
+        return self._publish(params, children)
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post (or reply to ``post.reply_to``) of the profile created since
