@@ -333,19 +333,21 @@ class GraphApi(ApiClient):
     """Calls to one account's Graph host, with our error mapping. The token travels as the
     ``access_token`` parameter (query, or form body of a POST)."""
 
+    #: The Graph API version called when the account names none (``api_version``).
+    default_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
+
     def __init__(
         self,
-        *,
         channel: str,
         account: AccountSettings,
         session: requests.Session,
-        timeout: float,
-        default_version: str,
+        *,
+        timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(channel, account, session, timeout=timeout, clock=clock)
         try:
-            self.version = api_version(account.settings.get("api_version"), default_version)
+            self.version = api_version(account.settings.get("api_version"), self.default_version)
         except ValueError as exc:
             raise ChannelError(
                 f"{channel}: {account.name}: {exc}", hint="fix api_version in config.toml"
@@ -465,7 +467,6 @@ class Polling:
 class ContainerChannel(Channel):
     """What Instagram and Threads share: a Graph client, container polling, the user id."""
 
-    graph_version: ClassVar[str]
     default_poll_interval: ClassVar[float]
     default_max_polls: ClassVar[int]
     #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
@@ -480,21 +481,12 @@ class ContainerChannel(Channel):
         account: AccountSettings,
         session: requests.Session,
         *,
-        timeout: float = 30.0,
         poll_interval: float | None = None,
         max_polls: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = utcnow,
+        **options: Any,
     ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = GraphApi(
-            channel=self.name,
-            account=account,
-            session=session,
-            timeout=timeout,
-            default_version=self.graph_version,
-            clock=clock,
-        )
+        super().__init__(account, session, **options)
         self.polling = Polling(
             self.default_poll_interval if poll_interval is None else poll_interval,
             self.default_max_polls if max_polls is None else max_polls,

@@ -31,12 +31,10 @@ stops at ``since``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
-    DEFAULT_GRAPH_VERSION,
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
@@ -47,9 +45,8 @@ from campaign_scheduler.channels._graph import (
     read_receipt,
     unix,
 )
-from campaign_scheduler.channels._http import count
+from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import (
-    AccountSettings,
     Channel,
     MediaFile,
     Metrics,
@@ -65,12 +62,10 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import requests
 
 #: Post insights read by :meth:`FacebookChannel.fetch_metrics` -> the Metrics field they fill.
 #: ``post_total_media_view_unique`` is the documented successor of the deprecated
@@ -97,26 +92,9 @@ class FacebookChannel(Channel):
         default_base_url="https://graph.facebook.com",
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
+    api_class: ClassVar[type[ApiClient] | None] = GraphApi
     api: GraphApi
     can_look_up: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout, clock=clock)
-        self.api = GraphApi(
-            channel=self.name,
-            account=account,
-            session=session,
-            timeout=timeout,
-            default_version=DEFAULT_GRAPH_VERSION,
-            clock=clock,
-        )
 
     @property
     def page_id(self) -> str:

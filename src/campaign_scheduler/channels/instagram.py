@@ -35,12 +35,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
-    DEFAULT_GRAPH_VERSION,
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
+    GraphApi,
     check_publishing_quota,
     find_oldest_match,
     insight_values,
@@ -48,7 +48,7 @@ from campaign_scheduler.channels._graph import (
     media_url,
     parse_time,
 )
-from campaign_scheduler.channels._http import count
+from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import (
@@ -88,7 +88,7 @@ class InstagramChannel(ContainerChannel):
         also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
     )
     can_look_up: ClassVar[bool] = True
-    graph_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
+    api_class: ClassVar[type[ApiClient] | None] = GraphApi
     default_poll_interval: ClassVar[float] = 3.0
     default_max_polls: ClassVar[int] = 40
     container_edge: ClassVar[str] = "media"

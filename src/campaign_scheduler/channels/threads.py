@@ -34,6 +34,7 @@ from campaign_scheduler.channels._graph import (
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
+    GraphApi,
     check_publishing_quota,
     find_oldest_match,
     insight_values,
@@ -42,7 +43,7 @@ from campaign_scheduler.channels._graph import (
     parse_time,
     unix,
 )
-from campaign_scheduler.channels._http import count
+from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
@@ -52,6 +53,12 @@ DEFAULT_THREADS_VERSION = "v1.0"
 MAX_IMAGES = 20
 MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
+
+
+class ThreadsGraph(GraphApi):
+    """The Threads API: Graph's dialect on graph.threads.net, with versions of its own."""
+
+    default_version: ClassVar[str] = DEFAULT_THREADS_VERSION
 
 
 class ThreadsChannel(ContainerChannel):
@@ -68,7 +75,7 @@ class ThreadsChannel(ContainerChannel):
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
     can_look_up: ClassVar[bool] = True
-    graph_version: ClassVar[str] = DEFAULT_THREADS_VERSION
+    api_class: ClassVar[type[ApiClient] | None] = ThreadsGraph
     default_poll_interval: ClassVar[float] = 5.0
     default_max_polls: ClassVar[int] = 60
     container_edge: ClassVar[str] = "threads"
