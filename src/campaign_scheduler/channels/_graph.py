@@ -632,9 +632,16 @@ def read_receipt(api: GraphApi, remote_id: str, *, url_field: str, time_field: s
     except ChannelError as exc:
         api.log.warning("%s: could not read %s after publishing: %s", api.who, remote_id, exc)
         return Receipt(remote_id=remote_id, url=None, published_at=api.clock())
+    return receipt_of(api, {**entity, "id": remote_id}, url_field=url_field, time_field=time_field)
+
+
+def receipt_of(
+    api: GraphApi, entity: Mapping[str, Any], *, url_field: str, time_field: str
+) -> Receipt:
+    """The receipt an entity read from Graph (``id``, its URL and time fields) describes."""
     url = entity.get(url_field)
     return Receipt(
-        remote_id=remote_id,
+        remote_id=str(entity["id"]),
         url=url if isinstance(url, str) and url else None,
         published_at=parse_time(entity.get(time_field)) or api.clock(),
     )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import requests
 
     from campaign_scheduler.channels._http import ApiClient
+    from campaign_scheduler.errors import OutcomeUnknownError
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,16 @@ class Channel(ABC):
                 hint=f"set {key} of the account in config.toml",
             )
         return str(value).strip()
+
+    def search_exhausted(self, searched: str, where: str = "account") -> OutcomeUnknownError:
+        """The error of a lookup that ran out of pages before it reached the time it searched
+        back to: ``searched`` says what it went through ("more than 1000 posts since …")."""
+        from campaign_scheduler.errors import OutcomeUnknownError
+
+        return OutcomeUnknownError(
+            f"{self.name}: {self.account.name}: {searched}; could not search back far enough",
+            hint=f"check the {where} by hand and settle the delivery with `campaign resolve`",
+        )
 
     def text_limit(self) -> int | None:
         """The account's text limit in the network's unit, if it has its own (e.g. an

@@ -41,8 +41,8 @@ from campaign_scheduler.channels._graph import (
     GraphApi,
     find_oldest_match,
     insight_values,
-    parse_time,
     read_receipt,
+    receipt_of,
     unix,
 )
 from campaign_scheduler.channels._http import ApiClient, count
@@ -167,12 +167,7 @@ class FacebookChannel(Channel):
         )
         if found is None:
             return None
-        url = found.get("permalink_url")
-        return Receipt(
-            remote_id=str(found["id"]),
-            url=url if isinstance(url, str) else None,
-            published_at=parse_time(found.get("created_time")) or self.api.clock(),
-        )
+        return receipt_of(self.api, found, url_field="permalink_url", time_field="created_time")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Reactions, comments and shares from the post; views, reach and clicks from its

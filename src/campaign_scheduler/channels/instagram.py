@@ -46,7 +46,7 @@ from campaign_scheduler.channels._graph import (
     insight_values,
     media_problems,
     media_url,
-    parse_time,
+    receipt_of,
 )
 from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
@@ -151,12 +151,7 @@ class InstagramChannel(ContainerChannel):
         )
         if found is None:
             return None
-        url = found.get("permalink")
-        return Receipt(
-            remote_id=str(found["id"]),
-            url=url if isinstance(url, str) else None,
-            published_at=parse_time(found.get("timestamp")) or self.api.clock(),
-        )
+        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Views, reach, likes, comments and shares from the media's insights (``saved`` is

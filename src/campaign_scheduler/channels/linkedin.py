@@ -446,10 +446,8 @@ class LinkedInChannel(Channel):
                 yield element
             if len(elements) < PAGE_SIZE:
                 return
-        raise OutcomeUnknownError(
-            f"linkedin: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts "
-            f"since {oldest.isoformat(timespec='seconds')}; could not search back far enough",
-            hint="check the page by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since {_when(oldest)}", "page"
         )
 
     def _followers(self, organization: str) -> int | None:

@@ -287,10 +287,8 @@ class MastodonChannel(Channel):
                     return
                 yield status
             params["max_id"] = str(page[-1]["id"])
-        raise OutcomeUnknownError(
-            f"mastodon: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} statuses "
-            f"since {oldest.isoformat()}; could not search back far enough",
-            hint="check the account by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} statuses since {oldest.isoformat()}"
         )
 
     def _source_text(self, status_id: str) -> str | None:

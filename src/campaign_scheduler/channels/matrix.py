@@ -405,10 +405,10 @@ class MatrixChannel(Channel):
             if not chunk or not isinstance(end, str):
                 return
             params["from"] = end
-        raise OutcomeUnknownError(
-            f"matrix: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} own "
-            "messages in the room since the post was sent; could not search back far enough",
-            hint="check the room by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} own messages in the room since the post "
+            "was sent",
+            "room",
         )
 
     def _count_reactions(self, room_id: str, event_id: str) -> int | None:

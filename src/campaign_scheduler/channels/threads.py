@@ -40,7 +40,7 @@ from campaign_scheduler.channels._graph import (
     insight_values,
     media_problems,
     media_url,
-    parse_time,
+    receipt_of,
     unix,
 )
 from campaign_scheduler.channels._http import ApiClient, count
@@ -153,12 +153,7 @@ class ThreadsChannel(ContainerChannel):
         )
         if found is None:
             return None
-        url = found.get("permalink")
-        return Receipt(
-            remote_id=str(found["id"]),
-            url=url if isinstance(url, str) else None,
-            published_at=parse_time(found.get("timestamp")) or self.api.clock(),
-        )
+        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """views, likes, replies, reposts and quotes from the post's insights (``shares``

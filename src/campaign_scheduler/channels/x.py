@@ -404,10 +404,9 @@ class XChannel(Channel):
             if not token:
                 return
             params["pagination_token"] = str(token)
-        raise OutcomeUnknownError(
-            f"x: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since "
-            f"{oldest.isoformat(timespec='seconds')}; could not search back far enough",
-            hint="check the account by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since "
+            f"{oldest.isoformat(timespec='seconds')}"
         )
 
     def _tweet(self, tweet_id: str, fields: str) -> dict[str, Any]:
