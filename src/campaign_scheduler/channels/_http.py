@@ -1,7 +1,13 @@
 """HTTP plumbing shared by the channel adapters.
 
-Two things live here:
+Three things live here:
 
+* :class:`ApiClient`, one network's HTTP dialect for one account: token lookup,
+  ``call(method, path, creates=…)`` (which decides once whether a lost answer is an unknown
+  outcome or only unavailability), the default status ladder, JSON that is checked, and
+  :func:`reset_time`/:func:`retry_at` for every form of retry time. Each adapter declares a
+  subclass (``api_class``) that overrides only what is its network's: error envelope, reset
+  headers, a different ladder, where the token goes.
 * :func:`make_session` builds the ``requests.Session`` an adapter talks through (our
   User-Agent, nothing else; adapters add their own auth headers per request).
 * :func:`send` makes one request and turns a *transport* failure into the error that tells the
@@ -18,8 +24,10 @@ Two things live here:
                                                         (configuration; retrying won't help)
   ====================================================  ==============================
 
-  HTTP error *statuses* are not raised here: each network words its errors differently, so
-  the adapter maps the response itself.
+  HTTP error *statuses* are not raised by :func:`send` (:meth:`ApiClient.call` maps them).
+  :func:`send` also keeps credentials with their server: no redirect to another origin is
+  followed, plain ``http://`` only on loopback, one time limit for the whole call (a server
+  that trickles its answer cannot hold it longer) and a size limit for the answer.
 
 Secrets never reach messages or logs: the messages name the host and path only (no query
 string, no user info), and headers are never logged. A Telegram bot token, which the Bot API
