@@ -300,7 +300,7 @@ class XChannel(Channel):
         return Receipt(
             remote_id=tweet_id,
             url=f"https://x.com/{where}/status/{tweet_id}",
-            published_at=created_at(tweet_id),
+            published_at=created_at(tweet_id) or self.clock(),
         )
 
     def _upload(self, media: MediaFile) -> str:
@@ -426,13 +426,13 @@ class _DuplicateContentError(RejectedError):
 # --- matching posts -----------------------------------------------------------------------------
 
 
-def created_at(tweet_id: str) -> datetime:
+def created_at(tweet_id: str) -> datetime | None:
     """The creation time a snowflake id holds (milliseconds since X's epoch, shifted by 22
-    bits); now for an id that is not a snowflake."""
+    bits); ``None`` for an id that is not a snowflake."""
     try:
         milliseconds = (int(tweet_id) >> 22) + TWITTER_EPOCH_MS
     except ValueError:
-        return datetime.now(UTC)
+        return None
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
