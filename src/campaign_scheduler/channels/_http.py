@@ -46,11 +46,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
-import urllib3
-from dateutil.parser import isoparse
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-
 from campaign_scheduler import __version__
 from campaign_scheduler.channels.addresses import url_problem
 from campaign_scheduler.errors import (
@@ -64,13 +59,20 @@ from campaign_scheduler.errors import (
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
+    import requests
+
     from campaign_scheduler.channels.base import AccountSettings
+
+# requests and urllib3 are imported where a request is made: the channel classes (and with
+# them this module) are loaded by `check` and `load` for their specs, which send nothing.
 
 USER_AGENT = f"campaign-scheduler/{__version__}"
 
 
 def make_session(*, user_agent: str = USER_AGENT) -> requests.Session:
     """A fresh session that identifies itself as campaign-scheduler."""
+    import requests
+
     session = requests.Session()
     session.headers["User-Agent"] = user_agent
     return session
@@ -134,6 +136,8 @@ def send(
       included: a server that trickles its answer cannot hold the call longer;
     * an answer longer than ``max_bytes`` is not read further (:class:`OutcomeUnknownError`).
     """
+    import requests
+
     log = logger_for(channel)
     read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
     deadline = monotonic() + read_timeout
@@ -212,6 +216,8 @@ def _read_body(
     monotonic: Callable[[], float],
 ) -> None:
     """Read the streamed body of ``response`` into it, within ``deadline`` and ``max_bytes``."""
+    import urllib3
+
     too_large = OutcomeUnknownError(
         f"{channel}: {request}: the answer is larger than {max_bytes} bytes; "
         "it was not read to the end"
@@ -267,6 +273,8 @@ def _limit_next_read(raw: Any, seconds: float) -> None:
 
 
 def _body_failure(exc: BaseException) -> str:
+    import urllib3
+
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
         return "read timeout"
     return "response body cut off"
@@ -275,6 +283,8 @@ def _body_failure(exc: BaseException) -> str:
 def _translate(
     exc: requests.exceptions.RequestException, *, channel: str, method: str, where: str
 ) -> ChannelError:
+    import requests
+
     request = f"{method} {where}"
     if isinstance(
         exc,
@@ -300,6 +310,9 @@ def _translate(
 
 def _not_sent_reason(exc: requests.exceptions.RequestException) -> str | None:
     """Why the request certainly never reached the server, or ``None`` if it may have."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timeout"
     if isinstance(exc, requests.exceptions.SSLError):
@@ -324,6 +337,8 @@ def _not_sent_reason(exc: requests.exceptions.RequestException) -> str | None:
 
 
 def _unknown_reason(exc: requests.exceptions.RequestException) -> str:
+    import requests
+
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "read timeout"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
@@ -373,6 +388,8 @@ def reset_time(value: object, now: datetime, *, epoch: bool | None = None) -> da
         except (OverflowError, OSError, ValueError):
             return None
     else:
+        from dateutil.parser import isoparse
+
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

@@ -45,8 +45,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
-
 from campaign_scheduler.channels._http import (
     ApiClient,
     GoneError,
@@ -103,6 +101,8 @@ class XApi(ApiClient):
         return {}  # OAuth 1.0a signs each request (auth_options)
 
     def auth_options(self) -> dict[str, Any]:
+        from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
+
         values = {key: self.account.secret(key) for key in SECRETS}
         missing = [key for key, value in values.items() if not value]
         if missing:
