@@ -159,3 +159,32 @@ def test_an_unreadable_answer_to_a_creating_call_is_unknown() -> None:
     api, _ = client((200, b"[1, 2]", {}))
     with pytest.raises(OutcomeUnknownError):
         api.json_object(api.call("POST", "/posts", creates=True), creates=True)
+
+
+def _api_classes() -> list[type[ApiClient]]:
+    from campaign_scheduler.channels.registry import available_channels, channel_class
+
+    found = []
+    for name in available_channels():
+        api_class = channel_class(name).api_class
+        if api_class is not None and api_class not in found:
+            found.append(api_class)
+    return found
+
+
+@pytest.mark.parametrize("api_class", _api_classes(), ids=lambda cls: cls.__name__)
+def test_every_network_reads_retry_after_as_seconds_or_an_http_date(
+    api_class: type[ApiClient],
+) -> None:
+    """The drift the shared parser ended: two adapters did not understand the HTTP-date form."""
+    account = AccountSettings("a", "https://net.example", secret=lambda key: "tok")
+    api = api_class("net", account, requests.Session(), clock=lambda: NOW)
+    for value, expected in [
+        ("45", NOW + timedelta(seconds=45)),
+        ("Fri, 01 May 2026 15:10:00 GMT", NOW + timedelta(minutes=10)),
+    ]:
+        response = requests.Response()
+        response.status_code = 429
+        response.headers["Retry-After"] = value
+        response._content = b"{}"
+        assert api.retry_at(response) == expected
