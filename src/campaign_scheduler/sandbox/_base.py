@@ -1,28 +1,48 @@
-"""What every network sandbox shares: its lifecycle, the fault switches and held answers.
+"""What every network sandbox shares: lifecycle, request handling, control routes and faults.
 
 A sandbox subclasses :class:`SandboxBase`, which owns
 
-* the loopback server and ``start``/``stop``/``with``/``url``;
+* the loopback server and ``start``/``stop``/``with``/``url``, and the in-process transport for
+  unit tests (:meth:`SandboxBase.start_in_process`, :meth:`SandboxBase.mount`);
+* :meth:`SandboxBase.handle`: control requests go to the control routes, every other request is
+  recorded in ``requests_seen`` (as the network's ``_seen`` words it), routed by the network's
+  ``_route`` and delivered through the fault switches; a handler deep down may end the request
+  early by raising :class:`Answer`;
+* the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
+  ``POST /_sandbox/faults`` and the network's own views (:meth:`SandboxBase._views`) and
+  controls (:meth:`SandboxBase._controls`), with their errors in the network's own envelope
+  (:meth:`SandboxBase._error_envelope`);
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
   creations whose answer is dropped or held until :meth:`SandboxBase.release`, and ``delay``;
 * the common keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`).
 
-What differs per network stays in the network's module: the public ``fail_next`` and
-``rate_limit_next`` (their parameters and what they queue), the error bodies a failure or a rate
-limit is answered with (passed to :meth:`SandboxBase._begin_create`), how a revoked credential is
-named, and any extra fault names.
+What differs per network stays in the network's module: its routes, its error envelope, its
+length tables, the public ``fail_next`` and ``rate_limit_next`` (their parameters and what they
+queue), the error bodies a failure or a rate limit is answered with (passed to
+:meth:`SandboxBase._begin_create`), how a revoked credential is named, and any extra fault names.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse, LoopbackServer
+from campaign_scheduler.sandbox._server import (
+    HttpRequest,
+    HttpResponse,
+    LoopbackServer,
+    json_response,
+    read_timeout,
+)
+
+if TYPE_CHECKING:
+    import requests
 
 FailT = TypeVar("FailT")
 RateT = TypeVar("RateT")
@@ -61,6 +81,23 @@ class FaultSwitches(Generic[FailT, RateT]):
         return None
 
 
+#: The clients the control routes answer.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+#: What a control route answers when it has nothing to report.
+OK = {"ok": True}
+
+_in_process_numbers = itertools.count(1)
+
+
+class Answer(Exception):
+    """Ends a request early with ``response`` (e.g. a 401 from deep inside a handler)."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 def fault_spec(value: Any) -> dict[str, Any]:
     """The object of a fault (``{"count": 2, ...}``); a bare ``true`` or number means ``{}``."""
     return value if isinstance(value, dict) else {}
@@ -82,8 +119,10 @@ def seconds(body: dict[str, Any], name: str) -> float:
 class SandboxBase(Generic[FailT, RateT]):
     """Lifecycle and fault switches of a loopback sandbox (see the module doc).
 
-    Subclasses call ``super().__init__()`` before anything else, route requests in
-    ``handle`` and end every answer with :meth:`_deliver`.
+    Subclasses call ``super().__init__()`` before anything else, and declare ``_route``,
+    ``_seen``, ``_error_envelope`` and their control routes (``_views``, ``_controls``). A
+    sandbox whose requests need more than that (Graph's usage headers, webhook's remembered
+    answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
 
     #: The key that names the credential in ``{"revoke": {...}}``.
@@ -100,13 +139,35 @@ class SandboxBase(Generic[FailT, RateT]):
         self._held = threading.Event()
         self._release_gate = threading.Event()
         self._server = LoopbackServer(self)
+        self._in_process_url: str | None = None
+        #: Every request to the network's API as it arrived (``_seen`` says what is kept).
+        self.requests_seen: list[Any] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> Self:
+        """Serve on a free loopback port (rehearsals, end-to-end tests, other processes)."""
         self._stopping.clear()
         self._server.start()
         return self
+
+    def start_in_process(self) -> Self:
+        """Serve without a socket: :attr:`url` becomes a name that only sessions given to
+        :meth:`mount` reach (unit tests; no port, no threads)."""
+        self._stopping.clear()
+        if self._in_process_url is None:
+            self._in_process_url = f"http://sandbox-{next(_in_process_numbers)}.invalid"
+        return self
+
+    def mount(self, session: requests.Session) -> requests.Session:
+        """Route ``session``'s requests for :attr:`url` to this sandbox in-process; returns
+        ``session``. Only for a sandbox started with :meth:`start_in_process`."""
+        from campaign_scheduler.sandbox._inprocess import InProcessAdapter
+
+        if self._in_process_url is None:
+            raise RuntimeError("mount() needs start_in_process() first")
+        session.mount(self._in_process_url + "/", InProcessAdapter(self))
+        return session
 
     def stop(self) -> None:
         """Stop serving; held and delayed requests are let go first."""
@@ -128,7 +189,9 @@ class SandboxBase(Generic[FailT, RateT]):
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
+        """``http://127.0.0.1:PORT`` (only while running), or the in-process name."""
+        if self._in_process_url is not None and not self._server.running:
+            return self._in_process_url
         return self._server.url
 
     # --- fault switches -----------------------------------------------------------------------
@@ -180,7 +243,34 @@ class SandboxBase(Generic[FailT, RateT]):
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer ``request`` (the loopback server calls this on its own threads)."""
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        self._record(request)
+        try:
+            response, after = self._route(request)
+        except Answer as answer:
+            response, after = answer.response, None
+        return self._deliver(response, after)
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        """The network's answer to ``request`` and what happens after it ("drop", "hold",
+        ``None``; from :meth:`_begin_create`)."""
         raise NotImplementedError
+
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
+        """What ``requests_seen`` keeps of ``request`` (never a credential); ``None`` keeps
+        nothing."""
+        raise NotImplementedError
+
+    def _record(self, request: HttpRequest) -> None:
+        seen = self._seen(request, time.monotonic(), time.time())
+        if seen is not None:
+            with self._lock:
+                self.requests_seen.append(seen)
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        """An error in the network's own envelope (also used for the control routes)."""
+        return json_response(status, {"error": message})
 
     def _begin_create(
         self,
@@ -207,16 +297,67 @@ class SandboxBase(Generic[FailT, RateT]):
             response.drop = True
             return response
         wait = self.delay + extra_delay
+        patience = read_timeout()  # the in-process client's read timeout, if any
         if wait > 0:
+            if patience is not None and wait >= patience:
+                # The client would give up before the answer: tell it so at once.
+                response.late = True
+                return response
             self._stopping.wait(wait)
         if after == "hold":
             with self._lock:
                 gate, held = self._release_gate, self._held
             held.set()
-            gate.wait()
+            if not gate.wait(None if patience is None else max(patience - wait, 0.0)):
+                response.late = True
         return response
 
     # --- control over HTTP --------------------------------------------------------------------
+
+    def _views(self) -> Mapping[str, Callable[[], Any]]:
+        """``GET /_sandbox/<name>`` routes beyond ``requests``: name -> JSON-able value."""
+        return {}
+
+    def _controls(self) -> Mapping[str, Callable[[dict[str, Any]], Any]]:
+        """``POST /_sandbox/<name>`` routes beyond ``faults``: name -> handler of the JSON
+        object body, returning what to answer (``None``: ``{"ok": true}``). A missing key
+        (KeyError) or a bad value (TypeError, ValueError) is answered 400."""
+        return {}
+
+    def _control(self, request: HttpRequest) -> HttpResponse:
+        if request.client_host not in LOOPBACK_HOSTS:
+            return self._error_envelope(
+                403, "the sandbox control API answers loopback clients only"
+            )
+        name = request.path.removeprefix("/_sandbox/")
+        if request.method == "GET":
+            if name == "requests":
+                with self._lock:
+                    seen = [_plain(r) for r in self.requests_seen]
+                return json_response(200, seen)
+            view = self._views().get(name)
+            if view is not None:
+                return json_response(200, view())
+        if request.method != "POST":
+            return self._error_envelope(404, "no such sandbox control")
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return self._error_envelope(400, "the body must be JSON")
+        if not isinstance(body, dict):
+            return self._error_envelope(400, "the body must be a JSON object")
+        controls: dict[str, Callable[[dict[str, Any]], Any]] = {"faults": self._apply_faults}
+        controls.update(self._controls())
+        control = controls.get(name)
+        if control is None:
+            return self._error_envelope(404, "no such sandbox control")
+        try:
+            result = control(body)
+        except KeyError as exc:
+            return self._error_envelope(400, f"missing or unknown: {exc.args[0]}")
+        except (TypeError, ValueError) as exc:
+            return self._error_envelope(400, str(exc))
+        return json_response(200, OK if result is None else result)
 
     def _extra_faults(self) -> frozenset[str]:
         """Fault names beyond :data:`COMMON_FAULTS` that this sandbox accepts."""
@@ -256,3 +397,8 @@ class SandboxBase(Generic[FailT, RateT]):
         if "delay" in body:
             self.delay = seconds(body, "delay")
         self._apply_extra_faults(body)
+
+
+def _plain(record: Any) -> Any:
+    """A recorded request as JSON-able data."""
+    return asdict(record) if is_dataclass(record) and not isinstance(record, type) else record

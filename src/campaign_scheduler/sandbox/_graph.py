@@ -75,7 +75,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
-from campaign_scheduler.sandbox._base import SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -185,14 +185,6 @@ class Window:
         """When the oldest event leaves the window (``now`` when it is empty)."""
         self.used(now)
         return self._times[0] + self.duration if self._times else now
-
-
-class Answer(Exception):
-    """Ends a request early with ``response`` (e.g. a token error deep inside a handler)."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 @dataclass
@@ -458,7 +450,6 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         self.buc_budget = 4800
         #: Seconds added before answers to post-creating calls (on top of ``delay``).
         self.delay_creates = 0.0
-        self.requests_seen: list[SeenRequest] = []
 
         self._principals: dict[str, Principal] = {}
         self._tokens: dict[str, str] = {}  # token -> principal id
@@ -558,27 +549,15 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         if request.path.startswith("/_media/") and request.method == "GET":
             return self._serve_file(request.path)
         parts = _PART.findall(request.path)
-        version = parts.pop(0) if parts and _VERSION.fullmatch(parts[0]) else None
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    method=request.method,
-                    path=request.path,
-                    version=version,
-                    query=urlencode(
-                        {k: v for k, v in request.query.items() if k != "access_token"},
-                        doseq=True,
-                    ),
-                    monotonic=time.monotonic(),
-                    wall=time.time(),
-                )
-            )
+        if parts and _VERSION.fullmatch(parts[0]):
+            parts.pop(0)
+        self._record(request)
         principal: Principal | None = None
         try:
             params = self._params(request)
             principal, token = self._authenticate(request, params)
             self._spend_budget(principal)
-            routed = self._route(Call(request, parts, params, principal, token))
+            routed = self._dispatch(Call(request, parts, params, principal, token))
         except Answer as answer:
             routed = Routed(answer.response)
         if principal is not None:
@@ -591,7 +570,20 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         extra = self.delay_creates if routed.creates else 0.0
         return self._deliver(routed.response, routed.after, extra_delay=extra)
 
-    def _route(self, call: Call) -> Routed:
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        parts = _PART.findall(request.path)
+        return SeenRequest(
+            method=request.method,
+            path=request.path,
+            version=parts[0] if parts and _VERSION.fullmatch(parts[0]) else None,
+            query=urlencode(
+                {k: v for k, v in request.query.items() if k != "access_token"}, doseq=True
+            ),
+            monotonic=monotonic,
+            wall=wall,
+        )
+
+    def _dispatch(self, call: Call) -> Routed:
         raise NotImplementedError
 
     def _params(self, request: HttpRequest) -> dict[str, Any]:
@@ -778,49 +770,31 @@ class GraphSandbox(SandboxBase[_Failure, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return json_response(403, {"error": "the sandbox control API answers loopback only"})
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_post_json(p) for p in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [asdict(r) for r in self.requests_seen]
-            return json_response(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return json_response(400, {"error": "the body must be JSON"})
-        if not isinstance(body, dict):
-            return json_response(400, {"error": "the body must be a JSON object"})
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self.apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                account_id, token = self.add_account(
-                    str(body["name"]),
-                    account_id=None if body.get("id") is None else str(body["id"]),
-                    token=body.get("token"),
-                    followers=int(body.get("followers", 0)),
-                )
-                return json_response(200, {"id": account_id, "token": token})
-            if route == ("POST", "/_sandbox/engagement"):
-                figures = {k: int(v) for k, v in body.items() if k != "post_id"}
-                self.set_engagement(str(body["post_id"]), **figures)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/config"):
-                self.configure(**body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/media"):
-                url = self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))
-                return json_response(200, {"url": url})
-        except KeyError as exc:
-            return json_response(400, {"error": f"missing or unknown: {exc.args[0]}"})
-        except (TypeError, ValueError) as exc:
-            return json_response(400, {"error": str(exc)})
-        return json_response(404, {"error": "no such control endpoint"})
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_post_json(p) for p in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": self._control_account,
+            "engagement": self._control_engagement,
+            "config": lambda body: self.configure(**body),
+            "media": lambda body: {
+                "url": self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))
+            },
+        }
+
+    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+        account_id, token = self.add_account(
+            str(body["name"]),
+            account_id=None if body.get("id") is None else str(body["id"]),
+            token=body.get("token"),
+            followers=int(body.get("followers", 0)),
+        )
+        return {"id": account_id, "token": token}
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        figures = {k: int(v) for k, v in body.items() if k != "post_id"}
+        self.set_engagement(str(body["post_id"]), **figures)
 
     def apply_faults(self, body: dict[str, Any]) -> None:
         """Apply a ``/_sandbox/faults`` body (see the module doc)."""

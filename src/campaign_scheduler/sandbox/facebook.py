@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
     MSG_PERMISSION,
-    Answer,
     Call,
     GraphMedia,
     GraphPost,
@@ -207,7 +207,7 @@ class FacebookSandbox(GraphSandbox):
 
     # --- routing ------------------------------------------------------------------------------
 
-    def _route(self, call: Call) -> Routed:
+    def _dispatch(self, call: Call) -> Routed:
         parts, method = call.parts, call.method
         page = call.principal
         if parts == ["me"] and method == "GET":

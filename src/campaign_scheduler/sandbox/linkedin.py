@@ -57,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from campaign_scheduler.sandbox._base import SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -177,12 +177,6 @@ class _Post:
     statistics: dict[str, float] = field(default_factory=dict)
 
 
-class _Answer(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class LinkedInSandbox(SandboxBase[int, bool]):
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
@@ -217,7 +211,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self.daily_post_limit = daily_post_limit
         self.image_processing_polls = image_processing_polls
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._organizations: dict[str, _Organization] = {}  # by urn
         self._tokens: dict[str, _Member] = {}
@@ -300,25 +293,18 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    request.method,
-                    unquote(request.path),
-                    urlencode(request.query, doseq=True),
-                    request.header("LinkedIn-Version"),
-                    time.monotonic(),
-                    time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        return SeenRequest(
+            request.method,
+            unquote(request.path),
+            urlencode(request.query, doseq=True),
+            request.header("LinkedIn-Version"),
+            monotonic,
+            wall,
+        )
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, message, code="NOT_FOUND" if status == 404 else None)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         parts = [unquote(p) for p in _ROUTE.findall(request.path)]
@@ -359,17 +345,17 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         header = request.header("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _Answer(_error(401, "Empty oauth2 access token", service_code=65604))
+            raise Answer(_error(401, "Empty oauth2 access token", service_code=65604))
         with self._lock:
             member = self._tokens.get(token.strip())
         if member is None:
-            raise _Answer(_error(401, "Invalid access token", service_code=65600))
+            raise Answer(_error(401, "Invalid access token", service_code=65600))
         return member
 
     def _check_headers(self, request: HttpRequest) -> None:
         version = request.header("LinkedIn-Version")
         if version is None:
-            raise _Answer(
+            raise Answer(
                 _error(
                     400,
                     "A version must be present. Please specify a version by adding the "
@@ -379,13 +365,13 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             )
         match = _VERSION.fullmatch(version.strip())
         if match is None or match.group(1) < self.oldest_version:
-            raise _Answer(
+            raise Answer(
                 _error(
                     426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION"
                 )
             )
         if (request.header("X-Restli-Protocol-Version") or "").strip() != "2.0.0":
-            raise _Answer(
+            raise Answer(
                 _error(400, "X-Restli-Protocol-Version 2.0.0 is required", code="BAD_REQUEST")
             )
 
@@ -393,7 +379,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         role = member.roles.get(organization)
         allowed = role == "ADMINISTRATOR" if admin else role in ROLES_THAT_POST
         if not allowed:
-            raise _Answer(
+            raise Answer(
                 _error(
                     403,
                     f"Not enough permissions to access: {organization}",
@@ -689,42 +675,26 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_post_summary(p) for p in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                return json_response(200, [vars(r) for r in self.requests_seen])
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError("the body must be a JSON object")
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                account = self.add_account(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_post_summary(p) for p in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": lambda body: vars(
+                self.add_account(
                     str(body["name"]),
                     body.get("token"),
                     followers=int(body.get("followers", 0)),
                     role=body.get("role", "ADMINISTRATOR"),
                 )
-                return json_response(200, vars(account))
-            if route == ("POST", "/_sandbox/engagement"):
-                urn = str(body.pop("post"))
-                self.set_statistics(urn, **{k: float(v) for k, v in body.items()})
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/settings"):
-                self._apply_settings(body)
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
-            return _error(400, str(exc))
-        return _error(404, "Not Found", code="NOT_FOUND")
+            ),
+            "engagement": self._control_engagement,
+            "settings": self._apply_settings,
+        }
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        urn = str(body.pop("post"))
+        self.set_statistics(urn, **{k: float(v) for k, v in body.items()})
 
     def _extra_faults(self) -> frozenset[str]:
         return frozenset({"fail_image_processing"})

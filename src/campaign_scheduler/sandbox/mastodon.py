@@ -50,7 +50,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from campaign_scheduler.channels.text import measure
-from campaign_scheduler.sandbox._base import SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -215,14 +215,6 @@ class _Status:
 _ROUTE = re.compile(r"[^/]+")
 
 
-class _Answer(Exception):
-    """Ends a request early with ``response`` (e.g. a 401 from deep inside a handler)."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
@@ -239,7 +231,6 @@ class MastodonSandbox(SandboxBase[int, float]):
         self.idempotency_ttl = idempotency_ttl
         self.media_processing_polls = media_processing_polls
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._accounts: dict[str, _Account] = {}  # by username
         self._tokens: dict[str, _Account] = {}
@@ -339,25 +330,18 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    method=request.method,
-                    path=request.path,
-                    query=urlencode(request.query, doseq=True),
-                    monotonic=time.monotonic(),
-                    wall=time.time(),
-                    idempotency_key=request.header("Idempotency-Key"),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        return SeenRequest(
+            method=request.method,
+            path=request.path,
+            query=urlencode(request.query, doseq=True),
+            monotonic=monotonic,
+            wall=wall,
+            idempotency_key=request.header("Idempotency-Key"),
+        )
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, message)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         parts = _ROUTE.findall(request.path)
@@ -405,13 +389,13 @@ class MastodonSandbox(SandboxBase[int, float]):
         header = request.header("Authorization")
         if header is None:
             if required:
-                raise _Answer(_error(401, MSG_TOKEN_INVALID))
+                raise Answer(_error(401, MSG_TOKEN_INVALID))
             return None
         scheme, _, token = header.partition(" ")
         with self._lock:
             account = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if account is None:
-            raise _Answer(_error(401, MSG_TOKEN_INVALID))
+            raise Answer(_error(401, MSG_TOKEN_INVALID))
         return account
 
     def _account_of(self, request: HttpRequest) -> _Account:
@@ -837,47 +821,26 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_status_json(s) for s in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [vars(r) for r in self.requests_seen]
-            return json_response(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "the body must be JSON")
-        if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                token = self.add_account(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_status_json(s) for s in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": lambda body: {
+                "token": self.add_account(
                     str(body["username"]),
                     body.get("token"),
                     followers=int(body.get("followers", 0)),
                 )
-                return json_response(200, {"token": token})
-            if route == ("POST", "/_sandbox/engagement"):
-                self.set_engagement(
-                    str(body["status_id"]),
-                    favourites=int(body.get("favourites", 0)),
-                    reblogs=int(body.get("reblogs", 0)),
-                    replies=int(body.get("replies", 0)),
-                    quotes=None if body.get("quotes") is None else int(body["quotes"]),
-                )
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError) as exc:
-            return _error(400, str(exc))
-        return _error(404, MSG_NOT_FOUND)
+            },
+            "engagement": lambda body: self.set_engagement(
+                str(body["status_id"]),
+                favourites=int(body.get("favourites", 0)),
+                reblogs=int(body.get("reblogs", 0)),
+                replies=int(body.get("replies", 0)),
+                quotes=None if body.get("quotes") is None else int(body["quotes"]),
+            ),
+        }
 
     def _extra_faults(self) -> frozenset[str]:
         return frozenset({"fail_media_processing"})

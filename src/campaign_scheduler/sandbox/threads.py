@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from campaign_scheduler.channels.text import measure
+from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
-    Answer,
     Call,
     Container,
     ContainerSandbox,
@@ -148,7 +148,7 @@ class ThreadsSandbox(ContainerSandbox):
 
     # --- routing ------------------------------------------------------------------------------
 
-    def _route(self, call: Call) -> Routed:
+    def _dispatch(self, call: Call) -> Routed:
         parts, method = call.parts, call.method
         user = call.principal
         if len(parts) == 1:

@@ -66,7 +66,7 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
 )
 
 from campaign_scheduler.channels.text import measure
-from campaign_scheduler.sandbox._base import SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -204,12 +204,6 @@ class _Tweet:
     metrics: dict[str, int] = field(default_factory=dict)
 
 
-class _Answer(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class XSandbox(SandboxBase[int, tuple[float, bool]]):
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
@@ -238,7 +232,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self.non_public_metrics = non_public_metrics
         self.media_processing_polls = media_processing_polls
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._apps: dict[str, str] = {}  # consumer key -> consumer secret
         self._tokens: dict[str, tuple[str, str, _User]] = {}  # token -> (app key, secret, user)
@@ -339,24 +332,13 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    request.method,
-                    request.path,
-                    urlencode(request.query, doseq=True),
-                    time.monotonic(),
-                    time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        return SeenRequest(
+            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
+        )
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _problem(status, _CONTROL_TITLES.get(status, "Error"), message)
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         parts = _ROUTE.findall(request.path)
@@ -395,7 +377,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     def _authenticate(self, request: HttpRequest) -> _User:
         header = request.header("Authorization") or ""
         if header.lower().startswith("bearer "):
-            raise _Answer(
+            raise Answer(
                 _problem(
                     403,
                     "Unsupported Authentication",
@@ -418,7 +400,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         with self._lock:
             known = self._tokens.get(token) if valid and isinstance(token, str) else None
         if known is None:
-            raise _Answer(_problem(401, "Unauthorized", "Unauthorized"))
+            raise Answer(_problem(401, "Unauthorized", "Unauthorized"))
         return known[2]
 
     def _oauth_secrets(self, client_key: str, token: str) -> tuple[str | None, str | None]:
@@ -890,43 +872,25 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _problem(
-                403, "Forbidden", "the sandbox control API answers loopback clients only"
-            )
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_tweet_summary(t) for t in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                return json_response(200, [vars(r) for r in self.requests_seen])
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError("the body must be a JSON object")
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                credentials = self.add_account(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_tweet_summary(t) for t in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": lambda body: vars(
+                self.add_account(
                     str(body["username"]),
                     followers=int(body.get("followers", 0)),
                     write=bool(body.get("write", True)),
                 )
-                return json_response(200, vars(credentials))
-            if route == ("POST", "/_sandbox/engagement"):
-                tweet_id = str(body.pop("tweet_id"))
-                self.set_engagement(tweet_id, **{k: int(v) for k, v in body.items()})
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/settings"):
-                self._apply_settings(body)
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _problem(400, "Invalid Request", f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
-            return _problem(400, "Invalid Request", str(exc))
-        return _problem(404, "Not Found", "Sorry, that page does not exist.")
+            ),
+            "engagement": self._control_engagement,
+            "settings": self._apply_settings,
+        }
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        tweet_id = str(body.pop("tweet_id"))
+        self.set_engagement(tweet_id, **{k: int(v) for k, v in body.items()})
 
     def _extra_faults(self) -> frozenset[str]:
         return frozenset({"fail_media_processing"})
@@ -1025,6 +989,10 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+#: The titles of the control routes' problems.
+_CONTROL_TITLES = {400: "Invalid Request", 403: "Forbidden", 404: "Not Found"}
 
 
 def _problem(
