@@ -4,8 +4,8 @@ Used by rehearsals (``campaign sandbox``, ``campaign demo``) and by tests. What 
 
 * ``POST /api/v1/statuses`` (JSON or form): ``Idempotency-Key`` per (account, key), kept
   ``idempotency_ttl`` seconds, concurrent repeats serialised so one status is created; the
-  instance's own length rule (URLs 23, mention domains free, grapheme clusters of spoiler text
-  plus text, via :mod:`campaign_scheduler.channels.text`); the 300-statuses-per-3-hours family
+  instance's own length rule (:func:`status_length`: URLs 23, mention domains free, grapheme
+  clusters of spoiler text plus text, as channels.md §2 documents it); the 300-statuses-per-3-hours family
   with ``X-RateLimit-*`` headers (reset as ISO 8601 with 6 fractional digits, UTC); reply
   targets; media attachment rules.
 * ``GET /api/v1/statuses/:id``, ``/source``, ``DELETE /api/v1/statuses/:id``.
@@ -49,7 +49,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from campaign_scheduler.channels.text import measure
+import regex
+
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -57,6 +58,7 @@ from campaign_scheduler.sandbox._server import (
     UploadedFile,
     json_response,
 )
+from campaign_scheduler.sandbox._text import clusters
 
 STATUSES_LIMIT = 300
 STATUSES_PERIOD = 3 * 3600.0
@@ -111,6 +113,25 @@ _DEFAULT_ERRORS = {
     504: "Gateway timeout",
 }
 _VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+# --- the length table (StatusLengthValidator, channels.md §2 "Text limits and counting") -------
+
+#: What every URL counts (``characters_reserved_per_url``).
+CHARACTERS_PER_URL = 23
+# URLs with a scheme only; trailing punctuation and an unbalanced ")" are not part of a URL.
+_URL = regex.compile(r"(?<![\w/])https?://[^\s<>\"]*[^\s<>\".,;:!?'(\)\[\]]", regex.IGNORECASE)
+# ``@user@domain`` counts as ``@user``: not after "=", "/" or a word character (e-mail, paths).
+_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]*[a-z0-9_])?)@[\w.-]*\w", regex.IGNORECASE
+)
+
+
+def status_length(spoiler_text: str, text: str) -> int:
+    """A status's length as Mastodon counts it: each URL 23, the domain of a mention free,
+    grapheme clusters of the content warning plus the text."""
+    text = _URL.sub("x" * CHARACTERS_PER_URL, text)
+    text = _REMOTE_MENTION.sub(r"@\1", text)
+    return len(clusters(spoiler_text + text))
 
 
 # --- what tests and rehearsals can inspect ---------------------------------------------------
@@ -455,7 +476,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 return _error(422, "Validation failed: Visibility is not included in the list")
             if not text.strip() and not media:
                 return _error(422, MSG_BLANK)
-            if measure("mastodon", spoiler + text) > self.max_characters:
+            if status_length(spoiler, text) > self.max_characters:
                 return _error(
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",

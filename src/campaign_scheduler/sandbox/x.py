@@ -52,6 +52,7 @@ import math
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,7 +66,6 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
     ResourceEndpoint,
 )
 
-from campaign_scheduler.channels.text import measure
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -73,6 +73,7 @@ from campaign_scheduler.sandbox._server import (
     UploadedFile,
     json_response,
 )
+from campaign_scheduler.sandbox._text import clusters, is_emoji
 
 TWITTER_EPOCH_MS = 1288834974657
 WINDOW = 15 * 60.0
@@ -83,6 +84,51 @@ IMAGE_LIMIT = 5 * 1024 * 1024
 MEDIA_EXPIRY = 24 * 3600
 NON_PUBLIC_DAYS = 30
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+# --- the length table (twitter-text v3 ``config/v3.json``, channels.md §4) ---------------------
+
+MAX_WEIGHTED_LENGTH = 280
+_SCALE = 100
+_DEFAULT_WEIGHT = 200  # an emoji sequence, and every code point outside the ranges below
+_URL_WEIGHT = 23 * _SCALE  # ``transformedURLLength``
+#: Code point ranges that weigh 100 (one character).
+_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+#: Top-level domains a URL without a scheme is recognised by (the common ones; twitter-text
+#: knows all). A URL with a scheme counts whatever its domain.
+_BARE_TLDS = "com|org|net|de|eu|info|io|app|dev|social|gov|edu|nrw|ruhr|berlin|at|ch|uk"
+_URL = re.compile(
+    r"(?<![\w@./-])(?:https?://[^\s<>\"]*[^\s<>\".,;:!?'(\)\[\]]"
+    rf"|(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_BARE_TLDS})\b(?:/[^\s<>\"]*[^\s<>\".,;:!?'(\)\[\]])?)",
+    re.IGNORECASE,
+)
+
+
+def weighted_length(text: str) -> int:
+    """A post's weighted length as twitter-text v3 counts it: NFC first; each URL 23; each
+    emoji sequence 2; each other code point 1 inside the light ranges, else 2."""
+    text = unicodedata.normalize("NFC", text)
+    weight = 0
+    position = 0
+    for url in _URL.finditer(text):
+        weight += _plain_weight(text[position : url.start()]) + _URL_WEIGHT
+        position = url.end()
+    weight += _plain_weight(text[position:])
+    return weight // _SCALE
+
+
+def _plain_weight(text: str) -> int:
+    weight = 0
+    for cluster in clusters(text):
+        if is_emoji(cluster):
+            weight += _DEFAULT_WEIGHT
+            continue
+        for char in cluster:
+            code = ord(char)
+            light = any(low <= code <= high for low, high in _LIGHT_RANGES)
+            weight += _SCALE if light else _DEFAULT_WEIGHT
+    return weight
+
+
 _INVALID_CHARACTERS = ("\ufffe", "\ufeff", "\uffff")
 
 PROBLEM_DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
@@ -466,7 +512,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             return _invalid("text", "Either text or media is required.")
         if any(c in text for c in _INVALID_CHARACTERS):
             return _invalid("text", "The text contains invalid characters.")
-        if text and measure("x", text) > self.max_weighted_length:
+        if text and weighted_length(text) > self.max_weighted_length:
             if self.too_long_status == 403:
                 return _problem(403, "Forbidden", PROBLEM_TOO_LONG)
             return _invalid("text", PROBLEM_TOO_LONG)
