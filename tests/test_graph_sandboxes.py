@@ -16,7 +16,8 @@ import pytest
 import requests
 from PIL import Image
 
-from campaign_scheduler.sandbox._graph import GraphSandbox, parse_fields, sniff_image
+from campaign_scheduler.sandbox._graph import GraphSandbox, parse_fields
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
 from campaign_scheduler.sandbox.instagram import InstagramSandbox
 from campaign_scheduler.sandbox.threads import ThreadsSandbox

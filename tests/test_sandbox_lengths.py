@@ -28,7 +28,6 @@ ORDINARY = [
 ]
 
 
-
 @pytest.mark.parametrize("text", ORDINARY)
 def test_mastodon_sandbox_counts_like_the_channel(text: str) -> None:
     assert status_length("", text) == measure("mastodon", text)

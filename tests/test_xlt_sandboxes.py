@@ -4,6 +4,7 @@ like the networks."""
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from PIL import Image
 from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
 
 from campaign_scheduler.sandbox.linkedin import LinkedInAccount, LinkedInSandbox
@@ -19,7 +21,14 @@ from campaign_scheduler.sandbox.telegram import TelegramSandbox, parse_html
 from campaign_scheduler.sandbox.x import XCredentials, XSandbox
 from sandbox_clock import Clock
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x08rest-of-a-png"
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG = _png(16, 8)
 
 
 @pytest.fixture

@@ -62,7 +62,6 @@ import math
 import mimetypes
 import re
 import secrets
-import struct
 import time
 import urllib.error
 import urllib.request
@@ -76,6 +75,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -352,48 +352,6 @@ def time_param(value: str | None) -> float | None:
 
 
 # --- images -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    content_type: str
-    size: int
-    width: int | None
-    height: int | None
-
-
-def sniff_image(data: bytes) -> ImageInfo | None:
-    """Type and pixel size of a JPEG, PNG, GIF or WebP image, from its bytes."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return ImageInfo("image/png", len(data), width, height)
-    if data.startswith(b"GIF8") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return ImageInfo("image/gif", len(data), width, height)
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return ImageInfo("image/webp", len(data), None, None)
-    if data.startswith(b"\xff\xd8"):
-        width, height = _jpeg_size(data)
-        return ImageInfo("image/jpeg", len(data), width, height)
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
-    index = 2
-    while index + 9 < len(data):
-        if data[index] != 0xFF:
-            index += 1
-            continue
-        marker = data[index + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            index += 2
-            continue
-        (length,) = struct.unpack(">H", data[index + 2 : index + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
-            return width, height
-        index += 2 + length
-    return None, None
 
 
 # --- the sandbox ------------------------------------------------------------------------------

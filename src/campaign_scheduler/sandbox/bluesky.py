@@ -66,6 +66,7 @@ from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -744,7 +745,12 @@ class BlueskySandbox(SandboxBase[int, float]):
         data = request.body
         if len(data) > self.blob_upload_limit:
             return _error(413)
-        mime_type = _sniff(data) or request.content_type or "application/octet-stream"
+        image = sniff_image(data)
+        mime_type = (
+            (image.content_type if image else None)
+            or request.content_type
+            or "application/octet-stream"
+        )
         cid = _cid(0x55, data)
         with self._lock:
             self._blobs[(account.did, cid)] = _Blob(account.did, cid, mime_type, len(data))
@@ -1087,18 +1093,6 @@ def _record_cid(value: Any) -> str:
     # The real CID hashes the record's DAG-CBOR; canonical JSON gives the same uniqueness.
     canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return _cid(0x71, canonical.encode("utf-8"))
-
-
-def _sniff(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _iso(timestamp: float) -> str:

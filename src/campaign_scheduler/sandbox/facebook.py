@@ -52,10 +52,10 @@ from campaign_scheduler.sandbox._graph import (
     nonexisting_field,
     not_found,
     paginate,
-    sniff_image,
     time_param,
     unknown_path,
 )
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import HttpResponse, UploadedFile, json_response
 
 #: Impressions-family metrics Meta retired in 2025 (channels.md §5).

@@ -49,7 +49,6 @@ import json
 import math
 import re
 import secrets
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -59,6 +58,7 @@ from typing import Any
 
 from campaign_scheduler.channels.telegram import install_log_redaction
 from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -790,17 +790,10 @@ def _chat_json(chat: _Chat) -> dict[str, Any]:
     return body
 
 
-def _image_size(content: bytes) -> tuple[int, int]:
-    """Width and height of a PNG (from its IHDR chunk); other formats report 0 x 0."""
-    if content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) >= 24:
-        width, height = struct.unpack(">II", content[16:24])
-        return int(width), int(height)
-    return 0, 0
-
-
 def _photo_sizes(message: _Message, content: bytes) -> list[dict[str, Any]]:
     assert message.photo is not None
-    width, height = _image_size(content)
+    image = sniff_image(content)
+    width, height = (image.width, image.height) if image else (0, 0)
     unique = f"AQAD{message.chat.id % 10**6}{message.message_id}"
     sizes = []
     for scale, suffix in ((90, "s"), (320, "m"), (800, "x")):

@@ -67,6 +67,7 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
 )
 
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -743,14 +744,15 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         if upload is None:
             return _invalid("media", "The `media` field is required.")
         mime = str(params.get("media_type") or upload.content_type)
+        image = sniff_image(upload.content)
         if mime == "application/octet-stream":
-            mime = _sniff(upload.content)
+            mime = image.content_type if image else mime
         if mime not in IMAGE_TYPES:
             return _invalid("media_type", f"Unsupported media type {mime}.")
         if len(upload.content) > IMAGE_LIMIT:
             return _invalid("media", "File size exceeds 5242880 bytes.")
         now = self.clock()
-        width, height = _image_size(upload.content)
+        width, height = (image.width, image.height) if image else (0, 0)
         with self._lock:
             fails = self._media_failures > 0
             if fails:
@@ -1131,24 +1133,6 @@ def _tco(tweet_id: str, number: int) -> str:
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def _sniff(content: bytes) -> str:
-    if content.startswith(b"\x89PNG"):
-        return "image/png"
-    if content.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if content[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
-
-
-def _image_size(content: bytes) -> tuple[int, int]:
-    if content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) >= 24:
-        return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
-    return 0, 0
 
 
 def _snapshot(tweet: _Tweet) -> SandboxTweet:
