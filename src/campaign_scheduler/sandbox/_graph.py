@@ -69,6 +69,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit
@@ -701,6 +702,12 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         return GraphMedia(url, alt, info.content_type, info.size), None
 
     def _download(self, url: str, host: str) -> bytes:
+        own = f"{self.url}/_media/"
+        if url.startswith(own):  # its own files (also when running in-process, without a port)
+            served = self._serve_file(urlsplit(url).path)
+            if served.status != 200:
+                raise urllib.error.HTTPError(url, served.status, "Not Found", Message(), None)
+            return served.body[: self.max_image_bytes + 1]
         if host in ("127.0.0.1", "localhost", "::1"):
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         else:

@@ -110,7 +110,8 @@ def _parse(prepared: requests.PreparedRequest) -> HttpRequest:
         data = b"".join(body)
     headers = Message()
     for name, value in prepared.headers.items():
-        headers[name] = value
+        # requests sends str values as latin-1 and bytes values as they are
+        headers[name] = value.decode("latin-1") if isinstance(value, bytes) else value
     return HttpRequest(
         method=prepared.method or "GET",
         path=url.path or "/",
