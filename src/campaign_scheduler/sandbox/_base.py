@@ -160,14 +160,19 @@ class SandboxBase(Generic[FailT, RateT]):
         return self
 
     def mount(self, session: requests.Session) -> requests.Session:
-        """Route ``session``'s requests for :attr:`url` to this sandbox in-process; returns
-        ``session``. Only for a sandbox started with :meth:`start_in_process`."""
+        """Let ``session`` reach this sandbox; returns ``session``. In-process, its requests
+        for :attr:`url` are routed to :meth:`handle`; on loopback there is nothing to do."""
         from campaign_scheduler.sandbox._inprocess import InProcessAdapter
 
-        if self._in_process_url is None:
-            raise RuntimeError("mount() needs start_in_process() first")
-        session.mount(self._in_process_url + "/", InProcessAdapter(self))
+        if self._in_process_url is not None and not self._server.running:
+            session.mount(self._in_process_url + "/", InProcessAdapter(self))
         return session
+
+    def session(self) -> requests.Session:
+        """A new ``requests`` session that reaches this sandbox (see :meth:`mount`)."""
+        import requests
+
+        return self.mount(requests.Session())
 
     def stop(self) -> None:
         """Stop serving; held and delayed requests are let go first."""
@@ -177,7 +182,8 @@ class SandboxBase(Generic[FailT, RateT]):
         self._server.stop()
 
     def __enter__(self) -> Self:
-        return self.start()
+        """Start on loopback, unless already started in-process."""
+        return self if self._in_process_url is not None else self.start()
 
     def __exit__(
         self,
