@@ -59,8 +59,9 @@ def test_every_sandbox_sets_tcp_nodelay_and_guards_its_controls(
 
 
 @pytest.fixture
-def telegram(clock: Clock) -> Iterator[TelegramSandbox]:
-    with TelegramSandbox(clock=clock) as sandbox:
+def telegram(clock: Clock, http: requests.Session) -> Iterator[TelegramSandbox]:
+    with TelegramSandbox(clock=clock).start_in_process() as sandbox:
+        sandbox.mount(http)
         yield sandbox
 
 
@@ -347,8 +348,9 @@ def test_telegram_controls_over_http_never_show_tokens(
 
 
 @pytest.fixture
-def x(clock: Clock) -> Iterator[XSandbox]:
-    with XSandbox(clock=clock) as sandbox:
+def x(clock: Clock, http: requests.Session) -> Iterator[XSandbox]:
+    with XSandbox(clock=clock).start_in_process() as sandbox:
+        sandbox.mount(http)
         yield sandbox
 
 
@@ -571,8 +573,9 @@ def test_x_controls_over_http(x: XSandbox, http: requests.Session) -> None:
 
 
 @pytest.fixture
-def linkedin(clock: Clock) -> Iterator[LinkedInSandbox]:
-    with LinkedInSandbox(clock=clock) as sandbox:
+def linkedin(clock: Clock, http: requests.Session) -> Iterator[LinkedInSandbox]:
+    with LinkedInSandbox(clock=clock).start_in_process() as sandbox:
+        sandbox.mount(http)
         yield sandbox
 
 
