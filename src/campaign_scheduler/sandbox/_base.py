@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from urllib.parse import unquote
 
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -98,6 +100,26 @@ class Answer(Exception):
         self.response = response
 
 
+#: A route's handler: ``(sandbox, request, *path parts)`` -> the answer, or the answer and what
+#: happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
+Handler = Callable[..., "HttpResponse | tuple[HttpResponse, str | None]"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of a network's API: ``method`` and a pattern over the whole path, whose groups
+    (URL-decoded; ``None`` when an optional group is absent) follow the request as arguments."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def route(method: str, pattern: str, handler: Handler) -> Route:
+    """A :class:`Route`; ``pattern`` is a regular expression that must match the whole path."""
+    return Route(method, re.compile(pattern), handler)
+
+
 def fault_spec(value: Any) -> dict[str, Any]:
     """The object of a fault (``{"count": 2, ...}``); a bare ``true`` or number means ``{}``."""
     return value if isinstance(value, dict) else {}
@@ -125,6 +147,12 @@ class SandboxBase(Generic[FailT, RateT]):
     answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
 
+    #: The network's API, in the order they are tried (see :meth:`_route`).
+    routes: ClassVar[Sequence[Route]] = ()
+    #: The status of a known path called with a method it does not take.
+    wrong_method_status: ClassVar[int] = 404
+    #: The message of the answer to a path no route knows.
+    unknown_route_message: ClassVar[str] = "Not Found"
     #: The key that names the credential in ``{"revoke": {...}}``.
     revoke_key: ClassVar[str] = "token"
     #: The status of ``{"fail_next": {}}`` when the body gives none.
@@ -260,8 +288,23 @@ class SandboxBase(Generic[FailT, RateT]):
 
     def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         """The network's answer to ``request`` and what happens after it ("drop", "hold",
-        ``None``; from :meth:`_begin_create`)."""
-        raise NotImplementedError
+        ``None``; from :meth:`_begin_create`): the first of :attr:`routes` whose method and
+        pattern fit answers it; a path that fits only under another method is answered
+        :attr:`wrong_method_status`, any other 404, in the network's error envelope. A network
+        whose paths do not lend themselves to a table overrides this."""
+        path_known = False
+        for candidate in self.routes:
+            match = candidate.pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            if candidate.method != request.method:
+                path_known = True
+                continue
+            parts = [None if part is None else unquote(part) for part in match.groups()]
+            result = candidate.handler(self, request, *parts)
+            return result if isinstance(result, tuple) else (result, None)
+        status = self.wrong_method_status if path_known else 404
+        return self._error_envelope(status, self.unknown_route_message), None
 
     def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
         """What ``requests_seen`` keeps of ``request`` (never a credential); ``None`` keeps

@@ -43,15 +43,15 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import regex
 
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -233,9 +233,6 @@ class _Status:
     quotes: int | None = None
 
 
-_ROUTE = re.compile(r"[^/]+")
-
-
 class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
@@ -363,44 +360,6 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, message)
-
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        parts = _ROUTE.findall(request.path)
-        method = request.method
-        if method == "POST" and parts == ["api", "v1", "statuses"]:
-            return self._post_status(request)
-        if method == "GET" and parts == ["api", "v2", "instance"]:
-            response = self._instance()
-        elif method == "POST" and parts == ["api", "v2", "media"]:
-            response = self._post_media(request)
-        elif method == "GET" and len(parts) == 5 and parts[:4] == ["api", "v1", "timelines", "tag"]:
-            response = self._tag_timeline(request, parts[4])
-        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "media"]:
-            response = self._get_media(request, parts[3])
-        elif method == "GET" and parts == ["api", "v1", "accounts", "verify_credentials"]:
-            response = self._verify_credentials(request)
-        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "accounts"]:
-            response = self._get_account(request, parts[3])
-        elif method == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "accounts"]:
-            if parts[4] != "statuses":
-                response = _error(404, MSG_NOT_FOUND)
-            else:
-                response = self._account_statuses(request, parts[3])
-        elif len(parts) == 4 and parts[:3] == ["api", "v1", "statuses"]:
-            if method == "GET":
-                response = self._get_status(request, parts[3])
-            elif method == "DELETE":
-                response = self._delete_status(request, parts[3])
-            else:
-                response = _error(404, MSG_NOT_FOUND)
-        elif method == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "statuses"]:
-            if parts[4] != "source":
-                response = _error(404, MSG_NOT_FOUND)
-            else:
-                response = self._status_source(request, parts[3])
-        else:
-            response = _error(404, MSG_NOT_FOUND)
-        return response, None
 
     def _authenticate(self, request: HttpRequest, *, required: bool = True) -> _Account | None:
         """The token's account, or ``None`` for an anonymous call where that is allowed.
@@ -731,7 +690,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- entities -----------------------------------------------------------------------------
 
-    def _instance(self) -> HttpResponse:
+    def _instance(self, request: HttpRequest) -> HttpResponse:
         host = self.url.split("://", 1)[1]
         return json_response(
             200,
@@ -869,6 +828,23 @@ class MastodonSandbox(SandboxBase[int, float]):
     def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if "fail_media_processing" in body:
             self.fail_media_processing(fault_count(body["fail_media_processing"]))
+
+    # --- the API ------------------------------------------------------------------------------
+
+    unknown_route_message = MSG_NOT_FOUND
+    routes: ClassVar[Sequence[Route]] = (
+        route("POST", r"/api/v1/statuses", _post_status),
+        route("GET", r"/api/v2/instance", _instance),
+        route("POST", r"/api/v2/media", _post_media),
+        route("GET", r"/api/v1/timelines/tag/([^/]+)", _tag_timeline),
+        route("GET", r"/api/v1/media/([^/]+)", _get_media),
+        route("GET", r"/api/v1/accounts/verify_credentials", _verify_credentials),
+        route("GET", r"/api/v1/accounts/([^/]+)", _get_account),
+        route("GET", r"/api/v1/accounts/([^/]+)/statuses", _account_statuses),
+        route("GET", r"/api/v1/statuses/([^/]+)", _get_status),
+        route("DELETE", r"/api/v1/statuses/([^/]+)", _delete_status),
+        route("GET", r"/api/v1/statuses/([^/]+)/source", _status_source),
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------

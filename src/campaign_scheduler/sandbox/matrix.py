@@ -56,13 +56,13 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
-from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -169,6 +169,9 @@ class _Requester:
 
 class MatrixSandbox(SandboxBase[int, float]):
     """A loopback Matrix homeserver. Use as a context manager or call start()/stop()."""
+
+    wrong_method_status = 405
+    unknown_route_message = "Unrecognized request"
 
     def __init__(
         self,
@@ -301,21 +304,6 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, _CONTROL_ERRCODES.get(status, "M_UNKNOWN"), message)
-
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        method, path = request.method, request.path
-        for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(path)
-            if match is None:
-                continue
-            if route_method != method:
-                return _error(405, "M_UNRECOGNIZED", "Unrecognized request"), None
-            args = [None if group is None else unquote(group) for group in match.groups()]
-            result = handler(self, request, *args)
-            if isinstance(result, tuple):
-                return result
-            return result, None
-        return _error(404, "M_UNRECOGNIZED", "Unrecognized request"), None
 
     def _requester(self, request: HttpRequest) -> _Requester:
         header = request.header("Authorization")
@@ -617,42 +605,40 @@ class MatrixSandbox(SandboxBase[int, float]):
         self._requester(request)
         return json_response(200, {"m.upload.size": self.max_upload_size})
 
-    _routes: ClassVar[list[tuple[str, re.Pattern[str], Callable[..., Any]]]] = [
-        ("GET", re.compile(r"/_matrix/client/versions"), _versions),
-        ("GET", re.compile(r"/_matrix/client/v3/account/whoami"), _whoami),
-        ("GET", re.compile(r"/_matrix/client/v3/directory/room/([^/]+)"), _directory),
-        ("POST", re.compile(r"/_matrix/client/v3/join/([^/]+)"), _join),
-        ("PUT", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/send/([^/]+)/([^/]+)"), _send),
-        ("PUT", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)"), _redact),
-        ("GET", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/event/([^/]+)"), _get_event),
-        ("GET", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/messages"), _messages),
-        ("GET", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/joined_members"), _joined_members),
-        (
+    routes: ClassVar[Sequence[Route]] = (
+        route("GET", r"/_matrix/client/versions", _versions),
+        route("GET", r"/_matrix/client/v3/account/whoami", _whoami),
+        route("GET", r"/_matrix/client/v3/directory/room/([^/]+)", _directory),
+        route("POST", r"/_matrix/client/v3/join/([^/]+)", _join),
+        route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/send/([^/]+)/([^/]+)", _send),
+        route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)", _redact),
+        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/event/([^/]+)", _get_event),
+        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/messages", _messages),
+        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/joined_members", _joined_members),
+        route(
             "GET",
-            re.compile(r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.member/([^/]+)"),
+            r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.member/([^/]+)",
             _member_state,
         ),
-        (
+        route(
             "GET",
-            re.compile(r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.power_levels/?"),
+            r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.power_levels/?",
             _power_levels,
         ),
-        (
+        route(
             "GET",
-            re.compile(
-                r"/_matrix/client/v1/rooms/([^/]+)/relations/([^/]+)(?:/([^/]+))?(?:/([^/]+))?"
-            ),
+            r"/_matrix/client/v1/rooms/([^/]+)/relations/([^/]+)(?:/([^/]+))?(?:/([^/]+))?",
             _relations,
         ),
-        ("POST", re.compile(r"/_matrix/media/v3/upload"), _upload),
-        (
+        route("POST", r"/_matrix/media/v3/upload", _upload),
+        route(
             "GET",
-            re.compile(r"/_matrix/client/v1/media/download/([^/]+)/([^/]+)(?:/([^/]+))?"),
+            r"/_matrix/client/v1/media/download/([^/]+)/([^/]+)(?:/([^/]+))?",
             _download,
         ),
-        ("GET", re.compile(r"/_matrix/media/v3/download/([^/]+)/([^/]+).*"), _legacy_download),
-        ("GET", re.compile(r"/_matrix/client/v1/media/config"), _media_config),
-    ]
+        route("GET", r"/_matrix/media/v3/download/([^/]+)/([^/]+).*", _legacy_download),
+        route("GET", r"/_matrix/client/v1/media/config", _media_config),
+    )
 
     # --- events -------------------------------------------------------------------------------
 
@@ -797,7 +783,12 @@ class MatrixSandbox(SandboxBase[int, float]):
 
 
 #: The errcodes of the control routes' answers.
-_CONTROL_ERRCODES = {400: "M_INVALID_PARAM", 403: "M_FORBIDDEN", 404: "M_UNRECOGNIZED"}
+_CONTROL_ERRCODES = {
+    400: "M_INVALID_PARAM",
+    403: "M_FORBIDDEN",
+    404: "M_UNRECOGNIZED",
+    405: "M_UNRECOGNIZED",
+}
 
 
 def _error(status: int, errcode: str, message: str) -> HttpResponse:
