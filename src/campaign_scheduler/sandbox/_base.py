@@ -120,6 +120,22 @@ def route(method: str, pattern: str, handler: Handler) -> Route:
     return Route(method, re.compile(pattern), handler)
 
 
+def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A setting's converter that also takes ``None`` (JSON ``null``: "off")."""
+    return lambda value: None if value is None else convert(value)
+
+
+def one_of(*allowed: Any) -> Callable[[Any], Any]:
+    """A setting's converter that takes only ``allowed`` values."""
+
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(map(str, allowed))}")
+        return value
+
+    return check
+
+
 def fault_spec(value: Any) -> dict[str, Any]:
     """The object of a fault (``{"count": 2, ...}``); a bare ``true`` or number means ``{}``."""
     return value if isinstance(value, dict) else {}
@@ -153,6 +169,9 @@ class SandboxBase(Generic[FailT, RateT]):
     wrong_method_status: ClassVar[int] = 404
     #: The message of the answer to a path no route knows.
     unknown_route_message: ClassVar[str] = "Not Found"
+    #: What ``POST /_sandbox/settings`` may change: attribute name -> converter (which raises
+    #: ValueError or TypeError on a bad value). Empty: the sandbox has no such route.
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     #: The key that names the credential in ``{"revoke": {...}}``.
     revoke_key: ClassVar[str] = "token"
     #: The status of ``{"fail_next": {}}`` when the body gives none.
@@ -373,6 +392,22 @@ class SandboxBase(Generic[FailT, RateT]):
         (KeyError) or a bad value (TypeError, ValueError) is answered 400."""
         return {}
 
+    def apply_settings(self, body: Mapping[str, Any]) -> None:
+        """Change the settings named in ``body`` (see :attr:`settings`); nothing changes when
+        a name is unknown or a value is bad (ValueError)."""
+        unknown = set(body) - set(self.settings)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values = {}
+        for name, value in body.items():
+            try:
+                values[name] = self.settings[name](value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: {exc}") from exc
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
+
     def _control(self, request: HttpRequest) -> HttpResponse:
         if request.client_host not in LOOPBACK_HOSTS:
             return self._error_envelope(
@@ -396,6 +431,8 @@ class SandboxBase(Generic[FailT, RateT]):
         if not isinstance(body, dict):
             return self._error_envelope(400, "the body must be a JSON object")
         controls: dict[str, Callable[[dict[str, Any]], Any]] = {"faults": self._apply_faults}
+        if self.settings:
+            controls["settings"] = self.apply_settings
         controls.update(self._controls())
         control = controls.get(name)
         if control is None:

@@ -51,13 +51,13 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode
 
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count, one_of, optional
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -178,6 +178,18 @@ class _Post:
 
 
 class LinkedInSandbox(SandboxBase[int, bool]):
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "oldest_version": str,
+        "max_commentary": int,
+        "unescaped": one_of(*UNESCAPED_MODES),
+        "duplicate_window": optional(float),
+        "ghost_duplicates": float,
+        "encode_restli_id": bool,
+        "ugc_for_media": bool,
+        "delete_missing_status": one_of(204, 404),
+        "daily_post_limit": optional(int),
+        "image_processing_polls": int,
+    }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
     default_fail_status = 500
@@ -689,7 +701,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 )
             ),
             "engagement": self._control_engagement,
-            "settings": self._apply_settings,
         }
 
     def _control_engagement(self, body: dict[str, Any]) -> None:
@@ -705,25 +716,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if "fail_image_processing" in body:
             self.fail_image_processing(fault_count(body["fail_image_processing"]))
-
-    def _apply_settings(self, body: dict[str, Any]) -> None:
-        converters: dict[str, Callable[[Any], Any]] = {
-            "oldest_version": str,
-            "max_commentary": int,
-            "unescaped": _unescaped_mode,
-            "duplicate_window": lambda v: None if v is None else float(v),
-            "ghost_duplicates": float,
-            "encode_restli_id": bool,
-            "ugc_for_media": bool,
-            "delete_missing_status": _delete_status,
-            "daily_post_limit": lambda v: None if v is None else int(v),
-            "image_processing_polls": int,
-        }
-        unknown = set(body) - set(converters)
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name, value in body.items():
-            setattr(self, name, converters[name](value))
 
 
 # --- the little text format -------------------------------------------------------------------
@@ -846,18 +838,6 @@ def _list_param(value: str | None) -> list[str]:
     if not value or not value.startswith("List(") or not value.endswith(")"):
         return []
     return [unquote(item) for item in value[5:-1].split(",") if item]
-
-
-def _unescaped_mode(value: Any) -> str:
-    if value not in UNESCAPED_MODES:
-        raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
-    return str(value)
-
-
-def _delete_status(value: Any) -> int:
-    if value not in (204, 404):
-        raise ValueError("delete_missing_status must be 204 or 404")
-    return int(value)
 
 
 def _post_json(post: _Post) -> dict[str, Any]:

@@ -51,13 +51,13 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from campaign_scheduler.channels.telegram import install_log_redaction
-from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
 from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -188,6 +188,11 @@ class _ParseError(ValueError):
 
 
 class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "count_unit": one_of(*COUNT_UNITS),
+        "chat_per_minute": optional(int),
+        "strict_ampersand": bool,
+    }
     """A loopback Bot API. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -550,26 +555,11 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
                     can_delete=bool(body.get("can_delete", True)),
                 )
             },
-            "settings": self._apply_settings,
         }
 
     def _apply_fail_next(self, spec: dict[str, Any]) -> None:
         status = int(spec.get("status", 500))
         self.fail_next(int(spec.get("count", 1)), status, spec.get("description"))
-
-    def _apply_settings(self, body: dict[str, Any]) -> None:
-        unknown = set(body) - {"count_unit", "chat_per_minute", "strict_ampersand"}
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        if "count_unit" in body:
-            if body["count_unit"] not in COUNT_UNITS:
-                raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
-            self.count_unit = str(body["count_unit"])
-        if "chat_per_minute" in body:
-            value = body["chat_per_minute"]
-            self.chat_per_minute = None if value is None else int(value)
-        if "strict_ampersand" in body:
-            self.strict_ampersand = bool(body["strict_ampersand"])
 
 
 # --- Telegram HTML ----------------------------------------------------------------------------

@@ -53,10 +53,10 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode
 
 from dateutil.parser import isoparse
@@ -66,7 +66,7 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
     ResourceEndpoint,
 )
 
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count, one_of, optional
 from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -252,6 +252,16 @@ class _Tweet:
 
 
 class XSandbox(SandboxBase[int, tuple[float, bool]]):
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "timeline_lag": float,
+        "post_limit": lambda value: int(float(value)),
+        "timeline_limit": lambda value: int(float(value)),
+        "media_processing_polls": lambda value: int(float(value)),
+        "duplicate_window": optional(float),
+        "daily_post_limit": optional(int),
+        "too_long_status": one_of(400, 403),
+        "non_public_metrics": bool,
+    }
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -933,7 +943,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 )
             ),
             "engagement": self._control_engagement,
-            "settings": self._apply_settings,
         }
 
     def _control_engagement(self, body: dict[str, Any]) -> None:
@@ -953,28 +962,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     def _apply_extra_faults(self, body: dict[str, Any]) -> None:
         if "fail_media_processing" in body:
             self.fail_media_processing(fault_count(body["fail_media_processing"]))
-
-    def _apply_settings(self, body: dict[str, Any]) -> None:
-        numbers = {"timeline_lag", "post_limit", "timeline_limit", "media_processing_polls"}
-        optional = {"duplicate_window", "daily_post_limit"}
-        unknown = set(body) - numbers - optional - {"too_long_status", "non_public_metrics"}
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in numbers & set(body):
-            value = float(body[name])
-            setattr(self, name, value if name == "timeline_lag" else int(value))
-        if "duplicate_window" in body:
-            window = body["duplicate_window"]
-            self.duplicate_window = None if window is None else float(window)
-        if "daily_post_limit" in body:
-            daily = body["daily_post_limit"]
-            self.daily_post_limit = None if daily is None else int(daily)
-        if "too_long_status" in body:
-            if body["too_long_status"] not in (400, 403):
-                raise ValueError("too_long_status must be 400 or 403")
-            self.too_long_status = int(body["too_long_status"])
-        if "non_public_metrics" in body:
-            self.non_public_metrics = bool(body["non_public_metrics"])
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
