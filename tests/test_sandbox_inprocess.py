@@ -157,8 +157,11 @@ def test_a_sandbox_bug_answers_500(http: requests.Session) -> None:
     assert http.get(f"{broken.url}/api/v2/instance", timeout=5).status_code == 500
 
 
-def test_mount_needs_an_in_process_sandbox() -> None:
+def test_on_loopback_mount_leaves_the_session_on_the_socket() -> None:
     with MastodonSandbox() as sandbox, requests.Session() as session:
-        with pytest.raises(RuntimeError, match="start_in_process"):
-            sandbox.mount(session)
-        assert requests.get(f"{sandbox.url}/api/v2/instance", timeout=5).status_code == 200
+        sandbox.mount(session)
+
+        answer = session.get(f"{sandbox.url}/_sandbox/connection", timeout=5)
+
+    assert sandbox.url.startswith("http://127.0.0.1:")
+    assert answer.json() == {"tcp_nodelay": True}  # only the socket server answers this

@@ -187,6 +187,8 @@ class SandboxBase(Generic[FailT, RateT]):
         self._release_gate = threading.Event()
         self._server = LoopbackServer(self)
         self._in_process_url: str | None = None
+        #: The credentials the sandbox takes: token -> whose (the network's own record).
+        self._tokens: dict[str, Any] = {}
         #: Every request to the network's API as it arrived (``_seen`` says what is kept).
         self.requests_seen: list[Any] = []
 
@@ -258,8 +260,10 @@ class SandboxBase(Generic[FailT, RateT]):
         raise NotImplementedError
 
     def revoke(self, token: str) -> None:
-        """Later calls with the credential ``token`` are refused."""
-        raise NotImplementedError
+        """Later calls with the credential ``token`` are refused, in the network's words for
+        an unknown or expired credential."""
+        with self._lock:
+            self._tokens.pop(token, None)
 
     def drop_after_create(self, count: int = 1) -> None:
         """The next ``count`` creations are carried out, then the connection is closed without
@@ -445,12 +449,10 @@ class SandboxBase(Generic[FailT, RateT]):
             return self._error_envelope(400, str(exc))
         return json_response(200, OK if result is None else result)
 
-    def _extra_faults(self) -> frozenset[str]:
-        """Fault names beyond :data:`COMMON_FAULTS` that this sandbox accepts."""
-        return frozenset()
-
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        """Apply the faults named by :meth:`_extra_faults`."""
+    def _extra_faults(self) -> Mapping[str, Callable[[Any], None]]:
+        """Faults beyond :data:`COMMON_FAULTS` that this sandbox accepts: name -> what applies
+        the fault's value (a spec object, ``true`` or a number)."""
+        return {}
 
     def _apply_fail_next(self, spec: dict[str, Any]) -> None:
         status = int(spec.get("status", self.default_fail_status))
@@ -465,7 +467,8 @@ class SandboxBase(Generic[FailT, RateT]):
     def _apply_faults(self, body: dict[str, Any]) -> None:
         """Apply a ``POST /_sandbox/faults`` body; unknown names raise ValueError, missing
         keys KeyError."""
-        unknown = set(body) - COMMON_FAULTS - self._extra_faults()
+        extra = self._extra_faults()
+        unknown = set(body) - COMMON_FAULTS - set(extra)
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         if "fail_next" in body:
@@ -482,7 +485,9 @@ class SandboxBase(Generic[FailT, RateT]):
             self._apply_revoke(fault_spec(body["revoke"]))
         if "delay" in body:
             self.delay = seconds(body, "delay")
-        self._apply_extra_faults(body)
+        for name, apply in extra.items():
+            if name in body:
+                apply(body[name])
 
 
 def _plain(record: Any) -> Any:

@@ -777,12 +777,11 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     def _apply_revoke(self, spec: dict[str, Any]) -> None:
         self.revoke(str(spec["token"]), int(spec.get("subcode", 460)))
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"delay_creates"})
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        def delay_creates(value: Any) -> None:
+            self.delay_creates = seconds({"delay_creates": value}, "delay_creates")
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "delay_creates" in body:
-            self.delay_creates = seconds(body, "delay_creates")
+        return {"delay_creates": delay_creates}
 
 
 # --- containers (Instagram, Threads) ----------------------------------------------------------
@@ -842,16 +841,14 @@ class ContainerSandbox(GraphSandbox):
         with self._lock:
             return list(self._containers.values())
 
-    def _extra_faults(self) -> frozenset[str]:
-        return super()._extra_faults() | {"container_error_next"}
-
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        super()._apply_extra_faults(body)
-        if "container_error_next" in body:
-            spec = fault_spec(body["container_error_next"])
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        def container_error_next(value: Any) -> None:
+            spec = fault_spec(value)
             self.container_error_next(
                 int(spec.get("count", 1)), str(spec.get("message", "UNKNOWN"))
             )
+
+        return {**super()._extra_faults(), "container_error_next": container_error_next}
 
     # --- the life cycle -----------------------------------------------------------------------
 

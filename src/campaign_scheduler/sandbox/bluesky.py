@@ -943,12 +943,8 @@ class BlueskySandbox(SandboxBase[int, float]):
             quotes=int(body.get("quotes", 0)),
         )
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"expire_access_tokens"})
-
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if body.get("expire_access_tokens"):
-            self.expire_access_tokens()
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"expire_access_tokens": lambda v: self.expire_access_tokens() if v else None}
 
 
 # --- record checks ------------------------------------------------------------------------------

@@ -260,11 +260,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             self._tokens[token] = member
         return LinkedInAccount(organization.urn, token)
 
-    def revoke(self, token: str) -> None:
-        """Later calls with ``token`` get 401 (as after it expired)."""
-        with self._lock:
-            self._tokens.pop(token, None)
-
     def statuses(self, organization: str | None = None) -> list[SandboxPost]:
         """Every post created so far (deleted ones too), oldest first."""
         with self._lock:
@@ -707,15 +702,11 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         urn = str(body.pop("post"))
         self.set_statistics(urn, **{k: float(v) for k, v in body.items()})
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"fail_image_processing"})
-
     def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
         self.rate_limit_next(int(spec.get("count", 1)), daily=bool(spec.get("daily", False)))
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "fail_image_processing" in body:
-            self.fail_image_processing(fault_count(body["fail_image_processing"]))
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"fail_image_processing": lambda v: self.fail_image_processing(fault_count(v))}
 
 
 # --- the little text format -------------------------------------------------------------------

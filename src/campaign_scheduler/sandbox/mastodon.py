@@ -301,11 +301,6 @@ class MastodonSandbox(SandboxBase[int, float]):
             account.statuses += 1
             return status.id
 
-    def revoke(self, token: str) -> None:
-        """Later calls with ``token`` are answered 401."""
-        with self._lock:
-            self._tokens.pop(token, None)
-
     def statuses(self, username: str | None = None) -> list[SandboxStatus]:
         """Every status created so far (also deleted ones), oldest first."""
         with self._lock:
@@ -822,12 +817,8 @@ class MastodonSandbox(SandboxBase[int, float]):
             ),
         }
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"fail_media_processing"})
-
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "fail_media_processing" in body:
-            self.fail_media_processing(fault_count(body["fail_media_processing"]))
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
     # --- the API ------------------------------------------------------------------------------
 

@@ -256,11 +256,6 @@ class MatrixSandbox(SandboxBase[int, float]):
         with self._lock:
             self._rooms[room_id].power_levels["users"][self.user_id(localpart)] = level
 
-    def revoke(self, token: str) -> None:
-        """Later calls with ``token`` are answered 401 ``M_UNKNOWN_TOKEN``."""
-        with self._lock:
-            self._tokens.pop(token, None)
-
     def events(self, room_id: str | None = None) -> list[SandboxEvent]:
         """Every event so far (also redacted ones, with their content emptied), oldest first."""
         with self._lock:

@@ -335,11 +335,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             self._tokens[token] = (api_key, secret, user)
         return XCredentials(api_key, api_secret, token, secret)
 
-    def revoke(self, token: str) -> None:
-        """Later calls signed with the access token ``token`` get 401."""
-        with self._lock:
-            self._tokens.pop(token, None)
-
     def statuses(self, username: str | None = None) -> list[SandboxTweet]:
         """Every post created so far (deleted ones too), oldest first."""
         with self._lock:
@@ -949,9 +944,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         tweet_id = str(body.pop("tweet_id"))
         self.set_engagement(tweet_id, **{k: int(v) for k, v in body.items()})
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"fail_media_processing"})
-
     def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
         self.rate_limit_next(
             int(spec.get("count", 1)),
@@ -959,9 +951,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             daily=bool(spec.get("daily", False)),
         )
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "fail_media_processing" in body:
-            self.fail_media_processing(fault_count(body["fail_media_processing"]))
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
