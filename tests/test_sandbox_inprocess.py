@@ -162,6 +162,6 @@ def test_on_loopback_mount_leaves_the_session_on_the_socket() -> None:
         sandbox.mount(session)
 
         answer = session.get(f"{sandbox.url}/_sandbox/connection", timeout=5)
+        assert sandbox.url.startswith("http://127.0.0.1:")
 
-    assert sandbox.url.startswith("http://127.0.0.1:")
     assert answer.json() == {"tcp_nodelay": True}  # only the socket server answers this
