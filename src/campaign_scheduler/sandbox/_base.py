@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -98,6 +98,17 @@ class Answer(Exception):
     def __init__(self, response: HttpResponse) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """A request as it arrived: no credential, no body (see :meth:`SandboxBase._seen`)."""
+
+    method: str
+    path: str
+    query: str
+    monotonic: float  # time.monotonic() on arrival
+    wall: float  # time.time() on arrival
 
 
 #: A route's handler: ``(sandbox, request, *path parts)`` -> the answer, or the answer and what
@@ -330,9 +341,11 @@ class SandboxBase(Generic[FailT, RateT]):
         return self._error_envelope(status, self.unknown_route_message), None
 
     def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
-        """What ``requests_seen`` keeps of ``request`` (never a credential); ``None`` keeps
-        nothing."""
-        raise NotImplementedError
+        """What ``requests_seen`` keeps of ``request`` (never a credential; ``None`` keeps
+        nothing): by default a :class:`SeenRequest`."""
+        return SeenRequest(
+            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
+        )
 
     def _record(self, request: HttpRequest) -> None:
         seen = self._seen(request, time.monotonic(), time.time())

@@ -75,6 +75,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
+from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
 from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
@@ -134,15 +135,10 @@ class GraphPost:
 
 
 @dataclass(frozen=True)
-class SeenRequest:
-    """A request as it arrived; the token is never kept."""
+class SeenRequest(_base.SeenRequest):
+    """A request as it arrived, with the Graph version of its path; the token is never kept."""
 
-    method: str
-    path: str
     version: str | None
-    query: str
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------

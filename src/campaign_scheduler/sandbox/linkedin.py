@@ -57,6 +57,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode
 
+from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count, one_of, optional
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -116,13 +117,10 @@ class SandboxPost:
 
 
 @dataclass(frozen=True)
-class SeenRequest:
-    method: str
-    path: str
-    query: str
+class SeenRequest(_base.SeenRequest):
+    """A request as it arrived (no token kept), with the ``LinkedIn-Version`` it asked for."""
+
     version: str | None
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------
@@ -302,12 +300,12 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
         return SeenRequest(
-            request.method,
-            unquote(request.path),
-            urlencode(request.query, doseq=True),
-            request.header("LinkedIn-Version"),
-            monotonic,
-            wall,
+            method=request.method,
+            path=unquote(request.path),
+            query=urlencode(request.query, doseq=True),
+            monotonic=monotonic,
+            wall=wall,
+            version=request.header("LinkedIn-Version"),
         )
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:

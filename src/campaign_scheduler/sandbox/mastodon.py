@@ -51,6 +51,7 @@ from urllib.parse import urlencode
 
 import regex
 
+from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -166,14 +167,9 @@ class SandboxStatus:
 
 
 @dataclass(frozen=True)
-class SeenRequest:
+class SeenRequest(_base.SeenRequest):
     """A request as it arrived (the Authorization header is never kept)."""
 
-    method: str
-    path: str
-    query: str
-    monotonic: float  # time.monotonic() on arrival
-    wall: float  # time.time() on arrival
     idempotency_key: str | None
 
 

@@ -60,7 +60,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
 from campaign_scheduler.sandbox._server import (
@@ -122,17 +121,6 @@ class SandboxUpload:
     content_type: str
     content: bytes
     uploader: str
-
-
-@dataclass(frozen=True)
-class SeenRequest:
-    """A request as it arrived (the Authorization header is never kept)."""
-
-    method: str
-    path: str
-    query: str
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------
@@ -291,11 +279,6 @@ class MatrixSandbox(SandboxBase[int, float]):
         self._queue_rate_limits(count, reset_in)
 
     # --- request handling ---------------------------------------------------------------------
-
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
-        return SeenRequest(
-            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
-        )
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, _CONTROL_ERRCODES.get(status, "M_UNKNOWN"), message)

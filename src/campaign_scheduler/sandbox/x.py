@@ -66,7 +66,13 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
     ResourceEndpoint,
 )
 
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count, one_of, optional
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    SandboxBase,
+    fault_count,
+    one_of,
+    optional,
+)
 from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -191,17 +197,6 @@ class SandboxTweet:
     in_reply_to: str | None
     created_at: datetime
     deleted: bool
-
-
-@dataclass(frozen=True)
-class SeenRequest:
-    """A request as it arrived (no credentials kept)."""
-
-    method: str
-    path: str
-    query: str
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------
@@ -383,11 +378,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             self._media_failures += count
 
     # --- request handling ---------------------------------------------------------------------
-
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
-        return SeenRequest(
-            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
-        )
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _problem(status, _CONTROL_TITLES.get(status, "Error"), message)
