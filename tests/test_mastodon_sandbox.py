@@ -613,12 +613,10 @@ def test_accepted_connections_have_tcp_nodelay(
     assert answer.json() == {"tcp_nodelay": True}
 
 
-def test_keep_alive_serves_many_requests_on_one_connection_quickly(
-    loopback: MastodonSandbox,
-) -> None:
+def test_keep_alive_serves_many_requests_on_one_connection(loopback: MastodonSandbox) -> None:
+    # Speed (no Nagle stalls) is TCP_NODELAY's business, checked above; no stopwatch here.
     host, port = loopback.url.removeprefix("http://").split(":")
     connection = HTTPConnection(host, int(port), timeout=5)
-    started = time.monotonic()
     try:
         connection.connect()
         first_socket = connection.sock
@@ -631,21 +629,21 @@ def test_keep_alive_serves_many_requests_on_one_connection_quickly(
     finally:
         connection.close()
 
-    # 50 requests on one socket; with Nagle's 40 ms stalls this would take over 2 s
-    assert time.monotonic() - started < 1.0
-
 
 def test_stop_closes_idle_keep_alive_connections_and_frees_the_port(
     http: requests.Session,
 ) -> None:
+    before = set(threading.enumerate())
     sandbox = MastodonSandbox().start()
     url = sandbox.url
     http.get(url + "/api/v2/instance", timeout=5)  # leaves a pooled, idle connection
+    serving = [t for t in set(threading.enumerate()) - before if t.name == "sandbox-http"]
 
-    started = time.monotonic()
     sandbox.stop()
 
-    assert time.monotonic() - started < 1.0
+    # stop() waits for the serving thread (up to 5 s); one blocked on the idle client would
+    # still be alive after that wait
+    assert serving and not any(t.is_alive() for t in serving)
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url + "/api/v2/instance", timeout=2)
     host, port = url.removeprefix("http://").split(":")
