@@ -5,21 +5,24 @@ A sandbox subclasses :class:`SandboxBase`, which owns
 * the loopback server and ``start``/``stop``/``with``/``url``, and the in-process transport for
   unit tests (:meth:`SandboxBase.start_in_process`, :meth:`SandboxBase.mount`);
 * :meth:`SandboxBase.handle`: control requests go to the control routes, every other request is
-  recorded in ``requests_seen`` (as the network's ``_seen`` words it), routed by the network's
-  ``_route`` and delivered through the fault switches; a handler deep down may end the request
+  recorded in ``requests_seen`` (a :class:`SeenRequest`, or what the network's ``_seen`` keeps),
+  routed (:attr:`SandboxBase.routes`, a table of :class:`Route`, unless the network overrides
+  ``_route``) and delivered through the fault switches; a handler deep down may end the request
   early by raising :class:`Answer`;
 * the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
-  ``POST /_sandbox/faults`` and the network's own views (:meth:`SandboxBase._views`) and
+  ``POST /_sandbox/faults``, ``POST /_sandbox/settings`` (from the network's
+  :attr:`SandboxBase.settings`) and the network's own views (:meth:`SandboxBase._views`) and
   controls (:meth:`SandboxBase._controls`), with their errors in the network's own envelope
   (:meth:`SandboxBase._error_envelope`);
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
-  creations whose answer is dropped or held until :meth:`SandboxBase.release`, and ``delay``;
-* the common keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`).
+  creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
+  ``revoke``; the keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`, plus
+  the network's :meth:`SandboxBase._extra_faults`).
 
 What differs per network stays in the network's module: its routes, its error envelope, its
-length tables, the public ``fail_next`` and ``rate_limit_next`` (their parameters and what they
-queue), the error bodies a failure or a rate limit is answered with (passed to
-:meth:`SandboxBase._begin_create`), how a revoked credential is named, and any extra fault names.
+length tables, its settings, the public ``fail_next`` and ``rate_limit_next`` (their parameters
+and what they queue), the error bodies a failure or a rate limit is answered with (passed to
+:meth:`SandboxBase._begin_create`) and any extra faults.
 """
 
 from __future__ import annotations
