@@ -114,7 +114,7 @@ class SeenRequest:
     wall: float  # time.time() on arrival
 
 
-#: A route's handler: ``(sandbox, request, *path parts)`` -> the answer, or the answer and what
+#: A route's handler: ``(sandbox, request, *context, *path parts)`` -> the answer, or the answer and what
 #: happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
 Handler = Callable[..., "HttpResponse | tuple[HttpResponse, str | None]"]
 
@@ -338,10 +338,15 @@ class SandboxBase(Generic[FailT, RateT]):
                 path_known = True
                 continue
             parts = [None if part is None else unquote(part) for part in match.groups()]
-            result = candidate.handler(self, request, *parts)
+            result = candidate.handler(self, request, *self._route_context(request), *parts)
             return result if isinstance(result, tuple) else (result, None)
         status = self.wrong_method_status if path_known else 404
         return self._error_envelope(status, self.unknown_route_message), None
+
+    def _route_context(self, request: HttpRequest) -> tuple[Any, ...]:
+        """What every route's handler gets after the request, before the path's parts (e.g.
+        the authenticated caller); raise :class:`Answer` to refuse the request instead."""
+        return ()
 
     def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
         """What ``requests_seen`` keeps of ``request`` (never a credential; ``None`` keeps

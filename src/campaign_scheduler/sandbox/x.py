@@ -53,7 +53,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -68,10 +68,12 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
 
 from campaign_scheduler.sandbox._base import (
     Answer,
+    Route,
     SandboxBase,
     fault_count,
     one_of,
     optional,
+    route,
 )
 from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
@@ -161,7 +163,6 @@ _TITLES = {
     504: "Gateway Timeout",
 }
 _PROBLEMS = "https://api.twitter.com/2/problems/"
-_ROUTE = re.compile(r"[^/]+")
 _TCO_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -382,39 +383,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _problem(status, _CONTROL_TITLES.get(status, "Error"), message)
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        parts = _ROUTE.findall(request.path)
-        method = request.method
-        if parts[:1] != ["2"]:
-            return _problem(404, "Not Found", "Sorry, that page does not exist."), None
-        user = self._authenticate(request)
-        if method == "POST" and parts == ["2", "tweets"]:
-            return self._post_tweet(request, user)
-        response: HttpResponse | None
-        if method == "GET" and parts == ["2", "users", "me"]:
-            response = self._me(request, user)
-        elif method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"]:
-            response = self._timeline(request, user, parts[2]) if parts[3] == "tweets" else None
-        elif len(parts) == 3 and parts[:2] == ["2", "tweets"]:
-            if method == "GET":
-                response = self._get_tweet(request, user, parts[2])
-            elif method == "DELETE":
-                response = self._delete_tweet(user, parts[2])
-            else:
-                response = None
-        elif parts == ["2", "media", "upload"] and method == "POST":
-            response = self._upload(request, user)
-        elif parts == ["2", "media", "upload"] and method == "GET":
-            response = self._media_status(request, user)
-        elif parts == ["2", "media", "metadata"] and method == "POST":
-            response = self._media_metadata(request, user)
-        else:
-            response = None
-        if response is None:
-            response = _problem(404, "Not Found", "Sorry, that page does not exist.")
-        return response, None
-
-    # --- authentication -----------------------------------------------------------------------
+    def _route_context(self, request: HttpRequest) -> tuple[_User]:
+        return (self._authenticate(request),)
 
     def _authenticate(self, request: HttpRequest) -> _User:
         header = request.header("Authorization") or ""
@@ -943,6 +913,24 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
         return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
+
+    # --- the API (every handler gets the authenticated user after the request) ----------------
+
+    unknown_route_message = "Sorry, that page does not exist."
+    routes: ClassVar[Sequence[Route]] = (
+        route("POST", r"/2/tweets", _post_tweet),
+        route("GET", r"/2/tweets/([^/]+)", _get_tweet),
+        route(
+            "DELETE",
+            r"/2/tweets/([^/]+)",
+            lambda self, request, user, tweet_id: self._delete_tweet(user, tweet_id),
+        ),
+        route("GET", r"/2/users/me", _me),
+        route("GET", r"/2/users/([^/]+)/tweets", _timeline),
+        route("POST", r"/2/media/upload", _upload),
+        route("GET", r"/2/media/upload", _media_status),
+        route("POST", r"/2/media/metadata", _media_metadata),
+    )
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
