@@ -51,14 +51,22 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode
 
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_count, one_of, optional
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Route,
+    SandboxBase,
+    fault_count,
+    one_of,
+    optional,
+    route,
+)
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -84,7 +92,6 @@ _VERSION = re.compile(r"(\d{6})(?:\.\d{2})?")
 _HASHTAG = re.compile(r"#([^\W_]+)")
 _MENTION = re.compile(r"@\[([^\]\\]*)\]\((urn:li:(?:person|organization):\d+)\)")
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|([^}|]+)\}")
-_ROUTE = re.compile(r"[^/]+")
 
 
 # --- what tests and rehearsals can inspect ---------------------------------------------------
@@ -311,38 +318,17 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, message, code="NOT_FOUND" if status == 404 else None)
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        parts = [unquote(p) for p in _ROUTE.findall(request.path)]
-        method = request.method
-        if parts[:1] == ["dms-uploads"] and len(parts) == 2 and method == "PUT":
-            return self._upload(request, parts[1]), None
-        if parts[:1] != ["rest"] or len(parts) < 2:
-            return _error(404, "Not Found", code="NOT_FOUND"), None
+    def _route_context(self, request: HttpRequest) -> tuple[_Member] | tuple[()]:
+        if not request.path.startswith("/rest/"):
+            return ()  # the upload URL carries its own token
         member = self._authenticate(request)
         self._check_headers(request)
-        resource, rest = parts[1], parts[2:]
-        if resource == "posts":
-            if method == "POST" and not rest:
-                return self._post(request, member)
-            if method == "GET" and not rest:
-                return self._find_posts(request, member), None
-            if len(rest) == 1 and method == "GET":
-                return self._get_post(member, rest[0]), None
-            if len(rest) == 1 and method == "DELETE":
-                return self._delete_post(member, rest[0]), None
-        elif resource == "images":
-            action = request.query.get("action", [""])[-1]
-            if method == "POST" and not rest and action == "initializeUpload":
-                return self._initialize_upload(request, member), None
-            if method == "GET" and len(rest) == 1:
-                return self._get_image(member, rest[0]), None
-        elif resource == "organizationalEntityShareStatistics" and method == "GET" and not rest:
-            return self._statistics(request, member), None
-        elif resource == "networkSizes" and method == "GET" and len(rest) == 1:
-            return self._network_size(member, rest[0]), None
-        elif resource == "organizations" and method == "GET" and len(rest) == 1:
-            return self._organization(member, rest[0]), None
-        return _error(404, "Not Found", code="NOT_FOUND"), None
+        return (member,)
+
+    def _image_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        if request.query.get("action", [""])[-1] != "initializeUpload":
+            return self._error_envelope(404, self.unknown_route_message)
+        return self._initialize_upload(request, member)
 
     # --- authentication and headers -----------------------------------------------------------
 
@@ -705,6 +691,39 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
         return {"fail_image_processing": lambda v: self.fail_image_processing(fault_count(v))}
+
+    # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
+
+    routes: ClassVar[Sequence[Route]] = (
+        route("PUT", r"/dms-uploads/([^/]+)", _upload),
+        route("POST", r"/rest/posts", _post),
+        route("GET", r"/rest/posts", _find_posts),
+        route(
+            "GET", r"/rest/posts/([^/]+)", lambda self, _, member, urn: self._get_post(member, urn)
+        ),
+        route(
+            "DELETE",
+            r"/rest/posts/([^/]+)",
+            lambda self, _, member, urn: self._delete_post(member, urn),
+        ),
+        route("POST", r"/rest/images", _image_action),
+        route(
+            "GET",
+            r"/rest/images/([^/]+)",
+            lambda self, _, member, urn: self._get_image(member, urn),
+        ),
+        route("GET", r"/rest/organizationalEntityShareStatistics", _statistics),
+        route(
+            "GET",
+            r"/rest/networkSizes/([^/]+)",
+            lambda self, _, member, urn: self._network_size(member, urn),
+        ),
+        route(
+            "GET",
+            r"/rest/organizations/([^/]+)",
+            lambda self, _, member, id_: self._organization(member, id_),
+        ),
+    )
 
 
 # --- the little text format -------------------------------------------------------------------
