@@ -151,7 +151,7 @@ class MastodonChannel(Channel):
         )
         try:
             receipt = self._receipt(_json(response))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, UnavailableError) as exc:
             # The instance said 200, so the status exists, but we cannot tell which one it is.
             raise OutcomeUnknownError(
                 f"mastodon: {self.account.name}: the status was created but the answer "
@@ -426,14 +426,25 @@ class _NotFoundError(RejectedError):
 
 
 def _json(response: requests.Response) -> dict[str, Any]:
-    value = response.json()
+    try:
+        value = response.json()
+    except ValueError:  # (requests' JSONDecodeError): a proxy's error page, a cut-off body
+        raise UnavailableError(
+            f"mastodon: the answer to {response.request.method if response.request else 'a'} "
+            f"{response.url} was not JSON (HTTP {response.status_code})"
+        ) from None
     if not isinstance(value, dict):
         raise TypeError(f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
 def _json_list(response: requests.Response) -> list[dict[str, Any]]:
-    value = response.json()
+    try:
+        value = response.json()
+    except ValueError:
+        raise UnavailableError(
+            f"mastodon: the answer from {response.url} was not JSON (HTTP {response.status_code})"
+        ) from None
     if not isinstance(value, list):
         raise TypeError(f"expected a JSON array, got {type(value).__name__}")
     return [item for item in value if isinstance(item, dict)]
