@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -241,13 +241,13 @@ def test_the_lease_is_renewed_while_a_long_call_is_in_flight(
     other = worker(store, one_post, LookupChannel(network), clock)
     other.worker_id = "w2"
 
+    def renewed_after(moment: datetime) -> Callable[[], bool]:
+        return lambda: (delivery(store).lease_until or DUE) > moment + LEASE * 0.5
+
     def lasts_longer_than_the_lease(post: OutboundPost) -> None:
         for _ in range(3):  # three times 0.9 leases: the lease must be renewed to survive
-            target = clock.now + LEASE * 0.9
-            clock.now = target
-            assert wait_for(
-                lambda t=target: (delivery(store).lease_until or DUE) > t + LEASE * 0.5
-            ), "the lease was not renewed during the call"
+            clock.now += LEASE * 0.9
+            assert wait_for(renewed_after(clock.now)), "the lease was not renewed during the call"
         other.tick()  # another daemon looks in: the delivery is still held
 
     channel.during_call = lasts_longer_than_the_lease
@@ -476,12 +476,17 @@ def test_a_rate_limit_never_shortens_one_already_known(workspace: Workspace, sto
     assert first is not None and second is not None
     long_wait = later + timedelta(hours=1)
     record_outcome(
-        store, first, Outcome(OutcomeKind.RATE_LIMITED, error="429", next_attempt_at=long_wait), later
+        store,
+        first,
+        Outcome(OutcomeKind.RATE_LIMITED, error="429", next_attempt_at=long_wait),
+        later,
     )
     record_outcome(
         store,
         second,
-        Outcome(OutcomeKind.RATE_LIMITED, error="429", next_attempt_at=later + timedelta(minutes=1)),
+        Outcome(
+            OutcomeKind.RATE_LIMITED, error="429", next_attempt_at=later + timedelta(minutes=1)
+        ),
         later,
     )
     with store.session() as session:
@@ -535,7 +540,9 @@ def test_mastodon_metrics_answer_that_is_not_json_is_a_channel_error() -> None:
     from campaign_scheduler.errors import ChannelError
 
     class NotJson(requests.Session):
-        def request(self, method: str, url: str | bytes, *args: object, **kwargs: object) -> requests.Response:  # type: ignore[override]
+        def request(  # type: ignore[override]
+            self, method: str, url: str | bytes, *args: object, **kwargs: object
+        ) -> requests.Response:
             response = requests.Response()
             response.status_code = 200
             response._content = b"<html>maintenance</html>"
@@ -553,7 +560,7 @@ def test_mastodon_metrics_answer_that_is_not_json_is_a_channel_error() -> None:
 def test_run_once_names_the_account_and_variable_of_a_held_delivery(
     workspace: Workspace, runner: object
 ) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from typer.testing import CliRunner
 

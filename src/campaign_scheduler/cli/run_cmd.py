@@ -85,9 +85,7 @@ def run(
         worker = Worker(
             c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
         )
-        worker.journal = Journal(
-            journal_path_for(c.settings.database_url, c.settings.base_dir)
-        )
+        worker.journal = Journal(journal_path_for(c.settings.database_url, c.settings.base_dir))
         if once:
             report = worker.tick()
             err_line(f"run --once: {report.summary()}")

@@ -112,9 +112,7 @@ class RecordLedger:
         self.worker.retrying(lambda: renew_lease(self.worker.store, claim, self._until()))
 
     def part_out(self, claim: Claim, parts: Parts) -> None:
-        self.worker.retrying(
-            lambda: record_parts(self.worker.store, claim, parts, self._until())
-        )
+        self.worker.retrying(lambda: record_parts(self.worker.store, claim, parts, self._until()))
 
     def not_out(self, claim: Claim) -> None:
         self._check(claim)

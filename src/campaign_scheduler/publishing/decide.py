@@ -177,11 +177,10 @@ def decide(
                 f"{error}; no answer after {facts.attempt} attempts, {RESOLVE_HINT}",
             )
         if _in_key_window(facts, abilities) or abilities.can_look_up:
-            return Action(
-                Do.WAIT, error, at=facts.now + REPLAY_DELAY, label="outcome unknown"
-            )
-        return Action(Do.ASK, f"{error}; the network cannot tell whether the post exists, "
-                      f"{RESOLVE_HINT}")
+            return Action(Do.WAIT, error, at=facts.now + REPLAY_DELAY, label="outcome unknown")
+        return Action(
+            Do.ASK, f"{error}; the network cannot tell whether the post exists, {RESOLVE_HINT}"
+        )
 
     if event is Event.LOOKUP_FAILED:
         reason = f"lookup after a lost answer failed: {error}"
@@ -205,8 +204,11 @@ def decide(
         return Action(Do.WAIT, error, at=at, rate_limited=limited, label="outcome unknown")
     if exhausted and not limited:
         if facts.started:
-            return Action(Do.ASK, f"{_incomplete(facts)}: gave up after {facts.attempt} "
-                          f"attempts ({error}); {RESOLVE_HINT}")
+            return Action(
+                Do.ASK,
+                f"{_incomplete(facts)}: gave up after {facts.attempt} "
+                f"attempts ({error}); {RESOLVE_HINT}",
+            )
         return Action(Do.FAIL, f"gave up after {facts.attempt} attempts: {error}")
     at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
     if at > facts.deadline and not facts.started:

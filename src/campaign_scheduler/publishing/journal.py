@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 __all__ = ["Journal", "JournaledReceipt", "journal_path_for"]
 
@@ -40,7 +41,7 @@ def journal_path_for(database_url: str, fallback_dir: Path) -> Path:
     """Next to a SQLite file; for a server database, in ``fallback_dir`` (the config's folder)."""
     try:
         url = make_url(database_url)
-    except Exception:
+    except ArgumentError:
         return fallback_dir / "campaign-receipts.journal"
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         database = Path(url.database)
@@ -88,7 +89,7 @@ class Journal:
             for entry in entries:
                 try:
                     record(entry)
-                except Exception:
+                except SQLAlchemyError:  # the database is still away: keep it for next time
                     kept.append(entry)
             if kept:
                 temporary = self.path.with_name(self.path.name + ".tmp")

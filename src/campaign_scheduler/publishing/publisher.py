@@ -250,7 +250,12 @@ class Publisher:
         )
 
     def _send(
-        self, claim: Claim, channel: Channel, part: OutboundPost, ledger: Ledger, progress: _Progress
+        self,
+        claim: Claim,
+        channel: Channel,
+        part: OutboundPost,
+        ledger: Ledger,
+        progress: _Progress,
     ) -> tuple[Event, str | None, datetime | None, Receipt | None]:
         """One write to the network; what happened, as an event for :func:`decide`."""
         ledger.about_to_send(claim, progress.plan)
@@ -287,7 +292,12 @@ class Publisher:
             )
 
     def _look_up(
-        self, claim: Claim, channel: Channel, post: OutboundPost, ledger: Ledger, progress: _Progress
+        self,
+        claim: Claim,
+        channel: Channel,
+        post: OutboundPost,
+        ledger: Ledger,
+        progress: _Progress,
     ) -> tuple[Event, str | None, Receipt | None]:
         part = self._part(claim, post, progress) if progress.plan else post
         ledger.checkpoint(claim)
@@ -297,7 +307,11 @@ class Publisher:
             return Event.LOOKUP_FAILED, _describe(exc), None
         except Exception as exc:
             log.exception("lookup on %s failed unexpectedly", channel.name)
-            return Event.LOOKUP_FAILED, f"unexpected error in the {channel.name} adapter: {exc}", None
+            return (
+                Event.LOOKUP_FAILED,
+                f"unexpected error in the {channel.name} adapter: {exc}",
+                None,
+            )
         if found is None:
             ledger.not_out(claim)
             progress.maybe_out = False

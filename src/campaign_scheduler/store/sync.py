@@ -309,10 +309,14 @@ class _Sync:
             state = DeliveryState(delivery.state)
             if delivery.content_hash != item.content_hash:
                 if state in OUT_OR_MAYBE_OUT or delivery.may_be_out:
-                    why = state.value if state in OUT_OR_MAYBE_OUT else (
-                        f"{state.value} with {len(delivery.parts)} thread part(s) out"
-                        if delivery.parts
-                        else f"{state.value} and may already be out (a call had no answer)"
+                    why = (
+                        state.value
+                        if state in OUT_OR_MAYBE_OUT
+                        else (
+                            f"{state.value} with {len(delivery.parts)} thread part(s) out"
+                            if delivery.parts
+                            else f"{state.value} and may already be out (a call had no answer)"
+                        )
                     )
                     self.conflicts.append(
                         f"{draft.key} on {item.account.name} is {why}"
