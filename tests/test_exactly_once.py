@@ -26,6 +26,7 @@ from campaign_scheduler.publishing.daemon import Daemon
 from campaign_scheduler.publishing.queue import (
     Outcome,
     OutcomeKind,
+    claim_abandoned,
     claim_due,
     expire_overdue,
     record_outcome,
@@ -264,13 +265,9 @@ def test_a_worker_that_lost_its_lease_sends_no_further_part(
     channel = KeyedChannel(network)
 
     def taken_over(post: OutboundPost) -> None:
-        if post.reply_to is None:  # while part 1 is in flight, another worker takes over
-            set_delivery(
-                store,
-                lease_owner="thief",
-                attempts=DeliveryRecord.attempts + 1,
-                version=DeliveryRecord.version + 1,
-            )
+        if post.reply_to is None:  # part 1 outlasts the lease, and another worker takes over
+            clock.advance(minutes=11)
+            assert claim_abandoned(store, "thief", clock.now, LEASE) is not None
 
     channel.during_call = taken_over
     worker(store, thread_post, channel, clock).tick()

@@ -43,7 +43,7 @@ from campaign_scheduler.publishing.queue import (
     claim_abandoned,
     claim_due,
     expire_overdue,
-    mark_maybe_out,
+    freeze_plan,
     mark_not_out,
     next_wake,
     record_outcome,
@@ -88,14 +88,26 @@ class TickReport:
 
 
 class RecordLedger:
-    """The publisher's writes to the record for one claim, each fenced by the lease token."""
+    """The publisher's writes to the record for one claim, each fenced by the lease token.
 
-    def __init__(self, worker: Worker, lost: threading.Event) -> None:
+    The fence before a network write is cheap while the lease is young: no other worker can
+    claim the delivery before ``confirmed`` (the end of the lease last written by this
+    worker). Past half the lease it renews in the database, which fails if the lease was
+    taken over. A claim is itself "possibly out" for whoever takes it over after its lease
+    ran out, so nothing needs writing before the first call of a single post.
+    """
+
+    def __init__(self, worker: Worker, lost: threading.Event, claim: Claim) -> None:
         self.worker = worker
         self.lost = lost
+        self.confirmed = worker.clock() + worker.lease
+        self.frozen = claim.plan is not None
 
     def _until(self) -> datetime:
         return self.worker.clock() + self.worker.lease
+
+    def renewed(self, until: datetime) -> None:
+        self.confirmed = max(self.confirmed, until)
 
     def _check(self, claim: Claim) -> None:
         if self.lost.is_set():
@@ -104,15 +116,27 @@ class RecordLedger:
             )
 
     def about_to_send(self, claim: Claim, plan: list[str]) -> None:
-        self._check(claim)
-        self.worker.retrying(lambda: mark_maybe_out(self.worker.store, claim, plan, self._until()))
+        if len(plan) > 1 and not self.frozen:
+            self._check(claim)
+            until = self._until()
+            self.worker.retrying(lambda: freeze_plan(self.worker.store, claim, plan, until))
+            self.frozen = True
+            self.renewed(until)
+            return
+        self.checkpoint(claim)
 
     def checkpoint(self, claim: Claim) -> None:
         self._check(claim)
-        self.worker.retrying(lambda: renew_lease(self.worker.store, claim, self._until()))
+        if self.worker.clock() < self.confirmed - self.worker.lease / 2:
+            return
+        until = self._until()
+        self.worker.retrying(lambda: renew_lease(self.worker.store, claim, until))
+        self.renewed(until)
 
     def part_out(self, claim: Claim, parts: Parts) -> None:
-        self.worker.retrying(lambda: record_parts(self.worker.store, claim, parts, self._until()))
+        until = self._until()
+        self.worker.retrying(lambda: record_parts(self.worker.store, claim, parts, until))
+        self.renewed(until)
 
     def not_out(self, claim: Claim) -> None:
         self._check(claim)
@@ -177,25 +201,27 @@ class Worker:
             claimed = claim(self.store, self.worker_id, self.clock(), self.lease)
             if claimed is None:
                 return
-            lost = threading.Event()
-            with self._keeping_lease(claimed, lost):
-                outcome = self.publisher.publish(claimed, self.clock, RecordLedger(self, lost))
+            ledger = RecordLedger(self, threading.Event(), claimed)
+            with self._keeping_lease(claimed, ledger):
+                outcome = self.publisher.publish(claimed, self.clock, ledger)
             kept = self._record(claimed, outcome)
             with self._lock:
                 report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
             self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
 
     @contextlib.contextmanager
-    def _keeping_lease(self, claim: Claim, lost: threading.Event) -> Any:
-        """Renew the lease while the call is in flight; ``lost`` is set if it was taken."""
+    def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:
+        """Renew the lease while the call is in flight; the ledger learns if it was taken."""
         done = threading.Event()
 
         def keep() -> None:
             while not done.wait(self.renew_every):
+                until = self.clock() + self.lease
                 try:
-                    renew_lease(self.store, claim, self.clock() + self.lease)
+                    renew_lease(self.store, claim, until)
+                    ledger.renewed(until)
                 except LeaseLostError:
-                    lost.set()
+                    ledger.lost.set()
                     return
                 except SQLAlchemyError as exc:  # the next renewal or the fence will tell
                     log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)

@@ -151,6 +151,8 @@ def _build_claim_abandoned() -> Any:
         update(_D)
         .where(_D.c.id == candidate, _D.c.state == _PUBLISHING, _D.c.lease_until < now)
         .values(
+            # The worker that held it may have sent before it died: possibly out.
+            maybe_out=True,
             lease_owner=bindparam("worker"),
             lease_until=bindparam("until", type_=UTCDateTime()),
             attempts=_D.c.attempts + 1,
@@ -416,11 +418,10 @@ _RECORD_PARTS = (
         lease_until=bindparam("until", type_=UTCDateTime()),
     )
 )
-_MARK = (
+_FREEZE_PLAN = (
     update(_D)
     .where(*_HELD)
     .values(
-        maybe_out=True,
         plan=bindparam("plan", type_=JSON()),
         lease_until=bindparam("until", type_=UTCDateTime()),
     )
@@ -449,10 +450,9 @@ def renew_lease(store: Store, claim: Claim, until: datetime) -> None:
     _held(store, claim, _RENEW, {"until": until})
 
 
-def mark_maybe_out(store: Store, claim: Claim, plan: list[str], until: datetime) -> None:
-    """The fence before a network write that may create the post: checks and renews the lease
-    and records, before the call, that the post may be out (and the frozen thread plan)."""
-    _held(store, claim, _MARK, {"plan": plan, "until": until})
+def freeze_plan(store: Store, claim: Claim, plan: list[str], until: datetime) -> None:
+    """Store the split of a thread before its first part goes out (and renew the lease)."""
+    _held(store, claim, _FREEZE_PLAN, {"plan": plan, "until": until})
 
 
 def mark_not_out(store: Store, claim: Claim) -> None:
