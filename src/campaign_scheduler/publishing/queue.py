@@ -632,7 +632,7 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
     """
     expired: list[tuple[str, str, str]] = []
     with store.session(write=True) as session:
-        rows = session.execute(
+        waiting = (
             select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord)
             .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
             .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
@@ -642,9 +642,23 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
                 DeliveryRecord.due_at <= now,
                 DeliveryRecord.maybe_out.is_(False),
             )
-            # Rows a claim or a command holds are left to them (PostgreSQL; SQLite's writers
-            # are serialised anyway).
+        )
+        overdue = [
+            delivery.id
+            for delivery, _post, _account, campaign in session.execute(waiting)
+            if now
+            > deadline(
+                delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
+            )
+        ]
+        if not overdue:
+            return expired
+        # Lock only the overdue rows, and skip those a claim or a command holds (PostgreSQL;
+        # SQLite's writers are serialised anyway); re-read them under the lock.
+        rows = session.execute(
+            waiting.where(DeliveryRecord.id.in_(overdue))
             .with_for_update(skip_locked=True, of=DeliveryRecord)
+            .execution_options(populate_existing=True)
         ).all()
         for delivery, post, account, campaign in rows:
             grace = timedelta(seconds=campaign.grace_seconds)
