@@ -117,6 +117,7 @@ class ThreadsChannel(ContainerChannel):
             children=children,
             dialect=CONTAINERS,
             polling=self.polling,
+            checkpoint=post.checkpoint,
         )
         receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
         self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
