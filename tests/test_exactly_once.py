@@ -299,18 +299,22 @@ def test_publishing_goes_on_while_a_metrics_sweep_hangs(one_post: Workspace, sto
         metrics_first=timedelta(0),
     )
     serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
+    stopper = threading.Thread(target=daemon.stop)
     serving.start()
     try:
         assert sweeping.wait(PATIENCE)
         set_delivery(store, due_at=DUE)  # queued elsewhere, seen by reconcile
         assert wait_for(lambda: delivery(store).state == "published")
-        stopper = threading.Thread(target=daemon.stop)
         stopper.start()
+        stopper.join(PATIENCE / 3)
         serving.join(PATIENCE / 3)
+        assert not stopper.is_alive(), "stopping waited for the metrics sweep"
         assert not serving.is_alive(), "the daemon waited for the metrics sweep to stop"
     finally:
         release.set()
         serving.join(PATIENCE)
+        if stopper.is_alive():
+            stopper.join(PATIENCE)
 
 
 class MetricsLimited(KeyedChannel):
@@ -337,6 +341,34 @@ def test_a_rate_limited_metrics_read_does_not_hold_publishing(
     with store.session() as session:
         states = sorted(session.scalars(select(DeliveryRecord.state)))
     assert states == ["published", "published"]
+
+
+class CountedReads(KeyedChannel):
+    reads = 0
+
+    def fetch_metrics(self, receipt: Receipt) -> object:  # type: ignore[override]
+        from campaign_scheduler.channels.base import Metrics
+
+        self.reads += 1
+        return Metrics(likes=1)
+
+
+def test_a_metrics_sweep_stops_between_two_reads(workspace: Workspace, store: Store) -> None:
+    from campaign_scheduler.metrics.collector import collect
+
+    workspace.draft("soest/01-klima", channels=("mastodon",))
+    workspace.draft("soest/02-gemeinsam", channels=("mastodon",), at="T-14d 11:00")
+    load(workspace, store)
+    channel = CountedReads(FakeNetwork())
+    clock = Clock(DUE + timedelta(hours=2))
+    worker(store, workspace, channel, clock).tick()
+    def stop_after_the_first_read() -> bool:
+        return channel.reads >= 1
+
+    report = collect(
+        store, FakeChannels(channel), clock.now, everything=True, stop=stop_after_the_first_read
+    )
+    assert (channel.reads, report.snapshots) == (1, 1)
 
 
 # -- 7. a failed lookup after a lost answer asks a person ----------------------------------------
