@@ -362,6 +362,7 @@ def test_a_metrics_sweep_stops_between_two_reads(workspace: Workspace, store: St
     channel = CountedReads(FakeNetwork())
     clock = Clock(DUE + timedelta(hours=2))
     worker(store, workspace, channel, clock).tick()
+
     def stop_after_the_first_read() -> bool:
         return channel.reads >= 1
 
