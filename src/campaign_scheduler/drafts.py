@@ -17,6 +17,7 @@ from typing import Any
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.fields import FieldReader, did_you_mean
+from campaign_scheduler.media import MediaLocation, MediaRefusedError
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.timeutil import WhenError, parse_when
 from campaign_scheduler.tomlsource import TomlDocument, parse_toml
@@ -30,14 +31,15 @@ VARIANT_KEYS = ("text",)
 
 @dataclass(frozen=True)
 class Media:
-    path: Path  # absolute
+    path: Path  # absolute, symlinks resolved, inside the sender's folder
     relative: str  # as written, relative to the draft's folder
     alt: str | None
     line: int
+    location: MediaLocation
 
     def file_digest(self) -> str | None:
         try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+            return hashlib.sha256(self.location.read()).hexdigest()
         except OSError:
             return None
 
@@ -133,15 +135,24 @@ def load_drafts(posts_dir: Path, campaign: Campaign | None) -> tuple[list[Draft]
             )
             continue
         key = relative.with_suffix("").as_posix()
-        draft = parse_draft(path, key, sender, campaign, problems)
+        draft = parse_draft(path, key, sender, campaign, problems, posts_dir=posts_dir)
         if draft is not None:
             drafts.append(draft)
     return drafts, problems
 
 
 def parse_draft(
-    path: Path, key: str, sender: str, campaign: Campaign | None, problems: list[Problem]
+    path: Path,
+    key: str,
+    sender: str,
+    campaign: Campaign | None,
+    problems: list[Problem],
+    *,
+    posts_dir: Path | None = None,
 ) -> Draft | None:
+    """Parse one draft; ``posts_dir`` (by default the folder above the sender's) is where
+    its media must stay, in ``posts_dir/<sender>/``."""
+    posts_dir = path.parent.parent if posts_dir is None else posts_dir
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -197,12 +208,15 @@ def parse_draft(
         if relative is None:
             continue
         alt = reader.string(entry, media_path, "alt")
+        location = MediaLocation(posts_dir, sender, relative)
+        try:
+            located = location.locate()
+        except MediaRefusedError as exc:
+            reader.error(exc.reason, *media_path, "path")
+            continue
         media.append(
             Media(
-                (path.parent / relative).resolve(),
-                relative,
-                alt.strip() if alt else None,
-                doc.line_of(*media_path),
+                located, relative, alt.strip() if alt else None, doc.line_of(*media_path), location
             )
         )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.media import MediaLocation, read_regular
 
 if TYPE_CHECKING:
     import requests
@@ -23,11 +24,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MediaFile:
-    """An image (or other file) to attach, with its alt text."""
+    """An image (or other file) to attach, with its alt text.
+
+    Adapters read the file with :meth:`read_bytes`, never through ``path``: it refuses a file
+    outside its sender's folder, a symlink and anything that is not a regular file."""
 
     path: Path
     alt: str | None
     mime_type: str
+    #: Where the draft says the file is; the publisher always sets it.
+    location: MediaLocation | None = None
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes; raises :class:`OSError` (``MediaRefusedError`` for a refusal)."""
+        if self.location is not None:
+            return self.location.read()
+        return read_regular(self.path)
 
 
 @dataclass(frozen=True)

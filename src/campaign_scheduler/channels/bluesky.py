@@ -325,7 +325,7 @@ class BlueskyChannel(Channel):
 
     def _image(self, media: MediaFile) -> dict[str, Any]:
         try:
-            content = media.path.read_bytes()
+            content = media.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"bluesky: cannot read media file {media.path}: {exc.strerror or exc}"

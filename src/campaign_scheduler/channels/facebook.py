@@ -270,7 +270,7 @@ class FacebookChannel(Channel):
         self, page: str, media: MediaFile, fields: Mapping[str, Any], *, creates: bool
     ) -> dict[str, Any]:
         try:
-            content = media.path.read_bytes()
+            content = media.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"facebook: cannot read media file {media.path}: {exc.strerror or exc}"

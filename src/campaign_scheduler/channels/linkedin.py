@@ -260,7 +260,7 @@ class LinkedInChannel(Channel):
         """Initialise, upload and wait for one image; return its URN. Nothing here can create
         the post, so lost answers are reported as unavailability."""
         try:
-            content = media.path.read_bytes()
+            content = media.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"linkedin: cannot read media file {media.path}: {exc.strerror or exc}"

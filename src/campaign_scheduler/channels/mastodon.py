@@ -242,7 +242,7 @@ class MastodonChannel(Channel):
 
     def _upload(self, media: MediaFile) -> str:
         try:
-            content = media.path.read_bytes()
+            content = media.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"mastodon: cannot read media file {media.path}: {exc.strerror or exc}"

@@ -293,7 +293,7 @@ class MatrixChannel(Channel):
 
     def _send_media(self, room_id: str, media: MediaFile, txn_id: str, post: OutboundPost) -> str:
         try:
-            data = media.path.read_bytes()
+            data = media.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"matrix: cannot read media file {media.path}: {exc.strerror or exc}"

@@ -123,7 +123,7 @@ class TelegramChannel(Channel):
         else:
             media = post.media[0]
             try:
-                content = media.path.read_bytes()
+                content = media.read_bytes()
             except OSError as exc:
                 raise RejectedError(
                     f"telegram: cannot read media file {media.path}: {exc.strerror or exc}"

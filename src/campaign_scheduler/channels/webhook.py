@@ -256,7 +256,7 @@ def post_body(post: OutboundPost, account: str) -> bytes:
     media = []
     for item in post.media:
         try:
-            data = item.path.read_bytes()
+            data = item.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"webhook: cannot read media file {item.path}: {exc.strerror or exc}"

@@ -233,7 +233,7 @@ class XChannel(Channel):
 
         Nothing here can create the post, so a lost answer is reported as unavailability."""
         try:
-            content = media.path.read_bytes()
+            content = media.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"x: cannot read media file {media.path}: {exc.strerror or exc}"

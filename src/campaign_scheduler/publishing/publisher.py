@@ -27,6 +27,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.media import MediaLocation, MediaRefusedError
 from campaign_scheduler.publishing.policy import RecoveryAction, RetryPolicy, recovery_action
 from campaign_scheduler.publishing.queue import Claim, Outcome, OutcomeKind
 
@@ -53,6 +54,20 @@ def _describe(error: ChannelError) -> str:
     return error.message
 
 
+def _media_refusals(post: OutboundPost) -> list[str]:
+    """Media the post may not take (outside the sender's folder, not a regular file); the
+    adapters' reads go through the same guard, this names the reason before any call."""
+    refusals = []
+    for media in post.media:
+        if media.location is None:
+            continue
+        try:
+            media.location.locate()
+        except MediaRefusedError as exc:
+            refusals.append(exc.reason)
+    return refusals
+
+
 class Publisher:
     def __init__(
         self,
@@ -70,12 +85,14 @@ class Publisher:
         self.rng = rng
 
     def outbound(self, claim: Claim) -> OutboundPost:
-        folder = self.media_root / claim.post_key.split("/", 1)[0]
+        sender = claim.post_key.split("/", 1)[0]
+        folder = self.media_root / sender
         media = tuple(
             MediaFile(
                 path=folder / item["path"],
                 alt=item.get("alt"),
                 mime_type=mimetypes.guess_type(str(item["path"]))[0] or "application/octet-stream",
+                location=MediaLocation(self.media_root, sender, str(item["path"])),
             )
             for item in claim.media
         )
@@ -111,7 +128,7 @@ class Publisher:
                 return settled
         if now > claim.deadline:
             return Outcome(OutcomeKind.EXPIRED, error="its deadline passed before it could go out")
-        problems = channel.validate(post)
+        problems = [*_media_refusals(post), *channel.validate(post)]
         if problems:
             return Outcome(OutcomeKind.FAILED, error="; ".join(problems))
         result = self._call(claim, channel, post, clock)
