@@ -1,4 +1,9 @@
-"""Printing for the CLI: stdout for results, stderr for messages; JSON without rich."""
+"""Printing for the CLI: stdout for results, stderr for messages; JSON without rich.
+
+Every line goes through :func:`~campaign_scheduler.terminal.clean`: names, file names, network
+answers and errors can come from outside and must not drive the terminal. Rich output takes
+outside text only as :func:`plain` (a ``Text``, never parsed for markup).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,40 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.errors import CampaignSchedulerError, InputError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.terminal import clean, json_safe, one_line
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+__all__ = ["clean", "err_line", "one_line", "plain", "write_json", "write_line"]
 
 
 def write_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_safe(json.dumps(value, ensure_ascii=False, indent=2)) + "\n")
 
 
 def write_line(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(clean(text) + "\n")
 
 
 def err_line(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(clean(text) + "\n")
+
+
+def plain(text: str, style: str = "") -> Text:
+    """Outside text for a rich table or console: escaped, and never read as markup."""
+    from rich.text import Text
+
+    return Text(one_line(text), style=style)
 
 
 def print_problems(problems: Iterable[Problem], relative_to: Path | None = None) -> None:
     for problem in problems:
-        sys.stdout.write(problem.format(relative_to or Path.cwd()) + "\n")
+        write_line(problem.format(relative_to or Path.cwd()))
 
 
 def report_error(exc: CampaignSchedulerError) -> None:

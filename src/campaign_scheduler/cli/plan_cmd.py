@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campaign_scheduler.cli.output import err_line, write_json
+from campaign_scheduler.cli.output import err_line, one_line, plain, write_json
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import NotFoundError
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+    from rich.text import Text
 
     from campaign_scheduler.store.queries import PlanRow
 
@@ -119,20 +121,25 @@ STATE_STYLES = {
 }
 
 
-def _channels_cell(rows: list[PlanRow]) -> str:
+def _channels_cell(rows: list[PlanRow]) -> Text:
     """``mastodon, bluesky: pending`` when all share a state, else each with its own."""
+    from rich.text import Text
+
     states = {r.state for r in rows}
     approval = " (needs approval)" if any(r.needs_approval for r in rows) else ""
+    cell = Text()
     if len(states) == 1:
         state = rows[0].state
-        style = STATE_STYLES.get(state, "")
-        names = ", ".join(r.channel for r in rows)
-        return f"{names}: [{style}]{state}{approval}[/]"
-    parts = []
-    for r in rows:
-        style = STATE_STYLES.get(r.state, "")
-        parts.append(f"{r.channel}: [{style}]{r.state}[/]")
-    return ", ".join(parts) + approval
+        cell.append(one_line(", ".join(r.channel for r in rows)) + ": ")
+        cell.append(one_line(state + approval), style=STATE_STYLES.get(state, ""))
+        return cell
+    for index, r in enumerate(rows):
+        if index:
+            cell.append(", ")
+        cell.append(one_line(r.channel) + ": ")
+        cell.append(one_line(r.state), style=STATE_STYLES.get(r.state, ""))
+    cell.append(approval)
+    return cell
 
 
 def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, title: str) -> None:
@@ -145,7 +152,7 @@ def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, tit
     if not rows:
         console.print("Nothing planned.")
         return
-    table = Table(title=title, title_justify="left", pad_edge=False)
+    table = Table(title=plain(title), title_justify="left", pad_edge=False)
     table.add_column("Time", no_wrap=True)
     table.add_column("Sender", no_wrap=True)
     table.add_column("Post")
@@ -160,11 +167,11 @@ def _print_table(rows: list[PlanRow], zone: ZoneInfo, event_start: datetime, tit
             current_day = local.date()
             label = countdown_label(due_at, event_start, zone)
             table.add_section()
-            table.add_row(f"[bold]{local:%a %d %b}[/]", f"[bold]{label}[/]", "", "")
+            table.add_row(plain(f"{local:%a %d %b}", "bold"), plain(label, "bold"), "", "")
         table.add_row(
             f"{local:%H:%M}",
-            post_rows[0].sender,
-            key.split("/", 1)[-1],
+            plain(post_rows[0].sender),
+            plain(key.split("/", 1)[-1]),
             _channels_cell(post_rows),
         )
     console.print(table)

@@ -65,7 +65,10 @@ def report(
         console = Console(highlight=False, width=None if sys.stdout.isatty() else FILE_WIDTH)
         print_table(result, Words(language), console)
     else:
-        sys.stdout.write(render(result, fmt, language))
+        from campaign_scheduler.terminal import clean, json_safe
+
+        text = render(result, fmt, language)
+        sys.stdout.write(json_safe(text) if fmt is Format.JSON else clean(text))
 
 
 def _write_atomically(path: Path, text: str, *, bom: bool = False) -> None:
