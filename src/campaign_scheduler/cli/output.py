@@ -8,19 +8,29 @@ outside text only as :func:`plain` (a ``Text``, never parsed for markup).
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_scheduler.errors import CampaignSchedulerError, InputError
+from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.terminal import clean, json_safe, one_line
 
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["clean", "err_line", "one_line", "plain", "write_json", "write_line"]
+__all__ = [
+    "clean",
+    "err_line",
+    "one_line",
+    "plain",
+    "write_atomically",
+    "write_json",
+    "write_line",
+]
 
 
 def write_json(value: Any) -> None:
@@ -54,3 +64,38 @@ def report_error(exc: CampaignSchedulerError) -> None:
     err_line(f"error: {exc.message}")
     if exc.hint:
         err_line(f"hint: {exc.hint}")
+
+
+def write_atomically(path: Path, data: bytes, *, option: str) -> None:
+    """Write ``data`` to ``path`` (given with ``option``) so that readers see the old file or
+    the new one, never half of one: a fresh temporary file in the same folder (``tempfile``,
+    created exclusively with mode 0600, so no symlink planted under a guessable name is
+    followed), flushed to disk, then renamed over ``path``. A missing folder is a usage error.
+    """
+    if "\x00" in str(path):
+        raise UsageError(f"{option}: the path contains a NUL character")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option}: the folder {one_line(str(folder))} does not exist")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CampaignSchedulerError(
+            f"{option}: cannot write in {folder}: {exc.strerror or exc}"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644 & ~_umask())
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

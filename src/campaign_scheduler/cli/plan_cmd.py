@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campaign_scheduler.cli.output import err_line, one_line, plain, write_json
+from campaign_scheduler.cli.output import (
+    err_line,
+    one_line,
+    plain,
+    write_atomically,
+    write_json,
+)
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import NotFoundError
 
@@ -72,19 +78,13 @@ def plan(
             event_end=campaign.event.end,
             event_url=campaign.event.url,
         )
-        _write_atomically(ics, data)
+        write_atomically(ics, data, option="--ics")
         err_line(f"wrote {ics} ({len({r.post for r in rows})} posts)")
 
     if as_json:
         write_json([_row_json(row, zone, campaign.event.start) for row in rows])
     elif ics is None or rows:
         _print_table(rows, zone, campaign.event.start, campaign.name)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
 
 
 def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
