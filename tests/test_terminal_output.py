@@ -116,3 +116,19 @@ def test_history_json_escapes_c1_and_bidi_controls_and_stays_valid(
     assert code == 0
     assert "\x9b" not in output and "\u202e" not in output
     assert json.loads(output)[0]["error"] == error
+
+
+def test_daemon_log_lines_escape_what_a_network_sent() -> None:
+    import json
+    import logging
+
+    from campaign_scheduler.cli.run_cmd import _JsonFormatter, _TextFormatter
+
+    record = logging.LogRecord(
+        "campaign_scheduler", logging.WARNING, __file__, 1, "rejected: %s", (ESC_BODY,), None
+    )
+    text = _TextFormatter("%(levelname)s %(message)s").format(record)
+    assert "\x1b" not in text and "\\x1b[2J" in text
+    line = _JsonFormatter().format(record)
+    assert "\x1b" not in line and "\x07" not in line
+    assert json.loads(line)["message"] == f"rejected: {ESC_BODY}"
