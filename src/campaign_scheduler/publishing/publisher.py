@@ -111,6 +111,10 @@ class Publisher:
         except CampaignSchedulerError as exc:
             return Outcome(OutcomeKind.AUTH_BROKEN, error=exc.message)
         post = self.outbound(claim)
+        if not claim.parts and not claim.recovering:
+            refusals = _media_refusals(post)
+            if refusals:  # nothing went out yet: the post cannot go out with this media
+                return Outcome(OutcomeKind.FAILED, error="; ".join(refusals))
         texts = [post.text]
         if claim.split:
             try:
