@@ -24,7 +24,7 @@ from campaign_scheduler.cli import app
 from conftest import Workspace, draft_text
 
 #: Examples per test; CI may raise it (CAMPAIGN_TEST_FUZZ_EXAMPLES) for a deeper run.
-EXAMPLES = int(os.environ.get("CAMPAIGN_TEST_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("CAMPAIGN_TEST_FUZZ_EXAMPLES", "10"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
