@@ -39,9 +39,10 @@ each network). The rules implemented here:
 
 Hostile text: the URL patterns of twitter-text (X, and Mastodon's, built from its parts) try
 every start inside a run of domain characters and backtrack over every label of it, so a text
-that is one long "a.a.a.…" takes minutes. A *long run* -- more than 253 characters (the longest
-domain name DNS allows) or more than 6 dots without a space or other punctuation than ``.``,
-``-`` and ``_`` -- is therefore never a link: it is counted character by character, as the text
+that is one long "a.a.a.…" takes minutes. A *long run* -- a stretch without a space or other
+punctuation than ``.``, ``-`` and ``_`` that holds more than 6 dots, or is longer than 253
+characters (the longest domain name DNS allows) with one of ``.``, ``-``, ``_`` in it -- is
+therefore never a link: it is counted character by character, as the text
 it is, and the URL patterns only see the text around it (:func:`_link_free_runs`). No ordinary
 domain looks like that, so counts of ordinary text are exactly those of the patterns alone; for
 a long run the count errs on the long side. Every count is then linear in the text's length.
@@ -205,7 +206,13 @@ def _link_free_runs(text: str) -> list[tuple[int, int]]:
 
 
 def _too_long(text: str, start: int, end: int) -> bool:
-    return end - start > MAX_LINK_RUN or text.count(".", start, end) > MAX_LINK_RUN_DOTS
+    if text.count(".", start, end) > MAX_LINK_RUN_DOTS:
+        return True
+    # A long run of letters alone is cheap for the patterns and may be a long URL path
+    # ("https://example.org/aaaa…"); with separators in it, it is what makes them backtrack.
+    return end - start > MAX_LINK_RUN and any(
+        text.find(separator, start, end) >= 0 for separator in ".-_"
+    )
 
 
 def _pieces(text: str, runs: list[tuple[int, int]]) -> Iterator[tuple[int, int, bool]]:
