@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -149,9 +150,17 @@ def assert_clean_run(ws: Workspace, *args: str) -> None:
 
 
 def check_and_load(ws: Workspace) -> None:
+    assert_clean_run(ws, "check")
+    assert_clean_run(ws, "load")
+
+
+@contextmanager
+def copied(base: Workspace) -> Iterator[Workspace]:
+    """A copy of ``base`` for one example, removed afterwards whatever happens (Hypothesis
+    may stop an example while it draws)."""
+    ws = copy_of(base)
     try:
-        assert_clean_run(ws, "check")
-        assert_clean_run(ws, "load")
+        yield ws
     finally:
         shutil.rmtree(ws.root, ignore_errors=True)
 
@@ -159,27 +168,27 @@ def check_and_load(ws: Workspace) -> None:
 @FUZZ
 @given(data=st.data())
 def test_damaged_drafts_are_located_errors(fresh: Workspace, data: st.DataObject) -> None:
-    ws = copy_of(fresh)
-    (ws.root / "posts" / "soest" / "01-klima.md").write_bytes(data.draw(damaged(DRAFT)))
-    check_and_load(ws)
+    with copied(fresh) as ws:
+        (ws.root / "posts" / "soest" / "01-klima.md").write_bytes(data.draw(damaged(DRAFT)))
+        check_and_load(ws)
 
 
 @FUZZ
 @given(data=st.data())
 def test_damaged_campaign_files_are_located_errors(fresh: Workspace, data: st.DataObject) -> None:
-    ws = copy_of(fresh)
-    original = ws.campaign_file.read_text(encoding="utf-8")
-    ws.campaign_file.write_bytes(data.draw(damaged(original)))
-    check_and_load(ws)
+    with copied(fresh) as ws:
+        original = ws.campaign_file.read_text(encoding="utf-8")
+        ws.campaign_file.write_bytes(data.draw(damaged(original)))
+        check_and_load(ws)
 
 
 @FUZZ
 @given(data=st.data())
 def test_damaged_config_files_are_located_errors(fresh: Workspace, data: st.DataObject) -> None:
-    ws = copy_of(fresh)
-    original = ws.config_file.read_text(encoding="utf-8")
-    ws.config_file.write_bytes(data.draw(damaged(original)))
-    check_and_load(ws)
+    with copied(fresh) as ws:
+        original = ws.config_file.read_text(encoding="utf-8")
+        ws.config_file.write_bytes(data.draw(damaged(original)))
+        check_and_load(ws)
 
 
 time_expression = st.one_of(
