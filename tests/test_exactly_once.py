@@ -317,6 +317,50 @@ def test_publishing_goes_on_while_a_metrics_sweep_hangs(one_post: Workspace, sto
             stopper.join(PATIENCE)
 
 
+def test_stopping_never_deadlocks_with_a_job_that_is_setting_its_next_wake_up(
+    one_post: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop that arrives while a job is choosing its next wake-up: the job must not wait for
+    a scheduler lock that the stop holds while the stop waits for the job (a deadlock that
+    left daemons alive after SIGTERM)."""
+    from campaign_scheduler.publishing import daemon as daemon_module
+
+    set_delivery(store, due_at=DUE + timedelta(days=1))
+    clock = Clock(DUE)
+    w = worker(store, one_post, KeyedChannel(FakeNetwork()), clock)
+    d = Daemon(w, reconcile=timedelta(hours=1))
+    choosing, shutting_down = threading.Event(), threading.Event()
+
+    def next_wake_during_the_stop(_store: Store, now: datetime) -> datetime:
+        choosing.set()
+        shutting_down.wait(PATIENCE)  # the stop is under way when the job goes on
+        return now + timedelta(hours=1)
+
+    monkeypatch.setattr(daemon_module, "next_wake", next_wake_during_the_stop)
+    serving = threading.Thread(target=d.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert choosing.wait(PATIENCE)  # the first reconcile is choosing its wake-up
+        # APScheduler's own moment of shutting down its executor (inside its job-store lock).
+        executor = d._scheduler._executors["default"]
+        shut_down = executor.shutdown
+
+        def shutdown(*args: object, **kwargs: object) -> None:
+            shutting_down.set()
+            shut_down(*args, **kwargs)
+
+        monkeypatch.setattr(executor, "shutdown", shutdown)
+        stopper = threading.Thread(target=d.stop)
+        stopper.start()
+        stopper.join(PATIENCE)  # a deadlock detector, not a time limit: this returns at once
+        serving.join(PATIENCE)
+        assert not stopper.is_alive(), "stop() deadlocked with the job in flight"
+        assert not serving.is_alive(), "serve() did not return after stop()"
+    finally:
+        shutting_down.set()
+        serving.join(PATIENCE)
+
+
 class MetricsLimited(KeyedChannel):
     def fetch_metrics(self, receipt: Receipt) -> object:  # type: ignore[override]
         raise RateLimitedError("429 on a read", retry_at=DUE + timedelta(hours=2))

@@ -364,6 +364,18 @@ class Daemon:
         self._last_idle: datetime | None = None
         self._wake_at: datetime | None = None
         self._wake_job: str | None = None
+        #: Held by every scheduled job while it runs. A stop waits for it outside APScheduler's
+        #: own locks: ``shutdown(wait=True)`` waits for the running job while holding the job
+        #: store's lock, which that job needs to set its next wake-up (a deadlock).
+        self._job_running = threading.Lock()
+
+    def _job(self, body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            with self._job_running:
+                if not self.worker.stop_requested.is_set():
+                    body()
+
+        return run
 
     def serve(self, *, handle_signals: bool = True) -> None:
         """Run until stopped: by SIGTERM/SIGINT (with ``handle_signals``, main thread only)
@@ -381,7 +393,7 @@ class Daemon:
         )
         self._scheduler = scheduler
         scheduler.add_job(
-            self._reconcile,
+            self._job(self._reconcile),
             "interval",
             seconds=self.reconcile_every.total_seconds(),
             id=RECONCILE_JOB,
@@ -397,7 +409,7 @@ class Daemon:
             self._metrics_thread.start()
         if self.alerts is not None:
             scheduler.add_job(
-                self._send_alerts,
+                self._job(self._send_alerts),
                 "interval",
                 seconds=self.alerts_every.total_seconds(),
                 id=ALERTS_JOB,
@@ -420,14 +432,22 @@ class Daemon:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            with self._job_running:  # the call in flight finishes before the daemon says so
+                pass
             self._mark_stopped()
             log.info("daemon %s stopped", self.worker.worker_id)
 
     def stop(self) -> None:
-        """Finish the call in flight, then stop serving (from any thread)."""
+        """Finish the call in flight, then stop serving (from any thread but a job's)."""
+        from apscheduler.schedulers import SchedulerNotRunningError
+
         self.worker.stop_requested.set()
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            with contextlib.suppress(SchedulerNotRunningError):  # a signal stopped it meanwhile
+                scheduler.shutdown(wait=False)  # never wait inside APScheduler's locks
+        with self._job_running:  # the job in flight finishes; later ones see the stop
+            pass
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info(
@@ -435,7 +455,7 @@ class Daemon:
         )
         self.worker.stop_requested.set()
         if self._scheduler is not None:
-            threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True}).start()
+            threading.Thread(target=self.stop, name="stop").start()
 
     def _publish(self) -> None:
         self._wake_at = None  # this wake-up is being used now
@@ -505,7 +525,7 @@ class Daemon:
                 self._scheduler.remove_job(self._wake_job)
         self._wake_job = f"{PUBLISH_JOB}-{uuid.uuid4().hex[:8]}"
         self._wake_at = wake
-        self._scheduler.add_job(self._publish, "date", run_date=wake, id=self._wake_job)
+        self._scheduler.add_job(self._job(self._publish), "date", run_date=wake, id=self._wake_job)
 
 
 def active_workers(store: Store, since: datetime) -> list[WorkerRecord]:
