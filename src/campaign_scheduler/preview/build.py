@@ -1,0 +1,185 @@
+"""What a post looks like on each of its accounts: counted, cut, split and framed per network.
+
+Pure: reads the draft's media files but nothing else; no database, no network. The texts are
+the rendered ones (placeholders filled in when the draft was read).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+
+from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+from campaign_scheduler.channels.split import split_into_thread
+from campaign_scheduler.channels.text import (
+    TELEGRAM_CAPTION_LIMIT,
+    limit_of,
+    measure,
+    text_length_issues,
+    unit_of,
+)
+from campaign_scheduler.config import Account
+from campaign_scheduler.drafts import Draft, Media
+from campaign_scheduler.errors import RejectedError
+from campaign_scheduler.preview.facts import display_facts
+
+#: Image formats every browser shows, recognised by their first bytes (not the file name).
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+)
+_GRAPHEME = regex.compile(r"\X")
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """One post of a thread (or the only one), as the feed shows it before any fold."""
+
+    visible: str
+    folded: bool  # the feed cuts the text here and shows "… more"
+    shown: int  # grapheme clusters visible
+    total: int  # grapheme clusters in the whole part
+    number: int  # 1-based
+    of: int
+
+
+@dataclass(frozen=True)
+class ImageView:
+    name: str
+    alt: str | None
+    data_uri: str | None  # None: missing or not a format the page can show
+    missing: bool
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    account: str
+    channel: str
+    title: str
+    text: str  # the whole text this account gets
+    count: int
+    limit: int | None
+    unit: str
+    too_long: tuple[str, ...]  # length issues (when the text is not split into a thread)
+    split_error: str | None
+    parts: tuple[TextPart, ...]
+    images: tuple[ImageView, ...]
+    image_ratio: tuple[int, int] | None
+    links_clickable: bool
+
+
+@dataclass(frozen=True)
+class Preview:
+    key: str
+    sender: str
+    due: str | None  # local time as text; None when the draft has no valid time
+    language: str
+    networks: tuple[NetworkView, ...]
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The MIME type of an image a browser can show, from its first bytes; else None."""
+    for signature, offset, mime in _SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            if mime == "image/webp" and not data.startswith(b"RIFF"):
+                continue
+            return mime
+    return None
+
+
+def image_view(media: Media) -> ImageView:
+    try:
+        data = media.path.read_bytes()
+    except OSError:
+        return ImageView(media.relative, media.alt, None, missing=True)
+    mime = sniff_image(data)
+    uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}" if mime else None
+    return ImageView(media.relative, media.alt, uri, missing=False)
+
+
+def fold(text: str, after: int | None) -> tuple[str, bool, int, int]:
+    """(visible text, folded?, graphemes shown, graphemes in all) for a feed that shows
+    ``after`` grapheme clusters before "… more"; the cut falls between words."""
+    clusters = _GRAPHEME.findall(text)
+    total = len(clusters)
+    if after is None or total <= after:
+        return text, False, total, total
+    head = clusters[:after]
+    cut = after
+    for index in range(after - 1, 0, -1):
+        if head[index].isspace():
+            cut = index
+            break
+    visible = "".join(clusters[:cut]).rstrip()
+    return visible, True, len(_GRAPHEME.findall(visible)), total
+
+
+def network_view(draft: Draft, account: Account, images: tuple[ImageView, ...]) -> NetworkView:
+    channel = account.channel
+    spec = CHANNEL_SPECS.get(channel)
+    facts = display_facts(channel)
+    text = draft.text_for(channel)
+    with_media = bool(draft.media)
+    limit = account.max_characters
+
+    def fits(candidate: str) -> bool:
+        return not text_length_issues(channel, candidate, with_media=with_media, limit=limit)
+
+    issues = tuple(
+        i.message() for i in text_length_issues(channel, text, with_media=with_media, limit=limit)
+    )
+    texts = [text]
+    split_error = None
+    if issues and draft.split and spec is not None and spec.supports_threads:
+        try:
+            texts = split_into_thread(text, fits)
+            issues = ()
+        except RejectedError as exc:
+            split_error = exc.message
+    parts = []
+    for number, part in enumerate(texts, start=1):
+        visible, folded, shown, total = fold(part, facts.fold_after)
+        parts.append(TextPart(visible, folded, shown, total, number, len(texts)))
+    shown_limit = limit if limit is not None else limit_of(channel)
+    if channel == "telegram" and with_media and limit is None:
+        shown_limit = TELEGRAM_CAPTION_LIMIT
+    return NetworkView(
+        account=account.name,
+        channel=channel,
+        title=spec.title if spec else channel,
+        text=text,
+        count=measure(channel, text),
+        limit=shown_limit,
+        unit=unit_of(channel),
+        too_long=issues,
+        split_error=split_error,
+        parts=tuple(parts),
+        images=images,
+        image_ratio=facts.image_ratio,
+        links_clickable=spec.links_clickable if spec else True,
+    )
+
+
+def build_preview(
+    draft: Draft, accounts: list[Account], *, sender_name: str, due: str | None
+) -> Preview:
+    images = tuple(image_view(m) for m in draft.media)
+    return Preview(
+        key=draft.key,
+        sender=sender_name,
+        due=due,
+        language=draft.language,
+        networks=tuple(network_view(draft, a, images) for a in accounts),
+    )
+
+
+def default_file_name(key: str) -> Path:
+    """``preview-soest-03-klimaneutral.html`` for the key ``soest/03-klimaneutral``."""
+    safe = regex.sub(r"[^\w.-]+", "-", key).strip("-.") or "post"
+    return Path(f"preview-{safe}.html")
