@@ -261,7 +261,12 @@ def test_open_starts_the_browser_only_when_asked_or_in_a_terminal(
     import webbrowser
 
     opened: list[str] = []
-    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+
+    def open_in_browser(url: str) -> bool:
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", open_in_browser)
     preview_workspace(workspace)
     assert run_preview(workspace, runner, "soest/01-lang")[0] == 0
     assert opened == []  # the runner is no terminal
