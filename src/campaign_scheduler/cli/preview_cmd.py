@@ -35,7 +35,7 @@ def preview(
     """Show a draft as each of its networks will: text counted and cut ("… mehr"), thread
     parts, image crops with alt text, link card. Reads the drafts, not the database."""
     from campaign_scheduler.campaign import require_campaign
-    from campaign_scheduler.cli.files import write_atomically
+    from campaign_scheduler.files import write_atomically
     from campaign_scheduler.drafts import load_drafts
     from campaign_scheduler.errors import UsageError
     from campaign_scheduler.fields import did_you_mean

@@ -24,16 +24,9 @@ from campaign_scheduler.channels.text import (
 from campaign_scheduler.config import Account
 from campaign_scheduler.drafts import Draft, Media
 from campaign_scheduler.errors import RejectedError
+from campaign_scheduler.imagetypes import sniff_image
 from campaign_scheduler.preview.facts import display_facts
 
-#: Image formats every browser shows, recognised by their first bytes (not the file name).
-_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF87a", 0, "image/gif"),
-    (b"GIF89a", 0, "image/gif"),
-    (b"WEBP", 8, "image/webp"),
-)
 _GRAPHEME = regex.compile(r"\X")
 
 
@@ -81,16 +74,6 @@ class Preview:
     due: str | None  # local time as text; None when the draft has no valid time
     language: str
     networks: tuple[NetworkView, ...]
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The MIME type of an image a browser can show, from its first bytes; else None."""
-    for signature, offset, mime in _SIGNATURES:
-        if data[offset : offset + len(signature)] == signature:
-            if mime == "image/webp" and not data.startswith(b"RIFF"):
-                continue
-            return mime
-    return None
 
 
 def image_view(media: Media) -> ImageView:
