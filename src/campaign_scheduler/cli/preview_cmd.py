@@ -34,11 +34,14 @@ def preview(
 ) -> None:
     """Show a draft as each of its networks will: text counted and cut ("… mehr"), thread
     parts, image crops with alt text, link card. Reads the drafts, not the database."""
+    from datetime import UTC, datetime
+
     from campaign_scheduler.campaign import require_campaign
-    from campaign_scheduler.files import write_atomically
     from campaign_scheduler.drafts import load_drafts
     from campaign_scheduler.errors import UsageError
     from campaign_scheduler.fields import did_you_mean
+    from campaign_scheduler.files import write_atomically
+    from campaign_scheduler.linkcards import refresh_cards
     from campaign_scheduler.planning import accounts_for
     from campaign_scheduler.preview.build import build_preview, default_file_name
     from campaign_scheduler.preview.html import render_preview
@@ -57,12 +60,15 @@ def preview(
             hint="the key is the draft's path below posts/ without .md",
         )
     print_problems(p for p in problems if p.path == draft.path)
+    cards, card_problems = refresh_cards([draft], campaign, now=datetime.now(UTC))
+    print_problems(card_problems)
     sender = campaign.sender(draft.sender)
     page = build_preview(
         draft,
         accounts_for(draft, settings),
         sender_name=sender.name if sender else draft.sender,
         due=format_local(draft.due_at, campaign.zone) if draft.due_at else None,
+        cards=cards,
     )
     target = output if output is not None else default_file_name(draft.key)
     write_atomically(target, render_preview(page))

@@ -7,8 +7,10 @@ the rendered ones (placeholders filled in when the draft was read).
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import regex
 
@@ -25,6 +27,7 @@ from campaign_scheduler.config import Account
 from campaign_scheduler.drafts import Draft, Media
 from campaign_scheduler.errors import RejectedError
 from campaign_scheduler.imagetypes import sniff_image
+from campaign_scheduler.linkcards import LinkCard, first_link
 from campaign_scheduler.preview.facts import display_facts
 
 _GRAPHEME = regex.compile(r"\X")
@@ -51,6 +54,18 @@ class ImageView:
 
 
 @dataclass(frozen=True)
+class CardView:
+    """The link card a network shows under a post without images."""
+
+    url: str
+    host: str
+    title: str
+    description: str
+    image_data_uri: str | None
+    ratio: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class NetworkView:
     account: str
     channel: str
@@ -65,6 +80,9 @@ class NetworkView:
     images: tuple[ImageView, ...]
     image_ratio: tuple[int, int] | None
     links_clickable: bool
+    card: CardView | None = None
+    card_link: str | None = None  # the link a card is shown (or missing) for
+    card_error: str | None = None  # why there is no card for card_link
 
 
 @dataclass(frozen=True)
@@ -103,7 +121,12 @@ def fold(text: str, after: int | None) -> tuple[str, bool, int, int]:
     return visible, True, len(_GRAPHEME.findall(visible)), total
 
 
-def network_view(draft: Draft, account: Account, images: tuple[ImageView, ...]) -> NetworkView:
+def network_view(
+    draft: Draft,
+    account: Account,
+    images: tuple[ImageView, ...],
+    cards: Mapping[str, LinkCard],
+) -> NetworkView:
     channel = account.channel
     spec = CHANNEL_SPECS.get(channel)
     facts = display_facts(channel)
@@ -132,6 +155,21 @@ def network_view(draft: Draft, account: Account, images: tuple[ImageView, ...]) 
     shown_limit = limit if limit is not None else limit_of(channel)
     if channel == "telegram" and with_media and limit is None:
         shown_limit = TELEGRAM_CAPTION_LIMIT
+    card = card_link = card_error = None
+    if facts.link_card and not draft.media:
+        card_link = first_link(text)
+        stored = cards.get(card_link) if card_link else None
+        if stored is not None and stored.ok and card_link is not None:
+            card = CardView(
+                url=card_link,
+                host=urlsplit(card_link).hostname or "",
+                title=stored.title,
+                description=stored.description,
+                image_data_uri=stored.image_data_uri(),
+                ratio=facts.card_ratio,
+            )
+        elif stored is not None:
+            card_error = stored.error
     return NetworkView(
         account=account.name,
         channel=channel,
@@ -146,11 +184,19 @@ def network_view(draft: Draft, account: Account, images: tuple[ImageView, ...]) 
         images=images,
         image_ratio=facts.image_ratio,
         links_clickable=spec.links_clickable if spec else True,
+        card=card,
+        card_link=card_link,
+        card_error=card_error,
     )
 
 
 def build_preview(
-    draft: Draft, accounts: list[Account], *, sender_name: str, due: str | None
+    draft: Draft,
+    accounts: list[Account],
+    *,
+    sender_name: str,
+    due: str | None,
+    cards: Mapping[str, LinkCard] | None = None,
 ) -> Preview:
     images = tuple(image_view(m) for m in draft.media)
     return Preview(
@@ -158,7 +204,7 @@ def build_preview(
         sender=sender_name,
         due=due,
         language=draft.language,
-        networks=tuple(network_view(draft, a, images) for a in accounts),
+        networks=tuple(network_view(draft, a, images, cards or {}) for a in accounts),
     )
 
 

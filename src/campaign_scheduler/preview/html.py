@@ -47,6 +47,12 @@ figure {{ margin: 8px 0 0; }}
 .frame {{ width: 100%; overflow: hidden; border-radius: 6px; background: #D5DBE1; }}
 .frame img {{ display: block; width: 100%; height: 100%; object-fit: cover; }}
 .frame.natural img {{ height: auto; }}
+.card {{ margin: 8px 0 0; border: 1px solid #D5DBE1; border-radius: 8px; overflow: hidden; }}
+.card .frame {{ border-radius: 0; }}
+.card-host, .card-title, .card-description {{ padding: 0 10px; }}
+.card-host {{ font-size: 12px; color: #4A5560; padding-top: 6px; }}
+.card-title {{ font-weight: 600; }}
+.card-description {{ font-size: 13px; color: #4A5560; padding-bottom: 8px; }}
 figcaption {{ font-size: 12px; color: #4A5560; margin-top: 3px; }}
 footer {{ max-width: {CARD_WIDTH}px; font-size: 12px; color: #4A5560; }}
 """
@@ -110,6 +116,30 @@ def _image(image: ImageView, ratio: tuple[int, int] | None, w: Words) -> str:
     )
 
 
+def _card(view: NetworkView, w: Words) -> str:
+    card = view.card
+    if card is None:
+        if view.card_link is None:
+            return ""
+        if view.card_error is not None:
+            note = w("card_failed", url=view.card_link, reason=view.card_error)
+        else:
+            note = w("card_missing", url=view.card_link)
+        return f'<p class="note card-note">{_e(note)}</p>'
+    lines = ['<div class="card">']
+    if card.image_data_uri is not None:
+        lines.append(
+            f'<div class="frame" style="aspect-ratio: {card.ratio[0]} / {card.ratio[1]}">'
+            f'<img src="{_e(card.image_data_uri)}" alt=""></div>'
+        )
+    lines.append(f'<div class="card-host">{_e(card.host)}</div>')
+    lines.append(f'<div class="card-title">{_e(card.title)}</div>')
+    if card.description:
+        lines.append(f'<div class="card-description">{_e(card.description)}</div>')
+    lines.append("</div>")
+    return "\n".join(lines)
+
+
 def _network(view: NetworkView, w: Words) -> str:
     lines = [f'<section class="network" data-channel="{_e(view.channel)}">']
     lines.append(f"<h2>{_e(view.title)}</h2>")
@@ -131,6 +161,7 @@ def _network(view: NetworkView, w: Words) -> str:
         lines.append(_part(part, view, w))
         if index == 0:  # images go with the first post of a thread
             lines.extend(_image(image, view.image_ratio, w) for image in view.images)
+            lines.append(_card(view, w))
     lines.append("</section>")
     return "\n".join(lines)
 
