@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
+from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.errors import ChannelError, OutcomeUnknownError
 
 CREATE_THEN_LOSE_ANSWER = "create, then lose the answer"
@@ -39,9 +40,11 @@ class FakeNetwork:
 
 class ScriptedChannel(Channel):
     """Answers each publish call as the script says: "ok", an exception to raise before
-    anything is created, or CREATE_THEN_LOSE_ANSWER."""
+    anything is created, or CREATE_THEN_LOSE_ANSWER. A network of its own ("scripted", at most
+    500 graphemes a post), not registered: tests hand it to the publisher directly."""
 
-    name: ClassVar[str] = "mastodon"
+    name: ClassVar[str] = "scripted"
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, 500)
 
     def __init__(self, network: FakeNetwork, script: list[object] | None = None) -> None:
         super().__init__(AccountSettings("fake", "https://social.example"), session=None)  # type: ignore[arg-type]
@@ -72,7 +75,7 @@ class ScriptedChannel(Channel):
 
 
 class KeyedChannel(ScriptedChannel):
-    """Like Mastodon: deduplicates by idempotency key for 55 minutes and can look posts up."""
+    """Deduplicates by idempotency key for 55 minutes and can look posts up (as Mastodon does)."""
 
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True

@@ -628,7 +628,13 @@ def test_retry_at_reads_the_reset_headers(headers: dict[str, str], expected: str
     response.headers.update(headers)
     now = datetime(2030, 1, 1, tzinfo=UTC)
 
-    assert bluesky_module._retry_at(response, now) == datetime.fromisoformat(expected)
+    api = bluesky_module.BlueskyApi(
+        "bluesky",
+        AccountSettings("a", "https://bsky.social"),
+        requests.Session(),
+        clock=lambda: now,
+    )
+    assert api.retry_at(response) == datetime.fromisoformat(expected)
 
 
 @pytest.mark.parametrize(("status", "error"), [(500, UnavailableError), (503, UnavailableError)])

@@ -214,3 +214,20 @@ def test_help_does_not_import_heavy_modules(module: str) -> None:
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize("module", ["requests", "urllib3", "requests_oauthlib", "sqlalchemy"])
+def test_check_reads_channel_specs_without_loading_http(module: str) -> None:
+    """``check`` loads every configured channel class for its spec and text rule; those
+    classes make no request, so nothing of the HTTP stack is imported."""
+    config = Path(__file__).resolve().parents[1] / "config.example.toml"
+    code = (
+        "import sys\n"
+        "from campaign_scheduler.cli import app\n"
+        f"try:\n    app(['--config', {str(config)!r}, 'check'])\nexcept SystemExit:\n    pass\n"
+        f"print({module!r} in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"

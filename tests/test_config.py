@@ -98,3 +98,39 @@ def test_daemon_durations_are_validated(workspace: Workspace) -> None:
     [problem] = [p for p in settings.problems if p.severity == "error"]
     assert problem.line == 27
     assert problem.message.startswith("daemon.lease: ")
+
+
+LOOPBACK_ONLY = "(plain http only for loopback addresses)"
+
+
+def _errors_with(workspace: Workspace, replace: str, by: str) -> list[str]:
+    text = workspace.config_file.read_text(encoding="utf-8")
+    assert replace in text
+    workspace.config_file.write_text(text.replace(replace, by), encoding="utf-8")
+    settings = load_settings(workspace.config_file, environ={})
+    return [p.message for p in settings.problems if p.severity == "error"]
+
+
+def test_plain_http_base_url_is_refused(workspace: Workspace) -> None:
+    errors = _errors_with(workspace, "https://social.soest.example", "http://social.soest.example")
+    assert errors == [
+        f"account 'soest-mastodon': base_url must start with https:// {LOOPBACK_ONLY}"
+    ]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:3000"])
+def test_plain_http_base_url_is_allowed_on_loopback(workspace: Workspace, url: str) -> None:
+    assert _errors_with(workspace, "https://social.soest.example", url) == []
+
+
+def test_a_webhook_address_must_be_https_too(workspace: Workspace) -> None:
+    text = workspace.config_file.read_text(encoding="utf-8")
+    workspace.config_file.write_text(
+        text
+        + '\n[accounts.soest-intranet]\nchannel = "webhook"\nsender = "soest"\n'
+        + 'url = "http://intranet.soest.example/hook"\nsecret = "env:SOEST_HOOK_SECRET"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(workspace.config_file, environ={})
+    errors = [p.message for p in settings.problems if p.severity == "error"]
+    assert errors == [f"account 'soest-intranet': url must start with https:// {LOOPBACK_ONLY}"]

@@ -290,9 +290,14 @@ def test_retry_after_header_wins() -> None:
     response.status_code = 429
     response.headers["Retry-After"] = "30"
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    assert linkedin_module._retry_at(response, "APPLICATION DAY limit", now) == now + timedelta(
-        seconds=30
+    response._content = b'{"message": "APPLICATION DAY limit"}'
+    api = linkedin_module.LinkedInApi(
+        "linkedin",
+        AccountSettings("a", "https://api.linkedin.com"),
+        requests.Session(),
+        clock=lambda: now,
     )
+    assert api.retry_at(response) == now + timedelta(seconds=30)
 
 
 @pytest.mark.parametrize(

@@ -418,7 +418,13 @@ def test_retry_time_from_body_header_or_default(
     response._content = json.dumps(body).encode()
     now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
-    assert matrix_module._retry_at(response, now) == now + timedelta(seconds=seconds)
+    api = matrix_module.MatrixApi(
+        "matrix",
+        AccountSettings("a", "https://matrix.example"),
+        requests.Session(),
+        clock=lambda: now,
+    )
+    assert api.retry_at(response) == now + timedelta(seconds=seconds)
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ def channel_for(
     account = AccountSettings(
         "arnsberg-telegram", base_url, {"chat": chat}, secret={"token": token}.__getitem__
     )
-    return TelegramChannel(account, session, timeout=kw.pop("timeout", 5.0))
+    return TelegramChannel(account, session, timeout=kw.pop("timeout", 5.0), **kw)
 
 
 @pytest.fixture
@@ -241,14 +241,14 @@ def test_unknown_chat_is_an_account_problem(
 
 
 def test_flood_control_says_when_to_retry(
-    channel: TelegramChannel, sandbox: TelegramSandbox
+    sandbox: TelegramSandbox, token: str, session: requests.Session
 ) -> None:
+    now = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
+    channel = channel_for(sandbox.url, token, session, clock=lambda: now)
     sandbox.rate_limit_next(1, reset_in=7)
     with pytest.raises(RateLimitedError) as caught:
         channel.publish(post())
-    assert caught.value.retry_at is not None
-    wait = (caught.value.retry_at - datetime.now(UTC)).total_seconds()
-    assert 5 <= wait <= 8
+    assert caught.value.retry_at == now + timedelta(seconds=7)
     assert sandbox.statuses() == []
 
 

@@ -25,7 +25,6 @@ from PIL import Image
 
 from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.channels.base import AccountSettings, MediaFile, OutboundPost
-from campaign_scheduler.channels.catalog import CHANNEL_SPECS
 from campaign_scheduler.channels.webhook import WebhookChannel, receiver_window, sign
 from campaign_scheduler.errors import (
     AuthError,
@@ -412,7 +411,7 @@ def test_a_bad_deduplicates_setting_is_a_config_error(setting: object) -> None:
 
 
 def test_deduplicates_is_an_optional_catalog_key() -> None:
-    assert "deduplicates" in CHANNEL_SPECS["webhook"].optional
+    assert "deduplicates" in WebhookChannel.spec.optional
 
 
 # --- verify -----------------------------------------------------------------------------------

@@ -447,9 +447,11 @@ def test_verify_names_the_account(channel: XChannel) -> None:
     assert channel.verify() == "@suedwestfalen"
 
 
-def test_a_lost_answer_to_a_read_is_unavailability(channel: XChannel, sandbox: XSandbox) -> None:
+def test_a_lost_answer_to_a_read_is_unavailability(
+    sandbox: XSandbox, credentials: XCredentials, session: requests.Session
+) -> None:
+    channel = channel_for(sandbox, credentials, session, timeout=0.3)
     sandbox.delay = 1.0
-    channel.timeout = 0.3
     with pytest.raises(UnavailableError) as caught:
         channel.verify()
     assert not isinstance(caught.value, OutcomeUnknownError)

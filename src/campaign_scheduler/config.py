@@ -15,7 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from campaign_scheduler.channels.catalog import CHANNEL_SPECS, COMMON_ACCOUNT_KEYS
+from campaign_scheduler.channels.addresses import url_problem
+from campaign_scheduler.channels.catalog import installed_names, spec_of
+from campaign_scheduler.channels.registry import ChannelPluginError
 from campaign_scheduler.errors import ConfigError, InputError, SecretError
 from campaign_scheduler.fields import FieldReader, did_you_mean
 from campaign_scheduler.problems import Problem, has_errors
@@ -336,42 +338,50 @@ def _read_account(
     sender = reader.string(table, path, "sender", required=True)
     if channel is None or sender is None:
         return None
-    spec = CHANNEL_SPECS.get(channel)
+    try:
+        spec = spec_of(channel)
+    except ChannelPluginError as exc:
+        reader.error(f"account '{name}': {exc.message}", *path, "channel")
+        return None
     if spec is None:
         reader.error(
-            f"account '{name}': unknown channel '{channel}'{did_you_mean(channel, CHANNEL_SPECS)}",
+            f"account '{name}': unknown channel '{channel}'"
+            f"{did_you_mean(channel, installed_names())}",
             *path,
             "channel",
         )
         return None
-    allowed = (*COMMON_ACCOUNT_KEYS, "api_base", *spec.settings, *spec.secrets, *spec.optional)
-    reader.known_keys(table, path, allowed)
+    reader.known_keys(table, path, (*spec.keys, "api_base"))
 
     base_url = reader.string(table, path, "base_url") or reader.string(table, path, "api_base")
     if base_url is None:
         base_url = spec.default_base_url
         if base_url is None and spec.needs_base_url:
+            title = spec.title or channel
             reader.error(
-                f"account '{name}': missing key 'base_url' (the {spec.title} server's address)",
+                f"account '{name}': missing key 'base_url' (the {title} server's address)",
                 *path,
             )
-    elif not base_url.startswith(("http://", "https://")):
-        reader.error(f"account '{name}': base_url must start with https://", *path, "base_url")
+    elif (problem := url_problem(base_url)) is not None:
+        reader.error(f"account '{name}': base_url {problem}", *path, "base_url")
 
     settings: dict[str, Any] = {}
     for key in spec.settings:
         value = reader.string(table, path, key, required=True)
         if value is not None:
             settings[key] = value
-    if "max_characters" in spec.optional:
-        limit = reader.integer(table, path, "max_characters", None)
-        if limit is not None:
-            settings["max_characters"] = limit
+    for key in spec.addresses:
+        address = settings.get(key)
+        if isinstance(address, str) and (problem := url_problem(address)) is not None:
+            reader.error(f"account '{name}': {key} {problem}", *path, key)
+    for key in spec.optional_integers:
+        number = reader.integer(table, path, key, None)
+        if number is not None:
+            settings[key] = number
     for key in spec.optional:
-        if key != "max_characters":
-            text = reader.string(table, path, key)
-            if text is not None:
-                settings[key] = text
+        text = reader.string(table, path, key)
+        if text is not None:
+            settings[key] = text
 
     secrets: dict[str, SecretRef] = {}
     for key in spec.secrets:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from campaign_scheduler.campaign import Campaign
-from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+from campaign_scheduler.channels.catalog import spec_of
 from campaign_scheduler.drafts import Draft
 from campaign_scheduler.problems import Problem, Severity
 
@@ -244,7 +244,7 @@ def link_problems(draft: Draft) -> list[Problem]:
     """Links in the text of a network that does not make them clickable (Instagram)."""
     problems = []
     for channel in draft.channels:
-        spec = CHANNEL_SPECS.get(channel)
+        spec = spec_of(channel)
         if spec is None or spec.links_clickable:
             continue
         links = unclickable_links(draft.text_for(channel))

@@ -12,11 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from campaign_scheduler.calendar_rules import calendar_of, day_problems, region_problems
 from campaign_scheduler.campaign import Campaign, load_campaign
-from campaign_scheduler.channels.catalog import CHANNEL_SPECS
-from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.channels.catalog import channel_of, installed_names
+from campaign_scheduler.channels.registry import ChannelPluginError
 from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.content_checks import date_problems, link_problems
 from campaign_scheduler.drafts import Draft, load_drafts
@@ -24,6 +25,9 @@ from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.timeutil import format_duration, format_local, in_windows
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import Channel
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -171,19 +175,27 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
         )
 
     # Channels and accounts.
+    classes: dict[str, type[Channel]] = {}
     for channel in draft.channels:
-        if channel not in CHANNEL_SPECS:
+        try:
+            cls = channel_of(channel)
+        except ChannelPluginError as exc:
+            error(exc.message, doc.line_of("channels"))
+            continue
+        if cls is None:
             error(
-                f"unknown channel '{channel}'{did_you_mean(channel, CHANNEL_SPECS)}",
+                f"unknown channel '{channel}'{did_you_mean(channel, installed_names())}",
                 doc.line_of("channels"),
             )
-        elif not settings.accounts_of(draft.sender, channel):
+            continue
+        classes[channel] = cls
+        if not settings.accounts_of(draft.sender, channel):
             error(
                 f"sender '{draft.sender}' has no account on {channel} "
                 f"(add [accounts.{draft.sender}-{channel}] to the config)",
                 doc.line_of("channels"),
             )
-        elif CHANNEL_SPECS[channel].needs_media and not draft.media:
+        elif cls.spec.needs_media and not draft.media:
             error(f"{channel} needs an image: add a [[media]] entry", doc.line_of("channels"))
 
     for name in draft.accounts:
@@ -231,20 +243,18 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
 
     # Length, counted the way each network counts, per target account.
     seen: set[tuple[str, int | None]] = set()
-    for channel in draft.channels:
-        if channel not in CHANNEL_SPECS:
-            continue
+    for channel, cls in classes.items():
         accounts: list[Account | None] = [*settings.accounts_of(draft.sender, channel)] or [None]
         for account in accounts:
             limit = account.max_characters if account is not None else None
             if (channel, limit) in seen:
                 continue
             seen.add((channel, limit))
-            threads = CHANNEL_SPECS[channel].supports_threads
+            threads = cls.spec.supports_threads
             if draft.split and threads:
                 continue  # the channel renders an over-long text as a thread
             text = draft.text_for(channel)
-            for issue in text_length_issues(
+            for issue in cls.text_rule.issues(
                 channel, text, with_media=bool(draft.media), limit=limit
             ):
                 where = f" (account {account.name})" if limit is not None and account else ""

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from campaign_scheduler.campaign import Campaign, Sender, load_campaign
-from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+from campaign_scheduler.channels.catalog import installed_names, spec_of, title_of
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.problems import Severity, has_errors
 
@@ -161,12 +161,14 @@ def config_text(
     ]
     for sender in senders:
         for network in networks:
-            spec = CHANNEL_SPECS[network]
+            spec = spec_of(network)
+            if spec is None:
+                raise ValueError(f"no channel '{network}' is installed")
             name = f"{sender.slug}-{network}"
             env_prefix = re.sub(r"[^A-Z0-9]+", "_", f"{sender.slug}_{network}".upper())
             lines += [
                 "",
-                f"# [accounts.{name}]   # {sender.name} on {spec.title}",
+                f"# [accounts.{name}]   # {sender.name} on {title_of(network)}",
                 f'# channel = "{network}"',
                 f'# sender = "{sender.slug}"',
             ]
@@ -340,7 +342,8 @@ def copy_drafts(
                     networks.update(re.findall(r"[\"']([a-z]+)[\"']", match.group("items")))
                 content = text.encode("utf-8")
             result.files[target] = content
-    result.networks = sorted(n for n in networks if n in CHANNEL_SPECS)
+    installed = set(installed_names())
+    result.networks = sorted(n for n in networks if n in installed)
     return result
 
 

@@ -33,6 +33,12 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC: the one default clock of the whole program."""
+    return datetime.now(UTC)
+
+
 __all__ = [
     "PostingWindow",
     "WhenError",

@@ -58,7 +58,7 @@ from urllib.parse import quote
 
 from dateutil.parser import isoparse
 
-from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels._http import ApiClient, logger_for, reset_time
 from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
 from campaign_scheduler.errors import (
     AuthError,
@@ -68,6 +68,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
@@ -229,9 +230,9 @@ def retry_at(response: requests.Response, now: datetime, *, quota: bool = False)
     usage = read_usage(response.headers)
     if usage is not None and usage.regain_minutes is not None:
         return now + timedelta(minutes=usage.regain_minutes)
-    after = response.headers.get("Retry-After", "").strip()
-    if after.isdigit():
-        return now + timedelta(seconds=int(after))
+    after = reset_time(response.headers.get("Retry-After"), now, epoch=False)
+    if after is not None:
+        return after
     return now + (QUOTA_WAIT if quota else DEFAULT_THROTTLE_WAIT)
 
 
@@ -328,39 +329,32 @@ def api_version(value: object, default: str) -> str:
     return f"v{text}" if "." in text else f"v{text}.0"
 
 
-class GraphApi:
-    """Calls to one account's Graph host, with our error mapping."""
+class GraphApi(ApiClient):
+    """Calls to one account's Graph host, with our error mapping. The token travels as the
+    ``access_token`` parameter (query, or form body of a POST)."""
+
+    #: The Graph API version called when the account names none (``api_version``).
+    default_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
 
     def __init__(
         self,
-        *,
         channel: str,
         account: AccountSettings,
         session: requests.Session,
-        timeout: float,
-        default_version: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.channel = channel
-        self.account = account
-        self.session = session
-        self.timeout = timeout
-        self.base_url = account.base_url.rstrip("/")
-        self.clock = clock
-        self.log = logger_for(channel)
+        super().__init__(channel, account, session, timeout=timeout, clock=clock)
         try:
-            self.version = api_version(account.settings.get("api_version"), default_version)
+            self.version = api_version(account.settings.get("api_version"), self.default_version)
         except ValueError as exc:
             raise ChannelError(
                 f"{channel}: {account.name}: {exc}", hint="fix api_version in config.toml"
             ) from exc
 
-    @property
-    def who(self) -> str:
-        return f"{self.channel}: {self.account.name}"
-
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return _object(self._call("GET", path, params=params), self.who)
+        return self.json_object(self.call("GET", path, params=params))
 
     def post(
         self,
@@ -372,10 +366,14 @@ class GraphApi:
     ) -> dict[str, Any]:
         """POST ``data`` as a form (multipart when ``files``). ``creates`` marks the one
         call that publishes the post."""
-        return _object(self._call("POST", path, data=data, files=files, creates=creates), self.who)
+        return self.json_object(self.call("POST", path, data=data, files=files, creates=creates))
 
-    def delete(self, path: str) -> dict[str, Any]:
-        return _object(self._call("DELETE", path), self.who)
+    def delete_gone(self, remote_id: str) -> None:
+        """Delete ``remote_id``; one that is already gone counts as deleted."""
+        try:
+            self.call("DELETE", remote_id)
+        except GraphNotFoundError:
+            self.log.info("%s on %s was already gone", remote_id, self.account.name)
 
     def try_get(
         self, path: str, params: Mapping[str, Any] | None = None
@@ -383,14 +381,12 @@ class GraphApi:
         """Like :meth:`get`, but a Graph error other than a token or throttling problem is
         returned instead of raised (metrics: an unsupported metric, a missing insights
         permission or "not enough viewers" is not a failure)."""
-        response = self._send("GET", path, params=params)
+        response = self.send("GET", path, params=params)
         if response.status_code < 400:
-            return _object(response, self.who), None
+            return self.json_object(response), None
         body = read_error(response)
         if body is None or body.code in TOKEN_CODES or body.code in THROTTLE_CODES:
-            raise error_for(
-                response, who=self.who, call=f"GET {path}", creates=False, now=self.clock()
-            )
+            raise self.error(response, f"GET {path}", creates=False)
         return None, body
 
     def pages(
@@ -416,24 +412,10 @@ class GraphApi:
             query["after"] = str(after)
         raise PageLimitError(f"{self.who}: more than {max_pages} pages in {path}")
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
-        creates: bool = False,
-    ) -> requests.Response:
-        response = self._send(method, path, params=params, data=data, files=files, creates=creates)
-        if response.status_code >= 400:
-            raise error_for(
-                response, who=self.who, call=f"{method} {path}", creates=creates, now=self.clock()
-            )
-        return response
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        return error_for(response, who=self.who, call=call, creates=creates, now=self.clock())
 
-    def _send(
+    def send(  # type: ignore[override]
         self,
         method: str,
         path: str,
@@ -443,7 +425,8 @@ class GraphApi:
         files: Mapping[str, Any] | None = None,
         creates: bool = False,
     ) -> requests.Response:
-        token = self._token()
+        """One Graph call: ``path`` under the API version, the token as ``access_token``."""
+        token = self.secret()
         query = {k: _form(v) for k, v in (params or {}).items()}
         body = {k: _form(v) for k, v in (data or {}).items()}
         if method == "POST":
@@ -455,31 +438,14 @@ class GraphApi:
             kwargs["data"] = body
             if files:
                 kwargs["files"] = dict(files)
-        url = f"{self.base_url}/{self.version}/{path.lstrip('/')}"
-        try:
-            response = send(
-                self.session, method, url, timeout=self.timeout, channel=self.channel, **kwargs
-            )
-        except OutcomeUnknownError as exc:
-            if creates:
-                raise
-            # Nothing this call does can publish a post: the outcome is not in doubt.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        path = f"/{self.version}/{path.lstrip('/')}"
+        response = super().send(method, path, creates=creates, authenticate=False, **kwargs)
         usage = read_usage(response.headers)
         if usage is not None and usage.highest_percent >= USAGE_WARNING_PERCENT:
             self.log.warning(
                 "%s is at %d%% of its Graph API call budget", self.who, usage.highest_percent
             )
         return response
-
-    def _token(self) -> str:
-        token = self.account.secret("token")
-        if not token:
-            raise AuthError(
-                f"{self.who} has no access token",
-                hint="set `token` of the account in config.toml",
-            )
-        return token
 
 
 class PageLimitError(OutcomeUnknownError):
@@ -501,43 +467,56 @@ class Polling:
 class ContainerChannel(Channel):
     """What Instagram and Threads share: a Graph client, container polling, the user id."""
 
-    graph_version: ClassVar[str]
     default_poll_interval: ClassVar[float]
     default_max_polls: ClassVar[int]
+    #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
+    container_edge: ClassVar[str]
+    #: How this network words a container's status.
+    containers: ClassVar[ContainerDialect]
+
+    api: GraphApi
 
     def __init__(
         self,
         account: AccountSettings,
         session: requests.Session,
         *,
-        timeout: float = 30.0,
         poll_interval: float | None = None,
         max_polls: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
     ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.api = GraphApi(
-            channel=self.name,
-            account=account,
-            session=session,
-            timeout=timeout,
-            default_version=self.graph_version,
-        )
+        super().__init__(account, session, **options)
         self.polling = Polling(
             self.default_poll_interval if poll_interval is None else poll_interval,
             self.default_max_polls if max_polls is None else max_polls,
             sleep,
         )
 
+    def _publish(self, params: dict[str, Any], children: list[dict[str, Any]]) -> Receipt:
+        """Create the container (with ``children`` for a carousel), wait until it is ready,
+        publish it and read the receipt."""
+        user = self.user_id
+        media_id = publish_container(
+            self.api,
+            edge=f"{user}/{self.container_edge}",
+            publish_edge=f"{user}/{self.container_edge}_publish",
+            params=params,
+            children=children,
+            dialect=self.containers,
+            polling=self.polling,
+        )
+        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        return receipt
+
     @property
     def user_id(self) -> str:
-        value = self.account.settings.get("user_id")
-        if value is None or str(value).strip() == "":
-            raise ChannelError(
-                f"{self.name}: {self.account.name} has no user_id",
-                hint="set user_id of the account in config.toml",
-            )
-        return str(value).strip()
+        return self.setting("user_id")
+
+    def delete(self, remote_id: str) -> None:
+        """Delete the post; one that is already gone counts as deleted."""
+        self.api.delete_gone(remote_id)
 
 
 @dataclass(frozen=True)
@@ -653,9 +632,16 @@ def read_receipt(api: GraphApi, remote_id: str, *, url_field: str, time_field: s
     except ChannelError as exc:
         api.log.warning("%s: could not read %s after publishing: %s", api.who, remote_id, exc)
         return Receipt(remote_id=remote_id, url=None, published_at=api.clock())
+    return receipt_of(api, {**entity, "id": remote_id}, url_field=url_field, time_field=time_field)
+
+
+def receipt_of(
+    api: GraphApi, entity: Mapping[str, Any], *, url_field: str, time_field: str
+) -> Receipt:
+    """The receipt an entity read from Graph (``id``, its URL and time fields) describes."""
     url = entity.get(url_field)
     return Receipt(
-        remote_id=remote_id,
+        remote_id=str(entity["id"]),
         url=url if isinstance(url, str) and url else None,
         published_at=parse_time(entity.get(time_field)) or api.clock(),
     )
@@ -766,16 +752,6 @@ def media_problems(
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _object(response: requests.Response, who: str) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError as exc:
-        raise UnavailableError(f"{who}: the answer is not JSON") from exc
-    if not isinstance(value, dict):
-        raise UnavailableError(f"{who}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
 def _id(answer: Mapping[str, Any], who: str, what: str) -> str:
     value = answer.get("id")
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
@@ -813,13 +789,6 @@ def _number(value: object) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def count(value: object) -> int | None:
-    """A non-negative integer count, or ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if value >= 0 else None
 
 
 def insight_values(answer: Mapping[str, Any]) -> dict[str, Any]:

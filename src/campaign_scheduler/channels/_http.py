@@ -1,7 +1,13 @@
 """HTTP plumbing shared by the channel adapters.
 
-Two things live here:
+Three things live here:
 
+* :class:`ApiClient`, one network's HTTP dialect for one account: token lookup,
+  ``call(method, path, creates=…)`` (which decides once whether a lost answer is an unknown
+  outcome or only unavailability), the default status ladder, JSON that is checked, and
+  :func:`reset_time`/:func:`retry_at` for every form of retry time. Each adapter declares a
+  subclass (``api_class``) that overrides only what is its network's: error envelope, reset
+  headers, a different ladder, where the token goes.
 * :func:`make_session` builds the ``requests.Session`` an adapter talks through (our
   User-Agent, nothing else; adapters add their own auth headers per request).
 * :func:`send` makes one request and turns a *transport* failure into the error that tells the
@@ -18,8 +24,10 @@ Two things live here:
                                                         (configuration; retrying won't help)
   ====================================================  ==============================
 
-  HTTP error *statuses* are not raised here: each network words its errors differently, so
-  the adapter maps the response itself.
+  HTTP error *statuses* are not raised by :func:`send` (:meth:`ApiClient.call` maps them).
+  :func:`send` also keeps credentials with their server: no redirect to another origin is
+  followed, plain ``http://`` only on loopback, one time limit for the whole call (a server
+  that trickles its answer cannot hold it longer) and a size limit for the answer.
 
 Secrets never reach messages or logs: the messages name the host and path only (no query
 string, no user info), and headers are never logged. A Telegram bot token, which the Bot API
@@ -29,21 +37,42 @@ puts in the path (``/bot<id>:<secret>/sendMessage``), is replaced by ``/bot<reda
 from __future__ import annotations
 
 import logging
+import math
 import re
-from typing import Any
-from urllib.parse import urlsplit
-
-import requests
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 from campaign_scheduler import __version__
-from campaign_scheduler.errors import ChannelError, OutcomeUnknownError, UnavailableError
+from campaign_scheduler.channels.addresses import url_problem
+from campaign_scheduler.errors import (
+    AuthError,
+    ChannelError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+from campaign_scheduler.timeutil import utcnow
+
+if TYPE_CHECKING:
+    import requests
+
+    from campaign_scheduler.channels.base import AccountSettings
+
+# requests and urllib3 are imported where a request is made: the channel classes (and with
+# them this module) are loaded by `check` and `load` for their specs, which send nothing.
 
 USER_AGENT = f"campaign-scheduler/{__version__}"
 
 
 def make_session(*, user_agent: str = USER_AGENT) -> requests.Session:
     """A fresh session that identifies itself as campaign-scheduler."""
+    import requests
+
     session = requests.Session()
     session.headers["User-Agent"] = user_agent
     return session
@@ -73,6 +102,14 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{path}" if parts.scheme else path
 
 
+#: The largest answer read from a network (media are uploaded, never downloaded).
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: How many same-origin redirects one call follows.
+MAX_REDIRECTS = 5
+_READ_CHUNK = 64 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -80,28 +117,174 @@ def send(
     *,
     timeout: float | tuple[float, float],
     channel: str = "http",
+    max_bytes: int = MAX_BODY_BYTES,
+    follow_redirects: bool = True,
+    monotonic: Callable[[], float] = time.monotonic,
     **kwargs: Any,
 ) -> requests.Response:
     """Make one request through ``session``; translate transport failures (see module doc).
 
     ``kwargs`` go to :meth:`requests.Session.request` unchanged. Any HTTP status is returned
-    as a response; only failures to get one raise.
+    as a response (its body read whole); only failures to get one raise. On top of that:
+
+    * the URL must be ``https://``, or ``http://`` on a loopback address (sandboxes, tests);
+    * redirects are followed only on the same origin (scheme, host and port), at most
+      :data:`MAX_REDIRECTS`; one to another origin raises :class:`ChannelError` and is not
+      followed, so credentials in headers, query or body never reach another server
+      (``follow_redirects=False``: every redirect is returned as the answer);
+    * ``timeout`` (the read timeout of a pair) is also the limit for the whole call, body
+      included: a server that trickles its answer cannot hold the call longer;
+    * an answer longer than ``max_bytes`` is not read further (:class:`OutcomeUnknownError`).
     """
+    import requests
+
     log = logger_for(channel)
-    where = safe_url(url)
+    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+    deadline = monotonic() + read_timeout
+    for _ in range(MAX_REDIRECTS + 1):
+        where = safe_url(url)
+        _require_safe_scheme(url, channel)
+        try:
+            response = session.request(
+                method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs
+            )
+        except requests.exceptions.RequestException as exc:
+            error = _translate(exc, channel=channel, method=method, where=where)
+            log.warning("%s", error.message)
+            raise error from exc
+        redirect = response.status_code in _REDIRECTS and "location" in response.headers
+        if not (redirect and follow_redirects):
+            _read_body(
+                response,
+                channel=channel,
+                request=f"{method} {where}",
+                deadline=deadline,
+                limit=read_timeout,
+                max_bytes=max_bytes,
+                monotonic=monotonic,
+            )
+            log.debug("%s %s -> %s", method, where, response.status_code)
+            return response
+        target = urljoin(url, response.headers["location"])
+        response.close()
+        if _origin(target) != _origin(url):
+            raise ChannelError(
+                f"{channel}: {method} {where} was redirected to another server "
+                f"({safe_url(target)}); the request was not repeated there",
+                hint="credentials are only ever sent to base_url: check base_url of the "
+                "account in config.toml",
+            )
+        log.debug(
+            "%s %s -> %s, following to %s", method, where, response.status_code, safe_url(target)
+        )
+        if response.status_code == 303 or (
+            response.status_code in (301, 302) and method not in ("GET", "HEAD")
+        ):
+            method = "GET"  # as browsers and requests do; the body is not sent again
+            for key in ("data", "json", "files"):
+                kwargs.pop(key, None)
+        url = target
+    raise ChannelError(
+        f"{channel}: {method} {safe_url(url)}: more than {MAX_REDIRECTS} redirects",
+        hint="check base_url of the account in config.toml",
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _require_safe_scheme(url: str, channel: str) -> None:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ChannelError(
+            f"{channel}: will not call {safe_url(url)}: the address {problem}",
+            hint="check base_url (and other addresses) of the account in config.toml",
+        )
+
+
+def _read_body(
+    response: requests.Response,
+    *,
+    channel: str,
+    request: str,
+    deadline: float,
+    limit: float,
+    max_bytes: int,
+    monotonic: Callable[[], float],
+) -> None:
+    """Read the streamed body of ``response`` into it, within ``deadline`` and ``max_bytes``."""
+    import urllib3
+
+    too_large = OutcomeUnknownError(
+        f"{channel}: {request}: the answer is larger than {max_bytes} bytes; "
+        "it was not read to the end"
+    )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise too_large
+    content: object = response._content
+    if content is not False:  # an in-process transport answered, already whole
+        if isinstance(content, bytes) and len(content) > max_bytes:
+            raise too_large
+        return
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read
+    chunks: list[bytes] = []
+    size = 0
     try:
-        response = session.request(method, url, timeout=timeout, **kwargs)
-    except requests.exceptions.RequestException as exc:
-        error = _translate(exc, channel=channel, method=method, where=where)
-        log.warning("%s", error.message)
-        raise error from exc
-    log.debug("%s %s -> %s", method, where, response.status_code)
-    return response
+        while True:
+            left = deadline - monotonic()
+            if left <= 0:
+                raise OutcomeUnknownError(
+                    f"{channel}: {request} got no complete answer within {limit:g} s "
+                    "(the time limit of a call); the server may have acted on it"
+                )
+            _limit_next_read(raw, min(left, limit))
+            chunk = read(_READ_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            chunks.append(chunk)
+    except OutcomeUnknownError:
+        response.close()
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        response.close()
+        raise OutcomeUnknownError(
+            f"{channel}: {request} got no complete answer ({_body_failure(exc)}); "
+            "the server may have acted on it"
+        ) from exc
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
+    response.close()
+
+
+def _limit_next_read(raw: Any, seconds: float) -> None:
+    """Let the next read on ``raw``'s socket wait at most ``seconds`` (where there is one)."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))
+
+
+def _body_failure(exc: BaseException) -> str:
+    import urllib3
+
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return "read timeout"
+    return "response body cut off"
 
 
 def _translate(
     exc: requests.exceptions.RequestException, *, channel: str, method: str, where: str
 ) -> ChannelError:
+    import requests
+
     request = f"{method} {where}"
     if isinstance(
         exc,
@@ -127,6 +310,9 @@ def _translate(
 
 def _not_sent_reason(exc: requests.exceptions.RequestException) -> str | None:
     """Why the request certainly never reached the server, or ``None`` if it may have."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timeout"
     if isinstance(exc, requests.exceptions.SSLError):
@@ -151,6 +337,8 @@ def _not_sent_reason(exc: requests.exceptions.RequestException) -> str | None:
 
 
 def _unknown_reason(exc: requests.exceptions.RequestException) -> str:
+    import requests
+
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "read timeout"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
@@ -165,3 +353,306 @@ def _unknown_reason(exc: requests.exceptions.RequestException) -> str:
             return "connection reset"
         return "connection dropped"
     return type(exc).__name__
+
+
+# --- reset times ------------------------------------------------------------------------------
+
+#: Wait this long after a rate limit that names no time.
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+#: A number at least this large is a Unix time (2001 or later), a smaller one seconds to wait.
+_EPOCH_FROM = 1_000_000_000
+
+
+def reset_time(value: object, now: datetime, *, epoch: bool | None = None) -> datetime | None:
+    """A retry or reset time in any of the forms networks write it, never before ``now``:
+    seconds to wait (``"120"``, ``"1.5"``), a Unix time (``"1767225600"``), an HTTP date
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``) or ISO 8601 (``"2026-05-01T15:00:00.000Z"``).
+    A number is a Unix time when ``epoch`` is true, seconds to wait when it is false, and
+    when ``None`` a Unix time from 10⁹ (2001) on. ``None`` when ``value`` is none of these."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    when: datetime | None = None
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if not math.isfinite(number) or number < 0:
+            return None
+        try:
+            if epoch or (epoch is None and number >= _EPOCH_FROM):
+                when = datetime.fromtimestamp(number, UTC)
+            else:
+                when = now + timedelta(seconds=number)
+        except (OverflowError, OSError, ValueError):
+            return None
+    else:
+        from dateutil.parser import isoparse
+
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            try:
+                when = isoparse(text)
+            except (ValueError, OverflowError):
+                return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    return max(when.astimezone(UTC), now)
+
+
+def retry_at(
+    headers: Mapping[str, str],
+    now: datetime,
+    *,
+    names: tuple[str, ...] = ("Retry-After",),
+    default: timedelta = DEFAULT_RATE_LIMIT_WAIT,
+) -> datetime:
+    """When to try again: the first of the headers ``names`` that holds a readable time
+    (:func:`reset_time`; a number in ``Retry-After`` is always seconds), else
+    ``now + default``."""
+    for name in names:
+        when = reset_time(
+            headers.get(name), now, epoch=False if name.lower() == "retry-after" else None
+        )
+        if when is not None:
+            return when
+    return now + default
+
+
+# --- one API client per dialect -----------------------------------------------------------------
+
+
+class GoneError(RejectedError):
+    """404/410: what the call names (reply target, post, media, room) does not exist (any
+    more)."""
+
+
+class ApiClient:
+    """One network's HTTP dialect for one account: the base address, the token, the calls,
+    the error ladder and the reading of answers. An adapter holds one (``self.api``) and
+    keeps only what is truly its network's; a dialect overrides the hooks below.
+
+    ``call(method, path, creates=…)`` decides once what a failure means for the publisher: a
+    lost answer (:class:`OutcomeUnknownError`) stays unknown only on a call that can create
+    the post (``creates=True``); on any other call nothing can have been published by it, so
+    it is :class:`UnavailableError`. The clock is passed in; adapters never read the time.
+    """
+
+    #: Headers that say when to try again after a rate limit, in order of preference.
+    reset_headers: tuple[str, ...] = ("Retry-After",)
+    #: Keys of a JSON error body whose text is the network's own message.
+    message_keys: tuple[str, ...] = ("error", "message", "detail")
+    #: What to do about refused credentials.
+    auth_hint: str = "check the account's token and its scopes (`campaign channels verify`)"
+    #: What a created thing is called in messages ("status", "event").
+    thing: str = "post"
+    #: What the other side is called in messages ("instance", "homeserver").
+    server: str = "server"
+
+    def __init__(
+        self,
+        channel: str,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.channel = channel
+        self.account = account
+        self.session = session
+        self.base_url = (base_url if base_url is not None else account.base_url).rstrip("/")
+        self.timeout = timeout
+        self.clock = clock
+        self.log = logger_for(channel)
+
+    @property
+    def who(self) -> str:
+        return f"{self.channel}: {self.account.name}"
+
+    # --- credentials ------------------------------------------------------------------------
+
+    def secret(self, key: str = "token", *, what: str = "access token") -> str:
+        """The account's secret ``key``, read now; :class:`AuthError` when it is empty."""
+        value = self.account.secret(key)
+        if not value:
+            raise AuthError(
+                f"{self.channel}: account {self.account.name} has no {what}",
+                hint=f"set `{key}` of the account in config.toml",
+            )
+        return value
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a call (default: ``Bearer`` with the ``token`` secret)."""
+        return {"Authorization": f"Bearer {self.secret()}"}
+
+    def auth_options(self) -> dict[str, Any]:
+        """Further request options that authenticate a call (e.g. a requests ``auth``)."""
+        return {}
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        creates: bool = False,
+        authenticate: bool = True,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One request, any status returned. ``path`` is appended to the base address unless
+        it is a full URL. A lost answer is unknown only when ``creates`` (see the class)."""
+        all_headers = {**(self.auth_headers() if authenticate else {}), **(headers or {})}
+        if authenticate:
+            kwargs.update(self.auth_options())
+        url = path if "://" in path else self.base_url + path
+        try:
+            return send(
+                self.session,
+                method,
+                url,
+                timeout=self.timeout if timeout is None else timeout,
+                channel=self.channel,
+                headers=all_headers,
+                **kwargs,
+            )
+        except OutcomeUnknownError as exc:
+            if creates:
+                raise
+            # Nothing this call does can publish a post: the outcome is not in doubt.
+            what_happened = exc.message.split(";")[0]
+            raise UnavailableError(
+                f"{what_happened}; this call cannot have published anything",
+                network_message=exc.network_message,
+            ) from exc
+
+    def call(
+        self, method: str, path: str, *, creates: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """:meth:`send`, and an HTTP error status raised through :meth:`error`."""
+        response = self.send(method, path, creates=creates, **kwargs)
+        if response.status_code >= 400:
+            raise self.error(response, f"{method} {self.call_name(path)}", creates=creates)
+        return response
+
+    def call_name(self, path: str) -> str:
+        """``path`` as messages show it (no query string, no secrets)."""
+        return redact_path(urlsplit(path).path)
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        """The default ladder: 401/403 auth, 429 rate limited, 404/410 gone, other 4xx
+        rejected, 502/504 on a creating call unknown (a gateway gave up waiting, the server
+        behind it may still have acted), other 5xx unavailable."""
+        status = response.status_code
+        said = self.error_text(response)
+        who = self.who
+        if status in (401, 403):
+            return AuthError(
+                f"{who}: the {self.server} refused the credentials ({status}: {said})",
+                network_message=said,
+                hint=self.auth_hint,
+            )
+        if status == 429:
+            return self.rate_limited(response, said)
+        if status in (404, 410):
+            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(f"{who}: {call} refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: {call}: gateway error {status}; the {self.thing} may have been created",
+                network_message=said,
+            )
+        return UnavailableError(
+            f"{who}: {call}: server error {status} ({said})", network_message=said
+        )
+
+    def rate_limited(
+        self,
+        response: requests.Response,
+        said: str,
+        *,
+        who: str | None = None,
+        what: str = "rate limited",
+    ) -> RateLimitedError:
+        """A rate limit ("rate limited", "throttled", "flood control") until :meth:`retry_at`."""
+        when = self.retry_at(response)
+        return RateLimitedError(
+            f"{who or self.who}: {what} until {when.isoformat(timespec='seconds')}",
+            retry_at=when,
+            network_message=said,
+        )
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        """When to try again after a rate limit (from :attr:`reset_headers`)."""
+        return retry_at(response.headers, self.clock(), names=self.reset_headers)
+
+    def error_text(self, response: requests.Response) -> str:
+        """The network's own words: a :attr:`message_keys` entry of a JSON body, else the
+        start of whatever came back."""
+        body = json_or_none(response)
+        if isinstance(body, dict):
+            for key in self.message_keys:
+                if isinstance(body.get(key), str) and body[key].strip():
+                    return " ".join(str(body[key]).split())
+        return body_start(response)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def json_object(self, response: requests.Response, *, creates: bool = False) -> dict[str, Any]:
+        """The answer's JSON object. An unreadable answer raises :class:`UnavailableError`, or
+        :class:`OutcomeUnknownError` after a creating call (it succeeded, but which post it
+        made cannot be told)."""
+        value = json_or_none(response)
+        if isinstance(value, dict):
+            return value
+        raise self._unreadable(response, "a JSON object", creates=creates)
+
+    def json_list(self, response: requests.Response) -> list[dict[str, Any]]:
+        """The answer's JSON array (its objects); unreadable: :class:`UnavailableError`."""
+        value = json_or_none(response)
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+        raise self._unreadable(response, "a JSON array", creates=False)
+
+    def _unreadable(
+        self, response: requests.Response, wanted: str, *, creates: bool
+    ) -> ChannelError:
+        where = self.call_name(response.request.path_url) if response.request else "?"
+        message = f"{self.who}: the answer to {where} is not {wanted}"
+        if creates:
+            return OutcomeUnknownError(
+                f"{message}; the {self.thing} may have been created",
+                hint="look the post up on the network before anything is retried",
+            )
+        return UnavailableError(message)
+
+
+def json_or_none(response: requests.Response) -> Any:
+    """The answer's JSON value, or ``None`` when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def body_start(response: requests.Response) -> str:
+    """The start of an answer's text, for messages."""
+    text = redact_path(" ".join(response.text.split())[:200])
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def count(value: object) -> int | None:
+    """A figure from an answer: a whole number of at least 0, else ``None`` (booleans are
+    not figures)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value >= 0 else None

@@ -8,17 +8,23 @@ the database, the scheduler or the CLI.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import NO_LIMIT, TextRule
+from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels._http import ApiClient
+    from campaign_scheduler.errors import OutcomeUnknownError
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,18 @@ class MediaFile:
     path: Path
     alt: str | None
     mime_type: str
+
+    def read(self, channel: str) -> bytes:
+        """The file's bytes; :class:`RejectedError` (naming ``channel``) when it cannot be
+        read. Every adapter reads media through here."""
+        from campaign_scheduler.errors import RejectedError
+
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise RejectedError(
+                f"{channel}: cannot read media file {self.path}: {exc.strerror or exc}"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -84,12 +102,22 @@ class AccountSettings:
     secret: Callable[[str], str] = field(default=lambda key: "", repr=False)
 
 
+class ChannelProvider(Protocol):
+    """Where the publisher and the metrics collector get the adapter for an account."""
+
+    def channel_for(self, account_name: str) -> Channel: ...
+
+
 class Channel(ABC):
     """One network. Subclasses register under the entry-point group
     ``campaign_scheduler.channels``; the built-in ones do too."""
 
     #: The entry-point name, e.g. "mastodon".
     name: ClassVar[str]
+    #: What an account of this channel has in config.toml, and what the network can do.
+    spec: ClassVar[ChannelSpec] = ChannelSpec()
+    #: How the network counts a post's text, and its limits.
+    text_rule: ClassVar[TextRule] = NO_LIMIT
     #: How long the network remembers an idempotency key and returns the original post for it
     #: instead of creating a second one; ``None`` when the network has no such guarantee.
     idempotency_window: ClassVar[timedelta | None] = None
@@ -98,12 +126,60 @@ class Channel(ABC):
     #: Whether :meth:`search_hashtag` can list other people's posts with a hashtag.
     can_search_hashtag: ClassVar[bool] = False
 
+    #: The network's HTTP dialect (a :class:`~campaign_scheduler.channels._http.ApiClient`);
+    #: the constructor makes ``self.api`` from it for the account.
+    api_class: ClassVar[type[ApiClient] | None] = None
+
     def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
+        self,
+        account: AccountSettings,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+        poll_interval: float = 1.0,
+        max_polls: int = 60,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.account = account
         self.session = session
         self.timeout = timeout
+        self.base_url = account.base_url.rstrip("/")
+        #: The time now, aware UTC; adapters read the time only through it.
+        self.clock = clock
+        #: How an adapter waits for media the network processes after the upload.
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self._sleep = sleep
+        if self.api_class is not None:
+            self.api = self.api_class(self.name, account, session, timeout=timeout, clock=clock)
+
+    @classmethod
+    def title(cls) -> str:
+        """The network's name as people write it ("LinkedIn")."""
+        return cls.spec.title or cls.name
+
+    def setting(self, key: str) -> str:
+        """The account's setting ``key`` as text; :class:`ChannelError` when it is missing."""
+        from campaign_scheduler.errors import ChannelError
+
+        value = self.account.settings.get(key)
+        if value is None or str(value).strip() == "":
+            raise ChannelError(
+                f"{self.name}: {self.account.name} has no {key}",
+                hint=f"set {key} of the account in config.toml",
+            )
+        return str(value).strip()
+
+    def search_exhausted(self, searched: str, where: str = "account") -> OutcomeUnknownError:
+        """The error of a lookup that ran out of pages before it reached the time it searched
+        back to: ``searched`` says what it went through ("more than 1000 posts since …")."""
+        from campaign_scheduler.errors import OutcomeUnknownError
+
+        return OutcomeUnknownError(
+            f"{self.name}: {self.account.name}: {searched}; could not search back far enough",
+            hint=f"check the {where} by hand and settle the delivery with `campaign resolve`",
+        )
 
     def text_limit(self) -> int | None:
         """The account's text limit in the network's unit, if it has its own (e.g. an
@@ -112,7 +188,7 @@ class Channel(ABC):
 
     def validate(self, post: OutboundPost) -> list[str]:
         """Problems that would make the network refuse ``post``; empty when it may go out."""
-        issues = text_length_issues(
+        issues = self.text_rule.issues(
             self.name, post.text, with_media=bool(post.media), limit=self.text_limit()
         )
         return [issue.message() for issue in issues]

@@ -43,13 +43,12 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
-from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels._http import ApiClient, count, logger_for, reset_time, retry_at
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -58,6 +57,15 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
     TagUse,
+)
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_GRAPHEMES,
+    UNIT_UTF8,
+    Limit,
+    TextRule,
+    count_graphemes,
+    count_utf8_bytes,
 )
 from campaign_scheduler.errors import (
     AuthError,
@@ -78,8 +86,6 @@ MAX_IMAGES = 4
 #: Pages of 100 read by a hashtag search (the AppView pages by cursor).
 SEARCH_PAGES = 10
 MAX_IMAGE_BYTES = 2_000_000
-#: Wait this long after a 429 that names no reset time.
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 
 _log = logger_for("bluesky")
 
@@ -121,6 +127,16 @@ class _TokenRefusedError(ChannelError):
         self.error = error
 
 
+class BlueskyApi(ApiClient):
+    """XRPC on a PDS: the bearer token is the session's (renewed by the adapter); a rate
+    limit names ``RateLimit-Reset`` (Unix seconds), else ``Retry-After``."""
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        now = self.clock()
+        reset = reset_time(response.headers.get("RateLimit-Reset"), now, epoch=True)
+        return reset or retry_at(response.headers, now)
+
+
 class _NotFoundError(RejectedError):
     """The record (or handle) does not exist."""
 
@@ -136,16 +152,27 @@ class BlueskyChannel(Channel):
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
     name: ClassVar[str] = "bluesky"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Bluesky",
+        settings=("identifier",),
+        secrets=("password",),
+        optional=("app_url",),
+        default_base_url="https://bsky.social",
+        supports_threads=True,
+        reports_impressions=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(
+        UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
+    )
+    api_class: ClassVar[type[ApiClient] | None] = BlueskyApi
+    api: BlueskyApi
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True
 
-    def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.base_url = account.base_url.rstrip("/")
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         self.identifier = str(account.settings.get("identifier") or "").strip()
         self.app_url = str(account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
         self._cache_key = (self.base_url, self.identifier.lower())
@@ -208,11 +235,11 @@ class BlueskyChannel(Channel):
         session = self._session()
         profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
         return Metrics(
-            likes=_count(view.get("likeCount")),
-            reposts=_count(view.get("repostCount")),
-            replies=_count(view.get("replyCount")),
-            quotes=_count(view.get("quoteCount")),
-            followers=_count(profile.get("followersCount")),
+            likes=count(view.get("likeCount")),
+            reposts=count(view.get("repostCount")),
+            replies=count(view.get("replyCount")),
+            quotes=count(view.get("quoteCount")),
+            followers=count(profile.get("followersCount")),
         )
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
@@ -278,7 +305,7 @@ class BlueskyChannel(Channel):
         record: dict[str, Any] = {
             "$type": POST_COLLECTION,
             "text": post.text,
-            "createdAt": _timestamp(datetime.now(UTC)),
+            "createdAt": _timestamp(self.clock()),
         }
         facets = self._facets(post.text)
         if facets:
@@ -324,12 +351,7 @@ class BlueskyChannel(Channel):
         return did if isinstance(did, str) and did.startswith("did:") else None
 
     def _image(self, media: MediaFile) -> dict[str, Any]:
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"bluesky: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         answer = self._call(
             "POST",
             "com.atproto.repo.uploadBlob",
@@ -414,7 +436,7 @@ class BlueskyChannel(Channel):
         return self._receipt(session, uri, _created_at(found))
 
     def _receipt(self, session: _Session, uri: AtUri, created_at: str | None) -> Receipt:
-        published = _parse_time(created_at) or datetime.now(UTC)
+        published = _parse_time(created_at) or self.clock()
         who = session.handle if session.handle and session.handle != "handle.invalid" else None
         return Receipt(
             remote_id=str(uri),
@@ -585,20 +607,8 @@ class BlueskyChannel(Channel):
     def _send(
         self, method: str, nsid: str, *, creates: bool = False, **kwargs: Any
     ) -> requests.Response:
-        try:
-            return send(
-                self.session,
-                method,
-                f"{self.base_url}/xrpc/{nsid}",
-                timeout=self.timeout,
-                channel=self.name,
-                **kwargs,
-            )
-        except OutcomeUnknownError as exc:
-            if creates:
-                raise
-            # Only createRecord makes a post; whatever became of this call, none exists by it.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        # The session's bearer token comes with each call (_call, _session_call).
+        return self.api.send(method, f"/xrpc/{nsid}", creates=creates, authenticate=False, **kwargs)
 
     def _error(
         self, error: _XrpcError, response: requests.Response, nsid: str, *, creates: bool
@@ -612,12 +622,7 @@ class BlueskyChannel(Channel):
                 hint="check the account's app password (`campaign channels verify`)",
             )
         if error.status == 429:
-            retry_at = _retry_at(response)
-            return RateLimitedError(
-                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=error.message,
-            )
+            return self.api.rate_limited(response, error.message)
         if error.name in ("RecordNotFound", "HandleNotFound") or error.status == 404:
             return _NotFoundError(f"{who}: {nsid}: not found ({said})", network_message=said)
         if error.status < 500:
@@ -687,31 +692,6 @@ def _xrpc_error(response: requests.Response) -> _XrpcError:
     )
 
 
-def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
-    """When to try again after a 429: ``RateLimit-Reset`` (Unix seconds), else
-    ``Retry-After`` (seconds or an HTTP date), else a minute from now."""
-    now = now or datetime.now(UTC)
-    when: datetime | None = None
-    reset = response.headers.get("RateLimit-Reset", "").strip()
-    if reset:
-        try:
-            when = datetime.fromtimestamp(float(reset), UTC)
-        except (ValueError, OverflowError, OSError):
-            _log.warning("unreadable RateLimit-Reset %r", reset)
-    retry_after = response.headers.get("Retry-After", "").strip()
-    if when is None and retry_after:
-        if retry_after.isdigit():
-            when = now + timedelta(seconds=int(retry_after))
-        else:
-            try:
-                when = parsedate_to_datetime(retry_after)
-            except (TypeError, ValueError):
-                _log.warning("unreadable Retry-After %r", retry_after)
-    if when is None:
-        return now + DEFAULT_RATE_LIMIT_WAIT
-    return max(when.astimezone(UTC), now)
-
-
 def _timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and ``Z``, the form Bluesky's own clients write."""
     moment = moment.astimezone(UTC)
@@ -734,7 +714,3 @@ def _parse_time(value: str | None) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,110 +1,99 @@
-"""What each built-in network needs in config.toml: its keys, which of them are secrets, defaults.
+"""What a network needs in config.toml and what it can do, as its channel class declares it.
 
-This is static knowledge about the networks (channels.md), used to validate accounts before any
-adapter is loaded. It knows nothing of the database.
+Every :class:`~campaign_scheduler.channels.base.Channel` carries a :class:`ChannelSpec` (its
+``spec`` class attribute) and a text rule (``text_rule``). This module reads them through the
+registry, so a channel installed by a third-party package is configured, checked and reported
+exactly like a built-in one. Looking a channel up imports its module (and nothing else).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import Channel
+
+#: Keys every account table may have, whatever its channel.
+COMMON_ACCOUNT_KEYS = ("channel", "sender", "base_url")
 
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    name: str
-    title: str
+    """A network's account keys and capabilities (static facts, see channels.md)."""
+
+    title: str = ""  # the network's name as people write it ("LinkedIn"); empty: the entry name
     settings: tuple[str, ...] = ()  # plain keys (ids, handles), required
     secrets: tuple[str, ...] = ()  # keys that must be env:/file: references, required
-    optional: tuple[str, ...] = ()  # plain keys that may be left out
+    optional: tuple[str, ...] = ()  # plain text keys that may be left out
+    optional_integers: tuple[str, ...] = ()  # whole-number keys that may be left out
+    addresses: tuple[str, ...] = ()  # settings that are URLs we call (checked like base_url)
     default_base_url: str | None = None
     needs_base_url: bool = True
     needs_media: bool = False  # the network has no text-only posts
     supports_threads: bool = False  # posts can answer earlier posts (for split = true)
     links_clickable: bool = True  # False: a URL in the text is plain text (Instagram captions)
-    extra: dict[str, str] = field(default_factory=dict)
+    reports_impressions: bool = True  # the API tells how often a post was seen
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key an account table of this channel may have."""
+        return (
+            *COMMON_ACCOUNT_KEYS,
+            *self.settings,
+            *self.secrets,
+            *self.optional,
+            *self.optional_integers,
+        )
 
 
-COMMON_ACCOUNT_KEYS = ("channel", "sender", "base_url")
+def installed_names() -> list[str]:
+    """The names of every installed channel (nothing is imported)."""
+    from campaign_scheduler.channels.registry import available_channels
 
-CHANNEL_SPECS: dict[str, ChannelSpec] = {
-    spec.name: spec
-    for spec in (
-        ChannelSpec(
-            "mastodon",
-            "Mastodon",
-            secrets=("token",),
-            optional=("max_characters",),
-            supports_threads=True,
-        ),
-        ChannelSpec(
-            "bluesky",
-            "Bluesky",
-            settings=("identifier",),
-            secrets=("password",),
-            optional=("app_url",),
-            default_base_url="https://bsky.social",
-            supports_threads=True,
-        ),
-        ChannelSpec(
-            "facebook",
-            "Facebook Page",
-            settings=("page_id",),
-            secrets=("token",),
-            optional=("api_version",),
-            default_base_url="https://graph.facebook.com",
-        ),
-        ChannelSpec(
-            "instagram",
-            "Instagram",
-            settings=("user_id", "media_base_url"),
-            secrets=("token",),
-            optional=("api_version",),
-            default_base_url="https://graph.facebook.com",
-            needs_media=True,
-            links_clickable=False,
-        ),
-        ChannelSpec(
-            "linkedin",
-            "LinkedIn organisation page",
-            settings=("organization",),
-            secrets=("token",),
-            optional=("api_version",),
-            default_base_url="https://api.linkedin.com",
-        ),
-        ChannelSpec(
-            "x",
-            "X",
-            secrets=("api_key", "api_secret", "access_token", "access_secret"),
-            default_base_url="https://api.x.com",
-            supports_threads=True,
-        ),
-        ChannelSpec(
-            "telegram",
-            "Telegram channel",
-            settings=("chat",),
-            secrets=("token",),
-            default_base_url="https://api.telegram.org",
-            supports_threads=True,
-        ),
-        ChannelSpec(
-            "threads",
-            "Threads",
-            settings=("user_id",),
-            secrets=("token",),
-            optional=("api_version", "media_base_url"),
-            default_base_url="https://graph.threads.net",
-            supports_threads=True,
-        ),
-        ChannelSpec(
-            "matrix", "Matrix room", settings=("room",), secrets=("token",), supports_threads=True
-        ),
-        ChannelSpec(
-            "webhook",
-            "Signed webhook",
-            settings=("url",),
-            secrets=("secret",),
-            optional=("deduplicates",),
-            needs_base_url=False,
-        ),
-    )
-}
+    return list(available_channels())
+
+
+def channel_of(name: str) -> type[Channel] | None:
+    """The class of the installed channel ``name``, or ``None`` when none is installed under
+    that name. A plugin that is installed but broken raises
+    :class:`~campaign_scheduler.channels.registry.ChannelPluginError`."""
+    from campaign_scheduler.channels.registry import available_channels, channel_class
+
+    if name not in available_channels():
+        return None
+    return channel_class(name)
+
+
+def spec_of(name: str) -> ChannelSpec | None:
+    """The spec of the installed channel ``name``; ``None`` when there is none."""
+    cls = channel_of(name)
+    return None if cls is None else cls.spec
+
+
+def title_of(name: str) -> str:
+    """How people write channel ``name`` ("LinkedIn"); the name itself when it is not
+    installed (any more) or its plugin is broken: a report must still show its posts."""
+    from campaign_scheduler.channels.registry import ChannelPluginError
+
+    try:
+        cls = channel_of(name)
+    except ChannelPluginError:
+        return name
+    return name if cls is None else cls.title()
+
+
+def without_impressions() -> tuple[str, ...]:
+    """The installed channels whose APIs report no impressions or views at all, sorted by
+    name (a broken plugin is left out: it cannot report anything either)."""
+    from campaign_scheduler.channels.registry import ChannelPluginError
+
+    names = []
+    for name in installed_names():
+        try:
+            spec = spec_of(name)
+        except ChannelPluginError:
+            continue
+        if spec is not None and not spec.reports_impressions:
+            names.append(name)
+    return tuple(names)

@@ -35,27 +35,26 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
-    DEFAULT_GRAPH_VERSION,
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
     GraphApi,
-    GraphNotFoundError,
-    count,
     find_oldest_match,
     insight_values,
-    parse_time,
     read_receipt,
+    receipt_of,
     unix,
 )
+from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import (
-    AccountSettings,
     Channel,
     MediaFile,
     Metrics,
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
@@ -67,7 +66,6 @@ from campaign_scheduler.errors import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import requests
 
 #: Post insights read by :meth:`FacebookChannel.fetch_metrics` -> the Metrics field they fill.
 #: ``post_total_media_view_unique`` is the documented successor of the deprecated
@@ -86,29 +84,21 @@ class FacebookChannel(Channel):
     """Posts on one Facebook Page."""
 
     name: ClassVar[str] = "facebook"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Facebook",
+        settings=("page_id",),
+        secrets=("token",),
+        optional=("api_version",),
+        default_base_url="https://graph.facebook.com",
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
+    api_class: ClassVar[type[ApiClient] | None] = GraphApi
+    api: GraphApi
     can_look_up: ClassVar[bool] = True
-
-    def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.api = GraphApi(
-            channel=self.name,
-            account=account,
-            session=session,
-            timeout=timeout,
-            default_version=DEFAULT_GRAPH_VERSION,
-        )
 
     @property
     def page_id(self) -> str:
-        value = self.account.settings.get("page_id")
-        if value is None or str(value).strip() == "":
-            raise ChannelError(
-                f"facebook: {self.account.name} has no page_id",
-                hint="set page_id of the account in config.toml",
-            )
-        return str(value).strip()
+        return self.setting("page_id")
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -177,12 +167,7 @@ class FacebookChannel(Channel):
         )
         if found is None:
             return None
-        url = found.get("permalink_url")
-        return Receipt(
-            remote_id=str(found["id"]),
-            url=url if isinstance(url, str) else None,
-            published_at=parse_time(found.get("created_time")) or self.api.clock(),
-        )
+        return receipt_of(self.api, found, url_field="permalink_url", time_field="created_time")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Reactions, comments and shares from the post; views, reach and clicks from its
@@ -217,10 +202,7 @@ class FacebookChannel(Channel):
 
     def delete(self, remote_id: str) -> None:
         """Delete the post or comment; one that is already gone counts as deleted."""
-        try:
-            self.api.delete(remote_id)
-        except GraphNotFoundError:
-            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+        self.api.delete_gone(remote_id)
 
     def verify(self) -> str:
         """The Page's name. The token must be a Page token of ``page_id``."""
@@ -269,12 +251,7 @@ class FacebookChannel(Channel):
     def _photo_request(
         self, page: str, media: MediaFile, fields: Mapping[str, Any], *, creates: bool
     ) -> dict[str, Any]:
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"facebook: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         data = dict(fields)
         if media.alt:
             data["alt_text_custom"] = media.alt

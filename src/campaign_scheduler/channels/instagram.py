@@ -35,27 +35,29 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
-    DEFAULT_GRAPH_VERSION,
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
-    GraphNotFoundError,
+    GraphApi,
     check_publishing_quota,
-    count,
     find_oldest_match,
     insight_values,
     media_problems,
     media_url,
-    parse_time,
-    publish_container,
-    read_receipt,
+    receipt_of,
 )
-from campaign_scheduler.channels.base import (
-    Metrics,
-    OutboundPost,
-    Receipt,
+from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import (
+    UNIT_HASHTAGS,
+    UNIT_UTF16,
+    Limit,
+    TextRule,
+    count_hashtags,
+    count_utf16_units,
 )
 from campaign_scheduler.errors import RejectedError, UnavailableError
 
@@ -70,10 +72,28 @@ class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
     name: ClassVar[str] = "instagram"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Instagram",
+        settings=("user_id", "media_base_url"),
+        secrets=("token",),
+        optional=("api_version",),
+        default_base_url="https://graph.facebook.com",
+        needs_media=True,
+        links_clickable=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(
+        UNIT_UTF16,
+        count_utf16_units,
+        2200,
+        subject="caption",
+        also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
+    )
     can_look_up: ClassVar[bool] = True
-    graph_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
+    api_class: ClassVar[type[ApiClient] | None] = GraphApi
     default_poll_interval: ClassVar[float] = 3.0
     default_max_polls: ClassVar[int] = 40
+    container_edge: ClassVar[str] = "media"
+    containers: ClassVar[ContainerDialect] = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -114,18 +134,7 @@ class InstagramChannel(ContainerChannel):
             children = [
                 {"image_url": url, **({"alt_text": alt} if alt else {})} for url, alt in images
             ]
-        media_id = publish_container(
-            self.api,
-            edge=f"{user}/media",
-            publish_edge=f"{user}/media_publish",
-            params=params,
-            children=children,
-            dialect=CONTAINERS,
-            polling=self.polling,
-        )
-        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
-        return receipt
+        return self._publish(params, children)
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the account created since ``since`` less a minute whose caption
@@ -143,12 +152,7 @@ class InstagramChannel(ContainerChannel):
         )
         if found is None:
             return None
-        url = found.get("permalink")
-        return Receipt(
-            remote_id=str(found["id"]),
-            url=url if isinstance(url, str) else None,
-            published_at=parse_time(found.get("timestamp")) or self.api.clock(),
-        )
+        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Views, reach, likes, comments and shares from the media's insights (``saved`` is
@@ -180,9 +184,7 @@ class InstagramChannel(ContainerChannel):
         """Delete the post (where Meta allows it; see docs/meta-graph.md). One that is
         already gone counts as deleted."""
         try:
-            self.api.delete(remote_id)
-        except GraphNotFoundError:
-            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
+            self.api.delete_gone(remote_id)
         except RejectedError as exc:
             raise RejectedError(
                 exc.message,

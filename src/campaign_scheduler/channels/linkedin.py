@@ -43,28 +43,27 @@ The points that matter to the publisher:
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from campaign_scheduler.channels._http import logger_for, send
-from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    GoneError,
+    json_or_none,
+    logger_for,
+    reset_time,
 )
-from campaign_scheduler.channels.text import text_length_issues
+from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
+    ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
@@ -99,6 +98,82 @@ _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
 _log = logger_for("linkedin")
 
 
+class LinkedInApi(ApiClient):
+    """LinkedIn's versioned REST API (Rest.li 2.0): every call names its API version and its
+    Rest.li method; errors are ``{"status", "code", "message"}``; a throttled application
+    is told "DAY" limits, which reset at midnight UTC."""
+
+    message_keys = ("message",)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.secret()}",
+            "LinkedIn-Version": self.version(),
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+
+    def version(self) -> str:
+        version = str(self.account.settings.get("api_version") or DEFAULT_API_VERSION).strip()
+        if not _VERSION.fullmatch(version):
+            raise AuthError(
+                f"linkedin: account {self.account.name}: api_version {version!r} is not YYYYMM",
+                hint="set `api_version` to a current LinkedIn API version such as 202605",
+            )
+        return version
+
+    def rest(
+        self, method: str, path: str, restli_method: str, *, creates: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """One call to the REST API with its Rest.li method; an HTTP error status raises."""
+        headers = {"X-RestLi-Method": restli_method, **kwargs.pop("headers", {})}
+        return self.call(method, path, creates=creates, headers=headers, **kwargs)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        now = self.clock()
+        when = reset_time(response.headers.get("Retry-After"), now, epoch=False)
+        if when is not None:
+            return when
+        if re.search(r"\bDAY\b", self.error_text(response)):
+            return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        return now + THROTTLE_WAIT
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        body = json_or_none(response)
+        body = body if isinstance(body, dict) else {}
+        said = self.error_text(response)
+        who = f"{self.who}: {call}"
+        code = str(body.get("code", ""))
+        if status == 401:
+            return AuthError(
+                f"{who}: LinkedIn refused the access token ({said})",
+                network_message=said,
+                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
+            )
+        if status == 403:
+            return AuthError(
+                f"{who}: not allowed ({said})",
+                network_message=said,
+                hint="the token's member needs an admin role on the page and the scope "
+                "w_organization_social",
+            )
+        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
+            return AuthError(
+                f"{who}: LinkedIn does not serve API version {self.version()} ({said})",
+                network_message=said,
+                hint="set `api_version` of the account to a current version (YYYYMM)",
+            )
+        if status == 429:
+            return self.rate_limited(response, said, who=who, what="throttled")
+        if status == 422 and _is_duplicate(body):
+            return _DuplicateError(f"{who}: duplicate post", network_message=said)
+        if status in (404, 410):
+            return GoneError(f"{who}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        return super().error(response, call, creates=creates)
+
+
 class LinkedInChannel(Channel):
     """Posts of one LinkedIn organisation page. Setting ``organization``: the page's URN
     (``urn:li:organization:123``) or number; optional ``api_version`` (``YYYYMM``). Secret
@@ -106,24 +181,18 @@ class LinkedInChannel(Channel):
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
     name: ClassVar[str] = "linkedin"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "LinkedIn",
+        settings=("organization",),
+        secrets=("token",),
+        optional=("api_version",),
+        default_base_url="https://api.linkedin.com",
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
+    api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
+    api: LinkedInApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.base_url = account.base_url.rstrip("/")
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self._sleep = sleep
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -134,7 +203,7 @@ class LinkedInChannel(Channel):
             # Whether LinkedIn counts the escapes is not documented: stay under the limit with them.
             problems += [
                 issue.message() + " once reserved characters are escaped"
-                for issue in text_length_issues("linkedin", escaped, limit=COMMENTARY_LIMIT)
+                for issue in self.text_rule.issues(self.name, escaped, limit=COMMENTARY_LIMIT)
             ]
         if post.reply_to is not None:
             problems.append(NO_REPLIES)
@@ -175,7 +244,7 @@ class LinkedInChannel(Channel):
         elif images:
             body["content"] = {"multiImage": {"images": [_image_ref(*i) for i in images]}}
         try:
-            response = self._request("POST", "/rest/posts", "CREATE", json=body, creates=True)
+            response = self.api.rest("POST", "/rest/posts", "CREATE", json=body, creates=True)
         except _DuplicateError as exc:
             return self._adopt_duplicate(post, exc)
         urn = unquote(response.headers.get("x-restli-id", "")).strip()
@@ -184,7 +253,7 @@ class LinkedInChannel(Channel):
                 f"linkedin: {self.account.name}: the post was created but LinkedIn named no URN",
                 hint="the publisher will look it up on the page",
             )
-        receipt = Receipt(urn, post_url(urn), _answer_time(response))
+        receipt = Receipt(urn, post_url(urn), self._answer_time(response))
         _log.info("published %s on %s", urn, self.account.name)
         return receipt
 
@@ -198,7 +267,7 @@ class LinkedInChannel(Channel):
         for element in self._page_posts(oldest):
             created = _millis(element.get("createdAt"))
             if created is not None and created >= oldest and _matches(element, post):
-                found = _receipt(element)  # keep going: the oldest match wins
+                found = _receipt(element, self.clock())  # keep going: the oldest match wins
         return found
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
@@ -210,8 +279,8 @@ class LinkedInChannel(Channel):
             f"q=organizationalEntity&organizationalEntity={quote(organization, safe='')}"
             f"&{kind}=List({quote(receipt.remote_id, safe='')})"
         )
-        body = _json(
-            self._request("GET", f"/rest/organizationalEntityShareStatistics?{query}", "FINDER")
+        body = self.api.json_object(
+            self.api.rest("GET", f"/rest/organizationalEntityShareStatistics?{query}", "FINDER")
         )
         totals: dict[str, Any] = {}
         for element in body.get("elements") or []:
@@ -230,15 +299,15 @@ class LinkedInChannel(Channel):
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""
         try:
-            self._request("DELETE", f"/rest/posts/{quote(remote_id, safe='')}", "DELETE")
-        except _NotFoundError:
+            self.api.rest("DELETE", f"/rest/posts/{quote(remote_id, safe='')}", "DELETE")
+        except GoneError:
             _log.info("post %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """The page's name as LinkedIn shows it, with its URN."""
         organization = self._organization()
         number = organization.rsplit(":", 1)[-1]
-        body = _json(self._request("GET", f"/rest/organizations/{number}", "GET"))
+        body = self.api.json_object(self.api.rest("GET", f"/rest/organizations/{number}", "GET"))
         name = body.get("localizedName") or body.get("vanityName") or number
         return f"{name} ({organization})"
 
@@ -259,15 +328,10 @@ class LinkedInChannel(Channel):
     def _upload(self, media: MediaFile, organization: str) -> str:
         """Initialise, upload and wait for one image; return its URN. Nothing here can create
         the post, so lost answers are reported as unavailability."""
+        content = media.read(self.name)
         try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"linkedin: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
-        try:
-            answer = _json(
-                self._request(
+            answer = self.api.json_object(
+                self.api.rest(
                     "POST",
                     "/rest/images?action=initializeUpload",
                     "ACTION",
@@ -278,8 +342,6 @@ class LinkedInChannel(Channel):
             urn = str(answer["value"]["image"])
             self._put_bytes(upload_url, content, media.mime_type)
             self._wait_for_image(urn, media)
-        except OutcomeUnknownError as exc:
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise UnavailableError(
                 f"linkedin: {self.account.name}: unreadable answer to the upload of "
@@ -292,22 +354,18 @@ class LinkedInChannel(Channel):
         # The token goes only to LinkedIn itself (or to the host the account is configured for).
         host = urlsplit(upload_url).hostname or ""
         if host == urlsplit(self.base_url).hostname or host.endswith(".linkedin.com"):
-            headers["Authorization"] = f"Bearer {self._token()}"
-        response = send(
-            self.session,
-            "PUT",
-            upload_url,
-            timeout=self.timeout,
-            channel=self.name,
-            data=content,
-            headers=headers,
+            headers["Authorization"] = f"Bearer {self.api.secret()}"
+        response = self.api.send(
+            "PUT", upload_url, authenticate=False, data=content, headers=headers
         )
         if response.status_code >= 400:
-            self._raise_error(response, "PUT (image upload)", creates=False)
+            raise self.api.error(response, "PUT (image upload)", creates=False)
 
     def _wait_for_image(self, urn: str, media: MediaFile) -> None:
         for attempt in range(self.max_polls):
-            image = _json(self._request("GET", f"/rest/images/{quote(urn, safe='')}", "GET"))
+            image = self.api.json_object(
+                self.api.rest("GET", f"/rest/images/{quote(urn, safe='')}", "GET")
+            )
             status = image.get("status")
             if status == "AVAILABLE":
                 return
@@ -322,6 +380,14 @@ class LinkedInChannel(Channel):
             f"{self.max_polls} checks"
         )
 
+    def _answer_time(self, response: requests.Response) -> datetime:
+        """The server's ``Date`` (when the post was made), else now."""
+        try:
+            moment = parsedate_to_datetime(response.headers.get("Date", ""))
+        except (TypeError, ValueError):
+            return self.clock()
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
     def _adopt_duplicate(self, post: OutboundPost, refusal: _DuplicateError) -> Receipt:
         said = refusal.network_message or ""
         named = _URN_IN_MESSAGE.search(said)
@@ -334,8 +400,10 @@ class LinkedInChannel(Channel):
             )
         urn = named.group(0)
         try:
-            element = _json(self._request("GET", f"/rest/posts/{quote(urn, safe='')}", "GET"))
-        except _NotFoundError as exc:
+            element = self.api.json_object(
+                self.api.rest("GET", f"/rest/posts/{quote(urn, safe='')}", "GET")
+            )
+        except GoneError as exc:
             raise RejectedError(
                 f"{who}: LinkedIn calls the post a duplicate of {urn}, which no longer exists "
                 "(LinkedIn keeps reporting deleted posts as originals for a day or two)",
@@ -344,7 +412,7 @@ class LinkedInChannel(Channel):
             ) from exc
         created = _millis(element.get("createdAt"))
         ours = element.get("author") == self._organization() and _matches(element, post)
-        recent = created is not None and datetime.now(UTC) - created <= ADOPT_WINDOW
+        recent = created is not None and self.clock() - created <= ADOPT_WINDOW
         if not (ours and recent):
             raise RejectedError(
                 f"{who}: LinkedIn refuses the text as a duplicate of {urn} from {_when(created)}",
@@ -357,7 +425,7 @@ class LinkedInChannel(Channel):
             urn,
             _when(created),
         )
-        return _receipt(element)
+        return _receipt(element, self.clock())
 
     def _page_posts(self, oldest: datetime) -> Iterator[dict[str, Any]]:
         """The page's posts, most recently modified first, down to ``oldest``."""
@@ -367,7 +435,9 @@ class LinkedInChannel(Channel):
                 f"author={organization}&q=author&count={PAGE_SIZE}&start={page * PAGE_SIZE}"
                 "&sortBy=LAST_MODIFIED"
             )
-            elements = _json(self._request("GET", f"/rest/posts?{query}", "FINDER")).get("elements")
+            elements = self.api.json_object(
+                self.api.rest("GET", f"/rest/posts?{query}", "FINDER")
+            ).get("elements")
             elements = [e for e in elements or [] if isinstance(e, dict)]
             for element in elements:
                 modified = _millis(element.get("lastModifiedAt", element.get("createdAt")))
@@ -376,16 +446,14 @@ class LinkedInChannel(Channel):
                 yield element
             if len(elements) < PAGE_SIZE:
                 return
-        raise OutcomeUnknownError(
-            f"linkedin: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts "
-            f"since {oldest.isoformat(timespec='seconds')}; could not search back far enough",
-            hint="check the page by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since {_when(oldest)}", "page"
         )
 
     def _followers(self, organization: str) -> int | None:
         try:
-            body = _json(
-                self._request(
+            body = self.api.json_object(
+                self.api.rest(
                     "GET",
                     f"/rest/networkSizes/{quote(organization, safe='')}"
                     "?edgeType=COMPANY_FOLLOWED_BY_MEMBER",
@@ -396,110 +464,6 @@ class LinkedInChannel(Channel):
             _log.warning("no follower count for %s: %s", self.account.name, exc)
             return None
         return _count(body.get("firstDegreeSize"))
-
-    # --- HTTP -------------------------------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        restli_method: str,
-        *,
-        creates: bool = False,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One call to the REST API; an HTTP error status raises (see the module doc)."""
-        headers = {
-            "Authorization": f"Bearer {self._token()}",
-            "LinkedIn-Version": self._version(),
-            "X-Restli-Protocol-Version": "2.0.0",
-            "X-RestLi-Method": restli_method,
-        }
-        try:
-            response = send(
-                self.session,
-                method,
-                self.base_url + path,
-                timeout=self.timeout,
-                channel=self.name,
-                headers=headers,
-                **kwargs,
-            )
-        except OutcomeUnknownError as exc:
-            if method != "GET":
-                raise
-            # A read cannot have created anything: a lost answer is plain unavailability.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
-        if response.status_code >= 400:
-            self._raise_error(response, f"{method} {path.split('?', 1)[0]}", creates=creates)
-        return response
-
-    def _token(self) -> str:
-        token = self.account.secret("token")
-        if not token:
-            raise AuthError(
-                f"linkedin: account {self.account.name} has no access token",
-                hint="set `token` of the account in config.toml",
-            )
-        return token
-
-    def _version(self) -> str:
-        version = str(self.account.settings.get("api_version") or DEFAULT_API_VERSION).strip()
-        if not _VERSION.fullmatch(version):
-            raise AuthError(
-                f"linkedin: account {self.account.name}: api_version {version!r} is not YYYYMM",
-                hint="set `api_version` to a current LinkedIn API version such as 202605",
-            )
-        return version
-
-    def _raise_error(self, response: requests.Response, call: str, *, creates: bool) -> NoReturn:
-        status = response.status_code
-        body = _body(response)
-        said = _message(body, response)
-        who = f"linkedin: {self.account.name}: {call}"
-        code = str(body.get("code", ""))
-        if status == 401:
-            raise AuthError(
-                f"{who}: LinkedIn refused the access token ({said})",
-                network_message=said,
-                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
-            )
-        if status == 403:
-            raise AuthError(
-                f"{who}: not allowed ({said})",
-                network_message=said,
-                hint="the token's member needs an admin role on the page and the scope "
-                "w_organization_social",
-            )
-        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
-            raise AuthError(
-                f"{who}: LinkedIn does not serve API version {self._version()} ({said})",
-                network_message=said,
-                hint="set `api_version` of the account to a current version (YYYYMM)",
-            )
-        if status == 429:
-            retry_at = _retry_at(response, said)
-            raise RateLimitedError(
-                f"{who}: throttled until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=said,
-            )
-        if status == 422 and _is_duplicate(body):
-            raise _DuplicateError(f"{who}: duplicate post", network_message=said)
-        if status in (404, 410):
-            raise _NotFoundError(f"{who}: not found ({said})", network_message=said)
-        if status < 500:
-            raise RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 504):
-            raise OutcomeUnknownError(
-                f"{who}: gateway error {status}; the post may have been created",
-                network_message=said,
-            )
-        raise UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
-
-
-class _NotFoundError(RejectedError):
-    """404: the post (or image) does not exist (any more)."""
 
 
 class _DuplicateError(RejectedError):
@@ -563,10 +527,10 @@ def _matches(element: dict[str, Any], post: OutboundPost) -> bool:
     return _normalise(from_little(commentary)) == _normalise(post.text)
 
 
-def _receipt(element: dict[str, Any]) -> Receipt:
+def _receipt(element: dict[str, Any], now: datetime) -> Receipt:
     urn = str(element["id"])
     when = _millis(element.get("publishedAt")) or _millis(element.get("createdAt"))
-    return Receipt(urn, post_url(urn), when or datetime.now(UTC))
+    return Receipt(urn, post_url(urn), when or now)
 
 
 def _millis(value: Any) -> datetime | None:
@@ -579,52 +543,11 @@ def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else "an unknown time"
 
 
-def _answer_time(response: requests.Response) -> datetime:
-    """The server's ``Date`` (when the post was made), else now."""
-    try:
-        moment = parsedate_to_datetime(response.headers.get("Date", ""))
-    except (TypeError, ValueError):
-        return datetime.now(UTC)
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _retry_at(response: requests.Response, said: str, now: datetime | None = None) -> datetime:
-    now = now or datetime.now(UTC)
-    header = response.headers.get("Retry-After", "").strip()
-    if header.isdigit():
-        return now + timedelta(seconds=int(header))
-    if re.search(r"\bDAY\b", said):
-        return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-    return now + THROTTLE_WAIT
-
-
 def _is_duplicate(body: dict[str, Any]) -> bool:
     errors = ((body.get("errorDetails") or {}).get("inputErrors")) or []
     if any(isinstance(e, dict) and e.get("code") == "DUPLICATE_POST" for e in errors):
         return True
     return "duplicate of urn:li:" in str(body.get("message", "")).lower()
-
-
-def _body(response: requests.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _message(body: dict[str, Any], response: requests.Response) -> str:
-    if isinstance(body.get("message"), str) and body["message"].strip():
-        return " ".join(str(body["message"]).split())
-    text = " ".join(response.text.split())[:200]
-    return text or response.reason or f"HTTP {response.status_code}"
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    value = response.json()
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-    return value
 
 
 def _count(value: object) -> int | None:

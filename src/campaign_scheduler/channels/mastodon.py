@@ -32,17 +32,15 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
-from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for
 from campaign_scheduler.channels.base import (
-    AccountSettings,
     Channel,
     MediaFile,
     Metrics,
@@ -50,17 +48,13 @@ from campaign_scheduler.channels.base import (
     Receipt,
     TagUse,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 from campaign_scheduler.errors import (
-    AuthError,
     ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
-    RejectedError,
     UnavailableError,
 )
-
-if TYPE_CHECKING:
-    import requests
 
 DEFAULT_MAX_CHARACTERS = 500
 #: How long an instance's ``max_characters`` is trusted before it is read again.
@@ -68,8 +62,6 @@ INSTANCE_CACHE_TTL = 3600.0
 #: How long a failed instance lookup is remembered, so that validating many posts against an
 #: unreachable instance does not wait for a timeout per post.
 INSTANCE_FAILURE_TTL = 60.0
-#: Wait this long after a 429 that names no reset time.
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 #: ``look_up`` searches statuses created down to ``since`` minus this (clock skew).
 LOOK_UP_MARGIN = timedelta(minutes=1)
 #: ``look_up`` reads at most this many pages of 40 statuses.
@@ -89,31 +81,35 @@ def clear_instance_cache() -> None:
         _instance_limits.clear()
 
 
+class MastodonApi(ApiClient):
+    """Mastodon's client API: errors say ``{"error": …}``; a 429 names its reset in
+    ``X-RateLimit-Reset`` (ISO 8601; some look-alikes send Unix seconds), else ``Retry-After``."""
+
+    reset_headers = ("X-RateLimit-Reset", "Retry-After")
+    message_keys = ("error",)
+    thing = "status"
+    server = "instance"
+
+
 class MastodonChannel(Channel):
     """Statuses on one Mastodon account. Secret: ``token`` (an OAuth access token with the
     ``write:statuses``, ``write:media`` and ``read`` scopes). Optional setting:
     ``max_characters``, used when the instance does not publish its limit."""
 
     name: ClassVar[str] = "mastodon"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Mastodon",
+        secrets=("token",),
+        optional_integers=("max_characters",),
+        supports_threads=True,
+        reports_impressions=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
+    api_class: ClassVar[type[ApiClient] | None] = MastodonApi
+    api: MastodonApi
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.base_url = account.base_url.rstrip("/")
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self._sleep = sleep
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -142,7 +138,7 @@ class MastodonChannel(Channel):
             body["media_ids"] = media_ids
         if post.reply_to is not None:
             body["in_reply_to_id"] = post.reply_to
-        response = self._request(
+        response = self.api.call(
             "POST",
             "/api/v1/statuses",
             json=body,
@@ -150,7 +146,7 @@ class MastodonChannel(Channel):
             creates=True,
         )
         try:
-            receipt = self._receipt(_json(response))
+            receipt = self._receipt(self.api.json_object(response, creates=True))
         except (KeyError, TypeError, ValueError) as exc:
             # The instance said 200, so the status exists, but we cannot tell which one it is.
             raise OutcomeUnknownError(
@@ -183,15 +179,15 @@ class MastodonChannel(Channel):
         return found
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
-        status = _json(self._request("GET", f"/api/v1/statuses/{receipt.remote_id}"))
+        status = self.api.json_object(self.api.call("GET", f"/api/v1/statuses/{receipt.remote_id}"))
         account = self._credentials()
         quotes = status.get("quotes_count")
         return Metrics(
-            likes=_count(status.get("favourites_count")),
-            reposts=_count(status.get("reblogs_count")),
-            replies=_count(status.get("replies_count")),
-            quotes=_count(quotes) if quotes is not None else None,
-            followers=_count(account.get("followers_count")),
+            likes=count(status.get("favourites_count")),
+            reposts=count(status.get("reblogs_count")),
+            replies=count(status.get("replies_count")),
+            quotes=count(quotes) if quotes is not None else None,
+            followers=count(account.get("followers_count")),
         )
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
@@ -200,8 +196,8 @@ class MastodonChannel(Channel):
         max_id: str | None = None
         for _ in range(LOOK_UP_MAX_PAGES):
             query = {"limit": str(PAGE_SIZE), **({"max_id": max_id} if max_id else {})}
-            page = _json_list(
-                self._request("GET", f"/api/v1/timelines/tag/{quote(hashtag)}", params=query)
+            page = self.api.json_list(
+                self.api.call("GET", f"/api/v1/timelines/tag/{quote(hashtag)}", params=query)
             )
             if not page:
                 break
@@ -224,8 +220,8 @@ class MastodonChannel(Channel):
     def delete(self, remote_id: str) -> None:
         """Delete the status. A status that is already gone (404) counts as deleted."""
         try:
-            self._request("DELETE", f"/api/v1/statuses/{remote_id}")
-        except _NotFoundError:
+            self.api.call("DELETE", f"/api/v1/statuses/{remote_id}")
+        except GoneError:
             _log.info("status %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
@@ -241,27 +237,20 @@ class MastodonChannel(Channel):
     # --- steps ------------------------------------------------------------------------------
 
     def _upload(self, media: MediaFile) -> str:
-        try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"mastodon: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
+        content = media.read(self.name)
         data = {"description": media.alt} if media.alt else {}
+        # No status exists yet: whatever happens to the upload, it cannot create the post.
         try:
-            response = self._request(
+            response = self.api.call(
                 "POST",
                 "/api/v2/media",
                 files={"file": (media.path.name, content, media.mime_type)},
                 data=data,
             )
-            attachment = _json(response)
+            attachment = self.api.json_object(response)
             media_id = str(attachment["id"])
             if response.status_code == 202:
                 self._wait_for_processing(media_id, media)
-        except OutcomeUnknownError as exc:
-            # No status exists yet: whatever happened to the upload, the post was not created.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise UnavailableError(
                 f"mastodon: {self.account.name}: unreadable answer to the upload of "
@@ -272,7 +261,7 @@ class MastodonChannel(Channel):
     def _wait_for_processing(self, media_id: str, media: MediaFile) -> None:
         for _ in range(self.max_polls):
             self._sleep(self.poll_interval)
-            response = self._request("GET", f"/api/v1/media/{media_id}")
+            response = self.api.call("GET", f"/api/v1/media/{media_id}")
             if response.status_code != 206:
                 return
         raise UnavailableError(
@@ -282,14 +271,14 @@ class MastodonChannel(Channel):
         )
 
     def _credentials(self) -> dict[str, Any]:
-        return _json(self._request("GET", "/api/v1/accounts/verify_credentials"))
+        return self.api.json_object(self.api.call("GET", "/api/v1/accounts/verify_credentials"))
 
     def _own_statuses(self, account_id: str, oldest: datetime) -> Iterator[dict[str, Any]]:
         """This account's statuses, newest first, down to ``oldest``."""
         params: dict[str, str | int] = {"limit": PAGE_SIZE, "exclude_reblogs": "true"}
         for _ in range(LOOK_UP_MAX_PAGES):
-            page = _json_list(
-                self._request("GET", f"/api/v1/accounts/{account_id}/statuses", params=params)
+            page = self.api.json_list(
+                self.api.call("GET", f"/api/v1/accounts/{account_id}/statuses", params=params)
             )
             if not page:
                 return
@@ -298,26 +287,26 @@ class MastodonChannel(Channel):
                     return
                 yield status
             params["max_id"] = str(page[-1]["id"])
-        raise OutcomeUnknownError(
-            f"mastodon: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} statuses "
-            f"since {oldest.isoformat()}; could not search back far enough",
-            hint="check the account by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} statuses since {oldest.isoformat()}"
         )
 
     def _source_text(self, status_id: str) -> str | None:
         try:
-            source = _json(self._request("GET", f"/api/v1/statuses/{status_id}/source"))
-        except _NotFoundError:
+            source = self.api.json_object(
+                self.api.call("GET", f"/api/v1/statuses/{status_id}/source")
+            )
+        except GoneError:
             return None  # deleted while we were looking
         text = source.get("text")
         return text if isinstance(text, str) else None
 
     def _read_instance_limit(self) -> int | None:
         try:
-            response = self._request(
-                "GET", "/api/v2/instance", timeout=min(self.timeout, 10.0), auth=False
+            response = self.api.call(
+                "GET", "/api/v2/instance", timeout=min(self.timeout, 10.0), authenticate=False
             )
-            limit = _json(response)["configuration"]["statuses"]["max_characters"]
+            limit = self.api.json_object(response)["configuration"]["statuses"]["max_characters"]
         except (ChannelError, KeyError, TypeError, ValueError) as exc:
             _log.warning(
                 "could not read max_characters of %s (%s); using the configured limit",
@@ -344,144 +333,8 @@ class MastodonChannel(Channel):
             published_at=_created_at(status),
         )
 
-    # --- HTTP -------------------------------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        creates: bool = False,
-        auth: bool = True,
-        timeout: float | None = None,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One call to the instance; an HTTP error status raises (see the module doc).
-
-        ``creates`` marks the call that may create the post (gateway timeouts are then an
-        unknown outcome rather than a failure).
-        """
-        all_headers = dict(headers or {})
-        if auth:
-            all_headers["Authorization"] = f"Bearer {self._token()}"
-        response = send(
-            self.session,
-            method,
-            self.base_url + path,
-            timeout=self.timeout if timeout is None else timeout,
-            channel=self.name,
-            headers=all_headers,
-            **kwargs,
-        )
-        if response.status_code >= 400:
-            raise self._error(response, f"{method} {path}", creates=creates)
-        return response
-
-    def _token(self) -> str:
-        token = self.account.secret("token")
-        if not token:
-            raise AuthError(
-                f"mastodon: account {self.account.name} has no access token",
-                hint="set `token` of the account in config.toml",
-            )
-        return token
-
-    def _error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
-        status = response.status_code
-        said = _error_text(response)
-        who = f"mastodon: {self.account.name}"
-        if status in (401, 403):
-            return AuthError(
-                f"{who}: the instance refused the credentials ({status}: {said})",
-                network_message=said,
-                hint="check the account's token and its scopes (`campaign channels verify`)",
-            )
-        if status == 429:
-            retry_at = _retry_at(response)
-            return RateLimitedError(
-                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=said,
-            )
-        if status in (404, 410):
-            return _NotFoundError(f"{who}: {call}: not found ({said})", network_message=said)
-        if status < 500:
-            return RejectedError(f"{who}: {call} refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 504):
-            return OutcomeUnknownError(
-                f"{who}: {call}: gateway error {status}; the status may have been created",
-                network_message=said,
-            )
-        return UnavailableError(
-            f"{who}: {call}: server error {status} ({said})", network_message=said
-        )
-
-
-class _NotFoundError(RejectedError):
-    """404/410: the record (reply target, status, media) does not exist (any more)."""
-
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    value = response.json()
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _json_list(response: requests.Response) -> list[dict[str, Any]]:
-    value = response.json()
-    if not isinstance(value, list):
-        raise TypeError(f"expected a JSON array, got {type(value).__name__}")
-    return [item for item in value if isinstance(item, dict)]
-
-
-def _error_text(response: requests.Response) -> str:
-    """The ``error`` of a Mastodon error body, or the start of whatever else came back."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])
-    text = " ".join(response.text.split())[:200]
-    return text or response.reason or f"HTTP {response.status_code}"
-
-
-def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
-    """When to try again after a 429.
-
-    Mastodon sends ``X-RateLimit-Reset`` as ISO 8601 (``2026-05-01T15:00:00.000000Z``). Some
-    look-alikes send Unix seconds there, or a ``Retry-After``; both are understood too.
-    """
-    now = now or datetime.now(UTC)
-    reset = response.headers.get("X-RateLimit-Reset", "").strip()
-    when: datetime | None = None
-    if reset:
-        try:
-            if reset.replace(".", "", 1).isdigit() and len(reset.split(".")[0]) >= 9:
-                when = datetime.fromtimestamp(float(reset), UTC)
-            else:
-                when = isoparse(reset)
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
-        except (ValueError, OverflowError):
-            _log.warning("unreadable X-RateLimit-Reset %r", reset)
-    retry_after = response.headers.get("Retry-After", "").strip()
-    if when is None and retry_after:
-        if retry_after.isdigit():
-            when = now + timedelta(seconds=int(retry_after))
-        else:
-            try:
-                when = parsedate_to_datetime(retry_after)
-            except (TypeError, ValueError):
-                _log.warning("unreadable Retry-After %r", retry_after)
-    if when is None:
-        return now + DEFAULT_RATE_LIMIT_WAIT
-    return max(when.astimezone(UTC), now)
 
 
 def _created_at(status: dict[str, Any]) -> datetime:
@@ -489,10 +342,6 @@ def _created_at(status: dict[str, Any]) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _normalise(text: str) -> str:

@@ -54,11 +54,10 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels._http import ApiClient, GoneError, count, json_or_none, logger_for
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -67,11 +66,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
@@ -90,7 +90,6 @@ MAX_EVENT_BYTES = 65536
 EVENT_ENVELOPE_BYTES = 2048
 #: How long a resolved room alias is trusted.
 ROOM_CACHE_TTL = 3600.0
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 #: ``look_up`` searches events sent down to ``since`` minus this (clock skew).
 LOOK_UP_MARGIN = timedelta(minutes=1)
 LOOK_UP_MAX_PAGES = 20
@@ -111,19 +110,67 @@ def clear_room_cache() -> None:
         _rooms.clear()
 
 
+class MatrixApi(ApiClient):
+    """The Matrix client-server API: errors are ``{"errcode", "error"}``; a rate limit says
+    ``retry_after_ms`` in the body (else ``Retry-After``); 403 means the room, not the token."""
+
+    thing = "event"
+    server = "homeserver"
+
+    def call_name(self, path: str) -> str:
+        """The path for messages, with the room id shortened (it is long and says little)."""
+        return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        errcode, said = _error_parts(response)
+        who = self.who
+        if status == 429 or errcode == "M_LIMIT_EXCEEDED":
+            return self.rate_limited(response, said)
+        if status == 401:
+            return AuthError(
+                f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
+                network_message=said,
+                hint="log in again and store the new access token (`campaign channels verify`)",
+            )
+        if status == 403:
+            return _ForbiddenError(
+                f"{who}: {call} forbidden ({errcode or status}: {said})",
+                network_message=said,
+                hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
+            )
+        if status == 404:
+            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
+        if status < 500:
+            return RejectedError(
+                f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
+            )
+        return super().error(response, call, creates=creates)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        body = json_or_none(response)
+        wait_ms = body.get("retry_after_ms") if isinstance(body, dict) else None
+        if isinstance(wait_ms, int | float) and not isinstance(wait_ms, bool) and wait_ms >= 0:
+            return self.clock() + timedelta(milliseconds=wait_ms)
+        return super().retry_at(response)
+
+
 class MatrixChannel(Channel):
     """Messages in one Matrix room. Setting: ``room`` (``!id:server`` or ``#alias:server``);
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
     name: ClassVar[str] = "matrix"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Matrix", settings=("room",), secrets=("token",), supports_threads=True
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
+    api_class: ClassVar[type[ApiClient] | None] = MatrixApi
+    api: MatrixApi
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=25)
     can_look_up: ClassVar[bool] = True
 
-    def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.base_url = account.base_url.rstrip("/")
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         self._user_id: str | None = None
 
     # --- the Channel interface ------------------------------------------------------------
@@ -162,18 +209,20 @@ class MatrixChannel(Channel):
         outside the thread (rich replies in the main timeline) are not counted."""
         room_id = self._room_id()
         path = f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(receipt.remote_id)}"
-        event = _json(self._request("GET", path))
+        event = self.api.json_object(self.api.call("GET", path))
         relations = event.get("unsigned", {}).get("m.relations", {})
         thread = relations.get("m.thread") if isinstance(relations, dict) else None
         replies = thread.get("count") if isinstance(thread, dict) else 0
-        members = _json(self._request("GET", f"{CLIENT}/rooms/{_q(room_id)}/joined_members"))
+        members = self.api.json_object(
+            self.api.call("GET", f"{CLIENT}/rooms/{_q(room_id)}/joined_members")
+        )
         joined = members.get("joined")
         followers = (
             len([u for u in joined if u != self._whoami()]) if isinstance(joined, dict) else None
         )
         return Metrics(
             likes=self._count_reactions(room_id, receipt.remote_id),
-            replies=_count(replies),
+            replies=count(replies),
             followers=followers,
         )
 
@@ -182,16 +231,16 @@ class MatrixChannel(Channel):
         answers 200 for an event that is already redacted or unknown)."""
         room_id = self._room_id()
         try:
-            event = _json(
-                self._request("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(remote_id)}")
+            event = self.api.json_object(
+                self.api.call("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(remote_id)}")
             )
-        except _NotFoundError:
+        except GoneError:
             _log.info("event %s on %s was already gone", remote_id, self.account.name)
             return
         attached = event.get("content", {}).get(MEDIA_KEY, [])
         for media_event in [e for e in attached if isinstance(e, str)] + [remote_id]:
             txn = "redact-" + hashlib.sha256(media_event.encode()).hexdigest()[:32]
-            self._request(
+            self.api.call(
                 "PUT",
                 f"{CLIENT}/rooms/{_q(room_id)}/redact/{_q(media_event)}/{txn}",
                 json={"reason": "removed by campaign-scheduler"},
@@ -204,8 +253,10 @@ class MatrixChannel(Channel):
         state = f"{CLIENT}/rooms/{_q(room_id)}/state"
         said: str | None = None
         try:
-            member = _json(self._request("GET", f"{state}/m.room.member/{_q(user_id)}"))
-        except (_NotFoundError, _ForbiddenError) as exc:  # 403: not in the room
+            member = self.api.json_object(
+                self.api.call("GET", f"{state}/m.room.member/{_q(user_id)}")
+            )
+        except (GoneError, _ForbiddenError) as exc:  # 403: not in the room
             member, said = {}, exc.network_message
         if member.get("membership") != "join":
             raise AuthError(
@@ -214,8 +265,8 @@ class MatrixChannel(Channel):
                 hint="join the room with this account (or invite it and accept the invitation)",
             )
         try:
-            levels = _json(self._request("GET", f"{state}/m.room.power_levels"))
-        except _NotFoundError:
+            levels = self.api.json_object(self.api.call("GET", f"{state}/m.room.power_levels"))
+        except GoneError:
             levels = {}
         have, needed = _power_to_post(levels, user_id)
         if have < needed:
@@ -248,8 +299,10 @@ class MatrixChannel(Channel):
         if cached is not None and now - cached[1] < ROOM_CACHE_TTL:
             return cached[0]
         try:
-            answer = _json(self._request("GET", f"{CLIENT}/directory/room/{_q(room)}"))
-        except _NotFoundError as exc:
+            answer = self.api.json_object(
+                self.api.call("GET", f"{CLIENT}/directory/room/{_q(room)}")
+            )
+        except GoneError as exc:
             raise AuthError(
                 f"matrix: {self.account.name}: the room alias {room} does not exist",
                 network_message=exc.network_message,
@@ -266,7 +319,7 @@ class MatrixChannel(Channel):
 
     def _whoami(self) -> str:
         if self._user_id is None:
-            answer = _json(self._request("GET", f"{CLIENT}/account/whoami"))
+            answer = self.api.json_object(self.api.call("GET", f"{CLIENT}/account/whoami"))
             user_id = answer.get("user_id")
             if not isinstance(user_id, str) or not user_id:
                 raise UnavailableError(f"matrix: {self.account.name}: whoami returned no user id")
@@ -274,14 +327,14 @@ class MatrixChannel(Channel):
         return self._user_id
 
     def _send(self, room_id: str, txn_id: str, content: dict[str, Any]) -> str:
-        response = self._request(
+        response = self.api.call(
             "PUT",
             f"{CLIENT}/rooms/{_q(room_id)}/send/m.room.message/{_q(txn_id)}",
             json=content,
             creates=True,
         )
         try:
-            event_id = _json(response)["event_id"]
+            event_id = self.api.json_object(response, creates=True)["event_id"]
             if not isinstance(event_id, str):
                 raise TypeError("event_id is not a string")
         except (KeyError, TypeError, ValueError) as exc:
@@ -292,15 +345,11 @@ class MatrixChannel(Channel):
         return event_id
 
     def _send_media(self, room_id: str, media: MediaFile, txn_id: str, post: OutboundPost) -> str:
+        data = media.read(self.name)
+        # Nothing is visible in the room yet: at worst an unused upload stays behind.
         try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"matrix: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
-        try:
-            answer = _json(
-                self._request(
+            answer = self.api.json_object(
+                self.api.call(
                     "POST",
                     UPLOAD,
                     params={"filename": media.path.name},
@@ -309,9 +358,6 @@ class MatrixChannel(Channel):
                 )
             )
             content_uri = answer["content_uri"]
-        except OutcomeUnknownError as exc:
-            # Nothing is visible in the room yet; at worst an unused upload stays behind.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise UnavailableError(
                 f"matrix: {self.account.name}: unreadable answer to the upload of {media.path.name}"
@@ -323,13 +369,13 @@ class MatrixChannel(Channel):
     def _receipt(self, room_id: str, event_id: str) -> Receipt:
         """The receipt of a sent event, with the homeserver's timestamp when it can be read."""
         try:
-            event = _json(
-                self._request("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(event_id)}")
+            event = self.api.json_object(
+                self.api.call("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(event_id)}")
             )
             return self._receipt_from_event(event)
         except (ChannelError, KeyError, TypeError, ValueError) as exc:
             _log.warning("could not read back %s (%s); using the local time", event_id, exc)
-            return Receipt(event_id, self._permalink(event_id), datetime.now(UTC))
+            return Receipt(event_id, self._permalink(event_id), self.clock())
 
     def _receipt_from_event(self, event: dict[str, Any]) -> Receipt:
         event_id = str(event["event_id"])
@@ -349,7 +395,7 @@ class MatrixChannel(Channel):
         }
         path = f"{CLIENT}/rooms/{_q(room_id)}/messages"
         for _ in range(LOOK_UP_MAX_PAGES):
-            page = _json(self._request("GET", path, params=params))
+            page = self.api.json_object(self.api.call("GET", path, params=params))
             chunk = [e for e in page.get("chunk", []) if isinstance(e, dict)]
             for event in chunk:
                 if int(event.get("origin_server_ts", 0)) < oldest_ms:
@@ -359,10 +405,10 @@ class MatrixChannel(Channel):
             if not chunk or not isinstance(end, str):
                 return
             params["from"] = end
-        raise OutcomeUnknownError(
-            f"matrix: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} own "
-            "messages in the room since the post was sent; could not search back far enough",
-            hint="check the room by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} own messages in the room since the post "
+            "was sent",
+            "room",
         )
 
     def _count_reactions(self, room_id: str, event_id: str) -> int | None:
@@ -370,7 +416,7 @@ class MatrixChannel(Channel):
         params: dict[str, str | int] = {"limit": PAGE_SIZE}
         total = 0
         for _ in range(RELATION_MAX_PAGES):
-            page = _json(self._request("GET", path, params=params))
+            page = self.api.json_object(self.api.call("GET", path, params=params))
             chunk = page.get("chunk", [])
             total += len([e for e in chunk if isinstance(e, dict) and e.get("content")])
             after = page.get("next_batch")
@@ -380,86 +426,6 @@ class MatrixChannel(Channel):
         return None  # too many to count honestly
 
     # --- HTTP -------------------------------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        creates: bool = False,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One call to the homeserver; an HTTP error status raises (see the module doc).
-
-        ``creates`` marks a call that may create an event (gateway timeouts are then an
-        unknown outcome rather than a failure).
-        """
-        all_headers = dict(headers or {})
-        all_headers["Authorization"] = f"Bearer {self._token()}"
-        response = send(
-            self.session,
-            method,
-            self.base_url + path,
-            timeout=self.timeout,
-            channel=self.name,
-            headers=all_headers,
-            **kwargs,
-        )
-        if response.status_code >= 400:
-            raise self._error(response, f"{method} {_call_name(path)}", creates=creates)
-        return response
-
-    def _token(self) -> str:
-        token = self.account.secret("token")
-        if not token:
-            raise AuthError(
-                f"matrix: account {self.account.name} has no access token",
-                hint="set `token` of the account in config.toml",
-            )
-        return token
-
-    def _error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
-        status = response.status_code
-        errcode, said = _error_parts(response)
-        who = f"matrix: {self.account.name}"
-        if status == 429 or errcode == "M_LIMIT_EXCEEDED":
-            retry_at = _retry_at(response)
-            return RateLimitedError(
-                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=said,
-            )
-        if status == 401:
-            return AuthError(
-                f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
-                network_message=said,
-                hint="log in again and store the new access token (`campaign channels verify`)",
-            )
-        if status == 403:
-            return _ForbiddenError(
-                f"{who}: {call} forbidden ({errcode or status}: {said})",
-                network_message=said,
-                hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
-            )
-        if status == 404:
-            return _NotFoundError(f"{who}: {call}: not found ({said})", network_message=said)
-        if status < 500:
-            return RejectedError(
-                f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
-            )
-        if creates and status in (502, 504):
-            return OutcomeUnknownError(
-                f"{who}: {call}: gateway error {status}; the event may have been stored",
-                network_message=said,
-            )
-        return UnavailableError(
-            f"{who}: {call}: server error {status} ({said})", network_message=said
-        )
-
-
-class _NotFoundError(RejectedError):
-    """404: the room alias, event or state does not exist."""
 
 
 class _ForbiddenError(AuthError):
@@ -607,11 +573,6 @@ def _q(segment: str) -> str:
     return quote(segment, safe="")
 
 
-def _call_name(path: str) -> str:
-    """The path for messages, with the room id shortened (it is long and says little)."""
-    return re.sub(r"/rooms/[^/]+", "/rooms/…", path)
-
-
 def _event_bytes(content: dict[str, Any]) -> int:
     return len(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
@@ -651,13 +612,6 @@ def _int(value: object) -> int:
     return 0
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
-    value = response.json()
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
 def _error_parts(response: requests.Response) -> tuple[str | None, str]:
     """``errcode`` and ``error`` of a Matrix error body, or the start of whatever came back."""
     try:
@@ -669,29 +623,3 @@ def _error_parts(response: requests.Response) -> tuple[str | None, str]:
         return str(body["errcode"]), str(error) if isinstance(error, str) else body["errcode"]
     text = " ".join(response.text.split())[:200]
     return None, text or response.reason or f"HTTP {response.status_code}"
-
-
-def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
-    """When to try again after a 429: ``retry_after_ms`` of the body (Matrix), else the
-    ``Retry-After`` header (seconds or an HTTP date; Synapse sends both), else a minute."""
-    now = now or datetime.now(UTC)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    wait_ms = body.get("retry_after_ms") if isinstance(body, dict) else None
-    if isinstance(wait_ms, int | float) and not isinstance(wait_ms, bool) and wait_ms >= 0:
-        return now + timedelta(milliseconds=wait_ms)
-    header = response.headers.get("Retry-After", "").strip()
-    if header.isdigit():
-        return now + timedelta(seconds=int(header))
-    if header:
-        try:
-            return max(parsedate_to_datetime(header).astimezone(UTC), now)
-        except (TypeError, ValueError):
-            _log.warning("unreadable Retry-After %r", header)
-    return now + DEFAULT_RATE_LIMIT_WAIT
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

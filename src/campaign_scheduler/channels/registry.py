@@ -8,6 +8,7 @@ asked for by name; importing this module costs next to nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,11 @@ class ChannelPluginError(CampaignSchedulerError):
     """An installed channel plugin cannot be loaded or is not a Channel."""
 
 
+@functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
     """Installed channels by name. When two packages claim one name, the built-in one wins,
-    otherwise the first found; the clash is logged."""
+    otherwise the first found; the clash is logged. Read once per process (see
+    :func:`forget_installed`)."""
     from importlib.metadata import entry_points
 
     found: dict[str, EntryPoint] = {}
@@ -51,6 +54,11 @@ def _entry_points() -> dict[str, EntryPoint]:
         else:
             found[entry.name] = entry
     return found
+
+
+def forget_installed() -> None:
+    """Read the installed channels again on next use (after installing a plugin at run time)."""
+    _entry_points.cache_clear()
 
 
 def available_channels() -> dict[str, str]:

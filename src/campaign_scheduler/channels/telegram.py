@@ -44,9 +44,15 @@ import logging
 import re
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from campaign_scheduler.channels._http import logger_for, redact_path, send
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    body_start,
+    json_or_none,
+    logger_for,
+    redact_path,
+)
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -54,11 +60,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
@@ -66,8 +73,6 @@ from campaign_scheduler.errors import (
 if TYPE_CHECKING:
     import requests
 
-#: Wait this long after a 429 that names no time.
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 #: Photos uploaded through the public Bot API may be at most this big.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 #: ``<bot id>:<secret>`` as @BotFather hands it out.
@@ -78,6 +83,80 @@ _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator r
 _log = logger_for("telegram")
 
 
+class TelegramApi(ApiClient):
+    """The Bot API: the token is part of the path; errors are ``{"ok": false,
+    "description", "parameters"}``, and flood control names ``retry_after`` in the body."""
+
+    thing = "message"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}  # the token is in the path (bot_path)
+
+    def bot_path(self, method: str) -> str:
+        token = self.secret(what="bot token")
+        if not TOKEN_FORMAT.fullmatch(token):
+            raise AuthError(
+                f"telegram: the bot token of {self.account.name} is malformed "
+                "(expected <bot id>:<secret>)",
+                hint="copy the token from @BotFather again",
+            )
+        return f"/bot{token}/{method}"
+
+    def error_text(self, response: requests.Response) -> str:
+        body = json_or_none(response)
+        if isinstance(body, dict) and isinstance(body.get("description"), str):
+            return redact_path(str(body["description"]))
+        return body_start(response)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        wait = _parameters(response).get("retry_after")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+            return self.clock() + timedelta(seconds=float(wait))
+        return super().retry_at(response)
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        said = self.error_text(response)
+        parameters = _parameters(response)
+        who = f"{self.who}: {call}"
+        if status in (401, 404):
+            return AuthError(
+                f"{who}: the Bot API refused the bot token ({status}: {said})",
+                network_message=said,
+                hint="check `token` (from @BotFather; revoked tokens must be replaced)",
+            )
+        if status == 403:
+            return AuthError(
+                f"{who}: forbidden ({said})",
+                network_message=said,
+                hint="make the bot an administrator of the channel with the right to post messages",
+            )
+        if status == 429:
+            return self.rate_limited(response, said, who=who, what="flood control")
+        if status < 500:
+            migrated = parameters.get("migrate_to_chat_id")
+            if migrated is not None:
+                return AuthError(
+                    f"{who}: the chat moved to {migrated}",
+                    network_message=said,
+                    hint=f"set `chat` of the account to {migrated}",
+                )
+            if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
+                return AuthError(
+                    f"{who}: the channel cannot be used ({said})",
+                    network_message=said,
+                    hint="check `chat` (a private channel needs its numeric id -100…) and that "
+                    "the bot is an administrator with the right to post",
+                )
+            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        if creates and status in (502, 504):
+            return OutcomeUnknownError(
+                f"{who}: gateway error {status}; the message may have been sent",
+                network_message=said,
+            )
+        return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+
+
 class TelegramChannel(Channel):
     """Messages in one Telegram channel, sent by a bot that is one of its administrators.
 
@@ -85,14 +164,24 @@ class TelegramChannel(Channel):
     token from @BotFather."""
 
     name: ClassVar[str] = "telegram"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Telegram",
+        settings=("chat",),
+        secrets=("token",),
+        default_base_url="https://api.telegram.org",
+        supports_threads=True,
+        reports_impressions=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(
+        UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024
+    )
+    api_class: ClassVar[type[ApiClient] | None] = TelegramApi
+    api: TelegramApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 
-    def __init__(
-        self, account: AccountSettings, session: requests.Session, *, timeout: float = 30.0
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.base_url = account.base_url.rstrip("/")
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         install_log_redaction()
 
     # --- the Channel interface ------------------------------------------------------------
@@ -122,12 +211,7 @@ class TelegramChannel(Channel):
             message = self._call("sendMessage", json={**fields, "text": text})
         else:
             media = post.media[0]
-            try:
-                content = media.path.read_bytes()
-            except OSError as exc:
-                raise RejectedError(
-                    f"telegram: cannot read media file {media.path}: {exc.strerror or exc}"
-                ) from exc
+            content = media.read(self.name)
             if len(content) > MAX_PHOTO_BYTES:
                 raise RejectedError(
                     f"telegram: {media.path.name} is {len(content)} bytes; photos may have at "
@@ -227,16 +311,13 @@ class TelegramChannel(Channel):
         creates = method in _SEND_METHODS
         failure: ChannelError | None = None
         try:
-            response = self._send(method, **kwargs)
+            response = self.api.send("POST", self.api.bot_path(method), creates=creates, **kwargs)
         except ChannelError as exc:
             failure = exc
         if failure is not None:
             _scrub(failure)
-            if creates or not isinstance(failure, OutcomeUnknownError):
-                raise failure
-            # Reading calls cannot create anything: a lost answer there is just unavailability.
-            raise UnavailableError(failure.message, network_message=failure.network_message)
-        body = _body(response)
+            raise failure
+        body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
         if response.status_code == 200 and creates:
@@ -244,79 +325,13 @@ class TelegramChannel(Channel):
                 f"telegram: {self.account.name}: {method} answered 200 without a readable result",
                 hint="check the channel and settle the delivery with `campaign resolve`",
             )
-        self._raise_error(response, body, method, creates=creates)
+        raise self.api.error(response, method, creates=creates)
 
-    def _send(self, method: str, **kwargs: Any) -> requests.Response:
-        token = self.account.secret("token")
-        if not token:
-            raise AuthError(
-                f"telegram: account {self.account.name} has no bot token",
-                hint="set `token` of the account in config.toml",
-            )
-        if not TOKEN_FORMAT.fullmatch(token):
-            raise AuthError(
-                f"telegram: the bot token of {self.account.name} is malformed "
-                "(expected <bot id>:<secret>)",
-                hint="copy the token from @BotFather again",
-            )
-        return send(
-            self.session,
-            "POST",
-            f"{self.base_url}/bot{token}/{method}",
-            timeout=self.timeout,
-            channel=self.name,
-            **kwargs,
-        )
 
-    def _raise_error(
-        self, response: requests.Response, body: Any, method: str, *, creates: bool
-    ) -> NoReturn:
-        status = response.status_code
-        said = _description(response, body)
-        parameters = body.get("parameters") if isinstance(body, dict) else None
-        parameters = parameters if isinstance(parameters, dict) else {}
-        who = f"telegram: {self.account.name}: {method}"
-        if status in (401, 404):
-            raise AuthError(
-                f"{who}: the Bot API refused the bot token ({status}: {said})",
-                network_message=said,
-                hint="check `token` (from @BotFather; revoked tokens must be replaced)",
-            )
-        if status == 403:
-            raise AuthError(
-                f"{who}: forbidden ({said})",
-                network_message=said,
-                hint="make the bot an administrator of the channel with the right to post messages",
-            )
-        if status == 429:
-            retry_at = _retry_at(parameters, response)
-            raise RateLimitedError(
-                f"{who}: flood control until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=said,
-            )
-        if status < 500:
-            migrated = parameters.get("migrate_to_chat_id")
-            if migrated is not None:
-                raise AuthError(
-                    f"{who}: the chat moved to {migrated}",
-                    network_message=said,
-                    hint=f"set `chat` of the account to {migrated}",
-                )
-            if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
-                raise AuthError(
-                    f"{who}: the channel cannot be used ({said})",
-                    network_message=said,
-                    hint="check `chat` (a private channel needs its numeric id -100…) and that "
-                    "the bot is an administrator with the right to post",
-                )
-            raise RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 504):
-            raise OutcomeUnknownError(
-                f"{who}: gateway error {status}; the message may have been sent",
-                network_message=said,
-            )
-        raise UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+def _parameters(response: requests.Response) -> dict[str, Any]:
+    body = json_or_none(response)
+    parameters = body.get("parameters") if isinstance(body, dict) else None
+    return parameters if isinstance(parameters, dict) else {}
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -393,30 +408,3 @@ def _form_value(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
-
-
-def _body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _description(response: requests.Response, body: Any) -> str:
-    if isinstance(body, dict) and isinstance(body.get("description"), str):
-        return redact_path(str(body["description"]))
-    text = " ".join(response.text.split())[:200]
-    return redact_path(text) or response.reason or f"HTTP {response.status_code}"
-
-
-def _retry_at(
-    parameters: dict[str, Any], response: requests.Response, now: datetime | None = None
-) -> datetime:
-    now = now or datetime.now(UTC)
-    wait = parameters.get("retry_after")
-    if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
-        return now + timedelta(seconds=float(wait))
-    header = response.headers.get("Retry-After", "").strip()
-    if header.isdigit():
-        return now + timedelta(seconds=int(header))
-    return now + DEFAULT_RATE_LIMIT_WAIT

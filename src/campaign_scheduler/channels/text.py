@@ -1,7 +1,9 @@
 """Measure a post's text the way each network counts it, and report what does not fit.
 
 Every network has its own idea of a "character" (see channels.md, "Text limits and counting" of
-each network). The rules implemented here:
+each network). This module holds the counting functions and :class:`TextRule`; each channel
+class declares its own rule (``text_rule``: unit, counter, limits) from them. The rules of the
+built-in channels:
 
 ``mastodon``
     Extended grapheme clusters, after two rewrites done by Mastodon's ``StatusLengthValidator``:
@@ -50,19 +52,6 @@ from typing import Any, NamedTuple
 
 import regex
 
-KNOWN_CHANNELS: tuple[str, ...] = (
-    "mastodon",
-    "bluesky",
-    "x",
-    "facebook",
-    "instagram",
-    "linkedin",
-    "telegram",
-    "threads",
-    "matrix",
-    "webhook",
-)
-
 UNIT_MASTODON = "characters (URLs count 23)"
 UNIT_GRAPHEMES = "graphemes"
 UNIT_UTF8 = "UTF-8 bytes"
@@ -72,9 +61,6 @@ UNIT_THREADS = "characters (emoji count their UTF-8 bytes)"
 UNIT_HASHTAGS = "hashtags"
 
 MASTODON_URL_LENGTH = 23
-BLUESKY_MAX_BYTES = 3000
-TELEGRAM_CAPTION_LIMIT = 1024
-INSTAGRAM_MAX_HASHTAGS = 30
 
 
 @dataclass(frozen=True)
@@ -303,88 +289,106 @@ def _hashtags(text: str) -> int:
     return sum(1 for _ in _HASHTAG.finditer(text))
 
 
-# --- channel table ------------------------------------------------------------------------------
+# --- text rules ---------------------------------------------------------------------------------
+#
+# A channel class declares its ``text_rule`` from these pieces (channels/<network>.py); the
+# counters below are the public names of the measuring functions above.
+
+count_graphemes = _graphemes
+count_utf8_bytes = _utf8_bytes
+count_utf16_units = _utf16_units
+count_threads = _threads_length
+count_x_weighted = _x_weighted_length
+count_mastodon = _mastodon_length
+count_hashtags = _hashtags
 
 
 @dataclass(frozen=True)
-class _Rule:
+class Limit:
+    """A limit that applies besides the main one (Bluesky's bytes, Instagram's hashtags)."""
+
+    unit: str
+    count: Callable[[str], int]
+    limit: int
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """How one network counts a post's text and how much it takes.
+
+    ``limit`` is the main limit in ``unit`` (``None``: no limit). ``caption_limit`` replaces it
+    when the post has media (Telegram's 1024). ``subject`` names what is measured in messages
+    ("caption" where the text always is one). ``also`` are limits that always apply.
+    """
+
     unit: str
     count: Callable[[str], int]
     limit: int | None
+    caption_limit: int | None = None
+    subject: str = "text"
+    also: tuple[Limit, ...] = ()
+
+    def issues(
+        self, channel: str, text: str, *, with_media: bool = False, limit: int | None = None
+    ) -> list[LengthIssue]:
+        """Every limit ``text`` breaks on ``channel``; an empty list when it fits.
+
+        ``limit`` replaces the main limit (a Mastodon instance's ``max_characters``, a longer
+        X subscription), counted in ``unit``; it also replaces the caption limit when
+        ``with_media`` is set. The ``also`` limits always apply.
+        """
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be a positive number, not {limit}")
+        subject = self.subject
+        main_limit = self.limit
+        if with_media and self.caption_limit is not None:
+            main_limit = self.caption_limit
+            subject = "caption"
+        if limit is not None:
+            main_limit = limit
+        issues: list[LengthIssue] = []
+        if main_limit is not None:
+            measured = self.count(text)
+            if measured > main_limit:
+                issues.append(LengthIssue(channel, measured, main_limit, self.unit, subject))
+        for extra in self.also:
+            measured = extra.count(text)
+            if measured > extra.limit:
+                issues.append(LengthIssue(channel, measured, extra.limit, extra.unit, subject))
+        return issues
 
 
-_RULES: dict[str, _Rule] = {
-    "mastodon": _Rule(UNIT_MASTODON, _mastodon_length, 500),
-    "bluesky": _Rule(UNIT_GRAPHEMES, _graphemes, 300),
-    "x": _Rule(UNIT_WEIGHTED, _x_weighted_length, 280),
-    "facebook": _Rule(UNIT_UTF16, _utf16_units, 63206),
-    "instagram": _Rule(UNIT_UTF16, _utf16_units, 2200),
-    "linkedin": _Rule(UNIT_UTF16, _utf16_units, 3000),
-    "telegram": _Rule(UNIT_UTF16, _utf16_units, 4096),
-    "threads": _Rule(UNIT_THREADS, _threads_length, 500),
-    "matrix": _Rule(UNIT_UTF8, _utf8_bytes, 60000),
-    "webhook": _Rule(UNIT_GRAPHEMES, _graphemes, None),
-}
+#: The rule of a channel that declares none: graphemes, no limit.
+NO_LIMIT = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
 
 
-def _rule(channel: str) -> _Rule:
-    try:
-        return _RULES[channel]
-    except KeyError:
-        known = ", ".join(KNOWN_CHANNELS)
-        raise ValueError(f"unknown channel {channel!r} (known: {known})") from None
+def rule_of(channel: str) -> TextRule:
+    """The text rule of the installed channel ``channel`` (read from its class).
+
+    Raises :class:`~campaign_scheduler.errors.NotFoundError` when no such channel is installed.
+    """
+    from campaign_scheduler.channels.registry import channel_class
+
+    return channel_class(channel).text_rule
 
 
 def measure(channel: str, text: str) -> int:
     """The length of ``text`` in ``channel``'s main unit (see :func:`unit_of`)."""
-    return _rule(channel).count(text)
+    return rule_of(channel).count(text)
 
 
 def limit_of(channel: str) -> int | None:
     """The channel's default main limit; ``None`` when it has none (webhook)."""
-    return _rule(channel).limit
+    return rule_of(channel).limit
 
 
 def unit_of(channel: str) -> str:
     """The unit :func:`measure` and :func:`limit_of` use for ``channel``."""
-    return _rule(channel).unit
+    return rule_of(channel).unit
 
 
 def text_length_issues(
     channel: str, text: str, *, with_media: bool = False, limit: int | None = None
 ) -> list[LengthIssue]:
-    """Every length limit ``text`` breaks on ``channel``; an empty list when it fits.
-
-    ``limit`` replaces the channel's main limit (a Mastodon instance's ``max_characters``, a
-    longer X subscription) and is counted in the channel's main unit (:func:`unit_of`); it also
-    replaces Telegram's caption limit when ``with_media`` is set. Secondary limits (Bluesky's
-    3000 bytes, Instagram's 30 hashtags) always apply. ``with_media`` only matters for Telegram,
-    whose caption limit is 1024; Instagram text is always a caption.
-    """
-    rule = _rule(channel)
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be a positive number, not {limit}")
-    subject = "caption" if channel == "instagram" else "text"
-    main_limit = rule.limit
-    if channel == "telegram" and with_media:
-        main_limit = TELEGRAM_CAPTION_LIMIT
-        subject = "caption"
-    if limit is not None:
-        main_limit = limit
-
-    issues: list[LengthIssue] = []
-    if main_limit is not None:
-        measured = rule.count(text)
-        if measured > main_limit:
-            issues.append(LengthIssue(channel, measured, main_limit, rule.unit, subject))
-    if channel == "bluesky":
-        size = _utf8_bytes(text)
-        if size > BLUESKY_MAX_BYTES:
-            issues.append(LengthIssue(channel, size, BLUESKY_MAX_BYTES, UNIT_UTF8, subject))
-    if channel == "instagram":
-        tags = _hashtags(text)
-        if tags > INSTAGRAM_MAX_HASHTAGS:
-            issues.append(
-                LengthIssue(channel, tags, INSTAGRAM_MAX_HASHTAGS, UNIT_HASHTAGS, subject)
-            )
-    return issues
+    """Every length limit ``text`` breaks on ``channel`` (see :meth:`TextRule.issues`)."""
+    return rule_of(channel).issues(channel, text, with_media=with_media, limit=limit)

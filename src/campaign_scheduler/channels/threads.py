@@ -34,23 +34,19 @@ from campaign_scheduler.channels._graph import (
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
-    GraphNotFoundError,
+    GraphApi,
     check_publishing_quota,
-    count,
     find_oldest_match,
     insight_values,
     media_problems,
     media_url,
-    parse_time,
-    publish_container,
-    read_receipt,
+    receipt_of,
     unix,
 )
-from campaign_scheduler.channels.base import (
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
+from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
 DEFAULT_THREADS_VERSION = "v1.0"
@@ -59,14 +55,31 @@ MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
 
 
+class ThreadsGraph(GraphApi):
+    """The Threads API: Graph's dialect on graph.threads.net, with versions of its own."""
+
+    default_version: ClassVar[str] = DEFAULT_THREADS_VERSION
+
+
 class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
     name: ClassVar[str] = "threads"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Threads",
+        settings=("user_id",),
+        secrets=("token",),
+        optional=("api_version", "media_base_url"),
+        default_base_url="https://graph.threads.net",
+        supports_threads=True,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
     can_look_up: ClassVar[bool] = True
-    graph_version: ClassVar[str] = DEFAULT_THREADS_VERSION
+    api_class: ClassVar[type[ApiClient] | None] = ThreadsGraph
     default_poll_interval: ClassVar[float] = 5.0
     default_max_polls: ClassVar[int] = 60
+    container_edge: ClassVar[str] = "threads"
+    containers: ClassVar[ContainerDialect] = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -109,18 +122,7 @@ class ThreadsChannel(ContainerChannel):
                 {"media_type": "IMAGE", "image_url": url, **({"alt_text": alt} if alt else {})}
                 for url, alt in images
             ]
-        media_id = publish_container(
-            self.api,
-            edge=f"{user}/threads",
-            publish_edge=f"{user}/threads_publish",
-            params=params,
-            children=children,
-            dialect=CONTAINERS,
-            polling=self.polling,
-        )
-        receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
-        return receipt
+        return self._publish(params, children)
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post (or reply to ``post.reply_to``) of the profile created since
@@ -151,12 +153,7 @@ class ThreadsChannel(ContainerChannel):
         )
         if found is None:
             return None
-        url = found.get("permalink")
-        return Receipt(
-            remote_id=str(found["id"]),
-            url=url if isinstance(url, str) else None,
-            published_at=parse_time(found.get("timestamp")) or self.api.clock(),
-        )
+        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """views, likes, replies, reposts and quotes from the post's insights (``shares``
@@ -175,13 +172,6 @@ class ThreadsChannel(ContainerChannel):
             quotes=count(values.get("quotes")),
             followers=self._followers(),
         )
-
-    def delete(self, remote_id: str) -> None:
-        """Delete the post (100 deletions per day); one already gone counts as deleted."""
-        try:
-            self.api.delete(remote_id)
-        except GraphNotFoundError:
-            self.api.log.info("%s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""

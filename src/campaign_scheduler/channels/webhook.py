@@ -52,30 +52,29 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from campaign_scheduler.channels._http import logger_for, safe_url, send
+from campaign_scheduler.channels._http import ApiClient, json_or_none, logger_for, safe_url
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
     ConfigError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.timeutil import WhenError, parse_duration
+from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
 
 if TYPE_CHECKING:
     import requests
 
 SIGNATURE_HEADER = "X-Campaign-Signature"
 TIMESTAMP_HEADER = "X-Campaign-Timestamp"
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 #: Share of a receiver's documented deduplication window that is not relied upon.
 WINDOW_MARGIN = 0.10
 MIN_WINDOW_MARGIN = timedelta(minutes=1)
@@ -117,6 +116,15 @@ class WebhookChannel(Channel):
     documents that it answers a repeated ``Idempotency-Key`` without publishing again)."""
 
     name: ClassVar[str] = "webhook"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "Webhook",
+        settings=("url",),
+        secrets=("secret",),
+        optional=("deduplicates",),
+        addresses=("url",),
+        needs_base_url=False,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 
@@ -127,9 +135,11 @@ class WebhookChannel(Channel):
         *,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self._clock = clock
+        super().__init__(account, session, timeout=timeout, clock=now)
+        self.api = WebhookApi(self.name, account, session, base_url="", timeout=timeout, clock=now)
+        self._clock = clock  # Unix seconds for the signature's timestamp
         window = receiver_window(account.settings.get("deduplicates"))
         if window is not None:
             # Per account, not per class: this receiver's promise, not every webhook's.
@@ -146,14 +156,15 @@ class WebhookChannel(Channel):
 
     def publish(self, post: OutboundPost) -> Receipt:
         body = post_body(post, self.account.name)
-        response = self._post(body, post.idempotency_key)
-        answer = _json_object(response)
+        response = self._post(body, post.idempotency_key, creates=True)
+        answer = json_or_none(response)
+        answer = answer if isinstance(answer, dict) else {}  # receivers may answer 204
         remote_id = answer.get("id")
         url = answer.get("url")
         receipt = Receipt(
             remote_id=str(remote_id) if isinstance(remote_id, str | int) else post.idempotency_key,
             url=url if isinstance(url, str) else None,
-            published_at=datetime.now(UTC),
+            published_at=self.clock(),
         )
         _log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
         return receipt
@@ -162,7 +173,7 @@ class WebhookChannel(Channel):
         """Send a signed ping; the receiver must answer 2xx (and publish nothing)."""
         ping_id = uuid.uuid4().hex
         body = _encode({"type": "ping", "delivery_id": ping_id, "account": self.account.name})
-        self._post(body, ping_id)
+        self._post(body, ping_id, creates=False)
         return f"webhook {safe_url(self._url())}"
 
     # --- HTTP -------------------------------------------------------------------------------
@@ -176,42 +187,39 @@ class WebhookChannel(Channel):
             )
         return url
 
-    def _secret(self) -> str:
-        secret = self.account.secret("secret")
-        if not secret:
-            raise AuthError(
-                f"webhook: account {self.account.name} has no secret",
-                hint="set `secret` of the account in config.toml",
-            )
-        return secret
-
-    def _post(self, body: bytes, key: str) -> requests.Response:
+    def _post(self, body: bytes, key: str, *, creates: bool) -> requests.Response:
         url = self._url()
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": key,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(self._secret(), timestamp, body),
+            SIGNATURE_HEADER: sign(self.api.secret("secret", what="secret"), timestamp, body),
         }
-        response = send(
-            self.session,
+        response = self.api.send(
             "POST",
             url,
-            timeout=self.timeout,
-            channel=self.name,
+            creates=creates,
+            authenticate=False,
             data=body,
             headers=headers,
-            allow_redirects=False,
+            follow_redirects=False,  # a receiver's redirect is reported, never followed
         )
         if not 200 <= response.status_code < 300:
-            raise self._error(response)
+            raise self.api.error(response, "POST", creates=creates)
         return response
 
-    def _error(self, response: requests.Response) -> ChannelError:
+
+class WebhookApi(ApiClient):
+    """A receiver's answers: any 2xx is success; redirects, 408 and 409 have meanings of
+    their own; a gateway error may hide a post the receiver published."""
+
+    auth_hint = "check that both sides use the same secret and that the clocks agree"
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
         status = response.status_code
-        said = _error_text(response)
-        who = f"webhook: {self.account.name}"
+        said = self.error_text(response)
+        who = self.who
         if 300 <= status < 400:
             target = response.headers.get("Location", "?")
             return RejectedError(
@@ -223,7 +231,7 @@ class WebhookChannel(Channel):
             return AuthError(
                 f"{who}: the receiver refused the request ({status}: {said})",
                 network_message=said,
-                hint="check that both sides use the same secret and that the clocks agree",
+                hint=self.auth_hint,
             )
         if status == 408:
             return UnavailableError(f"{who}: the receiver timed out reading the request")
@@ -233,15 +241,10 @@ class WebhookChannel(Channel):
                 network_message=said,
             )
         if status == 429:
-            retry_at = _retry_at(response)
-            return RateLimitedError(
-                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=said,
-            )
+            return self.rate_limited(response, said)
         if status < 500:
             return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if status in (502, 504):
+        if creates and status in (502, 504):
             return OutcomeUnknownError(
                 f"{who}: gateway error {status}; the receiver may have published the post",
                 network_message=said,
@@ -255,12 +258,7 @@ def post_body(post: OutboundPost, account: str) -> bytes:
     Raises :class:`RejectedError` when a media file cannot be read."""
     media = []
     for item in post.media:
-        try:
-            data = item.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"webhook: cannot read media file {item.path}: {exc.strerror or exc}"
-            ) from exc
+        data = item.read("webhook")
         media.append(
             {
                 "filename": item.path.name,
@@ -286,35 +284,3 @@ def post_body(post: OutboundPost, account: str) -> bytes:
 
 def _encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    """The answer's JSON object, or an empty one (receivers may answer 204 or plain text)."""
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _error_text(response: requests.Response) -> str:
-    """``error`` or ``message`` of a JSON answer, or the start of whatever else came back."""
-    body = _json_object(response)
-    for key in ("error", "message", "detail"):
-        if isinstance(body.get(key), str):
-            return str(body[key])
-    text = " ".join(response.text.split())[:200]
-    return text or response.reason or f"HTTP {response.status_code}"
-
-
-def _retry_at(response: requests.Response, now: datetime | None = None) -> datetime:
-    now = now or datetime.now(UTC)
-    header = response.headers.get("Retry-After", "").strip()
-    if header.isdigit():
-        return now + timedelta(seconds=int(header))
-    if header:
-        try:
-            return max(parsedate_to_datetime(header).astimezone(UTC), now)
-        except (TypeError, ValueError):
-            _log.warning("unreadable Retry-After %r", header)
-    return now + DEFAULT_RATE_LIMIT_WAIT

@@ -40,15 +40,19 @@ The points that matter to the publisher:
 from __future__ import annotations
 
 import html
-import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
-
-from campaign_scheduler.channels._http import logger_for, send
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    GoneError,
+    count,
+    logger_for,
+    reset_time,
+    retry_at,
+)
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -57,11 +61,12 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
+from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
     OutcomeUnknownError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
 )
@@ -74,8 +79,6 @@ TWITTER_EPOCH_MS = 1288834974657
 MAX_MEDIA = 4
 MAX_ALT_TEXT = 1000
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-#: Wait this long after a 429 that names no reset.
-DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 #: ``look_up`` searches down to ``since`` minus this (clock skew).
 LOOK_UP_MARGIN = timedelta(minutes=1)
 #: After a 403 "duplicate content", posts this recent with the same text count as this one.
@@ -89,30 +92,96 @@ _MEDIA_CATEGORY = {"image/gif": "tweet_gif"}
 _log = logger_for("x")
 
 
+class XApi(ApiClient):
+    """X API v2 with OAuth 1.0a user context: errors are problem details (``detail``,
+    ``errors``); 403 may mean duplicate content or missing permissions; a 429 names resets
+    of several limits."""
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}  # OAuth 1.0a signs each request (auth_options)
+
+    def auth_options(self) -> dict[str, Any]:
+        from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
+
+        values = {key: self.account.secret(key) for key in SECRETS}
+        missing = [key for key, value in values.items() if not value]
+        if missing:
+            raise AuthError(
+                f"x: account {self.account.name} lacks {', '.join(missing)}",
+                hint="set all four keys of the account in config.toml",
+            )
+        return {
+            "auth": OAuth1(
+                values["api_key"],
+                client_secret=values["api_secret"],
+                resource_owner_key=values["access_token"],
+                resource_owner_secret=values["access_secret"],
+            )
+        }
+
+    def error_text(self, response: requests.Response) -> str:
+        return _problem_text(_problem(response), response)
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        return retry_at_from(response.headers, self.clock())
+
+    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+        status = response.status_code
+        problem = _problem(response)
+        said = _problem_text(problem, response)
+        kind = str(problem.get("type", ""))
+        who = f"{self.who}: {call}"
+        if status == 401:
+            return AuthError(
+                f"{who}: X refused the credentials ({said})",
+                network_message=said,
+                hint="check the four keys of the account; regenerated keys replace the old ones",
+            )
+        if status == 403:
+            if "duplicate content" in said.lower():
+                return _DuplicateContentError(f"{who}: duplicate content", network_message=said)
+            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
+                return AuthError(
+                    f"{who}: X does not let this app do that ({said})",
+                    network_message=said,
+                    hint='give the app "Read and write" permission, then regenerate the '
+                    "access token and secret",
+                )
+            return RejectedError(f"{who}: forbidden ({said})", network_message=said)
+        if status == 404:
+            return GoneError(f"{who}: not found ({said})", network_message=said)
+        if creates and status in (502, 503, 504):
+            return OutcomeUnknownError(
+                f"{who}: server error {status}; the post may have been created",
+                network_message=said,
+            )
+        if status >= 500:
+            return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+        if status == 429:
+            return self.rate_limited(response, said)
+        return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+
+
 class XChannel(Channel):
     """Posts on one X account. Secrets: ``api_key`` and ``api_secret`` (the app's consumer
     keys), ``access_token`` and ``access_secret`` (the account's user token; the app needs
     "Read and write" permission)."""
 
     name: ClassVar[str] = "x"
+    spec: ClassVar[ChannelSpec] = ChannelSpec(
+        "X",
+        secrets=("api_key", "api_secret", "access_token", "access_secret"),
+        default_base_url="https://api.x.com",
+        supports_threads=True,
+    )
+    text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
+    api_class: ClassVar[type[ApiClient] | None] = XApi
+    api: XApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        account: AccountSettings,
-        session: requests.Session,
-        *,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-        max_polls: int = 60,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(account, session, timeout=timeout)
-        self.base_url = account.base_url.rstrip("/")
-        self.poll_interval = poll_interval
-        self.max_polls = max_polls
-        self._sleep = sleep
+    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
+        super().__init__(account, session, **options)
         self._user: dict[str, Any] | None = None  # GET /2/users/me, once per adapter
 
     # --- the Channel interface ------------------------------------------------------------
@@ -141,11 +210,11 @@ class XChannel(Channel):
         if post.reply_to is not None:
             body["reply"] = {"in_reply_to_tweet_id": post.reply_to}
         try:
-            response = self._request("POST", "/2/tweets", json=body, creates=True)
+            response = self.api.call("POST", "/2/tweets", json=body, creates=True)
         except _DuplicateContentError as exc:
             return self._adopt_duplicate(post, exc)
         try:
-            tweet_id = str(_json(response)["data"]["id"])
+            tweet_id = str(self.api.json_object(response)["data"]["id"])
         except (KeyError, TypeError, ValueError) as exc:
             raise OutcomeUnknownError(
                 f"x: {self.account.name}: the post was created but the answer could not be read",
@@ -168,31 +237,37 @@ class XChannel(Channel):
         try:
             data = self._tweet(receipt.remote_id, "public_metrics,non_public_metrics")
         except RejectedError as exc:
-            if isinstance(exc, _NotFoundError):
+            if isinstance(exc, GoneError):
                 raise
             data = self._tweet(receipt.remote_id, "public_metrics")
         public = data.get("public_metrics") or {}
         private = data.get("non_public_metrics") or {}
         views = private.get("impression_count", public.get("impression_count"))
-        user = _json(self._request("GET", "/2/users/me", params={"user.fields": "public_metrics"}))
+        user = self.api.json_object(
+            self.api.call("GET", "/2/users/me", params={"user.fields": "public_metrics"})
+        )
         followers = ((user.get("data") or {}).get("public_metrics") or {}).get("followers_count")
         return Metrics(
-            likes=_count(public.get("like_count")),
-            reposts=_count(public.get("retweet_count")),
-            replies=_count(public.get("reply_count")),
-            quotes=_count(public.get("quote_count")),
-            views=_count(views),
-            clicks=_count(private.get("url_link_clicks")),
-            followers=_count(followers),
+            likes=count(public.get("like_count")),
+            reposts=count(public.get("retweet_count")),
+            replies=count(public.get("reply_count")),
+            quotes=count(public.get("quote_count")),
+            views=count(views),
+            clicks=count(private.get("url_link_clicks")),
+            followers=count(followers),
         )
 
     def delete(self, remote_id: str) -> None:
         """Delete the post. One that is already gone counts as deleted."""
         try:
-            response = self._request("DELETE", f"/2/tweets/{remote_id}")
-        except _NotFoundError:
+            response = self.api.call("DELETE", f"/2/tweets/{remote_id}")
+        except GoneError:
             response = None
-        deleted = _json(response).get("data", {}).get("deleted") if response is not None else None
+        deleted = (
+            self.api.json_object(response).get("data", {}).get("deleted")
+            if response is not None
+            else None
+        )
         if deleted is not True:
             _log.info("post %s on %s was already gone", remote_id, self.account.name)
 
@@ -205,7 +280,7 @@ class XChannel(Channel):
 
     def _me(self) -> dict[str, Any]:
         if self._user is None:
-            data = _json(self._request("GET", "/2/users/me")).get("data")
+            data = self.api.json_object(self.api.call("GET", "/2/users/me")).get("data")
             if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
                 raise UnavailableError(f"x: {self.account.name}: /2/users/me named no user")
             self._user = data
@@ -225,21 +300,16 @@ class XChannel(Channel):
         return Receipt(
             remote_id=tweet_id,
             url=f"https://x.com/{where}/status/{tweet_id}",
-            published_at=created_at(tweet_id),
+            published_at=created_at(tweet_id) or self.clock(),
         )
 
     def _upload(self, media: MediaFile) -> str:
         """Upload one image, wait for processing, set its alt text; return the media id.
 
         Nothing here can create the post, so a lost answer is reported as unavailability."""
+        content = media.read(self.name)
         try:
-            content = media.path.read_bytes()
-        except OSError as exc:
-            raise RejectedError(
-                f"x: cannot read media file {media.path}: {exc.strerror or exc}"
-            ) from exc
-        try:
-            response = self._request(
+            response = self.api.call(
                 "POST",
                 "/2/media/upload",
                 files={"media": (media.path.name, content, media.mime_type)},
@@ -248,18 +318,16 @@ class XChannel(Channel):
                     "media_type": media.mime_type,
                 },
             )
-            data = _json(response)["data"]
+            data = self.api.json_object(response)["data"]
             media_id = str(data["id"])
             if data.get("processing_info"):
                 self._wait_for_processing(media_id, data["processing_info"], media)
             if media.alt:
-                self._request(
+                self.api.call(
                     "POST",
                     "/2/media/metadata",
                     json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}},
                 )
-        except OutcomeUnknownError as exc:
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise UnavailableError(
                 f"x: {self.account.name}: unreadable answer to the upload of {media.path.name}"
@@ -281,10 +349,10 @@ class XChannel(Channel):
             self._sleep(
                 min(float(wait), 30.0) if isinstance(wait, int | float) else self.poll_interval
             )
-            response = self._request(
+            response = self.api.call(
                 "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
             )
-            info = _json(response).get("data", {}).get("processing_info")
+            info = self.api.json_object(response).get("data", {}).get("processing_info")
             if not info:
                 return  # no processing info: ready
         raise UnavailableError(
@@ -293,11 +361,8 @@ class XChannel(Channel):
         )
 
     def _adopt_duplicate(self, post: OutboundPost, refusal: _DuplicateContentError) -> Receipt:
-        oldest = datetime.now(UTC) - DUPLICATE_LOOKBACK
-        try:
-            found = self._find(post, oldest)
-        except OutcomeUnknownError as exc:  # reading cannot create anything
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
+        oldest = self.clock() - DUPLICATE_LOOKBACK
+        found = self._find(post, oldest)  # reading: a lost answer is only unavailability
         if found is not None:
             _log.warning(
                 "x refused a duplicate on %s; post %s of %s has this text and counts as this one",
@@ -331,108 +396,27 @@ class XChannel(Channel):
             "exclude": "retweets",
         }
         for _ in range(LOOK_UP_MAX_PAGES):
-            page = _json(self._request("GET", f"/2/users/{user_id}/tweets", params=params))
+            page = self.api.json_object(
+                self.api.call("GET", f"/2/users/{user_id}/tweets", params=params)
+            )
             yield from (t for t in page.get("data") or [] if isinstance(t, dict))
             token = (page.get("meta") or {}).get("next_token")
             if not token:
                 return
             params["pagination_token"] = str(token)
-        raise OutcomeUnknownError(
-            f"x: {self.account.name}: more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since "
-            f"{oldest.isoformat(timespec='seconds')}; could not search back far enough",
-            hint="check the account by hand and settle the delivery with `campaign resolve`",
+        raise self.search_exhausted(
+            f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since "
+            f"{oldest.isoformat(timespec='seconds')}"
         )
 
     def _tweet(self, tweet_id: str, fields: str) -> dict[str, Any]:
-        body = _json(self._request("GET", f"/2/tweets/{tweet_id}", params={"tweet.fields": fields}))
+        body = self.api.json_object(
+            self.api.call("GET", f"/2/tweets/{tweet_id}", params={"tweet.fields": fields})
+        )
         data = body.get("data")
         if not isinstance(data, dict):
-            raise _NotFoundError(f"x: {self.account.name}: post {tweet_id} not found")
+            raise GoneError(f"x: {self.account.name}: post {tweet_id} not found")
         return data
-
-    # --- HTTP -------------------------------------------------------------------------------
-
-    def _request(
-        self, method: str, path: str, *, creates: bool = False, **kwargs: Any
-    ) -> requests.Response:
-        try:
-            response = send(
-                self.session,
-                method,
-                self.base_url + path,
-                timeout=self.timeout,
-                channel=self.name,
-                auth=self._auth(),
-                **kwargs,
-            )
-        except OutcomeUnknownError as exc:
-            if method != "GET":
-                raise
-            # A read cannot have created anything: a lost answer is plain unavailability.
-            raise UnavailableError(exc.message, network_message=exc.network_message) from exc
-        if response.status_code >= 400:
-            self._raise_error(response, f"{method} {path}", creates=creates)
-        return response
-
-    def _auth(self) -> OAuth1:
-        values = {key: self.account.secret(key) for key in SECRETS}
-        missing = [key for key, value in values.items() if not value]
-        if missing:
-            raise AuthError(
-                f"x: account {self.account.name} lacks {', '.join(missing)}",
-                hint="set all four keys of the account in config.toml",
-            )
-        return OAuth1(
-            values["api_key"],
-            client_secret=values["api_secret"],
-            resource_owner_key=values["access_token"],
-            resource_owner_secret=values["access_secret"],
-        )
-
-    def _raise_error(self, response: requests.Response, call: str, *, creates: bool) -> NoReturn:
-        status = response.status_code
-        problem = _problem(response)
-        said = _problem_text(problem, response)
-        kind = str(problem.get("type", ""))
-        who = f"x: {self.account.name}: {call}"
-        if status == 401:
-            raise AuthError(
-                f"{who}: X refused the credentials ({said})",
-                network_message=said,
-                hint="check the four keys of the account; regenerated keys replace the old ones",
-            )
-        if status == 403:
-            if "duplicate content" in said.lower():
-                raise _DuplicateContentError(f"{who}: duplicate content", network_message=said)
-            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
-                raise AuthError(
-                    f"{who}: X does not let this app do that ({said})",
-                    network_message=said,
-                    hint='give the app "Read and write" permission, then regenerate the '
-                    "access token and secret",
-                )
-            raise RejectedError(f"{who}: forbidden ({said})", network_message=said)
-        if status == 429:
-            retry_at = retry_at_from(response.headers)
-            raise RateLimitedError(
-                f"{who}: rate limited until {retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-                network_message=said,
-            )
-        if status == 404:
-            raise _NotFoundError(f"{who}: not found ({said})", network_message=said)
-        if status < 500:
-            raise RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 503, 504):
-            raise OutcomeUnknownError(
-                f"{who}: server error {status}; the post may have been created",
-                network_message=said,
-            )
-        raise UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
-
-
-class _NotFoundError(RejectedError):
-    """404, or a post X reports as not found."""
 
 
 class _DuplicateContentError(RejectedError):
@@ -442,13 +426,13 @@ class _DuplicateContentError(RejectedError):
 # --- matching posts -----------------------------------------------------------------------------
 
 
-def created_at(tweet_id: str) -> datetime:
+def created_at(tweet_id: str) -> datetime | None:
     """The creation time a snowflake id holds (milliseconds since X's epoch, shifted by 22
-    bits); now for an id that is not a snowflake."""
+    bits); ``None`` for an id that is not a snowflake."""
     try:
         milliseconds = (int(tweet_id) >> 22) + TWITTER_EPOCH_MS
     except ValueError:
-        return datetime.now(UTC)
+        return None
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
@@ -493,38 +477,17 @@ def comparable(text: str) -> str:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def retry_at_from(headers: Any, now: datetime | None = None) -> datetime:
+def retry_at_from(headers: Any, now: datetime) -> datetime:
     """When to try again after a 429: the latest reset among the limits X reports as spent
-    (``remaining`` 0), else ``x-rate-limit-reset``, else a minute."""
-    now = now or datetime.now(UTC)
+    (``remaining`` 0), else ``x-rate-limit-reset``, else ``Retry-After``, else a minute."""
     spent: list[datetime] = []
     for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
-        reset = _epoch(headers.get(f"{prefix}-reset"))
+        reset = reset_time(headers.get(f"{prefix}-reset"), now, epoch=True)
         if reset is not None and str(headers.get(f"{prefix}-remaining", "")).strip() == "0":
             spent.append(reset)
     if spent:
-        return max(max(spent), now)
-    reset = _epoch(headers.get("x-rate-limit-reset"))
-    if reset is not None:
-        return max(reset, now)
-    retry_after = str(headers.get("Retry-After", "")).strip()
-    if retry_after.isdigit():
-        return now + timedelta(seconds=int(retry_after))
-    return now + DEFAULT_RATE_LIMIT_WAIT
-
-
-def _epoch(value: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(str(value).strip()), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    value = response.json()
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-    return value
+        return max(spent)
+    return reset_time(headers.get("x-rate-limit-reset"), now, epoch=True) or retry_at(headers, now)
 
 
 def _problem(response: requests.Response) -> dict[str, Any]:
@@ -545,7 +508,3 @@ def _problem_text(problem: dict[str, Any], response: requests.Response) -> str:
         return ": ".join(dict.fromkeys(parts))
     text = " ".join(response.text.split())[:200]
     return text or response.reason or f"HTTP {response.status_code}"
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

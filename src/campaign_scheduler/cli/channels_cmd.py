@@ -17,20 +17,22 @@ def list_channels(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Installed channels (built-in and plugins) with their limits."""
-    from campaign_scheduler.channels.registry import available_channels
-    from campaign_scheduler.channels.text import KNOWN_CHANNELS, limit_of, unit_of
+    from campaign_scheduler.channels.registry import (
+        ChannelPluginError,
+        available_channels,
+        channel_class,
+    )
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for name, target in sorted(available_channels().items()):
-        known = name in KNOWN_CHANNELS
-        rows.append(
-            {
-                "channel": name,
-                "implementation": target,
-                "limit": limit_of(name) if known else None,
-                "unit": unit_of(name) if known else None,
-            }
-        )
+        row: dict[str, object] = {"channel": name, "implementation": target}
+        try:
+            rule = channel_class(name).text_rule
+        except ChannelPluginError:  # listed all the same: `channels list` is where one looks
+            row.update(limit=None, unit=None)
+        else:
+            row.update(limit=rule.limit, unit=rule.unit)
+        rows.append(row)
     if as_json:
         write_json(rows)
         return
@@ -46,14 +48,11 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Check every account's credentials against its network; clears 'needs attention' on success."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import update
-
     from campaign_scheduler.errors import CampaignSchedulerError, NotFoundError
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
+    from campaign_scheduler.store.accounts import clear_attention
     from campaign_scheduler.store.engine import open_store
-    from campaign_scheduler.store.models import AccountRecord
+    from campaign_scheduler.timeutil import utcnow
 
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
@@ -73,18 +72,11 @@ def verify(
             results.append({"account": name, "ok": False, "detail": str(exc)})
         else:
             results.append({"account": name, "ok": True, "detail": handle})
-    verified = [r["account"] for r in results if r["ok"]]
+    verified = [name for name, r in zip(names, results, strict=True) if r["ok"]]
     if verified:
         store = open_store(settings.database_url)
         try:
-            with store.session(write=True) as session:
-                session.execute(
-                    update(AccountRecord)
-                    .where(AccountRecord.name.in_(verified))
-                    .values(
-                        needs_attention=False, attention_reason=None, updated_at=datetime.now(UTC)
-                    )
-                )
+            clear_attention(store, verified, now=utcnow())
         finally:
             store.dispose()
     if as_json:

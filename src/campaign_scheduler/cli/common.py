@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import typer
 
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import UsageError
+from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
 
 if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
@@ -40,10 +41,6 @@ def opened(ctx: typer.Context) -> Iterator[Context]:
         yield Context(settings, campaign, store)
     finally:
         store.dispose()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_option_time(text: str, option: str, campaign: Campaign) -> datetime:

@@ -167,13 +167,14 @@ def _senders(texts: list[str]) -> tuple[Sender, ...]:
 
 
 def _networks(texts: list[str]) -> tuple[str, ...]:
-    from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+    from campaign_scheduler.channels.catalog import installed_names
     from campaign_scheduler.fields import did_you_mean
 
+    installed = installed_names()
     names = tuple(dict.fromkeys(t.strip().lower() for t in texts if t.strip()))
     for name in names:
-        if name not in CHANNEL_SPECS:
-            raise ValueError(f"unknown network '{name}'{did_you_mean(name, CHANNEL_SPECS)}")
+        if name not in installed:
+            raise ValueError(f"unknown network '{name}'{did_you_mean(name, installed)}")
     return names
 
 
@@ -484,9 +485,9 @@ def init(
 
 
 def _all_networks() -> list[str]:
-    from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+    from campaign_scheduler.channels.catalog import installed_names
 
-    return sorted(CHANNEL_SPECS)
+    return sorted(installed_names())
 
 
 def _parse_date(text: str) -> date:

@@ -11,11 +11,10 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import func, select, update
 
-from campaign_scheduler.channels.base import Channel, Receipt, TagUse
+from campaign_scheduler.channels.base import ChannelProvider, Receipt, TagUse
 from campaign_scheduler.errors import (
     AuthError,
     CampaignSchedulerError,
@@ -38,10 +37,6 @@ log = logging.getLogger("campaign_scheduler.metrics")
 
 #: After the event, how long a campaign's posts are still worth a final snapshot.
 CAMPAIGN_TAIL = timedelta(days=7)
-
-
-class ChannelProvider(Protocol):
-    def channel_for(self, account_name: str) -> Channel: ...
 
 
 @dataclass(frozen=True)

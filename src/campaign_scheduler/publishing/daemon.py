@@ -40,6 +40,7 @@ from campaign_scheduler.publishing.queue import (
 )
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import WorkerRecord
+from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
 
 log = logging.getLogger("campaign_scheduler.daemon")
 
@@ -49,10 +50,6 @@ METRICS_JOB = "metrics"
 ALERTS_JOB = "alerts"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_worker_id() -> str:

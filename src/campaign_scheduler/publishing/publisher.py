@@ -14,9 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
-from campaign_scheduler.channels.base import Channel, MediaFile, OutboundPost, Receipt
+from campaign_scheduler.channels.base import (
+    Channel,
+    ChannelProvider,
+    MediaFile,
+    OutboundPost,
+    Receipt,
+)
 from campaign_scheduler.channels.split import split_into_thread
 from campaign_scheduler.errors import (
     AuthError,
@@ -41,10 +46,6 @@ LOOKUP_SLACK = timedelta(minutes=2)
 def part_key(key: str, index: int) -> str:
     """The idempotency key of part ``index`` of a thread (the first part keeps the key)."""
     return key if index == 0 else f"{key}.{index + 1}"
-
-
-class ChannelProvider(Protocol):
-    def channel_for(self, account_name: str) -> Channel: ...
 
 
 def _describe(error: ChannelError) -> str:

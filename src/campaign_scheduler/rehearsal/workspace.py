@@ -49,7 +49,12 @@ def account_tables(
     networks: Mapping[str, RehearsalNetwork],
     media_root: Path | None,
 ) -> tuple[str, dict[str, str]]:
-    """Seed every account in its network's sandbox; return the TOML tables and the secrets."""
+    """Seed every account in its network's sandbox; return the TOML tables and the secrets.
+
+    A value is written as an ``env:`` reference (its value kept in the returned environment)
+    when the channel's ``spec`` names it a secret, or the sandbox seeded it as one."""
+    from campaign_scheduler.channels.registry import channel_class
+
     tables: list[str] = []
     environ: dict[str, str] = {}
     for name in sorted(accounts):
@@ -62,11 +67,14 @@ def account_tables(
             f"channel = {_toml_value(account.channel)}",
             f"sender = {_toml_value(account.sender)}",
         ]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in seeded.settings.items()]
-        for key, value in seeded.secrets.items():
-            variable = secret_variable(name, key)
-            environ[variable] = value
-            lines.append(f'{key} = "env:{variable}"')
+        secret_keys = channel_class(account.channel).spec.secrets
+        for key, value in {**seeded.settings, **seeded.secrets}.items():
+            if key in secret_keys or key in seeded.secrets:
+                variable = secret_variable(name, key)
+                environ[variable] = str(value)
+                lines.append(f'{key} = "env:{variable}"')
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
         tables.append("\n".join(lines))
     return "\n\n".join(tables) + "\n", environ
 

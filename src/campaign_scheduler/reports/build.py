@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from campaign_scheduler.channels.catalog import without_impressions
 from campaign_scheduler.errors import NotFoundError
 from campaign_scheduler.reports import queries
 from campaign_scheduler.reports.localday import LocalDay
 from campaign_scheduler.reports.model import (
     FIGURES,
-    NETWORKS_WITHOUT_IMPRESSIONS,
     TOP_POSTS,
     CampaignInfo,
     ChannelRow,
@@ -143,7 +143,7 @@ def _assemble(
         ),
         timeline=timeline,
         hashtag=hashtag,
-        without_impressions=NETWORKS_WITHOUT_IMPRESSIONS,
+        without_impressions=without_impressions(),
     )
 
 

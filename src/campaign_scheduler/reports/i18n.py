@@ -300,19 +300,6 @@ NOTES: tuple[tuple[str, str], ...] = (
     ),
 )
 
-CHANNEL_NAMES = {
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "x": "X",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "threads": "Threads",
-    "linkedin": "LinkedIn",
-    "telegram": "Telegram",
-    "matrix": "Matrix",
-    "webhook": "Webhook",
-}
-
 _WEEKDAYS = {
     Lang.DE: ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."),
     Lang.EN: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
@@ -335,7 +322,9 @@ class Words:
         return [german if self.lang is Lang.DE else english for german, english in NOTES]
 
     def channel(self, name: str) -> str:
-        return CHANNEL_NAMES.get(name, name)
+        from campaign_scheduler.channels.catalog import title_of
+
+        return title_of(name)
 
     def channels(self, names: tuple[str, ...] | list[str]) -> str:
         return ", ".join(self.channel(n) for n in names) if names else self("nobody")

@@ -13,8 +13,6 @@ from datetime import date, datetime
 FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes", "views", "reach", "clicks")
 #: The figures that count as interactions (engagement): what people did with a post.
 INTERACTION_FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes")
-#: Networks whose APIs report no impressions or views at all (channels.md).
-NETWORKS_WITHOUT_IMPRESSIONS: tuple[str, ...] = ("bluesky", "mastodon", "telegram")
 #: Version of the JSON shape (docs/report.md); raised only with a migration path.
 REPORT_VERSION = 1
 #: Lags up to this many seconds count as punctual.

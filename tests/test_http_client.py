@@ -1,0 +1,190 @@
+"""The API client every adapter talks through (channels/_http.py): one reset-time parser, one
+decision "unknown or unavailable", JSON that is checked, and the default status ladder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from campaign_scheduler.channels._http import ApiClient, GoneError, reset_time, retry_at
+from campaign_scheduler.channels.base import AccountSettings
+from campaign_scheduler.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+NOW = datetime(2026, 5, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", NOW + timedelta(seconds=120)),
+        ("1.5", NOW + timedelta(seconds=1.5)),
+        ("0", NOW),
+        (str(int((NOW + timedelta(minutes=5)).timestamp())), NOW + timedelta(minutes=5)),
+        ("Fri, 01 May 2026 15:10:00 GMT", NOW + timedelta(minutes=10)),
+        ("2026-05-01T15:20:00.000000Z", NOW + timedelta(minutes=20)),
+        ("2026-05-01T17:30:00+02:00", NOW + timedelta(minutes=30)),
+        ("2026-05-01T15:40:00", NOW + timedelta(minutes=40)),  # no zone: UTC
+    ],
+)
+def test_every_form_of_reset_time_is_understood(value: str, expected: datetime) -> None:
+    assert reset_time(value, NOW) == expected
+
+
+@pytest.mark.parametrize("value", ["", "  ", "soon", "-5", "nan", "inf", None, "1e400"])
+def test_unreadable_reset_times_are_none(value: str | None) -> None:
+    assert reset_time(value, NOW) is None
+
+
+def test_a_reset_time_in_the_past_means_now() -> None:
+    assert reset_time("Fri, 01 May 2026 14:00:00 GMT", NOW) == NOW
+
+
+def test_retry_at_takes_the_first_readable_header_else_a_minute() -> None:
+    headers = {"X-RateLimit-Reset": "garbage", "Retry-After": "30"}
+    assert retry_at(headers, NOW, names=("X-RateLimit-Reset", "Retry-After")) == NOW + timedelta(
+        seconds=30
+    )
+    assert retry_at({}, NOW) == NOW + timedelta(minutes=1)
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+
+class Scripted(requests.adapters.BaseAdapter):
+    """A transport that answers every request with the next scripted answer or error."""
+
+    def __init__(self, *answers: Any) -> None:
+        super().__init__()
+        self.answers = list(answers)
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:  # type: ignore[override]
+        self.sent.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        status, body, headers = answer
+        response = requests.Response()
+        response.status_code = status
+        response._content = body
+        response.headers.update(headers)
+        response.request = request
+        response.url = request.url or ""
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def client(*answers: Any, secret: str = "tok") -> tuple[ApiClient, Scripted]:
+    transport = Scripted(*answers)
+    session = requests.Session()
+    session.mount("https://", transport)
+    account = AccountSettings("soest-net", "https://net.example", secret=lambda key: secret)
+    return ApiClient("net", account, session, clock=lambda: NOW), transport
+
+
+def test_the_token_goes_in_a_bearer_header() -> None:
+    api, transport = client((200, b"{}", {}))
+    api.call("GET", "/me")
+    assert transport.sent[0].headers["Authorization"] == "Bearer tok"
+
+
+def test_an_empty_token_is_an_auth_error_before_anything_is_sent() -> None:
+    api, transport = client((200, b"{}", {}), secret="")
+    with pytest.raises(AuthError, match="has no access token"):
+        api.call("GET", "/me")
+    assert transport.sent == []
+
+
+def test_a_lost_answer_is_unknown_only_on_a_call_that_can_create() -> None:
+    lost = requests.exceptions.ReadTimeout("read timed out")
+    api, _ = client(lost, lost)
+    with pytest.raises(OutcomeUnknownError):
+        api.call("POST", "/posts", creates=True)
+    with pytest.raises(UnavailableError):
+        api.call("GET", "/posts")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, AuthError),
+        (403, AuthError),
+        (404, GoneError),
+        (410, GoneError),
+        (422, RejectedError),
+        (500, UnavailableError),
+        (502, UnavailableError),
+    ],
+)
+def test_the_default_status_ladder(status: int, error: type[Exception]) -> None:
+    api, _ = client((status, b'{"error": "nope"}', {}))
+    with pytest.raises(error, match="nope"):
+        api.call("GET", "/me")
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_on_a_creating_call_is_unknown(status: int) -> None:
+    api, _ = client((status, b"", {}))
+    with pytest.raises(OutcomeUnknownError):
+        api.call("POST", "/posts", creates=True)
+
+
+def test_a_rate_limit_says_when_from_the_clock_passed_in() -> None:
+    api, _ = client((429, b"", {"Retry-After": "90"}))
+    with pytest.raises(RateLimitedError) as caught:
+        api.call("GET", "/me")
+    assert caught.value.retry_at == NOW + timedelta(seconds=90)
+
+
+def test_an_answer_that_is_not_json_is_unavailable_not_a_crash() -> None:
+    api, _ = client((200, b"<html>maintenance</html>", {}))
+    with pytest.raises(UnavailableError, match="not a JSON object"):
+        api.json_object(api.call("GET", "/me"))
+
+
+def test_an_unreadable_answer_to_a_creating_call_is_unknown() -> None:
+    api, _ = client((200, b"[1, 2]", {}))
+    with pytest.raises(OutcomeUnknownError):
+        api.json_object(api.call("POST", "/posts", creates=True), creates=True)
+
+
+def _api_classes() -> list[type[ApiClient]]:
+    from campaign_scheduler.channels.registry import available_channels, channel_class
+
+    found = []
+    for name in available_channels():
+        api_class = channel_class(name).api_class
+        if api_class is not None and api_class not in found:
+            found.append(api_class)
+    return found
+
+
+@pytest.mark.parametrize("api_class", _api_classes(), ids=lambda cls: cls.__name__)
+def test_every_network_reads_retry_after_as_seconds_or_an_http_date(
+    api_class: type[ApiClient],
+) -> None:
+    """The drift the shared parser ended: two adapters did not understand the HTTP-date form."""
+    account = AccountSettings("a", "https://net.example", secret=lambda key: "tok")
+    api = api_class("net", account, requests.Session(), clock=lambda: NOW)
+    for value, expected in [
+        ("45", NOW + timedelta(seconds=45)),
+        ("Fri, 01 May 2026 15:10:00 GMT", NOW + timedelta(minutes=10)),
+    ]:
+        response = requests.Response()
+        response.status_code = 429
+        response.headers["Retry-After"] = value
+        response._content = b"{}"
+        assert api.retry_at(response) == expected
