@@ -14,15 +14,9 @@ from urllib.parse import urlsplit
 
 import regex
 
-from campaign_scheduler.channels.catalog import CHANNEL_SPECS
+from campaign_scheduler.channels.catalog import spec_of, title_of
 from campaign_scheduler.channels.split import split_into_thread
-from campaign_scheduler.channels.text import (
-    TELEGRAM_CAPTION_LIMIT,
-    limit_of,
-    measure,
-    text_length_issues,
-    unit_of,
-)
+from campaign_scheduler.channels.text import rule_of
 from campaign_scheduler.config import Account
 from campaign_scheduler.drafts import Draft, Media
 from campaign_scheduler.errors import RejectedError
@@ -128,17 +122,18 @@ def network_view(
     cards: Mapping[str, LinkCard],
 ) -> NetworkView:
     channel = account.channel
-    spec = CHANNEL_SPECS.get(channel)
+    spec = spec_of(channel)
+    rule = rule_of(channel)
     facts = display_facts(channel)
     text = draft.text_for(channel)
     with_media = bool(draft.media)
     limit = account.max_characters
 
     def fits(candidate: str) -> bool:
-        return not text_length_issues(channel, candidate, with_media=with_media, limit=limit)
+        return not rule.issues(channel, candidate, with_media=with_media, limit=limit)
 
     issues = tuple(
-        i.message() for i in text_length_issues(channel, text, with_media=with_media, limit=limit)
+        i.message() for i in rule.issues(channel, text, with_media=with_media, limit=limit)
     )
     texts = [text]
     split_error = None
@@ -152,9 +147,9 @@ def network_view(
     for number, part in enumerate(texts, start=1):
         visible, folded, shown, total = fold(part, facts.fold_after)
         parts.append(TextPart(visible, folded, shown, total, number, len(texts)))
-    shown_limit = limit if limit is not None else limit_of(channel)
-    if channel == "telegram" and with_media and limit is None:
-        shown_limit = TELEGRAM_CAPTION_LIMIT
+    shown_limit = limit
+    if shown_limit is None:
+        shown_limit = rule.caption_limit if with_media and rule.caption_limit else rule.limit
     card = card_link = card_error = None
     if facts.link_card and not draft.media:
         card_link = first_link(text)
@@ -173,11 +168,11 @@ def network_view(
     return NetworkView(
         account=account.name,
         channel=channel,
-        title=spec.title if spec else channel,
+        title=title_of(channel),
         text=text,
-        count=measure(channel, text),
+        count=rule.count(text),
         limit=shown_limit,
-        unit=unit_of(channel),
+        unit=rule.unit,
         too_long=issues,
         split_error=split_error,
         parts=tuple(parts),
