@@ -14,8 +14,17 @@ from typer.testing import CliRunner
 
 from campaign_scheduler import linkcards
 from campaign_scheduler.cli import app
-from campaign_scheduler.linkcards import LinkCard, fetch_card, first_link, read_cache
+from campaign_scheduler.linkcards import (
+    CachedCards,
+    LinkCard,
+    fetch_card,
+    first_link,
+    read_cache,
+)
+from campaign_scheduler.publishing.publisher import Publisher
+from campaign_scheduler.publishing.queue import Claim
 from conftest import Workspace, draft_text
+from fakes import FakeChannels, FakeNetwork, ScriptedChannel
 from preview_data import png
 from test_preview import Tree, sections
 
@@ -79,7 +88,11 @@ class Site:
                 else:
                     self.send(404, b"", html)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a client that stops reading (a size limit, a timeout) is expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -289,3 +302,55 @@ def test_the_preview_shows_the_card(
     notes = [n.text for n in tree.root.find_all("p", "card-note")]
     assert notes and all("HTTP 404" in n for n in notes)
     assert site.hits["/konferenz/"] == 1  # the second preview used the cache
+
+
+def claim_for(text: str, **changes: object) -> Claim:
+    values: dict[str, object] = {
+        "delivery_id": 1,
+        "attempt_id": 1,
+        "attempt_number": 1,
+        "worker": "w",
+        "campaign_slug": "testlauf",
+        "post_key": "soest/01-link",
+        "post_source": "draft",
+        "account_name": "soest-bluesky",
+        "channel": "bluesky",
+        "text": text,
+        "language": "de",
+        "media": [],
+        "idempotency_key": "k",
+        "due_at": NOW,
+        "not_after": None,
+        "grace": timedelta(hours=2),
+        "key_first_used": NOW,
+    }
+    values.update(changes)
+    return Claim(**values)  # type: ignore[arg-type]
+
+
+def test_the_daemon_publishes_the_cached_card_and_fetches_nothing(
+    workspace: Workspace, runner: CliRunner, site: Site, tmp_path: Path
+) -> None:
+    link_workspace(workspace, site)
+    check(workspace, runner)
+    fetched = sum(site.hits.values())
+    cache = workspace.root / "campaign" / ".cache" / "linkcards.json"
+    publisher = Publisher(
+        FakeChannels(ScriptedChannel(FakeNetwork())),
+        media_root=tmp_path,
+        link_cards=CachedCards(cache),
+    )
+
+    card = publisher.outbound(claim_for(f"Programm: {site.url('/konferenz/')} #5malklug")).link_card
+    assert card is not None
+    assert (card.url, card.title) == (site.url("/konferenz/"), "Smart Cities: Konferenz & Messe")
+    assert card.thumb == png("#336699", (382, 200)) and card.thumb_type == "image/png"
+    # No card: for a failed fetch, a thread, a post with images, a text without a link.
+    assert publisher.outbound(claim_for(f"Kaputt: {site.url('/fehlt')}")).link_card is None
+    split = claim_for(f"Programm: {site.url('/konferenz/')}", split=True)
+    assert publisher.outbound(split).link_card is None
+    media = [{"path": "bild.png", "alt": "Plakat"}]
+    with_media = claim_for(f"Programm: {site.url('/konferenz/')}", media=media)
+    assert publisher.outbound(with_media).link_card is None
+    assert publisher.outbound(claim_for("Ohne Link")).link_card is None
+    assert sum(site.hits.values()) == fetched

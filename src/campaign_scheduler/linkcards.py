@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import requests
 
     from campaign_scheduler.campaign import Campaign
+    from campaign_scheduler.channels.base import LinkPreview
     from campaign_scheduler.drafts import Draft
 
 CACHE_FILE = Path(".cache") / "linkcards.json"
@@ -375,6 +376,34 @@ def write_cache(path: Path, cards: dict[str, LinkCard]) -> None:
 def fetching_enabled(environ: dict[str, str] | None = None) -> bool:
     value = (os.environ if environ is None else environ).get(SWITCH_ENV, "")
     return value.strip().lower() not in ("off", "0", "no", "false")
+
+
+class CachedCards:
+    """The card for a post's text as the daemon publishes it: from the cache that check and
+    load filled (read again when the file changes); never fetched here."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._cards: dict[str, LinkCard] = {}
+
+    def __call__(self, text: str) -> LinkPreview | None:
+        from campaign_scheduler.channels.base import LinkPreview
+
+        link = first_link(text)
+        if link is None:
+            return None
+        try:
+            status = self.path.stat()
+            stamp = (status.st_mtime_ns, status.st_size)
+        except OSError:
+            return None
+        if stamp != self._stamp:
+            self._cards, self._stamp = read_cache(self.path), stamp
+        card = self._cards.get(link)
+        if card is None or not card.ok or not card.title:
+            return None
+        return LinkPreview(link, card.title, card.description, card.image, card.image_type)
 
 
 # --- which links, and refreshing them --------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 from campaign_scheduler.channels.base import (
     Channel,
     ChannelProvider,
+    LinkPreview,
     MediaFile,
     OutboundPost,
     Receipt,
@@ -63,8 +64,11 @@ class Publisher:
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
         progress: Callable[[Claim, list[dict[str, str | None]]], None] | None = None,
+        link_cards: Callable[[str], LinkPreview | None] | None = None,
     ) -> None:
         self.channels = channels
+        #: The card of a text's first link (fetched and cached by check/load), or None.
+        self.link_cards = link_cards
         self.media_root = media_root
         self.progress = progress or (lambda claim, parts: None)
         self.retry = retry or RetryPolicy()
@@ -80,11 +84,16 @@ class Publisher:
             )
             for item in claim.media
         )
+        # A card goes with a single post without images (a thread's parts are plain).
+        card = None
+        if self.link_cards is not None and not media and not claim.split:
+            card = self.link_cards(claim.text)
         return OutboundPost(
             text=claim.text,
             language=claim.language,
             idempotency_key=claim.idempotency_key,
             media=media,
+            link_card=card,
         )
 
     def publish(self, claim: Claim, clock: Callable[[], datetime]) -> Outcome:
