@@ -354,3 +354,13 @@ def test_the_daemon_publishes_the_cached_card_and_fetches_nothing(
     assert publisher.outbound(with_media).link_card is None
     assert publisher.outbound(claim_for("Ohne Link")).link_card is None
     assert sum(site.hits.values()) == fetched
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning(
+    workspace: Workspace, runner: CliRunner, site: Site
+) -> None:
+    link_workspace(workspace, site)
+    (workspace.root / "campaign" / ".cache").write_text("kein Ordner", encoding="utf-8")
+    output = check(workspace, runner)
+    assert "warning: cannot keep the link cards" in output
+    assert "Traceback" not in output

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.imagetypes import sniff_image
 from campaign_scheduler.problems import Problem, Severity
 
@@ -453,9 +454,23 @@ def refresh_cards(
         finally:
             if session is not None:
                 session.close()
+        problems: list[Problem] = []
         if changed:
-            write_cache(path, cached)
-    problems = []
+            try:
+                write_cache(path, cached)
+            except (OSError, CampaignSchedulerError) as exc:
+                reason = exc.message if isinstance(exc, CampaignSchedulerError) else exc.strerror
+                problems.append(
+                    Problem(
+                        path,
+                        None,
+                        f"cannot keep the link cards ({reason or exc}); they are fetched again "
+                        "next time",
+                        Severity.WARNING,
+                    )
+                )
+    else:
+        problems = []
     for link, uses in wanted.items():
         card = cached.get(link)
         if card is None or card.ok:
