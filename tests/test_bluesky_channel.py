@@ -57,15 +57,15 @@ def _fresh_sessions() -> Iterator[None]:
 
 @pytest.fixture
 def sandbox() -> Iterator[BlueskySandbox]:
-    with BlueskySandbox() as server:
+    with BlueskySandbox().start_in_process() as server:
         server.add_account("soest.test", PASSWORD, followers=12)
         yield server
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: BlueskySandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 def account_on(
@@ -400,7 +400,7 @@ def test_one_session_serves_every_adapter_and_thread(
 
     def publish_some() -> None:
         try:
-            with make_session() as http:
+            with sandbox.mount(make_session()) as http:
                 for _ in range(3):
                     BlueskyChannel(account, http).publish(post())
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -457,7 +457,7 @@ def test_refused_refresh_falls_back_to_logging_in(
     sandbox.revoke(PASSWORD)
     sandbox.expire_access_tokens()
     replacement = BlueskyChannel(
-        account_on(sandbox, password=second_password), make_session(), timeout=5
+        account_on(sandbox, password=second_password), sandbox.mount(make_session()), timeout=5
     )
 
     replacement.publish(post())

@@ -29,7 +29,7 @@ class Client:
 
     def __init__(self, sandbox: BlueskySandbox) -> None:
         self.sandbox = sandbox
-        self.http = requests.Session()
+        self.http = sandbox.session()
         self.token: str | None = None
         self.refresh: str | None = None
         self.did = ""
@@ -85,7 +85,7 @@ class Client:
 
 @pytest.fixture
 def sandbox() -> Iterator[BlueskySandbox]:
-    with BlueskySandbox() as server:
+    with BlueskySandbox().start_in_process() as server:
         server.add_account("soest.test", PASSWORD, followers=5)
         yield server
 
@@ -268,7 +268,7 @@ def test_concurrent_creates_under_one_rkey_make_one_record(
     statuses: list[int] = []
 
     def create() -> None:
-        with requests.Session() as http:
+        with sandbox.session() as http:
             response = http.post(
                 f"{sandbox.url}/xrpc/com.atproto.repo.createRecord",
                 headers={"Authorization": f"Bearer {client.token}"},
@@ -790,8 +790,8 @@ def test_stop_lets_held_requests_go(sandbox: BlueskySandbox) -> None:
 
 def control(sandbox: BlueskySandbox, path: str, body: Any = None) -> requests.Response:
     if body is None:
-        return requests.get(f"{sandbox.url}/_sandbox/{path}", timeout=5)
-    return requests.post(f"{sandbox.url}/_sandbox/{path}", json=body, timeout=5)
+        return sandbox.session().get(f"{sandbox.url}/_sandbox/{path}", timeout=5)
+    return sandbox.session().post(f"{sandbox.url}/_sandbox/{path}", json=body, timeout=5)
 
 
 def test_http_controls(client: Client, sandbox: BlueskySandbox) -> None:
@@ -847,8 +847,9 @@ def test_http_controls_answer_loopback_only(sandbox: BlueskySandbox) -> None:
     assert sandbox.handle(request).status == 403
 
 
-def test_connections_use_tcp_nodelay(sandbox: BlueskySandbox) -> None:
-    answer = requests.get(f"{sandbox.url}/_sandbox/connection", timeout=5).json()
+def test_connections_use_tcp_nodelay() -> None:
+    with BlueskySandbox() as sandbox:  # on loopback: only a socket has TCP options
+        answer = requests.get(f"{sandbox.url}/_sandbox/connection", timeout=5).json()
     assert answer == {"tcp_nodelay": True}
 
 

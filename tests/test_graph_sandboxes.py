@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ import pytest
 import requests
 from PIL import Image
 
-from campaign_scheduler.sandbox._graph import GraphSandbox, parse_fields, sniff_image
+from campaign_scheduler.sandbox._graph import GraphSandbox, parse_fields
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
 from campaign_scheduler.sandbox.instagram import InstagramSandbox
 from campaign_scheduler.sandbox.threads import ThreadsSandbox
@@ -39,7 +39,7 @@ class Client:
         self, sandbox: GraphSandbox, http: requests.Session, name: str, version: str
     ) -> None:
         self.sandbox = sandbox
-        self.http = http
+        self.http = sandbox.mount(http)
         self.version = version
         self.id, self.token = sandbox.add_account(name)
         self.media = ""  # the media_base_url the sandbox serves for this client
@@ -87,19 +87,19 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fb_sandbox(clock: Clock) -> Iterator[FacebookSandbox]:
-    with FacebookSandbox(clock=clock) as server:
+    with FacebookSandbox(clock=clock).start_in_process() as server:
         yield server
 
 
 @pytest.fixture
 def ig_sandbox(clock: Clock, tmp_path: Path) -> Iterator[InstagramSandbox]:
-    with InstagramSandbox(clock=clock) as server:
+    with InstagramSandbox(clock=clock).start_in_process() as server:
         yield server
 
 
 @pytest.fixture
 def th_sandbox(clock: Clock) -> Iterator[ThreadsSandbox]:
-    with ThreadsSandbox(clock=clock) as server:
+    with ThreadsSandbox(clock=clock).start_in_process() as server:
         yield server
 
 
@@ -294,17 +294,16 @@ def test_hold_after_create_answers_only_on_release(page: Client) -> None:
 
 
 def test_delay_creates_slows_only_the_creating_call(page: Client) -> None:
-    page.sandbox.delay_creates = 0.2
+    page.sandbox.delay_creates = 60.0  # in-process: a call later than its timeout fails at once
 
-    started = time.monotonic()
-    page.get("me")
-    read = time.monotonic() - started
-    started = time.monotonic()
-    create(page)
-    created = time.monotonic() - started
-
-    assert read < 0.15
-    assert created >= 0.2
+    assert page.http.get(page.url("me"), params={"access_token": page.token}, timeout=1).ok
+    with pytest.raises(requests.ReadTimeout):
+        page.http.post(
+            page.url(f"{page.id}/feed"),
+            data={"message": "Hallo", "access_token": page.token},
+            timeout=1,
+        )
+    assert len(page.sandbox.statuses()) == 1  # created all the same
 
 
 # --- common: control over HTTP and served media -----------------------------------------------

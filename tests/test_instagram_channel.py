@@ -47,7 +47,9 @@ class Setup:
     def channel(self, **kwargs: Any) -> InstagramChannel:
         kwargs.setdefault("poll_interval", 0.5)
         kwargs.setdefault("sleep", self.pauses.append)
-        return InstagramChannel(self.account, make_session(), timeout=5, **kwargs)
+        return InstagramChannel(
+            self.account, self.sandbox.mount(make_session()), timeout=5, **kwargs
+        )
 
     def image(self, name: str = "lastenrad.png", size: tuple[int, int] = (60, 60)) -> MediaFile:
         path = self.media / name
@@ -72,7 +74,7 @@ def setup_on(sandbox: InstagramSandbox, tmp_path: Path, **settings: Any) -> Setu
 
 @pytest.fixture
 def sandbox() -> Iterator[InstagramSandbox]:
-    with InstagramSandbox() as server:
+    with InstagramSandbox().start_in_process() as server:
         yield server
 
 
@@ -136,7 +138,7 @@ def test_several_images_become_a_carousel_with_alt_text_per_item(ig: Setup) -> N
 def test_validate_names_what_instagram_cannot_take(ig: Setup, tmp_path: Path) -> None:
     channel = ig.channel()
     no_base = InstagramChannel(
-        AccountSettings("x", ig.sandbox.url, {"user_id": "1"}), make_session()
+        AccountSettings("x", ig.sandbox.url, {"user_id": "1"}), ig.sandbox.mount(make_session())
     )
     image = ig.image()
 
@@ -243,7 +245,9 @@ def test_an_image_outside_the_aspect_ratios_is_rejected(ig: Setup) -> None:
 
 def test_a_timeout_before_the_publish_call_is_a_plain_temporary_failure(ig: Setup) -> None:
     ig.sandbox.delay = 0.3
-    channel = InstagramChannel(ig.account, make_session(), timeout=0.1, poll_interval=0)
+    channel = InstagramChannel(
+        ig.account, ig.sandbox.mount(make_session()), timeout=0.1, poll_interval=0
+    )
 
     with pytest.raises(UnavailableError, match="read timeout"):
         channel.publish(post(media=(ig.image(),)))
@@ -254,7 +258,9 @@ def test_a_timeout_before_the_publish_call_is_a_plain_temporary_failure(ig: Setu
 
 def test_a_timeout_of_the_publish_call_is_an_unknown_outcome(ig: Setup) -> None:
     ig.sandbox.delay_creates = 0.3
-    channel = InstagramChannel(ig.account, make_session(), timeout=0.1, poll_interval=0)
+    channel = InstagramChannel(
+        ig.account, ig.sandbox.mount(make_session()), timeout=0.1, poll_interval=0
+    )
 
     with pytest.raises(OutcomeUnknownError):
         channel.publish(post(media=(ig.image(),)))

@@ -41,7 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def sandbox(clock: Clock) -> Iterator[LinkedInSandbox]:
-    with LinkedInSandbox(clock=clock) as server:
+    with LinkedInSandbox(clock=clock).start_in_process() as server:
         yield server
 
 
@@ -51,9 +51,9 @@ def account(sandbox: LinkedInSandbox) -> LinkedInAccount:
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: LinkedInSandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 def channel_for(
@@ -151,7 +151,11 @@ def test_unescaped_text_would_be_cut_off(
         "distribution": {"feedDistribution": "MAIN_FEED"},
         "lifecycleState": "PUBLISHED",
     }
-    assert requests.post(f"{sandbox.url}/rest/posts", json=body, headers=headers, timeout=5).ok
+    assert (
+        sandbox.session()
+        .post(f"{sandbox.url}/rest/posts", json=body, headers=headers, timeout=5)
+        .ok
+    )
     assert sandbox.statuses()[0].text == "Die Südwestfalen Agentur lädt ein: Smart Cities "
 
 
@@ -213,15 +217,16 @@ def test_failed_image_processing_is_a_rejection(
     assert sandbox.statuses() == []
 
 
-def test_upload_token_goes_to_linkedin_only(
-    channel: LinkedInChannel, sandbox: LinkedInSandbox
-) -> None:
-    same_host = f"{sandbox.url}/dms-uploads/unknown"
-    other_host = same_host.replace("127.0.0.1", "localhost")
-    with pytest.raises(RejectedError, match="not found"):  # token sent, upload unknown: 404
-        channel._put_bytes(same_host, b"x", "image/png")
-    with pytest.raises(AuthError, match="Empty oauth2 access token"):  # no token sent
-        channel._put_bytes(other_host, b"x", "image/png")
+def test_upload_token_goes_to_linkedin_only(clock: Clock, session: requests.Session) -> None:
+    # On loopback: one server under two host names (127.0.0.1 and localhost).
+    with LinkedInSandbox(clock=clock) as sandbox:
+        channel = channel_for(sandbox, sandbox.add_account("Südwestfalen Agentur"), session)
+        same_host = f"{sandbox.url}/dms-uploads/unknown"
+        other_host = same_host.replace("127.0.0.1", "localhost")
+        with pytest.raises(RejectedError, match="not found"):  # token sent, upload unknown
+            channel._put_bytes(same_host, b"x", "image/png")
+        with pytest.raises(AuthError, match="Empty oauth2 access token"):  # no token sent
+            channel._put_bytes(other_host, b"x", "image/png")
 
 
 def test_validate(channel: LinkedInChannel, image: MediaFile) -> None:

@@ -51,14 +51,14 @@ def _fresh_instance_cache() -> Iterator[None]:
 
 @pytest.fixture
 def sandbox() -> Iterator[MastodonSandbox]:
-    with MastodonSandbox() as server:
+    with MastodonSandbox().start_in_process() as server:
         yield server
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: MastodonSandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 def account_on(
@@ -598,13 +598,14 @@ def test_registry_finds_the_built_in_mastodon_through_its_entry_point() -> None:
     assert registry.channel_class("mastodon") is MastodonChannel
 
 
-def test_make_channel_builds_an_adapter_with_its_own_session(sandbox: MastodonSandbox) -> None:
-    channel = registry.make_channel("mastodon", account_on(sandbox), poll_interval=0)
+def test_make_channel_builds_an_adapter_with_its_own_session() -> None:
+    with MastodonSandbox() as sandbox:  # on loopback: the adapter's own session has no mount
+        channel = registry.make_channel("mastodon", account_on(sandbox), poll_interval=0)
 
-    assert isinstance(channel, MastodonChannel)
-    assert channel.session.headers["User-Agent"] == USER_AGENT
-    assert channel.verify().startswith("@soest@")
-    channel.session.close()
+        assert isinstance(channel, MastodonChannel)
+        assert channel.session.headers["User-Agent"] == USER_AGENT
+        assert channel.verify().startswith("@soest@")
+        channel.session.close()
 
 
 def test_unknown_channel_is_not_found() -> None:

@@ -51,15 +51,15 @@ def _fresh_room_cache() -> Iterator[None]:
 
 @pytest.fixture
 def sandbox() -> Iterator[MatrixSandbox]:
-    with MatrixSandbox() as server:
+    with MatrixSandbox().start_in_process() as server:
         server.add_room("5malklug")
         yield server
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: MatrixSandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 Connect = Callable[..., MatrixChannel]
@@ -107,7 +107,9 @@ def image(tmp_path: Path) -> MediaFile:
 
 
 def room_id(sandbox: MatrixSandbox) -> str:
-    response = requests.get(f"{sandbox.url}/_matrix/client/v3/directory/room/%235malklug:localhost")
+    response = sandbox.session().get(
+        f"{sandbox.url}/_matrix/client/v3/directory/room/%235malklug:localhost"
+    )
     return str(response.json()["room_id"])
 
 
@@ -311,7 +313,7 @@ def test_look_up_ignores_images_other_senders_and_older_events(
     token = sandbox.add_account("soest", rooms=(ALIAS,))
     channel = connect(token=token)
     # A crash between the image and the text: only the image event carries the key.
-    requests.put(
+    sandbox.session().put(
         f"{sandbox.url}/_matrix/client/v3/rooms/{room_id(sandbox)}/send/m.room.message/"
         f"{outbound.idempotency_key}-media-1",
         json={"msgtype": "m.image", "body": "Bild", DELIVERY_KEY: outbound.idempotency_key},
@@ -560,12 +562,13 @@ class Client:
 
     def __init__(self, sandbox: MatrixSandbox, localpart: str, *, join: bool = True) -> None:
         self.base = sandbox.url
+        self.http = sandbox.session()
         self.token = sandbox.add_account(localpart, rooms=(ALIAS,) if join else ())
         self.room = room_id(sandbox)
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        return requests.request(method, self.base + path, headers=headers, timeout=5, **kwargs)
+        return self.http.request(method, self.base + path, headers=headers, timeout=5, **kwargs)
 
     def send(self, txn: str, body: str = "Hallo", **content: Any) -> requests.Response:
         path = f"/_matrix/client/v3/rooms/{self.room}/send/m.room.message/{txn}"
@@ -623,7 +626,7 @@ def test_sandbox_refuses_what_synapse_refuses(sandbox: MatrixSandbox) -> None:
 
     too_large = member.send("big", "x" * 70_000)
     not_joined = stranger.send("t1")
-    no_token = requests.get(f"{base}/_matrix/client/v3/account/whoami", timeout=5)
+    no_token = sandbox.session().get(f"{base}/_matrix/client/v3/account/whoami", timeout=5)
     not_json = member.call(
         "PUT", f"/_matrix/client/v3/rooms/{member.room}/send/m.room.message/j", data=b"{"
     )
@@ -648,7 +651,9 @@ def test_sandbox_serves_uploads_only_through_authenticated_media(sandbox: Matrix
     server, media_id = uri.removeprefix("mxc://").split("/")
 
     authenticated = member.call("GET", f"/_matrix/client/v1/media/download/{server}/{media_id}")
-    legacy = requests.get(f"{sandbox.url}/_matrix/media/v3/download/{server}/{media_id}", timeout=5)
+    legacy = sandbox.session().get(
+        f"{sandbox.url}/_matrix/media/v3/download/{server}/{media_id}", timeout=5
+    )
 
     assert (authenticated.status_code, authenticated.content) == (200, b"\x89PNG...")
     assert legacy.status_code == 404
@@ -656,23 +661,25 @@ def test_sandbox_serves_uploads_only_through_authenticated_media(sandbox: Matrix
 
 def test_sandbox_control_api_over_http(sandbox: MatrixSandbox) -> None:
     base = f"{sandbox.url}/_sandbox"
-    room = requests.post(f"{base}/rooms", json={"alias": "olpe"}, timeout=5).json()
-    account = requests.post(
-        f"{base}/accounts", json={"user": "olpe", "rooms": [room["alias"]]}, timeout=5
-    ).json()
+    room = sandbox.session().post(f"{base}/rooms", json={"alias": "olpe"}, timeout=5).json()
+    account = (
+        sandbox.session()
+        .post(f"{base}/accounts", json={"user": "olpe", "rooms": [room["alias"]]}, timeout=5)
+        .json()
+    )
     headers = {"Authorization": f"Bearer {account['token']}"}
     send = f"{sandbox.url}/_matrix/client/v3/rooms/{room['room_id']}/send/m.room.message"
-    requests.post(f"{base}/faults", json={"rate_limit_next": {"reset_in": 2}}, timeout=5)
+    sandbox.session().post(f"{base}/faults", json={"rate_limit_next": {"reset_in": 2}}, timeout=5)
 
-    limited = requests.put(f"{send}/a", json={"body": "x"}, headers=headers, timeout=5)
-    sent = requests.put(f"{send}/b", json={"body": "x"}, headers=headers, timeout=5).json()
-    requests.post(
+    limited = sandbox.session().put(f"{send}/a", json={"body": "x"}, headers=headers, timeout=5)
+    sent = sandbox.session().put(f"{send}/b", json={"body": "x"}, headers=headers, timeout=5).json()
+    sandbox.session().post(
         f"{base}/engagement",
         json={"event_id": sent["event_id"], "reactions": 2, "thread_replies": 1},
         timeout=5,
     )
-    events = requests.get(f"{base}/events", timeout=5).json()
-    bad = requests.post(f"{base}/faults", json={"explode": True}, timeout=5)
+    events = sandbox.session().get(f"{base}/events", timeout=5).json()
+    bad = sandbox.session().post(f"{base}/faults", json={"explode": True}, timeout=5)
 
     assert account["user_id"] == "@olpe:localhost" and room["alias"] == "#olpe:localhost"
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "2"

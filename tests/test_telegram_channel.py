@@ -41,7 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def sandbox(clock: Clock) -> Iterator[TelegramSandbox]:
-    with TelegramSandbox(clock=clock) as server:
+    with TelegramSandbox(clock=clock).start_in_process() as server:
         yield server
 
 
@@ -53,9 +53,9 @@ def token(sandbox: TelegramSandbox) -> str:
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: TelegramSandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 def channel_for(

@@ -43,7 +43,7 @@ class Setup:
 
     def channel(self, **kwargs: Any) -> ThreadsChannel:
         kwargs.setdefault("poll_interval", 0)
-        return ThreadsChannel(self.account, make_session(), timeout=5, **kwargs)
+        return ThreadsChannel(self.account, self.sandbox.mount(make_session()), timeout=5, **kwargs)
 
     def image(self, name: str = "morgen.png") -> MediaFile:
         path = self.media / name
@@ -66,7 +66,7 @@ def setup_on(sandbox: ThreadsSandbox, tmp_path: Path, **settings: Any) -> Setup:
 
 @pytest.fixture
 def sandbox() -> Iterator[ThreadsSandbox]:
-    with ThreadsSandbox() as server:
+    with ThreadsSandbox().start_in_process() as server:
         yield server
 
 
@@ -175,7 +175,7 @@ def test_images_need_media_base_url(sandbox: ThreadsSandbox, tmp_path: Path) -> 
     account = AccountSettings("x", sandbox.url, {"user_id": user_id}, secret=lambda key: token)
     image = MediaFile(tmp_path / "x.png", None, "image/png")
 
-    problems = ThreadsChannel(account, make_session()).validate(post(media=(image,)))
+    problems = ThreadsChannel(account, sandbox.mount(make_session())).validate(post(media=(image,)))
 
     assert problems == [
         "threads downloads images from a public URL: set media_base_url of account x"
@@ -210,7 +210,7 @@ def test_bad_token_is_an_auth_error(th: Setup) -> None:
     )
 
     with pytest.raises(AuthError, match="Invalid OAuth access token"):
-        ThreadsChannel(account, make_session()).publish(post())
+        ThreadsChannel(account, th.sandbox.mount(make_session())).publish(post())
 
 
 # --- recovery ---------------------------------------------------------------------------------
@@ -297,4 +297,4 @@ def test_verify_returns_the_handle_and_checks_the_user_id(th: Setup) -> None:
     assert th.channel().verify() == "@stadtmenden"
     wrong = AccountSettings("x", th.sandbox.url, {"user_id": "123"}, secret=th.account.secret)
     with pytest.raises(AuthError, match="belongs to @stadtmenden"):
-        ThreadsChannel(wrong, make_session()).verify()
+        ThreadsChannel(wrong, th.sandbox.mount(make_session())).verify()

@@ -42,14 +42,14 @@ DOCS = Path(__file__).parent.parent / "docs" / "matrix-and-webhooks.md"
 
 @pytest.fixture
 def sandbox() -> Iterator[WebhookSandbox]:
-    with WebhookSandbox() as server:
+    with WebhookSandbox().start_in_process() as server:
         yield server
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: WebhookSandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 def connect(
@@ -477,21 +477,21 @@ def test_sandbox_without_ids_answers_202(session: requests.Session) -> None:
 
 def test_sandbox_control_api_over_http(sandbox: WebhookSandbox, session: requests.Session) -> None:
     base = f"{sandbox.url}/_sandbox"
-    endpoint = requests.post(f"{base}/endpoints", json={"name": "olpe"}, timeout=5).json()
+    endpoint = sandbox.session().post(f"{base}/endpoints", json={"name": "olpe"}, timeout=5).json()
     channel = connect(session, endpoint["url"], endpoint["secret"])
-    requests.post(f"{base}/faults", json={"fail_next": {"status": 500}}, timeout=5)
+    sandbox.session().post(f"{base}/faults", json={"fail_next": {"status": 500}}, timeout=5)
 
     with pytest.raises(UnavailableError):
         channel.publish(post())
     channel.publish(post("Hallo Olpe"))
 
-    deliveries = requests.get(f"{base}/deliveries", timeout=5).json()
-    seen = requests.get(f"{base}/requests", timeout=5).json()
+    deliveries = sandbox.session().get(f"{base}/deliveries", timeout=5).json()
+    seen = sandbox.session().get(f"{base}/requests", timeout=5).json()
     assert [d["text"] for d in deliveries] == ["Hallo Olpe"]
     assert [r["signature_valid"] for r in seen] == [True, True]
-    bad = requests.post(f"{base}/faults", json={"explode": 1}, timeout=5)
+    bad = sandbox.session().post(f"{base}/faults", json={"explode": 1}, timeout=5)
     assert bad.status_code == 400
-    unknown = requests.post(f"{sandbox.url}/hooks/nirgends", data=b"{}", timeout=5)
+    unknown = sandbox.session().post(f"{sandbox.url}/hooks/nirgends", data=b"{}", timeout=5)
     assert unknown.status_code == 404
 
 

@@ -38,7 +38,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def sandbox(clock: Clock) -> Iterator[XSandbox]:
-    with XSandbox(clock=clock) as server:
+    with XSandbox(clock=clock).start_in_process() as server:
         yield server
 
 
@@ -48,9 +48,9 @@ def credentials(sandbox: XSandbox) -> XCredentials:
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(sandbox: XSandbox) -> Iterator[requests.Session]:
     with make_session() as http:
-        yield http
+        yield sandbox.mount(http)
 
 
 def channel_for(

@@ -4,6 +4,7 @@ like the networks."""
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from PIL import Image
 from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
 
 from campaign_scheduler.sandbox.linkedin import LinkedInAccount, LinkedInSandbox
@@ -19,7 +21,14 @@ from campaign_scheduler.sandbox.telegram import TelegramSandbox, parse_html
 from campaign_scheduler.sandbox.x import XCredentials, XSandbox
 from sandbox_clock import Clock
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x08rest-of-a-png"
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG = _png(16, 8)
 
 
 @pytest.fixture
@@ -50,8 +59,9 @@ def test_every_sandbox_sets_tcp_nodelay_and_guards_its_controls(
 
 
 @pytest.fixture
-def telegram(clock: Clock) -> Iterator[TelegramSandbox]:
-    with TelegramSandbox(clock=clock) as sandbox:
+def telegram(clock: Clock, http: requests.Session) -> Iterator[TelegramSandbox]:
+    with TelegramSandbox(clock=clock).start_in_process() as sandbox:
+        sandbox.mount(http)
         yield sandbox
 
 
@@ -338,8 +348,9 @@ def test_telegram_controls_over_http_never_show_tokens(
 
 
 @pytest.fixture
-def x(clock: Clock) -> Iterator[XSandbox]:
-    with XSandbox(clock=clock) as sandbox:
+def x(clock: Clock, http: requests.Session) -> Iterator[XSandbox]:
+    with XSandbox(clock=clock).start_in_process() as sandbox:
+        sandbox.mount(http)
         yield sandbox
 
 
@@ -562,8 +573,9 @@ def test_x_controls_over_http(x: XSandbox, http: requests.Session) -> None:
 
 
 @pytest.fixture
-def linkedin(clock: Clock) -> Iterator[LinkedInSandbox]:
-    with LinkedInSandbox(clock=clock) as sandbox:
+def linkedin(clock: Clock, http: requests.Session) -> Iterator[LinkedInSandbox]:
+    with LinkedInSandbox(clock=clock).start_in_process() as sandbox:
+        sandbox.mount(http)
         yield sandbox
 
 

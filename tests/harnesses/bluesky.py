@@ -18,7 +18,7 @@ class BlueskyHarness(Harness):
 
     def start(self) -> None:
         clear_sessions()
-        self.sandbox = BlueskySandbox().start()
+        self.sandbox = BlueskySandbox().start_in_process()
         self.password = self.sandbox.add_account(HANDLE)
         # A running daemon holds a session already; logging in here keeps the cases about the
         # post-creating call (a timeout while logging in is no unknown outcome).
@@ -35,7 +35,7 @@ class BlueskyHarness(Harness):
             {"identifier": identifier},
             secret=lambda key: password,
         )
-        return BlueskyChannel(account, make_session(), timeout=timeout)
+        return BlueskyChannel(account, self.sandbox.mount(make_session()), timeout=timeout)
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.password, timeout)

@@ -22,7 +22,7 @@ class FacebookHarness(Harness):
     keeps_language = False
 
     def start(self) -> None:
-        self.sandbox = FacebookSandbox().start()
+        self.sandbox = FacebookSandbox().start_in_process()
         self.page_id, self.token = self.sandbox.add_page("Stadt Soest")
 
     def stop(self) -> None:
@@ -32,7 +32,7 @@ class FacebookHarness(Harness):
         account = AccountSettings(
             "soest-facebook", self.sandbox.url, {"page_id": self.page_id}, secret=lambda key: token
         )
-        return FacebookChannel(account, make_session(), timeout=timeout)
+        return FacebookChannel(account, self.sandbox.mount(make_session()), timeout=timeout)
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.token, timeout)

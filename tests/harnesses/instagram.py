@@ -28,7 +28,7 @@ class InstagramHarness(Harness):
     requires_media = True
 
     def start(self) -> None:
-        self.sandbox = InstagramSandbox().start()
+        self.sandbox = InstagramSandbox().start_in_process()
         self.user_id, self.token = self.sandbox.add_account("stadt.soest")
         self.media_base_url = self.sandbox.serve_media(self.folder)
 
@@ -40,7 +40,9 @@ class InstagramHarness(Harness):
         account = AccountSettings(
             "soest-instagram", self.sandbox.url, settings, secret=lambda key: token
         )
-        return InstagramChannel(account, make_session(), timeout=timeout, poll_interval=0)
+        return InstagramChannel(
+            account, self.sandbox.mount(make_session()), timeout=timeout, poll_interval=0
+        )
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.token, timeout)

@@ -17,7 +17,7 @@ class LinkedInHarness(Harness):
     supports_replies = False  # follow-ups are comments (Social Actions API), not posts
 
     def start(self) -> None:
-        self.sandbox = LinkedInSandbox().start()
+        self.sandbox = LinkedInSandbox().start_in_process()
         self.account = self.sandbox.add_account("Südwestfalen Agentur")
 
     def stop(self) -> None:
@@ -30,7 +30,9 @@ class LinkedInHarness(Harness):
             {"organization": self.account.organization},
             secret=lambda key: token,
         )
-        return LinkedInChannel(account, make_session(), timeout=timeout, poll_interval=0)
+        return LinkedInChannel(
+            account, self.sandbox.mount(make_session()), timeout=timeout, poll_interval=0
+        )
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.account.token, timeout)

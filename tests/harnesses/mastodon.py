@@ -16,7 +16,7 @@ class MastodonHarness(Harness):
 
     def start(self) -> None:
         clear_instance_cache()
-        self.sandbox = MastodonSandbox().start()
+        self.sandbox = MastodonSandbox().start_in_process()
         self.token = self.sandbox.add_account("soest")
 
     def stop(self) -> None:
@@ -25,7 +25,9 @@ class MastodonHarness(Harness):
 
     def _channel(self, token: str, timeout: float) -> Channel:
         account = AccountSettings("soest-mastodon", self.sandbox.url, {}, secret=lambda key: token)
-        return MastodonChannel(account, make_session(), timeout=timeout, poll_interval=0)
+        return MastodonChannel(
+            account, self.sandbox.mount(make_session()), timeout=timeout, poll_interval=0
+        )
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.token, timeout)

@@ -20,7 +20,7 @@ class MatrixHarness(Harness):
 
     def start(self) -> None:
         clear_room_cache()
-        self.sandbox = MatrixSandbox().start()
+        self.sandbox = MatrixSandbox().start_in_process()
         self.room_id = self.sandbox.add_room("5malklug")
         self.token = self.sandbox.add_account("soest", rooms=(ROOM,))
 
@@ -32,7 +32,7 @@ class MatrixHarness(Harness):
         account = AccountSettings(
             "soest-matrix", self.sandbox.url, {"room": ROOM}, secret=lambda key: token
         )
-        return MatrixChannel(account, make_session(), timeout=timeout)
+        return MatrixChannel(account, self.sandbox.mount(make_session()), timeout=timeout)
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.token, timeout)

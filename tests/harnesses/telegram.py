@@ -17,7 +17,7 @@ class TelegramHarness(Harness):
     supports_alt_text = False  # nor alt text for photos
 
     def start(self) -> None:
-        self.sandbox = TelegramSandbox().start()
+        self.sandbox = TelegramSandbox().start_in_process()
         self.token = self.sandbox.add_bot("arnsberg_bot")
         self.sandbox.add_channel("arnsberg_news", title="Stadt Arnsberg", admins=[self.token])
 
@@ -31,7 +31,7 @@ class TelegramHarness(Harness):
             {"chat": "@arnsberg_news"},
             secret=lambda key: token,
         )
-        return TelegramChannel(account, make_session(), timeout=timeout)
+        return TelegramChannel(account, self.sandbox.mount(make_session()), timeout=timeout)
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.token, timeout)

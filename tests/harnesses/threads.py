@@ -24,7 +24,7 @@ class ThreadsHarness(Harness):
     keeps_language = False
 
     def start(self) -> None:
-        self.sandbox = ThreadsSandbox().start()
+        self.sandbox = ThreadsSandbox().start_in_process()
         self.user_id, self.token = self.sandbox.add_account("stadtsoest")
         self.media_base_url = self.sandbox.serve_media(self.folder)
 
@@ -36,7 +36,9 @@ class ThreadsHarness(Harness):
         account = AccountSettings(
             "soest-threads", self.sandbox.url, settings, secret=lambda key: token
         )
-        return ThreadsChannel(account, make_session(), timeout=timeout, poll_interval=0)
+        return ThreadsChannel(
+            account, self.sandbox.mount(make_session()), timeout=timeout, poll_interval=0
+        )
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.token, timeout)

@@ -20,7 +20,7 @@ class WebhookHarness(Harness):
     supports_alt_text = True
 
     def start(self) -> None:
-        self.sandbox = WebhookSandbox().start()
+        self.sandbox = WebhookSandbox().start_in_process()
         self.secret = self.sandbox.add_endpoint("soest")
 
     def stop(self) -> None:
@@ -30,7 +30,7 @@ class WebhookHarness(Harness):
         account = AccountSettings(
             "soest-intranet", "", {"url": self.sandbox.url_for("soest")}, secret=lambda key: secret
         )
-        return WebhookChannel(account, make_session(), timeout=timeout)
+        return WebhookChannel(account, self.sandbox.mount(make_session()), timeout=timeout)
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.secret, timeout)

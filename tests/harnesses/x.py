@@ -17,7 +17,7 @@ class XHarness(Harness):
     keeps_language = False  # POST /2/tweets has no language field; X detects it itself
 
     def start(self) -> None:
-        self.sandbox = XSandbox().start()
+        self.sandbox = XSandbox().start_in_process()
         self.credentials = self.sandbox.add_account("suedwestfalen")
 
     def stop(self) -> None:
@@ -28,7 +28,9 @@ class XHarness(Harness):
         account = AccountSettings(
             "suedwestfalen-x", self.sandbox.url, {}, secret=lambda key: str(keys[key])
         )
-        return XChannel(account, make_session(), timeout=timeout, poll_interval=0)
+        return XChannel(
+            account, self.sandbox.mount(make_session()), timeout=timeout, poll_interval=0
+        )
 
     def channel(self, *, timeout: float = 5.0) -> Channel:
         return self._channel(self.credentials, timeout)

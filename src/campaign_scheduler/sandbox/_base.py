@@ -1,28 +1,53 @@
-"""What every network sandbox shares: its lifecycle, the fault switches and held answers.
+"""What every network sandbox shares: lifecycle, request handling, control routes and faults.
 
 A sandbox subclasses :class:`SandboxBase`, which owns
 
-* the loopback server and ``start``/``stop``/``with``/``url``;
+* the loopback server and ``start``/``stop``/``with``/``url``, and the in-process transport for
+  unit tests (:meth:`SandboxBase.start_in_process`, :meth:`SandboxBase.mount`);
+* :meth:`SandboxBase.handle`: control requests go to the control routes, every other request is
+  recorded in ``requests_seen`` (a :class:`SeenRequest`, or what the network's ``_seen`` keeps),
+  routed (:attr:`SandboxBase.routes`, a table of :class:`Route`, unless the network overrides
+  ``_route``) and delivered through the fault switches; a handler deep down may end the request
+  early by raising :class:`Answer`;
+* the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
+  ``POST /_sandbox/faults``, ``POST /_sandbox/settings`` (from the network's
+  :attr:`SandboxBase.settings`) and the network's own views (:meth:`SandboxBase._views`) and
+  controls (:meth:`SandboxBase._controls`), with their errors in the network's own envelope
+  (:meth:`SandboxBase._error_envelope`);
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
-  creations whose answer is dropped or held until :meth:`SandboxBase.release`, and ``delay``;
-* the common keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`).
+  creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
+  ``revoke``; the keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`, plus
+  the network's :meth:`SandboxBase._extra_faults`).
 
-What differs per network stays in the network's module: the public ``fail_next`` and
-``rate_limit_next`` (their parameters and what they queue), the error bodies a failure or a rate
-limit is answered with (passed to :meth:`SandboxBase._begin_create`), how a revoked credential is
-named, and any extra fault names.
+What differs per network stays in the network's module: its routes, its error envelope, its
+length tables, its settings, the public ``fail_next`` and ``rate_limit_next`` (their parameters
+and what they queue), the error bodies a failure or a rate limit is answered with (passed to
+:meth:`SandboxBase._begin_create`) and any extra faults.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from urllib.parse import unquote, urlencode
 
-from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse, LoopbackServer
+from campaign_scheduler.sandbox._server import (
+    HttpRequest,
+    HttpResponse,
+    LoopbackServer,
+    json_response,
+    read_timeout,
+)
+
+if TYPE_CHECKING:
+    import requests
 
 FailT = TypeVar("FailT")
 RateT = TypeVar("RateT")
@@ -61,6 +86,70 @@ class FaultSwitches(Generic[FailT, RateT]):
         return None
 
 
+#: The clients the control routes answer.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+#: What a control route answers when it has nothing to report.
+OK = {"ok": True}
+
+_in_process_numbers = itertools.count(1)
+
+
+class Answer(Exception):
+    """Ends a request early with ``response`` (e.g. a 401 from deep inside a handler)."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """A request as it arrived: no credential, no body (see :meth:`SandboxBase._seen`)."""
+
+    method: str
+    path: str
+    query: str
+    monotonic: float  # time.monotonic() on arrival
+    wall: float  # time.time() on arrival
+
+
+#: A route's handler: ``(sandbox, request, *context, *path parts)`` -> the answer, or the answer and what
+#: happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
+Handler = Callable[..., "HttpResponse | tuple[HttpResponse, str | None]"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of a network's API: ``method`` and a pattern over the whole path, whose groups
+    (URL-decoded; ``None`` when an optional group is absent) follow the request as arguments."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def route(method: str, pattern: str, handler: Handler) -> Route:
+    """A :class:`Route`; ``pattern`` is a regular expression that must match the whole path."""
+    return Route(method, re.compile(pattern), handler)
+
+
+def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A setting's converter that also takes ``None`` (JSON ``null``: "off")."""
+    return lambda value: None if value is None else convert(value)
+
+
+def one_of(*allowed: Any) -> Callable[[Any], Any]:
+    """A setting's converter that takes only ``allowed`` values."""
+
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(map(str, allowed))}")
+        return value
+
+    return check
+
+
 def fault_spec(value: Any) -> dict[str, Any]:
     """The object of a fault (``{"count": 2, ...}``); a bare ``true`` or number means ``{}``."""
     return value if isinstance(value, dict) else {}
@@ -82,10 +171,21 @@ def seconds(body: dict[str, Any], name: str) -> float:
 class SandboxBase(Generic[FailT, RateT]):
     """Lifecycle and fault switches of a loopback sandbox (see the module doc).
 
-    Subclasses call ``super().__init__()`` before anything else, route requests in
-    ``handle`` and end every answer with :meth:`_deliver`.
+    Subclasses call ``super().__init__()`` before anything else, and declare ``_route``,
+    ``_seen``, ``_error_envelope`` and their control routes (``_views``, ``_controls``). A
+    sandbox whose requests need more than that (Graph's usage headers, webhook's remembered
+    answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
 
+    #: The network's API, in the order they are tried (see :meth:`_route`).
+    routes: ClassVar[Sequence[Route]] = ()
+    #: The status of a known path called with a method it does not take.
+    wrong_method_status: ClassVar[int] = 404
+    #: The message of the answer to a path no route knows.
+    unknown_route_message: ClassVar[str] = "Not Found"
+    #: What ``POST /_sandbox/settings`` may change: attribute name -> converter (which raises
+    #: ValueError or TypeError on a bad value). Empty: the sandbox has no such route.
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     #: The key that names the credential in ``{"revoke": {...}}``.
     revoke_key: ClassVar[str] = "token"
     #: The status of ``{"fail_next": {}}`` when the body gives none.
@@ -100,13 +200,42 @@ class SandboxBase(Generic[FailT, RateT]):
         self._held = threading.Event()
         self._release_gate = threading.Event()
         self._server = LoopbackServer(self)
+        self._in_process_url: str | None = None
+        #: The credentials the sandbox takes: token -> whose (the network's own record).
+        self._tokens: dict[str, Any] = {}
+        #: Every request to the network's API as it arrived (``_seen`` says what is kept).
+        self.requests_seen: list[Any] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> Self:
+        """Serve on a free loopback port (rehearsals, end-to-end tests, other processes)."""
         self._stopping.clear()
         self._server.start()
         return self
+
+    def start_in_process(self) -> Self:
+        """Serve without a socket: :attr:`url` becomes a name that only sessions given to
+        :meth:`mount` reach (unit tests; no port, no threads)."""
+        self._stopping.clear()
+        if self._in_process_url is None:
+            self._in_process_url = f"http://sandbox-{next(_in_process_numbers)}.invalid"
+        return self
+
+    def mount(self, session: requests.Session) -> requests.Session:
+        """Let ``session`` reach this sandbox; returns ``session``. In-process, its requests
+        for :attr:`url` are routed to :meth:`handle`; on loopback there is nothing to do."""
+        from campaign_scheduler.sandbox._inprocess import InProcessAdapter
+
+        if self._in_process_url is not None and not self._server.running:
+            session.mount(self._in_process_url + "/", InProcessAdapter(self))
+        return session
+
+    def session(self) -> requests.Session:
+        """A new ``requests`` session that reaches this sandbox (see :meth:`mount`)."""
+        import requests
+
+        return self.mount(requests.Session())
 
     def stop(self) -> None:
         """Stop serving; held and delayed requests are let go first."""
@@ -116,7 +245,8 @@ class SandboxBase(Generic[FailT, RateT]):
         self._server.stop()
 
     def __enter__(self) -> Self:
-        return self.start()
+        """Start on loopback, unless already started in-process."""
+        return self if self._in_process_url is not None else self.start()
 
     def __exit__(
         self,
@@ -128,7 +258,9 @@ class SandboxBase(Generic[FailT, RateT]):
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
+        """``http://127.0.0.1:PORT`` (only while running), or the in-process name."""
+        if self._in_process_url is not None and not self._server.running:
+            return self._in_process_url
         return self._server.url
 
     # --- fault switches -----------------------------------------------------------------------
@@ -142,8 +274,10 @@ class SandboxBase(Generic[FailT, RateT]):
         raise NotImplementedError
 
     def revoke(self, token: str) -> None:
-        """Later calls with the credential ``token`` are refused."""
-        raise NotImplementedError
+        """Later calls with the credential ``token`` are refused, in the network's words for
+        an unknown or expired credential."""
+        with self._lock:
+            self._tokens.pop(token, None)
 
     def drop_after_create(self, count: int = 1) -> None:
         """The next ``count`` creations are carried out, then the connection is closed without
@@ -180,7 +314,56 @@ class SandboxBase(Generic[FailT, RateT]):
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer ``request`` (the loopback server calls this on its own threads)."""
-        raise NotImplementedError
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        self._record(request)
+        try:
+            response, after = self._route(request)
+        except Answer as answer:
+            response, after = answer.response, None
+        return self._deliver(response, after)
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        """The network's answer to ``request`` and what happens after it ("drop", "hold",
+        ``None``; from :meth:`_begin_create`): the first of :attr:`routes` whose method and
+        pattern fit answers it; a path that fits only under another method is answered
+        :attr:`wrong_method_status`, any other 404, in the network's error envelope. A network
+        whose paths do not lend themselves to a table overrides this."""
+        path_known = False
+        for candidate in self.routes:
+            match = candidate.pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            if candidate.method != request.method:
+                path_known = True
+                continue
+            parts = [None if part is None else unquote(part) for part in match.groups()]
+            result = candidate.handler(self, request, *self._route_context(request), *parts)
+            return result if isinstance(result, tuple) else (result, None)
+        status = self.wrong_method_status if path_known else 404
+        return self._error_envelope(status, self.unknown_route_message), None
+
+    def _route_context(self, request: HttpRequest) -> tuple[Any, ...]:
+        """What every route's handler gets after the request, before the path's parts (e.g.
+        the authenticated caller); raise :class:`Answer` to refuse the request instead."""
+        return ()
+
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
+        """What ``requests_seen`` keeps of ``request`` (never a credential; ``None`` keeps
+        nothing): by default a :class:`SeenRequest`."""
+        return SeenRequest(
+            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
+        )
+
+    def _record(self, request: HttpRequest) -> None:
+        seen = self._seen(request, time.monotonic(), time.time())
+        if seen is not None:
+            with self._lock:
+                self.requests_seen.append(seen)
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        """An error in the network's own envelope (also used for the control routes)."""
+        return json_response(status, {"error": message})
 
     def _begin_create(
         self,
@@ -207,23 +390,90 @@ class SandboxBase(Generic[FailT, RateT]):
             response.drop = True
             return response
         wait = self.delay + extra_delay
+        patience = read_timeout()  # the in-process client's read timeout, if any
         if wait > 0:
+            if patience is not None and wait >= patience:
+                # The client would give up before the answer: tell it so at once.
+                response.late = True
+                return response
             self._stopping.wait(wait)
         if after == "hold":
             with self._lock:
                 gate, held = self._release_gate, self._held
             held.set()
-            gate.wait()
+            if not gate.wait(None if patience is None else max(patience - wait, 0.0)):
+                response.late = True
         return response
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _extra_faults(self) -> frozenset[str]:
-        """Fault names beyond :data:`COMMON_FAULTS` that this sandbox accepts."""
-        return frozenset()
+    def _views(self) -> Mapping[str, Callable[[], Any]]:
+        """``GET /_sandbox/<name>`` routes beyond ``requests``: name -> JSON-able value."""
+        return {}
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        """Apply the faults named by :meth:`_extra_faults`."""
+    def _controls(self) -> Mapping[str, Callable[[dict[str, Any]], Any]]:
+        """``POST /_sandbox/<name>`` routes beyond ``faults``: name -> handler of the JSON
+        object body, returning what to answer (``None``: ``{"ok": true}``). A missing key
+        (KeyError) or a bad value (TypeError, ValueError) is answered 400."""
+        return {}
+
+    def apply_settings(self, body: Mapping[str, Any]) -> None:
+        """Change the settings named in ``body`` (see :attr:`settings`); nothing changes when
+        a name is unknown or a value is bad (ValueError)."""
+        unknown = set(body) - set(self.settings)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values = {}
+        for name, value in body.items():
+            try:
+                values[name] = self.settings[name](value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: {exc}") from exc
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    def _control(self, request: HttpRequest) -> HttpResponse:
+        if request.client_host not in LOOPBACK_HOSTS:
+            return self._error_envelope(
+                403, "the sandbox control API answers loopback clients only"
+            )
+        name = request.path.removeprefix("/_sandbox/")
+        if request.method == "GET":
+            if name == "requests":
+                with self._lock:
+                    seen = [_plain(r) for r in self.requests_seen]
+                return json_response(200, seen)
+            view = self._views().get(name)
+            if view is not None:
+                return json_response(200, view())
+        if request.method != "POST":
+            return self._error_envelope(404, "no such sandbox control")
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return self._error_envelope(400, "the body must be JSON")
+        if not isinstance(body, dict):
+            return self._error_envelope(400, "the body must be a JSON object")
+        controls: dict[str, Callable[[dict[str, Any]], Any]] = {"faults": self._apply_faults}
+        if self.settings:
+            controls["settings"] = self.apply_settings
+        controls.update(self._controls())
+        control = controls.get(name)
+        if control is None:
+            return self._error_envelope(404, "no such sandbox control")
+        try:
+            result = control(body)
+        except KeyError as exc:
+            return self._error_envelope(400, f"missing or unknown: {exc.args[0]}")
+        except (TypeError, ValueError) as exc:
+            return self._error_envelope(400, str(exc))
+        return json_response(200, OK if result is None else result)
+
+    def _extra_faults(self) -> Mapping[str, Callable[[Any], None]]:
+        """Faults beyond :data:`COMMON_FAULTS` that this sandbox accepts: name -> what applies
+        the fault's value (a spec object, ``true`` or a number)."""
+        return {}
 
     def _apply_fail_next(self, spec: dict[str, Any]) -> None:
         status = int(spec.get("status", self.default_fail_status))
@@ -238,7 +488,8 @@ class SandboxBase(Generic[FailT, RateT]):
     def _apply_faults(self, body: dict[str, Any]) -> None:
         """Apply a ``POST /_sandbox/faults`` body; unknown names raise ValueError, missing
         keys KeyError."""
-        unknown = set(body) - COMMON_FAULTS - self._extra_faults()
+        extra = self._extra_faults()
+        unknown = set(body) - COMMON_FAULTS - set(extra)
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         if "fail_next" in body:
@@ -255,4 +506,11 @@ class SandboxBase(Generic[FailT, RateT]):
             self._apply_revoke(fault_spec(body["revoke"]))
         if "delay" in body:
             self.delay = seconds(body, "delay")
-        self._apply_extra_faults(body)
+        for name, apply in extra.items():
+            if name in body:
+                apply(body[name])
+
+
+def _plain(record: Any) -> Any:
+    """A recorded request as JSON-able data."""
+    return asdict(record) if is_dataclass(record) and not isinstance(record, type) else record

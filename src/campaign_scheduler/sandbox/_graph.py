@@ -62,7 +62,6 @@ import math
 import mimetypes
 import re
 import secrets
-import struct
 import time
 import urllib.error
 import urllib.request
@@ -70,12 +69,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
-from campaign_scheduler.sandbox._base import SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox import _base
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -133,15 +135,10 @@ class GraphPost:
 
 
 @dataclass(frozen=True)
-class SeenRequest:
-    """A request as it arrived; the token is never kept."""
+class SeenRequest(_base.SeenRequest):
+    """A request as it arrived, with the Graph version of its path; the token is never kept."""
 
-    method: str
-    path: str
     version: str | None
-    query: str
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------
@@ -185,14 +182,6 @@ class Window:
         """When the oldest event leaves the window (``now`` when it is empty)."""
         self.used(now)
         return self._times[0] + self.duration if self._times else now
-
-
-class Answer(Exception):
-    """Ends a request early with ``response`` (e.g. a token error deep inside a handler)."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 @dataclass
@@ -362,48 +351,6 @@ def time_param(value: str | None) -> float | None:
 # --- images -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImageInfo:
-    content_type: str
-    size: int
-    width: int | None
-    height: int | None
-
-
-def sniff_image(data: bytes) -> ImageInfo | None:
-    """Type and pixel size of a JPEG, PNG, GIF or WebP image, from its bytes."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return ImageInfo("image/png", len(data), width, height)
-    if data.startswith(b"GIF8") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return ImageInfo("image/gif", len(data), width, height)
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return ImageInfo("image/webp", len(data), None, None)
-    if data.startswith(b"\xff\xd8"):
-        width, height = _jpeg_size(data)
-        return ImageInfo("image/jpeg", len(data), width, height)
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
-    index = 2
-    while index + 9 < len(data):
-        if data[index] != 0xFF:
-            index += 1
-            continue
-        marker = data[index + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            index += 2
-            continue
-        (length,) = struct.unpack(">H", data[index + 2 : index + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
-            return width, height
-        index += 2 + length
-    return None, None
-
-
 # --- the sandbox ------------------------------------------------------------------------------
 
 
@@ -458,7 +405,6 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         self.buc_budget = 4800
         #: Seconds added before answers to post-creating calls (on top of ``delay``).
         self.delay_creates = 0.0
-        self.requests_seen: list[SeenRequest] = []
 
         self._principals: dict[str, Principal] = {}
         self._tokens: dict[str, str] = {}  # token -> principal id
@@ -558,27 +504,15 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         if request.path.startswith("/_media/") and request.method == "GET":
             return self._serve_file(request.path)
         parts = _PART.findall(request.path)
-        version = parts.pop(0) if parts and _VERSION.fullmatch(parts[0]) else None
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    method=request.method,
-                    path=request.path,
-                    version=version,
-                    query=urlencode(
-                        {k: v for k, v in request.query.items() if k != "access_token"},
-                        doseq=True,
-                    ),
-                    monotonic=time.monotonic(),
-                    wall=time.time(),
-                )
-            )
+        if parts and _VERSION.fullmatch(parts[0]):
+            parts.pop(0)
+        self._record(request)
         principal: Principal | None = None
         try:
             params = self._params(request)
             principal, token = self._authenticate(request, params)
             self._spend_budget(principal)
-            routed = self._route(Call(request, parts, params, principal, token))
+            routed = self._dispatch(Call(request, parts, params, principal, token))
         except Answer as answer:
             routed = Routed(answer.response)
         if principal is not None:
@@ -591,7 +525,20 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         extra = self.delay_creates if routed.creates else 0.0
         return self._deliver(routed.response, routed.after, extra_delay=extra)
 
-    def _route(self, call: Call) -> Routed:
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        parts = _PART.findall(request.path)
+        return SeenRequest(
+            method=request.method,
+            path=request.path,
+            version=parts[0] if parts and _VERSION.fullmatch(parts[0]) else None,
+            query=urlencode(
+                {k: v for k, v in request.query.items() if k != "access_token"}, doseq=True
+            ),
+            monotonic=monotonic,
+            wall=wall,
+        )
+
+    def _dispatch(self, call: Call) -> Routed:
         raise NotImplementedError
 
     def _params(self, request: HttpRequest) -> dict[str, Any]:
@@ -751,6 +698,12 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         return GraphMedia(url, alt, info.content_type, info.size), None
 
     def _download(self, url: str, host: str) -> bytes:
+        own = f"{self.url}/_media/"
+        if url.startswith(own):  # its own files (also when running in-process, without a port)
+            served = self._serve_file(urlsplit(url).path)
+            if served.status != 200:
+                raise urllib.error.HTTPError(url, served.status, "Not Found", Message(), None)
+            return served.body[: self.max_image_bytes + 1]
         if host in ("127.0.0.1", "localhost", "::1"):
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         else:
@@ -778,49 +731,31 @@ class GraphSandbox(SandboxBase[_Failure, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return json_response(403, {"error": "the sandbox control API answers loopback only"})
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_post_json(p) for p in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [asdict(r) for r in self.requests_seen]
-            return json_response(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return json_response(400, {"error": "the body must be JSON"})
-        if not isinstance(body, dict):
-            return json_response(400, {"error": "the body must be a JSON object"})
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self.apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                account_id, token = self.add_account(
-                    str(body["name"]),
-                    account_id=None if body.get("id") is None else str(body["id"]),
-                    token=body.get("token"),
-                    followers=int(body.get("followers", 0)),
-                )
-                return json_response(200, {"id": account_id, "token": token})
-            if route == ("POST", "/_sandbox/engagement"):
-                figures = {k: int(v) for k, v in body.items() if k != "post_id"}
-                self.set_engagement(str(body["post_id"]), **figures)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/config"):
-                self.configure(**body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/media"):
-                url = self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))
-                return json_response(200, {"url": url})
-        except KeyError as exc:
-            return json_response(400, {"error": f"missing or unknown: {exc.args[0]}"})
-        except (TypeError, ValueError) as exc:
-            return json_response(400, {"error": str(exc)})
-        return json_response(404, {"error": "no such control endpoint"})
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_post_json(p) for p in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": self._control_account,
+            "engagement": self._control_engagement,
+            "config": lambda body: self.configure(**body),
+            "media": lambda body: {
+                "url": self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))
+            },
+        }
+
+    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+        account_id, token = self.add_account(
+            str(body["name"]),
+            account_id=None if body.get("id") is None else str(body["id"]),
+            token=body.get("token"),
+            followers=int(body.get("followers", 0)),
+        )
+        return {"id": account_id, "token": token}
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        figures = {k: int(v) for k, v in body.items() if k != "post_id"}
+        self.set_engagement(str(body["post_id"]), **figures)
 
     def apply_faults(self, body: dict[str, Any]) -> None:
         """Apply a ``/_sandbox/faults`` body (see the module doc)."""
@@ -838,12 +773,11 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     def _apply_revoke(self, spec: dict[str, Any]) -> None:
         self.revoke(str(spec["token"]), int(spec.get("subcode", 460)))
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"delay_creates"})
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        def delay_creates(value: Any) -> None:
+            self.delay_creates = seconds({"delay_creates": value}, "delay_creates")
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "delay_creates" in body:
-            self.delay_creates = seconds(body, "delay_creates")
+        return {"delay_creates": delay_creates}
 
 
 # --- containers (Instagram, Threads) ----------------------------------------------------------
@@ -903,16 +837,14 @@ class ContainerSandbox(GraphSandbox):
         with self._lock:
             return list(self._containers.values())
 
-    def _extra_faults(self) -> frozenset[str]:
-        return super()._extra_faults() | {"container_error_next"}
-
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        super()._apply_extra_faults(body)
-        if "container_error_next" in body:
-            spec = fault_spec(body["container_error_next"])
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        def container_error_next(value: Any) -> None:
+            spec = fault_spec(value)
             self.container_error_next(
                 int(spec.get("count", 1)), str(spec.get("message", "UNKNOWN"))
             )
+
+        return {**super()._extra_faults(), "container_error_next": container_error_next}
 
     # --- the life cycle -----------------------------------------------------------------------
 

@@ -16,10 +16,17 @@ to an :class:`App` and writes the :class:`HttpResponse` back, or, when the respo
 closes the connection without answering (to imitate a server that dies mid-request).
 ``GET /_sandbox/connection`` is answered here: it reports the socket options of the connection
 it came on, so tests can check ``TCP_NODELAY``.
+
+:class:`~campaign_scheduler.sandbox._inprocess.InProcessAdapter` is the same server without a socket, for unit tests: a ``requests``
+transport adapter (in the spirit of httpx's ``MockTransport``) that turns the prepared request
+into an :class:`HttpRequest`, calls the app on the caller's thread and turns the answer into a
+``requests.Response``. A dropped answer raises what a closed connection raises; an answer later
+than the client's read timeout raises ``ReadTimeout`` at once (no waiting).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import selectors
@@ -137,12 +144,25 @@ def _parse_multipart(
 
 @dataclass
 class HttpResponse:
-    """What to answer. ``drop`` closes the connection instead of answering."""
+    """What to answer. ``drop`` closes the connection instead of answering; ``late`` marks an
+    answer the in-process client would have stopped waiting for."""
 
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False
+    late: bool = False
+
+
+_READ_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sandbox_read_timeout", default=None
+)
+
+
+def read_timeout() -> float | None:
+    """How long the in-process client waits for the answer being made (``None``: a socket
+    client, or one that waits for ever)."""
+    return _READ_TIMEOUT.get()
 
 
 def json_response(

@@ -65,7 +65,8 @@ import regex
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
-from campaign_scheduler.sandbox._base import SandboxBase
+from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -220,14 +221,6 @@ class _Window:
     used: int
 
 
-class _Answer(Exception):
-    """Ends a request early with ``response``."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class _Invalid(Exception):
     """A record that breaks the lexicon: ``<reason> at <path>``."""
 
@@ -258,7 +251,6 @@ class BlueskySandbox(SandboxBase[int, float]):
         self.existing_rkey_status = existing_rkey_status
         self.index_delay = index_delay
         self.clock = clock
-        self.requests_seen: list[SeenCall] = []
 
         self._accounts: dict[str, _Account] = {}  # by DID
         self._grants: dict[str, _Grant] = {}  # by token
@@ -381,27 +373,20 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        nsid = request.path[len("/xrpc/") :] if request.path.startswith("/xrpc/") else ""
-        with self._lock:
-            self.requests_seen.append(
-                SeenCall(
-                    method=request.method,
-                    nsid=nsid or request.path,
-                    query="&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs),
-                    monotonic=time.monotonic(),
-                    wall=time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request, nsid)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenCall:
+        return SeenCall(
+            method=request.method,
+            nsid=_nsid(request) or request.path,
+            query="&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs),
+            monotonic=monotonic,
+            wall=wall,
+        )
 
-    def _route(self, request: HttpRequest, nsid: str) -> tuple[HttpResponse, str | None]:
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, _CONTROL_ERRORS.get(status), message)
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        nsid = _nsid(request)
         if not nsid:
             return _error(404, "XRPCNotSupported", "Not Found"), None
         if nsid == "com.atproto.repo.createRecord" and request.method == "POST":
@@ -505,16 +490,16 @@ class BlueskySandbox(SandboxBase[int, float]):
         """The account of the request's access token; ends the request as the real server
         does when there is none, or it is unknown, expired or a refresh token."""
         if request.header("Authorization") is None:
-            raise _Answer(_error(401, "AuthMissing", "Authentication Required"))
+            raise Answer(_error(401, "AuthMissing", "Authentication Required"))
         token = _bearer(request)
         with self._lock:
             grant = self._grants.get(token)
             if grant is None:
-                raise _Answer(_error(400, "InvalidToken", "Token could not be verified"))
+                raise Answer(_error(400, "InvalidToken", "Token could not be verified"))
             if grant.refresh:
-                raise _Answer(_error(400, "InvalidToken", "Bad token scope"))
+                raise Answer(_error(400, "InvalidToken", "Bad token scope"))
             if grant.expires_at <= self.clock():
-                raise _Answer(_error(400, "ExpiredToken", "Token has expired"))
+                raise Answer(_error(400, "ExpiredToken", "Token has expired"))
             return grant.account
 
     # --- records --------------------------------------------------------------------------------
@@ -560,7 +545,7 @@ class BlueskySandbox(SandboxBase[int, float]):
                     self._validate_post(account, record)
                 except _Invalid as exc:
                     return _error(400, "InvalidRequest", f"Invalid {POST} record: {exc}")
-                except _Answer as refusal:
+                except Answer as refusal:
                     return refusal.response
             now = self.clock()
             key = rkey or self._next_tid(now)
@@ -592,8 +577,8 @@ class BlueskySandbox(SandboxBase[int, float]):
         with self._lock:
             other = self._account_by_identifier(str(repo or "").lower())
         if other is None:
-            raise _Answer(_error(403, "AccountNotFound", "Account not found"))
-        raise _Answer(_error(401, "AuthenticationRequired", "Authentication Required"))
+            raise Answer(_error(403, "AccountNotFound", "Account not found"))
+        raise Answer(_error(401, "AuthenticationRequired", "Authentication Required"))
 
     def _validate_post(self, account: _Account, record: dict[str, Any]) -> None:
         """Raise :class:`_Invalid` (or a BlobNotFound answer) where the lexicon refuses."""
@@ -693,7 +678,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             raise _Invalid(f"Expected blob value type at {path}")
         stored = self._blobs.get((account.did, cid))
         if stored is None:
-            raise _Answer(_error(400, "BlobNotFound", f"Could not find blob: {cid}"))
+            raise Answer(_error(400, "BlobNotFound", f"Could not find blob: {cid}"))
         if not stored.mime_type.startswith("image/"):
             raise _Invalid(f'Expected "image/*" (got "{stored.mime_type}") at {path}.mimeType')
         if stored.size > limit:
@@ -782,7 +767,12 @@ class BlueskySandbox(SandboxBase[int, float]):
         data = request.body
         if len(data) > self.blob_upload_limit:
             return _error(413)
-        mime_type = _sniff(data) or request.content_type or "application/octet-stream"
+        image = sniff_image(data)
+        mime_type = (
+            (image.content_type if image else None)
+            or request.content_type
+            or "application/octet-stream"
+        )
         cid = _cid(0x55, data)
         with self._lock:
             self._blobs[(account.did, cid)] = _Blob(account.did, cid, mime_type, len(data))
@@ -946,61 +936,37 @@ class BlueskySandbox(SandboxBase[int, float]):
         if window.used + points > limit:
             headers = _rate_headers(limit, max(0, limit - window.used), reset, length)
             headers["Retry-After"] = str(max(0, math.ceil(reset - now)))
-            raise _Answer(_error(429, headers=headers))
+            raise Answer(_error(429, headers=headers))
         window.used += points
         return _rate_headers(limit, limit - window.used, reset, length)
 
     # --- control over HTTP ----------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "Forbidden", "the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route in (("GET", "/_sandbox/records"), ("GET", "/_sandbox/statuses")):
-            return _json(200, [_record_json(r) for r in self.records()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [vars(r) for r in self.requests_seen]
-            return _json(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "InvalidRequest", "the body must be JSON")
-        if not isinstance(body, dict):
-            return _error(400, "InvalidRequest", "the body must be a JSON object")
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return _json(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                handle = _full_handle(str(body["handle"]))
-                password = self.add_account(
-                    handle, body.get("password"), followers=int(body.get("followers", 0))
-                )
-                return _json(
-                    200, {"did": self.did_of(handle), "handle": handle, "password": password}
-                )
-            if route == ("POST", "/_sandbox/engagement"):
-                self.set_engagement(
-                    str(body["uri"]),
-                    likes=int(body.get("likes", 0)),
-                    reposts=int(body.get("reposts", 0)),
-                    replies=int(body.get("replies", 0)),
-                    quotes=int(body.get("quotes", 0)),
-                )
-                return _json(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, "InvalidRequest", f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError) as exc:
-            return _error(400, "InvalidRequest", str(exc))
-        return _error(404, "NotFound", "no such sandbox control")
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        records = lambda: [_record_json(r) for r in self.records()]
+        return {"records": records, "statuses": records}
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"expire_access_tokens"})
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"accounts": self._control_account, "engagement": self._control_engagement}
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if body.get("expire_access_tokens"):
-            self.expire_access_tokens()
+    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+        handle = _full_handle(str(body["handle"]))
+        password = self.add_account(
+            handle, body.get("password"), followers=int(body.get("followers", 0))
+        )
+        return {"did": self.did_of(handle), "handle": handle, "password": password}
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        self.set_engagement(
+            str(body["uri"]),
+            likes=int(body.get("likes", 0)),
+            reposts=int(body.get("reposts", 0)),
+            replies=int(body.get("replies", 0)),
+            quotes=int(body.get("quotes", 0)),
+        )
+
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"expire_access_tokens": lambda v: self.expire_access_tokens() if v else None}
 
 
 # --- record checks ------------------------------------------------------------------------------
@@ -1074,6 +1040,15 @@ def _is_datetime(value: str) -> bool:
 # --- helpers ------------------------------------------------------------------------------------
 
 
+#: The XRPC error names of the control routes' answers.
+_CONTROL_ERRORS = {400: "InvalidRequest", 403: "Forbidden", 404: "NotFound"}
+
+
+def _nsid(request: HttpRequest) -> str:
+    """The method a ``/xrpc/<nsid>`` request calls ("" for any other path)."""
+    return request.path[len("/xrpc/") :] if request.path.startswith("/xrpc/") else ""
+
+
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> HttpResponse:
     return _json_response(status, payload, headers)
 
@@ -1103,11 +1078,11 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         body = request.json()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _Answer(
+        raise Answer(
             _error(400, "InvalidRequest", f"Unable to parse the JSON body: {exc}")
         ) from exc
     if not isinstance(body, dict):
-        raise _Answer(_error(400, "InvalidRequest", "Input must be an object"))
+        raise Answer(_error(400, "InvalidRequest", "Input must be an object"))
     return body
 
 
@@ -1136,18 +1111,6 @@ def _record_cid(value: Any) -> str:
     # The real CID hashes the record's DAG-CBOR; canonical JSON gives the same uniqueness.
     canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return _cid(0x71, canonical.encode("utf-8"))
-
-
-def _sniff(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _iso(timestamp: float) -> str:

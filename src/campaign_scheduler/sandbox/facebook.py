@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
     MSG_PERMISSION,
-    Answer,
     Call,
     GraphMedia,
     GraphPost,
@@ -52,10 +52,10 @@ from campaign_scheduler.sandbox._graph import (
     nonexisting_field,
     not_found,
     paginate,
-    sniff_image,
     time_param,
     unknown_path,
 )
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import HttpResponse, UploadedFile, json_response
 
 #: Impressions-family metrics Meta retired in 2025 (channels.md §5).
@@ -207,7 +207,7 @@ class FacebookSandbox(GraphSandbox):
 
     # --- routing ------------------------------------------------------------------------------
 
-    def _route(self, call: Call) -> Routed:
+    def _dispatch(self, call: Call) -> Routed:
         parts, method = call.parts, call.method
         page = call.principal
         if parts == ["me"] and method == "GET":

@@ -39,8 +39,8 @@ from typing import Any, ClassVar
 
 import regex
 
+from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
-    Answer,
     Call,
     Container,
     ContainerSandbox,
@@ -175,7 +175,7 @@ class InstagramSandbox(ContainerSandbox):
 
     # --- routing ------------------------------------------------------------------------------
 
-    def _route(self, call: Call) -> Routed:
+    def _dispatch(self, call: Call) -> Routed:
         parts, method = call.parts, call.method
         user = call.principal
         if len(parts) == 1:

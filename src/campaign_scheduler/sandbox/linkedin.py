@@ -52,13 +52,22 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode
 
-from campaign_scheduler.sandbox._base import SandboxBase, fault_count
+from campaign_scheduler.sandbox import _base
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Route,
+    SandboxBase,
+    fault_count,
+    one_of,
+    optional,
+    route,
+)
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -84,7 +93,6 @@ _VERSION = re.compile(r"(\d{6})(?:\.\d{2})?")
 _HASHTAG = re.compile(r"#([^\W_]+)")
 _MENTION = re.compile(r"@\[([^\]\\]*)\]\((urn:li:(?:person|organization):\d+)\)")
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|([^}|]+)\}")
-_ROUTE = re.compile(r"[^/]+")
 
 
 # --- what tests and rehearsals can inspect ---------------------------------------------------
@@ -118,13 +126,10 @@ class SandboxPost:
 
 
 @dataclass(frozen=True)
-class SeenRequest:
-    method: str
-    path: str
-    query: str
+class SeenRequest(_base.SeenRequest):
+    """A request as it arrived (no token kept), with the ``LinkedIn-Version`` it asked for."""
+
     version: str | None
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------
@@ -179,13 +184,19 @@ class _Post:
     statistics: dict[str, float] = field(default_factory=dict)
 
 
-class _Answer(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class LinkedInSandbox(SandboxBase[int, bool]):
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "oldest_version": str,
+        "max_commentary": int,
+        "unescaped": one_of(*UNESCAPED_MODES),
+        "duplicate_window": optional(float),
+        "ghost_duplicates": float,
+        "encode_restli_id": bool,
+        "ugc_for_media": bool,
+        "delete_missing_status": one_of(204, 404),
+        "daily_post_limit": optional(int),
+        "image_processing_polls": int,
+    }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
     default_fail_status = 500
@@ -219,7 +230,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self.daily_post_limit = daily_post_limit
         self.image_processing_polls = image_processing_polls
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._organizations: dict[str, _Organization] = {}  # by urn
         self._tokens: dict[str, _Member] = {}
@@ -256,11 +266,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 member.roles[organization.urn] = role
             self._tokens[token] = member
         return LinkedInAccount(organization.urn, token)
-
-    def revoke(self, token: str) -> None:
-        """Later calls with ``token`` get 401 (as after it expired)."""
-        with self._lock:
-            self._tokens.pop(token, None)
 
     def statuses(self, organization: str | None = None) -> list[SandboxPost]:
         """Every post created so far (deleted ones too), oldest first."""
@@ -302,58 +307,30 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    request.method,
-                    unquote(request.path),
-                    urlencode(request.query, doseq=True),
-                    request.header("LinkedIn-Version"),
-                    time.monotonic(),
-                    time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        return SeenRequest(
+            method=request.method,
+            path=unquote(request.path),
+            query=urlencode(request.query, doseq=True),
+            monotonic=monotonic,
+            wall=wall,
+            version=request.header("LinkedIn-Version"),
+        )
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        parts = [unquote(p) for p in _ROUTE.findall(request.path)]
-        method = request.method
-        if parts[:1] == ["dms-uploads"] and len(parts) == 2 and method == "PUT":
-            return self._upload(request, parts[1]), None
-        if parts[:1] != ["rest"] or len(parts) < 2:
-            return _error(404, "Not Found", code="NOT_FOUND"), None
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, message, code="NOT_FOUND" if status == 404 else None)
+
+    def _route_context(self, request: HttpRequest) -> tuple[_Member] | tuple[()]:
+        if not request.path.startswith("/rest/"):
+            return ()  # the upload URL carries its own token
         member = self._authenticate(request)
         self._check_headers(request)
-        resource, rest = parts[1], parts[2:]
-        if resource == "posts":
-            if method == "POST" and not rest:
-                return self._post(request, member)
-            if method == "GET" and not rest:
-                return self._find_posts(request, member), None
-            if len(rest) == 1 and method == "GET":
-                return self._get_post(member, rest[0]), None
-            if len(rest) == 1 and method == "DELETE":
-                return self._delete_post(member, rest[0]), None
-        elif resource == "images":
-            action = request.query.get("action", [""])[-1]
-            if method == "POST" and not rest and action == "initializeUpload":
-                return self._initialize_upload(request, member), None
-            if method == "GET" and len(rest) == 1:
-                return self._get_image(member, rest[0]), None
-        elif resource == "organizationalEntityShareStatistics" and method == "GET" and not rest:
-            return self._statistics(request, member), None
-        elif resource == "networkSizes" and method == "GET" and len(rest) == 1:
-            return self._network_size(member, rest[0]), None
-        elif resource == "organizations" and method == "GET" and len(rest) == 1:
-            return self._organization(member, rest[0]), None
-        return _error(404, "Not Found", code="NOT_FOUND"), None
+        return (member,)
+
+    def _image_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        if request.query.get("action", [""])[-1] != "initializeUpload":
+            return self._error_envelope(404, self.unknown_route_message)
+        return self._initialize_upload(request, member)
 
     # --- authentication and headers -----------------------------------------------------------
 
@@ -361,17 +338,17 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         header = request.header("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _Answer(_error(401, "Empty oauth2 access token", service_code=65604))
+            raise Answer(_error(401, "Empty oauth2 access token", service_code=65604))
         with self._lock:
             member = self._tokens.get(token.strip())
         if member is None:
-            raise _Answer(_error(401, "Invalid access token", service_code=65600))
+            raise Answer(_error(401, "Invalid access token", service_code=65600))
         return member
 
     def _check_headers(self, request: HttpRequest) -> None:
         version = request.header("LinkedIn-Version")
         if version is None:
-            raise _Answer(
+            raise Answer(
                 _error(
                     400,
                     "A version must be present. Please specify a version by adding the "
@@ -381,13 +358,13 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             )
         match = _VERSION.fullmatch(version.strip())
         if match is None or match.group(1) < self.oldest_version:
-            raise _Answer(
+            raise Answer(
                 _error(
                     426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION"
                 )
             )
         if (request.header("X-Restli-Protocol-Version") or "").strip() != "2.0.0":
-            raise _Answer(
+            raise Answer(
                 _error(400, "X-Restli-Protocol-Version 2.0.0 is required", code="BAD_REQUEST")
             )
 
@@ -395,7 +372,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         role = member.roles.get(organization)
         allowed = role == "ADMINISTRATOR" if admin else role in ROLES_THAT_POST
         if not allowed:
-            raise _Answer(
+            raise Answer(
                 _error(
                     403,
                     f"Not enough permissions to access: {organization}",
@@ -717,71 +694,64 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_post_summary(p) for p in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                return json_response(200, [vars(r) for r in self.requests_seen])
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError("the body must be a JSON object")
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                account = self.add_account(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_post_summary(p) for p in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": lambda body: vars(
+                self.add_account(
                     str(body["name"]),
                     body.get("token"),
                     followers=int(body.get("followers", 0)),
                     role=body.get("role", "ADMINISTRATOR"),
                 )
-                return json_response(200, vars(account))
-            if route == ("POST", "/_sandbox/engagement"):
-                urn = str(body.pop("post"))
-                self.set_statistics(urn, **{k: float(v) for k, v in body.items()})
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/settings"):
-                self._apply_settings(body)
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
-            return _error(400, str(exc))
-        return _error(404, "Not Found", code="NOT_FOUND")
+            ),
+            "engagement": self._control_engagement,
+        }
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"fail_image_processing"})
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        urn = str(body.pop("post"))
+        self.set_statistics(urn, **{k: float(v) for k, v in body.items()})
 
     def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
         self.rate_limit_next(int(spec.get("count", 1)), daily=bool(spec.get("daily", False)))
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "fail_image_processing" in body:
-            self.fail_image_processing(fault_count(body["fail_image_processing"]))
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"fail_image_processing": lambda v: self.fail_image_processing(fault_count(v))}
 
-    def _apply_settings(self, body: dict[str, Any]) -> None:
-        converters: dict[str, Callable[[Any], Any]] = {
-            "oldest_version": str,
-            "max_commentary": int,
-            "unescaped": _unescaped_mode,
-            "duplicate_window": lambda v: None if v is None else float(v),
-            "ghost_duplicates": float,
-            "encode_restli_id": bool,
-            "ugc_for_media": bool,
-            "delete_missing_status": _delete_status,
-            "daily_post_limit": lambda v: None if v is None else int(v),
-            "image_processing_polls": int,
-        }
-        unknown = set(body) - set(converters)
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name, value in body.items():
-            setattr(self, name, converters[name](value))
+    # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
+
+    routes: ClassVar[Sequence[Route]] = (
+        route("PUT", r"/dms-uploads/([^/]+)", _upload),
+        route("POST", r"/rest/posts", _post),
+        route("GET", r"/rest/posts", _find_posts),
+        route(
+            "GET", r"/rest/posts/([^/]+)", lambda self, _, member, urn: self._get_post(member, urn)
+        ),
+        route(
+            "DELETE",
+            r"/rest/posts/([^/]+)",
+            lambda self, _, member, urn: self._delete_post(member, urn),
+        ),
+        route("POST", r"/rest/images", _image_action),
+        route(
+            "GET",
+            r"/rest/images/([^/]+)",
+            lambda self, _, member, urn: self._get_image(member, urn),
+        ),
+        route("GET", r"/rest/organizationalEntityShareStatistics", _statistics),
+        route(
+            "GET",
+            r"/rest/networkSizes/([^/]+)",
+            lambda self, _, member, urn: self._network_size(member, urn),
+        ),
+        route(
+            "GET",
+            r"/rest/organizations/([^/]+)",
+            lambda self, _, member, id_: self._organization(member, id_),
+        ),
+    )
 
 
 # --- the little text format -------------------------------------------------------------------
@@ -904,18 +874,6 @@ def _list_param(value: str | None) -> list[str]:
     if not value or not value.startswith("List(") or not value.endswith(")"):
         return []
     return [unquote(item) for item in value[5:-1].split(",") if item]
-
-
-def _unescaped_mode(value: Any) -> str:
-    if value not in UNESCAPED_MODES:
-        raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
-    return str(value)
-
-
-def _delete_status(value: Any) -> int:
-    if value not in (204, 404):
-        raise ValueError("delete_missing_status must be 204 or 404")
-    return int(value)
 
 
 def _post_json(post: _Post) -> dict[str, Any]:

@@ -4,8 +4,8 @@ Used by rehearsals (``campaign sandbox``, ``campaign demo``) and by tests. What 
 
 * ``POST /api/v1/statuses`` (JSON or form): ``Idempotency-Key`` per (account, key), kept
   ``idempotency_ttl`` seconds, concurrent repeats serialised so one status is created; the
-  instance's own length rule (URLs 23, mention domains free, grapheme clusters of spoiler text
-  plus text, via :mod:`campaign_scheduler.channels.text`); the 300-statuses-per-3-hours family
+  instance's own length rule (:func:`status_length`: URLs 23, mention domains free, grapheme
+  clusters of spoiler text plus text, as channels.md §2 documents it); the 300-statuses-per-3-hours family
   with ``X-RateLimit-*`` headers (reset as ISO 8601 with 6 fractional digits, UTC); reply
   targets; media attachment rules.
 * ``GET /api/v1/statuses/:id``, ``/source``, ``DELETE /api/v1/statuses/:id``.
@@ -43,20 +43,23 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from campaign_scheduler.channels.text import measure
-from campaign_scheduler.sandbox._base import SandboxBase, fault_count
+import regex
+
+from campaign_scheduler.sandbox import _base
+from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
     UploadedFile,
     json_response,
 )
+from campaign_scheduler.sandbox._text import clusters
 
 STATUSES_LIMIT = 300
 STATUSES_PERIOD = 3 * 3600.0
@@ -112,6 +115,25 @@ _DEFAULT_ERRORS = {
 }
 _VISIBILITIES = ("public", "unlisted", "private", "direct")
 
+# --- the length table (StatusLengthValidator, channels.md §2 "Text limits and counting") -------
+
+#: What every URL counts (``characters_reserved_per_url``).
+CHARACTERS_PER_URL = 23
+# URLs with a scheme only; trailing punctuation and an unbalanced ")" are not part of a URL.
+_URL = regex.compile(r"(?<![\w/])https?://[^\s<>\"]*[^\s<>\".,;:!?'(\)\[\]]", regex.IGNORECASE)
+# ``@user@domain`` counts as ``@user``: not after "=", "/" or a word character (e-mail, paths).
+_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]*[a-z0-9_])?)@[\w.-]*\w", regex.IGNORECASE
+)
+
+
+def status_length(spoiler_text: str, text: str) -> int:
+    """A status's length as Mastodon counts it: each URL 23, the domain of a mention free,
+    grapheme clusters of the content warning plus the text."""
+    text = _URL.sub("x" * CHARACTERS_PER_URL, text)
+    text = _REMOTE_MENTION.sub(r"@\1", text)
+    return len(clusters(spoiler_text + text))
+
 
 # --- what tests and rehearsals can inspect ---------------------------------------------------
 
@@ -145,14 +167,9 @@ class SandboxStatus:
 
 
 @dataclass(frozen=True)
-class SeenRequest:
+class SeenRequest(_base.SeenRequest):
     """A request as it arrived (the Authorization header is never kept)."""
 
-    method: str
-    path: str
-    query: str
-    monotonic: float  # time.monotonic() on arrival
-    wall: float  # time.time() on arrival
     idempotency_key: str | None
 
 
@@ -212,17 +229,6 @@ class _Status:
     quotes: int | None = None
 
 
-_ROUTE = re.compile(r"[^/]+")
-
-
-class _Answer(Exception):
-    """Ends a request early with ``response`` (e.g. a 401 from deep inside a handler)."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
@@ -239,7 +245,6 @@ class MastodonSandbox(SandboxBase[int, float]):
         self.idempotency_ttl = idempotency_ttl
         self.media_processing_polls = media_processing_polls
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._accounts: dict[str, _Account] = {}  # by username
         self._tokens: dict[str, _Account] = {}
@@ -292,11 +297,6 @@ class MastodonSandbox(SandboxBase[int, float]):
             account.statuses += 1
             return status.id
 
-    def revoke(self, token: str) -> None:
-        """Later calls with ``token`` are answered 401."""
-        with self._lock:
-            self._tokens.pop(token, None)
-
     def statuses(self, username: str | None = None) -> list[SandboxStatus]:
         """Every status created so far (also deleted ones), oldest first."""
         with self._lock:
@@ -339,63 +339,18 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    method=request.method,
-                    path=request.path,
-                    query=urlencode(request.query, doseq=True),
-                    monotonic=time.monotonic(),
-                    wall=time.time(),
-                    idempotency_key=request.header("Idempotency-Key"),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+        return SeenRequest(
+            method=request.method,
+            path=request.path,
+            query=urlencode(request.query, doseq=True),
+            monotonic=monotonic,
+            wall=wall,
+            idempotency_key=request.header("Idempotency-Key"),
+        )
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        parts = _ROUTE.findall(request.path)
-        method = request.method
-        if method == "POST" and parts == ["api", "v1", "statuses"]:
-            return self._post_status(request)
-        if method == "GET" and parts == ["api", "v2", "instance"]:
-            response = self._instance()
-        elif method == "POST" and parts == ["api", "v2", "media"]:
-            response = self._post_media(request)
-        elif method == "GET" and len(parts) == 5 and parts[:4] == ["api", "v1", "timelines", "tag"]:
-            response = self._tag_timeline(request, parts[4])
-        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "media"]:
-            response = self._get_media(request, parts[3])
-        elif method == "GET" and parts == ["api", "v1", "accounts", "verify_credentials"]:
-            response = self._verify_credentials(request)
-        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "accounts"]:
-            response = self._get_account(request, parts[3])
-        elif method == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "accounts"]:
-            if parts[4] != "statuses":
-                response = _error(404, MSG_NOT_FOUND)
-            else:
-                response = self._account_statuses(request, parts[3])
-        elif len(parts) == 4 and parts[:3] == ["api", "v1", "statuses"]:
-            if method == "GET":
-                response = self._get_status(request, parts[3])
-            elif method == "DELETE":
-                response = self._delete_status(request, parts[3])
-            else:
-                response = _error(404, MSG_NOT_FOUND)
-        elif method == "GET" and len(parts) == 5 and parts[:3] == ["api", "v1", "statuses"]:
-            if parts[4] != "source":
-                response = _error(404, MSG_NOT_FOUND)
-            else:
-                response = self._status_source(request, parts[3])
-        else:
-            response = _error(404, MSG_NOT_FOUND)
-        return response, None
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, message)
 
     def _authenticate(self, request: HttpRequest, *, required: bool = True) -> _Account | None:
         """The token's account, or ``None`` for an anonymous call where that is allowed.
@@ -405,13 +360,13 @@ class MastodonSandbox(SandboxBase[int, float]):
         header = request.header("Authorization")
         if header is None:
             if required:
-                raise _Answer(_error(401, MSG_TOKEN_INVALID))
+                raise Answer(_error(401, MSG_TOKEN_INVALID))
             return None
         scheme, _, token = header.partition(" ")
         with self._lock:
             account = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if account is None:
-            raise _Answer(_error(401, MSG_TOKEN_INVALID))
+            raise Answer(_error(401, MSG_TOKEN_INVALID))
         return account
 
     def _account_of(self, request: HttpRequest) -> _Account:
@@ -471,7 +426,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 return _error(422, "Validation failed: Visibility is not included in the list")
             if not text.strip() and not media:
                 return _error(422, MSG_BLANK)
-            if measure("mastodon", spoiler + text) > self.max_characters:
+            if status_length(spoiler, text) > self.max_characters:
                 return _error(
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",
@@ -726,7 +681,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- entities -----------------------------------------------------------------------------
 
-    def _instance(self) -> HttpResponse:
+    def _instance(self, request: HttpRequest) -> HttpResponse:
         host = self.url.split("://", 1)[1]
         return json_response(
             200,
@@ -837,54 +792,46 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_status_json(s) for s in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [vars(r) for r in self.requests_seen]
-            return json_response(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "the body must be JSON")
-        if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                token = self.add_account(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_status_json(s) for s in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": lambda body: {
+                "token": self.add_account(
                     str(body["username"]),
                     body.get("token"),
                     followers=int(body.get("followers", 0)),
                 )
-                return json_response(200, {"token": token})
-            if route == ("POST", "/_sandbox/engagement"):
-                self.set_engagement(
-                    str(body["status_id"]),
-                    favourites=int(body.get("favourites", 0)),
-                    reblogs=int(body.get("reblogs", 0)),
-                    replies=int(body.get("replies", 0)),
-                    quotes=None if body.get("quotes") is None else int(body["quotes"]),
-                )
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError) as exc:
-            return _error(400, str(exc))
-        return _error(404, MSG_NOT_FOUND)
+            },
+            "engagement": lambda body: self.set_engagement(
+                str(body["status_id"]),
+                favourites=int(body.get("favourites", 0)),
+                reblogs=int(body.get("reblogs", 0)),
+                replies=int(body.get("replies", 0)),
+                quotes=None if body.get("quotes") is None else int(body["quotes"]),
+            ),
+        }
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"fail_media_processing"})
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "fail_media_processing" in body:
-            self.fail_media_processing(fault_count(body["fail_media_processing"]))
+    # --- the API ------------------------------------------------------------------------------
+
+    unknown_route_message = MSG_NOT_FOUND
+    routes: ClassVar[Sequence[Route]] = (
+        route("POST", r"/api/v1/statuses", _post_status),
+        route("GET", r"/api/v2/instance", _instance),
+        route("POST", r"/api/v2/media", _post_media),
+        route("GET", r"/api/v1/timelines/tag/([^/]+)", _tag_timeline),
+        route("GET", r"/api/v1/media/([^/]+)", _get_media),
+        route("GET", r"/api/v1/accounts/verify_credentials", _verify_credentials),
+        route("GET", r"/api/v1/accounts/([^/]+)", _get_account),
+        route("GET", r"/api/v1/accounts/([^/]+)/statuses", _account_statuses),
+        route("GET", r"/api/v1/statuses/([^/]+)", _get_status),
+        route("DELETE", r"/api/v1/statuses/([^/]+)", _delete_status),
+        route("GET", r"/api/v1/statuses/([^/]+)/source", _status_source),
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -56,13 +56,12 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlencode
 
-from campaign_scheduler.sandbox._base import SandboxBase
+from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -124,17 +123,6 @@ class SandboxUpload:
     uploader: str
 
 
-@dataclass(frozen=True)
-class SeenRequest:
-    """A request as it arrived (the Authorization header is never kept)."""
-
-    method: str
-    path: str
-    query: str
-    monotonic: float
-    wall: float
-
-
 # --- internal state ---------------------------------------------------------------------------
 
 
@@ -167,16 +155,11 @@ class _Requester:
     device_id: str
 
 
-class _Answer(Exception):
-    """Ends a request early with ``response``."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class MatrixSandbox(SandboxBase[int, float]):
     """A loopback Matrix homeserver. Use as a context manager or call start()/stop()."""
+
+    wrong_method_status = 405
+    unknown_route_message = "Unrecognized request"
 
     def __init__(
         self,
@@ -191,7 +174,6 @@ class MatrixSandbox(SandboxBase[int, float]):
         self.txn_ttl = txn_ttl
         self.max_upload_size = max_upload_size
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._tokens: dict[str, _Requester] = {}
         self._rooms: dict[str, _Room] = {}
@@ -262,11 +244,6 @@ class MatrixSandbox(SandboxBase[int, float]):
         with self._lock:
             self._rooms[room_id].power_levels["users"][self.user_id(localpart)] = level
 
-    def revoke(self, token: str) -> None:
-        """Later calls with ``token`` are answered 401 ``M_UNKNOWN_TOKEN``."""
-        with self._lock:
-            self._tokens.pop(token, None)
-
     def events(self, room_id: str | None = None) -> list[SandboxEvent]:
         """Every event so far (also redacted ones, with their content emptied), oldest first."""
         with self._lock:
@@ -303,39 +280,8 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    request.method,
-                    request.path,
-                    urlencode(request.query, doseq=True),
-                    time.monotonic(),
-                    time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
-
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        method, path = request.method, request.path
-        for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(path)
-            if match is None:
-                continue
-            if route_method != method:
-                return _error(405, "M_UNRECOGNIZED", "Unrecognized request"), None
-            args = [None if group is None else unquote(group) for group in match.groups()]
-            result = handler(self, request, *args)
-            if isinstance(result, tuple):
-                return result
-            return result, None
-        return _error(404, "M_UNRECOGNIZED", "Unrecognized request"), None
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, _CONTROL_ERRCODES.get(status, "M_UNKNOWN"), message)
 
     def _requester(self, request: HttpRequest) -> _Requester:
         header = request.header("Authorization")
@@ -346,11 +292,11 @@ class MatrixSandbox(SandboxBase[int, float]):
         elif request.query.get("access_token"):
             token = request.query["access_token"][-1]
         if token is None:
-            raise _Answer(_error(401, "M_MISSING_TOKEN", "Missing access token"))
+            raise Answer(_error(401, "M_MISSING_TOKEN", "Missing access token"))
         with self._lock:
             requester = self._tokens.get(token)
         if requester is None:
-            raise _Answer(
+            raise Answer(
                 json_response(
                     401,
                     {
@@ -365,7 +311,7 @@ class MatrixSandbox(SandboxBase[int, float]):
     def _member_room(self, room_id: str, user_id: str) -> _Room:
         room = self._rooms.get(room_id)
         if room is None or user_id not in room.members:
-            raise _Answer(
+            raise Answer(
                 _error(
                     403,
                     "M_FORBIDDEN",
@@ -637,42 +583,40 @@ class MatrixSandbox(SandboxBase[int, float]):
         self._requester(request)
         return json_response(200, {"m.upload.size": self.max_upload_size})
 
-    _routes: ClassVar[list[tuple[str, re.Pattern[str], Callable[..., Any]]]] = [
-        ("GET", re.compile(r"/_matrix/client/versions"), _versions),
-        ("GET", re.compile(r"/_matrix/client/v3/account/whoami"), _whoami),
-        ("GET", re.compile(r"/_matrix/client/v3/directory/room/([^/]+)"), _directory),
-        ("POST", re.compile(r"/_matrix/client/v3/join/([^/]+)"), _join),
-        ("PUT", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/send/([^/]+)/([^/]+)"), _send),
-        ("PUT", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)"), _redact),
-        ("GET", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/event/([^/]+)"), _get_event),
-        ("GET", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/messages"), _messages),
-        ("GET", re.compile(r"/_matrix/client/v3/rooms/([^/]+)/joined_members"), _joined_members),
-        (
+    routes: ClassVar[Sequence[Route]] = (
+        route("GET", r"/_matrix/client/versions", _versions),
+        route("GET", r"/_matrix/client/v3/account/whoami", _whoami),
+        route("GET", r"/_matrix/client/v3/directory/room/([^/]+)", _directory),
+        route("POST", r"/_matrix/client/v3/join/([^/]+)", _join),
+        route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/send/([^/]+)/([^/]+)", _send),
+        route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)", _redact),
+        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/event/([^/]+)", _get_event),
+        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/messages", _messages),
+        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/joined_members", _joined_members),
+        route(
             "GET",
-            re.compile(r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.member/([^/]+)"),
+            r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.member/([^/]+)",
             _member_state,
         ),
-        (
+        route(
             "GET",
-            re.compile(r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.power_levels/?"),
+            r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.power_levels/?",
             _power_levels,
         ),
-        (
+        route(
             "GET",
-            re.compile(
-                r"/_matrix/client/v1/rooms/([^/]+)/relations/([^/]+)(?:/([^/]+))?(?:/([^/]+))?"
-            ),
+            r"/_matrix/client/v1/rooms/([^/]+)/relations/([^/]+)(?:/([^/]+))?(?:/([^/]+))?",
             _relations,
         ),
-        ("POST", re.compile(r"/_matrix/media/v3/upload"), _upload),
-        (
+        route("POST", r"/_matrix/media/v3/upload", _upload),
+        route(
             "GET",
-            re.compile(r"/_matrix/client/v1/media/download/([^/]+)/([^/]+)(?:/([^/]+))?"),
+            r"/_matrix/client/v1/media/download/([^/]+)/([^/]+)(?:/([^/]+))?",
             _download,
         ),
-        ("GET", re.compile(r"/_matrix/media/v3/download/([^/]+)/([^/]+).*"), _legacy_download),
-        ("GET", re.compile(r"/_matrix/client/v1/media/config"), _media_config),
-    ]
+        route("GET", r"/_matrix/media/v3/download/([^/]+)/([^/]+).*", _legacy_download),
+        route("GET", r"/_matrix/client/v1/media/config", _media_config),
+    )
 
     # --- events -------------------------------------------------------------------------------
 
@@ -778,64 +722,51 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "M_FORBIDDEN", "the sandbox control API answers loopback only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/events"):
-            return json_response(200, [_event_json(e) for e in self.events()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [vars(r) for r in self.requests_seen]
-            return json_response(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "M_NOT_JSON", "the body must be JSON")
-        if not isinstance(body, dict):
-            return _error(400, "M_BAD_JSON", "the body must be a JSON object")
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/rooms"):
-                alias = body.get("alias")
-                room_id = self.add_room(
-                    None if alias is None else str(alias),
-                    message_level=int(body.get("message_level", 0)),
-                )
-                return json_response(
-                    200,
-                    {
-                        "room_id": room_id,
-                        "alias": None if alias is None else self._full_alias(alias),
-                    },
-                )
-            if route == ("POST", "/_sandbox/accounts"):
-                localpart = str(body["user"])
-                token = self.add_account(
-                    localpart, body.get("token"), rooms=tuple(str(r) for r in body.get("rooms", []))
-                )
-                with self._lock:
-                    device = self._tokens[token].device_id
-                return json_response(
-                    200, {"token": token, "user_id": self.user_id(localpart), "device_id": device}
-                )
-            if route == ("POST", "/_sandbox/engagement"):
-                event_id = str(body["event_id"])
-                for _ in range(int(body.get("reactions", 0))):
-                    self.react(event_id)
-                for number in range(int(body.get("thread_replies", 0))):
-                    self.reply_in_thread(event_id, f"Antwort {number + 1}")
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, "M_MISSING_PARAM", f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError) as exc:
-            return _error(400, "M_INVALID_PARAM", str(exc))
-        return _error(404, "M_UNRECOGNIZED", "Unrecognized request")
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"events": lambda: [_event_json(e) for e in self.events()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "rooms": self._control_room,
+            "accounts": self._control_account,
+            "engagement": self._control_engagement,
+        }
+
+    def _control_room(self, body: dict[str, Any]) -> dict[str, Any]:
+        alias = body.get("alias")
+        room_id = self.add_room(
+            None if alias is None else str(alias),
+            message_level=int(body.get("message_level", 0)),
+        )
+        return {"room_id": room_id, "alias": None if alias is None else self._full_alias(alias)}
+
+    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+        localpart = str(body["user"])
+        token = self.add_account(
+            localpart, body.get("token"), rooms=tuple(str(r) for r in body.get("rooms", []))
+        )
+        with self._lock:
+            device = self._tokens[token].device_id
+        return {"token": token, "user_id": self.user_id(localpart), "device_id": device}
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        event_id = str(body["event_id"])
+        for _ in range(int(body.get("reactions", 0))):
+            self.react(event_id)
+        for number in range(int(body.get("thread_replies", 0))):
+            self.reply_in_thread(event_id, f"Antwort {number + 1}")
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+#: The errcodes of the control routes' answers.
+_CONTROL_ERRCODES = {
+    400: "M_INVALID_PARAM",
+    403: "M_FORBIDDEN",
+    404: "M_UNRECOGNIZED",
+    405: "M_UNRECOGNIZED",
+}
 
 
 def _error(status: int, errcode: str, message: str) -> HttpResponse:

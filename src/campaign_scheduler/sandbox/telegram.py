@@ -49,16 +49,16 @@ import json
 import math
 import re
 import secrets
-import struct
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from campaign_scheduler.channels.telegram import install_log_redaction
-from campaign_scheduler.sandbox._base import SandboxBase
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -183,17 +183,16 @@ class _Message:
     deleted: bool = False
 
 
-class _Answer(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class _ParseError(ValueError):
     """Telegram HTML that the Bot API would refuse; the message is Telegram's wording."""
 
 
 class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "count_unit": one_of(*COUNT_UNITS),
+        "chat_per_minute": optional(int),
+        "strict_ampersand": bool,
+    }
     """A loopback Bot API. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -211,7 +210,6 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         self.chat_per_minute = chat_per_minute
         self.strict_ampersand = strict_ampersand
         self.clock = clock
-        self.calls_seen: list[SeenCall] = []
 
         self._bots: dict[str, _Bot] = {}  # by token
         self._chats: dict[int, _Chat] = {}
@@ -279,30 +277,27 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        match = _PATH.match(request.path)
-        token = match.group(1) if match else None
-        with self._lock:
-            bot = self._bots.get(token) if token is not None else None
-            self.calls_seen.append(
-                SeenCall(
-                    bot=bot.username if bot else None,
-                    method=match.group(2) if match else "?",
-                    monotonic=time.monotonic(),
-                    wall=time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request, match)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    @property
+    def calls_seen(self) -> list[SeenCall]:
+        """Every call to the Bot API as it arrived (no token)."""
+        return self.requests_seen
 
-    def _route(
-        self, request: HttpRequest, match: re.Match[str] | None
-    ) -> tuple[HttpResponse, str | None]:
+    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenCall:
+        match = _PATH.match(request.path)
+        with self._lock:
+            bot = self._bots.get(match.group(1)) if match else None
+        return SeenCall(
+            bot=bot.username if bot else None,
+            method=match.group(2) if match else "?",
+            monotonic=monotonic,
+            wall=wall,
+        )
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, f"{_CONTROL_PREFIXES.get(status, 'Error')}: {message}")
+
+    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
+        match = _PATH.match(request.path)
         if match is None or request.method not in ("GET", "POST"):
             return _error(404, MSG_NOT_FOUND), None
         token, method = match.group(1), match.group(2).lower()
@@ -513,12 +508,12 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         """The chat ``bot`` may post in, or an answer that ends the request."""
         chat = self._find_chat(chat_id)
         if chat is None:
-            raise _Answer(_error(400, MSG_CHAT_NOT_FOUND))
+            raise Answer(_error(400, MSG_CHAT_NOT_FOUND))
         rights = chat.admins.get(bot.id)
         if rights is None:
-            raise _Answer(_error(403, MSG_NOT_MEMBER))
+            raise Answer(_error(403, MSG_NOT_MEMBER))
         if not rights.can_post:
-            raise _Answer(_error(400, MSG_NO_RIGHTS))
+            raise Answer(_error(400, MSG_NO_RIGHTS))
         return chat
 
     def _message_json(
@@ -545,61 +540,26 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "Forbidden: the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_message_summary(m) for m in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                return json_response(200, [vars(c) for c in self.calls_seen])
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError("the body must be a JSON object")
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/bots"):
-                return json_response(
-                    200, {"token": self.add_bot(str(body["username"]), body.get("token"))}
-                )
-            if route == ("POST", "/_sandbox/channels"):
-                chat_id = self.add_channel(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_message_summary(m) for m in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "bots": lambda body: {"token": self.add_bot(str(body["username"]), body.get("token"))},
+            "channels": lambda body: {
+                "chat_id": self.add_channel(
                     body.get("username"),
                     title=body.get("title"),
                     admins=[str(t) for t in body.get("admins", [])],
                     can_post=bool(body.get("can_post", True)),
                     can_delete=bool(body.get("can_delete", True)),
                 )
-                return json_response(200, {"chat_id": chat_id})
-            if route == ("POST", "/_sandbox/settings"):
-                self._apply_settings(body)
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _error(400, f"Bad Request: missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"Bad Request: {exc}")
-        return _error(404, MSG_NOT_FOUND)
+            },
+        }
 
     def _apply_fail_next(self, spec: dict[str, Any]) -> None:
         status = int(spec.get("status", 500))
         self.fail_next(int(spec.get("count", 1)), status, spec.get("description"))
-
-    def _apply_settings(self, body: dict[str, Any]) -> None:
-        unknown = set(body) - {"count_unit", "chat_per_minute", "strict_ampersand"}
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        if "count_unit" in body:
-            if body["count_unit"] not in COUNT_UNITS:
-                raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
-            self.count_unit = str(body["count_unit"])
-        if "chat_per_minute" in body:
-            value = body["chat_per_minute"]
-            self.chat_per_minute = None if value is None else int(value)
-        if "strict_ampersand" in body:
-            self.strict_ampersand = bool(body["strict_ampersand"])
 
 
 # --- Telegram HTML ----------------------------------------------------------------------------
@@ -760,6 +720,10 @@ def _ok(result: Any) -> HttpResponse:
     return json_response(200, {"ok": True, "result": result})
 
 
+#: How the Bot API begins the description of a control route's error.
+_CONTROL_PREFIXES = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
+
+
 def _error(status: int, description: str) -> HttpResponse:
     return json_response(status, {"ok": False, "error_code": status, "description": description})
 
@@ -816,17 +780,10 @@ def _chat_json(chat: _Chat) -> dict[str, Any]:
     return body
 
 
-def _image_size(content: bytes) -> tuple[int, int]:
-    """Width and height of a PNG (from its IHDR chunk); other formats report 0 x 0."""
-    if content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) >= 24:
-        width, height = struct.unpack(">II", content[16:24])
-        return int(width), int(height)
-    return 0, 0
-
-
 def _photo_sizes(message: _Message, content: bytes) -> list[dict[str, Any]]:
     assert message.photo is not None
-    width, height = _image_size(content)
+    image = sniff_image(content)
+    width, height = (image.width, image.height) if image else (0, 0)
     unique = f"AQAD{message.chat.id % 10**6}{message.message_id}"
     sizes = []
     for scale, suffix in ((90, "s"), (320, "m"), (800, "x")):

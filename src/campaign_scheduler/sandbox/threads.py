@@ -6,8 +6,8 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
   ``TEXT`` (``text`` required), ``IMAGE`` (``image_url``, downloaded and checked, with
   ``alt_text``), carousel items (``is_carousel_item``) and ``CAROUSEL`` (``children``, 2 to
   :attr:`max_carousel_items`); ``reply_to_id`` must name a published post. Text may have
-  :attr:`max_text_length` characters counted as Threads does (emoji by their UTF-8 bytes,
-  channels/text.py). Refusals use code 100 (wording UNVERIFIED);
+  :attr:`max_text_length` characters counted as Threads documents it (:func:`text_length`:
+  emoji by their UTF-8 bytes). Refusals use code 100 (wording UNVERIFIED);
 * ``GET /{container-id}?fields=status,error_message``: ``IN_PROGRESS`` ×
   :attr:`container_polls`, ``FINISHED``, ``PUBLISHED``, ``ERROR`` (``error_message``; a failed
   image download says ``UNKNOWN``, UNVERIFIED), ``EXPIRED``;
@@ -40,9 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from campaign_scheduler.channels.text import measure
+from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
-    Answer,
     Call,
     Container,
     ContainerSandbox,
@@ -62,12 +61,19 @@ from campaign_scheduler.sandbox._graph import (
     unknown_path,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
+from campaign_scheduler.sandbox._text import clusters, is_emoji
 
 _log = logging.getLogger("campaign_scheduler.sandbox")
 
 MEDIA_METRICS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 FIGURES = MEDIA_METRICS
 _TYPES = {"TEXT": "TEXT_POST", "IMAGE": "IMAGE", "CAROUSEL": "CAROUSEL_ALBUM"}
+
+
+def text_length(text: str) -> int:
+    """A post's length as Threads counts it (channels.md §9: 500 characters, "emojis count as
+    their UTF-8 byte length"): an emoji counts its UTF-8 bytes, any other grapheme cluster 1."""
+    return sum(len(c.encode("utf-8")) if is_emoji(c) else 1 for c in clusters(text))
 
 
 @dataclass
@@ -148,7 +154,7 @@ class ThreadsSandbox(ContainerSandbox):
 
     # --- routing ------------------------------------------------------------------------------
 
-    def _route(self, call: Call) -> Routed:
+    def _dispatch(self, call: Call) -> Routed:
         parts, method = call.parts, call.method
         user = call.principal
         if len(parts) == 1:
@@ -207,7 +213,7 @@ class ThreadsSandbox(ContainerSandbox):
             return invalid("(#100) auto_publish_text is not supported by the sandbox")
         if media_type not in _TYPES:
             return invalid(f"(#100) media_type must be TEXT, IMAGE or CAROUSEL, not {media_type!r}")
-        if measure("threads", text) > self.max_text_length:
+        if text_length(text) > self.max_text_length:
             return invalid(
                 f"(#100) The parameter text must be at most {self.max_text_length} characters"
             )

@@ -138,7 +138,6 @@ class WebhookSandbox(SandboxBase[int, float]):
         self.tolerance = tolerance
         self.answer_with_id = answer_with_id
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._endpoints: dict[str, _Endpoint] = {}
         self._deliveries: list[SandboxDelivery] = []
@@ -206,7 +205,7 @@ class WebhookSandbox(SandboxBase[int, float]):
         if request.method != "POST":
             return _error(405, "POST only"), None, None
         problem = self._check_signature(request, endpoint)
-        self._record(request, problem is None)
+        self._record_signed(request, problem is None)
         if problem is not None:
             return _error(401, problem), None, None
         try:
@@ -240,7 +239,7 @@ class WebhookSandbox(SandboxBase[int, float]):
             return "invalid signature"
         return None
 
-    def _record(self, request: HttpRequest, valid: bool) -> None:
+    def _record_signed(self, request: HttpRequest, valid: bool) -> None:
         with self._lock:
             self.requests_seen.append(
                 SeenRequest(
@@ -333,38 +332,22 @@ class WebhookSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _error(403, "the sandbox control API answers loopback clients only")
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/deliveries"):
-            return json_response(200, [_delivery_json(d) for d in self.deliveries()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                seen = [vars(r) for r in self.requests_seen]
-            return json_response(200, seen)
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "the body must be JSON")
-        if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object")
-        try:
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/endpoints"):
-                name = str(body["name"])
-                dedupe = body.get("deduplicate")
-                secret = self.add_endpoint(
-                    name, body.get("secret"), deduplicate=None if dedupe is None else float(dedupe)
-                )
-                return json_response(200, {"url": self.url_for(name), "secret": secret})
-        except KeyError as exc:
-            return _error(400, f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError) as exc:
-            return _error(400, str(exc))
-        return _error(404, "not found")
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"deliveries": lambda: [_delivery_json(d) for d in self.deliveries()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"endpoints": self._control_endpoint}
+
+    def _control_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(body["name"])
+        dedupe = body.get("deduplicate")
+        secret = self.add_endpoint(
+            name, body.get("secret"), deduplicate=None if dedupe is None else float(dedupe)
+        )
+        return {"url": self.url_for(name), "secret": secret}
+
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _error(status, message)
 
 
 # --- helpers ----------------------------------------------------------------------------------

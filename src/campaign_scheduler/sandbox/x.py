@@ -52,10 +52,11 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode
 
 from dateutil.parser import isoparse
@@ -65,14 +66,23 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
     ResourceEndpoint,
 )
 
-from campaign_scheduler.channels.text import measure
-from campaign_scheduler.sandbox._base import SandboxBase, fault_count
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Route,
+    SandboxBase,
+    fault_count,
+    one_of,
+    optional,
+    route,
+)
+from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
     UploadedFile,
     json_response,
 )
+from campaign_scheduler.sandbox._text import clusters, is_emoji
 
 TWITTER_EPOCH_MS = 1288834974657
 WINDOW = 15 * 60.0
@@ -83,6 +93,51 @@ IMAGE_LIMIT = 5 * 1024 * 1024
 MEDIA_EXPIRY = 24 * 3600
 NON_PUBLIC_DAYS = 30
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+# --- the length table (twitter-text v3 ``config/v3.json``, channels.md §4) ---------------------
+
+MAX_WEIGHTED_LENGTH = 280
+_SCALE = 100
+_DEFAULT_WEIGHT = 200  # an emoji sequence, and every code point outside the ranges below
+_URL_WEIGHT = 23 * _SCALE  # ``transformedURLLength``
+#: Code point ranges that weigh 100 (one character).
+_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+#: Top-level domains a URL without a scheme is recognised by (the common ones; twitter-text
+#: knows all). A URL with a scheme counts whatever its domain.
+_BARE_TLDS = "com|org|net|de|eu|info|io|app|dev|social|gov|edu|nrw|ruhr|berlin|at|ch|uk"
+_URL = re.compile(
+    r"(?<![\w@./-])(?:https?://[^\s<>\"]*[^\s<>\".,;:!?'(\)\[\]]"
+    rf"|(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_BARE_TLDS})\b(?:/[^\s<>\"]*[^\s<>\".,;:!?'(\)\[\]])?)",
+    re.IGNORECASE,
+)
+
+
+def weighted_length(text: str) -> int:
+    """A post's weighted length as twitter-text v3 counts it: NFC first; each URL 23; each
+    emoji sequence 2; each other code point 1 inside the light ranges, else 2."""
+    text = unicodedata.normalize("NFC", text)
+    weight = 0
+    position = 0
+    for url in _URL.finditer(text):
+        weight += _plain_weight(text[position : url.start()]) + _URL_WEIGHT
+        position = url.end()
+    weight += _plain_weight(text[position:])
+    return weight // _SCALE
+
+
+def _plain_weight(text: str) -> int:
+    weight = 0
+    for cluster in clusters(text):
+        if is_emoji(cluster):
+            weight += _DEFAULT_WEIGHT
+            continue
+        for char in cluster:
+            code = ord(char)
+            light = any(low <= code <= high for low, high in _LIGHT_RANGES)
+            weight += _SCALE if light else _DEFAULT_WEIGHT
+    return weight
+
+
 _INVALID_CHARACTERS = ("\ufffe", "\ufeff", "\uffff")
 
 PROBLEM_DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
@@ -108,7 +163,6 @@ _TITLES = {
     504: "Gateway Timeout",
 }
 _PROBLEMS = "https://api.twitter.com/2/problems/"
-_ROUTE = re.compile(r"[^/]+")
 _TCO_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -144,17 +198,6 @@ class SandboxTweet:
     in_reply_to: str | None
     created_at: datetime
     deleted: bool
-
-
-@dataclass(frozen=True)
-class SeenRequest:
-    """A request as it arrived (no credentials kept)."""
-
-    method: str
-    path: str
-    query: str
-    monotonic: float
-    wall: float
 
 
 # --- internal state ---------------------------------------------------------------------------
@@ -204,13 +247,17 @@ class _Tweet:
     metrics: dict[str, int] = field(default_factory=dict)
 
 
-class _Answer(Exception):
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 class XSandbox(SandboxBase[int, tuple[float, bool]]):
+    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "timeline_lag": float,
+        "post_limit": lambda value: int(float(value)),
+        "timeline_limit": lambda value: int(float(value)),
+        "media_processing_polls": lambda value: int(float(value)),
+        "duplicate_window": optional(float),
+        "daily_post_limit": optional(int),
+        "too_long_status": one_of(400, 403),
+        "non_public_metrics": bool,
+    }
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -238,7 +285,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self.non_public_metrics = non_public_metrics
         self.media_processing_polls = media_processing_polls
         self.clock = clock
-        self.requests_seen: list[SeenRequest] = []
 
         self._apps: dict[str, str] = {}  # consumer key -> consumer secret
         self._tokens: dict[str, tuple[str, str, _User]] = {}  # token -> (app key, secret, user)
@@ -284,11 +330,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             secret = secrets.token_urlsafe(34)[:45]
             self._tokens[token] = (api_key, secret, user)
         return XCredentials(api_key, api_secret, token, secret)
-
-    def revoke(self, token: str) -> None:
-        """Later calls signed with the access token ``token`` get 401."""
-        with self._lock:
-            self._tokens.pop(token, None)
 
     def statuses(self, username: str | None = None) -> list[SandboxTweet]:
         """Every post created so far (deleted ones too), oldest first."""
@@ -339,63 +380,16 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/_sandbox/"):
-            return self._control(request)
-        with self._lock:
-            self.requests_seen.append(
-                SeenRequest(
-                    request.method,
-                    request.path,
-                    urlencode(request.query, doseq=True),
-                    time.monotonic(),
-                    time.time(),
-                )
-            )
-        try:
-            response, after = self._route(request)
-        except _Answer as answer:
-            response, after = answer.response, None
-        return self._deliver(response, after)
+    def _error_envelope(self, status: int, message: str) -> HttpResponse:
+        return _problem(status, _CONTROL_TITLES.get(status, "Error"), message)
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        parts = _ROUTE.findall(request.path)
-        method = request.method
-        if parts[:1] != ["2"]:
-            return _problem(404, "Not Found", "Sorry, that page does not exist."), None
-        user = self._authenticate(request)
-        if method == "POST" and parts == ["2", "tweets"]:
-            return self._post_tweet(request, user)
-        response: HttpResponse | None
-        if method == "GET" and parts == ["2", "users", "me"]:
-            response = self._me(request, user)
-        elif method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"]:
-            response = self._timeline(request, user, parts[2]) if parts[3] == "tweets" else None
-        elif len(parts) == 3 and parts[:2] == ["2", "tweets"]:
-            if method == "GET":
-                response = self._get_tweet(request, user, parts[2])
-            elif method == "DELETE":
-                response = self._delete_tweet(user, parts[2])
-            else:
-                response = None
-        elif parts == ["2", "media", "upload"] and method == "POST":
-            response = self._upload(request, user)
-        elif parts == ["2", "media", "upload"] and method == "GET":
-            response = self._media_status(request, user)
-        elif parts == ["2", "media", "metadata"] and method == "POST":
-            response = self._media_metadata(request, user)
-        else:
-            response = None
-        if response is None:
-            response = _problem(404, "Not Found", "Sorry, that page does not exist.")
-        return response, None
-
-    # --- authentication -----------------------------------------------------------------------
+    def _route_context(self, request: HttpRequest) -> tuple[_User]:
+        return (self._authenticate(request),)
 
     def _authenticate(self, request: HttpRequest) -> _User:
         header = request.header("Authorization") or ""
         if header.lower().startswith("bearer "):
-            raise _Answer(
+            raise Answer(
                 _problem(
                     403,
                     "Unsupported Authentication",
@@ -418,7 +412,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         with self._lock:
             known = self._tokens.get(token) if valid and isinstance(token, str) else None
         if known is None:
-            raise _Answer(_problem(401, "Unauthorized", "Unauthorized"))
+            raise Answer(_problem(401, "Unauthorized", "Unauthorized"))
         return known[2]
 
     def _oauth_secrets(self, client_key: str, token: str) -> tuple[str | None, str | None]:
@@ -484,7 +478,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             return _invalid("text", "Either text or media is required.")
         if any(c in text for c in _INVALID_CHARACTERS):
             return _invalid("text", "The text contains invalid characters.")
-        if text and measure("x", text) > self.max_weighted_length:
+        if text and weighted_length(text) > self.max_weighted_length:
             if self.too_long_status == 403:
                 return _problem(403, "Forbidden", PROBLEM_TOO_LONG)
             return _invalid("text", PROBLEM_TOO_LONG)
@@ -715,14 +709,15 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         if upload is None:
             return _invalid("media", "The `media` field is required.")
         mime = str(params.get("media_type") or upload.content_type)
+        image = sniff_image(upload.content)
         if mime == "application/octet-stream":
-            mime = _sniff(upload.content)
+            mime = image.content_type if image else mime
         if mime not in IMAGE_TYPES:
             return _invalid("media_type", f"Unsupported media type {mime}.")
         if len(upload.content) > IMAGE_LIMIT:
             return _invalid("media", "File size exceeds 5242880 bytes.")
         now = self.clock()
-        width, height = _image_size(upload.content)
+        width, height = (image.width, image.height) if image else (0, 0)
         with self._lock:
             fails = self._media_failures > 0
             if fails:
@@ -890,46 +885,24 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _control(self, request: HttpRequest) -> HttpResponse:
-        if request.client_host not in ("127.0.0.1", "::1"):
-            return _problem(
-                403, "Forbidden", "the sandbox control API answers loopback clients only"
-            )
-        route = (request.method, request.path)
-        if route == ("GET", "/_sandbox/statuses"):
-            return json_response(200, [_tweet_summary(t) for t in self.statuses()])
-        if route == ("GET", "/_sandbox/requests"):
-            with self._lock:
-                return json_response(200, [vars(r) for r in self.requests_seen])
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError("the body must be a JSON object")
-            if route == ("POST", "/_sandbox/faults"):
-                self._apply_faults(body)
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/accounts"):
-                credentials = self.add_account(
+    def _views(self) -> dict[str, Callable[[], Any]]:
+        return {"statuses": lambda: [_tweet_summary(t) for t in self.statuses()]}
+
+    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "accounts": lambda body: vars(
+                self.add_account(
                     str(body["username"]),
                     followers=int(body.get("followers", 0)),
                     write=bool(body.get("write", True)),
                 )
-                return json_response(200, vars(credentials))
-            if route == ("POST", "/_sandbox/engagement"):
-                tweet_id = str(body.pop("tweet_id"))
-                self.set_engagement(tweet_id, **{k: int(v) for k, v in body.items()})
-                return json_response(200, {"ok": True})
-            if route == ("POST", "/_sandbox/settings"):
-                self._apply_settings(body)
-                return json_response(200, {"ok": True})
-        except KeyError as exc:
-            return _problem(400, "Invalid Request", f"missing or unknown: {exc.args[0]}")
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
-            return _problem(400, "Invalid Request", str(exc))
-        return _problem(404, "Not Found", "Sorry, that page does not exist.")
+            ),
+            "engagement": self._control_engagement,
+        }
 
-    def _extra_faults(self) -> frozenset[str]:
-        return frozenset({"fail_media_processing"})
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        tweet_id = str(body.pop("tweet_id"))
+        self.set_engagement(tweet_id, **{k: int(v) for k, v in body.items()})
 
     def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
         self.rate_limit_next(
@@ -938,31 +911,26 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             daily=bool(spec.get("daily", False)),
         )
 
-    def _apply_extra_faults(self, body: dict[str, Any]) -> None:
-        if "fail_media_processing" in body:
-            self.fail_media_processing(fault_count(body["fail_media_processing"]))
+    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
+        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
-    def _apply_settings(self, body: dict[str, Any]) -> None:
-        numbers = {"timeline_lag", "post_limit", "timeline_limit", "media_processing_polls"}
-        optional = {"duplicate_window", "daily_post_limit"}
-        unknown = set(body) - numbers - optional - {"too_long_status", "non_public_metrics"}
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in numbers & set(body):
-            value = float(body[name])
-            setattr(self, name, value if name == "timeline_lag" else int(value))
-        if "duplicate_window" in body:
-            window = body["duplicate_window"]
-            self.duplicate_window = None if window is None else float(window)
-        if "daily_post_limit" in body:
-            daily = body["daily_post_limit"]
-            self.daily_post_limit = None if daily is None else int(daily)
-        if "too_long_status" in body:
-            if body["too_long_status"] not in (400, 403):
-                raise ValueError("too_long_status must be 400 or 403")
-            self.too_long_status = int(body["too_long_status"])
-        if "non_public_metrics" in body:
-            self.non_public_metrics = bool(body["non_public_metrics"])
+    # --- the API (every handler gets the authenticated user after the request) ----------------
+
+    unknown_route_message = "Sorry, that page does not exist."
+    routes: ClassVar[Sequence[Route]] = (
+        route("POST", r"/2/tweets", _post_tweet),
+        route("GET", r"/2/tweets/([^/]+)", _get_tweet),
+        route(
+            "DELETE",
+            r"/2/tweets/([^/]+)",
+            lambda self, request, user, tweet_id: self._delete_tweet(user, tweet_id),
+        ),
+        route("GET", r"/2/users/me", _me),
+        route("GET", r"/2/users/([^/]+)/tweets", _timeline),
+        route("POST", r"/2/media/upload", _upload),
+        route("GET", r"/2/media/upload", _media_status),
+        route("POST", r"/2/media/metadata", _media_metadata),
+    )
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
@@ -1025,6 +993,10 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+#: The titles of the control routes' problems.
+_CONTROL_TITLES = {400: "Invalid Request", 403: "Forbidden", 404: "Not Found"}
 
 
 def _problem(
@@ -1117,24 +1089,6 @@ def _tco(tweet_id: str, number: int) -> str:
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def _sniff(content: bytes) -> str:
-    if content.startswith(b"\x89PNG"):
-        return "image/png"
-    if content.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if content[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
-
-
-def _image_size(content: bytes) -> tuple[int, int]:
-    if content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) >= 24:
-        return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
-    return 0, 0
 
 
 def _snapshot(tweet: _Tweet) -> SandboxTweet:
