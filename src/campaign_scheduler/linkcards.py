@@ -440,37 +440,36 @@ def refresh_cards(
     for draft in drafts:
         for channel, link in card_links(draft):
             wanted.setdefault(link, []).append((draft, channel))
-    if fetching_enabled():
+    problems: list[Problem] = []
+    due = [
+        link
+        for link in wanted
+        if (card := cached.get(link)) is None
+        or (not card.ok and now - card.fetched_at >= RETRY_FAILED_AFTER)
+    ]
+    if due and fetching_enabled():
+        # requests is imported only when something is fetched.
         session = _session() if fetch is None else None
         fetcher = fetch or (lambda url: fetch_card(url, now=now, session=session))
-        changed = False
         try:
-            for link in wanted:
-                card = cached.get(link)
-                stale = card is not None and not card.ok
-                if card is None or (stale and now - card.fetched_at >= RETRY_FAILED_AFTER):
-                    cached[link] = fetcher(link)
-                    changed = True
+            for link in due:
+                cached[link] = fetcher(link)
         finally:
             if session is not None:
                 session.close()
-        problems: list[Problem] = []
-        if changed:
-            try:
-                write_cache(path, cached)
-            except (OSError, CampaignSchedulerError) as exc:
-                reason = exc.message if isinstance(exc, CampaignSchedulerError) else exc.strerror
-                problems.append(
-                    Problem(
-                        path,
-                        None,
-                        f"cannot keep the link cards ({reason or exc}); they are fetched again "
-                        "next time",
-                        Severity.WARNING,
-                    )
+        try:
+            write_cache(path, cached)
+        except (OSError, CampaignSchedulerError) as exc:
+            reason = exc.message if isinstance(exc, CampaignSchedulerError) else exc.strerror
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    f"cannot keep the link cards ({reason or exc}); they are fetched again "
+                    "next time",
+                    Severity.WARNING,
                 )
-    else:
-        problems = []
+            )
     for link, uses in wanted.items():
         card = cached.get(link)
         if card is None or card.ok:
