@@ -66,3 +66,43 @@ def test_each_network_crops_the_image_at_its_own_ratio(screenshot: Image.Image) 
     assert len(frames) == len(expected), frames
     for measured, ratio in zip(frames, expected, strict=True):
         assert abs(measured - ratio) < 0.03 * ratio, (frames, expected)
+
+
+CARD_COLOUR = "#7A3E9D"  # the card image's one colour
+
+
+def test_the_link_card_is_drawn_with_its_image_at_1_91_to_1(
+    browser: Callable[..., None], workspace: Workspace, runner: CliRunner, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from campaign_scheduler.linkcards import CACHE_FILE, LinkCard, write_cache
+    from conftest import draft_text
+    from preview_data import png
+
+    url = "https://smartcities-suedwestfalen.com/konferenz/"
+    workspace.draft("soest/05-link", draft_text(f"Programm: {url} #5malklug"))
+    card = LinkCard(
+        url,
+        datetime(2021, 11, 1, tzinfo=UTC),
+        title="Smart Cities: Konferenz",
+        description="Fünf Städte, ein Tag.",
+        image_type="image/png",
+        image=png(CARD_COLOUR, (400, 400)),  # square: the frame crops it
+    )
+    write_cache(workspace.root / "campaign" / CACHE_FILE, {url: card})
+    page = tmp_path / "karte.html"
+    result = runner.invoke(
+        app,
+        ["--config", str(workspace.config_file), "preview", "soest/05-link", "-o", str(page)],
+    )
+    assert result.exit_code == 0, result.output
+    png_path = tmp_path / "karte.png"
+    browser(page, f"--screenshot={png_path}", "--window-size=800,1600")
+    colour = mask(Image.open(png_path).convert("RGB"), CARD_COLOUR)
+    frames = rows_with(colour)
+    assert len(frames) == 2  # Bluesky and Mastodon both show the card
+    for top, bottom in frames:
+        box = colour.crop((0, top, 800, bottom + 1)).getbbox()
+        assert box is not None
+        assert abs((box[2] - box[0]) / (bottom - top + 1) - 1.91) < 0.06
