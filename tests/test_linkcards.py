@@ -22,7 +22,7 @@ from campaign_scheduler.linkcards import (
     read_cache,
 )
 from campaign_scheduler.publishing.publisher import Publisher
-from campaign_scheduler.publishing.queue import Claim
+from campaign_scheduler.publishing.queue import Claim, OutcomeKind
 from conftest import Workspace, draft_text
 from fakes import FakeChannels, FakeNetwork, ScriptedChannel
 from preview_data import png
@@ -345,10 +345,8 @@ def test_the_daemon_publishes_the_cached_card_and_fetches_nothing(
     assert card is not None
     assert (card.url, card.title) == (site.url("/konferenz/"), "Smart Cities: Konferenz & Messe")
     assert card.thumb == png("#336699", (382, 200)) and card.thumb_type == "image/png"
-    # No card: for a failed fetch, a thread, a post with images, a text without a link.
+    # No card: for a failed fetch, a post with images, a text without a link.
     assert publisher.outbound(claim_for(f"Kaputt: {site.url('/fehlt')}")).link_card is None
-    split = claim_for(f"Programm: {site.url('/konferenz/')}", split=True)
-    assert publisher.outbound(split).link_card is None
     media = [{"path": "bild.png", "alt": "Plakat"}]
     with_media = claim_for(f"Programm: {site.url('/konferenz/')}", media=media)
     assert publisher.outbound(with_media).link_card is None
@@ -364,3 +362,25 @@ def test_a_cache_that_cannot_be_written_is_a_warning(
     output = check(workspace, runner)
     assert "warning: cannot keep the link cards" in output
     assert "Traceback" not in output
+
+
+def test_a_thread_goes_without_the_card_and_a_short_split_post_with_it(
+    workspace: Workspace, runner: CliRunner, site: Site, tmp_path: Path
+) -> None:
+    link_workspace(workspace, site)
+    check(workspace, runner)
+    cache = workspace.root / "campaign" / ".cache" / "linkcards.json"
+    network = FakeNetwork()
+    publisher = Publisher(
+        FakeChannels(ScriptedChannel(network)), media_root=tmp_path, link_cards=CachedCards(cache)
+    )
+    link = site.url("/konferenz/")
+    short = claim_for(f"Programm: {link}", split=True)
+    long = claim_for(
+        f"Programm: {link} " + "Noch ein Satz dazu. " * 40, split=True, idempotency_key="k2"
+    )
+    assert publisher.publish(short, lambda: NOW).kind is OutcomeKind.PUBLISHED
+    assert publisher.publish(long, lambda: NOW).kind is OutcomeKind.PUBLISHED
+    cards = [post.link_card for _, post in network.posts]
+    assert cards[0] is not None and cards[0].url == link
+    assert len(cards) > 2 and cards[1:] == [None] * (len(cards) - 1)

@@ -151,7 +151,7 @@ def network_view(
     if shown_limit is None:
         shown_limit = rule.caption_limit if with_media and rule.caption_limit else rule.limit
     card = card_link = card_error = None
-    if facts.link_card and not draft.media:
+    if facts.link_card and not draft.media and len(texts) == 1:  # threads go without a card
         card_link = first_link(text)
         stored = cards.get(card_link) if card_link else None
         if stored is not None and stored.ok and card_link is not None:

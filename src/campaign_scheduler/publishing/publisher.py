@@ -84,9 +84,9 @@ class Publisher:
             )
             for item in claim.media
         )
-        # A card goes with a single post without images (a thread's parts are plain).
+        # A card goes with a post without images (a thread's parts go without: see publish).
         card = None
-        if self.link_cards is not None and not media and not claim.split:
+        if self.link_cards is not None and not media:
             card = self.link_cards(claim.text)
         return OutboundPost(
             text=claim.text,
@@ -113,7 +113,8 @@ class Publisher:
             except RejectedError as exc:
                 return Outcome(OutcomeKind.FAILED, error=exc.message)
         if len(texts) > 1 or claim.parts:
-            return self._thread(claim, channel, post, texts, clock)
+            # A thread's parts go without the link card (which part would it belong to?).
+            return self._thread(claim, channel, replace(post, link_card=None), texts, clock)
 
         if claim.recovering:
             settled = self._recover(claim, channel, post, now)
