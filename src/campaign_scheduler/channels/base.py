@@ -70,6 +70,10 @@ class OutboundPost:
     media: tuple[MediaFile, ...] = ()
     reply_to: str | None = None  # remote id of the post this one continues (threads)
     link_card: LinkPreview | None = None  # shown by networks that take one, for posts without media
+    #: Call before every write to the network that is part of publishing this post (a media
+    #: upload, a container, the post itself). It raises when this worker may no longer write
+    #: (its lease was taken over); adapters let that exception pass and stop.
+    checkpoint: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
