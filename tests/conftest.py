@@ -118,6 +118,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     for name in list(os.environ):
         if name.startswith("CAMPAIGN_") and not name.startswith("CAMPAIGN_TEST_"):
             monkeypatch.delenv(name)
+    # Tests never fetch link cards from the internet; the link card tests turn it on.
+    monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "off")
     monkeypatch.chdir(tmp_path)
     yield
 

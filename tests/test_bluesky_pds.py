@@ -33,7 +33,7 @@ from PIL import Image
 from campaign_scheduler.channels import bluesky as bluesky_module
 from campaign_scheduler.channels._atproto import AtUri, record_key
 from campaign_scheduler.channels._http import make_session
-from campaign_scheduler.channels.base import AccountSettings, MediaFile, OutboundPost
+from campaign_scheduler.channels.base import AccountSettings, LinkPreview, MediaFile, OutboundPost
 from campaign_scheduler.channels.bluesky import BlueskyChannel, clear_sessions
 from campaign_scheduler.errors import AuthError, RateLimitedError, RejectedError
 from campaign_scheduler.sandbox.bluesky import BlueskySandbox
@@ -264,6 +264,33 @@ def test_image_with_alt_text_and_aspect_ratio(
             timeout=5,
         ).json()["blob"]
     assert mirrored == image["image"]
+
+
+def test_link_card_as_external_embed_with_thumbnail(
+    channel: BlueskyChannel, account: PdsAccount, tmp_path: Path
+) -> None:
+    import io
+
+    thumb = io.BytesIO()
+    Image.new("RGB", (191, 100), (51, 102, 153)).save(thumb, format="PNG")
+    url = "https://smartcities-suedwestfalen.com/konferenz/"
+    card = LinkPreview(
+        url, "Smart Cities: Konferenz", "Fünf Städte, ein Tag.", thumb.getvalue(), "image/png"
+    )
+
+    receipt = channel.publish(post(f"Programm: {url} #5malklug", link_card=card))
+
+    embed = account.record(receipt.remote_id)["value"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.external"
+    external = embed["external"]
+    assert (external["uri"], external["title"], external["description"]) == (
+        url,
+        "Smart Cities: Konferenz",
+        "Fünf Städte, ein Tag.",
+    )
+    cid = external["thumb"]["ref"]["$link"]
+    blob = account.xrpc("GET", "com.atproto.sync.getBlob", params={"did": account.did, "cid": cid})
+    assert blob.content == thumb.getvalue()
 
 
 def test_reply_chain(channel: BlueskyChannel, account: PdsAccount) -> None:

@@ -61,6 +61,18 @@ class MediaFile:
 
 
 @dataclass(frozen=True)
+class LinkPreview:
+    """The card of a post's first link: its page's OpenGraph data, fetched before publishing
+    (``campaign check``/``load``), never by the adapter."""
+
+    url: str
+    title: str
+    description: str = ""
+    thumb: bytes | None = field(default=None, repr=False)
+    thumb_type: str | None = None  # image/png, image/jpeg, image/gif or image/webp
+
+
+@dataclass(frozen=True)
 class OutboundPost:
     """One post as it is sent to one account."""
 
@@ -69,6 +81,7 @@ class OutboundPost:
     idempotency_key: str  # stable per delivery: the same on every retry
     media: tuple[MediaFile, ...] = ()
     reply_to: str | None = None  # remote id of the post this one continues (threads)
+    link_card: LinkPreview | None = None  # shown by networks that take one, for posts without media
     #: Call before every write to the network that is part of publishing this post (a media
     #: upload, a container, the post itself). It raises when this worker may no longer write
     #: (its lease was taken over); adapters let that exception pass and stop.

@@ -52,6 +52,7 @@ from campaign_scheduler.channels._http import ApiClient, count, logger_for, rese
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
+    LinkPreview,
     MediaFile,
     Metrics,
     OutboundPost,
@@ -86,6 +87,8 @@ MAX_IMAGES = 4
 #: Pages of 100 read by a hashtag search (the AppView pages by cursor).
 SEARCH_PAGES = 10
 MAX_IMAGE_BYTES = 2_000_000
+#: ``app.bsky.embed.external#external.thumb``: an image blob of at most 1,000,000 bytes.
+MAX_THUMB_BYTES = 1_000_000
 
 _log = logger_for("bluesky")
 
@@ -319,6 +322,8 @@ class BlueskyChannel(Channel):
                 "$type": "app.bsky.embed.images",
                 "images": [self._image(media, post.checkpoint) for media in post.media],
             }
+        elif post.link_card is not None:
+            record["embed"] = self._external(post.link_card)
         if post.reply_to is not None:
             record["reply"] = self._reply_refs(post.reply_to)
         return record
@@ -372,6 +377,29 @@ class BlueskyChannel(Channel):
         if size is not None:
             image["aspectRatio"] = {"width": size[0], "height": size[1]}
         return image
+
+    def _external(self, card: LinkPreview) -> dict[str, Any]:
+        """``app.bsky.embed.external``: the link card, its thumbnail uploaded as a blob."""
+        external: dict[str, Any] = {
+            "uri": card.url,
+            "title": card.title,
+            "description": card.description,
+        }
+        if card.thumb is not None and card.thumb_type and len(card.thumb) <= MAX_THUMB_BYTES:
+            answer = self._call(
+                "POST",
+                "com.atproto.repo.uploadBlob",
+                data=card.thumb,
+                headers={"Content-Type": card.thumb_type},
+            )
+            blob = answer.get("blob")
+            if not isinstance(blob, dict):
+                raise UnavailableError(
+                    f"bluesky: {self.account.name}: unreadable answer to the upload of the "
+                    "link card's image"
+                )
+            external["thumb"] = blob
+        return {"$type": "app.bsky.embed.external", "external": external}
 
     def _reply_refs(self, reply_to: str) -> dict[str, Any]:
         """``reply.root`` and ``reply.parent`` for a reply to the post ``reply_to`` (its URI)."""

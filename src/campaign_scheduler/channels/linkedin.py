@@ -57,7 +57,14 @@ from campaign_scheduler.channels._http import (
     logger_for,
     reset_time,
 )
-from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import (
+    Channel,
+    LinkPreview,
+    MediaFile,
+    Metrics,
+    OutboundPost,
+    Receipt,
+)
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
@@ -248,6 +255,8 @@ class LinkedInChannel(Channel):
             body["content"] = {"media": _image_ref(*images[0])}
         elif images:
             body["content"] = {"multiImage": {"images": [_image_ref(*i) for i in images]}}
+        elif post.link_card is not None:
+            body["content"] = {"article": self._article(post.link_card, organization)}
         try:
             response = self.api.rest("POST", "/rest/posts", "CREATE", json=body, creates=True)
         except _DuplicateError as exc:
@@ -330,10 +339,26 @@ class LinkedInChannel(Channel):
             hint="set `organization` of the account in config.toml",
         )
 
+    def _article(self, card: LinkPreview, organization: str) -> dict[str, str]:
+        """An article share: the link's source, title, description and thumbnail (uploaded
+        through the Images API like any image)."""
+        article = {"source": card.url, "title": card.title}
+        if card.description:
+            article["description"] = card.description
+        if card.thumb is not None and card.thumb_type:
+            article["thumbnail"] = self._upload_content(
+                card.thumb, card.thumb_type, "the link card's image", organization
+            )
+        return article
+
     def _upload(self, media: MediaFile, organization: str) -> str:
         """Initialise, upload and wait for one image; return its URN. Nothing here can create
         the post, so lost answers are reported as unavailability."""
-        content = media.read(self.name)
+        return self._upload_content(
+            media.read(self.name), media.mime_type, media.path.name, organization
+        )
+
+    def _upload_content(self, content: bytes, mime_type: str, name: str, organization: str) -> str:
         try:
             answer = self.api.json_object(
                 self.api.rest(
@@ -345,12 +370,11 @@ class LinkedInChannel(Channel):
             )
             upload_url = str(answer["value"]["uploadUrl"])
             urn = str(answer["value"]["image"])
-            self._put_bytes(upload_url, content, media.mime_type)
-            self._wait_for_image(urn, media)
+            self._put_bytes(upload_url, content, mime_type)
+            self._wait_for_image(urn, name)
         except (KeyError, TypeError, ValueError) as exc:
             raise UnavailableError(
-                f"linkedin: {self.account.name}: unreadable answer to the upload of "
-                f"{media.path.name}"
+                f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
             ) from exc
         return urn
 
@@ -366,7 +390,7 @@ class LinkedInChannel(Channel):
         if response.status_code >= 400:
             raise self.api.error(response, "PUT (image upload)", creates=False)
 
-    def _wait_for_image(self, urn: str, media: MediaFile) -> None:
+    def _wait_for_image(self, urn: str, name: str) -> None:
         for attempt in range(self.max_polls):
             image = self.api.json_object(
                 self.api.rest("GET", f"/rest/images/{quote(urn, safe='')}", "GET")
@@ -376,12 +400,12 @@ class LinkedInChannel(Channel):
                 return
             if status == "PROCESSING_FAILED":
                 raise RejectedError(
-                    f"linkedin: {self.account.name}: LinkedIn could not process {media.path.name}"
+                    f"linkedin: {self.account.name}: LinkedIn could not process {name}"
                 )
             if attempt + 1 < self.max_polls:
                 self._sleep(self.poll_interval)
         raise UnavailableError(
-            f"linkedin: {self.account.name}: {media.path.name} was still being processed after "
+            f"linkedin: {self.account.name}: {name} was still being processed after "
             f"{self.max_polls} checks"
         )
 

@@ -21,6 +21,7 @@ from campaign_scheduler.cli import (
     metrics_cmd,
     plan_cmd,
     posts_cmd,
+    preview_cmd,
     rehearsal_cmd,
     report_cmd,
     run_cmd,
@@ -101,6 +102,7 @@ app.command("status")(status_cmd.status)
 app.command("history")(status_cmd.history)
 app.command("metrics")(metrics_cmd.metrics)
 app.command("report")(report_cmd.report)
+app.command("preview")(preview_cmd.preview)
 app.add_typer(channels_app, name="channels")
 app.command("sandbox")(rehearsal_cmd.sandbox)
 app.command("demo")(rehearsal_cmd.demo)

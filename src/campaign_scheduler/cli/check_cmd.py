@@ -34,6 +34,13 @@ def check(
         result = run_check(settings)
         problems = result.problems
         drafts = len(result.drafts)
+        if result.campaign is not None:
+            from datetime import UTC, datetime
+
+            from campaign_scheduler.linkcards import refresh_cards
+
+            _, card_problems = refresh_cards(result.drafts, result.campaign, now=datetime.now(UTC))
+            problems = sorted([*problems, *card_problems], key=lambda p: (str(p.path), p.line or 0))
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors
     if as_json:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.state import current_user, state_of
 from campaign_scheduler.errors import InputError
+
+if TYPE_CHECKING:
+    from campaign_scheduler.campaign import Campaign
+    from campaign_scheduler.drafts import Draft
 
 
 def load(
@@ -40,6 +45,7 @@ def load(
             problems=result.errors,
             hint="fix them (campaign check lists them) and load again",
         )
+    _fetch_link_cards(result.drafts, result.campaign)
     store = open_store(settings.database_url)
     try:
         report = load_campaign_into(
@@ -80,3 +86,15 @@ def load(
         f"{prefix}{summary['new']} new, {summary['changed']} changed, "
         f"{summary['removed']} removed, {summary['unchanged']} unchanged"
     )
+
+
+def _fetch_link_cards(drafts: list[Draft], campaign: Campaign) -> None:
+    """Fetch (once, into the campaign's cache) the link cards of posts without images; a card
+    that cannot be fetched is a warning, not a reason to refuse the load."""
+    from datetime import UTC, datetime
+
+    from campaign_scheduler.linkcards import refresh_cards
+
+    _, problems = refresh_cards(drafts, campaign, now=datetime.now(UTC))
+    for problem in problems:
+        err_line(problem.format(Path.cwd()))

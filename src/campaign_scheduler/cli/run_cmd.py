@@ -90,6 +90,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more")] = False,
 ) -> None:
     """Publish on schedule until stopped (SIGTERM/SIGINT finish the call in flight)."""
+    from campaign_scheduler.linkcards import CachedCards, cache_path
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
     from campaign_scheduler.publishing.daemon import Daemon, Worker
     from campaign_scheduler.publishing.journal import Journal, journal_path_for
@@ -98,7 +99,11 @@ def run(
     _setup_logging(log_json, verbose)
     with opened(ctx) as c:
         channels = ConfiguredChannels(c.settings)
-        publisher = Publisher(channels, media_root=c.settings.posts_path)
+        publisher = Publisher(
+            channels,
+            media_root=c.settings.posts_path,
+            link_cards=CachedCards(cache_path(c.campaign)),
+        )
         worker = Worker(
             c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
         )

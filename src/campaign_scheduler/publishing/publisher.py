@@ -24,6 +24,7 @@ from typing import Protocol
 from campaign_scheduler.channels.base import (
     Channel,
     ChannelProvider,
+    LinkPreview,
     MediaFile,
     OutboundPost,
     Receipt,
@@ -128,8 +129,11 @@ class Publisher:
         media_root: Path,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        link_cards: Callable[[str], LinkPreview | None] | None = None,
     ) -> None:
         self.channels = channels
+        #: The card of a text's first link (fetched and cached by check/load), or None.
+        self.link_cards = link_cards
         self.media_root = media_root
         self.retry = retry or RetryPolicy()
         self.rng = rng
@@ -146,11 +150,16 @@ class Publisher:
             )
             for item in claim.media
         )
+        # A card goes with a post without images (a thread's parts go without: see _part).
+        card = None
+        if self.link_cards is not None and not media:
+            card = self.link_cards(claim.text)
         return OutboundPost(
             text=claim.text,
             language=claim.language,
             idempotency_key=claim.idempotency_key,
             media=media,
+            link_card=card,
         )
 
     def publish(
@@ -266,6 +275,8 @@ class Publisher:
             idempotency_key=part_key(claim.idempotency_key, index),
             media=post.media if index == 0 else (),
             reply_to=progress.parts[-1]["id"] if progress.parts else None,
+            # A thread's parts go without the link card (which part would it belong to?).
+            link_card=post.link_card if len(progress.plan) == 1 else None,
         )
 
     def _send(

@@ -76,6 +76,7 @@ MAX_TEXT_BYTES = 3000
 MAX_LANGS = 3
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 2_000_000
+MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external.thumb
 MAX_TAG_GRAPHEMES = 64
 MAX_TAG_BYTES = 640
 MAX_GET_POSTS = 25
@@ -625,8 +626,11 @@ class BlueskySandbox(SandboxBase[int, float]):
     def _validate_embed(self, account: _Account, embed: object) -> None:
         if not isinstance(embed, dict):
             raise _Invalid("Expected object value type at $.record.embed")
+        if embed.get("$type") == "app.bsky.embed.external":
+            self._validate_external(account, embed)
+            return
         if embed.get("$type") != "app.bsky.embed.images":
-            return  # other embeds (external, record, video) are stored unchecked
+            return  # other embeds (record, video) are stored unchecked
         images = _required(embed, "images", list, "$.record.embed")
         if len(images) > MAX_IMAGES:
             raise _Invalid(
@@ -646,21 +650,39 @@ class BlueskySandbox(SandboxBase[int, float]):
                 )
             ):
                 raise _Invalid(f"Invalid aspectRatio at {path}.aspectRatio")
-            ref = blob.get("ref")
-            cid = ref.get("$link") if isinstance(ref, dict) else None
-            if blob.get("$type") != "blob" or not isinstance(cid, str):
-                raise _Invalid(f"Expected blob value type at {path}.image")
-            stored = self._blobs.get((account.did, cid))
-            if stored is None:
-                raise Answer(_error(400, "BlobNotFound", f"Could not find blob: {cid}"))
-            if not stored.mime_type.startswith("image/"):
-                raise _Invalid(
-                    f'Expected "image/*" (got "{stored.mime_type}") at {path}.image.mimeType'
-                )
-            if stored.size > MAX_IMAGE_BYTES:
-                raise _Invalid(
-                    f"blob too big (maximum {MAX_IMAGE_BYTES}, got {stored.size}) at {path}.image"
-                )
+            self._validate_image_blob(account, blob, f"{path}.image", MAX_IMAGE_BYTES)
+
+    def _validate_external(self, account: _Account, embed: dict[str, Any]) -> None:
+        """``app.bsky.embed.external``: uri, title and description required; thumb an image
+        blob of this account of at most 1,000,000 bytes."""
+        path = "$.record.embed"
+        external = _required(embed, "external", dict, path)
+        path = f"{path}.external"
+        uri = _required(external, "uri", str, path)
+        if not _URI.match(uri):
+            raise _Invalid(f'Invalid uri (got "{uri}") at {path}.uri')
+        _required(external, "title", str, path)
+        _required(external, "description", str, path)
+        if "thumb" in external:
+            thumb = external["thumb"]
+            if not isinstance(thumb, dict):
+                raise _Invalid(f"Expected blob value type at {path}.thumb")
+            self._validate_image_blob(account, thumb, f"{path}.thumb", MAX_THUMB_BYTES)
+
+    def _validate_image_blob(
+        self, account: _Account, blob: dict[str, Any], path: str, limit: int
+    ) -> None:
+        ref = blob.get("ref")
+        cid = ref.get("$link") if isinstance(ref, dict) else None
+        if blob.get("$type") != "blob" or not isinstance(cid, str):
+            raise _Invalid(f"Expected blob value type at {path}")
+        stored = self._blobs.get((account.did, cid))
+        if stored is None:
+            raise Answer(_error(400, "BlobNotFound", f"Could not find blob: {cid}"))
+        if not stored.mime_type.startswith("image/"):
+            raise _Invalid(f'Expected "image/*" (got "{stored.mime_type}") at {path}.mimeType')
+        if stored.size > limit:
+            raise _Invalid(f"blob too big (maximum {limit}, got {stored.size}) at {path}")
 
     def _count_reply(self, record: _Record, step: int) -> None:
         reply = record.value.get("reply") if record.collection == POST else None

@@ -47,6 +47,7 @@ reshares, sponsored content, time-bound statistics.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 import secrets
@@ -121,6 +122,7 @@ class SandboxPost:
     images: tuple[SandboxImage, ...]
     created_at: datetime
     deleted: bool
+    article: dict[str, str] | None = None  # content.article of an article share
 
 
 @dataclass(frozen=True)
@@ -456,6 +458,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return [], None
         if not isinstance(content, dict):
             return [], _field_error("/content", "must be an object", "INVALID_VALUE")
+        if "article" in content:
+            return [], self._article_problem(content["article"], author)
         if "media" in content:
             specs = [content["media"]]
         elif "multiImage" in content:
@@ -481,6 +485,30 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 )
             images.append((image, alt))
         return images, None
+
+    def _article_problem(self, article: Any, author: str) -> HttpResponse | None:
+        """An article share: ``source`` (an http(s) URL) and ``title`` required, optional
+        ``description`` and ``thumbnail`` (an available image of the author)."""
+        if not isinstance(article, dict):
+            return _field_error("/content/article", "must be an object", "INVALID_VALUE")
+        source = article.get("source")
+        if not isinstance(source, str) or not source.startswith(("https://", "http://")):
+            return _field_error("/content/article/source", "must be a URL", "INVALID_VALUE")
+        title = article.get("title")
+        if not isinstance(title, str) or not title:
+            return _field_error("/content/article/title", "is required", "MISSING_FIELD")
+        if not isinstance(article.get("description", ""), str):
+            return _field_error("/content/article/description", "must be a string", "INVALID_VALUE")
+        if "thumbnail" in article:
+            urn = str(article["thumbnail"])
+            image = self._images.get(urn)
+            if image is None or image.owner != author or image.status != "AVAILABLE":
+                return _field_error(
+                    "/content/article/thumbnail",
+                    f"image {urn} does not exist or is not available",
+                    "INVALID_VALUE",
+                )
+        return None
 
     def _duplicate_of(self, author: str, commentary: str, now: float) -> _Post | None:
         for post in self._posts.values():
@@ -884,6 +912,7 @@ def _snapshot(post: _Post) -> SandboxPost:
         images=tuple(SandboxImage(i.urn, alt, i.size) for i, alt in post.images),
         created_at=datetime.fromtimestamp(int(post.created_at * 1000) / 1000, UTC),
         deleted=post.deleted_at is not None,
+        article=copy.deepcopy((post.body.get("content") or {}).get("article")),
     )
 
 
