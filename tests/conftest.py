@@ -118,6 +118,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     for name in list(os.environ):
         if name.startswith("CAMPAIGN_") and not name.startswith("CAMPAIGN_TEST_"):
             monkeypatch.delenv(name)
+    # Tokens go to a 0600 file of the test, never to the keyring of the machine.
+    monkeypatch.setenv("CAMPAIGN_TOKEN_STORE", f"file:{tmp_path / 'tokens.json'}")
     monkeypatch.chdir(tmp_path)
     yield
 

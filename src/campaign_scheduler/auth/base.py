@@ -140,3 +140,69 @@ def flow_for(channel: str) -> ConnectFlow:
     if not isinstance(flow, ConnectFlow):
         raise NotFoundError(f"{target} is not a connect flow (needs connect and refresh)")
     return flow
+
+
+def request_json(
+    ctx: ConnectContext,
+    method: str,
+    url: str,
+    *,
+    network: str,
+    **kwargs: Any,
+) -> Any:
+    """One HTTP call of a flow through ``ctx.session``; the JSON answer.
+
+    401/403 and OAuth's ``invalid_grant``/``invalid_client`` answers raise
+    :class:`~campaign_scheduler.errors.AuthError`; other 4xx :class:`ChannelError`; 5xx, a
+    refused connection or a timeout :class:`UnavailableError`. The message carries the
+    network's own words (``error_description``, ``error``, ``message``), never a token."""
+    import requests
+
+    from campaign_scheduler.errors import AuthError, ChannelError, UnavailableError
+
+    kwargs.setdefault("timeout", ctx.timeout)
+    try:
+        response = ctx.session.request(method, url, **kwargs)
+    except requests.RequestException as exc:
+        raise UnavailableError(
+            f"{network}: {ctx.base_url} cannot be reached: {type(exc).__name__}",
+            hint="check the address and the network connection, then try again",
+        ) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    said = _said(body) or (response.reason or "")
+    if response.status_code >= 500:
+        raise UnavailableError(
+            f"{network}: the server failed ({response.status_code} {said})".rstrip(),
+            network_message=said or None,
+        )
+    if response.status_code >= 400:
+        error = body.get("error") if isinstance(body, dict) else None
+        auth = response.status_code in (401, 403) or error in (
+            "invalid_grant",
+            "invalid_client",
+            "unauthorized_client",
+            "access_denied",
+        )
+        cls = AuthError if auth else ChannelError
+        raise cls(
+            f"{network}: {'refused' if auth else 'failed'}: {said} ({response.status_code})",
+            network_message=said or None,
+        )
+    if body is None:
+        raise ChannelError(f"{network}: {url.split('?')[0]} did not answer with JSON")
+    return body
+
+
+def _said(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for key in ("error_description", "error", "message", "description"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return str(value["message"])
+    return ""

@@ -78,7 +78,7 @@ from campaign_scheduler.sandbox._base import (
     optional,
     route,
 )
-from campaign_scheduler.sandbox._oauth import (
+from campaign_scheduler.sandbox._oauth_issuer import (
     IssuedToken,
     OAuthApp,
     OAuthError,

@@ -87,7 +87,7 @@ from campaign_scheduler.sandbox._base import (
     route,
 )
 from campaign_scheduler.sandbox._images import sniff_image
-from campaign_scheduler.sandbox._oauth import (
+from campaign_scheduler.sandbox._oauth_issuer import (
     OAuthApp,
     OAuthError,
     OAuthServer,
