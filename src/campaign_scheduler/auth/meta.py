@@ -160,9 +160,7 @@ class FacebookPageFlow:
     def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
         return None  # a Page token from a long-lived user token does not expire
 
-    def _pages(
-        self, ctx: ConnectContext, api: str, user_token: str
-    ) -> dict[str, tuple[str, str]]:
+    def _pages(self, ctx: ConnectContext, api: str, user_token: str) -> dict[str, tuple[str, str]]:
         """Page id -> (name, Page token), over every page of ``/me/accounts``."""
         pages: dict[str, tuple[str, str]] = {}
         url: str | None = f"{api}/me/accounts"
