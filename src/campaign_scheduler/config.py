@@ -411,7 +411,14 @@ def _read_account(
             settings[key] = text
 
     secrets: dict[str, SecretRef] = {}
-    for key in spec.secrets:
+    secret_keys = spec.secrets
+    if spec.secret_choices:
+        chosen = next(
+            (c for c in spec.secret_choices if any(key in table for key in c)),
+            spec.secret_choices[0],
+        )
+        secret_keys = (*secret_keys, *chosen)
+    for key in secret_keys:
         value = table.get(key)
         if value is None:
             reader.error(
