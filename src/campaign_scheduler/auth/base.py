@@ -192,14 +192,14 @@ def request_json(
             network_message=said or None,
         )
     if body is None:
-        raise ChannelError(f"{network}: {url.split('?')[0]} did not answer with JSON")
+        raise ChannelError(f"{network}: the server did not answer with JSON")
     return body
 
 
 def _said(body: Any) -> str:
     if not isinstance(body, dict):
         return ""
-    for key in ("error_description", "error", "message", "description"):
+    for key in ("error_description", "message", "description", "error"):
         value = body.get(key)
         if isinstance(value, str) and value:
             return value
