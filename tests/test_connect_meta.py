@@ -35,6 +35,12 @@ class Clock:
         return datetime.fromtimestamp(self.now, UTC)
 
 
+@pytest.fixture(autouse=True)
+def any_redirect_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run side by side: the redirect takes a free port, not the fixed one."""
+    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

@@ -38,6 +38,12 @@ class Clock:
         return datetime.fromtimestamp(self.now, UTC)
 
 
+@pytest.fixture(autouse=True)
+def any_redirect_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run side by side: the redirect takes a free port, not the fixed one."""
+    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -159,3 +165,21 @@ def test_config_with_an_incomplete_set_names_what_is_missing(workspace: Workspac
     messages = [problem.message for problem in settings.problems]
     assert any("missing secret 'access_secret'" in m for m in messages), messages
     assert not any("olpe-x" in m and "'token'" in m for m in messages), messages
+
+
+def test_the_redirect_listens_on_the_registered_port_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, sandbox: XSandbox, session: requests.Session, clock: Clock
+) -> None:
+    from campaign_scheduler.auth._flowkit import DEFAULT_REDIRECT_PORT, with_fixed_redirect
+    from campaign_scheduler.errors import UsageError
+
+    monkeypatch.delenv("CAMPAIGN_REDIRECT_PORT")
+    ctx = context(sandbox, session, clock)
+    assert with_fixed_redirect(ctx).redirect_receiver().port == DEFAULT_REDIRECT_PORT == 8421
+    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "9000")
+    assert with_fixed_redirect(ctx).redirect_receiver().port == 9000
+    ctx.options["redirect_port"] = "9001"
+    assert with_fixed_redirect(ctx).redirect_receiver().port == 9001
+    ctx.options["redirect_port"] = "neun"
+    with pytest.raises(UsageError):
+        with_fixed_redirect(ctx)

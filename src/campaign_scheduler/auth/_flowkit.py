@@ -134,3 +134,40 @@ def app_credentials(ctx: ConnectContext, network: str, *, secret: bool = True) -
             "client_secret", f"{network} app: client secret / App-Geheimnis: ", secret=True
         )
     return client_id, client_secret
+
+
+#: The loopback port of the redirect for Meta, LinkedIn and X. These networks compare the
+#: redirect address with the registered one exactly, port included (RFC 8252's "any port on
+#: loopback" is not honoured there), so the app registers ``http://127.0.0.1:8421/callback``.
+DEFAULT_REDIRECT_PORT = 8421
+REDIRECT_PORT_ENV = "CAMPAIGN_REDIRECT_PORT"
+
+
+def redirect_port(ctx: ConnectContext) -> int:
+    """The redirect's port: ``--option redirect_port`` / ``ctx.options``, else the environment
+    variable ``CAMPAIGN_REDIRECT_PORT``, else :data:`DEFAULT_REDIRECT_PORT` (0: any free one)."""
+    import os
+
+    text = ctx.options.get("redirect_port") or os.environ.get(REDIRECT_PORT_ENV) or ""
+    if not text:
+        return DEFAULT_REDIRECT_PORT
+    if not text.isdigit() or int(text) > 65535:
+        raise UsageError(f"redirect port {text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def with_fixed_redirect(ctx: ConnectContext) -> ConnectContext:
+    """``ctx`` whose redirect receiver listens on :func:`redirect_port` (a receiver that was
+    given a port keeps it)."""
+    from dataclasses import replace
+
+    port = redirect_port(ctx)
+    make = ctx.redirect_receiver
+
+    def receiver() -> Any:
+        made = make()
+        if made.port == 0:
+            made.port = port
+        return made
+
+    return replace(ctx, redirect_receiver=receiver)

@@ -28,6 +28,7 @@ from campaign_scheduler.auth._flowkit import (
     choose,
     endpoint,
     text_field,
+    with_fixed_redirect,
 )
 from campaign_scheduler.auth.base import ConnectContext
 from campaign_scheduler.auth.oauth import authorization_code, expiry_from
@@ -60,7 +61,9 @@ class LinkedInFlow:
             }
             return f"{authorize}?{urlencode(query)}"
 
-        code, redirect_uri = authorization_code(ctx, authorize_url, network=NETWORK)
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=NETWORK
+        )
         answer = call_json(
             ctx,
             NETWORK,

@@ -37,6 +37,7 @@ from campaign_scheduler.auth._flowkit import (
     choose,
     endpoint,
     text_field,
+    with_fixed_redirect,
 )
 from campaign_scheduler.auth.base import ConnectContext
 from campaign_scheduler.auth.oauth import authorization_code, expiry_from
@@ -97,7 +98,9 @@ class FacebookPageFlow:
             }
             return f"{dialog}?{urlencode(query)}"
 
-        code, redirect_uri = authorization_code(ctx, authorize_url, network=self.network)
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=self.network
+        )
         short = call_json(
             ctx,
             self.network,
@@ -243,7 +246,9 @@ class ThreadsFlow:
             }
             return f"{authorize}?{urlencode(query)}"
 
-        code, redirect_uri = authorization_code(ctx, authorize_url, network=self.network)
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=self.network
+        )
         short = call_json(
             ctx,
             self.network,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from campaign_scheduler.auth._flowkit import call_json, endpoint, text_field
+from campaign_scheduler.auth._flowkit import call_json, endpoint, text_field, with_fixed_redirect
 from campaign_scheduler.auth.base import ConnectContext
 from campaign_scheduler.auth.oauth import authorization_code, expiry_from, pkce_pair
 from campaign_scheduler.auth.tokens import TokenRecord
@@ -61,7 +61,9 @@ class XFlow:
             }
             return f"{authorize}?{urlencode(query)}"
 
-        code, redirect_uri = authorization_code(ctx, authorize_url, network=NETWORK)
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=NETWORK
+        )
         answer = call_json(
             ctx,
             NETWORK,
