@@ -92,7 +92,7 @@ def test_connect_with_pkce_posts_as_bearer_and_refresh_rotates(
 ) -> None:
     user_id = sandbox.add_user("stadt_olpe")
     app = sandbox.add_oauth2_app([REDIRECT])
-    ctx = context(sandbox, session, clock, client_id=app.client_id)
+    ctx = context(sandbox, session, clock, client_id=app.client_id, client_secret="")
     flow = flow_for("x")
     record = flow.connect(ctx)
 
@@ -129,7 +129,9 @@ def test_a_confidential_client_authenticates_with_its_secret(
     sandbox.add_user("stadt_olpe")
     app = sandbox.add_oauth2_app([REDIRECT], public=False)
     with pytest.raises(AuthError):
-        flow_for("x").connect(context(sandbox, session, clock, client_id=app.client_id))
+        flow_for("x").connect(
+            context(sandbox, session, clock, client_id=app.client_id, client_secret="")
+        )
     ctx = context(sandbox, session, clock, client_id=app.client_id, client_secret=app.client_secret)
     record = flow_for("x").connect(ctx)
     clock.now += OAUTH2_LIFETIME

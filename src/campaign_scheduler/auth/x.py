@@ -45,7 +45,14 @@ class XFlow:
         client_id = str(ctx.settings.get("client_id") or "") or ctx.answer(
             "client_id", "X app: OAuth 2.0 client id / Client-ID: "
         )
-        client_secret = ctx.options.get("client_secret", "")
+        if "client_secret" in ctx.options:
+            client_secret = ctx.options["client_secret"]
+        else:
+            client_secret = ctx.ask(
+                "X app: client secret — only for a Web App; leave empty for a Native App / "
+                "Client-Secret (leer bei einer Native App): ",
+                secret=True,
+            ).strip()
         verifier, challenge = pkce_pair()
         authorize = endpoint(ctx, API, AUTHORIZE)
 
