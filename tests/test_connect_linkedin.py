@@ -9,16 +9,20 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from auth_browser import Browser
 from campaign_scheduler.auth.base import ConnectContext, flow_for
+from campaign_scheduler.auth.tokens import default_store
 from campaign_scheduler.channels._http import make_session
+from campaign_scheduler.cli import accounts_cmd, app
 from campaign_scheduler.errors import ChannelError
 from campaign_scheduler.sandbox.linkedin import (
     ACCESS_TOKEN_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
     LinkedInSandbox,
 )
+from conftest import Workspace
 
 NOW = 1_900_000_000.0
 REDIRECT = "http://127.0.0.1/callback"
@@ -171,3 +175,67 @@ def test_a_person_without_a_posting_role_is_told_so(
     ctx = context(sandbox, session, clock, client_id=app.client_id, client_secret=app.client_secret)
     with pytest.raises(ChannelError, match="no administrator or content admin"):
         flow_for("linkedin").connect(ctx)
+
+
+def test_cli_connect_and_refresh_keep_the_app_secret_out_of_every_output(
+    workspace: Workspace,
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandbox_clock import Clock as WallClock
+
+    with LinkedInSandbox(clock=WallClock()).start_in_process() as sandbox, make_session() as http:
+        session = sandbox.mount(http)
+        menden = sandbox.add_account("Stadt Menden", role=None).organization
+        sandbox.add_member({menden: "ADMINISTRATOR"})
+        app_ = sandbox.add_app([REDIRECT])
+        config = workspace.config_file
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + f'\n[accounts.menden-linkedin]\nchannel = "linkedin"\nsender = "soest"\n'
+            f'base_url = "{sandbox.url}"\norganization = "{menden}"\n'
+            'token = "env:MENDEN_LINKEDIN_TOKEN"\n',
+            encoding="utf-8",
+        )
+        answers = {"client id": app_.client_id, "client secret": app_.client_secret}
+        monkeypatch.setattr(accounts_cmd, "session_factory", lambda: session)
+        monkeypatch.setattr(
+            accounts_cmd,
+            "interaction",
+            lambda no_browser: {
+                "open_url": Browser(session),
+                "say": lambda s: None,
+                "ask": lambda prompt, secret=False: next(
+                    v for k, v in answers.items() if k in prompt
+                ),
+            },
+        )
+        connected = runner.invoke(
+            app, ["--config", str(config), "accounts", "connect", "menden-linkedin"]
+        )
+        assert connected.exit_code == 0, connected.output
+        assert 'token = "keyring:menden-linkedin"' in connected.output
+        record = default_store().get("menden-linkedin")
+        assert record is not None and record.extra["organization"] == menden
+        assert app_.client_secret not in connected.output
+        assert record.access_token not in connected.output
+
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                "env:MENDEN_LINKEDIN_TOKEN", "keyring:menden-linkedin"
+            ),
+            encoding="utf-8",
+        )
+        refreshed = runner.invoke(
+            app, ["--config", str(config), "accounts", "refresh", "menden-linkedin"]
+        )
+        assert refreshed.exit_code == 0, refreshed.output
+        assert "menden-linkedin: refreshed" in refreshed.output
+        renewed = default_store().get("menden-linkedin")
+        assert renewed is not None and renewed.access_token != record.access_token
+        listed = runner.invoke(app, ["--config", str(config), "accounts", "list"])
+        assert listed.exit_code == 0, listed.output
+        assert "refreshable" in listed.output
+        for output in (refreshed.output, listed.output):
+            assert app_.client_secret not in output
+            assert renewed.access_token not in output
