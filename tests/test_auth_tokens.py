@@ -34,7 +34,10 @@ def test_file_store_round_trips_a_record_in_a_file_only_its_owner_can_read(tmp_p
     assert store.get("soest-mastodon") == RECORD
     assert store.get("unknown") is None
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
-    assert sorted(p.name for p in store.path.parent.iterdir()) == ["tokens.json"]  # no temp left
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "tokens.json",
+        "tokens.json.lock",
+    ]
 
 
 def test_file_store_refuses_a_file_others_may_read(tmp_path: Path) -> None:
@@ -60,7 +63,7 @@ def test_a_failed_write_leaves_the_old_token(
         store.put("a", RECORD.with_access("new", expires_at=None))
     monkeypatch.undo()
     assert store.get("a") == RECORD
-    assert [p.name for p in tmp_path.iterdir()] == ["tokens.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokens.json", "tokens.json.lock"]
 
 
 def test_a_refresh_keeps_the_refresh_token_unless_rotated() -> None:

@@ -6,8 +6,8 @@
   ``keyring:``), never the value.
 * :func:`connect_account` / :func:`refresh_account` — run the channel's flow and store the
   result (refreshed records are written back atomically by the store).
-* :func:`token_expiry` and :func:`expiry_warnings` — the recorded expiry of each account whose
-  token is in the store, and the accounts whose token runs out before their last scheduled post.
+* :func:`token_states` — each stored token's expiry, whether it renews itself, and whether it
+  runs out before the account's last scheduled post (:meth:`TokenState.needs_person`).
 * :func:`refresh_due` — what the daemon runs: refresh every refreshable stored token that expires
   within :data:`REFRESH_AHEAD`.
 """
@@ -147,9 +147,10 @@ def refresh_account(account: Account, ctx: ConnectContext, store: TokenStore) ->
     return RefreshOutcome(account.name, name, "refreshed", renewed.expires_at)
 
 
-def token_expiry(settings: Settings, store: TokenStore) -> dict[str, datetime | None]:
-    """Account name -> its stored token's expiry, for accounts whose token is in the store."""
-    found: dict[str, datetime | None] = {}
+def stored_tokens(settings: Settings, store: TokenStore) -> dict[str, TokenRecord]:
+    """Account name -> its stored token record, for accounts whose token is in the store (an
+    unreadable store counts as no record: ``accounts list`` names that problem)."""
+    found: dict[str, TokenRecord] = {}
     for account in settings.accounts.values():
         name = stored_name(account)
         if name is None:
@@ -159,41 +160,70 @@ def token_expiry(settings: Settings, store: TokenStore) -> dict[str, datetime | 
         except CampaignSchedulerError:
             continue
         if record is not None:
-            found[account.name] = record.expires_at
+            found[account.name] = record
     return found
 
 
+def token_expiry(settings: Settings, store: TokenStore) -> dict[str, datetime | None]:
+    """Account name -> its stored token's expiry, for accounts whose token is in the store."""
+    return {name: r.expires_at for name, r in stored_tokens(settings, store).items()}
+
+
+#: A refreshable token is a person's problem only this close to its expiry (the daemon has
+#: tried to refresh it since :data:`REFRESH_AHEAD` before and failed).
+REFRESH_FAILED_WITHIN = timedelta(days=3)
+
+
 @dataclass(frozen=True)
-class ExpiryWarning:
+class TokenState:
+    """What ``status``, ``channels verify`` and the alert know of one account's token."""
+
     account: str
-    expires_at: datetime
-    last_post: datetime | None
+    expires_at: datetime | None
+    refreshable: bool
+    last_post: datetime | None  # the account's last scheduled (waiting) delivery
 
-    def message(self, now: datetime, lang: str = "en") -> str:
-        text = expiry_text(self.expires_at, now, lang)
-        if self.last_post is not None and self.expires_at <= self.last_post:
-            if lang == "de":
-                return f"{self.account}: Token {text}, vor dem letzten geplanten Beitrag"
-            return f"{self.account}: token {text}, before its last scheduled post"
-        return f"{self.account}: token {text}"
+    def before_last_post(self) -> bool:
+        return (
+            self.expires_at is not None
+            and self.last_post is not None
+            and self.expires_at <= self.last_post
+        )
+
+    def needs_person(self, now: datetime) -> bool:
+        """A person must connect the account again: the token runs out before the account's
+        last scheduled post (or within :data:`WARN_AHEAD`) and nothing renews it — or it is
+        refreshable but still this close to its expiry, so the refreshes failed."""
+        if self.expires_at is None:
+            return False
+        if self.refreshable:
+            return self.expires_at - now <= REFRESH_FAILED_WITHIN
+        return self.before_last_post() or self.expires_at - now <= WARN_AHEAD
+
+    def describe(self, now: datetime, lang: str = "en") -> str:
+        text = f"{self.account}: " + ("Token " if lang == "de" else "token ")
+        text += expiry_text(self.expires_at, now, lang)
+        if self.before_last_post():
+            text += (
+                ", vor dem letzten geplanten Beitrag"
+                if lang == "de"
+                else ", before its last scheduled post"
+            )
+        if self.refreshable:
+            text += " (wird erneuert)" if lang == "de" else " (renewed automatically)"
+        return text
 
 
-def expiry_warnings(
-    expiries: Mapping[str, datetime | None],
+def token_states(
+    settings: Settings,
+    store: TokenStore,
     last_posts: Mapping[str, datetime],
-    now: datetime,
-    *,
-    ahead: timedelta = WARN_AHEAD,
-) -> list[ExpiryWarning]:
-    """Accounts whose token expires before their last scheduled post, or within ``ahead``."""
-    warnings = []
-    for account, expires_at in sorted(expiries.items()):
-        if expires_at is None:
-            continue
-        last = last_posts.get(account)
-        if (last is not None and expires_at <= last) or expires_at - now <= ahead:
-            warnings.append(ExpiryWarning(account, expires_at, last))
-    return warnings
+) -> list[TokenState]:
+    """One :class:`TokenState` per account whose token is in the store, by account name."""
+    return [
+        TokenState(name, record.expires_at, record.refresh_token is not None, last_posts.get(name))
+        for name, record in sorted(stored_tokens(settings, store).items())
+    ]
 
 
 def refresh_due(
@@ -225,3 +255,44 @@ def refresh_due(
             _log.info("refreshed the token of %s", account.name)
         outcomes.append(outcome)
     return outcomes
+
+
+def token_source(settings: Settings) -> Callable[[Mapping[str, datetime]], list[TokenState]]:
+    """``last_posts -> token states`` for ``status``, ``channels verify`` and the alert detector
+    (:func:`campaign_scheduler.alerts.watch_token_expiry`). The token store is opened only when
+    an account refers to it; an unusable store gives no states (``accounts list`` says why)."""
+
+    def source(last_posts: Mapping[str, datetime]) -> list[TokenState]:
+        if not any(stored_name(a) is not None for a in settings.accounts.values()):
+            return []
+        from campaign_scheduler.auth.tokens import default_store
+
+        try:
+            store = default_store()
+        except CampaignSchedulerError:
+            return []
+        return token_states(settings, store, last_posts)
+
+    return source
+
+
+def refresh_tokens_job(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    session_factory: Callable[[], requests.Session] | None = None,
+) -> Callable[[], list[RefreshOutcome]] | None:
+    """The daemon's token job: :func:`refresh_due` over the token store, or ``None`` when no
+    account keeps its token there (then the daemon schedules nothing)."""
+    if not any(stored_name(a) is not None for a in settings.accounts.values()):
+        return None
+
+    def job() -> list[RefreshOutcome]:
+        from campaign_scheduler.auth.tokens import default_store
+        from campaign_scheduler.channels._http import make_session
+        from campaign_scheduler.timeutil import utcnow
+
+        now = (clock or utcnow)()
+        return refresh_due(settings, default_store(), now, session_factory or make_session)
+
+    return job

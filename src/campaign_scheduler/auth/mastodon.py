@@ -9,6 +9,9 @@
    token and names the account.
 
 Mastodon's user tokens do not expire and have no refresh token: ``refresh`` returns ``None``.
+Servers that speak Mastodon's API but issue expiring tokens with a refresh token (Pleroma,
+Akkoma) get the expiry recorded and the app's client id and secret kept in the record's
+``extra``; ``refresh`` then uses the ``refresh_token`` grant.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from campaign_scheduler.auth.base import ConnectContext, request_json
-from campaign_scheduler.auth.oauth import authorization_code, pkce_pair
+from campaign_scheduler.auth.oauth import (
+    authorization_code,
+    expiry_from,
+    pkce_pair,
+    refresh_token_grant,
+)
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
 
@@ -89,11 +97,27 @@ class MastodonFlow:
         )
         username = str(me.get("acct") or me.get("username") or "")
         ctx.say(f"Connected as @{username}.")
+        extra = {"username": username} if username else {}
+        refresh = token.get("refresh_token")
+        if isinstance(refresh, str) and refresh:
+            extra.update(client_id=app["client_id"], client_secret=app["client_secret"])
         return TokenRecord(
             access_token=access,
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            expires_at=expiry_from(token, ctx.clock()),
             scope=str(token.get("scope") or SCOPES),
-            extra={"username": username} if username else {},
+            extra=extra,
         )
 
     def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
-        return None  # Mastodon's tokens do not expire
+        client_id = record.extra.get("client_id")
+        if not record.refresh_token or not client_id:
+            return None  # Mastodon's own tokens do not expire
+        return refresh_token_grant(
+            ctx,
+            ctx.url("/oauth/token"),
+            record,
+            network="mastodon",
+            client_id=client_id,
+            client_secret=record.extra.get("client_secret"),
+        )

@@ -11,6 +11,7 @@
 * :func:`browser_opener` — ``webbrowser.open`` on a desktop, nothing on a server (SSH session,
   or Linux without ``DISPLAY``/``WAYLAND_DISPLAY``).
 * :func:`expiry_from` — ``expires_in`` seconds of a token answer as an aware UTC time.
+* :func:`refresh_token_grant` — the ``refresh_token`` grant, giving the renewed record.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from campaign_scheduler.errors import AuthError, UsageError
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.base import ConnectContext
+    from campaign_scheduler.auth.tokens import TokenRecord
 
 CALLBACK_PATH = "/callback"
 #: How long the browser step waits for the redirect by default.
@@ -267,3 +269,40 @@ def authorization_code(
         return parse_pasted(pasted, state, network), redirect_uri
     finally:
         receiver.stop()
+
+
+def refresh_token_grant(
+    ctx: ConnectContext,
+    token_url: str,
+    record: TokenRecord,
+    *,
+    network: str,
+    client_id: str,
+    client_secret: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> TokenRecord:
+    """RFC 6749 §6: a new access token for ``record.refresh_token`` at ``token_url``. The new
+    expiry comes from ``expires_in``; a rotated refresh token replaces the old one. A refused
+    refresh raises :class:`AuthError` (connect again)."""
+    from campaign_scheduler.auth.base import request_json
+
+    if not record.refresh_token:
+        raise AuthError(f"{network}: the token has no refresh token; connect the account again")
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": record.refresh_token,
+        "client_id": client_id,
+        **(params or {}),
+    }
+    if client_secret is not None:
+        data["client_secret"] = client_secret
+    answer = request_json(ctx, "POST", token_url, network=network, data=data)
+    access = answer.get("access_token") if isinstance(answer, dict) else None
+    if not isinstance(access, str) or not access:
+        raise AuthError(f"{network}: the refresh gave no access token")
+    rotated = answer.get("refresh_token")
+    return record.with_access(
+        access,
+        expires_at=expiry_from(answer, ctx.clock()),
+        refresh_token=rotated if isinstance(rotated, str) and rotated else None,
+    )

@@ -18,7 +18,9 @@ Backends, chosen by :func:`default_store`:
   ``$XDG_CONFIG_HOME/campaign-scheduler/tokens.json`` (``~/.config/…``).
 
 The secrets file is created with mode 0600 and written atomically (a temporary file in the
-same folder, then ``os.replace``), so a refresh that dies half-way leaves the old token. A file
+same folder, then ``os.replace``), so a refresh that dies half-way leaves the old token. Writers
+take an exclusive ``flock`` on ``tokens.json.lock`` beside it, so two processes storing different
+tokens never lose one another's. A file
 that group or others may read is refused, like ssh refuses such a key. In the keyring, each
 record is one JSON entry of the service ``campaign-scheduler`` under its NAME.
 
@@ -32,7 +34,8 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -194,16 +197,39 @@ class FileTokenStore:
             raise SecretError(f"token {name} in {self.path} is not a table")
         return TokenRecord.from_json(data, name)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One writer at a time, also across processes (the daemon refreshing one token while
+        ``accounts connect`` stores another must not lose either): a lock file next to the
+        secrets file, locked with ``flock`` where the system has it."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock_path = self.path.with_name(self.path.name + ".lock")
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                try:
+                    import fcntl
+                except ImportError:  # Windows: the thread lock is all there is
+                    yield
+                    return
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
     def put(self, name: str, record: TokenRecord) -> None:
         name = _check_name(name)
-        with self._lock:
+        with self._exclusive():
             tokens = self._read()
             tokens[name] = record.to_json()
             self._write(tokens)
 
     def delete(self, name: str) -> None:
         name = _check_name(name)
-        with self._lock:
+        with self._exclusive():
             tokens = self._read()
             if tokens.pop(name, None) is not None:
                 self._write(tokens)

@@ -78,6 +78,12 @@ def run(
             c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
         )
         store, accounts, alert_settings = c.store, list(c.settings.accounts), c.settings.alerts
+        settings = c.settings
+        from campaign_scheduler.alerts import watch_token_expiry
+        from campaign_scheduler.auth.accounts import refresh_tokens_job, token_source
+
+        watch_token_expiry(token_source(settings))
+        refresh_tokens = refresh_tokens_job(settings)
 
         def send_alerts_now() -> None:
             from campaign_scheduler.alerts import send_alerts
@@ -86,6 +92,8 @@ def run(
             send_alerts(store, alert_settings, utcnow(), sender=worker.worker_id)
 
         if once:
+            if refresh_tokens is not None:
+                refresh_tokens()
             report = worker.tick()
             err_line(f"run --once: {report.summary()}")
             if alert_settings.enabled:
@@ -107,4 +115,5 @@ def run(
             metrics_every=c.settings.daemon.metrics,
             alerts=send_alerts_now if alert_settings.enabled else None,
             alerts_every=alert_settings.every,
+            tokens=refresh_tokens,
         ).serve()

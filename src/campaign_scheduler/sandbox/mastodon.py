@@ -36,7 +36,9 @@ rehearsals driven through a subprocess, over HTTP from loopback without a token:
   ``redirect_uris``, ``scopes``); ``GET /oauth/authorize`` consents at once for the account
   :attr:`MastodonSandbox.consent_as` (created on first use) and redirects with a code;
   ``POST /oauth/token`` exchanges it (PKCE checked) for a token that does not expire, as
-  Mastodon's do. Any token given to :meth:`add_account` works too.
+  Mastodon's do — unless ``oauth.lifetime`` and ``oauth.refreshable`` are set, which makes it
+  answer like Pleroma/Akkoma (``expires_in``, ``refresh_token``, the ``refresh_token`` grant;
+  expired tokens get 401). Any token given to :meth:`add_account` works too.
 
 Not modelled: scope enforcement on API calls, visibility other than for storing it, polls, scheduled statuses, edits, federation.
 """
@@ -377,7 +379,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         scheme, _, token = header.partition(" ")
         with self._lock:
             account = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if account is None:
+        if account is None or self.oauth.is_expired(token.strip()):
             raise Answer(_error(401, MSG_TOKEN_INVALID))
         return account
 
