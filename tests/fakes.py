@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
@@ -52,11 +53,22 @@ class ScriptedChannel(Channel):
         self.script = list(script or [])
         self.calls = 0
         self.lookups = 0
+        #: Errors the next lookups raise, in order (then lookups work).
+        self.lookup_errors: list[ChannelError] = []
+        #: Called inside each publish call before the network acts (to interleave other work).
+        self.during_call: Callable[[OutboundPost], None] | None = None
+        #: The instance's text limit, if it has its own.
+        self.limit: int | None = None
+
+    def text_limit(self) -> int | None:
+        return self.limit
 
     def publish(self, post: OutboundPost) -> Receipt:
         self.calls += 1
         step = self.script.pop(0) if self.script else "ok"
-        if isinstance(step, ChannelError):
+        if self.during_call is not None:
+            self.during_call(post)
+        if isinstance(step, BaseException):
             raise step
         receipt = self.network.create(post, dedupe=self.idempotency_window is not None)
         if step == CREATE_THEN_LOSE_ANSWER:
@@ -65,6 +77,8 @@ class ScriptedChannel(Channel):
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         self.lookups += 1
+        if self.lookup_errors:
+            raise self.lookup_errors.pop(0)
         for remote_id, existing in self.network.posts:
             if existing.text == post.text:
                 return self.network.receipt(remote_id)
@@ -79,6 +93,12 @@ class KeyedChannel(ScriptedChannel):
 
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
+
+
+class KeyOnlyChannel(ScriptedChannel):
+    """Deduplicates by idempotency key for 55 minutes, but cannot list the account's posts."""
+
+    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
 
 
 class LookupChannel(ScriptedChannel):

@@ -3,6 +3,7 @@ app registration, authorization code with PKCE, the loopback redirect, verify_cr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,26 @@ def test_connect_names_an_unknown_account(workspace: Workspace, runner: CliRunne
     )
     assert result.exit_code == 1
     assert "no account 'nope'" in result.output
+
+
+def test_a_network_without_a_guided_flow_says_where_the_token_comes_from() -> None:
+    from campaign_scheduler.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="cannot be connected from the terminal") as caught:
+        flow_for("webhook")
+    assert "docs/going-live.md" in (caught.value.hint or "")
+
+
+def test_accounts_list_json_never_holds_a_secret(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOEST_BLUESKY_PASSWORD", "aaaa-bbbb-cccc-dddd")
+    result = runner.invoke(
+        app, ["--config", str(workspace.config_file), "accounts", "list", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "aaaa-bbbb-cccc-dddd" not in result.output
+    rows = {row["account"]: row for row in json.loads(result.output)}
+    assert rows["soest-bluesky"]["secrets"] == {"password": "env:SOEST_BLUESKY_PASSWORD"}
+    assert rows["soest-bluesky"]["flags"] == []
+    assert rows["olpe-mastodon"]["flags"] == ["secret missing: token"]

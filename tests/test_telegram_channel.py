@@ -27,7 +27,8 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.publishing.policy import RecoveryAction, recovery_action
+from campaign_scheduler.publishing.decide import Abilities, Do, Event, Facts, decide
+from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.sandbox.telegram import TelegramSandbox
 from sandbox_clock import Clock
 
@@ -192,13 +193,17 @@ def test_too_long_for_the_server_is_rejected(channel: TelegramChannel) -> None:
 def test_recovery_is_left_to_a_person(channel: TelegramChannel) -> None:
     assert channel.idempotency_window is None
     assert channel.can_look_up is False
-    action = recovery_action(
-        now=datetime.now(UTC),
-        key_first_used=datetime.now(UTC) - timedelta(seconds=10),
-        idempotency_window=channel.idempotency_window,
-        can_look_up=channel.can_look_up,
+    now = datetime.now(UTC)
+    facts = Facts(
+        now=now,
+        deadline=now + timedelta(hours=1),
+        attempt=1,
+        maybe_out=True,
+        key_first_used=now - timedelta(seconds=10),
     )
-    assert action is RecoveryAction.ASK_A_PERSON
+    abilities = Abilities(channel.idempotency_window, channel.can_look_up)
+    action = decide(facts, Event.LOST_ANSWER, abilities, policy=RetryPolicy())
+    assert action.do is Do.ASK
 
 
 # --- errors -----------------------------------------------------------------------------------

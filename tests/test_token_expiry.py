@@ -209,3 +209,35 @@ def test_channels_verify_shows_the_expiry(workspace: Workspace, runner: CliRunne
     assert line.startswith("ok   soest-mastodon: @stadtsoest@")
     assert line.endswith(" · expires in 30 days")
     assert token not in result.output
+
+
+def test_the_daemon_runs_the_token_job_at_start_and_goes_on_when_it_fails(
+    workspace: Workspace,
+) -> None:
+    import threading
+
+    from campaign_scheduler.publishing.daemon import Daemon, Worker
+    from campaign_scheduler.publishing.publisher import Publisher
+    from fakes import FakeChannels, FakeNetwork, ScriptedChannel
+
+    store = open_store(workspace.database_url)
+    worker = Worker(
+        store,
+        Publisher(FakeChannels(ScriptedChannel(FakeNetwork(), [])), media_root=workspace.root),
+    )
+    ran = threading.Event()
+
+    def tokens() -> None:
+        ran.set()
+        raise RuntimeError("the network's token endpoint is broken")
+
+    daemon = Daemon(worker, tokens=tokens, tokens_every=timedelta(hours=6))
+    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert ran.wait(timeout=120), "the daemon did not run the token job"
+        assert serving.is_alive()
+    finally:
+        daemon.stop()
+        serving.join()
+        store.dispose()

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from campaign_scheduler.config import Account, Settings
 
-_log = logging.getLogger("campaign_scheduler.auth")
+log = logging.getLogger("campaign_scheduler.auth")
 
 #: The daemon refreshes a refreshable token once it expires within this time.
 REFRESH_AHEAD = timedelta(days=10)
@@ -248,11 +248,15 @@ def refresh_due(
             ctx = context_for(account, session_factory(), clock=lambda: now)
             outcome = refresh_account(account, ctx, store)
         except (CampaignSchedulerError, NotFoundError) as exc:
-            _log.warning("refreshing the token of %s failed: %s", account.name, exc.message)
+            log.warning("refreshing the token of %s failed: %s", account.name, exc.message)
             outcomes.append(RefreshOutcome(account.name, name, "failed", detail=exc.message))
             continue
+        except Exception as exc:  # a broken flow must not keep the other accounts' refresh
+            log.exception("refreshing the token of %s failed", account.name)
+            outcomes.append(RefreshOutcome(account.name, name, "failed", detail=type(exc).__name__))
+            continue
         if outcome.result == "refreshed":
-            _log.info("refreshed the token of %s", account.name)
+            log.info("refreshed the token of %s", account.name)
         outcomes.append(outcome)
     return outcomes
 

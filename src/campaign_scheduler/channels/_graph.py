@@ -493,9 +493,15 @@ class ContainerChannel(Channel):
             sleep,
         )
 
-    def _publish(self, params: dict[str, Any], children: list[dict[str, Any]]) -> Receipt:
+    def _publish(
+        self,
+        params: dict[str, Any],
+        children: list[dict[str, Any]],
+        *,
+        checkpoint: Callable[[], None] = lambda: None,
+    ) -> Receipt:
         """Create the container (with ``children`` for a carousel), wait until it is ready,
-        publish it and read the receipt."""
+        publish it and read the receipt; ``checkpoint()`` runs before every write."""
         user = self.user_id
         media_id = publish_container(
             self.api,
@@ -505,6 +511,7 @@ class ContainerChannel(Channel):
             children=children,
             dialect=self.containers,
             polling=self.polling,
+            checkpoint=checkpoint,
         )
         receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
         self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
@@ -598,21 +605,26 @@ def publish_container(
     children: Sequence[Mapping[str, Any]],
     dialect: ContainerDialect,
     polling: Polling,
+    checkpoint: Callable[[], None] = lambda: None,
 ) -> str:
     """Create the container (and its carousel items first), wait until it is ready, publish
-    it; return the published media id. Only the publish call can create the post."""
+    it; return the published media id. Only the publish call can create the post.
+    ``checkpoint()`` runs before every write (it raises when this worker may not go on)."""
     parent = dict(params)
     if children:
         child_ids = []
         for child in children:
+            checkpoint()
             created = api.post(edge, {**child, "is_carousel_item": True})
             child_ids.append(_id(created, api.who, "carousel item container"))
         for child_id in child_ids:
             wait_for_container(api, child_id, dialect, polling)
         parent["media_type"] = "CAROUSEL"
         parent["children"] = ",".join(child_ids)
+    checkpoint()
     container_id = _id(api.post(edge, parent), api.who, "media container")
     wait_for_container(api, container_id, dialect, polling)
+    checkpoint()
     answer = api.post(publish_edge, {"creation_id": container_id}, creates=True)
     try:
         return _id(answer, api.who, "published media")

@@ -57,6 +57,10 @@ class OutboundPost:
     idempotency_key: str  # stable per delivery: the same on every retry
     media: tuple[MediaFile, ...] = ()
     reply_to: str | None = None  # remote id of the post this one continues (threads)
+    #: Call before every write to the network that is part of publishing this post (a media
+    #: upload, a container, the post itself). It raises when this worker may no longer write
+    #: (its lease was taken over); adapters let that exception pass and stop.
+    checkpoint: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ class InstagramChannel(ContainerChannel):
             children = [
                 {"image_url": url, **({"alt_text": alt} if alt else {})} for url, alt in images
             ]
-        return self._publish(params, children)
+        return self._publish(params, children, checkpoint=post.checkpoint)
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the account created since ``since`` less a minute whose caption

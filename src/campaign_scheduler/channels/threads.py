@@ -123,7 +123,7 @@ class ThreadsChannel(ContainerChannel):
                 {"media_type": "IMAGE", "image_url": url, **({"alt_text": alt} if alt else {})}
                 for url, alt in images
             ]
-        return self._publish(params, children)
+        return self._publish(params, children, checkpoint=post.checkpoint)
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post (or reply to ``post.reply_to``) of the profile created since

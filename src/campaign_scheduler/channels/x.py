@@ -224,7 +224,11 @@ class XChannel(Channel):
         return problems
 
     def publish(self, post: OutboundPost) -> Receipt:
-        media_ids = [self._upload(media) for media in post.media]
+        media_ids = []
+        for media in post.media:  # uploads and processing may take long: fence before each
+            post.checkpoint()
+            media_ids.append(self._upload(media))
+        post.checkpoint()
         body: dict[str, Any] = {"text": post.text}
         if media_ids:
             body["media"] = {"media_ids": media_ids}

@@ -5,12 +5,30 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Annotated
+import threading
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
+
+if TYPE_CHECKING:
+    from campaign_scheduler.store.engine import Store
+
+
+def _fail_on_held(store: Store) -> None:
+    """``run --once`` exits 1 when a due delivery is held for an account that needs attention
+    (a token variable not set, credentials refused), naming the account and the reason."""
+    from campaign_scheduler.publishing.daemon import utcnow
+    from campaign_scheduler.publishing.queue import held_due
+
+    held = held_due(store, utcnow())
+    if not held:
+        return
+    for post_key, account, reason in held:
+        err_line(f"held: {post_key} on {account}: {reason}")
+    raise typer.Exit(1)
 
 
 class _IsoTimeFormatter(logging.Formatter):
@@ -68,6 +86,7 @@ def run(
     """Publish on schedule until stopped (SIGTERM/SIGINT finish the call in flight)."""
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
     from campaign_scheduler.publishing.daemon import Daemon, Worker
+    from campaign_scheduler.publishing.journal import Journal, journal_path_for
     from campaign_scheduler.publishing.publisher import Publisher
 
     _setup_logging(log_json, verbose)
@@ -77,6 +96,7 @@ def run(
         worker = Worker(
             c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
         )
+        worker.journal = Journal(journal_path_for(c.settings.database_url, c.settings.base_dir))
         store, accounts, alert_settings = c.store, list(c.settings.accounts), c.settings.alerts
         settings = c.settings
         from campaign_scheduler.alerts import watch_token_expiry
@@ -98,14 +118,19 @@ def run(
             err_line(f"run --once: {report.summary()}")
             if alert_settings.enabled:
                 send_alerts_now()
+            _fail_on_held(c.store)
             return
+        # Metrics get their own adapters (and HTTP sessions): reads never queue behind writes.
+        readers = ConfiguredChannels(c.settings)
 
-        def collect_metrics() -> None:
+        def collect_metrics(stop: threading.Event) -> None:
             from campaign_scheduler.metrics.collector import collect, collect_hashtag_use
             from campaign_scheduler.publishing.daemon import utcnow
 
-            report = collect(store, channels, utcnow(), clock=utcnow)
-            collect_hashtag_use(store, channels, utcnow(), accounts=accounts, report=report)
+            report = collect(store, readers, utcnow(), clock=utcnow, stop=stop.is_set)
+            if stop.is_set():
+                return
+            collect_hashtag_use(store, readers, utcnow(), accounts=accounts, report=report)
             logging.getLogger("campaign_scheduler.metrics").info("metrics: %s", report.summary())
 
         Daemon(

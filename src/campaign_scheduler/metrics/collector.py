@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from campaign_scheduler.channels.base import ChannelProvider, Receipt, TagUse
 from campaign_scheduler.errors import (
@@ -123,12 +123,16 @@ def collect(
     everything: bool = False,
     progress: Callable[[int, int], None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SweepReport:
-    """Take every due snapshot. ``progress(done, total)`` is called after each target."""
+    """Take every due snapshot. ``progress(done, total)`` is called after each target;
+    ``stop()`` is asked before each read (the daemon's SIGTERM ends a sweep between reads)."""
     report = SweepReport()
     targets = due_targets(store, now, everything=everything)
     limited = _rate_limited_accounts(store, now)
     for number, target in enumerate(targets, start=1):
+        if stop is not None and stop():
+            break
         if target.account in limited:
             report.skipped.setdefault(target.account, limited[target.account])
         elif target.account not in report.skipped:
@@ -139,16 +143,22 @@ def collect(
 
 
 def _rate_limited_accounts(store: Store, now: datetime) -> dict[str, str]:
+    """Accounts whose read budget is spent (a metrics 429), or whose write budget is: reads
+    give way to publishing. A 429 on a read never holds publishing (``read_limited_until``)."""
+    limited: dict[str, str] = {}
     with store.session() as session:
-        return {
-            name: f"rate-limited until {until:%H:%M} UTC"
-            for name, until in session.execute(
-                select(AccountRecord.name, AccountRecord.rate_limited_until).where(
-                    AccountRecord.rate_limited_until > now
-                )
+        for name, writes, reads in session.execute(
+            select(
+                AccountRecord.name,
+                AccountRecord.rate_limited_until,
+                AccountRecord.read_limited_until,
+            ).where(
+                or_(AccountRecord.rate_limited_until > now, AccountRecord.read_limited_until > now)
             )
-            if until is not None
-        }
+        ):
+            until = max(t for t in (writes, reads) if t is not None and t > now)
+            limited[name] = f"rate-limited until {until:%H:%M} UTC"
+    return limited
 
 
 def _snapshot(
@@ -171,7 +181,7 @@ def _snapshot(
                 session.execute(
                     update(AccountRecord)
                     .where(AccountRecord.id == target.account_id)
-                    .values(rate_limited_until=exc.retry_at)
+                    .values(read_limited_until=exc.retry_at)
                 )
         return
     except AuthError as exc:

@@ -4,6 +4,11 @@ APScheduler 3 runs a ``BlockingScheduler`` with an in-memory job store and a sin
 thread, used only as a timer: one date job ("publish-due") wakes the daemon when the next
 delivery is due, and an interval job ("reconcile") re-reads the database so that work queued
 by other processes is seen without a restart. What to publish is never stored in APScheduler.
+
+The metrics sweep runs on its own thread with its own read budget, never on the publishing
+path; SIGTERM stops it between two reads and the daemon does not wait for it. While a call
+is in flight, a lease keeper renews the worker's lease; a worker whose lease was taken over
+stops before its next network write (see :class:`RecordLedger`).
 """
 
 from __future__ import annotations
@@ -24,19 +29,27 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from campaign_scheduler import __version__
-from campaign_scheduler.publishing.publisher import Publisher
+from campaign_scheduler.publishing.journal import Journal, JournaledReceipt
+from campaign_scheduler.publishing.publisher import Parts, Publisher
 from campaign_scheduler.publishing.queue import (
     Claim,
+    LeaseLostError,
+    Outcome,
     OutcomeKind,
+    apply_receipt,
     claim_abandoned,
     claim_due,
     expire_overdue,
+    freeze_plan,
+    mark_not_out,
     next_wake,
     record_outcome,
     record_parts,
     release_retries,
+    renew_lease,
 )
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import WorkerRecord
@@ -73,8 +86,69 @@ class TickReport:
         return ", ".join(parts) or "nothing due"
 
 
+class RecordLedger:
+    """The publisher's writes to the record for one claim, each fenced by the lease token.
+
+    The fence before a network write is cheap while the lease is young: no other worker can
+    claim the delivery before ``confirmed`` (the end of the lease last written by this
+    worker). Past half the lease it renews in the database, which fails if the lease was
+    taken over. A claim is itself "possibly out" for whoever takes it over after its lease
+    ran out, so nothing needs writing before the first call of a single post.
+    """
+
+    def __init__(self, worker: Worker, lost: threading.Event, claim: Claim) -> None:
+        self.worker = worker
+        self.lost = lost
+        self.confirmed = worker.clock() + worker.lease
+        self.frozen = claim.plan is not None
+
+    def _until(self) -> datetime:
+        return self.worker.clock() + self.worker.lease
+
+    def renewed(self, until: datetime) -> None:
+        self.confirmed = max(self.confirmed, until)
+
+    def _check(self, claim: Claim) -> None:
+        if self.lost.is_set():
+            raise LeaseLostError(
+                f"{claim.post_key} on {claim.account_name}: the lease of {claim.worker} is gone"
+            )
+
+    def about_to_send(self, claim: Claim, plan: list[str]) -> None:
+        if len(plan) > 1 and not self.frozen:
+            self._check(claim)
+            until = self._until()
+            self.worker.retrying(lambda: freeze_plan(self.worker.store, claim, plan, until))
+            self.frozen = True
+            self.renewed(until)
+            return
+        self.checkpoint(claim)
+
+    def checkpoint(self, claim: Claim) -> None:
+        self._check(claim)
+        if self.worker.clock() < self.confirmed - self.worker.lease / 2:
+            return
+        until = self._until()
+        self.worker.retrying(lambda: renew_lease(self.worker.store, claim, until))
+        self.renewed(until)
+
+    def part_out(self, claim: Claim, parts: Parts) -> None:
+        until = self._until()
+        self.worker.retrying(lambda: record_parts(self.worker.store, claim, parts, until))
+        self.renewed(until)
+
+    def not_out(self, claim: Claim) -> None:
+        self._check(claim)
+        self.worker.retrying(lambda: mark_not_out(self.worker.store, claim))
+
+
 class Worker:
     """Claims due deliveries and publishes them until nothing is due (one tick)."""
+
+    #: How often writing the record is tried before a receipt goes to the journal.
+    record_retries = 5
+    #: The first wait between those tries (doubling), in seconds.
+    record_backoff = 0.2
 
     def __init__(
         self,
@@ -88,9 +162,11 @@ class Worker:
     ) -> None:
         self.store = store
         self.publisher = publisher
-        publisher.progress = lambda claim, parts: record_parts(store, claim, parts)
         self.worker_id = worker_id or new_worker_id()
         self.lease = lease
+        #: Seconds between lease renewals while a call is in flight (wall clock).
+        self.renew_every: float = max(lease.total_seconds() / 3, 0.01)
+        self.journal: Journal | None = None
         self.threads = max(1, threads)
         self.clock = clock
         self.stop_requested = threading.Event()
@@ -99,6 +175,7 @@ class Worker:
 
     def tick(self) -> TickReport:
         report = TickReport()
+        self.apply_journal()
         for post_key, account, reason in expire_overdue(self.store, self.clock()):
             log.warning("expired %s on %s: %s", post_key, account, reason)
             report.expired += 1
@@ -123,18 +200,120 @@ class Worker:
             claimed = claim(self.store, self.worker_id, self.clock(), self.lease)
             if claimed is None:
                 return
-            outcome = self.publisher.publish(claimed, self.clock)
-            kept = record_outcome(self.store, claimed, outcome, self.clock())
+            ledger = RecordLedger(self, threading.Event(), claimed)
+            with self._keeping_lease(claimed, ledger):
+                outcome = self.publisher.publish(claimed, self.clock, ledger)
+            kept = self._record(claimed, outcome)
             with self._lock:
                 report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
             self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
+
+    @contextlib.contextmanager
+    def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:
+        """Renew the lease while the call is in flight; the ledger learns if it was taken."""
+        done = threading.Event()
+
+        def keep() -> None:
+            while not done.wait(self.renew_every):
+                until = self.clock() + self.lease
+                try:
+                    renew_lease(self.store, claim, until)
+                    ledger.renewed(until)
+                except LeaseLostError:
+                    ledger.lost.set()
+                    return
+                except SQLAlchemyError as exc:  # the next renewal or the fence will tell
+                    log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)
+
+        keeper = threading.Thread(target=keep, name=f"lease-{claim.delivery_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
+
+    def retrying(self, write: Callable[[], None]) -> None:
+        """Run a write to the record, retrying while the database is away."""
+        delay = self.record_backoff
+        for attempt in range(1, self.record_retries + 1):
+            try:
+                write()
+                return
+            except SQLAlchemyError as exc:
+                if attempt == self.record_retries:
+                    raise
+                log.warning("writing the record failed (%s); trying again", exc)
+                threading.Event().wait(delay)
+                delay *= 2
+
+    def _record(self, claim: Claim, outcome: Outcome) -> bool:
+        """Record the outcome; a receipt the database will not take goes to the journal."""
+        kept = [False]
+
+        def write() -> None:
+            kept[0] = record_outcome(self.store, claim, outcome, self.clock())
+
+        try:
+            self.retrying(write)
+            return kept[0]
+        except SQLAlchemyError as exc:
+            if outcome.kind is not OutcomeKind.PUBLISHED or outcome.remote_id is None:
+                # Nothing to keep: the record still says the post may be out, so whoever
+                # claims it next replays, looks it up or asks a person.
+                log.error("could not record %s for %s: %s", outcome.kind, claim.post_key, exc)
+                return False
+            if self.journal is None:
+                log.error(
+                    "could not record the receipt of %s on %s (%s): %s",
+                    claim.post_key,
+                    claim.account_name,
+                    outcome.remote_url,
+                    exc,
+                )
+                return False
+            self.journal.append(
+                JournaledReceipt(
+                    delivery_id=claim.delivery_id,
+                    post_key=claim.post_key,
+                    account=claim.account_name,
+                    remote_id=outcome.remote_id,
+                    remote_url=outcome.remote_url,
+                    published_at=(outcome.published_at or self.clock()).isoformat(),
+                )
+            )
+            log.error(
+                "the database is away: the receipt of %s on %s is kept in %s",
+                claim.post_key,
+                claim.account_name,
+                self.journal.path,
+            )
+            return False
+
+    def apply_journal(self) -> int:
+        """Record receipts kept while the database was away (before claiming anything)."""
+        if self.journal is None:
+            return 0
+
+        def apply(entry: JournaledReceipt) -> None:
+            apply_receipt(
+                self.store,
+                delivery_id=entry.delivery_id,
+                remote_id=entry.remote_id,
+                remote_url=entry.remote_url,
+                published_at=entry.published,
+                now=self.clock(),
+            )
+            log.info("applied the journaled receipt of %s on %s", entry.post_key, entry.account)
+
+        return self.journal.apply(apply)
 
     def _log(self, claim: Claim, kind: OutcomeKind, url: str | None, error: str | None) -> None:
         where = f"{claim.post_key} on {claim.account_name}"
         if kind is OutcomeKind.PUBLISHED:
             lag = (self.clock() - claim.due_at).total_seconds()
             log.info("published %s: %s (%.1f s after due)", where, url, lag)
-        elif kind in (OutcomeKind.RETRY, OutcomeKind.RATE_LIMITED, OutcomeKind.NOT_PUBLISHED):
+        elif kind in (OutcomeKind.RETRY, OutcomeKind.RATE_LIMITED):
             log.info("will retry %s: %s", where, error)
         else:
             log.warning("%s %s: %s", kind.value, where, error)
@@ -167,19 +346,23 @@ class Daemon:
         worker: Worker,
         *,
         reconcile: timedelta = timedelta(seconds=30),
-        metrics: Callable[[], None] | None = None,
+        metrics: Callable[[threading.Event], None] | None = None,
         metrics_every: timedelta = timedelta(hours=1),
         alerts: Callable[[], None] | None = None,
         alerts_every: timedelta = timedelta(minutes=5),
+        metrics_first: timedelta = timedelta(seconds=5),
         tokens: Callable[[], object] | None = None,
         tokens_every: timedelta = timedelta(hours=6),
     ) -> None:
         self.worker = worker
         self.reconcile_every = reconcile
+        #: The sweep gets the stop event and returns soon after it is set (between reads).
         self.metrics = metrics
         self.metrics_every = metrics_every
         self.alerts = alerts
         self.alerts_every = alerts_every
+        self.metrics_first = metrics_first
+        self._metrics_thread: threading.Thread | None = None
         #: Refreshes stored tokens ahead of expiry (campaign_scheduler.auth.accounts.refresh_due).
         self.tokens = tokens
         self.tokens_every = tokens_every
@@ -212,14 +395,12 @@ class Daemon:
             next_run_time=utcnow(),
         )
         if self.metrics is not None:
-            scheduler.add_job(
-                self._collect_metrics,
-                "interval",
-                seconds=self.metrics_every.total_seconds(),
-                id=METRICS_JOB,
-                replace_existing=True,
-                next_run_time=utcnow() + timedelta(seconds=5),
+            # Never on the scheduler's thread: a sweep against a network that is down must not
+            # hold publishing or reconcile. A daemon thread, so a stop never waits for it.
+            self._metrics_thread = threading.Thread(
+                target=self._metrics_loop, name=METRICS_JOB, daemon=True
             )
+            self._metrics_thread.start()
         if self.alerts is not None:
             scheduler.add_job(
                 self._send_alerts,
@@ -282,11 +463,18 @@ class Daemon:
             self._last_idle = self.worker.clock()
         self._schedule_wake()
 
+    def _metrics_loop(self) -> None:
+        stop = self.worker.stop_requested
+        wait = self.metrics_first
+        while not stop.wait(wait.total_seconds()):
+            self._collect_metrics()
+            wait = self.metrics_every
+
     def _collect_metrics(self) -> None:
         if self.metrics is None or self.worker.stop_requested.is_set():
             return
         try:
-            self.metrics()
+            self.metrics(self.worker.stop_requested)
         except Exception:  # figures are not worth stopping the daemon for
             log.exception("collecting metrics failed")
         self._send_alerts()  # a refused token found by the metrics job is told at once

@@ -1,15 +1,14 @@
-"""Pure rules of the publish protocol: deadlines, backoff, and what to do after a crash."""
+"""Pure rules of the publish protocol: deadlines and backoff (decisions: ``decide.py``)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from campaign_scheduler.timeutil import deadline
 
-__all__ = ["RecoveryAction", "RetryPolicy", "deadline", "recovery_action"]
+__all__ = ["RetryPolicy", "deadline"]
 
 
 @dataclass(frozen=True)
@@ -42,31 +41,3 @@ class RetryPolicy:
         if not_before is not None and not_before > at:
             at = not_before
         return at
-
-
-class RecoveryAction(StrEnum):
-    """What to do with a delivery whose last call has no known outcome."""
-
-    REPLAY_KEY = "replay with the same idempotency key"
-    LOOK_UP = "look the post up on the network"
-    ASK_A_PERSON = "mark unknown for a person"
-
-
-def recovery_action(
-    *,
-    now: datetime,
-    key_first_used: datetime | None,
-    idempotency_window: timedelta | None,
-    can_look_up: bool,
-) -> RecoveryAction:
-    """Never re-post blindly: replay the key only while the network still deduplicates it,
-    otherwise look the post up where the network allows, otherwise ask a person."""
-    if (
-        idempotency_window is not None
-        and key_first_used is not None
-        and now - key_first_used < idempotency_window
-    ):
-        return RecoveryAction.REPLAY_KEY
-    if can_look_up:
-        return RecoveryAction.LOOK_UP
-    return RecoveryAction.ASK_A_PERSON

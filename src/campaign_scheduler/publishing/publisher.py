@@ -1,8 +1,13 @@
-"""One claimed delivery through the publish protocol: call the network, decide the outcome.
+"""One claimed delivery through the publish protocol: carry out what :func:`decide` says.
 
-The publisher never decides by guessing: a call whose outcome is unknown is settled by
-replaying the delivery's idempotency key while the network still deduplicates it, by looking
-the post up where the network can, and otherwise by asking a person (state ``unknown``).
+The publisher decides nothing itself. It asks :func:`~campaign_scheduler.publishing.decide.
+decide` what to do (send, replay, look up, wait, hold, ask a person, expire, fail), does it,
+and feeds what happened back in, until the answer is an outcome to record.
+
+Before every network write that may create the post it calls the :class:`Ledger` (the
+worker's record), which checks and renews the lease and records that the post may now be out;
+adapters get the same check as ``OutboundPost.checkpoint`` for their own intermediate writes
+(media uploads, containers). A worker whose lease is gone stops before its next write.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import logging
 import mimetypes
 import random
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from campaign_scheduler.channels.base import (
     Channel,
@@ -32,15 +38,16 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
-from campaign_scheduler.publishing.policy import RecoveryAction, RetryPolicy, recovery_action
-from campaign_scheduler.publishing.queue import Claim, Outcome, OutcomeKind
+from campaign_scheduler.publishing.decide import Abilities, Action, Do, Event, Facts, decide
+from campaign_scheduler.publishing.policy import RetryPolicy
+from campaign_scheduler.publishing.queue import Claim, LeaseLostError, Outcome, OutcomeKind
 
 log = logging.getLogger("campaign_scheduler.publishing")
 
-#: How soon to replay an idempotency key after a call whose answer was lost.
-REPLAY_DELAY = timedelta(seconds=5)
 #: Lookups search a little before the key was first used, for clock skew.
 LOOKUP_SLACK = timedelta(minutes=2)
+
+Parts = list[dict[str, str | None]]
 
 
 def part_key(key: str, index: int) -> str:
@@ -48,10 +55,54 @@ def part_key(key: str, index: int) -> str:
     return key if index == 0 else f"{key}.{index + 1}"
 
 
+class Ledger(Protocol):
+    """What the publisher writes to the record while it works (the worker implements it).
+
+    Each method raises :class:`LeaseLostError` when the worker no longer holds the delivery.
+    """
+
+    def about_to_send(self, claim: Claim, plan: list[str]) -> None:
+        """Fence before a write that may create the post: the post may be out from now on."""
+
+    def checkpoint(self, claim: Claim) -> None:
+        """Fence before an intermediate write (media, container): the lease is still ours."""
+
+    def part_out(self, claim: Claim, parts: Parts) -> None:
+        """Thread parts certainly out (the current part is no longer 'maybe')."""
+
+    def not_out(self, claim: Claim) -> None:
+        """A conclusive lookup: the current part is certainly not out."""
+
+
+class NoLedger:
+    """For a publisher used without a record (tests of the publisher alone)."""
+
+    def about_to_send(self, claim: Claim, plan: list[str]) -> None:
+        pass
+
+    def checkpoint(self, claim: Claim) -> None:
+        pass
+
+    def part_out(self, claim: Claim, parts: Parts) -> None:
+        pass
+
+    def not_out(self, claim: Claim) -> None:
+        pass
+
+
 def _describe(error: ChannelError) -> str:
     if error.network_message and error.network_message not in error.message:
         return f"{error.message}: {error.network_message}"
     return error.message
+
+
+@dataclass
+class _Progress:
+    """What this claim knows so far (starts as the record says)."""
+
+    plan: list[str]
+    parts: Parts
+    maybe_out: bool
 
 
 class Publisher:
@@ -62,11 +113,9 @@ class Publisher:
         media_root: Path,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
-        progress: Callable[[Claim, list[dict[str, str | None]]], None] | None = None,
     ) -> None:
         self.channels = channels
         self.media_root = media_root
-        self.progress = progress or (lambda claim, parts: None)
         self.retry = retry or RetryPolicy()
         self.rng = rng
 
@@ -87,221 +136,225 @@ class Publisher:
             media=media,
         )
 
-    def publish(self, claim: Claim, clock: Callable[[], datetime]) -> Outcome:
-        """Run the protocol for one claimed delivery and return what to record."""
-        now = clock()
+    def publish(
+        self, claim: Claim, clock: Callable[[], datetime], ledger: Ledger | None = None
+    ) -> Outcome:
+        """Run the protocol for one claimed delivery and return what to record.
+
+        Never raises for a single delivery's trouble: an error outside the network call (a
+        bug in splitting, validating, rendering) is recorded like any other outcome."""
+        progress = _Progress(claim.plan or [], list(claim.parts), claim.maybe_out)
+        try:
+            return self._run(claim, clock, ledger or NoLedger(), progress)
+        except LeaseLostError as exc:
+            log.warning("%s", exc.message)
+            return Outcome(OutcomeKind.LEASE_LOST, error=exc.message)
+        except Exception as exc:
+            log.exception("publishing %s on %s failed", claim.post_key, claim.account_name)
+            error = f"internal error while publishing: {type(exc).__name__}: {exc}"
+            if progress.maybe_out or progress.parts:
+                return Outcome(
+                    OutcomeKind.UNKNOWN,
+                    error=f"{error}; it may be out, check the account and run 'campaign resolve'",
+                    maybe_out=True,
+                )
+            return Outcome(OutcomeKind.FAILED, error=error)
+
+    def _plan(self, claim: Claim, channel: Channel, post: OutboundPost) -> list[str]:
+        if not claim.split:
+            return [post.text]
+        return split_into_thread(
+            post.text, lambda text: not channel.validate(replace(post, text=text))
+        )
+
+    def _run(
+        self,
+        claim: Claim,
+        clock: Callable[[], datetime],
+        ledger: Ledger,
+        progress: _Progress,
+    ) -> Outcome:
         try:
             channel = self.channels.channel_for(claim.account_name)
         except CampaignSchedulerError as exc:
-            return Outcome(OutcomeKind.AUTH_BROKEN, error=exc.message)
+            return self._outcome(Action(Do.HOLD, exc.message), progress)
+        abilities = Abilities(channel.idempotency_window, channel.can_look_up)
         post = self.outbound(claim)
-        texts = [post.text]
-        if claim.split:
-            try:
-                texts = split_into_thread(
-                    post.text, lambda text: not channel.validate(replace(post, text=text))
+        event, error, not_before = Event.CLAIMED, None, None
+        recovered_by: str | None = None
+        # Each step either makes progress or ends in an outcome; the budget only guards
+        # against a network that keeps contradicting itself.
+        for _ in range(4 * max(len(progress.plan), 1) + 8):
+            facts = Facts(
+                now=clock(),
+                deadline=claim.deadline,
+                attempt=claim.attempt_number,
+                maybe_out=progress.maybe_out,
+                parts_out=len(progress.parts),
+                parts_total=max(len(progress.plan), 1),
+                key_first_used=claim.key_first_used,
+            )
+            action = decide(
+                facts,
+                event,
+                abilities,
+                policy=self.retry,
+                error=error,
+                not_before=not_before,
+                rng=self.rng,
+            )
+            if action.do in (Do.SEND, Do.REPLAY):
+                if not progress.plan:
+                    try:
+                        progress.plan = self._plan(claim, channel, post)
+                    except RejectedError as exc:
+                        event, error = Event.REJECTED, exc.message
+                        continue
+                part = self._part(claim, post, progress)
+                if action.do is Do.SEND and not progress.maybe_out and not progress.parts:
+                    problems = channel.validate(part)
+                    if problems:
+                        event, error = Event.REJECTED, "; ".join(problems)
+                        continue
+                event, error, not_before, receipt = self._send(
+                    claim, channel, part, ledger, progress
                 )
-            except RejectedError as exc:
-                return Outcome(OutcomeKind.FAILED, error=exc.message)
-        if len(texts) > 1 or claim.parts:
-            return self._thread(claim, channel, post, texts, clock)
+            elif action.do is Do.LOOK_UP:
+                event, error, receipt = self._look_up(claim, channel, post, ledger, progress)
+                if receipt is not None:
+                    recovered_by = "lookup"
+            else:
+                return self._outcome(action, progress)
+            if receipt is None:
+                continue
+            progress.parts.append({"id": receipt.remote_id, "url": receipt.url})
+            progress.maybe_out = False
+            if len(progress.plan) > 1:
+                ledger.part_out(claim, progress.parts)
+            if len(progress.parts) >= len(progress.plan):
+                return self._published(receipt, progress, clock, recovered_by)
+            event, error, not_before = Event.CLAIMED, None, None
+        return self._outcome(
+            Action(Do.ASK, "the network's answers contradict each other; check the account")
+            if progress.maybe_out
+            else Action(Do.WAIT, "no progress", at=clock() + timedelta(minutes=1)),
+            progress,
+        )
 
-        if claim.recovering:
-            settled = self._recover(claim, channel, post, now)
-            if settled is not None:
-                return settled
-        if now > claim.deadline:
-            return Outcome(OutcomeKind.EXPIRED, error="its deadline passed before it could go out")
-        problems = channel.validate(post)
-        if problems:
-            return Outcome(OutcomeKind.FAILED, error="; ".join(problems))
-        result = self._call(claim, channel, post, clock)
-        return self._published(result) if isinstance(result, Receipt) else result
+    def _part(self, claim: Claim, post: OutboundPost, progress: _Progress) -> OutboundPost:
+        index = len(progress.parts)
+        return replace(
+            post,
+            text=progress.plan[index],
+            idempotency_key=part_key(claim.idempotency_key, index),
+            media=post.media if index == 0 else (),
+            reply_to=progress.parts[-1]["id"] if progress.parts else None,
+        )
 
-    def _call(
-        self, claim: Claim, channel: Channel, post: OutboundPost, clock: Callable[[], datetime]
-    ) -> Receipt | Outcome:
-        """One call to the network: its receipt, or the outcome its failure leads to."""
+    def _send(
+        self,
+        claim: Claim,
+        channel: Channel,
+        part: OutboundPost,
+        ledger: Ledger,
+        progress: _Progress,
+    ) -> tuple[Event, str | None, datetime | None, Receipt | None]:
+        """One write to the network; what happened, as an event for :func:`decide`."""
+        ledger.about_to_send(claim, progress.plan)
+        before, progress.maybe_out = progress.maybe_out, True
+        fenced = replace(part, checkpoint=lambda: ledger.checkpoint(claim))
         try:
-            return channel.publish(post)
+            return Event.CLAIMED, None, None, channel.publish(fenced)
+        except LeaseLostError:
+            raise
         except AuthError as exc:
-            return Outcome(OutcomeKind.AUTH_BROKEN, error=_describe(exc))
+            progress.maybe_out = before
+            return Event.AUTH, _describe(exc), None, None
         except RejectedError as exc:
-            return Outcome(
-                OutcomeKind.FAILED, error=f"rejected by {channel.name}: {_describe(exc)}"
-            )
+            progress.maybe_out = before
+            return Event.REJECTED, f"rejected by {channel.name}: {_describe(exc)}", None, None
         except RateLimitedError as exc:
-            return self._later(
-                claim, clock(), _describe(exc), not_before=exc.retry_at, limited=True
-            )
+            progress.maybe_out = before
+            return Event.RATE_LIMITED, _describe(exc), exc.retry_at, None
         except UnavailableError as exc:
-            return self._later(claim, clock(), _describe(exc))
+            progress.maybe_out = before
+            return Event.UNAVAILABLE, _describe(exc), None, None
         except OutcomeUnknownError as exc:
-            return self._after_lost_answer(claim, channel, post, clock(), _describe(exc))
+            return Event.LOST_ANSWER, _describe(exc), None, None
         except CampaignSchedulerError as exc:  # e.g. a secret that cannot be read
-            return Outcome(OutcomeKind.AUTH_BROKEN, error=exc.message)
+            progress.maybe_out = before
+            return Event.AUTH, exc.message, None, None
         except Exception as exc:  # a bug in an adapter: the post may or may not exist
             log.exception("adapter %s failed unexpectedly", channel.name)
-            return self._after_lost_answer(
-                claim,
-                channel,
-                post,
-                clock(),
+            return (
+                Event.LOST_ANSWER,
                 f"unexpected error in the {channel.name} adapter: {exc}",
+                None,
+                None,
             )
 
-    def _thread(
+    def _look_up(
         self,
         claim: Claim,
         channel: Channel,
         post: OutboundPost,
-        texts: list[str],
-        clock: Callable[[], datetime],
-    ) -> Outcome:
-        """Publish ``texts`` as a reply chain, recording each part as it goes out.
-
-        The deadline applies to starting the thread: once its first part is out, the rest
-        follows (half a thread is worse than a complete one a minute late). Each part has its
-        own idempotency key, so a lost answer is settled per part like a single post.
-        """
-        done: list[dict[str, str | None]] = [dict(part) for part in claim.parts]
-        if not done and clock() > claim.deadline and not claim.recovering:
-            return Outcome(OutcomeKind.EXPIRED, error="its deadline passed before it could go out")
-        for index in range(len(done), len(texts)):
-            part = replace(
-                post,
-                text=texts[index],
-                idempotency_key=part_key(claim.idempotency_key, index),
-                media=post.media if index == 0 else (),
-                reply_to=done[-1]["id"] if done else None,
+        ledger: Ledger,
+        progress: _Progress,
+    ) -> tuple[Event, str | None, Receipt | None]:
+        part = self._part(claim, post, progress) if progress.plan else post
+        ledger.checkpoint(claim)
+        try:
+            found = channel.look_up(part, since=claim.key_first_used - LOOKUP_SLACK)
+        except ChannelError as exc:
+            return Event.LOOKUP_FAILED, _describe(exc), None
+        except Exception as exc:
+            log.exception("lookup on %s failed unexpectedly", channel.name)
+            return (
+                Event.LOOKUP_FAILED,
+                f"unexpected error in the {channel.name} adapter: {exc}",
+                None,
             )
-            if claim.recovering and index == len(claim.parts):
-                settled = self._recover(claim, channel, part, clock())
-                if settled is not None and settled.kind is not OutcomeKind.PUBLISHED:
-                    return settled
-                if settled is not None:
-                    done.append({"id": settled.remote_id, "url": settled.remote_url})
-                    self.progress(claim, done)
-                    continue
-            result = self._call(claim, channel, part, clock)
-            if isinstance(result, Outcome):
-                if done and result.kind is OutcomeKind.EXPIRED:
-                    return Outcome(
-                        OutcomeKind.UNKNOWN,
-                        error=f"thread incomplete ({len(done)} of {len(texts)} parts out): "
-                        f"{result.error}",
-                    )
-                return result
-            done.append({"id": result.remote_id, "url": result.url})
-            self.progress(claim, done)
-        first = done[0]
+        if found is None:
+            ledger.not_out(claim)
+            progress.maybe_out = False
+            return Event.CLAIMED, None, None
+        return Event.CLAIMED, None, found
+
+    def _published(
+        self,
+        receipt: Receipt,
+        progress: _Progress,
+        clock: Callable[[], datetime],
+        how: str | None,
+    ) -> Outcome:
+        detail: dict[str, object] = {"recovered_by": how} if how else {}
+        first = progress.parts[0]
+        if len(progress.plan) > 1:
+            detail["parts"] = len(progress.parts)
         return Outcome(
             OutcomeKind.PUBLISHED,
             remote_id=first["id"],
             remote_url=first["url"],
-            published_at=clock(),
-            detail={"parts": len(done)},
+            published_at=receipt.published_at if len(progress.plan) <= 1 else clock(),
+            detail=detail,
         )
 
     @staticmethod
-    def _published(receipt: Receipt, how: str | None = None) -> Outcome:
-        return Outcome(
-            OutcomeKind.PUBLISHED,
-            remote_id=receipt.remote_id,
-            remote_url=receipt.url,
-            published_at=receipt.published_at,
-            detail={"recovered_by": how} if how else {},
-        )
-
-    def _later(
-        self,
-        claim: Claim,
-        now: datetime,
-        error: str,
-        *,
-        not_before: datetime | None = None,
-        limited: bool = False,
-        label: str | None = None,
-    ) -> Outcome:
-        if not limited and claim.attempt_number >= self.retry.max_attempts:
+    def _outcome(action: Action, progress: _Progress) -> Outcome:
+        maybe = progress.maybe_out
+        if action.do is Do.WAIT:
+            kind = OutcomeKind.RATE_LIMITED if action.rate_limited else OutcomeKind.RETRY
             return Outcome(
-                OutcomeKind.FAILED,
-                error=f"gave up after {claim.attempt_number} attempts: {error}",
-                attempt_label=label,
+                kind,
+                error=action.reason,
+                next_attempt_at=action.at,
+                attempt_label=action.label,
+                maybe_out=maybe,
             )
-        at = self.retry.next_attempt(now, claim.attempt_number, not_before=not_before, rng=self.rng)
-        if at > claim.deadline:
-            return Outcome(
-                OutcomeKind.EXPIRED,
-                error=f"the next try would be after its deadline: {error}",
-                attempt_label=label,
-            )
-        kind = OutcomeKind.RATE_LIMITED if limited else OutcomeKind.RETRY
-        return Outcome(kind, error=error, next_attempt_at=at, attempt_label=label)
-
-    def _after_lost_answer(
-        self, claim: Claim, channel: Channel, post: OutboundPost, now: datetime, error: str
-    ) -> Outcome:
-        action = recovery_action(
-            now=now,
-            key_first_used=claim.key_first_used,
-            idempotency_window=channel.idempotency_window,
-            can_look_up=channel.can_look_up,
-        )
-        if action is RecoveryAction.ASK_A_PERSON:
-            return Outcome(
-                OutcomeKind.UNKNOWN,
-                error=f"{error}; {channel.name} cannot tell whether the post exists, "
-                "check the account and run 'campaign resolve'",
-            )
-        # The next claim starts with recovery (replay or lookup), never with a fresh post.
-        at = now + REPLAY_DELAY
-        if at > claim.deadline and action is RecoveryAction.REPLAY_KEY and not channel.can_look_up:
-            return Outcome(
-                OutcomeKind.UNKNOWN,
-                error=f"{error}; the deadline passed before the outcome could be settled",
-            )
-        return Outcome(
-            OutcomeKind.RETRY, error=error, next_attempt_at=at, attempt_label="outcome unknown"
-        )
-
-    def _recover(
-        self, claim: Claim, channel: Channel, post: OutboundPost, now: datetime
-    ) -> Outcome | None:
-        """Settle a delivery whose previous call has no known outcome.
-
-        Returns the outcome, or None when it is certain that the post does not exist (or the
-        same key may be replayed), so that publishing may proceed."""
-        action = recovery_action(
-            now=now,
-            key_first_used=claim.key_first_used,
-            idempotency_window=channel.idempotency_window,
-            can_look_up=channel.can_look_up,
-        )
-        if action is RecoveryAction.REPLAY_KEY and now <= claim.deadline:
-            log.info(
-                "replaying the idempotency key of %s on %s", claim.post_key, claim.account_name
-            )
-            return None
-        if channel.can_look_up:
-            try:
-                found = channel.look_up(post, since=claim.key_first_used - LOOKUP_SLACK)
-            except ChannelError as exc:
-                return self._later(
-                    claim,
-                    now,
-                    f"lookup after a lost answer failed: {_describe(exc)}",
-                    label="outcome unknown",
-                )
-            if found is not None:
-                return self._published(found, how="lookup")
-            if now > claim.deadline:
-                return Outcome(
-                    OutcomeKind.EXPIRED, error="not published, and its deadline has passed"
-                )
-            return None
-        return Outcome(
-            OutcomeKind.UNKNOWN,
-            error=f"a worker stopped mid-call and {channel.name} cannot tell whether the post "
-            "exists; check the account and run 'campaign resolve'",
-        )
+        if action.do is Do.HOLD:
+            return Outcome(OutcomeKind.AUTH_BROKEN, error=action.reason, maybe_out=maybe)
+        if action.do is Do.ASK:
+            return Outcome(OutcomeKind.UNKNOWN, error=action.reason, maybe_out=True)
+        if action.do is Do.EXPIRE:
+            return Outcome(OutcomeKind.EXPIRED, error=action.reason)
+        return Outcome(OutcomeKind.FAILED, error=action.reason)

@@ -3,8 +3,12 @@
 Every claim is one atomic UPDATE that moves a delivery to ``publishing`` under a lease, and
 commits an attempt row, before any network call. On PostgreSQL the candidate is selected
 ``FOR UPDATE SKIP LOCKED`` so that several daemons claim side by side; on SQLite the claim
-runs in a ``BEGIN IMMEDIATE`` transaction. Outcomes are written with a guard on the lease
-owner, so a worker that lost its lease can never overwrite what another worker recorded.
+runs in a ``BEGIN IMMEDIATE`` transaction.
+
+Every later write of the worker (the fence before a network write, the parts of a thread, the
+outcome) is a conditional UPDATE on the *lease token*: the delivery is still ``publishing``,
+held by this worker, at this attempt number. A worker whose lease ran out and was taken over
+changes nothing: the fence raises :class:`LeaseLostError` and the outcome is not recorded.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.publishing.policy import deadline
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
@@ -56,7 +61,7 @@ class Claim:
 
     delivery_id: int
     attempt_id: int
-    attempt_number: int
+    attempt_number: int  # attempts since the delivery was (re)queued: what retry limits count
     worker: str
     campaign_slug: str
     post_key: str
@@ -71,9 +76,11 @@ class Claim:
     not_after: datetime | None
     grace: timedelta
     key_first_used: datetime
-    recovering: bool = False  # claimed after another worker's lease ran out mid-call
+    maybe_out: bool = False  # the record says the (current part of the) post may be out
     split: bool = False  # the draft asked for a thread when the text is too long
     parts: list[dict[str, str | None]] = field(default_factory=list)  # thread parts already out
+    plan: list[str] | None = None  # the texts of the thread, frozen at the first attempt
+    version: int = 0  # the delivery's version at the claim: with the worker, the lease token
 
     @property
     def deadline(self) -> datetime:
@@ -126,7 +133,7 @@ def _build_claim_due() -> Any:
             version=_D.c.version + 1,
             updated_at=now,
         )
-        .returning(_D.c.id, _D.c.attempts)
+        .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
 
 
@@ -144,13 +151,15 @@ def _build_claim_abandoned() -> Any:
         update(_D)
         .where(_D.c.id == candidate, _D.c.state == _PUBLISHING, _D.c.lease_until < now)
         .values(
+            # The worker that held it may have sent before it died: possibly out.
+            maybe_out=True,
             lease_owner=bindparam("worker"),
             lease_until=bindparam("until", type_=UTCDateTime()),
             attempts=_D.c.attempts + 1,
             version=_D.c.version + 1,
             updated_at=now,
         )
-        .returning(_D.c.id, _D.c.attempts)
+        .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
 
 
@@ -169,20 +178,15 @@ _INSERT_ATTEMPT = (
     insert(_T)
     .values(
         delivery_id=bindparam("delivery"),
-        number=bindparam("attempt_number"),
+        number=select(func.coalesce(func.max(_T.c.number), 0) + 1)
+        .where(_T.c.delivery_id == bindparam("delivery"))
+        .scalar_subquery(),
         worker=bindparam("worker_name"),
         started_at=bindparam("now", type_=UTCDateTime()),
     )
     .returning(_T.c.id)
 )
 _FIRST_USED = select(func.min(_T.c.started_at)).where(_T.c.delivery_id == _D.c.id).scalar_subquery()
-_PREVIOUS_OUTCOME = (
-    select(_T.c.outcome)
-    .where(_T.c.delivery_id == _D.c.id, _T.c.number < bindparam("number"))
-    .order_by(_T.c.number.desc())
-    .limit(1)
-    .scalar_subquery()
-)
 _CLAIM_DETAILS = (
     select(
         _C.c.slug,
@@ -198,9 +202,10 @@ _CLAIM_DETAILS = (
         _D.c.not_after,
         _C.c.grace_seconds,
         type_coerce(_FIRST_USED, UTCDateTime()),
-        _PREVIOUS_OUTCOME,
+        _D.c.maybe_out,
         _P.c.split,
         _D.c.parts,
+        _D.c.plan,
     )
     .select_from(_JOINED)
     .where(_D.c.id == bindparam("id"))
@@ -215,7 +220,7 @@ def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Cla
         ).first()
         if row is None:
             return None
-        return _start_attempt(connection, row[0], row[1], worker, now, recovering=False)
+        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
 
 
 def release_retries(store: Store, now: datetime) -> int:
@@ -242,21 +247,19 @@ def claim_abandoned(store: Store, worker: str, now: datetime, lease: timedelta) 
         if row is None:
             return None
         connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
-        return _start_attempt(connection, row[0], row[1], worker, now, recovering=True)
+        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
 
 
 def _start_attempt(
     connection: Connection,
     delivery_id: int,
     number: int,
+    version: int,
     worker: str,
     now: datetime,
-    *,
-    recovering: bool,
 ) -> Claim:
     attempt_id = connection.execute(
-        _INSERT_ATTEMPT,
-        {"delivery": delivery_id, "attempt_number": number, "worker_name": worker, "now": now},
+        _INSERT_ATTEMPT, {"delivery": delivery_id, "worker_name": worker, "now": now}
     ).scalar_one()
     (
         slug,
@@ -272,10 +275,11 @@ def _start_attempt(
         not_after,
         grace_seconds,
         first_used,
-        previous,
+        maybe_out,
         split,
         parts,
-    ) = connection.execute(_CLAIM_DETAILS, {"id": delivery_id, "number": number}).one()
+        plan,
+    ) = connection.execute(_CLAIM_DETAILS, {"id": delivery_id}).one()
     return Claim(
         delivery_id=delivery_id,
         attempt_id=attempt_id,
@@ -294,9 +298,11 @@ def _start_attempt(
         not_after=not_after,
         grace=timedelta(seconds=grace_seconds),
         key_first_used=first_used or now,
-        recovering=recovering or previous in NEEDS_RECOVERY,
+        maybe_out=bool(maybe_out),
         split=bool(split),
         parts=list(parts or []),
+        plan=list(plan) if plan else None,
+        version=version,
     )
 
 
@@ -308,7 +314,7 @@ class OutcomeKind(StrEnum):
     AUTH_BROKEN = "auth_broken"
     EXPIRED = "expired"
     UNKNOWN = "unknown"
-    NOT_PUBLISHED = "not_published"  # a lookup after a crash found nothing: back to the queue
+    LEASE_LOST = "lease_lost"  # another worker holds the delivery now: record nothing
 
 
 @dataclass(frozen=True)
@@ -322,10 +328,11 @@ class Outcome:
     http_status: int | None = None
     attempt_label: str | None = None  # what the attempt row says, when it differs from kind
     detail: dict[str, Any] = field(default_factory=dict)
+    maybe_out: bool = False  # what the record keeps: the post may be out (until settled)
 
 
-#: Attempt outcomes after which the next claim must first find out whether the post exists.
-NEEDS_RECOVERY = ("abandoned", "outcome unknown")
+class LeaseLostError(CampaignSchedulerError):
+    """This worker no longer holds the delivery: it must not write to the network again."""
 
 
 def _rowcount(session: Session, statement: Any) -> int:
@@ -341,19 +348,25 @@ _NEXT_STATE = {
     OutcomeKind.AUTH_BROKEN: DeliveryState.PENDING,
     OutcomeKind.EXPIRED: DeliveryState.EXPIRED,
     OutcomeKind.UNKNOWN: DeliveryState.UNKNOWN,
-    OutcomeKind.NOT_PUBLISHED: DeliveryState.PENDING,
 }
+
+#: The lease token: still publishing, held by this worker, at the version it claimed (every
+#: claim and every change by a person moves the version on; the worker's own fenced writes
+#: below leave it as it is).
+_HELD = (
+    _D.c.id == bindparam("delivery"),
+    _D.c.state == _PUBLISHING,
+    _D.c.lease_owner == bindparam("worker"),
+    _D.c.version == bindparam("claimed_version"),
+)
 
 
 _RECORD_OUTCOME = (
     update(_D)
-    .where(
-        _D.c.id == bindparam("delivery"),
-        _D.c.state == _PUBLISHING,
-        _D.c.lease_owner == bindparam("worker"),
-    )
+    .where(*_HELD)
     .values(
         state=bindparam("new_state"),
+        maybe_out=bindparam("maybe"),
         lease_owner=None,
         lease_until=None,
         next_attempt_at=bindparam("next_at", type_=UTCDateTime()),
@@ -385,34 +398,91 @@ _FLAG_ACCOUNT = (
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
 )
-_RATE_LIMIT_ACCOUNT = (
+_RATE_LIMIT_ACCOUNT = (  # a rate limit never shortens one already known
     update(_A)
-    .where(_A.c.name == bindparam("account"))
+    .where(
+        _A.c.name == bindparam("account"),
+        or_(
+            _A.c.rate_limited_until.is_(None),
+            _A.c.rate_limited_until < bindparam("until", type_=UTCDateTime()),
+        ),
+    )
     .values(rate_limited_until=bindparam("until", type_=UTCDateTime()))
 )
 _RECORD_PARTS = (
     update(_D)
-    .where(
-        _D.c.id == bindparam("delivery"),
-        _D.c.state == _PUBLISHING,
-        _D.c.lease_owner == bindparam("worker"),
+    .where(*_HELD)
+    .values(
+        parts=bindparam("done", type_=JSON()),
+        maybe_out=False,
+        lease_until=bindparam("until", type_=UTCDateTime()),
     )
-    .values(parts=bindparam("done", type_=JSON()))
 )
+_FREEZE_PLAN = (
+    update(_D)
+    .where(*_HELD)
+    .values(
+        plan=bindparam("plan", type_=JSON()),
+        lease_until=bindparam("until", type_=UTCDateTime()),
+    )
+)
+_NOT_OUT = update(_D).where(*_HELD).values(maybe_out=False)
+_RENEW = update(_D).where(*_HELD).values(lease_until=bindparam("until", type_=UTCDateTime()))
 _AUDIT = insert(cast(Table, AuditEventRecord.__table__))
 
 
-def record_parts(store: Store, claim: Claim, parts: list[dict[str, str | None]]) -> None:
-    """Remember the thread parts already out, so a crash resumes after the last of them."""
+def _token(claim: Claim) -> dict[str, Any]:
+    return {"delivery": claim.delivery_id, "worker": claim.worker, "claimed_version": claim.version}
+
+
+def _held(store: Store, claim: Claim, statement: Any, values: dict[str, Any]) -> None:
     with store.transaction(write=True) as connection:
-        connection.execute(
-            _RECORD_PARTS, {"delivery": claim.delivery_id, "worker": claim.worker, "done": parts}
+        updated = connection.execute(statement, {**_token(claim), **values}).rowcount
+    if not updated:
+        raise LeaseLostError(
+            f"{claim.post_key} on {claim.account_name}: the lease of {claim.worker} "
+            f"(attempt {claim.attempt_number}) is gone; another worker holds the delivery"
         )
+
+
+def renew_lease(store: Store, claim: Claim, until: datetime) -> None:
+    """Extend the lease; raises :class:`LeaseLostError` when it is no longer this worker's."""
+    _held(store, claim, _RENEW, {"until": until})
+
+
+def freeze_plan(store: Store, claim: Claim, plan: list[str], until: datetime) -> None:
+    """Store the split of a thread before its first part goes out (and renew the lease)."""
+    _held(store, claim, _FREEZE_PLAN, {"plan": plan, "until": until})
+
+
+def mark_not_out(store: Store, claim: Claim) -> None:
+    """A conclusive lookup found nothing: the current part is certainly not out."""
+    _held(store, claim, _NOT_OUT, {})
+
+
+def record_parts(
+    store: Store, claim: Claim, parts: list[dict[str, str | None]], until: datetime
+) -> None:
+    """Remember the thread parts already out, so a crash resumes after the last of them."""
+    _held(store, claim, _RECORD_PARTS, {"done": parts, "until": until})
 
 
 def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) -> bool:
     """Commit the result of a call. Returns False when the lease was lost meanwhile (another
     worker took the delivery over); then the delivery is left to that worker."""
+    if outcome.kind is OutcomeKind.LEASE_LOST:
+        with store.transaction(write=True) as connection:
+            connection.execute(
+                _FINISH_ATTEMPT,
+                {
+                    "attempt_id": claim.attempt_id,
+                    "now": now,
+                    "label": "lease lost",
+                    "error_text": outcome.error,
+                    "status_code": None,
+                },
+            )
+        return False
     state = _NEXT_STATE[outcome.kind]
     label = outcome.attempt_label or outcome.kind.value
     published = outcome.kind is OutcomeKind.PUBLISHED
@@ -426,9 +496,9 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
         updated = connection.execute(
             _RECORD_OUTCOME,
             {
-                "delivery": claim.delivery_id,
-                "worker": claim.worker,
+                **_token(claim),
                 "new_state": state.value,
+                "maybe": outcome.maybe_out and not published,
                 "next_at": outcome.next_attempt_at,
                 "remote": outcome.remote_id if published else None,
                 "url": outcome.remote_url if published else None,
@@ -491,6 +561,69 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
     return True
 
 
+_APPLY_RECEIPT = (
+    update(_D)
+    .where(
+        _D.c.id == bindparam("delivery"),
+        _D.c.state.in_(
+            [_PENDING, _PUBLISHING, DeliveryState.RETRY_WAIT.value, DeliveryState.UNKNOWN.value]
+        ),
+    )
+    .values(
+        state=DeliveryState.PUBLISHED.value,
+        maybe_out=False,
+        lease_owner=None,
+        lease_until=None,
+        next_attempt_at=None,
+        remote_id=bindparam("remote"),
+        remote_url=bindparam("url"),
+        published_at=bindparam("out_at", type_=UTCDateTime()),
+        last_error=None,
+        state_reason="receipt applied from the local journal",
+        version=_D.c.version + 1,
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
+
+
+def apply_receipt(
+    store: Store,
+    *,
+    delivery_id: int,
+    remote_id: str,
+    remote_url: str | None,
+    published_at: datetime,
+    now: datetime,
+) -> bool:
+    """Record a receipt kept while the database was away. A receipt is the truth: it is
+    applied whoever holds the delivery now (that worker's next fence then fails)."""
+    with store.transaction(write=True) as connection:
+        updated = connection.execute(
+            _APPLY_RECEIPT,
+            {
+                "delivery": delivery_id,
+                "remote": remote_id,
+                "url": remote_url,
+                "out_at": published_at,
+                "now": now,
+            },
+        ).rowcount
+        if updated:
+            connection.execute(
+                _AUDIT,
+                {
+                    "at": now,
+                    "actor": SYSTEM_ACTOR,
+                    "action": "delivery.published",
+                    "campaign_id": None,
+                    "post_key": None,
+                    "delivery_id": delivery_id,
+                    "detail": {"url": remote_url, "from": "receipt journal"},
+                },
+            )
+    return bool(updated)
+
+
 def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
     """Move waiting deliveries past their deadline to ``expired``, with the reason.
 
@@ -499,18 +632,39 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
     """
     expired: list[tuple[str, str, str]] = []
     with store.session(write=True) as session:
-        rows = session.execute(
+        waiting = (
             select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord)
             .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
             .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
             .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
-            .where(DeliveryRecord.state.in_(WAITING_STATES), DeliveryRecord.due_at <= now)
+            .where(
+                DeliveryRecord.state.in_(WAITING_STATES),
+                DeliveryRecord.due_at <= now,
+                DeliveryRecord.maybe_out.is_(False),
+            )
+        )
+        overdue = [
+            delivery.id
+            for delivery, _post, _account, campaign in session.execute(waiting)
+            if now
+            > deadline(
+                delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
+            )
+        ]
+        if not overdue:
+            return expired
+        # Lock only the overdue rows, and skip those a claim or a command holds (PostgreSQL;
+        # SQLite's writers are serialised anyway); re-read them under the lock.
+        rows = session.execute(
+            waiting.where(DeliveryRecord.id.in_(overdue))
+            .with_for_update(skip_locked=True, of=DeliveryRecord)
+            .execution_options(populate_existing=True)
         ).all()
         for delivery, post, account, campaign in rows:
             grace = timedelta(seconds=campaign.grace_seconds)
             last = deadline(delivery.due_at, delivery.not_after, grace)
-            if now <= last or _needs_recovery(session, delivery.id):
-                continue  # (a post whose last call has no known outcome is settled first)
+            if now <= last or delivery.parts:
+                continue  # (what may be out is settled first; a started thread is completed)
             reason = _expiry_reason(delivery, post, account, campaign, grace)
             delivery.state = DeliveryState.EXPIRED.value
             delivery.state_reason = reason
@@ -529,16 +683,6 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
             )
             expired.append((post.key, account.name, reason))
     return expired
-
-
-def _needs_recovery(session: Session, delivery_id: int) -> bool:
-    last = session.scalar(
-        select(AttemptRecord.outcome)
-        .where(AttemptRecord.delivery_id == delivery_id)
-        .order_by(AttemptRecord.number.desc())
-        .limit(1)
-    )
-    return last in NEEDS_RECOVERY
 
 
 def _expiry_reason(
@@ -597,3 +741,21 @@ def next_wake(store: Store, now: datetime) -> datetime | None:
         return None
     earliest = min(moments)
     return max(earliest, now)
+
+
+def held_due(store: Store, now: datetime) -> list[tuple[str, str, str]]:
+    """Due deliveries held because their account needs attention: (post, account, reason)."""
+    with store.session() as session:
+        rows = session.execute(
+            select(PostRecord.key, AccountRecord.name, AccountRecord.attention_reason)
+            .select_from(DeliveryRecord)
+            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+            .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+            .where(
+                DeliveryRecord.state.in_(WAITING_STATES),
+                DeliveryRecord.due_at <= now,
+                AccountRecord.needs_attention.is_(True),
+            )
+            .order_by(DeliveryRecord.due_at, PostRecord.key)
+        ).all()
+    return [(key, name, reason or "needs attention") for key, name, reason in rows]

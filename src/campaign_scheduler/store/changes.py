@@ -88,11 +88,27 @@ def _audit(
 def _set_state(
     delivery: DeliveryRecord, state: DeliveryState, reason: str | None, now: datetime
 ) -> None:
+    """Change a delivery as a person asked. The flush is a compare-and-set on the version the
+    command read (see ``DeliveryRecord.__mapper_args__``): if a daemon changed the delivery
+    meanwhile, the whole command rolls back with a ConflictError."""
     delivery.state = state.value
     delivery.state_reason = reason
     delivery.next_attempt_at = None
     delivery.version += 1
     delivery.updated_at = now
+    if state in (DeliveryState.PENDING, DeliveryState.CANCELLED):
+        delivery.attempts = 0  # a fresh start: the attempts of the old plan do not count
+
+
+def _changeable(delivery: DeliveryRecord) -> bool:
+    """A person may cancel or move it: it is waiting (or over) and nothing of it may be out."""
+    return DeliveryState(delivery.state) in CHANGEABLE and not delivery.may_be_out
+
+
+MAYBE_OUT_NOTE = (
+    "may already be out (a call had no answer, or a thread is half out); it stays {state} "
+    "until the daemon settles it, or a person does with 'campaign resolve'"
+)
 
 
 def _selected(post: PostRecord, account: str | None) -> list[DeliveryRecord]:
@@ -117,7 +133,9 @@ def cancel(
         for delivery in _selected(post, account):
             state = DeliveryState(delivery.state)
             name = delivery.account.name
-            if state in CHANGEABLE:
+            if state in WAITING and delivery.may_be_out:
+                lines.append(f"{key} on {name} " + MAYBE_OUT_NOTE.format(state=state.value))
+            elif _changeable(delivery):
                 _set_state(delivery, DeliveryState.CANCELLED, f"cancelled by {actor}", now)
                 _audit(session, now, actor, "delivery.cancelled", campaign, post, delivery)
                 lines.append(f"cancelled {key} on {name}")
@@ -165,11 +183,16 @@ def reschedule(
                 f"({format_local(post.not_after, zone)})",
                 hint="change not_after in the draft and load it, or choose an earlier time",
             )
-        movable = [d for d in post.deliveries if DeliveryState(d.state) in CHANGEABLE]
+        movable = [d for d in post.deliveries if _changeable(d)]
         _check_gap(session, movable, when, rules.min_gap, zone)
         for delivery in sorted(post.deliveries, key=lambda d: d.account.name):
             if delivery not in movable:
-                lines.append(f"{key} on {delivery.account.name} stays {delivery.state}")
+                note = (
+                    MAYBE_OUT_NOTE.format(state=delivery.state)
+                    if DeliveryState(delivery.state) in WAITING
+                    else f"stays {delivery.state}"
+                )
+                lines.append(f"{key} on {delivery.account.name} {note}")
                 continue
             before = delivery.due_at
             delivery.due_at = when
@@ -243,6 +266,8 @@ def resolve(
             .order_by(AttemptRecord.number.desc())
             .limit(1)
         )
+        delivery.maybe_out = False  # a person looked: that settles it either way
+        delivery.attempts = 0
         if published_url is not None:
             _set_state(delivery, DeliveryState.PUBLISHED, f"confirmed by {actor}", now)
             delivery.remote_url = published_url
@@ -253,7 +278,7 @@ def resolve(
             last = deadline(
                 delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
             )
-            if now <= last:
+            if now <= last or delivery.parts:  # (a started thread is completed, however late)
                 _set_state(delivery, DeliveryState.PENDING, f"not published, said {actor}", now)
                 message = f"{key} on {account}: not published; it goes out again (before {last:%H:%M} UTC)"
             else:

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from campaign_scheduler.errors import StoreError
+from campaign_scheduler.errors import ConflictError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "campaign_sqlite_immediate"
@@ -103,6 +104,15 @@ class Store:
         try:
             yield session
             session.commit()
+        except StaleDataError:
+            # A compare-and-set lost: another worker or command changed a row since it was
+            # read. Nothing of this transaction is kept.
+            session.rollback()
+            raise ConflictError(
+                "the record changed while this command was running (a daemon or another "
+                "command got there first); nothing was changed",
+                hint="look at 'campaign status' and run the command again if it still applies",
+            ) from None
         except BaseException:
             session.rollback()
             raise

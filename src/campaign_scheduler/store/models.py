@@ -132,6 +132,8 @@ class AccountRecord(Base):
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
     attention_reason: Mapped[str | None] = mapped_column(Text)
     rate_limited_until: Mapped[datetime | None]
+    #: The metrics read budget: a 429 on a read never holds publishing.
+    read_limited_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     sender: Mapped[SenderRecord] = relationship()
@@ -198,12 +200,31 @@ class DeliveryRecord(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: For a post split into a thread: the remote ids of the parts already out, in order.
     parts: Mapped[list[Any] | None] = mapped_column(JSON)
+    #: The post (or a part of it) may exist on the network: set before every network write,
+    #: cleared only by a receipt or a conclusive lookup. Such a delivery is never sent fresh,
+    #: rewritten, cancelled, expired or failed; it is replayed, looked up or goes to a person.
+    maybe_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The texts of a thread as split at its first attempt; resumption continues this plan.
+    plan: Mapped[list[Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     post: Mapped[PostRecord] = relationship(back_populates="deliveries")
     account: Mapped[AccountRecord] = relationship()
+
+    # Every ORM change to a delivery is a compare-and-set on the version it was read at
+    # (UPDATE ... WHERE version = :read); the code sets the new version itself.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
+    @property
+    def may_be_out(self) -> bool:
+        """Whether anything of this delivery may exist on the network."""
+        return bool(self.maybe_out or self.parts) or self.state in (
+            DeliveryState.PUBLISHED.value,
+            DeliveryState.PUBLISHING.value,
+            DeliveryState.UNKNOWN.value,
+        )
 
 
 class AttemptRecord(Base):

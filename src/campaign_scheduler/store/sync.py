@@ -308,9 +308,18 @@ class _Sync:
                 continue
             state = DeliveryState(delivery.state)
             if delivery.content_hash != item.content_hash:
-                if state in OUT_OR_MAYBE_OUT:
+                if state in OUT_OR_MAYBE_OUT or delivery.may_be_out:
+                    why = (
+                        state.value
+                        if state in OUT_OR_MAYBE_OUT
+                        else (
+                            f"{state.value} with {len(delivery.parts)} thread part(s) out"
+                            if delivery.parts
+                            else f"{state.value} and may already be out (a call had no answer)"
+                        )
+                    )
                     self.conflicts.append(
-                        f"{draft.key} on {item.account.name} is {state.value}"
+                        f"{draft.key} on {item.account.name} is {why}"
                         + (f" ({delivery.remote_url})" if delivery.remote_url else "")
                     )
                     continue
@@ -323,7 +332,7 @@ class _Sync:
                 self._set_state(delivery, DeliveryState.PENDING, None)
                 details.append(f"+ {item.account.name} (restored)")
         for name, delivery in sorted(current.items()):
-            if DeliveryState(delivery.state) in RESTARTABLE:
+            if DeliveryState(delivery.state) in RESTARTABLE and not delivery.may_be_out:
                 self._set_state(delivery, DeliveryState.CANCELLED, REASON_CHANNEL_REMOVED)
                 details.append(f"− {name}")
 
@@ -358,6 +367,8 @@ class _Sync:
         delivery.due_at = item.due_at
         delivery.not_after = item.draft.not_after
         delivery.version += 1
+        delivery.attempts = 0  # a new text starts afresh: new plan, new count
+        delivery.plan = None
         state = DeliveryState(delivery.state)
         if state in RESTARTABLE and state is not DeliveryState.PENDING:
             self._set_state(delivery, DeliveryState.PENDING, None)
@@ -382,7 +393,7 @@ class _Sync:
         kept = []
         for delivery in post.deliveries:
             state = DeliveryState(delivery.state)
-            if state in RESTARTABLE:
+            if state in RESTARTABLE and not delivery.may_be_out:
                 self._set_state(delivery, DeliveryState.CANCELLED, REASON_DRAFT_REMOVED)
                 cancelled.append(delivery.account.name)
             elif state is not DeliveryState.CANCELLED:
