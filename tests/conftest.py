@@ -120,6 +120,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
             monkeypatch.delenv(name)
     # Tests never fetch link cards from the internet; the link card tests turn it on.
     monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "off")
+    # Tokens go to a 0600 file of the test, never to the keyring of the machine.
+    monkeypatch.setenv("CAMPAIGN_TOKEN_STORE", f"file:{tmp_path / 'tokens.json'}")
     monkeypatch.chdir(tmp_path)
     yield
 

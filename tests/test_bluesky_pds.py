@@ -446,3 +446,31 @@ def test_login_rate_limit_is_a_rate_limited_error_with_its_reset(pds: str) -> No
 
     assert caught.value.retry_at is not None
     assert before - timedelta(seconds=2) <= caught.value.retry_at <= before + timedelta(minutes=5)
+
+
+def test_connect_flow_takes_an_app_password_and_refuses_the_account_password(
+    account: PdsAccount,
+) -> None:
+    """`campaign accounts connect` for Bluesky against the real PDS: an app password made with
+    createAppPassword is accepted (session scope com.atproto.appPass); the account's own
+    password is refused by the scope of its session."""
+    from campaign_scheduler.auth.base import ConnectContext, flow_for
+
+    def ctx(password: str) -> ConnectContext:
+        return ConnectContext(
+            account_name="soest-bluesky",
+            channel="bluesky",
+            base_url=account.url,
+            settings={"identifier": account.handle},
+            session=make_session(),
+            ask=lambda prompt, secret=False: password,
+            say=lambda line: None,
+        )
+
+    fresh = account.new_app_password(f"connect-{secrets.token_hex(3)}")
+    record = flow_for("bluesky").connect(ctx(fresh))
+    assert record.access_token == fresh
+    assert record.scope == "com.atproto.appPass"
+    assert record.extra == {"identifier": account.handle, "did": account.did}
+    with pytest.raises(AuthError, match="account's own password"):
+        flow_for("bluesky").connect(ctx(account.password))

@@ -338,8 +338,8 @@ def test_literal_secret_in_config_is_an_error_that_does_not_echo_it(workspace: W
     errors = errors_of(workspace)
     assert errors == [
         (
-            "config.toml:24: account 'olpe-mastodon': 'token' must be a reference like \"env:NAME\" "
-            'or "file:PATH", never the secret itself'
+            "config.toml:24: account 'olpe-mastodon': 'token' must be a reference like \"env:NAME\", "
+            '"file:PATH" or "keyring:NAME", never the secret itself'
         )
     ]
     assert not any("hunter2" in e for e in errors)

@@ -335,3 +335,36 @@ def test_the_rate_limit_says_when_to_retry(synapse: Synapse) -> None:
     assert caught.value.retry_at is not None
     wait = (caught.value.retry_at - datetime.now(UTC)).total_seconds()
     assert 0 < wait <= 21
+
+
+def test_connect_flow_logs_in_with_a_password_and_resolves_the_alias(synapse: Synapse) -> None:
+    """`campaign accounts connect` for Matrix against the real Synapse: password login gives a
+    token for a new device, the alias becomes the room id, the account is a member."""
+    from campaign_scheduler.auth.base import ConnectContext, flow_for
+
+    user = synapse.register("connect", join=False)
+    answers = {"[p/t]": "p", "Matrix user": user.user_id, "Password": user.password}
+
+    def ask(prompt: str, secret: bool = False) -> str:
+        return next(value for word, value in answers.items() if word in prompt)
+
+    ctx = ConnectContext(
+        account_name="soest-matrix",
+        channel="matrix",
+        base_url=synapse.url,
+        settings={"room": synapse.alias},
+        session=synapse.http,
+        ask=ask,
+        say=lambda line: None,
+    )
+    record = flow_for("matrix").connect(ctx)
+    assert record.extra["room"] == synapse.room_id
+    assert record.access_token != user.token
+    who = synapse.call("GET", "/_matrix/client/v3/account/whoami", record.access_token)
+    assert who["user_id"] == user.user_id
+    members = synapse.call(
+        "GET",
+        f"/_matrix/client/v3/rooms/{quote(synapse.room_id)}/joined_members",
+        record.access_token,
+    )
+    assert user.user_id in members["joined"]

@@ -92,6 +92,41 @@ CONDITIONS: dict[str, dict[str, tuple[str, str]]] = {
             ),
         ),
     },
+    "token_expiring": {
+        "de": (
+            "Der Token von {account} läuft am {expires} ab",
+            (
+                "'campaign accounts connect {account}' ausführen und das Konto neu verbinden; "
+                "siehe docs/going-live.md."
+            ),
+        ),
+        "en": (
+            "The token of {account} expires on {expires}",
+            (
+                "Run 'campaign accounts connect {account}' to connect the account again; "
+                "see docs/going-live.md."
+            ),
+        ),
+    },
+    "token_expiring_before_post": {
+        "de": (
+            (
+                "Der Token von {account} läuft am {expires} ab, vor dem letzten geplanten "
+                "Beitrag am {last}"
+            ),
+            (
+                "'campaign accounts connect {account}' ausführen und das Konto neu verbinden; "
+                "siehe docs/going-live.md."
+            ),
+        ),
+        "en": (
+            "The token of {account} expires on {expires}, before its last scheduled post on {last}",
+            (
+                "Run 'campaign accounts connect {account}' to connect the account again; "
+                "see docs/going-live.md."
+            ),
+        ),
+    },
     "rate_limited": {
         "de": (
             (

@@ -9,8 +9,10 @@ timer look at the same time. A key is claimed before sending and released when s
 
 Conditions come from *detectors*: functions ``(session, now, since) -> conditions``, listed in
 :data:`DETECTORS`. A new kind plugs in with :func:`register_detector` and a text entry in
-:mod:`campaign_scheduler.alert_texts` (the token-expiry alert of the going-live work is meant
-to arrive this way; it is not here yet).
+:mod:`campaign_scheduler.alert_texts`. The token-expiry detector (:func:`expiring_tokens`) came
+this way: tokens live outside the database, so the command that runs the detectors names where
+their states come from with :func:`watch_token_expiry` (``run`` and ``status`` do, from the
+config and the token store; see :mod:`campaign_scheduler.auth.accounts`).
 
 Texts are German or English after the campaign's language (``[alerts] language`` overrides).
 apprise is imported only when an alert is actually sent.
@@ -19,7 +21,7 @@ apprise is imported only when an alert is actually sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -50,6 +52,7 @@ from campaign_scheduler.store.models import (
 )
 
 if TYPE_CHECKING:
+    from campaign_scheduler.auth.accounts import TokenState
     from campaign_scheduler.config import AlertSettings
     from campaign_scheduler.store.attention import Liveness
     from campaign_scheduler.store.engine import Store
@@ -178,6 +181,69 @@ def rate_limit_past_half_grace(
                 "until": f"{local:%Y-%m-%d %H:%M}",
                 "grace": human_age(campaign.grace_seconds, language_of(campaign.language)),
             },
+        )
+
+
+TokenStates = Callable[[Mapping[str, datetime]], "Sequence[TokenState]"]
+_token_sources: list[TokenStates] = []
+
+
+def watch_token_expiry(source: TokenStates | None) -> None:
+    """Where :func:`expiring_tokens` reads token states: ``source(last_posts)`` with each
+    account's last waiting delivery. ``None`` stops watching. One source at a time."""
+    _token_sources[:] = [] if source is None else [source]
+
+
+def last_scheduled(session: Session) -> dict[str, datetime]:
+    """Account name -> the due time of its last delivery still waiting to go out."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(AccountRecord.name, func.max(DeliveryRecord.due_at))
+        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+        .where(
+            DeliveryRecord.state.in_((DeliveryState.PENDING.value, DeliveryState.RETRY_WAIT.value))
+        )
+        .group_by(AccountRecord.name)
+    )
+    return {str(name): due for name, due in rows if due is not None}
+
+
+@register_detector
+def expiring_tokens(session: Session, now: datetime, since: datetime | None) -> Iterable[Condition]:
+    """Stored tokens a person must renew: they run out before the account's last scheduled
+    post (or soon) and the daemon cannot refresh them (see ``TokenState.needs_person``)."""
+    if not _token_sources:
+        return
+    states = _token_sources[0](last_scheduled(session))
+    wanted = [s for s in states if s.needs_person(now)]
+    if not wanted:
+        return
+    rows = session.execute(
+        select(AccountRecord.name, CampaignRecord)
+        .join(SenderRecord, SenderRecord.id == AccountRecord.sender_id)
+        .join(CampaignRecord, CampaignRecord.id == SenderRecord.campaign_id)
+        .where(AccountRecord.name.in_([s.account for s in wanted]))
+    )
+    campaigns = {str(name): campaign for name, campaign in rows}
+    for state in wanted:
+        campaign = campaigns.get(state.account)
+        assert state.expires_at is not None
+        zone = ZoneInfo(campaign.timezone) if campaign is not None else None
+        expires = state.expires_at.astimezone(zone) if zone else state.expires_at
+        facts = {"account": state.account, "expires": f"{expires:%Y-%m-%d %H:%M}"}
+        kind = "token_expiring"
+        if state.before_last_post():
+            assert state.last_post is not None
+            last = state.last_post.astimezone(zone) if zone else state.last_post
+            facts["last"] = f"{last:%Y-%m-%d %H:%M}"
+            kind = "token_expiring_before_post"
+        yield Condition(
+            kind=kind,
+            key=f"token-expiring:{state.account}:{state.expires_at.isoformat()}",
+            campaign=campaign.slug if campaign is not None else "",
+            language=campaign.language if campaign is not None else "en",
+            facts=facts,
         )
 
 

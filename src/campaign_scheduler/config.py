@@ -2,8 +2,10 @@
 
 Precedence: command-line option > environment (``CAMPAIGN_CONFIG``,
 ``CAMPAIGN_DATABASE_URL``) > file > default. Relative paths in the file are resolved from the
-file's folder. Secrets are only ever written as references (``env:NAME`` or ``file:PATH``);
-:class:`SecretRef` resolves them at the moment of use and never shows the value.
+file's folder. Secrets are only ever written as references (``env:NAME``, ``file:PATH`` or
+``keyring:NAME`` — a token that ``campaign accounts connect`` stored in the token store, see
+:mod:`campaign_scheduler.auth.tokens`); :class:`SecretRef` resolves them at the moment of use
+and never shows the value.
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ DEFAULT_CAMPAIGN_FOLDER = "campaign"
 DEFAULT_POSTS = "posts"
 
 
+SECRET_KINDS = ("env", "file", "keyring")
+SECRET_FORMS = '"env:NAME", "file:PATH" or "keyring:NAME"'
+
+
 @dataclass(frozen=True)
 class SecretRef:
-    """A reference to a secret: ``env:NAME`` or ``file:PATH``. Its repr never shows a value."""
+    """A reference to a secret: ``env:NAME``, ``file:PATH`` or ``keyring:NAME`` (the access token
+    of the record NAME in the token store, whichever backend it uses). Its repr never shows a
+    value."""
 
     kind: str
     target: str
@@ -43,7 +51,7 @@ class SecretRef:
     @classmethod
     def parse(cls, text: str, base_dir: Path) -> SecretRef | None:
         kind, sep, target = text.partition(":")
-        if not sep or kind not in ("env", "file") or not target.strip():
+        if not sep or kind not in SECRET_KINDS or not target.strip():
             return None
         return cls(kind, target.strip(), base_dir)
 
@@ -53,6 +61,8 @@ class SecretRef:
     def describe(self) -> str:
         if self.kind == "env":
             return f"environment variable {self.target}"
+        if self.kind == "keyring":
+            return f"token {self.target} in the token store"
         return f"file {self.path()}"
 
     def path(self) -> Path:
@@ -69,6 +79,13 @@ class SecretRef:
     def is_available(self, environ: Mapping[str, str] | None = None) -> bool:
         if self.kind == "env":
             return bool((os.environ if environ is None else environ).get(self.target))
+        if self.kind == "keyring":
+            from campaign_scheduler.auth.tokens import default_store
+
+            try:
+                return default_store(environ).get(self.target) is not None
+            except SecretError:
+                return False
         try:
             return self.path().is_file()
         except ValueError:  # a NUL in the path
@@ -84,6 +101,16 @@ class SecretRef:
                     hint=f"export {self.target}=... before running the command",
                 )
             return value
+        if self.kind == "keyring":
+            from campaign_scheduler.auth.tokens import default_store
+
+            record = default_store(environ).get(self.target)
+            if record is None:
+                raise SecretError(
+                    f"secret {self} is not in the token store",
+                    hint="run `campaign accounts connect ACCOUNT` to obtain and store it",
+                )
+            return record.access_token
         try:
             data = self.path().read_bytes()
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
@@ -403,11 +430,18 @@ def _read_account(
             settings[key] = text
 
     secrets: dict[str, SecretRef] = {}
-    for key in spec.secrets:
+    secret_keys = spec.secrets
+    if spec.secret_choices:
+        chosen = next(
+            (c for c in spec.secret_choices if any(key in table for key in c)),
+            spec.secret_choices[0],
+        )
+        secret_keys = (*secret_keys, *chosen)
+    for key in secret_keys:
         value = table.get(key)
         if value is None:
             reader.error(
-                f"account '{name}': missing secret '{key}' (write it as \"env:NAME\" or \"file:PATH\")",
+                f"account '{name}': missing secret '{key}' (write it as {SECRET_FORMS})",
                 *path,
             )
             continue
@@ -415,8 +449,8 @@ def _read_account(
         if ref is None:
             # Never echo the value: it may be the secret itself.
             reader.error(
-                f"account '{name}': '{key}' must be a reference like \"env:NAME\" or "
-                '"file:PATH", never the secret itself',
+                f"account '{name}': '{key}' must be a reference like {SECRET_FORMS}, "
+                "never the secret itself",
                 *path,
                 key,
             )

@@ -177,7 +177,8 @@ def config_text(
             elif spec.needs_base_url:
                 lines.append('# base_url = "https://…"   # the server\'s address')
             lines += [f'# {key} = "…"' for key in spec.settings]
-            lines += [f'# {key} = "env:{env_prefix}_{key.upper()}"' for key in spec.secrets]
+            secret_keys = (*spec.secrets, *(spec.secret_choices[:1] or ((),))[0])
+            lines += [f'# {key} = "env:{env_prefix}_{key.upper()}"' for key in secret_keys]
     return "\n".join(lines) + "\n"
 
 

@@ -155,6 +155,11 @@ class Channel(ABC):
     #: Whether :meth:`search_hashtag` can list other people's posts with a hashtag.
     can_search_hashtag: ClassVar[bool] = False
 
+    #: The network's guided connect flow for ``campaign accounts connect``, as
+    #: ``"module:Class"`` (imported only when used; see :mod:`campaign_scheduler.auth.base`);
+    #: ``None`` when tokens come from the developer console only.
+    connect_flow: ClassVar[str | None] = None
+
     #: The network's HTTP dialect (a :class:`~campaign_scheduler.channels._http.ApiClient`);
     #: the constructor makes ``self.api`` from it for the account.
     api_class: ClassVar[type[ApiClient] | None] = None

@@ -155,6 +155,7 @@ class BlueskyChannel(Channel):
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
     name: ClassVar[str] = "bluesky"
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.bluesky:BlueskyFlow"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Bluesky",
         settings=("identifier",),

@@ -25,6 +25,10 @@ class ChannelSpec:
     title: str = ""  # the network's name as people write it ("LinkedIn"); empty: the entry name
     settings: tuple[str, ...] = ()  # plain keys (ids, handles), required
     secrets: tuple[str, ...] = ()  # keys that must be env:/file: references, required
+    #: Alternative sets of secret keys (besides ``secrets``): an account needs every key of one
+    #: set — the set it has a key of, else the first (e.g. X: OAuth 1.0a keys or an OAuth 2
+    #: ``token``).
+    secret_choices: tuple[tuple[str, ...], ...] = ()
     optional: tuple[str, ...] = ()  # plain text keys that may be left out
     optional_integers: tuple[str, ...] = ()  # whole-number keys that may be left out
     addresses: tuple[str, ...] = ()  # settings that are URLs we call (checked like base_url)
@@ -42,6 +46,7 @@ class ChannelSpec:
             *COMMON_ACCOUNT_KEYS,
             *self.settings,
             *self.secrets,
+            *(key for choice in self.secret_choices for key in choice),
             *self.optional,
             *self.optional_integers,
         )

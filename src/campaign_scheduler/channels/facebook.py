@@ -93,6 +93,7 @@ class FacebookChannel(Channel):
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:FacebookPageFlow"
     api: GraphApi
     can_look_up: ClassVar[bool] = True
 

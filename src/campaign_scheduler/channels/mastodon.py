@@ -107,6 +107,7 @@ class MastodonChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
     api_class: ClassVar[type[ApiClient] | None] = MastodonApi
     api: MastodonApi
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.mastodon:MastodonFlow"
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True

@@ -160,6 +160,7 @@ class MatrixChannel(Channel):
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
     name: ClassVar[str] = "matrix"
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.matrix:MatrixFlow"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Matrix", settings=("room",), secrets=("token",), supports_threads=True
     )

@@ -164,6 +164,7 @@ class TelegramChannel(Channel):
     token from @BotFather."""
 
     name: ClassVar[str] = "telegram"
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.telegram:TelegramFlow"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Telegram",
         settings=("chat",),

@@ -76,6 +76,7 @@ class ThreadsChannel(ContainerChannel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
     can_look_up: ClassVar[bool] = True
     api_class: ClassVar[type[ApiClient] | None] = ThreadsGraph
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:ThreadsFlow"
     default_poll_interval: ClassVar[float] = 5.0
     default_max_polls: ClassVar[int] = 60
     container_edge: ClassVar[str] = "threads"

@@ -1,10 +1,12 @@
-"""X: publish posts through API v2 with OAuth 1.0a user context (channels.md §4).
+"""X: publish posts through API v2 with OAuth 1.0a or OAuth 2.0 user context (channels.md §4).
 
 The points that matter to the publisher:
 
 * Every call is signed with OAuth 1.0a (``requests_oauthlib.OAuth1``) from the account's four
   secrets ``api_key``, ``api_secret``, ``access_token`` and ``access_secret``, read at the moment
-  of use. A post is ``POST /2/tweets`` with ``text``, ``reply.in_reply_to_tweet_id`` and
+  of use — or, for an account connected with ``campaign accounts connect`` (OAuth 2.0 with
+  PKCE), carries its secret ``token`` as ``Authorization: Bearer`` (the token lives two hours;
+  the daemon refreshes it). A post is ``POST /2/tweets`` with ``text``, ``reply.in_reply_to_tweet_id`` and
   ``media.media_ids``; images go up first through ``POST /2/media/upload`` (polled while
   ``processing_info`` says so) and get their alt text through ``POST /2/media/metadata``.
 * X has no idempotency key, so :attr:`XChannel.idempotency_window` is ``None``. After a lost
@@ -66,6 +68,7 @@ from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_we
 from campaign_scheduler.errors import (
     AuthError,
     ChannelError,
+    ConfigError,
     OutcomeUnknownError,
     RejectedError,
     UnavailableError,
@@ -97,10 +100,24 @@ class XApi(ApiClient):
     ``errors``); 403 may mean duplicate content or missing permissions; a 429 names resets
     of several limits."""
 
+    def oauth2_token(self) -> str | None:
+        """The account's OAuth 2.0 user token (secret ``token``, from ``campaign accounts
+        connect``), or ``None`` when the account has the four OAuth 1.0a keys instead."""
+        try:
+            value = self.account.secret("token")
+        except (ConfigError, KeyError):  # no `token` in the account's table
+            return None
+        return value or None
+
     def auth_headers(self) -> dict[str, str]:
+        token = self.oauth2_token()
+        if token is not None:
+            return {"Authorization": f"Bearer {token}"}
         return {}  # OAuth 1.0a signs each request (auth_options)
 
     def auth_options(self) -> dict[str, Any]:
+        if self.oauth2_token() is not None:
+            return {}
         from requests_oauthlib import OAuth1  # type: ignore[import-untyped]
 
         values = {key: self.account.secret(key) for key in SECRETS}
@@ -135,7 +152,10 @@ class XApi(ApiClient):
             return AuthError(
                 f"{who}: X refused the credentials ({said})",
                 network_message=said,
-                hint="check the four keys of the account; regenerated keys replace the old ones",
+                hint="run `campaign accounts refresh` or `campaign accounts connect` for the "
+                "account"
+                if self.oauth2_token() is not None
+                else "check the four keys of the account; regenerated keys replace the old ones",
             )
         if status == 403:
             if "duplicate content" in said.lower():
@@ -170,12 +190,13 @@ class XChannel(Channel):
     name: ClassVar[str] = "x"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "X",
-        secrets=("api_key", "api_secret", "access_token", "access_secret"),
+        secret_choices=(SECRETS, ("token",)),
         default_base_url="https://api.x.com",
         supports_threads=True,
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
     api_class: ClassVar[type[ApiClient] | None] = XApi
+    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.x:XFlow"
     api: XApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True

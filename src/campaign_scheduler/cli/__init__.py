@@ -27,6 +27,7 @@ from campaign_scheduler.cli import (
     run_cmd,
     status_cmd,
 )
+from campaign_scheduler.cli.accounts_cmd import accounts_app
 from campaign_scheduler.cli.channels_cmd import channels_app
 from campaign_scheduler.cli.output import report_error
 from campaign_scheduler.cli.state import AppState
@@ -104,6 +105,7 @@ app.command("metrics")(metrics_cmd.metrics)
 app.command("report")(report_cmd.report)
 app.command("preview")(preview_cmd.preview)
 app.add_typer(channels_app, name="channels")
+app.add_typer(accounts_app, name="accounts")
 app.command("sandbox")(rehearsal_cmd.sandbox)
 app.command("demo")(rehearsal_cmd.demo)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
+
+if TYPE_CHECKING:
+    from campaign_scheduler.auth.accounts import TokenState
+    from campaign_scheduler.config import Settings
+    from campaign_scheduler.store.engine import Store
 
 channels_app = typer.Typer(help="Installed channels and account checks.", no_args_is_help=True)
 
@@ -48,6 +53,7 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Check every account's credentials against its network; clears 'needs attention' on success."""
+    from campaign_scheduler.auth.accounts import expiry_text
     from campaign_scheduler.errors import CampaignSchedulerError, NotFoundError
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
     from campaign_scheduler.store.accounts import clear_attention
@@ -73,16 +79,42 @@ def verify(
         else:
             results.append({"account": name, "ok": True, "detail": handle})
     verified = [name for name, r in zip(names, results, strict=True) if r["ok"]]
-    if verified:
-        store = open_store(settings.database_url)
-        try:
-            clear_attention(store, verified, now=utcnow())
-        finally:
-            store.dispose()
+    now = utcnow()
+    tokens = {}
+    store = open_store(settings.database_url)
+    try:
+        if verified:
+            clear_attention(store, verified, now=now)
+        tokens = _token_states(settings, store)
+    finally:
+        store.dispose()
+    for r in results:
+        token = tokens.get(str(r["account"]))
+        r["expires_at"] = token.expires_at.isoformat() if token and token.expires_at else None
+        r["token_warning"] = token.describe(now) if token and token.needs_person(now) else None
     if as_json:
         write_json(results)
     else:
         for r in results:
-            write_line(f"{'ok  ' if r['ok'] else 'FAIL'} {r['account']}: {r['detail']}")
+            line = f"{'ok  ' if r['ok'] else 'FAIL'} {r['account']}: {r['detail']}"
+            token = tokens.get(str(r["account"]))
+            if token is not None and token.expires_at is not None:
+                line += " · " + expiry_text(token.expires_at, now)
+            write_line(line)
+            if r["token_warning"]:
+                write_line(
+                    f"WARN {r['token_warning']} (connect it again: "
+                    f"campaign accounts connect {r['account']})"
+                )
     if not all(r["ok"] for r in results):
         raise typer.Exit(1)
+
+
+def _token_states(settings: Settings, store: Store) -> dict[str, TokenState]:
+    """Each account's stored token state, with its last scheduled post from the database."""
+    from campaign_scheduler.alerts import last_scheduled
+    from campaign_scheduler.auth.accounts import token_source
+
+    with store.session() as session:
+        last = last_scheduled(session)
+    return {state.account: state for state in token_source(settings)(last)}

@@ -109,6 +109,12 @@ def run(
         )
         worker.journal = Journal(journal_path_for(c.settings.database_url, c.settings.base_dir))
         store, accounts, alert_settings = c.store, list(c.settings.accounts), c.settings.alerts
+        settings = c.settings
+        from campaign_scheduler.alerts import watch_token_expiry
+        from campaign_scheduler.auth.accounts import refresh_tokens_job, token_source
+
+        watch_token_expiry(token_source(settings))
+        refresh_tokens = refresh_tokens_job(settings)
 
         def send_alerts_now() -> None:
             from campaign_scheduler.alerts import send_alerts
@@ -117,6 +123,8 @@ def run(
             send_alerts(store, alert_settings, utcnow(), sender=worker.worker_id)
 
         if once:
+            if refresh_tokens is not None:
+                refresh_tokens()
             report = worker.tick()
             err_line(f"run --once: {report.summary()}")
             if alert_settings.enabled:
@@ -143,4 +151,5 @@ def run(
             metrics_every=c.settings.daemon.metrics,
             alerts=send_alerts_now if alert_settings.enabled else None,
             alerts_every=alert_settings.every,
+            tokens=refresh_tokens,
         ).serve()

@@ -89,9 +89,17 @@ def status(
             record_ack(c.store, os_user=os_user, problems=len(news), now=now)
             acked_now = len(news)
             news = []
+        from campaign_scheduler.alerts import last_scheduled, watch_token_expiry
+        from campaign_scheduler.auth.accounts import token_source
+
+        tokens_of = token_source(c.settings)
+        with c.store.session() as session:
+            tokens = tokens_of(last_scheduled(session))
         alert_report = None
         if alert:
             from campaign_scheduler.alerts import daemon_down, send_alerts
+
+            watch_token_expiry(tokens_of)
 
             extra = (
                 [
@@ -145,6 +153,12 @@ def status(
         )
     for name, reason in summary.attention:
         problems.append(f"account {name} needs attention: {reason}")
+    for token in tokens:
+        if token.needs_person(now):
+            problems.append(
+                token.describe(now)
+                + f" (connect it again: campaign accounts connect {token.account})"
+            )
     if alert_report is not None and alert_report.error:
         problems.append(f"alert not sent: {alert_report.error}")
 
@@ -160,6 +174,15 @@ def status(
                     {"account": a, "until": iso_local(u, campaign)} for a, u in summary.rate_limited
                 ],
                 "needs_a_person": problems,
+                "tokens": [
+                    {
+                        "account": t.account,
+                        "expires_at": iso_local(t.expires_at, campaign),
+                        "refreshable": t.refreshable,
+                        "before_last_post": t.before_last_post(),
+                    }
+                    for t in tokens
+                ],
                 "daemon": {
                     "state": liveness.state.value,
                     "last_heartbeat": iso_local(liveness.last_heartbeat, campaign),
@@ -213,6 +236,9 @@ def status(
         write_line(f"daemon: {_daemon_words(liveness, now)}")
         for name, until in summary.rate_limited:
             write_line(f"rate-limited: {name} until {iso_local(until, campaign)}")
+        for token in tokens:
+            if token.expires_at is not None and not token.needs_person(now):
+                write_line(token.describe(now))
         if acked and not ack:
             write_line(
                 f"last acknowledged {_age((now - acked.at).total_seconds())} ago by {acked.os_user}"

@@ -61,6 +61,7 @@ PUBLISH_JOB = "publish-due"
 RECONCILE_JOB = "reconcile"
 METRICS_JOB = "metrics"
 ALERTS_JOB = "alerts"
+TOKENS_JOB = "tokens"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
 
@@ -350,6 +351,8 @@ class Daemon:
         alerts: Callable[[], None] | None = None,
         alerts_every: timedelta = timedelta(minutes=5),
         metrics_first: timedelta = timedelta(seconds=5),
+        tokens: Callable[[], object] | None = None,
+        tokens_every: timedelta = timedelta(hours=6),
     ) -> None:
         self.worker = worker
         self.reconcile_every = reconcile
@@ -360,6 +363,9 @@ class Daemon:
         self.alerts_every = alerts_every
         self.metrics_first = metrics_first
         self._metrics_thread: threading.Thread | None = None
+        #: Refreshes stored tokens ahead of expiry (campaign_scheduler.auth.accounts.refresh_due).
+        self.tokens = tokens
+        self.tokens_every = tokens_every
         self._scheduler: Any = None
         self._last_idle: datetime | None = None
         self._wake_at: datetime | None = None
@@ -413,6 +419,15 @@ class Daemon:
                 "interval",
                 seconds=self.alerts_every.total_seconds(),
                 id=ALERTS_JOB,
+                replace_existing=True,
+                next_run_time=utcnow(),
+            )
+        if self.tokens is not None:
+            scheduler.add_job(
+                self._refresh_tokens,
+                "interval",
+                seconds=self.tokens_every.total_seconds(),
+                id=TOKENS_JOB,
                 replace_existing=True,
                 next_run_time=utcnow(),
             )
@@ -483,6 +498,14 @@ class Daemon:
         except Exception:  # figures are not worth stopping the daemon for
             log.exception("collecting metrics failed")
         self._send_alerts()  # a refused token found by the metrics job is told at once
+
+    def _refresh_tokens(self) -> None:
+        if self.tokens is None or self.worker.stop_requested.is_set():
+            return
+        try:
+            self.tokens()
+        except Exception:  # a token refresh is not worth stopping the daemon for
+            log.exception("refreshing tokens failed")
 
     def _send_alerts(self) -> None:
         if self.alerts is None or self.worker.stop_requested.is_set():

@@ -67,7 +67,8 @@ def account_tables(
             f"channel = {_toml_value(account.channel)}",
             f"sender = {_toml_value(account.sender)}",
         ]
-        secret_keys = channel_class(account.channel).spec.secrets
+        spec = channel_class(account.channel).spec
+        secret_keys = (*spec.secrets, *(k for choice in spec.secret_choices for k in choice))
         for key, value in {**seeded.settings, **seeded.secrets}.items():
             if key in secret_keys or key in seeded.secrets:
                 variable = secret_variable(name, key)

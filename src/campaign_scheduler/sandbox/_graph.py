@@ -77,6 +77,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox._graph_login import GraphLogin
 from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -364,6 +365,8 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     throttle_message: ClassVar[str] = "(#4) Application request limit reached"
     #: ``type`` in the business-use-case usage header.
     buc_type: ClassVar[str] = "pages"
+    #: How one logs in: "facebook" (Facebook Login) or "threads" (see ``_graph_login``).
+    login_style: ClassVar[str] = "facebook"
     #: Switches settable with :meth:`configure` and ``POST /_sandbox/config``: name -> type.
     SWITCHES: ClassVar[dict[str, type]] = {
         "accept_bearer": bool,
@@ -414,6 +417,8 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         self._media_folders: dict[str, Path] = {}
         self._ids = itertools.count(1)
         self._last_id = 0
+        #: Logging in: apps, users and the tokens issued to them (``_graph_login``).
+        self.login = GraphLogin(self, self.login_style)
 
     # --- control ------------------------------------------------------------------------------
 
@@ -436,6 +441,11 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             self._tokens[token] = principal.id
             self._revoked.pop(token, None)
         return principal.id, token
+
+    def bind_token(self, token: str, principal_id: str) -> None:
+        """Let ``token`` (issued by :attr:`login`) act as the account ``principal_id``."""
+        with self._lock:
+            self._tokens[token] = principal_id
 
     def new_account_id(self) -> str:
         return str(17841400000000000 + next(self._ids))
@@ -510,6 +520,13 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         principal: Principal | None = None
         try:
             params = self._params(request)
+            single = {k: str(v[-1] if isinstance(v, list) and v else v) for k, v in params.items()}
+            login = self.login.route(request, parts, single)
+            if login is None:
+                token = self._token(request, params)
+                login = self.login.user_call(request, parts, params, token) if token else None
+            if login is not None:
+                return self._deliver(login, None)
             principal, token = self._authenticate(request, params)
             self._spend_budget(principal)
             routed = self._dispatch(Call(request, parts, params, principal, token))
@@ -550,7 +567,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             fields[name] = upload
         return fields
 
-    def _authenticate(self, request: HttpRequest, params: dict[str, Any]) -> tuple[Principal, str]:
+    def _token(self, request: HttpRequest, params: dict[str, Any]) -> str | None:
         token = params.get("access_token")
         if isinstance(token, list):
             token = token[-1] if token else None
@@ -559,7 +576,11 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             scheme, _, value = header.partition(" ")
             if scheme.lower() in ("bearer", "oauth") and value.strip():
                 token = value.strip()
-        if not isinstance(token, str) or not token:
+        return token if isinstance(token, str) and token else None
+
+    def _authenticate(self, request: HttpRequest, params: dict[str, Any]) -> tuple[Principal, str]:
+        token = self._token(request, params)
+        if token is None:
             raise Answer(graph_error(self.auth_status, 104, MSG_TOKEN_MISSING))
         with self._lock:
             principal_id = self._tokens.get(token)
@@ -570,6 +591,9 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         if revoked is not None:
             message = MSG_TOKEN_REVOKED.get(revoked, "Error validating access token.")
             raise Answer(graph_error(self.auth_status, 190, message, subcode=revoked))
+        refusal = self.login.refusal(token)  # an issued token that ran out
+        if refusal is not None:
+            raise Answer(refusal)
         return principal, token
 
     def _spend_budget(self, principal: Principal) -> None:

@@ -9,7 +9,10 @@ Used by rehearsals (``campaign sandbox``) and by tests. What it implements, all 
   ``getSession``. Access tokens live ``access_token_ttl`` seconds (default 5 minutes, short so
   that clients meet ``400 ExpiredToken`` and refresh); unknown tokens are ``400 InvalidToken``,
   a missing one ``401 AuthMissing``, a wrong password ``401 AuthenticationRequired``.
-  ``createSession`` is rate-limited per identifier (30 per 5 minutes).
+  ``createSession`` is rate-limited per identifier (30 per 5 minutes). A session opened with
+  an app password has an access token of scope ``com.atproto.appPass``, one opened with the
+  account password (``add_account(main_password=…)``) ``com.atproto.access``; only the latter
+  may call ``com.atproto.server.createAppPassword`` (``{"name"}`` → a new app password).
 * ``com.atproto.repo.createRecord`` with ``app.bsky.feed.post`` validated like the lexicon
   (300 graphemes and 3000 bytes of text, ``createdAt``, at most 3 ``langs``, facets with byte
   indexes and link/mention/tag features, up to 4 images with ``alt`` whose blobs exist, are
@@ -170,9 +173,10 @@ class SeenCall:
 class _Account:
     did: str
     handle: str
-    passwords: set[str]
+    passwords: set[str]  # app passwords
     created_at: float
     followers: int = 0
+    main_password: str | None = None  # the account password (see add_account)
 
 
 @dataclass
@@ -263,9 +267,21 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- control ------------------------------------------------------------------------------
 
-    def add_account(self, handle: str, password: str | None = None, *, followers: int = 0) -> str:
+    def add_account(
+        self,
+        handle: str,
+        password: str | None = None,
+        *,
+        followers: int = 0,
+        main_password: str | None = None,
+    ) -> str:
         """Create ``handle`` (or reuse it) and give it ``password`` (or a new app password);
-        return the password. A handle without a dot gets ``.test`` appended."""
+        return the password. A handle without a dot gets ``.test`` appended.
+
+        ``main_password`` sets the account password: it also opens a session, but one whose
+        access token has the scope ``com.atproto.access`` (app passwords get
+        ``com.atproto.appPass``, as on the reference PDS), and only such a session may call
+        ``com.atproto.server.createAppPassword``."""
         handle = _full_handle(handle)
         password = password or "-".join(secrets.token_hex(2) for _ in range(4))
         with self._lock:
@@ -277,6 +293,8 @@ class BlueskySandbox(SandboxBase[int, float]):
                 self._accounts[did] = account
             account.passwords.add(password)
             account.followers = followers
+            if main_password is not None:
+                account.main_password = main_password
         return password
 
     def did_of(self, handle: str) -> str:
@@ -396,6 +414,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             ("POST", "com.atproto.server.createSession"): self._create_session,
             ("POST", "com.atproto.server.refreshSession"): self._refresh_session,
             ("GET", "com.atproto.server.getSession"): self._get_session,
+            ("POST", "com.atproto.server.createAppPassword"): self._create_app_password,
             ("GET", "com.atproto.repo.getRecord"): self._get_record,
             ("GET", "com.atproto.repo.listRecords"): self._list_records,
             ("POST", "com.atproto.repo.deleteRecord"): self._delete_record,
@@ -427,7 +446,9 @@ class BlueskySandbox(SandboxBase[int, float]):
                 self._session_windows, identifier, 1, self.session_limit, SESSION_WINDOW
             )
             account = self._account_by_identifier(identifier)
-            if account is None or password not in account.passwords:
+            if account is None or (
+                password not in account.passwords and password != account.main_password
+            ):
                 return _error(
                     401, "AuthenticationRequired", "Invalid identifier or password", headers
                 )
@@ -448,13 +469,29 @@ class BlueskySandbox(SandboxBase[int, float]):
             answer = self._new_session(grant.account, grant.password)
         return _json(200, answer)
 
+    def _create_app_password(self, request: HttpRequest) -> HttpResponse:
+        account = self._authenticate(request)
+        with self._lock:
+            grant = self._grants.get(_bearer(request))
+            if grant is None or grant.password != account.main_password:
+                return _error(400, "InvalidToken", "Bad token scope")
+        name = str(_body(request).get("name") or "").strip()
+        if not name:
+            return _error(400, "InvalidRequest", "Input must have the property name")
+        password = "-".join(secrets.token_hex(2) for _ in range(4))
+        with self._lock:
+            account.passwords.add(password)
+        created = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+        return _json(200, {"name": name, "password": password, "createdAt": created})
+
     def _get_session(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         return _json(200, {**self._session_fields(account), "emailConfirmed": False})
 
     def _new_session(self, account: _Account, password: str) -> dict[str, Any]:
         now = self.clock()
-        access = self._token(account, now, now + self.access_token_ttl, "com.atproto.access")
+        scope = "com.atproto.access" if password == account.main_password else "com.atproto.appPass"
+        access = self._token(account, now, now + self.access_token_ttl, scope)
         refresh = self._token(account, now, now + self.refresh_token_ttl, "com.atproto.refresh")
         self._grants[access] = _Grant(account, password, now + self.access_token_ttl, False)
         self._grants[refresh] = _Grant(account, password, now + self.refresh_token_ttl, True)

@@ -41,6 +41,17 @@ Faults and inspection from Python and over HTTP (loopback only, no token) under 
 ``POST /_sandbox/engagement`` ``{"post", "impressions", …}``; ``GET /_sandbox/statuses``;
 ``GET /_sandbox/requests``.
 
+Signing in (LinkedIn's "Authorization Code Flow", "Refresh Tokens with OAuth 2.0" and "Token
+Introspection" pages): ``GET /oauth/v2/authorization`` (``www.linkedin.com`` for real) consents
+at once as :attr:`oauth` ``.consent_as`` (a member from :meth:`add_member`) and redirects with a
+``code``; ``POST /oauth/v2/accessToken`` exchanges it (``grant_type=authorization_code``) for
+``{"access_token", "expires_in", "scope"}`` — 60 days — plus ``refresh_token`` and
+``refresh_token_expires_in`` (a year, counted from the first grant and not renewed) when the app
+has refresh tokens; ``grant_type=refresh_token`` gives a new access token and the same refresh
+token. ``POST /oauth/v2/introspectToken`` answers ``active``, ``status``, ``expires_at``.
+``GET /rest/organizationAcls?q=roleAssignee`` lists the caller's roles on organisations. Issued
+tokens run out on the sandbox's clock and are then refused with 401 ``serviceErrorCode`` 65601.
+
 Not modelled: member (person) posts, videos and documents, edits (PARTIAL_UPDATE), comments,
 reshares, sponsored content, time-bound statistics.
 """
@@ -68,6 +79,13 @@ from campaign_scheduler.sandbox._base import (
     optional,
     route,
 )
+from campaign_scheduler.sandbox._oauth_issuer import (
+    IssuedToken,
+    OAuthApp,
+    OAuthError,
+    OAuthServer,
+    query_params,
+)
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -77,6 +95,8 @@ from campaign_scheduler.sandbox._server import (
 DAY = 24 * 3600.0
 MAX_IMAGES = 20
 MAX_ALT_TEXT = 4086
+ACCESS_TOKEN_LIFETIME = 60 * DAY
+REFRESH_TOKEN_LIFETIME = 365 * DAY
 IMAGE_LIMIT = 36_152_320  # LinkedIn's documented image size limit in bytes (about 36 MB)
 ROLES_THAT_POST = frozenset({"ADMINISTRATOR", "CONTENT_ADMIN", "DIRECT_SPONSORED_CONTENT_POSTER"})
 UNESCAPED_MODES = ("truncate", "reject", "accept")
@@ -241,6 +261,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
         self._organization_ids = itertools.count(10_000_001)
         self._member_ids = itertools.count(1)
+        self._members: dict[str, _Member] = {}  # by urn
+        #: Signing in: apps, codes and the tokens issued to members.
+        self.oauth = OAuthServer(lambda: self.clock(), token_prefix="AQV")
 
     # --- control ------------------------------------------------------------------------------
 
@@ -266,6 +289,20 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 member.roles[organization.urn] = role
             self._tokens[token] = member
         return LinkedInAccount(organization.urn, token)
+
+    def add_member(self, roles: Mapping[str, str]) -> str:
+        """A member with ``roles`` (organisation URN -> role) who signs in at the authorize
+        endpoint from now on; returns the member's URN."""
+        with self._lock:
+            member = _Member(f"urn:li:person:m{next(self._member_ids)}", dict(roles))
+            self._members[member.urn] = member
+        self.oauth.consent_as = member.urn
+        return member.urn
+
+    def add_app(self, redirect_uris: Sequence[str], *, refresh_tokens: bool = True) -> OAuthApp:
+        """A developer app; ``refresh_tokens``: whether LinkedIn gave it programmatic refresh
+        tokens (only some partner programmes get them)."""
+        return self.oauth.add_app(redirect_uris, refresh_tokens=refresh_tokens)
 
     def statuses(self, organization: str | None = None) -> list[SandboxPost]:
         """Every post created so far (deleted ones too), oldest first."""
@@ -343,7 +380,109 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             member = self._tokens.get(token.strip())
         if member is None:
             raise Answer(_error(401, "Invalid access token", service_code=65600))
+        if self.oauth.is_expired(token.strip()):
+            raise Answer(
+                _error(401, "The token used in the request has expired", service_code=65601)
+            )
         return member
+
+    # --- signing in ---------------------------------------------------------------------------
+
+    def _authorize(self, request: HttpRequest) -> HttpResponse:
+        return self.oauth.authorize(query_params(request.query))
+
+    def _access_token(self, request: HttpRequest) -> HttpResponse:
+        try:
+            params = _form(request)
+            grant_type = params.get("grant_type")
+            if grant_type == "authorization_code":
+                grant = self.oauth.redeem(params)
+                app = self.oauth.check_client(grant.client_id, params.get("client_secret"))
+                issued = self.oauth.issue(
+                    grant.subject,
+                    grant.client_id,
+                    grant.scopes,
+                    ACCESS_TOKEN_LIFETIME,
+                    with_refresh=app.refresh_tokens,
+                    refresh_lifetime=REFRESH_TOKEN_LIFETIME,
+                )
+            elif grant_type == "refresh_token":
+                app = self.oauth.check_client(params.get("client_id"), params.get("client_secret"))
+                refresh = self.oauth.use_refresh_token(
+                    params.get("refresh_token"), app.client_id, rotate=False
+                )
+                issued = self.oauth.issue(
+                    refresh.subject, app.client_id, refresh.scopes, ACCESS_TOKEN_LIFETIME
+                )
+                issued.refresh_token = refresh.token
+            else:
+                raise OAuthError("unsupported_grant_type", "A required parameter is missing")
+        except OAuthError as exc:
+            return json_response(
+                exc.status, {"error": exc.error, "error_description": exc.description}
+            )
+        with self._lock:
+            self._tokens[issued.token] = self._members[issued.subject]
+        return json_response(200, self._token_body(issued))
+
+    def _token_body(self, issued: IssuedToken) -> dict[str, Any]:
+        now = self.clock()
+        body: dict[str, Any] = {
+            "access_token": issued.token,
+            "expires_in": issued.expires_in(now),
+            "scope": ",".join(issued.scopes),
+        }
+        if issued.refresh_token is not None:
+            expiry = self.oauth.refresh_expiry(issued.refresh_token)
+            body["refresh_token"] = issued.refresh_token
+            if expiry is not None:
+                body["refresh_token_expires_in"] = max(0, int(expiry - now))
+        return body
+
+    def _introspect(self, request: HttpRequest) -> HttpResponse:
+        params = _form(request)
+        try:
+            self.oauth.check_client(params.get("client_id"), params.get("client_secret"))
+        except OAuthError as exc:
+            return json_response(
+                exc.status, {"error": exc.error, "error_description": exc.description}
+            )
+        issued = self.oauth.lookup(params.get("token", ""))
+        if issued is None:
+            return json_response(200, {"active": False})
+        with self._lock:
+            revoked = issued.token not in self._tokens
+        status = "revoked" if revoked else "expired" if issued.expired(self.clock()) else "active"
+        body: dict[str, Any] = {
+            "active": status == "active",
+            "client_id": issued.client_id,
+            "authorized_at": int(issued.issued_at),
+            "created_at": int(issued.issued_at),
+            "status": status,
+            "scope": ",".join(issued.scopes),
+            "auth_type": "3L",
+        }
+        if issued.expires_at is not None:
+            body["expires_at"] = int(issued.expires_at)
+        return json_response(200, body)
+
+    def _organization_acls(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        if request.query.get("q", [""])[-1] != "roleAssignee":
+            return _error(400, "Invalid finder: expected q=roleAssignee")
+        role = request.query.get("role", [None])[-1]
+        elements = [
+            {
+                "roleAssignee": member.urn,
+                "state": "APPROVED",
+                "role": granted,
+                "organization": organization,
+            }
+            for organization, granted in member.roles.items()
+            if role is None or granted == role
+        ]
+        return json_response(
+            200, {"elements": elements, "paging": {"count": 10, "start": 0, "total": len(elements)}}
+        )
 
     def _check_headers(self, request: HttpRequest) -> None:
         version = request.header("LinkedIn-Version")
@@ -723,6 +862,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
 
     routes: ClassVar[Sequence[Route]] = (
+        route("GET", r"/oauth/v2/authorization", _authorize),
+        route("POST", r"/oauth/v2/accessToken", _access_token),
+        route("POST", r"/oauth/v2/introspectToken", _introspect),
+        route("GET", r"/rest/organizationAcls", _organization_acls),
         route("PUT", r"/dms-uploads/([^/]+)", _upload),
         route("POST", r"/rest/posts", _post),
         route("GET", r"/rest/posts", _find_posts),
@@ -807,6 +950,15 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+def _form(request: HttpRequest) -> dict[str, str]:
+    """A form-encoded body (and the query) as single values."""
+    try:
+        fields, _ = request.params()
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return {k: str(v[-1] if isinstance(v, list) and v else v) for k, v in fields.items()}
 
 
 def _error(

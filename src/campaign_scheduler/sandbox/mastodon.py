@@ -32,8 +32,15 @@ rehearsals driven through a subprocess, over HTTP from loopback without a token:
 ``GET /_sandbox/statuses``, ``GET /_sandbox/requests``
     what was created / what arrived, as JSON.
 
-Not modelled: OAuth app registration and scopes (any token given to :meth:`add_account`
-works), visibility other than for storing it, polls, scheduled statuses, edits, federation.
+* OAuth (:mod:`._oauth`): ``POST /api/v1/apps`` registers an app (``client_name``,
+  ``redirect_uris``, ``scopes``); ``GET /oauth/authorize`` consents at once for the account
+  :attr:`MastodonSandbox.consent_as` (created on first use) and redirects with a code;
+  ``POST /oauth/token`` exchanges it (PKCE checked) for a token that does not expire, as
+  Mastodon's do — unless ``oauth.lifetime`` and ``oauth.refreshable`` are set, which makes it
+  answer like Pleroma/Akkoma (``expires_in``, ``refresh_token``, the ``refresh_token`` grant;
+  expired tokens get 401). Any token given to :meth:`add_account` works too.
+
+Not modelled: scope enforcement on API calls, visibility other than for storing it, polls, scheduled statuses, edits, federation.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import regex
 
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
+from campaign_scheduler.sandbox._oauth import OAuthDesk
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -255,6 +263,12 @@ class MastodonSandbox(SandboxBase[int, float]):
         self._media_failures = 0
         self._last_id = 0
         self._account_ids = itertools.count(1)
+        #: The OAuth authorization server; ``oauth.consent_as`` is who "clicks allow".
+        self.oauth = OAuthDesk(
+            clock=self.clock,
+            issue=lambda subject, scope: self.add_account(subject),
+            consent_as="sandbox",
+        )
 
     # --- control ------------------------------------------------------------------------------
 
@@ -365,7 +379,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         scheme, _, token = header.partition(" ")
         with self._lock:
             account = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if account is None:
+        if account is None or self.oauth.is_expired(token.strip()):
             raise Answer(_error(401, MSG_TOKEN_INVALID))
         return account
 
@@ -790,6 +804,48 @@ class MastodonSandbox(SandboxBase[int, float]):
             self._last_id = max(self._last_id + 1, int(now * 1000) << 16)
             return str(self._last_id)
 
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def _register_app(self, request: HttpRequest) -> HttpResponse:
+        try:
+            params, _files = request.params()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "Error occurred while parsing request parameters")
+        name = _text_param(params.get("client_name"))
+        uris = params.get("redirect_uris") or []
+        uris = [str(u) for u in (uris if isinstance(uris, list) else str(uris).split())]
+        if not name:
+            return _error(422, "Validation failed: Application name can't be blank")
+        if not uris:
+            return _error(422, "Validation failed: Redirect URI can't be blank")
+        scopes = frozenset((_text_param(params.get("scopes")) or "read").split())
+        client = self.oauth.register(tuple(uris), scopes, name=name)
+        return json_response(
+            200,
+            {
+                "id": client.client_id[:8],
+                "name": name,
+                "website": params.get("website"),
+                "scopes": sorted(scopes),
+                "redirect_uri": "\n".join(uris),
+                "redirect_uris": uris,
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+            },
+        )
+
+    def _authorize(self, request: HttpRequest) -> HttpResponse:
+        query = {k: v[-1] for k, v in request.query.items() if v}
+        return self.oauth.authorize(query)
+
+    def _token(self, request: HttpRequest) -> HttpResponse:
+        try:
+            params, _files = request.params()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "Error occurred while parsing request parameters")
+        status, body = self.oauth.token({k: str(v) for k, v in params.items()})
+        return json_response(status, body)
+
     # --- control over HTTP --------------------------------------------------------------------
 
     def _views(self) -> dict[str, Callable[[], Any]]:
@@ -821,6 +877,9 @@ class MastodonSandbox(SandboxBase[int, float]):
     unknown_route_message = MSG_NOT_FOUND
     routes: ClassVar[Sequence[Route]] = (
         route("POST", r"/api/v1/statuses", _post_status),
+        route("POST", r"/api/v1/apps", _register_app),
+        route("GET", r"/oauth/authorize", _authorize),
+        route("POST", r"/oauth/token", _token),
         route("GET", r"/api/v2/instance", _instance),
         route("POST", r"/api/v2/media", _post_media),
         route("GET", r"/api/v1/timelines/tag/([^/]+)", _tag_timeline),

@@ -42,9 +42,12 @@ rehearsals driven through a subprocess, over HTTP from loopback without a token:
 ``GET /_sandbox/events``, ``GET /_sandbox/requests``
     what was sent / what arrived, as JSON.
 
-Not modelled: sync, federation, encryption, room versions and state resolution, registration
-and login (tokens come from :meth:`MatrixSandbox.add_account`), ratelimiting other than by the
-fault switch.
+* ``GET``/``POST /_matrix/client/v3/login`` with ``m.login.password`` for users given a password
+  (:meth:`MatrixSandbox.set_password`): a new device and access token (no expiry, as Synapse
+  without refresh tokens); a wrong password is 403 ``M_FORBIDDEN``.
+
+Not modelled: sync, federation, encryption, room versions and state resolution, registration,
+login types other than passwords, ratelimiting other than by the fault switch.
 """
 
 from __future__ import annotations
@@ -176,6 +179,7 @@ class MatrixSandbox(SandboxBase[int, float]):
         self.clock = clock
 
         self._tokens: dict[str, _Requester] = {}
+        self._passwords: dict[str, str] = {}  # user id -> password
         self._rooms: dict[str, _Room] = {}
         self._aliases: dict[str, str] = {}
         self._events: dict[str, _Event] = {}
@@ -226,6 +230,11 @@ class MatrixSandbox(SandboxBase[int, float]):
             for room in rooms:
                 self.join(localpart, room)
         return token
+
+    def set_password(self, localpart: str, password: str) -> None:
+        """Let ``@localpart:server`` log in with ``password`` (``POST /login``)."""
+        with self._lock:
+            self._passwords[self.user_id(localpart)] = password
 
     def join(self, localpart: str, room: str) -> str:
         """Make ``@localpart:server`` a member of ``room`` (id or alias); return the room id."""
@@ -330,6 +339,38 @@ class MatrixSandbox(SandboxBase[int, float]):
         return json_response(
             200,
             {"user_id": requester.user_id, "is_guest": False, "device_id": requester.device_id},
+        )
+
+    def _login_flows(self, request: HttpRequest) -> HttpResponse:
+        return json_response(200, {"flows": [{"type": "m.login.password"}]})
+
+    def _login(self, request: HttpRequest) -> HttpResponse:
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "M_NOT_JSON", "Content not JSON.")
+        if not isinstance(body, dict) or body.get("type") != "m.login.password":
+            return _error(400, "M_UNKNOWN", "Unknown login type")
+        identifier = body.get("identifier") or {}
+        user = str(identifier.get("user") or body.get("user") or "")
+        user_id = user if user.startswith("@") else self.user_id(user)
+        with self._lock:
+            known = self._passwords.get(user_id)
+        password = str(body.get("password") or "")
+        if known is None or not secrets.compare_digest(known, password):
+            return _error(403, "M_FORBIDDEN", "Invalid username or password")
+        token = f"syt_{secrets.token_urlsafe(24)}"
+        device = str(body.get("device_id") or secrets.token_hex(5).upper())
+        with self._lock:
+            self._tokens[token] = _Requester(user_id, device)
+        return json_response(
+            200,
+            {
+                "user_id": user_id,
+                "access_token": token,
+                "home_server": self.server_name,
+                "device_id": device,
+            },
         )
 
     def _directory(self, request: HttpRequest, alias: str) -> HttpResponse:
@@ -585,6 +626,8 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     routes: ClassVar[Sequence[Route]] = (
         route("GET", r"/_matrix/client/versions", _versions),
+        route("GET", r"/_matrix/client/v3/login", _login_flows),
+        route("POST", r"/_matrix/client/v3/login", _login),
         route("GET", r"/_matrix/client/v3/account/whoami", _whoami),
         route("GET", r"/_matrix/client/v3/directory/room/([^/]+)", _directory),
         route("POST", r"/_matrix/client/v3/join/([^/]+)", _join),

@@ -38,12 +38,18 @@ Faults and inspection work from Python and, over HTTP from loopback, under ``/_s
 ``GET /_sandbox/statuses``, ``GET /_sandbox/requests``
     the messages sent and the calls received (tokens never appear), as JSON.
 
-Not modelled: groups and private chats, updates (getUpdates, webhooks), other send methods,
+* ``getUpdates`` (``offset`` confirms earlier updates): a ``my_chat_member`` update for each bot
+  made administrator of a channel (:meth:`TelegramSandbox.add_channel`) and a ``channel_post``
+  for each message someone else writes there (:meth:`TelegramSandbox.post_in_channel`) — what
+  ``campaign accounts connect`` reads to find the channel's chat id.
+
+Not modelled: groups and private chats, webhooks, other send methods,
 ``file_id`` reuse, MarkdownV2.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -216,6 +222,8 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         self._messages: dict[tuple[int, int], _Message] = {}
         self._bot_ids = itertools.count(7_100_000_001)
         self._chat_ids = itertools.count(1_001_000_000_001)
+        self._updates: dict[int, list[dict[str, Any]]] = {}  # bot id -> pending updates
+        self._update_ids = itertools.count(500_000_001)
         # The server logs request lines, and a request line holds the bot token.
         install_log_redaction("campaign_scheduler.sandbox")
 
@@ -249,9 +257,47 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         with self._lock:
             chat = _Chat(-next(self._chat_ids), username, title or username or "Sandbox channel")
             for token in admins:
-                chat.admins[self._bots[token].id] = _Admin(can_post, can_delete)
+                bot = self._bots[token]
+                chat.admins[bot.id] = _Admin(can_post, can_delete)
+                self._queue_update(
+                    bot.id,
+                    "my_chat_member",
+                    {
+                        "chat": _chat_json(chat),
+                        "from": {"id": 1_000_001, "is_bot": False, "first_name": "Redaktion"},
+                        "date": int(self.clock()),
+                        "old_chat_member": {"status": "left", "user": _user_json(bot)},
+                        "new_chat_member": {
+                            "status": "administrator",
+                            "user": _user_json(bot),
+                            "can_post_messages": can_post,
+                        },
+                    },
+                )
             self._chats[chat.id] = chat
             return chat.id
+
+    def post_in_channel(self, chat: str | int, text: str) -> int:
+        """A message someone else writes in the channel; every bot administrator of it gets a
+        ``channel_post`` update. Returns the message id."""
+        with self._lock:
+            found = self._find_chat(chat)
+            if found is None:
+                raise KeyError(f"no channel {chat}")
+            found.last_message_id += 1
+            message = {
+                "message_id": found.last_message_id,
+                "chat": _chat_json(found),
+                "date": int(self.clock()),
+                "text": text,
+            }
+            for bot_id in found.admins:
+                self._queue_update(bot_id, "channel_post", message)
+            return found.last_message_id
+
+    def _queue_update(self, bot_id: int, kind: str, payload: dict[str, Any]) -> None:
+        update = {"update_id": next(self._update_ids), kind: payload}
+        self._updates.setdefault(bot_id, []).append(update)
 
     def revoke(self, token: str) -> None:
         """Later calls with ``token`` are answered 401 (as after /revoke in @BotFather)."""
@@ -315,6 +361,7 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
             return self._send(bot, method, params, files)
         handlers: dict[str, Callable[[_Bot, dict[str, Any]], HttpResponse]] = {
             "getme": self._get_me,
+            "getupdates": self._get_updates,
             "getchat": self._get_chat,
             "getchatmember": self._get_chat_member,
             "deletemessage": self._delete_message,
@@ -437,6 +484,17 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
 
     def _get_me(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
         return _ok(_user_json(bot))
+
+    def _get_updates(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
+        try:
+            offset = int(str(params.get("offset") or 0))
+        except ValueError:
+            return _error(400, "Bad Request: invalid offset specified")
+        with self._lock:
+            pending = [u for u in self._updates.get(bot.id, []) if u["update_id"] >= offset]
+            if offset:
+                self._updates[bot.id] = pending
+            return _ok([copy.deepcopy(u) for u in pending[:100]])
 
     def _get_chat(self, bot: _Bot, params: dict[str, Any]) -> HttpResponse:
         with self._lock:

@@ -105,6 +105,7 @@ class ThreadsSandbox(ContainerSandbox):
     throttle_code: ClassVar[int] = 4
     throttle_message: ClassVar[str] = "(#4) Application request limit reached"
     buc_type: ClassVar[str] = "threads"
+    login_style: ClassVar[str] = "threads"
     status_field: ClassVar[str] = "status"
     detail_field: ClassVar[str] = "error_message"
     SWITCHES: ClassVar[dict[str, type]] = {

@@ -39,7 +39,18 @@ Faults and inspection, from Python and over HTTP (loopback only, no signature) u
 credentials; ``POST /_sandbox/engagement`` ``{"tweet_id", "likes", …}``; ``GET
 /_sandbox/statuses``, ``GET /_sandbox/requests``.
 
-Not modelled: OAuth 2.0 user tokens, polls, quotes, edits, chunked uploads, video.
+OAuth 2.0 user context (X's "OAuth 2.0 Authorization Code Flow with PKCE"): ``GET
+/i/oauth2/authorize`` (``x.com`` for real; PKCE required) consents at once as :attr:`oauth`
+``.consent_as`` (see :meth:`add_user`) and redirects with a ``code``; ``POST /2/oauth2/token``
+(``grant_type=authorization_code`` with ``code_verifier``, or ``refresh_token``; the client
+authenticates with HTTP Basic, a public client sends only ``client_id``) answers ``{"token_type":
+"bearer", "access_token", "expires_in": 7200, "scope"}`` and, with the scope ``offline.access``,
+a ``refresh_token`` that rotates (each one works once); ``POST /2/oauth2/revoke``. Such a token
+is accepted as ``Authorization: Bearer`` where its scopes allow (``tweet.write`` to post,
+``media.write`` to upload, ``users.read`` for ``/2/users``, ``tweet.read`` to read posts);
+after two hours it is refused with 401.
+
+Not modelled: polls, quotes, edits, chunked uploads, video.
 """
 
 from __future__ import annotations
@@ -76,6 +87,12 @@ from campaign_scheduler.sandbox._base import (
     route,
 )
 from campaign_scheduler.sandbox._images import sniff_image
+from campaign_scheduler.sandbox._oauth_issuer import (
+    OAuthApp,
+    OAuthError,
+    OAuthServer,
+    query_params,
+)
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -247,6 +264,19 @@ class _Tweet:
     metrics: dict[str, int] = field(default_factory=dict)
 
 
+#: OAuth 2.0 access tokens live two hours.
+OAUTH2_LIFETIME = 7200.0
+#: The scope each API needs from an OAuth 2.0 user token: (method, path prefix) -> scope.
+_SCOPES = (
+    ("POST", "/2/tweets", "tweet.write"),
+    ("DELETE", "/2/tweets", "tweet.write"),
+    ("GET", "/2/tweets", "tweet.read"),
+    ("GET", "/2/users", "users.read"),
+    ("POST", "/2/media", "media.write"),
+    ("GET", "/2/media", "media.write"),
+)
+
+
 class XSandbox(SandboxBase[int, tuple[float, bool]]):
     settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "timeline_lag": float,
@@ -298,6 +328,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self._last_id = 0
         self._user_ids = itertools.count(1_450_000_000_000_000_001)
         self._endpoint = ResourceEndpoint(_Validator(self))
+        #: OAuth 2.0: apps, codes and the user tokens issued.
+        self.oauth = OAuthServer(lambda: self.clock())
         self.api_key, self.api_secret = self.add_app()
 
     # --- control ------------------------------------------------------------------------------
@@ -330,6 +362,29 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             secret = secrets.token_urlsafe(34)[:45]
             self._tokens[token] = (api_key, secret, user)
         return XCredentials(api_key, api_secret, token, secret)
+
+    def add_user(self, username: str, *, followers: int = 0) -> str:
+        """Create ``username`` (or reuse it), who signs in at the OAuth 2.0 authorize endpoint
+        from now on; returns the user id."""
+        with self._lock:
+            user = next((u for u in self._users.values() if u.username == username), None)
+            if user is None:
+                user = _User(str(next(self._user_ids)), username)
+                self._users[user.id] = user
+            user.followers = followers
+        self.oauth.consent_as = user.id
+        return user.id
+
+    def add_oauth2_app(self, redirect_uris: Sequence[str], *, public: bool = True) -> OAuthApp:
+        """An OAuth 2.0 client (a "Native App" is public: no secret at the token endpoint)."""
+        app = self.oauth.add_app(redirect_uris)
+        if public:
+            app.client_secret = ""
+        return app
+
+    def revoke(self, token: str) -> None:
+        super().revoke(token)
+        self.oauth.revoke(token)
 
     def statuses(self, username: str | None = None) -> list[SandboxTweet]:
         """Every post created so far (deleted ones too), oldest first."""
@@ -383,12 +438,17 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _problem(status, _CONTROL_TITLES.get(status, "Error"), message)
 
-    def _route_context(self, request: HttpRequest) -> tuple[_User]:
+    def _route_context(self, request: HttpRequest) -> tuple[_User] | tuple[()]:
+        if request.path.startswith(("/i/oauth2/", "/2/oauth2/")):
+            return ()
         return (self._authenticate(request),)
 
     def _authenticate(self, request: HttpRequest) -> _User:
         header = request.header("Authorization") or ""
         if header.lower().startswith("bearer "):
+            user = self._oauth2_user(request, header[7:].strip())
+            if user is not None:
+                return user
             raise Answer(
                 _problem(
                     403,
@@ -414,6 +474,106 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         if known is None:
             raise Answer(_problem(401, "Unauthorized", "Unauthorized"))
         return known[2]
+
+    def _oauth2_user(self, request: HttpRequest, token: str) -> _User | None:
+        """The user of an OAuth 2.0 user token (refused if it ran out or lacks the scope), or
+        ``None`` if ``token`` is no such token (an app-only token)."""
+        issued = self.oauth.lookup(token)
+        if issued is None:
+            return None
+        if issued.revoked or issued.expired(self.clock()):
+            raise Answer(_problem(401, "Unauthorized", "Unauthorized"))
+        needed = next(
+            (s for m, p, s in _SCOPES if m == request.method and request.path.startswith(p)), None
+        )
+        if needed is not None and needed not in issued.scopes:
+            raise Answer(
+                _problem(
+                    403,
+                    "Forbidden",
+                    f"Missing the scope {needed} for this endpoint.",
+                    kind=_PROBLEMS + "client-forbidden",
+                )
+            )
+        with self._lock:
+            return self._users[issued.subject]
+
+    # --- OAuth 2.0 ----------------------------------------------------------------------------
+
+    def _authorize(self, request: HttpRequest) -> HttpResponse:
+        return self.oauth.authorize(query_params(request.query), require_pkce=True)
+
+    def _token(self, request: HttpRequest) -> HttpResponse:
+        try:
+            params = self._oauth_form(request)
+            grant_type = params.get("grant_type")
+            if grant_type == "authorization_code":
+                grant = self.oauth.redeem(params, require_secret=False, require_pkce=True)
+                subject, client_id, scopes = grant.subject, grant.client_id, grant.scopes
+            elif grant_type == "refresh_token":
+                refresh = self.oauth.use_refresh_token(
+                    params.get("refresh_token"), params.get("client_id")
+                )
+                subject, client_id, scopes = refresh.subject, refresh.client_id, refresh.scopes
+            else:
+                raise OAuthError(
+                    "unsupported_grant_type", "Value passed for the grant type was invalid."
+                )
+        except OAuthError as exc:
+            return json_response(
+                exc.status, {"error": exc.error, "error_description": exc.description}
+            )
+        issued = self.oauth.issue(
+            subject,
+            client_id,
+            scopes,
+            OAUTH2_LIFETIME,
+            with_refresh="offline.access" in scopes,
+        )
+        body: dict[str, Any] = {
+            "token_type": "bearer",
+            "expires_in": int(OAUTH2_LIFETIME),
+            "access_token": issued.token,
+            "scope": " ".join(scopes),
+        }
+        if issued.refresh_token is not None:
+            body["refresh_token"] = issued.refresh_token
+        return json_response(200, body)
+
+    def _revoke_token(self, request: HttpRequest) -> HttpResponse:
+        try:
+            params = self._oauth_form(request)
+        except OAuthError as exc:
+            return json_response(
+                exc.status, {"error": exc.error, "error_description": exc.description}
+            )
+        issued = self.oauth.lookup(params.get("token", ""))
+        if issued is None or issued.client_id == params.get("client_id"):
+            self.oauth.revoke(params.get("token", ""))
+        return json_response(200, {"revoked": True})
+
+    def _oauth_form(self, request: HttpRequest) -> dict[str, str]:
+        """The token endpoint's form, with the client authenticated: HTTP Basic for a
+        confidential client, ``client_id`` alone for a public one."""
+        try:
+            fields, _ = request.params()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OAuthError("invalid_request", "Malformed request body") from exc
+        params = {k: str(v[-1] if isinstance(v, list) and v else v) for k, v in fields.items()}
+        header = request.header("Authorization") or ""
+        if header.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise OAuthError("invalid_client", "Malformed client credentials", 401) from exc
+            client_id, _, secret = decoded.partition(":")
+            self.oauth.check_client(unquote(client_id), unquote(secret))
+            params["client_id"] = unquote(client_id)
+            return params
+        app = self.oauth.app(params.get("client_id"))
+        if app is None or app.client_secret:
+            raise OAuthError("invalid_client", "Missing valid authorization header", 401)
+        return params
 
     def _oauth_secrets(self, client_key: str, token: str) -> tuple[str | None, str | None]:
         with self._lock:
@@ -918,6 +1078,9 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     unknown_route_message = "Sorry, that page does not exist."
     routes: ClassVar[Sequence[Route]] = (
+        route("GET", r"/i/oauth2/authorize", _authorize),
+        route("POST", r"/2/oauth2/token", _token),
+        route("POST", r"/2/oauth2/revoke", _revoke_token),
         route("POST", r"/2/tweets", _post_tweet),
         route("GET", r"/2/tweets/([^/]+)", _get_tweet),
         route(

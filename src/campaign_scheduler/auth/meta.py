@@ -1,0 +1,302 @@
+"""Connect flows of Meta's networks: Facebook Pages, Instagram and Threads.
+
+Facebook and Instagram (Facebook Login, Meta's "Access Tokens" and "Long-Lived Access Tokens"
+pages; channels.md §§5, 6):
+
+1. The browser step at ``https://www.facebook.com/<version>/dialog/oauth`` with the Page
+   permissions; the code is exchanged at ``/oauth/access_token`` for a short-lived user token
+   (about an hour), which ``grant_type=fb_exchange_token`` turns into a long-lived one (60 days).
+2. ``/me/accounts`` lists the Pages the person manages, each with a Page token. A Page token
+   derived from a long-lived user token does not expire, so that is what is stored; the Page is
+   the one named by ``page_id`` (option or config), the only one, or the person's choice.
+3. Instagram: ``/{page-id}?fields=instagram_business_account`` gives the Instagram
+   professional account linked to the Page (the account's ``user_id``).
+4. ``/debug_token`` (with the app token ``<app id>|<app secret>``) tells the token's real
+   expiry (``expires_at`` 0: never) and when its data access ends (``data_access_expires_at``,
+   90 days; then the person must sign in again). Both are recorded.
+
+Nothing is refreshed: a non-expiring Page token has nothing to renew, and renewing data access
+needs the person (``refresh`` answers ``None``: connect again).
+
+Threads (Meta's Threads "Get Started" and "Long-Lived Tokens"; channels.md §9): the browser step
+at ``https://threads.net/oauth/authorize``, the code exchanged at ``POST
+/oauth/access_token`` (short-lived, an hour, with the ``user_id``), at once exchanged for a
+long-lived token (``th_exchange_token``, 60 days). ``refresh`` renews a long-lived token
+(``th_refresh_token``; at least a day old and not expired) for another 60 days.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from campaign_scheduler.auth._flowkit import (
+    app_credentials,
+    call_json,
+    choose,
+    endpoint,
+    text_field,
+    with_fixed_redirect,
+)
+from campaign_scheduler.auth.base import ConnectContext
+from campaign_scheduler.auth.oauth import authorization_code, expiry_from
+from campaign_scheduler.auth.tokens import TokenRecord
+from campaign_scheduler.channels._graph import DEFAULT_GRAPH_VERSION
+from campaign_scheduler.errors import ChannelError
+
+GRAPH = "https://graph.facebook.com"
+THREADS_GRAPH = "https://graph.threads.net"
+FACEBOOK_SCOPES = (
+    "pages_show_list",
+    "pages_read_engagement",
+    "pages_manage_posts",
+    "read_insights",
+)
+INSTAGRAM_SCOPES = (
+    "pages_show_list",
+    "pages_read_engagement",
+    "business_management",
+    "instagram_basic",
+    "instagram_content_publish",
+    "instagram_manage_insights",
+)
+THREADS_SCOPES = (
+    "threads_basic",
+    "threads_content_publish",
+    "threads_manage_insights",
+    "threads_read_replies",
+)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A Graph Unix time; 0 or missing: ``None`` (never / not said)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+class FacebookPageFlow:
+    """Facebook Page: a non-expiring Page token through Facebook Login (see the module doc)."""
+
+    network = "facebook"
+    scopes: tuple[str, ...] = FACEBOOK_SCOPES
+
+    def connect(self, ctx: ConnectContext) -> TokenRecord:
+        version = str(ctx.settings.get("api_version") or DEFAULT_GRAPH_VERSION)
+        api = f"{ctx.base_url.rstrip('/') or GRAPH}/{version}"
+        client_id, client_secret = app_credentials(ctx, "Meta")
+        dialog = endpoint(ctx, GRAPH, f"https://www.facebook.com/{version}/dialog/oauth")
+
+        def authorize_url(redirect_uri: str, state: str) -> str:
+            query = {
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "response_type": "code",
+                "scope": ",".join(self.scopes),
+            }
+            return f"{dialog}?{urlencode(query)}"
+
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=self.network
+        )
+        short = call_json(
+            ctx,
+            self.network,
+            "exchanging the code",
+            "GET",
+            f"{api}/oauth/access_token",
+            params={
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uri": redirect_uri,
+                "code": code,
+            },
+        )
+        long = call_json(
+            ctx,
+            self.network,
+            "getting a long-lived token",
+            "GET",
+            f"{api}/oauth/access_token",
+            params={
+                "grant_type": "fb_exchange_token",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "fb_exchange_token": text_field(short, "access_token", self.network, "code"),
+            },
+        )
+        user_token = text_field(long, "access_token", self.network, "token exchange")
+        pages = self._pages(ctx, api, user_token)
+        page_id, page_name = choose(
+            ctx,
+            [(pid, name) for pid, (name, _) in pages.items()],
+            key="page_id",
+            what="Page",
+            network=self.network,
+        )
+        page_token = pages[page_id][1]
+        extra = {"page_id": page_id, "page_name": page_name, "client_id": client_id}
+        extra.update(self._linked_ids(ctx, api, user_token, page_id))
+        debug = call_json(
+            ctx,
+            self.network,
+            "reading the token's expiry",
+            "GET",
+            f"{api}/debug_token",
+            params={"input_token": page_token, "access_token": f"{client_id}|{client_secret}"},
+        ).get("data", {})
+        if not isinstance(debug, dict) or debug.get("is_valid") is False:
+            raise ChannelError(f"{self.network}: Meta says the new Page token is not valid")
+        data_access = _timestamp(debug.get("data_access_expires_at"))
+        if data_access is not None:
+            extra["data_access_expires_at"] = data_access.isoformat()
+        ctx.say(self._summary(page_name, _timestamp(debug.get("expires_at")), data_access))
+        return TokenRecord(
+            access_token=page_token,
+            expires_at=_timestamp(debug.get("expires_at")),
+            scope=",".join(str(s) for s in debug.get("scopes") or self.scopes),
+            extra=extra,
+        )
+
+    def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
+        return None  # a Page token from a long-lived user token does not expire
+
+    def _pages(self, ctx: ConnectContext, api: str, user_token: str) -> dict[str, tuple[str, str]]:
+        """Page id -> (name, Page token), over every page of ``/me/accounts``."""
+        pages: dict[str, tuple[str, str]] = {}
+        url: str | None = f"{api}/me/accounts"
+        params: dict[str, str] | None = {
+            "fields": "id,name,access_token,tasks",
+            "access_token": user_token,
+        }
+        for _ in range(20):
+            if url is None:
+                break
+            body = call_json(ctx, self.network, "listing the Pages", "GET", url, params=params)
+            for entry in body.get("data") or []:
+                if isinstance(entry, dict) and entry.get("id") and entry.get("access_token"):
+                    name = str(entry.get("name") or entry["id"])
+                    pages[str(entry["id"])] = (name, str(entry["access_token"]))
+            following = (body.get("paging") or {}).get("next")
+            url, params = (str(following), None) if following else (None, None)
+        return pages
+
+    def _linked_ids(
+        self, ctx: ConnectContext, api: str, user_token: str, page_id: str
+    ) -> dict[str, str]:
+        return {}
+
+    def _summary(
+        self, page_name: str, expires: datetime | None, data_access: datetime | None
+    ) -> str:
+        lasts = "does not expire" if expires is None else f"expires {expires:%Y-%m-%d}"
+        line = f"{self.network}: connected to {page_name}; the Page token {lasts}"
+        if data_access is not None:
+            line += f"; sign in again before {data_access:%Y-%m-%d} (data access)"
+        return line
+
+
+class InstagramFlow(FacebookPageFlow):
+    """Instagram: the Page token of the Page the Instagram professional account is linked to,
+    and that account's id (``user_id``)."""
+
+    network = "instagram"
+    scopes = INSTAGRAM_SCOPES
+
+    def _linked_ids(
+        self, ctx: ConnectContext, api: str, user_token: str, page_id: str
+    ) -> dict[str, str]:
+        node = call_json(
+            ctx,
+            self.network,
+            "finding the Instagram account",
+            "GET",
+            f"{api}/{page_id}",
+            params={"fields": "instagram_business_account", "access_token": user_token},
+        )
+        linked = node.get("instagram_business_account")
+        if not isinstance(linked, dict) or not linked.get("id"):
+            raise ChannelError(
+                f"{self.network}: the Page {page_id} has no Instagram professional account",
+                hint="link the Instagram account to the Facebook Page (Instagram: Settings → "
+                "Account type and tools), then connect again",
+            )
+        return {"user_id": str(linked["id"])}
+
+
+class ThreadsFlow:
+    """Threads: a long-lived token, refreshed before it runs out (see the module doc)."""
+
+    network = "threads"
+
+    def connect(self, ctx: ConnectContext) -> TokenRecord:
+        api = ctx.base_url.rstrip("/") or THREADS_GRAPH
+        client_id, client_secret = app_credentials(ctx, "Threads")
+        authorize = endpoint(ctx, THREADS_GRAPH, "https://threads.net/oauth/authorize")
+
+        def authorize_url(redirect_uri: str, state: str) -> str:
+            query = {
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "response_type": "code",
+                "scope": ",".join(THREADS_SCOPES),
+            }
+            return f"{authorize}?{urlencode(query)}"
+
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=self.network
+        )
+        short = call_json(
+            ctx,
+            self.network,
+            "exchanging the code",
+            "POST",
+            f"{api}/oauth/access_token",
+            data={
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "grant_type": "authorization_code",
+                "redirect_uri": redirect_uri,
+                "code": code,
+            },
+        )
+        user_id = text_field(short, "user_id", self.network, "code exchange")
+        long = call_json(
+            ctx,
+            self.network,
+            "getting a long-lived token",
+            "GET",
+            f"{api}/access_token",
+            params={
+                "grant_type": "th_exchange_token",
+                "client_secret": client_secret,
+                "access_token": text_field(short, "access_token", self.network, "code exchange"),
+            },
+        )
+        expires_at = expiry_from(long, ctx.clock())
+        when = f"{expires_at:%Y-%m-%d}" if expires_at else "an unknown date"
+        ctx.say(f"threads: connected to user {user_id}; the token lasts until {when}")
+        return TokenRecord(
+            access_token=text_field(long, "access_token", self.network, "token exchange"),
+            expires_at=expires_at,
+            scope=",".join(THREADS_SCOPES),
+            extra={"user_id": user_id, "client_id": client_id},
+        )
+
+    def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
+        api = ctx.base_url.rstrip("/") or THREADS_GRAPH
+        body = call_json(
+            ctx,
+            self.network,
+            "refreshing the token",
+            "GET",
+            f"{api}/refresh_access_token",
+            params={"grant_type": "th_refresh_token", "access_token": record.access_token},
+        )
+        return record.with_access(
+            text_field(body, "access_token", self.network, "refresh"),
+            expires_at=expiry_from(body, ctx.clock()),
+        )

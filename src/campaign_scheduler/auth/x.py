@@ -1,0 +1,150 @@
+"""X's connect flow: OAuth 2.0 authorization code with PKCE (X's "OAuth 2.0 Authorization Code
+Flow with PKCE" page; channels.md §4).
+
+1. The browser step at ``https://x.com/i/oauth2/authorize`` with an S256 challenge and the
+   scopes ``tweet.read tweet.write users.read media.write offline.access`` (``tweet.read`` lets
+   the adapter find a post after a lost answer; ``offline.access`` brings a refresh token).
+2. The code is exchanged at ``POST https://api.x.com/2/oauth2/token`` with the ``code_verifier``.
+   A "Native App" (public client) sends its ``client_id`` only; a "Web App" (confidential
+   client; give ``--option client_secret=…``) authenticates with HTTP Basic.
+3. ``GET /2/users/me`` verifies the token and names the account.
+
+Access tokens live two hours, so ``refresh`` matters: it exchanges the refresh token for a new
+pair — X rotates refresh tokens, each works once, and the store writes the new one back
+atomically. Accounts with the four OAuth 1.0a keys in config.toml keep working unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from campaign_scheduler.auth._flowkit import call_json, endpoint, text_field, with_fixed_redirect
+from campaign_scheduler.auth.base import ConnectContext
+from campaign_scheduler.auth.oauth import authorization_code, expiry_from, pkce_pair
+from campaign_scheduler.auth.tokens import TokenRecord
+from campaign_scheduler.errors import AuthError
+
+API = "https://api.x.com"
+AUTHORIZE = "https://x.com/i/oauth2/authorize"
+SCOPES = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
+NETWORK = "x"
+
+
+def _client_auth(client_id: str, client_secret: str) -> dict[str, Any]:
+    """How the client authenticates at the token endpoint (see the module doc)."""
+    if client_secret:
+        return {"auth": (client_id, client_secret)}
+    return {}
+
+
+class XFlow:
+    """Connect an X account with OAuth 2.0 (see the module doc)."""
+
+    def connect(self, ctx: ConnectContext) -> TokenRecord:
+        client_id = str(ctx.settings.get("client_id") or "") or ctx.answer(
+            "client_id", "X app: OAuth 2.0 client id / Client-ID: "
+        )
+        if "client_secret" in ctx.options:
+            client_secret = ctx.options["client_secret"]
+        else:
+            client_secret = ctx.ask(
+                "X app: client secret — only for a Web App; leave empty for a Native App / "
+                "Client-Secret (leer bei einer Native App): ",
+                secret=True,
+            ).strip()
+        verifier, challenge = pkce_pair()
+        authorize = endpoint(ctx, API, AUTHORIZE)
+
+        def authorize_url(redirect_uri: str, state: str) -> str:
+            query = {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "scope": " ".join(SCOPES),
+                "state": state,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+            return f"{authorize}?{urlencode(query)}"
+
+        code, redirect_uri = authorization_code(
+            with_fixed_redirect(ctx), authorize_url, network=NETWORK
+        )
+        answer = call_json(
+            ctx,
+            NETWORK,
+            "exchanging the code",
+            "POST",
+            f"{ctx.base_url.rstrip('/')}/2/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "client_id": client_id,
+                "code_verifier": verifier,
+            },
+            **_client_auth(client_id, client_secret),
+        )
+        token = text_field(answer, "access_token", NETWORK, "code exchange")
+        me = call_json(
+            ctx,
+            NETWORK,
+            "reading the account",
+            "GET",
+            f"{ctx.base_url.rstrip('/')}/2/users/me",
+            headers={"Authorization": f"Bearer {token}"},
+        ).get("data")
+        if not isinstance(me, dict) or not me.get("id"):
+            raise AuthError("x: the new token does not name its account (GET /2/users/me)")
+        extra = {
+            "user_id": str(me["id"]),
+            "username": str(me.get("username") or ""),
+            "client_id": client_id,
+        }
+        if client_secret:
+            extra["client_secret"] = client_secret  # the daemon refreshes without a person
+        refresh_token = answer.get("refresh_token")
+        record = TokenRecord(
+            access_token=token,
+            refresh_token=refresh_token if isinstance(refresh_token, str) else None,
+            expires_at=expiry_from(answer, ctx.clock()),
+            scope=str(answer.get("scope") or " ".join(SCOPES)),
+            extra=extra,
+        )
+        ctx.say(
+            f"x: connected to @{extra['username']}; the token lives two hours and the tool "
+            "refreshes it"
+            if record.refresh_token
+            else f"x: connected to @{extra['username']} without a refresh token"
+        )
+        return record
+
+    def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
+        if not record.refresh_token:
+            return None
+        client_id = record.extra.get("client_id", "")
+        if not client_id:
+            raise AuthError(
+                "x: the stored token lacks the app's client id",
+                hint="run `campaign accounts connect` again",
+            )
+        answer = call_json(
+            ctx,
+            NETWORK,
+            "refreshing the token",
+            "POST",
+            f"{ctx.base_url.rstrip('/')}/2/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": record.refresh_token,
+                "client_id": client_id,
+            },
+            **_client_auth(client_id, record.extra.get("client_secret", "")),
+        )
+        new_refresh = answer.get("refresh_token")
+        return record.with_access(
+            text_field(answer, "access_token", NETWORK, "refresh"),
+            expires_at=expiry_from(answer, ctx.clock()),
+            refresh_token=new_refresh if isinstance(new_refresh, str) and new_refresh else None,
+        )
