@@ -1,43 +1,208 @@
 """The ``campaign`` command line: a thin Typer app.
 
 This is the one place where :class:`CampaignSchedulerError` becomes a message on stderr and an
-exit code. Command modules import their heavy dependencies (SQLAlchemy, requests, APScheduler)
-inside the command functions so that ``campaign --help`` stays fast.
+exit code. Subcommands are registered by name and loaded only when they run (or when their own
+help is asked for), so ``campaign --help`` imports none of them; the command modules in turn
+import their heavy dependencies (SQLAlchemy, requests, APScheduler, the reports) inside the
+command functions. ``benchmarks/bench_cli.py`` measures the start-up of both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from typer.core import TyperGroup
 
 from campaign_scheduler import __version__
-from campaign_scheduler.cli import (
-    check_cmd,
-    init_cmd,
-    load_cmd,
-    metrics_cmd,
-    plan_cmd,
-    posts_cmd,
-    preview_cmd,
-    rehearsal_cmd,
-    report_cmd,
-    run_cmd,
-    status_cmd,
-)
-from campaign_scheduler.cli.accounts_cmd import accounts_app
-from campaign_scheduler.cli.channels_cmd import channels_app
-from campaign_scheduler.cli.output import report_error
-from campaign_scheduler.cli.state import AppState
 from campaign_scheduler.errors import CampaignSchedulerError
 
 DEBUG_ENV = "CAMPAIGN_DEBUG"
 
 
-class _TranslatingGroup(TyperGroup):
-    """Turns campaign-scheduler errors into a message and an exit code, without traceback."""
+class LazyCommand(NamedTuple):
+    """Where a subcommand lives, and the line ``campaign --help`` shows for it (the first
+    paragraph of its docstring; a test checks that the two agree)."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+#: Every subcommand, in the order ``campaign --help`` lists them.
+COMMANDS: dict[str, LazyCommand] = {
+    "init": LazyCommand(
+        "init_cmd",
+        "init",
+        "Start a campaign: write config.toml and a campaign file, new or copied from another.",
+    ),
+    "check": LazyCommand(
+        "check_cmd",
+        "check",
+        "Check the campaign, its drafts and the config; list every problem as path:line: message.",
+    ),
+    "load": LazyCommand(
+        "load_cmd",
+        "load",
+        "Sync drafts into the database: + new, ~ changed, − removed, = unchanged.",
+    ),
+    "plan": LazyCommand(
+        "plan_cmd",
+        "plan",
+        "Show the schedule grouped by day, with countdown labels, sender, channel and state.",
+    ),
+    "queue": LazyCommand(
+        "posts_cmd", "queue", "Queue an ad-hoc post for one sender on one or more channels."
+    ),
+    "approve": LazyCommand(
+        "posts_cmd",
+        "approve",
+        "Approve a post as your OS user: never by anyone who wrote or changed it\n"
+        "(rules.approvers lists who may).",
+    ),
+    "cancel": LazyCommand(
+        "posts_cmd", "cancel", "Cancel a post's deliveries that have not gone out."
+    ),
+    "reschedule": LazyCommand(
+        "posts_cmd", "reschedule", "Move a post that has not gone out to another time."
+    ),
+    "resolve": LazyCommand(
+        "posts_cmd",
+        "resolve",
+        "Settle a delivery whose outcome is unknown, after checking the account.",
+    ),
+    "run": LazyCommand(
+        "run_cmd",
+        "run",
+        "Publish on schedule until stopped (SIGTERM/SIGINT finish the call in flight).",
+    ),
+    "status": LazyCommand(
+        "status_cmd",
+        "status",
+        "Deliveries by state, overdue work, the daemon's heartbeat, accounts needing attention.",
+    ),
+    "history": LazyCommand(
+        "status_cmd",
+        "history",
+        "What was posted where and when: remote id, URL, attempts, errors.",
+    ),
+    "metrics": LazyCommand(
+        "metrics_cmd",
+        "metrics",
+        "Fetch figures for published posts (on a cadence: at once, after 1 h, 1 d, 7 d, at the "
+        "end).",
+    ),
+    "report": LazyCommand(
+        "report_cmd",
+        "report",
+        "Planned vs published, punctuality, engagement per channel, top posts, the countdown\n"
+        'timeline and earned hashtag use; unknown figures are shown as "—", never as 0.',
+    ),
+    "preview": LazyCommand(
+        "preview_cmd",
+        "preview",
+        'Show a draft as each of its networks will: text counted and cut ("… mehr"), thread\n'
+        "parts, image crops with alt text, link card. Reads the drafts, not the database.",
+    ),
+    "sandbox": LazyCommand(
+        "rehearsal_cmd",
+        "sandbox",
+        "Serve every network's API on loopback with seeded accounts until Ctrl-C; print a "
+        "config snippet.",
+    ),
+    "demo": LazyCommand(
+        "rehearsal_cmd",
+        "demo",
+        "Rehearse the campaign end to end on loopback sandboxes in about a minute, then report.",
+    ),
+    "channels": LazyCommand(
+        "channels_cmd", "channels_app", "Installed channels and account checks."
+    ),
+    "accounts": LazyCommand(
+        "accounts_cmd",
+        "accounts_app",
+        "Connect accounts to their networks and keep their tokens alive.",
+    ),
+}
+
+
+def load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
+    """Import one subcommand's module and build its click command (a group for ``channels``)."""
+    entry = COMMANDS[name]
+    found = getattr(import_module(f"campaign_scheduler.cli.{entry.module}"), entry.attribute)
+    if isinstance(found, typer.Typer):
+        target = found
+    else:
+        target = typer.Typer(
+            add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
+        )
+        target.command(name)(found)
+    command = typer.main.get_command(target)
+    command.name = name
+    assert isinstance(command, typer.core.TyperCommand | TyperGroup)
+    return command
+
+
+class _Commands(MutableMapping[str, Any]):
+    """The root group's subcommands: every name is known at once, a command is built on first
+    access. Click's lookup, listing and typo suggestions all go through this mapping."""
+
+    def __init__(self, eager: MutableMapping[str, Any]) -> None:
+        self.loaded: dict[str, Any] = dict(eager)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.loaded[name] = load_command(name)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self.loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(1 for name in self.loaded if name not in COMMANDS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self.loaded
+
+
+class _RootGroup(TyperGroup):
+    """Loads subcommands lazily and turns campaign-scheduler errors into a message and an exit
+    code, without traceback."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from typer._click.utils import make_default_short_help
+
+        commands = self.commands
+        assert isinstance(commands, _Commands)
+        names = list(commands)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in commands.loaded:
+                command = commands.loaded[name]
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                rows.append((name, make_default_short_help(COMMANDS[name].summary, limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -47,13 +212,15 @@ class _TranslatingGroup(TyperGroup):
 
             if os.environ.get(DEBUG_ENV):
                 raise
+            from campaign_scheduler.cli.output import report_error
+
             report_error(exc)
             raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(
     name="campaign",
-    cls=_TranslatingGroup,
+    cls=_RootGroup,
     help="Run a social-media campaign from the terminal: check, load, plan and publish posts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -86,28 +253,9 @@ def root(
     ] = False,
 ) -> None:
     """Run a social-media campaign from the terminal: check, load, plan and publish posts."""
+    from campaign_scheduler.cli.state import AppState
+
     ctx.obj = AppState(config_option=config, command=ctx.invoked_subcommand)
-
-
-app.command("init")(init_cmd.init)
-app.command("check")(check_cmd.check)
-app.command("load")(load_cmd.load)
-app.command("plan")(plan_cmd.plan)
-app.command("queue")(posts_cmd.queue)
-app.command("approve")(posts_cmd.approve)
-app.command("cancel")(posts_cmd.cancel)
-app.command("reschedule")(posts_cmd.reschedule)
-app.command("resolve")(posts_cmd.resolve)
-app.command("run")(run_cmd.run)
-app.command("status")(status_cmd.status)
-app.command("history")(status_cmd.history)
-app.command("metrics")(metrics_cmd.metrics)
-app.command("report")(report_cmd.report)
-app.command("preview")(preview_cmd.preview)
-app.add_typer(channels_app, name="channels")
-app.add_typer(accounts_app, name="accounts")
-app.command("sandbox")(rehearsal_cmd.sandbox)
-app.command("demo")(rehearsal_cmd.demo)
 
 
 def main() -> None:

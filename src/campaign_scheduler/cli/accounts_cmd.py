@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from campaign_scheduler.config import Account, Settings
 
 accounts_app = typer.Typer(
-    help="Connect accounts to their networks and keep their tokens alive.", no_args_is_help=True
+    help="Connect accounts to their networks and keep their tokens alive.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
 )
 
 

@@ -14,7 +14,13 @@ if TYPE_CHECKING:
     from campaign_scheduler.config import Settings
     from campaign_scheduler.store.engine import Store
 
-channels_app = typer.Typer(help="Installed channels and account checks.", no_args_is_help=True)
+
+channels_app = typer.Typer(
+    help="Installed channels and account checks.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+)
 
 
 @channels_app.command("list")
