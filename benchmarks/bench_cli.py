@@ -1,10 +1,15 @@
-"""Benchmark: `campaign --help`, `check` and `load` on a generated campaign of 10,000 drafts.
+"""Benchmark: start-up, `check` and `load` on a generated campaign of 10,000 drafts.
 
 Each command runs as a whole process (as a user runs it), repeated; the script prints the
-median and spread in milliseconds and the ratio to `python -c "import typer"` measured in the
-same run, so figures from different machines can be compared.
+median and spread in milliseconds and the ratio to a baseline measured in the same run, so
+figures from different machines can be compared:
 
-    .venv/bin/python benchmarks/bench_cli.py [--drafts 10000] [--runs 5]
+- `campaign --help` against `python -c "import typer, rich.console"` (goal: <= 1.2x),
+- `campaign status` against `python -c "import typer, rich.console, sqlalchemy"` (<= 1.5x),
+- `check` + `load` of the drafts into an empty database (goal: <= 3 s together) and `load`
+  with nothing changed (<= 1 s), against the typer baseline.
+
+    .venv/bin/python benchmarks/bench_cli.py [--drafts 10000] [--runs 5] [--only startup]
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 SENDERS = 50
 CAMPAIGN = """\
@@ -78,25 +85,45 @@ def generate(root: Path, drafts: int) -> Path:
     return root / "config.toml"
 
 
-def measure(command: list[str], runs: int, before: Callable[[], None] | None = None) -> list[float]:
+@dataclass
+class Case:
+    """One command to time, and the baseline it is compared with."""
+
+    name: str
+    command: list[str]
+    against: str
+    before: Callable[[], None] | None = None
+    exit_codes: tuple[int, ...] = (0,)
+    times: list[float] = field(default_factory=list)
+
+
+def run_once(case: Case) -> None:
     env = {**os.environ, "BENCH_TOKEN": "x", "BENCH_PASSWORD": "y"}
     env.pop("CAMPAIGN_DATABASE_URL", None)
-    times = []
+    if case.before is not None:
+        case.before()
+    started = time.perf_counter()
+    result = subprocess.run(case.command, capture_output=True, env=env, check=False)
+    case.times.append((time.perf_counter() - started) * 1000)
+    if result.returncode not in case.exit_codes:
+        sys.exit(f"{' '.join(case.command)} failed:\n{result.stderr.decode()[-2000:]}")
+
+
+def measure(cases: list[Case], runs: int) -> None:
+    """Round-robin: every case once per round, so that a noisy moment on the shared machine
+    hits a command and its baseline alike."""
     for _ in range(runs):
-        if before is not None:
-            before()
-        started = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, env=env, check=False)
-        times.append((time.perf_counter() - started) * 1000)
-        if result.returncode != 0:
-            sys.exit(f"{' '.join(command)} failed:\n{result.stderr.decode()[-2000:]}")
-    return times
+        for case in cases:
+            run_once(case)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drafts", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--only", choices=("startup", "load"), help="run only the start-up or the load part"
+    )
     args = parser.parse_args()
     campaign = shutil.which("campaign", path=str(Path(sys.executable).parent)) or "campaign"
     bytecode = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
@@ -113,30 +140,63 @@ def main() -> None:
                 Path(f"{database}{suffix}").unlink(missing_ok=True)
 
         base = [campaign, "--config", str(config)]
-        results = {
-            'python -c "import typer" (baseline)': measure(
-                [sys.executable, "-c", "import typer"], args.runs
-            ),
-            "campaign --help": measure([campaign, "--help"], args.runs),
-            f"campaign check ({args.drafts} drafts)": measure([*base, "check"], args.runs),
-            f"campaign load, empty database ({args.drafts} drafts)": measure(
-                [*base, "load"], args.runs, before=fresh_database
-            ),
-            f"campaign load, nothing changed ({args.drafts} drafts)": measure(
-                [*base, "load"], args.runs
-            ),
-        }
-    baseline = statistics.median(next(iter(results.values())))
+        typer_only = 'python -c "import typer, rich.console" (baseline)'
+        with_sqlalchemy = 'python -c "import typer, rich.console, sqlalchemy" (baseline)'
+        cases: list[Case] = []
+
+        def run(name: str, against: str, command: list[str], **options: Any) -> None:
+            cases.append(Case(name, command, against, **options))
+
+        run(typer_only, typer_only, [sys.executable, "-c", "import typer, rich.console"])
+        if args.only != "load":
+            run(
+                with_sqlalchemy,
+                with_sqlalchemy,
+                [sys.executable, "-c", "import typer, rich.console, sqlalchemy"],
+            )
+            run("campaign --help", typer_only, [campaign, "--help"])
+            run("campaign --version", typer_only, [campaign, "--version"])
+        if args.only != "startup":
+            run(f"campaign check ({args.drafts} drafts)", typer_only, [*base, "check"])
+            run(
+                f"campaign load, empty database ({args.drafts} drafts)",
+                typer_only,
+                [*base, "load"],
+                before=fresh_database,
+            )
+            run(
+                f"campaign load, nothing changed ({args.drafts} drafts)",
+                typer_only,
+                [*base, "load"],
+            )
+        if args.only != "load":
+            run_once(Case("first load", [*base, "load"], ""))
+            run(
+                f"campaign status ({args.drafts * 2} deliveries)",
+                with_sqlalchemy,
+                [*base, "status"],
+                exit_codes=(0, 1),  # 1: the drafts are overdue and no daemon runs
+            )
+        measure(cases, args.runs)
+    results = {case.name: (case.times, case.against) for case in cases}
     print(
         f"\nmedian of {args.runs} runs, bytecode cache {bytecode}, Python {sys.version.split()[0]}"
     )
-    print(f"{'command':58} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7}")
-    for name, times in results.items():
+    print(f"{'command':64} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7}")
+    for name, (times, against) in results.items():
         median = statistics.median(times)
-        print(
-            f"{name:58} {median:10.0f} {min(times):8.0f} {max(times):8.0f} "
-            f"{median / baseline:7.1f}x"
+        ratio = median / statistics.median(results[against][0])
+        note = (
+            ""
+            if against == name
+            else f"  vs {'+sqlalchemy' if 'sqlalchemy' in against else 'typer'}"
         )
+        print(f"{name:64} {median:10.0f} {min(times):8.0f} {max(times):8.0f} {ratio:7.2f}x{note}")
+    check = next((k for k in results if k.startswith("campaign check")), None)
+    fresh = next((k for k in results if "empty database" in k), None)
+    if check and fresh:
+        together = statistics.median(results[check][0]) + statistics.median(results[fresh][0])
+        print(f"{'check + load into an empty database (sum of medians)':64} {together:10.0f}")
 
 
 if __name__ == "__main__":

@@ -206,18 +206,61 @@ def test_python_dash_m_runs_the_same_app() -> None:
     assert result.stdout.startswith("campaign-scheduler ")
 
 
-@pytest.mark.parametrize("module", ["sqlalchemy", "apscheduler", "requests", "alembic"])
-def test_help_does_not_import_heavy_modules(module: str) -> None:
+#: Libraries and parts of the program that cost start-up time; a command loads only those it uses.
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "apscheduler",
+    "requests",
+    "psycopg",
+    "babel",
+    "holidays",
+    "apprise",
+    "PIL",
+    "icalendar",
+    "campaign_scheduler.reports",
+    "campaign_scheduler.sandbox",
+    "campaign_scheduler.rehearsal",
+    "campaign_scheduler.publishing",
+    "campaign_scheduler.metrics",
+    "campaign_scheduler.alerts",
+)
+
+
+def heavy_modules_loaded_by(*args: str) -> set[str]:
+    """Run ``campaign ARGS`` in a fresh interpreter; the HEAVY modules it imported."""
+    code = (
+        "import sys\n"
+        "from campaign_scheduler.cli import app\n"
+        f"try:\n    app({list(args)!r})\nexcept SystemExit:\n    pass\n"
+        f"heavy = {HEAVY!r}\n"
+        "print('loaded:', *(h for h in heavy if h in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1].split()
+    assert last[0] == "loaded:"
+    return set(last[1:])
+
+
+def test_help_and_version_import_none_of_the_heavy_modules() -> None:
+    assert heavy_modules_loaded_by("--help") == set()
+    assert heavy_modules_loaded_by("--version") == set()
+
+
+def test_help_does_not_even_load_the_subcommands() -> None:
     code = (
         "import sys\n"
         "from campaign_scheduler.cli import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        f"print({module!r} in sys.modules)"
+        "print(sorted(m for m in sys.modules if m.endswith('_cmd')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
     )
-    assert result.stdout.strip().splitlines()[-1] == "False"
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize("module", ["requests", "urllib3", "requests_oauthlib", "sqlalchemy"])
@@ -235,3 +278,40 @@ def test_check_reads_channel_specs_without_loading_http(module: str) -> None:
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_help_summaries_are_the_commands_own() -> None:
+    from campaign_scheduler.cli import COMMANDS, load_command
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name)
+        assert command.help is not None
+        assert command.help.split("\n\n")[0] == entry.summary, name
+
+
+def test_check_needs_no_database_and_no_network_library(workspace: Workspace) -> None:
+    workspace.draft("soest/01-klima")
+    assert heavy_modules_loaded_by("--config", str(workspace.config_file), "check") == set()
+
+
+@pytest.mark.parametrize("command", [["status"], ["history"], ["plan"], ["plan", "--json"]])
+def test_reading_commands_load_the_database_library_and_nothing_else(
+    workspace: Workspace, runner: CliRunner, command: list[str]
+) -> None:
+    workspace.draft("soest/01-klima")
+    assert invoke(runner, workspace, "load").exit_code == 0  # the database stands at head
+    loaded = heavy_modules_loaded_by("--config", str(workspace.config_file), *command)
+    # status names tokens that expire before their last post with the alert conditions'
+    # own code (apprise itself is loaded only to send)
+    expected = {"sqlalchemy", "campaign_scheduler.alerts"} if command == ["status"] else set()
+    assert loaded == {"sqlalchemy"} | expected
+
+
+def test_load_of_a_migrated_database_does_not_load_alembic(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    workspace.draft("soest/01-klima")
+    assert invoke(runner, workspace, "load").exit_code == 0
+    workspace.draft("soest/02-bald", body="Bald #5malklug")
+    loaded = heavy_modules_loaded_by("--config", str(workspace.config_file), "load")
+    assert loaded == {"sqlalchemy"}
