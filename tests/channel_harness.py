@@ -42,6 +42,8 @@ class Harness(ABC):
     requires_media: bool = False
     #: The network stores alt text for images.
     supports_alt_text: bool = True
+    #: Images travel inside the one call that creates the post (no separate upload).
+    media_in_creating_call: bool = False
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

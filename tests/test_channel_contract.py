@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -184,3 +185,44 @@ def test_recovery_after_a_lost_answer_never_posts_twice(harness: Harness, image:
 
 def test_verify_names_the_account(harness: Harness) -> None:
     assert harness.channel().verify()
+
+
+class _LeaseGone(Exception):
+    """What a worker's checkpoint raises once its lease is gone."""
+
+
+def test_a_worker_whose_lease_ran_out_during_its_uploads_creates_nothing(
+    harness: Harness, image: MediaFile
+) -> None:
+    """The publisher fences before it calls ``publish``; an adapter that writes more than once
+    (uploads, containers, then the post) calls ``post.checkpoint()`` before each of those writes,
+    so a worker whose lease ran out during a long upload stops before the post exists. Two
+    images, so that every network uploads them before it creates the post."""
+    if harness.media_in_creating_call:
+        pytest.skip(f"{harness.name} sends images with the post itself (one write)")
+    calls = 0
+
+    def count() -> None:
+        nonlocal calls
+        calls += 1
+
+    def with_two_images(text: str) -> OutboundPost:
+        return replace(post(harness, image, text), media=(image, image))
+
+    channel = harness.channel()
+    channel.publish(replace(with_two_images("Noch 7 Tage #5malklug"), checkpoint=count))
+    assert calls >= 2, "a checkpoint before each upload and one before the post"
+    posts_before = len(harness.created())
+    seen = 0
+
+    def lose_at_the_last() -> None:
+        nonlocal seen
+        seen += 1
+        if seen == calls:
+            raise _LeaseGone
+
+    with pytest.raises(_LeaseGone):
+        channel.publish(
+            replace(with_two_images("Noch 6 Tage #5malklug"), checkpoint=lose_at_the_last)
+        )
+    assert len(harness.created()) == posts_before

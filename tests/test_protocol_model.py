@@ -426,12 +426,9 @@ def test_the_protocol_model_on_postgresql(template: Path, postgres_url: str) -> 
     def fresh(root: Path) -> str:
         engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
-            for table in ("audit_event", "metric_snapshot", "attempt", "delivery", "post"):
-                connection.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-            connection.execute(
-                text("DROP TABLE IF EXISTS hashtag_use, account, sender, campaign, worker CASCADE")
-            )
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            # Every table, whatever later migrations add: the test's own database starts empty.
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
         return postgres_url
 

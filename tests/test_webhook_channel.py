@@ -523,3 +523,29 @@ def test_the_documented_verification_accepts_our_requests_and_refuses_tampering(
     assert verify("anders", stamp, signature, request.body) is False
     assert verify("geheim", stamp, signature, request.body + b" ") is False
     assert verify("geheim", str(int(stamp or 0) - 600), signature, request.body) is False
+
+
+MALFORMED_HEADERS: list[tuple[Any, Any]] = [
+    ("²", "sha256=" + "0" * 64),  # isdigit() but not a number int() reads
+    ("١٧٦٣١١٢٦٠٠", "sha256=" + "0" * 64),  # Arabic-Indic digits
+    ("9" * 5000, "sha256=" + "0" * 64),  # longer than int() converts
+    ("-1", "sha256=" + "0" * 64),
+    (" 1763112600", "sha256=" + "0" * 64),
+    ("1763112600", "sha256=ä" + "0" * 63),  # non-ASCII signature (compare_digest raises)
+    ("1763112600", "sha256=" + "0" * 6400),
+    ("1763112600", "md5=" + "0" * 67),
+    ("1763112600", ""),
+    ("", "sha256=" + "0" * 64),
+    (None, None),
+    (b"1763112600", b"sha256=" + b"0" * 64),  # bytes, as some frameworks hand headers over
+    (1763112600, "sha256=" + "0" * 64),
+]
+
+
+@pytest.mark.parametrize(("stamp", "signature"), MALFORMED_HEADERS)
+def test_the_documented_verification_refuses_malformed_headers_without_crashing(
+    stamp: Any, signature: Any
+) -> None:
+    verify = _docs_snippet()["verify"]
+    assert verify("geheim", stamp, signature, b"{}", now=1763112600) is False
+    assert verify("geheim", "1763112600", "sha256=" + "0" * 64, "{}", now=1763112600) is False

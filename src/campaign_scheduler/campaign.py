@@ -12,12 +12,15 @@ from campaign_scheduler.errors import InputError
 from campaign_scheduler.fields import FieldReader
 from campaign_scheduler.problems import Problem, has_errors
 from campaign_scheduler.timeutil import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
     PostingWindow,
     WhenError,
     parse_duration,
     parse_when,
     parse_window,
     wall_clock_to_utc,
+    year_in_range,
 )
 from campaign_scheduler.tomlsource import TomlDocument, read_toml
 
@@ -155,15 +158,22 @@ def _date(
     value = table.get(key)
     if value is None:
         return None
+    day: date | None = None
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
+        day = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
-    reader.error(f"'{key}' must be a date like \"2021-10-26\"", *path, key)
-    return None
+    if day is None:
+        reader.error(f"'{key}' must be a date like \"2021-10-26\"", *path, key)
+    elif not year_in_range(day.year):
+        reader.error(
+            f"'{key}': the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}", *path, key
+        )
+        day = None
+    return day
 
 
 def load_campaign(path: Path) -> tuple[Campaign | None, list[Problem]]:

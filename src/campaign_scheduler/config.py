@@ -59,10 +59,20 @@ class SecretRef:
         path = Path(self.target).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
+    def readable_by_others(self) -> bool:
+        """Whether a secret file grants any access to its group or to others."""
+        try:
+            return bool(self.path().stat().st_mode & 0o077)
+        except (OSError, ValueError):
+            return False
+
     def is_available(self, environ: Mapping[str, str] | None = None) -> bool:
         if self.kind == "env":
             return bool((os.environ if environ is None else environ).get(self.target))
-        return self.path().is_file()
+        try:
+            return self.path().is_file()
+        except ValueError:  # a NUL in the path
+            return False
 
     def resolve(self, environ: Mapping[str, str] | None = None) -> str:
         """The secret's value, read now. Raises :class:`SecretError` naming the reference."""
@@ -75,11 +85,20 @@ class SecretRef:
                 )
             return value
         try:
-            value = self.path().read_text(encoding="utf-8").strip()
-        except OSError as exc:
+            data = self.path().read_bytes()
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise SecretError(
-                f"secret {self} cannot be read: {exc.strerror or exc}",
+                f"secret {self} cannot be read: {reason}",
                 hint="check the path and that only you can read the file (chmod 600)",
+            ) from None
+        try:
+            value = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8").strip()
+        except UnicodeDecodeError:
+            # A SecretError marks the account as needing a person; it is not retried.
+            raise SecretError(
+                f"secret {self} is not UTF-8 text",
+                hint="write the secret into the file as plain UTF-8 text (chmod 600)",
             ) from None
         if not value:
             raise SecretError(f"secret {self} is empty")
@@ -405,6 +424,13 @@ def _read_account(
         if not ref.is_available(environ):
             reader.warning(
                 f"account '{name}': {ref.describe()} is not set; '{key}' is needed to publish",
+                *path,
+                key,
+            )
+        elif ref.kind == "file" and ref.readable_by_others():
+            reader.warning(
+                f"account '{name}': {ref.describe()} can be read by other users; "
+                f"restrict it with chmod 600",
                 *path,
                 key,
             )

@@ -17,8 +17,10 @@ from typing import Any
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.fields import FieldReader, did_you_mean
+from campaign_scheduler.media import MediaLocation, MediaRefusedError
 from campaign_scheduler.placeholders import render_draft
-from campaign_scheduler.problems import Problem
+from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.textfile import read_text, split_lines
 from campaign_scheduler.timeutil import WhenError, parse_when
 from campaign_scheduler.tomlsource import TomlDocument, parse_toml
 
@@ -31,14 +33,15 @@ VARIANT_KEYS = ("text",)
 
 @dataclass(frozen=True)
 class Media:
-    path: Path  # absolute
+    path: Path  # absolute, symlinks resolved, inside the sender's folder
     relative: str  # as written, relative to the draft's folder
     alt: str | None
     line: int
+    location: MediaLocation
 
     def file_digest(self) -> str | None:
         try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+            return hashlib.sha256(self.location.read()).hexdigest()
         except OSError:
             return None
 
@@ -84,7 +87,7 @@ def default_not_after(due_at: datetime, campaign: Campaign) -> datetime | None:
 
 def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
     """Return (front matter, its first line, body, the body's first line)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     if not lines or lines[0].strip() != FRONT_MATTER_FENCE:
         problem = Problem(path, 1, "a draft must start with a '+++' line (TOML front matter)")
         raise InputError(problem.format(), problems=[problem])
@@ -134,19 +137,31 @@ def load_drafts(posts_dir: Path, campaign: Campaign | None) -> tuple[list[Draft]
             )
             continue
         key = relative.with_suffix("").as_posix()
-        draft = parse_draft(path, key, sender, campaign, problems)
+        draft = parse_draft(path, key, sender, campaign, problems, posts_dir=posts_dir)
         if draft is not None:
             drafts.append(draft if campaign is None else render_draft(draft, campaign, problems))
     return drafts, problems
 
 
 def parse_draft(
-    path: Path, key: str, sender: str, campaign: Campaign | None, problems: list[Problem]
+    path: Path,
+    key: str,
+    sender: str,
+    campaign: Campaign | None,
+    problems: list[Problem],
+    *,
+    posts_dir: Path | None = None,
 ) -> Draft | None:
+    """Parse one draft; ``posts_dir`` (by default the folder above the sender's) is where
+    its media must stay, in ``posts_dir/<sender>/``."""
+    posts_dir = path.parent.parent if posts_dir is None else posts_dir
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(path, None, f"cannot read draft: {exc}"))
+        text = read_text(path, what="the draft")
+    except FileNotFoundError as exc:
+        problems.append(Problem(path, None, f"cannot read draft: {exc.strerror}"))
+        return None
+    except InputError as exc:
+        problems.extend(exc.problems)
         return None
     try:
         front, front_line, body, body_line = split_front_matter(text, path)
@@ -156,6 +171,7 @@ def parse_draft(
         return None
     reader = FieldReader(doc, problems)
     data = doc.data
+    problems.extend(_line_break_lookalikes(path, body, body_line))
     reader.known_keys(data, (), DRAFT_KEYS)
 
     due_at: datetime | None = None
@@ -198,12 +214,15 @@ def parse_draft(
         if relative is None:
             continue
         alt = reader.string(entry, media_path, "alt")
+        location = MediaLocation(posts_dir, sender, relative)
+        try:
+            located = location.locate()
+        except MediaRefusedError as exc:
+            reader.error(exc.reason, *media_path, "path")
+            continue
         media.append(
             Media(
-                (path.parent / relative).resolve(),
-                relative,
-                alt.strip() if alt else None,
-                doc.line_of(*media_path),
+                located, relative, alt.strip() if alt else None, doc.line_of(*media_path), location
             )
         )
 
@@ -236,6 +255,38 @@ def parse_draft(
         variants=variants,
         split=split,
     )
+
+
+#: Characters that some programs show as a line break and others not at all. They stay in the
+#: text as they are (never turned into a line break); ``check`` warns where they are.
+LINE_BREAK_LOOKALIKES = {
+    "\x0b": "vertical tab",
+    "\x0c": "form feed",
+    "\x1c": "file separator",
+    "\x1d": "group separator",
+    "\x1e": "record separator",
+    "\x85": "next line (U+0085)",
+    "\u2028": "line separator (U+2028)",
+    "\u2029": "paragraph separator (U+2029)",
+    "\r": "carriage return without line feed",
+}
+
+
+def _line_break_lookalikes(path: Path, body: str, body_line: int) -> list[Problem]:
+    found = []
+    for offset, line in enumerate(split_lines(body)):
+        names = sorted({LINE_BREAK_LOOKALIKES[ch] for ch in line if ch in LINE_BREAK_LOOKALIKES})
+        if names:
+            found.append(
+                Problem(
+                    path,
+                    body_line + offset,
+                    f"the text holds a {', a '.join(names)}: networks show it differently "
+                    "(or not at all); use a plain line break",
+                    Severity.WARNING,
+                )
+            )
+    return found
 
 
 def _resolve_when(reader: FieldReader, value: Any, campaign: Campaign, key: str) -> datetime | None:

@@ -86,6 +86,9 @@ class FieldReader:
         if not isinstance(value, str):
             self.error(f"'{key}' must be a string, not {type(value).__name__}", *path, key)
             return default
+        if "\x00" in value:  # no file name, URL or post may hold one
+            self.error(f"'{key}' contains a NUL character (\\u0000)", *path, key)
+            return default
         return value
 
     def boolean(self, table: Mapping[str, Any], path: KeyPath, key: str, default: bool) -> bool:
@@ -116,5 +119,8 @@ class FieldReader:
             return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.error(f"'{key}' must be a list of strings", *path, key)
+            return []
+        if any("\x00" in v for v in value):
+            self.error(f"'{key}' contains a NUL character (\\u0000)", *path, key)
             return []
         return list(value)

@@ -236,7 +236,7 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
 
     # Media.
     for media in draft.media:
-        if not media.path.is_file():
+        if not media.path.exists():
             error(f"media file not found: {media.relative}", media.line)
         if campaign.rules.require_alt_text and not media.alt:
             error(f'image {media.relative} has no alt text (add alt = "…")', media.line)

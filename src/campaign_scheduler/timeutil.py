@@ -231,7 +231,50 @@ _GERMAN_DATE = re.compile(r"\b\d{1,2}\.\d{1,2}\.")
 _UTC_NAMES = frozenset({"UTC", "Z", "GMT", "UT"})
 
 
+#: The years a time may fall in: wide enough for any campaign, narrow enough that adding a
+#: grace period, a countdown or a zone offset never leaves the years ``datetime`` covers
+#: (0001-9999, where 0001-01-01 in Berlin or 9999-12-31 plus a day raise OverflowError).
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9000
+
+
+def year_in_range(year: int) -> bool:
+    return EARLIEST_YEAR <= year <= LATEST_YEAR
+
+
+def _year_error(shown: object) -> WhenError:
+    return WhenError(
+        f"bad time '{shown}': the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}"
+    )
+
+
 def parse_when(
+    value: str | datetime | date,
+    *,
+    zone: ZoneInfo,
+    event_start: datetime | None,
+    allow_natural: bool = False,
+    now: datetime | None = None,
+) -> datetime:
+    """Resolve a "when" (CONTRACT.md) to an aware UTC instant.
+
+    Raises :class:`WhenError` for anything it cannot resolve, including a time outside the
+    years :data:`EARLIEST_YEAR` to :data:`LATEST_YEAR`."""
+    shown = value.isoformat(sep=" ") if isinstance(value, datetime) else value
+    if isinstance(value, date) and not year_in_range(value.year):
+        raise _year_error(shown)
+    try:
+        instant = _parse_when(
+            value, zone=zone, event_start=event_start, allow_natural=allow_natural, now=now
+        )
+    except OverflowError:
+        raise _year_error(shown) from None
+    if not year_in_range(instant.year):
+        raise _year_error(shown)
+    return instant
+
+
+def _parse_when(
     value: str | datetime | date,
     *,
     zone: ZoneInfo,

@@ -17,6 +17,7 @@ from typing import Any
 
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.textfile import read_text, split_lines
 
 KeyPath = tuple[str | int, ...]
 
@@ -77,7 +78,7 @@ def scan_key_lines(text: str, first_line: int = 1) -> dict[KeyPath, int]:
     table: KeyPath = ()
     open_string: str | None = None
     depth = 0
-    for offset, raw in enumerate(text.splitlines()):
+    for offset, raw in enumerate(split_lines(text)):
         number = first_line + offset
         if open_string is not None:
             if open_string in raw:
@@ -136,6 +137,11 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
     """
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # arrays or tables nested thousands deep
+        problem = Problem(
+            path, first_line, "malformed TOML: arrays or tables are nested too deeply"
+        )
+        raise InputError(problem.format(), problems=[problem]) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = first_line
@@ -143,7 +149,7 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
             line = first_line + int(match.group(1)) - 1
             message = _LINE_IN_ERROR.sub("", message).strip()
         elif "end of document" in message:
-            line = first_line + max(len(text.splitlines()) - 1, 0)
+            line = first_line + max(len(split_lines(text)) - 1, 0)
             message = message.replace("(at end of document)", "before the end").strip()
         problem = Problem(path, line, f"malformed TOML: {message}")
         raise InputError(problem.format(), problems=[problem]) from None
@@ -152,11 +158,8 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
 
 def read_toml(path: Path) -> TomlDocument:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         problem = Problem(path, None, "file not found")
         raise InputError(f"{path}: file not found", problems=[problem]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        problem = Problem(path, None, f"cannot read: {exc}")
-        raise InputError(problem.format(), problems=[problem]) from None
     return parse_toml(text, path)

@@ -15,6 +15,7 @@ class TelegramHarness(Harness):
     name = "telegram"
     keeps_language = False  # the Bot API has no language field
     supports_alt_text = False  # nor alt text for photos
+    media_in_creating_call = True  # sendPhoto carries the image
 
     def start(self) -> None:
         self.sandbox = TelegramSandbox().start_in_process()

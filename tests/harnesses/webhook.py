@@ -18,6 +18,7 @@ class WebhookHarness(Harness):
     # language and alt text travel in the JSON body (the receiver keeps them).
     keeps_language = True
     supports_alt_text = True
+    media_in_creating_call = True  # the payload carries the image
 
     def start(self) -> None:
         self.sandbox = WebhookSandbox().start_in_process()

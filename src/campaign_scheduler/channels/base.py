@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import NO_LIMIT, TextRule
+from campaign_scheduler.media import MediaLocation, read_regular
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -29,11 +30,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MediaFile:
-    """An image (or other file) to attach, with its alt text."""
+    """An image (or other file) to attach, with its alt text.
+
+    Adapters read the file with :meth:`read_bytes`, never through ``path``: it refuses a file
+    outside its sender's folder, a symlink and anything that is not a regular file."""
 
     path: Path
     alt: str | None
     mime_type: str
+    #: Where the draft says the file is; the publisher always sets it.
+    location: MediaLocation | None = None
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes; raises :class:`OSError` (``MediaRefusedError`` for a refusal)."""
+        if self.location is not None:
+            return self.location.read()
+        return read_regular(self.path)
 
     def read(self, channel: str) -> bytes:
         """The file's bytes; :class:`RejectedError` (naming ``channel``) when it cannot be
@@ -41,7 +53,7 @@ class MediaFile:
         from campaign_scheduler.errors import RejectedError
 
         try:
-            return self.path.read_bytes()
+            return self.read_bytes()
         except OSError as exc:
             raise RejectedError(
                 f"{channel}: cannot read media file {self.path}: {exc.strerror or exc}"

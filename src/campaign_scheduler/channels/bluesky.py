@@ -40,7 +40,7 @@ points that matter to the publisher:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -193,6 +193,8 @@ class BlueskyChannel(Channel):
         session = self._session()
         rkey = record_key(post.idempotency_key)
         record = self._record(post)
+        if post.media:
+            post.checkpoint()  # the uploads may have taken long
         body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record}
         try:
             answer = self._call("POST", "com.atproto.repo.createRecord", json=body, creates=True)
@@ -318,7 +320,7 @@ class BlueskyChannel(Channel):
         if post.media:
             record["embed"] = {
                 "$type": "app.bsky.embed.images",
-                "images": [self._image(media) for media in post.media],
+                "images": [self._image(media, post.checkpoint) for media in post.media],
             }
         elif post.link_card is not None:
             record["embed"] = self._external(post.link_card)
@@ -355,8 +357,9 @@ class BlueskyChannel(Channel):
         did = answer.get("did")
         return did if isinstance(did, str) and did.startswith("did:") else None
 
-    def _image(self, media: MediaFile) -> dict[str, Any]:
+    def _image(self, media: MediaFile, checkpoint: Callable[[], None]) -> dict[str, Any]:
         content = media.read(self.name)
+        checkpoint()  # an upload is a write: only while this worker holds the post
         answer = self._call(
             "POST",
             "com.atproto.repo.uploadBlob",

@@ -131,7 +131,11 @@ class FacebookChannel(Channel):
         elif len(post.media) == 1:
             post_id = self._photo_post(page, post.text, post.media[0])
         else:
-            photo_ids = [self._upload(page, media, published=False) for media in post.media]
+            photo_ids = []
+            for media in post.media:
+                post.checkpoint()  # each upload is a write: only while this worker holds the post
+                photo_ids.append(self._upload(page, media, published=False))
+            post.checkpoint()
             data = {
                 "message": post.text,
                 "attached_media": [{"media_fbid": photo_id} for photo_id in photo_ids],
@@ -262,6 +266,7 @@ class FacebookChannel(Channel):
         data: dict[str, Any] = {"message": post.text}
         if post.media:
             data["attachment_id"] = self._upload(self.page_id, post.media[0], published=False)
+            post.checkpoint()
         answer = self.api.post(f"{parent}/comments", data, creates=True)
         comment_id = self._created_id(answer)
         return read_receipt(

@@ -233,7 +233,12 @@ class LinkedInChannel(Channel):
             raise RejectedError(NO_REPLIES)
         organization = self._organization()
         commentary = to_little(post.text)
-        images = [(self._upload(media, organization), media.alt) for media in post.media]
+        images = []
+        for media in post.media:
+            post.checkpoint()  # each upload is a write: only while this worker holds the post
+            images.append((self._upload(media, organization), media.alt))
+        if images:
+            post.checkpoint()  # waiting for an upload may have taken long
         body: dict[str, Any] = {
             "author": organization,
             "commentary": commentary,

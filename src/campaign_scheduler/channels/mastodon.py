@@ -130,7 +130,12 @@ class MastodonChannel(Channel):
         return value if value is not None else self._configured_limit()
 
     def publish(self, post: OutboundPost) -> Receipt:
-        media_ids = [self._upload(media) for media in post.media]
+        media_ids = []
+        for media in post.media:
+            post.checkpoint()  # each upload is a write: only while this worker holds the post
+            media_ids.append(self._upload(media))
+        if media_ids:
+            post.checkpoint()  # polling an upload may have taken long
         body: dict[str, Any] = {"status": post.text, "visibility": "public"}
         if post.language:
             body["language"] = post.language

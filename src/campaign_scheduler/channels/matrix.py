@@ -177,10 +177,14 @@ class MatrixChannel(Channel):
 
     def publish(self, post: OutboundPost) -> Receipt:
         room_id = self._room_id()
-        media_events = [
-            self._send_media(room_id, media, f"{post.idempotency_key}-media-{number}", post)
-            for number, media in enumerate(post.media, start=1)
-        ]
+        media_events = []
+        for number, media in enumerate(post.media, start=1):
+            post.checkpoint()  # each media event is a write: only while this worker holds the post
+            media_events.append(
+                self._send_media(room_id, media, f"{post.idempotency_key}-media-{number}", post)
+            )
+        if media_events:
+            post.checkpoint()
         content = message_content(post, media_events)
         event_id = self._send(room_id, post.idempotency_key, content)
         receipt = self._receipt(room_id, event_id)

@@ -17,8 +17,8 @@ built-in channels:
 ``x``
     twitter-text v3 weighted length (``twitter-text-parser``): URLs 23, emoji sequences 2, CJK
     and other code points outside the Latin ranges 2, text NFC-normalised first. Limit 280.
-    Its URL pattern (stdlib ``re``) slows down sharply on long chains like "a.a.a.…" (about 4 s
-    for 2000 characters of them); ordinary prose of that length takes milliseconds.
+    Its URL pattern (stdlib ``re``) backtracks quadratically on long chains like "a.a.a.…"
+    (213 s for 5,000 characters); see "Hostile text" below for the guard.
 ``threads``
     500, where a grapheme cluster that is an emoji counts as many as its UTF-8 bytes (👍 = 4) and
     any other grapheme cluster counts 1. Threads documents the emoji rule only; counting other
@@ -39,6 +39,16 @@ built-in channels:
 ``webhook``
     No limit; :func:`measure` reports grapheme clusters.
 
+Hostile text: the URL patterns of twitter-text (X, and Mastodon's, built from its parts) try
+every start inside a run of domain characters and backtrack over every label of it, so a text
+that is one long "a.a.a.…" takes minutes. A *long run* -- a stretch without a space or other
+punctuation than ``.``, ``-`` and ``_`` that holds more than 6 dots, or is longer than 253
+characters (the longest domain name DNS allows) with one of ``.``, ``-``, ``_`` in it -- is
+therefore never a link: it is counted character by character, as the text
+it is, and the URL patterns only see the text around it (:func:`_link_free_runs`). No ordinary
+domain looks like that, so counts of ordinary text are exactly those of the patterns alone; for
+a long run the count errs on the long side. Every count is then linear in the text's length.
+
 Only the standard library, ``regex`` and ``twitter_text`` are used here. ``twitter_text`` takes
 about 0.2 s to import (it builds its emoji pattern), so it is imported on first use.
 """
@@ -46,7 +56,8 @@ about 0.2 s to import (it builds its emoji pattern), so it is imported on first 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -130,8 +141,76 @@ def _threads_length(text: str) -> int:
 def _x_weighted_length(text: str) -> int:
     from twitter_text import parse_tweet
 
-    result: Any = parse_tweet(text)
-    return int(result.weightedLength)
+    runs = _link_free_runs(text)
+    if not runs:
+        result: Any = parse_tweet(text)
+        return int(result.weightedLength)
+    # twitter-text normalises to NFC before it counts; doing it first keeps the pieces apart.
+    text = unicodedata.normalize("NFC", text)
+    total = 0
+    for start, end, is_run in _pieces(text, _link_free_runs(text)):
+        piece = text[start:end]
+        if is_run:  # no dot, no URL: twitter-text skips its URL pattern (same weight: 1)
+            piece = piece.replace(".", ",")
+        total += int(parse_tweet(piece).weightedLength)
+    return total
+
+
+# --- long runs that are never links -------------------------------------------------------------
+
+#: A run of domain characters longer than this is no domain name (DNS allows 253) ...
+MAX_LINK_RUN = 253
+#: ... nor is one with more dots than this (no ordinary address has that many labels).
+MAX_LINK_RUN_DOTS = 6
+
+
+@functools.cache
+def _domain_run_pattern() -> regex.Pattern[str]:
+    from twitter_text.regexp.invalid_domain_chars import invalid_domain_chars
+
+    return regex.compile(rf"[^{invalid_domain_chars.pattern}]+|[._\-]+")
+
+
+def _link_free_runs(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` that are too long to be (part of) a link: maximal runs of domain
+    characters, dots, hyphens and underscores with more than :data:`MAX_LINK_RUN` characters
+    or :data:`MAX_LINK_RUN_DOTS` dots. Linear: one scan, no backtracking."""
+    if len(text) <= MAX_LINK_RUN and text.count(".") <= MAX_LINK_RUN_DOTS:
+        return []
+    runs: list[tuple[int, int]] = []
+    start = end = -1
+    for match in _domain_run_pattern().finditer(text):
+        if match.start() == end:  # glued to the previous piece: the same run
+            end = match.end()
+            continue
+        if start >= 0 and _too_long(text, start, end):
+            runs.append((start, end))
+        start, end = match.span()
+    if start >= 0 and _too_long(text, start, end):
+        runs.append((start, end))
+    return runs
+
+
+def _too_long(text: str, start: int, end: int) -> bool:
+    if text.count(".", start, end) > MAX_LINK_RUN_DOTS:
+        return True
+    # A long run of letters alone is cheap for the patterns and may be a long URL path
+    # ("https://example.org/aaaa…"); with separators in it, it is what makes them backtrack.
+    return end - start > MAX_LINK_RUN and any(
+        text.find(separator, start, end) >= 0 for separator in ".-_"
+    )
+
+
+def _pieces(text: str, runs: list[tuple[int, int]]) -> Iterator[tuple[int, int, bool]]:
+    """``text`` cut into (start, end, is_long_run) pieces around ``runs``."""
+    position = 0
+    for start, end in runs:
+        if start > position:
+            yield position, start, False
+        yield start, end, True
+        position = end
+    if position < len(text):
+        yield position, len(text), False
 
 
 # --- Mastodon -----------------------------------------------------------------------------------
@@ -222,7 +301,15 @@ def _mastodon_urls(text: str) -> list[_Entity]:
         return []
     patterns = _twitter_patterns()
     entities = []
-    for match in patterns["url"].finditer(text):
+    for start, end, is_run in _pieces(text, _link_free_runs(text)):
+        if not is_run:
+            entities.extend(_mastodon_urls_in(text, start, end, patterns))
+    return entities
+
+
+def _mastodon_urls_in(text: str, pos: int, endpos: int, patterns: dict[str, Any]) -> list[_Entity]:
+    entities = []
+    for match in patterns["url"].finditer(text, pos, endpos):
         if match.group("protocol") is None:
             continue
         url: str = match.group("url")

@@ -1,32 +1,60 @@
-"""Printing for the CLI: stdout for results, stderr for messages; JSON without rich."""
+"""Printing for the CLI: stdout for results, stderr for messages; JSON without rich.
+
+Every line goes through :func:`~campaign_scheduler.terminal.clean`: names, file names, network
+answers and errors can come from outside and must not drive the terminal. Rich output takes
+outside text only as :func:`plain` (a ``Text``, never parsed for markup).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from campaign_scheduler.errors import CampaignSchedulerError, InputError
+from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.terminal import clean, json_safe, one_line
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+__all__ = [
+    "clean",
+    "err_line",
+    "one_line",
+    "plain",
+    "write_atomically",
+    "write_json",
+    "write_line",
+]
 
 
 def write_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_safe(json.dumps(value, ensure_ascii=False, indent=2)) + "\n")
 
 
 def write_line(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(clean(text) + "\n")
 
 
 def err_line(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(clean(text) + "\n")
+
+
+def plain(text: str, style: str = "") -> Text:
+    """Outside text for a rich table or console: escaped, and never read as markup."""
+    from rich.text import Text
+
+    return Text(one_line(text), style=style)
 
 
 def print_problems(problems: Iterable[Problem], relative_to: Path | None = None) -> None:
     for problem in problems:
-        sys.stdout.write(problem.format(relative_to or Path.cwd()) + "\n")
+        write_line(problem.format(relative_to or Path.cwd()))
 
 
 def report_error(exc: CampaignSchedulerError) -> None:
@@ -36,3 +64,38 @@ def report_error(exc: CampaignSchedulerError) -> None:
     err_line(f"error: {exc.message}")
     if exc.hint:
         err_line(f"hint: {exc.hint}")
+
+
+def write_atomically(path: Path, data: bytes, *, option: str) -> None:
+    """Write ``data`` to ``path`` (given with ``option``) so that readers see the old file or
+    the new one, never half of one: a fresh temporary file in the same folder (``tempfile``,
+    created exclusively with mode 0600, so no symlink planted under a guessable name is
+    followed), flushed to disk, then renamed over ``path``. A missing folder is a usage error.
+    """
+    if "\x00" in str(path):
+        raise UsageError(f"{option}: the path contains a NUL character")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option}: the folder {one_line(str(folder))} does not exist")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CampaignSchedulerError(
+            f"{option}: cannot write in {folder}: {exc.strerror or exc}"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644 & ~_umask())
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

@@ -8,13 +8,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campaign_scheduler.cli.output import err_line, write_json
+from campaign_scheduler.cli.output import (
+    err_line,
+    one_line,
+    plain,
+    write_atomically,
+    write_json,
+)
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import NotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from zoneinfo import ZoneInfo
+
+    from rich.text import Text
 
     from campaign_scheduler.calendar_rules import SpecialDay
     from campaign_scheduler.store.queries import PlanRow
@@ -79,7 +87,7 @@ def plan(
             event_end=campaign.event.end,
             event_url=campaign.event.url,
         )
-        _write_atomically(ics, data)
+        write_atomically(ics, data, option="--ics")
         err_line(f"wrote {ics} ({len({r.post for r in rows})} posts)")
 
     if as_json:
@@ -88,12 +96,6 @@ def plan(
         )
     elif ics is None or rows:
         _print_table(rows, zone, campaign.event.start, campaign.name, special_day)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
 
 
 def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
@@ -134,20 +136,25 @@ STATE_STYLES = {
 }
 
 
-def _channels_cell(rows: list[PlanRow]) -> str:
+def _channels_cell(rows: list[PlanRow]) -> Text:
     """``mastodon, bluesky: pending`` when all share a state, else each with its own."""
+    from rich.text import Text
+
     states = {r.state for r in rows}
     approval = " (needs approval)" if any(r.needs_approval for r in rows) else ""
+    cell = Text()
     if len(states) == 1:
         state = rows[0].state
-        style = STATE_STYLES.get(state, "")
-        names = ", ".join(r.channel for r in rows)
-        return f"{names}: [{style}]{state}{approval}[/]"
-    parts = []
-    for r in rows:
-        style = STATE_STYLES.get(r.state, "")
-        parts.append(f"{r.channel}: [{style}]{r.state}[/]")
-    return ", ".join(parts) + approval
+        cell.append(one_line(", ".join(r.channel for r in rows)) + ": ")
+        cell.append(one_line(state + approval), style=STATE_STYLES.get(state, ""))
+        return cell
+    for index, r in enumerate(rows):
+        if index:
+            cell.append(", ")
+        cell.append(one_line(r.channel) + ": ")
+        cell.append(one_line(r.state), style=STATE_STYLES.get(r.state, ""))
+    cell.append(approval)
+    return cell
 
 
 def _print_table(
@@ -158,7 +165,6 @@ def _print_table(
     special_day: Callable[[datetime], SpecialDay | None],
 ) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     from campaign_scheduler.calendar_rules import DayKind
@@ -168,7 +174,7 @@ def _print_table(
     if not rows:
         console.print("Nothing planned.")
         return
-    table = Table(title=title, title_justify="left", pad_edge=False)
+    table = Table(title=plain(title), title_justify="left", pad_edge=False)
     table.add_column("Time", no_wrap=True)
     table.add_column("Sender", no_wrap=True)
     table.add_column("Post")
@@ -184,18 +190,18 @@ def _print_table(
             current_day = local.date()
             label = countdown_label(due_at, event_start, zone)
             special = special_day(due_at)
-            note = ""
+            note: Text | str = ""
             if special is not None:
                 style = "bold red" if special.kind is DayKind.QUIET else "bold yellow"
-                note = f"[{style}]{escape(special.label())}[/]"
+                note = plain(special.label(), style)
             table.add_section()
             # The year whenever it is not the current one: "Thu 04 Nov 2021".
             day = f"{local:%a %d %b}" if local.year == this_year else f"{local:%a %d %b %Y}"
-            table.add_row(f"[bold]{day}[/]", f"[bold]{label}[/]", note, "")
+            table.add_row(plain(day, "bold"), plain(label, "bold"), note, "")
         table.add_row(
             f"{local:%H:%M}",
-            post_rows[0].sender,
-            key.split("/", 1)[-1],
+            plain(post_rows[0].sender),
+            plain(key.split("/", 1)[-1]),
             _channels_cell(post_rows),
         )
     console.print(table)

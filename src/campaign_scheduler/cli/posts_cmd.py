@@ -22,6 +22,7 @@ from campaign_scheduler.cli.common import (
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.state import current_user
 from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
+from campaign_scheduler.textfile import decode_utf8, read_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -45,7 +46,7 @@ def _text_from_editor() -> str:
         completed = subprocess.run([*shlex.split(editor), str(path)], check=False)
         if completed.returncode != 0:
             raise UsageError(f"the editor ({editor}) exited with {completed.returncode}")
-        return path.read_text(encoding="utf-8").strip()
+        return read_text(path, what="the text").strip()
 
 
 def queue(
@@ -91,7 +92,7 @@ def queue(
     if (at is None) == (not next_slot):
         raise UsageError("give either --at WHEN or --next-slot")
     if text == "-":
-        text = sys.stdin.read().strip()
+        text = decode_utf8(sys.stdin.buffer.read(), Path("<stdin>"), what="the text").strip()
     elif text is None:
         text = _text_from_editor()
     if not text:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from campaign_scheduler.cli.output import err_line
+from campaign_scheduler.cli.output import err_line, write_atomically
 from campaign_scheduler.reports import Format, GroupBy, Lang
 
 
@@ -48,7 +47,7 @@ def report(
     from campaign_scheduler.reports.build import build_report
     from campaign_scheduler.reports.i18n import language_of
 
-    if output is not None and not output.parent.resolve().is_dir():
+    if output is not None and not output.parent.is_dir():
         raise UsageError(f"--output: the folder {output.parent} does not exist")
     with opened(ctx) as c:
         result = build_report(c.store, c.campaign.slug, by=by)
@@ -58,7 +57,8 @@ def report(
         output = Path(f"report-{slug}.html")
     if output is not None:
         text = render(result, fmt, language)
-        _write_atomically(output, text, bom=fmt is Format.CSV)
+        encoding = "utf-8-sig" if fmt is Format.CSV else "utf-8"
+        write_atomically(output, text.encode(encoding), option="--output")
         err_line(f"wrote {output.resolve()}")
     elif fmt is Format.TABLE:
         from rich.console import Console
@@ -69,22 +69,7 @@ def report(
         console = Console(highlight=False, width=None if sys.stdout.isatty() else FILE_WIDTH)
         print_table(result, Words(language), console)
     else:
-        sys.stdout.write(render(result, fmt, language))
+        from campaign_scheduler.terminal import clean, json_safe
 
-
-def _write_atomically(path: Path, text: str, *, bom: bool = False) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``: readers see
-    the old file or the new one, never half of one. A CSV file starts with a byte-order
-    mark so that spreadsheet programs read it as UTF-8."""
-    from campaign_scheduler.errors import CampaignSchedulerError
-
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
+        text = render(result, fmt, language)
+        sys.stdout.write(json_safe(text) if fmt is Format.JSON else clean(text))

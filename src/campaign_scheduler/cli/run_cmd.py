@@ -12,6 +12,7 @@ import typer
 
 from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
+from campaign_scheduler.terminal import clean, json_safe
 
 if TYPE_CHECKING:
     from campaign_scheduler.store.engine import Store
@@ -52,15 +53,20 @@ class _JsonFormatter(_IsoTimeFormatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json_safe(json.dumps(entry, ensure_ascii=False))
+
+
+class _TextFormatter(_IsoTimeFormatter):
+    """Log lines for a terminal: network answers in messages cannot drive it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
 
 
 def _setup_logging(as_json: bool, verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        _JsonFormatter()
-        if as_json
-        else _IsoTimeFormatter("%(asctime)s %(levelname)-7s %(message)s")
+        _JsonFormatter() if as_json else _TextFormatter("%(asctime)s %(levelname)-7s %(message)s")
     )
     root = logging.getLogger("campaign_scheduler")
     root.handlers[:] = [handler]

@@ -39,6 +39,7 @@ from campaign_scheduler.errors import (
     RejectedError,
     UnavailableError,
 )
+from campaign_scheduler.media import MediaLocation, MediaRefusedError
 from campaign_scheduler.publishing.decide import Abilities, Action, Do, Event, Facts, decide
 from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.publishing.queue import Claim, LeaseLostError, Outcome, OutcomeKind
@@ -97,6 +98,20 @@ def _describe(error: ChannelError) -> str:
     return error.message
 
 
+def _media_refusals(post: OutboundPost) -> list[str]:
+    """Media the post may not take (outside the sender's folder, not a regular file); the
+    adapters' reads go through the same guard, this names the reason before any call."""
+    refusals = []
+    for media in post.media:
+        if media.location is None:
+            continue
+        try:
+            media.location.locate()
+        except MediaRefusedError as exc:
+            refusals.append(exc.reason)
+    return refusals
+
+
 @dataclass
 class _Progress:
     """What this claim knows so far (starts as the record says)."""
@@ -124,12 +139,14 @@ class Publisher:
         self.rng = rng
 
     def outbound(self, claim: Claim) -> OutboundPost:
-        folder = self.media_root / claim.post_key.split("/", 1)[0]
+        sender = claim.post_key.split("/", 1)[0]
+        folder = self.media_root / sender
         media = tuple(
             MediaFile(
                 path=folder / item["path"],
                 alt=item.get("alt"),
                 mime_type=mimetypes.guess_type(str(item["path"]))[0] or "application/octet-stream",
+                location=MediaLocation(self.media_root, sender, str(item["path"])),
             )
             for item in claim.media
         )
@@ -221,7 +238,7 @@ class Publisher:
                         continue
                 part = self._part(claim, post, progress)
                 if action.do is Do.SEND and not progress.maybe_out and not progress.parts:
-                    problems = channel.validate(part)
+                    problems = [*_media_refusals(post), *channel.validate(part)]
                     if problems:
                         event, error = Event.REJECTED, "; ".join(problems)
                         continue

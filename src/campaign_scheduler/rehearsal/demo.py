@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from campaign_scheduler.config import Settings, load_settings
@@ -42,6 +44,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.terminal import one_line
 
 if TYPE_CHECKING:
     from campaign_scheduler.rehearsal.networks import RehearsalNetwork
@@ -185,7 +188,7 @@ def _progress(store: Store, slug: str) -> tuple[Table, int, dict[str, int]]:
         table.add_column(column, justify="left" if column == "Sender" else "right")
     for sender, states in sorted(per_sender.items()):
         table.add_row(
-            sender,
+            Text(one_line(sender)),
             str(states.get("published", 0)),
             str(sum(states.get(s, 0) for s in ACTIVE)),
             str(states.get("failed", 0)),
@@ -228,7 +231,8 @@ def run_demo(
     try:
         workspace = prepare(source, workdir, networks)
         console.print(
-            f"[bold]Rehearsal of {source.campaign_path.name}[/] in {workspace.root}: "
+            f"[bold]Rehearsal of {escape(one_line(source.campaign_path.name))}[/] in "
+            f"{escape(one_line(str(workspace.root)))}: "
             f"{len(workspace.accounts)} accounts on {len(networks)} loopback sandboxes "
             f"({', '.join(channels_needed)}). Nothing leaves this machine."
         )
@@ -265,7 +269,7 @@ def run_demo(
                 collect_hashtag_use(
                     store, channels, datetime.now(UTC), accounts=settings.accounts, report=sweep
                 )
-                console.print(f"metrics: {sweep.summary()}")
+                console.print(Text(one_line(f"metrics: {sweep.summary()}")))
                 as_of = _map_back(store, campaign.slug, clock, datetime.now(UTC))
                 console.print(
                     "The report shows the rehearsal on the campaign's own days "
@@ -283,7 +287,9 @@ def run_demo(
             finally:
                 store.dispose()
         seconds = time.monotonic() - began
-        console.print(f"HTML report: {html_report.resolve()}  ({seconds:.0f} s in all)")
+        console.print(
+            Text(one_line(f"HTML report: {html_report.resolve()}  ({seconds:.0f} s in all)"))
+        )
         return DemoResult(workspace, counts, html_report, seconds)
     finally:
         for network in networks.values():

@@ -22,9 +22,30 @@ from campaign_scheduler.reports.model import (
 
 @dataclass(frozen=True)
 class Cell:
+    """One cell. ``link`` is kept only for an ``http(s)`` URL: addresses come from network
+    answers, and a ``javascript:`` or ``data:`` one must never become a link in a report."""
+
     text: str
     numeric: bool = False
     link: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.link is not None and not is_web_link(self.link):
+            object.__setattr__(self, "link", None)
+
+
+def is_web_link(url: str) -> bool:
+    """Whether ``url`` is an absolute ``http://`` or ``https://`` URL with a host and no
+    whitespace or control characters (anything else is shown as text, never linked)."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 German output is written for German spreadsheet programs: ``;`` between fields and a
 decimal comma; English uses ``,`` and a decimal point. Unknown figures are empty cells,
-never 0.
+never 0. A text cell (key, name) that a spreadsheet would read as a formula -- it starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return -- gets a leading ``'``
+(:func:`neutralise`); figures are numbers this module writes itself.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """``text`` safe to open in a spreadsheet: a formula-like start gets a leading ``'``."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def header(words: Words, by_column: str) -> list[str]:
     german = words.lang is Lang.DE
     names = {
@@ -54,7 +65,7 @@ def render_csv(report: Report, words: Words) -> str:
     german = words.lang is Lang.DE
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if german else ",", lineterminator="\r\n")
-    writer.writerow(header(words, words(f"col.{report.by.value}")))
+    writer.writerow([neutralise(h) for h in header(words, words(f"col.{report.by.value}"))])
 
     def number(value: float | None) -> str:
         if value is None:
@@ -66,8 +77,8 @@ def render_csv(report: Report, words: Words) -> str:
         key: str, label: str, outcomes: Outcomes, lag: Punctuality, figures: Figures
     ) -> list[str]:
         return [
-            key,
-            label,
+            neutralise(key),
+            neutralise(label),
             *(number(getattr(outcomes, name)) for name in OUTCOMES),
             number(lag.median_seconds),
             number(lag.p95_seconds),

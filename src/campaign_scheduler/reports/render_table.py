@@ -1,4 +1,8 @@
-"""The report for the terminal: one rich table per section, the definitions at the end."""
+"""The report for the terminal: one rich table per section, the definitions at the end.
+
+Names and URLs in a report come from the campaign files and the networks: every string goes
+to rich as a :class:`Text` with control characters escaped (:func:`_text`), never as markup.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,12 @@ from rich.text import Text
 from campaign_scheduler.reports.i18n import Words
 from campaign_scheduler.reports.layout import Table, layout
 from campaign_scheduler.reports.model import Report
+from campaign_scheduler.terminal import one_line
+
+
+def _text(text: str, style: str = "") -> Text:
+    return Text(one_line(text), style=style)
+
 
 #: Width used when the output is not a terminal (a file or a pipe): wide enough that no
 #: table of the report needs to wrap its cells.
@@ -19,18 +29,18 @@ FILE_WIDTH = 200
 
 def print_table(report: Report, words: Words, console: Console) -> None:
     document = layout(report, words)
-    console.print(Text(document.title, style="bold"))
+    console.print(_text(document.title, "bold"))
     for label, value in document.facts:
-        console.print(f"{label}: {value}", markup=False, highlight=False)
+        console.print(_text(f"{label}: {value}"), highlight=False)
     for section in document.sections:
         console.print()
-        console.print(Text(section.title, style="bold underline"))
+        console.print(_text(section.title, "bold underline"))
         for table in section.tables:
             _print(table, console, titled=table.caption != section.title)
     console.print()
-    console.print(Text(document.notes_title, style="bold"))
+    console.print(_text(document.notes_title, "bold"))
     for number, note in enumerate(document.notes, start=1):
-        console.print(f"{number}. {note}", markup=False, highlight=False)
+        console.print(_text(f"{number}. {note}"), highlight=False)
 
 
 def render_table(report: Report, words: Words, *, width: int = FILE_WIDTH) -> str:
@@ -45,10 +55,10 @@ def render_table(report: Report, words: Words, *, width: int = FILE_WIDTH) -> st
 
 def _print(table: Table, console: Console, *, titled: bool) -> None:
     if not table.rows:
-        console.print(f"{table.caption}: {table.empty or '—'}", markup=False, highlight=False)
+        console.print(_text(f"{table.caption}: {table.empty or '—'}"), highlight=False)
         return
     rich = RichTable(
-        title=table.caption if titled else None,
+        title=_text(table.caption) if titled else None,
         title_justify="left",
         show_footer=table.total is not None,
         highlight=False,
@@ -57,11 +67,11 @@ def _print(table: Table, console: Console, *, titled: bool) -> None:
     for index, name in enumerate(table.columns):
         footer = table.total[index].text if table.total else ""
         rich.add_column(
-            name,
-            footer=Text(footer, style="bold"),
+            _text(name),
+            footer=_text(footer, "bold"),
             justify="right" if numeric[index] else "left",
             overflow="fold",
         )
     for row in table.rows:
-        rich.add_row(*(Text(cell.text) for cell in row))
+        rich.add_row(*(_text(cell.text) for cell in row))
     console.print(rich)
