@@ -16,14 +16,12 @@ from campaign_scheduler.reports.model import (
     TOP_POSTS,
     CampaignInfo,
     ChannelRow,
-    Figures,
     FollowerRow,
     Group,
     GroupBy,
     HashtagChannel,
     HashtagDay,
     HashtagUse,
-    Outcomes,
     Punctuality,
     Report,
     TimelineDay,
@@ -71,7 +69,6 @@ def _assemble(
     group = queries.DIMENSIONS[by]
     reasons = queries.reasons_by(connection, group)
     punctuality = queries.punctuality_by(connection, group)
-    figures = queries.figures_by(connection, group)
     groups = tuple(
         Group(
             key=key,
@@ -79,17 +76,18 @@ def _assemble(
             outcomes=counts,
             reasons=tuple(reasons.get(key, ())),
             punctuality=punctuality.get(key, Punctuality()),
-            figures=figures.get(key, Figures()),
+            figures=figures,
             countdown=_countdown(date.fromisoformat(key), event_day) if by is GroupBy.DAY else None,
         )
-        for key, label, counts in queries.outcomes_by(connection, group)
+        for key, label, counts, figures in queries.totals_by(connection, group)
     )
-    [(_, _, total_outcomes)] = queries.outcomes_by(connection, None) or [("", "", Outcomes())]
+    [(_, _, total_outcomes, total_figures)] = queries.totals_by(connection, None)
 
-    per_channel = queries.figures_by(connection, queries.DIMENSIONS[GroupBy.CHANNEL])
     channels = tuple(
-        ChannelRow(channel, counts, per_channel.get(channel, Figures()))
-        for channel, counts in sorted(queries.channel_outcomes(connection).items())
+        ChannelRow(channel, counts, figures)
+        for channel, _, counts, figures in sorted(
+            queries.totals_by(connection, queries.DIMENSIONS[GroupBy.CHANNEL])
+        )
     )
     provided = queries.providers(connection, campaign_id)
 
@@ -118,7 +116,7 @@ def _assemble(
         by=by,
         totals_outcomes=total_outcomes,
         totals_punctuality=queries.punctuality_by(connection, None).get("", Punctuality()),
-        totals_figures=queries.figures_by(connection, None).get("", Figures()),
+        totals_figures=total_figures,
         groups=groups,
         channels=channels,
         providers={name: tuple(provided[name]) for name in FIGURES},
