@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,15 @@ class Settings:
     alerts: AlertSettings = field(default=AlertSettings())
 
     def accounts_of(self, sender: str, channel: str) -> list[Account]:
-        return [a for a in self.accounts.values() if a.sender == sender and a.channel == channel]
+        return list(self._accounts_by_target.get((sender, channel), ()))
+
+    @cached_property
+    def _accounts_by_target(self) -> dict[tuple[str, str], list[Account]]:
+        """Accounts by (sender, channel), in config order: asked once per draft and channel."""
+        index: dict[tuple[str, str], list[Account]] = {}
+        for account in self.accounts.values():
+            index.setdefault((account.sender, account.channel), []).append(account)
+        return index
 
     def raise_for_problems(self) -> None:
         if has_errors(list(self.problems)):
