@@ -4,6 +4,7 @@ the tool creates are private and written without following planted symlinks."""
 from __future__ import annotations
 
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -237,6 +238,17 @@ def test_check_warns_about_a_secret_file_others_can_read(workspace: Workspace) -
 
 
 # --- files the tool writes -------------------------------------------------------------------
+
+
+def test_the_sqlite_database_is_created_private(workspace: Workspace, runner: CliRunner) -> None:
+    workspace.draft("soest/01-klima")
+    old = os.umask(0o022)
+    try:
+        assert run(runner, workspace, "load")[0] == 0
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((workspace.root / "campaign.db").stat().st_mode)
+    assert mode == 0o600
 
 
 def test_plan_ics_into_a_missing_folder_is_a_usage_error(

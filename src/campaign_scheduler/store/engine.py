@@ -7,6 +7,7 @@ PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://…``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,19 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _create_private(path: Path) -> None:
+    """Create a missing SQLite database file with mode 0600 before SQLite does (it would use
+    0644 less the umask); SQLite gives its -wal and -shm files the database file's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StoreError(f"cannot create the database {path}: {reason}") from None
+    os.close(fd)
+
+
 def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -65,6 +79,7 @@ def create_db_engine(url: str) -> Engine:
             folder = Path(database).parent
             if not folder.is_dir():
                 raise StoreError(f"the database folder {folder} does not exist")
+            _create_private(Path(database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
