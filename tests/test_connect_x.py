@@ -185,3 +185,34 @@ def test_the_redirect_listens_on_the_registered_port_unless_told_otherwise(
     ctx.options["redirect_port"] = "neun"
     with pytest.raises(UsageError):
         with_fixed_redirect(ctx)
+
+
+def test_the_daemon_renews_two_hour_tokens_in_their_last_hour(
+    workspace: Workspace, sandbox: XSandbox, session: requests.Session, clock: Clock
+) -> None:
+    """X tokens live two hours: the daemon's token job runs every half hour for such an
+    account and renews the token in its last hour, so a post never finds it expired."""
+    from campaign_scheduler.auth.accounts import refresh_due, refresh_interval
+    from campaign_scheduler.auth.tokens import default_store
+
+    sandbox.add_user("stadt_olpe")
+    app = sandbox.add_oauth2_app([REDIRECT])
+    record = flow_for("x").connect(
+        context(sandbox, session, clock, client_id=app.client_id, client_secret="")
+    )
+    assert record.expires_at is not None
+    store = default_store()
+    store.put("olpe-x", record)
+    config = _x_account(workspace, f'token = "keyring:olpe-x"\nbase_url = "{sandbox.url}"\n')
+    settings = load_settings(config)
+    assert refresh_interval(settings) == timedelta(minutes=30)
+
+    ninety_minutes_left = record.expires_at - timedelta(minutes=90)
+    assert refresh_due(settings, store, ninety_minutes_left, lambda: session) == []
+    clock.now += (timedelta(seconds=OAUTH2_LIFETIME) - timedelta(minutes=50)).total_seconds()
+    outcomes = refresh_due(settings, store, clock.utc(), lambda: session)
+    assert [(o.account, o.result) for o in outcomes] == [("olpe-x", "refreshed")]
+    renewed = store.get("olpe-x")
+    assert renewed is not None and renewed.expires_at is not None
+    assert renewed.expires_at > record.expires_at
+    publish(sandbox, session, renewed, "Erneuert")

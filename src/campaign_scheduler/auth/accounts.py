@@ -226,6 +226,33 @@ def token_states(
     ]
 
 
+#: How often the daemon looks for tokens to refresh, unless a network's tokens live shorter.
+REFRESH_EVERY = timedelta(hours=6)
+
+
+def refresh_ahead(account: Account, default: timedelta = REFRESH_AHEAD) -> timedelta:
+    """How long before expiry the account's token is renewed: ``default``, or less where the
+    network's tokens live shorter than that (its flow's ``refresh_ahead``, e.g. X: 2-hour
+    tokens are renewed in their last hour)."""
+    try:
+        flow = flow_for(account.channel)
+    except (CampaignSchedulerError, NotFoundError):
+        return default
+    lead = getattr(flow, "refresh_ahead", None)
+    return min(default, lead) if isinstance(lead, timedelta) else default
+
+
+def refresh_interval(settings: Settings, default: timedelta = REFRESH_EVERY) -> timedelta:
+    """How often the daemon's token job runs: ``default``, or half the shortest refresh lead
+    of an account whose token is in the store, so no token runs out between two runs."""
+    leads = [
+        refresh_ahead(account)
+        for account in settings.accounts.values()
+        if stored_name(account) is not None
+    ]
+    return min([default, *(lead / 2 for lead in leads)])
+
+
 def refresh_due(
     settings: Settings,
     store: TokenStore,
@@ -234,8 +261,8 @@ def refresh_due(
     *,
     ahead: timedelta = REFRESH_AHEAD,
 ) -> list[RefreshOutcome]:
-    """Refresh every stored token that expires within ``ahead`` and whose network can renew it
-    without a person. Failures are returned (and logged), not raised: the daemon goes on."""
+    """Refresh every stored token that expires within ``ahead`` (or its network's shorter
+    :func:`refresh_ahead`) and whose network can renew it without a person. Failures are returned (and logged), not raised: the daemon goes on."""
     outcomes = []
     for account in sorted(settings.accounts.values(), key=lambda a: a.name):
         name = stored_name(account)
@@ -243,7 +270,9 @@ def refresh_due(
             continue
         try:
             record = store.get(name)
-            if record is None or record.expires_at is None or record.expires_at - now > ahead:
+            if record is None or record.expires_at is None:
+                continue
+            if record.expires_at - now > refresh_ahead(account, ahead):
                 continue
             ctx = context_for(account, session_factory(), clock=lambda: now)
             outcome = refresh_account(account, ctx, store)

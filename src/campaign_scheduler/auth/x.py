@@ -16,7 +16,8 @@ atomically. Accounts with the four OAuth 1.0a keys in config.toml keep working u
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from campaign_scheduler.auth._flowkit import call_json, endpoint, text_field, with_fixed_redirect
@@ -40,6 +41,10 @@ def _client_auth(client_id: str, client_secret: str) -> dict[str, Any]:
 
 class XFlow:
     """Connect an X account with OAuth 2.0 (see the module doc)."""
+
+    #: X's access tokens live two hours: renewed in their last hour (the daemon's token job
+    #: then runs every half hour, see :func:`campaign_scheduler.auth.accounts.refresh_interval`).
+    refresh_ahead: ClassVar[timedelta] = timedelta(hours=1)
 
     def connect(self, ctx: ConnectContext) -> TokenRecord:
         client_id = str(ctx.settings.get("client_id") or "") or ctx.answer(

@@ -111,7 +111,11 @@ def run(
         store, accounts, alert_settings = c.store, list(c.settings.accounts), c.settings.alerts
         settings = c.settings
         from campaign_scheduler.alerts import watch_token_expiry
-        from campaign_scheduler.auth.accounts import refresh_tokens_job, token_source
+        from campaign_scheduler.auth.accounts import (
+            refresh_interval,
+            refresh_tokens_job,
+            token_source,
+        )
 
         watch_token_expiry(token_source(settings))
         refresh_tokens = refresh_tokens_job(settings)
@@ -152,4 +156,5 @@ def run(
             alerts=send_alerts_now if alert_settings.enabled else None,
             alerts_every=alert_settings.every,
             tokens=refresh_tokens,
+            tokens_every=refresh_interval(settings),
         ).serve()
