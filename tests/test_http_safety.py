@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -272,3 +273,20 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading(
     flood = serve(reply(200, b"x" * 6000))
     with pytest.raises(OutcomeUnknownError, match="larger than"):
         send(make_session(), "GET", f"{flood.url}/feed", timeout=5, max_bytes=5000)
+
+
+def test_a_compressed_answer_is_read_as_the_text_it_stands_for(
+    serve: Callable[[Answer], Server],
+) -> None:
+    """Real servers (the Bluesky AppView among them) compress their JSON answers."""
+    packed = serve(reply(200, gzip.compress(b'{"posts": []}'), Content_Encoding="gzip"))
+    response = send(make_session(), "GET", f"{packed.url}/feed", timeout=5)
+    assert response.json() == {"posts": []}
+
+
+def test_the_size_limit_counts_what_a_compressed_answer_unpacks_to(
+    serve: Callable[[Answer], Server],
+) -> None:
+    bomb = serve(reply(200, gzip.compress(b"0" * 1_000_000), Content_Encoding="gzip"))
+    with pytest.raises(OutcomeUnknownError, match="larger than"):
+        send(make_session(), "GET", f"{bomb.url}/feed", timeout=5, max_bytes=5000)

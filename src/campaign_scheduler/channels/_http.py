@@ -244,7 +244,9 @@ def _read_body(
                     "(the time limit of a call); the server may have acted on it"
                 )
             _limit_next_read(raw, min(left, limit))
-            chunk = read(_READ_CHUNK)
+            # Decoded as it arrives: servers compress (gzip, deflate, br), and the size limit
+            # applies to what the answer unpacks to.
+            chunk = read(_READ_CHUNK, decode_content=True)
             if not chunk:
                 break
             size += len(chunk)
