@@ -232,7 +232,14 @@ def _read_body(
             raise too_large
         return
     raw = response.raw
-    read = getattr(raw, "read1", None) or raw.read
+    read_raw: Callable[..., bytes] = getattr(raw, "read1", None) or raw.read
+    # Decoded as it arrives: servers compress (gzip, deflate, br), and the size limit applies
+    # to what the answer unpacks to. (A transport may hand over a plain file object instead.)
+    decode = isinstance(raw, urllib3.response.BaseHTTPResponse)
+
+    def read(amount: int) -> bytes:
+        return read_raw(amount, decode_content=True) if decode else read_raw(amount)
+
     chunks: list[bytes] = []
     size = 0
     try:
@@ -244,9 +251,7 @@ def _read_body(
                     "(the time limit of a call); the server may have acted on it"
                 )
             _limit_next_read(raw, min(left, limit))
-            # Decoded as it arrives: servers compress (gzip, deflate, br), and the size limit
-            # applies to what the answer unpacks to.
-            chunk = read(_READ_CHUNK, decode_content=True)
+            chunk = read(_READ_CHUNK)
             if not chunk:
                 break
             size += len(chunk)
