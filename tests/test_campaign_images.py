@@ -13,6 +13,7 @@ import pytest
 
 from campaign_scheduler.campaign import load_campaign
 from campaign_scheduler.drafts import load_drafts
+from conftest import real_server_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "render_campaign_images.py"
@@ -130,7 +131,9 @@ def test_the_script_draws_each_layout(tmp_path: Path) -> None:
     try:
         images.font_path(images.BOLD)
     except SystemExit:
-        pytest.skip("DejaVu fonts are not installed (apt-get install fonts-dejavu-core)")
+        real_server_missing(
+            "DejaVu fonts (apt-get install fonts-dejavu-core)", "CAMPAIGN_TEST_REQUIRE_FONTS"
+        )
     layouts = {image["layout"]: image for image in DESIGN["images"]}
     assert set(layouts) == set(images.LAYOUTS)
     for image in layouts.values():
