@@ -9,17 +9,20 @@ from pathlib import Path
 from campaign_scheduler.errors import CampaignSchedulerError
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to a temporary file in ``path``'s folder, then rename it over
-    ``path``. On failure nothing is left behind and ``path`` is unchanged."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write ``content`` (text as UTF-8) to a fresh temporary file in ``path``'s folder
+    (``tempfile``: created exclusively with mode 0600, so no symlink planted under a guessable
+    name is followed), flush it to disk, then rename it over ``path``. On failure nothing is
+    left behind and ``path`` is unchanged."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     folder = path.parent
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644 & ~_umask())

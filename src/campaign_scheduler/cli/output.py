@@ -8,9 +8,7 @@ outside text only as :func:`plain` (a ``Text``, never parsed for markup).
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,35 +65,14 @@ def report_error(exc: CampaignSchedulerError) -> None:
 
 
 def write_atomically(path: Path, data: bytes, *, option: str) -> None:
-    """Write ``data`` to ``path`` (given with ``option``) so that readers see the old file or
-    the new one, never half of one: a fresh temporary file in the same folder (``tempfile``,
-    created exclusively with mode 0600, so no symlink planted under a guessable name is
-    followed), flushed to disk, then renamed over ``path``. A missing folder is a usage error.
-    """
+    """Write a command's output file ``path`` (given with ``option``) atomically (see
+    :func:`campaign_scheduler.files.write_atomically`); a NUL or a missing folder is a usage
+    error naming the option."""
+    from campaign_scheduler.files import write_atomically as write
+
     if "\x00" in str(path):
         raise UsageError(f"{option}: the path contains a NUL character")
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"{option}: the folder {one_line(str(folder))} does not exist")
-    try:
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CampaignSchedulerError(
-            f"{option}: cannot write in {folder}: {exc.strerror or exc}"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644 & ~_umask())
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
+    write(path, data)
