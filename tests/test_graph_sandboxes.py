@@ -15,8 +15,8 @@ import pytest
 import requests
 from PIL import Image
 
+from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._graph import GraphSandbox, parse_fields
-from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
 from campaign_scheduler.sandbox.instagram import InstagramSandbox
 from campaign_scheduler.sandbox.threads import ThreadsSandbox
@@ -375,10 +375,10 @@ def test_images_are_recognised_from_their_bytes() -> None:
     gif = io.BytesIO()
     Image.new("RGB", (5, 7)).save(gif, "GIF")
 
-    assert sniff_image(jpeg.getvalue()) is not None
-    assert (sniff_image(jpeg.getvalue()).width, sniff_image(jpeg.getvalue()).height) == (64, 48)  # type: ignore[union-attr]
-    assert sniff_image(gif.getvalue()).content_type == "image/gif"  # type: ignore[union-attr]
-    assert sniff_image(b"plain text") is None
+    assert image_info(jpeg.getvalue()) is not None
+    assert (image_info(jpeg.getvalue()).width, image_info(jpeg.getvalue()).height) == (64, 48)  # type: ignore[union-attr]
+    assert image_info(gif.getvalue()).content_type == "image/gif"  # type: ignore[union-attr]
+    assert image_info(b"plain text") is None
 
 
 def test_fields_are_split_at_top_level_commas() -> None:

@@ -1,22 +1,43 @@
-"""Which image format a file holds, read from its header by Pillow (never from its name).
+"""Which image a file holds, read from its header by Pillow (never from its name).
 
 ``Image.open`` reads the header only; no pixels are decoded. Pillow is imported on first use.
+Link cards, the preview and the sandboxes all read images through here.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
-#: Image formats every browser shows and the networks accept for cards, with media types.
+#: Image formats every browser shows and the networks accept, with their media types.
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
-def sniff_image(data: bytes) -> str | None:
-    """The media type of a PNG, JPEG, GIF or WebP image; None for anything else."""
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image's media type, size in bytes and pixel size."""
+
+    content_type: str
+    size: int
+    width: int
+    height: int
+
+
+def image_info(data: bytes) -> ImageInfo | None:
+    """Type and pixel size of a JPEG, PNG, GIF or WebP image; ``None`` when ``data`` is not one
+    (or its header is broken)."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data), formats=tuple(_FORMATS)) as image:
-            return _FORMATS[str(image.format)]
+            width, height = image.size
+            kind = _FORMATS[str(image.format)]
     except (OSError, SyntaxError, ValueError, KeyError, Image.DecompressionBombError):
         return None  # UnidentifiedImageError is an OSError
+    return ImageInfo(kind, len(data), width, height)
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The media type of a PNG, JPEG, GIF or WebP image; None for anything else."""
+    info = image_info(data)
+    return None if info is None else info.content_type

@@ -75,10 +75,10 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
+from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
 from campaign_scheduler.sandbox._graph_login import GraphLogin
-from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -711,7 +711,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             return None, f"could not download {url}: {reason}"
         if len(data) > self.max_image_bytes:
             return None, "too large"
-        info = sniff_image(data)
+        info = image_info(data)
         if info is None or info.content_type not in self.image_types:
             kind = info.content_type if info else "not an image"
             return None, f"unsupported image type ({kind})"

@@ -68,8 +68,8 @@ import regex
 from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
+from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._base import Answer, SandboxBase
-from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -804,7 +804,7 @@ class BlueskySandbox(SandboxBase[int, float]):
         data = request.body
         if len(data) > self.blob_upload_limit:
             return _error(413)
-        image = sniff_image(data)
+        image = image_info(data)
         mime_type = (
             (image.content_type if image else None)
             or request.content_type

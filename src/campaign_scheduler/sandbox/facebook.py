@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
     MSG_PERMISSION,
@@ -55,7 +56,6 @@ from campaign_scheduler.sandbox._graph import (
     time_param,
     unknown_path,
 )
-from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import HttpResponse, UploadedFile, json_response
 
 #: Impressions-family metrics Meta retired in 2025 (channels.md §5).
@@ -317,7 +317,7 @@ class FacebookSandbox(GraphSandbox):
         alt = call.param("alt_text_custom") or None
         upload = call.params.get("source")
         if isinstance(upload, UploadedFile):
-            info = sniff_image(upload.content)
+            info = image_info(upload.content)
             if info is None:
                 return None, graph_error(400, 324, "(#324) Missing or invalid image file")
             if info.size > MAX_PHOTO_BYTES:

@@ -63,8 +63,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from campaign_scheduler.channels.telegram import install_log_redaction
+from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
-from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -840,7 +840,7 @@ def _chat_json(chat: _Chat) -> dict[str, Any]:
 
 def _photo_sizes(message: _Message, content: bytes) -> list[dict[str, Any]]:
     assert message.photo is not None
-    image = sniff_image(content)
+    image = image_info(content)
     width, height = (image.width, image.height) if image else (0, 0)
     unique = f"AQAD{message.chat.id % 10**6}{message.message_id}"
     sizes = []

@@ -77,6 +77,7 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
     ResourceEndpoint,
 )
 
+from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._base import (
     Answer,
     Route,
@@ -86,7 +87,6 @@ from campaign_scheduler.sandbox._base import (
     optional,
     route,
 )
-from campaign_scheduler.sandbox._images import sniff_image
 from campaign_scheduler.sandbox._oauth_issuer import (
     OAuthApp,
     OAuthError,
@@ -869,7 +869,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         if upload is None:
             return _invalid("media", "The `media` field is required.")
         mime = str(params.get("media_type") or upload.content_type)
-        image = sniff_image(upload.content)
+        image = image_info(upload.content)
         if mime == "application/octet-stream":
             mime = image.content_type if image else mime
         if mime not in IMAGE_TYPES:
