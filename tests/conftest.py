@@ -149,6 +149,35 @@ def real_server_missing(reason: str, require_variable: str) -> NoReturn:
     pytest.skip(f"not installed or not running here: {reason}")
 
 
+def make_video(
+    path: Path,
+    *,
+    seconds: float = 1.0,
+    size: str = "64x48",
+    rate: int = 10,
+    codec: str = "libx264",
+    extra: tuple[str, ...] = ("-pix_fmt", "yuv420p", "-movflags", "+faststart"),
+) -> Path:
+    """A tiny real video made by ffmpeg (a test pattern with a tone), never downloaded.
+
+    ffmpeg and ffprobe come from Debian's ``ffmpeg`` (scripts/ci.d/55-ffmpeg.sh installs it in
+    CI and sets CAMPAIGN_TEST_REQUIRE_FFMPEG); without them the test is skipped here."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        real_server_missing("ffmpeg/ffprobe (apt-get install ffmpeg)", "CAMPAIGN_TEST_REQUIRE_FFMPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        "ffmpeg", "-v", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}",
+        "-f", "lavfi", "-i", "sine=frequency=440",
+        "-t", str(seconds), "-c:v", codec, *extra, "-shortest", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=120)  # noqa: S603
+    return path
+
+
 POSTGRES_URL = os.environ.get(
     "CAMPAIGN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

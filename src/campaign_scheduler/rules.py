@@ -25,6 +25,8 @@ from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.timeutil import format_duration, format_local, in_windows
+from campaign_scheduler.video_checks import video_problems
+from campaign_scheduler.videotypes import is_video_name
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import Channel
@@ -239,7 +241,9 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
         if not media.path.exists():
             error(f"media file not found: {media.relative}", media.line)
         if campaign.rules.require_alt_text and not media.alt:
-            error(f'image {media.relative} has no alt text (add alt = "…")', media.line)
+            kind = "video" if is_video_name(media.relative) else "image"
+            error(f'{kind} {media.relative} has no alt text (add alt = "…")', media.line)
+    problems.extend(video_problems(draft, classes))
 
     # Length, counted the way each network counts, per target account.
     seen: set[tuple[str, int | None]] = set()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import NO_LIMIT, TextRule
 from campaign_scheduler.media import MediaLocation, read_regular
 from campaign_scheduler.timeutil import utcnow
@@ -46,6 +46,11 @@ class MediaFile:
         if self.location is not None:
             return self.location.read()
         return read_regular(self.path)
+
+    @property
+    def is_video(self) -> bool:
+        """Whether this is a video (by the media type the publisher gave it)."""
+        return self.mime_type.startswith("video/")
 
     def read(self, channel: str) -> bytes:
         """The file's bytes; :class:`RejectedError` (naming ``channel``) when it cannot be
@@ -225,7 +230,9 @@ class Channel(ABC):
         issues = self.text_rule.issues(
             self.name, post.text, with_media=bool(post.media), limit=self.text_limit()
         )
-        return [issue.message() for issue in issues]
+        return [issue.message() for issue in issues] + video_mix_problems(
+            self.title(), self.spec.video, post.media
+        )
 
     @abstractmethod
     def publish(self, post: OutboundPost) -> Receipt:
@@ -255,3 +262,33 @@ class Channel(ABC):
     @abstractmethod
     def verify(self) -> str:
         """Check the credentials; return the account's handle or name as the network shows it."""
+
+
+def video_mix_problems(
+    network: str, limits: VideoLimits | None, media: tuple[MediaFile, ...]
+) -> list[str]:
+    """What ``limits`` refuse about a post's videos as a whole: video at all, how many, video
+    next to images (the probe's findings per file are ``campaign check``'s business)."""
+    videos = sum(1 for item in media if item.is_video)
+    return video_count_problems(network, limits, videos, len(media) - videos)
+
+
+def video_count_problems(
+    network: str, limits: VideoLimits | None, videos: int, images: int
+) -> list[str]:
+    """The per-post video rules of ``limits`` for ``videos`` videos and ``images`` images."""
+    from campaign_scheduler.uilang import tr
+
+    if not videos:
+        return []
+    if limits is None:
+        return [tr("{network} takes no video here", network=network)]
+    problems = []
+    if videos > limits.per_post:
+        problems.append(
+            tr("at most {count} video per post on {network}", count=limits.per_post,
+               network=network)
+        )
+    if images and not limits.with_images:
+        problems.append(tr("{network} takes a video only without images", network=network))
+    return problems

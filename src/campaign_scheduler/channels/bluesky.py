@@ -59,7 +59,7 @@ from campaign_scheduler.channels.base import (
     Receipt,
     TagUse,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
     UNIT_GRAPHEMES,
     UNIT_UTF8,
@@ -164,6 +164,9 @@ class BlueskyChannel(Channel):
         default_base_url="https://bsky.social",
         supports_threads=True,
         reports_impressions=False,
+        # app.bsky.embed.video: one MP4 per post, up to 3 minutes and 100 MB (Bluesky's limits
+        # since March 2025; the lexicon's blob cap is higher), never next to images.
+        video=VideoLimits(formats=("video/mp4",), max_bytes=100_000_000, max_seconds=180.0),
     )
     text_rule: ClassVar[TextRule] = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)

@@ -19,6 +19,21 @@ COMMON_ACCOUNT_KEYS = ("channel", "sender", "base_url")
 
 
 @dataclass(frozen=True)
+class VideoLimits:
+    """What a network takes as a video (channels.md): the one place per network; ``campaign
+    check`` probes each video against it and the adapters keep to its per-post rules."""
+
+    formats: tuple[str, ...] = ("video/mp4",)  # media types as the probe names them
+    max_bytes: int = 100_000_000
+    max_seconds: float | None = None  # None: no documented limit
+    min_seconds: float = 0.0
+    max_pixels: int | None = None  # width × height
+    max_frame_rate: float | None = None
+    per_post: int = 1  # videos in one post
+    with_images: bool = False  # whether a video may share a post with images
+
+
+@dataclass(frozen=True)
 class ChannelSpec:
     """A network's account keys and capabilities (static facts, see channels.md)."""
 
@@ -38,6 +53,7 @@ class ChannelSpec:
     supports_threads: bool = False  # posts can answer earlier posts (for split = true)
     links_clickable: bool = True  # False: a URL in the text is plain text (Instagram captions)
     reports_impressions: bool = True  # the API tells how often a post was seen
+    video: VideoLimits | None = None  # None: the network (or its adapter) takes no video
 
     @property
     def keys(self) -> tuple[str, ...]:

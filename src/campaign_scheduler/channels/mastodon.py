@@ -48,7 +48,7 @@ from campaign_scheduler.channels.base import (
     Receipt,
     TagUse,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 from campaign_scheduler.errors import (
     ChannelError,
@@ -103,6 +103,14 @@ class MastodonChannel(Channel):
         optional_integers=("max_characters",),
         supports_threads=True,
         reports_impressions=False,
+        # The instance defaults (channels.md §2): video_size_limit, video_matrix_limit,
+        # video_frame_rate_limit; one video per post and never next to images.
+        video=VideoLimits(
+            formats=("video/mp4", "video/quicktime", "video/webm"),
+            max_bytes=103_809_024,
+            max_pixels=8_294_400,
+            max_frame_rate=120.0,
+        ),
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
     api_class: ClassVar[type[ApiClient] | None] = MastodonApi
