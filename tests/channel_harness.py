@@ -26,6 +26,8 @@ class Created:
     language: str | None = None
     media_alts: tuple[str | None, ...] = ()
     reply_to: str | None = None  # the remote id of the parent post, if any
+    #: The alt text of each video the post carries ("" or None where the network keeps none).
+    videos: tuple[str | None, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -240,7 +240,8 @@ def test_unreadable_image_is_rejected_before_anything_is_sent(
     [
         (5, 10, "image/png", "at most 4 images"),
         (1, 2_000_001, "image/png", "image too large for bluesky: 2000001 of 2000000 bytes"),
-        (1, 10, "video/mp4", "images only, not video/mp4"),
+        (1, 10, "application/pdf", "images only, not application/pdf"),
+        (2, 10, "video/mp4", "at most 1 video per post on Bluesky"),
     ],
 )
 def test_media_bluesky_cannot_take_is_reported_by_validate_and_refused_by_publish(

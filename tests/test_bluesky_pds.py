@@ -37,7 +37,7 @@ from campaign_scheduler.channels.base import AccountSettings, LinkPreview, Media
 from campaign_scheduler.channels.bluesky import BlueskyChannel, clear_sessions
 from campaign_scheduler.errors import AuthError, RateLimitedError, RejectedError
 from campaign_scheduler.sandbox.bluesky import BlueskySandbox
-from conftest import real_server_missing
+from conftest import make_video, real_server_missing
 
 POST = "app.bsky.feed.post"
 NOT_RUNNING = (
@@ -264,6 +264,25 @@ def test_image_with_alt_text_and_aspect_ratio(
             timeout=5,
         ).json()["blob"]
     assert mirrored == image["image"]
+
+
+def test_video_embed_with_alt_text_uploaded_to_the_pds(
+    channel: BlueskyChannel, account: PdsAccount, tmp_path: Path
+) -> None:
+    """The real PDS takes the MP4 as a blob (``uploadBlob``) and checks the
+    ``app.bsky.embed.video`` record against the lexicon (mimeType video/mp4, its size)."""
+    path = make_video(tmp_path / "grusswort.mp4")
+    alt = "Video: Die Bürgermeisterin lädt zur Konferenz ein"
+
+    receipt = channel.publish(post(media=(MediaFile(path, alt, "video/mp4"),)))
+
+    embed = account.record(receipt.remote_id)["value"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.video"
+    assert embed["alt"] == alt
+    assert embed["video"]["mimeType"] == "video/mp4"
+    cid = embed["video"]["ref"]["$link"]
+    blob = account.xrpc("GET", "com.atproto.sync.getBlob", params={"did": account.did, "cid": cid})
+    assert blob.content == path.read_bytes()
 
 
 def test_link_card_as_external_embed_with_thumbnail(

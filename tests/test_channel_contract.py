@@ -26,6 +26,7 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from channel_harness import Harness
+from conftest import make_video
 
 HARNESS_DIR = Path(__file__).with_name("harnesses")
 
@@ -55,6 +56,12 @@ def image(tmp_path: Path) -> MediaFile:
     path = tmp_path / "countdown.png"
     Image.new("RGB", (1080, 1080), (20, 90, 60)).save(path)
     return MediaFile(path, "Grafik: Schriftzug „Noch 7 Tage“ auf grünem Grund", "image/png")
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> MediaFile:
+    path = make_video(tmp_path / "grusswort.mp4")
+    return MediaFile(path, "Video: Die Bürgermeisterin lädt zur Konferenz ein", "video/mp4")
 
 
 def post(
@@ -227,5 +234,57 @@ def test_a_worker_whose_lease_ran_out_during_its_uploads_creates_nothing(
     with pytest.raises(_LeaseGone):
         channel.publish(
             replace(with_two_images("Noch 6 Tage #5malklug"), checkpoint=lose_at_the_last)
+        )
+    assert len(harness.created()) == posts_before
+
+
+def test_a_video_goes_out_with_its_alt_text_where_the_network_takes_video(
+    harness: Harness, video: MediaFile
+) -> None:
+    """A network whose channel declares ``spec.video`` publishes the video (after the upload
+    and any processing the network does); one without refuses it before anything is sent."""
+    channel = harness.channel()
+    sent = replace(post(harness, video), media=(video,))
+    if type(channel).spec.video is None:
+        assert any("takes no video" in problem for problem in channel.validate(sent))
+        return
+    assert channel.validate(sent) == []
+    channel.publish(sent)
+    [created] = harness.created()
+    assert created.videos == ((video.alt,) if harness.supports_alt_text else (None,))
+
+
+def test_a_worker_whose_lease_ran_out_during_a_video_upload_creates_nothing(
+    harness: Harness, video: MediaFile
+) -> None:
+    """Every write of a video post (each upload step, the creating call) is fenced."""
+    if harness.channel().spec.video is None:
+        pytest.skip(f"{harness.name} takes no video here")
+    calls = 0
+
+    def count() -> None:
+        nonlocal calls
+        calls += 1
+
+    def with_video(text: str) -> OutboundPost:
+        return replace(post(harness, video, text), media=(video,))
+
+    harness.channel().publish(replace(with_video("Noch 7 Tage #5malklug"), checkpoint=count))
+    posts_before = len(harness.created())
+    if harness.media_in_creating_call:
+        assert calls == 0  # one write, fenced by the publisher before the call
+        return
+    assert calls >= 2, "a checkpoint before each upload step and one before the post"
+    seen = 0
+
+    def lose_at_the_last() -> None:
+        nonlocal seen
+        seen += 1
+        if seen == calls:
+            raise _LeaseGone
+
+    with pytest.raises(_LeaseGone):
+        harness.channel().publish(
+            replace(with_video("Noch 6 Tage #5malklug"), checkpoint=lose_at_the_last)
         )
     assert len(harness.created()) == posts_before

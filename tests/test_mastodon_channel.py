@@ -38,6 +38,7 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.sandbox import MastodonSandbox
+from conftest import make_video
 
 FIXED_NOW = 1_900_000_000.0  # 2030-03-17, later than any real clock these tests run on
 
@@ -136,6 +137,39 @@ def test_publish_polls_media_still_processing_before_attaching(
     ]
     assert pauses == [0.25] * 4
     assert len(sandbox.statuses()[0].media) == 1
+
+
+def test_a_video_is_processed_asynchronously_and_polled_with_the_injected_sleep(
+    sandbox: MastodonSandbox, session: requests.Session, tmp_path: Path
+) -> None:
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), "Video: Grußwort", "video/mp4")
+    pauses: list[float] = []
+    channel = MastodonChannel(account_on(sandbox), session, poll_interval=2.0, sleep=pauses.append)
+
+    channel.publish(post(media=(video,)))
+
+    calls = [f"{r.method} {r.path}" for r in sandbox.requests_seen]
+    media_id = calls[1].rsplit("/", 1)[1]
+    assert calls == [
+        "POST /api/v2/media",  # 202: a video is never ready at once
+        f"GET /api/v1/media/{media_id}",  # 206
+        f"GET /api/v1/media/{media_id}",  # 200 with its url
+        "POST /api/v1/statuses",
+    ]
+    assert pauses == [2.0, 2.0]
+    [status] = sandbox.statuses()
+    assert [(m.alt, m.mime_type) for m in status.media] == [("Video: Grußwort", "video/mp4")]
+
+
+def test_a_video_beside_an_image_is_refused_before_anything_is_uploaded(
+    channel: MastodonChannel, sandbox: MastodonSandbox, image: MediaFile, tmp_path: Path
+) -> None:
+    video = MediaFile(tmp_path / "gruss.mp4", "Video: Grußwort", "video/mp4")
+    assert channel.validate(post(media=(video, image))) == [
+        "Mastodon takes a video only without images"
+    ]
+    assert channel.validate(post(media=(video, video))) == ["at most 1 video per post on Mastodon"]
+    assert [r.path for r in sandbox.requests_seen] == ["/api/v2/instance"]  # the text limit
 
 
 def test_media_that_fails_processing_is_rejected_and_nothing_is_posted(

@@ -53,6 +53,7 @@ class BlueskyHarness(Harness):
                 language=r.langs[0] if r.langs else None,
                 media_alts=tuple(image.alt for image in r.images),
                 reply_to=r.reply_parent,
+                videos=(r.video.alt,) if r.video is not None else (),
                 extra={"facets": r.facets, "rkey": r.rkey},
             )
             for r in self.sandbox.records(HANDLE)

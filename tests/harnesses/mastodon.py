@@ -43,6 +43,7 @@ class MastodonHarness(Harness):
                 language=s.language,
                 media_alts=tuple(m.alt for m in s.media),
                 reply_to=s.in_reply_to_id,
+                videos=tuple(m.alt for m in s.media if m.mime_type.startswith("video/")),
             )
             for s in self.sandbox.statuses("soest")
             if not s.deleted

@@ -80,6 +80,8 @@ MAX_LANGS = 3
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 2_000_000
 MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external.thumb
+MAX_VIDEO_BYTES = 100_000_000  # app.bsky.embed.video#video: accept video/mp4
+MAX_VIDEO_ALT = 10_000  # app.bsky.embed.video#alt maxLength (bytes)
 MAX_TAG_GRAPHEMES = 64
 MAX_TAG_BYTES = 640
 MAX_GET_POSTS = 25
@@ -153,6 +155,7 @@ class SandboxRecord:
     indexed_at: datetime
     deleted: bool
     value: dict[str, Any]  # the whole record, as stored
+    video: SandboxImage | None = None  # the app.bsky.embed.video of the post, if any
 
 
 @dataclass(frozen=True)
@@ -666,8 +669,11 @@ class BlueskySandbox(SandboxBase[int, float]):
         if embed.get("$type") == "app.bsky.embed.external":
             self._validate_external(account, embed)
             return
+        if embed.get("$type") == "app.bsky.embed.video":
+            self._validate_video(account, embed)
+            return
         if embed.get("$type") != "app.bsky.embed.images":
-            return  # other embeds (record, video) are stored unchecked
+            return  # other embeds (record) are stored unchecked
         images = _required(embed, "images", list, "$.record.embed")
         if len(images) > MAX_IMAGES:
             raise _Invalid(
@@ -706,8 +712,19 @@ class BlueskySandbox(SandboxBase[int, float]):
                 raise _Invalid(f"Expected blob value type at {path}.thumb")
             self._validate_image_blob(account, thumb, f"{path}.thumb", MAX_THUMB_BYTES)
 
+    def _validate_video(self, account: _Account, embed: dict[str, Any]) -> None:
+        """``app.bsky.embed.video``: a ``video/mp4`` blob of this account, optional ``alt``
+        (at most 10,000 bytes) and ``aspectRatio``."""
+        path = "$.record.embed"
+        blob = _required(embed, "video", dict, path)
+        alt = embed.get("alt")
+        if alt is not None and (not isinstance(alt, str) or len(alt.encode()) > MAX_VIDEO_ALT):
+            raise _Invalid(f"Invalid alt at {path}.alt")
+        self._validate_image_blob(account, blob, f"{path}.video", MAX_VIDEO_BYTES, "video/mp4")
+
     def _validate_image_blob(
-        self, account: _Account, blob: dict[str, Any], path: str, limit: int
+        self, account: _Account, blob: dict[str, Any], path: str, limit: int,
+        accept: str = "image/*",
     ) -> None:
         ref = blob.get("ref")
         cid = ref.get("$link") if isinstance(ref, dict) else None
@@ -716,8 +733,8 @@ class BlueskySandbox(SandboxBase[int, float]):
         stored = self._blobs.get((account.did, cid))
         if stored is None:
             raise Answer(_error(400, "BlobNotFound", f"Could not find blob: {cid}"))
-        if not stored.mime_type.startswith("image/"):
-            raise _Invalid(f'Expected "image/*" (got "{stored.mime_type}") at {path}.mimeType')
+        if not stored.mime_type.startswith(accept.removesuffix("*")):
+            raise _Invalid(f'Expected "{accept}" (got "{stored.mime_type}") at {path}.mimeType')
         if stored.size > limit:
             raise _Invalid(f"blob too big (maximum {limit}, got {stored.size}) at {path}")
 
@@ -1181,6 +1198,24 @@ def _snapshot(record: _Record, blobs: dict[tuple[str, str], _Blob]) -> SandboxRe
         indexed_at=datetime.fromtimestamp(record.indexed_at, UTC),
         deleted=record.deleted,
         value=copy.deepcopy(value),
+        video=_video(record, blobs),
+    )
+
+
+def _video(record: _Record, blobs: dict[tuple[str, str], _Blob]) -> SandboxImage | None:
+    embed = _mapping(record.value.get("embed"))
+    if embed.get("$type") != "app.bsky.embed.video":
+        return None
+    blob = _mapping(embed.get("video"))
+    cid = str(_mapping(blob.get("ref")).get("$link") or "")
+    stored = blobs.get((record.account.did, cid))
+    ratio = _mapping(embed.get("aspectRatio"))
+    return SandboxImage(
+        cid=cid,
+        alt=str(embed.get("alt") or ""),
+        mime_type=stored.mime_type if stored else str(blob.get("mimeType") or ""),
+        size=stored.size if stored else int(blob.get("size") or 0),
+        aspect_ratio=(int(ratio["width"]), int(ratio["height"])) if ratio else None,
     )
 
 

@@ -10,7 +10,9 @@ Used by rehearsals (``campaign sandbox``, ``campaign demo``) and by tests. What 
   targets; media attachment rules.
 * ``GET /api/v1/statuses/:id``, ``/source``, ``DELETE /api/v1/statuses/:id``.
 * ``POST /api/v2/media`` (multipart) → 200, or 202 and then ``media_processing_polls`` times
-  206 from ``GET /api/v1/media/:id`` before 200.
+  206 from ``GET /api/v1/media/:id`` before 200. A video (or audio) is always processed
+  asynchronously, as on Mastodon since 4.0: 202, then at least one 206; larger than
+  ``video_size_limit`` it is refused with 422.
 * ``GET /api/v2/instance``, ``GET /api/v1/accounts/verify_credentials``,
   ``GET /api/v1/accounts/:id``, ``GET /api/v1/accounts/:id/statuses`` (``limit``, ``max_id``,
   ``since_id``, ``min_id``, ``exclude_reblogs``, ``exclude_replies``; ``Link`` header).
@@ -73,6 +75,7 @@ STATUSES_LIMIT = 300
 STATUSES_PERIOD = 3 * 3600.0
 MAX_MEDIA = 4
 MAX_DESCRIPTION = 1500
+VIDEO_SIZE_LIMIT = 103_809_024  # configuration.media_attachments.video_size_limit (99 MiB)
 SUPPORTED_MIME_TYPES = frozenset(
     {
         "image/jpeg",
@@ -654,6 +657,9 @@ class MastodonSandbox(SandboxBase[int, float]):
             return _error(422, "Validation failed: File can't be blank")
         if upload.content_type not in SUPPORTED_MIME_TYPES:
             return _error(422, MSG_BAD_FILE)
+        is_video = upload.content_type.split("/", 1)[0] in ("video", "audio")
+        if is_video and len(upload.content) > VIDEO_SIZE_LIMIT:
+            return _error(422, "Validation failed: File file size must be less than 99 MB")
         description = _text_param(params.get("description")) or None
         if description is not None and len(description) > MAX_DESCRIPTION:
             return _error(
@@ -666,6 +672,8 @@ class MastodonSandbox(SandboxBase[int, float]):
             if fails:
                 self._media_failures -= 1
             polls = self.media_processing_polls
+            if is_video:
+                polls = max(polls, 1)  # transcoded in the background: never ready at once
             media = _Media(
                 id=self._next_id(self.clock()),
                 account_id=account.id,
@@ -718,7 +726,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                         "description_limit": MAX_DESCRIPTION,
                         "image_size_limit": 16777216,
                         "image_matrix_limit": 33177600,
-                        "video_size_limit": 103809024,
+                        "video_size_limit": VIDEO_SIZE_LIMIT,
                         "video_frame_rate_limit": 120,
                         "video_matrix_limit": 8294400,
                     },
