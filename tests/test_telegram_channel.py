@@ -30,6 +30,7 @@ from campaign_scheduler.errors import (
 from campaign_scheduler.publishing.decide import Abilities, Do, Event, Facts, decide
 from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.sandbox.telegram import TelegramSandbox
+from conftest import make_video
 from sandbox_clock import Clock
 
 SECRET = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -182,7 +183,37 @@ def test_validate_knows_the_limits(channel: TelegramChannel, image: MediaFile) -
     two = channel.validate(post("zwei Bilder", media=(image, image)))
     assert any("one image per message" in problem for problem in two)
     video = MediaFile(image.path, None, "video/mp4")
-    assert any("not an image" in problem for problem in channel.validate(post(media=(video,))))
+    assert channel.validate(post(media=(video,))) == []
+    assert "caption too long" in channel.validate(post("x" * 1025, media=(video,)))[0]
+    document = MediaFile(image.path, None, "application/pdf")
+    assert any("not an image" in problem for problem in channel.validate(post(media=(document,))))
+
+
+def test_publish_video_with_caption_by_send_video(
+    channel: TelegramChannel, sandbox: TelegramSandbox, tmp_path: Path
+) -> None:
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), "Video: Grußwort", "video/mp4")
+
+    receipt = channel.publish(post("Unser Grußwort <b>zur</b> Konferenz #5malklug", media=(video,)))
+
+    [message] = sandbox.statuses()
+    assert message.photo is None
+    assert message.video is not None and message.video.mime_type == "video/mp4"
+    assert message.video.size == video.path.stat().st_size
+    assert message.text == "Unser Grußwort <b>zur</b> Konferenz #5malklug"
+    assert receipt.remote_id == str(message.message_id)
+    assert [c.method for c in sandbox.calls_seen] == ["sendVideo"]
+
+
+def test_a_video_over_the_bot_upload_limit_is_rejected_before_it_is_sent(
+    channel: TelegramChannel, sandbox: TelegramSandbox, tmp_path: Path
+) -> None:
+    big = tmp_path / "lang.mp4"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024 + 1)
+    with pytest.raises(RejectedError, match="at most 52428800"):
+        channel.publish(post(media=(MediaFile(big, None, "video/mp4"),)))
+    assert sandbox.statuses() == []
 
 
 def test_too_long_for_the_server_is_rejected(channel: TelegramChannel) -> None:

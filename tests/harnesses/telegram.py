@@ -46,6 +46,7 @@ class TelegramHarness(Harness):
                 remote_id=str(m.message_id),
                 text=m.text,
                 media_alts=(None,) if m.photo else (),
+                videos=(None,) if m.video else (),
                 reply_to=None if m.reply_to is None else str(m.reply_to),
             )
             for m in self.sandbox.statuses("@arnsberg_news")

@@ -56,11 +56,12 @@ from campaign_scheduler.channels._http import (
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
+    MediaFile,
     Metrics,
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
@@ -75,9 +76,11 @@ if TYPE_CHECKING:
 
 #: Photos uploaded through the public Bot API may be at most this big.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+#: Files other than photos uploaded to the public Bot API (channels.md §Telegram).
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 #: ``<bot id>:<secret>`` as @BotFather hands it out.
 TOKEN_FORMAT = re.compile(r"\d+:[A-Za-z0-9_-]+")
-_SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
+_SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendVideo"})
 _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator rights")
 
 _log = logger_for("telegram")
@@ -172,6 +175,9 @@ class TelegramChannel(Channel):
         default_base_url="https://api.telegram.org",
         supports_threads=True,
         reports_impressions=False,
+        # sendVideo: MPEG4 (other formats arrive as documents), the Bot API's 50 MB upload
+        # limit, no duration limit; one file per message (this adapter sends no albums).
+        video=VideoLimits(formats=("video/mp4",), max_bytes=MAX_UPLOAD_BYTES),
     )
     text_rule: ClassVar[TextRule] = TextRule(
         UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024
@@ -195,7 +201,7 @@ class TelegramChannel(Channel):
                 "message"
             )
         for media in post.media:
-            if not media.mime_type.startswith("image/"):
+            if not media.mime_type.startswith("image/") and not media.is_video:
                 problems.append(f"telegram: {media.path.name} is not an image ({media.mime_type})")
         if post.reply_to is not None and not post.reply_to.isdigit():
             problems.append(f"telegram: reply target {post.reply_to!r} is not a message id")
@@ -210,6 +216,8 @@ class TelegramChannel(Channel):
             fields["reply_parameters"] = {"message_id": int(post.reply_to)}
         if not post.media:
             message = self._call("sendMessage", json={**fields, "text": text})
+        elif post.media[0].is_video:
+            message = self._send_video(post.media[0], fields, text)
         else:
             media = post.media[0]
             content = media.read(self.name)
@@ -275,6 +283,22 @@ class TelegramChannel(Channel):
         return f"@{me.get('username')} → {where}"
 
     # --- steps ------------------------------------------------------------------------------
+
+    def _send_video(self, media: MediaFile, fields: dict[str, Any], caption: str) -> Any:
+        """``sendVideo``: the MP4 uploaded with the message, the text as its caption. The Bot
+        API has no alt text; ``supports_streaming`` lets clients play it while it loads."""
+        content = media.read(self.name)
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise RejectedError(
+                f"telegram: {media.path.name} is {len(content)} bytes; bots may upload at most "
+                f"{MAX_UPLOAD_BYTES}"
+            )
+        form = {key: _form_value(value) for key, value in fields.items()}
+        form["caption"] = caption
+        form["supports_streaming"] = "true"
+        return self._call(
+            "sendVideo", data=form, files={"video": (media.path.name, content, media.mime_type)}
+        )
 
     def _chat(self) -> str | int:
         chat = str(self.account.settings.get("chat") or "").strip()

@@ -5,7 +5,8 @@ Used by rehearsals and tests. What it implements:
 * Routing on ``/bot<token>/<method>`` (method names case-insensitive; GET or POST; query string,
   JSON, form or multipart bodies). An unknown or revoked token gets 401 ``Unauthorized``, a
   malformed one 401 ``Unauthorized: invalid token specified``, other paths 404 ``Not Found``.
-* ``sendMessage`` and ``sendPhoto`` (multipart upload, ``caption``) with ``parse_mode=HTML``
+* ``sendMessage``, ``sendPhoto`` and ``sendVideo`` (multipart upload, ``caption``; a video
+  over the Bot API's 50 MB upload limit gets 413) with ``parse_mode=HTML``
   parsed the way the Bot API does (supported tags, ``&lt; &gt; &amp; &quot;`` and numeric
   entities, errors as ``Bad Request: can't parse entities: …``); the 4096/1024 limits counted
   after markup is removed; ``reply_parameters`` or the legacy ``reply_to_message_id``; a
@@ -93,6 +94,8 @@ MSG_REPLY_MISSING = "Bad Request: message to be replied not found"
 MSG_DELETE_MISSING = "Bad Request: message to delete not found"
 MSG_CANNOT_DELETE = "Bad Request: message can't be deleted"
 MSG_NO_PHOTO = "Bad Request: there is no photo in the request"
+MSG_NO_VIDEO = "Bad Request: there is no video in the request"
+UPLOAD_LIMIT = 50 * 1024 * 1024  # files other than photos, uploaded to the public Bot API
 MSG_PHOTO_TOO_BIG = "Bad Request: file is too big"
 _DEFAULT_ERRORS = {
     400: "Bad Request: the sandbox was told to refuse this request",
@@ -137,6 +140,7 @@ class SandboxMessage:
     reply_to: int | None
     date: datetime
     deleted: bool
+    video: SandboxPhoto | None = None  # the uploaded file of a sendVideo
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ class _Message:
     reply_to: _Message | None
     date: float
     deleted: bool = False
+    video: SandboxPhoto | None = None
 
 
 class _ParseError(ValueError):
@@ -357,7 +362,7 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
             params, files = request.params()
         except (ValueError, UnicodeDecodeError):
             return _error(400, "Bad Request: can't parse request body"), None
-        if method in ("sendmessage", "sendphoto"):
+        if method in ("sendmessage", "sendphoto", "sendvideo"):
             return self._send(bot, method, params, files)
         handlers: dict[str, Callable[[_Bot, dict[str, Any]], HttpResponse]] = {
             "getme": self._get_me,
@@ -386,7 +391,7 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
     ) -> HttpResponse:
         chat = self._writable_chat(bot, params.get("chat_id"))
-        photo_mode = method == "sendphoto"
+        photo_mode = method in ("sendphoto", "sendvideo")  # a caption, not a text
         markup = _text(params.get("caption" if photo_mode else "text"))
         parse_mode = _text(params.get("parse_mode")) or None
         if len(markup.encode("utf-8")) > RAW_TEXT_LIMIT:
@@ -396,7 +401,17 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         except _ParseError as exc:
             return _error(400, f"Bad Request: can't parse entities: {exc}")
         photo: SandboxPhoto | None = None
-        if photo_mode:
+        video: SandboxPhoto | None = None
+        if method == "sendvideo":
+            upload = files.get("video")
+            if upload is None:
+                return _error(400, MSG_NO_VIDEO)
+            if len(upload.content) > UPLOAD_LIMIT:
+                return _error(413, "Request Entity Too Large")
+            video = SandboxPhoto(upload.filename, upload.content_type, len(upload.content))
+            if self._length(text) > CAPTION_LIMIT:
+                return _error(400, MSG_CAPTION_TOO_LONG)
+        elif photo_mode:
             upload = files.get("photo")
             if upload is None:
                 return _error(400, MSG_NO_PHOTO)
@@ -430,6 +445,7 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
             photo=photo,
             reply_to=reply_to,
             date=now,
+            video=video,
         )
         self._messages[(chat.id, message.message_id)] = message
         return json_response(200, {"ok": True, "result": self._message_json(message, upload=files)})
@@ -584,11 +600,14 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
             "chat": chat,
             "date": int(message.date),
         }
-        key = "caption" if message.photo else "text"
+        captioned = message.photo is not None or message.video is not None
+        key = "caption" if captioned else "text"
         if message.text:
             body[key] = message.text
         if message.entities:
-            body["caption_entities" if message.photo else "entities"] = message.entities
+            body["caption_entities" if captioned else "entities"] = message.entities
+        if message.video is not None:
+            body["video"] = _video_json(message)
         if message.photo is not None:
             content = upload["photo"].content if upload and "photo" in upload else b""
             body["photo"] = _photo_sizes(message, content)
@@ -774,6 +793,22 @@ def _entity(tag: _Open, end: int) -> dict[str, Any] | None:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _video_json(message: _Message) -> dict[str, Any]:
+    """A ``Video`` object as sendVideo answers it (Telegram reads width, height and duration
+    from the file; the sandbox does not decode it and says 0)."""
+    assert message.video is not None
+    unique = f"{message.chat.id}-{message.message_id}-video"
+    return {
+        "file_id": f"BAACAgI{unique}",
+        "file_unique_id": unique,
+        "width": 0,
+        "height": 0,
+        "duration": 0,
+        "mime_type": message.video.mime_type,
+        "file_size": message.video.size,
+    }
+
+
 def _ok(result: Any) -> HttpResponse:
     return json_response(200, {"ok": True, "result": result})
 
@@ -869,6 +904,7 @@ def _snapshot(message: _Message) -> SandboxMessage:
         parse_mode=message.parse_mode,
         entities=tuple(dict(e) for e in message.entities),
         photo=message.photo,
+        video=message.video,
         reply_to=message.reply_to.message_id if message.reply_to else None,
         date=datetime.fromtimestamp(int(message.date), UTC),
         deleted=message.deleted,
