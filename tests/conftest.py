@@ -166,7 +166,9 @@ def make_video(
     import subprocess
 
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        real_server_missing("ffmpeg/ffprobe (apt-get install ffmpeg)", "CAMPAIGN_TEST_REQUIRE_FFMPEG")
+        real_server_missing(
+            "ffmpeg/ffprobe (apt-get install ffmpeg)", "CAMPAIGN_TEST_REQUIRE_FFMPEG"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         "ffmpeg", "-v", "error", "-y",
@@ -174,7 +176,7 @@ def make_video(
         "-f", "lavfi", "-i", "sine=frequency=440",
         "-t", str(seconds), "-c:v", codec, *extra, "-shortest", str(path),
     ]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True, timeout=120)  # noqa: S603
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
     return path
 
 

@@ -23,10 +23,15 @@ def errors_of(ws: Workspace) -> list[str]:
     return [p.format(ws.root) for p in result.problems if p.severity is Severity.ERROR]
 
 
-def video_draft(ws: Workspace, name: str = "media/gruss.mp4", *, alt: str = ALT,
-                channels: tuple[str, ...] = ("mastodon", "bluesky"), extra: str = "") -> None:
-    ws.draft("soest/01-video", channels=channels,
-             extra=f'[[media]]\npath = "{name}"\n{alt}{extra}')
+def video_draft(
+    ws: Workspace,
+    name: str = "media/gruss.mp4",
+    *,
+    alt: str = ALT,
+    channels: tuple[str, ...] = ("mastodon", "bluesky"),
+    extra: str = "",
+) -> None:
+    ws.draft("soest/01-video", channels=channels, extra=f'[[media]]\npath = "{name}"\n{alt}{extra}')
 
 
 def test_the_probe_reads_format_duration_and_pixels(tmp_path: Path) -> None:
@@ -102,8 +107,12 @@ def test_limits_name_what_is_wrong(tmp_path: Path) -> None:
     info = probe_video(make_video(tmp_path / "lang.mp4", seconds=3, size="320x240", rate=30))
     assert info is not None
     limits = VideoLimits(
-        formats=("video/quicktime",), max_bytes=1000, max_seconds=2, min_seconds=0,
-        max_pixels=320 * 200, max_frame_rate=25,
+        formats=("video/quicktime",),
+        max_bytes=1000,
+        max_seconds=2,
+        min_seconds=0,
+        max_pixels=320 * 200,
+        max_frame_rate=25,
     )
     problems = video_problems(info, limits)
     assert problems == [
@@ -113,12 +122,21 @@ def test_limits_name_what_is_wrong(tmp_path: Path) -> None:
         "320×240 pixels, at most 64000 pixels allowed",
         "30 frames per second, at most 25 allowed",
     ]
-    assert video_problems(info, replace(limits, formats=("video/mp4",), max_bytes=10**9,
-                                        max_seconds=None, max_pixels=None,
-                                        max_frame_rate=None)) == []
-    assert video_problems(info, VideoLimits(min_seconds=5)) == [
-        "3.0 s long, at least 5 s needed"
-    ]
+    assert (
+        video_problems(
+            info,
+            replace(
+                limits,
+                formats=("video/mp4",),
+                max_bytes=10**9,
+                max_seconds=None,
+                max_pixels=None,
+                max_frame_rate=None,
+            ),
+        )
+        == []
+    )
+    assert video_problems(info, VideoLimits(min_seconds=5)) == ["3.0 s long, at least 5 s needed"]
 
 
 def test_a_too_long_video_is_refused_per_network(
@@ -131,8 +149,10 @@ def test_a_too_long_video_is_refused_per_network(
     make_video(workspace.root / "posts/soest/media/gruss.mp4", seconds=2)
     video_draft(workspace, channels=("mastodon",))
     assert errors_of(workspace) == [
-        "posts/soest/01-video.md:4: video media/gruss.mp4 on mastodon: "
-        "2.0 s long, at most 1.5 s allowed"
+        (
+            "posts/soest/01-video.md:4: video media/gruss.mp4 on mastodon: "
+            "2.0 s long, at most 1.5 s allowed"
+        )
     ]
 
 
@@ -143,6 +163,8 @@ def test_without_ffprobe_check_says_it_cannot_check_the_video(
     video_draft(workspace, channels=("mastodon",))
     monkeypatch.setenv("PATH", str(workspace.root))
     assert errors_of(workspace) == [
-        "posts/soest/01-video.md:4: cannot check video media/gruss.mp4: ffprobe is not "
-        "installed (Debian: apt-get install ffmpeg)"
+        (
+            "posts/soest/01-video.md:4: cannot check video media/gruss.mp4: ffprobe is not "
+            "installed (Debian: apt-get install ffmpeg)"
+        )
     ]

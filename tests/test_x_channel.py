@@ -26,6 +26,7 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.sandbox.x import XCredentials, XSandbox
+from conftest import make_video
 from sandbox_clock import Clock
 
 TEXT = "Noch 7 Tage bis zur Smart Cities: Konferenz in Südwestfalen #5malklug"
@@ -141,6 +142,85 @@ def test_failed_processing_is_a_rejection(
     with pytest.raises(RejectedError, match="could not process"):
         channel.publish(post(media=(image,)))
     assert sandbox.statuses() == []
+
+
+def test_a_video_goes_up_in_chunks_and_is_polled_until_processed(
+    sandbox: XSandbox,
+    credentials: XCredentials,
+    session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(x_module, "SEGMENT_BYTES", 4096)
+    path = make_video(tmp_path / "gruss.mp4")
+    video = MediaFile(path, "Video: Grußwort der Bürgermeisterin", "video/mp4")
+    segments = -(-path.stat().st_size // 4096)
+    assert segments >= 2
+    sandbox.media_processing_polls = 2
+    naps: list[float] = []
+    fences: list[str] = []
+    channel = channel_for(sandbox, credentials, session)
+    channel._sleep = naps.append
+
+    def fence() -> None:
+        fences.append(sandbox.requests_seen[-1].path if sandbox.requests_seen else "-")
+
+    channel.publish(replace(post(media=(video,)), checkpoint=fence))
+
+    calls = [f"{r.method} {r.path}" for r in sandbox.requests_seen]
+    media_id = calls[1].split("/")[4]
+    assert calls == [
+        "POST /2/media/upload/initialize",
+        *[f"POST /2/media/upload/{media_id}/append"] * segments,
+        f"POST /2/media/upload/{media_id}/finalize",
+        *["GET /2/media/upload"] * 3,  # in_progress, in_progress, succeeded
+        "POST /2/media/metadata",
+        "POST /2/tweets",
+        "GET /2/users/me",
+    ]
+    assert naps == [1.0, 1.0, 1.0]  # check_after_secs, through the injected sleep
+    # A fence before the upload, before each segment, finalize, the alt text and the post.
+    assert len(fences) == 1 + segments + 1 + 1 + 1
+    [tweet] = sandbox.statuses()
+    [media] = tweet.media
+    assert (media.mime_type, media.size, media.alt) == ("video/mp4", path.stat().st_size, video.alt)
+
+
+def test_a_video_that_fails_processing_is_rejected_and_nothing_is_posted(
+    channel: XChannel, sandbox: XSandbox, tmp_path: Path
+) -> None:
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), "Video", "video/mp4")
+    sandbox.fail_media_processing(1)
+    with pytest.raises(RejectedError, match="could not process"):
+        channel.publish(post(media=(video,)))
+    assert sandbox.statuses() == []
+
+
+def test_the_sandbox_refuses_an_incomplete_chunked_upload(
+    sandbox: XSandbox, credentials: XCredentials, session: requests.Session
+) -> None:
+    channel = channel_for(sandbox, credentials, session)
+    answer = channel.api.call(
+        "POST",
+        "/2/media/upload/initialize",
+        json={"media_type": "video/mp4", "total_bytes": 10, "media_category": "tweet_video"},
+    )
+    media_id = answer.json()["data"]["id"]
+    channel.api.call(
+        "POST",
+        f"/2/media/upload/{media_id}/append",
+        data={"segment_index": "0"},
+        files={"media": ("blob", b"12345", "application/octet-stream")},
+    )
+    with pytest.raises(RejectedError, match="received 5 of 10 bytes"):
+        channel.api.call("POST", f"/2/media/upload/{media_id}/finalize")
+    with pytest.raises(RejectedError, match="media IDs are invalid"):
+        channel.api.call(
+            "POST",
+            "/2/tweets",
+            json={"text": "x", "media": {"media_ids": [media_id]}},
+            creates=True,
+        )
 
 
 def test_reply_chain(channel: XChannel, sandbox: XSandbox) -> None:

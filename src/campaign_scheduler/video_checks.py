@@ -60,8 +60,12 @@ def video_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Prob
                     Problem(
                         draft.path,
                         media.line,
-                        tr("video {path} on {channel}: {problem}", path=media.relative,
-                           channel=channel, problem=problem),
+                        tr(
+                            "video {path} on {channel}: {problem}",
+                            path=media.relative,
+                            channel=channel,
+                            problem=problem,
+                        ),
                     )
                 )
     return problems

@@ -14,6 +14,7 @@ network's limits are its channel class's :class:`~campaign_scheduler.channels.ca
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 import shutil
 import subprocess
@@ -66,7 +67,7 @@ def probe_video(path: Path) -> VideoInfo | None:
         str(path),
     ]
     try:
-        done = subprocess.run(  # noqa: S603 - a fixed program, the path after "--"
+        done = subprocess.run(  # a fixed program; the path after --
             command, capture_output=True, timeout=PROBE_TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -93,7 +94,7 @@ def _video_of(found: Any, path: Path) -> VideoInfo | None:
         ),
         None,
     )
-    form = found.get("format") if isinstance(found.get("format"), dict) else {}
+    form = _mapping(found.get("format"))
     container = str(form.get("format_name") or "")
     if video is None or container.endswith("_pipe") or container.startswith("image2"):
         return None  # no video stream, or a still image (ffprobe calls a PNG a video stream)
@@ -119,7 +120,7 @@ def _video_of(found: Any, path: Path) -> VideoInfo | None:
 def _content_type(container: str, form: dict[str, Any], video: dict[str, Any]) -> str:
     names = set(container.split(","))
     if "mp4" in names or "mov" in names:
-        tags = form.get("tags") if isinstance(form.get("tags"), dict) else {}
+        tags = _mapping(form.get("tags"))
         brand = str(tags.get("major_brand") or "").strip()
         return "video/quicktime" if brand == "qt" else "video/mp4"
     if "webm" in names and video.get("codec_name") in ("vp8", "vp9", "av1"):
@@ -127,12 +128,16 @@ def _content_type(container: str, form: dict[str, Any], video: dict[str, Any]) -
     return ""
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _number(value: object) -> float | None:
     try:
         number = float(str(value))
     except ValueError:
         return None
-    return number if number == number and number >= 0 else None  # not NaN
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _rate(value: object) -> float | None:
@@ -157,28 +162,44 @@ def video_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
     if info.content_type not in limits.formats:
         shown = info.content_type or info.container or "unknown"
         problems.append(
-            tr("format {found} is not taken (takes {formats})", found=shown,
-               formats=", ".join(limits.formats))
+            tr(
+                "format {found} is not taken (takes {formats})",
+                found=shown,
+                formats=", ".join(limits.formats),
+            )
         )
     if info.size > limits.max_bytes:
         problems.append(
-            tr("{size} is larger than the {limit} allowed", size=_megabytes(info.size),
-               limit=_megabytes(limits.max_bytes))
+            tr(
+                "{size} is larger than the {limit} allowed",
+                size=_megabytes(info.size),
+                limit=_megabytes(limits.max_bytes),
+            )
         )
     if limits.max_seconds is not None and info.duration > limits.max_seconds:
         problems.append(
-            tr("{seconds:.1f} s long, at most {limit:g} s allowed", seconds=info.duration,
-               limit=limits.max_seconds)
+            tr(
+                "{seconds:.1f} s long, at most {limit:g} s allowed",
+                seconds=info.duration,
+                limit=limits.max_seconds,
+            )
         )
     if info.duration < limits.min_seconds:
         problems.append(
-            tr("{seconds:.1f} s long, at least {limit:g} s needed", seconds=info.duration,
-               limit=limits.min_seconds)
+            tr(
+                "{seconds:.1f} s long, at least {limit:g} s needed",
+                seconds=info.duration,
+                limit=limits.min_seconds,
+            )
         )
     if limits.max_pixels is not None and info.width * info.height > limits.max_pixels:
         problems.append(
-            tr("{width}×{height} pixels, at most {limit} pixels allowed", width=info.width,
-               height=info.height, limit=limits.max_pixels)
+            tr(
+                "{width}×{height} pixels, at most {limit} pixels allowed",
+                width=info.width,
+                height=info.height,
+                limit=limits.max_pixels,
+            )
         )
     if (
         limits.max_frame_rate is not None
@@ -186,7 +207,10 @@ def video_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
         and info.frame_rate > limits.max_frame_rate + 0.01
     ):
         problems.append(
-            tr("{rate:.0f} frames per second, at most {limit:g} allowed", rate=info.frame_rate,
-               limit=limits.max_frame_rate)
+            tr(
+                "{rate:.0f} frames per second, at most {limit:g} allowed",
+                rate=info.frame_rate,
+                limit=limits.max_frame_rate,
+            )
         )
     return problems

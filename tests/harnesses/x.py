@@ -46,6 +46,7 @@ class XHarness(Harness):
                 text=t.text,
                 media_alts=tuple(m.alt for m in t.media),
                 reply_to=t.in_reply_to,
+                videos=tuple(m.alt for m in t.media if m.mime_type.startswith("video/")),
             )
             for t in self.sandbox.statuses("suedwestfalen")
             if not t.deleted

@@ -286,8 +286,11 @@ def video_count_problems(
     problems = []
     if videos > limits.per_post:
         problems.append(
-            tr("at most {count} video per post on {network}", count=limits.per_post,
-               network=network)
+            tr(
+                "at most {count} video per post on {network}",
+                count=limits.per_post,
+                network=network,
+            )
         )
     if images and not limits.with_images:
         problems.append(tr("{network} takes a video only without images", network=network))

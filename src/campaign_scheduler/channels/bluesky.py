@@ -396,7 +396,10 @@ class BlueskyChannel(Channel):
         content = media.read(self.name)
         checkpoint()  # an upload is a write: only while this worker holds the post
         answer = self._call(
-            "POST", "com.atproto.repo.uploadBlob", data=content, headers={"Content-Type": "video/mp4"}
+            "POST",
+            "com.atproto.repo.uploadBlob",
+            data=content,
+            headers={"Content-Type": "video/mp4"},
         )
         blob = answer.get("blob")
         if not isinstance(blob, dict):

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,7 +63,7 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 from campaign_scheduler.errors import (
     AuthError,
@@ -82,6 +82,8 @@ TWITTER_EPOCH_MS = 1288834974657
 MAX_MEDIA = 4
 MAX_ALT_TEXT = 1000
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
+#: One APPEND of a chunked upload (X takes segments up to 5 MB).
+SEGMENT_BYTES = 4 * 1024 * 1024
 #: ``look_up`` searches down to ``since`` minus this (clock skew).
 LOOK_UP_MARGIN = timedelta(minutes=1)
 #: After a 403 "duplicate content", posts this recent with the same text count as this one.
@@ -193,6 +195,16 @@ class XChannel(Channel):
         secret_choices=(SECRETS, ("token",)),
         default_base_url="https://api.x.com",
         supports_threads=True,
+        # The media best practices (channels.md §4): MP4 or MOV, 512 MB, 0.5–140 s for
+        # accounts without a subscription, up to 1920×1200 and 60 fps; 1 video, no images.
+        video=VideoLimits(
+            formats=("video/mp4", "video/quicktime"),
+            max_bytes=512 * 1024 * 1024,
+            max_seconds=140.0,
+            min_seconds=0.5,
+            max_pixels=1920 * 1200,
+            max_frame_rate=60.0,
+        ),
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
     api_class: ClassVar[type[ApiClient] | None] = XApi
@@ -212,7 +224,9 @@ class XChannel(Channel):
         if len(post.media) > MAX_MEDIA:
             problems.append(f"x: {len(post.media)} images attached; a post takes at most 4")
         for media in post.media:
-            if not media.mime_type.startswith("image/"):
+            if media.is_video:
+                pass  # the spec's video limits (super().validate, campaign check)
+            elif not media.mime_type.startswith("image/"):
                 problems.append(f"x: {media.path.name} is not an image ({media.mime_type})")
             elif media.path.exists() and media.path.stat().st_size > MAX_IMAGE_BYTES:
                 problems.append(f"x: {media.path.name} is larger than 5 MB")
@@ -227,7 +241,11 @@ class XChannel(Channel):
         media_ids = []
         for media in post.media:  # uploads and processing may take long: fence before each
             post.checkpoint()
-            media_ids.append(self._upload(media))
+            media_ids.append(
+                self._upload_video(media, post.checkpoint)
+                if media.is_video
+                else self._upload(media)
+            )
         post.checkpoint()
         body: dict[str, Any] = {"text": post.text}
         if media_ids:
@@ -354,6 +372,55 @@ class XChannel(Channel):
                     json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}},
                 )
         except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(
+                f"x: {self.account.name}: unreadable answer to the upload of {media.path.name}"
+            ) from exc
+        return media_id
+
+    def _upload_video(self, media: MediaFile, checkpoint: Callable[[], None]) -> str:
+        """The chunked upload of a video: ``initialize`` (``tweet_video``), one ``append`` per
+        4 MB segment, ``finalize``, then STATUS polls until X has processed it, then its alt
+        text. Each write is fenced; nothing here can create the post (a lost answer is only
+        unavailability). Returns the media id."""
+        content = media.read(self.name)
+        try:
+            response = self.api.call(
+                "POST",
+                "/2/media/upload/initialize",
+                json={
+                    "media_type": media.mime_type,
+                    "total_bytes": len(content),
+                    "media_category": "tweet_video",
+                },
+            )
+            media_id = str(self.api.json_object(response)["data"]["id"])
+            for index, start in enumerate(range(0, len(content), SEGMENT_BYTES)):
+                checkpoint()
+                self.api.call(
+                    "POST",
+                    f"/2/media/upload/{media_id}/append",
+                    data={"segment_index": str(index)},
+                    files={
+                        "media": (
+                            "blob",
+                            content[start : start + SEGMENT_BYTES],
+                            "application/octet-stream",
+                        )
+                    },
+                )
+            checkpoint()
+            response = self.api.call("POST", f"/2/media/upload/{media_id}/finalize")
+            info = self.api.json_object(response)["data"].get("processing_info")
+            if info:
+                self._wait_for_processing(media_id, info, media)
+            if media.alt:
+                checkpoint()
+                self.api.call(
+                    "POST",
+                    "/2/media/metadata",
+                    json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}},
+                )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UnavailableError(
                 f"x: {self.account.name}: unreadable answer to the upload of {media.path.name}"
             ) from exc

@@ -723,7 +723,11 @@ class BlueskySandbox(SandboxBase[int, float]):
         self._validate_image_blob(account, blob, f"{path}.video", MAX_VIDEO_BYTES, "video/mp4")
 
     def _validate_image_blob(
-        self, account: _Account, blob: dict[str, Any], path: str, limit: int,
+        self,
+        account: _Account,
+        blob: dict[str, Any],
+        path: str,
+        limit: int,
         accept: str = "image/*",
     ) -> None:
         ref = blob.get("ref")

@@ -18,7 +18,11 @@ Used by rehearsals and tests. What it implements:
 * ``GET /2/users/me`` (``user.fields=public_metrics``) and ``GET /2/users/:id/tweets``
   (``max_results`` 5–100, ``pagination_token``, ``start_time``, ``end_time``, ``since_id``,
   ``until_id``, ``exclude``) with its own rate limit.
-* ``POST /2/media/upload`` (multipart ``media`` or base64 JSON) → ``data.id``;
+* ``POST /2/media/upload`` (multipart ``media`` or base64 JSON) → ``data.id``; the chunked
+  upload for videos: ``POST /2/media/upload/initialize`` (JSON ``media_type``,
+  ``total_bytes``), ``POST /2/media/upload/:id/append`` (multipart ``segment_index``,
+  ``media``; 5 MB per segment), ``POST /2/media/upload/:id/finalize`` (the segments must add
+  up; a video is then always processed asynchronously);
   ``GET /2/media/upload?command=STATUS`` moving ``pending → in_progress → succeeded`` over
   ``media_processing_polls`` polls; ``POST /2/media/metadata`` for alt text (≤ 1000 characters).
 * Text as X shows it back: ``&``, ``<``, ``>`` escaped, every link replaced by a ``t.co`` link
@@ -110,6 +114,9 @@ IMAGE_LIMIT = 5 * 1024 * 1024
 MEDIA_EXPIRY = 24 * 3600
 NON_PUBLIC_DAYS = 30
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+VIDEO_LIMIT = 512 * 1024 * 1024
+SEGMENT_LIMIT = 5 * 1024 * 1024  # one APPEND
 
 # --- the length table (twitter-text v3 ``config/v3.json``, channels.md §4) ---------------------
 
@@ -240,13 +247,19 @@ class _Media:
     polls_left: int
     failed: bool = False
     alt: str | None = None
+    #: A chunked upload: the bytes announced by INIT, the segments APPENDed, FINALIZE done.
+    total_bytes: int = 0
+    segments: dict[int, int] = field(default_factory=dict)
+    finalized: bool = True
 
     @property
     def key(self) -> str:
-        return f"3_{self.id}"
+        return f"{7 if self.mime_type.startswith('video/') else 3}_{self.id}"
 
     @property
     def state(self) -> str:
+        if not self.finalized:
+            return "pending"  # never usable before FINALIZE
         if self.failed and self.polls_left <= 0:
             return "failed"
         return "succeeded" if self.polls_left <= 0 else "in_progress"
@@ -898,6 +911,84 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
 
+    def _initialize(self, request: HttpRequest, user: _User) -> HttpResponse:
+        """INIT of a chunked upload (``POST /2/media/upload/initialize``, JSON)."""
+        if not user.write:
+            return _problem(
+                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
+            )
+        try:
+            body = request.json()
+            mime = str(body["media_type"])
+            total = int(body["total_bytes"])
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+            return _invalid("media_type", "Expected {media_type, total_bytes, media_category}.")
+        if mime not in VIDEO_TYPES | IMAGE_TYPES:
+            return _invalid("media_type", f"Unsupported media type {mime}.")
+        if total <= 0 or total > (VIDEO_LIMIT if mime in VIDEO_TYPES else IMAGE_LIMIT):
+            return _invalid("total_bytes", f"File size {total} is not allowed for {mime}.")
+        now = self.clock()
+        with self._lock:
+            media = _Media(
+                id=self._next_id(now),
+                owner=user,
+                mime_type=mime,
+                size=0,
+                width=0,
+                height=0,
+                created_at=now,
+                polls_left=0,
+                total_bytes=total,
+                finalized=False,
+            )
+            self._media[media.id] = media
+        data = {"id": media.id, "media_key": media.key, "expires_after_secs": MEDIA_EXPIRY}
+        return json_response(200, {"data": data})
+
+    def _append(self, request: HttpRequest, user: _User, media_id: str) -> HttpResponse:
+        """APPEND one segment (multipart ``segment_index`` and ``media``); 2xx, empty body."""
+        try:
+            params, files = request.params()
+            index = int(str(params.get("segment_index")))
+        except (TypeError, ValueError, UnicodeDecodeError):
+            return _invalid("segment_index", "segment_index must be an integer.")
+        upload = files.get("media")
+        if upload is None:
+            return _invalid("media", "The `media` field is required.")
+        if len(upload.content) > SEGMENT_LIMIT or not 0 <= index <= 999:
+            return _invalid("media", "Segment too large or segment_index out of range.")
+        with self._lock:
+            media = self._media.get(media_id)
+            if media is None or media.owner is not user or media.finalized:
+                return _invalid("media_id", "Invalid media id.")
+            media.segments[index] = len(upload.content)
+        return HttpResponse(204)
+
+    def _finalize(self, request: HttpRequest, user: _User, media_id: str) -> HttpResponse:
+        """FINALIZE: the segments must add up to INIT's ``total_bytes``; a video then goes
+        through asynchronous processing (``processing_info``, at least one STATUS poll)."""
+        with self._lock:
+            media = self._media.get(media_id)
+            if media is None or media.owner is not user or media.finalized:
+                return _invalid("media_id", "Invalid media id.")
+            received = sum(media.segments.values())
+            if sorted(media.segments) != list(range(len(media.segments))) or (
+                received != media.total_bytes
+            ):
+                return _invalid(
+                    "media_id",
+                    f"File size mismatch: received {received} of {media.total_bytes} bytes.",
+                )
+            fails = self._media_failures > 0
+            if fails:
+                self._media_failures -= 1
+            media.size = received
+            media.finalized = True
+            media.failed = fails
+            media.polls_left = max(self.media_processing_polls, 1)  # transcoding takes a while
+            data = self._media_json(media, initial=True)
+        return json_response(200, {"data": data})
+
     def _media_status(self, request: HttpRequest, user: _User) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("command") != "STATUS":
@@ -937,8 +1028,11 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             "media_key": media.key,
             "size": media.size,
             "expires_after_secs": MEDIA_EXPIRY,
-            "image": {"image_type": media.mime_type, "w": media.width, "h": media.height},
         }
+        if media.mime_type.startswith("video/"):
+            data["video"] = {"video_type": media.mime_type}
+        else:
+            data["image"] = {"image_type": media.mime_type, "w": media.width, "h": media.height}
         state = media.state
         if initial and media.polls_left > 0:
             data["processing_info"] = {"state": "pending", "check_after_secs": 1}
@@ -1091,6 +1185,9 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         route("GET", r"/2/users/me", _me),
         route("GET", r"/2/users/([^/]+)/tweets", _timeline),
         route("POST", r"/2/media/upload", _upload),
+        route("POST", r"/2/media/upload/initialize", _initialize),
+        route("POST", r"/2/media/upload/(\d+)/append", _append),
+        route("POST", r"/2/media/upload/(\d+)/finalize", _finalize),
         route("GET", r"/2/media/upload", _media_status),
         route("POST", r"/2/media/metadata", _media_metadata),
     )
