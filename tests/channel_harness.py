@@ -44,6 +44,8 @@ class Harness(ABC):
     requires_media: bool = False
     #: The network stores alt text for images.
     supports_alt_text: bool = True
+    #: The network stores alt text for videos too.
+    video_alt_text: bool = True
     #: Images travel inside the one call that creates the post (no separate upload).
     media_in_creating_call: bool = False
 

@@ -25,6 +25,7 @@ from campaign_scheduler.errors import (
 )
 from campaign_scheduler.sandbox._graph import graph_error
 from campaign_scheduler.sandbox.instagram import InstagramSandbox
+from conftest import make_video
 
 FIXED_NOW = 1_900_000_000.0
 
@@ -133,6 +134,46 @@ def test_several_images_become_a_carousel_with_alt_text_per_item(ig: Setup) -> N
     assert [m.alt for m in created.media] == [images[0].alt, images[1].alt]
     assert created.media[1].source.endswith("/_media/soest/b/c.png")
     assert [c.is_carousel_item for c in ig.sandbox.containers()] == [True, True, False]
+
+
+def test_a_video_becomes_a_reel_polled_while_meta_transcodes_it(ig: Setup) -> None:
+    video = MediaFile(make_video(ig.media / "grusswort.mp4"), "Video: Grußwort", "video/mp4")
+    channel = ig.channel()
+
+    channel.publish(post(media=(video,)))
+
+    [created] = ig.sandbox.statuses()
+    [container] = ig.sandbox.containers()
+    assert container.media_type == "REELS"
+    assert container.params["share_to_feed"] is True
+    assert created.kind == "VIDEO"
+    [media] = created.media
+    assert media.source == f"{ig.account.settings['media_base_url']}/grusswort.mp4"
+    assert (media.content_type, media.size) == ("video/mp4", video.path.stat().st_size)
+    user = channel.user_id
+    assert calls(ig.sandbox) == [
+        f"GET {user}/content_publishing_limit",
+        f"POST {user}/media",
+        *[f"GET {container.id}"] * 3,  # IN_PROGRESS twice while transcoding, FINISHED
+        f"POST {user}/media_publish",
+        f"GET {created.id}",
+    ]
+    assert ig.pauses == [0.5, 0.5]  # the injected sleep
+
+
+def test_a_reel_whose_file_is_no_video_is_rejected_and_nothing_is_published(ig: Setup) -> None:
+    fake = ig.media / "kaputt.mp4"
+    fake.write_bytes(b"kein Video")
+    with pytest.raises(RejectedError):
+        ig.channel().publish(post(media=(MediaFile(fake, "Video", "video/mp4"),)))
+    assert ig.sandbox.statuses() == []
+
+
+def test_validate_refuses_a_video_beside_images(ig: Setup) -> None:
+    video = MediaFile(ig.media / "grusswort.mp4", "Video", "video/mp4")
+    assert ig.channel().validate(post(media=(video, ig.image()))) == [
+        "Instagram takes a video only without images"
+    ]
 
 
 def test_validate_names_what_instagram_cannot_take(ig: Setup, tmp_path: Path) -> None:

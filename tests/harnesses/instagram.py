@@ -26,6 +26,7 @@ class InstagramHarness(Harness):
     keeps_language = False
     supports_replies = False
     requires_media = True
+    video_alt_text = False  # alt_text is for image posts; a reel has none
 
     def start(self) -> None:
         self.sandbox = InstagramSandbox().start_in_process()
@@ -52,7 +53,12 @@ class InstagramHarness(Harness):
 
     def created(self) -> list[Created]:
         return [
-            Created(remote_id=p.id, text=p.text, media_alts=tuple(m.alt for m in p.media))
+            Created(
+                remote_id=p.id,
+                text=p.text,
+                media_alts=tuple(m.alt for m in p.media),
+                videos=tuple(m.alt for m in p.media) if p.kind == "VIDEO" else (),
+            )
             for p in self.sandbox.statuses(self.user_id)
             if not p.deleted
         ]

@@ -756,8 +756,10 @@ def media_problems(
             f"{account.name}"
         )
     for item in media:
-        if not item.mime_type.startswith("image/"):
-            problems.append(f"{network}: only images are supported, not {item.mime_type}")
+        if not item.mime_type.startswith("image/") and not item.is_video:
+            problems.append(
+                f"{network}: only images and videos are supported, not {item.mime_type}"
+            )
     return problems
 
 

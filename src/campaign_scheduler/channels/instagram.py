@@ -49,8 +49,8 @@ from campaign_scheduler.channels._graph import (
     receipt_of,
 )
 from campaign_scheduler.channels._http import ApiClient, count
-from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,
     UNIT_UTF16,
@@ -80,6 +80,15 @@ class InstagramChannel(ContainerChannel):
         default_base_url="https://graph.facebook.com",
         needs_media=True,
         links_clickable=False,
+        # Reels (Meta's reel specifications): MP4 or MOV, at most 300 MB, 3 s to 15 min,
+        # up to 60 fps; one video as its own post.
+        video=VideoLimits(
+            formats=("video/mp4", "video/quicktime"),
+            max_bytes=300 * 1000 * 1000,
+            max_seconds=900.0,
+            min_seconds=3.0,
+            max_frame_rate=60.0,
+        ),
     )
     text_rule: ClassVar[TextRule] = TextRule(
         UNIT_UTF16,
@@ -123,8 +132,10 @@ class InstagramChannel(ContainerChannel):
             config_key="config",
             what="publishing",
         )
-        images = [(media_url(self.account, m), m.alt) for m in post.media]
         params: dict[str, Any] = {"caption": post.text} if post.text else {}
+        if post.media[0].is_video:
+            return self._publish(self._reel(post.media[0], params), [], checkpoint=post.checkpoint)
+        images = [(media_url(self.account, m), m.alt) for m in post.media]
         children: list[dict[str, Any]] = []
         if len(images) == 1:
             url, alt = images[0]
@@ -136,6 +147,17 @@ class InstagramChannel(ContainerChannel):
                 {"image_url": url, **({"alt_text": alt} if alt else {})} for url, alt in images
             ]
         return self._publish(params, children, checkpoint=post.checkpoint)
+
+    def _reel(self, video: MediaFile, params: dict[str, Any]) -> dict[str, Any]:
+        """The container of a Reel: ``media_type=REELS``, the public ``video_url``, shown in
+        the feed too. Instagram takes no alt text for reels (``alt_text`` is for images); the
+        container stays IN_PROGRESS while Meta transcodes, polled like every container."""
+        return {
+            **params,
+            "media_type": "REELS",
+            "video_url": media_url(self.account, video),
+            "share_to_feed": "true",
+        }
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the account created since ``since`` less a minute whose caption

@@ -18,10 +18,12 @@
   throttling code (HTTP :attr:`~GraphSandbox.throttle_status`, 400 by default: UNVERIFIED);
 * ``GET /_media/<name>/<path>`` serves folders registered with :meth:`serve_media`, so that
   rehearsals can point ``media_base_url`` at the sandbox; containers fetch their ``image_url``
-  for real (:attr:`~ContainerSandbox.fetch_media`) and check type, size and aspect ratio.
+  for real (:attr:`~ContainerSandbox.fetch_media`) and check type, size and aspect ratio (a
+  ``video_url``: an MP4/MOV file of at most :attr:`~GraphSandbox.max_video_bytes`).
 
 :class:`ContainerSandbox` adds the container life cycle of Instagram and Threads:
-``IN_PROGRESS`` for :attr:`~ContainerSandbox.container_polls` status reads, then ``FINISHED``;
+``IN_PROGRESS`` for :attr:`~ContainerSandbox.container_polls` status reads (a video
+container: :attr:`~ContainerSandbox.video_polls`, 2 by default), then ``FINISHED``;
 ``PUBLISHED`` after publishing; ``EXPIRED`` after :attr:`~ContainerSandbox.container_ttl`
 seconds; ``ERROR`` when the download failed or :meth:`~ContainerSandbox.container_error_next`
 says so. Publishing an unfinished container is refused (code 9007, subcode 2207027), and so is
@@ -378,6 +380,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         "fetch_media": bool,
         "media_fetch_timeout": float,
         "max_image_bytes": int,
+        "max_video_bytes": int,
         "image_types": list,
         "min_aspect_ratio": float,
         "max_aspect_ratio": float,
@@ -390,6 +393,8 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         self.fetch_media = True
         self.media_fetch_timeout = 5.0
         self.max_image_bytes = 8 * 1024 * 1024
+        #: Videos a container may download (Instagram Reels and Threads: 1 GB).
+        self.max_video_bytes = 1024 * 1024 * 1024
         #: Accepted image types (Meta documents JPEG for Instagram; PNG is UNVERIFIED there).
         self.image_types = ["image/jpeg", "image/png"]
         #: Accepted width/height range (Instagram feed: 4:5 to 1.91:1).
@@ -721,13 +726,38 @@ class GraphSandbox(SandboxBase[_Failure, float]):
                 return None, f"aspect ratio {info.width}:{info.height}"
         return GraphMedia(url, alt, info.content_type, info.size), None
 
-    def _download(self, url: str, host: str) -> bytes:
+    def fetch_video(self, url: str | None, alt: str | None) -> tuple[GraphMedia | None, str | None]:
+        """Download and check a ``video_url``: an MP4 or MOV (an ISO media file: its first
+        box is ``ftyp``) of at most :attr:`max_video_bytes`. The media, or why not."""
+        if not url:
+            return None, "video_url is required"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None, f"{url} is not an http(s) URL"
+        if not self.fetch_media:
+            return GraphMedia(url, alt, None, None), None
+        try:
+            data = self._download(url, parts.hostname, self.max_video_bytes)
+        except urllib.error.HTTPError as exc:
+            return None, f"downloading {url} answered HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return None, f"could not download {url}: {reason}"
+        if len(data) > self.max_video_bytes:
+            return None, "too large"
+        if data[4:8] != b"ftyp":
+            return None, "unsupported video type (not MP4 or MOV)"
+        kind = "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
+        return GraphMedia(url, alt, kind, len(data)), None
+
+    def _download(self, url: str, host: str, limit: int | None = None) -> bytes:
+        limit = self.max_image_bytes if limit is None else limit
         own = f"{self.url}/_media/"
         if url.startswith(own):  # its own files (also when running in-process, without a port)
             served = self._serve_file(urlsplit(url).path)
             if served.status != 200:
                 raise urllib.error.HTTPError(url, served.status, "Not Found", Message(), None)
-            return served.body[: self.max_image_bytes + 1]
+            return served.body[: limit + 1]
         if host in ("127.0.0.1", "localhost", "::1"):
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         else:
@@ -736,7 +766,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             url, headers={"User-Agent": "facebookexternalhit/1.1 (campaign-scheduler sandbox)"}
         )
         with opener.open(request, timeout=self.media_fetch_timeout) as response:
-            data: bytes = response.read(self.max_image_bytes + 1)
+            data: bytes = response.read(limit + 1)
         return data
 
     def _serve_file(self, path: str) -> HttpResponse:
@@ -830,6 +860,7 @@ class ContainerSandbox(GraphSandbox):
     SWITCHES: ClassVar[dict[str, type]] = {
         **GraphSandbox.SWITCHES,
         "container_polls": int,
+        "video_polls": int,
         "container_ttl": float,
         "quota_total": int,
     }
@@ -841,6 +872,8 @@ class ContainerSandbox(GraphSandbox):
         super().__init__(clock=clock)
         #: How many status reads answer IN_PROGRESS before FINISHED.
         self.container_polls = 1
+        #: The same for a video container (Meta transcodes it first).
+        self.video_polls = 2
         #: Seconds after which an unpublished container is EXPIRED.
         self.container_ttl = 86400.0
         #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
@@ -882,6 +915,7 @@ class ContainerSandbox(GraphSandbox):
         children: list[str] | None = None,
         is_carousel_item: bool = False,
         error: str | None = None,
+        polls: int | None = None,
     ) -> Container:
         with self._lock:
             if error is None and self._container_errors:
@@ -895,7 +929,7 @@ class ContainerSandbox(GraphSandbox):
                 children=children or [],
                 is_carousel_item=is_carousel_item,
                 created_at=self.clock(),
-                polls_left=self.container_polls,
+                polls_left=self.container_polls if polls is None else polls,
                 error=error,
             )
             self._containers[container.id] = container

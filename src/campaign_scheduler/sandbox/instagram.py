@@ -10,9 +10,11 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
   at most 8 MiB (code 36000, subcode 2207004), aspect ratio 4:5 to 1.91:1 (code 36003, subcode
   2207009, UNVERIFIED); a failed download is code 9004, subcode 2207052 (UNVERIFIED). The
   caption may have :attr:`max_caption_length` characters, :attr:`max_hashtags` hashtags and
-  :attr:`max_mentions` mentions (2200 / 30 / 20, all UNVERIFIED);
+  :attr:`max_mentions` mentions (2200 / 30 / 20, all UNVERIFIED); Reels containers
+  (``media_type=REELS``, ``video_url`` downloaded and checked to be an MP4/MOV,
+  ``share_to_feed``), published as ``media_type=VIDEO`` with ``media_product_type=REELS``;
 * ``GET /{container-id}?fields=status_code,status``: ``IN_PROGRESS`` ×
-  :attr:`container_polls`, ``FINISHED``, ``PUBLISHED``, ``ERROR``, ``EXPIRED`` (the last two
+  :attr:`container_polls` (a reel: :attr:`video_polls`), ``FINISHED``, ``PUBLISHED``, ``ERROR``, ``EXPIRED`` (the last two
   documented for Threads, UNVERIFIED here);
 * ``POST /{ig-user-id}/media_publish`` (``creation_id``), at most :attr:`quota_total` per
   moving 24 hours (50; UNVERIFIED against 25/100 elsewhere); ``GET
@@ -25,7 +27,7 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
 * ``DELETE /{ig-media-id}`` only if :attr:`allow_delete` (UNVERIFIED; off by default);
 * ``GET /me`` and ``GET /{ig-user-id}``; throttling with code 80002.
 
-Not modelled: reels, stories, videos, user and product tags, locations, resumable uploads,
+Not modelled: stories, resumable video uploads, cover images, user and product tags, locations, resumable uploads,
 the 400-containers-per-day limit, comments.
 """
 
@@ -245,6 +247,8 @@ class InstagramSandbox(ContainerSandbox):
             return problem
         if media_type == "CAROUSEL":
             return self._create_carousel(call, caption)
+        if media_type == "REELS":
+            return self._create_reel(call, caption)
         if media_type != "IMAGE":
             return invalid(f"(#100) media_type {media_type} is not supported by the sandbox")
         alt = call.param("alt_text") or None
@@ -257,6 +261,18 @@ class InstagramSandbox(ContainerSandbox):
             {"caption": caption},
             [media],
             is_carousel_item=call.flag("is_carousel_item"),
+        )
+        return json_response(200, {"id": container.id})
+
+    def _create_reel(self, call: Call, caption: str) -> HttpResponse:
+        """A Reels container: ``video_url`` (downloaded and checked), ``share_to_feed``;
+        transcoding keeps it IN_PROGRESS for :attr:`video_polls` status reads."""
+        media, reason = self.fetch_video(call.param("video_url"), None)
+        if media is None:
+            return _download_error(reason or "")
+        params = {"caption": caption, "share_to_feed": call.flag("share_to_feed", True)}
+        container = self.new_container(
+            call.principal, "REELS", params, [media], polls=self.video_polls
         )
         return json_response(200, {"id": container.id})
 
@@ -303,7 +319,7 @@ class InstagramSandbox(ContainerSandbox):
         media = _Media(
             id=self.new_id(17),
             owner=container.owner,
-            media_type="CAROUSEL_ALBUM" if container.media_type == "CAROUSEL" else "IMAGE",
+            media_type=_MEDIA_TYPES.get(container.media_type, "IMAGE"),
             caption=str(container.params.get("caption") or ""),
             media=list(container.media),
             shortcode=secrets.token_urlsafe(8)[:11],
@@ -357,8 +373,10 @@ class InstagramSandbox(ContainerSandbox):
                 if media.media_type == "IMAGE" and media.media[0].alt:
                     values[name] = media.media[0].alt
             elif name == "media_url":
-                if media.media_type == "IMAGE":
+                if media.media_type in ("IMAGE", "VIDEO"):
                     values[name] = media.media[0].source
+            elif name == "media_product_type":
+                values[name] = "REELS" if media.media_type == "VIDEO" else "FEED"
             elif name != "id":
                 raise Answer(nonexisting_field(name, "IGMedia"))
         return values
@@ -441,6 +459,11 @@ class InstagramSandbox(ContainerSandbox):
             deleted=media.deleted,
             container_id=media.container_id,
         )
+
+
+#: A container's media_type -> the published media's (a reel is a VIDEO whose
+#: media_product_type is REELS).
+_MEDIA_TYPES = {"CAROUSEL": "CAROUSEL_ALBUM", "REELS": "VIDEO"}
 
 
 def _download_error(reason: str) -> HttpResponse:
