@@ -23,6 +23,7 @@ from campaign_scheduler.errors import (
     RejectedError,
 )
 from campaign_scheduler.sandbox.threads import ThreadsSandbox
+from conftest import make_video
 
 FIXED_NOW = 1_900_000_000.0
 
@@ -113,6 +114,36 @@ def test_image_post_carries_url_and_alt_text(th: Setup) -> None:
     assert [(m.source.rsplit("/", 1)[-1], m.alt) for m in created.media] == [
         ("morgen.png", image.alt)
     ]
+
+
+def test_a_video_post_is_a_video_container_polled_until_processed(th: Setup) -> None:
+    video = MediaFile(make_video(th.media / "gruss.mp4"), "Video: Grußwort", "video/mp4")
+    pauses: list[float] = []
+    channel = th.channel(poll_interval=5.0, sleep=pauses.append)
+
+    channel.publish(post("Unser Grußwort", media=(video,)))
+
+    [created] = th.sandbox.statuses()
+    [container] = th.sandbox.containers()
+    assert created.kind == "VIDEO"
+    [media] = created.media
+    assert (media.source.rsplit("/", 1)[-1], media.alt, media.content_type) == (
+        "gruss.mp4",
+        video.alt,
+        "video/mp4",
+    )
+    status_reads = [r for r in th.sandbox.requests_seen if r.path.endswith(f"/{container.id}")]
+    assert len(status_reads) == 3  # IN_PROGRESS twice while processing, then FINISHED
+    assert pauses == [5.0, 5.0]  # the injected sleep, never a real one
+
+
+def test_a_video_that_cannot_be_downloaded_ends_the_container_in_error(th: Setup) -> None:
+    missing = MediaFile(th.media / "nicht-da.mp4", "alt", "video/mp4")
+
+    with pytest.raises(RejectedError, match="ERROR: FAILED_DOWNLOADING_VIDEO"):
+        th.channel().publish(post(media=(missing,)))
+
+    assert th.sandbox.statuses() == []
 
 
 def test_several_images_are_a_carousel(th: Setup) -> None:

@@ -53,6 +53,7 @@ class ThreadsHarness(Harness):
                 text=p.text,
                 media_alts=tuple(m.alt for m in p.media),
                 reply_to=p.reply_to,
+                videos=tuple(m.alt for m in p.media) if p.kind == "VIDEO" else (),
             )
             for p in self.sandbox.statuses(self.user_id)
             if not p.deleted

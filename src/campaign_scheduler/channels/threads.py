@@ -44,8 +44,8 @@ from campaign_scheduler.channels._graph import (
     unix,
 )
 from campaign_scheduler.channels._http import ApiClient, count
-from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
@@ -72,6 +72,14 @@ class ThreadsChannel(ContainerChannel):
         optional=("api_version", "media_base_url"),
         default_base_url="https://graph.threads.net",
         supports_threads=True,
+        # VIDEO posts (channels.md §9): MP4 or MOV, at most 1 GB and 5 minutes, up to 60 fps;
+        # one video as its own post.
+        video=VideoLimits(
+            formats=("video/mp4", "video/quicktime"),
+            max_bytes=1024 * 1024 * 1024,
+            max_seconds=300.0,
+            max_frame_rate=60.0,
+        ),
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
     can_look_up: ClassVar[bool] = True
@@ -111,7 +119,9 @@ class ThreadsChannel(ContainerChannel):
             params["reply_to_id"] = post.reply_to
         images = [(media_url(self.account, m), m.alt) for m in post.media]
         children: list[dict[str, Any]] = []
-        if not images:
+        if post.media and post.media[0].is_video:
+            params.update(self._video(post.media[0]))
+        elif not images:
             params["media_type"] = "TEXT"
         elif len(images) == 1:
             url, alt = images[0]
@@ -124,6 +134,17 @@ class ThreadsChannel(ContainerChannel):
                 for url, alt in images
             ]
         return self._publish(params, children, checkpoint=post.checkpoint)
+
+    def _video(self, video: MediaFile) -> dict[str, Any]:
+        """A VIDEO container: the public ``video_url`` and the alt text; Threads processes
+        the video before the container is FINISHED (polled like every container)."""
+        params: dict[str, Any] = {
+            "media_type": "VIDEO",
+            "video_url": media_url(self.account, video),
+        }
+        if video.alt:
+            params["alt_text"] = video.alt
+        return params
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post (or reply to ``post.reply_to``) of the profile created since

@@ -4,7 +4,10 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
 
 * ``POST /{threads-user-id}/threads`` (also ``/me/threads``): containers of ``media_type``
   ``TEXT`` (``text`` required), ``IMAGE`` (``image_url``, downloaded and checked, with
-  ``alt_text``), carousel items (``is_carousel_item``) and ``CAROUSEL`` (``children``, 2 to
+  ``alt_text``), ``VIDEO`` (``video_url``, downloaded and checked to be an MP4/MOV, with
+  ``alt_text``; a failed download ends in ERROR ``FAILED_DOWNLOADING_VIDEO``; processing keeps
+  it IN_PROGRESS for :attr:`video_polls` reads), carousel items (``is_carousel_item``) and
+  ``CAROUSEL`` (``children``, 2 to
   :attr:`max_carousel_items`); ``reply_to_id`` must name a published post. Text may have
   :attr:`max_text_length` characters counted as Threads documents it (:func:`text_length`:
   emoji by their UTF-8 bytes). Refusals use code 100 (wording UNVERIFIED);
@@ -27,7 +30,7 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
   per day;
 * ``GET /me``; throttling with code :attr:`throttle_code` (4; the real code is UNVERIFIED).
 
-Not modelled: videos, quote posts, link attachments, topic tags, reply control, polls, the
+Not modelled: videos inside carousels' rules, quote posts, link attachments, topic tags, reply control, polls, the
 one-step ``auto_publish_text`` (UNVERIFIED; refused here), keyword search, mentions.
 """
 
@@ -67,7 +70,7 @@ _log = logging.getLogger("campaign_scheduler.sandbox")
 
 MEDIA_METRICS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 FIGURES = MEDIA_METRICS
-_TYPES = {"TEXT": "TEXT_POST", "IMAGE": "IMAGE", "CAROUSEL": "CAROUSEL_ALBUM"}
+_TYPES = {"TEXT": "TEXT_POST", "IMAGE": "IMAGE", "VIDEO": "VIDEO", "CAROUSEL": "CAROUSEL_ALBUM"}
 
 
 def text_length(text: str) -> int:
@@ -213,7 +216,9 @@ class ThreadsSandbox(ContainerSandbox):
         if call.flag("auto_publish_text"):
             return invalid("(#100) auto_publish_text is not supported by the sandbox")
         if media_type not in _TYPES:
-            return invalid(f"(#100) media_type must be TEXT, IMAGE or CAROUSEL, not {media_type!r}")
+            return invalid(
+                f"(#100) media_type must be TEXT, IMAGE, VIDEO or CAROUSEL, not {media_type!r}"
+            )
         if text_length(text) > self.max_text_length:
             return invalid(
                 f"(#100) The parameter text must be at most {self.max_text_length} characters"
@@ -231,6 +236,8 @@ class ThreadsSandbox(ContainerSandbox):
             return json_response(200, {"id": self.new_container(user, "TEXT", params, []).id})
         if media_type == "CAROUSEL":
             return self._create_carousel(call, params)
+        if media_type == "VIDEO":
+            return self._create_video(call, params)
         alt = call.param("alt_text") or None
         media, reason = self.fetch_image(call.param("image_url"), alt)
         if media is None and not call.param("image_url"):
@@ -246,6 +253,30 @@ class ThreadsSandbox(ContainerSandbox):
             [media],
             is_carousel_item=call.flag("is_carousel_item"),
             error=error,
+        )
+        return json_response(200, {"id": container.id})
+
+    def _create_video(self, call: Call, params: dict[str, Any]) -> HttpResponse:
+        """A VIDEO container: ``video_url`` downloaded and checked (a failure ends the
+        container in ERROR with ``FAILED_DOWNLOADING_VIDEO``), ``alt_text``; IN_PROGRESS for
+        :attr:`video_polls` status reads while it is processed."""
+        url = call.param("video_url")
+        if not url:
+            return invalid("(#100) The parameter video_url is required for VIDEO posts")
+        alt = call.param("alt_text") or None
+        media, reason = self.fetch_video(url, alt)
+        error = None
+        if media is None:
+            self._log_download_failure(reason)
+            media, error = GraphMedia(url, alt, None, None), "FAILED_DOWNLOADING_VIDEO"
+        container = self.new_container(
+            call.principal,
+            "VIDEO",
+            params,
+            [media],
+            is_carousel_item=call.flag("is_carousel_item"),
+            error=error,
+            polls=self.video_polls,
         )
         return json_response(200, {"id": container.id})
 
@@ -377,7 +408,7 @@ class ThreadsSandbox(ContainerSandbox):
             elif name == "root_post":
                 values[name] = {"id": thread.root.id}
             elif name == "alt_text":
-                if thread.media_type == "IMAGE" and thread.media[0].alt:
+                if thread.media_type in ("IMAGE", "VIDEO") and thread.media[0].alt:
                     values[name] = thread.media[0].alt
             elif name == "media_url":
                 if thread.media_type == "IMAGE":
