@@ -29,6 +29,7 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.sandbox.linkedin import LinkedInAccount, LinkedInSandbox, parse_little
+from conftest import make_video
 from sandbox_clock import Clock
 
 TEXT = "Die Südwestfalen Agentur lädt ein: Smart Cities (Konferenz) am 18.11. – #5malklug"
@@ -208,6 +209,84 @@ def test_two_images_become_a_multi_image_post(
     assert [i.alt for i in sandbox.statuses()[0].images] == [image.alt, None]
 
 
+def test_a_video_goes_up_in_parts_is_finalized_and_polled_until_available(
+    sandbox: LinkedInSandbox,
+    account: LinkedInAccount,
+    session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaign_scheduler.sandbox import linkedin as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "VIDEO_PART", 4096)  # several parts of a tiny video
+    path = make_video(tmp_path / "gruss.mp4")
+    parts = -(-path.stat().st_size // 4096)
+    assert parts >= 2
+    video = MediaFile(path, "Video: Grußwort", "video/mp4")
+    sandbox.image_processing_polls = 2
+    channel = channel_for(sandbox, account, session)
+    pauses: list[float] = []
+    channel._sleep = pauses.append
+    channel.poll_interval = 3.0
+    fences = 0
+
+    def fence() -> None:
+        nonlocal fences
+        fences += 1
+
+    receipt = channel.publish(post(media=(video,), checkpoint=fence))
+
+    [created] = sandbox.statuses()
+    [attached] = created.images
+    assert attached.urn.startswith("urn:li:video:")
+    assert attached.size == path.stat().st_size
+    assert created.urn == receipt.remote_id
+    calls = [f"{r.method} {r.path}" for r in sandbox.requests_seen]
+    assert calls[0] == "POST /rest/videos"
+    assert sum(1 for c in calls if c.startswith("PUT /dms-uploads/")) == parts
+    assert calls[1 + parts] == "POST /rest/videos"  # finalizeUpload
+    assert sum(1 for c in calls if c.startswith("GET /rest/videos/")) == 3
+    assert calls[-1] == "POST /rest/posts"
+    assert pauses == [3.0, 3.0]  # PROCESSING twice, through the injected sleep
+    assert fences == 1 + parts + 1 + 1  # before the upload, each part, finalize, the post
+
+
+def test_a_video_whose_parts_do_not_add_up_is_not_finalized(
+    channel: LinkedInChannel, sandbox: LinkedInSandbox, account: LinkedInAccount
+) -> None:
+    answer = channel.api.json_object(
+        channel.api.rest(
+            "POST",
+            "/rest/videos?action=initializeUpload",
+            "ACTION",
+            json={"initializeUploadRequest": {"owner": account.organization, "fileSizeBytes": 10}},
+        )
+    )["value"]
+    with pytest.raises(RejectedError, match="do not match the uploaded parts"):
+        channel.api.rest(
+            "POST",
+            "/rest/videos?action=finalizeUpload",
+            "ACTION",
+            json={
+                "finalizeUploadRequest": {
+                    "video": answer["video"],
+                    "uploadToken": "",
+                    "uploadedPartIds": [],
+                }
+            },
+        )
+
+
+def test_failed_video_processing_is_a_rejection(
+    channel: LinkedInChannel, sandbox: LinkedInSandbox, tmp_path: Path
+) -> None:
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), "Video", "video/mp4")
+    sandbox.fail_image_processing(1)
+    with pytest.raises(RejectedError, match="could not process"):
+        channel.publish(post(media=(video,)))
+    assert sandbox.statuses() == []
+
+
 def test_failed_image_processing_is_a_rejection(
     channel: LinkedInChannel, sandbox: LinkedInSandbox, image: MediaFile
 ) -> None:
@@ -238,8 +317,13 @@ def test_validate(channel: LinkedInChannel, image: MediaFile) -> None:
         + "characters are escaped"
     ]
     assert any("cannot reply" in p for p in channel.validate(post(reply_to="urn:li:share:1")))
+    document = MediaFile(image.path, None, "application/pdf")
+    problems = channel.validate(post(media=(document,)))
+    assert any("not an image or video" in p for p in problems)
     video = MediaFile(image.path, None, "video/mp4")
-    assert any("not an image" in p for p in channel.validate(post(media=(video,))))
+    assert channel.validate(post(media=(video, image))) == [
+        "LinkedIn takes a video only without images"
+    ]
 
 
 def test_replies_are_refused(channel: LinkedInChannel) -> None:

@@ -76,16 +76,18 @@ def test_a_file_named_mp4_that_holds_no_video_is_refused(workspace: Workspace) -
     ]
 
 
-def test_a_network_without_video_is_refused_at_the_channels_line(workspace: Workspace) -> None:
+def test_a_network_without_video_is_refused_at_the_channels_line(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel whose class declares no ``spec.video`` (a plugin, Matrix, webhooks)."""
+    from campaign_scheduler.channels.bluesky import BlueskyChannel
+
+    monkeypatch.setattr(BlueskyChannel, "spec", replace(BlueskyChannel.spec, video=None))
     make_video(workspace.root / "posts/soest/media/gruss.mp4")
-    text = workspace.config_file.read_text(encoding="utf-8") + (
-        '\n[accounts.soest-linkedin]\nchannel = "linkedin"\nsender = "soest"\n'
-        'organization = "urn:li:organization:1"\ntoken = "env:SOEST_LINKEDIN_TOKEN"\n'
-    )
-    workspace.config_file.write_text(text, encoding="utf-8")
-    video_draft(workspace, channels=("mastodon", "linkedin"))
-    errors = errors_of(workspace)
-    assert "posts/soest/01-video.md:3: linkedin: LinkedIn takes no video here" in errors
+    video_draft(workspace, channels=("mastodon", "bluesky"))
+    assert errors_of(workspace) == [
+        "posts/soest/01-video.md:3: bluesky: Bluesky takes no video here"
+    ]
 
 
 def test_two_videos_or_a_video_with_an_image_are_refused_on_mastodon(

@@ -12,6 +12,7 @@ from channel_harness import Created, Harness
 
 
 class LinkedInHarness(Harness):
+    video_alt_text = False  # a video in content.media has no altText
     name = "linkedin"
     keeps_language = False  # the Posts API has no language field for organic posts
     supports_replies = False  # follow-ups are comments (Social Actions API), not posts
@@ -46,6 +47,7 @@ class LinkedInHarness(Harness):
                 remote_id=p.urn,
                 text=p.text,
                 media_alts=tuple(i.alt for i in p.images),
+                videos=tuple(i.alt for i in p.images if i.urn.startswith("urn:li:video:")),
             )
             for p in self.sandbox.statuses(self.account.organization)
             if not p.deleted

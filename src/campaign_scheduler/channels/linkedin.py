@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -65,7 +65,7 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
@@ -194,6 +194,13 @@ class LinkedInChannel(Channel):
         secrets=("token",),
         optional=("api_version",),
         default_base_url="https://api.linkedin.com",
+        # The Videos API: MP4, up to 500 MB, 3 s to 30 min; one video as its own post.
+        video=VideoLimits(
+            formats=("video/mp4",),
+            max_bytes=500 * 1024 * 1024,
+            max_seconds=1800.0,
+            min_seconds=3.0,
+        ),
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
@@ -218,10 +225,9 @@ class LinkedInChannel(Channel):
         if len(post.media) > MAX_IMAGES:
             problems.append(f"linkedin: {len(post.media)} images; a post takes at most 20")
         for media in post.media:
-            if not media.mime_type.startswith("image/"):
+            if not media.mime_type.startswith("image/") and not media.is_video:
                 problems.append(
-                    f"linkedin: {media.path.name} is not an image ({media.mime_type}); this "
-                    "adapter posts images only"
+                    f"linkedin: {media.path.name} is not an image or video ({media.mime_type})"
                 )
             if media.alt and len(media.alt) > MAX_ALT_TEXT:
                 problems.append(
@@ -235,10 +241,14 @@ class LinkedInChannel(Channel):
         organization = self._organization()
         commentary = to_little(post.text)
         images = []
+        video: str | None = None
         for media in post.media:
             post.checkpoint()  # each upload is a write: only while this worker holds the post
-            images.append((self._upload(media, organization), media.alt))
-        if images:
+            if media.is_video:
+                video = self._upload_video(media, organization, post.checkpoint)
+            else:
+                images.append((self._upload(media, organization), media.alt))
+        if post.media:
             post.checkpoint()  # waiting for an upload may have taken long
         body: dict[str, Any] = {
             "author": organization,
@@ -252,7 +262,9 @@ class LinkedInChannel(Channel):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        if len(images) == 1:
+        if video is not None:
+            body["content"] = {"media": {"id": video}}  # LinkedIn keeps no alt text for videos
+        elif len(images) == 1:
             body["content"] = {"media": _image_ref(*images[0])}
         elif images:
             body["content"] = {"multiImage": {"images": [_image_ref(*i) for i in images]}}
@@ -372,14 +384,68 @@ class LinkedInChannel(Channel):
             upload_url = str(answer["value"]["uploadUrl"])
             urn = str(answer["value"]["image"])
             self._put_bytes(upload_url, content, mime_type)
-            self._wait_for_image(urn, name)
+            self._wait_until_available(f"/rest/images/{quote(urn, safe='')}", name)
         except (KeyError, TypeError, ValueError) as exc:
             raise UnavailableError(
                 f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
             ) from exc
         return urn
 
-    def _put_bytes(self, upload_url: str, content: bytes, mime_type: str) -> None:
+    def _upload_video(
+        self, media: MediaFile, organization: str, checkpoint: Callable[[], None]
+    ) -> str:
+        """The Videos API: ``initializeUpload`` with the size, one ``PUT`` per part LinkedIn
+        hands out (each answered with an ETag), ``finalizeUpload`` with the ETags in order,
+        then wait until the video is ``AVAILABLE``. Every write is fenced; nothing here can
+        create the post (lost answers are unavailability). Returns the video URN."""
+        content = media.read(self.name)
+        name = media.path.name
+        try:
+            answer = self.api.json_object(
+                self.api.rest(
+                    "POST",
+                    "/rest/videos?action=initializeUpload",
+                    "ACTION",
+                    json={
+                        "initializeUploadRequest": {
+                            "owner": organization,
+                            "fileSizeBytes": len(content),
+                            "uploadCaptions": False,
+                            "uploadThumbnail": False,
+                        }
+                    },
+                )
+            )["value"]
+            urn = str(answer["video"])
+            etags = []
+            for instruction in answer["uploadInstructions"]:
+                first, last = int(instruction["firstByte"]), int(instruction["lastByte"])
+                checkpoint()
+                response = self._put_bytes(
+                    str(instruction["uploadUrl"]), content[first : last + 1], media.mime_type
+                )
+                etags.append(response.headers["ETag"])
+            checkpoint()
+            self.api.rest(
+                "POST",
+                "/rest/videos?action=finalizeUpload",
+                "ACTION",
+                json={
+                    "finalizeUploadRequest": {
+                        "video": urn,
+                        "uploadToken": str(answer.get("uploadToken") or ""),
+                        "uploadedPartIds": etags,
+                    }
+                },
+            )
+            self._wait_until_available(f"/rest/videos/{quote(urn, safe='')}", name)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(
+                f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
+            ) from exc
+        return urn
+
+    def _put_bytes(self, upload_url: str, content: bytes, mime_type: str) -> requests.Response:
         headers = {"Content-Type": "application/octet-stream"}
         # The token goes only to LinkedIn itself (or to the host the account is configured for).
         host = urlsplit(upload_url).hostname or ""
@@ -389,13 +455,13 @@ class LinkedInChannel(Channel):
             "PUT", upload_url, authenticate=False, data=content, headers=headers
         )
         if response.status_code >= 400:
-            raise self.api.error(response, "PUT (image upload)", creates=False)
+            raise self.api.error(response, "PUT (upload)", creates=False)
+        return response
 
-    def _wait_for_image(self, urn: str, name: str) -> None:
+    def _wait_until_available(self, path: str, name: str) -> None:
+        """Poll an image or video (``path``) until it is AVAILABLE, with the injected sleep."""
         for attempt in range(self.max_polls):
-            image = self.api.json_object(
-                self.api.rest("GET", f"/rest/images/{quote(urn, safe='')}", "GET")
-            )
+            image = self.api.json_object(self.api.rest("GET", path, "GET"))
             status = image.get("status")
             if status == "AVAILABLE":
                 return

@@ -17,6 +17,11 @@ Used by rehearsals and tests. What it implements:
 * Images API: ``POST /rest/images?action=initializeUpload`` → ``uploadUrl`` and image URN;
   ``PUT`` to the upload URL; ``GET /rest/images/{urn}`` with ``status`` ``WAITING_UPLOAD →
   PROCESSING → AVAILABLE`` (or ``PROCESSING_FAILED``) over ``image_processing_polls`` polls.
+* Videos API: ``POST /rest/videos?action=initializeUpload`` (``owner``, ``fileSizeBytes``) →
+  the video URN and one upload URL per 4 MB part; ``PUT`` each part (answered with an
+  ``ETag``); ``POST /rest/videos?action=finalizeUpload`` with every ETag in order; ``GET
+  /rest/videos/{urn}`` ``PROCESSING`` (at least one read) → ``AVAILABLE``; a post takes an
+  available video as ``content.media``.
 * ``GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&…&shares=List(…)``
   (and ``ugcPosts=List(…)``), ``GET /rest/networkSizes/{org}?edgeType=…`` (followers),
   ``GET /rest/organizations/{id}``.
@@ -98,6 +103,8 @@ MAX_ALT_TEXT = 4086
 ACCESS_TOKEN_LIFETIME = 60 * DAY
 REFRESH_TOKEN_LIFETIME = 365 * DAY
 IMAGE_LIMIT = 36_152_320  # LinkedIn's documented image size limit in bytes (about 36 MB)
+VIDEO_LIMIT = 500 * 1024 * 1024  # the Videos API: up to 500 MB
+VIDEO_PART = 4 * 1024 * 1024  # initializeUpload hands out one upload URL per 4 MB
 ROLES_THAT_POST = frozenset({"ADMINISTRATOR", "CONTENT_ADMIN", "DIRECT_SPONSORED_CONTENT_POSTER"})
 UNESCAPED_MODES = ("truncate", "reject", "accept")
 RESERVED = frozenset("\\|{}@[]()<>#*_~")
@@ -192,6 +199,22 @@ class _Image:
 
 
 @dataclass
+class _Video(_Image):
+    """A video of the Videos API: uploaded in parts (one ``PUT`` each, answered with an
+    ``ETag``), usable once ``finalizeUpload`` named every part's ETag and processing ended."""
+
+    parts: list[tuple[int, int]] = field(default_factory=list)  # (firstByte, lastByte)
+    etags: dict[int, str] = field(default_factory=dict)  # part index -> ETag
+    finalized: bool = False
+
+    @property
+    def status(self) -> str:
+        if not self.finalized:
+            return "WAITING_UPLOAD"
+        return super().status
+
+
+@dataclass
 class _Post:
     urn: str
     author: str
@@ -256,6 +279,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._posts: dict[str, _Post] = {}
         self._images: dict[str, _Image] = {}
         self._uploads: dict[str, _Image] = {}  # by upload token
+        self._videos: dict[str, _Video] = {}
+        self._video_parts: dict[str, tuple[_Video, int]] = {}  # part upload token -> part
         self._daily: dict[tuple[str, int], int] = {}
         self._image_failures = 0
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
@@ -613,7 +638,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         for spec in specs:
             urn = str((spec or {}).get("id", ""))
             alt = (spec or {}).get("altText")
-            image = self._images.get(urn)
+            image = self._images.get(urn) or (self._videos.get(urn) if len(specs) == 1 else None)
             if image is None or image.owner != author or image.status != "AVAILABLE":
                 return [], _field_error(
                     "/content", f"media {urn} does not exist or is not available", "INVALID_VALUE"
@@ -743,6 +768,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     def _upload(self, request: HttpRequest, upload_token: str) -> HttpResponse:
         self._authenticate(request)
         with self._lock:
+            part = self._video_parts.get(upload_token)
+            if part is not None:
+                return self._upload_part(request, *part)
             image = self._uploads.get(upload_token)
             if image is None:
                 return _error(404, "Not Found", code="NOT_FOUND")
@@ -756,6 +784,119 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             image.failed = fails
             image.polls_left = max(self.image_processing_polls, 1 if fails else 0)
         return HttpResponse(201)
+
+    def _video_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        action = request.query.get("action", [""])[-1]
+        if action == "initializeUpload":
+            return self._initialize_video(request, member)
+        if action == "finalizeUpload":
+            return self._finalize_video(request, member)
+        return self._error_envelope(404, self.unknown_route_message)
+
+    def _initialize_video(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        """``initializeUpload`` of the Videos API: ``owner`` and ``fileSizeBytes`` → the video
+        URN and one upload instruction (URL, first and last byte) per 4 MB part."""
+        try:
+            spec = request.json()["initializeUploadRequest"]
+            owner, size = str(spec["owner"]), int(spec["fileSizeBytes"])
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+            return _field_error(
+                "/initializeUploadRequest/fileSizeBytes",
+                "field is required but not found and has no default value",
+                "FIELD_REQUIRED_BUT_NOT_FOUND",
+            )
+        self._require_role(member, owner)
+        if not 0 < size <= VIDEO_LIMIT:
+            return _field_error(
+                "/initializeUploadRequest/fileSizeBytes",
+                f"must be between 1 and {VIDEO_LIMIT}",
+                "INVALID_VALUE",
+            )
+        with self._lock:
+            video = _Video(
+                f"urn:li:video:D4E10AQ{secrets.token_urlsafe(12)}",
+                owner,
+                secrets.token_urlsafe(24),
+                parts=[
+                    (first, min(first + VIDEO_PART, size) - 1)
+                    for first in range(0, size, VIDEO_PART)
+                ],
+            )
+            self._videos[video.urn] = video
+            instructions = []
+            for index, (first, last) in enumerate(video.parts):
+                token = secrets.token_urlsafe(24)
+                self._video_parts[token] = (video, index)
+                instructions.append(
+                    {
+                        "uploadUrl": f"{self.url}/dms-uploads/{token}",
+                        "firstByte": first,
+                        "lastByte": last,
+                    }
+                )
+        expires = int((self.clock() + DAY) * 1000)
+        value = {
+            "uploadUrlsExpireAt": expires,
+            "video": video.urn,
+            "uploadInstructions": instructions,
+            "uploadToken": "",
+        }
+        return json_response(200, {"value": value})
+
+    def _finalize_video(self, request: HttpRequest, member: _Member) -> HttpResponse:
+        """``finalizeUpload``: ``uploadedPartIds`` must be the ETags of every part, in order;
+        then the video is PROCESSING for ``image_processing_polls`` reads (at least one)."""
+        try:
+            spec = request.json()["finalizeUploadRequest"]
+            urn, etags = str(spec["video"]), spec["uploadedPartIds"]
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+            return _field_error(
+                "/finalizeUploadRequest/uploadedPartIds",
+                "field is required but not found and has no default value",
+                "FIELD_REQUIRED_BUT_NOT_FOUND",
+            )
+        with self._lock:
+            video = self._videos.get(urn)
+            if video is None:
+                return _error(404, f"Video {urn} does not exist", code="NOT_FOUND")
+            self._require_role(member, video.owner)
+            expected = [video.etags.get(index) for index in range(len(video.parts))]
+            if None in expected or etags != expected:
+                return _field_error(
+                    "/finalizeUploadRequest/uploadedPartIds",
+                    "do not match the uploaded parts",
+                    "INVALID_VALUE",
+                )
+            fails = self._image_failures > 0
+            if fails:
+                self._image_failures -= 1
+            video.finalized = video.uploaded = True
+            video.failed = fails
+            video.polls_left = max(self.image_processing_polls, 1)  # transcoding takes a while
+        return HttpResponse(200)
+
+    def _upload_part(self, request: HttpRequest, video: _Video, index: int) -> HttpResponse:
+        first, last = video.parts[index]
+        if len(request.body) != last - first + 1:
+            return _error(400, "Part size does not match the upload instruction")
+        etag = f"/ambry-video/signedId/{secrets.token_urlsafe(16)}"
+        video.etags[index] = etag
+        video.size = max(video.size, last + 1)
+        return HttpResponse(200, b"", [("ETag", etag)])
+
+    def _get_video(self, member: _Member, urn: str) -> HttpResponse:
+        with self._lock:
+            video = self._videos.get(urn)
+            if video is None:
+                return _error(404, f"Video {urn} does not exist", code="NOT_FOUND")
+            self._require_role(member, video.owner)
+            status = video.status
+            if video.finalized and video.polls_left > 0:
+                video.polls_left -= 1
+            body: dict[str, Any] = {"id": urn, "owner": video.owner, "status": status}
+            if status == "AVAILABLE":
+                body["duration"] = 0  # not decoded by the sandbox
+            return json_response(200, body)
 
     def _get_image(self, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
@@ -878,6 +1019,12 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             lambda self, _, member, urn: self._delete_post(member, urn),
         ),
         route("POST", r"/rest/images", _image_action),
+        route("POST", r"/rest/videos", _video_action),
+        route(
+            "GET",
+            r"/rest/videos/([^/]+)",
+            lambda self, _, member, urn: self._get_video(member, urn),
+        ),
         route(
             "GET",
             r"/rest/images/([^/]+)",
