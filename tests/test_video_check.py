@@ -170,3 +170,20 @@ def test_without_ffprobe_check_says_it_cannot_check_the_video(
             "installed (Debian: apt-get install ffmpeg)"
         )
     ]
+
+
+def test_the_video_messages_speak_german_when_asked(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from campaign_scheduler.channels.mastodon import MastodonChannel
+
+    short = replace(MastodonChannel.spec.video, max_seconds=1.5)  # type: ignore[type-var]
+    monkeypatch.setattr(MastodonChannel, "spec", replace(MastodonChannel.spec, video=short))
+    monkeypatch.setenv("CAMPAIGN_LANG", "de")
+    make_video(workspace.root / "posts/soest/media/gruss.mp4", seconds=2)
+    video_draft(workspace, channels=("mastodon",))
+    expected = (
+        "posts/soest/01-video.md:4: Video media/gruss.mp4 auf mastodon: "
+        "2.0 s lang, erlaubt sind höchstens 1.5 s"
+    )
+    assert errors_of(workspace) == [expected]

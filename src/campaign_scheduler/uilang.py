@@ -125,6 +125,33 @@ GERMAN: dict[str, str] = {
         "kein freier Termin mehr vor dem Ende der Kampagne ({end}); mit --at eine Zeit wählen"
     ),
     "warning": "Warnung",
+    # campaign check: videos (videotypes.py, video_checks.py, channels/base.py)
+    "cannot check video {path}: {reason}": "Video {path} kann nicht geprüft werden: {reason}",
+    "{path} holds no video the probe can read": (
+        "{path} enthält kein Video, das die Prüfung lesen kann"
+    ),
+    "video {path} on {channel}: {problem}": "Video {path} auf {channel}: {problem}",
+    "format {found} is not taken (takes {formats})": (
+        "Format {found} wird nicht angenommen (angenommen: {formats})"
+    ),
+    "{size} is larger than the {limit} allowed": "{size} ist größer als die erlaubten {limit}",
+    "{seconds:.1f} s long, at most {limit:g} s allowed": (
+        "{seconds:.1f} s lang, erlaubt sind höchstens {limit:g} s"
+    ),
+    "{seconds:.1f} s long, at least {limit:g} s needed": (
+        "{seconds:.1f} s lang, nötig sind mindestens {limit:g} s"
+    ),
+    "{width}×{height} pixels, at most {limit} pixels allowed": (
+        "{width}×{height} Pixel, erlaubt sind höchstens {limit} Pixel"
+    ),
+    "{rate:.0f} frames per second, at most {limit:g} allowed": (
+        "{rate:.0f} Bilder pro Sekunde, erlaubt sind höchstens {limit:g}"
+    ),
+    "{network} takes no video here": "{network} nimmt hier keine Videos an",
+    "at most {count} video per post on {network}": (
+        "höchstens {count} Video pro Beitrag auf {network}"
+    ),
+    "{network} takes a video only without images": "{network} nimmt ein Video nur ohne Bilder an",
 }
 
 
