@@ -206,8 +206,11 @@ def test_missing_media_file_is_rejected_before_anything_is_sent(
 def test_validate_refuses_videos_and_empty_posts(channel: FacebookChannel, tmp_path: Path) -> None:
     video = MediaFile(tmp_path / "clip.mp4", None, "video/mp4")
 
-    assert channel.validate(post(media=(video,))) == [
-        "facebook: only images can be attached, not video/mp4 (clip.mp4)"
+    document = MediaFile(tmp_path / "flyer.pdf", None, "application/pdf")
+
+    assert channel.validate(post(media=(video,))) == ["Facebook takes no video here"]
+    assert channel.validate(post(media=(document,))) == [
+        "facebook: only images can be attached, not application/pdf (flyer.pdf)"
     ]
     assert channel.validate(post("  ")) == ["facebook: the post has neither text nor an image"]
 

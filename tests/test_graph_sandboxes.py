@@ -724,7 +724,8 @@ def thread(client: Client, text: str, **data: Any) -> str:
     [
         ({"media_type": "TEXT"}, "(#100) The parameter text is required for TEXT posts"),
         ({"media_type": "TEXT", "text": "a" * 497 + "👍"}, "at most 500 characters"),
-        ({"media_type": "VIDEO", "text": "x"}, "media_type must be TEXT, IMAGE or CAROUSEL"),
+        ({"media_type": "REEL", "text": "x"}, "media_type must be TEXT, IMAGE, VIDEO or CAROUSEL"),
+        ({"media_type": "VIDEO", "text": "x"}, "video_url is required for VIDEO posts"),
         ({"media_type": "TEXT", "text": "x", "reply_to_id": "1"}, "reply_to_id"),
         ({"media_type": "IMAGE"}, "image_url is required"),
     ],

@@ -368,20 +368,7 @@ class BlueskyChannel(Channel):
         return did if isinstance(did, str) and did.startswith("did:") else None
 
     def _image(self, media: MediaFile, checkpoint: Callable[[], None]) -> dict[str, Any]:
-        content = media.read(self.name)
-        checkpoint()  # an upload is a write: only while this worker holds the post
-        answer = self._call(
-            "POST",
-            "com.atproto.repo.uploadBlob",
-            data=content,
-            headers={"Content-Type": media.mime_type},
-        )
-        blob = answer.get("blob")
-        if not isinstance(blob, dict):
-            raise UnavailableError(
-                f"bluesky: {self.account.name}: unreadable answer to the upload of "
-                f"{media.path.name}"
-            )
+        content, blob = self._upload_media(media, media.mime_type, checkpoint)
         image: dict[str, Any] = {"image": blob, "alt": media.alt or ""}
         size = image_size(content)
         if size is not None:
@@ -393,13 +380,20 @@ class BlueskyChannel(Channel):
         (``uploadBlob``, the lexicon's simple path; the AppView processes it after the post is
         created). The video service (``video.bsky.app``) exists on Bluesky's own hosting only,
         not on a self-hosted PDS, so it is not used."""
+        _, blob = self._upload_media(media, "video/mp4", checkpoint)
+        return {"$type": "app.bsky.embed.video", "video": blob, "alt": media.alt or ""}
+
+    def _upload_media(
+        self, media: MediaFile, mime_type: str, checkpoint: Callable[[], None]
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The file's bytes and its blob, uploaded with ``uploadBlob`` after the fence."""
         content = media.read(self.name)
         checkpoint()  # an upload is a write: only while this worker holds the post
         answer = self._call(
             "POST",
             "com.atproto.repo.uploadBlob",
             data=content,
-            headers={"Content-Type": "video/mp4"},
+            headers={"Content-Type": mime_type},
         )
         blob = answer.get("blob")
         if not isinstance(blob, dict):
@@ -407,7 +401,7 @@ class BlueskyChannel(Channel):
                 f"bluesky: {self.account.name}: unreadable answer to the upload of "
                 f"{media.path.name}"
             )
-        return {"$type": "app.bsky.embed.video", "video": blob, "alt": media.alt or ""}
+        return content, blob
 
     def _external(self, card: LinkPreview) -> dict[str, Any]:
         """``app.bsky.embed.external``: the link card, its thumbnail uploaded as a blob."""

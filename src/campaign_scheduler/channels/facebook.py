@@ -108,7 +108,7 @@ class FacebookChannel(Channel):
         problems.extend(
             f"facebook: only images can be attached, not {m.mime_type} ({m.path.name})"
             for m in post.media
-            if not m.mime_type.startswith("image/")
+            if not m.mime_type.startswith("image/") and not m.is_video  # videos: see the spec
         )
         if post.reply_to is not None and len(post.media) > 1:
             problems.append("facebook: a reply (a comment) can carry one image at most")

@@ -384,12 +384,9 @@ class LinkedInChannel(Channel):
             upload_url = str(answer["value"]["uploadUrl"])
             urn = str(answer["value"]["image"])
             self._put_bytes(upload_url, content, mime_type)
-            self._wait_until_available(f"/rest/images/{quote(urn, safe='')}", name)
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
-                f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
-            ) from exc
-        return urn
+            raise self._unreadable(name) from exc
+        return self._available(f"/rest/images/{quote(urn, safe='')}", urn, name)
 
     def _upload_video(
         self, media: MediaFile, organization: str, checkpoint: Callable[[], None]
@@ -438,12 +435,9 @@ class LinkedInChannel(Channel):
                     }
                 },
             )
-            self._wait_until_available(f"/rest/videos/{quote(urn, safe='')}", name)
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
-                f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
-            ) from exc
-        return urn
+            raise self._unreadable(name) from exc
+        return self._available(f"/rest/videos/{quote(urn, safe='')}", urn, name)
 
     def _put_bytes(self, upload_url: str, content: bytes, mime_type: str) -> requests.Response:
         headers = {"Content-Type": "application/octet-stream"}
@@ -458,13 +452,19 @@ class LinkedInChannel(Channel):
             raise self.api.error(response, "PUT (upload)", creates=False)
         return response
 
-    def _wait_until_available(self, path: str, name: str) -> None:
-        """Poll an image or video (``path``) until it is AVAILABLE, with the injected sleep."""
+    def _unreadable(self, name: str) -> UnavailableError:
+        return UnavailableError(
+            f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
+        )
+
+    def _available(self, path: str, urn: str, name: str) -> str:
+        """``urn`` once the image or video at ``path`` is AVAILABLE (polled with the injected
+        sleep)."""
         for attempt in range(self.max_polls):
             image = self.api.json_object(self.api.rest("GET", path, "GET"))
             status = image.get("status")
             if status == "AVAILABLE":
-                return
+                return urn
             if status == "PROCESSING_FAILED":
                 raise RejectedError(
                     f"linkedin: {self.account.name}: LinkedIn could not process {name}"

@@ -81,6 +81,11 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 #: ``<bot id>:<secret>`` as @BotFather hands it out.
 TOKEN_FORMAT = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendVideo"})
+#: What each upload method may carry, and who says so in the refusal.
+_UPLOAD_LIMITS = {
+    "sendPhoto": (MAX_PHOTO_BYTES, "photos may have"),
+    "sendVideo": (MAX_UPLOAD_BYTES, "bots may upload"),
+}
 _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator rights")
 
 _log = logger_for("telegram")
@@ -217,22 +222,12 @@ class TelegramChannel(Channel):
         if not post.media:
             message = self._call("sendMessage", json={**fields, "text": text})
         elif post.media[0].is_video:
-            message = self._send_video(post.media[0], fields, text)
-        else:
-            media = post.media[0]
-            content = media.read(self.name)
-            if len(content) > MAX_PHOTO_BYTES:
-                raise RejectedError(
-                    f"telegram: {media.path.name} is {len(content)} bytes; photos may have at "
-                    f"most {MAX_PHOTO_BYTES}"
-                )
-            form = {key: _form_value(value) for key, value in fields.items()}
-            form["caption"] = text
-            message = self._call(
-                "sendPhoto",
-                data=form,
-                files={"photo": (media.path.name, content, media.mime_type)},
+            # The Bot API has no alt text; supports_streaming lets clients play while loading.
+            message = self._send_file(
+                "sendVideo", post.media[0], {**fields, "supports_streaming": "true"}, text
             )
+        else:
+            message = self._send_file("sendPhoto", post.media[0], fields, text)
         try:
             receipt = self._receipt(message)
         except (KeyError, TypeError, ValueError) as exc:
@@ -284,20 +279,22 @@ class TelegramChannel(Channel):
 
     # --- steps ------------------------------------------------------------------------------
 
-    def _send_video(self, media: MediaFile, fields: dict[str, Any], caption: str) -> Any:
-        """``sendVideo``: the MP4 uploaded with the message, the text as its caption. The Bot
-        API has no alt text; ``supports_streaming`` lets clients play it while it loads."""
+    def _send_file(
+        self, method: str, media: MediaFile, fields: dict[str, Any], caption: str
+    ) -> Any:
+        """``sendPhoto`` or ``sendVideo``: the file uploaded with the message (multipart), the
+        text as its caption; refused before sending when it is over the Bot API's limit."""
         content = media.read(self.name)
-        if len(content) > MAX_UPLOAD_BYTES:
+        limit, who = _UPLOAD_LIMITS[method]
+        if len(content) > limit:
             raise RejectedError(
-                f"telegram: {media.path.name} is {len(content)} bytes; bots may upload at most "
-                f"{MAX_UPLOAD_BYTES}"
+                f"telegram: {media.path.name} is {len(content)} bytes; {who} at most {limit}"
             )
         form = {key: _form_value(value) for key, value in fields.items()}
         form["caption"] = caption
-        form["supports_streaming"] = "true"
+        field = "video" if method == "sendVideo" else "photo"
         return self._call(
-            "sendVideo", data=form, files={"video": (media.path.name, content, media.mime_type)}
+            method, data=form, files={field: (media.path.name, content, media.mime_type)}
         )
 
     def _chat(self) -> str | int:

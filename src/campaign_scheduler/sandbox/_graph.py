@@ -700,22 +700,9 @@ class GraphSandbox(SandboxBase[_Failure, float]):
 
     def fetch_image(self, url: str | None, alt: str | None) -> tuple[GraphMedia | None, str | None]:
         """Download and check ``url``: the media, or why it cannot be used."""
-        if not url:
-            return None, "image_url is required"
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return None, f"{url} is not an http(s) URL"
-        if not self.fetch_media:
-            return GraphMedia(url, alt, None, None), None
-        try:
-            data = self._download(url, parts.hostname)
-        except urllib.error.HTTPError as exc:
-            return None, f"downloading {url} answered HTTP {exc.code}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return None, f"could not download {url}: {reason}"
-        if len(data) > self.max_image_bytes:
-            return None, "too large"
+        data = self._fetch(url, alt, "image_url", self.max_image_bytes)
+        if not isinstance(data, bytes):
+            return data
         info = image_info(data)
         if info is None or info.content_type not in self.image_types:
             kind = info.content_type if info else "not an image"
@@ -724,31 +711,41 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             ratio = info.width / info.height
             if not self.min_aspect_ratio <= ratio <= self.max_aspect_ratio:
                 return None, f"aspect ratio {info.width}:{info.height}"
-        return GraphMedia(url, alt, info.content_type, info.size), None
+        return GraphMedia(str(url), alt, info.content_type, info.size), None
 
     def fetch_video(self, url: str | None, alt: str | None) -> tuple[GraphMedia | None, str | None]:
         """Download and check a ``video_url``: an MP4 or MOV (an ISO media file: its first
         box is ``ftyp``) of at most :attr:`max_video_bytes`. The media, or why not."""
+        data = self._fetch(url, alt, "video_url", self.max_video_bytes)
+        if not isinstance(data, bytes):
+            return data
+        if data[4:8] != b"ftyp":
+            return None, "unsupported video type (not MP4 or MOV)"
+        kind = "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
+        return GraphMedia(str(url), alt, kind, len(data)), None
+
+    def _fetch(
+        self, url: str | None, alt: str | None, name: str, limit: int
+    ) -> bytes | tuple[GraphMedia | None, str | None]:
+        """The bytes at ``url`` (at most ``limit``) to check; else the answer of a fetch:
+        the media unchecked (:attr:`fetch_media` off), or why it cannot be used."""
         if not url:
-            return None, "video_url is required"
+            return None, f"{name} is required"
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return None, f"{url} is not an http(s) URL"
         if not self.fetch_media:
             return GraphMedia(url, alt, None, None), None
         try:
-            data = self._download(url, parts.hostname, self.max_video_bytes)
+            data = self._download(url, parts.hostname, limit)
         except urllib.error.HTTPError as exc:
             return None, f"downloading {url} answered HTTP {exc.code}"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             return None, f"could not download {url}: {reason}"
-        if len(data) > self.max_video_bytes:
+        if len(data) > limit:
             return None, "too large"
-        if data[4:8] != b"ftyp":
-            return None, "unsupported video type (not MP4 or MOV)"
-        kind = "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
-        return GraphMedia(url, alt, kind, len(data)), None
+        return data
 
     def _download(self, url: str, host: str, limit: int | None = None) -> bytes:
         limit = self.max_image_bytes if limit is None else limit
