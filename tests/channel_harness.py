@@ -46,6 +46,8 @@ class Harness(ABC):
     supports_alt_text: bool = True
     #: The network stores alt text for videos too.
     video_alt_text: bool = True
+    #: A video travels inside the one call that creates the post (Facebook's /videos).
+    video_in_creating_call: bool = False
     #: Images travel inside the one call that creates the post (no separate upload).
     media_in_creating_call: bool = False
 

@@ -29,6 +29,7 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
+from conftest import make_video
 
 FIXED_NOW = 1_900_000_000.0  # 2030-03-17 17:46:40 UTC
 
@@ -203,16 +204,84 @@ def test_missing_media_file_is_rejected_before_anything_is_sent(
     assert sandbox.requests_seen == []
 
 
-def test_validate_refuses_videos_and_empty_posts(channel: FacebookChannel, tmp_path: Path) -> None:
+def test_validate_refuses_documents_video_replies_and_empty_posts(
+    channel: FacebookChannel, tmp_path: Path
+) -> None:
     video = MediaFile(tmp_path / "clip.mp4", None, "video/mp4")
-
     document = MediaFile(tmp_path / "flyer.pdf", None, "application/pdf")
 
-    assert channel.validate(post(media=(video,))) == ["Facebook takes no video here"]
+    assert channel.validate(post(media=(video,))) == []
+    assert channel.validate(post(media=(video, png(tmp_path)))) == [
+        "Facebook takes a video only without images"
+    ]
+    assert channel.validate(post(media=(video,), reply_to="1_2")) == [
+        "facebook: a reply (a comment) cannot carry a video"
+    ]
     assert channel.validate(post(media=(document,))) == [
         "facebook: only images can be attached, not application/pdf (flyer.pdf)"
     ]
     assert channel.validate(post("  ")) == ["facebook: the post has neither text nor an image"]
+
+
+def test_a_video_is_posted_to_videos_and_polled_until_it_names_its_post(
+    sandbox: FacebookSandbox, session: requests.Session, tmp_path: Path
+) -> None:
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), "Video: Grußwort", "video/mp4")
+    pauses: list[float] = []
+    channel = FacebookChannel(
+        account_on(sandbox), session, timeout=5, poll_interval=4.0, sleep=pauses.append
+    )
+
+    receipt = channel.publish(post("Unser Grußwort #5malklug", media=(video,)))
+
+    [created] = sandbox.statuses()
+    assert receipt.remote_id == created.id
+    assert (created.kind, created.text) == ("video", "Unser Grußwort #5malklug")
+    [media] = created.media
+    assert (media.content_type, media.size) == ("video/mp4", video.path.stat().st_size)
+    page = channel.page_id
+    video_id = created.id.split("_", 1)[1]
+    version = channel.api.version
+    assert seen(sandbox) == [
+        f"POST /{version}/{page}/videos",
+        *[f"GET /{version}/{video_id}"] * 3,  # processing, processing, ready with its post_id
+        f"GET /{version}/{created.id}",
+    ]
+    assert pauses == [4.0, 4.0]  # the injected sleep
+
+
+def test_a_video_facebook_cannot_process_is_a_rejection(
+    channel: FacebookChannel, sandbox: FacebookSandbox, tmp_path: Path
+) -> None:
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), None, "video/mp4")
+    sandbox.fail_video_processing()
+    with pytest.raises(RejectedError, match="could not process the video"):
+        channel.publish(post(media=(video,)))
+
+
+def test_a_video_still_processing_after_the_last_check_is_an_unknown_outcome(
+    sandbox: FacebookSandbox, session: requests.Session, tmp_path: Path
+) -> None:
+    """The post exists but has no name yet: the lookup after an unknown outcome finds it."""
+    video = MediaFile(make_video(tmp_path / "gruss.mp4"), None, "video/mp4")
+    sandbox.video_polls = 10
+    channel = FacebookChannel(account_on(sandbox), session, timeout=5, poll_interval=0, max_polls=2)
+    sent = post(media=(video,))
+    with pytest.raises(OutcomeUnknownError, match="still being processed"):
+        channel.publish(sent)
+    [created] = sandbox.statuses()
+    found = channel.look_up(sent, since=datetime.now(UTC) - timedelta(minutes=5))
+    assert found is not None and found.remote_id == created.id
+
+
+def test_a_file_that_is_no_video_is_refused_by_facebook(
+    channel: FacebookChannel, sandbox: FacebookSandbox, tmp_path: Path
+) -> None:
+    fake = tmp_path / "kaputt.mp4"
+    fake.write_bytes(b"kein Video")
+    with pytest.raises(RejectedError, match="format that we don't support"):
+        channel.publish(post(media=(MediaFile(fake, None, "video/mp4"),)))
+    assert sandbox.statuses() == []
 
 
 # --- errors -----------------------------------------------------------------------------------

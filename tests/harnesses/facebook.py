@@ -20,6 +20,8 @@ from channel_harness import Created, Harness
 class FacebookHarness(Harness):
     name = "facebook"
     keeps_language = False
+    video_alt_text = False  # Page videos have no alt text
+    video_in_creating_call = True  # POST /{page-id}/videos uploads and posts at once
 
     def start(self) -> None:
         self.sandbox = FacebookSandbox().start_in_process()
@@ -47,6 +49,7 @@ class FacebookHarness(Harness):
                 text=p.text,
                 media_alts=tuple(m.alt for m in p.media),
                 reply_to=p.reply_to,
+                videos=tuple(m.alt for m in p.media) if p.kind == "video" else (),
             )
             for p in self.sandbox.statuses(self.page_id)
             if not p.deleted

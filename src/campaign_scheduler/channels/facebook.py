@@ -53,7 +53,7 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 from campaign_scheduler.errors import (
     AuthError,
@@ -90,6 +90,13 @@ class FacebookChannel(Channel):
         secrets=("token",),
         optional=("api_version",),
         default_base_url="https://graph.facebook.com",
+        # Page videos, non-resumable upload (Meta's Video API): MP4 or MOV up to 1 GB and
+        # 20 minutes; one video as its own post.
+        video=VideoLimits(
+            formats=("video/mp4", "video/quicktime"),
+            max_bytes=1024 * 1024 * 1024,
+            max_seconds=1200.0,
+        ),
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
@@ -112,6 +119,8 @@ class FacebookChannel(Channel):
         )
         if post.reply_to is not None and len(post.media) > 1:
             problems.append("facebook: a reply (a comment) can carry one image at most")
+        if post.reply_to is not None and any(m.is_video for m in post.media):
+            problems.append("facebook: a reply (a comment) cannot carry a video")
         if not post.text.strip() and not post.media:
             problems.append("facebook: the post has neither text nor an image")
         return problems
@@ -129,6 +138,8 @@ class FacebookChannel(Channel):
             if link:
                 data["link"] = link
             post_id = self._created_id(self.api.post(f"{page}/feed", data, creates=True))
+        elif post.media[0].is_video:
+            post_id = self._video_post(page, post.text, post.media[0])
         elif len(post.media) == 1:
             post_id = self._photo_post(page, post.text, post.media[0])
         else:
@@ -247,6 +258,44 @@ class FacebookChannel(Channel):
                 hint="the lookup after a lost answer finds it",
             )
         return story
+
+    def _video_post(self, page: str, description: str, media: MediaFile) -> str:
+        """``POST /{page-id}/videos`` (multipart ``source``, the text as ``description``)
+        creates the post; the video's ``status`` is then polled with the injected sleep until
+        it is "ready" and names its ``post_id``. Pages have no alt text for videos."""
+        content = media.read(self.name)
+        files = {"source": (media.path.name, content, media.mime_type)}
+        answer = self.api.post(
+            f"{page}/videos", {"description": description}, files=files, creates=True
+        )
+        video_id = self._created_id(answer)
+        for attempt in range(max(self.max_polls, 1)):
+            if attempt:
+                self._sleep(self.poll_interval)
+            try:
+                video = self.api.get(video_id, {"fields": "id,status,post_id"})
+            except ChannelError as exc:
+                raise OutcomeUnknownError(
+                    f"facebook: {self.account.name}: video {video_id} was posted but its "
+                    f"post id could not be read ({exc.message})",
+                    hint="the lookup after a lost answer finds it",
+                ) from exc
+            status = video.get("status")
+            state = status.get("video_status") if isinstance(status, dict) else None
+            post_id = video.get("post_id")
+            if state == "error":
+                raise RejectedError(
+                    f"facebook: {self.account.name}: Facebook could not process the video "
+                    f"{media.path.name} (video {video_id}); it is not shown"
+                )
+            if state == "ready" and isinstance(post_id, str | int) and str(post_id):
+                post_id = str(post_id)
+                return post_id if "_" in post_id else f"{page}_{post_id}"
+        raise OutcomeUnknownError(
+            f"facebook: {self.account.name}: video {video_id} was posted and is still being "
+            f"processed after {self.max_polls} checks",
+            hint="the lookup after a lost answer finds its post once Facebook shows it",
+        )
 
     def _upload(self, page: str, media: MediaFile, *, published: bool) -> str:
         """An unpublished photo (for a multi-photo post or a comment): nothing is posted."""

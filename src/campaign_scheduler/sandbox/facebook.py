@@ -22,7 +22,12 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
 * ``DELETE /{id}`` → ``{"success": true}``; ``GET /me`` and ``GET /{page-id}``;
 * throttling with code 80001 and ``X-Business-Use-Case-Usage`` of type ``pages``.
 
-Not modelled: scheduled and unpublished feed posts, targeting, videos, albums, user tokens and
+* ``POST /{page-id}/videos`` (multipart ``source``, ``description``) → ``{"id": video-id}``;
+  the post exists at once; ``GET /{video-id}?fields=status,post_id`` answers
+  ``video_status`` "processing" for :attr:`video_polls` reads, then "ready" with the
+  ``post_id`` (or "error", see :meth:`fail_video_processing`);
+
+Not modelled: scheduled and unpublished feed posts, targeting, resumable video uploads, albums, user tokens and
 ``/me/accounts``, app secrets.
 """
 
@@ -71,6 +76,7 @@ DEPRECATED_METRICS = frozenset(
 )
 FIGURES = ("reactions", "shares", "comments", "clicks", "views", "reach")
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_VIDEO_BYTES = 1024 * 1024 * 1024  # a non-resumable upload to /{page-id}/videos: 1 GB
 
 
 @dataclass
@@ -83,6 +89,24 @@ class _Photo:
     created_at: float
     post_id: str | None = None
     used: bool = False
+
+
+@dataclass
+class _Video:
+    """A video uploaded to the Page (``POST /{page-id}/videos``) and the post it makes."""
+
+    id: str
+    page: Principal
+    media: GraphMedia
+    post: _Object
+    polls_left: int  # status reads answered "processing"
+    failed: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.polls_left > 0:
+            return "processing"
+        return "error" if self.failed else "ready"
 
 
 @dataclass
@@ -101,6 +125,7 @@ class _Object:
     created_at: float
     deleted: bool = False
     figures: dict[str, int] = field(default_factory=dict)
+    video: GraphMedia | None = None
 
     @property
     def object_part(self) -> str:
@@ -123,6 +148,7 @@ class FacebookSandbox(GraphSandbox):
         "refuse_duplicates": bool,
         "max_message_length": int,
         "photo_post_id": bool,
+        "video_polls": int,
         "omit_zero_shares": bool,
         "insight_metrics": list,
     }
@@ -146,6 +172,10 @@ class FacebookSandbox(GraphSandbox):
         ]
         self._objects: dict[str, _Object] = {}
         self._photos: dict[str, _Photo] = {}
+        self._videos: dict[str, _Video] = {}
+        #: Status reads a video answers "processing" before "ready".
+        self.video_polls = 2
+        self._video_errors = 0
 
     # --- control ------------------------------------------------------------------------------
 
@@ -224,6 +254,8 @@ class FacebookSandbox(GraphSandbox):
                 return self._post_feed(call)
             if edge == "photos" and method == "POST":
                 return self._post_photo(call)
+            if edge == "videos" and method == "POST":
+                return self._post_video(call)
             if edge in ("feed", "published_posts", "posts") and method == "GET":
                 return Routed(self._list_posts(call, include_visitors=edge == "feed"))
             return Routed(unknown_path(parts))
@@ -243,6 +275,9 @@ class FacebookSandbox(GraphSandbox):
                 return self._page_entity(call, self._principals[node])
             photo = self._photos.get(node)
             obj = self._objects.get(node)
+            video = self._videos.get(node)
+        if video is not None and video.page is call.principal and call.method == "GET":
+            return self._video_entity(call, video)
         if call.method == "DELETE":
             return self._delete(call, node, obj, photo)
         if call.method != "GET":
@@ -312,6 +347,75 @@ class FacebookSandbox(GraphSandbox):
             if self.photo_post_id:
                 body["post_id"] = post.id
         return self.created(json_response(200, body), after)
+
+    def fail_video_processing(self, count: int = 1) -> None:
+        """The next ``count`` uploaded videos end in ``video_status`` "error"."""
+        with self._lock:
+            self._video_errors += count
+
+    def _post_video(self, call: Call) -> Routed:
+        """A video post: multipart ``source`` (an MP4/MOV file, at most 1 GB) with
+        ``description``. The call creates the post; the video is "processing" for
+        :attr:`video_polls` status reads, then "ready" (or "error"), and only a ready video
+        names its ``post_id``."""
+        early, after = self.begin_create(call.principal)
+        if early is not None:
+            return early
+        upload = call.params.get("source")
+        if not isinstance(upload, UploadedFile):
+            return Routed(graph_error(400, 352, "(#352) Requires video file"), creates=True)
+        if upload.content[4:8] != b"ftyp":
+            return Routed(
+                graph_error(
+                    400,
+                    352,
+                    "(#352) Sorry, the video file you selected is in a format "
+                    "that we don't support.",
+                ),
+                creates=True,
+            )
+        if len(upload.content) > MAX_VIDEO_BYTES:
+            return Routed(invalid("(#100) The video is larger than 1 GB"), creates=True)
+        page = call.principal
+        description = call.param("description") or ""
+        problem = self._message_problem(page, description)
+        if problem is not None:
+            return Routed(problem, creates=True)
+        media = GraphMedia(upload.filename, None, upload.content_type, len(upload.content))
+        with self._lock:
+            video_id = self.new_id(15)
+            post = self._new_post(page, "video", description, None, [], post_id=video_id)
+            post.video = media
+            fails = self._video_errors > 0
+            if fails:
+                self._video_errors -= 1
+            self._videos[video_id] = _Video(video_id, page, media, post, self.video_polls, fails)
+        return self.created(json_response(200, {"id": video_id}), after)
+
+    def _video_entity(self, call: Call, video: _Video) -> HttpResponse:
+        fields = call.fields() or {"id": ""}
+        with self._lock:
+            status = video.status
+            if video.polls_left > 0 and "status" in fields:
+                video.polls_left -= 1
+        values: dict[str, Any] = {"id": video.id}
+        for name in fields:
+            if name == "status":
+                progress = 100 if status == "ready" else 50
+                values[name] = {"video_status": status, "processing_progress": progress}
+            elif name == "post_id":
+                if status == "ready":
+                    values[name] = video.post.id
+            elif name == "description":
+                if video.post.message:
+                    values[name] = video.post.message
+            elif name == "permalink_url":
+                values[name] = f"/{video.page.id}/videos/{video.id}/"
+            elif name == "created_time":
+                values[name] = graph_time(video.post.created_at)
+            elif name != "id":
+                return nonexisting_field(name, "Video")
+        return json_response(200, values)
 
     def _photo_media(self, call: Call) -> tuple[GraphMedia | None, HttpResponse | None]:
         alt = call.param("alt_text_custom") or None
@@ -625,7 +729,7 @@ class FacebookSandbox(GraphSandbox):
             owner_id=obj.page.id,
             text=obj.message,
             kind=obj.kind,
-            media=tuple(p.media for p in obj.photos),
+            media=tuple(p.media for p in obj.photos) + ((obj.video,) if obj.video else ()),
             reply_to=obj.parent.id if obj.parent is not None else None,
             link=obj.link,
             created_at=moment(obj.created_at),
