@@ -12,7 +12,7 @@ from campaign_scheduler.channels.catalog import VideoLimits
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.problems import Severity
 from campaign_scheduler.rules import check
-from campaign_scheduler.videotypes import probe_video, video_problems
+from campaign_scheduler.videotypes import limit_problems, probe_video
 from conftest import Workspace, make_video
 
 ALT = 'alt = "Video: Bürgermeisterin lädt zur Konferenz ein"\n'
@@ -116,7 +116,7 @@ def test_limits_name_what_is_wrong(tmp_path: Path) -> None:
         max_pixels=320 * 200,
         max_frame_rate=25,
     )
-    problems = video_problems(info, limits)
+    problems = limit_problems(info, limits)
     assert problems == [
         "format video/mp4 is not taken (takes video/quicktime)",
         f"{info.size / 1e6:.1f} MB is larger than the 0.0 MB allowed",
@@ -125,7 +125,7 @@ def test_limits_name_what_is_wrong(tmp_path: Path) -> None:
         "30 frames per second, at most 25 allowed",
     ]
     assert (
-        video_problems(
+        limit_problems(
             info,
             replace(
                 limits,
@@ -138,7 +138,7 @@ def test_limits_name_what_is_wrong(tmp_path: Path) -> None:
         )
         == []
     )
-    assert video_problems(info, VideoLimits(min_seconds=5)) == ["3.0 s long, at least 5 s needed"]
+    assert limit_problems(info, VideoLimits(min_seconds=5)) == ["3.0 s long, at least 5 s needed"]
 
 
 def test_a_too_long_video_is_refused_per_network(

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.uilang import tr
-from campaign_scheduler.videotypes import ProbeUnavailableError, is_video_name, probe_video
+from campaign_scheduler.videotypes import (
+    ProbeUnavailableError,
+    is_video_name,
+    limit_problems,
+    probe_video,
+)
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import Channel
@@ -53,9 +58,7 @@ def video_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Prob
         for channel, cls in classes.items():
             if cls.spec.video is None:
                 continue  # said once above, at the channels line
-            from campaign_scheduler.videotypes import video_problems as limits_problems
-
-            for problem in limits_problems(info, cls.spec.video):
+            for problem in limit_problems(info, cls.spec.video):
                 problems.append(
                     Problem(
                         draft.path,

@@ -154,7 +154,7 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def video_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
+def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
     """What ``limits`` refuse about the probed video (English; the caller translates)."""
     from campaign_scheduler.uilang import tr
 
