@@ -24,13 +24,12 @@ from urllib.parse import urlencode
 
 from campaign_scheduler.auth._flowkit import (
     app_credentials,
-    call_json,
     choose,
     endpoint,
     text_field,
     with_fixed_redirect,
 )
-from campaign_scheduler.auth.base import ConnectContext
+from campaign_scheduler.auth.base import ConnectContext, request_json
 from campaign_scheduler.auth.oauth import authorization_code, expiry_from
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels.linkedin import DEFAULT_API_VERSION
@@ -64,12 +63,12 @@ class LinkedInFlow:
         code, redirect_uri = authorization_code(
             with_fixed_redirect(ctx), authorize_url, network=NETWORK
         )
-        answer = call_json(
+        answer = request_json(
             ctx,
-            NETWORK,
-            "exchanging the code",
             "POST",
             endpoint(ctx, API, TOKEN),
+            network=NETWORK,
+            what="exchanging the code",
             data={
                 "grant_type": "authorization_code",
                 "code": code,
@@ -117,12 +116,12 @@ class LinkedInFlow:
                 "linkedin: the stored token lacks the app's client id or secret",
                 hint="run `campaign accounts connect` again",
             )
-        answer = call_json(
+        answer = request_json(
             ctx,
-            NETWORK,
-            "refreshing the token",
             "POST",
             endpoint(ctx, API, TOKEN),
+            network=NETWORK,
+            what="refreshing the token",
             data={
                 "grant_type": "refresh_token",
                 "refresh_token": record.refresh_token,
@@ -147,12 +146,12 @@ class LinkedInFlow:
             "LinkedIn-Version": version,
             "X-Restli-Protocol-Version": "2.0.0",
         }
-        body = call_json(
+        body = request_json(
             ctx,
-            NETWORK,
-            "listing the organisations",
             "GET",
             f"{ctx.base_url.rstrip('/')}/rest/organizationAcls",
+            network=NETWORK,
+            what="listing the organisations",
             params={"q": "roleAssignee", "state": "APPROVED"},
             headers=headers,
         )
@@ -174,12 +173,12 @@ class LinkedInFlow:
     def _name(self, ctx: ConnectContext, headers: dict[str, str], urn: str) -> str:
         number = urn.rsplit(":", 1)[-1]
         try:
-            body = call_json(
+            body = request_json(
                 ctx,
-                NETWORK,
-                "reading the organisation",
                 "GET",
                 f"{ctx.base_url.rstrip('/')}/rest/organizations/{number}",
+                network=NETWORK,
+                what="reading the organisation",
                 headers=headers,
             )
         except ChannelError:

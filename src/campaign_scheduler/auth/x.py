@@ -20,8 +20,8 @@ from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from campaign_scheduler.auth._flowkit import call_json, endpoint, text_field, with_fixed_redirect
-from campaign_scheduler.auth.base import ConnectContext
+from campaign_scheduler.auth._flowkit import endpoint, text_field, with_fixed_redirect
+from campaign_scheduler.auth.base import ConnectContext, request_json
 from campaign_scheduler.auth.oauth import authorization_code, expiry_from, pkce_pair
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
@@ -76,12 +76,12 @@ class XFlow:
         code, redirect_uri = authorization_code(
             with_fixed_redirect(ctx), authorize_url, network=NETWORK
         )
-        answer = call_json(
+        answer = request_json(
             ctx,
-            NETWORK,
-            "exchanging the code",
             "POST",
             f"{ctx.base_url.rstrip('/')}/2/oauth2/token",
+            network=NETWORK,
+            what="exchanging the code",
             data={
                 "grant_type": "authorization_code",
                 "code": code,
@@ -92,12 +92,12 @@ class XFlow:
             **_client_auth(client_id, client_secret),
         )
         token = text_field(answer, "access_token", NETWORK, "code exchange")
-        me = call_json(
+        me = request_json(
             ctx,
-            NETWORK,
-            "reading the account",
             "GET",
             f"{ctx.base_url.rstrip('/')}/2/users/me",
+            network=NETWORK,
+            what="reading the account",
             headers={"Authorization": f"Bearer {token}"},
         ).get("data")
         if not isinstance(me, dict) or not me.get("id"):
@@ -134,12 +134,12 @@ class XFlow:
                 "x: the stored token lacks the app's client id",
                 hint="run `campaign accounts connect` again",
             )
-        answer = call_json(
+        answer = request_json(
             ctx,
-            NETWORK,
-            "refreshing the token",
             "POST",
             f"{ctx.base_url.rstrip('/')}/2/oauth2/token",
+            network=NETWORK,
+            what="refreshing the token",
             data={
                 "grant_type": "refresh_token",
                 "refresh_token": record.refresh_token,
