@@ -29,17 +29,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from campaign_scheduler.auth._flowkit import (
     app_credentials,
+    browser_code,
     choose,
     endpoint,
     text_field,
-    with_fixed_redirect,
 )
 from campaign_scheduler.auth.base import ConnectContext, request_json
-from campaign_scheduler.auth.oauth import authorization_code, expiry_from
+from campaign_scheduler.auth.oauth import expiry_from
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels._graph import DEFAULT_GRAPH_VERSION
 from campaign_scheduler.errors import ChannelError
@@ -87,18 +86,15 @@ class FacebookPageFlow:
         client_id, client_secret = app_credentials(ctx, "Meta")
         dialog = endpoint(ctx, GRAPH, f"https://www.facebook.com/{version}/dialog/oauth")
 
-        def authorize_url(redirect_uri: str, state: str) -> str:
-            query = {
+        code, redirect_uri = browser_code(
+            ctx,
+            dialog,
+            {
                 "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
                 "response_type": "code",
                 "scope": ",".join(self.scopes),
-            }
-            return f"{dialog}?{urlencode(query)}"
-
-        code, redirect_uri = authorization_code(
-            with_fixed_redirect(ctx), authorize_url, network=self.network
+            },
+            network=self.network,
         )
         short = request_json(
             ctx,
@@ -237,18 +233,15 @@ class ThreadsFlow:
         client_id, client_secret = app_credentials(ctx, "Threads")
         authorize = endpoint(ctx, THREADS_GRAPH, "https://threads.net/oauth/authorize")
 
-        def authorize_url(redirect_uri: str, state: str) -> str:
-            query = {
+        code, redirect_uri = browser_code(
+            ctx,
+            authorize,
+            {
                 "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
                 "response_type": "code",
                 "scope": ",".join(THREADS_SCOPES),
-            }
-            return f"{authorize}?{urlencode(query)}"
-
-        code, redirect_uri = authorization_code(
-            with_fixed_redirect(ctx), authorize_url, network=self.network
+            },
+            network=self.network,
         )
         short = request_json(
             ctx,
