@@ -120,16 +120,17 @@ def with_fixed_redirect(ctx: ConnectContext) -> ConnectContext:
 
 
 def browser_code(
-    ctx: ConnectContext, authorize: str, query: Mapping[str, str], *, network: str
+    ctx: ConnectContext, authorize: str, client_id: str, *, network: str, **query: str
 ) -> tuple[str, str]:
     """The browser step of the authorization-code flows of Meta, LinkedIn and X: ``(code,
-    redirect_uri)`` for the sign-in address ``authorize`` with the network's ``query``
-    (``response_type``, ``client_id``, scope, PKCE), the redirect on :func:`redirect_port`."""
+    redirect_uri)`` for the sign-in address ``authorize`` with the network's ``query`` (scope,
+    PKCE), the redirect on :func:`redirect_port`."""
     from urllib.parse import urlencode
 
     from campaign_scheduler.auth.oauth import authorization_code
 
     def authorize_url(redirect_uri: str, state: str) -> str:
-        return f"{authorize}?{urlencode({**query, 'redirect_uri': redirect_uri, 'state': state})}"
+        fields = {"response_type": "code", "client_id": client_id, **query}
+        return f"{authorize}?{urlencode({**fields, 'redirect_uri': redirect_uri, 'state': state})}"
 
     return authorization_code(with_fixed_redirect(ctx), authorize_url, network=network)

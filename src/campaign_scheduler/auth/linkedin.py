@@ -53,14 +53,7 @@ class LinkedInFlow:
         authorize = endpoint(ctx, API, AUTHORIZE)
 
         code, redirect_uri = browser_code(
-            ctx,
-            authorize,
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "scope": " ".join(SCOPES),
-            },
-            network=NETWORK,
+            ctx, authorize, client_id, network=NETWORK, scope=" ".join(SCOPES)
         )
         token, answer = code_grant(
             ctx,

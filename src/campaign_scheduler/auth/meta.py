@@ -87,14 +87,7 @@ class FacebookPageFlow:
         dialog = endpoint(ctx, GRAPH, f"https://www.facebook.com/{version}/dialog/oauth")
 
         code, redirect_uri = browser_code(
-            ctx,
-            dialog,
-            {
-                "client_id": client_id,
-                "response_type": "code",
-                "scope": ",".join(self.scopes),
-            },
-            network=self.network,
+            ctx, dialog, client_id, network=self.network, scope=",".join(self.scopes)
         )
         short = request_json(
             ctx,
@@ -234,14 +227,7 @@ class ThreadsFlow:
         authorize = endpoint(ctx, THREADS_GRAPH, "https://threads.net/oauth/authorize")
 
         code, redirect_uri = browser_code(
-            ctx,
-            authorize,
-            {
-                "client_id": client_id,
-                "response_type": "code",
-                "scope": ",".join(THREADS_SCOPES),
-            },
-            network=self.network,
+            ctx, authorize, client_id, network=self.network, scope=",".join(THREADS_SCOPES)
         )
         short = request_json(
             ctx,

@@ -68,14 +68,11 @@ class XFlow:
         code, redirect_uri = browser_code(
             ctx,
             authorize,
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "scope": " ".join(SCOPES),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
+            client_id,
             network=NETWORK,
+            scope=" ".join(SCOPES),
+            code_challenge=challenge,
+            code_challenge_method="S256",
         )
         token, answer = code_grant(
             ctx,
