@@ -57,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, json_or_none, logger_for
 from campaign_scheduler.channels.base import (
     AccountSettings,
@@ -68,13 +69,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 
 if TYPE_CHECKING:
     import requests
@@ -121,14 +115,16 @@ class MatrixApi(ApiClient):
         """The path for messages, with the room id shortened (it is long and says little)."""
         return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         status = response.status_code
         errcode, said = _error_parts(response)
         who = self.who
         if status == 429 or errcode == "M_LIMIT_EXCEEDED":
             return self.rate_limited(response, said)
         if status == 401:
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
                 network_message=said,
                 hint="log in again and store the new access token (`campaign channels verify`)",
@@ -142,7 +138,7 @@ class MatrixApi(ApiClient):
         if status == 404:
             return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
         if status < 500:
-            return RejectedError(
+            return errors.RejectedError(
                 f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
             )
         return super().error(response, call, creates=creates)
@@ -264,7 +260,7 @@ class MatrixChannel(Channel):
         except (GoneError, _ForbiddenError) as exc:  # 403: not in the room
             member, said = {}, exc.network_message
         if member.get("membership") != "join":
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: {self.account.name}: {user_id} has not joined {self._room_setting()}",
                 network_message=said,
                 hint="join the room with this account (or invite it and accept the invitation)",
@@ -275,7 +271,7 @@ class MatrixChannel(Channel):
             levels = {}
         have, needed = _power_to_post(levels, user_id)
         if have < needed:
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: {self.account.name}: {user_id} may not post in "
                 f"{self._room_setting()} (power level {have}, messages need {needed})",
                 hint="a room moderator must raise the account's power level",
@@ -287,7 +283,7 @@ class MatrixChannel(Channel):
     def _room_setting(self) -> str:
         room = self.account.settings.get("room")
         if not isinstance(room, str) or not room.startswith(("!", "#")) or len(room) < 2:
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: account {self.account.name} names no room",
                 hint="set `room` of the account to a room id (!abc:server) or an alias "
                 "(#name:server)",
@@ -308,14 +304,14 @@ class MatrixChannel(Channel):
                 self.api.call("GET", f"{CLIENT}/directory/room/{_q(room)}")
             )
         except GoneError as exc:
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: {self.account.name}: the room alias {room} does not exist",
                 network_message=exc.network_message,
                 hint="check `room` of the account in config.toml",
             ) from exc
         room_id = answer.get("room_id")
         if not isinstance(room_id, str) or not room_id.startswith("!"):
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"matrix: {self.account.name}: the homeserver resolved {room} to no room id"
             )
         with _rooms_lock:
@@ -327,7 +323,9 @@ class MatrixChannel(Channel):
             answer = self.api.json_object(self.api.call("GET", f"{CLIENT}/account/whoami"))
             user_id = answer.get("user_id")
             if not isinstance(user_id, str) or not user_id:
-                raise UnavailableError(f"matrix: {self.account.name}: whoami returned no user id")
+                raise errors.UnavailableError(
+                    f"matrix: {self.account.name}: whoami returned no user id"
+                )
             self._user_id = user_id
         return self._user_id
 
@@ -343,7 +341,7 @@ class MatrixChannel(Channel):
             if not isinstance(event_id, str):
                 raise TypeError("event_id is not a string")
         except (KeyError, TypeError, ValueError) as exc:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"matrix: {self.account.name}: the event was sent but the answer could not be read",
                 hint="sending the same transaction id again returns it",
             ) from exc
@@ -364,7 +362,7 @@ class MatrixChannel(Channel):
             )
             content_uri = answer["content_uri"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"matrix: {self.account.name}: unreadable answer to the upload of {media.path.name}"
             ) from exc
         content = media_content(media, str(content_uri), data)
@@ -378,7 +376,7 @@ class MatrixChannel(Channel):
                 self.api.call("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(event_id)}")
             )
             return self._receipt_from_event(event)
-        except (ChannelError, KeyError, TypeError, ValueError) as exc:
+        except (errors.ChannelError, KeyError, TypeError, ValueError) as exc:
             _log.warning("could not read back %s (%s); using the local time", event_id, exc)
             return Receipt(event_id, self._permalink(event_id), self.clock())
 
@@ -433,7 +431,7 @@ class MatrixChannel(Channel):
     # --- HTTP -------------------------------------------------------------------------------
 
 
-class _ForbiddenError(AuthError):
+class _ForbiddenError(errors.AuthError):
     """403: not in the room, too low a power level, or the account is barred."""
 
 
