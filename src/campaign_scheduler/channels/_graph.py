@@ -51,15 +51,13 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from dateutil.parser import isoparse
-
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, logger_for, reset_time
+from campaign_scheduler.channels._http import ApiClient, logger_for, parse_time, reset_time
 from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
 from campaign_scheduler.timeutil import utcnow
 
@@ -695,19 +693,6 @@ def find_oldest_match(
 
 def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def parse_time(value: object) -> datetime | None:
-    """Graph timestamps (``2026-11-30T10:00:00+0000``) as aware UTC datetimes."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = isoparse(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def unix(moment: datetime) -> int:

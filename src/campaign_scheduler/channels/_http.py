@@ -46,6 +46,8 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import dateutil.parser
+
 from campaign_scheduler import __version__, errors
 from campaign_scheduler.channels.addresses import url_problem
 from campaign_scheduler.timeutil import utcnow
@@ -659,3 +661,17 @@ def count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value if value >= 0 else None
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API's ISO 8601 timestamp (Graph's ``2026-11-30T10:00:00+0000``, AT Protocol's
+    ``createdAt``) as an aware UTC datetime; ``None`` when missing or unreadable (no zone: UTC)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dateutil.parser.isoparse(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

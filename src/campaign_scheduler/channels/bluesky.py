@@ -45,11 +45,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dateutil.parser import isoparse
-
 from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
-from campaign_scheduler.channels._http import ApiClient, count, logger_for, reset_time, retry_at
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    count,
+    logger_for,
+    parse_time,
+    reset_time,
+    retry_at,
+)
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -267,7 +272,7 @@ class BlueskyChannel(Channel):
                     continue
                 record = _mapping(view.get("record"))
                 author = _mapping(view.get("author"))
-                posted = _parse_time(record.get("createdAt")) or _parse_time(view.get("indexedAt"))
+                posted = parse_time(record.get("createdAt")) or parse_time(view.get("indexedAt"))
                 if posted is None or posted < since:
                     continue
                 handle = str(author.get("handle") or author.get("did") or "?")
@@ -470,7 +475,7 @@ class BlueskyChannel(Channel):
         return self._receipt(session, uri, _created_at(found))
 
     def _receipt(self, session: _Session, uri: AtUri, created_at: str | None) -> Receipt:
-        published = _parse_time(created_at) or self.clock()
+        published = parse_time(created_at) or self.clock()
         who = session.handle if session.handle and session.handle != "handle.invalid" else None
         return Receipt(
             remote_id=str(uri),
@@ -740,15 +745,3 @@ def _created_at(found: dict[str, Any]) -> str | None:
     value = found.get("value")
     created = value.get("createdAt") if isinstance(value, dict) else None
     return created if isinstance(created, str) else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = isoparse(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
