@@ -49,7 +49,6 @@ import hashlib
 import html
 import json
 import re
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -69,6 +68,7 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
+from campaign_scheduler.imagetypes import image_info
 
 if TYPE_CHECKING:
     import requests
@@ -523,49 +523,8 @@ def _trim_url(url: str) -> str:
 
 def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of a PNG, GIF, JPEG or WebP image, read from its header."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        width, height = struct.unpack("<HH", data[6:10])
-        return int(width), int(height)
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return _webp_size(data)
-    if data[:2] == b"\xff\xd8":
-        return _jpeg_size(data)
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    if chunk == b"VP8 " and len(data) >= 30:
-        width, height = struct.unpack("<HH", data[26:30])
-        return int(width) & 0x3FFF, int(height) & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    position = 2
-    while position + 9 < len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            position += 2
-            continue
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return int(width), int(height)
-        position += 2 + length
-    return None
+    info = image_info(data)
+    return None if info is None else (info.width, info.height)
 
 
 # --- helpers ----------------------------------------------------------------------------------
