@@ -154,6 +154,7 @@ class BlueskyChannel(Channel):
 
     name: ClassVar[str] = "bluesky"
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.bluesky:BlueskyFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Bluesky",
         settings=("identifier",),

@@ -88,6 +88,9 @@ class FacebookChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:FacebookPageFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:FacebookNetwork"
+    )
     api: GraphApi
     can_look_up: ClassVar[bool] = True
 

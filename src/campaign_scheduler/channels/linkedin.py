@@ -194,6 +194,9 @@ class LinkedInChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.linkedin:LinkedInFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
+    )
     api: LinkedInApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True

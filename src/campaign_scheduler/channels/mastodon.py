@@ -104,6 +104,9 @@ class MastodonChannel(Channel):
     api_class: ClassVar[type[ApiClient] | None] = MastodonApi
     api: MastodonApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.mastodon:MastodonFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:MastodonNetwork"
+    )
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True

@@ -157,6 +157,7 @@ class MatrixChannel(Channel):
 
     name: ClassVar[str] = "matrix"
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.matrix:MatrixFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Matrix", settings=("room",), secrets=("token",), supports_threads=True
     )

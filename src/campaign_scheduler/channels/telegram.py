@@ -163,6 +163,9 @@ class TelegramChannel(Channel):
 
     name: ClassVar[str] = "telegram"
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.telegram:TelegramFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:TelegramNetwork"
+    )
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Telegram",
         settings=("chat",),

@@ -118,6 +118,7 @@ class WebhookChannel(Channel):
         needs_base_url=False,
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 

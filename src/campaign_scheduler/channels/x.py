@@ -194,6 +194,7 @@ class XChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
     api_class: ClassVar[type[ApiClient] | None] = XApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.x:XFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:XNetwork"
     api: XApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
