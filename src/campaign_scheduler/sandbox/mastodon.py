@@ -60,7 +60,7 @@ import regex
 
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
-from campaign_scheduler.sandbox._oauth import OAuthDesk
+from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -264,11 +264,8 @@ class MastodonSandbox(SandboxBase[int, float]):
         self._last_id = 0
         self._account_ids = itertools.count(1)
         #: The OAuth authorization server; ``oauth.consent_as`` is who "clicks allow".
-        self.oauth = OAuthDesk(
-            clock=self.clock,
-            issue=lambda subject, scope: self.add_account(subject),
-            consent_as="sandbox",
-        )
+        self.oauth = OAuthServer(self.clock, plain_pkce=True, mint=self.add_account)
+        self.oauth.consent_as = "sandbox"
 
     # --- control ------------------------------------------------------------------------------
 
@@ -819,7 +816,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         if not uris:
             return _error(422, "Validation failed: Redirect URI can't be blank")
         scopes = frozenset((_text_param(params.get("scopes")) or "read").split())
-        client = self.oauth.register(tuple(uris), scopes, name=name)
+        client = self.oauth.add_app(uris, scopes=scopes, name=name)
         return json_response(
             200,
             {

@@ -87,7 +87,7 @@ from campaign_scheduler.sandbox._base import (
     optional,
     route,
 )
-from campaign_scheduler.sandbox._oauth_issuer import (
+from campaign_scheduler.sandbox._oauth import (
     OAuthApp,
     OAuthError,
     OAuthServer,
