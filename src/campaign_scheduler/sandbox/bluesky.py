@@ -69,6 +69,7 @@ from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.imagetypes import image_info
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import Answer, SandboxBase
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
@@ -1212,19 +1213,9 @@ def _mapping(value: object) -> dict[str, Any]:
 
 
 def _record_json(record: SandboxRecord) -> dict[str, Any]:
-    return {
-        "uri": record.uri,
-        "cid": record.cid,
-        "handle": record.handle,
-        "text": record.text,
-        "langs": list(record.langs),
-        "facets": list(record.facets),
-        "images": [
-            {"cid": i.cid, "alt": i.alt, "mime_type": i.mime_type, "size": i.size}
-            for i in record.images
-        ],
-        "reply_root": record.reply_root,
-        "reply_parent": record.reply_parent,
-        "created_at": record.created_at,
-        "deleted": record.deleted,
-    }
+    return fields_of(
+        record,
+        *("uri", "cid", "handle", "text", "langs", "facets", "images"),
+        *("reply_root", "reply_parent", "created_at", "deleted"),
+        images=("cid", "alt", "mime_type", "size"),
+    )

@@ -69,6 +69,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import (
     Answer,
@@ -1069,12 +1070,8 @@ def _snapshot(post: _Post) -> SandboxPost:
 
 
 def _post_summary(post: SandboxPost) -> dict[str, Any]:
-    return {
-        "urn": post.urn,
-        "author": post.author,
-        "commentary": post.commentary,
-        "text": post.text,
-        "images": [{"urn": i.urn, "alt": i.alt, "size": i.size} for i in post.images],
-        "created_at": post.created_at.isoformat(),
-        "deleted": post.deleted,
-    }
+    return fields_of(
+        post,
+        *("urn", "author", "commentary", "text", "images", "created_at", "deleted"),
+        images=("urn", "alt", "size"),
+    )

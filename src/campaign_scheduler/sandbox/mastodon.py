@@ -58,6 +58,7 @@ from urllib.parse import urlencode
 
 import regex
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
 from campaign_scheduler.sandbox._oauth import OAuthServer
@@ -953,15 +954,9 @@ def _snapshot(status: _Status) -> SandboxStatus:
 
 
 def _status_json(status: SandboxStatus) -> dict[str, Any]:
-    return {
-        "id": status.id,
-        "username": status.username,
-        "text": status.text,
-        "language": status.language,
-        "idempotency_key": status.idempotency_key,
-        "media": [{"id": m.id, "alt": m.alt, "mime_type": m.mime_type} for m in status.media],
-        "in_reply_to_id": status.in_reply_to_id,
-        "created_at": status.created_at.isoformat(),
-        "visibility": status.visibility,
-        "deleted": status.deleted,
-    }
+    return fields_of(
+        status,
+        *("id", "username", "text", "language", "idempotency_key", "media"),
+        *("in_reply_to_id", "created_at", "visibility", "deleted"),
+        media=("id", "alt", "mime_type"),
+    )

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -902,13 +903,8 @@ def _snapshot(event: _Event) -> SandboxEvent:
 
 
 def _event_json(event: SandboxEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "room_id": event.room_id,
-        "sender": event.sender,
-        "type": event.type,
-        "content": event.content,
-        "origin_server_ts": event.origin_server_ts,
-        "txn_id": event.txn_id,
-        "redacted": event.redacted,
-    }
+    return fields_of(
+        event,
+        *("event_id", "room_id", "sender", "type", "content", "origin_server_ts", "txn_id"),
+        "redacted",
+    )

@@ -64,6 +64,7 @@ from typing import Any, ClassVar
 
 from campaign_scheduler.channels.telegram import install_log_redaction
 from campaign_scheduler.imagetypes import image_info
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -876,16 +877,8 @@ def _snapshot(message: _Message) -> SandboxMessage:
 
 
 def _message_summary(message: SandboxMessage) -> dict[str, Any]:
-    return {
-        "chat_id": message.chat_id,
-        "chat_username": message.chat_username,
-        "message_id": message.message_id,
-        "bot": message.bot,
-        "text": message.text,
-        "markup": message.markup,
-        "entities": list(message.entities),
-        "photo": None if message.photo is None else vars(message.photo),
-        "reply_to": message.reply_to,
-        "date": message.date.isoformat(),
-        "deleted": message.deleted,
-    }
+    return fields_of(
+        message,
+        *("chat_id", "chat_username", "message_id", "bot", "text", "markup", "entities"),
+        *("photo", "reply_to", "date", "deleted"),
+    )

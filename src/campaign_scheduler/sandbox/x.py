@@ -78,6 +78,7 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
 )
 
 from campaign_scheduler.imagetypes import image_info
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import (
     Answer,
     Route,
@@ -1267,15 +1268,11 @@ def _snapshot(tweet: _Tweet) -> SandboxTweet:
 
 
 def _tweet_summary(tweet: SandboxTweet) -> dict[str, Any]:
-    return {
-        "id": tweet.id,
-        "username": tweet.username,
-        "text": tweet.text,
-        "media": [{"id": m.id, "alt": m.alt, "mime_type": m.mime_type} for m in tweet.media],
-        "in_reply_to": tweet.in_reply_to,
-        "created_at": tweet.created_at.isoformat(),
-        "deleted": tweet.deleted,
-    }
+    return fields_of(
+        tweet,
+        *("id", "username", "text", "media", "in_reply_to", "created_at", "deleted"),
+        media=("id", "alt", "mime_type"),
+    )
 
 
 def _failure(status: int) -> HttpResponse:
