@@ -190,6 +190,8 @@ class SandboxBase(Generic[FailT, RateT]):
     revoke_key: ClassVar[str] = "token"
     #: The status of ``{"fail_next": {}}`` when the body gives none.
     default_fail_status: ClassVar[int] = 503
+    #: What :meth:`_seen` records: :class:`SeenRequest` or a subclass (see :meth:`_seen_fields`).
+    seen_type: ClassVar[type[SeenRequest]] = SeenRequest
 
     def __init__(self) -> None:
         #: Seconds added before every answer (requests are processed first, then answered late).
@@ -350,10 +352,21 @@ class SandboxBase(Generic[FailT, RateT]):
 
     def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
         """What ``requests_seen`` keeps of ``request`` (never a credential; ``None`` keeps
-        nothing): by default a :class:`SeenRequest`."""
-        return SeenRequest(
-            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
-        )
+        nothing): by default a :attr:`seen_type` of the request's method, path and query,
+        and what :meth:`_seen_fields` adds or replaces."""
+        fields: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "query": urlencode(request.query, doseq=True),
+            "monotonic": monotonic,
+            "wall": wall,
+        }
+        return self.seen_type(**(fields | self._seen_fields(request)))
+
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        """The fields of the network's :attr:`seen_type` beyond :class:`SeenRequest`'s, and
+        those it keeps otherwise (e.g. the path URL-decoded)."""
+        return {}
 
     def _record(self, request: HttpRequest) -> None:
         seen = self._seen(request, time.monotonic(), time.time())
@@ -380,6 +393,21 @@ class SandboxBase(Generic[FailT, RateT]):
             if faults.rate_limit:
                 return rate_limited(faults.rate_limit.pop(0)), None
             return None, faults.after_create()
+
+    def _create_unless_faulted(
+        self,
+        failure: Callable[[FailT], HttpResponse],
+        rate_limited: Callable[[RateT], HttpResponse],
+        create: Callable[[], HttpResponse],
+    ) -> tuple[HttpResponse, str | None]:
+        """A creating call through the fault queues: the failure or rate limit queued for it
+        (``failure(...)``, ``rate_limited(...)``), or else ``create()``, run under the lock,
+        and what happens after its answer (for :meth:`_deliver`)."""
+        with self._lock:
+            error, after = self._begin_create(failure, rate_limited)
+            if error is not None:
+                return error, None
+            return create(), after
 
     def _deliver(
         self, response: HttpResponse, after: str | None, *, extra_delay: float = 0.0

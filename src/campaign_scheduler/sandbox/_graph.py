@@ -382,6 +382,8 @@ def time_param(value: str | None) -> float | None:
 class GraphSandbox(SandboxBase[_Failure, float]):
     """A loopback Graph API host. Subclasses implement one network's routes."""
 
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+
     #: The network's name (e.g. "facebook").
     network: ClassVar[str]
     #: The error code of a used-up call budget, and its message.
@@ -589,18 +591,14 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         extra = self.delay_creates if routed.creates else 0.0
         return self._deliver(routed.response, routed.after, extra_delay=extra)
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
         parts = _PART.findall(request.path)
-        return SeenRequest(
-            method=request.method,
-            path=request.path,
-            version=parts[0] if parts and _VERSION.fullmatch(parts[0]) else None,
-            query=urlencode(
+        return {
+            "version": parts[0] if parts and _VERSION.fullmatch(parts[0]) else None,
+            "query": urlencode(
                 {k: v for k, v in request.query.items() if k != "access_token"}, doseq=True
             ),
-            monotonic=monotonic,
-            wall=wall,
-        )
+        }
 
     def _dispatch(self, call: Call) -> Routed:
         raise NotImplementedError

@@ -544,10 +544,9 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     def _create_record(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._authenticate(request)
-        error, after = self._begin_create(_error, self._write_limited)
-        if error is not None:
-            return error, None
-        return self._write_record(request, account), after
+        return self._create_unless_faulted(
+            _error, self._write_limited, lambda: self._write_record(request, account)
+        )
 
     def _write_limited(self, reset_in: float) -> HttpResponse:
         reset = self.clock() + reset_in

@@ -220,6 +220,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+
     default_fail_status = 500
 
     def __init__(
@@ -345,15 +347,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
-        return SeenRequest(
-            method=request.method,
-            path=unquote(request.path),
-            query=urlencode(request.query, doseq=True),
-            monotonic=monotonic,
-            wall=wall,
-            version=request.header("LinkedIn-Version"),
-        )
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        return {"path": unquote(request.path), "version": request.header("LinkedIn-Version")}
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, message, code="NOT_FOUND" if status == 404 else None)
@@ -524,14 +519,11 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     # --- posts --------------------------------------------------------------------------------
 
     def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
-        with self._lock:
-            error, after = self._begin_create(
-                lambda status: _error(status, _REASONS.get(status, "Error")),
-                lambda daily: _throttled(daily=daily),
-            )
-            if error is not None:
-                return error, None
-            return self._create(request, member), after
+        return self._create_unless_faulted(
+            lambda status: _error(status, _REASONS.get(status, "Error")),
+            lambda daily: _throttled(daily=daily),
+            lambda: self._create(request, member),
+        )
 
     def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
         try:

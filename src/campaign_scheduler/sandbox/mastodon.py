@@ -54,7 +54,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import regex
 
@@ -241,6 +240,8 @@ class _Status:
 class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+
     def __init__(
         self,
         *,
@@ -351,15 +352,8 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
-        return SeenRequest(
-            method=request.method,
-            path=request.path,
-            query=urlencode(request.query, doseq=True),
-            monotonic=monotonic,
-            wall=wall,
-            idempotency_key=request.header("Idempotency-Key"),
-        )
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        return {"idempotency_key": request.header("Idempotency-Key")}
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, message)
@@ -390,10 +384,9 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def _post_status(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._account_of(request)
-        error, after = self._begin_create(self._failure, self._rate_limited)
-        if error is not None:
-            return error, None
-        return self._create_status(request, account), after
+        return self._create_unless_faulted(
+            self._failure, self._rate_limited, lambda: self._create_status(request, account)
+        )
 
     @staticmethod
     def _failure(status: int) -> HttpResponse:

@@ -394,10 +394,11 @@ class MatrixSandbox(SandboxBase[int, float]):
         self, request: HttpRequest, room_id: str, event_type: str, txn_id: str
     ) -> tuple[HttpResponse, str | None]:
         requester = self._requester(request)
-        error, after = self._begin_create(_failure, _rate_limited)
-        if error is not None:
-            return error, None
-        return self._create_event(request, requester, room_id, event_type, txn_id), after
+        return self._create_unless_faulted(
+            _failure,
+            _rate_limited,
+            lambda: self._create_event(request, requester, room_id, event_type, txn_id),
+        )
 
     def _create_event(
         self,

@@ -377,11 +377,9 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
     def _send(
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
     ) -> tuple[HttpResponse, str | None]:
-        with self._lock:
-            error, after = self._begin_create(lambda fault: _fault(*fault), _flood)
-            if error is not None:
-                return error, None
-            return self._create(bot, method, params, files), after
+        return self._create_unless_faulted(
+            lambda fault: _fault(*fault), _flood, lambda: self._create(bot, method, params, files)
+        )
 
     def _create(
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]

@@ -608,13 +608,11 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 "Requests with bodies must have content-type of application/json.",
                 kind=_PROBLEMS + "invalid-request",
             ), None
-        with self._lock:
-            error, after = self._begin_create(
-                _failure, lambda limit: self._too_many(user, limit[0], daily=limit[1])
-            )
-            if error is not None:
-                return error, None
-            return self._create(request, user), after
+        return self._create_unless_faulted(
+            _failure,
+            lambda limit: self._too_many(user, limit[0], daily=limit[1]),
+            lambda: self._create(request, user),
+        )
 
     def _create(self, request: HttpRequest, user: _User) -> HttpResponse:
         try:
