@@ -32,7 +32,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
@@ -148,6 +148,14 @@ def one_of(*allowed: Any) -> Callable[[Any], Any]:
         return value
 
     return check
+
+
+def only_known(what: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Raise ValueError naming every name in ``given`` that ``known`` lacks ("unknown
+    ``what``(s): a, b")."""
+    unknown = set(given) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {what}(s): {', '.join(sorted(unknown))}")
 
 
 def fault_spec(value: Any) -> dict[str, Any]:
@@ -448,9 +456,7 @@ class SandboxBase(Generic[FailT, RateT]):
     def apply_settings(self, body: Mapping[str, Any]) -> None:
         """Change the settings named in ``body`` (see :attr:`settings`); nothing changes when
         a name is unknown or a value is bad (ValueError)."""
-        unknown = set(body) - set(self.settings)
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        only_known("setting", body, self.settings)
         values = {}
         for name, value in body.items():
             try:
@@ -517,9 +523,7 @@ class SandboxBase(Generic[FailT, RateT]):
         """Apply a ``POST /_sandbox/faults`` body; unknown names raise ValueError, missing
         keys KeyError."""
         extra = self._extra_faults()
-        unknown = set(body) - COMMON_FAULTS - set(extra)
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        only_known("fault", body, COMMON_FAULTS | set(extra))
         if "fail_next" in body:
             self._apply_fail_next(fault_spec(body["fail_next"]))
         if "rate_limit_next" in body:

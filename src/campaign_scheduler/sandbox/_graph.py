@@ -77,7 +77,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, only_known, seconds
 from campaign_scheduler.sandbox._graph_login import GraphLogin
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -539,9 +539,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     def set_engagement(self, post_id: str, **figures: int) -> None:
         """Set a post's figures (the network's own names in :attr:`figure_names`, e.g.
         ``likes=3``)."""
-        unknown = set(figures) - set(self.figure_names)
-        if unknown:
-            raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
+        only_known("figure", figures, self.figure_names)
         with self._lock:
             post = self._posts.get(post_id)
             if post is None:

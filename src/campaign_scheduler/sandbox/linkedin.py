@@ -77,6 +77,7 @@ from campaign_scheduler.sandbox._base import (
     SandboxBase,
     fault_count,
     one_of,
+    only_known,
     optional,
     route,
 )
@@ -319,9 +320,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     def set_statistics(self, urn: str, **figures: float) -> None:
         """Set a post's lifetime statistics (``impressionCount``, ``uniqueImpressionsCount``,
         ``clickCount``, ``likeCount``, ``commentCount``, ``shareCount``)."""
-        unknown = set(figures) - set(STATISTICS)
-        if unknown:
-            raise ValueError(f"unknown statistic(s): {', '.join(sorted(unknown))}")
+        only_known("statistic", figures, STATISTICS)
         with self._lock:
             post = self._posts.get(urn)
             if post is None:
@@ -527,10 +526,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
         try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError
-        except (TypeError, ValueError, UnicodeDecodeError):
+            body = request.json_object()
+        except (TypeError, ValueError):
             return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
         missing = [
             name

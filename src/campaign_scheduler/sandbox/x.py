@@ -85,6 +85,7 @@ from campaign_scheduler.sandbox._base import (
     SandboxBase,
     fault_count,
     one_of,
+    only_known,
     optional,
     route,
 )
@@ -409,9 +410,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             "url_link_clicks",
             "user_profile_clicks",
         }
-        unknown = set(metrics) - known
-        if unknown:
-            raise ValueError(f"unknown metric(s): {', '.join(sorted(unknown))}")
+        only_known("metric", metrics, known)
         with self._lock:
             tweet = self._tweets.get(tweet_id)
             if tweet is None:
@@ -616,10 +615,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     def _create(self, request: HttpRequest, user: _User) -> HttpResponse:
         try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError
-        except (TypeError, ValueError, UnicodeDecodeError):
+            body = request.json_object()
+        except (TypeError, ValueError):
             return _invalid("body", "The request body is not a JSON object.")
         text = body.get("text", "")
         media_spec = body.get("media") or {}
