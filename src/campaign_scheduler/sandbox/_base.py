@@ -16,7 +16,8 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   (:meth:`SandboxBase._error_envelope`);
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
   creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
-  ``revoke``; the keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`, plus
+  ``revoke``, uploads whose processing fails (the fault named by
+  :attr:`SandboxBase.processing_fault`); the keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`, plus
   the network's :meth:`SandboxBase._extra_faults`).
 
 What differs per network stays in the network's module: its routes, its error envelope, its
@@ -74,6 +75,7 @@ class FaultSwitches(Generic[FailT, RateT]):
     rate_limit: list[RateT] = field(default_factory=list)  # in order
     drop: int = 0
     hold: int = 0
+    processing: int = 0  # uploads whose processing fails
 
     def after_create(self) -> str | None:
         """Use up a drop ("drop") or else a hold ("hold"); ``None`` when neither is set."""
@@ -198,6 +200,9 @@ class SandboxBase(Generic[FailT, RateT]):
     revoke_key: ClassVar[str] = "token"
     #: The status of ``{"fail_next": {}}`` when the body gives none.
     default_fail_status: ClassVar[int] = 503
+    #: The fault that makes the next uploads fail processing (``POST /_sandbox/faults``), or
+    #: ``None`` where the network does not process uploads.
+    processing_fault: ClassVar[str | None] = None
     #: What :meth:`_seen` records: :class:`SeenRequest` or a subclass (see :meth:`_seen_fields`).
     seen_type: ClassVar[type[SeenRequest]] = SeenRequest
 
@@ -311,6 +316,18 @@ class SandboxBase(Generic[FailT, RateT]):
         with self._lock:
             self._release_gate.set()
             self._release_gate = threading.Event()
+
+    def _fail_processing(self, count: int) -> None:
+        """The next ``count`` uploads fail processing (see :meth:`_processing_fails`)."""
+        with self._lock:
+            self._faults.processing += count
+
+    def _processing_fails(self) -> bool:
+        """Whether this upload's processing fails (using up one of :meth:`_fail_processing`)."""
+        with self._lock:
+            fails = self._faults.processing > 0
+            self._faults.processing -= fails
+            return fails
 
     def _queue_failures(self, count: int, failure: FailT) -> None:
         with self._lock:
@@ -523,6 +540,9 @@ class SandboxBase(Generic[FailT, RateT]):
         """Apply a ``POST /_sandbox/faults`` body; unknown names raise ValueError, missing
         keys KeyError."""
         extra = self._extra_faults()
+        if self.processing_fault is not None:
+            processing = self.processing_fault
+            extra = {**extra, processing: lambda v: self._fail_processing(fault_count(v))}
         only_known("fault", body, COMMON_FAULTS | set(extra))
         if "fail_next" in body:
             self._apply_fail_next(fault_spec(body["fail_next"]))

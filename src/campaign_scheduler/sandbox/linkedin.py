@@ -75,7 +75,6 @@ from campaign_scheduler.sandbox._base import (
     Answer,
     Route,
     SandboxBase,
-    fault_count,
     one_of,
     only_known,
     optional,
@@ -221,6 +220,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
+    processing_fault = "fail_image_processing"
+
     seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
 
     default_fail_status = 500
@@ -261,7 +262,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._images: dict[str, _Image] = {}
         self._uploads: dict[str, _Image] = {}  # by upload token
         self._daily: dict[tuple[str, int], int] = {}
-        self._image_failures = 0
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
         self._organization_ids = itertools.count(10_000_001)
         self._member_ids = itertools.count(1)
@@ -341,8 +341,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def fail_image_processing(self, count: int = 1) -> None:
         """The next ``count`` uploaded images end as ``PROCESSING_FAILED``."""
-        with self._lock:
-            self._image_failures += count
+        self._fail_processing(count)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -738,9 +737,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 return _error(404, "Not Found", code="NOT_FOUND")
             if len(request.body) > IMAGE_LIMIT:
                 return _error(413, "Request Entity Too Large")
-            fails = self._image_failures > 0
-            if fails:
-                self._image_failures -= 1
+            fails = self._processing_fails()
             image.size = len(request.body)
             image.uploaded = True
             image.failed = fails
@@ -845,9 +842,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
         self.rate_limit_next(int(spec.get("count", 1)), daily=bool(spec.get("daily", False)))
-
-    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
-        return {"fail_image_processing": lambda v: self.fail_image_processing(fault_count(v))}
 
     # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
 

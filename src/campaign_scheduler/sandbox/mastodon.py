@@ -59,7 +59,7 @@ import regex
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
+from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
 from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -241,6 +241,7 @@ class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
     seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+    processing_fault = "fail_media_processing"
 
     def __init__(
         self,
@@ -262,7 +263,6 @@ class MastodonSandbox(SandboxBase[int, float]):
         self._media: dict[str, _Media] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._family: dict[str, tuple[int, int]] = {}  # account id -> (bucket, count)
-        self._media_failures = 0
         self._last_id = 0
         self._account_ids = itertools.count(1)
         #: The OAuth authorization server; ``oauth.consent_as`` is who "clicks allow".
@@ -347,8 +347,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def fail_media_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads fail processing: 202, then 422 when polled."""
-        with self._lock:
-            self._media_failures += count
+        self._fail_processing(count)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -653,9 +652,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 f"(maximum is {MAX_DESCRIPTION} characters)",
             )
         with self._lock:
-            fails = self._media_failures > 0
-            if fails:
-                self._media_failures -= 1
+            fails = self._processing_fails()
             polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(self.clock()),
@@ -859,9 +856,6 @@ class MastodonSandbox(SandboxBase[int, float]):
                 quotes=None if body.get("quotes") is None else int(body["quotes"]),
             ),
         }
-
-    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
-        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
     # --- the API ------------------------------------------------------------------------------
 

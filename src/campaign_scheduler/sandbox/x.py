@@ -83,7 +83,6 @@ from campaign_scheduler.sandbox._base import (
     Answer,
     Route,
     SandboxBase,
-    fault_count,
     one_of,
     only_known,
     optional,
@@ -292,6 +291,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     }
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
+    processing_fault = "fail_media_processing"
+
     def __init__(
         self,
         *,
@@ -325,7 +326,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self._media: dict[str, _Media] = {}
         self._nonces: dict[tuple[str, str, str], float] = {}
         self._windows: dict[tuple[str, str, int], int] = {}  # (family, user, window) -> used
-        self._media_failures = 0
         self._sequence = itertools.count()
         self._last_id = 0
         self._user_ids = itertools.count(1_450_000_000_000_000_001)
@@ -430,8 +430,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     def fail_media_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads end in processing state ``failed``."""
-        with self._lock:
-            self._media_failures += count
+        self._fail_processing(count)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -875,9 +874,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         now = self.clock()
         width, height = (image.width, image.height) if image else (0, 0)
         with self._lock:
-            fails = self._media_failures > 0
-            if fails:
-                self._media_failures -= 1
+            fails = self._processing_fails()
             polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(now),
@@ -1066,9 +1063,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             float(spec.get("reset_in", 60.0)),
             daily=bool(spec.get("daily", False)),
         )
-
-    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
-        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
     # --- the API (every handler gets the authenticated user after the request) ----------------
 
