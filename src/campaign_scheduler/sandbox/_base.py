@@ -17,8 +17,8 @@ A sandbox subclasses :class:`SandboxBase`, which owns
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
   creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
   ``revoke``, uploads whose processing fails (the fault named by
-  :attr:`SandboxBase.processing_fault`); the keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`, plus
-  the network's :meth:`SandboxBase._extra_faults`).
+  :attr:`SandboxBase.processing_fault`); the keys of ``POST /_sandbox/faults``
+  (:meth:`SandboxBase._apply_faults`, plus the network's :meth:`SandboxBase._extra_faults`).
 
 What differs per network stays in the network's module: its routes, its error envelope, its
 length tables, its settings, the public ``fail_next`` and ``rate_limit_next`` (their parameters
