@@ -157,10 +157,12 @@ class RedirectReceiver:
                     self._page(400, _FAILED)
                     return
                 ok = "code" in query and "error" not in query
-                self._page(200 if ok else 400, _DONE if ok else _FAILED)
+                # Recorded before the page goes out: whoever sees the page may rely on the
+                # receiver already holding the answer.
                 if not receiver._done.is_set():
                     receiver._query = query
                     receiver._done.set()
+                self._page(200 if ok else 400, _DONE if ok else _FAILED)
 
             def _page(self, status: int, texts: Mapping[str, str]) -> None:
                 body = _PAGE.format(**texts).encode("utf-8")
