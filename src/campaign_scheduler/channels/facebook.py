@@ -243,11 +243,7 @@ class FacebookChannel(Channel):
         try:
             story = self.api.get(photo_id, {"fields": "id,page_story_id"}).get("page_story_id")
         except errors.ChannelError as exc:
-            raise errors.OutcomeUnknownError(
-                f"facebook: {self.account.name}: photo {photo_id} was posted but its post id "
-                f"could not be read ({exc.message})",
-                hint="the lookup after a lost answer finds it",
-            ) from exc
+            raise self._unnamed(f"photo {photo_id}", exc) from exc
         if not isinstance(story, str) or not story:
             raise errors.OutcomeUnknownError(
                 f"facebook: {self.account.name}: photo {photo_id} was posted but has no "
@@ -255,6 +251,14 @@ class FacebookChannel(Channel):
                 hint="the lookup after a lost answer finds it",
             )
         return story
+
+    def _unnamed(self, what: str, exc: errors.ChannelError) -> errors.OutcomeUnknownError:
+        """``what`` was posted, but reading its post id failed: the lookup settles it."""
+        return errors.OutcomeUnknownError(
+            f"facebook: {self.account.name}: {what} was posted but its post id could not be "
+            f"read ({exc.message})",
+            hint="the lookup after a lost answer finds it",
+        )
 
     def _video_post(self, page: str, description: str, media: MediaFile) -> str:
         """``POST /{page-id}/videos`` (multipart ``source``, the text as ``description``)
@@ -272,11 +276,7 @@ class FacebookChannel(Channel):
             try:
                 video = self.api.get(video_id, {"fields": "id,status,post_id"})
             except errors.ChannelError as exc:
-                raise errors.OutcomeUnknownError(
-                    f"facebook: {self.account.name}: video {video_id} was posted but its "
-                    f"post id could not be read ({exc.message})",
-                    hint="the lookup after a lost answer finds it",
-                ) from exc
+                raise self._unnamed(f"video {video_id}", exc) from exc
             status = video.get("status")
             state = status.get("video_status") if isinstance(status, dict) else None
             post_id = video.get("post_id")
