@@ -56,12 +56,14 @@ def print_problems(problems: Iterable[Problem], relative_to: Path | None = None)
 
 
 def report_error(exc: CampaignSchedulerError) -> None:
+    from campaign_scheduler.uilang import tr
+
     if isinstance(exc, InputError) and exc.problems:
         for problem in exc.problems:
             err_line(problem.format(Path.cwd()))
-    err_line(f"error: {exc.message}")
+    err_line(tr("error: {message}", message=tr(exc.message)))
     if exc.hint:
-        err_line(f"hint: {exc.hint}")
+        err_line(tr("hint: {hint}", hint=tr(exc.hint)))
 
 
 def write_atomically(path: Path, data: bytes, *, option: str) -> None:
