@@ -72,7 +72,7 @@ def extract_cli(
     options: dict[str, Any],
 ) -> Iterator[tuple[int, str | None, str | tuple[str, ...], list[str]]]:
     """Babel extraction method for the command modules: calls, ``help=`` and docstrings."""
-    yield from extract_python(fileobj, keywords, comment_tags, options)  # type: ignore[misc]
+    yield from extract_python(fileobj, keywords, comment_tags, options)  # type: ignore[arg-type,misc]
     fileobj.seek(0)
     tree = ast.parse(fileobj.read())
     for node in ast.walk(tree):
@@ -88,15 +88,16 @@ def extract_cli(
                     texts.append(str(ast.literal_eval(summary)))
         elif isinstance(node, ast.FunctionDef) and _is_command(node):
             texts.append(ast.get_docstring(node) or "")
+        line = getattr(node, "lineno", 0)
         for text in texts:
             for part in paragraphs(text):
-                yield node.lineno, None, part, []
+                yield line, None, part, []
 
 
 def extract(source: Path = PACKAGE_DIR) -> Catalog:
     """Every message of the package, as a template catalog."""
     mapping = MAPPING.read_text("utf-8") if MAPPING.is_file() else DEFAULT_MAPPING
-    method_map, options_map = parse_mapping_cfg(io.StringIO(mapping))
+    method_map, options_map = parse_mapping_cfg(io.StringIO(mapping))  # type: ignore[no-untyped-call]
     template = Catalog(project="campaign-scheduler", creation_date=STAMP, fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
         source, method_map, options_map, keywords=KEYWORDS
@@ -130,11 +131,10 @@ def untranslated(template: Catalog, catalog: Catalog) -> list[str]:
         if not message.id:
             continue
         found = catalog.get(message.id, context=message.context)
-        strings = (
-            (found.string,) if found is not None and isinstance(found.string, str) else None
-        )
-        if found is not None and isinstance(found.string, tuple | list):
-            strings = tuple(found.string)
+        strings: tuple[str, ...] = ()
+        if found is not None:
+            value = found.string
+            strings = (value,) if isinstance(value, str) else tuple(value or ())
         if found is None or found.fuzzy or not strings or not all(strings):
             missing.append(message.id if isinstance(message.id, str) else message.id[0])
     return missing

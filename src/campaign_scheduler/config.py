@@ -324,9 +324,7 @@ def _settings_from_document(
     reader.known_keys(ui, ("ui",), ("language",))
     ui_language = reader.string(ui, ("ui",), "language")
     if ui_language is not None and ui_language not in ALERT_LANGUAGES:
-        reader.error(
-            f"ui.language must be one of {', '.join(ALERT_LANGUAGES)}", "ui", "language"
-        )
+        reader.error(f"ui.language must be one of {', '.join(ALERT_LANGUAGES)}", "ui", "language")
         ui_language = None
 
     return Settings(

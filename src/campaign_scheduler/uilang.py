@@ -25,7 +25,7 @@ from __future__ import annotations
 import gettext
 import os
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 LANG_ENV = "CAMPAIGN_LANG"
@@ -106,7 +106,7 @@ def peek_config_language(
     return value if isinstance(value, str) and value.strip() in LANGUAGES else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> gettext.NullTranslations:
     """The compiled catalog of ``lang``; English is the msgids themselves."""
     if lang == "en":
@@ -114,7 +114,7 @@ def catalog(lang: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
 
 
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
+def N_(message: str) -> str:
     """Marks ``message`` for extraction where it is not looked up at once (tables of words)."""
     return message
 
@@ -125,7 +125,7 @@ def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
 GERMAN: dict[str, str] = {}
 
 
-def tr(message: str, lang: str | None = None, **values: object) -> str:
+def tr(message: str, lang: str | None = None, /, **values: object) -> str:
     """``message`` in the user's language (or ``lang``), formatted with ``values``."""
     chosen = lang or ui_language()
     text = message
@@ -136,7 +136,7 @@ def tr(message: str, lang: str | None = None, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def trn(singular: str, plural: str, n: int, lang: str | None = None, **values: object) -> str:
+def trn(singular: str, plural: str, n: int, lang: str | None = None, /, **values: object) -> str:
     """The singular or plural form for ``n`` in the user's language; ``{n}`` is ``n``."""
     chosen = lang or ui_language()
     if chosen == "en":
@@ -144,3 +144,21 @@ def trn(singular: str, plural: str, n: int, lang: str | None = None, **values: o
     else:
         text = catalog(chosen).ngettext(singular, plural, n)
     return text.format(n=n, **values)
+
+
+#: A delivery's state as a person reads it (the states themselves stay English in --json).
+STATES: dict[str, str] = {
+    "pending": N_("pending"),
+    "retry_wait": N_("waiting to retry"),
+    "publishing": N_("publishing"),
+    "published": N_("published"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
+    "unknown": N_("unknown"),
+}
+
+
+def state_word(state: str, lang: str | None = None) -> str:
+    """``pending`` -> ``ausstehend`` in German; unknown states as they are."""
+    return tr(STATES[state], lang) if state in STATES else state

@@ -18,8 +18,7 @@ from typing import Annotated, Any, NamedTuple
 import typer
 from typer.core import TyperGroup
 
-from campaign_scheduler import __version__
-from campaign_scheduler import uilang
+from campaign_scheduler import __version__, uilang
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.uilang import N_, tr
 
@@ -149,6 +148,10 @@ TYPER_WORDS = (
 )
 
 
+def _typer_gettext(message: str) -> str:
+    return tr(message)
+
+
 def _typer_words() -> None:
     """Typer's headings and option notes in the user's language: ``typer.core`` looks them up
     through its module-level ``_``, the usage line through the context's formatter class."""
@@ -160,7 +163,7 @@ def _typer_words() -> None:
         def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
             super().write_usage(prog, args, tr("Usage: ") if prefix is None else prefix)
 
-    typer.core._ = tr  # type: ignore[attr-defined]
+    typer.core._ = _typer_gettext  # type: ignore[attr-defined,unused-ignore]
     if Context.formatter_class is HelpFormatter:
         Context.formatter_class = Formatter
 
@@ -329,7 +332,7 @@ app = typer.Typer(
 )
 
 
-class Language(str, enum.Enum):
+class Language(enum.StrEnum):
     de = "de"
     en = "en"
 
