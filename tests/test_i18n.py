@@ -221,3 +221,38 @@ def test_plan_speaks_german_with_german_dates(loaded: Workspace, runner: CliRunn
 def test_history_speaks_german(loaded: Workspace, runner: CliRunner) -> None:
     result = runner.invoke(app, ["--config", str(loaded.config_file), "--lang", "de", "history"])
     assert result.stdout.strip() == "Noch nichts veröffentlicht oder versucht"
+
+
+# --- reasons keep their key; readers get them worded ---------------------------------------
+
+
+def test_a_reason_keeps_its_record_and_is_worded_for_readers_from_its_key() -> None:
+    from campaign_scheduler.reasons import Reason
+
+    late = Reason(
+        "late",
+        {"grace": 5400, "why": Reason("attempts_failed", {"count": 3, "error": "HTTP 500"})},
+    )
+    assert late.record() == "more than 1h30m (rules.grace) late: 3 attempt(s) failed (HTTP 500)"
+    assert late.for_readers("de") == (
+        "nicht innerhalb von 1 Stunde 30 Minuten nach dem geplanten Zeitpunkt erschienen: "
+        "3 Versuch(e) schlugen fehl (HTTP 500)"
+    )
+    assert late.for_readers("en") == (
+        "not published within 1 hour 30 minutes of its planned time: 3 attempt(s) failed (HTTP 500)"
+    )
+    assert Reason.from_json(late.as_json()) == late
+    assert Reason.from_json({"key": "from a newer program"}) is None
+
+
+def test_the_report_never_parses_a_reason_text() -> None:
+    """Without a key (a network's message, an older record) the text is shown as recorded."""
+    from campaign_scheduler.reports.i18n import Lang, Words
+
+    text = "more than 2h (rules.grace) late: no daemon published it in time"
+    assert Words(Lang.DE).reason(text) == text
+    data = {"key": "late", "grace": 7200, "why": {"key": "no_daemon"}}
+    assert Words(Lang.DE).reason(text, data) == (
+        "nicht innerhalb von 2 Stunden nach dem geplanten Zeitpunkt erschienen: "
+        "der Veröffentlichungsdienst lief zu dieser Zeit nicht"
+    )

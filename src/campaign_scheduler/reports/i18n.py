@@ -8,9 +8,10 @@ geplant/veröffentlicht/fehlgeschlagen/abgelaufen); numbers use the German separ
 from __future__ import annotations
 
 import enum
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from campaign_scheduler.uilang import N_, tr
@@ -120,70 +121,6 @@ _TEXT: dict[str, str] = {
 }
 
 
-def _duration_words(text: str, lang: Lang) -> str:
-    """``2h`` -> ``2 Stunden`` / ``2 hours``; ``1h30m`` -> ``1 Stunde 30 Minuten``."""
-    names = {
-        "d": (("Tag", "Tage"), ("day", "days")),
-        "h": (("Stunde", "Stunden"), ("hour", "hours")),
-        "m": (("Minute", "Minuten"), ("minute", "minutes")),
-        "s": (("Sekunde", "Sekunden"), ("second", "seconds")),
-    }
-    parts = []
-    for amount, unit in re.findall(r"(\d+)([dhms])", text):
-        german, english = names[unit]
-        singular, plural = german if lang is Lang.DE else english
-        parts.append(f"{amount} {singular if amount == '1' else plural}")
-    return " ".join(parts) or text
-
-
-#: The reasons the scheduler itself writes, worded for readers of the report (leadership, a
-#: ministry): no configuration keys. (pattern, German, English); a network's message is kept.
-_REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (
-        re.compile(r"^not published before its deadline \(not_after\): "),
-        "nicht vor Ablauf seiner Frist erschienen: ",
-        "not published before its deadline: ",
-    ),
-    (
-        re.compile(r"^more than (\S+) \(rules\.grace\) late: "),
-        "nicht innerhalb von {duration} nach dem geplanten Zeitpunkt erschienen: ",
-        "not published within {duration} of its planned time: ",
-    ),
-    (
-        re.compile(r"no daemon published it in time$"),
-        "der Veröffentlichungsdienst lief zu dieser Zeit nicht",
-        "the publishing service was not running at the time",
-    ),
-    (
-        re.compile(r"it was never approved$"),
-        "der Beitrag wurde nicht freigegeben",
-        "the post was never approved",
-    ),
-    (
-        re.compile(r"(\d+) attempt\(s\) failed \("),
-        "{g1} Versuch(e) schlugen fehl (",
-        "{g1} attempt(s) failed (",
-    ),
-    (
-        re.compile(r"account (\S+) needed attention \("),
-        "das Konto {g1} musste geprüft werden (",
-        "the account {g1} needed checking (",
-    ),
-    (re.compile(r"^cancelled by "), "zurückgezogen von ", "withdrawn by "),
-    (re.compile(r"^draft removed$"), "Entwurf gelöscht", "draft deleted"),
-    (
-        re.compile(r"^account no longer targeted by the draft$"),
-        "Konto im Entwurf nicht mehr vorgesehen",
-        "the draft no longer names this account",
-    ),
-    (
-        re.compile(r"^held: the account needs attention$"),
-        "angehalten: das Konto muss geprüft werden",
-        "held: the account needs checking",
-    ),
-)
-
-
 #: Footnotes, in order (English msgids).
 NOTES: tuple[str, ...] = (
     N_(
@@ -289,21 +226,14 @@ class Words:
             return f"{local:%d.%m.%Y, %H:%M} Uhr"
         return f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M}"
 
-    def reason(self, text: str) -> str:
-        """A delivery's reason for readers: the scheduler's own wording in plain words (no
-        configuration keys), in the report's language; a network's message kept as sent."""
-        for pattern, german, english in _REASONS:
-            wording = german if self.lang is Lang.DE else english
+    def reason(self, text: str, data: Mapping[str, Any] | None = None) -> str:
+        """A delivery's reason for readers: the scheduler's own reasons worded from their key
+        (no configuration keys), in the report's language; a network's message (or a reason
+        without a key) as recorded."""
+        from campaign_scheduler.reasons import Reason
 
-            def reworded(match: re.Match[str], wording: str = wording) -> str:
-                groups = match.groups()
-                values = {f"g{i}": g for i, g in enumerate(groups, start=1)}
-                if groups and "{duration}" in wording:
-                    values["duration"] = _duration_words(groups[0], self.lang)
-                return wording.format_map(values) if values else wording
-
-            text = pattern.sub(reworded, text)
-        return text
+        reason = Reason.from_json(data)
+        return reason.for_readers(self.lang.value) if reason is not None else text
 
     def head(self, key: str) -> str:
         """A column or row heading: the word with a capital first letter."""
