@@ -256,3 +256,14 @@ def test_the_report_never_parses_a_reason_text() -> None:
         "nicht innerhalb von 2 Stunden nach dem geplanten Zeitpunkt erschienen: "
         "der Veröffentlichungsdienst lief zu dieser Zeit nicht"
     )
+
+
+def test_errors_and_counts_speak_german(loaded: Workspace, runner: CliRunner) -> None:
+    config = ["--config", str(loaded.config_file), "--lang", "de"]
+    queued = runner.invoke(app, [*config, "queue", "Hallo #5malklug", "--channel", "mastodon"])
+    assert queued.exit_code == 2
+    assert queued.stderr.strip() == "Fehler: --sender wird gebraucht"
+    checked = runner.invoke(app, [*config, "check"])
+    assert checked.stderr.strip().endswith(" in 1 Entwurf")
+    again = runner.invoke(app, [*config, "load"])
+    assert "geladen: 0 neu, 0 geändert, 0 entfernt, 1 unverändert" in again.stderr
