@@ -267,3 +267,27 @@ def test_errors_and_counts_speak_german(loaded: Workspace, runner: CliRunner) ->
     assert checked.stderr.strip().endswith(" in 1 Entwurf")
     again = runner.invoke(app, [*config, "load"])
     assert "geladen: 0 neu, 0 geändert, 0 entfernt, 1 unverändert" in again.stderr
+
+
+# --- the daemon's human log ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("as_json", "expected"), [(False, "Daemon w1 beendet"), (True, "daemon w1 stopped")]
+)
+def test_the_daemon_log_speaks_german_and_its_json_stays_english(
+    as_json: bool, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from campaign_scheduler.cli.run_cmd import _setup_logging
+
+    uilang.set_language("de")
+    _setup_logging(as_json, verbose=False)
+    try:
+        logging.getLogger("campaign_scheduler.publishing.daemon").info("daemon %s stopped", "w1")
+    finally:
+        logging.getLogger("campaign_scheduler").handlers.clear()
+    line = capsys.readouterr().err.strip()
+    message = json.loads(line)["message"] if as_json else line.split(" ", 2)[2].strip()
+    assert message == expected

@@ -8,7 +8,8 @@ a translation or a ``.mo`` file is stale. The ``.po`` files are the source of tr
 files are compiled from them and shipped in the package, so ``pip install -e .`` and the wheel
 both find them.
 
-Extraction (``babel.cfg``): ``tr``/``trn``/``N_`` calls everywhere, and in the command modules
+Extraction (``babel.cfg``): ``tr``/``trn``/``N_`` calls everywhere, the daemon's log messages
+(``log.info("…")`` in ``publishing/``, ``metrics/``, ``alerts.py``), and in the command modules
 (``cli/``) also every ``help=`` text and each command function's docstring, paragraph by
 paragraph, because Typer takes those at import time; :func:`campaign_scheduler.cli.translate_help`
 looks them up when a command is built, after ``--lang`` is known.
@@ -40,8 +41,14 @@ MAPPING = PACKAGE_DIR.parent.parent / "babel.cfg"
 #: The mapping when the source tree's babel.cfg is not there (an installed wheel).
 DEFAULT_MAPPING = """\
 [campaign_scheduler.catalogs.extract_cli: cli/**.py]
+[campaign_scheduler.catalogs.extract_log: publishing/**.py]
+[campaign_scheduler.catalogs.extract_log: metrics/**.py]
+[campaign_scheduler.catalogs.extract_log: alerts.py]
 [python: **.py]
 """
+#: The daemon's human log: ``log.info("published %s: %s", …)`` messages are msgids too (the
+#: text formatter of ``campaign run`` looks them up; ``--log-json`` stays English).
+LOG_KEYWORDS: dict[str, Any] = {"info": None, "warning": None, "error": None, "exception": None}
 KEYWORDS: dict[str, Any] = {"tr": None, "trn": (1, 2), "N_": None}
 TRANSLATED = ("de",)
 #: Fixed header dates: a run that finds nothing new changes no file.
@@ -92,6 +99,19 @@ def extract_cli(
         for text in texts:
             for part in paragraphs(text):
                 yield line, None, part, []
+
+
+def extract_log(
+    fileobj: IO[bytes],
+    keywords: Mapping[str, Any],
+    comment_tags: Collection[str],
+    options: dict[str, Any],
+) -> Iterator[tuple[int, str | None, str | tuple[str, ...], list[str]]]:
+    """Babel extraction method for the daemon's modules: calls and log messages."""
+    words = {**dict.fromkeys(keywords), **LOG_KEYWORDS}
+    results: Iterator[Any] = extract_python(fileobj, words, comment_tags, options)  # type: ignore[arg-type]
+    for line, funcname, messages, comments in results:
+        yield line, None if funcname in LOG_KEYWORDS else funcname, messages, comments
 
 
 def extract(source: Path = PACKAGE_DIR) -> Catalog:

@@ -60,9 +60,12 @@ class _JsonFormatter(_IsoTimeFormatter):
 
 
 class _TextFormatter(_IsoTimeFormatter):
-    """Log lines for a terminal: network answers in messages cannot drive it."""
+    """Log lines for a person at a terminal: in their language (the log message is the msgid;
+    ``--log-json`` stays English), and network answers in messages cannot drive it."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.msg, str):
+            record = logging.makeLogRecord({**record.__dict__, "msg": tr(record.msg)})
         return clean(super().format(record))
 
 
