@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest bench readme images clean
+.PHONY: demo test lint typecheck pytest bench readme images catalogs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ readme: $(DEMO_STAMP)
 # The campaign images from campaign/design/5malklug.toml (needs fonts-dejavu-core).
 images: $(TEST_STAMP)
 	$(BIN)/python scripts/render_campaign_images.py
+
+# The gettext catalogs: extract every message with Babel (babel.cfg) into locale/campaign.pot,
+# merge it into each .po (the translations' source of truth; German from uilang.GERMAN is
+# copied in), compile the .mo files that the package ships. Lists what lacks a translation.
+catalogs: $(DEMO_STAMP)
+	$(BIN)/python -m campaign_scheduler.catalogs
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_cli.py

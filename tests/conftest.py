@@ -118,6 +118,11 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     for name in list(os.environ):
         if name.startswith("CAMPAIGN_") and not name.startswith("CAMPAIGN_TEST_"):
             monkeypatch.delenv(name)
+    # The language of messages is chosen by each test (--lang, CAMPAIGN_LANG, LANG), not by the
+    # machine's locale: a developer's de_DE locale must not turn the suite German.
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     # Tests never fetch link cards from the internet; the link card tests turn it on.
     monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "off")
     # Tokens go to a 0600 file of the test, never to the keyring of the machine.
@@ -126,6 +131,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
     monkeypatch.chdir(tmp_path)
     yield
+    from campaign_scheduler import uilang
+
+    uilang.set_language(None)
 
 
 @pytest.fixture

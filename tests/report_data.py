@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
     AccountRecord,
@@ -45,8 +46,10 @@ EVENT_START = datetime(2021, 11, 18, 10, 0, tzinfo=BERLIN)
 GENERATED_AT = datetime(2021, 11, 26, 9, 0, tzinfo=UTC)
 
 REASON_TOO_LONG = "rejected: text too long"
-REASON_DEADLINE = "not published before its deadline (not_after): no daemon published it in time"
-REASON_CANCELLED = "cancelled by anna"
+# The scheduler's own reasons carry their key (the report words them for readers); a network's
+# message is plain text.
+REASON_DEADLINE = Reason("deadline", {"why": Reason("no_daemon")})
+REASON_CANCELLED = Reason("cancelled_by", {"actor": "anna"})
 REASON_UNKNOWN = "outcome unknown: connection lost after sending"
 
 
@@ -75,7 +78,9 @@ HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 ZERO = timedelta(0)
 
 # (post key, sender, due, [(account, state, lag seconds or reason, [snapshots])])
-POSTS: list[tuple[str, str, datetime, list[tuple[str, str, float | str | None, list[Snap]]]]] = [
+POSTS: list[
+    tuple[str, str, datetime, list[tuple[str, str, float | str | Reason | None, list[Snap]]]]
+] = [
     (
         "soest/01-auftakt",
         "soest",
@@ -240,12 +245,23 @@ def populate(store: Store, *, slug: str = "testlauf", language: str = "de") -> N
             for account, state, detail, snaps in deliveries:
                 number += 1
                 published = state == "published"
-                published_at = due + timedelta(seconds=float(detail or 0)) if published else None
+                published_at = (
+                    due + timedelta(seconds=float(detail or 0))
+                    if published and not isinstance(detail, Reason)
+                    else None
+                )
                 delivery = DeliveryRecord(
                     post_id=post.id,
                     account_id=accounts[account].id,
                     state=state,
-                    state_reason=detail if isinstance(detail, str) else None,
+                    state_reason=(
+                        detail.record()
+                        if isinstance(detail, Reason)
+                        else detail
+                        if isinstance(detail, str)
+                        else None
+                    ),
+                    state_reason_data=detail.as_json() if isinstance(detail, Reason) else None,
                     text=post.body,
                     content_hash=key,
                     due_at=due,

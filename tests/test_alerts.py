@@ -88,6 +88,29 @@ def test_a_failed_post_is_told_once_in_german_with_what_to_do(
     )
 
 
+def test_the_schedulers_own_reason_is_worded_in_the_alerts_language(
+    loaded: Workspace, http_receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from campaign_scheduler.reasons import Reason
+
+    late = Reason("late", {"grace": 7200, "why": Reason("no_daemon")})
+    with_alerts(loaded, monkeypatch, http_receiver.url)
+    set_delivery(
+        loaded,
+        "soest-mastodon",
+        state="expired",
+        state_reason=late.record(),
+        state_reason_data=late.as_json(),
+    )
+    assert len(send(loaded)) == 1
+    [message] = http_receiver.received
+    assert (
+        "die Frist ist verstrichen: nicht innerhalb von 2 Stunden nach dem geplanten Zeitpunkt "
+        "erschienen: der Veröffentlichungsdienst lief zu dieser Zeit nicht" in message["message"]
+    )
+    assert "rules.grace" not in message["message"]
+
+
 def test_an_english_campaign_gets_english_alerts(
     loaded: Workspace, http_receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

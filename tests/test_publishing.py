@@ -242,6 +242,8 @@ def test_overdue_beyond_grace_expires_with_the_reason(one_post: Workspace, store
     d = delivery(store)
     assert d.state == "expired"
     assert d.state_reason == "more than 2h (rules.grace) late: no daemon published it in time"
+    # the key and values, so that readers get it worded in their language (reasons.Reason)
+    assert d.state_reason_data == {"key": "late", "grace": 7200, "why": {"key": "no_daemon"}}
     assert network.posts == []
 
 

@@ -1,14 +1,54 @@
-"""Every word an alert or ``status`` says to a person, in German and English, in one place.
+"""Every word an alert says to a person, in one place; the German is in the gettext catalog.
 
-Plain dictionaries for now (no gettext); a message catalogue can replace them later without
-touching the code that picks them. Keys of :data:`CONDITIONS` are the condition kinds of
+Each text is an English msgid (marked with ``N_`` for extraction) looked up in the catalog of
+the language asked for: ``TITLE["de"]``. Keys of :data:`CONDITIONS` are the condition kinds of
 :mod:`campaign_scheduler.alerts`; each has a line saying what happened and a line saying what
 to do. Placeholders are filled with :meth:`str.format`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
+from campaign_scheduler.uilang import N_, tr, trn
+
 LANGUAGES = ("de", "en")
+
+
+class Localized(Mapping[str, str]):
+    """One text by language: ``text["de"]`` is the catalog's German of the English msgid."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getitem__(self, language: str) -> str:
+        if language not in LANGUAGES:
+            raise KeyError(language)
+        return tr(self.message, language)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+
+class LocalizedPair(Mapping[str, tuple[str, str]]):
+    """What happened and what to do, by language."""
+
+    def __init__(self, what: str, todo: str) -> None:
+        self.what, self.todo = what, todo
+
+    def __getitem__(self, language: str) -> tuple[str, str]:
+        if language not in LANGUAGES:
+            raise KeyError(language)
+        return tr(self.what, language), tr(self.todo, language)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
 
 
 def language_of(tag: str | None) -> str:
@@ -16,163 +56,86 @@ def language_of(tag: str | None) -> str:
     return "de" if (tag or "").lower().split("-")[0] == "de" else "en"
 
 
-TITLE = {
-    "de": "campaign-scheduler ({campaign}): {count} Meldung(en) brauchen eine Person",
-    "en": "campaign-scheduler ({campaign}): {count} thing(s) need a person",
-}
-TODO = {"de": "Was tun", "en": "What to do"}
-MORE = {
-    "de": "… und {count} weitere (campaign status)",
-    "en": "… and {count} more (campaign status)",
-}
+TITLE = Localized(N_("campaign-scheduler ({campaign}): {count} thing(s) need a person"))
+TODO = Localized(N_("What to do"))
+MORE = Localized(N_("… and {count} more (campaign status)"))
 
 #: kind -> language -> (what happened, what to do)
-CONDITIONS: dict[str, dict[str, tuple[str, str]]] = {
-    "delivery_failed": {
-        "de": (
-            "{post} auf {account} ist fehlgeschlagen: {reason}",
-            (
-                "Fehler in 'campaign history --post {post}' ansehen, Text oder Konto korrigieren, "
-                "dann 'campaign load' bzw. 'campaign queue' erneut."
-            ),
+CONDITIONS: dict[str, LocalizedPair] = {
+    "delivery_failed": LocalizedPair(
+        N_("{post} on {account} failed: {reason}"),
+        N_(
+            "See 'campaign history --post {post}', fix the text or the account, then 'campaign "
+            "load' or 'campaign queue' again."
         ),
-        "en": (
-            "{post} on {account} failed: {reason}",
-            (
-                "See 'campaign history --post {post}', fix the text or the account, then "
-                "'campaign load' or 'campaign queue' again."
-            ),
+    ),
+    "delivery_expired": LocalizedPair(
+        N_("{post} on {account} did not go out and its deadline has passed: {reason}"),
+        N_(
+            "If it still matters, post it by hand or plan it again with 'campaign reschedule "
+            "{post} --at …'."
         ),
-    },
-    "delivery_expired": {
-        "de": (
-            "{post} auf {account} ist nicht erschienen, die Frist ist verstrichen: {reason}",
-            (
-                "Wenn der Beitrag noch zählt: von Hand posten oder mit 'campaign reschedule {post} "
-                "--at …' neu einplanen."
-            ),
+    ),
+    "delivery_unknown": LocalizedPair(
+        N_("Whether {post} went out on {account} is unknown: {reason}"),
+        N_(
+            "Look at the account, then 'campaign resolve {post} --account {account} --published "
+            "URL' or '--not-published'."
         ),
-        "en": (
-            "{post} on {account} did not go out and its deadline has passed: {reason}",
-            (
-                "If it still matters, post it by hand or plan it again with "
-                "'campaign reschedule {post} --at …'."
-            ),
+    ),
+    "account_held": LocalizedPair(
+        N_("Account {account} is held, its credentials were refused: {reason}"),
+        N_(
+            "Renew the token or password (environment variable or file), then run 'campaign "
+            "channels verify', which releases the account."
         ),
-    },
-    "delivery_unknown": {
-        "de": (
-            "Ob {post} auf {account} erschienen ist, ist unklar: {reason}",
-            (
-                "Im Konto nachsehen, dann 'campaign resolve {post} --account {account} "
-                "--published URL' oder '--not-published'."
-            ),
+    ),
+    "token_expiring": LocalizedPair(
+        N_("The token of {account} expires on {expires}"),
+        N_(
+            "Run 'campaign accounts connect {account}' to connect the account again; see "
+            "docs/going-live.md."
         ),
-        "en": (
-            "Whether {post} went out on {account} is unknown: {reason}",
-            (
-                "Look at the account, then 'campaign resolve {post} --account {account} "
-                "--published URL' or '--not-published'."
-            ),
+    ),
+    "token_expiring_before_post": LocalizedPair(
+        N_("The token of {account} expires on {expires}, before its last scheduled post on {last}"),
+        N_(
+            "Run 'campaign accounts connect {account}' to connect the account again; see "
+            "docs/going-live.md."
         ),
-    },
-    "account_held": {
-        "de": (
-            "Konto {account} ist angehalten, die Zugangsdaten wurden abgelehnt: {reason}",
-            (
-                "Token/Passwort erneuern (Umgebungsvariable oder Datei), dann "
-                "'campaign channels verify' – das gibt das Konto wieder frei."
-            ),
+    ),
+    "rate_limited": LocalizedPair(
+        N_(
+            "{post} on {account} is held by a rate limit until {until}, past half of its grace "
+            "({grace})"
         ),
-        "en": (
-            "Account {account} is held, its credentials were refused: {reason}",
-            (
-                "Renew the token or password (environment variable or file), then run "
-                "'campaign channels verify', which releases the account."
-            ),
+        N_(
+            "If later is too late, post it by hand and 'campaign cancel {post} --account "
+            "{account}'; otherwise nothing."
         ),
-    },
-    "token_expiring": {
-        "de": (
-            "Der Token von {account} läuft am {expires} ab",
-            (
-                "'campaign accounts connect {account}' ausführen und das Konto neu verbinden; "
-                "siehe docs/going-live.md."
-            ),
+    ),
+    "daemon_down": LocalizedPair(
+        N_(
+            "No daemon is running ({state}, last heartbeat: {heartbeat}) and {count} deliveries "
+            "are due within the next hour"
         ),
-        "en": (
-            "The token of {account} expires on {expires}",
-            (
-                "Run 'campaign accounts connect {account}' to connect the account again; "
-                "see docs/going-live.md."
-            ),
-        ),
-    },
-    "token_expiring_before_post": {
-        "de": (
-            (
-                "Der Token von {account} läuft am {expires} ab, vor dem letzten geplanten "
-                "Beitrag am {last}"
-            ),
-            (
-                "'campaign accounts connect {account}' ausführen und das Konto neu verbinden; "
-                "siehe docs/going-live.md."
-            ),
-        ),
-        "en": (
-            "The token of {account} expires on {expires}, before its last scheduled post on {last}",
-            (
-                "Run 'campaign accounts connect {account}' to connect the account again; "
-                "see docs/going-live.md."
-            ),
-        ),
-    },
-    "rate_limited": {
-        "de": (
-            (
-                "{post} auf {account} wird durch ein Ratenlimit bis {until} zurückgehalten – "
-                "über die Hälfte der Kulanzzeit ({grace}) hinaus"
-            ),
-            (
-                "Wenn es später zu spät ist: von Hand posten und 'campaign cancel {post} "
-                "--account {account}'; sonst nichts tun."
-            ),
-        ),
-        "en": (
-            (
-                "{post} on {account} is held by a rate limit until {until}, past half of its "
-                "grace ({grace})"
-            ),
-            (
-                "If later is too late, post it by hand and 'campaign cancel {post} --account "
-                "{account}'; otherwise nothing."
-            ),
-        ),
-    },
-    "daemon_down": {
-        "de": (
-            (
-                "Kein Daemon läuft ({state}, letztes Lebenszeichen: {heartbeat}) und {count} "
-                "Zustellung(en) sind in der nächsten Stunde fällig"
-            ),
-            "Daemon starten: 'systemctl start campaign-scheduler' oder 'campaign run'.",
-        ),
-        "en": (
-            (
-                "No daemon is running ({state}, last heartbeat: {heartbeat}) and {count} "
-                "deliveries are due within the next hour"
-            ),
-            "Start it: 'systemctl start campaign-scheduler' or 'campaign run'.",
-        ),
-    },
+        N_("Start it: 'systemctl start campaign-scheduler' or 'campaign run'."),
+    ),
 }
 
 DAEMON_STATES = {
-    "de": {"never started": "nie gestartet", "stopped": "beendet", "stale": "verstummt"},
-    "en": {"never started": "never started", "stopped": "stopped", "stale": "stale"},
+    language: {
+        state: tr(message, language)
+        for state, message in (
+            ("never started", N_("never started")),
+            ("stopped", N_("stopped")),
+            ("stale", N_("stale")),
+        )
+    }
+    for language in LANGUAGES
 }
-NEVER = {"de": "nie", "en": "never"}
-AGO = {"de": "vor {age}", "en": "{age} ago"}
+NEVER = Localized(N_("never"))
+AGO = Localized(N_("{age} ago"))
 
 
 def human_age(seconds: float, language: str = "en") -> str:
@@ -189,7 +152,4 @@ def human_age(seconds: float, language: str = "en") -> str:
     hours = minutes // 60
     if hours < 36:
         return f"{hours} h"
-    days = hours // 24
-    if language == "de":
-        return f"{days} Tag" if days == 1 else f"{days} Tage"
-    return f"{days} day" if days == 1 else f"{days} days"
+    return trn("{n} day", "{n} days", hours // 24, language)

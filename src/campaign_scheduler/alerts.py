@@ -42,6 +42,7 @@ from campaign_scheduler.alert_texts import (
     language_of,
 )
 from campaign_scheduler.errors import AlertError, CampaignSchedulerError
+from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.models import (
     AccountRecord,
     CampaignRecord,
@@ -72,10 +73,15 @@ class Condition:
     campaign: str  # campaign slug ("" when not tied to one)
     language: str  # campaign language tag
     facts: dict[str, str] = field(default_factory=dict)
+    #: The scheduler's own reason with its key: ``{reason}`` is worded in the alert's language.
+    reason: Reason | None = None
 
     def render(self, language: str) -> tuple[str, str]:
         what, todo = CONDITIONS[self.kind][language]
-        return what.format(**self.facts), todo.format(**self.facts)
+        facts = self.facts
+        if self.reason is not None:
+            facts = {**facts, "reason": self.reason.for_readers(language)}
+        return what.format(**facts), todo.format(**facts)
 
 
 Detector = Callable[[Session, datetime, datetime | None], Iterable[Condition]]
@@ -125,6 +131,11 @@ def problem_deliveries(
                 "account": str(account),
                 "reason": delivery.state_reason or delivery.last_error or "–",
             },
+            reason=(
+                Reason.from_json(delivery.state_reason_data)
+                if delivery.state_reason is not None
+                else None
+            ),
         )
 
 

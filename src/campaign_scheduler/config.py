@@ -186,6 +186,8 @@ class Settings:
     accounts: Mapping[str, Account]
     problems: tuple[Problem, ...] = field(default=())
     alerts: AlertSettings = field(default=AlertSettings())
+    #: ``[ui] language``: "de" or "en"; None = CAMPAIGN_LANG or the locale decide.
+    ui_language: str | None = None
 
     def accounts_of(self, sender: str, channel: str) -> list[Account]:
         return list(self._accounts_by_target.get((sender, channel), ()))
@@ -276,7 +278,7 @@ def _settings_from_document(
     reader = FieldReader(doc, problems)
     data = doc.data
     base_dir = doc.path.parent
-    reader.known_keys(data, (), ("database", "paths", "daemon", "accounts", "alerts"))
+    reader.known_keys(data, (), ("database", "paths", "daemon", "accounts", "alerts", "ui"))
 
     database = reader.table(data, ("database",))
     reader.known_keys(database, ("database",), ("url",))
@@ -316,6 +318,15 @@ def _settings_from_document(
 
     alerts = _read_alerts(reader, reader.table(data, ("alerts",)), base_dir, environ)
 
+    # [ui] language: the command line's language (read early by uilang.peek_config_language;
+    # checked here so that a typo is reported).
+    ui = reader.table(data, ("ui",))
+    reader.known_keys(ui, ("ui",), ("language",))
+    ui_language = reader.string(ui, ("ui",), "language")
+    if ui_language is not None and ui_language not in ALERT_LANGUAGES:
+        reader.error(f"ui.language must be one of {', '.join(ALERT_LANGUAGES)}", "ui", "language")
+        ui_language = None
+
     return Settings(
         config_path=doc.path,
         base_dir=base_dir,
@@ -326,6 +337,7 @@ def _settings_from_document(
         accounts=accounts,
         problems=tuple(problems),
         alerts=alerts,
+        ui_language=ui_language,
     )
 
 

@@ -1,23 +1,43 @@
-"""Which language the command line speaks to a person, and its German words for new messages.
+"""Which language the command line speaks to a person, and the lookup of its words.
 
-This is the one place where the CLI picks between German and English. Until the CLI moves to
-gettext catalogs, messages are written in English (the msgid, as gettext would have it) and
-:func:`tr` looks up their German wording in :data:`GERMAN`. A later gettext conversion replaces
-:func:`tr` with the catalog lookup and moves :data:`GERMAN` into ``de.po``; callers stay as they
-are.
+Messages are written in English in the code (the gettext msgid) and looked up with :func:`tr`
+(or :func:`trn` for counts) in the gettext catalog ``locale/<lang>/LC_MESSAGES/campaign.mo``
+shipped inside the package. ``make catalogs`` (``python -m campaign_scheduler.catalogs``)
+extracts every msgid with Babel into ``locale/campaign.pot``, merges it into the ``.po`` files
+(the source of truth for translations) and compiles the ``.mo`` files.
 
-The language follows ``CAMPAIGN_LANG``, then the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``),
-then a fallback the caller knows (the campaign's language), else English. This module imports
-only the standard library.
+The language is, first found wins:
+
+1. ``campaign --lang de|en`` (:func:`set_language`, called by the root command before any
+   command, and so any help text, is built),
+2. ``CAMPAIGN_LANG``,
+3. ``[ui] language`` in the configuration (peeked at by :func:`peek_config_language`),
+4. the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``): German for ``de_*``, English for others,
+5. a fallback the caller knows (the campaign's language), else English.
+
+This module imports only the standard library (gettext is cheap; Babel is not imported here).
+Strings that cannot be looked up where they are written (tables of words, dictionaries) are
+marked with :func:`N_` so that extraction finds them, and looked up with :func:`tr` where used.
 """
 
 from __future__ import annotations
 
+import gettext
 import os
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 
 LANG_ENV = "CAMPAIGN_LANG"
+LANGUAGES = ("de", "en")
+DOMAIN = "campaign"
+LOCALE_DIR = Path(__file__).parent / "locale"
 _LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+#: ``--lang`` of this invocation; None when not given.
+_chosen: str | None = None
+#: ``[ui] language`` of the configuration this invocation reads; None when it has none.
+_configured: str | None = None
 
 
 def _language_of_locale(value: str) -> str | None:
@@ -28,12 +48,29 @@ def _language_of_locale(value: str) -> str | None:
     return "de" if code == "de" else "en"
 
 
+def normalize(value: str) -> str | None:
+    """``de``, ``de-DE``, ``de_DE.UTF-8`` -> ``de``; other languages -> ``en``; empty -> None."""
+    return _language_of_locale(value.strip())
+
+
+def set_language(option: str | None, configured: str | None = None) -> None:
+    """What this invocation was told: ``--lang`` and the configuration's ``[ui] language``."""
+    global _chosen, _configured
+    _chosen = normalize(option) if option else None
+    _configured = normalize(configured) if configured else None
+
+
 def ui_language(fallback: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """``"de"`` or ``"en"``: ``CAMPAIGN_LANG``, the locale, ``fallback`` (e.g. ``de-DE``), English."""
+    """``"de"`` or ``"en"``: ``--lang``, ``CAMPAIGN_LANG``, ``[ui] language``, the locale,
+    ``fallback`` (e.g. the campaign's ``de-DE``), else English."""
+    if _chosen is not None:
+        return _chosen
     env = os.environ if environ is None else environ
     explicit = env.get(LANG_ENV, "").strip()
     if explicit:
         return _language_of_locale(explicit) or "en"
+    if _configured is not None:
+        return _configured
     for name in _LOCALE_VARIABLES:
         found = _language_of_locale(env.get(name, "").strip())
         if found is not None:
@@ -43,120 +80,85 @@ def ui_language(fallback: str | None = None, environ: Mapping[str, str] | None =
     return "en"
 
 
-#: German wording of new CLI messages, keyed by their English text (the future msgids).
-GERMAN: dict[str, str] = {
-    # missing configuration
-    "no configuration found: there is no config.toml in {folder} and CAMPAIGN_CONFIG is not set": (
-        "keine Konfiguration gefunden: in {folder} liegt keine config.toml, und "
-        "CAMPAIGN_CONFIG ist nicht gesetzt"
-    ),
-    "start a new campaign here with 'campaign init', or name an existing configuration with "
-    "'campaign --config PATH/config.toml {command}'": (
-        "eine neue Kampagne hier anlegen mit 'campaign init', oder eine vorhandene "
-        "Konfiguration angeben mit 'campaign --config PFAD/config.toml {command}'"
-    ),
-    # campaign init: prompts
-    "Set up a new campaign in {folder}": "Neue Kampagne anlegen in {folder}",
-    "Copy the campaign {source} for a new one in {folder}": (
-        "Kampagne {source} als Vorlage für eine neue in {folder} übernehmen"
-    ),
-    "Short name of the campaign (letters, digits, -)": (
-        "Kurzname der Kampagne (Buchstaben, Ziffern, -)"
-    ),
-    "Name of the campaign": "Name der Kampagne",
-    "Hashtag every post must carry (empty: none)": (
-        "Hashtag, der in jedem Beitrag stehen muss (leer: keiner)"
-    ),
-    "Name of the event the campaign leads up to": "Name der Veranstaltung, auf die sie hinführt",
-    "Start of the event (e.g. 18.11.2022 10:00)": "Beginn der Veranstaltung (z. B. 18.11.2022 10:00)",
-    "End of the event (e.g. 18.11.2022 16:00; empty: none)": (
-        "Ende der Veranstaltung (z. B. 18.11.2022 16:00; leer: keins)"
-    ),
-    "Web address of the event (empty: none)": "Webadresse der Veranstaltung (leer: keine)",
-    "First day of the campaign (e.g. 26.10.2022; empty: no limit)": (
-        "Erster Tag der Kampagne (z. B. 26.10.2022; leer: keine Grenze)"
-    ),
-    "Senders, comma-separated, e.g. 'Stadt Soest, Kreisstadt Olpe'": (
-        "Absender, durch Komma getrennt, z. B. 'Stadt Soest, Kreisstadt Olpe'"
-    ),
-    "Networks, comma-separated ({choices})": "Netzwerke, durch Komma getrennt ({choices})",
-    "Should a second person approve every post before it goes out?": (
-        "Soll jeder Beitrag vor der Veröffentlichung von einer zweiten Person freigegeben werden?"
-    ),
-    "Keep these senders?": "Diese Absender übernehmen?",
-    # campaign init: results
-    "wrote {path}": "geschrieben: {path}",
-    "copied {count} drafts to {path}": "{count} Entwürfe nach {path} kopiert",
-    "check the date in {path}: it is not relative to the event (T-…)": (
-        "Datum in {path} prüfen: es ist nicht relativ zur Veranstaltung angegeben (T-…)"
-    ),
-    "Next steps:": "Nächste Schritte:",
-    "1. enter each account in {config} (the commented examples show what each network needs)": (
-        "1. die Konten in {config} eintragen (die auskommentierten Beispiele zeigen, was jedes "
-        "Netzwerk braucht)"
-    ),
-    "2. write a first draft in {posts}/<sender>/01-name.md": (
-        "2. einen ersten Entwurf schreiben in {posts}/<absender>/01-name.md"
-    ),
-    "3. run 'campaign check' (docs/schnellstart.md explains the rest)": (
-        "3. 'campaign check' aufrufen (docs/schnellstart.md erklärt den Rest)"
-    ),
-    # campaign init: refusals
-    "{path} already exists; pass --force to overwrite it": (
-        "{path} gibt es schon; mit --force wird die Datei überschrieben"
-    ),
-    "{option} is needed when there is no terminal to ask in (or leave out --no-input)": (
-        "{option} wird gebraucht, wenn nicht nachgefragt werden kann (oder --no-input weglassen)"
-    ),
-    "the new campaign file would have errors; nothing was written": (
-        "die neue Kampagnendatei hätte Fehler; es wurde nichts geschrieben"
-    ),
-    # times given on the command line
-    "{option}: {when} is in the past (now: {now})": (
-        "{option}: {when} liegt in der Vergangenheit (jetzt: {now})"
-    ),
-    "{option}: {when} is before the campaign starts ({start})": (
-        "{option}: {when} liegt vor dem Beginn der Kampagne ({start})"
-    ),
-    "{option}: {when} is after the campaign ends ({end})": (
-        "{option}: {when} liegt nach dem Ende der Kampagne ({end})"
-    ),
-    "no free slot before the campaign ends ({end}); choose a time with --at": (
-        "kein freier Termin mehr vor dem Ende der Kampagne ({end}); mit --at eine Zeit wählen"
-    ),
-    "warning": "Warnung",
-    # campaign check: videos (videotypes.py, video_checks.py, channels/base.py)
-    "cannot check video {path}: {reason}": "Video {path} kann nicht geprüft werden: {reason}",
-    "{path} holds no video the probe can read": (
-        "{path} enthält kein Video, das die Prüfung lesen kann"
-    ),
-    "video {path} on {channel}: {problem}": "Video {path} auf {channel}: {problem}",
-    "format {found} is not taken (takes {formats})": (
-        "Format {found} wird nicht angenommen (angenommen: {formats})"
-    ),
-    "{size} is larger than the {limit} allowed": "{size} ist größer als die erlaubten {limit}",
-    "{seconds:.1f} s long, at most {limit:g} s allowed": (
-        "{seconds:.1f} s lang, erlaubt sind höchstens {limit:g} s"
-    ),
-    "{seconds:.1f} s long, at least {limit:g} s needed": (
-        "{seconds:.1f} s lang, nötig sind mindestens {limit:g} s"
-    ),
-    "{width}×{height} pixels, at most {limit} pixels allowed": (
-        "{width}×{height} Pixel, erlaubt sind höchstens {limit} Pixel"
-    ),
-    "{rate:.0f} frames per second, at most {limit:g} allowed": (
-        "{rate:.0f} Bilder pro Sekunde, erlaubt sind höchstens {limit:g}"
-    ),
-    "{network} takes no video here": "{network} nimmt hier keine Videos an",
-    "at most {count} video per post on {network}": (
-        "höchstens {count} Video pro Beitrag auf {network}"
-    ),
-    "{network} takes a video only without images": "{network} nimmt ein Video nur ohne Bilder an",
+def peek_config_language(
+    option: Path | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """``[ui] language`` of the configuration a command will read (``--config``, else
+    ``$CAMPAIGN_CONFIG``, else ``./config.toml``), read early so that help texts can follow it.
+    A missing or broken file says nothing here: loading it later reports that."""
+    env = os.environ if environ is None else environ
+    path = option or (Path(env["CAMPAIGN_CONFIG"]) if env.get("CAMPAIGN_CONFIG") else None)
+    if path is None:
+        path = Path("config.toml")
+    try:
+        raw = path.expanduser().read_bytes()
+    except OSError:
+        return None
+    if b"[ui]" not in raw.replace(b" ", b""):
+        return None  # no need to parse (keeps tomllib out of most start-ups)
+    import tomllib
+
+    try:
+        ui = tomllib.loads(raw.decode("utf-8")).get("ui")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    value = ui.get("language") if isinstance(ui, dict) else None
+    return value if isinstance(value, str) and value.strip() in LANGUAGES else None
+
+
+@cache
+def catalog(lang: str) -> gettext.NullTranslations:
+    """The compiled catalog of ``lang``; English is the msgids themselves."""
+    if lang == "en":
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for extraction where it is not looked up at once (tables of words)."""
+    return message
+
+
+#: Transitional: German wording of new messages written by work that began before the gettext
+#: catalogs, keyed by msgid. ``make catalogs`` copies these into ``de/campaign.po``; then the
+#: entries are deleted here (a test fails while any remain).
+GERMAN: dict[str, str] = {}
+
+
+def tr(message: str, lang: str | None = None, /, **values: object) -> str:
+    """``message`` in the user's language (or ``lang``), formatted with ``values``."""
+    chosen = lang or ui_language()
+    text = message
+    if chosen != "en":
+        text = catalog(chosen).gettext(message)
+        if text == message:
+            text = GERMAN.get(message, message) if chosen == "de" else message
+    return text.format(**values) if values else text
+
+
+def trn(singular: str, plural: str, n: int, lang: str | None = None, /, **values: object) -> str:
+    """The singular or plural form for ``n`` in the user's language; ``{n}`` is ``n``."""
+    chosen = lang or ui_language()
+    if chosen == "en":
+        text = singular if n == 1 else plural
+    else:
+        text = catalog(chosen).ngettext(singular, plural, n)
+    return text.format(n=n, **values)
+
+
+#: A delivery's state as a person reads it (the states themselves stay English in --json).
+STATES: dict[str, str] = {
+    "pending": N_("pending"),
+    "retry_wait": N_("waiting to retry"),
+    "publishing": N_("publishing"),
+    "published": N_("published"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
+    "unknown": N_("unknown"),
 }
 
 
-def tr(message: str, lang: str | None = None, **values: object) -> str:
-    """``message`` in the user's language (German when :data:`GERMAN` has it), formatted."""
-    chosen = lang or ui_language()
-    text = GERMAN.get(message, message) if chosen == "de" else message
-    return text.format(**values) if values else text
+def state_word(state: str, lang: str | None = None) -> str:
+    """``pending`` -> ``ausstehend`` in German; unknown states as they are."""
+    return tr(STATES[state], lang) if state in STATES else state

@@ -63,13 +63,16 @@ from typing import Any, NamedTuple
 
 import regex
 
-UNIT_MASTODON = "characters (URLs count 23)"
-UNIT_GRAPHEMES = "graphemes"
-UNIT_UTF8 = "UTF-8 bytes"
-UNIT_WEIGHTED = "weighted characters"
-UNIT_UTF16 = "UTF-16 code units"
-UNIT_THREADS = "characters (emoji count their UTF-8 bytes)"
-UNIT_HASHTAGS = "hashtags"
+from campaign_scheduler.uilang import N_
+
+#: Counting units, as a reader sees them (German in the gettext catalog).
+UNIT_MASTODON = N_("characters (URLs count 23)")
+UNIT_GRAPHEMES = N_("graphemes")
+UNIT_UTF8 = N_("UTF-8 bytes")
+UNIT_WEIGHTED = N_("weighted characters")
+UNIT_UTF16 = N_("UTF-16 code units")
+UNIT_THREADS = N_("characters (emoji count their UTF-8 bytes)")
+UNIT_HASHTAGS = N_("hashtags")
 
 MASTODON_URL_LENGTH = 23
 

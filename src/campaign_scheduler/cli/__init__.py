@@ -9,6 +9,7 @@ command functions. ``benchmarks/bench_cli.py`` measures the start-up of both.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, MutableMapping
 from importlib import import_module
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Annotated, Any, NamedTuple
 import typer
 from typer.core import TyperGroup
 
-from campaign_scheduler import __version__
+from campaign_scheduler import __version__, uilang
 from campaign_scheduler.errors import CampaignSchedulerError
+from campaign_scheduler.uilang import N_, tr
 
 DEBUG_ENV = "CAMPAIGN_DEBUG"
 
@@ -129,6 +131,75 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 
+#: Typer's own words (``typer.core`` looks them up with the standard library's gettext, which
+#: has no German): routed through our catalog by :func:`_typer_words`.
+TYPER_WORDS = (
+    N_("Usage: "),
+    N_("Show this message and exit."),
+    N_("Options"),
+    N_("Arguments"),
+    N_("Commands"),
+    N_("required"),
+    N_("default: {default}"),
+    N_("env var: {var}"),
+    N_("Aborted!"),
+    N_("Missing command."),
+    N_("No such command {name!r}."),
+)
+
+
+def _typer_gettext(message: str) -> str:
+    return tr(message)
+
+
+def _typer_words() -> None:
+    """Typer's headings and option notes in the user's language: ``typer.core`` looks them up
+    through its module-level ``_``, the usage line through the context's formatter class."""
+    import typer.core
+    from typer._click.core import Context
+    from typer._click.formatting import HelpFormatter
+
+    class Formatter(HelpFormatter):
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            super().write_usage(prog, args, tr("Usage: ") if prefix is None else prefix)
+
+    typer.core._ = _typer_gettext  # type: ignore[attr-defined,unused-ignore]
+    if Context.formatter_class is HelpFormatter:
+        Context.formatter_class = Formatter
+
+
+def translate_text(text: str | None) -> str | None:
+    """A help text in the user's language, paragraph by paragraph (the units that
+    :func:`campaign_scheduler.catalogs.paragraphs` extracts)."""
+    if not text:
+        return text
+    import inspect
+
+    return "\n\n".join(tr(part) for part in inspect.cleandoc(text).split("\n\n"))
+
+
+def translate_help(command: Any, *, recurse: bool = True) -> None:
+    """Look up ``command``'s help, its options' help and its subcommands' (in place)."""
+    command.help = translate_text(command.help)
+    if command.short_help:
+        command.short_help = translate_text(command.short_help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = translate_text(param.help)
+    if getattr(command, "_help_option", None) is None and getattr(
+        command, "add_help_option", False
+    ):
+        from typer._click.decorators import help_option
+
+        # Click builds the --help option on first use; build it now so that its help is ours.
+        help_option(["--help"])(command)
+        command._help_option = command.params.pop()
+        command._help_option.help = tr(command._help_option.help)
+    if recurse:
+        for sub in getattr(command, "commands", {}).values():
+            translate_help(sub)
+
+
 def load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
     """Import one subcommand's module and build its click command (a group for ``channels``)."""
     entry = COMMANDS[name]
@@ -143,6 +214,7 @@ def load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
     command = typer.main.get_command(target)
     command.name = name
     assert isinstance(command, typer.core.TyperCommand | TyperGroup)
+    translate_help(command)
     return command
 
 
@@ -200,9 +272,17 @@ class _RootGroup(TyperGroup):
                     continue
                 rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(COMMANDS[name].summary, limit)))
-        with formatter.section("Commands"):
+                summary = translate_text(COMMANDS[name].summary) or ""
+                rows.append((name, make_default_short_help(summary, limit)))
+        with formatter.section(tr("Commands")):
             formatter.write_dl(rows)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        lang, config = _early_options(args)
+        uilang.set_language(lang, uilang.peek_config_language(config) if lang is None else None)
+        _typer_words()
+        translate_help(self, recurse=False)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -218,6 +298,29 @@ class _RootGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
 
 
+def _early_options(args: list[str]) -> tuple[str | None, Path | None]:
+    """``--lang`` and ``--config`` among the root's options (before the subcommand's name)."""
+    lang: str | None = None
+    config: Path | None = None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        value = args[index + 1] if index + 1 < len(args) else None
+        if arg == "--lang":
+            lang, index = value, index + 2
+        elif arg.startswith("--lang="):
+            lang, index = arg.split("=", 1)[1], index + 1
+        elif arg in ("--config", "-c"):
+            config, index = (Path(value) if value else None), index + 2
+        elif arg.startswith("--config="):
+            config, index = Path(arg.split("=", 1)[1]), index + 1
+        elif arg.startswith("-"):
+            index += 1
+        else:
+            break
+    return (lang if lang in uilang.LANGUAGES else None), config
+
+
 app = typer.Typer(
     name="campaign",
     cls=_RootGroup,
@@ -227,6 +330,11 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+class Language(enum.StrEnum):
+    de = "de"
+    en = "en"
 
 
 def _version(value: bool) -> None:
@@ -251,6 +359,15 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="show the version"),
     ] = False,
+    lang: Annotated[
+        Language | None,
+        typer.Option(
+            "--lang",
+            help="language of messages and help: de or en (default: $CAMPAIGN_LANG, else "
+            "[ui] language in the config, else the locale)",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a social-media campaign from the terminal: check, load, plan and publish posts."""
     from campaign_scheduler.cli.state import AppState

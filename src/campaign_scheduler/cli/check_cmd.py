@@ -11,6 +11,7 @@ from campaign_scheduler.cli.output import err_line, print_problems, write_json
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import ConfigError, MissingConfigError
 from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.uilang import tr, trn
 
 
 def check(
@@ -48,8 +49,12 @@ def check(
     else:
         print_problems(problems)
         err_line(
-            f"{errors} error{'s' if errors != 1 else ''}, "
-            f"{warnings} warning{'s' if warnings != 1 else ''} in {drafts} drafts"
+            tr(
+                "{errors}, {warnings} in {drafts}",
+                errors=trn("{n} error", "{n} errors", errors),
+                warnings=trn("{n} warning", "{n} warnings", warnings),
+                drafts=trn("{n} draft", "{n} drafts", drafts),
+            )
         )
     if errors:
         raise typer.Exit(1)

@@ -103,7 +103,7 @@ def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime
                 end=format_local(end, zone),
             )
         )
-    return [f"{tr('warning', lang)}: {text}" for text in warnings]
+    return [tr("warning: {text}", lang, text=text) for text in warnings]
 
 
 def iso_local(value: datetime | None, campaign: Campaign) -> str | None:

@@ -18,6 +18,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line
 from campaign_scheduler.errors import InputError, UsageError
+from campaign_scheduler.uilang import N_
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -289,41 +290,41 @@ def init(
     files: dict[Path, bytes] = {}
     notes: list[str] = []
     if source is None:
-        new_name = asker.value(name, "--name", "Name of the campaign", str.strip)
+        new_name = asker.value(name, "--name", N_("Name of the campaign"), str.strip)
         assert new_name is not None
         new_hashtag = asker.value(
-            hashtag, "--hashtag", "Hashtag every post must carry (empty: none)", _hashtag,
+            hashtag, "--hashtag", N_("Hashtag every post must carry (empty: none)"), _hashtag,
             required=False,
         )  # fmt: skip
         new_slug = asker.value(
-            slug, "--slug", "Short name of the campaign (letters, digits, -)", _slug,
+            slug, "--slug", N_("Short name of the campaign (letters, digits, -)"), _slug,
             default=scaffold.slugify((new_hashtag or "").lstrip("#") or new_name) or None,
         )  # fmt: skip
         new_event = asker.value(
-            event_name, "--event-name", "Name of the event the campaign leads up to", str.strip,
+            event_name, "--event-name", N_("Name of the event the campaign leads up to"), str.strip,
             default=new_name,
         )  # fmt: skip
         start = asker.value(
-            event_start, "--event-start", "Start of the event (e.g. 18.11.2022 10:00)",
+            event_start, "--event-start", N_("Start of the event (e.g. 18.11.2022 10:00)"),
             _wall_clock(zone, now),
         )  # fmt: skip
         assert new_slug is not None and new_event is not None and start is not None
         end = asker.value(
-            event_end, "--event-end", "End of the event (e.g. 18.11.2022 16:00; empty: none)",
+            event_end, "--event-end", N_("End of the event (e.g. 18.11.2022 16:00; empty: none)"),
             _wall_clock(zone, now, start.date()), required=False,
         )  # fmt: skip
         if end is not None and end <= start:
             raise UsageError("--event-end: the end must be after the start")
         new_url = asker.value(
-            url, "--url", "Web address of the event (empty: none)", str.strip, required=False
+            url, "--url", N_("Web address of the event (empty: none)"), str.strip, required=False
         )
         first_day = asker.value(
-            starts, "--starts", "First day of the campaign (e.g. 26.10.2022; empty: no limit)",
+            starts, "--starts", N_("First day of the campaign (e.g. 26.10.2022; empty: no limit)"),
             _parse_date, required=False,
         )  # fmt: skip
         new_senders = asker.value(
             ", ".join(senders) if senders else None, "--sender",
-            "Senders, comma-separated, e.g. 'Stadt Soest, Kreisstadt Olpe'",
+            N_("Senders, comma-separated, e.g. 'Stadt Soest, Kreisstadt Olpe'"),
             lambda text: _senders(_split(text) if not senders else senders),
         )  # fmt: skip
         assert new_senders is not None
@@ -340,7 +341,7 @@ def init(
                 senders=new_senders,
                 require_approval=asker.confirm(
                     approval,
-                    "Should a second person approve every post before it goes out?",
+                    N_("Should a second person approve every post before it goes out?"),
                     default=True,
                 ),
                 timezone=timezone,
@@ -352,14 +353,14 @@ def init(
         assert template is not None
         old_start = source.event.start.astimezone(source.zone).replace(tzinfo=None)
         start = asker.value(
-            event_start, "--event-start", "Start of the event (e.g. 18.11.2022 10:00)",
+            event_start, "--event-start", N_("Start of the event (e.g. 18.11.2022 10:00)"),
             _wall_clock(zone, now), default=_next_year(old_start).strftime("%d.%m.%Y %H:%M"),
         )  # fmt: skip
         assert start is not None
         new_year = str(start.year)
         old_year = str(old_start.year)
         new_slug = asker.value(
-            slug, "--slug", "Short name of the campaign (letters, digits, -)", _slug,
+            slug, "--slug", N_("Short name of the campaign (letters, digits, -)"), _slug,
             default=(
                 source.slug.replace(old_year, new_year)
                 if old_year in source.slug
@@ -367,11 +368,11 @@ def init(
             ),
         )  # fmt: skip
         new_name = asker.value(
-            name, "--name", "Name of the campaign", str.strip,
+            name, "--name", N_("Name of the campaign"), str.strip,
             default=source.name.replace(old_year, new_year),
         )  # fmt: skip
         new_hashtag = asker.value(
-            hashtag, "--hashtag", "Hashtag every post must carry (empty: none)", _hashtag,
+            hashtag, "--hashtag", N_("Hashtag every post must carry (empty: none)"), _hashtag,
             default=source.hashtag, required=False,
         )  # fmt: skip
         assert new_slug is not None
@@ -386,7 +387,7 @@ def init(
             kept = asker.value(
                 None,
                 "--sender",
-                "Senders, comma-separated, e.g. 'Stadt Soest, Kreisstadt Olpe'",
+                N_("Senders, comma-separated, e.g. 'Stadt Soest, Kreisstadt Olpe'"),
                 lambda text: _senders(_split(text)),
             )
         end = _wall_clock(zone, now, start.date())(event_end) if event_end is not None else None

@@ -10,6 +10,7 @@ import typer
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.state import current_user, state_of
 from campaign_scheduler.errors import InputError
+from campaign_scheduler.uilang import tr, trn
 
 if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
@@ -40,10 +41,13 @@ def load(
     if result.errors or result.campaign is None:
         count = len(result.errors)
         raise InputError(
-            f"load refused: {count} error{'s' if count != 1 else ''} in the campaign files; "
-            "nothing was written",
+            trn(
+                "load refused: {n} error in the campaign files; nothing was written",
+                "load refused: {n} errors in the campaign files; nothing was written",
+                count,
+            ),
             problems=result.errors,
-            hint="fix them (campaign check lists them) and load again",
+            hint=tr("fix them (campaign check lists them) and load again"),
         )
     _fetch_link_cards(result.drafts, result.campaign)
     store = open_store(settings.database_url)
@@ -80,11 +84,18 @@ def load(
         write_line(f"{change.kind.value} {change.key}{details}")
     unchanged = report.count(ChangeKind.UNCHANGED)
     if unchanged and not verbose:
-        write_line(f"= {unchanged} unchanged")
-    prefix = "dry run, nothing written: " if dry_run else "loaded: "
+        write_line(tr("= {count} unchanged", count=unchanged))
+    counts = tr(
+        "{new} new, {changed} changed, {removed} removed, {unchanged} unchanged",
+        new=summary["new"],
+        changed=summary["changed"],
+        removed=summary["removed"],
+        unchanged=summary["unchanged"],
+    )
     err_line(
-        f"{prefix}{summary['new']} new, {summary['changed']} changed, "
-        f"{summary['removed']} removed, {summary['unchanged']} unchanged"
+        tr("dry run, nothing written: {counts}", counts=counts)
+        if dry_run
+        else tr("loaded: {counts}", counts=counts)
     )
 
 

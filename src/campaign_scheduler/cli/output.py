@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.terminal import clean, json_safe, one_line
+from campaign_scheduler.uilang import tr
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -59,9 +60,9 @@ def report_error(exc: CampaignSchedulerError) -> None:
     if isinstance(exc, InputError) and exc.problems:
         for problem in exc.problems:
             err_line(problem.format(Path.cwd()))
-    err_line(f"error: {exc.message}")
+    err_line(tr("error: {message}", message=tr(exc.message)))
     if exc.hint:
-        err_line(f"hint: {exc.hint}")
+        err_line(tr("hint: {hint}", hint=tr(exc.hint)))
 
 
 def write_atomically(path: Path, data: bytes, *, option: str) -> None:
@@ -71,8 +72,14 @@ def write_atomically(path: Path, data: bytes, *, option: str) -> None:
     from campaign_scheduler.files import write_atomically as write
 
     if "\x00" in str(path):
-        raise UsageError(f"{option}: the path contains a NUL character")
+        raise UsageError(tr("{option}: the path contains a NUL character", option=option))
     folder = path.parent
     if not folder.is_dir():
-        raise UsageError(f"{option}: the folder {one_line(str(folder))} does not exist")
+        raise UsageError(
+            tr(
+                "{option}: the folder {folder} does not exist",
+                option=option,
+                folder=one_line(str(folder)),
+            )
+        )
     write(path, data)

@@ -17,6 +17,7 @@ from campaign_scheduler.cli.output import (
 )
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import NotFoundError
+from campaign_scheduler.uilang import state_word, tr, trn, ui_language
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,8 +55,8 @@ def plan(
     try:
         if find_campaign(store, campaign.slug) is None:
             raise NotFoundError(
-                f"campaign '{campaign.slug}' is not in the database yet",
-                hint="run 'campaign load' first",
+                tr("campaign '{slug}' is not in the database yet", slug=campaign.slug),
+                hint=tr("run 'campaign load' first"),
             )
         rows = plan_rows(store, campaign.slug, include_cancelled=show_all)
     finally:
@@ -88,7 +89,14 @@ def plan(
             event_url=campaign.event.url,
         )
         write_atomically(ics, data, option="--ics")
-        err_line(f"wrote {ics} ({len({r.post for r in rows})} posts)")
+        err_line(
+            trn(
+                "wrote {path} ({n} post)",
+                "wrote {path} ({n} posts)",
+                len({r.post for r in rows}),
+                path=ics,
+            )
+        )
 
     if as_json:
         write_json(
@@ -141,18 +149,18 @@ def _channels_cell(rows: list[PlanRow]) -> Text:
     from rich.text import Text
 
     states = {r.state for r in rows}
-    approval = " (needs approval)" if any(r.needs_approval for r in rows) else ""
+    approval = " " + tr("(needs approval)") if any(r.needs_approval for r in rows) else ""
     cell = Text()
     if len(states) == 1:
         state = rows[0].state
         cell.append(one_line(", ".join(r.channel for r in rows)) + ": ")
-        cell.append(one_line(state + approval), style=STATE_STYLES.get(state, ""))
+        cell.append(one_line(state_word(state) + approval), style=STATE_STYLES.get(state, ""))
         return cell
     for index, r in enumerate(rows):
         if index:
             cell.append(", ")
         cell.append(one_line(r.channel) + ": ")
-        cell.append(one_line(r.state), style=STATE_STYLES.get(r.state, ""))
+        cell.append(one_line(state_word(r.state)), style=STATE_STYLES.get(r.state, ""))
     cell.append(approval)
     return cell
 
@@ -168,17 +176,19 @@ def _print_table(
     from rich.table import Table
 
     from campaign_scheduler.calendar_rules import DayKind
+    from campaign_scheduler.localformat import format_day
     from campaign_scheduler.timeutil import countdown_label
 
     console = Console()
     if not rows:
-        console.print("Nothing planned.")
+        console.print(tr("Nothing planned."))
         return
+    lang = ui_language()
     table = Table(title=plain(title), title_justify="left", pad_edge=False)
-    table.add_column("Time", no_wrap=True)
-    table.add_column("Sender", no_wrap=True)
-    table.add_column("Post")
-    table.add_column("Channels and state")
+    table.add_column(tr("Time", lang), no_wrap=True)
+    table.add_column(tr("Sender", lang), no_wrap=True)
+    table.add_column(tr("Post", lang))
+    table.add_column(tr("Channels and state", lang))
     by_post: dict[tuple[datetime, str], list[PlanRow]] = {}
     for row in rows:
         by_post.setdefault((row.due_at, row.post), []).append(row)
@@ -195,8 +205,8 @@ def _print_table(
                 style = "bold red" if special.kind is DayKind.QUIET else "bold yellow"
                 note = plain(special.label(), style)
             table.add_section()
-            # The year whenever it is not the current one: "Thu 04 Nov 2021".
-            day = f"{local:%a %d %b}" if local.year == this_year else f"{local:%a %d %b %Y}"
+            # The year whenever it is not the current one: "Do., 4. Nov. 2021".
+            day = format_day(local.date(), lang, with_year=local.year != this_year)
             table.add_row(plain(day, "bold"), plain(label, "bold"), note, "")
         table.add_row(
             f"{local:%H:%M}",
@@ -206,4 +216,12 @@ def _print_table(
         )
     console.print(table)
     posts = len({r.post for r in rows})
-    err_line(f"{len(rows)} deliveries of {posts} posts; times in {zone.key}")
+    err_line(
+        tr(
+            "{deliveries} of {posts}; times in {zone}",
+            lang,
+            deliveries=trn("{n} delivery", "{n} deliveries", len(rows), lang),
+            posts=trn("{n} post", "{n} posts", posts, lang),
+            zone=zone.key,
+        )
+    )

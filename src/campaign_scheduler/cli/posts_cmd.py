@@ -23,6 +23,7 @@ from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.state import current_user
 from campaign_scheduler.errors import CampaignSchedulerError, InputError, UsageError
 from campaign_scheduler.textfile import decode_utf8, read_text
+from campaign_scheduler.uilang import tr
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -38,14 +39,20 @@ def _text_from_editor() -> str:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
         raise UsageError(
-            "no text given and $EDITOR is not set", hint="pass the text, or - for stdin"
+            tr("no text given and $EDITOR is not set"), hint=tr("pass the text, or - for stdin")
         )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "post.md"
         path.write_text("", encoding="utf-8")
         completed = subprocess.run([*shlex.split(editor), str(path)], check=False)
         if completed.returncode != 0:
-            raise UsageError(f"the editor ({editor}) exited with {completed.returncode}")
+            raise UsageError(
+                tr(
+                    "the editor ({editor}) exited with {code}",
+                    editor=editor,
+                    code=completed.returncode,
+                )
+            )
         return read_text(path, what="the text").strip()
 
 
@@ -83,31 +90,37 @@ def queue(
     from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
     from campaign_scheduler.timeutil import WhenError, format_local, in_windows
-    from campaign_scheduler.uilang import tr, ui_language
+    from campaign_scheduler.uilang import ui_language
 
     if not sender:
-        raise UsageError("--sender is required")
+        raise UsageError(tr("--sender is required"))
     if not channels:
-        raise UsageError("give at least one --channel")
+        raise UsageError(tr("give at least one --channel"))
     if (at is None) == (not next_slot):
-        raise UsageError("give either --at WHEN or --next-slot")
+        raise UsageError(tr("give either --at WHEN or --next-slot"))
     if text == "-":
         text = decode_utf8(sys.stdin.buffer.read(), Path("<stdin>"), what="the text").strip()
     elif text is None:
         text = _text_from_editor()
     if not text:
-        raise UsageError("the post text is empty")
+        raise UsageError(tr("the post text is empty"))
 
     with opened(ctx) as c:
         campaign, settings = c.campaign, c.settings
         campaign_sender = campaign.sender(sender)
         if campaign_sender is None:
-            raise UsageError(f"--sender: unknown sender '{sender}'")
+            raise UsageError(tr("--sender: unknown sender '{sender}'", sender=sender))
         accounts = []
         for channel in channels:
             found = settings.accounts_of(sender, channel)
             if not found:
-                raise UsageError(f"--channel: sender '{sender}' has no account on {channel}")
+                raise UsageError(
+                    tr(
+                        "--channel: sender '{sender}' has no account on {channel}",
+                        sender=sender,
+                        channel=channel,
+                    )
+                )
             accounts.extend(found)
         problems = []
         now = utcnow()
@@ -140,16 +153,23 @@ def queue(
                 err_line(warning)
             if not in_windows(due, campaign.rules.windows, campaign.zone):
                 problems.append(
-                    f"{format_local(due, campaign.zone)} is outside the posting windows"
+                    tr(
+                        "{when} is outside the posting windows",
+                        when=format_local(due, campaign.zone),
+                    )
                 )
             special = calendar.at(due, campaign.zone) if calendar is not None else None
             if special is not None:
                 policy = policy_for(campaign, special)
-                said = f"{format_local(due, campaign.zone)} is on {special.describe()}"
+                said = tr(
+                    "{when} is on {day}",
+                    when=format_local(due, campaign.zone),
+                    day=special.describe(),
+                )
                 if policy is DayPolicy.REFUSE:
                     problems.append(said)
                 elif policy is DayPolicy.WARN:
-                    err_line(f"warning: {said}")
+                    err_line(tr("warning: {text}", text=said))
         deadline = (
             parse_option_time(not_after, "--not-after", campaign)
             if not_after
@@ -157,8 +177,11 @@ def queue(
         )
         if deadline is not None and due > deadline:
             problems.append(
-                f"due {format_local(due, campaign.zone)} is after its deadline "
-                f"{format_local(deadline, campaign.zone)}"
+                tr(
+                    "due {when} is after its deadline {deadline}",
+                    when=format_local(due, campaign.zone),
+                    deadline=format_local(deadline, campaign.zone),
+                )
             )
         try:
             text = render(
@@ -174,12 +197,18 @@ def queue(
             problems.append(exc.message)
         hashtag = campaign.hashtag
         if campaign.rules.require_hashtag and hashtag and hashtag.lower() not in text.lower():
-            problems.append(f"the text lacks the hashtag {hashtag}")
+            problems.append(tr("the text lacks the hashtag {hashtag}", hashtag=hashtag))
         for account in accounts:
             for issue in text_length_issues(account.channel, text, limit=account.max_characters):
-                problems.append(f"{issue.message()} (account {account.name})")
+                problems.append(
+                    tr(
+                        "{problem} (account {account})",
+                        problem=issue.message(),
+                        account=account.name,
+                    )
+                )
         if problems:
-            raise InputError("not queued: " + "; ".join(problems))
+            raise InputError(tr("not queued: {problems}", problems="; ".join(problems)))
         queued = queue_post(
             c.store,
             campaign,
@@ -204,8 +233,12 @@ def queue(
             )
         else:
             write_line(
-                f"queued {queued.key} for {format_local(queued.due_at, campaign.zone)} "
-                f"on {', '.join(queued.accounts)}"
+                tr(
+                    "queued {post} for {when} on {accounts}",
+                    post=queued.key,
+                    when=format_local(queued.due_at, campaign.zone),
+                    accounts=", ".join(queued.accounts),
+                )
             )
 
 
@@ -229,8 +262,10 @@ def approve(
         rules = c.campaign.rules
         if actor is not None and not rules.allow_as:
             raise UsageError(
-                "--as: this campaign does not allow approving under another name "
-                "(rules.allow_as); you approve as your OS user",
+                tr(
+                    "--as: this campaign does not allow approving under another name "
+                    "(rules.allow_as); you approve as your OS user"
+                ),
             )
         os_user = identity.os_user()
         write_line(
@@ -272,11 +307,13 @@ def _check_calendar(campaign: Campaign, when: datetime) -> None:
     if special is None:
         return
     policy = policy_for(campaign, special)
-    said = f"{format_local(when, campaign.zone)} is on {special.describe()}"
+    said = tr("{when} is on {day}", when=format_local(when, campaign.zone), day=special.describe())
     if policy is DayPolicy.REFUSE:
-        raise CampaignSchedulerError(f"not moved: {said}", hint="choose another day")
+        raise CampaignSchedulerError(
+            tr("not moved: {reason}", reason=said), hint=tr("choose another day")
+        )
     if policy is DayPolicy.WARN:
-        err_line(f"warning: {said}")
+        err_line(tr("warning: {text}", text=said))
 
 
 def reschedule(
@@ -315,7 +352,7 @@ def resolve(
     from campaign_scheduler.store.changes import resolve as resolve_delivery
 
     if (published is None) == (not not_published):
-        raise UsageError("give either --published URL or --not-published")
+        raise UsageError(tr("give either --published URL or --not-published"))
     with opened(ctx) as c:
         write_line(
             resolve_delivery(
@@ -328,4 +365,4 @@ def resolve(
                 now=utcnow(),
             )
         )
-    err_line("recorded in the audit trail")
+    err_line(tr("recorded in the audit trail"))

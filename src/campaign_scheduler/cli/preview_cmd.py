@@ -10,6 +10,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line, print_problems
 from campaign_scheduler.cli.state import state_of
+from campaign_scheduler.uilang import tr
 
 
 def preview(
@@ -72,11 +73,11 @@ def preview(
     )
     target = output if output is not None else default_file_name(draft.key)
     write_atomically(target, render_preview(page))
-    err_line(f"wrote {target.resolve()}")
+    err_line(tr("wrote {path}", path=target.resolve()))
     if open_page is None:
         open_page = sys.stdout.isatty()
     if open_page:
         import webbrowser
 
         if not webbrowser.open(target.resolve().as_uri()):
-            err_line("could not start a web browser; open the file yourself")
+            err_line(tr("could not start a web browser; open the file yourself"))

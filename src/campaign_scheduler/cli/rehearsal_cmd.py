@@ -10,6 +10,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line, write_line
 from campaign_scheduler.cli.state import state_of
+from campaign_scheduler.uilang import tr
 
 
 def demo(
@@ -51,7 +52,15 @@ def demo(
         )
     published = result.counts.get("published", 0)
     total = sum(result.counts.values())
-    err_line(f"demo: {published} of {total} deliveries published in {result.seconds:.0f} s")
+    seconds = round(result.seconds)
+    err_line(
+        tr(
+            "demo: {published} of {total} deliveries published in {seconds} s",
+            published=published,
+            total=total,
+            seconds=seconds,
+        )
+    )
 
 
 def sandbox(

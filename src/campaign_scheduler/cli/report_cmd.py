@@ -10,6 +10,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line, write_atomically
 from campaign_scheduler.reports import Format, GroupBy, Lang
+from campaign_scheduler.uilang import tr
 
 
 def report(
@@ -59,7 +60,7 @@ def report(
         text = render(result, fmt, language)
         encoding = "utf-8-sig" if fmt is Format.CSV else "utf-8"
         write_atomically(output, text.encode(encoding), option="--output")
-        err_line(f"wrote {output.resolve()}")
+        err_line(tr("wrote {path}", path=output.resolve()))
     elif fmt is Format.TABLE:
         from rich.console import Console
 

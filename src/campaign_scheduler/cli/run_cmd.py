@@ -13,6 +13,7 @@ import typer
 from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
 from campaign_scheduler.terminal import clean, json_safe
+from campaign_scheduler.uilang import tr
 
 if TYPE_CHECKING:
     from campaign_scheduler.store.engine import Store
@@ -28,7 +29,9 @@ def _fail_on_held(store: Store) -> None:
     if not held:
         return
     for post_key, account, reason in held:
-        err_line(f"held: {post_key} on {account}: {reason}")
+        err_line(
+            tr("held: {post} on {account}: {reason}", post=post_key, account=account, reason=reason)
+        )
     raise typer.Exit(1)
 
 
@@ -57,9 +60,12 @@ class _JsonFormatter(_IsoTimeFormatter):
 
 
 class _TextFormatter(_IsoTimeFormatter):
-    """Log lines for a terminal: network answers in messages cannot drive it."""
+    """Log lines for a person at a terminal: in their language (the log message is the msgid;
+    ``--log-json`` stays English), and network answers in messages cannot drive it."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.msg, str):
+            record = logging.makeLogRecord({**record.__dict__, "msg": tr(record.msg)})
         return clean(super().format(record))
 
 

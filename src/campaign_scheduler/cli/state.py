@@ -64,7 +64,8 @@ def current_user(explicit: str | None = None) -> str:
         name = explicit.strip()
         if not name:
             from campaign_scheduler.errors import UsageError
+            from campaign_scheduler.uilang import tr
 
-            raise UsageError("--as: give a name (it may not be empty), or leave --as out")
+            raise UsageError(tr("--as: give a name (it may not be empty), or leave --as out"))
         return name
     return identity.os_user()

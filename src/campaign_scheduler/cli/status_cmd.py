@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,6 +13,8 @@ from campaign_scheduler.cli.common import iso_local, opened, utcnow
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import current_user
 from campaign_scheduler.errors import UsageError
+from campaign_scheduler.localformat import format_list
+from campaign_scheduler.uilang import N_, state_word, tr, trn, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.store.attention import Liveness
@@ -33,10 +37,10 @@ DUE_HORIZON_SECONDS = 3600
 NAMED_AT_MOST = 20
 
 
-def _age(seconds: float) -> str:
+def _age(seconds: float, lang: str) -> str:
     from campaign_scheduler.alert_texts import human_age
 
-    return human_age(seconds, "en")
+    return human_age(seconds, lang)
 
 
 def status(
@@ -125,42 +129,68 @@ def status(
     overdue = (now - summary.oldest_overdue).total_seconds() if summary.oldest_overdue else None
     heartbeat = (now - summary.last_heartbeat).total_seconds() if summary.last_heartbeat else None
     waiting = summary.counts.get("pending", 0) + summary.counts.get("retry_wait", 0)
-    problems = []
+    # Each problem is worded when shown: in the user's language on the terminal, in English
+    # (the language-neutral msgids) in --json.
+    problems: list[Callable[[str], str]] = []
     if due_soon and not liveness.running:
         problems.append(
-            f"no daemon is running ({_daemon_words(liveness, now)}) and {due_soon} "
-            f"{'delivery is' if due_soon == 1 else 'deliveries are'} due within the next hour "
-            "(start it: campaign run, or systemctl start campaign-scheduler)"
+            lambda lang: trn(
+                "no daemon is running ({daemon}) and {n} delivery is due within the next hour "
+                "(start it: campaign run, or systemctl start campaign-scheduler)",
+                "no daemon is running ({daemon}) and {n} deliveries are due within the next "
+                "hour (start it: campaign run, or systemctl start campaign-scheduler)",
+                due_soon,
+                lang,
+                daemon=_daemon_words(liveness, now, lang),
+            )
         )
     for item in news[:NAMED_AT_MOST]:
+        seconds = (now - item.at).total_seconds()
         problems.append(
-            f"{item.post} on {item.account} {_STATE_WORDS.get(item.state, item.state)} "
-            f"{_age((now - item.at).total_seconds())} ago: {item.reason or '–'} "
-            f"({_STATE_HINTS.get(item.state, 'campaign history')})"
+            _say(
+                _STATE_WORDS.get(item.state, _STATE_WORDS["failed"]),
+                post=item.post,
+                account=item.account,
+                age=partial(_age, seconds),
+                reason=item.reason or "–",
+            )
         )
     if len(news) > NAMED_AT_MOST:
         problems.append(
-            f"… and {len(news) - NAMED_AT_MOST} more failed, expired or unknown deliveries "
-            "(campaign history; campaign status --json lists them all)"
+            lambda lang: tr(
+                "… and {count} more failed, expired or unknown deliveries "
+                "(campaign history; campaign status --json lists them all)",
+                lang,
+                count=len(news) - NAMED_AT_MOST,
+            )
         )
     unknown_before = summary.counts.get("unknown", 0) - sum(
         1 for item in news if item.state == "unknown"
     )
     if unknown_before > 0:
         problems.append(
-            f"{unknown_before} {'delivery' if unknown_before == 1 else 'deliveries'} "
-            "of unknown outcome (campaign resolve)"
+            lambda lang: trn(
+                "{n} delivery of unknown outcome (campaign resolve)",
+                "{n} deliveries of unknown outcome (campaign resolve)",
+                unknown_before,
+                lang,
+            )
         )
     for name, reason in summary.attention:
-        problems.append(f"account {name} needs attention: {reason}")
+        problems.append(
+            _say(N_("account {account} needs attention: {reason}"), account=name, reason=reason)
+        )
     for token in tokens:
         if token.needs_person(now):
             problems.append(
-                token.describe(now)
-                + f" (connect it again: campaign accounts connect {token.account})"
+                _say(
+                    N_("{token} (connect it again: campaign accounts connect {account})"),
+                    token=partial(token.describe, now),
+                    account=token.account,
+                )
             )
     if alert_report is not None and alert_report.error:
-        problems.append(f"alert not sent: {alert_report.error}")
+        problems.append(_say(N_("alert not sent: {error}"), error=alert_report.error))
 
     if as_json:
         write_json(
@@ -173,7 +203,7 @@ def status(
                 "rate_limited": [
                     {"account": a, "until": iso_local(u, campaign)} for a, u in summary.rate_limited
                 ],
-                "needs_a_person": problems,
+                "needs_a_person": [problem("en") for problem in problems],
                 "tokens": [
                     {
                         "account": t.account,
@@ -219,62 +249,109 @@ def status(
             }
         )
     else:
-        write_line(
-            "deliveries: "
-            + ", ".join(
-                f"{summary.counts.get(s, 0)} {s}" for s in STATE_ORDER if summary.counts.get(s)
+        lang = ui_language()
+        counts = [
+            tr(
+                "{count} {state}",
+                lang,
+                count=summary.counts.get(state, 0),
+                state=state_word(state, lang),
             )
-            if summary.counts
-            else "deliveries: none loaded"
+            for state in STATE_ORDER
+            if summary.counts.get(state)
+        ]
+        write_line(
+            tr("deliveries: {counts}", lang, counts=format_list(counts, lang))
+            if counts
+            else tr("deliveries: none loaded", lang)
         )
         if waiting:
             write_line(
-                f"waiting: {waiting}" + (f", oldest overdue by {_age(overdue)}" if overdue else "")
+                tr(
+                    "waiting: {count}, oldest overdue by {age}",
+                    lang,
+                    count=waiting,
+                    age=_age(overdue, lang),
+                )
+                if overdue
+                else tr("waiting: {count}", lang, count=waiting)
             )
         if summary.awaiting_approval:
-            write_line(f"awaiting approval: {summary.awaiting_approval}")
-        write_line(f"daemon: {_daemon_words(liveness, now)}")
+            write_line(tr("awaiting approval: {count}", lang, count=summary.awaiting_approval))
+        write_line(tr("daemon: {state}", lang, state=_daemon_words(liveness, now, lang)))
         for name, until in summary.rate_limited:
-            write_line(f"rate-limited: {name} until {iso_local(until, campaign)}")
+            write_line(
+                tr(
+                    "rate-limited: {account} until {until}",
+                    lang,
+                    account=name,
+                    until=iso_local(until, campaign),
+                )
+            )
         for token in tokens:
             if token.expires_at is not None and not token.needs_person(now):
-                write_line(token.describe(now))
+                write_line(token.describe(now, lang))
         if acked and not ack:
             write_line(
-                f"last acknowledged {_age((now - acked.at).total_seconds())} ago by {acked.os_user}"
+                tr(
+                    "last acknowledged {age} ago by {user}",
+                    lang,
+                    age=_age((now - acked.at).total_seconds(), lang),
+                    user=acked.os_user,
+                )
             )
         if ack:
-            write_line(f"acknowledged {acked_now} problem(s) as {os_user}")
+            write_line(
+                tr("acknowledged {count} problem(s) as {user}", lang, count=acked_now, user=os_user)
+            )
         if alert_report is not None:
             write_line(alert_report.summary())
         for problem in problems:
-            write_line(f"needs a person: {problem}")
+            write_line(tr("needs a person: {problem}", lang, problem=problem(lang)))
         if not problems:
-            write_line("all well")
+            write_line(tr("all well", lang))
     if problems:
         raise typer.Exit(1)
 
 
-_STATE_WORDS = {"failed": "failed", "expired": "expired", "unknown": "has an unknown outcome"}
-_STATE_HINTS = {
-    "failed": "campaign history",
-    "expired": "post it by hand or campaign reschedule",
-    "unknown": "check the account, then campaign resolve",
+def _say(message: str, **values: object) -> Callable[[str], str]:
+    """``message`` worded later, in a language still to be chosen; a callable value is given
+    the language (an age, a token's description)."""
+
+    def worded(lang: str) -> str:
+        filled = {k: v(lang) if callable(v) else v for k, v in values.items()}
+        return tr(message, lang, **filled)
+
+    return worded
+
+
+#: What a person reads about a delivery that needs them, by its state (with what to do).
+_STATE_WORDS = {
+    "failed": N_("{post} on {account} failed {age} ago: {reason} (campaign history)"),
+    "expired": N_(
+        "{post} on {account} expired {age} ago: {reason} (post it by hand or campaign reschedule)"
+    ),
+    "unknown": N_(
+        "{post} on {account} has an unknown outcome {age} ago: {reason} "
+        "(check the account, then campaign resolve)"
+    ),
 }
 
 
-def _daemon_words(liveness: Liveness, now: datetime) -> str:
+def _daemon_words(liveness: Liveness, now: datetime, lang: str) -> str:
     from campaign_scheduler.store.attention import DaemonState
 
     if liveness.state is DaemonState.NEVER_STARTED:
-        return "never started"
+        return tr("never started", lang)
     assert liveness.last_heartbeat is not None
-    beat = _age((now - liveness.last_heartbeat).total_seconds())
+    beat = _age((now - liveness.last_heartbeat).total_seconds(), lang)
     if liveness.state is DaemonState.RUNNING:
-        return f"running (heartbeat {beat} ago)"
+        return tr("running (heartbeat {age} ago)", lang, age=beat)
     if liveness.state is DaemonState.STOPPED and liveness.stopped_at is not None:
-        return f"stopped {_age((now - liveness.stopped_at).total_seconds())} ago"
-    return f"silent for {beat} (crashed or hanging?)"
+        return tr(
+            "stopped {age} ago", lang, age=_age((now - liveness.stopped_at).total_seconds(), lang)
+        )
+    return tr("silent for {age} (crashed or hanging?)", lang, age=beat)
 
 
 def history(
@@ -311,12 +388,23 @@ def history(
             ]
         )
         return
+    lang = ui_language()
     if not rows:
-        write_line("nothing has been published or tried yet")
+        write_line(tr("nothing has been published or tried yet", lang))
         return
     for r in rows:
         when = format_local(r.published_at or r.due_at, campaign.zone)
         detail = r.url if r.state == "published" else (r.error or "")
+        state = state_word(r.state, lang).ljust(10)
         write_line(
-            f"{when}  {r.state:<10} {r.post} on {r.account} ({r.attempts} attempts)  {detail}"
+            tr(
+                "{when}  {state} {post} on {account} ({attempts})  {detail}",
+                lang,
+                when=when,
+                state=state,
+                post=r.post,
+                account=r.account,
+                attempts=trn("{n} attempt", "{n} attempts", r.attempts, lang),
+                detail=detail,
+            ).rstrip()
         )

@@ -1,77 +1,38 @@
-"""The preview page's labels in German and English: the one place for its strings."""
+"""The preview page's labels in German and English: the one place for its strings (the German
+is in the gettext catalog)."""
 
 from __future__ import annotations
 
-from campaign_scheduler.channels import text
+from campaign_scheduler.uilang import N_, tr
 
-_WORDS: dict[str, tuple[str, str]] = {
-    # key: (German, English)
-    "title": ("Vorschau", "Preview"),
-    "due": ("Geplant für", "Due"),
-    "sender": ("Absender", "Sender"),
-    "account": ("Konto", "Account"),
-    "no_time": ("ohne gültige Zeit", "no valid time"),
-    "fold": ("… mehr", "… more"),
-    "count": ("{count} von {limit} {unit}", "{count} of {limit} {unit}"),
-    "count_nolimit": ("{count} {unit}", "{count} {unit}"),
-    "folded": (
-        "Im Feed sichtbar bis zur Faltung: {shown} von {total} Zeichen",
-        "Visible in the feed before the fold: {shown} of {total} characters",
+_WORDS: dict[str, str] = {
+    # key: English msgid (German in the gettext catalog)
+    "title": N_("Preview"),
+    "due": N_("Due"),
+    "sender": N_("Sender"),
+    "account": N_("Account"),
+    "no_time": N_("no valid time"),
+    "fold": N_("… more"),
+    "count": N_("{count} of {limit} {unit}"),
+    "count_nolimit": N_("{count} {unit}"),
+    "folded": N_("Visible in the feed before the fold: {shown} of {total} characters"),
+    "too_long": N_("Too long: {message}"),
+    "part": N_("Part {n} of {total}"),
+    "thread": N_("Published as a thread of {total} posts"),
+    "split_failed": N_("Cannot be split: {message}"),
+    "alt": N_("Alt text"),
+    "no_alt": N_("no alt text"),
+    "crop": N_("Cropped to {ratio}"),
+    "uncropped": N_("uncropped"),
+    "media_missing": N_("File not found: {name}"),
+    "media_unshown": N_("{name}: not an image format the preview can show"),
+    "links_plain": N_("Addresses in the text cannot be tapped here."),
+    "card_missing": N_("No link card stored for {url} (campaign check fetches it)"),
+    "card_failed": N_("No link card for {url}: {reason}"),
+    "no_accounts": N_("This post goes to no configured account."),
+    "footnote": N_(
+        "The fold and the image frames follow the networks' documented display rules and are approximations; the apps change them without notice."
     ),
-    "too_long": ("Zu lang: {message}", "Too long: {message}"),
-    "part": ("Teil {n} von {total}", "Part {n} of {total}"),
-    "thread": (
-        "Wird als Thread aus {total} Beiträgen veröffentlicht",
-        "Published as a thread of {total} posts",
-    ),
-    "split_failed": ("Nicht teilbar: {message}", "Cannot be split: {message}"),
-    "alt": ("Alternativtext", "Alt text"),
-    "no_alt": ("kein Alternativtext", "no alt text"),
-    "crop": ("Zuschnitt {ratio}", "Cropped to {ratio}"),
-    "uncropped": ("ungeschnitten", "uncropped"),
-    "media_missing": ("Datei nicht gefunden: {name}", "File not found: {name}"),
-    "media_unshown": (
-        "{name}: kein Bildformat, das die Vorschau zeigen kann",
-        "{name}: not an image format the preview can show",
-    ),
-    "links_plain": (
-        "Adressen im Text sind hier nicht anklickbar.",
-        "Addresses in the text cannot be tapped here.",
-    ),
-    "card_missing": (
-        "Keine Linkvorschau gespeichert für {url} (campaign check holt sie)",
-        "No link card stored for {url} (campaign check fetches it)",
-    ),
-    "card_failed": (
-        "Keine Linkvorschau für {url}: {reason}",
-        "No link card for {url}: {reason}",
-    ),
-    "no_accounts": (
-        "Dieser Beitrag geht an kein konfiguriertes Konto.",
-        "This post goes to no configured account.",
-    ),
-    "footnote": (
-        (
-            "Faltung und Bildzuschnitt folgen den dokumentierten Anzeigeregeln der Netzwerke "
-            "und sind Näherungen; die Apps ändern sie ohne Ankündigung."
-        ),
-        (
-            "The fold and the image frames follow the networks' documented display rules and "
-            "are approximations; the apps change them without notice."
-        ),
-    ),
-}
-
-
-#: German names of the counting units of :mod:`campaign_scheduler.channels.text`.
-_GERMAN_UNITS: dict[str, str] = {
-    text.UNIT_MASTODON: "Zeichen (Adressen zählen 23)",
-    text.UNIT_GRAPHEMES: "Zeichen (Graphem-Cluster)",
-    text.UNIT_UTF8: "UTF-8-Bytes",
-    text.UNIT_WEIGHTED: "gewichtete Zeichen",
-    text.UNIT_UTF16: "UTF-16-Einheiten",
-    text.UNIT_THREADS: "Zeichen (Emoji zählen ihre UTF-8-Bytes)",
-    text.UNIT_HASHTAGS: "Hashtags",
 }
 
 
@@ -83,7 +44,8 @@ class Words:
         self.code = "de" if self.index == 0 else "en"
 
     def __call__(self, key: str, **values: object) -> str:
-        return _WORDS[key][self.index].format(**values)
+        return tr(_WORDS[key], self.code, **values)
 
     def unit(self, unit: str) -> str:
-        return _GERMAN_UNITS.get(unit, unit) if self.index == 0 else unit
+        """A counting unit of :mod:`campaign_scheduler.channels.text` in this language."""
+        return tr(unit, self.code)

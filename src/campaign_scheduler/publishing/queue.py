@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.publishing.policy import deadline
+from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
     WAITING,
@@ -375,6 +376,7 @@ _RECORD_OUTCOME = (
         published_at=bindparam("out_at", type_=UTCDateTime()),
         last_error=bindparam("error_text"),
         state_reason=bindparam("reason"),
+        state_reason_data=bindparam("reason_data", type_=JSON()),
         version=_D.c.version + 1,
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -486,10 +488,12 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
     state = _NEXT_STATE[outcome.kind]
     label = outcome.attempt_label or outcome.kind.value
     published = outcome.kind is OutcomeKind.PUBLISHED
+    reason_data = None
     if published:
         reason = None
     elif outcome.kind is OutcomeKind.AUTH_BROKEN:
-        reason = "held: the account needs attention"
+        held = Reason("held")
+        reason, reason_data = held.record(), held.as_json()
     else:
         reason = outcome.error
     with store.transaction(write=True) as connection:
@@ -508,6 +512,7 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                 else None,
                 "error_text": None if published else outcome.error,
                 "reason": reason,
+                "reason_data": reason_data,
                 "now": now,
             },
         ).rowcount
@@ -580,6 +585,7 @@ _APPLY_RECEIPT = (
         published_at=bindparam("out_at", type_=UTCDateTime()),
         last_error=None,
         state_reason="receipt applied from the local journal",
+        state_reason_data=None,
         version=_D.c.version + 1,
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -667,7 +673,8 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
                 continue  # (what may be out is settled first; a started thread is completed)
             reason = _expiry_reason(delivery, post, account, campaign, grace)
             delivery.state = DeliveryState.EXPIRED.value
-            delivery.state_reason = reason
+            delivery.state_reason = reason.record()
+            delivery.state_reason_data = reason.as_json()
             delivery.next_attempt_at = None
             delivery.version += 1
             session.add(
@@ -678,10 +685,10 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
                     campaign_id=campaign.id,
                     post_key=post.key,
                     delivery_id=delivery.id,
-                    detail={"account": account.name, "reason": reason},
+                    detail={"account": account.name, "reason": reason.record()},
                 )
             )
-            expired.append((post.key, account.name, reason))
+            expired.append((post.key, account.name, reason.record()))
     return expired
 
 
@@ -691,20 +698,20 @@ def _expiry_reason(
     account: AccountRecord,
     campaign: CampaignRecord,
     grace: timedelta,
-) -> str:
-    from campaign_scheduler.timeutil import format_duration
-
+) -> Reason:
     if campaign.require_approval and post.approver is None:
-        why = "it was never approved"
+        why = Reason("never_approved")
     elif account.needs_attention:
-        why = f"account {account.name} needed attention ({account.attention_reason})"
+        why = Reason(
+            "account_attention", {"account": account.name, "detail": account.attention_reason}
+        )
     elif delivery.attempts:
-        why = f"{delivery.attempts} attempt(s) failed ({delivery.last_error})"
+        why = Reason("attempts_failed", {"count": delivery.attempts, "error": delivery.last_error})
     else:
-        why = "no daemon published it in time"
+        why = Reason("no_daemon")
     if delivery.not_after is not None and delivery.not_after < delivery.due_at + grace:
-        return f"not published before its deadline (not_after): {why}"
-    return f"more than {format_duration(grace)} (rules.grace) late: {why}"
+        return Reason("deadline", {"why": why})
+    return Reason("late", {"grace": int(grace.total_seconds()), "why": why})
 
 
 def next_wake(store: Store, now: datetime) -> datetime | None:

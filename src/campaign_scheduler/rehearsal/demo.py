@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import func, select
@@ -45,6 +44,7 @@ from campaign_scheduler.store.models import (
     SenderRecord,
 )
 from campaign_scheduler.terminal import one_line
+from campaign_scheduler.uilang import state_word, tr
 
 if TYPE_CHECKING:
     from campaign_scheduler.rehearsal.networks import RehearsalNetwork
@@ -183,9 +183,12 @@ def _progress(store: Store, slug: str) -> tuple[Table, int, dict[str, int]]:
     for sender, state, count in rows:
         per_sender.setdefault(sender, {})[state] = count
         totals[state] = totals.get(state, 0) + count
-    table = Table(title="Rehearsal", title_justify="left")
-    for column in ("Sender", "published", "waiting", "failed", "expired", "unknown"):
-        table.add_column(column, justify="left" if column == "Sender" else "right")
+    table = Table(title=tr("Rehearsal"), title_justify="left")
+    table.add_column(tr("Sender"), justify="left")
+    for column in ("published", "waiting", "failed", "expired", "unknown"):
+        table.add_column(
+            tr("waiting") if column == "waiting" else state_word(column), justify="right"
+        )
     for sender, states in sorted(per_sender.items()):
         table.add_row(
             Text(one_line(sender)),
@@ -231,10 +234,20 @@ def run_demo(
     try:
         workspace = prepare(source, workdir, networks)
         console.print(
-            f"[bold]Rehearsal of {escape(one_line(source.campaign_path.name))}[/] in "
-            f"{escape(one_line(str(workspace.root)))}: "
-            f"{len(workspace.accounts)} accounts on {len(networks)} loopback sandboxes "
-            f"({', '.join(channels_needed)}). Nothing leaves this machine."
+            Text(
+                one_line(
+                    tr(
+                        "Rehearsal of {campaign} in {folder}: {accounts} accounts on {networks} "
+                        "loopback sandboxes ({channels}). Nothing leaves this machine.",
+                        campaign=source.campaign_path.name,
+                        folder=workspace.root,
+                        accounts=len(workspace.accounts),
+                        networks=len(networks),
+                        channels=", ".join(channels_needed),
+                    )
+                ),
+                style="bold",
+            )
         )
         with _environment(workspace.environ):
             settings = load_settings(workspace.config_path, environ=os.environ)
@@ -252,28 +265,39 @@ def run_demo(
                 approved = _approve_all(store, campaign.slug, datetime.now(UTC))
                 if approved:
                     console.print(
-                        f"Four eyes: {REVIEWER} approved {approved} posts written by "
-                        f"{DEMO_ACTOR} (in the rehearsal's copy only)."
+                        tr(
+                            "Four eyes: {reviewer} approved {count} posts written by {author} "
+                            "(in the rehearsal's copy only).",
+                            reviewer=REVIEWER,
+                            count=approved,
+                            author=DEMO_ACTOR,
+                        )
                     )
                 clock = _compress(store, campaign.slug, span, datetime.now(UTC))
                 console.print(
-                    f"Compressed clock: {clock.describe()}. Posts go out from "
-                    f"{clock.start.astimezone():%H:%M:%S} to "
-                    f"{(clock.start + span).astimezone():%H:%M:%S} (local time)."
+                    tr(
+                        "Compressed clock: {clock}. Posts go out from {start} to {end} "
+                        "(local time).",
+                        clock=clock.describe(),
+                        start=clock.start.astimezone().strftime("%H:%M:%S"),
+                        end=(clock.start + span).astimezone().strftime("%H:%M:%S"),
+                    )
                 )
                 counts = _play(store, settings, campaign.slug, clock, networks, seed, console)
                 console.print()
-                console.print("Collecting figures from every network …")
+                console.print(tr("Collecting figures from every network …"))
                 channels = ConfiguredChannels(settings, timeout=10)
                 sweep = collect(store, channels, datetime.now(UTC), everything=True)
                 collect_hashtag_use(
                     store, channels, datetime.now(UTC), accounts=settings.accounts, report=sweep
                 )
-                console.print(Text(one_line(f"metrics: {sweep.summary()}")))
+                console.print(Text(one_line(tr("metrics: {summary}", summary=sweep.summary()))))
                 as_of = _map_back(store, campaign.slug, clock, datetime.now(UTC))
                 console.print(
-                    "The report shows the rehearsal on the campaign's own days "
-                    "(the compressed clock mapped back; delays as measured)."
+                    tr(
+                        "The report shows the rehearsal on the campaign's own days "
+                        "(the compressed clock mapped back; delays as measured)."
+                    )
                 )
                 report = replace(
                     build_report(store, campaign.slug, now=as_of),
@@ -288,7 +312,15 @@ def run_demo(
                 store.dispose()
         seconds = time.monotonic() - began
         console.print(
-            Text(one_line(f"HTML report: {html_report.resolve()}  ({seconds:.0f} s in all)"))
+            Text(
+                one_line(
+                    tr(
+                        "HTML report: {path}  ({seconds} s in all)",
+                        path=html_report.resolve(),
+                        seconds=round(seconds),
+                    )
+                )
+            )
         )
         return DemoResult(workspace, counts, html_report, seconds)
     finally:

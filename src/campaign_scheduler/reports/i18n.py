@@ -8,10 +8,13 @@ geplant/veröffentlicht/fehlgeschlagen/abgelaufen); numbers use the German separ
 from __future__ import annotations
 
 import enum
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from campaign_scheduler.uilang import N_, tr
 
 
 class Lang(enum.StrEnum):
@@ -27,276 +30,122 @@ def language_of(code: str | None) -> Lang:
 #: Shown where a figure is not known. Never 0.
 MISSING = "—"
 
-_TEXT: dict[str, tuple[str, str]] = {
-    # (German, English)
-    "title": ("Reichweitenbericht", "Reach report"),
-    "campaign": ("Kampagne", "Campaign"),
-    "event": ("Veranstaltung", "Event"),
-    "hashtag": ("Hashtag", "Hashtag"),
-    "generated": ("Stand", "As of"),
-    "timezone": ("Zeitzone", "Time zone"),
-    "summary": ("Überblick", "Summary"),
-    "deliveries": ("Veröffentlichungen", "Deliveries"),
-    "by.sender": ("Veröffentlichungen nach Absender", "Deliveries by sender"),
-    "by.channel": ("Veröffentlichungen nach Kanal", "Deliveries by channel"),
-    "by.day": ("Veröffentlichungen nach Tag", "Deliveries by day"),
-    "by.post": ("Veröffentlichungen nach Beitrag", "Deliveries by post"),
-    "col.sender": ("Absender", "Sender"),
-    "col.channel": ("Kanal", "Channel"),
-    "col.day": ("Tag", "Day"),
-    "col.post": ("Beitrag", "Post"),
-    "col.account": ("Konto", "Account"),
-    "col.state": ("Status", "State"),
-    "col.reason": ("Grund", "Reason"),
-    "col.count": ("Anzahl", "Count"),
-    "col.countdown": ("Countdown", "Countdown"),
-    "col.rank": ("Rang", "Rank"),
-    "col.published_at": ("Veröffentlicht am", "Published"),
-    "col.link": ("Link", "Link"),
-    "col.figure": ("Kennzahl", "Figure"),
-    "col.total": ("Gesamt", "Total"),
-    "col.providers": ("Geliefert von", "Provided by"),
-    "col.first_post": ("Beim ersten Beitrag", "At first post"),
-    "col.last_post": ("Beim letzten Beitrag", "At last post"),
-    "col.posts": ("Beiträge", "Posts"),
-    "col.authors": ("Verschiedene Konten", "Unique authors"),
-    "col.measured": ("Gemessen", "Measured"),
-    "total": ("Gesamt", "Total"),
-    "planned": ("geplant", "planned"),
-    "published": ("veröffentlicht", "published"),
-    "failed": ("fehlgeschlagen", "failed"),
-    "expired": ("abgelaufen", "expired"),
-    "cancelled": ("zurückgezogen", "cancelled"),
-    "unknown": ("ungeklärt", "unknown"),
-    "open": ("offen", "open"),
-    "reasons": ("Gründe für nicht veröffentlichte Beiträge", "Why deliveries did not go out"),
-    "no_reasons": (
-        "Alle geplanten Beiträge sind erschienen oder stehen noch aus.",
-        "Nothing failed, expired, was cancelled or is unknown.",
+_TEXT: dict[str, str] = {
+    # key: English msgid (German in the gettext catalog)
+    "title": N_("Reach report"),
+    "campaign": N_("Campaign"),
+    "event": N_("Event"),
+    "hashtag": N_("Hashtag"),
+    "generated": N_("As of"),
+    "timezone": N_("Time zone"),
+    "summary": N_("Summary"),
+    "deliveries": N_("Deliveries"),
+    "by.sender": N_("Deliveries by sender"),
+    "by.channel": N_("Deliveries by channel"),
+    "by.day": N_("Deliveries by day"),
+    "by.post": N_("Deliveries by post"),
+    "col.sender": N_("Sender"),
+    "col.channel": N_("Channel"),
+    "col.day": N_("Day"),
+    "col.post": N_("Post"),
+    "col.account": N_("Account"),
+    "col.state": N_("State"),
+    "col.reason": N_("Reason"),
+    "col.count": N_("Count"),
+    "col.countdown": N_("Countdown"),
+    "col.rank": N_("Rank"),
+    "col.published_at": N_("Published"),
+    "col.link": N_("Link"),
+    "col.figure": N_("Figure"),
+    "col.total": N_("Total"),
+    "col.providers": N_("Provided by"),
+    "col.first_post": N_("At first post"),
+    "col.last_post": N_("At last post"),
+    "col.posts": N_("Posts"),
+    "col.authors": N_("Unique authors"),
+    "col.measured": N_("Measured"),
+    "total": N_("Total"),
+    "planned": N_("planned"),
+    "published": N_("published"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
+    "unknown": N_("unknown"),
+    "open": N_("open"),
+    "reasons": N_("Why deliveries did not go out"),
+    "no_reasons": N_("Nothing failed, expired, was cancelled or is unknown."),
+    "punctuality": N_("Punctuality"),
+    "lag.median": N_("Lag (median)"),
+    "lag.p95": N_("Lag (95th percentile)"),
+    "lag.max": N_("Lag (maximum)"),
+    "lag.within": N_("Within 1 minute"),
+    "engagement": N_("Engagement and reach by channel"),
+    "figures.sender": N_("Engagement and reach by sender"),
+    "figures.day": N_("Engagement and reach by day"),
+    "figures.post": N_("Engagement and reach by post"),
+    "likes": N_("Likes"),
+    "reposts": N_("Reposts"),
+    "replies": N_("Replies"),
+    "quotes": N_("Quotes"),
+    "views": N_("Impressions"),
+    "reach": N_("Reach"),
+    "clicks": N_("Clicks"),
+    "interactions": N_("Engagement"),
+    "providers": N_("Which networks provide which figure"),
+    "nobody": N_("no network"),
+    "followers": N_("Followers at publishing time"),
+    "top": N_("Top posts by engagement"),
+    "no_top": N_("No figures yet."),
+    "timeline": N_("Countdown: planned and published per day"),
+    "hashtag_use": N_("Use of the hashtag by others"),
+    "hashtag_days": N_("Use per day"),
+    "no_hashtag": N_("No posts by others with the hashtag found."),
+    "notes": N_("Definitions"),
+    "chart.outcomes": N_("Planned and published"),
+    "chart.outcomes.desc": N_("Bar chart: planned and published deliveries per {group}."),
+    "chart.engagement": N_("Engagement by channel"),
+    "chart.engagement.desc": N_(
+        "Stacked bar chart: likes, reposts, replies and quotes per channel."
     ),
-    "punctuality": ("Pünktlichkeit", "Punctuality"),
-    "lag.median": ("Verzögerung (Median)", "Lag (median)"),
-    "lag.p95": ("Verzögerung (95. Perzentil)", "Lag (95th percentile)"),
-    "lag.max": ("Verzögerung (Maximum)", "Lag (maximum)"),
-    "lag.within": ("Innerhalb 1 Minute", "Within 1 minute"),
-    "engagement": ("Interaktionen und Reichweite nach Kanal", "Engagement and reach by channel"),
-    "figures.sender": (
-        "Interaktionen und Reichweite nach Absender",
-        "Engagement and reach by sender",
+    "chart.timeline": N_("Countdown timeline"),
+    "chart.timeline.desc": N_(
+        "Column chart per day up to the event (T-0): planned and published deliveries."
     ),
-    "figures.day": ("Interaktionen und Reichweite nach Tag", "Engagement and reach by day"),
-    "figures.post": ("Interaktionen und Reichweite nach Beitrag", "Engagement and reach by post"),
-    "likes": ("„Gefällt mir“", "Likes"),
-    "reposts": ("Geteilt", "Reposts"),
-    "replies": ("Antworten", "Replies"),
-    "quotes": ("Zitate", "Quotes"),
-    "views": ("Impressionen", "Impressions"),
-    "reach": ("Reichweite", "Reach"),
-    "clicks": ("Klicks", "Clicks"),
-    "interactions": ("Interaktionen", "Engagement"),
-    "providers": (
-        "Welche Netzwerke welche Kennzahl liefern",
-        "Which networks provide which figure",
+    "chart.hashtag": N_("Hashtag use over time"),
+    "chart.hashtag.desc": N_(
+        "Columns: posts by others with the hashtag per day; line: unique authors per day."
     ),
-    "nobody": ("kein Netzwerk", "no network"),
-    "followers": ("Follower zum Zeitpunkt der Veröffentlichung", "Followers at publishing time"),
-    "top": ("Beiträge mit den meisten Interaktionen", "Top posts by engagement"),
-    "no_top": ("Noch keine Messwerte.", "No figures yet."),
-    "timeline": (
-        "Countdown: geplant und veröffentlicht je Tag",
-        "Countdown: planned and published per day",
-    ),
-    "hashtag_use": ("Verwendung des Hashtags durch andere", "Use of the hashtag by others"),
-    "hashtag_days": ("Verwendung je Tag", "Use per day"),
-    "no_hashtag": (
-        "Keine Beiträge anderer mit dem Hashtag gefunden.",
-        "No posts by others with the hashtag found.",
-    ),
-    "notes": ("Erläuterungen", "Definitions"),
-    "chart.outcomes": ("Geplant und veröffentlicht", "Planned and published"),
-    "chart.outcomes.desc": (
-        "Balkendiagramm: geplante und veröffentlichte Beiträge je {group}.",
-        "Bar chart: planned and published deliveries per {group}.",
-    ),
-    "chart.engagement": ("Interaktionen nach Kanal", "Engagement by channel"),
-    "chart.engagement.desc": (
-        "Gestapeltes Balkendiagramm: „Gefällt mir“, Geteilt, Antworten und Zitate je Kanal.",
-        "Stacked bar chart: likes, reposts, replies and quotes per channel.",
-    ),
-    "chart.timeline": ("Countdown-Zeitleiste", "Countdown timeline"),
-    "chart.timeline.desc": (
-        "Säulendiagramm je Tag bis zur Veranstaltung (T-0): geplante und veröffentlichte Beiträge.",
-        "Column chart per day up to the event (T-0): planned and published deliveries.",
-    ),
-    "chart.hashtag": ("Hashtag-Verwendung im Zeitverlauf", "Hashtag use over time"),
-    "chart.hashtag.desc": (
-        "Säulen: Beiträge anderer mit dem Hashtag je Tag; Linie: verschiedene Konten je Tag.",
-        "Columns: posts by others with the hashtag per day; line: unique authors per day.",
-    ),
-    "chart.empty": ("keine Daten", "no data"),
-    "summary.tag_posts": ("Beiträge anderer mit dem Hashtag", "Posts by others with the hashtag"),
-    "summary.tag_authors": (
-        "Verschiedene Konten mit dem Hashtag",
-        "Unique authors using the hashtag",
-    ),
+    "chart.empty": N_("no data"),
+    "summary.tag_posts": N_("Posts by others with the hashtag"),
+    "summary.tag_authors": N_("Unique authors using the hashtag"),
 }
 
 
-def _duration_words(text: str, lang: Lang) -> str:
-    """``2h`` -> ``2 Stunden`` / ``2 hours``; ``1h30m`` -> ``1 Stunde 30 Minuten``."""
-    names = {
-        "d": (("Tag", "Tage"), ("day", "days")),
-        "h": (("Stunde", "Stunden"), ("hour", "hours")),
-        "m": (("Minute", "Minuten"), ("minute", "minutes")),
-        "s": (("Sekunde", "Sekunden"), ("second", "seconds")),
-    }
-    parts = []
-    for amount, unit in re.findall(r"(\d+)([dhms])", text):
-        german, english = names[unit]
-        singular, plural = german if lang is Lang.DE else english
-        parts.append(f"{amount} {singular if amount == '1' else plural}")
-    return " ".join(parts) or text
-
-
-#: The reasons the scheduler itself writes, worded for readers of the report (leadership, a
-#: ministry): no configuration keys. (pattern, German, English); a network's message is kept.
-_REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (
-        re.compile(r"^not published before its deadline \(not_after\): "),
-        "nicht vor Ablauf seiner Frist erschienen: ",
-        "not published before its deadline: ",
+#: Footnotes, in order (English msgids).
+NOTES: tuple[str, ...] = (
+    N_(
+        "Reach: the number of distinct accounts a post was shown to at least once, as the network counts them. Sums over several posts count an account that saw several posts more than once. Only some networks report it (e.g. LinkedIn, Instagram, Facebook)."
     ),
-    (
-        re.compile(r"^more than (\S+) \(rules\.grace\) late: "),
-        "nicht innerhalb von {duration} nach dem geplanten Zeitpunkt erschienen: ",
-        "not published within {duration} of its planned time: ",
+    N_(
+        "Impressions: how often a post was displayed, repeated displays to the same account included (called “views” by some networks)."
     ),
-    (
-        re.compile(r"no daemon published it in time$"),
-        "der Veröffentlichungsdienst lief zu dieser Zeit nicht",
-        "the publishing service was not running at the time",
+    N_(
+        "Engagement (interactions): likes + reposts + replies + quotes, as far as the network reports them. Clicks are not included; they are shown separately because only a few networks report them."
     ),
-    (
-        re.compile(r"it was never approved$"),
-        "der Beitrag wurde nicht freigegeben",
-        "the post was never approved",
+    N_(
+        "Mastodon, Bluesky and Telegram provide no impressions; Telegram's Bot API provides no figures at all. For these networks the report shows “—”, not a number."
     ),
-    (
-        re.compile(r"(\d+) attempt\(s\) failed \("),
-        "{g1} Versuch(e) schlugen fehl (",
-        "{g1} attempt(s) failed (",
+    N_(
+        "“—” means the network does not provide this figure, or nothing has been measured yet. A dash is never a zero."
     ),
-    (
-        re.compile(r"account (\S+) needed attention \("),
-        "das Konto {g1} musste geprüft werden (",
-        "the account {g1} needed checking (",
+    N_(
+        "Every figure comes from the latest measurement of each post on each channel. Followers: the account's followers at the first measurement after publishing – context, not reach."
     ),
-    (re.compile(r"^cancelled by "), "zurückgezogen von ", "withdrawn by "),
-    (re.compile(r"^draft removed$"), "Entwurf gelöscht", "draft deleted"),
-    (
-        re.compile(r"^account no longer targeted by the draft$"),
-        "Konto im Entwurf nicht mehr vorgesehen",
-        "the draft no longer names this account",
+    N_(
+        "Punctuality: the lag from the planned time to publication. Median: half of the deliveries went out faster; 95th percentile: 95 % went out faster."
     ),
-    (
-        re.compile(r"^held: the account needs attention$"),
-        "angehalten: das Konto muss geprüft werden",
-        "held: the account needs checking",
-    ),
-)
-
-
-#: Footnotes, in order: (German, English).
-NOTES: tuple[tuple[str, str], ...] = (
-    (
-        (
-            "Reichweite: Zahl der verschiedenen Konten, denen ein Beitrag mindestens einmal "
-            "angezeigt wurde, so wie das Netzwerk sie zählt. Summen über mehrere Beiträge zählen "
-            "ein Konto, das mehrere Beiträge gesehen hat, mehrfach. Nur einige Netzwerke melden "
-            "sie (z. B. LinkedIn, Instagram, Facebook)."
-        ),
-        (
-            "Reach: the number of distinct accounts a post was shown to at least once, as the "
-            "network counts them. Sums over several posts count an account that saw several posts "
-            "more than once. Only some networks report it (e.g. LinkedIn, Instagram, Facebook)."
-        ),
-    ),
-    (
-        (
-            "Impressionen: wie oft ein Beitrag angezeigt wurde, wiederholte Anzeigen bei "
-            "demselben Konto eingeschlossen (bei manchen Netzwerken „Aufrufe“ oder „Views“)."
-        ),
-        (
-            "Impressions: how often a post was displayed, repeated displays to the same account "
-            "included (called “views” by some networks)."
-        ),
-    ),
-    (
-        (
-            "Interaktionen: Summe aus „Gefällt mir“, Geteilt, Antworten und Zitaten, soweit das "
-            "Netzwerk sie meldet. Klicks sind nicht enthalten und werden getrennt ausgewiesen, "
-            "weil nur wenige Netzwerke sie melden."
-        ),
-        (
-            "Engagement (interactions): likes + reposts + replies + quotes, as far as the network "
-            "reports them. Clicks are not included; they are shown separately because only a few "
-            "networks report them."
-        ),
-    ),
-    (
-        (
-            "Mastodon, Bluesky und Telegram stellen keine Impressionen bereit; Telegram liefert "
-            "über die Bot-API gar keine Kennzahlen. Bei diesen Netzwerken steht „—“ statt einer Zahl."
-        ),
-        (
-            "Mastodon, Bluesky and Telegram provide no impressions; Telegram's Bot API provides no "
-            "figures at all. For these networks the report shows “—”, not a number."
-        ),
-    ),
-    (
-        (
-            "„—“ bedeutet: Das Netzwerk liefert diese Kennzahl nicht, oder es liegt noch keine "
-            "Messung vor. Ein Strich ist nie eine Null."
-        ),
-        (
-            "“—” means the network does not provide this figure, or nothing has been measured yet. "
-            "A dash is never a zero."
-        ),
-    ),
-    (
-        (
-            "Alle Kennzahlen stammen aus der jeweils letzten Messung je Beitrag und Kanal. "
-            "Follower: Zahl der Follower des Kontos bei der ersten Messung nach der "
-            "Veröffentlichung – Kontext, keine Reichweite."
-        ),
-        (
-            "Every figure comes from the latest measurement of each post on each channel. "
-            "Followers: the account's followers at the first measurement after publishing – "
-            "context, not reach."
-        ),
-    ),
-    (
-        (
-            "Pünktlichkeit: Verzögerung von der geplanten bis zur tatsächlichen Veröffentlichung. "
-            "Median: Die Hälfte der Beiträge erschien schneller; 95. Perzentil: 95 % erschienen "
-            "schneller."
-        ),
-        (
-            "Punctuality: the lag from the planned time to publication. Median: half of the "
-            "deliveries went out faster; 95th percentile: 95 % went out faster."
-        ),
-    ),
-    (
-        (
-            "Hashtag-Verwendung: Beiträge anderer Konten mit dem Kampagnen-Hashtag (eigene Beiträge "
-            "nicht mitgezählt), soweit das Netzwerk eine Hashtag-Suche bietet. Verschiedene Konten "
-            "werden über den ganzen Zeitraum nur einmal gezählt."
-        ),
-        (
-            "Hashtag use: posts by other accounts with the campaign hashtag (our own posts not "
-            "counted), where the network offers a hashtag search. Unique authors are counted once "
-            "over the whole period."
-        ),
+    N_(
+        "Hashtag use: posts by other accounts with the campaign hashtag (our own posts not counted), where the network offers a hashtag search. Unique authors are counted once over the whole period."
     ),
 )
 
@@ -314,12 +163,10 @@ class Words:
     lang: Lang
 
     def __call__(self, key: str, **values: str) -> str:
-        german, english = _TEXT[key]
-        text = german if self.lang is Lang.DE else english
-        return text.format(**values) if values else text
+        return tr(_TEXT[key], self.lang.value, **values)
 
     def notes(self) -> list[str]:
-        return [german if self.lang is Lang.DE else english for german, english in NOTES]
+        return [tr(note, self.lang.value) for note in NOTES]
 
     def channel(self, name: str) -> str:
         from campaign_scheduler.channels.catalog import title_of
@@ -379,21 +226,14 @@ class Words:
             return f"{local:%d.%m.%Y, %H:%M} Uhr"
         return f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M}"
 
-    def reason(self, text: str) -> str:
-        """A delivery's reason for readers: the scheduler's own wording in plain words (no
-        configuration keys), in the report's language; a network's message kept as sent."""
-        for pattern, german, english in _REASONS:
-            wording = german if self.lang is Lang.DE else english
+    def reason(self, text: str, data: Mapping[str, Any] | None = None) -> str:
+        """A delivery's reason for readers: the scheduler's own reasons worded from their key
+        (no configuration keys), in the report's language; a network's message (or a reason
+        without a key) as recorded."""
+        from campaign_scheduler.reasons import Reason
 
-            def reworded(match: re.Match[str], wording: str = wording) -> str:
-                groups = match.groups()
-                values = {f"g{i}": g for i, g in enumerate(groups, start=1)}
-                if groups and "{duration}" in wording:
-                    values["duration"] = _duration_words(groups[0], self.lang)
-                return wording.format_map(values) if values else wording
-
-            text = pattern.sub(reworded, text)
-        return text
+        reason = Reason.from_json(data)
+        return reason.for_readers(self.lang.value) if reason is not None else text
 
     def head(self, key: str) -> str:
         """A column or row heading: the word with a capital first letter."""

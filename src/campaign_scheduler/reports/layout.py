@@ -178,7 +178,7 @@ def _breakdown(report: Report, words: Words) -> Section:
         (
             Cell(group_label(report, words, g)),
             Cell(words.state(r.state)),
-            Cell(words.reason(r.reason) or "—"),
+            Cell(words.reason(r.reason, r.data) or "—"),
             _n(words, r.count),
         )
         for g in report.groups

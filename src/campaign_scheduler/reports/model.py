@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 #: Report figures in display order: the columns of ``metric_snapshot`` summed per group.
 FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes", "views", "reach", "clicks")
@@ -72,6 +73,9 @@ class Reason:
     state: str
     reason: str
     count: int
+    #: The scheduler's own reason as key and values (campaign_scheduler.reasons); None for a
+    #: network's message, which is shown as sent.
+    data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

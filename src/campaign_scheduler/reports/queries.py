@@ -99,6 +99,7 @@ W = Table(
     Column("post", String(300)),
     Column("state", String(20)),
     Column("reason", Text),
+    Column("reason_data", Text),  # the key and values of the scheduler's own reason, as JSON
     Column("due_day", String(10)),
     Column("published_day", String(10)),
     Column("published_at", UTCDateTime()),
@@ -162,6 +163,7 @@ def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Ite
             P.key,
             D.state,
             func.coalesce(D.state_reason, D.last_error, ""),
+            case((D.state_reason.is_not(None), cast(D.state_reason_data, Text))),
             days.of(D.due_at),
             case((published, days.of(D.published_at))),
             D.published_at,
@@ -276,18 +278,32 @@ def totals_by(
     ]
 
 
+def _loaded(data: str | None) -> dict[str, Any] | None:
+    import json
+
+    if not data:
+        return None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reason]]:
     """Why deliveries did not go out, grouped by identical reason and counted."""
     count = func.count()
     query = (
-        select(group.key, W.c.state, W.c.reason, count)
+        select(group.key, W.c.state, W.c.reason, W.c.reason_data, count)
         .where(W.c.state.in_(REASON_STATES))
-        .group_by(group.key, W.c.state, W.c.reason)
+        .group_by(group.key, W.c.state, W.c.reason, W.c.reason_data)
         .order_by(group.key, count.desc(), W.c.state, W.c.reason)
     )
     result: dict[str, list[Reason]] = {}
-    for key, state, text, number in connection.execute(query):
-        result.setdefault(str(key), []).append(Reason(state, text or "", int(number)))
+    for key, state, text, data, number in connection.execute(query):
+        result.setdefault(str(key), []).append(
+            Reason(state, text or "", int(number), _loaded(data))
+        )
     return result
 
 

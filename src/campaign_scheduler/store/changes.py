@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import CampaignSchedulerError, ConflictError, NotFoundError
+from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
     WAITING,
@@ -86,13 +87,15 @@ def _audit(
 
 
 def _set_state(
-    delivery: DeliveryRecord, state: DeliveryState, reason: str | None, now: datetime
+    delivery: DeliveryRecord, state: DeliveryState, reason: Reason | str | None, now: datetime
 ) -> None:
     """Change a delivery as a person asked. The flush is a compare-and-set on the version the
     command read (see ``DeliveryRecord.__mapper_args__``): if a daemon changed the delivery
     meanwhile, the whole command rolls back with a ConflictError."""
     delivery.state = state.value
-    delivery.state_reason = reason
+    # The scheduler's own reasons keep their key for readers (campaign_scheduler.reasons).
+    delivery.state_reason = reason.record() if isinstance(reason, Reason) else reason
+    delivery.state_reason_data = reason.as_json() if isinstance(reason, Reason) else None
     delivery.next_attempt_at = None
     delivery.version += 1
     delivery.updated_at = now
@@ -136,7 +139,9 @@ def cancel(
             if state in WAITING and delivery.may_be_out:
                 lines.append(f"{key} on {name} " + MAYBE_OUT_NOTE.format(state=state.value))
             elif _changeable(delivery):
-                _set_state(delivery, DeliveryState.CANCELLED, f"cancelled by {actor}", now)
+                _set_state(
+                    delivery, DeliveryState.CANCELLED, Reason("cancelled_by", {"actor": actor}), now
+                )
                 _audit(session, now, actor, "delivery.cancelled", campaign, post, delivery)
                 lines.append(f"cancelled {key} on {name}")
             elif state is DeliveryState.PUBLISHED:
@@ -285,7 +290,7 @@ def resolve(
                 _set_state(
                     delivery,
                     DeliveryState.EXPIRED,
-                    f"not published (said {actor}) and its deadline has passed",
+                    Reason("said_not_published_expired", {"actor": actor}),
                     now,
                 )
                 message = f"{key} on {account}: not published, and too late to try again: expired"

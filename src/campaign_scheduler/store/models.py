@@ -185,6 +185,9 @@ class DeliveryRecord(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING.value)
     state_reason: Mapped[str | None] = mapped_column(Text)
+    #: The scheduler's own reason as key and values (campaign_scheduler.reasons.Reason), so
+    #: that readers get it worded in their language; None for a network's message or none.
+    state_reason_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]

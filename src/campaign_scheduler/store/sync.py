@@ -21,6 +21,7 @@ from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.drafts import Draft
 from campaign_scheduler.errors import ConflictError
 from campaign_scheduler.planning import IntendedDelivery, media_fingerprint, post_hash
+from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
     OUT_OR_MAYBE_OUT,
@@ -34,10 +35,10 @@ from campaign_scheduler.store.models import (
     utcnow,
 )
 
-REASON_DRAFT_REMOVED = "draft removed"
+REASON_DRAFT_REMOVED = Reason("draft_removed")
 #: How many refused deliveries a refused load names (the rest are counted).
 CONFLICTS_SHOWN = 20
-REASON_CHANNEL_REMOVED = "account no longer targeted by the draft"
+REASON_CHANNEL_REMOVED = Reason("channel_removed")
 #: States a changed or returning draft may put back to pending.
 RESTARTABLE = frozenset(
     {DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.FAILED, DeliveryState.EXPIRED}
@@ -326,8 +327,8 @@ class _Sync:
                 self._rewrite_delivery(delivery, item)
                 details.append(f"~ {item.account.name}")
             elif state is DeliveryState.CANCELLED and delivery.state_reason in (
-                REASON_DRAFT_REMOVED,
-                REASON_CHANNEL_REMOVED,
+                REASON_DRAFT_REMOVED.record(),
+                REASON_CHANNEL_REMOVED.record(),
             ):
                 self._set_state(delivery, DeliveryState.PENDING, None)
                 details.append(f"+ {item.account.name} (restored)")
@@ -375,17 +376,18 @@ class _Sync:
         delivery.next_attempt_at = None
 
     def _set_state(
-        self, delivery: DeliveryRecord, state: DeliveryState, reason: str | None
+        self, delivery: DeliveryRecord, state: DeliveryState, reason: Reason | None
     ) -> None:
         old = delivery.state
         delivery.state = state.value
-        delivery.state_reason = reason
+        delivery.state_reason = reason.record() if reason is not None else None
+        delivery.state_reason_data = reason.as_json() if reason is not None else None
         delivery.version += 1
         self._audit(
             "delivery.state",
             post_key=delivery.post.key if delivery.post else None,
             delivery_id=delivery.id,
-            detail={"from": old, "to": state.value, "reason": reason},
+            detail={"from": old, "to": state.value, "reason": delivery.state_reason},
         )
 
     def _remove_post(self, post: PostRecord) -> None:

@@ -1,0 +1,129 @@
+"""Why a delivery is where it is: a stable key with values, worded when shown.
+
+The scheduler writes each of its own reasons as a :class:`Reason`: the delivery keeps the
+English wording for the record (``state_reason``, as ``history`` and the audit trail show it)
+and the key with its values (``state_reason_data``). Readers get the reason worded for them in
+their language from the key (:meth:`Reason.for_readers`): the report says "not published within
+2 hours of its planned time" instead of "more than 2h (rules.grace) late", in German or English,
+without parsing the English text. A network's own message is a value, kept as sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from campaign_scheduler.uilang import N_, tr, trn
+
+#: key -> (the record's English wording, the readers' wording as msgid). ``{why}`` is a nested
+#: reason; ``{grace}`` a duration in seconds.
+WORDINGS: dict[str, tuple[str, str]] = {
+    "deadline": (
+        "not published before its deadline (not_after): {why}",
+        N_("not published before its deadline: {why}"),
+    ),
+    "late": (
+        "more than {grace} (rules.grace) late: {why}",
+        N_("not published within {grace} of its planned time: {why}"),
+    ),
+    "never_approved": ("it was never approved", N_("the post was never approved")),
+    "account_attention": (
+        "account {account} needed attention ({detail})",
+        N_("the account {account} needed checking ({detail})"),
+    ),
+    "attempts_failed": (
+        "{count} attempt(s) failed ({error})",
+        N_("{count} attempt(s) failed ({error})"),
+    ),
+    "no_daemon": (
+        "no daemon published it in time",
+        N_("the publishing service was not running at the time"),
+    ),
+    "cancelled_by": ("cancelled by {actor}", N_("withdrawn by {actor}")),
+    "draft_removed": ("draft removed", N_("draft deleted")),
+    "channel_removed": (
+        "account no longer targeted by the draft",
+        N_("the draft no longer names this account"),
+    ),
+    "held": ("held: the account needs attention", N_("held: the account needs checking")),
+    "said_not_published_expired": (
+        "not published (said {actor}) and its deadline has passed",
+        N_("not published (said {actor}) and its deadline has passed"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.key not in WORDINGS:
+            raise KeyError(f"no wording for the reason {self.key!r}")
+
+    def record(self) -> str:
+        """The English wording the delivery's record keeps (``state_reason``)."""
+        return WORDINGS[self.key][0].format(**self._filled(None))
+
+    def for_readers(self, lang: str) -> str:
+        """The reason worded for readers in ``lang`` (no configuration keys)."""
+        return tr(WORDINGS[self.key][1], lang, **self._filled(lang))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            **{k: v.as_json() if isinstance(v, Reason) else v for k, v in self.values.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Reason | None:
+        """The reason stored with a delivery; None for none or an unknown key (an older or
+        newer program's), whose English record then stands as it is."""
+        if not isinstance(data, Mapping) or data.get("key") not in WORDINGS:
+            return None
+        values = {}
+        for name, value in data.items():
+            if name == "key":
+                continue
+            nested = cls.from_json(value) if isinstance(value, Mapping) else None
+            if isinstance(value, Mapping) and nested is None:
+                return None
+            values[name] = nested if nested is not None else value
+        return cls(str(data["key"]), values)
+
+    def _filled(self, lang: str | None) -> dict[str, Any]:
+        filled: dict[str, Any] = {}
+        for name, value in self.values.items():
+            if isinstance(value, Reason):
+                filled[name] = value.record() if lang is None else value.for_readers(lang)
+            elif name == "grace" and isinstance(value, int | float):
+                filled[name] = (
+                    _compact(int(value)) if lang is None else duration_words(int(value), lang)
+                )
+            else:
+                filled[name] = value
+        return filled
+
+
+def _compact(seconds: int) -> str:
+    from datetime import timedelta
+
+    from campaign_scheduler.timeutil import format_duration
+
+    return format_duration(timedelta(seconds=seconds))
+
+
+def duration_words(seconds: int, lang: str) -> str:
+    """``7200`` -> ``2 Stunden`` / ``2 hours``; ``5400`` -> ``1 Stunde 30 Minuten``."""
+    days, rest = divmod(max(0, seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        trn("{n} day", "{n} days", days, lang) if days else "",
+        trn("{n} hour", "{n} hours", hours, lang) if hours else "",
+        trn("{n} minute", "{n} minutes", minutes, lang) if minutes else "",
+        trn("{n} second", "{n} seconds", secs, lang) if secs else "",
+    ]
+    return " ".join(part for part in parts if part) or trn("{n} second", "{n} seconds", 0, lang)
