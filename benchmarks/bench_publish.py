@@ -1,5 +1,10 @@
 """Benchmark the daemon against the Mastodon sandbox.
 
+0. Lag under real network latency: the sandbox adds 250 ms to every call; 30 deliveries due
+   at the same instant on 30 accounts, and the shipped campaign's calendar (its instants
+   compressed to a few seconds apart, each sender's drafts to as many accounts as it has).
+   Lag is measured to the moment the network's answer left (arrival + the added latency), the
+   baseline is one round trip.
 1. Lag from due time to the request reaching the sandbox, with N deliveries due within one
    minute (N = 1,000 and 10,000 by default), one `campaign run` daemon on SQLite.
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
@@ -10,7 +15,7 @@ Every figure is also given as a ratio to a baseline measured in the same run: la
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
 against an idle `python -c` process.
 
-    .venv/bin/python benchmarks/bench_publish.py [--quick] [--postgres URL]
+    .venv/bin/python benchmarks/bench_publish.py [--quick] [--postgres URL] [--only latency,...]
 """
 
 from __future__ import annotations
@@ -103,6 +108,154 @@ def lag_run(deliveries: int, rtt_ms: float) -> dict[str, float]:
     return {"p50_ms": p50, "p99_ms": p99, "max_ms": max(lags), "p50_ratio": p50 / rtt_ms}
 
 
+SHIPPED_CONFIG = ROOT / "config.example.toml"
+
+
+class BurstCampaign:
+    """A campaign live now with several senders, each with ``n`` Mastodon sandbox accounts."""
+
+    def __init__(self, root: Path, sandbox: MastodonSandbox, senders: dict[str, int]) -> None:
+        self.root, self.sandbox = root, sandbox
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        (root / "campaign").mkdir(parents=True)
+        sender_tables = "".join(
+            f'\n[[senders]]\nslug = "{slug}"\nname = "{slug.title()}"\n' for slug in senders
+        )
+        (root / "campaign" / "live.toml").write_text(
+            '[campaign]\nslug = "live"\nname = "Live"\nhashtag = "#5malklug"\n'
+            'timezone = "Europe/Berlin"\nlanguage = "de"\n\n[event]\n'
+            f'name = "Smart Cities: Konferenz"\nstart = "{self.now + timedelta(days=7):%Y-%m-%dT%H:%M:%S+00:00}"\n'
+            '\n[rules]\nmin_gap = "0m"\ngrace = "2h"\n' + sender_tables,
+            encoding="utf-8",
+        )
+        self.env: dict[str, str] = {}
+        tables = []
+        for slug, count in senders.items():
+            (root / "posts" / slug).mkdir(parents=True)
+            for n in range(count):
+                variable = f"BURST_{slug.upper().replace('-', '_')}_{n}"
+                self.env[variable] = sandbox.add_account(f"{slug}{n}")
+                tables.append(
+                    f'[accounts.{slug}-mastodon-{n}]\nchannel = "mastodon"\nsender = "{slug}"\n'
+                    f'base_url = "{sandbox.url}"\ntoken = "env:{variable}"\n'
+                )
+        self.config = root / "config.toml"
+        self.config.write_text(
+            f'[database]\nurl = "sqlite:///{root / "live.db"}"\n\n[paths]\n'
+            'campaign = "campaign/live.toml"\n\n[daemon]\nreconcile = "5s"\n\n' + "\n".join(tables),
+            encoding="utf-8",
+        )
+
+    def draft(self, sender: str, name: str, at: datetime, text: str) -> None:
+        (self.root / "posts" / sender / f"{name}.md").write_text(
+            f'+++\nat = "{at.isoformat()}"\nchannels = ["mastodon"]\n+++\n{text}\n',
+            encoding="utf-8",
+        )
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "campaign_scheduler", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                **self.env,
+            },
+            timeout=300,
+            check=False,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "campaign_scheduler", "--config", str(self.config), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                **self.env,
+            },
+        )
+
+
+def shipped_shape() -> tuple[dict[str, int], list[tuple[str, int]]]:
+    """The shipped campaign's accounts per sender, and its drafts as (sender, instant index):
+    every distinct due moment of the calendar becomes one instant, in order."""
+    from campaign_scheduler.config import load_settings
+    from campaign_scheduler.rules import check
+
+    result = check(load_settings(SHIPPED_CONFIG, environ={}))
+    accounts: dict[str, set[str]] = {}
+    drafts: dict[tuple[str, datetime], str] = {}
+    for delivery in result.deliveries:
+        sender = delivery.account.sender
+        accounts.setdefault(sender, set()).add(delivery.account.name)
+        assert delivery.due_at is not None
+        drafts[(delivery.draft.key, delivery.due_at)] = sender
+    instants = sorted({at for _key, at in drafts})
+    index = {at: n for n, at in enumerate(instants)}
+    return (
+        {sender: len(names) for sender, names in accounts.items()},
+        [
+            (sender, index[at])
+            for (_key, at), sender in sorted(drafts.items(), key=lambda d: d[0][1])
+        ],
+    )
+
+
+def latency_run(
+    senders: dict[str, int], drafts: list[tuple[str, int]], delay: float
+) -> list[float]:
+    """Lags (ms) from due to the answer, every call ``delay`` s long; instants 2 s apart."""
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        sandbox.delay = delay
+        burst = BurstCampaign(Path(folder), sandbox, senders)
+        first_due = burst.now + timedelta(seconds=20)
+        due_of: dict[str, datetime] = {}
+        expected = 0
+        for n, (sender, instant) in enumerate(drafts):
+            at = first_due + timedelta(seconds=2 * instant)
+            text = f"Takt {n} #5malklug"
+            burst.draft(sender, f"{n:04d}", at, text)
+            due_of[text] = at
+            expected += senders[sender]
+        loaded = burst.run("load")
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        daemon = burst.start("run")
+        try:
+            until = time.monotonic() + 60 + 2 * (drafts[-1][1] + 1) + delay * expected
+            while len(sandbox.statuses()) < expected and time.monotonic() < until:
+                time.sleep(0.5)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(60)
+        statuses = sandbox.statuses()
+        assert len(statuses) == expected, f"only {len(statuses)} of {expected} arrived"
+        return [((s.created_at - due_of[s.text]).total_seconds() + delay) * 1000 for s in statuses]
+
+
+def latency_cases(runs: int, delay: float = 0.25) -> None:
+    round_trip = delay * 1000
+    senders, drafts = shipped_shape()
+    cases = [
+        ("30 accounts, one instant", {"soest": 30}, [("soest", 0)]),
+        (
+            f"shipped campaign ({sum(senders.values())} accounts, {len(drafts)} drafts)",
+            senders,
+            drafts,
+        ),
+    ]
+    for label, accounts, shape in cases:
+        results = [latency_run(accounts, shape, delay) for _ in range(runs)]
+        p50 = statistics.median(percentile(r, 0.5) for r in results)
+        p99 = statistics.median(percentile(r, 0.99) for r in results)
+        print(
+            f"lag with {round_trip:.0f} ms per call, {label}, median of {runs}: p50 {p50:.0f} ms, "
+            f"p99 {p99:.0f} ms = one round trip + {p99 - round_trip:.0f} ms "
+            f"(goal: + 100 ms), max {max(max(r) for r in results):.0f} ms"
+        )
+
+
 def throughput_run(deliveries: int, daemons: int, database_url: str | None) -> float:
     drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
@@ -163,7 +316,17 @@ def main() -> None:
         ),
     )
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--only",
+        default="latency,lag,throughput,idle",
+        help="which parts to run (comma-separated: latency, lag, throughput, idle)",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if "latency" in only:
+        latency_cases(args.runs)
+    if not only & {"lag", "throughput", "idle"}:
+        return
 
     with MastodonSandbox() as sandbox:
         rates, rtts = zip(*(baseline_post_rate(sandbox) for _ in range(args.runs)), strict=True)
@@ -171,7 +334,7 @@ def main() -> None:
     print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s, median {rtt:.2f} ms")
 
     sizes = [1000] if args.quick else [1000, 10_000]
-    for size in sizes:
+    for size in sizes if "lag" in only else []:
         runs = [lag_run(size, rtt) for _ in range(1 if size > 1000 else args.runs)]
         p50 = statistics.median(r["p50_ms"] for r in runs)
         p99 = statistics.median(r["p99_ms"] for r in runs)
@@ -187,7 +350,7 @@ def main() -> None:
         ("1 daemon, PostgreSQL", 1, "pg"),
         ("2 daemons, PostgreSQL", 2, "pg"),
     ]
-    for label, daemons, backend in cases:
+    for label, daemons, backend in cases if "throughput" in only else []:
         values = []
         for _ in range(args.runs):
             url = None
@@ -209,6 +372,8 @@ def main() -> None:
             f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate)"
         )
 
+    if "idle" not in only:
+        return
     idle = idle_run(30)
     print(
         f"idle daemon: RSS {idle['rss_mib']:.0f} MiB ({idle['rss_ratio']:.1f}x an idle python), "

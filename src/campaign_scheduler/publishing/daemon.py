@@ -22,7 +22,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -142,6 +141,48 @@ class RecordLedger:
         self.worker.retrying(lambda: mark_not_out(self.worker.store, claim))
 
 
+class _Lanes:
+    """At most ``limit`` threads running lanes; the first runs on the caller's thread.
+
+    A lane's exception is raised again by :meth:`wait`, after every other lane has ended."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._changed = threading.Condition()
+        self._running = 0
+        self._errors: list[Exception] = []
+
+    def run(self, lane: Callable[[], None]) -> None:
+        with self._changed:
+            first = self._running == 0 and not self._errors
+            if not first and self._running >= self.limit:
+                return
+            self._running += 1
+        if first:
+            self._guarded(lane)
+        else:
+            threading.Thread(
+                target=self._guarded, args=(lane,), name="publish", daemon=True
+            ).start()
+
+    def _guarded(self, lane: Callable[[], None]) -> None:
+        try:
+            lane()
+        except Exception as exc:  # noqa: BLE001 - raised again by wait()
+            with self._changed:
+                self._errors.append(exc)
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
+
+    def wait(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._running == 0)
+            if self._errors:
+                raise self._errors[0]
+
+
 class Worker:
     """Claims due deliveries and publishes them until nothing is due (one tick)."""
 
@@ -172,6 +213,9 @@ class Worker:
         self.stop_requested = threading.Event()
         self.started_at = clock()
         self._lock = threading.Lock()
+        #: Claims are taken one at a time within this daemon (they are short, and SQLite
+        #: serialises them anyway); the calls that follow run side by side.
+        self._claiming = threading.Lock()
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -186,20 +230,24 @@ class Worker:
         return report
 
     def _drain(self, claim: Callable[..., Claim | None], report: TickReport) -> None:
-        if self.threads == 1:
-            self._drain_loop(claim, report)
-            return
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="publish") as pool:
-            for future in [
-                pool.submit(self._drain_loop, claim, report) for _ in range(self.threads)
-            ]:
-                future.result()
+        """Publish what ``claim`` hands out until nothing more may go out now.
 
-    def _drain_loop(self, claim: Callable[..., Claim | None], report: TickReport) -> None:
+        Up to :attr:`threads` calls run at once, each on another account: a claim skips
+        accounts with a delivery in flight, so each account's deliveries go out one at a
+        time, in due order. Claims are taken one after another (each committed before its
+        call); a lane that claimed something starts one more lane, and a lane that finds
+        nothing ends. Returns when every lane has recorded its last outcome."""
+        lanes = _Lanes(self.threads)
+        lanes.run(lambda: self._lane(claim, report, lanes))
+        lanes.wait()
+
+    def _lane(self, claim: Callable[..., Claim | None], report: TickReport, lanes: _Lanes) -> None:
         while not self.stop_requested.is_set():
-            claimed = claim(self.store, self.worker_id, self.clock(), self.lease)
+            with self._claiming:
+                claimed = claim(self.store, self.worker_id, self.clock(), self.lease)
             if claimed is None:
                 return
+            lanes.run(lambda: self._lane(claim, report, lanes))  # more may be due
             ledger = RecordLedger(self, threading.Event(), claimed)
             with self._keeping_lease(claimed, ledger):
                 outcome = self.publisher.publish(claimed, self.clock, ledger)

@@ -103,9 +103,23 @@ _PENDING = DeliveryState.PENDING.value
 _PUBLISHING = DeliveryState.PUBLISHING.value
 
 
-def _build_claim_due() -> Any:
+_BUSY = _D.alias("busy")
+#: One call at a time per account, in due order: an account with a delivery in flight (in
+#: this daemon or another) gets nothing new until that call is recorded.
+_ACCOUNT_FREE = ~(
+    select(_BUSY.c.id)
+    .where(_BUSY.c.account_id == _D.c.account_id, _BUSY.c.state == _PUBLISHING)
+    .exists()
+)
+
+
+def _build_pick_due() -> Any:
+    """The most overdue delivery that may go out now, on an account with nothing in flight.
+
+    On PostgreSQL it locks the delivery and its account (``SKIP LOCKED``): two daemons never
+    pick deliveries of one account at once."""
     now = bindparam("now", type_=UTCDateTime())
-    candidate = (
+    return (
         select(_D.c.id)
         .select_from(_JOINED)
         .where(
@@ -115,15 +129,23 @@ def _build_claim_due() -> Any:
             _A.c.needs_attention.is_(False),
             or_(_A.c.rate_limited_until.is_(None), _A.c.rate_limited_until <= now),
             or_(_C.c.require_approval.is_(False), _P.c.approver.is_not(None)),
+            _ACCOUNT_FREE,
         )
         .order_by(_D.c.due_at, _D.c.id)
         .limit(1)
-        .with_for_update(skip_locked=True, of=_D)
-        .scalar_subquery()
+        .with_for_update(skip_locked=True, key_share=True, of=[_D, _A])
     )
+
+
+def _build_claim_due(candidate: Any) -> Any:
+    """Claim ``candidate`` if it is still pending and its account has nothing in flight.
+
+    On PostgreSQL this runs as a statement of its own after :func:`_build_pick_due` took the
+    account's lock, so its snapshot sees a claim another daemon committed meanwhile."""
+    now = bindparam("now", type_=UTCDateTime())
     return (
         update(_D)
-        .where(_D.c.id == candidate, _D.c.state == _PENDING)
+        .where(_D.c.id == candidate, _D.c.state == _PENDING, _ACCOUNT_FREE)
         .values(
             state=_PUBLISHING,
             lease_owner=bindparam("worker"),
@@ -163,7 +185,10 @@ def _build_claim_abandoned() -> Any:
     )
 
 
-_CLAIM_DUE = _build_claim_due()
+_PICK_DUE = _build_pick_due()
+#: SQLite: one statement (``BEGIN IMMEDIATE`` serialises claims); PostgreSQL: pick, then claim.
+_CLAIM_DUE = _build_claim_due(_PICK_DUE.scalar_subquery())
+_CLAIM_PICKED = _build_claim_due(bindparam("picked"))
 _CLAIM_ABANDONED = _build_claim_abandoned()
 _ABANDON_OPEN_ATTEMPTS = (
     update(_T)
@@ -214,10 +239,19 @@ _CLAIM_DETAILS = (
 
 def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Claim the most overdue delivery that may go out now, or return None."""
+    values = {"now": now, "until": now + lease, "worker": worker}
     with store.transaction(write=True) as connection:
-        row = connection.execute(
-            _CLAIM_DUE, {"now": now, "until": now + lease, "worker": worker}
-        ).first()
+        if store.is_sqlite:
+            row = connection.execute(_CLAIM_DUE, values).first()
+        else:
+            row = None
+            for _ in range(3):  # another daemon claimed for the account meanwhile: pick again
+                picked = connection.execute(_PICK_DUE, values).scalar()
+                if picked is None:
+                    return None
+                row = connection.execute(_CLAIM_PICKED, {**values, "picked": picked}).first()
+                if row is not None:
+                    break
         if row is None:
             return None
         return _start_attempt(connection, row[0], row[1], row[2], worker, now)
