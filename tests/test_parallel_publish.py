@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from campaign_scheduler.channels.base import Channel, OutboundPost
 from campaign_scheduler.config import load_settings
+from campaign_scheduler.publishing.accounts import ConfiguredChannels
 from campaign_scheduler.publishing.daemon import Daemon, Worker
 from campaign_scheduler.publishing.publisher import Publisher
 from campaign_scheduler.publishing.queue import claim_due
@@ -206,3 +207,51 @@ def test_campaign_run_publishes_in_parallel_across_accounts_by_default(tmp_path:
             code, output = run.finish(timeout=PATIENCE)
         assert code == 0, output
         assert "5 published" in output
+
+
+def test_the_daemon_keeps_one_adapter_per_account_whatever_the_thread(
+    workspace: Workspace,
+) -> None:
+    """Each account keeps its connection (and login) from one call to the next, whichever
+    of the daemon's threads makes the call; other users keep one adapter per thread."""
+    settings = load_settings(workspace.config_file)
+    seen: dict[bool, list[Channel]] = {True: [], False: []}
+
+    def look(per_account: bool, channels: ConfiguredChannels) -> None:
+        seen[per_account].append(channels.channel_for("soest-mastodon"))
+
+    for per_account in (True, False):
+        channels = ConfiguredChannels(settings, per_account=per_account)
+        for _ in range(2):
+            thread = threading.Thread(target=look, args=(per_account, channels))
+            thread.start()
+            thread.join()
+    assert seen[True][0] is seen[True][1]
+    assert seen[False][0] is not seen[False][1]
+
+
+def test_accounts_due_at_the_next_wake_are_warmed_up_ahead_of_it(
+    drafted: Workspace, store: Store
+) -> None:
+    """Before the wake-up, the daemon asks what a first call would ask (a Mastodon instance's
+    text limit), so that the call goes out at its moment."""
+    before = datetime(2021, 11, 4, 8, 0, tzinfo=UTC)  # soest/01 is due at 08:30 UTC
+    calls = Calls()
+    w = Worker(store, Publisher(calls, media_root=drafted.root / "posts"), clock=lambda: before)
+    warmed: list[list[str]] = []
+    done = threading.Event()
+
+    def warm(names: list[str]) -> None:
+        warmed.append(sorted(names))
+        done.set()
+
+    daemon = Daemon(w, reconcile=timedelta(hours=1), warm=warm)
+    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert done.wait(PATIENCE)
+    finally:
+        daemon.stop()
+        serving.join(PATIENCE)
+    assert warmed[0] == ["soest-mastodon"]  # due at the next wake-up (09:30 Berlin)
+    assert calls.network.posts == []  # (the test's clock never reaches it)

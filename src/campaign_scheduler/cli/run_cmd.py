@@ -100,14 +100,15 @@ def run(
 ) -> None:
     """Publish on schedule until stopped (SIGTERM/SIGINT finish the call in flight)."""
     from campaign_scheduler.linkcards import CachedCards, cache_path
-    from campaign_scheduler.publishing.accounts import ConfiguredChannels
+    from campaign_scheduler.publishing.accounts import ConfiguredChannels, warm_up
     from campaign_scheduler.publishing.daemon import Daemon, Worker
     from campaign_scheduler.publishing.journal import Journal, journal_path_for
     from campaign_scheduler.publishing.publisher import Publisher
 
     _setup_logging(log_json, verbose)
     with opened(ctx) as c, contextlib.ExitStack() as stack:
-        channels = ConfiguredChannels(c.settings)
+        # One call at a time per account: each account keeps one adapter (and connection).
+        channels = ConfiguredChannels(c.settings, per_account=True)
         publisher = Publisher(
             channels,
             media_root=c.settings.posts_path,
@@ -155,6 +156,7 @@ def run(
             return
         # Metrics get their own adapters (and HTTP sessions): reads never queue behind writes.
         readers = ConfiguredChannels(c.settings)
+        warmers = ConfiguredChannels(c.settings, per_account=True)
 
         def collect_metrics(stop: threading.Event) -> None:
             from campaign_scheduler.metrics.collector import collect, collect_hashtag_use
@@ -175,4 +177,5 @@ def run(
             alerts_every=alert_settings.every,
             tokens=refresh_tokens,
             tokens_every=refresh_interval(settings),
+            warm=lambda names: warm_up(warmers, names),
         ).serve()

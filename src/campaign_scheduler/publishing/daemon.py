@@ -38,6 +38,7 @@ from campaign_scheduler.publishing.queue import (
     LeaseLostError,
     Outcome,
     OutcomeKind,
+    accounts_due,
     apply_receipt,
     claim_abandoned,
     claim_due,
@@ -63,6 +64,8 @@ ALERTS_JOB = "alerts"
 TOKENS_JOB = "tokens"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
+#: How long before a wake-up the accounts due then are warmed up (see ``Daemon.warm``).
+WARM_LEAD = timedelta(seconds=10)
 
 
 def new_worker_id() -> str:
@@ -401,8 +404,12 @@ class Daemon:
         metrics_first: timedelta = timedelta(seconds=5),
         tokens: Callable[[], object] | None = None,
         tokens_every: timedelta = timedelta(hours=6),
+        warm: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.worker = worker
+        #: Gets the accounts due at the next wake-up, :data:`WARM_LEAD` before it, on a thread
+        #: of its own (what a first call would ask the network, asked ahead of time).
+        self.warm = warm
         self.reconcile_every = reconcile
         #: The sweep gets the stop event and returns soon after it is set (between reads).
         self.metrics = metrics
@@ -597,6 +604,26 @@ class Daemon:
         self._wake_job = f"{PUBLISH_JOB}-{uuid.uuid4().hex[:8]}"
         self._wake_at = wake
         self._scheduler.add_job(self._job(self._publish), "date", run_date=wake, id=self._wake_job)
+        if self.warm is not None and wake - WARM_LEAD > now:
+            self._scheduler.add_job(
+                self._start_warm_up, "date", run_date=wake - WARM_LEAD, id=f"warm-{self._wake_job}"
+            )
+
+    def _start_warm_up(self) -> None:
+        wake = self._wake_at
+        if wake is None or self.warm is None or self.worker.stop_requested.is_set():
+            return
+        warm = self.warm
+
+        def run() -> None:
+            try:
+                warm(accounts_due(self.worker.store, wake))
+            except Exception:  # a warm-up is not worth stopping the daemon for
+                log.exception("warming up the accounts due at %s failed", wake.isoformat())
+
+        # Never on the scheduler's thread: a network that does not answer must not hold the
+        # wake-up itself. A daemon thread, so a stop never waits for it.
+        threading.Thread(target=run, name="warm-up", daemon=True).start()
 
 
 def active_workers(store: Store, since: datetime) -> list[WorkerRecord]:

@@ -161,9 +161,21 @@ def _build_claim_due(candidate: Any) -> Any:
 
 def _build_claim_abandoned() -> Any:
     now = bindparam("now", type_=UTCDateTime())
+    held = _D.alias("held")
     candidate = (
         select(_D.c.id)
-        .where(_D.c.state == _PUBLISHING, _D.c.lease_until < now)
+        .where(
+            _D.c.state == _PUBLISHING,
+            _D.c.lease_until < now,
+            # One call at a time per account: not while another of its deliveries is held.
+            ~select(held.c.id)
+            .where(
+                held.c.account_id == _D.c.account_id,
+                held.c.state == _PUBLISHING,
+                held.c.lease_until >= now,
+            )
+            .exists(),
+        )
         .order_by(_D.c.lease_until, _D.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -775,6 +787,23 @@ def next_wake(store: Store, now: datetime) -> datetime | None:
         return None
     earliest = min(moments)
     return max(earliest, now)
+
+
+def accounts_due(store: Store, until: datetime) -> list[str]:
+    """The accounts with a delivery waiting to go out by ``until``."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(AccountRecord.name)
+                .join(DeliveryRecord, DeliveryRecord.account_id == AccountRecord.id)
+                .where(
+                    DeliveryRecord.state.in_(WAITING_STATES),
+                    DeliveryRecord.due_at <= until,
+                    AccountRecord.needs_attention.is_(False),
+                )
+                .distinct()
+            )
+        )
 
 
 def held_due(store: Store, now: datetime) -> list[tuple[str, str, str]]:
