@@ -7,7 +7,10 @@ deliveries go out one after another in due order; a stop waits for every call in
 
 from __future__ import annotations
 
+import select as select_module
+import socket
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -255,3 +258,30 @@ def test_accounts_due_at_the_next_wake_are_warmed_up_ahead_of_it(
         serving.join(PATIENCE)
     assert warmed[0] == ["soest-mastodon"]  # due at the next wake-up (09:30 Berlin)
     assert calls.network.posts == []  # (the test's clock never reaches it)
+
+
+def test_a_sandbox_takes_a_burst_of_connections_like_a_network() -> None:
+    """Thirty accounts posting at one instant open thirty connections at once; with
+    socketserver's backlog of 5 the rest waited a second for a retried SYN, or were reset."""
+    from campaign_scheduler.sandbox._server import _Server
+
+    server = _Server(MastodonSandbox())  # listening, but not accepting yet
+    clients = [socket.socket() for _ in range(64)]
+    try:
+        for client in clients:
+            client.settimeout(PATIENCE)
+            client.setblocking(False)
+            client.connect_ex(server.server_address[:2])
+        # The kernel completes every handshake on its own while they fit the backlog; one that
+        # does not fit is retried after a second (so: all of them before that second).
+        waiting = list(clients)
+        deadline = time.monotonic() + 0.9
+        while waiting and time.monotonic() < deadline:
+            _, writable, _ = select_module.select([], waiting, [], 0.05)
+            waiting = [c for c in waiting if c not in writable]
+        assert waiting == []
+        assert all(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in clients)
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
