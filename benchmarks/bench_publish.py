@@ -210,7 +210,7 @@ def latency_run(
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
         burst = BurstCampaign(Path(folder), sandbox, senders)
-        first_due = burst.now + timedelta(seconds=20)
+        first_due = burst.now + timedelta(seconds=40)
         due_of: dict[str, datetime] = {}
         expected = 0
         for n, (sender, instant) in enumerate(drafts):
@@ -223,7 +223,7 @@ def latency_run(
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr
         daemon = burst.start("run")
         try:
-            until = time.monotonic() + 60 + 2 * (drafts[-1][1] + 1) + delay * expected
+            until = time.monotonic() + 80 + 2 * (drafts[-1][1] + 1) + delay * expected
             while len(sandbox.statuses()) < expected and time.monotonic() < until:
                 time.sleep(0.5)
         finally:

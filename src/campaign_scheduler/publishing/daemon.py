@@ -604,9 +604,12 @@ class Daemon:
         self._wake_job = f"{PUBLISH_JOB}-{uuid.uuid4().hex[:8]}"
         self._wake_at = wake
         self._scheduler.add_job(self._job(self._publish), "date", run_date=wake, id=self._wake_job)
-        if self.warm is not None and wake - WARM_LEAD > now:
+        if self.warm is not None and wake > now:
             self._scheduler.add_job(
-                self._start_warm_up, "date", run_date=wake - WARM_LEAD, id=f"warm-{self._wake_job}"
+                self._start_warm_up,
+                "date",
+                run_date=max(wake - WARM_LEAD, now),
+                id=f"warm-{self._wake_job}",
             )
 
     def _start_warm_up(self) -> None:
