@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -234,8 +235,42 @@ def latency_run(
         return [((s.created_at - due_of[s.text]).total_seconds() + delay) * 1000 for s in statuses]
 
 
+def parallel_floor(accounts: int, delay: float) -> float:
+    """p99 lag (ms) of bare POSTs, one thread and fresh session per account, all started at
+    one instant: what Python threads on this machine reach at best, measured in this run."""
+    with MastodonSandbox() as sandbox:
+        sandbox.delay = delay
+        sessions = []
+        for n in range(accounts):
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {sandbox.add_account(f'floor{n}')}"
+            sessions.append(session)
+        start = threading.Event()
+        began = [0.0]
+
+        def post(session: requests.Session, n: int) -> None:
+            start.wait()
+            session.post(f"{sandbox.url}/api/v1/statuses", json={"status": f"f{n}"}, timeout=30)
+
+        threads = [threading.Thread(target=post, args=(s, n)) for n, s in enumerate(sessions)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        began[0] = time.time()
+        start.set()
+        for thread in threads:
+            thread.join()
+        lags = [(s.created_at.timestamp() - began[0] + delay) * 1000 for s in sandbox.statuses()]
+    return percentile(lags, 0.99)
+
+
 def latency_cases(runs: int, delay: float = 0.25) -> None:
     round_trip = delay * 1000
+    floor = statistics.median(parallel_floor(30, delay) for _ in range(runs))
+    print(
+        f"floor: 30 bare POSTs from 30 threads at one instant, {round_trip:.0f} ms per call: "
+        f"p99 {floor:.0f} ms = one round trip + {floor - round_trip:.0f} ms"
+    )
     senders, drafts = shipped_shape()
     cases = [
         ("30 accounts, one instant", {"soest": 30}, [("soest", 0)]),
@@ -256,17 +291,30 @@ def latency_cases(runs: int, delay: float = 0.25) -> None:
         )
 
 
-def throughput_run(deliveries: int, daemons: int, database_url: str | None) -> float:
+def throughput_run(
+    deliveries: int,
+    daemons: int,
+    database_url: str | None,
+    *,
+    delay: float = 0.0,
+    workers: int | None = None,
+) -> float:
+    """Deliveries per second of ``daemons`` × `run --once` on a backlog, every call ``delay``
+    seconds long; ``workers`` overrides ``daemon.parallel``."""
     drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url)
         for n in range(drafts):
             live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
         live.load()
+        options = ["--workers", str(workers)] if workers else []
         started = time.perf_counter()
-        workers = [live.start("run", "--once", "--worker-id", f"d{i}") for i in range(daemons)]
-        for worker in workers:
-            worker.finish(timeout=600)
+        runners = [
+            live.start("run", "--once", *options, "--worker-id", f"d{i}") for i in range(daemons)
+        ]
+        for runner in runners:
+            runner.finish(timeout=1200)
         elapsed = time.perf_counter() - started
         assert len(sandbox.statuses()) == deliveries
     return deliveries / elapsed
@@ -345,12 +393,17 @@ def main() -> None:
         )
 
     backlog = 1000 if args.quick else 5000
-    cases = [
-        ("1 daemon, SQLite", 1, None),
-        ("1 daemon, PostgreSQL", 1, "pg"),
-        ("2 daemons, PostgreSQL", 2, "pg"),
+    slow = 500 if args.quick else 2000  # with 50 ms per call
+    cases: list[tuple[str, int, str | None, int, float, int | None]] = [
+        ("1 daemon, SQLite", 1, None, backlog, 0.0, None),
+        ("1 daemon, PostgreSQL", 1, "pg", backlog, 0.0, None),
+        ("2 daemons, PostgreSQL", 2, "pg", backlog, 0.0, None),
+        ("1 daemon, PostgreSQL, 50 ms per call", 1, "pg", slow, 0.05, None),
+        ("2 daemons, PostgreSQL, 50 ms per call", 2, "pg", slow, 0.05, None),
+        ("1 daemon, PostgreSQL, 50 ms per call, --workers 1", 1, "pg", slow, 0.05, 1),
+        ("2 daemons, PostgreSQL, 50 ms per call, --workers 1", 2, "pg", slow, 0.05, 1),
     ]
-    for label, daemons, backend in cases if "throughput" in only else []:
+    for label, daemons, backend, size, delay, workers in cases if "throughput" in only else []:
         values = []
         for _ in range(args.runs):
             url = None
@@ -359,7 +412,7 @@ def main() -> None:
                 if url is None:
                     break
             try:
-                values.append(throughput_run(backlog, daemons, url))
+                values.append(throughput_run(size, daemons, url, delay=delay, workers=workers))
             finally:
                 if url is not None:
                     _drop_postgres(args.postgres, url)
@@ -368,7 +421,7 @@ def main() -> None:
             continue
         rate = statistics.median(values)
         print(
-            f"throughput, {label}, {backlog} due (median of {len(values)}): {rate:.0f} "
+            f"throughput, {label}, {size} due (median of {len(values)}): {rate:.0f} "
             f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate)"
         )
 
