@@ -14,6 +14,7 @@ stops before its next network write (see :class:`RecordLedger`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -40,8 +41,8 @@ from campaign_scheduler.publishing.queue import (
     OutcomeKind,
     accounts_due,
     apply_receipt,
-    claim_abandoned,
-    claim_due,
+    claim_abandoned_many,
+    claim_due_many,
     expire_overdue,
     freeze_plan,
     mark_not_out,
@@ -145,9 +146,11 @@ class RecordLedger:
 
 
 class _Lanes:
-    """At most ``limit`` threads running lanes; the first runs on the caller's thread.
+    """At most ``limit`` lanes (threads) at once; the first runs on the caller's thread.
 
-    A lane's exception is raised again by :meth:`wait`, after every other lane has ended."""
+    A slot is reserved before a claim and given back when the claim brought less: a claimed
+    delivery always has a lane. A lane's exception is raised again by :meth:`wait`, after
+    every other lane has ended."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -155,18 +158,24 @@ class _Lanes:
         self._running = 0
         self._errors: list[Exception] = []
 
-    def run(self, lane: Callable[[], None]) -> None:
+    def reserve(self, wanted: int) -> int:
         with self._changed:
-            first = self._running == 0 and not self._errors
-            if not first and self._running >= self.limit:
-                return
-            self._running += 1
-        if first:
-            self._guarded(lane)
-        else:
-            threading.Thread(
-                target=self._guarded, args=(lane,), name="publish", daemon=True
-            ).start()
+            granted = max(0, min(wanted, self.limit - self._running))
+            self._running += granted
+            return granted
+
+    def release(self, count: int) -> None:
+        with self._changed:
+            self._running -= count
+            self._changed.notify_all()
+
+    def run_here(self, lane: Callable[[], None]) -> None:
+        """Run a lane on this thread (its slot reserved)."""
+        self._guarded(lane)
+
+    def start(self, lane: Callable[[], None]) -> None:
+        """Run a lane on a thread of its own (its slot reserved)."""
+        threading.Thread(target=self._guarded, args=(lane,), name="publish", daemon=True).start()
 
     def _guarded(self, lane: Callable[[], None]) -> None:
         try:
@@ -175,9 +184,7 @@ class _Lanes:
             with self._changed:
                 self._errors.append(exc)
         finally:
-            with self._changed:
-                self._running -= 1
-                self._changed.notify_all()
+            self.release(1)
 
     def wait(self) -> None:
         with self._changed:
@@ -227,37 +234,61 @@ class Worker:
             log.warning("expired %s on %s: %s", post_key, account, reason)
             report.expired += 1
         release_retries(self.store, self.clock())
-        self._drain(claim_abandoned, report)
-        self._drain(claim_due, report)
+        self._drain(claim_abandoned_many, report)
+        self._drain(claim_due_many, report)
         self.heartbeat()
         return report
 
-    def _drain(self, claim: Callable[..., Claim | None], report: TickReport) -> None:
+    def _drain(self, claim: Callable[..., list[Claim]], report: TickReport) -> None:
         """Publish what ``claim`` hands out until nothing more may go out now.
 
         Up to :attr:`threads` calls run at once, each on another account: a claim skips
         accounts with a delivery in flight, so each account's deliveries go out one at a
-        time, in due order. Claims are taken one after another (each committed before its
-        call); a lane that claimed something starts one more lane, and a lane that finds
-        nothing ends. Returns when every lane has recorded its last outcome."""
+        time, in due order. A lane claims as many deliveries as there are free lanes, in one
+        transaction committed before the calls, keeps the first and starts a lane for each
+        of the others; a lane that finds nothing ends. Returns when every lane has recorded
+        its last outcome."""
         lanes = _Lanes(self.threads)
-        lanes.run(lambda: self._lane(claim, report, lanes))
+        lanes.reserve(1)
+        lanes.run_here(lambda: self._lane(claim, report, lanes, None))
         lanes.wait()
 
-    def _lane(self, claim: Callable[..., Claim | None], report: TickReport, lanes: _Lanes) -> None:
-        while not self.stop_requested.is_set():
-            with self._claiming:
-                claimed = claim(self.store, self.worker_id, self.clock(), self.lease)
+    def _lane(
+        self,
+        claim: Callable[..., list[Claim]],
+        report: TickReport,
+        lanes: _Lanes,
+        claimed: Claim | None,
+    ) -> None:
+        while True:
             if claimed is None:
-                return
-            lanes.run(lambda: self._lane(claim, report, lanes))  # more may be due
-            ledger = RecordLedger(self, threading.Event(), claimed)
-            with self._keeping_lease(claimed, ledger):
-                outcome = self.publisher.publish(claimed, self.clock, ledger)
-            kept = self._record(claimed, outcome)
-            with self._lock:
-                report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
-            self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
+                if self.stop_requested.is_set():
+                    return
+                spare = lanes.reserve(self.threads)  # one lane for each further claim
+                batch: list[Claim] = []
+                try:
+                    with self._claiming:
+                        batch = claim(
+                            self.store, self.worker_id, self.clock(), self.lease, spare + 1
+                        )
+                finally:
+                    lanes.release(spare - max(len(batch) - 1, 0))
+                if not batch:
+                    return
+                claimed = batch[0]
+                for other in batch[1:]:
+                    lanes.start(functools.partial(self._lane, claim, report, lanes, other))
+            self._publish_claimed(claimed, report)
+            claimed = None
+
+    def _publish_claimed(self, claimed: Claim, report: TickReport) -> None:
+        ledger = RecordLedger(self, threading.Event(), claimed)
+        with self._keeping_lease(claimed, ledger):
+            outcome = self.publisher.publish(claimed, self.clock, ledger)
+        kept = self._record(claimed, outcome)
+        with self._lock:
+            report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
+        self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
 
     @contextlib.contextmanager
     def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:

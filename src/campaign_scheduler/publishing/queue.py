@@ -251,22 +251,37 @@ _CLAIM_DETAILS = (
 
 def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Claim the most overdue delivery that may go out now, or return None."""
+    claims = claim_due_many(store, worker, now, lease, 1)
+    return claims[0] if claims else None
+
+
+def claim_due_many(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
+    another account, in one transaction (one commit for a burst due at one instant)."""
     values = {"now": now, "until": now + lease, "worker": worker}
+    claims: list[Claim] = []
     with store.transaction(write=True) as connection:
-        if store.is_sqlite:
-            row = connection.execute(_CLAIM_DUE, values).first()
-        else:
-            row = None
-            for _ in range(3):  # another daemon claimed for the account meanwhile: pick again
-                picked = connection.execute(_PICK_DUE, values).scalar()
-                if picked is None:
-                    return None
-                row = connection.execute(_CLAIM_PICKED, {**values, "picked": picked}).first()
-                if row is not None:
-                    break
-        if row is None:
+        while len(claims) < limit:
+            row = _claim_one_due(connection, store.is_sqlite, values)
+            if row is None:
+                break
+            claims.append(_start_attempt(connection, row[0], row[1], row[2], worker, now))
+    return claims
+
+
+def _claim_one_due(connection: Connection, sqlite: bool, values: dict[str, Any]) -> Any:
+    if sqlite:
+        return connection.execute(_CLAIM_DUE, values).first()
+    for _ in range(3):  # another daemon claimed for the account meanwhile: pick again
+        picked = connection.execute(_PICK_DUE, values).scalar()
+        if picked is None:
             return None
-        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
+        row = connection.execute(_CLAIM_PICKED, {**values, "picked": picked}).first()
+        if row is not None:
+            return row
+    return None
 
 
 def release_retries(store: Store, now: datetime) -> int:
@@ -286,14 +301,24 @@ def release_retries(store: Store, now: datetime) -> int:
 
 def claim_abandoned(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Take over a delivery whose worker died mid-call (its lease ran out while publishing)."""
+    claims = claim_abandoned_many(store, worker, now, lease, 1)
+    return claims[0] if claims else None
+
+
+def claim_abandoned_many(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """Take over up to ``limit`` abandoned deliveries, each on another account."""
+    values = {"now": now, "until": now + lease, "worker": worker}
+    claims: list[Claim] = []
     with store.transaction(write=True) as connection:
-        row = connection.execute(
-            _CLAIM_ABANDONED, {"now": now, "until": now + lease, "worker": worker}
-        ).first()
-        if row is None:
-            return None
-        connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
-        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
+        while len(claims) < limit:
+            row = connection.execute(_CLAIM_ABANDONED, values).first()
+            if row is None:
+                break
+            connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
+            claims.append(_start_attempt(connection, row[0], row[1], row[2], worker, now))
+    return claims
 
 
 def _start_attempt(
