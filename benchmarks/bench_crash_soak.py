@@ -141,7 +141,14 @@ def make_worker(db: Path, net: Path, kind: str, clock: object, name: str, seed: 
         retry=RetryPolicy(max_attempts=5),
     )
     store = open_store(f"sqlite:///{db}")
-    return Worker(store, publisher, worker_id=name, lease=timedelta(seconds=30), clock=clock)  # type: ignore[arg-type]
+    return Worker(
+        store,
+        publisher,
+        worker_id=name,
+        lease=timedelta(seconds=30),
+        threads=4,  # the daemon's lanes, as `campaign run` uses them
+        clock=clock,  # type: ignore[arg-type]
+    )
 
 
 # -- one trial ---------------------------------------------------------------------------------

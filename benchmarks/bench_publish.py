@@ -1,5 +1,10 @@
 """Benchmark the daemon against the Mastodon sandbox.
 
+0. Lag under real network latency: the sandbox adds 250 ms to every call; 30 deliveries due
+   at the same instant on 30 accounts, and the shipped campaign's calendar (its instants
+   compressed to a few seconds apart, each sender's drafts to as many accounts as it has).
+   Lag is measured to the moment the network's answer left (arrival + the added latency), the
+   baseline is one round trip.
 1. Lag from due time to the request reaching the sandbox, with N deliveries due within one
    minute (N = 1,000 and 10,000 by default), one `campaign run` daemon on SQLite.
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
@@ -10,7 +15,7 @@ Every figure is also given as a ratio to a baseline measured in the same run: la
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
 against an idle `python -c` process.
 
-    .venv/bin/python benchmarks/bench_publish.py [--quick] [--postgres URL]
+    .venv/bin/python benchmarks/bench_publish.py [--quick] [--postgres URL] [--only latency,...]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -103,17 +109,263 @@ def lag_run(deliveries: int, rtt_ms: float) -> dict[str, float]:
     return {"p50_ms": p50, "p99_ms": p99, "max_ms": max(lags), "p50_ratio": p50 / rtt_ms}
 
 
-def throughput_run(deliveries: int, daemons: int, database_url: str | None) -> float:
+SHIPPED_CONFIG = ROOT / "config.example.toml"
+
+
+class BurstCampaign:
+    """A campaign live now with several senders, each with ``n`` Mastodon sandbox accounts."""
+
+    def __init__(self, root: Path, sandbox: MastodonSandbox, senders: dict[str, int]) -> None:
+        self.root, self.sandbox = root, sandbox
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        (root / "campaign").mkdir(parents=True)
+        sender_tables = "".join(
+            f'\n[[senders]]\nslug = "{slug}"\nname = "{slug.title()}"\n' for slug in senders
+        )
+        (root / "campaign" / "live.toml").write_text(
+            '[campaign]\nslug = "live"\nname = "Live"\nhashtag = "#5malklug"\n'
+            'timezone = "Europe/Berlin"\nlanguage = "de"\n\n[event]\n'
+            f'name = "Smart Cities: Konferenz"\nstart = "{self.now + timedelta(days=7):%Y-%m-%dT%H:%M:%S+00:00}"\n'
+            '\n[rules]\nmin_gap = "0m"\ngrace = "2h"\n' + sender_tables,
+            encoding="utf-8",
+        )
+        self.env: dict[str, str] = {}
+        tables = []
+        for slug, count in senders.items():
+            (root / "posts" / slug).mkdir(parents=True)
+            for n in range(count):
+                variable = f"BURST_{slug.upper().replace('-', '_')}_{n}"
+                self.env[variable] = sandbox.add_account(f"{slug}{n}")
+                tables.append(
+                    f'[accounts.{slug}-mastodon-{n}]\nchannel = "mastodon"\nsender = "{slug}"\n'
+                    f'base_url = "{sandbox.url}"\ntoken = "env:{variable}"\n'
+                )
+        self.config = root / "config.toml"
+        self.config.write_text(
+            f'[database]\nurl = "sqlite:///{root / "live.db"}"\n\n[paths]\n'
+            'campaign = "campaign/live.toml"\n\n[daemon]\nreconcile = "1s"\n\n' + "\n".join(tables),
+            encoding="utf-8",
+        )
+
+    def draft(self, sender: str, name: str, at: datetime, text: str) -> None:
+        (self.root / "posts" / sender / f"{name}.md").write_text(
+            f'+++\nat = "{at.isoformat()}"\nchannels = ["mastodon"]\n+++\n{text}\n',
+            encoding="utf-8",
+        )
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "campaign_scheduler", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                **self.env,
+            },
+            timeout=300,
+            check=False,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "campaign_scheduler", "--config", str(self.config), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                **self.env,
+            },
+        )
+
+
+def shipped_shape() -> tuple[dict[str, int], list[tuple[str, int]]]:
+    """The shipped campaign's accounts per sender, and its drafts as (sender, instant index):
+    every distinct due moment of the calendar becomes one instant, in order."""
+    from campaign_scheduler.config import load_settings
+    from campaign_scheduler.rules import check
+
+    result = check(load_settings(SHIPPED_CONFIG, environ={}))
+    accounts: dict[str, set[str]] = {}
+    drafts: dict[tuple[str, datetime], str] = {}
+    for delivery in result.deliveries:
+        sender = delivery.account.sender
+        accounts.setdefault(sender, set()).add(delivery.account.name)
+        assert delivery.due_at is not None
+        drafts[(delivery.draft.key, delivery.due_at)] = sender
+    instants = sorted({at for _key, at in drafts})
+    index = {at: n for n, at in enumerate(instants)}
+    return (
+        {sender: len(names) for sender, names in accounts.items()},
+        [
+            (sender, index[at])
+            for (_key, at), sender in sorted(drafts.items(), key=lambda d: d[0][1])
+        ],
+    )
+
+
+def latency_run(
+    senders: dict[str, int], drafts: list[tuple[str, int]], delay: float
+) -> list[float]:
+    """Lags (ms) from due to the answer, every call ``delay`` s long; instants 2 s apart.
+
+    The daemon runs before the drafts are loaded (it sees them at its next reconcile, every
+    second), and the first is due 15 s after the load finished: a slow load on a busy
+    machine does not make the daemon start late."""
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        sandbox.delay = delay
+        burst = BurstCampaign(Path(folder), sandbox, senders)
+        first = next(iter(senders))
+        burst.draft(first, "later", burst.now + timedelta(days=3), "Später #5malklug")
+        loaded = burst.run("load")
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        daemon = burst.start("run")
+        expected, due_of = 0, dict[str, datetime]()
+        while True:  # due times that leave 15 s after the load
+            lead = timedelta(seconds=60)
+            first_due = datetime.now(UTC).replace(microsecond=0) + lead
+            due_of = {}
+            expected = 0
+            for n, (sender, instant) in enumerate(drafts):
+                at = first_due + timedelta(seconds=2 * instant)
+                text = f"Takt {n} #5malklug"
+                burst.draft(sender, f"{n:04d}", at, text)
+                due_of[text] = at
+                expected += senders[sender]
+            loaded = burst.run("load")
+            assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+            if datetime.now(UTC) < first_due - timedelta(seconds=15):
+                break
+            print("  (the load took too long; again with later due times)")
+            for n in range(len(drafts)):
+                (burst.root / "posts" / drafts[n][0] / f"{n:04d}.md").unlink()
+            burst.run("load")
+        try:
+            until = time.monotonic() + 120 + 2 * (drafts[-1][1] + 1) + delay * expected
+            while len(sandbox.statuses()) < expected and time.monotonic() < until:
+                time.sleep(0.5)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(60)
+        statuses = sandbox.statuses()
+        assert len(statuses) == expected, f"only {len(statuses)} of {expected} arrived"
+        return [((s.created_at - due_of[s.text]).total_seconds() + delay) * 1000 for s in statuses]
+
+
+def parallel_floor(accounts: int, delay: float) -> float:
+    """p99 lag (ms) of bare POSTs, one thread and fresh session per account, all started at
+    one instant: what Python threads on this machine reach at best, measured in this run."""
+    with MastodonSandbox() as sandbox:
+        sandbox.delay = delay
+        sessions = []
+        for n in range(accounts):
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {sandbox.add_account(f'floor{n}')}"
+            sessions.append(session)
+        start = threading.Event()
+        began = [0.0]
+
+        def post(session: requests.Session, n: int) -> None:
+            start.wait()
+            session.post(f"{sandbox.url}/api/v1/statuses", json={"status": f"f{n}"}, timeout=30)
+
+        threads = [threading.Thread(target=post, args=(s, n)) for n, s in enumerate(sessions)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        began[0] = time.time()
+        start.set()
+        for thread in threads:
+            thread.join()
+        lags = [(s.created_at.timestamp() - began[0] + delay) * 1000 for s in sandbox.statuses()]
+    return percentile(lags, 0.99)
+
+
+def latency_cases(runs: int, delay: float = 0.25) -> None:
+    round_trip = delay * 1000
+    floor = statistics.median(parallel_floor(30, delay) for _ in range(runs))
+    print(
+        f"floor: 30 bare POSTs from 30 threads at one instant, {round_trip:.0f} ms per call: "
+        f"p99 {floor:.0f} ms = one round trip + {floor - round_trip:.0f} ms"
+    )
+    senders, drafts = shipped_shape()
+    cases = [
+        ("30 accounts, one instant", {"soest": 30}, [("soest", 0)]),
+        (
+            f"shipped campaign ({sum(senders.values())} accounts, {len(drafts)} drafts)",
+            senders,
+            drafts,
+        ),
+    ]
+    for label, accounts, shape in cases:
+        results = [latency_run(accounts, shape, delay) for _ in range(runs)]
+        p50 = statistics.median(percentile(r, 0.5) for r in results)
+        p99 = statistics.median(percentile(r, 0.99) for r in results)
+        print(
+            f"lag with {round_trip:.0f} ms per call, {label}, median of {runs}: p50 {p50:.0f} ms, "
+            f"p99 {p99:.0f} ms = one round trip + {p99 - round_trip:.0f} ms "
+            f"(goal: + 100 ms), max {max(max(r) for r in results):.0f} ms"
+        )
+
+
+def timer_floor(deliveries: int) -> dict[str, float]:
+    """APScheduler 3 alone as the timer: one date job per delivery, due as in :func:`lag_run`
+    (whole seconds, spread over a minute in bursts); lag = when the job ran − due (ms)."""
+    from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    drafts = deliveries // ACCOUNTS
+    lags: list[float] = []
+    lock = threading.Lock()
+
+    def ran(due: float) -> None:
+        with lock:
+            lags.append((time.time() - due) * 1000)
+
+    scheduler = BackgroundScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": JobExecutor(max_workers=1)},
+        job_defaults={"misfire_grace_time": None, "coalesce": False},
+        timezone=UTC,
+    )
+    scheduler.start()
+    first_due = datetime.now(UTC) + timedelta(seconds=10)
+    for n in range(drafts):
+        at = (first_due + timedelta(seconds=60 * n / drafts)).replace(microsecond=0)
+        for _ in range(ACCOUNTS):
+            scheduler.add_job(ran, "date", run_date=at, args=[at.timestamp()])
+    until = time.monotonic() + 120
+    while len(lags) < drafts * ACCOUNTS and time.monotonic() < until:
+        time.sleep(0.5)
+    scheduler.shutdown(wait=False)
+    return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
+
+
+def throughput_run(
+    deliveries: int,
+    daemons: int,
+    database_url: str | None,
+    *,
+    delay: float = 0.0,
+    workers: int | None = None,
+) -> float:
+    """Deliveries per second of ``daemons`` × `run --once` on a backlog, every call ``delay``
+    seconds long; ``workers`` overrides ``daemon.parallel``."""
     drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url)
         for n in range(drafts):
             live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
         live.load()
+        options = ["--workers", str(workers)] if workers else []
         started = time.perf_counter()
-        workers = [live.start("run", "--once", "--worker-id", f"d{i}") for i in range(daemons)]
-        for worker in workers:
-            worker.finish(timeout=600)
+        runners = [
+            live.start("run", "--once", *options, "--worker-id", f"d{i}") for i in range(daemons)
+        ]
+        for runner in runners:
+            runner.finish(timeout=1200)
         elapsed = time.perf_counter() - started
         assert len(sandbox.statuses()) == deliveries
     return deliveries / elapsed
@@ -163,7 +415,17 @@ def main() -> None:
         ),
     )
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--only",
+        default="latency,lag,throughput,idle",
+        help="which parts to run (comma-separated: latency, lag, throughput, idle)",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if "latency" in only:
+        latency_cases(args.runs)
+    if not only & {"lag", "throughput", "idle"}:
+        return
 
     with MastodonSandbox() as sandbox:
         rates, rtts = zip(*(baseline_post_rate(sandbox) for _ in range(args.runs)), strict=True)
@@ -171,7 +433,13 @@ def main() -> None:
     print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s, median {rtt:.2f} ms")
 
     sizes = [1000] if args.quick else [1000, 10_000]
-    for size in sizes:
+    if "lag" in only:
+        floor = timer_floor(sizes[-1])
+        print(
+            f"timer floor: APScheduler alone, {sizes[-1]} date jobs due within a minute: "
+            f"p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms"
+        )
+    for size in sizes if "lag" in only else []:
         runs = [lag_run(size, rtt) for _ in range(1 if size > 1000 else args.runs)]
         p50 = statistics.median(r["p50_ms"] for r in runs)
         p99 = statistics.median(r["p99_ms"] for r in runs)
@@ -182,12 +450,17 @@ def main() -> None:
         )
 
     backlog = 1000 if args.quick else 5000
-    cases = [
-        ("1 daemon, SQLite", 1, None),
-        ("1 daemon, PostgreSQL", 1, "pg"),
-        ("2 daemons, PostgreSQL", 2, "pg"),
+    slow = 500 if args.quick else 2000  # with 50 ms per call
+    cases: list[tuple[str, int, str | None, int, float, int | None]] = [
+        ("1 daemon, SQLite", 1, None, backlog, 0.0, None),
+        ("1 daemon, PostgreSQL", 1, "pg", backlog, 0.0, None),
+        ("2 daemons, PostgreSQL", 2, "pg", backlog, 0.0, None),
+        ("1 daemon, PostgreSQL, 50 ms per call", 1, "pg", slow, 0.05, None),
+        ("2 daemons, PostgreSQL, 50 ms per call", 2, "pg", slow, 0.05, None),
+        ("1 daemon, PostgreSQL, 50 ms per call, --workers 1", 1, "pg", slow, 0.05, 1),
+        ("2 daemons, PostgreSQL, 50 ms per call, --workers 1", 2, "pg", slow, 0.05, 1),
     ]
-    for label, daemons, backend in cases:
+    for label, daemons, backend, size, delay, workers in cases if "throughput" in only else []:
         values = []
         for _ in range(args.runs):
             url = None
@@ -196,7 +469,7 @@ def main() -> None:
                 if url is None:
                     break
             try:
-                values.append(throughput_run(backlog, daemons, url))
+                values.append(throughput_run(size, daemons, url, delay=delay, workers=workers))
             finally:
                 if url is not None:
                     _drop_postgres(args.postgres, url)
@@ -205,10 +478,12 @@ def main() -> None:
             continue
         rate = statistics.median(values)
         print(
-            f"throughput, {label}, {backlog} due (median of {len(values)}): {rate:.0f} "
+            f"throughput, {label}, {size} due (median of {len(values)}): {rate:.0f} "
             f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate)"
         )
 
+    if "idle" not in only:
+        return
     idle = idle_run(30)
     print(
         f"idle daemon: RSS {idle['rss_mib']:.0f} MiB ({idle['rss_ratio']:.1f}x an idle python), "

@@ -168,7 +168,11 @@ def test_several_daemons_share_the_work_without_claiming_twice(
     for n in range(200):
         live.draft(f"{n:03d}-beitrag", live.now - timedelta(minutes=1), f"Beitrag {n} #5malklug")
     live.load()
-    workers = [live.start("run", "--once", "--worker-id", f"daemon-{i}") for i in range(daemons)]
+    # One call at a time per daemon: ten accounts (one call each at a time) leave work for all.
+    workers = [
+        live.start("run", "--once", "--workers", "1", "--worker-id", f"daemon-{i}")
+        for i in range(daemons)
+    ]
     for worker in workers:
         code, output = worker.finish(timeout=300)
         assert code == 0, output

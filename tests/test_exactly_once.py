@@ -546,8 +546,24 @@ def test_a_rate_limit_never_shortens_one_already_known(workspace: Workspace, sto
     load(workspace, store)
     later = DUE + timedelta(hours=3)
     first = claim_due(store, "w1", later, LEASE)
+    assert first is not None
+    # A claim skips an account with a call in flight; two calls on one account at once still
+    # come from a daemon of an older version running alongside: hide the first from the
+    # second claim as such a daemon would not see it (its lease token stays as it was).
+    with store.session(write=True) as session:
+        session.execute(
+            update(DeliveryRecord)
+            .where(DeliveryRecord.id == first.delivery_id)
+            .values(state="retry_wait", next_attempt_at=later + timedelta(days=1))
+        )
     second = claim_due(store, "w2", later, LEASE)
-    assert first is not None and second is not None
+    with store.session(write=True) as session:
+        session.execute(
+            update(DeliveryRecord)
+            .where(DeliveryRecord.id == first.delivery_id)
+            .values(state="publishing", next_attempt_at=None)
+        )
+    assert second is not None
     long_wait = later + timedelta(hours=1)
     record_outcome(
         store,

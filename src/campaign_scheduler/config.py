@@ -156,6 +156,12 @@ class DaemonSettings:
     lease: timedelta = timedelta(minutes=10)
     reconcile: timedelta = timedelta(seconds=30)
     metrics: timedelta = timedelta(hours=1)
+    #: Calls in flight at once, each on a different account (one at a time per account).
+    parallel: int = 32
+
+
+#: The most calls one daemon makes at once (each holds a thread and a database connection).
+MAX_PARALLEL = 256
 
 
 @dataclass(frozen=True)
@@ -292,8 +298,12 @@ def _settings_from_document(
     campaign_path = base_dir / campaign_text if campaign_text else _default_campaign_path(base_dir)
 
     daemon_table = reader.table(data, ("daemon",))
-    reader.known_keys(daemon_table, ("daemon",), ("lease", "reconcile", "metrics"))
+    reader.known_keys(daemon_table, ("daemon",), ("lease", "reconcile", "metrics", "parallel"))
     defaults = DaemonSettings()
+    parallel = reader.integer(daemon_table, ("daemon",), "parallel", defaults.parallel)
+    if parallel is not None and parallel > MAX_PARALLEL:
+        reader.error(f"daemon.parallel must be at most {MAX_PARALLEL}", "daemon", "parallel")
+        parallel = defaults.parallel
     durations: dict[str, timedelta] = {}
     for key in ("lease", "reconcile", "metrics"):
         text = reader.string(daemon_table, ("daemon",), key)
@@ -333,7 +343,7 @@ def _settings_from_document(
         database_url=resolve_database_url(url, base_dir),
         campaign_path=campaign_path,
         posts_path=base_dir / (posts_text or DEFAULT_POSTS),
-        daemon=DaemonSettings(**durations),
+        daemon=DaemonSettings(**durations, parallel=parallel or defaults.parallel),
         accounts=accounts,
         problems=tuple(problems),
         alerts=alerts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -89,7 +90,15 @@ def run(
     log_json: Annotated[
         bool, typer.Option("--log-json", help="log one JSON object per line")
     ] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="calls in parallel")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="calls in flight at once, one per account (default: daemon.parallel)",
+        ),
+    ] = None,
     worker_id: Annotated[
         str | None, typer.Option("--worker-id", help="this daemon's name in the record")
     ] = None,
@@ -97,21 +106,31 @@ def run(
 ) -> None:
     """Publish on schedule until stopped (SIGTERM/SIGINT finish the call in flight)."""
     from campaign_scheduler.linkcards import CachedCards, cache_path
-    from campaign_scheduler.publishing.accounts import ConfiguredChannels
+    from campaign_scheduler.publishing.accounts import ConfiguredChannels, warm_up
     from campaign_scheduler.publishing.daemon import Daemon, Worker
     from campaign_scheduler.publishing.journal import Journal, journal_path_for
     from campaign_scheduler.publishing.publisher import Publisher
 
     _setup_logging(log_json, verbose)
-    with opened(ctx) as c:
-        channels = ConfiguredChannels(c.settings)
+    with opened(ctx) as c, contextlib.ExitStack() as stack:
+        # One call at a time per account: each account keeps one adapter (and connection).
+        channels = ConfiguredChannels(c.settings, per_account=True)
         publisher = Publisher(
             channels,
             media_root=c.settings.posts_path,
             link_cards=CachedCards(cache_path(c.campaign)),
         )
+        threads = workers or c.settings.daemon.parallel
+        # Every call in flight writes its record on a connection of its own.
+        worker_store = c.store.for_threads(threads) if threads > 1 else c.store
+        if worker_store is not c.store:
+            stack.callback(worker_store.dispose)
         worker = Worker(
-            c.store, publisher, worker_id=worker_id, lease=c.settings.daemon.lease, threads=workers
+            worker_store,
+            publisher,
+            worker_id=worker_id,
+            lease=c.settings.daemon.lease,
+            threads=threads,
         )
         worker.journal = Journal(journal_path_for(c.settings.database_url, c.settings.base_dir))
         store, accounts, alert_settings = c.store, list(c.settings.accounts), c.settings.alerts
@@ -143,6 +162,7 @@ def run(
             return
         # Metrics get their own adapters (and HTTP sessions): reads never queue behind writes.
         readers = ConfiguredChannels(c.settings)
+        warmers = ConfiguredChannels(c.settings, per_account=True)
 
         def collect_metrics(stop: threading.Event) -> None:
             from campaign_scheduler.metrics.collector import collect, collect_hashtag_use
@@ -163,4 +183,5 @@ def run(
             alerts_every=alert_settings.every,
             tokens=refresh_tokens,
             tokens_every=refresh_interval(settings),
+            warm=lambda names: warm_up(warmers, names),
         ).serve()

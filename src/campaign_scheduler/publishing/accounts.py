@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,8 @@ from campaign_scheduler.errors import ConfigError
 
 if TYPE_CHECKING:
     import requests
+
+log = logging.getLogger("campaign_scheduler.daemon")
 
 
 def account_settings(account: Account) -> AccountSettings:
@@ -32,7 +35,11 @@ def account_settings(account: Account) -> AccountSettings:
 
 
 class ConfiguredChannels:
-    """One adapter per account and thread (requests sessions are not shared across threads)."""
+    """One adapter per account and thread (requests sessions are not shared across threads).
+
+    With ``per_account``, one adapter per account whatever the thread: for the daemon, whose
+    threads make one call at a time per account, so that each account keeps its connection
+    (and its login) from one call to the next."""
 
     def __init__(
         self,
@@ -41,18 +48,29 @@ class ConfiguredChannels:
         timeout: float = 30.0,
         session_factory: Callable[[], requests.Session] | None = None,
         channel_options: dict[str, dict[str, Any]] | None = None,
+        per_account: bool = False,
     ) -> None:
         self.settings = settings
         self.timeout = timeout
         self.session_factory = session_factory
         self.channel_options = channel_options or {}
         self._local = threading.local()
+        self._shared: dict[str, Channel] | None = {} if per_account else None
+        self._creating = threading.Lock()
 
     def channel_for(self, account_name: str) -> Channel:
+        if self._shared is not None:
+            with self._creating:
+                if account_name not in self._shared:
+                    self._shared[account_name] = self._make(account_name)
+                return self._shared[account_name]
         cache: dict[str, Channel] = getattr(self._local, "channels", None) or {}
         self._local.channels = cache
-        if account_name in cache:
-            return cache[account_name]
+        if account_name not in cache:
+            cache[account_name] = self._make(account_name)
+        return cache[account_name]
+
+    def _make(self, account_name: str) -> Channel:
         account = self.settings.accounts.get(account_name)
         if account is None:
             raise ConfigError(
@@ -63,12 +81,20 @@ class ConfiguredChannels:
         from campaign_scheduler.channels.registry import make_channel
 
         session = self.session_factory() if self.session_factory else make_session()
-        channel = make_channel(
+        return make_channel(
             account.channel,
             account_settings(account),
             session,
             timeout=self.timeout,
             **self.channel_options.get(account.channel, {}),
         )
-        cache[account_name] = channel
-        return channel
+
+
+def warm_up(channels: ConfiguredChannels, account_names: list[str]) -> None:
+    """Ask the networks ahead of a due moment what a call would ask first (an instance's text
+    limit), so that the call itself goes out at once. Failures are left to the call."""
+    for name in account_names:
+        try:
+            channels.channel_for(name).text_limit()
+        except Exception as exc:  # noqa: BLE001 - the call itself will meet it and record it
+            log.debug("warming up %s: %s", name, exc)

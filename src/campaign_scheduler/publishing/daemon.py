@@ -14,6 +14,7 @@ stops before its next network write (see :class:`RecordLedger`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -22,7 +23,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -39,9 +39,10 @@ from campaign_scheduler.publishing.queue import (
     LeaseLostError,
     Outcome,
     OutcomeKind,
+    accounts_due,
     apply_receipt,
-    claim_abandoned,
-    claim_due,
+    claim_abandoned_many,
+    claim_due_many,
     expire_overdue,
     freeze_plan,
     mark_not_out,
@@ -64,6 +65,8 @@ ALERTS_JOB = "alerts"
 TOKENS_JOB = "tokens"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
+#: How long before a wake-up the accounts due then are warmed up (see ``Daemon.warm``).
+WARM_LEAD = timedelta(seconds=10)
 
 
 def new_worker_id() -> str:
@@ -142,6 +145,54 @@ class RecordLedger:
         self.worker.retrying(lambda: mark_not_out(self.worker.store, claim))
 
 
+class _Lanes:
+    """At most ``limit`` lanes (threads) at once; the first runs on the caller's thread.
+
+    A slot is reserved before a claim and given back when the claim brought less: a claimed
+    delivery always has a lane. A lane's exception is raised again by :meth:`wait`, after
+    every other lane has ended."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._changed = threading.Condition()
+        self._running = 0
+        self._errors: list[Exception] = []
+
+    def reserve(self, wanted: int) -> int:
+        with self._changed:
+            granted = max(0, min(wanted, self.limit - self._running))
+            self._running += granted
+            return granted
+
+    def release(self, count: int) -> None:
+        with self._changed:
+            self._running -= count
+            self._changed.notify_all()
+
+    def run_here(self, lane: Callable[[], None]) -> None:
+        """Run a lane on this thread (its slot reserved)."""
+        self._guarded(lane)
+
+    def start(self, lane: Callable[[], None]) -> None:
+        """Run a lane on a thread of its own (its slot reserved)."""
+        threading.Thread(target=self._guarded, args=(lane,), name="publish", daemon=True).start()
+
+    def _guarded(self, lane: Callable[[], None]) -> None:
+        try:
+            lane()
+        except Exception as exc:  # noqa: BLE001 - raised again by wait()
+            with self._changed:
+                self._errors.append(exc)
+        finally:
+            self.release(1)
+
+    def wait(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._running == 0)
+            if self._errors:
+                raise self._errors[0]
+
+
 class Worker:
     """Claims due deliveries and publishes them until nothing is due (one tick)."""
 
@@ -172,6 +223,9 @@ class Worker:
         self.stop_requested = threading.Event()
         self.started_at = clock()
         self._lock = threading.Lock()
+        #: Claims are taken one at a time within this daemon (they are short, and SQLite
+        #: serialises them anyway); the calls that follow run side by side.
+        self._claiming = threading.Lock()
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -180,33 +234,61 @@ class Worker:
             log.warning("expired %s on %s: %s", post_key, account, reason)
             report.expired += 1
         release_retries(self.store, self.clock())
-        self._drain(claim_abandoned, report)
-        self._drain(claim_due, report)
+        self._drain(claim_abandoned_many, report)
+        self._drain(claim_due_many, report)
         self.heartbeat()
         return report
 
-    def _drain(self, claim: Callable[..., Claim | None], report: TickReport) -> None:
-        if self.threads == 1:
-            self._drain_loop(claim, report)
-            return
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="publish") as pool:
-            for future in [
-                pool.submit(self._drain_loop, claim, report) for _ in range(self.threads)
-            ]:
-                future.result()
+    def _drain(self, claim: Callable[..., list[Claim]], report: TickReport) -> None:
+        """Publish what ``claim`` hands out until nothing more may go out now.
 
-    def _drain_loop(self, claim: Callable[..., Claim | None], report: TickReport) -> None:
-        while not self.stop_requested.is_set():
-            claimed = claim(self.store, self.worker_id, self.clock(), self.lease)
+        Up to :attr:`threads` calls run at once, each on another account: a claim skips
+        accounts with a delivery in flight, so each account's deliveries go out one at a
+        time, in due order. A lane claims as many deliveries as there are free lanes, in one
+        transaction committed before the calls, keeps the first and starts a lane for each
+        of the others; a lane that finds nothing ends. Returns when every lane has recorded
+        its last outcome."""
+        lanes = _Lanes(self.threads)
+        lanes.reserve(1)
+        lanes.run_here(lambda: self._lane(claim, report, lanes, None))
+        lanes.wait()
+
+    def _lane(
+        self,
+        claim: Callable[..., list[Claim]],
+        report: TickReport,
+        lanes: _Lanes,
+        claimed: Claim | None,
+    ) -> None:
+        while True:
             if claimed is None:
-                return
-            ledger = RecordLedger(self, threading.Event(), claimed)
-            with self._keeping_lease(claimed, ledger):
-                outcome = self.publisher.publish(claimed, self.clock, ledger)
-            kept = self._record(claimed, outcome)
-            with self._lock:
-                report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
-            self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
+                if self.stop_requested.is_set():
+                    return
+                spare = lanes.reserve(self.threads)  # one lane for each further claim
+                batch: list[Claim] = []
+                try:
+                    with self._claiming:
+                        batch = claim(
+                            self.store, self.worker_id, self.clock(), self.lease, spare + 1
+                        )
+                finally:
+                    lanes.release(spare - max(len(batch) - 1, 0))
+                if not batch:
+                    return
+                claimed = batch[0]
+                for other in batch[1:]:
+                    lanes.start(functools.partial(self._lane, claim, report, lanes, other))
+            self._publish_claimed(claimed, report)
+            claimed = None
+
+    def _publish_claimed(self, claimed: Claim, report: TickReport) -> None:
+        ledger = RecordLedger(self, threading.Event(), claimed)
+        with self._keeping_lease(claimed, ledger):
+            outcome = self.publisher.publish(claimed, self.clock, ledger)
+        kept = self._record(claimed, outcome)
+        with self._lock:
+            report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
+        self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
 
     @contextlib.contextmanager
     def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:
@@ -353,8 +435,12 @@ class Daemon:
         metrics_first: timedelta = timedelta(seconds=5),
         tokens: Callable[[], object] | None = None,
         tokens_every: timedelta = timedelta(hours=6),
+        warm: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.worker = worker
+        #: Gets the accounts due at the next wake-up, :data:`WARM_LEAD` before it, on a thread
+        #: of its own (what a first call would ask the network, asked ahead of time).
+        self.warm = warm
         self.reconcile_every = reconcile
         #: The sweep gets the stop event and returns soon after it is set (between reads).
         self.metrics = metrics
@@ -549,6 +635,29 @@ class Daemon:
         self._wake_job = f"{PUBLISH_JOB}-{uuid.uuid4().hex[:8]}"
         self._wake_at = wake
         self._scheduler.add_job(self._job(self._publish), "date", run_date=wake, id=self._wake_job)
+        if self.warm is not None and wake > now:
+            self._scheduler.add_job(
+                self._start_warm_up,
+                "date",
+                run_date=max(wake - WARM_LEAD, now),
+                id=f"warm-{self._wake_job}",
+            )
+
+    def _start_warm_up(self) -> None:
+        wake = self._wake_at
+        if wake is None or self.warm is None or self.worker.stop_requested.is_set():
+            return
+        warm = self.warm
+
+        def run() -> None:
+            try:
+                warm(accounts_due(self.worker.store, wake))
+            except Exception:  # a warm-up is not worth stopping the daemon for
+                log.exception("warming up the accounts due at %s failed", wake.isoformat())
+
+        # Never on the scheduler's thread: a network that does not answer must not hold the
+        # wake-up itself. A daemon thread, so a stop never waits for it.
+        threading.Thread(target=run, name="warm-up", daemon=True).start()
 
 
 def active_workers(store: Store, since: datetime) -> list[WorkerRecord]:

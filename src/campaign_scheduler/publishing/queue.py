@@ -104,9 +104,23 @@ _PENDING = DeliveryState.PENDING.value
 _PUBLISHING = DeliveryState.PUBLISHING.value
 
 
-def _build_claim_due() -> Any:
+_BUSY = _D.alias("busy")
+#: One call at a time per account, in due order: an account with a delivery in flight (in
+#: this daemon or another) gets nothing new until that call is recorded.
+_ACCOUNT_FREE = ~(
+    select(_BUSY.c.id)
+    .where(_BUSY.c.account_id == _D.c.account_id, _BUSY.c.state == _PUBLISHING)
+    .exists()
+)
+
+
+def _build_pick_due() -> Any:
+    """The most overdue delivery that may go out now, on an account with nothing in flight.
+
+    On PostgreSQL it locks the delivery and its account (``SKIP LOCKED``): two daemons never
+    pick deliveries of one account at once."""
     now = bindparam("now", type_=UTCDateTime())
-    candidate = (
+    return (
         select(_D.c.id)
         .select_from(_JOINED)
         .where(
@@ -116,15 +130,23 @@ def _build_claim_due() -> Any:
             _A.c.needs_attention.is_(False),
             or_(_A.c.rate_limited_until.is_(None), _A.c.rate_limited_until <= now),
             or_(_C.c.require_approval.is_(False), _P.c.approver.is_not(None)),
+            _ACCOUNT_FREE,
         )
         .order_by(_D.c.due_at, _D.c.id)
         .limit(1)
-        .with_for_update(skip_locked=True, of=_D)
-        .scalar_subquery()
+        .with_for_update(skip_locked=True, key_share=True, of=[_D, _A])
     )
+
+
+def _build_claim_due(candidate: Any) -> Any:
+    """Claim ``candidate`` if it is still pending and its account has nothing in flight.
+
+    On PostgreSQL this runs as a statement of its own after :func:`_build_pick_due` took the
+    account's lock, so its snapshot sees a claim another daemon committed meanwhile."""
+    now = bindparam("now", type_=UTCDateTime())
     return (
         update(_D)
-        .where(_D.c.id == candidate, _D.c.state == _PENDING)
+        .where(_D.c.id == candidate, _D.c.state == _PENDING, _ACCOUNT_FREE)
         .values(
             state=_PUBLISHING,
             lease_owner=bindparam("worker"),
@@ -140,9 +162,21 @@ def _build_claim_due() -> Any:
 
 def _build_claim_abandoned() -> Any:
     now = bindparam("now", type_=UTCDateTime())
+    held = _D.alias("held")
     candidate = (
         select(_D.c.id)
-        .where(_D.c.state == _PUBLISHING, _D.c.lease_until < now)
+        .where(
+            _D.c.state == _PUBLISHING,
+            _D.c.lease_until < now,
+            # One call at a time per account: not while another of its deliveries is held.
+            ~select(held.c.id)
+            .where(
+                held.c.account_id == _D.c.account_id,
+                held.c.state == _PUBLISHING,
+                held.c.lease_until >= now,
+            )
+            .exists(),
+        )
         .order_by(_D.c.lease_until, _D.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -164,7 +198,10 @@ def _build_claim_abandoned() -> Any:
     )
 
 
-_CLAIM_DUE = _build_claim_due()
+_PICK_DUE = _build_pick_due()
+#: SQLite: one statement (``BEGIN IMMEDIATE`` serialises claims); PostgreSQL: pick, then claim.
+_CLAIM_DUE = _build_claim_due(_PICK_DUE.scalar_subquery())
+_CLAIM_PICKED = _build_claim_due(bindparam("picked"))
 _CLAIM_ABANDONED = _build_claim_abandoned()
 _ABANDON_OPEN_ATTEMPTS = (
     update(_T)
@@ -215,13 +252,37 @@ _CLAIM_DETAILS = (
 
 def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Claim the most overdue delivery that may go out now, or return None."""
+    claims = claim_due_many(store, worker, now, lease, 1)
+    return claims[0] if claims else None
+
+
+def claim_due_many(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
+    another account, in one transaction (one commit for a burst due at one instant)."""
+    values = {"now": now, "until": now + lease, "worker": worker}
+    claims: list[Claim] = []
     with store.transaction(write=True) as connection:
-        row = connection.execute(
-            _CLAIM_DUE, {"now": now, "until": now + lease, "worker": worker}
-        ).first()
-        if row is None:
+        while len(claims) < limit:
+            row = _claim_one_due(connection, store.is_sqlite, values)
+            if row is None:
+                break
+            claims.append(_start_attempt(connection, row[0], row[1], row[2], worker, now))
+    return claims
+
+
+def _claim_one_due(connection: Connection, sqlite: bool, values: dict[str, Any]) -> Any:
+    if sqlite:
+        return connection.execute(_CLAIM_DUE, values).first()
+    for _ in range(3):  # another daemon claimed for the account meanwhile: pick again
+        picked = connection.execute(_PICK_DUE, values).scalar()
+        if picked is None:
             return None
-        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
+        row = connection.execute(_CLAIM_PICKED, {**values, "picked": picked}).first()
+        if row is not None:
+            return row
+    return None
 
 
 def release_retries(store: Store, now: datetime) -> int:
@@ -241,14 +302,24 @@ def release_retries(store: Store, now: datetime) -> int:
 
 def claim_abandoned(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Take over a delivery whose worker died mid-call (its lease ran out while publishing)."""
+    claims = claim_abandoned_many(store, worker, now, lease, 1)
+    return claims[0] if claims else None
+
+
+def claim_abandoned_many(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """Take over up to ``limit`` abandoned deliveries, each on another account."""
+    values = {"now": now, "until": now + lease, "worker": worker}
+    claims: list[Claim] = []
     with store.transaction(write=True) as connection:
-        row = connection.execute(
-            _CLAIM_ABANDONED, {"now": now, "until": now + lease, "worker": worker}
-        ).first()
-        if row is None:
-            return None
-        connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
-        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
+        while len(claims) < limit:
+            row = connection.execute(_CLAIM_ABANDONED, values).first()
+            if row is None:
+                break
+            connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
+            claims.append(_start_attempt(connection, row[0], row[1], row[2], worker, now))
+    return claims
 
 
 def _start_attempt(
@@ -748,6 +819,23 @@ def next_wake(store: Store, now: datetime) -> datetime | None:
         return None
     earliest = min(moments)
     return max(earliest, now)
+
+
+def accounts_due(store: Store, until: datetime) -> list[str]:
+    """The accounts with a delivery waiting to go out by ``until``."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(AccountRecord.name)
+                .join(DeliveryRecord, DeliveryRecord.account_id == AccountRecord.id)
+                .where(
+                    DeliveryRecord.state.in_(WAITING_STATES),
+                    DeliveryRecord.due_at <= until,
+                    AccountRecord.needs_attention.is_(False),
+                )
+                .distinct()
+            )
+        )
 
 
 def held_due(store: Store, now: datetime) -> list[tuple[str, str, str]]:

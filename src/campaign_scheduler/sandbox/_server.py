@@ -192,6 +192,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     timeout = 0.5
+    #: A network accepts many connections at once; socketserver's default backlog of 5 drops
+    #: the rest of a burst (their clients retry after a second, or see a reset).
+    request_queue_size = 1024
 
     def __init__(self, app: App) -> None:
         self.app = app

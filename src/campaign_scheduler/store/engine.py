@@ -7,7 +7,9 @@ PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://…``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +66,9 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
+    """An engine for ``url``; ``connections`` sizes its pool for that many threads."""
+    pool: dict[str, Any] = {} if connections is None else {"pool_size": connections}
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -80,14 +84,14 @@ def create_db_engine(url: str) -> Engine:
             if not folder.is_dir():
                 raise StoreError(f"the database folder {folder} does not exist")
             _create_private(Path(database))
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            return create_engine(parsed, pool_pre_ping=True, **pool)
         except ModuleNotFoundError:
             raise StoreError(
                 "PostgreSQL needs the psycopg driver",
@@ -105,6 +109,16 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        #: SQLite takes one writer at a time: this process's threads queue here rather than
+        #: in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        self._writing: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.is_sqlite else contextlib.nullcontext()
+        )
+
+    def for_threads(self, threads: int) -> Store:
+        """The same database with a pool for ``threads`` threads (and their lease keepers)."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return Store(create_db_engine(url, connections=2 * threads + 2))
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,31 +127,35 @@ class Store:
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        session = self._sessions()
-        if write and self.is_sqlite:
-            session.connection(execution_options={IMMEDIATE: True})
-        try:
-            yield session
-            session.commit()
-        except StaleDataError:
-            # A compare-and-set lost: another worker or command changed a row since it was
-            # read. Nothing of this transaction is kept.
-            session.rollback()
-            raise ConflictError(
-                "the record changed while this command was running (a daemon or another "
-                "command got there first); nothing was changed",
-                hint="look at 'campaign status' and run the command again if it still applies",
-            ) from None
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._writing if write else contextlib.nullcontext():
+            session = self._sessions()
+            if write and self.is_sqlite:
+                session.connection(execution_options={IMMEDIATE: True})
+            try:
+                yield session
+                session.commit()
+            except StaleDataError:
+                # A compare-and-set lost: another worker or command changed a row since it
+                # was read. Nothing of this transaction is kept.
+                session.rollback()
+                raise ConflictError(
+                    "the record changed while this command was running (a daemon or another "
+                    "command got there first); nothing was changed",
+                    hint="look at 'campaign status' and run the command again if it still applies",
+                ) from None
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         """A Core connection in one transaction, for hot paths that need no ORM objects."""
-        with self.engine.connect() as connection:
+        with (
+            self._writing if write else contextlib.nullcontext(),
+            self.engine.connect() as connection,
+        ):
             if write and self.is_sqlite:
                 connection.execution_options(**{IMMEDIATE: True})
             with connection.begin():
