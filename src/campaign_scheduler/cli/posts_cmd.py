@@ -82,6 +82,7 @@ def queue(
     from campaign_scheduler.drafts import default_not_after
     from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
+    from campaign_scheduler.store.wakeup import announce
     from campaign_scheduler.timeutil import WhenError, format_local, in_windows
     from campaign_scheduler.uilang import tr, ui_language
 
@@ -192,6 +193,7 @@ def queue(
             actor=current_user(actor),
             now=now,
         )
+        announce(c.store)
         if as_json:
             write_json(
                 {
@@ -224,6 +226,7 @@ def approve(
     (rules.approvers lists who may)."""
     from campaign_scheduler import identity
     from campaign_scheduler.store.approval import approve as approve_post
+    from campaign_scheduler.store.wakeup import announce
 
     with opened(ctx) as c:
         rules = c.campaign.rules
@@ -244,6 +247,7 @@ def approve(
                 now=utcnow(),
             )
         )
+        announce(c.store)
 
 
 def cancel(
@@ -287,6 +291,7 @@ def reschedule(
 ) -> None:
     """Move a post that has not gone out to another time."""
     from campaign_scheduler.store.changes import reschedule as reschedule_post
+    from campaign_scheduler.store.wakeup import announce
 
     with opened(ctx) as c:
         when = parse_option_time(at, "--at", c.campaign)
@@ -297,6 +302,7 @@ def reschedule(
             c.store, c.campaign, key, when, actor=current_user(actor), now=utcnow()
         ):
             write_line(line)
+        announce(c.store)
 
 
 def resolve(
@@ -313,6 +319,7 @@ def resolve(
 ) -> None:
     """Settle a delivery whose outcome is unknown, after checking the account."""
     from campaign_scheduler.store.changes import resolve as resolve_delivery
+    from campaign_scheduler.store.wakeup import announce
 
     if (published is None) == (not not_published):
         raise UsageError("give either --published URL or --not-published")
@@ -328,4 +335,5 @@ def resolve(
                 now=utcnow(),
             )
         )
+        announce(c.store)  # --not-published may send it again
     err_line("recorded in the audit trail")
