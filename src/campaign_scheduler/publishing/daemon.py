@@ -542,13 +542,18 @@ class Daemon:
             return
 
         def look_again() -> None:
-            if announced:  # a command changed the queue: the idle floor does not apply
+            if announced:  # a command changed the queue: claim what is due now, if anything
                 self._last_idle = None
-            self._schedule_wake()
+                self._publish()
+            else:  # maybe only our own writes: read when the next work is due (no writes)
+                self._schedule_wake()
 
         with contextlib.suppress(Exception):  # stopping: the scheduler takes no more jobs
             scheduler.add_job(
-                self._job(look_again), "date", run_date=utcnow(), id=WAKEUP_JOB,
+                self._job(look_again),
+                "date",
+                run_date=utcnow(),
+                id=WAKEUP_JOB,
                 replace_existing=True,
             )
 

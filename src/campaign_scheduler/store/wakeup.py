@@ -61,7 +61,9 @@ def announce(store: Store) -> None:
             connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
             connection.commit()
     except SQLAlchemyError as exc:
-        log.warning("could not notify the daemons (they see the change at the next reconcile): %s", exc)
+        log.warning(
+            "could not notify the daemons (they see the change at the next reconcile): %s", exc
+        )
 
 
 class Watcher:
