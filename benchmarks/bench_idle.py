@@ -7,7 +7,7 @@ Baselines in the same run, sampled the same way:
 
 - a bare ``python -c`` that sleeps,
 - the *floor*: a python that imports what the daemon cannot do without (typer, rich, SQLAlchemy
-  with its ORM, APScheduler's blocking scheduler, requests) and sleeps.
+  with its ORM, APScheduler's blocking scheduler; with ``--postgres`` also psycopg) and sleeps.
 
 Goals: idle RSS ≤ 70 MB, CPU ≤ 0.5 % of one core.
 
@@ -36,8 +36,10 @@ from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from live import LiveCampaign
 
 TICKS = os.sysconf("SC_CLK_TCK")
+#: What an idle daemon has loaded that it cannot do without (requests is loaded only with the
+#: first call to a network).
 FLOOR_IMPORTS = (
-    "import typer, rich.console, sqlalchemy.orm, requests, "
+    "import typer, rich.console, sqlalchemy.orm, sqlite3, "
     "apscheduler.schedulers.blocking, apscheduler.executors.pool"
 )
 
@@ -118,6 +120,8 @@ def main() -> None:
     ]
     if args.postgres:
         from bench_wakeup import drop_postgres_database, postgres_database
+
+        rows.append(("floor + psycopg", idle_python(f"{FLOOR_IMPORTS}, psycopg", args.window)))
 
         database = postgres_database(args.postgres)
         if database is None:
