@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
 
 from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from live import LiveCampaign
@@ -119,7 +119,7 @@ def main() -> None:
         ("campaign run, SQLite, nothing due", idle_daemon(args.window, args.settle, None)),
     ]
     if args.postgres:
-        from bench_wakeup import drop_postgres_database, postgres_database
+        from benchmarks.bench_wakeup import drop_postgres_database, postgres_database
 
         rows.append(("floor + psycopg", idle_python(f"{FLOOR_IMPORTS}, psycopg", args.window)))
 
