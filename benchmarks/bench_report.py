@@ -248,18 +248,25 @@ def generate(store: Store, deliveries: int, per_delivery: int) -> None:
         )
 
 
-def report_benchmark(snapshots: int, deliveries: int, runs: int) -> None:
+def report_benchmark(snapshots: int, deliveries: int, runs: int, keep: Path | None) -> None:
     per_delivery = max(1, snapshots // deliveries)
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(f"sqlite:///{Path(folder) / 'bench.db'}")
+        database = (keep or Path(folder)) / f"bench-{snapshots}-{deliveries}.db"
+        existed = database.exists()
+        store = open_store(f"sqlite:///{database}")
         started = time.perf_counter()
-        generate(store, deliveries, per_delivery)
+        if not existed:
+            generate(store, deliveries, per_delivery)
         made = time.perf_counter() - started
         with store.transaction() as connection:
             count = connection.execute(text("SELECT count(*) FROM metric_snapshot")).scalar_one()
         print(
             f"\nreport, {count:,} snapshots = {deliveries:,} deliveries x {per_delivery} "
-            f"(generated in {made:.1f} s, {count / made:,.0f} rows/s):"
+            + (
+                f"(kept from an earlier run: {database}):"
+                if existed
+                else f"(generated in {made:.1f} s, {count / made:,.0f} rows/s):"
+            )
         )
 
         def count_all() -> None:
@@ -449,6 +456,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--skip-report", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the generated databases in DIR and reuse them in later runs",
+    )
     args = parser.parse_args()
     print(
         f"Python {sys.version.split()[0]}, SQLite {__import__('sqlite3').sqlite_version}, "
@@ -458,7 +471,7 @@ def main() -> None:
     snapshots = 100_000 if args.quick else 1_000_000
     if not args.skip_report:
         for deliveries in (snapshots // 50, snapshots // 5):
-            report_benchmark(snapshots, deliveries, args.runs)
+            report_benchmark(snapshots, deliveries, args.runs, args.keep)
     if not args.skip_sweep:
         sweep_benchmark(200 if args.quick else 1000, args.runs)
 

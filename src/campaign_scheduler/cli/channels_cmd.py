@@ -60,6 +60,7 @@ def verify(
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
     from campaign_scheduler.store.accounts import clear_attention
     from campaign_scheduler.store.engine import open_store
+    from campaign_scheduler.store.wakeup import announce
     from campaign_scheduler.timeutil import utcnow
 
     settings = state_of(ctx).settings()
@@ -87,6 +88,7 @@ def verify(
     try:
         if verified:
             clear_attention(store, verified, now=now)
+            announce(store)  # held work on these accounts may go out now
         tokens = _token_states(settings, store)
     finally:
         store.dispose()

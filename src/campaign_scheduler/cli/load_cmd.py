@@ -34,6 +34,7 @@ def load(
     from campaign_scheduler.rules import check
     from campaign_scheduler.store.engine import open_store
     from campaign_scheduler.store.sync import ChangeKind, load_campaign_into
+    from campaign_scheduler.store.wakeup import announce
 
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
@@ -61,6 +62,8 @@ def load(
             actor=current_user(actor),
             dry_run=dry_run,
         )
+        if report.changed_anything and not dry_run:
+            announce(store)
     finally:
         store.dispose()
 

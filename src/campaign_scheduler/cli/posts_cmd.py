@@ -89,6 +89,7 @@ def queue(
     from campaign_scheduler.drafts import default_not_after
     from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
+    from campaign_scheduler.store.wakeup import announce
     from campaign_scheduler.timeutil import WhenError, format_local, in_windows
     from campaign_scheduler.uilang import ui_language
 
@@ -221,6 +222,7 @@ def queue(
             actor=current_user(actor),
             now=now,
         )
+        announce(c.store)
         if as_json:
             write_json(
                 {
@@ -257,6 +259,7 @@ def approve(
     (rules.approvers lists who may)."""
     from campaign_scheduler import identity
     from campaign_scheduler.store.approval import approve as approve_post
+    from campaign_scheduler.store.wakeup import announce
 
     with opened(ctx) as c:
         rules = c.campaign.rules
@@ -279,6 +282,7 @@ def approve(
                 now=utcnow(),
             )
         )
+        announce(c.store)
 
 
 def cancel(
@@ -324,6 +328,7 @@ def reschedule(
 ) -> None:
     """Move a post that has not gone out to another time."""
     from campaign_scheduler.store.changes import reschedule as reschedule_post
+    from campaign_scheduler.store.wakeup import announce
 
     with opened(ctx) as c:
         when = parse_option_time(at, "--at", c.campaign)
@@ -334,6 +339,7 @@ def reschedule(
             c.store, c.campaign, key, when, actor=current_user(actor), now=utcnow()
         ):
             write_line(line)
+        announce(c.store)
 
 
 def resolve(
@@ -350,6 +356,7 @@ def resolve(
 ) -> None:
     """Settle a delivery whose outcome is unknown, after checking the account."""
     from campaign_scheduler.store.changes import resolve as resolve_delivery
+    from campaign_scheduler.store.wakeup import announce
 
     if (published is None) == (not not_published):
         raise UsageError(tr("give either --published URL or --not-published"))
@@ -365,4 +372,5 @@ def resolve(
                 now=utcnow(),
             )
         )
+        announce(c.store)  # --not-published may send it again
     err_line(tr("recorded in the audit trail"))

@@ -54,6 +54,7 @@ from campaign_scheduler.publishing.queue import (
 )
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import WorkerRecord
+from campaign_scheduler.store.wakeup import Watcher
 from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
 
 log = logging.getLogger("campaign_scheduler.daemon")
@@ -62,6 +63,7 @@ PUBLISH_JOB = "publish-due"
 RECONCILE_JOB = "reconcile"
 METRICS_JOB = "metrics"
 ALERTS_JOB = "alerts"
+WAKEUP_JOB = "wakeup"
 TOKENS_JOB = "tokens"
 #: A wake-up that found nothing to do is not repeated sooner than this.
 IDLE_FLOOR = timedelta(seconds=1)
@@ -484,6 +486,8 @@ class Daemon:
             timezone=UTC,
         )
         self._scheduler = scheduler
+        watcher = Watcher(self.worker.store, self.wake_now)
+        watcher.start()
         scheduler.add_job(
             self._job(self._reconcile),
             "interval",
@@ -531,6 +535,7 @@ class Daemon:
             if not self.worker.stop_requested.is_set():
                 scheduler.start()
         finally:
+            watcher.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             with self._job_running:  # the call in flight finishes before the daemon says so
@@ -612,6 +617,31 @@ class Daemon:
     def _reconcile(self) -> None:
         self.worker.heartbeat()
         self._schedule_wake()
+
+    def wake_now(self, *, announced: bool = False) -> None:
+        """Another process may have changed the queue: look again at once (store/wakeup.py).
+
+        Runs on the watcher's thread; the look itself is a job on the scheduler's thread.
+        Pokes that arrive while one is pending are merged into it."""
+        scheduler = self._scheduler
+        if scheduler is None or self.worker.stop_requested.is_set():
+            return
+
+        def look_again() -> None:
+            if announced:  # a command changed the queue: claim what is due now, if anything
+                self._last_idle = None
+                self._publish()
+            else:  # maybe only our own writes: read when the next work is due (no writes)
+                self._schedule_wake()
+
+        with contextlib.suppress(Exception):  # stopping: the scheduler takes no more jobs
+            scheduler.add_job(
+                self._job(look_again),
+                "date",
+                run_date=utcnow(),
+                id=WAKEUP_JOB,
+                replace_existing=True,
+            )
 
     def _schedule_wake(self) -> None:
         """Make sure a wake-up is set for the next moment work is due.
