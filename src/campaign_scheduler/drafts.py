@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,11 @@ class Draft:
 
     def text_for(self, channel: str) -> str:
         return self.variants.get(channel, self.body)
+
+    @cached_property
+    def media_digests(self) -> list[list[str | None]]:
+        """What the content hashes cover of the media: path, alt text and file digest."""
+        return [[m.relative, m.alt, m.file_digest()] for m in self.media]
 
     def text_line(self, channel: str) -> int:
         if channel in self.variants:
