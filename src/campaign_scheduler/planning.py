@@ -86,8 +86,8 @@ def post_hash(draft: Draft, media: list[list[str | None]]) -> str:
 def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[IntendedDelivery]:
     result: list[IntendedDelivery] = []
     for draft in drafts:
-        media = draft.media_digests
+        hashes = draft.channel_hashes
         for account in accounts_for(draft, settings):
-            text = draft.text_for(account.channel)
-            result.append(IntendedDelivery(draft, account, text, delivery_hash(draft, text, media)))
+            channel = account.channel
+            result.append(IntendedDelivery(draft, account, draft.text_for(channel), hashes[channel]))
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -22,12 +23,7 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def location(self, relative_to: Path | None = None) -> str:
-        path = self.path
-        if relative_to is not None:
-            try:
-                path = path.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                pass
+        path = self.path if relative_to is None else _shown(self.path, relative_to)
         return f"{path}:{self.line}" if self.line else str(path)
 
     def format(self, relative_to: Path | None = None) -> str:
@@ -35,12 +31,7 @@ class Problem:
         return f"{self.location(relative_to)}: {prefix}{self.message}"
 
     def as_json(self, relative_to: Path | None = None) -> dict[str, object]:
-        path = self.path
-        if relative_to is not None:
-            try:
-                path = path.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                pass
+        path = self.path if relative_to is None else _shown(self.path, relative_to)
         return {
             "path": str(path),
             "line": self.line,
@@ -51,3 +42,22 @@ class Problem:
 
 def has_errors(problems: list[Problem]) -> bool:
     return any(p.severity is Severity.ERROR for p in problems)
+
+
+def _shown(path: Path, relative_to: Path) -> Path:
+    """``path`` relative to ``relative_to`` when it lies below it (both resolved), else as it
+    is. The folders are resolved once (a check of many drafts names the same ones again and
+    again); only a file that is a symlink itself is resolved on its own."""
+    try:
+        if path.name in ("", ".", "..") or path.is_symlink():
+            resolved = path.resolve()
+        else:
+            resolved = _resolved(path.parent) / path.name
+        return resolved.relative_to(_resolved(relative_to))
+    except (OSError, ValueError):
+        return path
+
+
+@lru_cache(maxsize=256)
+def _resolved(folder: Path) -> Path:
+    return folder.resolve()
