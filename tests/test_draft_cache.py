@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign_scheduler import drafts as drafts_module
 from campaign_scheduler import draftcache
+from campaign_scheduler import drafts as drafts_module
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.rules import CheckResult, check
 from conftest import Workspace
@@ -175,7 +175,7 @@ def test_an_account_limit_in_the_config_is_checked_again(
     "damage",
     [
         b"",
-        b"{\"format\": 1, \"context\": ",  # cut off while written by hand or a full disk
+        b'{"format": 1, "context": ',  # cut off while written by hand or a full disk
         b"\x00\xff not json",
         b"[1, 2, 3]",
         b'{"format": 1, "context": "x", "drafts": []}',
@@ -224,7 +224,7 @@ def test_dates_in_the_front_matter_survive_the_cache(
 
 def draft_with_toml_date() -> str:
     return (
-        "+++\nat = 2021-11-04T09:30:00\nchannels = [\"mastodon\"]\n+++\n"
+        '+++\nat = 2021-11-04T09:30:00\nchannels = ["mastodon"]\n+++\n'
         "Soest will bis 2030 klimaneutral werden. #5malklug\n"
     )
 

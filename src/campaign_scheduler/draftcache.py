@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from time import time_ns
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from time import time_ns
 from typing import Any
 
 from campaign_scheduler.campaign import Campaign

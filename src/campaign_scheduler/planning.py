@@ -89,5 +89,7 @@ def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[Int
         hashes = draft.channel_hashes
         for account in accounts_for(draft, settings):
             channel = account.channel
-            result.append(IntendedDelivery(draft, account, draft.text_for(channel), hashes[channel]))
+            result.append(
+                IntendedDelivery(draft, account, draft.text_for(channel), hashes[channel])
+            )
     return result

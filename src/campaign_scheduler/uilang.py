@@ -125,6 +125,9 @@ GERMAN: dict[str, str] = {
         "kein freier Termin mehr vor dem Ende der Kampagne ({end}); mit --at eine Zeit wählen"
     ),
     "warning": "Warnung",
+    # progress bar of check and load
+    "reading drafts": "Entwürfe lesen",
+    "writing to the database": "in die Datenbank schreiben",
 }
 
 

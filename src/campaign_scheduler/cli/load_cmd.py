@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from campaign_scheduler.cli.output import err_line, write_json, write_line
+from campaign_scheduler.cli.progress import draft_progress
 from campaign_scheduler.cli.state import current_user, state_of
 from campaign_scheduler.errors import InputError
+from campaign_scheduler.uilang import tr
 
 if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
@@ -36,29 +38,31 @@ def load(
 
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
-    result = check(settings)
-    if result.errors or result.campaign is None:
-        count = len(result.errors)
-        raise InputError(
-            f"load refused: {count} error{'s' if count != 1 else ''} in the campaign files; "
-            "nothing was written",
-            problems=result.errors,
-            hint="fix them (campaign check lists them) and load again",
-        )
-    _fetch_link_cards(result.drafts, result.campaign)
-    store = open_store(settings.database_url)
-    try:
-        report = load_campaign_into(
-            store,
-            result.campaign,
-            result.drafts,
-            result.deliveries,
-            settings,
-            actor=current_user(actor),
-            dry_run=dry_run,
-        )
-    finally:
-        store.dispose()
+    with draft_progress(as_json) as steps:
+        result = check(settings, progress=steps.drafts)
+        if result.errors or result.campaign is None:
+            count = len(result.errors)
+            raise InputError(
+                f"load refused: {count} error{'s' if count != 1 else ''} in the campaign files; "
+                "nothing was written",
+                problems=result.errors,
+                hint="fix them (campaign check lists them) and load again",
+            )
+        _fetch_link_cards(result.drafts, result.campaign)
+        steps.phase(tr("writing to the database"))
+        store = open_store(settings.database_url)
+        try:
+            report = load_campaign_into(
+                store,
+                result.campaign,
+                result.drafts,
+                result.deliveries,
+                settings,
+                actor=current_user(actor),
+                dry_run=dry_run,
+            )
+        finally:
+            store.dispose()
 
     summary = {kind.name.lower(): report.count(kind) for kind in ChangeKind}
     if as_json:

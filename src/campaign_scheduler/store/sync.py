@@ -453,9 +453,7 @@ class _Sync:
                     continue
                 self._rewrite_delivery(delivery, item)
                 details.append(f"~ {item.account.name}")
-            elif (
-                state is DeliveryState.CANCELLED and delivery.state_reason in RESTORABLE_REASONS
-            ):
+            elif state is DeliveryState.CANCELLED and delivery.state_reason in RESTORABLE_REASONS:
                 self._set_state(delivery, DeliveryState.PENDING, None)
                 details.append(f"+ {item.account.name} (restored)")
         for name, delivery in sorted(current.items()):
