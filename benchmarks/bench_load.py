@@ -24,6 +24,7 @@ in a database ``bench_load`` created for them.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -171,7 +172,7 @@ def main() -> None:
                     f"load, empty database, {name}",
                     [*base, "load"],
                     floor,
-                    before=lambda url=url: emptied(url),
+                    before=functools.partial(emptied, url),
                 )
             )
             cases.append(Case(f"load, nothing changed, {name}", [*base, "load"], imports))
