@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_cli import generate
+from bench_cli import generate  # type: ignore[import-not-found]
 
 BASELINE_INSERT = """
 import sys, uuid, datetime
