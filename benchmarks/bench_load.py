@@ -10,6 +10,9 @@ prints medians, spreads and ratios against baselines measured in the same run:
   delivery rows (as wide as ours) with Core ``executemany`` into a fresh table, the floor of
   any load into an empty database.
 
+Beside the wall-clock medians the table gives the median CPU time (user + system) of each
+command's process, which a busy machine disturbs less (PostgreSQL's own work is not in it).
+
 Cases: ``check`` with no cache (``.cache/drafts.json`` removed first), ``check`` with the
 cache, ``load`` into an empty database, ``load`` with nothing changed. Goals (issue 17):
 check + load <= 3 s together, load with nothing changed <= 1 s.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,14 +73,18 @@ class Case:
     against: str
     before: Callable[[], None] | None = None
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
 
 def run_once(case: Case, env: dict[str, str]) -> None:
     if case.before is not None:
         case.before()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(case.command, capture_output=True, env=env, check=False)
     case.times.append((time.perf_counter() - started) * 1000)
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    case.cpu.append((now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime) * 1000)
     if result.returncode != 0:
         sys.exit(f"{' '.join(case.command)} failed:\n{result.stderr.decode()[-2000:]}")
 
@@ -184,13 +192,15 @@ def main() -> None:
     print(
         f"\nmedian of {args.runs} runs, bytecode cache {bytecode}, Python {sys.version.split()[0]}"
     )
-    print(f"{'case':58} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7}  against")
+    print(
+        f"{'case':58} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7} {'cpu ms':>8}  against"
+    )
     for case in cases:
         ratio = medians[case.name] / medians[case.against]
         against = "" if case.against == case.name else case.against.split(",")[0]
         print(
             f"{case.name:58} {medians[case.name]:10.0f} {min(case.times):8.0f} "
-            f"{max(case.times):8.0f} {ratio:7.2f}x  {against}"
+            f"{max(case.times):8.0f} {ratio:7.2f}x {statistics.median(case.cpu):8.0f}  {against}"
         )
     for name in databases:
         together = medians["check, cached"] + medians[f"load, empty database, {name}"]
