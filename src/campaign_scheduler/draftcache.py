@@ -38,7 +38,7 @@ from campaign_scheduler.tomlsource import TomlDocument
 
 CACHE_FILE = Path(".cache") / "drafts.json"
 #: Bumped whenever the layout of an entry changes.
-FORMAT = 1
+FORMAT = 2
 
 Stamp = list[int]
 
@@ -211,6 +211,7 @@ class DraftCache:
         # The digests were taken of the very files (same stamps) the entry names.
         draft.__dict__["media_digests"] = [[m.relative, m.alt, d] for m, d in media]
         draft.__dict__["channel_hashes"] = dict(raw["hashes"])
+        draft.__dict__["content_hash"] = str(raw["post_hash"])
         return draft, problems
 
     def put(self, path: Path, key: str, draft: Draft | None, problems: list[Problem]) -> None:
@@ -282,4 +283,5 @@ def _draft_entry(draft: Draft) -> dict[str, Any]:
         "variants": draft.variants,
         "split": draft.split,
         "hashes": draft.channel_hashes,
+        "post_hash": draft.content_hash,
     }

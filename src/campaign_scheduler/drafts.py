@@ -79,6 +79,13 @@ class Draft:
         return [[m.relative, m.alt, m.file_digest()] for m in self.media]
 
     @cached_property
+    def content_hash(self) -> str:
+        """The hash of the post as a whole (``load`` compares it with the stored one)."""
+        from campaign_scheduler.planning import post_hash
+
+        return post_hash(self, self.media_digests)
+
+    @cached_property
     def channel_hashes(self) -> dict[str, str]:
         """The content hash of a delivery on each of the draft's channels."""
         from campaign_scheduler.planning import delivery_hash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -46,18 +47,22 @@ def has_errors(problems: list[Problem]) -> bool:
 
 def _shown(path: Path, relative_to: Path) -> Path:
     """``path`` relative to ``relative_to`` when it lies below it (both resolved), else as it
-    is. The folders are resolved once (a check of many drafts names the same ones again and
+    is. Folders are resolved once (a check of many drafts names the same ones again and
     again); only a file that is a symlink itself is resolved on its own."""
-    try:
-        if path.name in ("", ".", "..") or path.is_symlink():
-            resolved = path.resolve()
-        else:
-            resolved = _resolved(path.parent) / path.name
-        return resolved.relative_to(_resolved(relative_to))
-    except (OSError, ValueError):
+    text = os.fspath(path)
+    folder, name = os.path.split(text)
+    if name in ("", ".", "..") or os.path.islink(text):
+        resolved = os.path.realpath(text)
+    else:
+        resolved = os.path.join(_resolved(folder or "."), name)
+    base = os.path.join(_resolved(os.fspath(relative_to)), "")
+    if resolved == base.rstrip(os.sep):
+        return Path(".")
+    if not resolved.startswith(base):
         return path
+    return Path(resolved[len(base) :])
 
 
 @lru_cache(maxsize=256)
-def _resolved(folder: Path) -> Path:
-    return folder.resolve()
+def _resolved(folder: str) -> str:
+    return os.path.realpath(folder)

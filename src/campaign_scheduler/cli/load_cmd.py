@@ -100,5 +100,6 @@ def _fetch_link_cards(drafts: list[Draft], campaign: Campaign) -> None:
     from campaign_scheduler.linkcards import refresh_cards
 
     _, problems = refresh_cards(drafts, campaign, now=datetime.now(UTC))
+    here = Path.cwd()
     for problem in problems:
-        err_line(problem.format(Path.cwd()))
+        err_line(problem.format(here))

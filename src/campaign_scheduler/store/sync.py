@@ -21,7 +21,7 @@ from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.drafts import Draft
 from campaign_scheduler.errors import ConflictError
-from campaign_scheduler.planning import IntendedDelivery, post_hash
+from campaign_scheduler.planning import IntendedDelivery
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
     OUT_OR_MAYBE_OUT,
@@ -242,7 +242,7 @@ class _Sync:
             if row is None:
                 fresh.append(draft)
                 plan.append((draft, None))
-            elif row.matches(post_hash(draft, draft.media_digests), by_draft.get(draft.key, [])):
+            elif row.matches(draft.content_hash, by_draft.get(draft.key, [])):
                 plan.append((draft, _UNCHANGED))
             else:
                 plan.append((draft, row.id))
@@ -274,14 +274,14 @@ class _Sync:
         ours = (PostRecord.campaign_id == self.record.id, PostRecord.source == "draft")
         posts = {
             key: _StoredPost(post_id, key, content_hash, removed_at)
-            for post_id, key, content_hash, removed_at in self.session.execute(
+            for post_id, key, content_hash, removed_at in self.session.connection().execute(
                 select(
                     PostRecord.id, PostRecord.key, PostRecord.content_hash, PostRecord.removed_at
                 ).where(*ours)
             )
         }
         by_id = {post.id: post for post in posts.values()}
-        for post_id, account, content_hash, state, reason in self.session.execute(
+        for post_id, account, content_hash, state, reason in self.session.connection().execute(
             select(
                 DeliveryRecord.post_id,
                 AccountRecord.name,
@@ -329,7 +329,7 @@ class _Sync:
             "not_after_text": draft.not_after_text,
             "due_at": draft.due_at,
             "not_after": draft.not_after,
-            "content_hash": post_hash(draft, media),
+            "content_hash": draft.content_hash,
         }
 
     def _new_delivery(self, post: PostRecord, intended: IntendedDelivery) -> DeliveryRecord:
