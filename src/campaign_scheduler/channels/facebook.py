@@ -34,6 +34,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import (
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
@@ -55,13 +56,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -94,6 +88,9 @@ class FacebookChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:FacebookPageFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:FacebookNetwork"
+    )
     api: GraphApi
     can_look_up: ClassVar[bool] = True
 
@@ -119,7 +116,7 @@ class FacebookChannel(Channel):
     def publish(self, post: OutboundPost) -> Receipt:
         problems = self.validate(post)
         if problems:
-            raise RejectedError(f"facebook: {self.account.name}: " + "; ".join(problems))
+            raise errors.RejectedError(f"facebook: {self.account.name}: " + "; ".join(problems))
         if post.reply_to is not None:
             return self._comment(post, post.reply_to)
         page = self.page_id
@@ -214,13 +211,13 @@ class FacebookChannel(Channel):
         me = self.api.get("me", {"fields": "id,name"})
         name = str(me.get("name") or "")
         if str(me.get("id")) != self.page_id:
-            raise AuthError(
+            raise errors.AuthError(
                 f"facebook: {self.account.name}: the token belongs to {name or me.get('id')!s}, "
                 f"not to Page {self.page_id}",
                 hint="use a Page access token of this Page (GET /me/accounts lists them)",
             )
         if not name:
-            raise UnavailableError(f"facebook: {self.account.name}: /me returned no name")
+            raise errors.UnavailableError(f"facebook: {self.account.name}: /me returned no name")
         return name
 
     # --- steps ----------------------------------------------------------------------------
@@ -234,14 +231,14 @@ class FacebookChannel(Channel):
         # Whether /photos answers with post_id is UNVERIFIED: ask the photo for its story.
         try:
             story = self.api.get(photo_id, {"fields": "id,page_story_id"}).get("page_story_id")
-        except ChannelError as exc:
-            raise OutcomeUnknownError(
+        except errors.ChannelError as exc:
+            raise errors.OutcomeUnknownError(
                 f"facebook: {self.account.name}: photo {photo_id} was posted but its post id "
                 f"could not be read ({exc.message})",
                 hint="the lookup after a lost answer finds it",
             ) from exc
         if not isinstance(story, str) or not story:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"facebook: {self.account.name}: photo {photo_id} was posted but has no "
                 "page_story_id",
                 hint="the lookup after a lost answer finds it",
@@ -278,7 +275,7 @@ class FacebookChannel(Channel):
         value = answer.get("id")
         if isinstance(value, str) and value:
             return value
-        raise OutcomeUnknownError(
+        raise errors.OutcomeUnknownError(
             f"facebook: {self.account.name}: the answer to a create call names no id",
             hint="the lookup after a lost answer finds the post",
         )
