@@ -377,6 +377,10 @@ class _Sync:
                 rows[start : start + CHUNK],
             )
             ids.update((key, post_id) for post_id, key in returned)
+        from campaign_scheduler.identity import os_user as current_os_user
+        from campaign_scheduler.store.audit import OS_USER_KEY
+
+        os_user = current_os_user()
         deliveries: list[dict[str, object]] = []
         audits: list[dict[str, object]] = []
         changes = {}
@@ -408,7 +412,8 @@ class _Sync:
                     "campaign_id": self.record.id,
                     "post_key": draft.key,
                     "delivery_id": None,
-                    "detail": {"accounts": names},
+                    # (a bulk insert runs no before_insert listener: stamp as audit.py does)
+                    "detail": {"accounts": names, OS_USER_KEY: os_user},
                 }
             )
             count = len(names)
