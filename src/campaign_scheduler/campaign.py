@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,7 +128,11 @@ class Campaign:
         return ZoneInfo(self.timezone)
 
     def sender(self, slug: str) -> Sender | None:
-        return next((s for s in self.senders if s.slug == slug), None)
+        return self._senders_by_slug.get(slug)
+
+    @cached_property
+    def _senders_by_slug(self) -> dict[str, Sender]:
+        return {s.slug: s for s in reversed(self.senders)}  # (the first of a repeated slug)
 
     @property
     def period_start(self) -> datetime | None:

@@ -8,11 +8,13 @@ keeps the line of every front-matter key for messages.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import InputError
@@ -23,6 +25,9 @@ from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.textfile import read_text, split_lines
 from campaign_scheduler.timeutil import WhenError, parse_when
 from campaign_scheduler.tomlsource import TomlDocument, parse_toml
+
+if TYPE_CHECKING:
+    from campaign_scheduler.draftcache import DraftCache
 
 FRONT_MATTER_FENCE = "+++"
 DRAFT_SUFFIX = ".md"
@@ -68,6 +73,30 @@ class Draft:
     def text_for(self, channel: str) -> str:
         return self.variants.get(channel, self.body)
 
+    @cached_property
+    def media_digests(self) -> list[list[str | None]]:
+        """What the content hashes cover of the media: path, alt text and file digest."""
+        return [[m.relative, m.alt, m.file_digest()] for m in self.media]
+
+    @cached_property
+    def content_hash(self) -> str:
+        """The hash of the post as a whole (``load`` compares it with the stored one)."""
+        from campaign_scheduler.planning import post_hash
+
+        return post_hash(self, self.media_digests)
+
+    @cached_property
+    def channel_hashes(self) -> dict[str, str]:
+        """The content hash of a delivery on each of the draft's channels."""
+        from campaign_scheduler.planning import delivery_hash
+
+        by_text: dict[str, str] = {}
+        for channel in self.channels:
+            text = self.text_for(channel)
+            if text not in by_text:
+                by_text[text] = delivery_hash(self, text, self.media_digests)
+        return {channel: by_text[self.text_for(channel)] for channel in self.channels}
+
     def text_line(self, channel: str) -> int:
         if channel in self.variants:
             return self.doc.line_of("variants", channel, "text")
@@ -105,27 +134,58 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
 
 
 def iter_draft_files(posts_dir: Path) -> Iterator[Path]:
-    yield from sorted(p for p in posts_dir.rglob(f"*{DRAFT_SUFFIX}") if p.is_file())
+    """Every ``*.md`` file below ``posts_dir``, sorted, as ``rglob`` finds them (symlinked
+    folders not entered), with one ``scandir`` per folder instead of a ``stat`` per file."""
+    found: list[list[str]] = []
+    pending = [[str(posts_dir)]]
+    while pending:
+        parts = pending.pop()
+        try:
+            entries = list(os.scandir(os.path.join(*parts)))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append([*parts, entry.name])
+            elif entry.name.endswith(DRAFT_SUFFIX) and entry.is_file():
+                found.append([*parts[1:], entry.name])
+    for relative in sorted(found):
+        yield posts_dir.joinpath(*relative)
 
 
-def load_drafts(posts_dir: Path, campaign: Campaign | None) -> tuple[list[Draft], list[Problem]]:
-    """Parse every draft below ``posts_dir``. Unparseable drafts are left out, with problems."""
+def load_drafts(
+    posts_dir: Path,
+    campaign: Campaign | None,
+    *,
+    checks: Callable[[Draft], list[Problem]] | None = None,
+    cache: DraftCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Draft], list[Problem]]:
+    """Parse every draft below ``posts_dir``. Unparseable drafts are left out, with problems.
+
+    ``checks`` finds the problems of one parsed draft; with a ``cache``, a draft whose files
+    have not changed is taken from it with its problems, and not parsed or checked again.
+    ``progress`` is called with (drafts done, drafts in all) as it goes."""
     problems: list[Problem] = []
     drafts: list[Draft] = []
     if not posts_dir.is_dir():
         problems.append(Problem(posts_dir, None, "posts folder not found"))
         return drafts, problems
     sender_slugs = [s.slug for s in campaign.senders] if campaign else []
-    for path in iter_draft_files(posts_dir):
-        relative = path.relative_to(posts_dir)
-        if len(relative.parts) != 2:
+    files = list(iter_draft_files(posts_dir))
+    keys: set[str] = set()
+    for done, path in enumerate(files, 1):
+        if progress is not None:
+            progress(done, len(files))
+        parts = _parts_below(path, posts_dir)
+        if len(parts) != 2:
             problems.append(
                 Problem(
                     path, None, "drafts belong in posts/<sender>/<name>.md, one folder per sender"
                 )
             )
             continue
-        sender = relative.parts[0]
+        sender = parts[0]
         if campaign is not None and campaign.sender(sender) is None:
             problems.append(
                 Problem(
@@ -136,11 +196,36 @@ def load_drafts(posts_dir: Path, campaign: Campaign | None) -> tuple[list[Draft]
                 )
             )
             continue
-        key = relative.with_suffix("").as_posix()
-        draft = parse_draft(path, key, sender, campaign, problems, posts_dir=posts_dir)
+        key = f"{sender}/{parts[1].removesuffix(DRAFT_SUFFIX)}"
+        keys.add(key)
+        cached = cache.get(path, key, sender, posts_dir) if cache is not None else None
+        if cached is not None:
+            draft, own = cached
+        else:
+            own = []
+            draft = parse_draft(path, key, sender, campaign, own, posts_dir=posts_dir)
+            if draft is not None and campaign is not None:
+                draft = render_draft(draft, campaign, own)
+            if draft is not None and checks is not None:
+                own.extend(checks(draft))
+            if cache is not None:
+                cache.put(path, key, draft, own)
+        problems.extend(own)
         if draft is not None:
-            drafts.append(draft if campaign is None else render_draft(draft, campaign, problems))
+            drafts.append(draft)
+    if cache is not None:
+        cache.keep_only(keys)
+        cache.save()
     return drafts, problems
+
+
+def _parts_below(path: Path, folder: Path) -> tuple[str, ...]:
+    """``path.relative_to(folder).parts``, by string when ``path`` was built from ``folder``."""
+    prefix = os.path.join(str(folder), "")
+    text = str(path)
+    if text.startswith(prefix):
+        return tuple(text[len(prefix) :].split(os.sep))
+    return path.relative_to(folder).parts
 
 
 def parse_draft(

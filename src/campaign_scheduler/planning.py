@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from campaign_scheduler.config import Account, Settings
-from campaign_scheduler.drafts import Draft, Media
+from campaign_scheduler.drafts import Draft
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,6 @@ def accounts_for(draft: Draft, settings: Settings) -> list[Account]:
         for account in explicit or settings.accounts_of(draft.sender, channel):
             chosen[account.name] = account
     return sorted(chosen.values(), key=lambda a: a.name)
-
-
-def media_fingerprint(media: Iterable[Media]) -> list[list[str | None]]:
-    return [[m.relative, m.alt, m.file_digest()] for m in media]
 
 
 def _digest(payload: object) -> str:
@@ -90,8 +86,10 @@ def post_hash(draft: Draft, media: list[list[str | None]]) -> str:
 def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[IntendedDelivery]:
     result: list[IntendedDelivery] = []
     for draft in drafts:
-        media = media_fingerprint(draft.media)
+        hashes = draft.channel_hashes
         for account in accounts_for(draft, settings):
-            text = draft.text_for(account.channel)
-            result.append(IntendedDelivery(draft, account, text, delivery_hash(draft, text, media)))
+            channel = account.channel
+            result.append(
+                IntendedDelivery(draft, account, draft.text_for(channel), hashes[channel])
+            )
     return result

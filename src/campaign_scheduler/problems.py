@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -22,12 +24,7 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def location(self, relative_to: Path | None = None) -> str:
-        path = self.path
-        if relative_to is not None:
-            try:
-                path = path.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                pass
+        path = self.path if relative_to is None else _shown(self.path, relative_to)
         return f"{path}:{self.line}" if self.line else str(path)
 
     def format(self, relative_to: Path | None = None) -> str:
@@ -35,12 +32,7 @@ class Problem:
         return f"{self.location(relative_to)}: {prefix}{self.message}"
 
     def as_json(self, relative_to: Path | None = None) -> dict[str, object]:
-        path = self.path
-        if relative_to is not None:
-            try:
-                path = path.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                pass
+        path = self.path if relative_to is None else _shown(self.path, relative_to)
         return {
             "path": str(path),
             "line": self.line,
@@ -51,3 +43,26 @@ class Problem:
 
 def has_errors(problems: list[Problem]) -> bool:
     return any(p.severity is Severity.ERROR for p in problems)
+
+
+def _shown(path: Path, relative_to: Path) -> Path:
+    """``path`` relative to ``relative_to`` when it lies below it (both resolved), else as it
+    is. Folders are resolved once (a check of many drafts names the same ones again and
+    again); only a file that is a symlink itself is resolved on its own."""
+    text = os.fspath(path)
+    folder, name = os.path.split(text)
+    if name in ("", ".", "..") or os.path.islink(text):
+        resolved = os.path.realpath(text)
+    else:
+        resolved = os.path.join(_resolved(folder or "."), name)
+    base = os.path.join(_resolved(os.fspath(relative_to)), "")
+    if resolved == base.rstrip(os.sep):
+        return Path(".")
+    if not resolved.startswith(base):
+        return path
+    return Path(resolved[len(base) :])
+
+
+@lru_cache(maxsize=256)
+def _resolved(folder: str) -> str:
+    return os.path.realpath(folder)

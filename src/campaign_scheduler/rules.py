@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,26 +51,46 @@ class CheckResult:
         return [p for p in self.problems if p.severity is Severity.WARNING]
 
 
-def check(settings: Settings) -> CheckResult:
-    """Parse and validate campaign, drafts and config; collect every problem."""
+def check(
+    settings: Settings,
+    *,
+    cached: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> CheckResult:
+    """Parse and validate campaign, drafts and config; collect every problem.
+
+    With ``cached``, drafts whose files have not changed are taken with their problems from
+    the campaign's cache (:mod:`campaign_scheduler.draftcache`) instead of parsed and checked
+    again. ``progress`` is called with (drafts done, drafts in all)."""
     problems: list[Problem] = list(settings.problems)
     campaign, campaign_problems = load_campaign(settings.campaign_path)
     problems.extend(campaign_problems)
-    drafts, draft_problems = load_drafts(settings.posts_path, campaign)
+    if campaign is None:
+        drafts, draft_problems = load_drafts(settings.posts_path, None, progress=progress)
+        return CheckResult(None, drafts, [], [*problems, *draft_problems])
+    calendar = calendar_of(campaign)
+
+    def draft_checks(draft: Draft) -> list[Problem]:
+        found = _check_draft(draft, campaign, settings)
+        found.extend(date_problems(draft, campaign))
+        found.extend(link_problems(draft))
+        if calendar is not None:
+            found.extend(day_problems(draft, campaign, calendar))
+        return found
+
+    cache = None
+    if cached:
+        from campaign_scheduler.draftcache import DraftCache
+
+        cache = DraftCache.open(settings, campaign)
+    drafts, draft_problems = load_drafts(
+        settings.posts_path, campaign, checks=draft_checks, cache=cache, progress=progress
+    )
     problems.extend(draft_problems)
     result = CheckResult(campaign, drafts, [], problems)
-    if campaign is None:
-        return result
     problems.extend(_check_accounts(settings, campaign))
     problems.extend(_example_placeholders(settings))
     problems.extend(region_problems(campaign))
-    calendar = calendar_of(campaign)
-    for draft in drafts:
-        problems.extend(_check_draft(draft, campaign, settings))
-        problems.extend(date_problems(draft, campaign))
-        problems.extend(link_problems(draft))
-        if calendar is not None:
-            problems.extend(day_problems(draft, campaign, calendar))
     result.deliveries = intended_deliveries(drafts, settings)
     problems.extend(_check_gaps(result.deliveries, campaign))
     problems.sort(key=lambda p: (str(p.path), p.line or 0))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from campaign_scheduler.cli.output import err_line, print_problems, write_json
+from campaign_scheduler.cli.progress import draft_progress
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import ConfigError, MissingConfigError
 from campaign_scheduler.problems import Problem, Severity
@@ -32,7 +33,8 @@ def check(
     except ConfigError as exc:
         problems = list(exc.problems) or [Problem(Path("config"), None, exc.message)]
     else:
-        result = run_check(settings)
+        with draft_progress(as_json) as steps:
+            result = run_check(settings, progress=steps.drafts)
         problems = result.problems
         drafts = len(result.drafts)
         if result.campaign is not None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from campaign_scheduler.cli.output import err_line, write_json, write_line
+from campaign_scheduler.cli.progress import draft_progress
 from campaign_scheduler.cli.state import current_user, state_of
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.uilang import tr, trn
@@ -38,34 +39,36 @@ def load(
 
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
-    result = check(settings)
-    if result.errors or result.campaign is None:
-        count = len(result.errors)
-        raise InputError(
-            trn(
-                "load refused: {n} error in the campaign files; nothing was written",
-                "load refused: {n} errors in the campaign files; nothing was written",
-                count,
-            ),
-            problems=result.errors,
-            hint=tr("fix them (campaign check lists them) and load again"),
-        )
-    _fetch_link_cards(result.drafts, result.campaign)
-    store = open_store(settings.database_url)
-    try:
-        report = load_campaign_into(
-            store,
-            result.campaign,
-            result.drafts,
-            result.deliveries,
-            settings,
-            actor=current_user(actor),
-            dry_run=dry_run,
-        )
-        if report.changed_anything and not dry_run:
-            announce(store)
-    finally:
-        store.dispose()
+    with draft_progress(as_json) as steps:
+        result = check(settings, progress=steps.drafts)
+        if result.errors or result.campaign is None:
+            count = len(result.errors)
+            raise InputError(
+                trn(
+                    "load refused: {n} error in the campaign files; nothing was written",
+                    "load refused: {n} errors in the campaign files; nothing was written",
+                    count,
+                ),
+                problems=result.errors,
+                hint=tr("fix them (campaign check lists them) and load again"),
+            )
+        _fetch_link_cards(result.drafts, result.campaign)
+        steps.phase(tr("writing to the database"))
+        store = open_store(settings.database_url)
+        try:
+            report = load_campaign_into(
+                store,
+                result.campaign,
+                result.drafts,
+                result.deliveries,
+                settings,
+                actor=current_user(actor),
+                dry_run=dry_run,
+            )
+            if report.changed_anything and not dry_run:
+                announce(store)
+        finally:
+            store.dispose()
 
     summary = {kind.name.lower(): report.count(kind) for kind in ChangeKind}
     if as_json:
@@ -110,5 +113,6 @@ def _fetch_link_cards(drafts: list[Draft], campaign: Campaign) -> None:
     from campaign_scheduler.linkcards import refresh_cards
 
     _, problems = refresh_cards(drafts, campaign, now=datetime.now(UTC))
+    here = Path.cwd()
     for problem in problems:
-        err_line(problem.format(Path.cwd()))
+        err_line(problem.format(here))

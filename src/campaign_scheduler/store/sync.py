@@ -11,16 +11,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.drafts import Draft
 from campaign_scheduler.errors import ConflictError
-from campaign_scheduler.planning import IntendedDelivery, media_fingerprint, post_hash
+from campaign_scheduler.planning import IntendedDelivery
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
@@ -39,6 +40,11 @@ REASON_DRAFT_REMOVED = Reason("draft_removed")
 #: How many refused deliveries a refused load names (the rest are counted).
 CONFLICTS_SHOWN = 20
 REASON_CHANNEL_REMOVED = Reason("channel_removed")
+#: Why a delivery was cancelled when its draft, or the draft's channel, comes back restores it.
+RESTORABLE_REASONS = (REASON_DRAFT_REMOVED.record(), REASON_CHANNEL_REMOVED.record())
+#: Rows per bulk statement (and ids per ``IN (...)``): well below SQLite's variable limit.
+CHUNK = 500
+_UNCHANGED = 0  # (no post has the id 0)
 #: States a changed or returning draft may put back to pending.
 RESTARTABLE = frozenset(
     {DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.FAILED, DeliveryState.EXPIRED}
@@ -70,6 +76,28 @@ class LoadReport:
     @property
     def changed_anything(self) -> bool:
         return any(c.kind is not ChangeKind.UNCHANGED for c in self.changes)
+
+
+@dataclass
+class _StoredPost:
+    """A post as the database holds it, for the bulk comparison with its draft."""
+
+    id: int
+    key: str
+    content_hash: str
+    removed_at: datetime | None
+    #: account name -> content hash of its delivery (None: cancelled, to be restored)
+    deliveries: dict[str, str | None] = field(default_factory=dict)
+
+    def matches(self, content_hash: str, intended: list[IntendedDelivery]) -> bool:
+        """Whether loading the draft would change nothing (:meth:`_Sync._update_post` would
+        report it unchanged): same post hash, the same accounts, each with the same hash."""
+        return (
+            self.removed_at is None
+            and self.content_hash == content_hash
+            and len(intended) == len(self.deliveries)
+            and all(self.deliveries.get(i.account.name) == i.content_hash for i in intended)
+        )
 
 
 class _Rollback(Exception):
@@ -199,29 +227,38 @@ class _Sync:
     # -- posts and deliveries ----------------------------------------------------------------
 
     def run(self, drafts: list[Draft], deliveries: list[IntendedDelivery]) -> None:
+        """Compare the drafts with the database in bulk; only posts that differ go through the
+        ORM (:meth:`_update_post`, :meth:`_remove_post`: every guard, and the compare-and-set
+        on the version), new posts are inserted with bulk statements."""
         by_draft: dict[str, list[IntendedDelivery]] = {}
         for delivery in deliveries:
             by_draft.setdefault(delivery.draft.key, []).append(delivery)
-        existing = {
-            p.key: p
-            for p in self.session.scalars(
-                select(PostRecord)
-                .where(PostRecord.campaign_id == self.record.id, PostRecord.source == "draft")
-                .options(selectinload(PostRecord.deliveries).selectinload(DeliveryRecord.account))
-            )
-        }
+        stored = self._stored_posts()
+        plan: list[tuple[Draft, int | None]] = []  # (draft, its post's id if it differs)
+        fresh: list[Draft] = []
         for draft in sorted(drafts, key=lambda d: d.key):
             if draft.due_at is None:
                 continue
-            intended = by_draft.get(draft.key, [])
-            post = existing.pop(draft.key, None)
-            if post is None:
-                self._create_post(draft, intended)
+            row = stored.pop(draft.key, None)
+            if row is None:
+                fresh.append(draft)
+                plan.append((draft, None))
+            elif row.matches(draft.content_hash, by_draft.get(draft.key, [])):
+                plan.append((draft, _UNCHANGED))
             else:
-                self._update_post(post, draft, intended)
-        for post in sorted(existing.values(), key=lambda p: p.key):
-            if post.removed_at is None:
-                self._remove_post(post)
+                plan.append((draft, row.id))
+        gone = sorted((r for r in stored.values() if r.removed_at is None), key=lambda r: r.key)
+        records = self._post_records([i for _, i in plan if i] + [r.id for r in gone])
+        created = self._create_posts(fresh, by_draft)
+        for draft, post_id in plan:
+            if post_id is None:
+                self.report.changes.append(created[draft.key])
+            elif post_id == _UNCHANGED:
+                self.report.changes.append(PostChange(ChangeKind.UNCHANGED, draft.key))
+            else:
+                self._update_post(records[post_id], draft, by_draft.get(draft.key, []))
+        for row in gone:
+            self._remove_post(records[row.id])
         if self.conflicts:
             shown = self.conflicts[:CONFLICTS_SHOWN]
             more = len(self.conflicts) - len(shown)
@@ -233,8 +270,50 @@ class _Sync:
                 "a new file name so it becomes a new post",
             )
 
+    def _stored_posts(self) -> dict[str, _StoredPost]:
+        """The campaign's draft posts and their deliveries as plain rows (no ORM objects)."""
+        ours = (PostRecord.campaign_id == self.record.id, PostRecord.source == "draft")
+        posts = {
+            key: _StoredPost(post_id, key, content_hash, removed_at)
+            for post_id, key, content_hash, removed_at in self.session.connection().execute(
+                select(
+                    PostRecord.id, PostRecord.key, PostRecord.content_hash, PostRecord.removed_at
+                ).where(*ours)
+            )
+        }
+        by_id = {post.id: post for post in posts.values()}
+        for post_id, account, content_hash, state, reason in self.session.connection().execute(
+            select(
+                DeliveryRecord.post_id,
+                AccountRecord.name,
+                DeliveryRecord.content_hash,
+                DeliveryRecord.state,
+                DeliveryRecord.state_reason,
+            )
+            .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+            .where(*ours)
+        ):
+            # A delivery cancelled because its draft or channel went away comes back with
+            # the draft: its post is not unchanged (the ORM path restores it).
+            restorable = state == DeliveryState.CANCELLED.value and reason in RESTORABLE_REASONS
+            by_id[post_id].deliveries[account] = None if restorable else content_hash
+        return posts
+
+    def _post_records(self, ids: list[int]) -> dict[int, PostRecord]:
+        """The posts that differ from their drafts, as ORM objects with their deliveries."""
+        records: dict[int, PostRecord] = {}
+        for start in range(0, len(ids), CHUNK):
+            for post in self.session.scalars(
+                select(PostRecord)
+                .where(PostRecord.id.in_(ids[start : start + CHUNK]))
+                .options(selectinload(PostRecord.deliveries).selectinload(DeliveryRecord.account))
+            ):
+                records[post.id] = post
+        return records
+
     def _post_values(self, draft: Draft) -> dict[str, object]:
-        media = media_fingerprint(draft.media)
+        media = draft.media_digests
         assert draft.due_at is not None
         return {
             "source_path": draft.path.as_posix(),
@@ -251,7 +330,7 @@ class _Sync:
             "not_after_text": draft.not_after_text,
             "due_at": draft.due_at,
             "not_after": draft.not_after,
-            "content_hash": post_hash(draft, media),
+            "content_hash": draft.content_hash,
         }
 
     def _new_delivery(self, post: PostRecord, intended: IntendedDelivery) -> DeliveryRecord:
@@ -271,29 +350,83 @@ class _Sync:
         self.session.add(delivery)
         return delivery
 
-    def _create_post(self, draft: Draft, intended: list[IntendedDelivery]) -> None:
-        post = PostRecord(
-            campaign_id=self.record.id,
-            key=draft.key,
-            source="draft",
-            author=self.actor,
-            version=1,
-            **self._post_values(draft),
-        )
-        self.session.add(post)
-        self.session.flush()
-        for item in intended:
-            self._new_delivery(post, item)
-        names = [i.account.name for i in intended]
-        self._audit("post.created", post_key=draft.key, detail={"accounts": names})
-        count = len(names)
-        self.report.changes.append(
-            PostChange(
+    def _create_posts(
+        self, drafts: list[Draft], by_draft: dict[str, list[IntendedDelivery]]
+    ) -> dict[str, PostChange]:
+        """Insert new posts, their deliveries and audit events with bulk statements."""
+        if not drafts:
+            return {}
+        stamps = {"created_at": self.now, "updated_at": self.now}
+        rows = [
+            {
+                "campaign_id": self.record.id,
+                "key": draft.key,
+                "source": "draft",
+                "author": self.actor,
+                "version": 1,
+                **stamps,
+                **self._post_values(draft),
+            }
+            for draft in drafts
+        ]
+        ids: dict[str, int] = {}
+        for start in range(0, len(rows), CHUNK):
+            returned = self.session.execute(
+                insert(PostRecord).returning(
+                    PostRecord.id, PostRecord.key, sort_by_parameter_order=True
+                ),
+                rows[start : start + CHUNK],
+            )
+            ids.update((key, post_id) for post_id, key in returned)
+        from campaign_scheduler.identity import os_user as current_os_user
+        from campaign_scheduler.store.audit import OS_USER_KEY
+
+        os_user = current_os_user()
+        deliveries: list[dict[str, object]] = []
+        audits: list[dict[str, object]] = []
+        changes = {}
+        for draft in drafts:
+            intended = by_draft.get(draft.key, [])
+            for item in intended:
+                assert item.due_at is not None
+                deliveries.append(
+                    {
+                        "post_id": ids[draft.key],
+                        "account_id": self._account_record(item.account).id,
+                        "state": DeliveryState.PENDING.value,
+                        "text": item.text,
+                        "content_hash": item.content_hash,
+                        "due_at": item.due_at,
+                        "not_after": item.draft.not_after,
+                        "attempts": 0,
+                        "idempotency_key": uuid.uuid4().hex,
+                        "version": 1,
+                        **stamps,
+                    }
+                )
+            names = [i.account.name for i in intended]
+            audits.append(
+                {
+                    "at": self.now,
+                    "actor": self.actor,
+                    "action": "post.created",
+                    "campaign_id": self.record.id,
+                    "post_key": draft.key,
+                    "delivery_id": None,
+                    # (a bulk insert runs no before_insert listener: stamp as audit.py does)
+                    "detail": {"accounts": names, OS_USER_KEY: os_user},
+                }
+            )
+            count = len(names)
+            changes[draft.key] = PostChange(
                 ChangeKind.NEW,
                 draft.key,
                 [f"{count} deliver{'y' if count == 1 else 'ies'}: {', '.join(names)}"],
             )
-        )
+        for table, values in ((DeliveryRecord, deliveries), (AuditEventRecord, audits)):
+            for start in range(0, len(values), CHUNK):
+                self.session.execute(insert(table), values[start : start + CHUNK])
+        return changes
 
     def _update_post(
         self, post: PostRecord, draft: Draft, intended: list[IntendedDelivery]
@@ -326,10 +459,7 @@ class _Sync:
                     continue
                 self._rewrite_delivery(delivery, item)
                 details.append(f"~ {item.account.name}")
-            elif state is DeliveryState.CANCELLED and delivery.state_reason in (
-                REASON_DRAFT_REMOVED.record(),
-                REASON_CHANNEL_REMOVED.record(),
-            ):
+            elif state is DeliveryState.CANCELLED and delivery.state_reason in RESTORABLE_REASONS:
                 self._set_state(delivery, DeliveryState.PENDING, None)
                 details.append(f"+ {item.account.name} (restored)")
         for name, delivery in sorted(current.items()):
