@@ -26,7 +26,17 @@ from campaign_scheduler.tomlsource import TomlDocument, parse_toml
 
 FRONT_MATTER_FENCE = "+++"
 DRAFT_SUFFIX = ".md"
-DRAFT_KEYS = ("at", "channels", "accounts", "not_after", "language", "media", "variants", "split")
+DRAFT_KEYS = (
+    "at",
+    "channels",
+    "accounts",
+    "not_after",
+    "language",
+    "media",
+    "variants",
+    "split",
+    "first_comment",
+)
 MEDIA_KEYS = ("path", "alt")
 VARIANT_KEYS = ("text",)
 
@@ -64,6 +74,12 @@ class Draft:
     media: tuple[Media, ...]
     variants: dict[str, str] = field(default_factory=dict)
     split: bool = False
+    #: The comment that follows the post where the network has comments (Instagram, Facebook,
+    #: LinkedIn): hashtags or the link, out of the caption.
+    first_comment: str | None = None
+
+    def comment_line(self) -> int:
+        return self.doc.line_of("first_comment")
 
     def text_for(self, channel: str) -> str:
         return self.variants.get(channel, self.body)
@@ -198,6 +214,12 @@ def parse_draft(
     default_language = campaign.language if campaign else "de"
     language = reader.string(data, (), "language", default=default_language) or default_language
     split = reader.boolean(data, (), "split", False)
+    first_comment = reader.string(data, (), "first_comment")
+    if first_comment is not None and not first_comment.strip():
+        reader.error(
+            "'first_comment' is empty: write the comment or leave the key out", "first_comment"
+        )
+    first_comment = (first_comment or "").strip() or None
 
     media: list[Media] = []
     raw_media = data.get("media", [])
@@ -254,6 +276,7 @@ def parse_draft(
         media=tuple(media),
         variants=variants,
         split=split,
+        first_comment=first_comment,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from campaign_scheduler.channels.catalog import takes_comments
 from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.drafts import Draft, Media
 
@@ -25,6 +26,8 @@ class IntendedDelivery:
     account: Account
     text: str
     content_hash: str
+    #: The rendered first comment, on channels that take one (else None).
+    first_comment: str | None = None
 
     @property
     def channel(self) -> str:
@@ -56,7 +59,9 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
-def delivery_hash(draft: Draft, text: str, media: list[list[str | None]]) -> str:
+def delivery_hash(
+    draft: Draft, text: str, media: list[list[str | None]], comment: str | None = None
+) -> str:
     return _digest(
         {
             "text": text,
@@ -66,6 +71,7 @@ def delivery_hash(draft: Draft, text: str, media: list[list[str | None]]) -> str
             "media": media,
             # Only when set, so that hashes of existing deliveries stay as they were.
             **({"split": True} if draft.split else {}),
+            **({"first_comment": comment} if comment else {}),
         }
     )
 
@@ -83,6 +89,7 @@ def post_hash(draft: Draft, media: list[list[str | None]]) -> str:
             "not_after": draft.not_after.isoformat() if draft.not_after else None,
             "media": media,
             "split": draft.split,
+            **({"first_comment": draft.first_comment} if draft.first_comment else {}),
         }
     )
 
@@ -93,5 +100,12 @@ def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[Int
         media = media_fingerprint(draft.media)
         for account in accounts_for(draft, settings):
             text = draft.text_for(account.channel)
-            result.append(IntendedDelivery(draft, account, text, delivery_hash(draft, text, media)))
+            comment = draft.first_comment if draft.first_comment else None
+            if comment and not takes_comments(account.channel):
+                comment = None  # (check warns, or refuses when no channel of the draft takes it)
+            result.append(
+                IntendedDelivery(
+                    draft, account, text, delivery_hash(draft, text, media, comment), comment
+                )
+            )
     return result
