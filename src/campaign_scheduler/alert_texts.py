@@ -44,6 +44,22 @@ CONDITIONS: dict[str, dict[str, tuple[str, str]]] = {
             ),
         ),
     },
+    "comment_failed": {
+        "de": (
+            "{post} auf {account} ist erschienen ({url}), der erste Kommentar aber nicht: {reason}",
+            (
+                "Kommentar von Hand unter den Beitrag setzen (Text in 'campaign history --post "
+                "{post}') oder ihn anpassen; der Beitrag selbst bleibt, wie er ist."
+            ),
+        ),
+        "en": (
+            "{post} on {account} is out ({url}), but its first comment is not: {reason}",
+            (
+                "Add the comment by hand under the post (its text is in 'campaign history "
+                "--post {post}') or change it; the post itself stays as it is."
+            ),
+        ),
+    },
     "delivery_expired": {
         "de": (
             "{post} auf {account} ist nicht erschienen, die Frist ist verstrichen: {reason}",

@@ -1,0 +1,226 @@
+"""A draft's first comment (Instagram, Facebook, LinkedIn): parsed, rendered, checked, and
+published after the post as the delivery's last part, exactly once, under compound faults."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import select
+
+from campaign_scheduler.alerts import find_conditions
+from campaign_scheduler.channels.base import OutboundPost, Receipt
+from campaign_scheduler.errors import RejectedError, UnavailableError
+from campaign_scheduler.publishing.queue import claim_abandoned
+from campaign_scheduler.store.engine import Store
+from campaign_scheduler.store.models import DeliveryRecord
+from conftest import Workspace
+from fakes import CREATE_THEN_LOSE_ANSWER, CommentingChannel, FakeNetwork
+from test_publishing import DUE, LEASE, Clock, delivery, load, store, worker
+
+__all__ = ["store"]  # fixture shared with test_publishing
+
+FACEBOOK_ACCOUNT = """
+[accounts.soest-facebook]
+channel = "facebook"
+sender = "soest"
+page_id = "1122334455"
+token = "env:SOEST_FACEBOOK_TOKEN"
+"""
+POST_TEXT = "Soest will bis 2030 klimaneutral werden. #5malklug"
+COMMENT = "Alles zur Konferenz am {event.date}: {event.url}"
+RENDERED = (
+    "Alles zur Konferenz am 18. November 2021: https://smartcities-suedwestfalen.com/konferenz/"
+)
+
+
+def with_facebook(ws: Workspace) -> Workspace:
+    ws.config_file.write_text(
+        ws.config_file.read_text(encoding="utf-8") + FACEBOOK_ACCOUNT, encoding="utf-8"
+    )
+    return ws
+
+
+@pytest.fixture
+def commented_post(workspace: Workspace, store: Store) -> Workspace:
+    with_facebook(workspace)
+    workspace.draft(
+        "soest/01-klima", channels=("facebook",), extra=f'first_comment = "{COMMENT}"\n'
+    )
+    load(workspace, store)
+    return workspace
+
+
+class Crash(BaseException):
+    """The worker process dies (SIGKILL): nothing after this point runs."""
+
+
+def comments_of(network: FakeNetwork) -> list[tuple[str, str]]:
+    return network.comments()
+
+
+# -- the record and the happy path -------------------------------------------------------------
+
+
+def test_the_comment_follows_the_post_and_the_record_says_it_is_out(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    report = worker(store, commented_post, CommentingChannel(network), Clock(DUE)).tick()
+    assert report.published == 1
+    assert network.texts() == [POST_TEXT, RENDERED]
+    assert comments_of(network) == [("1", RENDERED)]
+    d = delivery(store)
+    assert (d.state, d.remote_id, d.comment_error) == ("published", "1", None)
+    assert d.parts == [
+        {"id": "1", "url": "https://social.example/@s/1"},
+        {"id": "2", "url": "https://social.example/@s/2", "kind": "comment"},
+    ]
+    [(_, post), (_, comment)] = network.posts
+    assert comment.idempotency_key == f"{post.idempotency_key}.2"  # a key of its own
+    assert comment.media == () and comment.reply_to is None
+
+
+# -- compound faults ---------------------------------------------------------------------------
+
+
+def test_a_lost_answer_on_the_comment_is_settled_by_a_lookup_of_the_posts_comments(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = CommentingChannel(network, ["ok", CREATE_THEN_LOSE_ANSWER])
+    clock = Clock(DUE)
+    w = worker(store, commented_post, channel, clock)
+    w.tick()
+    d = delivery(store)
+    assert (d.state, d.maybe_out, len(d.parts or [])) == ("retry_wait", True, 1)
+    clock.advance(minutes=1)
+    w.tick()
+    d = delivery(store)
+    assert d.state == "published" and not d.maybe_out
+    assert comments_of(network) == [("1", RENDERED)]  # found, never sent twice
+    assert channel.lookups == 1 and channel.calls == 2
+    assert (d.parts or [])[-1] == {
+        "id": "2",
+        "url": "https://social.example/@s/2",
+        "kind": "comment",
+    }
+
+
+def test_a_crash_between_post_and_comment_resumes_with_the_comment_only(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = CommentingChannel(network)
+    clock = Clock(DUE)
+
+    def die_at_the_comment(post: OutboundPost) -> None:
+        if post.comment_on is not None:
+            raise Crash
+
+    channel.during_call = die_at_the_comment
+    with pytest.raises(Crash):
+        worker(store, commented_post, channel, clock).tick()
+    d = delivery(store)
+    assert (d.state, len(d.parts or [])) == ("publishing", 1)  # the post is on record
+    channel.during_call = None
+    clock.advance(minutes=11)  # the dead worker's lease runs out; another takes over
+    worker(store, commented_post, channel, clock).tick()
+    d = delivery(store)
+    assert d.state == "published"
+    assert network.texts() == [POST_TEXT, RENDERED]  # the post once, then the comment
+    assert channel.lookups == 1  # the comments were looked up before the comment was sent
+
+
+class CreateThenCrash(CommentingChannel):
+    """The comment is created, then the worker dies before it hears the answer."""
+
+    crashed: ClassVar[bool] = False
+
+    def publish(self, post: OutboundPost) -> Receipt:
+        receipt = super().publish(post)
+        if post.comment_on is not None and not CreateThenCrash.crashed:
+            CreateThenCrash.crashed = True
+            raise Crash
+        return receipt
+
+
+def test_a_crash_after_the_comment_was_created_does_not_comment_again(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    CreateThenCrash.crashed = False
+    channel = CreateThenCrash(network)
+    clock = Clock(DUE)
+    with pytest.raises(Crash):
+        worker(store, commented_post, channel, clock).tick()
+    clock.advance(minutes=11)
+    worker(store, commented_post, channel, clock).tick()
+    d = delivery(store)
+    assert d.state == "published"
+    assert comments_of(network) == [("1", RENDERED)]
+    assert (d.parts or [])[-1]["kind"] == "comment"
+
+
+def test_a_worker_that_lost_its_lease_before_the_comment_sends_no_comment(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    clock = Clock(DUE)
+    channel = CommentingChannel(network)
+
+    def taken_over(post: OutboundPost) -> None:
+        if post.comment_on is None:  # the post outlasts the lease, and another worker takes over
+            clock.advance(minutes=11)
+            assert claim_abandoned(store, "thief", clock.now, LEASE) is not None
+
+    channel.during_call = taken_over
+    worker(store, commented_post, channel, clock).tick()
+    assert network.texts() == [POST_TEXT]  # the comment was fenced off
+    d = delivery(store)
+    assert (d.state, d.lease_owner, d.parts) == ("publishing", "thief", None)
+    # The thief's lease runs out too; the next worker finds the post and adds the comment.
+    channel.during_call = None
+    clock.advance(minutes=11)
+    worker(store, commented_post, channel, clock).tick()
+    d = delivery(store)
+    assert d.state == "published" and d.remote_id == "1"
+    assert network.texts() == [POST_TEXT, RENDERED]
+
+
+def test_a_refused_comment_leaves_the_post_published_and_tells_a_person(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    refusal = RejectedError("400", network_message="(#368) The action attempted is abusive")
+    channel = CommentingChannel(network, ["ok", refusal])
+    worker(store, commented_post, channel, Clock(DUE)).tick()
+    d = delivery(store)
+    assert (d.state, d.remote_id, d.last_error) == ("published", "1", None)
+    assert d.comment_error is not None and "abusive" in d.comment_error
+    assert [p.get("kind") for p in d.parts or []] == [None]  # no comment is out
+    conditions = [c for c in find_conditions(store, DUE) if c.kind == "comment_failed"]
+    [condition] = conditions
+    assert condition.facts["post"] == "soest/01-klima"
+    assert "abusive" in condition.facts["reason"]
+
+
+def test_a_comment_that_keeps_failing_is_given_up_with_the_post_published(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = CommentingChannel(network, ["ok", *[UnavailableError("503")] * 3])
+    clock = Clock(DUE)
+    w = worker(
+        store, commented_post, channel, clock, base=timedelta(seconds=1), jitter=0.0, max_attempts=3
+    )
+    for _ in range(3):
+        w.tick()
+        clock.advance(minutes=1)
+    d = delivery(store)
+    assert (d.state, d.remote_id) == ("published", "1")
+    assert "given up after 3 attempts" in (d.comment_error or "")
+    assert comments_of(network) == []
+    with store.session() as session:
+        assert session.scalars(select(DeliveryRecord.comment_error)).one() == d.comment_error
