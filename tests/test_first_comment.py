@@ -10,6 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from campaign_scheduler.alerts import find_conditions
+from campaign_scheduler.config import load_settings
+from campaign_scheduler.problems import Problem
+from campaign_scheduler.rules import CheckResult, check
 from campaign_scheduler.channels.base import OutboundPost, Receipt
 from campaign_scheduler.errors import RejectedError, UnavailableError
 from campaign_scheduler.publishing.queue import claim_abandoned
@@ -224,3 +227,105 @@ def test_a_comment_that_keeps_failing_is_given_up_with_the_post_published(
     assert comments_of(network) == []
     with store.session() as session:
         assert session.scalars(select(DeliveryRecord.comment_error)).one() == d.comment_error
+
+
+# -- the draft key and `campaign check` --------------------------------------------------------
+
+
+def checked(ws: Workspace) -> CheckResult:
+    return check(load_settings(ws.config_file))
+
+
+def messages(problems: list[Problem], ws: Workspace) -> list[str]:
+    return [p.format(ws.root) for p in problems]
+
+
+def test_the_draft_key_is_rendered_like_the_text_and_kept_per_network(
+    workspace: Workspace,
+) -> None:
+    with_facebook(workspace)
+    workspace.draft(
+        "soest/01-klima",
+        channels=("facebook", "mastodon"),
+        extra=f'first_comment = "{COMMENT}"\n',
+    )
+    result = checked(workspace)
+    [draft] = result.drafts
+    assert draft.first_comment == RENDERED
+    comments = {d.account.name: d.first_comment for d in result.deliveries}
+    assert comments == {"soest-facebook": RENDERED, "soest-mastodon": None}
+
+
+def test_check_refuses_a_first_comment_where_no_channel_takes_one(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMPAIGN_LANG", "en")
+    workspace.draft(
+        "soest/01-klima", channels=("mastodon",), extra='first_comment = "#5malklug #Soest"\n'
+    )
+    result = checked(workspace)
+    assert messages(result.errors, workspace) == [
+        "posts/soest/01-klima.md:4: first_comment: mastodon cannot comment on its own posts; "
+        "only facebook, instagram, linkedin take a first comment (remove the key, or put the "
+        "hashtags or the link into the text)"
+    ]
+
+
+def test_check_warns_when_only_some_channels_take_the_comment(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMPAIGN_LANG", "en")
+    with_facebook(workspace)
+    workspace.draft(
+        "soest/01-klima",
+        channels=("facebook", "mastodon"),
+        extra='first_comment = "#Soest"\n',
+    )
+    result = checked(workspace)
+    assert result.errors == []
+    assert "posts/soest/01-klima.md:4: warning: first_comment goes out on facebook only: "
+    "mastodon cannot comment on its own posts, the post goes out there without it" in (
+        messages(result.warnings, workspace)
+    )
+
+
+def test_check_counts_the_comment_the_way_each_network_does(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMPAIGN_LANG", "en")
+    with_facebook(workspace)
+    too_long = "x" * 8001
+    workspace.draft(
+        "soest/01-klima", channels=("facebook",), extra=f'first_comment = "{too_long}"\n'
+    )
+    [error] = messages(checked(workspace).errors, workspace)
+    assert error.startswith("posts/soest/01-klima.md:4: first_comment: ")
+    assert "8001" in error and "8000" in error
+
+
+def test_an_empty_first_comment_is_refused_with_its_line(workspace: Workspace) -> None:
+    with_facebook(workspace)
+    workspace.draft("soest/01-klima", channels=("facebook",), extra='first_comment = "  "\n')
+    [error] = messages(checked(workspace).errors, workspace)
+    assert error.startswith("posts/soest/01-klima.md:4: 'first_comment' is empty")
+
+
+def test_a_placeholder_error_in_the_comment_names_its_line(workspace: Workspace) -> None:
+    with_facebook(workspace)
+    workspace.draft(
+        "soest/01-klima", channels=("facebook",), extra='first_comment = "{event.nope}"\n'
+    )
+    [error] = messages(checked(workspace).errors, workspace)
+    assert error.startswith("posts/soest/01-klima.md:4: ")
+
+
+def test_the_check_messages_have_german_wording() -> None:
+    from campaign_scheduler.uilang import GERMAN
+
+    for message in (
+        "first_comment: {channels} cannot comment on its own posts; only {able} take a first "
+        "comment (remove the key, or put the hashtags or the link into the text)",
+        "first_comment goes out on {takers} only: {channels} cannot comment on its own posts, "
+        "the post goes out there without it",
+    ):
+        assert message in GERMAN

@@ -125,6 +125,19 @@ GERMAN: dict[str, str] = {
         "kein freier Termin mehr vor dem Ende der Kampagne ({end}); mit --at eine Zeit wählen"
     ),
     "warning": "Warnung",
+    # campaign check: a draft's first comment
+    "first_comment: {channels} cannot comment on its own posts; only {able} take a first "
+    "comment (remove the key, or put the hashtags or the link into the text)": (
+        "first_comment: {channels} kann eigene Beiträge nicht kommentieren; einen ersten "
+        "Kommentar nehmen nur {able} (den Schlüssel entfernen oder Hashtags bzw. Link in den "
+        "Text schreiben)"
+    ),
+    "first_comment goes out on {takers} only: {channels} cannot comment on its own posts, the "
+    "post goes out there without it": (
+        "first_comment erscheint nur auf {takers}: {channels} kann eigene Beiträge nicht "
+        "kommentieren, der Beitrag erscheint dort ohne ihn"
+    ),
+    "first_comment: {problem}": "first_comment: {problem}",
 }
 
 
