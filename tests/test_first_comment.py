@@ -16,8 +16,11 @@ from campaign_scheduler.rules import CheckResult, check
 from campaign_scheduler.channels.base import OutboundPost, Receipt
 from campaign_scheduler.errors import RejectedError, UnavailableError
 from campaign_scheduler.publishing.queue import claim_abandoned
+from campaign_scheduler.reports.build import build_report
+from campaign_scheduler.store.attention import COMMENT_FAILED, problems_since
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import DeliveryRecord
+from campaign_scheduler.store.queries import history_rows
 from conftest import Workspace
 from fakes import CREATE_THEN_LOSE_ANSWER, CommentingChannel, FakeNetwork
 from test_publishing import DUE, LEASE, Clock, delivery, load, store, worker
@@ -329,3 +332,41 @@ def test_the_check_messages_have_german_wording() -> None:
         "the post goes out there without it",
     ):
         assert message in GERMAN
+
+
+# -- what the record tells: history, status, report --------------------------------------------
+
+
+def test_history_status_and_report_tell_whether_the_comment_is_out(
+    commented_post: Workspace, store: Store
+) -> None:
+    refusal = RejectedError("400", network_message="(#368) The action attempted is abusive")
+    worker(
+        store, commented_post, CommentingChannel(FakeNetwork(), ["ok", refusal]), Clock(DUE)
+    ).tick()
+    [row] = history_rows(store, "testlauf")
+    assert row.comment == {
+        "text": RENDERED,
+        "state": "failed",
+        "id": None,
+        "url": None,
+        "error": row.comment_error,
+    }
+    [problem] = problems_since(store, None)
+    assert (problem.post, problem.state) == ("soest/01-klima", COMMENT_FAILED)
+    assert "abusive" in (problem.reason or "")
+    report = build_report(store, "testlauf", now=DUE + timedelta(hours=1))
+    [group] = report.groups
+    [reason] = group.reasons
+    assert reason.state == "published"
+    assert reason.reason.startswith("published without its first comment: first comment refused")
+
+
+def test_history_says_a_comment_is_out_with_its_address(
+    commented_post: Workspace, store: Store
+) -> None:
+    worker(store, commented_post, CommentingChannel(FakeNetwork()), Clock(DUE)).tick()
+    [row] = history_rows(store, "testlauf")
+    assert row.comment is not None
+    assert (row.comment["state"], row.comment["url"]) == ("out", "https://social.example/@s/2")
+    assert problems_since(store, None) == []

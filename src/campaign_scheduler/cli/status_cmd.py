@@ -255,9 +255,15 @@ def status(
         raise typer.Exit(1)
 
 
-_STATE_WORDS = {"failed": "failed", "expired": "expired", "unknown": "has an unknown outcome"}
+_STATE_WORDS = {
+    "failed": "failed",
+    "expired": "expired",
+    "unknown": "has an unknown outcome",
+    "comment_failed": "is out without its first comment",
+}
 _STATE_HINTS = {
     "failed": "campaign history",
+    "comment_failed": "add the comment by hand; its text: campaign history --post",
     "expired": "post it by hand or campaign reschedule",
     "unknown": "check the account, then campaign resolve",
 }
@@ -306,6 +312,7 @@ def history(
                     "published_at": iso_local(r.published_at, campaign),
                     "attempts": r.attempts,
                     "error": r.error,
+                    "first_comment": r.comment,
                 }
                 for r in rows
             ]
@@ -317,6 +324,13 @@ def history(
     for r in rows:
         when = format_local(r.published_at or r.due_at, campaign.zone)
         detail = r.url if r.state == "published" else (r.error or "")
+        comment = r.comment
+        if comment is not None:
+            detail = f"{detail or ''}  first comment: " + (
+                f"missing ({comment['error']})"
+                if comment["state"] == "failed"
+                else f"{comment['state']} {comment['url'] or comment['id'] or ''}".rstrip()
+            )
         write_line(
             f"{when}  {r.state:<10} {r.post} on {r.account} ({r.attempts} attempts)  {detail}"
         )

@@ -79,6 +79,8 @@ OPEN_STATES = (
     DeliveryState.RETRY_WAIT.value,
     DeliveryState.PUBLISHING.value,
 )
+#: How the reason of a post published without its first comment begins.
+COMMENT_MISSING = "published without its first comment: "
 #: States that carry a reason worth reporting.
 REASON_STATES = (
     DeliveryState.FAILED.value,
@@ -161,7 +163,13 @@ def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Ite
             A.name,
             P.key,
             D.state,
-            func.coalesce(D.state_reason, D.last_error, ""),
+            case(
+                (
+                    published & D.comment_error.is_not(None),
+                    literal(COMMENT_MISSING) + D.comment_error,
+                ),
+                else_=func.coalesce(D.state_reason, D.last_error, ""),
+            ),
             days.of(D.due_at),
             case((published, days.of(D.published_at))),
             D.published_at,
@@ -277,11 +285,15 @@ def totals_by(
 
 
 def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reason]]:
-    """Why deliveries did not go out, grouped by identical reason and counted."""
+    """Why deliveries did not go out (or went out without their first comment), grouped by
+    identical reason and counted."""
     count = func.count()
     query = (
         select(group.key, W.c.state, W.c.reason, count)
-        .where(W.c.state.in_(REASON_STATES))
+        .where(
+            W.c.state.in_(REASON_STATES)
+            | ((W.c.state == PUBLISHED) & W.c.reason.startswith(COMMENT_MISSING))
+        )
         .group_by(group.key, W.c.state, W.c.reason)
         .order_by(group.key, count.desc(), W.c.state, W.c.reason)
     )
