@@ -22,11 +22,15 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
   ``shares``, ``total_interactions``; the retired ``impressions``/``plays`` are refused; "not
   enough viewers" when :attr:`insights_available` is off, empty data when
   :attr:`insights_delayed`);
+* ``POST /{ig-media-id}/comments?message=…``: the account comments on its own media (the
+  answer is the comment's ``id``; a comment has the caption's limits, UNVERIFIED) and ``GET
+  /{ig-media-id}/comments`` (``id``, ``text``, ``timestamp``, ``from``, ``username``; newest
+  first, cursor paging); comments by others are added with :meth:`InstagramSandbox.comment_as`;
 * ``DELETE /{ig-media-id}`` only if :attr:`allow_delete` (UNVERIFIED; off by default);
 * ``GET /me`` and ``GET /{ig-user-id}``; throttling with code 80002.
 
 Not modelled: reels, stories, videos, user and product tags, locations, resumable uploads,
-the 400-containers-per-day limit, comments.
+the 400-containers-per-day limit, replies to comments, hiding comments.
 """
 
 from __future__ import annotations
@@ -108,6 +112,16 @@ class _Media:
     figures: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Comment:
+    id: str
+    media_id: str
+    author_id: str
+    author_name: str
+    text: str
+    created_at: float
+
+
 class InstagramSandbox(ContainerSandbox):
     """A loopback Graph host with Instagram content publishing. Use as a context manager."""
 
@@ -147,6 +161,7 @@ class InstagramSandbox(ContainerSandbox):
         #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
         self.insights_delayed = False
         self._media: dict[str, _Media] = {}
+        self._comments: dict[str, _Comment] = {}
 
     # --- control ------------------------------------------------------------------------------
 
@@ -167,6 +182,24 @@ class InstagramSandbox(ContainerSandbox):
             if media is None:
                 raise KeyError(f"no media {post_id}")
             media.figures.update(figures)
+
+    def comments(self, media_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(media id, author id, text) of every comment (under ``media_id``), oldest first."""
+        with self._lock:
+            return [
+                (c.media_id, c.author_id, c.text)
+                for c in self._comments.values()
+                if media_id in (None, c.media_id)
+            ]
+
+    def comment_as(self, media_id: str, author_id: str, author_name: str, text: str) -> str:
+        """Another account comments on ``media_id``; returns the comment's id."""
+        with self._lock:
+            comment = _Comment(
+                self.new_id(17), media_id, author_id, author_name, text, self.clock()
+            )
+            self._comments[comment.id] = comment
+        return comment.id
 
     def container_detail(self, container: Container, status: str) -> str | None:
         if status == "ERROR":
@@ -214,6 +247,10 @@ class InstagramSandbox(ContainerSandbox):
             return Routed(self._insights(call, node))
         if edge == "children" and method == "GET":
             return Routed(self._children(call, node))
+        if edge == "comments" and method == "POST":
+            return self._post_comment(call, node)
+        if edge == "comments" and method == "GET":
+            return Routed(self._list_comments(call, node))
         return Routed(unknown_path(parts))
 
     def _node(self, call: Call, node: str) -> HttpResponse:
@@ -298,6 +335,55 @@ class InstagramSandbox(ContainerSandbox):
                 user_message=f"Captions may have at most {self.max_mentions} @-mentions.",
             )
         return None
+
+    def _post_comment(self, call: Call, media_id: str) -> Routed:
+        early, after = self.begin_create(call.principal)
+        if early is not None:
+            return early
+        user = call.principal
+        text = call.param("message") or ""
+        with self._lock:
+            media = self._media.get(media_id)
+            if media is None or media.deleted:
+                return Routed(not_found(media_id, "post"), creates=True)
+            if not text.strip():
+                return Routed(invalid("(#100) The parameter message is required"), creates=True)
+            problem = self._caption_problem(text)
+            if problem is not None:
+                return Routed(problem, creates=True)
+            comment = _Comment(self.new_id(17), media_id, user.id, user.name, text, self.clock())
+            self._comments[comment.id] = comment
+        return self.created(json_response(200, {"id": comment.id}), after)
+
+    def _list_comments(self, call: Call, media_id: str) -> HttpResponse:
+        with self._lock:
+            media = self._media.get(media_id)
+            if media is None or media.deleted or media.owner is not call.principal:
+                return not_found(media_id)
+            comments = sorted(
+                (c for c in self._comments.values() if c.media_id == media_id),
+                key=lambda c: (c.created_at, c.id),
+                reverse=True,
+            )
+        fields = call.fields() or {"id": "", "text": "", "timestamp": ""}
+        items = []
+        for comment in comments:
+            values: dict[str, Any] = {}
+            for name in fields:
+                if name == "id":
+                    values["id"] = comment.id
+                elif name == "text":
+                    values["text"] = comment.text
+                elif name == "timestamp":
+                    values["timestamp"] = graph_time(comment.created_at)
+                elif name == "username":
+                    values["username"] = comment.author_name
+                elif name == "from":
+                    values["from"] = {"id": comment.author_id, "username": comment.author_name}
+                else:
+                    return nonexisting_field(name, "IGComment")
+            items.append(values)
+        return paginate(call, items, self.url)
 
     def _materialise(self, container: Container) -> str:
         media = _Media(
