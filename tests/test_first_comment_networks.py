@@ -73,7 +73,7 @@ def facebook(tmp_path: Path) -> Iterator[Network]:
     with FacebookSandbox().start_in_process() as sandbox, make_session() as http:
         page_id, token = sandbox.add_page("Stadt Soest")
         account = AccountSettings(
-            "soest-facebook", sandbox.url, {"page_id": page_id}, secret={"token": token}.get
+            "soest-facebook", sandbox.url, {"page_id": page_id}, secret={"token": token}.__getitem__
         )
         channel = FacebookChannel(account, sandbox.mount(http), timeout=5)
 

@@ -129,9 +129,7 @@ def problem_deliveries(
 
 
 @register_detector
-def failed_comments(
-    session: Session, now: datetime, since: datetime | None
-) -> Iterable[Condition]:
+def failed_comments(session: Session, now: datetime, since: datetime | None) -> Iterable[Condition]:
     """Published posts whose first comment is missing (refused, or given up): the hashtags
     or the link a person meant to add are not there."""
     for delivery, key, account, campaign in _delivery_rows(

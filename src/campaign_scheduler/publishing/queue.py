@@ -562,7 +562,11 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                         "attempt": claim.attempt_number,
                         "url": outcome.remote_url,
                         "error": outcome.error,
-                        **({"comment_error": outcome.comment_error} if outcome.comment_error else {}),
+                        **(
+                            {"comment_error": outcome.comment_error}
+                            if outcome.comment_error
+                            else {}
+                        ),
                         **outcome.detail,
                     },
                 },
