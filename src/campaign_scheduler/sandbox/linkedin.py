@@ -544,6 +544,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     # --- posts --------------------------------------------------------------------------------
 
     def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
+        return self._creating(lambda: self._create(request, member))
+
+    def _creating(self, create: Callable[[], HttpResponse]) -> tuple[HttpResponse, str | None]:
+        """A call that creates something (a post, a comment), after the faults it meets."""
         with self._lock:
             error, after = self._begin_create(
                 lambda status: _error(status, _REASONS.get(status, "Error")),
@@ -551,15 +555,12 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             )
             if error is not None:
                 return error, None
-            return self._create(request, member), after
+            return create(), after
 
     def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError
-        except (TypeError, ValueError, UnicodeDecodeError):
-            return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
+        body = _json_object(request)
+        if isinstance(body, HttpResponse):
+            return body
         missing = [
             name
             for name in ("author", "visibility", "distribution", "lifecycleState")
@@ -689,22 +690,12 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     def _comment(
         self, request: HttpRequest, member: _Member, urn: str
     ) -> tuple[HttpResponse, str | None]:
-        with self._lock:
-            error, after = self._begin_create(
-                lambda status: _error(status, _REASONS.get(status, "Error")),
-                lambda daily: _throttled(daily=daily),
-            )
-            if error is not None:
-                return error, None
-            return self._create_comment(request, member, urn), after
+        return self._creating(lambda: self._create_comment(request, member, urn))
 
     def _create_comment(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
-        try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError
-        except (TypeError, ValueError, UnicodeDecodeError):
-            return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
+        body = _json_object(request)
+        if isinstance(body, HttpResponse):
+            return body
         for name in ("actor", "object", "message"):
             if name not in body:
                 return _field_error(
@@ -742,13 +733,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _list_comments(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
-        try:
-            count = int(query.get("count", 10))
-            start = int(query.get("start", 0))
-        except ValueError:
-            return _error(400, "count and start must be numbers", code="BAD_REQUEST")
-        if not 1 <= count <= 100 or start < 0:
-            return _error(400, "count must be 1 to 100", code="BAD_REQUEST")
+        paging = _paging(query)
+        if isinstance(paging, HttpResponse):
+            return paging
+        start, count = paging
         with self._lock:
             post = self._posts.get(urn)
             if post is None or post.deleted_at is not None:
@@ -773,13 +761,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("q") != "author" or "author" not in query:
             return _error(400, "The finder needs q=author and author", code="BAD_REQUEST")
-        try:
-            count = int(query.get("count", 10))
-            start = int(query.get("start", 0))
-        except ValueError:
-            return _error(400, "count and start must be numbers", code="BAD_REQUEST")
-        if not 1 <= count <= 100 or start < 0:
-            return _error(400, "count must be 1 to 100", code="BAD_REQUEST")
+        paging = _paging(query)
+        if isinstance(paging, HttpResponse):
+            return paging
+        start, count = paging
         author = query["author"]
         with self._lock:
             self._require_role(member, author)
@@ -1070,6 +1055,29 @@ def _form(request: HttpRequest) -> dict[str, str]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return {k: str(v[-1] if isinstance(v, list) and v else v) for k, v in fields.items()}
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """The request's JSON object, or LinkedIn's 400 for anything else."""
+    try:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise TypeError
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
+    return body
+
+
+def _paging(query: Mapping[str, str]) -> tuple[int, int] | HttpResponse:
+    """``(start, count)`` of a collection call, or LinkedIn's 400."""
+    try:
+        count = int(query.get("count", 10))
+        start = int(query.get("start", 0))
+    except ValueError:
+        return _error(400, "count and start must be numbers", code="BAD_REQUEST")
+    if not 1 <= count <= 100 or start < 0:
+        return _error(400, "count must be 1 to 100", code="BAD_REQUEST")
+    return start, count
 
 
 def _error(
