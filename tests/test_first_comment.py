@@ -20,7 +20,7 @@ from campaign_scheduler.rules import CheckResult, check
 from campaign_scheduler.store.attention import COMMENT_FAILED, problems_since
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import DeliveryRecord
-from campaign_scheduler.store.queries import history_rows
+from campaign_scheduler.store.queries import HistoryRow, history_rows
 from conftest import Workspace
 from fakes import CREATE_THEN_LOSE_ANSWER, CommentingChannel, FakeNetwork
 from test_publishing import DUE, LEASE, Clock, delivery, load, store, worker
@@ -374,3 +374,18 @@ def test_history_says_a_comment_is_out_with_its_address(
     assert row.comment is not None
     assert (row.comment["state"], row.comment["url"]) == ("out", "https://social.example/@s/2")
     assert problems_since(store, None) == []
+
+
+def test_a_published_post_whose_comment_the_record_does_not_know_says_so() -> None:
+    # A receipt applied from the local journal publishes the delivery without its parts: the
+    # record must not claim the comment is still coming.
+    row = HistoryRow(
+        "soest/01-klima", "soest", "soest-facebook", "facebook", "published", DUE, None,
+        "1", None, DUE, 1, None, first_comment=RENDERED, parts=None,
+    )  # fmt: skip
+    assert row.comment is not None and row.comment["state"] == "unknown"
+    waiting = HistoryRow(
+        "soest/01-klima", "soest", "soest-facebook", "facebook", "retry_wait", DUE, None,
+        None, None, None, 1, None, first_comment=RENDERED, parts=[{"id": "1", "url": None}],
+    )  # fmt: skip
+    assert waiting.comment is not None and waiting.comment["state"] == "waiting"

@@ -192,7 +192,9 @@ class HistoryRow:
     @property
     def comment(self) -> dict[str, str | None] | None:
         """The first comment and whether it is out: ``state`` is ``out`` (with its id and URL),
-        ``failed`` (the post is out without it, with the ``error``) or ``waiting``."""
+        ``failed`` (the post is out without it, with the ``error``), ``waiting``, or
+        ``unknown`` for a published post whose comment the record does not know about (its
+        receipt came from the local journal while the database was away)."""
         if self.first_comment is None:
             return None
         out = next(
@@ -203,6 +205,8 @@ class HistoryRow:
             state = "out"
         elif self.comment_error is not None:
             state = "failed"
+        elif self.state == DeliveryState.PUBLISHED.value:
+            state = "unknown"
         else:
             state = "waiting"
         return {
