@@ -389,3 +389,21 @@ def test_a_published_post_whose_comment_the_record_does_not_know_says_so() -> No
         None, None, None, 1, None, first_comment=RENDERED, parts=[{"id": "1", "url": None}],
     )  # fmt: skip
     assert waiting.comment is not None and waiting.comment["state"] == "waiting"
+
+
+def test_the_campaign_hashtag_may_stand_in_the_first_comment(workspace: Workspace) -> None:
+    with_facebook(workspace)
+    workspace.draft(
+        "soest/01-klima",
+        '+++\nat = "T-14d 09:30"\nchannels = ["facebook", "mastodon"]\n'
+        'first_comment = "#5malklug #Soest"\n+++\nSoest will bis 2030 klimaneutral werden.\n',
+    )
+    errors = messages(checked(workspace).errors, workspace)
+    # Facebook gets the hashtag with the comment; Mastodon gets the text alone, without it.
+    assert errors == ["posts/soest/01-klima.md:6: the text lacks the hashtag #5malklug"]
+    workspace.draft(
+        "soest/01-klima",
+        '+++\nat = "T-14d 09:30"\nchannels = ["facebook"]\n'
+        'first_comment = "#5malklug #Soest"\n+++\nSoest will bis 2030 klimaneutral werden.\n',
+    )
+    assert checked(workspace).errors == []

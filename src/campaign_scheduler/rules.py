@@ -231,6 +231,9 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
     if campaign.rules.require_hashtag and hashtag:
         for channel in draft.channels or ("",):
             text = draft.text_for(channel)
+            cls = classes.get(channel)
+            if draft.first_comment and cls is not None and cls.comment_rule is not None:
+                text = f"{text}\n{draft.first_comment}"  # the hashtag may be in the comment
             if text and not _mentions_hashtag(text, hashtag):
                 where = f" (variant for {channel})" if channel in draft.variants else ""
                 error(f"the text{where} lacks the hashtag {hashtag}", draft.text_line(channel))
