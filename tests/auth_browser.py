@@ -1,4 +1,5 @@
-"""A stand-in for the person's browser in connect-flow tests.
+"""What the connect-flow tests share: a stand-in for the person's browser, a clock the sandbox
+and the flow read together, and the :class:`ConnectContext` a flow runs in.
 
 ``Browser(session)`` is an ``open_url`` for a :class:`ConnectContext`: it requests the
 authorization address through ``session`` (where a sandbox's in-process transport is mounted),
@@ -8,7 +9,14 @@ loopback :class:`RedirectReceiver`, as a browser would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import requests
+
+from campaign_scheduler.auth.base import ConnectContext
+
+NOW = 1_900_000_000.0
 
 
 class Browser:
@@ -52,3 +60,45 @@ class Paster:
         assert self.last_url is not None, prompt
         consent = self.session.get(self.last_url, allow_redirects=False, timeout=30)
         return str(consent.headers["Location"])
+
+
+class Clock:
+    """The sandbox's clock (seconds) and the flow's (an aware datetime), moved together."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+    def utc(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+
+def flow_context(
+    channel: str,
+    base_url: str,
+    session: requests.Session,
+    clock: Clock,
+    answers: tuple[str, ...] = (),
+    /,
+    *,
+    account_name: str = "",
+    say: Callable[[str], None] = lambda line: None,
+    options: dict[str, str] | None = None,
+) -> ConnectContext:
+    """The context of a flow for ``channel`` at ``base_url``: the browser consents at once, the
+    person answers ``answers`` in turn, ``options`` stand for ``--option`` values."""
+    pending = list(answers)
+    return ConnectContext(
+        account_name=account_name or f"soest-{channel}",
+        channel=channel,
+        base_url=base_url,
+        settings={},
+        session=session,
+        clock=clock.utc,
+        say=say,
+        ask=lambda prompt, secret=False: pending.pop(0),
+        open_url=Browser(session),
+        options=dict(options or {}),
+    )

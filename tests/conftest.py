@@ -122,6 +122,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "off")
     # Tokens go to a 0600 file of the test, never to the keyring of the machine.
     monkeypatch.setenv("CAMPAIGN_TOKEN_STORE", f"file:{tmp_path / 'tokens.json'}")
+    # Connect flows run side by side: the OAuth redirect takes a free port, not the fixed one.
+    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
     monkeypatch.chdir(tmp_path)
     yield
 

@@ -97,7 +97,7 @@ def test_a_refused_consent_is_an_auth_error(
 
 
 def test_a_code_cannot_be_exchanged_without_its_verifier(sandbox: MastodonSandbox) -> None:
-    client = sandbox.oauth.register(("http://127.0.0.1/callback",), frozenset({"read"}))
+    client = sandbox.oauth.add_app(("http://127.0.0.1/callback",), scopes=frozenset({"read"}))
     consent = sandbox.oauth.authorize(
         {
             "response_type": "code",

@@ -11,7 +11,7 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from auth_browser import Browser
+from auth_browser import NOW, Browser, Clock, flow_context
 from campaign_scheduler.auth.base import ConnectContext, flow_for
 from campaign_scheduler.auth.tokens import default_store
 from campaign_scheduler.channels._http import make_session
@@ -24,25 +24,7 @@ from campaign_scheduler.sandbox.linkedin import (
 )
 from conftest import Workspace
 
-NOW = 1_900_000_000.0
 REDIRECT = "http://127.0.0.1/callback"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
-@pytest.fixture(autouse=True)
-def any_redirect_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests run side by side: the redirect takes a free port, not the fixed one."""
-    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
 
 
 @pytest.fixture
@@ -70,19 +52,7 @@ def context(
     /,
     **options: str,
 ) -> ConnectContext:
-    pending = list(answers)
-    return ConnectContext(
-        account_name="soest-linkedin",
-        channel="linkedin",
-        base_url=sandbox.url,
-        settings={},
-        session=session,
-        clock=clock.utc,
-        say=lambda line: None,
-        ask=lambda prompt, secret=False: pending.pop(0),
-        open_url=Browser(session),
-        options=options,
-    )
+    return flow_context("linkedin", sandbox.url, session, clock, answers, options=options)
 
 
 def post(session: requests.Session, sandbox: LinkedInSandbox, token: str, organization: str) -> int:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from auth_browser import Browser
+from auth_browser import NOW, Clock, flow_context
 from campaign_scheduler.auth.base import ConnectContext, flow_for
 from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.errors import AuthError, ChannelError, UsageError
@@ -18,27 +18,6 @@ from campaign_scheduler.sandbox._graph_login import DAY, LONG_LIVED
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
 from campaign_scheduler.sandbox.instagram import InstagramSandbox
 from campaign_scheduler.sandbox.threads import ThreadsSandbox
-
-NOW = 1_900_000_000.0
-
-
-class Clock:
-    """The sandbox's clock (seconds) and the flow's (an aware datetime), moved together."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
-@pytest.fixture(autouse=True)
-def any_redirect_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests run side by side: the redirect takes a free port, not the fixed one."""
-    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
 
 
 @pytest.fixture
@@ -62,19 +41,7 @@ def context(
     /,
     **options: str,
 ) -> ConnectContext:
-    pending = list(answers)
-    return ConnectContext(
-        account_name=f"soest-{channel}",
-        channel=channel,
-        base_url=url,
-        settings={},
-        session=session,
-        clock=clock.utc,
-        say=said.append,
-        ask=lambda prompt, secret=False: pending.pop(0),
-        open_url=Browser(session),
-        options=options,
-    )
+    return flow_context(channel, url, session, clock, answers, say=said.append, options=options)
 
 
 def test_facebook_connect_stores_a_page_token_that_never_expires_and_posts(

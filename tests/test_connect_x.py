@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from auth_browser import Browser
+from auth_browser import Clock, flow_context
 from campaign_scheduler.auth.base import ConnectContext, flow_for
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels._http import make_session
@@ -23,25 +23,7 @@ from campaign_scheduler.errors import AuthError
 from campaign_scheduler.sandbox.x import OAUTH2_LIFETIME, XSandbox
 from conftest import Workspace
 
-NOW = 1_900_000_000.0
 REDIRECT = "http://127.0.0.1/callback"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
-@pytest.fixture(autouse=True)
-def any_redirect_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests run side by side: the redirect takes a free port, not the fixed one."""
-    monkeypatch.setenv("CAMPAIGN_REDIRECT_PORT", "0")
 
 
 @pytest.fixture
@@ -64,17 +46,7 @@ def session(sandbox: XSandbox) -> Iterator[requests.Session]:
 def context(
     sandbox: XSandbox, session: requests.Session, clock: Clock, **options: str
 ) -> ConnectContext:
-    return ConnectContext(
-        account_name="olpe-x",
-        channel="x",
-        base_url=sandbox.url,
-        settings={},
-        session=session,
-        clock=clock.utc,
-        say=lambda line: None,
-        open_url=Browser(session),
-        options=options,
-    )
+    return flow_context("x", sandbox.url, session, clock, account_name="olpe-x", options=options)
 
 
 def publish(sandbox: XSandbox, session: requests.Session, record: TokenRecord, text: str) -> str:

@@ -272,3 +272,13 @@ def test_start_all_stops_what_it_started_when_one_network_fails(
     with pytest.raises(OSError, match="no free port"):
         start_all(["telegram", "webhook"])
     assert stopped == ["telegram"]
+
+
+def test_each_channel_class_names_its_rehearsal_network() -> None:
+    """The channel class is the one place for a network's facts: NETWORKS is read through the
+    registry from ``Channel.rehearsal_network``, not from a list of names."""
+    from campaign_scheduler.channels.registry import channel_class
+
+    for name, network in NETWORKS.items():
+        module, _, attr = str(channel_class(name).rehearsal_network).partition(":")
+        assert (module, attr) == (network.__module__, network.__name__)

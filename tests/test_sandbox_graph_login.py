@@ -13,7 +13,7 @@ import requests
 
 from campaign_scheduler.sandbox._graph import GraphSandbox
 from campaign_scheduler.sandbox._graph_login import DAY, LONG_LIVED, SHORT_LIVED
-from campaign_scheduler.sandbox._oauth_issuer import OAuthApp
+from campaign_scheduler.sandbox._oauth import OAuthApp
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
 from campaign_scheduler.sandbox.instagram import InstagramSandbox
 from campaign_scheduler.sandbox.threads import ThreadsSandbox

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from campaign_scheduler.sandbox._oauth_issuer import OAuthApp, s256
+from campaign_scheduler.sandbox._oauth import OAuthApp, s256
 from campaign_scheduler.sandbox.linkedin import (
     ACCESS_TOKEN_LIFETIME,
     REFRESH_TOKEN_LIFETIME,

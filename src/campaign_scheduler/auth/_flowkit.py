@@ -2,10 +2,6 @@
 
 * :func:`endpoint` — the network's sign-in address; on another ``base_url`` than the network's
   own (a sandbox, a rehearsal) the same path on that host, where the sandboxes serve it.
-* :func:`call_json` — one HTTP call through ``ctx.session``: the JSON object of a 2xx answer,
-  else :class:`AuthError` (400/401/403: the network refused what we sent) or
-  :class:`ChannelError`, in the network's words. No message ever holds a URL's query, which
-  may carry a token.
 * :func:`choose` — pick one of several pages/organisations: the one preset with ``--option``
   or in config.toml, the only one, or the person's choice by number.
 * :func:`app_credentials` — the developer app's client id (and secret).
@@ -17,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from campaign_scheduler.errors import AuthError, ChannelError, UsageError
+from campaign_scheduler.errors import ChannelError, UsageError
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.base import ConnectContext
@@ -30,56 +26,6 @@ def endpoint(ctx: ConnectContext, default_base: str, production: str) -> str:
     if base == default_base.rstrip("/"):
         return production
     return base + urlsplit(production).path
-
-
-def _network_words(body: Any) -> str:
-    if not isinstance(body, Mapping):
-        return ""
-    error = body.get("error")
-    if isinstance(error, Mapping):  # Graph
-        return str(error.get("message") or "")
-    if isinstance(error, str):  # RFC 6749
-        return str(body.get("error_description") or error)
-    for key in ("detail", "message", "title"):  # X problem details, LinkedIn
-        if body.get(key):
-            return str(body[key])
-    return ""
-
-
-def call_json(
-    ctx: ConnectContext,
-    network: str,
-    what: str,
-    method: str,
-    url: str,
-    **options: Any,
-) -> dict[str, Any]:
-    """The JSON object the network answers to one call (see the module doc)."""
-    import requests
-
-    host = urlsplit(url).netloc
-    try:
-        response = ctx.session.request(method, url, timeout=ctx.timeout, **options)
-    except requests.RequestException as exc:
-        raise ChannelError(
-            f"{network}: {what}: could not reach {host} ({type(exc).__name__})",
-            hint="check the network connection and try again",
-        ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    said = _network_words(body) or response.reason or f"HTTP {response.status_code}"
-    if response.status_code in (400, 401, 403):
-        raise AuthError(f"{network}: {what} was refused: {said}", network_message=said)
-    if response.status_code >= 300:
-        raise ChannelError(
-            f"{network}: {what} failed with HTTP {response.status_code}: {said}",
-            network_message=said,
-        )
-    if not isinstance(body, dict):
-        raise ChannelError(f"{network}: {what}: the answer is not a JSON object")
-    return body
 
 
 def text_field(body: Mapping[str, Any], key: str, network: str, what: str) -> str:
@@ -171,3 +117,20 @@ def with_fixed_redirect(ctx: ConnectContext) -> ConnectContext:
         return made
 
     return replace(ctx, redirect_receiver=receiver)
+
+
+def browser_code(
+    ctx: ConnectContext, authorize: str, client_id: str, *, network: str, **query: str
+) -> tuple[str, str]:
+    """The browser step of the authorization-code flows of Meta, LinkedIn and X: ``(code,
+    redirect_uri)`` for the sign-in address ``authorize`` with the network's ``query`` (scope,
+    PKCE), the redirect on :func:`redirect_port`."""
+    from urllib.parse import urlencode
+
+    from campaign_scheduler.auth.oauth import authorization_code
+
+    def authorize_url(redirect_uri: str, state: str) -> str:
+        fields = {"response_type": "code", "client_id": client_id, **query}
+        return f"{authorize}?{urlencode({**fields, 'redirect_uri': redirect_uri, 'state': state})}"
+
+    return authorization_code(with_fixed_redirect(ctx), authorize_url, network=network)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from campaign_scheduler.errors import NotFoundError
 from campaign_scheduler.timeutil import utcnow
@@ -142,20 +143,40 @@ def flow_for(channel: str) -> ConnectFlow:
     return flow
 
 
+#: OAuth error codes (RFC 6749 §4.1.2.1, §5.2, RFC 6750 §3.1) that refuse what the flow sent:
+#: the code, the client, the refresh token or the person's consent.
+OAUTH_REFUSALS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "invalid_token",
+        "invalid_scope",
+        "unauthorized_client",
+        "access_denied",
+    }
+)
+
+
 def request_json(
     ctx: ConnectContext,
     method: str,
     url: str,
     *,
     network: str,
+    what: str = "the request",
     **kwargs: Any,
-) -> Any:
-    """One HTTP call of a flow through ``ctx.session``; the JSON answer.
+) -> dict[str, Any]:
+    """One HTTP call of a flow through ``ctx.session``; the JSON object it answers.
 
-    401/403 and OAuth's ``invalid_grant``/``invalid_client`` answers raise
-    :class:`~campaign_scheduler.errors.AuthError`; other 4xx :class:`ChannelError`; 5xx, a
-    refused connection or a timeout :class:`UnavailableError`. The message carries the
-    network's own words (``error_description``, ``error``, ``message``), never a token."""
+    * 401/403, an OAuth refusal (:data:`OAUTH_REFUSALS`) and a Graph ``OAuthException``
+      (Graph sends its token refusals as 400) raise
+      :class:`~campaign_scheduler.errors.AuthError`;
+    * other 3xx/4xx and an answer that is not a JSON object :class:`ChannelError`;
+    * 5xx, a refused connection or a timeout :class:`UnavailableError` (try again later).
+
+    The message carries the network's own words (``error_description``, Graph's
+    ``error.message``, ``detail``, ``message``…), never a URL's query, which may hold a secret."""
     import requests
 
     from campaign_scheduler.errors import AuthError, ChannelError, UnavailableError
@@ -165,44 +186,47 @@ def request_json(
         response = ctx.session.request(method, url, **kwargs)
     except requests.RequestException as exc:
         raise UnavailableError(
-            f"{network}: {ctx.base_url} cannot be reached: {type(exc).__name__}",
+            f"{network}: {what}: {urlsplit(url).netloc} cannot be reached ({type(exc).__name__})",
             hint="check the address and the network connection, then try again",
         ) from None
     try:
         body = response.json()
     except ValueError:
         body = None
-    said = _said(body) or (response.reason or "")
-    if response.status_code >= 500:
+    said = _said(body) or response.reason or f"HTTP {response.status_code}"
+    status = response.status_code
+    if status >= 500:
         raise UnavailableError(
-            f"{network}: the server failed ({response.status_code} {said})".rstrip(),
-            network_message=said or None,
+            f"{network}: {what}: the server failed ({status} {said})", network_message=said
         )
-    if response.status_code >= 400:
-        error = body.get("error") if isinstance(body, dict) else None
-        auth = response.status_code in (401, 403) or error in (
-            "invalid_grant",
-            "invalid_client",
-            "unauthorized_client",
-            "access_denied",
-        )
-        cls = AuthError if auth else ChannelError
-        raise cls(
-            f"{network}: {'refused' if auth else 'failed'}: {said} ({response.status_code})",
-            network_message=said or None,
-        )
-    if body is None:
-        raise ChannelError(f"{network}: the server did not answer with JSON")
+    if status >= 300:
+        if status in (401, 403) or _is_refusal(body):
+            raise AuthError(
+                f"{network}: {what} was refused: {said} ({status})", network_message=said
+            )
+        raise ChannelError(f"{network}: {what} failed: {said} ({status})", network_message=said)
+    if not isinstance(body, dict):
+        raise ChannelError(f"{network}: {what}: the answer is not a JSON object")
     return body
 
 
+def _is_refusal(body: Any) -> bool:
+    if not isinstance(body, Mapping):
+        return False
+    error = body.get("error")
+    if isinstance(error, Mapping):  # Graph
+        return error.get("type") == "OAuthException"
+    return error in OAUTH_REFUSALS
+
+
 def _said(body: Any) -> str:
-    if not isinstance(body, dict):
+    if not isinstance(body, Mapping):
         return ""
-    for key in ("error_description", "message", "description", "error"):
+    error = body.get("error")
+    if isinstance(error, Mapping):  # Graph
+        return str(error.get("message") or "")
+    for key in ("error_description", "detail", "message", "title", "description", "error"):
         value = body.get(key)
         if isinstance(value, str) and value:
             return value
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return str(value["message"])
     return ""

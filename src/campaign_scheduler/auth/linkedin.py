@@ -17,21 +17,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from campaign_scheduler.auth._flowkit import (
     app_credentials,
-    call_json,
+    browser_code,
     choose,
     endpoint,
-    text_field,
-    with_fixed_redirect,
 )
-from campaign_scheduler.auth.base import ConnectContext
-from campaign_scheduler.auth.oauth import authorization_code, expiry_from
+from campaign_scheduler.auth.base import ConnectContext, request_json
+from campaign_scheduler.auth.oauth import (
+    code_grant,
+    refresh_token_grant,
+    token_record,
+)
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels.linkedin import DEFAULT_API_VERSION
 from campaign_scheduler.errors import AuthError, ChannelError
@@ -51,34 +52,18 @@ class LinkedInFlow:
         client_id, client_secret = app_credentials(ctx, "LinkedIn")
         authorize = endpoint(ctx, API, AUTHORIZE)
 
-        def authorize_url(redirect_uri: str, state: str) -> str:
-            query = {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "scope": " ".join(SCOPES),
-            }
-            return f"{authorize}?{urlencode(query)}"
-
-        code, redirect_uri = authorization_code(
-            with_fixed_redirect(ctx), authorize_url, network=NETWORK
+        code, redirect_uri = browser_code(
+            ctx, authorize, client_id, network=NETWORK, scope=" ".join(SCOPES)
         )
-        answer = call_json(
+        token, answer = code_grant(
             ctx,
-            NETWORK,
-            "exchanging the code",
-            "POST",
             endpoint(ctx, API, TOKEN),
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
+            network=NETWORK,
+            code=code,
+            redirect_uri=redirect_uri,
+            client_id=client_id,
+            params={"client_secret": client_secret},
         )
-        token = text_field(answer, "access_token", NETWORK, "code exchange")
         organization, name = choose(
             ctx,
             self._organizations(ctx, token),
@@ -87,17 +72,10 @@ class LinkedInFlow:
             network=NETWORK,
         )
         extra = {"organization": organization, "organization_name": name, "client_id": client_id}
-        refresh_token = answer.get("refresh_token")
-        if isinstance(refresh_token, str) and refresh_token:
+        if isinstance(answer.get("refresh_token"), str) and answer["refresh_token"]:
             extra["client_secret"] = client_secret  # the daemon refreshes without a person
-            self._note_refresh_expiry(ctx, answer, extra)
-        record = TokenRecord(
-            access_token=token,
-            refresh_token=refresh_token if isinstance(refresh_token, str) else None,
-            expires_at=expiry_from(answer, ctx.clock()),
-            scope=str(answer.get("scope") or " ".join(SCOPES)),
-            extra=extra,
-        )
+            extra.update(_refresh_expiry(ctx, answer))
+        record = token_record(ctx, token, answer, scope=" ".join(SCOPES), extra=extra)
         when = f"{record.expires_at:%Y-%m-%d}" if record.expires_at else "an unknown date"
         renewal = (
             "the tool refreshes it"
@@ -117,28 +95,15 @@ class LinkedInFlow:
                 "linkedin: the stored token lacks the app's client id or secret",
                 hint="run `campaign accounts connect` again",
             )
-        answer = call_json(
+        return refresh_token_grant(
             ctx,
-            NETWORK,
-            "refreshing the token",
-            "POST",
             endpoint(ctx, API, TOKEN),
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": record.refresh_token,
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
+            record,
+            network=NETWORK,
+            client_id=client_id,
+            client_secret=client_secret,
+            extra_from=lambda answer: _refresh_expiry(ctx, answer),
         )
-        new_refresh = answer.get("refresh_token")
-        refreshed = record.with_access(
-            text_field(answer, "access_token", NETWORK, "refresh"),
-            expires_at=expiry_from(answer, ctx.clock()),
-            refresh_token=new_refresh if isinstance(new_refresh, str) and new_refresh else None,
-        )
-        extra = dict(refreshed.extra)
-        self._note_refresh_expiry(ctx, answer, extra)
-        return replace(refreshed, extra=extra)
 
     def _organizations(self, ctx: ConnectContext, token: str) -> list[tuple[str, str]]:
         version = str(ctx.settings.get("api_version") or DEFAULT_API_VERSION)
@@ -147,12 +112,12 @@ class LinkedInFlow:
             "LinkedIn-Version": version,
             "X-Restli-Protocol-Version": "2.0.0",
         }
-        body = call_json(
+        body = request_json(
             ctx,
-            NETWORK,
-            "listing the organisations",
             "GET",
             f"{ctx.base_url.rstrip('/')}/rest/organizationAcls",
+            network=NETWORK,
+            what="listing the organisations",
             params={"q": "roleAssignee", "state": "APPROVED"},
             headers=headers,
         )
@@ -174,22 +139,22 @@ class LinkedInFlow:
     def _name(self, ctx: ConnectContext, headers: dict[str, str], urn: str) -> str:
         number = urn.rsplit(":", 1)[-1]
         try:
-            body = call_json(
+            body = request_json(
                 ctx,
-                NETWORK,
-                "reading the organisation",
                 "GET",
                 f"{ctx.base_url.rstrip('/')}/rest/organizations/{number}",
+                network=NETWORK,
+                what="reading the organisation",
                 headers=headers,
             )
         except ChannelError:
             return urn
         return str(body.get("localizedName") or urn)
 
-    @staticmethod
-    def _note_refresh_expiry(
-        ctx: ConnectContext, answer: dict[str, Any], extra: dict[str, str]
-    ) -> None:
-        seconds = answer.get("refresh_token_expires_in")
-        if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
-            extra["refresh_expires_at"] = (ctx.clock() + timedelta(seconds=seconds)).isoformat()
+
+def _refresh_expiry(ctx: ConnectContext, answer: Mapping[str, Any]) -> dict[str, str]:
+    """``refresh_expires_at`` when LinkedIn says how long the refresh token lives."""
+    seconds = answer.get("refresh_token_expires_in")
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
+        return {"refresh_expires_at": (ctx.clock() + timedelta(seconds=seconds)).isoformat()}
+    return {}

@@ -21,9 +21,10 @@ from urllib.parse import urlencode
 from campaign_scheduler.auth.base import ConnectContext, request_json
 from campaign_scheduler.auth.oauth import (
     authorization_code,
-    expiry_from,
+    code_grant,
     pkce_pair,
     refresh_token_grant,
+    token_record,
 )
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
@@ -70,24 +71,19 @@ class MastodonFlow:
 
         ctx.say(f"Connecting {ctx.account_name} on {ctx.base_url} (Mastodon).")
         code, redirect_uri = authorization_code(ctx, authorize_url, network="mastodon")
-        token = request_json(
+        access, token = code_grant(
             ctx,
-            "POST",
             ctx.url("/oauth/token"),
             network="mastodon",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": app["client_id"],
+            code=code,
+            redirect_uri=redirect_uri,
+            client_id=app["client_id"],
+            params={
                 "client_secret": app["client_secret"],
-                "redirect_uri": redirect_uri,
                 "code_verifier": verifier,
                 "scope": SCOPES,
             },
         )
-        access = token.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise AuthError("mastodon: the instance issued no access token")
         me = request_json(
             ctx,
             "GET",
@@ -101,13 +97,7 @@ class MastodonFlow:
         refresh = token.get("refresh_token")
         if isinstance(refresh, str) and refresh:
             extra.update(client_id=app["client_id"], client_secret=app["client_secret"])
-        return TokenRecord(
-            access_token=access,
-            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-            expires_at=expiry_from(token, ctx.clock()),
-            scope=str(token.get("scope") or SCOPES),
-            extra=extra,
-        )
+        return token_record(ctx, access, token, scope=SCOPES, extra=extra)
 
     def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
         client_id = record.extra.get("client_id")

@@ -29,18 +29,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from campaign_scheduler.auth._flowkit import (
     app_credentials,
-    call_json,
+    browser_code,
     choose,
     endpoint,
     text_field,
-    with_fixed_redirect,
 )
-from campaign_scheduler.auth.base import ConnectContext
-from campaign_scheduler.auth.oauth import authorization_code, expiry_from
+from campaign_scheduler.auth.base import ConnectContext, request_json
+from campaign_scheduler.auth.oauth import expiry_from
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels._graph import DEFAULT_GRAPH_VERSION
 from campaign_scheduler.errors import ChannelError
@@ -88,25 +86,15 @@ class FacebookPageFlow:
         client_id, client_secret = app_credentials(ctx, "Meta")
         dialog = endpoint(ctx, GRAPH, f"https://www.facebook.com/{version}/dialog/oauth")
 
-        def authorize_url(redirect_uri: str, state: str) -> str:
-            query = {
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "response_type": "code",
-                "scope": ",".join(self.scopes),
-            }
-            return f"{dialog}?{urlencode(query)}"
-
-        code, redirect_uri = authorization_code(
-            with_fixed_redirect(ctx), authorize_url, network=self.network
+        code, redirect_uri = browser_code(
+            ctx, dialog, client_id, network=self.network, scope=",".join(self.scopes)
         )
-        short = call_json(
+        short = request_json(
             ctx,
-            self.network,
-            "exchanging the code",
             "GET",
             f"{api}/oauth/access_token",
+            network=self.network,
+            what="exchanging the code",
             params={
                 "client_id": client_id,
                 "client_secret": client_secret,
@@ -114,12 +102,12 @@ class FacebookPageFlow:
                 "code": code,
             },
         )
-        long = call_json(
+        long = request_json(
             ctx,
-            self.network,
-            "getting a long-lived token",
             "GET",
             f"{api}/oauth/access_token",
+            network=self.network,
+            what="getting a long-lived token",
             params={
                 "grant_type": "fb_exchange_token",
                 "client_id": client_id,
@@ -139,12 +127,12 @@ class FacebookPageFlow:
         page_token = pages[page_id][1]
         extra = {"page_id": page_id, "page_name": page_name, "client_id": client_id}
         extra.update(self._linked_ids(ctx, api, user_token, page_id))
-        debug = call_json(
+        debug = request_json(
             ctx,
-            self.network,
-            "reading the token's expiry",
             "GET",
             f"{api}/debug_token",
+            network=self.network,
+            what="reading the token's expiry",
             params={"input_token": page_token, "access_token": f"{client_id}|{client_secret}"},
         ).get("data", {})
         if not isinstance(debug, dict) or debug.get("is_valid") is False:
@@ -174,7 +162,9 @@ class FacebookPageFlow:
         for _ in range(20):
             if url is None:
                 break
-            body = call_json(ctx, self.network, "listing the Pages", "GET", url, params=params)
+            body = request_json(
+                ctx, "GET", url, network=self.network, what="listing the Pages", params=params
+            )
             for entry in body.get("data") or []:
                 if isinstance(entry, dict) and entry.get("id") and entry.get("access_token"):
                     name = str(entry.get("name") or entry["id"])
@@ -208,12 +198,12 @@ class InstagramFlow(FacebookPageFlow):
     def _linked_ids(
         self, ctx: ConnectContext, api: str, user_token: str, page_id: str
     ) -> dict[str, str]:
-        node = call_json(
+        node = request_json(
             ctx,
-            self.network,
-            "finding the Instagram account",
             "GET",
             f"{api}/{page_id}",
+            network=self.network,
+            what="finding the Instagram account",
             params={"fields": "instagram_business_account", "access_token": user_token},
         )
         linked = node.get("instagram_business_account")
@@ -236,25 +226,15 @@ class ThreadsFlow:
         client_id, client_secret = app_credentials(ctx, "Threads")
         authorize = endpoint(ctx, THREADS_GRAPH, "https://threads.net/oauth/authorize")
 
-        def authorize_url(redirect_uri: str, state: str) -> str:
-            query = {
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "response_type": "code",
-                "scope": ",".join(THREADS_SCOPES),
-            }
-            return f"{authorize}?{urlencode(query)}"
-
-        code, redirect_uri = authorization_code(
-            with_fixed_redirect(ctx), authorize_url, network=self.network
+        code, redirect_uri = browser_code(
+            ctx, authorize, client_id, network=self.network, scope=",".join(THREADS_SCOPES)
         )
-        short = call_json(
+        short = request_json(
             ctx,
-            self.network,
-            "exchanging the code",
             "POST",
             f"{api}/oauth/access_token",
+            network=self.network,
+            what="exchanging the code",
             data={
                 "client_id": client_id,
                 "client_secret": client_secret,
@@ -264,12 +244,12 @@ class ThreadsFlow:
             },
         )
         user_id = text_field(short, "user_id", self.network, "code exchange")
-        long = call_json(
+        long = request_json(
             ctx,
-            self.network,
-            "getting a long-lived token",
             "GET",
             f"{api}/access_token",
+            network=self.network,
+            what="getting a long-lived token",
             params={
                 "grant_type": "th_exchange_token",
                 "client_secret": client_secret,
@@ -288,12 +268,12 @@ class ThreadsFlow:
 
     def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:
         api = ctx.base_url.rstrip("/") or THREADS_GRAPH
-        body = call_json(
+        body = request_json(
             ctx,
-            self.network,
-            "refreshing the token",
             "GET",
             f"{api}/refresh_access_token",
+            network=self.network,
+            what="refreshing the token",
             params={"grant_type": "th_refresh_token", "access_token": record.access_token},
         )
         return record.with_access(

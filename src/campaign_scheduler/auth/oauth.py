@@ -11,6 +11,8 @@
 * :func:`browser_opener` — ``webbrowser.open`` on a desktop, nothing on a server (SSH session,
   or Linux without ``DISPLAY``/``WAYLAND_DISPLAY``).
 * :func:`expiry_from` — ``expires_in`` seconds of a token answer as an aware UTC time.
+* :func:`code_grant` — the ``authorization_code`` grant; :func:`token_record` the record of
+  its answer.
 * :func:`refresh_token_grant` — the ``refresh_token`` grant, giving the renewed record.
 """
 
@@ -155,10 +157,12 @@ class RedirectReceiver:
                     self._page(400, _FAILED)
                     return
                 ok = "code" in query and "error" not in query
-                self._page(200 if ok else 400, _DONE if ok else _FAILED)
+                # Recorded before the page goes out: whoever sees the page may rely on the
+                # receiver already holding the answer.
                 if not receiver._done.is_set():
                     receiver._query = query
                     receiver._done.set()
+                self._page(200 if ok else 400, _DONE if ok else _FAILED)
 
             def _page(self, status: int, texts: Mapping[str, str]) -> None:
                 body = _PAGE.format(**texts).encode("utf-8")
@@ -271,6 +275,60 @@ def authorization_code(
         receiver.stop()
 
 
+def code_grant(
+    ctx: ConnectContext,
+    token_url: str,
+    *,
+    network: str,
+    code: str,
+    redirect_uri: str,
+    client_id: str,
+    params: Mapping[str, str] | None = None,
+    **options: Any,
+) -> tuple[str, dict[str, Any]]:
+    """RFC 6749 §4.1.3: exchange ``code`` at ``token_url``; ``(access token, the answer)``.
+    ``params`` adds the network's own fields (client secret, PKCE verifier, scope), ``options``
+    go to the request (X's HTTP Basic client authentication)."""
+    from campaign_scheduler.auth.base import request_json
+
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        **(params or {}),
+    }
+    answer = request_json(
+        ctx, "POST", token_url, network=network, what="exchanging the code", data=data, **options
+    )
+    access = answer.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise AuthError(f"{network}: the code exchange gave no access token")
+    return access, answer
+
+
+def token_record(
+    ctx: ConnectContext,
+    access: str,
+    answer: Mapping[str, Any],
+    *,
+    scope: str,
+    extra: dict[str, str],
+) -> TokenRecord:
+    """The record of a new token: the refresh token and expiry the answer gives, its ``scope``
+    (else ``scope``)."""
+    from campaign_scheduler.auth.tokens import TokenRecord
+
+    refresh = answer.get("refresh_token")
+    return TokenRecord(
+        access_token=access,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        expires_at=expiry_from(answer, ctx.clock()),
+        scope=str(answer.get("scope") or scope),
+        extra=extra,
+    )
+
+
 def refresh_token_grant(
     ctx: ConnectContext,
     token_url: str,
@@ -280,10 +338,15 @@ def refresh_token_grant(
     client_id: str,
     client_secret: str | None = None,
     params: Mapping[str, str] | None = None,
+    extra_from: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None,
+    **options: Any,
 ) -> TokenRecord:
     """RFC 6749 §6: a new access token for ``record.refresh_token`` at ``token_url``. The new
-    expiry comes from ``expires_in``; a rotated refresh token replaces the old one. A refused
+    expiry comes from ``expires_in``; a rotated refresh token replaces the old one;
+    ``extra_from(answer)`` adds to the record's extra. ``options`` go to the request. A refused
     refresh raises :class:`AuthError` (connect again)."""
+    from dataclasses import replace
+
     from campaign_scheduler.auth.base import request_json
 
     if not record.refresh_token:
@@ -296,13 +359,18 @@ def refresh_token_grant(
     }
     if client_secret is not None:
         data["client_secret"] = client_secret
-    answer = request_json(ctx, "POST", token_url, network=network, data=data)
-    access = answer.get("access_token") if isinstance(answer, dict) else None
+    answer = request_json(
+        ctx, "POST", token_url, network=network, what="refreshing the token", data=data, **options
+    )
+    access = answer.get("access_token")
     if not isinstance(access, str) or not access:
         raise AuthError(f"{network}: the refresh gave no access token")
     rotated = answer.get("refresh_token")
-    return record.with_access(
+    refreshed = record.with_access(
         access,
         expires_at=expiry_from(answer, ctx.clock()),
         refresh_token=rotated if isinstance(rotated, str) and rotated else None,
     )
+    if extra_from is None:
+        return refreshed
+    return replace(refreshed, extra={**refreshed.extra, **extra_from(answer)})

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
-from campaign_scheduler.auth._flowkit import call_json, endpoint, text_field, with_fixed_redirect
-from campaign_scheduler.auth.base import ConnectContext
-from campaign_scheduler.auth.oauth import authorization_code, expiry_from, pkce_pair
+from campaign_scheduler.auth._flowkit import browser_code, endpoint
+from campaign_scheduler.auth.base import ConnectContext, request_json
+from campaign_scheduler.auth.oauth import (
+    code_grant,
+    pkce_pair,
+    refresh_token_grant,
+    token_record,
+)
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
 
@@ -61,43 +65,31 @@ class XFlow:
         verifier, challenge = pkce_pair()
         authorize = endpoint(ctx, API, AUTHORIZE)
 
-        def authorize_url(redirect_uri: str, state: str) -> str:
-            query = {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "scope": " ".join(SCOPES),
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-            return f"{authorize}?{urlencode(query)}"
-
-        code, redirect_uri = authorization_code(
-            with_fixed_redirect(ctx), authorize_url, network=NETWORK
-        )
-        answer = call_json(
+        code, redirect_uri = browser_code(
             ctx,
-            NETWORK,
-            "exchanging the code",
-            "POST",
+            authorize,
+            client_id,
+            network=NETWORK,
+            scope=" ".join(SCOPES),
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+        token, answer = code_grant(
+            ctx,
             f"{ctx.base_url.rstrip('/')}/2/oauth2/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "client_id": client_id,
-                "code_verifier": verifier,
-            },
+            network=NETWORK,
+            code=code,
+            redirect_uri=redirect_uri,
+            client_id=client_id,
+            params={"code_verifier": verifier},
             **_client_auth(client_id, client_secret),
         )
-        token = text_field(answer, "access_token", NETWORK, "code exchange")
-        me = call_json(
+        me = request_json(
             ctx,
-            NETWORK,
-            "reading the account",
             "GET",
             f"{ctx.base_url.rstrip('/')}/2/users/me",
+            network=NETWORK,
+            what="reading the account",
             headers={"Authorization": f"Bearer {token}"},
         ).get("data")
         if not isinstance(me, dict) or not me.get("id"):
@@ -109,14 +101,7 @@ class XFlow:
         }
         if client_secret:
             extra["client_secret"] = client_secret  # the daemon refreshes without a person
-        refresh_token = answer.get("refresh_token")
-        record = TokenRecord(
-            access_token=token,
-            refresh_token=refresh_token if isinstance(refresh_token, str) else None,
-            expires_at=expiry_from(answer, ctx.clock()),
-            scope=str(answer.get("scope") or " ".join(SCOPES)),
-            extra=extra,
-        )
+        record = token_record(ctx, token, answer, scope=" ".join(SCOPES), extra=extra)
         ctx.say(
             f"x: connected to @{extra['username']}; the token lives two hours and the tool "
             "refreshes it"
@@ -134,22 +119,11 @@ class XFlow:
                 "x: the stored token lacks the app's client id",
                 hint="run `campaign accounts connect` again",
             )
-        answer = call_json(
+        return refresh_token_grant(
             ctx,
-            NETWORK,
-            "refreshing the token",
-            "POST",
             f"{ctx.base_url.rstrip('/')}/2/oauth2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": record.refresh_token,
-                "client_id": client_id,
-            },
+            record,
+            network=NETWORK,
+            client_id=client_id,
             **_client_auth(client_id, record.extra.get("client_secret", "")),
-        )
-        new_refresh = answer.get("refresh_token")
-        return record.with_access(
-            text_field(answer, "access_token", NETWORK, "refresh"),
-            expires_at=expiry_from(answer, ctx.clock()),
-            refresh_token=new_refresh if isinstance(new_refresh, str) and new_refresh else None,
         )

@@ -29,12 +29,13 @@ Facets
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import regex
+
+from campaign_scheduler.imagetypes import image_info
 
 # --- TIDs ---------------------------------------------------------------------------------------
 
@@ -246,85 +247,5 @@ def _hashtags(text: str) -> list[Facet]:
 def image_size(data: bytes) -> tuple[int, int] | None:
     """``(width, height)`` of a PNG, JPEG, GIF or WebP image as it is displayed (a JPEG's
     EXIF orientation 5-8 swaps the sides), or ``None`` when the format is not recognised."""
-    try:
-        if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-            width, height = struct.unpack(">II", data[16:24])
-            return _positive(width, height)
-        if data[:6] in (b"GIF87a", b"GIF89a"):
-            width, height = struct.unpack("<HH", data[6:10])
-            return _positive(width, height)
-        if data.startswith(b"\xff\xd8"):
-            return _jpeg_size(data)
-        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            return _webp_size(data)
-    except (struct.error, IndexError):
-        return None
-    return None
-
-
-def _positive(width: int, height: int) -> tuple[int, int] | None:
-    return (width, height) if width > 0 and height > 0 else None
-
-
-# Start-of-frame markers that carry the image size (not DHT 0xC4, JPG 0xC8, DAC 0xCC).
-_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    position = 2
-    orientation = 1
-    while position + 4 <= len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
-            position += 2
-            continue
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        segment = data[position + 4 : position + 2 + length]
-        if marker == 0xE1 and segment.startswith(b"Exif\x00\x00"):
-            orientation = _exif_orientation(segment[6:]) or orientation
-        elif marker in _SOF_MARKERS:
-            height, width = struct.unpack(">HH", segment[1:5])
-            size = _positive(width, height)
-            if size is not None and orientation in (5, 6, 7, 8):
-                return size[1], size[0]
-            return size
-        elif marker == 0xDA:  # start of scan: no frame header found before the data
-            return None
-        position += 2 + length
-    return None
-
-
-def _exif_orientation(tiff: bytes) -> int | None:
-    """The Orientation tag (0x0112) of IFD0 in a TIFF block, if present."""
-    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if order is None:
-        return None
-    (ifd,) = struct.unpack(order + "I", tiff[4:8])
-    (count,) = struct.unpack(order + "H", tiff[ifd : ifd + 2])
-    for index in range(count):
-        entry = tiff[ifd + 2 + 12 * index : ifd + 14 + 12 * index]
-        tag, kind = struct.unpack(order + "HH", entry[:4])
-        if tag == 0x0112 and kind == 3:
-            (value,) = struct.unpack(order + "H", entry[8:10])
-            return int(value)
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack("<HH", data[26:30])
-        return _positive(width & 0x3FFF, height & 0x3FFF)
-    if chunk == b"VP8L" and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return _positive((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
-    if chunk == b"VP8X":
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return _positive(width, height)
-    return None
+    info = image_info(data)
+    return None if info is None else info.shown_size

@@ -51,23 +51,14 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from dateutil.parser import isoparse
-
-from campaign_scheduler.channels._http import ApiClient, logger_for, reset_time
+from campaign_scheduler import errors
+from campaign_scheduler.channels._http import ApiClient, logger_for, parse_time, reset_time
 from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    RejectedError,
-    UnavailableError,
-)
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -243,7 +234,7 @@ def error_for(
     call: str,
     creates: bool,
     now: datetime,
-) -> ChannelError:
+) -> errors.ChannelError:
     """The error to raise for an error answer (see the table in the module doc)."""
     status = response.status_code
     body = read_error(response)
@@ -253,7 +244,7 @@ def error_for(
     code = body.code
     if code in AUTH_CODES:
         reason = TOKEN_SUBCODES.get(body.subcode or 0)
-        return AuthError(
+        return errors.AuthError(
             f"{who}: {call}: Meta refused the credentials"
             + (f" ({reason})" if reason else "")
             + f": {said}",
@@ -265,7 +256,7 @@ def error_for(
         quota = body.subcode in QUOTA_SUBCODES
         when = retry_at(response, now, quota=quota)
         what = "publishing quota used up" if quota else "rate limited"
-        return RateLimitedError(
+        return errors.RateLimitedError(
             f"{who}: {call}: {what} until {when.isoformat(timespec='seconds')}",
             retry_at=when,
             network_message=said,
@@ -276,26 +267,28 @@ def error_for(
         if creates and (
             (code == 1 and not body.is_transient) or (code is None and status in (502, 504))
         ):
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: {call}: Meta answered an unknown error; the post may exist",
                 network_message=said,
             )
-        return UnavailableError(f"{who}: {call}: temporary failure: {said}", network_message=said)
-    return RejectedError(f"{who}: {call} refused: {said}", network_message=said)
+        return errors.UnavailableError(
+            f"{who}: {call}: temporary failure: {said}", network_message=said
+        )
+    return errors.RejectedError(f"{who}: {call} refused: {said}", network_message=said)
 
 
 def _error_without_envelope(
     response: requests.Response, *, who: str, call: str, creates: bool, now: datetime
-) -> ChannelError:
+) -> errors.ChannelError:
     status = response.status_code
     said = " ".join(response.text.split())[:200] or response.reason or f"HTTP {status}"
     if status in (401, 403):
-        return AuthError(
+        return errors.AuthError(
             f"{who}: {call}: refused the credentials ({status}: {said})", network_message=said
         )
     if status == 429:
         when = retry_at(response, now)
-        return RateLimitedError(
+        return errors.RateLimitedError(
             f"{who}: {call}: rate limited until {when.isoformat(timespec='seconds')}",
             retry_at=when,
             network_message=said,
@@ -303,16 +296,18 @@ def _error_without_envelope(
     if status in (404, 410):
         return GraphNotFoundError(f"{who}: {call}: not found ({status})", network_message=said)
     if status < 500:
-        return RejectedError(f"{who}: {call} refused ({status}: {said})", network_message=said)
+        return errors.RejectedError(
+            f"{who}: {call} refused ({status}: {said})", network_message=said
+        )
     if creates and status in (502, 504):
-        return OutcomeUnknownError(
+        return errors.OutcomeUnknownError(
             f"{who}: {call}: gateway error {status}; the post may have been created",
             network_message=said,
         )
-    return UnavailableError(f"{who}: {call}: server error {status}", network_message=said)
+    return errors.UnavailableError(f"{who}: {call}: server error {status}", network_message=said)
 
 
-class GraphNotFoundError(RejectedError):
+class GraphNotFoundError(errors.RejectedError):
     """The object does not exist (any more), or the token may not see it."""
 
 
@@ -349,7 +344,7 @@ class GraphApi(ApiClient):
         try:
             self.version = api_version(account.settings.get("api_version"), self.default_version)
         except ValueError as exc:
-            raise ChannelError(
+            raise errors.ChannelError(
                 f"{channel}: {account.name}: {exc}", hint="fix api_version in config.toml"
             ) from exc
 
@@ -412,7 +407,9 @@ class GraphApi(ApiClient):
             query["after"] = str(after)
         raise PageLimitError(f"{self.who}: more than {max_pages} pages in {path}")
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         return error_for(response, who=self.who, call=call, creates=creates, now=self.clock())
 
     def send(  # type: ignore[override]
@@ -448,7 +445,7 @@ class GraphApi(ApiClient):
         return response
 
 
-class PageLimitError(OutcomeUnknownError):
+class PageLimitError(errors.OutcomeUnknownError):
     """A lookup ran out of pages before it reached the time it searched back to."""
 
 
@@ -550,17 +547,17 @@ def wait_for_container(
             return
         if status in ("ERROR", "EXPIRED"):
             said = str(detail) if detail else status
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"{api.who}: media container {container_id} is {status}: {said}",
                 network_message=said,
                 hint="check that media_base_url serves the image and that it meets the "
                 "network's image rules",
             )
         if status == "PUBLISHED":
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"{api.who}: container {container_id} was published by someone else's call"
             )
-    raise UnavailableError(
+    raise errors.UnavailableError(
         f"{api.who}: media container {container_id} was still being processed after "
         f"{polling.max_polls} checks",
         hint="the post will be retried",
@@ -575,9 +572,9 @@ def check_publishing_quota(
     refused anyway if the quota were exhausted."""
     try:
         answer = api.get(path, {"fields": f"{usage_key},{config_key}"})
-    except (AuthError, RateLimitedError):
+    except (errors.AuthError, errors.RateLimitedError):
         raise
-    except ChannelError as exc:
+    except errors.ChannelError as exc:
         api.log.warning("%s: could not read the publishing quota: %s", api.who, exc.message)
         return
     data = answer.get("data")
@@ -588,7 +585,7 @@ def check_publishing_quota(
     if used is None or total is None or used < total:
         return
     when = api.clock() + QUOTA_WAIT
-    raise RateLimitedError(
+    raise errors.RateLimitedError(
         f"{api.who}: {what} quota used up ({int(used)} of {int(total)} in 24 hours); "
         f"trying again at {when.isoformat(timespec='seconds')}",
         retry_at=when,
@@ -628,8 +625,8 @@ def publish_container(
     answer = api.post(publish_edge, {"creation_id": container_id}, creates=True)
     try:
         return _id(answer, api.who, "published media")
-    except UnavailableError as exc:
-        raise OutcomeUnknownError(
+    except errors.UnavailableError as exc:
+        raise errors.OutcomeUnknownError(
             f"{api.who}: container {container_id} was published but the answer names no media id",
             hint="the lookup after a lost answer finds it",
         ) from exc
@@ -641,7 +638,7 @@ def read_receipt(api: GraphApi, remote_id: str, *, url_field: str, time_field: s
     raising, because raising would make the publisher think the post may not exist."""
     try:
         entity = api.get(remote_id, {"fields": f"id,{url_field},{time_field}"})
-    except ChannelError as exc:
+    except errors.ChannelError as exc:
         api.log.warning("%s: could not read %s after publishing: %s", api.who, remote_id, exc)
         return Receipt(remote_id=remote_id, url=None, published_at=api.clock())
     return receipt_of(api, {**entity, "id": remote_id}, url_field=url_field, time_field=time_field)
@@ -698,19 +695,6 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
-def parse_time(value: object) -> datetime | None:
-    """Graph timestamps (``2026-11-30T10:00:00+0000``) as aware UTC datetimes."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = isoparse(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -728,7 +712,7 @@ def media_url(account: AccountSettings, media: MediaFile) -> str:
     """
     base = account.settings.get("media_base_url")
     if not isinstance(base, str) or not base.strip():
-        raise RejectedError(
+        raise errors.RejectedError(
             f"{account.name}: images must be published from a public URL, and the account "
             "has no media_base_url",
             hint="set media_base_url of the account to where its media/ folder is served",
@@ -767,7 +751,7 @@ def media_problems(
 def _id(answer: Mapping[str, Any], who: str, what: str) -> str:
     value = answer.get("id")
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
-        raise UnavailableError(f"{who}: the answer names no id for the {what}")
+        raise errors.UnavailableError(f"{who}: the answer names no id for the {what}")
     return str(value)
 
 

@@ -46,16 +46,10 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from campaign_scheduler import __version__
+import dateutil.parser
+
+from campaign_scheduler import __version__, errors
 from campaign_scheduler.channels.addresses import url_problem
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    RejectedError,
-    UnavailableError,
-)
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -168,7 +162,7 @@ def send(
         target = urljoin(url, response.headers["location"])
         response.close()
         if _origin(target) != _origin(url):
-            raise ChannelError(
+            raise errors.ChannelError(
                 f"{channel}: {method} {where} was redirected to another server "
                 f"({safe_url(target)}); the request was not repeated there",
                 hint="credentials are only ever sent to base_url: check base_url of the "
@@ -184,7 +178,7 @@ def send(
             for key in ("data", "json", "files"):
                 kwargs.pop(key, None)
         url = target
-    raise ChannelError(
+    raise errors.ChannelError(
         f"{channel}: {method} {safe_url(url)}: more than {MAX_REDIRECTS} redirects",
         hint="check base_url of the account in config.toml",
     )
@@ -199,7 +193,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 def _require_safe_scheme(url: str, channel: str) -> None:
     problem = url_problem(url)
     if problem is not None:
-        raise ChannelError(
+        raise errors.ChannelError(
             f"{channel}: will not call {safe_url(url)}: the address {problem}",
             hint="check base_url (and other addresses) of the account in config.toml",
         )
@@ -218,7 +212,7 @@ def _read_body(
     """Read the streamed body of ``response`` into it, within ``deadline`` and ``max_bytes``."""
     import urllib3
 
-    too_large = OutcomeUnknownError(
+    too_large = errors.OutcomeUnknownError(
         f"{channel}: {request}: the answer is larger than {max_bytes} bytes; "
         "it was not read to the end"
     )
@@ -246,7 +240,7 @@ def _read_body(
         while True:
             left = deadline - monotonic()
             if left <= 0:
-                raise OutcomeUnknownError(
+                raise errors.OutcomeUnknownError(
                     f"{channel}: {request} got no complete answer within {limit:g} s "
                     "(the time limit of a call); the server may have acted on it"
                 )
@@ -258,12 +252,12 @@ def _read_body(
             if size > max_bytes:
                 raise too_large
             chunks.append(chunk)
-    except OutcomeUnknownError:
+    except errors.OutcomeUnknownError:
         response.close()
         raise
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
-        raise OutcomeUnknownError(
+        raise errors.OutcomeUnknownError(
             f"{channel}: {request} got no complete answer ({_body_failure(exc)}); "
             "the server may have acted on it"
         ) from exc
@@ -289,7 +283,7 @@ def _body_failure(exc: BaseException) -> str:
 
 def _translate(
     exc: requests.exceptions.RequestException, *, channel: str, method: str, where: str
-) -> ChannelError:
+) -> errors.ChannelError:
     import requests
 
     request = f"{method} {where}"
@@ -300,16 +294,16 @@ def _translate(
         | requests.exceptions.InvalidSchema
         | requests.exceptions.URLRequired,
     ):
-        return ChannelError(
+        return errors.ChannelError(
             f"{channel}: cannot call {where}: the address is not a valid http(s) URL",
             hint="check base_url of the account in config.toml",
         )
     reason = _not_sent_reason(exc)
     if reason is not None:
-        return UnavailableError(
+        return errors.UnavailableError(
             f"{channel}: {request} did not reach the server ({reason}); nothing was sent"
         )
-    return OutcomeUnknownError(
+    return errors.OutcomeUnknownError(
         f"{channel}: {request} got no complete answer ({_unknown_reason(exc)}); "
         "the server may have acted on it"
     )
@@ -431,7 +425,7 @@ def retry_at(
 # --- one API client per dialect -----------------------------------------------------------------
 
 
-class GoneError(RejectedError):
+class GoneError(errors.RejectedError):
     """404/410: what the call names (reply target, post, media, room) does not exist (any
     more)."""
 
@@ -486,7 +480,7 @@ class ApiClient:
         """The account's secret ``key``, read now; :class:`AuthError` when it is empty."""
         value = self.account.secret(key)
         if not value:
-            raise AuthError(
+            raise errors.AuthError(
                 f"{self.channel}: account {self.account.name} has no {what}",
                 hint=f"set `{key}` of the account in config.toml",
             )
@@ -529,12 +523,12 @@ class ApiClient:
                 headers=all_headers,
                 **kwargs,
             )
-        except OutcomeUnknownError as exc:
+        except errors.OutcomeUnknownError as exc:
             if creates:
                 raise
             # Nothing this call does can publish a post: the outcome is not in doubt.
             what_happened = exc.message.split(";")[0]
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"{what_happened}; this call cannot have published anything",
                 network_message=exc.network_message,
             ) from exc
@@ -554,7 +548,9 @@ class ApiClient:
 
     # --- errors -------------------------------------------------------------------------------
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         """The default ladder: 401/403 auth, 429 rate limited, 404/410 gone, other 4xx
         rejected, 502/504 on a creating call unknown (a gateway gave up waiting, the server
         behind it may still have acted), other 5xx unavailable."""
@@ -562,7 +558,7 @@ class ApiClient:
         said = self.error_text(response)
         who = self.who
         if status in (401, 403):
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: the {self.server} refused the credentials ({status}: {said})",
                 network_message=said,
                 hint=self.auth_hint,
@@ -572,13 +568,15 @@ class ApiClient:
         if status in (404, 410):
             return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
         if status < 500:
-            return RejectedError(f"{who}: {call} refused ({status}: {said})", network_message=said)
+            return errors.RejectedError(
+                f"{who}: {call} refused ({status}: {said})", network_message=said
+            )
         if creates and status in (502, 504):
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: {call}: gateway error {status}; the {self.thing} may have been created",
                 network_message=said,
             )
-        return UnavailableError(
+        return errors.UnavailableError(
             f"{who}: {call}: server error {status} ({said})", network_message=said
         )
 
@@ -589,10 +587,10 @@ class ApiClient:
         *,
         who: str | None = None,
         what: str = "rate limited",
-    ) -> RateLimitedError:
+    ) -> errors.RateLimitedError:
         """A rate limit ("rate limited", "throttled", "flood control") until :meth:`retry_at`."""
         when = self.retry_at(response)
-        return RateLimitedError(
+        return errors.RateLimitedError(
             f"{who or self.who}: {what} until {when.isoformat(timespec='seconds')}",
             retry_at=when,
             network_message=said,
@@ -632,15 +630,15 @@ class ApiClient:
 
     def _unreadable(
         self, response: requests.Response, wanted: str, *, creates: bool
-    ) -> ChannelError:
+    ) -> errors.ChannelError:
         where = self.call_name(response.request.path_url) if response.request else "?"
         message = f"{self.who}: the answer to {where} is not {wanted}"
         if creates:
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{message}; the {self.thing} may have been created",
                 hint="look the post up on the network before anything is retried",
             )
-        return UnavailableError(message)
+        return errors.UnavailableError(message)
 
 
 def json_or_none(response: requests.Response) -> Any:
@@ -663,3 +661,17 @@ def count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value if value >= 0 else None
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API's ISO 8601 timestamp (Graph's ``2026-11-30T10:00:00+0000``, AT Protocol's
+    ``createdAt``) as an aware UTC datetime; ``None`` when missing or unreadable (no zone: UTC)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dateutil.parser.isoparse(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -165,6 +165,10 @@ class Channel(ABC):
     #: ``"module:Class"`` (imported only when used; see :mod:`campaign_scheduler.auth.base`);
     #: ``None`` when tokens come from the developer console only.
     connect_flow: ClassVar[str | None] = None
+    #: The sandbox a rehearsal (``campaign rehearsal``, the demo) runs this network on, as
+    #: ``"module:Class"`` of a :class:`~campaign_scheduler.rehearsal.networks.RehearsalNetwork`;
+    #: ``None``: rehearsals do not cover it.
+    rehearsal_network: ClassVar[str | None] = None
 
     #: The network's HTTP dialect (a :class:`~campaign_scheduler.channels._http.ApiClient`);
     #: the constructor makes ``self.api`` from it for the account.

@@ -23,7 +23,7 @@ points that matter to the publisher:
   status, never on the message) map to the error classes like this:
 
   ==================================  ===================================================
-  400 ExpiredToken / InvalidToken     refresh or log in again, repeat once; then AuthError
+  400 ExpiredToken / InvalidToken     refresh or log in again, repeat once; then errors.AuthError
   401, 403; failed login              :class:`AuthError`
   400 other, 404, 409, 413, other 4xx :class:`RejectedError` (invalid record, blob too big)
   429                                 :class:`RateLimitedError`; ``retry_at`` from
@@ -45,10 +45,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dateutil.parser import isoparse
-
+from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
-from campaign_scheduler.channels._http import ApiClient, count, logger_for, reset_time, retry_at
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    count,
+    logger_for,
+    parse_time,
+    reset_time,
+    retry_at,
+)
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -67,14 +73,6 @@ from campaign_scheduler.channels.text import (
     TextRule,
     count_graphemes,
     count_utf8_bytes,
-)
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    RejectedError,
-    UnavailableError,
 )
 
 if TYPE_CHECKING:
@@ -122,7 +120,7 @@ class _XrpcError:
     message: str  # the envelope's "message" (or the start of the body), for network_message
 
 
-class _TokenRefusedError(ChannelError):
+class _TokenRefusedError(errors.ChannelError):
     """The server refused the session's token (400 ExpiredToken / InvalidToken)."""
 
     def __init__(self, error: _XrpcError) -> None:
@@ -140,11 +138,11 @@ class BlueskyApi(ApiClient):
         return reset or retry_at(response.headers, now)
 
 
-class _NotFoundError(RejectedError):
+class _NotFoundError(errors.RejectedError):
     """The record (or handle) does not exist."""
 
 
-class _SessionUnavailableError(UnavailableError):
+class _SessionUnavailableError(errors.UnavailableError):
     """Logging in or refreshing failed on the server's side (5xx, no answer): no call that
     needed the session was made."""
 
@@ -156,6 +154,7 @@ class BlueskyChannel(Channel):
 
     name: ClassVar[str] = "bluesky"
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.bluesky:BlueskyFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Bluesky",
         settings=("identifier",),
@@ -190,7 +189,9 @@ class BlueskyChannel(Channel):
         problems = _media_problems(post.media)
         if problems:
             media, problem = problems[0]
-            raise RejectedError(f"bluesky: {self.account.name}: {media.path.name}: {problem}")
+            raise errors.RejectedError(
+                f"bluesky: {self.account.name}: {media.path.name}: {problem}"
+            )
         session = self._session()
         rkey = record_key(post.idempotency_key)
         record = self._record(post)
@@ -199,9 +200,14 @@ class BlueskyChannel(Channel):
         body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record}
         try:
             answer = self._call("POST", "com.atproto.repo.createRecord", json=body, creates=True)
-        except (AuthError, RateLimitedError, OutcomeUnknownError, _SessionUnavailableError):
+        except (
+            errors.AuthError,
+            errors.RateLimitedError,
+            errors.OutcomeUnknownError,
+            _SessionUnavailableError,
+        ):
             raise
-        except ChannelError as refused:
+        except errors.ChannelError as refused:
             existing = self._already_published(session, rkey, refused)
             if existing is None:
                 raise
@@ -210,7 +216,7 @@ class BlueskyChannel(Channel):
         try:
             uri = AtUri.parse(str(answer["uri"]))
         except (KeyError, ValueError) as exc:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"bluesky: {self.account.name}: the post was created but the answer could not "
                 "be read",
                 hint="a replay finds it under its record key",
@@ -267,7 +273,7 @@ class BlueskyChannel(Channel):
                     continue
                 record = _mapping(view.get("record"))
                 author = _mapping(view.get("author"))
-                posted = _parse_time(record.get("createdAt")) or _parse_time(view.get("indexedAt"))
+                posted = parse_time(record.get("createdAt")) or parse_time(view.get("indexedAt"))
                 if posted is None or posted < since:
                     continue
                 handle = str(author.get("handle") or author.get("did") or "?")
@@ -302,7 +308,9 @@ class BlueskyChannel(Channel):
         answer = self._call("GET", "com.atproto.server.getSession")
         handle = answer.get("handle")
         if not isinstance(handle, str) or not handle:
-            raise UnavailableError(f"bluesky: {self.account.name}: getSession returned no handle")
+            raise errors.UnavailableError(
+                f"bluesky: {self.account.name}: getSession returned no handle"
+            )
         return f"@{handle}"
 
     # --- the record ---------------------------------------------------------------------------
@@ -352,7 +360,7 @@ class BlueskyChannel(Channel):
             answer = self._call(
                 "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
             )
-        except RejectedError:
+        except errors.RejectedError:
             _log.info("@%s does not resolve; it stays plain text", handle)
             return None
         did = answer.get("did")
@@ -369,7 +377,7 @@ class BlueskyChannel(Channel):
         )
         blob = answer.get("blob")
         if not isinstance(blob, dict):
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"bluesky: {self.account.name}: unreadable answer to the upload of "
                 f"{media.path.name}"
             )
@@ -395,7 +403,7 @@ class BlueskyChannel(Channel):
             )
             blob = answer.get("blob")
             if not isinstance(blob, dict):
-                raise UnavailableError(
+                raise errors.UnavailableError(
                     f"bluesky: {self.account.name}: unreadable answer to the upload of the "
                     "link card's image"
                 )
@@ -407,17 +415,17 @@ class BlueskyChannel(Channel):
         try:
             parent_uri = AtUri.parse(reply_to)
         except ValueError as exc:
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"bluesky: {self.account.name}: cannot reply to {reply_to!r}: not an at:// URI"
             ) from exc
         parent = self._get_record(parent_uri)
         if parent is None:
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"bluesky: {self.account.name}: the post to reply to ({reply_to}) does not exist"
             )
         cid = parent.get("cid")
         if not isinstance(cid, str) or not cid:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"bluesky: {self.account.name}: getRecord gave no cid for {reply_to}"
             )
         parent_ref = {"uri": str(parent_uri), "cid": cid}
@@ -444,7 +452,7 @@ class BlueskyChannel(Channel):
             return None
 
     def _already_published(
-        self, session: _Session, rkey: str, refused: ChannelError
+        self, session: _Session, rkey: str, refused: errors.ChannelError
     ) -> Receipt | None:
         """After ``createRecord`` was refused: the receipt of the record already under
         ``rkey``, or ``None`` when there is none (then ``refused`` stands).
@@ -455,10 +463,10 @@ class BlueskyChannel(Channel):
         uri = AtUri(session.did, POST_COLLECTION, rkey)
         try:
             found = self._get_record(uri)
-        except ChannelError as exc:
-            if isinstance(refused, RejectedError):
+        except errors.ChannelError as exc:
+            if isinstance(refused, errors.RejectedError):
                 return None
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"bluesky: {self.account.name}: createRecord failed ({refused.message}) and "
                 f"the check for an earlier copy failed too ({exc.message})",
                 network_message=refused.network_message,
@@ -468,7 +476,7 @@ class BlueskyChannel(Channel):
         return self._receipt(session, uri, _created_at(found))
 
     def _receipt(self, session: _Session, uri: AtUri, created_at: str | None) -> Receipt:
-        published = _parse_time(created_at) or self.clock()
+        published = parse_time(created_at) or self.clock()
         who = session.handle if session.handle and session.handle != "handle.invalid" else None
         return Receipt(
             remote_id=str(uri),
@@ -480,10 +488,10 @@ class BlueskyChannel(Channel):
         try:
             uri = AtUri.parse(remote_id)
         except ValueError as exc:
-            raise RejectedError(f"bluesky: {remote_id!r} is not a post URI") from exc
+            raise errors.RejectedError(f"bluesky: {remote_id!r} is not a post URI") from exc
         session = self._session()
         if uri.repo not in (session.did, session.handle):
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"bluesky: {self.account.name}: {remote_id} belongs to another account"
             )
         return AtUri(session.did, uri.collection, uri.rkey)
@@ -530,13 +538,13 @@ class BlueskyChannel(Channel):
 
     def _login(self) -> _Session:
         if not self.identifier:
-            raise AuthError(
+            raise errors.AuthError(
                 f"bluesky: account {self.account.name} has no identifier",
                 hint="set `identifier` (handle or DID) of the account in config.toml",
             )
         password = self.account.secret("password")
         if not password:
-            raise AuthError(
+            raise errors.AuthError(
                 f"bluesky: account {self.account.name} has no password",
                 hint="set `password` (an app password) of the account in config.toml",
             )
@@ -553,7 +561,7 @@ class BlueskyChannel(Channel):
             answer = self._session_call(
                 "com.atproto.server.refreshSession", bearer=stale.refresh_jwt
             )
-        except AuthError as exc:
+        except errors.AuthError as exc:
             _log.info("refreshing the session of %s failed (%s)", self.identifier, exc.message)
             return None
         _log.debug("refreshed the session of %s", self.identifier)
@@ -562,14 +570,14 @@ class BlueskyChannel(Channel):
     def _session_call(
         self, nsid: str, *, json: Any = None, bearer: str | None = None
     ) -> dict[str, Any]:
-        """createSession / refreshSession. Any refusal is an AuthError, except rate limits
+        """createSession / refreshSession. Any refusal is an errors.AuthError, except rate limits
         and server errors."""
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         try:
             response = self._send("POST", nsid, json=json, headers=headers)
             if response.status_code < 400:
                 return _json(response, nsid)
-        except UnavailableError as exc:
+        except errors.UnavailableError as exc:
             raise _SessionUnavailableError(
                 exc.message, network_message=exc.network_message
             ) from exc
@@ -582,7 +590,7 @@ class BlueskyChannel(Channel):
                 f"({error.status} {error.name}: {error.message})",
                 network_message=error.message,
             )
-        raise AuthError(
+        raise errors.AuthError(
             f"bluesky: {self.account.name}: the server refused the login "
             f"({error.status} {error.name or 'error'}: {error.message})",
             network_message=error.message,
@@ -628,7 +636,7 @@ class BlueskyChannel(Channel):
                 if attempt == 1:
                     self._renew(session, refused)
                     continue
-                raise AuthError(
+                raise errors.AuthError(
                     f"bluesky: {self.account.name}: the server refuses even a new session "
                     f"({error.name}: {error.message})",
                     network_message=error.message,
@@ -644,11 +652,11 @@ class BlueskyChannel(Channel):
 
     def _error(
         self, error: _XrpcError, response: requests.Response, nsid: str, *, creates: bool
-    ) -> ChannelError:
+    ) -> errors.ChannelError:
         who = f"bluesky: {self.account.name}"
         said = f"{error.status} {error.name}: {error.message}" if error.name else error.message
         if error.status in (401, 403):
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: {nsid} refused the credentials ({said})",
                 network_message=error.message,
                 hint="check the account's app password (`campaign channels verify`)",
@@ -658,13 +666,17 @@ class BlueskyChannel(Channel):
         if error.name in ("RecordNotFound", "HandleNotFound") or error.status == 404:
             return _NotFoundError(f"{who}: {nsid}: not found ({said})", network_message=said)
         if error.status < 500:
-            return RejectedError(f"{who}: {nsid} refused ({said})", network_message=error.message)
+            return errors.RejectedError(
+                f"{who}: {nsid} refused ({said})", network_message=error.message
+            )
         if creates and error.status in (502, 504):
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: {nsid}: gateway error {error.status}; the post may have been created",
                 network_message=error.message,
             )
-        return UnavailableError(f"{who}: {nsid}: server error ({said})", network_message=said)
+        return errors.UnavailableError(
+            f"{who}: {nsid}: server error ({said})", network_message=said
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -700,7 +712,7 @@ def _json(response: requests.Response, nsid: str) -> dict[str, Any]:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise UnavailableError(
+        raise errors.UnavailableError(
             f"bluesky: {nsid} answered {response.status_code} without a JSON object"
         )
     return value
@@ -734,15 +746,3 @@ def _created_at(found: dict[str, Any]) -> str | None:
     value = found.get("value")
     created = value.get("createdAt") if isinstance(value, dict) else None
     return created if isinstance(created, str) else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = isoparse(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -35,6 +35,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import (
     LOOK_UP_MARGIN,
     LOOK_UP_MAX_PAGES,
@@ -56,13 +57,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,6 +89,9 @@ class FacebookChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:FacebookPageFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:FacebookNetwork"
+    )
     api: GraphApi
     can_look_up: ClassVar[bool] = True
     #: A comment's ``message``: 8000 characters (UNVERIFIED; the limit the web form enforces).
@@ -124,7 +121,7 @@ class FacebookChannel(Channel):
     def publish(self, post: OutboundPost) -> Receipt:
         problems = self.validate(post)
         if problems:
-            raise RejectedError(f"facebook: {self.account.name}: " + "; ".join(problems))
+            raise errors.RejectedError(f"facebook: {self.account.name}: " + "; ".join(problems))
         parent = post.comment_on or post.reply_to
         if parent is not None:
             return self._comment(post, parent)
@@ -221,13 +218,13 @@ class FacebookChannel(Channel):
         me = self.api.get("me", {"fields": "id,name"})
         name = str(me.get("name") or "")
         if str(me.get("id")) != self.page_id:
-            raise AuthError(
+            raise errors.AuthError(
                 f"facebook: {self.account.name}: the token belongs to {name or me.get('id')!s}, "
                 f"not to Page {self.page_id}",
                 hint="use a Page access token of this Page (GET /me/accounts lists them)",
             )
         if not name:
-            raise UnavailableError(f"facebook: {self.account.name}: /me returned no name")
+            raise errors.UnavailableError(f"facebook: {self.account.name}: /me returned no name")
         return name
 
     # --- steps ----------------------------------------------------------------------------
@@ -241,14 +238,14 @@ class FacebookChannel(Channel):
         # Whether /photos answers with post_id is UNVERIFIED: ask the photo for its story.
         try:
             story = self.api.get(photo_id, {"fields": "id,page_story_id"}).get("page_story_id")
-        except ChannelError as exc:
-            raise OutcomeUnknownError(
+        except errors.ChannelError as exc:
+            raise errors.OutcomeUnknownError(
                 f"facebook: {self.account.name}: photo {photo_id} was posted but its post id "
                 f"could not be read ({exc.message})",
                 hint="the lookup after a lost answer finds it",
             ) from exc
         if not isinstance(story, str) or not story:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"facebook: {self.account.name}: photo {photo_id} was posted but has no "
                 "page_story_id",
                 hint="the lookup after a lost answer finds it",
@@ -285,7 +282,7 @@ class FacebookChannel(Channel):
         value = answer.get("id")
         if isinstance(value, str) and value:
             return value
-        raise OutcomeUnknownError(
+        raise errors.OutcomeUnknownError(
             f"facebook: {self.account.name}: the answer to a create call names no id",
             hint="the lookup after a lost answer finds the post",
         )

@@ -105,6 +105,9 @@ class InstagramChannel(ContainerChannel):
     can_look_up: ClassVar[bool] = True
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:InstagramFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:InstagramNetwork"
+    )
     default_poll_interval: ClassVar[float] = 3.0
     default_max_polls: ClassVar[int] = 40
     container_edge: ClassVar[str] = "media"

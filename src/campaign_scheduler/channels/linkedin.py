@@ -50,6 +50,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import (
     ApiClient,
     GoneError,
@@ -67,13 +68,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 
 if TYPE_CHECKING:
     import requests
@@ -122,7 +116,7 @@ class LinkedInApi(ApiClient):
     def version(self) -> str:
         version = str(self.account.settings.get("api_version") or DEFAULT_API_VERSION).strip()
         if not _VERSION.fullmatch(version):
-            raise AuthError(
+            raise errors.AuthError(
                 f"linkedin: account {self.account.name}: api_version {version!r} is not YYYYMM",
                 hint="set `api_version` to a current LinkedIn API version such as 202605",
             )
@@ -144,7 +138,9 @@ class LinkedInApi(ApiClient):
             return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return now + THROTTLE_WAIT
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         status = response.status_code
         body = json_or_none(response)
         body = body if isinstance(body, dict) else {}
@@ -152,20 +148,20 @@ class LinkedInApi(ApiClient):
         who = f"{self.who}: {call}"
         code = str(body.get("code", ""))
         if status == 401:
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: LinkedIn refused the access token ({said})",
                 network_message=said,
                 hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
             )
         if status == 403:
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: not allowed ({said})",
                 network_message=said,
                 hint="the token's member needs an admin role on the page and the scope "
                 "w_organization_social",
             )
         if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: LinkedIn does not serve API version {self.version()} ({said})",
                 network_message=said,
                 hint="set `api_version` of the account to a current version (YYYYMM)",
@@ -177,7 +173,7 @@ class LinkedInApi(ApiClient):
         if status in (404, 410):
             return GoneError(f"{who}: not found ({said})", network_message=said)
         if status < 500:
-            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
         return super().error(response, call, creates=creates)
 
 
@@ -198,6 +194,9 @@ class LinkedInChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.linkedin:LinkedInFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
+    )
     api: LinkedInApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
@@ -237,7 +236,7 @@ class LinkedInChannel(Channel):
         if post.comment_on is not None:
             return self._comment(post, post.comment_on)
         if post.reply_to is not None:
-            raise RejectedError(NO_REPLIES)
+            raise errors.RejectedError(NO_REPLIES)
         organization = self._organization()
         commentary = to_little(post.text)
         images = []
@@ -270,7 +269,7 @@ class LinkedInChannel(Channel):
             return self._adopt_duplicate(post, exc)
         urn = unquote(response.headers.get("x-restli-id", "")).strip()
         if not urn.startswith("urn:li:"):
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"linkedin: {self.account.name}: the post was created but LinkedIn named no URN",
                 hint="the publisher will look it up on the page",
             )
@@ -342,7 +341,7 @@ class LinkedInChannel(Channel):
             return f"urn:li:organization:{value}"
         if re.fullmatch(r"urn:li:organization:\d+", value):
             return value
-        raise AuthError(
+        raise errors.AuthError(
             f"linkedin: account {self.account.name}: `organization` must be the page's URN "
             f"(urn:li:organization:123), not {value!r}",
             hint="set `organization` of the account in config.toml",
@@ -382,7 +381,7 @@ class LinkedInChannel(Channel):
             self._put_bytes(upload_url, content, mime_type)
             self._wait_for_image(urn, name)
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"linkedin: {self.account.name}: unreadable answer to the upload of {name}"
             ) from exc
         return urn
@@ -408,12 +407,12 @@ class LinkedInChannel(Channel):
             if status == "AVAILABLE":
                 return
             if status == "PROCESSING_FAILED":
-                raise RejectedError(
+                raise errors.RejectedError(
                     f"linkedin: {self.account.name}: LinkedIn could not process {name}"
                 )
             if attempt + 1 < self.max_polls:
                 self._sleep(self.poll_interval)
-        raise UnavailableError(
+        raise errors.UnavailableError(
             f"linkedin: {self.account.name}: {name} was still being processed after "
             f"{self.max_polls} checks"
         )
@@ -431,7 +430,7 @@ class LinkedInChannel(Channel):
         named = _URN_IN_MESSAGE.search(said)
         who = f"linkedin: {self.account.name}"
         if named is None:
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"{who}: LinkedIn refused the post as a duplicate without naming the original",
                 network_message=said,
                 hint="check the page; change the text if it must go out again",
@@ -442,7 +441,7 @@ class LinkedInChannel(Channel):
                 self.api.rest("GET", f"/rest/posts/{quote(urn, safe='')}", "GET")
             )
         except GoneError as exc:
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"{who}: LinkedIn calls the post a duplicate of {urn}, which no longer exists "
                 "(LinkedIn keeps reporting deleted posts as originals for a day or two)",
                 network_message=said,
@@ -452,7 +451,7 @@ class LinkedInChannel(Channel):
         ours = element.get("author") == self._organization() and _matches(element, post)
         recent = created is not None and self.clock() - created <= ADOPT_WINDOW
         if not (ours and recent):
-            raise RejectedError(
+            raise errors.RejectedError(
                 f"{who}: LinkedIn refuses the text as a duplicate of {urn} from {_when(created)}",
                 network_message=said,
                 hint="change the text if it must go out again",
@@ -503,7 +502,7 @@ class LinkedInChannel(Channel):
         answer = answer if isinstance(answer, dict) else {}
         comment = answer.get("commentUrn") or unquote(response.headers.get("x-restli-id", ""))
         if not isinstance(comment, str) or not comment.startswith("urn:li:comment:"):
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"linkedin: {self.account.name}: the comment was created but LinkedIn named "
                 "no comment URN",
                 hint="the publisher will look it up among the post's comments",
@@ -556,13 +555,13 @@ class LinkedInChannel(Channel):
                     "GET",
                 )
             )
-        except (RejectedError, UnavailableError, OutcomeUnknownError) as exc:
+        except (errors.RejectedError, errors.UnavailableError, errors.OutcomeUnknownError) as exc:
             _log.warning("no follower count for %s: %s", self.account.name, exc)
             return None
         return _count(body.get("firstDegreeSize"))
 
 
-class _DuplicateError(RejectedError):
+class _DuplicateError(errors.RejectedError):
     """422 DUPLICATE_POST."""
 
 
@@ -646,8 +645,8 @@ def _when(moment: datetime | None) -> str:
 
 
 def _is_duplicate(body: dict[str, Any]) -> bool:
-    errors = ((body.get("errorDetails") or {}).get("inputErrors")) or []
-    if any(isinstance(e, dict) and e.get("code") == "DUPLICATE_POST" for e in errors):
+    input_errors = ((body.get("errorDetails") or {}).get("inputErrors")) or []
+    if any(isinstance(e, dict) and e.get("code") == "DUPLICATE_POST" for e in input_errors):
         return True
     return "duplicate of urn:li:" in str(body.get("message", "")).lower()
 

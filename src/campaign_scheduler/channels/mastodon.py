@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for
 from campaign_scheduler.channels.base import (
     Channel,
@@ -50,11 +51,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
-from campaign_scheduler.errors import (
-    ChannelError,
-    OutcomeUnknownError,
-    UnavailableError,
-)
 
 DEFAULT_MAX_CHARACTERS = 500
 #: How long an instance's ``max_characters`` is trusted before it is read again.
@@ -108,6 +104,9 @@ class MastodonChannel(Channel):
     api_class: ClassVar[type[ApiClient] | None] = MastodonApi
     api: MastodonApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.mastodon:MastodonFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:MastodonNetwork"
+    )
     idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
     can_look_up: ClassVar[bool] = True
     can_search_hashtag: ClassVar[bool] = True
@@ -155,7 +154,7 @@ class MastodonChannel(Channel):
             receipt = self._receipt(self.api.json_object(response, creates=True))
         except (KeyError, TypeError, ValueError) as exc:
             # The instance said 200, so the status exists, but we cannot tell which one it is.
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"mastodon: {self.account.name}: the status was created but the answer "
                 "could not be read",
                 hint="replaying the same idempotency key returns it",
@@ -233,7 +232,7 @@ class MastodonChannel(Channel):
     def verify(self) -> str:
         username = self._credentials().get("username")
         if not isinstance(username, str) or not username:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"mastodon: {self.account.name}: verify_credentials returned no username"
             )
         url = urlsplit(self.base_url)
@@ -258,7 +257,7 @@ class MastodonChannel(Channel):
             if response.status_code == 202:
                 self._wait_for_processing(media_id, media)
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"mastodon: {self.account.name}: unreadable answer to the upload of "
                 f"{media.path.name}"
             ) from exc
@@ -270,7 +269,7 @@ class MastodonChannel(Channel):
             response = self.api.call("GET", f"/api/v1/media/{media_id}")
             if response.status_code != 206:
                 return
-        raise UnavailableError(
+        raise errors.UnavailableError(
             f"mastodon: {self.account.name}: {media.path.name} was still being processed "
             f"after {self.max_polls} checks",
             hint="the post will be retried; large videos take a while",
@@ -313,7 +312,7 @@ class MastodonChannel(Channel):
                 "GET", "/api/v2/instance", timeout=min(self.timeout, 10.0), authenticate=False
             )
             limit = self.api.json_object(response)["configuration"]["statuses"]["max_characters"]
-        except (ChannelError, KeyError, TypeError, ValueError) as exc:
+        except (errors.ChannelError, KeyError, TypeError, ValueError) as exc:
             _log.warning(
                 "could not read max_characters of %s (%s); using the configured limit",
                 self.base_url,

@@ -49,7 +49,6 @@ import hashlib
 import html
 import json
 import re
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -57,6 +56,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, json_or_none, logger_for
 from campaign_scheduler.channels.base import (
     AccountSettings,
@@ -68,13 +68,7 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
+from campaign_scheduler.imagetypes import image_info
 
 if TYPE_CHECKING:
     import requests
@@ -121,14 +115,16 @@ class MatrixApi(ApiClient):
         """The path for messages, with the room id shortened (it is long and says little)."""
         return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         status = response.status_code
         errcode, said = _error_parts(response)
         who = self.who
         if status == 429 or errcode == "M_LIMIT_EXCEEDED":
             return self.rate_limited(response, said)
         if status == 401:
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
                 network_message=said,
                 hint="log in again and store the new access token (`campaign channels verify`)",
@@ -142,7 +138,7 @@ class MatrixApi(ApiClient):
         if status == 404:
             return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
         if status < 500:
-            return RejectedError(
+            return errors.RejectedError(
                 f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
             )
         return super().error(response, call, creates=creates)
@@ -161,6 +157,7 @@ class MatrixChannel(Channel):
 
     name: ClassVar[str] = "matrix"
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.matrix:MatrixFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Matrix", settings=("room",), secrets=("token",), supports_threads=True
     )
@@ -264,7 +261,7 @@ class MatrixChannel(Channel):
         except (GoneError, _ForbiddenError) as exc:  # 403: not in the room
             member, said = {}, exc.network_message
         if member.get("membership") != "join":
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: {self.account.name}: {user_id} has not joined {self._room_setting()}",
                 network_message=said,
                 hint="join the room with this account (or invite it and accept the invitation)",
@@ -275,7 +272,7 @@ class MatrixChannel(Channel):
             levels = {}
         have, needed = _power_to_post(levels, user_id)
         if have < needed:
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: {self.account.name}: {user_id} may not post in "
                 f"{self._room_setting()} (power level {have}, messages need {needed})",
                 hint="a room moderator must raise the account's power level",
@@ -287,7 +284,7 @@ class MatrixChannel(Channel):
     def _room_setting(self) -> str:
         room = self.account.settings.get("room")
         if not isinstance(room, str) or not room.startswith(("!", "#")) or len(room) < 2:
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: account {self.account.name} names no room",
                 hint="set `room` of the account to a room id (!abc:server) or an alias "
                 "(#name:server)",
@@ -308,14 +305,14 @@ class MatrixChannel(Channel):
                 self.api.call("GET", f"{CLIENT}/directory/room/{_q(room)}")
             )
         except GoneError as exc:
-            raise AuthError(
+            raise errors.AuthError(
                 f"matrix: {self.account.name}: the room alias {room} does not exist",
                 network_message=exc.network_message,
                 hint="check `room` of the account in config.toml",
             ) from exc
         room_id = answer.get("room_id")
         if not isinstance(room_id, str) or not room_id.startswith("!"):
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"matrix: {self.account.name}: the homeserver resolved {room} to no room id"
             )
         with _rooms_lock:
@@ -327,7 +324,9 @@ class MatrixChannel(Channel):
             answer = self.api.json_object(self.api.call("GET", f"{CLIENT}/account/whoami"))
             user_id = answer.get("user_id")
             if not isinstance(user_id, str) or not user_id:
-                raise UnavailableError(f"matrix: {self.account.name}: whoami returned no user id")
+                raise errors.UnavailableError(
+                    f"matrix: {self.account.name}: whoami returned no user id"
+                )
             self._user_id = user_id
         return self._user_id
 
@@ -343,7 +342,7 @@ class MatrixChannel(Channel):
             if not isinstance(event_id, str):
                 raise TypeError("event_id is not a string")
         except (KeyError, TypeError, ValueError) as exc:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"matrix: {self.account.name}: the event was sent but the answer could not be read",
                 hint="sending the same transaction id again returns it",
             ) from exc
@@ -364,7 +363,7 @@ class MatrixChannel(Channel):
             )
             content_uri = answer["content_uri"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"matrix: {self.account.name}: unreadable answer to the upload of {media.path.name}"
             ) from exc
         content = media_content(media, str(content_uri), data)
@@ -378,7 +377,7 @@ class MatrixChannel(Channel):
                 self.api.call("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(event_id)}")
             )
             return self._receipt_from_event(event)
-        except (ChannelError, KeyError, TypeError, ValueError) as exc:
+        except (errors.ChannelError, KeyError, TypeError, ValueError) as exc:
             _log.warning("could not read back %s (%s); using the local time", event_id, exc)
             return Receipt(event_id, self._permalink(event_id), self.clock())
 
@@ -433,7 +432,7 @@ class MatrixChannel(Channel):
     # --- HTTP -------------------------------------------------------------------------------
 
 
-class _ForbiddenError(AuthError):
+class _ForbiddenError(errors.AuthError):
     """403: not in the room, too low a power level, or the account is barred."""
 
 
@@ -525,49 +524,8 @@ def _trim_url(url: str) -> str:
 
 def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of a PNG, GIF, JPEG or WebP image, read from its header."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        width, height = struct.unpack("<HH", data[6:10])
-        return int(width), int(height)
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return _webp_size(data)
-    if data[:2] == b"\xff\xd8":
-        return _jpeg_size(data)
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    if chunk == b"VP8 " and len(data) >= 30:
-        width, height = struct.unpack("<HH", data[26:30])
-        return int(width) & 0x3FFF, int(height) & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    position = 2
-    while position + 9 < len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            position += 2
-            continue
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return int(width), int(height)
-        position += 2 + length
-    return None
+    info = image_info(data)
+    return None if info is None else (info.width, info.height)
 
 
 # --- helpers ----------------------------------------------------------------------------------

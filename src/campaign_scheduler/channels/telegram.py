@@ -46,6 +46,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import (
     ApiClient,
     body_start,
@@ -62,13 +63,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 
 if TYPE_CHECKING:
     import requests
@@ -95,7 +89,7 @@ class TelegramApi(ApiClient):
     def bot_path(self, method: str) -> str:
         token = self.secret(what="bot token")
         if not TOKEN_FORMAT.fullmatch(token):
-            raise AuthError(
+            raise errors.AuthError(
                 f"telegram: the bot token of {self.account.name} is malformed "
                 "(expected <bot id>:<secret>)",
                 hint="copy the token from @BotFather again",
@@ -114,19 +108,21 @@ class TelegramApi(ApiClient):
             return self.clock() + timedelta(seconds=float(wait))
         return super().retry_at(response)
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         status = response.status_code
         said = self.error_text(response)
         parameters = _parameters(response)
         who = f"{self.who}: {call}"
         if status in (401, 404):
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: the Bot API refused the bot token ({status}: {said})",
                 network_message=said,
                 hint="check `token` (from @BotFather; revoked tokens must be replaced)",
             )
         if status == 403:
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: forbidden ({said})",
                 network_message=said,
                 hint="make the bot an administrator of the channel with the right to post messages",
@@ -136,25 +132,27 @@ class TelegramApi(ApiClient):
         if status < 500:
             migrated = parameters.get("migrate_to_chat_id")
             if migrated is not None:
-                return AuthError(
+                return errors.AuthError(
                     f"{who}: the chat moved to {migrated}",
                     network_message=said,
                     hint=f"set `chat` of the account to {migrated}",
                 )
             if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
-                return AuthError(
+                return errors.AuthError(
                     f"{who}: the channel cannot be used ({said})",
                     network_message=said,
                     hint="check `chat` (a private channel needs its numeric id -100…) and that "
                     "the bot is an administrator with the right to post",
                 )
-            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
         if creates and status in (502, 504):
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: gateway error {status}; the message may have been sent",
                 network_message=said,
             )
-        return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+        return errors.UnavailableError(
+            f"{who}: server error {status} ({said})", network_message=said
+        )
 
 
 class TelegramChannel(Channel):
@@ -165,6 +163,9 @@ class TelegramChannel(Channel):
 
     name: ClassVar[str] = "telegram"
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.telegram:TelegramFlow"
+    rehearsal_network: ClassVar[str | None] = (
+        "campaign_scheduler.rehearsal.networks:TelegramNetwork"
+    )
     spec: ClassVar[ChannelSpec] = ChannelSpec(
         "Telegram",
         settings=("chat",),
@@ -206,7 +207,9 @@ class TelegramChannel(Channel):
         fields: dict[str, Any] = {"chat_id": self._chat(), "parse_mode": "HTML"}
         if post.reply_to is not None:
             if not post.reply_to.isdigit():
-                raise RejectedError(f"telegram: reply target {post.reply_to!r} is not a message id")
+                raise errors.RejectedError(
+                    f"telegram: reply target {post.reply_to!r} is not a message id"
+                )
             fields["reply_parameters"] = {"message_id": int(post.reply_to)}
         if not post.media:
             message = self._call("sendMessage", json={**fields, "text": text})
@@ -214,7 +217,7 @@ class TelegramChannel(Channel):
             media = post.media[0]
             content = media.read(self.name)
             if len(content) > MAX_PHOTO_BYTES:
-                raise RejectedError(
+                raise errors.RejectedError(
                     f"telegram: {media.path.name} is {len(content)} bytes; photos may have at "
                     f"most {MAX_PHOTO_BYTES}"
                 )
@@ -228,7 +231,7 @@ class TelegramChannel(Channel):
         try:
             receipt = self._receipt(message)
         except (KeyError, TypeError, ValueError) as exc:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"telegram: {self.account.name}: the message was sent but the answer could not "
                 "be read",
                 hint="check the channel and settle the delivery with `campaign resolve`",
@@ -244,12 +247,12 @@ class TelegramChannel(Channel):
     def delete(self, remote_id: str) -> None:
         """Delete the message (possible for 48 hours). One already gone counts as deleted."""
         if not remote_id.isdigit():
-            raise RejectedError(f"telegram: {remote_id!r} is not a message id")
+            raise errors.RejectedError(f"telegram: {remote_id!r} is not a message id")
         try:
             self._call(
                 "deleteMessage", json={"chat_id": self._chat(), "message_id": int(remote_id)}
             )
-        except RejectedError as exc:
+        except errors.RejectedError as exc:
             if "not found" not in (exc.network_message or "").lower():
                 raise
             _log.info("message %s on %s was already gone", remote_id, self.account.name)
@@ -267,7 +270,7 @@ class TelegramChannel(Channel):
         )
         where = f"@{chat['username']}" if chat.get("username") else str(chat.get("title"))
         if not may_post:
-            raise AuthError(
+            raise errors.AuthError(
                 f"telegram: {self.account.name}: the bot @{me.get('username')} may not post in "
                 f"{where} (member status: {status})",
                 hint="make the bot an administrator of the channel with the right to post messages",
@@ -279,7 +282,7 @@ class TelegramChannel(Channel):
     def _chat(self) -> str | int:
         chat = str(self.account.settings.get("chat") or "").strip()
         if not chat:
-            raise AuthError(
+            raise errors.AuthError(
                 f"telegram: account {self.account.name} names no chat",
                 hint="set `chat` of the account (@channelname or the numeric id -100…)",
             )
@@ -310,10 +313,10 @@ class TelegramChannel(Channel):
         Transport errors are re-raised without their cause: the cause's text holds the URL,
         and the URL holds the token."""
         creates = method in _SEND_METHODS
-        failure: ChannelError | None = None
+        failure: errors.ChannelError | None = None
         try:
             response = self.api.send("POST", self.api.bot_path(method), creates=creates, **kwargs)
-        except ChannelError as exc:
+        except errors.ChannelError as exc:
             failure = exc
         if failure is not None:
             _scrub(failure)
@@ -322,7 +325,7 @@ class TelegramChannel(Channel):
         if response.status_code == 200 and isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
         if response.status_code == 200 and creates:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"telegram: {self.account.name}: {method} answered 200 without a readable result",
                 hint="check the channel and settle the delivery with `campaign resolve`",
             )
@@ -393,7 +396,7 @@ def install_log_redaction(*names: str) -> None:
                 logger.addFilter(_RedactBotTokens())
 
 
-def _scrub(error: ChannelError) -> None:
+def _scrub(error: errors.ChannelError) -> None:
     """Drop what links ``error`` to the transport exception (whose text holds the URL)."""
     error.__cause__ = None
     error.__context__ = None

@@ -77,6 +77,7 @@ class ThreadsChannel(ContainerChannel):
     can_look_up: ClassVar[bool] = True
     api_class: ClassVar[type[ApiClient] | None] = ThreadsGraph
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:ThreadsFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
     default_poll_interval: ClassVar[float] = 5.0
     default_max_polls: ClassVar[int] = 60
     container_edge: ClassVar[str] = "threads"

@@ -56,18 +56,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, json_or_none, logger_for, safe_url
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    ConfigError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
 
 if TYPE_CHECKING:
@@ -97,13 +90,13 @@ def receiver_window(setting: object) -> timedelta | None:
     if setting is None or setting == "":
         return None
     if not isinstance(setting, str):
-        raise ConfigError(
+        raise errors.ConfigError(
             f'webhook: deduplicates must be a duration such as "24h", not {setting!r}'
         )
     try:
         documented = parse_duration(setting)
     except WhenError as exc:
-        raise ConfigError(
+        raise errors.ConfigError(
             f"webhook: deduplicates: {exc}", hint='e.g. deduplicates = "24h"'
         ) from exc
     window = documented - max(documented * WINDOW_MARGIN, MIN_WINDOW_MARGIN)
@@ -125,6 +118,7 @@ class WebhookChannel(Channel):
         needs_base_url=False,
     )
     text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = False
 
@@ -181,7 +175,7 @@ class WebhookChannel(Channel):
     def _url(self) -> str:
         url = self.account.settings.get("url")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise AuthError(
+            raise errors.AuthError(
                 f"webhook: account {self.account.name} has no http(s) url",
                 hint="set `url` of the account in config.toml",
             )
@@ -216,40 +210,44 @@ class WebhookApi(ApiClient):
 
     auth_hint = "check that both sides use the same secret and that the clocks agree"
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         status = response.status_code
         said = self.error_text(response)
         who = self.who
         if 300 <= status < 400:
             target = response.headers.get("Location", "?")
-            return RejectedError(
+            return errors.RejectedError(
                 f"{who}: the receiver redirects ({status} to {safe_url(target)})",
                 network_message=said,
                 hint="set `url` to the final address; redirects are not followed",
             )
         if status in (401, 403):
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: the receiver refused the request ({status}: {said})",
                 network_message=said,
                 hint=self.auth_hint,
             )
         if status == 408:
-            return UnavailableError(f"{who}: the receiver timed out reading the request")
+            return errors.UnavailableError(f"{who}: the receiver timed out reading the request")
         if status == 409:
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: the receiver is still processing an earlier attempt ({said})",
                 network_message=said,
             )
         if status == 429:
             return self.rate_limited(response, said)
         if status < 500:
-            return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
         if creates and status in (502, 504):
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: gateway error {status}; the receiver may have published the post",
                 network_message=said,
             )
-        return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+        return errors.UnavailableError(
+            f"{who}: server error {status} ({said})", network_message=said
+        )
 
 
 def post_body(post: OutboundPost, account: str) -> bytes:

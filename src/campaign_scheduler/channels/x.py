@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from campaign_scheduler import errors
 from campaign_scheduler.channels._http import (
     ApiClient,
     GoneError,
@@ -65,14 +66,6 @@ from campaign_scheduler.channels.base import (
 )
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
-from campaign_scheduler.errors import (
-    AuthError,
-    ChannelError,
-    ConfigError,
-    OutcomeUnknownError,
-    RejectedError,
-    UnavailableError,
-)
 
 if TYPE_CHECKING:
     import requests
@@ -105,7 +98,7 @@ class XApi(ApiClient):
         connect``), or ``None`` when the account has the four OAuth 1.0a keys instead."""
         try:
             value = self.account.secret("token")
-        except (ConfigError, KeyError):  # no `token` in the account's table
+        except (errors.ConfigError, KeyError):  # no `token` in the account's table
             return None
         return value or None
 
@@ -123,7 +116,7 @@ class XApi(ApiClient):
         values = {key: self.account.secret(key) for key in SECRETS}
         missing = [key for key, value in values.items() if not value]
         if missing:
-            raise AuthError(
+            raise errors.AuthError(
                 f"x: account {self.account.name} lacks {', '.join(missing)}",
                 hint="set all four keys of the account in config.toml",
             )
@@ -142,14 +135,16 @@ class XApi(ApiClient):
     def retry_at(self, response: requests.Response) -> datetime:
         return retry_at_from(response.headers, self.clock())
 
-    def error(self, response: requests.Response, call: str, *, creates: bool) -> ChannelError:
+    def error(
+        self, response: requests.Response, call: str, *, creates: bool
+    ) -> errors.ChannelError:
         status = response.status_code
         problem = _problem(response)
         said = _problem_text(problem, response)
         kind = str(problem.get("type", ""))
         who = f"{self.who}: {call}"
         if status == 401:
-            return AuthError(
+            return errors.AuthError(
                 f"{who}: X refused the credentials ({said})",
                 network_message=said,
                 hint="run `campaign accounts refresh` or `campaign accounts connect` for the "
@@ -161,25 +156,27 @@ class XApi(ApiClient):
             if "duplicate content" in said.lower():
                 return _DuplicateContentError(f"{who}: duplicate content", network_message=said)
             if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
-                return AuthError(
+                return errors.AuthError(
                     f"{who}: X does not let this app do that ({said})",
                     network_message=said,
                     hint='give the app "Read and write" permission, then regenerate the '
                     "access token and secret",
                 )
-            return RejectedError(f"{who}: forbidden ({said})", network_message=said)
+            return errors.RejectedError(f"{who}: forbidden ({said})", network_message=said)
         if status == 404:
             return GoneError(f"{who}: not found ({said})", network_message=said)
         if creates and status in (502, 503, 504):
-            return OutcomeUnknownError(
+            return errors.OutcomeUnknownError(
                 f"{who}: server error {status}; the post may have been created",
                 network_message=said,
             )
         if status >= 500:
-            return UnavailableError(f"{who}: server error {status} ({said})", network_message=said)
+            return errors.UnavailableError(
+                f"{who}: server error {status} ({said})", network_message=said
+            )
         if status == 429:
             return self.rate_limited(response, said)
-        return RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
 
 
 class XChannel(Channel):
@@ -197,6 +194,7 @@ class XChannel(Channel):
     text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
     api_class: ClassVar[type[ApiClient] | None] = XApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.x:XFlow"
+    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:XNetwork"
     api: XApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
@@ -241,7 +239,7 @@ class XChannel(Channel):
         try:
             tweet_id = str(self.api.json_object(response)["data"]["id"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise OutcomeUnknownError(
+            raise errors.OutcomeUnknownError(
                 f"x: {self.account.name}: the post was created but the answer could not be read",
                 hint="the publisher will look it up on the account",
             ) from exc
@@ -261,7 +259,7 @@ class XChannel(Channel):
         allows them (the author's posts younger than 30 days); missing figures stay ``None``."""
         try:
             data = self._tweet(receipt.remote_id, "public_metrics,non_public_metrics")
-        except RejectedError as exc:
+        except errors.RejectedError as exc:
             if isinstance(exc, GoneError):
                 raise
             data = self._tweet(receipt.remote_id, "public_metrics")
@@ -307,7 +305,7 @@ class XChannel(Channel):
         if self._user is None:
             data = self.api.json_object(self.api.call("GET", "/2/users/me")).get("data")
             if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
-                raise UnavailableError(f"x: {self.account.name}: /2/users/me named no user")
+                raise errors.UnavailableError(f"x: {self.account.name}: /2/users/me named no user")
             self._user = data
         return self._user
 
@@ -316,7 +314,7 @@ class XChannel(Channel):
         post exists by then, so this must not fail the publish)."""
         try:
             return str(self._me()["username"])
-        except ChannelError as exc:
+        except errors.ChannelError as exc:
             _log.warning("no username for %s (%s); using X's id-only URL", self.account.name, exc)
             return None
 
@@ -354,7 +352,7 @@ class XChannel(Channel):
                     json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}},
                 )
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnavailableError(
+            raise errors.UnavailableError(
                 f"x: {self.account.name}: unreadable answer to the upload of {media.path.name}"
             ) from exc
         return media_id
@@ -366,7 +364,7 @@ class XChannel(Channel):
                 return
             if state == "failed":
                 error = info.get("error") or {}
-                raise RejectedError(
+                raise errors.RejectedError(
                     f"x: {self.account.name}: X could not process {media.path.name}: "
                     f"{error.get('message', 'failed')}"
                 )
@@ -380,7 +378,7 @@ class XChannel(Channel):
             info = self.api.json_object(response).get("data", {}).get("processing_info")
             if not info:
                 return  # no processing info: ready
-        raise UnavailableError(
+        raise errors.UnavailableError(
             f"x: {self.account.name}: {media.path.name} was still being processed after "
             f"{self.max_polls} checks"
         )
@@ -396,7 +394,7 @@ class XChannel(Channel):
                 found.published_at.isoformat(timespec="seconds"),
             )
             return found
-        raise RejectedError(
+        raise errors.RejectedError(
             f"x: {self.account.name}: X refused the text as duplicate content, but none of the "
             f"account's posts of the last {DUPLICATE_LOOKBACK.total_seconds() / 3600:g} hours "
             "has it; X's claim is only a hint",
@@ -444,7 +442,7 @@ class XChannel(Channel):
         return data
 
 
-class _DuplicateContentError(RejectedError):
+class _DuplicateContentError(errors.RejectedError):
     """403 "You are not allowed to create a Tweet with duplicate content"."""
 
 

@@ -13,18 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from campaign_scheduler.cli.common import command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
 
 if TYPE_CHECKING:
     from campaign_scheduler.config import Account, Settings
 
-accounts_app = typer.Typer(
-    help="Connect accounts to their networks and keep their tokens alive.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    add_completion=False,
-)
+accounts_app = command_group("Connect accounts to their networks and keep their tokens alive.")
 
 
 def interaction(no_browser: bool) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from campaign_scheduler.cli.common import command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
 
@@ -15,12 +16,7 @@ if TYPE_CHECKING:
     from campaign_scheduler.store.engine import Store
 
 
-channels_app = typer.Typer(
-    help="Installed channels and account checks.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    add_completion=False,
-)
+channels_app = command_group("Installed channels and account checks.")
 
 
 @channels_app.command("list")

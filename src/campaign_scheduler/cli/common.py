@@ -108,3 +108,9 @@ def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime
 
 def iso_local(value: datetime | None, campaign: Campaign) -> str | None:
     return value.astimezone(campaign.zone).isoformat() if value is not None else None
+
+
+def command_group(help: str) -> typer.Typer:
+    """A group of subcommands (``campaign accounts …``, ``campaign channels …``): plain help
+    text, the help when called without a subcommand."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, add_completion=False)

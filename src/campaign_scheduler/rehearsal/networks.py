@@ -30,17 +30,19 @@ flood limit is off.
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from campaign_scheduler.errors import InputError
+from campaign_scheduler.errors import CampaignSchedulerError, InputError
 from campaign_scheduler.sandbox._graph import GraphPost
 from campaign_scheduler.sandbox.bluesky import BlueskySandbox
 from campaign_scheduler.sandbox.facebook import FacebookSandbox
@@ -157,10 +159,12 @@ class RehearsalNetwork(ABC):
     #: Followers of an account of weight 1 when it is seeded (0: the network shows none).
     followers: ClassVar[int] = 0
 
-    #: The sandbox (each network narrows the type).
+    #: The sandbox (each network narrows the type) and how it is made.
     sandbox: _Sandbox
+    sandbox_class: ClassVar[Callable[[], _Sandbox]]
 
     def __init__(self) -> None:
+        self.sandbox = type(self).sandbox_class()
         #: Simulated minutes until a post has about 63 % of its lifetime figures.
         self.engagement_minutes = ENGAGEMENT_MINUTES
         self._lock = threading.RLock()
@@ -303,12 +307,9 @@ def _other_post(hashtag: str, rng: random.Random) -> tuple[str, str]:
 class MastodonNetwork(RehearsalNetwork):
     channel = "mastodon"
     sandbox: MastodonSandbox
+    sandbox_class = MastodonSandbox
     figures: ClassVar[Figures] = {"favourites": 11.0, "reblogs": 5.0, "replies": 1.5}
     followers = 900
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = MastodonSandbox()
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -337,12 +338,9 @@ class MastodonNetwork(RehearsalNetwork):
 class BlueskyNetwork(RehearsalNetwork):
     channel = "bluesky"
     sandbox: BlueskySandbox
+    sandbox_class = BlueskySandbox
     figures: ClassVar[Figures] = {"likes": 14.0, "reposts": 4.0, "replies": 2.0, "quotes": 0.6}
     followers = 600
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = BlueskySandbox()
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -373,6 +371,7 @@ class BlueskyNetwork(RehearsalNetwork):
 class XNetwork(RehearsalNetwork):
     channel = "x"
     sandbox: XSandbox
+    sandbox_class = XSandbox
     figures: ClassVar[Figures] = {
         "impressions": 900.0,
         "likes": 12.0,
@@ -384,10 +383,6 @@ class XNetwork(RehearsalNetwork):
         "user_profile_clicks": (0.006, "impressions"),
     }
     followers = 2500
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = XSandbox()
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -420,6 +415,7 @@ def _graph_posts(posts: Iterable[GraphPost]) -> list[_Raw]:
 class FacebookNetwork(RehearsalNetwork):
     channel = "facebook"
     sandbox: FacebookSandbox
+    sandbox_class = FacebookSandbox
     figures: ClassVar[Figures] = {
         "views": 1500.0,
         "reach": (0.7, "views"),
@@ -429,10 +425,6 @@ class FacebookNetwork(RehearsalNetwork):
         "shares": 5.0,
     }
     followers = 6000
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = FacebookSandbox()
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -456,7 +448,6 @@ class _ContainerNetwork(RehearsalNetwork):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sandbox = self.sandbox_class()
         self.sandbox.container_polls = 0  # containers are ready at once on a compressed clock
 
     def _create(
@@ -518,6 +509,7 @@ def _media_url(
 class LinkedInNetwork(RehearsalNetwork):
     channel = "linkedin"
     sandbox: LinkedInSandbox
+    sandbox_class = LinkedInSandbox
     figures: ClassVar[Figures] = {
         "impressionCount": 1100.0,
         "uniqueImpressionsCount": (0.68, "impressionCount"),
@@ -527,10 +519,6 @@ class LinkedInNetwork(RehearsalNetwork):
         "shareCount": 3.0,
     }
     followers = 2800
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = LinkedInSandbox()
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -559,10 +547,7 @@ class TelegramNetwork(RehearsalNetwork):
 
     channel = "telegram"
     sandbox: TelegramSandbox
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = TelegramSandbox(chat_per_minute=None)
+    sandbox_class = partial(TelegramSandbox, chat_per_minute=None)
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -588,11 +573,11 @@ class MatrixNetwork(RehearsalNetwork):
 
     channel = "matrix"
     sandbox: MatrixSandbox
+    sandbox_class = MatrixSandbox
     figures: ClassVar[Figures] = {"reactions": 4.0, "thread_replies": 0.7}
 
     def __init__(self) -> None:
         super().__init__()
-        self.sandbox = MatrixSandbox()
         self._rooms: dict[str, str] = {}  # account name -> room id
 
     def _create(
@@ -631,10 +616,7 @@ class WebhookNetwork(RehearsalNetwork):
 
     channel = "webhook"
     sandbox: WebhookSandbox
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sandbox = WebhookSandbox()
+    sandbox_class = WebhookSandbox
 
     def _create(
         self, account_name: str, sender: str, media_folder: Path | None, followers: int
@@ -650,21 +632,28 @@ class WebhookNetwork(RehearsalNetwork):
         return [_Raw(d.endpoint, d.id, d.text, d.received_at) for d in self.sandbox.deliveries()]
 
 
-NETWORKS: dict[str, type[RehearsalNetwork]] = {
-    network.channel: network
-    for network in (
-        MastodonNetwork,
-        BlueskyNetwork,
-        XNetwork,
-        FacebookNetwork,
-        InstagramNetwork,
-        ThreadsNetwork,
-        LinkedInNetwork,
-        TelegramNetwork,
-        MatrixNetwork,
-        WebhookNetwork,
-    )
-}
+def _installed_networks() -> dict[str, type[RehearsalNetwork]]:
+    """The rehearsal network of every installed channel that names one
+    (:attr:`Channel.rehearsal_network <campaign_scheduler.channels.base.Channel.rehearsal_network>`),
+    by channel name. A channel that cannot be loaded has none."""
+    from campaign_scheduler.channels.registry import available_channels, channel_class
+
+    found: dict[str, type[RehearsalNetwork]] = {}
+    for name in available_channels():
+        try:
+            target = channel_class(name).rehearsal_network
+        except CampaignSchedulerError:
+            continue
+        if target:
+            module_name, _, attr = target.partition(":")
+            network = getattr(importlib.import_module(module_name), attr)
+            if isinstance(network, type) and issubclass(network, RehearsalNetwork):
+                found[name] = network
+    return found
+
+
+#: Channel name -> its rehearsal network, read through the channel registry.
+NETWORKS: dict[str, type[RehearsalNetwork]] = _installed_networks()
 
 
 def start_all(channels: Iterable[str]) -> dict[str, RehearsalNetwork]:

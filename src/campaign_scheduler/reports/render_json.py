@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.reports.i18n import Words
 from campaign_scheduler.reports.model import (
     FIGURES,
@@ -139,13 +140,9 @@ def _outcomes(outcomes: Outcomes) -> dict[str, int]:
 
 
 def _punctuality(lag: Punctuality) -> dict[str, Any]:
-    return {
-        "published": lag.published,
-        "median_seconds": lag.median_seconds,
-        "p95_seconds": lag.p95_seconds,
-        "max_seconds": lag.max_seconds,
-        "within_1_minute": lag.within_1_minute,
-    }
+    return fields_of(
+        lag, "published", "median_seconds", "p95_seconds", "max_seconds", "within_1_minute"
+    )
 
 
 def _figures(figures: Figures, *, measured: bool = True) -> dict[str, int | None]:

@@ -16,8 +16,9 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   (:meth:`SandboxBase._error_envelope`);
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
   creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
-  ``revoke``; the keys of ``POST /_sandbox/faults`` (:meth:`SandboxBase._apply_faults`, plus
-  the network's :meth:`SandboxBase._extra_faults`).
+  ``revoke``, uploads whose processing fails (the fault named by
+  :attr:`SandboxBase.processing_fault`); the keys of ``POST /_sandbox/faults``
+  (:meth:`SandboxBase._apply_faults`, plus the network's :meth:`SandboxBase._extra_faults`).
 
 What differs per network stays in the network's module: its routes, its error envelope, its
 length tables, its settings, the public ``fail_next`` and ``rate_limit_next`` (their parameters
@@ -32,7 +33,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
@@ -74,6 +75,7 @@ class FaultSwitches(Generic[FailT, RateT]):
     rate_limit: list[RateT] = field(default_factory=list)  # in order
     drop: int = 0
     hold: int = 0
+    processing: int = 0  # uploads whose processing fails
 
     def after_create(self) -> str | None:
         """Use up a drop ("drop") or else a hold ("hold"); ``None`` when neither is set."""
@@ -150,6 +152,14 @@ def one_of(*allowed: Any) -> Callable[[Any], Any]:
     return check
 
 
+def only_known(what: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Raise ValueError naming every name in ``given`` that ``known`` lacks ("unknown
+    ``what``(s): a, b")."""
+    unknown = set(given) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {what}(s): {', '.join(sorted(unknown))}")
+
+
 def fault_spec(value: Any) -> dict[str, Any]:
     """The object of a fault (``{"count": 2, ...}``); a bare ``true`` or number means ``{}``."""
     return value if isinstance(value, dict) else {}
@@ -190,6 +200,11 @@ class SandboxBase(Generic[FailT, RateT]):
     revoke_key: ClassVar[str] = "token"
     #: The status of ``{"fail_next": {}}`` when the body gives none.
     default_fail_status: ClassVar[int] = 503
+    #: The fault that makes the next uploads fail processing (``POST /_sandbox/faults``), or
+    #: ``None`` where the network does not process uploads.
+    processing_fault: ClassVar[str | None] = None
+    #: What :meth:`_seen` records: :class:`SeenRequest` or a subclass (see :meth:`_seen_fields`).
+    seen_type: ClassVar[type[SeenRequest]] = SeenRequest
 
     def __init__(self) -> None:
         #: Seconds added before every answer (requests are processed first, then answered late).
@@ -302,6 +317,18 @@ class SandboxBase(Generic[FailT, RateT]):
             self._release_gate.set()
             self._release_gate = threading.Event()
 
+    def _fail_processing(self, count: int) -> None:
+        """The next ``count`` uploads fail processing (see :meth:`_processing_fails`)."""
+        with self._lock:
+            self._faults.processing += count
+
+    def _processing_fails(self) -> bool:
+        """Whether this upload's processing fails (using up one of :meth:`_fail_processing`)."""
+        with self._lock:
+            fails = self._faults.processing > 0
+            self._faults.processing -= fails
+            return fails
+
     def _queue_failures(self, count: int, failure: FailT) -> None:
         with self._lock:
             self._faults.fail.extend([failure] * count)
@@ -350,10 +377,21 @@ class SandboxBase(Generic[FailT, RateT]):
 
     def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> Any:
         """What ``requests_seen`` keeps of ``request`` (never a credential; ``None`` keeps
-        nothing): by default a :class:`SeenRequest`."""
-        return SeenRequest(
-            request.method, request.path, urlencode(request.query, doseq=True), monotonic, wall
-        )
+        nothing): by default a :attr:`seen_type` of the request's method, path and query,
+        and what :meth:`_seen_fields` adds or replaces."""
+        fields: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "query": urlencode(request.query, doseq=True),
+            "monotonic": monotonic,
+            "wall": wall,
+        }
+        return self.seen_type(**(fields | self._seen_fields(request)))
+
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        """The fields of the network's :attr:`seen_type` beyond :class:`SeenRequest`'s, and
+        those it keeps otherwise (e.g. the path URL-decoded)."""
+        return {}
 
     def _record(self, request: HttpRequest) -> None:
         seen = self._seen(request, time.monotonic(), time.time())
@@ -380,6 +418,21 @@ class SandboxBase(Generic[FailT, RateT]):
             if faults.rate_limit:
                 return rate_limited(faults.rate_limit.pop(0)), None
             return None, faults.after_create()
+
+    def _create_unless_faulted(
+        self,
+        failure: Callable[[FailT], HttpResponse],
+        rate_limited: Callable[[RateT], HttpResponse],
+        create: Callable[[], HttpResponse],
+    ) -> tuple[HttpResponse, str | None]:
+        """A creating call through the fault queues: the failure or rate limit queued for it
+        (``failure(...)``, ``rate_limited(...)``), or else ``create()``, run under the lock,
+        and what happens after its answer (for :meth:`_deliver`)."""
+        with self._lock:
+            error, after = self._begin_create(failure, rate_limited)
+            if error is not None:
+                return error, None
+            return create(), after
 
     def _deliver(
         self, response: HttpResponse, after: str | None, *, extra_delay: float = 0.0
@@ -420,9 +473,7 @@ class SandboxBase(Generic[FailT, RateT]):
     def apply_settings(self, body: Mapping[str, Any]) -> None:
         """Change the settings named in ``body`` (see :attr:`settings`); nothing changes when
         a name is unknown or a value is bad (ValueError)."""
-        unknown = set(body) - set(self.settings)
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        only_known("setting", body, self.settings)
         values = {}
         for name, value in body.items():
             try:
@@ -489,9 +540,10 @@ class SandboxBase(Generic[FailT, RateT]):
         """Apply a ``POST /_sandbox/faults`` body; unknown names raise ValueError, missing
         keys KeyError."""
         extra = self._extra_faults()
-        unknown = set(body) - COMMON_FAULTS - set(extra)
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        if self.processing_fault is not None:
+            processing = self.processing_fault
+            extra = {**extra, processing: lambda v: self._fail_processing(fault_count(v))}
+        only_known("fault", body, COMMON_FAULTS | set(extra))
         if "fail_next" in body:
             self._apply_fail_next(fault_spec(body["fail_next"]))
         if "rate_limit_next" in body:

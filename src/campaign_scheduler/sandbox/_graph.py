@@ -66,8 +66,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
@@ -77,7 +77,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, seconds
+from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, only_known, seconds
 from campaign_scheduler.sandbox._graph_login import GraphLogin
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -153,6 +153,30 @@ class Principal:
     name: str
     created_at: float
     followers: int = 0
+
+
+@dataclass
+class Published:
+    """A published Instagram media or Threads post (or reply)."""
+
+    id: str
+    owner: Principal
+    media_type: str  # the network's name: IMAGE, CAROUSEL_ALBUM, TEXT_POST
+    text: str  # Instagram's caption, Threads' text
+    media: list[GraphMedia]
+    shortcode: str
+    created_at: float
+    container_id: str
+    reply_to: Published | None = None
+    deleted: bool = False
+    figures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Published:
+        post = self
+        while post.reply_to is not None:
+            post = post.reply_to
+        return post
 
 
 @dataclass
@@ -358,6 +382,8 @@ def time_param(value: str | None) -> float | None:
 class GraphSandbox(SandboxBase[_Failure, float]):
     """A loopback Graph API host. Subclasses implement one network's routes."""
 
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+
     #: The network's name (e.g. "facebook").
     network: ClassVar[str]
     #: The error code of a used-up call budget, and its message.
@@ -367,6 +393,10 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     buc_type: ClassVar[str] = "pages"
     #: How one logs in: "facebook" (Facebook Login) or "threads" (see ``_graph_login``).
     login_style: ClassVar[str] = "facebook"
+    #: The figures :meth:`set_engagement` takes (the network's own names).
+    figure_names: ClassVar[tuple[str, ...]] = ()
+    #: What a post is called in :meth:`set_engagement`'s KeyError.
+    post_noun: ClassVar[str] = "post"
     #: Switches settable with :meth:`configure` and ``POST /_sandbox/config``: name -> type.
     SWITCHES: ClassVar[dict[str, type]] = {
         "accept_bearer": bool,
@@ -419,6 +449,8 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         self._last_id = 0
         #: Logging in: apps, users and the tokens issued to them (``_graph_login``).
         self.login = GraphLogin(self, self.login_style)
+        #: What was published: id -> the network's record (with ``figures`` and ``deleted``).
+        self._posts: dict[str, Any] = {}
 
     # --- control ------------------------------------------------------------------------------
 
@@ -498,12 +530,27 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             self._media_folders[name] = Path(folder).resolve()
         return f"{self.url}/_media/{name}"
 
-    def statuses(self) -> list[GraphPost]:
-        """Every post created so far (also deleted ones), oldest first."""
-        raise NotImplementedError
+    def statuses(self, owner_id: str | None = None) -> list[GraphPost]:
+        """Every post created so far (also deleted ones) of ``owner_id`` or of everyone,
+        oldest first."""
+        with self._lock:
+            return [self._snapshot(p) for p in self._posts.values() if self._lists(p, owner_id)]
 
     def set_engagement(self, post_id: str, **figures: int) -> None:
-        """Set a post's figures (the network's own names, e.g. ``likes=3``)."""
+        """Set a post's figures (the network's own names in :attr:`figure_names`, e.g.
+        ``likes=3``)."""
+        only_known("figure", figures, self.figure_names)
+        with self._lock:
+            post = self._posts.get(post_id)
+            if post is None:
+                raise KeyError(f"no {self.post_noun} {post_id}")
+            post.figures.update(figures)
+
+    def _lists(self, post: Any, owner_id: str | None) -> bool:
+        """Whether :meth:`statuses` shows ``post`` when asked for ``owner_id``."""
+        return owner_id in (None, post.owner.id)
+
+    def _snapshot(self, post: Any) -> GraphPost:
         raise NotImplementedError
 
     # --- request handling ---------------------------------------------------------------------
@@ -542,18 +589,14 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         extra = self.delay_creates if routed.creates else 0.0
         return self._deliver(routed.response, routed.after, extra_delay=extra)
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
         parts = _PART.findall(request.path)
-        return SeenRequest(
-            method=request.method,
-            path=request.path,
-            version=parts[0] if parts and _VERSION.fullmatch(parts[0]) else None,
-            query=urlencode(
+        return {
+            "version": parts[0] if parts and _VERSION.fullmatch(parts[0]) else None,
+            "query": urlencode(
                 {k: v for k, v in request.query.items() if k != "access_token"}, doseq=True
             ),
-            monotonic=monotonic,
-            wall=wall,
-        )
+        }
 
     def _dispatch(self, call: Call) -> Routed:
         raise NotImplementedError
@@ -836,6 +879,21 @@ class ContainerSandbox(GraphSandbox):
     #: The container's state field and the field that explains it.
     status_field: ClassVar[str] = "status_code"
     detail_field: ClassVar[str] = "status"
+    #: The post's text: the container parameter and the field (Instagram: "caption").
+    text_field: ClassVar[str] = "text"
+    #: Container media type -> the published post's ``media_type``.
+    published_types: ClassVar[Mapping[str, str]] = {}
+    #: The node names in "nonexisting field" errors: the user, a post.
+    user_node: ClassVar[str] = "User"
+    post_node: ClassVar[str] = "Media"
+    #: Whether other accounts' posts can be read (else they are "not found").
+    posts_public: ClassVar[bool] = False
+    #: The message of code 10 when calling an edge of someone else's account.
+    foreign_account_message: ClassVar[str] = "(#10) Application does not have permission"
+    #: The edges of the caller's own account: ``(edge, method)`` -> ``handler(sandbox, call)``.
+    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
+    #: The edges of a post: ``(edge, method)`` -> ``handler(sandbox, call, node)``.
+    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock=clock)
@@ -938,7 +996,6 @@ class ContainerSandbox(GraphSandbox):
         *,
         quota: Window,
         quota_total: int,
-        materialise: Callable[[Container], str],
     ) -> Routed:
         """``POST …/media_publish`` / ``…/threads_publish``: checks, faults, then create."""
         creation_id = call.param("creation_id")
@@ -978,7 +1035,7 @@ class ContainerSandbox(GraphSandbox):
             if container.published_id is not None:  # a concurrent publish won the race
                 media_id = container.published_id
             else:
-                media_id = materialise(container)
+                media_id = self._materialise(container)
                 container.published_id = media_id
                 quota.add(now)
         return self.created(json_response(200, {"id": media_id}), after)
@@ -1020,6 +1077,189 @@ class ContainerSandbox(GraphSandbox):
     def publishing_window(self, principal: Principal, kind: str = "posts") -> Window:
         with self._lock:
             return self._published.setdefault(f"{principal.id}:{kind}", Window(86400.0))
+
+    def _materialise(self, container: Container) -> str:
+        """Publish ``container`` as a :class:`Published` post; its id."""
+        parent_id = container.params.get("reply_to_id")
+        post = Published(
+            id=self.new_id(17),
+            owner=container.owner,
+            media_type=self.published_types[container.media_type],
+            text=str(container.params.get(self.text_field) or ""),
+            media=list(container.media),
+            reply_to=self._posts.get(str(parent_id)) if parent_id else None,
+            shortcode=secrets.token_urlsafe(8)[:11],
+            created_at=self.clock(),
+            container_id=container.id,
+        )
+        self._posts[post.id] = post
+        return post.id
+
+    def carousel_items(self, call: Call) -> list[Container]:
+        """The containers named by ``children`` (2 to ``max_carousel_items`` carousel items
+        of the caller); else raises :class:`Answer` with the refusal."""
+        ids = [c.strip() for c in (call.param("children") or "").split(",") if c.strip()]
+        most = int(getattr(self, "max_carousel_items", 10))
+        if not 2 <= len(ids) <= most:
+            raise Answer(invalid(f"(#100) A carousel needs 2 to {most} children, not {len(ids)}"))
+        with self._lock:
+            children = [self._containers.get(i) for i in ids]
+        items = [
+            c
+            for c in children
+            if c is not None and c.owner is call.principal and c.is_carousel_item
+        ]
+        if len(items) != len(ids):
+            raise Answer(invalid("(#100) The parameter children has an invalid carousel item id"))
+        return items
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def _dispatch(self, call: Call) -> Routed:
+        parts, method = call.parts, call.method
+        user = call.principal
+        if len(parts) == 1:
+            node = user.id if parts[0] == "me" else parts[0]
+            if node in self._principals:
+                if node != user.id or method != "GET":
+                    return Routed(not_found(node, method.lower()))
+                return Routed(self._user_entity(call, user))
+            return Routed(self._node(call, node))
+        if len(parts) != 2:
+            return Routed(unknown_path(parts))
+        node, edge = parts
+        node = user.id if node == "me" else node
+        result: Routed | HttpResponse
+        if node in self._principals:
+            if node != user.id:
+                return Routed(graph_error(403, 10, self.foreign_account_message))
+            own = self.own_edges.get((edge, method))
+            result = unknown_path(parts) if own is None else own(self, call)
+        else:
+            of_post = self.post_edges.get((edge, method))
+            result = unknown_path(parts) if of_post is None else of_post(self, call, node)
+        return result if isinstance(result, Routed) else Routed(result)
+
+    def _node(self, call: Call, node: str) -> HttpResponse:
+        with self._lock:
+            container = self._containers.get(node)
+            post = self._posts.get(node)
+        if container is not None and call.method == "GET":
+            return self.get_container(call, container)
+        if (
+            post is None
+            or post.deleted
+            or (not self.posts_public and post.owner is not call.principal)
+        ):
+            return not_found(node, call.method.lower())
+        if call.method == "DELETE":
+            return self._delete(call, post)
+        if call.method != "GET":
+            return not_found(node, call.method.lower())
+        with self._lock:
+            return json_response(200, self._fields(post, call.fields() or {"id": ""}))
+
+    def _delete(self, call: Call, post: Published) -> HttpResponse:
+        raise NotImplementedError
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def own_post(self, call: Call, node: str) -> Published:
+        """The caller's live post ``node``; else raises :class:`Answer` (not found)."""
+        with self._lock:
+            post: Published | None = self._posts.get(node)
+        if post is None or post.deleted or post.owner is not call.principal:
+            raise Answer(not_found(node))
+        return post
+
+    def metric_names(self, call: Call) -> list[str]:
+        """The names in ``metric``."""
+        return [n.strip() for n in (call.param("metric") or "").split(",") if n.strip()]
+
+    def list_posts(
+        self, call: Call, keep: Callable[[Published], bool] = lambda post: True
+    ) -> HttpResponse:
+        """The caller's live posts that ``keep`` keeps, newest first, paged."""
+        with self._lock:
+            items = [
+                p
+                for p in self._posts.values()
+                if p.owner is call.principal and not p.deleted and keep(p)
+            ]
+            items.sort(key=lambda p: (p.created_at, int(p.id)), reverse=True)
+            fields = call.fields() or {"id": ""}
+            data = [self._fields(p, fields) for p in items]
+        return paginate(call, data, self.url)
+
+    def _fields(self, post: Published, fields: dict[str, str]) -> dict[str, Any]:
+        values: dict[str, Any] = {"id": post.id}
+        extra = self._post_fields(post)
+        image = post.media[0] if post.media_type == "IMAGE" else None
+        for name in fields:
+            if name == self.text_field:
+                if post.text:
+                    values[name] = post.text
+            elif name == "timestamp":
+                values[name] = graph_time(post.created_at)
+            elif name == "permalink":
+                values[name] = self._permalink(post)
+            elif name == "shortcode":
+                values[name] = post.shortcode
+            elif name == "media_type":
+                values[name] = post.media_type
+            elif name == "username":
+                values[name] = post.owner.name
+            elif name == "alt_text":
+                if image is not None and image.alt:
+                    values[name] = image.alt
+            elif name == "media_url":
+                if image is not None:
+                    values[name] = image.source
+            elif name in extra:
+                if extra[name] is not None:
+                    values[name] = extra[name]
+            elif name != "id":
+                raise Answer(nonexisting_field(name, self.post_node))
+        return values
+
+    def _post_fields(self, post: Published) -> dict[str, Any]:
+        """The network's own fields of ``post`` (``None``: left out of the answer)."""
+        return {}
+
+    def _permalink(self, post: Published) -> str:
+        raise NotImplementedError
+
+    def _user_entity(self, call: Call, user: Principal) -> HttpResponse:
+        fields = call.fields() or {"id": ""}
+        values: dict[str, Any] = {"id": user.id}
+        extra = self._user_fields(user)
+        for name in fields:
+            if name in ("username", "name"):
+                values[name] = user.name
+            elif name in extra:
+                values[name] = extra[name]
+            elif name != "id":
+                return nonexisting_field(name, self.user_node)
+        return json_response(200, values)
+
+    def _user_fields(self, user: Principal) -> dict[str, Any]:
+        """The network's own fields of the account ``user``."""
+        return {}
+
+    def _snapshot(self, post: Published) -> GraphPost:
+        return GraphPost(
+            id=post.id,
+            owner_id=post.owner.id,
+            text=post.text,
+            kind=post.media_type,
+            media=tuple(post.media),
+            reply_to=post.reply_to.id if post.reply_to is not None else None,
+            link=None,
+            created_at=moment(post.created_at),
+            permalink=self._permalink(post),
+            deleted=post.deleted,
+            container_id=post.container_id,
+        )
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from campaign_scheduler.sandbox._oauth_issuer import IssuedToken, OAuthError, OAuthServer
+from campaign_scheduler.sandbox._oauth import IssuedToken, OAuthError, OAuthServer
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse, json_response
 
 if TYPE_CHECKING:

@@ -1,23 +1,24 @@
-"""An OAuth 2 authorization server a sandbox can embed (RFC 6749 + PKCE, RFC 7636).
+"""The OAuth 2 authorization server the sandboxes share (RFC 6749, RFC 7636).
 
-:class:`OAuthDesk` keeps registered clients, authorization codes and issued tokens. A network's
-sandbox routes its own paths (``/oauth/authorize``, ``/oauth/token`` …) to
-:meth:`OAuthDesk.authorize` and :meth:`OAuthDesk.token` and wraps the answers in its envelope.
+A sandbox that speaks OAuth keeps one :class:`OAuthServer`: the developer apps it knows, the
+authorization codes it handed out, and the tokens it issued with their lifetimes on the
+sandbox's clock. The network's own sandbox decides the paths, the error envelope, who consents
+(tests never see a consent screen: the authorize endpoint consents at once, as the sandbox's
+:attr:`OAuthServer.consent_as` subject) and what a token may do.
 
-* ``authorize`` consents at once (tests have no person to click "allow") on behalf of
-  :attr:`OAuthDesk.consent_as` and redirects (302) to the client's registered ``redirect_uri``
-  with ``code`` and ``state``; :attr:`OAuthDesk.deny_next` makes the next one answer
-  ``error=access_denied`` instead. An unknown client or an unregistered redirect URI is answered
-  400 without a redirect, as real servers do. Loopback redirect URIs (``http://127.0.0.1``) match
-  on any port (RFC 8252 §7.3).
-* ``token`` takes ``authorization_code`` (one use; PKCE ``S256``/``plain`` checked when the code
-  was issued with a challenge; redirect URI and client checked) and ``refresh_token`` (rotated
-  when :attr:`OAuthDesk.rotate_refresh` is set). Tokens live :attr:`OAuthDesk.lifetime` seconds
-  (``None``: no expiry, no ``expires_in``); a refresh token is issued when
-  :attr:`OAuthDesk.refreshable`.
-* ``issue(subject, scope) -> access_token`` is the network's hook that binds a fresh token to its
-  account (e.g. ``MastodonSandbox.add_account``). :meth:`OAuthDesk.expires_at` tells a token's
-  expiry so the network can refuse expired tokens with its own 401.
+What is checked, as the networks do: the ``client_id`` is known and the ``redirect_uri`` is one
+the app registered (a loopback URI matches with any port, RFC 8252 §7.3) — otherwise the
+authorize endpoint answers an error page and does not redirect; codes live
+:attr:`OAuthServer.code_lifetime` seconds, are single-use and bound to the client and the
+redirect URI; with PKCE the ``code_verifier`` must hash to the ``code_challenge`` (``S256``; a
+``plain`` challenge is refused where :attr:`OAuthServer.plain_pkce` is off); refresh tokens can
+rotate (the old one then stops working).
+
+A network whose token endpoint is plain RFC 6749 (Mastodon) lets :meth:`OAuthServer.token`
+answer it: ``authorization_code`` and ``refresh_token`` grants, tokens that live
+:attr:`OAuthServer.lifetime` seconds (``None``: for ever), refresh tokens when
+:attr:`OAuthServer.refreshable`, and the network's ``mint`` hook binding each new token to the
+subject's account. :attr:`OAuthServer.deny_next` makes the next consents ``access_denied``.
 """
 
 from __future__ import annotations
@@ -26,225 +27,412 @@ import base64
 import hashlib
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from campaign_scheduler.sandbox._server import HttpResponse
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+class OAuthError(Exception):
+    """A refusal of the token endpoint: RFC 6749 §5.2 ``error`` and its description."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
 
 @dataclass
-class OAuthClient:
+class OAuthApp:
     client_id: str
     client_secret: str
     redirect_uris: tuple[str, ...]
-    scopes: frozenset[str]
+    #: Whether the app's token endpoint hands out refresh tokens (LinkedIn: only some apps).
+    refresh_tokens: bool = True
+    #: The scopes the app may ask for (``None``: any).
+    scopes: frozenset[str] | None = None
     name: str = ""
 
 
 @dataclass
-class _Code:
+class Grant:
+    """An authorization code and what it was issued for."""
+
+    code: str
     client_id: str
     redirect_uri: str
-    scope: str
     subject: str
+    scopes: tuple[str, ...]
     challenge: str | None
-    method: str
+    challenge_method: str | None
+    expires_at: float
+    used: bool = False
 
 
 @dataclass
-class _Refresh:
-    client_id: str
-    scope: str
+class IssuedToken:
+    """An access token the sandbox issued; ``expires_at`` ``None``: it does not expire."""
+
+    token: str
     subject: str
+    client_id: str
+    scopes: tuple[str, ...]
+    issued_at: float
+    expires_at: float | None
+    kind: str = "user"
+    refresh_token: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    revoked: bool = False
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def expires_in(self, now: float) -> int | None:
+        return None if self.expires_at is None else max(0, int(self.expires_at - now))
 
 
 @dataclass
-class OAuthDesk:
-    clock: Callable[[], float]
-    issue: Callable[[str, str], str]  # (subject, scope) -> access token
-    consent_as: str = "sandbox"
-    lifetime: float | None = None
-    refreshable: bool = False
-    rotate_refresh: bool = True
-    deny_next: int = 0
-    clients: dict[str, OAuthClient] = field(default_factory=dict)
-    _codes: dict[str, _Code] = field(default_factory=dict)
-    _refresh: dict[str, _Refresh] = field(default_factory=dict)
-    _expiry: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+class RefreshToken:
+    token: str
+    subject: str
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: float | None
+    used: bool = False
 
-    # --- clients ------------------------------------------------------------------------------
 
-    def register(
+def s256(verifier: str) -> str:
+    """The PKCE ``S256`` challenge of ``verifier``."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def redirect(uri: str, params: Mapping[str, str]) -> HttpResponse:
+    """A 302 to ``uri`` with ``params`` added to its query."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    location = urlunsplit(parts._replace(query=urlencode(query)))
+    return HttpResponse(302, b"", [("Location", location), ("Content-Length", "0")])
+
+
+def error_page(status: int, message: str) -> HttpResponse:
+    """What the browser shows when the authorize request cannot be sent back to the client."""
+    body = f"<!doctype html><title>Error</title><p>{message}</p>".encode()
+    return HttpResponse(status, body, [("Content-Type", "text/html; charset=utf-8")])
+
+
+def _same_redirect(registered: str, given: str) -> bool:
+    if registered == given:
+        return True
+    want, got = urlsplit(registered), urlsplit(given)
+    if want.hostname in LOOPBACK_HOSTS and got.hostname == want.hostname:
+        # RFC 8252 §7.3: a native app's loopback redirect may use any port.
+        return (want.scheme, want.path) == (got.scheme, got.path)
+    return False
+
+
+class OAuthServer:
+    """Apps, codes and tokens of one sandbox; thread-safe; times come from ``clock``."""
+
+    def __init__(
         self,
-        redirect_uris: tuple[str, ...],
-        scopes: frozenset[str],
+        clock: Callable[[], float],
         *,
-        name: str = "",
+        token_prefix: str = "",
+        code_lifetime: float = 600.0,
+        plain_pkce: bool = False,
+        mint: Callable[[str], str] | None = None,
+    ) -> None:
+        self.clock = clock
+        #: ``subject -> access token`` bound to the subject's account (for :meth:`token`).
+        self.mint = mint
+        #: Seconds a token from :meth:`token` lives (``None``: it does not expire).
+        self.lifetime: float | None = None
+        #: Whether :meth:`token` hands out refresh tokens.
+        self.refreshable = False
+        #: How many of the next consents are refused (``access_denied``).
+        self.deny_next = 0
+        self.token_prefix = token_prefix
+        self.code_lifetime = code_lifetime
+        self.plain_pkce = plain_pkce
+        #: Who consents at the authorize endpoint (set by the sandbox or a test).
+        self.consent_as: str | None = None
+        self._lock = threading.Lock()
+        self._apps: dict[str, OAuthApp] = {}
+        self._grants: dict[str, Grant] = {}
+        self._tokens: dict[str, IssuedToken] = {}
+        self._refresh: dict[str, RefreshToken] = {}
+
+    # --- apps ---------------------------------------------------------------------------------
+
+    def add_app(
+        self,
+        redirect_uris: Iterable[str] = ("http://127.0.0.1/callback",),
+        *,
         client_id: str | None = None,
         client_secret: str | None = None,
-    ) -> OAuthClient:
-        client = OAuthClient(
-            client_id or secrets.token_urlsafe(16),
+        refresh_tokens: bool = True,
+        scopes: frozenset[str] | None = None,
+        name: str = "",
+    ) -> OAuthApp:
+        app = OAuthApp(
+            client_id or secrets.token_hex(8),
             client_secret or secrets.token_urlsafe(24),
-            redirect_uris,
+            tuple(redirect_uris),
+            refresh_tokens,
             scopes,
             name,
         )
         with self._lock:
-            self.clients[client.client_id] = client
-        return client
+            self._apps[app.client_id] = app
+        return app
 
-    @staticmethod
-    def _redirect_ok(client: OAuthClient, uri: str) -> bool:
-        if uri in client.redirect_uris:
-            return True
-        asked = urlsplit(uri)
-        for registered in client.redirect_uris:
-            known = urlsplit(registered)
-            if (
-                known.hostname in ("127.0.0.1", "::1")
-                and asked.scheme == known.scheme == "http"
-                and asked.hostname == known.hostname
-                and asked.path == known.path
-            ):
-                return True
-        return False
-
-    # --- the endpoints ------------------------------------------------------------------------
-
-    def authorize(self, query: Mapping[str, str]) -> HttpResponse:
-        """``GET /authorize``: auto-consent and redirect, or 400 for a bad client/redirect."""
-        client = self.clients.get(query.get("client_id", ""))
-        redirect_uri = query.get("redirect_uri", "")
-        if client is None or not self._redirect_ok(client, redirect_uri):
-            return HttpResponse(400, b"invalid client or redirect_uri")
-        state = query.get("state")
-        if query.get("response_type") != "code":
-            return _redirect(redirect_uri, {"error": "unsupported_response_type"}, state)
-        scope = " ".join(query.get("scope", "").split())
-        if not set(scope.split()) <= client.scopes:
-            return _redirect(redirect_uri, {"error": "invalid_scope"}, state)
+    def app(self, client_id: str | None) -> OAuthApp | None:
         with self._lock:
-            if self.deny_next:
-                self.deny_next -= 1
-                return _redirect(
-                    redirect_uri,
-                    {"error": "access_denied", "error_description": "the user said no"},
-                    state,
-                )
-            code = secrets.token_urlsafe(24)
-            self._codes[code] = _Code(
-                client.client_id,
+            return self._apps.get(client_id or "")
+
+    def check_client(self, client_id: str | None, client_secret: str | None) -> OAuthApp:
+        """The app, if ``client_secret`` is its secret; else ``invalid_client``."""
+        app = self.app(client_id)
+        if app is None or not secrets.compare_digest(app.client_secret, client_secret or ""):
+            raise OAuthError("invalid_client", "Client authentication failed", 401)
+        return app
+
+    # --- the authorize endpoint ---------------------------------------------------------------
+
+    def authorize(
+        self,
+        query: Mapping[str, str],
+        *,
+        require_pkce: bool = False,
+        subject: str | None = None,
+    ) -> HttpResponse:
+        """Consent at once as ``subject`` (default :attr:`consent_as`) and redirect with a code."""
+        app = self.app(query.get("client_id"))
+        if app is None:
+            return error_page(400, "Invalid client_id")
+        redirect_uri = query.get("redirect_uri", "")
+        if not any(_same_redirect(r, redirect_uri) for r in app.redirect_uris):
+            return error_page(400, "The redirect_uri does not match the registered one")
+        state = {"state": query["state"]} if "state" in query else {}
+        if query.get("response_type", "code") != "code":
+            return redirect(redirect_uri, {"error": "unsupported_response_type", **state})
+        challenge = query.get("code_challenge")
+        method = query.get("code_challenge_method", "plain" if challenge else None)
+        if require_pkce and not challenge:
+            return redirect(
                 redirect_uri,
-                scope,
-                self.consent_as,
-                query.get("code_challenge"),
-                query.get("code_challenge_method", "plain"),
+                {"error": "invalid_request", "error_description": "code_challenge missing"} | state,
             )
-        return _redirect(redirect_uri, {"code": code}, state)
+        if method not in (None, "S256") and not (method == "plain" and self.plain_pkce):
+            return redirect(
+                redirect_uri,
+                {"error": "invalid_request", "error_description": "unsupported challenge method"}
+                | state,
+            )
+        scopes = tuple(s for s in query.get("scope", "").replace(",", " ").split() if s)
+        if app.scopes is not None and not set(scopes) <= app.scopes:
+            return redirect(redirect_uri, {"error": "invalid_scope", **state})
+        who = subject or self.consent_as
+        with self._lock:
+            denied = self.deny_next > 0
+            self.deny_next -= denied
+        if denied:
+            said_no = {"error": "access_denied", "error_description": "the user said no"}
+            return redirect(redirect_uri, said_no | state)
+        if who is None:
+            return redirect(redirect_uri, {"error": "access_denied", **state})
+        grant = Grant(
+            code=secrets.token_urlsafe(24),
+            client_id=app.client_id,
+            redirect_uri=redirect_uri,
+            subject=who,
+            scopes=scopes,
+            challenge=challenge,
+            challenge_method=method,
+            expires_at=self.clock() + self.code_lifetime,
+        )
+        with self._lock:
+            self._grants[grant.code] = grant
+        return redirect(redirect_uri, {"code": grant.code, **state})
+
+    # --- the token endpoint -------------------------------------------------------------------
+
+    def redeem(
+        self,
+        params: Mapping[str, str],
+        *,
+        require_secret: bool = True,
+        require_pkce: bool = False,
+    ) -> Grant:
+        """Check an authorization-code exchange and use the code up."""
+        client_id = params.get("client_id")
+        if require_secret:
+            app = self.check_client(client_id, params.get("client_secret"))
+        else:
+            found = self.app(client_id)
+            if found is None:
+                raise OAuthError("invalid_client", "Unknown client", 401)
+            app = found
+        code = params.get("code", "")
+        with self._lock:
+            grant = self._grants.get(code)
+            valid = (
+                grant is not None
+                and not grant.used
+                and grant.client_id == app.client_id
+                and self.clock() < grant.expires_at
+            )
+            if grant is not None:
+                grant.used = True  # a code is tried once, right or wrong
+        if grant is None or not valid:
+            raise OAuthError("invalid_grant", "The authorization code is invalid or expired")
+        if params.get("redirect_uri", "") != grant.redirect_uri:
+            raise OAuthError("invalid_grant", "The redirect_uri does not match")
+        verifier = params.get("code_verifier")
+        if grant.challenge is not None:
+            wanted = s256(verifier or "") if grant.challenge_method == "S256" else verifier
+            if not verifier or wanted != grant.challenge:
+                raise OAuthError("invalid_grant", "The code_verifier does not match")
+        elif require_pkce:
+            raise OAuthError("invalid_request", "PKCE is required")
+        return grant
+
+    def issue(
+        self,
+        subject: str,
+        client_id: str,
+        scopes: Iterable[str],
+        lifetime: float | None,
+        *,
+        kind: str = "user",
+        refresh_lifetime: float | None = None,
+        with_refresh: bool = False,
+        token: str | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> IssuedToken:
+        """A new access token (and a refresh token if ``with_refresh``)."""
+        now = self.clock()
+        issued = IssuedToken(
+            token=token or self.token_prefix + secrets.token_urlsafe(32),
+            subject=subject,
+            client_id=client_id,
+            scopes=tuple(scopes),
+            issued_at=now,
+            expires_at=None if lifetime is None else now + lifetime,
+            kind=kind,
+            extra=dict(extra or {}),
+        )
+        refresh: RefreshToken | None = None
+        if with_refresh:
+            refresh = RefreshToken(
+                self.token_prefix + "r" + secrets.token_urlsafe(32),
+                subject,
+                client_id,
+                issued.scopes,
+                None if refresh_lifetime is None else now + refresh_lifetime,
+            )
+            issued.refresh_token = refresh.token
+        with self._lock:
+            self._tokens[issued.token] = issued
+            if refresh is not None:
+                self._refresh[refresh.token] = refresh
+        return issued
+
+    def use_refresh_token(
+        self, refresh_token: str | None, client_id: str | None, *, rotate: bool = True
+    ) -> RefreshToken:
+        """Check ``refresh_token`` for ``client_id``; with ``rotate`` it cannot be used again."""
+        with self._lock:
+            found = self._refresh.get(refresh_token or "")
+            ok = (
+                found is not None
+                and not found.used
+                and found.client_id == client_id
+                and (found.expires_at is None or self.clock() < found.expires_at)
+            )
+            if found is not None and ok and rotate:
+                found.used = True
+        if found is None or not ok:
+            raise OAuthError("invalid_grant", "The refresh token is unknown, used or expired")
+        return found
 
     def token(self, params: Mapping[str, str]) -> tuple[int, dict[str, object]]:
-        """``POST /token``: ``(status, body)`` in RFC 6749 §5 form."""
-        client = self._client(params)
-        if client is None:
-            return 401, _err("invalid_client", "client authentication failed")
-        grant = params.get("grant_type")
-        if grant == "authorization_code":
-            return self._exchange(client, params)
-        if grant == "refresh_token":
-            return self._renew(client, params)
-        return 400, _err("unsupported_grant_type", f"grant_type {grant!r}")
-
-    def expires_at(self, token: str) -> float | None:
-        with self._lock:
-            return self._expiry.get(token)
-
-    def is_expired(self, token: str) -> bool:
-        when = self.expires_at(token)
-        return when is not None and self.clock() >= when
-
-    # --- internals ----------------------------------------------------------------------------
-
-    def _client(self, params: Mapping[str, str]) -> OAuthClient | None:
-        client = self.clients.get(params.get("client_id", ""))
-        if client is None:
-            return None
-        given = params.get("client_secret")
-        # Public clients with PKCE may leave the secret out; a wrong one is refused.
-        if given is not None and not secrets.compare_digest(given, client.client_secret):
-            return None
-        return client
-
-    def _exchange(
-        self, client: OAuthClient, params: Mapping[str, str]
-    ) -> tuple[int, dict[str, object]]:
-        with self._lock:
-            code = self._codes.pop(params.get("code", ""), None)
-        if code is None or code.client_id != client.client_id:
-            return 400, _err("invalid_grant", "the authorization code is unknown or used")
-        if params.get("redirect_uri", "") != code.redirect_uri:
-            return 400, _err("invalid_grant", "redirect_uri differs from the authorization")
-        if code.challenge is not None:
-            verifier = params.get("code_verifier", "")
-            if not verifier or not secrets.compare_digest(
-                _challenge(verifier, code.method), code.challenge
+        """A plain RFC 6749 token endpoint: ``(status, body)``. The client secret may be left
+        out when the code was issued with PKCE; tokens come from :attr:`mint`."""
+        try:
+            app = self.app(params.get("client_id"))
+            given = params.get("client_secret")
+            if app is None or (
+                given is not None and not secrets.compare_digest(given, app.client_secret)
             ):
-                return 400, _err("invalid_grant", "PKCE verification failed")
-        elif params.get("client_secret") is None:
-            return 401, _err("invalid_client", "client_secret required without PKCE")
-        return 200, self._grant(client, code.subject, code.scope)
-
-    def _renew(
-        self, client: OAuthClient, params: Mapping[str, str]
-    ) -> tuple[int, dict[str, object]]:
-        given = params.get("refresh_token", "")
-        with self._lock:
-            entry = self._refresh.get(given)
-            if entry is None or entry.client_id != client.client_id:
-                return 400, _err("invalid_grant", "the refresh token is unknown or revoked")
-            if self.rotate_refresh:
-                del self._refresh[given]
-        body = self._grant(
-            client, entry.subject, entry.scope, keep_refresh=None if self.rotate_refresh else given
+                raise OAuthError("invalid_client", "client authentication failed", 401)
+            grant_type = params.get("grant_type")
+            if grant_type == "authorization_code":
+                grant = self.redeem(params, require_secret=False)
+                if grant.challenge is None and given is None:
+                    raise OAuthError("invalid_client", "client_secret required without PKCE", 401)
+                subject, scopes = grant.subject, grant.scopes
+            elif grant_type == "refresh_token":
+                used = self.use_refresh_token(params.get("refresh_token"), app.client_id)
+                subject, scopes = used.subject, used.scopes
+            else:
+                raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r}")
+        except OAuthError as exc:
+            return exc.status, {"error": exc.error, "error_description": exc.description}
+        if self.mint is None:
+            raise RuntimeError("OAuthServer.token needs a mint hook")
+        issued = self.issue(
+            subject,
+            app.client_id,
+            scopes,
+            self.lifetime,
+            with_refresh=self.refreshable,
+            token=self.mint(subject),
         )
+        body: dict[str, object] = {
+            "access_token": issued.token,
+            "token_type": "Bearer",
+            "scope": " ".join(scopes),
+            "created_at": int(issued.issued_at),
+        }
+        if self.lifetime is not None:
+            body["expires_in"] = int(self.lifetime)
+        if issued.refresh_token is not None:
+            body["refresh_token"] = issued.refresh_token
         return 200, body
 
-    def _grant(
-        self, client: OAuthClient, subject: str, scope: str, *, keep_refresh: str | None = None
-    ) -> dict[str, object]:
-        access = self.issue(subject, scope)
-        body: dict[str, object] = {
-            "access_token": access,
-            "token_type": "Bearer",
-            "scope": scope,
-            "created_at": int(self.clock()),
-        }
+    def refresh_expiry(self, refresh_token: str) -> float | None:
         with self._lock:
-            if self.lifetime is not None:
-                self._expiry[access] = self.clock() + self.lifetime
-                body["expires_in"] = int(self.lifetime)
-            if self.refreshable:
-                refresh = keep_refresh or secrets.token_urlsafe(32)
-                self._refresh[refresh] = _Refresh(client.client_id, scope, subject)
-                body["refresh_token"] = refresh
-        return body
+            found = self._refresh.get(refresh_token)
+        return None if found is None else found.expires_at
+
+    # --- what the API checks ------------------------------------------------------------------
+
+    def lookup(self, token: str) -> IssuedToken | None:
+        """The issued token ``token`` (expired and revoked ones too), or ``None``."""
+        with self._lock:
+            return self._tokens.get(token)
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            issued = self._tokens.get(token)
+            if issued is not None:
+                issued.revoked = True
+            refresh = self._refresh.get(token)
+            if refresh is not None:
+                refresh.used = True
+
+    def is_expired(self, token: str) -> bool:
+        """Whether ``token`` was issued here and has run out (tokens from elsewhere: no)."""
+        issued = self.lookup(token)
+        return issued is not None and issued.expired(self.clock())
 
 
-def _challenge(verifier: str, method: str) -> str:
-    if method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii")).digest()
-        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
-    return verifier
-
-
-def _err(code: str, description: str) -> dict[str, object]:
-    return {"error": code, "error_description": description}
-
-
-def _redirect(uri: str, params: dict[str, str], state: str | None) -> HttpResponse:
-    if state is not None:
-        params = {**params, "state": state}
-    sep = "&" if urlsplit(uri).query else "?"
-    return HttpResponse(302, b"", [("Location", uri + sep + urlencode(params))])
+def query_params(query: Mapping[str, list[str]]) -> dict[str, str]:
+    """A request's query (or form) as single values: the last of repeated keys."""
+    return {key: values[-1] for key, values in query.items() if values}

@@ -80,6 +80,14 @@ class HttpRequest:
         """The body decoded as JSON; raises ValueError when it is not JSON."""
         return json.loads(self.body.decode("utf-8")) if self.body.strip() else {}
 
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; raises ValueError when it is not JSON, TypeError when it
+        is not an object."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise TypeError("the body is not a JSON object")
+        return body
+
     def params(self) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
         """Fields and files of a JSON, form-encoded or multipart body, plus the query string.
 

@@ -69,6 +69,7 @@ from dateutil.parser import isoparse
 
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.imagetypes import image_info
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import Answer, SandboxBase
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
@@ -543,10 +544,9 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     def _create_record(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._authenticate(request)
-        error, after = self._begin_create(_error, self._write_limited)
-        if error is not None:
-            return error, None
-        return self._write_record(request, account), after
+        return self._create_unless_faulted(
+            _error, self._write_limited, lambda: self._write_record(request, account)
+        )
 
     def _write_limited(self, reset_in: float) -> HttpResponse:
         reset = self.clock() + reset_in
@@ -1212,19 +1212,9 @@ def _mapping(value: object) -> dict[str, Any]:
 
 
 def _record_json(record: SandboxRecord) -> dict[str, Any]:
-    return {
-        "uri": record.uri,
-        "cid": record.cid,
-        "handle": record.handle,
-        "text": record.text,
-        "langs": list(record.langs),
-        "facets": list(record.facets),
-        "images": [
-            {"cid": i.cid, "alt": i.alt, "mime_type": i.mime_type, "size": i.size}
-            for i in record.images
-        ],
-        "reply_root": record.reply_root,
-        "reply_parent": record.reply_parent,
-        "created_at": record.created_at,
-        "deleted": record.deleted,
-    }
+    return fields_of(
+        record,
+        *("uri", "cid", "handle", "text", "langs", "facets", "images"),
+        *("reply_root", "reply_parent", "created_at", "deleted"),
+        images=("cid", "alt", "mime_type", "size"),
+    )

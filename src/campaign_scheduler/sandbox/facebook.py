@@ -119,6 +119,7 @@ class FacebookSandbox(GraphSandbox):
         "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
     )
     buc_type: ClassVar[str] = "pages"
+    figure_names: ClassVar[tuple[str, ...]] = FIGURES
     SWITCHES: ClassVar[dict[str, type]] = {
         **GraphSandbox.SWITCHES,
         "refuse_duplicates": bool,
@@ -148,7 +149,7 @@ class FacebookSandbox(GraphSandbox):
             "post_clicks",
             "post_reactions_by_type_total",
         ]
-        self._objects: dict[str, _Object] = {}
+        self._posts: dict[str, _Object] = {}
         self._photos: dict[str, _Photo] = {}
 
     # --- control ------------------------------------------------------------------------------
@@ -184,30 +185,12 @@ class FacebookSandbox(GraphSandbox):
                 parent=None,
                 created_at=self.clock(),
             )
-            self._objects[post.id] = post
+            self._posts[post.id] = post
             return post.id
 
-    def statuses(self, page_id: str | None = None) -> list[GraphPost]:
-        """Every post and comment of the Page (or all Pages), oldest first; visitor posts
-        are left out."""
-        with self._lock:
-            return [
-                self._snapshot(obj)
-                for obj in self._objects.values()
-                if obj.author_id == obj.page.id and page_id in (None, obj.page.id)
-            ]
-
-    def set_engagement(self, post_id: str, **figures: int) -> None:
-        """Set ``reactions``, ``shares``, ``comments`` (added to real comments), ``clicks``,
-        ``views``, ``reach`` of a post or comment."""
-        unknown = set(figures) - set(FIGURES)
-        if unknown:
-            raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
-        with self._lock:
-            obj = self._objects.get(post_id)
-            if obj is None:
-                raise KeyError(f"no post {post_id}")
-            obj.figures.update(figures)
+    def _lists(self, post: _Object, owner_id: str | None) -> bool:
+        """Posts and comments of the Page (or all Pages); visitor posts are left out."""
+        return post.author_id == post.page.id and owner_id in (None, post.page.id)
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -246,7 +229,7 @@ class FacebookSandbox(GraphSandbox):
                     return not_found(node, call.method.lower())
                 return self._page_entity(call, self._principals[node])
             photo = self._photos.get(node)
-            obj = self._objects.get(node)
+            obj = self._posts.get(node)
         if call.method == "DELETE":
             return self._delete(call, node, obj, photo)
         if call.method != "GET":
@@ -343,7 +326,7 @@ class FacebookSandbox(GraphSandbox):
         message = call.param("message") or ""
         attachment_id = call.param("attachment_id")
         with self._lock:
-            parent = self._objects.get(parent_id)
+            parent = self._posts.get(parent_id)
             if parent is None or parent.deleted:
                 return Routed(not_found(parent_id, "post"), creates=True)
             photos: list[_Photo] = []
@@ -377,7 +360,7 @@ class FacebookSandbox(GraphSandbox):
                 parent=parent,
                 created_at=self.clock(),
             )
-            self._objects[comment.id] = comment
+            self._posts[comment.id] = comment
         return self.created(json_response(200, {"id": comment.id}), after)
 
     def _message_problem(self, page: Principal, message: str) -> HttpResponse | None:
@@ -389,7 +372,7 @@ class FacebookSandbox(GraphSandbox):
             with self._lock:
                 own = [
                     o
-                    for o in self._objects.values()
+                    for o in self._posts.values()
                     if o.page is page
                     and o.author_id == page.id
                     and o.parent is None
@@ -423,7 +406,7 @@ class FacebookSandbox(GraphSandbox):
         )
         for photo in photos:
             photo.used = True
-        self._objects[post.id] = post
+        self._posts[post.id] = post
         return post
 
     # --- reading ------------------------------------------------------------------------------
@@ -435,7 +418,7 @@ class FacebookSandbox(GraphSandbox):
         with self._lock:
             posts = [
                 o
-                for o in self._objects.values()
+                for o in self._posts.values()
                 if o.page is page
                 and o.parent is None
                 and not o.deleted
@@ -450,13 +433,13 @@ class FacebookSandbox(GraphSandbox):
 
     def _list_comments(self, call: Call, parent_id: str) -> HttpResponse:
         with self._lock:
-            parent = self._objects.get(parent_id)
+            parent = self._posts.get(parent_id)
             if parent is None or parent.deleted:
                 return not_found(parent_id)
             flat = call.param("filter") == "stream"
             comments = [
                 o
-                for o in self._objects.values()
+                for o in self._posts.values()
                 if o.kind == "comment"
                 and not o.deleted
                 and (o.parent is parent or (flat and _descends(o, parent)))
@@ -497,9 +480,7 @@ class FacebookSandbox(GraphSandbox):
                     values[name] = {"count": shares}
             elif name in ("like_count", "comment_count") and node == "Comment":
                 figure = "reactions" if name == "like_count" else "comments"
-                replies = sum(
-                    1 for o in self._objects.values() if o.parent is obj and not o.deleted
-                )
+                replies = sum(1 for o in self._posts.values() if o.parent is obj and not o.deleted)
                 values[name] = obj.figures.get(figure, 0) + (replies if figure == "comments" else 0)
             elif name == "parent" and node == "Comment":
                 if obj.parent is not None and obj.parent.kind == "comment":
@@ -526,7 +507,7 @@ class FacebookSandbox(GraphSandbox):
     def _comments_edge(self, obj: _Object, modifiers: str) -> dict[str, Any]:
         real = sum(
             1
-            for o in self._objects.values()
+            for o in self._posts.values()
             if o.kind == "comment" and o.parent is obj and not o.deleted
         )
         edge = _summary_edge(real + obj.figures.get("comments", 0), modifiers)
@@ -579,7 +560,7 @@ class FacebookSandbox(GraphSandbox):
 
     def _insights(self, call: Call, node: str) -> HttpResponse:
         with self._lock:
-            obj = self._objects.get(node)
+            obj = self._posts.get(node)
         if obj is None or obj.deleted or obj.page is not call.principal:
             return not_found(node)
         if obj.kind == "comment":
@@ -625,8 +606,8 @@ class FacebookSandbox(GraphSandbox):
                 return json_response(200, {"success": True})
             if photo is not None and photo.page is call.principal and node in self._photos:
                 del self._photos[node]
-                if photo.post_id and photo.post_id in self._objects:
-                    self._objects[photo.post_id].deleted = True
+                if photo.post_id and photo.post_id in self._posts:
+                    self._posts[photo.post_id].deleted = True
                 return json_response(200, {"success": True})
         return not_found(node, "delete")
 

@@ -35,31 +35,26 @@ the 400-containers-per-day limit, replies to comments, hiding comments.
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import regex
 
-from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
     Call,
     Container,
     ContainerSandbox,
-    GraphMedia,
-    GraphPost,
     Principal,
+    Published,
     Routed,
     graph_error,
     graph_time,
     invalid,
-    moment,
     nonexisting_field,
     not_found,
     paginate,
-    unknown_path,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
 
@@ -99,20 +94,6 @@ _STATUS_PROSE = {
 
 
 @dataclass
-class _Media:
-    id: str
-    owner: Principal
-    media_type: str  # IMAGE or CAROUSEL_ALBUM
-    caption: str
-    media: list[GraphMedia]
-    shortcode: str
-    created_at: float
-    container_id: str
-    deleted: bool = False
-    figures: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class _Comment:
     id: str
     media_id: str
@@ -135,6 +116,29 @@ class InstagramSandbox(ContainerSandbox):
     buc_type: ClassVar[str] = "instagram"
     status_field: ClassVar[str] = "status_code"
     detail_field: ClassVar[str] = "status"
+    text_field: ClassVar[str] = "caption"
+    published_types: ClassVar[Mapping[str, str]] = {"IMAGE": "IMAGE", "CAROUSEL": "CAROUSEL_ALBUM"}
+    user_node: ClassVar[str] = "IGUser"
+    post_node: ClassVar[str] = "IGMedia"
+    foreign_account_message: ClassVar[str] = (
+        "(#10) Application does not have permission for this action"
+    )
+    figure_names: ClassVar[tuple[str, ...]] = FIGURES
+    post_noun: ClassVar[str] = "media"
+    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+        ("media", "POST"): lambda sandbox, call: sandbox._create_container(call),
+        ("media", "GET"): lambda sandbox, call: sandbox.list_posts(call),
+        ("media_publish", "POST"): lambda sandbox, call: sandbox.publish_container(
+            call, quota=sandbox.publishing_window(call.principal), quota_total=sandbox.quota_total
+        ),
+        ("content_publishing_limit", "GET"): lambda sandbox, call: sandbox._publishing_limit(call),
+    }
+    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+        ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
+        ("children", "GET"): lambda sandbox, call, node: sandbox._children(call, node),
+        ("comments", "POST"): lambda sandbox, call, node: sandbox._post_comment(call, node),
+        ("comments", "GET"): lambda sandbox, call, node: sandbox._list_comments(call, node),
+    }
     SWITCHES: ClassVar[dict[str, type]] = {
         **ContainerSandbox.SWITCHES,
         "max_caption_length": int,
@@ -160,28 +164,9 @@ class InstagramSandbox(ContainerSandbox):
         self.insights_available = True
         #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
         self.insights_delayed = False
-        self._media: dict[str, _Media] = {}
         self._comments: dict[str, _Comment] = {}
 
     # --- control ------------------------------------------------------------------------------
-
-    def statuses(self, user_id: str | None = None) -> list[GraphPost]:
-        """Every published post (also deleted ones), oldest first."""
-        with self._lock:
-            return [
-                self._snapshot(m) for m in self._media.values() if user_id in (None, m.owner.id)
-            ]
-
-    def set_engagement(self, post_id: str, **figures: int) -> None:
-        """Set ``views``, ``reach``, ``likes``, ``comments``, ``saved``, ``shares``."""
-        unknown = set(figures) - set(FIGURES)
-        if unknown:
-            raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
-        with self._lock:
-            media = self._media.get(post_id)
-            if media is None:
-                raise KeyError(f"no media {post_id}")
-            media.figures.update(figures)
 
     def comments(self, media_id: str | None = None) -> list[tuple[str, str, str]]:
         """(media id, author id, text) of every comment (under ``media_id``), oldest first."""
@@ -206,70 +191,12 @@ class InstagramSandbox(ContainerSandbox):
             return f"Error: {container.error}"
         return _STATUS_PROSE.get(status)
 
-    # --- routing ------------------------------------------------------------------------------
-
-    def _dispatch(self, call: Call) -> Routed:
-        parts, method = call.parts, call.method
-        user = call.principal
-        if len(parts) == 1:
-            node = user.id if parts[0] == "me" else parts[0]
-            if node in self._principals:
-                if node != user.id or method != "GET":
-                    return Routed(not_found(node, method.lower()))
-                return Routed(self._user_entity(call, user))
-            return Routed(self._node(call, node))
-        if len(parts) != 2:
-            return Routed(unknown_path(parts))
-        node, edge = parts
-        node = user.id if node == "me" else node
-        if node in self._principals:
-            if node != user.id:
-                return Routed(
-                    graph_error(
-                        403, 10, "(#10) Application does not have permission for this action"
-                    )
-                )
-            if edge == "media" and method == "POST":
-                return Routed(self._create_container(call))
-            if edge == "media" and method == "GET":
-                return Routed(self._list_media(call))
-            if edge == "media_publish" and method == "POST":
-                return self.publish_container(
-                    call,
-                    quota=self.publishing_window(user),
-                    quota_total=self.quota_total,
-                    materialise=self._materialise,
-                )
-            if edge == "content_publishing_limit" and method == "GET":
-                return Routed(self._publishing_limit(call))
-            return Routed(unknown_path(parts))
-        if edge == "insights" and method == "GET":
-            return Routed(self._insights(call, node))
-        if edge == "children" and method == "GET":
-            return Routed(self._children(call, node))
-        if edge == "comments" and method == "POST":
-            return self._post_comment(call, node)
-        if edge == "comments" and method == "GET":
-            return Routed(self._list_comments(call, node))
-        return Routed(unknown_path(parts))
-
-    def _node(self, call: Call, node: str) -> HttpResponse:
+    def _delete(self, call: Call, post: Published) -> HttpResponse:
+        if not self.allow_delete:
+            return invalid("(#100) This media cannot be deleted through the API")
         with self._lock:
-            container = self._containers.get(node)
-            media = self._media.get(node)
-        if container is not None and call.method == "GET":
-            return self.get_container(call, container)
-        if media is None or media.deleted or media.owner is not call.principal:
-            return not_found(node, call.method.lower())
-        if call.method == "DELETE":
-            if not self.allow_delete:
-                return invalid("(#100) This media cannot be deleted through the API")
-            with self._lock:
-                media.deleted = True
-            return json_response(200, {"success": True})
-        if call.method != "GET":
-            return not_found(node, call.method.lower())
-        return json_response(200, self._media_fields(media, call.fields() or {"id": ""}))
+            post.deleted = True
+        return json_response(200, {"success": True})
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -298,23 +225,13 @@ class InstagramSandbox(ContainerSandbox):
         return json_response(200, {"id": container.id})
 
     def _create_carousel(self, call: Call, caption: str) -> HttpResponse:
-        ids = [c.strip() for c in (call.param("children") or "").split(",") if c.strip()]
-        if not 2 <= len(ids) <= self.max_carousel_items:
-            return invalid(
-                f"(#100) A carousel needs 2 to {self.max_carousel_items} children, not {len(ids)}"
-            )
-        with self._lock:
-            children = [self._containers.get(i) for i in ids]
-        if any(
-            c is None or c.owner is not call.principal or not c.is_carousel_item for c in children
-        ):
-            return invalid("(#100) The parameter children has an invalid carousel item id")
-        items = [c for c in children if c is not None]
+        items = self.carousel_items(call)
         if any(self.container_status(c) in ("ERROR", "EXPIRED") for c in items):
             return invalid("(#100) A carousel item failed or expired; create it again")
         media = [m for c in items for m in c.media]
+        children = [c.id for c in items]
         container = self.new_container(
-            call.principal, "CAROUSEL", {"caption": caption}, media, children=ids
+            call.principal, "CAROUSEL", {"caption": caption}, media, children=children
         )
         return json_response(200, {"id": container.id})
 
@@ -343,7 +260,7 @@ class InstagramSandbox(ContainerSandbox):
         user = call.principal
         text = call.param("message") or ""
         with self._lock:
-            media = self._media.get(media_id)
+            media = self._posts.get(media_id)
             if media is None or media.deleted:
                 return Routed(not_found(media_id, "post"), creates=True)
             if not text.strip():
@@ -356,10 +273,8 @@ class InstagramSandbox(ContainerSandbox):
         return self.created(json_response(200, {"id": comment.id}), after)
 
     def _list_comments(self, call: Call, media_id: str) -> HttpResponse:
+        self.own_post(call, media_id)
         with self._lock:
-            media = self._media.get(media_id)
-            if media is None or media.deleted or media.owner is not call.principal:
-                return not_found(media_id)
             comments = sorted(
                 (c for c in self._comments.values() if c.media_id == media_id),
                 key=lambda c: (c.created_at, c.id),
@@ -385,20 +300,6 @@ class InstagramSandbox(ContainerSandbox):
             items.append(values)
         return paginate(call, items, self.url)
 
-    def _materialise(self, container: Container) -> str:
-        media = _Media(
-            id=self.new_id(17),
-            owner=container.owner,
-            media_type="CAROUSEL_ALBUM" if container.media_type == "CAROUSEL" else "IMAGE",
-            caption=str(container.params.get("caption") or ""),
-            media=list(container.media),
-            shortcode=secrets.token_urlsafe(8)[:11],
-            created_at=self.clock(),
-            container_id=container.id,
-        )
-        self._media[media.id] = media
-        return media.id
-
     def _publishing_limit(self, call: Call) -> HttpResponse:
         used = self.publishing_window(call.principal).used(self.clock())
         fields = call.fields() or {"quota_usage": "", "config": ""}
@@ -411,60 +312,25 @@ class InstagramSandbox(ContainerSandbox):
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _list_media(self, call: Call) -> HttpResponse:
-        with self._lock:
-            items = [m for m in self._media.values() if m.owner is call.principal and not m.deleted]
-            items.sort(key=lambda m: (m.created_at, int(m.id)), reverse=True)
-            fields = call.fields() or {"id": ""}
-            data = [self._media_fields(m, fields) for m in items]
-        return paginate(call, data, self.url)
+    def _post_fields(self, post: Published) -> dict[str, Any]:
+        return {
+            "like_count": post.figures.get("likes", 0),
+            "comments_count": post.figures.get("comments", 0),
+        }
 
-    def _media_fields(self, media: _Media, fields: dict[str, str]) -> dict[str, Any]:
-        values: dict[str, Any] = {"id": media.id}
-        for name in fields:
-            if name == "caption":
-                if media.caption:
-                    values[name] = media.caption
-            elif name == "timestamp":
-                values[name] = graph_time(media.created_at)
-            elif name == "permalink":
-                values[name] = f"{self.url}/p/{media.shortcode}/"
-            elif name == "shortcode":
-                values[name] = media.shortcode
-            elif name == "media_type":
-                values[name] = media.media_type
-            elif name == "like_count":
-                values[name] = media.figures.get("likes", 0)
-            elif name == "comments_count":
-                values[name] = media.figures.get("comments", 0)
-            elif name == "username":
-                values[name] = media.owner.name
-            elif name == "alt_text":
-                if media.media_type == "IMAGE" and media.media[0].alt:
-                    values[name] = media.media[0].alt
-            elif name == "media_url":
-                if media.media_type == "IMAGE":
-                    values[name] = media.media[0].source
-            elif name != "id":
-                raise Answer(nonexisting_field(name, "IGMedia"))
-        return values
+    def _permalink(self, post: Published) -> str:
+        return f"{self.url}/p/{post.shortcode}/"
 
     def _children(self, call: Call, node: str) -> HttpResponse:
+        media = self.own_post(call, node)
         with self._lock:
-            media = self._media.get(node)
-            if media is None or media.deleted or media.owner is not call.principal:
-                return not_found(node)
             container = self._containers[media.container_id]
             data = [{"id": f"{media.id}{index}"} for index, _ in enumerate(container.children)]
         return json_response(200, {"data": data})
 
     def _insights(self, call: Call, node: str) -> HttpResponse:
-        with self._lock:
-            media = self._media.get(node)
-        if media is None or media.deleted or media.owner is not call.principal:
-            return not_found(node)
-        raw = call.param("metric") or ""
-        names = [n.strip() for n in raw.split(",") if n.strip()]
+        media = self.own_post(call, node)
+        names = self.metric_names(call)
         for name in names:
             if name in RETIRED_METRICS:
                 return invalid(
@@ -497,36 +363,13 @@ class InstagramSandbox(ContainerSandbox):
         ]
         return json_response(200, {"data": data})
 
-    def _user_entity(self, call: Call, user: Principal) -> HttpResponse:
-        fields = call.fields() or {"id": ""}
-        values: dict[str, Any] = {"id": user.id}
-        for name in fields:
-            if name in ("username", "name"):
-                values[name] = user.name
-            elif name == "followers_count":
-                values[name] = user.followers
-            elif name == "media_count":
-                values[name] = sum(
-                    1 for m in self._media.values() if m.owner is user and not m.deleted
-                )
-            elif name != "id":
-                return nonexisting_field(name, "IGUser")
-        return json_response(200, values)
-
-    def _snapshot(self, media: _Media) -> GraphPost:
-        return GraphPost(
-            id=media.id,
-            owner_id=media.owner.id,
-            text=media.caption,
-            kind=media.media_type,
-            media=tuple(media.media),
-            reply_to=None,
-            link=None,
-            created_at=moment(media.created_at),
-            permalink=f"{self.url}/p/{media.shortcode}/",
-            deleted=media.deleted,
-            container_id=media.container_id,
-        )
+    def _user_fields(self, user: Principal) -> dict[str, Any]:
+        return {
+            "followers_count": user.followers,
+            "media_count": sum(
+                1 for m in self._posts.values() if m.owner is user and not m.deleted
+            ),
+        }
 
 
 def _download_error(reason: str) -> HttpResponse:

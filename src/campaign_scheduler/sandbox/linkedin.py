@@ -76,17 +76,18 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import (
     Answer,
     Route,
     SandboxBase,
-    fault_count,
     one_of,
+    only_known,
     optional,
     route,
 )
-from campaign_scheduler.sandbox._oauth_issuer import (
+from campaign_scheduler.sandbox._oauth import (
     IssuedToken,
     OAuthApp,
     OAuthError,
@@ -237,6 +238,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
+    processing_fault = "fail_image_processing"
+
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+
     default_fail_status = 500
 
     def __init__(
@@ -278,7 +283,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._images: dict[str, _Image] = {}
         self._uploads: dict[str, _Image] = {}  # by upload token
         self._daily: dict[tuple[str, int], int] = {}
-        self._image_failures = 0
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
         self._organization_ids = itertools.count(10_000_001)
         self._member_ids = itertools.count(1)
@@ -337,9 +341,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     def set_statistics(self, urn: str, **figures: float) -> None:
         """Set a post's lifetime statistics (``impressionCount``, ``uniqueImpressionsCount``,
         ``clickCount``, ``likeCount``, ``commentCount``, ``shareCount``)."""
-        unknown = set(figures) - set(STATISTICS)
-        if unknown:
-            raise ValueError(f"unknown statistic(s): {', '.join(sorted(unknown))}")
+        only_known("statistic", figures, STATISTICS)
         with self._lock:
             post = self._posts.get(urn)
             if post is None:
@@ -360,20 +362,12 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def fail_image_processing(self, count: int = 1) -> None:
         """The next ``count`` uploaded images end as ``PROCESSING_FAILED``."""
-        with self._lock:
-            self._image_failures += count
+        self._fail_processing(count)
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
-        return SeenRequest(
-            method=request.method,
-            path=unquote(request.path),
-            query=urlencode(request.query, doseq=True),
-            monotonic=monotonic,
-            wall=wall,
-            version=request.header("LinkedIn-Version"),
-        )
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        return {"path": unquote(request.path), "version": request.header("LinkedIn-Version")}
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, message, code="NOT_FOUND" if status == 404 else None)
@@ -548,14 +542,11 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _creating(self, create: Callable[[], HttpResponse]) -> tuple[HttpResponse, str | None]:
         """A call that creates something (a post, a comment), after the faults it meets."""
-        with self._lock:
-            error, after = self._begin_create(
-                lambda status: _error(status, _REASONS.get(status, "Error")),
-                lambda daily: _throttled(daily=daily),
-            )
-            if error is not None:
-                return error, None
-            return create(), after
+        return self._create_unless_faulted(
+            lambda status: _error(status, _REASONS.get(status, "Error")),
+            lambda daily: _throttled(daily=daily),
+            create,
+        )
 
     def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
         body = _json_object(request)
@@ -834,9 +825,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 return _error(404, "Not Found", code="NOT_FOUND")
             if len(request.body) > IMAGE_LIMIT:
                 return _error(413, "Request Entity Too Large")
-            fails = self._image_failures > 0
-            if fails:
-                self._image_failures -= 1
+            fails = self._processing_fails()
             image.size = len(request.body)
             image.uploaded = True
             image.failed = fails
@@ -941,9 +930,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def _apply_rate_limit_next(self, spec: dict[str, Any]) -> None:
         self.rate_limit_next(int(spec.get("count", 1)), daily=bool(spec.get("daily", False)))
-
-    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
-        return {"fail_image_processing": lambda v: self.fail_image_processing(fault_count(v))}
 
     # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
 
@@ -1060,12 +1046,9 @@ def _form(request: HttpRequest) -> dict[str, str]:
 def _json_object(request: HttpRequest) -> dict[str, Any] | HttpResponse:
     """The request's JSON object, or LinkedIn's 400 for anything else."""
     try:
-        body = request.json()
-        if not isinstance(body, dict):
-            raise TypeError
-    except (TypeError, ValueError, UnicodeDecodeError):
+        return request.json_object()
+    except (TypeError, ValueError):
         return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
-    return body
 
 
 def _paging(query: Mapping[str, str]) -> tuple[int, int] | HttpResponse:
@@ -1201,12 +1184,8 @@ def _snapshot(post: _Post) -> SandboxPost:
 
 
 def _post_summary(post: SandboxPost) -> dict[str, Any]:
-    return {
-        "urn": post.urn,
-        "author": post.author,
-        "commentary": post.commentary,
-        "text": post.text,
-        "images": [{"urn": i.urn, "alt": i.alt, "size": i.size} for i in post.images],
-        "created_at": post.created_at.isoformat(),
-        "deleted": post.deleted,
-    }
+    return fields_of(
+        post,
+        *("urn", "author", "commentary", "text", "images", "created_at", "deleted"),
+        images=("urn", "alt", "size"),
+    )

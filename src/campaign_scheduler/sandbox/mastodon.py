@@ -54,13 +54,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import regex
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, fault_count, route
-from campaign_scheduler.sandbox._oauth import OAuthDesk
+from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
+from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -240,6 +240,9 @@ class _Status:
 class MastodonSandbox(SandboxBase[int, float]):
     """A loopback Mastodon instance. Use as a context manager or call start()/stop()."""
 
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
+    processing_fault = "fail_media_processing"
+
     def __init__(
         self,
         *,
@@ -260,15 +263,11 @@ class MastodonSandbox(SandboxBase[int, float]):
         self._media: dict[str, _Media] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._family: dict[str, tuple[int, int]] = {}  # account id -> (bucket, count)
-        self._media_failures = 0
         self._last_id = 0
         self._account_ids = itertools.count(1)
         #: The OAuth authorization server; ``oauth.consent_as`` is who "clicks allow".
-        self.oauth = OAuthDesk(
-            clock=self.clock,
-            issue=lambda subject, scope: self.add_account(subject),
-            consent_as="sandbox",
-        )
+        self.oauth = OAuthServer(self.clock, plain_pkce=True, mint=self.add_account)
+        self.oauth.consent_as = "sandbox"
 
     # --- control ------------------------------------------------------------------------------
 
@@ -348,20 +347,12 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def fail_media_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads fail processing: 202, then 422 when polled."""
-        with self._lock:
-            self._media_failures += count
+        self._fail_processing(count)
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenRequest:
-        return SeenRequest(
-            method=request.method,
-            path=request.path,
-            query=urlencode(request.query, doseq=True),
-            monotonic=monotonic,
-            wall=wall,
-            idempotency_key=request.header("Idempotency-Key"),
-        )
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        return {"idempotency_key": request.header("Idempotency-Key")}
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, message)
@@ -392,10 +383,9 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def _post_status(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._account_of(request)
-        error, after = self._begin_create(self._failure, self._rate_limited)
-        if error is not None:
-            return error, None
-        return self._create_status(request, account), after
+        return self._create_unless_faulted(
+            self._failure, self._rate_limited, lambda: self._create_status(request, account)
+        )
 
     @staticmethod
     def _failure(status: int) -> HttpResponse:
@@ -662,9 +652,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 f"(maximum is {MAX_DESCRIPTION} characters)",
             )
         with self._lock:
-            fails = self._media_failures > 0
-            if fails:
-                self._media_failures -= 1
+            fails = self._processing_fails()
             polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(self.clock()),
@@ -819,7 +807,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         if not uris:
             return _error(422, "Validation failed: Redirect URI can't be blank")
         scopes = frozenset((_text_param(params.get("scopes")) or "read").split())
-        client = self.oauth.register(tuple(uris), scopes, name=name)
+        client = self.oauth.add_app(uris, scopes=scopes, name=name)
         return json_response(
             200,
             {
@@ -868,9 +856,6 @@ class MastodonSandbox(SandboxBase[int, float]):
                 quotes=None if body.get("quotes") is None else int(body["quotes"]),
             ),
         }
-
-    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
-        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
     # --- the API ------------------------------------------------------------------------------
 
@@ -956,15 +941,9 @@ def _snapshot(status: _Status) -> SandboxStatus:
 
 
 def _status_json(status: SandboxStatus) -> dict[str, Any]:
-    return {
-        "id": status.id,
-        "username": status.username,
-        "text": status.text,
-        "language": status.language,
-        "idempotency_key": status.idempotency_key,
-        "media": [{"id": m.id, "alt": m.alt, "mime_type": m.mime_type} for m in status.media],
-        "in_reply_to_id": status.in_reply_to_id,
-        "created_at": status.created_at.isoformat(),
-        "visibility": status.visibility,
-        "deleted": status.deleted,
-    }
+    return fields_of(
+        status,
+        *("id", "username", "text", "language", "idempotency_key", "media"),
+        *("in_reply_to_id", "created_at", "visibility", "deleted"),
+        media=("id", "alt", "mime_type"),
+    )

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -393,10 +394,11 @@ class MatrixSandbox(SandboxBase[int, float]):
         self, request: HttpRequest, room_id: str, event_type: str, txn_id: str
     ) -> tuple[HttpResponse, str | None]:
         requester = self._requester(request)
-        error, after = self._begin_create(_failure, _rate_limited)
-        if error is not None:
-            return error, None
-        return self._create_event(request, requester, room_id, event_type, txn_id), after
+        return self._create_unless_faulted(
+            _failure,
+            _rate_limited,
+            lambda: self._create_event(request, requester, room_id, event_type, txn_id),
+        )
 
     def _create_event(
         self,
@@ -902,13 +904,8 @@ def _snapshot(event: _Event) -> SandboxEvent:
 
 
 def _event_json(event: SandboxEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "room_id": event.room_id,
-        "sender": event.sender,
-        "type": event.type,
-        "content": event.content,
-        "origin_server_ts": event.origin_server_ts,
-        "txn_id": event.txn_id,
-        "redacted": event.redacted,
-    }
+    return fields_of(
+        event,
+        *("event_id", "room_id", "sender", "type", "content", "origin_server_ts", "txn_id"),
+        "redacted",
+    )

@@ -64,6 +64,7 @@ from typing import Any, ClassVar
 
 from campaign_scheduler.channels.telegram import install_log_redaction
 from campaign_scheduler.imagetypes import image_info
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -376,11 +377,9 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
     def _send(
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
     ) -> tuple[HttpResponse, str | None]:
-        with self._lock:
-            error, after = self._begin_create(lambda fault: _fault(*fault), _flood)
-            if error is not None:
-                return error, None
-            return self._create(bot, method, params, files), after
+        return self._create_unless_faulted(
+            lambda fault: _fault(*fault), _flood, lambda: self._create(bot, method, params, files)
+        )
 
     def _create(
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
@@ -876,16 +875,8 @@ def _snapshot(message: _Message) -> SandboxMessage:
 
 
 def _message_summary(message: SandboxMessage) -> dict[str, Any]:
-    return {
-        "chat_id": message.chat_id,
-        "chat_username": message.chat_username,
-        "message_id": message.message_id,
-        "bot": message.bot,
-        "text": message.text,
-        "markup": message.markup,
-        "entities": list(message.entities),
-        "photo": None if message.photo is None else vars(message.photo),
-        "reply_to": message.reply_to,
-        "date": message.date.isoformat(),
-        "deleted": message.deleted,
-    }
+    return fields_of(
+        message,
+        *("chat_id", "chat_username", "message_id", "bot", "text", "markup", "entities"),
+        *("photo", "reply_to", "date", "deleted"),
+    )

@@ -34,31 +34,23 @@ one-step ``auto_publish_text`` (UNVERIFIED; refused here), keyword search, menti
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
     Call,
-    Container,
     ContainerSandbox,
     GraphMedia,
-    GraphPost,
     Principal,
+    Published,
     Routed,
     Window,
     graph_error,
-    graph_time,
     invalid,
-    moment,
     nonexisting_field,
     not_found,
-    paginate,
     time_param,
-    unknown_path,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
 from campaign_scheduler.sandbox._text import clusters, is_emoji
@@ -76,28 +68,6 @@ def text_length(text: str) -> int:
     return sum(len(c.encode("utf-8")) if is_emoji(c) else 1 for c in clusters(text))
 
 
-@dataclass
-class _Thread:
-    id: str
-    owner: Principal
-    media_type: str  # TEXT_POST, IMAGE, CAROUSEL_ALBUM
-    text: str
-    media: list[GraphMedia]
-    reply_to: _Thread | None
-    shortcode: str
-    created_at: float
-    container_id: str
-    deleted: bool = False
-    figures: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def root(self) -> _Thread:
-        post = self
-        while post.reply_to is not None:
-            post = post.reply_to
-        return post
-
-
 class ThreadsSandbox(ContainerSandbox):
     """A loopback Threads API host. Use as a context manager."""
 
@@ -108,6 +78,26 @@ class ThreadsSandbox(ContainerSandbox):
     login_style: ClassVar[str] = "threads"
     status_field: ClassVar[str] = "status"
     detail_field: ClassVar[str] = "error_message"
+    published_types: ClassVar[Mapping[str, str]] = _TYPES
+    user_node: ClassVar[str] = "ThreadsUser"
+    post_node: ClassVar[str] = "ThreadsMedia"
+    posts_public: ClassVar[bool] = True
+    figure_names: ClassVar[tuple[str, ...]] = FIGURES
+    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+        ("threads", "POST"): lambda sandbox, call: sandbox._create_container(call),
+        ("threads", "GET"): lambda sandbox, call: sandbox._list(
+            call, replies=sandbox.threads_edge_includes_replies
+        ),
+        ("replies", "GET"): lambda sandbox, call: sandbox._list(
+            call, replies=True, only_replies=True
+        ),
+        ("threads_publish", "POST"): lambda sandbox, call: sandbox._publish(call),
+        ("threads_publishing_limit", "GET"): lambda sandbox, call: sandbox._publishing_limit(call),
+        ("threads_insights", "GET"): lambda sandbox, call: sandbox._user_insights(call),
+    }
+    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+        ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
+    }
     SWITCHES: ClassVar[dict[str, type]] = {
         **ContainerSandbox.SWITCHES,
         "max_text_length": int,
@@ -130,79 +120,7 @@ class ThreadsSandbox(ContainerSandbox):
         self.insights_shape = "values"
         #: Whether ``/{user-id}/threads`` lists replies too (UNVERIFIED; off).
         self.threads_edge_includes_replies = False
-        self._threads: dict[str, _Thread] = {}
         self._deletes: dict[str, Window] = {}
-
-    # --- control ------------------------------------------------------------------------------
-
-    def statuses(self, user_id: str | None = None) -> list[GraphPost]:
-        """Every published post and reply (also deleted ones), oldest first."""
-        with self._lock:
-            return [
-                self._snapshot(t) for t in self._threads.values() if user_id in (None, t.owner.id)
-            ]
-
-    def set_engagement(self, post_id: str, **figures: int) -> None:
-        """Set ``views``, ``likes``, ``replies``, ``reposts``, ``quotes``, ``shares``."""
-        unknown = set(figures) - set(FIGURES)
-        if unknown:
-            raise ValueError(f"unknown figure(s): {', '.join(sorted(unknown))}")
-        with self._lock:
-            thread = self._threads.get(post_id)
-            if thread is None:
-                raise KeyError(f"no post {post_id}")
-            thread.figures.update(figures)
-
-    # --- routing ------------------------------------------------------------------------------
-
-    def _dispatch(self, call: Call) -> Routed:
-        parts, method = call.parts, call.method
-        user = call.principal
-        if len(parts) == 1:
-            node = user.id if parts[0] == "me" else parts[0]
-            if node in self._principals:
-                if node != user.id or method != "GET":
-                    return Routed(not_found(node, method.lower()))
-                return Routed(self._user_entity(call, user))
-            return Routed(self._node(call, node))
-        if len(parts) != 2:
-            return Routed(unknown_path(parts))
-        node, edge = parts
-        node = user.id if node == "me" else node
-        if node in self._principals:
-            if node != user.id:
-                return Routed(graph_error(403, 10, "(#10) Application does not have permission"))
-            if edge == "threads" and method == "POST":
-                return Routed(self._create_container(call))
-            if edge == "threads" and method == "GET":
-                return Routed(self._list(call, replies=self.threads_edge_includes_replies))
-            if edge == "replies" and method == "GET":
-                return Routed(self._list(call, replies=True, only_replies=True))
-            if edge == "threads_publish" and method == "POST":
-                return self._publish(call)
-            if edge == "threads_publishing_limit" and method == "GET":
-                return Routed(self._publishing_limit(call))
-            if edge == "threads_insights" and method == "GET":
-                return Routed(self._user_insights(call))
-            return Routed(unknown_path(parts))
-        if edge == "insights" and method == "GET":
-            return Routed(self._insights(call, node))
-        return Routed(unknown_path(parts))
-
-    def _node(self, call: Call, node: str) -> HttpResponse:
-        with self._lock:
-            container = self._containers.get(node)
-            thread = self._threads.get(node)
-        if container is not None and call.method == "GET":
-            return self.get_container(call, container)
-        if thread is None or thread.deleted:
-            return not_found(node, call.method.lower())
-        if call.method == "DELETE":
-            return self._delete(call, thread)
-        if call.method != "GET":
-            return not_found(node, call.method.lower())
-        with self._lock:
-            return json_response(200, self._fields(thread, call.fields() or {"id": ""}))
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -221,7 +139,7 @@ class ThreadsSandbox(ContainerSandbox):
         reply_to = call.param("reply_to_id")
         if reply_to:
             with self._lock:
-                parent = self._threads.get(reply_to)
+                parent = self._posts.get(reply_to)
             if parent is None or parent.deleted:
                 return invalid("(#100) The parameter reply_to_id is not a valid post")
         params = {"text": text, "reply_to_id": reply_to}
@@ -250,22 +168,12 @@ class ThreadsSandbox(ContainerSandbox):
         return json_response(200, {"id": container.id})
 
     def _create_carousel(self, call: Call, params: dict[str, Any]) -> HttpResponse:
-        ids = [c.strip() for c in (call.param("children") or "").split(",") if c.strip()]
-        if not 2 <= len(ids) <= self.max_carousel_items:
-            return invalid(
-                f"(#100) A carousel needs 2 to {self.max_carousel_items} children, not {len(ids)}"
-            )
-        with self._lock:
-            children = [self._containers.get(i) for i in ids]
-        if any(
-            c is None or c.owner is not call.principal or not c.is_carousel_item for c in children
-        ):
-            return invalid("(#100) The parameter children has an invalid carousel item id")
-        items = [c for c in children if c is not None]
+        items = self.carousel_items(call)
         media = [m for c in items for m in c.media]
         error = next((c.error for c in items if c.error is not None), None)
+        children = [c.id for c in items]
         container = self.new_container(
-            call.principal, "CAROUSEL", params, media, children=ids, error=error
+            call.principal, "CAROUSEL", params, media, children=children, error=error
         )
         return json_response(200, {"id": container.id})
 
@@ -278,24 +186,7 @@ class ThreadsSandbox(ContainerSandbox):
             call,
             quota=self.publishing_window(call.principal, "replies" if reply else "posts"),
             quota_total=self.reply_quota_total if reply else self.quota_total,
-            materialise=self._materialise,
         )
-
-    def _materialise(self, container: Container) -> str:
-        parent_id = container.params.get("reply_to_id")
-        thread = _Thread(
-            id=self.new_id(17),
-            owner=container.owner,
-            media_type=_TYPES[container.media_type],
-            text=str(container.params.get("text") or ""),
-            media=list(container.media),
-            reply_to=self._threads.get(str(parent_id)) if parent_id else None,
-            shortcode=secrets.token_urlsafe(8)[:11],
-            created_at=self.clock(),
-            container_id=container.id,
-        )
-        self._threads[thread.id] = thread
-        return thread.id
 
     def _publishing_limit(self, call: Call) -> HttpResponse:
         now = self.clock()
@@ -318,7 +209,7 @@ class ThreadsSandbox(ContainerSandbox):
                 return nonexisting_field(name, "ThreadsPublishingLimit")
         return json_response(200, {"data": [entry]})
 
-    def _delete(self, call: Call, thread: _Thread) -> HttpResponse:
+    def _delete(self, call: Call, thread: Published) -> HttpResponse:
         if thread.owner is not call.principal:
             return not_found(thread.id, "delete")
         now = self.clock()
@@ -337,78 +228,43 @@ class ThreadsSandbox(ContainerSandbox):
     def _list(self, call: Call, *, replies: bool, only_replies: bool = False) -> HttpResponse:
         since = time_param(call.param("since"))
         until = time_param(call.param("until"))
-        with self._lock:
-            items = [
-                t
-                for t in self._threads.values()
-                if t.owner is call.principal
-                and not t.deleted
-                and (replies or t.reply_to is None)
+        return self.list_posts(
+            call,
+            lambda t: (
+                (replies or t.reply_to is None)
                 and (not only_replies or t.reply_to is not None)
                 and (since is None or t.created_at >= since)
                 and (until is None or t.created_at <= until)
-            ]
-            items.sort(key=lambda t: (t.created_at, int(t.id)), reverse=True)
-            fields = call.fields() or {"id": ""}
-            data = [self._fields(t, fields) for t in items]
-        return paginate(call, data, self.url)
+            ),
+        )
 
-    def _fields(self, thread: _Thread, fields: dict[str, str]) -> dict[str, Any]:
-        values: dict[str, Any] = {"id": thread.id}
-        for name in fields:
-            if name == "text":
-                if thread.text:
-                    values[name] = thread.text
-            elif name == "timestamp":
-                values[name] = graph_time(thread.created_at)
-            elif name == "permalink":
-                values[name] = self._permalink(thread)
-            elif name == "shortcode":
-                values[name] = thread.shortcode
-            elif name == "media_type":
-                values[name] = thread.media_type
-            elif name == "username":
-                values[name] = thread.owner.name
-            elif name == "is_reply":
-                values[name] = thread.reply_to is not None
-            elif name == "replied_to":
-                if thread.reply_to is not None:
-                    values[name] = {"id": thread.reply_to.id}
-            elif name == "root_post":
-                values[name] = {"id": thread.root.id}
-            elif name == "alt_text":
-                if thread.media_type == "IMAGE" and thread.media[0].alt:
-                    values[name] = thread.media[0].alt
-            elif name == "media_url":
-                if thread.media_type == "IMAGE":
-                    values[name] = thread.media[0].source
-            elif name != "id":
-                raise Answer(nonexisting_field(name, "ThreadsMedia"))
-        return values
+    def _post_fields(self, post: Published) -> dict[str, Any]:
+        return {
+            "is_reply": post.reply_to is not None,
+            "replied_to": None if post.reply_to is None else {"id": post.reply_to.id},
+            "root_post": {"id": post.root.id},
+        }
 
-    def _permalink(self, thread: _Thread) -> str:
+    def _permalink(self, thread: Published) -> str:
         return f"{self.url}/@{thread.owner.name}/post/{thread.shortcode}"
 
     def _insights(self, call: Call, node: str) -> HttpResponse:
-        with self._lock:
-            thread = self._threads.get(node)
-        if thread is None or thread.deleted or thread.owner is not call.principal:
-            return not_found(node)
-        names = [n.strip() for n in (call.param("metric") or "").split(",") if n.strip()]
+        thread = self.own_post(call, node)
+        names = self.metric_names(call)
         if not names or any(n not in MEDIA_METRICS for n in names):
             return invalid(
                 "(#100) metric must be one of the following values: " + ", ".join(MEDIA_METRICS)
             )
         figures = dict(thread.figures)
         real_replies = sum(
-            1 for t in self._threads.values() if t.reply_to is thread and not t.deleted
+            1 for t in self._posts.values() if t.reply_to is thread and not t.deleted
         )
         figures["replies"] = figures.get("replies", 0) + real_replies
         data = [self._insight(name, figures.get(name, 0), thread.id, "lifetime") for name in names]
         return json_response(200, {"data": data})
 
     def _user_insights(self, call: Call) -> HttpResponse:
-        names = [n.strip() for n in (call.param("metric") or "").split(",") if n.strip()]
+        names = self.metric_names(call)
         if names != ["followers_count"]:
             return invalid("(#100) The sandbox answers metric=followers_count only")
         user = call.principal
@@ -433,32 +289,8 @@ class ThreadsSandbox(ContainerSandbox):
         )
         return entry
 
-    def _user_entity(self, call: Call, user: Principal) -> HttpResponse:
-        fields = call.fields() or {"id": ""}
-        values: dict[str, Any] = {"id": user.id}
-        for name in fields:
-            if name in ("username", "name"):
-                values[name] = user.name
-            elif name == "threads_biography":
-                values[name] = ""
-            elif name != "id":
-                return nonexisting_field(name, "ThreadsUser")
-        return json_response(200, values)
-
-    def _snapshot(self, thread: _Thread) -> GraphPost:
-        return GraphPost(
-            id=thread.id,
-            owner_id=thread.owner.id,
-            text=thread.text,
-            kind=thread.media_type,
-            media=tuple(thread.media),
-            reply_to=thread.reply_to.id if thread.reply_to is not None else None,
-            link=None,
-            created_at=moment(thread.created_at),
-            permalink=self._permalink(thread),
-            deleted=thread.deleted,
-            container_id=thread.container_id,
-        )
+    def _user_fields(self, user: Principal) -> dict[str, Any]:
+        return {"threads_biography": ""}
 
     def _log_download_failure(self, reason: str | None) -> None:
         _log.warning(

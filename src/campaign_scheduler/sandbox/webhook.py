@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import SandboxBase
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -381,17 +382,9 @@ def _file(entry: dict[str, Any]) -> SandboxFile:
 
 
 def _delivery_json(delivery: SandboxDelivery) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "endpoint": delivery.endpoint,
-        "delivery_id": delivery.delivery_id,
-        "account": delivery.account,
-        "text": delivery.text,
-        "language": delivery.language,
-        "reply_to": delivery.reply_to,
-        "media": [
-            {"filename": m.filename, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
-            for m in delivery.media
-        ],
-        "received_at": delivery.received_at.isoformat(),
-    }
+    return fields_of(
+        delivery,
+        *("id", "endpoint", "delivery_id", "account", "text", "language", "reply_to"),
+        *("media", "received_at"),
+        media=("filename", "mime_type", "alt", "size"),
+    )

@@ -78,16 +78,17 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
 )
 
 from campaign_scheduler.imagetypes import image_info
+from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import (
     Answer,
     Route,
     SandboxBase,
-    fault_count,
     one_of,
+    only_known,
     optional,
     route,
 )
-from campaign_scheduler.sandbox._oauth_issuer import (
+from campaign_scheduler.sandbox._oauth import (
     OAuthApp,
     OAuthError,
     OAuthServer,
@@ -290,6 +291,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     }
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
+    processing_fault = "fail_media_processing"
+
     def __init__(
         self,
         *,
@@ -323,7 +326,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self._media: dict[str, _Media] = {}
         self._nonces: dict[tuple[str, str, str], float] = {}
         self._windows: dict[tuple[str, str, int], int] = {}  # (family, user, window) -> used
-        self._media_failures = 0
         self._sequence = itertools.count()
         self._last_id = 0
         self._user_ids = itertools.count(1_450_000_000_000_000_001)
@@ -408,9 +410,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             "url_link_clicks",
             "user_profile_clicks",
         }
-        unknown = set(metrics) - known
-        if unknown:
-            raise ValueError(f"unknown metric(s): {', '.join(sorted(unknown))}")
+        only_known("metric", metrics, known)
         with self._lock:
             tweet = self._tweets.get(tweet_id)
             if tweet is None:
@@ -430,8 +430,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     def fail_media_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads end in processing state ``failed``."""
-        with self._lock:
-            self._media_failures += count
+        self._fail_processing(count)
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -607,20 +606,16 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 "Requests with bodies must have content-type of application/json.",
                 kind=_PROBLEMS + "invalid-request",
             ), None
-        with self._lock:
-            error, after = self._begin_create(
-                _failure, lambda limit: self._too_many(user, limit[0], daily=limit[1])
-            )
-            if error is not None:
-                return error, None
-            return self._create(request, user), after
+        return self._create_unless_faulted(
+            _failure,
+            lambda limit: self._too_many(user, limit[0], daily=limit[1]),
+            lambda: self._create(request, user),
+        )
 
     def _create(self, request: HttpRequest, user: _User) -> HttpResponse:
         try:
-            body = request.json()
-            if not isinstance(body, dict):
-                raise TypeError
-        except (TypeError, ValueError, UnicodeDecodeError):
+            body = request.json_object()
+        except (TypeError, ValueError):
             return _invalid("body", "The request body is not a JSON object.")
         text = body.get("text", "")
         media_spec = body.get("media") or {}
@@ -879,9 +874,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         now = self.clock()
         width, height = (image.width, image.height) if image else (0, 0)
         with self._lock:
-            fails = self._media_failures > 0
-            if fails:
-                self._media_failures -= 1
+            fails = self._processing_fails()
             polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(now),
@@ -1070,9 +1063,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             float(spec.get("reset_in", 60.0)),
             daily=bool(spec.get("daily", False)),
         )
-
-    def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
-        return {"fail_media_processing": lambda v: self.fail_media_processing(fault_count(v))}
 
     # --- the API (every handler gets the authenticated user after the request) ----------------
 
@@ -1267,15 +1257,11 @@ def _snapshot(tweet: _Tweet) -> SandboxTweet:
 
 
 def _tweet_summary(tweet: SandboxTweet) -> dict[str, Any]:
-    return {
-        "id": tweet.id,
-        "username": tweet.username,
-        "text": tweet.text,
-        "media": [{"id": m.id, "alt": m.alt, "mime_type": m.mime_type} for m in tweet.media],
-        "in_reply_to": tweet.in_reply_to,
-        "created_at": tweet.created_at.isoformat(),
-        "deleted": tweet.deleted,
-    }
+    return fields_of(
+        tweet,
+        *("id", "username", "text", "media", "in_reply_to", "created_at", "deleted"),
+        media=("id", "alt", "mime_type"),
+    )
 
 
 def _failure(status: int) -> HttpResponse:
