@@ -38,6 +38,10 @@ class FakeNetwork:
     def texts(self) -> list[str]:
         return [post.text for _, post in self.posts]
 
+    def comments(self) -> list[tuple[str, str]]:
+        """(id of the post commented on, comment text) of every comment created."""
+        return [(post.comment_on, post.text) for _, post in self.posts if post.comment_on]
+
 
 class ScriptedChannel(Channel):
     """Answers each publish call as the script says: "ok", an exception to raise before
@@ -80,7 +84,8 @@ class ScriptedChannel(Channel):
         if self.lookup_errors:
             raise self.lookup_errors.pop(0)
         for remote_id, existing in self.network.posts:
-            if existing.text == post.text:
+            # (a comment is looked for among the comments of its post only)
+            if existing.text == post.text and existing.comment_on == post.comment_on:
                 return self.network.receipt(remote_id)
         return None
 
@@ -109,6 +114,13 @@ class LookupChannel(ScriptedChannel):
 
 class BlindChannel(ScriptedChannel):
     """Neither deduplication nor lookup (a webhook, say)."""
+
+
+class CommentingChannel(LookupChannel):
+    """No idempotency key, posts and their comments can be listed, and a post can be followed
+    by a first comment (as on Facebook, Instagram and LinkedIn)."""
+
+    comment_rule: ClassVar[TextRule | None] = TextRule(UNIT_GRAPHEMES, count_graphemes, 500)
 
 
 @dataclass

@@ -37,6 +37,7 @@ def facts(
     key_age: timedelta | None,
     exhausted: bool,
     deadline_in: timedelta = timedelta(hours=1),
+    comment: bool = False,
 ) -> Facts:
     return Facts(
         now=NOW,
@@ -46,11 +47,14 @@ def facts(
         parts_out=parts_out,
         parts_total=3,
         key_first_used=None if key_age is None else NOW - key_age,
+        comment=comment,
     )
 
 
-CASES = list(
-    itertools.product(
+Case = tuple[Event, Abilities, bool, int, bool, timedelta | None, bool, bool]
+CASES: list[Case] = [
+    case
+    for case in itertools.product(
         Event,
         ABILITIES,
         [False, True],  # maybe_out
@@ -58,14 +62,21 @@ CASES = list(
         [False, True],  # past the deadline
         [None, timedelta(minutes=1), timedelta(hours=2)],  # key never used / fresh / forgotten
         [False, True],  # attempts exhausted
+        [False, True],  # the current part is the first comment (so the post is out)
     )
-)
+    if not (case[7] and case[3] == 0)
+]
 
 
-def run(case: tuple[Event, Abilities, bool, int, bool, timedelta | None, bool]) -> Action:
-    event, abilities, maybe_out, parts_out, late, key_age, exhausted = case
+def run(case: Case) -> Action:
+    event, abilities, maybe_out, parts_out, late, key_age, exhausted, comment = case
     state = facts(
-        maybe_out=maybe_out, parts_out=parts_out, late=late, key_age=key_age, exhausted=exhausted
+        maybe_out=maybe_out,
+        parts_out=parts_out,
+        late=late,
+        key_age=key_age,
+        exhausted=exhausted,
+        comment=comment,
     )
     return decide(
         state,
@@ -83,8 +94,8 @@ def test_every_decision_keeps_the_protocols_promises() -> None:
         check_promises(case)
 
 
-def check_promises(case: tuple[Event, Abilities, bool, int, bool, timedelta | None, bool]) -> None:
-    event, abilities, maybe_out, parts_out, late, key_age, _exhausted = case
+def check_promises(case: Case) -> None:
+    event, abilities, maybe_out, parts_out, late, key_age, _exhausted, comment = case
     action = run(case)
     started = parts_out > 0
     # The post may be out if the record says so, or if this very call lost its answer.
@@ -114,6 +125,11 @@ def check_promises(case: tuple[Event, Abilities, bool, int, bool, timedelta | No
         assert event is Event.AUTH
     if event is Event.AUTH:
         assert action.do is Do.HOLD
+    if action.do is Do.SKIP_COMMENT:  # the comment is given up only when it certainly is not out
+        assert comment and started and not may_exist
+        assert event in (Event.REJECTED, Event.UNAVAILABLE) and action.reason
+    if comment:  # the post is out: never failed or expired for its comment
+        assert action.do not in (Do.FAIL, Do.EXPIRE)
 
 
 def test_the_cases_cover_every_action() -> None:
@@ -155,3 +171,30 @@ def test_a_retry_that_would_be_late_expires_only_when_nothing_is_out() -> None:
     assert decide(state, Event.UNAVAILABLE, ABILITIES[0], policy=POLICY).do is Do.EXPIRE
     maybe = Facts(**{**state.__dict__, "maybe_out": True})
     assert decide(maybe, Event.UNAVAILABLE, ABILITIES[0], policy=POLICY).do is Do.WAIT
+
+
+def test_a_refused_first_comment_is_given_up_and_the_post_stays_published() -> None:
+    state = facts(
+        maybe_out=False, parts_out=1, late=True, key_age=None, exhausted=False, comment=True
+    )
+    action = decide(state, Event.REJECTED, ABILITIES[2], policy=POLICY, error="spam filter")
+    assert (action.do, action.reason) == (Do.SKIP_COMMENT, "first comment refused: spam filter")
+    # A thread part (not a comment) refused after part 1 still goes to a person.
+    thread = Facts(**{**state.__dict__, "comment": False})
+    assert decide(thread, Event.REJECTED, ABILITIES[2], policy=POLICY).do is Do.ASK
+
+
+def test_a_first_comment_whose_answer_was_lost_is_looked_up_among_the_posts_comments() -> None:
+    state = facts(
+        maybe_out=True,
+        parts_out=1,
+        late=True,
+        key_age=timedelta(minutes=1),
+        exhausted=False,
+        comment=True,
+    )
+    assert decide(state, Event.CLAIMED, ABILITIES[2], policy=POLICY).do is Do.LOOK_UP
+    # ... and when that lookup cannot be made, it is never given up: a person decides.
+    exhausted = Facts(**{**state.__dict__, "attempt": POLICY.max_attempts})
+    failed = decide(exhausted, Event.LOOKUP_FAILED, ABILITIES[2], policy=POLICY)
+    assert failed.do is Do.ASK

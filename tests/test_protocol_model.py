@@ -9,7 +9,9 @@ After every step the record must agree with the network:
 * at most one remote post per idempotency key (per thread part) of a delivery;
 * published => the post exists with the recorded id; expired/failed/cancelled => nothing out;
 * a waiting delivery with something out knows it (``maybe_out`` or parts on record);
-* nothing was first sent after its deadline; every ``unknown`` has a reason.
+* nothing was first sent after its deadline; every ``unknown`` has a reason;
+* a post with a first comment (``03-kommentar``): once published, its comment is on the
+  network and on record, or certainly not out and its failure on record.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaign_scheduler.channels.base import OutboundPost, Receipt
 from campaign_scheduler.config import load_settings
@@ -47,7 +49,7 @@ from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.publishing.publisher import Publisher
 from campaign_scheduler.rules import check
 from campaign_scheduler.store.changes import cancel, reschedule, resolve
-from campaign_scheduler.store.engine import open_store
+from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import DeliveryRecord, PostRecord
 from campaign_scheduler.timeutil import deadline
 from conftest import CAMPAIGN_TOML, CONFIG_TOML, Workspace, draft_text
@@ -58,6 +60,22 @@ LEASE = timedelta(minutes=10)
 GRACE = timedelta(hours=2)
 WORKERS = ("w1", "w2", "w3")
 PATIENCE = 30.0
+COMMENTED = "soest/03-kommentar"
+COMMENT = "#Soest #Klimaschutz"
+
+
+def give_a_first_comment(store: Store) -> None:
+    """The model's network is Mastodon-like; its third post gets a first comment on record, as
+    ``load`` gives one on a network that takes comments."""
+    with store.session(write=True) as session:
+        post_id = select(PostRecord.id).where(PostRecord.key == COMMENTED).scalar_subquery()
+        session.execute(
+            update(DeliveryRecord)
+            .where(DeliveryRecord.post_id == post_id)
+            .values(first_comment=COMMENT)
+            .execution_options(synchronize_session=False)
+        )
+
 
 # Moderate by default so that the suite stays fast; CI may raise it with a profile.
 settings.register_profile(
@@ -196,6 +214,7 @@ class ProtocolModel(RuleBasedStateMachine):
         self.store = open_store(type(self).database(self.root))
         if not self.preloaded:
             self._load()
+            give_a_first_comment(self.store)
         self.workers = {name: self._worker(name) for name in WORKERS}
         self.busy: str | None = None
 
@@ -361,6 +380,15 @@ class ProtocolModel(RuleBasedStateMachine):
                 if first:
                     last = deadline(delivery.due_at, delivery.not_after, GRACE)
                     assert first[0].created_at <= last, f"{post_key}: first sent after deadline"
+                if delivery.first_comment is not None:
+                    comments = by_key.get(f"{delivery.idempotency_key}.2", [])
+                    recorded = [p for p in delivery.parts or [] if p.get("kind") == "comment"]
+                    if recorded:
+                        assert [c.remote_id for c in comments] == [recorded[0]["id"]], where
+                    if delivery.state == "published" and delivery.comment_error is None:
+                        assert recorded, f"{where}, but its comment is not on record"
+                    if delivery.comment_error is not None:
+                        assert not comments, f"{where}: comment given up, but it is out"
 
 
 @pytest.fixture(scope="module")
@@ -376,6 +404,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "posts" / "soest" / "02-lang.md").write_text(
         draft_text(LONG_TEXT, channels=("mastodon",), extra="split = true\n"), encoding="utf-8"
     )
+    (root / "posts" / "soest" / "03-kommentar.md").write_text(
+        draft_text("Soest sucht Ideen fürs Klima. #5malklug", channels=("mastodon",)),
+        encoding="utf-8",
+    )
     from campaign_scheduler.store.sync import load_campaign_into
 
     store = open_store(f"sqlite:///{root / 'campaign.db'}")
@@ -383,6 +415,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = check(config)
     assert result.campaign is not None
     load_campaign_into(store, result.campaign, result.drafts, result.deliveries, config, actor="a")
+    give_a_first_comment(store)
     store.dispose()
     return root
 

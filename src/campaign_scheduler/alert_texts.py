@@ -69,6 +69,13 @@ CONDITIONS: dict[str, LocalizedPair] = {
             "load' or 'campaign queue' again."
         ),
     ),
+    "comment_failed": LocalizedPair(
+        N_("{post} on {account} is out ({url}), but its first comment is not: {reason}"),
+        N_(
+            "Add the comment by hand under the post (its text is in 'campaign history "
+            "--post {post}') or change it; the post itself stays as it is."
+        ),
+    ),
     "delivery_expired": LocalizedPair(
         N_("{post} on {account} did not go out and its deadline has passed: {reason}"),
         N_(

@@ -140,6 +140,30 @@ def problem_deliveries(
 
 
 @register_detector
+def failed_comments(session: Session, now: datetime, since: datetime | None) -> Iterable[Condition]:
+    """Published posts whose first comment is missing (refused, or given up): the hashtags
+    or the link a person meant to add are not there."""
+    for delivery, key, account, campaign in _delivery_rows(
+        session, [DeliveryState.PUBLISHED.value]
+    ):
+        assert isinstance(delivery, DeliveryRecord) and isinstance(campaign, CampaignRecord)
+        if delivery.comment_error is None or (since is not None and delivery.updated_at <= since):
+            continue
+        yield Condition(
+            kind="comment_failed",
+            key=f"comment:{delivery.id}:{delivery.attempts}",
+            campaign=campaign.slug,
+            language=campaign.language,
+            facts={
+                "post": str(key),
+                "account": str(account),
+                "url": delivery.remote_url or "–",
+                "reason": delivery.comment_error,
+            },
+        )
+
+
+@register_detector
 def held_accounts(session: Session, now: datetime, since: datetime | None) -> Iterable[Condition]:
     """Accounts held because the network refused their credentials (publish or metrics)."""
     rows = session.execute(

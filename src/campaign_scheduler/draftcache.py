@@ -38,7 +38,7 @@ from campaign_scheduler.tomlsource import TomlDocument
 
 CACHE_FILE = Path(".cache") / "drafts.json"
 #: Bumped whenever the layout of an entry changes.
-FORMAT = 2
+FORMAT = 3
 
 Stamp = list[int]
 
@@ -205,6 +205,7 @@ class DraftCache:
                 media=tuple(m for m, _ in media),
                 variants=dict(raw["variants"]),
                 split=raw["split"],
+                first_comment=raw["first_comment"],
             )
         except (MediaRefusedError, KeyError, TypeError, ValueError, IndexError):
             return None
@@ -282,6 +283,7 @@ def _draft_entry(draft: Draft) -> dict[str, Any]:
         ],
         "variants": draft.variants,
         "split": draft.split,
+        "first_comment": draft.first_comment,
         "hashes": draft.channel_hashes,
         "post_hash": draft.content_hash,
     }

@@ -31,7 +31,17 @@ if TYPE_CHECKING:
 
 FRONT_MATTER_FENCE = "+++"
 DRAFT_SUFFIX = ".md"
-DRAFT_KEYS = ("at", "channels", "accounts", "not_after", "language", "media", "variants", "split")
+DRAFT_KEYS = (
+    "at",
+    "channels",
+    "accounts",
+    "not_after",
+    "language",
+    "media",
+    "variants",
+    "split",
+    "first_comment",
+)
 MEDIA_KEYS = ("path", "alt")
 VARIANT_KEYS = ("text",)
 
@@ -69,6 +79,12 @@ class Draft:
     media: tuple[Media, ...]
     variants: dict[str, str] = field(default_factory=dict)
     split: bool = False
+    #: The comment that follows the post where the network has comments (Instagram, Facebook,
+    #: LinkedIn): hashtags or the link, out of the caption.
+    first_comment: str | None = None
+
+    def comment_line(self) -> int:
+        return self.doc.line_of("first_comment")
 
     def text_for(self, channel: str) -> str:
         return self.variants.get(channel, self.body)
@@ -90,12 +106,25 @@ class Draft:
         """The content hash of a delivery on each of the draft's channels."""
         from campaign_scheduler.planning import delivery_hash
 
-        by_text: dict[str, str] = {}
+        by_content: dict[tuple[str, str | None], str] = {}
+        hashes: dict[str, str] = {}
         for channel in self.channels:
-            text = self.text_for(channel)
-            if text not in by_text:
-                by_text[text] = delivery_hash(self, text, self.media_digests)
-        return {channel: by_text[self.text_for(channel)] for channel in self.channels}
+            content = (self.text_for(channel), self.comment_for(channel))
+            if content not in by_content:
+                by_content[content] = delivery_hash(
+                    self, content[0], self.media_digests, content[1]
+                )
+            hashes[channel] = by_content[content]
+        return hashes
+
+    def comment_for(self, channel: str) -> str | None:
+        """The first comment on ``channel``: only networks that take comments get it (``check``
+        warns about the others, or refuses when none of the draft's networks takes it)."""
+        if not self.first_comment:
+            return None
+        from campaign_scheduler.channels.catalog import takes_comments
+
+        return self.first_comment if takes_comments(channel) else None
 
     def text_line(self, channel: str) -> int:
         if channel in self.variants:
@@ -283,6 +312,12 @@ def parse_draft(
     default_language = campaign.language if campaign else "de"
     language = reader.string(data, (), "language", default=default_language) or default_language
     split = reader.boolean(data, (), "split", False)
+    first_comment = reader.string(data, (), "first_comment")
+    if first_comment is not None and not first_comment.strip():
+        reader.error(
+            "'first_comment' is empty: write the comment or leave the key out", "first_comment"
+        )
+    first_comment = (first_comment or "").strip() or None
 
     media: list[Media] = []
     raw_media = data.get("media", [])
@@ -339,6 +374,7 @@ def parse_draft(
         media=tuple(media),
         variants=variants,
         split=split,
+        first_comment=first_comment,
     )
 
 

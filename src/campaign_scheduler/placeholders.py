@@ -292,7 +292,12 @@ def render_draft(draft: Draft, campaign: Campaign, problems: list[Problem]) -> D
 
     On an error the draft keeps the text as written (and ``check`` fails on the problem).
     """
-    texts = [draft.body, *draft.variants.values(), *(m.alt or "" for m in draft.media)]
+    texts = [
+        draft.body,
+        *draft.variants.values(),
+        *(m.alt or "" for m in draft.media),
+        draft.first_comment or "",
+    ]
     if not any(uses_placeholders(t) for t in texts):
         return draft
     sender = campaign.sender(draft.sender)
@@ -336,6 +341,11 @@ def render_draft(draft: Draft, campaign: Campaign, problems: list[Problem]) -> D
             else media
             for index, media in enumerate(draft.media)
         ),
+        "first_comment": rendered(
+            draft.first_comment, draft.path, draft.comment_line(), spans_lines=False
+        )
+        if draft.first_comment
+        else None,
     }
     if failed:
         return draft

@@ -25,6 +25,8 @@ class IntendedDelivery:
     account: Account
     text: str
     content_hash: str
+    #: The rendered first comment, on channels that take one (else None).
+    first_comment: str | None = None
 
     @property
     def channel(self) -> str:
@@ -52,7 +54,9 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
-def delivery_hash(draft: Draft, text: str, media: list[list[str | None]]) -> str:
+def delivery_hash(
+    draft: Draft, text: str, media: list[list[str | None]], comment: str | None = None
+) -> str:
     return _digest(
         {
             "text": text,
@@ -62,6 +66,7 @@ def delivery_hash(draft: Draft, text: str, media: list[list[str | None]]) -> str
             "media": media,
             # Only when set, so that hashes of existing deliveries stay as they were.
             **({"split": True} if draft.split else {}),
+            **({"first_comment": comment} if comment else {}),
         }
     )
 
@@ -79,6 +84,7 @@ def post_hash(draft: Draft, media: list[list[str | None]]) -> str:
             "not_after": draft.not_after.isoformat() if draft.not_after else None,
             "media": media,
             "split": draft.split,
+            **({"first_comment": draft.first_comment} if draft.first_comment else {}),
         }
     )
 
@@ -90,6 +96,12 @@ def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[Int
         for account in accounts_for(draft, settings):
             channel = account.channel
             result.append(
-                IntendedDelivery(draft, account, draft.text_for(channel), hashes[channel])
+                IntendedDelivery(
+                    draft,
+                    account,
+                    draft.text_for(channel),
+                    hashes[channel],
+                    draft.comment_for(channel),
+                )
             )
     return result

@@ -16,6 +16,10 @@ from typing import Any
 
 from campaign_scheduler.uilang import N_, tr, trn
 
+#: How the report's query words a published post whose first comment is missing (the network's
+#: refusal follows); :meth:`Reason.from_record` gives it its key back.
+COMMENT_MISSING = "published without its first comment: "
+
 #: key -> (the record's English wording, the readers' wording as msgid). ``{why}`` is a nested
 #: reason; ``{grace}`` a duration in seconds.
 WORDINGS: dict[str, tuple[str, str]] = {
@@ -47,6 +51,10 @@ WORDINGS: dict[str, tuple[str, str]] = {
         N_("the draft no longer names this account"),
     ),
     "held": ("held: the account needs attention", N_("held: the account needs checking")),
+    "comment_missing": (
+        COMMENT_MISSING + "{error}",
+        N_("published without its first comment: {error}"),
+    ),
     "said_not_published_expired": (
         "not published (said {actor}) and its deadline has passed",
         N_("not published (said {actor}) and its deadline has passed"),
@@ -92,6 +100,13 @@ class Reason:
                 return None
             values[name] = nested if nested is not None else value
         return cls(str(data["key"]), values)
+
+    @classmethod
+    def from_record(cls, text: str) -> Reason | None:
+        """The key of a reason that exists only as worded by a query (the missing comment)."""
+        if text.startswith(COMMENT_MISSING):
+            return cls("comment_missing", {"error": text[len(COMMENT_MISSING) :]})
+        return None
 
     def _filled(self, lang: str | None) -> dict[str, Any]:
         filled: dict[str, Any] = {}

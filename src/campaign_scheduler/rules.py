@@ -246,11 +246,17 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
                 Severity.WARNING,
             )
 
+    if draft.first_comment is not None:
+        problems.extend(_comment_problems(draft, classes))
+
     # Hashtag.
     hashtag = campaign.hashtag
     if campaign.rules.require_hashtag and hashtag:
         for channel in draft.channels or ("",):
             text = draft.text_for(channel)
+            cls = classes.get(channel)
+            if draft.first_comment and cls is not None and cls.comment_rule is not None:
+                text = f"{text}\n{draft.first_comment}"  # the hashtag may be in the comment
             if text and not _mentions_hashtag(text, hashtag):
                 where = f" (variant for {channel})" if channel in draft.variants else ""
                 error(f"the text{where} lacks the hashtag {hashtag}", draft.text_line(channel))
@@ -288,6 +294,68 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
                 )
                 error(f"{issue.message()}{where}{hint}", draft.text_line(channel))
     return problems
+
+
+def _comment_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Problem]:
+    """``first_comment``: refused when none of the draft's channels takes one, a warning for the
+    channels without comments when others take it, and counted per network that takes it."""
+    from campaign_scheduler.uilang import tr
+
+    comment = draft.first_comment or ""
+    line = draft.comment_line()
+    takers = [c for c, cls in classes.items() if cls.comment_rule is not None]
+    others = [c for c, cls in classes.items() if cls.comment_rule is None]
+    problems: list[Problem] = []
+    if not takers and others:
+        able = sorted(
+            name for name in installed_names() if (cls := _installed(name)) and cls.comment_rule
+        )
+        problems.append(
+            Problem(
+                draft.path,
+                line,
+                tr(
+                    "first_comment: {channels} cannot comment on its own posts; only {able} "
+                    "take a first comment (remove the key, or put the hashtags or the link "
+                    "into the text)",
+                    channels=", ".join(others),
+                    able=", ".join(able),
+                ),
+            )
+        )
+    elif others:
+        problems.append(
+            Problem(
+                draft.path,
+                line,
+                tr(
+                    "first_comment goes out on {takers} only: {channels} cannot comment on its "
+                    "own posts, the post goes out there without it",
+                    takers=", ".join(takers),
+                    channels=", ".join(others),
+                ),
+                Severity.WARNING,
+            )
+        )
+    for channel in takers:
+        rule = classes[channel].comment_rule
+        assert rule is not None
+        for issue in rule.issues(channel, comment):
+            problems.append(
+                Problem(
+                    draft.path,
+                    line,
+                    tr("first_comment: {problem}", problem=issue.message()),
+                )
+            )
+    return problems
+
+
+def _installed(name: str) -> type[Channel] | None:
+    try:
+        return channel_of(name)
+    except ChannelPluginError:
+        return None
 
 
 def _check_gaps(deliveries: list[IntendedDelivery], campaign: Campaign) -> list[Problem]:

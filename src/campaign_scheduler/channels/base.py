@@ -87,6 +87,9 @@ class OutboundPost:
     media: tuple[MediaFile, ...] = ()
     reply_to: str | None = None  # remote id of the post this one continues (threads)
     link_card: LinkPreview | None = None  # shown by networks that take one, for posts without media
+    #: Remote id of the post this is the first comment of (networks with a ``comment_rule``):
+    #: ``publish`` comments on that post, ``look_up`` searches that post's comments.
+    comment_on: str | None = None
     #: Call before every write to the network that is part of publishing this post (a media
     #: upload, a container, the post itself). It raises when this worker may no longer write
     #: (its lease was taken over); adapters let that exception pass and stop.
@@ -152,6 +155,9 @@ class Channel(ABC):
     spec: ClassVar[ChannelSpec] = ChannelSpec()
     #: How the network counts a post's text, and its limits.
     text_rule: ClassVar[TextRule] = NO_LIMIT
+    #: How the network counts a first comment (``first_comment`` of a draft) and how much it
+    #: takes; ``None`` when the channel cannot comment on its own posts.
+    comment_rule: ClassVar[TextRule | None] = None
     #: How long the network remembers an idempotency key and returns the original post for it
     #: instead of creating a second one; ``None`` when the network has no such guarantee.
     idempotency_window: ClassVar[timedelta | None] = None

@@ -86,6 +86,18 @@ def channel_of(name: str) -> type[Channel] | None:
     return channel_class(name)
 
 
+def takes_comments(name: str) -> bool:
+    """Whether channel ``name`` can follow a post with a first comment (a ``comment_rule``);
+    False for a channel that is not installed or whose plugin is broken."""
+    from campaign_scheduler.channels.registry import ChannelPluginError
+
+    try:
+        cls = channel_of(name)
+    except ChannelPluginError:
+        return False
+    return cls is not None and cls.comment_rule is not None
+
+
 def spec_of(name: str) -> ChannelSpec | None:
     """The spec of the installed channel ``name``; ``None`` when there is none."""
     cls = channel_of(name)

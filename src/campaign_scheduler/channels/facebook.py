@@ -16,7 +16,8 @@ What is sent:
   ``POST /{page-id}/feed`` with ``attached_media``;
 * a reply (``post.reply_to``): Pages have no threads, so a continuation is a comment of the
   Page on its own post, ``POST /{post-id}/comments`` (``attachment_id`` of an unpublished
-  photo when it has an image).
+  photo when it has an image);
+* a draft's first comment (``post.comment_on``) is the same call on the post, text only.
 
 The answer's id is ``{page-id}_{post-id}``; the permalink and creation time are read from the
 post afterwards. Error codes map as in :mod:`campaign_scheduler.channels._graph`.
@@ -100,6 +101,10 @@ class FacebookChannel(Channel):
     )
     api: GraphApi
     can_look_up: ClassVar[bool] = True
+    #: A comment's ``message``: 8000 characters (UNVERIFIED; the limit the web form enforces).
+    comment_rule: ClassVar[TextRule | None] = TextRule(
+        UNIT_UTF16, count_utf16_units, 8000, subject="comment"
+    )
 
     @property
     def page_id(self) -> str:
@@ -126,8 +131,9 @@ class FacebookChannel(Channel):
         problems = self.validate(post)
         if problems:
             raise errors.RejectedError(f"facebook: {self.account.name}: " + "; ".join(problems))
-        if post.reply_to is not None:
-            return self._comment(post, post.reply_to)
+        parent = post.comment_on or post.reply_to
+        if parent is not None:
+            return self._comment(post, parent)
         page = self.page_id
         if not post.media:
             data: dict[str, Any] = {"message": post.text}
@@ -164,8 +170,9 @@ class FacebookChannel(Channel):
         oldest = since - LOOK_UP_MARGIN
         page = self.page_id
         params: dict[str, Any] = {"fields": _POST_FIELDS, "limit": PAGE_SIZE}
-        if post.reply_to is not None:
-            path = f"{post.reply_to}/comments"
+        parent = post.comment_on or post.reply_to
+        if parent is not None:
+            path = f"{parent}/comments"
             params.update(order="reverse_chronological", filter="stream")
         else:
             path = f"{page}/feed"

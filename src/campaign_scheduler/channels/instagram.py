@@ -27,6 +27,12 @@ back to ``since`` and takes the oldest post whose caption equals the text.
 
 Instagram feed posts have no reply chains (follow-ups would be comments without images), so a
 post with ``reply_to`` is refused.
+
+A draft's first comment (``post.comment_on``: the media id) is ``POST /{ig-media-id}/comments``
+with ``message`` (``instagram_manage_comments``), answering the comment's ``id``; comments have
+no permalink. After a lost answer :meth:`InstagramChannel.look_up` reads the media's comments
+(``GET /{ig-media-id}/comments?fields=id,text,timestamp,from``) and takes the oldest one of the
+account since ``since`` with the comment's text.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ from campaign_scheduler.channels.text import (
     count_hashtags,
     count_utf16_units,
 )
-from campaign_scheduler.errors import RejectedError, UnavailableError
+from campaign_scheduler.errors import OutcomeUnknownError, RejectedError, UnavailableError
 
 MAX_IMAGES = 10
 #: Media insights read by :meth:`InstagramChannel.fetch_metrics` (channels.md §6; ``views``
@@ -97,6 +103,14 @@ class InstagramChannel(ContainerChannel):
         subject="caption",
         also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
     )
+    #: A comment takes 2200 characters and 30 hashtags, as a caption (UNVERIFIED).
+    comment_rule: ClassVar[TextRule | None] = TextRule(
+        UNIT_UTF16,
+        count_utf16_units,
+        2200,
+        subject="comment",
+        also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
+    )
     can_look_up: ClassVar[bool] = True
     api_class: ClassVar[type[ApiClient] | None] = GraphApi
     connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:InstagramFlow"
@@ -124,6 +138,8 @@ class InstagramChannel(ContainerChannel):
         return problems
 
     def publish(self, post: OutboundPost) -> Receipt:
+        if post.comment_on is not None:
+            return self._comment(post, post.comment_on)
         problems = self.validate(post)
         if problems:
             raise RejectedError(f"instagram: {self.account.name}: " + "; ".join(problems))
@@ -168,6 +184,8 @@ class InstagramChannel(ContainerChannel):
         if since.tzinfo is None:
             raise ValueError("since must be an aware datetime")
         oldest = since - LOOK_UP_MARGIN
+        if post.comment_on is not None:
+            return self._look_up_comment(post, post.comment_on, oldest)
         items = self.api.pages(
             f"{self.user_id}/media",
             {"fields": "id,caption,timestamp,permalink", "limit": PAGE_SIZE},
@@ -175,6 +193,51 @@ class InstagramChannel(ContainerChannel):
         )
         found = find_oldest_match(
             items, text=post.text, text_field="caption", time_field="timestamp", oldest=oldest
+        )
+        if found is None:
+            return None
+        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
+
+    def _comment(self, post: OutboundPost, media_id: str) -> Receipt:
+        """The account's comment under its own post (the draft's first comment)."""
+        answer = self.api.post(f"{media_id}/comments", {"message": post.text}, creates=True)
+        comment_id = answer.get("id")
+        if not isinstance(comment_id, str) or not comment_id:
+            raise OutcomeUnknownError(
+                f"instagram: {self.account.name}: the answer to the comment names no id",
+                hint="the lookup after a lost answer reads the post's comments",
+            )
+        self.api.log.info("commented %s on %s", comment_id, media_id)
+        return Receipt(comment_id, None, self.clock())
+
+    def _look_up_comment(
+        self, post: OutboundPost, media_id: str, oldest: datetime
+    ) -> Receipt | None:
+        """The oldest comment of this account under ``media_id`` since ``oldest`` with the
+        comment's text. The order of the edge is not documented: every page is read (a
+        fresh post has few comments) and sorted newest first."""
+        items = sorted(
+            self.api.pages(
+                f"{media_id}/comments",
+                {"fields": "id,text,timestamp,from", "limit": PAGE_SIZE},
+                max_pages=LOOK_UP_MAX_PAGES,
+            ),
+            key=lambda item: str(item.get("timestamp", "")),
+            reverse=True,
+        )
+        user = self.user_id
+
+        def own(item: dict[str, Any]) -> bool:
+            author = item.get("from")
+            return not isinstance(author, dict) or str(author.get("id", user)) == user
+
+        found = find_oldest_match(
+            iter(items),
+            text=post.text,
+            text_field="text",
+            time_field="timestamp",
+            oldest=oldest,
+            accept=own,
         )
         if found is None:
             return None

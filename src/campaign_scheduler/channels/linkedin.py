@@ -207,6 +207,10 @@ class LinkedInChannel(Channel):
     api: LinkedInApi
     idempotency_window: ClassVar[timedelta | None] = None
     can_look_up: ClassVar[bool] = True
+    #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
+    comment_rule: ClassVar[TextRule | None] = TextRule(
+        UNIT_UTF16, count_utf16_units, 1250, subject="comment"
+    )
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -235,6 +239,8 @@ class LinkedInChannel(Channel):
         return problems
 
     def publish(self, post: OutboundPost) -> Receipt:
+        if post.comment_on is not None:
+            return self._comment(post, post.comment_on)
         if post.reply_to is not None:
             raise errors.RejectedError(NO_REPLIES)
         organization = self._organization()
@@ -289,6 +295,8 @@ class LinkedInChannel(Channel):
         if since.tzinfo is None:
             raise ValueError("since must be an aware datetime")
         oldest = since - LOOK_UP_MARGIN
+        if post.comment_on is not None:
+            return self._look_up_comment(post, post.comment_on, oldest)
         found: Receipt | None = None
         for element in self._page_posts(oldest):
             created = _millis(element.get("createdAt"))
@@ -545,6 +553,64 @@ class LinkedInChannel(Channel):
             f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} posts since {_when(oldest)}", "page"
         )
 
+    def _comment(self, post: OutboundPost, urn: str) -> Receipt:
+        """The page's comment under its own post (the draft's first comment), through the
+        Comments API: ``POST /rest/socialActions/{urn}/comments``."""
+        body = {"actor": self._organization(), "object": urn, "message": {"text": post.text}}
+        response = self.api.rest(
+            "POST",
+            f"/rest/socialActions/{quote(urn, safe='')}/comments",
+            "CREATE",
+            json=body,
+            creates=True,
+        )
+        answer = json_or_none(response)
+        answer = answer if isinstance(answer, dict) else {}
+        comment = answer.get("commentUrn") or unquote(response.headers.get("x-restli-id", ""))
+        if not isinstance(comment, str) or not comment.startswith("urn:li:comment:"):
+            raise errors.OutcomeUnknownError(
+                f"linkedin: {self.account.name}: the comment was created but LinkedIn named "
+                "no comment URN",
+                hint="the publisher will look it up among the post's comments",
+            )
+        _log.info("commented %s on %s", comment, self.account.name)
+        return Receipt(comment, _comment_url(urn, comment), self._answer_time(response))
+
+    def _look_up_comment(self, post: OutboundPost, urn: str, oldest: datetime) -> Receipt | None:
+        """The oldest comment of the page under ``urn`` since ``oldest`` with the comment's
+        text (``GET /rest/socialActions/{urn}/comments``, every page: the order is not
+        documented and a fresh post has few comments)."""
+        organization = self._organization()
+        found: tuple[datetime, str] | None = None
+        for page in range(LOOK_UP_MAX_PAGES):
+            query = f"start={page * PAGE_SIZE}&count={PAGE_SIZE}"
+            elements = self.api.json_object(
+                self.api.rest(
+                    "GET", f"/rest/socialActions/{quote(urn, safe='')}/comments?{query}", "GET_ALL"
+                )
+            ).get("elements")
+            elements = [e for e in elements or [] if isinstance(e, dict)]
+            for element in elements:
+                created = _millis((element.get("created") or {}).get("time"))
+                text = str((element.get("message") or {}).get("text", ""))
+                if (
+                    created is not None
+                    and created >= oldest
+                    and element.get("actor") == organization
+                    and _normalise(text) == _normalise(post.text)
+                    and (found is None or created < found[0])
+                ):
+                    found = (created, str(element.get("commentUrn") or element.get("id")))
+            if len(elements) < PAGE_SIZE:
+                break
+        else:
+            raise self.search_exhausted(
+                f"more than {LOOK_UP_MAX_PAGES * PAGE_SIZE} comments on {urn}", "post"
+            )
+        if found is None:
+            return None
+        return Receipt(found[1], _comment_url(urn, found[1]), found[0])
+
     def _followers(self, organization: str) -> int | None:
         try:
             body = self.api.json_object(
@@ -595,6 +661,12 @@ def from_little(commentary: str) -> str:
 def post_url(urn: str) -> str:
     """The post's address on linkedin.com (the feed/update pattern; UNVERIFIED for shares)."""
     return f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+def _comment_url(urn: str, comment: str) -> str:
+    """A comment's address: its post's, naming the comment (the pattern LinkedIn's "copy link
+    to comment" gives; UNVERIFIED)."""
+    return f"{post_url(urn)}?commentUrn={quote(comment, safe='')}"
 
 
 # --- helpers ----------------------------------------------------------------------------------

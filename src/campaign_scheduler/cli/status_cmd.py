@@ -335,7 +335,22 @@ _STATE_WORDS = {
         "{post} on {account} has an unknown outcome {age} ago: {reason} "
         "(check the account, then campaign resolve)"
     ),
+    "comment_failed": N_(
+        "{post} on {account} is out without its first comment {age} ago: {reason} "
+        "(add the comment by hand; its text: campaign history --post)"
+    ),
 }
+
+#: The first comment's state in history's text lines (``--json`` keeps the English key).
+_COMMENT_STATES = {
+    "out": N_("out"),
+    "waiting": N_("waiting"),
+    "unknown": N_("unknown"),
+}
+
+
+def _comment_state(state: str, lang: str) -> str:
+    return tr(_COMMENT_STATES[state], lang) if state in _COMMENT_STATES else state
 
 
 def _daemon_words(liveness: Liveness, now: datetime, lang: str) -> str:
@@ -383,6 +398,7 @@ def history(
                     "published_at": iso_local(r.published_at, campaign),
                     "attempts": r.attempts,
                     "error": r.error,
+                    "first_comment": r.comment,
                 }
                 for r in rows
             ]
@@ -396,6 +412,18 @@ def history(
         when = format_local(r.published_at or r.due_at, campaign.zone)
         detail = r.url if r.state == "published" else (r.error or "")
         state = state_word(r.state, lang).ljust(10)
+        comment = r.comment
+        if comment is not None:
+            detail = f"{detail or ''}  " + (
+                tr("first comment: missing ({error})", lang, error=comment["error"])
+                if comment["state"] == "failed"
+                else tr(
+                    "first comment: {state} {where}",
+                    lang,
+                    state=_comment_state(comment["state"] or "", lang),
+                    where=comment["url"] or comment["id"] or "",
+                ).rstrip()
+            )
         write_line(
             tr(
                 "{when}  {state} {post} on {account} ({attempts})  {detail}",

@@ -15,6 +15,9 @@ The rules, in words:
   follows, however late (or goes to a person): a deadline never cuts a thread in half.
 * A call that certainly created nothing (5xx, 429) is retried with backoff; after the last
   attempt a delivery that is possibly out is looked up one last time, or goes to a person.
+* A first comment is the delivery's last part, settled like any part. Only when the network
+  refuses it for good, or it certainly is not out after the last attempt, is it given up: the
+  post is published without it (``Do.SKIP_COMMENT``), and a person is told.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Facts:
     parts_out: int = 0  # parts of the thread certainly out
     parts_total: int = 1
     key_first_used: datetime | None = None  # when the idempotency key was first sent
+    comment: bool = False  # the current part is the first comment (the post itself is out)
 
     @property
     def started(self) -> bool:
@@ -98,6 +102,7 @@ class Do(StrEnum):
     ASK = "ask a person"  # unknown: `campaign resolve`
     EXPIRE = "expire"  # nothing is out, and it is too late
     FAIL = "fail"  # nothing is out, and trying again cannot help
+    SKIP_COMMENT = "skip the comment"  # the post is out, its first comment certainly not: give up
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class Action:
 
     @property
     def final(self) -> bool:
-        return self.do in (Do.ASK, Do.EXPIRE, Do.FAIL, Do.HOLD, Do.WAIT)
+        return self.do in (Do.ASK, Do.EXPIRE, Do.FAIL, Do.HOLD, Do.WAIT, Do.SKIP_COMMENT)
 
 
 RESOLVE_HINT = "check the account and run 'campaign resolve'"
@@ -164,6 +169,8 @@ def decide(
     if event is Event.REJECTED:
         if facts.maybe_out:
             return Action(Do.ASK, f"{error}; an earlier call may have created it, {RESOLVE_HINT}")
+        if facts.comment:
+            return Action(Do.SKIP_COMMENT, f"first comment refused: {error}")
         if facts.started:
             return Action(Do.ASK, f"{_incomplete(facts)}: {error}; {RESOLVE_HINT}")
         return Action(Do.FAIL, error)
@@ -203,6 +210,11 @@ def decide(
         at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
         return Action(Do.WAIT, error, at=at, rate_limited=limited, label="outcome unknown")
     if exhausted and not limited:
+        if facts.comment:
+            return Action(
+                Do.SKIP_COMMENT,
+                f"first comment given up after {facts.attempt} attempts: {error}",
+            )
         if facts.started:
             return Action(
                 Do.ASK,

@@ -4,6 +4,12 @@ The publisher decides nothing itself. It asks :func:`~campaign_scheduler.publish
 decide` what to do (send, replay, look up, wait, hold, ask a person, expire, fail), does it,
 and feeds what happened back in, until the answer is an outcome to record.
 
+A draft's first comment (Instagram, Facebook, LinkedIn) is the delivery's last part: it is
+sent after the post (and after a thread's last part) as a comment on the post, with its own
+key (:func:`part_key`), recorded in ``parts`` with ``"kind": "comment"``, and settled after a
+lost answer by a lookup of the post's comments, like any part. A comment the network refuses
+leaves the post published; the record says why the comment is missing.
+
 Before every network write that may create the post it calls the :class:`Ledger` (the
 worker's record), which checks and renews the lease and records that the post may now be out;
 adapters get the same check as ``OutboundPost.checkpoint`` for their own intermediate writes
@@ -119,6 +125,17 @@ class _Progress:
     plan: list[str]
     parts: Parts
     maybe_out: bool
+    first_at: datetime | None = None  # when the first part went out, if in this claim
+
+
+def _total(claim: Claim, progress: _Progress) -> int:
+    """How many parts the delivery has: the thread's (at least the post) and its comment."""
+    return max(len(progress.plan), 1) + (1 if claim.first_comment else 0)
+
+
+def _at_comment(claim: Claim, progress: _Progress) -> bool:
+    """Whether the next part is the first comment (everything of the post itself is out)."""
+    return claim.first_comment is not None and len(progress.parts) >= max(len(progress.plan), 1)
 
 
 class Publisher:
@@ -210,15 +227,16 @@ class Publisher:
         recovered_by: str | None = None
         # Each step either makes progress or ends in an outcome; the budget only guards
         # against a network that keeps contradicting itself.
-        for _ in range(4 * max(len(progress.plan), 1) + 8):
+        for _ in range(4 * _total(claim, progress) + 8):
             facts = Facts(
                 now=clock(),
                 deadline=claim.deadline,
                 attempt=claim.attempt_number,
                 maybe_out=progress.maybe_out,
                 parts_out=len(progress.parts),
-                parts_total=max(len(progress.plan), 1),
+                parts_total=_total(claim, progress),
                 key_first_used=claim.key_first_used,
+                comment=_at_comment(claim, progress),
             )
             action = decide(
                 facts,
@@ -249,16 +267,23 @@ class Publisher:
                 event, error, receipt = self._look_up(claim, channel, post, ledger, progress)
                 if receipt is not None:
                     recovered_by = "lookup"
+            elif action.do is Do.SKIP_COMMENT:
+                return self._published(progress, clock, recovered_by, comment_error=action.reason)
             else:
                 return self._outcome(action, progress)
             if receipt is None:
                 continue
-            progress.parts.append({"id": receipt.remote_id, "url": receipt.url})
+            done: dict[str, str | None] = {"id": receipt.remote_id, "url": receipt.url}
+            if _at_comment(claim, progress):
+                done["kind"] = "comment"
+            elif not progress.parts:
+                progress.first_at = receipt.published_at
+            progress.parts.append(done)
             progress.maybe_out = False
-            if len(progress.plan) > 1:
+            if _total(claim, progress) > 1:
                 ledger.part_out(claim, progress.parts)
-            if len(progress.parts) >= len(progress.plan):
-                return self._published(receipt, progress, clock, recovered_by)
+            if len(progress.parts) >= _total(claim, progress):
+                return self._published(progress, clock, recovered_by)
             event, error, not_before = Event.CLAIMED, None, None
         return self._outcome(
             Action(Do.ASK, "the network's answers contradict each other; check the account")
@@ -269,6 +294,16 @@ class Publisher:
 
     def _part(self, claim: Claim, post: OutboundPost, progress: _Progress) -> OutboundPost:
         index = len(progress.parts)
+        if _at_comment(claim, progress):
+            assert claim.first_comment is not None
+            return replace(
+                post,
+                text=claim.first_comment,
+                idempotency_key=part_key(claim.idempotency_key, index),
+                media=(),
+                link_card=None,
+                comment_on=progress.parts[0]["id"],
+            )
         return replace(
             post,
             text=progress.plan[index],
@@ -329,7 +364,8 @@ class Publisher:
         ledger: Ledger,
         progress: _Progress,
     ) -> tuple[Event, str | None, Receipt | None]:
-        part = self._part(claim, post, progress) if progress.plan else post
+        resuming = progress.plan or _at_comment(claim, progress)
+        part = self._part(claim, post, progress) if resuming else post
         ledger.checkpoint(claim)
         try:
             found = channel.look_up(part, since=claim.key_first_used - LOOKUP_SLACK)
@@ -350,21 +386,27 @@ class Publisher:
 
     def _published(
         self,
-        receipt: Receipt,
         progress: _Progress,
         clock: Callable[[], datetime],
         how: str | None,
+        *,
+        comment_error: str | None = None,
     ) -> Outcome:
         detail: dict[str, object] = {"recovered_by": how} if how else {}
         first = progress.parts[0]
         if len(progress.plan) > 1:
-            detail["parts"] = len(progress.parts)
+            detail["parts"] = len(progress.plan)
+        comment = next((p for p in progress.parts if p.get("kind") == "comment"), None)
+        if comment is not None:
+            detail["comment"] = comment["url"] or comment["id"]
+        single = len(progress.plan) <= 1 and progress.first_at is not None
         return Outcome(
             OutcomeKind.PUBLISHED,
             remote_id=first["id"],
             remote_url=first["url"],
-            published_at=receipt.published_at if len(progress.plan) <= 1 else clock(),
+            published_at=progress.first_at if single else clock(),
             detail=detail,
+            comment_error=comment_error,
         )
 
     @staticmethod

@@ -81,6 +81,7 @@ class Claim:
     split: bool = False  # the draft asked for a thread when the text is too long
     parts: list[dict[str, str | None]] = field(default_factory=list)  # thread parts already out
     plan: list[str] | None = None  # the texts of the thread, frozen at the first attempt
+    first_comment: str | None = None  # the comment that follows the post: its last part
     version: int = 0  # the delivery's version at the claim: with the worker, the lease token
 
     @property
@@ -244,6 +245,7 @@ _CLAIM_DETAILS = (
         _P.c.split,
         _D.c.parts,
         _D.c.plan,
+        _D.c.first_comment,
     )
     .select_from(_JOINED)
     .where(_D.c.id == bindparam("id"))
@@ -351,6 +353,7 @@ def _start_attempt(
         split,
         parts,
         plan,
+        first_comment,
     ) = connection.execute(_CLAIM_DETAILS, {"id": delivery_id}).one()
     return Claim(
         delivery_id=delivery_id,
@@ -374,6 +377,7 @@ def _start_attempt(
         split=bool(split),
         parts=list(parts or []),
         plan=list(plan) if plan else None,
+        first_comment=first_comment or None,
         version=version,
     )
 
@@ -401,6 +405,8 @@ class Outcome:
     attempt_label: str | None = None  # what the attempt row says, when it differs from kind
     detail: dict[str, Any] = field(default_factory=dict)
     maybe_out: bool = False  # what the record keeps: the post may be out (until settled)
+    #: Published without its first comment: why (the network refused it, or it was given up).
+    comment_error: str | None = None
 
 
 class LeaseLostError(CampaignSchedulerError):
@@ -448,6 +454,7 @@ _RECORD_OUTCOME = (
         last_error=bindparam("error_text"),
         state_reason=bindparam("reason"),
         state_reason_data=bindparam("reason_data", type_=JSON()),
+        comment_error=bindparam("comment_failure"),
         version=_D.c.version + 1,
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -584,6 +591,7 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                 "error_text": None if published else outcome.error,
                 "reason": reason,
                 "reason_data": reason_data,
+                "comment_failure": outcome.comment_error if published else None,
                 "now": now,
             },
         ).rowcount
@@ -593,7 +601,7 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                 "attempt_id": claim.attempt_id,
                 "now": now,
                 "label": label if updated else f"{label} (lease lost)",
-                "error_text": outcome.error,
+                "error_text": outcome.error or outcome.comment_error,
                 "status_code": outcome.http_status,
             },
         )
@@ -630,6 +638,11 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                         "attempt": claim.attempt_number,
                         "url": outcome.remote_url,
                         "error": outcome.error,
+                        **(
+                            {"comment_error": outcome.comment_error}
+                            if outcome.comment_error
+                            else {}
+                        ),
                         **outcome.detail,
                     },
                 },

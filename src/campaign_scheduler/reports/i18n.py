@@ -232,7 +232,7 @@ class Words:
         without a key) as recorded."""
         from campaign_scheduler.reasons import Reason
 
-        reason = Reason.from_json(data)
+        reason = Reason.from_json(data) or Reason.from_record(text)
         return reason.for_readers(self.lang.value) if reason is not None else text
 
     def head(self, key: str) -> str:

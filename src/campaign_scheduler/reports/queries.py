@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from campaign_scheduler.reasons import COMMENT_MISSING
 from campaign_scheduler.reports.localday import LocalDay
 from campaign_scheduler.reports.model import (
     FIGURES,
@@ -162,8 +163,17 @@ def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Ite
             A.name,
             P.key,
             D.state,
-            func.coalesce(D.state_reason, D.last_error, ""),
-            case((D.state_reason.is_not(None), cast(D.state_reason_data, Text))),
+            case(
+                (
+                    published & D.comment_error.is_not(None),
+                    literal(COMMENT_MISSING) + D.comment_error,
+                ),
+                else_=func.coalesce(D.state_reason, D.last_error, ""),
+            ),
+            case(
+                (published & D.comment_error.is_not(None), None),
+                (D.state_reason.is_not(None), cast(D.state_reason_data, Text)),
+            ),
             days.of(D.due_at),
             case((published, days.of(D.published_at))),
             D.published_at,
@@ -291,11 +301,15 @@ def _loaded(data: str | None) -> dict[str, Any] | None:
 
 
 def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reason]]:
-    """Why deliveries did not go out, grouped by identical reason and counted."""
+    """Why deliveries did not go out (or went out without their first comment), grouped by
+    identical reason and counted."""
     count = func.count()
     query = (
         select(group.key, W.c.state, W.c.reason, W.c.reason_data, count)
-        .where(W.c.state.in_(REASON_STATES))
+        .where(
+            W.c.state.in_(REASON_STATES)
+            | ((W.c.state == PUBLISHED) & W.c.reason.startswith(COMMENT_MISSING))
+        )
         .group_by(group.key, W.c.state, W.c.reason, W.c.reason_data)
         .order_by(group.key, count.desc(), W.c.state, W.c.reason)
     )

@@ -9,7 +9,8 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
 * ``POST /{page-id}/photos`` (multipart ``source`` or ``url``, ``caption``/``message``,
   ``alt_text_custom``, ``published``) → ``{"id", "post_id"}`` (``post_id`` only if
   :attr:`photo_post_id`, UNVERIFIED); unpublished photos for ``attached_media`` and comments;
-* ``POST /{post-id}/comments`` (``message``, ``attachment_id``): the Page comments on a post;
+* ``POST /{post-id}/comments`` (``message``, ``attachment_id``): the Page comments on a post
+  (a message over :attr:`max_comment_length`, 8000, UNVERIFIED, is refused);
 * ``GET /{page-id}/feed`` (with visitor posts, see :meth:`add_visitor_post`),
   ``/published_posts`` and ``/posts``: ``fields``, ``since``, ``until``, ``limit``, ``after``;
   ``GET /{post-id}/comments``;
@@ -148,6 +149,7 @@ class FacebookSandbox(GraphSandbox):
         **GraphSandbox.SWITCHES,
         "refuse_duplicates": bool,
         "max_message_length": int,
+        "max_comment_length": int,
         "photo_post_id": bool,
         "video_polls": int,
         "omit_zero_shares": bool,
@@ -160,6 +162,8 @@ class FacebookSandbox(GraphSandbox):
         self.refuse_duplicates = True
         #: Longest message accepted (UNVERIFIED).
         self.max_message_length = 63206
+        #: The longest comment ``message`` (8000, UNVERIFIED: the web form's limit).
+        self.max_comment_length = 8000
         #: ``POST /photos`` answers ``post_id`` besides the photo ``id`` (UNVERIFIED).
         self.photo_post_id = True
         #: Leave ``shares`` out of a post nobody shared (commonly reported; UNVERIFIED).
@@ -434,6 +438,13 @@ class FacebookSandbox(GraphSandbox):
                 photos.append(photo)
             if not message.strip() and not photos:
                 return Routed(invalid("(#100) Missing message or attachment"), creates=True)
+            if len(message) > self.max_comment_length:
+                return Routed(
+                    invalid(
+                        f"(#100) The comment is longer than {self.max_comment_length} characters"
+                    ),
+                    creates=True,
+                )
             root = parent
             while root.parent is not None:
                 root = root.parent

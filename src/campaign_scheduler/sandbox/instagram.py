@@ -24,17 +24,22 @@ What it implements (on top of :mod:`campaign_scheduler.sandbox._graph`):
   ``shares``, ``total_interactions``; the retired ``impressions``/``plays`` are refused; "not
   enough viewers" when :attr:`insights_available` is off, empty data when
   :attr:`insights_delayed`);
+* ``POST /{ig-media-id}/comments?message=…``: the account comments on its own media (the
+  answer is the comment's ``id``; a comment has the caption's limits, UNVERIFIED) and ``GET
+  /{ig-media-id}/comments`` (``id``, ``text``, ``timestamp``, ``from``, ``username``; newest
+  first, cursor paging); comments by others are added with :meth:`InstagramSandbox.comment_as`;
 * ``DELETE /{ig-media-id}`` only if :attr:`allow_delete` (UNVERIFIED; off by default);
 * ``GET /me`` and ``GET /{ig-user-id}``; throttling with code 80002.
 
-Not modelled: stories, resumable video uploads, cover images, user and product tags, locations, resumable uploads,
-the 400-containers-per-day limit, comments.
+Not modelled: stories, resumable video uploads, cover images, user and product tags, locations,
+the 400-containers-per-day limit, replies to comments, hiding comments.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import regex
@@ -47,7 +52,11 @@ from campaign_scheduler.sandbox._graph import (
     Published,
     Routed,
     graph_error,
+    graph_time,
     invalid,
+    nonexisting_field,
+    not_found,
+    paginate,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
 
@@ -84,6 +93,16 @@ _STATUS_PROSE = {
     "PUBLISHED": "Published: Media has been successfully published.",
     "EXPIRED": "Expired: Media was not published within 24 hours.",
 }
+
+
+@dataclass
+class _Comment:
+    id: str
+    media_id: str
+    author_id: str
+    author_name: str
+    text: str
+    created_at: float
 
 
 class InstagramSandbox(ContainerSandbox):
@@ -124,6 +143,8 @@ class InstagramSandbox(ContainerSandbox):
     post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
         ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
         ("children", "GET"): lambda sandbox, call, node: sandbox._children(call, node),
+        ("comments", "POST"): lambda sandbox, call, node: sandbox._post_comment(call, node),
+        ("comments", "GET"): lambda sandbox, call, node: sandbox._list_comments(call, node),
     }
     SWITCHES: ClassVar[dict[str, type]] = {
         **ContainerSandbox.SWITCHES,
@@ -150,8 +171,27 @@ class InstagramSandbox(ContainerSandbox):
         self.insights_available = True
         #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
         self.insights_delayed = False
+        self._comments: dict[str, _Comment] = {}
 
     # --- control ------------------------------------------------------------------------------
+
+    def comments(self, media_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(media id, author id, text) of every comment (under ``media_id``), oldest first."""
+        with self._lock:
+            return [
+                (c.media_id, c.author_id, c.text)
+                for c in self._comments.values()
+                if media_id in (None, c.media_id)
+            ]
+
+    def comment_as(self, media_id: str, author_id: str, author_name: str, text: str) -> str:
+        """Another account comments on ``media_id``; returns the comment's id."""
+        with self._lock:
+            comment = _Comment(
+                self.new_id(17), media_id, author_id, author_name, text, self.clock()
+            )
+            self._comments[comment.id] = comment
+        return comment.id
 
     def container_detail(self, container: Container, status: str) -> str | None:
         if status == "ERROR":
@@ -233,6 +273,53 @@ class InstagramSandbox(ContainerSandbox):
                 user_message=f"Captions may have at most {self.max_mentions} @-mentions.",
             )
         return None
+
+    def _post_comment(self, call: Call, media_id: str) -> Routed:
+        early, after = self.begin_create(call.principal)
+        if early is not None:
+            return early
+        user = call.principal
+        text = call.param("message") or ""
+        with self._lock:
+            media = self._posts.get(media_id)
+            if media is None or media.deleted:
+                return Routed(not_found(media_id, "post"), creates=True)
+            if not text.strip():
+                return Routed(invalid("(#100) The parameter message is required"), creates=True)
+            problem = self._caption_problem(text)
+            if problem is not None:
+                return Routed(problem, creates=True)
+            comment = _Comment(self.new_id(17), media_id, user.id, user.name, text, self.clock())
+            self._comments[comment.id] = comment
+        return self.created(json_response(200, {"id": comment.id}), after)
+
+    def _list_comments(self, call: Call, media_id: str) -> HttpResponse:
+        self.own_post(call, media_id)
+        with self._lock:
+            comments = sorted(
+                (c for c in self._comments.values() if c.media_id == media_id),
+                key=lambda c: (c.created_at, c.id),
+                reverse=True,
+            )
+        fields = call.fields() or {"id": "", "text": "", "timestamp": ""}
+        items = []
+        for comment in comments:
+            values: dict[str, Any] = {}
+            for name in fields:
+                if name == "id":
+                    values["id"] = comment.id
+                elif name == "text":
+                    values["text"] = comment.text
+                elif name == "timestamp":
+                    values["timestamp"] = graph_time(comment.created_at)
+                elif name == "username":
+                    values["username"] = comment.author_name
+                elif name == "from":
+                    values["from"] = {"id": comment.author_id, "username": comment.author_name}
+                else:
+                    return nonexisting_field(name, "IGComment")
+            items.append(values)
+        return paginate(call, items, self.url)
 
     def _publishing_limit(self, call: Call) -> HttpResponse:
         used = self.publishing_window(call.principal).used(self.clock())

@@ -14,6 +14,12 @@ Used by rehearsals and tests. What it implements:
   ``content.multiImage`` with images that must be ``AVAILABLE``.
 * ``GET /rest/posts/{urn}``, ``GET /rest/posts?q=author&author=…&count=…&start=…``
   (newest first), ``DELETE /rest/posts/{urn}`` → 204.
+* Comments API: ``POST /rest/socialActions/{urn}/comments`` with ``actor`` (an organisation the
+  member may post for), ``object`` (the post, as in the path) and ``message.text`` (at most
+  ``max_comment`` characters, 1250, UNVERIFIED) → 201 with the comment (``id``,
+  ``commentUrn`` ``urn:li:comment:({urn},{id})``, ``created.time``) and its URN in
+  ``x-restli-id``; ``GET /rest/socialActions/{urn}/comments?start=…&count=…`` (oldest first:
+  the order is not documented).
 * Images API: ``POST /rest/images?action=initializeUpload`` → ``uploadUrl`` and image URN;
   ``PUT`` to the upload URL; ``GET /rest/images/{urn}`` with ``status`` ``WAITING_UPLOAD →
   PROCESSING → AVAILABLE`` (or ``PROCESSING_FAILED``) over ``image_processing_polls`` polls.
@@ -57,14 +63,15 @@ token. ``POST /oauth/v2/introspectToken`` answers ``active``, ``status``, ``expi
 ``GET /rest/organizationAcls?q=roleAssignee`` lists the caller's roles on organisations. Issued
 tokens run out on the sandbox's clock and are then refused with 401 ``serviceErrorCode`` 65601.
 
-Not modelled: member (person) posts, videos and documents, edits (PARTIAL_UPDATE), comments,
-reshares, sponsored content, time-bound statistics.
+Not modelled: member (person) posts, videos and documents, edits (PARTIAL_UPDATE), replies
+to comments, reshares, sponsored content, time-bound statistics.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import json
 import re
 import secrets
 import time
@@ -228,6 +235,16 @@ class _Post:
     statistics: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class _Comment:
+    urn: str
+    id: str
+    post: str
+    actor: str
+    text: str
+    created_at: float
+
+
 class LinkedInSandbox(SandboxBase[int, bool]):
     settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "oldest_version": str,
@@ -240,6 +257,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         "delete_missing_status": one_of(204, 404),
         "daily_post_limit": optional(int),
         "image_processing_polls": int,
+        "max_comment": int,
     }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
 
@@ -262,6 +280,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         delete_missing_status: int = 204,
         daily_post_limit: int | None = None,
         image_processing_polls: int = 0,
+        max_comment: int = 1250,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -277,11 +296,13 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self.delete_missing_status = delete_missing_status
         self.daily_post_limit = daily_post_limit
         self.image_processing_polls = image_processing_polls
+        self.max_comment = max_comment
         self.clock = clock
 
         self._organizations: dict[str, _Organization] = {}  # by urn
         self._tokens: dict[str, _Member] = {}
         self._posts: dict[str, _Post] = {}
+        self._comments: list[_Comment] = []
         self._images: dict[str, _Image] = {}
         self._uploads: dict[str, _Image] = {}  # by upload token
         self._videos: dict[str, _Video] = {}
@@ -542,17 +563,20 @@ class LinkedInSandbox(SandboxBase[int, bool]):
     # --- posts --------------------------------------------------------------------------------
 
     def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
+        return self._creating(lambda: self._create(request, member))
+
+    def _creating(self, create: Callable[[], HttpResponse]) -> tuple[HttpResponse, str | None]:
+        """A call that creates something (a post, a comment), after the faults it meets."""
         return self._create_unless_faulted(
             lambda status: _error(status, _REASONS.get(status, "Error")),
             lambda daily: _throttled(daily=daily),
-            lambda: self._create(request, member),
+            create,
         )
 
     def _create(self, request: HttpRequest, member: _Member) -> HttpResponse:
-        try:
-            body = request.json_object()
-        except (TypeError, ValueError):
-            return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
+        body = _json_object(request)
+        if isinstance(body, HttpResponse):
+            return body
         missing = [
             name
             for name in ("author", "visibility", "distribution", "lifecycleState")
@@ -674,6 +698,73 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return post
         return None
 
+    def comments(self, post: str | None = None) -> list[tuple[str, str, str]]:
+        """(post URN, actor, text) of every comment (under ``post``), oldest first."""
+        with self._lock:
+            return [(c.post, c.actor, c.text) for c in self._comments if post in (None, c.post)]
+
+    def _comment(
+        self, request: HttpRequest, member: _Member, urn: str
+    ) -> tuple[HttpResponse, str | None]:
+        return self._creating(lambda: self._create_comment(request, member, urn))
+
+    def _create_comment(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
+        body = _json_object(request)
+        if isinstance(body, HttpResponse):
+            return body
+        for name in ("actor", "object", "message"):
+            if name not in body:
+                return _field_error(
+                    f"/{name}",
+                    "field is required but not found and has no default value",
+                    "FIELD_REQUIRED_BUT_NOT_FOUND",
+                )
+        actor = str(body["actor"])
+        self._require_role(member, actor)
+        post = self._posts.get(urn)
+        if post is None or post.deleted_at is not None:
+            return _error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+        if body["object"] != urn:
+            return _field_error("/object", "must be the entity in the path", "INVALID_VALUE")
+        message = body["message"]
+        text = message.get("text") if isinstance(message, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return _field_error("/message/text", "must be a non-empty string", "INVALID_VALUE")
+        if len(text.encode("utf-16-le", "surrogatepass")) // 2 > self.max_comment:
+            return _field_error(
+                "/message/text",
+                f"length exceeds the maximum of {self.max_comment}",
+                "INVALID_VALUE_LENGTH",
+            )
+        number = str(next(self._post_ids))
+        comment = _Comment(
+            f"urn:li:comment:({urn},{number})", number, urn, actor, text, self.clock()
+        )
+        self._comments.append(comment)
+        return HttpResponse(
+            201,
+            json.dumps(_comment_json(comment)).encode(),
+            [("Content-Type", "application/json"), ("x-restli-id", quote(comment.urn, safe=""))],
+        )
+
+    def _list_comments(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
+        query = {key: values[-1] for key, values in request.query.items() if values}
+        paging = _paging(query)
+        if isinstance(paging, HttpResponse):
+            return paging
+        start, count = paging
+        with self._lock:
+            post = self._posts.get(urn)
+            if post is None or post.deleted_at is not None:
+                return _error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+            self._require_role(member, post.author)
+            found = [c for c in self._comments if c.post == urn]
+            elements = [_comment_json(c) for c in found[start : start + count]]
+        return json_response(
+            200,
+            {"paging": {"start": start, "count": count, "total": len(found)}, "elements": elements},
+        )
+
     def _get_post(self, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             post = self._posts.get(urn)
@@ -686,13 +777,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("q") != "author" or "author" not in query:
             return _error(400, "The finder needs q=author and author", code="BAD_REQUEST")
-        try:
-            count = int(query.get("count", 10))
-            start = int(query.get("start", 0))
-        except ValueError:
-            return _error(400, "count and start must be numbers", code="BAD_REQUEST")
-        if not 1 <= count <= 100 or start < 0:
-            return _error(400, "count must be 1 to 100", code="BAD_REQUEST")
+        paging = _paging(query)
+        if isinstance(paging, HttpResponse):
+            return paging
+        start, count = paging
         author = query["author"]
         with self._lock:
             self._require_role(member, author)
@@ -1000,6 +1088,16 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             r"/rest/posts/([^/]+)",
             lambda self, _, member, urn: self._delete_post(member, urn),
         ),
+        route(
+            "POST",
+            r"/rest/socialActions/([^/]+)/comments",
+            lambda self, request, member, urn: self._comment(request, member, urn),
+        ),
+        route(
+            "GET",
+            r"/rest/socialActions/([^/]+)/comments",
+            lambda self, request, member, urn: self._list_comments(request, member, urn),
+        ),
         route("POST", r"/rest/images", _image_action),
         route("POST", r"/rest/videos", _video_action),
         route(
@@ -1090,6 +1188,26 @@ def _form(request: HttpRequest) -> dict[str, str]:
     return {k: str(v[-1] if isinstance(v, list) and v else v) for k, v in fields.items()}
 
 
+def _json_object(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """The request's JSON object, or LinkedIn's 400 for anything else."""
+    try:
+        return request.json_object()
+    except (TypeError, ValueError):
+        return _error(400, "Request body is not a JSON object", code="BAD_REQUEST")
+
+
+def _paging(query: Mapping[str, str]) -> tuple[int, int] | HttpResponse:
+    """``(start, count)`` of a collection call, or LinkedIn's 400."""
+    try:
+        count = int(query.get("count", 10))
+        start = int(query.get("start", 0))
+    except ValueError:
+        return _error(400, "count and start must be numbers", code="BAD_REQUEST")
+    if not 1 <= count <= 100 or start < 0:
+        return _error(400, "count must be 1 to 100", code="BAD_REQUEST")
+    return start, count
+
+
 def _error(
     status: int, message: str, *, code: str | None = None, service_code: int | None = None
 ) -> HttpResponse:
@@ -1155,6 +1273,19 @@ def _list_param(value: str | None) -> list[str]:
     if not value or not value.startswith("List(") or not value.endswith(")"):
         return []
     return [unquote(item) for item in value[5:-1].split(",") if item]
+
+
+def _comment_json(comment: _Comment) -> dict[str, Any]:
+    millis = int(comment.created_at * 1000)
+    return {
+        "id": comment.id,
+        "commentUrn": comment.urn,
+        "object": comment.post,
+        "actor": comment.actor,
+        "message": {"text": comment.text},
+        "created": {"actor": comment.actor, "time": millis},
+        "lastModified": {"actor": comment.actor, "time": millis},
+    }
 
 
 def _post_json(post: _Post) -> dict[str, Any]:

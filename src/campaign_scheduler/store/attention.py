@@ -193,8 +193,13 @@ class ProblemDelivery:
     at: datetime  # when it entered that state (last change of the delivery)
 
 
+#: The state a published delivery without its first comment is named by (not a record state).
+COMMENT_FAILED = "comment_failed"
+
+
 def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery]:
-    """Deliveries that failed, expired or ended unknown after ``since`` (all when None)."""
+    """Deliveries that failed, expired or ended unknown after ``since`` (all when None), and
+    published ones whose first comment is missing (state :data:`COMMENT_FAILED`)."""
     from campaign_scheduler.store.models import (
         AccountRecord,
         DeliveryRecord,
@@ -210,6 +215,7 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
             DeliveryRecord.state_reason,
             DeliveryRecord.last_error,
             DeliveryRecord.updated_at,
+            DeliveryRecord.comment_error,
         )
         .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
         .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
@@ -221,6 +227,10 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
                     DeliveryState.UNKNOWN.value,
                 )
             )
+            | (
+                (DeliveryRecord.state == DeliveryState.PUBLISHED.value)
+                & DeliveryRecord.comment_error.is_not(None)
+            )
         )
         .order_by(DeliveryRecord.updated_at, PostRecord.key, AccountRecord.name)
     )
@@ -228,8 +238,10 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
         query = query.where(DeliveryRecord.updated_at > since)
     with store.session() as session:
         return [
-            ProblemDelivery(key, account, state, reason or error, at)
-            for key, account, state, reason, error, at in session.execute(query)
+            ProblemDelivery(key, account, COMMENT_FAILED, comment, at)
+            if state == DeliveryState.PUBLISHED.value
+            else ProblemDelivery(key, account, state, reason or error, at)
+            for key, account, state, reason, error, at, comment in session.execute(query)
         ]
 
 

@@ -209,6 +209,11 @@ class DeliveryRecord(Base):
     maybe_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The texts of a thread as split at its first attempt; resumption continues this plan.
     plan: Mapped[list[Any] | None] = mapped_column(JSON)
+    #: The comment that follows the post (Instagram, Facebook, LinkedIn), rendered: one more
+    #: part of the delivery; once out it is in ``parts`` with ``"kind": "comment"``.
+    first_comment: Mapped[str | None] = mapped_column(Text)
+    #: Why a published post has no first comment (refused, or given up): a person is told.
+    comment_error: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

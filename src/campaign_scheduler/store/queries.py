@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -184,6 +185,37 @@ class HistoryRow:
     published_at: datetime | None
     attempts: int
     error: str | None
+    first_comment: str | None = None
+    parts: list[Any] | None = None
+    comment_error: str | None = None
+
+    @property
+    def comment(self) -> dict[str, str | None] | None:
+        """The first comment and whether it is out: ``state`` is ``out`` (with its id and URL),
+        ``failed`` (the post is out without it, with the ``error``), ``waiting``, or
+        ``unknown`` for a published post whose comment the record does not know about (its
+        receipt came from the local journal while the database was away)."""
+        if self.first_comment is None:
+            return None
+        out = next(
+            (p for p in self.parts or [] if isinstance(p, dict) and p.get("kind") == "comment"),
+            None,
+        )
+        if out is not None:
+            state = "out"
+        elif self.comment_error is not None:
+            state = "failed"
+        elif self.state == DeliveryState.PUBLISHED.value:
+            state = "unknown"
+        else:
+            state = "waiting"
+        return {
+            "text": self.first_comment,
+            "state": state,
+            "id": out.get("id") if out else None,
+            "url": out.get("url") if out else None,
+            "error": self.comment_error,
+        }
 
 
 def history_rows(
@@ -204,6 +236,9 @@ def history_rows(
             DeliveryRecord.published_at,
             DeliveryRecord.attempts,
             DeliveryRecord.last_error,
+            DeliveryRecord.first_comment,
+            DeliveryRecord.parts,
+            DeliveryRecord.comment_error,
         )
         .join(PostRecord, DeliveryRecord.post_id == PostRecord.id)
         .join(CampaignRecord, PostRecord.campaign_id == CampaignRecord.id)

@@ -340,6 +340,7 @@ class _Sync:
             account_id=self._account_record(intended.account).id,
             state=DeliveryState.PENDING.value,
             text=intended.text,
+            first_comment=intended.first_comment,
             content_hash=intended.content_hash,
             due_at=intended.due_at,
             not_after=intended.draft.not_after,
@@ -494,6 +495,7 @@ class _Sync:
     def _rewrite_delivery(self, delivery: DeliveryRecord, item: IntendedDelivery) -> None:
         assert item.due_at is not None
         delivery.text = item.text
+        delivery.first_comment = item.first_comment
         delivery.content_hash = item.content_hash
         delivery.due_at = item.due_at
         delivery.not_after = item.draft.not_after
