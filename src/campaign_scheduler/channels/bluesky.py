@@ -669,14 +669,7 @@ class BlueskyChannel(Channel):
             return errors.RejectedError(
                 f"{who}: {nsid} refused ({said})", network_message=error.message
             )
-        if creates and error.status in (502, 504):
-            return errors.OutcomeUnknownError(
-                f"{who}: {nsid}: gateway error {error.status}; the post may have been created",
-                network_message=error.message,
-            )
-        return errors.UnavailableError(
-            f"{who}: {nsid}: server error ({said})", network_message=said
-        )
+        return self.api.server_error(error.status, error.message, f"{who}: {nsid}", creates=creates)
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -105,6 +105,17 @@ class LinkedInApi(ApiClient):
     is told "DAY" limits, which reset at midnight UTC."""
 
     message_keys = ("message",)
+    rate_limit_words = "throttled"
+    auth_statuses: ClassVar[Mapping[int, tuple[str, str]]] = {
+        401: (
+            "LinkedIn refused the access token",
+            "get a new token for the page admin (LinkedIn tokens last 60 days)",
+        ),
+        403: (
+            "not allowed",
+            "the token's member needs an admin role on the page and w_organization_social",
+        ),
+    }
 
     def auth_headers(self) -> dict[str, str]:
         return {
@@ -138,43 +149,21 @@ class LinkedInApi(ApiClient):
             return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return now + THROTTLE_WAIT
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
         body = json_or_none(response)
         body = body if isinstance(body, dict) else {}
-        said = self.error_text(response)
-        who = f"{self.who}: {call}"
-        code = str(body.get("code", ""))
-        if status == 401:
+        if status == 426 or str(body.get("code", "")) in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
             return errors.AuthError(
-                f"{who}: LinkedIn refused the access token ({said})",
-                network_message=said,
-                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
-            )
-        if status == 403:
-            return errors.AuthError(
-                f"{who}: not allowed ({said})",
-                network_message=said,
-                hint="the token's member needs an admin role on the page and the scope "
-                "w_organization_social",
-            )
-        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
-            return errors.AuthError(
-                f"{who}: LinkedIn does not serve API version {self.version()} ({said})",
+                f"{where}: LinkedIn does not serve API version {self.version()} ({said})",
                 network_message=said,
                 hint="set `api_version` of the account to a current version (YYYYMM)",
             )
-        if status == 429:
-            return self.rate_limited(response, said, who=who, what="throttled")
         if status == 422 and _is_duplicate(body):
-            return _DuplicateError(f"{who}: duplicate post", network_message=said)
-        if status in (404, 410):
-            return GoneError(f"{who}: not found ({said})", network_message=said)
-        if status < 500:
-            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        return super().error(response, call, creates=creates)
+            return _DuplicateError(f"{where}: duplicate post", network_message=said)
+        return None
 
 
 class LinkedInChannel(Channel):

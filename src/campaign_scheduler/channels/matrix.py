@@ -57,7 +57,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, json_or_none, logger_for
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    GoneError,
+    body_start,
+    count,
+    json_or_none,
+    logger_for,
+)
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -115,33 +122,33 @@ class MatrixApi(ApiClient):
         """The path for messages, with the room id shortened (it is long and says little)."""
         return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def error_text(self, response: requests.Response) -> str:
+        return _error_parts(response)[1]
+
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
-        errcode, said = _error_parts(response)
-        who = self.who
+        errcode = _error_parts(response)[0]
         if status == 429 or errcode == "M_LIMIT_EXCEEDED":
-            return self.rate_limited(response, said)
+            return self.rate_limited(response, said, who=where)
         if status == 401:
             return errors.AuthError(
-                f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
+                f"{where}: the homeserver refused the access token ({errcode or status}: {said})",
                 network_message=said,
                 hint="log in again and store the new access token (`campaign channels verify`)",
             )
         if status == 403:
             return _ForbiddenError(
-                f"{who}: {call} forbidden ({errcode or status}: {said})",
+                f"{where}: forbidden ({errcode or status}: {said})",
                 network_message=said,
                 hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
             )
-        if status == 404:
-            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
-        if status < 500:
+        if status < 500 and status not in (404, 410):
             return errors.RejectedError(
-                f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
+                f"{where}: refused ({errcode or status}: {said})", network_message=said
             )
-        return super().error(response, call, creates=creates)
+        return None
 
     def retry_at(self, response: requests.Response) -> datetime:
         body = json_or_none(response)
@@ -577,12 +584,8 @@ def _int(value: object) -> int:
 
 def _error_parts(response: requests.Response) -> tuple[str | None, str]:
     """``errcode`` and ``error`` of a Matrix error body, or the start of whatever came back."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_or_none(response)
     if isinstance(body, dict) and isinstance(body.get("errcode"), str):
         error = body.get("error")
         return str(body["errcode"]), str(error) if isinstance(error, str) else body["errcode"]
-    text = " ".join(response.text.split())[:200]
-    return None, text or response.reason or f"HTTP {response.status_code}"
+    return None, body_start(response)

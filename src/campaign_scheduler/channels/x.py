@@ -93,6 +93,9 @@ class XApi(ApiClient):
     ``errors``); 403 may mean duplicate content or missing permissions; a 429 names resets
     of several limits."""
 
+    #: X answers 503 when it is over capacity while the post may still go through.
+    doubtful_statuses = frozenset({502, 503, 504})
+
     def oauth2_token(self) -> str | None:
         """The account's OAuth 2.0 user token (secret ``token``, from ``campaign accounts
         connect``), or ``None`` when the account has the four OAuth 1.0a keys instead."""
@@ -135,48 +138,32 @@ class XApi(ApiClient):
     def retry_at(self, response: requests.Response) -> datetime:
         return retry_at_from(response.headers, self.clock())
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
-        problem = _problem(response)
-        said = _problem_text(problem, response)
-        kind = str(problem.get("type", ""))
-        who = f"{self.who}: {call}"
         if status == 401:
             return errors.AuthError(
-                f"{who}: X refused the credentials ({said})",
+                f"{where}: X refused the credentials ({said})",
                 network_message=said,
                 hint="run `campaign accounts refresh` or `campaign accounts connect` for the "
                 "account"
                 if self.oauth2_token() is not None
                 else "check the four keys of the account; regenerated keys replace the old ones",
             )
-        if status == 403:
-            if "duplicate content" in said.lower():
-                return _DuplicateContentError(f"{who}: duplicate content", network_message=said)
-            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
-                return errors.AuthError(
-                    f"{who}: X does not let this app do that ({said})",
-                    network_message=said,
-                    hint='give the app "Read and write" permission, then regenerate the '
-                    "access token and secret",
-                )
-            return errors.RejectedError(f"{who}: forbidden ({said})", network_message=said)
-        if status == 404:
-            return GoneError(f"{who}: not found ({said})", network_message=said)
-        if creates and status in (502, 503, 504):
-            return errors.OutcomeUnknownError(
-                f"{who}: server error {status}; the post may have been created",
+        if status != 403:
+            return None
+        kind = str(_problem(response).get("type", ""))
+        if "duplicate content" in said.lower():
+            return _DuplicateContentError(f"{where}: duplicate content", network_message=said)
+        if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
+            return errors.AuthError(
+                f"{where}: X does not let this app do that ({said})",
                 network_message=said,
+                hint='give the app "Read and write" permission, then regenerate the '
+                "access token and secret",
             )
-        if status >= 500:
-            return errors.UnavailableError(
-                f"{who}: server error {status} ({said})", network_message=said
-            )
-        if status == 429:
-            return self.rate_limited(response, said)
-        return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        return errors.RejectedError(f"{where}: forbidden ({said})", network_message=said)
 
 
 class XChannel(Channel):
