@@ -510,7 +510,7 @@ def test_look_up_pages_back_and_gives_up_when_the_pages_run_out(
 
     assert channel.look_up(post("Der erste von vielen"), since=since) == target
 
-    monkeypatch.setattr(facebook, "LOOK_UP_MAX_PAGES", 1)
+    monkeypatch.setattr(_graph, "LOOK_UP_MAX_PAGES", 1)
     with pytest.raises(OutcomeUnknownError, match="more than 1 pages"):
         channel.look_up(post("Der erste von vielen"), since=since)
 

@@ -49,7 +49,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePath
@@ -354,6 +354,50 @@ class GraphApi(ApiClient):
         if body is None or body.code in TOKEN_CODES or body.code in THROTTLE_CODES:
             raise self.error(response, f"GET {path}", creates=False)
         return None, body
+
+    def insights(self, object_id: str, metrics: Iterable[str]) -> dict[str, Any]:
+        """``metrics`` of ``object_id``'s insights by name; none (logged) when Meta has none
+        yet or will not give them."""
+        answer, error = self.try_get(f"{object_id}/insights", {"metric": ",".join(metrics)})
+        if error is not None:
+            self.log.info("no insights for %s: %s", object_id, error.describe())
+        return insight_values(answer) if answer is not None else {}
+
+    def find_oldest_post(
+        self,
+        path: str,
+        fields: str,
+        *,
+        text: str,
+        since: datetime,
+        text_field: str,
+        time_field: str = "timestamp",
+        url_field: str = "permalink",
+        query: Mapping[str, Any] | None = None,
+        list_since: bool = False,
+        accept: Callable[[dict[str, Any]], bool] = lambda item: True,
+    ) -> Receipt | None:
+        """The receipt of the oldest item of the edge ``path`` (read with ``fields`` and
+        ``query``) created since ``since`` less :data:`LOOK_UP_MARGIN` whose ``text_field``
+        equals ``text`` and which ``accept`` takes (:func:`find_oldest_match`); with
+        ``list_since`` the edge itself is asked for nothing older."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        params: dict[str, Any] = {"fields": fields, "limit": PAGE_SIZE, **(query or {})}
+        if list_since:
+            params["since"] = unix(oldest)
+        found = find_oldest_match(
+            self.pages(path, params, max_pages=LOOK_UP_MAX_PAGES),
+            text=text,
+            text_field=text_field,
+            time_field=time_field,
+            oldest=oldest,
+            accept=accept,
+        )
+        if found is None:
+            return None
+        return receipt_of(self, found, url_field=url_field, time_field=time_field)
 
     def pages(
         self, path: str, params: Mapping[str, Any], *, max_pages: int

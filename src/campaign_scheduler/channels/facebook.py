@@ -36,15 +36,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import (
-    LOOK_UP_MARGIN,
-    LOOK_UP_MAX_PAGES,
-    PAGE_SIZE,
     GraphApi,
-    find_oldest_match,
     insight_values,
     read_receipt,
-    receipt_of,
-    unix,
 )
 from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import (
@@ -148,28 +142,20 @@ class FacebookChannel(Channel):
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the Page (or, for a reply, its oldest comment under the parent)
         created since ``since`` less a minute whose message equals ``post.text``."""
-        if since.tzinfo is None:
-            raise ValueError("since must be an aware datetime")
-        oldest = since - LOOK_UP_MARGIN
         page = self.page_id
-        params: dict[str, Any] = {"fields": _POST_FIELDS, "limit": PAGE_SIZE}
-        if post.reply_to is not None:
-            path = f"{post.reply_to}/comments"
-            params.update(order="reverse_chronological", filter="stream")
-        else:
-            path = f"{page}/feed"
-            params["since"] = unix(oldest)
-        found = find_oldest_match(
-            self.api.pages(path, params, max_pages=LOOK_UP_MAX_PAGES),
+        reply = post.reply_to is not None
+        return self.api.find_oldest_post(
+            f"{post.reply_to}/comments" if reply else f"{page}/feed",
+            _POST_FIELDS,
+            query={"order": "reverse_chronological", "filter": "stream"} if reply else None,
+            list_since=not reply,
             text=post.text,
+            since=since,
             text_field="message",
             time_field="created_time",
-            oldest=oldest,
+            url_field="permalink_url",
             accept=lambda item: _author(item) in (None, page),
         )
-        if found is None:
-            return None
-        return receipt_of(self.api, found, url_field="permalink_url", time_field="created_time")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Reactions, comments and shares from the post; views, reach and clicks from its

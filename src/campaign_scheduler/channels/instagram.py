@@ -35,18 +35,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
-    LOOK_UP_MARGIN,
-    LOOK_UP_MAX_PAGES,
-    PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
     GraphApi,
     check_publishing_quota,
-    find_oldest_match,
-    insight_values,
     media_problems,
     media_url,
-    receipt_of,
 )
 from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
@@ -143,20 +137,13 @@ class InstagramChannel(ContainerChannel):
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the account created since ``since`` less a minute whose caption
         equals ``post.text``."""
-        if since.tzinfo is None:
-            raise ValueError("since must be an aware datetime")
-        oldest = since - LOOK_UP_MARGIN
-        items = self.api.pages(
+        return self.api.find_oldest_post(
             f"{self.user_id}/media",
-            {"fields": "id,caption,timestamp,permalink", "limit": PAGE_SIZE},
-            max_pages=LOOK_UP_MAX_PAGES,
+            "id,caption,timestamp,permalink",
+            text=post.text,
+            since=since,
+            text_field="caption",
         )
-        found = find_oldest_match(
-            items, text=post.text, text_field="caption", time_field="timestamp", oldest=oldest
-        )
-        if found is None:
-            return None
-        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Views, reach, likes, comments and shares from the media's insights (``saved`` is
@@ -164,12 +151,7 @@ class InstagramChannel(ContainerChannel):
         (delayed up to 48 hours, or "not enough viewers") likes and comments come from the
         media's own counters and the rest stays None."""
         remote_id = receipt.remote_id
-        answer, error = self.api.try_get(
-            f"{remote_id}/insights", {"metric": ",".join(MEDIA_INSIGHTS)}
-        )
-        values = insight_values(answer) if answer is not None else {}
-        if error is not None:
-            self.api.log.info("no insights for %s: %s", remote_id, error.describe())
+        values = self.api.insights(remote_id, MEDIA_INSIGHTS)
         likes, comments = count(values.get("likes")), count(values.get("comments"))
         if likes is None or comments is None:
             media = self.api.get(remote_id, {"fields": "id,like_count,comments_count"})

@@ -29,19 +29,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
-    LOOK_UP_MARGIN,
-    LOOK_UP_MAX_PAGES,
-    PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
     GraphApi,
     check_publishing_quota,
-    find_oldest_match,
     insight_values,
     media_problems,
     media_url,
-    receipt_of,
-    unix,
 )
 from campaign_scheduler.channels._http import ApiClient, count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
@@ -129,43 +123,21 @@ class ThreadsChannel(ContainerChannel):
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post (or reply to ``post.reply_to``) of the profile created since
         ``since`` less a minute whose text equals ``post.text``."""
-        if since.tzinfo is None:
-            raise ValueError("since must be an aware datetime")
-        oldest = since - LOOK_UP_MARGIN
-        user = self.user_id
         parent = post.reply_to
-        if parent is None:
-            path = f"{user}/threads"
-            fields = "id,text,timestamp,permalink"
-        else:
-            path = f"{user}/replies"
-            fields = "id,text,timestamp,permalink,replied_to"
-        items = self.api.pages(
-            path,
-            {"fields": fields, "since": unix(oldest), "limit": PAGE_SIZE},
-            max_pages=LOOK_UP_MAX_PAGES,
-        )
-        found = find_oldest_match(
-            items,
+        return self.api.find_oldest_post(
+            f"{self.user_id}/threads" if parent is None else f"{self.user_id}/replies",
+            "id,text,timestamp,permalink" + ("" if parent is None else ",replied_to"),
+            list_since=True,
             text=post.text,
+            since=since,
             text_field="text",
-            time_field="timestamp",
-            oldest=oldest,
             accept=lambda item: parent is None or _parent(item) in (None, parent),
         )
-        if found is None:
-            return None
-        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """views, likes, replies, reposts and quotes from the post's insights (``shares``
         has no place in :class:`Metrics`); followers from the profile's insights."""
-        answer, error = self.api.try_get(
-            f"{receipt.remote_id}/insights", {"metric": ",".join(MEDIA_INSIGHTS)}
-        )
-        if error is not None:
-            self.api.log.info("no insights for %s: %s", receipt.remote_id, error.describe())
-        values = insight_values(answer) if answer is not None else {}
+        values = self.api.insights(receipt.remote_id, MEDIA_INSIGHTS)
         return Metrics(
             views=count(values.get("views")),
             likes=count(values.get("likes")),
