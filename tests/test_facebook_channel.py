@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from campaign_scheduler.channels import _graph, facebook
+from campaign_scheduler.channels import _graph
 from campaign_scheduler.channels._graph import media_url, read_usage
 from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.channels.base import AccountSettings, MediaFile, OutboundPost

@@ -40,7 +40,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -664,6 +665,20 @@ class ApiClient:
         if isinstance(value, list):
             return [item for item in value if isinstance(item, dict)]
         raise self._unreadable(response, "a JSON array", creates=False)
+
+    @contextmanager
+    def reading_created(self, *, hint: str) -> Iterator[None]:
+        """Around the reading of a creating call's successful answer: one that lacks what is
+        read from it (``KeyError``, ``TypeError``, ``ValueError``) leaves the outcome unknown,
+        since the network created something but which one cannot be told; ``hint`` says how
+        the post is found again."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.OutcomeUnknownError(
+                f"{self.who}: the {self.thing} was created but the answer could not be read",
+                hint=hint,
+            ) from exc
 
     def _unreadable(
         self, response: requests.Response, wanted: str, *, creates: bool

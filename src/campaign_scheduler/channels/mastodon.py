@@ -150,15 +150,8 @@ class MastodonChannel(Channel):
             headers={"Idempotency-Key": post.idempotency_key},
             creates=True,
         )
-        try:
+        with self.api.reading_created(hint="replaying the same idempotency key returns it"):
             receipt = self._receipt(self.api.json_object(response, creates=True))
-        except (KeyError, TypeError, ValueError) as exc:
-            # The instance said 200, so the status exists, but we cannot tell which one it is.
-            raise errors.OutcomeUnknownError(
-                f"mastodon: {self.account.name}: the status was created but the answer "
-                "could not be read",
-                hint="replaying the same idempotency key returns it",
-            ) from exc
         _log.info("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 

@@ -344,15 +344,10 @@ class MatrixChannel(Channel):
             json=content,
             creates=True,
         )
-        try:
+        with self.api.reading_created(hint="sending the same transaction id again returns it"):
             event_id = self.api.json_object(response, creates=True)["event_id"]
             if not isinstance(event_id, str):
                 raise TypeError("event_id is not a string")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.OutcomeUnknownError(
-                f"matrix: {self.account.name}: the event was sent but the answer could not be read",
-                hint="sending the same transaction id again returns it",
-            ) from exc
         return event_id
 
     def _send_media(self, room_id: str, media: MediaFile, txn_id: str, post: OutboundPost) -> str:

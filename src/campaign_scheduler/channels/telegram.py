@@ -220,14 +220,10 @@ class TelegramChannel(Channel):
                 data=form,
                 files={"photo": (media.path.name, content, media.mime_type)},
             )
-        try:
+        with self.api.reading_created(
+            hint="check the channel and settle the delivery with `campaign resolve`"
+        ):
             receipt = self._receipt(message)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.OutcomeUnknownError(
-                f"telegram: {self.account.name}: the message was sent but the answer could not "
-                "be read",
-                hint="check the channel and settle the delivery with `campaign resolve`",
-            ) from exc
         _log.info("published message %s on %s", receipt.remote_id, self.account.name)
         return receipt
 

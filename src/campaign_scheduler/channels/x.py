@@ -223,13 +223,8 @@ class XChannel(Channel):
             response = self.api.call("POST", "/2/tweets", json=body, creates=True)
         except _DuplicateContentError as exc:
             return self._adopt_duplicate(post, exc)
-        try:
+        with self.api.reading_created(hint="the publisher will look it up on the account"):
             tweet_id = str(self.api.json_object(response)["data"]["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.OutcomeUnknownError(
-                f"x: {self.account.name}: the post was created but the answer could not be read",
-                hint="the publisher will look it up on the account",
-            ) from exc
         receipt = self._receipt(tweet_id, self._username())
         _log.info("published %s on %s", tweet_id, self.account.name)
         return receipt
