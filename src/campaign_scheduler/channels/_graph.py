@@ -300,7 +300,7 @@ class GraphApi(ApiClient):
     gone = GraphNotFoundError
 
     #: The Graph API version called when the account names none (``api_version``).
-    default_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
+    default_version = DEFAULT_GRAPH_VERSION
 
     def __init__(
         self,

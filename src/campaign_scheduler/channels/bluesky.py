@@ -43,7 +43,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
@@ -152,10 +152,10 @@ class BlueskyChannel(Channel):
     ``app_url`` (default https://bsky.app, for post links). Secret: ``password`` (an app
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
-    name: ClassVar[str] = "bluesky"
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.bluesky:BlueskyFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "bluesky"
+    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
+    spec = ChannelSpec(
         "Bluesky",
         settings=("identifier",),
         secrets=("password",),
@@ -164,15 +164,15 @@ class BlueskyChannel(Channel):
         supports_threads=True,
         reports_impressions=False,
     )
-    text_rule: ClassVar[TextRule] = TextRule(
+    text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
     )
-    api_class: ClassVar[type[ApiClient] | None] = BlueskyApi
+    api_class = BlueskyApi
     api: BlueskyApi
     #: The record key never expires: a replay finds the post for as long as it exists.
-    idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
-    can_look_up: ClassVar[bool] = True
-    can_search_hashtag: ClassVar[bool] = True
+    idempotency_window = timedelta(days=365)
+    can_look_up = True
+    can_search_hashtag = True
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import (
@@ -40,7 +40,7 @@ from campaign_scheduler.channels._graph import (
     insight_values,
     read_receipt,
 )
-from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import (
     Channel,
     MediaFile,
@@ -71,22 +71,20 @@ _POST_FIELDS = "id,message,created_time,from,permalink_url"
 class FacebookChannel(Channel):
     """Posts on one Facebook Page."""
 
-    name: ClassVar[str] = "facebook"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "facebook"
+    spec = ChannelSpec(
         "Facebook",
         settings=("page_id",),
         secrets=("token",),
         optional=("api_version",),
         default_base_url="https://graph.facebook.com",
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
-    api_class: ClassVar[type[ApiClient] | None] = GraphApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:FacebookPageFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:FacebookNetwork"
-    )
+    text_rule = TextRule(UNIT_UTF16, count_utf16_units, 63206)
+    api_class = GraphApi
+    connect_flow = "campaign_scheduler.auth.meta:FacebookPageFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:FacebookNetwork"
     api: GraphApi
-    can_look_up: ClassVar[bool] = True
+    can_look_up = True
 
     @property
     def page_id(self) -> str:

@@ -32,7 +32,7 @@ post with ``reply_to`` is refused.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.channels._graph import (
     ContainerChannel,
@@ -42,7 +42,7 @@ from campaign_scheduler.channels._graph import (
     media_problems,
     media_url,
 )
-from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import (
@@ -65,8 +65,8 @@ CONTAINERS = ContainerDialect(status_field="status_code", detail_field="status")
 class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
-    name: ClassVar[str] = "instagram"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "instagram"
+    spec = ChannelSpec(
         "Instagram",
         settings=("user_id", "media_base_url"),
         secrets=("token",),
@@ -75,23 +75,21 @@ class InstagramChannel(ContainerChannel):
         needs_media=True,
         links_clickable=False,
     )
-    text_rule: ClassVar[TextRule] = TextRule(
+    text_rule = TextRule(
         UNIT_UTF16,
         count_utf16_units,
         2200,
         subject="caption",
         also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
     )
-    can_look_up: ClassVar[bool] = True
-    api_class: ClassVar[type[ApiClient] | None] = GraphApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:InstagramFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:InstagramNetwork"
-    )
-    default_poll_interval: ClassVar[float] = 3.0
-    default_max_polls: ClassVar[int] = 40
-    container_edge: ClassVar[str] = "media"
-    containers: ClassVar[ContainerDialect] = CONTAINERS
+    can_look_up = True
+    api_class = GraphApi
+    connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
+    default_poll_interval = 3.0
+    default_max_polls = 40
+    container_edge = "media"
+    containers = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 

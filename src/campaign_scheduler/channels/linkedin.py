@@ -172,23 +172,21 @@ class LinkedInChannel(Channel):
     ``token``: a page admin's access token with ``w_organization_social`` (plus
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
-    name: ClassVar[str] = "linkedin"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "linkedin"
+    spec = ChannelSpec(
         "LinkedIn",
         settings=("organization",),
         secrets=("token",),
         optional=("api_version",),
         default_base_url="https://api.linkedin.com",
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
-    api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.linkedin:LinkedInFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
-    )
+    text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
+    api_class = LinkedInApi
+    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
     api: LinkedInApi
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = True
+    idempotency_window = None
+    can_look_up = True
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -34,7 +34,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
@@ -92,24 +92,22 @@ class MastodonChannel(Channel):
     ``write:statuses``, ``write:media`` and ``read`` scopes). Optional setting:
     ``max_characters``, used when the instance does not publish its limit."""
 
-    name: ClassVar[str] = "mastodon"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "mastodon"
+    spec = ChannelSpec(
         "Mastodon",
         secrets=("token",),
         optional_integers=("max_characters",),
         supports_threads=True,
         reports_impressions=False,
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
-    api_class: ClassVar[type[ApiClient] | None] = MastodonApi
+    text_rule = TextRule(UNIT_MASTODON, count_mastodon, 500)
+    api_class = MastodonApi
     api: MastodonApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.mastodon:MastodonFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:MastodonNetwork"
-    )
-    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
-    can_look_up: ClassVar[bool] = True
-    can_search_hashtag: ClassVar[bool] = True
+    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
+    idempotency_window = timedelta(minutes=55)
+    can_look_up = True
+    can_search_hashtag = True
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -53,7 +53,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from campaign_scheduler import errors
@@ -162,17 +162,15 @@ class MatrixChannel(Channel):
     """Messages in one Matrix room. Setting: ``room`` (``!id:server`` or ``#alias:server``);
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
-    name: ClassVar[str] = "matrix"
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.matrix:MatrixFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
-        "Matrix", settings=("room",), secrets=("token",), supports_threads=True
-    )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
-    api_class: ClassVar[type[ApiClient] | None] = MatrixApi
+    name = "matrix"
+    connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
+    spec = ChannelSpec("Matrix", settings=("room",), secrets=("token",), supports_threads=True)
+    text_rule = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
+    api_class = MatrixApi
     api: MatrixApi
-    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=25)
-    can_look_up: ClassVar[bool] = True
+    idempotency_window = timedelta(minutes=25)
+    can_look_up = True
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)

@@ -153,12 +153,10 @@ class TelegramChannel(Channel):
     Setting ``chat``: the channel's ``@username`` or numeric id. Secret ``token``: the bot
     token from @BotFather."""
 
-    name: ClassVar[str] = "telegram"
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.telegram:TelegramFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:TelegramNetwork"
-    )
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "telegram"
+    connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
+    spec = ChannelSpec(
         "Telegram",
         settings=("chat",),
         secrets=("token",),
@@ -166,13 +164,11 @@ class TelegramChannel(Channel):
         supports_threads=True,
         reports_impressions=False,
     )
-    text_rule: ClassVar[TextRule] = TextRule(
-        UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024
-    )
-    api_class: ClassVar[type[ApiClient] | None] = TelegramApi
+    text_rule = TextRule(UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024)
+    api_class = TelegramApi
     api: TelegramApi
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = False
+    idempotency_window = None
+    can_look_up = False
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)

@@ -26,7 +26,7 @@ oldest post whose text equals the post's (and, for a reply, whose parent is ``re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.channels._graph import (
     ContainerChannel,
@@ -37,7 +37,7 @@ from campaign_scheduler.channels._graph import (
     media_problems,
     media_url,
 )
-from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
@@ -52,14 +52,14 @@ CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message
 class ThreadsGraph(GraphApi):
     """The Threads API: Graph's dialect on graph.threads.net, with versions of its own."""
 
-    default_version: ClassVar[str] = DEFAULT_THREADS_VERSION
+    default_version = DEFAULT_THREADS_VERSION
 
 
 class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
-    name: ClassVar[str] = "threads"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "threads"
+    spec = ChannelSpec(
         "Threads",
         settings=("user_id",),
         secrets=("token",),
@@ -67,15 +67,15 @@ class ThreadsChannel(ContainerChannel):
         default_base_url="https://graph.threads.net",
         supports_threads=True,
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
-    can_look_up: ClassVar[bool] = True
-    api_class: ClassVar[type[ApiClient] | None] = ThreadsGraph
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:ThreadsFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
-    default_poll_interval: ClassVar[float] = 5.0
-    default_max_polls: ClassVar[int] = 60
-    container_edge: ClassVar[str] = "threads"
-    containers: ClassVar[ContainerDialect] = CONTAINERS
+    text_rule = TextRule(UNIT_THREADS, count_threads, 500)
+    can_look_up = True
+    api_class = ThreadsGraph
+    connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
+    default_poll_interval = 5.0
+    default_max_polls = 60
+    container_edge = "threads"
+    containers = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 

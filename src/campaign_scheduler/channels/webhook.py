@@ -108,8 +108,8 @@ class WebhookChannel(Channel):
     HMAC key shared with the receiver); optional: ``deduplicates`` (how long the receiver
     documents that it answers a repeated ``Idempotency-Key`` without publishing again)."""
 
-    name: ClassVar[str] = "webhook"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "webhook"
+    spec = ChannelSpec(
         "Webhook",
         settings=("url",),
         secrets=("secret",),
@@ -117,10 +117,10 @@ class WebhookChannel(Channel):
         addresses=("url",),
         needs_base_url=False,
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = False
+    text_rule = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
+    idempotency_window = None
+    can_look_up = False
 
     def __init__(
         self,

@@ -45,7 +45,7 @@ import html
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import (
@@ -171,20 +171,20 @@ class XChannel(Channel):
     keys), ``access_token`` and ``access_secret`` (the account's user token; the app needs
     "Read and write" permission)."""
 
-    name: ClassVar[str] = "x"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "x"
+    spec = ChannelSpec(
         "X",
         secret_choices=(SECRETS, ("token",)),
         default_base_url="https://api.x.com",
         supports_threads=True,
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
-    api_class: ClassVar[type[ApiClient] | None] = XApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.x:XFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:XNetwork"
+    text_rule = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
+    api_class = XApi
+    connect_flow = "campaign_scheduler.auth.x:XFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:XNetwork"
     api: XApi
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = True
+    idempotency_window = None
+    can_look_up = True
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)
