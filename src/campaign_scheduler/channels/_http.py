@@ -51,6 +51,7 @@ import dateutil.parser
 
 from campaign_scheduler import __version__, errors
 from campaign_scheduler.channels.addresses import url_problem
+from campaign_scheduler.channels.base import Metrics
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -713,6 +714,18 @@ def count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value if value >= 0 else None
+
+
+def read_metrics(
+    values: Mapping[str, Any],
+    names: Mapping[str, str],
+    *,
+    read: Callable[[object], int | None] = count,
+    **known: int | None,
+) -> Metrics:
+    """A post's :class:`Metrics`: each field in ``names`` read (with ``read``) from the
+    network's key for it in ``values``; the figures in ``known`` as they are."""
+    return Metrics(**{field: read(values.get(key)) for field, key in names.items()}, **known)
 
 
 def parse_time(value: object) -> datetime | None:

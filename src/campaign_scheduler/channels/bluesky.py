@@ -52,6 +52,7 @@ from campaign_scheduler.channels._http import (
     count,
     logger_for,
     parse_time,
+    read_metrics,
     reset_time,
     retry_at,
 )
@@ -89,6 +90,14 @@ MAX_IMAGE_BYTES = 2_000_000
 MAX_THUMB_BYTES = 1_000_000
 
 _log = logger_for("bluesky")
+
+#: Metrics fields and the post view's counters that hold them.
+_FIGURES = {
+    "likes": "likeCount",
+    "reposts": "repostCount",
+    "replies": "replyCount",
+    "quotes": "quoteCount",
+}
 
 
 @dataclass(frozen=True)
@@ -246,13 +255,7 @@ class BlueskyChannel(Channel):
             )
         session = self._session()
         profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
-        return Metrics(
-            likes=count(view.get("likeCount")),
-            reposts=count(view.get("repostCount")),
-            replies=count(view.get("replyCount")),
-            quotes=count(view.get("quoteCount")),
-            followers=count(profile.get("followersCount")),
-        )
+        return read_metrics(view, _FIGURES, followers=count(profile.get("followersCount")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Posts with ``#hashtag`` from the AppView's search (``searchPosts``), newest first."""

@@ -56,6 +56,7 @@ from campaign_scheduler.channels._http import (
     GoneError,
     json_or_none,
     logger_for,
+    read_metrics,
     reset_time,
 )
 from campaign_scheduler.channels.base import (
@@ -97,6 +98,16 @@ _HASHTAG = re.compile(r"#[^\W_]+")
 _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
 
 _log = logger_for("linkedin")
+
+#: Metrics fields and the organization share statistics that hold them.
+_FIGURES = {
+    "likes": "likeCount",
+    "reposts": "shareCount",
+    "replies": "commentCount",
+    "views": "impressionCount",
+    "reach": "uniqueImpressionsCount",
+    "clicks": "clickCount",
+}
 
 
 class LinkedInApi(ApiClient):
@@ -287,15 +298,7 @@ class LinkedInChannel(Channel):
         for element in body.get("elements") or []:
             if element.get("share", element.get("ugcPost")) == receipt.remote_id:
                 totals = element.get("totalShareStatistics") or {}
-        return Metrics(
-            likes=_count(totals.get("likeCount")),
-            reposts=_count(totals.get("shareCount")),
-            replies=_count(totals.get("commentCount")),
-            views=_count(totals.get("impressionCount")),
-            reach=_count(totals.get("uniqueImpressionsCount")),
-            clicks=_count(totals.get("clickCount")),
-            followers=self._followers(organization),
-        )
+        return read_metrics(totals, _FIGURES, read=_count, followers=self._followers(organization))
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""

@@ -40,7 +40,7 @@ from urllib.parse import quote, urlsplit
 from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for
+from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for, read_metrics
 from campaign_scheduler.channels.base import (
     Channel,
     MediaFile,
@@ -65,6 +65,14 @@ LOOK_UP_MAX_PAGES = 25
 PAGE_SIZE = 40
 
 _log = logger_for("mastodon")
+
+#: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
+_FIGURES = {
+    "likes": "favourites_count",
+    "reposts": "reblogs_count",
+    "replies": "replies_count",
+    "quotes": "quotes_count",
+}
 
 # base_url -> (max_characters or None after a failure, monotonic time it was read)
 _instance_limits: dict[str, tuple[int | None, float]] = {}
@@ -177,14 +185,7 @@ class MastodonChannel(Channel):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         status = self.api.json_object(self.api.call("GET", f"/api/v1/statuses/{receipt.remote_id}"))
         account = self._credentials()
-        quotes = status.get("quotes_count")
-        return Metrics(
-            likes=count(status.get("favourites_count")),
-            reposts=count(status.get("reblogs_count")),
-            replies=count(status.get("replies_count")),
-            quotes=count(quotes) if quotes is not None else None,
-            followers=count(account.get("followers_count")),
-        )
+        return read_metrics(status, _FIGURES, followers=count(account.get("followers_count")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Public statuses with ``#hashtag`` from the instance's tag timeline, newest first."""

@@ -37,7 +37,7 @@ from campaign_scheduler.channels._graph import (
     media_problems,
     media_url,
 )
-from campaign_scheduler.channels._http import count
+from campaign_scheduler.channels._http import count, read_metrics
 from campaign_scheduler.channels.base import Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
@@ -46,6 +46,8 @@ from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 DEFAULT_THREADS_VERSION = "v1.0"
 MAX_IMAGES = 20
 MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
+#: Metrics fields and the insights that hold them (``shares`` has no field).
+_FIGURES = {name: name for name in MEDIA_INSIGHTS if name != "shares"}
 CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
 
 
@@ -138,14 +140,7 @@ class ThreadsChannel(ContainerChannel):
         """views, likes, replies, reposts and quotes from the post's insights (``shares``
         has no place in :class:`Metrics`); followers from the profile's insights."""
         values = self.api.insights(receipt.remote_id, MEDIA_INSIGHTS)
-        return Metrics(
-            views=count(values.get("views")),
-            likes=count(values.get("likes")),
-            replies=count(values.get("replies")),
-            reposts=count(values.get("reposts")),
-            quotes=count(values.get("quotes")),
-            followers=self._followers(),
-        )
+        return read_metrics(values, _FIGURES, followers=self._followers())
 
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""
