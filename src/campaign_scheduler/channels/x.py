@@ -224,7 +224,7 @@ class XChannel(Channel):
         except _DuplicateContentError as exc:
             return self._adopt_duplicate(post, exc)
         with self.api.reading_created(hint="the publisher will look it up on the account"):
-            tweet_id = str(self.api.json_object(response)["data"]["id"])
+            tweet_id = str(self.api.json_object(response, creates=True)["data"]["id"])
         receipt = self._receipt(tweet_id, self._username())
         _log.info("published %s on %s", tweet_id, self.account.name)
         return receipt
