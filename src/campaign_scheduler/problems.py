@@ -21,13 +21,17 @@ class Problem:
     message: str
     severity: Severity = Severity.ERROR
 
-    def location(self, relative_to: Path | None = None) -> str:
-        path = self.path
+    def shown_path(self, relative_to: Path | None = None) -> Path:
+        """The file, relative to ``relative_to`` where it lies below it."""
         if relative_to is not None:
             try:
-                path = path.resolve().relative_to(relative_to.resolve())
+                return self.path.resolve().relative_to(relative_to.resolve())
             except ValueError:
                 pass
+        return self.path
+
+    def location(self, relative_to: Path | None = None) -> str:
+        path = self.shown_path(relative_to)
         return f"{path}:{self.line}" if self.line else str(path)
 
     def format(self, relative_to: Path | None = None) -> str:
@@ -35,14 +39,8 @@ class Problem:
         return f"{self.location(relative_to)}: {prefix}{self.message}"
 
     def as_json(self, relative_to: Path | None = None) -> dict[str, object]:
-        path = self.path
-        if relative_to is not None:
-            try:
-                path = path.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                pass
         return {
-            "path": str(path),
+            "path": str(self.shown_path(relative_to)),
             "line": self.line,
             "severity": str(self.severity),
             "message": self.message,
