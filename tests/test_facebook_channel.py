@@ -15,8 +15,8 @@ import pytest
 import requests
 from PIL import Image
 
-from campaign_scheduler.channels import _graph, facebook
-from campaign_scheduler.channels._graph import error_for, media_url, read_usage
+from campaign_scheduler.channels import _graph
+from campaign_scheduler.channels._graph import media_url, read_usage
 from campaign_scheduler.channels._http import make_session
 from campaign_scheduler.channels.base import AccountSettings, MediaFile, OutboundPost
 from campaign_scheduler.channels.facebook import FacebookChannel
@@ -436,6 +436,13 @@ def response(
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
+def graph_error(answer: requests.Response, *, creates: bool) -> ChannelError:
+    """What a Graph client makes of ``answer`` to a call, at :data:`NOW`."""
+    account = AccountSettings("t", "https://graph.facebook.com", secret=lambda key: "token")
+    api = _graph.GraphApi("facebook", account, requests.Session(), clock=lambda: NOW)
+    return api.error(answer, "POST /x", creates=creates)
+
+
 @pytest.mark.parametrize(
     ("answer", "creates", "expected"),
     [
@@ -466,7 +473,7 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 def test_error_for_without_a_sandbox(
     answer: requests.Response, creates: bool, expected: type[ChannelError]
 ) -> None:
-    error = error_for(answer, who="facebook: t", call="POST /x", creates=creates, now=NOW)
+    error = graph_error(answer, creates=creates)
 
     assert type(error) is expected
 
@@ -474,16 +481,14 @@ def test_error_for_without_a_sandbox(
 def test_a_used_up_publishing_quota_waits_an_hour() -> None:
     answer = response(400, {"error": {"message": "limit", "code": 9, "error_subcode": 2207042}})
 
-    error = error_for(answer, who="instagram: t", call="POST /x", creates=True, now=NOW)
+    error = graph_error(answer, creates=True)
 
     assert isinstance(error, RateLimitedError)
     assert error.retry_at == NOW + timedelta(hours=1)
 
 
 def test_429_without_envelope_reads_retry_after() -> None:
-    error = error_for(
-        response(429, headers={"Retry-After": "90"}), who="t", call="c", creates=True, now=NOW
-    )
+    error = graph_error(response(429, headers={"Retry-After": "90"}), creates=True)
 
     assert isinstance(error, RateLimitedError)
     assert error.retry_at == NOW + timedelta(seconds=90)
@@ -577,7 +582,7 @@ def test_look_up_pages_back_and_gives_up_when_the_pages_run_out(
 
     assert channel.look_up(post("Der erste von vielen"), since=since) == target
 
-    monkeypatch.setattr(facebook, "LOOK_UP_MAX_PAGES", 1)
+    monkeypatch.setattr(_graph, "LOOK_UP_MAX_PAGES", 1)
     with pytest.raises(OutcomeUnknownError, match="more than 1 pages"):
         channel.look_up(post("Der erste von vielen"), since=since)
 

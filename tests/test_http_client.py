@@ -188,3 +188,44 @@ def test_every_network_reads_retry_after_as_seconds_or_an_http_date(
         response.headers["Retry-After"] = value
         response._content = b"{}"
         assert api.retry_at(response) == expected
+
+
+class _Dialect(ApiClient):
+    """A network with a fact of its own for each hook of the ladder."""
+
+    auth_statuses = {404: ("the token is unknown", "get a new token")}  # noqa: RUF012
+    doubtful_statuses = frozenset({503})
+    doubt = "the note may be out"
+
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> RejectedError | None:
+        if response.status_code == 400 and "duplicate" in said:
+            return RejectedError(f"{where}: duplicate")
+        return None
+
+
+def dialect(*answers: Any) -> ApiClient:
+    api, _ = client(*answers)
+    return _Dialect("net", api.account, api.session, clock=lambda: NOW)
+
+
+def test_a_network_overrides_only_its_own_facts_of_the_ladder() -> None:
+    api = dialect(
+        (404, b'{"error": "who?"}', {}),
+        (503, b"", {}),
+        (503, b"", {}),
+        (400, b'{"error": "duplicate"}', {}),
+        (400, b'{"error": "too long"}', {}),
+    )
+    with pytest.raises(AuthError, match="the token is unknown") as auth:
+        api.call("GET", "/me")
+    assert auth.value.hint == "get a new token"
+    with pytest.raises(OutcomeUnknownError, match="the note may be out"):
+        api.call("POST", "/notes", creates=True)
+    with pytest.raises(UnavailableError):
+        api.call("GET", "/notes")
+    with pytest.raises(RejectedError, match="POST /notes: duplicate"):
+        api.call("POST", "/notes", creates=True)
+    with pytest.raises(RejectedError, match=r"refused \(400: too long\)"):
+        api.call("POST", "/notes", creates=True)

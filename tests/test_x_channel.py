@@ -536,3 +536,36 @@ def test_a_lost_answer_to_a_read_is_unavailability(
         channel.verify()
     assert not isinstance(caught.value, OutcomeUnknownError)
     sandbox.delay = 0
+
+
+class _AnswersEverything(requests.adapters.BaseAdapter):
+    """A transport that answers every request with one fixed answer."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__()
+        self.status, self.body = status, body
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:  # type: ignore[override]
+        response = requests.Response()
+        response.status_code = self.status
+        response._content = self.body
+        response.request = request
+        response.url = request.url or ""
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_created_post_whose_answer_is_not_json_is_an_unknown_outcome() -> None:
+    # X made the post (201), so retrying blindly would post it twice: the publisher must
+    # look it up instead.
+    session = requests.Session()
+    session.mount("https://", _AnswersEverything(201, b"<html>upstream hiccup</html>"))
+    account = AccountSettings("suedwestfalen-x", "https://api.x.test", {}, secret=lambda k: "tok")
+    channel = XChannel(account, session, poll_interval=0, sleep=lambda s: None)
+
+    with pytest.raises(OutcomeUnknownError):
+        channel.publish(post())

@@ -243,17 +243,10 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
     report = _read_report(reader, reader.table(data, ("report",)), doc.path.parent)
 
     senders: list[Sender] = []
-    raw_senders = data.get("senders", [])
-    if not isinstance(raw_senders, list) or not raw_senders:
-        reader.error("the campaign needs at least one [[senders]] entry", "senders")
-        raw_senders = []
     seen: set[str] = set()
-    for index, entry in enumerate(raw_senders):
-        path = ("senders", index)
-        if not isinstance(entry, dict):
-            reader.error("each [[senders]] entry must be a table", *path)
-            continue
-        reader.known_keys(entry, path, SENDER_KEYS)
+    for path, entry in reader.tables(
+        data, "senders", SENDER_KEYS, required="the campaign needs at least one [[senders]] entry"
+    ):
         sender_slug = reader.string(entry, path, "slug", required=True)
         if sender_slug is None:
             continue

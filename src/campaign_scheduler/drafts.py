@@ -320,16 +320,7 @@ def parse_draft(
     first_comment = (first_comment or "").strip() or None
 
     media: list[Media] = []
-    raw_media = data.get("media", [])
-    if not isinstance(raw_media, list):
-        reader.error("'media' must be written as [[media]] tables", "media")
-        raw_media = []
-    for index, entry in enumerate(raw_media):
-        media_path = ("media", index)
-        if not isinstance(entry, dict):
-            reader.error("each [[media]] entry must be a table", *media_path)
-            continue
-        reader.known_keys(entry, media_path, MEDIA_KEYS)
+    for media_path, entry in reader.tables(data, "media", MEDIA_KEYS):
         relative = reader.string(entry, media_path, "path", required=True)
         if relative is None:
             continue

@@ -9,7 +9,7 @@ keys with a did-you-mean suggestion.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from campaign_scheduler.problems import Problem, Severity
@@ -53,6 +53,32 @@ class FieldReader:
         for key in table:
             if key not in allowed:
                 self.error(f"unknown key '{key}'{where}{did_you_mean(key, allowed)}", *path, key)
+
+    def tables(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        allowed: Iterable[str],
+        *,
+        required: str | None = None,
+    ) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
+        """The entries of the array of tables ``[[key]]`` in ``parent``, each with its path and
+        checked for unknown keys; entries that are not tables are reported and left out.
+        ``required``: the problem to report when there is no entry."""
+        value = parent.get(key, [])
+        if required is not None and (not isinstance(value, list) or not value):
+            self.error(required, key)
+            return
+        if not isinstance(value, list):
+            self.error(f"'{key}' must be written as [[{key}]] tables", key)
+            return
+        for index, entry in enumerate(value):
+            path: KeyPath = (key, index)
+            if not isinstance(entry, dict):
+                self.error(f"each [[{key}]] entry must be a table", *path)
+                continue
+            self.known_keys(entry, path, allowed)
+            yield path, entry
 
     def table(
         self, parent: Mapping[str, Any], path: KeyPath, *, required: bool = False

@@ -23,8 +23,12 @@ class Problem:
     message: str
     severity: Severity = Severity.ERROR
 
+    def shown_path(self, relative_to: Path | None = None) -> Path:
+        """The file, relative to ``relative_to`` where it lies below it (:func:`_shown`)."""
+        return self.path if relative_to is None else _shown(self.path, relative_to)
+
     def location(self, relative_to: Path | None = None) -> str:
-        path = self.path if relative_to is None else _shown(self.path, relative_to)
+        path = self.shown_path(relative_to)
         return f"{path}:{self.line}" if self.line else str(path)
 
     def format(self, relative_to: Path | None = None) -> str:
@@ -32,9 +36,8 @@ class Problem:
         return f"{self.location(relative_to)}: {prefix}{self.message}"
 
     def as_json(self, relative_to: Path | None = None) -> dict[str, object]:
-        path = self.path if relative_to is None else _shown(self.path, relative_to)
         return {
-            "path": str(path),
+            "path": str(self.shown_path(relative_to)),
             "line": self.line,
             "severity": str(self.severity),
             "message": self.message,

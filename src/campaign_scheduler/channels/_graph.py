@@ -49,7 +49,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePath
@@ -57,7 +57,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, logger_for, parse_time, reset_time
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    GoneError,
+    json_or_none,
+    logger_for,
+    parse_time,
+    reset_time,
+)
 from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
 from campaign_scheduler.timeutil import utcnow
 
@@ -145,10 +152,7 @@ class GraphErrorBody:
 
 def read_error(response: requests.Response) -> GraphErrorBody | None:
     """The Graph error envelope of ``response``, or ``None`` when it has none."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_or_none(response)
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return None
@@ -228,24 +232,21 @@ def retry_at(response: requests.Response, now: datetime, *, quota: bool = False)
 
 
 def error_for(
-    response: requests.Response,
-    *,
-    who: str,
-    call: str,
-    creates: bool,
-    now: datetime,
-) -> errors.ChannelError:
-    """The error to raise for an error answer (see the table in the module doc)."""
+    response: requests.Response, *, where: str, creates: bool, now: datetime
+) -> errors.ChannelError | None:
+    """The error to raise for an error answer with a Graph error envelope (see the table in the
+    module doc); ``None`` when it has none (:class:`GraphApi` reads it by the default ladder).
+    ``where`` names account and call."""
     status = response.status_code
     body = read_error(response)
     if body is None:
-        return _error_without_envelope(response, who=who, call=call, creates=creates, now=now)
+        return None
     said = body.describe()
     code = body.code
     if code in AUTH_CODES:
         reason = TOKEN_SUBCODES.get(body.subcode or 0)
         return errors.AuthError(
-            f"{who}: {call}: Meta refused the credentials"
+            f"{where}: Meta refused the credentials"
             + (f" ({reason})" if reason else "")
             + f": {said}",
             network_message=said,
@@ -257,57 +258,25 @@ def error_for(
         when = retry_at(response, now, quota=quota)
         what = "publishing quota used up" if quota else "rate limited"
         return errors.RateLimitedError(
-            f"{who}: {call}: {what} until {when.isoformat(timespec='seconds')}",
+            f"{where}: {what} until {when.isoformat(timespec='seconds')}",
             retry_at=when,
             network_message=said,
         )
     if (code == 100 and body.subcode == 33) or code == 803:
-        return GraphNotFoundError(f"{who}: {call}: not found: {said}", network_message=said)
+        return GraphNotFoundError(f"{where}: not found: {said}", network_message=said)
     if body.is_transient or code in TRANSIENT_CODES or status >= 500:
         if creates and (
             (code == 1 and not body.is_transient) or (code is None and status in (502, 504))
         ):
             return errors.OutcomeUnknownError(
-                f"{who}: {call}: Meta answered an unknown error; the post may exist",
+                f"{where}: Meta answered an unknown error; the post may exist",
                 network_message=said,
             )
-        return errors.UnavailableError(
-            f"{who}: {call}: temporary failure: {said}", network_message=said
-        )
-    return errors.RejectedError(f"{who}: {call} refused: {said}", network_message=said)
+        return errors.UnavailableError(f"{where}: temporary failure: {said}", network_message=said)
+    return errors.RejectedError(f"{where}: refused: {said}", network_message=said)
 
 
-def _error_without_envelope(
-    response: requests.Response, *, who: str, call: str, creates: bool, now: datetime
-) -> errors.ChannelError:
-    status = response.status_code
-    said = " ".join(response.text.split())[:200] or response.reason or f"HTTP {status}"
-    if status in (401, 403):
-        return errors.AuthError(
-            f"{who}: {call}: refused the credentials ({status}: {said})", network_message=said
-        )
-    if status == 429:
-        when = retry_at(response, now)
-        return errors.RateLimitedError(
-            f"{who}: {call}: rate limited until {when.isoformat(timespec='seconds')}",
-            retry_at=when,
-            network_message=said,
-        )
-    if status in (404, 410):
-        return GraphNotFoundError(f"{who}: {call}: not found ({status})", network_message=said)
-    if status < 500:
-        return errors.RejectedError(
-            f"{who}: {call} refused ({status}: {said})", network_message=said
-        )
-    if creates and status in (502, 504):
-        return errors.OutcomeUnknownError(
-            f"{who}: {call}: gateway error {status}; the post may have been created",
-            network_message=said,
-        )
-    return errors.UnavailableError(f"{who}: {call}: server error {status}", network_message=said)
-
-
-class GraphNotFoundError(errors.RejectedError):
+class GraphNotFoundError(GoneError):
     """The object does not exist (any more), or the token may not see it."""
 
 
@@ -328,8 +297,10 @@ class GraphApi(ApiClient):
     """Calls to one account's Graph host, with our error mapping. The token travels as the
     ``access_token`` parameter (query, or form body of a POST)."""
 
+    gone = GraphNotFoundError
+
     #: The Graph API version called when the account names none (``api_version``).
-    default_version: ClassVar[str] = DEFAULT_GRAPH_VERSION
+    default_version = DEFAULT_GRAPH_VERSION
 
     def __init__(
         self,
@@ -384,6 +355,50 @@ class GraphApi(ApiClient):
             raise self.error(response, f"GET {path}", creates=False)
         return None, body
 
+    def insights(self, object_id: str, metrics: Iterable[str]) -> dict[str, Any]:
+        """``metrics`` of ``object_id``'s insights by name; none (logged) when Meta has none
+        yet or will not give them."""
+        answer, error = self.try_get(f"{object_id}/insights", {"metric": ",".join(metrics)})
+        if error is not None:
+            self.log.info("no insights for %s: %s", object_id, error.describe())
+        return insight_values(answer) if answer is not None else {}
+
+    def find_oldest_post(
+        self,
+        path: str,
+        fields: str,
+        *,
+        text: str,
+        since: datetime,
+        text_field: str,
+        time_field: str = "timestamp",
+        url_field: str = "permalink",
+        query: Mapping[str, Any] | None = None,
+        list_since: bool = False,
+        accept: Callable[[dict[str, Any]], bool] = lambda item: True,
+    ) -> Receipt | None:
+        """The receipt of the oldest item of the edge ``path`` (read with ``fields`` and
+        ``query``) created since ``since`` less :data:`LOOK_UP_MARGIN` whose ``text_field``
+        equals ``text`` and which ``accept`` takes (:func:`find_oldest_match`); with
+        ``list_since`` the edge itself is asked for nothing older."""
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        oldest = since - LOOK_UP_MARGIN
+        params: dict[str, Any] = {"fields": fields, "limit": PAGE_SIZE, **(query or {})}
+        if list_since:
+            params["since"] = unix(oldest)
+        found = find_oldest_match(
+            self.pages(path, params, max_pages=LOOK_UP_MAX_PAGES),
+            text=text,
+            text_field=text_field,
+            time_field=time_field,
+            oldest=oldest,
+            accept=accept,
+        )
+        if found is None:
+            return None
+        return receipt_of(self, found, url_field=url_field, time_field=time_field)
+
     def pages(
         self, path: str, params: Mapping[str, Any], *, max_pages: int
     ) -> Iterator[dict[str, Any]]:
@@ -407,10 +422,13 @@ class GraphApi(ApiClient):
             query["after"] = str(after)
         raise PageLimitError(f"{self.who}: more than {max_pages} pages in {path}")
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
-        return error_for(response, who=self.who, call=call, creates=creates, now=self.clock())
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
+        return error_for(response, where=where, creates=creates, now=self.clock())
+
+    def retry_at(self, response: requests.Response) -> datetime:
+        return retry_at(response, self.clock())
 
     def send(  # type: ignore[override]
         self,

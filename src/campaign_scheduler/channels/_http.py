@@ -40,16 +40,18 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import dateutil.parser
 
 from campaign_scheduler import __version__, errors
 from campaign_scheduler.channels.addresses import url_problem
+from campaign_scheduler.channels.base import Metrics
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -447,10 +449,26 @@ class ApiClient:
     message_keys: tuple[str, ...] = ("error", "message", "detail")
     #: What to do about refused credentials.
     auth_hint: str = "check the account's token and its scopes (`campaign channels verify`)"
+    #: Statuses that mean the credentials or the account's rights are at fault: what happened
+    #: (``{server}`` names :attr:`server`) and what to do (empty: :attr:`auth_hint`).
+    auth_statuses: ClassVar[Mapping[int, tuple[str, str]]] = {
+        401: ("the {server} refused the credentials", ""),
+        403: ("the {server} refused the credentials", ""),
+    }
+    #: What the network calls a rate limit ("throttled", "flood control").
+    rate_limit_words: str = "rate limited"
+    #: Server errors after which a creating call may still have acted (a gateway gave up
+    #: waiting; the server behind it may have gone on).
+    doubtful_statuses: frozenset[int] = frozenset({502, 504})
     #: What a created thing is called in messages ("status", "event").
     thing: str = "post"
     #: What the other side is called in messages ("instance", "homeserver").
     server: str = "server"
+    #: What a doubtful server error may have left behind (empty: "the <thing> may have been
+    #: created").
+    doubt: str = ""
+    #: The error for a call that names something that does not exist (any more).
+    gone: ClassVar[type[errors.RejectedError]] = GoneError
 
     def __init__(
         self,
@@ -551,33 +569,53 @@ class ApiClient:
     def error(
         self, response: requests.Response, call: str, *, creates: bool
     ) -> errors.ChannelError:
-        """The default ladder: 401/403 auth, 429 rate limited, 404/410 gone, other 4xx
-        rejected, 502/504 on a creating call unknown (a gateway gave up waiting, the server
-        behind it may still have acted), other 5xx unavailable."""
+        """The error for an error answer to ``call``: the network's own reading
+        (:meth:`network_error`) where it has one, else the default ladder: :attr:`auth_statuses`
+        auth, 429 rate limited, 404/410 gone, other 4xx rejected, 5xx :meth:`server_error`."""
         status = response.status_code
         said = self.error_text(response)
-        who = self.who
-        if status in (401, 403):
+        where = f"{self.who}: {call}"
+        special = self.network_error(response, said, where, creates=creates)
+        if special is not None:
+            return special
+        if status in self.auth_statuses:
+            what, hint = self.auth_statuses[status]
             return errors.AuthError(
-                f"{who}: the {self.server} refused the credentials ({status}: {said})",
+                f"{where}: {what.format(server=self.server)} ({status}: {said})",
                 network_message=said,
-                hint=self.auth_hint,
+                hint=hint or self.auth_hint,
             )
         if status == 429:
-            return self.rate_limited(response, said)
+            return self.rate_limited(response, said, who=where)
         if status in (404, 410):
-            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
+            return self.gone(f"{where}: not found ({said})", network_message=said)
         if status < 500:
             return errors.RejectedError(
-                f"{who}: {call} refused ({status}: {said})", network_message=said
+                f"{where}: refused ({status}: {said})", network_message=said
             )
-        if creates and status in (502, 504):
+        return self.server_error(status, said, where, creates=creates)
+
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
+        """What only this network's answers mean (an error code, a duplicate, a moved chat),
+        or ``None`` for the default ladder of :meth:`error`. ``where`` names account and call."""
+        return None
+
+    def server_error(
+        self, status: int, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError:
+        """A 5xx answer: after a creating call a :attr:`doubtful_statuses` one leaves the
+        outcome unknown (the request may have been carried out), any other is unavailable."""
+        if creates and status in self.doubtful_statuses:
+            kind = "gateway error" if status in (502, 504) else "server error"
+            doubt = self.doubt or f"the {self.thing} may have been created"
             return errors.OutcomeUnknownError(
-                f"{who}: {call}: gateway error {status}; the {self.thing} may have been created",
+                f"{where}: {kind} {status}; {doubt}",
                 network_message=said,
             )
         return errors.UnavailableError(
-            f"{who}: {call}: server error {status} ({said})", network_message=said
+            f"{where}: server error {status} ({said})", network_message=said
         )
 
     def rate_limited(
@@ -586,12 +624,13 @@ class ApiClient:
         said: str,
         *,
         who: str | None = None,
-        what: str = "rate limited",
+        what: str | None = None,
     ) -> errors.RateLimitedError:
         """A rate limit ("rate limited", "throttled", "flood control") until :meth:`retry_at`."""
         when = self.retry_at(response)
         return errors.RateLimitedError(
-            f"{who or self.who}: {what} until {when.isoformat(timespec='seconds')}",
+            f"{who or self.who}: {what or self.rate_limit_words} until "
+            f"{when.isoformat(timespec='seconds')}",
             retry_at=when,
             network_message=said,
         )
@@ -628,6 +667,20 @@ class ApiClient:
             return [item for item in value if isinstance(item, dict)]
         raise self._unreadable(response, "a JSON array", creates=False)
 
+    @contextmanager
+    def reading_created(self, *, hint: str) -> Iterator[None]:
+        """Around the reading of a creating call's successful answer: one that lacks what is
+        read from it (``KeyError``, ``TypeError``, ``ValueError``) leaves the outcome unknown,
+        since the network created something but which one cannot be told; ``hint`` says how
+        the post is found again."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.OutcomeUnknownError(
+                f"{self.who}: the {self.thing} was created but the answer could not be read",
+                hint=hint,
+            ) from exc
+
     def _unreadable(
         self, response: requests.Response, wanted: str, *, creates: bool
     ) -> errors.ChannelError:
@@ -661,6 +714,18 @@ def count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value if value >= 0 else None
+
+
+def read_metrics(
+    values: Mapping[str, Any],
+    names: Mapping[str, str],
+    *,
+    read: Callable[[object], int | None] = count,
+    **known: int | None,
+) -> Metrics:
+    """A post's :class:`Metrics`: each field in ``names`` read (with ``read``) from the
+    network's key for it in ``values``; the figures in ``known`` as they are."""
+    return Metrics(**{field: read(values.get(key)) for field, key in names.items()}, **known)
 
 
 def parse_time(value: object) -> datetime | None:

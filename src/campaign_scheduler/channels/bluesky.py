@@ -43,7 +43,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
@@ -52,6 +52,7 @@ from campaign_scheduler.channels._http import (
     count,
     logger_for,
     parse_time,
+    read_metrics,
     reset_time,
     retry_at,
 )
@@ -90,6 +91,14 @@ MAX_IMAGE_BYTES = 2_000_000
 MAX_THUMB_BYTES = 1_000_000
 
 _log = logger_for("bluesky")
+
+#: Metrics fields and the post view's counters that hold them.
+_FIGURES = {
+    "likes": "likeCount",
+    "reposts": "repostCount",
+    "replies": "replyCount",
+    "quotes": "quoteCount",
+}
 
 
 @dataclass(frozen=True)
@@ -153,10 +162,10 @@ class BlueskyChannel(Channel):
     ``app_url`` (default https://bsky.app, for post links). Secret: ``password`` (an app
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
-    name: ClassVar[str] = "bluesky"
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.bluesky:BlueskyFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "bluesky"
+    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
+    spec = ChannelSpec(
         "Bluesky",
         settings=("identifier",),
         secrets=("password",),
@@ -168,15 +177,15 @@ class BlueskyChannel(Channel):
         # since March 2025; the lexicon's blob cap is higher), never next to images.
         video=VideoLimits(formats=("video/mp4",), max_bytes=100_000_000, max_seconds=180.0),
     )
-    text_rule: ClassVar[TextRule] = TextRule(
+    text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
     )
-    api_class: ClassVar[type[ApiClient] | None] = BlueskyApi
+    api_class = BlueskyApi
     api: BlueskyApi
     #: The record key never expires: a replay finds the post for as long as it exists.
-    idempotency_window: ClassVar[timedelta | None] = timedelta(days=365)
-    can_look_up: ClassVar[bool] = True
-    can_search_hashtag: ClassVar[bool] = True
+    idempotency_window = timedelta(days=365)
+    can_look_up = True
+    can_search_hashtag = True
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)
@@ -252,13 +261,7 @@ class BlueskyChannel(Channel):
             )
         session = self._session()
         profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
-        return Metrics(
-            likes=count(view.get("likeCount")),
-            reposts=count(view.get("repostCount")),
-            replies=count(view.get("replyCount")),
-            quotes=count(view.get("quoteCount")),
-            followers=count(profile.get("followersCount")),
-        )
+        return read_metrics(view, _FIGURES, followers=count(profile.get("followersCount")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Posts with ``#hashtag`` from the AppView's search (``searchPosts``), newest first."""
@@ -693,14 +696,7 @@ class BlueskyChannel(Channel):
             return errors.RejectedError(
                 f"{who}: {nsid} refused ({said})", network_message=error.message
             )
-        if creates and error.status in (502, 504):
-            return errors.OutcomeUnknownError(
-                f"{who}: {nsid}: gateway error {error.status}; the post may have been created",
-                network_message=error.message,
-            )
-        return errors.UnavailableError(
-            f"{who}: {nsid}: server error ({said})", network_message=said
-        )
+        return self.api.server_error(error.status, error.message, f"{who}: {nsid}", creates=creates)
 
 
 # --- helpers ------------------------------------------------------------------------------------

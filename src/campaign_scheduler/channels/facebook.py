@@ -33,21 +33,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import (
-    LOOK_UP_MARGIN,
-    LOOK_UP_MAX_PAGES,
-    PAGE_SIZE,
     GraphApi,
-    find_oldest_match,
     insight_values,
     read_receipt,
-    receipt_of,
-    unix,
 )
-from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import (
     Channel,
     MediaFile,
@@ -78,8 +72,8 @@ _POST_FIELDS = "id,message,created_time,from,permalink_url"
 class FacebookChannel(Channel):
     """Posts on one Facebook Page."""
 
-    name: ClassVar[str] = "facebook"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "facebook"
+    spec = ChannelSpec(
         "Facebook",
         settings=("page_id",),
         secrets=("token",),
@@ -93,18 +87,14 @@ class FacebookChannel(Channel):
             max_seconds=1200.0,
         ),
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 63206)
-    api_class: ClassVar[type[ApiClient] | None] = GraphApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:FacebookPageFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:FacebookNetwork"
-    )
+    text_rule = TextRule(UNIT_UTF16, count_utf16_units, 63206)
+    api_class = GraphApi
+    connect_flow = "campaign_scheduler.auth.meta:FacebookPageFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:FacebookNetwork"
     api: GraphApi
-    can_look_up: ClassVar[bool] = True
+    can_look_up = True
     #: A comment's ``message``: 8000 characters (UNVERIFIED; the limit the web form enforces).
-    comment_rule: ClassVar[TextRule | None] = TextRule(
-        UNIT_UTF16, count_utf16_units, 8000, subject="comment"
-    )
+    comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 8000, subject="comment")
 
     @property
     def page_id(self) -> str:
@@ -165,29 +155,24 @@ class FacebookChannel(Channel):
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the Page (or, for a reply, its oldest comment under the parent)
         created since ``since`` less a minute whose message equals ``post.text``."""
-        if since.tzinfo is None:
-            raise ValueError("since must be an aware datetime")
-        oldest = since - LOOK_UP_MARGIN
         page = self.page_id
-        params: dict[str, Any] = {"fields": _POST_FIELDS, "limit": PAGE_SIZE}
         parent = post.comment_on or post.reply_to
-        if parent is not None:
-            path = f"{parent}/comments"
-            params.update(order="reverse_chronological", filter="stream")
-        else:
-            path = f"{page}/feed"
-            params["since"] = unix(oldest)
-        found = find_oldest_match(
-            self.api.pages(path, params, max_pages=LOOK_UP_MAX_PAGES),
+        return self.api.find_oldest_post(
+            f"{parent}/comments" if parent is not None else f"{page}/feed",
+            _POST_FIELDS,
+            query=(
+                {"order": "reverse_chronological", "filter": "stream"}
+                if parent is not None
+                else None
+            ),
+            list_since=parent is None,
             text=post.text,
+            since=since,
             text_field="message",
             time_field="created_time",
-            oldest=oldest,
+            url_field="permalink_url",
             accept=lambda item: _author(item) in (None, page),
         )
-        if found is None:
-            return None
-        return receipt_of(self.api, found, url_field="permalink_url", time_field="created_time")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Reactions, comments and shares from the post; views, reach and clicks from its

@@ -38,7 +38,7 @@ account since ``since`` with the comment's text.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.channels._graph import (
     LOOK_UP_MARGIN,
@@ -49,12 +49,11 @@ from campaign_scheduler.channels._graph import (
     GraphApi,
     check_publishing_quota,
     find_oldest_match,
-    insight_values,
     media_problems,
     media_url,
     receipt_of,
 )
-from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
@@ -77,8 +76,8 @@ CONTAINERS = ContainerDialect(status_field="status_code", detail_field="status")
 class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
-    name: ClassVar[str] = "instagram"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "instagram"
+    spec = ChannelSpec(
         "Instagram",
         settings=("user_id", "media_base_url"),
         secrets=("token",),
@@ -96,7 +95,7 @@ class InstagramChannel(ContainerChannel):
             max_frame_rate=60.0,
         ),
     )
-    text_rule: ClassVar[TextRule] = TextRule(
+    text_rule = TextRule(
         UNIT_UTF16,
         count_utf16_units,
         2200,
@@ -104,23 +103,21 @@ class InstagramChannel(ContainerChannel):
         also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
     )
     #: A comment takes 2200 characters and 30 hashtags, as a caption (UNVERIFIED).
-    comment_rule: ClassVar[TextRule | None] = TextRule(
+    comment_rule = TextRule(
         UNIT_UTF16,
         count_utf16_units,
         2200,
         subject="comment",
         also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
     )
-    can_look_up: ClassVar[bool] = True
-    api_class: ClassVar[type[ApiClient] | None] = GraphApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:InstagramFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:InstagramNetwork"
-    )
-    default_poll_interval: ClassVar[float] = 3.0
-    default_max_polls: ClassVar[int] = 40
-    container_edge: ClassVar[str] = "media"
-    containers: ClassVar[ContainerDialect] = CONTAINERS
+    can_look_up = True
+    api_class = GraphApi
+    connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
+    default_poll_interval = 3.0
+    default_max_polls = 40
+    container_edge = "media"
+    containers = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -181,22 +178,17 @@ class InstagramChannel(ContainerChannel):
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post of the account created since ``since`` less a minute whose caption
         equals ``post.text``."""
-        if since.tzinfo is None:
-            raise ValueError("since must be an aware datetime")
-        oldest = since - LOOK_UP_MARGIN
         if post.comment_on is not None:
-            return self._look_up_comment(post, post.comment_on, oldest)
-        items = self.api.pages(
+            if since.tzinfo is None:
+                raise ValueError("since must be an aware datetime")
+            return self._look_up_comment(post, post.comment_on, since - LOOK_UP_MARGIN)
+        return self.api.find_oldest_post(
             f"{self.user_id}/media",
-            {"fields": "id,caption,timestamp,permalink", "limit": PAGE_SIZE},
-            max_pages=LOOK_UP_MAX_PAGES,
+            "id,caption,timestamp,permalink",
+            text=post.text,
+            since=since,
+            text_field="caption",
         )
-        found = find_oldest_match(
-            items, text=post.text, text_field="caption", time_field="timestamp", oldest=oldest
-        )
-        if found is None:
-            return None
-        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def _comment(self, post: OutboundPost, media_id: str) -> Receipt:
         """The account's comment under its own post (the draft's first comment)."""
@@ -249,12 +241,7 @@ class InstagramChannel(ContainerChannel):
         (delayed up to 48 hours, or "not enough viewers") likes and comments come from the
         media's own counters and the rest stays None."""
         remote_id = receipt.remote_id
-        answer, error = self.api.try_get(
-            f"{remote_id}/insights", {"metric": ",".join(MEDIA_INSIGHTS)}
-        )
-        values = insight_values(answer) if answer is not None else {}
-        if error is not None:
-            self.api.log.info("no insights for %s: %s", remote_id, error.describe())
+        values = self.api.insights(remote_id, MEDIA_INSIGHTS)
         likes, comments = count(values.get("likes")), count(values.get("comments"))
         if likes is None or comments is None:
             media = self.api.get(remote_id, {"fields": "id,like_count,comments_count"})

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -56,6 +56,7 @@ from campaign_scheduler.channels._http import (
     GoneError,
     json_or_none,
     logger_for,
+    read_metrics,
     reset_time,
 )
 from campaign_scheduler.channels.base import (
@@ -98,6 +99,16 @@ _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
 
 _log = logger_for("linkedin")
 
+#: Metrics fields and the organization share statistics that hold them.
+_FIGURES = {
+    "likes": "likeCount",
+    "reposts": "shareCount",
+    "replies": "commentCount",
+    "views": "impressionCount",
+    "reach": "uniqueImpressionsCount",
+    "clicks": "clickCount",
+}
+
 
 class LinkedInApi(ApiClient):
     """LinkedIn's versioned REST API (Rest.li 2.0): every call names its API version and its
@@ -105,6 +116,17 @@ class LinkedInApi(ApiClient):
     is told "DAY" limits, which reset at midnight UTC."""
 
     message_keys = ("message",)
+    rate_limit_words = "throttled"
+    auth_statuses: ClassVar[Mapping[int, tuple[str, str]]] = {
+        401: (
+            "LinkedIn refused the access token",
+            "get a new token for the page admin (LinkedIn tokens last 60 days)",
+        ),
+        403: (
+            "not allowed",
+            "the token's member needs an admin role on the page and w_organization_social",
+        ),
+    }
 
     def auth_headers(self) -> dict[str, str]:
         return {
@@ -138,43 +160,21 @@ class LinkedInApi(ApiClient):
             return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return now + THROTTLE_WAIT
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
         body = json_or_none(response)
         body = body if isinstance(body, dict) else {}
-        said = self.error_text(response)
-        who = f"{self.who}: {call}"
-        code = str(body.get("code", ""))
-        if status == 401:
+        if status == 426 or str(body.get("code", "")) in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
             return errors.AuthError(
-                f"{who}: LinkedIn refused the access token ({said})",
-                network_message=said,
-                hint="get a new token for the page admin (LinkedIn tokens last 60 days)",
-            )
-        if status == 403:
-            return errors.AuthError(
-                f"{who}: not allowed ({said})",
-                network_message=said,
-                hint="the token's member needs an admin role on the page and the scope "
-                "w_organization_social",
-            )
-        if status == 426 or code in ("VERSION_MISSING", "NONEXISTENT_VERSION"):
-            return errors.AuthError(
-                f"{who}: LinkedIn does not serve API version {self.version()} ({said})",
+                f"{where}: LinkedIn does not serve API version {self.version()} ({said})",
                 network_message=said,
                 hint="set `api_version` of the account to a current version (YYYYMM)",
             )
-        if status == 429:
-            return self.rate_limited(response, said, who=who, what="throttled")
         if status == 422 and _is_duplicate(body):
-            return _DuplicateError(f"{who}: duplicate post", network_message=said)
-        if status in (404, 410):
-            return GoneError(f"{who}: not found ({said})", network_message=said)
-        if status < 500:
-            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        return super().error(response, call, creates=creates)
+            return _DuplicateError(f"{where}: duplicate post", network_message=said)
+        return None
 
 
 class LinkedInChannel(Channel):
@@ -183,8 +183,8 @@ class LinkedInChannel(Channel):
     ``token``: a page admin's access token with ``w_organization_social`` (plus
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
-    name: ClassVar[str] = "linkedin"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "linkedin"
+    spec = ChannelSpec(
         "LinkedIn",
         settings=("organization",),
         secrets=("token",),
@@ -198,19 +198,15 @@ class LinkedInChannel(Channel):
             min_seconds=3.0,
         ),
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF16, count_utf16_units, 3000)
-    api_class: ClassVar[type[ApiClient] | None] = LinkedInApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.linkedin:LinkedInFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
-    )
+    text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
+    api_class = LinkedInApi
+    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
     api: LinkedInApi
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = True
+    idempotency_window = None
+    can_look_up = True
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
-    comment_rule: ClassVar[TextRule | None] = TextRule(
-        UNIT_UTF16, count_utf16_units, 1250, subject="comment"
-    )
+    comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 1250, subject="comment")
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -320,15 +316,7 @@ class LinkedInChannel(Channel):
         for element in body.get("elements") or []:
             if element.get("share", element.get("ugcPost")) == receipt.remote_id:
                 totals = element.get("totalShareStatistics") or {}
-        return Metrics(
-            likes=_count(totals.get("likeCount")),
-            reposts=_count(totals.get("shareCount")),
-            replies=_count(totals.get("commentCount")),
-            views=_count(totals.get("impressionCount")),
-            reach=_count(totals.get("uniqueImpressionsCount")),
-            clicks=_count(totals.get("clickCount")),
-            followers=self._followers(organization),
-        )
+        return read_metrics(totals, _FIGURES, read=_count, followers=self._followers(organization))
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""

@@ -34,13 +34,13 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for
+from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for, read_metrics
 from campaign_scheduler.channels.base import (
     Channel,
     MediaFile,
@@ -65,6 +65,14 @@ LOOK_UP_MAX_PAGES = 25
 PAGE_SIZE = 40
 
 _log = logger_for("mastodon")
+
+#: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
+_FIGURES = {
+    "likes": "favourites_count",
+    "reposts": "reblogs_count",
+    "replies": "replies_count",
+    "quotes": "quotes_count",
+}
 
 # base_url -> (max_characters or None after a failure, monotonic time it was read)
 _instance_limits: dict[str, tuple[int | None, float]] = {}
@@ -92,8 +100,8 @@ class MastodonChannel(Channel):
     ``write:statuses``, ``write:media`` and ``read`` scopes). Optional setting:
     ``max_characters``, used when the instance does not publish its limit."""
 
-    name: ClassVar[str] = "mastodon"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "mastodon"
+    spec = ChannelSpec(
         "Mastodon",
         secrets=("token",),
         optional_integers=("max_characters",),
@@ -108,16 +116,14 @@ class MastodonChannel(Channel):
             max_frame_rate=120.0,
         ),
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_MASTODON, count_mastodon, 500)
-    api_class: ClassVar[type[ApiClient] | None] = MastodonApi
+    text_rule = TextRule(UNIT_MASTODON, count_mastodon, 500)
+    api_class = MastodonApi
     api: MastodonApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.mastodon:MastodonFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:MastodonNetwork"
-    )
-    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=55)
-    can_look_up: ClassVar[bool] = True
-    can_search_hashtag: ClassVar[bool] = True
+    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
+    idempotency_window = timedelta(minutes=55)
+    can_look_up = True
+    can_search_hashtag = True
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -158,15 +164,8 @@ class MastodonChannel(Channel):
             headers={"Idempotency-Key": post.idempotency_key},
             creates=True,
         )
-        try:
+        with self.api.reading_created(hint="replaying the same idempotency key returns it"):
             receipt = self._receipt(self.api.json_object(response, creates=True))
-        except (KeyError, TypeError, ValueError) as exc:
-            # The instance said 200, so the status exists, but we cannot tell which one it is.
-            raise errors.OutcomeUnknownError(
-                f"mastodon: {self.account.name}: the status was created but the answer "
-                "could not be read",
-                hint="replaying the same idempotency key returns it",
-            ) from exc
         _log.info("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
@@ -194,14 +193,7 @@ class MastodonChannel(Channel):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         status = self.api.json_object(self.api.call("GET", f"/api/v1/statuses/{receipt.remote_id}"))
         account = self._credentials()
-        quotes = status.get("quotes_count")
-        return Metrics(
-            likes=count(status.get("favourites_count")),
-            reposts=count(status.get("reblogs_count")),
-            replies=count(status.get("replies_count")),
-            quotes=count(quotes) if quotes is not None else None,
-            followers=count(account.get("followers_count")),
-        )
+        return read_metrics(status, _FIGURES, followers=count(account.get("followers_count")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Public statuses with ``#hashtag`` from the instance's tag timeline, newest first."""

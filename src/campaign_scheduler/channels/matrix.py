@@ -53,11 +53,18 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, json_or_none, logger_for
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    GoneError,
+    body_start,
+    count,
+    json_or_none,
+    logger_for,
+)
 from campaign_scheduler.channels.base import (
     AccountSettings,
     Channel,
@@ -115,33 +122,33 @@ class MatrixApi(ApiClient):
         """The path for messages, with the room id shortened (it is long and says little)."""
         return re.sub(r"/rooms/[^/]+", "/rooms/…", super().call_name(path))
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def error_text(self, response: requests.Response) -> str:
+        return _error_parts(response)[1]
+
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
-        errcode, said = _error_parts(response)
-        who = self.who
+        errcode = _error_parts(response)[0]
         if status == 429 or errcode == "M_LIMIT_EXCEEDED":
-            return self.rate_limited(response, said)
+            return self.rate_limited(response, said, who=where)
         if status == 401:
             return errors.AuthError(
-                f"{who}: the homeserver refused the access token ({errcode or status}: {said})",
+                f"{where}: the homeserver refused the access token ({errcode or status}: {said})",
                 network_message=said,
                 hint="log in again and store the new access token (`campaign channels verify`)",
             )
         if status == 403:
             return _ForbiddenError(
-                f"{who}: {call} forbidden ({errcode or status}: {said})",
+                f"{where}: forbidden ({errcode or status}: {said})",
                 network_message=said,
                 hint=_FORBIDDEN_HINTS.get(errcode or "", _FORBIDDEN_HINTS["M_FORBIDDEN"]),
             )
-        if status == 404:
-            return GoneError(f"{who}: {call}: not found ({said})", network_message=said)
-        if status < 500:
+        if status < 500 and status not in (404, 410):
             return errors.RejectedError(
-                f"{who}: {call} refused ({errcode or status}: {said})", network_message=said
+                f"{where}: refused ({errcode or status}: {said})", network_message=said
             )
-        return super().error(response, call, creates=creates)
+        return None
 
     def retry_at(self, response: requests.Response) -> datetime:
         body = json_or_none(response)
@@ -155,17 +162,15 @@ class MatrixChannel(Channel):
     """Messages in one Matrix room. Setting: ``room`` (``!id:server`` or ``#alias:server``);
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
-    name: ClassVar[str] = "matrix"
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.matrix:MatrixFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
-        "Matrix", settings=("room",), secrets=("token",), supports_threads=True
-    )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
-    api_class: ClassVar[type[ApiClient] | None] = MatrixApi
+    name = "matrix"
+    connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
+    spec = ChannelSpec("Matrix", settings=("room",), secrets=("token",), supports_threads=True)
+    text_rule = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
+    api_class = MatrixApi
     api: MatrixApi
-    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=25)
-    can_look_up: ClassVar[bool] = True
+    idempotency_window = timedelta(minutes=25)
+    can_look_up = True
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)
@@ -337,15 +342,10 @@ class MatrixChannel(Channel):
             json=content,
             creates=True,
         )
-        try:
+        with self.api.reading_created(hint="sending the same transaction id again returns it"):
             event_id = self.api.json_object(response, creates=True)["event_id"]
             if not isinstance(event_id, str):
                 raise TypeError("event_id is not a string")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.OutcomeUnknownError(
-                f"matrix: {self.account.name}: the event was sent but the answer could not be read",
-                hint="sending the same transaction id again returns it",
-            ) from exc
         return event_id
 
     def _send_media(self, room_id: str, media: MediaFile, txn_id: str, post: OutboundPost) -> str:
@@ -577,12 +577,8 @@ def _int(value: object) -> int:
 
 def _error_parts(response: requests.Response) -> tuple[str | None, str]:
     """``errcode`` and ``error`` of a Matrix error body, or the start of whatever came back."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_or_none(response)
     if isinstance(body, dict) and isinstance(body.get("errcode"), str):
         error = body.get("error")
         return str(body["errcode"]), str(error) if isinstance(error, str) else body["errcode"]
-    text = " ".join(response.text.split())[:200]
-    return None, text or response.reason or f"HTTP {response.status_code}"
+    return None, body_start(response)

@@ -43,6 +43,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -84,12 +85,27 @@ _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator r
 
 _log = logger_for("telegram")
 
+#: A 401 or 404 from the Bot API: the token is not (any more) a bot's.
+_TOKEN_REFUSED = (
+    "the Bot API refused the bot token",
+    "check `token` (from @BotFather; revoked tokens must be replaced)",
+)
+
 
 class TelegramApi(ApiClient):
     """The Bot API: the token is part of the path; errors are ``{"ok": false,
     "description", "parameters"}``, and flood control names ``retry_after`` in the body."""
 
     thing = "message"
+    doubt = "the message may have been sent"
+    rate_limit_words = "flood control"
+    auth_statuses: ClassVar[Mapping[int, tuple[str, str]]] = {
+        **dict.fromkeys((401, 404), _TOKEN_REFUSED),
+        403: (
+            "forbidden",
+            "make the bot an administrator of the channel with the right to post messages",
+        ),
+    }
 
     def auth_headers(self) -> dict[str, str]:
         return {}  # the token is in the path (bot_path)
@@ -116,51 +132,27 @@ class TelegramApi(ApiClient):
             return self.clock() + timedelta(seconds=float(wait))
         return super().retry_at(response)
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
-        said = self.error_text(response)
-        parameters = _parameters(response)
-        who = f"{self.who}: {call}"
-        if status in (401, 404):
+        if status >= 500 or status in self.auth_statuses or status == 429:
+            return None
+        migrated = _parameters(response).get("migrate_to_chat_id")
+        if migrated is not None:
             return errors.AuthError(
-                f"{who}: the Bot API refused the bot token ({status}: {said})",
+                f"{where}: the chat moved to {migrated}",
                 network_message=said,
-                hint="check `token` (from @BotFather; revoked tokens must be replaced)",
+                hint=f"set `chat` of the account to {migrated}",
             )
-        if status == 403:
+        if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
             return errors.AuthError(
-                f"{who}: forbidden ({said})",
+                f"{where}: the channel cannot be used ({said})",
                 network_message=said,
-                hint="make the bot an administrator of the channel with the right to post messages",
+                hint="check `chat` (a private channel needs its numeric id -100…) and that "
+                "the bot is an administrator with the right to post",
             )
-        if status == 429:
-            return self.rate_limited(response, said, who=who, what="flood control")
-        if status < 500:
-            migrated = parameters.get("migrate_to_chat_id")
-            if migrated is not None:
-                return errors.AuthError(
-                    f"{who}: the chat moved to {migrated}",
-                    network_message=said,
-                    hint=f"set `chat` of the account to {migrated}",
-                )
-            if any(problem in said.lower() for problem in _CONFIG_PROBLEMS):
-                return errors.AuthError(
-                    f"{who}: the channel cannot be used ({said})",
-                    network_message=said,
-                    hint="check `chat` (a private channel needs its numeric id -100…) and that "
-                    "the bot is an administrator with the right to post",
-                )
-            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 504):
-            return errors.OutcomeUnknownError(
-                f"{who}: gateway error {status}; the message may have been sent",
-                network_message=said,
-            )
-        return errors.UnavailableError(
-            f"{who}: server error {status} ({said})", network_message=said
-        )
+        return None
 
 
 class TelegramChannel(Channel):
@@ -169,12 +161,10 @@ class TelegramChannel(Channel):
     Setting ``chat``: the channel's ``@username`` or numeric id. Secret ``token``: the bot
     token from @BotFather."""
 
-    name: ClassVar[str] = "telegram"
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.telegram:TelegramFlow"
-    rehearsal_network: ClassVar[str | None] = (
-        "campaign_scheduler.rehearsal.networks:TelegramNetwork"
-    )
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "telegram"
+    connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
+    spec = ChannelSpec(
         "Telegram",
         settings=("chat",),
         secrets=("token",),
@@ -185,13 +175,11 @@ class TelegramChannel(Channel):
         # limit, no duration limit; one file per message (this adapter sends no albums).
         video=VideoLimits(formats=("video/mp4",), max_bytes=MAX_UPLOAD_BYTES),
     )
-    text_rule: ClassVar[TextRule] = TextRule(
-        UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024
-    )
-    api_class: ClassVar[type[ApiClient] | None] = TelegramApi
+    text_rule = TextRule(UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024)
+    api_class = TelegramApi
     api: TelegramApi
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = False
+    idempotency_window = None
+    can_look_up = False
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)
@@ -231,14 +219,10 @@ class TelegramChannel(Channel):
             )
         else:
             message = self._send_file("sendPhoto", post.media[0], fields, text)
-        try:
+        with self.api.reading_created(
+            hint="check the channel and settle the delivery with `campaign resolve`"
+        ):
             receipt = self._receipt(message)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.OutcomeUnknownError(
-                f"telegram: {self.account.name}: the message was sent but the answer could not "
-                "be read",
-                hint="check the channel and settle the delivery with `campaign resolve`",
-            ) from exc
         _log.info("published message %s on %s", receipt.remote_id, self.account.name)
         return receipt
 

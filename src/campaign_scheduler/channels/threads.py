@@ -26,24 +26,18 @@ oldest post whose text equals the post's (and, for a reply, whose parent is ``re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.channels._graph import (
-    LOOK_UP_MARGIN,
-    LOOK_UP_MAX_PAGES,
-    PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
     GraphApi,
     check_publishing_quota,
-    find_oldest_match,
     insight_values,
     media_problems,
     media_url,
-    receipt_of,
-    unix,
 )
-from campaign_scheduler.channels._http import ApiClient, count
+from campaign_scheduler.channels._http import count, read_metrics
 from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
@@ -52,20 +46,22 @@ from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 DEFAULT_THREADS_VERSION = "v1.0"
 MAX_IMAGES = 20
 MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
+#: Metrics fields and the insights that hold them (``shares`` has no field).
+_FIGURES = {name: name for name in MEDIA_INSIGHTS if name != "shares"}
 CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
 
 
 class ThreadsGraph(GraphApi):
     """The Threads API: Graph's dialect on graph.threads.net, with versions of its own."""
 
-    default_version: ClassVar[str] = DEFAULT_THREADS_VERSION
+    default_version = DEFAULT_THREADS_VERSION
 
 
 class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
-    name: ClassVar[str] = "threads"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "threads"
+    spec = ChannelSpec(
         "Threads",
         settings=("user_id",),
         secrets=("token",),
@@ -81,15 +77,15 @@ class ThreadsChannel(ContainerChannel):
             max_frame_rate=60.0,
         ),
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_THREADS, count_threads, 500)
-    can_look_up: ClassVar[bool] = True
-    api_class: ClassVar[type[ApiClient] | None] = ThreadsGraph
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.meta:ThreadsFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
-    default_poll_interval: ClassVar[float] = 5.0
-    default_max_polls: ClassVar[int] = 60
-    container_edge: ClassVar[str] = "threads"
-    containers: ClassVar[ContainerDialect] = CONTAINERS
+    text_rule = TextRule(UNIT_THREADS, count_threads, 500)
+    can_look_up = True
+    api_class = ThreadsGraph
+    connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
+    default_poll_interval = 5.0
+    default_max_polls = 60
+    container_edge = "threads"
+    containers = CONTAINERS
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -150,51 +146,22 @@ class ThreadsChannel(ContainerChannel):
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
         """The oldest post (or reply to ``post.reply_to``) of the profile created since
         ``since`` less a minute whose text equals ``post.text``."""
-        if since.tzinfo is None:
-            raise ValueError("since must be an aware datetime")
-        oldest = since - LOOK_UP_MARGIN
-        user = self.user_id
         parent = post.reply_to
-        if parent is None:
-            path = f"{user}/threads"
-            fields = "id,text,timestamp,permalink"
-        else:
-            path = f"{user}/replies"
-            fields = "id,text,timestamp,permalink,replied_to"
-        items = self.api.pages(
-            path,
-            {"fields": fields, "since": unix(oldest), "limit": PAGE_SIZE},
-            max_pages=LOOK_UP_MAX_PAGES,
-        )
-        found = find_oldest_match(
-            items,
+        return self.api.find_oldest_post(
+            f"{self.user_id}/threads" if parent is None else f"{self.user_id}/replies",
+            "id,text,timestamp,permalink" + ("" if parent is None else ",replied_to"),
+            list_since=True,
             text=post.text,
+            since=since,
             text_field="text",
-            time_field="timestamp",
-            oldest=oldest,
             accept=lambda item: parent is None or _parent(item) in (None, parent),
         )
-        if found is None:
-            return None
-        return receipt_of(self.api, found, url_field="permalink", time_field="timestamp")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """views, likes, replies, reposts and quotes from the post's insights (``shares``
         has no place in :class:`Metrics`); followers from the profile's insights."""
-        answer, error = self.api.try_get(
-            f"{receipt.remote_id}/insights", {"metric": ",".join(MEDIA_INSIGHTS)}
-        )
-        if error is not None:
-            self.api.log.info("no insights for %s: %s", receipt.remote_id, error.describe())
-        values = insight_values(answer) if answer is not None else {}
-        return Metrics(
-            views=count(values.get("views")),
-            likes=count(values.get("likes")),
-            replies=count(values.get("replies")),
-            reposts=count(values.get("reposts")),
-            quotes=count(values.get("quotes")),
-            followers=self._followers(),
-        )
+        values = self.api.insights(receipt.remote_id, MEDIA_INSIGHTS)
+        return read_metrics(values, _FIGURES, followers=self._followers())
 
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""

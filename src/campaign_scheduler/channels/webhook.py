@@ -51,7 +51,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -108,8 +108,8 @@ class WebhookChannel(Channel):
     HMAC key shared with the receiver); optional: ``deduplicates`` (how long the receiver
     documents that it answers a repeated ``Idempotency-Key`` without publishing again)."""
 
-    name: ClassVar[str] = "webhook"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "webhook"
+    spec = ChannelSpec(
         "Webhook",
         settings=("url",),
         secrets=("secret",),
@@ -117,10 +117,10 @@ class WebhookChannel(Channel):
         addresses=("url",),
         needs_base_url=False,
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = False
+    text_rule = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
+    idempotency_window = None
+    can_look_up = False
 
     def __init__(
         self,
@@ -209,45 +209,31 @@ class WebhookApi(ApiClient):
     their own; a gateway error may hide a post the receiver published."""
 
     auth_hint = "check that both sides use the same secret and that the clocks agree"
+    auth_statuses: ClassVar[Mapping[int, tuple[str, str]]] = {
+        401: ("the receiver refused the request", ""),
+        403: ("the receiver refused the request", ""),
+    }
+    doubt = "the receiver may have published the post"
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
-        said = self.error_text(response)
-        who = self.who
         if 300 <= status < 400:
             target = response.headers.get("Location", "?")
             return errors.RejectedError(
-                f"{who}: the receiver redirects ({status} to {safe_url(target)})",
+                f"{where}: the receiver redirects ({status} to {safe_url(target)})",
                 network_message=said,
                 hint="set `url` to the final address; redirects are not followed",
             )
-        if status in (401, 403):
-            return errors.AuthError(
-                f"{who}: the receiver refused the request ({status}: {said})",
-                network_message=said,
-                hint=self.auth_hint,
-            )
         if status == 408:
-            return errors.UnavailableError(f"{who}: the receiver timed out reading the request")
+            return errors.UnavailableError(f"{where}: the receiver timed out reading the request")
         if status == 409:
             return errors.OutcomeUnknownError(
-                f"{who}: the receiver is still processing an earlier attempt ({said})",
+                f"{where}: the receiver is still processing an earlier attempt ({said})",
                 network_message=said,
             )
-        if status == 429:
-            return self.rate_limited(response, said)
-        if status < 500:
-            return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
-        if creates and status in (502, 504):
-            return errors.OutcomeUnknownError(
-                f"{who}: gateway error {status}; the receiver may have published the post",
-                network_message=said,
-            )
-        return errors.UnavailableError(
-            f"{who}: server error {status} ({said})", network_message=said
-        )
+        return None
 
 
 def post_body(post: OutboundPost, account: str) -> bytes:

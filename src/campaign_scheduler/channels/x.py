@@ -45,7 +45,7 @@ import html
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import (
@@ -95,6 +95,9 @@ class XApi(ApiClient):
     ``errors``); 403 may mean duplicate content or missing permissions; a 429 names resets
     of several limits."""
 
+    #: X answers 503 when it is over capacity while the post may still go through.
+    doubtful_statuses = frozenset({502, 503, 504})
+
     def oauth2_token(self) -> str | None:
         """The account's OAuth 2.0 user token (secret ``token``, from ``campaign accounts
         connect``), or ``None`` when the account has the four OAuth 1.0a keys instead."""
@@ -137,48 +140,32 @@ class XApi(ApiClient):
     def retry_at(self, response: requests.Response) -> datetime:
         return retry_at_from(response.headers, self.clock())
 
-    def error(
-        self, response: requests.Response, call: str, *, creates: bool
-    ) -> errors.ChannelError:
+    def network_error(
+        self, response: requests.Response, said: str, where: str, *, creates: bool
+    ) -> errors.ChannelError | None:
         status = response.status_code
-        problem = _problem(response)
-        said = _problem_text(problem, response)
-        kind = str(problem.get("type", ""))
-        who = f"{self.who}: {call}"
         if status == 401:
             return errors.AuthError(
-                f"{who}: X refused the credentials ({said})",
+                f"{where}: X refused the credentials ({said})",
                 network_message=said,
                 hint="run `campaign accounts refresh` or `campaign accounts connect` for the "
                 "account"
                 if self.oauth2_token() is not None
                 else "check the four keys of the account; regenerated keys replace the old ones",
             )
-        if status == 403:
-            if "duplicate content" in said.lower():
-                return _DuplicateContentError(f"{who}: duplicate content", network_message=said)
-            if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
-                return errors.AuthError(
-                    f"{who}: X does not let this app do that ({said})",
-                    network_message=said,
-                    hint='give the app "Read and write" permission, then regenerate the '
-                    "access token and secret",
-                )
-            return errors.RejectedError(f"{who}: forbidden ({said})", network_message=said)
-        if status == 404:
-            return GoneError(f"{who}: not found ({said})", network_message=said)
-        if creates and status in (502, 503, 504):
-            return errors.OutcomeUnknownError(
-                f"{who}: server error {status}; the post may have been created",
+        if status != 403:
+            return None
+        kind = str(_problem(response).get("type", ""))
+        if "duplicate content" in said.lower():
+            return _DuplicateContentError(f"{where}: duplicate content", network_message=said)
+        if any(kind.endswith(name) for name in _AUTH_PROBLEMS) or "permission" in said.lower():
+            return errors.AuthError(
+                f"{where}: X does not let this app do that ({said})",
                 network_message=said,
+                hint='give the app "Read and write" permission, then regenerate the '
+                "access token and secret",
             )
-        if status >= 500:
-            return errors.UnavailableError(
-                f"{who}: server error {status} ({said})", network_message=said
-            )
-        if status == 429:
-            return self.rate_limited(response, said)
-        return errors.RejectedError(f"{who}: refused ({status}: {said})", network_message=said)
+        return errors.RejectedError(f"{where}: forbidden ({said})", network_message=said)
 
 
 class XChannel(Channel):
@@ -186,8 +173,8 @@ class XChannel(Channel):
     keys), ``access_token`` and ``access_secret`` (the account's user token; the app needs
     "Read and write" permission)."""
 
-    name: ClassVar[str] = "x"
-    spec: ClassVar[ChannelSpec] = ChannelSpec(
+    name = "x"
+    spec = ChannelSpec(
         "X",
         secret_choices=(SECRETS, ("token",)),
         default_base_url="https://api.x.com",
@@ -203,13 +190,13 @@ class XChannel(Channel):
             max_frame_rate=60.0,
         ),
     )
-    text_rule: ClassVar[TextRule] = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
-    api_class: ClassVar[type[ApiClient] | None] = XApi
-    connect_flow: ClassVar[str | None] = "campaign_scheduler.auth.x:XFlow"
-    rehearsal_network: ClassVar[str | None] = "campaign_scheduler.rehearsal.networks:XNetwork"
+    text_rule = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
+    api_class = XApi
+    connect_flow = "campaign_scheduler.auth.x:XFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:XNetwork"
     api: XApi
-    idempotency_window: ClassVar[timedelta | None] = None
-    can_look_up: ClassVar[bool] = True
+    idempotency_window = None
+    can_look_up = True
 
     def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
         super().__init__(account, session, **options)
@@ -254,13 +241,8 @@ class XChannel(Channel):
             response = self.api.call("POST", "/2/tweets", json=body, creates=True)
         except _DuplicateContentError as exc:
             return self._adopt_duplicate(post, exc)
-        try:
-            tweet_id = str(self.api.json_object(response)["data"]["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.OutcomeUnknownError(
-                f"x: {self.account.name}: the post was created but the answer could not be read",
-                hint="the publisher will look it up on the account",
-            ) from exc
+        with self.api.reading_created(hint="the publisher will look it up on the account"):
+            tweet_id = str(self.api.json_object(response, creates=True)["data"]["id"])
         receipt = self._receipt(tweet_id, self._username())
         _log.info("published %s on %s", tweet_id, self.account.name)
         return receipt

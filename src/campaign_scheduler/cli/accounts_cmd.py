@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from campaign_scheduler.cli.common import command_group
+from campaign_scheduler.cli.common import JsonOption, command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
 
@@ -62,7 +62,7 @@ def _lang() -> str:
 @accounts_app.command("list")
 def list_accounts(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Every account: network, sender, where its secrets come from, token expiry, flags."""
     from campaign_scheduler.auth.accounts import expiry_text, sources, stored_name

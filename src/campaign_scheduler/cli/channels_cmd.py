@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campaign_scheduler.cli.common import command_group
+from campaign_scheduler.cli.common import JsonOption, command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
 
@@ -21,7 +21,7 @@ channels_app = command_group("Installed channels and account checks.")
 
 @channels_app.command("list")
 def list_channels(
-    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Installed channels (built-in and plugins) with their limits."""
     from campaign_scheduler.channels.registry import (
@@ -52,7 +52,7 @@ def list_channels(
 def verify(
     ctx: typer.Context,
     account: Annotated[str | None, typer.Option("--account", help="only this account")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check every account's credentials against its network; clears 'needs attention' on success."""
     from campaign_scheduler.auth.accounts import expiry_text

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
+from campaign_scheduler.cli.common import JsonOption
 from campaign_scheduler.cli.output import err_line, print_problems, write_json
 from campaign_scheduler.cli.progress import draft_progress
 from campaign_scheduler.cli.state import state_of
@@ -17,7 +17,7 @@ from campaign_scheduler.uilang import tr, trn
 
 def check(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="print the problems as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check the campaign, its drafts and the config; list every problem as path:line: message."""
     from campaign_scheduler.rules import check as run_check

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
     from campaign_scheduler.config import Settings
     from campaign_scheduler.store.engine import Store
+
+
+#: ``--json``: the command prints its result as JSON instead of text.
+JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+#: ``--as``: whom the record names as making the change.
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="who does this (default: your OS user)")
+]
 
 
 @dataclass

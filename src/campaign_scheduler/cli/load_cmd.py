@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from campaign_scheduler.cli.common import ActorOption, JsonOption
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.progress import draft_progress
 from campaign_scheduler.cli.state import current_user, state_of
@@ -23,13 +24,11 @@ def load(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="show the change without writing anything")
     ] = False,
-    actor: Annotated[
-        str | None, typer.Option("--as", help="who makes the change (default: your OS user)")
-    ] = None,
+    actor: ActorOption = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="also list unchanged posts")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the change as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Sync drafts into the database: + new, ~ changed, − removed, = unchanged."""
     from campaign_scheduler.rules import check

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from campaign_scheduler.cli.common import opened, utcnow
+from campaign_scheduler.cli.common import JsonOption, opened, utcnow
 from campaign_scheduler.cli.output import err_line, write_json
 
 
@@ -19,7 +19,7 @@ def metrics(
     hashtag: Annotated[
         bool, typer.Option("--hashtag/--no-hashtag", help="also collect others' hashtag use")
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fetch figures for published posts (on a cadence: at once, after 1 h, 1 d, 7 d, at the end)."""
     from campaign_scheduler.metrics.collector import SweepReport, collect, collect_hashtag_use

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from campaign_scheduler.cli.common import JsonOption
 from campaign_scheduler.cli.output import (
     err_line,
     one_line,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 def plan(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+    as_json: JsonOption = False,
     ics: Annotated[
         Path | None,
         typer.Option("--ics", help="also write the plan as an iCalendar file", dir_okay=False),

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from campaign_scheduler.cli.common import (
+    ActorOption,
+    JsonOption,
     iso_local,
     opened,
     parse_option_time,
@@ -29,10 +31,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from campaign_scheduler.campaign import Campaign
-
-ActorOption = Annotated[
-    str | None, typer.Option("--as", help="who does this (default: your OS user)")
-]
 
 
 def _text_from_editor() -> str:
@@ -76,7 +74,7 @@ def queue(
     ] = None,
     language: Annotated[str | None, typer.Option("--language", help="e.g. de")] = None,
     actor: ActorOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the queued post as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Queue an ad-hoc post for one sender on one or more channels."""
     from campaign_scheduler.calendar_rules import (

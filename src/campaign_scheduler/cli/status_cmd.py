@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from campaign_scheduler.cli.common import iso_local, opened, utcnow
+from campaign_scheduler.cli.common import JsonOption, iso_local, opened, utcnow
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import current_user
 from campaign_scheduler.errors import UsageError
@@ -45,7 +45,7 @@ def _age(seconds: float, lang: str) -> str:
 
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
+    as_json: JsonOption = False,
     ack: Annotated[
         bool,
         typer.Option(
@@ -373,7 +373,7 @@ def history(
     ctx: typer.Context,
     post: Annotated[str | None, typer.Option("--post", help="only this post")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="at most this many rows")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the history as JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """What was posted where and when: remote id, URL, attempts, errors."""
     from campaign_scheduler.store.queries import history_rows
