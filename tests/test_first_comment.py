@@ -325,7 +325,7 @@ def test_a_placeholder_error_in_the_comment_names_its_line(workspace: Workspace)
 
 
 def test_the_check_messages_have_german_wording() -> None:
-    from campaign_scheduler.uilang import GERMAN
+    from campaign_scheduler.uilang import tr
 
     refused = (
         "first_comment: {channels} cannot comment on its own posts; only {able} take a first "
@@ -335,7 +335,9 @@ def test_the_check_messages_have_german_wording() -> None:
         "first_comment goes out on {takers} only: {channels} cannot comment on its own posts, "
         "the post goes out there without it"
     )
-    assert refused in GERMAN and partly in GERMAN
+    values = {"channels": "mastodon", "able": "facebook", "takers": "facebook"}
+    assert tr(refused, "de", **values).startswith("first_comment: mastodon kann eigene Beiträge")
+    assert tr(partly, "de", **values).startswith("first_comment erscheint nur auf facebook")
 
 
 # -- what the record tells: history, status, report --------------------------------------------

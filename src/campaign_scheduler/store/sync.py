@@ -396,6 +396,7 @@ class _Sync:
                         "account_id": self._account_record(item.account).id,
                         "state": DeliveryState.PENDING.value,
                         "text": item.text,
+                        "first_comment": item.first_comment,
                         "content_hash": item.content_hash,
                         "due_at": item.due_at,
                         "not_after": item.draft.not_after,
