@@ -128,7 +128,7 @@ def test_subcommand_help_follows_campaign_lang(
     monkeypatch.setenv("CAMPAIGN_LANG", "de")
     result = runner.invoke(app, ["plan", "--help"])
     assert result.exit_code == 0
-    assert "den Plan als JSON ausgeben" in result.stdout
+    assert "das Ergebnis als JSON ausgeben" in result.stdout
     assert "Diese Hilfe zeigen und beenden." in result.stdout
     group = runner.invoke(app, ["channels", "verify", "--help"])
     assert "Zugangsdaten jedes Kontos" in group.stdout
@@ -139,7 +139,7 @@ def test_config_ui_language_makes_help_german(workspace: Workspace, runner: CliR
         workspace.config_file.read_text("utf-8") + '\n[ui]\nlanguage = "de"\n', "utf-8"
     )
     result = runner.invoke(app, ["--config", str(workspace.config_file), "status", "--help"])
-    assert "den Status als JSON ausgeben" in result.stdout
+    assert "das Ergebnis als JSON ausgeben" in result.stdout
     checked = runner.invoke(app, ["--config", str(workspace.config_file), "check", "--json"])
     assert "ui.language" not in checked.stdout  # a known key
 
