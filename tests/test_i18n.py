@@ -291,3 +291,37 @@ def test_the_daemon_log_speaks_german_and_its_json_stays_english(
     line = capsys.readouterr().err.strip()
     message = json.loads(line)["message"] if as_json else line.split(" ", 2)[2].strip()
     assert message == expected
+
+
+# --- problems and errors raised outside the command line -------------------------------------
+
+
+def _broken_config(workspace: Workspace) -> list[str]:
+    workspace.config_file.write_text(
+        workspace.config_file.read_text("utf-8") + "\n[daemon]\nparallel = 10000\n", "utf-8"
+    )
+    return ["--config", str(workspace.config_file)]
+
+
+def test_a_config_problem_is_german_with_its_line(workspace: Workspace, runner: CliRunner) -> None:
+    result = runner.invoke(app, [*_broken_config(workspace), "--lang", "de", "check"])
+    assert result.exit_code == 1
+    assert "config.toml:" in result.stdout
+    assert "daemon.parallel darf höchstens" in result.stdout
+
+
+def test_a_missing_config_file_is_a_german_error(tmp_path: Path, runner: CliRunner) -> None:
+    missing = tmp_path / "nowhere.toml"
+    result = runner.invoke(app, ["--config", str(missing), "--lang", "de", "check"])
+    assert result.exit_code == 1
+    shown = result.stdout + result.stderr
+    assert f"Konfigurationsdatei {missing} nicht gefunden" in shown
+
+
+def test_check_json_problems_stay_english(workspace: Workspace, runner: CliRunner) -> None:
+    config = _broken_config(workspace)
+    english = runner.invoke(app, [*config, "--lang", "en", "check", "--json"])
+    german = runner.invoke(app, [*config, "--lang", "de", "check", "--json"])
+    assert german.exit_code == english.exit_code == 1
+    assert json.loads(german.stdout) == json.loads(english.stdout)
+    assert any("must be at most" in p["message"] for p in json.loads(german.stdout))
