@@ -325,3 +325,16 @@ def test_check_json_problems_stay_english(workspace: Workspace, runner: CliRunne
     assert german.exit_code == english.exit_code == 1
     assert json.loads(german.stdout) == json.loads(english.stdout)
     assert any("must be at most" in p["message"] for p in json.loads(german.stdout))
+
+
+def test_a_typed_date_error_is_german(workspace: Workspace, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app,
+        ["--config", str(workspace.config_file), "--lang", "de", "queue", "Infostand",
+         "--sender", "soest", "--channel", "mastodon", "--at", "05/11/2021 10:00"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert (
+        "--at: ungültige Zeit '05/11/2021 10:00': ein Datum mit Schrägstrichen ist mehrdeutig"
+        in result.stderr
+    )
