@@ -338,3 +338,16 @@ def test_a_typed_date_error_is_german(workspace: Workspace, runner: CliRunner) -
         "--at: ungültige Zeit '05/11/2021 10:00': ein Datum mit Schrägstrichen ist mehrdeutig"
         in result.stderr
     )
+
+
+def test_cancel_and_resolve_results_are_german(loaded: Workspace, runner: CliRunner) -> None:
+    config = ["--config", str(loaded.config_file), "--lang", "de"]
+    result = runner.invoke(app, [*config, "cancel", "soest/01-klima", "--as", "carla"])
+    assert result.exit_code == 0, result.output
+    assert "soest/01-klima auf soest-bluesky zurückgezogen" in result.stdout
+    again = runner.invoke(app, [*config, "cancel", "soest/01-klima", "--as", "carla"])
+    assert "soest/01-klima auf soest-bluesky bleibt zurückgezogen" in again.stdout
+    unknown = runner.invoke(app, [*config, "cancel", "soest/01-klimx", "--as", "carla"])
+    assert unknown.exit_code == 1
+    assert "kein Beitrag 'soest/01-klimx'" in unknown.stderr
+    assert "(meinten Sie 'soest/01-klima'?)" in unknown.stderr

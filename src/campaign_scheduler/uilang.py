@@ -192,3 +192,11 @@ STATES: dict[str, str] = {
 def state_word(state: str, lang: str | None = None) -> str:
     """``pending`` -> ``ausstehend`` in German; unknown states as they are."""
     return tr(STATES[state], lang) if state in STATES else state
+
+
+def state_msg(state: str) -> str:
+    """A delivery's state inside a :func:`msg`: the state itself in English text (and so in
+    ``--json``), its word (:data:`STATES`) where it is shown."""
+    text = Msg(state)
+    text.msgid = STATES.get(state, state)
+    return text
