@@ -351,3 +351,21 @@ def test_cancel_and_resolve_results_are_german(loaded: Workspace, runner: CliRun
     assert unknown.exit_code == 1
     assert "kein Beitrag 'soest/01-klimx'" in unknown.stderr
     assert "(meinten Sie 'soest/01-klima'?)" in unknown.stderr
+
+
+def test_accounts_list_is_german_and_its_json_stays_english(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    config = ["--config", str(workspace.config_file)]
+    german = runner.invoke(app, [*config, "--lang", "de", "accounts", "list"])
+    assert german.exit_code == 0, german.output
+    olpe = next(line for line in german.stdout.splitlines() if line.startswith("olpe-mastodon"))
+    assert "token aus env:" in olpe
+    assert olpe.endswith("[Geheimnis fehlt: token]")
+    english = runner.invoke(app, [*config, "--lang", "en", "accounts", "list", "--json"])
+    german_json = runner.invoke(app, [*config, "--lang", "de", "accounts", "list", "--json"])
+    assert json.loads(german_json.stdout) == json.loads(english.stdout)
+    rows = {row["account"]: row for row in json.loads(german_json.stdout)}
+    assert rows["olpe-mastodon"]["flags"] == ["secret missing: token"]
+    unknown = runner.invoke(app, [*config, "--lang", "de", "accounts", "connect", "nope"])
+    assert "kein Konto 'nope' in der Konfiguration" in unknown.output
