@@ -369,3 +369,15 @@ def test_accounts_list_is_german_and_its_json_stays_english(
     assert rows["olpe-mastodon"]["flags"] == ["secret missing: token"]
     unknown = runner.invoke(app, [*config, "--lang", "de", "accounts", "connect", "nope"])
     assert "kein Konto 'nope' in der Konfiguration" in unknown.output
+
+
+def test_channels_verify_of_an_unknown_account_is_german(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    result = runner.invoke(
+        app,
+        ["--config", str(workspace.config_file), "--lang", "de", "channels", "verify",
+         "--account", "nope"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "kein Konto 'nope' in der Konfiguration" in result.stderr
