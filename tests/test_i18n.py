@@ -381,3 +381,29 @@ def test_channels_verify_of_an_unknown_account_is_german(
     )  # fmt: skip
     assert result.exit_code == 1
     assert "kein Konto 'nope' in der Konfiguration" in result.stderr
+
+
+def test_a_draft_problem_is_german_with_file_and_line(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    workspace.draft("soest/01-klima", channels=())
+    config = ["--config", str(workspace.config_file)]
+    german = runner.invoke(app, [*config, "--lang", "de", "check"])
+    assert german.exit_code == 1
+    assert "01-klima.md:3: 'channels' muss mindestens einen Kanal nennen" in german.stdout
+    english = runner.invoke(app, [*config, "--lang", "en", "check", "--json"])
+    german_json = runner.invoke(app, [*config, "--lang", "de", "check", "--json"])
+    assert json.loads(german_json.stdout) == json.loads(english.stdout)
+    assert any(
+        p["message"] == "'channels' must name at least one channel"
+        for p in json.loads(german_json.stdout)
+    )
+
+
+def test_load_json_is_the_same_in_every_language(workspace: Workspace, runner: CliRunner) -> None:
+    workspace.draft("soest/01-klima")
+    config = ["--config", str(workspace.config_file)]
+    english = runner.invoke(app, [*config, "--lang", "en", "load", "--dry-run", "--json"])
+    german = runner.invoke(app, [*config, "--lang", "de", "load", "--dry-run", "--json"])
+    assert english.exit_code == german.exit_code == 0, german.output
+    assert json.loads(german.stdout) == json.loads(english.stdout)
