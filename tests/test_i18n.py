@@ -407,3 +407,13 @@ def test_load_json_is_the_same_in_every_language(workspace: Workspace, runner: C
     german = runner.invoke(app, [*config, "--lang", "de", "load", "--dry-run", "--json"])
     assert english.exit_code == german.exit_code == 0, german.output
     assert json.loads(german.stdout) == json.loads(english.stdout)
+
+
+def test_an_unknown_key_is_german_with_a_suggestion(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    workspace.config_file.write_text(
+        workspace.config_file.read_text("utf-8") + "\n[daemon]\nparalel = 2\n", "utf-8"
+    )
+    result = runner.invoke(app, ["--config", str(workspace.config_file), "--lang", "de", "check"])
+    assert "unbekannter Schlüssel 'paralel' in [daemon] (meinten Sie 'parallel'?)" in result.stdout
