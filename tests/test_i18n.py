@@ -417,3 +417,10 @@ def test_an_unknown_key_is_german_with_a_suggestion(
     )
     result = runner.invoke(app, ["--config", str(workspace.config_file), "--lang", "de", "check"])
     assert "unbekannter Schlüssel 'paralel' in [daemon] (meinten Sie 'parallel'?)" in result.stdout
+
+
+def test_malformed_toml_is_german(workspace: Workspace, runner: CliRunner) -> None:
+    workspace.draft("soest/01-klima", "+++\nat = \n+++\nText #5malklug\n")
+    result = runner.invoke(app, ["--config", str(workspace.config_file), "--lang", "de", "check"])
+    assert result.exit_code == 1
+    assert "01-klima.md:2: fehlerhaftes TOML:" in result.stdout
