@@ -291,3 +291,136 @@ def test_the_daemon_log_speaks_german_and_its_json_stays_english(
     line = capsys.readouterr().err.strip()
     message = json.loads(line)["message"] if as_json else line.split(" ", 2)[2].strip()
     assert message == expected
+
+
+# --- problems and errors raised outside the command line -------------------------------------
+
+
+def _broken_config(workspace: Workspace) -> list[str]:
+    workspace.config_file.write_text(
+        workspace.config_file.read_text("utf-8") + "\n[daemon]\nparallel = 10000\n", "utf-8"
+    )
+    return ["--config", str(workspace.config_file)]
+
+
+def test_a_config_problem_is_german_with_its_line(workspace: Workspace, runner: CliRunner) -> None:
+    result = runner.invoke(app, [*_broken_config(workspace), "--lang", "de", "check"])
+    assert result.exit_code == 1
+    assert "config.toml:" in result.stdout
+    assert "daemon.parallel darf höchstens" in result.stdout
+
+
+def test_a_missing_config_file_is_a_german_error(tmp_path: Path, runner: CliRunner) -> None:
+    missing = tmp_path / "nowhere.toml"
+    result = runner.invoke(app, ["--config", str(missing), "--lang", "de", "check"])
+    assert result.exit_code == 1
+    shown = result.stdout + result.stderr
+    assert f"Konfigurationsdatei {missing} nicht gefunden" in shown
+
+
+def test_check_json_problems_stay_english(workspace: Workspace, runner: CliRunner) -> None:
+    config = _broken_config(workspace)
+    english = runner.invoke(app, [*config, "--lang", "en", "check", "--json"])
+    german = runner.invoke(app, [*config, "--lang", "de", "check", "--json"])
+    assert german.exit_code == english.exit_code == 1
+    assert json.loads(german.stdout) == json.loads(english.stdout)
+    assert any("must be at most" in p["message"] for p in json.loads(german.stdout))
+
+
+def test_a_typed_date_error_is_german(workspace: Workspace, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app,
+        ["--config", str(workspace.config_file), "--lang", "de", "queue", "Infostand",
+         "--sender", "soest", "--channel", "mastodon", "--at", "05/11/2021 10:00"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert (
+        "--at: ungültige Zeit '05/11/2021 10:00': ein Datum mit Schrägstrichen ist mehrdeutig"
+        in result.stderr
+    )
+
+
+def test_cancel_and_resolve_results_are_german(loaded: Workspace, runner: CliRunner) -> None:
+    config = ["--config", str(loaded.config_file), "--lang", "de"]
+    result = runner.invoke(app, [*config, "cancel", "soest/01-klima", "--as", "carla"])
+    assert result.exit_code == 0, result.output
+    assert "soest/01-klima auf soest-bluesky zurückgezogen" in result.stdout
+    again = runner.invoke(app, [*config, "cancel", "soest/01-klima", "--as", "carla"])
+    assert "soest/01-klima auf soest-bluesky bleibt zurückgezogen" in again.stdout
+    unknown = runner.invoke(app, [*config, "cancel", "soest/01-klimx", "--as", "carla"])
+    assert unknown.exit_code == 1
+    assert "kein Beitrag 'soest/01-klimx'" in unknown.stderr
+    assert "(meinten Sie 'soest/01-klima'?)" in unknown.stderr
+
+
+def test_accounts_list_is_german_and_its_json_stays_english(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    config = ["--config", str(workspace.config_file)]
+    german = runner.invoke(app, [*config, "--lang", "de", "accounts", "list"])
+    assert german.exit_code == 0, german.output
+    olpe = next(line for line in german.stdout.splitlines() if line.startswith("olpe-mastodon"))
+    assert "token aus env:" in olpe
+    assert olpe.endswith("[Geheimnis fehlt: token]")
+    english = runner.invoke(app, [*config, "--lang", "en", "accounts", "list", "--json"])
+    german_json = runner.invoke(app, [*config, "--lang", "de", "accounts", "list", "--json"])
+    assert json.loads(german_json.stdout) == json.loads(english.stdout)
+    rows = {row["account"]: row for row in json.loads(german_json.stdout)}
+    assert rows["olpe-mastodon"]["flags"] == ["secret missing: token"]
+    unknown = runner.invoke(app, [*config, "--lang", "de", "accounts", "connect", "nope"])
+    assert "kein Konto 'nope' in der Konfiguration" in unknown.output
+
+
+def test_channels_verify_of_an_unknown_account_is_german(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    result = runner.invoke(
+        app,
+        ["--config", str(workspace.config_file), "--lang", "de", "channels", "verify",
+         "--account", "nope"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "kein Konto 'nope' in der Konfiguration" in result.stderr
+
+
+def test_a_draft_problem_is_german_with_file_and_line(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    workspace.draft("soest/01-klima", channels=())
+    config = ["--config", str(workspace.config_file)]
+    german = runner.invoke(app, [*config, "--lang", "de", "check"])
+    assert german.exit_code == 1
+    assert "01-klima.md:3: 'channels' muss mindestens einen Kanal nennen" in german.stdout
+    english = runner.invoke(app, [*config, "--lang", "en", "check", "--json"])
+    german_json = runner.invoke(app, [*config, "--lang", "de", "check", "--json"])
+    assert json.loads(german_json.stdout) == json.loads(english.stdout)
+    assert any(
+        p["message"] == "'channels' must name at least one channel"
+        for p in json.loads(german_json.stdout)
+    )
+
+
+def test_load_json_is_the_same_in_every_language(workspace: Workspace, runner: CliRunner) -> None:
+    workspace.draft("soest/01-klima")
+    config = ["--config", str(workspace.config_file)]
+    english = runner.invoke(app, [*config, "--lang", "en", "load", "--dry-run", "--json"])
+    german = runner.invoke(app, [*config, "--lang", "de", "load", "--dry-run", "--json"])
+    assert english.exit_code == german.exit_code == 0, german.output
+    assert json.loads(german.stdout) == json.loads(english.stdout)
+
+
+def test_an_unknown_key_is_german_with_a_suggestion(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    workspace.config_file.write_text(
+        workspace.config_file.read_text("utf-8") + "\n[daemon]\nparalel = 2\n", "utf-8"
+    )
+    result = runner.invoke(app, ["--config", str(workspace.config_file), "--lang", "de", "check"])
+    assert "unbekannter Schlüssel 'paralel' in [daemon] (meinten Sie 'parallel'?)" in result.stdout
+
+
+def test_malformed_toml_is_german(workspace: Workspace, runner: CliRunner) -> None:
+    workspace.draft("soest/01-klima", "+++\nat = \n+++\nText #5malklug\n")
+    result = runner.invoke(app, ["--config", str(workspace.config_file), "--lang", "de", "check"])
+    assert result.exit_code == 1
+    assert "01-klima.md:2: fehlerhaftes TOML:" in result.stdout

@@ -49,7 +49,7 @@ DEFAULT_MAPPING = """\
 #: The daemon's human log: ``log.info("published %s: %s", …)`` messages are msgids too (the
 #: text formatter of ``campaign run`` looks them up; ``--log-json`` stays English).
 LOG_KEYWORDS: dict[str, Any] = {"info": None, "warning": None, "error": None, "exception": None}
-KEYWORDS: dict[str, Any] = {"tr": None, "trn": (1, 2), "N_": None}
+KEYWORDS: dict[str, Any] = {"tr": None, "trn": (1, 2), "N_": None, "msg": None}
 TRANSLATED = ("de",)
 #: Fixed header dates: a run that finds nothing new changes no file.
 STAMP = datetime(2026, 12, 7, 0, 0)

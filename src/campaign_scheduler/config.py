@@ -26,6 +26,7 @@ from campaign_scheduler.fields import FieldReader, did_you_mean
 from campaign_scheduler.problems import Problem, has_errors
 from campaign_scheduler.timeutil import WhenError, parse_duration
 from campaign_scheduler.tomlsource import TomlDocument, read_toml
+from campaign_scheduler.uilang import msg
 
 CONFIG_ENV = "CAMPAIGN_CONFIG"
 DATABASE_ENV = "CAMPAIGN_DATABASE_URL"
@@ -61,10 +62,10 @@ class SecretRef:
 
     def describe(self) -> str:
         if self.kind == "env":
-            return f"environment variable {self.target}"
+            return msg("environment variable {name}", name=self.target)
         if self.kind == "keyring":
-            return f"token {self.target} in the token store"
-        return f"file {self.path()}"
+            return msg("token {name} in the token store", name=self.target)
+        return msg("file {path}", path=str(self.path()))
 
     def path(self) -> Path:
         path = Path(self.target).expanduser()
@@ -98,8 +99,8 @@ class SecretRef:
             value = (os.environ if environ is None else environ).get(self.target)
             if not value:
                 raise SecretError(
-                    f"secret {self} is not set",
-                    hint=f"export {self.target}=... before running the command",
+                    msg("secret {secret} is not set", secret=str(self)),
+                    hint=msg("export {name}=... before running the command", name=self.target),
                 )
             return value
         if self.kind == "keyring":
@@ -108,8 +109,8 @@ class SecretRef:
             record = default_store(environ).get(self.target)
             if record is None:
                 raise SecretError(
-                    f"secret {self} is not in the token store",
-                    hint="run `campaign accounts connect ACCOUNT` to obtain and store it",
+                    msg("secret {secret} is not in the token store", secret=str(self)),
+                    hint=msg("run `campaign accounts connect ACCOUNT` to obtain and store it"),
                 )
             return record.access_token
         try:
@@ -117,19 +118,19 @@ class SecretRef:
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise SecretError(
-                f"secret {self} cannot be read: {reason}",
-                hint="check the path and that only you can read the file (chmod 600)",
+                msg("secret {secret} cannot be read: {reason}", secret=str(self), reason=reason),
+                hint=msg("check the path and that only you can read the file (chmod 600)"),
             ) from None
         try:
             value = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8").strip()
         except UnicodeDecodeError:
             # A SecretError marks the account as needing a person; it is not retried.
             raise SecretError(
-                f"secret {self} is not UTF-8 text",
-                hint="write the secret into the file as plain UTF-8 text (chmod 600)",
+                msg("secret {secret} is not UTF-8 text", secret=str(self)),
+                hint=msg("write the secret into the file as plain UTF-8 text (chmod 600)"),
             ) from None
         if not value:
-            raise SecretError(f"secret {self} is empty")
+            raise SecretError(msg("secret {secret} is empty", secret=str(self)))
         return value
 
 
@@ -209,9 +210,9 @@ class Settings:
     def raise_for_problems(self) -> None:
         if has_errors(list(self.problems)):
             raise ConfigError(
-                f"{self.config_path}: the configuration has errors",
+                msg("{path}: the configuration has errors", path=str(self.config_path)),
                 problems=self.problems,
-                hint="run 'campaign check' to see them all",
+                hint=msg("run 'campaign check' to see them all"),
             )
 
 
@@ -267,8 +268,8 @@ def load_settings(
     path = path.expanduser().absolute()
     if not path.is_file():
         raise ConfigError(
-            f"config file {path} not found",
-            hint="copy config.example.toml to config.toml, or pass --config PATH",
+            msg("config file {path} not found", path=str(path)),
+            hint=msg("copy config.example.toml to config.toml, or pass --config PATH"),
         )
     try:
         doc = read_toml(path)
@@ -302,7 +303,9 @@ def _settings_from_document(
     defaults = DaemonSettings()
     parallel = reader.integer(daemon_table, ("daemon",), "parallel", defaults.parallel)
     if parallel is not None and parallel > MAX_PARALLEL:
-        reader.error(f"daemon.parallel must be at most {MAX_PARALLEL}", "daemon", "parallel")
+        reader.error(
+            msg("daemon.parallel must be at most {n}", n=MAX_PARALLEL), "daemon", "parallel"
+        )
         parallel = defaults.parallel
     durations: dict[str, timedelta] = {}
     for key in ("lease", "reconcile", "metrics"):
@@ -313,11 +316,11 @@ def _settings_from_document(
         try:
             durations[key] = parse_duration(text)
         except WhenError as exc:
-            reader.error(f"daemon.{key}: {exc}", "daemon", key)
+            reader.error(msg("daemon.{key}: {error}", key=key, error=str(exc)), "daemon", key)
             durations[key] = getattr(defaults, key)
         else:
             if durations[key] <= timedelta(0):
-                reader.error(f"daemon.{key} must be longer than zero", "daemon", key)
+                reader.error(msg("daemon.{key} must be longer than zero", key=key), "daemon", key)
                 durations[key] = getattr(defaults, key)
 
     accounts: dict[str, Account] = {}
@@ -334,7 +337,11 @@ def _settings_from_document(
     reader.known_keys(ui, ("ui",), ("language",))
     ui_language = reader.string(ui, ("ui",), "language")
     if ui_language is not None and ui_language not in ALERT_LANGUAGES:
-        reader.error(f"ui.language must be one of {', '.join(ALERT_LANGUAGES)}", "ui", "language")
+        reader.error(
+            msg("ui.language must be one of {choices}", choices=", ".join(ALERT_LANGUAGES)),
+            "ui",
+            "language",
+        )
         ui_language = None
 
     return Settings(
@@ -367,15 +374,19 @@ def _read_alerts(
         if ref is None:
             # Never echo the value: a notification URL carries its password or token.
             reader.error(
-                'alerts.urls: each entry must be a reference like "env:NAME" or "file:PATH" '
-                "to a notification URL, never the URL itself",
+                msg(
+                    'alerts.urls: each entry must be a reference like "env:NAME" or "file:PATH" '
+                    "to a notification URL, never the URL itself"
+                ),
                 *path,
                 "urls",
             )
             continue
         if not ref.is_available(environ):
             reader.warning(
-                f"alerts.urls: {ref.describe()} is not set; alerts cannot be sent",
+                msg(
+                    "alerts.urls: {secret} is not set; alerts cannot be sent", secret=ref.describe()
+                ),
                 *path,
                 "urls",
             )
@@ -386,15 +397,17 @@ def _read_alerts(
         try:
             every = parse_duration(every_text)
         except WhenError as exc:
-            reader.error(f"alerts.every: {exc}", *path, "every")
+            reader.error(msg("alerts.every: {error}", error=str(exc)), *path, "every")
         else:
             if every <= timedelta(0):
-                reader.error("alerts.every must be longer than zero", *path, "every")
+                reader.error(msg("alerts.every must be longer than zero"), *path, "every")
                 every = defaults.every
     language = reader.string(table, path, "language")
     if language is not None and language not in ALERT_LANGUAGES:
         reader.error(
-            f"alerts.language must be one of {', '.join(ALERT_LANGUAGES)}", *path, "language"
+            msg("alerts.language must be one of {choices}", choices=", ".join(ALERT_LANGUAGES)),
+            *path,
+            "language",
         )
         language = None
     return AlertSettings(urls=tuple(urls), every=every, language=language)
@@ -409,7 +422,7 @@ def _read_account(
 ) -> Account | None:
     path = ("accounts", name)
     if not isinstance(table, dict):
-        reader.error(f"[accounts.{name}] must be a table", *path)
+        reader.error(msg("[accounts.{name}] must be a table", name=name), *path)
         return None
     channel = reader.string(table, path, "channel", required=True)
     sender = reader.string(table, path, "sender", required=True)
@@ -418,12 +431,18 @@ def _read_account(
     try:
         spec = spec_of(channel)
     except ChannelPluginError as exc:
-        reader.error(f"account '{name}': {exc.message}", *path, "channel")
+        reader.error(
+            msg("account '{name}': {error}", name=name, error=exc.message), *path, "channel"
+        )
         return None
     if spec is None:
         reader.error(
-            f"account '{name}': unknown channel '{channel}'"
-            f"{did_you_mean(channel, installed_names())}",
+            msg(
+                "account '{name}': unknown channel '{channel}'{suggestion}",
+                name=name,
+                channel=channel,
+                suggestion=did_you_mean(channel, installed_names()),
+            ),
             *path,
             "channel",
         )
@@ -436,11 +455,19 @@ def _read_account(
         if base_url is None and spec.needs_base_url:
             title = spec.title or channel
             reader.error(
-                f"account '{name}': missing key 'base_url' (the {title} server's address)",
+                msg(
+                    "account '{name}': missing key 'base_url' (the {title} server's address)",
+                    name=name,
+                    title=title,
+                ),
                 *path,
             )
     elif (problem := url_problem(base_url)) is not None:
-        reader.error(f"account '{name}': base_url {problem}", *path, "base_url")
+        reader.error(
+            msg("account '{name}': base_url {problem}", name=name, problem=problem),
+            *path,
+            "base_url",
+        )
 
     settings: dict[str, Any] = {}
     for key in spec.settings:
@@ -450,7 +477,11 @@ def _read_account(
     for key in spec.addresses:
         address = settings.get(key)
         if isinstance(address, str) and (problem := url_problem(address)) is not None:
-            reader.error(f"account '{name}': {key} {problem}", *path, key)
+            reader.error(
+                msg("account '{name}': {key} {problem}", name=name, key=key, problem=problem),
+                *path,
+                key,
+            )
     for key in spec.optional_integers:
         number = reader.integer(table, path, key, None)
         if number is not None:
@@ -472,7 +503,12 @@ def _read_account(
         value = table.get(key)
         if value is None:
             reader.error(
-                f"account '{name}': missing secret '{key}' (write it as {SECRET_FORMS})",
+                msg(
+                    "account '{name}': missing secret '{key}' (write it as {forms})",
+                    name=name,
+                    key=key,
+                    forms=SECRET_FORMS,
+                ),
                 *path,
             )
             continue
@@ -480,22 +516,36 @@ def _read_account(
         if ref is None:
             # Never echo the value: it may be the secret itself.
             reader.error(
-                f"account '{name}': '{key}' must be a reference like {SECRET_FORMS}, "
-                "never the secret itself",
+                msg(
+                    "account '{name}': '{key}' must be a reference like {forms}, "
+                    "never the secret itself",
+                    name=name,
+                    key=key,
+                    forms=SECRET_FORMS,
+                ),
                 *path,
                 key,
             )
             continue
         if not ref.is_available(environ):
             reader.warning(
-                f"account '{name}': {ref.describe()} is not set; '{key}' is needed to publish",
+                msg(
+                    "account '{name}': {secret} is not set; '{key}' is needed to publish",
+                    name=name,
+                    secret=ref.describe(),
+                    key=key,
+                ),
                 *path,
                 key,
             )
         elif ref.kind == "file" and ref.readable_by_others():
             reader.warning(
-                f"account '{name}': {ref.describe()} can be read by other users; "
-                f"restrict it with chmod 600",
+                msg(
+                    "account '{name}': {secret} can be read by other users; "
+                    "restrict it with chmod 600",
+                    name=name,
+                    secret=ref.describe(),
+                ),
                 *path,
                 key,
             )

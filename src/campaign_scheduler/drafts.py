@@ -25,6 +25,7 @@ from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.textfile import read_text, split_lines
 from campaign_scheduler.timeutil import WhenError, parse_when
 from campaign_scheduler.tomlsource import TomlDocument, parse_toml
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.draftcache import DraftCache
@@ -147,7 +148,7 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
     """Return (front matter, its first line, body, the body's first line)."""
     lines = split_lines(text)
     if not lines or lines[0].strip() != FRONT_MATTER_FENCE:
-        problem = Problem(path, 1, "a draft must start with a '+++' line (TOML front matter)")
+        problem = Problem(path, 1, msg("a draft must start with a '+++' line (TOML front matter)"))
         raise InputError(problem.format(), problems=[problem])
     for index in range(1, len(lines)):
         if lines[index].strip() == FRONT_MATTER_FENCE:
@@ -158,7 +159,7 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
                 skipped += 1
             body = "\n".join(body_lines[skipped:]).strip()
             return front, 2, body, index + 2 + skipped
-    problem = Problem(path, 1, "the front matter is not closed: add a '+++' line after it")
+    problem = Problem(path, 1, msg("the front matter is not closed: add a '+++' line after it"))
     raise InputError(problem.format(), problems=[problem])
 
 
@@ -198,7 +199,7 @@ def load_drafts(
     problems: list[Problem] = []
     drafts: list[Draft] = []
     if not posts_dir.is_dir():
-        problems.append(Problem(posts_dir, None, "posts folder not found"))
+        problems.append(Problem(posts_dir, None, msg("posts folder not found")))
         return drafts, problems
     sender_slugs = [s.slug for s in campaign.senders] if campaign else []
     files = list(iter_draft_files(posts_dir))
@@ -210,7 +211,9 @@ def load_drafts(
         if len(parts) != 2:
             problems.append(
                 Problem(
-                    path, None, "drafts belong in posts/<sender>/<name>.md, one folder per sender"
+                    path,
+                    None,
+                    msg("drafts belong in posts/<sender>/<name>.md, one folder per sender"),
                 )
             )
             continue
@@ -220,8 +223,11 @@ def load_drafts(
                 Problem(
                     path,
                     None,
-                    f"unknown sender '{sender}' (folder posts/{sender}/)"
-                    f"{did_you_mean(sender, sender_slugs)}",
+                    msg(
+                        "unknown sender '{sender}' (folder posts/{sender}/){suggestion}",
+                        sender=sender,
+                        suggestion=did_you_mean(sender, sender_slugs),
+                    ),
                 )
             )
             continue
@@ -292,7 +298,7 @@ def parse_draft(
     at_value = data.get("at")
     at_text = "" if at_value is None else str(at_value)
     if at_value is None:
-        reader.error("missing key 'at' (when the post goes out, e.g. \"T-14d 09:30\")")
+        reader.error(msg("missing key 'at' (when the post goes out, e.g. \"T-14d 09:30\")"))
     elif campaign is not None:
         due_at = _resolve_when(reader, at_value, campaign, "at")
 
@@ -307,7 +313,7 @@ def parse_draft(
 
     channels = reader.string_list(data, (), "channels", required=True)
     if "channels" in data and not channels and isinstance(data["channels"], list):
-        reader.error("'channels' must name at least one channel", "channels")
+        reader.error(msg("'channels' must name at least one channel"), "channels")
     accounts = reader.string_list(data, (), "accounts")
     default_language = campaign.language if campaign else "de"
     language = reader.string(data, (), "language", default=default_language) or default_language
@@ -315,7 +321,8 @@ def parse_draft(
     first_comment = reader.string(data, (), "first_comment")
     if first_comment is not None and not first_comment.strip():
         reader.error(
-            "'first_comment' is empty: write the comment or leave the key out", "first_comment"
+            msg("'first_comment' is empty: write the comment or leave the key out"),
+            "first_comment",
         )
     first_comment = (first_comment or "").strip() or None
 
@@ -341,7 +348,10 @@ def parse_draft(
     for channel, entry in reader.table(data, ("variants",)).items():
         variant_path = ("variants", channel)
         if not isinstance(entry, dict):
-            reader.error(f"[variants.{channel}] must be a table with 'text'", *variant_path)
+            reader.error(
+                msg("[variants.{channel}] must be a table with 'text'", channel=channel),
+                *variant_path,
+            )
             continue
         reader.known_keys(entry, variant_path, VARIANT_KEYS)
         variant_text = reader.string(entry, variant_path, "text", required=True)
@@ -403,10 +413,12 @@ def _line_break_lookalikes(path: Path, body: str, body_line: int) -> list[Proble
 
 def _resolve_when(reader: FieldReader, value: Any, campaign: Campaign, key: str) -> datetime | None:
     if not isinstance(value, str | datetime):
-        reader.error(f'\'{key}\' must be a time like "T-14d 09:30" or "2021-11-04 09:30"', key)
+        reader.error(
+            msg('\'{key}\' must be a time like "T-14d 09:30" or "2021-11-04 09:30"', key=key), key
+        )
         return None
     try:
         return parse_when(value, zone=campaign.zone, event_start=campaign.event.start)
     except WhenError as exc:
-        reader.error(f"{key}: {exc}", key)
+        reader.error(msg("{key}: {error}", key=key, error=str(exc)), key)
         return None

@@ -14,12 +14,13 @@ from typing import Any
 
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.tomlsource import KeyPath, TomlDocument
+from campaign_scheduler.uilang import msg
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a close match exists, else an empty string."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{matches[0]}'?)" if matches else ""
+    return msg(" (did you mean '{key}'?)", key=matches[0]) if matches else ""
 
 
 def _dotted(path: KeyPath) -> str:
@@ -49,10 +50,19 @@ class FieldReader:
 
     def known_keys(self, table: Mapping[str, Any], path: KeyPath, allowed: Iterable[str]) -> None:
         allowed = list(allowed)
-        where = f" in [{_dotted(path)}]" if path else ""
+        where = msg(" in [{table}]", table=_dotted(path)) if path else ""
         for key in table:
             if key not in allowed:
-                self.error(f"unknown key '{key}'{where}{did_you_mean(key, allowed)}", *path, key)
+                self.error(
+                    msg(
+                        "unknown key '{key}'{where}{suggestion}",
+                        key=key,
+                        where=where,
+                        suggestion=did_you_mean(key, allowed),
+                    ),
+                    *path,
+                    key,
+                )
 
     def tables(
         self,
@@ -88,10 +98,10 @@ class FieldReader:
         value = parent.get(key)
         if value is None:
             if required:
-                self.error(f"missing table [{_dotted(path)}]", *path[:-1])
+                self.error(msg("missing table [{table}]", table=_dotted(path)), *path[:-1])
             return {}
         if not isinstance(value, dict):
-            self.error(f"'{_dotted(path)}' must be a table", *path)
+            self.error(msg("'{table}' must be a table", table=_dotted(path)), *path)
             return {}
         return value
 
@@ -107,20 +117,26 @@ class FieldReader:
         value = table.get(key)
         if value is None:
             if required:
-                self.error(f"missing key '{key}' in [{_dotted(path)}]", *path)
+                self.error(
+                    msg("missing key '{key}' in [{table}]", key=key, table=_dotted(path)), *path
+                )
             return default
         if not isinstance(value, str):
-            self.error(f"'{key}' must be a string, not {type(value).__name__}", *path, key)
+            self.error(
+                msg("'{key}' must be a string, not {kind}", key=key, kind=type(value).__name__),
+                *path,
+                key,
+            )
             return default
         if "\x00" in value:  # no file name, URL or post may hold one
-            self.error(f"'{key}' contains a NUL character (\\u0000)", *path, key)
+            self.error(msg("'{key}' contains a NUL character (\\u0000)", key=key), *path, key)
             return default
         return value
 
     def boolean(self, table: Mapping[str, Any], path: KeyPath, key: str, default: bool) -> bool:
         value = table.get(key, default)
         if not isinstance(value, bool):
-            self.error(f"'{key}' must be true or false", *path, key)
+            self.error(msg("'{key}' must be true or false", key=key), *path, key)
             return default
         return value
 
@@ -131,7 +147,7 @@ class FieldReader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            self.error(f"'{key}' must be a positive whole number", *path, key)
+            self.error(msg("'{key}' must be a positive whole number", key=key), *path, key)
             return default
         return value
 
@@ -141,12 +157,12 @@ class FieldReader:
         value = table.get(key)
         if value is None:
             if required:
-                self.error(f"missing key '{key}'", *path)
+                self.error(msg("missing key '{key}'", key=key), *path)
             return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.error(f"'{key}' must be a list of strings", *path, key)
+            self.error(msg("'{key}' must be a list of strings", key=key), *path, key)
             return []
         if any("\x00" in v for v in value):
-            self.error(f"'{key}' contains a NUL character (\\u0000)", *path, key)
+            self.error(msg("'{key}' contains a NUL character (\\u0000)", key=key), *path, key)
             return []
         return list(value)

@@ -32,8 +32,10 @@ class Problem:
         return f"{path}:{self.line}" if self.line else str(path)
 
     def format(self, relative_to: Path | None = None) -> str:
+        from campaign_scheduler.uilang import tr
+
         prefix = "" if self.severity is Severity.ERROR else "warning: "
-        return f"{self.location(relative_to)}: {prefix}{self.message}"
+        return f"{self.location(relative_to)}: {prefix}{tr(self.message)}"
 
     def as_json(self, relative_to: Path | None = None) -> dict[str, object]:
         return {

@@ -33,6 +33,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
+from campaign_scheduler.uilang import N_, msg
+
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC: the one default clock of the whole program."""
@@ -750,7 +752,7 @@ for _unit, _spellings in (
 ):
     for _spelling in _spellings:
         _TYPED_UNITS[_spelling] = _unit
-_TYPED_FORMS = (
+_TYPED_FORMS = N_(
     "write e.g. '18.11.2021 10:00', '18.11. 10:00', 'morgen 9:30', 'übermorgen 14:00', "
     "'Do 10:00', 'in 2 Stunden', 'in 30 Minuten', '2021-11-18 10:00' or 'T-2h'"
 )
@@ -763,15 +765,34 @@ def _typed_clock(match: re.Match[str], text: str) -> time | None:
     if hour_text is None:
         return None
     if match.group("minute") is None and match.group("uhr") is None:
-        raise WhenError(f"bad time '{text}': write the time of day as HH:MM, e.g. '{hour_text}:00'")
+        raise WhenError(
+            msg(
+                "bad time '{text}': write the time of day as HH:MM, e.g. '{hour}:00'",
+                text=text,
+                hour=hour_text,
+            )
+        )
     hour, minute = int(hour_text), int(match.group("minute") or 0)
     if hour > 23 or minute > 59:
-        raise WhenError(f"bad time '{text}': {hour}:{minute:02d} is not a time of day")
+        raise WhenError(
+            msg(
+                "bad time '{text}': {hour}:{minute:02d} is not a time of day",
+                text=text,
+                hour=hour,
+                minute=minute,
+            )
+        )
     return time(hour, minute)
 
 
 def _needs_clock(text: str, example: str) -> WhenError:
-    return WhenError(f"bad time '{text}': no time of day given; add one, e.g. '{example} 09:30'")
+    return WhenError(
+        msg(
+            "bad time '{text}': no time of day given; add one, e.g. '{example} 09:30'",
+            text=text,
+            example=example,
+        )
+    )
 
 
 def infer_year(
@@ -832,8 +853,11 @@ def parse_typed_when(
     stripped = " ".join(text.split())
     if _TYPED_SLASHES.match(stripped):
         raise WhenError(
-            f"bad time '{stripped}': a date with slashes is ambiguous (5 January or 1 May?); "
-            "write the day first with dots, e.g. '05.01.2027 10:00', or ISO, '2027-01-05 10:00'"
+            msg(
+                "bad time '{text}': a date with slashes is ambiguous (5 January or 1 May?); "
+                "write the day first with dots, e.g. '05.01.2027 10:00', or ISO, '2027-01-05 10:00'",
+                text=stripped,
+            )
         )
     typed = _parse_typed_german(stripped, zone=zone, now=now, period=period)
     if typed is not None:
@@ -843,7 +867,9 @@ def parse_typed_when(
     except WhenError as exc:
         if stripped[:1].isdigit() or stripped[:1] in "Tt":
             raise
-        raise WhenError(f"bad time '{stripped}': {_TYPED_FORMS}") from exc
+        raise WhenError(
+            msg("bad time '{text}': {forms}", text=stripped, forms=msg(_TYPED_FORMS))
+        ) from exc
 
 
 def _parse_typed_german(
@@ -863,14 +889,29 @@ def _parse_typed_german(
         year_text = match.group("year")
         if year_text is None:
             if not (1 <= month <= 12 and 1 <= day <= 31):
-                raise WhenError(f"bad time '{text}': {day}.{month}. is not a date")
+                raise WhenError(
+                    msg(
+                        "bad time '{text}': {day}.{month}. is not a date",
+                        text=text,
+                        day=day,
+                        month=month,
+                    )
+                )
             year = infer_year(day, month, clock, zone=zone, now=now, period=period)
         else:
             year = int(year_text) + (2000 if len(year_text) == 2 else 0)
         try:
             local_day = date(year, month, day)
         except ValueError:
-            raise WhenError(f"bad time '{text}': {day}.{month}.{year} is not a date") from None
+            raise WhenError(
+                msg(
+                    "bad time '{text}': {day}.{month}.{year} is not a date",
+                    text=text,
+                    day=day,
+                    month=month,
+                    year=year,
+                )
+            ) from None
         weekday = match.group("weekday")
         if weekday is not None:
             number = _DAY_NAMES.get(weekday.lower())
@@ -878,8 +919,13 @@ def _parse_typed_german(
                 return None
             if number != local_day.weekday():
                 raise WhenError(
-                    f"bad time '{text}': {local_day:%d.%m.%Y} is a "
-                    f"{_WEEKDAY_WORDS[local_day.weekday()]}, not a {_WEEKDAY_WORDS[number]}"
+                    msg(
+                        "bad time '{text}': {day} is a {weekday}, not a {typed}",
+                        text=text,
+                        day=local_day.strftime("%d.%m.%Y"),
+                        weekday=_WEEKDAY_WORDS[local_day.weekday()],
+                        typed=_WEEKDAY_WORDS[number],
+                    )
                 )
         return wall_clock_to_utc(datetime.combine(local_day, clock), zone)
     if match := _TYPED_NAMED_DAY.fullmatch(text):
@@ -904,13 +950,16 @@ def _parse_typed_german(
         unit = _TYPED_UNITS.get(match.group("unit").lower())
         if unit is None:
             raise WhenError(
-                f"bad time '{text}': unknown unit '{match.group('unit')}' "
-                "(use Minuten, Stunden, Tage or Wochen)"
+                msg(
+                    "bad time '{text}': unknown unit '{unit}' (use Minuten, Stunden, Tage or Wochen)",
+                    text=text,
+                    unit=match.group("unit"),
+                )
             )
         try:
             return utc(now) + int(match.group("amount")) * unit
         except OverflowError:
-            raise WhenError(f"bad time '{text}': too far ahead") from None
+            raise WhenError(msg("bad time '{text}': too far ahead", text=text)) from None
     return None
 
 
@@ -922,11 +971,22 @@ def parse_typed_date(text: str) -> date:
         try:
             return date(year, month, day)
         except ValueError:
-            raise WhenError(f"bad date '{stripped}': {day}.{month}.{year} is not a date") from None
+            raise WhenError(
+                msg(
+                    "bad date '{text}': {day}.{month}.{year} is not a date",
+                    text=stripped,
+                    day=day,
+                    month=month,
+                    year=year,
+                )
+            ) from None
     try:
         return date.fromisoformat(stripped)
     except ValueError:
         raise WhenError(
-            f"bad date '{stripped}': write the day first with dots, e.g. '26.10.2022', "
-            "or ISO, '2022-10-26'"
+            msg(
+                "bad date '{text}': write the day first with dots, e.g. '26.10.2022', "
+                "or ISO, '2022-10-26'",
+                text=stripped,
+            )
         ) from None

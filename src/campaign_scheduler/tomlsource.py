@@ -18,6 +18,7 @@ from typing import Any
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.textfile import read_text, split_lines
+from campaign_scheduler.uilang import msg
 
 KeyPath = tuple[str | int, ...]
 
@@ -139,7 +140,7 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
         data = tomllib.loads(text)
     except RecursionError:  # arrays or tables nested thousands deep
         problem = Problem(
-            path, first_line, "malformed TOML: arrays or tables are nested too deeply"
+            path, first_line, msg("malformed TOML: arrays or tables are nested too deeply")
         )
         raise InputError(problem.format(), problems=[problem]) from None
     except tomllib.TOMLDecodeError as exc:
@@ -151,7 +152,7 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
         elif "end of document" in message:
             line = first_line + max(len(split_lines(text)) - 1, 0)
             message = message.replace("(at end of document)", "before the end").strip()
-        problem = Problem(path, line, f"malformed TOML: {message}")
+        problem = Problem(path, line, msg("malformed TOML: {error}", error=message))
         raise InputError(problem.format(), problems=[problem]) from None
     return TomlDocument(path, data, scan_key_lines(text, first_line), first_line)
 
@@ -160,6 +161,8 @@ def read_toml(path: Path) -> TomlDocument:
     try:
         text = read_text(path)
     except FileNotFoundError:
-        problem = Problem(path, None, "file not found")
-        raise InputError(f"{path}: file not found", problems=[problem]) from None
+        problem = Problem(path, None, msg("file not found"))
+        raise InputError(
+            msg("{path}: file not found", path=str(path)), problems=[problem]
+        ) from None
     return parse_toml(text, path)

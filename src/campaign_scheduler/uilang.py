@@ -27,6 +27,7 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Self
 
 LANG_ENV = "CAMPAIGN_LANG"
 LANGUAGES = ("de", "en")
@@ -125,8 +126,37 @@ def N_(message: str) -> str:
 GERMAN: dict[str, str] = {}
 
 
+class Msg(str):
+    """English text (so ``--json`` and logs stay language-neutral) that remembers its msgid
+    and values, so that :func:`tr` can say it in the user's language when it is shown."""
+
+    msgid: str
+    values: dict[str, object]
+
+    def __new__(cls, msgid: str, /, **values: object) -> Self:
+        text = super().__new__(cls, msgid.format(**values) if values else msgid)
+        text.msgid = msgid
+        text.values = values
+        return text
+
+    def __str__(self) -> str:
+        return self  # str(exc) of an error raised with a Msg keeps it translatable
+
+
+def msg(message: str, /, **values: object) -> str:
+    """``message`` formatted with ``values`` in English, translated later where :func:`tr`
+    shows it (errors and problems raised far from the command line)."""
+    return Msg(message, **values)
+
+
 def tr(message: str, lang: str | None = None, /, **values: object) -> str:
-    """``message`` in the user's language (or ``lang``), formatted with ``values``."""
+    """``message`` in the user's language (or ``lang``), formatted with ``values``. A
+    :class:`Msg` is looked up by its msgid, and its values (and theirs) too."""
+    if isinstance(message, Msg) and not values:
+        values = {k: tr(v, lang) if isinstance(v, Msg) else v for k, v in message.values.items()}
+        message = message.msgid
+        if not values:
+            return tr(message, lang)
     chosen = lang or ui_language()
     text = message
     if chosen != "en":
@@ -162,3 +192,11 @@ STATES: dict[str, str] = {
 def state_word(state: str, lang: str | None = None) -> str:
     """``pending`` -> ``ausstehend`` in German; unknown states as they are."""
     return tr(STATES[state], lang) if state in STATES else state
+
+
+def state_msg(state: str) -> str:
+    """A delivery's state inside a :func:`msg`: the state itself in English text (and so in
+    ``--json``), its word (:data:`STATES`) where it is shown."""
+    text = Msg(state)
+    text.msgid = STATES.get(state, state)
+    return text

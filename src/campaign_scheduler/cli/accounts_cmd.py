@@ -16,6 +16,7 @@ import typer
 from campaign_scheduler.cli.common import JsonOption, command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
+from campaign_scheduler.uilang import msg, tr
 
 if TYPE_CHECKING:
     from campaign_scheduler.config import Account, Settings
@@ -48,8 +49,10 @@ def _account(settings: Settings, name: str) -> Account:
 
     account = settings.accounts.get(name)
     if account is None:
-        known = ", ".join(sorted(settings.accounts)) or "none"
-        raise NotFoundError(f"no account '{name}' in the config (accounts: {known})")
+        known = ", ".join(sorted(settings.accounts)) or tr("none")
+        raise NotFoundError(
+            msg("no account '{name}' in the config (accounts: {known})", name=name, known=known)
+        )
     return account
 
 
@@ -86,22 +89,22 @@ def list_accounts(
                 record = store.get(name)
             except CampaignSchedulerError as exc:
                 record = None
-                flags.append(f"token store: {exc.message}")
+                flags.append(msg("token store: {error}", error=exc.message))
             if record is None:
-                flags.append("not connected")
+                flags.append(msg("not connected"))
             else:
                 expires_at = record.expires_at
                 if record.refresh_token:
-                    flags.append("refreshable")
+                    flags.append(msg("refreshable"))
                 if expires_at is not None and expires_at <= now:
-                    flags.append("expired")
+                    flags.append(msg("expired"))
         missing = [
             key
             for key, ref in account.secrets.items()
             if ref.kind != "keyring" and not ref.is_available()
         ]
         if missing:
-            flags.append("secret missing: " + ", ".join(sorted(missing)))
+            flags.append(msg("secret missing: {keys}", keys=", ".join(sorted(missing))))
         rows.append(
             {
                 "account": account.name,
@@ -116,14 +119,16 @@ def list_accounts(
         write_json(rows)
         return
     for row in rows:
-        where = ", ".join(f"{k} from {v}" for k, v in row["secrets"].items()) or "no secrets"
+        where = ", ".join(
+            tr("{key} from {source}", key=k, source=v) for k, v in row["secrets"].items()
+        ) or tr("no secrets")
         line = f"{row['account']:<20} {row['channel']:<10} {row['sender']:<28} {where}"
         if row["expires_at"] is not None:
             from datetime import datetime
 
             line += " · " + expiry_text(datetime.fromisoformat(row["expires_at"]), now, lang)
         if row["flags"]:
-            line += " [" + "; ".join(row["flags"]) + "]"
+            line += " [" + "; ".join(tr(flag) for flag in row["flags"]) + "]"
         write_line(line)
 
 
@@ -147,7 +152,14 @@ def connect(
     flow_ctx = context_for(acct, session_factory(), **interaction(no_browser))
     name, record = connect_account(acct, flow_ctx, store)
     lang = _lang()
-    write_line(f"Stored the token of {acct.name} as {name} in the {store.describe()}.")
+    write_line(
+        tr(
+            "Stored the token of {account} as {name} in the {store}.",
+            account=acct.name,
+            name=name,
+            store=store.describe(),
+        )
+    )
     if record.expires_at is not None:
         write_line("Token: " + _expiry(record.expires_at, utcnow(), lang))
     key = token_key(acct)
@@ -159,9 +171,11 @@ def connect(
             lines.append(f'{setting} = "{value}"')
     current = acct.secrets.get(key)
     if current is not None and str(current) == f"keyring:{name}" and len(lines) == 1:
-        write_line(f'config.toml already refers to it ({key} = "keyring:{name}").')
+        write_line(
+            tr('config.toml already refers to it ({key} = "keyring:{name}").', key=key, name=name)
+        )
         return
-    write_line(f"Put this into [accounts.{acct.name}] of config.toml:")
+    write_line(tr("Put this into [accounts.{account}] of config.toml:", account=acct.name))
     for line in lines:
         write_line(f"  {line}")
 
@@ -199,7 +213,9 @@ def refresh(
             key=lambda a: a.name,
         )
         if not accounts:
-            write_line('No account refers to the token store ("keyring:NAME"); nothing to refresh.')
+            write_line(
+                tr('No account refers to the token store ("keyring:NAME"); nothing to refresh.')
+            )
             return
     store = default_store()
     now = utcnow()
@@ -211,24 +227,38 @@ def refresh(
             outcome = refresh_account(acct, flow_ctx, store)
         except CampaignSchedulerError as exc:
             failed = True
-            write_line(f"FAIL {acct.name}: {exc.message}")
+            write_line(tr("FAIL {account}: {error}", account=acct.name, error=tr(exc.message)))
             continue
         if outcome.result == "refreshed":
             when = _expiry(outcome.expires_at, now, lang)
-            write_line(f"ok   {acct.name}: refreshed; {when}")
+            write_line(tr("ok   {account}: refreshed; {when}", account=acct.name, when=when))
         elif outcome.result == "not refreshable":
             when = _expiry(outcome.expires_at, now, lang)
             write_line(
-                f"-    {acct.name}: cannot be renewed without you ({when}); "
-                f"run `campaign accounts connect {acct.name}` before it expires"
+                tr(
+                    "-    {account}: cannot be renewed without you ({when}); "
+                    "run `campaign accounts connect {account}` before it expires",
+                    account=acct.name,
+                    when=when,
+                )
             )
         elif outcome.result == "missing":
             failed = True
             write_line(
-                f"FAIL {acct.name}: no token {outcome.name} in the {store.describe()}; "
-                f"run `campaign accounts connect {acct.name}`"
+                tr(
+                    "FAIL {account}: no token {name} in the {store}; "
+                    "run `campaign accounts connect {account}`",
+                    account=acct.name,
+                    name=outcome.name,
+                    store=store.describe(),
+                )
             )
         else:
-            write_line(f"-    {acct.name}: its token comes from env:/file:, not the token store")
+            write_line(
+                tr(
+                    "-    {account}: its token comes from env:/file:, not the token store",
+                    account=acct.name,
+                )
+            )
     if failed:
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ import typer
 from campaign_scheduler.cli.common import JsonOption, command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
+from campaign_scheduler.uilang import N_, msg, tr
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.accounts import TokenState
@@ -44,7 +45,7 @@ def list_channels(
         write_json(rows)
         return
     for row in rows:
-        limit = f"{row['limit']} {row['unit']}" if row["limit"] else "no text limit"
+        limit = f"{row['limit']} {row['unit']}" if row["limit"] else tr("no text limit")
         write_line(f"{row['channel']:<10} {limit:<40} {row['implementation']}")
 
 
@@ -68,7 +69,7 @@ def verify(
     names = sorted(settings.accounts)
     if account is not None:
         if account not in settings.accounts:
-            raise NotFoundError(f"no account '{account}' in the config")
+            raise NotFoundError(msg("no account '{name}' in the config", name=account))
         names = [account]
     channels = ConfiguredChannels(settings, timeout=15)
     results = []
@@ -100,15 +101,20 @@ def verify(
         write_json(results)
     else:
         for r in results:
-            line = f"{'ok  ' if r['ok'] else 'FAIL'} {r['account']}: {r['detail']}"
+            said = N_("ok   {account}: {detail}") if r["ok"] else N_("FAIL {account}: {error}")
+            detail = tr(str(r["detail"]))
+            line = tr(said, account=r["account"], detail=detail, error=detail)
             token = tokens.get(str(r["account"]))
             if token is not None and token.expires_at is not None:
                 line += " · " + expiry_text(token.expires_at, now)
             write_line(line)
             if r["token_warning"]:
                 write_line(
-                    f"WARN {r['token_warning']} (connect it again: "
-                    f"campaign accounts connect {r['account']})"
+                    tr(
+                        "WARN {warning} (connect it again: campaign accounts connect {account})",
+                        warning=r["token_warning"],
+                        account=r["account"],
+                    )
                 )
     if not all(r["ok"] for r in results):
         raise typer.Exit(1)

@@ -13,6 +13,7 @@ import typer
 from campaign_scheduler.cli.state import state_of
 from campaign_scheduler.errors import UsageError
 from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
@@ -68,7 +69,7 @@ def parse_option_time(text: str, option: str, campaign: Campaign) -> datetime:
             period=(campaign.period_start, campaign.period_end),
         )
     except WhenError as exc:
-        raise UsageError(f"{option}: {exc}") from None
+        raise UsageError(msg("{option}: {error}", option=option, error=str(exc))) from None
 
 
 def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime) -> list[str]:

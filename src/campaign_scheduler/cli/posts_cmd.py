@@ -296,7 +296,7 @@ def cancel(
         for line in cancel_post(
             c.store, c.campaign.slug, key, actor=current_user(actor), now=utcnow(), account=account
         ):
-            write_line(line)
+            write_line(tr(line))
 
 
 def _check_calendar(campaign: Campaign, when: datetime) -> None:
@@ -336,7 +336,7 @@ def reschedule(
         for line in reschedule_post(
             c.store, c.campaign, key, when, actor=current_user(actor), now=utcnow()
         ):
-            write_line(line)
+            write_line(tr(line))
         announce(c.store)
 
 
@@ -360,14 +360,16 @@ def resolve(
         raise UsageError(tr("give either --published URL or --not-published"))
     with opened(ctx) as c:
         write_line(
-            resolve_delivery(
-                c.store,
-                c.campaign.slug,
-                key,
-                account,
-                published_url=published,
-                actor=current_user(actor),
-                now=utcnow(),
+            tr(
+                resolve_delivery(
+                    c.store,
+                    c.campaign.slug,
+                    key,
+                    account,
+                    published_url=published,
+                    actor=current_user(actor),
+                    now=utcnow(),
+                )
             )
         )
         announce(c.store)  # --not-published may send it again

@@ -32,6 +32,7 @@ from campaign_scheduler.store.models import (
     SenderRecord,
 )
 from campaign_scheduler.timeutil import deadline, format_local
+from campaign_scheduler.uilang import N_, msg, state_msg
 
 #: States a person may cancel or move to another time.
 CHANGEABLE = frozenset({*WAITING, DeliveryState.FAILED, DeliveryState.EXPIRED})
@@ -41,7 +42,8 @@ def _campaign(session: Session, slug: str) -> CampaignRecord:
     record = session.scalar(select(CampaignRecord).where(CampaignRecord.slug == slug))
     if record is None:
         raise NotFoundError(
-            f"campaign '{slug}' is not in the database yet", hint="run 'campaign load' first"
+            msg("campaign '{slug}' is not in the database yet", slug=slug),
+            hint=msg("run 'campaign load' first"),
         )
     return record
 
@@ -55,10 +57,15 @@ def _post(session: Session, campaign: CampaignRecord, key: str) -> PostRecord:
     if post is None:
         keys = session.scalars(select(PostRecord.key).where(PostRecord.campaign_id == campaign.id))
         close = difflib.get_close_matches(key, list(keys), n=1)
-        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+        suggestion = msg(" (did you mean '{key}'?)", key=close[0]) if close else ""
         raise NotFoundError(
-            f"no post '{key}' in campaign '{campaign.slug}'{suggestion}",
-            hint="'campaign plan' lists the posts",
+            msg(
+                "no post '{key}' in campaign '{slug}'{suggestion}",
+                key=key,
+                slug=campaign.slug,
+                suggestion=suggestion,
+            ),
+            hint=msg("'campaign plan' lists the posts"),
         )
     return post
 
@@ -108,7 +115,8 @@ def _changeable(delivery: DeliveryRecord) -> bool:
     return DeliveryState(delivery.state) in CHANGEABLE and not delivery.may_be_out
 
 
-MAYBE_OUT_NOTE = (
+MAYBE_OUT_NOTE = N_(
+    "{key} on {account} "
     "may already be out (a call had no answer, or a thread is half out); it stays {state} "
     "until the daemon settles it, or a person does with 'campaign resolve'"
 )
@@ -121,7 +129,14 @@ def _selected(post: PostRecord, account: str | None) -> list[DeliveryRecord]:
     chosen = [d for d in deliveries if d.account.name == account]
     if not chosen:
         names = ", ".join(d.account.name for d in deliveries)
-        raise NotFoundError(f"post '{post.key}' has no delivery on '{account}' (it has: {names})")
+        raise NotFoundError(
+            msg(
+                "post '{key}' has no delivery on '{account}' (it has: {names})",
+                key=post.key,
+                account=account,
+                names=names,
+            )
+        )
     return chosen
 
 
@@ -137,25 +152,39 @@ def cancel(
             state = DeliveryState(delivery.state)
             name = delivery.account.name
             if state in WAITING and delivery.may_be_out:
-                lines.append(f"{key} on {name} " + MAYBE_OUT_NOTE.format(state=state.value))
+                lines.append(
+                    msg(MAYBE_OUT_NOTE, key=key, account=name, state=state_msg(state.value))
+                )
             elif _changeable(delivery):
                 _set_state(
                     delivery, DeliveryState.CANCELLED, Reason("cancelled_by", {"actor": actor}), now
                 )
                 _audit(session, now, actor, "delivery.cancelled", campaign, post, delivery)
-                lines.append(f"cancelled {key} on {name}")
+                lines.append(msg("cancelled {key} on {account}", key=key, account=name))
             elif state is DeliveryState.PUBLISHED:
                 lines.append(
-                    f"{key} on {name} is already published ({delivery.remote_url}); "
-                    "remove it on the network if it must go"
+                    msg(
+                        "{key} on {account} is already published ({url}); "
+                        "remove it on the network if it must go",
+                        key=key,
+                        account=name,
+                        url=delivery.remote_url,
+                    )
                 )
             elif state is DeliveryState.PUBLISHING:
                 raise ConflictError(
-                    f"{key} on {name} is being published right now",
-                    hint="try again in a moment",
+                    msg("{key} on {account} is being published right now", key=key, account=name),
+                    hint=msg("try again in a moment"),
                 )
             else:
-                lines.append(f"{key} on {name} stays {state.value}")
+                lines.append(
+                    msg(
+                        "{key} on {account} stays {state}",
+                        key=key,
+                        account=name,
+                        state=state_msg(state.value),
+                    )
+                )
     return lines
 
 
@@ -176,7 +205,11 @@ def reschedule(
     if not in_windows(when, rules.windows, zone):
         windows = ", ".join(w.text for w in rules.windows)
         raise CampaignSchedulerError(
-            f"{format_local(when, zone)} is outside the posting windows ({windows})"
+            msg(
+                "{when} is outside the posting windows ({windows})",
+                when=format_local(when, zone),
+                windows=windows,
+            )
         )
     lines = []
     with store.session(write=True) as session:
@@ -184,20 +217,30 @@ def reschedule(
         post = _post(session, campaign, key)
         if post.not_after is not None and when > post.not_after:
             raise CampaignSchedulerError(
-                f"{format_local(when, zone)} is after the post's deadline "
-                f"({format_local(post.not_after, zone)})",
-                hint="change not_after in the draft and load it, or choose an earlier time",
+                msg(
+                    "{when} is after the post's deadline ({deadline})",
+                    when=format_local(when, zone),
+                    deadline=format_local(post.not_after, zone),
+                ),
+                hint=msg("change not_after in the draft and load it, or choose an earlier time"),
             )
         movable = [d for d in post.deliveries if _changeable(d)]
         _check_gap(session, movable, when, rules.min_gap, zone)
         for delivery in sorted(post.deliveries, key=lambda d: d.account.name):
             if delivery not in movable:
-                note = (
-                    MAYBE_OUT_NOTE.format(state=delivery.state)
+                template = (
+                    MAYBE_OUT_NOTE
                     if DeliveryState(delivery.state) in WAITING
-                    else f"stays {delivery.state}"
+                    else N_("{key} on {account} stays {state}")
                 )
-                lines.append(f"{key} on {delivery.account.name} {note}")
+                lines.append(
+                    msg(
+                        template,
+                        key=key,
+                        account=delivery.account.name,
+                        state=state_msg(delivery.state),
+                    )
+                )
                 continue
             before = delivery.due_at
             delivery.due_at = when
@@ -213,7 +256,14 @@ def reschedule(
                 before=before.isoformat(),
                 after=when.isoformat(),
             )
-            lines.append(f"{key} on {delivery.account.name}: {format_local(when, zone)}")
+            lines.append(
+                msg(
+                    "{key} on {account}: {when}",
+                    key=key,
+                    account=delivery.account.name,
+                    when=format_local(when, zone),
+                )
+            )
         post.due_at = when
     return lines
 
@@ -239,10 +289,15 @@ def _check_gap(
         )
         if neighbour is not None:
             raise CampaignSchedulerError(
-                f"{delivery.account.name} already posts at "
-                f"{format_local(neighbour.due_at, zone)} ({neighbour.post.key}); "
-                f"rules.min_gap asks for {min_gap} between posts",
-                hint="choose another time, or use --next-slot",
+                msg(
+                    "{account} already posts at {when} ({key}); "
+                    "rules.min_gap asks for {gap} between posts",
+                    account=delivery.account.name,
+                    when=format_local(neighbour.due_at, zone),
+                    key=neighbour.post.key,
+                    gap=str(min_gap),
+                ),
+                hint=msg("choose another time, or use --next-slot"),
             )
 
 
@@ -263,7 +318,12 @@ def resolve(
         [delivery] = _selected(post, account)
         if delivery.state != DeliveryState.UNKNOWN.value:
             raise CampaignSchedulerError(
-                f"{key} on {account} is {delivery.state}, not unknown; nothing to resolve"
+                msg(
+                    "{key} on {account} is {state}, not unknown; nothing to resolve",
+                    key=key,
+                    account=account,
+                    state=state_msg(delivery.state),
+                )
             )
         last_attempt = session.scalar(
             select(AttemptRecord)
@@ -278,14 +338,21 @@ def resolve(
             delivery.remote_url = published_url
             delivery.remote_id = published_url.rstrip("/").rsplit("/", 1)[-1]
             delivery.published_at = last_attempt.started_at if last_attempt else now
-            message = f"{key} on {account}: published ({published_url})"
+            message = msg(
+                "{key} on {account}: published ({url})", key=key, account=account, url=published_url
+            )
         else:
             last = deadline(
                 delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
             )
             if now <= last or delivery.parts:  # (a started thread is completed, however late)
                 _set_state(delivery, DeliveryState.PENDING, f"not published, said {actor}", now)
-                message = f"{key} on {account}: not published; it goes out again (before {last:%H:%M} UTC)"
+                message = msg(
+                    "{key} on {account}: not published; it goes out again (before {time} UTC)",
+                    key=key,
+                    account=account,
+                    time=last.strftime("%H:%M"),
+                )
             else:
                 _set_state(
                     delivery,
@@ -293,7 +360,11 @@ def resolve(
                     Reason("said_not_published_expired", {"actor": actor}),
                     now,
                 )
-                message = f"{key} on {account}: not published, and too late to try again: expired"
+                message = msg(
+                    "{key} on {account}: not published, and too late to try again: expired",
+                    key=key,
+                    account=account,
+                )
         if last_attempt is not None:
             last_attempt.outcome = "resolved by a person"
         _audit(
