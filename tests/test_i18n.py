@@ -424,3 +424,20 @@ def test_malformed_toml_is_german(workspace: Workspace, runner: CliRunner) -> No
     result = runner.invoke(app, ["--config", str(workspace.config_file), "--lang", "de", "check"])
     assert result.exit_code == 1
     assert "01-klima.md:2: fehlerhaftes TOML:" in result.stdout
+
+
+def test_a_cached_draft_problem_is_still_said_in_the_users_language(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    import os
+
+    path = workspace.draft(
+        "soest/01-klima", '+++\nat = "T-14d 09:30"\nchanels = ["mastodon"]\n+++\nText #5malklug\n'
+    )
+    os.utime(path, (1_600_000_000, 1_600_000_000))  # settled: the draft cache keeps it
+    config = ["--config", str(workspace.config_file)]
+    runner.invoke(app, [*config, "--lang", "en", "check"])
+    cache = workspace.root / "campaign" / ".cache" / "drafts.json"
+    assert json.loads(cache.read_text("utf-8"))["drafts"]["soest/01-klima"]["problems"]
+    german = runner.invoke(app, [*config, "--lang", "de", "check"])
+    assert "unbekannter Schlüssel 'chanels'" in german.stdout, german.stdout

@@ -38,7 +38,7 @@ from campaign_scheduler.tomlsource import TomlDocument
 
 CACHE_FILE = Path(".cache") / "drafts.json"
 #: Bumped whenever the layout of an entry changes.
-FORMAT = 3
+FORMAT = 4
 
 Stamp = list[int]
 
@@ -169,7 +169,7 @@ class DraftCache:
             if entry["stamp"] != file_stamp(path):
                 return None
             problems = [
-                Problem(path, line, message, Severity(severity))
+                Problem(path, line, _decode_message(message), Severity(severity))
                 for line, message, severity in entry["problems"]
             ]
             raw = entry["draft"]
@@ -232,7 +232,7 @@ class DraftCache:
         self.entries[key] = {
             "stamp": stamp,
             "draft": raw,
-            "problems": [[p.line, p.message, p.severity.value] for p in problems],
+            "problems": [[p.line, _encode_message(p.message), p.severity.value] for p in problems],
         }
         self.changed = True
 
@@ -287,3 +287,33 @@ def _draft_entry(draft: Draft) -> dict[str, Any]:
         "hashes": draft.channel_hashes,
         "post_hash": draft.content_hash,
     }
+
+
+def _encode_message(message: str) -> Any:
+    """A problem's message as JSON: a translatable :class:`Msg` keeps its msgid and values
+    (so a cached run speaks the user's language too), anything else its text."""
+    from campaign_scheduler.uilang import Msg
+
+    if not isinstance(message, Msg):
+        return str(message)
+    values: dict[str, Any] = {}
+    for name, value in message.values.items():
+        if isinstance(value, Msg):
+            values[name] = _encode_message(value)
+        elif value is None or isinstance(value, str | int | float | bool):
+            values[name] = value if not isinstance(value, str) else str(value)
+        else:
+            return str(message)  # (a value JSON cannot hold: keep the English text)
+    return {"msgid": message.msgid, "values": values}
+
+
+def _decode_message(data: Any) -> str:
+    from campaign_scheduler.uilang import Msg
+
+    if isinstance(data, str):
+        return data
+    values = {
+        name: _decode_message(value) if isinstance(value, dict) else value
+        for name, value in data["values"].items()
+    }
+    return Msg(str(data["msgid"]), **values)
