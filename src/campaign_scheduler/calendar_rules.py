@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from dateutil.easter import easter
 
 from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.uilang import N_, Msg, msg
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
     from campaign_scheduler.drafts import Draft
 
 REGION_PATTERN = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+
+
+#: Short weekday names, Monday first, as the English of a message shows them ("Thu").
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+def weekday_msg(day: date) -> str:
+    """``Thu`` in a message's English (and ``--json``), ``Do.`` where it is shown in German."""
+    return Msg(WEEKDAYS[day.weekday()])
 
 
 class DayKind(StrEnum):
@@ -99,9 +109,15 @@ class SpecialDay:
     source: str
 
     def describe(self) -> str:
+        """English (a :class:`~campaign_scheduler.uilang.Msg`), said in the user's language
+        where it is shown."""
         if self.kind is DayKind.QUIET:
-            return f"{self.name}, a quiet day (stiller Feiertag, {self.source})"
-        return f"{self.name}, a public holiday"
+            return msg(
+                "{name}, a quiet day (stiller Feiertag, {source})",
+                name=self.name,
+                source=self.source,
+            )
+        return msg("{name}, a public holiday", name=self.name)
 
     def label(self) -> str:
         """For the plan: ``Volkstrauertag (stiller Feiertag)``, ``Allerheiligen (Feiertag)``."""
@@ -120,21 +136,38 @@ def validate_region(region: str) -> None:
     """Raise :class:`RegionError` with a helpful message for a region the library lacks."""
     if not REGION_PATTERN.match(region):
         raise RegionError(
-            f"region '{region}' must be an ISO 3166-2 code like \"DE-NW\" (country, then the state)"
+            msg(
+                "region '{region}' must be an ISO 3166-2 code like \"DE-NW\" "
+                "(country, then the state)",
+                region=region,
+            )
         )
     import holidays
 
     country, _, subdivision = region.partition("-")
     supported = holidays.list_supported_countries()
     if country not in supported:
-        raise RegionError(f"region '{region}': the holidays library does not know {country}")
+        raise RegionError(
+            msg(
+                "region '{region}': the holidays library does not know {country}",
+                region=region,
+                country=country,
+            )
+        )
     if subdivision and subdivision not in supported[country]:
         from campaign_scheduler.fields import did_you_mean
 
         known = [s for s in supported[country] if s.isupper()]
         raise RegionError(
-            f"region '{region}': {country} has no subdivision {subdivision}"
-            f"{did_you_mean(subdivision, known)} (known: {', '.join(known)})"
+            msg(
+                "region '{region}': {country} has no subdivision {subdivision}{suggestion} "
+                "(known: {known})",
+                region=region,
+                country=country,
+                subdivision=subdivision,
+                suggestion=did_you_mean(subdivision, known),
+                known=", ".join(known),
+            )
         )
 
 
@@ -243,10 +276,14 @@ def day_problems(draft: Draft, campaign: Campaign, calendar: RegionCalendar) -> 
     if policy is DayPolicy.IGNORE:
         return []
     key = "quiet_days" if special.kind is DayKind.QUIET else "holidays"
-    local = draft.due_at.astimezone(campaign.zone)
-    message = (
-        f"due {format_local(draft.due_at, campaign.zone)} ({local:%a}), on {special.describe()} "
-        f'in {calendar.region}; choose another day (rules.{key} = "{policy}")'
+    message = msg(
+        'due {due} ({weekday}), on {day} in {region}; choose another day (rules.{key} = "{policy}")',
+        due=format_local(draft.due_at, campaign.zone),
+        weekday=weekday_msg(draft.due_at.astimezone(campaign.zone).date()),
+        day=special.describe(),
+        region=calendar.region,
+        key=key,
+        policy=str(policy),
     )
     severity = Severity.ERROR if policy is DayPolicy.REFUSE else Severity.WARNING
     return [Problem(draft.path, draft.doc.line_of("at"), message, severity)]
@@ -279,4 +316,4 @@ def next_free_slot(
         if not skip(day):
             return slot
         start = wall_clock_to_utc(datetime.combine(day + timedelta(days=1), time()), zone)
-    raise WhenError("no free slot: every day ahead is a holiday or quiet day")
+    raise WhenError(msg("no free slot: every day ahead is a holiday or quiet day"))

@@ -24,6 +24,7 @@ from campaign_scheduler.timeutil import (
     year_in_range,
 )
 from campaign_scheduler.tomlsource import TomlDocument, read_toml
+from campaign_scheduler.uilang import msg
 
 CAMPAIGN_KEYS = (
     "slug",
@@ -172,10 +173,17 @@ def _date(
         except ValueError:
             pass
     if day is None:
-        reader.error(f"'{key}' must be a date like \"2021-10-26\"", *path, key)
+        reader.error(msg("'{key}' must be a date like \"2021-10-26\"", key=key), *path, key)
     elif not year_in_range(day.year):
         reader.error(
-            f"'{key}': the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}", *path, key
+            msg(
+                "'{key}': the year must be between {earliest} and {latest}",
+                key=key,
+                earliest=EARLIEST_YEAR,
+                latest=LATEST_YEAR,
+            ),
+            *path,
+            key,
         )
         day = None
     return day
@@ -196,9 +204,9 @@ def require_campaign(path: Path) -> Campaign:
     campaign, problems = load_campaign(path)
     if campaign is None or has_errors(problems):
         raise InputError(
-            f"{path}: the campaign file has errors",
+            msg("{path}: the campaign file has errors", path=str(path)),
             problems=problems,
-            hint="run 'campaign check' to see them all",
+            hint=msg("run 'campaign check' to see them all"),
         )
     return campaign
 
@@ -214,13 +222,18 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
     name = reader.string(table, ("campaign",), "name") or slug or ""
     hashtag = reader.string(table, ("campaign",), "hashtag")
     if hashtag is not None and (not hashtag.startswith("#") or len(hashtag) < 2 or " " in hashtag):
-        reader.error(f"hashtag '{hashtag}' must look like '#tag'", "campaign", "hashtag")
+        reader.error(
+            msg("hashtag '{hashtag}' must look like '#tag'", hashtag=hashtag), "campaign", "hashtag"
+        )
     timezone = reader.string(table, ("campaign",), "timezone", default="UTC") or "UTC"
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         reader.error(
-            f"unknown time zone '{timezone}' (use an IANA name like 'Europe/Berlin')",
+            msg(
+                "unknown time zone '{timezone}' (use an IANA name like 'Europe/Berlin')",
+                timezone=timezone,
+            ),
             "campaign",
             "timezone",
         )
@@ -237,7 +250,7 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
     event_start = _event_time(reader, event_table, "start", zone, required=True)
     event_end = _event_time(reader, event_table, "end", zone, required=False)
     if event_start is not None and event_end is not None and event_end <= event_start:
-        reader.error("event end must be after its start", "event", "end")
+        reader.error(msg("event end must be after its start"), "event", "end")
 
     rules = _read_rules(reader, reader.table(data, ("rules",)))
     report = _read_report(reader, reader.table(data, ("report",)), doc.path.parent)
@@ -245,13 +258,18 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
     senders: list[Sender] = []
     seen: set[str] = set()
     for path, entry in reader.tables(
-        data, "senders", SENDER_KEYS, required="the campaign needs at least one [[senders]] entry"
+        data,
+        "senders",
+        SENDER_KEYS,
+        required=msg("the campaign needs at least one [[senders]] entry"),
     ):
         sender_slug = reader.string(entry, path, "slug", required=True)
         if sender_slug is None:
             continue
         if sender_slug in seen:
-            reader.error(f"sender '{sender_slug}' is defined twice", *path, "slug")
+            reader.error(
+                msg("sender '{sender}' is defined twice", sender=sender_slug), *path, "slug"
+            )
             continue
         seen.add(sender_slug)
         senders.append(Sender(sender_slug, reader.string(entry, path, "name") or sender_slug))
@@ -259,9 +277,9 @@ def _campaign_from_document(doc: TomlDocument, problems: list[Problem]) -> Campa
     if slug is None or event_start is None:
         return None
     if starts is not None and starts > event_start.astimezone(zone).date():
-        reader.error("campaign 'starts' is after the event", "campaign", "starts")
+        reader.error(msg("campaign 'starts' is after the event"), "campaign", "starts")
     if ends is not None and ends < event_start.astimezone(zone).date():
-        reader.error("campaign 'ends' is before the event", "campaign", "ends")
+        reader.error(msg("campaign 'ends' is before the event"), "campaign", "ends")
     return Campaign(
         slug=slug,
         name=name,
@@ -286,15 +304,19 @@ def _event_time(
     value = table.get(key)
     if value is None:
         if required:
-            reader.error(f"missing key '{key}' in [event]", "event")
+            reader.error(msg("missing key '{key}' in [{table}]", key=key, table="event"), "event")
         return None
     if not isinstance(value, str | datetime):
-        reader.error(f'event {key} must be a date and time like "2021-11-18T10:00"', "event", key)
+        reader.error(
+            msg('event {key} must be a date and time like "2021-11-18T10:00"', key=key),
+            "event",
+            key,
+        )
         return None
     try:
         return parse_when(value, zone=zone, event_start=None)
     except WhenError as exc:
-        reader.error(f"event {key}: {exc}", "event", key)
+        reader.error(msg("event {key}: {error}", key=key, error=str(exc)), "event", key)
         return None
 
 
@@ -310,19 +332,27 @@ def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
             try:
                 durations[key] = parse_duration(text)
             except WhenError as exc:
-                reader.error(f"rules.{key}: {exc}", "rules", key)
+                reader.error(
+                    msg("{key}: {error}", key="rules." + key, error=str(exc)), "rules", key
+                )
     windows: list[PostingWindow] = []
     for text in reader.string_list(table, path, "windows"):
         try:
             windows.append(parse_window(text))
         except WhenError as exc:
-            reader.error(f"rules.windows: {exc}", "rules", "windows")
+            reader.error(
+                msg("{key}: {error}", key="rules.windows", error=str(exc)), "rules", "windows"
+            )
     policies: dict[str, str] = {}
     for key in ("quiet_days", "holidays"):
         value = reader.string(table, path, key, default=getattr(defaults, key))
         if value not in DAY_POLICIES:
             reader.error(
-                f"rules.{key} must be one of {', '.join(repr(p) for p in DAY_POLICIES)}",
+                msg(
+                    "rules.{key} must be one of {choices}",
+                    key=key,
+                    choices=", ".join(repr(p) for p in DAY_POLICIES),
+                ),
                 "rules",
                 key,
             )
@@ -331,7 +361,7 @@ def _read_rules(reader: FieldReader, table: dict[str, Any]) -> Rules:
     approvers: list[str] = []
     for name in reader.string_list(table, path, "approvers"):
         if not name.strip():
-            reader.error("rules.approvers: a name may not be empty", "rules", "approvers")
+            reader.error(msg("rules.approvers: a name may not be empty"), "rules", "approvers")
         elif name.strip() not in approvers:
             approvers.append(name.strip())
     return Rules(
@@ -361,19 +391,35 @@ def _read_report(reader: FieldReader, table: dict[str, Any], folder: Path) -> Re
         candidate = (folder / logo_text).resolve()
         if not candidate.is_relative_to(root):
             reader.error(
-                f"report.logo '{logo_text}' must be inside the campaign's folder {folder}",
+                msg(
+                    "report.logo '{logo}' must be inside the campaign's folder {folder}",
+                    logo=logo_text,
+                    folder=str(folder),
+                ),
                 "report",
                 "logo",
             )
         elif candidate.suffix.lower() not in LOGO_TYPES:
             reader.error(
-                f"report.logo '{logo_text}' must be a PNG, JPEG or SVG file", "report", "logo"
+                msg("report.logo '{logo}' must be a PNG, JPEG or SVG file", logo=logo_text),
+                "report",
+                "logo",
             )
         elif not candidate.is_file():
-            reader.error(f"report.logo '{logo_text}' not found in {folder}", "report", "logo")
+            reader.error(
+                msg(
+                    "report.logo '{logo}' not found in {folder}", logo=logo_text, folder=str(folder)
+                ),
+                "report",
+                "logo",
+            )
         elif candidate.stat().st_size > MAX_LOGO_BYTES:
             reader.error(
-                f"report.logo '{logo_text}' is larger than {MAX_LOGO_BYTES // 1000} kB",
+                msg(
+                    "report.logo '{logo}' is larger than {size} kB",
+                    logo=logo_text,
+                    size=MAX_LOGO_BYTES // 1000,
+                ),
                 "report",
                 "logo",
             )

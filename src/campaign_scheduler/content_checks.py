@@ -18,6 +18,7 @@ from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.channels.catalog import spec_of
 from campaign_scheduler.drafts import Draft
 from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.uilang import msg
 
 #: A written date this close to the event (read in the event's year) is taken to mean the
 #: event; further away it is about something else (a deadline, a follow-up) and left alone.
@@ -202,17 +203,21 @@ def date_disagreements(text: str, campaign: Campaign) -> Iterator[tuple[int, str
             same_year = written.day
         distance = min(abs(same_year - d) for d in days)
         if distance <= NEAR_EVENT and written.day not in days:
-            message = (
-                f"the text says „{written.text}“, but the event is on {german_date(first)}; "
-                "write {event.day} or {event.date} to keep it in step"
+            message = msg(
+                "the text says „{written}“, but the event is on {event_day}; "
+                "write {{event.day}} or {{event.date}} to keep it in step",
+                written=written.text,
+                event_day=german_date(first),
             )
             yield written.start, message
             continue
         if written.weekday is not None and written.weekday != written.day.weekday():
-            message = (
-                f"the text says „{written.text}“, but {written.day:%d.%m.%Y} is a "
-                f"{WEEKDAY_NAMES[written.day.weekday()]}; write {{event.weekday}}, "
-                "{event.day} to keep it in step"
+            message = msg(
+                "the text says „{written}“, but {day} is a {weekday}; "
+                "write {{event.weekday}}, {{event.day}} to keep it in step",
+                written=written.text,
+                day=written.day.strftime("%d.%m.%Y"),
+                weekday=WEEKDAY_NAMES[written.day.weekday()],
             )
             yield written.start, message
 
@@ -250,19 +255,19 @@ def link_problems(draft: Draft) -> list[Problem]:
         links = unclickable_links(draft.text_for(channel))
         if not links:
             continue
+        said = {"link": links[0], "network": spec.title, "channel": channel}
         if channel in draft.variants:
-            advice = "say „Link in der Bio“ there and put the link in the profile"
-            where = f"the [variants.{channel}] text"
-        else:
-            advice = f"add a [variants.{channel}] text that says „Link in der Bio“ instead"
-            where = "the text"
-        problems.append(
-            Problem(
-                draft.path,
-                draft.text_line(channel),
-                f"{where} has a link ({links[0]}), but {spec.title} does not make links in "
-                f"captions clickable; {advice}",
-                Severity.WARNING,
+            message = msg(
+                "the [variants.{channel}] text has a link ({link}), but {network} does not make "
+                "links in captions clickable; say „Link in der Bio“ there and put the link in "
+                "the profile",
+                **said,
             )
-        )
+        else:
+            message = msg(
+                "the text has a link ({link}), but {network} does not make links in captions "
+                "clickable; add a [variants.{channel}] text that says „Link in der Bio“ instead",
+                **said,
+            )
+        problems.append(Problem(draft.path, draft.text_line(channel), message, Severity.WARNING))
     return problems

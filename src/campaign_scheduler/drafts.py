@@ -149,7 +149,7 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
     lines = split_lines(text)
     if not lines or lines[0].strip() != FRONT_MATTER_FENCE:
         problem = Problem(path, 1, msg("a draft must start with a '+++' line (TOML front matter)"))
-        raise InputError(problem.format(), problems=[problem])
+        raise InputError.of(problem)
     for index in range(1, len(lines)):
         if lines[index].strip() == FRONT_MATTER_FENCE:
             front = "\n".join(lines[1:index])
@@ -160,7 +160,7 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
             body = "\n".join(body_lines[skipped:]).strip()
             return front, 2, body, index + 2 + skipped
     problem = Problem(path, 1, msg("the front matter is not closed: add a '+++' line after it"))
-    raise InputError(problem.format(), problems=[problem])
+    raise InputError.of(problem)
 
 
 def iter_draft_files(posts_dir: Path) -> Iterator[Path]:

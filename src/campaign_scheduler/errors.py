@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from campaign_scheduler.problems import Problem
@@ -69,6 +69,15 @@ class InputError(CampaignSchedulerError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.problems = list(problems)
+
+    @classmethod
+    def of(cls, problem: Problem, *, hint: str | None = None) -> Self:
+        """The error of one problem: ``path:line: message``, in English for ``str(exc)`` and
+        logs, said in the user's language where the command line shows it."""
+        from campaign_scheduler.uilang import msg
+
+        text = msg("{location}: {message}", location=problem.location(), message=problem.message)
+        return cls(text, problems=[problem], hint=hint)
 
 
 class ConfigError(InputError):

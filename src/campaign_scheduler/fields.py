@@ -80,12 +80,12 @@ class FieldReader:
             self.error(required, key)
             return
         if not isinstance(value, list):
-            self.error(f"'{key}' must be written as [[{key}]] tables", key)
+            self.error(msg("'{key}' must be written as [[{key}]] tables", key=key), key)
             return
         for index, entry in enumerate(value):
             path: KeyPath = (key, index)
             if not isinstance(entry, dict):
-                self.error(f"each [[{key}]] entry must be a table", *path)
+                self.error(msg("each [[{key}]] entry must be a table", key=key), *path)
                 continue
             self.known_keys(entry, path, allowed)
             yield path, entry

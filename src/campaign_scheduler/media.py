@@ -21,6 +21,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from campaign_scheduler.uilang import msg
+
 #: Flags for every component on the way to a media file: never follow a symlink.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -70,31 +72,49 @@ def locate_media(posts_dir: Path, sender: str, relative: str) -> Path:
     folder = sender_folder(posts_dir, sender)
     where = f"posts/{sender}/"
     if "\x00" in relative:
-        raise MediaRefusedError("the media path contains a NUL character")
+        raise MediaRefusedError(msg("the media path contains a NUL character"))
     if not relative.strip():
-        raise MediaRefusedError("the media path is empty")
+        raise MediaRefusedError(msg("the media path is empty"))
     if PurePosixPath(relative).is_absolute() or Path(relative).is_absolute():
         raise MediaRefusedError(
-            f"media path {relative!r} is absolute; media must be inside {where} "
-            "and are written relative to it"
+            msg(
+                "media path {path} is absolute; media must be inside {folder} "
+                "and are written relative to it",
+                path=repr(relative),
+                folder=where,
+            )
         )
     try:
         target = (folder / relative).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, an unusable name
-        raise MediaRefusedError(f"media path {relative!r} cannot be resolved: {exc}") from exc
+        raise MediaRefusedError(
+            msg(
+                "media path {path} cannot be resolved: {error}", path=repr(relative), error=str(exc)
+            )
+        ) from exc
     if not target.is_relative_to(folder) or target == folder:
         raise MediaRefusedError(
-            f"media path {relative!r} leads outside {where} (symlinks included); "
-            f"copy the file into {where}media/"
+            msg(
+                "media path {path} leads outside {folder} (symlinks included); "
+                "copy the file into {folder}media/",
+                path=repr(relative),
+                folder=where,
+            )
         )
     try:
         mode = target.stat().st_mode
     except FileNotFoundError:
         return target
     except OSError as exc:
-        raise MediaRefusedError(f"media file {relative!r} cannot be read: {exc.strerror}") from exc
+        raise MediaRefusedError(
+            msg(
+                "media file {path} cannot be read: {error}",
+                path=repr(relative),
+                error=str(exc.strerror),
+            )
+        ) from exc
     if not stat.S_ISREG(mode):
-        raise MediaRefusedError(f"media path {relative!r} is not a regular file")
+        raise MediaRefusedError(_not_a_file(relative))
     return target
 
 
@@ -124,7 +144,7 @@ def read_confined(posts_dir: Path, sender: str, relative: str) -> bytes:
         os.close(fd)
     with os.fdopen(file_fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise MediaRefusedError(f"media path {relative!r} is not a regular file")
+            raise MediaRefusedError(_not_a_file(relative))
         return handle.read()
 
 
@@ -137,13 +157,20 @@ def read_regular(path: Path) -> bytes:
         raise _refused_on_open(str(path), exc) from exc
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise MediaRefusedError(f"media path {str(path)!r} is not a regular file")
+            raise MediaRefusedError(_not_a_file(str(path)))
         return handle.read()
 
 
 def _refused_on_open(relative: str, exc: OSError) -> OSError:
     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
         return MediaRefusedError(
-            f"media path {relative!r} changed into a symlink or special file while it was read"
+            msg(
+                "media path {path} changed into a symlink or special file while it was read",
+                path=repr(relative),
+            )
         )
     return exc
+
+
+def _not_a_file(relative: str) -> str:
+    return msg("media path {path} is not a regular file", path=repr(relative))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from babel import Locale
@@ -93,7 +94,11 @@ def _locale(language: str) -> Locale:
         return Locale.parse(language.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
         raise PlaceholderError(
-            f"language '{language}' is unknown to the date formatting (Babel/CLDR)", 0
+            msg(
+                "language '{language}' is unknown to the date formatting (Babel/CLDR)",
+                language=language,
+            ),
+            0,
         ) from None
 
 
@@ -152,21 +157,30 @@ def _event_time(context: RenderContext) -> str:
 def _event_end_time(context: RenderContext) -> str:
     end = context.campaign.event.end
     if end is None:
-        raise PlaceholderError("{event.end_time}: the campaign's [event] has no 'end'", 0)
+        raise PlaceholderError(
+            msg(
+                "{placeholder}: the campaign's [event] has no 'end'", placeholder="{event.end_time}"
+            ),
+            0,
+        )
     return _time_text(end.astimezone(context.campaign.zone).time(), context.language)
 
 
 def _event_url(context: RenderContext) -> str:
     url = context.campaign.event.url
     if not url:
-        raise PlaceholderError("{event.url}: the campaign's [event] has no 'url'", 0)
+        raise PlaceholderError(
+            msg("{placeholder}: the campaign's [event] has no 'url'", placeholder="{event.url}"), 0
+        )
     return url
 
 
 def _hashtag(context: RenderContext) -> str:
     hashtag = context.campaign.hashtag
     if not hashtag:
-        raise PlaceholderError("{hashtag}: the campaign has no 'hashtag'", 0)
+        raise PlaceholderError(
+            msg("{placeholder}: the campaign has no 'hashtag'", placeholder="{hashtag}"), 0
+        )
     return hashtag
 
 
@@ -180,11 +194,21 @@ def _days(context: RenderContext) -> int:
 def _days_left(context: RenderContext) -> str:
     days = _days(context)
     if days < 0:
-        raise PlaceholderError(
-            f"{{days_left}}: the post is due {-days} day{'s' if days != -1 else ''} after the "
-            "event's day; use {countdown} for posts after the event",
-            0,
-        )
+        names = {"placeholder": "{days_left}", "countdown": "{countdown}"}
+        if days == -1:
+            late = msg(
+                "{placeholder}: the post is due 1 day after the event's day; "
+                "use {countdown} for posts after the event",
+                **names,
+            )
+        else:
+            late = msg(
+                "{placeholder}: the post is due {days} days after the event's day; "
+                "use {countdown} for posts after the event",
+                days=-days,
+                **names,
+            )
+        raise PlaceholderError(late, 0)
     return _number_text(days, context.language)
 
 
@@ -260,8 +284,13 @@ def render(text: str, context: RenderContext) -> str:
         name = match.group(1)
         if name is None:
             raise PlaceholderError(
-                f"a lone '{token}': write '{token * 2}' for a literal brace, "
-                "or a placeholder like {event.date}",
+                msg(
+                    "a lone '{brace}': write '{double}' for a literal brace, "
+                    "or a placeholder like {example}",
+                    brace=token,
+                    double=token * 2,
+                    example="{event.date}",
+                ),
                 match.start(),
             )
         renderer = _RENDERERS.get(name)
@@ -269,8 +298,12 @@ def render(text: str, context: RenderContext) -> str:
             from campaign_scheduler.fields import did_you_mean
 
             raise PlaceholderError(
-                f"unknown placeholder {{{name}}}{did_you_mean(name, PLACEHOLDERS)}; "
-                f"known: {', '.join('{' + key + '}' for key in PLACEHOLDERS)}",
+                msg(
+                    "unknown placeholder {name}{suggestion}; known: {known}",
+                    name="{" + name + "}",
+                    suggestion=did_you_mean(name, PLACEHOLDERS),
+                    known=", ".join("{" + key + "}" for key in PLACEHOLDERS),
+                ),
                 match.start(),
             )
         try:

@@ -34,8 +34,10 @@ class Problem:
     def format(self, relative_to: Path | None = None) -> str:
         from campaign_scheduler.uilang import tr
 
-        prefix = "" if self.severity is Severity.ERROR else "warning: "
-        return f"{self.location(relative_to)}: {prefix}{tr(self.message)}"
+        text = tr(self.message)
+        if self.severity is Severity.WARNING:
+            text = tr("warning: {text}", text=text)
+        return f"{self.location(relative_to)}: {text}"
 
     def as_json(self, relative_to: Path | None = None) -> dict[str, object]:
         return {

@@ -15,7 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from campaign_scheduler.calendar_rules import calendar_of, day_problems, region_problems
+from campaign_scheduler.calendar_rules import (
+    calendar_of,
+    day_problems,
+    region_problems,
+    weekday_msg,
+)
 from campaign_scheduler.campaign import Campaign, load_campaign
 from campaign_scheduler.channels.catalog import channel_of, installed_names
 from campaign_scheduler.channels.registry import ChannelPluginError
@@ -26,6 +31,7 @@ from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.timeutil import format_duration, format_local, in_windows
+from campaign_scheduler.uilang import msg
 from campaign_scheduler.video_checks import video_problems
 from campaign_scheduler.videotypes import is_video_name
 
@@ -107,8 +113,12 @@ def _check_accounts(settings: Settings, campaign: Campaign) -> list[Problem]:
                 Problem(
                     config_path,
                     account.line,
-                    f"account '{account.name}': unknown sender '{account.sender}'"
-                    f"{did_you_mean(account.sender, slugs)}",
+                    msg(
+                        "account '{account}': unknown sender '{sender}'{suggestion}",
+                        account=account.name,
+                        sender=account.sender,
+                        suggestion=did_you_mean(account.sender, slugs),
+                    ),
                 )
             )
     return problems
@@ -134,9 +144,19 @@ def _example_placeholders(settings: Settings) -> list[Problem]:
                 Problem(
                     config_path,
                     account.line,
-                    f"account '{account.name}': {', '.join(keys)} still "
-                    f"{'holds an example value' if len(keys) == 1 else 'hold example values'} "
-                    "from config.example.toml; put in the account's own",
+                    msg(
+                        "account '{account}': {keys} still holds an example value from "
+                        "config.example.toml; put in the account's own",
+                        account=account.name,
+                        keys=keys[0],
+                    )
+                    if len(keys) == 1
+                    else msg(
+                        "account '{account}': {keys} still hold example values from "
+                        "config.example.toml; put in the account's own",
+                        account=account.name,
+                        keys=", ".join(keys),
+                    ),
                     Severity.WARNING,
                 )
             )
@@ -157,43 +177,67 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
     doc = draft.doc
     zone = campaign.zone
     if not draft.body and not all(c in draft.variants for c in draft.channels):
-        error("the post text is empty", draft.body_line)
+        error(msg("the post text is empty"), draft.body_line)
 
     # Times.
     due = draft.due_at
     if due is not None:
         at_line = doc.line_of("at")
         if draft.not_after is not None and due > draft.not_after:
-            which = "not_after" if draft.not_after_text else "the default deadline (event start)"
-            error(
-                f"at ({format_local(due, zone)}) is after {which} "
-                f"({format_local(draft.not_after, zone)})",
-                doc.line_of("not_after") if draft.not_after_text else at_line,
-            )
+            times = {
+                "due": format_local(due, zone),
+                "deadline": format_local(draft.not_after, zone),
+            }
+            if draft.not_after_text:
+                error(
+                    msg("at ({due}) is after not_after ({deadline})", **times),
+                    doc.line_of("not_after"),
+                )
+            else:
+                error(
+                    msg(
+                        "at ({due}) is after the default deadline (event start) ({deadline})",
+                        **times,
+                    ),
+                    at_line,
+                )
         start, end = campaign.period_start, campaign.period_end
         if start is not None and due < start:
             error(
-                f"due {format_local(due, zone)}, before the campaign starts "
-                f"({format_local(start, zone)})",
+                msg(
+                    "due {due}, before the campaign starts ({start})",
+                    due=format_local(due, zone),
+                    start=format_local(start, zone),
+                ),
                 at_line,
             )
         if due >= end:
             error(
-                f"due {format_local(due, zone)}, after the campaign ends "
-                f"({format_local(end, zone)}); set campaign.ends to post later",
+                msg(
+                    "due {due}, after the campaign ends ({end}); set campaign.ends to post later",
+                    due=format_local(due, zone),
+                    end=format_local(end, zone),
+                ),
                 at_line,
             )
         if not in_windows(due, campaign.rules.windows, zone):
             windows = ", ".join(w.text for w in campaign.rules.windows)
             error(
-                f"due {format_local(due, zone)} ({due.astimezone(zone):%a}), outside the "
-                f"posting windows ({windows})",
+                msg(
+                    "due {due} ({weekday}), outside the posting windows ({windows})",
+                    due=format_local(due, zone),
+                    weekday=weekday_msg(due.astimezone(zone).date()),
+                    windows=windows,
+                ),
                 at_line,
             )
 
     if not LANGUAGE_TAG.match(draft.language):
         error(
-            f"language '{draft.language}' is not a language tag like 'de' or 'en-GB'",
+            msg(
+                "language '{language}' is not a language tag like 'de' or 'en-GB'",
+                language=draft.language,
+            ),
             doc.line_of("language"),
         )
 
@@ -207,41 +251,65 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
             continue
         if cls is None:
             error(
-                f"unknown channel '{channel}'{did_you_mean(channel, installed_names())}",
+                msg(
+                    "unknown channel '{channel}'{suggestion}",
+                    channel=channel,
+                    suggestion=did_you_mean(channel, installed_names()),
+                ),
                 doc.line_of("channels"),
             )
             continue
         classes[channel] = cls
         if not settings.accounts_of(draft.sender, channel):
             error(
-                f"sender '{draft.sender}' has no account on {channel} "
-                f"(add [accounts.{draft.sender}-{channel}] to the config)",
+                msg(
+                    "sender '{sender}' has no account on {channel} "
+                    "(add [accounts.{sender}-{channel}] to the config)",
+                    sender=draft.sender,
+                    channel=channel,
+                ),
                 doc.line_of("channels"),
             )
         elif cls.spec.needs_media and not draft.media:
-            error(f"{channel} needs an image: add a [[media]] entry", doc.line_of("channels"))
+            error(
+                msg("{channel} needs an image: add a [[media]] entry", channel=channel),
+                doc.line_of("channels"),
+            )
 
     for name in draft.accounts:
         account = settings.accounts.get(name)
         if account is None:
             error(
-                f"unknown account '{name}'{did_you_mean(name, settings.accounts)}",
+                msg(
+                    "unknown account '{account}'{suggestion}",
+                    account=name,
+                    suggestion=did_you_mean(name, settings.accounts),
+                ),
                 doc.line_of("accounts"),
             )
         elif account.sender != draft.sender:
             error(
-                f"account '{name}' belongs to sender '{account.sender}', not '{draft.sender}'",
+                msg(
+                    "account '{account}' belongs to sender '{owner}', not '{sender}'",
+                    account=name,
+                    owner=account.sender,
+                    sender=draft.sender,
+                ),
                 doc.line_of("accounts"),
             )
         elif account.channel not in draft.channels:
             error(
-                f"account '{name}' is on {account.channel}, which 'channels' does not list",
+                msg(
+                    "account '{account}' is on {channel}, which 'channels' does not list",
+                    account=name,
+                    channel=account.channel,
+                ),
                 doc.line_of("accounts"),
             )
     for channel in draft.variants:
         if channel not in draft.channels:
             error(
-                f"variant for '{channel}', which 'channels' does not list",
+                msg("variant for '{channel}', which 'channels' does not list", channel=channel),
                 doc.line_of("variants", channel),
                 Severity.WARNING,
             )
@@ -258,18 +326,28 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
             if draft.first_comment and cls is not None and cls.comment_rule is not None:
                 text = f"{text}\n{draft.first_comment}"  # the hashtag may be in the comment
             if text and not _mentions_hashtag(text, hashtag):
-                where = f" (variant for {channel})" if channel in draft.variants else ""
-                error(f"the text{where} lacks the hashtag {hashtag}", draft.text_line(channel))
+                if channel in draft.variants:
+                    lacks = msg(
+                        "the text (variant for {channel}) lacks the hashtag {hashtag}",
+                        channel=channel,
+                        hashtag=hashtag,
+                    )
+                else:
+                    lacks = msg("the text lacks the hashtag {hashtag}", hashtag=hashtag)
+                error(lacks, draft.text_line(channel))
                 if channel not in draft.variants:
                     break
 
     # Media.
     for media in draft.media:
         if not media.path.exists():
-            error(f"media file not found: {media.relative}", media.line)
+            error(msg("media file not found: {path}", path=media.relative), media.line)
         if campaign.rules.require_alt_text and not media.alt:
-            kind = "video" if is_video_name(media.relative) else "image"
-            error(f'{kind} {media.relative} has no alt text (add alt = "…")', media.line)
+            if is_video_name(media.relative):
+                no_alt = msg('video {path} has no alt text (add alt = "…")', path=media.relative)
+            else:
+                no_alt = msg('image {path} has no alt text (add alt = "…")', path=media.relative)
+            error(no_alt, media.line)
     problems.extend(video_problems(draft, classes))
 
     # Length, counted the way each network counts, per target account.
@@ -288,19 +366,34 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
             for issue in cls.text_rule.issues(
                 channel, text, with_media=bool(draft.media), limit=limit
             ):
-                where = f" (account {account.name})" if limit is not None and account else ""
-                hint = f"; add a shorter [variants.{channel}] text" + (
-                    " or split = true" if threads else f" ({channel} has no threads)"
+                where = (
+                    msg(" (account {account})", account=account.name)
+                    if limit is not None and account
+                    else ""
                 )
-                error(f"{issue.message()}{where}{hint}", draft.text_line(channel))
+                if threads:
+                    too_long = msg(
+                        "{problem}{account}; add a shorter [variants.{channel}] text "
+                        "or split = true",
+                        problem=issue.message(),
+                        account=where,
+                        channel=channel,
+                    )
+                else:
+                    too_long = msg(
+                        "{problem}{account}; add a shorter [variants.{channel}] text "
+                        "({channel} has no threads)",
+                        problem=issue.message(),
+                        account=where,
+                        channel=channel,
+                    )
+                error(too_long, draft.text_line(channel))
     return problems
 
 
 def _comment_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Problem]:
     """``first_comment``: refused when none of the draft's channels takes one, a warning for the
     channels without comments when others take it, and counted per network that takes it."""
-    from campaign_scheduler.uilang import tr
-
     comment = draft.first_comment or ""
     line = draft.comment_line()
     takers = [c for c, cls in classes.items() if cls.comment_rule is not None]
@@ -314,7 +407,7 @@ def _comment_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[P
             Problem(
                 draft.path,
                 line,
-                tr(
+                msg(
                     "first_comment: {channels} cannot comment on its own posts; only {able} "
                     "take a first comment (remove the key, or put the hashtags or the link "
                     "into the text)",
@@ -328,7 +421,7 @@ def _comment_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[P
             Problem(
                 draft.path,
                 line,
-                tr(
+                msg(
                     "first_comment goes out on {takers} only: {channels} cannot comment on its "
                     "own posts, the post goes out there without it",
                     takers=", ".join(takers),
@@ -345,7 +438,7 @@ def _comment_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[P
                 Problem(
                     draft.path,
                     line,
-                    tr("first_comment: {problem}", problem=issue.message()),
+                    msg("first_comment: {problem}", problem=issue.message()),
                 )
             )
     return problems
@@ -375,8 +468,15 @@ def _check_gaps(deliveries: list[IntendedDelivery], campaign: Campaign) -> list[
                     Problem(
                         draft.path,
                         draft.doc.line_of("at"),
-                        f"{draft.key} and {earlier.key} both post on {account} within "
-                        f"{format_duration(gap)} (rules.min_gap is {format_duration(min_gap)})",
+                        msg(
+                            "{key} and {other} both post on {account} within {gap} "
+                            "(rules.min_gap is {min_gap})",
+                            key=draft.key,
+                            other=earlier.key,
+                            account=account,
+                            gap=format_duration(gap),
+                            min_gap=format_duration(min_gap),
+                        ),
                     )
                 )
     return problems

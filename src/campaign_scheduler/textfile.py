@@ -9,7 +9,7 @@ split into lines.
   numbers would drift from the parser's, and a U+2028 in a post would silently become a line
   break. Those characters stay what they are.
 
-This module imports only the standard library and ``errors``/``problems``.
+This module imports only the standard library and ``errors``/``problems``/``uilang``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from pathlib import Path
 
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.uilang import N_, Msg, msg
 
 UTF8_BOM = b"\xef\xbb\xbf"
+#: What ``what`` names in the messages below (translated where they are shown).
+WHAT = (N_("the file"), N_("the draft"), N_("the text"))
 
 
 def decode_utf8(data: bytes, path: Path, *, what: str = "the file") -> str:
@@ -31,14 +34,22 @@ def decode_utf8(data: bytes, path: Path, *, what: str = "the file") -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         byte = data[exc.start]
+        said = Msg(what)  # "the draft": English in the text, translated where shown
         problem = Problem(
             path,
             line,
-            f"{what} is not UTF-8 (byte 0x{byte:02x} in column {column}); "
-            "save it as UTF-8 (in most editors: Save as… → Encoding: UTF-8)",
+            msg(
+                "{what} is not UTF-8 (byte 0x{byte} in column {column}); "
+                "save it as UTF-8 (in most editors: Save as… → Encoding: UTF-8)",
+                what=said,
+                byte=format(byte, "02x"),
+                column=column,
+            ),
         )
         raise InputError(
-            f"{what} is not UTF-8", problems=[problem], hint="save it as UTF-8 and try again"
+            msg("{what} is not UTF-8", what=said),
+            problems=[problem],
+            hint=msg("save it as UTF-8 and try again"),
         ) from None
 
 
@@ -51,11 +62,11 @@ def read_text(path: Path, *, what: str = "the file") -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        problem = Problem(path, None, f"cannot read: {exc.strerror or exc}")
-        raise InputError(problem.format(), problems=[problem]) from None
+        problem = Problem(path, None, msg("cannot read: {error}", error=exc.strerror or str(exc)))
+        raise InputError.of(problem) from None
     except ValueError as exc:  # "embedded null byte"
-        problem = Problem(path, None, f"unusable file name: {exc}")
-        raise InputError(problem.format(), problems=[problem]) from None
+        problem = Problem(path, None, msg("unusable file name: {error}", error=str(exc)))
+        raise InputError.of(problem) from None
     return decode_utf8(data, path, what=what)
 
 

@@ -142,7 +142,7 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
         problem = Problem(
             path, first_line, msg("malformed TOML: arrays or tables are nested too deeply")
         )
-        raise InputError(problem.format(), problems=[problem]) from None
+        raise InputError.of(problem) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = first_line
@@ -153,7 +153,7 @@ def parse_toml(text: str, path: Path, first_line: int = 1) -> TomlDocument:
             line = first_line + max(len(split_lines(text)) - 1, 0)
             message = message.replace("(at end of document)", "before the end").strip()
         problem = Problem(path, line, msg("malformed TOML: {error}", error=message))
-        raise InputError(problem.format(), problems=[problem]) from None
+        raise InputError.of(problem) from None
     return TomlDocument(path, data, scan_key_lines(text, first_line), first_line)
 
 

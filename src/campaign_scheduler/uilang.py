@@ -163,7 +163,9 @@ def tr(message: str, lang: str | None = None, /, **values: object) -> str:
         text = catalog(chosen).gettext(message)
         if text == message:
             text = GERMAN.get(message, message) if chosen == "de" else message
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    return text.format(**{k: tr(v, lang) if isinstance(v, Msg) else v for k, v in values.items()})
 
 
 def trn(singular: str, plural: str, n: int, lang: str | None = None, /, **values: object) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from campaign_scheduler.problems import Problem
-from campaign_scheduler.uilang import tr
+from campaign_scheduler.uilang import msg
 from campaign_scheduler.videotypes import (
     ProbeUnavailableError,
     is_video_name,
@@ -31,7 +31,13 @@ def video_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Prob
     images = len(draft.media) - len(videos)
     for channel, cls in classes.items():
         for problem in video_count_problems(cls.title(), cls.spec.video, len(videos), images):
-            problems.append(Problem(draft.path, channels_line, f"{channel}: {problem}"))
+            problems.append(
+                Problem(
+                    draft.path,
+                    channels_line,
+                    msg("{channel}: {problem}", channel=channel, problem=problem),
+                )
+            )
     for media in videos:
         if not media.path.exists():
             continue  # the media check says it is missing
@@ -42,7 +48,9 @@ def video_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Prob
                 Problem(
                     draft.path,
                     media.line,
-                    tr("cannot check video {path}: {reason}", path=media.relative, reason=exc),
+                    msg(
+                        "cannot check video {path}: {reason}", path=media.relative, reason=str(exc)
+                    ),
                 )
             )
             continue
@@ -51,7 +59,7 @@ def video_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Prob
                 Problem(
                     draft.path,
                     media.line,
-                    tr("{path} holds no video the probe can read", path=media.relative),
+                    msg("{path} holds no video the probe can read", path=media.relative),
                 )
             )
             continue
@@ -63,7 +71,7 @@ def video_problems(draft: Draft, classes: dict[str, type[Channel]]) -> list[Prob
                     Problem(
                         draft.path,
                         media.line,
-                        tr(
+                        msg(
                             "video {path} on {channel}: {problem}",
                             path=media.relative,
                             channel=channel,

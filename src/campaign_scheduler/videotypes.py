@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from campaign_scheduler.uilang import msg
+
 if TYPE_CHECKING:
     from campaign_scheduler.channels.catalog import VideoLimits
 
@@ -59,7 +61,9 @@ def probe_video(path: Path) -> VideoInfo | None:
     file at all). Raises :class:`ProbeUnavailableError` when ffprobe cannot be run."""
     program = shutil.which("ffprobe")
     if program is None:
-        raise ProbeUnavailableError("ffprobe is not installed (Debian: apt-get install ffmpeg)")
+        raise ProbeUnavailableError(
+            msg("ffprobe is not installed (Debian: apt-get install ffmpeg)")
+        )
     command = [
         program,
         *("-v", "error", "-print_format", "json", "-show_format", "-show_streams"),
@@ -71,7 +75,9 @@ def probe_video(path: Path) -> VideoInfo | None:
             command, capture_output=True, timeout=PROBE_TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ProbeUnavailableError(f"ffprobe could not read the file: {exc}") from exc
+        raise ProbeUnavailableError(
+            msg("ffprobe could not read the file: {error}", error=str(exc))
+        ) from exc
     if done.returncode != 0:
         return None
     try:
@@ -155,14 +161,14 @@ def _megabytes(size: int) -> str:
 
 
 def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
-    """What ``limits`` refuse about the probed video (English; the caller translates)."""
-    from campaign_scheduler.uilang import tr
+    """What ``limits`` refuse about the probed video (English :class:`Msg` texts, said in the
+    user's language where they are shown)."""
 
     problems: list[str] = []
     if info.content_type not in limits.formats:
         shown = info.content_type or info.container or "unknown"
         problems.append(
-            tr(
+            msg(
                 "format {found} is not taken (takes {formats})",
                 found=shown,
                 formats=", ".join(limits.formats),
@@ -170,7 +176,7 @@ def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
         )
     if info.size > limits.max_bytes:
         problems.append(
-            tr(
+            msg(
                 "{size} is larger than the {limit} allowed",
                 size=_megabytes(info.size),
                 limit=_megabytes(limits.max_bytes),
@@ -178,7 +184,7 @@ def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
         )
     if limits.max_seconds is not None and info.duration > limits.max_seconds:
         problems.append(
-            tr(
+            msg(
                 "{seconds:.1f} s long, at most {limit:g} s allowed",
                 seconds=info.duration,
                 limit=limits.max_seconds,
@@ -186,7 +192,7 @@ def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
         )
     if info.duration < limits.min_seconds:
         problems.append(
-            tr(
+            msg(
                 "{seconds:.1f} s long, at least {limit:g} s needed",
                 seconds=info.duration,
                 limit=limits.min_seconds,
@@ -194,7 +200,7 @@ def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
         )
     if limits.max_pixels is not None and info.width * info.height > limits.max_pixels:
         problems.append(
-            tr(
+            msg(
                 "{width}×{height} pixels, at most {limit} pixels allowed",
                 width=info.width,
                 height=info.height,
@@ -207,7 +213,7 @@ def limit_problems(info: VideoInfo, limits: VideoLimits) -> list[str]:
         and info.frame_rate > limits.max_frame_rate + 0.01
     ):
         problems.append(
-            tr(
+            msg(
                 "{rate:.0f} frames per second, at most {limit:g} allowed",
                 rate=info.frame_rate,
                 limit=limits.max_frame_rate,

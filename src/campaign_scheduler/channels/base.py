@@ -287,21 +287,21 @@ def video_count_problems(
     network: str, limits: VideoLimits | None, videos: int, images: int
 ) -> list[str]:
     """The per-post video rules of ``limits`` for ``videos`` videos and ``images`` images."""
-    from campaign_scheduler.uilang import tr
+    from campaign_scheduler.uilang import msg
 
     if not videos:
         return []
     if limits is None:
-        return [tr("{network} takes no video here", network=network)]
+        return [msg("{network} takes no video here", network=network)]
     problems = []
     if videos > limits.per_post:
         problems.append(
-            tr(
+            msg(
                 "at most {count} video per post on {network}",
                 count=limits.per_post,
                 network=network,
             )
         )
     if images and not limits.with_images:
-        problems.append(tr("{network} takes a video only without images", network=network))
+        problems.append(msg("{network} takes a video only without images", network=network))
     return problems

@@ -63,7 +63,7 @@ from typing import Any, NamedTuple
 
 import regex
 
-from campaign_scheduler.uilang import N_
+from campaign_scheduler.uilang import N_, Msg, msg
 
 #: Counting units, as a reader sees them (German in the gettext catalog).
 UNIT_MASTODON = N_("characters (URLs count 23)")
@@ -92,15 +92,29 @@ class LengthIssue:
         return self.measured - self.limit
 
     def message(self) -> str:
+        """English (a :class:`~campaign_scheduler.uilang.Msg`), said in the user's language
+        where it is shown."""
+        counts = {"channel": self.channel, "measured": self.measured, "limit": self.limit}
         if self.unit == UNIT_HASHTAGS:
-            return (
-                f"too many hashtags for {self.channel}: "
-                f"{self.measured} of {self.limit} ({self.over} over)"
+            return msg(
+                "too many hashtags for {channel}: {measured} of {limit} ({over} over)",
+                over=self.over,
+                **counts,
             )
-        return (
-            f"{self.subject} too long for {self.channel}: "
-            f"{self.measured} of {self.limit} {self.unit} ({self.over} over)"
+        return msg(
+            _TOO_LONG.get(self.subject, _TOO_LONG["text"]),
+            unit=Msg(self.unit),
+            over=self.over,
+            **counts,
         )
+
+
+#: What was measured, as the message that it is too long.
+_TOO_LONG = {
+    "text": N_("text too long for {channel}: {measured} of {limit} {unit} ({over} over)"),
+    "caption": N_("caption too long for {channel}: {measured} of {limit} {unit} ({over} over)"),
+    "comment": N_("comment too long for {channel}: {measured} of {limit} {unit} ({over} over)"),
+}
 
 
 # --- basic counts -------------------------------------------------------------------------------
