@@ -236,7 +236,10 @@ def test_plan_marks_quiet_days_in_the_table_and_the_json(
     monkeypatch.setenv("COLUMNS", "160")
     table = runner.invoke(app, ["--config", "config.toml", "plan"]).stdout
     sunday = table.index("Sun 14 Nov")
-    assert "Volkstrauertag (stiller Feiertag)" in table[sunday : table.index("Mon 15 Nov")]
+    assert "Volkstrauertag (quiet day)" in table[sunday : table.index("Mon 15 Nov")]
+    german = runner.invoke(app, ["--config", "config.toml", "--lang", "de", "plan"]).stdout
+    sunday = german.index("So., 14. Nov.")
+    assert "Volkstrauertag (stiller Feiertag)" in german[sunday : german.index("Mo., 15. Nov.")]
 
 
 def test_reschedule_onto_a_quiet_day_warns_or_refuses(

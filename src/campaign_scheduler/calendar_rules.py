@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from dateutil.easter import easter
 
 from campaign_scheduler.problems import Problem, Severity
-from campaign_scheduler.uilang import N_, Msg, msg
+from campaign_scheduler.uilang import N_, Msg, msg, tr
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -119,10 +119,12 @@ class SpecialDay:
             )
         return msg("{name}, a public holiday", name=self.name)
 
-    def label(self) -> str:
-        """For the plan: ``Volkstrauertag (stiller Feiertag)``, ``Allerheiligen (Feiertag)``."""
-        kind = "stiller Feiertag" if self.kind is DayKind.QUIET else "Feiertag"
-        return f"{self.name} ({kind})"
+    def label(self, lang: str | None = None) -> str:
+        """For the plan: ``Volkstrauertag (stiller Feiertag)``, ``Allerheiligen (Feiertag)``;
+        ``Volkstrauertag (quiet day)`` in English."""
+        if self.kind is DayKind.QUIET:
+            return tr("{name} (quiet day)", lang, name=self.name)
+        return tr("{name} (public holiday)", lang, name=self.name)
 
     def as_json(self) -> dict[str, str]:
         return {"name": self.name, "kind": str(self.kind), "source": self.source}

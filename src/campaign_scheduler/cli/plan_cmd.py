@@ -204,7 +204,7 @@ def _print_table(
             note: Text | str = ""
             if special is not None:
                 style = "bold red" if special.kind is DayKind.QUIET else "bold yellow"
-                note = plain(special.label(), style)
+                note = plain(special.label(lang), style)
             table.add_section()
             # The year whenever it is not the current one: "Do., 4. Nov. 2021".
             day = format_day(local.date(), lang, with_year=local.year != this_year)
