@@ -85,6 +85,7 @@ def _broken_drafts(workspace: Workspace) -> Workspace:
         channels=("mastodon",),
         extra='[[media]]\npath = "../../config.toml"\nalt = "Konfiguration"\n',
     )
+    ws.draft("olpe/06-zeilen", body="Eins\u2028zwei\x0bdrei #5malklug", at="T-9d 10:00")
     ws.draft("olpe/07-a", at="T-10d 10:00", channels=("mastodon",))
     ws.draft("olpe/08-b", at="T-10d 10:00", channels=("mastodon",))
     return ws
@@ -133,6 +134,11 @@ GERMAN_PROBLEMS = [
     (
         "06-platzhalter.md:8: unbekannter Platzhalter {event.datum} (meinten Sie 'event.date'?); "
         "bekannt sind: {event.name}, "
+    ),
+    # drafts
+    (
+        "06-zeilen.md:5: Warnung: der Text enthält ein Sonderzeichen (Zeilentrenner (U+2028), "
+        "vertikaler Tabulator): Netzwerke zeigen es unterschiedlich oder gar nicht an"
     ),
     # media
     "06-platzhalter.md:5: Medienpfad '../../config.toml' führt aus posts/soest/ hinaus",

@@ -25,7 +25,7 @@ from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.textfile import read_text, split_lines
 from campaign_scheduler.timeutil import WhenError, parse_when
 from campaign_scheduler.tomlsource import TomlDocument, parse_toml
-from campaign_scheduler.uilang import msg
+from campaign_scheduler.uilang import N_, Msg, msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.draftcache import DraftCache
@@ -278,7 +278,9 @@ def parse_draft(
     try:
         text = read_text(path, what="the draft")
     except FileNotFoundError as exc:
-        problems.append(Problem(path, None, f"cannot read draft: {exc.strerror}"))
+        problems.append(
+            Problem(path, None, msg("cannot read draft: {error}", error=str(exc.strerror)))
+        )
         return None
     except InputError as exc:
         problems.extend(exc.problems)
@@ -382,15 +384,15 @@ def parse_draft(
 #: Characters that some programs show as a line break and others not at all. They stay in the
 #: text as they are (never turned into a line break); ``check`` warns where they are.
 LINE_BREAK_LOOKALIKES = {
-    "\x0b": "vertical tab",
-    "\x0c": "form feed",
-    "\x1c": "file separator",
-    "\x1d": "group separator",
-    "\x1e": "record separator",
-    "\x85": "next line (U+0085)",
-    "\u2028": "line separator (U+2028)",
-    "\u2029": "paragraph separator (U+2029)",
-    "\r": "carriage return without line feed",
+    "\x0b": N_("vertical tab"),
+    "\x0c": N_("form feed"),
+    "\x1c": N_("file separator"),
+    "\x1d": N_("group separator"),
+    "\x1e": N_("record separator"),
+    "\x85": N_("next line (U+0085)"),
+    "\u2028": N_("line separator (U+2028)"),
+    "\u2029": N_("paragraph separator (U+2029)"),
+    "\r": N_("carriage return without line feed"),
 }
 
 
@@ -403,12 +405,23 @@ def _line_break_lookalikes(path: Path, body: str, body_line: int) -> list[Proble
                 Problem(
                     path,
                     body_line + offset,
-                    f"the text holds a {', a '.join(names)}: networks show it differently "
-                    "(or not at all); use a plain line break",
+                    msg(
+                        "the text holds a {names}: networks show it differently (or not at all); "
+                        "use a plain line break",
+                        names=_named_list(names),
+                    ),
                     Severity.WARNING,
                 )
             )
     return found
+
+
+def _named_list(names: list[str]) -> str:
+    """``vertical tab, a form feed``: each name said in the user's language where shown."""
+    said: str = Msg(names[0])
+    for name in names[1:]:
+        said = msg("{names}, a {name}", names=said, name=Msg(name))
+    return said
 
 
 def _resolve_when(reader: FieldReader, value: Any, campaign: Campaign, key: str) -> datetime | None:
