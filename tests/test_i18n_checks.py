@@ -261,3 +261,19 @@ def test_a_refused_media_path_keeps_its_english(tmp_path: Path) -> None:
         locate_media(tmp_path, "soest", "/etc/passwd")
     assert str(caught.value).startswith("media path '/etc/passwd' is absolute")
     assert uilang.tr(caught.value.reason, "de").startswith("Medienpfad '/etc/passwd' ist absolut")
+
+
+def test_a_translatable_value_is_said_in_the_language_of_its_sentence() -> None:
+    """``tr(message, day=special.describe())``: the day is German in a German sentence."""
+    from datetime import date
+
+    from campaign_scheduler.calendar_rules import DayKind, SpecialDay
+
+    day = SpecialDay(date(2021, 11, 14), "Volkstrauertag", DayKind.QUIET, "§ 6 Feiertagsgesetz NW")
+    assert uilang.tr("{when} is on {day}", "de", when="14.11.", day=day.describe()) == (
+        "14.11. fällt auf Volkstrauertag, ein stiller Feiertag (§ 6 Feiertagsgesetz NW)"
+    )
+    assert (
+        str(day.describe())
+        == "Volkstrauertag, a quiet day (stiller Feiertag, § 6 Feiertagsgesetz NW)"
+    )
