@@ -277,3 +277,36 @@ def test_a_translatable_value_is_said_in_the_language_of_its_sentence() -> None:
         str(day.describe())
         == "Volkstrauertag, a quiet day (stiller Feiertag, § 6 Feiertagsgesetz NW)"
     )
+
+
+def test_a_missing_link_card_is_a_german_warning(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from campaign_scheduler import linkcards
+    from campaign_scheduler.campaign import require_campaign
+    from campaign_scheduler.drafts import load_drafts
+
+    monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "on")
+    workspace.draft("soest/01-link", body="Programm: https://example.org/programm #5malklug")
+    campaign = require_campaign(workspace.campaign_file)
+    drafts, _ = load_drafts(workspace.root / "posts", campaign)
+    now = datetime(2021, 11, 1, tzinfo=UTC)
+    _, problems = linkcards.refresh_cards(
+        drafts, campaign, now=now, fetch=lambda url: linkcards.LinkCard(url, now, error="HTTP 404")
+    )
+    assert [p.message for p in problems] == [
+        "no link card for https://example.org/programm: HTTP 404"
+    ]
+    assert (
+        problems[0]
+        .format()
+        .endswith("warning: no link card for https://example.org/programm: HTTP 404")
+    )
+    uilang.set_language("de")
+    assert (
+        problems[0]
+        .format()
+        .endswith("Warnung: keine Linkvorschau für https://example.org/programm: HTTP 404")
+    )

@@ -42,6 +42,7 @@ from urllib.parse import urljoin, urlsplit
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.imagetypes import sniff_image
 from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     import requests
@@ -465,8 +466,10 @@ def refresh_cards(
                 Problem(
                     path,
                     None,
-                    f"cannot keep the link cards ({reason or exc}); they are fetched again "
-                    "next time",
+                    msg(
+                        "cannot keep the link cards ({reason}); they are fetched again next time",
+                        reason=str(reason or exc),
+                    ),
                     Severity.WARNING,
                 )
             )
@@ -483,7 +486,7 @@ def refresh_cards(
                 Problem(
                     draft.path,
                     draft.text_line(channel),
-                    f"no link card for {_where(link)}: {card.error}",
+                    msg("no link card for {link}: {error}", link=_where(link), error=card.error),
                     Severity.WARNING,
                 )
             )
