@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from campaign_scheduler import uilang
 from campaign_scheduler.cli import app
-from conftest import Workspace
+from conftest import Workspace, draft_text
 
 
 def _run(workspace: Workspace, runner: CliRunner, lang: str, *command: str) -> tuple[int, str]:
@@ -86,6 +86,9 @@ def _broken_drafts(workspace: Workspace) -> Workspace:
         extra='[[media]]\npath = "../../config.toml"\nalt = "Konfiguration"\n',
     )
     ws.draft("olpe/06-zeilen", body="Eins\u2028zwei\x0bdrei #5malklug", at="T-9d 10:00")
+    (ws.root / "posts" / "olpe" / "05-latin1.md").write_bytes(
+        draft_text("Grüße #5malklug", at="T-8d 10:00").encode("latin-1")
+    )
     ws.draft("olpe/07-a", at="T-10d 10:00", channels=("mastodon",))
     ws.draft("olpe/08-b", at="T-10d 10:00", channels=("mastodon",))
     return ws
@@ -139,6 +142,10 @@ GERMAN_PROBLEMS = [
     (
         "06-zeilen.md:5: Warnung: der Text enthält ein Sonderzeichen (Zeilentrenner (U+2028), "
         "vertikaler Tabulator): Netzwerke zeigen es unterschiedlich oder gar nicht an"
+    ),
+    (
+        "05-latin1.md:5: der Entwurf ist nicht als UTF-8 gespeichert (Byte 0xfc in Spalte 3); "
+        "als UTF-8 speichern"
     ),
     # media
     "06-platzhalter.md:5: Medienpfad '../../config.toml' führt aus posts/soest/ hinaus",
