@@ -14,6 +14,8 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   :attr:`SandboxBase.settings`) and the network's own views (:meth:`SandboxBase._views`) and
   controls (:meth:`SandboxBase._controls`), with their errors in the network's own envelope
   (:meth:`SandboxBase._error_envelope`);
+* the network's knobs (:class:`Option`): each is an attribute with a default, a keyword of the
+  constructor (next to ``clock``) and, when ``settable``, a key of ``POST /_sandbox/settings``;
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
   creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
   ``revoke``, uploads whose processing fails (the fault named by
@@ -28,6 +30,7 @@ and what they queue), the error bodies a failure or a rate limit is answered wit
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import re
@@ -36,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 from urllib.parse import unquote, urlencode
 
 from campaign_scheduler.sandbox._server import (
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 
 FailT = TypeVar("FailT")
 RateT = TypeVar("RateT")
+T = TypeVar("T")
 
 #: The fault names every sandbox's ``POST /_sandbox/faults`` accepts.
 COMMON_FAULTS = frozenset(
@@ -141,6 +145,11 @@ def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else convert(value)
 
 
+def whole(value: Any) -> int:
+    """A setting's converter to a whole number that also takes ``"5"``, ``5.0`` or ``"5.0"``."""
+    return int(float(value))
+
+
 def one_of(*allowed: Any) -> Callable[[Any], Any]:
     """A setting's converter that takes only ``allowed`` values."""
 
@@ -150,6 +159,54 @@ def one_of(*allowed: Any) -> Callable[[Any], Any]:
         return value
 
     return check
+
+
+def strict(kind: type) -> Callable[[Any], Any]:
+    """A setting's converter that takes only values of ``kind`` (an int for a float; never a
+    bool for an int)."""
+
+    def check(value: Any) -> Any:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"takes a {kind.__name__}")
+        return value
+
+    return check
+
+
+class Option(Generic[T]):
+    """One of a sandbox's knobs, declared on its class (``max_characters = Option(500, int)``):
+    an attribute that reads ``default`` (a copy of it) until set, a keyword of the constructor,
+    and, when ``settable``, a key of ``POST /_sandbox/settings``. ``convert`` checks a value
+    given to the constructor or over HTTP (raising ValueError or TypeError)."""
+
+    def __init__(
+        self, default: T, convert: Callable[[Any], Any] | None = None, *, settable: bool = False
+    ) -> None:
+        self.default = default
+        self.convert: Callable[[Any], Any] = convert or (lambda value: value)
+        self.settable = settable
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object | None, owner: type) -> Self | T:
+        if instance is None:
+            return self
+        values = instance.__dict__
+        if self.name not in values:
+            values[self.name] = copy.copy(self.default)
+        value: T = values[self.name]
+        return value
+
+    def __set__(self, instance: object, value: T) -> None:
+        instance.__dict__[self.name] = value
 
 
 def only_known(what: str, given: Iterable[str], known: Iterable[str]) -> None:
@@ -181,7 +238,8 @@ def seconds(body: dict[str, Any], name: str) -> float:
 class SandboxBase(Generic[FailT, RateT]):
     """Lifecycle and fault switches of a loopback sandbox (see the module doc).
 
-    Subclasses call ``super().__init__()`` before anything else, and declare ``_route``,
+    Subclasses declare their knobs as :class:`Option` attributes, call
+    ``super().__init__(**options)`` before anything else, and declare ``_route``,
     ``_seen``, ``_error_envelope`` and their control routes (``_views``, ``_controls``). A
     sandbox whose requests need more than that (Graph's usage headers, webhook's remembered
     answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
@@ -193,8 +251,11 @@ class SandboxBase(Generic[FailT, RateT]):
     wrong_method_status: ClassVar[int] = 404
     #: The message of the answer to a path no route knows.
     unknown_route_message: ClassVar[str] = "Not Found"
-    #: What ``POST /_sandbox/settings`` may change: attribute name -> converter (which raises
-    #: ValueError or TypeError on a bad value). Empty: the sandbox has no such route.
+    #: The network's knobs (every :class:`Option` of the class and its bases): name -> option.
+    options: ClassVar[Mapping[str, Option[Any]]] = {}
+    #: What ``POST /_sandbox/settings`` may change (the ``settable`` options): attribute name
+    #: -> converter (which raises ValueError or TypeError on a bad value). Empty: the sandbox
+    #: has no such route.
     settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     #: The key that names the credential in ``{"revoke": {...}}``.
     revoke_key: ClassVar[str] = "token"
@@ -206,7 +267,23 @@ class SandboxBase(Generic[FailT, RateT]):
     #: What :meth:`_seen` records: :class:`SeenRequest` or a subclass (see :meth:`_seen_fields`).
     seen_type: ClassVar[type[SeenRequest]] = SeenRequest
 
-    def __init__(self) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        options: dict[str, Option[Any]] = {}
+        for klass in reversed(cls.__mro__):
+            options.update((n, v) for n, v in vars(klass).items() if isinstance(v, Option))
+        cls.options = options
+        cls.settings = {n: o.convert for n, o in options.items() if o.settable}
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **options: Any) -> None:
+        """``options``: values for the network's knobs (:attr:`options`), checked by each
+        option's converter; ``clock`` is the sandbox's wall clock (seconds since the epoch)."""
+        unknown = set(options) - set(self.options)
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        for name, value in options.items():
+            setattr(self, name, self.options[name].convert(value))
+        self.clock = clock
         #: Seconds added before every answer (requests are processed first, then answered late).
         self.delay = 0.0
         self._lock = threading.RLock()

@@ -48,7 +48,7 @@ invalidates a token. Over HTTP (loopback clients only, no token):
 ``POST /_sandbox/engagement``
     ``{"post_id": "…", "likes": 3, …}`` (the network's figure names).
 ``POST /_sandbox/config``
-    ``{"<switch>": value}`` for the switches in :attr:`GraphSandbox.SWITCHES` (every UNVERIFIED
+    ``{"<switch>": value}`` for the switches (:attr:`GraphSandbox.options`; every UNVERIFIED
     behaviour is one of them).
 ``POST /_sandbox/media``
     ``{"folder": "/path/to/posts/soest/media", "name": "soest"}`` → ``{"url": …}``.
@@ -64,7 +64,6 @@ import math
 import mimetypes
 import re
 import secrets
-import time
 import urllib.error
 import urllib.request
 from collections import deque
@@ -73,13 +72,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, only_known, seconds
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Option,
+    SandboxBase,
+    fault_spec,
+    only_known,
+    seconds,
+    strict,
+)
 from campaign_scheduler.sandbox._graph_login import GraphLogin
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -90,6 +97,7 @@ from campaign_scheduler.sandbox._server import (
 # The server logs request lines at DEBUG level; tokens in query strings stay out of the log.
 redact_access_tokens("campaign_scheduler.sandbox")
 
+T = TypeVar("T")
 _VERSION = re.compile(r"v\d+(\.\d+)?")
 _PART = re.compile(r"[^/]+")
 
@@ -381,6 +389,11 @@ def time_param(value: str | None) -> float | None:
 # --- the sandbox ------------------------------------------------------------------------------
 
 
+def switch(default: T) -> Option[T]:
+    """A Graph switch: an :class:`Option` that takes only values of ``default``'s type."""
+    return Option(default, strict(type(default)))
+
+
 class GraphSandbox(SandboxBase[_Failure, float]):
     """A loopback Graph API host. Subclasses implement one network's routes."""
 
@@ -399,48 +412,33 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     figure_names: ClassVar[tuple[str, ...]] = ()
     #: What a post is called in :meth:`set_engagement`'s KeyError.
     post_noun: ClassVar[str] = "post"
-    #: Switches settable with :meth:`configure` and ``POST /_sandbox/config``: name -> type.
-    SWITCHES: ClassVar[dict[str, type]] = {
-        "accept_bearer": bool,
-        "auth_status": int,
-        "throttle_status": int,
-        "usage_headers": list,
-        "app_budget": int,
-        "buc_budget": int,
-        "fetch_media": bool,
-        "media_fetch_timeout": float,
-        "max_image_bytes": int,
-        "max_video_bytes": int,
-        "image_types": list,
-        "min_aspect_ratio": float,
-        "max_aspect_ratio": float,
-    }
+    # The switches (:func:`switch`), settable with :meth:`configure` and
+    # ``POST /_sandbox/config``; every UNVERIFIED behaviour is one of them.
+    #: Accept ``Authorization: Bearer <token>`` besides ``access_token`` (UNVERIFIED).
+    accept_bearer = switch(True)
+    #: HTTP status of token errors (channels.md: usually 400, some edges 401/403).
+    auth_status = switch(400)
+    #: HTTP status of throttling errors (channels.md: 400 in most reports).
+    throttle_status = switch(400)
+    #: Which usage headers to send (``x-page-usage`` is UNVERIFIED, off by default).
+    usage_headers = switch(["x-app-usage", "x-business-use-case-usage"])
+    #: Calls per hour per app, and per 24 hours per account, before throttling.
+    app_budget = switch(100_000)
+    buc_budget = switch(4800)
+    #: Download image URLs for real (else only check that they are http(s) URLs).
+    fetch_media = switch(True)
+    media_fetch_timeout = switch(5.0)
+    max_image_bytes = switch(8 * 1024 * 1024)
+    #: Videos a container may download (Instagram Reels and Threads: 1 GB).
+    max_video_bytes = switch(1024 * 1024 * 1024)
+    #: Accepted image types (Meta documents JPEG for Instagram; PNG is UNVERIFIED there).
+    image_types = switch(["image/jpeg", "image/png"])
+    #: Accepted width/height range (Instagram feed: 4:5 to 1.91:1).
+    min_aspect_ratio = switch(0.0)
+    max_aspect_ratio = switch(math.inf)
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__()
-        self.clock = clock
-        #: Download image URLs for real (else only check that they are http(s) URLs).
-        self.fetch_media = True
-        self.media_fetch_timeout = 5.0
-        self.max_image_bytes = 8 * 1024 * 1024
-        #: Videos a container may download (Instagram Reels and Threads: 1 GB).
-        self.max_video_bytes = 1024 * 1024 * 1024
-        #: Accepted image types (Meta documents JPEG for Instagram; PNG is UNVERIFIED there).
-        self.image_types = ["image/jpeg", "image/png"]
-        #: Accepted width/height range (Instagram feed: 4:5 to 1.91:1).
-        self.min_aspect_ratio = 0.0
-        self.max_aspect_ratio = math.inf
-        #: Accept ``Authorization: Bearer <token>`` besides ``access_token`` (UNVERIFIED).
-        self.accept_bearer = True
-        #: HTTP status of token errors (channels.md: usually 400, some edges 401/403).
-        self.auth_status = 400
-        #: HTTP status of throttling errors (channels.md: 400 in most reports).
-        self.throttle_status = 400
-        #: Which usage headers to send (``x-page-usage`` is UNVERIFIED, off by default).
-        self.usage_headers = ["x-app-usage", "x-business-use-case-usage"]
-        #: Calls per hour per app, and per 24 hours per account, before throttling.
-        self.app_budget = 100_000
-        self.buc_budget = 4800
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         #: Seconds added before answers to post-creating calls (on top of ``delay``).
         self.delay_creates = 0.0
 
@@ -515,15 +513,15 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         self._queue_rate_limits(count, reset_in)
 
     def configure(self, **switches: Any) -> None:
-        """Set switches (see :attr:`SWITCHES`); unknown names or wrong types raise."""
+        """Set switches (the :attr:`options`); unknown names or wrong types raise."""
         for name, value in switches.items():
-            kind = self.SWITCHES.get(name)
-            if kind is None:
-                raise ValueError(f"unknown switch {name!r} (known: {', '.join(self.SWITCHES)})")
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"switch {name!r} takes a {kind.__name__}")
+            option = self.options.get(name)
+            if option is None:
+                raise ValueError(f"unknown switch {name!r} (known: {', '.join(self.options)})")
+            try:
+                value = option.convert(value)
+            except ValueError as exc:
+                raise ValueError(f"switch {name!r} {exc}") from None
             with self._lock:
                 setattr(self, name, value)
 
@@ -897,13 +895,14 @@ class Container:
 class ContainerSandbox(GraphSandbox):
     """A Graph host with the container → publish flow (Instagram, Threads)."""
 
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **GraphSandbox.SWITCHES,
-        "container_polls": int,
-        "video_polls": int,
-        "container_ttl": float,
-        "quota_total": int,
-    }
+    #: How many status reads answer IN_PROGRESS before FINISHED.
+    container_polls = switch(1)
+    #: The same for a video container (Meta transcodes it first).
+    video_polls = switch(2)
+    #: Seconds after which an unpublished container is EXPIRED.
+    container_ttl = switch(86400.0)
+    #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
+    quota_total = switch(50)
     #: The container's state field and the field that explains it.
     status_field: ClassVar[str] = "status_code"
     detail_field: ClassVar[str] = "status"
@@ -923,16 +922,8 @@ class ContainerSandbox(GraphSandbox):
     #: The edges of a post: ``(edge, method)`` -> ``handler(sandbox, call, node)``.
     post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        #: How many status reads answer IN_PROGRESS before FINISHED.
-        self.container_polls = 1
-        #: The same for a video container (Meta transcodes it first).
-        self.video_polls = 2
-        #: Seconds after which an unpublished container is EXPIRED.
-        self.container_ttl = 86400.0
-        #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
-        self.quota_total = 50
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._container_errors: list[str] = []
         self._containers: dict[str, Container] = {}
         self._published: dict[str, Window] = {}

@@ -58,7 +58,6 @@ import json
 import math
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,7 +69,7 @@ from dateutil.parser import isoparse
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -238,27 +237,19 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     revoke_key = "password"
 
-    def __init__(
-        self,
-        *,
-        access_token_ttl: float = 300.0,
-        refresh_token_ttl: float = 90 * 86400.0,
-        session_limit: int = SESSION_LIMIT,
-        write_points_per_hour: int = 5000,
-        blob_upload_limit: int = 5 * 1024 * 1024,
-        existing_rkey_status: int = 500,
-        index_delay: float = 0.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.access_token_ttl = access_token_ttl
-        self.refresh_token_ttl = refresh_token_ttl
-        self.session_limit = session_limit
-        self.write_points_per_hour = write_points_per_hour
-        self.blob_upload_limit = blob_upload_limit
-        self.existing_rkey_status = existing_rkey_status
-        self.index_delay = index_delay
-        self.clock = clock
+    # The knobs (module doc): token lifetimes in seconds, the createSession limit per
+    # SESSION_WINDOW, write points per hour, the blob size limit in bytes, the status of a
+    # create with an existing rkey, and how many seconds the AppView lags behind.
+    access_token_ttl = Option(300.0)
+    refresh_token_ttl = Option(90 * 86400.0)
+    session_limit = Option(SESSION_LIMIT)
+    write_points_per_hour = Option(5000)
+    blob_upload_limit = Option(5 * 1024 * 1024)
+    existing_rkey_status = Option(500)
+    index_delay = Option(0.0)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
         self._accounts: dict[str, _Account] = {}  # by DID
         self._grants: dict[str, _Grant] = {}  # by token

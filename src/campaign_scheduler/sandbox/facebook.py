@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -59,6 +57,7 @@ from campaign_scheduler.sandbox._graph import (
     nonexisting_field,
     not_found,
     paginate,
+    switch,
     time_param,
     unknown_path,
 )
@@ -145,41 +144,33 @@ class FacebookSandbox(GraphSandbox):
     )
     buc_type: ClassVar[str] = "pages"
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **GraphSandbox.SWITCHES,
-        "refuse_duplicates": bool,
-        "max_message_length": int,
-        "max_comment_length": int,
-        "photo_post_id": bool,
-        "video_polls": int,
-        "omit_zero_shares": bool,
-        "insight_metrics": list,
-    }
-
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        #: Refuse a message equal to the Page's newest post (code 506; UNVERIFIED).
-        self.refuse_duplicates = True
-        #: Longest message accepted (UNVERIFIED).
-        self.max_message_length = 63206
-        #: The longest comment ``message`` (8000, UNVERIFIED: the web form's limit).
-        self.max_comment_length = 8000
-        #: ``POST /photos`` answers ``post_id`` besides the photo ``id`` (UNVERIFIED).
-        self.photo_post_id = True
-        #: Leave ``shares`` out of a post nobody shared (commonly reported; UNVERIFIED).
-        self.omit_zero_shares = True
-        #: Post insights metrics that exist (``post_media_view`` is UNVERIFIED).
-        self.insight_metrics = [
+    #: Refuse a message equal to the Page's newest post (code 506; UNVERIFIED).
+    refuse_duplicates = switch(True)
+    #: Longest message accepted (UNVERIFIED).
+    max_message_length = switch(63206)
+    #: The longest comment ``message`` (8000, UNVERIFIED: the web form's limit).
+    max_comment_length = switch(8000)
+    #: ``POST /photos`` answers ``post_id`` besides the photo ``id`` (UNVERIFIED).
+    photo_post_id = switch(True)
+    #: Status reads a video answers "processing" before "ready".
+    video_polls = switch(2)
+    #: Leave ``shares`` out of a post nobody shared (commonly reported; UNVERIFIED).
+    omit_zero_shares = switch(True)
+    #: Post insights metrics that exist (``post_media_view`` is UNVERIFIED).
+    insight_metrics = switch(
+        [
             "post_media_view",
             "post_total_media_view_unique",
             "post_clicks",
             "post_reactions_by_type_total",
         ]
+    )
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._posts: dict[str, _Object] = {}
         self._photos: dict[str, _Photo] = {}
         self._videos: dict[str, _Video] = {}
-        #: Status reads a video answers "processing" before "ready".
-        self.video_polls = 2
 
     # --- control ------------------------------------------------------------------------------
 

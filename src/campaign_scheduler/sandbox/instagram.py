@@ -37,7 +37,6 @@ the 400-containers-per-day limit, replies to comments, hiding comments.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,6 +56,7 @@ from campaign_scheduler.sandbox._graph import (
     nonexisting_field,
     not_found,
     paginate,
+    switch,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
 
@@ -146,31 +146,21 @@ class InstagramSandbox(ContainerSandbox):
         ("comments", "POST"): lambda sandbox, call, node: sandbox._post_comment(call, node),
         ("comments", "GET"): lambda sandbox, call, node: sandbox._list_comments(call, node),
     }
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **ContainerSandbox.SWITCHES,
-        "max_caption_length": int,
-        "max_hashtags": int,
-        "max_mentions": int,
-        "max_carousel_items": int,
-        "allow_delete": bool,
-        "insights_available": bool,
-        "insights_delayed": bool,
-    }
+    min_aspect_ratio = switch(0.8)
+    max_aspect_ratio = switch(1.91)
+    max_caption_length = switch(2200)
+    max_hashtags = switch(30)
+    max_mentions = switch(20)
+    max_carousel_items = switch(10)
+    #: Whether ``DELETE /{ig-media-id}`` works (UNVERIFIED; historically it did not).
+    allow_delete = switch(False)
+    #: Off: insights answer "(#10) Not enough viewers for the media to show insights".
+    insights_available = switch(True)
+    #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
+    insights_delayed = switch(False)
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        self.min_aspect_ratio = 0.8
-        self.max_aspect_ratio = 1.91
-        self.max_caption_length = 2200
-        self.max_hashtags = 30
-        self.max_mentions = 20
-        self.max_carousel_items = 10
-        #: Whether ``DELETE /{ig-media-id}`` works (UNVERIFIED; historically it did not).
-        self.allow_delete = False
-        #: Off: insights answer "(#10) Not enough viewers for the media to show insights".
-        self.insights_available = True
-        #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
-        self.insights_delayed = False
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._comments: dict[str, _Comment] = {}
 
     # --- control ------------------------------------------------------------------------------

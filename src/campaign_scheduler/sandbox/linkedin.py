@@ -74,7 +74,6 @@ import itertools
 import json
 import re
 import secrets
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +84,7 @@ from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import (
     Answer,
+    Option,
     Route,
     SandboxBase,
     one_of,
@@ -246,20 +246,20 @@ class _Comment:
 
 
 class LinkedInSandbox(SandboxBase[int, bool]):
-    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "oldest_version": str,
-        "max_commentary": int,
-        "unescaped": one_of(*UNESCAPED_MODES),
-        "duplicate_window": optional(float),
-        "ghost_duplicates": float,
-        "encode_restli_id": bool,
-        "ugc_for_media": bool,
-        "delete_missing_status": one_of(204, 404),
-        "daily_post_limit": optional(int),
-        "image_processing_polls": int,
-        "max_comment": int,
-    }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
+
+    # The knobs (module doc), also settable over HTTP.
+    oldest_version = Option("202501", str, settable=True)
+    max_commentary = Option(3000, int, settable=True)
+    unescaped = Option("truncate", one_of(*UNESCAPED_MODES), settable=True)
+    duplicate_window: Option[float | None] = Option(None, optional(float), settable=True)
+    ghost_duplicates = Option(0.0, float, settable=True)
+    encode_restli_id = Option(False, bool, settable=True)
+    ugc_for_media = Option(False, bool, settable=True)
+    delete_missing_status = Option(204, one_of(204, 404), settable=True)
+    daily_post_limit: Option[int | None] = Option(None, optional(int), settable=True)
+    image_processing_polls = Option(0, int, settable=True)
+    max_comment = Option(1250, int, settable=True)
 
     processing_fault = "fail_image_processing"
 
@@ -267,38 +267,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     default_fail_status = 500
 
-    def __init__(
-        self,
-        *,
-        oldest_version: str = "202501",
-        max_commentary: int = 3000,
-        unescaped: str = "truncate",
-        duplicate_window: float | None = None,
-        ghost_duplicates: float = 0.0,
-        encode_restli_id: bool = False,
-        ugc_for_media: bool = False,
-        delete_missing_status: int = 204,
-        daily_post_limit: int | None = None,
-        image_processing_polls: int = 0,
-        max_comment: int = 1250,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        if unescaped not in UNESCAPED_MODES:
-            raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
-        self.oldest_version = oldest_version
-        self.max_commentary = max_commentary
-        self.unescaped = unescaped
-        self.duplicate_window = duplicate_window
-        self.ghost_duplicates = ghost_duplicates
-        self.encode_restli_id = encode_restli_id
-        self.ugc_for_media = ugc_for_media
-        self.delete_missing_status = delete_missing_status
-        self.daily_post_limit = daily_post_limit
-        self.image_processing_polls = image_processing_polls
-        self.max_comment = max_comment
-        self.clock = clock
-
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._organizations: dict[str, _Organization] = {}  # by urn
         self._tokens: dict[str, _Member] = {}
         self._posts: dict[str, _Post] = {}

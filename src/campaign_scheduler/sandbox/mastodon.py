@@ -51,7 +51,6 @@ import html
 import itertools
 import re
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,7 +60,7 @@ import regex
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
+from campaign_scheduler.sandbox._base import Answer, Option, Route, SandboxBase, route
 from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -246,20 +245,15 @@ class MastodonSandbox(SandboxBase[int, float]):
     seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
     processing_fault = "fail_media_processing"
 
-    def __init__(
-        self,
-        *,
-        max_characters: int = 500,
-        idempotency_ttl: float = 3600.0,
-        media_processing_polls: int = 0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.max_characters = max_characters
-        self.idempotency_ttl = idempotency_ttl
-        self.media_processing_polls = media_processing_polls
-        self.clock = clock
+    #: The instance's post length limit (``configuration.statuses.max_characters``).
+    max_characters = Option(500)
+    #: Seconds an ``Idempotency-Key`` is remembered.
+    idempotency_ttl = Option(3600.0)
+    #: Reads of an uploaded image that answer 206 ("still processing") before 200.
+    media_processing_polls = Option(0)
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._accounts: dict[str, _Account] = {}  # by username
         self._tokens: dict[str, _Account] = {}
         self._statuses: dict[str, _Status] = {}

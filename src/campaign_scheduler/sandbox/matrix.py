@@ -58,14 +58,13 @@ import json
 import math
 import re
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
+from campaign_scheduler.sandbox._base import Answer, Option, Route, SandboxBase, route
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -165,20 +164,15 @@ class MatrixSandbox(SandboxBase[int, float]):
     wrong_method_status = 405
     unknown_route_message = "Unrecognized request"
 
-    def __init__(
-        self,
-        *,
-        server_name: str = "localhost",
-        txn_ttl: float = TXN_TTL,
-        max_upload_size: int = MAX_UPLOAD,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.server_name = server_name
-        self.txn_ttl = txn_ttl
-        self.max_upload_size = max_upload_size
-        self.clock = clock
+    #: The homeserver's name (the part of user ids and room ids after the colon).
+    server_name = Option("localhost")
+    #: Seconds a transaction id is remembered (a repeated ``PUT`` answers the same event).
+    txn_ttl = Option(TXN_TTL)
+    #: The media repository's upload limit in bytes (``m.upload.size``).
+    max_upload_size = Option(MAX_UPLOAD)
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._tokens: dict[str, _Requester] = {}
         self._passwords: dict[str, str] = {}  # user id -> password
         self._rooms: dict[str, _Room] = {}

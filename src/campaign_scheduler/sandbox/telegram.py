@@ -56,17 +56,16 @@ import json
 import math
 import re
 import secrets
-import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.channels.telegram import install_log_redaction
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, one_of, optional
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -200,28 +199,15 @@ class _ParseError(ValueError):
 
 
 class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
-    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "count_unit": one_of(*COUNT_UNITS),
-        "chat_per_minute": optional(int),
-        "strict_ampersand": bool,
-    }
     """A loopback Bot API. Use as a context manager or call start()/stop()."""
 
-    def __init__(
-        self,
-        *,
-        count_unit: str = "utf16",
-        chat_per_minute: int | None = 20,
-        strict_ampersand: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        if count_unit not in COUNT_UNITS:
-            raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
-        self.count_unit = count_unit
-        self.chat_per_minute = chat_per_minute
-        self.strict_ampersand = strict_ampersand
-        self.clock = clock
+    # The knobs (module doc), also settable over HTTP.
+    count_unit = Option("utf16", one_of(*COUNT_UNITS), settable=True)
+    chat_per_minute: Option[int | None] = Option(20, optional(int), settable=True)
+    strict_ampersand = Option(False, bool, settable=True)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
         self._bots: dict[str, _Bot] = {}  # by token
         self._chats: dict[int, _Chat] = {}

@@ -68,7 +68,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -85,12 +85,14 @@ from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import (
     Answer,
+    Option,
     Route,
     SandboxBase,
     one_of,
     only_known,
     optional,
     route,
+    whole,
 )
 from campaign_scheduler.sandbox._oauth import (
     OAuthApp,
@@ -292,45 +294,23 @@ _SCOPES = (
 
 
 class XSandbox(SandboxBase[int, tuple[float, bool]]):
-    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "timeline_lag": float,
-        "post_limit": lambda value: int(float(value)),
-        "timeline_limit": lambda value: int(float(value)),
-        "media_processing_polls": lambda value: int(float(value)),
-        "duplicate_window": optional(float),
-        "daily_post_limit": optional(int),
-        "too_long_status": one_of(400, 403),
-        "non_public_metrics": bool,
-    }
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
     processing_fault = "fail_media_processing"
 
-    def __init__(
-        self,
-        *,
-        max_weighted_length: int = 280,
-        duplicate_window: float | None = DAY,
-        too_long_status: int = 400,
-        timeline_lag: float = 0.0,
-        post_limit: int = 100,
-        daily_post_limit: int | None = None,
-        timeline_limit: int = 900,
-        non_public_metrics: bool = True,
-        media_processing_polls: int = 0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.max_weighted_length = max_weighted_length
-        self.duplicate_window = duplicate_window
-        self.too_long_status = too_long_status
-        self.timeline_lag = timeline_lag
-        self.post_limit = post_limit
-        self.daily_post_limit = daily_post_limit
-        self.timeline_limit = timeline_limit
-        self.non_public_metrics = non_public_metrics
-        self.media_processing_polls = media_processing_polls
-        self.clock = clock
+    # The knobs (module doc); all but the length limit can also be set over HTTP.
+    max_weighted_length = Option(280)
+    duplicate_window: Option[float | None] = Option(DAY, optional(float), settable=True)
+    too_long_status = Option(400, one_of(400, 403), settable=True)
+    timeline_lag = Option(0.0, float, settable=True)
+    post_limit = Option(100, whole, settable=True)
+    daily_post_limit: Option[int | None] = Option(None, optional(int), settable=True)
+    timeline_limit = Option(900, whole, settable=True)
+    non_public_metrics = Option(True, bool, settable=True)
+    media_processing_polls = Option(0, whole, settable=True)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
         self._apps: dict[str, str] = {}  # consumer key -> consumer secret
         self._tokens: dict[str, tuple[str, str, _User]] = {}  # token -> (app key, secret, user)
