@@ -6,7 +6,8 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   unit tests (:meth:`SandboxBase.start_in_process`, :meth:`SandboxBase.mount`);
 * :meth:`SandboxBase.handle`: control requests go to the control routes, every other request is
   recorded in ``requests_seen`` (a :class:`SeenRequest`, or what the network's ``_seen`` keeps),
-  routed (:attr:`SandboxBase.routes`, a table of :class:`Route`, unless the network overrides
+  routed (:attr:`SandboxBase.routes`, the :class:`Route` each handler declares with
+  :func:`handles`, unless the network overrides
   ``_route``) and delivered through the fault switches; a handler deep down may end the request
   early by raising :class:`Answer`;
 * the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
@@ -123,6 +124,9 @@ class SeenRequest:
 #: A route's handler: ``(sandbox, request, *context, *path parts)`` -> the answer, or the answer and what
 #: happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
 Handler = Callable[..., "HttpResponse | tuple[HttpResponse, str | None]"]
+HandlerT = TypeVar("HandlerT", bound=Handler)
+#: The attribute that holds a method's routes (see :func:`handles`).
+_ROUTES = "sandbox_routes"
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,19 @@ class Route:
 def route(method: str, pattern: str, handler: Handler) -> Route:
     """A :class:`Route`; ``pattern`` is a regular expression that must match the whole path."""
     return Route(method, re.compile(pattern), handler)
+
+
+def handles(method: str, pattern: str) -> Callable[[HandlerT], HandlerT]:
+    """Declare the decorated method a route of the network's API (:func:`route`): the routes
+    of a class are its :attr:`SandboxBase.routes` in the order the methods are defined (a
+    method may carry several)."""
+
+    def declare(handler: HandlerT) -> HandlerT:
+        declared = list(getattr(handler, _ROUTES, ()))
+        setattr(handler, _ROUTES, [route(method, pattern, handler), *declared])
+        return handler
+
+    return declare
 
 
 def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -245,7 +262,8 @@ class SandboxBase(Generic[FailT, RateT]):
     answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
 
-    #: The network's API, in the order they are tried (see :meth:`_route`).
+    #: The network's API, in the order they are tried (see :meth:`_route`): the routes its
+    #: methods declare with :func:`handles`.
     routes: ClassVar[Sequence[Route]] = ()
     #: The status of a known path called with a method it does not take.
     wrong_method_status: ClassVar[int] = 404
@@ -273,6 +291,9 @@ class SandboxBase(Generic[FailT, RateT]):
         for klass in reversed(cls.__mro__):
             options.update((n, v) for n, v in vars(klass).items() if isinstance(v, Option))
         cls.options = options
+        declared = [r for value in vars(cls).values() for r in getattr(value, _ROUTES, ())]
+        if declared:
+            cls.routes = (*cls.routes, *declared)
         cls.settings = {n: o.convert for n, o in options.items() if o.settable}
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **options: Any) -> None:

@@ -85,12 +85,11 @@ from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import (
     Answer,
     Option,
-    Route,
     SandboxBase,
+    handles,
     one_of,
     only_known,
     optional,
-    route,
 )
 from campaign_scheduler.sandbox._oauth import (
     IssuedToken,
@@ -374,6 +373,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._check_headers(request)
         return (member,)
 
+    @handles("POST", r"/rest/images")
     def _image_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
         if request.query.get("action", [""])[-1] != "initializeUpload":
             return self._error_envelope(404, self.unknown_route_message)
@@ -398,9 +398,11 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- signing in ---------------------------------------------------------------------------
 
+    @handles("GET", r"/oauth/v2/authorization")
     def _authorize(self, request: HttpRequest) -> HttpResponse:
         return self.oauth.authorize(query_params(request.query))
 
+    @handles("POST", r"/oauth/v2/accessToken")
     def _access_token(self, request: HttpRequest) -> HttpResponse:
         try:
             params = _form(request)
@@ -449,6 +451,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 body["refresh_token_expires_in"] = max(0, int(expiry - now))
         return body
 
+    @handles("POST", r"/oauth/v2/introspectToken")
     def _introspect(self, request: HttpRequest) -> HttpResponse:
         params = _form(request)
         try:
@@ -476,6 +479,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             body["expires_at"] = int(issued.expires_at)
         return json_response(200, body)
 
+    @handles("GET", r"/rest/organizationAcls")
     def _organization_acls(self, request: HttpRequest, member: _Member) -> HttpResponse:
         if request.query.get("q", [""])[-1] != "roleAssignee":
             return _error(400, "Invalid finder: expected q=roleAssignee")
@@ -532,6 +536,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- posts --------------------------------------------------------------------------------
 
+    @handles("POST", r"/rest/posts")
     def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
         return self._creating(lambda: self._create(request, member))
 
@@ -673,6 +678,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         with self._lock:
             return [(c.post, c.actor, c.text) for c in self._comments if post in (None, c.post)]
 
+    @handles("POST", r"/rest/socialActions/([^/]+)/comments")
     def _comment(
         self, request: HttpRequest, member: _Member, urn: str
     ) -> tuple[HttpResponse, str | None]:
@@ -717,6 +723,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             [("Content-Type", "application/json"), ("x-restli-id", quote(comment.urn, safe=""))],
         )
 
+    @handles("GET", r"/rest/socialActions/([^/]+)/comments")
     def _list_comments(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         paging = _paging(query)
@@ -735,7 +742,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             {"paging": {"start": start, "count": count, "total": len(found)}, "elements": elements},
         )
 
-    def _get_post(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/posts/([^/]+)")
+    def _get_post(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             post = self._posts.get(urn)
             if post is None or post.deleted_at is not None:
@@ -743,6 +751,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             self._require_role(member, post.author)
             return json_response(200, _post_json(post))
 
+    @handles("GET", r"/rest/posts")
     def _find_posts(self, request: HttpRequest, member: _Member) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("q") != "author" or "author" not in query:
@@ -769,7 +778,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             {"paging": {"start": start, "count": count, "links": links}, "elements": elements},
         )
 
-    def _delete_post(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("DELETE", r"/rest/posts/([^/]+)")
+    def _delete_post(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             post = self._posts.get(urn)
             if post is None or post.deleted_at is not None:
@@ -812,6 +822,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             },
         )
 
+    @handles("PUT", r"/dms-uploads/([^/]+)")
     def _upload(self, request: HttpRequest, upload_token: str) -> HttpResponse:
         self._authenticate(request)
         with self._lock:
@@ -830,6 +841,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             image.polls_left = max(self.image_processing_polls, 1 if fails else 0)
         return HttpResponse(201)
 
+    @handles("POST", r"/rest/videos")
     def _video_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
         action = request.query.get("action", [""])[-1]
         if action == "initializeUpload":
@@ -927,7 +939,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         video.size = max(video.size, last + 1)
         return HttpResponse(200, b"", [("ETag", etag)])
 
-    def _get_video(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/videos/([^/]+)")
+    def _get_video(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             video = self._videos.get(urn)
             if video is None:
@@ -941,7 +954,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 body["duration"] = 0  # not decoded by the sandbox
             return json_response(200, body)
 
-    def _get_image(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/images/([^/]+)")
+    def _get_image(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             image = self._images.get(urn)
             if image is None:
@@ -957,6 +971,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- statistics and organisations ---------------------------------------------------------
 
+    @handles("GET", r"/rest/organizationalEntityShareStatistics")
     def _statistics(self, request: HttpRequest, member: _Member) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         organization = query.get("organizationalEntity", "")
@@ -991,14 +1006,18 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             {"paging": {"start": 0, "count": len(elements), "links": []}, "elements": elements},
         )
 
-    def _network_size(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/networkSizes/([^/]+)")
+    def _network_size(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             organization = self._organizations.get(urn)
             if organization is None:
                 return _error(404, f"{urn} does not exist", code="NOT_FOUND")
             return json_response(200, {"firstDegreeSize": organization.followers})
 
-    def _organization(self, member: _Member, organization_id: str) -> HttpResponse:
+    @handles("GET", r"/rest/organizations/([^/]+)")
+    def _organization(
+        self, request: HttpRequest, member: _Member, organization_id: str
+    ) -> HttpResponse:
         with self._lock:
             organization = self._organizations.get(f"urn:li:organization:{organization_id}")
             if organization is None:
@@ -1041,57 +1060,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self.rate_limit_next(int(spec.get("count", 1)), daily=bool(spec.get("daily", False)))
 
     # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
-
-    routes: ClassVar[Sequence[Route]] = (
-        route("GET", r"/oauth/v2/authorization", _authorize),
-        route("POST", r"/oauth/v2/accessToken", _access_token),
-        route("POST", r"/oauth/v2/introspectToken", _introspect),
-        route("GET", r"/rest/organizationAcls", _organization_acls),
-        route("PUT", r"/dms-uploads/([^/]+)", _upload),
-        route("POST", r"/rest/posts", _post),
-        route("GET", r"/rest/posts", _find_posts),
-        route(
-            "GET", r"/rest/posts/([^/]+)", lambda self, _, member, urn: self._get_post(member, urn)
-        ),
-        route(
-            "DELETE",
-            r"/rest/posts/([^/]+)",
-            lambda self, _, member, urn: self._delete_post(member, urn),
-        ),
-        route(
-            "POST",
-            r"/rest/socialActions/([^/]+)/comments",
-            lambda self, request, member, urn: self._comment(request, member, urn),
-        ),
-        route(
-            "GET",
-            r"/rest/socialActions/([^/]+)/comments",
-            lambda self, request, member, urn: self._list_comments(request, member, urn),
-        ),
-        route("POST", r"/rest/images", _image_action),
-        route("POST", r"/rest/videos", _video_action),
-        route(
-            "GET",
-            r"/rest/videos/([^/]+)",
-            lambda self, _, member, urn: self._get_video(member, urn),
-        ),
-        route(
-            "GET",
-            r"/rest/images/([^/]+)",
-            lambda self, _, member, urn: self._get_image(member, urn),
-        ),
-        route("GET", r"/rest/organizationalEntityShareStatistics", _statistics),
-        route(
-            "GET",
-            r"/rest/networkSizes/([^/]+)",
-            lambda self, _, member, urn: self._network_size(member, urn),
-        ),
-        route(
-            "GET",
-            r"/rest/organizations/([^/]+)",
-            lambda self, _, member, id_: self._organization(member, id_),
-        ),
-    )
 
 
 # --- the little text format -------------------------------------------------------------------

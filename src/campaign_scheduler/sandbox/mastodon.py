@@ -51,7 +51,7 @@ import html
 import itertools
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -60,7 +60,7 @@ import regex
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Option, Route, SandboxBase, route
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles
 from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -378,6 +378,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- statuses -----------------------------------------------------------------------------
 
+    @handles("POST", r"/api/v1/statuses")
     def _post_status(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._account_of(request)
         return self._create_unless_faulted(
@@ -509,6 +510,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         status = self._statuses.get(status_id)
         return status if status is not None and not status.deleted else None
 
+    @handles("GET", r"/api/v1/statuses/([^/]+)")
     def _get_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
         self._authenticate(request, required=False)
         with self._lock:
@@ -517,6 +519,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 return _error(404, MSG_NOT_FOUND)
             return json_response(200, self._status_entity(status))
 
+    @handles("GET", r"/api/v1/statuses/([^/]+)/source")
     def _status_source(self, request: HttpRequest, status_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
@@ -527,6 +530,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 200, {"id": status.id, "text": status.text, "spoiler_text": status.spoiler_text}
             )
 
+    @handles("DELETE", r"/api/v1/statuses/([^/]+)")
     def _delete_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
@@ -543,6 +547,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- accounts -----------------------------------------------------------------------------
 
+    @handles("GET", r"/api/v1/accounts/verify_credentials")
     def _verify_credentials(self, request: HttpRequest) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
@@ -559,6 +564,7 @@ class MastodonSandbox(SandboxBase[int, float]):
     def _find_account(self, account_id: str) -> _Account | None:
         return next((a for a in self._accounts.values() if a.id == account_id), None)
 
+    @handles("GET", r"/api/v1/accounts/([^/]+)")
     def _get_account(self, request: HttpRequest, account_id: str) -> HttpResponse:
         self._authenticate(request, required=False)
         with self._lock:
@@ -567,6 +573,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 return _error(404, MSG_NOT_FOUND)
             return json_response(200, self._account_entity(account))
 
+    @handles("GET", r"/api/v1/accounts/([^/]+)/statuses")
     def _account_statuses(self, request: HttpRequest, account_id: str) -> HttpResponse:
         self._authenticate(request, required=False)
         query = {key: values[-1] for key, values in request.query.items() if values}
@@ -606,6 +613,7 @@ class MastodonSandbox(SandboxBase[int, float]):
             )
         return json_response(200, body, headers)
 
+    @handles("GET", r"/api/v1/timelines/tag/([^/]+)")
     def _tag_timeline(self, request: HttpRequest, tag: str) -> HttpResponse:
         """Public statuses that use ``#tag``, newest first (max_id paging, limit up to 40)."""
         query = {key: values[-1] for key, values in request.query.items() if values}
@@ -630,6 +638,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- media --------------------------------------------------------------------------------
 
+    @handles("POST", r"/api/v2/media")
     def _post_media(self, request: HttpRequest) -> HttpResponse:
         account = self._account_of(request)
         try:
@@ -670,6 +679,7 @@ class MastodonSandbox(SandboxBase[int, float]):
             entity = self._media_entity(media)
         return json_response(200 if media.ready else 202, entity)
 
+    @handles("GET", r"/api/v1/media/([^/]+)")
     def _get_media(self, request: HttpRequest, media_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
@@ -685,6 +695,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- entities -----------------------------------------------------------------------------
 
+    @handles("GET", r"/api/v2/instance")
     def _instance(self, request: HttpRequest) -> HttpResponse:
         host = self.url.split("://", 1)[1]
         return json_response(
@@ -796,6 +807,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- OAuth ---------------------------------------------------------------------------------
 
+    @handles("POST", r"/api/v1/apps")
     def _register_app(self, request: HttpRequest) -> HttpResponse:
         try:
             params, _files = request.params()
@@ -824,10 +836,12 @@ class MastodonSandbox(SandboxBase[int, float]):
             },
         )
 
+    @handles("GET", r"/oauth/authorize")
     def _authorize(self, request: HttpRequest) -> HttpResponse:
         query = {k: v[-1] for k, v in request.query.items() if v}
         return self.oauth.authorize(query)
 
+    @handles("POST", r"/oauth/token")
     def _token(self, request: HttpRequest) -> HttpResponse:
         try:
             params, _files = request.params()
@@ -862,22 +876,6 @@ class MastodonSandbox(SandboxBase[int, float]):
     # --- the API ------------------------------------------------------------------------------
 
     unknown_route_message = MSG_NOT_FOUND
-    routes: ClassVar[Sequence[Route]] = (
-        route("POST", r"/api/v1/statuses", _post_status),
-        route("POST", r"/api/v1/apps", _register_app),
-        route("GET", r"/oauth/authorize", _authorize),
-        route("POST", r"/oauth/token", _token),
-        route("GET", r"/api/v2/instance", _instance),
-        route("POST", r"/api/v2/media", _post_media),
-        route("GET", r"/api/v1/timelines/tag/([^/]+)", _tag_timeline),
-        route("GET", r"/api/v1/media/([^/]+)", _get_media),
-        route("GET", r"/api/v1/accounts/verify_credentials", _verify_credentials),
-        route("GET", r"/api/v1/accounts/([^/]+)", _get_account),
-        route("GET", r"/api/v1/accounts/([^/]+)/statuses", _account_statuses),
-        route("GET", r"/api/v1/statuses/([^/]+)", _get_status),
-        route("DELETE", r"/api/v1/statuses/([^/]+)", _delete_status),
-        route("GET", r"/api/v1/statuses/([^/]+)/source", _status_source),
-    )
 
 
 # --- helpers ----------------------------------------------------------------------------------

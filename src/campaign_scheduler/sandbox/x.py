@@ -71,7 +71,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 from dateutil.parser import isoparse
@@ -86,12 +86,11 @@ from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import (
     Answer,
     Option,
-    Route,
     SandboxBase,
+    handles,
     one_of,
     only_known,
     optional,
-    route,
     whole,
 )
 from campaign_scheduler.sandbox._oauth import (
@@ -492,9 +491,11 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- OAuth 2.0 ----------------------------------------------------------------------------
 
+    @handles("GET", r"/i/oauth2/authorize")
     def _authorize(self, request: HttpRequest) -> HttpResponse:
         return self.oauth.authorize(query_params(request.query), require_pkce=True)
 
+    @handles("POST", r"/2/oauth2/token")
     def _token(self, request: HttpRequest) -> HttpResponse:
         try:
             params = self._oauth_form(request)
@@ -532,6 +533,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             body["refresh_token"] = issued.refresh_token
         return json_response(200, body)
 
+    @handles("POST", r"/2/oauth2/revoke")
     def _revoke_token(self, request: HttpRequest) -> HttpResponse:
         try:
             params = self._oauth_form(request)
@@ -587,6 +589,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- posts --------------------------------------------------------------------------------
 
+    @handles("POST", r"/2/tweets")
     def _post_tweet(self, request: HttpRequest, user: _User) -> tuple[HttpResponse, str | None]:
         if not user.write:
             return _problem(
@@ -726,6 +729,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self._last_id = max(self._last_id + 1, candidate)
         return str(self._last_id)
 
+    @handles("GET", r"/2/tweets/([^/]+)")
     def _get_tweet(self, request: HttpRequest, user: _User, tweet_id: str) -> HttpResponse:
         fields = _fields(request, "tweet.fields")
         with self._lock:
@@ -738,7 +742,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             body["errors"] = errors
         return json_response(200, body)
 
-    def _delete_tweet(self, user: _User, tweet_id: str) -> HttpResponse:
+    @handles("DELETE", r"/2/tweets/([^/]+)")
+    def _delete_tweet(self, request: HttpRequest, user: _User, tweet_id: str) -> HttpResponse:
         if not user.write:
             return _problem(
                 403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
@@ -754,6 +759,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- users --------------------------------------------------------------------------------
 
+    @handles("GET", r"/2/users/me")
     def _me(self, request: HttpRequest, user: _User) -> HttpResponse:
         data: dict[str, Any] = {"id": user.id, "name": user.username, "username": user.username}
         if "public_metrics" in _fields(request, "user.fields"):
@@ -768,6 +774,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             }
         return json_response(200, {"data": data})
 
+    @handles("GET", r"/2/users/([^/]+)/tweets")
     def _timeline(self, request: HttpRequest, user: _User, user_id: str) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         try:
@@ -837,6 +844,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- media --------------------------------------------------------------------------------
 
+    @handles("POST", r"/2/media/upload")
     def _upload(self, request: HttpRequest, user: _User) -> HttpResponse:
         if not user.write:
             return _problem(
@@ -884,6 +892,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
 
+    @handles("POST", r"/2/media/upload/initialize")
     def _initialize(self, request: HttpRequest, user: _User) -> HttpResponse:
         """INIT of a chunked upload (``POST /2/media/upload/initialize``, JSON)."""
         if not user.write:
@@ -918,6 +927,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         data = {"id": media.id, "media_key": media.key, "expires_after_secs": MEDIA_EXPIRY}
         return json_response(200, {"data": data})
 
+    @handles("POST", r"/2/media/upload/(\d+)/append")
     def _append(self, request: HttpRequest, user: _User, media_id: str) -> HttpResponse:
         """APPEND one segment (multipart ``segment_index`` and ``media``); 2xx, empty body."""
         try:
@@ -937,6 +947,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             media.segments[index] = len(upload.content)
         return HttpResponse(204)
 
+    @handles("POST", r"/2/media/upload/(\d+)/finalize")
     def _finalize(self, request: HttpRequest, user: _User, media_id: str) -> HttpResponse:
         """FINALIZE: the segments must add up to INIT's ``total_bytes``; a video then goes
         through asynchronous processing (``processing_info``, at least one STATUS poll)."""
@@ -960,6 +971,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
 
+    @handles("GET", r"/2/media/upload")
     def _media_status(self, request: HttpRequest, user: _User) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("command") != "STATUS":
@@ -973,6 +985,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 media.polls_left -= 1
             return json_response(200, {"data": data})
 
+    @handles("POST", r"/2/media/metadata")
     def _media_metadata(self, request: HttpRequest, user: _User) -> HttpResponse:
         try:
             body = request.json()
@@ -1139,26 +1152,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     # --- the API (every handler gets the authenticated user after the request) ----------------
 
     unknown_route_message = "Sorry, that page does not exist."
-    routes: ClassVar[Sequence[Route]] = (
-        route("GET", r"/i/oauth2/authorize", _authorize),
-        route("POST", r"/2/oauth2/token", _token),
-        route("POST", r"/2/oauth2/revoke", _revoke_token),
-        route("POST", r"/2/tweets", _post_tweet),
-        route("GET", r"/2/tweets/([^/]+)", _get_tweet),
-        route(
-            "DELETE",
-            r"/2/tweets/([^/]+)",
-            lambda self, request, user, tweet_id: self._delete_tweet(user, tweet_id),
-        ),
-        route("GET", r"/2/users/me", _me),
-        route("GET", r"/2/users/([^/]+)/tweets", _timeline),
-        route("POST", r"/2/media/upload", _upload),
-        route("POST", r"/2/media/upload/initialize", _initialize),
-        route("POST", r"/2/media/upload/(\d+)/append", _append),
-        route("POST", r"/2/media/upload/(\d+)/finalize", _finalize),
-        route("GET", r"/2/media/upload", _media_status),
-        route("POST", r"/2/media/metadata", _media_metadata),
-    )
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
