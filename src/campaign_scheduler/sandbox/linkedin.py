@@ -77,7 +77,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
 from campaign_scheduler.jsonfields import fields_of
@@ -188,6 +188,16 @@ class _Member:
 
 @dataclass
 class _Image:
+    """An asset of the Images API, and the state machine of every asset: ``WAITING_UPLOAD``
+    until its bytes are complete (:meth:`uploaded_now`), then ``PROCESSING`` for
+    ``polls_left`` reads, then ``AVAILABLE`` or ``PROCESSING_FAILED``."""
+
+    #: The asset's collection (``/rest/images``) and its name in errors.
+    collection: ClassVar[str] = "images"
+    noun: ClassVar[str] = "Image"
+    #: The fewest reads that find it PROCESSING once uploaded.
+    min_polls: ClassVar[int] = 0
+
     urn: str
     owner: str
     upload_token: str
@@ -204,21 +214,41 @@ class _Image:
             return "PROCESSING"
         return "PROCESSING_FAILED" if self.failed else "AVAILABLE"
 
+    def uploaded_now(self, fails: bool, polls: int) -> None:
+        """The bytes are complete: processing starts (and ``fails`` in the end)."""
+        self.uploaded = True
+        self.failed = fails
+        self.polls_left = max(polls, self.min_polls, 1 if fails else 0)
+
+    def read(self, base_url: str) -> dict[str, Any]:
+        """``GET /rest/{collection}/{urn}``; one processing poll is used up."""
+        status = self.status
+        self.polls_left = max(self.polls_left - 1, 0)
+        body: dict[str, Any] = {"id": self.urn, "owner": self.owner, "status": status}
+        return body | self._available(base_url) if status == "AVAILABLE" else body
+
+    def _available(self, base_url: str) -> dict[str, Any]:
+        return {"downloadUrl": f"{base_url}/dms-downloads/{self.upload_token}"}
+
 
 @dataclass
 class _Video(_Image):
     """A video of the Videos API: uploaded in parts (one ``PUT`` each, answered with an
-    ``ETag``), usable once ``finalizeUpload`` named every part's ETag and processing ended."""
+    ``ETag``), usable once ``finalizeUpload`` named every part's ETag and processing ended
+    (transcoding takes at least one read)."""
+
+    collection: ClassVar[str] = "videos"
+    noun: ClassVar[str] = "Video"
+    min_polls: ClassVar[int] = 1
 
     parts: list[tuple[int, int]] = field(default_factory=list)  # (firstByte, lastByte)
     etags: dict[int, str] = field(default_factory=dict)  # part index -> ETag
-    finalized: bool = False
 
-    @property
-    def status(self) -> str:
-        if not self.finalized:
-            return "WAITING_UPLOAD"
-        return super().status
+    def _available(self, base_url: str) -> dict[str, Any]:
+        return {"duration": 0}  # not decoded by the sandbox
+
+
+_AssetT = TypeVar("_AssetT", bound=_Image)
 
 
 @dataclass
@@ -272,9 +302,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._tokens: dict[str, _Member] = {}
         self._posts: dict[str, _Post] = {}
         self._comments: list[_Comment] = []
-        self._images: dict[str, _Image] = {}
+        self._images: dict[str, _Image] = {}  # images and videos, by urn
         self._uploads: dict[str, _Image] = {}  # by upload token
-        self._videos: dict[str, _Video] = {}
         self._video_parts: dict[str, tuple[_Video, int]] = {}  # part upload token -> part
         self._daily: dict[tuple[str, int], int] = {}
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
@@ -373,11 +402,16 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._check_headers(request)
         return (member,)
 
-    @handles("POST", r"/rest/images")
-    def _image_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
-        if request.query.get("action", [""])[-1] != "initializeUpload":
-            return self._error_envelope(404, self.unknown_route_message)
-        return self._initialize_upload(request, member)
+    @handles("POST", r"/rest/(images|videos)")
+    def _asset_action(self, request: HttpRequest, member: _Member, collection: str) -> HttpResponse:
+        action = request.query.get("action", [""])[-1]
+        if (collection, action) == ("images", "initializeUpload"):
+            return self._initialize_upload(request, member)
+        if (collection, action) == ("videos", "initializeUpload"):
+            return self._initialize_video(request, member)
+        if (collection, action) == ("videos", "finalizeUpload"):
+            return self._finalize_video(request, member)
+        return self._error_envelope(404, self.unknown_route_message)
 
     # --- authentication and headers -----------------------------------------------------------
 
@@ -626,7 +660,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         for spec in specs:
             urn = str((spec or {}).get("id", ""))
             alt = (spec or {}).get("altText")
-            image = self._images.get(urn) or (self._videos.get(urn) if len(specs) == 1 else None)
+            image = self._asset(_Image, urn) or (
+                self._asset(_Video, urn) if len(specs) == 1 else None
+            )
             if image is None or image.owner != author or image.status != "AVAILABLE":
                 return [], _field_error(
                     "/content", f"media {urn} does not exist or is not available", "INVALID_VALUE"
@@ -653,7 +689,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return _field_error("/content/article/description", "must be a string", "INVALID_VALUE")
         if "thumbnail" in article:
             urn = str(article["thumbnail"])
-            image = self._images.get(urn)
+            image = self._asset(_Image, urn)
             if image is None or image.owner != author or image.status != "AVAILABLE":
                 return _field_error(
                     "/content/article/thumbnail",
@@ -803,12 +839,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             )
         self._require_role(member, owner)
         with self._lock:
-            image = _Image(
-                f"urn:li:image:D4E10AQ{secrets.token_urlsafe(12)}",
-                owner,
-                secrets.token_urlsafe(24),
-            )
-            self._images[image.urn] = image
+            image = self._new_asset(_Image, owner)
             self._uploads[image.upload_token] = image
         expires = int((self.clock() + DAY) * 1000)
         return json_response(
@@ -834,21 +865,21 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 return _error(404, "Not Found", code="NOT_FOUND")
             if len(request.body) > IMAGE_LIMIT:
                 return _error(413, "Request Entity Too Large")
-            fails = self._processing_fails()
             image.size = len(request.body)
-            image.uploaded = True
-            image.failed = fails
-            image.polls_left = max(self.image_processing_polls, 1 if fails else 0)
+            image.uploaded_now(self._processing_fails(), self.image_processing_polls)
         return HttpResponse(201)
 
-    @handles("POST", r"/rest/videos")
-    def _video_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
-        action = request.query.get("action", [""])[-1]
-        if action == "initializeUpload":
-            return self._initialize_video(request, member)
-        if action == "finalizeUpload":
-            return self._finalize_video(request, member)
-        return self._error_envelope(404, self.unknown_route_message)
+    def _new_asset(self, kind: type[_AssetT], owner: str, **fields: Any) -> _AssetT:
+        """A new image or video of ``owner``, waiting for its upload."""
+        urn = f"urn:li:{kind.collection[:-1]}:D4E10AQ{secrets.token_urlsafe(12)}"
+        asset = kind(urn, owner, secrets.token_urlsafe(24), **fields)
+        self._images[asset.urn] = asset
+        return asset
+
+    def _asset(self, kind: type[_AssetT], urn: str) -> _AssetT | None:
+        """The image or video ``urn`` (``None`` if there is none of that kind)."""
+        asset = self._images.get(urn)
+        return asset if isinstance(asset, kind) and asset.collection == kind.collection else None
 
     def _initialize_video(self, request: HttpRequest, member: _Member) -> HttpResponse:
         """``initializeUpload`` of the Videos API: ``owner`` and ``fileSizeBytes`` → the video
@@ -870,16 +901,14 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 "INVALID_VALUE",
             )
         with self._lock:
-            video = _Video(
-                f"urn:li:video:D4E10AQ{secrets.token_urlsafe(12)}",
+            video = self._new_asset(
+                _Video,
                 owner,
-                secrets.token_urlsafe(24),
                 parts=[
                     (first, min(first + VIDEO_PART, size) - 1)
                     for first in range(0, size, VIDEO_PART)
                 ],
             )
-            self._videos[video.urn] = video
             instructions = []
             for index, (first, last) in enumerate(video.parts):
                 token = secrets.token_urlsafe(24)
@@ -913,10 +942,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 "FIELD_REQUIRED_BUT_NOT_FOUND",
             )
         with self._lock:
-            video = self._videos.get(urn)
-            if video is None:
-                return _error(404, f"Video {urn} does not exist", code="NOT_FOUND")
-            self._require_role(member, video.owner)
+            video = self._owned(member, _Video, urn)
             expected = [video.etags.get(index) for index in range(len(video.parts))]
             if None in expected or etags != expected:
                 return _field_error(
@@ -924,10 +950,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                     "do not match the uploaded parts",
                     "INVALID_VALUE",
                 )
-            fails = self._processing_fails()
-            video.finalized = video.uploaded = True
-            video.failed = fails
-            video.polls_left = max(self.image_processing_polls, 1)  # transcoding takes a while
+            video.uploaded_now(self._processing_fails(), self.image_processing_polls)
         return HttpResponse(200)
 
     def _upload_part(self, request: HttpRequest, video: _Video, index: int) -> HttpResponse:
@@ -939,35 +962,21 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         video.size = max(video.size, last + 1)
         return HttpResponse(200, b"", [("ETag", etag)])
 
-    @handles("GET", r"/rest/videos/([^/]+)")
-    def _get_video(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
-        with self._lock:
-            video = self._videos.get(urn)
-            if video is None:
-                return _error(404, f"Video {urn} does not exist", code="NOT_FOUND")
-            self._require_role(member, video.owner)
-            status = video.status
-            if video.finalized and video.polls_left > 0:
-                video.polls_left -= 1
-            body: dict[str, Any] = {"id": urn, "owner": video.owner, "status": status}
-            if status == "AVAILABLE":
-                body["duration"] = 0  # not decoded by the sandbox
-            return json_response(200, body)
+    def _owned(self, member: _Member, kind: type[_AssetT], urn: str) -> _AssetT:
+        """The image or video ``urn``, which ``member`` may use (else :class:`Answer`)."""
+        asset = self._asset(kind, urn)
+        if asset is None:
+            raise Answer(_error(404, f"{kind.noun} {urn} does not exist", code="NOT_FOUND"))
+        self._require_role(member, asset.owner)
+        return asset
 
-    @handles("GET", r"/rest/images/([^/]+)")
-    def _get_image(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/(images|videos)/([^/]+)")
+    def _get_asset(
+        self, request: HttpRequest, member: _Member, collection: str, urn: str
+    ) -> HttpResponse:
+        kind = _Video if collection == "videos" else _Image
         with self._lock:
-            image = self._images.get(urn)
-            if image is None:
-                return _error(404, f"Image {urn} does not exist", code="NOT_FOUND")
-            self._require_role(member, image.owner)
-            status = image.status
-            if image.polls_left > 0:
-                image.polls_left -= 1
-            body: dict[str, Any] = {"id": urn, "owner": image.owner, "status": status}
-            if status == "AVAILABLE":
-                body["downloadUrl"] = f"{self.url}/dms-downloads/{image.upload_token}"
-            return json_response(200, body)
+            return json_response(200, self._owned(member, kind, urn).read(self.url))
 
     # --- statistics and organisations ---------------------------------------------------------
 
