@@ -228,6 +228,11 @@ class Routed:
     creates: bool = False
 
 
+#: The edges of a node a Graph sandbox answers: ``(edge, method)`` -> ``handler(sandbox, call,
+#: ...)`` (see :meth:`GraphSandbox._edge`).
+Edges = Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]
+
+
 @dataclass(frozen=True)
 class Call:
     """One parsed Graph request."""
@@ -389,6 +394,16 @@ def time_param(value: str | None) -> float | None:
 # --- the sandbox ------------------------------------------------------------------------------
 
 
+def account_throttle(code: int, account: str) -> tuple[int, str]:
+    """The code and message of a used-up per-account budget (``account``: "Page",
+    "Instagram")."""
+    return code, (
+        f"(#{code}) There have been too many calls to this {account} account. Wait a bit and "
+        "try again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
+    )
+
+
 def switch(default: T) -> Option[T]:
     """A Graph switch: an :class:`Option` that takes only values of ``default``'s type."""
     return Option(default, strict(type(default)))
@@ -412,6 +427,12 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     figure_names: ClassVar[tuple[str, ...]] = ()
     #: What a post is called in :meth:`set_engagement`'s KeyError.
     post_noun: ClassVar[str] = "post"
+    #: The edges of the caller's own account: ``(edge, method)`` -> ``handler(sandbox, call)``.
+    own_edges: ClassVar[Edges] = {}
+    #: The edges of a post: ``(edge, method)`` -> ``handler(sandbox, call, node)``.
+    post_edges: ClassVar[Edges] = {}
+    #: The code and message of calling an edge of someone else's account.
+    foreign_account_error: ClassVar[tuple[int, str]] = (200, MSG_PERMISSION)
     # The switches (:func:`switch`), settable with :meth:`configure` and
     # ``POST /_sandbox/config``; every UNVERIFIED behaviour is one of them.
     #: Accept ``Authorization: Bearer <token>`` besides ``access_token`` (UNVERIFIED).
@@ -511,6 +532,18 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         """The next ``count`` post-creating calls get the network's throttling error, with
         ``estimated_time_to_regain_access`` = ``reset_in`` rounded up to whole minutes."""
         self._queue_rate_limits(count, reset_in)
+
+    def _edge(self, call: Call, node: str, edge: str) -> Routed:
+        """A call of ``node``'s ``edge``: one of :attr:`own_edges` on the caller's own account,
+        refused on another account, one of :attr:`post_edges` on anything else."""
+        handler = self.post_edges.get((edge, call.method))
+        args: tuple[str, ...] = (node,)
+        if node in self._principals:
+            if node != call.principal.id:
+                return Routed(graph_error(403, *self.foreign_account_error))
+            handler, args = self.own_edges.get((edge, call.method)), ()
+        result = unknown_path(call.parts) if handler is None else handler(self, call, *args)
+        return result if isinstance(result, Routed) else Routed(result)
 
     def configure(self, **switches: Any) -> None:
         """Set switches (the :attr:`options`); unknown names or wrong types raise."""
@@ -915,12 +948,7 @@ class ContainerSandbox(GraphSandbox):
     post_node: ClassVar[str] = "Media"
     #: Whether other accounts' posts can be read (else they are "not found").
     posts_public: ClassVar[bool] = False
-    #: The message of code 10 when calling an edge of someone else's account.
-    foreign_account_message: ClassVar[str] = "(#10) Application does not have permission"
-    #: The edges of the caller's own account: ``(edge, method)`` -> ``handler(sandbox, call)``.
-    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
-    #: The edges of a post: ``(edge, method)`` -> ``handler(sandbox, call, node)``.
-    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
+    foreign_account_error = (10, "(#10) Application does not have permission")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -1150,17 +1178,7 @@ class ContainerSandbox(GraphSandbox):
         if len(parts) != 2:
             return Routed(unknown_path(parts))
         node, edge = parts
-        node = user.id if node == "me" else node
-        result: Routed | HttpResponse
-        if node in self._principals:
-            if node != user.id:
-                return Routed(graph_error(403, 10, self.foreign_account_message))
-            own = self.own_edges.get((edge, method))
-            result = unknown_path(parts) if own is None else own(self, call)
-        else:
-            of_post = self.post_edges.get((edge, method))
-            result = unknown_path(parts) if of_post is None else of_post(self, call, node)
-        return result if isinstance(result, Routed) else Routed(result)
+        return self._edge(call, user.id if node == "me" else node, edge)
 
     def _node(self, call: Call, node: str) -> HttpResponse:
         with self._lock:

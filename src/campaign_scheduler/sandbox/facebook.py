@@ -43,13 +43,14 @@ from urllib.parse import urlsplit
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
-    MSG_PERMISSION,
     Call,
+    Edges,
     GraphMedia,
     GraphPost,
     GraphSandbox,
     Principal,
     Routed,
+    account_throttle,
     graph_error,
     graph_time,
     invalid,
@@ -136,12 +137,7 @@ class FacebookSandbox(GraphSandbox):
     """A loopback Graph host with Facebook Pages. Use as a context manager."""
 
     network: ClassVar[str] = "facebook"
-    throttle_code: ClassVar[int] = 80001
-    throttle_message: ClassVar[str] = (
-        "(#80001) There have been too many calls to this Page account. Wait a bit and try "
-        "again. For more info, please refer to "
-        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
-    )
+    throttle_code, throttle_message = account_throttle(80001, "Page")
     buc_type: ClassVar[str] = "pages"
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
     #: Refuse a message equal to the Page's newest post (code 506; UNVERIFIED).
@@ -223,26 +219,7 @@ class FacebookSandbox(GraphSandbox):
             return Routed(self._node(call, parts[0]))
         if len(parts) != 2:
             return Routed(unknown_path(parts))
-        node, edge = parts
-        if node in self._principals:
-            if node != page.id:
-                return Routed(graph_error(403, 200, MSG_PERMISSION))
-            if edge == "feed" and method == "POST":
-                return self._post_feed(call)
-            if edge == "photos" and method == "POST":
-                return self._post_photo(call)
-            if edge == "videos" and method == "POST":
-                return self._post_video(call)
-            if edge in ("feed", "published_posts", "posts") and method == "GET":
-                return Routed(self._list_posts(call, include_visitors=edge == "feed"))
-            return Routed(unknown_path(parts))
-        if edge == "comments" and method == "POST":
-            return self._post_comment(call, node)
-        if edge == "comments" and method == "GET":
-            return Routed(self._list_comments(call, node))
-        if edge == "insights" and method == "GET":
-            return Routed(self._insights(call, node))
-        return Routed(unknown_path(parts))
+        return self._edge(call, *parts)
 
     def _node(self, call: Call, node: str) -> HttpResponse:
         with self._lock:
@@ -715,6 +692,26 @@ class FacebookSandbox(GraphSandbox):
             permalink=self._permalink(obj),
             deleted=obj.deleted,
         )
+
+    def _feed(self, call: Call) -> HttpResponse:
+        return self._list_posts(call, include_visitors=True)
+
+    def _published(self, call: Call) -> HttpResponse:
+        return self._list_posts(call, include_visitors=False)
+
+    own_edges: ClassVar[Edges] = {
+        ("feed", "POST"): _post_feed,
+        ("photos", "POST"): _post_photo,
+        ("videos", "POST"): _post_video,
+        ("feed", "GET"): _feed,
+        ("published_posts", "GET"): _published,
+        ("posts", "GET"): _published,
+    }
+    post_edges: ClassVar[Edges] = {
+        ("comments", "POST"): _post_comment,
+        ("comments", "GET"): _list_comments,
+        ("insights", "GET"): _insights,
+    }
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ the 400-containers-per-day limit, replies to comments, hiding comments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,9 +47,11 @@ from campaign_scheduler.sandbox._graph import (
     Call,
     Container,
     ContainerSandbox,
+    Edges,
     Principal,
     Published,
     Routed,
+    account_throttle,
     graph_error,
     graph_time,
     invalid,
@@ -109,12 +111,7 @@ class InstagramSandbox(ContainerSandbox):
     """A loopback Graph host with Instagram content publishing. Use as a context manager."""
 
     network: ClassVar[str] = "instagram"
-    throttle_code: ClassVar[int] = 80002
-    throttle_message: ClassVar[str] = (
-        "(#80002) There have been too many calls to this Instagram account. Wait a bit and try "
-        "again. For more info, please refer to "
-        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
-    )
+    throttle_code, throttle_message = account_throttle(80002, "Instagram")
     buc_type: ClassVar[str] = "instagram"
     status_field: ClassVar[str] = "status_code"
     detail_field: ClassVar[str] = "status"
@@ -127,12 +124,10 @@ class InstagramSandbox(ContainerSandbox):
     }
     user_node: ClassVar[str] = "IGUser"
     post_node: ClassVar[str] = "IGMedia"
-    foreign_account_message: ClassVar[str] = (
-        "(#10) Application does not have permission for this action"
-    )
+    foreign_account_error = (10, "(#10) Application does not have permission for this action")
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
     post_noun: ClassVar[str] = "media"
-    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    own_edges: ClassVar[Edges] = {
         ("media", "POST"): lambda sandbox, call: sandbox._create_container(call),
         ("media", "GET"): lambda sandbox, call: sandbox.list_posts(call),
         ("media_publish", "POST"): lambda sandbox, call: sandbox.publish_container(
@@ -140,7 +135,7 @@ class InstagramSandbox(ContainerSandbox):
         ),
         ("content_publishing_limit", "GET"): lambda sandbox, call: sandbox._publishing_limit(call),
     }
-    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    post_edges: ClassVar[Edges] = {
         ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
         ("children", "GET"): lambda sandbox, call, node: sandbox._children(call, node),
         ("comments", "POST"): lambda sandbox, call, node: sandbox._post_comment(call, node),

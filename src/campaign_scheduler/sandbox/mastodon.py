@@ -67,6 +67,7 @@ from campaign_scheduler.sandbox._server import (
     HttpResponse,
     UploadedFile,
     json_response,
+    text_value,
 )
 from campaign_scheduler.sandbox._text import clusters
 
@@ -398,10 +399,10 @@ class MastodonSandbox(SandboxBase[int, float]):
             params, _files = request.params()
         except (ValueError, UnicodeDecodeError):
             return _error(400, "Error occurred while parsing request parameters")
-        text = _text_param(params.get("status"))
-        spoiler = _text_param(params.get("spoiler_text"))
-        language = _text_param(params.get("language")) or None
-        visibility = _text_param(params.get("visibility")) or "public"
+        text = text_value(params.get("status"))
+        spoiler = text_value(params.get("spoiler_text"))
+        language = text_value(params.get("language")) or None
+        visibility = text_value(params.get("visibility")) or "public"
         key = request.header("Idempotency-Key")
         media_ids = params.get("media_ids") or []
         if not isinstance(media_ids, list):
@@ -506,26 +507,26 @@ class MastodonSandbox(SandboxBase[int, float]):
         )
         return json_response(200, self._status_entity(status), headers)
 
-    def _visible_status(self, status_id: str) -> _Status | None:
+    def _visible_status(self, status_id: str, owner: _Account | None = None) -> _Status:
+        """The status ``status_id`` (of ``owner``, if given); a deleted or unknown one ends
+        the request with 404."""
         status = self._statuses.get(status_id)
-        return status if status is not None and not status.deleted else None
+        if status is None or status.deleted or (owner is not None and status.account is not owner):
+            raise Answer(_error(404, MSG_NOT_FOUND))
+        return status
 
     @handles("GET", r"/api/v1/statuses/([^/]+)")
     def _get_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
         self._authenticate(request, required=False)
         with self._lock:
             status = self._visible_status(status_id)
-            if status is None:
-                return _error(404, MSG_NOT_FOUND)
             return json_response(200, self._status_entity(status))
 
     @handles("GET", r"/api/v1/statuses/([^/]+)/source")
     def _status_source(self, request: HttpRequest, status_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
-            status = self._visible_status(status_id)
-            if status is None or status.account is not account:
-                return _error(404, MSG_NOT_FOUND)
+            status = self._visible_status(status_id, account)
             return json_response(
                 200, {"id": status.id, "text": status.text, "spoiler_text": status.spoiler_text}
             )
@@ -534,9 +535,7 @@ class MastodonSandbox(SandboxBase[int, float]):
     def _delete_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
-            status = self._visible_status(status_id)
-            if status is None or status.account is not account:
-                return _error(404, MSG_NOT_FOUND)
+            status = self._visible_status(status_id, account)
             status.deleted = True
             account.statuses -= 1
             if status.in_reply_to is not None:
@@ -561,16 +560,18 @@ class MastodonSandbox(SandboxBase[int, float]):
         }
         return json_response(200, entity)
 
-    def _find_account(self, account_id: str) -> _Account | None:
-        return next((a for a in self._accounts.values() if a.id == account_id), None)
+    def _find_account(self, account_id: str) -> _Account:
+        """The account ``account_id``; an unknown one ends the request with 404."""
+        account = next((a for a in self._accounts.values() if a.id == account_id), None)
+        if account is None:
+            raise Answer(_error(404, MSG_NOT_FOUND))
+        return account
 
     @handles("GET", r"/api/v1/accounts/([^/]+)")
     def _get_account(self, request: HttpRequest, account_id: str) -> HttpResponse:
         self._authenticate(request, required=False)
         with self._lock:
             account = self._find_account(account_id)
-            if account is None:
-                return _error(404, MSG_NOT_FOUND)
             return json_response(200, self._account_entity(account))
 
     @handles("GET", r"/api/v1/accounts/([^/]+)/statuses")
@@ -587,8 +588,6 @@ class MastodonSandbox(SandboxBase[int, float]):
         exclude_replies = query.get("exclude_replies", "").lower() in ("1", "true")
         with self._lock:
             account = self._find_account(account_id)
-            if account is None:
-                return _error(404, MSG_NOT_FOUND)
             candidates = [
                 s
                 for s in self._statuses.values()
@@ -653,7 +652,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         is_video = upload.content_type.split("/", 1)[0] in ("video", "audio")
         if is_video and len(upload.content) > VIDEO_SIZE_LIMIT:
             return _error(422, "Validation failed: File file size must be less than 99 MB")
-        description = _text_param(params.get("description")) or None
+        description = text_value(params.get("description")) or None
         if description is not None and len(description) > MAX_DESCRIPTION:
             return _error(
                 422,
@@ -813,14 +812,14 @@ class MastodonSandbox(SandboxBase[int, float]):
             params, _files = request.params()
         except (ValueError, UnicodeDecodeError):
             return _error(400, "Error occurred while parsing request parameters")
-        name = _text_param(params.get("client_name"))
+        name = text_value(params.get("client_name"))
         uris = params.get("redirect_uris") or []
         uris = [str(u) for u in (uris if isinstance(uris, list) else str(uris).split())]
         if not name:
             return _error(422, "Validation failed: Application name can't be blank")
         if not uris:
             return _error(422, "Validation failed: Redirect URI can't be blank")
-        scopes = frozenset((_text_param(params.get("scopes")) or "read").split())
+        scopes = frozenset((text_value(params.get("scopes")) or "read").split())
         client = self.oauth.add_app(uris, scopes=scopes, name=name)
         return json_response(
             200,
@@ -903,14 +902,6 @@ def _iso(timestamp: float) -> str:
     """Mastodon's timestamp format: UTC with milliseconds and a Z."""
     moment = _moment(timestamp)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _text_param(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = value[-1] if value else ""
-    return str(value)
 
 
 def _html(text: str) -> str:

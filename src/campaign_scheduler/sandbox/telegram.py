@@ -71,6 +71,7 @@ from campaign_scheduler.sandbox._server import (
     HttpResponse,
     UploadedFile,
     json_response,
+    text_value,
 )
 
 TEXT_LIMIT = 4096
@@ -377,8 +378,8 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
     ) -> HttpResponse:
         chat = self._writable_chat(bot, params.get("chat_id"))
         photo_mode = method in ("sendphoto", "sendvideo")  # a caption, not a text
-        markup = _text(params.get("caption" if photo_mode else "text"))
-        parse_mode = _text(params.get("parse_mode")) or None
+        markup = text_value(params.get("caption" if photo_mode else "text"))
+        parse_mode = text_value(params.get("parse_mode")) or None
         if len(markup.encode("utf-8")) > RAW_TEXT_LIMIT:
             return _error(400, MSG_RAW_TOO_LONG)
         try:
@@ -825,14 +826,6 @@ def _flood(seconds: float) -> HttpResponse:
         },
         {"Retry-After": str(wait)},
     )
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = value[-1] if value else ""
-    return str(value)
 
 
 def _truthy(value: Any) -> bool:

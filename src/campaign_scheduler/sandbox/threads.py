@@ -37,12 +37,13 @@ one-step ``auto_publish_text`` (UNVERIFIED; refused here), keyword search, menti
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from campaign_scheduler.sandbox._graph import (
     Call,
     ContainerSandbox,
+    Edges,
     GraphMedia,
     Principal,
     Published,
@@ -75,8 +76,6 @@ class ThreadsSandbox(ContainerSandbox):
     """A loopback Threads API host. Use as a context manager."""
 
     network: ClassVar[str] = "threads"
-    throttle_code: ClassVar[int] = 4
-    throttle_message: ClassVar[str] = "(#4) Application request limit reached"
     buc_type: ClassVar[str] = "threads"
     login_style: ClassVar[str] = "threads"
     status_field: ClassVar[str] = "status"
@@ -86,7 +85,7 @@ class ThreadsSandbox(ContainerSandbox):
     post_node: ClassVar[str] = "ThreadsMedia"
     posts_public: ClassVar[bool] = True
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
-    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    own_edges: ClassVar[Edges] = {
         ("threads", "POST"): lambda sandbox, call: sandbox._create_container(call),
         ("threads", "GET"): lambda sandbox, call: sandbox._list(
             call, replies=sandbox.threads_edge_includes_replies
@@ -98,7 +97,7 @@ class ThreadsSandbox(ContainerSandbox):
         ("threads_publishing_limit", "GET"): lambda sandbox, call: sandbox._publishing_limit(call),
         ("threads_insights", "GET"): lambda sandbox, call: sandbox._user_insights(call),
     }
-    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    post_edges: ClassVar[Edges] = {
         ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
     }
     quota_total = switch(250)

@@ -589,12 +589,17 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- posts --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _require_write(user: _User) -> None:
+        """A read-only token ends the request with X's 403."""
+        if not user.write:
+            raise Answer(
+                _problem(403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions")
+            )
+
     @handles("POST", r"/2/tweets")
     def _post_tweet(self, request: HttpRequest, user: _User) -> tuple[HttpResponse, str | None]:
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            ), None
+        self._require_write(user)
         if request.content_type != "application/json":
             return _problem(
                 400,
@@ -744,10 +749,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     @handles("DELETE", r"/2/tweets/([^/]+)")
     def _delete_tweet(self, request: HttpRequest, user: _User, tweet_id: str) -> HttpResponse:
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            )
+        self._require_write(user)
         with self._lock:
             tweet = self._tweets.get(tweet_id)
             if tweet is None or tweet.deleted:
@@ -846,10 +848,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     @handles("POST", r"/2/media/upload")
     def _upload(self, request: HttpRequest, user: _User) -> HttpResponse:
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            )
+        self._require_write(user)
         try:
             params, files = request.params()
         except (ValueError, UnicodeDecodeError):
@@ -895,10 +894,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     @handles("POST", r"/2/media/upload/initialize")
     def _initialize(self, request: HttpRequest, user: _User) -> HttpResponse:
         """INIT of a chunked upload (``POST /2/media/upload/initialize``, JSON)."""
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            )
+        self._require_write(user)
         try:
             body = request.json()
             mime = str(body["media_type"])
