@@ -38,7 +38,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 from urllib.parse import unquote, urlencode
@@ -232,6 +232,28 @@ def only_known(what: str, given: Iterable[str], known: Iterable[str]) -> None:
     unknown = set(given) - set(known)
     if unknown:
         raise ValueError(f"unknown {what}(s): {', '.join(sorted(unknown))}")
+
+
+def present(**fields: Any) -> dict[str, Any]:
+    """The fields that are not ``None``, in the order given (an error body's optional keys)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+SnapshotT = TypeVar("SnapshotT")
+
+
+def snapshot(kind: Callable[..., SnapshotT], record: Any, /, **computed: Any) -> SnapshotT:
+    """A ``kind`` (a dataclass: what tests and rehearsals inspect) of the internal ``record``:
+    the fields ``computed`` does not give are ``record``'s attributes of the same name (a
+    field with a default keeps it where ``record`` has no such attribute)."""
+    copied = {
+        f.name: getattr(record, f.name)
+        for f in fields(kind)  # type: ignore[arg-type]
+        if f.init
+        and f.name not in computed
+        and (hasattr(record, f.name) or (f.default is MISSING and f.default_factory is MISSING))
+    }
+    return kind(**copied, **computed)
 
 
 def fault_spec(value: Any) -> dict[str, Any]:

@@ -84,7 +84,9 @@ from campaign_scheduler.sandbox._base import (
     SandboxBase,
     fault_spec,
     only_known,
+    present,
     seconds,
+    snapshot,
     strict,
 )
 from campaign_scheduler.sandbox._graph_login import GraphLogin
@@ -278,18 +280,16 @@ def graph_error(
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
     """A Graph error envelope."""
-    error: dict[str, Any] = {"message": message, "type": type_}
-    if code is not None:
-        error["code"] = code
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if transient is not None:
-        error["is_transient"] = transient
-    if user_title is not None:
-        error["error_user_title"] = user_title
-    if user_message is not None:
-        error["error_user_msg"] = user_message
-    error["fbtrace_id"] = secrets.token_urlsafe(12)
+    error = present(
+        message=message,
+        type=type_,
+        code=code,
+        error_subcode=subcode,
+        is_transient=transient,
+        error_user_title=user_title,
+        error_user_msg=user_message,
+        fbtrace_id=secrets.token_urlsafe(12),
+    )
     return json_response(status, {"error": error}, headers)
 
 
@@ -1287,18 +1287,16 @@ class ContainerSandbox(GraphSandbox):
         return {}
 
     def _snapshot(self, post: Published) -> GraphPost:
-        return GraphPost(
-            id=post.id,
+        return snapshot(
+            GraphPost,
+            post,
             owner_id=post.owner.id,
-            text=post.text,
             kind=post.media_type,
             media=tuple(post.media),
             reply_to=post.reply_to.id if post.reply_to is not None else None,
             link=None,
             created_at=moment(post.created_at),
             permalink=self._permalink(post),
-            deleted=post.deleted,
-            container_id=post.container_id,
         )
 
 

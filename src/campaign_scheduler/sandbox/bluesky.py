@@ -61,7 +61,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import regex
 from dateutil.parser import isoparse
@@ -69,7 +69,8 @@ from dateutil.parser import isoparse
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase
+from campaign_scheduler.sandbox import _base
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, snapshot
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -159,14 +160,11 @@ class SandboxRecord:
 
 
 @dataclass(frozen=True)
-class SeenCall:
-    """A request as it arrived (no Authorization header, no body)."""
+class SeenCall(_base.SeenRequest):
+    """A request as it arrived (no Authorization header, no body), with the method's NSID
+    (the path where it has none) and the query not URL-encoded."""
 
-    method: str
     nsid: str
-    query: str
-    monotonic: float  # time.monotonic() on arrival
-    wall: float  # time.time() on arrival
 
 
 # --- internal state -----------------------------------------------------------------------------
@@ -236,6 +234,7 @@ class BlueskySandbox(SandboxBase[int, float]):
     """A loopback Bluesky PDS plus AppView views. Use as a context manager or start()/stop()."""
 
     revoke_key = "password"
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenCall
 
     # The knobs (module doc): token lifetimes in seconds, the createSession limit per
     # SESSION_WINDOW, write points per hour, the blob size limit in bytes, the status of a
@@ -386,14 +385,11 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenCall:
-        return SeenCall(
-            method=request.method,
-            nsid=_nsid(request) or request.path,
-            query="&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs),
-            monotonic=monotonic,
-            wall=wall,
-        )
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        return {
+            "nsid": _nsid(request) or request.path,
+            "query": "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs),
+        }
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, _CONTROL_ERRORS.get(status), message)
@@ -1177,12 +1173,11 @@ def _snapshot(record: _Record, blobs: dict[tuple[str, str], _Blob]) -> SandboxRe
 
     langs = value.get("langs")
     facets = value.get("facets")
-    return SandboxRecord(
-        uri=record.uri,
-        cid=record.cid,
+    return snapshot(
+        SandboxRecord,
+        record,
         did=record.account.did,
         handle=record.account.handle,
-        rkey=record.rkey,
         text=str(value.get("text") or ""),
         langs=tuple(str(x) for x in langs) if isinstance(langs, list) else (),
         facets=tuple(copy.deepcopy(f) for f in facets) if isinstance(facets, list) else (),
@@ -1191,7 +1186,6 @@ def _snapshot(record: _Record, blobs: dict[tuple[str, str], _Blob]) -> SandboxRe
         reply_parent=ref_uri("parent"),
         created_at=str(value.get("createdAt") or ""),
         indexed_at=datetime.fromtimestamp(record.indexed_at, UTC),
-        deleted=record.deleted,
         value=copy.deepcopy(value),
         video=_video(record, blobs),
     )

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from campaign_scheduler.imagetypes import image_info
-from campaign_scheduler.sandbox._base import Answer
+from campaign_scheduler.sandbox._base import Answer, snapshot
 from campaign_scheduler.sandbox._graph import (
     Call,
     Edges,
@@ -680,17 +680,15 @@ class FacebookSandbox(GraphSandbox):
         return not_found(node, "delete")
 
     def _snapshot(self, obj: _Object) -> GraphPost:
-        return GraphPost(
-            id=obj.id,
+        return snapshot(
+            GraphPost,
+            obj,
             owner_id=obj.page.id,
             text=obj.message,
-            kind=obj.kind,
             media=tuple(p.media for p in obj.photos) + ((obj.video,) if obj.video else ()),
             reply_to=obj.parent.id if obj.parent is not None else None,
-            link=obj.link,
             created_at=moment(obj.created_at),
             permalink=self._permalink(obj),
-            deleted=obj.deleted,
         )
 
     def _feed(self, call: Call) -> HttpResponse:

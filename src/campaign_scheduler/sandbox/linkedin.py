@@ -90,6 +90,8 @@ from campaign_scheduler.sandbox._base import (
     one_of,
     only_known,
     optional,
+    present,
+    snapshot,
 )
 from campaign_scheduler.sandbox._oauth import (
     IssuedToken,
@@ -1158,11 +1160,7 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int] | HttpResponse:
 def _error(
     status: int, message: str, *, code: str | None = None, service_code: int | None = None
 ) -> HttpResponse:
-    body: dict[str, Any] = {"status": status, "message": message}
-    if service_code is not None:
-        body["serviceErrorCode"] = service_code
-    if code is not None:
-        body["code"] = code
+    body = present(status=status, message=message, serviceErrorCode=service_code, code=code)
     return json_response(status, body)
 
 
@@ -1263,11 +1261,9 @@ def _post_json(post: _Post) -> dict[str, Any]:
 
 
 def _snapshot(post: _Post) -> SandboxPost:
-    return SandboxPost(
-        urn=post.urn,
-        author=post.author,
-        commentary=post.commentary,
-        text=post.text,
+    return snapshot(
+        SandboxPost,
+        post,
         images=tuple(SandboxImage(i.urn, alt, i.size) for i, alt in post.images),
         created_at=datetime.fromtimestamp(int(post.created_at * 1000) / 1000, UTC),
         deleted=post.deleted_at is not None,

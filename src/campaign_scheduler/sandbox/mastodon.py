@@ -60,7 +60,7 @@ import regex
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles, snapshot
 from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -914,20 +914,15 @@ def _html(text: str) -> str:
 
 
 def _snapshot(status: _Status) -> SandboxStatus:
-    return SandboxStatus(
-        id=status.id,
+    return snapshot(
+        SandboxStatus,
+        status,
         username=status.account.username,
-        text=status.text,
-        language=status.language,
-        idempotency_key=status.idempotency_key,
         media=tuple(
             SandboxMedia(m.id, m.description, m.mime_type, m.filename, m.size) for m in status.media
         ),
         in_reply_to_id=status.in_reply_to.id if status.in_reply_to else None,
         created_at=_moment(status.created_at),
-        visibility=status.visibility,
-        spoiler_text=status.spoiler_text,
-        deleted=status.deleted,
     )
 
 

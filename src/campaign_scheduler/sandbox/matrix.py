@@ -64,7 +64,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles, snapshot
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -865,15 +865,10 @@ def _end_position(events: list[_Event], direction: str) -> int:
 
 
 def _snapshot(event: _Event) -> SandboxEvent:
-    return SandboxEvent(
-        event_id=event.event_id,
-        room_id=event.room_id,
-        sender=event.sender,
-        type=event.type,
+    return snapshot(
+        SandboxEvent,
+        event,
         content=json.loads(json.dumps(event.content)),
-        origin_server_ts=event.origin_server_ts,
-        txn_id=event.txn_id,
-        device_id=event.device_id,
         redacted=event.redacted_because is not None,
     )
 

@@ -65,7 +65,7 @@ from typing import Any
 from campaign_scheduler.channels.telegram import install_log_redaction
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, one_of, optional
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, one_of, optional, snapshot
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -872,20 +872,15 @@ def _photo_sizes(message: _Message, content: bytes) -> list[dict[str, Any]]:
 
 
 def _snapshot(message: _Message) -> SandboxMessage:
-    return SandboxMessage(
+    return snapshot(
+        SandboxMessage,
+        message,
         chat_id=message.chat.id,
         chat_username=message.chat.username,
-        message_id=message.message_id,
         bot=message.bot.username,
-        text=message.text,
-        markup=message.markup,
-        parse_mode=message.parse_mode,
         entities=tuple(dict(e) for e in message.entities),
-        photo=message.photo,
-        video=message.video,
         reply_to=message.reply_to.message_id if message.reply_to else None,
         date=datetime.fromtimestamp(int(message.date), UTC),
-        deleted=message.deleted,
     )
 
 

@@ -91,6 +91,7 @@ from campaign_scheduler.sandbox._base import (
     one_of,
     only_known,
     optional,
+    snapshot,
     whole,
 )
 from campaign_scheduler.sandbox._oauth import (
@@ -1309,14 +1310,13 @@ def _escape(text: str) -> str:
 
 
 def _snapshot(tweet: _Tweet) -> SandboxTweet:
-    return SandboxTweet(
-        id=tweet.id,
+    return snapshot(
+        SandboxTweet,
+        tweet,
         username=tweet.author.username,
-        text=tweet.text,
         media=tuple(SandboxMedia(m.id, m.alt, m.mime_type, m.size) for m in tweet.media),
         in_reply_to=tweet.in_reply_to.id if tweet.in_reply_to else None,
         created_at=datetime.fromtimestamp(int(tweet.created_at * 1000) / 1000, UTC),
-        deleted=tweet.deleted,
     )
 
 
