@@ -240,6 +240,7 @@ def present(**fields: Any) -> dict[str, Any]:
 
 
 SnapshotT = TypeVar("SnapshotT")
+RecordT = TypeVar("RecordT")
 
 
 def snapshot(kind: Callable[..., SnapshotT], record: Any, /, **computed: Any) -> SnapshotT:
@@ -456,6 +457,17 @@ class SandboxBase(Generic[FailT, RateT]):
     def _queue_rate_limits(self, count: int, limit: RateT) -> None:
         with self._lock:
             self._faults.rate_limit.extend([limit] * count)
+
+    def _listing(
+        self,
+        records: Iterable[RecordT],
+        snap: Callable[[RecordT], SnapshotT],
+        keep: Callable[[RecordT], bool],
+    ) -> list[SnapshotT]:
+        """``snap`` of each of ``records`` that ``keep`` keeps, read under the lock (what the
+        inspection methods such as ``statuses()`` answer)."""
+        with self._lock:
+            return [snap(record) for record in records if keep(record)]
 
     # --- request handling ---------------------------------------------------------------------
 

@@ -127,6 +127,7 @@ STATISTICS = (
 )
 _VERSION = re.compile(r"(\d{6})(?:\.\d{2})?")
 _HASHTAG = re.compile(r"#([^\W_]+)")
+_ESCAPE = re.compile(r"\\([" + "".join(map(re.escape, sorted(RESERVED))) + "])")
 _MENTION = re.compile(r"@\[([^\]\\]*)\]\((urn:li:(?:person|organization):\d+)\)")
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|([^}|]+)\}")
 
@@ -356,12 +357,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def statuses(self, organization: str | None = None) -> list[SandboxPost]:
         """Every post created so far (deleted ones too), oldest first."""
-        with self._lock:
-            return [
-                _snapshot(p)
-                for p in self._posts.values()
-                if organization is None or p.author == organization
-            ]
+        return self._listing(
+            self._posts.values(), _snapshot, lambda p: organization in (None, p.author)
+        )
 
     def set_statistics(self, urn: str, **figures: float) -> None:
         """Set a post's lifetime statistics (``impressionCount``, ``uniqueImpressionsCount``,
@@ -1083,34 +1081,42 @@ def parse_little(commentary: str, *, lenient: bool = False) -> tuple[str, int | 
     out: list[str] = []
     i = 0
     while i < len(commentary):
-        char = commentary[i]
-        if char == "\\" and i + 1 < len(commentary) and commentary[i + 1] in RESERVED:
-            out.append(commentary[i + 1])
-            i += 2
-            continue
-        if char == "#" and (i == 0 or not commentary[i - 1].isalnum()):
-            tag = _HASHTAG.match(commentary, i)
-            if tag is not None:
-                out.append(tag.group(0))
-                i = tag.end()
-                continue
-        if char == "@":
-            mention = _MENTION.match(commentary, i)
-            if mention is not None:
-                out.append(mention.group(1))
-                i = mention.end()
-                continue
-        if char == "{":
-            template = _TEMPLATE.match(commentary, i)
-            if template is not None:
-                out.append("#" + template.group(1))
-                i = template.end()
-                continue
-        if char in RESERVED and not lenient:
+        construct = _CONSTRUCTS.get(commentary[i])
+        found = construct.at(commentary, i) if construct is not None else None
+        if found is not None:
+            visible, i = found
+            out.append(visible)
+        elif commentary[i] in RESERVED and not lenient:
             return "".join(out), i
-        out.append(char)
-        i += 1
+        else:
+            out.append(commentary[i])
+            i += 1
     return "".join(out), None
+
+
+@dataclass(frozen=True)
+class _Construct:
+    """A construct of the little format: its pattern and what readers see of a match."""
+
+    pattern: re.Pattern[str]
+    visible: Callable[[re.Match[str]], str]
+    word_start: bool = False  # it does not start right after a letter or digit
+
+    def at(self, text: str, i: int) -> tuple[str, int] | None:
+        """What readers see of the construct at ``text[i]`` and where it ends, if it is one."""
+        if self.word_start and i > 0 and text[i - 1].isalnum():
+            return None
+        match = self.pattern.match(text, i)
+        return None if match is None else (self.visible(match), match.end())
+
+
+#: The constructs by the character that opens them.
+_CONSTRUCTS = {
+    "\\": _Construct(_ESCAPE, lambda m: m.group(1)),
+    "#": _Construct(_HASHTAG, lambda m: m.group(0), word_start=True),
+    "@": _Construct(_MENTION, lambda m: m.group(1)),
+    "{": _Construct(_TEMPLATE, lambda m: "#" + m.group(1)),
+}
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -310,12 +310,9 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def statuses(self, username: str | None = None) -> list[SandboxStatus]:
         """Every status created so far (also deleted ones), oldest first."""
-        with self._lock:
-            return [
-                _snapshot(status)
-                for status in self._statuses.values()
-                if username is None or status.account.username == username
-            ]
+        return self._listing(
+            self._statuses.values(), _snapshot, lambda s: username in (None, s.account.username)
+        )
 
     def set_engagement(
         self,
@@ -517,10 +514,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     @handles("GET", r"/api/v1/statuses/([^/]+)")
     def _get_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
-        self._authenticate(request, required=False)
-        with self._lock:
-            status = self._visible_status(status_id)
-            return json_response(200, self._status_entity(status))
+        return self._public(request, lambda: self._status_entity(self._visible_status(status_id)))
 
     @handles("GET", r"/api/v1/statuses/([^/]+)/source")
     def _status_source(self, request: HttpRequest, status_id: str) -> HttpResponse:
@@ -569,10 +563,14 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     @handles("GET", r"/api/v1/accounts/([^/]+)")
     def _get_account(self, request: HttpRequest, account_id: str) -> HttpResponse:
+        return self._public(request, lambda: self._account_entity(self._find_account(account_id)))
+
+    def _public(self, request: HttpRequest, entity: Callable[[], dict[str, Any]]) -> HttpResponse:
+        """A read that needs no token (a given one must be valid): ``entity()``, made under
+        the lock."""
         self._authenticate(request, required=False)
         with self._lock:
-            account = self._find_account(account_id)
-            return json_response(200, self._account_entity(account))
+            return json_response(200, entity())
 
     @handles("GET", r"/api/v1/accounts/([^/]+)/statuses")
     def _account_statuses(self, request: HttpRequest, account_id: str) -> HttpResponse:

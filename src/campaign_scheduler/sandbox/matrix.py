@@ -250,8 +250,7 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     def events(self, room_id: str | None = None) -> list[SandboxEvent]:
         """Every event so far (also redacted ones, with their content emptied), oldest first."""
-        with self._lock:
-            return [_snapshot(e) for e in self._timeline if room_id is None or e.room_id == room_id]
+        return self._listing(self._timeline, _snapshot, lambda e: room_id in (None, e.room_id))
 
     def uploads(self) -> list[SandboxUpload]:
         with self._lock:

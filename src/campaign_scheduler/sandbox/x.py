@@ -383,12 +383,9 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     def statuses(self, username: str | None = None) -> list[SandboxTweet]:
         """Every post created so far (deleted ones too), oldest first."""
-        with self._lock:
-            return [
-                _snapshot(t)
-                for t in self._tweets.values()
-                if username is None or t.author.username == username
-            ]
+        return self._listing(
+            self._tweets.values(), _snapshot, lambda t: username in (None, t.author.username)
+        )
 
     def set_engagement(self, tweet_id: str, **metrics: int) -> None:
         """Set counters: ``likes``, ``retweets``, ``replies``, ``quotes``, ``bookmarks``,
@@ -1190,13 +1187,7 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return self._sandbox._oauth_secrets(client_key, token)[1] is not None
 
     def validate_timestamp_and_nonce(
-        self,
-        client_key: str,
-        timestamp: str,
-        nonce: str,
-        request: Any,
-        request_token: str | None = None,
-        access_token: str | None = None,
+        self, client_key: str, timestamp: str, nonce: str, *_: Any, **__: Any
     ) -> bool:
         return self._sandbox._nonce_is_fresh(client_key, timestamp, nonce)
 
