@@ -230,6 +230,11 @@ class Routed:
     creates: bool = False
 
 
+class CreateRefused(Answer):
+    """A post-creating call answered at once by a queued fault (still delayed like a
+    creating call: ``delay_creates``)."""
+
+
 #: The edges of a node a Graph sandbox answers: ``(edge, method)`` -> ``handler(sandbox, call,
 #: ...)`` (see :meth:`GraphSandbox._edge`).
 Edges = Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]
@@ -614,7 +619,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             self._spend_budget(principal)
             routed = self._dispatch(Call(request, parts, params, principal, token))
         except Answer as answer:
-            routed = Routed(answer.response)
+            routed = Routed(answer.response, creates=isinstance(answer, CreateRefused))
         if principal is not None:
             present = {name.lower() for name, _ in routed.response.headers}
             routed.response.headers.extend(
@@ -722,17 +727,17 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             )
         return headers
 
-    def begin_create(self, principal: Principal) -> tuple[Routed | None, str | None]:
-        """Consume the faults of a post-creating call: ``(error, None)`` with a :class:`Routed`
-        error to answer at once, or ``(None, after)`` to go ahead, where ``after`` is "drop",
-        "hold" or ``None`` (pass it to :meth:`created`)."""
+    def begin_create(self, principal: Principal) -> str | None:
+        """Consume the faults of a post-creating call: a queued failure or throttling ends the
+        request (:class:`CreateRefused`); else what happens after the answer, "drop", "hold"
+        or ``None`` (pass it to :meth:`created`)."""
         error, after = self._begin_create(
             self._failure,
             lambda reset_in: self._throttled(principal, math.ceil(reset_in / 60)),
         )
         if error is not None:
-            return Routed(error, creates=True), None
-        return None, after
+            raise CreateRefused(error)
+        return after
 
     @staticmethod
     def created(response: HttpResponse, after: str | None) -> Routed:
@@ -1078,9 +1083,7 @@ class ContainerSandbox(GraphSandbox):
                         "allowed to be published by the API in 24 hours.",
                     )
                 )
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         with self._lock:
             if container.published_id is not None:  # a concurrent publish won the race
                 media_id = container.published_id

@@ -245,9 +245,7 @@ class FacebookSandbox(GraphSandbox):
     # --- creating -----------------------------------------------------------------------------
 
     def _post_feed(self, call: Call) -> Routed:
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         page = call.principal
         message = call.param("message") or ""
         link = call.param("link") or None
@@ -277,9 +275,7 @@ class FacebookSandbox(GraphSandbox):
         published = call.flag("published", default=True)
         after = None
         if published:
-            early, after = self.begin_create(call.principal)
-            if early is not None:
-                return early
+            after = self.begin_create(call.principal)
         media, error = self._photo_media(call)
         if error is not None:
             return Routed(error, creates=published)
@@ -311,9 +307,7 @@ class FacebookSandbox(GraphSandbox):
         ``description``. The call creates the post; the video is "processing" for
         :attr:`video_polls` status reads, then "ready" (or "error"), and only a ready video
         names its ``post_id``."""
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         upload = call.params.get("source")
         if not isinstance(upload, UploadedFile):
             return Routed(graph_error(400, 352, "(#352) Requires video file"), creates=True)
@@ -387,9 +381,7 @@ class FacebookSandbox(GraphSandbox):
         return None, graph_error(400, 324, "(#324) Requires upload file")
 
     def _post_comment(self, call: Call, parent_id: str) -> Routed:
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         page = call.principal
         message = call.param("message") or ""
         attachment_id = call.param("attachment_id")

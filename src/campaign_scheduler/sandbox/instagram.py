@@ -260,9 +260,7 @@ class InstagramSandbox(ContainerSandbox):
         return None
 
     def _post_comment(self, call: Call, media_id: str) -> Routed:
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         user = call.principal
         text = call.param("message") or ""
         with self._lock:

@@ -592,11 +592,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             if name not in body
         ]
         if missing:
-            return _field_error(
-                f"/{missing[0]}",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing(f"/{missing[0]}")
         author = str(body["author"])
         self._require_role(member, author)
         commentary = body.get("commentary", "")
@@ -726,11 +722,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return body
         for name in ("actor", "object", "message"):
             if name not in body:
-                return _field_error(
-                    f"/{name}",
-                    "field is required but not found and has no default value",
-                    "FIELD_REQUIRED_BUT_NOT_FOUND",
-                )
+                return _missing(f"/{name}")
         actor = str(body["actor"])
         self._require_role(member, actor)
         post = self._posts.get(urn)
@@ -832,11 +824,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         try:
             owner = str(request.json()["initializeUploadRequest"]["owner"])
         except (KeyError, TypeError, ValueError, UnicodeDecodeError):
-            return _field_error(
-                "/initializeUploadRequest/owner",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing("/initializeUploadRequest/owner")
         self._require_role(member, owner)
         with self._lock:
             image = self._new_asset(_Image, owner)
@@ -888,11 +876,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             spec = request.json()["initializeUploadRequest"]
             owner, size = str(spec["owner"]), int(spec["fileSizeBytes"])
         except (KeyError, TypeError, ValueError, UnicodeDecodeError):
-            return _field_error(
-                "/initializeUploadRequest/fileSizeBytes",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing("/initializeUploadRequest/fileSizeBytes")
         self._require_role(member, owner)
         if not 0 < size <= VIDEO_LIMIT:
             return _field_error(
@@ -936,11 +920,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             spec = request.json()["finalizeUploadRequest"]
             urn, etags = str(spec["video"]), spec["uploadedPartIds"]
         except (KeyError, TypeError, ValueError, UnicodeDecodeError):
-            return _field_error(
-                "/finalizeUploadRequest/uploadedPartIds",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing("/finalizeUploadRequest/uploadedPartIds")
         with self._lock:
             video = self._owned(member, _Video, urn)
             expected = [video.etags.get(index) for index in range(len(video.parts))]
@@ -1168,6 +1148,15 @@ def _error(
 ) -> HttpResponse:
     body = present(status=status, message=message, serviceErrorCode=service_code, code=code)
     return json_response(status, body)
+
+
+def _missing(path: str) -> HttpResponse:
+    """LinkedIn's 422 for a required field that is absent."""
+    return _field_error(
+        path,
+        "field is required but not found and has no default value",
+        "FIELD_REQUIRED_BUT_NOT_FOUND",
+    )
 
 
 def _field_error(path: str, problem: str, code: str) -> HttpResponse:

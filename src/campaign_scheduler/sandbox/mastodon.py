@@ -104,6 +104,7 @@ SUPPORTED_MIME_TYPES = frozenset(
 # Mastodon's own words (config/locales/en.yml, api/error_handling.rb, statuses_controller.rb).
 MSG_TOKEN_INVALID = "The access token is invalid"
 MSG_NOT_FOUND = "Record not found"
+MSG_UNPARSABLE = "Error occurred while parsing request parameters"
 MSG_TOO_MANY = "Too many requests"
 MSG_BLANK = "Validation failed: Text can't be blank"
 MSG_REPLY_MISSING = "The post you are trying to reply to does not appear to exist."
@@ -392,10 +393,10 @@ class MastodonSandbox(SandboxBase[int, float]):
         return _error(429, MSG_TOO_MANY, _rate_headers(STATUSES_LIMIT, 0, reset))
 
     def _create_status(self, request: HttpRequest, account: _Account) -> HttpResponse:
-        try:
+        try:  # not _params(): the answer must go through the drop and hold faults
             params, _files = request.params()
         except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
+            return _error(400, MSG_UNPARSABLE)
         text = text_value(params.get("status"))
         spoiler = text_value(params.get("spoiler_text"))
         language = text_value(params.get("language")) or None
@@ -638,10 +639,7 @@ class MastodonSandbox(SandboxBase[int, float]):
     @handles("POST", r"/api/v2/media")
     def _post_media(self, request: HttpRequest) -> HttpResponse:
         account = self._account_of(request)
-        try:
-            params, files = request.params()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
+        params, files = _params(request)
         upload: UploadedFile | None = files.get("file")
         if upload is None:
             return _error(422, "Validation failed: File can't be blank")
@@ -806,10 +804,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     @handles("POST", r"/api/v1/apps")
     def _register_app(self, request: HttpRequest) -> HttpResponse:
-        try:
-            params, _files = request.params()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
+        params, _files = _params(request)
         name = text_value(params.get("client_name"))
         uris = params.get("redirect_uris") or []
         uris = [str(u) for u in (uris if isinstance(uris, list) else str(uris).split())]
@@ -840,10 +835,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     @handles("POST", r"/oauth/token")
     def _token(self, request: HttpRequest) -> HttpResponse:
-        try:
-            params, _files = request.params()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
+        params, _files = _params(request)
         status, body = self.oauth.token({k: str(v) for k, v in params.items()})
         return json_response(status, body)
 
@@ -900,6 +892,14 @@ def _iso(timestamp: float) -> str:
     """Mastodon's timestamp format: UTC with milliseconds and a Z."""
     moment = _moment(timestamp)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _params(request: HttpRequest) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+    """The request's parameters and files; a malformed body ends the request with 400."""
+    try:
+        return request.params()
+    except (ValueError, UnicodeDecodeError):
+        raise Answer(_error(400, MSG_UNPARSABLE)) from None
 
 
 def _html(text: str) -> str:
