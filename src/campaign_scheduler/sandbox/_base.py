@@ -93,6 +93,33 @@ class FaultSwitches(Generic[FailT, RateT]):
         return None
 
 
+@dataclass(kw_only=True)
+class Processing:
+    """An upload's processing, the same state machine in every sandbox whatever the payload
+    (Mastodon and X media, LinkedIn images and videos): :meth:`process` starts it, the next
+    ``polls_left`` status reads find it still processing (:meth:`poll`), then it has
+    ``failed`` or is ready."""
+
+    polls_left: int = 0
+    failed: bool = False
+
+    def process(self, fails: bool, polls: int, *, at_least: int = 0) -> None:
+        """Processing starts: ``polls`` reads (at least ``at_least``, and at least one when it
+        ``fails``) find it processing."""
+        self.failed = fails
+        self.polls_left = max(polls, at_least, 1 if fails else 0)
+
+    @property
+    def processing(self) -> bool:
+        return self.polls_left > 0
+
+    def poll(self) -> bool:
+        """A status read: whether it found the upload still processing (one read used up)."""
+        processing = self.processing
+        self.polls_left -= processing
+        return processing
+
+
 #: The clients the control routes answer.
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 

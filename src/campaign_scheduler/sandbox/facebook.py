@@ -170,16 +170,10 @@ class FacebookSandbox(GraphSandbox):
 
     # --- control ------------------------------------------------------------------------------
 
-    def add_page(
-        self,
-        name: str,
-        *,
-        page_id: str | None = None,
-        token: str | None = None,
-        followers: int = 0,
-    ) -> tuple[str, str]:
-        """Create the Page ``name`` (or reuse it) with a Page token: ``(page_id, token)``."""
-        return self.add_account(name, account_id=page_id, token=token, followers=followers)
+    def add_page(self, name: str, *, page_id: str | None = None, **more: Any) -> tuple[str, str]:
+        """Create the Page ``name`` (or reuse it) with a Page token: ``(page_id, token)``;
+        ``more``: ``token``, ``followers`` (see :meth:`add_account`)."""
+        return self.add_account(name, account_id=page_id, **more)
 
     def new_account_id(self) -> str:
         return str(100000000000 + next(self._ids))

@@ -85,6 +85,7 @@ from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import (
     Answer,
     Option,
+    Processing,
     SandboxBase,
     handles,
     one_of,
@@ -190,7 +191,7 @@ class _Member:
 
 
 @dataclass
-class _Image:
+class _Image(Processing):
     """An asset of the Images API, and the state machine of every asset: ``WAITING_UPLOAD``
     until its bytes are complete (:meth:`uploaded_now`), then ``PROCESSING`` for
     ``polls_left`` reads, then ``AVAILABLE`` or ``PROCESSING_FAILED``."""
@@ -206,27 +207,24 @@ class _Image:
     upload_token: str
     size: int = 0
     uploaded: bool = False
-    polls_left: int = 0
-    failed: bool = False
 
     @property
     def status(self) -> str:
         if not self.uploaded:
             return "WAITING_UPLOAD"
-        if self.polls_left > 0:
+        if self.processing:
             return "PROCESSING"
         return "PROCESSING_FAILED" if self.failed else "AVAILABLE"
 
     def uploaded_now(self, fails: bool, polls: int) -> None:
         """The bytes are complete: processing starts (and ``fails`` in the end)."""
         self.uploaded = True
-        self.failed = fails
-        self.polls_left = max(polls, self.min_polls, 1 if fails else 0)
+        self.process(fails, polls, at_least=self.min_polls)
 
     def read(self, base_url: str) -> dict[str, Any]:
         """``GET /rest/{collection}/{urn}``; one processing poll is used up."""
         status = self.status
-        self.polls_left = max(self.polls_left - 1, 0)
+        self.poll()
         body: dict[str, Any] = {"id": self.urn, "owner": self.owner, "status": status}
         return body | self._available(base_url) if status == "AVAILABLE" else body
 
@@ -600,12 +598,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return _field_error("/commentary", "must be a string", "INVALID_VALUE")
         if body["lifecycleState"] != "PUBLISHED":
             return _field_error("/lifecycleState", "only PUBLISHED is modelled", "INVALID_VALUE")
-        if len(commentary.encode("utf-16-le", "surrogatepass")) // 2 > self.max_commentary:
-            return _field_error(
-                "/commentary",
-                f"length exceeds the maximum of {self.max_commentary}",
-                "INVALID_VALUE_LENGTH",
-            )
+        too_long = _too_long("/commentary", commentary, self.max_commentary)
+        if too_long is not None:
+            return too_long
         text, unescaped_at = parse_little(commentary)
         if unescaped_at is not None:
             if self.unescaped == "reject":
@@ -734,12 +729,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         text = message.get("text") if isinstance(message, dict) else None
         if not isinstance(text, str) or not text.strip():
             return _field_error("/message/text", "must be a non-empty string", "INVALID_VALUE")
-        if len(text.encode("utf-16-le", "surrogatepass")) // 2 > self.max_comment:
-            return _field_error(
-                "/message/text",
-                f"length exceeds the maximum of {self.max_comment}",
-                "INVALID_VALUE_LENGTH",
-            )
+        too_long = _too_long("/message/text", text, self.max_comment)
+        if too_long is not None:
+            return too_long
         number = str(next(self._post_ids))
         comment = _Comment(
             f"urn:li:comment:({urn},{number})", number, urn, actor, text, self.clock()
@@ -1148,6 +1140,13 @@ def _error(
 ) -> HttpResponse:
     body = present(status=status, message=message, serviceErrorCode=service_code, code=code)
     return json_response(status, body)
+
+
+def _too_long(path: str, text: str, limit: int) -> HttpResponse | None:
+    """LinkedIn's 422 for ``text`` longer than ``limit`` UTF-16 code units, else ``None``."""
+    if len(text.encode("utf-16-le", "surrogatepass")) // 2 <= limit:
+        return None
+    return _field_error(path, f"length exceeds the maximum of {limit}", "INVALID_VALUE_LENGTH")
 
 
 def _missing(path: str) -> HttpResponse:

@@ -60,7 +60,14 @@ import regex
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles, snapshot
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Option,
+    Processing,
+    SandboxBase,
+    handles,
+    snapshot,
+)
 from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -199,15 +206,13 @@ class _Account:
 
 
 @dataclass
-class _Media:
+class _Media(Processing):
     id: str
     account_id: str
     description: str | None
     mime_type: str
     filename: str
     size: int
-    polls_left: int
-    failed: bool = False
     status_id: str | None = None
 
     @property
@@ -219,7 +224,7 @@ class _Media:
 
     @property
     def ready(self) -> bool:
-        return self.polls_left <= 0 and not self.failed
+        return not self.processing and not self.failed
 
 
 @dataclass
@@ -656,10 +661,6 @@ class MastodonSandbox(SandboxBase[int, float]):
                 f"(maximum is {MAX_DESCRIPTION} characters)",
             )
         with self._lock:
-            fails = self._processing_fails()
-            polls = self.media_processing_polls
-            if is_video:
-                polls = max(polls, 1)  # transcoded in the background: never ready at once
             media = _Media(
                 id=self._next_id(self.clock()),
                 account_id=account.id,
@@ -667,8 +668,10 @@ class MastodonSandbox(SandboxBase[int, float]):
                 mime_type=upload.content_type,
                 filename=upload.filename,
                 size=len(upload.content),
-                polls_left=max(polls, 1) if fails else polls,
-                failed=fails,
+            )
+            # A video is transcoded in the background: never ready at once.
+            media.process(
+                self._processing_fails(), self.media_processing_polls, at_least=int(is_video)
             )
             self._media[media.id] = media
             entity = self._media_entity(media)
@@ -683,8 +686,7 @@ class MastodonSandbox(SandboxBase[int, float]):
                 return _error(404, MSG_NOT_FOUND)
             if media.failed:
                 return _error(422, "Error processing the uploaded file")
-            if media.polls_left > 0:
-                media.polls_left -= 1
+            if media.poll():
                 return json_response(206, self._media_entity(media, processing=True))
             return json_response(200, self._media_entity(media))
 

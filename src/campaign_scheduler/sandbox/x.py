@@ -86,6 +86,7 @@ from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import (
     Answer,
     Option,
+    Processing,
     SandboxBase,
     handles,
     one_of,
@@ -239,7 +240,7 @@ class _User:
 
 
 @dataclass
-class _Media:
+class _Media(Processing):
     id: str
     owner: _User
     mime_type: str
@@ -247,8 +248,6 @@ class _Media:
     width: int
     height: int
     created_at: float
-    polls_left: int
-    failed: bool = False
     alt: str | None = None
     #: A chunked upload: the bytes announced by INIT, the segments APPENDed, FINALIZE done.
     total_bytes: int = 0
@@ -263,9 +262,9 @@ class _Media:
     def state(self) -> str:
         if not self.finalized:
             return "pending"  # never usable before FINALIZE
-        if self.failed and self.polls_left <= 0:
-            return "failed"
-        return "succeeded" if self.polls_left <= 0 else "in_progress"
+        if self.processing:
+            return "in_progress"
+        return "failed" if self.failed else "succeeded"
 
 
 @dataclass
@@ -872,8 +871,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         now = self.clock()
         width, height = (image.width, image.height) if image else (0, 0)
         with self._lock:
-            fails = self._processing_fails()
-            polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(now),
                 owner=user,
@@ -882,9 +879,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 width=width,
                 height=height,
                 created_at=now,
-                polls_left=max(polls, 1) if fails else polls,
-                failed=fails,
             )
+            media.process(self._processing_fails(), self.media_processing_polls)
             self._media[media.id] = media
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
@@ -913,7 +909,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 width=0,
                 height=0,
                 created_at=now,
-                polls_left=0,
                 total_bytes=total,
                 finalized=False,
             )
@@ -957,11 +952,10 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                     "media_id",
                     f"File size mismatch: received {received} of {media.total_bytes} bytes.",
                 )
-            fails = self._processing_fails()
             media.size = received
             media.finalized = True
-            media.failed = fails
-            media.polls_left = max(self.media_processing_polls, 1)  # transcoding takes a while
+            # Transcoding takes a while: never ready at once.
+            media.process(self._processing_fails(), self.media_processing_polls, at_least=1)
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
 
@@ -975,8 +969,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             if media is None or media.owner is not user:
                 return _invalid("media_id", "Invalid media id.")
             data = self._media_json(media)
-            if media.polls_left > 0:
-                media.polls_left -= 1
+            media.poll()
             return json_response(200, {"data": data})
 
     @handles("POST", r"/2/media/metadata")
@@ -1012,7 +1005,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         else:
             data["image"] = {"image_type": media.mime_type, "w": media.width, "h": media.height}
         state = media.state
-        if initial and media.polls_left > 0:
+        if initial and media.processing:
             data["processing_info"] = {"state": "pending", "check_after_secs": 1}
         elif not initial:
             info: dict[str, Any] = {"state": state}
