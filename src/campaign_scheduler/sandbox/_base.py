@@ -159,26 +159,25 @@ _ROUTES = "sandbox_routes"
 @dataclass(frozen=True)
 class Route:
     """One route of a network's API: ``method`` and a pattern over the whole path, whose groups
-    (URL-decoded; ``None`` when an optional group is absent) follow the request as arguments."""
+    (URL-decoded; ``None`` when an optional group is absent) follow the request as arguments
+    of the sandbox's method ``handler`` (looked up on the sandbox, so a subclass or a test may
+    replace it)."""
 
     method: str
     pattern: re.Pattern[str]
-    handler: Handler
-
-
-def route(method: str, pattern: str, handler: Handler) -> Route:
-    """A :class:`Route`; ``pattern`` is a regular expression that must match the whole path."""
-    return Route(method, re.compile(pattern), handler)
+    handler: str
 
 
 def handles(method: str, pattern: str) -> Callable[[HandlerT], HandlerT]:
-    """Declare the decorated method a route of the network's API (:func:`route`): the routes
-    of a class are its :attr:`SandboxBase.routes` in the order the methods are defined (a
-    method may carry several)."""
+    """Declare the decorated method a route of the network's API: ``method`` and a regular
+    expression that must match the whole path. The routes of a class are its
+    :attr:`SandboxBase.routes`, in the order the methods are defined (a method may carry
+    several)."""
 
     def declare(handler: HandlerT) -> HandlerT:
         declared = list(getattr(handler, _ROUTES, ()))
-        setattr(handler, _ROUTES, [route(method, pattern, handler), *declared])
+        route = Route(method, re.compile(pattern), handler.__name__)
+        setattr(handler, _ROUTES, [route, *declared])
         return handler
 
     return declare
@@ -524,10 +523,16 @@ class SandboxBase(Generic[FailT, RateT]):
                 path_known = True
                 continue
             parts = [None if part is None else unquote(part) for part in match.groups()]
-            result = candidate.handler(self, request, *self._route_context(request), *parts)
+            handler = getattr(self, candidate.handler)
+            result = handler(request, *self._route_context(request), *parts)
             return result if isinstance(result, tuple) else (result, None)
+        return self._no_route(request, path_known), None
+
+    def _no_route(self, request: HttpRequest, path_known: bool) -> HttpResponse:
+        """The answer to a request no route takes (``path_known``: one takes its path with
+        another method): :attr:`wrong_method_status` or 404, in the network's envelope."""
         status = self.wrong_method_status if path_known else 404
-        return self._error_envelope(status, self.unknown_route_message), None
+        return self._error_envelope(status, self.unknown_route_message)
 
     def _route_context(self, request: HttpRequest) -> tuple[Any, ...]:
         """What every route's handler gets after the request, before the path's parts (e.g.

@@ -70,7 +70,14 @@ from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_ti
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, snapshot
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    HandlerT,
+    Option,
+    SandboxBase,
+    handles,
+    snapshot,
+)
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -228,6 +235,11 @@ class _Window:
 
 class _Invalid(Exception):
     """A record that breaks the lexicon: ``<reason> at <path>``."""
+
+
+def xrpc(method: str, nsid: str) -> Callable[[HandlerT], HandlerT]:
+    """Declare the decorated method the XRPC method ``nsid`` (``/xrpc/<nsid>``)."""
+    return handles(method, "/xrpc/" + re.escape(nsid))
 
 
 class BlueskySandbox(SandboxBase[int, float]):
@@ -394,36 +406,20 @@ class BlueskySandbox(SandboxBase[int, float]):
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, _CONTROL_ERRORS.get(status), message)
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        nsid = _nsid(request)
-        if not nsid:
-            return _error(404, "XRPCNotSupported", "Not Found"), None
-        if nsid == "com.atproto.repo.createRecord" and request.method == "POST":
-            return self._create_record(request)
-        routes: dict[tuple[str, str], Callable[[HttpRequest], HttpResponse]] = {
-            ("GET", "_health"): lambda _: _json(200, {"version": "sandbox"}),
-            ("POST", "com.atproto.server.createSession"): self._create_session,
-            ("POST", "com.atproto.server.refreshSession"): self._refresh_session,
-            ("GET", "com.atproto.server.getSession"): self._get_session,
-            ("POST", "com.atproto.server.createAppPassword"): self._create_app_password,
-            ("GET", "com.atproto.repo.getRecord"): self._get_record,
-            ("GET", "com.atproto.repo.listRecords"): self._list_records,
-            ("POST", "com.atproto.repo.deleteRecord"): self._delete_record,
-            ("POST", "com.atproto.repo.uploadBlob"): self._upload_blob,
-            ("GET", "com.atproto.identity.resolveHandle"): self._resolve_handle,
-            ("GET", "app.bsky.feed.getPosts"): self._get_posts,
-            ("GET", "app.bsky.actor.getProfile"): self._get_profile,
-            ("GET", "app.bsky.feed.searchPosts"): self._search_posts,
-        }
-        handler = routes.get((request.method, nsid))
-        if handler is None:
-            if nsid == "com.atproto.repo.createRecord" or any(name == nsid for _, name in routes):
-                return _error(400, "InvalidRequest", "Incorrect HTTP method"), None
-            return _error(501), None
-        return handler(request), None
+    def _no_route(self, request: HttpRequest, path_known: bool) -> HttpResponse:
+        if not _nsid(request):
+            return _error(404, "XRPCNotSupported", "Not Found")
+        if path_known:
+            return _error(400, "InvalidRequest", "Incorrect HTTP method")
+        return _error(501)
+
+    @xrpc("GET", "_health")
+    def _health(self, request: HttpRequest) -> HttpResponse:
+        return _json(200, {"version": "sandbox"})
 
     # --- sessions -----------------------------------------------------------------------------
 
+    @xrpc("POST", "com.atproto.server.createSession")
     def _create_session(self, request: HttpRequest) -> HttpResponse:
         body = _body(request)
         identifier = str(body.get("identifier") or "").strip().lower()
@@ -446,6 +442,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             answer = self._new_session(account, password)
         return _json(200, answer, headers)
 
+    @xrpc("POST", "com.atproto.server.refreshSession")
     def _refresh_session(self, request: HttpRequest) -> HttpResponse:
         token = _bearer(request)
         with self._lock:
@@ -460,6 +457,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             answer = self._new_session(grant.account, grant.password)
         return _json(200, answer)
 
+    @xrpc("POST", "com.atproto.server.createAppPassword")
     def _create_app_password(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         with self._lock:
@@ -475,6 +473,7 @@ class BlueskySandbox(SandboxBase[int, float]):
         created = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
         return _json(200, {"name": name, "password": password, "createdAt": created})
 
+    @xrpc("GET", "com.atproto.server.getSession")
     def _get_session(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         return _json(200, {**self._session_fields(account), "emailConfirmed": False})
@@ -532,6 +531,7 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- records --------------------------------------------------------------------------------
 
+    @xrpc("POST", "com.atproto.repo.createRecord")
     def _create_record(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._authenticate(request)
         return self._create_unless_faulted(
@@ -736,6 +736,7 @@ class BlueskySandbox(SandboxBase[int, float]):
         if target is not None:
             target.replies = max(0, target.replies + step)
 
+    @xrpc("GET", "com.atproto.repo.getRecord")
     def _get_record(self, request: HttpRequest) -> HttpResponse:
         query = _query(request)
         with self._lock:
@@ -749,6 +750,7 @@ class BlueskySandbox(SandboxBase[int, float]):
                 return _error(400, "RecordNotFound", f"Could not locate record: {uri}")
             return _json(200, {"uri": uri, "cid": record.cid, "value": copy.deepcopy(record.value)})
 
+    @xrpc("GET", "com.atproto.repo.listRecords")
     def _list_records(self, request: HttpRequest) -> HttpResponse:
         query = _query(request)
         try:
@@ -784,6 +786,7 @@ class BlueskySandbox(SandboxBase[int, float]):
                 body["cursor"] = page[-1].rkey
         return _json(200, body)
 
+    @xrpc("POST", "com.atproto.repo.deleteRecord")
     def _delete_record(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         body = _body(request)
@@ -807,6 +810,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             200, {"commit": {"cid": _record_cid({"delete": key, "rev": rev}), "rev": rev}}, headers
         )
 
+    @xrpc("POST", "com.atproto.repo.uploadBlob")
     def _upload_blob(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         data = request.body
@@ -826,6 +830,7 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- identities and views -------------------------------------------------------------------
 
+    @xrpc("GET", "com.atproto.identity.resolveHandle")
     def _resolve_handle(self, request: HttpRequest) -> HttpResponse:
         handle = _query(request).get("handle", "").strip().lower()
         with self._lock:
@@ -834,6 +839,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             return _error(400, "HandleNotFound", "Unable to resolve handle")
         return _json(200, {"did": account.did})
 
+    @xrpc("GET", "app.bsky.feed.getPosts")
     def _get_posts(self, request: HttpRequest) -> HttpResponse:
         self._authenticate(request)
         uris = request.query.get("uris", [])
@@ -872,6 +878,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             "labels": [],
         }
 
+    @xrpc("GET", "app.bsky.feed.searchPosts")
     def _search_posts(self, request: HttpRequest) -> HttpResponse:
         """``app.bsky.feed.searchPosts`` for hashtag queries (``q=#tag``), newest first, with
         ``since`` (ISO 8601), ``limit`` (1-100) and an offset ``cursor``, as the AppView pages."""
@@ -914,6 +921,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             body["cursor"] = str(offset + limit)
         return _json(200, body)
 
+    @xrpc("GET", "app.bsky.actor.getProfile")
     def _get_profile(self, request: HttpRequest) -> HttpResponse:
         self._authenticate(request)
         actor = _query(request).get("actor", "").strip().lower()
