@@ -594,6 +594,25 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     def _snapshot(self, post: Any) -> GraphPost:
         raise NotImplementedError
 
+    def _permalink(self, post: Any) -> str:
+        raise NotImplementedError
+
+    def _post_snapshot(
+        self, record: Any, owner: Principal, reply_to: Any | None, **fields: Any
+    ) -> GraphPost:
+        """A :class:`GraphPost` of the network's own ``record`` (with ``id``, ``created_at``
+        and ``deleted``) by ``owner``, in reply to the record ``reply_to``; ``fields`` gives
+        what ``record`` does not have under the same name."""
+        return snapshot(
+            GraphPost,
+            record,
+            owner_id=owner.id,
+            reply_to=None if reply_to is None else reply_to.id,
+            created_at=moment(record.created_at),
+            permalink=self._permalink(record),
+            **fields,
+        )
+
     # --- request handling ---------------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -1269,9 +1288,6 @@ class ContainerSandbox(GraphSandbox):
         """The network's own fields of ``post`` (``None``: left out of the answer)."""
         return {}
 
-    def _permalink(self, post: Published) -> str:
-        raise NotImplementedError
-
     def _user_entity(self, call: Call, user: Principal) -> HttpResponse:
         fields = call.fields() or {"id": ""}
         values: dict[str, Any] = {"id": user.id}
@@ -1290,16 +1306,13 @@ class ContainerSandbox(GraphSandbox):
         return {}
 
     def _snapshot(self, post: Published) -> GraphPost:
-        return snapshot(
-            GraphPost,
+        return self._post_snapshot(
             post,
-            owner_id=post.owner.id,
+            post.owner,
+            post.reply_to,
             kind=post.media_type,
             media=tuple(post.media),
-            reply_to=post.reply_to.id if post.reply_to is not None else None,
             link=None,
-            created_at=moment(post.created_at),
-            permalink=self._permalink(post),
         )
 
 

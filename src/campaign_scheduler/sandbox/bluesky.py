@@ -560,13 +560,7 @@ class BlueskySandbox(SandboxBase[int, float]):
                 f'Invalid record key for {collection}: Invalid TID string (got "{rkey}") at $',
             )
         with self._lock:
-            headers = self._spend(
-                self._write_windows,
-                account.did,
-                CREATE_POINTS,
-                self.write_points_per_hour,
-                WRITE_WINDOW,
-            )
+            headers = self._spend_writes(account, CREATE_POINTS)
             if collection == POST and body.get("validate") is not False:
                 try:
                     self._validate_post(account, record)
@@ -792,13 +786,7 @@ class BlueskySandbox(SandboxBase[int, float]):
         body = _body(request)
         self._check_repo(account, body.get("repo"))
         with self._lock:
-            headers = self._spend(
-                self._write_windows,
-                account.did,
-                DELETE_POINTS,
-                self.write_points_per_hour,
-                WRITE_WINDOW,
-            )
+            headers = self._spend_writes(account, DELETE_POINTS)
             key = (account.did, str(body.get("collection") or ""), str(body.get("rkey") or ""))
             record = self._records.get(key)
             if record is None or record.deleted:
@@ -975,6 +963,12 @@ class BlueskySandbox(SandboxBase[int, float]):
         """A clock TID as a PDS makes them: microseconds, always increasing."""
         self._last_tid = max(self._last_tid + 1, int(now * 1_000_000))
         return encode_tid(self._last_tid, 0)
+
+    def _spend_writes(self, account: _Account, points: int) -> dict[str, str]:
+        """Take ``points`` from ``account``'s hourly write budget (see :meth:`_spend`)."""
+        return self._spend(
+            self._write_windows, account.did, points, self.write_points_per_hour, WRITE_WINDOW
+        )
 
     def _spend(
         self, windows: dict[str, _Window], key: str, points: int, limit: int, length: float

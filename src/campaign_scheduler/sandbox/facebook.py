@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from campaign_scheduler.imagetypes import image_info
-from campaign_scheduler.sandbox._base import Answer, snapshot
+from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
     Call,
     Edges,
@@ -54,7 +54,6 @@ from campaign_scheduler.sandbox._graph import (
     graph_error,
     graph_time,
     invalid,
-    moment,
     nonexisting_field,
     not_found,
     paginate,
@@ -666,16 +665,8 @@ class FacebookSandbox(GraphSandbox):
         return not_found(node, "delete")
 
     def _snapshot(self, obj: _Object) -> GraphPost:
-        return snapshot(
-            GraphPost,
-            obj,
-            owner_id=obj.page.id,
-            text=obj.message,
-            media=tuple(p.media for p in obj.photos) + ((obj.video,) if obj.video else ()),
-            reply_to=obj.parent.id if obj.parent is not None else None,
-            created_at=moment(obj.created_at),
-            permalink=self._permalink(obj),
-        )
+        media = tuple(p.media for p in obj.photos) + ((obj.video,) if obj.video else ())
+        return self._post_snapshot(obj, obj.page, obj.parent, text=obj.message, media=media)
 
     def _feed(self, call: Call) -> HttpResponse:
         return self._list_posts(call, include_visitors=True)
