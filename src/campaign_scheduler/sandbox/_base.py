@@ -148,8 +148,8 @@ class SeenRequest:
     wall: float  # time.time() on arrival
 
 
-#: A route's handler: ``(sandbox, request, *context, *path parts)`` -> the answer, or the answer and what
-#: happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
+#: A route's handler, a sandbox method: ``(request, *context, *path parts)`` -> the answer, or the
+#: answer and what happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
 Handler = Callable[..., "HttpResponse | tuple[HttpResponse, str | None]"]
 HandlerT = TypeVar("HandlerT", bound=Handler)
 #: The attribute that holds a method's routes (see :func:`handles`).
