@@ -6,7 +6,8 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   unit tests (:meth:`SandboxBase.start_in_process`, :meth:`SandboxBase.mount`);
 * :meth:`SandboxBase.handle`: control requests go to the control routes, every other request is
   recorded in ``requests_seen`` (a :class:`SeenRequest`, or what the network's ``_seen`` keeps),
-  routed (:attr:`SandboxBase.routes`, a table of :class:`Route`, unless the network overrides
+  routed (:attr:`SandboxBase.routes`, the :class:`Route` each handler declares with
+  :func:`handles`, unless the network overrides
   ``_route``) and delivered through the fault switches; a handler deep down may end the request
   early by raising :class:`Answer`;
 * the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
@@ -14,6 +15,8 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   :attr:`SandboxBase.settings`) and the network's own views (:meth:`SandboxBase._views`) and
   controls (:meth:`SandboxBase._controls`), with their errors in the network's own envelope
   (:meth:`SandboxBase._error_envelope`);
+* the network's knobs (:class:`Option`): each is an attribute with a default, a keyword of the
+  constructor (next to ``clock``) and, when ``settable``, a key of ``POST /_sandbox/settings``;
 * the fault queues (:class:`FaultSwitches`): failures and rate limits for the next creations,
   creations whose answer is dropped or held until :meth:`SandboxBase.release`, ``delay`` and
   ``revoke``, uploads whose processing fails (the fault named by
@@ -28,15 +31,16 @@ and what they queue), the error bodies a failure or a rate limit is answered wit
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 from urllib.parse import unquote, urlencode
 
 from campaign_scheduler.sandbox._server import (
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
 
 FailT = TypeVar("FailT")
 RateT = TypeVar("RateT")
+T = TypeVar("T")
 
 #: The fault names every sandbox's ``POST /_sandbox/faults`` accepts.
 COMMON_FAULTS = frozenset(
@@ -88,6 +93,33 @@ class FaultSwitches(Generic[FailT, RateT]):
         return None
 
 
+@dataclass(kw_only=True)
+class Processing:
+    """An upload's processing, the same state machine in every sandbox whatever the payload
+    (Mastodon and X media, LinkedIn images and videos): :meth:`process` starts it, the next
+    ``polls_left`` status reads find it still processing (:meth:`poll`), then it has
+    ``failed`` or is ready."""
+
+    polls_left: int = 0
+    failed: bool = False
+
+    def process(self, fails: bool, polls: int, *, at_least: int = 0) -> None:
+        """Processing starts: ``polls`` reads (at least ``at_least``, and at least one when it
+        ``fails``) find it processing."""
+        self.failed = fails
+        self.polls_left = max(polls, at_least, 1 if fails else 0)
+
+    @property
+    def processing(self) -> bool:
+        return self.polls_left > 0
+
+    def poll(self) -> bool:
+        """A status read: whether it found the upload still processing (one read used up)."""
+        processing = self.processing
+        self.polls_left -= processing
+        return processing
+
+
 #: The clients the control routes answer.
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 
@@ -116,29 +148,49 @@ class SeenRequest:
     wall: float  # time.time() on arrival
 
 
-#: A route's handler: ``(sandbox, request, *context, *path parts)`` -> the answer, or the answer and what
-#: happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
+#: A route's handler, a sandbox method: ``(request, *context, *path parts)`` -> the answer, or the
+#: answer and what happens after it ("drop", "hold", ``None``: see :meth:`SandboxBase._begin_create`).
 Handler = Callable[..., "HttpResponse | tuple[HttpResponse, str | None]"]
+HandlerT = TypeVar("HandlerT", bound=Handler)
+#: The attribute that holds a method's routes (see :func:`handles`).
+_ROUTES = "sandbox_routes"
 
 
 @dataclass(frozen=True)
 class Route:
     """One route of a network's API: ``method`` and a pattern over the whole path, whose groups
-    (URL-decoded; ``None`` when an optional group is absent) follow the request as arguments."""
+    (URL-decoded; ``None`` when an optional group is absent) follow the request as arguments
+    of the sandbox's method ``handler`` (looked up on the sandbox, so a subclass or a test may
+    replace it)."""
 
     method: str
     pattern: re.Pattern[str]
-    handler: Handler
+    handler: str
 
 
-def route(method: str, pattern: str, handler: Handler) -> Route:
-    """A :class:`Route`; ``pattern`` is a regular expression that must match the whole path."""
-    return Route(method, re.compile(pattern), handler)
+def handles(method: str, pattern: str) -> Callable[[HandlerT], HandlerT]:
+    """Declare the decorated method a route of the network's API: ``method`` and a regular
+    expression that must match the whole path. The routes of a class are its
+    :attr:`SandboxBase.routes`, in the order the methods are defined (a method may carry
+    several)."""
+
+    def declare(handler: HandlerT) -> HandlerT:
+        declared = list(getattr(handler, _ROUTES, ()))
+        route = Route(method, re.compile(pattern), handler.__name__)
+        setattr(handler, _ROUTES, [route, *declared])
+        return handler
+
+    return declare
 
 
 def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A setting's converter that also takes ``None`` (JSON ``null``: "off")."""
     return lambda value: None if value is None else convert(value)
+
+
+def whole(value: Any) -> int:
+    """A setting's converter to a whole number that also takes ``"5"``, ``5.0`` or ``"5.0"``."""
+    return int(float(value))
 
 
 def one_of(*allowed: Any) -> Callable[[Any], Any]:
@@ -152,12 +204,83 @@ def one_of(*allowed: Any) -> Callable[[Any], Any]:
     return check
 
 
+def strict(kind: type) -> Callable[[Any], Any]:
+    """A setting's converter that takes only values of ``kind`` (an int for a float; never a
+    bool for an int)."""
+
+    def check(value: Any) -> Any:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"takes a {kind.__name__}")
+        return value
+
+    return check
+
+
+class Option(Generic[T]):
+    """One of a sandbox's knobs, declared on its class (``max_characters = Option(500, int)``):
+    an attribute that reads ``default`` (a copy of it) until set, a keyword of the constructor,
+    and, when ``settable``, a key of ``POST /_sandbox/settings``. ``convert`` checks a value
+    given to the constructor or over HTTP (raising ValueError or TypeError)."""
+
+    def __init__(
+        self, default: T, convert: Callable[[Any], Any] | None = None, *, settable: bool = False
+    ) -> None:
+        self.default = default
+        self.convert: Callable[[Any], Any] = convert or (lambda value: value)
+        self.settable = settable
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object | None, owner: type) -> Self | T:
+        if instance is None:
+            return self
+        values = instance.__dict__
+        if self.name not in values:
+            values[self.name] = copy.copy(self.default)
+        value: T = values[self.name]
+        return value
+
+    def __set__(self, instance: object, value: T) -> None:
+        instance.__dict__[self.name] = value
+
+
 def only_known(what: str, given: Iterable[str], known: Iterable[str]) -> None:
     """Raise ValueError naming every name in ``given`` that ``known`` lacks ("unknown
     ``what``(s): a, b")."""
     unknown = set(given) - set(known)
     if unknown:
         raise ValueError(f"unknown {what}(s): {', '.join(sorted(unknown))}")
+
+
+def present(**fields: Any) -> dict[str, Any]:
+    """The fields that are not ``None``, in the order given (an error body's optional keys)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+SnapshotT = TypeVar("SnapshotT")
+RecordT = TypeVar("RecordT")
+
+
+def snapshot(kind: Callable[..., SnapshotT], record: Any, /, **computed: Any) -> SnapshotT:
+    """A ``kind`` (a dataclass: what tests and rehearsals inspect) of the internal ``record``:
+    the fields ``computed`` does not give are ``record``'s attributes of the same name (a
+    field with a default keeps it where ``record`` has no such attribute)."""
+    copied = {
+        f.name: getattr(record, f.name)
+        for f in fields(kind)  # type: ignore[arg-type]
+        if f.init
+        and f.name not in computed
+        and (hasattr(record, f.name) or (f.default is MISSING and f.default_factory is MISSING))
+    }
+    return kind(**copied, **computed)
 
 
 def fault_spec(value: Any) -> dict[str, Any]:
@@ -181,20 +304,25 @@ def seconds(body: dict[str, Any], name: str) -> float:
 class SandboxBase(Generic[FailT, RateT]):
     """Lifecycle and fault switches of a loopback sandbox (see the module doc).
 
-    Subclasses call ``super().__init__()`` before anything else, and declare ``_route``,
+    Subclasses declare their knobs as :class:`Option` attributes, call
+    ``super().__init__(**options)`` before anything else, and declare ``_route``,
     ``_seen``, ``_error_envelope`` and their control routes (``_views``, ``_controls``). A
     sandbox whose requests need more than that (Graph's usage headers, webhook's remembered
     answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
 
-    #: The network's API, in the order they are tried (see :meth:`_route`).
+    #: The network's API, in the order they are tried (see :meth:`_route`): the routes its
+    #: methods declare with :func:`handles`.
     routes: ClassVar[Sequence[Route]] = ()
     #: The status of a known path called with a method it does not take.
     wrong_method_status: ClassVar[int] = 404
     #: The message of the answer to a path no route knows.
     unknown_route_message: ClassVar[str] = "Not Found"
-    #: What ``POST /_sandbox/settings`` may change: attribute name -> converter (which raises
-    #: ValueError or TypeError on a bad value). Empty: the sandbox has no such route.
+    #: The network's knobs (every :class:`Option` of the class and its bases): name -> option.
+    options: ClassVar[Mapping[str, Option[Any]]] = {}
+    #: What ``POST /_sandbox/settings`` may change (the ``settable`` options): attribute name
+    #: -> converter (which raises ValueError or TypeError on a bad value). Empty: the sandbox
+    #: has no such route.
     settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     #: The key that names the credential in ``{"revoke": {...}}``.
     revoke_key: ClassVar[str] = "token"
@@ -206,7 +334,26 @@ class SandboxBase(Generic[FailT, RateT]):
     #: What :meth:`_seen` records: :class:`SeenRequest` or a subclass (see :meth:`_seen_fields`).
     seen_type: ClassVar[type[SeenRequest]] = SeenRequest
 
-    def __init__(self) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        options: dict[str, Option[Any]] = {}
+        for klass in reversed(cls.__mro__):
+            options.update((n, v) for n, v in vars(klass).items() if isinstance(v, Option))
+        cls.options = options
+        declared = [r for value in vars(cls).values() for r in getattr(value, _ROUTES, ())]
+        if declared:
+            cls.routes = (*cls.routes, *declared)
+        cls.settings = {n: o.convert for n, o in options.items() if o.settable}
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **options: Any) -> None:
+        """``options``: values for the network's knobs (:attr:`options`), checked by each
+        option's converter; ``clock`` is the sandbox's wall clock (seconds since the epoch)."""
+        unknown = set(options) - set(self.options)
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        for name, value in options.items():
+            setattr(self, name, self.options[name].convert(value))
+        self.clock = clock
         #: Seconds added before every answer (requests are processed first, then answered late).
         self.delay = 0.0
         self._lock = threading.RLock()
@@ -337,6 +484,17 @@ class SandboxBase(Generic[FailT, RateT]):
         with self._lock:
             self._faults.rate_limit.extend([limit] * count)
 
+    def _listing(
+        self,
+        records: Iterable[RecordT],
+        snap: Callable[[RecordT], SnapshotT],
+        keep: Callable[[RecordT], bool],
+    ) -> list[SnapshotT]:
+        """``snap`` of each of ``records`` that ``keep`` keeps, read under the lock (what the
+        inspection methods such as ``statuses()`` answer)."""
+        with self._lock:
+            return [snap(record) for record in records if keep(record)]
+
     # --- request handling ---------------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -365,10 +523,16 @@ class SandboxBase(Generic[FailT, RateT]):
                 path_known = True
                 continue
             parts = [None if part is None else unquote(part) for part in match.groups()]
-            result = candidate.handler(self, request, *self._route_context(request), *parts)
+            handler = getattr(self, candidate.handler)
+            result = handler(request, *self._route_context(request), *parts)
             return result if isinstance(result, tuple) else (result, None)
+        return self._no_route(request, path_known), None
+
+    def _no_route(self, request: HttpRequest, path_known: bool) -> HttpResponse:
+        """The answer to a request no route takes (``path_known``: one takes its path with
+        another method): :attr:`wrong_method_status` or 404, in the network's envelope."""
         status = self.wrong_method_status if path_known else 404
-        return self._error_envelope(status, self.unknown_route_message), None
+        return self._error_envelope(status, self.unknown_route_message)
 
     def _route_context(self, request: HttpRequest) -> tuple[Any, ...]:
         """What every route's handler gets after the request, before the path's parts (e.g.

@@ -48,7 +48,7 @@ invalidates a token. Over HTTP (loopback clients only, no token):
 ``POST /_sandbox/engagement``
     ``{"post_id": "…", "likes": 3, …}`` (the network's figure names).
 ``POST /_sandbox/config``
-    ``{"<switch>": value}`` for the switches in :attr:`GraphSandbox.SWITCHES` (every UNVERIFIED
+    ``{"<switch>": value}`` for the switches (:attr:`GraphSandbox.options`; every UNVERIFIED
     behaviour is one of them).
 ``POST /_sandbox/media``
     ``{"folder": "/path/to/posts/soest/media", "name": "soest"}`` → ``{"url": …}``.
@@ -64,7 +64,6 @@ import math
 import mimetypes
 import re
 import secrets
-import time
 import urllib.error
 import urllib.request
 from collections import deque
@@ -73,13 +72,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlencode, urlsplit
 
 from campaign_scheduler.channels._graph import redact_access_tokens
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, fault_spec, only_known, seconds
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Option,
+    SandboxBase,
+    fault_spec,
+    only_known,
+    present,
+    seconds,
+    snapshot,
+    strict,
+)
 from campaign_scheduler.sandbox._graph_login import GraphLogin
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
@@ -90,6 +99,7 @@ from campaign_scheduler.sandbox._server import (
 # The server logs request lines at DEBUG level; tokens in query strings stay out of the log.
 redact_access_tokens("campaign_scheduler.sandbox")
 
+T = TypeVar("T")
 _VERSION = re.compile(r"v\d+(\.\d+)?")
 _PART = re.compile(r"[^/]+")
 
@@ -220,6 +230,16 @@ class Routed:
     creates: bool = False
 
 
+class CreateRefused(Answer):
+    """A post-creating call answered at once by a queued fault (still delayed like a
+    creating call: ``delay_creates``)."""
+
+
+#: The edges of a node a Graph sandbox answers: ``(edge, method)`` -> ``handler(sandbox, call,
+#: ...)`` (see :meth:`GraphSandbox._edge`).
+Edges = Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]
+
+
 @dataclass(frozen=True)
 class Call:
     """One parsed Graph request."""
@@ -265,18 +285,16 @@ def graph_error(
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
     """A Graph error envelope."""
-    error: dict[str, Any] = {"message": message, "type": type_}
-    if code is not None:
-        error["code"] = code
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if transient is not None:
-        error["is_transient"] = transient
-    if user_title is not None:
-        error["error_user_title"] = user_title
-    if user_message is not None:
-        error["error_user_msg"] = user_message
-    error["fbtrace_id"] = secrets.token_urlsafe(12)
+    error = present(
+        message=message,
+        type=type_,
+        code=code,
+        error_subcode=subcode,
+        is_transient=transient,
+        error_user_title=user_title,
+        error_user_msg=user_message,
+        fbtrace_id=secrets.token_urlsafe(12),
+    )
     return json_response(status, {"error": error}, headers)
 
 
@@ -381,6 +399,21 @@ def time_param(value: str | None) -> float | None:
 # --- the sandbox ------------------------------------------------------------------------------
 
 
+def account_throttle(code: int, account: str) -> tuple[int, str]:
+    """The code and message of a used-up per-account budget (``account``: "Page",
+    "Instagram")."""
+    return code, (
+        f"(#{code}) There have been too many calls to this {account} account. Wait a bit and "
+        "try again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
+    )
+
+
+def switch(default: T) -> Option[T]:
+    """A Graph switch: an :class:`Option` that takes only values of ``default``'s type."""
+    return Option(default, strict(type(default)))
+
+
 class GraphSandbox(SandboxBase[_Failure, float]):
     """A loopback Graph API host. Subclasses implement one network's routes."""
 
@@ -399,48 +432,39 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     figure_names: ClassVar[tuple[str, ...]] = ()
     #: What a post is called in :meth:`set_engagement`'s KeyError.
     post_noun: ClassVar[str] = "post"
-    #: Switches settable with :meth:`configure` and ``POST /_sandbox/config``: name -> type.
-    SWITCHES: ClassVar[dict[str, type]] = {
-        "accept_bearer": bool,
-        "auth_status": int,
-        "throttle_status": int,
-        "usage_headers": list,
-        "app_budget": int,
-        "buc_budget": int,
-        "fetch_media": bool,
-        "media_fetch_timeout": float,
-        "max_image_bytes": int,
-        "max_video_bytes": int,
-        "image_types": list,
-        "min_aspect_ratio": float,
-        "max_aspect_ratio": float,
-    }
+    #: The edges of the caller's own account: ``(edge, method)`` -> ``handler(sandbox, call)``.
+    own_edges: ClassVar[Edges] = {}
+    #: The edges of a post: ``(edge, method)`` -> ``handler(sandbox, call, node)``.
+    post_edges: ClassVar[Edges] = {}
+    #: The code and message of calling an edge of someone else's account.
+    foreign_account_error: ClassVar[tuple[int, str]] = (200, MSG_PERMISSION)
+    # The switches (:func:`switch`), settable with :meth:`configure` and
+    # ``POST /_sandbox/config``; every UNVERIFIED behaviour is one of them.
+    #: Accept ``Authorization: Bearer <token>`` besides ``access_token`` (UNVERIFIED).
+    accept_bearer = switch(True)
+    #: HTTP status of token errors (channels.md: usually 400, some edges 401/403).
+    auth_status = switch(400)
+    #: HTTP status of throttling errors (channels.md: 400 in most reports).
+    throttle_status = switch(400)
+    #: Which usage headers to send (``x-page-usage`` is UNVERIFIED, off by default).
+    usage_headers = switch(["x-app-usage", "x-business-use-case-usage"])
+    #: Calls per hour per app, and per 24 hours per account, before throttling.
+    app_budget = switch(100_000)
+    buc_budget = switch(4800)
+    #: Download image URLs for real (else only check that they are http(s) URLs).
+    fetch_media = switch(True)
+    media_fetch_timeout = switch(5.0)
+    max_image_bytes = switch(8 * 1024 * 1024)
+    #: Videos a container may download (Instagram Reels and Threads: 1 GB).
+    max_video_bytes = switch(1024 * 1024 * 1024)
+    #: Accepted image types (Meta documents JPEG for Instagram; PNG is UNVERIFIED there).
+    image_types = switch(["image/jpeg", "image/png"])
+    #: Accepted width/height range (Instagram feed: 4:5 to 1.91:1).
+    min_aspect_ratio = switch(0.0)
+    max_aspect_ratio = switch(math.inf)
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__()
-        self.clock = clock
-        #: Download image URLs for real (else only check that they are http(s) URLs).
-        self.fetch_media = True
-        self.media_fetch_timeout = 5.0
-        self.max_image_bytes = 8 * 1024 * 1024
-        #: Videos a container may download (Instagram Reels and Threads: 1 GB).
-        self.max_video_bytes = 1024 * 1024 * 1024
-        #: Accepted image types (Meta documents JPEG for Instagram; PNG is UNVERIFIED there).
-        self.image_types = ["image/jpeg", "image/png"]
-        #: Accepted width/height range (Instagram feed: 4:5 to 1.91:1).
-        self.min_aspect_ratio = 0.0
-        self.max_aspect_ratio = math.inf
-        #: Accept ``Authorization: Bearer <token>`` besides ``access_token`` (UNVERIFIED).
-        self.accept_bearer = True
-        #: HTTP status of token errors (channels.md: usually 400, some edges 401/403).
-        self.auth_status = 400
-        #: HTTP status of throttling errors (channels.md: 400 in most reports).
-        self.throttle_status = 400
-        #: Which usage headers to send (``x-page-usage`` is UNVERIFIED, off by default).
-        self.usage_headers = ["x-app-usage", "x-business-use-case-usage"]
-        #: Calls per hour per app, and per 24 hours per account, before throttling.
-        self.app_budget = 100_000
-        self.buc_budget = 4800
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         #: Seconds added before answers to post-creating calls (on top of ``delay``).
         self.delay_creates = 0.0
 
@@ -514,16 +538,28 @@ class GraphSandbox(SandboxBase[_Failure, float]):
         ``estimated_time_to_regain_access`` = ``reset_in`` rounded up to whole minutes."""
         self._queue_rate_limits(count, reset_in)
 
+    def _edge(self, call: Call, node: str, edge: str) -> Routed:
+        """A call of ``node``'s ``edge``: one of :attr:`own_edges` on the caller's own account,
+        refused on another account, one of :attr:`post_edges` on anything else."""
+        handler = self.post_edges.get((edge, call.method))
+        args: tuple[str, ...] = (node,)
+        if node in self._principals:
+            if node != call.principal.id:
+                return Routed(graph_error(403, *self.foreign_account_error))
+            handler, args = self.own_edges.get((edge, call.method)), ()
+        result = unknown_path(call.parts) if handler is None else handler(self, call, *args)
+        return result if isinstance(result, Routed) else Routed(result)
+
     def configure(self, **switches: Any) -> None:
-        """Set switches (see :attr:`SWITCHES`); unknown names or wrong types raise."""
+        """Set switches (the :attr:`options`); unknown names or wrong types raise."""
         for name, value in switches.items():
-            kind = self.SWITCHES.get(name)
-            if kind is None:
-                raise ValueError(f"unknown switch {name!r} (known: {', '.join(self.SWITCHES)})")
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"switch {name!r} takes a {kind.__name__}")
+            option = self.options.get(name)
+            if option is None:
+                raise ValueError(f"unknown switch {name!r} (known: {', '.join(self.options)})")
+            try:
+                value = option.convert(value)
+            except ValueError as exc:
+                raise ValueError(f"switch {name!r} {exc}") from None
             with self._lock:
                 setattr(self, name, value)
 
@@ -558,6 +594,25 @@ class GraphSandbox(SandboxBase[_Failure, float]):
     def _snapshot(self, post: Any) -> GraphPost:
         raise NotImplementedError
 
+    def _permalink(self, post: Any) -> str:
+        raise NotImplementedError
+
+    def _post_snapshot(
+        self, record: Any, owner: Principal, reply_to: Any | None, **fields: Any
+    ) -> GraphPost:
+        """A :class:`GraphPost` of the network's own ``record`` (with ``id``, ``created_at``
+        and ``deleted``) by ``owner``, in reply to the record ``reply_to``; ``fields`` gives
+        what ``record`` does not have under the same name."""
+        return snapshot(
+            GraphPost,
+            record,
+            owner_id=owner.id,
+            reply_to=None if reply_to is None else reply_to.id,
+            created_at=moment(record.created_at),
+            permalink=self._permalink(record),
+            **fields,
+        )
+
     # --- request handling ---------------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -583,7 +638,7 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             self._spend_budget(principal)
             routed = self._dispatch(Call(request, parts, params, principal, token))
         except Answer as answer:
-            routed = Routed(answer.response)
+            routed = Routed(answer.response, creates=isinstance(answer, CreateRefused))
         if principal is not None:
             present = {name.lower() for name, _ in routed.response.headers}
             routed.response.headers.extend(
@@ -691,17 +746,17 @@ class GraphSandbox(SandboxBase[_Failure, float]):
             )
         return headers
 
-    def begin_create(self, principal: Principal) -> tuple[Routed | None, str | None]:
-        """Consume the faults of a post-creating call: ``(error, None)`` with a :class:`Routed`
-        error to answer at once, or ``(None, after)`` to go ahead, where ``after`` is "drop",
-        "hold" or ``None`` (pass it to :meth:`created`)."""
+    def begin_create(self, principal: Principal) -> str | None:
+        """Consume the faults of a post-creating call: a queued failure or throttling ends the
+        request (:class:`CreateRefused`); else what happens after the answer, "drop", "hold"
+        or ``None`` (pass it to :meth:`created`)."""
         error, after = self._begin_create(
             self._failure,
             lambda reset_in: self._throttled(principal, math.ceil(reset_in / 60)),
         )
         if error is not None:
-            return Routed(error, creates=True), None
-        return None, after
+            raise CreateRefused(error)
+        return after
 
     @staticmethod
     def created(response: HttpResponse, after: str | None) -> Routed:
@@ -897,13 +952,14 @@ class Container:
 class ContainerSandbox(GraphSandbox):
     """A Graph host with the container → publish flow (Instagram, Threads)."""
 
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **GraphSandbox.SWITCHES,
-        "container_polls": int,
-        "video_polls": int,
-        "container_ttl": float,
-        "quota_total": int,
-    }
+    #: How many status reads answer IN_PROGRESS before FINISHED.
+    container_polls = switch(1)
+    #: The same for a video container (Meta transcodes it first).
+    video_polls = switch(2)
+    #: Seconds after which an unpublished container is EXPIRED.
+    container_ttl = switch(86400.0)
+    #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
+    quota_total = switch(50)
     #: The container's state field and the field that explains it.
     status_field: ClassVar[str] = "status_code"
     detail_field: ClassVar[str] = "status"
@@ -916,23 +972,10 @@ class ContainerSandbox(GraphSandbox):
     post_node: ClassVar[str] = "Media"
     #: Whether other accounts' posts can be read (else they are "not found").
     posts_public: ClassVar[bool] = False
-    #: The message of code 10 when calling an edge of someone else's account.
-    foreign_account_message: ClassVar[str] = "(#10) Application does not have permission"
-    #: The edges of the caller's own account: ``(edge, method)`` -> ``handler(sandbox, call)``.
-    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
-    #: The edges of a post: ``(edge, method)`` -> ``handler(sandbox, call, node)``.
-    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {}
+    foreign_account_error = (10, "(#10) Application does not have permission")
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        #: How many status reads answer IN_PROGRESS before FINISHED.
-        self.container_polls = 1
-        #: The same for a video container (Meta transcodes it first).
-        self.video_polls = 2
-        #: Seconds after which an unpublished container is EXPIRED.
-        self.container_ttl = 86400.0
-        #: Posts per moving 24 hours (Instagram: 50 on the reference page, UNVERIFIED).
-        self.quota_total = 50
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._container_errors: list[str] = []
         self._containers: dict[str, Container] = {}
         self._published: dict[str, Window] = {}
@@ -1059,9 +1102,7 @@ class ContainerSandbox(GraphSandbox):
                         "allowed to be published by the API in 24 hours.",
                     )
                 )
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         with self._lock:
             if container.published_id is not None:  # a concurrent publish won the race
                 media_id = container.published_id
@@ -1159,17 +1200,7 @@ class ContainerSandbox(GraphSandbox):
         if len(parts) != 2:
             return Routed(unknown_path(parts))
         node, edge = parts
-        node = user.id if node == "me" else node
-        result: Routed | HttpResponse
-        if node in self._principals:
-            if node != user.id:
-                return Routed(graph_error(403, 10, self.foreign_account_message))
-            own = self.own_edges.get((edge, method))
-            result = unknown_path(parts) if own is None else own(self, call)
-        else:
-            of_post = self.post_edges.get((edge, method))
-            result = unknown_path(parts) if of_post is None else of_post(self, call, node)
-        return result if isinstance(result, Routed) else Routed(result)
+        return self._edge(call, user.id if node == "me" else node, edge)
 
     def _node(self, call: Call, node: str) -> HttpResponse:
         with self._lock:
@@ -1257,9 +1288,6 @@ class ContainerSandbox(GraphSandbox):
         """The network's own fields of ``post`` (``None``: left out of the answer)."""
         return {}
 
-    def _permalink(self, post: Published) -> str:
-        raise NotImplementedError
-
     def _user_entity(self, call: Call, user: Principal) -> HttpResponse:
         fields = call.fields() or {"id": ""}
         values: dict[str, Any] = {"id": user.id}
@@ -1278,18 +1306,13 @@ class ContainerSandbox(GraphSandbox):
         return {}
 
     def _snapshot(self, post: Published) -> GraphPost:
-        return GraphPost(
-            id=post.id,
-            owner_id=post.owner.id,
-            text=post.text,
+        return self._post_snapshot(
+            post,
+            post.owner,
+            post.reply_to,
             kind=post.media_type,
             media=tuple(post.media),
-            reply_to=post.reply_to.id if post.reply_to is not None else None,
             link=None,
-            created_at=moment(post.created_at),
-            permalink=self._permalink(post),
-            deleted=post.deleted,
-            container_id=post.container_id,
         )
 
 

@@ -35,6 +35,7 @@ An expired token is refused everywhere like the network does: code 190, subcode 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -116,29 +117,32 @@ class GraphLogin:
         self, request: HttpRequest, parts: list[str], params: dict[str, str]
     ) -> HttpResponse | None:
         """The answer to a login request, or ``None`` when ``request`` is none of them."""
-        method, path = request.method, "/".join(parts)
+        routes: dict[tuple[str, str], Callable[[dict[str, str]], HttpResponse]] = {
+            ("GET", "debug_token"): self._debug_token,
+            **(
+                {
+                    ("GET", "dialog/oauth"): self.oauth.authorize,
+                    ("GET", "oauth/access_token"): self._facebook_token,
+                    ("POST", "oauth/access_token"): self._facebook_token,
+                }
+                if self.style == "facebook"
+                else {
+                    ("GET", "oauth/authorize"): self.oauth.authorize,
+                    ("POST", "oauth/access_token"): self._threads_code,
+                    ("GET", "access_token"): self._threads_exchange,
+                    ("GET", "refresh_access_token"): self._threads_refresh,
+                }
+            ),
+        }
+        handler = routes.get((request.method, "/".join(parts)))
+        if handler is None:
+            return None
         try:
-            if self.style == "facebook":
-                if path == "dialog/oauth" and method == "GET":
-                    return self.oauth.authorize(params)
-                if path == "oauth/access_token" and method in ("GET", "POST"):
-                    return self._facebook_token(params)
-            else:
-                if path == "oauth/authorize" and method == "GET":
-                    return self.oauth.authorize(params)
-                if path == "oauth/access_token" and method == "POST":
-                    return self._threads_code(params)
-                if path == "access_token" and method == "GET":
-                    return self._threads_exchange(params)
-                if path == "refresh_access_token" and method == "GET":
-                    return self._threads_refresh(params)
-            if path == "debug_token" and method == "GET":
-                return self._debug_token(params)
+            return handler(params)
         except _Refused as exc:
             return exc.response
         except OAuthError as exc:
             return self._error(exc.description)
-        return None
 
     def user_call(
         self, request: HttpRequest, parts: list[str], params: dict[str, Any], token: str
@@ -272,28 +276,34 @@ class GraphLogin:
         return json_response(200, {"access_token": issued.token, "user_id": int(grant.subject)})
 
     def _threads_exchange(self, params: dict[str, str]) -> HttpResponse:
-        if params.get("grant_type") != "th_exchange_token":
-            raise OAuthError("invalid_request", "Unsupported grant_type")
-        short = self._valid(params.get("access_token"), None)
-        if short.kind != "short":
-            raise OAuthError("invalid_request", "Only a short-lived token can be exchanged")
+        short = self._threads_source(params, "th_exchange_token", "short", "exchanged")
         self.oauth.check_client(short.client_id, params.get("client_secret"))
-        issued = self.oauth.issue(
-            short.subject, short.client_id, short.scopes, LONG_LIVED, kind="long"
-        )
-        self.sandbox.bind_token(issued.token, short.subject)
-        return self._token_answer(issued)
+        return self._threads_long_lived(short)
 
     def _threads_refresh(self, params: dict[str, str]) -> HttpResponse:
-        if params.get("grant_type") != "th_refresh_token":
-            raise OAuthError("invalid_request", "Unsupported grant_type")
-        old = self._valid(params.get("access_token"), None)
-        if old.kind != "long":
-            raise OAuthError("invalid_request", "Only a long-lived token can be refreshed")
+        old = self._threads_source(params, "th_refresh_token", "long", "refreshed")
         if self.sandbox.clock() - old.issued_at < THREADS_REFRESH_MIN_AGE:
             raise OAuthError("invalid_request", "The token is less than 24 hours old")
-        issued = self.oauth.issue(old.subject, old.client_id, old.scopes, LONG_LIVED, kind="long")
-        self.sandbox.bind_token(issued.token, old.subject)
+        return self._threads_long_lived(old)
+
+    def _threads_source(
+        self, params: dict[str, str], grant_type: str, kind: str, done: str
+    ) -> IssuedToken:
+        """The token a Threads exchange or refresh (``grant_type``) starts from, which must
+        be a ``kind`` ("short", "long") one."""
+        if params.get("grant_type") != grant_type:
+            raise OAuthError("invalid_request", "Unsupported grant_type")
+        source = self._valid(params.get("access_token"), None)
+        if source.kind != kind:
+            raise OAuthError("invalid_request", f"Only a {kind}-lived token can be {done}")
+        return source
+
+    def _threads_long_lived(self, source: IssuedToken) -> HttpResponse:
+        """A new long-lived token in place of ``source``."""
+        issued = self.oauth.issue(
+            source.subject, source.client_id, source.scopes, LONG_LIVED, kind="long"
+        )
+        self.sandbox.bind_token(issued.token, source.subject)
         return self._token_answer(issued)
 
     # --- helpers ------------------------------------------------------------------------------

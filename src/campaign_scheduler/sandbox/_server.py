@@ -117,6 +117,16 @@ class HttpRequest:
         return fields, files
 
 
+def text_value(value: Any) -> str:
+    """A field of :meth:`HttpRequest.params` as one string: the last of a repeated one, ``""``
+    when it is absent."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value)
+
+
 def _merge_pairs(fields: dict[str, Any], pairs: list[tuple[str, str]]) -> None:
     for key, value in pairs:
         if key.endswith("[]"):

@@ -58,11 +58,10 @@ import json
 import math
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import regex
 from dateutil.parser import isoparse
@@ -70,7 +69,15 @@ from dateutil.parser import isoparse
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, encode_tid, is_tid
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, SandboxBase
+from campaign_scheduler.sandbox import _base
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    HandlerT,
+    Option,
+    SandboxBase,
+    handles,
+    snapshot,
+)
 from campaign_scheduler.sandbox._server import HttpRequest, HttpResponse
 from campaign_scheduler.sandbox._server import json_response as _json_response
 
@@ -160,14 +167,11 @@ class SandboxRecord:
 
 
 @dataclass(frozen=True)
-class SeenCall:
-    """A request as it arrived (no Authorization header, no body)."""
+class SeenCall(_base.SeenRequest):
+    """A request as it arrived (no Authorization header, no body), with the method's NSID
+    (the path where it has none) and the query not URL-encoded."""
 
-    method: str
     nsid: str
-    query: str
-    monotonic: float  # time.monotonic() on arrival
-    wall: float  # time.time() on arrival
 
 
 # --- internal state -----------------------------------------------------------------------------
@@ -233,32 +237,30 @@ class _Invalid(Exception):
     """A record that breaks the lexicon: ``<reason> at <path>``."""
 
 
+def xrpc(method: str, nsid: str) -> Callable[[HandlerT], HandlerT]:
+    """Declare the decorated method the XRPC method ``nsid`` (``/xrpc/<nsid>``)."""
+    return handles(method, "/xrpc/" + re.escape(nsid))
+
+
 class BlueskySandbox(SandboxBase[int, float]):
     """A loopback Bluesky PDS plus AppView views. Use as a context manager or start()/stop()."""
 
     revoke_key = "password"
+    seen_type: ClassVar[type[_base.SeenRequest]] = SeenCall
 
-    def __init__(
-        self,
-        *,
-        access_token_ttl: float = 300.0,
-        refresh_token_ttl: float = 90 * 86400.0,
-        session_limit: int = SESSION_LIMIT,
-        write_points_per_hour: int = 5000,
-        blob_upload_limit: int = 5 * 1024 * 1024,
-        existing_rkey_status: int = 500,
-        index_delay: float = 0.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.access_token_ttl = access_token_ttl
-        self.refresh_token_ttl = refresh_token_ttl
-        self.session_limit = session_limit
-        self.write_points_per_hour = write_points_per_hour
-        self.blob_upload_limit = blob_upload_limit
-        self.existing_rkey_status = existing_rkey_status
-        self.index_delay = index_delay
-        self.clock = clock
+    # The knobs (module doc): token lifetimes in seconds, the createSession limit per
+    # SESSION_WINDOW, write points per hour, the blob size limit in bytes, the status of a
+    # create with an existing rkey, and how many seconds the AppView lags behind.
+    access_token_ttl = Option(300.0)
+    refresh_token_ttl = Option(90 * 86400.0)
+    session_limit = Option(SESSION_LIMIT)
+    write_points_per_hour = Option(5000)
+    blob_upload_limit = Option(5 * 1024 * 1024)
+    existing_rkey_status = Option(500)
+    index_delay = Option(0.0)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
         self._accounts: dict[str, _Account] = {}  # by DID
         self._grants: dict[str, _Grant] = {}  # by token
@@ -395,48 +397,29 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _seen(self, request: HttpRequest, monotonic: float, wall: float) -> SeenCall:
-        return SeenCall(
-            method=request.method,
-            nsid=_nsid(request) or request.path,
-            query="&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs),
-            monotonic=monotonic,
-            wall=wall,
-        )
+    def _seen_fields(self, request: HttpRequest) -> dict[str, Any]:
+        return {
+            "nsid": _nsid(request) or request.path,
+            "query": "&".join(f"{k}={v}" for k, vs in request.query.items() for v in vs),
+        }
 
     def _error_envelope(self, status: int, message: str) -> HttpResponse:
         return _error(status, _CONTROL_ERRORS.get(status), message)
 
-    def _route(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
-        nsid = _nsid(request)
-        if not nsid:
-            return _error(404, "XRPCNotSupported", "Not Found"), None
-        if nsid == "com.atproto.repo.createRecord" and request.method == "POST":
-            return self._create_record(request)
-        routes: dict[tuple[str, str], Callable[[HttpRequest], HttpResponse]] = {
-            ("GET", "_health"): lambda _: _json(200, {"version": "sandbox"}),
-            ("POST", "com.atproto.server.createSession"): self._create_session,
-            ("POST", "com.atproto.server.refreshSession"): self._refresh_session,
-            ("GET", "com.atproto.server.getSession"): self._get_session,
-            ("POST", "com.atproto.server.createAppPassword"): self._create_app_password,
-            ("GET", "com.atproto.repo.getRecord"): self._get_record,
-            ("GET", "com.atproto.repo.listRecords"): self._list_records,
-            ("POST", "com.atproto.repo.deleteRecord"): self._delete_record,
-            ("POST", "com.atproto.repo.uploadBlob"): self._upload_blob,
-            ("GET", "com.atproto.identity.resolveHandle"): self._resolve_handle,
-            ("GET", "app.bsky.feed.getPosts"): self._get_posts,
-            ("GET", "app.bsky.actor.getProfile"): self._get_profile,
-            ("GET", "app.bsky.feed.searchPosts"): self._search_posts,
-        }
-        handler = routes.get((request.method, nsid))
-        if handler is None:
-            if nsid == "com.atproto.repo.createRecord" or any(name == nsid for _, name in routes):
-                return _error(400, "InvalidRequest", "Incorrect HTTP method"), None
-            return _error(501), None
-        return handler(request), None
+    def _no_route(self, request: HttpRequest, path_known: bool) -> HttpResponse:
+        if not _nsid(request):
+            return _error(404, "XRPCNotSupported", "Not Found")
+        if path_known:
+            return _error(400, "InvalidRequest", "Incorrect HTTP method")
+        return _error(501)
+
+    @xrpc("GET", "_health")
+    def _health(self, request: HttpRequest) -> HttpResponse:
+        return _json(200, {"version": "sandbox"})
 
     # --- sessions -----------------------------------------------------------------------------
 
+    @xrpc("POST", "com.atproto.server.createSession")
     def _create_session(self, request: HttpRequest) -> HttpResponse:
         body = _body(request)
         identifier = str(body.get("identifier") or "").strip().lower()
@@ -459,6 +442,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             answer = self._new_session(account, password)
         return _json(200, answer, headers)
 
+    @xrpc("POST", "com.atproto.server.refreshSession")
     def _refresh_session(self, request: HttpRequest) -> HttpResponse:
         token = _bearer(request)
         with self._lock:
@@ -473,6 +457,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             answer = self._new_session(grant.account, grant.password)
         return _json(200, answer)
 
+    @xrpc("POST", "com.atproto.server.createAppPassword")
     def _create_app_password(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         with self._lock:
@@ -488,6 +473,7 @@ class BlueskySandbox(SandboxBase[int, float]):
         created = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
         return _json(200, {"name": name, "password": password, "createdAt": created})
 
+    @xrpc("GET", "com.atproto.server.getSession")
     def _get_session(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         return _json(200, {**self._session_fields(account), "emailConfirmed": False})
@@ -545,6 +531,7 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- records --------------------------------------------------------------------------------
 
+    @xrpc("POST", "com.atproto.repo.createRecord")
     def _create_record(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._authenticate(request)
         return self._create_unless_faulted(
@@ -573,13 +560,7 @@ class BlueskySandbox(SandboxBase[int, float]):
                 f'Invalid record key for {collection}: Invalid TID string (got "{rkey}") at $',
             )
         with self._lock:
-            headers = self._spend(
-                self._write_windows,
-                account.did,
-                CREATE_POINTS,
-                self.write_points_per_hour,
-                WRITE_WINDOW,
-            )
+            headers = self._spend_writes(account, CREATE_POINTS)
             if collection == POST and body.get("validate") is not False:
                 try:
                     self._validate_post(account, record)
@@ -749,6 +730,7 @@ class BlueskySandbox(SandboxBase[int, float]):
         if target is not None:
             target.replies = max(0, target.replies + step)
 
+    @xrpc("GET", "com.atproto.repo.getRecord")
     def _get_record(self, request: HttpRequest) -> HttpResponse:
         query = _query(request)
         with self._lock:
@@ -762,6 +744,7 @@ class BlueskySandbox(SandboxBase[int, float]):
                 return _error(400, "RecordNotFound", f"Could not locate record: {uri}")
             return _json(200, {"uri": uri, "cid": record.cid, "value": copy.deepcopy(record.value)})
 
+    @xrpc("GET", "com.atproto.repo.listRecords")
     def _list_records(self, request: HttpRequest) -> HttpResponse:
         query = _query(request)
         try:
@@ -797,18 +780,13 @@ class BlueskySandbox(SandboxBase[int, float]):
                 body["cursor"] = page[-1].rkey
         return _json(200, body)
 
+    @xrpc("POST", "com.atproto.repo.deleteRecord")
     def _delete_record(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         body = _body(request)
         self._check_repo(account, body.get("repo"))
         with self._lock:
-            headers = self._spend(
-                self._write_windows,
-                account.did,
-                DELETE_POINTS,
-                self.write_points_per_hour,
-                WRITE_WINDOW,
-            )
+            headers = self._spend_writes(account, DELETE_POINTS)
             key = (account.did, str(body.get("collection") or ""), str(body.get("rkey") or ""))
             record = self._records.get(key)
             if record is None or record.deleted:
@@ -820,6 +798,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             200, {"commit": {"cid": _record_cid({"delete": key, "rev": rev}), "rev": rev}}, headers
         )
 
+    @xrpc("POST", "com.atproto.repo.uploadBlob")
     def _upload_blob(self, request: HttpRequest) -> HttpResponse:
         account = self._authenticate(request)
         data = request.body
@@ -839,6 +818,7 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- identities and views -------------------------------------------------------------------
 
+    @xrpc("GET", "com.atproto.identity.resolveHandle")
     def _resolve_handle(self, request: HttpRequest) -> HttpResponse:
         handle = _query(request).get("handle", "").strip().lower()
         with self._lock:
@@ -847,6 +827,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             return _error(400, "HandleNotFound", "Unable to resolve handle")
         return _json(200, {"did": account.did})
 
+    @xrpc("GET", "app.bsky.feed.getPosts")
     def _get_posts(self, request: HttpRequest) -> HttpResponse:
         self._authenticate(request)
         uris = request.query.get("uris", [])
@@ -885,6 +866,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             "labels": [],
         }
 
+    @xrpc("GET", "app.bsky.feed.searchPosts")
     def _search_posts(self, request: HttpRequest) -> HttpResponse:
         """``app.bsky.feed.searchPosts`` for hashtag queries (``q=#tag``), newest first, with
         ``since`` (ISO 8601), ``limit`` (1-100) and an offset ``cursor``, as the AppView pages."""
@@ -927,6 +909,7 @@ class BlueskySandbox(SandboxBase[int, float]):
             body["cursor"] = str(offset + limit)
         return _json(200, body)
 
+    @xrpc("GET", "app.bsky.actor.getProfile")
     def _get_profile(self, request: HttpRequest) -> HttpResponse:
         self._authenticate(request)
         actor = _query(request).get("actor", "").strip().lower()
@@ -980,6 +963,12 @@ class BlueskySandbox(SandboxBase[int, float]):
         """A clock TID as a PDS makes them: microseconds, always increasing."""
         self._last_tid = max(self._last_tid + 1, int(now * 1_000_000))
         return encode_tid(self._last_tid, 0)
+
+    def _spend_writes(self, account: _Account, points: int) -> dict[str, str]:
+        """Take ``points`` from ``account``'s hourly write budget (see :meth:`_spend`)."""
+        return self._spend(
+            self._write_windows, account.did, points, self.write_points_per_hour, WRITE_WINDOW
+        )
 
     def _spend(
         self, windows: dict[str, _Window], key: str, points: int, limit: int, length: float
@@ -1186,12 +1175,11 @@ def _snapshot(record: _Record, blobs: dict[tuple[str, str], _Blob]) -> SandboxRe
 
     langs = value.get("langs")
     facets = value.get("facets")
-    return SandboxRecord(
-        uri=record.uri,
-        cid=record.cid,
+    return snapshot(
+        SandboxRecord,
+        record,
         did=record.account.did,
         handle=record.account.handle,
-        rkey=record.rkey,
         text=str(value.get("text") or ""),
         langs=tuple(str(x) for x in langs) if isinstance(langs, list) else (),
         facets=tuple(copy.deepcopy(f) for f in facets) if isinstance(facets, list) else (),
@@ -1200,7 +1188,6 @@ def _snapshot(record: _Record, blobs: dict[tuple[str, str], _Blob]) -> SandboxRe
         reply_parent=ref_uri("parent"),
         created_at=str(value.get("createdAt") or ""),
         indexed_at=datetime.fromtimestamp(record.indexed_at, UTC),
-        deleted=record.deleted,
         value=copy.deepcopy(value),
         video=_video(record, blobs),
     )

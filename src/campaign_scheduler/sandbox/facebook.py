@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -45,20 +43,21 @@ from urllib.parse import urlsplit
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.sandbox._base import Answer
 from campaign_scheduler.sandbox._graph import (
-    MSG_PERMISSION,
     Call,
+    Edges,
     GraphMedia,
     GraphPost,
     GraphSandbox,
     Principal,
     Routed,
+    account_throttle,
     graph_error,
     graph_time,
     invalid,
-    moment,
     nonexisting_field,
     not_found,
     paginate,
+    switch,
     time_param,
     unknown_path,
 )
@@ -137,62 +136,43 @@ class FacebookSandbox(GraphSandbox):
     """A loopback Graph host with Facebook Pages. Use as a context manager."""
 
     network: ClassVar[str] = "facebook"
-    throttle_code: ClassVar[int] = 80001
-    throttle_message: ClassVar[str] = (
-        "(#80001) There have been too many calls to this Page account. Wait a bit and try "
-        "again. For more info, please refer to "
-        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
-    )
+    throttle_code, throttle_message = account_throttle(80001, "Page")
     buc_type: ClassVar[str] = "pages"
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **GraphSandbox.SWITCHES,
-        "refuse_duplicates": bool,
-        "max_message_length": int,
-        "max_comment_length": int,
-        "photo_post_id": bool,
-        "video_polls": int,
-        "omit_zero_shares": bool,
-        "insight_metrics": list,
-    }
-
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        #: Refuse a message equal to the Page's newest post (code 506; UNVERIFIED).
-        self.refuse_duplicates = True
-        #: Longest message accepted (UNVERIFIED).
-        self.max_message_length = 63206
-        #: The longest comment ``message`` (8000, UNVERIFIED: the web form's limit).
-        self.max_comment_length = 8000
-        #: ``POST /photos`` answers ``post_id`` besides the photo ``id`` (UNVERIFIED).
-        self.photo_post_id = True
-        #: Leave ``shares`` out of a post nobody shared (commonly reported; UNVERIFIED).
-        self.omit_zero_shares = True
-        #: Post insights metrics that exist (``post_media_view`` is UNVERIFIED).
-        self.insight_metrics = [
+    #: Refuse a message equal to the Page's newest post (code 506; UNVERIFIED).
+    refuse_duplicates = switch(True)
+    #: Longest message accepted (UNVERIFIED).
+    max_message_length = switch(63206)
+    #: The longest comment ``message`` (8000, UNVERIFIED: the web form's limit).
+    max_comment_length = switch(8000)
+    #: ``POST /photos`` answers ``post_id`` besides the photo ``id`` (UNVERIFIED).
+    photo_post_id = switch(True)
+    #: Status reads a video answers "processing" before "ready".
+    video_polls = switch(2)
+    #: Leave ``shares`` out of a post nobody shared (commonly reported; UNVERIFIED).
+    omit_zero_shares = switch(True)
+    #: Post insights metrics that exist (``post_media_view`` is UNVERIFIED).
+    insight_metrics = switch(
+        [
             "post_media_view",
             "post_total_media_view_unique",
             "post_clicks",
             "post_reactions_by_type_total",
         ]
+    )
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._posts: dict[str, _Object] = {}
         self._photos: dict[str, _Photo] = {}
         self._videos: dict[str, _Video] = {}
-        #: Status reads a video answers "processing" before "ready".
-        self.video_polls = 2
 
     # --- control ------------------------------------------------------------------------------
 
-    def add_page(
-        self,
-        name: str,
-        *,
-        page_id: str | None = None,
-        token: str | None = None,
-        followers: int = 0,
-    ) -> tuple[str, str]:
-        """Create the Page ``name`` (or reuse it) with a Page token: ``(page_id, token)``."""
-        return self.add_account(name, account_id=page_id, token=token, followers=followers)
+    def add_page(self, name: str, *, page_id: str | None = None, **more: Any) -> tuple[str, str]:
+        """Create the Page ``name`` (or reuse it) with a Page token: ``(page_id, token)``;
+        ``more``: ``token``, ``followers`` (see :meth:`add_account`)."""
+        return self.add_account(name, account_id=page_id, **more)
 
     def new_account_id(self) -> str:
         return str(100000000000 + next(self._ids))
@@ -232,26 +212,7 @@ class FacebookSandbox(GraphSandbox):
             return Routed(self._node(call, parts[0]))
         if len(parts) != 2:
             return Routed(unknown_path(parts))
-        node, edge = parts
-        if node in self._principals:
-            if node != page.id:
-                return Routed(graph_error(403, 200, MSG_PERMISSION))
-            if edge == "feed" and method == "POST":
-                return self._post_feed(call)
-            if edge == "photos" and method == "POST":
-                return self._post_photo(call)
-            if edge == "videos" and method == "POST":
-                return self._post_video(call)
-            if edge in ("feed", "published_posts", "posts") and method == "GET":
-                return Routed(self._list_posts(call, include_visitors=edge == "feed"))
-            return Routed(unknown_path(parts))
-        if edge == "comments" and method == "POST":
-            return self._post_comment(call, node)
-        if edge == "comments" and method == "GET":
-            return Routed(self._list_comments(call, node))
-        if edge == "insights" and method == "GET":
-            return Routed(self._insights(call, node))
-        return Routed(unknown_path(parts))
+        return self._edge(call, *parts)
 
     def _node(self, call: Call, node: str) -> HttpResponse:
         with self._lock:
@@ -277,9 +238,7 @@ class FacebookSandbox(GraphSandbox):
     # --- creating -----------------------------------------------------------------------------
 
     def _post_feed(self, call: Call) -> Routed:
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         page = call.principal
         message = call.param("message") or ""
         link = call.param("link") or None
@@ -309,9 +268,7 @@ class FacebookSandbox(GraphSandbox):
         published = call.flag("published", default=True)
         after = None
         if published:
-            early, after = self.begin_create(call.principal)
-            if early is not None:
-                return early
+            after = self.begin_create(call.principal)
         media, error = self._photo_media(call)
         if error is not None:
             return Routed(error, creates=published)
@@ -343,9 +300,7 @@ class FacebookSandbox(GraphSandbox):
         ``description``. The call creates the post; the video is "processing" for
         :attr:`video_polls` status reads, then "ready" (or "error"), and only a ready video
         names its ``post_id``."""
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         upload = call.params.get("source")
         if not isinstance(upload, UploadedFile):
             return Routed(graph_error(400, 352, "(#352) Requires video file"), creates=True)
@@ -419,9 +374,7 @@ class FacebookSandbox(GraphSandbox):
         return None, graph_error(400, 324, "(#324) Requires upload file")
 
     def _post_comment(self, call: Call, parent_id: str) -> Routed:
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         page = call.principal
         message = call.param("message") or ""
         attachment_id = call.param("attachment_id")
@@ -712,18 +665,28 @@ class FacebookSandbox(GraphSandbox):
         return not_found(node, "delete")
 
     def _snapshot(self, obj: _Object) -> GraphPost:
-        return GraphPost(
-            id=obj.id,
-            owner_id=obj.page.id,
-            text=obj.message,
-            kind=obj.kind,
-            media=tuple(p.media for p in obj.photos) + ((obj.video,) if obj.video else ()),
-            reply_to=obj.parent.id if obj.parent is not None else None,
-            link=obj.link,
-            created_at=moment(obj.created_at),
-            permalink=self._permalink(obj),
-            deleted=obj.deleted,
-        )
+        media = tuple(p.media for p in obj.photos) + ((obj.video,) if obj.video else ())
+        return self._post_snapshot(obj, obj.page, obj.parent, text=obj.message, media=media)
+
+    def _feed(self, call: Call) -> HttpResponse:
+        return self._list_posts(call, include_visitors=True)
+
+    def _published(self, call: Call) -> HttpResponse:
+        return self._list_posts(call, include_visitors=False)
+
+    own_edges: ClassVar[Edges] = {
+        ("feed", "POST"): _post_feed,
+        ("photos", "POST"): _post_photo,
+        ("videos", "POST"): _post_video,
+        ("feed", "GET"): _feed,
+        ("published_posts", "GET"): _published,
+        ("posts", "GET"): _published,
+    }
+    post_edges: ClassVar[Edges] = {
+        ("comments", "POST"): _post_comment,
+        ("comments", "GET"): _list_comments,
+        ("insights", "GET"): _insights,
+    }
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -37,8 +37,7 @@ the 400-containers-per-day limit, replies to comments, hiding comments.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -48,15 +47,18 @@ from campaign_scheduler.sandbox._graph import (
     Call,
     Container,
     ContainerSandbox,
+    Edges,
     Principal,
     Published,
     Routed,
+    account_throttle,
     graph_error,
     graph_time,
     invalid,
     nonexisting_field,
     not_found,
     paginate,
+    switch,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
 
@@ -109,12 +111,7 @@ class InstagramSandbox(ContainerSandbox):
     """A loopback Graph host with Instagram content publishing. Use as a context manager."""
 
     network: ClassVar[str] = "instagram"
-    throttle_code: ClassVar[int] = 80002
-    throttle_message: ClassVar[str] = (
-        "(#80002) There have been too many calls to this Instagram account. Wait a bit and try "
-        "again. For more info, please refer to "
-        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting."
-    )
+    throttle_code, throttle_message = account_throttle(80002, "Instagram")
     buc_type: ClassVar[str] = "instagram"
     status_field: ClassVar[str] = "status_code"
     detail_field: ClassVar[str] = "status"
@@ -127,12 +124,10 @@ class InstagramSandbox(ContainerSandbox):
     }
     user_node: ClassVar[str] = "IGUser"
     post_node: ClassVar[str] = "IGMedia"
-    foreign_account_message: ClassVar[str] = (
-        "(#10) Application does not have permission for this action"
-    )
+    foreign_account_error = (10, "(#10) Application does not have permission for this action")
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
     post_noun: ClassVar[str] = "media"
-    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    own_edges: ClassVar[Edges] = {
         ("media", "POST"): lambda sandbox, call: sandbox._create_container(call),
         ("media", "GET"): lambda sandbox, call: sandbox.list_posts(call),
         ("media_publish", "POST"): lambda sandbox, call: sandbox.publish_container(
@@ -140,37 +135,27 @@ class InstagramSandbox(ContainerSandbox):
         ),
         ("content_publishing_limit", "GET"): lambda sandbox, call: sandbox._publishing_limit(call),
     }
-    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    post_edges: ClassVar[Edges] = {
         ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
         ("children", "GET"): lambda sandbox, call, node: sandbox._children(call, node),
         ("comments", "POST"): lambda sandbox, call, node: sandbox._post_comment(call, node),
         ("comments", "GET"): lambda sandbox, call, node: sandbox._list_comments(call, node),
     }
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **ContainerSandbox.SWITCHES,
-        "max_caption_length": int,
-        "max_hashtags": int,
-        "max_mentions": int,
-        "max_carousel_items": int,
-        "allow_delete": bool,
-        "insights_available": bool,
-        "insights_delayed": bool,
-    }
+    min_aspect_ratio = switch(0.8)
+    max_aspect_ratio = switch(1.91)
+    max_caption_length = switch(2200)
+    max_hashtags = switch(30)
+    max_mentions = switch(20)
+    max_carousel_items = switch(10)
+    #: Whether ``DELETE /{ig-media-id}`` works (UNVERIFIED; historically it did not).
+    allow_delete = switch(False)
+    #: Off: insights answer "(#10) Not enough viewers for the media to show insights".
+    insights_available = switch(True)
+    #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
+    insights_delayed = switch(False)
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        self.min_aspect_ratio = 0.8
-        self.max_aspect_ratio = 1.91
-        self.max_caption_length = 2200
-        self.max_hashtags = 30
-        self.max_mentions = 20
-        self.max_carousel_items = 10
-        #: Whether ``DELETE /{ig-media-id}`` works (UNVERIFIED; historically it did not).
-        self.allow_delete = False
-        #: Off: insights answer "(#10) Not enough viewers for the media to show insights".
-        self.insights_available = True
-        #: On: insights answer an empty ``data`` array (data is delayed up to 48 hours).
-        self.insights_delayed = False
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._comments: dict[str, _Comment] = {}
 
     # --- control ------------------------------------------------------------------------------
@@ -275,9 +260,7 @@ class InstagramSandbox(ContainerSandbox):
         return None
 
     def _post_comment(self, call: Call, media_id: str) -> Routed:
-        early, after = self.begin_create(call.principal)
-        if early is not None:
-            return early
+        after = self.begin_create(call.principal)
         user = call.principal
         text = call.param("message") or ""
         with self._lock:

@@ -74,23 +74,25 @@ import itertools
 import json
 import re
 import secrets
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
 from campaign_scheduler.sandbox._base import (
     Answer,
-    Route,
+    Option,
+    Processing,
     SandboxBase,
+    handles,
     one_of,
     only_known,
     optional,
-    route,
+    present,
+    snapshot,
 )
 from campaign_scheduler.sandbox._oauth import (
     IssuedToken,
@@ -126,6 +128,7 @@ STATISTICS = (
 )
 _VERSION = re.compile(r"(\d{6})(?:\.\d{2})?")
 _HASHTAG = re.compile(r"#([^\W_]+)")
+_ESCAPE = re.compile(r"\\([" + "".join(map(re.escape, sorted(RESERVED))) + "])")
 _MENTION = re.compile(r"@\[([^\]\\]*)\]\((urn:li:(?:person|organization):\d+)\)")
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|([^}|]+)\}")
 
@@ -188,38 +191,65 @@ class _Member:
 
 
 @dataclass
-class _Image:
+class _Image(Processing):
+    """An asset of the Images API, and the state machine of every asset: ``WAITING_UPLOAD``
+    until its bytes are complete (:meth:`uploaded_now`), then ``PROCESSING`` for
+    ``polls_left`` reads, then ``AVAILABLE`` or ``PROCESSING_FAILED``."""
+
+    #: The asset's collection (``/rest/images``) and its name in errors.
+    collection: ClassVar[str] = "images"
+    noun: ClassVar[str] = "Image"
+    #: The fewest reads that find it PROCESSING once uploaded.
+    min_polls: ClassVar[int] = 0
+
     urn: str
     owner: str
     upload_token: str
     size: int = 0
     uploaded: bool = False
-    polls_left: int = 0
-    failed: bool = False
 
     @property
     def status(self) -> str:
         if not self.uploaded:
             return "WAITING_UPLOAD"
-        if self.polls_left > 0:
+        if self.processing:
             return "PROCESSING"
         return "PROCESSING_FAILED" if self.failed else "AVAILABLE"
+
+    def uploaded_now(self, fails: bool, polls: int) -> None:
+        """The bytes are complete: processing starts (and ``fails`` in the end)."""
+        self.uploaded = True
+        self.process(fails, polls, at_least=self.min_polls)
+
+    def read(self, base_url: str) -> dict[str, Any]:
+        """``GET /rest/{collection}/{urn}``; one processing poll is used up."""
+        status = self.status
+        self.poll()
+        body: dict[str, Any] = {"id": self.urn, "owner": self.owner, "status": status}
+        return body | self._available(base_url) if status == "AVAILABLE" else body
+
+    def _available(self, base_url: str) -> dict[str, Any]:
+        return {"downloadUrl": f"{base_url}/dms-downloads/{self.upload_token}"}
 
 
 @dataclass
 class _Video(_Image):
     """A video of the Videos API: uploaded in parts (one ``PUT`` each, answered with an
-    ``ETag``), usable once ``finalizeUpload`` named every part's ETag and processing ended."""
+    ``ETag``), usable once ``finalizeUpload`` named every part's ETag and processing ended
+    (transcoding takes at least one read)."""
+
+    collection: ClassVar[str] = "videos"
+    noun: ClassVar[str] = "Video"
+    min_polls: ClassVar[int] = 1
 
     parts: list[tuple[int, int]] = field(default_factory=list)  # (firstByte, lastByte)
     etags: dict[int, str] = field(default_factory=dict)  # part index -> ETag
-    finalized: bool = False
 
-    @property
-    def status(self) -> str:
-        if not self.finalized:
-            return "WAITING_UPLOAD"
-        return super().status
+    def _available(self, base_url: str) -> dict[str, Any]:
+        return {"duration": 0}  # not decoded by the sandbox
+
+
+_AssetT = TypeVar("_AssetT", bound=_Image)
 
 
 @dataclass
@@ -246,20 +276,20 @@ class _Comment:
 
 
 class LinkedInSandbox(SandboxBase[int, bool]):
-    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "oldest_version": str,
-        "max_commentary": int,
-        "unescaped": one_of(*UNESCAPED_MODES),
-        "duplicate_window": optional(float),
-        "ghost_duplicates": float,
-        "encode_restli_id": bool,
-        "ugc_for_media": bool,
-        "delete_missing_status": one_of(204, 404),
-        "daily_post_limit": optional(int),
-        "image_processing_polls": int,
-        "max_comment": int,
-    }
     """A loopback LinkedIn REST API. Use as a context manager or call start()/stop()."""
+
+    # The knobs (module doc), also settable over HTTP.
+    oldest_version = Option("202501", str, settable=True)
+    max_commentary = Option(3000, int, settable=True)
+    unescaped = Option("truncate", one_of(*UNESCAPED_MODES), settable=True)
+    duplicate_window: Option[float | None] = Option(None, optional(float), settable=True)
+    ghost_duplicates = Option(0.0, float, settable=True)
+    encode_restli_id = Option(False, bool, settable=True)
+    ugc_for_media = Option(False, bool, settable=True)
+    delete_missing_status = Option(204, one_of(204, 404), settable=True)
+    daily_post_limit: Option[int | None] = Option(None, optional(int), settable=True)
+    image_processing_polls = Option(0, int, settable=True)
+    max_comment = Option(1250, int, settable=True)
 
     processing_fault = "fail_image_processing"
 
@@ -267,45 +297,14 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     default_fail_status = 500
 
-    def __init__(
-        self,
-        *,
-        oldest_version: str = "202501",
-        max_commentary: int = 3000,
-        unescaped: str = "truncate",
-        duplicate_window: float | None = None,
-        ghost_duplicates: float = 0.0,
-        encode_restli_id: bool = False,
-        ugc_for_media: bool = False,
-        delete_missing_status: int = 204,
-        daily_post_limit: int | None = None,
-        image_processing_polls: int = 0,
-        max_comment: int = 1250,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        if unescaped not in UNESCAPED_MODES:
-            raise ValueError(f"unescaped must be one of {UNESCAPED_MODES}")
-        self.oldest_version = oldest_version
-        self.max_commentary = max_commentary
-        self.unescaped = unescaped
-        self.duplicate_window = duplicate_window
-        self.ghost_duplicates = ghost_duplicates
-        self.encode_restli_id = encode_restli_id
-        self.ugc_for_media = ugc_for_media
-        self.delete_missing_status = delete_missing_status
-        self.daily_post_limit = daily_post_limit
-        self.image_processing_polls = image_processing_polls
-        self.max_comment = max_comment
-        self.clock = clock
-
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._organizations: dict[str, _Organization] = {}  # by urn
         self._tokens: dict[str, _Member] = {}
         self._posts: dict[str, _Post] = {}
         self._comments: list[_Comment] = []
-        self._images: dict[str, _Image] = {}
+        self._images: dict[str, _Image] = {}  # images and videos, by urn
         self._uploads: dict[str, _Image] = {}  # by upload token
-        self._videos: dict[str, _Video] = {}
         self._video_parts: dict[str, tuple[_Video, int]] = {}  # part upload token -> part
         self._daily: dict[tuple[str, int], int] = {}
         self._post_ids = itertools.count(7_190_000_000_000_000_001)
@@ -356,12 +355,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     def statuses(self, organization: str | None = None) -> list[SandboxPost]:
         """Every post created so far (deleted ones too), oldest first."""
-        with self._lock:
-            return [
-                _snapshot(p)
-                for p in self._posts.values()
-                if organization is None or p.author == organization
-            ]
+        return self._listing(
+            self._posts.values(), _snapshot, lambda p: organization in (None, p.author)
+        )
 
     def set_statistics(self, urn: str, **figures: float) -> None:
         """Set a post's lifetime statistics (``impressionCount``, ``uniqueImpressionsCount``,
@@ -404,10 +400,16 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         self._check_headers(request)
         return (member,)
 
-    def _image_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
-        if request.query.get("action", [""])[-1] != "initializeUpload":
-            return self._error_envelope(404, self.unknown_route_message)
-        return self._initialize_upload(request, member)
+    @handles("POST", r"/rest/(images|videos)")
+    def _asset_action(self, request: HttpRequest, member: _Member, collection: str) -> HttpResponse:
+        action = request.query.get("action", [""])[-1]
+        if (collection, action) == ("images", "initializeUpload"):
+            return self._initialize_upload(request, member)
+        if (collection, action) == ("videos", "initializeUpload"):
+            return self._initialize_video(request, member)
+        if (collection, action) == ("videos", "finalizeUpload"):
+            return self._finalize_video(request, member)
+        return self._error_envelope(404, self.unknown_route_message)
 
     # --- authentication and headers -----------------------------------------------------------
 
@@ -428,9 +430,11 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- signing in ---------------------------------------------------------------------------
 
+    @handles("GET", r"/oauth/v2/authorization")
     def _authorize(self, request: HttpRequest) -> HttpResponse:
         return self.oauth.authorize(query_params(request.query))
 
+    @handles("POST", r"/oauth/v2/accessToken")
     def _access_token(self, request: HttpRequest) -> HttpResponse:
         try:
             params = _form(request)
@@ -479,6 +483,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 body["refresh_token_expires_in"] = max(0, int(expiry - now))
         return body
 
+    @handles("POST", r"/oauth/v2/introspectToken")
     def _introspect(self, request: HttpRequest) -> HttpResponse:
         params = _form(request)
         try:
@@ -506,6 +511,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             body["expires_at"] = int(issued.expires_at)
         return json_response(200, body)
 
+    @handles("GET", r"/rest/organizationAcls")
     def _organization_acls(self, request: HttpRequest, member: _Member) -> HttpResponse:
         if request.query.get("q", [""])[-1] != "roleAssignee":
             return _error(400, "Invalid finder: expected q=roleAssignee")
@@ -562,6 +568,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- posts --------------------------------------------------------------------------------
 
+    @handles("POST", r"/rest/posts")
     def _post(self, request: HttpRequest, member: _Member) -> tuple[HttpResponse, str | None]:
         return self._creating(lambda: self._create(request, member))
 
@@ -583,11 +590,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             if name not in body
         ]
         if missing:
-            return _field_error(
-                f"/{missing[0]}",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing(f"/{missing[0]}")
         author = str(body["author"])
         self._require_role(member, author)
         commentary = body.get("commentary", "")
@@ -595,12 +598,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return _field_error("/commentary", "must be a string", "INVALID_VALUE")
         if body["lifecycleState"] != "PUBLISHED":
             return _field_error("/lifecycleState", "only PUBLISHED is modelled", "INVALID_VALUE")
-        if len(commentary.encode("utf-16-le", "surrogatepass")) // 2 > self.max_commentary:
-            return _field_error(
-                "/commentary",
-                f"length exceeds the maximum of {self.max_commentary}",
-                "INVALID_VALUE_LENGTH",
-            )
+        too_long = _too_long("/commentary", commentary, self.max_commentary)
+        if too_long is not None:
+            return too_long
         text, unescaped_at = parse_little(commentary)
         if unescaped_at is not None:
             if self.unescaped == "reject":
@@ -651,7 +651,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         for spec in specs:
             urn = str((spec or {}).get("id", ""))
             alt = (spec or {}).get("altText")
-            image = self._images.get(urn) or (self._videos.get(urn) if len(specs) == 1 else None)
+            image = self._asset(_Image, urn) or (
+                self._asset(_Video, urn) if len(specs) == 1 else None
+            )
             if image is None or image.owner != author or image.status != "AVAILABLE":
                 return [], _field_error(
                     "/content", f"media {urn} does not exist or is not available", "INVALID_VALUE"
@@ -678,7 +680,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return _field_error("/content/article/description", "must be a string", "INVALID_VALUE")
         if "thumbnail" in article:
             urn = str(article["thumbnail"])
-            image = self._images.get(urn)
+            image = self._asset(_Image, urn)
             if image is None or image.owner != author or image.status != "AVAILABLE":
                 return _field_error(
                     "/content/article/thumbnail",
@@ -703,6 +705,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         with self._lock:
             return [(c.post, c.actor, c.text) for c in self._comments if post in (None, c.post)]
 
+    @handles("POST", r"/rest/socialActions/([^/]+)/comments")
     def _comment(
         self, request: HttpRequest, member: _Member, urn: str
     ) -> tuple[HttpResponse, str | None]:
@@ -714,11 +717,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             return body
         for name in ("actor", "object", "message"):
             if name not in body:
-                return _field_error(
-                    f"/{name}",
-                    "field is required but not found and has no default value",
-                    "FIELD_REQUIRED_BUT_NOT_FOUND",
-                )
+                return _missing(f"/{name}")
         actor = str(body["actor"])
         self._require_role(member, actor)
         post = self._posts.get(urn)
@@ -730,12 +729,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         text = message.get("text") if isinstance(message, dict) else None
         if not isinstance(text, str) or not text.strip():
             return _field_error("/message/text", "must be a non-empty string", "INVALID_VALUE")
-        if len(text.encode("utf-16-le", "surrogatepass")) // 2 > self.max_comment:
-            return _field_error(
-                "/message/text",
-                f"length exceeds the maximum of {self.max_comment}",
-                "INVALID_VALUE_LENGTH",
-            )
+        too_long = _too_long("/message/text", text, self.max_comment)
+        if too_long is not None:
+            return too_long
         number = str(next(self._post_ids))
         comment = _Comment(
             f"urn:li:comment:({urn},{number})", number, urn, actor, text, self.clock()
@@ -747,6 +743,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             [("Content-Type", "application/json"), ("x-restli-id", quote(comment.urn, safe=""))],
         )
 
+    @handles("GET", r"/rest/socialActions/([^/]+)/comments")
     def _list_comments(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         paging = _paging(query)
@@ -765,7 +762,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             {"paging": {"start": start, "count": count, "total": len(found)}, "elements": elements},
         )
 
-    def _get_post(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/posts/([^/]+)")
+    def _get_post(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             post = self._posts.get(urn)
             if post is None or post.deleted_at is not None:
@@ -773,6 +771,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             self._require_role(member, post.author)
             return json_response(200, _post_json(post))
 
+    @handles("GET", r"/rest/posts")
     def _find_posts(self, request: HttpRequest, member: _Member) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("q") != "author" or "author" not in query:
@@ -799,7 +798,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             {"paging": {"start": start, "count": count, "links": links}, "elements": elements},
         )
 
-    def _delete_post(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("DELETE", r"/rest/posts/([^/]+)")
+    def _delete_post(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             post = self._posts.get(urn)
             if post is None or post.deleted_at is not None:
@@ -816,19 +816,10 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         try:
             owner = str(request.json()["initializeUploadRequest"]["owner"])
         except (KeyError, TypeError, ValueError, UnicodeDecodeError):
-            return _field_error(
-                "/initializeUploadRequest/owner",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing("/initializeUploadRequest/owner")
         self._require_role(member, owner)
         with self._lock:
-            image = _Image(
-                f"urn:li:image:D4E10AQ{secrets.token_urlsafe(12)}",
-                owner,
-                secrets.token_urlsafe(24),
-            )
-            self._images[image.urn] = image
+            image = self._new_asset(_Image, owner)
             self._uploads[image.upload_token] = image
         expires = int((self.clock() + DAY) * 1000)
         return json_response(
@@ -842,6 +833,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             },
         )
 
+    @handles("PUT", r"/dms-uploads/([^/]+)")
     def _upload(self, request: HttpRequest, upload_token: str) -> HttpResponse:
         self._authenticate(request)
         with self._lock:
@@ -853,20 +845,21 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 return _error(404, "Not Found", code="NOT_FOUND")
             if len(request.body) > IMAGE_LIMIT:
                 return _error(413, "Request Entity Too Large")
-            fails = self._processing_fails()
             image.size = len(request.body)
-            image.uploaded = True
-            image.failed = fails
-            image.polls_left = max(self.image_processing_polls, 1 if fails else 0)
+            image.uploaded_now(self._processing_fails(), self.image_processing_polls)
         return HttpResponse(201)
 
-    def _video_action(self, request: HttpRequest, member: _Member) -> HttpResponse:
-        action = request.query.get("action", [""])[-1]
-        if action == "initializeUpload":
-            return self._initialize_video(request, member)
-        if action == "finalizeUpload":
-            return self._finalize_video(request, member)
-        return self._error_envelope(404, self.unknown_route_message)
+    def _new_asset(self, kind: type[_AssetT], owner: str, **fields: Any) -> _AssetT:
+        """A new image or video of ``owner``, waiting for its upload."""
+        urn = f"urn:li:{kind.collection[:-1]}:D4E10AQ{secrets.token_urlsafe(12)}"
+        asset = kind(urn, owner, secrets.token_urlsafe(24), **fields)
+        self._images[asset.urn] = asset
+        return asset
+
+    def _asset(self, kind: type[_AssetT], urn: str) -> _AssetT | None:
+        """The image or video ``urn`` (``None`` if there is none of that kind)."""
+        asset = self._images.get(urn)
+        return asset if isinstance(asset, kind) and asset.collection == kind.collection else None
 
     def _initialize_video(self, request: HttpRequest, member: _Member) -> HttpResponse:
         """``initializeUpload`` of the Videos API: ``owner`` and ``fileSizeBytes`` → the video
@@ -875,11 +868,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             spec = request.json()["initializeUploadRequest"]
             owner, size = str(spec["owner"]), int(spec["fileSizeBytes"])
         except (KeyError, TypeError, ValueError, UnicodeDecodeError):
-            return _field_error(
-                "/initializeUploadRequest/fileSizeBytes",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing("/initializeUploadRequest/fileSizeBytes")
         self._require_role(member, owner)
         if not 0 < size <= VIDEO_LIMIT:
             return _field_error(
@@ -888,16 +877,14 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                 "INVALID_VALUE",
             )
         with self._lock:
-            video = _Video(
-                f"urn:li:video:D4E10AQ{secrets.token_urlsafe(12)}",
+            video = self._new_asset(
+                _Video,
                 owner,
-                secrets.token_urlsafe(24),
                 parts=[
                     (first, min(first + VIDEO_PART, size) - 1)
                     for first in range(0, size, VIDEO_PART)
                 ],
             )
-            self._videos[video.urn] = video
             instructions = []
             for index, (first, last) in enumerate(video.parts):
                 token = secrets.token_urlsafe(24)
@@ -925,16 +912,9 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             spec = request.json()["finalizeUploadRequest"]
             urn, etags = str(spec["video"]), spec["uploadedPartIds"]
         except (KeyError, TypeError, ValueError, UnicodeDecodeError):
-            return _field_error(
-                "/finalizeUploadRequest/uploadedPartIds",
-                "field is required but not found and has no default value",
-                "FIELD_REQUIRED_BUT_NOT_FOUND",
-            )
+            return _missing("/finalizeUploadRequest/uploadedPartIds")
         with self._lock:
-            video = self._videos.get(urn)
-            if video is None:
-                return _error(404, f"Video {urn} does not exist", code="NOT_FOUND")
-            self._require_role(member, video.owner)
+            video = self._owned(member, _Video, urn)
             expected = [video.etags.get(index) for index in range(len(video.parts))]
             if None in expected or etags != expected:
                 return _field_error(
@@ -942,10 +922,7 @@ class LinkedInSandbox(SandboxBase[int, bool]):
                     "do not match the uploaded parts",
                     "INVALID_VALUE",
                 )
-            fails = self._processing_fails()
-            video.finalized = video.uploaded = True
-            video.failed = fails
-            video.polls_left = max(self.image_processing_polls, 1)  # transcoding takes a while
+            video.uploaded_now(self._processing_fails(), self.image_processing_polls)
         return HttpResponse(200)
 
     def _upload_part(self, request: HttpRequest, video: _Video, index: int) -> HttpResponse:
@@ -957,36 +934,25 @@ class LinkedInSandbox(SandboxBase[int, bool]):
         video.size = max(video.size, last + 1)
         return HttpResponse(200, b"", [("ETag", etag)])
 
-    def _get_video(self, member: _Member, urn: str) -> HttpResponse:
-        with self._lock:
-            video = self._videos.get(urn)
-            if video is None:
-                return _error(404, f"Video {urn} does not exist", code="NOT_FOUND")
-            self._require_role(member, video.owner)
-            status = video.status
-            if video.finalized and video.polls_left > 0:
-                video.polls_left -= 1
-            body: dict[str, Any] = {"id": urn, "owner": video.owner, "status": status}
-            if status == "AVAILABLE":
-                body["duration"] = 0  # not decoded by the sandbox
-            return json_response(200, body)
+    def _owned(self, member: _Member, kind: type[_AssetT], urn: str) -> _AssetT:
+        """The image or video ``urn``, which ``member`` may use (else :class:`Answer`)."""
+        asset = self._asset(kind, urn)
+        if asset is None:
+            raise Answer(_error(404, f"{kind.noun} {urn} does not exist", code="NOT_FOUND"))
+        self._require_role(member, asset.owner)
+        return asset
 
-    def _get_image(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/(images|videos)/([^/]+)")
+    def _get_asset(
+        self, request: HttpRequest, member: _Member, collection: str, urn: str
+    ) -> HttpResponse:
+        kind = _Video if collection == "videos" else _Image
         with self._lock:
-            image = self._images.get(urn)
-            if image is None:
-                return _error(404, f"Image {urn} does not exist", code="NOT_FOUND")
-            self._require_role(member, image.owner)
-            status = image.status
-            if image.polls_left > 0:
-                image.polls_left -= 1
-            body: dict[str, Any] = {"id": urn, "owner": image.owner, "status": status}
-            if status == "AVAILABLE":
-                body["downloadUrl"] = f"{self.url}/dms-downloads/{image.upload_token}"
-            return json_response(200, body)
+            return json_response(200, self._owned(member, kind, urn).read(self.url))
 
     # --- statistics and organisations ---------------------------------------------------------
 
+    @handles("GET", r"/rest/organizationalEntityShareStatistics")
     def _statistics(self, request: HttpRequest, member: _Member) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         organization = query.get("organizationalEntity", "")
@@ -1021,14 +987,18 @@ class LinkedInSandbox(SandboxBase[int, bool]):
             {"paging": {"start": 0, "count": len(elements), "links": []}, "elements": elements},
         )
 
-    def _network_size(self, member: _Member, urn: str) -> HttpResponse:
+    @handles("GET", r"/rest/networkSizes/([^/]+)")
+    def _network_size(self, request: HttpRequest, member: _Member, urn: str) -> HttpResponse:
         with self._lock:
             organization = self._organizations.get(urn)
             if organization is None:
                 return _error(404, f"{urn} does not exist", code="NOT_FOUND")
             return json_response(200, {"firstDegreeSize": organization.followers})
 
-    def _organization(self, member: _Member, organization_id: str) -> HttpResponse:
+    @handles("GET", r"/rest/organizations/([^/]+)")
+    def _organization(
+        self, request: HttpRequest, member: _Member, organization_id: str
+    ) -> HttpResponse:
         with self._lock:
             organization = self._organizations.get(f"urn:li:organization:{organization_id}")
             if organization is None:
@@ -1072,57 +1042,6 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- the API (``/rest/`` handlers get the authenticated member after the request) ---------
 
-    routes: ClassVar[Sequence[Route]] = (
-        route("GET", r"/oauth/v2/authorization", _authorize),
-        route("POST", r"/oauth/v2/accessToken", _access_token),
-        route("POST", r"/oauth/v2/introspectToken", _introspect),
-        route("GET", r"/rest/organizationAcls", _organization_acls),
-        route("PUT", r"/dms-uploads/([^/]+)", _upload),
-        route("POST", r"/rest/posts", _post),
-        route("GET", r"/rest/posts", _find_posts),
-        route(
-            "GET", r"/rest/posts/([^/]+)", lambda self, _, member, urn: self._get_post(member, urn)
-        ),
-        route(
-            "DELETE",
-            r"/rest/posts/([^/]+)",
-            lambda self, _, member, urn: self._delete_post(member, urn),
-        ),
-        route(
-            "POST",
-            r"/rest/socialActions/([^/]+)/comments",
-            lambda self, request, member, urn: self._comment(request, member, urn),
-        ),
-        route(
-            "GET",
-            r"/rest/socialActions/([^/]+)/comments",
-            lambda self, request, member, urn: self._list_comments(request, member, urn),
-        ),
-        route("POST", r"/rest/images", _image_action),
-        route("POST", r"/rest/videos", _video_action),
-        route(
-            "GET",
-            r"/rest/videos/([^/]+)",
-            lambda self, _, member, urn: self._get_video(member, urn),
-        ),
-        route(
-            "GET",
-            r"/rest/images/([^/]+)",
-            lambda self, _, member, urn: self._get_image(member, urn),
-        ),
-        route("GET", r"/rest/organizationalEntityShareStatistics", _statistics),
-        route(
-            "GET",
-            r"/rest/networkSizes/([^/]+)",
-            lambda self, _, member, urn: self._network_size(member, urn),
-        ),
-        route(
-            "GET",
-            r"/rest/organizations/([^/]+)",
-            lambda self, _, member, id_: self._organization(member, id_),
-        ),
-    )
-
 
 # --- the little text format -------------------------------------------------------------------
 
@@ -1134,34 +1053,42 @@ def parse_little(commentary: str, *, lenient: bool = False) -> tuple[str, int | 
     out: list[str] = []
     i = 0
     while i < len(commentary):
-        char = commentary[i]
-        if char == "\\" and i + 1 < len(commentary) and commentary[i + 1] in RESERVED:
-            out.append(commentary[i + 1])
-            i += 2
-            continue
-        if char == "#" and (i == 0 or not commentary[i - 1].isalnum()):
-            tag = _HASHTAG.match(commentary, i)
-            if tag is not None:
-                out.append(tag.group(0))
-                i = tag.end()
-                continue
-        if char == "@":
-            mention = _MENTION.match(commentary, i)
-            if mention is not None:
-                out.append(mention.group(1))
-                i = mention.end()
-                continue
-        if char == "{":
-            template = _TEMPLATE.match(commentary, i)
-            if template is not None:
-                out.append("#" + template.group(1))
-                i = template.end()
-                continue
-        if char in RESERVED and not lenient:
+        construct = _CONSTRUCTS.get(commentary[i])
+        found = construct.at(commentary, i) if construct is not None else None
+        if found is not None:
+            visible, i = found
+            out.append(visible)
+        elif commentary[i] in RESERVED and not lenient:
             return "".join(out), i
-        out.append(char)
-        i += 1
+        else:
+            out.append(commentary[i])
+            i += 1
     return "".join(out), None
+
+
+@dataclass(frozen=True)
+class _Construct:
+    """A construct of the little format: its pattern and what readers see of a match."""
+
+    pattern: re.Pattern[str]
+    visible: Callable[[re.Match[str]], str]
+    word_start: bool = False  # it does not start right after a letter or digit
+
+    def at(self, text: str, i: int) -> tuple[str, int] | None:
+        """What readers see of the construct at ``text[i]`` and where it ends, if it is one."""
+        if self.word_start and i > 0 and text[i - 1].isalnum():
+            return None
+        match = self.pattern.match(text, i)
+        return None if match is None else (self.visible(match), match.end())
+
+
+#: The constructs by the character that opens them.
+_CONSTRUCTS = {
+    "\\": _Construct(_ESCAPE, lambda m: m.group(1)),
+    "#": _Construct(_HASHTAG, lambda m: m.group(0), word_start=True),
+    "@": _Construct(_MENTION, lambda m: m.group(1)),
+    "{": _Construct(_TEMPLATE, lambda m: "#" + m.group(1)),
+}
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -1211,12 +1138,24 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int] | HttpResponse:
 def _error(
     status: int, message: str, *, code: str | None = None, service_code: int | None = None
 ) -> HttpResponse:
-    body: dict[str, Any] = {"status": status, "message": message}
-    if service_code is not None:
-        body["serviceErrorCode"] = service_code
-    if code is not None:
-        body["code"] = code
+    body = present(status=status, message=message, serviceErrorCode=service_code, code=code)
     return json_response(status, body)
+
+
+def _too_long(path: str, text: str, limit: int) -> HttpResponse | None:
+    """LinkedIn's 422 for ``text`` longer than ``limit`` UTF-16 code units, else ``None``."""
+    if len(text.encode("utf-16-le", "surrogatepass")) // 2 <= limit:
+        return None
+    return _field_error(path, f"length exceeds the maximum of {limit}", "INVALID_VALUE_LENGTH")
+
+
+def _missing(path: str) -> HttpResponse:
+    """LinkedIn's 422 for a required field that is absent."""
+    return _field_error(
+        path,
+        "field is required but not found and has no default value",
+        "FIELD_REQUIRED_BUT_NOT_FOUND",
+    )
 
 
 def _field_error(path: str, problem: str, code: str) -> HttpResponse:
@@ -1316,11 +1255,9 @@ def _post_json(post: _Post) -> dict[str, Any]:
 
 
 def _snapshot(post: _Post) -> SandboxPost:
-    return SandboxPost(
-        urn=post.urn,
-        author=post.author,
-        commentary=post.commentary,
-        text=post.text,
+    return snapshot(
+        SandboxPost,
+        post,
         images=tuple(SandboxImage(i.urn, alt, i.size) for i, alt in post.images),
         created_at=datetime.fromtimestamp(int(post.created_at * 1000) / 1000, UTC),
         deleted=post.deleted_at is not None,

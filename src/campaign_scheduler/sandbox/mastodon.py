@@ -51,8 +51,7 @@ import html
 import itertools
 import re
 import secrets
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -61,13 +60,21 @@ import regex
 
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox import _base
-from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
+from campaign_scheduler.sandbox._base import (
+    Answer,
+    Option,
+    Processing,
+    SandboxBase,
+    handles,
+    snapshot,
+)
 from campaign_scheduler.sandbox._oauth import OAuthServer
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
     UploadedFile,
     json_response,
+    text_value,
 )
 from campaign_scheduler.sandbox._text import clusters
 
@@ -104,6 +111,7 @@ SUPPORTED_MIME_TYPES = frozenset(
 # Mastodon's own words (config/locales/en.yml, api/error_handling.rb, statuses_controller.rb).
 MSG_TOKEN_INVALID = "The access token is invalid"
 MSG_NOT_FOUND = "Record not found"
+MSG_UNPARSABLE = "Error occurred while parsing request parameters"
 MSG_TOO_MANY = "Too many requests"
 MSG_BLANK = "Validation failed: Text can't be blank"
 MSG_REPLY_MISSING = "The post you are trying to reply to does not appear to exist."
@@ -198,15 +206,13 @@ class _Account:
 
 
 @dataclass
-class _Media:
+class _Media(Processing):
     id: str
     account_id: str
     description: str | None
     mime_type: str
     filename: str
     size: int
-    polls_left: int
-    failed: bool = False
     status_id: str | None = None
 
     @property
@@ -218,7 +224,7 @@ class _Media:
 
     @property
     def ready(self) -> bool:
-        return self.polls_left <= 0 and not self.failed
+        return not self.processing and not self.failed
 
 
 @dataclass
@@ -246,20 +252,15 @@ class MastodonSandbox(SandboxBase[int, float]):
     seen_type: ClassVar[type[_base.SeenRequest]] = SeenRequest
     processing_fault = "fail_media_processing"
 
-    def __init__(
-        self,
-        *,
-        max_characters: int = 500,
-        idempotency_ttl: float = 3600.0,
-        media_processing_polls: int = 0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.max_characters = max_characters
-        self.idempotency_ttl = idempotency_ttl
-        self.media_processing_polls = media_processing_polls
-        self.clock = clock
+    #: The instance's post length limit (``configuration.statuses.max_characters``).
+    max_characters = Option(500)
+    #: Seconds an ``Idempotency-Key`` is remembered.
+    idempotency_ttl = Option(3600.0)
+    #: Reads of an uploaded image that answer 206 ("still processing") before 200.
+    media_processing_polls = Option(0)
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._accounts: dict[str, _Account] = {}  # by username
         self._tokens: dict[str, _Account] = {}
         self._statuses: dict[str, _Status] = {}
@@ -315,12 +316,9 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     def statuses(self, username: str | None = None) -> list[SandboxStatus]:
         """Every status created so far (also deleted ones), oldest first."""
-        with self._lock:
-            return [
-                _snapshot(status)
-                for status in self._statuses.values()
-                if username is None or status.account.username == username
-            ]
+        return self._listing(
+            self._statuses.values(), _snapshot, lambda s: username in (None, s.account.username)
+        )
 
     def set_engagement(
         self,
@@ -384,6 +382,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- statuses -----------------------------------------------------------------------------
 
+    @handles("POST", r"/api/v1/statuses")
     def _post_status(self, request: HttpRequest) -> tuple[HttpResponse, str | None]:
         account = self._account_of(request)
         return self._create_unless_faulted(
@@ -399,14 +398,14 @@ class MastodonSandbox(SandboxBase[int, float]):
         return _error(429, MSG_TOO_MANY, _rate_headers(STATUSES_LIMIT, 0, reset))
 
     def _create_status(self, request: HttpRequest, account: _Account) -> HttpResponse:
-        try:
+        try:  # not _params(): the answer must go through the drop and hold faults
             params, _files = request.params()
         except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
-        text = _text_param(params.get("status"))
-        spoiler = _text_param(params.get("spoiler_text"))
-        language = _text_param(params.get("language")) or None
-        visibility = _text_param(params.get("visibility")) or "public"
+            return _error(400, MSG_UNPARSABLE)
+        text = text_value(params.get("status"))
+        spoiler = text_value(params.get("spoiler_text"))
+        language = text_value(params.get("language")) or None
+        visibility = text_value(params.get("visibility")) or "public"
         key = request.header("Idempotency-Key")
         media_ids = params.get("media_ids") or []
         if not isinstance(media_ids, list):
@@ -511,34 +510,32 @@ class MastodonSandbox(SandboxBase[int, float]):
         )
         return json_response(200, self._status_entity(status), headers)
 
-    def _visible_status(self, status_id: str) -> _Status | None:
+    def _visible_status(self, status_id: str, owner: _Account | None = None) -> _Status:
+        """The status ``status_id`` (of ``owner``, if given); a deleted or unknown one ends
+        the request with 404."""
         status = self._statuses.get(status_id)
-        return status if status is not None and not status.deleted else None
+        if status is None or status.deleted or (owner is not None and status.account is not owner):
+            raise Answer(_error(404, MSG_NOT_FOUND))
+        return status
 
+    @handles("GET", r"/api/v1/statuses/([^/]+)")
     def _get_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
-        self._authenticate(request, required=False)
-        with self._lock:
-            status = self._visible_status(status_id)
-            if status is None:
-                return _error(404, MSG_NOT_FOUND)
-            return json_response(200, self._status_entity(status))
+        return self._public(request, lambda: self._status_entity(self._visible_status(status_id)))
 
+    @handles("GET", r"/api/v1/statuses/([^/]+)/source")
     def _status_source(self, request: HttpRequest, status_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
-            status = self._visible_status(status_id)
-            if status is None or status.account is not account:
-                return _error(404, MSG_NOT_FOUND)
+            status = self._visible_status(status_id, account)
             return json_response(
                 200, {"id": status.id, "text": status.text, "spoiler_text": status.spoiler_text}
             )
 
+    @handles("DELETE", r"/api/v1/statuses/([^/]+)")
     def _delete_status(self, request: HttpRequest, status_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
-            status = self._visible_status(status_id)
-            if status is None or status.account is not account:
-                return _error(404, MSG_NOT_FOUND)
+            status = self._visible_status(status_id, account)
             status.deleted = True
             account.statuses -= 1
             if status.in_reply_to is not None:
@@ -549,6 +546,7 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- accounts -----------------------------------------------------------------------------
 
+    @handles("GET", r"/api/v1/accounts/verify_credentials")
     def _verify_credentials(self, request: HttpRequest) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
@@ -562,17 +560,25 @@ class MastodonSandbox(SandboxBase[int, float]):
         }
         return json_response(200, entity)
 
-    def _find_account(self, account_id: str) -> _Account | None:
-        return next((a for a in self._accounts.values() if a.id == account_id), None)
+    def _find_account(self, account_id: str) -> _Account:
+        """The account ``account_id``; an unknown one ends the request with 404."""
+        account = next((a for a in self._accounts.values() if a.id == account_id), None)
+        if account is None:
+            raise Answer(_error(404, MSG_NOT_FOUND))
+        return account
 
+    @handles("GET", r"/api/v1/accounts/([^/]+)")
     def _get_account(self, request: HttpRequest, account_id: str) -> HttpResponse:
+        return self._public(request, lambda: self._account_entity(self._find_account(account_id)))
+
+    def _public(self, request: HttpRequest, entity: Callable[[], dict[str, Any]]) -> HttpResponse:
+        """A read that needs no token (a given one must be valid): ``entity()``, made under
+        the lock."""
         self._authenticate(request, required=False)
         with self._lock:
-            account = self._find_account(account_id)
-            if account is None:
-                return _error(404, MSG_NOT_FOUND)
-            return json_response(200, self._account_entity(account))
+            return json_response(200, entity())
 
+    @handles("GET", r"/api/v1/accounts/([^/]+)/statuses")
     def _account_statuses(self, request: HttpRequest, account_id: str) -> HttpResponse:
         self._authenticate(request, required=False)
         query = {key: values[-1] for key, values in request.query.items() if values}
@@ -586,8 +592,6 @@ class MastodonSandbox(SandboxBase[int, float]):
         exclude_replies = query.get("exclude_replies", "").lower() in ("1", "true")
         with self._lock:
             account = self._find_account(account_id)
-            if account is None:
-                return _error(404, MSG_NOT_FOUND)
             candidates = [
                 s
                 for s in self._statuses.values()
@@ -612,6 +616,7 @@ class MastodonSandbox(SandboxBase[int, float]):
             )
         return json_response(200, body, headers)
 
+    @handles("GET", r"/api/v1/timelines/tag/([^/]+)")
     def _tag_timeline(self, request: HttpRequest, tag: str) -> HttpResponse:
         """Public statuses that use ``#tag``, newest first (max_id paging, limit up to 40)."""
         query = {key: values[-1] for key, values in request.query.items() if values}
@@ -636,12 +641,10 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- media --------------------------------------------------------------------------------
 
+    @handles("POST", r"/api/v2/media")
     def _post_media(self, request: HttpRequest) -> HttpResponse:
         account = self._account_of(request)
-        try:
-            params, files = request.params()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
+        params, files = _params(request)
         upload: UploadedFile | None = files.get("file")
         if upload is None:
             return _error(422, "Validation failed: File can't be blank")
@@ -650,7 +653,7 @@ class MastodonSandbox(SandboxBase[int, float]):
         is_video = upload.content_type.split("/", 1)[0] in ("video", "audio")
         if is_video and len(upload.content) > VIDEO_SIZE_LIMIT:
             return _error(422, "Validation failed: File file size must be less than 99 MB")
-        description = _text_param(params.get("description")) or None
+        description = text_value(params.get("description")) or None
         if description is not None and len(description) > MAX_DESCRIPTION:
             return _error(
                 422,
@@ -658,10 +661,6 @@ class MastodonSandbox(SandboxBase[int, float]):
                 f"(maximum is {MAX_DESCRIPTION} characters)",
             )
         with self._lock:
-            fails = self._processing_fails()
-            polls = self.media_processing_polls
-            if is_video:
-                polls = max(polls, 1)  # transcoded in the background: never ready at once
             media = _Media(
                 id=self._next_id(self.clock()),
                 account_id=account.id,
@@ -669,13 +668,16 @@ class MastodonSandbox(SandboxBase[int, float]):
                 mime_type=upload.content_type,
                 filename=upload.filename,
                 size=len(upload.content),
-                polls_left=max(polls, 1) if fails else polls,
-                failed=fails,
+            )
+            # A video is transcoded in the background: never ready at once.
+            media.process(
+                self._processing_fails(), self.media_processing_polls, at_least=int(is_video)
             )
             self._media[media.id] = media
             entity = self._media_entity(media)
         return json_response(200 if media.ready else 202, entity)
 
+    @handles("GET", r"/api/v1/media/([^/]+)")
     def _get_media(self, request: HttpRequest, media_id: str) -> HttpResponse:
         account = self._account_of(request)
         with self._lock:
@@ -684,13 +686,13 @@ class MastodonSandbox(SandboxBase[int, float]):
                 return _error(404, MSG_NOT_FOUND)
             if media.failed:
                 return _error(422, "Error processing the uploaded file")
-            if media.polls_left > 0:
-                media.polls_left -= 1
+            if media.poll():
                 return json_response(206, self._media_entity(media, processing=True))
             return json_response(200, self._media_entity(media))
 
     # --- entities -----------------------------------------------------------------------------
 
+    @handles("GET", r"/api/v2/instance")
     def _instance(self, request: HttpRequest) -> HttpResponse:
         host = self.url.split("://", 1)[1]
         return json_response(
@@ -802,19 +804,17 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- OAuth ---------------------------------------------------------------------------------
 
+    @handles("POST", r"/api/v1/apps")
     def _register_app(self, request: HttpRequest) -> HttpResponse:
-        try:
-            params, _files = request.params()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
-        name = _text_param(params.get("client_name"))
+        params, _files = _params(request)
+        name = text_value(params.get("client_name"))
         uris = params.get("redirect_uris") or []
         uris = [str(u) for u in (uris if isinstance(uris, list) else str(uris).split())]
         if not name:
             return _error(422, "Validation failed: Application name can't be blank")
         if not uris:
             return _error(422, "Validation failed: Redirect URI can't be blank")
-        scopes = frozenset((_text_param(params.get("scopes")) or "read").split())
+        scopes = frozenset((text_value(params.get("scopes")) or "read").split())
         client = self.oauth.add_app(uris, scopes=scopes, name=name)
         return json_response(
             200,
@@ -830,15 +830,14 @@ class MastodonSandbox(SandboxBase[int, float]):
             },
         )
 
+    @handles("GET", r"/oauth/authorize")
     def _authorize(self, request: HttpRequest) -> HttpResponse:
         query = {k: v[-1] for k, v in request.query.items() if v}
         return self.oauth.authorize(query)
 
+    @handles("POST", r"/oauth/token")
     def _token(self, request: HttpRequest) -> HttpResponse:
-        try:
-            params, _files = request.params()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "Error occurred while parsing request parameters")
+        params, _files = _params(request)
         status, body = self.oauth.token({k: str(v) for k, v in params.items()})
         return json_response(status, body)
 
@@ -868,22 +867,6 @@ class MastodonSandbox(SandboxBase[int, float]):
     # --- the API ------------------------------------------------------------------------------
 
     unknown_route_message = MSG_NOT_FOUND
-    routes: ClassVar[Sequence[Route]] = (
-        route("POST", r"/api/v1/statuses", _post_status),
-        route("POST", r"/api/v1/apps", _register_app),
-        route("GET", r"/oauth/authorize", _authorize),
-        route("POST", r"/oauth/token", _token),
-        route("GET", r"/api/v2/instance", _instance),
-        route("POST", r"/api/v2/media", _post_media),
-        route("GET", r"/api/v1/timelines/tag/([^/]+)", _tag_timeline),
-        route("GET", r"/api/v1/media/([^/]+)", _get_media),
-        route("GET", r"/api/v1/accounts/verify_credentials", _verify_credentials),
-        route("GET", r"/api/v1/accounts/([^/]+)", _get_account),
-        route("GET", r"/api/v1/accounts/([^/]+)/statuses", _account_statuses),
-        route("GET", r"/api/v1/statuses/([^/]+)", _get_status),
-        route("DELETE", r"/api/v1/statuses/([^/]+)", _delete_status),
-        route("GET", r"/api/v1/statuses/([^/]+)/source", _status_source),
-    )
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -913,12 +896,12 @@ def _iso(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _text_param(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = value[-1] if value else ""
-    return str(value)
+def _params(request: HttpRequest) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+    """The request's parameters and files; a malformed body ends the request with 400."""
+    try:
+        return request.params()
+    except (ValueError, UnicodeDecodeError):
+        raise Answer(_error(400, MSG_UNPARSABLE)) from None
 
 
 def _html(text: str) -> str:
@@ -931,20 +914,15 @@ def _html(text: str) -> str:
 
 
 def _snapshot(status: _Status) -> SandboxStatus:
-    return SandboxStatus(
-        id=status.id,
+    return snapshot(
+        SandboxStatus,
+        status,
         username=status.account.username,
-        text=status.text,
-        language=status.language,
-        idempotency_key=status.idempotency_key,
         media=tuple(
             SandboxMedia(m.id, m.description, m.mime_type, m.filename, m.size) for m in status.media
         ),
         in_reply_to_id=status.in_reply_to.id if status.in_reply_to else None,
         created_at=_moment(status.created_at),
-        visibility=status.visibility,
-        spoiler_text=status.spoiler_text,
-        deleted=status.deleted,
     )
 
 

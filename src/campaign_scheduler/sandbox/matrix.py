@@ -58,14 +58,13 @@ import json
 import math
 import re
 import secrets
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, Route, SandboxBase, route
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, handles, snapshot
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -165,20 +164,15 @@ class MatrixSandbox(SandboxBase[int, float]):
     wrong_method_status = 405
     unknown_route_message = "Unrecognized request"
 
-    def __init__(
-        self,
-        *,
-        server_name: str = "localhost",
-        txn_ttl: float = TXN_TTL,
-        max_upload_size: int = MAX_UPLOAD,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.server_name = server_name
-        self.txn_ttl = txn_ttl
-        self.max_upload_size = max_upload_size
-        self.clock = clock
+    #: The homeserver's name (the part of user ids and room ids after the colon).
+    server_name = Option("localhost")
+    #: Seconds a transaction id is remembered (a repeated ``PUT`` answers the same event).
+    txn_ttl = Option(TXN_TTL)
+    #: The media repository's upload limit in bytes (``m.upload.size``).
+    max_upload_size = Option(MAX_UPLOAD)
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._tokens: dict[str, _Requester] = {}
         self._passwords: dict[str, str] = {}  # user id -> password
         self._rooms: dict[str, _Room] = {}
@@ -256,8 +250,7 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     def events(self, room_id: str | None = None) -> list[SandboxEvent]:
         """Every event so far (also redacted ones, with their content emptied), oldest first."""
-        with self._lock:
-            return [_snapshot(e) for e in self._timeline if room_id is None or e.room_id == room_id]
+        return self._listing(self._timeline, _snapshot, lambda e: room_id in (None, e.room_id))
 
     def uploads(self) -> list[SandboxUpload]:
         with self._lock:
@@ -332,9 +325,11 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     # --- client API ---------------------------------------------------------------------------
 
+    @handles("GET", r"/_matrix/client/versions")
     def _versions(self, request: HttpRequest) -> HttpResponse:
         return json_response(200, {"versions": VERSIONS, "unstable_features": {}})
 
+    @handles("GET", r"/_matrix/client/v3/account/whoami")
     def _whoami(self, request: HttpRequest) -> HttpResponse:
         requester = self._requester(request)
         return json_response(
@@ -342,9 +337,11 @@ class MatrixSandbox(SandboxBase[int, float]):
             {"user_id": requester.user_id, "is_guest": False, "device_id": requester.device_id},
         )
 
+    @handles("GET", r"/_matrix/client/v3/login")
     def _login_flows(self, request: HttpRequest) -> HttpResponse:
         return json_response(200, {"flows": [{"type": "m.login.password"}]})
 
+    @handles("POST", r"/_matrix/client/v3/login")
     def _login(self, request: HttpRequest) -> HttpResponse:
         try:
             body = request.json()
@@ -374,6 +371,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             },
         )
 
+    @handles("GET", r"/_matrix/client/v3/directory/room/([^/]+)")
     def _directory(self, request: HttpRequest, alias: str) -> HttpResponse:
         with self._lock:
             room_id = self._aliases.get(alias)
@@ -381,6 +379,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             return _error(404, "M_NOT_FOUND", f"Room alias {alias} not found")
         return json_response(200, {"room_id": room_id, "servers": [self.server_name]})
 
+    @handles("POST", r"/_matrix/client/v3/join/([^/]+)")
     def _join(self, request: HttpRequest, room: str) -> HttpResponse:
         requester = self._requester(request)
         localpart = requester.user_id[1:].split(":", 1)[0]
@@ -390,6 +389,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             return _error(404, "M_NOT_FOUND", f"No known servers for {room}")
         return json_response(200, {"room_id": room_id})
 
+    @handles("PUT", r"/_matrix/client/v3/rooms/([^/]+)/send/([^/]+)/([^/]+)")
     def _send(
         self, request: HttpRequest, room_id: str, event_type: str, txn_id: str
     ) -> tuple[HttpResponse, str | None]:
@@ -444,6 +444,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             self._txns[key] = (event.event_id, now)
             return json_response(200, {"event_id": event.event_id})
 
+    @handles("PUT", r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)")
     def _redact(
         self, request: HttpRequest, room_id: str, event_id: str, txn_id: str
     ) -> HttpResponse:
@@ -482,6 +483,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             self._txns[key] = (redaction.event_id, now)
             return json_response(200, {"event_id": redaction.event_id})
 
+    @handles("GET", r"/_matrix/client/v3/rooms/([^/]+)/event/([^/]+)")
     def _get_event(self, request: HttpRequest, room_id: str, event_id: str) -> HttpResponse:
         requester = self._requester(request)
         with self._lock:
@@ -491,6 +493,7 @@ class MatrixSandbox(SandboxBase[int, float]):
                 return _error(404, "M_NOT_FOUND", "Event not found.")
             return json_response(200, self._serialize(event, requester))
 
+    @handles("GET", r"/_matrix/client/v3/rooms/([^/]+)/messages")
     def _messages(self, request: HttpRequest, room_id: str) -> HttpResponse:
         requester = self._requester(request)
         query = {key: values[-1] for key, values in request.query.items() if values}
@@ -526,6 +529,7 @@ class MatrixSandbox(SandboxBase[int, float]):
                 body["end"] = f"s{last if direction == 'b' else last + 1}"
             return json_response(200, body)
 
+    @handles("GET", r"/_matrix/client/v1/rooms/([^/]+)/relations/([^/]+)(?:/([^/]+))?(?:/([^/]+))?")
     def _relations(
         self,
         request: HttpRequest,
@@ -565,6 +569,7 @@ class MatrixSandbox(SandboxBase[int, float]):
                 body["next_batch"] = f"s{page[-1].stream}"
             return json_response(200, body)
 
+    @handles("GET", r"/_matrix/client/v3/rooms/([^/]+)/joined_members")
     def _joined_members(self, request: HttpRequest, room_id: str) -> HttpResponse:
         requester = self._requester(request)
         with self._lock:
@@ -575,6 +580,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             }
         return json_response(200, {"joined": joined})
 
+    @handles("GET", r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.member/([^/]+)")
     def _member_state(self, request: HttpRequest, room_id: str, user_id: str) -> HttpResponse:
         requester = self._requester(request)
         with self._lock:
@@ -583,6 +589,7 @@ class MatrixSandbox(SandboxBase[int, float]):
                 return _error(404, "M_NOT_FOUND", f"Event not found ({room_id}, {user_id})")
             return json_response(200, {"displayname": room.members[user_id], "membership": "join"})
 
+    @handles("GET", r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.power_levels/?")
     def _power_levels(self, request: HttpRequest, room_id: str) -> HttpResponse:
         requester = self._requester(request)
         with self._lock:
@@ -591,6 +598,7 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     # --- media --------------------------------------------------------------------------------
 
+    @handles("POST", r"/_matrix/media/v3/upload")
     def _upload(self, request: HttpRequest) -> HttpResponse:
         requester = self._requester(request)
         if len(request.body) > self.max_upload_size:
@@ -609,6 +617,7 @@ class MatrixSandbox(SandboxBase[int, float]):
             self._uploads[media_id] = upload
         return json_response(200, {"content_uri": content_uri})
 
+    @handles("GET", r"/_matrix/client/v1/media/download/([^/]+)/([^/]+)(?:/([^/]+))?")
     def _download(
         self, request: HttpRequest, server: str, media_id: str, filename: str | None = None
     ) -> HttpResponse:
@@ -619,49 +628,14 @@ class MatrixSandbox(SandboxBase[int, float]):
             return _error(404, "M_NOT_FOUND", "Not found")
         return HttpResponse(200, upload.content, [("Content-Type", upload.content_type)])
 
+    @handles("GET", r"/_matrix/media/v3/download/([^/]+)/([^/]+).*")
     def _legacy_download(self, request: HttpRequest, *parts: str) -> HttpResponse:
         return _error(404, "M_NOT_FOUND", "Not found")
 
+    @handles("GET", r"/_matrix/client/v1/media/config")
     def _media_config(self, request: HttpRequest) -> HttpResponse:
         self._requester(request)
         return json_response(200, {"m.upload.size": self.max_upload_size})
-
-    routes: ClassVar[Sequence[Route]] = (
-        route("GET", r"/_matrix/client/versions", _versions),
-        route("GET", r"/_matrix/client/v3/login", _login_flows),
-        route("POST", r"/_matrix/client/v3/login", _login),
-        route("GET", r"/_matrix/client/v3/account/whoami", _whoami),
-        route("GET", r"/_matrix/client/v3/directory/room/([^/]+)", _directory),
-        route("POST", r"/_matrix/client/v3/join/([^/]+)", _join),
-        route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/send/([^/]+)/([^/]+)", _send),
-        route("PUT", r"/_matrix/client/v3/rooms/([^/]+)/redact/([^/]+)/([^/]+)", _redact),
-        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/event/([^/]+)", _get_event),
-        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/messages", _messages),
-        route("GET", r"/_matrix/client/v3/rooms/([^/]+)/joined_members", _joined_members),
-        route(
-            "GET",
-            r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.member/([^/]+)",
-            _member_state,
-        ),
-        route(
-            "GET",
-            r"/_matrix/client/v3/rooms/([^/]+)/state/m\.room\.power_levels/?",
-            _power_levels,
-        ),
-        route(
-            "GET",
-            r"/_matrix/client/v1/rooms/([^/]+)/relations/([^/]+)(?:/([^/]+))?(?:/([^/]+))?",
-            _relations,
-        ),
-        route("POST", r"/_matrix/media/v3/upload", _upload),
-        route(
-            "GET",
-            r"/_matrix/client/v1/media/download/([^/]+)/([^/]+)(?:/([^/]+))?",
-            _download,
-        ),
-        route("GET", r"/_matrix/media/v3/download/([^/]+)/([^/]+).*", _legacy_download),
-        route("GET", r"/_matrix/client/v1/media/config", _media_config),
-    )
 
     # --- events -------------------------------------------------------------------------------
 
@@ -890,15 +864,10 @@ def _end_position(events: list[_Event], direction: str) -> int:
 
 
 def _snapshot(event: _Event) -> SandboxEvent:
-    return SandboxEvent(
-        event_id=event.event_id,
-        room_id=event.room_id,
-        sender=event.sender,
-        type=event.type,
+    return snapshot(
+        SandboxEvent,
+        event,
         content=json.loads(json.dumps(event.content)),
-        origin_server_ts=event.origin_server_ts,
-        txn_id=event.txn_id,
-        device_id=event.device_id,
         redacted=event.redacted_because is not None,
     )
 

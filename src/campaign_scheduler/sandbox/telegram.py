@@ -56,22 +56,22 @@ import json
 import math
 import re
 import secrets
-import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from campaign_scheduler.channels.telegram import install_log_redaction
 from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import Answer, SandboxBase, one_of, optional
+from campaign_scheduler.sandbox._base import Answer, Option, SandboxBase, one_of, optional, snapshot
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
     UploadedFile,
     json_response,
+    text_value,
 )
 
 TEXT_LIMIT = 4096
@@ -200,28 +200,15 @@ class _ParseError(ValueError):
 
 
 class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
-    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "count_unit": one_of(*COUNT_UNITS),
-        "chat_per_minute": optional(int),
-        "strict_ampersand": bool,
-    }
     """A loopback Bot API. Use as a context manager or call start()/stop()."""
 
-    def __init__(
-        self,
-        *,
-        count_unit: str = "utf16",
-        chat_per_minute: int | None = 20,
-        strict_ampersand: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        if count_unit not in COUNT_UNITS:
-            raise ValueError(f"count_unit must be one of {COUNT_UNITS}")
-        self.count_unit = count_unit
-        self.chat_per_minute = chat_per_minute
-        self.strict_ampersand = strict_ampersand
-        self.clock = clock
+    # The knobs (module doc), also settable over HTTP.
+    count_unit = Option("utf16", one_of(*COUNT_UNITS), settable=True)
+    chat_per_minute: Option[int | None] = Option(20, optional(int), settable=True)
+    strict_ampersand = Option(False, bool, settable=True)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
         self._bots: dict[str, _Bot] = {}  # by token
         self._chats: dict[int, _Chat] = {}
@@ -391,8 +378,8 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
     ) -> HttpResponse:
         chat = self._writable_chat(bot, params.get("chat_id"))
         photo_mode = method in ("sendphoto", "sendvideo")  # a caption, not a text
-        markup = _text(params.get("caption" if photo_mode else "text"))
-        parse_mode = _text(params.get("parse_mode")) or None
+        markup = text_value(params.get("caption" if photo_mode else "text"))
+        parse_mode = text_value(params.get("parse_mode")) or None
         if len(markup.encode("utf-8")) > RAW_TEXT_LIMIT:
             return _error(400, MSG_RAW_TOO_LONG)
         try:
@@ -841,14 +828,6 @@ def _flood(seconds: float) -> HttpResponse:
     )
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = value[-1] if value else ""
-    return str(value)
-
-
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
@@ -893,20 +872,15 @@ def _photo_sizes(message: _Message, content: bytes) -> list[dict[str, Any]]:
 
 
 def _snapshot(message: _Message) -> SandboxMessage:
-    return SandboxMessage(
+    return snapshot(
+        SandboxMessage,
+        message,
         chat_id=message.chat.id,
         chat_username=message.chat.username,
-        message_id=message.message_id,
         bot=message.bot.username,
-        text=message.text,
-        markup=message.markup,
-        parse_mode=message.parse_mode,
         entities=tuple(dict(e) for e in message.entities),
-        photo=message.photo,
-        video=message.video,
         reply_to=message.reply_to.message_id if message.reply_to else None,
         date=datetime.fromtimestamp(int(message.date), UTC),
-        deleted=message.deleted,
     )
 
 

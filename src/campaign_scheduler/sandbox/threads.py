@@ -37,13 +37,13 @@ one-step ``auto_publish_text`` (UNVERIFIED; refused here), keyword search, menti
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from campaign_scheduler.sandbox._graph import (
     Call,
     ContainerSandbox,
+    Edges,
     GraphMedia,
     Principal,
     Published,
@@ -53,6 +53,7 @@ from campaign_scheduler.sandbox._graph import (
     invalid,
     nonexisting_field,
     not_found,
+    switch,
     time_param,
 )
 from campaign_scheduler.sandbox._server import HttpResponse, json_response
@@ -75,8 +76,6 @@ class ThreadsSandbox(ContainerSandbox):
     """A loopback Threads API host. Use as a context manager."""
 
     network: ClassVar[str] = "threads"
-    throttle_code: ClassVar[int] = 4
-    throttle_message: ClassVar[str] = "(#4) Application request limit reached"
     buc_type: ClassVar[str] = "threads"
     login_style: ClassVar[str] = "threads"
     status_field: ClassVar[str] = "status"
@@ -86,7 +85,7 @@ class ThreadsSandbox(ContainerSandbox):
     post_node: ClassVar[str] = "ThreadsMedia"
     posts_public: ClassVar[bool] = True
     figure_names: ClassVar[tuple[str, ...]] = FIGURES
-    own_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    own_edges: ClassVar[Edges] = {
         ("threads", "POST"): lambda sandbox, call: sandbox._create_container(call),
         ("threads", "GET"): lambda sandbox, call: sandbox._list(
             call, replies=sandbox.threads_edge_includes_replies
@@ -98,31 +97,22 @@ class ThreadsSandbox(ContainerSandbox):
         ("threads_publishing_limit", "GET"): lambda sandbox, call: sandbox._publishing_limit(call),
         ("threads_insights", "GET"): lambda sandbox, call: sandbox._user_insights(call),
     }
-    post_edges: ClassVar[Mapping[tuple[str, str], Callable[..., Routed | HttpResponse]]] = {
+    post_edges: ClassVar[Edges] = {
         ("insights", "GET"): lambda sandbox, call, node: sandbox._insights(call, node),
     }
-    SWITCHES: ClassVar[dict[str, type]] = {
-        **ContainerSandbox.SWITCHES,
-        "max_text_length": int,
-        "reply_quota_total": int,
-        "delete_limit": int,
-        "max_carousel_items": int,
-        "insights_shape": str,
-        "threads_edge_includes_replies": bool,
-    }
+    quota_total = switch(250)
+    reply_quota_total = switch(1000)
+    delete_limit = switch(100)
+    max_text_length = switch(500)
+    max_carousel_items = switch(20)
+    #: ``"values"``: ``{"values": [{"value": n}]}``; ``"total_value"``: ``{"total_value":
+    #: {"value": n}}`` (the documented shape is UNVERIFIED).
+    insights_shape = switch("values")
+    #: Whether ``/{user-id}/threads`` lists replies too (UNVERIFIED; off).
+    threads_edge_includes_replies = switch(False)
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock=clock)
-        self.quota_total = 250
-        self.reply_quota_total = 1000
-        self.delete_limit = 100
-        self.max_text_length = 500
-        self.max_carousel_items = 20
-        #: ``"values"``: ``{"values": [{"value": n}]}``; ``"total_value"``: ``{"total_value":
-        #: {"value": n}}`` (the documented shape is UNVERIFIED).
-        self.insights_shape = "values"
-        #: Whether ``/{user-id}/threads`` lists replies too (UNVERIFIED; off).
-        self.threads_edge_includes_replies = False
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._deletes: dict[str, Window] = {}
 
     # --- publishing ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaign_scheduler.jsonfields import fields_of
-from campaign_scheduler.sandbox._base import SandboxBase
+from campaign_scheduler.sandbox._base import Option, SandboxBase
 from campaign_scheduler.sandbox._server import (
     HttpRequest,
     HttpResponse,
@@ -128,18 +128,13 @@ class WebhookSandbox(SandboxBase[int, float]):
 
     revoke_key = "secret"
 
-    def __init__(
-        self,
-        *,
-        tolerance: float = TOLERANCE,
-        answer_with_id: bool = True,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.tolerance = tolerance
-        self.answer_with_id = answer_with_id
-        self.clock = clock
+    #: Seconds a signature's timestamp may differ from the receiver's clock.
+    tolerance = Option(TOLERANCE)
+    #: Whether a post is answered 200 with its id and URL (else 202 without a body).
+    answer_with_id = Option(True)
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._endpoints: dict[str, _Endpoint] = {}
         self._deliveries: list[SandboxDelivery] = []
         self._ids = itertools.count(1)

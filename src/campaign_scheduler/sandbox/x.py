@@ -68,10 +68,10 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 from dateutil.parser import isoparse
@@ -85,12 +85,15 @@ from campaign_scheduler.imagetypes import image_info
 from campaign_scheduler.jsonfields import fields_of
 from campaign_scheduler.sandbox._base import (
     Answer,
-    Route,
+    Option,
+    Processing,
     SandboxBase,
+    handles,
     one_of,
     only_known,
     optional,
-    route,
+    snapshot,
+    whole,
 )
 from campaign_scheduler.sandbox._oauth import (
     OAuthApp,
@@ -237,7 +240,7 @@ class _User:
 
 
 @dataclass
-class _Media:
+class _Media(Processing):
     id: str
     owner: _User
     mime_type: str
@@ -245,8 +248,6 @@ class _Media:
     width: int
     height: int
     created_at: float
-    polls_left: int
-    failed: bool = False
     alt: str | None = None
     #: A chunked upload: the bytes announced by INIT, the segments APPENDed, FINALIZE done.
     total_bytes: int = 0
@@ -261,9 +262,9 @@ class _Media:
     def state(self) -> str:
         if not self.finalized:
             return "pending"  # never usable before FINALIZE
-        if self.failed and self.polls_left <= 0:
-            return "failed"
-        return "succeeded" if self.polls_left <= 0 else "in_progress"
+        if self.processing:
+            return "in_progress"
+        return "failed" if self.failed else "succeeded"
 
 
 @dataclass
@@ -292,45 +293,23 @@ _SCOPES = (
 
 
 class XSandbox(SandboxBase[int, tuple[float, bool]]):
-    settings: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
-        "timeline_lag": float,
-        "post_limit": lambda value: int(float(value)),
-        "timeline_limit": lambda value: int(float(value)),
-        "media_processing_polls": lambda value: int(float(value)),
-        "duplicate_window": optional(float),
-        "daily_post_limit": optional(int),
-        "too_long_status": one_of(400, 403),
-        "non_public_metrics": bool,
-    }
     """A loopback X API. Use as a context manager or call start()/stop()."""
 
     processing_fault = "fail_media_processing"
 
-    def __init__(
-        self,
-        *,
-        max_weighted_length: int = 280,
-        duplicate_window: float | None = DAY,
-        too_long_status: int = 400,
-        timeline_lag: float = 0.0,
-        post_limit: int = 100,
-        daily_post_limit: int | None = None,
-        timeline_limit: int = 900,
-        non_public_metrics: bool = True,
-        media_processing_polls: int = 0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.max_weighted_length = max_weighted_length
-        self.duplicate_window = duplicate_window
-        self.too_long_status = too_long_status
-        self.timeline_lag = timeline_lag
-        self.post_limit = post_limit
-        self.daily_post_limit = daily_post_limit
-        self.timeline_limit = timeline_limit
-        self.non_public_metrics = non_public_metrics
-        self.media_processing_polls = media_processing_polls
-        self.clock = clock
+    # The knobs (module doc); all but the length limit can also be set over HTTP.
+    max_weighted_length = Option(280)
+    duplicate_window: Option[float | None] = Option(DAY, optional(float), settable=True)
+    too_long_status = Option(400, one_of(400, 403), settable=True)
+    timeline_lag = Option(0.0, float, settable=True)
+    post_limit = Option(100, whole, settable=True)
+    daily_post_limit: Option[int | None] = Option(None, optional(int), settable=True)
+    timeline_limit = Option(900, whole, settable=True)
+    non_public_metrics = Option(True, bool, settable=True)
+    media_processing_polls = Option(0, whole, settable=True)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
         self._apps: dict[str, str] = {}  # consumer key -> consumer secret
         self._tokens: dict[str, tuple[str, str, _User]] = {}  # token -> (app key, secret, user)
@@ -403,12 +382,9 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     def statuses(self, username: str | None = None) -> list[SandboxTweet]:
         """Every post created so far (deleted ones too), oldest first."""
-        with self._lock:
-            return [
-                _snapshot(t)
-                for t in self._tweets.values()
-                if username is None or t.author.username == username
-            ]
+        return self._listing(
+            self._tweets.values(), _snapshot, lambda t: username in (None, t.author.username)
+        )
 
     def set_engagement(self, tweet_id: str, **metrics: int) -> None:
         """Set counters: ``likes``, ``retweets``, ``replies``, ``quotes``, ``bookmarks``,
@@ -512,9 +488,11 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- OAuth 2.0 ----------------------------------------------------------------------------
 
+    @handles("GET", r"/i/oauth2/authorize")
     def _authorize(self, request: HttpRequest) -> HttpResponse:
         return self.oauth.authorize(query_params(request.query), require_pkce=True)
 
+    @handles("POST", r"/2/oauth2/token")
     def _token(self, request: HttpRequest) -> HttpResponse:
         try:
             params = self._oauth_form(request)
@@ -552,6 +530,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             body["refresh_token"] = issued.refresh_token
         return json_response(200, body)
 
+    @handles("POST", r"/2/oauth2/revoke")
     def _revoke_token(self, request: HttpRequest) -> HttpResponse:
         try:
             params = self._oauth_form(request)
@@ -607,11 +586,17 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- posts --------------------------------------------------------------------------------
 
-    def _post_tweet(self, request: HttpRequest, user: _User) -> tuple[HttpResponse, str | None]:
+    @staticmethod
+    def _require_write(user: _User) -> None:
+        """A read-only token ends the request with X's 403."""
         if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            ), None
+            raise Answer(
+                _problem(403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions")
+            )
+
+    @handles("POST", r"/2/tweets")
+    def _post_tweet(self, request: HttpRequest, user: _User) -> tuple[HttpResponse, str | None]:
+        self._require_write(user)
         if request.content_type != "application/json":
             return _problem(
                 400,
@@ -746,6 +731,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         self._last_id = max(self._last_id + 1, candidate)
         return str(self._last_id)
 
+    @handles("GET", r"/2/tweets/([^/]+)")
     def _get_tweet(self, request: HttpRequest, user: _User, tweet_id: str) -> HttpResponse:
         fields = _fields(request, "tweet.fields")
         with self._lock:
@@ -758,11 +744,9 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             body["errors"] = errors
         return json_response(200, body)
 
-    def _delete_tweet(self, user: _User, tweet_id: str) -> HttpResponse:
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            )
+    @handles("DELETE", r"/2/tweets/([^/]+)")
+    def _delete_tweet(self, request: HttpRequest, user: _User, tweet_id: str) -> HttpResponse:
+        self._require_write(user)
         with self._lock:
             tweet = self._tweets.get(tweet_id)
             if tweet is None or tweet.deleted:
@@ -774,6 +758,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- users --------------------------------------------------------------------------------
 
+    @handles("GET", r"/2/users/me")
     def _me(self, request: HttpRequest, user: _User) -> HttpResponse:
         data: dict[str, Any] = {"id": user.id, "name": user.username, "username": user.username}
         if "public_metrics" in _fields(request, "user.fields"):
@@ -788,6 +773,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             }
         return json_response(200, {"data": data})
 
+    @handles("GET", r"/2/users/([^/]+)/tweets")
     def _timeline(self, request: HttpRequest, user: _User, user_id: str) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         try:
@@ -857,11 +843,9 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- media --------------------------------------------------------------------------------
 
+    @handles("POST", r"/2/media/upload")
     def _upload(self, request: HttpRequest, user: _User) -> HttpResponse:
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            )
+        self._require_write(user)
         try:
             params, files = request.params()
         except (ValueError, UnicodeDecodeError):
@@ -887,8 +871,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         now = self.clock()
         width, height = (image.width, image.height) if image else (0, 0)
         with self._lock:
-            fails = self._processing_fails()
-            polls = self.media_processing_polls
             media = _Media(
                 id=self._next_id(now),
                 owner=user,
@@ -897,19 +879,16 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 width=width,
                 height=height,
                 created_at=now,
-                polls_left=max(polls, 1) if fails else polls,
-                failed=fails,
             )
+            media.process(self._processing_fails(), self.media_processing_polls)
             self._media[media.id] = media
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
 
+    @handles("POST", r"/2/media/upload/initialize")
     def _initialize(self, request: HttpRequest, user: _User) -> HttpResponse:
         """INIT of a chunked upload (``POST /2/media/upload/initialize``, JSON)."""
-        if not user.write:
-            return _problem(
-                403, "Forbidden", PROBLEM_READ_ONLY, kind=_PROBLEMS + "oauth1-permissions"
-            )
+        self._require_write(user)
         try:
             body = request.json()
             mime = str(body["media_type"])
@@ -930,7 +909,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                 width=0,
                 height=0,
                 created_at=now,
-                polls_left=0,
                 total_bytes=total,
                 finalized=False,
             )
@@ -938,6 +916,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         data = {"id": media.id, "media_key": media.key, "expires_after_secs": MEDIA_EXPIRY}
         return json_response(200, {"data": data})
 
+    @handles("POST", r"/2/media/upload/(\d+)/append")
     def _append(self, request: HttpRequest, user: _User, media_id: str) -> HttpResponse:
         """APPEND one segment (multipart ``segment_index`` and ``media``); 2xx, empty body."""
         try:
@@ -957,6 +936,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             media.segments[index] = len(upload.content)
         return HttpResponse(204)
 
+    @handles("POST", r"/2/media/upload/(\d+)/finalize")
     def _finalize(self, request: HttpRequest, user: _User, media_id: str) -> HttpResponse:
         """FINALIZE: the segments must add up to INIT's ``total_bytes``; a video then goes
         through asynchronous processing (``processing_info``, at least one STATUS poll)."""
@@ -972,14 +952,14 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
                     "media_id",
                     f"File size mismatch: received {received} of {media.total_bytes} bytes.",
                 )
-            fails = self._processing_fails()
             media.size = received
             media.finalized = True
-            media.failed = fails
-            media.polls_left = max(self.media_processing_polls, 1)  # transcoding takes a while
+            # Transcoding takes a while: never ready at once.
+            media.process(self._processing_fails(), self.media_processing_polls, at_least=1)
             data = self._media_json(media, initial=True)
         return json_response(200, {"data": data})
 
+    @handles("GET", r"/2/media/upload")
     def _media_status(self, request: HttpRequest, user: _User) -> HttpResponse:
         query = {key: values[-1] for key, values in request.query.items() if values}
         if query.get("command") != "STATUS":
@@ -989,10 +969,10 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
             if media is None or media.owner is not user:
                 return _invalid("media_id", "Invalid media id.")
             data = self._media_json(media)
-            if media.polls_left > 0:
-                media.polls_left -= 1
+            media.poll()
             return json_response(200, {"data": data})
 
+    @handles("POST", r"/2/media/metadata")
     def _media_metadata(self, request: HttpRequest, user: _User) -> HttpResponse:
         try:
             body = request.json()
@@ -1025,7 +1005,7 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
         else:
             data["image"] = {"image_type": media.mime_type, "w": media.width, "h": media.height}
         state = media.state
-        if initial and media.polls_left > 0:
+        if initial and media.processing:
             data["processing_info"] = {"state": "pending", "check_after_secs": 1}
         elif not initial:
             info: dict[str, Any] = {"state": state}
@@ -1159,26 +1139,6 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
     # --- the API (every handler gets the authenticated user after the request) ----------------
 
     unknown_route_message = "Sorry, that page does not exist."
-    routes: ClassVar[Sequence[Route]] = (
-        route("GET", r"/i/oauth2/authorize", _authorize),
-        route("POST", r"/2/oauth2/token", _token),
-        route("POST", r"/2/oauth2/revoke", _revoke_token),
-        route("POST", r"/2/tweets", _post_tweet),
-        route("GET", r"/2/tweets/([^/]+)", _get_tweet),
-        route(
-            "DELETE",
-            r"/2/tweets/([^/]+)",
-            lambda self, request, user, tweet_id: self._delete_tweet(user, tweet_id),
-        ),
-        route("GET", r"/2/users/me", _me),
-        route("GET", r"/2/users/([^/]+)/tweets", _timeline),
-        route("POST", r"/2/media/upload", _upload),
-        route("POST", r"/2/media/upload/initialize", _initialize),
-        route("POST", r"/2/media/upload/(\d+)/append", _append),
-        route("POST", r"/2/media/upload/(\d+)/finalize", _finalize),
-        route("GET", r"/2/media/upload", _media_status),
-        route("POST", r"/2/media/metadata", _media_metadata),
-    )
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
@@ -1220,13 +1180,7 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return self._sandbox._oauth_secrets(client_key, token)[1] is not None
 
     def validate_timestamp_and_nonce(
-        self,
-        client_key: str,
-        timestamp: str,
-        nonce: str,
-        request: Any,
-        request_token: str | None = None,
-        access_token: str | None = None,
+        self, client_key: str, timestamp: str, nonce: str, *_: Any, **__: Any
     ) -> bool:
         return self._sandbox._nonce_is_fresh(client_key, timestamp, nonce)
 
@@ -1340,14 +1294,13 @@ def _escape(text: str) -> str:
 
 
 def _snapshot(tweet: _Tweet) -> SandboxTweet:
-    return SandboxTweet(
-        id=tweet.id,
+    return snapshot(
+        SandboxTweet,
+        tweet,
         username=tweet.author.username,
-        text=tweet.text,
         media=tuple(SandboxMedia(m.id, m.alt, m.mime_type, m.size) for m in tweet.media),
         in_reply_to=tweet.in_reply_to.id if tweet.in_reply_to else None,
         created_at=datetime.fromtimestamp(int(tweet.created_at * 1000) / 1000, UTC),
-        deleted=tweet.deleted,
     )
 
 
