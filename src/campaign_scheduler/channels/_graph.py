@@ -65,7 +65,14 @@ from campaign_scheduler.channels._http import (
     parse_time,
     reset_time,
 )
-from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
+from campaign_scheduler.channels.base import (
+    AccountSettings,
+    Channel,
+    MediaFile,
+    OutboundPost,
+    Receipt,
+)
+from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -293,6 +300,20 @@ def api_version(value: object, default: str) -> str:
     return f"v{text}" if "." in text else f"v{text}.0"
 
 
+def graph_spec(
+    title: str, *, settings: tuple[str, ...], optional: tuple[str, ...] = (), **facts: Any
+) -> ChannelSpec:
+    """The spec of a network on Graph: besides its own ``settings`` a ``token`` (secret), and
+    besides its own ``optional`` keys an ``api_version`` (the ``/vXX.Y/`` of every path)."""
+    return ChannelSpec(
+        title,
+        settings=settings,
+        secrets=("token",),
+        optional=("api_version", *optional),
+        **facts,
+    )
+
+
 class GraphApi(ApiClient):
     """Calls to one account's Graph host, with our error mapping. The token travels as the
     ``access_token`` parameter (query, or form body of a POST)."""
@@ -482,14 +503,11 @@ class Polling:
 class ContainerChannel(Channel):
     """What Instagram and Threads share: a Graph client, container polling, the user id."""
 
-    default_poll_interval: ClassVar[float]
-    default_max_polls: ClassVar[int]
-    #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
-    container_edge: ClassVar[str]
-    #: How this network words a container's status.
+    #: Where and how this network keeps its containers.
     containers: ClassVar[ContainerDialect]
-
+    api_class = GraphApi
     api: GraphApi
+    can_look_up = True
 
     def __init__(
         self,
@@ -503,10 +521,24 @@ class ContainerChannel(Channel):
     ) -> None:
         super().__init__(account, session, **options)
         self.polling = Polling(
-            self.default_poll_interval if poll_interval is None else poll_interval,
-            self.default_max_polls if max_polls is None else max_polls,
+            self.containers.poll_interval if poll_interval is None else poll_interval,
+            self.containers.max_polls if max_polls is None else max_polls,
             sleep,
         )
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        """The spec's problems, then the network's own (:meth:`post_problems`), then those of
+        the media (count, public URL)."""
+        problems = [*super().validate(post), *self.post_problems(post)]
+        most = self.containers.max_images
+        if len(post.media) > most:
+            problems.append(f"{self.name}: at most {most} images per post, not {len(post.media)}")
+        problems.extend(media_problems(self.account, post.media, self.name))
+        return problems
+
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        """What this network refuses about ``post`` besides its text and media."""
+        return []
 
     def _publish(
         self,
@@ -520,8 +552,8 @@ class ContainerChannel(Channel):
         user = self.user_id
         media_id = publish_container(
             self.api,
-            edge=f"{user}/{self.container_edge}",
-            publish_edge=f"{user}/{self.container_edge}_publish",
+            edge=f"{user}/{self.containers.edge}",
+            publish_edge=f"{user}/{self.containers.edge}_publish",
             params=params,
             children=children,
             dialect=self.containers,
@@ -543,10 +575,19 @@ class ContainerChannel(Channel):
 
 @dataclass(frozen=True)
 class ContainerDialect:
-    """Where a network keeps its containers' state."""
+    """Where a network keeps its containers, how it words their state, and how long it
+    takes to make them ready."""
 
+    #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
+    edge: str
     status_field: str  # Instagram: "status_code", Threads: "status"
     detail_field: str  # Instagram: "status" (prose), Threads: "error_message"
+    #: How often and how many times to ask whether a container is ready (unless the
+    #: adapter is told otherwise).
+    poll_interval: float
+    max_polls: int
+    #: Images one post (a carousel) takes.
+    max_images: int
 
 
 def wait_for_container(

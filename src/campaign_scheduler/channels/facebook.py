@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import (
     GraphApi,
+    graph_spec,
     insight_values,
     read_receipt,
 )
@@ -49,7 +50,7 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.catalog import VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -73,11 +74,9 @@ class FacebookChannel(Channel):
     """Posts on one Facebook Page."""
 
     name = "facebook"
-    spec = ChannelSpec(
+    spec = graph_spec(
         "Facebook",
         settings=("page_id",),
-        secrets=("token",),
-        optional=("api_version",),
         default_base_url="https://graph.facebook.com",
         # Page videos, non-resumable upload (Meta's Video API): MP4 or MOV up to 1 GB and
         # 20 minutes; one video as its own post.
