@@ -43,21 +43,19 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
 from campaign_scheduler.channels._http import (
     ApiClient,
     count,
-    logger_for,
     parse_time,
     read_metrics,
     reset_time,
     retry_at,
 )
 from campaign_scheduler.channels.base import (
-    AccountSettings,
     Channel,
     LinkPreview,
     MediaFile,
@@ -89,16 +87,6 @@ SEARCH_PAGES = 10
 MAX_IMAGE_BYTES = 2_000_000
 #: ``app.bsky.embed.external#external.thumb``: an image blob of at most 1,000,000 bytes.
 MAX_THUMB_BYTES = 1_000_000
-
-_log = logger_for("bluesky")
-
-#: Metrics fields and the post view's counters that hold them.
-_FIGURES = {
-    "likes": "likeCount",
-    "reposts": "repostCount",
-    "replies": "replyCount",
-    "quotes": "quoteCount",
-}
 
 
 @dataclass(frozen=True)
@@ -186,12 +174,27 @@ class BlueskyChannel(Channel):
     idempotency_window = timedelta(days=365)
     can_look_up = True
     can_search_hashtag = True
+    #: Metrics fields and the post view's counters that hold them.
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "likeCount",
+        "reposts": "repostCount",
+        "replies": "replyCount",
+        "quotes": "quoteCount",
+    }
 
-    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
-        super().__init__(account, session, **options)
-        self.identifier = str(account.settings.get("identifier") or "").strip()
-        self.app_url = str(account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
-        self._cache_key = (self.base_url, self.identifier.lower())
+    @property
+    def identifier(self) -> str:
+        """The account's handle or DID (empty when it has none)."""
+        return str(self.account.settings.get("identifier") or "").strip()
+
+    @property
+    def app_url(self) -> str:
+        """Where post links point (the ``app_url`` setting, else Bluesky's app)."""
+        return str(self.account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
+
+    @property
+    def _cache_key(self) -> tuple[str, str]:
+        return (self.base_url, self.identifier.lower())
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -226,7 +229,9 @@ class BlueskyChannel(Channel):
             existing = self._already_published(session, rkey, refused)
             if existing is None:
                 raise
-            _log.info("%s on %s was published before", existing.remote_id, self.account.name)
+            self.api.log.info(
+                "%s on %s was published before", existing.remote_id, self.account.name
+            )
             return existing
         try:
             uri = AtUri.parse(str(answer["uri"]))
@@ -237,7 +242,7 @@ class BlueskyChannel(Channel):
                 hint="a replay finds it under its record key",
             ) from exc
         receipt = self._receipt(session, uri, record["createdAt"])
-        _log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -261,7 +266,7 @@ class BlueskyChannel(Channel):
             )
         session = self._session()
         profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
-        return read_metrics(view, _FIGURES, followers=count(profile.get("followersCount")))
+        return read_metrics(view, self.figures, followers=count(profile.get("followersCount")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Posts with ``#hashtag`` from the AppView's search (``searchPosts``), newest first."""
@@ -373,7 +378,7 @@ class BlueskyChannel(Channel):
                 "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
             )
         except errors.RejectedError:
-            _log.info("@%s does not resolve; it stays plain text", handle)
+            self.api.log.info("@%s does not resolve; it stays plain text", handle)
             return None
         did = answer.get("did")
         return did if isinstance(did, str) and did.startswith("did:") else None
@@ -579,7 +584,7 @@ class BlueskyChannel(Channel):
             "com.atproto.server.createSession",
             json={"identifier": self.identifier, "password": password},
         )
-        _log.info("logged in as %s on %s", self.identifier, self.base_url)
+        self.api.log.info("logged in as %s on %s", self.identifier, self.base_url)
         return self._session_from(answer)
 
     def _refresh(self, stale: _Session) -> _Session | None:
@@ -589,9 +594,11 @@ class BlueskyChannel(Channel):
                 "com.atproto.server.refreshSession", bearer=stale.refresh_jwt
             )
         except errors.AuthError as exc:
-            _log.info("refreshing the session of %s failed (%s)", self.identifier, exc.message)
+            self.api.log.info(
+                "refreshing the session of %s failed (%s)", self.identifier, exc.message
+            )
             return None
-        _log.debug("refreshed the session of %s", self.identifier)
+        self.api.log.debug("refreshed the session of %s", self.identifier)
         return self._session_from(answer)
 
     def _session_call(

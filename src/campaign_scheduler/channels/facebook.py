@@ -36,20 +36,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._graph import (
-    GraphApi,
-    graph_spec,
-    insight_values,
-    read_receipt,
-)
+from campaign_scheduler.channels._graph import GraphApi, graph_spec, insight_values, read_receipt
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import (
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
+from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 

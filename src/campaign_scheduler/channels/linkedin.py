@@ -55,7 +55,6 @@ from campaign_scheduler.channels._http import (
     ApiClient,
     GoneError,
     json_or_none,
-    logger_for,
     read_metrics,
     reset_time,
 )
@@ -96,18 +95,6 @@ _VERSION = re.compile(r"\d{6}(\.\d{2})?")
 _URN_IN_MESSAGE = re.compile(r"urn:li:(?:share|ugcPost):\d+")
 _HASHTAG = re.compile(r"#[^\W_]+")
 _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
-
-_log = logger_for("linkedin")
-
-#: Metrics fields and the organization share statistics that hold them.
-_FIGURES = {
-    "likes": "likeCount",
-    "reposts": "shareCount",
-    "replies": "commentCount",
-    "views": "impressionCount",
-    "reach": "uniqueImpressionsCount",
-    "clicks": "clickCount",
-}
 
 
 class LinkedInApi(ApiClient):
@@ -207,6 +194,15 @@ class LinkedInChannel(Channel):
     can_look_up = True
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
     comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 1250, subject="comment")
+    #: Metrics fields and the organization share statistics that hold them.
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "likeCount",
+        "reposts": "shareCount",
+        "replies": "commentCount",
+        "views": "impressionCount",
+        "reach": "uniqueImpressionsCount",
+        "clicks": "clickCount",
+    }
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -282,7 +278,7 @@ class LinkedInChannel(Channel):
                 hint="the publisher will look it up on the page",
             )
         receipt = Receipt(urn, post_url(urn), self._answer_time(response))
-        _log.info("published %s on %s", urn, self.account.name)
+        self.api.log.info("published %s on %s", urn, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -316,14 +312,16 @@ class LinkedInChannel(Channel):
         for element in body.get("elements") or []:
             if element.get("share", element.get("ugcPost")) == receipt.remote_id:
                 totals = element.get("totalShareStatistics") or {}
-        return read_metrics(totals, _FIGURES, read=_count, followers=self._followers(organization))
+        return read_metrics(
+            totals, self.figures, read=_count, followers=self._followers(organization)
+        )
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""
         try:
             self.api.rest("DELETE", f"/rest/posts/{quote(remote_id, safe='')}", "DELETE")
         except GoneError:
-            _log.info("post %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("post %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """The page's name as LinkedIn shows it, with its URN."""
@@ -510,7 +508,7 @@ class LinkedInChannel(Channel):
                 network_message=said,
                 hint="change the text if it must go out again",
             )
-        _log.warning(
+        self.api.log.warning(
             "linkedin refused a duplicate on %s; %s of %s has this text and counts as this post",
             self.account.name,
             urn,
@@ -561,7 +559,7 @@ class LinkedInChannel(Channel):
                 "no comment URN",
                 hint="the publisher will look it up among the post's comments",
             )
-        _log.info("commented %s on %s", comment, self.account.name)
+        self.api.log.info("commented %s on %s", comment, self.account.name)
         return Receipt(comment, _comment_url(urn, comment), self._answer_time(response))
 
     def _look_up_comment(self, post: OutboundPost, urn: str, oldest: datetime) -> Receipt | None:
@@ -610,7 +608,7 @@ class LinkedInChannel(Channel):
                 )
             )
         except (errors.RejectedError, errors.UnavailableError, errors.OutcomeUnknownError) as exc:
-            _log.warning("no follower count for %s: %s", self.account.name, exc)
+            self.api.log.warning("no follower count for %s: %s", self.account.name, exc)
             return None
         return _count(body.get("firstDegreeSize"))
 

@@ -32,15 +32,15 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for, read_metrics
+from campaign_scheduler.channels._http import ApiClient, GoneError, count, read_metrics
 from campaign_scheduler.channels.base import (
     Channel,
     MediaFile,
@@ -64,15 +64,6 @@ LOOK_UP_MARGIN = timedelta(minutes=1)
 LOOK_UP_MAX_PAGES = 25
 PAGE_SIZE = 40
 
-_log = logger_for("mastodon")
-
-#: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
-_FIGURES = {
-    "likes": "favourites_count",
-    "reposts": "reblogs_count",
-    "replies": "replies_count",
-    "quotes": "quotes_count",
-}
 
 # base_url -> (max_characters or None after a failure, monotonic time it was read)
 _instance_limits: dict[str, tuple[int | None, float]] = {}
@@ -124,6 +115,13 @@ class MastodonChannel(Channel):
     idempotency_window = timedelta(minutes=55)
     can_look_up = True
     can_search_hashtag = True
+    #: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "favourites_count",
+        "reposts": "reblogs_count",
+        "replies": "replies_count",
+        "quotes": "quotes_count",
+    }
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -166,7 +164,7 @@ class MastodonChannel(Channel):
         )
         with self.api.reading_created(hint="replaying the same idempotency key returns it"):
             receipt = self._receipt(self.api.json_object(response, creates=True))
-        _log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -193,7 +191,7 @@ class MastodonChannel(Channel):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         status = self.api.json_object(self.api.call("GET", f"/api/v1/statuses/{receipt.remote_id}"))
         account = self._credentials()
-        return read_metrics(status, _FIGURES, followers=count(account.get("followers_count")))
+        return read_metrics(status, self.figures, followers=count(account.get("followers_count")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Public statuses with ``#hashtag`` from the instance's tag timeline, newest first."""
@@ -227,7 +225,7 @@ class MastodonChannel(Channel):
         try:
             self.api.call("DELETE", f"/api/v1/statuses/{remote_id}")
         except GoneError:
-            _log.info("status %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("status %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         username = self._credentials().get("username")
@@ -313,14 +311,16 @@ class MastodonChannel(Channel):
             )
             limit = self.api.json_object(response)["configuration"]["statuses"]["max_characters"]
         except (errors.ChannelError, KeyError, TypeError, ValueError) as exc:
-            _log.warning(
+            self.api.log.warning(
                 "could not read max_characters of %s (%s); using the configured limit",
                 self.base_url,
                 exc,
             )
             return None
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            _log.warning("%s publishes an unusable max_characters: %r", self.base_url, limit)
+            self.api.log.warning(
+                "%s publishes an unusable max_characters: %r", self.base_url, limit
+            )
             return None
         return limit
 

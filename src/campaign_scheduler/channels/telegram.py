@@ -48,21 +48,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import (
-    ApiClient,
-    body_start,
-    json_or_none,
-    logger_for,
-    redact_path,
-)
-from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
+from campaign_scheduler.channels._http import ApiClient, body_start, json_or_none, redact_path
+from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
@@ -83,7 +70,6 @@ _UPLOAD_LIMITS = {
 }
 _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator rights")
 
-_log = logger_for("telegram")
 
 #: A 401 or 404 from the Bot API: the token is not (any more) a bot's.
 _TOKEN_REFUSED = (
@@ -106,6 +92,10 @@ class TelegramApi(ApiClient):
             "make the bot an administrator of the channel with the right to post messages",
         ),
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        install_log_redaction()  # urllib3 logs every path, and the token is in the path
 
     def auth_headers(self) -> dict[str, str]:
         return {}  # the token is in the path (bot_path)
@@ -181,10 +171,6 @@ class TelegramChannel(Channel):
     idempotency_window = None
     can_look_up = False
 
-    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
-        super().__init__(account, session, **options)
-        install_log_redaction()
-
     # --- the Channel interface ------------------------------------------------------------
 
     def validate(self, post: OutboundPost) -> list[str]:
@@ -223,7 +209,7 @@ class TelegramChannel(Channel):
             hint="check the channel and settle the delivery with `campaign resolve`"
         ):
             receipt = self._receipt(message)
-        _log.info("published message %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.info("published message %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
@@ -242,7 +228,7 @@ class TelegramChannel(Channel):
         except errors.RejectedError as exc:
             if "not found" not in (exc.network_message or "").lower():
                 raise
-            _log.info("message %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("message %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """The bot's and the channel's names; raises :class:`AuthError` unless the bot is an

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, json_or_none, logger_for, safe_url
+from campaign_scheduler.channels._http import ApiClient, json_or_none, safe_url
 from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
@@ -71,8 +71,6 @@ TIMESTAMP_HEADER = "X-Campaign-Timestamp"
 #: Share of a receiver's documented deduplication window that is not relied upon.
 WINDOW_MARGIN = 0.10
 MIN_WINDOW_MARGIN = timedelta(minutes=1)
-
-_log = logger_for("webhook")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -160,7 +158,7 @@ class WebhookChannel(Channel):
             url=url if isinstance(url, str) else None,
             published_at=self.clock(),
         )
-        _log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
+        self.api.log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
         return receipt
 
     def verify(self) -> str:
