@@ -72,7 +72,6 @@ from campaign_scheduler.channels.base import (
     OutboundPost,
     Receipt,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -300,20 +299,6 @@ def api_version(value: object, default: str) -> str:
     return f"v{text}" if "." in text else f"v{text}.0"
 
 
-def graph_spec(
-    title: str, *, settings: tuple[str, ...], optional: tuple[str, ...] = (), **facts: Any
-) -> ChannelSpec:
-    """The spec of a network on Graph: besides its own ``settings`` a ``token`` (secret), and
-    besides its own ``optional`` keys an ``api_version`` (the ``/vXX.Y/`` of every path)."""
-    return ChannelSpec(
-        title,
-        settings=settings,
-        secrets=("token",),
-        optional=("api_version", *optional),
-        **facts,
-    )
-
-
 class GraphApi(ApiClient):
     """Calls to one account's Graph host, with our error mapping. The token travels as the
     ``access_token`` parameter (query, or form body of a POST)."""
@@ -500,14 +485,20 @@ class Polling:
     sleep: Callable[[float], None] = time.sleep
 
 
-class ContainerChannel(Channel):
-    """What Instagram and Threads share: a Graph client, container polling, the user id."""
+class GraphChannel(Channel):
+    """A network on Graph (Facebook, Instagram, Threads): a Graph client, and a lookup after
+    a lost answer (each reads its own edge)."""
+
+    api_class: ClassVar[type[GraphApi]] = GraphApi
+    api: GraphApi
+    can_look_up = True
+
+
+class ContainerChannel(GraphChannel):
+    """What Instagram and Threads share: container polling, the user id."""
 
     #: Where and how this network keeps its containers.
     containers: ClassVar[ContainerDialect]
-    api_class = GraphApi
-    api: GraphApi
-    can_look_up = True
 
     def __init__(
         self,

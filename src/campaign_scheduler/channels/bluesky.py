@@ -55,17 +55,8 @@ from campaign_scheduler.channels._http import (
     reset_time,
     retry_at,
 )
-from campaign_scheduler.channels.base import (
-    Channel,
-    LinkPreview,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-    TagUse,
-    video_mix_problems,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.base import Channel, Receipt, TagUse, video_mix_problems
+from campaign_scheduler.channels.catalog import MB, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
     UNIT_GRAPHEMES,
     UNIT_UTF8,
@@ -77,6 +68,8 @@ from campaign_scheduler.channels.text import (
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import LinkPreview, MediaFile, Metrics, OutboundPost
 
 POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_APP_URL = "https://bsky.app"
@@ -151,8 +144,6 @@ class BlueskyChannel(Channel):
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
     name = "bluesky"
-    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
     spec = ChannelSpec(
         "Bluesky",
         settings=("identifier",),
@@ -163,7 +154,7 @@ class BlueskyChannel(Channel):
         reports_impressions=False,
         # app.bsky.embed.video: one MP4 per post, up to 3 minutes and 100 MB (Bluesky's limits
         # since March 2025; the lexicon's blob cap is higher), never next to images.
-        video=VideoLimits(formats=("video/mp4",), max_bytes=100_000_000, max_seconds=180.0),
+        video=VideoLimits(max_bytes=100 * MB, max_seconds=180.0),
     )
     text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
@@ -174,6 +165,7 @@ class BlueskyChannel(Channel):
     idempotency_window = timedelta(days=365)
     can_look_up = True
     can_search_hashtag = True
+    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
     #: Metrics fields and the post view's counters that hold them.
     figures: ClassVar[Mapping[str, str]] = {
         "likes": "likeCount",
@@ -181,6 +173,7 @@ class BlueskyChannel(Channel):
         "replies": "replyCount",
         "quotes": "quoteCount",
     }
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
 
     @property
     def identifier(self) -> str:

@@ -9,13 +9,18 @@ exactly like a built-in one. Looking a channel up imports its module (and nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import Channel
 
 #: Keys every account table may have, whatever its channel.
 COMMON_ACCOUNT_KEYS = ("channel", "sender", "base_url")
+#: File sizes as the networks' documentation writes them (decimal or binary megabytes).
+MB = 1000 * 1000
+MIB = 1024 * 1024
+#: MP4 or QuickTime (MOV), the video formats most networks take.
+MP4_OR_MOV = ("video/mp4", "video/quicktime")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,21 @@ class ChannelSpec:
             *self.optional,
             *self.optional_integers,
         )
+
+
+def versioned_token_spec(
+    title: str, *, settings: tuple[str, ...], optional: tuple[str, ...] = (), **facts: Any
+) -> ChannelSpec:
+    """The spec of a network with a versioned API and an access token (Meta's Graph, LinkedIn's
+    REST API): besides its own ``settings`` a ``token`` (secret), and besides its own
+    ``optional`` keys an ``api_version``."""
+    return ChannelSpec(
+        title,
+        settings=settings,
+        secrets=("token",),
+        optional=("api_version", *optional),
+        **facts,
+    )
 
 
 def installed_names() -> list[str]:

@@ -49,13 +49,12 @@ from campaign_scheduler.channels._graph import (
     ContainerDialect,
     check_publishing_quota,
     find_oldest_match,
-    graph_spec,
     media_url,
     receipt_of,
 )
 from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import VideoLimits
+from campaign_scheduler.channels.catalog import MB, MP4_OR_MOV, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,
     UNIT_UTF16,
@@ -83,7 +82,7 @@ class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
     name = "instagram"
-    spec = graph_spec(
+    spec = versioned_token_spec(
         "Instagram",
         settings=("user_id", "media_base_url"),
         default_base_url="https://graph.facebook.com",
@@ -92,8 +91,8 @@ class InstagramChannel(ContainerChannel):
         # Reels (Meta's reel specifications): MP4 or MOV, at most 300 MB, 3 s to 15 min,
         # up to 60 fps; one video as its own post.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=300 * 1000 * 1000,
+            MP4_OR_MOV,
+            max_bytes=300 * MB,
             max_seconds=900.0,
             min_seconds=3.0,
             max_frame_rate=60.0,
@@ -101,11 +100,11 @@ class InstagramChannel(ContainerChannel):
     )
     text_rule = CAPTION
     comment_rule = replace(CAPTION, subject="comment")
-    connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
     containers = ContainerDialect(
         "media", "status_code", "status", poll_interval=3.0, max_polls=40, max_images=10
     )
+    connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

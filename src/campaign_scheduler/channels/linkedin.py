@@ -58,19 +58,14 @@ from campaign_scheduler.channels._http import (
     read_metrics,
     reset_time,
 )
-from campaign_scheduler.channels.base import (
-    Channel,
-    LinkPreview,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.base import Channel, Receipt
+from campaign_scheduler.channels.catalog import MIB, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import LinkPreview, MediaFile, Metrics, OutboundPost
 
 #: The LinkedIn-Version sent when the account names none (the version channels.md was checked
 #: against). Versions are retired after about a year: set ``api_version`` to a current one.
@@ -171,29 +166,20 @@ class LinkedInChannel(Channel):
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
     name = "linkedin"
-    spec = ChannelSpec(
+    spec = versioned_token_spec(
         "LinkedIn",
         settings=("organization",),
-        secrets=("token",),
-        optional=("api_version",),
         default_base_url="https://api.linkedin.com",
         # The Videos API: MP4, up to 500 MB, 3 s to 30 min; one video as its own post.
-        video=VideoLimits(
-            formats=("video/mp4",),
-            max_bytes=500 * 1024 * 1024,
-            max_seconds=1800.0,
-            min_seconds=3.0,
-        ),
+        video=VideoLimits(max_bytes=500 * MIB, max_seconds=1800.0, min_seconds=3.0),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     api_class = LinkedInApi
-    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
     api: LinkedInApi
-    idempotency_window = None
     can_look_up = True
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
     comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 1250, subject="comment")
+    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
     #: Metrics fields and the organization share statistics that hold them.
     figures: ClassVar[Mapping[str, str]] = {
         "likes": "likeCount",
@@ -203,6 +189,7 @@ class LinkedInChannel(Channel):
         "reach": "uniqueImpressionsCount",
         "clicks": "clickCount",
     }
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -34,23 +34,19 @@ import time
 import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, read_metrics
-from campaign_scheduler.channels.base import (
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-    TagUse,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.base import Channel, Receipt, TagUse
+from campaign_scheduler.channels.catalog import MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost
 
 DEFAULT_MAX_CHARACTERS = 500
 #: How long an instance's ``max_characters`` is trusted before it is read again.
@@ -101,7 +97,7 @@ class MastodonChannel(Channel):
         # The instance defaults (channels.md §2): video_size_limit, video_matrix_limit,
         # video_frame_rate_limit; one video per post and never next to images.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime", "video/webm"),
+            formats=(*MP4_OR_MOV, "video/webm"),
             max_bytes=103_809_024,
             max_pixels=8_294_400,
             max_frame_rate=120.0,
@@ -110,11 +106,10 @@ class MastodonChannel(Channel):
     text_rule = TextRule(UNIT_MASTODON, count_mastodon, 500)
     api_class = MastodonApi
     api: MastodonApi
-    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
     idempotency_window = timedelta(minutes=55)
     can_look_up = True
     can_search_hashtag = True
+    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
     #: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
     figures: ClassVar[Mapping[str, str]] = {
         "likes": "favourites_count",
@@ -122,6 +117,7 @@ class MastodonChannel(Channel):
         "replies": "replies_count",
         "quotes": "quotes_count",
     }
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -149,14 +149,14 @@ class MatrixChannel(Channel):
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
     name = "matrix"
-    connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
     spec = ChannelSpec("Matrix", settings=("room",), secrets=("token",), supports_threads=True)
     text_rule = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
     api_class = MatrixApi
     api: MatrixApi
     idempotency_window = timedelta(minutes=25)
     can_look_up = True
+    connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -152,8 +152,6 @@ class TelegramChannel(Channel):
     token from @BotFather."""
 
     name = "telegram"
-    connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
     spec = ChannelSpec(
         "Telegram",
         settings=("chat",),
@@ -163,13 +161,13 @@ class TelegramChannel(Channel):
         reports_impressions=False,
         # sendVideo: MPEG4 (other formats arrive as documents), the Bot API's 50 MB upload
         # limit, no duration limit; one file per message (this adapter sends no albums).
-        video=VideoLimits(formats=("video/mp4",), max_bytes=MAX_UPLOAD_BYTES),
+        video=VideoLimits(max_bytes=MAX_UPLOAD_BYTES),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024)
     api_class = TelegramApi
     api: TelegramApi
-    idempotency_window = None
-    can_look_up = False
+    connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

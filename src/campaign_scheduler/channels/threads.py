@@ -34,13 +34,12 @@ from campaign_scheduler.channels._graph import (
     ContainerDialect,
     GraphApi,
     check_publishing_quota,
-    graph_spec,
     insight_values,
     media_url,
 )
 from campaign_scheduler.channels._http import count, read_metrics
 from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import VideoLimits
+from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
@@ -58,7 +57,7 @@ class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
     name = "threads"
-    spec = graph_spec(
+    spec = versioned_token_spec(
         "Threads",
         settings=("user_id",),
         optional=("media_base_url",),
@@ -66,24 +65,19 @@ class ThreadsChannel(ContainerChannel):
         supports_threads=True,
         # VIDEO posts (channels.md §9): MP4 or MOV, at most 1 GB and 5 minutes, up to 60 fps;
         # one video as its own post.
-        video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=1024 * 1024 * 1024,
-            max_seconds=300.0,
-            max_frame_rate=60.0,
-        ),
+        video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=300.0, max_frame_rate=60.0),
     )
     text_rule = TextRule(UNIT_THREADS, count_threads, 500)
     api_class = ThreadsGraph
-    connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
     containers = ContainerDialect(
         "threads", "status", "error_message", poll_interval=5.0, max_polls=60, max_images=20
     )
+    connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     #: Metrics fields and the insights that hold them (``shares`` has no field).
     figures: ClassVar[Mapping[str, str]] = {
         name: name for name in MEDIA_INSIGHTS if name != "shares"
     }
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -109,16 +109,17 @@ class WebhookChannel(Channel):
     name = "webhook"
     spec = ChannelSpec(
         "Webhook",
+        # The receiver's address is the `url` setting, not base_url.
         settings=("url",),
-        secrets=("secret",),
-        optional=("deduplicates",),
         addresses=("url",),
         needs_base_url=False,
+        secrets=("secret",),
+        optional=("deduplicates",),
     )
     text_rule = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
     idempotency_window = None
     can_look_up = False
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
 
     def __init__(
         self,

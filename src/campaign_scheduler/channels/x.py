@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, reset_time, retry_at
 from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 
 if TYPE_CHECKING:
@@ -167,8 +167,8 @@ class XChannel(Channel):
         # The media best practices (channels.md §4): MP4 or MOV, 512 MB, 0.5–140 s for
         # accounts without a subscription, up to 1920×1200 and 60 fps; 1 video, no images.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=512 * 1024 * 1024,
+            MP4_OR_MOV,
+            max_bytes=512 * MIB,
             max_seconds=140.0,
             min_seconds=0.5,
             max_pixels=1920 * 1200,
@@ -177,11 +177,10 @@ class XChannel(Channel):
     )
     text_rule = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
     api_class = XApi
+    api: XApi
+    can_look_up = True
     connect_flow = "campaign_scheduler.auth.x:XFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:XNetwork"
-    api: XApi
-    idempotency_window = None
-    can_look_up = True
 
     # --- the Channel interface ------------------------------------------------------------
 
