@@ -518,18 +518,14 @@ class ContainerChannel(GraphChannel):
         )
 
     def validate(self, post: OutboundPost) -> list[str]:
-        """The spec's problems, then the network's own (:meth:`post_problems`), then those of
-        the media (count, public URL)."""
-        problems = [*super().validate(post), *self.post_problems(post)]
+        """The problems of :meth:`Channel.validate`, then those of the media (how many, their
+        public URLs)."""
+        problems = super().validate(post)
         most = self.containers.max_images
         if len(post.media) > most:
             problems.append(f"{self.name}: at most {most} images per post, not {len(post.media)}")
         problems.extend(media_problems(self.account, post.media, self.name))
         return problems
-
-    def post_problems(self, post: OutboundPost) -> list[str]:
-        """What this network refuses about ``post`` besides its text and media."""
-        return []
 
     def _publish(
         self,

@@ -243,9 +243,17 @@ class Channel(ABC):
         issues = self.text_rule.issues(
             self.name, post.text, with_media=bool(post.media), limit=self.text_limit()
         )
-        return [issue.message() for issue in issues] + video_mix_problems(
-            self.title(), self.spec.video, post.media
-        )
+        return [
+            *(issue.message() for issue in issues),
+            *video_mix_problems(self.title(), self.spec.video, post.media),
+            *self.post_problems(post),
+        ]
+
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        """What the network refuses about ``post`` besides the length of its text and the mix
+        of its videos (media it cannot take, a reply it cannot make); :meth:`validate` adds
+        them to its own."""
+        return []
 
     @abstractmethod
     def publish(self, post: OutboundPost) -> Receipt:

@@ -159,13 +159,6 @@ class BlueskyChannel(Channel):
     text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
     )
-    api_class = BlueskyApi
-    api: BlueskyApi
-    #: The record key never expires: a replay finds the post for as long as it exists.
-    idempotency_window = timedelta(days=365)
-    can_look_up = True
-    can_search_hashtag = True
-    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
     #: Metrics fields and the post view's counters that hold them.
     figures: ClassVar[Mapping[str, str]] = {
         "likes": "likeCount",
@@ -173,6 +166,13 @@ class BlueskyChannel(Channel):
         "replies": "replyCount",
         "quotes": "quoteCount",
     }
+    api_class = BlueskyApi
+    api: BlueskyApi
+    #: The record key never expires: a replay finds the post for as long as it exists.
+    idempotency_window = timedelta(days=365)
+    can_look_up = True
+    can_search_hashtag = True
+    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
 
     @property
@@ -191,8 +191,8 @@ class BlueskyChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        return super().validate(post) + [problem for _, problem in _media_problems(post.media)]
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        return [problem for _, problem in _media_problems(post.media)]
 
     def publish(self, post: OutboundPost) -> Receipt:
         problems = _media_problems(post.media)

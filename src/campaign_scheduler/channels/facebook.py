@@ -83,8 +83,8 @@ class FacebookChannel(GraphChannel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems: list[str] = []
         problems.extend(
             f"facebook: only images can be attached, not {m.mime_type} ({m.path.name})"
             for m in post.media

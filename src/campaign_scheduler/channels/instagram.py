@@ -100,11 +100,11 @@ class InstagramChannel(ContainerChannel):
     )
     text_rule = CAPTION
     comment_rule = replace(CAPTION, subject="comment")
+    connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
     containers = ContainerDialect(
         "media", "status_code", "status", poll_interval=3.0, max_polls=40, max_images=10
     )
-    connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -88,7 +88,9 @@ NO_REPLIES = (
 )
 _VERSION = re.compile(r"\d{6}(\.\d{2})?")
 _URN_IN_MESSAGE = re.compile(r"urn:li:(?:share|ugcPost):\d+")
-_HASHTAG = re.compile(r"#[^\W_]+")
+#: What "little" text escapes: a reserved character, unless it is the ``#`` of a hashtag (the
+#: first alternative, which is kept as it is).
+_LITTLE = re.compile(r"(?<![^\W_])#[^\W_]+|[" + re.escape(RESERVED) + "]")
 _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
 
 
@@ -174,12 +176,8 @@ class LinkedInChannel(Channel):
         video=VideoLimits(max_bytes=500 * MIB, max_seconds=1800.0, min_seconds=3.0),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
-    api_class = LinkedInApi
-    api: LinkedInApi
-    can_look_up = True
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
     comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 1250, subject="comment")
-    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
     #: Metrics fields and the organization share statistics that hold them.
     figures: ClassVar[Mapping[str, str]] = {
         "likes": "likeCount",
@@ -189,6 +187,10 @@ class LinkedInChannel(Channel):
         "reach": "uniqueImpressionsCount",
         "clicks": "clickCount",
     }
+    api_class = LinkedInApi
+    api: LinkedInApi
+    can_look_up = True
+    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
@@ -611,19 +613,7 @@ def to_little(text: str) -> str:
     """``text`` as literal "little" text: every reserved character backslash-escaped, except
     the ``#`` of a hashtag (``#`` at the start or after a non-alphanumeric character, followed
     by letters or digits), which stays a hashtag."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "#" and (i == 0 or not text[i - 1].isalnum()):
-            tag = _HASHTAG.match(text, i)
-            if tag is not None:
-                out.append(tag.group(0))
-                i = tag.end()
-                continue
-        out.append("\\" + char if char in RESERVED else char)
-        i += 1
-    return "".join(out)
+    return _LITTLE.sub(lambda m: m[0] if len(m[0]) > 1 else "\\" + m[0], text)
 
 
 def from_little(commentary: str) -> str:

@@ -104,12 +104,6 @@ class MastodonChannel(Channel):
         ),
     )
     text_rule = TextRule(UNIT_MASTODON, count_mastodon, 500)
-    api_class = MastodonApi
-    api: MastodonApi
-    idempotency_window = timedelta(minutes=55)
-    can_look_up = True
-    can_search_hashtag = True
-    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
     #: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
     figures: ClassVar[Mapping[str, str]] = {
         "likes": "favourites_count",
@@ -117,6 +111,12 @@ class MastodonChannel(Channel):
         "replies": "replies_count",
         "quotes": "quotes_count",
     }
+    api_class = MastodonApi
+    api: MastodonApi
+    idempotency_window = timedelta(minutes=55)
+    can_look_up = True
+    can_search_hashtag = True
+    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
 
     # --- the Channel interface ------------------------------------------------------------

@@ -171,8 +171,8 @@ class TelegramChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems: list[str] = []
         if len(post.media) > 1:
             problems.append(
                 f"telegram: {len(post.media)} files attached; this adapter sends one image per "

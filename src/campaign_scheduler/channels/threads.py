@@ -68,16 +68,16 @@ class ThreadsChannel(ContainerChannel):
         video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=300.0, max_frame_rate=60.0),
     )
     text_rule = TextRule(UNIT_THREADS, count_threads, 500)
-    api_class = ThreadsGraph
-    containers = ContainerDialect(
-        "threads", "status", "error_message", poll_interval=5.0, max_polls=60, max_images=20
-    )
-    connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     #: Metrics fields and the insights that hold them (``shares`` has no field).
     figures: ClassVar[Mapping[str, str]] = {
         name: name for name in MEDIA_INSIGHTS if name != "shares"
     }
+    api_class = ThreadsGraph
+    connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
+    containers = ContainerDialect(
+        "threads", "status", "error_message", poll_interval=5.0, max_polls=60, max_images=20
+    )
 
     # --- the Channel interface ------------------------------------------------------------
 

@@ -140,8 +140,8 @@ class WebhookChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        issues = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        issues: list[str] = []
         for media in post.media:
             if not media.path.is_file():
                 issues.append(f"media file {media.path} does not exist")

@@ -184,8 +184,8 @@ class XChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems: list[str] = []
         if len(post.media) > MAX_MEDIA:
             problems.append(f"x: {len(post.media)} images attached; a post takes at most 4")
         for media in post.media:
