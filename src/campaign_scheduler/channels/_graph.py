@@ -66,6 +66,7 @@ from campaign_scheduler.channels._http import (
     reset_time,
 )
 from campaign_scheduler.channels.base import (
+    AccountApi,
     AccountSettings,
     Channel,
     MediaFile,
@@ -489,8 +490,7 @@ class GraphChannel(Channel):
     """A network on Graph (Facebook, Instagram, Threads): a Graph client, and a lookup after
     a lost answer (each reads its own edge)."""
 
-    api_class: ClassVar[type[GraphApi]] = GraphApi
-    api: GraphApi
+    api = AccountApi(GraphApi)
     can_look_up = True
 
 

@@ -55,7 +55,13 @@ from campaign_scheduler.channels._http import (
     reset_time,
     retry_at,
 )
-from campaign_scheduler.channels.base import Channel, Receipt, TagUse, video_mix_problems
+from campaign_scheduler.channels.base import (
+    AccountApi,
+    Channel,
+    Receipt,
+    TagUse,
+    video_mix_problems,
+)
 from campaign_scheduler.channels.catalog import MB, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
     UNIT_GRAPHEMES,
@@ -70,6 +76,7 @@ if TYPE_CHECKING:
     import requests
 
     from campaign_scheduler.channels.base import LinkPreview, MediaFile, Metrics, OutboundPost
+
 
 POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_APP_URL = "https://bsky.app"
@@ -166,8 +173,7 @@ class BlueskyChannel(Channel):
         "replies": "replyCount",
         "quotes": "quoteCount",
     }
-    api_class = BlueskyApi
-    api: BlueskyApi
+    api = AccountApi(BlueskyApi)
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window = timedelta(days=365)
     can_look_up = True

@@ -38,12 +38,14 @@ from typing import TYPE_CHECKING, Any
 from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import GraphChannel, insight_values, read_receipt
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import Metrics
 from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost, Receipt
 
 
 #: Post insights read by :meth:`FacebookChannel.fetch_metrics` -> the Metrics field they fill.

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.channels._graph import (
     LOOK_UP_MARGIN,
@@ -53,7 +53,7 @@ from campaign_scheduler.channels._graph import (
     receipt_of,
 )
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import Metrics, Receipt
 from campaign_scheduler.channels.catalog import MB, MP4_OR_MOV, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,
@@ -64,6 +64,9 @@ from campaign_scheduler.channels.text import (
     count_utf16_units,
 )
 from campaign_scheduler.errors import OutcomeUnknownError, RejectedError, UnavailableError
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 #: Media insights read by :meth:`InstagramChannel.fetch_metrics` (channels.md §6; ``views``
 #: replaced ``impressions`` and ``plays`` in 2025).

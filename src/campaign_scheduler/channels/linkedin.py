@@ -58,7 +58,7 @@ from campaign_scheduler.channels._http import (
     read_metrics,
     reset_time,
 )
-from campaign_scheduler.channels.base import Channel, Receipt
+from campaign_scheduler.channels.base import AccountApi, Channel, Receipt
 from campaign_scheduler.channels.catalog import MIB, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     import requests
 
     from campaign_scheduler.channels.base import LinkPreview, MediaFile, Metrics, OutboundPost
+
 
 #: The LinkedIn-Version sent when the account names none (the version channels.md was checked
 #: against). Versions are retired after about a year: set ``api_version`` to a current one.
@@ -187,8 +188,7 @@ class LinkedInChannel(Channel):
         "reach": "uniqueImpressionsCount",
         "clicks": "clickCount",
     }
-    api_class = LinkedInApi
-    api: LinkedInApi
+    api = AccountApi(LinkedInApi)
     can_look_up = True
     connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"

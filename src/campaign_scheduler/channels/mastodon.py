@@ -41,7 +41,7 @@ from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, read_metrics
-from campaign_scheduler.channels.base import Channel, Receipt, TagUse
+from campaign_scheduler.channels.base import AccountApi, Channel, Receipt, TagUse
 from campaign_scheduler.channels.catalog import MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 
@@ -111,8 +111,7 @@ class MastodonChannel(Channel):
         "replies": "replies_count",
         "quotes": "quotes_count",
     }
-    api_class = MastodonApi
-    api: MastodonApi
+    api = AccountApi(MastodonApi)
     idempotency_window = timedelta(minutes=55)
     can_look_up = True
     can_search_hashtag = True

@@ -59,13 +59,15 @@ from urllib.parse import quote
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, body_start, count, json_or_none
-from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
 from campaign_scheduler.imagetypes import image_info
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 CLIENT = "/_matrix/client/v3"
 CLIENT_V1 = "/_matrix/client/v1"
@@ -151,8 +153,7 @@ class MatrixChannel(Channel):
     name = "matrix"
     spec = ChannelSpec("Matrix", settings=("room",), secrets=("token",), supports_threads=True)
     text_rule = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
-    api_class = MatrixApi
-    api: MatrixApi
+    api = AccountApi(MatrixApi)
     idempotency_window = timedelta(minutes=25)
     can_look_up = True
     connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"

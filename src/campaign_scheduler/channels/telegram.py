@@ -49,12 +49,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, body_start, json_or_none, redact_path
-from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 #: Photos uploaded through the public Bot API may be at most this big.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -164,8 +166,7 @@ class TelegramChannel(Channel):
         video=VideoLimits(max_bytes=MAX_UPLOAD_BYTES),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024)
-    api_class = TelegramApi
-    api: TelegramApi
+    api = AccountApi(TelegramApi)
     connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
 

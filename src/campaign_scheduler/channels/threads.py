@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
     ContainerChannel,
@@ -38,10 +38,13 @@ from campaign_scheduler.channels._graph import (
     media_url,
 )
 from campaign_scheduler.channels._http import count, read_metrics
-from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import AccountApi
 from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
 
 DEFAULT_THREADS_VERSION = "v1.0"
 MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
@@ -72,7 +75,7 @@ class ThreadsChannel(ContainerChannel):
     figures: ClassVar[Mapping[str, str]] = {
         name: name for name in MEDIA_INSIGHTS if name != "shares"
     }
-    api_class = ThreadsGraph
+    api = AccountApi(ThreadsGraph)
     connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
     containers = ContainerDialect(

@@ -58,13 +58,15 @@ from urllib.parse import urlsplit
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, json_or_none, safe_url
-from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
+from campaign_scheduler.channels.base import Channel, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import AccountSettings, OutboundPost
 
 SIGNATURE_HEADER = "X-Campaign-Signature"
 TIMESTAMP_HEADER = "X-Campaign-Timestamp"

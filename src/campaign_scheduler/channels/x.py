@@ -50,12 +50,14 @@ from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, reset_time, retry_at
-from campaign_scheduler.channels.base import Channel, MediaFile, Metrics, OutboundPost, Receipt
+from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
 from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 SECRETS = ("api_key", "api_secret", "access_token", "access_secret")
 TWITTER_EPOCH_MS = 1288834974657
@@ -176,8 +178,7 @@ class XChannel(Channel):
         ),
     )
     text_rule = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
-    api_class = XApi
-    api: XApi
+    api = AccountApi(XApi)
     can_look_up = True
     connect_flow = "campaign_scheduler.auth.x:XFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:XNetwork"
