@@ -206,9 +206,6 @@ class Channel(ABC):
     can_look_up: ClassVar[bool] = False
     #: Whether :meth:`search_hashtag` can list other people's posts with a hashtag.
     can_search_hashtag: ClassVar[bool] = False
-    #: :class:`Metrics` fields and the keys of the network's answer that hold them (what
-    #: :func:`~campaign_scheduler.channels._http.read_metrics` reads).
-    figures: ClassVar[Mapping[str, str]] = {}
 
     #: The network's guided connect flow for ``campaign accounts connect``, as
     #: ``"module:Class"`` (imported only when used; see :mod:`campaign_scheduler.auth.base`);

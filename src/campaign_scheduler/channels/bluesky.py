@@ -51,7 +51,6 @@ from campaign_scheduler.channels._http import (
     ApiClient,
     count,
     parse_time,
-    read_metrics,
     reset_time,
     retry_at,
 )
@@ -130,6 +129,14 @@ class BlueskyApi(ApiClient):
     """XRPC on a PDS: the bearer token is the session's (renewed by the adapter); a rate
     limit names ``RateLimit-Reset`` (Unix seconds), else ``Retry-After``."""
 
+    #: Metrics fields and the post view's counters that hold them.
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "likeCount",
+        "reposts": "repostCount",
+        "replies": "replyCount",
+        "quotes": "quoteCount",
+    }
+
     def retry_at(self, response: requests.Response) -> datetime:
         now = self.clock()
         reset = reset_time(response.headers.get("RateLimit-Reset"), now, epoch=True)
@@ -166,13 +173,6 @@ class BlueskyChannel(Channel):
     text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
     )
-    #: Metrics fields and the post view's counters that hold them.
-    figures: ClassVar[Mapping[str, str]] = {
-        "likes": "likeCount",
-        "reposts": "repostCount",
-        "replies": "replyCount",
-        "quotes": "quoteCount",
-    }
     api = AccountApi(BlueskyApi)
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window = timedelta(days=365)
@@ -265,7 +265,7 @@ class BlueskyChannel(Channel):
             )
         session = self._session()
         profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
-        return read_metrics(view, self.figures, followers=count(profile.get("followersCount")))
+        return self.api.metrics(view, followers=count(profile.get("followersCount")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Posts with ``#hashtag`` from the AppView's search (``searchPosts``), newest first."""

@@ -55,7 +55,6 @@ from campaign_scheduler.channels._http import (
     ApiClient,
     GoneError,
     json_or_none,
-    read_metrics,
     reset_time,
 )
 from campaign_scheduler.channels.base import AccountApi, Channel, Receipt
@@ -99,6 +98,16 @@ class LinkedInApi(ApiClient):
     """LinkedIn's versioned REST API (Rest.li 2.0): every call names its API version and its
     Rest.li method; errors are ``{"status", "code", "message"}``; a throttled application
     is told "DAY" limits, which reset at midnight UTC."""
+
+    #: Metrics fields and the organization share statistics that hold them.
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "likeCount",
+        "reposts": "shareCount",
+        "replies": "commentCount",
+        "views": "impressionCount",
+        "reach": "uniqueImpressionsCount",
+        "clicks": "clickCount",
+    }
 
     message_keys = ("message",)
     rate_limit_words = "throttled"
@@ -179,15 +188,6 @@ class LinkedInChannel(Channel):
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
     comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 1250, subject="comment")
-    #: Metrics fields and the organization share statistics that hold them.
-    figures: ClassVar[Mapping[str, str]] = {
-        "likes": "likeCount",
-        "reposts": "shareCount",
-        "replies": "commentCount",
-        "views": "impressionCount",
-        "reach": "uniqueImpressionsCount",
-        "clicks": "clickCount",
-    }
     api = AccountApi(LinkedInApi)
     can_look_up = True
     connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
@@ -301,9 +301,7 @@ class LinkedInChannel(Channel):
         for element in body.get("elements") or []:
             if element.get("share", element.get("ugcPost")) == receipt.remote_id:
                 totals = element.get("totalShareStatistics") or {}
-        return read_metrics(
-            totals, self.figures, read=_count, followers=self._followers(organization)
-        )
+        return self.api.metrics(totals, read=_count, followers=self._followers(organization))
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""

@@ -40,7 +40,7 @@ from urllib.parse import quote, urlsplit
 from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, read_metrics
+from campaign_scheduler.channels._http import ApiClient, GoneError, count
 from campaign_scheduler.channels.base import AccountApi, Channel, Receipt, TagUse
 from campaign_scheduler.channels.catalog import MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
@@ -48,6 +48,8 @@ from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mast
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost
 
+#: How long Mastodon keeps an ``Idempotency-Key`` (3600 s, per account).
+KEY_MEMORY = timedelta(hours=1)
 DEFAULT_MAX_CHARACTERS = 500
 #: How long an instance's ``max_characters`` is trusted before it is read again.
 INSTANCE_CACHE_TTL = 3600.0
@@ -75,6 +77,14 @@ def clear_instance_cache() -> None:
 class MastodonApi(ApiClient):
     """Mastodon's client API: errors say ``{"error": …}``; a 429 names its reset in
     ``X-RateLimit-Reset`` (ISO 8601; some look-alikes send Unix seconds), else ``Retry-After``."""
+
+    #: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "favourites_count",
+        "reposts": "reblogs_count",
+        "replies": "replies_count",
+        "quotes": "quotes_count",
+    }
 
     reset_headers = ("X-RateLimit-Reset", "Retry-After")
     message_keys = ("error",)
@@ -104,15 +114,9 @@ class MastodonChannel(Channel):
         ),
     )
     text_rule = TextRule(UNIT_MASTODON, count_mastodon, 500)
-    #: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
-    figures: ClassVar[Mapping[str, str]] = {
-        "likes": "favourites_count",
-        "reposts": "reblogs_count",
-        "replies": "replies_count",
-        "quotes": "quotes_count",
-    }
     api = AccountApi(MastodonApi)
-    idempotency_window = timedelta(minutes=55)
+    #: A margin under the hour the server keeps the key.
+    idempotency_window = KEY_MEMORY - timedelta(minutes=5)
     can_look_up = True
     can_search_hashtag = True
     connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
@@ -186,7 +190,7 @@ class MastodonChannel(Channel):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         status = self.api.json_object(self.api.call("GET", f"/api/v1/statuses/{receipt.remote_id}"))
         account = self._credentials()
-        return read_metrics(status, self.figures, followers=count(account.get("followers_count")))
+        return self.api.metrics(status, followers=count(account.get("followers_count")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Public statuses with ``#hashtag`` from the instance's tag timeline, newest first."""

@@ -37,7 +37,7 @@ from campaign_scheduler.channels._graph import (
     insight_values,
     media_url,
 )
-from campaign_scheduler.channels._http import count, read_metrics
+from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import AccountApi
 from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, VideoLimits, versioned_token_spec
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
@@ -52,6 +52,11 @@ MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 
 class ThreadsGraph(GraphApi):
     """The Threads API: Graph's dialect on graph.threads.net, with versions of its own."""
+
+    #: Metrics fields and the insights that hold them (``shares`` has no field).
+    figures: ClassVar[Mapping[str, str]] = {
+        name: name for name in MEDIA_INSIGHTS if name != "shares"
+    }
 
     default_version = DEFAULT_THREADS_VERSION
 
@@ -71,10 +76,6 @@ class ThreadsChannel(ContainerChannel):
         video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=300.0, max_frame_rate=60.0),
     )
     text_rule = TextRule(UNIT_THREADS, count_threads, 500)
-    #: Metrics fields and the insights that hold them (``shares`` has no field).
-    figures: ClassVar[Mapping[str, str]] = {
-        name: name for name in MEDIA_INSIGHTS if name != "shares"
-    }
     api = AccountApi(ThreadsGraph)
     connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
@@ -152,7 +153,7 @@ class ThreadsChannel(ContainerChannel):
         """views, likes, replies, reposts and quotes from the post's insights (``shares``
         has no place in :class:`Metrics`); followers from the profile's insights."""
         values = self.api.insights(receipt.remote_id, MEDIA_INSIGHTS)
-        return read_metrics(values, self.figures, followers=self._followers())
+        return self.api.metrics(values, followers=self._followers())
 
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""

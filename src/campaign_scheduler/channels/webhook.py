@@ -111,12 +111,11 @@ class WebhookChannel(Channel):
     name = "webhook"
     spec = ChannelSpec(
         "Webhook",
-        # The receiver's address is the `url` setting, not base_url.
         settings=("url",),
-        addresses=("url",),
-        needs_base_url=False,
         secrets=("secret",),
         optional=("deduplicates",),
+        addresses=("url",),
+        needs_base_url=False,
     )
     text_rule = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
     idempotency_window = None
