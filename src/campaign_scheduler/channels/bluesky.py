@@ -61,7 +61,14 @@ from campaign_scheduler.channels.base import (
     TagUse,
     video_mix_problems,
 )
-from campaign_scheduler.channels.catalog import MB, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.catalog import (
+    MB,
+    MINUTE,
+    ChannelSpec,
+    Key,
+    VideoLimits,
+    account_keys,
+)
 from campaign_scheduler.channels.text import (
     UNIT_GRAPHEMES,
     UNIT_UTF8,
@@ -160,15 +167,13 @@ class BlueskyChannel(Channel):
     name = "bluesky"
     spec = ChannelSpec(
         "Bluesky",
-        settings=("identifier",),
-        secrets=("password",),
-        optional=("app_url",),
+        **account_keys(identifier=Key.SETTING, password=Key.SECRET, app_url=Key.OPTIONAL),
         default_base_url="https://bsky.social",
         supports_threads=True,
         reports_impressions=False,
         # app.bsky.embed.video: one MP4 per post, up to 3 minutes and 100 MB (Bluesky's limits
         # since March 2025; the lexicon's blob cap is higher), never next to images.
-        video=VideoLimits(max_bytes=100 * MB, max_seconds=180.0),
+        video=VideoLimits(max_bytes=100 * MB, max_seconds=3 * MINUTE),
     )
     text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)

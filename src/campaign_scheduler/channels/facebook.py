@@ -39,7 +39,7 @@ from campaign_scheduler import errors
 from campaign_scheduler.channels._graph import GraphChannel, insight_values, read_receipt
 from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import Metrics
-from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, VideoLimits, versioned_token_spec
+from campaign_scheduler.channels.catalog import MIB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -65,13 +65,13 @@ class FacebookChannel(GraphChannel):
     """Posts on one Facebook Page."""
 
     name = "facebook"
-    spec = versioned_token_spec(
+    spec = ChannelSpec.versioned(
         "Facebook",
         settings=("page_id",),
         default_base_url="https://graph.facebook.com",
         # Page videos, non-resumable upload (Meta's Video API): MP4 or MOV up to 1 GB and
         # 20 minutes; one video as its own post.
-        video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=1200.0),
+        video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=20 * MINUTE),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     #: A comment's ``message``: 8000 characters (UNVERIFIED; the limit the web form enforces).

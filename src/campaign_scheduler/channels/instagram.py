@@ -54,7 +54,7 @@ from campaign_scheduler.channels._graph import (
 )
 from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import Metrics, Receipt
-from campaign_scheduler.channels.catalog import MB, MP4_OR_MOV, VideoLimits, versioned_token_spec
+from campaign_scheduler.channels.catalog import MB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,
     UNIT_UTF16,
@@ -85,7 +85,7 @@ class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
     name = "instagram"
-    spec = versioned_token_spec(
+    spec = ChannelSpec.versioned(
         "Instagram",
         settings=("user_id", "media_base_url"),
         default_base_url="https://graph.facebook.com",
@@ -96,7 +96,7 @@ class InstagramChannel(ContainerChannel):
         video=VideoLimits(
             MP4_OR_MOV,
             max_bytes=300 * MB,
-            max_seconds=900.0,
+            max_seconds=15 * MINUTE,
             min_seconds=3.0,
             max_frame_rate=60.0,
         ),

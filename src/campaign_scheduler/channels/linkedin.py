@@ -58,7 +58,7 @@ from campaign_scheduler.channels._http import (
     reset_time,
 )
 from campaign_scheduler.channels.base import AccountApi, Channel, Receipt
-from campaign_scheduler.channels.catalog import MIB, VideoLimits, versioned_token_spec
+from campaign_scheduler.channels.catalog import MIB, MINUTE, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -178,12 +178,12 @@ class LinkedInChannel(Channel):
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
     name = "linkedin"
-    spec = versioned_token_spec(
+    spec = ChannelSpec.versioned(
         "LinkedIn",
         settings=("organization",),
         default_base_url="https://api.linkedin.com",
         # The Videos API: MP4, up to 500 MB, 3 s to 30 min; one video as its own post.
-        video=VideoLimits(max_bytes=500 * MIB, max_seconds=1800.0, min_seconds=3.0),
+        video=VideoLimits(max_bytes=500 * MIB, max_seconds=30 * MINUTE, min_seconds=3.0),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).

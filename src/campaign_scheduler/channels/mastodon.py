@@ -42,7 +42,13 @@ from dateutil.parser import isoparse
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count
 from campaign_scheduler.channels.base import AccountApi, Channel, Receipt, TagUse
-from campaign_scheduler.channels.catalog import MP4_OR_MOV, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.catalog import (
+    MP4_OR_MOV,
+    ChannelSpec,
+    Key,
+    VideoLimits,
+    account_keys,
+)
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 
 if TYPE_CHECKING:
@@ -100,8 +106,7 @@ class MastodonChannel(Channel):
     name = "mastodon"
     spec = ChannelSpec(
         "Mastodon",
-        secrets=("token",),
-        optional_integers=("max_characters",),
+        **account_keys(token=Key.SECRET, max_characters=Key.OPTIONAL_INTEGER),
         supports_threads=True,
         reports_impressions=False,
         # The instance defaults (channels.md §2): video_size_limit, video_matrix_limit,

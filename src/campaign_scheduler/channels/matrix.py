@@ -60,7 +60,7 @@ from urllib.parse import quote
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, body_start, count, json_or_none
 from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
 from campaign_scheduler.imagetypes import image_info
 
@@ -151,7 +151,9 @@ class MatrixChannel(Channel):
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
     name = "matrix"
-    spec = ChannelSpec("Matrix", settings=("room",), secrets=("token",), supports_threads=True)
+    spec = ChannelSpec(
+        "Matrix", **account_keys(room=Key.SETTING, token=Key.SECRET), supports_threads=True
+    )
     text_rule = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
     api = AccountApi(MatrixApi)
     idempotency_window = timedelta(minutes=25)

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, body_start, json_or_none, redact_path
 from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.catalog import ChannelSpec, Key, VideoLimits, account_keys
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -156,8 +156,7 @@ class TelegramChannel(Channel):
     name = "telegram"
     spec = ChannelSpec(
         "Telegram",
-        settings=("chat",),
-        secrets=("token",),
+        **account_keys(chat=Key.SETTING, token=Key.SECRET),
         default_base_url="https://api.telegram.org",
         supports_threads=True,
         reports_impressions=False,

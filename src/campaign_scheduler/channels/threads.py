@@ -39,7 +39,7 @@ from campaign_scheduler.channels._graph import (
 )
 from campaign_scheduler.channels._http import count
 from campaign_scheduler.channels.base import AccountApi
-from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, VideoLimits, versioned_token_spec
+from campaign_scheduler.channels.catalog import MIB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
@@ -65,7 +65,7 @@ class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
     name = "threads"
-    spec = versioned_token_spec(
+    spec = ChannelSpec.versioned(
         "Threads",
         settings=("user_id",),
         optional=("media_base_url",),
@@ -73,7 +73,9 @@ class ThreadsChannel(ContainerChannel):
         supports_threads=True,
         # VIDEO posts (channels.md §9): MP4 or MOV, at most 1 GB and 5 minutes, up to 60 fps;
         # one video as its own post.
-        video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=300.0, max_frame_rate=60.0),
+        video=VideoLimits(
+            MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=5 * MINUTE, max_frame_rate=60.0
+        ),
     )
     text_rule = TextRule(UNIT_THREADS, count_threads, 500)
     api = AccountApi(ThreadsGraph)

@@ -59,7 +59,7 @@ from urllib.parse import urlsplit
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, json_or_none, safe_url
 from campaign_scheduler.channels.base import Channel, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
 
@@ -111,10 +111,7 @@ class WebhookChannel(Channel):
     name = "webhook"
     spec = ChannelSpec(
         "Webhook",
-        settings=("url",),
-        secrets=("secret",),
-        optional=("deduplicates",),
-        addresses=("url",),
+        **account_keys(url=Key.ADDRESS, secret=Key.SECRET, deduplicates=Key.OPTIONAL),
         needs_base_url=False,
     )
     text_rule = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
