@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import regex
@@ -83,9 +83,8 @@ def record_key(idempotency_key: str) -> str:
 # --- AT URIs ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AtUri:
-    """``at://<repo>/<collection>/<rkey>`` of one record."""
+class AtUri(NamedTuple):
+    """``at://<repo>/<collection>/<rkey>`` of one record (its parts, like ``urlsplit``'s)."""
 
     repo: str
     collection: str

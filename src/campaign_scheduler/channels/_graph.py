@@ -65,7 +65,14 @@ from campaign_scheduler.channels._http import (
     parse_time,
     reset_time,
 )
-from campaign_scheduler.channels.base import AccountSettings, Channel, MediaFile, Receipt
+from campaign_scheduler.channels.base import (
+    AccountApi,
+    AccountSettings,
+    Channel,
+    MediaFile,
+    OutboundPost,
+    Receipt,
+)
 from campaign_scheduler.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -479,17 +486,19 @@ class Polling:
     sleep: Callable[[float], None] = time.sleep
 
 
-class ContainerChannel(Channel):
-    """What Instagram and Threads share: a Graph client, container polling, the user id."""
+class GraphChannel(Channel):
+    """A network on Graph (Facebook, Instagram, Threads): a Graph client, and a lookup after
+    a lost answer (each reads its own edge)."""
 
-    default_poll_interval: ClassVar[float]
-    default_max_polls: ClassVar[int]
-    #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
-    container_edge: ClassVar[str]
-    #: How this network words a container's status.
+    api = AccountApi(GraphApi)
+    can_look_up = True
+
+
+class ContainerChannel(GraphChannel):
+    """What Instagram and Threads share: container polling, the user id."""
+
+    #: Where and how this network keeps its containers.
     containers: ClassVar[ContainerDialect]
-
-    api: GraphApi
 
     def __init__(
         self,
@@ -503,10 +512,20 @@ class ContainerChannel(Channel):
     ) -> None:
         super().__init__(account, session, **options)
         self.polling = Polling(
-            self.default_poll_interval if poll_interval is None else poll_interval,
-            self.default_max_polls if max_polls is None else max_polls,
+            self.containers.poll_interval if poll_interval is None else poll_interval,
+            self.containers.max_polls if max_polls is None else max_polls,
             sleep,
         )
+
+    def validate(self, post: OutboundPost) -> list[str]:
+        """The problems of :meth:`Channel.validate`, then those of the media (how many, their
+        public URLs)."""
+        problems = super().validate(post)
+        most = self.containers.max_images
+        if len(post.media) > most:
+            problems.append(f"{self.name}: at most {most} images per post, not {len(post.media)}")
+        problems.extend(media_problems(self.account, post.media, self.name))
+        return problems
 
     def _publish(
         self,
@@ -520,8 +539,8 @@ class ContainerChannel(Channel):
         user = self.user_id
         media_id = publish_container(
             self.api,
-            edge=f"{user}/{self.container_edge}",
-            publish_edge=f"{user}/{self.container_edge}_publish",
+            edge=f"{user}/{self.containers.edge}",
+            publish_edge=f"{user}/{self.containers.edge}_publish",
             params=params,
             children=children,
             dialect=self.containers,
@@ -543,10 +562,19 @@ class ContainerChannel(Channel):
 
 @dataclass(frozen=True)
 class ContainerDialect:
-    """Where a network keeps its containers' state."""
+    """Where a network keeps its containers, how it words their state, and how long it
+    takes to make them ready."""
 
+    #: Posts are created at ``{user}/{edge}`` and published at ``{user}/{edge}_publish``.
+    edge: str
     status_field: str  # Instagram: "status_code", Threads: "status"
     detail_field: str  # Instagram: "status" (prose), Threads: "error_message"
+    #: How often and how many times to ask whether a container is ready (unless the
+    #: adapter is told otherwise).
+    poll_interval: float
+    max_polls: int
+    #: Images one post (a carousel) takes.
+    max_images: int
 
 
 def wait_for_container(

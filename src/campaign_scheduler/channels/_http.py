@@ -424,6 +424,29 @@ def retry_at(
     return now + default
 
 
+# --- figures -----------------------------------------------------------------------------------
+
+
+def count(value: object) -> int | None:
+    """A figure from an answer: a whole number of at least 0, else ``None`` (booleans are
+    not figures)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value >= 0 else None
+
+
+def read_metrics(
+    values: Mapping[str, Any],
+    names: Mapping[str, str],
+    *,
+    read: Callable[[object], int | None] = count,
+    **known: int | None,
+) -> Metrics:
+    """A post's :class:`Metrics`: each field in ``names`` read (with ``read``) from the
+    network's key for it in ``values``; the figures in ``known`` as they are."""
+    return Metrics(**{field: read(values.get(key)) for field, key in names.items()}, **known)
+
+
 # --- one API client per dialect -----------------------------------------------------------------
 
 
@@ -469,6 +492,9 @@ class ApiClient:
     doubt: str = ""
     #: The error for a call that names something that does not exist (any more).
     gone: ClassVar[type[errors.RejectedError]] = GoneError
+    #: :class:`Metrics` fields and the keys of the network's answers that hold them (what
+    #: :meth:`metrics` reads).
+    figures: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -651,6 +677,17 @@ class ApiClient:
 
     # --- answers ------------------------------------------------------------------------------
 
+    def metrics(
+        self,
+        values: Mapping[str, Any],
+        *,
+        read: Callable[[object], int | None] = count,
+        **known: int | None,
+    ) -> Metrics:
+        """A post's :class:`Metrics` from an answer: the :attr:`figures` in ``values`` (each
+        read with ``read``), and the figures in ``known`` as they are."""
+        return read_metrics(values, self.figures, read=read, **known)
+
     def json_object(self, response: requests.Response, *, creates: bool = False) -> dict[str, Any]:
         """The answer's JSON object. An unreadable answer raises :class:`UnavailableError`, or
         :class:`OutcomeUnknownError` after a creating call (it succeeded, but which post it
@@ -706,26 +743,6 @@ def body_start(response: requests.Response) -> str:
     """The start of an answer's text, for messages."""
     text = redact_path(" ".join(response.text.split())[:200])
     return text or response.reason or f"HTTP {response.status_code}"
-
-
-def count(value: object) -> int | None:
-    """A figure from an answer: a whole number of at least 0, else ``None`` (booleans are
-    not figures)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if value >= 0 else None
-
-
-def read_metrics(
-    values: Mapping[str, Any],
-    names: Mapping[str, str],
-    *,
-    read: Callable[[object], int | None] = count,
-    **known: int | None,
-) -> Metrics:
-    """A post's :class:`Metrics`: each field in ``names`` read (with ``read``) from the
-    network's key for it in ``values``; the figures in ``known`` as they are."""
-    return Metrics(**{field: read(values.get(key)) for field, key in names.items()}, **known)
 
 
 def parse_time(value: object) -> datetime | None:

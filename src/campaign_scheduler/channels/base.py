@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, overload
 
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import NO_LIMIT, TextRule
@@ -139,6 +139,47 @@ class AccountSettings:
     secret: Callable[[str], str] = field(default=lambda key: "", repr=False)
 
 
+ApiT = TypeVar("ApiT", bound="ApiClient")
+
+
+class AccountApi(Generic[ApiT]):
+    """A channel's HTTP dialect, declared once: ``api = AccountApi(MastodonApi)`` in the class
+    body makes ``self.api`` a ``MastodonApi`` for the adapter's account (made with the adapter)
+    and tells the type checker so."""
+
+    def __init__(self, dialect: type[ApiT]) -> None:
+        self.dialect = dialect
+        self.attribute = "api"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = name
+
+    @overload
+    def __get__(self, channel: None, owner: type | None = None) -> AccountApi[ApiT]: ...
+
+    @overload
+    def __get__(self, channel: Channel, owner: type | None = None) -> ApiT: ...
+
+    def __get__(
+        self, channel: Channel | None, owner: type | None = None
+    ) -> AccountApi[ApiT] | ApiT:
+        return self if channel is None else self.make(channel)
+
+    def make(self, channel: Channel) -> ApiT:
+        """The client for ``channel``'s account, made once (it then stands in the instance)."""
+        made = channel.__dict__.get(self.attribute)
+        if not isinstance(made, self.dialect):
+            made = self.dialect(
+                channel.name,
+                channel.account,
+                channel.session,
+                timeout=channel.timeout,
+                clock=channel.clock,
+            )
+            channel.__dict__[self.attribute] = made
+        return made
+
+
 class ChannelProvider(Protocol):
     """Where the publisher and the metrics collector get the adapter for an account."""
 
@@ -175,8 +216,11 @@ class Channel(ABC):
     #: ``None``: rehearsals do not cover it.
     rehearsal_network: ClassVar[str | None] = None
 
-    #: The network's HTTP dialect (a :class:`~campaign_scheduler.channels._http.ApiClient`);
-    #: the constructor makes ``self.api`` from it for the account.
+    #: The client of the network's HTTP dialect for the account: declared as
+    #: ``api = AccountApi(MastodonApi)`` (made with the adapter).
+    api: ApiClient
+    #: The dialect's class (set from ``api = AccountApi(…)``; a channel may set it instead,
+    #: and the constructor makes ``self.api`` from it).
     api_class: ClassVar[type[ApiClient] | None] = None
 
     def __init__(
@@ -200,8 +244,17 @@ class Channel(ABC):
         self.poll_interval = poll_interval
         self.max_polls = max_polls
         self._sleep = sleep
-        if self.api_class is not None:
+        declared = getattr(type(self), "api", None)
+        if isinstance(declared, AccountApi):
+            declared.make(self)
+        elif self.api_class is not None:
             self.api = self.api_class(self.name, account, session, timeout=timeout, clock=clock)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("api")
+        if isinstance(declared, AccountApi):
+            cls.api_class = declared.dialect
 
     @classmethod
     def title(cls) -> str:
@@ -240,9 +293,17 @@ class Channel(ABC):
         issues = self.text_rule.issues(
             self.name, post.text, with_media=bool(post.media), limit=self.text_limit()
         )
-        return [issue.message() for issue in issues] + video_mix_problems(
-            self.title(), self.spec.video, post.media
-        )
+        return [
+            *(issue.message() for issue in issues),
+            *video_mix_problems(self.title(), self.spec.video, post.media),
+            *self.post_problems(post),
+        ]
+
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        """What the network refuses about ``post`` besides the length of its text and the mix
+        of its videos (media it cannot take, a reply it cannot make); :meth:`validate` adds
+        them to its own."""
+        return []
 
     @abstractmethod
     def publish(self, post: OutboundPost) -> Receipt:

@@ -43,31 +43,32 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
 from campaign_scheduler.channels._http import (
     ApiClient,
     count,
-    logger_for,
     parse_time,
-    read_metrics,
     reset_time,
     retry_at,
 )
 from campaign_scheduler.channels.base import (
-    AccountSettings,
+    AccountApi,
     Channel,
-    LinkPreview,
-    MediaFile,
-    Metrics,
-    OutboundPost,
     Receipt,
     TagUse,
     video_mix_problems,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.catalog import (
+    MB,
+    MINUTE,
+    ChannelSpec,
+    Key,
+    VideoLimits,
+    account_keys,
+)
 from campaign_scheduler.channels.text import (
     UNIT_GRAPHEMES,
     UNIT_UTF8,
@@ -80,6 +81,9 @@ from campaign_scheduler.channels.text import (
 if TYPE_CHECKING:
     import requests
 
+    from campaign_scheduler.channels.base import LinkPreview, MediaFile, Metrics, OutboundPost
+
+
 POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_APP_URL = "https://bsky.app"
 #: The lexicon's limits for ``app.bsky.embed.images``.
@@ -89,16 +93,6 @@ SEARCH_PAGES = 10
 MAX_IMAGE_BYTES = 2_000_000
 #: ``app.bsky.embed.external#external.thumb``: an image blob of at most 1,000,000 bytes.
 MAX_THUMB_BYTES = 1_000_000
-
-_log = logger_for("bluesky")
-
-#: Metrics fields and the post view's counters that hold them.
-_FIGURES = {
-    "likes": "likeCount",
-    "reposts": "repostCount",
-    "replies": "replyCount",
-    "quotes": "quoteCount",
-}
 
 
 @dataclass(frozen=True)
@@ -142,6 +136,14 @@ class BlueskyApi(ApiClient):
     """XRPC on a PDS: the bearer token is the session's (renewed by the adapter); a rate
     limit names ``RateLimit-Reset`` (Unix seconds), else ``Retry-After``."""
 
+    #: Metrics fields and the post view's counters that hold them.
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "likeCount",
+        "reposts": "repostCount",
+        "replies": "replyCount",
+        "quotes": "quoteCount",
+    }
+
     def retry_at(self, response: requests.Response) -> datetime:
         now = self.clock()
         reset = reset_time(response.headers.get("RateLimit-Reset"), now, epoch=True)
@@ -163,40 +165,45 @@ class BlueskyChannel(Channel):
     password). ``base_url`` is the account's PDS or the bsky.social entryway."""
 
     name = "bluesky"
-    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
     spec = ChannelSpec(
         "Bluesky",
-        settings=("identifier",),
-        secrets=("password",),
-        optional=("app_url",),
+        **account_keys(identifier=Key.SETTING, password=Key.SECRET, app_url=Key.OPTIONAL),
         default_base_url="https://bsky.social",
         supports_threads=True,
         reports_impressions=False,
         # app.bsky.embed.video: one MP4 per post, up to 3 minutes and 100 MB (Bluesky's limits
         # since March 2025; the lexicon's blob cap is higher), never next to images.
-        video=VideoLimits(formats=("video/mp4",), max_bytes=100_000_000, max_seconds=180.0),
+        video=VideoLimits(max_bytes=100 * MB, max_seconds=3 * MINUTE),
     )
     text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
     )
-    api_class = BlueskyApi
-    api: BlueskyApi
+    api = AccountApi(BlueskyApi)
     #: The record key never expires: a replay finds the post for as long as it exists.
     idempotency_window = timedelta(days=365)
     can_look_up = True
     can_search_hashtag = True
+    connect_flow = "campaign_scheduler.auth.bluesky:BlueskyFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:BlueskyNetwork"
 
-    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
-        super().__init__(account, session, **options)
-        self.identifier = str(account.settings.get("identifier") or "").strip()
-        self.app_url = str(account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
-        self._cache_key = (self.base_url, self.identifier.lower())
+    @property
+    def identifier(self) -> str:
+        """The account's handle or DID (empty when it has none)."""
+        return str(self.account.settings.get("identifier") or "").strip()
+
+    @property
+    def app_url(self) -> str:
+        """Where post links point (the ``app_url`` setting, else Bluesky's app)."""
+        return str(self.account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
+
+    @property
+    def _cache_key(self) -> tuple[str, str]:
+        return (self.base_url, self.identifier.lower())
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        return super().validate(post) + [problem for _, problem in _media_problems(post.media)]
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        return [problem for _, problem in _media_problems(post.media)]
 
     def publish(self, post: OutboundPost) -> Receipt:
         problems = _media_problems(post.media)
@@ -226,7 +233,9 @@ class BlueskyChannel(Channel):
             existing = self._already_published(session, rkey, refused)
             if existing is None:
                 raise
-            _log.info("%s on %s was published before", existing.remote_id, self.account.name)
+            self.api.log.info(
+                "%s on %s was published before", existing.remote_id, self.account.name
+            )
             return existing
         try:
             uri = AtUri.parse(str(answer["uri"]))
@@ -237,7 +246,7 @@ class BlueskyChannel(Channel):
                 hint="a replay finds it under its record key",
             ) from exc
         receipt = self._receipt(session, uri, record["createdAt"])
-        _log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -261,7 +270,7 @@ class BlueskyChannel(Channel):
             )
         session = self._session()
         profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": session.did})
-        return read_metrics(view, _FIGURES, followers=count(profile.get("followersCount")))
+        return self.api.metrics(view, followers=count(profile.get("followersCount")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Posts with ``#hashtag`` from the AppView's search (``searchPosts``), newest first."""
@@ -373,7 +382,7 @@ class BlueskyChannel(Channel):
                 "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
             )
         except errors.RejectedError:
-            _log.info("@%s does not resolve; it stays plain text", handle)
+            self.api.log.info("@%s does not resolve; it stays plain text", handle)
             return None
         did = answer.get("did")
         return did if isinstance(did, str) and did.startswith("did:") else None
@@ -579,7 +588,7 @@ class BlueskyChannel(Channel):
             "com.atproto.server.createSession",
             json={"identifier": self.identifier, "password": password},
         )
-        _log.info("logged in as %s on %s", self.identifier, self.base_url)
+        self.api.log.info("logged in as %s on %s", self.identifier, self.base_url)
         return self._session_from(answer)
 
     def _refresh(self, stale: _Session) -> _Session | None:
@@ -589,9 +598,11 @@ class BlueskyChannel(Channel):
                 "com.atproto.server.refreshSession", bearer=stale.refresh_jwt
             )
         except errors.AuthError as exc:
-            _log.info("refreshing the session of %s failed (%s)", self.identifier, exc.message)
+            self.api.log.info(
+                "refreshing the session of %s failed (%s)", self.identifier, exc.message
+            )
             return None
-        _log.debug("refreshed the session of %s", self.identifier)
+        self.api.log.debug("refreshed the session of %s", self.identifier)
         return self._session_from(answer)
 
     def _session_call(

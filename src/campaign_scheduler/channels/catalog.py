@@ -9,13 +9,21 @@ exactly like a built-in one. Looking a channel up imports its module (and nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import Channel
 
 #: Keys every account table may have, whatever its channel.
 COMMON_ACCOUNT_KEYS = ("channel", "sender", "base_url")
+#: File sizes as the networks' documentation writes them (decimal or binary megabytes).
+MB = 1000 * 1000
+MIB = 1024 * 1024
+#: Video lengths in seconds, as the networks' documentation gives them in minutes.
+MINUTE = 60.0
+#: MP4 or QuickTime (MOV), the video formats most networks take.
+MP4_OR_MOV = ("video/mp4", "video/quicktime")
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,21 @@ class ChannelSpec:
     reports_impressions: bool = True  # the API tells how often a post was seen
     video: VideoLimits | None = None  # None: the network (or its adapter) takes no video
 
+    @classmethod
+    def versioned(
+        cls, title: str, *, settings: tuple[str, ...], optional: tuple[str, ...] = (), **facts: Any
+    ) -> ChannelSpec:
+        """The spec of a network with a versioned API and an access token (Meta's Graph,
+        LinkedIn's REST API): besides its own ``settings`` a ``token`` (secret), and besides its
+        own ``optional`` keys an ``api_version``."""
+        return cls(
+            title,
+            settings=settings,
+            secrets=("token",),
+            optional=("api_version", *optional),
+            **facts,
+        )
+
     @property
     def keys(self) -> tuple[str, ...]:
         """Every key an account table of this channel may have."""
@@ -66,6 +89,37 @@ class ChannelSpec:
             *self.optional,
             *self.optional_integers,
         )
+
+
+class Key(Enum):
+    """What a key of an account table is (see :func:`account_keys`)."""
+
+    SETTING = "settings"  # plain text, required
+    SECRET = "secrets"  # an env:/file: reference, required
+    OPTIONAL = "optional"  # plain text that may be left out
+    OPTIONAL_INTEGER = "optional_integers"  # a whole number that may be left out
+    ADDRESS = "addresses"  # a required setting that is a URL we call (checked like base_url)
+
+
+class AccountKeys(TypedDict, total=False):
+    """A :class:`ChannelSpec`'s account keys by kind, as :func:`account_keys` sorts them."""
+
+    settings: tuple[str, ...]
+    secrets: tuple[str, ...]
+    optional: tuple[str, ...]
+    optional_integers: tuple[str, ...]
+    addresses: tuple[str, ...]
+
+
+def account_keys(**table: Key) -> AccountKeys:
+    """A channel's account table as data, each key with its kind, in the table's order:
+    ``ChannelSpec("Bluesky", **account_keys(identifier=Key.SETTING, password=Key.SECRET))``.
+    An :attr:`Key.ADDRESS` is a setting and an address."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for key, kind in table.items():
+        for field in (kind.value, "settings") if kind is Key.ADDRESS else (kind.value,):
+            keys[field] = (*keys.get(field, ()), key)
+    return cast("AccountKeys", keys)
 
 
 def installed_names() -> list[str]:

@@ -36,24 +36,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._graph import (
-    GraphApi,
-    insight_values,
-    read_receipt,
-)
+from campaign_scheduler.channels._graph import GraphChannel, insight_values, read_receipt
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import (
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.base import Metrics
+from campaign_scheduler.channels.catalog import MIB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost, Receipt
 
 
 #: Post insights read by :meth:`FacebookChannel.fetch_metrics` -> the Metrics field they fill.
@@ -69,32 +61,23 @@ _URL = re.compile(r"https?://[^\s<>\"]+")
 _POST_FIELDS = "id,message,created_time,from,permalink_url"
 
 
-class FacebookChannel(Channel):
+class FacebookChannel(GraphChannel):
     """Posts on one Facebook Page."""
 
     name = "facebook"
-    spec = ChannelSpec(
+    spec = ChannelSpec.versioned(
         "Facebook",
         settings=("page_id",),
-        secrets=("token",),
-        optional=("api_version",),
         default_base_url="https://graph.facebook.com",
         # Page videos, non-resumable upload (Meta's Video API): MP4 or MOV up to 1 GB and
         # 20 minutes; one video as its own post.
-        video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=1024 * 1024 * 1024,
-            max_seconds=1200.0,
-        ),
+        video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=20 * MINUTE),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 63206)
-    api_class = GraphApi
-    connect_flow = "campaign_scheduler.auth.meta:FacebookPageFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:FacebookNetwork"
-    api: GraphApi
-    can_look_up = True
     #: A comment's ``message``: 8000 characters (UNVERIFIED; the limit the web form enforces).
     comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 8000, subject="comment")
+    connect_flow = "campaign_scheduler.auth.meta:FacebookPageFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:FacebookNetwork"
 
     @property
     def page_id(self) -> str:
@@ -102,8 +85,8 @@ class FacebookChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems: list[str] = []
         problems.extend(
             f"facebook: only images can be attached, not {m.mime_type} ({m.path.name})"
             for m in post.media

@@ -37,8 +37,9 @@ account since ``since`` with the comment's text.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.channels._graph import (
     LOOK_UP_MARGIN,
@@ -46,16 +47,14 @@ from campaign_scheduler.channels._graph import (
     PAGE_SIZE,
     ContainerChannel,
     ContainerDialect,
-    GraphApi,
     check_publishing_quota,
     find_oldest_match,
-    media_problems,
     media_url,
     receipt_of,
 )
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.base import Metrics, Receipt
+from campaign_scheduler.channels.catalog import MB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,
     UNIT_UTF16,
@@ -66,72 +65,58 @@ from campaign_scheduler.channels.text import (
 )
 from campaign_scheduler.errors import OutcomeUnknownError, RejectedError, UnavailableError
 
-MAX_IMAGES = 10
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
+
 #: Media insights read by :meth:`InstagramChannel.fetch_metrics` (channels.md §6; ``views``
 #: replaced ``impressions`` and ``plays`` in 2025).
 MEDIA_INSIGHTS = ("views", "reach", "likes", "comments", "saved", "shares")
-CONTAINERS = ContainerDialect(status_field="status_code", detail_field="status")
+#: A caption (and a comment, UNVERIFIED) takes 2200 characters and 30 hashtags.
+CAPTION = TextRule(
+    UNIT_UTF16,
+    count_utf16_units,
+    2200,
+    subject="caption",
+    also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
+)
 
 
 class InstagramChannel(ContainerChannel):
     """Image posts on one Instagram professional account."""
 
     name = "instagram"
-    spec = ChannelSpec(
+    spec = ChannelSpec.versioned(
         "Instagram",
         settings=("user_id", "media_base_url"),
-        secrets=("token",),
-        optional=("api_version",),
         default_base_url="https://graph.facebook.com",
         needs_media=True,
         links_clickable=False,
         # Reels (Meta's reel specifications): MP4 or MOV, at most 300 MB, 3 s to 15 min,
         # up to 60 fps; one video as its own post.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=300 * 1000 * 1000,
-            max_seconds=900.0,
+            MP4_OR_MOV,
+            max_bytes=300 * MB,
+            max_seconds=15 * MINUTE,
             min_seconds=3.0,
             max_frame_rate=60.0,
         ),
     )
-    text_rule = TextRule(
-        UNIT_UTF16,
-        count_utf16_units,
-        2200,
-        subject="caption",
-        also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
-    )
-    #: A comment takes 2200 characters and 30 hashtags, as a caption (UNVERIFIED).
-    comment_rule = TextRule(
-        UNIT_UTF16,
-        count_utf16_units,
-        2200,
-        subject="comment",
-        also=(Limit(UNIT_HASHTAGS, count_hashtags, 30),),
-    )
-    can_look_up = True
-    api_class = GraphApi
+    text_rule = CAPTION
+    comment_rule = replace(CAPTION, subject="comment")
     connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
-    default_poll_interval = 3.0
-    default_max_polls = 40
-    container_edge = "media"
-    containers = CONTAINERS
+    containers = ContainerDialect(
+        "media", "status_code", "status", poll_interval=3.0, max_polls=40, max_images=10
+    )
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems = []
         if not post.media:
             problems.append("instagram: a post needs an image (Instagram has no text posts)")
-        if len(post.media) > MAX_IMAGES:
-            problems.append(
-                f"instagram: at most {MAX_IMAGES} images per post, not {len(post.media)}"
-            )
         if post.reply_to is not None:
             problems.append("instagram: feed posts cannot continue another post")
-        problems.extend(media_problems(self.account, post.media, self.name))
         return problems
 
     def publish(self, post: OutboundPost) -> Receipt:

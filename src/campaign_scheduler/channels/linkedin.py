@@ -55,23 +55,17 @@ from campaign_scheduler.channels._http import (
     ApiClient,
     GoneError,
     json_or_none,
-    logger_for,
-    read_metrics,
     reset_time,
 )
-from campaign_scheduler.channels.base import (
-    Channel,
-    LinkPreview,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels.base import AccountApi, Channel, Receipt
+from campaign_scheduler.channels.catalog import MIB, MINUTE, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import LinkPreview, MediaFile, Metrics, OutboundPost
+
 
 #: The LinkedIn-Version sent when the account names none (the version channels.md was checked
 #: against). Versions are retired after about a year: set ``api_version`` to a current one.
@@ -94,26 +88,26 @@ NO_REPLIES = (
 )
 _VERSION = re.compile(r"\d{6}(\.\d{2})?")
 _URN_IN_MESSAGE = re.compile(r"urn:li:(?:share|ugcPost):\d+")
-_HASHTAG = re.compile(r"#[^\W_]+")
+#: What "little" text escapes: a reserved character, unless it is the ``#`` of a hashtag (the
+#: first alternative, which is kept as it is).
+_LITTLE = re.compile(r"(?<![^\W_])#[^\W_]+|[" + re.escape(RESERVED) + "]")
 _ESCAPED = re.compile(r"\\([" + re.escape(RESERVED) + "])")
-
-_log = logger_for("linkedin")
-
-#: Metrics fields and the organization share statistics that hold them.
-_FIGURES = {
-    "likes": "likeCount",
-    "reposts": "shareCount",
-    "replies": "commentCount",
-    "views": "impressionCount",
-    "reach": "uniqueImpressionsCount",
-    "clicks": "clickCount",
-}
 
 
 class LinkedInApi(ApiClient):
     """LinkedIn's versioned REST API (Rest.li 2.0): every call names its API version and its
     Rest.li method; errors are ``{"status", "code", "message"}``; a throttled application
     is told "DAY" limits, which reset at midnight UTC."""
+
+    #: Metrics fields and the organization share statistics that hold them.
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "likeCount",
+        "reposts": "shareCount",
+        "replies": "commentCount",
+        "views": "impressionCount",
+        "reach": "uniqueImpressionsCount",
+        "clicks": "clickCount",
+    }
 
     message_keys = ("message",)
     rate_limit_words = "throttled"
@@ -184,29 +178,20 @@ class LinkedInChannel(Channel):
     ``r_organization_social`` for look-ups and ``rw_organization_admin`` for statistics)."""
 
     name = "linkedin"
-    spec = ChannelSpec(
+    spec = ChannelSpec.versioned(
         "LinkedIn",
         settings=("organization",),
-        secrets=("token",),
-        optional=("api_version",),
         default_base_url="https://api.linkedin.com",
         # The Videos API: MP4, up to 500 MB, 3 s to 30 min; one video as its own post.
-        video=VideoLimits(
-            formats=("video/mp4",),
-            max_bytes=500 * 1024 * 1024,
-            max_seconds=1800.0,
-            min_seconds=3.0,
-        ),
+        video=VideoLimits(max_bytes=500 * MIB, max_seconds=30 * MINUTE, min_seconds=3.0),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
-    api_class = LinkedInApi
-    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
-    api: LinkedInApi
-    idempotency_window = None
-    can_look_up = True
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
     comment_rule = TextRule(UNIT_UTF16, count_utf16_units, 1250, subject="comment")
+    api = AccountApi(LinkedInApi)
+    can_look_up = True
+    connect_flow = "campaign_scheduler.auth.linkedin:LinkedInFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:LinkedInNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -282,7 +267,7 @@ class LinkedInChannel(Channel):
                 hint="the publisher will look it up on the page",
             )
         receipt = Receipt(urn, post_url(urn), self._answer_time(response))
-        _log.info("published %s on %s", urn, self.account.name)
+        self.api.log.info("published %s on %s", urn, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -316,14 +301,14 @@ class LinkedInChannel(Channel):
         for element in body.get("elements") or []:
             if element.get("share", element.get("ugcPost")) == receipt.remote_id:
                 totals = element.get("totalShareStatistics") or {}
-        return read_metrics(totals, _FIGURES, read=_count, followers=self._followers(organization))
+        return self.api.metrics(totals, read=_count, followers=self._followers(organization))
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""
         try:
             self.api.rest("DELETE", f"/rest/posts/{quote(remote_id, safe='')}", "DELETE")
         except GoneError:
-            _log.info("post %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("post %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """The page's name as LinkedIn shows it, with its URN."""
@@ -510,7 +495,7 @@ class LinkedInChannel(Channel):
                 network_message=said,
                 hint="change the text if it must go out again",
             )
-        _log.warning(
+        self.api.log.warning(
             "linkedin refused a duplicate on %s; %s of %s has this text and counts as this post",
             self.account.name,
             urn,
@@ -561,7 +546,7 @@ class LinkedInChannel(Channel):
                 "no comment URN",
                 hint="the publisher will look it up among the post's comments",
             )
-        _log.info("commented %s on %s", comment, self.account.name)
+        self.api.log.info("commented %s on %s", comment, self.account.name)
         return Receipt(comment, _comment_url(urn, comment), self._answer_time(response))
 
     def _look_up_comment(self, post: OutboundPost, urn: str, oldest: datetime) -> Receipt | None:
@@ -610,7 +595,7 @@ class LinkedInChannel(Channel):
                 )
             )
         except (errors.RejectedError, errors.UnavailableError, errors.OutcomeUnknownError) as exc:
-            _log.warning("no follower count for %s: %s", self.account.name, exc)
+            self.api.log.warning("no follower count for %s: %s", self.account.name, exc)
             return None
         return _count(body.get("firstDegreeSize"))
 
@@ -626,19 +611,7 @@ def to_little(text: str) -> str:
     """``text`` as literal "little" text: every reserved character backslash-escaped, except
     the ``#`` of a hashtag (``#`` at the start or after a non-alphanumeric character, followed
     by letters or digits), which stays a hashtag."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "#" and (i == 0 or not text[i - 1].isalnum()):
-            tag = _HASHTAG.match(text, i)
-            if tag is not None:
-                out.append(tag.group(0))
-                i = tag.end()
-                continue
-        out.append("\\" + char if char in RESERVED else char)
-        i += 1
-    return "".join(out)
+    return _LITTLE.sub(lambda m: m[0] if len(m[0]) > 1 else "\\" + m[0], text)
 
 
 def from_little(commentary: str) -> str:

@@ -32,26 +32,30 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from dateutil.parser import isoparse
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, GoneError, count, logger_for, read_metrics
-from campaign_scheduler.channels.base import (
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-    TagUse,
+from campaign_scheduler.channels._http import ApiClient, GoneError, count
+from campaign_scheduler.channels.base import AccountApi, Channel, Receipt, TagUse
+from campaign_scheduler.channels.catalog import (
+    MP4_OR_MOV,
+    ChannelSpec,
+    Key,
+    VideoLimits,
+    account_keys,
 )
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost
+
+#: How long Mastodon keeps an ``Idempotency-Key`` (3600 s, per account).
+KEY_MEMORY = timedelta(hours=1)
 DEFAULT_MAX_CHARACTERS = 500
 #: How long an instance's ``max_characters`` is trusted before it is read again.
 INSTANCE_CACHE_TTL = 3600.0
@@ -64,15 +68,6 @@ LOOK_UP_MARGIN = timedelta(minutes=1)
 LOOK_UP_MAX_PAGES = 25
 PAGE_SIZE = 40
 
-_log = logger_for("mastodon")
-
-#: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
-_FIGURES = {
-    "likes": "favourites_count",
-    "reposts": "reblogs_count",
-    "replies": "replies_count",
-    "quotes": "quotes_count",
-}
 
 # base_url -> (max_characters or None after a failure, monotonic time it was read)
 _instance_limits: dict[str, tuple[int | None, float]] = {}
@@ -89,6 +84,14 @@ class MastodonApi(ApiClient):
     """Mastodon's client API: errors say ``{"error": …}``; a 429 names its reset in
     ``X-RateLimit-Reset`` (ISO 8601; some look-alikes send Unix seconds), else ``Retry-After``."""
 
+    #: Metrics fields and the status attributes that hold them (``quotes_count``: Mastodon 4.4+).
+    figures: ClassVar[Mapping[str, str]] = {
+        "likes": "favourites_count",
+        "reposts": "reblogs_count",
+        "replies": "replies_count",
+        "quotes": "quotes_count",
+    }
+
     reset_headers = ("X-RateLimit-Reset", "Retry-After")
     message_keys = ("error",)
     thing = "status"
@@ -103,27 +106,26 @@ class MastodonChannel(Channel):
     name = "mastodon"
     spec = ChannelSpec(
         "Mastodon",
-        secrets=("token",),
-        optional_integers=("max_characters",),
+        **account_keys(token=Key.SECRET, max_characters=Key.OPTIONAL_INTEGER),
         supports_threads=True,
         reports_impressions=False,
         # The instance defaults (channels.md §2): video_size_limit, video_matrix_limit,
         # video_frame_rate_limit; one video per post and never next to images.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime", "video/webm"),
+            formats=(*MP4_OR_MOV, "video/webm"),
             max_bytes=103_809_024,
             max_pixels=8_294_400,
             max_frame_rate=120.0,
         ),
     )
     text_rule = TextRule(UNIT_MASTODON, count_mastodon, 500)
-    api_class = MastodonApi
-    api: MastodonApi
-    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
-    idempotency_window = timedelta(minutes=55)
+    api = AccountApi(MastodonApi)
+    #: A margin under the hour the server keeps the key.
+    idempotency_window = KEY_MEMORY - timedelta(minutes=5)
     can_look_up = True
     can_search_hashtag = True
+    connect_flow = "campaign_scheduler.auth.mastodon:MastodonFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MastodonNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class MastodonChannel(Channel):
         )
         with self.api.reading_created(hint="replaying the same idempotency key returns it"):
             receipt = self._receipt(self.api.json_object(response, creates=True))
-        _log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -193,7 +195,7 @@ class MastodonChannel(Channel):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         status = self.api.json_object(self.api.call("GET", f"/api/v1/statuses/{receipt.remote_id}"))
         account = self._credentials()
-        return read_metrics(status, _FIGURES, followers=count(account.get("followers_count")))
+        return self.api.metrics(status, followers=count(account.get("followers_count")))
 
     def search_hashtag(self, hashtag: str, *, since: datetime) -> list[TagUse]:
         """Public statuses with ``#hashtag`` from the instance's tag timeline, newest first."""
@@ -227,7 +229,7 @@ class MastodonChannel(Channel):
         try:
             self.api.call("DELETE", f"/api/v1/statuses/{remote_id}")
         except GoneError:
-            _log.info("status %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("status %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         username = self._credentials().get("username")
@@ -313,14 +315,16 @@ class MastodonChannel(Channel):
             )
             limit = self.api.json_object(response)["configuration"]["statuses"]["max_characters"]
         except (errors.ChannelError, KeyError, TypeError, ValueError) as exc:
-            _log.warning(
+            self.api.log.warning(
                 "could not read max_characters of %s (%s); using the configured limit",
                 self.base_url,
                 exc,
             )
             return None
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            _log.warning("%s publishes an unusable max_characters: %r", self.base_url, limit)
+            self.api.log.warning(
+                "%s publishes an unusable max_characters: %r", self.base_url, limit
+            )
             return None
         return limit
 

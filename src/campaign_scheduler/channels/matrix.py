@@ -53,32 +53,21 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import (
-    ApiClient,
-    GoneError,
-    body_start,
-    count,
-    json_or_none,
-    logger_for,
-)
-from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels._http import ApiClient, GoneError, body_start, count, json_or_none
+from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
 from campaign_scheduler.imagetypes import image_info
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 CLIENT = "/_matrix/client/v3"
 CLIENT_V1 = "/_matrix/client/v1"
@@ -98,7 +87,6 @@ PAGE_SIZE = 100
 #: ``fetch_metrics`` counts at most this many pages of reactions.
 RELATION_MAX_PAGES = 50
 
-_log = logger_for("matrix")
 
 # (base_url, alias) -> (room id, monotonic time it was resolved)
 _rooms: dict[tuple[str, str], tuple[str, float]] = {}
@@ -163,18 +151,15 @@ class MatrixChannel(Channel):
     secret: ``token`` (an access token of a user who has joined the room and may post)."""
 
     name = "matrix"
-    connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
-    spec = ChannelSpec("Matrix", settings=("room",), secrets=("token",), supports_threads=True)
+    spec = ChannelSpec(
+        "Matrix", **account_keys(room=Key.SETTING, token=Key.SECRET), supports_threads=True
+    )
     text_rule = TextRule(UNIT_UTF8, count_utf8_bytes, 60000)
-    api_class = MatrixApi
-    api: MatrixApi
+    api = AccountApi(MatrixApi)
     idempotency_window = timedelta(minutes=25)
     can_look_up = True
-
-    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
-        super().__init__(account, session, **options)
-        self._user_id: str | None = None
+    connect_flow = "campaign_scheduler.auth.matrix:MatrixFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:MatrixNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 
@@ -191,7 +176,7 @@ class MatrixChannel(Channel):
         content = message_content(post, media_events)
         event_id = self._send(room_id, post.idempotency_key, content)
         receipt = self._receipt(room_id, event_id)
-        _log.info("published %s on %s", event_id, self.account.name)
+        self.api.log.info("published %s on %s", event_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -225,7 +210,7 @@ class MatrixChannel(Channel):
         )
         joined = members.get("joined")
         followers = (
-            len([u for u in joined if u != self._whoami()]) if isinstance(joined, dict) else None
+            len([u for u in joined if u != self._whoami]) if isinstance(joined, dict) else None
         )
         return Metrics(
             likes=self._count_reactions(room_id, receipt.remote_id),
@@ -242,7 +227,7 @@ class MatrixChannel(Channel):
                 self.api.call("GET", f"{CLIENT}/rooms/{_q(room_id)}/event/{_q(remote_id)}")
             )
         except GoneError:
-            _log.info("event %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("event %s on %s was already gone", remote_id, self.account.name)
             return
         attached = event.get("content", {}).get(MEDIA_KEY, [])
         for media_event in [e for e in attached if isinstance(e, str)] + [remote_id]:
@@ -255,7 +240,7 @@ class MatrixChannel(Channel):
 
     def verify(self) -> str:
         """The user behind the token, checked to be joined to the room and allowed to post."""
-        user_id = self._whoami()
+        user_id = self._whoami
         room_id = self._room_id()
         state = f"{CLIENT}/rooms/{_q(room_id)}/state"
         said: str | None = None
@@ -324,16 +309,16 @@ class MatrixChannel(Channel):
             _rooms[(self.base_url, room)] = (room_id, now)
         return room_id
 
+    @cached_property
     def _whoami(self) -> str:
-        if self._user_id is None:
-            answer = self.api.json_object(self.api.call("GET", f"{CLIENT}/account/whoami"))
-            user_id = answer.get("user_id")
-            if not isinstance(user_id, str) or not user_id:
-                raise errors.UnavailableError(
-                    f"matrix: {self.account.name}: whoami returned no user id"
-                )
-            self._user_id = user_id
-        return self._user_id
+        """The user the token belongs to, asked once per adapter."""
+        answer = self.api.json_object(self.api.call("GET", f"{CLIENT}/account/whoami"))
+        user_id = answer.get("user_id")
+        if not isinstance(user_id, str) or not user_id:
+            raise errors.UnavailableError(
+                f"matrix: {self.account.name}: whoami returned no user id"
+            )
+        return user_id
 
     def _send(self, room_id: str, txn_id: str, content: dict[str, Any]) -> str:
         response = self.api.call(
@@ -378,7 +363,7 @@ class MatrixChannel(Channel):
             )
             return self._receipt_from_event(event)
         except (errors.ChannelError, KeyError, TypeError, ValueError) as exc:
-            _log.warning("could not read back %s (%s); using the local time", event_id, exc)
+            self.api.log.warning("could not read back %s (%s); using the local time", event_id, exc)
             return Receipt(event_id, self._permalink(event_id), self.clock())
 
     def _receipt_from_event(self, event: dict[str, Any]) -> Receipt:
@@ -391,7 +376,7 @@ class MatrixChannel(Channel):
 
     def _own_messages(self, room_id: str, oldest_ms: int) -> Iterator[dict[str, Any]]:
         """Our ``m.room.message`` events in the room, newest first, down to ``oldest_ms``."""
-        event_filter = {"types": ["m.room.message"], "senders": [self._whoami()]}
+        event_filter = {"types": ["m.room.message"], "senders": [self._whoami]}
         params: dict[str, str | int] = {
             "dir": "b",
             "limit": PAGE_SIZE,

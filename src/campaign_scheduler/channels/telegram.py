@@ -48,26 +48,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import (
-    ApiClient,
-    body_start,
-    json_or_none,
-    logger_for,
-    redact_path,
-)
-from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels._http import ApiClient, body_start, json_or_none, redact_path
+from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec, Key, VideoLimits, account_keys
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 #: Photos uploaded through the public Bot API may be at most this big.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -83,7 +72,6 @@ _UPLOAD_LIMITS = {
 }
 _CONFIG_PROBLEMS = ("chat not found", "not enough rights", "need administrator rights")
 
-_log = logger_for("telegram")
 
 #: A 401 or 404 from the Bot API: the token is not (any more) a bot's.
 _TOKEN_REFUSED = (
@@ -106,6 +94,10 @@ class TelegramApi(ApiClient):
             "make the bot an administrator of the channel with the right to post messages",
         ),
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        install_log_redaction()  # urllib3 logs every path, and the token is in the path
 
     def auth_headers(self) -> dict[str, str]:
         return {}  # the token is in the path (bot_path)
@@ -162,33 +154,25 @@ class TelegramChannel(Channel):
     token from @BotFather."""
 
     name = "telegram"
-    connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
     spec = ChannelSpec(
         "Telegram",
-        settings=("chat",),
-        secrets=("token",),
+        **account_keys(chat=Key.SETTING, token=Key.SECRET),
         default_base_url="https://api.telegram.org",
         supports_threads=True,
         reports_impressions=False,
         # sendVideo: MPEG4 (other formats arrive as documents), the Bot API's 50 MB upload
         # limit, no duration limit; one file per message (this adapter sends no albums).
-        video=VideoLimits(formats=("video/mp4",), max_bytes=MAX_UPLOAD_BYTES),
+        video=VideoLimits(max_bytes=MAX_UPLOAD_BYTES),
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024)
-    api_class = TelegramApi
-    api: TelegramApi
-    idempotency_window = None
-    can_look_up = False
-
-    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
-        super().__init__(account, session, **options)
-        install_log_redaction()
+    api = AccountApi(TelegramApi)
+    connect_flow = "campaign_scheduler.auth.telegram:TelegramFlow"
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:TelegramNetwork"
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems: list[str] = []
         if len(post.media) > 1:
             problems.append(
                 f"telegram: {len(post.media)} files attached; this adapter sends one image per "
@@ -223,7 +207,7 @@ class TelegramChannel(Channel):
             hint="check the channel and settle the delivery with `campaign resolve`"
         ):
             receipt = self._receipt(message)
-        _log.info("published message %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.info("published message %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
@@ -242,7 +226,7 @@ class TelegramChannel(Channel):
         except errors.RejectedError as exc:
             if "not found" not in (exc.network_message or "").lower():
                 raise
-            _log.info("message %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("message %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
         """The bot's and the channel's names; raises :class:`AuthError` unless the bot is an

@@ -25,8 +25,9 @@ oldest post whose text equals the post's (and, for a reply, whose parent is ``re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler.channels._graph import (
     ContainerChannel,
@@ -34,25 +35,28 @@ from campaign_scheduler.channels._graph import (
     GraphApi,
     check_publishing_quota,
     insight_values,
-    media_problems,
     media_url,
 )
-from campaign_scheduler.channels._http import count, read_metrics
-from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels._http import count
+from campaign_scheduler.channels.base import AccountApi
+from campaign_scheduler.channels.catalog import MIB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.base import MediaFile, Metrics, OutboundPost, Receipt
+
 DEFAULT_THREADS_VERSION = "v1.0"
-MAX_IMAGES = 20
 MEDIA_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes", "shares")
-#: Metrics fields and the insights that hold them (``shares`` has no field).
-_FIGURES = {name: name for name in MEDIA_INSIGHTS if name != "shares"}
-CONTAINERS = ContainerDialect(status_field="status", detail_field="error_message")
 
 
 class ThreadsGraph(GraphApi):
     """The Threads API: Graph's dialect on graph.threads.net, with versions of its own."""
+
+    #: Metrics fields and the insights that hold them (``shares`` has no field).
+    figures: ClassVar[Mapping[str, str]] = {
+        name: name for name in MEDIA_INSIGHTS if name != "shares"
+    }
 
     default_version = DEFAULT_THREADS_VERSION
 
@@ -61,42 +65,32 @@ class ThreadsChannel(ContainerChannel):
     """Posts on one Threads profile."""
 
     name = "threads"
-    spec = ChannelSpec(
+    spec = ChannelSpec.versioned(
         "Threads",
         settings=("user_id",),
-        secrets=("token",),
-        optional=("api_version", "media_base_url"),
+        optional=("media_base_url",),
         default_base_url="https://graph.threads.net",
         supports_threads=True,
         # VIDEO posts (channels.md §9): MP4 or MOV, at most 1 GB and 5 minutes, up to 60 fps;
         # one video as its own post.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=1024 * 1024 * 1024,
-            max_seconds=300.0,
-            max_frame_rate=60.0,
+            MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=5 * MINUTE, max_frame_rate=60.0
         ),
     )
     text_rule = TextRule(UNIT_THREADS, count_threads, 500)
-    can_look_up = True
-    api_class = ThreadsGraph
+    api = AccountApi(ThreadsGraph)
     connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
-    default_poll_interval = 5.0
-    default_max_polls = 60
-    container_edge = "threads"
-    containers = CONTAINERS
+    containers = ContainerDialect(
+        "threads", "status", "error_message", poll_interval=5.0, max_polls=60, max_images=20
+    )
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
         if not post.text.strip() and not post.media:
-            problems.append("threads: the post has neither text nor an image")
-        if len(post.media) > MAX_IMAGES:
-            problems.append(f"threads: at most {MAX_IMAGES} images per post, not {len(post.media)}")
-        problems.extend(media_problems(self.account, post.media, self.name))
-        return problems
+            return ["threads: the post has neither text nor an image"]
+        return []
 
     def publish(self, post: OutboundPost) -> Receipt:
         problems = self.validate(post)
@@ -161,7 +155,7 @@ class ThreadsChannel(ContainerChannel):
         """views, likes, replies, reposts and quotes from the post's insights (``shares``
         has no place in :class:`Metrics`); followers from the profile's insights."""
         values = self.api.insights(receipt.remote_id, MEDIA_INSIGHTS)
-        return read_metrics(values, _FIGURES, followers=self._followers())
+        return self.api.metrics(values, followers=self._followers())
 
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""

@@ -57,22 +57,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import ApiClient, json_or_none, logger_for, safe_url
-from campaign_scheduler.channels.base import AccountSettings, Channel, OutboundPost, Receipt
-from campaign_scheduler.channels.catalog import ChannelSpec
+from campaign_scheduler.channels._http import ApiClient, json_or_none, safe_url
+from campaign_scheduler.channels.base import Channel, Receipt
+from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
 
 if TYPE_CHECKING:
     import requests
 
+    from campaign_scheduler.channels.base import AccountSettings, OutboundPost
+
 SIGNATURE_HEADER = "X-Campaign-Signature"
 TIMESTAMP_HEADER = "X-Campaign-Timestamp"
 #: Share of a receiver's documented deduplication window that is not relied upon.
 WINDOW_MARGIN = 0.10
 MIN_WINDOW_MARGIN = timedelta(minutes=1)
-
-_log = logger_for("webhook")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -111,16 +111,13 @@ class WebhookChannel(Channel):
     name = "webhook"
     spec = ChannelSpec(
         "Webhook",
-        settings=("url",),
-        secrets=("secret",),
-        optional=("deduplicates",),
-        addresses=("url",),
+        **account_keys(url=Key.ADDRESS, secret=Key.SECRET, deduplicates=Key.OPTIONAL),
         needs_base_url=False,
     )
     text_rule = TextRule(UNIT_GRAPHEMES, count_graphemes, None)
-    rehearsal_network = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
     idempotency_window = None
     can_look_up = False
+    rehearsal_network = "campaign_scheduler.rehearsal.networks:WebhookNetwork"
 
     def __init__(
         self,
@@ -141,8 +138,8 @@ class WebhookChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        issues = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        issues: list[str] = []
         for media in post.media:
             if not media.path.is_file():
                 issues.append(f"media file {media.path} does not exist")
@@ -160,7 +157,7 @@ class WebhookChannel(Channel):
             url=url if isinstance(url, str) else None,
             published_at=self.clock(),
         )
-        _log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
+        self.api.log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
         return receipt
 
     def verify(self) -> str:

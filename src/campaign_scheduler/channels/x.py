@@ -45,30 +45,19 @@ import html
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._http import (
-    ApiClient,
-    GoneError,
-    count,
-    logger_for,
-    reset_time,
-    retry_at,
-)
-from campaign_scheduler.channels.base import (
-    AccountSettings,
-    Channel,
-    MediaFile,
-    Metrics,
-    OutboundPost,
-    Receipt,
-)
-from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
+from campaign_scheduler.channels._http import ApiClient, GoneError, count, reset_time, retry_at
+from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
+from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 
 if TYPE_CHECKING:
     import requests
+
+    from campaign_scheduler.channels.base import MediaFile, OutboundPost
 
 SECRETS = ("api_key", "api_secret", "access_token", "access_secret")
 TWITTER_EPOCH_MS = 1288834974657
@@ -86,8 +75,6 @@ PAGE_SIZE = 100
 _TIMELINE_FIELDS = "created_at,entities,attachments,referenced_tweets"
 _AUTH_PROBLEMS = ("unsupported-authentication", "client-forbidden", "oauth1-permissions")
 _MEDIA_CATEGORY = {"image/gif": "tweet_gif"}
-
-_log = logger_for("x")
 
 
 class XApi(ApiClient):
@@ -182,8 +169,8 @@ class XChannel(Channel):
         # The media best practices (channels.md §4): MP4 or MOV, 512 MB, 0.5–140 s for
         # accounts without a subscription, up to 1920×1200 and 60 fps; 1 video, no images.
         video=VideoLimits(
-            formats=("video/mp4", "video/quicktime"),
-            max_bytes=512 * 1024 * 1024,
+            MP4_OR_MOV,
+            max_bytes=512 * MIB,
             max_seconds=140.0,
             min_seconds=0.5,
             max_pixels=1920 * 1200,
@@ -191,21 +178,15 @@ class XChannel(Channel):
         ),
     )
     text_rule = TextRule(UNIT_WEIGHTED, count_x_weighted, 280)
-    api_class = XApi
+    api = AccountApi(XApi)
+    can_look_up = True
     connect_flow = "campaign_scheduler.auth.x:XFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:XNetwork"
-    api: XApi
-    idempotency_window = None
-    can_look_up = True
-
-    def __init__(self, account: AccountSettings, session: requests.Session, **options: Any) -> None:
-        super().__init__(account, session, **options)
-        self._user: dict[str, Any] | None = None  # GET /2/users/me, once per adapter
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def validate(self, post: OutboundPost) -> list[str]:
-        problems = super().validate(post)
+    def post_problems(self, post: OutboundPost) -> list[str]:
+        problems: list[str] = []
         if len(post.media) > MAX_MEDIA:
             problems.append(f"x: {len(post.media)} images attached; a post takes at most 4")
         for media in post.media:
@@ -244,7 +225,7 @@ class XChannel(Channel):
         with self.api.reading_created(hint="the publisher will look it up on the account"):
             tweet_id = str(self.api.json_object(response, creates=True)["data"]["id"])
         receipt = self._receipt(tweet_id, self._username())
-        _log.info("published %s on %s", tweet_id, self.account.name)
+        self.api.log.info("published %s on %s", tweet_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:
@@ -292,22 +273,25 @@ class XChannel(Channel):
             else None
         )
         if deleted is not True:
-            _log.info("post %s on %s was already gone", remote_id, self.account.name)
+            self.api.log.info("post %s on %s was already gone", remote_id, self.account.name)
 
     def verify(self) -> str:
-        self._user = None
+        vars(self).pop("_user", None)  # ask X now, not what an earlier call was told
         username = self._me().get("username")
         return f"@{username}"
 
     # --- steps ------------------------------------------------------------------------------
 
     def _me(self) -> dict[str, Any]:
-        if self._user is None:
-            data = self.api.json_object(self.api.call("GET", "/2/users/me")).get("data")
-            if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
-                raise errors.UnavailableError(f"x: {self.account.name}: /2/users/me named no user")
-            self._user = data
         return self._user
+
+    @cached_property
+    def _user(self) -> dict[str, Any]:
+        """``GET /2/users/me``, once per adapter."""
+        data = self.api.json_object(self.api.call("GET", "/2/users/me")).get("data")
+        if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
+            raise errors.UnavailableError(f"x: {self.account.name}: /2/users/me named no user")
+        return data
 
     def _username(self) -> str | None:
         """The account's username for receipt URLs; ``None`` when X cannot tell right now (the
@@ -315,7 +299,9 @@ class XChannel(Channel):
         try:
             return str(self._me()["username"])
         except errors.ChannelError as exc:
-            _log.warning("no username for %s (%s); using X's id-only URL", self.account.name, exc)
+            self.api.log.warning(
+                "no username for %s (%s); using X's id-only URL", self.account.name, exc
+            )
             return None
 
     def _receipt(self, tweet_id: str, username: str | None) -> Receipt:
@@ -436,7 +422,7 @@ class XChannel(Channel):
         oldest = self.clock() - DUPLICATE_LOOKBACK
         found = self._find(post, oldest)  # reading: a lost answer is only unavailability
         if found is not None:
-            _log.warning(
+            self.api.log.warning(
                 "x refused a duplicate on %s; post %s of %s has this text and counts as this one",
                 self.account.name,
                 found.remote_id,
