@@ -275,24 +275,30 @@ class _Sync:
         ours = (PostRecord.campaign_id == self.record.id, PostRecord.source == "draft")
         posts = {
             key: _StoredPost(post_id, key, content_hash, removed_at)
-            for post_id, key, content_hash, removed_at in self.session.connection().execute(
+            for post_id, key, content_hash, removed_at in self.session.connection()
+            .execute(
                 select(
                     PostRecord.id, PostRecord.key, PostRecord.content_hash, PostRecord.removed_at
                 ).where(*ours)
             )
+            .all()  # (one fetch for all rows, not one per row)
         }
         by_id = {post.id: post for post in posts.values()}
-        for post_id, account, content_hash, state, reason in self.session.connection().execute(
-            select(
-                DeliveryRecord.post_id,
-                AccountRecord.name,
-                DeliveryRecord.content_hash,
-                DeliveryRecord.state,
-                DeliveryRecord.state_reason,
+        for post_id, account, content_hash, state, reason in (
+            self.session.connection()
+            .execute(
+                select(
+                    DeliveryRecord.post_id,
+                    AccountRecord.name,
+                    DeliveryRecord.content_hash,
+                    DeliveryRecord.state,
+                    DeliveryRecord.state_reason,
+                )
+                .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+                .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+                .where(*ours)
             )
-            .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-            .where(*ours)
+            .all()
         ):
             # A delivery cancelled because its draft or channel went away comes back with
             # the draft: its post is not unchanged (the ORM path restores it).
