@@ -475,3 +475,49 @@ def test_webhook_measures_graphemes() -> None:
 def test_webhook_honours_an_explicit_limit() -> None:
     (issue,) = text_length_issues("webhook", "a" * 11, limit=10)
     assert issue.unit == "graphemes"
+
+
+# --- the shortcuts of the counting functions ---------------------------------------------------
+
+
+def test_simple_text_counts_one_grapheme_per_character_as_the_full_rule_does() -> None:
+    """Text of Latin letters, punctuation and currency signs is counted without the grapheme
+    pattern; every pair of such characters makes two clusters under ``\\X`` (CR LF one)."""
+    import itertools
+
+    import regex
+
+    from campaign_scheduler.channels.text import _SIMPLE_CLUSTERS, count_graphemes
+
+    cluster = regex.compile(r"\X")
+    simple = [
+        chr(c)
+        for c in itertools.chain(
+            range(0x300), range(0x2010, 0x2028), range(0x2030, 0x205F), range(0x20A0, 0x20C0)
+        )
+    ]
+    assert all(_SIMPLE_CLUSTERS.fullmatch(c) for c in simple)
+    for a, b in itertools.product(simple, repeat=2):
+        assert len(cluster.findall(a + b)) == (1 if a + b == "\r\n" else 2), (a, b)
+    for text in ("Bürgerhäuser – 5 €…", "a\r\nb\r\r\n", "", "ÄÖÜ\u00adß"):
+        assert count_graphemes(text) == len(cluster.findall(text))
+    # a combining accent or an emoji takes the full rule
+    assert count_graphemes("Cafe\u0301 " + FAMILY) == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mehr: https://example.com/a und https://example.org/b.", "Mehr: {u} und {u}."),
+        ("(https://example.com/a)\nhttps://example.org", "({u})\n{u}"),
+        ("\u00a0https://example.com\thttps://example.org/x?y=1", "\u00a0{u}\t{u}"),
+        ("ahttps://example.com", "ahttps://example.com"),  # glued to a word: no link
+        ("example.com/https://example.org ok", "example.com/https://example.org ok"),
+        ("ftp://example.com ipfs://example.org", "ftp://example.com {u}"),
+        ("https://", "https://"),
+    ],
+)
+def test_mastodon_finds_urls_with_a_scheme_wherever_they_stand(text: str, expected: str) -> None:
+    """URLs are looked for only in the stretches between spaces that hold "://" (the pattern
+    is not tried at every position of the text): the same URLs as a search of the whole text."""
+    assert mastodon_countable_text(text) == expected.format(u="x" * 23)

@@ -51,6 +51,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.store.status_reads import last_scheduled as last_scheduled  # noqa: PLC0414 (re-exported; defined there)
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.accounts import TokenState
@@ -227,21 +228,6 @@ def watch_token_expiry(source: TokenStates | None) -> None:
     """Where :func:`expiring_tokens` reads token states: ``source(last_posts)`` with each
     account's last waiting delivery. ``None`` stops watching. One source at a time."""
     _token_sources[:] = [] if source is None else [source]
-
-
-def last_scheduled(session: Session) -> dict[str, datetime]:
-    """Account name -> the due time of its last delivery still waiting to go out."""
-    from sqlalchemy import func
-
-    rows = session.execute(
-        select(AccountRecord.name, func.max(DeliveryRecord.due_at))
-        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-        .where(
-            DeliveryRecord.state.in_((DeliveryState.PENDING.value, DeliveryState.RETRY_WAIT.value))
-        )
-        .group_by(AccountRecord.name)
-    )
-    return {str(name): due for name, due in rows if due is not None}
 
 
 @register_detector

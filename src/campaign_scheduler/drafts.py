@@ -7,9 +7,11 @@ keeps the line of every front-matter key for messages.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -161,6 +163,21 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
             return front, 2, body, index + 2 + skipped
     problem = Problem(path, 1, msg("the front matter is not closed: add a '+++' line after it"))
     raise InputError.of(problem)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a command reads, checks and loads
+    thousands of drafts: they make millions of objects that all live until the command ends,
+    and the collector would walk them again and again (a quarter of a cached ``check`` of
+    10,000 drafts). What they leave behind is collected as usual once it is enabled again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def iter_draft_files(posts_dir: Path) -> Iterator[Path]:

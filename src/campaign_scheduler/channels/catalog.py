@@ -133,9 +133,9 @@ def channel_of(name: str) -> type[Channel] | None:
     """The class of the installed channel ``name``, or ``None`` when none is installed under
     that name. A plugin that is installed but broken raises
     :class:`~campaign_scheduler.channels.registry.ChannelPluginError`."""
-    from campaign_scheduler.channels.registry import available_channels, channel_class
+    from campaign_scheduler.channels.registry import _entry_points, channel_class
 
-    if name not in available_channels():
+    if name not in _entry_points():
         return None
     return channel_class(name)
 

@@ -56,9 +56,15 @@ def _entry_points() -> dict[str, EntryPoint]:
     return found
 
 
+#: Classes loaded so far, by entry point (name, "module:Class"): ``check`` and ``load`` ask
+#: for a class several times per draft, and loading an entry point parses its value each time.
+_loaded: dict[tuple[str, str], type[Channel]] = {}
+
+
 def forget_installed() -> None:
     """Read the installed channels again on next use (after installing a plugin at run time)."""
     _entry_points.cache_clear()
+    _loaded.clear()
 
 
 def available_channels() -> dict[str, str]:
@@ -79,6 +85,9 @@ def channel_class(name: str) -> type[Channel]:
             hint="check `channel` of the account in config.toml, or install the plugin "
             "that provides it",
         )
+    key = (entry.name, entry.value)
+    if key in _loaded:
+        return _loaded[key]
     try:
         loaded = entry.load()
     except Exception as exc:
@@ -99,6 +108,7 @@ def channel_class(name: str) -> type[Channel]:
             getattr(loaded, "name", None),
             name,
         )
+    _loaded[key] = loaded
     return loaded
 
 

@@ -33,17 +33,23 @@ def check(
     except ConfigError as exc:
         problems = list(exc.problems) or [Problem(Path("config"), None, exc.message)]
     else:
-        with draft_progress(as_json) as steps:
-            result = run_check(settings, progress=steps.drafts)
-        problems = result.problems
-        drafts = len(result.drafts)
-        if result.campaign is not None:
-            from datetime import UTC, datetime
+        from campaign_scheduler.drafts import collector_paused
 
-            from campaign_scheduler.linkcards import refresh_cards
+        with collector_paused():
+            with draft_progress(as_json) as steps:
+                result = run_check(settings, progress=steps.drafts)
+            problems = result.problems
+            drafts = len(result.drafts)
+            if result.campaign is not None:
+                from datetime import UTC, datetime
 
-            _, card_problems = refresh_cards(result.drafts, result.campaign, now=datetime.now(UTC))
-            problems = sorted([*problems, *card_problems], key=lambda p: (str(p.path), p.line or 0))
+                from campaign_scheduler.linkcards import refresh_cards
+
+                now = datetime.now(UTC)
+                _, card_problems = refresh_cards(result.drafts, result.campaign, now=now)
+                problems = sorted(
+                    [*problems, *card_problems], key=lambda p: (str(p.path), p.line or 0)
+                )
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = len(problems) - errors
     if as_json:

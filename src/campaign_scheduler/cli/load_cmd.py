@@ -31,6 +31,7 @@ def load(
     as_json: JsonOption = False,
 ) -> None:
     """Sync drafts into the database: + new, ~ changed, − removed, = unchanged."""
+    from campaign_scheduler.drafts import collector_paused
     from campaign_scheduler.rules import check
     from campaign_scheduler.store.engine import open_store
     from campaign_scheduler.store.sync import ChangeKind, load_campaign_into
@@ -38,7 +39,7 @@ def load(
 
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
-    with draft_progress(as_json) as steps:
+    with collector_paused(), draft_progress(as_json) as steps:
         result = check(settings, progress=steps.drafts)
         if result.errors or result.campaign is None:
             count = len(result.errors)

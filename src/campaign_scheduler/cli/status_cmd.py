@@ -17,7 +17,7 @@ from campaign_scheduler.localformat import format_list
 from campaign_scheduler.uilang import N_, state_word, tr, trn, ui_language
 
 if TYPE_CHECKING:
-    from campaign_scheduler.store.attention import Liveness
+    from campaign_scheduler.store.status_reads import Liveness
 
 STATE_ORDER = (
     "pending",
@@ -66,14 +66,15 @@ def status(
     deliveries failed, expired or of unknown outcome since the last --ack, held accounts."""
     from datetime import timedelta
 
-    from campaign_scheduler.store.attention import (
+    # Core reads only: the ORM is loaded for --ack and --alert, which write
+    from campaign_scheduler.store.status_reads import (
         daemon_liveness,
         due_within,
         last_ack,
+        last_scheduled,
         problems_since,
-        record_ack,
+        status_summary,
     )
-    from campaign_scheduler.store.queries import status_summary
 
     with opened(ctx) as c:
         if alert and not c.settings.alerts.enabled:
@@ -90,18 +91,19 @@ def status(
         news = problems_since(c.store, acked.at if acked else None)
         os_user = current_user()
         if ack:
+            from campaign_scheduler.store.attention import record_ack
+
             record_ack(c.store, os_user=os_user, problems=len(news), now=now)
             acked_now = len(news)
             news = []
-        from campaign_scheduler.alerts import last_scheduled, watch_token_expiry
         from campaign_scheduler.auth.accounts import token_source
 
         tokens_of = token_source(c.settings)
-        with c.store.session() as session:
-            tokens = tokens_of(last_scheduled(session))
+        with c.store.transaction() as connection:
+            tokens = tokens_of(last_scheduled(connection))
         alert_report = None
         if alert:
-            from campaign_scheduler.alerts import daemon_down, send_alerts
+            from campaign_scheduler.alerts import daemon_down, send_alerts, watch_token_expiry
 
             watch_token_expiry(tokens_of)
 
@@ -354,7 +356,7 @@ def _comment_state(state: str, lang: str) -> str:
 
 
 def _daemon_words(liveness: Liveness, now: datetime, lang: str) -> str:
-    from campaign_scheduler.store.attention import DaemonState
+    from campaign_scheduler.store.status_reads import DaemonState
 
     if liveness.state is DaemonState.NEVER_STARTED:
         return tr("never started", lang)

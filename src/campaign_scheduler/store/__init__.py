@@ -1,7 +1,6 @@
-"""The database: models, engine and session set-up, migrations and queries."""
+"""The database: models, engine and session set-up, migrations and queries.
 
-# The tables of store.attention belong to the same metadata (migrations compare against it).
-from campaign_scheduler.store import attention as _attention  # noqa: F401
-
-# Audit events written through the ORM record the OS user (store.audit).
-from campaign_scheduler.store import audit as _audit  # noqa: F401
+Importing the package loads nothing of SQLAlchemy's ORM: ``models.py`` brings the tables of
+``attention.py`` and the audit hook of ``audit.py`` along wherever the models are used, and
+``status_reads.py`` reads with Core only.
+"""

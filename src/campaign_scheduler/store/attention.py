@@ -8,22 +8,32 @@ Tables of their own (``notice``, ``status_ack``) next to the core record in ``mo
 * a ``status_ack`` row is written by ``campaign status --ack``: problems older than the newest
   acknowledgement are no longer named by ``status``;
 * the daemon's liveness is read from ``worker`` (heartbeat, and ``stopped_at`` on a clean stop).
+
+What ``campaign status`` reads (acknowledgements, liveness, problem deliveries) is written as
+Core statements in ``status_reads.py``, re-exported here.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, delete, func, select
+from sqlalchemy import JSON, Index, Integer, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import Base, WorkerRecord, utcnow
+from campaign_scheduler.store.status_reads import COMMENT_FAILED as COMMENT_FAILED  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import Ack as Ack  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import DaemonState as DaemonState  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import Liveness as Liveness  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import ProblemDelivery as ProblemDelivery  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import daemon_liveness as daemon_liveness  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import due_within as due_within  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import last_ack as last_ack  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import problems_since as problems_since  # noqa: PLC0414 (re-exported; defined there)
 
 
 class NoticeRecord(Base):
@@ -112,64 +122,7 @@ def record_ack(store: Store, *, os_user: str, problems: int, now: datetime) -> N
         session.add(StatusAckRecord(at=now, os_user=os_user, problems=problems))
 
 
-@dataclass(frozen=True)
-class Ack:
-    at: datetime
-    os_user: str
-
-
-def last_ack(store: Store) -> Ack | None:
-    with store.session() as session:
-        row = session.execute(
-            select(StatusAckRecord.at, StatusAckRecord.os_user)
-            .order_by(StatusAckRecord.at.desc(), StatusAckRecord.id.desc())
-            .limit(1)
-        ).first()
-    return Ack(row[0], row[1]) if row else None
-
-
 # --- daemon liveness ----------------------------------------------------------------------------
-
-
-class DaemonState(enum.StrEnum):
-    NEVER_STARTED = "never started"
-    STOPPED = "stopped"
-    STALE = "stale"  # no clean stop, but no heartbeat either: crashed, killed or hanging
-    RUNNING = "running"
-
-
-@dataclass(frozen=True)
-class Liveness:
-    state: DaemonState
-    last_heartbeat: datetime | None
-    stopped_at: datetime | None
-    worker: str | None
-
-    @property
-    def running(self) -> bool:
-        return self.state is DaemonState.RUNNING
-
-
-def daemon_liveness(store: Store, now: datetime, *, stale_after: timedelta) -> Liveness:
-    """Is a daemon running? From the newest heartbeat of any worker and its clean stop."""
-    with store.session() as session:
-        if not session.scalar(select(func.count()).select_from(WorkerRecord)):
-            return Liveness(DaemonState.NEVER_STARTED, None, None, None)
-        live = session.scalar(
-            select(WorkerRecord)
-            .where(WorkerRecord.stopped_at.is_(None))
-            .order_by(WorkerRecord.heartbeat_at.desc())
-            .limit(1)
-        )
-        if live is not None and now - live.heartbeat_at <= stale_after:
-            return Liveness(DaemonState.RUNNING, live.heartbeat_at, None, live.id)
-        newest = session.scalar(
-            select(WorkerRecord).order_by(WorkerRecord.heartbeat_at.desc()).limit(1)
-        )
-        assert newest is not None
-        if newest.stopped_at is not None:
-            return Liveness(DaemonState.STOPPED, newest.heartbeat_at, newest.stopped_at, newest.id)
-        return Liveness(DaemonState.STALE, newest.heartbeat_at, None, newest.id)
 
 
 def mark_stopped(store: Store, worker_id: str, now: datetime) -> None:
@@ -179,90 +132,6 @@ def mark_stopped(store: Store, worker_id: str, now: datetime) -> None:
         if record is not None:
             record.stopped_at = now
             record.heartbeat_at = max(record.heartbeat_at, now)
-
-
-# --- what status names --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProblemDelivery:
-    post: str
-    account: str
-    state: str
-    reason: str | None
-    at: datetime  # when it entered that state (last change of the delivery)
-
-
-#: The state a published delivery without its first comment is named by (not a record state).
-COMMENT_FAILED = "comment_failed"
-
-
-def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery]:
-    """Deliveries that failed, expired or ended unknown after ``since`` (all when None), and
-    published ones whose first comment is missing (state :data:`COMMENT_FAILED`)."""
-    from campaign_scheduler.store.models import (
-        AccountRecord,
-        DeliveryRecord,
-        DeliveryState,
-        PostRecord,
-    )
-
-    query = (
-        select(
-            PostRecord.key,
-            AccountRecord.name,
-            DeliveryRecord.state,
-            DeliveryRecord.state_reason,
-            DeliveryRecord.last_error,
-            DeliveryRecord.updated_at,
-            DeliveryRecord.comment_error,
-        )
-        .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-        .where(
-            DeliveryRecord.state.in_(
-                (
-                    DeliveryState.FAILED.value,
-                    DeliveryState.EXPIRED.value,
-                    DeliveryState.UNKNOWN.value,
-                )
-            )
-            | (
-                (DeliveryRecord.state == DeliveryState.PUBLISHED.value)
-                & DeliveryRecord.comment_error.is_not(None)
-            )
-        )
-        .order_by(DeliveryRecord.updated_at, PostRecord.key, AccountRecord.name)
-    )
-    if since is not None:
-        query = query.where(DeliveryRecord.updated_at > since)
-    with store.session() as session:
-        return [
-            ProblemDelivery(key, account, COMMENT_FAILED, comment, at)
-            if state == DeliveryState.PUBLISHED.value
-            else ProblemDelivery(key, account, state, reason or error, at)
-            for key, account, state, reason, error, at, comment in session.execute(query)
-        ]
-
-
-def due_within(store: Store, until: datetime) -> int:
-    """How many deliveries wait to go out by ``until`` (overdue ones included)."""
-    from campaign_scheduler.store.models import DeliveryRecord, DeliveryState
-
-    with store.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(DeliveryRecord)
-                .where(
-                    DeliveryRecord.state.in_(
-                        (DeliveryState.PENDING.value, DeliveryState.RETRY_WAIT.value)
-                    ),
-                    DeliveryRecord.due_at <= until,
-                )
-            )
-            or 0
-        )
 
 
 def hold_account(store: Store, account: str, reason: str, now: datetime) -> None:

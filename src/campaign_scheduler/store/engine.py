@@ -3,6 +3,9 @@
 SQLite (the default) runs with WAL, foreign keys on and a busy timeout; writers can ask for
 ``BEGIN IMMEDIATE`` so that two processes never lose a race half-way through a transaction.
 PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://…``).
+
+SQLAlchemy's ORM is imported when the first session is opened, not before: commands that read
+with Core statements only (``campaign status``) never pay for it.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from campaign_scheduler.errors import ConflictError, StoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "campaign_sqlite_immediate"
@@ -108,7 +112,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessionmaker: sessionmaker[Session] | None = None
         #: SQLite takes one writer at a time: this process's threads queue here rather than
         #: in SQLite's busy handler, which sleeps in steps of up to 100 ms.
         self._writing: contextlib.AbstractContextManager[Any] = (
@@ -124,9 +128,19 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def _sessions(self) -> Session:
+        """A new session; the factory (and the ORM with it) is made on first use."""
+        if self._sessionmaker is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessionmaker()
+
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
+        from sqlalchemy.orm.exc import StaleDataError
+
         with self._writing if write else contextlib.nullcontext():
             session = self._sessions()
             if write and self.is_sqlite:

@@ -7,69 +7,28 @@ The schema is created and changed only by Alembic migrations (``store/migrations
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from campaign_scheduler.store.coretypes import OUT_OR_MAYBE_OUT as OUT_OR_MAYBE_OUT  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.coretypes import WAITING as WAITING  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.coretypes import DeliveryState as DeliveryState  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.coretypes import UTCDateTime as UTCDateTime  # noqa: PLC0414 (re-exported; defined there)
 from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on every backend."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class DeliveryState(enum.StrEnum):
-    PENDING = "pending"
-    PUBLISHING = "publishing"
-    RETRY_WAIT = "retry_wait"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"
-
-
-#: States in which the network may already have the post: its content must not change.
-OUT_OR_MAYBE_OUT = frozenset(
-    {DeliveryState.PUBLISHED, DeliveryState.PUBLISHING, DeliveryState.UNKNOWN}
-)
-#: States that are still waiting to go out.
-WAITING = frozenset({DeliveryState.PENDING, DeliveryState.RETRY_WAIT})
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -325,3 +284,9 @@ class WorkerRecord(Base):
     version: Mapped[str] = mapped_column(String(50))
     #: Set when the daemon stopped cleanly (SIGTERM/SIGINT); NULL while running or after a crash.
     stopped_at: Mapped[datetime | None]
+
+
+# The tables of store.attention belong to the same metadata (migrations compare against it), and
+# audit events written through the ORM record the OS user (store.audit): both come with the models.
+from campaign_scheduler.store import attention as _attention  # noqa: F401
+from campaign_scheduler.store import audit as _audit  # noqa: F401

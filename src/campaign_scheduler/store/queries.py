@@ -17,6 +17,8 @@ from campaign_scheduler.store.models import (
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.store.status_reads import StatusSummary as StatusSummary  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.store.status_reads import status_summary as status_summary  # noqa: PLC0414 (re-exported; defined there)
 
 
 @dataclass(frozen=True)
@@ -104,71 +106,6 @@ def plan_rows(
                 remote_url,
             ) in session.execute(query)
         ]
-
-
-@dataclass(frozen=True)
-class StatusSummary:
-    counts: dict[str, int]
-    oldest_overdue: datetime | None  # due_at of the oldest delivery that should be out by now
-    awaiting_approval: int
-    last_heartbeat: datetime | None
-    attention: list[tuple[str, str | None]]  # (account, reason)
-    rate_limited: list[tuple[str, datetime]]
-
-
-def status_summary(store: Store, now: datetime) -> StatusSummary:
-    from sqlalchemy import func
-
-    from campaign_scheduler.store.models import WorkerRecord
-
-    with store.session() as session:
-        grouped = select(DeliveryRecord.state, func.count()).group_by(DeliveryRecord.state)
-        counts: dict[str, int] = {state: count for state, count in session.execute(grouped)}  # noqa: C416
-        oldest = session.scalar(
-            select(func.min(DeliveryRecord.due_at)).where(
-                DeliveryRecord.state.in_(
-                    (DeliveryState.PENDING.value, DeliveryState.RETRY_WAIT.value)
-                ),
-                DeliveryRecord.due_at <= now,
-            )
-        )
-        awaiting = session.scalar(
-            select(func.count())
-            .select_from(DeliveryRecord)
-            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-            .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
-            .where(
-                DeliveryRecord.state == DeliveryState.PENDING.value,
-                CampaignRecord.require_approval.is_(True),
-                PostRecord.approver.is_(None),
-            )
-        )
-        heartbeat = session.scalar(select(func.max(WorkerRecord.heartbeat_at)))
-        attention = [
-            (name, reason)
-            for name, reason in session.execute(
-                select(AccountRecord.name, AccountRecord.attention_reason)
-                .where(AccountRecord.needs_attention.is_(True))
-                .order_by(AccountRecord.name)
-            )
-        ]
-        limited = [
-            (name, until)
-            for name, until in session.execute(
-                select(AccountRecord.name, AccountRecord.rate_limited_until)
-                .where(AccountRecord.rate_limited_until > now)
-                .order_by(AccountRecord.name)
-            )
-            if until is not None
-        ]
-    return StatusSummary(
-        counts=counts,
-        oldest_overdue=oldest,
-        awaiting_approval=int(awaiting or 0),
-        last_heartbeat=heartbeat,
-        attention=attention,
-        rate_limited=limited,
-    )
 
 
 @dataclass(frozen=True)

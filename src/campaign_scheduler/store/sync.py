@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from campaign_scheduler.campaign import Campaign
@@ -28,6 +28,7 @@ from campaign_scheduler.store.models import (
     OUT_OR_MAYBE_OUT,
     AccountRecord,
     AuditEventRecord,
+    Base,
     CampaignRecord,
     DeliveryRecord,
     DeliveryState,
@@ -98,6 +99,11 @@ class _StoredPost:
             and len(intended) == len(self.deliveries)
             and all(self.deliveries.get(i.account.name) == i.content_hash for i in intended)
         )
+
+
+def _table(record: type[Base]) -> Table:
+    """The Core table of an ORM class, for bulk statements that need no mapper."""
+    return record.metadata.tables[record.__tablename__]
 
 
 class _Rollback(Exception):
@@ -275,24 +281,30 @@ class _Sync:
         ours = (PostRecord.campaign_id == self.record.id, PostRecord.source == "draft")
         posts = {
             key: _StoredPost(post_id, key, content_hash, removed_at)
-            for post_id, key, content_hash, removed_at in self.session.connection().execute(
+            for post_id, key, content_hash, removed_at in self.session.connection()
+            .execute(
                 select(
                     PostRecord.id, PostRecord.key, PostRecord.content_hash, PostRecord.removed_at
                 ).where(*ours)
             )
+            .all()  # (one fetch for all rows, not one per row)
         }
         by_id = {post.id: post for post in posts.values()}
-        for post_id, account, content_hash, state, reason in self.session.connection().execute(
-            select(
-                DeliveryRecord.post_id,
-                AccountRecord.name,
-                DeliveryRecord.content_hash,
-                DeliveryRecord.state,
-                DeliveryRecord.state_reason,
+        for post_id, account, content_hash, state, reason in (
+            self.session.connection()
+            .execute(
+                select(
+                    DeliveryRecord.post_id,
+                    AccountRecord.name,
+                    DeliveryRecord.content_hash,
+                    DeliveryRecord.state,
+                    DeliveryRecord.state_reason,
+                )
+                .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+                .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+                .where(*ours)
             )
-            .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-            .where(*ours)
+            .all()
         ):
             # A delivery cancelled because its draft or channel went away comes back with
             # the draft: its post is not unchanged (the ORM path restores it).
@@ -370,12 +382,15 @@ class _Sync:
             }
             for draft in drafts
         ]
+        # Core statements on the tables (not the ORM's bulk path, which collects each row
+        # through the mapper); the ids come back with their keys, in whatever order: a
+        # RETURNING sorted by parameter order makes SQLite insert one row per statement.
+        connection = self.session.connection()
+        post_table = _table(PostRecord)
         ids: dict[str, int] = {}
         for start in range(0, len(rows), CHUNK):
-            returned = self.session.execute(
-                insert(PostRecord).returning(
-                    PostRecord.id, PostRecord.key, sort_by_parameter_order=True
-                ),
+            returned = connection.execute(
+                insert(post_table).returning(post_table.c.id, post_table.c.key),
                 rows[start : start + CHUNK],
             )
             ids.update((key, post_id) for post_id, key in returned)
@@ -425,9 +440,9 @@ class _Sync:
                 draft.key,
                 [f"{count} deliver{'y' if count == 1 else 'ies'}: {', '.join(names)}"],
             )
-        for table, values in ((DeliveryRecord, deliveries), (AuditEventRecord, audits)):
+        for record, values in ((DeliveryRecord, deliveries), (AuditEventRecord, audits)):
             for start in range(0, len(values), CHUNK):
-                self.session.execute(insert(table), values[start : start + CHUNK])
+                connection.execute(insert(_table(record)), values[start : start + CHUNK])
         return changes
 
     def _update_post(
