@@ -3,8 +3,10 @@
 ``migration_schemas.json`` holds, for SQLite and PostgreSQL, the schema after each step of
 upgrading an empty database revision by revision to head and then downgrading it step by step
 to base, as dumped from the migration scripts of commit 319c91e. However the scripts are
-written, the databases they produce must stay the same to the byte. Regenerate the file only
-for a new migration (it adds entries; the old ones must not change):
+written, the databases they produce must stay the same to the byte. A newer migration than the
+file knows is walked too (its own steps are not compared until the file is regenerated; the
+old ones, also on the way down through it, still are). Regenerate the file only for a new
+migration (it adds entries; the old ones must not change):
 
     .venv/bin/python tests/test_migrations.py > tests/migration_schemas.json
 """
@@ -116,20 +118,20 @@ def _expected(dialect: str) -> dict[str, dict[str, Schema]]:
     return dict(json.loads(EXPECTED.read_text("utf-8"))[dialect])
 
 
-def test_every_revision_leaves_the_same_sqlite_schema(tmp_path: Path) -> None:
-    expected = _expected("sqlite")
-    actual = walk_migrations(f"sqlite:///{tmp_path / 'walk.db'}")
-    assert list(actual) == list(expected)
+def _compare(expected: dict[str, dict[str, Schema]], actual: dict[str, dict[str, Schema]]) -> None:
+    assert set(expected) <= set(actual), "a revision of the file is no longer walked"
     for step, schema in expected.items():
         assert actual[step] == schema, step
+
+
+def test_every_revision_leaves_the_same_sqlite_schema(tmp_path: Path) -> None:
+    walked = walk_migrations(f"sqlite:///{tmp_path / 'walk.db'}")
+    _compare(_expected("sqlite"), json.loads(json.dumps(walked)))
 
 
 def test_every_revision_leaves_the_same_postgresql_schema(postgres_url: str) -> None:
-    expected = _expected("postgresql")
-    actual = json.loads(json.dumps(walk_migrations(postgres_url)))
-    assert list(actual) == list(expected)
-    for step, schema in expected.items():
-        assert actual[step] == schema, step
+    walked = walk_migrations(postgres_url)
+    _compare(_expected("postgresql"), json.loads(json.dumps(walked)))
 
 
 def _postgres_walk() -> dict[str, dict[str, Schema]]:
