@@ -56,6 +56,7 @@ from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import WorkerRecord
 from campaign_scheduler.store.wakeup import Watcher
 from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
+from campaign_scheduler.uilang import N_
 
 log = logging.getLogger("campaign_scheduler.daemon")
 
@@ -572,28 +573,28 @@ class Daemon:
             self._collect_metrics()
             wait = self.metrics_every
 
-    def _side_job(self, doing: str, job: Callable[[], object] | None) -> None:
+    def _side_job(self, job: Callable[[], object] | None, failed: str) -> None:
         """Run ``job`` (figures, token refreshes, alerts) unless there is none or the daemon
-        is stopping. A failure is logged: none is worth stopping the daemon for."""
+        is stopping. A failure is logged as ``failed``: none is worth stopping the daemon for."""
         if job is None or self.worker.stop_requested.is_set():
             return
         try:
             job()
         except Exception:
-            log.exception("%s failed", doing)
+            log.exception(failed)
 
     def _collect_metrics(self) -> None:
         metrics, stop = self.metrics, self.worker.stop_requested
         if metrics is None or stop.is_set():
             return
-        self._side_job("collecting metrics", lambda: metrics(stop))
+        self._side_job(lambda: metrics(stop), N_("collecting metrics failed"))
         self._send_alerts()  # a refused token found by the metrics job is told at once
 
     def _refresh_tokens(self) -> None:
-        self._side_job("refreshing tokens", self.tokens)
+        self._side_job(self.tokens, N_("refreshing tokens failed"))
 
     def _send_alerts(self) -> None:
-        self._side_job("sending alerts", self.alerts)
+        self._side_job(self.alerts, N_("sending alerts failed"))
 
     def _mark_stopped(self) -> None:
         from campaign_scheduler.store.attention import mark_stopped
