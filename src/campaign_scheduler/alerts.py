@@ -21,7 +21,7 @@ apprise is imported only when an alert is actually sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -102,8 +102,12 @@ _PROBLEM_STATES = {
 }
 
 
-def _delivery_rows(session: Session, states: Sequence[str]) -> Iterable[tuple[object, ...]]:
-    return session.execute(
+def _delivery_rows(
+    session: Session, states: Sequence[str], since: datetime | None
+) -> Iterator[tuple[DeliveryRecord, str, str, CampaignRecord]]:
+    """Deliveries in ``states`` changed after ``since`` (all when None), with their post key,
+    account name and campaign."""
+    rows = session.execute(
         select(DeliveryRecord, PostRecord.key, AccountRecord.name, CampaignRecord)
         .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
         .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
@@ -111,6 +115,20 @@ def _delivery_rows(session: Session, states: Sequence[str]) -> Iterable[tuple[ob
         .where(DeliveryRecord.state.in_(states))
         .order_by(DeliveryRecord.updated_at, PostRecord.key, AccountRecord.name)
     )
+    for delivery, key, account, campaign in rows:
+        if since is None or delivery.updated_at > since:
+            yield delivery, key, account, campaign
+
+
+def _delivery_condition(
+    kind: str,
+    key: str,
+    campaign: CampaignRecord,
+    facts: dict[str, str],
+    reason: Reason | None = None,
+) -> Condition:
+    """A condition about one delivery, told in its campaign's language."""
+    return Condition(kind, key, campaign.slug, campaign.language, facts, reason)
 
 
 @register_detector
@@ -118,25 +136,19 @@ def problem_deliveries(
     session: Session, now: datetime, since: datetime | None
 ) -> Iterable[Condition]:
     """Deliveries that failed, expired or ended with an unknown outcome (after ``since``)."""
-    for delivery, key, account, campaign in _delivery_rows(session, list(_PROBLEM_STATES)):
-        assert isinstance(delivery, DeliveryRecord) and isinstance(campaign, CampaignRecord)
-        if since is not None and delivery.updated_at <= since:
-            continue
-        yield Condition(
-            kind=_PROBLEM_STATES[delivery.state],
-            key=f"delivery:{delivery.id}:{delivery.state}:{delivery.attempts}",
-            campaign=campaign.slug,
-            language=campaign.language,
-            facts={
-                "post": str(key),
-                "account": str(account),
+    for delivery, key, account, campaign in _delivery_rows(session, list(_PROBLEM_STATES), since):
+        yield _delivery_condition(
+            _PROBLEM_STATES[delivery.state],
+            f"delivery:{delivery.id}:{delivery.state}:{delivery.attempts}",
+            campaign,
+            {
+                "post": key,
+                "account": account,
                 "reason": delivery.state_reason or delivery.last_error or "–",
             },
-            reason=(
-                Reason.from_json(delivery.state_reason_data)
-                if delivery.state_reason is not None
-                else None
-            ),
+            Reason.from_json(delivery.state_reason_data)
+            if delivery.state_reason is not None
+            else None,
         )
 
 
@@ -144,20 +156,17 @@ def problem_deliveries(
 def failed_comments(session: Session, now: datetime, since: datetime | None) -> Iterable[Condition]:
     """Published posts whose first comment is missing (refused, or given up): the hashtags
     or the link a person meant to add are not there."""
-    for delivery, key, account, campaign in _delivery_rows(
-        session, [DeliveryState.PUBLISHED.value]
-    ):
-        assert isinstance(delivery, DeliveryRecord) and isinstance(campaign, CampaignRecord)
-        if delivery.comment_error is None or (since is not None and delivery.updated_at <= since):
+    published = [DeliveryState.PUBLISHED.value]
+    for delivery, key, account, campaign in _delivery_rows(session, published, since):
+        if delivery.comment_error is None:
             continue
-        yield Condition(
-            kind="comment_failed",
-            key=f"comment:{delivery.id}:{delivery.attempts}",
-            campaign=campaign.slug,
-            language=campaign.language,
-            facts={
-                "post": str(key),
-                "account": str(account),
+        yield _delivery_condition(
+            "comment_failed",
+            f"comment:{delivery.id}:{delivery.attempts}",
+            campaign,
+            {
+                "post": key,
+                "account": account,
                 "url": delivery.remote_url or "–",
                 "reason": delivery.comment_error,
             },
@@ -206,12 +215,11 @@ def rate_limit_past_half_grace(
         if until is None or until <= delivery.due_at + half:
             continue
         local = until.astimezone(ZoneInfo(campaign.timezone))
-        yield Condition(
-            kind="rate_limited",
-            key=f"rate-limit:{delivery.id}:{delivery.due_at.isoformat()}",
-            campaign=campaign.slug,
-            language=campaign.language,
-            facts={
+        yield _delivery_condition(
+            "rate_limited",
+            f"rate-limit:{delivery.id}:{delivery.due_at.isoformat()}",
+            campaign,
+            {
                 "post": key,
                 "account": account.name,
                 "until": f"{local:%Y-%m-%d %H:%M}",

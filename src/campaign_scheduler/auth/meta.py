@@ -38,7 +38,7 @@ from campaign_scheduler.auth._flowkit import (
     text_field,
 )
 from campaign_scheduler.auth.base import ConnectContext, request_json
-from campaign_scheduler.auth.oauth import expiry_from
+from campaign_scheduler.auth.oauth import code_grant, expiry_from
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels._graph import DEFAULT_GRAPH_VERSION
 from campaign_scheduler.errors import ChannelError
@@ -74,6 +74,20 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, UTC)
 
 
+def _long_lived(
+    ctx: ConnectContext, url: str, network: str, grant: str, **fields: str
+) -> dict[str, Any]:
+    """A short-lived token exchanged for a long-lived one (60 days) with Meta's ``grant``."""
+    return request_json(
+        ctx,
+        "GET",
+        url,
+        network=network,
+        what="getting a long-lived token",
+        params={"grant_type": grant, **fields},
+    )
+
+
 class FacebookPageFlow:
     """Facebook Page: a non-expiring Page token through Facebook Login (see the module doc)."""
 
@@ -102,18 +116,14 @@ class FacebookPageFlow:
                 "code": code,
             },
         )
-        long = request_json(
+        long = _long_lived(
             ctx,
-            "GET",
             f"{api}/oauth/access_token",
-            network=self.network,
-            what="getting a long-lived token",
-            params={
-                "grant_type": "fb_exchange_token",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "fb_exchange_token": text_field(short, "access_token", self.network, "code"),
-            },
+            self.network,
+            "fb_exchange_token",
+            client_id=client_id,
+            client_secret=client_secret,
+            fb_exchange_token=text_field(short, "access_token", self.network, "code"),
         )
         user_token = text_field(long, "access_token", self.network, "token exchange")
         pages = self._pages(ctx, api, user_token)
@@ -229,32 +239,23 @@ class ThreadsFlow:
         code, redirect_uri = browser_code(
             ctx, authorize, client_id, network=self.network, scope=",".join(THREADS_SCOPES)
         )
-        short = request_json(
+        short_token, short = code_grant(
             ctx,
-            "POST",
             f"{api}/oauth/access_token",
             network=self.network,
-            what="exchanging the code",
-            data={
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "grant_type": "authorization_code",
-                "redirect_uri": redirect_uri,
-                "code": code,
-            },
+            code=code,
+            redirect_uri=redirect_uri,
+            client_id=client_id,
+            params={"client_secret": client_secret},
         )
         user_id = text_field(short, "user_id", self.network, "code exchange")
-        long = request_json(
+        long = _long_lived(
             ctx,
-            "GET",
             f"{api}/access_token",
-            network=self.network,
-            what="getting a long-lived token",
-            params={
-                "grant_type": "th_exchange_token",
-                "client_secret": client_secret,
-                "access_token": text_field(short, "access_token", self.network, "code exchange"),
-            },
+            self.network,
+            "th_exchange_token",
+            client_secret=client_secret,
+            access_token=short_token,
         )
         expires_at = expiry_from(long, ctx.clock())
         when = f"{expires_at:%Y-%m-%d}" if expires_at else "an unknown date"

@@ -56,6 +56,7 @@ from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import WorkerRecord
 from campaign_scheduler.store.wakeup import Watcher
 from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
+from campaign_scheduler.uilang import N_
 
 log = logging.getLogger("campaign_scheduler.daemon")
 
@@ -488,14 +489,19 @@ class Daemon:
         self._scheduler = scheduler
         watcher = Watcher(self.worker.store, self.wake_now)
         watcher.start()
-        scheduler.add_job(
-            self._job(self._reconcile),
-            "interval",
-            seconds=self.reconcile_every.total_seconds(),
-            id=RECONCILE_JOB,
-            replace_existing=True,
-            next_run_time=utcnow(),
-        )
+
+        def every(period: timedelta, job_id: str, job: Callable[[], None]) -> None:
+            """``job`` now, then every ``period``."""
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=period.total_seconds(),
+                id=job_id,
+                replace_existing=True,
+                next_run_time=utcnow(),
+            )
+
+        every(self.reconcile_every, RECONCILE_JOB, self._job(self._reconcile))
         if self.metrics is not None:
             # Never on the scheduler's thread: a sweep against a network that is down must not
             # hold publishing or reconcile. A daemon thread, so a stop never waits for it.
@@ -504,23 +510,9 @@ class Daemon:
             )
             self._metrics_thread.start()
         if self.alerts is not None:
-            scheduler.add_job(
-                self._job(self._send_alerts),
-                "interval",
-                seconds=self.alerts_every.total_seconds(),
-                id=ALERTS_JOB,
-                replace_existing=True,
-                next_run_time=utcnow(),
-            )
+            every(self.alerts_every, ALERTS_JOB, self._job(self._send_alerts))
         if self.tokens is not None:
-            scheduler.add_job(
-                self._refresh_tokens,
-                "interval",
-                seconds=self.tokens_every.total_seconds(),
-                id=TOKENS_JOB,
-                replace_existing=True,
-                next_run_time=utcnow(),
-            )
+            every(self.tokens_every, TOKENS_JOB, self._refresh_tokens)
         previous = (
             {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
             if handle_signals
@@ -581,30 +573,28 @@ class Daemon:
             self._collect_metrics()
             wait = self.metrics_every
 
-    def _collect_metrics(self) -> None:
-        if self.metrics is None or self.worker.stop_requested.is_set():
+    def _side_job(self, job: Callable[[], object] | None, failed: str) -> None:
+        """Run ``job`` (figures, token refreshes, alerts) unless there is none or the daemon
+        is stopping. A failure is logged as ``failed``: none is worth stopping the daemon for."""
+        if job is None or self.worker.stop_requested.is_set():
             return
         try:
-            self.metrics(self.worker.stop_requested)
-        except Exception:  # figures are not worth stopping the daemon for
-            log.exception("collecting metrics failed")
+            job()
+        except Exception:
+            log.exception(failed)
+
+    def _collect_metrics(self) -> None:
+        metrics, stop = self.metrics, self.worker.stop_requested
+        if metrics is None or stop.is_set():
+            return
+        self._side_job(lambda: metrics(stop), N_("collecting metrics failed"))
         self._send_alerts()  # a refused token found by the metrics job is told at once
 
     def _refresh_tokens(self) -> None:
-        if self.tokens is None or self.worker.stop_requested.is_set():
-            return
-        try:
-            self.tokens()
-        except Exception:  # a token refresh is not worth stopping the daemon for
-            log.exception("refreshing tokens failed")
+        self._side_job(self.tokens, N_("refreshing tokens failed"))
 
     def _send_alerts(self) -> None:
-        if self.alerts is None or self.worker.stop_requested.is_set():
-            return
-        try:
-            self.alerts()
-        except Exception:  # an alert receiver is not worth stopping the daemon for
-            log.exception("sending alerts failed")
+        self._side_job(self.alerts, N_("sending alerts failed"))
 
     def _mark_stopped(self) -> None:
         from campaign_scheduler.store.attention import mark_stopped

@@ -121,6 +121,15 @@ def _n(words: Words, value: float | None) -> Cell:
     return Cell(words.number(value), numeric=True)
 
 
+def _columns(words: Words, *keys: str) -> tuple[str, ...]:
+    return tuple(words(key) for key in keys)
+
+
+def _alone(table: Table, chart: str | None = None) -> Section:
+    """A section of one table, under the table's caption."""
+    return Section(table.id, table.caption, (table,), chart)
+
+
 def _group_column(report: Report, words: Words) -> str:
     return words(f"col.{report.by.value}")
 
@@ -156,10 +165,10 @@ def _summary(report: Report, words: Words) -> Section:
     table = Table(
         id="summary",
         caption=words("summary"),
-        columns=(words("col.figure"), words("col.total")),
+        columns=_columns(words, "col.figure", "col.total"),
         rows=tuple((Cell(label), value) for label, value in rows),
     )
-    return Section("summary", words("summary"), (table,))
+    return _alone(table)
 
 
 def _breakdown(report: Report, words: Words) -> Section:
@@ -227,7 +236,7 @@ def _punctuality(report: Report, words: Words) -> Section:
         ),
         total=(Cell(words("total")), *_lag_cells(words, report.totals_punctuality)),
     )
-    return Section("punctuality", words("punctuality"), (table,))
+    return _alone(table)
 
 
 def _figure_cells(words: Words, figures: Figures) -> tuple[Cell, ...]:
@@ -253,7 +262,7 @@ def _group_figures(report: Report, words: Words) -> Section:
         ),
         total=(Cell(words("total")), *_figure_cells(words, report.totals_figures)),
     )
-    return Section("group-figures", title, (table,))
+    return _alone(table)
 
 
 def _channels(report: Report, words: Words) -> Section:
@@ -285,7 +294,7 @@ def _channels(report: Report, words: Words) -> Section:
     providers = Table(
         id="providers",
         caption=words("providers"),
-        columns=(words("col.figure"), words("col.providers")),
+        columns=_columns(words, "col.figure", "col.providers"),
         rows=tuple(
             (Cell(words(name)), Cell(words.channels(report.providers.get(name, ()))))
             for name in FIGURES
@@ -298,12 +307,8 @@ def _followers(report: Report, words: Words) -> Section:
     table = Table(
         id="followers",
         caption=words("followers"),
-        columns=(
-            words("col.account"),
-            words("col.channel"),
-            words("col.sender"),
-            words("col.first_post"),
-            words("col.last_post"),
+        columns=_columns(
+            words, "col.account", "col.channel", "col.sender", "col.first_post", "col.last_post"
         ),
         rows=tuple(
             (
@@ -317,7 +322,7 @@ def _followers(report: Report, words: Words) -> Section:
         ),
         empty=words("no_top"),
     )
-    return Section("followers", words("followers"), (table,))
+    return _alone(table)
 
 
 #: How much of a post's text names it in the report.
@@ -340,15 +345,16 @@ def _top_posts(report: Report, words: Words, zone: ZoneInfo) -> Section:
     table = Table(
         id="top",
         caption=words("top"),
-        columns=(
-            words("col.rank"),
-            words("col.post"),
-            words("col.sender"),
-            words("col.channel"),
-            words("col.published_at"),
-            words("interactions"),
-            words("views"),
-            words("col.link"),
+        columns=_columns(
+            words,
+            "col.rank",
+            "col.post",
+            "col.sender",
+            "col.channel",
+            "col.published_at",
+            "interactions",
+            "views",
+            "col.link",
         ),
         rows=tuple(
             (
@@ -365,7 +371,7 @@ def _top_posts(report: Report, words: Words, zone: ZoneInfo) -> Section:
         ),
         empty=words("no_top"),
     )
-    return Section("top", words("top"), (table,))
+    return _alone(table)
 
 
 def _timeline(report: Report, words: Words) -> Section:
@@ -373,8 +379,7 @@ def _timeline(report: Report, words: Words) -> Section:
         id="timeline",
         caption=words("timeline"),
         columns=(
-            words("col.day"),
-            words("col.countdown"),
+            *_columns(words, "col.day", "col.countdown"),
             words.head("planned"),
             words.head("published"),
         ),
@@ -390,7 +395,7 @@ def _timeline(report: Report, words: Words) -> Section:
         ),
         empty=words("chart.empty"),
     )
-    return Section("timeline", words("timeline"), (table,), "timeline")
+    return _alone(table, "timeline")
 
 
 def _hashtag(report: Report, words: Words) -> Section:
@@ -399,7 +404,7 @@ def _hashtag(report: Report, words: Words) -> Section:
     channels = Table(
         id="hashtag",
         caption=title,
-        columns=(words("col.channel"), words("col.posts"), words("col.authors")),
+        columns=_columns(words, "col.channel", "col.posts", "col.authors"),
         rows=tuple(
             (Cell(words.channel(c.channel)), _n(words, c.posts), _n(words, c.authors))
             for c in use.channels
@@ -412,12 +417,7 @@ def _hashtag(report: Report, words: Words) -> Section:
     days = Table(
         id="hashtag-days",
         caption=words("hashtag_days"),
-        columns=(
-            words("col.day"),
-            words("col.countdown"),
-            words("col.posts"),
-            words("col.authors"),
-        ),
+        columns=_columns(words, "col.day", "col.countdown", "col.posts", "col.authors"),
         rows=tuple(
             (Cell(words.day(d.day)), Cell(d.countdown), _n(words, d.posts), _n(words, d.authors))
             for d in use.days

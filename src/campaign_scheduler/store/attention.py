@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, delete, select
+from sqlalchemy import JSON, Index, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_scheduler.store.engine import Store
-from campaign_scheduler.store.models import Base, WorkerRecord, utcnow
+from campaign_scheduler.store.models import Base, IntKey, Stamp, WorkerRecord
 from campaign_scheduler.store.status_reads import COMMENT_FAILED as COMMENT_FAILED  # noqa: PLC0414 (re-exported; defined there)
 from campaign_scheduler.store.status_reads import Ack as Ack  # noqa: PLC0414 (re-exported; defined there)
 from campaign_scheduler.store.status_reads import DaemonState as DaemonState  # noqa: PLC0414 (re-exported; defined there)
@@ -41,10 +41,10 @@ class NoticeRecord(Base):
 
     __tablename__ = "notice"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     key: Mapped[str] = mapped_column(String(400), unique=True)
     kind: Mapped[str] = mapped_column(String(50))
-    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[Stamp]
     sent_by: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -55,10 +55,10 @@ class StatusAckRecord(Base):
     __tablename__ = "status_ack"
     __table_args__ = (Index("ix_status_ack_at", "at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[IntKey]
+    at: Mapped[Stamp]
     os_user: Mapped[str] = mapped_column(String(200))
-    problems: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[int] = mapped_column(default=0)
 
 
 # --- notices: claim before sending, release when sending failed --------------------------------

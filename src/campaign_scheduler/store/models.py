@@ -8,14 +8,13 @@ The schema is created and changed only by Alembic migrations (``store/migrations
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
     Text,
@@ -39,6 +38,12 @@ NAMING = {
 }
 
 
+#: The integer key of every table but ``worker``.
+IntKey = Annotated[int, mapped_column(primary_key=True)]
+#: A moment that defaults to when the row is written (UTC).
+Stamp = Annotated[datetime, mapped_column(default=utcnow)]
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
@@ -47,7 +52,7 @@ class Base(DeclarativeBase):
 class CampaignRecord(Base):
     __tablename__ = "campaign"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     hashtag: Mapped[str | None] = mapped_column(String(100))
@@ -57,10 +62,10 @@ class CampaignRecord(Base):
     event_start: Mapped[datetime]
     event_end: Mapped[datetime | None]
     event_url: Mapped[str | None] = mapped_column(String(2000))
-    grace_seconds: Mapped[int] = mapped_column(Integer)
-    min_gap_seconds: Mapped[int] = mapped_column(Integer)
+    grace_seconds: Mapped[int]
+    min_gap_seconds: Mapped[int]
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Stamp]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     senders: Mapped[list[SenderRecord]] = relationship(back_populates="campaign")
@@ -70,7 +75,7 @@ class SenderRecord(Base):
     __tablename__ = "sender"
     __table_args__ = (UniqueConstraint("campaign_id", "slug"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(300))
@@ -83,7 +88,7 @@ class AccountRecord(Base):
 
     __tablename__ = "account"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     name: Mapped[str] = mapped_column(String(200), unique=True)
     channel: Mapped[str] = mapped_column(String(50))
     sender_id: Mapped[int] = mapped_column(ForeignKey("sender.id", ondelete="CASCADE"))
@@ -102,7 +107,7 @@ class PostRecord(Base):
     __tablename__ = "post"
     __table_args__ = (UniqueConstraint("campaign_id", "key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(20))  # "draft" or "adhoc"
@@ -118,12 +123,12 @@ class PostRecord(Base):
     due_at: Mapped[datetime]
     not_after: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(default=1)
     author: Mapped[str] = mapped_column(String(200))
     approver: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Stamp]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     sender: Mapped[SenderRecord] = relationship()
@@ -139,7 +144,7 @@ class DeliveryRecord(Base):
         Index("ix_delivery_state_due", "state", "due_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING.value)
@@ -151,7 +156,7 @@ class DeliveryRecord(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
     not_after: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
@@ -173,8 +178,8 @@ class DeliveryRecord(Base):
     first_comment: Mapped[str | None] = mapped_column(Text)
     #: Why a published post has no first comment (refused, or given up): a person is told.
     comment_error: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[Stamp]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     post: Mapped[PostRecord] = relationship(back_populates="deliveries")
@@ -200,14 +205,14 @@ class AttemptRecord(Base):
     __tablename__ = "attempt"
     __table_args__ = (UniqueConstraint("delivery_id", "number"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int]
     worker: Mapped[str] = mapped_column(String(200))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[Stamp]
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(30))
-    http_status: Mapped[int | None] = mapped_column(Integer)
+    http_status: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -220,20 +225,20 @@ class MetricSnapshotRecord(Base):
         Index("ix_metric_snapshot_campaign_delivery", "campaign_id", "delivery_id", "fetched_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))
     # Denormalised from the delivery so that reports group without joins over all snapshots.
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
-    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
-    likes: Mapped[int | None] = mapped_column(Integer)
-    reposts: Mapped[int | None] = mapped_column(Integer)
-    replies: Mapped[int | None] = mapped_column(Integer)
-    quotes: Mapped[int | None] = mapped_column(Integer)
-    views: Mapped[int | None] = mapped_column(Integer)
-    reach: Mapped[int | None] = mapped_column(Integer)
-    clicks: Mapped[int | None] = mapped_column(Integer)
-    followers: Mapped[int | None] = mapped_column(Integer)
+    fetched_at: Mapped[Stamp]
+    likes: Mapped[int | None]
+    reposts: Mapped[int | None]
+    replies: Mapped[int | None]
+    quotes: Mapped[int | None]
+    views: Mapped[int | None]
+    reach: Mapped[int | None]
+    clicks: Mapped[int | None]
+    followers: Mapped[int | None]
 
 
 class HashtagUseRecord(Base):
@@ -245,14 +250,14 @@ class HashtagUseRecord(Base):
         Index("ix_hashtag_use_campaign_posted", "campaign_id", "posted_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntKey]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(50))
     remote_id: Mapped[str] = mapped_column(String(500))
     author: Mapped[str] = mapped_column(String(300))
     posted_at: Mapped[datetime]
     url: Mapped[str | None] = mapped_column(String(2000))
-    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fetched_at: Mapped[Stamp]
 
 
 class AuditEventRecord(Base):
@@ -261,8 +266,8 @@ class AuditEventRecord(Base):
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_at", "at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[IntKey]
+    at: Mapped[Stamp]
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(50))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
@@ -278,9 +283,9 @@ class WorkerRecord(Base):
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     hostname: Mapped[str] = mapped_column(String(300))
-    pid: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pid: Mapped[int]
+    started_at: Mapped[Stamp]
+    heartbeat_at: Mapped[Stamp]
     version: Mapped[str] = mapped_column(String(50))
     #: Set when the daemon stopped cleanly (SIGTERM/SIGINT); NULL while running or after a crash.
     stopped_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
@@ -43,33 +43,41 @@ def find_campaign(store: Store, slug: str) -> CampaignRecord | None:
         return session.scalar(select(CampaignRecord).where(CampaignRecord.slug == slug))
 
 
-def plan_rows(
-    store: Store, campaign_slug: str, *, include_cancelled: bool = False
-) -> list[PlanRow]:
-    query = (
+def _listing(campaign_slug: str, *more: Any) -> Select[Any]:
+    """A campaign's deliveries as listings show them: post key, sender, account, channel,
+    state, ``due_at`` and ``not_after``, then the ``more`` columns."""
+    return (
         select(
             PostRecord.key,
             SenderRecord.slug,
-            SenderRecord.name,
             AccountRecord.name,
             AccountRecord.channel,
             DeliveryRecord.state,
-            DeliveryRecord.state_reason,
             DeliveryRecord.due_at,
             DeliveryRecord.not_after,
-            DeliveryRecord.text,
-            PostRecord.version,
-            PostRecord.approver,
-            CampaignRecord.require_approval,
-            DeliveryRecord.remote_url,
+            *more,
         )
         .join(PostRecord, DeliveryRecord.post_id == PostRecord.id)
         .join(CampaignRecord, PostRecord.campaign_id == CampaignRecord.id)
         .join(SenderRecord, PostRecord.sender_id == SenderRecord.id)
         .join(AccountRecord, DeliveryRecord.account_id == AccountRecord.id)
         .where(CampaignRecord.slug == campaign_slug)
-        .order_by(DeliveryRecord.due_at, SenderRecord.slug, PostRecord.key, AccountRecord.name)
     )
+
+
+def plan_rows(
+    store: Store, campaign_slug: str, *, include_cancelled: bool = False
+) -> list[PlanRow]:
+    query = _listing(
+        campaign_slug,
+        SenderRecord.name,
+        DeliveryRecord.state_reason,
+        DeliveryRecord.text,
+        PostRecord.version,
+        PostRecord.approver,
+        CampaignRecord.require_approval,
+        DeliveryRecord.remote_url,
+    ).order_by(DeliveryRecord.due_at, SenderRecord.slug, PostRecord.key, AccountRecord.name)
     if not include_cancelled:
         query = query.where(DeliveryRecord.state != DeliveryState.CANCELLED.value)
     with store.session() as session:
@@ -92,13 +100,13 @@ def plan_rows(
             for (
                 key,
                 sender,
-                sender_name,
                 account,
                 channel,
                 state,
-                reason,
                 due_at,
                 not_after,
+                sender_name,
+                reason,
                 text,
                 version,
                 approver,
@@ -160,14 +168,8 @@ def history_rows(
 ) -> list[HistoryRow]:
     """Deliveries that have left the queue or been tried, most recent first."""
     query = (
-        select(
-            PostRecord.key,
-            SenderRecord.slug,
-            AccountRecord.name,
-            AccountRecord.channel,
-            DeliveryRecord.state,
-            DeliveryRecord.due_at,
-            DeliveryRecord.not_after,
+        _listing(
+            campaign_slug,
             DeliveryRecord.remote_id,
             DeliveryRecord.remote_url,
             DeliveryRecord.published_at,
@@ -177,12 +179,7 @@ def history_rows(
             DeliveryRecord.parts,
             DeliveryRecord.comment_error,
         )
-        .join(PostRecord, DeliveryRecord.post_id == PostRecord.id)
-        .join(CampaignRecord, PostRecord.campaign_id == CampaignRecord.id)
-        .join(SenderRecord, PostRecord.sender_id == SenderRecord.id)
-        .join(AccountRecord, DeliveryRecord.account_id == AccountRecord.id)
         .where(
-            CampaignRecord.slug == campaign_slug,
             (DeliveryRecord.attempts > 0)
             | DeliveryRecord.state.in_(
                 (

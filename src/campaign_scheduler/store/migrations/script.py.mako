@@ -1,19 +1,16 @@
 """${message}
 
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
-
-from collections.abc import Sequence
+## `alembic revision --autogenerate` fills upgrade() and downgrade() with op.* calls. Write them
+## as reversible steps (campaign_scheduler.store.migration_steps), as the other scripts do:
+##     upgrade, downgrade = reversible(lambda: [Alter("table", sa.Column(...)), Table(...)])
 
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
-revision: str = ${repr(up_revision)}
-down_revision: str | None = ${repr(down_revision)}
-branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
-depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+revision = ${repr(up_revision)}
+down_revision = ${repr(down_revision)}
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """first comment: a delivery's first comment (Instagram, Facebook, LinkedIn) and its failure
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-07
 
 ``delivery.first_comment`` is the rendered text of the comment that follows the post (one more
@@ -10,24 +8,19 @@ part of the delivery: its id and URL join ``parts`` once it is out, marked ``"ki
 refused it, or gave up): the post stays published, a person is told.
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
-from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from campaign_scheduler.store.migration_steps import Alter, reversible
 
+revision = "0007"
+down_revision = "0006"
 
-def upgrade() -> None:
-    with op.batch_alter_table("delivery", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("first_comment", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("comment_error", sa.Text(), nullable=True))
-
-
-def downgrade() -> None:
-    with op.batch_alter_table("delivery", schema=None) as batch_op:
-        batch_op.drop_column("comment_error")
-        batch_op.drop_column("first_comment")
+upgrade, downgrade = reversible(
+    lambda: [
+        Alter(
+            "delivery",
+            sa.Column("first_comment", sa.Text()),
+            sa.Column("comment_error", sa.Text()),
+        )
+    ]
+)
