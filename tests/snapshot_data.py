@@ -90,7 +90,8 @@ def campaign_rows(connection: Connection, posts: int, seed: int) -> list[tuple[i
             for account_id, sender, channel in accounts
         ],
     )
-    post_rows, delivery_rows = [], []
+    post_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
     for number in range(posts):
         sender = number % len(SENDERS) + 1
         due = DUE + timedelta(hours=number * 7)

@@ -79,7 +79,7 @@ def test_a_failed_fold_keeps_the_snapshot_out_too(
     neither is written."""
     with store.transaction(write=True) as connection:
         [(delivery_id, campaign_id, account_id), *_] = campaign_rows(connection, 4, 1)
-    row = {
+    row: dict[str, Any] = {
         "delivery_id": delivery_id,
         "campaign_id": campaign_id,
         "account_id": account_id,

@@ -80,7 +80,9 @@ def add_snapshot(
 def _fold(dialect: str) -> Any:
     """``INSERT … ON CONFLICT (delivery_id) DO UPDATE``: the new snapshot replaces the latest
     figures if it is later, the first followers if it is earlier, and adds the figures it has."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(M)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        DeliveryMetricsRecord
+    )
     new, old = statement.excluded, M.c
     later = tuple_(new.latest_fetched_at, new.latest_snapshot_id) > tuple_(
         old.latest_fetched_at, old.latest_snapshot_id
@@ -159,8 +161,8 @@ def rebuild_delivery_metrics(connection: Connection, delivery_ids: Any = None) -
         "first_followers",
         *(f"has_{name}" for name in SNAPSHOT_FIGURES),
     ]
-    clear = delete(M)
+    clear = delete(DeliveryMetricsRecord)
     if delivery_ids is not None:
         clear = clear.where(M.c.delivery_id.in_(delivery_ids))
     connection.execute(clear)
-    connection.execute(insert(M).from_select(columns, rows))
+    connection.execute(insert(DeliveryMetricsRecord).from_select(columns, rows))
