@@ -1,10 +1,10 @@
 """Metric snapshots and their per-delivery summary, written together.
 
 Every snapshot is written with :func:`add_snapshot`, which folds it into the delivery's row of
-``delivery_metrics`` in the same statement sequence of the caller's transaction: both are
-written or neither is. The fold is one ``INSERT … ON CONFLICT DO UPDATE`` that compares the new
-snapshot with the row as it stands when the statement runs, so concurrent writers (two daemons
-on PostgreSQL) cannot lose each other's snapshot. :func:`rebuild_delivery_metrics` computes the
+``delivery_metrics`` within the caller's transaction: both are written or neither is. The fold
+is one ``INSERT … ON CONFLICT DO UPDATE`` that compares the new snapshot with the row as it
+stands when the statement runs (PostgreSQL locks and re-reads a conflicting row), so
+concurrent writers (two daemons) cannot lose each other's snapshot. :func:`rebuild_delivery_metrics` computes the
 rows from the snapshots in one set-based statement (for bulk writers; migration 0008 does the
 same with its own frozen SQL).
 """
