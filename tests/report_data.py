@@ -36,10 +36,10 @@ from campaign_scheduler.store.models import (
     CampaignRecord,
     DeliveryRecord,
     HashtagUseRecord,
-    MetricSnapshotRecord,
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.store.snapshots import add_snapshot
 
 BERLIN = ZoneInfo("Europe/Berlin")
 EVENT_START = datetime(2021, 11, 18, 10, 0, tzinfo=BERLIN)
@@ -274,21 +274,20 @@ def populate(store: Store, *, slug: str = "testlauf", language: str = "de") -> N
                 session.flush()
                 for snap in snaps:
                     assert published_at is not None
-                    session.add(
-                        MetricSnapshotRecord(
-                            delivery_id=delivery.id,
-                            campaign_id=campaign.id,
-                            account_id=accounts[account].id,
-                            fetched_at=published_at + snap.after + timedelta(seconds=1),
-                            likes=snap.likes,
-                            reposts=snap.reposts,
-                            replies=snap.replies,
-                            quotes=snap.quotes,
-                            views=snap.views,
-                            reach=snap.reach,
-                            clicks=snap.clicks,
-                            followers=snap.followers,
-                        )
+                    add_snapshot(
+                        session,
+                        delivery_id=delivery.id,
+                        campaign_id=campaign.id,
+                        account_id=accounts[account].id,
+                        fetched_at=published_at + snap.after + timedelta(seconds=1),
+                        likes=snap.likes,
+                        reposts=snap.reposts,
+                        replies=snap.replies,
+                        quotes=snap.quotes,
+                        views=snap.views,
+                        reach=snap.reach,
+                        clicks=snap.clicks,
+                        followers=snap.followers,
                     )
         for n, (channel, author, posted_at) in enumerate(HASHTAG_USES):
             session.add(

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from campaign_scheduler.store.engine import open_store
+from snapshot_data import expected_summary, summary_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 SENDERS = {"suedwestfalen", "arnsberg", "bad-berleburg", "menden", "olpe", "soest"}
 
@@ -29,6 +32,8 @@ def test_the_demo_publishes_for_every_sender_and_writes_the_reports(tmp_path: Pa
             str(html),
             "--json-report",
             str(report),
+            "--workdir",
+            str(tmp_path / "rehearsal"),
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -67,3 +72,12 @@ def test_the_demo_publishes_for_every_sender_and_writes_the_reports(tmp_path: Pa
     assert all(p["published_at"][:4] == "2021" for p in data["top_posts"])
     # Delays as measured in the rehearsal (seconds), not stretched by the compression.
     assert data["totals"]["punctuality"]["max_seconds"] < 600
+    # The record mapped back onto the campaign's clock: each delivery's summary of its snapshots
+    # moved with them and still says what they imply.
+    store = open_store(f"sqlite:///{tmp_path / 'rehearsal' / 'rehearsal.db'}", migrate=False)
+    try:
+        with store.transaction() as connection:
+            summary = summary_rows(connection)
+            assert summary and summary == expected_summary(connection)
+    finally:
+        store.dispose()

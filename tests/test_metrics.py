@@ -161,3 +161,46 @@ def test_refused_credentials_while_fetching_figures_hold_the_account(
         store.dispose()
     status = published.run("status")
     assert "needs a person: account soest-mastodon needs attention" in status.stdout
+
+
+def test_each_snapshot_updates_its_delivery_summary_in_the_same_transaction(
+    published: LiveCampaign, sandbox: MastodonSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector writes a snapshot and its delivery's row of delivery_metrics together:
+    a crash between the two writes leaves neither; the next sweep writes both."""
+    from campaign_scheduler.config import load_settings
+    from campaign_scheduler.metrics.collector import collect
+    from campaign_scheduler.publishing.accounts import ConfiguredChannels
+    from campaign_scheduler.store import snapshots as snapshot_store
+    from snapshot_data import expected_summary, summary_rows
+
+    [status] = sandbox.statuses()
+    sandbox.set_engagement(status.id, favourites=5, reblogs=1, replies=0)
+    for name, value in published.env.items():
+        monkeypatch.setenv(name, value)
+    channels = ConfiguredChannels(load_settings(published.config), timeout=15)
+    store = open_store(published.database_url)
+    fold = snapshot_store._fold
+
+    def crash(dialect: str) -> object:
+        raise RuntimeError("crash between the snapshot and its summary")
+
+    try:
+        monkeypatch.setattr(snapshot_store, "_fold", crash)
+        with pytest.raises(RuntimeError, match="crash between"):
+            collect(store, channels, datetime.now(UTC), everything=True)
+        with store.transaction() as connection:
+            assert summary_rows(connection) == {}
+        assert snapshots(published) == []
+
+        monkeypatch.setattr(snapshot_store, "_fold", fold)
+        assert collect(store, channels, datetime.now(UTC), everything=True).snapshots == 1
+        assert collect(store, channels, datetime.now(UTC), everything=True).snapshots == 1
+        with store.transaction() as connection:
+            [row] = summary_rows(connection).values()
+            assert row == expected_summary(connection)[row[0]]
+        first, latest = snapshots(published)
+        assert row[1:3] == (latest.id, latest.fetched_at)
+        assert (first.likes, latest.likes) == (5, 5)
+    finally:
+        store.dispose()

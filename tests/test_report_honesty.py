@@ -20,10 +20,10 @@ from campaign_scheduler.store.models import (
     AccountRecord,
     CampaignRecord,
     DeliveryRecord,
-    MetricSnapshotRecord,
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.store.snapshots import add_snapshot
 from report_data import GENERATED_AT, known_store
 from report_parse import html_tables, md_tables, text_tables
 
@@ -91,14 +91,14 @@ class Campaign:
             session.add(delivery)
             session.flush()
             for hours, figures in enumerate(snapshots):
-                session.add(
-                    MetricSnapshotRecord(
-                        delivery_id=delivery.id,
-                        campaign_id=self.campaign_id,
-                        account_id=self.accounts[channel],
-                        fetched_at=DUE + timedelta(hours=hours + 1),
-                        **figures,
-                    )
+                add_snapshot(
+                    session,
+                    delivery_id=delivery.id,
+                    campaign_id=self.campaign_id,
+                    account_id=self.accounts[channel],
+                    fetched_at=DUE + timedelta(hours=hours + 1),
+                    followers=None,
+                    **figures,
                 )
 
 

@@ -25,6 +25,7 @@ TABLES = {
     "delivery",
     "attempt",
     "metric_snapshot",
+    "delivery_metrics",
     "audit_event",
     "worker",
 }

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from campaign_scheduler.channels.base import ChannelProvider, Receipt, TagUse
 from campaign_scheduler.errors import (
@@ -26,12 +26,13 @@ from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
     AccountRecord,
     CampaignRecord,
+    DeliveryMetricsRecord,
     DeliveryRecord,
     DeliveryState,
     HashtagUseRecord,
-    MetricSnapshotRecord,
     PostRecord,
 )
+from campaign_scheduler.store.snapshots import add_snapshot
 
 log = logging.getLogger("campaign_scheduler.metrics")
 
@@ -76,20 +77,13 @@ def campaign_end(campaign: CampaignRecord) -> datetime:
 
 def due_targets(store: Store, now: datetime, *, everything: bool = False) -> list[Target]:
     """Published deliveries whose next snapshot is due (all of them with ``everything``)."""
-    last = (
-        select(
-            MetricSnapshotRecord.delivery_id,
-            func.max(MetricSnapshotRecord.fetched_at).label("last"),
-        )
-        .group_by(MetricSnapshotRecord.delivery_id)
-        .subquery()
-    )
+    last = DeliveryMetricsRecord.__table__.c
     query = (
-        select(DeliveryRecord, AccountRecord, CampaignRecord, last.c.last)
+        select(DeliveryRecord, AccountRecord, CampaignRecord, last.latest_fetched_at)
         .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
         .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
         .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
-        .outerjoin(last, last.c.delivery_id == DeliveryRecord.id)
+        .outerjoin(DeliveryMetricsRecord, last.delivery_id == DeliveryRecord.id)
         .where(
             DeliveryRecord.state == DeliveryState.PUBLISHED.value,
             DeliveryRecord.remote_id.is_not(None),
@@ -197,22 +191,21 @@ def _snapshot(
         log.warning("metrics for %s on %s failed: %s", target.remote_id, target.account, exc)
         report.failures += 1
         return
-    with store.session(write=True) as session:
-        session.add(
-            MetricSnapshotRecord(
-                delivery_id=target.delivery_id,
-                campaign_id=target.campaign_id,
-                account_id=target.account_id,
-                fetched_at=now,
-                likes=metrics.likes,
-                reposts=metrics.reposts,
-                replies=metrics.replies,
-                quotes=metrics.quotes,
-                views=metrics.views,
-                reach=metrics.reach,
-                clicks=metrics.clicks,
-                followers=metrics.followers,
-            )
+    with store.transaction(write=True) as connection:
+        add_snapshot(
+            connection,
+            delivery_id=target.delivery_id,
+            campaign_id=target.campaign_id,
+            account_id=target.account_id,
+            fetched_at=now,
+            followers=metrics.followers,
+            likes=metrics.likes,
+            reposts=metrics.reposts,
+            replies=metrics.replies,
+            quotes=metrics.quotes,
+            views=metrics.views,
+            reach=metrics.reach,
+            clicks=metrics.clicks,
         )
     report.snapshots += 1
 

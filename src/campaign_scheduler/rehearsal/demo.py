@@ -36,6 +36,7 @@ from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
     AttemptRecord,
     CampaignRecord,
+    DeliveryMetricsRecord,
     DeliveryRecord,
     DeliveryState,
     HashtagUseRecord,
@@ -160,6 +161,10 @@ def _map_back(store: Store, slug: str, clock: CompressedClock, now: datetime) ->
                 select(MetricSnapshotRecord).where(MetricSnapshotRecord.delivery_id == delivery.id)
             ):
                 snapshot.fetched_at = snapshot.fetched_at + delta
+            summary = session.get(DeliveryMetricsRecord, delivery.id)
+            if summary is not None:  # the same shift keeps its latest and first snapshot
+                summary.latest_fetched_at = summary.latest_fetched_at + delta
+                summary.first_fetched_at = summary.first_fetched_at + delta
         for use in session.scalars(
             select(HashtagUseRecord).where(HashtagUseRecord.campaign_id == campaign.id)
         ):

@@ -89,7 +89,7 @@ def _assemble(
             queries.totals_by(connection, queries.DIMENSIONS[GroupBy.CHANNEL])
         )
     )
-    provided = queries.providers(connection, campaign_id)
+    provided = queries.providers(connection)
 
     planned, published = queries.deliveries_per_day(connection)
     timeline = tuple(

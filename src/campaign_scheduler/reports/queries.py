@@ -3,14 +3,13 @@ percentiles are computed by the database, never by looping over rows in Python.
 
 First the campaign's deliveries are gathered into a temporary table of this connection, one
 row per delivery, with everything the report groups by and sums (:func:`working_set`): the
-figures of its *latest* snapshot, found per delivery through the index
-``metric_snapshot (campaign_id, delivery_id, fetched_at)``; the followers of its first
-snapshot; the lag from due time to publication; the local days. Every section is then a small
-``GROUP BY`` over that table, whose size is the number of deliveries, not of snapshots.
+figures of its *latest* snapshot, the followers of its first snapshot and which figures any of
+its snapshots has, all from the delivery's row in ``delivery_metrics`` (kept up to date with
+every snapshot written, ``store/snapshots.py``); the lag from due time to publication; the
+local days. Every section is then a small ``GROUP BY`` over that table, whose size is the
+number of deliveries; the snapshots themselves are not read.
 
 Sums keep SQL's NULL semantics: a figure that no summed snapshot has stays NULL, never 0.
-Only :func:`providers` reads all of the campaign's snapshots: a network provides a figure if
-*any* of its snapshots has it.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from campaign_scheduler.reasons import COMMENT_MISSING
@@ -58,10 +56,10 @@ from campaign_scheduler.reports.model import (
 )
 from campaign_scheduler.store.models import (
     AccountRecord,
+    DeliveryMetricsRecord,
     DeliveryRecord,
     DeliveryState,
     HashtagUseRecord,
-    MetricSnapshotRecord,
     PostRecord,
     SenderRecord,
     UTCDateTime,
@@ -69,7 +67,7 @@ from campaign_scheduler.store.models import (
 
 D = DeliveryRecord
 P = PostRecord
-S = MetricSnapshotRecord
+M = DeliveryMetricsRecord.__table__
 A = AccountRecord
 SE = SenderRecord
 H = HashtagUseRecord
@@ -110,6 +108,7 @@ W = Table(
     Column("interactions", Integer),
     Column("measured", Integer),  # 1 when the delivery has a snapshot
     Column("followers", Integer),  # in the first snapshot
+    Column("provides", Integer),  # bit n: a snapshot has FIGURES[n] (see providers())
     prefixes=["TEMPORARY"],
 )
 
@@ -135,24 +134,16 @@ def _interactions(source: Any) -> ColumnElement[Any]:
     )
 
 
-def _snapshot_id(campaign_id: int, *, latest: bool) -> ColumnElement[Any]:
-    """The id of a delivery's latest (or first) snapshot, by an index seek per delivery."""
-    order = (S.fetched_at.desc(), S.id.desc()) if latest else (S.fetched_at.asc(), S.id.asc())
-    return (
-        select(S.id)
-        .where(S.campaign_id == campaign_id, S.delivery_id == D.id)
-        .order_by(*order)
-        .limit(1)
-        .scalar_subquery()
-    )
+def _provides() -> ColumnElement[Any]:
+    """Which figures any snapshot of the delivery has, as bits (``FIGURES`` order)."""
+    bits = (case((M.c[f"has_{name}"], 1 << n), else_=0) for n, name in enumerate(FIGURES))
+    return sum(bits, literal(0))
 
 
 @contextmanager
 def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Iterator[None]:
     """Fill the temporary table :data:`W` with the campaign's deliveries; drop it afterwards."""
     dialect = connection.dialect.name
-    latest = aliased(S, name="latest")
-    first = aliased(S, name="first")
     published = D.state == PUBLISHED
     rows = (
         select(
@@ -179,17 +170,17 @@ def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Ite
             D.published_at,
             D.remote_url,
             case((published, _lag_seconds(dialect))),
-            *(getattr(latest, name) for name in FIGURES),
-            _interactions(latest),
-            case((latest.id.is_not(None), 1), else_=0),
-            first.followers,
+            *(M.c[name] for name in FIGURES),
+            _interactions(M.c),
+            case((M.c.delivery_id.is_not(None), 1), else_=0),
+            M.c.first_followers,
+            _provides(),
         )
         .select_from(D)
         .join(P, P.id == D.post_id)
         .join(SE, SE.id == P.sender_id)
         .join(A, A.id == D.account_id)
-        .outerjoin(latest, latest.id == _snapshot_id(campaign_id, latest=True))
-        .outerjoin(first, first.id == _snapshot_id(campaign_id, latest=False))
+        .outerjoin(M, M.c.delivery_id == D.id)
         .where(P.campaign_id == campaign_id)
     )
     W.create(connection)
@@ -503,43 +494,19 @@ def _aware(value: Any) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def providers(connection: Connection, campaign_id: int) -> dict[str, list[str]]:
+def providers(connection: Connection) -> dict[str, list[str]]:
     """For each figure, the networks with at least one snapshot that has it (any snapshot,
     not only the latest: a figure a network stopped giving was still given).
 
-    One pass over the campaign's snapshots that keeps only the distinct patterns (account,
-    which figures are present) — a handful of rows, so no sort of a million rows as a
-    ``GROUP BY`` would need — then grouped by network. The campaign is matched on the table
-    rows, not through the (campaign, delivery) index: reading every row in table order is
-    several times faster than a million index lookups, and a database rarely holds more than
-    one campaign."""
-    patterns = (
-        select(
-            S.account_id,
-            *(getattr(S, name).is_not(None).label(name) for name in FIGURES),
-        )
-        .where((S.campaign_id + 0) == campaign_id)
-        .distinct()
-        .subquery("patterns")
-    )
-    query = (
-        select(
-            A.channel,
-            *(
-                func.max(case((getattr(patterns.c, name), 1), else_=0)).label(name)
-                for name in FIGURES
-            ),
-        )
-        .join(A, A.id == patterns.c.account_id)
-        .group_by(A.channel)
-        .order_by(A.channel)
-    )
-    result: dict[str, list[str]] = {name: [] for name in FIGURES}
-    for row in connection.execute(query):
-        for name in FIGURES:
-            if row._mapping[name]:
-                result[name].append(str(row.channel))
-    return result
+    The distinct (network, figures given) patterns of the working set: a handful of rows."""
+    given: dict[str, int] = {}
+    query = select(W.c.channel, W.c.provides).where(W.c.provides != 0).distinct()
+    for channel, bits in connection.execute(query):
+        given[str(channel)] = given.get(str(channel), 0) | int(bits)
+    return {
+        name: [channel for channel in sorted(given) if given[channel] & (1 << n)]
+        for n, name in enumerate(FIGURES)
+    }
 
 
 def _author() -> ColumnElement[str]:

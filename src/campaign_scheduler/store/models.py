@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -239,6 +240,54 @@ class MetricSnapshotRecord(Base):
     reach: Mapped[int | None]
     clicks: Mapped[int | None]
     followers: Mapped[int | None]
+
+
+#: The figures a snapshot may carry, in the order the report shows them.
+SNAPSHOT_FIGURES: tuple[str, ...] = (
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "views",
+    "reach",
+    "clicks",
+)
+
+
+class DeliveryMetricsRecord(Base):
+    """What the report needs of a delivery's snapshots, one row per delivery with at least one
+    snapshot: the figures of its latest snapshot, the followers of its first, and which figures
+    any of its snapshots had. Written in the same transaction as each snapshot
+    (``store.snapshots.add_snapshot``); the snapshots stay the history.
+
+    "Latest" and "first" order snapshots by ``(fetched_at, id)``.
+    """
+
+    __tablename__ = "delivery_metrics"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True
+    )
+    latest_snapshot_id: Mapped[int] = mapped_column(Integer)
+    latest_fetched_at: Mapped[datetime]
+    likes: Mapped[int | None] = mapped_column(Integer)
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    quotes: Mapped[int | None] = mapped_column(Integer)
+    views: Mapped[int | None] = mapped_column(Integer)
+    reach: Mapped[int | None] = mapped_column(Integer)
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    first_snapshot_id: Mapped[int] = mapped_column(Integer)
+    first_fetched_at: Mapped[datetime]
+    first_followers: Mapped[int | None] = mapped_column(Integer)
+    #: Whether any snapshot of the delivery has the figure (a network "provides" it).
+    has_likes: Mapped[bool] = mapped_column(Boolean)
+    has_reposts: Mapped[bool] = mapped_column(Boolean)
+    has_replies: Mapped[bool] = mapped_column(Boolean)
+    has_quotes: Mapped[bool] = mapped_column(Boolean)
+    has_views: Mapped[bool] = mapped_column(Boolean)
+    has_reach: Mapped[bool] = mapped_column(Boolean)
+    has_clicks: Mapped[bool] = mapped_column(Boolean)
 
 
 class HashtagUseRecord(Base):
