@@ -51,6 +51,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.accounts import TokenState
@@ -348,13 +349,16 @@ def apprise_notify(urls: Sequence[str], message: Message) -> None:
     for number, url in enumerate(urls, start=1):
         if not sender.add(url):
             raise AlertError(
-                f"alerts.urls: entry {number} is not a notification URL apprise understands",
-                hint="see the apprise URL forms, e.g. mailtos://, ntfys://, json://",
+                msg(
+                    "alerts.urls: entry {number} is not a notification URL apprise understands",
+                    number=number,
+                ),
+                hint=msg("see the apprise URL forms, e.g. mailtos://, ntfys://, json://"),
             )
     if not sender.notify(title=message.title, body=message.body):
         raise AlertError(
-            "the alert could not be delivered to every notification URL",
-            hint="check the alert receiver; the alert is tried again next round",
+            msg("the alert could not be delivered to every notification URL"),
+            hint=msg("check the alert receiver; the alert is tried again next round"),
         )
 
 

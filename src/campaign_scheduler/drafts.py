@@ -278,7 +278,9 @@ def parse_draft(
     try:
         text = read_text(path, what="the draft")
     except FileNotFoundError as exc:
-        problems.append(Problem(path, None, f"cannot read draft: {exc.strerror}"))
+        problems.append(
+            Problem(path, None, msg("cannot read draft: {reason}", reason=exc.strerror))
+        )
         return None
     except InputError as exc:
         problems.extend(exc.problems)
@@ -403,8 +405,11 @@ def _line_break_lookalikes(path: Path, body: str, body_line: int) -> list[Proble
                 Problem(
                     path,
                     body_line + offset,
-                    f"the text holds a {', a '.join(names)}: networks show it differently "
-                    "(or not at all); use a plain line break",
+                    msg(
+                        "the text holds a {names}: networks show it differently (or not at "
+                        "all); use a plain line break",
+                        names=", a ".join(names),
+                    ),
                     Severity.WARNING,
                 )
             )

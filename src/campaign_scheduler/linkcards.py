@@ -42,6 +42,7 @@ from urllib.parse import urljoin, urlsplit
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.imagetypes import sniff_image
 from campaign_scheduler.problems import Problem, Severity
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     import requests
@@ -147,23 +148,28 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def _too_large(url: str, limit: int) -> str:
+    return msg("{url} is larger than {limit} bytes", url=_where(url), limit=limit)
+
+
 def check_address(url: str) -> None:
     """Raise :class:`LinkCardError` for an address this module does not fetch."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a malformed port
     except ValueError:
-        raise LinkCardError("not a valid address") from None
+        raise LinkCardError(msg("not a valid address")) from None
     host = parts.hostname or ""
     if not host:
-        raise LinkCardError("the address has no host")
+        raise LinkCardError(msg("the address has no host"))
     if parts.username is not None or parts.password is not None:
-        raise LinkCardError("the address contains a user name or password; not fetched")
+        raise LinkCardError(msg("the address contains a user name or password; not fetched"))
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and _is_loopback(host):
         return
-    raise LinkCardError(f"only https addresses are fetched, not {parts.scheme}://{host}")
+    address = f"{parts.scheme}://{host}"
+    raise LinkCardError(msg("only https addresses are fetched, not {address}", address=address))
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -221,22 +227,38 @@ def _get(session: requests.Session, url: str, *, limit: int, accept: str) -> _Bo
                     target = urljoin(url, response.headers.get("Location", ""))
                     if _origin(target) != _origin(url):
                         raise LinkCardError(
-                            f"{_where(url)} redirects to another site ({_where(target)})"
+                            msg(
+                                "{url} redirects to another site ({target})",
+                                url=_where(url),
+                                target=_where(target),
+                            )
                         )
                     url = target
                     continue
                 if response.status_code != 200:
-                    raise LinkCardError(f"{_where(url)} answered HTTP {response.status_code}")
+                    raise LinkCardError(
+                        msg(
+                            "{url} answered HTTP {status}",
+                            url=_where(url),
+                            status=response.status_code,
+                        )
+                    )
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > limit:
-                    raise LinkCardError(f"{_where(url)} is larger than {limit} bytes")
+                    raise LinkCardError(_too_large(url, limit))
                 data = bytearray()
                 for chunk in response.iter_content(64 * 1024):
                     data += chunk
                     if len(data) > limit:
-                        raise LinkCardError(f"{_where(url)} is larger than {limit} bytes")
+                        raise LinkCardError(_too_large(url, limit))
                     if time.monotonic() - started > DEADLINE:
-                        raise LinkCardError(f"{_where(url)} took longer than {DEADLINE:g} s")
+                        raise LinkCardError(
+                            msg(
+                                "{url} took longer than {seconds} s",
+                                url=_where(url),
+                                seconds=format(DEADLINE, "g"),
+                            )
+                        )
                 content_type = response.headers.get("Content-Type", "")
                 return _Body(
                     url,
@@ -247,10 +269,18 @@ def _get(session: requests.Session, url: str, *, limit: int, accept: str) -> _Bo
                     bytes(data),
                 )
         except requests.Timeout:
-            raise LinkCardError(f"{_where(url)} did not answer within {TIMEOUT:g} s") from None
+            raise LinkCardError(
+                msg(
+                    "{url} did not answer within {seconds} s",
+                    url=_where(url),
+                    seconds=format(TIMEOUT, "g"),
+                )
+            ) from None
         except requests.RequestException as exc:
-            raise LinkCardError(f"cannot reach {_where(url)} ({type(exc).__name__})") from None
-    raise LinkCardError(f"{_where(url)}: more than {MAX_REDIRECTS} redirects")
+            raise LinkCardError(
+                msg("cannot reach {url} ({error})", url=_where(url), error=type(exc).__name__)
+            ) from None
+    raise LinkCardError(msg("{url}: more than {n} redirects", url=_where(url), n=MAX_REDIRECTS))
 
 
 class _OpenGraph(HTMLParser):
@@ -465,8 +495,10 @@ def refresh_cards(
                 Problem(
                     path,
                     None,
-                    f"cannot keep the link cards ({reason or exc}); they are fetched again "
-                    "next time",
+                    msg(
+                        "cannot keep the link cards ({reason}); they are fetched again next time",
+                        reason=reason or exc,
+                    ),
                     Severity.WARNING,
                 )
             )
@@ -483,7 +515,7 @@ def refresh_cards(
                 Problem(
                     draft.path,
                     draft.text_line(channel),
-                    f"no link card for {_where(link)}: {card.error}",
+                    msg("no link card for {url}: {error}", url=_where(link), error=card.error),
                     Severity.WARNING,
                 )
             )

@@ -18,8 +18,13 @@ from pathlib import Path
 
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.uilang import N_, msg
 
 UTF8_BOM = b"\xef\xbb\xbf"
+
+
+#: What a text is called in its messages (``what=``).
+TEXT_WORDS = (N_("the file"), N_("the text"), N_("the draft"))
 
 
 def decode_utf8(data: bytes, path: Path, *, what: str = "the file") -> str:
@@ -34,11 +39,18 @@ def decode_utf8(data: bytes, path: Path, *, what: str = "the file") -> str:
         problem = Problem(
             path,
             line,
-            f"{what} is not UTF-8 (byte 0x{byte:02x} in column {column}); "
-            "save it as UTF-8 (in most editors: Save as… → Encoding: UTF-8)",
+            msg(
+                "{what} is not UTF-8 (byte 0x{byte} in column {column}); save it as UTF-8 "
+                "(in most editors: Save as… → Encoding: UTF-8)",
+                what=msg(what),
+                byte=format(byte, "02x"),
+                column=column,
+            ),
         )
         raise InputError(
-            f"{what} is not UTF-8", problems=[problem], hint="save it as UTF-8 and try again"
+            msg("{what} is not UTF-8", what=msg(what)),
+            problems=[problem],
+            hint=msg("save it as UTF-8 and try again"),
         ) from None
 
 
@@ -51,10 +63,10 @@ def read_text(path: Path, *, what: str = "the file") -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        problem = Problem(path, None, f"cannot read: {exc.strerror or exc}")
+        problem = Problem(path, None, msg("cannot read: {reason}", reason=exc.strerror or exc))
         raise InputError(problem.format(), problems=[problem]) from None
     except ValueError as exc:  # "embedded null byte"
-        problem = Problem(path, None, f"unusable file name: {exc}")
+        problem = Problem(path, None, msg("unusable file name: {error}", error=exc))
         raise InputError(problem.format(), problems=[problem]) from None
     return decode_utf8(data, path, what=what)
 

@@ -157,11 +157,11 @@ def connect(
             "Stored the token of {account} as {name} in the {store}.",
             account=acct.name,
             name=name,
-            store=store.describe(),
+            store=tr(store.describe()),
         )
     )
     if record.expires_at is not None:
-        write_line("Token: " + _expiry(record.expires_at, utcnow(), lang))
+        write_line(tr("Token: {expiry}", expiry=_expiry(record.expires_at, utcnow(), lang)))
     key = token_key(acct)
     lines = [f'{key} = "keyring:{name}"']
     for setting, value in sorted(record.extra.items()):
@@ -250,7 +250,7 @@ def refresh(
                     "run `campaign accounts connect {account}`",
                     account=acct.name,
                     name=outcome.name,
-                    store=store.describe(),
+                    store=tr(store.describe()),
                 )
             )
         else:

@@ -9,7 +9,7 @@ import typer
 from campaign_scheduler.cli.common import JsonOption, command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
-from campaign_scheduler.uilang import N_, msg, tr
+from campaign_scheduler.uilang import N_, msg, tr, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.accounts import TokenState
@@ -106,7 +106,7 @@ def verify(
             line = tr(said, account=r["account"], detail=detail, error=detail)
             token = tokens.get(str(r["account"]))
             if token is not None and token.expires_at is not None:
-                line += " · " + expiry_text(token.expires_at, now)
+                line += " · " + expiry_text(token.expires_at, now, ui_language())
             write_line(line)
             if r["token_warning"]:
                 write_line(

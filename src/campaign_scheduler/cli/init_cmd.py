@@ -18,7 +18,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line
 from campaign_scheduler.errors import InputError, UsageError
-from campaign_scheduler.uilang import N_
+from campaign_scheduler.uilang import N_, tr
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -262,7 +262,9 @@ def init(
     try:
         zone = ZoneInfo(timezone)
     except (ValueError, KeyError, OSError):
-        raise UsageError(f"--timezone: unknown time zone '{timezone}'") from None
+        raise UsageError(
+            tr("--timezone: unknown time zone '{timezone}'", timezone=timezone)
+        ) from None
     asker = _Asker(interactive=not no_input, lang=ui_language(language))
     now = datetime.now(UTC)
     root = folder.expanduser().absolute()
@@ -271,8 +273,10 @@ def init(
     if template is not None:
         if approval is not None:
             raise UsageError(
-                "--approval/--no-approval: a copied campaign keeps the template's rules; "
-                "change require_approval in the new campaign file"
+                tr(
+                    "--approval/--no-approval: a copied campaign keeps the template's rules; "
+                    "change require_approval in the new campaign file"
+                )
             )
         source = require_campaign(template)
         asker.console.print(
@@ -314,7 +318,7 @@ def init(
             _wall_clock(zone, now, start.date()), required=False,
         )  # fmt: skip
         if end is not None and end <= start:
-            raise UsageError("--event-end: the end must be after the start")
+            raise UsageError(tr("--event-end: the end must be after the start"))
         new_url = asker.value(
             url, "--url", N_("Web address of the event (empty: none)"), str.strip, required=False
         )
@@ -449,7 +453,11 @@ def init(
             config_source = template_config.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(
-                f"--from-config: cannot read {template_config}: {exc.strerror}"
+                tr(
+                    "--from-config: cannot read {path}: {reason}",
+                    path=template_config,
+                    reason=exc.strerror,
+                )
             ) from None
         config = scaffold.config_from_template(config_source, f"campaign/{campaign_file.name}")
     else:

@@ -9,6 +9,7 @@ import typer
 
 from campaign_scheduler.cli.common import JsonOption, opened, utcnow
 from campaign_scheduler.cli.output import err_line, write_json
+from campaign_scheduler.uilang import tr, ui_language
 
 
 def metrics(
@@ -57,6 +58,6 @@ def metrics(
             }
         )
     else:
-        err_line(f"metrics: {report.summary()}")
+        err_line(tr("metrics: {summary}", summary=report.summary(ui_language())))
     if report.failures:
         raise typer.Exit(1)

@@ -49,7 +49,7 @@ def preview(
     from campaign_scheduler.timeutil import format_local
 
     if output is not None and not output.parent.resolve().is_dir():
-        raise UsageError(f"--output: the folder {output.parent} does not exist")
+        raise UsageError(tr("--output: the folder {folder} does not exist", folder=output.parent))
     settings = state_of(ctx).settings()
     campaign = require_campaign(settings.campaign_path)
     drafts, problems = load_drafts(settings.posts_path, campaign)
@@ -57,8 +57,13 @@ def preview(
     draft = found.get(key.removesuffix(".md"))
     if draft is None:
         raise UsageError(
-            f"no draft '{key}' in {settings.posts_path}{did_you_mean(key, found)}",
-            hint="the key is the draft's path below posts/ without .md",
+            tr(
+                "no draft '{key}' in {folder}{suggestion}",
+                key=key,
+                folder=settings.posts_path,
+                suggestion=tr(did_you_mean(key, found)),
+            ),
+            hint=tr("the key is the draft's path below posts/ without .md"),
         )
     print_problems(p for p in problems if p.path == draft.path)
     cards, card_problems = refresh_cards([draft], campaign, now=datetime.now(UTC))

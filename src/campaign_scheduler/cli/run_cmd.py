@@ -14,7 +14,7 @@ import typer
 from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
 from campaign_scheduler.terminal import clean, json_safe
-from campaign_scheduler.uilang import tr
+from campaign_scheduler.uilang import tr, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.store.engine import Store
@@ -155,7 +155,7 @@ def run(
             if refresh_tokens is not None:
                 refresh_tokens()
             report = worker.tick()
-            err_line(f"run --once: {report.summary()}")
+            err_line(tr("run --once: {summary}", summary=report.summary(ui_language())))
             if alert_settings.enabled:
                 send_alerts_now()
             _fail_on_held(c.store)

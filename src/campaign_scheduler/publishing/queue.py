@@ -49,6 +49,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
     UTCDateTime,
 )
+from campaign_scheduler.uilang import msg
 
 log = logging.getLogger("campaign_scheduler.publishing")
 
@@ -520,8 +521,14 @@ def _held(store: Store, claim: Claim, statement: Any, values: dict[str, Any]) ->
         updated = connection.execute(statement, {**_token(claim), **values}).rowcount
     if not updated:
         raise LeaseLostError(
-            f"{claim.post_key} on {claim.account_name}: the lease of {claim.worker} "
-            f"(attempt {claim.attempt_number}) is gone; another worker holds the delivery"
+            msg(
+                "{post} on {account}: the lease of {worker} (attempt {attempt}) is gone; "
+                "another worker holds the delivery",
+                post=claim.post_key,
+                account=claim.account_name,
+                worker=claim.worker,
+                attempt=claim.attempt_number,
+            )
         )
 
 

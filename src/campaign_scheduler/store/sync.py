@@ -35,6 +35,7 @@ from campaign_scheduler.store.models import (
     SenderRecord,
     utcnow,
 )
+from campaign_scheduler.uilang import msg
 
 REASON_DRAFT_REMOVED = Reason("draft_removed")
 #: How many refused deliveries a refused load names (the rest are counted).
@@ -263,11 +264,21 @@ class _Sync:
             shown = self.conflicts[:CONFLICTS_SHOWN]
             more = len(self.conflicts) - len(shown)
             raise ConflictError(
-                "load refused: it would change deliveries that are already out:\n  "
-                + "\n  ".join(shown)
-                + (f"\n  … and {more} more" if more else ""),
-                hint="restore those drafts as they were published, or give the changed post "
-                "a new file name so it becomes a new post",
+                msg(
+                    "load refused: it would change deliveries that are already out:\n  {shown}"
+                    "\n  … and {n} more",
+                    shown="\n  ".join(shown),
+                    n=more,
+                )
+                if more
+                else msg(
+                    "load refused: it would change deliveries that are already out:\n  {shown}",
+                    shown="\n  ".join(shown),
+                ),
+                hint=msg(
+                    "restore those drafts as they were published, or give the changed post "
+                    "a new file name so it becomes a new post"
+                ),
             )
 
     def _stored_posts(self) -> dict[str, _StoredPost]:
