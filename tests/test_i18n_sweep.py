@@ -315,3 +315,52 @@ def test_the_scan_finds_english_past_the_catalog(tmp_path: Path) -> None:
     assert _english(ast.parse('"a " + b', mode="eval").body)
     assert not _english(ast.parse('tr("bad time {x}", x=x)', mode="eval").body)
     assert not _english(ast.parse('f"{a}: {b}"', mode="eval").body)
+
+
+# --- usage errors (Typer's click writes them in English f-strings) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["report", "--format", "pdfx"],
+            (
+                "Fehler: ungültiger Wert für '--format': 'pdfx' ist keiner von 'table', 'csv', "
+                "'json', 'md', 'html'"
+            ),
+        ),
+        (["plan", "--bogus"], "Fehler: unbekannte Option: --bogus"),
+        (
+            ["history", "--limit", "x"],
+            "Fehler: ungültiger Wert für '--limit': 'x' ist keine ganze Zahl",
+        ),
+        (["preview"], "Fehler: Argument 'key' fehlt."),
+        (["status", "extra"], "Fehler: unerwartete zusätzliche Argumente (extra)"),
+    ],
+)
+def test_usage_errors_are_german(runner: CliRunner, args: list[str], expected: str) -> None:
+    result = runner.invoke(app, ["--lang", "de", *args])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Aufruf: campaign ")
+    assert "[OPTIONEN]" in lines[0]
+    assert lines[1] == f"Hilfe: 'campaign {args[0]} --help'"
+    assert lines[-1] == expected
+
+
+def test_usage_errors_stay_english_in_english(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--lang", "en", "report", "--format", "pdfx"])
+    assert result.stderr.splitlines()[1:] == [
+        "Try 'campaign report --help' for help.",
+        "",
+        (
+            "error: Invalid value for '--format': 'pdfx' is not one of 'table', 'csv', 'json', "
+            "'md', 'html'"
+        ),
+    ]
+
+
+def test_the_usage_line_is_german(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--lang", "de", "--help"])
+    assert result.stdout.startswith("Aufruf: campaign [OPTIONEN] BEFEHL [ARGUMENTE]...")
