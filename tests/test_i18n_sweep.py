@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner, Result
 
-from campaign_scheduler import timeutil
+from campaign_scheduler import timeutil, uilang
 from campaign_scheduler.cli import app
 from campaign_scheduler.uilang import tr
 from conftest import Workspace
@@ -364,3 +364,81 @@ def test_usage_errors_stay_english_in_english(runner: CliRunner) -> None:
 def test_the_usage_line_is_german(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--lang", "de", "--help"])
     assert result.stdout.startswith("Aufruf: campaign [OPTIONEN] BEFEHL [ARGUMENTE]...")
+
+
+# --- load, channels, the daemon's log -----------------------------------------------------
+
+
+def test_load_lines_are_german_and_load_json_keeps_english(
+    workspace: Workspace, runner: CliRunner
+) -> None:
+    workspace.draft(KEY)
+    dry = invoke(runner, workspace, "de", "load", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "+ soest/01-klima  (2 Veröffentlichungen: soest-bluesky, soest-mastodon)" in dry.stdout
+    english = invoke(runner, workspace, "en", "load", "--dry-run", "--json")
+    german = invoke(runner, workspace, "de", "load", "--dry-run", "--json")
+    assert json.loads(german.stdout) == json.loads(english.stdout)
+    assert json.loads(german.stdout)["changes"][0]["details"] == [
+        "2 deliveries: soest-bluesky, soest-mastodon"
+    ]
+
+
+def test_channel_limits_are_german(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--lang", "de", "channels", "list"])
+    assert result.exit_code == 0, result.output
+    facebook = next(line for line in result.stdout.splitlines() if line.startswith("facebook"))
+    assert "63.206 UTF-16-Einheiten" in facebook
+
+
+@pytest.mark.parametrize(
+    ("as_json", "expected"),
+    [
+        (
+            False,
+            (
+                "abgelaufen: soest/01-klima auf soest-mastodon: nicht innerhalb von 2 Stunden nach "
+                "dem geplanten Zeitpunkt erschienen: der Beitrag wurde nicht freigegeben"
+            ),
+        ),
+        (
+            True,
+            (
+                "expired soest/01-klima on soest-mastodon: more than 2h (rules.grace) late: "
+                "it was never approved"
+            ),
+        ),
+    ],
+)
+def test_the_daemon_logs_a_reason_for_readers_and_its_record_in_json(
+    as_json: bool, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from campaign_scheduler.cli.run_cmd import _setup_logging
+    from campaign_scheduler.reasons import Reason
+
+    reason = Reason("late", {"grace": 7200, "why": Reason("never_approved")})
+    uilang.set_language("de")
+    _setup_logging(as_json, verbose=False)
+    try:
+        logging.getLogger("campaign_scheduler.publishing.daemon").warning(
+            "expired %s on %s: %s", KEY, "soest-mastodon", reason
+        )
+    finally:
+        logging.getLogger("campaign_scheduler").handlers.clear()
+        uilang.set_language(None)
+    line = capsys.readouterr().err.strip()
+    message = json.loads(line)["message"] if as_json else line.split(" ", 2)[2].strip()
+    assert message == expected
+
+
+def test_run_once_sums_up_in_german() -> None:
+    from collections import Counter
+
+    from campaign_scheduler.publishing.daemon import TickReport
+
+    report = TickReport(outcomes=Counter({"published": 2}), expired=1)
+    assert report.summary("de") == "2 veröffentlicht, 1 abgelaufen (überfällig)"
+    assert report.summary() == "2 published, 1 expired (overdue)"
+    assert TickReport().summary("de") == "nichts fällig"

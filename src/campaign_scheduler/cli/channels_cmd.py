@@ -44,8 +44,15 @@ def list_channels(
     if as_json:
         write_json(rows)
         return
+    from campaign_scheduler.localformat import format_number
+
+    lang = ui_language()
     for row in rows:
-        limit = f"{row['limit']} {row['unit']}" if row["limit"] else tr("no text limit")
+        limit = (
+            f"{format_number(int(str(row['limit'])), lang)} {tr(str(row['unit']), lang)}"
+            if row["limit"]
+            else tr("no text limit", lang)
+        )
         write_line(f"{row['channel']:<10} {limit:<40} {row['implementation']}")
 
 

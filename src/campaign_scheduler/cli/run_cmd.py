@@ -66,8 +66,21 @@ class _TextFormatter(_IsoTimeFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if isinstance(record.msg, str):
-            record = logging.makeLogRecord({**record.__dict__, "msg": tr(record.msg)})
+            lang = ui_language()
+            args = record.args
+            if isinstance(args, tuple):
+                # A reason is logged as itself: its record in JSON, its wording for readers here.
+                args = tuple(_worded(arg, lang) for arg in args)
+            record = logging.makeLogRecord(
+                {**record.__dict__, "msg": tr(record.msg, lang), "args": args}
+            )
         return clean(super().format(record))
+
+
+def _worded(arg: object, lang: str) -> object:
+    """A log argument as a person reads it: a reason in its wording for readers."""
+    for_readers = getattr(arg, "for_readers", None)
+    return for_readers(lang) if callable(for_readers) else arg
 
 
 def _setup_logging(as_json: bool, verbose: bool) -> None:

@@ -721,13 +721,13 @@ def apply_receipt(
     return bool(updated)
 
 
-def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
+def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]:
     """Move waiting deliveries past their deadline to ``expired``, with the reason.
 
     Returns (post key, account, reason) for each. Deliveries held for approval or for an
     account that needs attention expire the same way when their moment has passed.
     """
-    expired: list[tuple[str, str, str]] = []
+    expired: list[tuple[str, str, Reason]] = []
     with store.session(write=True) as session:
         waiting = (
             select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord)
@@ -779,7 +779,7 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
                     detail={"account": account.name, "reason": reason.record()},
                 )
             )
-            expired.append((post.key, account.name, reason.record()))
+            expired.append((post.key, account.name, reason))
     return expired
 
 
