@@ -442,3 +442,28 @@ def test_run_once_sums_up_in_german() -> None:
     assert report.summary("de") == "2 veröffentlicht, 1 abgelaufen (überfällig)"
     assert report.summary() == "2 published, 1 expired (overdue)"
     assert TickReport().summary("de") == "nichts fällig"
+
+
+def test_a_command_logs_its_warnings_in_german(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from campaign_scheduler.cli.run_cmd import log_warnings_for_people
+    from campaign_scheduler.errors import ConfigError
+    from campaign_scheduler.uilang import msg
+
+    uilang.set_language("de")
+    logging.getLogger("campaign_scheduler").handlers.clear()
+    log_warnings_for_people()
+    try:
+        error = ConfigError(
+            msg("account '{account}' has no '{key}' in the config", account="a", key="k")
+        )
+        logging.getLogger("campaign_scheduler.metrics").warning(
+            "hashtag search on %s failed: %s", "bluesky", error
+        )
+    finally:
+        logging.getLogger("campaign_scheduler").handlers.clear()
+        uilang.set_language(None)
+    assert capsys.readouterr().err.strip() == (
+        "Hashtag-Suche auf bluesky fehlgeschlagen: Konto 'a' hat kein 'k' in der Konfiguration"
+    )

@@ -78,9 +78,28 @@ class _TextFormatter(_IsoTimeFormatter):
 
 
 def _worded(arg: object, lang: str) -> object:
-    """A log argument as a person reads it: a reason in its wording for readers."""
+    """A log argument as a person reads it: a reason in its wording for readers, an error or
+    a :func:`~campaign_scheduler.uilang.msg` in the user's language."""
+    from campaign_scheduler.errors import CampaignSchedulerError
+    from campaign_scheduler.uilang import Msg
+
     for_readers = getattr(arg, "for_readers", None)
-    return for_readers(lang) if callable(for_readers) else arg
+    if callable(for_readers):
+        return for_readers(lang)
+    if isinstance(arg, CampaignSchedulerError):
+        return tr(arg.message, lang)
+    return tr(arg, lang) if isinstance(arg, Msg) else arg
+
+
+def log_warnings_for_people() -> None:
+    """A command that is not the daemon shows the warnings its modules log as plain lines in
+    the user's language (without a handler, logging would print them in English)."""
+    root = logging.getLogger("campaign_scheduler")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_TextFormatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
 
 
 def _setup_logging(as_json: bool, verbose: bool) -> None:
