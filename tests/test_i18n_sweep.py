@@ -467,3 +467,27 @@ def test_a_command_logs_its_warnings_in_german(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err.strip() == (
         "Hashtag-Suche auf bluesky fehlgeschlagen: Konto 'a' hat kein 'k' in der Konfiguration"
     )
+
+
+HELP_PAGES = [
+    *(
+        [name]
+        for name in (
+            "init check load plan queue approve cancel reschedule resolve run status history "
+            "metrics report preview sandbox demo channels accounts"
+        ).split()
+    ),
+    *(["channels", sub] for sub in ("list", "verify")),
+    *(["accounts", sub] for sub in ("list", "connect", "refresh")),
+]
+
+
+@pytest.mark.parametrize("command", HELP_PAGES, ids=" ".join)
+def test_every_help_page_is_german(runner: CliRunner, command: list[str]) -> None:
+    """No line of words reads the same in German and English (names and options may)."""
+    import re
+
+    german = runner.invoke(app, ["--lang", "de", *command, "--help"]).stdout.splitlines()
+    english = set(runner.invoke(app, ["--lang", "en", *command, "--help"]).stdout.splitlines())
+    same = [line for line in german if line in english and re.search(r"[a-z]{4,} [a-z]{3,}", line)]
+    assert same == []
