@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from campaign_scheduler import timeutil, uilang
-from campaign_scheduler.cli import app
+from campaign_scheduler.cli import COMMANDS, app
 from campaign_scheduler.uilang import tr
 from conftest import Workspace
 
@@ -470,13 +470,7 @@ def test_a_command_logs_its_warnings_in_german(capsys: pytest.CaptureFixture[str
 
 
 HELP_PAGES = [
-    *(
-        [name]
-        for name in (
-            "init check load plan queue approve cancel reschedule resolve run status history "
-            "metrics report preview sandbox demo channels accounts"
-        ).split()
-    ),
+    *([name] for name in COMMANDS),
     *(["channels", sub] for sub in ("list", "verify")),
     *(["accounts", sub] for sub in ("list", "connect", "refresh")),
 ]
