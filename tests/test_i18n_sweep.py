@@ -485,3 +485,28 @@ def test_every_help_page_is_german(runner: CliRunner, command: list[str]) -> Non
     english = set(runner.invoke(app, ["--lang", "en", *command, "--help"]).stdout.splitlines())
     same = [line for line in german if line in english and re.search(r"[a-z]{4,} [a-z]{3,}", line)]
     assert same == []
+
+
+def test_init_says_a_bad_date_in_german(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app,
+        ["--lang", "de", "init", str(tmp_path / "neu"), "--no-input", "--name", "X",
+         "--event-start", "05/11/2027 10:00", "--sender", "Stadt Soest"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert (
+        "Fehler: --event-start: ungültige Zeit '05/11/2027 10:00': ein Datum mit Schrägstrichen"
+        in result.stderr
+    )
+
+
+def test_a_cached_link_card_problem_is_still_german() -> None:
+    from campaign_scheduler.linkcards import LinkCard
+    from campaign_scheduler.uilang import msg
+
+    url = "https://example.org/"
+    error = msg("{url} answered HTTP {status}", url=url, status=404)
+    card = LinkCard(url, datetime(2021, 11, 1, tzinfo=UTC), error=error)
+    cached = LinkCard.from_json(url, json.loads(json.dumps(card.as_json())))
+    assert tr(cached.error or "", "de") == "https://example.org/ antwortete mit HTTP 404"
+    assert cached.error == "https://example.org/ answered HTTP 404"

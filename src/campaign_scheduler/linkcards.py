@@ -102,8 +102,8 @@ class LinkCard:
             "image_url": self.image_url,
             "image_type": self.image_type,
             "image": base64.b64encode(self.image).decode("ascii") if self.image else None,
-            "image_problem": self.image_problem,
-            "error": self.error,
+            "image_problem": _encoded(self.image_problem),
+            "error": _encoded(self.error),
         }
 
     @classmethod
@@ -117,9 +117,23 @@ class LinkCard:
             image_url=data.get("image_url"),
             image_type=data.get("image_type"),
             image=base64.b64decode(image, validate=True) if image else None,
-            image_problem=data.get("image_problem"),
-            error=data.get("error"),
+            image_problem=_decoded(data.get("image_problem")),
+            error=_decoded(data.get("error")),
         )
+
+
+def _encoded(message: str | None) -> Any:
+    """A card's problem in the cache: its msgid and values, so that a cached card's problem
+    is still said in the user's language (as the draft cache keeps a draft's problems)."""
+    from campaign_scheduler.draftcache import _encode_message
+
+    return None if message is None else _encode_message(message)
+
+
+def _decoded(data: Any) -> str | None:
+    from campaign_scheduler.draftcache import _decode_message
+
+    return None if data is None else _decode_message(data)
 
 
 # --- addresses -------------------------------------------------------------------------------
@@ -342,7 +356,7 @@ def fetch_card(url: str, *, now: datetime, session: requests.Session | None = No
         except LinkCardError as exc:
             return LinkCard(url, now, error=str(exc))
         if page.content_type not in _HTML_TYPES:
-            return LinkCard(url, now, error=f"{_where(page.url)} is not an HTML page")
+            return LinkCard(url, now, error=msg("{url} is not an HTML page", url=_where(page.url)))
         parser = _OpenGraph()
         parser.feed(_decode(page))
         parser.close()
@@ -358,13 +372,17 @@ def fetch_card(url: str, *, now: datetime, session: requests.Session | None = No
                 found = _get(session, image_url, limit=IMAGE_LIMIT, accept="image/*")
                 image_type = sniff_image(found.data)
                 if image_type is None:
-                    image_problem = f"{_where(image_url)} is not a PNG, JPEG, GIF or WebP image"
+                    image_problem = msg(
+                        "{url} is not a PNG, JPEG, GIF or WebP image", url=_where(image_url)
+                    )
                 else:
                     image = found.data
             except LinkCardError as exc:
                 image_problem = str(exc)
         if not title:
-            return LinkCard(url, now, error=f"{_where(page.url)} has no title (og:title)")
+            return LinkCard(
+                url, now, error=msg("{url} has no title (og:title)", url=_where(page.url))
+            )
         return LinkCard(
             url,
             now,
