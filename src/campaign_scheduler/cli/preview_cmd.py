@@ -43,10 +43,11 @@ def preview(
     from campaign_scheduler.fields import did_you_mean
     from campaign_scheduler.files import write_atomically
     from campaign_scheduler.linkcards import refresh_cards
+    from campaign_scheduler.localformat import format_moment
     from campaign_scheduler.planning import accounts_for
     from campaign_scheduler.preview.build import build_preview, default_file_name
     from campaign_scheduler.preview.html import render_preview
-    from campaign_scheduler.timeutil import format_local
+    from campaign_scheduler.preview.words import Words
 
     if output is not None and not output.parent.resolve().is_dir():
         raise UsageError(tr("--output: the folder {folder} does not exist", folder=output.parent))
@@ -73,7 +74,11 @@ def preview(
         draft,
         accounts_for(draft, settings),
         sender_name=sender.name if sender else draft.sender,
-        due=format_local(draft.due_at, campaign.zone) if draft.due_at else None,
+        due=(
+            format_moment(draft.due_at, campaign.zone, Words(draft.language).code)
+            if draft.due_at
+            else None
+        ),
         cards=cards,
     )
     target = output if output is not None else default_file_name(draft.key)
