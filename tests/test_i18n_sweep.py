@@ -224,7 +224,7 @@ _ERROR_ROOTS = {"CampaignSchedulerError", "WhenError"}
 #: network's and the adapter's words, like a reason's record: not looked up, never translated.
 _RECORDED = {"ChannelError"}
 #: Functions that show their first argument to a person.
-_SHOWN = {"write_line", "err_line", "echo", "secho", "print"}
+_SHOWN = {"write_line", "err_line", "echo", "secho", "print", "say"}
 #: Text that is the same in every language: (module, a piece of the call as the scan shows it).
 _LANGUAGE_NEUTRAL = {
     ("cli/__init__.py", "typer.echo(f'campaign-scheduler {__version__}')"),  # --version
@@ -510,3 +510,15 @@ def test_a_cached_link_card_problem_is_still_german() -> None:
     cached = LinkCard.from_json(url, json.loads(json.dumps(card.as_json())))
     assert tr(cached.error or "", "de") == "https://example.org/ antwortete mit HTTP 404"
     assert cached.error == "https://example.org/ answered HTTP 404"
+
+
+def test_a_connect_flow_talks_german(capsys: pytest.CaptureFixture[str]) -> None:
+    from campaign_scheduler.cli.accounts_cmd import interaction
+    from campaign_scheduler.uilang import msg
+
+    uilang.set_language("de")
+    try:
+        interaction(no_browser=True)["say"](msg("Connected as @{name}.", name="stadt-soest"))
+    finally:
+        uilang.set_language(None)
+    assert capsys.readouterr().out == "Verbunden als @stadt-soest.\n"

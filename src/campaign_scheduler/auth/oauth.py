@@ -256,9 +256,9 @@ def authorization_code(
     try:
         redirect_uri = receiver.redirect_uri
         url = authorize_url(redirect_uri, state)
-        ctx.say(f"Open this address to allow access / Öffnen Sie diese Adresse:\n  {url}")
+        ctx.say(msg("Open this address to allow access:\n  {url}", url=url))
         if ctx.open_url(url):
-            ctx.say("Waiting for the browser … / Warte auf den Browser …")
+            ctx.say(msg("Waiting for the browser …"))
             query = receiver.wait(wait)
             if query is None:
                 raise AuthError(

@@ -30,11 +30,14 @@ def interaction(no_browser: bool) -> dict[str, Any]:
 
     def ask(prompt: str, secret: bool = False) -> str:
         return str(
-            typer.prompt(prompt.rstrip(": "), hide_input=secret, default="", show_default=False)
+            typer.prompt(tr(prompt).rstrip(": "), hide_input=secret, default="", show_default=False)
         )
 
+    def say(text: str) -> None:
+        write_line(tr(text))
+
     opener = (lambda url: False) if no_browser else browser_opener()
-    return {"ask": ask, "say": write_line, "open_url": opener}
+    return {"ask": ask, "say": say, "open_url": opener}
 
 
 def session_factory() -> Any:
