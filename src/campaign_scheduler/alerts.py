@@ -31,7 +31,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign_scheduler.alert_texts import (
-    AGO,
     CONDITIONS,
     DAEMON_STATES,
     MORE,
@@ -51,6 +50,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
     SenderRecord,
 )
+from campaign_scheduler.timeutil import ago
 from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
@@ -289,9 +289,7 @@ def daemon_down(
     """The condition `status --alert` adds from outside: no daemon while work is due soon."""
     alert_language = language_of(language)
     heartbeat = (
-        AGO[alert_language].format(
-            age=human_age((now - liveness.last_heartbeat).total_seconds(), alert_language)
-        )
+        ago(now - liveness.last_heartbeat, alert_language)
         if liveness.last_heartbeat is not None
         else NEVER[alert_language]
     )
