@@ -522,3 +522,10 @@ def test_a_connect_flow_talks_german(capsys: pytest.CaptureFixture[str]) -> None
     finally:
         uilang.set_language(None)
     assert capsys.readouterr().out == "Verbunden als @stadt-soest.\n"
+
+
+def test_status_says_ages_in_the_right_case(loaded: Workspace, runner: CliRunner) -> None:
+    import re
+
+    result = invoke(runner, loaded, "de", "status")
+    assert re.search(r"^wartend: 2, die älteste ist \d+ Jahre überfällig$", result.stdout, re.M)
