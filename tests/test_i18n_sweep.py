@@ -528,4 +528,6 @@ def test_status_says_ages_in_the_right_case(loaded: Workspace, runner: CliRunner
     import re
 
     result = invoke(runner, loaded, "de", "status")
-    assert re.search(r"^wartend: 2, die älteste ist \d+ Jahre überfällig$", result.stdout, re.M)
+    assert re.search(
+        r"^wartend: 2, die älteste ist \d+ Jahre überfällig$", result.stdout, re.MULTILINE
+    )
