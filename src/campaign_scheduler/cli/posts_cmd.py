@@ -133,7 +133,7 @@ def queue(
                 tr(
                     "no free slot before the campaign ends ({end}); choose a time with --at",
                     ui_language(campaign.language),
-                    end=moment(campaign.period_end, campaign),
+                    end=moment(campaign.period_end, campaign, ui_language(campaign.language)),
                 )
             )
             if earliest >= campaign.period_end:
