@@ -14,6 +14,7 @@ from campaign_scheduler.errors import AuthError, ChannelError
 from campaign_scheduler.sandbox.bluesky import BlueskySandbox
 from campaign_scheduler.sandbox.matrix import MatrixSandbox
 from campaign_scheduler.sandbox.telegram import TelegramSandbox
+from campaign_scheduler.uilang import tr
 
 
 class Person:
@@ -74,7 +75,7 @@ def test_bluesky_connects_with_an_app_password(
     assert record.extra == {"identifier": "stadt-soest.test", "did": bluesky.did_of("stadt-soest")}
     assert person.asked == [("App password (xxxx-xxxx-xxxx-xxxx): ", True)]
     assert "never the account's own password" in person.heard[0]
-    assert "niemals das Passwort des Kontos" in person.heard[0]
+    assert "niemals das Passwort des Kontos" in tr(person.heard[0], "de")  # said where shown
 
 
 def test_bluesky_refuses_the_main_password(bluesky: BlueskySandbox, http: requests.Session) -> None:

@@ -204,7 +204,7 @@ def test_queue_at_a_quiet_day_warns_or_refuses(
     args += ["--channel", "mastodon", "--at", "2021-11-14 11:00"]
     warned = runner.invoke(app, args)
     assert warned.exit_code == 0, warned.output
-    assert "warning: 2021-11-14 11:00 is on Volkstrauertag, a quiet day" in warned.stderr
+    assert "warning: Sun 14 Nov 2021, 11:00 is on Volkstrauertag, a quiet day" in warned.stderr
 
     text = workspace.campaign_file.read_text().replace(
         'grace = "2h"\n', 'grace = "2h"\nquiet_days = "refuse"\n'
@@ -212,7 +212,7 @@ def test_queue_at_a_quiet_day_warns_or_refuses(
     workspace.campaign_file.write_text(text)
     refused = runner.invoke(app, [*args[:-1], "2021-11-14 12:00"])
     assert refused.exit_code == 1
-    assert "not queued: 2021-11-14 12:00 is on Volkstrauertag" in refused.stderr
+    assert "not queued: Sun 14 Nov 2021, 12:00 is on Volkstrauertag" in refused.stderr
 
 
 def test_plan_marks_quiet_days_in_the_table_and_the_json(
@@ -254,7 +254,7 @@ def test_reschedule_onto_a_quiet_day_warns_or_refuses(
     args = ["--config", "config.toml", "reschedule", "soest/01-klima", "--at"]
     warned = runner.invoke(app, [*args, "2021-11-14 11:00"])
     assert warned.exit_code == 0, warned.output
-    assert "warning: 2021-11-14 11:00 is on Volkstrauertag, a quiet day" in warned.stderr
+    assert "warning: Sun 14 Nov 2021, 11:00 is on Volkstrauertag, a quiet day" in warned.stderr
 
     text = workspace.campaign_file.read_text().replace(
         'grace = "2h"\n', 'grace = "2h"\nquiet_days = "refuse"\n'
@@ -262,6 +262,6 @@ def test_reschedule_onto_a_quiet_day_warns_or_refuses(
     workspace.campaign_file.write_text(text)
     refused = runner.invoke(app, [*args, "2021-11-14 12:00"])
     assert refused.exit_code == 1
-    assert "not moved: 2021-11-14 12:00 is on Volkstrauertag" in refused.stderr
+    assert "not moved: Sun 14 Nov 2021, 12:00 is on Volkstrauertag" in refused.stderr
     plan = json.loads(runner.invoke(app, ["--config", "config.toml", "plan", "--json"]).stdout)
     assert {row["due_at"] for row in plan} == {"2021-11-14T11:00:00+01:00"}

@@ -84,9 +84,9 @@ def test_init_asks_in_german_and_asks_again_after_a_bad_answer(
     result = run(runner, "init", "neu", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "Beginn der Veranstaltung" in result.output
-    assert "a date with slashes is ambiguous" in result.output
+    assert "ein Datum mit Schrägstrichen ist mehrdeutig" in result.output
     assert "Bitte j oder n eingeben" in result.output
-    assert "did you mean 'facebook'?" in result.output
+    assert "meinten Sie 'facebook'?" in result.output
     assert "Nächste Schritte" in result.stderr
     campaign = require_campaign(tmp_path / "neu" / "campaign" / "digisauer.toml")
     assert campaign.event.start.isoformat() == "2027-06-05T08:00:00+00:00"

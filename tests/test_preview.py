@@ -99,7 +99,7 @@ def test_placeholders_are_rendered_in_the_campaigns_language(page: Tree) -> None
     assert page.root.find_all("html")[0].attrs["lang"] == "de"
     assert "Teil 1 von 2" in text
     assert "Absender: Stadt Soest" in page.root.text
-    assert "Geplant für: 2021-11-04 09:30" in page.root.text
+    assert "Geplant für: Do., 4. Nov. 2021, 09:30 Uhr" in page.root.text
 
 
 def test_the_text_is_cut_where_the_network_folds_it(page: Tree) -> None:

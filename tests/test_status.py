@@ -119,7 +119,7 @@ def test_a_silent_daemon_counts_as_not_running(loaded: Workspace, runner: CliRun
     worker(loaded, now() - timedelta(hours=2), stopped=None)
     result = invoke(runner, loaded, "status")
     assert result.exit_code == 1
-    assert "daemon: silent for 2 h (crashed or hanging?)" in result.stdout
+    assert "daemon: silent for 2 hours (crashed or hanging?)" in result.stdout
 
 
 def test_an_expired_post_is_named_until_acknowledged(loaded: Workspace, runner: CliRunner) -> None:
@@ -154,7 +154,7 @@ def test_ages_read_like_a_person_says_them(loaded: Workspace, runner: CliRunner)
     result = invoke(runner, loaded, "status")  # the campaign lies years in the past
     assert "oldest overdue by" in result.stdout
     line = next(x for x in result.stdout.splitlines() if "oldest overdue by" in x)
-    assert line.endswith(" days")
+    assert line.endswith(" years")
     assert "d" not in line.split("oldest overdue by ")[1].split()[0]
 
 

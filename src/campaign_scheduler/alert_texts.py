@@ -142,7 +142,6 @@ DAEMON_STATES = {
     for language in LANGUAGES
 }
 NEVER = Localized(N_("never"))
-AGO = Localized(N_("{age} ago"))
 
 
 def human_age(seconds: float, language: str = "en") -> str:

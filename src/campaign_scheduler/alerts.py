@@ -31,7 +31,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign_scheduler.alert_texts import (
-    AGO,
     CONDITIONS,
     DAEMON_STATES,
     MORE,
@@ -52,6 +51,8 @@ from campaign_scheduler.store.models import (
     SenderRecord,
 )
 from campaign_scheduler.store.status_reads import last_scheduled as last_scheduled  # noqa: PLC0414 (re-exported; defined there)
+from campaign_scheduler.timeutil import ago
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.accounts import TokenState
@@ -282,9 +283,7 @@ def daemon_down(
     """The condition `status --alert` adds from outside: no daemon while work is due soon."""
     alert_language = language_of(language)
     heartbeat = (
-        AGO[alert_language].format(
-            age=human_age((now - liveness.last_heartbeat).total_seconds(), alert_language)
-        )
+        ago(now - liveness.last_heartbeat, alert_language)
         if liveness.last_heartbeat is not None
         else NEVER[alert_language]
     )
@@ -342,13 +341,16 @@ def apprise_notify(urls: Sequence[str], message: Message) -> None:
     for number, url in enumerate(urls, start=1):
         if not sender.add(url):
             raise AlertError(
-                f"alerts.urls: entry {number} is not a notification URL apprise understands",
-                hint="see the apprise URL forms, e.g. mailtos://, ntfys://, json://",
+                msg(
+                    "alerts.urls: entry {number} is not a notification URL apprise understands",
+                    number=number,
+                ),
+                hint=msg("see the apprise URL forms, e.g. mailtos://, ntfys://, json://"),
             )
     if not sender.notify(title=message.title, body=message.body):
         raise AlertError(
-            "the alert could not be delivered to every notification URL",
-            hint="check the alert receiver; the alert is tried again next round",
+            msg("the alert could not be delivered to every notification URL"),
+            hint=msg("check the alert receiver; the alert is tried again next round"),
         )
 
 

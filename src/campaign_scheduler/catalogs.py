@@ -61,10 +61,13 @@ def paragraphs(text: str) -> list[str]:
 
 
 def _is_command(node: ast.FunctionDef) -> bool:
-    """A public function with Typer parameters (``ctx: typer.Context`` or ``Annotated[…,
-    typer.Option(…)]``): Typer shows its docstring as the command's help."""
+    """A public function registered as a command, or with Typer parameters (``ctx:
+    typer.Context`` or ``Annotated[…, typer.Option(…)]``): Typer shows its docstring as the
+    command's help."""
     if node.name.startswith("_"):
         return False
+    if any(".command(" in ast.unparse(decorator) for decorator in node.decorator_list):
+        return True  # ``@channels_app.command("list")``, whatever its parameters
     for arg in [*node.args.args, *node.args.kwonlyargs]:
         annotation = ast.unparse(arg.annotation) if arg.annotation else ""
         if "typer." in annotation:

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from campaign_scheduler.errors import CampaignSchedulerError
+from campaign_scheduler.uilang import msg
 
 
 def write_atomically(path: Path, content: str | bytes) -> None:
@@ -19,7 +20,7 @@ def write_atomically(path: Path, content: str | bytes) -> None:
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
@@ -29,7 +30,13 @@ def write_atomically(path: Path, content: str | bytes) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
-        raise CampaignSchedulerError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
+
+
+def _cannot_write(path: Path, exc: OSError) -> CampaignSchedulerError:
+    return CampaignSchedulerError(
+        msg("cannot write {path}: {reason}", path=path, reason=exc.strerror or exc)
+    )
 
 
 def _umask() -> int:

@@ -102,8 +102,8 @@ class LinkCard:
             "image_url": self.image_url,
             "image_type": self.image_type,
             "image": base64.b64encode(self.image).decode("ascii") if self.image else None,
-            "image_problem": self.image_problem,
-            "error": self.error,
+            "image_problem": _encoded(self.image_problem),
+            "error": _encoded(self.error),
         }
 
     @classmethod
@@ -117,9 +117,23 @@ class LinkCard:
             image_url=data.get("image_url"),
             image_type=data.get("image_type"),
             image=base64.b64decode(image, validate=True) if image else None,
-            image_problem=data.get("image_problem"),
-            error=data.get("error"),
+            image_problem=_decoded(data.get("image_problem")),
+            error=_decoded(data.get("error")),
         )
+
+
+def _encoded(message: str | None) -> Any:
+    """A card's problem in the cache: its msgid and values, so that a cached card's problem
+    is still said in the user's language (as the draft cache keeps a draft's problems)."""
+    from campaign_scheduler.draftcache import _encode_message
+
+    return None if message is None else _encode_message(message)
+
+
+def _decoded(data: Any) -> str | None:
+    from campaign_scheduler.draftcache import _decode_message
+
+    return None if data is None else _decode_message(data)
 
 
 # --- addresses -------------------------------------------------------------------------------
@@ -148,23 +162,28 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def _too_large(url: str, limit: int) -> str:
+    return msg("{url} is larger than {limit} bytes", url=_where(url), limit=limit)
+
+
 def check_address(url: str) -> None:
     """Raise :class:`LinkCardError` for an address this module does not fetch."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a malformed port
     except ValueError:
-        raise LinkCardError("not a valid address") from None
+        raise LinkCardError(msg("not a valid address")) from None
     host = parts.hostname or ""
     if not host:
-        raise LinkCardError("the address has no host")
+        raise LinkCardError(msg("the address has no host"))
     if parts.username is not None or parts.password is not None:
-        raise LinkCardError("the address contains a user name or password; not fetched")
+        raise LinkCardError(msg("the address contains a user name or password; not fetched"))
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and _is_loopback(host):
         return
-    raise LinkCardError(f"only https addresses are fetched, not {parts.scheme}://{host}")
+    address = f"{parts.scheme}://{host}"
+    raise LinkCardError(msg("only https addresses are fetched, not {address}", address=address))
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -222,22 +241,38 @@ def _get(session: requests.Session, url: str, *, limit: int, accept: str) -> _Bo
                     target = urljoin(url, response.headers.get("Location", ""))
                     if _origin(target) != _origin(url):
                         raise LinkCardError(
-                            f"{_where(url)} redirects to another site ({_where(target)})"
+                            msg(
+                                "{url} redirects to another site ({target})",
+                                url=_where(url),
+                                target=_where(target),
+                            )
                         )
                     url = target
                     continue
                 if response.status_code != 200:
-                    raise LinkCardError(f"{_where(url)} answered HTTP {response.status_code}")
+                    raise LinkCardError(
+                        msg(
+                            "{url} answered HTTP {status}",
+                            url=_where(url),
+                            status=response.status_code,
+                        )
+                    )
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > limit:
-                    raise LinkCardError(f"{_where(url)} is larger than {limit} bytes")
+                    raise LinkCardError(_too_large(url, limit))
                 data = bytearray()
                 for chunk in response.iter_content(64 * 1024):
                     data += chunk
                     if len(data) > limit:
-                        raise LinkCardError(f"{_where(url)} is larger than {limit} bytes")
+                        raise LinkCardError(_too_large(url, limit))
                     if time.monotonic() - started > DEADLINE:
-                        raise LinkCardError(f"{_where(url)} took longer than {DEADLINE:g} s")
+                        raise LinkCardError(
+                            msg(
+                                "{url} took longer than {seconds} s",
+                                url=_where(url),
+                                seconds=format(DEADLINE, "g"),
+                            )
+                        )
                 content_type = response.headers.get("Content-Type", "")
                 return _Body(
                     url,
@@ -248,10 +283,18 @@ def _get(session: requests.Session, url: str, *, limit: int, accept: str) -> _Bo
                     bytes(data),
                 )
         except requests.Timeout:
-            raise LinkCardError(f"{_where(url)} did not answer within {TIMEOUT:g} s") from None
+            raise LinkCardError(
+                msg(
+                    "{url} did not answer within {seconds} s",
+                    url=_where(url),
+                    seconds=format(TIMEOUT, "g"),
+                )
+            ) from None
         except requests.RequestException as exc:
-            raise LinkCardError(f"cannot reach {_where(url)} ({type(exc).__name__})") from None
-    raise LinkCardError(f"{_where(url)}: more than {MAX_REDIRECTS} redirects")
+            raise LinkCardError(
+                msg("cannot reach {url} ({error})", url=_where(url), error=type(exc).__name__)
+            ) from None
+    raise LinkCardError(msg("{url}: more than {n} redirects", url=_where(url), n=MAX_REDIRECTS))
 
 
 class _OpenGraph(HTMLParser):
@@ -313,7 +356,7 @@ def fetch_card(url: str, *, now: datetime, session: requests.Session | None = No
         except LinkCardError as exc:
             return LinkCard(url, now, error=str(exc))
         if page.content_type not in _HTML_TYPES:
-            return LinkCard(url, now, error=f"{_where(page.url)} is not an HTML page")
+            return LinkCard(url, now, error=msg("{url} is not an HTML page", url=_where(page.url)))
         parser = _OpenGraph()
         parser.feed(_decode(page))
         parser.close()
@@ -329,13 +372,17 @@ def fetch_card(url: str, *, now: datetime, session: requests.Session | None = No
                 found = _get(session, image_url, limit=IMAGE_LIMIT, accept="image/*")
                 image_type = sniff_image(found.data)
                 if image_type is None:
-                    image_problem = f"{_where(image_url)} is not a PNG, JPEG, GIF or WebP image"
+                    image_problem = msg(
+                        "{url} is not a PNG, JPEG, GIF or WebP image", url=_where(image_url)
+                    )
                 else:
                     image = found.data
             except LinkCardError as exc:
                 image_problem = str(exc)
         if not title:
-            return LinkCard(url, now, error=f"{_where(page.url)} has no title (og:title)")
+            return LinkCard(
+                url, now, error=msg("{url} has no title (og:title)", url=_where(page.url))
+            )
         return LinkCard(
             url,
             now,
@@ -468,7 +515,7 @@ def refresh_cards(
                     None,
                     msg(
                         "cannot keep the link cards ({reason}); they are fetched again next time",
-                        reason=str(reason or exc),
+                        reason=reason or exc,
                     ),
                     Severity.WARNING,
                 )
@@ -486,7 +533,7 @@ def refresh_cards(
                 Problem(
                     draft.path,
                     draft.text_line(channel),
-                    msg("no link card for {link}: {error}", link=_where(link), error=card.error),
+                    msg("no link card for {url}: {error}", url=_where(link), error=card.error),
                     Severity.WARNING,
                 )
             )

@@ -75,6 +75,11 @@ class Reason:
         """The English wording the delivery's record keeps (``state_reason``)."""
         return WORDINGS[self.key][0].format(**self._filled(None))
 
+    def __str__(self) -> str:
+        """The record's wording: what a JSON log and ``--json`` show (a person's log line
+        asks :meth:`for_readers`)."""
+        return self.record()
+
     def for_readers(self, lang: str) -> str:
         """The reason worded for readers in ``lang`` (no configuration keys)."""
         return tr(WORDINGS[self.key][1], lang, **self._filled(lang))

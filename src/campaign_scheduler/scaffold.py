@@ -25,6 +25,7 @@ from campaign_scheduler.campaign import Campaign, Sender, load_campaign
 from campaign_scheduler.channels.catalog import installed_names, spec_of, title_of
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.problems import Severity, has_errors
+from campaign_scheduler.uilang import msg, tr
 
 #: Words that name the kind of body rather than the place ("Stadt Soest" -> "soest").
 _BODY_WORDS = frozenset(
@@ -384,8 +385,10 @@ def validate_campaign_text(text: str, name: str) -> None:
         path.write_text(text, encoding="utf-8")
         campaign, problems = load_campaign(path)
         if campaign is None or has_errors(problems):
-            details = "; ".join(p.message for p in problems if p.severity is Severity.ERROR)
-            raise InputError(f"the new campaign file would have errors: {details}")
+            details = "; ".join(tr(p.message) for p in problems if p.severity is Severity.ERROR)
+            raise InputError(
+                msg("the new campaign file would have errors: {details}", details=details)
+            )
 
 
 def existing(targets: Iterable[Path]) -> list[Path]:

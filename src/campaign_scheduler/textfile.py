@@ -25,6 +25,10 @@ UTF8_BOM = b"\xef\xbb\xbf"
 WHAT = (N_("the file"), N_("the draft"), N_("the text"))
 
 
+#: What a text is called in its messages (``what=``).
+TEXT_WORDS = (N_("the file"), N_("the text"), N_("the draft"))
+
+
 def decode_utf8(data: bytes, path: Path, *, what: str = "the file") -> str:
     """``data`` as text; raises :class:`InputError` at the line of the first bad byte."""
     data = data.removeprefix(UTF8_BOM)

@@ -29,6 +29,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from functools import wraps
+from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
@@ -44,6 +46,8 @@ def utcnow() -> datetime:
 __all__ = [
     "PostingWindow",
     "WhenError",
+    "ago",
+    "ahead",
     "countdown_label",
     "format_duration",
     "format_local",
@@ -57,6 +61,7 @@ __all__ = [
     "parse_typed_when",
     "parse_when",
     "parse_window",
+    "span",
     "to_local",
     "utc",
     "wall_clock_to_utc",
@@ -135,7 +140,7 @@ _DURATION_UNITS: dict[str, timedelta] = {
     "s": timedelta(seconds=1),
 }
 _DURATION_PART = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
-_DURATION_HINT = "use e.g. 30m, 2h, 1d or 1h30m"
+_DURATION_HINT = N_("use e.g. 30m, 2h, 1d or 1h30m")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -147,12 +152,12 @@ def parse_duration(text: str) -> timedelta:
     stripped = text.strip()
 
     def fail(reason: str) -> WhenError:
-        return WhenError(f"bad duration '{stripped}': {reason}")
+        return WhenError(msg("bad duration '{text}': {reason}", text=stripped, reason=reason))
 
     if not stripped:
-        raise fail(f"empty ({_DURATION_HINT})")
+        raise fail(msg("empty ({hint})", hint=msg(_DURATION_HINT)))
     if stripped.startswith("-"):
-        raise fail("a duration cannot be negative")
+        raise fail(msg("a duration cannot be negative"))
     parts: list[tuple[int, str]] = []
     pos = 0
     while pos < len(stripped):
@@ -160,8 +165,8 @@ def parse_duration(text: str) -> timedelta:
         if match is None:
             rest = stripped[pos:]
             if rest[0] in ".,":
-                raise fail("use whole numbers (write 1h30m rather than 1.5h)")
-            raise fail(f"unexpected '{rest}' ({_DURATION_HINT})")
+                raise fail(msg("use whole numbers (write 1h30m rather than 1.5h)"))
+            raise fail(msg("unexpected '{rest}' ({hint})", rest=rest, hint=msg(_DURATION_HINT)))
         parts.append((int(match.group(1)), match.group(2).lower()))
         pos = match.end()
     if len(parts) == 1 and parts[0] == (0, ""):
@@ -170,16 +175,16 @@ def parse_duration(text: str) -> timedelta:
     seen: set[str] = set()
     for amount, unit in parts:
         if not unit:
-            raise fail(f"'{amount}' needs a unit (w, d, h, m or s)")
+            raise fail(msg("'{amount}' needs a unit (w, d, h, m or s)", amount=amount))
         if unit not in _DURATION_UNITS:
-            raise fail(f"unknown unit '{unit}' (use w, d, h, m or s)")
+            raise fail(msg("unknown unit '{unit}' (use w, d, h, m or s)", unit=unit))
         if unit in seen:
-            raise fail(f"unit '{unit}' given twice")
+            raise fail(msg("unit '{unit}' given twice", unit=unit))
         seen.add(unit)
         try:
             total += amount * _DURATION_UNITS[unit]
         except OverflowError:
-            raise fail("too large") from None
+            raise fail(msg("too large")) from None
     return total
 
 
@@ -201,15 +206,65 @@ def format_duration(td: timedelta) -> str:
     return "".join(f"{amount}{unit}" for amount, unit in pieces if amount)
 
 
+def _spoken(td: timedelta, lang: str, *, direction: bool) -> str:
+    """``td`` in the one unit a person would say (CLDR, through Babel, imported only here)."""
+    from babel.dates import format_timedelta
+
+    rounded = timedelta(seconds=int(td.total_seconds()))
+    locale = "de_DE" if lang == "de" else "en_GB"
+    # A unit is used from one and a half of it on: "90 minutes", then "2 hours".
+    return format_timedelta(rounded, threshold=1.5, add_direction=direction, locale=locale)
+
+
+def span(td: timedelta, lang: str) -> str:
+    """How long, as a person says it: ``3 Minuten``, ``5 Jahre`` / ``3 minutes``, ``5 years``."""
+    return _spoken(abs(td), lang, direction=False)
+
+
+def ago(td: timedelta, lang: str) -> str:
+    """How long ago: ``vor 3 Minuten``, ``vor 3 Tagen`` / ``3 minutes ago`` (at least a
+    second: CLDR says "in 0 seconds" of no time at all)."""
+    return _spoken(-max(abs(td), timedelta(seconds=1)), lang, direction=True)
+
+
+def ahead(td: timedelta, lang: str) -> str:
+    """How long ahead: ``in 2 Stunden`` / ``in 2 hours``."""
+    return _spoken(abs(td), lang, direction=True)
+
+
 # ---------------------------------------------------------------------------
 # "When" expressions
 
-_FORMS = (
+_FORMS = N_(
     "use 'YYYY-MM-DD HH:MM' (campaign time zone), ISO 8601 with an offset such as "
     "'2021-11-04T09:30:00+01:00', or a time relative to the event start such as "
     "'T-14d 09:30', 'T-14d', 'T-2h', 'T-90m', 'T-0' or 'T+1d 12:00'"
 )
-_RELATIVE_HINT = "e.g. 'T-14d 09:30', 'T-2h', 'T-90m' or 'T-0'"
+_NATURAL_FORMS = N_(
+    "use 'YYYY-MM-DD HH:MM' (campaign time zone), ISO 8601 with an offset such as "
+    "'2021-11-04T09:30:00+01:00', a time relative to the event start such as "
+    "'T-14d 09:30', 'T-14d', 'T-2h', 'T-90m', 'T-0' or 'T+1d 12:00', "
+    "or another common date format such as 'Nov 4 2021 9:30am'"
+)
+_RELATIVE_HINT = N_("e.g. 'T-14d 09:30', 'T-2h', 'T-90m' or 'T-0'")
+#: What dateutil (through ``datetime``) says of a date that does not exist.
+_DATEUTIL_REASONS = (
+    N_("day is out of range for month"),
+    N_("month must be in 1..12"),
+    N_("hour must be in 0..23"),
+    N_("minute must be in 0..59"),
+    N_("second must be in 0..59"),
+)
+
+
+def _bad_time(text: object, reason: str) -> WhenError:
+    """``bad time 'text': reason``; ``reason`` is a :func:`msg` (or the words of a library)."""
+    return WhenError(msg("bad time '{text}': {reason}", text=text, reason=reason))
+
+
+def _date_alone(day: str) -> WhenError:
+    return _bad_time(day, msg("a date alone is not enough, add the time ('{day} 09:30')", day=day))
+
 
 # "T" not followed by a letter: "T-14d", "T + 2h", "T"; but not "Tuesday" or "today".
 _RELATIVE_START = re.compile(r"T(?![A-Za-z])", re.IGNORECASE)
@@ -245,39 +300,45 @@ def year_in_range(year: int) -> bool:
 
 
 def _year_error(shown: object) -> WhenError:
-    return WhenError(
-        f"bad time '{shown}': the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}"
+    return _bad_time(
+        shown,
+        msg(
+            "the year must be between {earliest} and {latest}",
+            earliest=EARLIEST_YEAR,
+            latest=LATEST_YEAR,
+        ),
     )
 
 
+_When = str | datetime | date
+_P = ParamSpec("_P")
+
+
+def _within_years(
+    parse: Callable[Concatenate[_When, _P], datetime],
+) -> Callable[Concatenate[_When, _P], datetime]:
+    """``parse`` raising :class:`WhenError` for a time outside the years :data:`EARLIEST_YEAR`
+    to :data:`LATEST_YEAR`, also for one whose arithmetic overflows on the way."""
+
+    @wraps(parse)
+    def checked(value: _When, /, *args: _P.args, **kwargs: _P.kwargs) -> datetime:
+        shown = value.isoformat(sep=" ") if isinstance(value, datetime) else value
+        if isinstance(value, date) and not year_in_range(value.year):
+            raise _year_error(shown)
+        try:
+            instant = parse(value, *args, **kwargs)
+        except OverflowError:
+            raise _year_error(shown) from None
+        if not year_in_range(instant.year):
+            raise _year_error(shown)
+        return instant
+
+    return checked
+
+
+@_within_years
 def parse_when(
-    value: str | datetime | date,
-    *,
-    zone: ZoneInfo,
-    event_start: datetime | None,
-    allow_natural: bool = False,
-    now: datetime | None = None,
-) -> datetime:
-    """Resolve a "when" (CONTRACT.md) to an aware UTC instant.
-
-    Raises :class:`WhenError` for anything it cannot resolve, including a time outside the
-    years :data:`EARLIEST_YEAR` to :data:`LATEST_YEAR`."""
-    shown = value.isoformat(sep=" ") if isinstance(value, datetime) else value
-    if isinstance(value, date) and not year_in_range(value.year):
-        raise _year_error(shown)
-    try:
-        instant = _parse_when(
-            value, zone=zone, event_start=event_start, allow_natural=allow_natural, now=now
-        )
-    except OverflowError:
-        raise _year_error(shown) from None
-    if not year_in_range(instant.year):
-        raise _year_error(shown)
-    return instant
-
-
-def _parse_when(
-    value: str | datetime | date,
+    value: _When,
     *,
     zone: ZoneInfo,
     event_start: datetime | None,
@@ -291,28 +352,32 @@ def _parse_when(
     time of day is needed). ``event_start`` (aware) anchors the ``T…`` forms.
     ``allow_natural`` additionally accepts whatever dateutil understands, with the date
     taken from ``now`` (default: the current time) when the text gives none.
+
+    Raises :class:`WhenError` for anything it cannot resolve, including a time outside the
+    years :data:`EARLIEST_YEAR` to :data:`LATEST_YEAR`.
     """
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return wall_clock_to_utc(value.replace(tzinfo=None), zone)
         return utc(value)
     if isinstance(value, date):
-        day = value.isoformat()
-        raise WhenError(
-            f"bad time '{day}': a date alone is not enough, add the time ('{day} 09:30')"
-        )
+        raise _date_alone(value.isoformat())
     if isinstance(value, time):
         clock = value.isoformat(timespec="minutes")
-        raise WhenError(
-            f"bad time '{clock}': a time of day alone is not enough, add the date "
-            f"('2021-11-04 {clock}') or the day relative to the event ('T-14d {clock}')"
+        raise _bad_time(
+            clock,
+            msg(
+                "a time of day alone is not enough, add the date ('2021-11-04 {clock}') or "
+                "the day relative to the event ('T-14d {clock}')",
+                clock=clock,
+            ),
         )
     if not isinstance(value, str):
-        raise WhenError(f"bad time {value!r}: {_FORMS}")
+        raise _bad_time(value, msg(_FORMS))
 
     text = value.strip()
     if not text:
-        raise WhenError(f"bad time '': empty; {_FORMS}")
+        raise _bad_time("", msg("empty; {forms}", forms=msg(_FORMS)))
     if _RELATIVE_START.match(text):
         return _parse_relative(text, zone, event_start)
     if _ABSOLUTE.fullmatch(text):
@@ -322,22 +387,18 @@ def _parse_when(
             return _parse_with_dateutil(text, zone, default=datetime(2000, 1, 1), forms=_FORMS)
         return parse_when(parsed, zone=zone, event_start=None)
     if _DATE_ONLY.fullmatch(text):
-        raise WhenError(
-            f"bad time '{text}': a date alone is not enough, add the time ('{text} 09:30')"
-        )
+        raise _date_alone(text)
     if allow_natural:
         current = to_local(now if now is not None else datetime.now(UTC), zone)
         midnight = current.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-        forms = _FORMS + ", or another common date format such as 'Nov 4 2021 9:30am'"
+        forms = _NATURAL_FORMS
         first = _parse_with_dateutil(text, zone, default=midnight, forms=forms)
         # The same text parsed with a different default hour reveals whether it has a time.
         second = _parse_with_dateutil(text, zone, default=midnight.replace(hour=12), forms=forms)
         if first != second:
-            raise WhenError(
-                f"bad time '{text}': no time of day given; add one, e.g. '{text} 09:30'"
-            )
+            raise _needs_clock(text, text)
         return first
-    raise WhenError(f"bad time '{text}': {_FORMS}")
+    raise _bad_time(text, msg(_FORMS))
 
 
 def _zone_resolver(
@@ -372,18 +433,23 @@ def _parse_with_dateutil(text: str, zone: ZoneInfo, *, default: datetime, forms:
     except dateutil_parser.ParserError as exc:
         reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
         if reason.endswith(": %s") and "format" not in reason:
-            # e.g. "day is out of range for month"
-            raise WhenError(f"bad time '{text}': {reason.removesuffix(': %s')}") from None
-        raise WhenError(f"bad time '{text}': {forms}") from None
+            # e.g. "day is out of range for month" (_DATEUTIL_REASONS)
+            raise _bad_time(text, msg(reason.removesuffix(": %s"))) from None
+        raise _bad_time(text, msg(forms)) from None
     except (ValueError, OverflowError):
-        raise WhenError(f"bad time '{text}': {forms}") from None
+        raise _bad_time(text, msg(forms)) from None
     if parsed.tzinfo is None:
         return wall_clock_to_utc(parsed, zone)
     for name in names:
         if parsed.tzname() != name:
-            raise WhenError(
-                f"bad time '{text}': unknown time zone name '{name}'; write an offset such "
-                f"as +01:00, or leave it out to mean {zone.key} time"
+            raise _bad_time(
+                text,
+                msg(
+                    "unknown time zone name '{name}'; write an offset such as +01:00, or "
+                    "leave it out to mean {zone} time",
+                    name=name,
+                    zone=zone.key,
+                ),
             )
     return utc(parsed)
 
@@ -391,12 +457,14 @@ def _parse_with_dateutil(text: str, zone: ZoneInfo, *, default: datetime, forms:
 def _parse_clock(text: str, raw: str) -> time:
     match = _CLOCK.fullmatch(raw)
     if match is None:
-        raise WhenError(f"bad time '{text}': bad time of day '{raw}' (use HH:MM, e.g. 09:30)")
+        raise _bad_time(text, msg("bad time of day '{raw}' (use HH:MM, e.g. 09:30)", raw=raw))
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23:
-        raise WhenError(f"bad time '{text}': hour {hour} in '{raw}' is not in 0-23")
+        raise _bad_time(text, msg("hour {hour} in '{raw}' is not in 0-23", hour=hour, raw=raw))
     if minute > 59:
-        raise WhenError(f"bad time '{text}': minute {minute} in '{raw}' is not in 0-59")
+        raise _bad_time(
+            text, msg("minute {minute} in '{raw}' is not in 0-59", minute=minute, raw=raw)
+        )
     return time(hour, minute)
 
 
@@ -404,21 +472,28 @@ def _parse_relative(text: str, zone: ZoneInfo, event_start: datetime | None) -> 
     """Parse the ``T…`` forms; ``text`` is stripped and starts with ``T``."""
 
     def fail(reason: str) -> WhenError:
-        return WhenError(f"bad time '{text}': {reason}")
+        return _bad_time(text, reason)
 
+    hint = msg(_RELATIVE_HINT)
     match = _RELATIVE_REST.fullmatch(text, 1)
     if match is None:
-        raise fail(f"cannot read the offset from the event start ({_RELATIVE_HINT})")
+        raise fail(msg("cannot read the offset from the event start ({hint})", hint=hint))
     sign = -1 if match.group("sign") == "-" else 1
     amount = match.group("amount") or "0"
     clock_text = match.group("clock")
 
     if not re.fullmatch(r"[0-9A-Za-z]+", amount):
         if re.search(r"\d[.,]\d", amount):
-            raise fail(f"use whole numbers in '{amount}' (e.g. T-90m rather than T-1.5h)")
-        raise fail(f"cannot read the offset '{amount}' ({_RELATIVE_HINT})")
+            raise fail(
+                msg(
+                    "use whole numbers in '{amount}' (e.g. T-90m rather than T-1.5h)", amount=amount
+                )
+            )
+        raise fail(msg("cannot read the offset '{amount}' ({hint})", amount=amount, hint=hint))
     if not _OFFSET_PART.match(amount):
-        raise fail(f"the offset '{amount}' must start with a number ({_RELATIVE_HINT})")
+        raise fail(
+            msg("the offset '{amount}' must start with a number ({hint})", amount=amount, hint=hint)
+        )
     parts = [(int(m.group(1)), m.group(2).lower()) for m in _OFFSET_PART.finditer(amount)]
 
     days = 0
@@ -428,7 +503,7 @@ def _parse_relative(text: str, zone: ZoneInfo, event_start: datetime | None) -> 
         if not unit:
             if number == 0 and len(parts) == 1:
                 continue
-            raise fail(f"'{number}' needs a unit (use d, h or m), e.g. 'T-{number}d'")
+            raise fail(msg("'{n}' needs a unit (use d, h or m), e.g. 'T-{n}d'", n=number))
         if unit in _CALENDAR_UNITS:
             days += number * _CALENDAR_UNITS[unit]
             kinds.add("calendar")
@@ -436,21 +511,25 @@ def _parse_relative(text: str, zone: ZoneInfo, event_start: datetime | None) -> 
             try:
                 exact += number * _EXACT_UNITS[unit]
             except OverflowError:
-                raise fail("offset too large") from None
+                raise fail(msg("offset too large")) from None
             kinds.add("exact")
         else:
-            raise fail(f"unknown unit '{unit}' (use d, h or m)")
+            raise fail(msg("unknown unit '{unit}' (use d, h or m)", unit=unit))
     if len(kinds) > 1:
-        raise fail("do not mix days with hours or minutes; write e.g. 'T-1d 08:00' or 'T-26h'")
+        raise fail(msg("do not mix days with hours or minutes; write e.g. 'T-1d 08:00' or 'T-26h'"))
     if "exact" in kinds and clock_text is not None:
+        offset = ("T-" if sign < 0 else "T+") + amount
         raise fail(
-            f"a time of day goes only with days ('T-14d 09:30'); "
-            f"'T{'-' if sign < 0 else '+'}{amount}' is already an exact time"
+            msg(
+                "a time of day goes only with days ('T-14d 09:30'); '{offset}' is already an "
+                "exact time",
+                offset=offset,
+            )
         )
     clock = _parse_clock(text, clock_text) if clock_text is not None else None
 
     if event_start is None:
-        raise fail("an event-relative time needs an event start (set [event] start)")
+        raise fail(msg("an event-relative time needs an event start (set [event] start)"))
     start = utc(event_start)
     try:
         if "exact" in kinds:
@@ -462,7 +541,7 @@ def _parse_relative(text: str, zone: ZoneInfo, event_start: datetime | None) -> 
         wall = clock if clock is not None else local.time()
         return wall_clock_to_utc(datetime.combine(day, wall), zone)
     except OverflowError:
-        raise fail("offset too large") from None
+        raise fail(msg("offset too large")) from None
 
 
 def countdown_label(instant: datetime, event_start: datetime, zone: ZoneInfo) -> str:
@@ -492,10 +571,14 @@ _EVERY_DAY = frozenset({"daily", "täglich", "taeglich"})
 _WINDOW = re.compile(
     r"(?:(?P<days>.*?)\s+)?(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})", re.DOTALL
 )
-_WINDOW_FORMS = (
+_WINDOW_FORMS = N_(
     "e.g. 'Mon-Fri 08:00-19:00', 'Sat 10:00-14:00', 'Mon,Wed 09:00-12:00' or 'daily 07:00-22:00'"
 )
 _END_OF_DAY = time.max  # how "24:00" is stored as an end
+
+
+def _bad_window(text: str, reason: str) -> WhenError:
+    return WhenError(msg("bad posting window '{text}': {reason}", text=text, reason=reason))
 
 
 @dataclass(frozen=True)
@@ -512,14 +595,14 @@ class PostingWindow:
 
     def __post_init__(self) -> None:
         if not self.days or not self.days <= frozenset(range(7)):
-            raise WhenError(
-                f"bad posting window '{self.text}': days must be a non-empty set of 0-6"
-            )
+            raise _bad_window(self.text, msg("days must be a non-empty set of 0-6"))
         if self.end <= self.start:
-            raise WhenError(
-                f"bad posting window '{self.text}': the end must be after the start; a window "
-                "cannot run past midnight, so split it in two, e.g. 'Fri 22:00-24:00' and "
-                "'Sat 00:00-02:00'"
+            raise _bad_window(
+                self.text,
+                msg(
+                    "the end must be after the start; a window cannot run past midnight, so "
+                    "split it in two, e.g. 'Fri 22:00-24:00' and 'Sat 00:00-02:00'"
+                ),
             )
 
     def contains(self, local: datetime) -> bool:
@@ -543,12 +626,12 @@ def parse_window(text: str) -> PostingWindow:
     spelled = text.strip()
 
     def fail(reason: str) -> WhenError:
-        return WhenError(f"bad posting window '{spelled}': {reason}")
+        return _bad_window(spelled, reason)
 
     normalized = spelled.replace("–", "-").replace("—", "-")
     match = _WINDOW.fullmatch(normalized)
     if match is None:
-        raise fail(f"expected days and a time range, {_WINDOW_FORMS}")
+        raise fail(msg("expected days and a time range, {forms}", forms=msg(_WINDOW_FORMS)))
     start = _parse_window_clock(match.group("start"), fail, allow_24=False)
     end = _parse_window_clock(match.group("end"), fail, allow_24=True)
     days = _parse_days(match.group("days"), fail)
@@ -561,18 +644,18 @@ def _parse_window_clock(raw: str, fail: Callable[[str], WhenError], *, allow_24:
     if allow_24 and hour == 24 and minute == 0:
         return _END_OF_DAY
     if hour > 23:
-        raise fail(f"bad time '{raw}': hours go from 0 to 23 (24:00 only as the end)")
+        raise fail(msg("bad time '{raw}': hours go from 0 to 23 (24:00 only as the end)", raw=raw))
     if minute > 59:
-        raise fail(f"bad time '{raw}': minutes go from 0 to 59")
+        raise fail(msg("bad time '{raw}': minutes go from 0 to 59", raw=raw))
     return time(hour, minute)
 
 
 def _day_number(name: str, fail: Callable[[str], WhenError]) -> int:
     key = name.strip().lower().rstrip(".")
     if not key:
-        raise fail(f"missing day name ({_WINDOW_FORMS})")
+        raise fail(msg("missing day name ({forms})", forms=msg(_WINDOW_FORMS)))
     if key not in _DAY_NAMES:
-        raise fail(f"unknown day '{name.strip()}' (use Mon..Sun, Mo..So or daily)")
+        raise fail(msg("unknown day '{day}' (use Mon..Sun, Mo..So or daily)", day=name.strip()))
     return _DAY_NAMES[key]
 
 
@@ -644,7 +727,7 @@ def _next_window_change(
         if opening is not None:
             break
     if opening is None:  # pragma: no cover - every window has a day within a week
-        raise WhenError("posting windows without any day")
+        raise WhenError(msg("posting windows without any day"))
     target = instant + (opening - naive)
     offset = local.utcoffset()
     if to_local(target, zone).utcoffset() == offset:
@@ -699,10 +782,25 @@ def next_slot(
                 candidate = _align_up(busy[high - 1] + min_gap, zone, step)
                 continue
         return candidate
-    where = f"in the windows {', '.join(w.text for w in windows)} " if windows else ""
+    values = {
+        "gap": format_duration(min_gap),
+        "horizon": format_duration(horizon),
+        "after": format_local(start, zone),
+        "zone": zone.key,
+    }
     raise WhenError(
-        f"no free slot {where}at least {format_duration(min_gap)} away from other posts "
-        f"within {format_duration(horizon)} after {format_local(start, zone)} ({zone.key})"
+        msg(
+            "no free slot in the windows {windows} at least {gap} away from other posts within "
+            "{horizon} after {after} ({zone})",
+            windows=", ".join(w.text for w in windows),
+            **values,
+        )
+        if windows
+        else msg(
+            "no free slot at least {gap} away from other posts within {horizon} after {after} "
+            "({zone})",
+            **values,
+        )
     )
 
 

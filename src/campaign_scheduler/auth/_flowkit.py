@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from campaign_scheduler.errors import ChannelError, UsageError
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.base import ConnectContext
@@ -53,8 +54,13 @@ def choose(
             if item[0] == preset or item[0].rsplit(":", 1)[-1] == preset:
                 return item
         raise UsageError(
-            f"{network}: {key} {preset} is not among the {what}s the signed-in person manages",
-            hint="sign in as someone who manages it, or leave it out to choose",
+            msg(
+                "{network}: {key} {preset} is not among those the signed-in person manages",
+                network=network,
+                key=key,
+                preset=preset,
+            ),
+            hint=msg("sign in as someone who manages it, or leave it out to choose"),
         )
     if len(items) == 1:
         ctx.say(f"{what}: {items[0][1]} ({items[0][0]})")
@@ -65,7 +71,7 @@ def choose(
         answer = ctx.ask(f"Which {what}? / Welche Auswahl? [1-{len(items)}]: ").strip()
         if answer.isdigit() and 1 <= int(answer) <= len(items):
             return items[int(answer) - 1]
-    raise UsageError(f"{network}: no {what} chosen")
+    raise UsageError(msg("{network}: nothing chosen ({what})", network=network, what=what))
 
 
 def app_credentials(ctx: ConnectContext, network: str, *, secret: bool = True) -> tuple[str, str]:
@@ -98,7 +104,7 @@ def redirect_port(ctx: ConnectContext) -> int:
     if not text:
         return DEFAULT_REDIRECT_PORT
     if not text.isdigit() or int(text) > 65535:
-        raise UsageError(f"redirect port {text!r} is not a port number (0-65535)")
+        raise UsageError(msg("redirect port {text!r} is not a port number (0-65535)", text=text))
     return int(text)
 
 

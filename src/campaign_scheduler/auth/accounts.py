@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from campaign_scheduler.auth.base import ConnectContext, flow_for
 from campaign_scheduler.auth.tokens import TokenRecord, TokenStore
 from campaign_scheduler.errors import CampaignSchedulerError, NotFoundError
+from campaign_scheduler.uilang import tr, trn
 
 if TYPE_CHECKING:
     import requests
@@ -77,16 +78,14 @@ def days_left(expires_at: datetime, now: datetime) -> int:
 def expiry_text(expires_at: datetime | None, now: datetime, lang: str = "en") -> str:
     """ "expires in N days" / "läuft in N Tagen ab" (or "expired", "no expiry known")."""
     if expires_at is None:
-        return "kein Ablauf bekannt" if lang == "de" else "no expiry known"
+        return tr("no expiry known", lang)
     if expires_at <= now:
-        return "abgelaufen" if lang == "de" else "expired"
+        return tr("expired", lang)
     days = days_left(expires_at, now)
     if days < 1:
         hours = max(1, int((expires_at - now) / timedelta(hours=1)))
-        return f"läuft in {hours} Std. ab" if lang == "de" else f"expires in {hours} h"
-    if lang == "de":
-        return "läuft in 1 Tag ab" if days == 1 else f"läuft in {days} Tagen ab"
-    return "expires in 1 day" if days == 1 else f"expires in {days} days"
+        return trn("expires in {n} hour", "expires in {n} hours", hours, lang)
+    return trn("expires in {n} day", "expires in {n} days", days, lang)
 
 
 def context_for(
@@ -201,17 +200,13 @@ class TokenState:
         return self.before_last_post() or self.expires_at - now <= WARN_AHEAD
 
     def describe(self, now: datetime, lang: str = "en") -> str:
-        text = f"{self.account}: " + ("Token " if lang == "de" else "token ")
-        text += expiry_text(self.expires_at, now, lang)
+        """``soest-mastodon: token expires in 3 days, before its last scheduled post``."""
+        expiry = expiry_text(self.expires_at, now, lang)
         if self.before_last_post():
-            text += (
-                ", vor dem letzten geplanten Beitrag"
-                if lang == "de"
-                else ", before its last scheduled post"
-            )
+            expiry = tr("{expiry}, before its last scheduled post", lang, expiry=expiry)
         if self.refreshable:
-            text += " (wird erneuert)" if lang == "de" else " (renewed automatically)"
-        return text
+            expiry = tr("{expiry} (renewed automatically)", lang, expiry=expiry)
+        return tr("{account}: token {expiry}", lang, account=self.account, expiry=expiry)
 
 
 def token_states(

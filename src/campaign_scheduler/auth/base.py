@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from campaign_scheduler.errors import NotFoundError
 from campaign_scheduler.timeutil import utcnow
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     import requests
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 def _no_input(prompt: str, secret: bool = False) -> str:
     from campaign_scheduler.errors import UsageError
 
-    raise UsageError(f"{prompt.strip()} — cannot ask: no terminal to answer on")
+    raise UsageError(msg("{prompt} — cannot ask: no terminal to answer on", prompt=prompt.strip()))
 
 
 def _no_browser(url: str) -> bool:
@@ -104,7 +105,7 @@ class ConnectContext:
                 return value
         from campaign_scheduler.errors import UsageError
 
-        raise UsageError(f"no answer to: {prompt.strip()}")
+        raise UsageError(msg("no answer to: {prompt}", prompt=prompt.strip()))
 
 
 @runtime_checkable
@@ -131,15 +132,22 @@ def flow_for(channel: str) -> ConnectFlow:
     target = getattr(cls, "connect_flow", None)
     if not target:
         raise NotFoundError(
-            f"{cls.title()} accounts cannot be connected from the terminal yet",
-            hint="obtain the token in the network's developer console and refer to it "
-            'in config.toml ("env:NAME" or "file:PATH"); see docs/going-live.md',
+            msg(
+                "{network} accounts cannot be connected from the terminal yet",
+                network=cls.title(),
+            ),
+            hint=msg(
+                "obtain the token in the network's developer console and refer to it in "
+                'config.toml ("env:NAME" or "file:PATH"); see docs/going-live.md'
+            ),
         )
     module_name, _, attr = str(target).partition(":")
     module = importlib.import_module(module_name)
     flow = getattr(module, attr)()
     if not isinstance(flow, ConnectFlow):
-        raise NotFoundError(f"{target} is not a connect flow (needs connect and refresh)")
+        raise NotFoundError(
+            msg("{target} is not a connect flow (needs connect and refresh)", target=target)
+        )
     return flow
 
 

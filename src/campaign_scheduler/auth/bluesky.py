@@ -19,6 +19,7 @@ from typing import Any
 from campaign_scheduler.auth.base import ConnectContext, request_json
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
+from campaign_scheduler.uilang import msg
 
 APP_PASSWORD_SCOPES = ("com.atproto.appPass", "com.atproto.appPassPrivileged")
 MAIN_PASSWORD_SCOPE = "com.atproto.access"
@@ -40,10 +41,10 @@ class BlueskyFlow:
 
     def connect(self, ctx: ConnectContext) -> TokenRecord:
         ctx.say(
-            "Bluesky: use an app password (Settings → Privacy and security → App passwords), "
-            "never the account's own password.\n"
-            "Bluesky: bitte ein App-Passwort verwenden (Einstellungen → Privatsphäre und "
-            "Sicherheit → App-Passwörter), niemals das Passwort des Kontos."
+            msg(
+                "Bluesky: use an app password (Settings → Privacy and security → App "
+                "passwords), never the account's own password."
+            )
         )
         identifier = str(ctx.settings.get("identifier") or "").strip() or ctx.answer(
             "identifier", "Handle (e.g. stadt-soest.bsky.social): "
@@ -67,10 +68,10 @@ class BlueskyFlow:
         if scope is not None and scope not in APP_PASSWORD_SCOPES:
             raise AuthError(f"bluesky: the session has an unexpected scope {scope!r}")
         if scope == "com.atproto.appPassPrivileged":
-            ctx.say("Note: this app password is privileged (direct messages); it need not be.")
+            ctx.say(msg("Note: this app password is privileged (direct messages); it need not be."))
         handle = str(session.get("handle") or identifier)
         did = str(session.get("did") or "")
-        ctx.say(f"Connected as @{handle}.")
+        ctx.say(msg("Connected as @{name}.", name=handle))
         extra = {"identifier": handle}
         if did:
             extra["did"] = did

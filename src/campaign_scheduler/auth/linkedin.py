@@ -36,6 +36,7 @@ from campaign_scheduler.auth.oauth import (
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels.linkedin import DEFAULT_API_VERSION
 from campaign_scheduler.errors import AuthError, ChannelError
+from campaign_scheduler.uilang import msg
 
 API = "https://api.linkedin.com"
 AUTHORIZE = "https://www.linkedin.com/oauth/v2/authorization"
@@ -78,11 +79,19 @@ class LinkedInFlow:
         record = token_record(ctx, token, answer, scope=" ".join(SCOPES), extra=extra)
         when = f"{record.expires_at:%Y-%m-%d}" if record.expires_at else "an unknown date"
         renewal = (
-            "the tool refreshes it"
+            msg("the tool refreshes it")
             if record.refresh_token
-            else "connect again before then (the app has no refresh tokens)"
+            else msg("connect again before then (the app has no refresh tokens)")
         )
-        ctx.say(f"linkedin: connected to {name}; the token lasts until {when}; {renewal}")
+        ctx.say(
+            msg(
+                "{network}: connected to {name}; the token lasts until {when}; {renewal}",
+                network="linkedin",
+                name=name,
+                when=when,
+                renewal=renewal,
+            )
+        )
         return record
 
     def refresh(self, record: TokenRecord, ctx: ConnectContext) -> TokenRecord | None:

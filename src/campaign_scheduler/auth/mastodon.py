@@ -28,6 +28,7 @@ from campaign_scheduler.auth.oauth import (
 )
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
+from campaign_scheduler.uilang import msg
 
 SCOPES = "write:statuses write:media read:statuses read:accounts"
 APP_NAME = "campaign-scheduler"
@@ -69,7 +70,13 @@ class MastodonFlow:
             }
             return ctx.url("/oauth/authorize") + "?" + urlencode(query)
 
-        ctx.say(f"Connecting {ctx.account_name} on {ctx.base_url} (Mastodon).")
+        ctx.say(
+            msg(
+                "Connecting {account} on {url} (Mastodon).",
+                account=ctx.account_name,
+                url=ctx.base_url,
+            )
+        )
         code, redirect_uri = authorization_code(ctx, authorize_url, network="mastodon")
         access, token = code_grant(
             ctx,
@@ -92,7 +99,7 @@ class MastodonFlow:
             headers={"Authorization": f"Bearer {access}"},
         )
         username = str(me.get("acct") or me.get("username") or "")
-        ctx.say(f"Connected as @{username}.")
+        ctx.say(msg("Connected as @{name}.", name=username))
         extra = {"username": username} if username else {}
         refresh = token.get("refresh_token")
         if isinstance(refresh, str) and refresh:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from campaign_scheduler.auth.base import ConnectContext, request_json
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import ChannelError
+from campaign_scheduler.uilang import msg
 
 CLIENT = "/_matrix/client/v3"
 DEVICE_NAME = "campaign-scheduler"
@@ -72,7 +73,14 @@ class MatrixFlow:
             json={},
         )
         room_id = str(joined.get("room_id") or room_id)
-        ctx.say(f"Connected as {user_id}; room {room} is {room_id}.")
+        ctx.say(
+            msg(
+                "Connected as {user}; room {room} is {room_id}.",
+                user=user_id,
+                room=room,
+                room_id=room_id,
+            )
+        )
         extra = {"room": room_id, "user_id": user_id}
         if device_id:
             extra["device_id"] = device_id

@@ -42,6 +42,7 @@ from campaign_scheduler.auth.oauth import code_grant, expiry_from
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.channels._graph import DEFAULT_GRAPH_VERSION
 from campaign_scheduler.errors import ChannelError
+from campaign_scheduler.uilang import msg
 
 GRAPH = "https://graph.facebook.com"
 THREADS_GRAPH = "https://graph.threads.net"
@@ -191,11 +192,26 @@ class FacebookPageFlow:
     def _summary(
         self, page_name: str, expires: datetime | None, data_access: datetime | None
     ) -> str:
-        lasts = "does not expire" if expires is None else f"expires {expires:%Y-%m-%d}"
-        line = f"{self.network}: connected to {page_name}; the Page token {lasts}"
-        if data_access is not None:
-            line += f"; sign in again before {data_access:%Y-%m-%d} (data access)"
-        return line
+        lasts = (
+            msg("does not expire")
+            if expires is None
+            else msg("expires {when}", when=format(expires, "%Y-%m-%d"))
+        )
+        if data_access is None:
+            return msg(
+                "{network}: connected to {page}; the Page token {lasts}",
+                network=self.network,
+                page=page_name,
+                lasts=lasts,
+            )
+        return msg(
+            "{network}: connected to {page}; the Page token {lasts}; sign in again before "
+            "{when} (data access)",
+            network=self.network,
+            page=page_name,
+            lasts=lasts,
+            when=format(data_access, "%Y-%m-%d"),
+        )
 
 
 class InstagramFlow(FacebookPageFlow):
@@ -258,8 +274,14 @@ class ThreadsFlow:
             access_token=short_token,
         )
         expires_at = expiry_from(long, ctx.clock())
-        when = f"{expires_at:%Y-%m-%d}" if expires_at else "an unknown date"
-        ctx.say(f"threads: connected to user {user_id}; the token lasts until {when}")
+        when = format(expires_at, "%Y-%m-%d") if expires_at else msg("an unknown date")
+        ctx.say(
+            msg(
+                "threads: connected to user {user}; the token lasts until {when}",
+                user=user_id,
+                when=when,
+            )
+        )
         return TokenRecord(
             access_token=text_field(long, "access_token", self.network, "token exchange"),
             expires_at=expires_at,

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from campaign_scheduler.errors import AuthError, UsageError
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.base import ConnectContext
@@ -230,7 +231,7 @@ def parse_pasted(text: str, state: str, network: str) -> str:
         query = {k: v[0] for k, v in parse_qs(urlsplit(text).query).items() if v}
         return _code_from(query, state, network)
     if not text:
-        raise UsageError("nothing was pasted")
+        raise UsageError(msg("nothing was pasted"))
     return text
 
 
@@ -255,9 +256,9 @@ def authorization_code(
     try:
         redirect_uri = receiver.redirect_uri
         url = authorize_url(redirect_uri, state)
-        ctx.say(f"Open this address to allow access / Öffnen Sie diese Adresse:\n  {url}")
+        ctx.say(msg("Open this address to allow access:\n  {url}", url=url))
         if ctx.open_url(url):
-            ctx.say("Waiting for the browser … / Warte auf den Browser …")
+            ctx.say(msg("Waiting for the browser …"))
             query = receiver.wait(wait)
             if query is None:
                 raise AuthError(

@@ -17,6 +17,7 @@ from typing import Any
 from campaign_scheduler.auth.base import ConnectContext, request_json
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError, ChannelError
+from campaign_scheduler.uilang import msg
 
 
 def _channels(updates: list[Any]) -> dict[str, dict[str, Any]]:
@@ -40,10 +41,11 @@ class TelegramFlow:
         me = self._call(ctx, f"{api}/getMe")
         bot = str(me.get("username") or me.get("id"))
         ctx.say(
-            f"Bot @{bot} found. Add it to the channel as administrator with 'Post messages', "
-            "then write any message in the channel.\n"
-            f"Bot @{bot} gefunden. Fügen Sie ihn dem Kanal als Administrator mit "
-            "„Nachrichten veröffentlichen“ hinzu und schreiben Sie dann eine Nachricht in den Kanal."
+            msg(
+                "Bot @{bot} found. Add it to the channel as administrator with 'Post messages', "
+                "then write any message in the channel.",
+                bot=bot,
+            )
         )
         if "ready" not in ctx.options:
             ctx.ask("Press Enter when done / Eingabetaste, wenn erledigt: ")
@@ -63,7 +65,7 @@ class TelegramFlow:
                 "and run `campaign accounts connect` again",
             )
         chosen = self._choose(ctx, channels)
-        ctx.say(f"Channel: {chosen.get('title')} ({chosen['id']}).")
+        ctx.say(msg("Channel: {title} ({id}).", title=chosen.get("title"), id=chosen["id"]))
         return TokenRecord(access_token=token, extra={"chat": str(chosen["id"])})
 
     @staticmethod

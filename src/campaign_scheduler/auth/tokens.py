@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaign_scheduler.errors import SecretError
+from campaign_scheduler.uilang import msg
 
 STORE_ENV = "CAMPAIGN_TOKEN_STORE"
 KEYRING_SERVICE = "campaign-scheduler"
@@ -87,7 +88,7 @@ class TokenRecord:
     def from_json(cls, data: Mapping[str, Any], name: str) -> TokenRecord:
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
-            raise SecretError(f"token {name} in the token store has no access token")
+            raise SecretError(msg("token {name} in the token store has no access token", name=name))
         expires = data.get("expires_at")
         expires_at = None
         if isinstance(expires, str) and expires:
@@ -95,7 +96,7 @@ class TokenRecord:
                 expires_at = datetime.fromisoformat(expires)
             except ValueError:
                 raise SecretError(
-                    f"token {name} in the token store has an unreadable expiry"
+                    msg("token {name} in the token store has an unreadable expiry", name=name)
                 ) from None
             if expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=UTC)
@@ -126,10 +127,14 @@ class TokenStore(Protocol):
     def delete(self, name: str) -> None: ...
 
 
+def _not_ours(name: str) -> str:
+    return msg("keyring entry {name} is not a campaign-scheduler token", name=name)
+
+
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name or any(ch.isspace() for ch in name):
-        raise SecretError(f"token name {name!r} must be one word without spaces")
+        raise SecretError(msg("token name {name!r} must be one word without spaces", name=name))
     return name
 
 
@@ -143,7 +148,7 @@ class FileTokenStore:
         self._lock = threading.Lock()
 
     def describe(self) -> str:
-        return f"secrets file {self.path}"
+        return msg("secrets file {path}", path=self.path)
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -152,24 +157,33 @@ class FileTokenStore:
             return {}
         except OSError as exc:
             raise SecretError(
-                f"token file {self.path} cannot be read: {exc.strerror or exc}"
+                msg(
+                    "token file {path} cannot be read: {reason}",
+                    path=self.path,
+                    reason=exc.strerror or exc,
+                )
             ) from None
         with os.fdopen(fd, "rb") as handle:
             mode = os.fstat(handle.fileno()).st_mode
             if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise SecretError(
-                    f"token file {self.path} may be read by others "
-                    f"(mode {stat.S_IMODE(mode):03o}); refusing to use it",
+                    msg(
+                        "token file {path} may be read by others (mode {mode}); refusing to use it",
+                        path=self.path,
+                        mode=format(stat.S_IMODE(mode), "03o"),
+                    ),
                     hint=f"chmod 600 {self.path}",
                 )
             raw = handle.read()
         try:
             data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SecretError(f"token file {self.path} is not valid JSON: {exc}") from None
+            raise SecretError(
+                msg("token file {path} is not valid JSON: {error}", path=self.path, error=exc)
+            ) from None
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if data and not isinstance(tokens, dict):
-            raise SecretError(f'token file {self.path} has no "tokens" table')
+            raise SecretError(msg('token file {path} has no "tokens" table', path=self.path))
         return dict(tokens or {})
 
     def _write(self, tokens: Mapping[str, Any]) -> None:
@@ -194,7 +208,9 @@ class FileTokenStore:
         if data is None:
             return None
         if not isinstance(data, dict):
-            raise SecretError(f"token {name} in {self.path} is not a table")
+            raise SecretError(
+                msg("token {name} in {path} is not a table", name=name, path=self.path)
+            )
         return TokenRecord.from_json(data, name)
 
     @contextmanager
@@ -249,22 +265,24 @@ class KeyringTokenStore:
         self._backend = backend if backend is not None else keyring.get_keyring()
 
     def describe(self) -> str:
-        return f"OS keyring ({type(self._backend).__name__})"
+        return msg("OS keyring ({backend})", backend=type(self._backend).__name__)
 
     def get(self, name: str) -> TokenRecord | None:
         name = _check_name(name)
         try:
             raw = self._backend.get_password(KEYRING_SERVICE, name)
         except self._errors as exc:
-            raise SecretError(f"keyring cannot read token {name}: {exc}") from None
+            raise SecretError(
+                msg("keyring cannot read token {name}: {error}", name=name, error=exc)
+            ) from None
         if raw is None:
             return None
         try:
             data = json.loads(raw)
         except json.JSONDecodeError:
-            raise SecretError(f"keyring entry {name} is not a campaign-scheduler token") from None
+            raise SecretError(_not_ours(name)) from None
         if not isinstance(data, dict):
-            raise SecretError(f"keyring entry {name} is not a campaign-scheduler token")
+            raise SecretError(_not_ours(name))
         return TokenRecord.from_json(data, name)
 
     def put(self, name: str, record: TokenRecord) -> None:
@@ -272,7 +290,9 @@ class KeyringTokenStore:
         try:
             self._backend.set_password(KEYRING_SERVICE, name, json.dumps(record.to_json()))
         except self._errors as exc:
-            raise SecretError(f"keyring cannot store token {name}: {exc}") from None
+            raise SecretError(
+                msg("keyring cannot store token {name}: {error}", name=name, error=exc)
+            ) from None
 
     def delete(self, name: str) -> None:
         name = _check_name(name)
@@ -311,19 +331,25 @@ def default_store(environ: Mapping[str, str] | None = None) -> TokenStore:
     if choice.startswith("file:"):
         target = choice[len("file:") :].strip()
         if not target:
-            raise SecretError(f"{STORE_ENV}=file: needs a path, e.g. file:~/tokens.json")
+            raise SecretError(
+                msg("{variable}=file: needs a path, e.g. file:~/tokens.json", variable=STORE_ENV)
+            )
         return FileTokenStore(Path(target).expanduser())
     if choice == "keyring":
         backend = _usable_keyring()
         if backend is None:
             raise SecretError(
-                f"{STORE_ENV}=keyring, but no OS keyring is usable here",
-                hint=f"unset {STORE_ENV} to use a 0600 secrets file instead",
+                msg("{variable}=keyring, but no OS keyring is usable here", variable=STORE_ENV),
+                hint=msg("unset {variable} to use a 0600 secrets file instead", variable=STORE_ENV),
             )
         return KeyringTokenStore(backend)
     if choice:
         raise SecretError(
-            f'{STORE_ENV} must be "keyring" or "file:PATH", not {choice!r}',
+            msg(
+                '{variable} must be "keyring" or "file:PATH", not {choice!r}',
+                variable=STORE_ENV,
+                choice=choice,
+            )
         )
     backend = _usable_keyring()
     if backend is not None:

@@ -29,6 +29,7 @@ from campaign_scheduler.auth.oauth import (
 )
 from campaign_scheduler.auth.tokens import TokenRecord
 from campaign_scheduler.errors import AuthError
+from campaign_scheduler.uilang import msg
 
 API = "https://api.x.com"
 AUTHORIZE = "https://x.com/i/oauth2/authorize"
@@ -103,10 +104,12 @@ class XFlow:
             extra["client_secret"] = client_secret  # the daemon refreshes without a person
         record = token_record(ctx, token, answer, scope=" ".join(SCOPES), extra=extra)
         ctx.say(
-            f"x: connected to @{extra['username']}; the token lives two hours and the tool "
-            "refreshes it"
+            msg(
+                "x: connected to @{name}; the token lives two hours and the tool refreshes it",
+                name=extra["username"],
+            )
             if record.refresh_token
-            else f"x: connected to @{extra['username']} without a refresh token"
+            else msg("x: connected to @{name} without a refresh token", name=extra["username"])
         )
         return record
 

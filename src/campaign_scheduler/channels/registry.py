@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.errors import CampaignSchedulerError, NotFoundError
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -81,9 +82,15 @@ def channel_class(name: str) -> type[Channel]:
     if entry is None:
         installed = ", ".join(sorted(entries)) or "none"
         raise NotFoundError(
-            f"no channel named {name!r} is installed (installed: {installed})",
-            hint="check `channel` of the account in config.toml, or install the plugin "
-            "that provides it",
+            msg(
+                "no channel named {name!r} is installed (installed: {installed})",
+                name=name,
+                installed=installed,
+            ),
+            hint=msg(
+                "check `channel` of the account in config.toml, or install the plugin that "
+                "provides it"
+            ),
         )
     key = (entry.name, entry.value)
     if key in _loaded:
@@ -91,15 +98,25 @@ def channel_class(name: str) -> type[Channel]:
     try:
         loaded = entry.load()
     except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
         raise ChannelPluginError(
-            f"channel {name!r} ({entry.value}) cannot be loaded: {type(exc).__name__}: {exc}",
-            hint="reinstall or update the package that provides it",
+            msg(
+                "channel {name!r} ({entry}) cannot be loaded: {error}",
+                name=name,
+                entry=entry.value,
+                error=error,
+            ),
+            hint=msg("reinstall or update the package that provides it"),
         ) from exc
     if not (isinstance(loaded, type) and issubclass(loaded, Channel)):
         raise ChannelPluginError(
-            f"channel {name!r} ({entry.value}) is not a subclass of "
-            "campaign_scheduler.channels.base.Channel",
-            hint="the plugin is broken or meant for another version of campaign-scheduler",
+            msg(
+                "channel {name!r} ({entry}) is not a subclass of "
+                "campaign_scheduler.channels.base.Channel",
+                name=name,
+                entry=entry.value,
+            ),
+            hint=msg("the plugin is broken or meant for another version of campaign-scheduler"),
         )
     if getattr(loaded, "name", None) != name:
         _log.warning(

@@ -62,6 +62,7 @@ from campaign_scheduler.channels.base import Channel, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     import requests
@@ -91,13 +92,17 @@ def receiver_window(setting: object) -> timedelta | None:
         return None
     if not isinstance(setting, str):
         raise errors.ConfigError(
-            f'webhook: deduplicates must be a duration such as "24h", not {setting!r}'
+            msg(
+                'webhook: deduplicates must be a duration such as "24h", not {setting!r}',
+                setting=setting,
+            )
         )
     try:
         documented = parse_duration(setting)
     except WhenError as exc:
         raise errors.ConfigError(
-            f"webhook: deduplicates: {exc}", hint='e.g. deduplicates = "24h"'
+            msg("webhook: deduplicates: {error}", error=str(exc)),
+            hint=msg('e.g. deduplicates = "24h"'),
         ) from exc
     window = documented - max(documented * WINDOW_MARGIN, MIN_WINDOW_MARGIN)
     return window if window > timedelta(0) else None

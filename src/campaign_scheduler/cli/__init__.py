@@ -157,6 +157,7 @@ def _typer_words() -> None:
     through its module-level ``_``, the usage line through the context's formatter class."""
     import typer.core
     from typer._click.core import Context
+    from typer._click.exceptions import UsageError
     from typer._click.formatting import HelpFormatter
 
     class Formatter(HelpFormatter):
@@ -166,6 +167,14 @@ def _typer_words() -> None:
     typer.core._ = _typer_gettext  # type: ignore[attr-defined,unused-ignore]
     if Context.formatter_class is HelpFormatter:
         Context.formatter_class = Formatter
+    UsageError.show = _show_usage_error  # type: ignore[assignment,method-assign]
+
+
+def _show_usage_error(exc: Any, file: Any = None) -> None:
+    """A usage error (unknown option, bad value) in the user's language: :mod:`.usage`."""
+    from campaign_scheduler.cli.usage import show
+
+    show(exc, file)
 
 
 def translate_text(text: str | None) -> str | None:
@@ -181,6 +190,10 @@ def translate_text(text: str | None) -> str | None:
 def translate_help(command: Any, *, recurse: bool = True) -> None:
     """Look up ``command``'s help, its options' help and its subcommands' (in place)."""
     command.help = translate_text(command.help)
+    if command.options_metavar == "[OPTIONS]":
+        command.options_metavar = tr("[OPTIONS]")
+    if getattr(command, "subcommand_metavar", None) == "COMMAND [ARGS]...":
+        command.subcommand_metavar = tr("COMMAND [ARGS]...")
     if command.short_help:
         command.short_help = translate_text(command.short_help)
     for param in command.params:

@@ -30,11 +30,14 @@ def interaction(no_browser: bool) -> dict[str, Any]:
 
     def ask(prompt: str, secret: bool = False) -> str:
         return str(
-            typer.prompt(prompt.rstrip(": "), hide_input=secret, default="", show_default=False)
+            typer.prompt(tr(prompt).rstrip(": "), hide_input=secret, default="", show_default=False)
         )
 
+    def say(text: str) -> None:
+        write_line(tr(text))
+
     opener = (lambda url: False) if no_browser else browser_opener()
-    return {"ask": ask, "say": write_line, "open_url": opener}
+    return {"ask": ask, "say": say, "open_url": opener}
 
 
 def session_factory() -> Any:
@@ -157,11 +160,11 @@ def connect(
             "Stored the token of {account} as {name} in the {store}.",
             account=acct.name,
             name=name,
-            store=store.describe(),
+            store=tr(store.describe()),
         )
     )
     if record.expires_at is not None:
-        write_line("Token: " + _expiry(record.expires_at, utcnow(), lang))
+        write_line(tr("Token: {expiry}", expiry=_expiry(record.expires_at, utcnow(), lang)))
     key = token_key(acct)
     lines = [f'{key} = "keyring:{name}"']
     for setting, value in sorted(record.extra.items()):
@@ -250,7 +253,7 @@ def refresh(
                     "run `campaign accounts connect {account}`",
                     account=acct.name,
                     name=outcome.name,
-                    store=store.describe(),
+                    store=tr(store.describe()),
                 )
             )
         else:

@@ -9,7 +9,7 @@ import typer
 from campaign_scheduler.cli.common import JsonOption, command_group
 from campaign_scheduler.cli.output import write_json, write_line
 from campaign_scheduler.cli.state import state_of
-from campaign_scheduler.uilang import N_, msg, tr
+from campaign_scheduler.uilang import N_, msg, tr, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.auth.accounts import TokenState
@@ -44,8 +44,15 @@ def list_channels(
     if as_json:
         write_json(rows)
         return
+    from campaign_scheduler.localformat import format_number
+
+    lang = ui_language()
     for row in rows:
-        limit = f"{row['limit']} {row['unit']}" if row["limit"] else tr("no text limit")
+        limit = (
+            f"{format_number(int(str(row['limit'])), lang)} {tr(str(row['unit']), lang)}"
+            if row["limit"]
+            else tr("no text limit", lang)
+        )
         write_line(f"{row['channel']:<10} {limit:<40} {row['implementation']}")
 
 
@@ -106,7 +113,7 @@ def verify(
             line = tr(said, account=r["account"], detail=detail, error=detail)
             token = tokens.get(str(r["account"]))
             if token is not None and token.expires_at is not None:
-                line += " · " + expiry_text(token.expires_at, now)
+                line += " · " + expiry_text(token.expires_at, now, ui_language())
             write_line(line)
             if r["token_warning"]:
                 write_line(

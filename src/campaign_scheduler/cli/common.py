@@ -72,14 +72,22 @@ def parse_option_time(text: str, option: str, campaign: Campaign) -> datetime:
         raise UsageError(msg("{option}: {error}", option=option, error=str(exc))) from None
 
 
+def moment(instant: datetime, campaign: Campaign, lang: str | None = None) -> str:
+    """A moment as the user reads it, in the campaign's zone: ``Mi., 10. Nov. 2021, 12:00 Uhr``
+    / ``Wed 10 Nov 2021, 12:00`` (``--json`` keeps ISO 8601); in the language of the message
+    it goes into (default: the user's)."""
+    from campaign_scheduler.localformat import format_moment
+    from campaign_scheduler.uilang import ui_language
+
+    return format_moment(instant, campaign.zone, lang or ui_language())
+
+
 def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime) -> list[str]:
     """What a person should know about a time they gave: in the past, outside the campaign."""
-    from campaign_scheduler.timeutil import format_local
     from campaign_scheduler.uilang import tr, ui_language
 
     lang = ui_language(campaign.language)
-    zone = campaign.zone
-    shown = format_local(when, zone)
+    shown = moment(when, campaign, lang)
     warnings = []
     if when < now:
         warnings.append(
@@ -88,7 +96,7 @@ def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime
                 lang,
                 option=option,
                 when=shown,
-                now=format_local(now, zone),
+                now=moment(now, campaign, lang),
             )
         )
     start, end = campaign.period_start, campaign.period_end
@@ -99,7 +107,7 @@ def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime
                 lang,
                 option=option,
                 when=shown,
-                start=format_local(start, zone),
+                start=moment(start, campaign, lang),
             )
         )
     if when >= end:
@@ -109,7 +117,7 @@ def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime
                 lang,
                 option=option,
                 when=shown,
-                end=format_local(end, zone),
+                end=moment(end, campaign, lang),
             )
         )
     return [tr("warning: {text}", lang, text=text) for text in warnings]

@@ -18,7 +18,7 @@ import typer
 
 from campaign_scheduler.cli.output import err_line
 from campaign_scheduler.errors import InputError, UsageError
-from campaign_scheduler.uilang import N_
+from campaign_scheduler.uilang import N_, msg, tr
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,7 +74,9 @@ class _Asker:
             try:
                 return parse(given)
             except (WhenError, ValueError) as exc:
-                raise UsageError(f"{option}: {exc}") from None
+                raise UsageError(
+                    self.tr("{option}: {error}", option=option, error=self.tr(str(exc)))
+                ) from None
         if not self.interactive:
             if default is not None:
                 return parse(default)
@@ -99,7 +101,7 @@ class _Asker:
             try:
                 return parse(answer)
             except (WhenError, ValueError) as exc:
-                self.console.print(f"  {exc}", style="red", markup=False)
+                self.console.print("  " + self.tr(str(exc)), style="red", markup=False)
 
     def confirm(self, given: bool | None, question: str, *, default: bool) -> bool:
         from rich.prompt import Confirm, InvalidResponse
@@ -139,7 +141,9 @@ def _slug(text: str) -> str:
 
     value = text.strip()
     if not is_slug(value):
-        raise ValueError(f"'{value}' is not a short name: use lowercase letters, digits and '-'")
+        raise ValueError(
+            msg("'{value}' is not a short name: use lowercase letters, digits and '-'", value=value)
+        )
     return value
 
 
@@ -147,7 +151,7 @@ def _hashtag(text: str) -> str:
     value = text.strip()
     value = value if value.startswith("#") else f"#{value}"
     if len(value) < 2 or any(c.isspace() for c in value):
-        raise ValueError(f"'{text}' is not a hashtag (one word, e.g. #5malklug)")
+        raise ValueError(msg("'{text}' is not a hashtag (one word, e.g. #5malklug)", text=text))
     return value
 
 
@@ -156,13 +160,17 @@ def _senders(texts: list[str]) -> tuple[Sender, ...]:
 
     senders = tuple(parse_sender(t) for t in texts if t.strip())
     if not senders:
-        raise ValueError("name at least one sender, e.g. 'Stadt Soest'")
+        raise ValueError(msg("name at least one sender, e.g. 'Stadt Soest'"))
     seen: set[str] = set()
     for sender in senders:
         if not is_slug(sender.slug):
-            raise ValueError(f"cannot make a folder name of '{sender.name}'; write 'slug=Name'")
+            raise ValueError(
+                msg("cannot make a folder name of '{name}'; write 'slug=Name'", name=sender.name)
+            )
         if sender.slug in seen:
-            raise ValueError(f"two senders would share the folder '{sender.slug}'")
+            raise ValueError(
+                msg("two senders would share the folder '{folder}'", folder=sender.slug)
+            )
         seen.add(sender.slug)
     return senders
 
@@ -175,7 +183,13 @@ def _networks(texts: list[str]) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(t.strip().lower() for t in texts if t.strip()))
     for name in names:
         if name not in installed:
-            raise ValueError(f"unknown network '{name}'{did_you_mean(name, installed)}")
+            raise ValueError(
+                msg(
+                    "unknown network '{name}'{suggestion}",
+                    name=name,
+                    suggestion=did_you_mean(name, installed),
+                )
+            )
     return names
 
 
@@ -262,7 +276,9 @@ def init(
     try:
         zone = ZoneInfo(timezone)
     except (ValueError, KeyError, OSError):
-        raise UsageError(f"--timezone: unknown time zone '{timezone}'") from None
+        raise UsageError(
+            tr("--timezone: unknown time zone '{timezone}'", timezone=timezone)
+        ) from None
     asker = _Asker(interactive=not no_input, lang=ui_language(language))
     now = datetime.now(UTC)
     root = folder.expanduser().absolute()
@@ -271,8 +287,10 @@ def init(
     if template is not None:
         if approval is not None:
             raise UsageError(
-                "--approval/--no-approval: a copied campaign keeps the template's rules; "
-                "change require_approval in the new campaign file"
+                tr(
+                    "--approval/--no-approval: a copied campaign keeps the template's rules; "
+                    "change require_approval in the new campaign file"
+                )
             )
         source = require_campaign(template)
         asker.console.print(
@@ -314,7 +332,7 @@ def init(
             _wall_clock(zone, now, start.date()), required=False,
         )  # fmt: skip
         if end is not None and end <= start:
-            raise UsageError("--event-end: the end must be after the start")
+            raise UsageError(tr("--event-end: the end must be after the start"))
         new_url = asker.value(
             url, "--url", N_("Web address of the event (empty: none)"), str.strip, required=False
         )
@@ -449,7 +467,11 @@ def init(
             config_source = template_config.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(
-                f"--from-config: cannot read {template_config}: {exc.strerror}"
+                tr(
+                    "--from-config: cannot read {path}: {reason}",
+                    path=template_config,
+                    reason=exc.strerror,
+                )
             ) from None
         config = scaffold.config_from_template(config_source, f"campaign/{campaign_file.name}")
     else:

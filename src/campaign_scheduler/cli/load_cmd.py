@@ -86,7 +86,7 @@ def load(
     for change in report.changes:
         if change.kind is ChangeKind.UNCHANGED and not verbose:
             continue
-        details = f"  ({'; '.join(change.details)})" if change.details else ""
+        details = f"  ({'; '.join(tr(d) for d in change.details)})" if change.details else ""
         write_line(f"{change.kind.value} {change.key}{details}")
     unchanged = report.count(ChangeKind.UNCHANGED)
     if unchanged and not verbose:

@@ -9,6 +9,7 @@ import typer
 
 from campaign_scheduler.cli.common import JsonOption, opened, utcnow
 from campaign_scheduler.cli.output import err_line, write_json
+from campaign_scheduler.uilang import tr, ui_language
 
 
 def metrics(
@@ -22,8 +23,11 @@ def metrics(
     as_json: JsonOption = False,
 ) -> None:
     """Fetch figures for published posts (on a cadence: at once, after 1 h, 1 d, 7 d, at the end)."""
+    from campaign_scheduler.cli.run_cmd import log_warnings_for_people
     from campaign_scheduler.metrics.collector import SweepReport, collect, collect_hashtag_use
     from campaign_scheduler.publishing.accounts import ConfiguredChannels
+
+    log_warnings_for_people()
 
     with opened(ctx) as c:
         channels = ConfiguredChannels(c.settings, timeout=15)
@@ -34,7 +38,7 @@ def metrics(
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
-                task = bar.add_task("fetching figures", total=None)
+                task = bar.add_task(tr("fetching figures"), total=None)
 
                 def step(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
@@ -57,6 +61,6 @@ def metrics(
             }
         )
     else:
-        err_line(f"metrics: {report.summary()}")
+        err_line(tr("metrics: {summary}", summary=report.summary(ui_language())))
     if report.failures:
         raise typer.Exit(1)

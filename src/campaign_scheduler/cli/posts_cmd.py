@@ -16,6 +16,7 @@ from campaign_scheduler.cli.common import (
     ActorOption,
     JsonOption,
     iso_local,
+    moment,
     opened,
     parse_option_time,
     time_warnings,
@@ -88,7 +89,7 @@ def queue(
     from campaign_scheduler.placeholders import PlaceholderError, RenderContext, render
     from campaign_scheduler.store.changes import queue_post, taken_times
     from campaign_scheduler.store.wakeup import announce
-    from campaign_scheduler.timeutil import WhenError, format_local, in_windows
+    from campaign_scheduler.timeutil import WhenError, in_windows
     from campaign_scheduler.uilang import ui_language
 
     if not sender:
@@ -132,7 +133,7 @@ def queue(
                 tr(
                     "no free slot before the campaign ends ({end}); choose a time with --at",
                     ui_language(campaign.language),
-                    end=format_local(campaign.period_end, campaign.zone),
+                    end=moment(campaign.period_end, campaign, ui_language(campaign.language)),
                 )
             )
             if earliest >= campaign.period_end:
@@ -154,7 +155,7 @@ def queue(
                 problems.append(
                     tr(
                         "{when} is outside the posting windows",
-                        when=format_local(due, campaign.zone),
+                        when=moment(due, campaign),
                     )
                 )
             special = calendar.at(due, campaign.zone) if calendar is not None else None
@@ -162,7 +163,7 @@ def queue(
                 policy = policy_for(campaign, special)
                 said = tr(
                     "{when} is on {day}",
-                    when=format_local(due, campaign.zone),
+                    when=moment(due, campaign),
                     day=special.describe(),
                 )
                 if policy is DayPolicy.REFUSE:
@@ -178,8 +179,8 @@ def queue(
             problems.append(
                 tr(
                     "due {when} is after its deadline {deadline}",
-                    when=format_local(due, campaign.zone),
-                    deadline=format_local(deadline, campaign.zone),
+                    when=moment(due, campaign),
+                    deadline=moment(deadline, campaign),
                 )
             )
         try:
@@ -236,7 +237,7 @@ def queue(
                 tr(
                     "queued {post} for {when} on {accounts}",
                     post=queued.key,
-                    when=format_local(queued.due_at, campaign.zone),
+                    when=moment(queued.due_at, campaign),
                     accounts=", ".join(queued.accounts),
                 )
             )
@@ -270,14 +271,16 @@ def approve(
             )
         os_user = identity.os_user()
         write_line(
-            approve_post(
-                c.store,
-                c.campaign.slug,
-                key,
-                actor=current_user(actor),
-                os_user=os_user,
-                approvers=rules.approvers,
-                now=utcnow(),
+            tr(
+                approve_post(
+                    c.store,
+                    c.campaign.slug,
+                    key,
+                    actor=current_user(actor),
+                    os_user=os_user,
+                    approvers=rules.approvers,
+                    now=utcnow(),
+                )
             )
         )
         announce(c.store)
@@ -302,14 +305,13 @@ def cancel(
 def _check_calendar(campaign: Campaign, when: datetime) -> None:
     """A time on the region's quiet day or holiday: refused or warned about, per rule."""
     from campaign_scheduler.calendar_rules import DayPolicy, calendar_of, policy_for
-    from campaign_scheduler.timeutil import format_local
 
     calendar = calendar_of(campaign)
     special = calendar.at(when, campaign.zone) if calendar is not None else None
     if special is None:
         return
     policy = policy_for(campaign, special)
-    said = tr("{when} is on {day}", when=format_local(when, campaign.zone), day=special.describe())
+    said = tr("{when} is on {day}", when=moment(when, campaign), day=special.describe())
     if policy is DayPolicy.REFUSE:
         raise CampaignSchedulerError(
             tr("not moved: {reason}", reason=said), hint=tr("choose another day")

@@ -43,13 +43,14 @@ def preview(
     from campaign_scheduler.fields import did_you_mean
     from campaign_scheduler.files import write_atomically
     from campaign_scheduler.linkcards import refresh_cards
+    from campaign_scheduler.localformat import format_moment
     from campaign_scheduler.planning import accounts_for
     from campaign_scheduler.preview.build import build_preview, default_file_name
     from campaign_scheduler.preview.html import render_preview
-    from campaign_scheduler.timeutil import format_local
+    from campaign_scheduler.preview.words import Words
 
     if output is not None and not output.parent.resolve().is_dir():
-        raise UsageError(f"--output: the folder {output.parent} does not exist")
+        raise UsageError(tr("--output: the folder {folder} does not exist", folder=output.parent))
     settings = state_of(ctx).settings()
     campaign = require_campaign(settings.campaign_path)
     drafts, problems = load_drafts(settings.posts_path, campaign)
@@ -57,8 +58,13 @@ def preview(
     draft = found.get(key.removesuffix(".md"))
     if draft is None:
         raise UsageError(
-            f"no draft '{key}' in {settings.posts_path}{did_you_mean(key, found)}",
-            hint="the key is the draft's path below posts/ without .md",
+            tr(
+                "no draft '{key}' in {folder}{suggestion}",
+                key=key,
+                folder=settings.posts_path,
+                suggestion=tr(did_you_mean(key, found)),
+            ),
+            hint=tr("the key is the draft's path below posts/ without .md"),
         )
     print_problems(p for p in problems if p.path == draft.path)
     cards, card_problems = refresh_cards([draft], campaign, now=datetime.now(UTC))
@@ -68,7 +74,11 @@ def preview(
         draft,
         accounts_for(draft, settings),
         sender_name=sender.name if sender else draft.sender,
-        due=format_local(draft.due_at, campaign.zone) if draft.due_at else None,
+        due=(
+            format_moment(draft.due_at, campaign.zone, Words(draft.language).code)
+            if draft.due_at
+            else None
+        ),
         cards=cards,
     )
     target = output if output is not None else default_file_name(draft.key)

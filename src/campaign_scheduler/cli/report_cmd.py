@@ -49,7 +49,7 @@ def report(
     from campaign_scheduler.reports.i18n import language_of
 
     if output is not None and not output.parent.is_dir():
-        raise UsageError(f"--output: the folder {output.parent} does not exist")
+        raise UsageError(tr("--output: the folder {folder} does not exist", folder=output.parent))
     with opened(ctx) as c:
         result = build_report(c.store, c.campaign.slug, by=by)
         result = replace(result, branding=branding(c.campaign.report, c.campaign.path.parent))

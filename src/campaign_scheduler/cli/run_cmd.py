@@ -14,7 +14,7 @@ import typer
 from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
 from campaign_scheduler.terminal import clean, json_safe
-from campaign_scheduler.uilang import tr
+from campaign_scheduler.uilang import tr, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.store.engine import Store
@@ -66,8 +66,40 @@ class _TextFormatter(_IsoTimeFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if isinstance(record.msg, str):
-            record = logging.makeLogRecord({**record.__dict__, "msg": tr(record.msg)})
+            lang = ui_language()
+            args = record.args
+            if isinstance(args, tuple):
+                # A reason is logged as itself: its record in JSON, its wording for readers here.
+                args = tuple(_worded(arg, lang) for arg in args)
+            record = logging.makeLogRecord(
+                {**record.__dict__, "msg": tr(record.msg, lang), "args": args}
+            )
         return clean(super().format(record))
+
+
+def _worded(arg: object, lang: str) -> object:
+    """A log argument as a person reads it: a reason in its wording for readers, an error or
+    a :func:`~campaign_scheduler.uilang.msg` in the user's language."""
+    from campaign_scheduler.errors import CampaignSchedulerError
+    from campaign_scheduler.uilang import Msg
+
+    for_readers = getattr(arg, "for_readers", None)
+    if callable(for_readers):
+        return for_readers(lang)
+    if isinstance(arg, CampaignSchedulerError):
+        return tr(arg.message, lang)
+    return tr(arg, lang) if isinstance(arg, Msg) else arg
+
+
+def log_warnings_for_people() -> None:
+    """A command that is not the daemon shows the warnings its modules log as plain lines in
+    the user's language (without a handler, logging would print them in English)."""
+    root = logging.getLogger("campaign_scheduler")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_TextFormatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
 
 
 def _setup_logging(as_json: bool, verbose: bool) -> None:
@@ -155,7 +187,7 @@ def run(
             if refresh_tokens is not None:
                 refresh_tokens()
             report = worker.tick()
-            err_line(f"run --once: {report.summary()}")
+            err_line(tr("run --once: {summary}", summary=report.summary(ui_language())))
             if alert_settings.enabled:
                 send_alerts_now()
             _fail_on_held(c.store)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,9 +38,17 @@ NAMED_AT_MOST = 20
 
 
 def _age(seconds: float, lang: str) -> str:
-    from campaign_scheduler.alert_texts import human_age
+    """``5 Jahre`` / ``5 years``."""
+    from campaign_scheduler.timeutil import span
 
-    return human_age(seconds, lang)
+    return span(timedelta(seconds=seconds), lang)
+
+
+def _ago(seconds: float, lang: str) -> str:
+    """``vor 3 Tagen`` / ``3 days ago``."""
+    from campaign_scheduler.timeutil import ago
+
+    return ago(timedelta(seconds=seconds), lang)
 
 
 def status(
@@ -79,8 +87,8 @@ def status(
     with opened(ctx) as c:
         if alert and not c.settings.alerts.enabled:
             raise UsageError(
-                "--alert: the config has no [alerts] urls to send to",
-                hint='add [alerts] urls = ["env:NAME"] (see config.example.toml)',
+                tr("--alert: the config has no [alerts] urls to send to"),
+                hint=tr('add [alerts] urls = ["env:NAME"] (see config.example.toml)'),
             )
         now = utcnow()
         summary = status_summary(c.store, now)
@@ -153,7 +161,7 @@ def status(
                 _STATE_WORDS.get(item.state, _STATE_WORDS["failed"]),
                 post=item.post,
                 account=item.account,
-                age=partial(_age, seconds),
+                ago=partial(_ago, seconds),
                 reason=item.reason or "–",
             )
         )
@@ -296,9 +304,9 @@ def status(
         if acked and not ack:
             write_line(
                 tr(
-                    "last acknowledged {age} ago by {user}",
+                    "last acknowledged {ago} by {user}",
                     lang,
-                    age=_age((now - acked.at).total_seconds(), lang),
+                    ago=_ago((now - acked.at).total_seconds(), lang),
                     user=acked.os_user,
                 )
             )
@@ -329,16 +337,16 @@ def _say(message: str, **values: object) -> Callable[[str], str]:
 
 #: What a person reads about a delivery that needs them, by its state (with what to do).
 _STATE_WORDS = {
-    "failed": N_("{post} on {account} failed {age} ago: {reason} (campaign history)"),
+    "failed": N_("{post} on {account} failed {ago}: {reason} (campaign history)"),
     "expired": N_(
-        "{post} on {account} expired {age} ago: {reason} (post it by hand or campaign reschedule)"
+        "{post} on {account} expired {ago}: {reason} (post it by hand or campaign reschedule)"
     ),
     "unknown": N_(
-        "{post} on {account} has an unknown outcome {age} ago: {reason} "
+        "{post} on {account} has an unknown outcome (tried {ago}): {reason} "
         "(check the account, then campaign resolve)"
     ),
     "comment_failed": N_(
-        "{post} on {account} is out without its first comment {age} ago: {reason} "
+        "{post} on {account} went out without its first comment {ago}: {reason} "
         "(add the comment by hand; its text: campaign history --post)"
     ),
 }
@@ -361,14 +369,14 @@ def _daemon_words(liveness: Liveness, now: datetime, lang: str) -> str:
     if liveness.state is DaemonState.NEVER_STARTED:
         return tr("never started", lang)
     assert liveness.last_heartbeat is not None
-    beat = _age((now - liveness.last_heartbeat).total_seconds(), lang)
+    silent = (now - liveness.last_heartbeat).total_seconds()
     if liveness.state is DaemonState.RUNNING:
-        return tr("running (heartbeat {age} ago)", lang, age=beat)
+        return tr("running (heartbeat {ago})", lang, ago=_ago(silent, lang))
     if liveness.state is DaemonState.STOPPED and liveness.stopped_at is not None:
         return tr(
-            "stopped {age} ago", lang, age=_age((now - liveness.stopped_at).total_seconds(), lang)
+            "stopped {ago}", lang, ago=_ago((now - liveness.stopped_at).total_seconds(), lang)
         )
-    return tr("silent for {age} (crashed or hanging?)", lang, age=beat)
+    return tr("silent for {age} (crashed or hanging?)", lang, age=_age(silent, lang))
 
 
 def history(

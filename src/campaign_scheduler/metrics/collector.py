@@ -33,6 +33,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
 )
 from campaign_scheduler.store.snapshots import add_snapshot
+from campaign_scheduler.uilang import msg, tr, trn
 
 log = logging.getLogger("campaign_scheduler.metrics")
 
@@ -60,14 +61,22 @@ class SweepReport:
     failures: int = 0
     hashtag_posts: int = 0
 
-    def summary(self) -> str:
-        parts = [f"{self.snapshots} snapshots"]
+    def summary(self, lang: str = "en") -> str:
+        """``3 snapshots, 1 failed``; in ``lang`` where a person reads it."""
+        parts = [trn("{n} snapshot", "{n} snapshots", self.snapshots, lang)]
         if self.hashtag_posts:
-            parts.append(f"{self.hashtag_posts} new posts by others with the hashtag")
+            parts.append(
+                trn(
+                    "{n} new post by others with the hashtag",
+                    "{n} new posts by others with the hashtag",
+                    self.hashtag_posts,
+                    lang,
+                )
+            )
         if self.failures:
-            parts.append(f"{self.failures} failed")
+            parts.append(tr("{n} failed", lang, n=self.failures))
         for account, why in sorted(self.skipped.items()):
-            parts.append(f"{account} skipped ({why})")
+            parts.append(tr("{account} skipped ({why})", lang, account=account, why=tr(why, lang)))
         return ", ".join(parts)
 
 
@@ -151,7 +160,7 @@ def _rate_limited_accounts(store: Store, now: datetime) -> dict[str, str]:
             )
         ):
             until = max(t for t in (writes, reads) if t is not None and t > now)
-            limited[name] = f"rate-limited until {until:%H:%M} UTC"
+            limited[name] = msg("rate-limited until {until} UTC", until=format(until, "%H:%M"))
     return limited
 
 
@@ -166,10 +175,10 @@ def _snapshot(
         channel = channels.channel_for(target.account)
         metrics = channel.fetch_metrics(Receipt(target.remote_id, target.url, target.published_at))
     except NotImplementedError:
-        report.skipped[target.account] = "the network gives no figures"
+        report.skipped[target.account] = msg("the network gives no figures")
         return
     except RateLimitedError as exc:
-        report.skipped[target.account] = "rate-limited"
+        report.skipped[target.account] = msg("rate-limited")
         if exc.retry_at is not None:
             with store.session(write=True) as session:
                 session.execute(
@@ -181,7 +190,7 @@ def _snapshot(
     except AuthError as exc:
         from campaign_scheduler.store.attention import hold_account
 
-        report.skipped[target.account] = f"credentials refused: {exc.message}"
+        report.skipped[target.account] = msg("credentials refused: {error}", error=exc.message)
         # Held as a refused publish holds it: the alert comes before the next post fails.
         hold_account(
             store, target.account, f"credentials refused while fetching metrics: {exc.message}", now

@@ -122,7 +122,7 @@ def _card(view: NetworkView, w: Words) -> str:
         if view.card_link is None:
             return ""
         if view.card_error is not None:
-            note = w("card_failed", url=view.card_link, reason=view.card_error)
+            note = w("card_failed", url=view.card_link, reason=w.said(view.card_error or ""))
         else:
             note = w("card_missing", url=view.card_link)
         return f'<p class="note card-note">{_e(note)}</p>'

@@ -49,3 +49,7 @@ class Words:
     def unit(self, unit: str) -> str:
         """A counting unit of :mod:`campaign_scheduler.channels.text` in this language."""
         return tr(unit, self.code)
+
+    def said(self, message: str) -> str:
+        """A message of the catalog (a link card's problem) in this language."""
+        return tr(message, self.code)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from campaign_scheduler.channels.base import AccountSettings, Channel
 from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.errors import ConfigError
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     import requests
@@ -23,7 +24,13 @@ def account_settings(account: Account) -> AccountSettings:
     def secret(key: str) -> str:
         ref = account.secrets.get(key)
         if ref is None:
-            raise ConfigError(f"account '{account.name}' has no '{key}' in the config")
+            raise ConfigError(
+                msg(
+                    "account '{account}' has no '{key}' in the config",
+                    account=account.name,
+                    key=key,
+                )
+            )
         return ref.resolve()
 
     return AccountSettings(
@@ -74,8 +81,11 @@ class ConfiguredChannels:
         account = self.settings.accounts.get(account_name)
         if account is None:
             raise ConfigError(
-                f"account '{account_name}' is in the database but not in the config",
-                hint="add it to config.toml again, or cancel its deliveries",
+                msg(
+                    "account '{account}' is in the database but not in the config",
+                    account=account_name,
+                ),
+                hint=msg("add it to config.toml again, or cancel its deliveries"),
             )
         from campaign_scheduler.channels._http import make_session
         from campaign_scheduler.channels.registry import make_channel

@@ -56,7 +56,7 @@ from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import WorkerRecord
 from campaign_scheduler.store.wakeup import Watcher
 from campaign_scheduler.timeutil import utcnow as utcnow  # noqa: PLC0414 (re-exported; defined once there)
-from campaign_scheduler.uilang import N_
+from campaign_scheduler.uilang import N_, msg, tr
 
 log = logging.getLogger("campaign_scheduler.daemon")
 
@@ -85,11 +85,28 @@ class TickReport:
     def published(self) -> int:
         return self.outcomes[OutcomeKind.PUBLISHED.value]
 
-    def summary(self) -> str:
-        parts = [f"{n} {kind}" for kind, n in sorted(self.outcomes.items())]
+    def summary(self, lang: str = "en") -> str:
+        """``2 published, 1 expired (overdue)``; in ``lang`` where a person reads it."""
+        parts = [
+            tr("{n} {outcome}", lang, n=n, outcome=tr(_OUTCOME_WORDS.get(kind, kind), lang))
+            for kind, n in sorted(self.outcomes.items())
+        ]
         if self.expired:
-            parts.append(f"{self.expired} expired (overdue)")
-        return ", ".join(parts) or "nothing due"
+            parts.append(tr("{n} expired (overdue)", lang, n=self.expired))
+        return ", ".join(parts) or tr("nothing due", lang)
+
+
+#: What a tick's outcomes are called in its summary (the log keeps them in English).
+_OUTCOME_WORDS = {
+    "published": N_("published"),
+    "retry": N_("to retry"),
+    "rate_limited": N_("rate-limited"),
+    "failed": N_("failed"),
+    "auth_broken": N_("refused access"),
+    "expired": N_("expired"),
+    "unknown": N_("unknown outcome"),
+    "lease lost": N_("taken over by another worker"),
+}
 
 
 class RecordLedger:
@@ -117,7 +134,12 @@ class RecordLedger:
     def _check(self, claim: Claim) -> None:
         if self.lost.is_set():
             raise LeaseLostError(
-                f"{claim.post_key} on {claim.account_name}: the lease of {claim.worker} is gone"
+                msg(
+                    "{post} on {account}: the lease of {worker} is gone",
+                    post=claim.post_key,
+                    account=claim.account_name,
+                    worker=claim.worker,
+                )
             )
 
     def about_to_send(self, claim: Claim, plan: list[str]) -> None:

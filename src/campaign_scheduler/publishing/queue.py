@@ -49,6 +49,7 @@ from campaign_scheduler.store.models import (
     PostRecord,
     UTCDateTime,
 )
+from campaign_scheduler.uilang import msg
 
 log = logging.getLogger("campaign_scheduler.publishing")
 
@@ -520,8 +521,14 @@ def _held(store: Store, claim: Claim, statement: Any, values: dict[str, Any]) ->
         updated = connection.execute(statement, {**_token(claim), **values}).rowcount
     if not updated:
         raise LeaseLostError(
-            f"{claim.post_key} on {claim.account_name}: the lease of {claim.worker} "
-            f"(attempt {claim.attempt_number}) is gone; another worker holds the delivery"
+            msg(
+                "{post} on {account}: the lease of {worker} (attempt {attempt}) is gone; "
+                "another worker holds the delivery",
+                post=claim.post_key,
+                account=claim.account_name,
+                worker=claim.worker,
+                attempt=claim.attempt_number,
+            )
         )
 
 
@@ -714,13 +721,13 @@ def apply_receipt(
     return bool(updated)
 
 
-def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
+def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]:
     """Move waiting deliveries past their deadline to ``expired``, with the reason.
 
     Returns (post key, account, reason) for each. Deliveries held for approval or for an
     account that needs attention expire the same way when their moment has passed.
     """
-    expired: list[tuple[str, str, str]] = []
+    expired: list[tuple[str, str, Reason]] = []
     with store.session(write=True) as session:
         waiting = (
             select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord)
@@ -772,7 +779,7 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, str]]:
                     detail={"account": account.name, "reason": reason.record()},
                 )
             )
-            expired.append((post.key, account.name, reason.record()))
+            expired.append((post.key, account.name, reason))
     return expired
 
 

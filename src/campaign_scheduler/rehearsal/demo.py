@@ -45,7 +45,7 @@ from campaign_scheduler.store.models import (
     SenderRecord,
 )
 from campaign_scheduler.terminal import one_line
-from campaign_scheduler.uilang import state_word, tr
+from campaign_scheduler.uilang import msg, state_word, tr, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.rehearsal.networks import RehearsalNetwork
@@ -91,7 +91,7 @@ def _compress(store: Store, slug: str, span: timedelta, now: datetime) -> Compre
             .where(PostRecord.campaign_id == campaign.id, DeliveryRecord.state.in_(ACTIVE))
         ).all()
         if not deliveries:
-            raise InputError("the campaign has nothing to publish")
+            raise InputError(msg("the campaign has nothing to publish"))
         first = min(d.due_at for d in deliveries)
         last = max(d.due_at for d in deliveries)
         clock = CompressedClock(first, last, now + timedelta(seconds=5), span)
@@ -234,7 +234,7 @@ def run_demo(
     source.raise_for_problems()
     channels_needed = sorted({a.channel for a in source.accounts.values()})
     if not channels_needed:
-        raise InputError("the configuration has no accounts to rehearse with")
+        raise InputError(msg("the configuration has no accounts to rehearse with"))
     networks = start_all(channels_needed)
     try:
         workspace = prepare(source, workdir, networks)
@@ -259,7 +259,7 @@ def run_demo(
             result = check(settings)
             if result.errors or result.campaign is None:
                 raise InputError(
-                    "the campaign does not pass 'campaign check'", problems=result.errors
+                    msg("the campaign does not pass 'campaign check'"), problems=result.errors
                 )
             campaign = result.campaign
             store = open_store(settings.database_url)
@@ -296,7 +296,9 @@ def run_demo(
                 collect_hashtag_use(
                     store, channels, datetime.now(UTC), accounts=settings.accounts, report=sweep
                 )
-                console.print(Text(one_line(tr("metrics: {summary}", summary=sweep.summary()))))
+                console.print(
+                    Text(one_line(tr("metrics: {summary}", summary=sweep.summary(ui_language()))))
+                )
                 as_of = _map_back(store, campaign.slug, clock, datetime.now(UTC))
                 console.print(
                     tr(

@@ -54,6 +54,7 @@ from campaign_scheduler.sandbox.telegram import TelegramSandbox
 from campaign_scheduler.sandbox.threads import ThreadsSandbox
 from campaign_scheduler.sandbox.webhook import WebhookSandbox
 from campaign_scheduler.sandbox.x import XSandbox
+from campaign_scheduler.uilang import msg
 
 #: How much more (or less) a sender's posts reach than an average account: the agency speaks
 #: for the whole region, then the towns by size. Unknown senders count 1.0.
@@ -663,8 +664,11 @@ def start_all(channels: Iterable[str]) -> dict[str, RehearsalNetwork]:
     unknown = [name for name in wanted if name not in NETWORKS]
     if unknown:
         raise InputError(
-            f"no rehearsal sandbox for channel(s) {', '.join(unknown)}",
-            hint=f"rehearsals cover {', '.join(sorted(NETWORKS))}; leave other accounts out",
+            msg("no rehearsal sandbox for channel(s) {channels}", channels=", ".join(unknown)),
+            hint=msg(
+                "rehearsals cover {channels}; leave other accounts out",
+                channels=", ".join(sorted(NETWORKS)),
+            ),
         )
     started: dict[str, RehearsalNetwork] = {}
     try:

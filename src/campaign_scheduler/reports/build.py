@@ -29,6 +29,7 @@ from campaign_scheduler.reports.model import (
 )
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import CampaignRecord
+from campaign_scheduler.uilang import msg
 
 #: A timeline longer than this shows only the days that have something on them.
 MAX_CONTINUOUS_DAYS = 400
@@ -150,7 +151,8 @@ def _campaign(connection: Connection, slug: str) -> tuple[int, CampaignInfo]:
     row = connection.execute(select(table).where(table.c.slug == slug)).mappings().first()
     if row is None:
         raise NotFoundError(
-            f"campaign '{slug}' is not in the database yet", hint="run 'campaign load' first"
+            msg("campaign '{slug}' is not in the database yet", slug=slug),
+            hint=msg("run 'campaign load' first"),
         )
     return int(row["id"]), CampaignInfo(
         slug=row["slug"],

@@ -19,6 +19,7 @@ from campaign_scheduler.store.audit import OS_USER_KEY
 from campaign_scheduler.store.changes import _audit, _campaign, _post
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import AuditEventRecord
+from campaign_scheduler.uilang import msg
 
 #: Audit actions that write a post's content.
 WRITING_ACTIONS = ("post.created", "post.changed", "post.queued")
@@ -55,12 +56,16 @@ def approve(
     approvers: Sequence[str] = (),
     now: datetime,
 ) -> str:
-    """Approve the current version of a post as ``actor`` (run by ``os_user``)."""
+    """Approve the current version of a post as ``actor`` (run by ``os_user``); what was done,
+    as a :func:`~campaign_scheduler.uilang.msg` (English, worded where it is shown)."""
     if approvers and actor not in approvers:
         raise FourEyesError(
-            f"{actor} may not approve posts of this campaign (rules.approvers: "
-            f"{', '.join(approvers)})",
-            hint="ask one of them to run 'campaign approve " + key + "'",
+            msg(
+                "{actor} may not approve posts of this campaign (rules.approvers: {approvers})",
+                actor=actor,
+                approvers=", ".join(approvers),
+            ),
+            hint=msg("ask one of them to run 'campaign approve {key}'", key=key),
         )
     with store.session() as session:
         campaign = _campaign(session, slug)
@@ -68,16 +73,31 @@ def approve(
         campaign_id, author = campaign.id, post.author
     wrote = writers(store, campaign_id, key, author)
     if actor in wrote or os_user in wrote:
-        who = actor if actor in wrote else f"{actor} (OS user {os_user})"
+        who = (
+            actor
+            if actor in wrote
+            else msg("{actor} (OS user {os_user})", actor=actor, os_user=os_user)
+        )
         raise FourEyesError(
-            f"{who} wrote or changed {key}; someone else must approve it (four eyes)",
-            hint=f"ask a colleague to run 'campaign approve {key}' under their own login",
+            msg(
+                "{who} wrote or changed {key}; someone else must approve it (four eyes)",
+                who=who,
+                key=key,
+            ),
+            hint=msg(
+                "ask a colleague to run 'campaign approve {key}' under their own login", key=key
+            ),
         )
     with store.session(write=True) as session:
         campaign = _campaign(session, slug)
         post = _post(session, campaign, key)
         if post.approver is not None:
-            return f"{key} (version {post.version}) was already approved by {post.approver}"
+            return msg(
+                "{key} (version {version}) was already approved by {approver}",
+                key=key,
+                version=post.version,
+                approver=post.approver,
+            )
         post.approver = actor
         post.approved_at = now
         _audit(
@@ -90,4 +110,9 @@ def approve(
             version=post.version,
             os_user=os_user,
         )
-        return f"approved {key} (version {post.version}, written by {post.author})"
+        return msg(
+            "approved {key} (version {version}, written by {author})",
+            key=key,
+            version=post.version,
+            author=post.author,
+        )

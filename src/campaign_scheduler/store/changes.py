@@ -412,7 +412,9 @@ def queue_post(
             )
         )
         if sender_record is None:
-            raise NotFoundError(f"sender '{sender}' is not in the database; run 'campaign load'")
+            raise NotFoundError(
+                msg("sender '{sender}' is not in the database; run 'campaign load'", sender=sender)
+            )
         import hashlib
 
         digest = hashlib.sha256(f"{text}\n{language}\n{due_at.isoformat()}".encode()).hexdigest()

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from campaign_scheduler.errors import ConflictError, StoreError
+from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -66,7 +67,9 @@ def _create_private(path: Path) -> None:
         return
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise StoreError(f"cannot create the database {path}: {reason}") from None
+        raise StoreError(
+            msg("cannot create the database {path}: {reason}", path=path, reason=reason)
+        ) from None
     os.close(fd)
 
 
@@ -77,8 +80,8 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreError(
-            f"invalid database URL '{url}'",
-            hint="use sqlite:///campaign.db or postgresql+psycopg://user@host/dbname",
+            msg("invalid database URL '{url}'", url=url),
+            hint=msg("use sqlite:///campaign.db or postgresql+psycopg://user@host/dbname"),
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -86,7 +89,7 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
         if database and database != ":memory:":
             folder = Path(database).parent
             if not folder.is_dir():
-                raise StoreError(f"the database folder {folder} does not exist")
+                raise StoreError(msg("the database folder {folder} does not exist", folder=folder))
             _create_private(Path(database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
         _configure_sqlite(engine)
@@ -98,12 +101,12 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
             return create_engine(parsed, pool_pre_ping=True, **pool)
         except ModuleNotFoundError:
             raise StoreError(
-                "PostgreSQL needs the psycopg driver",
+                msg("PostgreSQL needs the psycopg driver"),
                 hint="pip install 'campaign-scheduler[postgres]'",
             ) from None
     raise StoreError(
-        f"unsupported database '{backend}' in {safe_url(url)}",
-        hint="campaign-scheduler supports SQLite and PostgreSQL",
+        msg("unsupported database '{backend}' in {url}", backend=backend, url=safe_url(url)),
+        hint=msg("campaign-scheduler supports SQLite and PostgreSQL"),
     )
 
 
@@ -153,9 +156,13 @@ class Store:
                 # was read. Nothing of this transaction is kept.
                 session.rollback()
                 raise ConflictError(
-                    "the record changed while this command was running (a daemon or another "
-                    "command got there first); nothing was changed",
-                    hint="look at 'campaign status' and run the command again if it still applies",
+                    msg(
+                        "the record changed while this command was running (a daemon or "
+                        "another command got there first); nothing was changed"
+                    ),
+                    hint=msg(
+                        "look at 'campaign status' and run the command again if it still applies"
+                    ),
                 ) from None
             except BaseException:
                 session.rollback()
@@ -194,10 +201,12 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreError(
-            f"cannot open the database {safe_url(url)}: {reason}",
-            hint="check database.url in config.toml or CAMPAIGN_DATABASE_URL",
+            msg("cannot open the database {url}: {reason}", url=safe_url(url), reason=reason),
+            hint=msg("check database.url in config.toml or CAMPAIGN_DATABASE_URL"),
         ) from None
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"database error at {safe_url(url)}: {exc}") from None
+        raise StoreError(
+            msg("database error at {url}: {error}", url=safe_url(url), error=exc)
+        ) from None
     return Store(engine)

@@ -36,8 +36,12 @@ from campaign_scheduler.store.models import (
     SenderRecord,
     utcnow,
 )
+from campaign_scheduler.uilang import N_, msg, state_msg
 
 REASON_DRAFT_REMOVED = Reason("draft_removed")
+#: A new post's line in ``campaign load`` (also its audit event's detail, in English).
+_ONE_DELIVERY = N_("1 delivery: {accounts}")
+_DELIVERIES = N_("{n} deliveries: {accounts}")
 #: How many refused deliveries a refused load names (the rest are counted).
 CONFLICTS_SHOWN = 20
 REASON_CHANNEL_REMOVED = Reason("channel_removed")
@@ -269,11 +273,21 @@ class _Sync:
             shown = self.conflicts[:CONFLICTS_SHOWN]
             more = len(self.conflicts) - len(shown)
             raise ConflictError(
-                "load refused: it would change deliveries that are already out:\n  "
-                + "\n  ".join(shown)
-                + (f"\n  … and {more} more" if more else ""),
-                hint="restore those drafts as they were published, or give the changed post "
-                "a new file name so it becomes a new post",
+                msg(
+                    "load refused: it would change deliveries that are already out:\n  {shown}"
+                    "\n  … and {n} more",
+                    shown="\n  ".join(shown),
+                    n=more,
+                )
+                if more
+                else msg(
+                    "load refused: it would change deliveries that are already out:\n  {shown}",
+                    shown="\n  ".join(shown),
+                ),
+                hint=msg(
+                    "restore those drafts as they were published, or give the changed post "
+                    "a new file name so it becomes a new post"
+                ),
             )
 
     def _stored_posts(self) -> dict[str, _StoredPost]:
@@ -438,7 +452,13 @@ class _Sync:
             changes[draft.key] = PostChange(
                 ChangeKind.NEW,
                 draft.key,
-                [f"{count} deliver{'y' if count == 1 else 'ies'}: {', '.join(names)}"],
+                [
+                    msg(
+                        _ONE_DELIVERY if count == 1 else _DELIVERIES,
+                        n=count,
+                        accounts=", ".join(names),
+                    )
+                ],
             )
         for record, values in ((DeliveryRecord, deliveries), (AuditEventRecord, audits)):
             for start in range(0, len(values), CHUNK):
@@ -478,7 +498,7 @@ class _Sync:
                 details.append(f"~ {item.account.name}")
             elif state is DeliveryState.CANCELLED and delivery.state_reason in RESTORABLE_REASONS:
                 self._set_state(delivery, DeliveryState.PENDING, None)
-                details.append(f"+ {item.account.name} (restored)")
+                details.append(msg("+ {account} (restored)", account=item.account.name))
         for name, delivery in sorted(current.items()):
             if DeliveryState(delivery.state) in RESTARTABLE and not delivery.may_be_out:
                 self._set_state(delivery, DeliveryState.CANCELLED, REASON_CHANNEL_REMOVED)
@@ -497,12 +517,12 @@ class _Sync:
                 # Approval is of one version: a changed text needs a fresh pair of eyes.
                 post.approver = None
                 post.approved_at = None
-                details.append("approval withdrawn (text changed)")
+                details.append(msg("approval withdrawn (text changed)"))
         if returning:
             post.removed_at = None
-            details.insert(0, "draft is back")
+            details.insert(0, msg("draft is back"))
         if not details:
-            details.append("metadata only")
+            details.append(msg("metadata only"))
         self._audit(
             "post.changed", post_key=draft.key, detail={"version": post.version, "changes": details}
         )
@@ -547,10 +567,16 @@ class _Sync:
                 self._set_state(delivery, DeliveryState.CANCELLED, REASON_DRAFT_REMOVED)
                 cancelled.append(delivery.account.name)
             elif state is not DeliveryState.CANCELLED:
-                kept.append(f"{delivery.account.name} stays {state.value}")
+                kept.append(
+                    msg(
+                        "{account} stays {state}",
+                        account=delivery.account.name,
+                        state=state_msg(state.value),
+                    )
+                )
         post.removed_at = self.now
         self._audit("post.removed", post_key=post.key, detail={"cancelled": cancelled})
-        details = [f"{len(cancelled)} cancelled", *kept]
+        details = [msg("{n} cancelled", n=len(cancelled)), *kept]
         self.report.changes.append(PostChange(ChangeKind.REMOVED, post.key, details))
 
     def _audit(
