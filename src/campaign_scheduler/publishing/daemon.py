@@ -225,9 +225,13 @@ class Worker:
         self.stop_requested = threading.Event()
         self.started_at = clock()
         self._lock = threading.Lock()
-        #: Claims are taken one at a time within this daemon (they are short, and SQLite
-        #: serialises them anyway); the calls that follow run side by side.
-        self._claiming = threading.Lock()
+        #: On SQLite claims are taken one at a time within this daemon (SQLite serialises
+        #: them anyway); on PostgreSQL lanes claim side by side, as two daemons do (``SKIP
+        #: LOCKED``): a claim is several round trips to the server, and lanes waiting for
+        #: each other's claims made the claims, not the calls, the limit.
+        self._claiming: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if store.is_sqlite else contextlib.nullcontext()
+        )
 
     def tick(self) -> TickReport:
         report = TickReport()
