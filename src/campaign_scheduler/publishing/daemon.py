@@ -49,6 +49,7 @@ from campaign_scheduler.publishing.queue import (
     next_wake,
     record_outcome,
     record_parts,
+    rehearse,
     release_retries,
     renew_lease,
 )
@@ -685,6 +686,7 @@ class Daemon:
 
         def run() -> None:
             try:
+                rehearse(self.worker.store, self.worker.worker_id, self.worker.lease)
                 warm(accounts_due(self.worker.store, wake))
             except Exception:  # a warm-up is not worth stopping the daemon for
                 log.exception("warming up the accounts due at %s failed", wake.isoformat())

@@ -13,9 +13,10 @@ changes nothing: the fence raises :class:`LeaseLostError` and the outcome is not
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -332,6 +333,7 @@ def _build_claim_picked_pg() -> Any:
 
 
 _CLAIM_PICKED_PG = _build_claim_picked_pg()
+_ANY_DELIVERY = select(func.min(_D.c.id))
 
 
 def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
@@ -712,6 +714,37 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
                 },
             )
         return False
+    values = _outcome_values(claim, outcome, now)
+    with store.transaction(write=True) as connection:
+        updated = _record(connection, store.is_sqlite, values)
+        if not updated:
+            log.warning(
+                "lease on %s/%s lost before its outcome (%s) was recorded",
+                claim.post_key,
+                claim.account_name,
+                outcome.kind.value,
+            )
+            return False
+        if outcome.kind is OutcomeKind.AUTH_BROKEN:
+            connection.execute(
+                _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
+            )
+        if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
+            connection.execute(
+                _RATE_LIMIT_ACCOUNT,
+                {"account": claim.account_name, "until": outcome.next_attempt_at},
+            )
+    return True
+
+
+def _record(connection: Connection, sqlite: bool, values: dict[str, Any]) -> int:
+    """Write an outcome (see :func:`_outcome_values`); returns 1, or 0 if the lease is gone."""
+    if sqlite:
+        return _record_sqlite(connection, values)
+    return int(connection.execute(_RECORD_PG, values).scalar_one())  # see _build_record_pg
+
+
+def _outcome_values(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any]:
     state = _NEXT_STATE[outcome.kind]
     label = outcome.attempt_label or outcome.kind.value
     published = outcome.kind is OutcomeKind.PUBLISHED
@@ -723,7 +756,7 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
         reason, reason_data = held.record(), held.as_json()
     else:
         reason = outcome.error
-    values = {
+    return {
         **_token(claim),
         "new_state": state.value,
         "maybe": outcome.maybe_out and not published,
@@ -755,29 +788,54 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
             **outcome.detail,
         },
     }
-    with store.transaction(write=True) as connection:
+
+
+class _Rehearsal(Exception):
+    """Raised to roll :func:`rehearse`'s writes back."""
+
+
+#: A moment before anything was ever due: statements run with it find nothing.
+_NEVER = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def rehearse(store: Store, worker: str, lease: timedelta) -> None:
+    """Run every statement of a tick once, finding and changing nothing, so that the first
+    wake-up after a quiet spell does not compile them while deliveries are due (SQLAlchemy
+    compiles a statement at its first use in a process; tens of milliseconds for the claim's).
+
+    The claims and sweeps run as of a moment long past (nothing is due then); the writes after
+    a claim run against a delivery that does not exist, in a transaction rolled back."""
+    expire_overdue(store, _NEVER)
+    release_retries(store, _NEVER)
+    claim_abandoned_many(store, worker, _NEVER, lease, 1)
+    claim_due_many(store, worker, _NEVER, lease, 1)
+    absent = Claim(
+        delivery_id=-1, attempt_id=-1, attempt_number=1, worker=worker, campaign_slug="",
+        post_key="", post_source="", account_name="", channel="", text="", language="",
+        media=[], idempotency_key="", due_at=_NEVER, not_after=None, grace=timedelta(0),
+        key_first_used=_NEVER,
+    )  # fmt: skip
+    published = Outcome(OutcomeKind.PUBLISHED, remote_id="", published_at=_NEVER)
+    with contextlib.suppress(_Rehearsal), store.transaction(write=True) as connection:
         if store.is_sqlite:
-            updated = _record_sqlite(connection, values)
-        else:  # one statement: see _build_record_pg
-            updated = connection.execute(_RECORD_PG, values).scalar_one()
-        if not updated:
-            log.warning(
-                "lease on %s/%s lost before its outcome (%s) was recorded",
-                claim.post_key,
-                claim.account_name,
-                outcome.kind.value,
-            )
-            return False
-        if outcome.kind is OutcomeKind.AUTH_BROKEN:
+            connection.execute(_CLAIM_DETAILS, {"id": -1}).first()
+            some = connection.execute(_ANY_DELIVERY).scalar()
+            if some is not None:  # (an attempt needs a delivery that exists)
+                connection.execute(
+                    _INSERT_ATTEMPT, {"delivery": some, "worker_name": worker, "now": _NEVER}
+                )
+        else:
             connection.execute(
-                _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
-            )
-        if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
-            connection.execute(
-                _RATE_LIMIT_ACCOUNT,
-                {"account": claim.account_name, "until": outcome.next_attempt_at},
-            )
-    return True
+                _CLAIM_PICKED_PG,
+                {"now": _NEVER, "until": _NEVER, "worker": worker, "worker_name": worker,
+                 "picked": -1},
+            ).first()  # fmt: skip
+        values = _outcome_values(absent, published, _NEVER)
+        _record(connection, store.is_sqlite, values)
+        if store.is_sqlite:  # (written only when the record was: here it was not)
+            _audit_sqlite(connection, {**values, "delivery": None})
+        connection.execute(_RENEW, {**_token(absent), "until": _NEVER})
+        raise _Rehearsal
 
 
 def _record_sqlite(connection: Connection, values: dict[str, Any]) -> int:
@@ -788,19 +846,23 @@ def _record_sqlite(connection: Connection, values: dict[str, Any]) -> int:
         {**values, "label": values["label" if updated else "lost_label"]},
     )
     if updated and values["audit"]:
-        connection.execute(
-            _AUDIT,
-            {
-                "at": values["now"],
-                "actor": SYSTEM_ACTOR,
-                "action": values["audit_action"],
-                "campaign_id": None,
-                "post_key": values["audit_post_key"],
-                "delivery_id": values["delivery"],
-                "detail": values["audit_detail"],
-            },
-        )
+        _audit_sqlite(connection, values)
     return int(updated)
+
+
+def _audit_sqlite(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(
+        _AUDIT,
+        {
+            "at": values["now"],
+            "actor": SYSTEM_ACTOR,
+            "action": values["audit_action"],
+            "campaign_id": None,
+            "post_key": values["audit_post_key"],
+            "delivery_id": values["delivery"],
+            "detail": values["audit_detail"],
+        },
+    )
 
 
 _APPLY_RECEIPT = (
