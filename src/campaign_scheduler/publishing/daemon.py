@@ -226,13 +226,14 @@ class Worker:
         self.stop_requested = threading.Event()
         self.started_at = clock()
         self._lock = threading.Lock()
-        #: On SQLite claims are taken one at a time within this daemon (SQLite serialises
-        #: them anyway); on PostgreSQL lanes claim side by side, as two daemons do (``SKIP
-        #: LOCKED``): a claim is several round trips to the server, and lanes waiting for
-        #: each other's claims made the claims, not the calls, the limit.
-        self._claiming: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if store.is_sqlite else contextlib.nullcontext()
-        )
+        #: Claims are taken one at a time within this daemon, except due claims on
+        #: PostgreSQL: there lanes claim side by side, as two daemons do (the pick locks the
+        #: delivery and its account, ``SKIP LOCKED``); a claim is round trips to the server,
+        #: and lanes waiting for each other's claims made the claims, not the calls, the
+        #: limit. (SQLite serialises claims anyway; a take-over of abandoned deliveries does
+        #: not lock the account.)
+        self._claiming = threading.Lock()
+        self._due_side_by_side = not store.is_sqlite
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -274,7 +275,8 @@ class Worker:
                 spare = lanes.reserve(self.threads)  # one lane for each further claim
                 batch: list[Claim] = []
                 try:
-                    with self._claiming:
+                    side_by_side = self._due_side_by_side and claim is claim_due_many
+                    with contextlib.nullcontext() if side_by_side else self._claiming:
                         batch = claim(
                             self.store, self.worker_id, self.clock(), self.lease, spare + 1
                         )
