@@ -10,6 +10,9 @@
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
    backlog of due deliveries).
 3. The idle daemon's memory (RSS) and CPU.
+4. Round trips per delivery (`--only statements`, not run by default): statements, commits and
+   connection check-outs of one `run --once` on a backlog, SQLite and PostgreSQL, counted by
+   count_statements.py.
 
 Every figure is also given as a ratio to a baseline measured in the same run: lag and
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
