@@ -10,6 +10,9 @@
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
    backlog of due deliveries).
 3. The idle daemon's memory (RSS) and CPU.
+4. Round trips per delivery (`--only statements`, not run by default): statements, commits and
+   connection check-outs of one `run --once` on a backlog, SQLite and PostgreSQL, counted by
+   count_statements.py.
 
 Every figure is also given as a ratio to a baseline measured in the same run: lag and
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
@@ -371,6 +374,31 @@ def throughput_run(
     return deliveries / elapsed
 
 
+def statements_run(deliveries: int, database_url: str | None) -> dict[str, float]:
+    """Round trips per delivery of one `run --once` on a backlog: statements, commits and
+    connection check-outs (each a ping on PostgreSQL), counted by count_statements.py."""
+    import json
+
+    drafts = deliveries // ACCOUNTS
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        live = campaign(Path(folder), sandbox, database_url=database_url)
+        for n in range(drafts):
+            live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Zählung {n} #5malklug")
+        live.load()
+        out = Path(folder) / "counts.json"
+        counter = Path(__file__).with_name("count_statements.py")
+        subprocess.run(
+            [sys.executable, str(counter), str(out), *live.command("run", "--once")[3:]],
+            env=live.process_env(),
+            check=True,
+            capture_output=True,
+            timeout=1200,
+        )
+        assert len(sandbox.statuses()) == deliveries
+        counts = json.loads(out.read_text(encoding="utf-8"))
+    return {name: value / deliveries for name, value in counts.items()}
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -418,10 +446,12 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="latency,lag,throughput,idle",
-        help="which parts to run (comma-separated: latency, lag, throughput, idle)",
+        help="which parts to run (comma-separated: latency, lag, throughput, idle, statements)",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
+    if "statements" in only:
+        statement_cases(args.postgres, 500 if args.quick else 2000)
     if "latency" in only:
         latency_cases(args.runs)
     if not only & {"lag", "throughput", "idle"}:
@@ -489,6 +519,24 @@ def main() -> None:
         f"idle daemon: RSS {idle['rss_mib']:.0f} MiB ({idle['rss_ratio']:.1f}x an idle python), "
         f"CPU {idle['cpu_percent']:.2f} %"
     )
+
+
+def statement_cases(admin_url: str, deliveries: int) -> None:
+    for label, backend in (("SQLite", None), ("PostgreSQL", "pg")):
+        url = _fresh_postgres(admin_url) if backend else None
+        if backend and url is None:
+            print(f"statements per delivery, {label}: skipped (no PostgreSQL at {admin_url})")
+            continue
+        try:
+            per = statements_run(deliveries, url)
+        finally:
+            if url is not None:
+                _drop_postgres(admin_url, url)
+        print(
+            f"round trips per delivery, {label}, run --once on {deliveries}: "
+            f"{per.get('statements', 0):.2f} statements, {per.get('commits', 0):.2f} commits, "
+            f"{per.get('checkouts', 0):.2f} connection check-outs"
+        )
 
 
 def _fresh_postgres(admin_url: str) -> str | None:

@@ -24,7 +24,7 @@ from campaign_scheduler.config import load_settings
 from campaign_scheduler.publishing.accounts import ConfiguredChannels
 from campaign_scheduler.publishing.daemon import Daemon, Worker
 from campaign_scheduler.publishing.publisher import Publisher
-from campaign_scheduler.publishing.queue import claim_due
+from campaign_scheduler.publishing.queue import Claim, claim_due
 from campaign_scheduler.rules import check
 from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from campaign_scheduler.store.engine import Store, open_store
@@ -147,6 +147,43 @@ def test_calls_to_different_accounts_run_side_by_side_one_at_a_time_per_account(
     assert calls.met == {"soest-mastodon", "olpe-mastodon", "soest-bluesky"}
     assert dict(calls.started) == keys_in_due_order(store)  # each account in due order
     assert len(calls.network.posts) == 5
+
+
+def test_lanes_claim_side_by_side_on_postgresql_and_one_at_a_time_on_sqlite(
+    drafted: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a daemon's lanes claim as two daemons do (a claim is round trips to the
+    server: lanes queueing for each other's claims made the claims the limit); SQLite takes
+    one writer at a time, and its claims queue in the daemon."""
+    from campaign_scheduler.publishing import daemon as daemon_module
+    from campaign_scheduler.publishing.queue import claim_due_many as real
+
+    lock = threading.Lock()
+    claims = [0]
+    inside = [0, 0]  # claims in progress now, most at once
+    # On PostgreSQL the second claims of both lanes must be in progress together to go on.
+    together = threading.Barrier(2, timeout=PATIENCE)
+
+    def claim(*args: object, **kwargs: object) -> list[Claim]:
+        with lock:
+            claims[0] += 1
+            number = claims[0]
+            inside[0] += 1
+            inside[1] = max(inside)
+        try:
+            if number in (2, 3) and not store.is_sqlite:
+                together.wait()
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(daemon_module, "claim_due_many", claim)
+    calls = Calls()  # the first claim takes two deliveries; both lanes then claim again
+    report = worker(store, drafted, calls, threads=2).tick()
+    assert report.published == 5
+    assert calls.overlaps == []
+    assert inside[1] == (1 if store.is_sqlite else 2)
 
 
 def test_a_claim_skips_an_account_with_a_call_in_flight(drafted: Workspace, store: Store) -> None:

@@ -215,5 +215,5 @@ def run(
             alerts_every=alert_settings.every,
             tokens=refresh_tokens,
             tokens_every=refresh_interval(settings),
-            warm=lambda names: warm_up(warmers, names),
+            warm=lambda names: warm_up(warmers, names, publishing=channels),
         ).serve()

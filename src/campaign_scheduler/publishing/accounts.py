@@ -100,11 +100,21 @@ class ConfiguredChannels:
         )
 
 
-def warm_up(channels: ConfiguredChannels, account_names: list[str]) -> None:
+def warm_up(
+    channels: ConfiguredChannels,
+    account_names: list[str],
+    *,
+    publishing: ConfiguredChannels | None = None,
+) -> None:
     """Ask the networks ahead of a due moment what a call would ask first (an instance's text
-    limit), so that the call itself goes out at once. Failures are left to the call."""
+    limit), so that the call itself goes out at once. Failures are left to the call.
+
+    ``publishing`` are the daemon's own adapters: the ones the calls will use are made now
+    (no call on them: one may be in flight on its account), not at the due moment."""
     for name in account_names:
         try:
+            if publishing is not None:
+                publishing.channel_for(name)
             channels.channel_for(name).text_limit()
         except Exception as exc:  # noqa: BLE001 - the call itself will meet it and record it
             log.debug("warming up %s: %s", name, exc)

@@ -49,6 +49,7 @@ from campaign_scheduler.publishing.queue import (
     next_wake,
     record_outcome,
     record_parts,
+    rehearse,
     release_retries,
     renew_lease,
 )
@@ -248,9 +249,14 @@ class Worker:
         self.stop_requested = threading.Event()
         self.started_at = clock()
         self._lock = threading.Lock()
-        #: Claims are taken one at a time within this daemon (they are short, and SQLite
-        #: serialises them anyway); the calls that follow run side by side.
+        #: Claims are taken one at a time within this daemon, except due claims on
+        #: PostgreSQL: there lanes claim side by side, as two daemons do (the pick locks the
+        #: delivery and its account, ``SKIP LOCKED``); a claim is round trips to the server,
+        #: and lanes waiting for each other's claims made the claims, not the calls, the
+        #: limit. (SQLite serialises claims anyway; a take-over of abandoned deliveries does
+        #: not lock the account.)
         self._claiming = threading.Lock()
+        self._due_side_by_side = not store.is_sqlite
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -292,7 +298,8 @@ class Worker:
                 spare = lanes.reserve(self.threads)  # one lane for each further claim
                 batch: list[Claim] = []
                 try:
-                    with self._claiming:
+                    side_by_side = self._due_side_by_side and claim is claim_due_many
+                    with contextlib.nullcontext() if side_by_side else self._claiming:
                         batch = claim(
                             self.store, self.worker_id, self.clock(), self.lease, spare + 1
                         )
@@ -693,6 +700,7 @@ class Daemon:
 
         def run() -> None:
             try:
+                rehearse(self.worker.store, self.worker.worker_id, self.worker.lease)
                 warm(accounts_due(self.worker.store, wake))
             except Exception:  # a warm-up is not worth stopping the daemon for
                 log.exception("warming up the accounts due at %s failed", wake.isoformat())
