@@ -106,8 +106,10 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class Metrics:
-    """Figures of one post at one moment. ``None`` means the network does not tell."""
+class PostFigures:
+    """The figures of a post, in display order. ``None`` means not known (the network does not
+    tell). One definition for what a network reports (:class:`Metrics`) and what the campaign
+    report sums (``reports.model.Figures``)."""
 
     likes: int | None = None
     reposts: int | None = None
@@ -116,6 +118,12 @@ class Metrics:
     views: int | None = None
     reach: int | None = None
     clicks: int | None = None
+
+
+@dataclass(frozen=True)
+class Metrics(PostFigures):
+    """Figures of one post at one moment. ``None`` means the network does not tell."""
+
     followers: int | None = None
 
 
