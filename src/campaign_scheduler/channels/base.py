@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, ove
 
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import NO_LIMIT, TextRule
+from campaign_scheduler.figures import PostFigures
 from campaign_scheduler.media import MediaLocation, read_regular
 from campaign_scheduler.timeutil import utcnow
 
@@ -103,21 +104,6 @@ class Receipt:
     remote_id: str
     url: str | None
     published_at: datetime
-
-
-@dataclass(frozen=True)
-class PostFigures:
-    """The figures of a post, in display order. ``None`` means not known (the network does not
-    tell). One definition for what a network reports (:class:`Metrics`) and what the campaign
-    report sums (``reports.model.Figures``)."""
-
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
-    views: int | None = None
-    reach: int | None = None
-    clicks: int | None = None
 
 
 @dataclass(frozen=True)

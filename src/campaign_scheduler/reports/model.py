@@ -6,14 +6,14 @@ published yet) and is never turned into 0.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from campaign_scheduler.channels.base import PostFigures
+from campaign_scheduler.figures import FIGURE_NAMES, PostFigures
 
 #: Report figures in display order: the columns of ``metric_snapshot`` summed per group.
-FIGURES: tuple[str, ...] = tuple(f.name for f in fields(PostFigures))
+FIGURES = FIGURE_NAMES
 #: The figures that count as interactions (engagement): what people did with a post.
 INTERACTION_FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes")
 #: Version of the JSON shape (docs/report.md); raised only with a migration path.
