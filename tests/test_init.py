@@ -170,3 +170,34 @@ def test_a_copy_keeps_the_templates_rules(tmp_path: Path, runner: CliRunner) -> 
     assert result.exit_code == 2
     assert "keeps the template's rules" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # replaced in place
+        (
+            '[paths]\ncampaign = "old.toml"\n[db]\nurl = "x"\n',
+            '[paths]\ncampaign = "new.toml"\n[db]\nurl = "x"\n',
+        ),
+        # added at the end of [paths], before the next table
+        (
+            '[paths]\nposts = "p"\n[db]\nx = 1\n',
+            '[paths]\nposts = "p"\ncampaign = "new.toml"\n[db]\nx = 1\n',
+        ),
+        # added at the end of [paths] when it is the last table
+        (
+            '[db]\nx = 1\n[paths]\nposts = "p"\n',
+            '[db]\nx = 1\n[paths]\nposts = "p"\ncampaign = "new.toml"\n',
+        ),
+        # a [paths] table of its own when there is none; a key of that name elsewhere is kept
+        (
+            "campaign = 1\n[db]\ncampaign = 2\n",
+            'campaign = 1\n[db]\ncampaign = 2\n\n[paths]\ncampaign = "new.toml"\n',
+        ),
+    ],
+)
+def test_config_from_template_points_at_the_new_campaign(source: str, expected: str) -> None:
+    from campaign_scheduler.scaffold import config_from_template
+
+    assert config_from_template(source, "new.toml") == expected

@@ -157,6 +157,14 @@ class Campaign:
         last_day = self.last_day
         return wall_clock_to_utc(datetime.combine(last_day + timedelta(days=1), time()), self.zone)
 
+    def outside_period(self, when: datetime) -> list[tuple[str, datetime]]:
+        """The ends of the campaign period ``when`` falls outside of, each as its name and
+        instant: ``("start", …)`` before :attr:`period_start`, ``("end", …)`` at or after
+        :attr:`period_end`; empty inside the period."""
+        start, end = self.period_start, self.period_end
+        outside = [("start", start)] if start is not None and when < start else []
+        return [*outside, ("end", end)] if when >= end else outside
+
 
 def _date(
     reader: FieldReader, table: dict[str, Any], path: tuple[str, ...], key: str

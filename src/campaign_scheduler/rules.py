@@ -31,7 +31,7 @@ from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.timeutil import format_duration, format_local, in_windows
-from campaign_scheduler.uilang import msg
+from campaign_scheduler.uilang import N_, msg
 from campaign_scheduler.video_checks import video_problems
 from campaign_scheduler.videotypes import is_video_name
 
@@ -168,6 +168,13 @@ def _mentions_hashtag(text: str, hashtag: str) -> bool:
     return re.search(pattern, text, flags=re.IGNORECASE) is not None
 
 
+#: What a draft's time outside the campaign period is told, by the end it lies beyond.
+_OUTSIDE_PERIOD = {
+    "start": N_("due {due}, before the campaign starts ({start})"),
+    "end": N_("due {due}, after the campaign ends ({end}); set campaign.ends to post later"),
+}
+
+
 def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
 
@@ -201,25 +208,9 @@ def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[P
                     ),
                     at_line,
                 )
-        start, end = campaign.period_start, campaign.period_end
-        if start is not None and due < start:
-            error(
-                msg(
-                    "due {due}, before the campaign starts ({start})",
-                    due=format_local(due, zone),
-                    start=format_local(start, zone),
-                ),
-                at_line,
-            )
-        if due >= end:
-            error(
-                msg(
-                    "due {due}, after the campaign ends ({end}); set campaign.ends to post later",
-                    due=format_local(due, zone),
-                    end=format_local(end, zone),
-                ),
-                at_line,
-            )
+        for bound, at in campaign.outside_period(due):
+            shown = {"due": format_local(due, zone), bound: format_local(at, zone)}
+            error(msg(_OUTSIDE_PERIOD[bound], **shown), at_line)
         if not in_windows(due, campaign.rules.windows, zone):
             windows = ", ".join(w.text for w in campaign.rules.windows)
             error(

@@ -16,7 +16,7 @@ import json
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -241,6 +241,17 @@ def template_ends(template: Campaign, changes: TemplateChanges) -> date | None:
     return template.ends + timedelta(days=(changes.event_start.date() - old).days)
 
 
+def _lines_by_table(source_text: str) -> Iterator[tuple[str, re.Match[str] | None, str]]:
+    """Each line of a TOML text with its table header (None on other lines) and the table
+    it stands in (on a header line: the table it opens)."""
+    table = ""
+    for line in source_text.splitlines():
+        header = _HEADER.match(line)
+        if header is not None:
+            table = header.group(2)
+        yield line, header, table
+
+
 def campaign_from_template(source_text: str, template: Campaign, changes: TemplateChanges) -> str:
     """The template's text with the changed values rewritten in place; all else kept."""
     changes = shifted_changes(template, changes)
@@ -264,12 +275,9 @@ def campaign_from_template(source_text: str, template: Campaign, changes: Templa
         replace["event", "url"] = toml_string(changes.event_url)
 
     out: list[str] = []
-    table = ""
     in_senders = False
-    for line in source_text.splitlines():
-        header = _HEADER.match(line)
+    for line, header, table in _lines_by_table(source_text):
         if header is not None:
-            table = header.group(2)
             in_senders = header.group(1) == "[[" and table == "senders"
             if in_senders and changes.senders is not None:
                 continue
@@ -352,20 +360,19 @@ def copy_drafts(
 def config_from_template(source_text: str, campaign_file: str) -> str:
     """An existing config.toml (its accounts, database, daemon settings) for the new campaign."""
     out: list[str] = []
-    table = ""
+    table = ""  # the table of the line before
     replaced = False
-    for line in source_text.splitlines():
-        header = _HEADER.match(line)
+    for line, header, in_table in _lines_by_table(source_text):
         if header is not None:
             if table == "paths" and not replaced:
                 out.append(f"campaign = {toml_string(campaign_file)}")
                 replaced = True
-            table = header.group(2)
         else:
             assignment = _ASSIGNMENT.match(line)
             if table == "paths" and assignment is not None and assignment.group(2) == "campaign":
                 line = f"campaign = {toml_string(campaign_file)}"
                 replaced = True
+        table = in_table
         out.append(line)
     if not replaced:
         if table == "paths":

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, ove
 
 from campaign_scheduler.channels.catalog import ChannelSpec, VideoLimits
 from campaign_scheduler.channels.text import NO_LIMIT, TextRule
+from campaign_scheduler.figures import PostFigures
 from campaign_scheduler.media import MediaLocation, read_regular
 from campaign_scheduler.timeutil import utcnow
 
@@ -106,16 +107,9 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class Metrics:
+class Metrics(PostFigures):
     """Figures of one post at one moment. ``None`` means the network does not tell."""
 
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
-    views: int | None = None
-    reach: int | None = None
-    clicks: int | None = None
     followers: int | None = None
 
 

@@ -84,42 +84,20 @@ def moment(instant: datetime, campaign: Campaign, lang: str | None = None) -> st
 
 def time_warnings(when: datetime, option: str, campaign: Campaign, now: datetime) -> list[str]:
     """What a person should know about a time they gave: in the past, outside the campaign."""
-    from campaign_scheduler.uilang import tr, ui_language
+    from campaign_scheduler.uilang import N_, tr, ui_language
 
     lang = ui_language(campaign.language)
     shown = moment(when, campaign, lang)
-    warnings = []
-    if when < now:
-        warnings.append(
-            tr(
-                "{option}: {when} is in the past (now: {now})",
-                lang,
-                option=option,
-                when=shown,
-                now=moment(now, campaign, lang),
-            )
-        )
-    start, end = campaign.period_start, campaign.period_end
-    if start is not None and when < start:
-        warnings.append(
-            tr(
-                "{option}: {when} is before the campaign starts ({start})",
-                lang,
-                option=option,
-                when=shown,
-                start=moment(start, campaign, lang),
-            )
-        )
-    if when >= end:
-        warnings.append(
-            tr(
-                "{option}: {when} is after the campaign ends ({end})",
-                lang,
-                option=option,
-                when=shown,
-                end=moment(end, campaign, lang),
-            )
-        )
+    texts = {
+        "now": N_("{option}: {when} is in the past (now: {now})"),
+        "start": N_("{option}: {when} is before the campaign starts ({start})"),
+        "end": N_("{option}: {when} is after the campaign ends ({end})"),
+    }
+    past = [("now", now)] if when < now else []
+    warnings = [
+        tr(texts[bound], lang, option=option, when=shown, **{bound: moment(at, campaign, lang)})
+        for bound, at in [*past, *campaign.outside_period(when)]
+    ]
     return [tr("warning: {text}", lang, text=text) for text in warnings]
 
 

@@ -24,6 +24,7 @@ from campaign_scheduler.errors import (
 from campaign_scheduler.metrics.cadence import snapshot_due
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
+    SNAPSHOT_FIGURES,
     AccountRecord,
     CampaignRecord,
     DeliveryMetricsRecord,
@@ -208,13 +209,7 @@ def _snapshot(
             account_id=target.account_id,
             fetched_at=now,
             followers=metrics.followers,
-            likes=metrics.likes,
-            reposts=metrics.reposts,
-            replies=metrics.replies,
-            quotes=metrics.quotes,
-            views=metrics.views,
-            reach=metrics.reach,
-            clicks=metrics.clicks,
+            **{name: getattr(metrics, name) for name in SNAPSHOT_FIGURES},
         )
     report.snapshots += 1
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
     Connection,
+    Select,
     Table,
     bindparam,
     case,
@@ -337,10 +339,29 @@ _CLAIM_PICKED_PG = _build_claim_picked_pg()
 _ANY_DELIVERY = select(func.min(_D.c.id))
 
 
+#: Claims the next delivery of its kind in the given transaction (values: now, until,
+#: worker), or returns None when there is none left.
+ClaimNext = Callable[[Connection, dict[str, Any]], Claim | None]
+
+
+def _claim_many(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int, claim_next: ClaimNext
+) -> list[Claim]:
+    """Up to ``limit`` claims by ``claim_next``, in one transaction."""
+    values: dict[str, Any] = {"now": now, "until": now + lease, "worker": worker}
+    claims: list[Claim] = []
+    with store.transaction(write=True) as connection:
+        while len(claims) < limit:
+            claim = claim_next(connection, values)
+            if claim is None:
+                break
+            claims.append(claim)
+    return claims
+
+
 def claim_due(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Claim the most overdue delivery that may go out now, or return None."""
-    claims = claim_due_many(store, worker, now, lease, 1)
-    return claims[0] if claims else None
+    return next(iter(claim_due_many(store, worker, now, lease, 1)), None)
 
 
 def claim_due_many(
@@ -348,21 +369,17 @@ def claim_due_many(
 ) -> list[Claim]:
     """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
     another account, in one transaction (one commit for a burst due at one instant)."""
-    values = {"now": now, "until": now + lease, "worker": worker}
-    claims: list[Claim] = []
-    with store.transaction(write=True) as connection:
-        while len(claims) < limit:
-            if store.is_sqlite:
-                row = connection.execute(_CLAIM_DUE, values).first()
-                if row is None:
-                    break
-                claims.append(_start_attempt(connection, row[0], row[1], row[2], worker, now))
-                continue
-            claim = _claim_one_due_pg(connection, {**values, "worker_name": worker}, now)
-            if claim is None:
-                break
-            claims.append(claim)
-    return claims
+
+    def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
+        if store.is_sqlite:
+            row = connection.execute(_CLAIM_DUE, values).first()
+            if row is None:
+                return None
+            return _start_attempt(connection, row[0], row[1], row[2], worker, now)
+        claim: Claim | None = _claim_one_due_pg(connection, {**values, "worker_name": worker}, now)
+        return claim
+
+    return _claim_many(store, worker, now, lease, limit, claim_next)
 
 
 def _claim_one_due_pg(connection: Connection, values: dict[str, Any], now: datetime) -> Any:
@@ -395,24 +412,22 @@ def release_retries(store: Store, now: datetime) -> int:
 
 def claim_abandoned(store: Store, worker: str, now: datetime, lease: timedelta) -> Claim | None:
     """Take over a delivery whose worker died mid-call (its lease ran out while publishing)."""
-    claims = claim_abandoned_many(store, worker, now, lease, 1)
-    return claims[0] if claims else None
+    return next(iter(claim_abandoned_many(store, worker, now, lease, 1)), None)
 
 
 def claim_abandoned_many(
     store: Store, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claim]:
     """Take over up to ``limit`` abandoned deliveries, each on another account."""
-    values = {"now": now, "until": now + lease, "worker": worker}
-    claims: list[Claim] = []
-    with store.transaction(write=True) as connection:
-        while len(claims) < limit:
-            row = connection.execute(_CLAIM_ABANDONED, values).first()
-            if row is None:
-                break
-            connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
-            claims.append(_start_attempt(connection, row[0], row[1], row[2], worker, now))
-    return claims
+
+    def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
+        row = connection.execute(_CLAIM_ABANDONED, values).first()
+        if row is None:
+            return None
+        connection.execute(_ABANDON_OPEN_ATTEMPTS, {"delivery": row[0], "now": now})
+        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
+
+    return _claim_many(store, worker, now, lease, limit, claim_next)
 
 
 def _start_attempt(
@@ -936,6 +951,19 @@ def apply_receipt(
     return bool(updated)
 
 
+_Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
+
+
+def _waiting_due(query: _Q, now: datetime) -> _Q:
+    """``query`` (from ``delivery``) over the waiting deliveries due by ``now``, joined with
+    their post and account."""
+    return (
+        query.join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+        .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+        .where(DeliveryRecord.state.in_(WAITING_STATES), DeliveryRecord.due_at <= now)
+    )
+
+
 def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]:
     """Move waiting deliveries past their deadline to ``expired``, with the reason.
 
@@ -945,15 +973,9 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]
     expired: list[tuple[str, str, Reason]] = []
     with store.session(write=True) as session:
         waiting = (
-            select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord)
-            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-            .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+            _waiting_due(select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord), now)
             .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
-            .where(
-                DeliveryRecord.state.in_(WAITING_STATES),
-                DeliveryRecord.due_at <= now,
-                DeliveryRecord.maybe_out.is_(False),
-            )
+            .where(DeliveryRecord.maybe_out.is_(False))
         )
         overdue = [
             delivery.id
@@ -1076,16 +1098,10 @@ def accounts_due(store: Store, until: datetime) -> list[str]:
 def held_due(store: Store, now: datetime) -> list[tuple[str, str, str]]:
     """Due deliveries held because their account needs attention: (post, account, reason)."""
     with store.session() as session:
+        held = select(PostRecord.key, AccountRecord.name, AccountRecord.attention_reason)
         rows = session.execute(
-            select(PostRecord.key, AccountRecord.name, AccountRecord.attention_reason)
-            .select_from(DeliveryRecord)
-            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-            .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-            .where(
-                DeliveryRecord.state.in_(WAITING_STATES),
-                DeliveryRecord.due_at <= now,
-                AccountRecord.needs_attention.is_(True),
-            )
+            _waiting_due(held.select_from(DeliveryRecord), now)
+            .where(AccountRecord.needs_attention.is_(True))
             .order_by(DeliveryRecord.due_at, PostRecord.key)
         ).all()
     return [(key, name, reason or "needs attention") for key, name, reason in rows]

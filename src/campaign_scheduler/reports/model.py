@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from campaign_scheduler.figures import FIGURE_NAMES, PostFigures
+
 #: Report figures in display order: the columns of ``metric_snapshot`` summed per group.
-FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes", "views", "reach", "clicks")
+FIGURES = FIGURE_NAMES
 #: The figures that count as interactions (engagement): what people did with a post.
 INTERACTION_FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes")
 #: Version of the JSON shape (docs/report.md); raised only with a migration path.
@@ -90,16 +92,9 @@ class Punctuality:
 
 
 @dataclass(frozen=True)
-class Figures:
+class Figures(PostFigures):
     """Sums over the latest snapshot of each delivery. ``None``: no snapshot had the figure."""
 
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
-    views: int | None = None
-    reach: int | None = None
-    clicks: int | None = None
     interactions: int | None = None
     #: Deliveries that have at least one snapshot (and so contribute figures).
     measured: int = 0

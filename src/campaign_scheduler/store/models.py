@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from campaign_scheduler.figures import FIGURE_NAMES
 from campaign_scheduler.store.coretypes import OUT_OR_MAYBE_OUT as OUT_OR_MAYBE_OUT  # noqa: PLC0414 (re-exported; defined there)
 from campaign_scheduler.store.coretypes import WAITING as WAITING  # noqa: PLC0414 (re-exported; defined there)
 from campaign_scheduler.store.coretypes import DeliveryState as DeliveryState  # noqa: PLC0414 (re-exported; defined there)
@@ -243,15 +244,7 @@ class MetricSnapshotRecord(Base):
 
 
 #: The figures a snapshot may carry, in the order the report shows them.
-SNAPSHOT_FIGURES: tuple[str, ...] = (
-    "likes",
-    "reposts",
-    "replies",
-    "quotes",
-    "views",
-    "reach",
-    "clicks",
-)
+SNAPSHOT_FIGURES = FIGURE_NAMES
 
 
 class DeliveryMetricsRecord(Base):
