@@ -606,19 +606,18 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
     def _views(self) -> dict[str, Callable[[], Any]]:
         return {"statuses": lambda: [_message_summary(m) for m in self.statuses()]}
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "bots": lambda body: {"token": self.add_bot(str(body["username"]), body.get("token"))},
-            "channels": lambda body: {
-                "chat_id": self.add_channel(
-                    body.get("username"),
-                    title=body.get("title"),
-                    admins=[str(t) for t in body.get("admins", [])],
-                    can_post=bool(body.get("can_post", True)),
-                    can_delete=bool(body.get("can_delete", True)),
-                )
-            },
-        }
+    def _control_bots(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"token": self.add_bot(str(body["username"]), body.get("token"))}
+
+    def _control_channels(self, body: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self.add_channel(
+            body.get("username"),
+            title=body.get("title"),
+            admins=[str(t) for t in body.get("admins", [])],
+            can_post=bool(body.get("can_post", True)),
+            can_delete=bool(body.get("can_delete", True)),
+        )
+        return {"chat_id": chat_id}
 
     def _apply_fail_next(self, spec: dict[str, Any]) -> None:
         status = int(spec.get("status", 500))

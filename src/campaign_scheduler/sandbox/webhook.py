@@ -331,10 +331,7 @@ class WebhookSandbox(SandboxBase[int, float]):
     def _views(self) -> dict[str, Callable[[], Any]]:
         return {"deliveries": lambda: [_delivery_json(d) for d in self.deliveries()]}
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"endpoints": self._control_endpoint}
-
-    def _control_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _control_endpoints(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body["name"])
         dedupe = body.get("deduplicate")
         secret = self.add_endpoint(
