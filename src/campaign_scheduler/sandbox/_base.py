@@ -12,9 +12,9 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   early by raising :class:`Answer`;
 * the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
   ``POST /_sandbox/faults``, ``POST /_sandbox/settings`` (from the network's
-  :attr:`SandboxBase.settings`) and the network's own views (:meth:`SandboxBase._views`) and
-  controls (its methods ``_control_<name>``, see :meth:`SandboxBase._controls`), with their
-  errors in the network's own envelope
+  :attr:`SandboxBase.settings`) and the network's own views and controls (its methods
+  ``_view_<name>`` and ``_control_<name>``, see :meth:`SandboxBase._views` and
+  :meth:`SandboxBase._controls`), with their errors in the network's own envelope
   (:meth:`SandboxBase._error_envelope`);
 * the network's knobs (:class:`Option`): each is an attribute with a default, a keyword of the
   constructor (next to ``clock``) and, when ``settable``, a key of ``POST /_sandbox/settings``;
@@ -312,16 +312,12 @@ def seconds(body: dict[str, Any], name: str) -> float:
     return value
 
 
-#: The prefix of a sandbox's methods that answer ``POST /_sandbox/<name>``.
-_CONTROL_PREFIX = "_control_"
-
-
 class SandboxBase(Generic[FailT, RateT]):
     """Lifecycle and fault switches of a loopback sandbox (see the module doc).
 
     Subclasses declare their knobs as :class:`Option` attributes, call
     ``super().__init__(**options)`` before anything else, and declare ``_route``,
-    ``_seen``, ``_error_envelope`` and their control routes (``_views``, ``_control_<name>``). A
+    ``_seen``, ``_error_envelope`` and their control routes (``_view_<name>``, ``_control_<name>``). A
     sandbox whose requests need more than that (Graph's usage headers, webhook's remembered
     answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
@@ -640,18 +636,23 @@ class SandboxBase(Generic[FailT, RateT]):
     # --- control over HTTP --------------------------------------------------------------------
 
     def _views(self) -> Mapping[str, Callable[[], Any]]:
-        """``GET /_sandbox/<name>`` routes beyond ``requests``: name -> JSON-able value."""
-        return {}
+        """``GET /_sandbox/<name>`` routes beyond ``requests``: the sandbox's methods
+        ``_view_<name>``, each returning a JSON-able value."""
+        return self._methods_named("_view_")
 
     def _controls(self) -> Mapping[str, Callable[[dict[str, Any]], Any]]:
         """``POST /_sandbox/<name>`` routes beyond ``faults`` and ``settings``: the sandbox's
         methods ``_control_<name>``, each a handler of the JSON object body, returning what to
         answer (``None``: ``{"ok": true}``). A missing key (KeyError) or a bad value
         (TypeError, ValueError) is answered 400."""
+        return self._methods_named("_control_")
+
+    def _methods_named(self, prefix: str) -> dict[str, Callable[..., Any]]:
+        """The methods whose names start with ``prefix``, by the rest of their names."""
         return {
-            name.removeprefix(_CONTROL_PREFIX): getattr(self, name)
+            name.removeprefix(prefix): getattr(self, name)
             for name in dir(type(self))
-            if name.startswith(_CONTROL_PREFIX)
+            if name.startswith(prefix)
         }
 
     def apply_settings(self, body: Mapping[str, Any]) -> None:

@@ -880,8 +880,8 @@ class GraphSandbox(SandboxBase[_Failure, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_post_json(p) for p in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_post_json(p) for p in self.statuses()]
 
     def _control_config(self, body: dict[str, Any]) -> None:
         self.configure(**body)

@@ -990,9 +990,10 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- control over HTTP ----------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        records = lambda: [_record_json(r) for r in self.records()]
-        return {"records": records, "statuses": records}
+    def _view_records(self) -> list[dict[str, Any]]:
+        return [_record_json(r) for r in self.records()]
+
+    _view_statuses = _view_records
 
     def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         handle = _full_handle(str(body["handle"]))

@@ -1017,8 +1017,8 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_post_summary(p) for p in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_post_summary(p) for p in self.statuses()]
 
     def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         return vars(

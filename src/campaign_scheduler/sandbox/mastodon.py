@@ -844,8 +844,8 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_status_json(s) for s in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_status_json(s) for s in self.statuses()]
 
     def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         token = self.add_account(

@@ -58,7 +58,6 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -741,8 +740,8 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"events": lambda: [_event_json(e) for e in self.events()]}
+    def _view_events(self) -> list[dict[str, Any]]:
+        return [_event_json(e) for e in self.events()]
 
     def _control_rooms(self, body: dict[str, Any]) -> dict[str, Any]:
         alias = body.get("alias")

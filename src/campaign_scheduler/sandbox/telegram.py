@@ -603,8 +603,8 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_message_summary(m) for m in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_message_summary(m) for m in self.statuses()]
 
     def _control_bots(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"token": self.add_bot(str(body["username"]), body.get("token"))}

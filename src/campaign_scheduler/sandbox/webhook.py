@@ -38,7 +38,6 @@ import itertools
 import math
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -328,8 +327,8 @@ class WebhookSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"deliveries": lambda: [_delivery_json(d) for d in self.deliveries()]}
+    def _view_deliveries(self) -> list[dict[str, Any]]:
+        return [_delivery_json(d) for d in self.deliveries()]
 
     def _control_endpoints(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body["name"])

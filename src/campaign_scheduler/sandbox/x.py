@@ -68,7 +68,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -1110,8 +1110,8 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_tweet_summary(t) for t in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_tweet_summary(t) for t in self.statuses()]
 
     def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         return vars(
