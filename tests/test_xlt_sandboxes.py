@@ -179,6 +179,34 @@ def test_telegram_limits_count_after_markup(
     assert (status, answer["description"]) == (400, "Bad Request: message caption is too long")
 
 
+@pytest.mark.parametrize(
+    ("method", "part", "limit", "too_big"),
+    [
+        ("sendPhoto", "photo", 10 * 1024 * 1024, (400, "Bad Request: file is too big")),
+        ("sendVideo", "video", 50 * 1024 * 1024, (413, "Request Entity Too Large")),
+    ],
+)
+def test_telegram_file_missing_or_too_big(
+    telegram: TelegramSandbox,
+    bot: str,
+    http: requests.Session,
+    method: str,
+    part: str,
+    limit: int,
+    too_big: tuple[int, str],
+) -> None:
+    fields = {"chat_id": "@olpe_news", "caption": "Datei"}
+    status, answer = call(http, telegram, bot, method, data=fields)
+    assert (status, answer["description"]) == (
+        400,
+        f"Bad Request: there is no {part} in the request",
+    )
+    huge = {part: ("a.bin", b"\0" * (limit + 1), "application/octet-stream")}
+    status, answer = call(http, telegram, bot, method, data=fields, files=huge)
+    assert (status, answer["description"]) == too_big
+    assert telegram.statuses() == []
+
+
 def test_telegram_photo_and_reply(
     telegram: TelegramSandbox, bot: str, http: requests.Session
 ) -> None:

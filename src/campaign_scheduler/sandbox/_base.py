@@ -12,8 +12,9 @@ A sandbox subclasses :class:`SandboxBase`, which owns
   early by raising :class:`Answer`;
 * the control routes under ``/_sandbox/`` (loopback clients only): ``GET /_sandbox/requests``,
   ``POST /_sandbox/faults``, ``POST /_sandbox/settings`` (from the network's
-  :attr:`SandboxBase.settings`) and the network's own views (:meth:`SandboxBase._views`) and
-  controls (:meth:`SandboxBase._controls`), with their errors in the network's own envelope
+  :attr:`SandboxBase.settings`) and the network's own views and controls (its methods
+  ``_view_<name>`` and ``_control_<name>``, see :meth:`SandboxBase._views` and
+  :meth:`SandboxBase._controls`), with their errors in the network's own envelope
   (:meth:`SandboxBase._error_envelope`);
 * the network's knobs (:class:`Option`): each is an attribute with a default, a keyword of the
   constructor (next to ``clock``) and, when ``settable``, a key of ``POST /_sandbox/settings``;
@@ -283,6 +284,16 @@ def snapshot(kind: Callable[..., SnapshotT], record: Any, /, **computed: Any) ->
     return kind(**copied, **computed)
 
 
+def counts(body: Mapping[str, Any], **defaults: int | None) -> dict[str, Any]:
+    """The whole numbers ``body`` gives under the names of ``defaults`` (a control route's
+    figures); a name ``body`` lacks gets its default, and one whose default is None may be null."""
+    figures: dict[str, Any] = {}
+    for name, default in defaults.items():
+        value = body.get(name, default)
+        figures[name] = value if value is None and default is None else int(value)
+    return figures
+
+
 def fault_spec(value: Any) -> dict[str, Any]:
     """The object of a fault (``{"count": 2, ...}``); a bare ``true`` or number means ``{}``."""
     return value if isinstance(value, dict) else {}
@@ -306,7 +317,7 @@ class SandboxBase(Generic[FailT, RateT]):
 
     Subclasses declare their knobs as :class:`Option` attributes, call
     ``super().__init__(**options)`` before anything else, and declare ``_route``,
-    ``_seen``, ``_error_envelope`` and their control routes (``_views``, ``_controls``). A
+    ``_seen``, ``_error_envelope`` and their control routes (``_view_<name>``, ``_control_<name>``). A
     sandbox whose requests need more than that (Graph's usage headers, webhook's remembered
     answers) overrides :meth:`handle` and ends every answer with :meth:`_deliver`.
     """
@@ -625,14 +636,24 @@ class SandboxBase(Generic[FailT, RateT]):
     # --- control over HTTP --------------------------------------------------------------------
 
     def _views(self) -> Mapping[str, Callable[[], Any]]:
-        """``GET /_sandbox/<name>`` routes beyond ``requests``: name -> JSON-able value."""
-        return {}
+        """``GET /_sandbox/<name>`` routes beyond ``requests``: the sandbox's methods
+        ``_view_<name>``, each returning a JSON-able value."""
+        return self._methods_named("_view_")
 
     def _controls(self) -> Mapping[str, Callable[[dict[str, Any]], Any]]:
-        """``POST /_sandbox/<name>`` routes beyond ``faults``: name -> handler of the JSON
-        object body, returning what to answer (``None``: ``{"ok": true}``). A missing key
-        (KeyError) or a bad value (TypeError, ValueError) is answered 400."""
-        return {}
+        """``POST /_sandbox/<name>`` routes beyond ``faults`` and ``settings``: the sandbox's
+        methods ``_control_<name>``, each a handler of the JSON object body, returning what to
+        answer (``None``: ``{"ok": true}``). A missing key (KeyError) or a bad value
+        (TypeError, ValueError) is answered 400."""
+        return self._methods_named("_control_")
+
+    def _methods_named(self, prefix: str) -> dict[str, Callable[..., Any]]:
+        """The methods whose names start with ``prefix``, by the rest of their names."""
+        return {
+            name.removeprefix(prefix): getattr(self, name)
+            for name in dir(type(self))
+            if name.startswith(prefix)
+        }
 
     def apply_settings(self, body: Mapping[str, Any]) -> None:
         """Change the settings named in ``body`` (see :attr:`settings`); nothing changes when

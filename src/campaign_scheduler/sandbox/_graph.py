@@ -880,20 +880,16 @@ class GraphSandbox(SandboxBase[_Failure, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_post_json(p) for p in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_post_json(p) for p in self.statuses()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "accounts": self._control_account,
-            "engagement": self._control_engagement,
-            "config": lambda body: self.configure(**body),
-            "media": lambda body: {
-                "url": self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))
-            },
-        }
+    def _control_config(self, body: dict[str, Any]) -> None:
+        self.configure(**body)
 
-    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _control_media(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.serve_media(Path(str(body["folder"])), str(body.get("name", "media")))}
+
+    def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         account_id, token = self.add_account(
             str(body["name"]),
             account_id=None if body.get("id") is None else str(body["id"]),

@@ -75,6 +75,7 @@ from campaign_scheduler.sandbox._base import (
     HandlerT,
     Option,
     SandboxBase,
+    counts,
     handles,
     snapshot,
 )
@@ -989,14 +990,12 @@ class BlueskySandbox(SandboxBase[int, float]):
 
     # --- control over HTTP ----------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        records = lambda: [_record_json(r) for r in self.records()]
-        return {"records": records, "statuses": records}
+    def _view_records(self) -> list[dict[str, Any]]:
+        return [_record_json(r) for r in self.records()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"accounts": self._control_account, "engagement": self._control_engagement}
+    _view_statuses = _view_records
 
-    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         handle = _full_handle(str(body["handle"]))
         password = self.add_account(
             handle, body.get("password"), followers=int(body.get("followers", 0))
@@ -1004,13 +1003,8 @@ class BlueskySandbox(SandboxBase[int, float]):
         return {"did": self.did_of(handle), "handle": handle, "password": password}
 
     def _control_engagement(self, body: dict[str, Any]) -> None:
-        self.set_engagement(
-            str(body["uri"]),
-            likes=int(body.get("likes", 0)),
-            reposts=int(body.get("reposts", 0)),
-            replies=int(body.get("replies", 0)),
-            quotes=int(body.get("quotes", 0)),
-        )
+        figures = counts(body, likes=0, reposts=0, replies=0, quotes=0)
+        self.set_engagement(str(body["uri"]), **figures)
 
     def _extra_faults(self) -> dict[str, Callable[[Any], None]]:
         return {"expire_access_tokens": lambda v: self.expire_access_tokens() if v else None}

@@ -1017,21 +1017,18 @@ class LinkedInSandbox(SandboxBase[int, bool]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_post_summary(p) for p in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_post_summary(p) for p in self.statuses()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "accounts": lambda body: vars(
-                self.add_account(
-                    str(body["name"]),
-                    body.get("token"),
-                    followers=int(body.get("followers", 0)),
-                    role=body.get("role", "ADMINISTRATOR"),
-                )
-            ),
-            "engagement": self._control_engagement,
-        }
+    def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
+        return vars(
+            self.add_account(
+                str(body["name"]),
+                body.get("token"),
+                followers=int(body.get("followers", 0)),
+                role=body.get("role", "ADMINISTRATOR"),
+            )
+        )
 
     def _control_engagement(self, body: dict[str, Any]) -> None:
         urn = str(body.pop("post"))

@@ -65,6 +65,7 @@ from campaign_scheduler.sandbox._base import (
     Option,
     Processing,
     SandboxBase,
+    counts,
     handles,
     snapshot,
 )
@@ -843,26 +844,18 @@ class MastodonSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_status_json(s) for s in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_status_json(s) for s in self.statuses()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "accounts": lambda body: {
-                "token": self.add_account(
-                    str(body["username"]),
-                    body.get("token"),
-                    followers=int(body.get("followers", 0)),
-                )
-            },
-            "engagement": lambda body: self.set_engagement(
-                str(body["status_id"]),
-                favourites=int(body.get("favourites", 0)),
-                reblogs=int(body.get("reblogs", 0)),
-                replies=int(body.get("replies", 0)),
-                quotes=None if body.get("quotes") is None else int(body["quotes"]),
-            ),
-        }
+    def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
+        token = self.add_account(
+            str(body["username"]), body.get("token"), followers=int(body.get("followers", 0))
+        )
+        return {"token": token}
+
+    def _control_engagement(self, body: dict[str, Any]) -> None:
+        figures = counts(body, favourites=0, reblogs=0, replies=0, quotes=None)
+        self.set_engagement(str(body["status_id"]), **figures)
 
     # --- the API ------------------------------------------------------------------------------
 

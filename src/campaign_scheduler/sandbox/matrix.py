@@ -58,7 +58,6 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -741,17 +740,10 @@ class MatrixSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"events": lambda: [_event_json(e) for e in self.events()]}
+    def _view_events(self) -> list[dict[str, Any]]:
+        return [_event_json(e) for e in self.events()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "rooms": self._control_room,
-            "accounts": self._control_account,
-            "engagement": self._control_engagement,
-        }
-
-    def _control_room(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _control_rooms(self, body: dict[str, Any]) -> dict[str, Any]:
         alias = body.get("alias")
         room_id = self.add_room(
             None if alias is None else str(alias),
@@ -759,7 +751,7 @@ class MatrixSandbox(SandboxBase[int, float]):
         )
         return {"room_id": room_id, "alias": None if alias is None else self._full_alias(alias)}
 
-    def _control_account(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         localpart = str(body["user"])
         token = self.add_account(
             localpart, body.get("token"), rooms=tuple(str(r) for r in body.get("rooms", []))

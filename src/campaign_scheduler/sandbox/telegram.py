@@ -98,6 +98,12 @@ MSG_NO_PHOTO = "Bad Request: there is no photo in the request"
 MSG_NO_VIDEO = "Bad Request: there is no video in the request"
 UPLOAD_LIMIT = 50 * 1024 * 1024  # files other than photos, uploaded to the public Bot API
 MSG_PHOTO_TOO_BIG = "Bad Request: file is too big"
+#: The methods that send a file: its part, the answer when it is missing, the size limit and
+#: the answer above it.
+_ATTACHMENTS: dict[str, tuple[str, str, int, tuple[int, str]]] = {
+    "sendphoto": ("photo", MSG_NO_PHOTO, PHOTO_LIMIT, (400, MSG_PHOTO_TOO_BIG)),
+    "sendvideo": ("video", MSG_NO_VIDEO, UPLOAD_LIMIT, (413, "Request Entity Too Large")),
+}
 _DEFAULT_ERRORS = {
     400: "Bad Request: the sandbox was told to refuse this request",
     401: MSG_UNAUTHORIZED,
@@ -377,7 +383,7 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
         self, bot: _Bot, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
     ) -> HttpResponse:
         chat = self._writable_chat(bot, params.get("chat_id"))
-        photo_mode = method in ("sendphoto", "sendvideo")  # a caption, not a text
+        photo_mode = method in _ATTACHMENTS  # a caption, not a text
         markup = text_value(params.get("caption" if photo_mode else "text"))
         parse_mode = text_value(params.get("parse_mode")) or None
         if len(markup.encode("utf-8")) > RAW_TEXT_LIMIT:
@@ -386,24 +392,15 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
             text, entities = self._parse(markup, parse_mode)
         except _ParseError as exc:
             return _error(400, f"Bad Request: can't parse entities: {exc}")
-        photo: SandboxPhoto | None = None
-        video: SandboxPhoto | None = None
-        if method == "sendvideo":
-            upload = files.get("video")
+        attached: dict[str, SandboxPhoto] = {}
+        if photo_mode:
+            part, missing, limit, too_big = _ATTACHMENTS[method]
+            upload = files.get(part)
             if upload is None:
-                return _error(400, MSG_NO_VIDEO)
-            if len(upload.content) > UPLOAD_LIMIT:
-                return _error(413, "Request Entity Too Large")
-            video = SandboxPhoto(upload.filename, upload.content_type, len(upload.content))
-            if self._length(text) > CAPTION_LIMIT:
-                return _error(400, MSG_CAPTION_TOO_LONG)
-        elif photo_mode:
-            upload = files.get("photo")
-            if upload is None:
-                return _error(400, MSG_NO_PHOTO)
-            if len(upload.content) > PHOTO_LIMIT:
-                return _error(400, MSG_PHOTO_TOO_BIG)
-            photo = SandboxPhoto(upload.filename, upload.content_type, len(upload.content))
+                return _error(400, missing)
+            if len(upload.content) > limit:
+                return _error(*too_big)
+            attached[part] = SandboxPhoto(upload.filename, upload.content_type, len(upload.content))
             if self._length(text) > CAPTION_LIMIT:
                 return _error(400, MSG_CAPTION_TOO_LONG)
         else:
@@ -428,10 +425,10 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
             markup=markup,
             parse_mode=parse_mode,
             entities=entities,
-            photo=photo,
+            photo=attached.get("photo"),
             reply_to=reply_to,
             date=now,
-            video=video,
+            video=attached.get("video"),
         )
         self._messages[(chat.id, message.message_id)] = message
         return json_response(200, {"ok": True, "result": self._message_json(message, upload=files)})
@@ -603,22 +600,21 @@ class TelegramSandbox(SandboxBase[tuple[int, str | None], float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_message_summary(m) for m in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_message_summary(m) for m in self.statuses()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "bots": lambda body: {"token": self.add_bot(str(body["username"]), body.get("token"))},
-            "channels": lambda body: {
-                "chat_id": self.add_channel(
-                    body.get("username"),
-                    title=body.get("title"),
-                    admins=[str(t) for t in body.get("admins", [])],
-                    can_post=bool(body.get("can_post", True)),
-                    can_delete=bool(body.get("can_delete", True)),
-                )
-            },
-        }
+    def _control_bots(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"token": self.add_bot(str(body["username"]), body.get("token"))}
+
+    def _control_channels(self, body: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self.add_channel(
+            body.get("username"),
+            title=body.get("title"),
+            admins=[str(t) for t in body.get("admins", [])],
+            can_post=bool(body.get("can_post", True)),
+            can_delete=bool(body.get("can_delete", True)),
+        )
+        return {"chat_id": chat_id}
 
     def _apply_fail_next(self, spec: dict[str, Any]) -> None:
         status = int(spec.get("status", 500))

@@ -38,7 +38,6 @@ import itertools
 import math
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -328,13 +327,10 @@ class WebhookSandbox(SandboxBase[int, float]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"deliveries": lambda: [_delivery_json(d) for d in self.deliveries()]}
+    def _view_deliveries(self) -> list[dict[str, Any]]:
+        return [_delivery_json(d) for d in self.deliveries()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"endpoints": self._control_endpoint}
-
-    def _control_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _control_endpoints(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body["name"])
         dedupe = body.get("deduplicate")
         secret = self.add_endpoint(

@@ -68,7 +68,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -1110,20 +1110,17 @@ class XSandbox(SandboxBase[int, tuple[float, bool]]):
 
     # --- control over HTTP --------------------------------------------------------------------
 
-    def _views(self) -> dict[str, Callable[[], Any]]:
-        return {"statuses": lambda: [_tweet_summary(t) for t in self.statuses()]}
+    def _view_statuses(self) -> list[dict[str, Any]]:
+        return [_tweet_summary(t) for t in self.statuses()]
 
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {
-            "accounts": lambda body: vars(
-                self.add_account(
-                    str(body["username"]),
-                    followers=int(body.get("followers", 0)),
-                    write=bool(body.get("write", True)),
-                )
-            ),
-            "engagement": self._control_engagement,
-        }
+    def _control_accounts(self, body: dict[str, Any]) -> dict[str, Any]:
+        return vars(
+            self.add_account(
+                str(body["username"]),
+                followers=int(body.get("followers", 0)),
+                write=bool(body.get("write", True)),
+            )
+        )
 
     def _control_engagement(self, body: dict[str, Any]) -> None:
         tweet_id = str(body.pop("tweet_id"))
