@@ -176,3 +176,29 @@ def test_every_connect_prompt_has_german() -> None:
     assert len(prompts) >= 10
     for prompt in prompts:
         assert uilang.tr(prompt, "de") != prompt, prompt
+
+
+def test_history_words_the_protocols_reason_for_german_readers(
+    loaded: Workspace, runner: CliRunner
+) -> None:
+    """``history`` shows a delivery's last error: the protocol's own words (here: the post may
+    be out) are worded for readers; ``--json`` keeps the record's English."""
+    reason = _asked_a_person().why
+    set_reason(loaded, "unknown", reason)
+    store = open_store(loaded.database_url)
+    with store.session(write=True) as session:
+        session.execute(
+            update(DeliveryRecord)
+            .where(DeliveryRecord.state == "unknown")
+            .values(attempts=2, last_error=reason.record())
+        )
+    store.dispose()
+    result = invoke(runner, loaded, "de", "history")
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stdout.splitlines() if ACCOUNT in line]
+    assert "earlier call" not in line and "check the account" not in line, line
+    assert reason.for_readers("de") in line, line
+    for lang in ("de", "en"):
+        rows = json.loads(invoke(runner, loaded, lang, "history", "--json").stdout)
+        [row] = [row for row in rows if row["account"] == ACCOUNT]
+        assert row["error"] == reason.record()
