@@ -443,7 +443,7 @@ def history(
         return
     for r in rows:
         when = format_local(r.published_at or r.due_at, campaign.zone)
-        detail = r.url if r.state == "published" else (r.error or "")
+        detail = r.url if r.state == "published" else (r.error_for_readers(lang) or "")
         state = state_word(r.state, lang).ljust(10)
         comment = r.comment
         if comment is not None:
