@@ -9,50 +9,43 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
 from campaign_scheduler import uilang
-from campaign_scheduler.cli import app
 from campaign_scheduler.publishing.decide import Abilities, Do, Event, Facts, decide
 from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import open_store
 from campaign_scheduler.store.models import DeliveryRecord
 from conftest import Workspace
+from test_i18n_sweep import invoke
+from test_status import set_state
 
 KEY = "soest/01-klima"
 ACCOUNT = "soest-mastodon"
 
 
-def invoke(runner: CliRunner, ws: Workspace, lang: str, *args: str) -> Result:
-    return runner.invoke(app, ["--config", str(ws.config_file), "--lang", lang, *args])
-
-
 @pytest.fixture
 def loaded(workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The draft loaded (as in test_i18n_sweep.py; a fixture cannot be imported under its name
+    without shadowing it in every test)."""
     workspace.draft(KEY)
     monkeypatch.setattr("campaign_scheduler.identity.os_user", lambda: "anna")
-    result = invoke(runner, workspace, "en", "load", "--as", "anna")
-    assert result.exit_code == 0, result.output
+    assert invoke(runner, workspace, "en", "load", "--as", "anna").exit_code == 0
     return workspace
 
 
 def set_reason(ws: Workspace, state: str, reason: Reason) -> None:
     """Put the account's delivery into ``state`` with ``reason`` as the scheduler records it."""
     at = datetime.now(UTC) - timedelta(days=3)
-    store = open_store(ws.database_url)
-    with store.session(write=True) as session:
-        for delivery in session.scalars(select(DeliveryRecord)):
-            if delivery.account.name == ACCOUNT:
-                delivery.state = state
-                delivery.state_reason = reason.record()
-                delivery.state_reason_data = reason.as_json()
-    store.dispose()
+    set_state(ws, ACCOUNT, state, reason.record(), at)
     store = open_store(ws.database_url)
     with store.session(write=True) as session:
         session.execute(
-            update(DeliveryRecord).where(DeliveryRecord.state == state).values(updated_at=at)
+            update(DeliveryRecord)
+            .where(DeliveryRecord.state == state)
+            .values(state_reason_data=reason.as_json(), updated_at=at)
         )
     store.dispose()
 
