@@ -20,8 +20,12 @@ from campaign_scheduler.uilang import N_, tr, trn
 #: refusal follows); :meth:`Reason.from_record` gives it its key back.
 COMMENT_MISSING = "published without its first comment: "
 
+#: What the publish protocol's record tells a person to do with a post that may be out.
+RESOLVE_HINT = "check the account and run 'campaign resolve'"
+
 #: key -> (the record's English wording, the readers' wording as msgid). ``{why}`` is a nested
-#: reason; ``{grace}`` a duration in seconds.
+#: reason (or a network's message); ``{grace}`` a duration in seconds. The readers' wording of a
+#: post that may be out leaves the hint out: ``status`` says what to do, a report need not.
 WORDINGS: dict[str, tuple[str, str]] = {
     "deadline": (
         "not published before its deadline (not_after): {why}",
@@ -54,6 +58,60 @@ WORDINGS: dict[str, tuple[str, str]] = {
     "comment_missing": (
         COMMENT_MISSING + "{error}",
         N_("published without its first comment: {error}"),
+    ),
+    # The publish protocol's own reasons (publishing/decide.py).
+    "deadline_passed": (
+        "its deadline passed before it could go out",
+        N_("its deadline passed before it could be published"),
+    ),
+    "next_try_too_late": (
+        "the next try would be after its deadline: {error}",
+        N_("the next try would have come after its deadline: {error}"),
+    ),
+    "gave_up": (
+        "gave up after {count} attempts: {error}",
+        N_("given up after {count} attempts: {error}"),
+    ),
+    "no_answer": ("an earlier call had no answer", N_("an earlier attempt got no answer")),
+    "cannot_tell": (
+        "{why}; the network cannot tell whether the post exists, " + RESOLVE_HINT,
+        N_("{why}; the network cannot tell whether the post was published"),
+    ),
+    "earlier_may_have_created": (
+        "{error}; an earlier call may have created it, " + RESOLVE_HINT,
+        N_("{error}; an earlier attempt may have published it"),
+    ),
+    "thread_incomplete": (
+        "thread incomplete ({out} of {total} parts out): {error}; " + RESOLVE_HINT,
+        N_("thread incomplete ({out} of {total} parts published): {error}"),
+    ),
+    "thread_gave_up": (
+        "thread incomplete ({out} of {total} parts out): gave up after {count} "
+        "attempts ({error}); " + RESOLVE_HINT,
+        N_(
+            "thread incomplete ({out} of {total} parts published): given up after {count} "
+            "attempts ({error})"
+        ),
+    ),
+    "no_answer_after": (
+        "{error}; no answer after {count} attempts, " + RESOLVE_HINT,
+        N_("{error}; no answer after {count} attempts, the network may have published it"),
+    ),
+    "lookup_failed": (
+        "lookup after a lost answer failed: {error} ({count} attempts); " + RESOLVE_HINT,
+        N_(
+            "the network could not be asked whether the post was published: {error} "
+            "({count} attempts)"
+        ),
+    ),
+    "gave_up_maybe_out": (
+        "gave up after {count} attempts ({error}); an earlier call may have created it, "
+        + RESOLVE_HINT,
+        N_("given up after {count} attempts ({error}); an earlier attempt may have published it"),
+    ),
+    "internal_maybe_out": (
+        "internal error while publishing: {error}; it may be out, " + RESOLVE_HINT,
+        N_("internal error while publishing ({error}); the post may have been published"),
     ),
     "said_not_published_expired": (
         "not published (said {actor}) and its deadline has passed",

@@ -68,7 +68,7 @@ def choose(
     for number, (item_id, name) in enumerate(items, 1):
         ctx.say(f"  {number}. {name} ({item_id})")
     for _ in range(3):
-        answer = ctx.ask(f"Which {what}? / Welche Auswahl? [1-{len(items)}]: ").strip()
+        answer = ctx.ask(msg("Which {what}? [1-{count}]: ", what=what, count=len(items))).strip()
         if answer.isdigit() and 1 <= int(answer) <= len(items):
             return items[int(answer) - 1]
     raise UsageError(msg("{network}: nothing chosen ({what})", network=network, what=what))
@@ -78,12 +78,12 @@ def app_credentials(ctx: ConnectContext, network: str, *, secret: bool = True) -
     """The developer app's ``(client_id, client_secret)``: from ``--option``, the account's
     ``client_id`` setting, or asked (the secret without echo)."""
     client_id = str(ctx.settings.get("client_id") or "") or ctx.answer(
-        "client_id", f"{network} app: client id / App-ID: "
+        "client_id", msg("{network} app: client id: ", network=network)
     )
     client_secret = ""
     if secret:
         client_secret = ctx.answer(
-            "client_secret", f"{network} app: client secret / App-Geheimnis: ", secret=True
+            "client_secret", msg("{network} app: client secret: ", network=network), secret=True
         )
     return client_id, client_secret
 

@@ -47,9 +47,9 @@ class BlueskyFlow:
             )
         )
         identifier = str(ctx.settings.get("identifier") or "").strip() or ctx.answer(
-            "identifier", "Handle (e.g. stadt-soest.bsky.social): "
+            "identifier", msg("Handle (e.g. stadt-soest.bsky.social): ")
         )
-        password = ctx.answer("password", "App password (xxxx-xxxx-xxxx-xxxx): ", secret=True)
+        password = ctx.answer("password", msg("App password (xxxx-xxxx-xxxx-xxxx): "), secret=True)
         session = request_json(
             ctx,
             "POST",

@@ -69,7 +69,7 @@ class LinkedInFlow:
             ctx,
             self._organizations(ctx, token),
             key="organization",
-            what="organisation",
+            what=msg("organisation"),
             network=NETWORK,
         )
         extra = {"organization": organization, "organization_name": name, "client_id": client_id}

@@ -31,16 +31,16 @@ class MatrixFlow:
     def connect(self, ctx: ConnectContext) -> TokenRecord:
         how = ctx.answer(
             "method",
-            "Log in with the account's password (p) or paste an access token (t)? [p/t]: ",
+            msg("Log in with the account's password (p) or paste an access token (t)? [p/t]: "),
         ).lower()
         if how.startswith("t"):
-            token = ctx.answer("token", "Access token: ", secret=True)
+            token = ctx.answer("token", msg("Access token: "), secret=True)
             me = self._get(ctx, f"{CLIENT}/account/whoami", token)
             user_id = str(me.get("user_id") or "")
             device_id = str(me.get("device_id") or "")
         elif how.startswith("p"):
-            user = ctx.answer("user", "Matrix user (@name:server or name): ")
-            password = ctx.answer("password", "Password (not stored): ", secret=True)
+            user = ctx.answer("user", msg("Matrix user (@name:server or name): "))
+            password = ctx.answer("password", msg("Password (not stored): "), secret=True)
             login = request_json(
                 ctx,
                 "POST",
@@ -61,7 +61,7 @@ class MatrixFlow:
         else:
             raise ChannelError(f"matrix: answer p or t, not {how!r}")
         room = str(ctx.settings.get("room") or "").strip() or ctx.answer(
-            "room", "Room (#alias:server or !id:server): "
+            "room", msg("Room (#alias:server or !id:server): ")
         )
         room_id = self._room_id(ctx, room)
         joined = request_json(

@@ -132,7 +132,7 @@ class FacebookPageFlow:
             ctx,
             [(pid, name) for pid, (name, _) in pages.items()],
             key="page_id",
-            what="Page",
+            what=msg("Page"),
             network=self.network,
         )
         page_token = pages[page_id][1]

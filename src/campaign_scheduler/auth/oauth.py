@@ -268,8 +268,10 @@ def authorization_code(
                 )
             return _code_from(query, state, network), redirect_uri
         pasted = ctx.ask(
-            "After allowing access, paste the code or the whole address the browser shows "
-            "(it may say it cannot connect) / Code oder Adresse einfügen: "
+            msg(
+                "After allowing access, paste the code or the whole address the browser shows "
+                "(it may say it cannot connect): "
+            )
         )
         return parse_pasted(pasted, state, network), redirect_uri
     finally:

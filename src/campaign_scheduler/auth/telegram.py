@@ -36,7 +36,7 @@ class TelegramFlow:
     """``connect``: bot token + the channel from the bot's updates; no refresh."""
 
     def connect(self, ctx: ConnectContext) -> TokenRecord:
-        token = ctx.answer("token", "Bot token from @BotFather (123456:ABC…): ", secret=True)
+        token = ctx.answer("token", msg("Bot token from @BotFather (123456:ABC…): "), secret=True)
         api = ctx.url(f"/bot{token}")
         me = self._call(ctx, f"{api}/getMe")
         bot = str(me.get("username") or me.get("id"))
@@ -48,7 +48,7 @@ class TelegramFlow:
             )
         )
         if "ready" not in ctx.options:
-            ctx.ask("Press Enter when done / Eingabetaste, wenn erledigt: ")
+            ctx.ask(msg("Press Enter when done: "))
         updates = self._call(ctx, f"{api}/getUpdates", params={"timeout": 0})
         channels = _channels(updates if isinstance(updates, list) else [])
         wanted = str(ctx.settings.get("chat") or "").strip()
@@ -75,7 +75,7 @@ class TelegramFlow:
             return items[0]
         for number, chat in enumerate(items, 1):
             ctx.say(f"  {number}. {chat.get('title')} ({chat['id']})")
-        answer = ctx.answer("choice", f"Which channel (1-{len(items)})? ")
+        answer = ctx.answer("choice", msg("Which channel (1-{count})? ", count=len(items)))
         if not answer.isdigit() or not 1 <= int(answer) <= len(items):
             raise ChannelError(f"telegram: {answer!r} is not one of 1-{len(items)}")
         return items[int(answer) - 1]

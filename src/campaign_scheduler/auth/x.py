@@ -53,14 +53,13 @@ class XFlow:
 
     def connect(self, ctx: ConnectContext) -> TokenRecord:
         client_id = str(ctx.settings.get("client_id") or "") or ctx.answer(
-            "client_id", "X app: OAuth 2.0 client id / Client-ID: "
+            "client_id", msg("X app: OAuth 2.0 client id: ")
         )
         if "client_secret" in ctx.options:
             client_secret = ctx.options["client_secret"]
         else:
             client_secret = ctx.ask(
-                "X app: client secret — only for a Web App; leave empty for a Native App / "
-                "Client-Secret (leer bei einer Native App): ",
+                msg("X app: client secret — only for a Web App; leave empty for a Native App: "),
                 secret=True,
             ).strip()
         verifier, challenge = pkce_pair()

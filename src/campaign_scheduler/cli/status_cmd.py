@@ -17,7 +17,10 @@ from campaign_scheduler.localformat import format_list
 from campaign_scheduler.uilang import N_, state_word, tr, trn, ui_language
 
 if TYPE_CHECKING:
-    from campaign_scheduler.store.status_reads import Liveness
+    from campaign_scheduler.store.status_reads import Liveness, ProblemDelivery
+
+#: A problem worded when shown: in a language, or (None) as the record words it, for --json.
+Problem = Callable[[str | None], str]
 
 STATE_ORDER = (
     "pending",
@@ -140,8 +143,8 @@ def status(
     heartbeat = (now - summary.last_heartbeat).total_seconds() if summary.last_heartbeat else None
     waiting = summary.counts.get("pending", 0) + summary.counts.get("retry_wait", 0)
     # Each problem is worded when shown: in the user's language on the terminal, in English
-    # (the language-neutral msgids) in --json.
-    problems: list[Callable[[str], str]] = []
+    # (the language-neutral msgids, reasons as recorded) in --json.
+    problems: list[Problem] = []
     if due_soon and not liveness.running:
         problems.append(
             lambda lang: trn(
@@ -150,8 +153,8 @@ def status(
                 "no daemon is running ({daemon}) and {n} deliveries are due within the next "
                 "hour (start it: campaign run, or systemctl start campaign-scheduler)",
                 due_soon,
-                lang,
-                daemon=_daemon_words(liveness, now, lang),
+                lang or "en",
+                daemon=_daemon_words(liveness, now, lang or "en"),
             )
         )
     for item in news[:NAMED_AT_MOST]:
@@ -162,7 +165,7 @@ def status(
                 post=item.post,
                 account=item.account,
                 ago=partial(_ago, seconds),
-                reason=item.reason or "–",
+                reason=_ReasonWords(item),
             )
         )
     if len(news) > NAMED_AT_MOST:
@@ -170,7 +173,7 @@ def status(
             lambda lang: tr(
                 "… and {count} more failed, expired or unknown deliveries "
                 "(campaign history; campaign status --json lists them all)",
-                lang,
+                lang or "en",
                 count=len(news) - NAMED_AT_MOST,
             )
         )
@@ -183,7 +186,7 @@ def status(
                 "{n} delivery of unknown outcome (campaign resolve)",
                 "{n} deliveries of unknown outcome (campaign resolve)",
                 unknown_before,
-                lang,
+                lang or "en",
             )
         )
     for name, reason in summary.attention:
@@ -213,7 +216,7 @@ def status(
                 "rate_limited": [
                     {"account": a, "until": iso_local(u, campaign)} for a, u in summary.rate_limited
                 ],
-                "needs_a_person": [problem("en") for problem in problems],
+                "needs_a_person": [problem(None) for problem in problems],
                 "tokens": [
                     {
                         "account": t.account,
@@ -324,15 +327,35 @@ def status(
         raise typer.Exit(1)
 
 
-def _say(message: str, **values: object) -> Callable[[str], str]:
-    """``message`` worded later, in a language still to be chosen; a callable value is given
-    the language (an age, a token's description)."""
+def _say(message: str, **values: object) -> Problem:
+    """``message`` worded later, in a language still to be chosen (None: as the record words
+    it); a callable value is given the language (an age, a token's description)."""
 
-    def worded(lang: str) -> str:
-        filled = {k: v(lang) if callable(v) else v for k, v in values.items()}
-        return tr(message, lang, **filled)
+    def worded(lang: str | None) -> str:
+        shown = lang or "en"
+        filled = {
+            k: v(lang) if isinstance(v, _ReasonWords) else v(shown) if callable(v) else v
+            for k, v in values.items()
+        }
+        return tr(message, shown, **filled)
 
     return worded
+
+
+class _ReasonWords:
+    """A problem delivery's reason: worded for readers from its key in their language (no
+    configuration keys), or as the record words it (``--json``, a network's message)."""
+
+    def __init__(self, item: ProblemDelivery) -> None:
+        self.item = item
+
+    def __call__(self, lang: str | None) -> str:
+        from campaign_scheduler.reasons import Reason
+
+        reason = Reason.from_json(self.item.reason_data) if lang is not None else None
+        if reason is not None:
+            return reason.for_readers(lang or "en")
+        return self.item.reason or "–"
 
 
 #: What a person reads about a delivery that needs them, by its state (with what to do).
@@ -420,7 +443,7 @@ def history(
         return
     for r in rows:
         when = format_local(r.published_at or r.due_at, campaign.zone)
-        detail = r.url if r.state == "published" else (r.error or "")
+        detail = r.url if r.state == "published" else (r.error_for_readers(lang) or "")
         state = state_word(r.state, lang).ljust(10)
         comment = r.comment
         if comment is not None:

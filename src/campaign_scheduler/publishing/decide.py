@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from campaign_scheduler.publishing.policy import RetryPolicy
+from campaign_scheduler.reasons import Reason
 
 __all__ = [
     "REPLAY_DELAY",
@@ -112,13 +113,18 @@ class Action:
     at: datetime | None = None  # for WAIT: when to try again
     rate_limited: bool = False  # for WAIT: the network asked us to slow down
     label: str | None = None  # what the attempt row says, when it differs from the action
+    #: ``reason`` with its key, for a reason the protocol words itself (a network's message
+    #: alone has none): readers get it worded in their language (reasons.py).
+    why: Reason | None = None
 
     @property
     def final(self) -> bool:
         return self.do in (Do.ASK, Do.EXPIRE, Do.FAIL, Do.HOLD, Do.WAIT, Do.SKIP_COMMENT)
 
 
-RESOLVE_HINT = "check the account and run 'campaign resolve'"
+def _because(do: Do, why: Reason) -> Action:
+    """A final action whose reason the record keeps in English and with its key."""
+    return Action(do, why.record(), why=why)
 
 
 def _in_key_window(facts: Facts, abilities: Abilities) -> bool:
@@ -129,17 +135,17 @@ def _in_key_window(facts: Facts, abilities: Abilities) -> bool:
     )
 
 
-def _incomplete(facts: Facts) -> str:
-    return f"thread incomplete ({facts.parts_out} of {facts.parts_total} parts out)"
+def _parts(facts: Facts) -> dict[str, int]:
+    return {"out": facts.parts_out, "total": facts.parts_total}
 
 
-def _settle(facts: Facts, abilities: Abilities, why: str) -> Action:
+def _settle(facts: Facts, abilities: Abilities, why: str | Reason) -> Action:
     """The current part may be out: replay, look up, or ask a person."""
     if _in_key_window(facts, abilities) and not facts.late:
         return Action(Do.REPLAY)
     if abilities.can_look_up:
         return Action(Do.LOOK_UP)
-    return Action(Do.ASK, f"{why}; the network cannot tell whether the post exists, {RESOLVE_HINT}")
+    return _because(Do.ASK, Reason("cannot_tell", {"why": why}))
 
 
 def decide(
@@ -158,9 +164,9 @@ def decide(
 
     if event is Event.CLAIMED:
         if facts.maybe_out:
-            return _settle(facts, abilities, "an earlier call had no answer")
+            return _settle(facts, abilities, Reason("no_answer"))
         if facts.late:
-            return Action(Do.EXPIRE, "its deadline passed before it could go out")
+            return _because(Do.EXPIRE, Reason("deadline_passed"))
         return Action(Do.SEND)
 
     if event is Event.AUTH:
@@ -168,31 +174,30 @@ def decide(
 
     if event is Event.REJECTED:
         if facts.maybe_out:
-            return Action(Do.ASK, f"{error}; an earlier call may have created it, {RESOLVE_HINT}")
+            return _because(Do.ASK, Reason("earlier_may_have_created", {"error": error}))
         if facts.comment:
             return Action(Do.SKIP_COMMENT, f"first comment refused: {error}")
         if facts.started:
-            return Action(Do.ASK, f"{_incomplete(facts)}: {error}; {RESOLVE_HINT}")
+            return _because(Do.ASK, Reason("thread_incomplete", {**_parts(facts), "error": error}))
         return Action(Do.FAIL, error)
 
     if event is Event.LOST_ANSWER:
         if exhausted:
             if abilities.can_look_up:
                 return Action(Do.LOOK_UP)
-            return Action(
-                Do.ASK,
-                f"{error}; no answer after {facts.attempt} attempts, {RESOLVE_HINT}",
+            return _because(
+                Do.ASK, Reason("no_answer_after", {"error": error, "count": facts.attempt})
             )
         if _in_key_window(facts, abilities) or abilities.can_look_up:
             return Action(Do.WAIT, error, at=facts.now + REPLAY_DELAY, label="outcome unknown")
-        return Action(
-            Do.ASK, f"{error}; the network cannot tell whether the post exists, {RESOLVE_HINT}"
-        )
+        return _because(Do.ASK, Reason("cannot_tell", {"why": error}))
 
     if event is Event.LOOKUP_FAILED:
         reason = f"lookup after a lost answer failed: {error}"
         if exhausted:
-            return Action(Do.ASK, f"{reason} ({facts.attempt} attempts); {RESOLVE_HINT}")
+            return _because(
+                Do.ASK, Reason("lookup_failed", {"error": error, "count": facts.attempt})
+            )
         at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
         return Action(Do.WAIT, reason, at=at, label="outcome unknown")
 
@@ -202,10 +207,8 @@ def decide(
         if exhausted and not limited:
             if abilities.can_look_up:
                 return Action(Do.LOOK_UP)
-            return Action(
-                Do.ASK,
-                f"gave up after {facts.attempt} attempts ({error}); an earlier call may have "
-                f"created it, {RESOLVE_HINT}",
+            return _because(
+                Do.ASK, Reason("gave_up_maybe_out", {"count": facts.attempt, "error": error})
             )
         at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
         return Action(Do.WAIT, error, at=at, rate_limited=limited, label="outcome unknown")
@@ -216,13 +219,12 @@ def decide(
                 f"first comment given up after {facts.attempt} attempts: {error}",
             )
         if facts.started:
-            return Action(
+            return _because(
                 Do.ASK,
-                f"{_incomplete(facts)}: gave up after {facts.attempt} "
-                f"attempts ({error}); {RESOLVE_HINT}",
+                Reason("thread_gave_up", {**_parts(facts), "count": facts.attempt, "error": error}),
             )
-        return Action(Do.FAIL, f"gave up after {facts.attempt} attempts: {error}")
+        return _because(Do.FAIL, Reason("gave_up", {"count": facts.attempt, "error": error}))
     at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
     if at > facts.deadline and not facts.started:
-        return Action(Do.EXPIRE, f"the next try would be after its deadline: {error}")
+        return _because(Do.EXPIRE, Reason("next_try_too_late", {"error": error}))
     return Action(Do.WAIT, error, at=at, rate_limited=limited)

@@ -49,6 +49,7 @@ from campaign_scheduler.media import MediaLocation, MediaRefusedError
 from campaign_scheduler.publishing.decide import Abilities, Action, Do, Event, Facts, decide
 from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.publishing.queue import Claim, LeaseLostError, Outcome, OutcomeKind
+from campaign_scheduler.reasons import Reason
 
 log = logging.getLogger("campaign_scheduler.publishing")
 
@@ -194,14 +195,11 @@ class Publisher:
             return Outcome(OutcomeKind.LEASE_LOST, error=exc.message)
         except Exception as exc:
             log.exception("publishing %s on %s failed", claim.post_key, claim.account_name)
-            error = f"internal error while publishing: {type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}"
             if progress.maybe_out or progress.parts:
-                return Outcome(
-                    OutcomeKind.UNKNOWN,
-                    error=f"{error}; it may be out, check the account and run 'campaign resolve'",
-                    maybe_out=True,
-                )
-            return Outcome(OutcomeKind.FAILED, error=error)
+                why = Reason("internal_maybe_out", {"error": error})
+                return Outcome(OutcomeKind.UNKNOWN, error=why.record(), maybe_out=True, reason=why)
+            return Outcome(OutcomeKind.FAILED, error=f"internal error while publishing: {error}")
 
     def _plan(self, claim: Claim, channel: Channel, post: OutboundPost) -> list[str]:
         if not claim.split:
@@ -424,7 +422,9 @@ class Publisher:
         if action.do is Do.HOLD:
             return Outcome(OutcomeKind.AUTH_BROKEN, error=action.reason, maybe_out=maybe)
         if action.do is Do.ASK:
-            return Outcome(OutcomeKind.UNKNOWN, error=action.reason, maybe_out=True)
+            return Outcome(
+                OutcomeKind.UNKNOWN, error=action.reason, maybe_out=True, reason=action.why
+            )
         if action.do is Do.EXPIRE:
-            return Outcome(OutcomeKind.EXPIRED, error=action.reason)
-        return Outcome(OutcomeKind.FAILED, error=action.reason)
+            return Outcome(OutcomeKind.EXPIRED, error=action.reason, reason=action.why)
+        return Outcome(OutcomeKind.FAILED, error=action.reason, reason=action.why)

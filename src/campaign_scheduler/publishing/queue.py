@@ -526,6 +526,9 @@ class Outcome:
     maybe_out: bool = False  # what the record keeps: the post may be out (until settled)
     #: Published without its first comment: why (the network refused it, or it was given up).
     comment_error: str | None = None
+    #: ``error`` with its key, when the protocol worded it (reasons.py): kept with the record
+    #: (``state_reason_data``) so readers get it in their language.
+    reason: Reason | None = None
 
 
 class LeaseLostError(CampaignSchedulerError):
@@ -776,6 +779,8 @@ def _outcome_values(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, 
     elif outcome.kind is OutcomeKind.AUTH_BROKEN:
         held = Reason("held")
         reason, reason_data = held.record(), held.as_json()
+    elif outcome.reason is not None:
+        reason, reason_data = outcome.reason.record(), outcome.reason.as_json()
     else:
         reason = outcome.error
     return {

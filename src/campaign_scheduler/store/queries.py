@@ -133,6 +133,19 @@ class HistoryRow:
     first_comment: str | None = None
     parts: list[Any] | None = None
     comment_error: str | None = None
+    state_reason: str | None = None
+    #: The key and values of the scheduler's own reason (reasons.py), to word it for readers.
+    state_reason_data: dict[str, Any] | None = None
+
+    def error_for_readers(self, lang: str) -> str | None:
+        """``error`` worded for readers in ``lang`` when it is the scheduler's own reason (the
+        protocol's words, no configuration keys); a network's message as it was sent."""
+        from campaign_scheduler.reasons import Reason
+
+        reason = Reason.from_json(self.state_reason_data)
+        if reason is not None and self.error == self.state_reason:
+            return reason.for_readers(lang)
+        return self.error
 
     @property
     def comment(self) -> dict[str, str | None] | None:
@@ -178,6 +191,8 @@ def history_rows(
             DeliveryRecord.first_comment,
             DeliveryRecord.parts,
             DeliveryRecord.comment_error,
+            DeliveryRecord.state_reason,
+            DeliveryRecord.state_reason_data,
         )
         .where(
             (DeliveryRecord.attempts > 0)

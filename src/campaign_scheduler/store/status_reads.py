@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Connection, Integer, String, column, func, select, table
+from sqlalchemy import JSON, Boolean, Connection, Integer, String, column, func, select, table
 
 from campaign_scheduler.store.coretypes import DeliveryState, UTCDateTime
 from campaign_scheduler.store.engine import Store
@@ -48,6 +48,7 @@ delivery_t = table(
     column("account_id", Integer),
     column("state", String),
     column("state_reason", String),
+    column("state_reason_data", JSON),
     column("last_error", String),
     column("comment_error", String),
     column("due_at", UTCDateTime()),
@@ -217,8 +218,11 @@ class ProblemDelivery:
     post: str
     account: str
     state: str
-    reason: str | None
+    reason: str | None  # as the record words it (English): what --json shows
     at: datetime  # when it entered that state (last change of the delivery)
+    #: The key and values of a reason the scheduler worded (``state_reason_data``), to word it
+    #: for readers (reasons.py); None for a network's message.
+    reason_data: dict[str, Any] | None = None
 
 
 #: The state a published delivery without its first comment is named by (not a record state).
@@ -235,6 +239,7 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
             account_t.c.name,
             d.state,
             d.state_reason,
+            d.state_reason_data,
             d.last_error,
             d.updated_at,
             d.comment_error,
@@ -259,6 +264,8 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
         return [
             ProblemDelivery(key, account, COMMENT_FAILED, comment, at)
             if state == DeliveryState.PUBLISHED.value
-            else ProblemDelivery(key, account, state, reason or error, at)
-            for key, account, state, reason, error, at, comment in connection.execute(query)
+            else ProblemDelivery(
+                key, account, state, reason or error, at, data if reason is not None else None
+            )
+            for key, account, state, reason, data, error, at, comment in connection.execute(query)
         ]
