@@ -195,3 +195,27 @@ def test_history_words_the_protocols_reason_for_german_readers(
         rows = json.loads(invoke(runner, loaded, lang, "history", "--json").stdout)
         [row] = [row for row in rows if row["account"] == ACCOUNT]
         assert row["error"] == reason.record()
+
+
+def test_choosing_the_only_page_and_having_none_are_said_in_german() -> None:
+    from campaign_scheduler.auth._flowkit import choose
+    from campaign_scheduler.auth.base import ConnectContext
+    from campaign_scheduler.errors import ChannelError
+
+    said: list[str] = []
+    ctx = ConnectContext(
+        account_name="soest-facebook",
+        channel="facebook",
+        base_url="https://graph.facebook.com",
+        settings={},
+        session=None,  # type: ignore[arg-type]
+        say=lambda text: said.append(uilang.tr(text, "de")),
+    )
+    page = uilang.msg("Page")
+    assert choose(ctx, [("123", "Stadt Soest")], key="page_id", what=page, network="facebook")
+    assert said == ["Seite: Stadt Soest (123)"]
+    with pytest.raises(ChannelError) as refused:
+        choose(ctx, [], key="page_id", what=page, network="facebook")
+    assert uilang.tr(refused.value.message, "de") == (
+        "facebook: die angemeldete Person verwaltet keine Seite"
+    )

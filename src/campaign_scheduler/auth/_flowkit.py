@@ -47,7 +47,9 @@ def choose(
     """One ``(id, name)`` of ``items``: the id preset in ``ctx.options[key]`` or the account's
     setting ``key``, the only one, or the one the person picks by number."""
     if not items:
-        raise ChannelError(f"{network}: the signed-in person manages no {what}")
+        raise ChannelError(
+            msg("{network}: the signed-in person manages no {what}", network=network, what=what)
+        )
     preset = ctx.options.get(key) or str(ctx.settings.get(key) or "")
     if preset:
         for item in items:
@@ -63,7 +65,7 @@ def choose(
             hint=msg("sign in as someone who manages it, or leave it out to choose"),
         )
     if len(items) == 1:
-        ctx.say(f"{what}: {items[0][1]} ({items[0][0]})")
+        ctx.say(msg("{what}: {name} ({id})", what=what, name=items[0][1], id=items[0][0]))
         return items[0]
     for number, (item_id, name) in enumerate(items, 1):
         ctx.say(f"  {number}. {name} ({item_id})")
