@@ -198,17 +198,18 @@ def test_history_words_the_protocols_reason_for_german_readers(
 
 
 def test_choosing_the_only_page_and_having_none_are_said_in_german() -> None:
+    import requests
+
+    from auth_browser import Clock, flow_context
     from campaign_scheduler.auth._flowkit import choose
-    from campaign_scheduler.auth.base import ConnectContext
     from campaign_scheduler.errors import ChannelError
 
     said: list[str] = []
-    ctx = ConnectContext(
-        account_name="soest-facebook",
-        channel="facebook",
-        base_url="https://graph.facebook.com",
-        settings={},
-        session=None,  # type: ignore[arg-type]
+    ctx = flow_context(
+        "facebook",
+        "https://graph.facebook.com",
+        requests.Session(),
+        Clock(),
         say=lambda text: said.append(uilang.tr(text, "de")),
     )
     page = uilang.msg("Page")
