@@ -53,7 +53,7 @@ def _build(connection: Connection, slug: str, by: GroupBy, now: datetime, top: i
     span = queries.time_span(connection, campaign_id) or (campaign.event_start,) * 2
     days = LocalDay(connection.dialect.name, zone, span)
     event_day = campaign.event_start.astimezone(zone).date()
-    with queries.working_set(connection, campaign_id, days):
+    with queries.working_set(connection, campaign_id, days, queries.DIMENSIONS[by]):
         return _assemble(connection, campaign_id, campaign, by, now, top, days, event_day)
 
 
@@ -70,6 +70,7 @@ def _assemble(
     group = queries.DIMENSIONS[by]
     reasons = queries.reasons_by(connection, group)
     punctuality = queries.punctuality_by(connection, group)
+    totals = queries.totals(connection, group)
     groups = tuple(
         Group(
             key=key,
@@ -80,15 +81,12 @@ def _assemble(
             figures=figures,
             countdown=_countdown(date.fromisoformat(key), event_day) if by is GroupBy.DAY else None,
         )
-        for key, label, counts, figures in queries.totals_by(connection, group)
+        for key, label, (counts, figures) in totals.groups
     )
-    [(_, _, total_outcomes, total_figures)] = queries.totals_by(connection, None)
-
+    total_outcomes, total_figures = totals.campaign
     channels = tuple(
         ChannelRow(channel, counts, figures)
-        for channel, _, counts, figures in sorted(
-            queries.totals_by(connection, queries.DIMENSIONS[GroupBy.CHANNEL])
-        )
+        for channel, (counts, figures) in sorted(totals.channels.items())
     )
     provided = queries.providers(connection)
 
@@ -116,7 +114,7 @@ def _assemble(
         generated_at=now,
         by=by,
         totals_outcomes=total_outcomes,
-        totals_punctuality=queries.punctuality_by(connection, None).get("", Punctuality()),
+        totals_punctuality=queries.punctuality(connection),
         totals_figures=total_figures,
         groups=groups,
         channels=channels,

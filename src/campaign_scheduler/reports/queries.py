@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -36,7 +36,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -90,7 +89,8 @@ REASON_STATES = (
 W = Table(
     "report_delivery",
     MetaData(),
-    Column("delivery_id", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),  # see working_set()
+    Column("delivery_id", Integer),
     Column("sender", String(100)),
     Column("sender_name", String(300)),
     Column("channel", String(50)),
@@ -117,6 +117,24 @@ W = Table(
 # The working set
 
 
+@dataclass(frozen=True)
+class Dimension:
+    """The grouping of the breakdown: a key and a label column of the working set."""
+
+    key: Any
+    label: Any
+    #: Few enough groups that (group, network) pairs are few too (not so for posts).
+    few: bool = True
+
+
+DIMENSIONS = {
+    GroupBy.SENDER: Dimension(W.c.sender, W.c.sender_name),
+    GroupBy.CHANNEL: Dimension(W.c.channel, W.c.channel),
+    GroupBy.DAY: Dimension(W.c.due_day, W.c.due_day),
+    GroupBy.POST: Dimension(W.c.post, W.c.post, few=False),
+}
+
+
 def _lag_seconds(dialect: str) -> ColumnElement[Any]:
     """Seconds from due time to publication, rounded to milliseconds."""
     if dialect == "postgresql":
@@ -141,51 +159,64 @@ def _provides() -> ColumnElement[Any]:
 
 
 @contextmanager
-def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Iterator[None]:
-    """Fill the temporary table :data:`W` with the campaign's deliveries; drop it afterwards."""
+def working_set(
+    connection: Connection, campaign_id: int, days: LocalDay, group: Dimension
+) -> Iterator[None]:
+    """Fill the temporary table :data:`W` with the campaign's deliveries; drop it afterwards.
+
+    The rows are numbered (``position``) in the order of ``group``'s key, then lag: the
+    published deliveries of a group are a run of consecutive positions sorted by lag, so that
+    its median and percentile are found by position (:func:`punctuality_by`) rather than by a
+    window sort of their own. SQLite numbers the rows in the order they are inserted; PostgreSQL
+    is given the numbers."""
     dialect = connection.dialect.name
     published = D.state == PUBLISHED
+    values: dict[str, Any] = {
+        "delivery_id": D.id,
+        "sender": SE.slug,
+        "sender_name": SE.name,
+        "channel": A.channel,
+        "account": A.name,
+        "post": P.key,
+        "state": D.state,
+        "reason": case(
+            (
+                published & D.comment_error.is_not(None),
+                literal(COMMENT_MISSING) + D.comment_error,
+            ),
+            else_=func.coalesce(D.state_reason, D.last_error, ""),
+        ),
+        "reason_data": case(
+            (published & D.comment_error.is_not(None), None),
+            (D.state_reason.is_not(None), cast(D.state_reason_data, Text)),
+        ),
+        "due_day": days.of(D.due_at),
+        "published_day": case((published, days.of(D.published_at))),
+        "published_at": D.published_at,
+        "url": D.remote_url,
+        "lag": case((published, _lag_seconds(dialect))),
+        **{name: M.c[name] for name in FIGURES},
+        "interactions": _interactions(M.c),
+        "measured": case((M.c.delivery_id.is_not(None), 1), else_=0),
+        "followers": M.c.first_followers,
+        "provides": _provides(),
+    }
+    order = (values[group.key.name], values["lag"])
+    if dialect == "postgresql":
+        values = {"position": func.row_number().over(order_by=order), **values}
     rows = (
-        select(
-            D.id,
-            SE.slug,
-            SE.name,
-            A.channel,
-            A.name,
-            P.key,
-            D.state,
-            case(
-                (
-                    published & D.comment_error.is_not(None),
-                    literal(COMMENT_MISSING) + D.comment_error,
-                ),
-                else_=func.coalesce(D.state_reason, D.last_error, ""),
-            ),
-            case(
-                (published & D.comment_error.is_not(None), None),
-                (D.state_reason.is_not(None), cast(D.state_reason_data, Text)),
-            ),
-            days.of(D.due_at),
-            case((published, days.of(D.published_at))),
-            D.published_at,
-            D.remote_url,
-            case((published, _lag_seconds(dialect))),
-            *(M.c[name] for name in FIGURES),
-            _interactions(M.c),
-            case((M.c.delivery_id.is_not(None), 1), else_=0),
-            M.c.first_followers,
-            _provides(),
-        )
+        select(*(value.label(name) for name, value in values.items()))
         .select_from(D)
         .join(P, P.id == D.post_id)
         .join(SE, SE.id == P.sender_id)
         .join(A, A.id == D.account_id)
         .outerjoin(M, M.c.delivery_id == D.id)
         .where(P.campaign_id == campaign_id)
+        .order_by(*order)
     )
     W.create(connection)
     try:
-        connection.execute(insert(W).from_select([c.name for c in W.columns], rows))
+        connection.execute(insert(W).from_select(list(values), rows))
         yield
     finally:
         W.drop(connection)
@@ -193,22 +224,6 @@ def working_set(connection: Connection, campaign_id: int, days: LocalDay) -> Ite
 
 # ---------------------------------------------------------------------------------------------
 # Sections, each a GROUP BY over the working set
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """The grouping of the breakdown: a key and a label column of the working set."""
-
-    key: Any
-    label: Any
-
-
-DIMENSIONS = {
-    GroupBy.SENDER: Dimension(W.c.sender, W.c.sender_name),
-    GroupBy.CHANNEL: Dimension(W.c.channel, W.c.channel),
-    GroupBy.DAY: Dimension(W.c.due_day, W.c.due_day),
-    GroupBy.POST: Dimension(W.c.post, W.c.post),
-}
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -236,10 +251,13 @@ def _figure_columns() -> list[ColumnElement[Any]]:
 
 
 def _figures(row: Any) -> Figures:
-    mapping = row._mapping
+    return _figures_of(row._mapping)
+
+
+def _figures_of(mapping: Any) -> Figures:
     return Figures(
-        **{name: _int(mapping[name]) for name in (*FIGURES, "interactions")},
-        measured=int(mapping["measured"] or 0),
+        **{name: _int(mapping.get(name)) for name in (*FIGURES, "interactions")},
+        measured=int(mapping.get("measured") or 0),
     )
 
 
@@ -255,28 +273,62 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _grouped(group: Dimension | None, *columns: Any) -> Any:
-    """``SELECT [key, label,] columns FROM working set [GROUP BY key, label]``."""
-    keys = [group.key.label("key"), group.label.label("label")] if group else []
-    query = select(*keys, *columns).select_from(W)
-    return query.group_by(group.key, group.label).order_by(group.key) if group else query
+Sums = tuple[Outcomes, Figures]
+K = TypeVar("K")
 
 
-def totals_by(
-    connection: Connection, group: Dimension | None
-) -> list[tuple[str, str, Outcomes, Figures]]:
-    """Outcomes and figure sums per group (key, label), or for the campaign (one row with key
-    ""): both from one pass over the working set."""
-    rows = connection.execute(_grouped(group, *_outcome_columns(), *_figure_columns())).all()
-    return [
-        (
-            str(r.key) if group else "",
-            str(r.label) if group else "",
-            _outcomes(r),
-            _figures(r),
-        )
-        for r in rows
-    ]
+@dataclass(frozen=True)
+class Totals:
+    """Outcomes and figure sums per group (key, label), per network, and of the campaign."""
+
+    groups: list[tuple[str, str, Sums]]
+    channels: dict[str, Sums]
+    campaign: Sums
+
+
+def totals(connection: Connection, group: Dimension) -> Totals:
+    """:class:`Totals` from one pass over the working set, grouped by group and network (two
+    passes when grouped by post); the networks and the campaign add up groups' sums."""
+    keys = [group.key, group.label, *([W.c.channel] if group.few else [])]
+    labelled = [key.label(f"key{n}") for n, key in enumerate(keys)]
+    query = select(*labelled, *_outcome_columns(), *_figure_columns()).group_by(*keys)
+    groups: dict[tuple[str, str], Sums] = {}
+    channels: dict[str, Sums] = {}
+    for row in connection.execute(query.order_by(*keys)):
+        sums = (_outcomes(row), _figures(row))
+        _add_to(groups, (str(row[0]), str(row[1])), sums)
+        if group.few:
+            _add_to(channels, str(row[2]), sums)
+    if not group.few:
+        query = select(W.c.channel, *_outcome_columns(), *_figure_columns())
+        for row in connection.execute(query.group_by(W.c.channel)):
+            _add_to(channels, str(row[0]), (_outcomes(row), _figures(row)))
+    campaign: dict[str, Sums] = {}
+    for sums in channels.values():
+        _add_to(campaign, "", sums)
+    return Totals(
+        groups=[(key, label, sums) for (key, label), sums in groups.items()],
+        channels=channels,
+        campaign=campaign.get("", (Outcomes(), _figures_of({}))),
+    )
+
+
+def _add_to(sums: dict[K, Sums], key: K, more: Sums) -> None:
+    """Add ``more`` to ``sums[key]``; a figure stays None only where both are None (SQL)."""
+    if key not in sums:
+        sums[key] = more
+        return
+    (outcomes, figures), (more_outcomes, more_figures) = sums[key], more
+    sums[key] = (
+        Outcomes(**{n: getattr(outcomes, n) + getattr(more_outcomes, n) for n in OUTCOMES}),
+        _figures_of(
+            {
+                n: None if a is None and b is None else (a or 0) + (b or 0)
+                for n in (*FIGURES, "interactions", "measured")
+                for a, b in [(getattr(figures, n), getattr(more_figures, n))]
+            }
+        ),
+    )
 
 
 def _loaded(data: str | None) -> dict[str, Any] | None:
@@ -312,40 +364,75 @@ def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reaso
     return result
 
 
-def punctuality_by(connection: Connection, group: Dimension | None) -> dict[str, Punctuality]:
-    """Median, 95th percentile (nearest rank) and maximum lag, and how many were punctual.
+def punctuality_by(connection: Connection, group: Dimension) -> dict[str, Punctuality]:
+    """Median, 95th percentile (nearest rank) and maximum lag per group, and how many were
+    punctual. The median of an even number of lags is the mean of the two middle ones.
 
-    The median of an even number of lags is the mean of the two middle ones."""
-    key = group.key if group is not None else literal("")
-    ranked = (
+    A group's published lags are consecutive positions of the working set, in order
+    (:func:`working_set`): the k-th smallest is at its first position + k - 1, one lookup by
+    primary key."""
+    lagged = W.c.lag.is_not(None)  # the lag is set for published deliveries only
+    runs = (
         select(
-            key.label("g"),
-            W.c.lag,
-            func.row_number().over(partition_by=key, order_by=W.c.lag).label("rn"),
-            func.count().over(partition_by=key).label("n"),
+            group.key.label("g"),
+            func.min(W.c.position).label("first"),
+            func.count().label("n"),
+            func.max(W.c.lag).label("max"),
+            _count_if(W.c.lag <= PUNCTUAL_SECONDS).label("within"),
         )
-        .where(W.c.state == PUBLISHED, W.c.lag.is_not(None))
-        .subquery("ranked")
+        .where(lagged)
+        .group_by(group.key)
+        .subquery("runs")
     )
-    rn, n, lag = ranked.c.rn, ranked.c.n, ranked.c.lag
-    query = select(
-        ranked.c.g,
-        func.count().label("published"),
-        func.avg(case((or_(rn == (n + 1) // 2, rn == (n + 2) // 2), lag))).label("median"),
-        func.max(case((rn == (95 * n + 99) // 100, lag))).label("p95"),
-        func.max(lag).label("max"),
-        _count_if(lag <= PUNCTUAL_SECONDS).label("within"),
-    ).group_by(ranked.c.g)
+    at = W.alias("at")
+
+    def kth(rank: ColumnElement[int]) -> ColumnElement[int]:
+        return runs.c.first + rank - 1
+
+    n = runs.c.n
+    median = (
+        select(func.avg(at.c.lag))
+        .where(at.c.position.in_([kth((n + 1) // 2), kth((n + 2) // 2)]))
+        .scalar_subquery()
+    )
+    p95 = select(at.c.lag).where(at.c.position == kth((95 * n + 99) // 100)).scalar_subquery()
+    query = select(runs.c.g, n, median, p95, runs.c.max, runs.c.within)
     return {
-        str(row.g): Punctuality(
-            published=int(row.published),
-            median_seconds=_round(row.median),
-            p95_seconds=_round(row.p95),
-            max_seconds=_round(row.max),
-            within_1_minute=int(row.within),
-        )
-        for row in connection.execute(query)
+        str(g): _punctuality(published, median, p95, most, within)
+        for g, published, median, p95, most, within in connection.execute(query)
     }
+
+
+def punctuality(connection: Connection) -> Punctuality:
+    """:func:`punctuality_by` for all published deliveries: the k-th smallest lag through an
+    index of the working set's lags (built here, a sort of the published lags)."""
+    lagged = W.c.lag.is_not(None)
+    published, most, within = connection.execute(
+        select(func.count(), func.max(W.c.lag), _count_if(W.c.lag <= PUNCTUAL_SECONDS)).where(
+            lagged
+        )
+    ).one()
+    if not published:
+        return Punctuality()
+    connection.exec_driver_sql(f"CREATE INDEX {W.name}_lag ON {W.name} (lag)")
+
+    def kth(rank: int) -> Any:
+        query = select(W.c.lag).where(lagged).order_by(W.c.lag).offset(rank - 1).limit(1)
+        return connection.execute(query).scalar_one()
+
+    n = int(published)
+    median = (float(kth((n + 1) // 2)) + float(kth((n + 2) // 2))) / 2
+    return _punctuality(n, median, kth((95 * n + 99) // 100), most, within)
+
+
+def _punctuality(published: Any, median: Any, p95: Any, most: Any, within: Any) -> Punctuality:
+    return Punctuality(
+        published=int(published),
+        median_seconds=_round(median),
+        p95_seconds=_round(p95),
+        max_seconds=_round(most),
+        within_1_minute=int(within),
+    )
 
 
 @dataclass(frozen=True)
@@ -412,27 +499,31 @@ class TopRow:
 
 def top_posts(connection: Connection, limit: int) -> list[TopRow]:
     """Measured deliveries by interactions (then impressions), the most first."""
+
+    def order(rows: Any) -> tuple[Any, ...]:
+        return (
+            rows.c.interactions.desc().nulls_last(),
+            rows.c.views.desc().nulls_last(),
+            rows.c.published_at,
+            rows.c.delivery_id,
+        )
+
+    # The few top rows first, then their texts: not a join of every measured delivery.
+    top = select(W).where(W.c.measured == 1).order_by(*order(W)).limit(limit).subquery("top")
     query = (
         select(
-            W.c.post,
-            W.c.sender,
-            W.c.sender_name,
+            top.c.post,
+            top.c.sender,
+            top.c.sender_name,
             D.text,
-            W.c.account,
-            W.c.channel,
-            W.c.published_at,
-            W.c.url,
-            *(W.c[name] for name in (*FIGURES, "interactions", "measured")),
+            top.c.account,
+            top.c.channel,
+            top.c.published_at,
+            top.c.url,
+            *(top.c[name] for name in (*FIGURES, "interactions", "measured")),
         )
-        .join(D, D.id == W.c.delivery_id)
-        .where(W.c.measured == 1)
-        .order_by(
-            W.c.interactions.desc().nulls_last(),
-            W.c.views.desc().nulls_last(),
-            W.c.published_at,
-            W.c.delivery_id,
-        )
-        .limit(limit)
+        .join(D, D.id == top.c.delivery_id)
+        .order_by(*order(top))
     )
     return [
         TopRow(
