@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -448,39 +449,57 @@ class FollowersRow:
 def followers(connection: Connection) -> list[FollowersRow]:
     """Per account with published deliveries: the followers in the first snapshot of its
     first and of its last measured delivery (the snapshot taken right after publishing)."""
-    order = (W.c.published_at, W.c.delivery_id)
-    whole = (None, None)  # the frame: every row of the account, so that last_value is the last
-    per_account = (
+    published, measured = W.c.state == PUBLISHED, W.c.measured == 1
+    ends = (
         select(
             W.c.account,
-            func.first_value(W.c.followers)
-            .over(partition_by=W.c.account, order_by=order, rows=whole)
-            .label("first"),
-            func.last_value(W.c.followers)
-            .over(partition_by=W.c.account, order_by=order, rows=whole)
-            .label("last"),
+            func.min(W.c.published_at).label("first"),
+            func.max(W.c.published_at).label("last"),
         )
-        .where(W.c.state == PUBLISHED, W.c.measured == 1)
-        .distinct()
-        .subquery("per_account")
+        .where(published, measured)
+        .group_by(W.c.account)
+        .subquery("ends")
     )
-    query = (
+    # The deliveries published at an account's first or last instant; of several at the same
+    # instant, the lowest id is the first and the highest the last (as (published_at, id)).
+    at_ends = (
         select(
             W.c.account,
-            W.c.channel,
-            W.c.sender,
-            W.c.sender_name,
-            per_account.c.first,
-            per_account.c.last,
+            W.c.published_at == ends.c.first,
+            W.c.published_at == ends.c.last,
+            W.c.delivery_id,
+            W.c.followers,
         )
-        .outerjoin(per_account, per_account.c.account == W.c.account)
-        .where(W.c.state == PUBLISHED)
+        .join(ends, ends.c.account == W.c.account)
+        .where(
+            published,
+            measured,
+            or_(W.c.published_at == ends.c.first, W.c.published_at == ends.c.last),
+        )
+    )
+    first: dict[str, tuple[int, int | None]] = {}
+    last: dict[str, tuple[int, int | None]] = {}
+    for account, is_first, is_last, delivery_id, count in connection.execute(at_ends):
+        if is_first and (account not in first or delivery_id < first[account][0]):
+            first[account] = (delivery_id, _int(count))
+        if is_last and (account not in last or delivery_id > last[account][0]):
+            last[account] = (delivery_id, _int(count))
+    accounts = (
+        select(W.c.account, W.c.channel, W.c.sender, W.c.sender_name)
+        .where(published)
         .distinct()
         .order_by(W.c.sender, W.c.channel, W.c.account)
     )
     return [
-        FollowersRow(str(account), str(channel), str(sender), str(name), _int(first), _int(last))
-        for account, channel, sender, name, first, last in connection.execute(query)
+        FollowersRow(
+            str(account),
+            str(channel),
+            str(sender),
+            str(name),
+            first.get(account, (0, None))[1],
+            last.get(account, (0, None))[1],
+        )
+        for account, channel, sender, name in connection.execute(accounts)
     ]
 
 
@@ -544,16 +563,17 @@ def top_posts(connection: Connection, limit: int) -> list[TopRow]:
 def deliveries_per_day(connection: Connection) -> tuple[dict[date, int], dict[date, int]]:
     """Planned deliveries per local day of their due time, published ones per local day of
     their publication."""
-    planned = select(W.c.due_day, func.count()).group_by(W.c.due_day)
-    published = (
-        select(W.c.published_day, func.count())
-        .where(W.c.published_day.is_not(None))
-        .group_by(W.c.published_day)
+    planned: dict[date, int] = {}
+    published: dict[date, int] = {}
+    query = select(W.c.due_day, W.c.published_day, func.count()).group_by(
+        W.c.due_day, W.c.published_day
     )
-    return (
-        {_day(day): int(n) for day, n in connection.execute(planned)},
-        {_day(day): int(n) for day, n in connection.execute(published)},
-    )
+    for due_day, published_day, n in connection.execute(query):
+        planned[_day(due_day)] = planned.get(_day(due_day), 0) + int(n)
+        if published_day is not None:
+            day = _day(published_day)
+            published[day] = published.get(day, 0) + int(n)
+    return planned, published
 
 
 def time_span(connection: Connection, campaign_id: int) -> tuple[datetime, datetime] | None:
