@@ -92,18 +92,16 @@ W = Table(
     MetaData(),
     Column("position", Integer, primary_key=True),  # see working_set()
     Column("delivery_id", Integer),
-    Column("sender", String(100)),
-    Column("sender_name", String(300)),
+    Column("sender_id", Integer),  # the post's sender (names: joined to grouped rows)
+    Column("account_id", Integer),
+    Column("post_id", Integer),
     Column("channel", String(50)),
-    Column("account", String(200)),
-    Column("post", String(300)),
     Column("state", String(20)),
-    Column("reason", Text),
+    Column("reason", Text),  # only where reasons_by() reports it
     Column("reason_data", Text),  # the key and values of the scheduler's own reason, as JSON
     Column("due_day", String(10)),
     Column("published_day", String(10)),
     Column("published_at", UTCDateTime()),
-    Column("url", String(2000)),
     Column("lag", Float),  # seconds, for published deliveries
     *(Column(name, Integer) for name in FIGURES),
     Column("interactions", Integer),
@@ -120,19 +118,29 @@ W = Table(
 
 @dataclass(frozen=True)
 class Dimension:
-    """The grouping of the breakdown: a key and a label column of the working set."""
+    """The grouping of the breakdown: the working set's column grouped by and, where that is
+    an id, the table that names its groups (a key to sort by and a label): joined to the
+    grouped rows, not to every delivery."""
 
-    key: Any
-    label: Any
+    column: Any
+    names: Any = None
+    key: Any = None
+    label: Any = None
     #: Few enough groups that (group, network) pairs are few too (not so for posts).
     few: bool = True
 
+    def named(self, grouped: Any, column: Any) -> tuple[Any, Any, Any]:
+        """(key, label, FROM) for rows ``grouped`` by this dimension's ``column``."""
+        if self.names is None:
+            return column, column, grouped
+        return self.key, self.label, grouped.join(self.names, self.names.c.id == column)
+
 
 DIMENSIONS = {
-    GroupBy.SENDER: Dimension(W.c.sender, W.c.sender_name),
-    GroupBy.CHANNEL: Dimension(W.c.channel, W.c.channel),
-    GroupBy.DAY: Dimension(W.c.due_day, W.c.due_day),
-    GroupBy.POST: Dimension(W.c.post, W.c.post, few=False),
+    GroupBy.SENDER: Dimension(W.c.sender_id, SE.__table__, SE.slug, SE.name),
+    GroupBy.CHANNEL: Dimension(W.c.channel),
+    GroupBy.DAY: Dimension(W.c.due_day),
+    GroupBy.POST: Dimension(W.c.post_id, P.__table__, P.key, P.key, few=False),
 }
 
 
@@ -174,18 +182,17 @@ def working_set(
     published = D.state == PUBLISHED
     values: dict[str, Any] = {
         "delivery_id": D.id,
-        "sender": SE.slug,
-        "sender_name": SE.name,
+        "sender_id": P.sender_id,
+        "account_id": D.account_id,
+        "post_id": D.post_id,
         "channel": A.channel,
-        "account": A.name,
-        "post": P.key,
         "state": D.state,
         "reason": case(
             (
                 published & D.comment_error.is_not(None),
                 literal(COMMENT_MISSING) + D.comment_error,
             ),
-            else_=func.coalesce(D.state_reason, D.last_error, ""),
+            (D.state.in_(REASON_STATES), func.coalesce(D.state_reason, D.last_error, "")),
         ),
         "reason_data": case(
             (published & D.comment_error.is_not(None), None),
@@ -194,7 +201,6 @@ def working_set(
         "due_day": days.of(D.due_at),
         "published_day": case((published, days.of(D.published_at))),
         "published_at": D.published_at,
-        "url": D.remote_url,
         "lag": case((published, _lag_seconds(dialect))),
         **{name: M.c[name] for name in FIGURES},
         "interactions": _interactions(M.c),
@@ -202,14 +208,13 @@ def working_set(
         "followers": M.c.first_followers,
         "provides": _provides(),
     }
-    order = (values[group.key.name], values["lag"])
+    order = (values[group.column.name], values["lag"])
     if dialect == "postgresql":
         values = {"position": func.row_number().over(order_by=order), **values}
     rows = (
         select(*(value.label(name) for name, value in values.items()))
         .select_from(D)
         .join(P, P.id == D.post_id)
-        .join(SE, SE.id == P.sender_id)
         .join(A, A.id == D.account_id)
         .outerjoin(M, M.c.delivery_id == D.id)
         .where(P.campaign_id == campaign_id)
@@ -290,12 +295,24 @@ class Totals:
 def totals(connection: Connection, group: Dimension) -> Totals:
     """:class:`Totals` from one pass over the working set, grouped by group and network (two
     passes when grouped by post); the networks and the campaign add up groups' sums."""
-    keys = [group.key, group.label, *([W.c.channel] if group.few else [])]
-    labelled = [key.label(f"key{n}") for n, key in enumerate(keys)]
-    query = select(*labelled, *_outcome_columns(), *_figure_columns()).group_by(*keys)
+    keys = [group.column, *([W.c.channel] if group.few else [])]
+    grouped = (
+        select(*(c.label(f"g{n}") for n, c in enumerate(keys)), *_outcome_columns())
+        .add_columns(*_figure_columns())
+        .group_by(*keys)
+        .subquery("grouped")
+    )
+    key, label, source = group.named(grouped, grouped.c.g0)
+    summed = [grouped.c[name] for name in (*OUTCOMES, *FIGURES, "interactions", "measured")]
+    network = [grouped.c.g1] if group.few else []
+    query = (
+        select(key.label("key0"), label.label("key1"), *network, *summed)
+        .select_from(source)
+        .order_by(key, *network)
+    )
     groups: dict[tuple[str, str], Sums] = {}
     channels: dict[str, Sums] = {}
-    for row in connection.execute(query.order_by(*keys)):
+    for row in connection.execute(query):
         sums = (_outcomes(row), _figures(row))
         _add_to(groups, (str(row[0]), str(row[1])), sums)
         if group.few:
@@ -347,15 +364,27 @@ def _loaded(data: str | None) -> dict[str, Any] | None:
 def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reason]]:
     """Why deliveries did not go out (or went out without their first comment), grouped by
     identical reason and counted."""
-    count = func.count()
-    query = (
-        select(group.key, W.c.state, W.c.reason, W.c.reason_data, count)
+    reasons = (
+        select(
+            group.column.label("g"),
+            W.c.state,
+            W.c.reason,
+            W.c.reason_data,
+            func.count().label("n"),
+        )
         .where(
             W.c.state.in_(REASON_STATES)
             | ((W.c.state == PUBLISHED) & W.c.reason.startswith(COMMENT_MISSING))
         )
-        .group_by(group.key, W.c.state, W.c.reason, W.c.reason_data)
-        .order_by(group.key, count.desc(), W.c.state, W.c.reason)
+        .group_by(group.column, W.c.state, W.c.reason, W.c.reason_data)
+        .subquery("reasons")
+    )
+    key, _, source = group.named(reasons, reasons.c.g)
+    r = reasons.c
+    query = (
+        select(key, r.state, r.reason, r.reason_data, r.n)
+        .select_from(source)
+        .order_by(key, r.n.desc(), r.state, r.reason)
     )
     result: dict[str, list[Reason]] = {}
     for key, state, text, data, number in connection.execute(query):
@@ -375,14 +404,14 @@ def punctuality_by(connection: Connection, group: Dimension) -> dict[str, Punctu
     lagged = W.c.lag.is_not(None)  # the lag is set for published deliveries only
     runs = (
         select(
-            group.key.label("g"),
+            group.column.label("g"),
             func.min(W.c.position).label("first"),
             func.count().label("n"),
             func.max(W.c.lag).label("max"),
             _count_if(W.c.lag <= PUNCTUAL_SECONDS).label("within"),
         )
         .where(lagged)
-        .group_by(group.key)
+        .group_by(group.column)
         .subquery("runs")
     )
     at = W.alias("at")
@@ -397,7 +426,8 @@ def punctuality_by(connection: Connection, group: Dimension) -> dict[str, Punctu
         .scalar_subquery()
     )
     p95 = select(at.c.lag).where(at.c.position == kth((95 * n + 99) // 100)).scalar_subquery()
-    query = select(runs.c.g, n, median, p95, runs.c.max, runs.c.within)
+    key, _, source = group.named(runs, runs.c.g)
+    query = select(key, n, median, p95, runs.c.max, runs.c.within).select_from(source)
     return {
         str(g): _punctuality(published, median, p95, most, within)
         for g, published, median, p95, most, within in connection.execute(query)
@@ -452,43 +482,44 @@ def followers(connection: Connection) -> list[FollowersRow]:
     published, measured = W.c.state == PUBLISHED, W.c.measured == 1
     ends = (
         select(
-            W.c.account,
+            W.c.account_id,
             func.min(W.c.published_at).label("first"),
             func.max(W.c.published_at).label("last"),
         )
         .where(published, measured)
-        .group_by(W.c.account)
+        .group_by(W.c.account_id)
         .subquery("ends")
     )
     # The deliveries published at an account's first or last instant; of several at the same
     # instant, the lowest id is the first and the highest the last (as (published_at, id)).
     at_ends = (
         select(
-            W.c.account,
+            W.c.account_id,
             W.c.published_at == ends.c.first,
             W.c.published_at == ends.c.last,
             W.c.delivery_id,
             W.c.followers,
         )
-        .join(ends, ends.c.account == W.c.account)
+        .join(ends, ends.c.account_id == W.c.account_id)
         .where(
             published,
             measured,
             or_(W.c.published_at == ends.c.first, W.c.published_at == ends.c.last),
         )
     )
-    first: dict[str, tuple[int, int | None]] = {}
-    last: dict[str, tuple[int, int | None]] = {}
+    first: dict[int, tuple[int, int | None]] = {}
+    last: dict[int, tuple[int, int | None]] = {}
     for account, is_first, is_last, delivery_id, count in connection.execute(at_ends):
         if is_first and (account not in first or delivery_id < first[account][0]):
             first[account] = (delivery_id, _int(count))
         if is_last and (account not in last or delivery_id > last[account][0]):
             last[account] = (delivery_id, _int(count))
+    pairs = select(W.c.account_id, W.c.sender_id).where(published).distinct().subquery("pairs")
     accounts = (
-        select(W.c.account, W.c.channel, W.c.sender, W.c.sender_name)
-        .where(published)
-        .distinct()
-        .order_by(W.c.sender, W.c.channel, W.c.account)
+        select(pairs.c.account_id, A.name, A.channel, SE.slug, SE.name)
+        .join(A, A.id == pairs.c.account_id)
+        .join(SE, SE.id == pairs.c.sender_id)
+        .order_by(SE.slug, A.channel, A.name)
     )
     return [
         FollowersRow(
@@ -496,10 +527,10 @@ def followers(connection: Connection) -> list[FollowersRow]:
             str(channel),
             str(sender),
             str(name),
-            first.get(account, (0, None))[1],
-            last.get(account, (0, None))[1],
+            first.get(account_id, (0, None))[1],
+            last.get(account_id, (0, None))[1],
         )
-        for account, channel, sender, name in connection.execute(accounts)
+        for account_id, account, channel, sender, name in connection.execute(accounts)
     ]
 
 
@@ -531,17 +562,20 @@ def top_posts(connection: Connection, limit: int) -> list[TopRow]:
     top = select(W).where(W.c.measured == 1).order_by(*order(W)).limit(limit).subquery("top")
     query = (
         select(
-            top.c.post,
-            top.c.sender,
-            top.c.sender_name,
+            P.key.label("post"),
+            SE.slug.label("sender"),
+            SE.name.label("sender_name"),
             D.text,
-            top.c.account,
+            A.name.label("account"),
             top.c.channel,
             top.c.published_at,
-            top.c.url,
+            D.remote_url.label("url"),
             *(top.c[name] for name in (*FIGURES, "interactions", "measured")),
         )
         .join(D, D.id == top.c.delivery_id)
+        .join(P, P.id == top.c.post_id)
+        .join(SE, SE.id == top.c.sender_id)
+        .join(A, A.id == top.c.account_id)
         .order_by(*order(top))
     )
     return [
