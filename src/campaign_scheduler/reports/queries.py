@@ -211,14 +211,16 @@ def working_set(
     order = (values[group.column.name], values["lag"])
     if dialect == "postgresql":
         values = {"position": func.row_number().over(order_by=order), **values}
+    labelled = {name: value.label(name) for name, value in values.items()}
     rows = (
-        select(*(value.label(name) for name, value in values.items()))
+        select(*labelled.values())
         .select_from(D)
         .join(P, P.id == D.post_id)
         .join(A, A.id == D.account_id)
         .outerjoin(M, M.c.delivery_id == D.id)
         .where(P.campaign_id == campaign_id)
-        .order_by(*order)
+        # by the result's columns: SQLite would compute the lag a second time for the sort
+        .order_by(labelled[group.column.name], labelled["lag"])
     )
     W.create(connection)
     try:
