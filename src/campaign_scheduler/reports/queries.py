@@ -2,12 +2,14 @@
 percentiles are computed by the database, never by looping over rows in Python.
 
 First the campaign's deliveries are gathered into a temporary table of this connection, one
-row per delivery, with everything the report groups by and sums (:func:`working_set`): the
-figures of its *latest* snapshot, the followers of its first snapshot and which figures any of
-its snapshots has, all from the delivery's row in ``delivery_metrics`` (kept up to date with
-every snapshot written, ``store/snapshots.py``); the lag from due time to publication; the
-local days. Every section is then a small ``GROUP BY`` over that table, whose size is the
-number of deliveries; the snapshots themselves are not read.
+row per delivery (:func:`working_set`): ids of its sender, account and post (their names are
+joined to the grouped rows, not to every delivery), the figures of its *latest* snapshot, the
+followers of its first snapshot and which figures any of its snapshots has, all from the
+delivery's row in ``delivery_metrics`` (kept up to date with every snapshot written,
+``store/snapshots.py``); the lag from due time to publication; the local days. The rows are
+numbered in the order of the breakdown's group, then lag, so that percentiles are lookups by
+position. Every section is then a small ``GROUP BY`` over that table, whose size is the number
+of deliveries; the snapshots themselves are not read.
 
 Sums keep SQL's NULL semantics: a figure that no summed snapshot has stays NULL, never 0.
 """
