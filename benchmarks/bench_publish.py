@@ -19,7 +19,8 @@
    is outside it), with the CPU each part spent per delivery in that window (the daemons,
    PostgreSQL's backends, this process with the sandbox) and how often backends waited for a
    lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
-   venv), alternating, for before/after figures from one run.
+   venv), alternating, for before/after figures from one run; `--delay 0` for calls without
+   added latency.
 
 Every figure is also given as a ratio to a baseline measured in the same run: lag and
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
@@ -459,6 +460,9 @@ def main() -> None:
         "daemons)",
     )
     parser.add_argument(
+        "--delay", type=float, default=0.05, help="daemons: seconds added to every call"
+    )
+    parser.add_argument(
         "--before",
         metavar="PYTHON",
         help="daemons: also run every case with this interpreter (another checkout's venv)",
@@ -466,7 +470,8 @@ def main() -> None:
     args = parser.parse_args()
     only = set(args.only.split(","))
     if "daemons" in only:
-        daemon_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
+        size = 500 if args.quick else 2000
+        daemon_cases(args.postgres, size, args.runs, args.before, args.delay)
     if "statements" in only:
         statement_cases(args.postgres, 500 if args.quick else 2000)
     if "latency" in only:
@@ -678,19 +683,25 @@ def daemons_run(
     }
 
 
-def daemon_cases(admin_url: str, deliveries: int, runs: int, before: str | None) -> None:
-    """One and two daemons on PostgreSQL, 50 ms per call, alternating interpreters."""
+def daemon_cases(
+    admin_url: str, deliveries: int, runs: int, before: str | None, delay: float = 0.05
+) -> None:
+    """One and two daemons on PostgreSQL, ``delay`` s per call, alternating interpreters;
+    the sequential POST baseline (no added latency) is measured before the daemons."""
+    with MastodonSandbox() as sandbox:
+        base_rate = statistics.median(baseline_post_rate(sandbox)[0] for _ in range(runs))
+    print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s")
     pythons = [("after", sys.executable)] + ([("before", before)] if before else [])
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     for _ in range(runs):
-        for label, python in pythons:
-            for daemons in (1, 2):
+        for daemons in (1, 2):
+            for label, python in pythons:
                 url = _fresh_postgres(admin_url)
                 if url is None:
                     print(f"daemons: skipped (no PostgreSQL at {admin_url})")
                     return
                 try:
-                    result = daemons_run(deliveries, daemons, url, admin_url, python, 0.05)
+                    result = daemons_run(deliveries, daemons, url, admin_url, python, delay)
                 finally:
                     _drop_postgres(admin_url, url)
                 results.setdefault((label, daemons), []).append(result)
@@ -704,9 +715,10 @@ def daemon_cases(admin_url: str, deliveries: int, runs: int, before: str | None)
                 return statistics.median(r[key] for r in rows)
 
             print(
-                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due, 50 ms per call "
-                f"(median of {len(rows)}): steady {median('steady'):.1f}/s "
-                f"({median('steady') / one:.2f}x one daemon), whole run incl. start-up "
+                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due, "
+                f"{delay * 1000:.0f} ms per call (median of {len(rows)}): steady "
+                f"{median('steady'):.1f}/s ({median('steady') / one:.2f}x one daemon, "
+                f"{median('steady') / base_rate:.2f}x the baseline), whole run incl. start-up "
                 f"{median('whole'):.1f}/s; CPU ms per delivery: daemons "
                 f"{median('daemon_ms'):.1f}, PostgreSQL {median('postgres_ms'):.1f}, sandbox "
                 f"{median('sandbox_ms'):.1f}; backends waiting for a lock "

@@ -77,7 +77,13 @@ def _configure_postgresql(engine: Engine) -> None:
         # and closes the socket, so the socket polls readable; so does a reset connection. A
         # stale connection is then replaced before anything was sent on it: SQLAlchemy's pool
         # takes a DisconnectionError here as "invalidate it and check out another".
-        if dbapi_connection.closed or _readable(dbapi_connection.pgconn.socket):
+        from psycopg import Error as DriverError
+
+        try:
+            stale = dbapi_connection.closed or _readable(dbapi_connection.pgconn.socket)
+        except (DriverError, OSError):  # no socket left to poll
+            stale = True
+        if stale:
             raise DisconnectionError("the server has closed the connection")
 
 
