@@ -21,6 +21,9 @@
    lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
    venv), alternating, for before/after figures from one run; `--delay 0` for calls without
    added latency.
+6. Claim and record alone (`--only claims`, not run by default): one thread claims and records
+   a PostgreSQL backlog with no network call, ms per delivery (wall and CPU), `--before` as
+   above.
 
 Every figure is also given as a ratio to a baseline measured in the same run: lag and
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
@@ -457,7 +460,7 @@ def main() -> None:
         "--only",
         default="latency,lag,throughput,idle",
         help="which parts to run (comma-separated: latency, lag, throughput, idle, statements, "
-        "daemons)",
+        "daemons, claims)",
     )
     parser.add_argument(
         "--delay", type=float, default=0.05, help="daemons: seconds added to every call"
@@ -469,6 +472,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
+    if "claims" in only:
+        claim_record_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
     if "daemons" in only:
         size = 500 if args.quick else 2000
         daemon_cases(args.postgres, size, args.runs, args.before, args.delay)
@@ -724,6 +729,60 @@ def daemon_cases(
                 f"{median('sandbox_ms'):.1f}; backends waiting for a lock "
                 f"{median('lock_share'):.1%}"
             )
+
+
+_CLAIM_RECORD_LOOP = """
+import sys, time
+from datetime import UTC, datetime, timedelta
+from campaign_scheduler.publishing.queue import Outcome, OutcomeKind, claim_due, record_outcome
+from campaign_scheduler.store.engine import open_store
+store = open_store(sys.argv[1])
+now, lease, done = datetime.now(UTC), timedelta(minutes=10), 0
+started, cpu = time.perf_counter(), time.process_time()
+while (claim := claim_due(store, "loop", now, lease)) is not None:
+    record_outcome(store, claim, Outcome(OutcomeKind.PUBLISHED, remote_id=str(done)), now)
+    done += 1
+print(done, time.perf_counter() - started, time.process_time() - cpu)
+"""
+
+
+def claim_record_cases(admin_url: str, deliveries: int, runs: int, before: str | None) -> None:
+    """Claim and record a backlog one delivery after another, in one thread, without any
+    network call: the daemon's database work per delivery, where its round trips add up."""
+    pythons = [("after", sys.executable)] + ([("before", before)] if before else [])
+    results: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(runs):
+        for label, python in pythons:
+            url = _fresh_postgres(admin_url)
+            if url is None:
+                print(f"claim + record: skipped (no PostgreSQL at {admin_url})")
+                return
+            try:
+                with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+                    live = campaign(Path(folder), sandbox, database_url=url)
+                    for n in range(deliveries // ACCOUNTS):
+                        live.draft(
+                            f"{n:05d}", live.now - timedelta(minutes=1), f"Schleife {n} #5malklug"
+                        )
+                    live.load()
+                    out = subprocess.run(
+                        [python, "-c", _CLAIM_RECORD_LOOP, url],
+                        capture_output=True, text=True, check=True, timeout=1200,
+                    ).stdout.split()  # fmt: skip
+            finally:
+                _drop_postgres(admin_url, url)
+            done, wall, cpu = int(out[0]), float(out[1]), float(out[2])
+            assert done == deliveries, f"{done} of {deliveries}"
+            results.setdefault(label, []).append((wall * 1000 / done, cpu * 1000 / done))
+            print(f"  {label}: {results[label][-1]}, load {os.getloadavg()[0]:.1f}")
+    for label, rows in results.items():
+        wall = statistics.median(r[0] for r in rows)
+        cpu = statistics.median(r[1] for r in rows)
+        print(
+            f"{label}: claim + record, one thread, PostgreSQL, {deliveries} due (median of "
+            f"{len(rows)}): {wall:.2f} ms per delivery ({1000 / wall:.0f}/s), of it "
+            f"{cpu:.2f} ms CPU in the process"
+        )
 
 
 def _fresh_postgres(admin_url: str) -> str | None:
