@@ -13,6 +13,17 @@
 4. Round trips per delivery (`--only statements`, not run by default): statements, commits and
    connection check-outs of one `run --once` on a backlog, SQLite and PostgreSQL, counted by
    count_statements.py.
+5. N daemons on PostgreSQL (`--only daemons`, not run by default): one and two `run --once`
+   daemons on the same backlog, 50 ms per call; the *steady* rate, from the first to the last
+   status the sandbox received (the daemons' start-up, 1-3 s of CPU each on a busy machine,
+   is outside it), with the CPU each part spent per delivery in that window (the daemons,
+   PostgreSQL's backends, this process with the sandbox) and how often backends waited for a
+   lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
+   venv), alternating, for before/after figures from one run; `--delay 0` for calls without
+   added latency.
+6. Claim and record alone (`--only claims`, not run by default): one thread claims and records
+   a PostgreSQL backlog with no network call, ms per delivery (wall and CPU), `--before` as
+   above.
 
 Every figure is also given as a ratio to a baseline measured in the same run: lag and
 throughput against plain sequential POSTs to the same sandbox with requests.Session; memory
@@ -24,6 +35,7 @@ against an idle `python -c` process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -35,6 +47,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -446,10 +459,24 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="latency,lag,throughput,idle",
-        help="which parts to run (comma-separated: latency, lag, throughput, idle, statements)",
+        help="which parts to run (comma-separated: latency, lag, throughput, idle, statements, "
+        "daemons, claims)",
+    )
+    parser.add_argument(
+        "--delay", type=float, default=0.05, help="daemons: seconds added to every call"
+    )
+    parser.add_argument(
+        "--before",
+        metavar="PYTHON",
+        help="daemons: also run every case with this interpreter (another checkout's venv)",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
+    if "claims" in only:
+        claim_record_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
+    if "daemons" in only:
+        size = 500 if args.quick else 2000
+        daemon_cases(args.postgres, size, args.runs, args.before, args.delay)
     if "statements" in only:
         statement_cases(args.postgres, 500 if args.quick else 2000)
     if "latency" in only:
@@ -536,6 +563,225 @@ def statement_cases(admin_url: str, deliveries: int) -> None:
             f"round trips per delivery, {label}, run --once on {deliveries}: "
             f"{per.get('statements', 0):.2f} statements, {per.get('commits', 0):.2f} commits, "
             f"{per.get('checkouts', 0):.2f} connection check-outs"
+        )
+
+
+class CpuSampler:
+    """Samples, every ``period`` s, the CPU seconds of the daemons, of PostgreSQL's backends
+    serving ``database`` and of this process, and how many of those backends wait for a
+    lock; :meth:`at` interpolates the CPU figures at a moment."""
+
+    def __init__(self, daemons: list[int], database: str, admin_url: str, period: float = 0.2):
+        self.daemons, self.database, self.period = daemons, database, period
+        self.samples: list[tuple[float, float, float, float]] = []  # time, daemons, pg, here
+        self.backend_cpu: dict[int, float] = {}  # kept after a backend exits
+        self.lock_waits = 0
+        self.backend_samples = 0
+        self._admin_url = admin_url
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _backends(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if command.startswith(b"postgres: ") and f" {self.database} ".encode() in command:
+                pids.append(int(entry.name))
+        return pids
+
+    def _run(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
+        waits = text(
+            "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*) "
+            "FROM pg_stat_activity WHERE datname = :name AND state = 'active'"
+        )
+        with engine.connect() as connection:
+            while not self._stop.wait(self.period):
+                for pid in self._backends():
+                    with contextlib.suppress(OSError):
+                        self.backend_cpu[pid] = cpu_seconds(pid)
+                daemons = 0.0
+                for pid in self.daemons:
+                    with contextlib.suppress(OSError):
+                        daemons += cpu_seconds(pid)
+                locked, active = connection.execute(waits, {"name": self.database}).one()
+                self.lock_waits += locked
+                self.backend_samples += active
+                self.samples.append(
+                    (time.time(), daemons, sum(self.backend_cpu.values()), time.process_time())
+                )
+        engine.dispose()
+
+    def at(self, moment: float) -> tuple[float, float, float]:
+        """CPU seconds (daemons, PostgreSQL, this process) used up to ``moment``."""
+        before = [s for s in self.samples if s[0] <= moment]
+        after = [s for s in self.samples if s[0] >= moment]
+        if not before or not after:
+            edge = (before or after)[-1 if before else 0]
+            return edge[1], edge[2], edge[3]
+        a, b = before[-1], after[0]
+        share = 0.0 if b[0] == a[0] else (moment - a[0]) / (b[0] - a[0])
+        return (
+            a[1] + share * (b[1] - a[1]),
+            a[2] + share * (b[2] - a[2]),
+            a[3] + share * (b[3] - a[3]),
+        )
+
+
+def daemons_run(
+    deliveries: int, daemons: int, database_url: str, admin_url: str, python: str, delay: float
+) -> dict[str, float]:
+    """``daemons`` × `run --once` of ``python`` on a backlog of ``deliveries``: the steady
+    rate (first to last status at the sandbox), the whole rate (processes started to all
+    ended) and CPU ms per delivery within the steady window."""
+    from sqlalchemy.engine import make_url
+
+    drafts = deliveries // ACCOUNTS
+    with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+        sandbox.delay = delay
+        live = campaign(Path(folder), sandbox, database_url=database_url)
+        for n in range(drafts):
+            live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
+        live.load()
+        started = time.perf_counter()
+        runners = [
+            subprocess.Popen(
+                [python, *live.command("run", "--once", "--worker-id", f"d{i}")[1:]],
+                env=live.process_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(daemons)
+        ]
+        database = str(make_url(database_url).database)
+        with CpuSampler([r.pid for r in runners], database, admin_url) as sampler:
+            for runner in runners:
+                runner.wait(timeout=1200)
+        elapsed = time.perf_counter() - started
+        arrivals = sorted(s.created_at.timestamp() for s in sandbox.statuses())
+        assert len(arrivals) == deliveries, f"{len(arrivals)} of {deliveries} arrived"
+    first, last = arrivals[0], arrivals[-1]
+    cpu_first, cpu_last = sampler.at(first), sampler.at(last)
+    per = [(b - a) * 1000 / (deliveries - 1) for a, b in zip(cpu_first, cpu_last, strict=True)]
+    return {
+        "steady": (deliveries - 1) / (last - first),
+        "whole": deliveries / elapsed,
+        "daemon_ms": per[0],
+        "postgres_ms": per[1],
+        "sandbox_ms": per[2],
+        "lock_share": sampler.lock_waits / max(sampler.backend_samples, 1),
+    }
+
+
+def daemon_cases(
+    admin_url: str, deliveries: int, runs: int, before: str | None, delay: float = 0.05
+) -> None:
+    """One and two daemons on PostgreSQL, ``delay`` s per call, alternating interpreters;
+    the sequential POST baseline (no added latency) is measured before the daemons."""
+    with MastodonSandbox() as sandbox:
+        base_rate = statistics.median(baseline_post_rate(sandbox)[0] for _ in range(runs))
+    print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s")
+    pythons = [("after", sys.executable)] + ([("before", before)] if before else [])
+    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for _ in range(runs):
+        for daemons in (1, 2):
+            for label, python in pythons:
+                url = _fresh_postgres(admin_url)
+                if url is None:
+                    print(f"daemons: skipped (no PostgreSQL at {admin_url})")
+                    return
+                try:
+                    result = daemons_run(deliveries, daemons, url, admin_url, python, delay)
+                finally:
+                    _drop_postgres(admin_url, url)
+                results.setdefault((label, daemons), []).append(result)
+                print(f"  {label}, {daemons} daemon(s): {result}, load {os.getloadavg()[0]:.1f}")
+    for label, _python in pythons:
+        one = statistics.median(r["steady"] for r in results[(label, 1)])
+        for daemons in (1, 2):
+            rows = results[(label, daemons)]
+
+            def median(key: str, rows: list[dict[str, float]] = rows) -> float:
+                return statistics.median(r[key] for r in rows)
+
+            print(
+                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due, "
+                f"{delay * 1000:.0f} ms per call (median of {len(rows)}): steady "
+                f"{median('steady'):.1f}/s ({median('steady') / one:.2f}x one daemon, "
+                f"{median('steady') / base_rate:.2f}x the baseline), whole run incl. start-up "
+                f"{median('whole'):.1f}/s; CPU ms per delivery: daemons "
+                f"{median('daemon_ms'):.1f}, PostgreSQL {median('postgres_ms'):.1f}, sandbox "
+                f"{median('sandbox_ms'):.1f}; backends waiting for a lock "
+                f"{median('lock_share'):.1%}"
+            )
+
+
+_CLAIM_RECORD_LOOP = """
+import sys, time
+from datetime import UTC, datetime, timedelta
+from campaign_scheduler.publishing.queue import Outcome, OutcomeKind, claim_due, record_outcome
+from campaign_scheduler.store.engine import open_store
+store = open_store(sys.argv[1])
+now, lease, done = datetime.now(UTC), timedelta(minutes=10), 0
+started, cpu = time.perf_counter(), time.process_time()
+while (claim := claim_due(store, "loop", now, lease)) is not None:
+    record_outcome(store, claim, Outcome(OutcomeKind.PUBLISHED, remote_id=str(done)), now)
+    done += 1
+print(done, time.perf_counter() - started, time.process_time() - cpu)
+"""
+
+
+def claim_record_cases(admin_url: str, deliveries: int, runs: int, before: str | None) -> None:
+    """Claim and record a backlog one delivery after another, in one thread, without any
+    network call: the daemon's database work per delivery, where its round trips add up."""
+    pythons = [("after", sys.executable)] + ([("before", before)] if before else [])
+    results: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(runs):
+        for label, python in pythons:
+            url = _fresh_postgres(admin_url)
+            if url is None:
+                print(f"claim + record: skipped (no PostgreSQL at {admin_url})")
+                return
+            try:
+                with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
+                    live = campaign(Path(folder), sandbox, database_url=url)
+                    for n in range(deliveries // ACCOUNTS):
+                        live.draft(
+                            f"{n:05d}", live.now - timedelta(minutes=1), f"Schleife {n} #5malklug"
+                        )
+                    live.load()
+                    out = subprocess.run(
+                        [python, "-c", _CLAIM_RECORD_LOOP, url],
+                        capture_output=True, text=True, check=True, timeout=1200,
+                    ).stdout.split()  # fmt: skip
+            finally:
+                _drop_postgres(admin_url, url)
+            done, wall, cpu = int(out[0]), float(out[1]), float(out[2])
+            assert done == deliveries, f"{done} of {deliveries}"
+            results.setdefault(label, []).append((wall * 1000 / done, cpu * 1000 / done))
+            print(f"  {label}: {results[label][-1]}, load {os.getloadavg()[0]:.1f}")
+    for label, rows in results.items():
+        wall = statistics.median(r[0] for r in rows)
+        cpu = statistics.median(r[1] for r in rows)
+        print(
+            f"{label}: claim + record, one thread, PostgreSQL, {deliveries} due (median of "
+            f"{len(rows)}): {wall:.2f} ms per delivery ({1000 / wall:.0f}/s), of it "
+            f"{cpu:.2f} ms CPU in the process"
         )
 
 

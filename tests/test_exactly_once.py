@@ -488,10 +488,10 @@ def test_a_receipt_survives_a_failed_write_of_the_record(
     original = store.transaction
     failures = [OperationalError("UPDATE delivery", {}, Exception("database is locked"))]
 
-    def flaky(*, write: bool = False) -> object:
+    def flaky(*, write: bool = False, single: bool = False) -> object:
         if write and failures and network.posts:  # the first write after the post went out
             raise failures.pop()
-        return original(write=write)
+        return original(write=write, single=single)
 
     monkeypatch.setattr(store, "transaction", flaky)
     w.tick()
@@ -512,10 +512,10 @@ def test_a_receipt_is_journaled_while_the_database_is_away_and_applied_later(
     original = store.transaction
     away = [True]
 
-    def unreachable(*, write: bool = False) -> object:
+    def unreachable(*, write: bool = False, single: bool = False) -> object:
         if away[0] and network.posts:
             raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
-        return original(write=write)
+        return original(write=write, single=single)
 
     monkeypatch.setattr(store, "transaction", unreachable)
     keep = w.journal.append

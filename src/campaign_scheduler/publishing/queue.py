@@ -686,7 +686,7 @@ def _token(claim: Claim) -> dict[str, Any]:
 
 
 def _held(store: Store, claim: Claim, statement: Any, values: dict[str, Any]) -> None:
-    with store.transaction(write=True) as connection:
+    with store.transaction(write=True, single=True) as connection:
         updated = connection.execute(statement, {**_token(claim), **values}).rowcount
     if not updated:
         raise LeaseLostError(
@@ -727,7 +727,7 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
     """Commit the result of a call. Returns False when the lease was lost meanwhile (another
     worker took the delivery over); then the delivery is left to that worker."""
     if outcome.kind is OutcomeKind.LEASE_LOST:
-        with store.transaction(write=True) as connection:
+        with store.transaction(write=True, single=True) as connection:
             connection.execute(
                 _FINISH_ATTEMPT,
                 {
@@ -740,7 +740,10 @@ def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) 
             )
         return False
     values = _outcome_values(claim, outcome, now)
-    with store.transaction(write=True) as connection:
+    # On PostgreSQL the record is one statement (_build_record_pg): unless the account is
+    # flagged or rate-limited with it, it is the whole transaction (see Store.transaction).
+    single = outcome.kind not in (OutcomeKind.AUTH_BROKEN, OutcomeKind.RATE_LIMITED)
+    with store.transaction(write=True, single=single) as connection:
         updated = _record(connection, store.is_sqlite, values)
         if not updated:
             log.warning(

@@ -2,7 +2,13 @@
 
 SQLite (the default) runs with WAL, foreign keys on and a busy timeout; writers can ask for
 ``BEGIN IMMEDIATE`` so that two processes never lose a race half-way through a transaction.
-PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://…``).
+PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://…``). Its connections are
+not pinged before use (a ping is a round trip to the server for every transaction): a
+connection the server has ended is found without one when it is taken from the pool (see
+:func:`_configure_postgresql`), and connections are replaced after
+:data:`POSTGRES_RECYCLE_SECONDS`, before idle timeouts of the server or of the network
+between can end them unseen. A single-statement write runs in autocommit mode, which spares
+the ``BEGIN`` and ``COMMIT`` round trips (:meth:`Store.transaction`).
 
 SQLAlchemy's ORM is imported when the first session is opened, not before: commands that read
 with Core statements only (``campaign status``) never pay for it.
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
 
 from campaign_scheduler.errors import ConflictError, StoreError
 from campaign_scheduler.uilang import msg
@@ -30,6 +37,9 @@ if TYPE_CHECKING:
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "campaign_sqlite_immediate"
+#: PostgreSQL connections older than this are closed and opened anew when next taken from
+#: the pool (an idle connection may be cut by the server or a firewall without a word).
+POSTGRES_RECYCLE_SECONDS = 1800
 
 
 def safe_url(url: str) -> str:
@@ -56,6 +66,32 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # Instead of a ping (a round trip per transaction): a connection that is idle in the
+        # pool has nothing to read unless the server has ended it. An ended backend sends its
+        # FATAL message ("terminating connection due to administrator command", a shutdown)
+        # and closes the socket, so the socket polls readable; so does a reset connection. A
+        # stale connection is then replaced before anything was sent on it: SQLAlchemy's pool
+        # takes a DisconnectionError here as "invalidate it and check out another".
+        from psycopg import Error as DriverError
+
+        try:
+            stale = dbapi_connection.closed or _readable(dbapi_connection.pgconn.socket)
+        except (DriverError, OSError):  # no socket left to poll
+            stale = True
+        if stale:
+            raise DisconnectionError("the server has closed the connection")
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or an error or hang-up) right now."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poll.poll(0))
 
 
 def _create_private(path: Path) -> None:
@@ -98,12 +134,14 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=True, **pool)
+            engine = create_engine(parsed, pool_recycle=POSTGRES_RECYCLE_SECONDS, **pool)
         except ModuleNotFoundError:
             raise StoreError(
                 msg("PostgreSQL needs the psycopg driver"),
                 hint="pip install 'campaign-scheduler[postgres]'",
             ) from None
+        _configure_postgresql(engine)
+        return engine
     raise StoreError(
         msg("unsupported database '{backend}' in {url}", backend=backend, url=safe_url(url)),
         hint=msg("campaign-scheduler supports SQLite and PostgreSQL"),
@@ -171,14 +209,21 @@ class Store:
                 session.close()
 
     @contextmanager
-    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
-        """A Core connection in one transaction, for hot paths that need no ORM objects."""
+    def transaction(self, *, write: bool = False, single: bool = False) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no ORM objects.
+
+        ``single``: the caller sends one statement only, which is then the whole transaction.
+        On PostgreSQL it runs in autocommit mode: the server commits it as it ends, without
+        the ``BEGIN`` and ``COMMIT`` round trips (a failed statement changes nothing, as a
+        rolled-back transaction). On SQLite nothing changes."""
         with (
             self._writing if write else contextlib.nullcontext(),
             self.engine.connect() as connection,
         ):
             if write and self.is_sqlite:
                 connection.execution_options(**{IMMEDIATE: True})
+            elif single and not self.is_sqlite:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection.begin():
                 yield connection
 

@@ -57,9 +57,9 @@ def announce(store: Store) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        with store.engine.connect() as connection:
+        # One statement in autocommit mode: one round trip, no BEGIN and COMMIT of its own.
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
-            connection.commit()
     except SQLAlchemyError as exc:
         log.warning(
             "could not notify the daemons (they see the change at the next reconcile): %s", exc

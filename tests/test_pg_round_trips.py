@@ -1,0 +1,178 @@
+"""PostgreSQL: round trips per delivery, and connections dropped by the server.
+
+Round trips are counted from libpq's protocol trace of every connection the store opens: a
+message the client sends that the server must answer before the client goes on (a simple
+``Query``: ``BEGIN``, ``COMMIT``, a ping; or a ``Sync`` closing an extended-protocol
+statement or a pipeline) is one round trip. So a ``BEGIN`` sent on its own counts, and one
+sent in a pipeline with the statement after it does not count again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, event, select, text
+
+from campaign_scheduler.config import load_settings
+from campaign_scheduler.publishing.daemon import Worker
+from campaign_scheduler.publishing.publisher import Publisher
+from campaign_scheduler.publishing.queue import (
+    Outcome,
+    OutcomeKind,
+    claim_due,
+    record_outcome,
+)
+from campaign_scheduler.rules import check
+from campaign_scheduler.store.engine import Store, open_store
+from campaign_scheduler.store.models import DeliveryRecord
+from campaign_scheduler.store.sync import load_campaign_into
+from conftest import Workspace
+from fakes import FakeNetwork, KeyedChannel
+
+NOW = datetime(2021, 11, 4, 10, 5, tzinfo=UTC)  # every draft below is due, none past grace
+LEASE = timedelta(minutes=10)
+DRAFTS = [
+    ("soest/01-klima", "T-14d 09:30"),
+    ("soest/02-wasser", "T-14d 10:00"),
+    ("soest/03-energie", "T-14d 10:30"),
+    ("olpe/01-willkommen", "T-14d 10:00"),
+    ("olpe/02-radweg", "T-14d 11:00"),
+]
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[Store]:
+    opened = open_store(postgres_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def drafted(workspace: Workspace, store: Store) -> Workspace:
+    for key, at in DRAFTS:
+        workspace.draft(key, at=at, channels=("mastodon",), body=f"{key} #5malklug")
+    settings = load_settings(workspace.config_file)
+    result = check(settings)
+    assert result.errors == [] and result.campaign is not None
+    load_campaign_into(
+        store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
+    )
+    return workspace
+
+
+class RoundTrips:
+    """Traces every connection ``store`` opens from now on (libpq ``PQtrace``)."""
+
+    def __init__(self, store: Store) -> None:
+        store.engine.dispose()  # connections opened before were not traced
+        self._folder = tempfile.TemporaryDirectory()
+        self._files: list[Any] = []
+        self._lock = threading.Lock()
+        event.listen(store.engine, "connect", self._trace)
+
+    def _trace(self, dbapi_connection: Any, _record: Any) -> None:
+        from psycopg import pq
+
+        with self._lock:
+            path = Path(self._folder.name) / f"{len(self._files)}.trace"
+            stream = path.open("w", encoding="utf-8")
+            self._files.append(stream)
+        dbapi_connection.pgconn.trace(stream.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def count(self) -> int:
+        """Round trips so far: every ``Query`` and ``Sync`` the client sent."""
+        total = 0
+        with self._lock:
+            for stream in self._files:
+                stream.flush()
+                for line in Path(stream.name).read_text(encoding="utf-8").splitlines():
+                    fields = line.split("\t")
+                    sent = fields[0] == "F" and len(fields) >= 3
+                    if sent and fields[2].split(" ")[0] in ("Query", "Sync"):
+                        total += 1
+        return total
+
+    def close(self) -> None:
+        for stream in self._files:
+            stream.close()
+        self._folder.cleanup()
+
+
+def published(remote_id: str) -> Outcome:
+    return Outcome(OutcomeKind.PUBLISHED, remote_id=remote_id, published_at=NOW)
+
+
+def test_a_delivery_costs_at_most_five_round_trips_to_postgresql(
+    drafted: Workspace, store: Store
+) -> None:
+    """A claim (pick and claim in one transaction) and a record (one statement), with no
+    ping before each and no ``BEGIN`` of its own: 5 round trips (before: 9)."""
+    claim_due(store, "w1", NOW - timedelta(days=3650), LEASE)  # opens the pool, finds nothing
+    trips = RoundTrips(store)
+    try:
+        for n in range(len(DRAFTS)):
+            claim = claim_due(store, "w1", NOW, LEASE)
+            assert claim is not None
+            assert record_outcome(store, claim, published(str(n)), NOW)
+        per_delivery = trips.count() / len(DRAFTS)
+    finally:
+        trips.close()
+    assert claim_due(store, "w1", NOW, LEASE) is None
+    with store.session() as session:
+        assert set(session.scalars(select(DeliveryRecord.state))) == {"published"}
+    assert per_delivery <= 5, f"{per_delivery} round trips per delivery"
+
+
+def terminate_other_backends(url: str) -> int:
+    """``pg_terminate_backend`` on every other connection to the database of ``url``."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            terminated = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(terminated)
+
+
+class OneChannel:
+    def __init__(self, network: FakeNetwork) -> None:
+        self.channel = KeyedChannel(network)
+
+    def channel_for(self, _account: str) -> KeyedChannel:
+        return self.channel
+
+
+def test_connections_dropped_by_the_server_between_deliveries_lose_and_repeat_nothing(
+    drafted: Workspace, store: Store, postgres_url: str
+) -> None:
+    """The server ends every pooled connection (a restart, a failover, an idle timeout)
+    between deliveries: the next claims and records go out on new connections, each
+    delivery is published once and recorded published."""
+    network = FakeNetwork()
+    publisher = Publisher(OneChannel(network), media_root=drafted.root / "posts")
+    first = claim_due(store, "w1", NOW, LEASE)
+    assert first is not None
+    assert terminate_other_backends(postgres_url) >= 1  # between the claim and its record
+    assert record_outcome(store, first, published("first"), NOW)
+    assert terminate_other_backends(postgres_url) >= 1  # between two deliveries
+    w = Worker(store, publisher, worker_id="w1", lease=LEASE, threads=2, clock=lambda: NOW)
+    report = w.tick()
+    assert report.published == len(DRAFTS) - 1
+    assert terminate_other_backends(postgres_url) >= 1
+    assert w.tick().published == 0
+    keys = [post.idempotency_key for _remote_id, post in network.posts]
+    assert len(keys) == len(set(keys)) == len(DRAFTS) - 1
+    with store.session() as session:
+        assert list(session.scalars(select(DeliveryRecord.state).distinct())) == ["published"]
