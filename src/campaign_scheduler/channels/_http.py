@@ -47,8 +47,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-import dateutil.parser
-
 from campaign_scheduler import __version__, errors
 from campaign_scheduler.channels.addresses import url_problem
 from campaign_scheduler.channels.base import Metrics
@@ -750,8 +748,10 @@ def parse_time(value: object) -> datetime | None:
     ``createdAt``) as an aware UTC datetime; ``None`` when missing or unreadable (no zone: UTC)."""
     if not isinstance(value, str) or not value:
         return None
+    from dateutil.parser import isoparse
+
     try:
-        moment = dateutil.parser.isoparse(value)
+        moment = isoparse(value)
     except ValueError:
         return None
     if moment.tzinfo is None:
