@@ -748,10 +748,10 @@ def parse_time(value: object) -> datetime | None:
     ``createdAt``) as an aware UTC datetime; ``None`` when missing or unreadable (no zone: UTC)."""
     if not isinstance(value, str) or not value:
         return None
-    from dateutil.parser import isoparse
+    import dateutil.parser  # at the first timestamp read, not with the module (idle daemon)
 
     try:
-        moment = isoparse(value)
+        moment = dateutil.parser.isoparse(value)
     except ValueError:
         return None
     if moment.tzinfo is None:

@@ -345,7 +345,7 @@ class MastodonChannel(Channel):
 
 
 def _created_at(status: dict[str, Any]) -> datetime:
-    from dateutil.parser import isoparse
+    from dateutil.parser import isoparse  # with the first status (config reads the class)
 
     value = isoparse(str(status["created_at"]))
     if value.tzinfo is None:
