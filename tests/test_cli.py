@@ -341,6 +341,20 @@ def test_status_reads_with_core_and_loads_no_orm(
     assert loaded == {"sqlalchemy"} | expected
 
 
+def test_the_daemon_loads_neither_pydantic_nor_regex_while_nothing_is_due(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle daemon keeps what it imports (``run`` as the service unit starts it, without
+    --workers or --worker-id): no option needs pydantic, no text is counted."""
+    for name in ("SOEST_MASTODON_TOKEN", "SOEST_BLUESKY_PASSWORD", "OLPE_MASTODON_TOKEN"):
+        monkeypatch.setenv(name, "secret")
+    assert invoke(runner, workspace, "load").exit_code == 0
+    loaded = heavy_modules_loaded_by(
+        "--config", str(workspace.config_file), "run", "--once", heavy=("pydantic", "regex")
+    )
+    assert loaded == set()
+
+
 def test_load_of_a_migrated_database_does_not_load_alembic(
     workspace: Workspace, runner: CliRunner
 ) -> None:
