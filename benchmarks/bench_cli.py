@@ -10,7 +10,11 @@ figures from different machines can be compared:
   with nothing changed (<= 1 s), against the typer baseline.
 
     .venv/bin/python benchmarks/bench_cli.py [--drafts 10000] [--runs 5] [--only startup]
-        [--bytecode]
+        [--bytecode] [--before OTHER/.venv]
+
+``--before VENV`` also times ``--help``, ``--version`` and ``status`` of another installation
+(a checkout of the code before a change, with its own virtual environment) in the same rounds,
+against the same baselines, so that before and after meet the same moments of a noisy machine.
 
 ``--bytecode`` caches compiled bytecode for every command and baseline alike (in a temporary
 ``PYTHONPYCACHEPREFIX``, after one warm-up round), as a normal installation has it; without
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -101,6 +106,7 @@ class Case:
     before: Callable[[], None] | None = None
     exit_codes: tuple[int, ...] = (0,)
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the process's user + system time
 
 
 #: Set by ``--bytecode``: where every command keeps its compiled bytecode.
@@ -115,9 +121,12 @@ def run_once(case: Case) -> None:
         env["PYTHONPYCACHEPREFIX"] = PYCACHE[0]
     if case.before is not None:
         case.before()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(case.command, capture_output=True, env=env, check=False)
     case.times.append((time.perf_counter() - started) * 1000)
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    case.cpu.append((now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime) * 1000)
     if result.returncode not in case.exit_codes:
         sys.exit(f"{' '.join(case.command)} failed:\n{result.stderr.decode()[-2000:]}")
 
@@ -140,8 +149,19 @@ def main() -> None:
     parser.add_argument(
         "--bytecode", action="store_true", help="cache compiled bytecode for every command"
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="VENV",
+        help="also time the start-up commands of the installation in this virtual environment",
+    )
     args = parser.parse_args()
     campaign = shutil.which("campaign", path=str(Path(sys.executable).parent)) or "campaign"
+    before = None
+    if args.before is not None:
+        before = shutil.which("campaign", path=str(args.before / "bin"))
+        if before is None:
+            parser.error(f"no campaign command in {args.before / 'bin'}")
     bytecode = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
 
     with tempfile.TemporaryDirectory() as folder:
@@ -175,6 +195,9 @@ def main() -> None:
             )
             run("campaign --help", typer_only, [campaign, "--help"])
             run("campaign --version", typer_only, [campaign, "--version"])
+            if before is not None:
+                run("before: campaign --help", typer_only, [before, "--help"])
+                run("before: campaign --version", typer_only, [before, "--version"])
         if args.only != "startup":
             run(f"campaign check ({args.drafts} drafts)", typer_only, [*base, "check"])
             run(
@@ -196,25 +219,42 @@ def main() -> None:
                 [*base, "status"],
                 exit_codes=(0, 1),  # 1: the drafts are overdue and no daemon runs
             )
+            if before is not None:
+                run(
+                    f"before: campaign status ({args.drafts * 2} deliveries)",
+                    with_sqlalchemy,
+                    [before, "--config", str(config), "status"],
+                    exit_codes=(0, 1),
+                )
         if args.bytecode:
             measure(cases, 1)
             for case in cases:
                 case.times.clear()
+                case.cpu.clear()
         measure(cases, args.runs)
     results = {case.name: (case.times, case.against) for case in cases}
+    cpu = {case.name: statistics.median(case.cpu) for case in cases}
     print(
-        f"\nmedian of {args.runs} runs, bytecode cache {bytecode}, Python {sys.version.split()[0]}"
+        f"\nmedian of {args.runs} runs, bytecode cache {bytecode}, Python {sys.version.split()[0]}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'command':64} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7}")
+    print(
+        f"{'command':64} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7} {'CPU ms':>8} "
+        f"{'CPU ratio':>9}"
+    )
     for name, (times, against) in results.items():
         median = statistics.median(times)
         ratio = median / statistics.median(results[against][0])
+        cpu_ratio = cpu[name] / cpu[against]
         note = (
             ""
             if against == name
             else f"  vs {'+sqlalchemy' if 'sqlalchemy' in against else 'typer'}"
         )
-        print(f"{name:64} {median:10.0f} {min(times):8.0f} {max(times):8.0f} {ratio:7.2f}x{note}")
+        print(
+            f"{name:64} {median:10.0f} {min(times):8.0f} {max(times):8.0f} {ratio:7.2f}x "
+            f"{cpu[name]:8.0f} {cpu_ratio:8.2f}x{note}"
+        )
     check = next((k for k in results if k.startswith("campaign check")), None)
     fresh = next((k for k in results if "empty database" in k), None)
     if check and fresh:

@@ -224,6 +224,8 @@ HEAVY = (
     "campaign_scheduler.publishing",
     "campaign_scheduler.metrics",
     "campaign_scheduler.alerts",
+    # typer converts option values with it; options left out and plain values need none
+    "pydantic",
 )
 
 
@@ -308,7 +310,9 @@ def test_reading_commands_load_the_database_library_and_nothing_else(
 
 
 #: What ``status`` leaves alone besides HEAVY: SQLAlchemy's ORM (its reads are Core
-#: statements), the record's ORM classes, and the libraries the channels and accounts use.
+#: statements), the record's ORM classes, the libraries the channels and accounts use (the
+#: config reads each account's channel class for its spec; counting text needs ``regex``, not
+#: reading a spec).
 NOT_FOR_STATUS = (
     *HEAVY,
     "sqlalchemy.orm",
@@ -317,6 +321,7 @@ NOT_FOR_STATUS = (
     "requests_oauthlib",
     "twitter_text",
     "keyring",
+    "regex",
 )
 
 
@@ -334,6 +339,20 @@ def test_status_reads_with_core_and_loads_no_orm(
     # the text lists the counts for the reader's language with Babel; JSON does not format
     expected = {"babel"} if command == ["status"] else set()
     assert loaded == {"sqlalchemy"} | expected
+
+
+def test_the_daemon_loads_neither_pydantic_nor_regex_while_nothing_is_due(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle daemon keeps what it imports (``run`` as the service unit starts it, without
+    --workers or --worker-id): no option needs pydantic, no text is counted."""
+    for name in ("SOEST_MASTODON_TOKEN", "SOEST_BLUESKY_PASSWORD", "OLPE_MASTODON_TOKEN"):
+        monkeypatch.setenv(name, "secret")
+    assert invoke(runner, workspace, "load").exit_code == 0
+    loaded = heavy_modules_loaded_by(
+        "--config", str(workspace.config_file), "run", "--once", heavy=("pydantic", "regex")
+    )
+    assert loaded == set()
 
 
 def test_load_of_a_migrated_database_does_not_load_alembic(

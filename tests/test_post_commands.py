@@ -78,6 +78,37 @@ def test_plan_shows_posts_awaiting_approval(workspace: Workspace, runner: CliRun
     assert {r["needs_approval"] for r in rows} == {True}
 
 
+def _awaiting_approval(ws: Workspace, runner: CliRunner) -> int:
+    result = invoke(runner, ws, "status", "--json")
+    assert result.exit_code in (0, 1), result.output
+    count = json.loads(result.stdout)["awaiting_approval"]
+    assert isinstance(count, int)
+    return count
+
+
+@pytest.mark.parametrize("approval", [True, False])
+def test_status_counts_the_deliveries_awaiting_approval(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, approval: bool
+) -> None:
+    if approval:
+        require_approval(workspace)
+    workspace.draft("soest/01-klima")
+    workspace.draft(
+        "soest/02-wald",
+        body="Soest pflanzt Wald. #5malklug",
+        at="T-13d 09:30",
+        channels=("mastodon",),
+    )
+    monkeypatch.setattr("campaign_scheduler.identity.os_user", lambda: "anna")
+    loaded = invoke(runner, workspace, "load")
+    assert loaded.exit_code == 0, loaded.output
+    assert _awaiting_approval(workspace, runner) == (3 if approval else 0)
+    if approval:
+        monkeypatch.setattr("campaign_scheduler.identity.os_user", lambda: "ben")
+        assert invoke(runner, workspace, "approve", "soest/01-klima").exit_code == 0
+        assert _awaiting_approval(workspace, runner) == 1
+
+
 def test_an_unknown_key_suggests_the_nearest(loaded: Workspace, runner: CliRunner) -> None:
     result = invoke(runner, loaded, "approve", "soest/01-klma")
     assert result.exit_code == 1

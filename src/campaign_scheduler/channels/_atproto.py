@@ -33,15 +33,14 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import regex
-
+from campaign_scheduler.channels.text import LazyPattern
 from campaign_scheduler.imagetypes import image_info
 
 # --- TIDs ---------------------------------------------------------------------------------------
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 TID_LENGTH = 13
-_TID = regex.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+_TID = LazyPattern(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 #: Mixed into the hash so that our keys differ from any other use of the same idempotency key.
 _RKEY_NAMESPACE = b"campaign-scheduler/bluesky-rkey/v1\x00"
 _RKEY_BITS = 60
@@ -127,17 +126,18 @@ _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
 # A hashtag: "#" or "＃" at the start or after white space, then a run of non-space characters
 # that holds at least one character that is neither a digit nor punctuation (so "#1" is not a
 # tag, "#5malklug" is); trailing punctuation is cut off afterwards.
-_HASHTAG = regex.compile(
+_HASHTAG = LazyPattern(
     rf"(?:^|(?<=\s))[#＃](?!\ufe0f)([^\s{_INVISIBLE}]*[^\d\s\p{{P}}{_INVISIBLE}][^\s{_INVISIBLE}]*)"
 )
-_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
+_TRAILING_PUNCTUATION = LazyPattern(r"\p{P}+$")
 _MAX_TAG_GRAPHEMES = 64
+_CLUSTER = LazyPattern(r"\X")
 _MAX_TAG_BYTES = 640
-_LINK = regex.compile(r"(?:^|(?<=[\s(]))(?:https?://|www\.)\S+", regex.IGNORECASE)
+_LINK = LazyPattern(r"(?i)(?:^|(?<=[\s(]))(?:https?://|www\.)\S+")
 # What may end a URL in prose but rarely belongs to it.
 _LINK_TAIL = ".,;:!?\"'»«“”‘’"
-_MENTION = regex.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)")
-_HANDLE = regex.compile(
+_MENTION = LazyPattern(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)")
+_HANDLE = LazyPattern(
     r"^(?=.{3,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
 )
 
@@ -231,7 +231,7 @@ def _hashtags(text: str) -> list[Facet]:
     facets = []
     for match in _HASHTAG.finditer(text):
         tag = _TRAILING_PUNCTUATION.sub("", match.group(1))
-        if not tag or sum(1 for _ in regex.finditer(r"\X", tag)) > _MAX_TAG_GRAPHEMES:
+        if not tag or sum(1 for _ in _CLUSTER.finditer(tag)) > _MAX_TAG_GRAPHEMES:
             continue
         if len(tag.encode("utf-8")) > _MAX_TAG_BYTES:
             continue

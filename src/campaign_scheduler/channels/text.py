@@ -59,13 +59,38 @@ import functools
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import regex
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from campaign_scheduler.uilang import N_, Msg, msg
 
+if TYPE_CHECKING:
+    import regex
+
+
 #: Counting units, as a reader sees them (German in the gettext catalog).
+class LazyPattern:
+    """A ``regex`` pattern compiled on first use: a channel module is imported wherever its
+    account settings are read (``status``, ``load``, the daemon), and that needs no ``regex``
+    until a text is counted or searched. Used like the compiled pattern (``.search``,
+    ``.finditer`` ...)."""
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._compiled: regex.Pattern[str] | None = None
+
+    def compiled(self) -> regex.Pattern[str]:
+        if self._compiled is None:
+            import regex
+
+            self._compiled = regex.compile(self._source)
+        return self._compiled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compiled(), name)
+
+
 UNIT_MASTODON = N_("characters (URLs count 23)")
 UNIT_GRAPHEMES = N_("graphemes")
 UNIT_UTF8 = N_("UTF-8 bytes")
@@ -119,12 +144,12 @@ _TOO_LONG = {
 
 # --- basic counts -------------------------------------------------------------------------------
 
-_GRAPHEME = regex.compile(r"\X")
+_GRAPHEME = LazyPattern(r"\X")
 #: Text made only of these (Latin letters with their accents precomposed, general punctuation
 #: such as "–" and "…", currency signs) has no character that joins a cluster (no combining
 #: mark, joiner, variation selector, emoji modifier or regional indicator): every character is
 #: a grapheme cluster of its own, but CR LF is one. A test checks every pair against ``\X``.
-_SIMPLE_CLUSTERS = regex.compile(r"[\x00-\u02FF\u2010-\u2027\u2030-\u205E\u20A0-\u20BF]*")
+_SIMPLE_CLUSTERS = LazyPattern(r"[\x00-\u02FF\u2010-\u2027\u2030-\u205E\u20A0-\u20BF]*")
 
 
 def _graphemes(text: str) -> int:
@@ -148,7 +173,7 @@ def _utf16_units(text: str) -> int:
 # A grapheme cluster is taken to be an emoji when it holds a pictographic code point, a regional
 # indicator (flags) or the combining keycap (1️⃣). Text-style pictographs such as © are included:
 # counting them as their 2-3 bytes errs on the long side.
-_EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20E3]")
+_EMOJI_PART = LazyPattern(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20E3]")
 
 
 def _threads_length(text: str) -> int:
@@ -190,6 +215,7 @@ MAX_LINK_RUN_DOTS = 6
 
 @functools.cache
 def _domain_run_pattern() -> regex.Pattern[str]:
+    import regex
     from twitter_text.regexp.invalid_domain_chars import invalid_domain_chars
 
     return regex.compile(rf"[^{invalid_domain_chars.pattern}]+|[._\-]+")
@@ -265,10 +291,9 @@ _MAX_TCO_SLUG_LENGTH = 40
 # Mastodon's Account::MENTION_RE: a username of ASCII letters, digits, "_", "." and "-" (not at
 # either end), optionally followed by "@domain"; not preceded by "=", "/" or a word character
 # (so e-mail addresses and URL paths are not mentions).
-_MASTODON_MENTION = regex.compile(
-    r"(?<![=/\w])@(?P<name>(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)"
-    r"(?:@(?P<domain>[\w.-]+\w+))?)",
-    regex.IGNORECASE,
+_MASTODON_MENTION = LazyPattern(
+    r"(?i)(?<![=/\w])@(?P<name>(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)"
+    r"(?:@(?P<domain>[\w.-]+\w+))?)"
 )
 _MAX_MENTION_DOMAIN_LENGTH = 253
 
@@ -276,6 +301,7 @@ _MAX_MENTION_DOMAIN_LENGTH = 253
 @functools.cache
 def _twitter_patterns() -> dict[str, Any]:
     """Compile the patterns that need twitter-text-parser's building blocks (once, lazily)."""
+    import regex
     from twitter_text.regexp.latin_accent_chars import latin_accent_chars
     from twitter_text.regexp.valid_domain import valid_domain
     from twitter_text.regexp.valid_tco_url import valid_tco_url
@@ -323,8 +349,8 @@ def _valid_url_length(url: str, domain: str) -> bool:
 #: the query admits other Unicode spaces, so only these split a text). A match is therefore
 #: confined to one stretch between them, plus the one character before it (``before``).
 _URL_SEPARATOR = r"[\t\n\x0b\x0c\r \x85]"
-_NEXT_SEPARATOR = regex.compile(_URL_SEPARATOR)
-_LAST_SEPARATOR = regex.compile(rf"(?r){_URL_SEPARATOR}")
+_NEXT_SEPARATOR = LazyPattern(_URL_SEPARATOR)
+_LAST_SEPARATOR = LazyPattern(rf"(?r){_URL_SEPARATOR}")
 
 
 def _scheme_stretches(text: str, pos: int, endpos: int) -> Iterator[tuple[int, int]]:
@@ -419,7 +445,7 @@ def _mastodon_length(text: str) -> int:
 # A "#" (or full-width "＃") followed by letters, digits or "_", not glued to a word, "&" (HTML
 # entities) or "/" (URL fragments). Instagram's exact rule is undocumented; this counts every
 # occurrence, duplicates and all-digit tags included, which errs on the side of too many.
-_HASHTAG = regex.compile(r"(?<![\w&/])[#＃]\w+")
+_HASHTAG = LazyPattern(r"(?<![\w&/])[#＃]\w+")
 
 
 def _hashtags(text: str) -> int:

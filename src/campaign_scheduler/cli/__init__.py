@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from campaign_scheduler import __version__, uilang
+from campaign_scheduler.cli.values import plain_values
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.uilang import N_, tr
 
@@ -228,6 +229,7 @@ def load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
     command.name = name
     assert isinstance(command, typer.core.TyperCommand | TyperGroup)
     translate_help(command)
+    plain_values(command)
     return command
 
 
@@ -295,6 +297,7 @@ class _RootGroup(TyperGroup):
         uilang.set_language(lang, uilang.peek_config_language(config) if lang is None else None)
         _typer_words()
         translate_help(self, recurse=False)
+        plain_values(self, recurse=False)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
