@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import ConflictError
 from campaign_scheduler.rules import check
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
+    AccountRecord,
     AuditEventRecord,
     DeliveryRecord,
     DeliveryState,
@@ -187,6 +188,39 @@ def test_adding_and_dropping_a_channel(workspace: Workspace, store: Store) -> No
     found = deliveries(store)
     assert found[("soest/01-klima", "soest-mastodon")].state == "cancelled"
     assert found[("soest/01-klima", "soest-bluesky")].state == "pending"
+
+
+def test_new_rows_store_their_times_as_rows_written_through_the_orm(
+    workspace: Workspace, store: Store
+) -> None:
+    # A new post's rows go in with bulk statements that convert each time once; a channel
+    # added later gets its delivery through the ORM. Both must store the same values.
+    workspace.draft("soest/01-klima", channels=("mastodon",))
+    load(workspace, store)
+    workspace.draft("soest/01-klima", channels=("mastodon", "bluesky"))
+    load(workspace, store)
+    with store.session() as session:
+        stored = {
+            name: (due, not_after, created)
+            for name, due, not_after, created in session.execute(
+                select(
+                    AccountRecord.name,
+                    cast(DeliveryRecord.due_at, String),
+                    cast(DeliveryRecord.not_after, String),
+                    cast(DeliveryRecord.created_at, String),
+                ).join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+            )
+        }
+        post_due = session.scalar(select(cast(PostRecord.due_at, String)))
+        audit_times = session.scalars(select(cast(AuditEventRecord.at, String))).all()
+    bulk, orm = stored["soest-mastodon"], stored["soest-bluesky"]
+    assert bulk[:2] == orm[:2] and post_due == bulk[0]
+    assert len(bulk[2]) == len(orm[2])  # (the same form; the moments differ)
+    assert {len(at) for at in audit_times} == {len(orm[2])}
+    draft = check(load_settings(workspace.config_file)).drafts[0]
+    found = deliveries(store)[("soest/01-klima", "soest-mastodon")]
+    assert (found.due_at, found.not_after) == (draft.due_at, draft.not_after)
+    assert found.due_at is not None and found.due_at.utcoffset() is not None
 
 
 def test_an_expired_delivery_with_a_new_time_is_pending_again(
