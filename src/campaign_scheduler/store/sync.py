@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Dialect, MetaData, Table, TypeDecorator, insert, select
@@ -39,17 +36,23 @@ from campaign_scheduler.store.models import (
     UTCDateTime,
     utcnow,
 )
+from campaign_scheduler.store.sync_reads import (
+    REASON_CHANNEL_REMOVED,
+    REASON_DRAFT_REMOVED,
+    RESTORABLE_REASONS,
+    ChangeKind,
+    LoadReport,
+    PostChange,
+    campaign_values,
+    stored_posts,
+)
 from campaign_scheduler.uilang import N_, msg, state_msg
 
-REASON_DRAFT_REMOVED = Reason("draft_removed")
 #: A new post's line in ``campaign load`` (also its audit event's detail, in English).
 _ONE_DELIVERY = N_("1 delivery: {accounts}")
 _DELIVERIES = N_("{n} deliveries: {accounts}")
 #: How many refused deliveries a refused load names (the rest are counted).
 CONFLICTS_SHOWN = 20
-REASON_CHANNEL_REMOVED = Reason("channel_removed")
-#: Why a delivery was cancelled when its draft, or the draft's channel, comes back restores it.
-RESTORABLE_REASONS = (REASON_DRAFT_REMOVED.record(), REASON_CHANNEL_REMOVED.record())
 #: Rows per bulk statement (and ids per ``IN (...)``): well below SQLite's variable limit.
 CHUNK = 500
 _UNCHANGED = 0  # (no post has the id 0)
@@ -57,55 +60,6 @@ _UNCHANGED = 0  # (no post has the id 0)
 RESTARTABLE = frozenset(
     {DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.FAILED, DeliveryState.EXPIRED}
 )
-
-
-class ChangeKind(StrEnum):
-    NEW = "+"
-    CHANGED = "~"
-    REMOVED = "−"
-    UNCHANGED = "="
-
-
-@dataclass
-class PostChange:
-    kind: ChangeKind
-    key: str
-    details: list[str] = field(default_factory=list)
-
-
-@dataclass
-class LoadReport:
-    changes: list[PostChange] = field(default_factory=list)
-    dry_run: bool = False
-
-    def count(self, kind: ChangeKind) -> int:
-        return sum(1 for c in self.changes if c.kind is kind)
-
-    @property
-    def changed_anything(self) -> bool:
-        return any(c.kind is not ChangeKind.UNCHANGED for c in self.changes)
-
-
-@dataclass
-class _StoredPost:
-    """A post as the database holds it, for the bulk comparison with its draft."""
-
-    id: int
-    key: str
-    content_hash: str
-    removed_at: datetime | None
-    #: account name -> content hash of its delivery (None: cancelled, to be restored)
-    deliveries: dict[str, str | None] = field(default_factory=dict)
-
-    def matches(self, content_hash: str, intended: list[IntendedDelivery]) -> bool:
-        """Whether loading the draft would change nothing (:meth:`_Sync._update_post` would
-        report it unchanged): same post hash, the same accounts, each with the same hash."""
-        return (
-            self.removed_at is None
-            and self.content_hash == content_hash
-            and len(intended) == len(self.deliveries)
-            and all(self.deliveries.get(i.account.name) == i.content_hash for i in intended)
-        )
 
 
 def _table(record: type[Base]) -> Table:
@@ -243,19 +197,7 @@ class _Sync:
     def _campaign_record(self) -> CampaignRecord:
         c = self.campaign
         record = self.session.scalar(select(CampaignRecord).where(CampaignRecord.slug == c.slug))
-        values = {
-            "name": c.name,
-            "hashtag": c.hashtag,
-            "timezone": c.timezone,
-            "language": c.language,
-            "event_name": c.event.name,
-            "event_start": c.event.start,
-            "event_end": c.event.end,
-            "event_url": c.event.url,
-            "grace_seconds": int(c.rules.grace.total_seconds()),
-            "min_gap_seconds": int(c.rules.min_gap.total_seconds()),
-            "require_approval": c.rules.require_approval,
-        }
+        values = campaign_values(c)
         if record is None:
             record = CampaignRecord(slug=c.slug, **values)
             self.session.add(record)
@@ -326,7 +268,7 @@ class _Sync:
         by_draft: dict[str, list[IntendedDelivery]] = {}
         for delivery in deliveries:
             by_draft.setdefault(delivery.draft.key, []).append(delivery)
-        stored = self._stored_posts()
+        stored = stored_posts(self.session.connection(), self.record.id)
         plan: list[tuple[Draft, int | None]] = []  # (draft, its post's id if it differs)
         fresh: list[Draft] = []
         for draft in sorted(drafts, key=lambda d: d.key):
@@ -372,42 +314,6 @@ class _Sync:
                     "a new file name so it becomes a new post"
                 ),
             )
-
-    def _stored_posts(self) -> dict[str, _StoredPost]:
-        """The campaign's draft posts and their deliveries as plain rows (no ORM objects)."""
-        ours = (PostRecord.campaign_id == self.record.id, PostRecord.source == "draft")
-        posts = {
-            key: _StoredPost(post_id, key, content_hash, removed_at)
-            for post_id, key, content_hash, removed_at in self.session.connection()
-            .execute(
-                select(
-                    PostRecord.id, PostRecord.key, PostRecord.content_hash, PostRecord.removed_at
-                ).where(*ours)
-            )
-            .all()  # (one fetch for all rows, not one per row)
-        }
-        by_id = {post.id: post for post in posts.values()}
-        for post_id, account, content_hash, state, reason in (
-            self.session.connection()
-            .execute(
-                select(
-                    DeliveryRecord.post_id,
-                    AccountRecord.name,
-                    DeliveryRecord.content_hash,
-                    DeliveryRecord.state,
-                    DeliveryRecord.state_reason,
-                )
-                .join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
-                .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-                .where(*ours)
-            )
-            .all()
-        ):
-            # A delivery cancelled because its draft or channel went away comes back with
-            # the draft: its post is not unchanged (the ORM path restores it).
-            restorable = state == DeliveryState.CANCELLED.value and reason in RESTORABLE_REASONS
-            by_id[post_id].deliveries[account] = None if restorable else content_hash
-        return posts
 
     def _post_records(self, ids: list[int]) -> dict[int, PostRecord]:
         """The posts that differ from their drafts, as ORM objects with their deliveries."""
