@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Connection, Integer, String, column, select, table
+from sqlalchemy import Boolean, Connection, Integer, String, TableClause, column, select, table
 
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.coretypes import DeliveryState, UTCDateTime
@@ -33,42 +33,41 @@ REASON_CHANNEL_REMOVED = Reason("channel_removed")
 #: Why a delivery was cancelled when its draft, or the draft's channel, comes back restores it.
 RESTORABLE_REASONS = (REASON_DRAFT_REMOVED.record(), REASON_CHANNEL_REMOVED.record())
 
-campaign_t = table(
+
+def _clause(name: str, /, **columns: Any) -> TableClause:
+    """A lightweight clause of table ``name`` with the given columns and their types."""
+    return table(name, *(column(key, type_) for key, type_ in columns.items()))
+
+
+_TEXTS = ("slug", "name", "hashtag", "timezone", "language", "event_name", "event_url")
+campaign_t = _clause(
     "campaign",
-    column("id", Integer),
-    column("slug", String),
-    column("name", String),
-    column("hashtag", String),
-    column("timezone", String),
-    column("language", String),
-    column("event_name", String),
-    column("event_start", UTCDateTime()),
-    column("event_end", UTCDateTime()),
-    column("event_url", String),
-    column("grace_seconds", Integer),
-    column("min_gap_seconds", Integer),
-    column("require_approval", Boolean),
+    id=Integer,
+    event_start=UTCDateTime(),
+    event_end=UTCDateTime(),
+    grace_seconds=Integer,
+    min_gap_seconds=Integer,
+    require_approval=Boolean,
+    **dict.fromkeys(_TEXTS, String),
 )
-sender_t = table(
-    "sender", column("campaign_id", Integer), column("slug", String), column("name", String)
-)
-post_t = table(
+sender_t = _clause("sender", campaign_id=Integer, slug=String, name=String)
+post_t = _clause(
     "post",
-    column("id", Integer),
-    column("campaign_id", Integer),
-    column("key", String),
-    column("source", String),
-    column("content_hash", String),
-    column("removed_at", UTCDateTime()),
+    id=Integer,
+    campaign_id=Integer,
+    key=String,
+    source=String,
+    content_hash=String,
+    removed_at=UTCDateTime(),
 )
-account_t = table("account", column("id", Integer), column("name", String))
-delivery_t = table(
+account_t = _clause("account", id=Integer, name=String)
+delivery_t = _clause(
     "delivery",
-    column("post_id", Integer),
-    column("account_id", Integer),
-    column("content_hash", String),
-    column("state", String),
-    column("state_reason", String),
+    post_id=Integer,
+    account_id=Integer,
+    content_hash=String,
+    state=String,
+    state_reason=String,
 )
 TABLES = (campaign_t, sender_t, post_t, account_t, delivery_t)
 
