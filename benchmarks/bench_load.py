@@ -19,9 +19,13 @@ check + load <= 3 s together, load with nothing changed <= 1 s.
 
     .venv/bin/python benchmarks/bench_load.py [--drafts 10000] [--runs 5]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--before ../base/.venv]
 
 With ``--postgres`` (a server where the user may create databases) the PostgreSQL cases run
-in a database ``bench_load`` created for them.
+in databases created for them (``bench_load``, ``bench_load_before``, ``bench_floor``).
+With ``--before`` the commands of another installation (a checkout of ``main`` with its own
+virtual environment) run as cases of their own, named ``before: …``, in the same round robin
+on their own copy of the campaign: before and after are measured under the same load.
 """
 
 from __future__ import annotations
@@ -89,16 +93,16 @@ def run_once(case: Case, env: dict[str, str]) -> None:
         sys.exit(f"{' '.join(case.command)} failed:\n{result.stderr.decode()[-2000:]}")
 
 
-def postgres_database(admin_url: str) -> str:
-    """A fresh database ``bench_load`` on the server of ``admin_url``; its URL."""
+def postgres_database(admin_url: str, name: str) -> str:
+    """A fresh database ``name`` on the server of ``admin_url``; its URL."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS bench_load"))
-        connection.execute(text("CREATE DATABASE bench_load"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
     engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/bench_load"
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def emptied(url: str) -> None:
@@ -117,11 +121,58 @@ def emptied(url: str) -> None:
     engine.dispose()
 
 
+def command_cases(
+    label: str,
+    campaign: str,
+    root: Path,
+    databases: dict[str, str],
+    imports: str,
+    floors: dict[str, str],
+) -> list[Case]:
+    """The cases of one installation (``label``) on the campaign generated in ``root``."""
+    config = root / "config.toml"
+    cache = root / "campaign" / ".cache" / "drafts.json"
+    cases = [
+        Case(
+            f"{label}check, no cache",
+            [campaign, "--config", str(config), "check"],
+            imports,
+            before=lambda: cache.unlink(missing_ok=True),
+        ),
+        Case(f"{label}check, cached", [campaign, "--config", str(config), "check"], imports),
+    ]
+    for name, url in databases.items():
+        db_config = root / f"config-{name}.toml"
+        db_config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                'url = "sqlite:///bench.db"', f'url = "{url}"'
+            ),
+            encoding="utf-8",
+        )
+        base = [campaign, "--config", str(db_config)]
+        cases.append(
+            Case(
+                f"{label}load, empty database, {name}",
+                [*base, "load"],
+                floors[name],
+                before=functools.partial(emptied, url),
+            )
+        )
+        cases.append(Case(f"{label}load, nothing changed, {name}", [*base, "load"], imports))
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drafts", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--postgres", help="URL of a PostgreSQL server (admin database)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a virtual environment with the code to compare with (e.g. a checkout of main): "
+        "its commands run in the same round robin, on their own copy of the campaign",
+    )
     args = parser.parse_args()
     campaign = shutil.which("campaign", path=str(Path(sys.executable).parent)) or "campaign"
     bytecode = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
@@ -129,18 +180,19 @@ def main() -> None:
     env.pop("CAMPAIGN_DATABASE_URL", None)
 
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
+        root = Path(folder) / "after"
         started = time.perf_counter()
-        config = generate(root, args.drafts)
+        generate(root, args.drafts)
         # Drafts written a moment ago are not cached (see draftcache.SETTLED_NS): age them.
         old = time.time() - 3600
         for path in (root / "posts").rglob("*.md"):
             os.utime(path, (old, old))
         print(f"generated {args.drafts} drafts in {time.perf_counter() - started:.1f} s")
-        cache = root / "campaign" / ".cache" / "drafts.json"
-        databases = {"sqlite": f"sqlite:///{root / 'bench.db'}"}
-        if args.postgres:
-            databases["postgresql"] = postgres_database(args.postgres)
+        roots = {"": root}
+        if args.before:
+            # Each installation has its own copy (and so its own caches and databases):
+            # the code of the other would make its cache of drafts stale on every run.
+            roots["before: "] = Path(shutil.copytree(root, Path(folder) / "before"))
         imports = 'python -c "import typer, rich.console, sqlalchemy.orm"'
         cases = [
             Case(
@@ -149,17 +201,17 @@ def main() -> None:
                 imports,
             )
         ]
-        cases.append(
-            Case(
-                "check, no cache",
-                [campaign, "--config", str(config), "check"],
-                imports,
-                before=lambda: cache.unlink(missing_ok=True),
+        admin = {"sqlite": ""}
+        if args.postgres:
+            admin["postgresql"] = args.postgres
+        floors = {}
+        for name, server in admin.items():
+            floors[name] = floor = f"executemany of {args.drafts} + {2 * args.drafts} rows, {name}"
+            url = (
+                f"sqlite:///{Path(folder) / 'floor.db'}"
+                if name == "sqlite"
+                else postgres_database(server, "bench_floor")
             )
-        )
-        cases.append(Case("check, cached", [campaign, "--config", str(config), "check"], imports))
-        for name, url in databases.items():
-            floor = f"executemany of {args.drafts} + {2 * args.drafts} rows, {name}"
             cases.append(
                 Case(
                     floor,
@@ -167,44 +219,41 @@ def main() -> None:
                     floor,
                 )
             )
-            db_config = root / f"config-{name}.toml"
-            db_config.write_text(
-                config.read_text(encoding="utf-8").replace(
-                    'url = "sqlite:///bench.db"', f'url = "{url}"'
-                ),
-                encoding="utf-8",
-            )
-            base = [campaign, "--config", str(db_config)]
-            cases.append(
-                Case(
-                    f"load, empty database, {name}",
-                    [*base, "load"],
-                    floor,
-                    before=functools.partial(emptied, url),
+        for label, where in roots.items():
+            databases = {"sqlite": f"sqlite:///{where / 'bench.db'}"}
+            if args.postgres:
+                databases["postgresql"] = postgres_database(
+                    args.postgres, "bench_load_before" if label else "bench_load"
                 )
-            )
-            cases.append(Case(f"load, nothing changed, {name}", [*base, "load"], imports))
+            command = str(args.before / "bin" / "campaign") if label else campaign
+            cases += command_cases(label, command, where, databases, imports, floors)
         for _ in range(args.runs):
             for case in cases:
                 run_once(case, env)
 
     medians = {case.name: statistics.median(case.times) for case in cases}
     print(
-        f"\nmedian of {args.runs} runs, bytecode cache {bytecode}, Python {sys.version.split()[0]}"
+        f"\nmedian of {args.runs} runs, bytecode cache {bytecode}, Python {sys.version.split()[0]}, "
+        f"load average at the end {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{'case':58} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7} {'cpu ms':>8}  against"
+        f"{'case':66} {'median ms':>10} {'min':>8} {'max':>8} {'ratio':>7} {'cpu ms':>8}  against"
     )
     for case in cases:
         ratio = medians[case.name] / medians[case.against]
         against = "" if case.against == case.name else case.against.split(",")[0]
         print(
-            f"{case.name:58} {medians[case.name]:10.0f} {min(case.times):8.0f} "
+            f"{case.name:66} {medians[case.name]:10.0f} {min(case.times):8.0f} "
             f"{max(case.times):8.0f} {ratio:7.2f}x {statistics.median(case.cpu):8.0f}  {against}"
         )
-    for name in databases:
-        together = medians["check, cached"] + medians[f"load, empty database, {name}"]
-        print(f"{'check (cached) + load into an empty database, ' + name:58} {together:10.0f}")
+    cpu = {case.name: statistics.median(case.cpu) for case in cases}
+    for label in roots:
+        for name in admin:
+            together = f"{label}check (cached) + load into an empty database, {name}"
+            print(
+                f"{together:66} {medians[f'{label}check, cached'] + medians[f'{label}load, empty database, {name}']:10.0f}"
+                f"{'':37} {cpu[f'{label}check, cached'] + cpu[f'{label}load, empty database, {name}']:8.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -260,6 +260,18 @@ def test_fetching_can_be_turned_off(
     assert not site.hits
 
 
+def test_a_failure_fetched_before_is_still_a_warning_with_fetching_off(
+    workspace: Workspace, runner: CliRunner, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link_workspace(workspace, site)
+    check(workspace, runner)
+    monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "off")
+    assert f"warning: no link card for {site.url('/fehlt')}: " in check(workspace, runner)
+    (workspace.root / "campaign" / ".cache" / "linkcards.json").unlink()
+    assert "no link card" not in check(workspace, runner)
+    assert site.hits["/fehlt"] == 1
+
+
 def test_posts_with_images_need_no_card(
     workspace: Workspace, runner: CliRunner, site: Site
 ) -> None:

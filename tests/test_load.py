@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import ConflictError
 from campaign_scheduler.rules import check
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
+    AccountRecord,
     AuditEventRecord,
     DeliveryRecord,
     DeliveryState,
     PostRecord,
 )
-from campaign_scheduler.store.sync import ChangeKind, LoadReport, load_campaign_into
+from campaign_scheduler.store.sync import load_campaign_into
+from campaign_scheduler.store.sync_reads import ChangeKind, LoadReport, unchanged_load
 from conftest import Workspace
 
 
@@ -189,6 +191,39 @@ def test_adding_and_dropping_a_channel(workspace: Workspace, store: Store) -> No
     assert found[("soest/01-klima", "soest-bluesky")].state == "pending"
 
 
+def test_new_rows_store_their_times_as_rows_written_through_the_orm(
+    workspace: Workspace, store: Store
+) -> None:
+    # A new post's rows go in with bulk statements that convert each time once; a channel
+    # added later gets its delivery through the ORM. Both must store the same values.
+    workspace.draft("soest/01-klima", channels=("mastodon",))
+    load(workspace, store)
+    workspace.draft("soest/01-klima", channels=("mastodon", "bluesky"))
+    load(workspace, store)
+    with store.session() as session:
+        stored = {
+            name: (due, not_after, created)
+            for name, due, not_after, created in session.execute(
+                select(
+                    AccountRecord.name,
+                    cast(DeliveryRecord.due_at, String),
+                    cast(DeliveryRecord.not_after, String),
+                    cast(DeliveryRecord.created_at, String),
+                ).join(AccountRecord, AccountRecord.id == DeliveryRecord.account_id)
+            )
+        }
+        post_due = session.scalar(select(cast(PostRecord.due_at, String)))
+        audit_times = session.scalars(select(cast(AuditEventRecord.at, String))).all()
+    bulk, orm = stored["soest-mastodon"], stored["soest-bluesky"]
+    assert bulk[:2] == orm[:2] and post_due == bulk[0]
+    assert len(bulk[2]) == len(orm[2])  # (the same form; the moments differ)
+    assert {len(at) for at in audit_times} == {len(orm[2])}
+    draft = check(load_settings(workspace.config_file)).drafts[0]
+    found = deliveries(store)[("soest/01-klima", "soest-mastodon")]
+    assert (found.due_at, found.not_after) == (draft.due_at, draft.not_after)
+    assert found.due_at is not None and found.due_at.utcoffset() is not None
+
+
 def test_an_expired_delivery_with_a_new_time_is_pending_again(
     workspace: Workspace, store: Store
 ) -> None:
@@ -305,3 +340,123 @@ def test_a_published_rendered_text_cannot_be_changed_by_renaming_the_event(
     workspace.campaign_file.write_text(text)
     with pytest.raises(ConflictError, match="soest/01-countdown on soest-mastodon is published"):
         load(workspace, store)
+
+
+def quick(ws: Workspace, store: Store) -> LoadReport | None:
+    """What the Core-only reads say of a load of the workspace's drafts now."""
+    result = check(load_settings(ws.config_file))
+    assert result.campaign is not None
+    return unchanged_load(store, result.campaign, result.drafts, result.deliveries)
+
+
+def audit_count(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(AuditEventRecord)) or 0
+
+
+def test_a_load_that_changes_nothing_is_told_by_core_reads(
+    workspace: Workspace, store: Store
+) -> None:
+    workspace.draft("soest/01-klima")
+    workspace.draft("olpe/01-hallo", channels=("mastodon",), body="Olpe #5malklug")
+    assert quick(workspace, store) is None  # an empty database: the campaign is new
+    load(workspace, store)
+    told = quick(workspace, store)
+    assert told is not None
+    events = audit_count(store)
+    assert (
+        changes(told)
+        == changes(load(workspace, store))
+        == [
+            ("=", "olpe/01-hallo"),
+            ("=", "soest/01-klima"),
+        ]
+    )
+    assert audit_count(store) == events
+
+
+def _edit_campaign(ws: Workspace, old: str, new: str) -> None:
+    ws.campaign_file.write_text(ws.campaign_file.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "new draft",
+        "text",
+        "time",
+        "channel added",
+        "draft removed",
+        "campaign renamed",
+        "event moved",
+        "sender renamed",
+        "min_gap",
+    ],
+)
+def test_every_change_goes_to_the_orm_path(workspace: Workspace, store: Store, change: str) -> None:
+    workspace.draft("soest/01-klima", channels=("mastodon",))
+    workspace.draft("olpe/01-hallo", channels=("mastodon",), body="Olpe #5malklug")
+    load(workspace, store)
+    if change == "new draft":
+        workspace.draft("soest/02-bald", body="Bald #5malklug", at="T-10d 09:30")
+    elif change == "text":
+        workspace.draft("soest/01-klima", channels=("mastodon",), body="Neu #5malklug")
+    elif change == "time":
+        workspace.draft("soest/01-klima", channels=("mastodon",), at="T-13d 09:30")
+    elif change == "channel added":
+        workspace.draft("soest/01-klima", channels=("mastodon", "bluesky"))
+    elif change == "draft removed":
+        workspace.remove("olpe/01-hallo")
+    elif change == "campaign renamed":
+        _edit_campaign(workspace, 'name = "Testlauf"', 'name = "Testlauf 2"')
+    elif change == "event moved":
+        _edit_campaign(workspace, 'end = "2021-11-18T16:00"', 'end = "2021-11-18T17:00"')
+    elif change == "sender renamed":
+        _edit_campaign(workspace, 'name = "Stadt Soest"', 'name = "Soest"')
+    else:
+        _edit_campaign(workspace, 'min_gap = "30m"', 'min_gap = "20m"')
+    assert quick(workspace, store) is None
+    load(workspace, store)
+    assert quick(workspace, store) is not None  # (the ORM path wrote the change)
+
+
+@pytest.mark.parametrize("gone", ["draft", "channel"])
+def test_a_draft_or_channel_that_comes_back_goes_to_the_orm_path(
+    workspace: Workspace, store: Store, gone: str
+) -> None:
+    workspace.draft("soest/01-klima")
+    load(workspace, store)
+    if gone == "draft":
+        workspace.remove("soest/01-klima")
+    else:
+        workspace.draft("soest/01-klima", channels=("mastodon",))
+    load(workspace, store)
+    workspace.draft("soest/01-klima")  # back as it was: its cancelled deliveries are restored
+    assert quick(workspace, store) is None
+    report = load(workspace, store)
+    assert report.changes[0].kind is ChangeKind.CHANGED
+    assert {d.state for d in deliveries(store).values()} == {"pending"}
+
+
+def test_an_unchanged_load_imports_no_orm(workspace: Workspace) -> None:
+    from test_cli import NOT_FOR_STATUS, heavy_modules_loaded_by
+
+    workspace.draft("soest/01-klima")
+    args = ("--config", str(workspace.config_file), "load")
+    assert "campaign_scheduler.store.models" in heavy_modules_loaded_by(*args, heavy=NOT_FOR_STATUS)
+    loaded = heavy_modules_loaded_by(*args, heavy=NOT_FOR_STATUS)
+    assert "sqlalchemy.orm" not in loaded
+    assert "campaign_scheduler.store.models" not in loaded
+
+
+def test_every_column_the_core_reads_name_exists_in_the_models_with_the_same_time_type() -> None:
+    from campaign_scheduler.store.coretypes import UTCDateTime
+    from campaign_scheduler.store.models import Base
+    from campaign_scheduler.store.sync_reads import TABLES
+
+    for clause in TABLES:
+        model = Base.metadata.tables[clause.name]
+        for column in clause.c:
+            assert column.name in model.c, f"{clause.name}.{column.name}"
+            is_time = isinstance(model.c[column.name].type, UTCDateTime)
+            assert isinstance(column.type, UTCDateTime) == is_time, f"{clause.name}.{column.name}"

@@ -484,6 +484,10 @@ def refresh_cards(
     whose card could not be fetched."""
     path = cache_path(campaign)
     cached = read_cache(path)
+    if not cached and not fetching_enabled():
+        # Nothing to fetch and nothing known: no card and no warning for any draft, so the
+        # links of 10,000 drafts need not be looked for.
+        return {}, []
     wanted: dict[str, list[tuple[Draft, str]]] = {}
     for draft in drafts:
         for channel, link in card_links(draft):

@@ -34,7 +34,7 @@ def load(
     from campaign_scheduler.drafts import collector_paused
     from campaign_scheduler.rules import check
     from campaign_scheduler.store.engine import open_store
-    from campaign_scheduler.store.sync import ChangeKind, load_campaign_into
+    from campaign_scheduler.store.sync_reads import ChangeKind, unchanged_load
     from campaign_scheduler.store.wakeup import announce
 
     settings = state_of(ctx).settings()
@@ -56,15 +56,23 @@ def load(
         steps.phase(tr("writing to the database"))
         store = open_store(settings.database_url)
         try:
-            report = load_campaign_into(
-                store,
-                result.campaign,
-                result.drafts,
-                result.deliveries,
-                settings,
-                actor=current_user(actor),
-                dry_run=dry_run,
+            # Whether anything would change is decided with a few Core reads; the ORM (and
+            # its import) is only for a load that writes.
+            report = unchanged_load(
+                store, result.campaign, result.drafts, result.deliveries, dry_run=dry_run
             )
+            if report is None:
+                from campaign_scheduler.store.sync import load_campaign_into
+
+                report = load_campaign_into(
+                    store,
+                    result.campaign,
+                    result.drafts,
+                    result.deliveries,
+                    settings,
+                    actor=current_user(actor),
+                    dry_run=dry_run,
+                )
             if report.changed_anything and not dry_run:
                 announce(store)
         finally:
