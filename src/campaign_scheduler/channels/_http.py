@@ -47,8 +47,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-import dateutil.parser
-
 from campaign_scheduler import __version__, errors
 from campaign_scheduler.channels.addresses import url_problem
 from campaign_scheduler.channels.base import Metrics
@@ -750,6 +748,8 @@ def parse_time(value: object) -> datetime | None:
     ``createdAt``) as an aware UTC datetime; ``None`` when missing or unreadable (no zone: UTC)."""
     if not isinstance(value, str) or not value:
         return None
+    import dateutil.parser  # at the first timestamp read, not with the module (idle daemon)
+
     try:
         moment = dateutil.parser.isoparse(value)
     except ValueError:

@@ -37,8 +37,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from dateutil.parser import isoparse
-
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count
 from campaign_scheduler.channels.base import AccountApi, Channel, Receipt, TagUse
@@ -347,6 +345,8 @@ class MastodonChannel(Channel):
 
 
 def _created_at(status: dict[str, Any]) -> datetime:
+    from dateutil.parser import isoparse  # with the first status (config reads the class)
+
     value = isoparse(str(status["created_at"]))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
