@@ -11,7 +11,19 @@ Baselines in the same run, sampled the same way:
 
 Goals: idle RSS ≤ 70 MB, CPU ≤ 0.5 % of one core.
 
-    .venv/bin/python benchmarks/bench_idle.py [--window 30] [--postgres URL]
+    .venv/bin/python benchmarks/bench_idle.py [--window 30] [--postgres URL] [--walk]
+        [--env MALLOC_ARENA_MAX=2]
+
+``--walk`` also tells where the daemon's memory goes: the daemon runs once more with
+``PYTHONPROFILEIMPORTTIME`` set, and a fresh python imports the modules it reported in the
+same order, recording the RSS growth of each (grouped by package, largest first). ``--env``
+sets a variable for the daemons only (e.g. glibc's ``MALLOC_ARENA_MAX``). The daemon runs on
+the interpreter running this script: run the script with another checkout's venv python to
+measure that checkout. ``--bytecode`` caches compiled bytecode for every process (in a
+temporary ``PYTHONPYCACHEPREFIX``, after a warm-up round), as an installed daemon has it;
+without it the environment decides (``PYTHONDONTWRITEBYTECODE=1`` on the project's machines:
+every start compiles the project's modules from source, which leaves the compiler's memory in
+the process's RSS).
 
 Linux only (reads /proc).
 """
@@ -20,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,12 +96,18 @@ def idle_python(code: str, window: float) -> tuple[float, float, float]:
 
 
 def idle_daemon(
-    window: float, settle: float, database_url: str | None
+    window: float,
+    settle: float,
+    database_url: str | None,
+    env: dict[str, str] | None = None,
+    output: list[str] | None = None,
 ) -> tuple[float, float, float]:
+    """Sample an idle ``campaign run``; its output is appended to ``output`` when given."""
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         live = LiveCampaign(Path(folder), sandbox, database_url=database_url)
         live.draft("01-spaeter", live.now + timedelta(days=3))
         live.load()
+        live.env.update(env or {})
         daemon = live.start("run")
         try:
             deadline = time.monotonic() + 120
@@ -100,7 +119,74 @@ def idle_daemon(
             return sample(daemon.pid, window)
         finally:
             daemon.send_signal(signal.SIGTERM)
-            daemon.finish(timeout=60)
+            _, log = daemon.finish(timeout=60)
+            if output is not None:
+                output.append(log)
+
+
+#: ``-X importtime`` lines: ``import time: self | cumulative | <indent>module``.
+_IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|(.*)$", re.MULTILINE)
+#: Imports every module named on stdin in turn; prints ``module KB`` (RSS growth) for each.
+_WALK = """
+import gc, importlib, sys
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS"))
+for name in sys.stdin.read().split():
+    before = rss()
+    try:
+        importlib.import_module(name)
+    except Exception:
+        continue
+    gc.collect()
+    print(name, rss() - before)
+"""
+
+
+def group_of(module: str) -> str:
+    """What a module's memory is reported under: our own modules one by one (the first two
+    parts), SQLAlchemy by subpackage, other libraries by top-level package."""
+    parts = module.split(".")
+    if parts[0] == "campaign_scheduler":
+        return ".".join(parts[:3] if parts[1:2] in (["store"], ["publishing"]) else parts[:2])
+    if parts[:2] == ["sqlalchemy", "dialects"]:
+        return ".".join(parts[:3])
+    return parts[0]
+
+
+def module_walk(database_url: str | None, settle: float, env: dict[str, str]) -> list[str]:
+    """Lines of the per-module RSS walk over what an idle daemon imported."""
+    logs: list[str] = []
+    idle_daemon(0.1, settle, database_url, {**env, "PYTHONPROFILEIMPORTTIME": "1"}, logs)
+    modules = [match.group(1).strip() for match in _IMPORT_LINE.finditer(logs[0])]
+    walked = subprocess.run(
+        [sys.executable, "-c", _WALK], input="\n".join(modules), capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    groups: dict[str, int] = {}
+    for line in walked.splitlines():
+        module, grown = line.split()
+        groups[group_of(module)] = groups.get(group_of(module), 0) + int(grown)
+    total = sum(groups.values())
+    lines = [f"  all imports together: {total / 1024:.1f} MB ({len(modules)} modules)"]
+    for name, kb in sorted(groups.items(), key=lambda item: -item[1]):
+        if kb >= 200:
+            lines.append(f"  {name:44} {kb / 1024:6.1f} MB")
+    return lines
+
+
+def warm_up(postgres: str | None, env: dict[str, str]) -> None:
+    """Run every measured kind of process once, so that each has its bytecode cached."""
+    from benchmarks.bench_wakeup import drop_postgres_database, postgres_database
+
+    idle_python(f"{FLOOR_IMPORTS}, psycopg" if postgres else FLOOR_IMPORTS, 0.1)
+    idle_daemon(0.1, 6.0, None, env)
+    database = postgres_database(postgres) if postgres else None
+    if postgres and database:
+        try:
+            idle_daemon(0.1, 6.0, database, env)
+        finally:
+            drop_postgres_database(postgres, database)
 
 
 def main() -> None:
@@ -112,12 +198,31 @@ def main() -> None:
     parser.add_argument(
         "--postgres", help="also measure a daemon on PostgreSQL (server URL; a database is made)"
     )
+    parser.add_argument(
+        "--walk", action="store_true", help="also show the RSS growth of each imported package"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="for the daemons"
+    )
+    parser.add_argument(
+        "--bytecode", action="store_true", help="cache compiled bytecode (after a warm-up round)"
+    )
     args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
+    bytecode = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+    if args.bytecode:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-idle-pycache-")
+        bytecode = "cached (warm-up round)"
+        warm_up(args.postgres, env)
+    walks: dict[str, list[str]] = {}
     rows: list[tuple[str, tuple[float, float, float]]] = [
         ("python, idle (baseline)", idle_python("pass", args.window)),
         ("python + the daemon's libraries (floor)", idle_python(FLOOR_IMPORTS, args.window)),
-        ("campaign run, SQLite, nothing due", idle_daemon(args.window, args.settle, None)),
+        ("campaign run, SQLite, nothing due", idle_daemon(args.window, args.settle, None, env)),
     ]
+    if args.walk:
+        walks["SQLite"] = module_walk(None, args.settle, env)
     if args.postgres:
         from benchmarks.bench_wakeup import drop_postgres_database, postgres_database
 
@@ -127,14 +232,23 @@ def main() -> None:
         if database is None:
             sys.exit(f"no PostgreSQL at {args.postgres}")
         try:
-            daemon = idle_daemon(args.window, args.settle, database)
+            daemon = idle_daemon(args.window, args.settle, database, env)
+            if args.walk:
+                walks["PostgreSQL"] = module_walk(database, args.settle, env)
         finally:
             drop_postgres_database(args.postgres, database)
         rows.append(("campaign run, PostgreSQL, nothing due", daemon))
-    print(f"\nidle over {args.window:.0f} s, Python {sys.version.split()[0]}")
+    print(f"\nidle over {args.window:.0f} s, Python {sys.version.split()[0]}, {sys.prefix}")
+    print(
+        f"load average {os.getloadavg()[0]:.1f}, bytecode {bytecode}, "
+        f"daemon environment {env or 'as is'}"
+    )
     print(f"{'process':44} {'RSS MB':>8} {'peak MB':>8} {'CPU %':>7}")
     for name, (rss, peak, cpu) in rows:
         print(f"{name:44} {rss:8.1f} {peak:8.1f} {cpu:7.2f}")
+    for database, lines in walks.items():
+        print(f"\nwhat the idle daemon on {database} imported (RSS growth, imported alone):")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

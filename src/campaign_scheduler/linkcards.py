@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import http.cookiejar
+import functools
 import ipaddress
 import json
 import os
@@ -34,9 +34,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from campaign_scheduler.errors import CampaignSchedulerError
@@ -196,6 +195,8 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _session() -> requests.Session:
+    import http.cookiejar
+
     import requests
     from requests.auth import AuthBase
 
@@ -297,38 +298,54 @@ def _get(session: requests.Session, url: str, *, limit: int, accept: str) -> _Bo
     raise LinkCardError(msg("{url}: more than {n} redirects", url=_where(url), n=MAX_REDIRECTS))
 
 
-class _OpenGraph(HTMLParser):
-    """OpenGraph properties (``og:title`` …), the description meta tag and ``<title>``."""
+class _OpenGraphParser(Protocol):
+    title_parts: list[str]
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.properties: dict[str, str] = {}
-        self.title_parts: list[str] = []
-        self._in_title = False
+    def feed(self, data: str) -> None: ...
+    def close(self) -> None: ...
+    def first(self, *names: str) -> str: ...
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag == "meta":
-            values = {k: v or "" for k, v in attrs}
-            name = (values.get("property") or values.get("name") or "").strip().lower()
-            if name and "content" in values:
-                self.properties.setdefault(name, values["content"])
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
+@functools.cache
+def _open_graph() -> Callable[[], _OpenGraphParser]:
+    """The page reader's class, made at the first card fetched: html.parser (and what it
+    brings) stays out of a process that fetches no card, such as an idle daemon."""
+    from html.parser import HTMLParser
+
+    class OpenGraph(HTMLParser):
+        """OpenGraph properties (``og:title`` …), the description meta tag and ``<title>``."""
+
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.properties: dict[str, str] = {}
+            self.title_parts: list[str] = []
             self._in_title = False
 
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title_parts.append(data)
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "title":
+                self._in_title = True
+            elif tag == "meta":
+                values = {k: v or "" for k, v in attrs}
+                name = (values.get("property") or values.get("name") or "").strip().lower()
+                if name and "content" in values:
+                    self.properties.setdefault(name, values["content"])
 
-    def first(self, *names: str) -> str:
-        for name in names:
-            value = " ".join(self.properties.get(name, "").split())
-            if value:
-                return value
-        return ""
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "title":
+                self._in_title = False
+
+        def handle_data(self, data: str) -> None:
+            if self._in_title:
+                self.title_parts.append(data)
+
+        def first(self, *names: str) -> str:
+            for name in names:
+                value = " ".join(self.properties.get(name, "").split())
+                if value:
+                    return value
+            return ""
+
+    return OpenGraph
 
 
 def _decode(body: _Body) -> str:
@@ -357,7 +374,7 @@ def fetch_card(url: str, *, now: datetime, session: requests.Session | None = No
             return LinkCard(url, now, error=str(exc))
         if page.content_type not in _HTML_TYPES:
             return LinkCard(url, now, error=msg("{url} is not an HTML page", url=_where(page.url)))
-        parser = _OpenGraph()
+        parser = _open_graph()()
         parser.feed(_decode(page))
         parser.close()
         title = parser.first("og:title", "twitter:title") or " ".join(

@@ -18,8 +18,10 @@ Conventions used throughout the project and enforced here:
 * Calendar offsets ("T-14d 09:30") move the event's *local* date and keep the wall
   clock; exact offsets ("T-2h") move the instant by that many real hours.
 
-Human date input is parsed with python-dateutil. This module imports only the standard
-library and dateutil, so every other module may depend on it.
+ISO 8601 input is read by the standard library (``datetime.fromisoformat``); other human
+date input is parsed with python-dateutil, imported only when such a text comes (an idle
+daemon never loads it). This module imports only the standard library (and dateutil when it
+needs it), so every other module may depend on it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import wraps
 from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
-
-from dateutil import parser as dateutil_parser
 
 from campaign_scheduler.uilang import N_, msg
 
@@ -425,6 +425,8 @@ def _zone_resolver(
 
 
 def _parse_with_dateutil(text: str, zone: ZoneInfo, *, default: datetime, forms: str) -> datetime:
+    from dateutil import parser as dateutil_parser  # only for text that is not ISO 8601
+
     resolve, names = _zone_resolver(zone)
     try:
         parsed = dateutil_parser.parse(

@@ -2,7 +2,11 @@
 
 Unknown figures stay NULL (never 0). A rate-limited account is left alone until its reset;
 the other accounts go on. Earned hashtag use (posts by others with the campaign's hashtag)
-is stored per post, once, for networks that can search hashtags.
+is stored per post, once, for networks that can search hashtags, from the campaign's first
+published post on.
+
+What there is to read is decided from the database first: a sweep with nothing to read builds
+no adapter and so imports no network library (an idle daemon stays light).
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from campaign_scheduler.store.models import (
     HashtagUseRecord,
     PostRecord,
 )
-from campaign_scheduler.store.snapshots import add_snapshot
 from campaign_scheduler.uilang import msg, tr, trn
 
 log = logging.getLogger("campaign_scheduler.metrics")
@@ -201,6 +204,8 @@ def _snapshot(
         log.warning("metrics for %s on %s failed: %s", target.remote_id, target.account, exc)
         report.failures += 1
         return
+    from campaign_scheduler.store.snapshots import add_snapshot  # its dialects: at first use
+
     with store.transaction(write=True) as connection:
         add_snapshot(
             connection,
@@ -222,10 +227,31 @@ def collect_hashtag_use(
     accounts: Iterable[str],
     report: SweepReport | None = None,
 ) -> SweepReport:
-    """Store posts by others that used each campaign's hashtag, one account per network."""
+    """Store posts by others that used each campaign's hashtag, one account per network.
+
+    Only campaigns with a hashtag and at least one published post are searched: the search
+    reaches back to 60 days before the event anyway, so the first one after the campaign's
+    first post misses nothing a search before it would have found (up to the adapter's page
+    limit). Without such a campaign no adapter is built."""
     report = report or SweepReport()
     with store.session() as session:
-        campaigns = list(session.scalars(select(CampaignRecord)))
+        campaigns = list(
+            session.scalars(
+                select(CampaignRecord).where(
+                    CampaignRecord.hashtag.is_not(None),
+                    CampaignRecord.hashtag != "",
+                    select(DeliveryRecord.id)
+                    .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+                    .where(
+                        PostRecord.campaign_id == CampaignRecord.id,
+                        DeliveryRecord.remote_id.is_not(None),  # went out (maybe since deleted)
+                    )
+                    .exists(),
+                )
+            )
+        )
+        if not campaigns:
+            return report
         ours = {
             (channel, remote_id)
             for channel, remote_id in session.execute(
