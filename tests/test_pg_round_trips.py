@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,19 +132,36 @@ def test_a_delivery_costs_at_most_five_round_trips_to_postgresql(
 
 
 def terminate_other_backends(url: str) -> int:
-    """``pg_terminate_backend`` on every other connection to the database of ``url``."""
+    """``pg_terminate_backend`` on every other connection to the database of ``url``, and
+    wait until those backends have exited: ``pg_terminate_backend`` only signals them, and a
+    connection checked out before its backend closed the socket still looks alive."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            terminated = connection.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
+            pids = list(
+                connection.execute(
+                    text(
+                        # Materialized first: the planner may otherwise call
+                        # pg_terminate_backend before the other conditions are checked.
+                        "WITH other AS MATERIALIZED (SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()) "
+                        "SELECT pid FROM other WHERE pg_terminate_backend(pid)"
+                    )
+                ).scalars()
+            )
+            for _ in range(1000):
+                alive = connection.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                    {"pids": pids},
+                ).scalar_one()
+                if not alive:
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError(f"backends {pids} did not exit")
     finally:
         engine.dispose()
-    return int(terminated)
+    return len(pids)
 
 
 class OneChannel:
