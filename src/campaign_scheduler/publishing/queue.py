@@ -336,6 +336,77 @@ def _build_claim_picked_pg() -> Any:
 
 
 _CLAIM_PICKED_PG = _build_claim_picked_pg()
+
+
+def _build_claim_due_batch_sqlite() -> Any:
+    """SQLite: claim up to ``limit`` deliveries that may go out now in one statement, the
+    most overdue waiting delivery of each account with nothing in flight, most overdue first.
+
+    The claim runs in a ``BEGIN IMMEDIATE`` transaction (no other writer meanwhile), and its
+    guards are those of :func:`_build_claim_due`. The state guard is written ``state || ''``:
+    with a plain ``state = 'pending'`` next to ``id IN (…)`` SQLite 3.40 walks the state index
+    instead of the picked ids (docs/scaling.md, PERF-NOTES)."""
+    now = bindparam("now", type_=UTCDateTime())
+    place = (
+        func.row_number()
+        .over(partition_by=_D.c.account_id, order_by=(_D.c.due_at, _D.c.id))
+        .label("place")
+    )
+    waiting = (  # what the one-at-a-time pick would choose from
+        select(_D.c.id, _D.c.due_at, place)
+        .select_from(_JOINED)
+        .where(_PICK_DUE.whereclause)
+        .subquery("waiting")
+    )
+    picked = (
+        select(waiting.c.id)
+        .where(waiting.c.place == 1)
+        .order_by(waiting.c.due_at, waiting.c.id)
+        .limit(bindparam("limit"))
+    )
+    return (
+        update(_D)
+        .where(_D.c.id.in_(picked), _D.c.state.concat("") == _PENDING, _ACCOUNT_FREE)
+        .values(
+            state=_PUBLISHING,
+            lease_owner=bindparam("worker"),
+            lease_until=bindparam("until", type_=UTCDateTime()),
+            attempts=_D.c.attempts + 1,
+            next_attempt_at=None,
+            version=_D.c.version + 1,
+            updated_at=now,
+        )
+        .returning(_D.c.id, _D.c.attempts, _D.c.version)
+    )
+
+
+def _build_start_attempts_sqlite() -> Any:
+    """SQLite: the attempt rows of a batch of claims, one statement (numbered per delivery)."""
+    earlier = _T.alias("earlier")
+    return (
+        insert(_T)
+        .from_select(
+            ["delivery_id", "number", "worker", "started_at"],
+            select(
+                _D.c.id,
+                select(func.coalesce(func.max(earlier.c.number), 0) + 1)
+                .where(earlier.c.delivery_id == _D.c.id)
+                .scalar_subquery(),
+                bindparam("worker_name", type_=_T.c.worker.type),
+                bindparam("now", type_=UTCDateTime()),
+            ).where(_D.c.id.in_(bindparam("ids", expanding=True))),
+        )
+        .returning(_T.c.id, _T.c.delivery_id)
+    )
+
+
+_CLAIM_DUE_BATCH_SQLITE = _build_claim_due_batch_sqlite()
+_START_ATTEMPTS_SQLITE = _build_start_attempts_sqlite()
+_BATCH_DETAILS_SQLITE = (
+    select(*_CLAIM_DETAILS.selected_columns, _D.c.id)
+    .select_from(_JOINED)
+    .where(_D.c.id.in_(bindparam("ids", expanding=True)))
+)
 _ANY_DELIVERY = select(func.min(_D.c.id))
 
 
@@ -369,6 +440,8 @@ def claim_due_many(
 ) -> list[Claim]:
     """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
     another account, in one transaction (one commit for a burst due at one instant)."""
+    if store.is_sqlite:
+        return _claim_due_batch_sqlite(store, worker, now, lease, limit)
 
     def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
         if store.is_sqlite:
@@ -380,6 +453,34 @@ def claim_due_many(
         return claim
 
     return _claim_many(store, worker, now, lease, limit, claim_next)
+
+
+def _claim_due_batch_sqlite(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """SQLite: the claims, their attempt rows and what the calls need, three statements for
+    the whole batch in one transaction (committed before any call)."""
+    values = {"now": now, "until": now + lease, "worker": worker, "limit": limit}
+    with store.transaction(write=True) as connection:
+        claimed = {row[0]: row for row in connection.execute(_CLAIM_DUE_BATCH_SQLITE, values)}
+        if not claimed:
+            return []
+        ids = list(claimed)
+        attempts = dict(
+            (delivery, attempt)
+            for attempt, delivery in connection.execute(
+                _START_ATTEMPTS_SQLITE, {"ids": ids, "worker_name": worker, "now": now}
+            )
+        )
+        details = {
+            row[-1]: row[:-1] for row in connection.execute(_BATCH_DETAILS_SQLITE, {"ids": ids})
+        }
+    claims = [
+        _claim_from_row(id_, attempts[id_], number, version, worker, now, details[id_])
+        for id_, number, version in claimed.values()
+    ]
+    claims.sort(key=lambda claim: (claim.due_at, claim.delivery_id))  # most overdue first
+    return claims
 
 
 def _claim_one_due_pg(connection: Connection, values: dict[str, Any], now: datetime) -> Any:
@@ -846,6 +947,10 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
     with contextlib.suppress(_Rehearsal), store.transaction(write=True) as connection:
         if store.is_sqlite:
             connection.execute(_CLAIM_DETAILS, {"id": -1}).first()
+            connection.execute(_BATCH_DETAILS_SQLITE, {"ids": [-1]}).all()
+            connection.execute(
+                _START_ATTEMPTS_SQLITE, {"ids": [-1], "worker_name": worker, "now": _NEVER}
+            ).all()
             some = connection.execute(_ANY_DELIVERY).scalar()
             if some is not None:  # (an attempt needs a delivery that exists)
                 connection.execute(
