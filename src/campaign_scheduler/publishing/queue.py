@@ -466,12 +466,12 @@ def _claim_due_batch_sqlite(
         if not claimed:
             return []
         ids = list(claimed)
-        attempts = dict(
-            (delivery, attempt)
+        attempts = {
+            delivery: attempt
             for attempt, delivery in connection.execute(
                 _START_ATTEMPTS_SQLITE, {"ids": ids, "worker_name": worker, "now": now}
             )
-        )
+        }
         details = {
             row[-1]: row[:-1] for row in connection.execute(_BATCH_DETAILS_SQLITE, {"ids": ids})
         }
