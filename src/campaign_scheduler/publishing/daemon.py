@@ -48,6 +48,7 @@ from campaign_scheduler.publishing.queue import (
     mark_not_out,
     next_wake,
     record_outcome,
+    record_outcomes,
     record_parts,
     rehearse,
     release_retries,
@@ -219,6 +220,16 @@ class _Lanes:
                 raise self._errors[0]
 
 
+@dataclass
+class _Finished:
+    """A call's outcome waiting to be recorded with others (``Worker._record_soon``)."""
+
+    claim: Claim
+    outcome: Outcome
+    taken: bool = False  # a lane is writing it (or tried to)
+    kept: bool | None = None  # written: whether the lease was still held; None: not written
+
+
 class Worker:
     """Claims due deliveries and publishes them until nothing is due (one tick)."""
 
@@ -257,6 +268,13 @@ class Worker:
         #: not lock the account.)
         self._claiming = threading.Lock()
         self._due_side_by_side = not store.is_sqlite
+        #: SQLite takes one writer at a time: outcomes of calls that finished while another
+        #: lane was writing are recorded together, one transaction (see :meth:`_record_soon`).
+        #: On PostgreSQL each lane records on its own connection, side by side.
+        self._group_records = store.is_sqlite
+        self._recording = threading.Lock()  # held by the lane writing a group
+        self._finished_lock = threading.Lock()
+        self._finished: list[_Finished] = []
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -317,7 +335,9 @@ class Worker:
         ledger = RecordLedger(self, threading.Event(), claimed)
         with self._keeping_lease(claimed, ledger):
             outcome = self.publisher.publish(claimed, self.clock, ledger)
-        kept = self._record(claimed, outcome)
+        kept = self._record_soon(claimed, outcome) if self._group_records else None
+        if kept is None:
+            kept = self._record(claimed, outcome)
         with self._lock:
             report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
         self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
@@ -360,6 +380,36 @@ class Worker:
                 log.warning("writing the record failed (%s); trying again", exc)
                 threading.Event().wait(delay)
                 delay *= 2
+
+    def _record_soon(self, claim: Claim, outcome: Outcome) -> bool | None:
+        """Record the outcome together with those of calls that finished meanwhile (group
+        commit). The lane that gets to write takes every outcome waiting and writes them in
+        one transaction; the others find theirs written when their turn comes, so no record
+        waits longer than for the writes before it. Returns whether it was kept, or None when
+        the group's write failed: then each lane records its own (:meth:`_record`: retries,
+        then the journal)."""
+        mine = _Finished(claim, outcome)
+        with self._finished_lock:
+            self._finished.append(mine)
+        with self._recording:
+            if mine.taken:
+                return mine.kept
+            with self._finished_lock:
+                group, self._finished = self._finished, []
+            for finished in group:
+                finished.taken = True
+            if len(group) == 1:  # alone: written as before, with its retries
+                return self._record(claim, outcome)
+            try:
+                kept = record_outcomes(
+                    self.store, [(f.claim, f.outcome) for f in group], self.clock()
+                )
+            except SQLAlchemyError as exc:
+                log.warning("recording %d outcomes together failed: %s", len(group), exc)
+                return None
+            for finished, was_kept in zip(group, kept, strict=True):
+                finished.kept = was_kept
+            return mine.kept
 
     def _record(self, claim: Claim, outcome: Outcome) -> bool:
         """Record the outcome; a receipt the database will not take goes to the journal."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -827,39 +827,74 @@ def record_parts(
 def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) -> bool:
     """Commit the result of a call. Returns False when the lease was lost meanwhile (another
     worker took the delivery over); then the delivery is left to that worker."""
+    return record_outcomes(store, [(claim, outcome)], now)[0]
+
+
+def record_outcomes(
+    store: Store, results: Sequence[tuple[Claim, Outcome]], now: datetime
+) -> list[bool]:
+    """Commit the results of calls that finished together in one transaction (group commit):
+    each is written as :func:`record_outcome` writes it, under its own lease token, and the
+    list says for each whether it was kept. On SQLite the ends of the attempts and the audit
+    events are one ``executemany`` each."""
+    kept: list[bool] = []
+    with store.transaction(write=True) as connection:
+        sqlite = store.is_sqlite
+        finished: list[dict[str, Any]] = []
+        audited: list[dict[str, Any]] = []
+        for claim, outcome in results:
+            kept.append(_record_one(connection, sqlite, claim, outcome, now, finished, audited))
+        if finished:
+            connection.execute(_FINISH_ATTEMPT, finished)
+        if audited:
+            connection.execute(_AUDIT, audited)
+    return kept
+
+
+def _record_one(
+    connection: Connection,
+    sqlite: bool,
+    claim: Claim,
+    outcome: Outcome,
+    now: datetime,
+    finished: list[dict[str, Any]],
+    audited: list[dict[str, Any]],
+) -> bool:
+    """Write one outcome; the end of its attempt and its audit event are added to
+    ``finished`` and ``audited`` (SQLite; on PostgreSQL the one statement writes them)."""
     if outcome.kind is OutcomeKind.LEASE_LOST:
-        with store.transaction(write=True) as connection:
-            connection.execute(
-                _FINISH_ATTEMPT,
-                {
-                    "attempt_id": claim.attempt_id,
-                    "now": now,
-                    "label": "lease lost",
-                    "attempt_error": outcome.error,
-                    "status_code": None,
-                },
-            )
+        finished.append(
+            {
+                "attempt_id": claim.attempt_id,
+                "now": now,
+                "label": "lease lost",
+                "attempt_error": outcome.error,
+                "status_code": None,
+            }
+        )
         return False
     values = _outcome_values(claim, outcome, now)
-    with store.transaction(write=True) as connection:
-        updated = _record(connection, store.is_sqlite, values)
-        if not updated:
-            log.warning(
-                "lease on %s/%s lost before its outcome (%s) was recorded",
-                claim.post_key,
-                claim.account_name,
-                outcome.kind.value,
-            )
-            return False
-        if outcome.kind is OutcomeKind.AUTH_BROKEN:
-            connection.execute(
-                _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
-            )
-        if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
-            connection.execute(
-                _RATE_LIMIT_ACCOUNT,
-                {"account": claim.account_name, "until": outcome.next_attempt_at},
-            )
+    if sqlite:
+        updated = _record_sqlite_into(connection, values, finished, audited)
+    else:
+        updated = _record(connection, sqlite, values)
+    if not updated:
+        log.warning(
+            "lease on %s/%s lost before its outcome (%s) was recorded",
+            claim.post_key,
+            claim.account_name,
+            outcome.kind.value,
+        )
+        return False
+    if outcome.kind is OutcomeKind.AUTH_BROKEN:
+        connection.execute(
+            _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
+        )
+    if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
+        connection.execute(
+            _RATE_LIMIT_ACCOUNT,
+            {"account": claim.account_name, "until": outcome.next_attempt_at},
+        )
     return True
 
 
@@ -965,36 +1000,59 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
         values = _outcome_values(absent, published, _NEVER)
         _record(connection, store.is_sqlite, values)
         if store.is_sqlite:  # (written only when the record was: here it was not)
-            _audit_sqlite(connection, {**values, "delivery": None})
+            connection.execute(_AUDIT, [_audit_values({**values, "delivery": None})])
         connection.execute(_RENEW, {**_token(absent), "until": _NEVER})
         raise _Rehearsal
 
 
 def _record_sqlite(connection: Connection, values: dict[str, Any]) -> int:
     """The outcome, the end of the attempt and the audit event, one statement each."""
-    updated = connection.execute(_RECORD_OUTCOME, values).rowcount
-    connection.execute(
-        _FINISH_ATTEMPT,
-        {**values, "label": values["label" if updated else "lost_label"]},
-    )
+    finished: list[dict[str, Any]] = []
+    audited: list[dict[str, Any]] = []
+    updated = _record_sqlite_into(connection, values, finished, audited)
+    connection.execute(_FINISH_ATTEMPT, finished)
+    if audited:
+        connection.execute(_AUDIT, audited)
+    return updated
+
+
+def _record_sqlite_into(
+    connection: Connection,
+    values: dict[str, Any],
+    finished: list[dict[str, Any]],
+    audited: list[dict[str, Any]],
+) -> int:
+    """The outcome; the end of the attempt and the audit event go to ``finished`` and
+    ``audited``, to be written with those of the other outcomes of a group."""
+    updated = int(connection.execute(_RECORD_OUTCOME, values).rowcount)
+    finished.append(_finish_values(values, updated))
     if updated and values["audit"]:
-        _audit_sqlite(connection, values)
-    return int(updated)
+        audited.append(_audit_values(values))
+    return updated
 
 
-def _audit_sqlite(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(
-        _AUDIT,
-        {
-            "at": values["now"],
-            "actor": SYSTEM_ACTOR,
-            "action": values["audit_action"],
-            "campaign_id": None,
-            "post_key": values["audit_post_key"],
-            "delivery_id": values["delivery"],
-            "detail": values["audit_detail"],
-        },
-    )
+def _finish_values(values: dict[str, Any], updated: int) -> dict[str, Any]:
+    """The end of the attempt (:data:`_FINISH_ATTEMPT`) for an outcome's ``values``."""
+    return {
+        "attempt_id": values["attempt_id"],
+        "now": values["now"],
+        "label": values["label" if updated else "lost_label"],
+        "attempt_error": values["attempt_error"],
+        "status_code": values["status_code"],
+    }
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The audit event (:data:`_AUDIT`) for an outcome's ``values``."""
+    return {
+        "at": values["now"],
+        "actor": SYSTEM_ACTOR,
+        "action": values["audit_action"],
+        "campaign_id": None,
+        "post_key": values["audit_post_key"],
+        "delivery_id": values["delivery"],
+        "detail": values["audit_detail"],
+    }
 
 
 _APPLY_RECEIPT = (
