@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import os
 import signal
@@ -183,6 +184,9 @@ class _Lanes:
         self.limit = limit
         self._changed = threading.Condition()
         self._running = 0
+        #: Lanes waiting to claim; the one that gets to claim claims for all of them.
+        self.wanting: list[_Wanting] = []
+        self.wanting_lock = threading.Lock()
         self._errors: list[Exception] = []
 
     def reserve(self, wanted: int) -> int:
@@ -228,6 +232,14 @@ class _Finished:
     outcome: Outcome
     taken: bool = False  # a lane is writing it (or tried to)
     kept: bool | None = None  # written: whether the lease was still held; None: not written
+
+
+@dataclass(eq=False)
+class _Wanting:
+    """A lane waiting for its next claim (``Worker._claim_together``)."""
+
+    served: bool = False  # a claim was made for it: ``claim`` is its delivery, or None
+    claim: Claim | None = None
 
 
 class Worker:
@@ -313,23 +325,58 @@ class Worker:
             if claimed is None:
                 if self.stop_requested.is_set():
                     return
-                spare = lanes.reserve(self.threads)  # one lane for each further claim
-                batch: list[Claim] = []
-                try:
-                    side_by_side = self._due_side_by_side and claim is claim_due_many
-                    with contextlib.nullcontext() if side_by_side else self._claiming:
-                        batch = claim(
-                            self.store, self.worker_id, self.clock(), self.lease, spare + 1
-                        )
-                finally:
-                    lanes.release(spare - max(len(batch) - 1, 0))
-                if not batch:
+                if self._due_side_by_side and claim is claim_due_many:
+                    mine = _Wanting()
+                    self._claim_for([mine], claim, report, lanes)
+                else:
+                    mine = self._claim_together(claim, report, lanes)
+                if mine.claim is None:
                     return
-                claimed = batch[0]
-                for other in batch[1:]:
-                    lanes.start(functools.partial(self._lane, claim, report, lanes, other))
+                claimed = mine.claim
             self._publish_claimed(claimed, report)
             claimed = None
+
+    def _claim_together(
+        self, claim: Callable[..., list[Claim]], report: TickReport, lanes: _Lanes
+    ) -> _Wanting:
+        """Claim for this lane and for every lane waiting to claim meanwhile, in one
+        transaction: lanes whose outcomes were recorded together claim together, and the
+        lane that gets to claim takes the next delivery of each of them at once."""
+        mine = _Wanting()
+        with lanes.wanting_lock:
+            lanes.wanting.append(mine)
+        with self._claiming:
+            if mine.served:
+                return mine
+            with lanes.wanting_lock:
+                waiting, lanes.wanting = lanes.wanting, []
+            if mine not in waiting:  # a claim for it failed: it claims for itself now
+                waiting.insert(0, mine)
+            self._claim_for(waiting, claim, report, lanes)
+        return mine
+
+    def _claim_for(
+        self,
+        waiting: list[_Wanting],
+        claim: Callable[..., list[Claim]],
+        report: TickReport,
+        lanes: _Lanes,
+    ) -> None:
+        """Claim one delivery for each lane ``waiting`` (whose slots are reserved) and one
+        for each free slot, in one transaction; start a lane for each claim beyond those.
+        A lane that gets none ends."""
+        spare = lanes.reserve(self.threads)  # one lane for each further claim
+        batch: list[Claim] = []
+        try:
+            batch = claim(
+                self.store, self.worker_id, self.clock(), self.lease, spare + len(waiting)
+            )
+        finally:
+            lanes.release(spare - max(len(batch) - len(waiting), 0))
+        for wanting, claimed in itertools.zip_longest(waiting, batch[: len(waiting)]):
+            wanting.claim, wanting.served = claimed, True
+        for other in batch[len(waiting) :]:
+            lanes.start(functools.partial(self._lane, claim, report, lanes, other))
 
     def _publish_claimed(self, claimed: Claim, report: TickReport) -> None:
         ledger = RecordLedger(self, threading.Event(), claimed)
