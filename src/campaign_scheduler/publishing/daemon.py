@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -234,6 +235,72 @@ class _Finished:
     kept: bool | None = None  # written: whether the lease was still held; None: not written
 
 
+class _LeaseKeeper:
+    """Renews the leases of a worker's calls in flight, each every ``renew_every`` seconds
+    (wall clock) from the start of its call, on one thread for all of them (a thread per
+    call cost a thread start and stop per delivery). A renewal that finds the lease taken
+    over tells the call's ledger; one that fails otherwise is tried again a period later."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._changed = threading.Condition()
+        #: delivery id -> (claim, ledger, when its next renewal is due, monotonic)
+        self._held: dict[int, tuple[Claim, RecordLedger, float]] = {}
+        self._running = False  # the thread ends when no call is in flight
+
+    def keep(self, claim: Claim, ledger: RecordLedger) -> None:
+        with self._changed:
+            due = time.monotonic() + self.worker.renew_every
+            self._held[claim.delivery_id] = (claim, ledger, due)
+            self._changed.notify()
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="lease-keeper", daemon=True).start()
+
+    def drop(self, claim: Claim) -> None:
+        """The call ended: no more renewals (one under way finishes first)."""
+        with self._changed:
+            self._held.pop(claim.delivery_id, None)
+            while self._renewing == claim.delivery_id:
+                self._changed.wait()
+
+    _renewing: int | None = None
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [(at, id_) for id_, (_c, _l, at) in self._held.items() if at <= now]
+                if not self._held:
+                    self._running = False
+                    return
+                if not due:
+                    self._changed.wait(min(at for _c, _l, at in self._held.values()) - now)
+                    continue
+                _at, delivery = min(due)
+                claim, ledger, _due = self._held[delivery]
+                self._held[delivery] = (claim, ledger, now + self.worker.renew_every)
+                self._renewing = delivery
+            try:
+                self._renew(claim, ledger)
+            finally:
+                with self._changed:
+                    self._renewing = None
+                    self._changed.notify_all()
+
+    def _renew(self, claim: Claim, ledger: RecordLedger) -> None:
+        until = self.worker.clock() + self.worker.lease
+        try:
+            renew_lease(self.worker.store, claim, until)
+            ledger.renewed(until)
+        except LeaseLostError:
+            ledger.lost.set()
+            with self._changed:
+                self._held.pop(claim.delivery_id, None)
+        except SQLAlchemyError as exc:  # the next renewal or the fence will tell
+            log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)
+
+
 @dataclass(eq=False)
 class _Wanting:
     """A lane waiting for its next claim (``Worker._claim_together``)."""
@@ -279,6 +346,9 @@ class Worker:
         #: limit. (SQLite serialises claims anyway; a take-over of abandoned deliveries does
         #: not lock the account.)
         self._claiming = threading.Lock()
+        #: One thread renews the leases of every call in flight (started at the first call).
+        self._keeper: _LeaseKeeper | None = None
+        self._keeper_lock = threading.Lock()
         self._due_side_by_side = not store.is_sqlite
         #: SQLite takes one writer at a time: outcomes of calls that finished while another
         #: lane was writing are recorded together, one transaction (see :meth:`_record_soon`).
@@ -392,27 +462,14 @@ class Worker:
     @contextlib.contextmanager
     def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:
         """Renew the lease while the call is in flight; the ledger learns if it was taken."""
-        done = threading.Event()
-
-        def keep() -> None:
-            while not done.wait(self.renew_every):
-                until = self.clock() + self.lease
-                try:
-                    renew_lease(self.store, claim, until)
-                    ledger.renewed(until)
-                except LeaseLostError:
-                    ledger.lost.set()
-                    return
-                except SQLAlchemyError as exc:  # the next renewal or the fence will tell
-                    log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)
-
-        keeper = threading.Thread(target=keep, name=f"lease-{claim.delivery_id}", daemon=True)
-        keeper.start()
+        with self._keeper_lock:
+            if self._keeper is None:
+                self._keeper = _LeaseKeeper(self)
+        self._keeper.keep(claim, ledger)
         try:
             yield
         finally:
-            done.set()
-            keeper.join()
+            self._keeper.drop(claim)
 
     def retrying(self, write: Callable[[], None]) -> None:
         """Run a write to the record, retrying while the database is away."""
