@@ -1132,6 +1132,17 @@ def _waiting_due(query: _Q, now: datetime) -> _Q:
     )
 
 
+_WAITING_DEADLINES = (
+    select(_D.c.id, _D.c.due_at, _D.c.not_after, _C.c.grace_seconds)
+    .select_from(_JOINED)
+    .where(
+        _D.c.state.in_(WAITING_STATES),
+        _D.c.due_at <= bindparam("now", type_=UTCDateTime()),
+        _D.c.maybe_out.is_(False),
+    )
+)
+
+
 def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]:
     """Move waiting deliveries past their deadline to ``expired``, with the reason.
 
@@ -1139,22 +1150,24 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]
     account that needs attention expire the same way when their moment has passed.
     """
     expired: list[tuple[str, str, Reason]] = []
+    # First a plain read of the deadlines (no ORM objects, no write transaction): at a due
+    # moment every delivery due then is waiting, and almost never is one overdue.
+    with store.transaction() as connection:
+        overdue = [
+            id_
+            for id_, due_at, not_after, grace_seconds in connection.execute(
+                _WAITING_DEADLINES, {"now": now}
+            )
+            if now > deadline(due_at, not_after, timedelta(seconds=grace_seconds))
+        ]
+    if not overdue:
+        return expired
     with store.session(write=True) as session:
         waiting = (
             _waiting_due(select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord), now)
             .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
             .where(DeliveryRecord.maybe_out.is_(False))
         )
-        overdue = [
-            delivery.id
-            for delivery, _post, _account, campaign in session.execute(waiting)
-            if now
-            > deadline(
-                delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
-            )
-        ]
-        if not overdue:
-            return expired
         # Lock only the overdue rows, and skip those a claim or a command holds (PostgreSQL;
         # SQLite's writers are serialised anyway); re-read them under the lock.
         rows = session.execute(
