@@ -440,11 +440,11 @@ def claim_due_many(
 ) -> list[Claim]:
     """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
     another account, in one transaction (one commit for a burst due at one instant)."""
-    if store.is_sqlite:
+    if store.is_sqlite and limit > 1:
         return _claim_due_batch_sqlite(store, worker, now, lease, limit)
 
     def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
-        if store.is_sqlite:
+        if store.is_sqlite:  # one claim: the pick in due order stops at the first it finds
             row = connection.execute(_CLAIM_DUE, values).first()
             if row is None:
                 return None
@@ -459,7 +459,8 @@ def _claim_due_batch_sqlite(
     store: Store, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claim]:
     """SQLite: the claims, their attempt rows and what the calls need, three statements for
-    the whole batch in one transaction (committed before any call)."""
+    the whole batch in one transaction (committed before any call). (The batch ranks every
+    delivery that may go out now; a claim of one takes the first in due order instead.)"""
     values = {"now": now, "until": now + lease, "worker": worker, "limit": limit}
     with store.transaction(write=True) as connection:
         claimed = {row[0]: row for row in connection.execute(_CLAIM_DUE_BATCH_SQLITE, values)}
@@ -972,6 +973,7 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
     release_retries(store, _NEVER)
     claim_abandoned_many(store, worker, _NEVER, lease, 1)
     claim_due_many(store, worker, _NEVER, lease, 1)
+    claim_due_many(store, worker, _NEVER, lease, 2)  # (SQLite: the batch claim)
     absent = Claim(
         delivery_id=-1, attempt_id=-1, attempt_number=1, worker=worker, campaign_slug="",
         post_key="", post_source="", account_name="", channel="", text="", language="",
