@@ -145,6 +145,19 @@ def _build_pick_due() -> Any:
     )
 
 
+def _claiming(now: Any) -> dict[str, Any]:
+    """What a claim of a pending delivery writes: publishing, under this worker's lease."""
+    return {
+        "state": _PUBLISHING,
+        "lease_owner": bindparam("worker"),
+        "lease_until": bindparam("until", type_=UTCDateTime()),
+        "attempts": _D.c.attempts + 1,
+        "next_attempt_at": None,
+        "version": _D.c.version + 1,
+        "updated_at": now,
+    }
+
+
 def _build_claim_due(candidate: Any) -> Any:
     """Claim ``candidate`` if it is still pending and its account has nothing in flight.
 
@@ -154,15 +167,7 @@ def _build_claim_due(candidate: Any) -> Any:
     return (
         update(_D)
         .where(_D.c.id == candidate, _D.c.state == _PENDING, _ACCOUNT_FREE)
-        .values(
-            state=_PUBLISHING,
-            lease_owner=bindparam("worker"),
-            lease_until=bindparam("until", type_=UTCDateTime()),
-            attempts=_D.c.attempts + 1,
-            next_attempt_at=None,
-            version=_D.c.version + 1,
-            updated_at=now,
-        )
+        .values(_claiming(now))
         .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
 
@@ -257,6 +262,23 @@ _CLAIM_DETAILS = (
 )
 
 
+_ATTEMPT_COLUMNS = ["delivery_id", "number", "worker", "started_at"]
+
+
+def _attempt_rows(delivery: Any, now: Any) -> Any:
+    """The new attempt of each ``delivery`` (a column of claimed ids), numbered after its
+    earlier ones, for ``INSERT … SELECT`` into :data:`_ATTEMPT_COLUMNS`."""
+    earlier = _T.alias("earlier")
+    return select(
+        delivery,
+        select(func.coalesce(func.max(earlier.c.number), 0) + 1)
+        .where(earlier.c.delivery_id == delivery)
+        .scalar_subquery(),
+        bindparam("worker_name", type_=_T.c.worker.type),
+        now,
+    )
+
+
 def _build_claim_picked_pg() -> Any:
     """PostgreSQL: claim the picked delivery, start its attempt and read what the call needs,
     in one statement (one round trip instead of three).
@@ -285,17 +307,7 @@ def _build_claim_picked_pg() -> Any:
     earlier = _T.alias("earlier")
     attempt = (
         insert(_T)
-        .from_select(
-            ["delivery_id", "number", "worker", "started_at"],
-            select(
-                claimed.c.id,
-                select(func.coalesce(func.max(earlier.c.number), 0) + 1)
-                .where(earlier.c.delivery_id == claimed.c.id)
-                .scalar_subquery(),
-                bindparam("worker_name", type_=_T.c.worker.type),
-                now,
-            ),
-        )
+        .from_select(_ATTEMPT_COLUMNS, _attempt_rows(claimed.c.id, now))
         .returning(_T.c.id, _T.c.delivery_id)
         .cte("started")
     )
@@ -367,34 +379,19 @@ def _build_claim_due_batch_sqlite() -> Any:
     return (
         update(_D)
         .where(_D.c.id.in_(picked), _D.c.state.concat("") == _PENDING, _ACCOUNT_FREE)
-        .values(
-            state=_PUBLISHING,
-            lease_owner=bindparam("worker"),
-            lease_until=bindparam("until", type_=UTCDateTime()),
-            attempts=_D.c.attempts + 1,
-            next_attempt_at=None,
-            version=_D.c.version + 1,
-            updated_at=now,
-        )
+        .values(_claiming(now))
         .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
 
 
 def _build_start_attempts_sqlite() -> Any:
     """SQLite: the attempt rows of a batch of claims, one statement (numbered per delivery)."""
-    earlier = _T.alias("earlier")
+    now = bindparam("now", type_=UTCDateTime())
     return (
         insert(_T)
         .from_select(
-            ["delivery_id", "number", "worker", "started_at"],
-            select(
-                _D.c.id,
-                select(func.coalesce(func.max(earlier.c.number), 0) + 1)
-                .where(earlier.c.delivery_id == _D.c.id)
-                .scalar_subquery(),
-                bindparam("worker_name", type_=_T.c.worker.type),
-                bindparam("now", type_=UTCDateTime()),
-            ).where(_D.c.id.in_(bindparam("ids", expanding=True))),
+            _ATTEMPT_COLUMNS,
+            _attempt_rows(_D.c.id, now).where(_D.c.id.in_(bindparam("ids", expanding=True))),
         )
         .returning(_T.c.id, _T.c.delivery_id)
     )
@@ -845,11 +842,17 @@ def record_outcomes(
         audited: list[dict[str, Any]] = []
         for claim, outcome in results:
             kept.append(_record_one(connection, sqlite, claim, outcome, now, finished, audited))
-        if finished:
-            connection.execute(_FINISH_ATTEMPT, finished)
-        if audited:
-            connection.execute(_AUDIT, audited)
+        _write_ends(connection, finished, audited)
     return kept
+
+
+def _write_ends(
+    connection: Connection, finished: list[dict[str, Any]], audited: list[dict[str, Any]]
+) -> None:
+    """The ends of attempts and the audit events of a group, one ``executemany`` each."""
+    for statement, rows in ((_FINISH_ATTEMPT, finished), (_AUDIT, audited)):
+        if rows:
+            connection.execute(statement, rows)
 
 
 def _record_one(
@@ -1012,9 +1015,7 @@ def _record_sqlite(connection: Connection, values: dict[str, Any]) -> int:
     finished: list[dict[str, Any]] = []
     audited: list[dict[str, Any]] = []
     updated = _record_sqlite_into(connection, values, finished, audited)
-    connection.execute(_FINISH_ATTEMPT, finished)
-    if audited:
-        connection.execute(_AUDIT, audited)
+    _write_ends(connection, finished, audited)
     return updated
 
 
