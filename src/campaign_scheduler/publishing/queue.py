@@ -350,26 +350,36 @@ def _build_claim_picked_pg() -> Any:
 _CLAIM_PICKED_PG = _build_claim_picked_pg()
 
 
+#: A batch claim ranks the first ``limit × BATCH_SCAN`` deliveries that may go out, in due
+#: order (an index walk), not every one: a backlog of thousands costs what a burst costs. An
+#: account with more than that many ahead of the others gets one claim per batch then.
+BATCH_SCAN = 8
+
+
 def _build_claim_due_batch_sqlite() -> Any:
     """SQLite: claim up to ``limit`` deliveries that may go out now in one statement, the
-    most overdue waiting delivery of each account with nothing in flight, most overdue first.
+    most overdue waiting delivery of each account with nothing in flight, most overdue first
+    (among the first :data:`BATCH_SCAN` × ``limit`` in due order).
 
     The claim runs in a ``BEGIN IMMEDIATE`` transaction (no other writer meanwhile), and its
     guards are those of :func:`_build_claim_due`. The state guard is written ``state || ''``:
     with a plain ``state = 'pending'`` next to ``id IN (…)`` SQLite 3.40 walks the state index
     instead of the picked ids (docs/scaling.md, PERF-NOTES)."""
     now = bindparam("now", type_=UTCDateTime())
-    place = (
-        func.row_number()
-        .over(partition_by=_D.c.account_id, order_by=(_D.c.due_at, _D.c.id))
-        .label("place")
-    )
-    waiting = (  # what the one-at-a-time pick would choose from
-        select(_D.c.id, _D.c.due_at, place)
+    first_due = (  # what the one-at-a-time pick would choose from, its first ``scan`` rows
+        select(_D.c.id, _D.c.account_id, _D.c.due_at)
         .select_from(_JOINED)
         .where(_PICK_DUE.whereclause)
-        .subquery("waiting")
+        .order_by(_D.c.due_at, _D.c.id)
+        .limit(bindparam("scan"))
+        .subquery("first_due")
     )
+    place = (
+        func.row_number()
+        .over(partition_by=first_due.c.account_id, order_by=(first_due.c.due_at, first_due.c.id))
+        .label("place")
+    )
+    waiting = select(first_due.c.id, first_due.c.due_at, place).subquery("waiting")
     picked = (
         select(waiting.c.id)
         .where(waiting.c.place == 1)
@@ -458,7 +468,13 @@ def _claim_due_batch_sqlite(
     """SQLite: the claims, their attempt rows and what the calls need, three statements for
     the whole batch in one transaction (committed before any call). (The batch ranks every
     delivery that may go out now; a claim of one takes the first in due order instead.)"""
-    values = {"now": now, "until": now + lease, "worker": worker, "limit": limit}
+    values = {
+        "now": now,
+        "until": now + lease,
+        "worker": worker,
+        "limit": limit,
+        "scan": limit * BATCH_SCAN,
+    }
     with store.transaction(write=True) as connection:
         claimed = {row[0]: row for row in connection.execute(_CLAIM_DUE_BATCH_SQLITE, values)}
         if not claimed:
