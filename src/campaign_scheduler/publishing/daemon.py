@@ -422,6 +422,10 @@ class Worker:
                 waiting, lanes.wanting = lanes.wanting, []
             if mine not in waiting:  # a claim for it failed: it claims for itself now
                 waiting.insert(0, mine)
+            if self.stop_requested.is_set():  # stopping: nothing more is claimed
+                for wanting in waiting:
+                    wanting.served = True
+                return mine
             self._claim_for(waiting, claim, report, lanes)
         return mine
 
