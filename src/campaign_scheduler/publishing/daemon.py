@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -48,6 +50,7 @@ from campaign_scheduler.publishing.queue import (
     mark_not_out,
     next_wake,
     record_outcome,
+    record_outcomes,
     record_parts,
     rehearse,
     release_retries,
@@ -182,6 +185,9 @@ class _Lanes:
         self.limit = limit
         self._changed = threading.Condition()
         self._running = 0
+        #: Lanes waiting to claim; the one that gets to claim claims for all of them.
+        self.wanting: list[_Wanting] = []
+        self.wanting_lock = threading.Lock()
         self._errors: list[Exception] = []
 
     def reserve(self, wanted: int) -> int:
@@ -217,6 +223,90 @@ class _Lanes:
             self._changed.wait_for(lambda: self._running == 0)
             if self._errors:
                 raise self._errors[0]
+
+
+@dataclass
+class _Finished:
+    """A call's outcome waiting to be recorded with others (``Worker._record_soon``)."""
+
+    claim: Claim
+    outcome: Outcome
+    taken: bool = False  # a lane is writing it (or tried to)
+    kept: bool | None = None  # written: whether the lease was still held; None: not written
+
+
+class _LeaseKeeper:
+    """Renews the leases of a worker's calls in flight, each every ``renew_every`` seconds
+    (wall clock) from the start of its call, on one thread for all of them (a thread per
+    call cost a thread start and stop per delivery). A renewal that finds the lease taken
+    over tells the call's ledger; one that fails otherwise is tried again a period later."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._changed = threading.Condition()
+        #: delivery id -> (claim, ledger, when its next renewal is due, monotonic)
+        self._held: dict[int, tuple[Claim, RecordLedger, float]] = {}
+        self._running = False  # the thread ends when no call is in flight
+
+    def keep(self, claim: Claim, ledger: RecordLedger) -> None:
+        with self._changed:
+            due = time.monotonic() + self.worker.renew_every
+            self._held[claim.delivery_id] = (claim, ledger, due)
+            self._changed.notify()
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="lease-keeper", daemon=True).start()
+
+    def drop(self, claim: Claim) -> None:
+        """The call ended: no more renewals (one under way finishes first)."""
+        with self._changed:
+            self._held.pop(claim.delivery_id, None)
+            while self._renewing == claim.delivery_id:
+                self._changed.wait()
+
+    _renewing: int | None = None
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [(at, id_) for id_, (_c, _l, at) in self._held.items() if at <= now]
+                if not self._held:
+                    self._running = False
+                    return
+                if not due:
+                    self._changed.wait(min(at for _c, _l, at in self._held.values()) - now)
+                    continue
+                _at, delivery = min(due)
+                claim, ledger, _due = self._held[delivery]
+                self._held[delivery] = (claim, ledger, now + self.worker.renew_every)
+                self._renewing = delivery
+            try:
+                self._renew(claim, ledger)
+            finally:
+                with self._changed:
+                    self._renewing = None
+                    self._changed.notify_all()
+
+    def _renew(self, claim: Claim, ledger: RecordLedger) -> None:
+        until = self.worker.clock() + self.worker.lease
+        try:
+            renew_lease(self.worker.store, claim, until)
+            ledger.renewed(until)
+        except LeaseLostError:
+            ledger.lost.set()
+            with self._changed:
+                self._held.pop(claim.delivery_id, None)
+        except SQLAlchemyError as exc:  # the next renewal or the fence will tell
+            log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)
+
+
+@dataclass(eq=False)
+class _Wanting:
+    """A lane waiting for its next claim (``Worker._claim_together``)."""
+
+    served: bool = False  # a claim was made for it: ``claim`` is its delivery, or None
+    claim: Claim | None = None
 
 
 class Worker:
@@ -256,7 +346,17 @@ class Worker:
         #: limit. (SQLite serialises claims anyway; a take-over of abandoned deliveries does
         #: not lock the account.)
         self._claiming = threading.Lock()
+        #: One thread renews the leases of every call in flight (started at the first call).
+        self._keeper: _LeaseKeeper | None = None
+        self._keeper_lock = threading.Lock()
         self._due_side_by_side = not store.is_sqlite
+        #: SQLite takes one writer at a time: outcomes of calls that finished while another
+        #: lane was writing are recorded together, one transaction (see :meth:`_record_soon`).
+        #: On PostgreSQL each lane records on its own connection, side by side.
+        self._group_records = store.is_sqlite
+        self._recording = threading.Lock()  # held by the lane writing a group
+        self._finished_lock = threading.Lock()
+        self._finished: list[_Finished] = []
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -295,29 +395,70 @@ class Worker:
             if claimed is None:
                 if self.stop_requested.is_set():
                     return
-                spare = lanes.reserve(self.threads)  # one lane for each further claim
-                batch: list[Claim] = []
-                try:
-                    side_by_side = self._due_side_by_side and claim is claim_due_many
-                    with contextlib.nullcontext() if side_by_side else self._claiming:
-                        batch = claim(
-                            self.store, self.worker_id, self.clock(), self.lease, spare + 1
-                        )
-                finally:
-                    lanes.release(spare - max(len(batch) - 1, 0))
-                if not batch:
+                if self._due_side_by_side and claim is claim_due_many:
+                    mine = _Wanting()
+                    self._claim_for([mine], claim, report, lanes)
+                else:
+                    mine = self._claim_together(claim, report, lanes)
+                if mine.claim is None:
                     return
-                claimed = batch[0]
-                for other in batch[1:]:
-                    lanes.start(functools.partial(self._lane, claim, report, lanes, other))
+                claimed = mine.claim
             self._publish_claimed(claimed, report)
             claimed = None
+
+    def _claim_together(
+        self, claim: Callable[..., list[Claim]], report: TickReport, lanes: _Lanes
+    ) -> _Wanting:
+        """Claim for this lane and for every lane waiting to claim meanwhile, in one
+        transaction: lanes whose outcomes were recorded together claim together, and the
+        lane that gets to claim takes the next delivery of each of them at once."""
+        mine = _Wanting()
+        with lanes.wanting_lock:
+            lanes.wanting.append(mine)
+        with self._claiming:
+            if mine.served:
+                return mine
+            with lanes.wanting_lock:
+                waiting, lanes.wanting = lanes.wanting, []
+            if mine not in waiting:  # a claim for it failed: it claims for itself now
+                waiting.insert(0, mine)
+            if self.stop_requested.is_set():  # stopping: nothing more is claimed
+                for wanting in waiting:
+                    wanting.served = True
+                return mine
+            self._claim_for(waiting, claim, report, lanes)
+        return mine
+
+    def _claim_for(
+        self,
+        waiting: list[_Wanting],
+        claim: Callable[..., list[Claim]],
+        report: TickReport,
+        lanes: _Lanes,
+    ) -> None:
+        """Claim one delivery for each lane ``waiting`` (whose slots are reserved) and one
+        for each free slot, in one transaction; start a lane for each claim beyond those.
+        A lane that gets none ends."""
+        spare = lanes.reserve(self.threads)  # one lane for each further claim
+        batch: list[Claim] = []
+        try:
+            batch = claim(
+                self.store, self.worker_id, self.clock(), self.lease, spare + len(waiting)
+            )
+        finally:
+            lanes.release(spare - max(len(batch) - len(waiting), 0))
+        for wanting, claimed in itertools.zip_longest(waiting, batch[: len(waiting)]):
+            wanting.claim, wanting.served = claimed, True
+        for other in batch[len(waiting) :]:
+            lanes.start(functools.partial(self._lane, claim, report, lanes, other))
 
     def _publish_claimed(self, claimed: Claim, report: TickReport) -> None:
         ledger = RecordLedger(self, threading.Event(), claimed)
         with self._keeping_lease(claimed, ledger):
             outcome = self.publisher.publish(claimed, self.clock, ledger)
-        kept = self._record(claimed, outcome)
+        kept = self._record_soon(claimed, outcome) if self._group_records else None
+        if kept is None:
+            kept = self._record(claimed, outcome)
         with self._lock:
             report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
         self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
@@ -325,27 +466,14 @@ class Worker:
     @contextlib.contextmanager
     def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:
         """Renew the lease while the call is in flight; the ledger learns if it was taken."""
-        done = threading.Event()
-
-        def keep() -> None:
-            while not done.wait(self.renew_every):
-                until = self.clock() + self.lease
-                try:
-                    renew_lease(self.store, claim, until)
-                    ledger.renewed(until)
-                except LeaseLostError:
-                    ledger.lost.set()
-                    return
-                except SQLAlchemyError as exc:  # the next renewal or the fence will tell
-                    log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)
-
-        keeper = threading.Thread(target=keep, name=f"lease-{claim.delivery_id}", daemon=True)
-        keeper.start()
+        with self._keeper_lock:
+            if self._keeper is None:
+                self._keeper = _LeaseKeeper(self)
+        self._keeper.keep(claim, ledger)
         try:
             yield
         finally:
-            done.set()
-            keeper.join()
+            self._keeper.drop(claim)
 
     def retrying(self, write: Callable[[], None]) -> None:
         """Run a write to the record, retrying while the database is away."""
@@ -360,6 +488,36 @@ class Worker:
                 log.warning("writing the record failed (%s); trying again", exc)
                 threading.Event().wait(delay)
                 delay *= 2
+
+    def _record_soon(self, claim: Claim, outcome: Outcome) -> bool | None:
+        """Record the outcome together with those of calls that finished meanwhile (group
+        commit). The lane that gets to write takes every outcome waiting and writes them in
+        one transaction; the others find theirs written when their turn comes, so no record
+        waits longer than for the writes before it. Returns whether it was kept, or None when
+        the group's write failed: then each lane records its own (:meth:`_record`: retries,
+        then the journal)."""
+        mine = _Finished(claim, outcome)
+        with self._finished_lock:
+            self._finished.append(mine)
+        with self._recording:
+            if mine.taken:
+                return mine.kept
+            with self._finished_lock:
+                group, self._finished = self._finished, []
+            for finished in group:
+                finished.taken = True
+            if len(group) == 1:  # alone: written as before, with its retries
+                return self._record(claim, outcome)
+            try:
+                kept = record_outcomes(
+                    self.store, [(f.claim, f.outcome) for f in group], self.clock()
+                )
+            except SQLAlchemyError as exc:
+                log.warning("recording %d outcomes together failed: %s", len(group), exc)
+                return None
+            for finished, was_kept in zip(group, kept, strict=True):
+                finished.kept = was_kept
+            return mine.kept
 
     def _record(self, claim: Claim, outcome: Outcome) -> bool:
         """Record the outcome; a receipt the database will not take goes to the journal."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -145,6 +145,19 @@ def _build_pick_due() -> Any:
     )
 
 
+def _claiming(now: Any) -> dict[str, Any]:
+    """What a claim of a pending delivery writes: publishing, under this worker's lease."""
+    return {
+        "state": _PUBLISHING,
+        "lease_owner": bindparam("worker"),
+        "lease_until": bindparam("until", type_=UTCDateTime()),
+        "attempts": _D.c.attempts + 1,
+        "next_attempt_at": None,
+        "version": _D.c.version + 1,
+        "updated_at": now,
+    }
+
+
 def _build_claim_due(candidate: Any) -> Any:
     """Claim ``candidate`` if it is still pending and its account has nothing in flight.
 
@@ -154,15 +167,7 @@ def _build_claim_due(candidate: Any) -> Any:
     return (
         update(_D)
         .where(_D.c.id == candidate, _D.c.state == _PENDING, _ACCOUNT_FREE)
-        .values(
-            state=_PUBLISHING,
-            lease_owner=bindparam("worker"),
-            lease_until=bindparam("until", type_=UTCDateTime()),
-            attempts=_D.c.attempts + 1,
-            next_attempt_at=None,
-            version=_D.c.version + 1,
-            updated_at=now,
-        )
+        .values(_claiming(now))
         .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
 
@@ -257,6 +262,23 @@ _CLAIM_DETAILS = (
 )
 
 
+_ATTEMPT_COLUMNS = ["delivery_id", "number", "worker", "started_at"]
+
+
+def _attempt_rows(delivery: Any, now: Any) -> Any:
+    """The new attempt of each ``delivery`` (a column of claimed ids), numbered after its
+    earlier ones, for ``INSERT … SELECT`` into :data:`_ATTEMPT_COLUMNS`."""
+    earlier = _T.alias("earlier")
+    return select(
+        delivery,
+        select(func.coalesce(func.max(earlier.c.number), 0) + 1)
+        .where(earlier.c.delivery_id == delivery)
+        .scalar_subquery(),
+        bindparam("worker_name", type_=_T.c.worker.type),
+        now,
+    )
+
+
 def _build_claim_picked_pg() -> Any:
     """PostgreSQL: claim the picked delivery, start its attempt and read what the call needs,
     in one statement (one round trip instead of three).
@@ -285,17 +307,7 @@ def _build_claim_picked_pg() -> Any:
     earlier = _T.alias("earlier")
     attempt = (
         insert(_T)
-        .from_select(
-            ["delivery_id", "number", "worker", "started_at"],
-            select(
-                claimed.c.id,
-                select(func.coalesce(func.max(earlier.c.number), 0) + 1)
-                .where(earlier.c.delivery_id == claimed.c.id)
-                .scalar_subquery(),
-                bindparam("worker_name", type_=_T.c.worker.type),
-                now,
-            ),
-        )
+        .from_select(_ATTEMPT_COLUMNS, _attempt_rows(claimed.c.id, now))
         .returning(_T.c.id, _T.c.delivery_id)
         .cte("started")
     )
@@ -336,6 +348,72 @@ def _build_claim_picked_pg() -> Any:
 
 
 _CLAIM_PICKED_PG = _build_claim_picked_pg()
+
+
+#: A batch claim ranks the first ``limit × BATCH_SCAN`` deliveries that may go out, in due
+#: order (an index walk), not every one: a backlog of thousands costs what a burst costs. An
+#: account with more than that many ahead of the others gets one claim per batch then.
+BATCH_SCAN = 8
+
+
+def _build_claim_due_batch_sqlite() -> Any:
+    """SQLite: claim up to ``limit`` deliveries that may go out now in one statement, the
+    most overdue waiting delivery of each account with nothing in flight, most overdue first
+    (among the first :data:`BATCH_SCAN` × ``limit`` in due order).
+
+    The claim runs in a ``BEGIN IMMEDIATE`` transaction (no other writer meanwhile), and its
+    guards are those of :func:`_build_claim_due`. The state guard is written ``state || ''``:
+    with a plain ``state = 'pending'`` next to ``id IN (…)`` SQLite 3.40 walks the state index
+    instead of the picked ids (docs/scaling.md, PERF-NOTES)."""
+    now = bindparam("now", type_=UTCDateTime())
+    first_due = (  # what the one-at-a-time pick would choose from, its first ``scan`` rows
+        select(_D.c.id, _D.c.account_id, _D.c.due_at)
+        .select_from(_JOINED)
+        .where(_PICK_DUE.whereclause)
+        .order_by(_D.c.due_at, _D.c.id)
+        .limit(bindparam("scan"))
+        .subquery("first_due")
+    )
+    place = (
+        func.row_number()
+        .over(partition_by=first_due.c.account_id, order_by=(first_due.c.due_at, first_due.c.id))
+        .label("place")
+    )
+    waiting = select(first_due.c.id, first_due.c.due_at, place).subquery("waiting")
+    picked = (
+        select(waiting.c.id)
+        .where(waiting.c.place == 1)
+        .order_by(waiting.c.due_at, waiting.c.id)
+        .limit(bindparam("limit"))
+    )
+    return (
+        update(_D)
+        .where(_D.c.id.in_(picked), _D.c.state.concat("") == _PENDING, _ACCOUNT_FREE)
+        .values(_claiming(now))
+        .returning(_D.c.id, _D.c.attempts, _D.c.version)
+    )
+
+
+def _build_start_attempts_sqlite() -> Any:
+    """SQLite: the attempt rows of a batch of claims, one statement (numbered per delivery)."""
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        insert(_T)
+        .from_select(
+            _ATTEMPT_COLUMNS,
+            _attempt_rows(_D.c.id, now).where(_D.c.id.in_(bindparam("ids", expanding=True))),
+        )
+        .returning(_T.c.id, _T.c.delivery_id)
+    )
+
+
+_CLAIM_DUE_BATCH_SQLITE = _build_claim_due_batch_sqlite()
+_START_ATTEMPTS_SQLITE = _build_start_attempts_sqlite()
+_BATCH_DETAILS_SQLITE = (
+    select(*_CLAIM_DETAILS.selected_columns, _D.c.id)
+    .select_from(_JOINED)
+    .where(_D.c.id.in_(bindparam("ids", expanding=True)))
+)
 _ANY_DELIVERY = select(func.min(_D.c.id))
 
 
@@ -369,9 +447,11 @@ def claim_due_many(
 ) -> list[Claim]:
     """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
     another account, in one transaction (one commit for a burst due at one instant)."""
+    if store.is_sqlite and limit > 1:
+        return _claim_due_batch_sqlite(store, worker, now, lease, limit)
 
     def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
-        if store.is_sqlite:
+        if store.is_sqlite:  # one claim: the pick in due order stops at the first it finds
             row = connection.execute(_CLAIM_DUE, values).first()
             if row is None:
                 return None
@@ -380,6 +460,41 @@ def claim_due_many(
         return claim
 
     return _claim_many(store, worker, now, lease, limit, claim_next)
+
+
+def _claim_due_batch_sqlite(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """SQLite: the claims, their attempt rows and what the calls need, three statements for
+    the whole batch in one transaction (committed before any call). (The batch ranks every
+    delivery that may go out now; a claim of one takes the first in due order instead.)"""
+    values = {
+        "now": now,
+        "until": now + lease,
+        "worker": worker,
+        "limit": limit,
+        "scan": limit * BATCH_SCAN,
+    }
+    with store.transaction(write=True) as connection:
+        claimed = {row[0]: row for row in connection.execute(_CLAIM_DUE_BATCH_SQLITE, values)}
+        if not claimed:
+            return []
+        ids = list(claimed)
+        attempts = {
+            delivery: attempt
+            for attempt, delivery in connection.execute(
+                _START_ATTEMPTS_SQLITE, {"ids": ids, "worker_name": worker, "now": now}
+            )
+        }
+        details = {
+            row[-1]: row[:-1] for row in connection.execute(_BATCH_DETAILS_SQLITE, {"ids": ids})
+        }
+    claims = [
+        _claim_from_row(id_, attempts[id_], number, version, worker, now, details[id_])
+        for id_, number, version in claimed.values()
+    ]
+    claims.sort(key=lambda claim: (claim.due_at, claim.delivery_id))  # most overdue first
+    return claims
 
 
 def _claim_one_due_pg(connection: Connection, values: dict[str, Any], now: datetime) -> Any:
@@ -723,45 +838,91 @@ def record_parts(
     _held(store, claim, _RECORD_PARTS, {"done": parts, "until": until})
 
 
+#: Outcomes that write to the account as well as to the delivery.
+_TWO_STATEMENT_OUTCOMES = frozenset({OutcomeKind.AUTH_BROKEN, OutcomeKind.RATE_LIMITED})
+
+
 def record_outcome(store: Store, claim: Claim, outcome: Outcome, now: datetime) -> bool:
     """Commit the result of a call. Returns False when the lease was lost meanwhile (another
     worker took the delivery over); then the delivery is left to that worker."""
+    return record_outcomes(store, [(claim, outcome)], now)[0]
+
+
+def record_outcomes(
+    store: Store, results: Sequence[tuple[Claim, Outcome]], now: datetime
+) -> list[bool]:
+    """Commit the results of calls that finished together in one transaction (group commit):
+    each is written as :func:`record_outcome` writes it, under its own lease token, and the
+    list says for each whether it was kept. On SQLite the ends of the attempts and the audit
+    events are one ``executemany`` each."""
+    kept: list[bool] = []
+    # On PostgreSQL one outcome is one statement (_build_record_pg; a lost lease only ends its
+    # attempt): unless the account is flagged or rate-limited with it, that statement is the
+    # whole transaction (see Store.transaction).
+    single = len(results) == 1 and results[0][1].kind not in _TWO_STATEMENT_OUTCOMES
+    with store.transaction(write=True, single=single) as connection:
+        sqlite = store.is_sqlite
+        finished: list[dict[str, Any]] = []
+        audited: list[dict[str, Any]] = []
+        for claim, outcome in results:
+            kept.append(_record_one(connection, sqlite, claim, outcome, now, finished, audited))
+        _write_ends(connection, finished, audited)
+    return kept
+
+
+def _write_ends(
+    connection: Connection, finished: list[dict[str, Any]], audited: list[dict[str, Any]]
+) -> None:
+    """The ends of attempts and the audit events of a group, one ``executemany`` each."""
+    for statement, rows in ((_FINISH_ATTEMPT, finished), (_AUDIT, audited)):
+        if rows:
+            connection.execute(statement, rows)
+
+
+def _record_one(
+    connection: Connection,
+    sqlite: bool,
+    claim: Claim,
+    outcome: Outcome,
+    now: datetime,
+    finished: list[dict[str, Any]],
+    audited: list[dict[str, Any]],
+) -> bool:
+    """Write one outcome; the end of its attempt and its audit event are added to
+    ``finished`` and ``audited`` (SQLite; on PostgreSQL the one statement writes them)."""
     if outcome.kind is OutcomeKind.LEASE_LOST:
-        with store.transaction(write=True, single=True) as connection:
-            connection.execute(
-                _FINISH_ATTEMPT,
-                {
-                    "attempt_id": claim.attempt_id,
-                    "now": now,
-                    "label": "lease lost",
-                    "attempt_error": outcome.error,
-                    "status_code": None,
-                },
-            )
+        finished.append(
+            {
+                "attempt_id": claim.attempt_id,
+                "now": now,
+                "label": "lease lost",
+                "attempt_error": outcome.error,
+                "status_code": None,
+            }
+        )
         return False
     values = _outcome_values(claim, outcome, now)
-    # On PostgreSQL the record is one statement (_build_record_pg): unless the account is
-    # flagged or rate-limited with it, it is the whole transaction (see Store.transaction).
-    single = outcome.kind not in (OutcomeKind.AUTH_BROKEN, OutcomeKind.RATE_LIMITED)
-    with store.transaction(write=True, single=single) as connection:
-        updated = _record(connection, store.is_sqlite, values)
-        if not updated:
-            log.warning(
-                "lease on %s/%s lost before its outcome (%s) was recorded",
-                claim.post_key,
-                claim.account_name,
-                outcome.kind.value,
-            )
-            return False
-        if outcome.kind is OutcomeKind.AUTH_BROKEN:
-            connection.execute(
-                _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
-            )
-        if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
-            connection.execute(
-                _RATE_LIMIT_ACCOUNT,
-                {"account": claim.account_name, "until": outcome.next_attempt_at},
-            )
+    if sqlite:
+        updated = _record_sqlite_into(connection, values, finished, audited)
+    else:
+        updated = _record(connection, sqlite, values)
+    if not updated:
+        log.warning(
+            "lease on %s/%s lost before its outcome (%s) was recorded",
+            claim.post_key,
+            claim.account_name,
+            outcome.kind.value,
+        )
+        return False
+    if outcome.kind is OutcomeKind.AUTH_BROKEN:
+        connection.execute(
+            _FLAG_ACCOUNT, {"account": claim.account_name, "why": outcome.error, "now": now}
+        )
+    if outcome.kind is OutcomeKind.RATE_LIMITED and outcome.next_attempt_at is not None:
+        connection.execute(
+            _RATE_LIMIT_ACCOUNT,
+            {"account": claim.account_name, "until": outcome.next_attempt_at},
+        )
     return True
 
 
@@ -839,6 +1000,7 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
     release_retries(store, _NEVER)
     claim_abandoned_many(store, worker, _NEVER, lease, 1)
     claim_due_many(store, worker, _NEVER, lease, 1)
+    claim_due_many(store, worker, _NEVER, lease, 2)  # (SQLite: the batch claim)
     absent = Claim(
         delivery_id=-1, attempt_id=-1, attempt_number=1, worker=worker, campaign_slug="",
         post_key="", post_source="", account_name="", channel="", text="", language="",
@@ -849,6 +1011,10 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
     with contextlib.suppress(_Rehearsal), store.transaction(write=True) as connection:
         if store.is_sqlite:
             connection.execute(_CLAIM_DETAILS, {"id": -1}).first()
+            connection.execute(_BATCH_DETAILS_SQLITE, {"ids": [-1]}).all()
+            connection.execute(
+                _START_ATTEMPTS_SQLITE, {"ids": [-1], "worker_name": worker, "now": _NEVER}
+            ).all()
             some = connection.execute(_ANY_DELIVERY).scalar()
             if some is not None:  # (an attempt needs a delivery that exists)
                 connection.execute(
@@ -863,36 +1029,57 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
         values = _outcome_values(absent, published, _NEVER)
         _record(connection, store.is_sqlite, values)
         if store.is_sqlite:  # (written only when the record was: here it was not)
-            _audit_sqlite(connection, {**values, "delivery": None})
+            connection.execute(_AUDIT, [_audit_values({**values, "delivery": None})])
         connection.execute(_RENEW, {**_token(absent), "until": _NEVER})
         raise _Rehearsal
 
 
 def _record_sqlite(connection: Connection, values: dict[str, Any]) -> int:
     """The outcome, the end of the attempt and the audit event, one statement each."""
-    updated = connection.execute(_RECORD_OUTCOME, values).rowcount
-    connection.execute(
-        _FINISH_ATTEMPT,
-        {**values, "label": values["label" if updated else "lost_label"]},
-    )
+    finished: list[dict[str, Any]] = []
+    audited: list[dict[str, Any]] = []
+    updated = _record_sqlite_into(connection, values, finished, audited)
+    _write_ends(connection, finished, audited)
+    return updated
+
+
+def _record_sqlite_into(
+    connection: Connection,
+    values: dict[str, Any],
+    finished: list[dict[str, Any]],
+    audited: list[dict[str, Any]],
+) -> int:
+    """The outcome; the end of the attempt and the audit event go to ``finished`` and
+    ``audited``, to be written with those of the other outcomes of a group."""
+    updated = int(connection.execute(_RECORD_OUTCOME, values).rowcount)
+    finished.append(_finish_values(values, updated))
     if updated and values["audit"]:
-        _audit_sqlite(connection, values)
-    return int(updated)
+        audited.append(_audit_values(values))
+    return updated
 
 
-def _audit_sqlite(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(
-        _AUDIT,
-        {
-            "at": values["now"],
-            "actor": SYSTEM_ACTOR,
-            "action": values["audit_action"],
-            "campaign_id": None,
-            "post_key": values["audit_post_key"],
-            "delivery_id": values["delivery"],
-            "detail": values["audit_detail"],
-        },
-    )
+def _finish_values(values: dict[str, Any], updated: int) -> dict[str, Any]:
+    """The end of the attempt (:data:`_FINISH_ATTEMPT`) for an outcome's ``values``."""
+    return {
+        "attempt_id": values["attempt_id"],
+        "now": values["now"],
+        "label": values["label" if updated else "lost_label"],
+        "attempt_error": values["attempt_error"],
+        "status_code": values["status_code"],
+    }
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The audit event (:data:`_AUDIT`) for an outcome's ``values``."""
+    return {
+        "at": values["now"],
+        "actor": SYSTEM_ACTOR,
+        "action": values["audit_action"],
+        "campaign_id": None,
+        "post_key": values["audit_post_key"],
+        "delivery_id": values["delivery"],
+        "detail": values["audit_detail"],
+    }
 
 
 _APPLY_RECEIPT = (
@@ -972,6 +1159,17 @@ def _waiting_due(query: _Q, now: datetime) -> _Q:
     )
 
 
+_WAITING_DEADLINES = (
+    select(_D.c.id, _D.c.due_at, _D.c.not_after, _C.c.grace_seconds)
+    .select_from(_JOINED)
+    .where(
+        _D.c.state.in_(WAITING_STATES),
+        _D.c.due_at <= bindparam("now", type_=UTCDateTime()),
+        _D.c.maybe_out.is_(False),
+    )
+)
+
+
 def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]:
     """Move waiting deliveries past their deadline to ``expired``, with the reason.
 
@@ -979,22 +1177,24 @@ def expire_overdue(store: Store, now: datetime) -> list[tuple[str, str, Reason]]
     account that needs attention expire the same way when their moment has passed.
     """
     expired: list[tuple[str, str, Reason]] = []
+    # First a plain read of the deadlines (no ORM objects, no write transaction): at a due
+    # moment every delivery due then is waiting, and almost never is one overdue.
+    with store.transaction() as connection:
+        overdue = [
+            id_
+            for id_, due_at, not_after, grace_seconds in connection.execute(
+                _WAITING_DEADLINES, {"now": now}
+            )
+            if now > deadline(due_at, not_after, timedelta(seconds=grace_seconds))
+        ]
+    if not overdue:
+        return expired
     with store.session(write=True) as session:
         waiting = (
             _waiting_due(select(DeliveryRecord, PostRecord, AccountRecord, CampaignRecord), now)
             .join(CampaignRecord, CampaignRecord.id == PostRecord.campaign_id)
             .where(DeliveryRecord.maybe_out.is_(False))
         )
-        overdue = [
-            delivery.id
-            for delivery, _post, _account, campaign in session.execute(waiting)
-            if now
-            > deadline(
-                delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
-            )
-        ]
-        if not overdue:
-            return expired
         # Lock only the overdue rows, and skip those a claim or a command holds (PostgreSQL;
         # SQLite's writers are serialised anyway); re-read them under the lock.
         rows = session.execute(
