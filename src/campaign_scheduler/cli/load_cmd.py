@@ -37,6 +37,9 @@ def load(
     from campaign_scheduler.store.sync_reads import ChangeKind, unchanged_load
     from campaign_scheduler.store.wakeup import announce
 
+    # Options are checked before anything is read: a load that finds nothing to change must
+    # refuse a bad --as as the load that writes does.
+    acting = current_user(actor)
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
     with collector_paused(), draft_progress(as_json) as steps:
@@ -70,7 +73,7 @@ def load(
                     result.drafts,
                     result.deliveries,
                     settings,
-                    actor=current_user(actor),
+                    actor=acting,
                     dry_run=dry_run,
                 )
             if report.changed_anything and not dry_run:
