@@ -42,6 +42,36 @@ def test_load_shows_the_change_and_plan_lists_it(workspace: Workspace, runner: C
     assert rows[0]["channel"] == "bluesky" and rows[0]["sender"] == "soest"
 
 
+def test_load_looks_up_the_language_once_for_all_its_lines(
+    workspace: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (looking the language up reads the environment: not once per post of 10,000)
+    from campaign_scheduler import uilang
+
+    calls: list[None] = []
+    look_up = uilang.ui_language
+
+    def counted(*args: object, **kwargs: object) -> str:
+        calls.append(None)
+        return look_up(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(uilang, "ui_language", counted)
+    monkeypatch.setenv("CAMPAIGN_LANG", "de")
+    workspace.draft("soest/01-klima")
+    assert invoke(runner, workspace, "load").exit_code == 0
+    workspace.draft("soest/02-wald", at="T-13d 10:30")
+    calls.clear()
+    assert invoke(runner, workspace, "load").exit_code == 0  # one new post, one unchanged
+    one = len(calls)
+    workspace.draft("soest/03-feld", at="T-12d 10:30")
+    workspace.draft("soest/04-berg", at="T-11d 10:30")
+    calls.clear()
+    result = invoke(runner, workspace, "load")  # two new posts, two unchanged
+    assert result.exit_code == 0, result.output
+    assert "+ soest/04-berg  (2 Veröffentlichungen: soest-bluesky, soest-mastodon)" in result.stdout
+    assert len(calls) == one
+
+
 def test_plan_table_groups_by_day_with_countdown_labels(
     workspace: Workspace, runner: CliRunner
 ) -> None:

@@ -12,7 +12,7 @@ from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.progress import draft_progress
 from campaign_scheduler.cli.state import current_user, state_of
 from campaign_scheduler.errors import InputError
-from campaign_scheduler.uilang import tr, trn
+from campaign_scheduler.uilang import tr, trn, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
@@ -94,10 +94,11 @@ def load(
             }
         )
         return
+    lang = ui_language()  # (once: looking it up reads the environment)
     for change in report.changes:
         if change.kind is ChangeKind.UNCHANGED and not verbose:
             continue
-        details = f"  ({'; '.join(tr(d) for d in change.details)})" if change.details else ""
+        details = f"  ({'; '.join(tr(d, lang) for d in change.details)})" if change.details else ""
         write_line(f"{change.kind.value} {change.key}{details}")
     unchanged = report.count(ChangeKind.UNCHANGED)
     if unchanged and not verbose:

@@ -9,10 +9,11 @@ refused, and then nothing at all is written. Every change leaves an audit event.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, MetaData, Table, TypeDecorator, insert, select
+from sqlalchemy import Column, MetaData, Table, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
@@ -67,67 +68,43 @@ def _table(record: type[Base]) -> Table:
     return record.metadata.tables[record.__tablename__]
 
 
-class _AsStored(TypeDecorator[Any]):
-    """The bind of a date-time column whose values are already in the form the database
-    stores (what :class:`UTCDateTime` made of them): passed to the driver untouched. The
-    column stays a date-time for the statement (PostgreSQL's casts are rendered as before)."""
+def _bulk_insert(connection: Connection, record: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys) into the table of ``record`` with one
+    driver-level ``executemany``.
 
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def bind_processor(self, dialect: Dialect) -> None:
-        return None
-
-
-def _bulk_insert(
-    connection: Connection,
-    record: type[Base],
-    rows: list[dict[str, Any]],
-    returning: Sequence[str] = (),
-) -> list[tuple[Any, ...]]:
-    """Insert ``rows`` (all with the same keys) into the table of ``record`` with
-    ``executemany``, ``CHUNK`` rows per statement; return the ``returning`` columns of the
-    inserted rows, in no particular order.
-
-    SQLAlchemy would convert every date-time of every row through :class:`UTCDateTime` and
-    the driver's formatting (130,000 conversions for 10,000 drafts, most of a load into an
-    empty database). Here each distinct value is converted once, by the column type's own
-    processor for this database, and the statement takes the converted values as they are:
-    what is stored is the same."""
+    The statement is compiled once for this database and every value is converted by its
+    column type's own bind processor, as SQLAlchemy would (JSON serialised, date-times in
+    their stored form), but without SQLAlchemy's per-row parameter handling
+    (``construct_params`` for every row, most of a load into an empty database). Date-times
+    are converted once per distinct value: most rows share their ``created_at``, and posts and
+    deliveries their ``due_at``. What is stored is the same."""
     if not rows:
-        return []
+        return
     dialect = connection.dialect
     table = _table(record)
     names = [*rows[0]]
-    converters: dict[str, Callable[[Any], Any]] = {}
-    columns = []
-    for name in dict.fromkeys([*names, *returning]):
-        column = table.c[name]
-        stored = isinstance(column.type, UTCDateTime) and name in names
-        columns.append(
-            Column(name, _AsStored() if stored else column.type, primary_key=column.primary_key)
-        )
-        if stored:
-            processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                converters[name] = _memoized(processor)
-    # A table of the same name with only the given columns (no defaults: a missing value is
-    # an error, never a default that would skip the conversion).
-    target = Table(table.name, MetaData(), *columns)
-    if converters:
-        rows = [
-            {**row, **{name: convert(row[name]) for name, convert in converters.items()}}
-            for row in rows
-        ]
-    statement = insert(target)
-    if returning:
-        statement = statement.returning(*(target.c[name] for name in returning))
-    result: list[tuple[Any, ...]] = []
-    for start in range(0, len(rows), CHUNK):
-        done = connection.execute(statement, rows[start : start + CHUNK])
-        if returning:
-            result.extend(tuple(row) for row in done)
-    return result
+    target = Table(table.name, MetaData(), *(Column(n, table.c[n].type) for n in names))
+    compiled = insert(target).compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or ()) if compiled.positional else names
+    converters: list[tuple[int, str, Callable[[Any], Any]]] = []
+    for index, name in enumerate(order):
+        column_type = table.c[name].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            memoize = isinstance(column_type, UTCDateTime)
+            converters.append((index, name, _memoized(processor) if memoize else processor))
+    params: list[Any]
+    if compiled.positional:
+        values = itemgetter(*order)
+        params = []
+        for row in rows:
+            line = list(values(row))
+            for index, _, convert in converters:
+                line[index] = convert(line[index])
+            params.append(tuple(line))
+    else:
+        params = [{**row, **{name: f(row[name]) for _, name, f in converters}} for row in rows]
+    connection.exec_driver_sql(compiled.string, params)
 
 
 def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -389,10 +366,13 @@ class _Sync:
         # through the mapper); the ids come back with their keys, in whatever order: a
         # RETURNING sorted by parameter order makes SQLite insert one row per statement.
         connection = self.session.connection()
-        ids = {
-            key: post_id
-            for post_id, key in _bulk_insert(connection, PostRecord, rows, ("id", "key"))
-        }
+        _bulk_insert(connection, PostRecord, rows)
+        # Their ids by key, in one read (a key is unique within its campaign; a driver-level
+        # executemany returns no rows).
+        stored = select(PostRecord.key, PostRecord.id).where(
+            PostRecord.campaign_id == self.record.id
+        )
+        ids: dict[str, int] = {row.key: row.id for row in connection.execute(stored)}
         from campaign_scheduler.identity import os_user as current_os_user
         from campaign_scheduler.store.audit import OS_USER_KEY
 
