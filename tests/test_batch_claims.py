@@ -43,6 +43,10 @@ from test_parallel_publish import DRAFTS, LEASE, NOW, PATIENCE, Calls
 # DRAFTS: three posts on soest-mastodon, one each on olpe-mastodon and soest-bluesky.
 ACCOUNTS = 3
 
+#: SQLite batches claims and outcomes; PostgreSQL lanes claim and record side by side, one
+#: delivery per pick (SKIP LOCKED) and one statement per outcome (tests/test_pg_round_trips.py).
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
@@ -89,13 +93,12 @@ def delivery_states(store: Store) -> dict[int, str]:
         return dict(session.execute(select(DeliveryRecord.id, DeliveryRecord.state)).all())
 
 
+@SQLITE_ONLY
 def test_a_batch_claim_on_sqlite_costs_the_statements_of_one_claim(
     drafted: Workspace, store: Store
 ) -> None:
     """Three claims in one batch cost what one claim costs: one ``UPDATE … RETURNING``, one
     insert of the attempts and one read of the details (plus the transaction's ``BEGIN``)."""
-    if not store.is_sqlite:
-        pytest.skip("PostgreSQL claims one delivery per pick (SKIP LOCKED)")
     counter = Statements(store)
     one = counter.during(lambda: claim_due_many(store, "w1", NOW, LEASE, 1))
     single = counter.count
@@ -240,11 +243,10 @@ def test_outcomes_recorded_together_each_land_under_their_own_lease(
     assert "delivery.retry_wait" not in events  # a retry is not an event
 
 
+@SQLITE_ONLY
 def test_a_group_of_outcomes_on_sqlite_costs_fewer_statements_than_one_at_a_time(
     drafted: Workspace, store: Store
 ) -> None:
-    if not store.is_sqlite:
-        pytest.skip("on PostgreSQL each outcome is one statement already")
     claims = claim_due_many(store, "w1", NOW, LEASE, 10)
     counter = Statements(store)
     counter.during(
@@ -282,11 +284,10 @@ def finish_together(worker: Worker, calls: Calls) -> Worker:
     return worker
 
 
+@SQLITE_ONLY
 def test_a_daemon_on_sqlite_records_outcomes_that_finished_together_in_one_go(
     drafted: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not store.is_sqlite:
-        pytest.skip("on PostgreSQL each lane records on its own connection")
     groups: list[int] = []
     real = record_outcomes
 
@@ -302,11 +303,10 @@ def test_a_daemon_on_sqlite_records_outcomes_that_finished_together_in_one_go(
     assert len(calls.network.posts) == len(DRAFTS) and calls.overlaps == []
 
 
+@SQLITE_ONLY
 def test_when_a_group_write_fails_each_outcome_is_recorded_on_its_own(
     drafted: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not store.is_sqlite:
-        pytest.skip("on PostgreSQL each lane records on its own connection")
     failed = [0]
 
     def away(*_args: object) -> list[bool]:
