@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from campaign_scheduler.config import load_settings
 from campaign_scheduler.publishing import daemon as daemon_module
 from campaign_scheduler.publishing.daemon import Worker
 from campaign_scheduler.publishing.publisher import Publisher
@@ -32,13 +31,11 @@ from campaign_scheduler.publishing.queue import (
     claim_due_many,
     record_outcomes,
 )
-from campaign_scheduler.rules import check
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import AttemptRecord, AuditEventRecord, DeliveryRecord
-from campaign_scheduler.store.sync import load_campaign_into
 from conftest import Workspace
 from fakes import FakeChannels, FakeNetwork, KeyedChannel
-from test_parallel_publish import DRAFTS, LEASE, NOW, PATIENCE, Calls
+from test_parallel_publish import DRAFTS, LEASE, NOW, PATIENCE, Calls, load_drafts
 
 # DRAFTS: three posts on soest-mastodon, one each on olpe-mastodon and soest-bluesky.
 ACCOUNTS = 3
@@ -57,15 +54,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def drafted(workspace: Workspace, store: Store) -> Workspace:
-    for key, at, channels in DRAFTS:
-        workspace.draft(key, at=at, channels=channels, body=f"{key} #5malklug")
-    settings = load_settings(workspace.config_file)
-    result = check(settings)
-    assert result.errors == [] and result.campaign is not None
-    load_campaign_into(
-        store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
-    )
-    return workspace
+    return load_drafts(workspace, store, DRAFTS)
 
 
 class Statements:

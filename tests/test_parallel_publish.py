@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -98,9 +98,11 @@ def store(database_url: str) -> Iterator[Store]:
     opened.dispose()
 
 
-@pytest.fixture
-def drafted(workspace: Workspace, store: Store) -> Workspace:
-    for key, at, channels in DRAFTS:
+def load_drafts(
+    workspace: Workspace, store: Store, drafts: Iterable[tuple[str, str, tuple[str, ...]]]
+) -> Workspace:
+    """Write ``drafts`` (key, time, channels) into ``workspace`` and load them into ``store``."""
+    for key, at, channels in drafts:
         workspace.draft(key, at=at, channels=channels, body=f"{key} #5malklug")
     settings = load_settings(workspace.config_file)
     result = check(settings)
@@ -109,6 +111,11 @@ def drafted(workspace: Workspace, store: Store) -> Workspace:
         store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
     )
     return workspace
+
+
+@pytest.fixture
+def drafted(workspace: Workspace, store: Store) -> Workspace:
+    return load_drafts(workspace, store, DRAFTS)
 
 
 def worker(store: Store, ws: Workspace, calls: Calls, threads: int) -> Worker:

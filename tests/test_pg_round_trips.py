@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, event, select, text
 
-from campaign_scheduler.config import load_settings
 from campaign_scheduler.publishing.daemon import Worker
 from campaign_scheduler.publishing.publisher import Publisher
 from campaign_scheduler.publishing.queue import (
@@ -29,12 +28,11 @@ from campaign_scheduler.publishing.queue import (
     claim_due,
     record_outcome,
 )
-from campaign_scheduler.rules import check
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import DeliveryRecord
-from campaign_scheduler.store.sync import load_campaign_into
 from conftest import Workspace
 from fakes import FakeNetwork, KeyedChannel
+from test_parallel_publish import load_drafts
 
 NOW = datetime(2021, 11, 4, 10, 5, tzinfo=UTC)  # every draft below is due, none past grace
 LEASE = timedelta(minutes=10)
@@ -56,15 +54,7 @@ def store(postgres_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def drafted(workspace: Workspace, store: Store) -> Workspace:
-    for key, at in DRAFTS:
-        workspace.draft(key, at=at, channels=("mastodon",), body=f"{key} #5malklug")
-    settings = load_settings(workspace.config_file)
-    result = check(settings)
-    assert result.errors == [] and result.campaign is not None
-    load_campaign_into(
-        store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
-    )
-    return workspace
+    return load_drafts(workspace, store, ((key, at, ("mastodon",)) for key, at in DRAFTS))
 
 
 class RoundTrips:
