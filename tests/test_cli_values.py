@@ -153,3 +153,14 @@ def test_the_root_options_are_plain_once_parsed() -> None:
     kinds = {param.name: type(param) for param in command.params}
     assert kinds["config"] is PlainOption
     assert kinds["lang"] is PlainOption
+
+
+def test_a_parameter_of_another_typer_shape_is_left_to_typer() -> None:
+    """Should typer's parameters lose what this module reads (another typer version), typer
+    converts the value itself instead of the command failing."""
+
+    class Bare:
+        multiple = False
+        nargs = 1
+
+    assert plain(Bare(), "text") is FOR_TYPER

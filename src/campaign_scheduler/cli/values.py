@@ -33,7 +33,15 @@ FOR_TYPER: Any = object()
 
 def plain(param: Any, value: Any) -> Any:
     """``value`` as typer would convert it for ``param``, or :data:`FOR_TYPER` when only its
-    validation can tell (and word the error)."""
+    validation can tell (and word the error), or when ``param`` lacks what typer 0.29 gives its
+    parameters (another typer version: then typer converts everything, as without this module)."""
+    try:
+        return _plain(param, value)
+    except AttributeError:
+        return FOR_TYPER
+
+
+def _plain(param: Any, value: Any) -> Any:
     multiple = param.multiple or param.nargs == -1
     if value is None:
         return () if multiple else None
@@ -107,9 +115,17 @@ class PlainArgument(TyperArgument):
         return process_value(self, ctx, value, super().process_value)
 
 
+def _hook_as_expected() -> bool:
+    """Whether click's ``process_value`` is still ``(self, ctx, value)``, the hook answered here."""
+    code = TyperOption.process_value.__code__
+    return code.co_argcount == 3 and code.co_varnames[:3] == ("self", "ctx", "value")
+
+
 def plain_values(command: Any, *, recurse: bool = True) -> None:
     """Give ``command``'s parameters (and its subcommands', unless not ``recurse``) plain value
-    conversion, in place."""
+    conversion, in place; nothing changes where click's hook is not the one this module knows."""
+    if not _hook_as_expected():
+        return
     # click keeps the --help option apart once built (translate_help builds it early)
     for param in [*command.params, getattr(command, "_help_option", None)]:
         if type(param) is TyperOption:
