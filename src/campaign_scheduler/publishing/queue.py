@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -131,7 +132,10 @@ def _build_pick_due() -> Any:
         select(_D.c.id)
         .select_from(_JOINED)
         .where(
-            _D.c.state == _PENDING,
+            # Written into the statement, not bound: PostgreSQL uses the partial index
+            # ix_delivery_pending_due (WHERE state = 'pending') only when it can see the
+            # condition in the plan, also in a prepared statement's generic plan.
+            _D.c.state == literal_column(f"'{_PENDING}'"),
             _D.c.due_at <= now,
             or_(_D.c.next_attempt_at.is_(None), _D.c.next_attempt_at <= now),
             _A.c.needs_attention.is_(False),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -144,6 +145,14 @@ class DeliveryRecord(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "account_id"),
         Index("ix_delivery_state_due", "state", "due_at"),
+        # PostgreSQL's pick walks this in due order and stops at the first free account
+        # (migration 0009); SQLite's claims have their own plans (PERF-NOTES), so not there.
+        Index(
+            "ix_delivery_pending_due",
+            "due_at",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[IntKey]
