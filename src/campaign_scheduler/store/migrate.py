@@ -3,6 +3,11 @@
 Importing Alembic costs about as much as a whole short command (~0.2 s), so every command
 first asks the cheap question: does the database already stand at the newest revision of the
 migration scripts? Only when it does not (a new database, an upgrade) is Alembic loaded.
+
+A brand-new database (not one table yet) gets the newest schema in one step: the models'
+``create_all`` and an ``alembic stamp head``, instead of walking every migration (0.4-0.6 s of
+a first ``load``). ``tests/test_schema_shortcut.py`` proves both ways give the same schema on
+SQLite and PostgreSQL. A database with any table at all still migrates step by step.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -85,4 +90,20 @@ def upgrade_to_head(engine: Engine) -> None:
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        if _is_empty(connection):
+            _create_at_head(connection)
+            command.stamp(config, "head")
+        else:
+            command.upgrade(config, "head")
+
+
+def _is_empty(connection: Connection) -> bool:
+    """Whether the database (its default schema) has no table at all."""
+    return not inspect(connection).get_table_names()
+
+
+def _create_at_head(connection: Connection) -> None:
+    """The newest schema straight from the models (the caller stamps it as head)."""
+    from campaign_scheduler.store.models import Base
+
+    Base.metadata.create_all(connection, checkfirst=False)
