@@ -11,6 +11,8 @@ their columns, the models list them where they belong; every statement names its
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +169,23 @@ def test_database_with_tables_still_migrates_step_by_step(database_url: str) -> 
             assert version.scalars().all() == [head_revision()]
     finally:
         store.engine.dispose()
+
+
+def test_new_database_is_created_without_importing_alembic(database_url: str) -> None:
+    script = (
+        "import sys\n"
+        "from campaign_scheduler.store.engine import open_store\n"
+        "open_store(sys.argv[1]).engine.dispose()\n"
+        "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, database_url], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalars().all() == [head_revision()]
+    finally:
+        engine.dispose()
