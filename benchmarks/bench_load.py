@@ -19,13 +19,18 @@ check + load <= 3 s together, load with nothing changed <= 1 s.
 
     .venv/bin/python benchmarks/bench_load.py [--drafts 10000] [--runs 5]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-        [--before ../base/.venv]
+        [--before ../base/.venv] [--bytecode]
 
 With ``--postgres`` (a server where the user may create databases) the PostgreSQL cases run
 in databases created for them (``bench_load``, ``bench_load_before``, ``bench_floor``).
 With ``--before`` the commands of another installation (a checkout of ``main`` with its own
 virtual environment) run as cases of their own, named ``before: …``, in the same round robin
 on their own copy of the campaign: before and after are measured under the same load.
+
+``--bytecode`` caches compiled bytecode for every command alike (in a temporary
+``PYTHONPYCACHEPREFIX``, after one warm-up round that is not counted), as a normal installation
+has it; without it, the environment decides (``PYTHONDONTWRITEBYTECODE=1`` on the project's
+machines: the package's own modules are then compiled on every run).
 """
 
 from __future__ import annotations
@@ -173,6 +178,11 @@ def main() -> None:
         help="a virtual environment with the code to compare with (e.g. a checkout of main): "
         "its commands run in the same round robin, on their own copy of the campaign",
     )
+    parser.add_argument(
+        "--bytecode",
+        action="store_true",
+        help="cache compiled bytecode for every command (after a warm-up round)",
+    )
     args = parser.parse_args()
     campaign = shutil.which("campaign", path=str(Path(sys.executable).parent)) or "campaign"
     bytecode = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
@@ -188,6 +198,10 @@ def main() -> None:
         for path in (root / "posts").rglob("*.md"):
             os.utime(path, (old, old))
         print(f"generated {args.drafts} drafts in {time.perf_counter() - started:.1f} s")
+        if args.bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
+            bytecode = "on (cached in a warm-up round)"
         roots = {"": root}
         if args.before:
             # Each installation has its own copy (and so its own caches and databases):
@@ -227,6 +241,11 @@ def main() -> None:
                 )
             command = str(args.before / "bin" / "campaign") if label else campaign
             cases += command_cases(label, command, where, databases, imports, floors)
+        if args.bytecode:
+            for case in cases:
+                run_once(case, env)
+                case.times.clear()
+                case.cpu.clear()
         for _ in range(args.runs):
             for case in cases:
                 run_once(case, env)

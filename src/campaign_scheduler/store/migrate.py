@@ -2,7 +2,13 @@
 
 Importing Alembic costs about as much as a whole short command (~0.2 s), so every command
 first asks the cheap question: does the database already stand at the newest revision of the
-migration scripts? Only when it does not (a new database, an upgrade) is Alembic loaded.
+migration scripts? Only when it does not (an upgrade) is Alembic loaded.
+
+A brand-new database (not one table yet) gets the newest schema in one step: the models'
+``create_all`` and Alembic's version table set to the head revision (what ``alembic stamp head``
+writes), without importing Alembic, instead of walking every migration (0.4-0.6 s of a first
+``load``). ``tests/test_schema_shortcut.py`` proves both ways give the same schema on
+SQLite and PostgreSQL. A database with any table at all still migrates step by step.
 """
 
 from __future__ import annotations
@@ -12,7 +18,17 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -74,10 +90,16 @@ def _stands_at(engine: Engine, revision: str) -> bool:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Apply the missing migrations, if any, in one transaction per backend's rules."""
+    """Apply the missing migrations, if any, in one transaction per backend's rules; a
+    database without any table is created at head in one step."""
     head = script_head()
-    if head is not None and _stands_at(engine, head):
-        return
+    if head is not None:
+        if _stands_at(engine, head):
+            return
+        with engine.begin() as connection:
+            if _is_empty(connection):
+                _create_at_head(connection, head)
+                return
     if current_revision(engine) == head_revision():
         return
     from alembic import command
@@ -85,4 +107,31 @@ def upgrade_to_head(engine: Engine) -> None:
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        if _is_empty(connection):
+            _create_at_head(connection, None)
+            command.stamp(config, "head")
+        else:
+            command.upgrade(config, "head")
+
+
+def _is_empty(connection: Connection) -> bool:
+    """Whether the database (its default schema) has no table at all."""
+    return not inspect(connection).get_table_names()
+
+
+def _create_at_head(connection: Connection, head: str | None) -> None:
+    """The newest schema straight from the models, and Alembic's version table holding
+    ``head`` as ``alembic stamp`` writes it (None: the caller stamps it with Alembic)."""
+    from campaign_scheduler.store.models import Base
+
+    Base.metadata.create_all(connection, checkfirst=False)
+    if head is None:
+        return
+    version = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=head))
