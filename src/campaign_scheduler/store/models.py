@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     ForeignKey,
@@ -20,8 +21,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -145,14 +146,6 @@ class DeliveryRecord(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "account_id"),
         Index("ix_delivery_state_due", "state", "due_at"),
-        # PostgreSQL's pick walks this in due order and stops at the first free account
-        # (migration 0009); SQLite's claims have their own plans (PERF-NOTES), so not there.
-        Index(
-            "ix_delivery_pending_due",
-            "due_at",
-            "id",
-            postgresql_where=text("state = 'pending'"),
-        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[IntKey]
@@ -208,6 +201,24 @@ class DeliveryRecord(Base):
             DeliveryState.PUBLISHING.value,
             DeliveryState.UNKNOWN.value,
         )
+
+
+#: Indexes only PostgreSQL has (migration 0009): ``ix_delivery_pending_due`` on the pending
+#: deliveries' ``(due_at, id)``, which PostgreSQL's pick walks in due order, stopping at the first
+#: free account; SQLite's claims have their own plans (PERF-NOTES). Written as DDL rather than an
+#: ``Index`` with ``postgresql_where``, which would import SQLAlchemy's PostgreSQL dialects
+#: wherever the models are imported (an idle SQLite daemon too).
+POSTGRESQL_ONLY_INDEXES = {
+    "ix_delivery_pending_due": (
+        "CREATE INDEX ix_delivery_pending_due ON delivery (due_at, id) WHERE state = 'pending'"
+    ),
+}
+for _statement in POSTGRESQL_ONLY_INDEXES.values():
+    event.listen(
+        DeliveryRecord.__table__,
+        "after_create",
+        DDL(_statement).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+    )
 
 
 class AttemptRecord(Base):
