@@ -495,16 +495,3 @@ def test_an_unchanged_load_imports_no_orm(workspace: Workspace) -> None:
     loaded = heavy_modules_loaded_by(*args, heavy=NOT_FOR_STATUS)
     assert "sqlalchemy.orm" not in loaded
     assert "campaign_scheduler.store.models" not in loaded
-
-
-def test_every_column_the_core_reads_name_exists_in_the_models_with_the_same_time_type() -> None:
-    from campaign_scheduler.store.coretypes import UTCDateTime
-    from campaign_scheduler.store.models import Base
-    from campaign_scheduler.store.sync_reads import TABLES
-
-    for clause in TABLES:
-        model = Base.metadata.tables[clause.name]
-        for column in clause.c:
-            assert column.name in model.c, f"{clause.name}.{column.name}"
-            is_time = isinstance(model.c[column.name].type, UTCDateTime)
-            assert isinstance(column.type, UTCDateTime) == is_time, f"{clause.name}.{column.name}"

@@ -1,14 +1,21 @@
-"""The Core-only reads of ``campaign status`` name the record's columns as the models do."""
+"""The Core-only reads (``campaign status``, a ``load`` that changes nothing) name the record's
+columns as the models do."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import TableClause
+
+from campaign_scheduler.store import status_reads, sync_reads
 from campaign_scheduler.store.coretypes import UTCDateTime
 from campaign_scheduler.store.models import Base
-from campaign_scheduler.store.status_reads import TABLES
 
 
-def test_every_column_status_reads_exists_in_the_models_with_the_same_time_type() -> None:
-    for clause in TABLES:
+@pytest.mark.parametrize("tables", [status_reads.TABLES, sync_reads.TABLES], ids=["status", "load"])
+def test_every_column_the_core_reads_name_exists_in_the_models_with_the_same_time_type(
+    tables: tuple[TableClause, ...],
+) -> None:
+    for clause in tables:
         model = Base.metadata.tables[clause.name]
         for column in clause.c:
             assert column.name in model.c, f"{clause.name}.{column.name}"
