@@ -358,6 +358,12 @@ def timer_floor(deliveries: int) -> dict[str, float]:
     return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
 
 
+def write_backlog(live: LiveCampaign, deliveries: int) -> None:
+    """Drafts due a minute ago, one per account each, for ``deliveries`` deliveries."""
+    for n in range(deliveries // ACCOUNTS):
+        live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
+
+
 def throughput_run(
     deliveries: int,
     daemons: int,
@@ -368,12 +374,10 @@ def throughput_run(
 ) -> float:
     """Deliveries per second of ``daemons`` × `run --once` on a backlog, every call ``delay``
     seconds long; ``workers`` overrides ``daemon.parallel``."""
-    drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url)
-        for n in range(drafts):
-            live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
+        write_backlog(live, deliveries)
         live.load()
         options = ["--workers", str(workers)] if workers else []
         started = time.perf_counter()
@@ -392,11 +396,9 @@ def statements_run(deliveries: int, database_url: str | None) -> dict[str, float
     connection check-outs (each a ping on PostgreSQL), counted by count_statements.py."""
     import json
 
-    drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         live = campaign(Path(folder), sandbox, database_url=database_url)
-        for n in range(drafts):
-            live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Zählung {n} #5malklug")
+        write_backlog(live, deliveries)
         live.load()
         out = Path(folder) / "counts.json"
         counter = Path(__file__).with_name("count_statements.py")
@@ -651,12 +653,10 @@ def daemons_run(
     ended) and CPU ms per delivery within the steady window."""
     from sqlalchemy.engine import make_url
 
-    drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url)
-        for n in range(drafts):
-            live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
+        write_backlog(live, deliveries)
         # loaded by the interpreter the daemons run on: its code makes the schema it knows
         loaded = subprocess.run(
             [python, *live.command("load")[1:]],
