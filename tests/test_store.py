@@ -142,3 +142,37 @@ def test_an_unreachable_server_is_a_clear_error_without_password() -> None:
 def test_an_unsupported_database_is_refused() -> None:
     with pytest.raises(StoreError, match="unsupported database 'mysql'"):
         open_store("mysql://localhost/db")
+
+
+@pytest.mark.parametrize(
+    "failure", [RuntimeError("a bug in a migration step"), KeyboardInterrupt()]
+)
+def test_a_failed_migration_closes_every_connection_it_opened(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    # Not only database errors: any exception while the schema is set up (a bug in a step,
+    # Ctrl-C) must leave no connection open in the pool of an engine nobody holds any more.
+    from sqlalchemy import Engine, event
+
+    from campaign_scheduler.store import engine as engine_module
+    from campaign_scheduler.store import migrate
+
+    opened: list[object] = []
+    closed: list[object] = []
+    create = engine_module.create_db_engine
+
+    def watched_engine(url: str, **kwargs: Any) -> Engine:
+        engine = create(url, **kwargs)
+        event.listen(engine, "connect", lambda dbapi, _record: opened.append(dbapi))
+        event.listen(engine, "close", lambda dbapi, _record: closed.append(dbapi))
+        return engine
+
+    def failing_step(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(engine_module, "create_db_engine", watched_engine)
+    monkeypatch.setattr(migrate, "_create_at_head", failing_step)
+    with pytest.raises(type(failure)):
+        open_store(database_url)
+    assert opened
+    assert closed == opened

@@ -232,7 +232,11 @@ class Store:
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the database at ``url`` and bring its schema up to date."""
+    """Open the database at ``url`` and bring its schema up to date.
+
+    Whatever goes wrong on the way (a database error, a bug in a migration step, Ctrl-C),
+    the engine is disposed before the exception leaves: no caller holds it, so a connection
+    left in its pool would stay open until the garbage collector found it."""
     engine = create_db_engine(url)
     try:
         if migrate:
@@ -242,16 +246,20 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         else:
             with engine.connect():
                 pass
-    except OperationalError as exc:
+    except BaseException as exc:
         engine.dispose()
+        if isinstance(exc, SQLAlchemyError):
+            raise _store_error(url, exc) from None
+        raise
+    return Store(engine)
+
+
+def _store_error(url: str, exc: SQLAlchemyError) -> StoreError:
+    """The user's message for a database error while the store was opened."""
+    if isinstance(exc, OperationalError):
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreError(
+        return StoreError(
             msg("cannot open the database {url}: {reason}", url=safe_url(url), reason=reason),
             hint=msg("check database.url in config.toml or CAMPAIGN_DATABASE_URL"),
-        ) from None
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        raise StoreError(
-            msg("database error at {url}: {error}", url=safe_url(url), error=exc)
-        ) from None
-    return Store(engine)
+        )
+    return StoreError(msg("database error at {url}: {error}", url=safe_url(url), error=exc))
