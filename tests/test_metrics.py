@@ -204,3 +204,52 @@ def test_each_snapshot_updates_its_delivery_summary_in_the_same_transaction(
         assert (first.likes, latest.likes) == (5, 5)
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("event_in", "window_ends_in"),
+    [
+        # The event's end plus the week after it (the campaign's end, the last snapshot).
+        (timedelta(days=7), timedelta(days=14)),
+        # A post after the event: its figures are fetched for a week, so is the hashtag.
+        (timedelta(days=-10), timedelta(days=7)),
+    ],
+)
+def test_hashtag_use_is_searched_until_the_campaigns_metrics_end(
+    tmp_path: Path,
+    sandbox: MastodonSandbox,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    event_in: timedelta,
+    window_ends_in: timedelta,
+) -> None:
+    """A week after the event's end or after the campaign's last post, whichever is later
+    (the last point the figures of its posts are fetched), the search stops."""
+    from campaign_scheduler.config import load_settings
+    from campaign_scheduler.metrics.collector import collect_hashtag_use
+    from campaign_scheduler.publishing.accounts import ConfiguredChannels
+
+    live = LiveCampaign(
+        tmp_path, sandbox, database_url=database_url, event_start=datetime.now(UTC) + event_in
+    )
+    live.draft("01-jetzt", live.now - timedelta(minutes=1), "Dabei #5malklug")
+    live.load()
+    assert live.run("run", "--once").returncode == 0
+    sandbox.post_as("buergerin", "Ich war dabei! #5malklug")
+    for name, value in live.env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(live.config)
+    store = open_store(live.database_url)
+
+    def searched_at(now: datetime) -> bool:
+        """Whether a sweep at ``now`` asked the network's tag timeline."""
+        before = len(sandbox.requests_seen)
+        collect_hashtag_use(store, ConfiguredChannels(settings), now, accounts=settings.accounts)
+        return any("/timelines/tag/" in seen.path for seen in sandbox.requests_seen[before:])
+
+    try:
+        end = live.now + window_ends_in
+        assert searched_at(end - timedelta(hours=1))
+        assert not searched_at(end + timedelta(hours=1))  # the campaign is over
+    finally:
+        store.dispose()

@@ -3,7 +3,7 @@
 Unknown figures stay NULL (never 0). A rate-limited account is left alone until its reset;
 the other accounts go on. Earned hashtag use (posts by others with the campaign's hashtag)
 is stored per post, once, for networks that can search hashtags, from the campaign's first
-published post on.
+published post on until its metrics end (:func:`metrics_end`).
 
 What there is to read is decided from the database first: a sweep with nothing to read builds
 no adapter and so imports no network library (an idle daemon stays light).
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from campaign_scheduler.channels.base import ChannelProvider, Receipt, TagUse
 from campaign_scheduler.errors import (
@@ -25,7 +25,7 @@ from campaign_scheduler.errors import (
     ChannelError,
     RateLimitedError,
 )
-from campaign_scheduler.metrics.cadence import snapshot_due
+from campaign_scheduler.metrics.cadence import AFTER_PUBLISHING, snapshot_due
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import (
     SNAPSHOT_FIGURES,
@@ -86,6 +86,13 @@ class SweepReport:
 
 def campaign_end(campaign: CampaignRecord) -> datetime:
     return (campaign.event_end or campaign.event_start) + CAMPAIGN_TAIL
+
+
+def metrics_end(campaign: CampaignRecord, last_published: datetime) -> datetime:
+    """When the campaign's metrics are over: its last snapshot point, the later of
+    :func:`campaign_end` and a week after its last published post (see ``cadence``). The
+    hashtag search stops then too; a post published later opens it again."""
+    return max(campaign_end(campaign), last_published + AFTER_PUBLISHING[-1])
 
 
 def due_targets(store: Store, now: datetime, *, everything: bool = False) -> list[Target]:
@@ -229,27 +236,34 @@ def collect_hashtag_use(
 ) -> SweepReport:
     """Store posts by others that used each campaign's hashtag, one account per network.
 
-    Only campaigns with a hashtag and at least one published post are searched: the search
-    reaches back to 60 days before the event anyway, so the first one after the campaign's
-    first post misses nothing a search before it would have found (up to the adapter's page
-    limit). Without such a campaign no adapter is built."""
+    Only campaigns with a hashtag, at least one published post and their metrics not yet
+    over (:func:`metrics_end`) are searched: the search reaches back to 60 days before the
+    event anyway, so the first one after the campaign's first post misses nothing a search
+    before it would have found (up to the adapter's page limit). Without such a campaign no
+    adapter is built."""
     report = report or SweepReport()
     with store.session() as session:
-        campaigns = list(
-            session.scalars(
+        went_out = (
+            select(
+                PostRecord.campaign_id,
+                func.max(func.coalesce(DeliveryRecord.published_at, DeliveryRecord.due_at)),
+            )
+            .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
+            .where(DeliveryRecord.remote_id.is_not(None))  # went out (maybe since deleted)
+            .group_by(PostRecord.campaign_id)
+        )
+        last_published = dict(session.execute(went_out).all())
+        campaigns = [
+            campaign
+            for campaign in session.scalars(
                 select(CampaignRecord).where(
                     CampaignRecord.hashtag.is_not(None),
                     CampaignRecord.hashtag != "",
-                    select(DeliveryRecord.id)
-                    .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-                    .where(
-                        PostRecord.campaign_id == CampaignRecord.id,
-                        DeliveryRecord.remote_id.is_not(None),  # went out (maybe since deleted)
-                    )
-                    .exists(),
+                    CampaignRecord.id.in_(last_published),
                 )
             )
-        )
+            if now <= metrics_end(campaign, last_published[campaign.id])
+        ]
         if not campaigns:
             return report
         ours = {
