@@ -684,3 +684,109 @@ def test_expire_overdue_skips_rows_locked_by_a_claim(workspace: Workspace, pg_st
     assert not blocked, "expire_overdue waited for a row another daemon holds"
     assert expired == [[]]
     assert [row[1] for row in expire_overdue(pg_store, late)] == ["soest-mastodon"]
+
+
+# -- 6. a busy worker thread delays the daemon's jobs, never drops them ------------------------
+
+SKIPPED = "maximum number of running instances reached"
+
+
+def pending_jobs(daemon: Daemon, name: str) -> list[datetime]:
+    """When the scheduler's jobs named ``name`` are next due (none: run or waiting to run)."""
+    return [
+        job.next_run_time
+        for job in daemon._scheduler.get_jobs()
+        if job.id.startswith(name) and job.next_run_time is not None
+    ]
+
+
+def test_a_tick_longer_than_the_reconcile_period_skips_no_job(
+    one_post: Workspace, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reconcile comes due twice while one publish call holds the worker thread: APScheduler
+    used to skip the second run with a warning (the first still waiting for the thread)."""
+    from campaign_scheduler.publishing.daemon import RECONCILE_JOB, utcnow
+
+    network = FakeNetwork()
+    channel = KeyedChannel(network)
+    calling, answer = threading.Event(), threading.Event()
+
+    def held_call(_post: OutboundPost) -> None:
+        calling.set()
+        answer.wait(PATIENCE)
+
+    channel.during_call = held_call
+    period = timedelta(milliseconds=20)
+    d = Daemon(worker(store, one_post, channel, Clock(DUE)), reconcile=period)
+    serving = threading.Thread(target=d.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert calling.wait(PATIENCE)  # the tick is in its call
+        held_since = utcnow()
+        # Until reconcile's runs due in the next two periods have left the job store (to the
+        # worker thread, or skipped).
+        assert wait_for(
+            lambda: all(t > held_since + 2 * period for t in pending_jobs(d, RECONCILE_JOB))
+        )
+        answer.set()
+        assert wait_for(lambda: delivery(store).state == "published")
+    finally:
+        answer.set()
+        d.stop()
+        serving.join(PATIENCE)
+    assert not serving.is_alive()
+    assert len(network.posts) == 1
+    assert [r.getMessage() for r in caplog.records if SKIPPED in r.getMessage()] == []
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_poke_during_a_look_gets_a_look_of_its_own(
+    one_post: Workspace,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    announced: bool,
+) -> None:
+    """Another process queues a post while the daemon's last look at the record is under way
+    (it read the record before the change): the poke must bring another look, not wait for
+    the next reconcile (an hour here)."""
+    from campaign_scheduler.publishing import daemon as daemon_module
+    from campaign_scheduler.publishing.daemon import WAKEUP_JOB, utcnow
+    from campaign_scheduler.publishing.queue import next_wake as read_next_wake
+
+    clock = Clock(utcnow())  # a wake-up tomorrow is not run at once: the scheduler's clock
+    set_delivery(store, due_at=clock.now + timedelta(days=1), not_after=None)  # nothing due
+    network = FakeNetwork()
+    d = Daemon(worker(store, one_post, KeyedChannel(network), clock), reconcile=timedelta(hours=1))
+    looks: list[datetime | None] = []
+    hold, looking, go_on = threading.Event(), threading.Event(), threading.Event()
+
+    def next_wake_read_before_the_change(s: Store, now: datetime) -> datetime | None:
+        wake = read_next_wake(s, now)
+        looks.append(wake)
+        if hold.is_set():
+            hold.clear()
+            looking.set()
+            go_on.wait(PATIENCE)  # the change is committed meanwhile
+        return wake
+
+    monkeypatch.setattr(daemon_module, "next_wake", next_wake_read_before_the_change)
+    serving = threading.Thread(target=d.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert wait_for(lambda: len(looks) >= 1)  # the first reconcile has looked
+        hold.set()
+        d.wake_now()  # some commit: the daemon looks again
+        assert looking.wait(PATIENCE)
+        set_delivery(store, due_at=clock.now)  # queued for now by another process
+        d.wake_now(announced=announced)
+        assert wait_for(lambda: pending_jobs(d, WAKEUP_JOB) == [])  # given to the thread
+        go_on.set()
+        assert wait_for(lambda: delivery(store).state == "published")
+    finally:
+        go_on.set()
+        d.stop()
+        serving.join(PATIENCE)
+    assert not serving.is_alive()
+    assert len(network.posts) == 1
+    assert [r.getMessage() for r in caplog.records if SKIPPED in r.getMessage()] == []

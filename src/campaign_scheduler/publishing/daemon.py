@@ -2,8 +2,12 @@
 
 APScheduler 3 runs a ``BlockingScheduler`` with an in-memory job store and a single worker
 thread, used only as a timer: one date job ("publish-due") wakes the daemon when the next
-delivery is due, and an interval job ("reconcile") re-reads the database so that work queued
+delivery is due, and a repeated job ("reconcile") re-reads the database so that work queued
 by other processes is seen without a restart. What to publish is never stored in APScheduler.
+Every job is a date job with an id of its own, and a repeated job sets its next run when a run
+ends: a tick longer than the reconcile period delays the next reconcile instead of having
+APScheduler skip it ("maximum number of running instances reached"), and a poke from another
+process is never skipped (see ``Daemon.wake_now``).
 
 The metrics sweep runs on its own thread with its own read budget, never on the publishing
 path; SIGTERM stops it between two reads and the daemon does not wait for it. While a call
@@ -650,6 +654,13 @@ class Daemon:
         #: own locks: ``shutdown(wait=True)`` waits for the running job while holding the job
         #: store's lock, which that job needs to set its next wake-up (a deadlock).
         self._job_running = threading.Lock()
+        #: Numbers the ids of the scheduler's jobs (see :meth:`_add_once`).
+        self._job_numbers = itertools.count(1)
+        #: A look asked for by :meth:`wake_now` waits for the scheduler's thread, and whether
+        #: any poke it stands for was announced by a command.
+        self._poke_lock = threading.Lock()
+        self._poke_waiting = False
+        self._poke_announced = False
 
     def _job(self, body: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -678,15 +689,8 @@ class Daemon:
         watcher.start()
 
         def every(period: timedelta, job_id: str, job: Callable[[], None]) -> None:
-            """``job`` now, then every ``period``."""
-            scheduler.add_job(
-                job,
-                "interval",
-                seconds=period.total_seconds(),
-                id=job_id,
-                replace_existing=True,
-                next_run_time=utcnow(),
-            )
+            """``job`` now, then ``period`` after each run has ended (see :meth:`_repeat`)."""
+            self._repeat(period, job_id, job, utcnow())
 
         every(self.reconcile_every, RECONCILE_JOB, self._job(self._reconcile))
         if self.metrics is not None:
@@ -733,6 +737,33 @@ class Daemon:
                 scheduler.shutdown(wait=False)  # never wait inside APScheduler's locks
         with self._job_running:  # the job in flight finishes; later ones see the stop
             pass
+
+    def _add_once(self, job: Callable[[], None], run_date: datetime, name: str) -> None:
+        """A date job under an id of its own: APScheduler skips (and warns about) a job whose
+        id has an instance running or waiting for the worker thread, so no id is reused."""
+        with contextlib.suppress(Exception):  # stopping: the scheduler takes no more jobs
+            self._scheduler.add_job(
+                job, "date", run_date=run_date, id=f"{name}-{next(self._job_numbers)}"
+            )
+
+    def _repeat(
+        self, period: timedelta, name: str, job: Callable[[], None], run_date: datetime
+    ) -> None:
+        """Run ``job`` at ``run_date``, then again ``period`` after each run has ended.
+
+        Not an interval job: its runs are due on the clock whether or not the last one has
+        run, and one that comes due while the worker thread is still busy (a tick longer
+        than the period) is skipped with a warning. Here the next run is set only when a run
+        ends, so at most one is ever waiting; a busy thread delays it, never drops it."""
+
+        def run() -> None:
+            try:
+                job()
+            finally:
+                if not self.worker.stop_requested.is_set():
+                    self._repeat(period, name, job, utcnow() + period)
+
+        self._add_once(run, run_date, name)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info(
@@ -799,26 +830,27 @@ class Daemon:
         """Another process may have changed the queue: look again at once (store/wakeup.py).
 
         Runs on the watcher's thread; the look itself is a job on the scheduler's thread.
-        Pokes that arrive while one is pending are merged into it."""
-        scheduler = self._scheduler
-        if scheduler is None or self.worker.stop_requested.is_set():
+        Pokes that arrive while a look waits for the thread are merged into it (it reads the
+        record after they came); a poke during a look that has begun gets a look of its own
+        after it, so no change is left for the next reconcile."""
+        if self._scheduler is None or self.worker.stop_requested.is_set():
             return
+        with self._poke_lock:
+            self._poke_announced = self._poke_announced or announced
+            if self._poke_waiting:
+                return
+            self._poke_waiting = True
+        self._add_once(self._job(self._look_again), utcnow(), WAKEUP_JOB)
 
-        def look_again() -> None:
-            if announced:  # a command changed the queue: claim what is due now, if anything
-                self._last_idle = None
-                self._publish()
-            else:  # maybe only our own writes: read when the next work is due (no writes)
-                self._schedule_wake()
-
-        with contextlib.suppress(Exception):  # stopping: the scheduler takes no more jobs
-            scheduler.add_job(
-                self._job(look_again),
-                "date",
-                run_date=utcnow(),
-                id=WAKEUP_JOB,
-                replace_existing=True,
-            )
+    def _look_again(self) -> None:
+        with self._poke_lock:  # later pokes need a look of their own: this one reads now
+            announced, self._poke_announced = self._poke_announced, False
+            self._poke_waiting = False
+        if announced:  # a command changed the queue: claim what is due now, if anything
+            self._last_idle = None
+            self._publish()
+        else:  # maybe only our own writes: read when the next work is due (no writes)
+            self._schedule_wake()
 
     def _schedule_wake(self) -> None:
         """Make sure a wake-up is set for the next moment work is due.
