@@ -10,9 +10,10 @@
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
    backlog of due deliveries).
 3. The idle daemon's memory (RSS) and CPU.
-4. Round trips per delivery (`--only statements`, not run by default): statements, commits and
-   connection check-outs of one `run --once` on a backlog, SQLite and PostgreSQL, counted by
-   count_statements.py.
+4. Round trips per delivery (`--only statements`, not run by default): statements, commits,
+   autocommit statements and connection check-outs of one `run --once` on a backlog, SQLite
+   and PostgreSQL, and on PostgreSQL the round trips from libpq's trace, counted by
+   count_statements.py (see there what each figure is; a check-out is no round trip).
 5. N daemons on PostgreSQL (`--only daemons`, not run by default): one and two `run --once`
    daemons on the same backlog, 50 ms per call; the *steady* rate, from the first to the last
    status the sandbox received (the daemons' start-up, 1-3 s of CPU each on a busy machine,
@@ -392,8 +393,9 @@ def throughput_run(
 
 
 def statements_run(deliveries: int, database_url: str | None) -> dict[str, float]:
-    """Round trips per delivery of one `run --once` on a backlog: statements, commits and
-    connection check-outs (each a ping on PostgreSQL), counted by count_statements.py."""
+    """Per delivery of one `run --once` on a backlog, what count_statements.py counts:
+    statements, commits, autocommit statements, connection check-outs (no round trip) and,
+    on PostgreSQL, round trips."""
     import json
 
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
@@ -561,10 +563,13 @@ def statement_cases(admin_url: str, deliveries: int) -> None:
         finally:
             if url is not None:
                 _drop_postgres(admin_url, url)
+        trips = per.get("round_trips")
         print(
-            f"round trips per delivery, {label}, run --once on {deliveries}: "
+            f"per delivery, {label}, run --once on {deliveries}: "
             f"{per.get('statements', 0):.2f} statements, {per.get('commits', 0):.2f} commits, "
-            f"{per.get('checkouts', 0):.2f} connection check-outs"
+            f"{per.get('autocommits', 0):.2f} statements in autocommit (no BEGIN/COMMIT), "
+            f"{per.get('checkouts', 0):.2f} connection check-outs (no round trip)"
+            + (f"; {trips:.2f} round trips (libpq trace)" if trips is not None else "")
         )
 
 

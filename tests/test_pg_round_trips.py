@@ -184,3 +184,37 @@ def test_connections_dropped_by_the_server_between_deliveries_lose_and_repeat_no
     assert len(keys) == len(set(keys)) == len(DRAFTS) - 1
     with store.session() as session:
         assert list(session.scalars(select(DeliveryRecord.state).distinct())) == ["published"]
+
+
+def test_count_statements_counts_what_its_figures_are_called(
+    drafted: Workspace, store: Store
+) -> None:
+    """benchmarks/count_statements.py: a ``COMMIT`` is counted only where one is sent (a
+    record in autocommit sends none), check-outs are not round trips (nothing pings), and
+    its round trips are each statement plus each transaction's ``BEGIN`` and ``COMMIT``."""
+    import importlib.util
+
+    script = Path(__file__).parents[1] / "benchmarks" / "count_statements.py"
+    spec = importlib.util.spec_from_file_location("count_statements", script)
+    assert spec is not None and spec.loader is not None
+    count_statements = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(count_statements)
+
+    claim_due(store, "w1", NOW - timedelta(days=3650), LEASE)  # opens the pool, finds nothing
+    store.engine.dispose()  # every connection of the count is opened (and traced) in it
+    counts = count_statements.Counts()
+    try:
+        with counts.counting():
+            for n in range(len(DRAFTS)):
+                claim = claim_due(store, "w1", NOW, LEASE)
+                assert claim is not None
+                assert record_outcome(store, claim, published(str(n)), NOW)
+        figures = counts.as_dict()
+    finally:
+        store.engine.dispose()  # the traced connections end before their traces are closed
+        counts.close()
+    assert figures["commits"] == len(DRAFTS)  # the claims; each record is one statement
+    assert figures["autocommits"] == len(DRAFTS)
+    assert figures["checkouts"] == 2 * len(DRAFTS)
+    assert figures["round_trips"] == figures["statements"] + 2 * figures["commits"]
+    assert figures["round_trips"] <= 5 * len(DRAFTS)
