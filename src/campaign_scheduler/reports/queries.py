@@ -28,13 +28,11 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
     case,
     cast,
-    extract,
     func,
     insert,
     literal,
@@ -56,6 +54,7 @@ from campaign_scheduler.reports.model import (
     Punctuality,
     Reason,
 )
+from campaign_scheduler.store.lag import lag_seconds
 from campaign_scheduler.store.models import (
     AccountRecord,
     DeliveryMetricsRecord,
@@ -146,13 +145,6 @@ DIMENSIONS = {
 }
 
 
-def _lag_seconds(dialect: str) -> ColumnElement[Any]:
-    """Seconds from due time to publication, rounded to milliseconds."""
-    if dialect == "postgresql":
-        return func.round(cast(extract("epoch", D.published_at - D.due_at), Numeric), 3)
-    return func.round((func.julianday(D.published_at) - func.julianday(D.due_at)) * 86400.0, 3)
-
-
 def _interactions(source: Any) -> ColumnElement[Any]:
     """likes + reposts + replies + quotes, counting the figures the snapshot has; NULL when
     it has none of them."""
@@ -203,7 +195,10 @@ def working_set(
         "due_day": days.of(D.due_at),
         "published_day": case((published, days.of(D.published_at))),
         "published_at": D.published_at,
-        "lag": case((published, _lag_seconds(dialect))),
+        # stored when the publication was recorded (migration 0010 filled the older ones)
+        "lag": case(
+            (published, func.coalesce(D.lag_seconds, lag_seconds(D.published_at, D.due_at)))
+        ),
         **{name: M.c[name] for name in FIGURES},
         "interactions": _interactions(M.c),
         "measured": case((M.c.delivery_id.is_not(None), 1), else_=0),

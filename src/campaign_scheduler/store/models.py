@@ -14,6 +14,7 @@ from sqlalchemy import (
     DDL,
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -168,6 +169,9 @@ class DeliveryRecord(Base):
     remote_id: Mapped[str | None] = mapped_column(String(500))
     remote_url: Mapped[str | None] = mapped_column(String(2000))
     published_at: Mapped[datetime | None]
+    #: Seconds from ``due_at`` to ``published_at``, rounded to milliseconds, computed by the
+    #: database when the publication is recorded (``store/lag.py``; the report reads it).
+    lag_seconds: Mapped[float | None] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(Text)
     #: For a post split into a thread: the remote ids of the parts already out, in order.
     parts: Mapped[list[Any] | None] = mapped_column(JSON)
