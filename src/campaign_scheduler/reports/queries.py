@@ -16,9 +16,9 @@ Sums keep SQL's NULL semantics: a figure that no summed snapshot has stays NULL,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -244,10 +244,6 @@ def _outcome_columns() -> list[ColumnElement[Any]]:
     ]
 
 
-def _outcomes(row: Any) -> Outcomes:
-    return Outcomes(**{name: int(row._mapping[name] or 0) for name in OUTCOMES})
-
-
 def _figure_columns() -> list[ColumnElement[Any]]:
     return [
         *(func.sum(W.c[name]).label(name) for name in (*FIGURES, "interactions")),
@@ -279,6 +275,21 @@ def _day(value: Any) -> date:
 
 
 Sums = tuple[Outcomes, Figures]
+#: Figures' fields in order (positional construction in _sums()).
+_FIGURE_FIELDS = (*FIGURES, "interactions", "measured")
+assert tuple(f.name for f in fields(Figures)) == _FIGURE_FIELDS
+assert tuple(f.name for f in fields(Outcomes)) == OUTCOMES
+
+
+def _sums(values: Sequence[Any]) -> Sums:
+    """Outcomes and figures from a row's columns in the order of :func:`_outcome_columns`
+    then :func:`_figure_columns` (by position: a report by post builds one per post)."""
+    n = len(OUTCOMES)
+    figures: list[Any] = [None if v is None else int(v) for v in values[n:-1]]
+    figures.append(int(values[-1] or 0))
+    return Outcomes(*[int(v or 0) for v in values[:n]]), Figures(*figures)
+
+
 K = TypeVar("K")
 
 
@@ -311,15 +322,16 @@ def totals(connection: Connection, group: Dimension) -> Totals:
     )
     groups: dict[tuple[str, str], Sums] = {}
     channels: dict[str, Sums] = {}
-    for row in connection.execute(query):
-        sums = (_outcomes(row), _figures(row))
-        _add_to(groups, (str(row[0]), str(row[1])), sums)
-        if group.few:
+    if group.few:
+        for row in connection.execute(query):
+            sums = _sums(row[3:])
+            _add_to(groups, (str(row[0]), str(row[1])), sums)
             _add_to(channels, str(row[2]), sums)
-    if not group.few:
+    else:  # one row per group, often many (posts): no per-row adding up
+        groups = {(str(row[0]), str(row[1])): _sums(row[2:]) for row in connection.execute(query)}
         query = select(W.c.channel, *_outcome_columns(), *_figure_columns())
         for row in connection.execute(query.group_by(W.c.channel)):
-            _add_to(channels, str(row[0]), (_outcomes(row), _figures(row)))
+            _add_to(channels, str(row[0]), _sums(row[1:]))
     campaign: dict[str, Sums] = {}
     for sums in channels.values():
         _add_to(campaign, "", sums)
