@@ -57,6 +57,7 @@ from campaign_scheduler.reports.model import (
 from campaign_scheduler.store.lag import lag_seconds
 from campaign_scheduler.store.models import (
     AccountRecord,
+    CampaignRecord,
     DeliveryMetricsRecord,
     DeliveryRecord,
     DeliveryState,
@@ -71,6 +72,7 @@ P = PostRecord
 M = DeliveryMetricsRecord.__table__
 A = AccountRecord
 SE = SenderRecord
+C = CampaignRecord.__table__
 H = HashtagUseRecord
 
 PUBLISHED = DeliveryState.PUBLISHED.value
@@ -569,8 +571,16 @@ def top_posts(connection: Connection, limit: int) -> list[TopRow]:
             rows.c.delivery_id,
         )
 
-    # The few top rows first, then their texts: not a join of every measured delivery.
-    top = select(W).where(W.c.measured == 1).order_by(*order(W)).limit(limit).subquery("top")
+    # The few top rows first, then their texts: not a join of every measured delivery; and
+    # only the sort keys in the sort (the rest of the ten rows is then looked up by position).
+    ranked = (
+        select(W.c.position)
+        .where(W.c.measured == 1)
+        .order_by(*order(W))
+        .limit(limit)
+        .scalar_subquery()
+    )
+    top = select(W).where(W.c.position.in_(ranked)).subquery("top")
     query = (
         select(
             P.key.label("post"),
@@ -623,16 +633,13 @@ def deliveries_per_day(connection: Connection) -> tuple[dict[date, int], dict[da
 
 def time_span(connection: Connection, campaign_id: int) -> tuple[datetime, datetime] | None:
     """The earliest and latest instant the report places on a calendar day."""
-    deliveries = connection.execute(
-        select(
-            func.min(D.due_at),
-            func.max(D.due_at),
-            func.min(D.published_at),
-            func.max(D.published_at),
-        )
-        .join(P, P.id == D.post_id)
-        .where(P.campaign_id == campaign_id)
-    ).one()
+    query = select(
+        func.min(D.due_at), func.max(D.due_at), func.min(D.published_at), func.max(D.published_at)
+    )
+    campaigns = connection.execute(select(func.count()).select_from(C)).scalar_one()
+    if campaigns != 1:  # (with one campaign, every delivery is this one's: no join to posts)
+        query = query.join(P, P.id == D.post_id).where(P.campaign_id == campaign_id)
+    deliveries = connection.execute(query).one()
     tags = connection.execute(
         select(func.min(H.posted_at), func.max(H.posted_at)).where(H.campaign_id == campaign_id)
     ).one()
