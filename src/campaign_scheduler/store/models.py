@@ -110,7 +110,12 @@ class AccountRecord(Base):
 
 class PostRecord(Base):
     __tablename__ = "post"
-    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key"),
+        # A campaign's posts with their senders, read from the index alone: the report joins
+        # every delivery to it (migration 0010).
+        Index("ix_post_campaign_sender", "campaign_id", "id", "sender_id"),
+    )
 
     id: Mapped[IntKey]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))

@@ -1,4 +1,5 @@
-"""delivery lag: a published delivery's lag, stored when its publication is recorded
+"""delivery lag: a published delivery's lag, stored when its publication is recorded; an index
+of a campaign's posts with their senders
 
 Revision ID: 0010
 Revises: 0009
@@ -9,6 +10,10 @@ publication, rounded to milliseconds: the publishing path computes it in the sta
 records the publication (``store/lag.py``), so that the report reads one number instead of
 parsing two timestamps per delivery. Filled here for the deliveries already published, by the
 expression the report used (SQLite: ``julianday``; PostgreSQL: the epoch of the interval).
+
+``ix_post_campaign_sender`` on ``post (campaign_id, id, sender_id)``: the report joins every
+delivery to its post for the campaign and the sender; this index answers that join without
+reading the posts' rows (their texts).
 """
 
 from collections.abc import Sequence
@@ -28,6 +33,7 @@ LAG = {
 
 
 def upgrade() -> None:
+    op.create_index("ix_post_campaign_sender", "post", ["campaign_id", "id", "sender_id"])
     with op.batch_alter_table("delivery", schema=None) as batch:
         batch.add_column(sa.Column("lag_seconds", sa.Float(), nullable=True))
     lag = LAG[op.get_bind().dialect.name]
@@ -35,6 +41,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_post_campaign_sender", table_name="post")
     bind = op.get_bind()
     if bind.dialect.name == "sqlite" and (bind.dialect.server_version_info or ()) >= (3, 35):
         # In place: the table keeps the definition it had (a batch would copy it anew).
