@@ -237,15 +237,6 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _outcome_columns() -> list[ColumnElement[Any]]:
-    state = W.c.state
-    return [
-        func.count().label("planned"),
-        *(_count_if(state == name).label(name) for name in OUTCOMES[1:-1]),
-        _count_if(state.in_(OPEN_STATES)).label("open"),
-    ]
-
-
 def _figure_columns() -> list[ColumnElement[Any]]:
     return [
         *(func.sum(W.c[name]).label(name) for name in (*FIGURES, "interactions")),
@@ -305,61 +296,74 @@ class Totals:
 
 
 def totals(connection: Connection, group: Dimension) -> Totals:
-    """:class:`Totals` from one pass over the working set, grouped by group and network (two
-    passes when grouped by post); the networks and the campaign add up groups' sums."""
+    """:class:`Totals` from one pass over the working set, grouped by group, network and state
+    (two passes when grouped by post: by post and state, then by network and state); the
+    outcomes are the states' counts, and the networks and the campaign add up the groups'."""
     keys = [group.column, *([W.c.channel] if group.few else [])]
     grouped = (
-        select(*(c.label(f"g{n}") for n, c in enumerate(keys)), *_outcome_columns())
+        select(*(c.label(f"g{n}") for n, c in enumerate(keys)), W.c.state, func.count().label("n"))
         .add_columns(*_figure_columns())
-        .group_by(*keys)
+        .group_by(*keys, W.c.state)
         .subquery("grouped")
     )
     key, label, source = group.named(grouped, grouped.c.g0)
-    summed = [grouped.c[name] for name in (*OUTCOMES, *FIGURES, "interactions", "measured")]
     network = [grouped.c.g1] if group.few else []
+    summed = [grouped.c.state, grouped.c.n, *(grouped.c[name] for name in _FIGURE_FIELDS)]
     query = (
         select(key.label("key0"), label.label("key1"), *network, *summed)
         .select_from(source)
         .order_by(key, *network)
     )
-    groups: dict[tuple[str, str], Sums] = {}
-    channels: dict[str, Sums] = {}
-    if group.few:
-        for row in connection.execute(query):
-            sums = _sums(row[3:])
-            _add_to(groups, (str(row[0]), str(row[1])), sums)
-            _add_to(channels, str(row[2]), sums)
-    else:  # one row per group, often many (posts): no per-row adding up
-        groups = {(str(row[0]), str(row[1])): _sums(row[2:]) for row in connection.execute(query)}
-        query = select(W.c.channel, *_outcome_columns(), *_figure_columns())
-        for row in connection.execute(query.group_by(W.c.channel)):
-            _add_to(channels, str(row[0]), _sums(row[1:]))
-    campaign: dict[str, Sums] = {}
+    groups: dict[tuple[str, str], list[Any]] = {}
+    channels: dict[str, list[Any]] = {}
+    first = 2 + len(network)
+    for row in connection.execute(query):
+        sums = _state_sums(row[first], row[first + 1], row[first + 2 :])
+        if group.few:
+            _add_to(channels, str(row[2]), list(sums))
+        _add_to(groups, (str(row[0]), str(row[1])), sums)
+    if not group.few:
+        query = select(W.c.channel, W.c.state, func.count(), *_figure_columns())
+        for row in connection.execute(query.group_by(W.c.channel, W.c.state)):
+            _add_to(channels, str(row[0]), _state_sums(row[1], row[2], row[3:]))
+    campaign: dict[str, list[Any]] = {}
     for sums in channels.values():
-        _add_to(campaign, "", sums)
+        _add_to(campaign, "", list(sums))
     return Totals(
-        groups=[(key, label, sums) for (key, label), sums in groups.items()],
-        channels=channels,
-        campaign=campaign.get("", (Outcomes(), _figures_of({}))),
+        groups=[(key, label, _sums(sums)) for (key, label), sums in groups.items()],
+        channels={channel: _sums(sums) for channel, sums in channels.items()},
+        campaign=_sums(campaign[""]) if campaign else (Outcomes(), _figures_of({})),
     )
 
 
-def _add_to(sums: dict[K, Sums], key: K, more: Sums) -> None:
-    """Add ``more`` to ``sums[key]``; a figure stays None only where both are None (SQL)."""
-    if key not in sums:
+#: Where a state is counted among OUTCOMES (besides "planned", which counts every state).
+_OUTCOME_OF = {
+    **{name: OUTCOMES.index(name) for name in OUTCOMES[1:-1]},
+    **{name: OUTCOMES.index("open") for name in OPEN_STATES},
+}
+
+
+def _state_sums(state: str, count: int, figures: Sequence[Any]) -> list[Any]:
+    """The sums (OUTCOMES, then _FIGURE_FIELDS) of ``count`` deliveries in ``state`` whose
+    figures add up to ``figures``."""
+    sums: list[Any] = [int(count), *[0] * (len(OUTCOMES) - 1), *figures]
+    outcome = _OUTCOME_OF.get(state)
+    if outcome is not None:
+        sums[outcome] = int(count)
+    return sums
+
+
+def _add_to(sums: dict[K, list[Any]], key: K, more: list[Any]) -> None:
+    """Add ``more`` to ``sums[key]`` (taking ``more`` itself for a new key); a figure stays None
+    only where both are None (SQL's SUM)."""
+    have = sums.get(key)
+    if have is None:
         sums[key] = more
         return
-    (outcomes, figures), (more_outcomes, more_figures) = sums[key], more
-    sums[key] = (
-        Outcomes(**{n: getattr(outcomes, n) + getattr(more_outcomes, n) for n in OUTCOMES}),
-        _figures_of(
-            {
-                n: None if a is None and b is None else (a or 0) + (b or 0)
-                for n in (*FIGURES, "interactions", "measured")
-                for a, b in [(getattr(figures, n), getattr(more_figures, n))]
-            }
-        ),
-    )
+    for n, value in enumerate(more):
+        if value is not None:
+            before = have[n]
+            have[n] = value if before is None else before + value
 
 
 def _loaded(data: str | None) -> dict[str, Any] | None:
