@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -275,12 +276,18 @@ assert tuple(f.name for f in fields(Outcomes)) == OUTCOMES
 
 
 def _sums(values: Sequence[Any]) -> Sums:
-    """Outcomes and figures from a row's columns in the order of :func:`_outcome_columns`
-    then :func:`_figure_columns` (by position: a report by post builds one per post)."""
+    """Outcomes and figures from sums in the order of OUTCOMES, then _FIGURE_FIELDS (by
+    position: a report by post builds one per post)."""
     n = len(OUTCOMES)
     figures: list[Any] = [None if v is None else int(v) for v in values[n:-1]]
     figures.append(int(values[-1] or 0))
-    return Outcomes(*[int(v or 0) for v in values[:n]]), Figures(*figures)
+    return _outcomes(*[int(v or 0) for v in values[:n]]), Figures(*figures)
+
+
+@lru_cache(maxsize=4096)
+def _outcomes(*counts: int) -> Outcomes:
+    """The same outcomes, once (most posts of a report by post have the same)."""
+    return Outcomes(*counts)
 
 
 K = TypeVar("K")
