@@ -6,7 +6,8 @@ row per delivery (:func:`working_set`): ids of its sender, account and post (the
 joined to the grouped rows, not to every delivery), the figures of its *latest* snapshot, the
 followers of its first snapshot and which figures any of its snapshots has, all from the
 delivery's row in ``delivery_metrics`` (kept up to date with every snapshot written,
-``store/snapshots.py``); the lag from due time to publication; the local days. The rows are
+``store/snapshots.py``); the lag from due time to publication (stored with the delivery when
+its publication was recorded, ``store/lag.py``); the local days. The rows are
 numbered in the order of the breakdown's group, then lag, so that percentiles are lookups by
 position. Every section is then a small ``GROUP BY`` over that table, whose size is the number
 of deliveries; the snapshots themselves are not read.
