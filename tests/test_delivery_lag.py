@@ -168,6 +168,17 @@ def _subsecond_publications(connection: Connection) -> None:
         connection.execute(
             update(D).where(D.id == delivery_id).values(published_at=published_at + fraction)
         )
+    # One across the end of summer time in Berlin (2021-10-31 01:00 UTC), half a millisecond
+    # on either side of the second: the lag is a duration in UTC, whatever the local clock did.
+    across = min(delivery_id for delivery_id, _ in ids)
+    connection.execute(
+        update(D)
+        .where(D.id == across)
+        .values(
+            due_at=datetime(2021, 10, 31, 0, 59, 59, 999_500, tzinfo=UTC),
+            published_at=datetime(2021, 10, 31, 1, 0, 0, 500, tzinfo=UTC),
+        )
+    )
 
 
 def test_0010_fills_the_lag_of_deliveries_published_before_it(database_url: str) -> None:
@@ -183,6 +194,10 @@ def test_0010_fills_the_lag_of_deliveries_published_before_it(database_url: str)
             assert sum(state == "published" for _, state, _, _ in rows) > 20
             assert {state for _, state, _, _ in rows} - {"published"}
             assert_stored_as_computed(connection)
+            first = select(func.min(D.id)).where(D.state == "published")
+            across = connection.execute(first).scalar_one()
+            [(_, _, lag, _)] = [row for row in rows if row[0] == across]
+            assert lag is not None and abs(lag - 0.001) <= 0.001
             # fill_lags (tests, benchmarks) writes what the migration wrote
             connection.execute(update(D).values(lag_seconds=None))
             assert fill_lags(connection) == sum(s == "published" for _, s, _, _ in rows)
