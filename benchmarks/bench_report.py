@@ -42,6 +42,7 @@ from campaign_scheduler.reports.build import build_report
 from campaign_scheduler.reports.model import GroupBy
 from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from campaign_scheduler.store.engine import Store, open_store
+from campaign_scheduler.store.lag import fill_lags
 from campaign_scheduler.store.models import (
     AccountRecord,
     CampaignRecord,
@@ -246,9 +247,11 @@ def generate(store: Store, deliveries: int, per_delivery: int) -> None:
         per_delivery = 1  # top up with one more snapshot each until the target is reached
     if snapshot_rows:
         flush()
-    # The per-delivery summary, as add_snapshot() keeps it and migration 0008 fills it.
+    # The per-delivery summary, as add_snapshot() keeps it and migration 0008 fills it, and the
+    # lags, as the publishing path stores them (migration 0010 fills them).
     with store.transaction(write=True) as connection:
         rebuild_delivery_metrics(connection)
+        fill_lags(connection)
     with store.transaction(write=True) as connection:
         connection.execute(
             insert(HashtagUseRecord),

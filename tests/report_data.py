@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store, open_store
+from campaign_scheduler.store.lag import fill_lags
 from campaign_scheduler.store.models import (
     AccountRecord,
     CampaignRecord,
@@ -300,6 +301,9 @@ def populate(store: Store, *, slug: str = "testlauf", language: str = "de") -> N
                     url=f"https://{channel}.example/tag/{n}",
                 )
             )
+        # The lags, as the publishing path stores them with each publication.
+        session.flush()
+        fill_lags(session.connection())
 
 
 def known_store(database_url: str, *, language: str = "de") -> Store:

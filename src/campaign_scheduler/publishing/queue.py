@@ -44,6 +44,7 @@ from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.publishing.policy import deadline
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
+from campaign_scheduler.store.lag import lag_seconds
 from campaign_scheduler.store.models import (
     WAITING,
     AccountRecord,
@@ -692,6 +693,7 @@ _RECORD_OUTCOME = (
         remote_id=bindparam("remote"),
         remote_url=bindparam("url"),
         published_at=bindparam("out_at", type_=UTCDateTime()),
+        lag_seconds=lag_seconds(bindparam("out_at", type_=UTCDateTime()), _D.c.due_at),
         last_error=bindparam("error_text"),
         state_reason=bindparam("reason"),
         state_reason_data=bindparam("reason_data", type_=JSON()),
@@ -1103,6 +1105,7 @@ _APPLY_RECEIPT = (
         remote_id=bindparam("remote"),
         remote_url=bindparam("url"),
         published_at=bindparam("out_at", type_=UTCDateTime()),
+        lag_seconds=lag_seconds(bindparam("out_at", type_=UTCDateTime()), _D.c.due_at),
         last_error=None,
         state_reason="receipt applied from the local journal",
         state_reason_data=None,

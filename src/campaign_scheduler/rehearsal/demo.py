@@ -33,6 +33,7 @@ from campaign_scheduler.errors import CampaignSchedulerError, InputError
 from campaign_scheduler.rehearsal.clock import CompressedClock
 from campaign_scheduler.rehearsal.workspace import Workspace, prepare
 from campaign_scheduler.store.engine import Store, open_store
+from campaign_scheduler.store.lag import set_lag
 from campaign_scheduler.store.models import (
     AttemptRecord,
     CampaignRecord,
@@ -151,6 +152,8 @@ def _map_back(store: Store, slug: str, clock: CompressedClock, now: datetime) ->
             delivery.due_at = delivery.due_at + delta
             delivery.not_after = shift(delivery.not_after, delta)
             delivery.published_at = shift(delivery.published_at, delta)
+            if delivery.published_at is not None:
+                set_lag(delivery)
             delivery.next_attempt_at = shift(delivery.next_attempt_at, delta)
             for attempt in session.scalars(
                 select(AttemptRecord).where(AttemptRecord.delivery_id == delivery.id)

@@ -68,6 +68,7 @@ def _assemble(
     event_day: date,
 ) -> Report:
     group = queries.DIMENSIONS[by]
+    unpublished = Punctuality()  # (one for every group without a publication)
     reasons = queries.reasons_by(connection, group)
     punctuality = queries.punctuality_by(connection, group)
     totals = queries.totals(connection, group)
@@ -77,7 +78,7 @@ def _assemble(
             label=label,
             outcomes=counts,
             reasons=tuple(reasons.get(key, ())),
-            punctuality=punctuality.get(key, Punctuality()),
+            punctuality=punctuality.get(key, unpublished),
             figures=figures,
             countdown=_countdown(date.fromisoformat(key), event_day) if by is GroupBy.DAY else None,
         )

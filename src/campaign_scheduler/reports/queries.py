@@ -6,7 +6,8 @@ row per delivery (:func:`working_set`): ids of its sender, account and post (the
 joined to the grouped rows, not to every delivery), the figures of its *latest* snapshot, the
 followers of its first snapshot and which figures any of its snapshots has, all from the
 delivery's row in ``delivery_metrics`` (kept up to date with every snapshot written,
-``store/snapshots.py``); the lag from due time to publication; the local days. The rows are
+``store/snapshots.py``); the lag from due time to publication (stored with the delivery when
+its publication was recorded, ``store/lag.py``); the local days. The rows are
 numbered in the order of the breakdown's group, then lag, so that percentiles are lookups by
 position. Every section is then a small ``GROUP BY`` over that table, whose size is the number
 of deliveries; the snapshots themselves are not read.
@@ -16,10 +17,11 @@ Sums keep SQL's NULL semantics: a figure that no summed snapshot has stays NULL,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -28,13 +30,11 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
     case,
     cast,
-    extract,
     func,
     insert,
     literal,
@@ -56,8 +56,10 @@ from campaign_scheduler.reports.model import (
     Punctuality,
     Reason,
 )
+from campaign_scheduler.store.lag import lag_seconds
 from campaign_scheduler.store.models import (
     AccountRecord,
+    CampaignRecord,
     DeliveryMetricsRecord,
     DeliveryRecord,
     DeliveryState,
@@ -72,6 +74,7 @@ P = PostRecord
 M = DeliveryMetricsRecord.__table__
 A = AccountRecord
 SE = SenderRecord
+C = CampaignRecord.__table__
 H = HashtagUseRecord
 
 PUBLISHED = DeliveryState.PUBLISHED.value
@@ -146,13 +149,6 @@ DIMENSIONS = {
 }
 
 
-def _lag_seconds(dialect: str) -> ColumnElement[Any]:
-    """Seconds from due time to publication, rounded to milliseconds."""
-    if dialect == "postgresql":
-        return func.round(cast(extract("epoch", D.published_at - D.due_at), Numeric), 3)
-    return func.round((func.julianday(D.published_at) - func.julianday(D.due_at)) * 86400.0, 3)
-
-
 def _interactions(source: Any) -> ColumnElement[Any]:
     """likes + reposts + replies + quotes, counting the figures the snapshot has; NULL when
     it has none of them."""
@@ -203,7 +199,10 @@ def working_set(
         "due_day": days.of(D.due_at),
         "published_day": case((published, days.of(D.published_at))),
         "published_at": D.published_at,
-        "lag": case((published, _lag_seconds(dialect))),
+        # stored when the publication was recorded (migration 0010 filled the older ones)
+        "lag": case(
+            (published, func.coalesce(D.lag_seconds, lag_seconds(D.published_at, D.due_at)))
+        ),
         **{name: M.c[name] for name in FIGURES},
         "interactions": _interactions(M.c),
         "measured": case((M.c.delivery_id.is_not(None), 1), else_=0),
@@ -240,19 +239,6 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _outcome_columns() -> list[ColumnElement[Any]]:
-    state = W.c.state
-    return [
-        func.count().label("planned"),
-        *(_count_if(state == name).label(name) for name in OUTCOMES[1:-1]),
-        _count_if(state.in_(OPEN_STATES)).label("open"),
-    ]
-
-
-def _outcomes(row: Any) -> Outcomes:
-    return Outcomes(**{name: int(row._mapping[name] or 0) for name in OUTCOMES})
-
-
 def _figure_columns() -> list[ColumnElement[Any]]:
     return [
         *(func.sum(W.c[name]).label(name) for name in (*FIGURES, "interactions")),
@@ -284,6 +270,27 @@ def _day(value: Any) -> date:
 
 
 Sums = tuple[Outcomes, Figures]
+#: Figures' fields in order (positional construction in _sums()).
+_FIGURE_FIELDS = (*FIGURES, "interactions", "measured")
+assert tuple(f.name for f in fields(Figures)) == _FIGURE_FIELDS
+assert tuple(f.name for f in fields(Outcomes)) == OUTCOMES
+
+
+def _sums(values: Sequence[Any]) -> Sums:
+    """Outcomes and figures from sums in the order of OUTCOMES, then _FIGURE_FIELDS (by
+    position: a report by post builds one per post)."""
+    n = len(OUTCOMES)
+    figures: list[Any] = [None if v is None else int(v) for v in values[n:-1]]
+    figures.append(int(values[-1] or 0))
+    return _outcomes(*[int(v or 0) for v in values[:n]]), Figures(*figures)
+
+
+@lru_cache(maxsize=4096)
+def _outcomes(*counts: int) -> Outcomes:
+    """The same outcomes, once (most posts of a report by post have the same)."""
+    return Outcomes(*counts)
+
+
 K = TypeVar("K")
 
 
@@ -297,60 +304,74 @@ class Totals:
 
 
 def totals(connection: Connection, group: Dimension) -> Totals:
-    """:class:`Totals` from one pass over the working set, grouped by group and network (two
-    passes when grouped by post); the networks and the campaign add up groups' sums."""
+    """:class:`Totals` from one pass over the working set, grouped by group, network and state
+    (two passes when grouped by post: by post and state, then by network and state); the
+    outcomes are the states' counts, and the networks and the campaign add up the groups'."""
     keys = [group.column, *([W.c.channel] if group.few else [])]
     grouped = (
-        select(*(c.label(f"g{n}") for n, c in enumerate(keys)), *_outcome_columns())
+        select(*(c.label(f"g{n}") for n, c in enumerate(keys)), W.c.state, func.count().label("n"))
         .add_columns(*_figure_columns())
-        .group_by(*keys)
+        .group_by(*keys, W.c.state)
         .subquery("grouped")
     )
     key, label, source = group.named(grouped, grouped.c.g0)
-    summed = [grouped.c[name] for name in (*OUTCOMES, *FIGURES, "interactions", "measured")]
     network = [grouped.c.g1] if group.few else []
+    summed = [grouped.c.state, grouped.c.n, *(grouped.c[name] for name in _FIGURE_FIELDS)]
     query = (
         select(key.label("key0"), label.label("key1"), *network, *summed)
         .select_from(source)
         .order_by(key, *network)
     )
-    groups: dict[tuple[str, str], Sums] = {}
-    channels: dict[str, Sums] = {}
+    groups: dict[tuple[str, str], list[Any]] = {}
+    channels: dict[str, list[Any]] = {}
+    first = 2 + len(network)
     for row in connection.execute(query):
-        sums = (_outcomes(row), _figures(row))
-        _add_to(groups, (str(row[0]), str(row[1])), sums)
+        sums = _state_sums(row[first], row[first + 1], row[first + 2 :])
         if group.few:
-            _add_to(channels, str(row[2]), sums)
+            _add_to(channels, str(row[2]), list(sums))
+        _add_to(groups, (str(row[0]), str(row[1])), sums)
     if not group.few:
-        query = select(W.c.channel, *_outcome_columns(), *_figure_columns())
-        for row in connection.execute(query.group_by(W.c.channel)):
-            _add_to(channels, str(row[0]), (_outcomes(row), _figures(row)))
-    campaign: dict[str, Sums] = {}
+        query = select(W.c.channel, W.c.state, func.count(), *_figure_columns())
+        for row in connection.execute(query.group_by(W.c.channel, W.c.state)):
+            _add_to(channels, str(row[0]), _state_sums(row[1], row[2], row[3:]))
+    campaign: dict[str, list[Any]] = {}
     for sums in channels.values():
-        _add_to(campaign, "", sums)
+        _add_to(campaign, "", list(sums))
     return Totals(
-        groups=[(key, label, sums) for (key, label), sums in groups.items()],
-        channels=channels,
-        campaign=campaign.get("", (Outcomes(), _figures_of({}))),
+        groups=[(key, label, _sums(sums)) for (key, label), sums in groups.items()],
+        channels={channel: _sums(sums) for channel, sums in channels.items()},
+        campaign=_sums(campaign[""]) if campaign else (Outcomes(), _figures_of({})),
     )
 
 
-def _add_to(sums: dict[K, Sums], key: K, more: Sums) -> None:
-    """Add ``more`` to ``sums[key]``; a figure stays None only where both are None (SQL)."""
-    if key not in sums:
+#: Where a state is counted among OUTCOMES (besides "planned", which counts every state).
+_OUTCOME_OF = {
+    **{name: OUTCOMES.index(name) for name in OUTCOMES[1:-1]},
+    **{name: OUTCOMES.index("open") for name in OPEN_STATES},
+}
+
+
+def _state_sums(state: str, count: int, figures: Sequence[Any]) -> list[Any]:
+    """The sums (OUTCOMES, then _FIGURE_FIELDS) of ``count`` deliveries in ``state`` whose
+    figures add up to ``figures``."""
+    sums: list[Any] = [int(count), *[0] * (len(OUTCOMES) - 1), *figures]
+    outcome = _OUTCOME_OF.get(state)
+    if outcome is not None:
+        sums[outcome] = int(count)
+    return sums
+
+
+def _add_to(sums: dict[K, list[Any]], key: K, more: list[Any]) -> None:
+    """Add ``more`` to ``sums[key]`` (taking ``more`` itself for a new key); a figure stays None
+    only where both are None (SQL's SUM)."""
+    have = sums.get(key)
+    if have is None:
         sums[key] = more
         return
-    (outcomes, figures), (more_outcomes, more_figures) = sums[key], more
-    sums[key] = (
-        Outcomes(**{n: getattr(outcomes, n) + getattr(more_outcomes, n) for n in OUTCOMES}),
-        _figures_of(
-            {
-                n: None if a is None and b is None else (a or 0) + (b or 0)
-                for n in (*FIGURES, "interactions", "measured")
-                for a, b in [(getattr(figures, n), getattr(more_figures, n))]
-            }
-        ),
-    )
+    for n, value in enumerate(more):
+        if value is not None:
+            before = have[n]
+            have[n] = value if before is None else before + value
 
 
 def _loaded(data: str | None) -> dict[str, Any] | None:
@@ -562,8 +583,16 @@ def top_posts(connection: Connection, limit: int) -> list[TopRow]:
             rows.c.delivery_id,
         )
 
-    # The few top rows first, then their texts: not a join of every measured delivery.
-    top = select(W).where(W.c.measured == 1).order_by(*order(W)).limit(limit).subquery("top")
+    # The few top rows first, then their texts: not a join of every measured delivery; and
+    # only the sort keys in the sort (the rest of the ten rows is then looked up by position).
+    ranked = (
+        select(W.c.position)
+        .where(W.c.measured == 1)
+        .order_by(*order(W))
+        .limit(limit)
+        .scalar_subquery()
+    )
+    top = select(W).where(W.c.position.in_(ranked)).subquery("top")
     query = (
         select(
             P.key.label("post"),
@@ -616,16 +645,13 @@ def deliveries_per_day(connection: Connection) -> tuple[dict[date, int], dict[da
 
 def time_span(connection: Connection, campaign_id: int) -> tuple[datetime, datetime] | None:
     """The earliest and latest instant the report places on a calendar day."""
-    deliveries = connection.execute(
-        select(
-            func.min(D.due_at),
-            func.max(D.due_at),
-            func.min(D.published_at),
-            func.max(D.published_at),
-        )
-        .join(P, P.id == D.post_id)
-        .where(P.campaign_id == campaign_id)
-    ).one()
+    query = select(
+        func.min(D.due_at), func.max(D.due_at), func.min(D.published_at), func.max(D.published_at)
+    )
+    campaigns = connection.execute(select(func.count()).select_from(C)).scalar_one()
+    if campaigns != 1:  # (with one campaign, every delivery is this one's: no join to posts)
+        query = query.join(P, P.id == D.post_id).where(P.campaign_id == campaign_id)
+    deliveries = connection.execute(query).one()
     tags = connection.execute(
         select(func.min(H.posted_at), func.max(H.posted_at)).where(H.campaign_id == campaign_id)
     ).one()

@@ -20,6 +20,7 @@ from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import CampaignSchedulerError, ConflictError, NotFoundError
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
+from campaign_scheduler.store.lag import set_lag
 from campaign_scheduler.store.models import (
     WAITING,
     AccountRecord,
@@ -338,6 +339,7 @@ def resolve(
             delivery.remote_url = published_url
             delivery.remote_id = published_url.rstrip("/").rsplit("/", 1)[-1]
             delivery.published_at = last_attempt.started_at if last_attempt else now
+            set_lag(delivery)
             message = msg(
                 "{key} on {account}: published ({url})", key=key, account=account, url=published_url
             )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DDL,
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -109,7 +110,12 @@ class AccountRecord(Base):
 
 class PostRecord(Base):
     __tablename__ = "post"
-    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key"),
+        # A campaign's posts with their senders, read from the index alone: the report joins
+        # every delivery to it (migration 0010).
+        Index("ix_post_campaign_sender", "campaign_id", "id", "sender_id"),
+    )
 
     id: Mapped[IntKey]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
@@ -168,6 +174,9 @@ class DeliveryRecord(Base):
     remote_id: Mapped[str | None] = mapped_column(String(500))
     remote_url: Mapped[str | None] = mapped_column(String(2000))
     published_at: Mapped[datetime | None]
+    #: Seconds from ``due_at`` to ``published_at``, rounded to milliseconds, computed by the
+    #: database when the publication is recorded (``store/lag.py``; the report reads it).
+    lag_seconds: Mapped[float | None] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(Text)
     #: For a post split into a thread: the remote ids of the parts already out, in order.
     parts: Mapped[list[Any] | None] = mapped_column(JSON)
