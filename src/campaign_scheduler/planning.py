@@ -37,6 +37,35 @@ class IntendedDelivery:
         return self.draft.due_at
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedPost:
+    """What ``load`` compares of a draft with its post, and what the checks across drafts
+    need of it: no text, no front matter. The draft cache keeps one per draft, so that a load
+    of drafts that have not changed is decided without building a :class:`Draft`."""
+
+    key: str
+    #: The draft's file, as text (a :class:`~pathlib.Path` is made only for a problem).
+    file: str
+    due_at: datetime | None
+    #: The line of ``at`` in the draft (where a problem about its time points).
+    at_line: int
+    content_hash: str
+    #: (account name, content hash of its delivery), by account name.
+    deliveries: tuple[tuple[str, str], ...]
+
+
+def planned_post(draft: Draft, settings: Settings) -> PlannedPost:
+    hashes = draft.channel_hashes
+    return PlannedPost(
+        draft.key,
+        str(draft.path),
+        draft.due_at,
+        draft.doc.line_of("at"),
+        draft.content_hash,
+        tuple((a.name, hashes[a.channel]) for a in accounts_for(draft, settings)),
+    )
+
+
 def accounts_for(draft: Draft, settings: Settings) -> list[Account]:
     """The draft's target accounts: those named in ``accounts``, else the sender's account(s)
     on each listed channel. Unresolvable names are skipped (``campaign check`` reports them)."""
