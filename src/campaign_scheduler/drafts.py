@@ -22,7 +22,6 @@ from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.fields import FieldReader, did_you_mean
 from campaign_scheduler.media import MediaLocation, MediaRefusedError
-from campaign_scheduler.placeholders import render_draft
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.textfile import read_text, split_lines
 from campaign_scheduler.timeutil import WhenError, parse_when
@@ -296,6 +295,8 @@ def read_drafts(
             own = []
             draft = parse_draft(path, key, sender, campaign, own, posts_dir=posts_dir)
             if draft is not None and campaign is not None:
+                from campaign_scheduler.placeholders import render_draft  # (only when parsing)
+
                 draft = render_draft(draft, campaign, own)
             if draft is not None and checks is not None:
                 own.extend(checks(draft))

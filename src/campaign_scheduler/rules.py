@@ -26,7 +26,6 @@ from campaign_scheduler.campaign import Campaign, load_campaign
 from campaign_scheduler.channels.catalog import channel_of, installed_names
 from campaign_scheduler.channels.registry import ChannelPluginError
 from campaign_scheduler.config import Account, Settings
-from campaign_scheduler.content_checks import date_problems, link_problems
 from campaign_scheduler.drafts import Draft, load_drafts, read_drafts, whole_drafts
 from campaign_scheduler.fields import did_you_mean
 from campaign_scheduler.planning import (
@@ -38,8 +37,6 @@ from campaign_scheduler.planning import (
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.timeutil import format_duration, format_local, in_windows
 from campaign_scheduler.uilang import N_, msg
-from campaign_scheduler.video_checks import video_problems
-from campaign_scheduler.videotypes import is_video_name
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import Channel
@@ -107,6 +104,9 @@ def check(
     calendar = calendar_of(campaign)
 
     def draft_checks(draft: Draft) -> list[Problem]:
+        # (imported here: a check of cached drafts checks none, and need not load them)
+        from campaign_scheduler.content_checks import date_problems, link_problems
+
         found = _check_draft(draft, campaign, settings)
         found.extend(date_problems(draft, campaign))
         found.extend(link_problems(draft))
@@ -123,8 +123,11 @@ def check(
         settings.posts_path, campaign, checks=draft_checks, cache=cache, progress=progress
     )
     problems.extend(draft_problems)
+    stored = {} if cache is None else cache.planned  # (planned as the cache stored them)
     planned = [
-        item.planned if not isinstance(item, Draft) else planned_post(item, settings)
+        item.planned
+        if not isinstance(item, Draft)
+        else stored.get(item.key) or planned_post(item, settings)
         for item in found
     ]
     result = CheckResult(campaign, problems, planned, len(found), found, settings)
@@ -209,6 +212,9 @@ _OUTSIDE_PERIOD = {
 
 
 def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[Problem]:
+    from campaign_scheduler.video_checks import video_problems
+    from campaign_scheduler.videotypes import is_video_name
+
     problems: list[Problem] = []
 
     def error(message: str, line: int | None, severity: Severity = Severity.ERROR) -> None:
