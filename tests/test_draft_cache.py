@@ -14,6 +14,7 @@ import pytest
 from campaign_scheduler import draftcache
 from campaign_scheduler import drafts as drafts_module
 from campaign_scheduler.config import load_settings
+from campaign_scheduler.planning import intended_deliveries
 from campaign_scheduler.rules import CheckResult, check
 from conftest import Workspace
 
@@ -265,12 +266,13 @@ def test_a_cached_entry_keeps_the_planned_post_of_the_parsed_draft(
         "soest/02-ohne-zeit",
     ]
     assert cached.planned[2].due_at is None
+    worked_out = intended_deliveries(parsed.drafts, load_settings(workspace.config_file))
     assert [(p.key, list(p.deliveries)) for p in cached.planned if p.due_at] == [
-        (
-            key,
-            [(d.account.name, d.content_hash) for d in parsed.deliveries if d.draft.key == key],
-        )
+        (key, [(d.account.name, d.content_hash) for d in worked_out if d.draft.key == key])
         for key in ("olpe/01-hallo", "soest/01-klima")
+    ]
+    assert [(d.draft.key, d.account.name, d.content_hash) for d in cached.deliveries] == [
+        (d.draft.key, d.account.name, d.content_hash) for d in worked_out
     ]
     assert [p.content_hash for p in cached.planned] == [d.content_hash for d in parsed.drafts]
 
@@ -338,3 +340,18 @@ def test_two_writers_leave_a_whole_file(workspace: Workspace) -> None:
     second.save()
     assert cached_entries(workspace) == {}
     assert not [p for p in (workspace.root / CACHE).parent.iterdir() if p.suffix == ".tmp"]
+
+
+def test_deliveries_take_the_planned_accounts_only_while_they_are_configured(
+    workspace: Workspace,
+) -> None:
+    settle(workspace.draft("soest/01-klima"))
+    settings = load_settings(workspace.config_file)
+    result = check(settings)
+    worked_out = intended_deliveries(result.drafts, settings)
+    gone = result.planned[0]._replace(deliveries=(("soest-nirgends", "x"),))
+    again = intended_deliveries(result.drafts, settings, [gone])
+    assert [(d.account.name, d.content_hash) for d in again] == [
+        (d.account.name, d.content_hash) for d in worked_out
+    ]
+    assert [d.account.name for d in worked_out] == ["soest-bluesky", "soest-mastodon"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from time import time_ns
-from typing import Any
+from typing import Any, NamedTuple
 
 from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.config import Settings
@@ -135,8 +135,7 @@ def _optional_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-@dataclass(frozen=True, slots=True)
-class CachedDraft:
+class CachedDraft(NamedTuple):
     """A draft whose entry is valid: what ``load`` and the checks across drafts need of it
     (``planned``), and the way to the whole :class:`Draft` when something needs more."""
 
@@ -236,7 +235,7 @@ class DraftCache:
                 _optional_time(due),
                 int(at_line),
                 str(post_hash),
-                tuple((str(account), str(hash_)) for account, hash_ in deliveries),
+                tuple([(str(account), str(hash_)) for account, hash_ in deliveries]),
             )
         except (MediaRefusedError, KeyError, TypeError, ValueError, IndexError):
             return None

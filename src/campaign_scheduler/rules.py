@@ -67,7 +67,7 @@ class CheckResult:
     def deliveries(self) -> list[IntendedDelivery]:
         if self.settings is None or self.campaign is None:
             return []
-        return intended_deliveries(self.drafts, self.settings)
+        return intended_deliveries(self.drafts, self.settings, self.planned)
 
     def each_draft(self) -> Iterator[Draft]:
         """The drafts, made whole only once this is iterated."""
