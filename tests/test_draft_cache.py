@@ -355,3 +355,45 @@ def test_deliveries_take_the_planned_accounts_only_while_they_are_configured(
         (d.account.name, d.content_hash) for d in worked_out
     ]
     assert [d.account.name for d in worked_out] == ["soest-bluesky", "soest-mastodon"]
+
+
+def test_a_draft_from_the_cache_has_every_field_of_the_parsed_draft(
+    workspace: Workspace, no_parsing: list[str]
+) -> None:
+    """Drafts from the cache are made without the dataclass's ``__init__``: every field (and
+    every value computed already) must still be there, equal to the parsed draft's."""
+    from dataclasses import fields
+
+    from campaign_scheduler.drafts import Draft
+
+    settle(
+        workspace.draft(
+            "soest/01-klima",
+            text=(
+                '+++\nat = "T-14d 09:30"\nnot_after = "T-13d 18:00"\n'
+                'channels = ["mastodon", "bluesky"]\naccounts = ["soest-mastodon"]\n'
+                'language = "en"\nsplit = true\nfirst_comment = "#5malklug"\n'
+                '[variants.bluesky]\ntext = "Kurz: Soest wird klimaneutral. #5malklug"\n'
+                "+++\nSoest will bis 2030 klimaneutral werden. #5malklug\n"
+            ),
+        )
+    )
+    parsed = run_check(workspace).drafts[0]
+    cached = run_check(workspace).drafts[0]
+    assert no_parsing == ["soest/01-klima"]
+    assert set(cached.__dict__) == draftcache.DRAFT_VALUES
+    for name in (f.name for f in fields(Draft)):
+        if name == "doc":
+            assert (cached.doc.data, cached.doc.key_lines, cached.doc.first_line) == (
+                parsed.doc.data,
+                parsed.doc.key_lines,
+                parsed.doc.first_line,
+            )
+        else:
+            assert getattr(cached, name) == getattr(parsed, name), name
+    assert cached.variants and cached.split and cached.first_comment and cached.not_after_text
+    assert (cached.content_hash, cached.channel_hashes, cached.media_digests) == (
+        parsed.content_hash,
+        parsed.channel_hashes,
+        parsed.media_digests,
+    )
