@@ -507,20 +507,32 @@ def test_an_unchanged_load_imports_no_orm(workspace: Workspace) -> None:
     assert "campaign_scheduler.store.models" not in loaded
 
 
-@pytest.fixture
-def drafts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Record the key of every ``Draft`` object made (parsed or taken from the cache)."""
+def record_drafts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the key of every ``Draft`` object made from now on: parsed (its ``__init__``)
+    or made whole from the draft cache (which does not call ``__init__``)."""
+    from campaign_scheduler import draftcache
     from campaign_scheduler.drafts import Draft
 
     built: list[str] = []
     original = Draft.__init__
+    made = draftcache._made_draft
 
     def recording(self: Draft, *args: object, **kwargs: object) -> None:
         built.append(str(kwargs.get("key", args[0] if args else "?")))
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
+    def making(values: dict[str, object]) -> Draft:
+        built.append(str(values["key"]))
+        return made(values)
+
     monkeypatch.setattr(Draft, "__init__", recording)
-    yield built
+    monkeypatch.setattr(draftcache, "_made_draft", making)
+    return built
+
+
+@pytest.fixture
+def drafts_built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return record_drafts_made(monkeypatch)
 
 
 def test_an_unchanged_load_of_cached_drafts_builds_no_draft(

@@ -228,7 +228,7 @@ class DraftCache:
             plan = entry["plan"]
             if plan is None:
                 return None, problems
-            due, at_line, post_hash, deliveries = plan
+            due, at_line, post_hash, deliveries, links = plan
             planned = PlannedPost(
                 key,
                 file,
@@ -236,6 +236,7 @@ class DraftCache:
                 int(at_line),
                 str(post_hash),
                 tuple([(str(account), str(hash_)) for account, hash_ in deliveries]),
+                tuple([(str(channel), str(link), int(line)) for channel, link, line in links]),
             )
         except (MediaRefusedError, KeyError, TypeError, ValueError, IndexError):
             return None
@@ -344,6 +345,7 @@ class DraftCache:
             planned.at_line,
             planned.content_hash,
             [list(d) for d in planned.deliveries],
+            [list(link) for link in planned.links],
         ]
 
     def keep_only(self, keys: set[str]) -> None:

@@ -53,9 +53,13 @@ class PlannedPost(NamedTuple):
     content_hash: str
     #: (account name, content hash of its delivery), by account name.
     deliveries: tuple[tuple[str, str], ...]
+    #: Where the draft shows a link card: (channel, address, line of the channel's text).
+    links: tuple[tuple[str, str, int], ...] = ()
 
 
 def planned_post(draft: Draft, settings: Settings) -> PlannedPost:
+    from campaign_scheduler.linkcards import card_uses
+
     hashes = draft.channel_hashes
     return PlannedPost(
         draft.key,
@@ -64,6 +68,7 @@ def planned_post(draft: Draft, settings: Settings) -> PlannedPost:
         draft.doc.line_of("at"),
         draft.content_hash,
         tuple([(a.name, hashes[a.channel]) for a in accounts_for(draft, settings)]),
+        card_uses(draft),
     )
 
 

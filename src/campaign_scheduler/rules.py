@@ -69,9 +69,12 @@ class CheckResult:
             return []
         return intended_deliveries(self.drafts, self.settings, self.planned)
 
-    def each_draft(self) -> Iterator[Draft]:
-        """The drafts, made whole only once this is iterated."""
-        yield from self.drafts
+    def card_links(self) -> Iterator[tuple[Path, tuple[tuple[str, str, int], ...]]]:
+        """(file, card links) of each draft that shows a link card, from the planned posts
+        (for :func:`campaign_scheduler.linkcards.refresh_card_links`): no draft made whole."""
+        for post in self.planned:
+            if post.links:
+                yield Path(post.file), post.links
 
     @property
     def errors(self) -> list[Problem]:

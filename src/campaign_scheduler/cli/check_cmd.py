@@ -43,10 +43,10 @@ def check(
             if result.campaign is not None:
                 from datetime import UTC, datetime
 
-                from campaign_scheduler.linkcards import refresh_cards
+                from campaign_scheduler.linkcards import refresh_card_links
 
                 now = datetime.now(UTC)
-                _, card_problems = refresh_cards(result.each_draft(), result.campaign, now=now)
+                _, card_problems = refresh_card_links(result.card_links(), result.campaign, now=now)
                 problems = sorted(
                     [*problems, *card_problems], key=lambda p: (str(p.path), p.line or 0)
                 )

@@ -15,11 +15,8 @@ from campaign_scheduler.errors import InputError
 from campaign_scheduler.uilang import tr, trn, ui_language
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from campaign_scheduler.campaign import Campaign
     from campaign_scheduler.config import Settings
-    from campaign_scheduler.drafts import Draft
     from campaign_scheduler.rules import CheckResult
     from campaign_scheduler.store.load_decision import LoadReport
 
@@ -59,7 +56,7 @@ def load(
                 problems=result.errors,
                 hint=tr("fix them (campaign check lists them) and load again"),
             )
-        _fetch_link_cards(result.each_draft(), result.campaign)
+        _fetch_link_cards(result, result.campaign)
         steps.phase(tr("writing to the database"))
         # Whether anything would change is decided first with SQLite's own driver (no
         # SQLAlchemy to import), then with a few Core reads; the ORM (and its import) is
@@ -137,14 +134,14 @@ def _load(
     return report
 
 
-def _fetch_link_cards(drafts: Iterable[Draft], campaign: Campaign) -> None:
+def _fetch_link_cards(result: CheckResult, campaign: Campaign) -> None:
     """Fetch (once, into the campaign's cache) the link cards of posts without images; a card
     that cannot be fetched is a warning, not a reason to refuse the load."""
     from datetime import UTC, datetime
 
-    from campaign_scheduler.linkcards import refresh_cards
+    from campaign_scheduler.linkcards import refresh_card_links
 
-    _, problems = refresh_cards(drafts, campaign, now=datetime.now(UTC))
+    _, problems = refresh_card_links(result.card_links(), campaign, now=datetime.now(UTC))
     here = Path.cwd()
     for problem in problems:
         err_line(problem.format(here))
