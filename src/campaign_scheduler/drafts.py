@@ -179,16 +179,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def iter_draft_files(posts_dir: Path) -> Iterator[Path]:
-    """Every ``*.md`` file below ``posts_dir``, sorted, as ``rglob`` finds them (symlinked
-    folders not entered), with one ``scandir`` per folder instead of a ``stat`` per file."""
-    for relative in _draft_files(posts_dir):
-        yield posts_dir.joinpath(*relative)
-
-
 def _draft_files(posts_dir: Path) -> list[list[str]]:
-    """The parts below ``posts_dir`` of every ``*.md`` file there, sorted (no ``Path`` is
-    made for them: for 10,000 drafts that was a tenth of a cached ``check``)."""
+    """The parts below ``posts_dir`` of every ``*.md`` file there, sorted, as ``rglob`` finds
+    them (symlinked folders not entered), with one ``scandir`` per folder instead of a
+    ``stat`` per file; no ``Path`` is made for them (for 10,000 drafts that was a tenth of a
+    cached ``check``)."""
     found: list[list[str]] = []
     pending = [[str(posts_dir)]]
     while pending:
