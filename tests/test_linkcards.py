@@ -251,6 +251,38 @@ def test_load_fetches_the_cards_too(workspace: Workspace, runner: CliRunner, sit
     assert site.hits["/konferenz/"] == 1
 
 
+def test_cached_drafts_give_their_card_warnings_without_being_made_whole(
+    workspace: Workspace,
+    runner: CliRunner,
+    site: Site,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The draft cache keeps each draft's card links (channel, address, line of the text):
+    a check or load of unchanged drafts with fetching on tells the same warnings and fetches
+    nothing, without making a single ``Draft``."""
+    from test_draft_cache import settle
+    from test_load import record_drafts_made
+
+    link_workspace(workspace, site)
+    settle(*(workspace.root / "posts" / "soest").glob("*.md"))
+    first = check(workspace, runner)
+    loaded = runner.invoke(app, ["--config", str(workspace.config_file), "load"])
+    assert loaded.exit_code == 0, loaded.output
+    built = record_drafts_made(monkeypatch)
+    monkeypatch.setattr(linkcards, "card_uses", None)  # (drafts are not asked for links)
+    again = check(workspace, runner)
+    assert [line for line in again.splitlines() if "link card" in line] == [
+        line for line in first.splitlines() if "link card" in line
+    ]
+    assert "soest/02-kaputt.md:5: warning: no link card for" in again
+    again_loaded = runner.invoke(app, ["--config", str(workspace.config_file), "load"])
+    assert again_loaded.exit_code == 0, again_loaded.output
+    assert "0 new, 0 changed, 0 removed, 2 unchanged" in again_loaded.output
+    assert "warning: no link card for" in again_loaded.output
+    assert built == []
+    assert site.hits["/konferenz/"] == 1 and site.hits["/fehlt"] == 1
+
+
 def test_fetching_can_be_turned_off(
     workspace: Workspace, runner: CliRunner, site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import String, cast, event, func, select
+from sqlalchemy import String, cast, event, func, select, text
 
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import ConflictError
@@ -19,6 +20,7 @@ from campaign_scheduler.store.models import (
     DeliveryState,
     PostRecord,
 )
+from campaign_scheduler.store.sqlite_reads import sqlite_file, unchanged_sqlite_load
 from campaign_scheduler.store.sync import load_campaign_into
 from campaign_scheduler.store.sync_reads import ChangeKind, LoadReport, unchanged_load
 from conftest import Workspace
@@ -391,10 +393,18 @@ def test_a_published_rendered_text_cannot_be_changed_by_renaming_the_event(
 
 
 def quick(ws: Workspace, store: Store) -> LoadReport | None:
-    """What the Core-only reads say of a load of the workspace's drafts now."""
+    """What the Core-only reads say of a load of the workspace's drafts now; on SQLite the
+    driver's own reads (no SQLAlchemy) must say the same."""
     result = check(load_settings(ws.config_file))
     assert result.campaign is not None
-    return unchanged_load(store, result.campaign, result.drafts, result.deliveries)
+    told = unchanged_load(store, result.campaign, result.planned)
+    if store.is_sqlite:
+        url = store.engine.url.render_as_string(hide_password=False)
+        by_driver = unchanged_sqlite_load(url, result.campaign, result.planned)
+        assert (by_driver is None) == (told is None)
+        if told is not None and by_driver is not None:
+            assert changes(by_driver) == changes(told)
+    return told
 
 
 def audit_count(store: Store) -> int:
@@ -495,3 +505,138 @@ def test_an_unchanged_load_imports_no_orm(workspace: Workspace) -> None:
     loaded = heavy_modules_loaded_by(*args, heavy=NOT_FOR_STATUS)
     assert "sqlalchemy.orm" not in loaded
     assert "campaign_scheduler.store.models" not in loaded
+
+
+def record_drafts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the key of every ``Draft`` object made from now on: parsed (its ``__init__``)
+    or made whole from the draft cache (which does not call ``__init__``)."""
+    from campaign_scheduler import draftcache
+    from campaign_scheduler.drafts import Draft
+
+    built: list[str] = []
+    original = Draft.__init__
+    made = draftcache._made_draft
+
+    def recording(self: Draft, *args: object, **kwargs: object) -> None:
+        built.append(str(kwargs.get("key", args[0] if args else "?")))
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def making(values: dict[str, object]) -> Draft:
+        built.append(str(values["key"]))
+        return made(values)
+
+    monkeypatch.setattr(Draft, "__init__", recording)
+    monkeypatch.setattr(draftcache, "_made_draft", making)
+    return built
+
+
+@pytest.fixture
+def drafts_built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return record_drafts_made(monkeypatch)
+
+
+def test_an_unchanged_load_of_cached_drafts_builds_no_draft(
+    workspace: Workspace, drafts_built: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache keeps what ``load`` compares (each draft's post and delivery hashes, its
+    time and accounts): a load of settled, unchanged drafts decides from that alone."""
+    from typer.testing import CliRunner
+
+    from campaign_scheduler.cli import app
+    from test_draft_cache import settle
+
+    monkeypatch.setenv("CAMPAIGN_LINK_CARDS", "off")
+    settle(
+        workspace.draft("soest/01-klima"),
+        workspace.draft("olpe/01-hallo", channels=("mastodon",), body="Olpe #5malklug"),
+    )
+    args = ["--config", str(workspace.config_file), "load"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert sorted(drafts_built) == ["olpe/01-hallo", "soest/01-klima"]
+    drafts_built.clear()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "0 new, 0 changed, 0 removed, 2 unchanged" in again.output
+    assert drafts_built == []
+
+
+def test_a_changed_draft_is_still_loaded_when_the_others_come_from_the_cache(
+    workspace: Workspace, store: Store
+) -> None:
+    from test_draft_cache import settle
+
+    settle(
+        workspace.draft("soest/01-klima"),
+        workspace.draft("olpe/01-hallo", channels=("mastodon",), body="A #5malklug"),
+    )
+    load(workspace, store)
+    assert quick(workspace, store) is not None  # (now both come from the cache)
+    settle(
+        workspace.draft("olpe/01-hallo", channels=("mastodon",), body="B #5malklug"),
+        seconds_ago=60,
+    )
+    assert quick(workspace, store) is None
+    assert changes(load(workspace, store)) == [("~", "olpe/01-hallo"), ("=", "soest/01-klima")]
+    assert {k: d.text for k, d in deliveries(store).items() if k[0] == "olpe/01-hallo"} == {
+        ("olpe/01-hallo", "olpe-mastodon"): "B #5malklug"
+    }
+
+
+def test_an_unchanged_load_of_a_sqlite_database_imports_no_sqlalchemy(
+    workspace: Workspace,
+) -> None:
+    from test_cli import heavy_modules_loaded_by
+
+    workspace.draft("soest/01-klima")
+    args = ("--config", str(workspace.config_file), "load")
+    assert "sqlalchemy" in heavy_modules_loaded_by(*args, heavy=("sqlalchemy",))
+    assert heavy_modules_loaded_by(*args, heavy=("sqlalchemy",)) == set()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///campaign.db", "campaign.db"),
+        ("sqlite:////var/lib/campaign/campaign.db", "/var/lib/campaign/campaign.db"),
+        ("sqlite:///data/campaign db.sqlite", "data/campaign db.sqlite"),
+        ("sqlite:///campaign.db?mode=ro", None),
+        ("sqlite:///file%20name.db", None),
+        ("sqlite+pysqlite:///campaign.db", None),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("postgresql+psycopg://postgres@localhost/campaign", None),
+    ],
+)
+def test_the_driver_reads_only_plain_sqlite_urls_and_the_file_sqlalchemy_would(
+    url: str, path: str | None
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert sqlite_file(url) == path
+    if path is not None:
+        parsed = make_url(url)
+        assert (parsed.drivername, parsed.database, dict(parsed.query)) == ("sqlite", path, {})
+
+
+def test_the_driver_reads_nothing_of_a_database_at_another_revision(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url)
+    try:
+        workspace.draft("soest/01-klima")
+        settings = load_settings(workspace.config_file)
+        result = check(settings)
+        assert result.campaign is not None
+        load_campaign_into(
+            store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
+        )
+        assert unchanged_sqlite_load(url, result.campaign, result.planned) is not None
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        assert unchanged_sqlite_load(url, result.campaign, result.planned) is None
+    finally:
+        store.dispose()
+    assert unchanged_sqlite_load(f"sqlite:///{tmp_path / 'none.db'}", result.campaign, []) is None
+    assert not (tmp_path / "none.db").exists()

@@ -22,7 +22,6 @@ from campaign_scheduler.campaign import Campaign
 from campaign_scheduler.errors import InputError
 from campaign_scheduler.fields import FieldReader, did_you_mean
 from campaign_scheduler.media import MediaLocation, MediaRefusedError
-from campaign_scheduler.placeholders import render_draft
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.textfile import read_text, split_lines
 from campaign_scheduler.timeutil import WhenError, parse_when
@@ -30,7 +29,7 @@ from campaign_scheduler.tomlsource import TomlDocument, parse_toml
 from campaign_scheduler.uilang import N_, Msg, msg
 
 if TYPE_CHECKING:
-    from campaign_scheduler.draftcache import DraftCache
+    from campaign_scheduler.draftcache import CachedDraft, DraftCache
 
 FRONT_MATTER_FENCE = "+++"
 DRAFT_SUFFIX = ".md"
@@ -180,9 +179,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def iter_draft_files(posts_dir: Path) -> Iterator[Path]:
-    """Every ``*.md`` file below ``posts_dir``, sorted, as ``rglob`` finds them (symlinked
-    folders not entered), with one ``scandir`` per folder instead of a ``stat`` per file."""
+def _draft_files(posts_dir: Path) -> list[list[str]]:
+    """The parts below ``posts_dir`` of every ``*.md`` file there, sorted, as ``rglob`` finds
+    them (symlinked folders not entered), with one ``scandir`` per folder instead of a
+    ``stat`` per file; no ``Path`` is made for them (for 10,000 drafts that was a tenth of a
+    cached ``check``)."""
     found: list[list[str]] = []
     pending = [[str(posts_dir)]]
     while pending:
@@ -196,8 +197,8 @@ def iter_draft_files(posts_dir: Path) -> Iterator[Path]:
                 pending.append([*parts, entry.name])
             elif entry.name.endswith(DRAFT_SUFFIX) and entry.is_file():
                 found.append([*parts[1:], entry.name])
-    for relative in sorted(found):
-        yield posts_dir.joinpath(*relative)
+    found.sort()
+    return found
 
 
 def load_drafts(
@@ -213,32 +214,61 @@ def load_drafts(
     ``checks`` finds the problems of one parsed draft; with a ``cache``, a draft whose files
     have not changed is taken from it with its problems, and not parsed or checked again.
     ``progress`` is called with (drafts done, drafts in all) as it goes."""
-    problems: list[Problem] = []
+    found, problems = read_drafts(
+        posts_dir, campaign, checks=checks, cache=cache, progress=progress
+    )
+    return whole_drafts(found), problems
+
+
+def whole_drafts(found: list[Draft | CachedDraft]) -> list[Draft]:
+    """The drafts of :func:`read_drafts`, those from the cache made whole."""
     drafts: list[Draft] = []
+    for item in found:
+        draft = item if isinstance(item, Draft) else item.draft()
+        if draft is not None:
+            drafts.append(draft)
+    return drafts
+
+
+def read_drafts(
+    posts_dir: Path,
+    campaign: Campaign | None,
+    *,
+    checks: Callable[[Draft], list[Problem]] | None = None,
+    cache: DraftCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Draft | CachedDraft], list[Problem]]:
+    """As :func:`load_drafts`, but a draft taken from the cache is left as the cache holds
+    it (a :class:`~campaign_scheduler.draftcache.CachedDraft`: what ``load`` compares, and
+    the way to the whole draft), so that nothing is built that is not needed."""
+    problems: list[Problem] = []
+    found: list[Draft | CachedDraft] = []
     if not posts_dir.is_dir():
         problems.append(Problem(posts_dir, None, msg("posts folder not found")))
-        return drafts, problems
+        return found, problems
     sender_slugs = [s.slug for s in campaign.senders] if campaign else []
-    files = list(iter_draft_files(posts_dir))
+    known = {s.slug for s in campaign.senders} if campaign else set()
+    files = _draft_files(posts_dir)
+    folder = str(posts_dir)
+    prefix = "" if folder == "." else os.path.join(folder, "")  # (as a Path would say it)
     keys: set[str] = set()
-    for done, path in enumerate(files, 1):
+    for done, relative in enumerate(files, 1):
         if progress is not None:
             progress(done, len(files))
-        parts = _parts_below(path, posts_dir)
-        if len(parts) != 2:
+        if len(relative) != 2:
             problems.append(
                 Problem(
-                    path,
+                    posts_dir.joinpath(*relative),
                     None,
                     msg("drafts belong in posts/<sender>/<name>.md, one folder per sender"),
                 )
             )
             continue
-        sender = parts[0]
-        if campaign is not None and campaign.sender(sender) is None:
+        sender, name = relative
+        if campaign is not None and sender not in known:
             problems.append(
                 Problem(
-                    path,
+                    posts_dir.joinpath(*relative),
                     None,
                     msg(
                         "unknown sender '{sender}' (folder posts/{sender}/){suggestion}",
@@ -248,36 +278,33 @@ def load_drafts(
                 )
             )
             continue
-        key = f"{sender}/{parts[1].removesuffix(DRAFT_SUFFIX)}"
+        key = f"{sender}/{name.removesuffix(DRAFT_SUFFIX)}"
         keys.add(key)
-        cached = cache.get(path, key, sender, posts_dir) if cache is not None else None
+        file = f"{prefix}{sender}{os.sep}{name}"
+        cached = cache.lookup(file, key, sender, posts_dir) if cache is not None else None
+        item: Draft | CachedDraft | None
         if cached is not None:
-            draft, own = cached
+            item, own = cached
         else:
+            path = posts_dir.joinpath(sender, name)
             own = []
             draft = parse_draft(path, key, sender, campaign, own, posts_dir=posts_dir)
             if draft is not None and campaign is not None:
+                from campaign_scheduler.placeholders import render_draft  # (only when parsing)
+
                 draft = render_draft(draft, campaign, own)
             if draft is not None and checks is not None:
                 own.extend(checks(draft))
             if cache is not None:
                 cache.put(path, key, draft, own)
+            item = draft
         problems.extend(own)
-        if draft is not None:
-            drafts.append(draft)
+        if item is not None:
+            found.append(item)
     if cache is not None:
         cache.keep_only(keys)
         cache.save()
-    return drafts, problems
-
-
-def _parts_below(path: Path, folder: Path) -> tuple[str, ...]:
-    """``path.relative_to(folder).parts``, by string when ``path`` was built from ``folder``."""
-    prefix = os.path.join(str(folder), "")
-    text = str(path)
-    if text.startswith(prefix):
-        return tuple(text[len(prefix) :].split(os.sep))
-    return path.relative_to(folder).parts
+    return found, problems
 
 
 def parse_draft(

@@ -478,15 +478,31 @@ class CachedCards:
 def card_links(draft: Draft) -> Iterator[tuple[str, str]]:
     """(channel, address) for each channel of ``draft`` that shows a card for its first link:
     a post without images on a network that shows link cards."""
+    for channel, link, _ in card_uses(draft):
+        yield channel, link
+
+
+#: Where a draft shows a card for a link: (channel, address, line of the channel's text).
+CardLink = tuple[str, str, int]
+
+
+def card_uses(draft: Draft) -> tuple[CardLink, ...]:
+    """:func:`card_links` with the line of each channel's text (where a warning points)."""
     from campaign_scheduler.preview.facts import display_facts
 
     if draft.media:
-        return
+        return ()
+    found: list[CardLink] = []
+    links: dict[str, str | None] = {}  # (the channels of a draft mostly share one text)
     for channel in draft.channels:
         if display_facts(channel).link_card:
-            link = first_link(draft.text_for(channel))
+            text = draft.text_for(channel)
+            if text not in links:
+                links[text] = first_link(text) if "://" in text else None
+            link = links[text]
             if link is not None:
-                yield channel, link
+                found.append((channel, link, draft.text_line(channel)))
+    return tuple(found)
 
 
 def refresh_cards(
@@ -499,16 +515,30 @@ def refresh_cards(
     """Fetch the cards the drafts need that are not cached (or whose fetch failed more than
     :data:`RETRY_FAILED_AFTER` ago); return all of the drafts' cards and a warning per draft
     whose card could not be fetched."""
+    uses = ((draft.path, card_uses(draft)) for draft in drafts)  # (looked for only if needed)
+    return refresh_card_links(uses, campaign, now=now, fetch=fetch)
+
+
+def refresh_card_links(
+    uses: Iterable[tuple[Path, tuple[CardLink, ...]]],
+    campaign: Campaign,
+    *,
+    now: datetime,
+    fetch: Callable[[str], LinkCard] | None = None,
+) -> tuple[dict[str, LinkCard], list[Problem]]:
+    """:func:`refresh_cards` for the card links of drafts, each given as (the draft's file,
+    its :func:`card_uses`): the draft cache keeps them, so unchanged drafts need not be made
+    whole to be asked."""
     path = cache_path(campaign)
     cached = read_cache(path)
     if not cached and not fetching_enabled():
         # Nothing to fetch and nothing known: no card and no warning for any draft, so the
         # links of 10,000 drafts need not be looked for.
         return {}, []
-    wanted: dict[str, list[tuple[Draft, str]]] = {}
-    for draft in drafts:
-        for channel, link in card_links(draft):
-            wanted.setdefault(link, []).append((draft, channel))
+    wanted: dict[str, list[tuple[Path, int]]] = {}
+    for draft_path, links in uses:
+        for _, link, line in links:
+            wanted.setdefault(link, []).append((draft_path, line))
     problems: list[Problem] = []
     due = [
         link
@@ -541,19 +571,19 @@ def refresh_cards(
                     Severity.WARNING,
                 )
             )
-    for link, uses in wanted.items():
+    for link, where in wanted.items():
         card = cached.get(link)
         if card is None or card.ok:
             continue
         seen: set[Path] = set()
-        for draft, channel in uses:
-            if draft.path in seen:
+        for draft_path, line in where:
+            if draft_path in seen:
                 continue
-            seen.add(draft.path)
+            seen.add(draft_path)
             problems.append(
                 Problem(
-                    draft.path,
-                    draft.text_line(channel),
+                    draft_path,
+                    line,
                     msg("no link card for {url}: {error}", url=_where(link), error=card.error),
                     Severity.WARNING,
                 )

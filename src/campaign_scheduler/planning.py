@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from campaign_scheduler.config import Account, Settings
 from campaign_scheduler.drafts import Draft
@@ -35,6 +36,40 @@ class IntendedDelivery:
     @property
     def due_at(self) -> datetime | None:
         return self.draft.due_at
+
+
+class PlannedPost(NamedTuple):
+    """What ``load`` compares of a draft with its post, and what the checks across drafts
+    need of it: no text, no front matter. The draft cache keeps one per draft, so that a load
+    of drafts that have not changed is decided without building a :class:`Draft`. (A named
+    tuple: made 10,000 times per command, in a fifth of a frozen dataclass's time.)"""
+
+    key: str
+    #: The draft's file, as text (a :class:`~pathlib.Path` is made only for a problem).
+    file: str
+    due_at: datetime | None
+    #: The line of ``at`` in the draft (where a problem about its time points).
+    at_line: int
+    content_hash: str
+    #: (account name, content hash of its delivery), by account name.
+    deliveries: tuple[tuple[str, str], ...]
+    #: Where the draft shows a link card: (channel, address, line of the channel's text).
+    links: tuple[tuple[str, str, int], ...] = ()
+
+
+def planned_post(draft: Draft, settings: Settings) -> PlannedPost:
+    from campaign_scheduler.linkcards import card_uses
+
+    hashes = draft.channel_hashes
+    return PlannedPost(
+        draft.key,
+        str(draft.path),
+        draft.due_at,
+        draft.doc.line_of("at"),
+        draft.content_hash,
+        tuple([(a.name, hashes[a.channel]) for a in accounts_for(draft, settings)]),
+        card_uses(draft),
+    )
 
 
 def accounts_for(draft: Draft, settings: Settings) -> list[Account]:
@@ -89,11 +124,20 @@ def post_hash(draft: Draft, media: list[list[str | None]]) -> str:
     )
 
 
-def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[IntendedDelivery]:
+def intended_deliveries(
+    drafts: Iterable[Draft], settings: Settings, planned: Iterable[PlannedPost] = ()
+) -> list[IntendedDelivery]:
+    """One delivery per draft and target account; the target accounts of a draft are taken
+    from its ``planned`` post where there is one (they were worked out for it already)."""
+    targets = {p.key: p.deliveries for p in planned}
     result: list[IntendedDelivery] = []
     for draft in drafts:
         hashes = draft.channel_hashes
-        for account in accounts_for(draft, settings):
+        known = targets.get(draft.key)
+        accounts = None if known is None else _named_accounts(known, settings)
+        if accounts is None:
+            accounts = accounts_for(draft, settings)
+        for account in accounts:
             channel = account.channel
             result.append(
                 IntendedDelivery(
@@ -105,3 +149,16 @@ def intended_deliveries(drafts: Iterable[Draft], settings: Settings) -> list[Int
                 )
             )
     return result
+
+
+def _named_accounts(
+    deliveries: tuple[tuple[str, str], ...], settings: Settings
+) -> list[Account] | None:
+    """The accounts of planned ``deliveries`` by name; None when one is not configured."""
+    found: list[Account] = []
+    for name, _ in deliveries:
+        account = settings.accounts.get(name)
+        if account is None:
+            return None
+        found.append(account)
+    return found

@@ -9,9 +9,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,28 +26,55 @@ from campaign_scheduler.campaign import Campaign, load_campaign
 from campaign_scheduler.channels.catalog import channel_of, installed_names
 from campaign_scheduler.channels.registry import ChannelPluginError
 from campaign_scheduler.config import Account, Settings
-from campaign_scheduler.content_checks import date_problems, link_problems
-from campaign_scheduler.drafts import Draft, load_drafts
+from campaign_scheduler.drafts import Draft, load_drafts, read_drafts, whole_drafts
 from campaign_scheduler.fields import did_you_mean
-from campaign_scheduler.planning import IntendedDelivery, intended_deliveries
+from campaign_scheduler.planning import (
+    IntendedDelivery,
+    PlannedPost,
+    intended_deliveries,
+    planned_post,
+)
 from campaign_scheduler.problems import Problem, Severity
 from campaign_scheduler.timeutil import format_duration, format_local, in_windows
 from campaign_scheduler.uilang import N_, msg
-from campaign_scheduler.video_checks import video_problems
-from campaign_scheduler.videotypes import is_video_name
 
 if TYPE_CHECKING:
     from campaign_scheduler.channels.base import Channel
+    from campaign_scheduler.draftcache import CachedDraft
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @dataclass
 class CheckResult:
+    """What ``check`` found. ``planned`` is what ``load`` compares of each draft; the whole
+    ``drafts`` (and their ``deliveries``) are made only when asked for: drafts taken from the
+    cache are not built again unless something needs more than their planned posts."""
+
     campaign: Campaign | None
-    drafts: list[Draft] = field(default_factory=list)
-    deliveries: list[IntendedDelivery] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    planned: list[PlannedPost] = field(default_factory=list)
+    #: How many drafts could be parsed (as many as ``drafts`` will hold).
+    draft_count: int = 0
+    found: list[Draft | CachedDraft] = field(default_factory=list, repr=False)
+    settings: Settings | None = field(default=None, repr=False)
+
+    @cached_property
+    def drafts(self) -> list[Draft]:
+        return whole_drafts(self.found)
+
+    @cached_property
+    def deliveries(self) -> list[IntendedDelivery]:
+        if self.settings is None or self.campaign is None:
+            return []
+        return intended_deliveries(self.drafts, self.settings, self.planned)
+
+    def card_links(self) -> Iterator[tuple[Path, tuple[tuple[str, str, int], ...]]]:
+        """(file, card links) of each draft that shows a link card, from the planned posts
+        (for :func:`campaign_scheduler.linkcards.refresh_card_links`): no draft made whole."""
+        for post in self.planned:
+            if post.links:
+                yield Path(post.file), post.links
 
     @property
     def errors(self) -> list[Problem]:
@@ -73,10 +101,15 @@ def check(
     problems.extend(campaign_problems)
     if campaign is None:
         drafts, draft_problems = load_drafts(settings.posts_path, None, progress=progress)
-        return CheckResult(None, drafts, [], [*problems, *draft_problems])
+        return CheckResult(
+            None, [*problems, *draft_problems], draft_count=len(drafts), found=list(drafts)
+        )
     calendar = calendar_of(campaign)
 
     def draft_checks(draft: Draft) -> list[Problem]:
+        # (imported here: a check of cached drafts checks none, and need not load them)
+        from campaign_scheduler.content_checks import date_problems, link_problems
+
         found = _check_draft(draft, campaign, settings)
         found.extend(date_problems(draft, campaign))
         found.extend(link_problems(draft))
@@ -89,16 +122,22 @@ def check(
         from campaign_scheduler.draftcache import DraftCache
 
         cache = DraftCache.open(settings, campaign)
-    drafts, draft_problems = load_drafts(
+    found, draft_problems = read_drafts(
         settings.posts_path, campaign, checks=draft_checks, cache=cache, progress=progress
     )
     problems.extend(draft_problems)
-    result = CheckResult(campaign, drafts, [], problems)
+    stored = {} if cache is None else cache.planned  # (planned as the cache stored them)
+    planned = [
+        item.planned
+        if not isinstance(item, Draft)
+        else stored.get(item.key) or planned_post(item, settings)
+        for item in found
+    ]
+    result = CheckResult(campaign, problems, planned, len(found), found, settings)
     problems.extend(_check_accounts(settings, campaign))
     problems.extend(_example_placeholders(settings))
     problems.extend(region_problems(campaign))
-    result.deliveries = intended_deliveries(drafts, settings)
-    problems.extend(_check_gaps(result.deliveries, campaign))
+    problems.extend(_check_gaps(planned, campaign))
     problems.sort(key=lambda p: (str(p.path), p.line or 0))
     return result
 
@@ -176,6 +215,9 @@ _OUTSIDE_PERIOD = {
 
 
 def _check_draft(draft: Draft, campaign: Campaign, settings: Settings) -> list[Problem]:
+    from campaign_scheduler.video_checks import video_problems
+    from campaign_scheduler.videotypes import is_video_name
+
     problems: list[Problem] = []
 
     def error(message: str, line: int | None, severity: Severity = Severity.ERROR) -> None:
@@ -442,14 +484,15 @@ def _installed(name: str) -> type[Channel] | None:
         return None
 
 
-def _check_gaps(deliveries: list[IntendedDelivery], campaign: Campaign) -> list[Problem]:
+def _check_gaps(planned: list[PlannedPost], campaign: Campaign) -> list[Problem]:
     """Two posts on one account closer than ``rules.min_gap``."""
     min_gap = campaign.rules.min_gap
     problems: list[Problem] = []
-    by_account: dict[str, list[tuple[datetime, Draft]]] = defaultdict(list)
-    for delivery in deliveries:
-        if delivery.due_at is not None:
-            by_account[delivery.account.name].append((delivery.due_at, delivery.draft))
+    by_account: dict[str, list[tuple[datetime, PlannedPost]]] = defaultdict(list)
+    for post in planned:
+        if post.due_at is not None:
+            for account, _ in post.deliveries:
+                by_account[account].append((post.due_at, post))
     for account, entries in sorted(by_account.items()):
         entries.sort(key=lambda entry: (entry[0], entry[1].key))
         for (earlier_due, earlier), (due, draft) in itertools.pairwise(entries):
@@ -457,8 +500,8 @@ def _check_gaps(deliveries: list[IntendedDelivery], campaign: Campaign) -> list[
             if gap < min_gap:
                 problems.append(
                     Problem(
-                        draft.path,
-                        draft.doc.line_of("at"),
+                        Path(draft.file),
+                        draft.at_line,
                         msg(
                             "{key} and {other} both post on {account} within {gap} "
                             "(rules.min_gap is {min_gap})",

@@ -39,14 +39,14 @@ def check(
             with draft_progress(as_json) as steps:
                 result = run_check(settings, progress=steps.drafts)
             problems = result.problems
-            drafts = len(result.drafts)
+            drafts = result.draft_count
             if result.campaign is not None:
                 from datetime import UTC, datetime
 
-                from campaign_scheduler.linkcards import refresh_cards
+                from campaign_scheduler.linkcards import refresh_card_links
 
                 now = datetime.now(UTC)
-                _, card_problems = refresh_cards(result.drafts, result.campaign, now=now)
+                _, card_problems = refresh_card_links(result.card_links(), result.campaign, now=now)
                 problems = sorted(
                     [*problems, *card_problems], key=lambda p: (str(p.path), p.line or 0)
                 )

@@ -16,7 +16,9 @@ from campaign_scheduler.uilang import tr, trn, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.campaign import Campaign
-    from campaign_scheduler.drafts import Draft
+    from campaign_scheduler.config import Settings
+    from campaign_scheduler.rules import CheckResult
+    from campaign_scheduler.store.load_decision import LoadReport
 
 
 def load(
@@ -33,9 +35,8 @@ def load(
     """Sync drafts into the database: + new, ~ changed, − removed, = unchanged."""
     from campaign_scheduler.drafts import collector_paused
     from campaign_scheduler.rules import check
-    from campaign_scheduler.store.engine import open_store
-    from campaign_scheduler.store.sync_reads import ChangeKind, unchanged_load
-    from campaign_scheduler.store.wakeup import announce
+    from campaign_scheduler.store.load_decision import ChangeKind
+    from campaign_scheduler.store.sqlite_reads import unchanged_sqlite_load
 
     # Options are checked before anything is read: a load that finds nothing to change must
     # refuse a bad --as as the load that writes does.
@@ -55,31 +56,16 @@ def load(
                 problems=result.errors,
                 hint=tr("fix them (campaign check lists them) and load again"),
             )
-        _fetch_link_cards(result.drafts, result.campaign)
+        _fetch_link_cards(result, result.campaign)
         steps.phase(tr("writing to the database"))
-        store = open_store(settings.database_url)
-        try:
-            # Whether anything would change is decided with a few Core reads; the ORM (and
-            # its import) is only for a load that writes.
-            report = unchanged_load(
-                store, result.campaign, result.drafts, result.deliveries, dry_run=dry_run
-            )
-            if report is None:
-                from campaign_scheduler.store.sync import load_campaign_into
-
-                report = load_campaign_into(
-                    store,
-                    result.campaign,
-                    result.drafts,
-                    result.deliveries,
-                    settings,
-                    actor=acting,
-                    dry_run=dry_run,
-                )
-            if report.changed_anything and not dry_run:
-                announce(store)
-        finally:
-            store.dispose()
+        # Whether anything would change is decided first with SQLite's own driver (no
+        # SQLAlchemy to import), then with a few Core reads; the ORM (and its import) is
+        # only for a load that writes.
+        report = unchanged_sqlite_load(
+            settings.database_url, result.campaign, result.planned, dry_run=dry_run
+        )
+        if report is None:
+            report = _load(result.campaign, result, settings, acting, dry_run)
 
     summary = {kind.name.lower(): report.count(kind) for kind in ChangeKind}
     if as_json:
@@ -117,14 +103,45 @@ def load(
     )
 
 
-def _fetch_link_cards(drafts: list[Draft], campaign: Campaign) -> None:
+def _load(
+    campaign: Campaign, result: CheckResult, settings: Settings, acting: str, dry_run: bool
+) -> LoadReport:
+    """Open (and migrate) the store, decide with Core reads whether anything changes, and
+    load through the ORM with every guard when something does."""
+    from campaign_scheduler.store.engine import open_store
+    from campaign_scheduler.store.sync_reads import unchanged_load
+    from campaign_scheduler.store.wakeup import announce
+
+    store = open_store(settings.database_url)
+    try:
+        report = unchanged_load(store, campaign, result.planned, dry_run=dry_run)
+        if report is None:
+            from campaign_scheduler.store.sync import load_campaign_into
+
+            report = load_campaign_into(
+                store,
+                campaign,
+                result.drafts,
+                result.deliveries,
+                settings,
+                actor=acting,
+                dry_run=dry_run,
+            )
+        if report.changed_anything and not dry_run:
+            announce(store)
+    finally:
+        store.dispose()
+    return report
+
+
+def _fetch_link_cards(result: CheckResult, campaign: Campaign) -> None:
     """Fetch (once, into the campaign's cache) the link cards of posts without images; a card
     that cannot be fetched is a warning, not a reason to refuse the load."""
     from datetime import UTC, datetime
 
-    from campaign_scheduler.linkcards import refresh_cards
+    from campaign_scheduler.linkcards import refresh_card_links
 
-    _, problems = refresh_cards(drafts, campaign, now=datetime.now(UTC))
+    _, problems = refresh_card_links(result.card_links(), campaign, now=datetime.now(UTC))
     here = Path.cwd()
     for problem in problems:
         err_line(problem.format(here))

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator
+
+# (The states need no SQLAlchemy: they live in ``states``, and are given on from here.)
+from campaign_scheduler.store.states import OUT_OR_MAYBE_OUT, WAITING, DeliveryState
+
+__all__ = ["OUT_OR_MAYBE_OUT", "WAITING", "DeliveryState", "UTCDateTime"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -29,22 +33,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-class DeliveryState(enum.StrEnum):
-    PENDING = "pending"
-    PUBLISHING = "publishing"
-    RETRY_WAIT = "retry_wait"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"
-
-
-#: States in which the network may already have the post: its content must not change.
-OUT_OR_MAYBE_OUT = frozenset(
-    {DeliveryState.PUBLISHED, DeliveryState.PUBLISHING, DeliveryState.UNKNOWN}
-)
-#: States that are still waiting to go out.
-WAITING = frozenset({DeliveryState.PENDING, DeliveryState.RETRY_WAIT})

@@ -13,9 +13,6 @@ SQLite and PostgreSQL. A database with any table at all still migrates step by s
 
 from __future__ import annotations
 
-import re
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -31,13 +28,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from campaign_scheduler.store.revisions import MIGRATIONS, script_head
+
+__all__ = [
+    "MIGRATIONS",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "script_head",
+    "upgrade_to_head",
+]
+
 if TYPE_CHECKING:
     from alembic.config import Config
-
-MIGRATIONS = Path(__file__).with_name("migrations")
-_REVISION = re.compile(
-    r"^(down_revision|revision)\b[^=\n]*=\s*(None|\"[^\"]*\"|'[^']*')", re.MULTILINE
-)
 
 
 def alembic_config() -> Config:
@@ -52,24 +55,6 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-@cache
-def script_head() -> str | None:
-    """The head revision read straight from the migration scripts (``revision = "…"`` and
-    ``down_revision = …`` lines), without importing Alembic; None when that is not one clear
-    answer (a branch, a merge, a script written another way) — then Alembic decides."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS / "versions").glob("*.py"):
-        found = {m[1]: m[2] for m in _REVISION.finditer(script.read_text("utf-8"))}
-        if "revision" not in found or "down_revision" not in found:
-            return None
-        revisions.add(found["revision"].strip("\"'"))
-        if found["down_revision"] != "None":
-            parents.add(found["down_revision"].strip("\"'"))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -259,7 +259,7 @@ class _Sync:
                 plan.append((draft, _UNCHANGED))
             else:
                 plan.append((draft, row.id))
-        gone = sorted((r for r in stored.values() if r.removed_at is None), key=lambda r: r.key)
+        gone = sorted((r for r in stored.values() if not r.removed), key=lambda r: r.key)
         records = self._post_records([i for _, i in plan if i] + [r.id for r in gone])
         created = self._create_posts(fresh, by_draft)
         for draft, post_id in plan:
