@@ -2,9 +2,10 @@
 
     python benchmarks/count_statements.py OUT.json --config config.toml run --once
 
-Counts, over the whole process: statements sent (cursor executes, ``executemany`` counted once),
-transactions committed, and pool check-outs (each one a ``SELECT 1`` when the engine pings
-connections before use). Writes them as JSON to OUT.json when the command ends.
+Counts, over the whole process: statements sent (cursor executes, ``executemany`` counted once,
+and the statements of PostgreSQL's pipelines, ``Store.pipelined``, which bypass SQLAlchemy's
+events), transactions committed (a pipeline is one), and pool check-outs (each one a
+``SELECT 1`` when the engine pings connections before use). Writes them as JSON to OUT.json when the command ends.
 """
 
 from __future__ import annotations
@@ -45,6 +46,20 @@ def _checkout(*_args: Any) -> None:
     _count("checkouts")
 
 
+def _count_pipelines() -> None:
+    from campaign_scheduler.store.engine import Store
+
+    pipelined = Store.pipelined
+
+    def counted(self: Store, statements: Any) -> Any:
+        with lock:
+            counts["statements"] += len(statements)
+            counts["commits"] += 1
+        return pipelined(self, statements)
+
+    Store.pipelined = counted  # type: ignore[method-assign]
+
+
 def _write() -> None:
     Path(out).write_text(json.dumps(dict(counts)), encoding="utf-8")
 
@@ -53,6 +68,7 @@ if __name__ == "__main__":
     out = sys.argv[1]
     sys.argv = ["campaign", *sys.argv[2:]]
     atexit.register(_write)
+    _count_pipelines()
     from campaign_scheduler.cli import main
 
     main()

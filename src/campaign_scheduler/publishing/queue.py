@@ -22,10 +22,14 @@ from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
+    BigInteger,
     Connection,
     Select,
     Table,
+    Text,
+    any_,
     bindparam,
     case,
     exists,
@@ -38,6 +42,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from campaign_scheduler.errors import CampaignSchedulerError
@@ -162,15 +167,16 @@ def _claiming(now: Any) -> dict[str, Any]:
     }
 
 
-def _build_claim_due(candidate: Any) -> Any:
-    """Claim ``candidate`` if it is still pending and its account has nothing in flight.
+def _build_claim_due(chosen: Any) -> Any:
+    """Claim the ``chosen`` deliveries (a condition on ``delivery.id``) if they are still
+    pending and their accounts have nothing in flight.
 
     On PostgreSQL this runs as a statement of its own after :func:`_build_pick_due` took the
     account's lock, so its snapshot sees a claim another daemon committed meanwhile."""
     now = bindparam("now", type_=UTCDateTime())
     return (
         update(_D)
-        .where(_D.c.id == candidate, _D.c.state == _PENDING, _ACCOUNT_FREE)
+        .where(chosen, _D.c.state == _PENDING, _ACCOUNT_FREE)
         .values(_claiming(now))
         .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
@@ -216,7 +222,7 @@ def _build_claim_abandoned() -> Any:
 
 _PICK_DUE = _build_pick_due()
 #: SQLite: one statement (``BEGIN IMMEDIATE`` serialises claims); PostgreSQL: pick, then claim.
-_CLAIM_DUE = _build_claim_due(_PICK_DUE.scalar_subquery())
+_CLAIM_DUE = _build_claim_due(_D.c.id == _PICK_DUE.scalar_subquery())
 _CLAIM_ABANDONED = _build_claim_abandoned()
 _ABANDON_OPEN_ATTEMPTS = (
     update(_T)
@@ -283,9 +289,9 @@ def _attempt_rows(delivery: Any, now: Any) -> Any:
     )
 
 
-def _build_claim_picked_pg() -> Any:
-    """PostgreSQL: claim the picked delivery, start its attempt and read what the call needs,
-    in one statement (one round trip instead of three).
+def _build_claim_picked_pg(chosen: Any) -> Any:
+    """PostgreSQL: claim the ``chosen`` deliveries (see :func:`_build_claim_due`), start
+    their attempts and read what the calls need, in one statement.
 
     The attempt row and the details come from data-modifying CTEs; they see the claim's
     ``RETURNING`` values, so the details are those after the claim, as the separate reads
@@ -293,7 +299,7 @@ def _build_claim_picked_pg() -> Any:
     of the key is the earlier of the older attempts and ``now``."""
     now = bindparam("now", type_=UTCDateTime())
     claimed = (
-        _build_claim_due(bindparam("picked"))
+        _build_claim_due(chosen)
         .returning(
             _D.c.account_id,
             _D.c.post_id,
@@ -351,7 +357,52 @@ def _build_claim_picked_pg() -> Any:
     )
 
 
-_CLAIM_PICKED_PG = _build_claim_picked_pg()
+#: The setting through which a pick hands the ids it locked to the claim after it, in the
+#: same transaction (``set_config(…, true)``: it lasts until the transaction ends).
+_PICKED_SETTING = "campaign_scheduler.picked"
+
+
+def _build_pick_due_pg() -> Any:
+    """PostgreSQL: lock the first ``scan`` deliveries that may go out now, in due order,
+    with their accounts (:func:`_build_pick_due`), and keep their ids in
+    :data:`_PICKED_SETTING` (``{}``: none). Returns that value."""
+    picks = _PICK_DUE.limit(bindparam("scan")).subquery("picks")
+    ids = func.coalesce(sql_cast(func.array_agg(picks.c.id), Text), "{}")
+    return select(func.set_config(_PICKED_SETTING, ids, True))
+
+
+def _build_claim_picks_pg() -> Any:
+    """PostgreSQL: of the deliveries the pick locked, claim the most overdue of each account
+    (the first ``limit`` of those, in due order), as :func:`_build_claim_picked_pg`.
+
+    It runs as a statement of its own after the pick, in its transaction: its snapshot sees a
+    claim another daemon committed for one of the accounts after the pick's snapshot was
+    taken (that daemon held the account's lock until then), and the guards of
+    :func:`_build_claim_due` skip that account."""
+    picked = sql_cast(
+        func.nullif(func.current_setting(_PICKED_SETTING, True), ""), ARRAY(BigInteger)
+    )
+    place = (
+        func.row_number()
+        .over(partition_by=_D.c.account_id, order_by=(_D.c.due_at, _D.c.id))
+        .label("place")
+    )
+    candidates = (
+        select(_D.c.id, _D.c.due_at, place)
+        .where(_D.c.id == any_(picked), _D.c.state == literal_column(f"'{_PENDING}'"))
+        .subquery("candidates")
+    )
+    first_of_each = (
+        select(candidates.c.id)
+        .where(candidates.c.place == 1)
+        .order_by(candidates.c.due_at, candidates.c.id)
+        .limit(bindparam("limit"))
+    )
+    return _build_claim_picked_pg(_D.c.id.in_(first_of_each))
+
+
+_PICK_DUE_PG = _build_pick_due_pg()
+_CLAIM_PICKS_PG = _build_claim_picks_pg()
 
 
 #: A batch claim ranks the first ``limit × BATCH_SCAN`` deliveries that may go out, in due
@@ -451,17 +502,17 @@ def claim_due_many(
 ) -> list[Claim]:
     """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
     another account, in one transaction (one commit for a burst due at one instant)."""
-    if store.is_sqlite and limit > 1:
+    if not store.is_sqlite:
+        return _claim_due_pg(store, worker, now, lease, limit)
+    if limit > 1:
         return _claim_due_batch_sqlite(store, worker, now, lease, limit)
 
     def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
-        if store.is_sqlite:  # one claim: the pick in due order stops at the first it finds
-            row = connection.execute(_CLAIM_DUE, values).first()
-            if row is None:
-                return None
-            return _start_attempt(connection, row[0], row[1], row[2], worker, now)
-        claim: Claim | None = _claim_one_due_pg(connection, {**values, "worker_name": worker}, now)
-        return claim
+        # one claim: the pick in due order stops at the first it finds
+        row = connection.execute(_CLAIM_DUE, values).first()
+        if row is None:
+            return None
+        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
 
     return _claim_many(store, worker, now, lease, limit, claim_next)
 
@@ -501,17 +552,38 @@ def _claim_due_batch_sqlite(
     return claims
 
 
-def _claim_one_due_pg(connection: Connection, values: dict[str, Any], now: datetime) -> Any:
-    """Pick (locking the delivery and its account), then claim in a statement of its own:
-    its snapshot sees a claim another daemon committed for the account meanwhile."""
-    for _ in range(3):  # another daemon claimed for the account meanwhile: pick again
-        picked = connection.execute(_PICK_DUE, values).scalar()
-        if picked is None:
-            return None
-        row = connection.execute(_CLAIM_PICKED_PG, {**values, "picked": picked}).first()
-        if row is not None:
-            return _claim_from_row(row[0], row[3], row[1], row[2], values["worker"], now, row[4:])
-    return None
+def _claim_due_pg(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """PostgreSQL: pick (locking the deliveries and their accounts, ``SKIP LOCKED``), then
+    claim, start the attempts and read the details: two statements of one transaction, sent
+    together in one round trip (:meth:`Store.pipelined`), committed before any call. A claim
+    of one locks the first delivery that may go out; a batch the first
+    ``limit`` × :data:`BATCH_SCAN` of them in due order, of which it claims one per account."""
+    values = {
+        "now": now,
+        "until": now + lease,
+        "worker": worker,
+        "worker_name": worker,
+        "scan": 1 if limit == 1 else limit * BATCH_SCAN,
+        "limit": limit,
+    }
+    for _ in range(3):  # another daemon claimed for each picked account meanwhile: again
+        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (_CLAIM_PICKS_PG, values)))
+        if rows or picked == ("{}",):
+            break
+    claims = [
+        _claim_from_row(row[0], row[3], row[1], row[2], worker, now, _in_utc(row[4:]))
+        for row in rows
+    ]
+    claims.sort(key=lambda claim: (claim.due_at, claim.delivery_id))  # most overdue first
+    return claims
+
+
+def _in_utc(details: Sequence[Any]) -> list[Any]:
+    """Details as the driver read them, with their times in UTC (as :class:`UTCDateTime`
+    gives them)."""
+    return [value.astimezone(UTC) if isinstance(value, datetime) else value for value in details]
 
 
 def release_retries(store: Store, now: datetime) -> int:
@@ -1024,12 +1096,6 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
                 connection.execute(
                     _INSERT_ATTEMPT, {"delivery": some, "worker_name": worker, "now": _NEVER}
                 )
-        else:
-            connection.execute(
-                _CLAIM_PICKED_PG,
-                {"now": _NEVER, "until": _NEVER, "worker": worker, "worker_name": worker,
-                 "picked": -1},
-            ).first()  # fmt: skip
         values = _outcome_values(absent, published, _NEVER)
         _record(connection, store.is_sqlite, values)
         if store.is_sqlite:  # (written only when the record was: here it was not)

@@ -20,7 +20,7 @@ import contextlib
 import os
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
 from campaign_scheduler.errors import ConflictError, StoreError
 from campaign_scheduler.uilang import msg
@@ -159,6 +160,8 @@ class Store:
         self._writing: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.is_sqlite else contextlib.nullcontext()
         )
+        #: SQL and own values of the statements :meth:`pipelined` sends (compiled once).
+        self._compiled_sql: dict[Executable, tuple[str, dict[str, Any]]] = {}
 
     def for_threads(self, threads: int) -> Store:
         """The same database with a pool for ``threads`` threads (and their lease keepers)."""
@@ -226,6 +229,61 @@ class Store:
                 connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection.begin():
                 yield connection
+
+    def pipelined(
+        self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """PostgreSQL: run ``statements`` one after another as one transaction, in one round
+        trip, and return the rows of each.
+
+        They go out in psycopg's pipeline mode, on a connection in autocommit mode, closed by
+        one ``Sync``: the server runs what comes before a ``Sync`` as one implicit
+        transaction, committed at the ``Sync`` (rolled back, the statements after it skipped,
+        if one fails). Each statement has a snapshot of its own (``READ COMMITTED``): a later
+        statement sees what another transaction committed while an earlier one waited or
+        locked. SQLAlchemy would sync each statement to read its result, so the statements
+        are compiled by SQLAlchemy once and sent by the driver itself: their values go to the
+        driver as given (no type processing: use plain values, aware datetimes), and rows come
+        back as the driver reads them. Driver errors are raised as SQLAlchemy's, and a
+        connection the server has dropped is not given back to the pool."""
+        from psycopg import Error as DriverError
+        from sqlalchemy.exc import DBAPIError
+
+        compiled = [(self._compiled(statement), values) for statement, values in statements]
+        with self.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            sql = ""
+            try:
+                cursors = []
+                with driver.pipeline():
+                    for (sql, defaults), values in compiled:
+                        cursor = driver.cursor()
+                        cursor.execute(sql, {**defaults, **values})
+                        cursors.append(cursor)
+                return [cursor.fetchall() for cursor in cursors]
+            except DriverError as exc:
+                dialect = self.engine.dialect
+                dropped = dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
+                if dropped:
+                    connection.invalidate(exc)
+                raise DBAPIError.instance(
+                    sql,
+                    None,
+                    exc,
+                    DriverError,
+                    connection_invalidated=dropped,
+                    dialect=dialect,
+                ) from exc
+
+    def _compiled(self, statement: Executable) -> tuple[str, dict[str, Any]]:
+        """The SQL of ``statement`` for this database, and the values of its own binds."""
+        found = self._compiled_sql.get(statement)
+        if found is None:
+            compiled = statement.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]
+            found = self._compiled_sql[statement] = (compiled.string, dict(compiled.params))
+        return found
 
     def dispose(self) -> None:
         self.engine.dispose()
