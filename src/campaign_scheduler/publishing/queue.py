@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Grouping
 
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.publishing.policy import deadline
@@ -167,7 +168,7 @@ def _claiming(now: Any) -> dict[str, Any]:
     }
 
 
-def _build_claim_due(chosen: Any) -> Any:
+def _build_claim_due(chosen: Any, pending: Any = _D.c.state == _PENDING) -> Any:
     """Claim the ``chosen`` deliveries (a condition on ``delivery.id``) if they are still
     pending and their accounts have nothing in flight.
 
@@ -176,7 +177,7 @@ def _build_claim_due(chosen: Any) -> Any:
     now = bindparam("now", type_=UTCDateTime())
     return (
         update(_D)
-        .where(chosen, _D.c.state == _PENDING, _ACCOUNT_FREE)
+        .where(chosen, pending, _ACCOUNT_FREE)
         .values(_claiming(now))
         .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
@@ -299,7 +300,10 @@ def _build_claim_picked_pg(chosen: Any) -> Any:
     of the key is the earlier of the older attempts and ``now``."""
     now = bindparam("now", type_=UTCDateTime())
     claimed = (
-        _build_claim_due(chosen)
+        # The picked deliveries are pending: the pick's locks keep every other writer off
+        # them. The guard stays, written so that no plan starts from the state indexes (the
+        # statistics right after a load say the queue is empty; the primary key is the way).
+        _build_claim_due(chosen, _D.c.state.concat("") == _PENDING)
         .returning(
             _D.c.account_id,
             _D.c.post_id,
@@ -371,6 +375,11 @@ def _build_pick_due_pg() -> Any:
     return select(func.set_config(_PICKED_SETTING, ids, True))
 
 
+def _picked_pg() -> Any:
+    """The ids the pick kept in :data:`_PICKED_SETTING` (an array; NULL when none)."""
+    return sql_cast(func.nullif(func.current_setting(_PICKED_SETTING, True), ""), ARRAY(BigInteger))
+
+
 def _build_claim_picks_pg() -> Any:
     """PostgreSQL: of the deliveries the pick locked, claim the most overdue of each account
     (the first ``limit`` of those, in due order), as :func:`_build_claim_picked_pg`.
@@ -378,10 +387,8 @@ def _build_claim_picks_pg() -> Any:
     It runs as a statement of its own after the pick, in its transaction: its snapshot sees a
     claim another daemon committed for one of the accounts after the pick's snapshot was
     taken (that daemon held the account's lock until then), and the guards of
-    :func:`_build_claim_due` skip that account."""
-    picked = sql_cast(
-        func.nullif(func.current_setting(_PICKED_SETTING, True), ""), ARRAY(BigInteger)
-    )
+    :func:`_build_claim_due` skip that account. The picked deliveries are still pending (the
+    pick's locks keep every other writer off them)."""
     place = (
         func.row_number()
         .over(partition_by=_D.c.account_id, order_by=(_D.c.due_at, _D.c.id))
@@ -389,7 +396,7 @@ def _build_claim_picks_pg() -> Any:
     )
     candidates = (
         select(_D.c.id, _D.c.due_at, place)
-        .where(_D.c.id == any_(picked), _D.c.state == literal_column(f"'{_PENDING}'"))
+        .where(_D.c.id == any_(_picked_pg()))
         .subquery("candidates")
     )
     first_of_each = (
@@ -398,11 +405,19 @@ def _build_claim_picks_pg() -> Any:
         .order_by(candidates.c.due_at, candidates.c.id)
         .limit(bindparam("limit"))
     )
-    return _build_claim_picked_pg(_D.c.id.in_(first_of_each))
+    # (= ANY of an array, not IN: found by primary key, not by joining the whole queue)
+    return _build_claim_picked_pg(_D.c.id == any_(func.array(first_of_each.scalar_subquery())))
+
+
+def _build_claim_one_pg() -> Any:
+    """PostgreSQL: :func:`_build_claim_picks_pg` for a pick of one delivery (the claim of
+    one lane): found by its primary key, whatever the planner's statistics say."""
+    return _build_claim_picked_pg(_D.c.id == Grouping(_picked_pg())[1])
 
 
 _PICK_DUE_PG = _build_pick_due_pg()
 _CLAIM_PICKS_PG = _build_claim_picks_pg()
+_CLAIM_ONE_PG = _build_claim_one_pg()
 
 
 #: A batch claim ranks the first ``limit × BATCH_SCAN`` deliveries that may go out, in due
@@ -569,7 +584,8 @@ def _claim_due_pg(
         "limit": limit,
     }
     for _ in range(3):  # another daemon claimed for each picked account meanwhile: again
-        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (_CLAIM_PICKS_PG, values)))
+        claim = _CLAIM_ONE_PG if limit == 1 else _CLAIM_PICKS_PG
+        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (claim, values)))
         if rows or picked == ("{}",):
             break
     claims = [
