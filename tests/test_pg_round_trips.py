@@ -65,6 +65,7 @@ class RoundTrips:
         self._folder = tempfile.TemporaryDirectory()
         self._files: list[Any] = []
         self._lock = threading.Lock()
+        self._engine = store.engine
         event.listen(store.engine, "connect", self._trace)
 
     def _trace(self, dbapi_connection: Any, _record: Any) -> None:
@@ -91,6 +92,7 @@ class RoundTrips:
         return total
 
     def close(self) -> None:
+        event.remove(self._engine, "connect", self._trace)
         for stream in self._files:
             stream.close()
         self._folder.cleanup()

@@ -575,6 +575,19 @@ def _claim_due_pg(
     together in one round trip (:meth:`Store.pipelined`), committed before any call. A claim
     of one locks the first delivery that may go out; a batch the first
     ``limit`` × :data:`BATCH_SCAN` of them in due order, of which it claims one per account."""
+    return _claims_pg(store, worker, now, lease, limit, ())[1]
+
+
+def _claims_pg(
+    store: Store,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    before: Sequence[tuple[Any, dict[str, Any]]],
+) -> tuple[list[Any], list[Claim]]:
+    """:func:`_claim_due_pg` after the statements ``before`` in the same transaction (and
+    round trip); returns their rows too."""
     values = {
         "now": now,
         "until": now + lease,
@@ -583,17 +596,50 @@ def _claim_due_pg(
         "scan": 1 if limit == 1 else limit * BATCH_SCAN,
         "limit": limit,
     }
-    for _ in range(3):  # another daemon claimed for each picked account meanwhile: again
-        claim = _CLAIM_ONE_PG if limit == 1 else _CLAIM_PICKS_PG
-        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (claim, values)))
+    claim = _CLAIM_ONE_PG if limit == 1 else _CLAIM_PICKS_PG
+    *earlier, (picked,), rows = store.pipelined((*before, (_PICK_DUE_PG, values), (claim, values)))
+    for _ in range(2):  # another daemon claimed for each picked account meanwhile: again
         if rows or picked == ("{}",):
             break
+        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (claim, values)))
     claims = [
         _claim_from_row(row[0], row[3], row[1], row[2], worker, now, _in_utc(row[4:]))
         for row in rows
     ]
     claims.sort(key=lambda claim: (claim.due_at, claim.delivery_id))  # most overdue first
-    return claims
+    return earlier, claims
+
+
+def record_and_claim_due(
+    store: Store,
+    claim: Claim,
+    outcome: Outcome,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> tuple[bool, list[Claim]] | None:
+    """PostgreSQL: record ``outcome`` as :func:`record_outcome` does, then claim up to
+    ``limit`` deliveries as :func:`claim_due_many` does, in one transaction and one round
+    trip: the outcome and the claims are committed together or not at all, before any call.
+
+    The claim sees the outcome (a statement of its own after it): the account of ``claim``
+    is free again for it. Returns whether the outcome was kept (False: the lease was lost)
+    and the claims; None where this is not done in one go (SQLite, an outcome that also
+    flags or rate-limits the account, a lost lease): then record and claim one after the
+    other."""
+    single = outcome.kind not in _TWO_STATEMENT_OUTCOMES | {OutcomeKind.LEASE_LOST}
+    if store.is_sqlite or not single:
+        return None
+    recorded = (_RECORD_PG, _outcome_values(claim, outcome, now))
+    ((updated,),), claims = _claims_pg(store, claim.worker, now, lease, limit, (recorded,))
+    if not updated:
+        log.warning(
+            "lease on %s/%s lost before its outcome (%s) was recorded",
+            claim.post_key,
+            claim.account_name,
+            outcome.kind.value,
+        )
+    return bool(updated), claims
 
 
 def _in_utc(details: Sequence[Any]) -> list[Any]:

@@ -20,7 +20,7 @@ import contextlib
 import os
 import select
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,10 @@ from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+#: A statement as :meth:`Store.pipelined` sends it: its SQL, the values of its own binds, and
+#: the bind processing of its types (bind name, processor).
+_Compiled = tuple[str, dict[str, Any], tuple[tuple[str, Callable[[Any], Any]], ...]]
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "campaign_sqlite_immediate"
@@ -161,7 +165,7 @@ class Store:
             threading.RLock() if self.is_sqlite else contextlib.nullcontext()
         )
         #: SQL and own values of the statements :meth:`pipelined` sends (compiled once).
-        self._compiled_sql: dict[Executable, tuple[str, dict[str, Any]]] = {}
+        self._compiled_sql: dict[Executable, _Compiled] = {}
 
     def for_threads(self, threads: int) -> Store:
         """The same database with a pool for ``threads`` threads (and their lease keepers)."""
@@ -242,25 +246,29 @@ class Store:
         if one fails). Each statement has a snapshot of its own (``READ COMMITTED``): a later
         statement sees what another transaction committed while an earlier one waited or
         locked. SQLAlchemy would sync each statement to read its result, so the statements
-        are compiled by SQLAlchemy once and sent by the driver itself: their values go to the
-        driver as given (no type processing: use plain values, aware datetimes), and rows come
-        back as the driver reads them. Driver errors are raised as SQLAlchemy's, and a
-        connection the server has dropped is not given back to the pool."""
+        are compiled by SQLAlchemy once and sent by the driver itself: their values go through
+        their types' bind processing as with SQLAlchemy (JSON, UTC datetimes), and rows come
+        back as the driver reads them (no result processing: datetimes in the session's
+        zone). Driver errors are raised as SQLAlchemy's, and a connection the server has
+        dropped is not given back to the pool."""
         from psycopg import Error as DriverError
         from sqlalchemy.exc import DBAPIError
 
         compiled = [(self._compiled(statement), values) for statement, values in statements]
-        with self.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+        # (autocommit: SQLAlchemy's transaction sends neither BEGIN nor COMMIT)
+        with self.transaction(write=True, single=True) as connection:
             driver = connection.connection.driver_connection
             assert driver is not None
             sql = ""
             try:
                 cursors = []
                 with driver.pipeline():
-                    for (sql, defaults), values in compiled:
+                    for (sql, defaults, processors), values in compiled:
                         cursor = driver.cursor()
-                        cursor.execute(sql, {**defaults, **values})
+                        params = {**defaults, **values}
+                        for name, process in processors:
+                            params[name] = process(params[name])
+                        cursor.execute(sql, params)
                         cursors.append(cursor)
                 return [cursor.fetchall() for cursor in cursors]
             except DriverError as exc:
@@ -277,12 +285,20 @@ class Store:
                     dialect=dialect,
                 ) from exc
 
-    def _compiled(self, statement: Executable) -> tuple[str, dict[str, Any]]:
-        """The SQL of ``statement`` for this database, and the values of its own binds."""
+    def _compiled(self, statement: Executable) -> _Compiled:
+        """The SQL of ``statement`` for this database, the values of its own binds and the
+        bind processing of its types."""
         found = self._compiled_sql.get(statement)
         if found is None:
-            compiled = statement.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]
-            found = self._compiled_sql[statement] = (compiled.string, dict(compiled.params))
+            dialect = self.engine.dialect
+            compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            processors = {}
+            for bind, name in compiled.bind_names.items():
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors[name] = process
+            found = (compiled.string, dict(compiled.params), tuple(processors.items()))
+            self._compiled_sql[statement] = found
         return found
 
     def dispose(self) -> None:
