@@ -1133,7 +1133,8 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
     compiles a statement at its first use in a process; tens of milliseconds for the claim's).
 
     The claims and sweeps run as of a moment long past (nothing is due then); the writes after
-    a claim run against a delivery that does not exist, in a transaction rolled back."""
+    a claim run against a delivery that does not exist, in a transaction rolled back (on
+    PostgreSQL the record that goes with the next claim is committed: it changes nothing)."""
     expire_overdue(store, _NEVER)
     release_retries(store, _NEVER)
     claim_abandoned_many(store, worker, _NEVER, lease, 1)
@@ -1146,6 +1147,9 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
         key_first_used=_NEVER,
     )  # fmt: skip
     published = Outcome(OutcomeKind.PUBLISHED, remote_id="", published_at=_NEVER)
+    # PostgreSQL: the record with the next claim, as one pipeline (nothing is recorded: the
+    # delivery does not exist; nothing is due then)
+    record_and_claim_due(store, absent, published, _NEVER, lease, 1)
     with contextlib.suppress(_Rehearsal), store.transaction(write=True) as connection:
         if store.is_sqlite:
             connection.execute(_CLAIM_DETAILS, {"id": -1}).first()
