@@ -198,3 +198,21 @@ def test_a_daemon_on_postgresql_records_and_claims_the_next_in_one_round_trip(
     with store.session() as session:
         assert Counter(session.scalars(select(DeliveryRecord.state))) == {"published": 6}
     assert (busy - idle) / 6 <= 1, f"{busy} round trips, {idle} with nothing due"
+
+
+def test_a_pipeline_on_a_connection_the_server_ends_fails_as_sqlalchemy_and_is_not_reused(
+    workspace: Workspace, store: Store
+) -> None:
+    """The daemon retries writes on SQLAlchemy's errors: a pipeline whose connection the
+    server ends raises one (the driver's error translated), and the next pipeline goes out
+    on a new connection."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    load_drafts(workspace, store, drafts(1))
+    ended = text("SELECT pg_terminate_backend(pg_backend_pid())")
+    with pytest.raises(OperationalError) as raised:
+        store.pipelined([(ended, {})])
+    assert raised.value.connection_invalidated
+    claims = claim_due_many(store, "w1", NOW, LEASE, 10)
+    assert len(claims) == 3
