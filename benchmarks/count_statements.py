@@ -5,7 +5,8 @@
 Counts, over the whole process, and writes them as JSON to OUT.json when the command ends:
 
 - ``statements``: SQL statements sent through SQLAlchemy (cursor executes, ``executemany``
-  counted once). On SQLite this includes each transaction's ``BEGIN`` (the store sends it
+  counted once), and the statements of PostgreSQL's pipelines (``Store.pipelined``), which the
+  driver sends without SQLAlchemy's cursor events. On SQLite this includes each transaction's ``BEGIN`` (the store sends it
   itself, ``store/engine.py``); on PostgreSQL it does not (psycopg sends it).
 - ``commits``: transactions committed with a ``COMMIT``.
 - ``autocommits``: one-statement transactions run in autocommit mode (``Store.transaction(
@@ -84,12 +85,23 @@ class Counts:
     def counting(self) -> Iterator[Counts]:
         """Count from now on until the block ends (connections opened before it are not
         traced: their round trips are missing from ``round_trips``)."""
+        from campaign_scheduler.store.engine import Store
+
         self._folder = tempfile.TemporaryDirectory()
         for target, name, listener in self._listeners():
             event.listen(target, name, listener)
+        pipelined = Store.pipelined
+
+        def counted(store: Store, statements: Any) -> Any:
+            with self._lock:
+                self._counts["statements"] += len(statements)
+            return pipelined(store, statements)
+
+        Store.pipelined = counted  # type: ignore[method-assign]
         try:
             yield self
         finally:
+            Store.pipelined = pipelined  # type: ignore[method-assign]
             for target, name, listener in self._listeners():
                 event.remove(target, name, listener)
 

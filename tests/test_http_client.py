@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import requests
 
-from campaign_scheduler.channels._http import ApiClient, GoneError, reset_time, retry_at
+from campaign_scheduler.channels._http import (
+    ApiClient,
+    GoneError,
+    make_session,
+    reset_time,
+    retry_at,
+)
 from campaign_scheduler.channels.base import AccountSettings
 from campaign_scheduler.errors import (
     AuthError,
@@ -229,3 +235,38 @@ def test_a_network_overrides_only_its_own_facts_of_the_ladder() -> None:
         api.call("POST", "/notes", creates=True)
     with pytest.raises(RejectedError, match=r"refused \(400: too long\)"):
         api.call("POST", "/notes", creates=True)
+
+
+# --- the session ----------------------------------------------------------------------------
+
+
+def test_a_session_reads_the_environment_once_per_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Proxies and ``NO_PROXY`` are looked up for the first request to a server, not for each
+    (a plain session scans the whole environment every time); what they say still applies."""
+    looked_up: list[str] = []
+    environ_proxies = requests.sessions.get_environ_proxies
+
+    def counted(url: str, no_proxy: Any = None) -> Any:
+        looked_up.append(url)
+        return environ_proxies(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counted)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    session = make_session()
+
+    def proxy(url: str, where: requests.Session = session) -> str | None:
+        settings = where.merge_environment_settings(url, {}, True, None, None)
+        return settings["proxies"].get("https")
+
+    for path in ("statuses", "statuses", "media"):
+        assert proxy(f"https://social.example/api/v1/{path}") == "http://proxy.example:3128"
+        assert proxy(f"https://direct.example/api/v1/{path}") is None
+    assert looked_up == [
+        "https://social.example/api/v1/statuses",
+        "https://direct.example/api/v1/statuses",
+    ]
+    assert proxy("https://social.example/x", make_session()) == "http://proxy.example:3128"
+    assert len(looked_up) == 3  # a session of its own asks anew

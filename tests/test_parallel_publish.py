@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from campaign_scheduler.config import load_settings
 from campaign_scheduler.publishing.accounts import ConfiguredChannels
 from campaign_scheduler.publishing.daemon import Daemon, Worker
 from campaign_scheduler.publishing.publisher import Publisher
-from campaign_scheduler.publishing.queue import Claim, claim_due
+from campaign_scheduler.publishing.queue import claim_due
 from campaign_scheduler.rules import check
 from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from campaign_scheduler.store.engine import Store, open_store
@@ -163,7 +164,7 @@ def test_lanes_claim_side_by_side_on_postgresql_and_one_at_a_time_on_sqlite(
     server: lanes queueing for each other's claims made the claims the limit); SQLite takes
     one writer at a time, and its claims queue in the daemon."""
     from campaign_scheduler.publishing import daemon as daemon_module
-    from campaign_scheduler.publishing.queue import claim_due_many as real
+    from campaign_scheduler.publishing import queue as queue_module
 
     lock = threading.Lock()
     claims = [0]
@@ -171,21 +172,26 @@ def test_lanes_claim_side_by_side_on_postgresql_and_one_at_a_time_on_sqlite(
     # On PostgreSQL the second claims of both lanes must be in progress together to go on.
     together = threading.Barrier(2, timeout=PATIENCE)
 
-    def claim(*args: object, **kwargs: object) -> list[Claim]:
-        with lock:
-            claims[0] += 1
-            number = claims[0]
-            inside[0] += 1
-            inside[1] = max(inside)
-        try:
-            if number in (2, 3) and not store.is_sqlite:
-                together.wait()
-            return real(*args, **kwargs)  # type: ignore[arg-type]
-        finally:
+    def counted(real: Any) -> Any:
+        def claim(*args: object, **kwargs: object) -> Any:
             with lock:
-                inside[0] -= 1
+                claims[0] += 1
+                number = claims[0]
+                inside[0] += 1
+                inside[1] = max(inside)
+            try:
+                if number in (2, 3) and not store.is_sqlite:
+                    together.wait()
+                return real(*args, **kwargs)
+            finally:
+                with lock:
+                    inside[0] -= 1
 
-    monkeypatch.setattr(daemon_module, "claim_due_many", claim)
+        return claim
+
+    # (on PostgreSQL a lane's next claim goes with the record of its outcome)
+    for name in ("claim_due_many", "record_and_claim_due"):
+        monkeypatch.setattr(daemon_module, name, counted(getattr(queue_module, name)))
     calls = Calls()  # the first claim takes two deliveries; both lanes then claim again
     report = worker(store, drafted, calls, threads=2).tick()
     assert report.published == 5

@@ -21,6 +21,7 @@ from campaign_scheduler.publishing.queue import (
     Outcome,
     OutcomeKind,
     claim_due,
+    record_and_claim_due,
     record_outcome,
     rehearse,
     renew_lease,
@@ -75,15 +76,20 @@ def test_the_rehearsal_changes_nothing_and_leaves_no_statement_of_a_tick_to_comp
         if context is not None and context.cache_hit is context.dialect.CACHE_MISS:
             misses.append(statement)
 
+    compiled = set(store._compiled_sql)  # PostgreSQL's pipelines, compiled by the store
     try:
         claim = claim_due(store, "w1", NOW, LEASE)
         assert claim is not None
         renew_lease(store, claim, NOW + LEASE)
         published = Outcome(OutcomeKind.PUBLISHED, remote_id="1", published_at=NOW)
-        assert record_outcome(store, claim, published, NOW)
+        if store.is_sqlite:
+            assert record_outcome(store, claim, published, NOW)
+        else:  # a lane records and claims its next delivery in one go
+            assert record_and_claim_due(store, claim, published, NOW, LEASE, 1) == (True, [])
     finally:
         event.remove(store.engine, "after_cursor_execute", _seen)
     assert misses == []
+    assert set(store._compiled_sql) == compiled
 
 
 def test_the_warm_up_makes_the_adapters_the_calls_will_use(workspace: Workspace) -> None:

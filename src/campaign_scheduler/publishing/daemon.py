@@ -53,6 +53,7 @@ from campaign_scheduler.publishing.queue import (
     freeze_plan,
     mark_not_out,
     next_wake,
+    record_and_claim_due,
     record_outcome,
     record_outcomes,
     record_parts,
@@ -305,6 +306,10 @@ class _LeaseKeeper:
             log.warning("renewing the lease on %s failed: %s", claim.post_key, exc)
 
 
+class _NotTogether(Exception):
+    """This outcome is not recorded together with the next claim (``record_and_claim_due``)."""
+
+
 @dataclass(eq=False)
 class _Wanting:
     """A lane waiting for its next claim (``Worker._claim_together``)."""
@@ -407,7 +412,15 @@ class Worker:
                 if mine.claim is None:
                     return
                 claimed = mine.claim
-            self._publish_claimed(claimed, report)
+            if self._due_side_by_side and claim is claim_due_many:
+                following = self._publish_claimed(claimed, report, lanes)
+                if following is not None:  # recorded, and claimed in the same round trip
+                    if following.claim is None:
+                        return
+                    claimed = following.claim
+                    continue
+            else:
+                self._publish_claimed(claimed, report)
             claimed = None
 
     def _claim_together(
@@ -439,14 +452,16 @@ class Worker:
         claim: Callable[..., list[Claim]],
         report: TickReport,
         lanes: _Lanes,
+        claiming: Callable[..., list[Claim]] | None = None,
     ) -> None:
         """Claim one delivery for each lane ``waiting`` (whose slots are reserved) and one
         for each free slot, in one transaction; start a lane for each claim beyond those.
-        A lane that gets none ends."""
+        A lane that gets none ends. ``claiming`` makes these claims instead of ``claim``
+        (which the lanes started go on with)."""
         spare = lanes.reserve(self.threads)  # one lane for each further claim
         batch: list[Claim] = []
         try:
-            batch = claim(
+            batch = (claiming or claim)(
                 self.store, self.worker_id, self.clock(), self.lease, spare + len(waiting)
             )
         finally:
@@ -456,16 +471,55 @@ class Worker:
         for other in batch[len(waiting) :]:
             lanes.start(functools.partial(self._lane, claim, report, lanes, other))
 
-    def _publish_claimed(self, claimed: Claim, report: TickReport) -> None:
+    def _publish_claimed(
+        self, claimed: Claim, report: TickReport, lanes: _Lanes | None = None
+    ) -> _Wanting | None:
+        """Publish, then record the outcome. With ``lanes`` (due claims on PostgreSQL) the
+        lane's next claim is made with the record, in one round trip, where the outcome
+        allows (:func:`record_and_claim_due`): returns that claim (served; its ``claim`` is
+        None when nothing more may go out), or None when the lane is to claim for itself."""
         ledger = RecordLedger(self, threading.Event(), claimed)
         with self._keeping_lease(claimed, ledger):
             outcome = self.publisher.publish(claimed, self.clock, ledger)
+        following = None
         kept = self._record_soon(claimed, outcome) if self._group_records else None
+        if kept is None and lanes is not None and not self.stop_requested.is_set():
+            following, kept = self._record_and_claim(claimed, outcome, report, lanes)
         if kept is None:
             kept = self._record(claimed, outcome)
         with self._lock:
             report.outcomes[outcome.kind.value if kept else "lease lost"] += 1
         self._log(claimed, outcome.kind, outcome.remote_url, outcome.error)
+        return following
+
+    def _record_and_claim(
+        self, claimed: Claim, outcome: Outcome, report: TickReport, lanes: _Lanes
+    ) -> tuple[_Wanting | None, bool | None]:
+        """PostgreSQL: record ``outcome`` and claim this lane's next delivery (and one for
+        each free slot) together. Returns the lane's next claim and whether the outcome was
+        kept, or (None, None) when it was not done: then the outcome is recorded on its own
+        (with its retries and the journal) and the lane claims as before. The record and
+        the claims commit together or not at all, so nothing is left half-done."""
+        kept: list[bool] = []
+
+        def claiming(
+            store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+        ) -> list[Claim]:
+            done = record_and_claim_due(store, claimed, outcome, now, lease, limit)
+            if done is None:
+                raise _NotTogether
+            kept.append(done[0])
+            return done[1]
+
+        mine = _Wanting()
+        try:
+            self._claim_for([mine], claim_due_many, report, lanes, claiming)
+        except _NotTogether:
+            return None, None
+        except SQLAlchemyError as exc:
+            log.warning("recording and claiming in one go failed (%s); one after the other", exc)
+            return None, None
+        return mine, kept[0]
 
     @contextlib.contextmanager
     def _keeping_lease(self, claim: Claim, ledger: RecordLedger) -> Any:

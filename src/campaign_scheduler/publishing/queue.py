@@ -22,10 +22,14 @@ from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
+    BigInteger,
     Connection,
     Select,
     Table,
+    Text,
+    any_,
     bindparam,
     case,
     exists,
@@ -38,7 +42,9 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Grouping
 
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.publishing.policy import deadline
@@ -163,15 +169,16 @@ def _claiming(now: Any) -> dict[str, Any]:
     }
 
 
-def _build_claim_due(candidate: Any) -> Any:
-    """Claim ``candidate`` if it is still pending and its account has nothing in flight.
+def _build_claim_due(chosen: Any, pending: Any = _D.c.state == _PENDING) -> Any:
+    """Claim the ``chosen`` deliveries (a condition on ``delivery.id``) if they are still
+    pending and their accounts have nothing in flight.
 
     On PostgreSQL this runs as a statement of its own after :func:`_build_pick_due` took the
     account's lock, so its snapshot sees a claim another daemon committed meanwhile."""
     now = bindparam("now", type_=UTCDateTime())
     return (
         update(_D)
-        .where(_D.c.id == candidate, _D.c.state == _PENDING, _ACCOUNT_FREE)
+        .where(chosen, pending, _ACCOUNT_FREE)
         .values(_claiming(now))
         .returning(_D.c.id, _D.c.attempts, _D.c.version)
     )
@@ -217,7 +224,7 @@ def _build_claim_abandoned() -> Any:
 
 _PICK_DUE = _build_pick_due()
 #: SQLite: one statement (``BEGIN IMMEDIATE`` serialises claims); PostgreSQL: pick, then claim.
-_CLAIM_DUE = _build_claim_due(_PICK_DUE.scalar_subquery())
+_CLAIM_DUE = _build_claim_due(_D.c.id == _PICK_DUE.scalar_subquery())
 _CLAIM_ABANDONED = _build_claim_abandoned()
 _ABANDON_OPEN_ATTEMPTS = (
     update(_T)
@@ -284,9 +291,9 @@ def _attempt_rows(delivery: Any, now: Any) -> Any:
     )
 
 
-def _build_claim_picked_pg() -> Any:
-    """PostgreSQL: claim the picked delivery, start its attempt and read what the call needs,
-    in one statement (one round trip instead of three).
+def _build_claim_picked_pg(chosen: Any) -> Any:
+    """PostgreSQL: claim the ``chosen`` deliveries (see :func:`_build_claim_due`), start
+    their attempts and read what the calls need, in one statement.
 
     The attempt row and the details come from data-modifying CTEs; they see the claim's
     ``RETURNING`` values, so the details are those after the claim, as the separate reads
@@ -294,7 +301,10 @@ def _build_claim_picked_pg() -> Any:
     of the key is the earlier of the older attempts and ``now``."""
     now = bindparam("now", type_=UTCDateTime())
     claimed = (
-        _build_claim_due(bindparam("picked"))
+        # The picked deliveries are pending: the pick's locks keep every other writer off
+        # them. The guard stays, written so that no plan starts from the state indexes (the
+        # statistics right after a load say the queue is empty; the primary key is the way).
+        _build_claim_due(chosen, _D.c.state.concat("") == _PENDING)
         .returning(
             _D.c.account_id,
             _D.c.post_id,
@@ -352,7 +362,63 @@ def _build_claim_picked_pg() -> Any:
     )
 
 
-_CLAIM_PICKED_PG = _build_claim_picked_pg()
+#: The setting through which a pick hands the ids it locked to the claim after it, in the
+#: same transaction (``set_config(…, true)``: it lasts until the transaction ends).
+_PICKED_SETTING = "campaign_scheduler.picked"
+
+
+def _build_pick_due_pg() -> Any:
+    """PostgreSQL: lock the first ``scan`` deliveries that may go out now, in due order,
+    with their accounts (:func:`_build_pick_due`), and keep their ids in
+    :data:`_PICKED_SETTING` (``{}``: none). Returns that value."""
+    picks = _PICK_DUE.limit(bindparam("scan")).subquery("picks")
+    ids = func.coalesce(sql_cast(func.array_agg(picks.c.id), Text), "{}")
+    return select(func.set_config(_PICKED_SETTING, ids, True))
+
+
+def _picked_pg() -> Any:
+    """The ids the pick kept in :data:`_PICKED_SETTING` (an array; NULL when none)."""
+    return sql_cast(func.nullif(func.current_setting(_PICKED_SETTING, True), ""), ARRAY(BigInteger))
+
+
+def _build_claim_picks_pg() -> Any:
+    """PostgreSQL: of the deliveries the pick locked, claim the most overdue of each account
+    (the first ``limit`` of those, in due order), as :func:`_build_claim_picked_pg`.
+
+    It runs as a statement of its own after the pick, in its transaction: its snapshot sees a
+    claim another daemon committed for one of the accounts after the pick's snapshot was
+    taken (that daemon held the account's lock until then), and the guards of
+    :func:`_build_claim_due` skip that account. The picked deliveries are still pending (the
+    pick's locks keep every other writer off them)."""
+    place = (
+        func.row_number()
+        .over(partition_by=_D.c.account_id, order_by=(_D.c.due_at, _D.c.id))
+        .label("place")
+    )
+    candidates = (
+        select(_D.c.id, _D.c.due_at, place)
+        .where(_D.c.id == any_(_picked_pg()))
+        .subquery("candidates")
+    )
+    first_of_each = (
+        select(candidates.c.id)
+        .where(candidates.c.place == 1)
+        .order_by(candidates.c.due_at, candidates.c.id)
+        .limit(bindparam("limit"))
+    )
+    # (= ANY of an array, not IN: found by primary key, not by joining the whole queue)
+    return _build_claim_picked_pg(_D.c.id == any_(func.array(first_of_each.scalar_subquery())))
+
+
+def _build_claim_one_pg() -> Any:
+    """PostgreSQL: :func:`_build_claim_picks_pg` for a pick of one delivery (the claim of
+    one lane): found by its primary key, whatever the planner's statistics say."""
+    return _build_claim_picked_pg(_D.c.id == Grouping(_picked_pg())[1])
+
+
+_PICK_DUE_PG = _build_pick_due_pg()
+_CLAIM_PICKS_PG = _build_claim_picks_pg()
+_CLAIM_ONE_PG = _build_claim_one_pg()
 
 
 #: A batch claim ranks the first ``limit × BATCH_SCAN`` deliveries that may go out, in due
@@ -452,17 +518,17 @@ def claim_due_many(
 ) -> list[Claim]:
     """Claim up to ``limit`` deliveries that may go out now, most overdue first, each on
     another account, in one transaction (one commit for a burst due at one instant)."""
-    if store.is_sqlite and limit > 1:
+    if not store.is_sqlite:
+        return _claim_due_pg(store, worker, now, lease, limit)
+    if limit > 1:
         return _claim_due_batch_sqlite(store, worker, now, lease, limit)
 
     def claim_next(connection: Connection, values: dict[str, Any]) -> Claim | None:
-        if store.is_sqlite:  # one claim: the pick in due order stops at the first it finds
-            row = connection.execute(_CLAIM_DUE, values).first()
-            if row is None:
-                return None
-            return _start_attempt(connection, row[0], row[1], row[2], worker, now)
-        claim: Claim | None = _claim_one_due_pg(connection, {**values, "worker_name": worker}, now)
-        return claim
+        # one claim: the pick in due order stops at the first it finds
+        row = connection.execute(_CLAIM_DUE, values).first()
+        if row is None:
+            return None
+        return _start_attempt(connection, row[0], row[1], row[2], worker, now)
 
     return _claim_many(store, worker, now, lease, limit, claim_next)
 
@@ -502,17 +568,85 @@ def _claim_due_batch_sqlite(
     return claims
 
 
-def _claim_one_due_pg(connection: Connection, values: dict[str, Any], now: datetime) -> Any:
-    """Pick (locking the delivery and its account), then claim in a statement of its own:
-    its snapshot sees a claim another daemon committed for the account meanwhile."""
-    for _ in range(3):  # another daemon claimed for the account meanwhile: pick again
-        picked = connection.execute(_PICK_DUE, values).scalar()
-        if picked is None:
-            return None
-        row = connection.execute(_CLAIM_PICKED_PG, {**values, "picked": picked}).first()
-        if row is not None:
-            return _claim_from_row(row[0], row[3], row[1], row[2], values["worker"], now, row[4:])
-    return None
+def _claim_due_pg(
+    store: Store, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claim]:
+    """PostgreSQL: pick (locking the deliveries and their accounts, ``SKIP LOCKED``), then
+    claim, start the attempts and read the details: two statements of one transaction, sent
+    together in one round trip (:meth:`Store.pipelined`), committed before any call. A claim
+    of one locks the first delivery that may go out; a batch the first
+    ``limit`` × :data:`BATCH_SCAN` of them in due order, of which it claims one per account."""
+    return _claims_pg(store, worker, now, lease, limit, ())[1]
+
+
+def _claims_pg(
+    store: Store,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    before: Sequence[tuple[Any, dict[str, Any]]],
+) -> tuple[list[Any], list[Claim]]:
+    """:func:`_claim_due_pg` after the statements ``before`` in the same transaction (and
+    round trip); returns their rows too."""
+    values = {
+        "now": now,
+        "until": now + lease,
+        "worker": worker,
+        "worker_name": worker,
+        "scan": 1 if limit == 1 else limit * BATCH_SCAN,
+        "limit": limit,
+    }
+    claim = _CLAIM_ONE_PG if limit == 1 else _CLAIM_PICKS_PG
+    *earlier, (picked,), rows = store.pipelined((*before, (_PICK_DUE_PG, values), (claim, values)))
+    for _ in range(2):  # another daemon claimed for each picked account meanwhile: again
+        if rows or picked == ("{}",):
+            break
+        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (claim, values)))
+    claims = [
+        _claim_from_row(row[0], row[3], row[1], row[2], worker, now, _in_utc(row[4:]))
+        for row in rows
+    ]
+    claims.sort(key=lambda claim: (claim.due_at, claim.delivery_id))  # most overdue first
+    return earlier, claims
+
+
+def record_and_claim_due(
+    store: Store,
+    claim: Claim,
+    outcome: Outcome,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> tuple[bool, list[Claim]] | None:
+    """PostgreSQL: record ``outcome`` as :func:`record_outcome` does, then claim up to
+    ``limit`` deliveries as :func:`claim_due_many` does, in one transaction and one round
+    trip: the outcome and the claims are committed together or not at all, before any call.
+
+    The claim sees the outcome (a statement of its own after it): the account of ``claim``
+    is free again for it. Returns whether the outcome was kept (False: the lease was lost)
+    and the claims; None where this is not done in one go (SQLite, an outcome that also
+    flags or rate-limits the account, a lost lease): then record and claim one after the
+    other."""
+    single = outcome.kind not in _TWO_STATEMENT_OUTCOMES | {OutcomeKind.LEASE_LOST}
+    if store.is_sqlite or not single:
+        return None
+    recorded = (_RECORD_PG, _outcome_values(claim, outcome, now))
+    ((updated,),), claims = _claims_pg(store, claim.worker, now, lease, limit, (recorded,))
+    if not updated:
+        log.warning(
+            "lease on %s/%s lost before its outcome (%s) was recorded",
+            claim.post_key,
+            claim.account_name,
+            outcome.kind.value,
+        )
+    return bool(updated), claims
+
+
+def _in_utc(details: Sequence[Any]) -> list[Any]:
+    """Details as the driver read them, with their times in UTC (as :class:`UTCDateTime`
+    gives them)."""
+    return [value.astimezone(UTC) if isinstance(value, datetime) else value for value in details]
 
 
 def release_retries(store: Store, now: datetime) -> int:
@@ -1001,7 +1135,8 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
     compiles a statement at its first use in a process; tens of milliseconds for the claim's).
 
     The claims and sweeps run as of a moment long past (nothing is due then); the writes after
-    a claim run against a delivery that does not exist, in a transaction rolled back."""
+    a claim run against a delivery that does not exist, in a transaction rolled back (on
+    PostgreSQL the record that goes with the next claim is committed: it changes nothing)."""
     expire_overdue(store, _NEVER)
     release_retries(store, _NEVER)
     claim_abandoned_many(store, worker, _NEVER, lease, 1)
@@ -1014,6 +1149,9 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
         key_first_used=_NEVER,
     )  # fmt: skip
     published = Outcome(OutcomeKind.PUBLISHED, remote_id="", published_at=_NEVER)
+    # PostgreSQL: the record with the next claim, as one pipeline (nothing is recorded: the
+    # delivery does not exist; nothing is due then)
+    record_and_claim_due(store, absent, published, _NEVER, lease, 1)
     with contextlib.suppress(_Rehearsal), store.transaction(write=True) as connection:
         if store.is_sqlite:
             connection.execute(_CLAIM_DETAILS, {"id": -1}).first()
@@ -1026,12 +1164,6 @@ def rehearse(store: Store, worker: str, lease: timedelta) -> None:
                 connection.execute(
                     _INSERT_ATTEMPT, {"delivery": some, "worker_name": worker, "now": _NEVER}
                 )
-        else:
-            connection.execute(
-                _CLAIM_PICKED_PG,
-                {"now": _NEVER, "until": _NEVER, "worker": worker, "worker_name": worker,
-                 "picked": -1},
-            ).first()  # fmt: skip
         values = _outcome_values(absent, published, _NEVER)
         _record(connection, store.is_sqlite, values)
         if store.is_sqlite:  # (written only when the record was: here it was not)

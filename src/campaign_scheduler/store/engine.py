@@ -20,7 +20,7 @@ import contextlib
 import os
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,12 +28,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
 from campaign_scheduler.errors import ConflictError, StoreError
 from campaign_scheduler.uilang import msg
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+#: A statement as :meth:`Store.pipelined` sends it: its SQL, the values of its own binds, and
+#: the bind processing of its types (bind name, processor).
+_Compiled = tuple[str, dict[str, Any], tuple[tuple[str, Callable[[Any], Any]], ...]]
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "campaign_sqlite_immediate"
@@ -159,6 +164,8 @@ class Store:
         self._writing: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.is_sqlite else contextlib.nullcontext()
         )
+        #: SQL and own values of the statements :meth:`pipelined` sends (compiled once).
+        self._compiled_sql: dict[Executable, _Compiled] = {}
 
     def for_threads(self, threads: int) -> Store:
         """The same database with a pool for ``threads`` threads (and their lease keepers)."""
@@ -226,6 +233,73 @@ class Store:
                 connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection.begin():
                 yield connection
+
+    def pipelined(
+        self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """PostgreSQL: run ``statements`` one after another as one transaction, in one round
+        trip, and return the rows of each.
+
+        They go out in psycopg's pipeline mode, on a connection in autocommit mode, closed by
+        one ``Sync``: the server runs what comes before a ``Sync`` as one implicit
+        transaction, committed at the ``Sync`` (rolled back, the statements after it skipped,
+        if one fails). Each statement has a snapshot of its own (``READ COMMITTED``): a later
+        statement sees what another transaction committed while an earlier one waited or
+        locked. SQLAlchemy would sync each statement to read its result, so the statements
+        are compiled by SQLAlchemy once and sent by the driver itself: their values go through
+        their types' bind processing as with SQLAlchemy (JSON, UTC datetimes), and rows come
+        back as the driver reads them (no result processing: datetimes in the session's
+        zone). Driver errors are raised as SQLAlchemy's, and a connection the server has
+        dropped is not given back to the pool."""
+        from psycopg import Error as DriverError
+        from sqlalchemy.exc import DBAPIError
+
+        compiled = [(self._compiled(statement), values) for statement, values in statements]
+        # (autocommit: SQLAlchemy's transaction sends neither BEGIN nor COMMIT)
+        with self.transaction(write=True, single=True) as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            sql = ""
+            try:
+                cursors = []
+                with driver.pipeline():
+                    for (sql, defaults, processors), values in compiled:
+                        cursor = driver.cursor()
+                        params = {**defaults, **values}
+                        for name, process in processors:
+                            params[name] = process(params[name])
+                        cursor.execute(sql, params)
+                        cursors.append(cursor)
+                return [cursor.fetchall() for cursor in cursors]
+            except DriverError as exc:
+                dialect = self.engine.dialect
+                dropped = dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
+                if dropped:
+                    connection.invalidate(exc)
+                raise DBAPIError.instance(
+                    sql,
+                    None,
+                    exc,
+                    DriverError,
+                    connection_invalidated=dropped,
+                    dialect=dialect,
+                ) from exc
+
+    def _compiled(self, statement: Executable) -> _Compiled:
+        """The SQL of ``statement`` for this database, the values of its own binds and the
+        bind processing of its types."""
+        found = self._compiled_sql.get(statement)
+        if found is None:
+            dialect = self.engine.dialect
+            compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            processors = {}
+            for bind, name in compiled.bind_names.items():
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors[name] = process
+            found = (compiled.string, dict(compiled.params), tuple(processors.items()))
+            self._compiled_sql[statement] = found
+        return found
 
     def dispose(self) -> None:
         self.engine.dispose()
