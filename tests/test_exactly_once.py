@@ -36,6 +36,7 @@ from campaign_scheduler.store.models import AccountRecord, DeliveryRecord
 from conftest import Workspace
 from fakes import (
     CREATE_THEN_LOSE_ANSWER,
+    BlindChannel,
     FakeChannels,
     FakeNetwork,
     KeyedChannel,
@@ -455,6 +456,36 @@ def test_a_thread_with_part_one_out_is_completed_after_the_deadline(
     assert d.state == "published"
     assert len(network.posts) == 3
     assert [post.text[-5:] for _, post in network.posts] == ["(1/3)", "(2/3)", "(3/3)"]
+
+
+def test_a_thread_whose_first_part_a_person_confirms_is_completed_not_cut_short(
+    thread_post: Workspace, store: Store
+) -> None:
+    from campaign_scheduler.store.changes import resolve
+
+    network = FakeNetwork()
+    clock = Clock(DUE)
+    w = worker(store, thread_post, BlindChannel(network, [CREATE_THEN_LOSE_ANSWER]), clock)
+    w.tick()
+    assert (delivery(store).state, len(network.posts)) == ("unknown", 1)
+    message = resolve(
+        store,
+        "testlauf",
+        "soest/01-lang",
+        "soest-mastodon",
+        published_url="https://social.example/@s/1",
+        actor="eva",
+        now=DUE + timedelta(hours=3),  # past the deadline: a started thread is completed
+    )
+    assert "part 1" in message
+    d = delivery(store)
+    assert (d.state, d.parts) == ("pending", [{"id": "1", "url": "https://social.example/@s/1"}])
+    clock.advance(hours=3)
+    w.tick()
+    d = delivery(store)
+    assert (d.state, d.remote_id) == ("published", "1")
+    assert [post.text[-5:] for _, post in network.posts] == ["(1/3)", "(2/3)", "(3/3)"]
+    assert [post.reply_to for _, post in network.posts] == [None, "1", "2"]
 
 
 # -- 9. the thread plan is frozen at the first attempt -------------------------------------------

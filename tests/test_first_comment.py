@@ -4,25 +4,30 @@ published after the post as the delivery's last part, exactly once, under compou
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from campaign_scheduler.alerts import find_conditions
 from campaign_scheduler.channels.base import OutboundPost, Receipt
+from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import RejectedError, UnavailableError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.publishing.journal import Journal, JournaledReceipt
 from campaign_scheduler.publishing.queue import claim_abandoned
 from campaign_scheduler.reports.build import build_report
 from campaign_scheduler.rules import CheckResult, check
 from campaign_scheduler.store.attention import COMMENT_FAILED, problems_since
+from campaign_scheduler.store.changes import resolve
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.models import DeliveryRecord
 from campaign_scheduler.store.queries import HistoryRow, history_rows
 from conftest import Workspace
-from fakes import CREATE_THEN_LOSE_ANSWER, CommentingChannel, FakeNetwork
+from fakes import CREATE_THEN_LOSE_ANSWER, CommentingChannel, FakeNetwork, ScriptedChannel
 from test_publishing import DUE, LEASE, Clock, delivery, load, store, worker
 
 __all__ = ["store"]  # fixture shared with test_publishing
@@ -230,6 +235,121 @@ def test_a_comment_that_keeps_failing_is_given_up_with_the_post_published(
     assert comments_of(network) == []
     with store.session() as session:
         assert session.scalars(select(DeliveryRecord.comment_error)).one() == d.comment_error
+
+
+# -- a person settles what the network could not tell ---------------------------------------
+
+
+class BlindCommentingChannel(ScriptedChannel):
+    """Takes comments, but can neither deduplicate a key nor list posts or comments: a lost
+    answer goes to a person."""
+
+    comment_rule: ClassVar[TextRule | None] = TextRule(UNIT_GRAPHEMES, count_graphemes, 500)
+
+
+def a_person_says_it_is_out(store: Store, url: str) -> str:
+    return resolve(
+        store,
+        "testlauf",
+        "soest/01-klima",
+        "soest-facebook",
+        published_url=url,
+        actor="anna",
+        now=DUE + timedelta(minutes=5),
+    )
+
+
+def test_a_post_a_person_confirms_is_followed_by_its_first_comment_once(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = BlindCommentingChannel(network, [CREATE_THEN_LOSE_ANSWER])
+    clock = Clock(DUE)
+    w = worker(store, commented_post, channel, clock)
+    w.tick()
+    assert delivery(store).state == "unknown"
+    assert comments_of(network) == []  # the comment waits for the post
+    message = a_person_says_it_is_out(store, "https://social.example/@s/1")
+    assert "first comment" in message
+    d = delivery(store)
+    # The post is on record as out; the delivery is not published until its comment is.
+    assert (d.state, d.maybe_out, d.parts) == (
+        "pending",
+        False,
+        [{"id": "1", "url": "https://social.example/@s/1"}],
+    )
+    clock.advance(hours=5)  # however late: the post is out, so its comment follows
+    w.tick()
+    w.tick()
+    d = delivery(store)
+    assert (d.state, d.remote_id, d.comment_error) == ("published", "1", None)
+    assert comments_of(network) == [("1", RENDERED)]  # on the confirmed post, once
+    assert (d.parts or [])[-1] == {
+        "id": "2",
+        "url": "https://social.example/@s/2",
+        "kind": "comment",
+    }
+
+
+def test_a_comment_a_person_confirms_completes_the_delivery(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = BlindCommentingChannel(network, ["ok", CREATE_THEN_LOSE_ANSWER])
+    w = worker(store, commented_post, channel, Clock(DUE))
+    w.tick()
+    d = delivery(store)
+    assert (d.state, len(d.parts or [])) == ("unknown", 1)  # the post out, the comment in doubt
+    a_person_says_it_is_out(store, "https://social.example/@s/2")
+    d = delivery(store)
+    assert (d.state, d.remote_id, d.comment_error) == ("published", "1", None)  # the post's id
+    assert d.parts == [
+        {"id": "1", "url": "https://social.example/@s/1"},
+        {"id": "2", "url": "https://social.example/@s/2", "kind": "comment"},
+    ]
+    w.tick()
+    assert comments_of(network) == [("1", RENDERED)]
+
+
+def test_a_comment_given_up_while_the_database_is_away_stays_given_up_in_the_record(
+    commented_post: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    network = FakeNetwork()
+    refusal = RejectedError("400", network_message="(#368) The action attempted is abusive")
+    channel = CommentingChannel(network, ["ok", refusal])
+    clock = Clock(DUE)
+    w = worker(store, commented_post, channel, clock)
+    w.journal = Journal(tmp_path / "receipts.journal")
+    w.record_retries = 2
+    original = store.transaction
+    away = [False]
+
+    def refused_then_away(post: OutboundPost) -> None:
+        away[0] = post.comment_on is not None  # the database goes away with the refusal
+
+    channel.during_call = refused_then_away
+
+    def unreachable(*, write: bool = False, single: bool = False) -> object:
+        if away[0]:
+            raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        return original(write=write, single=single)
+
+    monkeypatch.setattr(store, "transaction", unreachable)
+    keep = w.journal.append
+
+    def journaled_then_back(receipt: JournaledReceipt) -> None:
+        keep(receipt)
+        away[0] = False
+
+    monkeypatch.setattr(w.journal, "append", journaled_then_back)
+    w.tick()
+    assert delivery(store).state == "publishing"
+    clock.advance(minutes=30)
+    w.tick()  # the journal is applied first
+    d = delivery(store)
+    assert (d.state, d.remote_id) == ("published", "1")
+    assert d.comment_error is not None and "abusive" in d.comment_error
+    assert comments_of(network) == []
 
 
 # -- the draft key and `campaign check` --------------------------------------------------------

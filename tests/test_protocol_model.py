@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -428,11 +428,11 @@ ABILITIES = {
 }
 
 
-def run_model(
-    template: Path, url: Callable[[Path], str], kind: str, examples: int, *, preloaded: bool
-) -> None:
+def model(
+    template: Path, url: Callable[[Path], str], kind: str, *, preloaded: bool
+) -> type[ProtocolModel]:
     window, lookup = ABILITIES[kind]
-    machine: type[ProtocolModel] = type(
+    return type(
         f"Model_{kind}",
         (ProtocolModel,),
         {
@@ -443,17 +443,23 @@ def run_model(
             "preloaded": preloaded,
         },
     )
+
+
+def run_model(
+    template: Path, url: Callable[[Path], str], kind: str, examples: int, *, preloaded: bool
+) -> None:
     run_state_machine_as_test(
-        machine, settings=settings(settings.get_profile("protocol-model"), max_examples=examples)
+        model(template, url, kind, preloaded=preloaded),
+        settings=settings(settings.get_profile("protocol-model"), max_examples=examples),
     )
 
 
-@pytest.mark.parametrize("kind", list(ABILITIES))
-def test_the_protocol_model_on_sqlite(template: Path, kind: str) -> None:
-    run_model(template, lambda root: f"sqlite:///{root / 'campaign.db'}", kind, 10, preloaded=True)
+def on_sqlite(root: Path) -> str:
+    return f"sqlite:///{root / 'campaign.db'}"
 
 
-def test_the_protocol_model_on_postgresql(template: Path, postgres_url: str) -> None:
+def fresh_schema(postgres_url: str) -> Callable[[Path], str]:
+    """The test's PostgreSQL database, emptied for each run of the model."""
     from sqlalchemy import create_engine, text
 
     def fresh(root: Path) -> str:
@@ -465,4 +471,49 @@ def test_the_protocol_model_on_postgresql(template: Path, postgres_url: str) -> 
         engine.dispose()
         return postgres_url
 
-    run_model(template, fresh, "keys+lookup", 5, preloaded=False)
+    return fresh
+
+
+@pytest.mark.parametrize("kind", list(ABILITIES))
+def test_the_protocol_model_on_sqlite(template: Path, kind: str) -> None:
+    run_model(template, on_sqlite, kind, 10, preloaded=True)
+
+
+def test_the_protocol_model_on_postgresql(template: Path, postgres_url: str) -> None:
+    run_model(template, fresh_schema(postgres_url), "keys+lookup", 5, preloaded=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blind_model(request: pytest.FixtureRequest, template: Path) -> Iterator[ProtocolModel]:
+    """The model over a network that can neither deduplicate nor look up, on each database."""
+    if request.param == "sqlite":
+        machine = model(template, on_sqlite, "neither", preloaded=True)()
+    else:
+        url = fresh_schema(str(request.getfixturevalue("postgres_url")))
+        machine = model(template, url, "neither", preloaded=False)()
+    yield machine
+    machine.teardown()
+
+
+def test_a_post_a_person_confirms_after_a_lost_answer_still_gets_its_first_comment(
+    blind_model: ProtocolModel,
+) -> None:
+    """The sequence Hypothesis found: the network published 03-kommentar but the answer was
+    lost, so a person confirmed it. Its first comment was never sent: it goes out, once."""
+    m = blind_model
+    m.cancel_post("soest/01-klima")
+    m.cancel_post("soest/02-lang")
+    m.tick("w1", ["lose answer"])
+    assert [key for key, _, _ in m._unknown()] == [COMMENTED]
+    m.the_record_tells_the_truth()
+    m.a_person_resolves()
+    m.the_record_tells_the_truth()
+    m.tick("w2", [])
+    m.the_record_tells_the_truth()
+    with m.store.session() as session:
+        d = session.scalars(
+            select(DeliveryRecord).where(DeliveryRecord.first_comment.is_not(None))
+        ).one()
+        assert (d.state, d.comment_error) == ("published", None)
+        assert [part.get("kind") for part in d.parts or []] == [None, "comment"]
+    assert [p.text for p in m.network.posts if p.key.endswith(".2")] == [COMMENT]

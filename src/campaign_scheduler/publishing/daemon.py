@@ -610,6 +610,7 @@ class Worker:
                     remote_id=outcome.remote_id,
                     remote_url=outcome.remote_url,
                     published_at=(outcome.published_at or self.clock()).isoformat(),
+                    comment_error=outcome.comment_error,
                 )
             )
             log.error(
@@ -633,6 +634,7 @@ class Worker:
                 remote_url=entry.remote_url,
                 published_at=entry.published,
                 now=self.clock(),
+                comment_error=entry.comment_error,
             )
             log.info("applied the journaled receipt of %s on %s", entry.post_key, entry.account)
 

@@ -31,6 +31,8 @@ class JournaledReceipt:
     remote_url: str | None
     published_at: str  # ISO 8601
     parts: list[dict[str, str | None]] | None = None
+    #: Published without its first comment: why (as the outcome said; see Outcome).
+    comment_error: str | None = None
 
     @property
     def published(self) -> datetime:

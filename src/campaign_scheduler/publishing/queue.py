@@ -1241,6 +1241,7 @@ _APPLY_RECEIPT = (
         last_error=None,
         state_reason="receipt applied from the local journal",
         state_reason_data=None,
+        comment_error=bindparam("comment_failure"),
         version=_D.c.version + 1,
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -1255,9 +1256,12 @@ def apply_receipt(
     remote_url: str | None,
     published_at: datetime,
     now: datetime,
+    comment_error: str | None = None,
 ) -> bool:
     """Record a receipt kept while the database was away. A receipt is the truth: it is
-    applied whoever holds the delivery now (that worker's next fence then fails)."""
+    applied whoever holds the delivery now (that worker's next fence then fails). It is the
+    receipt of the whole delivery (a first comment is out and in ``parts``, or given up with
+    ``comment_error``, which the journal keeps with the receipt)."""
     with store.transaction(write=True) as connection:
         updated = connection.execute(
             _APPLY_RECEIPT,
@@ -1267,6 +1271,7 @@ def apply_receipt(
                 "url": remote_url,
                 "out_at": published_at,
                 "now": now,
+                "comment_failure": comment_error,
             },
         ).rowcount
         if updated:

@@ -335,14 +335,8 @@ def resolve(
         delivery.maybe_out = False  # a person looked: that settles it either way
         delivery.attempts = 0
         if published_url is not None:
-            _set_state(delivery, DeliveryState.PUBLISHED, f"confirmed by {actor}", now)
-            delivery.remote_url = published_url
-            delivery.remote_id = published_url.rstrip("/").rsplit("/", 1)[-1]
-            delivery.published_at = last_attempt.started_at if last_attempt else now
-            set_lag(delivery)
-            message = msg(
-                "{key} on {account}: published ({url})", key=key, account=account, url=published_url
-            )
+            out_at = last_attempt.started_at if last_attempt else now
+            message = _confirm_out(delivery, published_url, out_at, actor, now, key, account)
         else:
             last = deadline(
                 delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
@@ -381,6 +375,63 @@ def resolve(
             url=published_url,
         )
         return message
+
+
+def _confirm_out(
+    delivery: DeliveryRecord,
+    url: str,
+    out_at: datetime,
+    actor: str,
+    now: datetime,
+    key: str,
+    account: str,
+) -> str:
+    """A person saw the part in doubt on the network, at ``url``: the post itself, the next
+    part of a thread, or the first comment (the parts before it are on record). It is recorded
+    as out like any part a receipt confirms; if the delivery has more to send (the rest of a
+    thread, the first comment, which certainly are not out: nothing is sent before the part
+    before it is on record), it waits for the daemon, which sends the rest once (a started
+    thread and a comment follow however late). Only a delivery with nothing more to send is
+    published."""
+    remote_id = url.rstrip("/").rsplit("/", 1)[-1]
+    post_parts = max(len(delivery.plan or []), 1)
+    total = post_parts + (1 if delivery.first_comment is not None else 0)
+    parts: list[dict[str, str | None]] = list(delivery.parts or [])
+    if total > 1 and len(parts) < total:
+        confirmed: dict[str, str | None] = {"id": remote_id, "url": url}
+        if len(parts) >= post_parts:
+            confirmed["kind"] = "comment"
+        parts.append(confirmed)
+        delivery.parts = parts
+    if len(parts) < total:
+        _set_state(
+            delivery,
+            DeliveryState.PENDING,
+            f"{url} confirmed out by {actor}; the rest follows",
+            now,
+        )
+        if len(parts) < post_parts:
+            return msg(
+                "{key} on {account}: part {n} of the thread is out ({url}); "
+                "the daemon sends the rest",
+                key=key,
+                account=account,
+                n=len(parts),
+                url=url,
+            )
+        return msg(
+            "{key} on {account}: published ({url}); the daemon sends its first comment",
+            key=key,
+            account=account,
+            url=url,
+        )
+    _set_state(delivery, DeliveryState.PUBLISHED, f"confirmed by {actor}", now)
+    first = parts[0] if parts else {"id": remote_id, "url": url}
+    delivery.remote_id = first["id"]
+    delivery.remote_url = first["url"]
+    delivery.published_at = out_at
+    set_lag(delivery)
+    return msg("{key} on {account}: published ({url})", key=key, account=account, url=url)
 
 
 @dataclass(frozen=True)
