@@ -46,7 +46,7 @@ from campaign_scheduler.errors import (
 )
 from campaign_scheduler.publishing.daemon import Worker
 from campaign_scheduler.publishing.policy import RetryPolicy
-from campaign_scheduler.publishing.publisher import Publisher
+from campaign_scheduler.publishing.publisher import Publisher, part_key
 from campaign_scheduler.rules import check
 from campaign_scheduler.store.changes import cancel, reschedule, resolve
 from campaign_scheduler.store.engine import Store, open_store
@@ -327,6 +327,8 @@ class ProtocolModel(RuleBasedStateMachine):
     @precondition(lambda self: self._unknown())
     @rule()
     def a_person_resolves(self) -> None:
+        """A person looks on the network for the part in doubt (the post, the next part of a
+        thread, or the first comment) and says what they found."""
         for key, account, idempotency_key in self._unknown():
             found = [p for p in self.network.posts if p.key == idempotency_key]
             resolve(
@@ -340,13 +342,16 @@ class ProtocolModel(RuleBasedStateMachine):
             )
 
     def _unknown(self) -> list[tuple[str, str, str]]:
+        """(post key, account, key of the part in doubt) of each ``unknown`` delivery."""
         with self.store.session() as session:
             rows = session.execute(
-                select(PostRecord.key, DeliveryRecord.idempotency_key)
+                select(PostRecord.key, DeliveryRecord.idempotency_key, DeliveryRecord.parts)
                 .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
-                .where(DeliveryRecord.state == "unknown", DeliveryRecord.parts.is_(None))
+                .where(DeliveryRecord.state == "unknown")
             ).all()
-        return [(key, "soest-mastodon", idem) for key, idem in rows]
+        return [
+            (key, "soest-mastodon", part_key(idem, len(parts or []))) for key, idem, parts in rows
+        ]
 
     # -- what must hold after every step ---------------------------------------------------------
 

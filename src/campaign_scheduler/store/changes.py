@@ -397,12 +397,13 @@ def _confirm_out(
     post_parts = max(len(delivery.plan or []), 1)
     total = post_parts + (1 if delivery.first_comment is not None else 0)
     parts: list[dict[str, str | None]] = list(delivery.parts or [])
-    if total > 1 and len(parts) < total:
+    if len(parts) < total:
         confirmed: dict[str, str | None] = {"id": remote_id, "url": url}
         if len(parts) >= post_parts:
             confirmed["kind"] = "comment"
         parts.append(confirmed)
-        delivery.parts = parts
+        if total > 1:  # (a post alone keeps no parts, as when its receipt arrives)
+            delivery.parts = parts
     if len(parts) < total:
         _set_state(
             delivery,
@@ -426,7 +427,7 @@ def _confirm_out(
             url=url,
         )
     _set_state(delivery, DeliveryState.PUBLISHED, f"confirmed by {actor}", now)
-    first = parts[0] if parts else {"id": remote_id, "url": url}
+    first = parts[0]
     delivery.remote_id = first["id"]
     delivery.remote_url = first["url"]
     delivery.published_at = out_at
