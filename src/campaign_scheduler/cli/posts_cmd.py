@@ -374,5 +374,5 @@ def resolve(
                 )
             )
         )
-        announce(c.store)  # --not-published may send it again
+        announce(c.store)  # it may go out again, or its first comment (or the rest of a thread)
     err_line(tr("recorded in the audit trail"))
