@@ -556,7 +556,8 @@ class _Lags:
         raise AssertionError("rank beyond the lags counted")
 
     def wanted(self) -> list[Any]:
-        return [self._find(rank)[0] for rank in self.ranks()]
+        """The buckets of the median and of the 95th percentile (none without a lag)."""
+        return [self._find(rank)[0] for rank in self.ranks()] if self.buckets else []
 
     def kth(self, rank: int) -> Any:
         bucket, rank = self._find(rank)
