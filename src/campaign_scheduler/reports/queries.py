@@ -7,10 +7,11 @@ joined to the grouped rows, not to every delivery), the figures of its *latest* 
 followers of its first snapshot and which figures any of its snapshots has, all from the
 delivery's row in ``delivery_metrics`` (kept up to date with every snapshot written,
 ``store/snapshots.py``); the lag from due time to publication (stored with the delivery when
-its publication was recorded, ``store/lag.py``); the local days. The rows are
-numbered in the order of the breakdown's group, then lag, so that percentiles are lookups by
-position. Every section is then a small ``GROUP BY`` over that table, whose size is the number
-of deliveries; the snapshots themselves are not read.
+its publication was recorded, ``store/lag.py``); the local days. Grouped by post, the rows are
+numbered in the order of the post, then lag, so that percentiles are lookups by position; with
+few groups (sender, network, day) they are not sorted, and percentiles come from a histogram of
+the lags (:func:`punctuality_few`). Every section is then a small ``GROUP BY`` over that table,
+whose size is the number of deliveries; the snapshots themselves are not read.
 
 Sums keep SQL's NULL semantics: a figure that no summed snapshot has stays NULL, never 0.
 """
@@ -173,11 +174,11 @@ def working_set(
 ) -> Iterator[None]:
     """Fill the temporary table :data:`W` with the campaign's deliveries; drop it afterwards.
 
-    The rows are numbered (``position``) in the order of ``group``'s key, then lag: the
-    published deliveries of a group are a run of consecutive positions sorted by lag, so that
+    Grouped by post, the rows are numbered (``position``) in the order of the post, then lag:
+    the published deliveries of a post are a run of consecutive positions sorted by lag, so that
     its median and percentile are found by position (:func:`punctuality_by`) rather than by a
     window sort of their own. SQLite numbers the rows in the order they are inserted; PostgreSQL
-    is given the numbers."""
+    is given the numbers. With few groups the rows are numbered in no particular order."""
     dialect = connection.dialect.name
     published = D.state == PUBLISHED
     values: dict[str, Any] = {
