@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import String, cast, event, func, select, text
@@ -12,6 +14,7 @@ from sqlalchemy import String, cast, event, func, select, text
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import ConflictError
 from campaign_scheduler.rules import check
+from campaign_scheduler.store import sqlite_reads
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
     AccountRecord,
@@ -640,3 +643,42 @@ def test_the_driver_reads_nothing_of_a_database_at_another_revision(
         store.dispose()
     assert unchanged_sqlite_load(f"sqlite:///{tmp_path / 'none.db'}", result.campaign, []) is None
     assert not (tmp_path / "none.db").exists()
+
+
+class _Recording:
+    """A SQLite connection that notes each statement it is given."""
+
+    def __init__(self, connection: sqlite3.Connection, sent: list[str]) -> None:
+        self._connection, self._sent = connection, sent
+
+    def execute(self, statement: str, *args: Any) -> sqlite3.Cursor:
+        self._sent.append(statement)
+        return self._connection.execute(statement, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+
+def test_the_driver_sends_only_the_statements_it_declares(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (so the test that prepares sqlite_reads.STATEMENTS on the models' schema sees them all)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url)
+    try:
+        workspace.draft("soest/01-klima")
+        settings = load_settings(workspace.config_file)
+        result = check(settings)
+        assert result.campaign is not None
+        load_campaign_into(
+            store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
+        )
+    finally:
+        store.dispose()
+    sent: list[str] = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _Recording(connect(*a, **k), sent))
+    assert unchanged_sqlite_load(url, result.campaign, result.planned) is not None
+    reads = [s for s in sent if s.startswith("SELECT")]
+    assert reads == list(sqlite_reads.STATEMENTS)
+    assert set(sent) - set(reads) == {"PRAGMA query_only = ON", "BEGIN", "ROLLBACK"}
