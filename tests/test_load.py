@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +277,108 @@ def test_new_rows_go_to_the_driver_in_one_executemany_per_table(
         stored = session.execute(select(AuditEventRecord.post_key, AuditEventRecord.detail))
         details = {key: detail["accounts"] for key, detail in stored if key is not None}
     assert set(details["soest/03-c"]) == {"soest-mastodon", "soest-bluesky"}
+
+
+def _statements_during(store: Store, run: Callable[[], object]) -> list[str]:
+    sent: list[str] = []
+
+    def seen(
+        conn: object, cursor: object, statement: str, params: object, context: object, many: bool
+    ) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        run()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    return sent
+
+
+def test_the_accounts_of_new_posts_are_read_and_created_together(
+    workspace: Workspace, store: Store
+) -> None:
+    # Not one SELECT (and one flush) per account: the three accounts in one read.
+    workspace.draft("soest/01-a")
+    workspace.draft("olpe/01-b", channels=("mastodon",), body="Olpe #5malklug")
+    sent = _statements_during(store, lambda: load(workspace, store))
+    reads = [s for s in sent if s.startswith("SELECT") and " FROM account" in s]
+    assert len(reads) == 1
+    with store.session() as session:
+        accounts = {
+            a.name: (a.channel, a.sender.slug, a.base_url, a.needs_attention)
+            for a in session.scalars(select(AccountRecord))
+        }
+    assert accounts == {
+        "olpe-mastodon": ("mastodon", "olpe", "https://social.olpe.example", False),
+        "soest-bluesky": ("bluesky", "soest", "https://bsky.social", False),
+        "soest-mastodon": ("mastodon", "soest", "https://social.soest.example", False),
+    }
+    # An account stored already is brought up to date, as before.
+    with store.session(write=True) as session:
+        record = session.scalars(
+            select(AccountRecord).where(AccountRecord.name == "olpe-mastodon")
+        ).one()
+        record.base_url = "https://old.example"
+    workspace.draft(
+        "olpe/02-c", channels=("mastodon",), body="Olpe again #5malklug", at="T-10d 09:30"
+    )
+    load(workspace, store)
+    with store.session() as session:
+        record = session.scalars(
+            select(AccountRecord).where(AccountRecord.name == "olpe-mastodon")
+        ).one()
+        assert record.base_url == "https://social.olpe.example"
+
+
+def test_new_deliveries_get_distinct_random_uuid4_idempotency_keys(
+    workspace: Workspace, store: Store
+) -> None:
+    for day, key in enumerate(("soest/01-a", "soest/02-b", "soest/03-c"), start=10):
+        workspace.draft(key, at=f"T-{day}d 10:30")
+    load(workspace, store)
+    keys = [d.idempotency_key for d in deliveries(store).values()]
+    assert len(set(keys)) == len(keys) == 6
+    for key in keys:
+        assert uuid.UUID(hex=key).hex == key
+        assert uuid.UUID(hex=key).version == 4
+        assert uuid.UUID(hex=key).variant == uuid.RFC_4122
+
+
+def test_equal_json_values_of_new_rows_are_serialised_once(
+    workspace: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five new posts without variants or media, all on the same two accounts: their empty
+    # variants, empty media and audit details are the same values, serialised once each.
+    keys = [f"soest/0{n}-a" for n in range(1, 6)]
+    for day, key in enumerate(keys, start=10):
+        workspace.draft(key, at=f"T-{day}d 10:30")
+    serialised: list[object] = []
+    dumps = json.dumps
+
+    def counting(value: object, *args: Any, **kwargs: Any) -> str:
+        serialised.append(value)
+        return dumps(value, *args, **kwargs)
+
+    settings = load_settings(workspace.config_file)
+    result = check(settings)  # (the draft cache is JSON too: not counted)
+    assert result.campaign is not None
+    monkeypatch.setattr(json, "dumps", counting)
+    load_campaign_into(
+        store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
+    )
+    monkeypatch.undo()
+    assert serialised.count({}) <= 1
+    assert serialised.count([]) <= 1
+    assert len([v for v in serialised if isinstance(v, dict) and "accounts" in v]) <= 1
+    with store.session() as session:
+        posts = session.scalars(select(PostRecord).order_by(PostRecord.key)).all()
+        assert [(p.key, p.variants, p.media) for p in posts] == [(k, {}, []) for k in keys]
+        details = session.scalars(
+            select(AuditEventRecord.detail).where(AuditEventRecord.post_key.is_not(None))
+        ).all()
+    assert len(details) == 5
+    assert {tuple(sorted(d["accounts"])) for d in details} == {("soest-bluesky", "soest-mastodon")}
 
 
 def test_an_expired_delivery_with_a_new_time_is_pending_again(
