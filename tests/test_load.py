@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
