@@ -92,11 +92,12 @@ def _bulk_insert(connection: Connection, record: type[Base], rows: list[dict[str
         column_type = table.c[name].type
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
+            convert: Callable[[Any], Any] = processor
             if isinstance(column_type, UTCDateTime):
-                processor = _memoized(processor)
+                convert = _memoized(processor)
             elif isinstance(column_type, JSON):
-                processor = _memoized_by_identity(processor)
-            converters.append((index, name, processor))
+                convert = _memoized_by_identity(processor)
+            converters.append((index, name, convert))
     params: list[Any]
     if compiled.positional:
         values = itemgetter(*order)
