@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -612,6 +614,39 @@ def test_an_unchanged_load_imports_no_orm(workspace: Workspace) -> None:
     loaded = heavy_modules_loaded_by(*args, heavy=NOT_FOR_STATUS)
     assert "sqlalchemy.orm" not in loaded
     assert "campaign_scheduler.store.models" not in loaded
+
+
+def _frozen_after(*args: str, entry: str) -> int:
+    """Run ``campaign ARGS`` through ``cli.ENTRY`` in a fresh interpreter; how many objects
+    were moved out of the garbage collector's way (``gc.freeze``) by its end."""
+    code = (
+        "import gc\n"
+        f"from campaign_scheduler.cli import {entry}\n"
+        f"import sys; sys.argv = ['campaign', *{list(args)!r}]\n"
+        f"try:\n    {entry}({'' if entry == 'main' else 'sys.argv[1:]'})\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('frozen:', gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1].split()
+    assert last[0] == "frozen:"
+    return int(last[1])
+
+
+@pytest.mark.parametrize("command", ["check", "load"])
+def test_the_campaign_program_leaves_its_drafts_out_of_the_last_collections(
+    workspace: Workspace, command: str
+) -> None:
+    # The process ends with its command: the collector, paused while the drafts were read
+    # and loaded, does not walk all the objects still alive when it resumes. The same
+    # command called within a longer-lived process (app(), as the tests do) freezes nothing.
+    workspace.draft("soest/01-klima")
+    args = ("--config", str(workspace.config_file), command)
+    assert _frozen_after(*args, entry="main") > 0
+    assert _frozen_after(*args, entry="app") == 0
 
 
 def record_drafts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
