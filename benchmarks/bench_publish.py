@@ -15,19 +15,22 @@
    and PostgreSQL, and on PostgreSQL the round trips from libpq's trace, counted by
    count_statements.py (see there what each figure is; a check-out is no round trip).
 5. N daemons on PostgreSQL (`--only daemons`, not run by default): one and two `run --once`
-   daemons on the same backlog on 250 accounts, 50 ms per call; the *steady* rate, from the
+   daemons on the same backlog on 125 accounts, 50 ms per call; the *steady* rate, from the
    first to the last status the sandbox received (the daemons' start-up, 1-3 s of CPU each
    on a busy machine, is outside it), with the CPU each part spent per delivery in that window (the daemons,
    PostgreSQL's backends, this process with the sandbox) and how often backends waited for a
    lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
    venv), alternating, for before/after figures from one run; `--delay 0` for calls without
-   added latency. 250 accounts, not the 50 of the other parts: a daemon makes one call at a
+   added latency. 125 accounts, not the 50 of the other parts: a daemon makes one call at a
    time per account, so with calls of ``d`` s no number of daemons passes ``accounts / d``
-   deliveries/s; one daemon's 32 lanes already allow 32 / 0.05 s = 640/s, so on 50 accounts
-   (at most 1,000/s) two daemons could reach 1.56x one at best, whatever their CPU. On 250
-   accounts the accounts allow 5,000/s, four times what two daemons' 64 lanes can do (1,280/s),
-   and the lanes, not the accounts, are the bound (each account has 2 of `--quick`'s 500
-   deliveries, 8 of 2,000).
+   deliveries/s. One daemon's 32 lanes already allow 32 / 0.05 s = 640/s, so on 50 accounts
+   (at most 1,000/s) two daemons could reach 1.56x one at best, whatever their CPU. 125
+   accounts allow 2,500/s (about 2,100/s with a few ms of record and claim between an
+   account's calls), well above the 1,280/s of two daemons' 64 lanes: the lanes and the CPU,
+   not the accounts, are the bound. Not more accounts: each account's first call makes its
+   adapter, session and connection (once per account in a real campaign), and with 4
+   deliveries per account (`--quick`: 500; 16 of 2,000) that start-up stays a small part of
+   the steady window (on 250 accounts, 2 each, it added 0.2 ms of daemon CPU per delivery).
 6. Claim and record alone (`--only claims`, not run by default): one thread claims and records
    a PostgreSQL backlog with no network call, ms per delivery (wall and CPU), `--before` as
    above.
@@ -67,7 +70,7 @@ from live import LiveCampaign
 ACCOUNTS = 50  # the sandbox enforces Mastodon's 300 statuses per 3 hours per account
 #: Accounts of the N-daemons part: enough that one call at a time per account is not the
 #: bound of two daemons' lanes (see the module's docstring, part 5).
-DAEMON_ACCOUNTS = 250
+DAEMON_ACCOUNTS = 125
 
 
 def percentile(values: list[float], share: float) -> float:
