@@ -17,9 +17,9 @@
 5. N daemons on PostgreSQL (`--only daemons`, not run by default): one and two `run --once`
    daemons on the same backlog on 125 accounts, 50 ms per call; the *steady* rate, from the
    first to the last status the sandbox received (the daemons' start-up, 1-3 s of CPU each
-   on a busy machine, is outside it), with the CPU each part spent per delivery in that window (the daemons,
-   PostgreSQL's backends, this process with the sandbox) and how often backends waited for a
-   lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
+   on a busy machine, is outside it), with the CPU each part spent per delivery in that
+   window (the daemons, PostgreSQL's backends, this process with the sandbox) and how often
+   backends waited for a lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
    venv), alternating, for before/after figures from one run; `--delay 0` for calls without
    added latency. 125 accounts, not the 50 of the other parts: a daemon makes one call at a
    time per account, so with calls of ``d`` s no number of daemons passes ``accounts / d``
