@@ -15,13 +15,22 @@
    and PostgreSQL, and on PostgreSQL the round trips from libpq's trace, counted by
    count_statements.py (see there what each figure is; a check-out is no round trip).
 5. N daemons on PostgreSQL (`--only daemons`, not run by default): one and two `run --once`
-   daemons on the same backlog, 50 ms per call; the *steady* rate, from the first to the last
-   status the sandbox received (the daemons' start-up, 1-3 s of CPU each on a busy machine,
-   is outside it), with the CPU each part spent per delivery in that window (the daemons,
-   PostgreSQL's backends, this process with the sandbox) and how often backends waited for a
-   lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
+   daemons on the same backlog on 125 accounts, 50 ms per call; the *steady* rate, from the
+   first to the last status the sandbox received (the daemons' start-up, 1-3 s of CPU each
+   on a busy machine, is outside it), with the CPU each part spent per delivery in that
+   window (the daemons, PostgreSQL's backends, this process with the sandbox) and how often
+   backends waited for a lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
    venv), alternating, for before/after figures from one run; `--delay 0` for calls without
-   added latency.
+   added latency. 125 accounts, not the 50 of the other parts: a daemon makes one call at a
+   time per account, so with calls of ``d`` s no number of daemons passes ``accounts / d``
+   deliveries/s. One daemon's 32 lanes already allow 32 / 0.05 s = 640/s, so on 50 accounts
+   (at most 1,000/s) two daemons could reach 1.56x one at best, whatever their CPU. 125
+   accounts allow 2,500/s (about 2,100/s with a few ms of record and claim between an
+   account's calls), well above the 1,280/s of two daemons' 64 lanes: the lanes and the CPU,
+   not the accounts, are the bound. Not more accounts: each account's first call makes its
+   adapter, session and connection (once per account in a real campaign), and with 4
+   deliveries per account (`--quick`: 500; 16 of 2,000) that start-up stays a small part of
+   the steady window (on 250 accounts, 2 each, it added 0.2 ms of daemon CPU per delivery).
 6. Claim and record alone (`--only claims`, not run by default): one thread claims and records
    a PostgreSQL backlog with no network call, ms per delivery (wall and CPU), `--before` as
    above.
@@ -59,6 +68,9 @@ from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from live import LiveCampaign
 
 ACCOUNTS = 50  # the sandbox enforces Mastodon's 300 statuses per 3 hours per account
+#: Accounts of the N-daemons part: enough that one call at a time per account is not the
+#: bound of two daemons' lanes (see the module's docstring, part 5).
+DAEMON_ACCOUNTS = 125
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -87,10 +99,14 @@ def baseline_post_rate(sandbox: MastodonSandbox, count: int = 500) -> tuple[floa
 
 
 def campaign(
-    root: Path, sandbox: MastodonSandbox, *, database_url: str | None = None
+    root: Path,
+    sandbox: MastodonSandbox,
+    *,
+    database_url: str | None = None,
+    accounts: int = ACCOUNTS,
 ) -> LiveCampaign:
     return LiveCampaign(
-        root, sandbox, accounts=ACCOUNTS, database_url=database_url, min_gap="0m", reconcile="5s"
+        root, sandbox, accounts=accounts, database_url=database_url, min_gap="0m", reconcile="5s"
     )
 
 
@@ -359,9 +375,9 @@ def timer_floor(deliveries: int) -> dict[str, float]:
     return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
 
 
-def write_backlog(live: LiveCampaign, deliveries: int) -> None:
+def write_backlog(live: LiveCampaign, deliveries: int, accounts: int = ACCOUNTS) -> None:
     """Drafts due a minute ago, one per account each, for ``deliveries`` deliveries."""
-    for n in range(deliveries // ACCOUNTS):
+    for n in range(deliveries // accounts):
         live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
 
 
@@ -474,13 +490,19 @@ def main() -> None:
         metavar="PYTHON",
         help="daemons: also run every case with this interpreter (another checkout's venv)",
     )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=DAEMON_ACCOUNTS,
+        help="daemons: accounts the backlog is spread over (one call at a time per account)",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     if "claims" in only:
         claim_record_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
     if "daemons" in only:
         size = 500 if args.quick else 2000
-        daemon_cases(args.postgres, size, args.runs, args.before, args.delay)
+        daemon_cases(args.postgres, size, args.runs, args.before, args.delay, args.accounts)
     if "statements" in only:
         statement_cases(args.postgres, 500 if args.quick else 2000)
     if "latency" in only:
@@ -651,17 +673,24 @@ class CpuSampler:
 
 
 def daemons_run(
-    deliveries: int, daemons: int, database_url: str, admin_url: str, python: str, delay: float
+    deliveries: int,
+    daemons: int,
+    database_url: str,
+    admin_url: str,
+    python: str,
+    delay: float,
+    accounts: int = DAEMON_ACCOUNTS,
 ) -> dict[str, float]:
-    """``daemons`` × `run --once` of ``python`` on a backlog of ``deliveries``: the steady
+    """``daemons`` × `run --once` of ``python`` on a backlog of ``deliveries`` on ``accounts``
+    accounts: the steady
     rate (first to last status at the sandbox), the whole rate (processes started to all
     ended) and CPU ms per delivery within the steady window."""
     from sqlalchemy.engine import make_url
 
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
-        live = campaign(Path(folder), sandbox, database_url=database_url)
-        write_backlog(live, deliveries)
+        live = campaign(Path(folder), sandbox, database_url=database_url, accounts=accounts)
+        write_backlog(live, deliveries, accounts)
         # loaded by the interpreter the daemons run on: its code makes the schema it knows
         loaded = subprocess.run(
             [python, *live.command("load")[1:]],
@@ -702,7 +731,12 @@ def daemons_run(
 
 
 def daemon_cases(
-    admin_url: str, deliveries: int, runs: int, before: str | None, delay: float = 0.05
+    admin_url: str,
+    deliveries: int,
+    runs: int,
+    before: str | None,
+    delay: float = 0.05,
+    accounts: int = DAEMON_ACCOUNTS,
 ) -> None:
     """One and two daemons on PostgreSQL, ``delay`` s per call, alternating interpreters;
     the sequential POST baseline (no added latency) is measured before the daemons."""
@@ -719,7 +753,9 @@ def daemon_cases(
                     print(f"daemons: skipped (no PostgreSQL at {admin_url})")
                     return
                 try:
-                    result = daemons_run(deliveries, daemons, url, admin_url, python, delay)
+                    result = daemons_run(
+                        deliveries, daemons, url, admin_url, python, delay, accounts
+                    )
                 finally:
                     _drop_postgres(admin_url, url)
                 results.setdefault((label, daemons), []).append(result)
@@ -733,7 +769,8 @@ def daemon_cases(
                 return statistics.median(r[key] for r in rows)
 
             print(
-                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due, "
+                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due on {accounts} "
+                f"accounts, "
                 f"{delay * 1000:.0f} ms per call (median of {len(rows)}): steady "
                 f"{median('steady'):.1f}/s ({median('steady') / one:.2f}x one daemon, "
                 f"{median('steady') / base_rate:.2f}x the baseline), whole run incl. start-up "
