@@ -193,6 +193,46 @@ def test_lanes_claim_side_by_side_on_postgresql_and_one_at_a_time_on_sqlite(
     assert inside[1] == (1 if store.is_sqlite else 2)
 
 
+def test_lane_threads_are_kept_from_one_tick_to_the_next(drafted: Workspace, store: Store) -> None:
+    """A lane's thread waits for the next lane instead of ending: the calls of a later tick
+    run on the threads of the earlier one (a thread start per lane cost CPU at every due
+    moment)."""
+    now = [NOW]
+    calls = Calls(meet=3)
+    seen: list[set[threading.Thread]] = [set(), set()]
+    tick_number = [0]
+    call = calls._call
+
+    def noting(account: str, post: OutboundPost) -> None:
+        seen[tick_number[0]].add(threading.current_thread())
+        call(account, post)
+
+    calls._call = noting  # type: ignore[method-assign]
+    w = Worker(
+        store,
+        Publisher(calls, media_root=drafted.root / "posts"),
+        worker_id="w1",
+        lease=LEASE,
+        threads=3,
+        clock=lambda: now[0],
+    )
+    assert w.tick().published == 5
+    later = [
+        ("soest/05-later", "T-14d 11:40", ("mastodon",)),
+        ("olpe/02-later", "T-14d 11:40", ("mastodon",)),
+        ("soest/06-later", "T-14d 11:40", ("bluesky",)),
+    ]
+    load_drafts(drafted, store, [*DRAFTS, *later])
+    now[0] = NOW + timedelta(minutes=40)
+    calls.meeting, calls.met = threading.Barrier(3, timeout=PATIENCE), set()
+    tick_number[0] = 1
+    assert w.tick().published == 3
+    assert calls.overlaps == []
+    main = threading.current_thread()
+    assert seen[1] - {main}  # the second tick had lanes on other threads too
+    assert seen[1] - {main} <= seen[0] - {main}
+
+
 def test_a_claim_skips_an_account_with_a_call_in_flight(drafted: Workspace, store: Store) -> None:
     """Also across daemons: another worker's claim on the account holds its later posts."""
     first = claim_due(store, "other-daemon", NOW, LEASE)
