@@ -187,10 +187,13 @@ class BurstCampaign:
             [self.python, "-m", "campaign_scheduler", "--config", str(self.config), *args],
             capture_output=True,
             text=True,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
-                **self.env,
-            },
+            env=_env_for(
+                self.python,
+                {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                    **self.env,
+                },
+            ),
             timeout=300,
             check=False,
         )
@@ -201,10 +204,13 @@ class BurstCampaign:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
-                **self.env,
-            },
+            env=_env_for(
+                self.python,
+                {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                    **self.env,
+                },
+            ),
         )
 
 
@@ -470,11 +476,19 @@ def throughput_run(
     return deliveries / elapsed
 
 
+def _env_for(python: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a process of ``python``: another checkout's interpreter imports its own
+    code (a ``PYTHONPATH`` this run was given points at this one's)."""
+    if python == sys.executable:
+        return env
+    return {k: v for k, v in env.items() if k != "PYTHONPATH"}
+
+
 def _run_with(live: LiveCampaign, python: str, *args: str) -> None:
     """``campaign ARGS`` of ``python`` (another checkout's venv, or this one) on ``live``."""
     done = subprocess.run(
         [python, *live.command(*args)[1:]],
-        env=live.process_env(),
+        env=_env_for(python, live.process_env()),
         capture_output=True,
         text=True,
         check=False,
@@ -486,7 +500,7 @@ def _run_with(live: LiveCampaign, python: str, *args: str) -> None:
 def _start_with(live: LiveCampaign, python: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [python, *live.command(*args)[1:]],
-        env=live.process_env(),
+        env=_env_for(python, live.process_env()),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
