@@ -69,7 +69,31 @@ def make_session(*, user_agent: str = USER_AGENT) -> requests.Session:
 
     session = requests.Session()
     session.headers["User-Agent"] = user_agent
+    _read_environment_once(session)
     return session
+
+
+def _read_environment_once(session: requests.Session) -> None:
+    """Have ``session`` read the environment's proxy and CA bundle settings once per origin
+    instead of at every request (requests scans ``os.environ`` and the proxy bypass list for
+    each one: about a twentieth of a daemon's CPU per delivery). A daemon's environment does
+    not change while it runs; settings given to a request itself are merged as before."""
+    from urllib.parse import urlsplit
+
+    merge: Callable[..., Any] = session.merge_environment_settings
+    known: dict[tuple[object, ...], Any] = {}
+
+    def merge_once(url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        if proxies or not isinstance(verify, bool | None) or not isinstance(cert, str | None):
+            return merge(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert)
+        settings = known.get(key)
+        if settings is None:
+            settings = known[key] = merge(url, proxies, stream, verify, cert)
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+    session.merge_environment_settings = merge_once  # type: ignore[method-assign,assignment]
 
 
 def logger_for(channel: str) -> logging.Logger:
