@@ -271,3 +271,49 @@ def test_a_session_reads_the_environments_proxy_settings_once_per_origin(
         "https://social.example/x", {"https": "http://mine.example:1"}, None, None, None
     )
     assert own["proxies"]["https"] == "http://mine.example:1"
+
+
+def test_a_session_looks_up_netrc_once_per_origin_and_still_applies_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """requests stats ~/.netrc (and ~/_netrc) at every request without an auth of its own;
+    the session looks once per origin, and a login found there is used as before."""
+    import requests.utils
+
+    from campaign_scheduler.channels._http import make_session
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine social.example login anna password geheim\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    real = requests.utils.get_netrc_auth
+    looked: list[str] = []
+
+    def counting(url: str, raise_errors: bool = False) -> tuple[str, str] | None:
+        looked.append(url)
+        return real(url, raise_errors)
+
+    monkeypatch.setattr(requests.utils, "get_netrc_auth", counting)
+    monkeypatch.setattr(requests.sessions, "get_netrc_auth", counting)
+    session = make_session()
+    prepared = [
+        session.prepare_request(requests.Request("POST", url))
+        for url in (
+            "https://social.example/api/v1/statuses",
+            "https://social.example/api/v1/media",
+            "https://other.example/api/v1/statuses",
+        )
+    ]
+    assert len(looked) == 2  # one per origin
+    assert prepared[0].headers["Authorization"].startswith("Basic ")
+    assert prepared[1].headers["Authorization"] == prepared[0].headers["Authorization"]
+    assert "Authorization" not in prepared[2].headers
+    # An auth given to a request itself wins, as before.
+    own = session.prepare_request(
+        requests.Request(
+            "POST",
+            "https://social.example/x",
+            auth=lambda request: request,  # type: ignore[arg-type,return-value]
+        )
+    )
+    assert "Authorization" not in own.headers
