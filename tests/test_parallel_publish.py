@@ -344,6 +344,48 @@ def test_accounts_due_at_the_next_wake_are_warmed_up_ahead_of_it(
     assert calls.network.posts == []  # (the test's clock never reaches it)
 
 
+def test_the_warm_up_starts_the_lane_threads_the_wake_up_will_use(
+    workspace: Workspace, store: Store
+) -> None:
+    """Three accounts are due at the next wake-up: the warm-up starts the threads of the two
+    lanes beyond the first (which runs on the scheduler's thread), so that the due moment
+    starts none."""
+    load_drafts(
+        workspace,
+        store,
+        [
+            ("soest/01-klima", "T-14d 09:30", ("mastodon",)),
+            ("soest/02-bluesky", "T-14d 09:30", ("bluesky",)),
+            ("olpe/01-willkommen", "T-14d 09:30", ("mastodon",)),
+        ],
+    )
+    before = datetime(2021, 11, 4, 8, 0, tzinfo=UTC)  # all three are due at 08:30 UTC
+    calls = Calls()
+    w = Worker(
+        store,
+        Publisher(calls, media_root=workspace.root / "posts"),
+        threads=8,
+        clock=lambda: before,
+    )
+    threads_at_warm_up: list[int] = []
+    done = threading.Event()
+
+    def warm(names: list[str]) -> None:
+        threads_at_warm_up.append(w.lane_pool.threads)
+        done.set()
+
+    daemon = Daemon(w, reconcile=timedelta(hours=1), warm=warm)
+    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert done.wait(PATIENCE)
+    finally:
+        daemon.stop()
+        serving.join(PATIENCE)
+    assert set(threads_at_warm_up) == {2}  # (a second warm-up may follow: no more threads)
+    assert calls.network.posts == []  # (the test's clock never reaches the wake-up)
+
+
 def test_a_sandbox_takes_a_burst_of_connections_like_a_network() -> None:
     """Thirty accounts posting at one instant open thirty connections at once; with
     socketserver's backlog of 5 the rest waited a second for a retried SYN, or were reset."""
