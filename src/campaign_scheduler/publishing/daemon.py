@@ -185,6 +185,7 @@ class _Parked:
 
     ready: threading.Event = field(default_factory=threading.Event)
     lane: Callable[[], None] | None = None
+    taken: threading.Event = field(default_factory=threading.Event)
 
 
 class _LanePool:
@@ -215,6 +216,10 @@ class _LanePool:
         else:
             parked.lane = lane
             parked.ready.set()
+            # Wait until the thread has its lane, as a thread start waits for the thread: the
+            # GIL goes to the lane at once, and its call leaves before the next lane is
+            # handed out (without, 30 lanes handed out at one instant queued for the GIL).
+            parked.taken.wait()
 
     def prestart(self, count: int) -> None:
         """Have ``count`` threads parked (a warm-up: the due moment starts none)."""
@@ -242,6 +247,7 @@ class _LanePool:
                         return
                 parked.ready.wait()  # handed a lane just as it timed out
             lane = parked.lane
+            parked.taken.set()
 
 
 class _Lanes:
