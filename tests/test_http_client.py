@@ -350,3 +350,59 @@ def test_a_host_netrc_does_not_name_gets_no_credentials_and_user_info_still_coun
         "Basic " + base64.b64encode(b"ich:pw").decode()
     )
     assert len(netrc_file) == 1
+
+
+def test_a_session_reads_the_environments_proxy_settings_once_per_origin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests scans the environment at every request; a daemon's environment does not
+    change while it runs, so the session asks once per origin and keeps what it found."""
+    import requests.sessions
+
+    from campaign_scheduler.channels._http import make_session
+
+    real = requests.sessions.get_environ_proxies
+    asked: list[str] = []
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        asked.append(url)
+        return real(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = make_session()
+    settings = [
+        session.merge_environment_settings(url, {}, None, None, None)
+        for url in (
+            "https://social.example/api/v1/statuses",
+            "https://social.example/api/v1/media",
+            "https://other.example/api/v1/statuses",
+        )
+    ]
+    assert len(asked) == 2  # one per origin
+    for found in settings:  # the proxy of the environment is still used
+        assert found["proxies"]["https"] == "http://proxy.example:3128"
+    settings[0]["proxies"]["https"] = "changed by a request"
+    again = session.merge_environment_settings("https://social.example/x", {}, None, None, None)
+    assert again["proxies"]["https"] == "http://proxy.example:3128"
+    # Settings given to a request itself are merged as requests does, not kept.
+    own = session.merge_environment_settings(
+        "https://social.example/x", {"https": "http://mine.example:1"}, None, None, None
+    )
+    assert own["proxies"]["https"] == "http://mine.example:1"
+
+
+def test_an_auth_given_to_a_request_wins_over_netrc(netrc_file: list[str]) -> None:
+    session = make_session()
+    kept = session.prepare_request(requests.Request("POST", "https://net.example/x"))
+    assert kept.headers["Authorization"].startswith("Basic ")
+    own = session.prepare_request(
+        requests.Request(
+            "POST",
+            "https://net.example/x",
+            auth=lambda request: request,  # type: ignore[arg-type,return-value]
+        )
+    )
+    assert "Authorization" not in own.headers
