@@ -6,22 +6,36 @@
    Lag is measured to the moment the network's answer left (arrival + the added latency), the
    baseline is one round trip.
 1. Lag from due time to the request reaching the sandbox, with N deliveries due within one
-   minute (N = 1,000 and 10,000 by default), one `campaign run` daemon on SQLite.
+   minute (N = 1,000 and 10,000 by default, `--lag-sizes`), one `campaign run` daemon on
+   SQLite; with the timer's own floor (APScheduler alone, date jobs due the same way) and the
+   sandbox's (bare POSTs due the same way, from 32 threads).
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
-   backlog of due deliveries).
+   backlog of due deliveries; `--sqlite-only` for the first alone).
+
+Parts 0-2 take `--before PYTHON` as the daemons part does (below): every case also runs with
+that interpreter, alternating, each side loading its own database.
 3. The idle daemon's memory (RSS) and CPU.
 4. Round trips per delivery (`--only statements`, not run by default): statements, commits,
    autocommit statements and connection check-outs of one `run --once` on a backlog, SQLite
    and PostgreSQL, and on PostgreSQL the round trips from libpq's trace, counted by
    count_statements.py (see there what each figure is; a check-out is no round trip).
 5. N daemons on PostgreSQL (`--only daemons`, not run by default): one and two `run --once`
-   daemons on the same backlog, 50 ms per call; the *steady* rate, from the first to the last
-   status the sandbox received (the daemons' start-up, 1-3 s of CPU each on a busy machine,
-   is outside it), with the CPU each part spent per delivery in that window (the daemons,
-   PostgreSQL's backends, this process with the sandbox) and how often backends waited for a
-   lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
+   daemons on the same backlog on 125 accounts, 50 ms per call; the *steady* rate, from the
+   first to the last status the sandbox received (the daemons' start-up, 1-3 s of CPU each
+   on a busy machine, is outside it), with the CPU each part spent per delivery in that
+   window (the daemons, PostgreSQL's backends, this process with the sandbox) and how often
+   backends waited for a lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
    venv), alternating, for before/after figures from one run; `--delay 0` for calls without
-   added latency.
+   added latency. 125 accounts, not the 50 of the other parts: a daemon makes one call at a
+   time per account, so with calls of ``d`` s no number of daemons passes ``accounts / d``
+   deliveries/s. One daemon's 32 lanes already allow 32 / 0.05 s = 640/s, so on 50 accounts
+   (at most 1,000/s) two daemons could reach 1.56x one at best, whatever their CPU. 125
+   accounts allow 2,500/s (about 2,100/s with a few ms of record and claim between an
+   account's calls), well above the 1,280/s of two daemons' 64 lanes: the lanes and the CPU,
+   not the accounts, are the bound. Not more accounts: each account's first call makes its
+   adapter, session and connection (once per account in a real campaign), and with 4
+   deliveries per account (`--quick`: 500; 16 of 2,000) that start-up stays a small part of
+   the steady window (on 250 accounts, 2 each, it added 0.2 ms of daemon CPU per delivery).
 6. Claim and record alone (`--only claims`, not run by default): one thread claims and records
    a PostgreSQL backlog with no network call, ms per delivery (wall and CPU), `--before` as
    above.
@@ -59,6 +73,9 @@ from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from live import LiveCampaign
 
 ACCOUNTS = 50  # the sandbox enforces Mastodon's 300 statuses per 3 hours per account
+#: Accounts of the N-daemons part: enough that one call at a time per account is not the
+#: bound of two daemons' lanes (see the module's docstring, part 5).
+DAEMON_ACCOUNTS = 125
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -87,14 +104,20 @@ def baseline_post_rate(sandbox: MastodonSandbox, count: int = 500) -> tuple[floa
 
 
 def campaign(
-    root: Path, sandbox: MastodonSandbox, *, database_url: str | None = None
+    root: Path,
+    sandbox: MastodonSandbox,
+    *,
+    database_url: str | None = None,
+    accounts: int = ACCOUNTS,
 ) -> LiveCampaign:
     return LiveCampaign(
-        root, sandbox, accounts=ACCOUNTS, database_url=database_url, min_gap="0m", reconcile="5s"
+        root, sandbox, accounts=accounts, database_url=database_url, min_gap="0m", reconcile="5s"
     )
 
 
-def lag_run(deliveries: int, rtt_ms: float) -> dict[str, float]:
+def lag_run(deliveries: int, rtt_ms: float, python: str = sys.executable) -> dict[str, float]:
+    """Lags (ms) from due to arrival at the sandbox of ``deliveries`` due within a minute, one
+    daemon of ``python`` (its own checkout loads the campaign: it makes the schema it knows)."""
     drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         live = campaign(Path(folder), sandbox)
@@ -105,15 +128,15 @@ def lag_run(deliveries: int, rtt_ms: float) -> dict[str, float]:
             at = at.replace(microsecond=0)
             live.draft(f"{n:05d}", at, f"Countdown {n} #5malklug")
             due_of[f"Countdown {n} #5malklug"] = at
-        live.load()
-        daemon = live.start("run", "--log-json")
+        _run_with(live, python, "load")
+        daemon = _start_with(live, python, "run", "--log-json")
         try:
             deadline = time.monotonic() + 60 + (first_due - datetime.now(UTC)).total_seconds() + 120
             while len(sandbox.statuses()) < deliveries and time.monotonic() < deadline:
                 time.sleep(0.5)
         finally:
             daemon.send_signal(signal.SIGTERM)
-            daemon.finish(timeout=60)
+            daemon.wait(timeout=60)
         arrivals = {
             s.idempotency_key: s.created_at for s in sandbox.statuses() if s.idempotency_key
         }
@@ -132,8 +155,14 @@ SHIPPED_CONFIG = ROOT / "config.example.toml"
 class BurstCampaign:
     """A campaign live now with several senders, each with ``n`` Mastodon sandbox accounts."""
 
-    def __init__(self, root: Path, sandbox: MastodonSandbox, senders: dict[str, int]) -> None:
-        self.root, self.sandbox = root, sandbox
+    def __init__(
+        self,
+        root: Path,
+        sandbox: MastodonSandbox,
+        senders: dict[str, int],
+        python: str = sys.executable,
+    ) -> None:
+        self.root, self.sandbox, self.python = root, sandbox, python
         self.now = datetime.now(UTC).replace(microsecond=0)
         (root / "campaign").mkdir(parents=True)
         sender_tables = "".join(
@@ -172,27 +201,33 @@ class BurstCampaign:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "campaign_scheduler", "--config", str(self.config), *args],
+            [self.python, "-m", "campaign_scheduler", "--config", str(self.config), *args],
             capture_output=True,
             text=True,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
-                **self.env,
-            },
+            env=_env_for(
+                self.python,
+                {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                    **self.env,
+                },
+            ),
             timeout=300,
             check=False,
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "campaign_scheduler", "--config", str(self.config), *args],
+            [self.python, "-m", "campaign_scheduler", "--config", str(self.config), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
-                **self.env,
-            },
+            env=_env_for(
+                self.python,
+                {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")},
+                    **self.env,
+                },
+            ),
         )
 
 
@@ -222,7 +257,10 @@ def shipped_shape() -> tuple[dict[str, int], list[tuple[str, int]]]:
 
 
 def latency_run(
-    senders: dict[str, int], drafts: list[tuple[str, int]], delay: float
+    senders: dict[str, int],
+    drafts: list[tuple[str, int]],
+    delay: float,
+    python: str = sys.executable,
 ) -> list[float]:
     """Lags (ms) from due to the answer, every call ``delay`` s long; instants 2 s apart.
 
@@ -231,7 +269,7 @@ def latency_run(
     machine does not make the daemon start late."""
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
-        burst = BurstCampaign(Path(folder), sandbox, senders)
+        burst = BurstCampaign(Path(folder), sandbox, senders, python)
         first = next(iter(senders))
         burst.draft(first, "later", burst.now + timedelta(days=3), "Später #5malklug")
         loaded = burst.run("load")
@@ -298,7 +336,12 @@ def parallel_floor(accounts: int, delay: float) -> float:
     return percentile(lags, 0.99)
 
 
-def latency_cases(runs: int, delay: float = 0.25) -> None:
+def _pythons(before: str | None) -> list[tuple[str, str]]:
+    """("after", this interpreter) and, with ``--before``, ("before", that one)."""
+    return [("after", sys.executable)] + ([("before", before)] if before else [])
+
+
+def latency_cases(runs: int, delay: float = 0.25, before: str | None = None) -> None:
     round_trip = delay * 1000
     floor = statistics.median(parallel_floor(30, delay) for _ in range(runs))
     print(
@@ -315,14 +358,23 @@ def latency_cases(runs: int, delay: float = 0.25) -> None:
         ),
     ]
     for label, accounts, shape in cases:
-        results = [latency_run(accounts, shape, delay) for _ in range(runs)]
-        p50 = statistics.median(percentile(r, 0.5) for r in results)
-        p99 = statistics.median(percentile(r, 0.99) for r in results)
-        print(
-            f"lag with {round_trip:.0f} ms per call, {label}, median of {runs}: p50 {p50:.0f} ms, "
-            f"p99 {p99:.0f} ms = one round trip + {p99 - round_trip:.0f} ms "
-            f"(goal: + 100 ms), max {max(max(r) for r in results):.0f} ms"
-        )
+        results: dict[str, list[list[float]]] = {}
+        for _ in range(runs):  # the interpreters alternate
+            for side, python in _pythons(before):
+                lags = latency_run(accounts, shape, delay, python)
+                results.setdefault(side, []).append(lags)
+                print(
+                    f"  {side}, {label}: p50 {percentile(lags, 0.5):.0f} ms, p99 "
+                    f"{percentile(lags, 0.99):.0f} ms, load {os.getloadavg()[0]:.1f}"
+                )
+        for side, rows in results.items():
+            p50 = statistics.median(percentile(r, 0.5) for r in rows)
+            p99 = statistics.median(percentile(r, 0.99) for r in rows)
+            print(
+                f"{side}: lag with {round_trip:.0f} ms per call, {label}, median of {runs}: "
+                f"p50 {p50:.0f} ms, p99 {p99:.0f} ms = one round trip + {p99 - round_trip:.0f} ms "
+                f"(goal: + 100 ms), max {max(max(r) for r in rows):.0f} ms"
+            )
 
 
 def timer_floor(deliveries: int) -> dict[str, float]:
@@ -359,9 +411,56 @@ def timer_floor(deliveries: int) -> dict[str, float]:
     return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
 
 
-def write_backlog(live: LiveCampaign, deliveries: int) -> None:
+def burst_floor(deliveries: int, threads: int = 32) -> dict[str, float]:
+    """Bare POSTs due as in :func:`lag_run`, sent at each instant by ``threads`` threads (one
+    requests.Session each, as the daemon's lanes): what this sandbox and Python threads on
+    this machine reach at best in that shape; lag = arrival − due (ms)."""
+    import queue
+
+    drafts = deliveries // ACCOUNTS
+    with MastodonSandbox() as sandbox:
+        tokens = [sandbox.add_account(f"burst{n}") for n in range(ACCOUNTS)]
+        first_due = datetime.now(UTC) + timedelta(seconds=5)
+        instants: dict[datetime, int] = {}
+        for n in range(drafts):
+            at = (first_due + timedelta(seconds=60 * n / drafts)).replace(microsecond=0)
+            instants[at] = instants.get(at, 0) + ACCOUNTS
+        due_of: dict[str, float] = {}
+        work: queue.Queue[tuple[str, str] | None] = queue.Queue()
+
+        def lane() -> None:
+            session = requests.Session()
+            while (item := work.get()) is not None:
+                token, text = item
+                session.post(
+                    f"{sandbox.url}/api/v1/statuses",
+                    json={"status": text},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                )
+
+        pool = [threading.Thread(target=lane, daemon=True) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        sent = 0
+        for at, count in sorted(instants.items()):
+            time.sleep(max(0.0, at.timestamp() - time.time()))
+            for n in range(count):
+                text = f"b{sent}"
+                due_of[text] = at.timestamp()
+                work.put((tokens[n % ACCOUNTS], text))
+                sent += 1
+        for _ in pool:
+            work.put(None)
+        for thread in pool:
+            thread.join()
+        lags = [(s.created_at.timestamp() - due_of[s.text]) * 1000 for s in sandbox.statuses()]
+    return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
+
+
+def write_backlog(live: LiveCampaign, deliveries: int, accounts: int = ACCOUNTS) -> None:
     """Drafts due a minute ago, one per account each, for ``deliveries`` deliveries."""
-    for n in range(deliveries // ACCOUNTS):
+    for n in range(deliveries // accounts):
         live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
 
 
@@ -372,6 +471,7 @@ def throughput_run(
     *,
     delay: float = 0.0,
     workers: int | None = None,
+    python: str = sys.executable,
 ) -> float:
     """Deliveries per second of ``daemons`` × `run --once` on a backlog, every call ``delay``
     seconds long; ``workers`` overrides ``daemon.parallel``."""
@@ -379,17 +479,48 @@ def throughput_run(
         sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url)
         write_backlog(live, deliveries)
-        live.load()
+        _run_with(live, python, "load")
         options = ["--workers", str(workers)] if workers else []
         started = time.perf_counter()
         runners = [
-            live.start("run", "--once", *options, "--worker-id", f"d{i}") for i in range(daemons)
+            _start_with(live, python, "run", "--once", *options, "--worker-id", f"d{i}")
+            for i in range(daemons)
         ]
         for runner in runners:
-            runner.finish(timeout=1200)
+            runner.wait(timeout=1200)
         elapsed = time.perf_counter() - started
         assert len(sandbox.statuses()) == deliveries
     return deliveries / elapsed
+
+
+def _env_for(python: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a process of ``python``: another checkout's interpreter imports its own
+    code (a ``PYTHONPATH`` this run was given points at this one's)."""
+    if python == sys.executable:
+        return env
+    return {k: v for k, v in env.items() if k != "PYTHONPATH"}
+
+
+def _run_with(live: LiveCampaign, python: str, *args: str) -> None:
+    """``campaign ARGS`` of ``python`` (another checkout's venv, or this one) on ``live``."""
+    done = subprocess.run(
+        [python, *live.command(*args)[1:]],
+        env=_env_for(python, live.process_env()),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _start_with(live: LiveCampaign, python: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [python, *live.command(*args)[1:]],
+        env=_env_for(python, live.process_env()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def statements_run(deliveries: int, database_url: str | None) -> dict[str, float]:
@@ -472,7 +603,20 @@ def main() -> None:
     parser.add_argument(
         "--before",
         metavar="PYTHON",
-        help="daemons: also run every case with this interpreter (another checkout's venv)",
+        help="daemons, claims, latency, lag, throughput: also run every case with this "
+        "interpreter (another checkout's venv), alternating",
+    )
+    parser.add_argument(
+        "--lag-sizes", help="lag: deliveries due within the minute, comma-separated (1000,10000)"
+    )
+    parser.add_argument(
+        "--sqlite-only", action="store_true", help="throughput: only the SQLite daemon"
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=DAEMON_ACCOUNTS,
+        help="daemons: accounts the backlog is spread over (one call at a time per account)",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -480,11 +624,11 @@ def main() -> None:
         claim_record_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
     if "daemons" in only:
         size = 500 if args.quick else 2000
-        daemon_cases(args.postgres, size, args.runs, args.before, args.delay)
+        daemon_cases(args.postgres, size, args.runs, args.before, args.delay, args.accounts)
     if "statements" in only:
         statement_cases(args.postgres, 500 if args.quick else 2000)
     if "latency" in only:
-        latency_cases(args.runs)
+        latency_cases(args.runs, before=args.before)
     if not only & {"lag", "throughput", "idle"}:
         return
 
@@ -493,22 +637,37 @@ def main() -> None:
     base_rate, rtt = statistics.median(rates), statistics.median(rtts)
     print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s, median {rtt:.2f} ms")
 
-    sizes = [1000] if args.quick else [1000, 10_000]
+    sizes = [int(n) for n in args.lag_sizes.split(",")] if args.lag_sizes else []
+    sizes = sizes or ([1000] if args.quick else [1000, 10_000])
     if "lag" in only:
         floor = timer_floor(sizes[-1])
         print(
             f"timer floor: APScheduler alone, {sizes[-1]} date jobs due within a minute: "
             f"p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms"
         )
-    for size in sizes if "lag" in only else []:
-        runs = [lag_run(size, rtt) for _ in range(1 if size > 1000 else args.runs)]
-        p50 = statistics.median(r["p50_ms"] for r in runs)
-        p99 = statistics.median(r["p99_ms"] for r in runs)
+        burst = burst_floor(sizes[-1])
         print(
-            f"lag, {size} due within a minute (1 daemon, SQLite, median of {len(runs)}): "
-            f"p50 {p50:.0f} ms ({p50 / rtt:.0f}x a sandbox round trip), p99 {p99:.0f} ms, "
-            f"max {max(r['max_ms'] for r in runs):.0f} ms"
+            f"sandbox floor: {sizes[-1]} bare POSTs due the same way, 32 threads: "
+            f"p50 {burst['p50_ms']:.0f} ms, p99 {burst['p99_ms']:.0f} ms"
         )
+    for size in sizes if "lag" in only else []:
+        lag_rows: dict[str, list[dict[str, float]]] = {}
+        for _ in range(1 if size > 1000 and not args.before else args.runs):
+            for side, python in _pythons(args.before):
+                row = lag_run(size, rtt, python)
+                lag_rows.setdefault(side, []).append(row)
+                print(
+                    f"  {side}, {size} due: p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, "
+                    f"load {os.getloadavg()[0]:.1f}"
+                )
+        for side, runs in lag_rows.items():
+            p50 = statistics.median(r["p50_ms"] for r in runs)
+            p99 = statistics.median(r["p99_ms"] for r in runs)
+            print(
+                f"{side}: lag, {size} due within a minute (1 daemon, SQLite, median of "
+                f"{len(runs)}): p50 {p50:.0f} ms ({p50 / rtt:.0f}x a sandbox round trip), "
+                f"p99 {p99:.0f} ms, max {max(r['max_ms'] for r in runs):.0f} ms"
+            )
 
     backlog = 1000 if args.quick else 5000
     slow = 500 if args.quick else 2000  # with 50 ms per call
@@ -521,27 +680,35 @@ def main() -> None:
         ("1 daemon, PostgreSQL, 50 ms per call, --workers 1", 1, "pg", slow, 0.05, 1),
         ("2 daemons, PostgreSQL, 50 ms per call, --workers 1", 2, "pg", slow, 0.05, 1),
     ]
+    if args.sqlite_only:
+        cases = cases[:1]
     for label, daemons, backend, size, delay, workers in cases if "throughput" in only else []:
-        values = []
-        for _ in range(args.runs):
-            url = None
-            if backend == "pg":  # a fresh database per run: every run loads the same backlog
-                url = _fresh_postgres(args.postgres)
-                if url is None:
-                    break
-            try:
-                values.append(throughput_run(size, daemons, url, delay=delay, workers=workers))
-            finally:
-                if url is not None:
-                    _drop_postgres(args.postgres, url)
+        values: dict[str, list[float]] = {}
+        for _ in range(args.runs):  # the interpreters alternate
+            for side, python in _pythons(args.before):
+                url = None
+                if backend == "pg":  # a fresh database per run: every run loads the same backlog
+                    url = _fresh_postgres(args.postgres)
+                    if url is None:
+                        break
+                try:
+                    rate = throughput_run(
+                        size, daemons, url, delay=delay, workers=workers, python=python
+                    )
+                finally:
+                    if url is not None:
+                        _drop_postgres(args.postgres, url)
+                values.setdefault(side, []).append(rate)
+                print(f"  {side}, {label}: {rate:.1f}/s, load {os.getloadavg()[0]:.1f}")
         if not values:
             print(f"throughput, {label}: skipped (no PostgreSQL at {args.postgres})")
             continue
-        rate = statistics.median(values)
-        print(
-            f"throughput, {label}, {size} due (median of {len(values)}): {rate:.0f} "
-            f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate)"
-        )
+        for side, side_rates in values.items():
+            rate = statistics.median(side_rates)
+            print(
+                f"{side}: throughput, {label}, {size} due (median of {len(side_rates)}): {rate:.0f} "
+                f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate)"
+            )
 
     if "idle" not in only:
         return
@@ -651,17 +818,24 @@ class CpuSampler:
 
 
 def daemons_run(
-    deliveries: int, daemons: int, database_url: str, admin_url: str, python: str, delay: float
+    deliveries: int,
+    daemons: int,
+    database_url: str,
+    admin_url: str,
+    python: str,
+    delay: float,
+    accounts: int = DAEMON_ACCOUNTS,
 ) -> dict[str, float]:
-    """``daemons`` × `run --once` of ``python`` on a backlog of ``deliveries``: the steady
+    """``daemons`` × `run --once` of ``python`` on a backlog of ``deliveries`` on ``accounts``
+    accounts: the steady
     rate (first to last status at the sandbox), the whole rate (processes started to all
     ended) and CPU ms per delivery within the steady window."""
     from sqlalchemy.engine import make_url
 
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
-        live = campaign(Path(folder), sandbox, database_url=database_url)
-        write_backlog(live, deliveries)
+        live = campaign(Path(folder), sandbox, database_url=database_url, accounts=accounts)
+        write_backlog(live, deliveries, accounts)
         # loaded by the interpreter the daemons run on: its code makes the schema it knows
         loaded = subprocess.run(
             [python, *live.command("load")[1:]],
@@ -702,7 +876,12 @@ def daemons_run(
 
 
 def daemon_cases(
-    admin_url: str, deliveries: int, runs: int, before: str | None, delay: float = 0.05
+    admin_url: str,
+    deliveries: int,
+    runs: int,
+    before: str | None,
+    delay: float = 0.05,
+    accounts: int = DAEMON_ACCOUNTS,
 ) -> None:
     """One and two daemons on PostgreSQL, ``delay`` s per call, alternating interpreters;
     the sequential POST baseline (no added latency) is measured before the daemons."""
@@ -719,7 +898,9 @@ def daemon_cases(
                     print(f"daemons: skipped (no PostgreSQL at {admin_url})")
                     return
                 try:
-                    result = daemons_run(deliveries, daemons, url, admin_url, python, delay)
+                    result = daemons_run(
+                        deliveries, daemons, url, admin_url, python, delay, accounts
+                    )
                 finally:
                     _drop_postgres(admin_url, url)
                 results.setdefault((label, daemons), []).append(result)
@@ -733,7 +914,8 @@ def daemon_cases(
                 return statistics.median(r[key] for r in rows)
 
             print(
-                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due, "
+                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due on {accounts} "
+                f"accounts, "
                 f"{delay * 1000:.0f} ms per call (median of {len(rows)}): steady "
                 f"{median('steady'):.1f}/s ({median('steady') / one:.2f}x one daemon, "
                 f"{median('steady') / base_rate:.2f}x the baseline), whole run incl. start-up "

@@ -97,7 +97,7 @@ class Counts:
                 self._counts["statements"] += len(statements)
             return pipelined(store, statements)
 
-        Store.pipelined = counted  # type: ignore[method-assign]
+        Store.pipelined = counted  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:

@@ -72,11 +72,13 @@ class Scripted(requests.adapters.BaseAdapter):
         super().__init__()
         self.answers = list(answers)
         self.sent: list[requests.PreparedRequest] = []
+        self.proxies: list[dict[str, str]] = []  # the proxies each request was sent through
 
     def send(
         self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
     ) -> requests.Response:  # type: ignore[override]
         self.sent.append(request)
+        self.proxies.append(kwargs.get("proxies") or {})
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -270,3 +272,137 @@ def test_a_session_reads_the_environment_once_per_server(
     ]
     assert proxy("https://social.example/x", make_session()) == "http://proxy.example:3128"
     assert len(looked_up) == 3  # a session of its own asks anew
+
+
+def _session_client(
+    session: requests.Session, *answers: Any, base_url: str = "https://net.example"
+) -> tuple[ApiClient, Scripted]:
+    transport = Scripted(*answers)
+    session.mount("https://", transport)
+    account = AccountSettings("soest-net", base_url, secret=lambda key: "tok")
+    return ApiClient("net", account, session, clock=lambda: NOW), transport
+
+
+def test_a_proxy_set_in_the_environment_carries_every_call_of_an_adapters_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    api, transport = _session_client(make_session(), *[(200, b"{}", {})] * 3)
+    for _ in range(3):
+        api.call("POST", "/statuses", creates=True)
+    assert [proxies.get("https") for proxies in transport.proxies] == [
+        "http://proxy.example:3128"
+    ] * 3
+    direct, transport = _session_client(
+        make_session(), (200, b"{}", {}), base_url="https://direct.example"
+    )
+    direct.call("GET", "/me")
+    assert transport.proxies[0].get("https") is None
+
+
+@pytest.fixture
+def netrc_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``$NETRC`` with credentials for net.example; the list names each time it is parsed."""
+    import netrc
+
+    path = tmp_path / "netrc"
+    path.write_text("machine net.example login nutzer password geheim\n", encoding="utf-8")
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    parsed: list[str] = []
+    original = netrc.netrc
+
+    class Counted(original):  # type: ignore[valid-type,misc]
+        def __init__(self, file: str | None = None) -> None:
+            parsed.append(str(file))
+            super().__init__(file)
+
+    monkeypatch.setattr(netrc, "netrc", Counted)
+    return parsed
+
+
+def test_netrc_credentials_still_apply_and_the_file_is_read_once_per_host(
+    netrc_file: list[str],
+) -> None:
+    import base64
+
+    api, transport = _session_client(make_session(), *[(200, b"{}", {})] * 3)
+    for _ in range(3):
+        api.call("GET", "/instance", authenticate=False)
+    basic = "Basic " + base64.b64encode(b"nutzer:geheim").decode()
+    assert [sent.headers.get("Authorization") for sent in transport.sent] == [basic] * 3
+    assert len(netrc_file) == 1  # a plain session parses it at every request
+
+
+def test_a_host_netrc_does_not_name_gets_no_credentials_and_user_info_still_counts(
+    netrc_file: list[str],
+) -> None:
+    import base64
+
+    api, transport = _session_client(
+        make_session(), (200, b"{}", {}), (200, b"{}", {}), base_url="https://other.example"
+    )
+    api.call("GET", "/instance", authenticate=False)
+    api.call("GET", "https://ich:pw@other.example/instance", authenticate=False)
+    assert "Authorization" not in transport.sent[0].headers
+    assert transport.sent[1].headers["Authorization"] == (
+        "Basic " + base64.b64encode(b"ich:pw").decode()
+    )
+    assert len(netrc_file) == 1
+
+
+def test_a_session_reads_the_environments_proxy_settings_once_per_origin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests scans the environment at every request; a daemon's environment does not
+    change while it runs, so the session asks once per origin and keeps what it found."""
+    import requests.sessions
+
+    from campaign_scheduler.channels._http import make_session
+
+    real = requests.sessions.get_environ_proxies
+    asked: list[str] = []
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        asked.append(url)
+        return real(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = make_session()
+    settings = [
+        session.merge_environment_settings(url, {}, None, None, None)
+        for url in (
+            "https://social.example/api/v1/statuses",
+            "https://social.example/api/v1/media",
+            "https://other.example/api/v1/statuses",
+        )
+    ]
+    assert len(asked) == 2  # one per origin
+    for found in settings:  # the proxy of the environment is still used
+        assert found["proxies"]["https"] == "http://proxy.example:3128"
+    settings[0]["proxies"]["https"] = "changed by a request"
+    again = session.merge_environment_settings("https://social.example/x", {}, None, None, None)
+    assert again["proxies"]["https"] == "http://proxy.example:3128"
+    # Settings given to a request itself are merged as requests does, not kept.
+    own = session.merge_environment_settings(
+        "https://social.example/x", {"https": "http://mine.example:1"}, None, None, None
+    )
+    assert own["proxies"]["https"] == "http://mine.example:1"
+
+
+def test_an_auth_given_to_a_request_wins_over_netrc(netrc_file: list[str]) -> None:
+    session = make_session()
+    kept = session.prepare_request(requests.Request("POST", "https://net.example/x"))
+    assert kept.headers["Authorization"].startswith("Basic ")
+    own = session.prepare_request(
+        requests.Request(
+            "POST",
+            "https://net.example/x",
+            auth=lambda request: request,  # type: ignore[arg-type,return-value]
+        )
+    )
+    assert "Authorization" not in own.headers

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import String, cast, event, func, select, text
@@ -12,6 +18,7 @@ from sqlalchemy import String, cast, event, func, select, text
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import ConflictError
 from campaign_scheduler.rules import check
+from campaign_scheduler.store import sqlite_reads
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
     AccountRecord,
@@ -274,6 +281,108 @@ def test_new_rows_go_to_the_driver_in_one_executemany_per_table(
     assert set(details["soest/03-c"]) == {"soest-mastodon", "soest-bluesky"}
 
 
+def _statements_during(store: Store, run: Callable[[], object]) -> list[str]:
+    sent: list[str] = []
+
+    def seen(
+        conn: object, cursor: object, statement: str, params: object, context: object, many: bool
+    ) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        run()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    return sent
+
+
+def test_the_accounts_of_new_posts_are_read_and_created_together(
+    workspace: Workspace, store: Store
+) -> None:
+    # Not one SELECT (and one flush) per account: the three accounts in one read.
+    workspace.draft("soest/01-a")
+    workspace.draft("olpe/01-b", channels=("mastodon",), body="Olpe #5malklug")
+    sent = _statements_during(store, lambda: load(workspace, store))
+    reads = [s for s in sent if s.startswith("SELECT") and " FROM account" in s]
+    assert len(reads) == 1
+    with store.session() as session:
+        accounts = {
+            a.name: (a.channel, a.sender.slug, a.base_url, a.needs_attention)
+            for a in session.scalars(select(AccountRecord))
+        }
+    assert accounts == {
+        "olpe-mastodon": ("mastodon", "olpe", "https://social.olpe.example", False),
+        "soest-bluesky": ("bluesky", "soest", "https://bsky.social", False),
+        "soest-mastodon": ("mastodon", "soest", "https://social.soest.example", False),
+    }
+    # An account stored already is brought up to date, as before.
+    with store.session(write=True) as session:
+        record = session.scalars(
+            select(AccountRecord).where(AccountRecord.name == "olpe-mastodon")
+        ).one()
+        record.base_url = "https://old.example"
+    workspace.draft(
+        "olpe/02-c", channels=("mastodon",), body="Olpe again #5malklug", at="T-10d 09:30"
+    )
+    load(workspace, store)
+    with store.session() as session:
+        record = session.scalars(
+            select(AccountRecord).where(AccountRecord.name == "olpe-mastodon")
+        ).one()
+        assert record.base_url == "https://social.olpe.example"
+
+
+def test_new_deliveries_get_distinct_random_uuid4_idempotency_keys(
+    workspace: Workspace, store: Store
+) -> None:
+    for day, key in enumerate(("soest/01-a", "soest/02-b", "soest/03-c"), start=10):
+        workspace.draft(key, at=f"T-{day}d 10:30")
+    load(workspace, store)
+    keys = [d.idempotency_key for d in deliveries(store).values()]
+    assert len(set(keys)) == len(keys) == 6
+    for key in keys:
+        assert uuid.UUID(hex=key).hex == key
+        assert uuid.UUID(hex=key).version == 4
+        assert uuid.UUID(hex=key).variant == uuid.RFC_4122
+
+
+def test_equal_json_values_of_new_rows_are_serialised_once(
+    workspace: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five new posts without variants or media, all on the same two accounts: their empty
+    # variants, empty media and audit details are the same values, serialised once each.
+    keys = [f"soest/0{n}-a" for n in range(1, 6)]
+    for day, key in enumerate(keys, start=10):
+        workspace.draft(key, at=f"T-{day}d 10:30")
+    serialised: list[object] = []
+    dumps = json.dumps
+
+    def counting(value: object, *args: Any, **kwargs: Any) -> str:
+        serialised.append(value)
+        return dumps(value, *args, **kwargs)
+
+    settings = load_settings(workspace.config_file)
+    result = check(settings)  # (the draft cache is JSON too: not counted)
+    assert result.campaign is not None
+    monkeypatch.setattr(json, "dumps", counting)
+    load_campaign_into(
+        store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
+    )
+    monkeypatch.undo()
+    assert serialised.count({}) <= 1
+    assert serialised.count([]) <= 1
+    assert len([v for v in serialised if isinstance(v, dict) and "accounts" in v]) <= 1
+    with store.session() as session:
+        posts = session.scalars(select(PostRecord).order_by(PostRecord.key)).all()
+        assert [(p.key, p.variants, p.media) for p in posts] == [(k, {}, []) for k in keys]
+        details = session.scalars(
+            select(AuditEventRecord.detail).where(AuditEventRecord.post_key.is_not(None))
+        ).all()
+    assert len(details) == 5
+    assert {tuple(sorted(d["accounts"])) for d in details} == {("soest-bluesky", "soest-mastodon")}
+
+
 def test_an_expired_delivery_with_a_new_time_is_pending_again(
     workspace: Workspace, store: Store
 ) -> None:
@@ -507,6 +616,39 @@ def test_an_unchanged_load_imports_no_orm(workspace: Workspace) -> None:
     assert "campaign_scheduler.store.models" not in loaded
 
 
+def _frozen_after(*args: str, entry: str) -> int:
+    """Run ``campaign ARGS`` through ``cli.ENTRY`` in a fresh interpreter; how many objects
+    were moved out of the garbage collector's way (``gc.freeze``) by its end."""
+    code = (
+        "import gc\n"
+        f"from campaign_scheduler.cli import {entry}\n"
+        f"import sys; sys.argv = ['campaign', *{list(args)!r}]\n"
+        f"try:\n    {entry}({'' if entry == 'main' else 'sys.argv[1:]'})\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('frozen:', gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1].split()
+    assert last[0] == "frozen:"
+    return int(last[1])
+
+
+@pytest.mark.parametrize("command", ["check", "load"])
+def test_the_campaign_program_leaves_its_drafts_out_of_the_last_collections(
+    workspace: Workspace, command: str
+) -> None:
+    # The process ends with its command: the collector, paused while the drafts were read
+    # and loaded, does not walk all the objects still alive when it resumes. The same
+    # command called within a longer-lived process (app(), as the tests do) freezes nothing.
+    workspace.draft("soest/01-klima")
+    args = ("--config", str(workspace.config_file), command)
+    assert _frozen_after(*args, entry="main") > 0
+    assert _frozen_after(*args, entry="app") == 0
+
+
 def record_drafts_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the key of every ``Draft`` object made from now on: parsed (its ``__init__``)
     or made whole from the draft cache (which does not call ``__init__``)."""
@@ -640,3 +782,42 @@ def test_the_driver_reads_nothing_of_a_database_at_another_revision(
         store.dispose()
     assert unchanged_sqlite_load(f"sqlite:///{tmp_path / 'none.db'}", result.campaign, []) is None
     assert not (tmp_path / "none.db").exists()
+
+
+class _Recording:
+    """A SQLite connection that notes each statement it is given."""
+
+    def __init__(self, connection: sqlite3.Connection, sent: list[str]) -> None:
+        self._connection, self._sent = connection, sent
+
+    def execute(self, statement: str, *args: Any) -> sqlite3.Cursor:
+        self._sent.append(statement)
+        return self._connection.execute(statement, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+
+def test_the_driver_sends_only_the_statements_it_declares(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (so the test that prepares sqlite_reads.STATEMENTS on the models' schema sees them all)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url)
+    try:
+        workspace.draft("soest/01-klima")
+        settings = load_settings(workspace.config_file)
+        result = check(settings)
+        assert result.campaign is not None
+        load_campaign_into(
+            store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
+        )
+    finally:
+        store.dispose()
+    sent: list[str] = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _Recording(connect(*a, **k), sent))
+    assert unchanged_sqlite_load(url, result.campaign, result.planned) is not None
+    reads = [s for s in sent if s.startswith("SELECT")]
+    assert reads == list(sqlite_reads.STATEMENTS)
+    assert set(sent) - set(reads) == {"PRAGMA query_only = ON", "BEGIN", "ROLLBACK"}

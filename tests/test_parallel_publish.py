@@ -199,6 +199,46 @@ def test_lanes_claim_side_by_side_on_postgresql_and_one_at_a_time_on_sqlite(
     assert inside[1] == (1 if store.is_sqlite else 2)
 
 
+def test_lane_threads_are_kept_from_one_tick_to_the_next(drafted: Workspace, store: Store) -> None:
+    """A lane's thread waits for the next lane instead of ending: the calls of a later tick
+    run on the threads of the earlier one (a thread start per lane cost CPU at every due
+    moment)."""
+    now = [NOW]
+    calls = Calls(meet=3)
+    seen: list[set[threading.Thread]] = [set(), set()]
+    tick_number = [0]
+    call = calls._call
+
+    def noting(account: str, post: OutboundPost) -> None:
+        seen[tick_number[0]].add(threading.current_thread())
+        call(account, post)
+
+    calls._call = noting  # type: ignore[method-assign]
+    w = Worker(
+        store,
+        Publisher(calls, media_root=drafted.root / "posts"),
+        worker_id="w1",
+        lease=LEASE,
+        threads=3,
+        clock=lambda: now[0],
+    )
+    assert w.tick().published == 5
+    later = [
+        ("soest/05-later", "T-14d 11:40", ("mastodon",)),
+        ("olpe/02-later", "T-14d 11:40", ("mastodon",)),
+        ("soest/06-later", "T-14d 11:40", ("bluesky",)),
+    ]
+    load_drafts(drafted, store, [*DRAFTS, *later])
+    now[0] = NOW + timedelta(minutes=40)
+    calls.meeting, calls.met = threading.Barrier(3, timeout=PATIENCE), set()
+    tick_number[0] = 1
+    assert w.tick().published == 3
+    assert calls.overlaps == []
+    main = threading.current_thread()
+    assert seen[1] - {main}  # the second tick had lanes on other threads too
+    assert seen[1] - {main} <= seen[0] - {main}
+
+
 def test_a_claim_skips_an_account_with_a_call_in_flight(drafted: Workspace, store: Store) -> None:
     """Also across daemons: another worker's claim on the account holds its later posts."""
     first = claim_due(store, "other-daemon", NOW, LEASE)
@@ -308,6 +348,48 @@ def test_accounts_due_at_the_next_wake_are_warmed_up_ahead_of_it(
         serving.join(PATIENCE)
     assert warmed[0] == ["soest-mastodon"]  # due at the next wake-up (09:30 Berlin)
     assert calls.network.posts == []  # (the test's clock never reaches it)
+
+
+def test_the_warm_up_starts_the_lane_threads_the_wake_up_will_use(
+    workspace: Workspace, store: Store
+) -> None:
+    """Three accounts are due at the next wake-up: the warm-up starts the threads of the two
+    lanes beyond the first (which runs on the scheduler's thread), so that the due moment
+    starts none."""
+    load_drafts(
+        workspace,
+        store,
+        [
+            ("soest/01-klima", "T-14d 09:30", ("mastodon",)),
+            ("soest/02-bluesky", "T-14d 09:30", ("bluesky",)),
+            ("olpe/01-willkommen", "T-14d 09:30", ("mastodon",)),
+        ],
+    )
+    before = datetime(2021, 11, 4, 8, 0, tzinfo=UTC)  # all three are due at 08:30 UTC
+    calls = Calls()
+    w = Worker(
+        store,
+        Publisher(calls, media_root=workspace.root / "posts"),
+        threads=8,
+        clock=lambda: before,
+    )
+    threads_at_warm_up: list[int] = []
+    done = threading.Event()
+
+    def warm(names: list[str]) -> None:
+        threads_at_warm_up.append(w.lane_pool.threads)
+        done.set()
+
+    daemon = Daemon(w, reconcile=timedelta(hours=1), warm=warm)
+    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert done.wait(PATIENCE)
+    finally:
+        daemon.stop()
+        serving.join(PATIENCE)
+    assert set(threads_at_warm_up) == {2}  # (a second warm-up may follow: no more threads)
+    assert calls.network.posts == []  # (the test's clock never reaches the wake-up)
 
 
 def test_a_sandbox_takes_a_burst_of_connections_like_a_network() -> None:

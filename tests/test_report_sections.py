@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import timedelta
 from statistics import median
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaign_scheduler.reports.build import build_report
 from campaign_scheduler.reports.model import (
@@ -22,6 +23,7 @@ from campaign_scheduler.reports.model import (
     Punctuality,
 )
 from campaign_scheduler.store.engine import Store
+from campaign_scheduler.store.lag import fill_lags
 from campaign_scheduler.store.models import (
     AccountRecord,
     DeliveryRecord,
@@ -90,6 +92,39 @@ def test_every_groups_punctuality_is_that_of_its_lags(store: Store, by: GroupBy)
     # Even and odd numbers of lags, and a group without any, are among the cases checked.
     counts = {len(lags.get(g.key, [])) % 2 for g in report.groups}
     assert counts == {0, 1}
+
+
+#: Lags (seconds) spread over many whole seconds, with ties, fractions on either side of a
+#: second and of the punctual minute, one negative and one of hours: the report finds a
+#: percentile in the histogram of whole seconds, then among the lags of that second.
+SPREAD = (3600.123, -0.6, 0.25, 1.5, 1.5, 59.999, 60.5, 0.75, 60.0, 61.0, 7.0, 7.001, 2.5)
+
+
+@pytest.mark.parametrize("by", list(GroupBy))
+def test_percentiles_of_lags_spread_over_many_seconds(store: Store, by: GroupBy) -> None:
+    with store.transaction(write=True) as connection:
+        published = connection.execute(
+            select(DeliveryRecord.id, DeliveryRecord.due_at)
+            .where(DeliveryRecord.state == "published")
+            .order_by(DeliveryRecord.id)
+        ).all()
+        for n, (delivery_id, due_at) in enumerate(published):
+            connection.execute(
+                update(DeliveryRecord)
+                .where(DeliveryRecord.id == delivery_id)
+                .values(
+                    published_at=due_at + timedelta(seconds=SPREAD[n % len(SPREAD)]),
+                    lag_seconds=None,
+                )
+            )
+        fill_lags(connection)
+    report = build_report(store, "testlauf", by=by, now=GENERATED_AT)
+    lags = lags_by(store, by)
+    assert len({lag for run in lags.values() for lag in run}) >= 6
+    assert {g.key: g.punctuality for g in report.groups} == {
+        g.key: expected(lags[g.key]) if g.key in lags else Punctuality() for g in report.groups
+    }
+    assert report.totals_punctuality == expected([lag for run in lags.values() for lag in run])
 
 
 def sums(rows: list[tuple[Outcomes, Figures]]) -> tuple[dict[str, int], list[int | None]]:

@@ -165,17 +165,25 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int, str, int]:
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused(*, freeze: bool = False) -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a command reads, checks and loads
     thousands of drafts: they make millions of objects that all live until the command ends,
     and the collector would walk them again and again (a quarter of a cached ``check`` of
-    10,000 drafts). What they leave behind is collected as usual once it is enabled again."""
+    10,000 drafts). What they leave behind is collected as usual once it is enabled again.
+
+    With ``freeze`` (a process that ends with its command: ``campaign``'s own), the objects
+    alive then are moved out of the collector's way (``gc.freeze``) before it resumes: its
+    first collection would otherwise walk all of them, finding nothing to free in a process
+    about to end (0.1–0.2 s of CPU after a load of 10,000 drafts). They are still freed by
+    their reference counts; only cycles among them wait for the end of the process."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if freeze:
+                gc.freeze()
             gc.enable()
 
 

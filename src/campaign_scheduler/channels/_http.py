@@ -11,7 +11,9 @@ Three things live here:
 * :func:`make_session` builds the ``requests.Session`` an adapter talks through (our
   User-Agent, nothing else; adapters add their own auth headers per request). It reads what
   the environment says about a server (proxies, ``NO_PROXY``, a CA bundle) once per origin,
-  not at every request as a plain session does (a tenth of the daemon's CPU per call).
+  and what ``~/.netrc`` (or ``$NETRC``) says about a host once per host, not at every request
+  as a plain session does (a tenth of the daemon's CPU per call); what they say applies as
+  it would on a plain session.
 * :func:`send` makes one request and turns a *transport* failure into the error that tells the
   publisher what it needs to know: was anything sent?
 
@@ -83,16 +85,43 @@ def _session_class() -> type[requests.Session]:
     A plain session looks up the proxies for every request (scanning the whole environment
     for ``*_proxy`` variables and matching ``NO_PROXY``) and the CA bundle variables; the
     process's environment does not change while it runs, so each origin's answer is kept
-    (per session, for the arguments of the request; a copy is handed out each time)."""
+    (per session, for the arguments of the request; a copy is handed out each time). The
+    same for the credentials ``.netrc`` has for a host: looked up (the file found and parsed)
+    at the first request to the host without auth of its own, then kept for the session."""
     global _SESSION_CLASS
     if _SESSION_CLASS is not None:
         return _SESSION_CLASS
     import requests
+    from requests.auth import AuthBase, HTTPBasicAuth
+    from requests.utils import get_auth_from_url, get_netrc_auth
+
+    class NoNetrcEntry(AuthBase):
+        """A request's auth when ``.netrc`` has no entry for its host: what requests does
+        without any auth (the user info of the URL, if there is one)."""
+
+        def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+            in_url = get_auth_from_url(r.url or "")
+            return HTTPBasicAuth(*in_url)(r) if any(in_url) else r
+
+    no_entry = NoNetrcEntry()
 
     class Session(requests.Session):
         def __init__(self) -> None:
             super().__init__()
             self._environment: dict[tuple[Any, ...], Any] = {}
+            self._netrc: dict[str | None, tuple[str, str] | None] = {}
+
+        def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+            # A plain session looks for ~/.netrc (and parses it) at every request without auth.
+            if self.trust_env and not request.auth and not self.auth:
+                host = urlsplit(request.url).hostname
+                if host not in self._netrc:
+                    if len(self._netrc) >= _ORIGINS_REMEMBERED:
+                        self._netrc.clear()
+                    self._netrc[host] = get_netrc_auth(request.url)
+                found = self._netrc[host]
+                request.auth = found if found is not None else no_entry
+            return super().prepare_request(request)
 
         def merge_environment_settings(
             self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any

@@ -392,4 +392,7 @@ def root(
 
 
 def main() -> None:
+    from campaign_scheduler.cli import state
+
+    state.ends_with_command = True
     app()

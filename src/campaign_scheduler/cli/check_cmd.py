@@ -33,9 +33,10 @@ def check(
     except ConfigError as exc:
         problems = list(exc.problems) or [Problem(Path("config"), None, exc.message)]
     else:
+        from campaign_scheduler.cli import state
         from campaign_scheduler.drafts import collector_paused
 
-        with collector_paused():
+        with collector_paused(freeze=state.ends_with_command):
             with draft_progress(as_json) as steps:
                 result = run_check(settings, progress=steps.drafts)
             problems = result.problems

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from campaign_scheduler.cli import state
 from campaign_scheduler.cli.common import ActorOption, JsonOption
 from campaign_scheduler.cli.output import err_line, write_json, write_line
 from campaign_scheduler.cli.progress import draft_progress
@@ -43,7 +44,7 @@ def load(
     acting = current_user(actor)
     settings = state_of(ctx).settings()
     settings.raise_for_problems()
-    with collector_paused(), draft_progress(as_json) as steps:
+    with collector_paused(freeze=state.ends_with_command), draft_progress(as_json) as steps:
         result = check(settings, progress=steps.drafts)
         if result.errors or result.campaign is None:
             count = len(result.errors)

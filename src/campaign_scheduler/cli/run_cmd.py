@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -114,6 +116,53 @@ def _setup_logging(as_json: bool, verbose: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+class _Enqueue(logging.Handler):
+    """Hands a record to the thread that writes log lines, as it is: the writing handler's
+    formatter words it (in the reader's language, or as JSON with its arguments).
+
+    Unlike ``logging.handlers.QueueHandler`` it neither formats the record in the logging
+    thread nor takes a lock (``SimpleQueue.put`` is thread-safe): a lane logs without waiting
+    for another lane's line to be written."""
+
+    def __init__(self, lines: queue.SimpleQueue[logging.LogRecord]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.put(record)
+
+
+@contextlib.contextmanager
+def _lines_written_by_one_thread() -> Iterator[None]:
+    """While the daemon publishes, the lines of ``campaign_scheduler``'s loggers are written by
+    one thread of their own, in the order they were logged: the daemon's lanes (up to
+    ``daemon.parallel`` threads) queue them instead of taking turns at the handler's lock
+    while a line goes out. At the end every queued line is written and the handlers are
+    back as they were."""
+    import logging.handlers
+
+    root = logging.getLogger("campaign_scheduler")
+    handlers = list(root.handlers)
+    if not handlers:
+        yield
+        return
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = logging.handlers.QueueListener(lines, *handlers, respect_handler_level=True)
+    writer.start()
+    root.handlers[:] = [_Enqueue(lines)]
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        writer.stop()
+
+
 def run(
     ctx: typer.Context,
     once: Annotated[
@@ -186,7 +235,8 @@ def run(
         if once:
             if refresh_tokens is not None:
                 refresh_tokens()
-            report = worker.tick()
+            with _lines_written_by_one_thread():
+                report = worker.tick()
             err_line(tr("run --once: {summary}", summary=report.summary(ui_language())))
             if alert_settings.enabled:
                 send_alerts_now()
@@ -206,7 +256,7 @@ def run(
             collect_hashtag_use(store, readers, utcnow(), accounts=accounts, report=report)
             logging.getLogger("campaign_scheduler.metrics").info("metrics: %s", report.summary())
 
-        Daemon(
+        daemon = Daemon(
             worker,
             reconcile=c.settings.daemon.reconcile,
             metrics=collect_metrics,
@@ -216,4 +266,6 @@ def run(
             tokens=refresh_tokens,
             tokens_every=refresh_interval(settings),
             warm=lambda names: warm_up(warmers, names, publishing=channels),
-        ).serve()
+        )
+        with _lines_written_by_one_thread():
+            daemon.serve()

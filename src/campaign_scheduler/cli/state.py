@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from campaign_scheduler.config import Settings
 
 
+#: Whether this process ends when its command does (the ``campaign`` program, not the CLI
+#: invoked within a longer-lived Python process such as the tests): set by ``cli.main``.
+#: Such a process need not collect its command's garbage (``drafts.collector_paused``).
+ends_with_command = False
+
+
 @dataclass
 class AppState:
     config_option: Path | None = None

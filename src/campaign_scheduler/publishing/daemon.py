@@ -179,15 +179,93 @@ class RecordLedger:
         self.worker.retrying(lambda: mark_not_out(self.worker.store, claim))
 
 
+#: How long a lane thread with nothing to do waits for the next lane before it ends (longer
+#: than :data:`WARM_LEAD`: threads started by a warm-up are still there at the wake-up).
+LANE_IDLE_SECONDS = 60.0
+
+
+@dataclass(eq=False)
+class _Parked:
+    """A lane thread waiting for its next lane (``_LanePool``)."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    lane: Callable[[], None] | None = None
+    taken: threading.Event = field(default_factory=threading.Event)
+
+
+class _LanePool:
+    """The threads lanes run on, kept from one lane to the next and from one tick to the
+    next: starting a thread for every lane cost a thread start per few deliveries (some
+    hundred microseconds of CPU each, under the GIL with every call in flight), and at a
+    due moment the threads of the first calls were started only then. A thread with nothing
+    to do for :data:`LANE_IDLE_SECONDS` ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parked: list[_Parked] = []
+        self._threads = 0
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return self._threads
+
+    def run(self, lane: Callable[[], None]) -> None:
+        """Run ``lane`` on a parked thread, or on a new one if none is parked."""
+        with self._lock:
+            parked = self._parked.pop() if self._parked else None
+            if parked is None:
+                self._threads += 1
+        if parked is None:
+            self._start(lane)
+        else:
+            parked.lane = lane
+            parked.ready.set()
+            # Wait until the thread has its lane, as a thread start waits for the thread: the
+            # GIL goes to the lane at once, and its call leaves before the next lane is
+            # handed out (without, 30 lanes handed out at one instant queued for the GIL).
+            parked.taken.wait()
+
+    def prestart(self, count: int) -> None:
+        """Have ``count`` threads parked (a warm-up: the due moment starts none)."""
+        with self._lock:
+            missing = max(0, count - self._threads)
+            self._threads += missing
+        for _ in range(missing):
+            self._start(None)
+
+    def _start(self, lane: Callable[[], None] | None) -> None:
+        threading.Thread(target=self._serve, args=(lane,), name="publish", daemon=True).start()
+
+    def _serve(self, lane: Callable[[], None] | None) -> None:
+        while True:
+            if lane is not None:
+                lane()  # a lane never raises (``_Lanes._guarded``)
+            parked = _Parked()
+            with self._lock:
+                self._parked.append(parked)
+            if not parked.ready.wait(LANE_IDLE_SECONDS):
+                with self._lock:
+                    if parked in self._parked:  # nobody handed it a lane: it ends
+                        self._parked.remove(parked)
+                        self._threads -= 1
+                        return
+                parked.ready.wait()  # handed a lane just as it timed out
+            lane = parked.lane
+            parked.taken.set()
+
+
 class _Lanes:
-    """At most ``limit`` lanes (threads) at once; the first runs on the caller's thread.
+    """At most ``limit`` lanes at once; the first runs on the caller's thread, the others on
+    threads of the worker's :class:`_LanePool`.
 
     A slot is reserved before a claim and given back when the claim brought less: a claimed
     delivery always has a lane. A lane's exception is raised again by :meth:`wait`, after
     every other lane has ended."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, pool: _LanePool) -> None:
         self.limit = limit
+        self.pool = pool
         self._changed = threading.Condition()
         self._running = 0
         #: Lanes waiting to claim; the one that gets to claim claims for all of them.
@@ -211,8 +289,8 @@ class _Lanes:
         self._guarded(lane)
 
     def start(self, lane: Callable[[], None]) -> None:
-        """Run a lane on a thread of its own (its slot reserved)."""
-        threading.Thread(target=self._guarded, args=(lane,), name="publish", daemon=True).start()
+        """Run a lane on another thread (its slot reserved)."""
+        self.pool.run(functools.partial(self._guarded, lane))
 
     def _guarded(self, lane: Callable[[], None]) -> None:
         try:
@@ -256,8 +334,13 @@ class _LeaseKeeper:
     def keep(self, claim: Claim, ledger: RecordLedger) -> None:
         with self._changed:
             due = time.monotonic() + self.worker.renew_every
+            # Every renewal is due ``renew_every`` after its call started: one kept earlier is
+            # due first, and the keeper waiting for it needs no wake-up (each cost the GIL
+            # twice per call); only a keeper with nothing held is told.
+            sooner = not self._held
             self._held[claim.delivery_id] = (claim, ledger, due)
-            self._changed.notify()
+            if sooner:
+                self._changed.notify()
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="lease-keeper", daemon=True).start()
@@ -366,6 +449,8 @@ class Worker:
         self._recording = threading.Lock()  # held by the lane writing a group
         self._finished_lock = threading.Lock()
         self._finished: list[_Finished] = []
+        #: The threads lanes run on, kept between lanes and ticks.
+        self.lane_pool = _LanePool()
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -388,7 +473,7 @@ class Worker:
         transaction committed before the calls, keeps the first and starts a lane for each
         of the others; a lane that finds nothing ends. Returns when every lane has recorded
         its last outcome."""
-        lanes = _Lanes(self.threads)
+        lanes = _Lanes(self.threads, self.lane_pool)
         lanes.reserve(1)
         lanes.run_here(lambda: self._lane(claim, report, lanes, None))
         lanes.wait()
@@ -947,7 +1032,10 @@ class Daemon:
         def run() -> None:
             try:
                 rehearse(self.worker.store, self.worker.worker_id, self.worker.lease)
-                warm(accounts_due(self.worker.store, wake))
+                due = accounts_due(self.worker.store, wake)
+                # The first lane runs on the scheduler's thread; the others' threads wait.
+                self.worker.lane_pool.prestart(min(self.worker.threads, len(due)) - 1)
+                warm(due)
             except Exception:  # a warm-up is not worth stopping the daemon for
                 log.exception("warming up the accounts due at %s failed", wake.isoformat())
 

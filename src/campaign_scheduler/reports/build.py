@@ -70,7 +70,10 @@ def _assemble(
     group = queries.DIMENSIONS[by]
     unpublished = Punctuality()  # (one for every group without a publication)
     reasons = queries.reasons_by(connection, group)
-    punctuality = queries.punctuality_by(connection, group)
+    if group.few:  # (the working set is not sorted: percentiles from a histogram)
+        punctuality, campaign_punctuality = queries.punctuality_few(connection, group)
+    else:
+        punctuality = queries.punctuality_by(connection, group)
     totals = queries.totals(connection, group)
     groups = tuple(
         Group(
@@ -115,7 +118,7 @@ def _assemble(
         generated_at=now,
         by=by,
         totals_outcomes=total_outcomes,
-        totals_punctuality=queries.punctuality(connection),
+        totals_punctuality=campaign_punctuality if group.few else queries.punctuality(connection),
         totals_figures=total_figures,
         groups=groups,
         channels=channels,

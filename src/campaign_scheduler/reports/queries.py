@@ -7,10 +7,11 @@ joined to the grouped rows, not to every delivery), the figures of its *latest* 
 followers of its first snapshot and which figures any of its snapshots has, all from the
 delivery's row in ``delivery_metrics`` (kept up to date with every snapshot written,
 ``store/snapshots.py``); the lag from due time to publication (stored with the delivery when
-its publication was recorded, ``store/lag.py``); the local days. The rows are
-numbered in the order of the breakdown's group, then lag, so that percentiles are lookups by
-position. Every section is then a small ``GROUP BY`` over that table, whose size is the number
-of deliveries; the snapshots themselves are not read.
+its publication was recorded, ``store/lag.py``); the local days. Grouped by post, the rows are
+numbered in the order of the post, then lag, so that percentiles are lookups by position; with
+few groups (sender, network, day) they are not sorted, and percentiles come from a histogram of
+the lags (:func:`punctuality_few`). Every section is then a small ``GROUP BY`` over that table,
+whose size is the number of deliveries; the snapshots themselves are not read.
 
 Sums keep SQL's NULL semantics: a figure that no summed snapshot has stays NULL, never 0.
 """
@@ -40,6 +41,8 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
+    type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -171,11 +174,11 @@ def working_set(
 ) -> Iterator[None]:
     """Fill the temporary table :data:`W` with the campaign's deliveries; drop it afterwards.
 
-    The rows are numbered (``position``) in the order of ``group``'s key, then lag: the
-    published deliveries of a group are a run of consecutive positions sorted by lag, so that
+    Grouped by post, the rows are numbered (``position``) in the order of the post, then lag:
+    the published deliveries of a post are a run of consecutive positions sorted by lag, so that
     its median and percentile are found by position (:func:`punctuality_by`) rather than by a
     window sort of their own. SQLite numbers the rows in the order they are inserted; PostgreSQL
-    is given the numbers."""
+    is given the numbers. With few groups the rows are numbered in no particular order."""
     dialect = connection.dialect.name
     published = D.state == PUBLISHED
     values: dict[str, Any] = {
@@ -209,9 +212,12 @@ def working_set(
         "followers": M.c.first_followers,
         "provides": _provides(),
     }
-    order = (values[group.column.name], values["lag"])
+    # Sorted only where the percentiles are found by position (many groups: posts); with few
+    # groups they come from a histogram of the lags (punctuality_few()), and the sort of every
+    # row is the largest part of filling the table.
+    order = (values[group.column.name], values["lag"]) if not group.few else ()
     if dialect == "postgresql":
-        values = {"position": func.row_number().over(order_by=order), **values}
+        values = {"position": func.row_number().over(order_by=order or None), **values}
     labelled = {name: value.label(name) for name, value in values.items()}
     rows = (
         select(*labelled.values())
@@ -220,9 +226,10 @@ def working_set(
         .join(A, A.id == D.account_id)
         .outerjoin(M, M.c.delivery_id == D.id)
         .where(P.campaign_id == campaign_id)
-        # by the result's columns: SQLite would compute the lag a second time for the sort
-        .order_by(labelled[group.column.name], labelled["lag"])
     )
+    if order:
+        # by the result's columns: SQLite would compute the lag a second time for the sort
+        rows = rows.order_by(labelled[group.column.name], labelled["lag"])
     W.create(connection)
     try:
         connection.execute(insert(W).from_select(list(values), rows))
@@ -459,6 +466,122 @@ def punctuality_by(connection: Connection, group: Dimension) -> dict[str, Punctu
     }
 
 
+def punctuality_few(
+    connection: Connection, group: Dimension
+) -> tuple[dict[str, Punctuality], Punctuality]:
+    """:func:`punctuality_by` and :func:`punctuality` for a breakdown into few groups, whose
+    working set is not sorted: the published lags counted per group and *bucket* (the lag as
+    an integer, a non-decreasing function of the lag, so a bucket is a run of consecutive lags
+    in order), which tells in which bucket the k-th smallest lag of a group or of the campaign
+    lies and its rank there; then the distinct lags of those buckets only, counted, in order.
+    Two grouped reads of the working set, no sort of its rows."""
+    lag = W.c.lag
+    bucket = cast(lag, Integer)
+    hist = (
+        select(
+            group.column.label("g"),
+            bucket.label("b"),
+            func.count().label("n"),
+            func.max(lag).label("max"),
+            _count_if(lag <= PUNCTUAL_SECONDS).label("within"),
+        )
+        .where(lag.is_not(None))
+        .group_by(group.column, bucket)
+        .subquery("hist")
+    )
+    key, _, source = group.named(hist, hist.c.g)
+    h = hist.c
+    groups: dict[Any, _Lags] = {}
+    keys: dict[Any, str] = {}
+    campaign = _Lags()
+    query = select(h.g, key, h.b, h.n, h.max, h.within).select_from(source)
+    for g, name, b, n, most, within in connection.execute(query):
+        keys[g] = str(name)
+        groups.setdefault(g, _Lags()).add(b, int(n), most, int(within))
+        campaign.add(b, int(n), most, int(within))
+    wanted = {(g, b) for g, lags in groups.items() for b in lags.wanted()}
+    campaign_buckets = set(campaign.wanted())
+    if not wanted:
+        return {}, Punctuality()
+    # The distinct lags of the buckets asked for, counted: per group for the groups' ranks,
+    # added up over the groups for the campaign's.
+    values = (
+        select(group.column, bucket, lag, func.count())
+        .where(
+            lag.is_not(None),
+            or_(tuple_(group.column, bucket).in_(sorted(wanted)), bucket.in_(campaign_buckets)),
+        )
+        .group_by(group.column, bucket, lag)
+        .order_by(lag)
+    )
+    for g, b, value, n in connection.execute(values):
+        if (g, b) in wanted:
+            groups[g].values.setdefault(b, []).append((value, int(n)))
+        if b in campaign_buckets:
+            campaign.values.setdefault(b, []).append((value, int(n)))
+    return {keys[g]: lags.punctuality() for g, lags in groups.items()}, campaign.punctuality()
+
+
+class _Lags:
+    """A group's published lags as counted per bucket (ascending), then the lags of the buckets
+    that hold its median, 95th percentile and maximum."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[Any, list[Any]] = {}  # bucket -> [count, max, within]
+        self.values: dict[Any, list[tuple[Any, int]]] = {}  # bucket -> [(lag, count)] ascending
+
+    def add(self, bucket: Any, count: int, most: Any, within: int) -> None:
+        have = self.buckets.get(bucket)
+        if have is None:
+            self.buckets[bucket] = [count, most, within]
+            return
+        have[0] += count
+        have[1] = max(have[1], most)
+        have[2] += within
+
+    @property
+    def published(self) -> int:
+        return sum(n for n, _, _ in self.buckets.values())
+
+    def ranks(self) -> tuple[int, ...]:
+        n = self.published
+        return ((n + 1) // 2, (n + 2) // 2, (95 * n + 99) // 100)
+
+    def _find(self, rank: int) -> tuple[Any, int]:
+        """The bucket of the rank-th smallest lag (1-based) and its rank in that bucket."""
+        for bucket in sorted(self.buckets):
+            count = self.buckets[bucket][0]
+            if rank <= count:
+                return bucket, rank
+            rank -= count
+        raise AssertionError("rank beyond the lags counted")
+
+    def wanted(self) -> list[Any]:
+        """The buckets of the median and of the 95th percentile (none without a lag)."""
+        return [self._find(rank)[0] for rank in self.ranks()] if self.buckets else []
+
+    def kth(self, rank: int) -> Any:
+        bucket, rank = self._find(rank)
+        for value, count in self.values[bucket]:
+            if rank <= count:
+                return value
+            rank -= count
+        raise AssertionError("rank beyond the lags read")
+
+    def punctuality(self) -> Punctuality:
+        if not self.buckets:
+            return Punctuality()
+        first, second, p95 = self.ranks()
+        median = (float(self.kth(first)) + float(self.kth(second))) / 2
+        return _punctuality(
+            self.published,
+            median,
+            self.kth(p95),
+            max(most for _, most, _ in self.buckets.values()),
+            sum(within for _, _, within in self.buckets.values()),
+        )
+
+
 def punctuality(connection: Connection) -> Punctuality:
     """:func:`punctuality_by` for all published deliveries: the k-th smallest lag through an
     index of the working set's lags (built here, a sort of the published lags)."""
@@ -505,45 +628,46 @@ def followers(connection: Connection) -> list[FollowersRow]:
     """Per account with published deliveries: the followers in the first snapshot of its
     first and of its last measured delivery (the snapshot taken right after publishing)."""
     published, measured = W.c.state == PUBLISHED, W.c.measured == 1
-    ends = (
-        select(
-            W.c.account_id,
-            func.min(W.c.published_at).label("first"),
-            func.max(W.c.published_at).label("last"),
-        )
-        .where(published, measured)
-        .group_by(W.c.account_id)
-        .subquery("ends")
+    # One grouped read: the (account, sender) pairs with a publication and each pair's first
+    # and last measured instant; an account's are the earliest and latest of its pairs'.
+    # Instants as stored (SQLite: text of a fixed width, ordered as the instants), compared
+    # here and in the next query as they are.
+    stored = String() if connection.dialect.name == "sqlite" else W.c.published_at.type
+    at = type_coerce(W.c.published_at, stored)
+    instant = case((measured, at))
+    ends: dict[int, list[Any]] = {}
+    pairs: set[tuple[int, int]] = set()
+    query = (
+        select(W.c.account_id, W.c.sender_id, func.min(instant), func.max(instant))
+        .where(published)
+        .group_by(W.c.account_id, W.c.sender_id)
     )
+    for account, sender_id, earliest, latest in connection.execute(query):
+        pairs.add((account, sender_id))
+        if earliest is None:
+            continue
+        have = ends.setdefault(account, [earliest, latest])
+        have[0], have[1] = min(have[0], earliest), max(have[1], latest)
     # The deliveries published at an account's first or last instant; of several at the same
     # instant, the lowest id is the first and the highest the last (as (published_at, id)).
-    at_ends = (
-        select(
-            W.c.account_id,
-            W.c.published_at == ends.c.first,
-            W.c.published_at == ends.c.last,
-            W.c.delivery_id,
-            W.c.followers,
-        )
-        .join(ends, ends.c.account_id == W.c.account_id)
-        .where(
-            published,
-            measured,
-            or_(W.c.published_at == ends.c.first, W.c.published_at == ends.c.last),
-        )
-    )
+    instants = sorted({value for pair in ends.values() for value in pair})
     first: dict[int, tuple[int, int | None]] = {}
     last: dict[int, tuple[int, int | None]] = {}
-    for account, is_first, is_last, delivery_id, count in connection.execute(at_ends):
-        if is_first and (account not in first or delivery_id < first[account][0]):
-            first[account] = (delivery_id, _int(count))
-        if is_last and (account not in last or delivery_id > last[account][0]):
-            last[account] = (delivery_id, _int(count))
-    pairs = select(W.c.account_id, W.c.sender_id).where(published).distinct().subquery("pairs")
+    if instants:
+        at_ends = select(W.c.account_id, at, W.c.delivery_id, W.c.followers).where(
+            published, measured, at.in_(instants)
+        )
+        for account, when, delivery_id, count in connection.execute(at_ends):
+            earliest, latest = ends.get(account, (None, None))
+            if when == earliest and (account not in first or delivery_id < first[account][0]):
+                first[account] = (delivery_id, _int(count))
+            if when == latest and (account not in last or delivery_id > last[account][0]):
+                last[account] = (delivery_id, _int(count))
+    if not pairs:
+        return []
     accounts = (
-        select(pairs.c.account_id, A.name, A.channel, SE.slug, SE.name)
-        .join(A, A.id == pairs.c.account_id)
-        .join(SE, SE.id == pairs.c.sender_id)
+        select(A.id, SE.id, A.name, A.channel, SE.slug, SE.name)
+        .join(SE, tuple_(A.id, SE.id).in_(sorted(pairs)))
         .order_by(SE.slug, A.channel, A.name)
     )
     return [
@@ -555,7 +679,7 @@ def followers(connection: Connection) -> list[FollowersRow]:
             first.get(account_id, (0, None))[1],
             last.get(account_id, (0, None))[1],
         )
-        for account_id, account, channel, sender, name in connection.execute(accounts)
+        for account_id, _, account, channel, sender, name in connection.execute(accounts)
     ]
 
 

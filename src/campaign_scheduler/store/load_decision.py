@@ -87,21 +87,38 @@ class StoredPost:
         )
 
 
+#: The campaign's columns that the record keeps from the campaign file (all but its slug).
+CAMPAIGN_COLUMNS = (
+    "name",
+    "hashtag",
+    "timezone",
+    "language",
+    "event_name",
+    "event_start",
+    "event_end",
+    "event_url",
+    "grace_seconds",
+    "min_gap_seconds",
+    "require_approval",
+)
+
+
 def campaign_values(campaign: Campaign) -> dict[str, Any]:
-    """The campaign's columns as the record keeps them (all but its slug)."""
-    return {
-        "name": campaign.name,
-        "hashtag": campaign.hashtag,
-        "timezone": campaign.timezone,
-        "language": campaign.language,
-        "event_name": campaign.event.name,
-        "event_start": campaign.event.start,
-        "event_end": campaign.event.end,
-        "event_url": campaign.event.url,
-        "grace_seconds": int(campaign.rules.grace.total_seconds()),
-        "min_gap_seconds": int(campaign.rules.min_gap.total_seconds()),
-        "require_approval": campaign.rules.require_approval,
-    }
+    """The campaign's columns (:data:`CAMPAIGN_COLUMNS`) as the record keeps them."""
+    values = (
+        campaign.name,
+        campaign.hashtag,
+        campaign.timezone,
+        campaign.language,
+        campaign.event.name,
+        campaign.event.start,
+        campaign.event.end,
+        campaign.event.url,
+        int(campaign.rules.grace.total_seconds()),
+        int(campaign.rules.min_gap.total_seconds()),
+        campaign.rules.require_approval,
+    )
+    return dict(zip(CAMPAIGN_COLUMNS, values, strict=True))
 
 
 def record_is_current(campaign: Campaign, stored: Mapping[Any, Any]) -> bool:

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler.store.load_decision import (
+    CAMPAIGN_COLUMNS,
     LoadReport,
     StoredPost,
-    campaign_values,
     record_is_current,
     report_if_unchanged,
     senders_are_current,
@@ -38,6 +38,26 @@ if TYPE_CHECKING:
 #: The campaign's columns that hold date-times (SQLite keeps them as text, in UTC).
 _TIMES = ("event_start", "event_end")
 BUSY_TIMEOUT_SECONDS = 15
+
+# The statements, written out for SQLite. A test prepares each of them on a schema made from
+# the models and on one made by the migrations, so a column or table renamed there fails it
+# (here it would only send every load on to the slower path). Identifiers are never quoted:
+# SQLite takes an unknown name in double quotes for a string.
+VERSION_READ = "SELECT version_num FROM alembic_version"
+CAMPAIGN_READ = f"SELECT id, {', '.join(CAMPAIGN_COLUMNS)} FROM campaign WHERE slug = ?"
+SENDERS_READ = "SELECT slug, name FROM sender WHERE campaign_id = ?"
+POSTS_READ = (
+    "SELECT id, key, content_hash, removed_at IS NOT NULL FROM post "
+    "WHERE campaign_id = ? AND source = 'draft'"
+)
+DELIVERIES_READ = (
+    "SELECT delivery.post_id, account.name, delivery.content_hash, delivery.state, "
+    "delivery.state_reason FROM delivery "
+    "JOIN account ON account.id = delivery.account_id "
+    "JOIN post ON post.id = delivery.post_id "
+    "WHERE post.campaign_id = ? AND post.source = 'draft'"
+)
+STATEMENTS = (VERSION_READ, CAMPAIGN_READ, SENDERS_READ, POSTS_READ, DELIVERIES_READ)
 
 
 def sqlite_file(url: str) -> str | None:
@@ -97,44 +117,30 @@ def _stored_state(
 ) -> dict[str, StoredPost] | None:
     """The campaign's stored posts when the schema is at ``head`` and the campaign's record
     and senders are current; else None."""
-    versions = [row[0] for row in connection.execute("SELECT version_num FROM alembic_version")]
+    versions = [row[0] for row in connection.execute(VERSION_READ)]
     if versions != [head]:
         return None  # (an upgrade is due: open_store does it)
-    names = list(campaign_values(campaign))
-    row = connection.execute(  # (the column names are ours, the slug a parameter)
-        f"SELECT id, {', '.join(names)} FROM campaign WHERE slug = ?", (campaign.slug,)
-    ).fetchone()
+    row = connection.execute(CAMPAIGN_READ, (campaign.slug,)).fetchone()
     if row is None:
         return None
-    record = dict(zip(names, row[1:], strict=True))
+    record = dict(zip(CAMPAIGN_COLUMNS, row[1:], strict=True))
     for name in _TIMES:
         record[name] = _stored_time(record[name])
     if not record_is_current(campaign, record):
         return None
     campaign_id = row[0]
-    senders = dict(
-        connection.execute(
-            "SELECT slug, name FROM sender WHERE campaign_id = ?", (campaign_id,)
-        ).fetchall()
-    )
+    senders = dict(connection.execute(SENDERS_READ, (campaign_id,)).fetchall())
     if not senders_are_current(campaign, senders):
         return None
     posts = {
         key: StoredPost(post_id, key, content_hash, bool(removed))
         for post_id, key, content_hash, removed in connection.execute(
-            "SELECT id, key, content_hash, removed_at IS NOT NULL FROM post "
-            "WHERE campaign_id = ? AND source = 'draft'",
-            (campaign_id,),
+            POSTS_READ, (campaign_id,)
         ).fetchall()
     }
     by_id = {post.id: post for post in posts.values()}
     for post_id, account, content_hash, state, reason in connection.execute(
-        "SELECT delivery.post_id, account.name, delivery.content_hash, delivery.state, "
-        "delivery.state_reason FROM delivery "
-        "JOIN account ON account.id = delivery.account_id "
-        "JOIN post ON post.id = delivery.post_id "
-        "WHERE post.campaign_id = ? AND post.source = 'draft'",
-        (campaign_id,),
+        DELIVERIES_READ, (campaign_id,)
     ).fetchall():
         by_id[post_id].add_delivery(account, content_hash, state, reason)
     return posts

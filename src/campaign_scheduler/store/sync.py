@@ -8,12 +8,13 @@ refused, and then nothing at all is written. Every change leaves an audit event.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, insert, select
+from sqlalchemy import JSON, Column, MetaData, Table, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
@@ -91,8 +92,12 @@ def _bulk_insert(connection: Connection, record: type[Base], rows: list[dict[str
         column_type = table.c[name].type
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
-            memoize = isinstance(column_type, UTCDateTime)
-            converters.append((index, name, _memoized(processor) if memoize else processor))
+            convert: Callable[[Any], Any] = processor
+            if isinstance(column_type, UTCDateTime):
+                convert = _memoized(processor)
+            elif isinstance(column_type, JSON):
+                convert = _memoized_by_identity(processor)
+            converters.append((index, name, convert))
     params: list[Any]
     if compiled.positional:
         values = itemgetter(*order)
@@ -122,6 +127,35 @@ def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return converted
 
     return once
+
+
+def _memoized_by_identity(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` computed once per object (JSON values are dicts and lists, not hashable:
+    rows that share one value share the object, see :data:`_NO_VARIANTS`). Every row is
+    alive until the statement has run, so no object's id is reused meanwhile."""
+    done: dict[int, Any] = {}
+
+    def once(value: Any) -> Any:
+        try:
+            return done[id(value)]
+        except KeyError:
+            done[id(value)] = converted = convert(value)
+            return converted
+
+    return once
+
+
+def idempotency_keys(count: int) -> list[str]:
+    """``count`` random keys as ``uuid.uuid4().hex`` makes them (version 4, RFC 4122
+    variant), from one read of the system's random source instead of one per key."""
+    random = os.urandom(16 * count)
+    keys = []
+    for start in range(0, 16 * count, 16):
+        raw = bytearray(random[start : start + 16])
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        keys.append(raw.hex())
+    return keys
 
 
 class _Rollback(Exception):
@@ -213,28 +247,49 @@ class _Sync:
         return existing
 
     def _account_record(self, account: Account) -> AccountRecord:
-        if account.name in self.accounts:
-            return self.accounts[account.name]
-        record = self.session.scalar(
-            select(AccountRecord).where(AccountRecord.name == account.name)
-        )
-        sender = self.senders[account.sender]
-        if record is None:
-            record = AccountRecord(
-                name=account.name,
-                channel=account.channel,
-                sender_id=sender.id,
-                base_url=account.base_url,
-                needs_attention=False,
+        if account.name not in self.accounts:
+            self._account_records([account])
+        return self.accounts[account.name]
+
+    def _account_records(self, accounts: Iterable[Account]) -> None:
+        """Read the records of ``accounts`` (in one statement per :data:`CHUNK` names), bring
+        them up to date with the configuration, and create the missing ones (in one flush,
+        in the order given: as one by one, each at its first use)."""
+        wanted = list({a.name: a for a in accounts if a.name not in self.accounts}.values())
+        if not wanted:
+            return
+        names = [a.name for a in wanted]
+        found: dict[str, AccountRecord] = {}
+        for start in range(0, len(names), CHUNK):
+            found.update(
+                (record.name, record)
+                for record in self.session.scalars(
+                    select(AccountRecord).where(
+                        AccountRecord.name.in_(names[start : start + CHUNK])
+                    )
+                )
             )
-            self.session.add(record)
+        added = False
+        for account in wanted:
+            sender = self.senders[account.sender]
+            record = found.get(account.name)
+            if record is None:
+                record = AccountRecord(
+                    name=account.name,
+                    channel=account.channel,
+                    sender_id=sender.id,
+                    base_url=account.base_url,
+                    needs_attention=False,
+                )
+                self.session.add(record)
+                added = True
+            else:
+                record.channel = account.channel
+                record.sender_id = sender.id
+                record.base_url = account.base_url
+            self.accounts[account.name] = record
+        if added:
             self.session.flush()
-        else:
-            record.channel = account.channel
-            record.sender_id = sender.id
-            record.base_url = account.base_url
-        self.accounts[account.name] = record
-        return record
 
     # -- posts and deliveries ----------------------------------------------------------------
 
@@ -350,18 +405,30 @@ class _Sync:
         if not drafts:
             return {}
         stamps = {"created_at": self.now, "updated_at": self.now}
-        rows = [
-            {
-                "campaign_id": self.record.id,
-                "key": draft.key,
-                "source": "draft",
-                "author": self.actor,
-                "version": 1,
-                **stamps,
-                **self._post_values(draft),
-            }
-            for draft in drafts
-        ]
+        # Rows without variants or media share one empty value each, and posts on the same
+        # accounts one audit detail: each distinct value is serialised once (see
+        # _memoized_by_identity). These objects go only to the bulk INSERTs, never to a record.
+        shared: dict[str, Any] = {"variants": {}, "media": []}
+        rows = []
+        for draft in drafts:
+            values = self._post_values(draft)
+            for name, empty in shared.items():
+                if not values[name]:
+                    values[name] = empty
+            rows.append(
+                {
+                    "campaign_id": self.record.id,
+                    "key": draft.key,
+                    "source": "draft",
+                    "author": self.actor,
+                    "version": 1,
+                    **stamps,
+                    **values,
+                }
+            )
+        self._account_records(
+            item.account for draft in drafts for item in by_draft.get(draft.key, [])
+        )
         # Core statements on the tables (not the ORM's bulk path, which collects each row
         # through the mapper); the ids come back with their keys, in whatever order: a
         # RETURNING sorted by parameter order makes SQLite insert one row per statement.
@@ -377,30 +444,39 @@ class _Sync:
         from campaign_scheduler.store.audit import OS_USER_KEY
 
         os_user = current_os_user()
+        account_ids = {name: record.id for name, record in self.accounts.items()}
+        keys = iter(idempotency_keys(sum(len(by_draft.get(d.key, [])) for d in drafts)))
+        pending = DeliveryState.PENDING.value
         deliveries: list[dict[str, object]] = []
         audits: list[dict[str, object]] = []
+        details: dict[tuple[str, ...], dict[str, object]] = {}
         changes = {}
         for draft in drafts:
             intended = by_draft.get(draft.key, [])
+            post_id = ids[draft.key]
             for item in intended:
                 assert item.due_at is not None
                 deliveries.append(
                     {
-                        "post_id": ids[draft.key],
-                        "account_id": self._account_record(item.account).id,
-                        "state": DeliveryState.PENDING.value,
+                        "post_id": post_id,
+                        "account_id": account_ids[item.account.name],
+                        "state": pending,
                         "text": item.text,
                         "first_comment": item.first_comment,
                         "content_hash": item.content_hash,
                         "due_at": item.due_at,
                         "not_after": item.draft.not_after,
                         "attempts": 0,
-                        "idempotency_key": uuid.uuid4().hex,
+                        "idempotency_key": next(keys),
                         "version": 1,
                         **stamps,
                     }
                 )
             names = [i.account.name for i in intended]
+            detail = details.get(tuple(names))
+            if detail is None:
+                # (a bulk insert runs no before_insert listener: stamp as audit.py does)
+                detail = details[tuple(names)] = {"accounts": names, OS_USER_KEY: os_user}
             audits.append(
                 {
                     "at": self.now,
@@ -409,8 +485,7 @@ class _Sync:
                     "campaign_id": self.record.id,
                     "post_key": draft.key,
                     "delivery_id": None,
-                    # (a bulk insert runs no before_insert listener: stamp as audit.py does)
-                    "detail": {"accounts": names, OS_USER_KEY: os_user},
+                    "detail": detail,
                 }
             )
             count = len(names)
