@@ -634,12 +634,7 @@ def record_and_claim_due(
     recorded = (_RECORD_PG, _outcome_values(claim, outcome, now))
     ((updated,),), claims = _claims_pg(store, claim.worker, now, lease, limit, (recorded,))
     if not updated:
-        log.warning(
-            "lease on %s/%s lost before its outcome (%s) was recorded",
-            claim.post_key,
-            claim.account_name,
-            outcome.kind.value,
-        )
+        _log_lease_lost(claim, outcome)
     return bool(updated), claims
 
 
@@ -1047,12 +1042,7 @@ def _record_one(
     else:
         updated = _record(connection, sqlite, values)
     if not updated:
-        log.warning(
-            "lease on %s/%s lost before its outcome (%s) was recorded",
-            claim.post_key,
-            claim.account_name,
-            outcome.kind.value,
-        )
+        _log_lease_lost(claim, outcome)
         return False
     if outcome.kind is OutcomeKind.AUTH_BROKEN:
         connection.execute(
@@ -1071,6 +1061,15 @@ def _record(connection: Connection, sqlite: bool, values: dict[str, Any]) -> int
     if sqlite:
         return _record_sqlite(connection, values)
     return int(connection.execute(_RECORD_PG, values).scalar_one())  # see _build_record_pg
+
+
+def _log_lease_lost(claim: Claim, outcome: Outcome) -> None:
+    log.warning(
+        "lease on %s/%s lost before its outcome (%s) was recorded",
+        claim.post_key,
+        claim.account_name,
+        outcome.kind.value,
+    )
 
 
 def _outcome_values(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any]:
