@@ -17,7 +17,7 @@ from sqlalchemy import String, cast, event, func, select, text
 
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import ConflictError
-from campaign_scheduler.rules import check
+from campaign_scheduler.rules import CheckResult, check
 from campaign_scheduler.store import sqlite_reads
 from campaign_scheduler.store.engine import Store, open_store
 from campaign_scheduler.store.models import (
@@ -761,9 +761,8 @@ def test_the_driver_reads_only_plain_sqlite_urls_and_the_file_sqlalchemy_would(
         assert (parsed.drivername, parsed.database, dict(parsed.query)) == ("sqlite", path, {})
 
 
-def test_the_driver_reads_nothing_of_a_database_at_another_revision(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def _one_draft_loaded(workspace: Workspace, tmp_path: Path) -> tuple[str, Store, CheckResult]:
+    """A new SQLite file with one draft loaded: its URL, its open store, the check."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = open_store(url)
     try:
@@ -774,6 +773,18 @@ def test_the_driver_reads_nothing_of_a_database_at_another_revision(
         load_campaign_into(
             store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
         )
+    except BaseException:
+        store.dispose()
+        raise
+    return url, store, result
+
+
+def test_the_driver_reads_nothing_of_a_database_at_another_revision(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    url, store, result = _one_draft_loaded(workspace, tmp_path)
+    assert result.campaign is not None
+    try:
         assert unchanged_sqlite_load(url, result.campaign, result.planned) is not None
         with store.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
@@ -802,18 +813,9 @@ def test_the_driver_sends_only_the_statements_it_declares(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # (so the test that prepares sqlite_reads.STATEMENTS on the models' schema sees them all)
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    store = open_store(url)
-    try:
-        workspace.draft("soest/01-klima")
-        settings = load_settings(workspace.config_file)
-        result = check(settings)
-        assert result.campaign is not None
-        load_campaign_into(
-            store, result.campaign, result.drafts, result.deliveries, settings, actor="anna"
-        )
-    finally:
-        store.dispose()
+    url, store, result = _one_draft_loaded(workspace, tmp_path)
+    store.dispose()
+    assert result.campaign is not None
     sent: list[str] = []
     connect = sqlite3.connect
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _Recording(connect(*a, **k), sent))

@@ -323,6 +323,17 @@ def test_the_daemon_keeps_one_adapter_per_account_whatever_the_thread(
     assert seen[False][0] is not seen[False][1]
 
 
+def serve_until_warmed(daemon: Daemon, warmed: threading.Event) -> None:
+    """Run ``daemon`` until its warm-up has been called, then stop it."""
+    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
+    serving.start()
+    try:
+        assert warmed.wait(PATIENCE)
+    finally:
+        daemon.stop()
+        serving.join(PATIENCE)
+
+
 def test_accounts_due_at_the_next_wake_are_warmed_up_ahead_of_it(
     drafted: Workspace, store: Store
 ) -> None:
@@ -338,14 +349,7 @@ def test_accounts_due_at_the_next_wake_are_warmed_up_ahead_of_it(
         warmed.append(sorted(names))
         done.set()
 
-    daemon = Daemon(w, reconcile=timedelta(hours=1), warm=warm)
-    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
-    serving.start()
-    try:
-        assert done.wait(PATIENCE)
-    finally:
-        daemon.stop()
-        serving.join(PATIENCE)
+    serve_until_warmed(Daemon(w, reconcile=timedelta(hours=1), warm=warm), done)
     assert warmed[0] == ["soest-mastodon"]  # due at the next wake-up (09:30 Berlin)
     assert calls.network.posts == []  # (the test's clock never reaches it)
 
@@ -380,14 +384,7 @@ def test_the_warm_up_starts_the_lane_threads_the_wake_up_will_use(
         threads_at_warm_up.append(w.lane_pool.threads)
         done.set()
 
-    daemon = Daemon(w, reconcile=timedelta(hours=1), warm=warm)
-    serving = threading.Thread(target=daemon.serve, kwargs={"handle_signals": False})
-    serving.start()
-    try:
-        assert done.wait(PATIENCE)
-    finally:
-        daemon.stop()
-        serving.join(PATIENCE)
+    serve_until_warmed(Daemon(w, reconcile=timedelta(hours=1), warm=warm), done)
     assert set(threads_at_warm_up) == {2}  # (a second warm-up may follow: no more threads)
     assert calls.network.posts == []  # (the test's clock never reaches the wake-up)
 

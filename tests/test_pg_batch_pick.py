@@ -57,6 +57,18 @@ def store(postgres_url: str) -> Iterator[Store]:
     opened.dispose()
 
 
+def _claimed_counting_round_trips(store: Store, lanes: int) -> tuple[list[Claim], int]:
+    """A claim for ``lanes`` lanes at NOW, and the round trips it took (the pool opened
+    before, so that connecting is not counted)."""
+    claim_due_many(store, "w1", NOW - timedelta(days=3650), LEASE, 1)
+    trips = RoundTrips(store)
+    try:
+        claims = claim_due_many(store, "w1", NOW, LEASE, lanes)
+        return claims, trips.count()
+    finally:
+        trips.close()
+
+
 def test_a_claim_for_many_lanes_is_one_round_trip_and_one_delivery_per_account(
     workspace: Workspace, store: Store
 ) -> None:
@@ -64,13 +76,7 @@ def test_a_claim_for_many_lanes_is_one_round_trip_and_one_delivery_per_account(
     most overdue of each account (before: a pick and a claim for each, in a transaction of
     its own, 4 round trips a claim)."""
     load_drafts(workspace, store, drafts(4))
-    claim_due_many(store, "w1", NOW - timedelta(days=3650), LEASE, 1)  # opens the pool
-    trips = RoundTrips(store)
-    try:
-        claims = claim_due_many(store, "w1", NOW, LEASE, 10)
-        used = trips.count()
-    finally:
-        trips.close()
+    claims, used = _claimed_counting_round_trips(store, 10)
     assert sorted(c.post_key for c in claims) == ["olpe/00-m", "soest/00-b", "soest/00-m"]
     assert len({c.account_name for c in claims}) == 3
     assert [c.due_at for c in claims] == sorted(c.due_at for c in claims)
@@ -80,13 +86,7 @@ def test_a_claim_for_many_lanes_is_one_round_trip_and_one_delivery_per_account(
 
 def test_a_claim_of_one_is_one_round_trip(workspace: Workspace, store: Store) -> None:
     load_drafts(workspace, store, drafts(2))
-    claim_due_many(store, "w1", NOW - timedelta(days=3650), LEASE, 1)  # opens the pool
-    trips = RoundTrips(store)
-    try:
-        claims = claim_due_many(store, "w1", NOW, LEASE, 1)
-        used = trips.count()
-    finally:
-        trips.close()
+    claims, used = _claimed_counting_round_trips(store, 1)
     assert [c.post_key[-5:] for c in claims] in (["/00-m"], ["/00-b"])  # one of the first
     assert used == 1
 
