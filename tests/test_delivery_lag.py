@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Numeric, cast, extract, func, select, update
 
+from campaign_scheduler.channels.published import PublishedPart
 from campaign_scheduler.publishing.queue import (
     Outcome,
     OutcomeKind,
@@ -141,6 +142,7 @@ def test_a_confirmation_by_a_person_stores_the_lag(posts: Workspace, store: Stor
         claim.post_key,
         claim.account_name,
         published_url="https://social.example/@s/5",
+        published_as=PublishedPart("5"),
         actor="anna",
         now=now + timedelta(hours=2),
     )

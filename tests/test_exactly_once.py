@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from campaign_scheduler.channels.base import OutboundPost, Receipt
+from campaign_scheduler.channels.published import PublishedPart
 from campaign_scheduler.errors import (
     ConflictError,
     RateLimitedError,
@@ -474,6 +475,7 @@ def test_a_thread_whose_first_part_a_person_confirms_is_completed_not_cut_short(
         "soest/01-lang",
         "soest-mastodon",
         published_url="https://social.example/@s/1",
+        published_as=PublishedPart("1"),
         actor="eva",
         now=DUE + timedelta(hours=3),  # past the deadline: a started thread is completed
     )

@@ -13,9 +13,10 @@ from sqlalchemy.exc import OperationalError
 
 from campaign_scheduler.alerts import find_conditions
 from campaign_scheduler.channels.base import OutboundPost, Receipt
+from campaign_scheduler.channels.published import PublishedPart
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.config import load_settings
-from campaign_scheduler.errors import RejectedError, UnavailableError
+from campaign_scheduler.errors import RejectedError, UnavailableError, UsageError
 from campaign_scheduler.problems import Problem
 from campaign_scheduler.publishing.journal import Journal, JournaledReceipt
 from campaign_scheduler.publishing.queue import claim_abandoned
@@ -247,13 +248,15 @@ class BlindCommentingChannel(ScriptedChannel):
     comment_rule: ClassVar[TextRule | None] = TextRule(UNIT_GRAPHEMES, count_graphemes, 500)
 
 
-def a_person_says_it_is_out(store: Store, url: str) -> str:
+def a_person_says_it_is_out(store: Store, url: str, *, comment: bool = False) -> str:
+    """A person confirms the part at ``url`` (the test network's ids end its addresses)."""
     return resolve(
         store,
         "testlauf",
         "soest/01-klima",
         "soest-facebook",
         published_url=url,
+        published_as=PublishedPart(url.rsplit("/", 1)[-1], comment=comment),
         actor="anna",
         now=DUE + timedelta(minutes=5),
     )
@@ -300,7 +303,7 @@ def test_a_comment_a_person_confirms_completes_the_delivery(
     w.tick()
     d = delivery(store)
     assert (d.state, len(d.parts or [])) == ("unknown", 1)  # the post out, the comment in doubt
-    a_person_says_it_is_out(store, "https://social.example/@s/2")
+    a_person_says_it_is_out(store, "https://social.example/@s/2", comment=True)
     d = delivery(store)
     assert (d.state, d.remote_id, d.comment_error) == ("published", "1", None)  # the post's id
     assert d.parts == [
@@ -529,3 +532,18 @@ def test_the_campaign_hashtag_may_stand_in_the_first_comment(workspace: Workspac
         'first_comment = "#5malklug #Soest"\n+++\nSoest will bis 2030 klimaneutral werden.\n',
     )
     assert checked(workspace).errors == []
+
+
+def test_a_posts_address_given_where_the_comment_is_in_doubt_is_refused_and_nothing_written(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    channel = BlindCommentingChannel(network, ["ok", CREATE_THEN_LOSE_ANSWER])
+    w = worker(store, commented_post, channel, Clock(DUE))
+    w.tick()
+    before = delivery(store)
+    assert (before.state, len(before.parts or [])) == ("unknown", 1)  # the comment in doubt
+    with pytest.raises(UsageError, match="the part in doubt is its first comment"):
+        a_person_says_it_is_out(store, "https://social.example/@s/1")  # the post's address
+    after = delivery(store)
+    assert (after.state, after.parts, after.version) == ("unknown", before.parts, before.version)

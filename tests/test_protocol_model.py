@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select, update
 
 from campaign_scheduler.channels.base import OutboundPost, Receipt
+from campaign_scheduler.channels.published import PublishedPart
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import (
     CampaignSchedulerError,
@@ -329,7 +330,7 @@ class ProtocolModel(RuleBasedStateMachine):
     def a_person_resolves(self) -> None:
         """A person looks on the network for the part in doubt (the post, the next part of a
         thread, or the first comment) and says what they found."""
-        for key, account, idempotency_key in self._unknown():
+        for key, account, idempotency_key, comment in self._unknown():
             found = [p for p in self.network.posts if p.key == idempotency_key]
             resolve(
                 self.store,
@@ -337,20 +338,34 @@ class ProtocolModel(RuleBasedStateMachine):
                 key,
                 account,
                 published_url=f"https://net.example/{found[0].remote_id}" if found else None,
+                published_as=PublishedPart(found[0].remote_id, comment=comment) if found else None,
                 actor="anna",
                 now=self.clock.now,
             )
 
-    def _unknown(self) -> list[tuple[str, str, str]]:
-        """(post key, account, key of the part in doubt) of each ``unknown`` delivery."""
+    def _unknown(self) -> list[tuple[str, str, str, bool]]:
+        """(post key, account, key of the part in doubt, whether that is the first comment)
+        of each ``unknown`` delivery."""
         with self.store.session() as session:
             rows = session.execute(
-                select(PostRecord.key, DeliveryRecord.idempotency_key, DeliveryRecord.parts)
+                select(
+                    PostRecord.key,
+                    DeliveryRecord.idempotency_key,
+                    DeliveryRecord.parts,
+                    DeliveryRecord.plan,
+                    DeliveryRecord.first_comment,
+                )
                 .join(PostRecord, PostRecord.id == DeliveryRecord.post_id)
                 .where(DeliveryRecord.state == "unknown")
             ).all()
         return [
-            (key, "soest-mastodon", part_key(idem, len(parts or []))) for key, idem, parts in rows
+            (
+                key,
+                "soest-mastodon",
+                part_key(idem, len(parts or [])),
+                first_comment is not None and len(parts or []) >= max(len(plan or []), 1),
+            )
+            for key, idem, parts, plan, first_comment in rows
         ]
 
     # -- what must hold after every step ---------------------------------------------------------
@@ -509,7 +524,7 @@ def test_a_post_a_person_confirms_after_a_lost_answer_still_gets_its_first_comme
     m.cancel_post("soest/01-klima")
     m.cancel_post("soest/02-lang")
     m.tick("w1", ["lose answer"])
-    assert [key for key, _, _ in m._unknown()] == [COMMENTED]
+    assert [key for key, _, _, _ in m._unknown()] == [COMMENTED]
     m.the_record_tells_the_truth()
     m.a_person_resolves()
     m.the_record_tells_the_truth()

@@ -852,3 +852,30 @@ def insight_values(answer: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(values, list) and values and isinstance(values[-1], dict):
             result[entry["name"]] = values[-1].get("value")
     return result
+
+
+def find_by_permalink(
+    api: GraphApi, edges: Iterable[str], code: str, *, url_field: str = "permalink"
+) -> str | None:
+    """The id of the account's own post among ``edges`` (newest first, at most
+    ``LOOK_UP_MAX_PAGES`` pages each) whose permalink ends in the path segment ``code`` (an
+    Instagram or Threads shortcode, a Facebook ``pfbid``); ``None`` when there is none."""
+    for edge in edges:
+        try:
+            for item in api.pages(
+                edge,
+                {"fields": f"id,{url_field}", "limit": PAGE_SIZE},
+                max_pages=LOOK_UP_MAX_PAGES,
+            ):
+                link = item.get(url_field)
+                if isinstance(link, str) and code in _path_segments(link):
+                    return str(item["id"])
+        except PageLimitError:
+            continue
+    return None
+
+
+def _path_segments(link: str) -> list[str]:
+    from urllib.parse import unquote, urlsplit
+
+    return [unquote(s) for s in urlsplit(link).path.split("/") if s]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import requests
 
     from campaign_scheduler.channels._http import ApiClient
+    from campaign_scheduler.channels.published import PublishedPart
     from campaign_scheduler.errors import OutcomeUnknownError
 
 
@@ -323,6 +324,26 @@ class Channel(ABC):
     def delete(self, remote_id: str) -> None:
         """Remove a published post."""
         raise NotImplementedError(f"{self.name} cannot delete posts")
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """The API's id of the post (or first comment) of ``account`` at its public address
+        ``url``, as a person gives it to ``campaign resolve --published``; read from the
+        address alone. Raises :class:`~campaign_scheduler.channels.published.PublishedAddressError`
+        (naming the shape the network's addresses have) for an address of another host,
+        account or shape. A channel that cannot tell refuses every address: the record never
+        takes a guess for an id."""
+        from campaign_scheduler.channels.published import refusal
+        from campaign_scheduler.uilang import msg
+
+        raise refusal(
+            cls.title(), account.name, url, msg("an address this channel can read (none known)")
+        )
+
+    def find_published(self, url: str) -> PublishedPart:
+        """:meth:`published_part`, asking the network where the address does not carry the id
+        (an Instagram or Threads shortcode): only the account's own posts are found."""
+        return self.published_part(url, self.account)
 
     @abstractmethod
     def verify(self) -> str:

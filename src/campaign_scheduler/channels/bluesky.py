@@ -39,11 +39,13 @@ points that matter to the publisher:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._atproto import AtUri, detect_facets, image_size, record_key
@@ -56,6 +58,7 @@ from campaign_scheduler.channels._http import (
 )
 from campaign_scheduler.channels.base import (
     AccountApi,
+    AccountSettings,
     Channel,
     Receipt,
     TagUse,
@@ -68,6 +71,12 @@ from campaign_scheduler.channels.catalog import (
     Key,
     VideoLimits,
     account_keys,
+)
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    refusal,
+    segments,
+    split_address,
 )
 from campaign_scheduler.channels.text import (
     UNIT_GRAPHEMES,
@@ -259,10 +268,11 @@ class BlueskyChannel(Channel):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, reposts, replies and quotes from the AppView (``getPosts``, through the
         server), followers from ``getProfile``. Bluesky publishes no views or reach."""
-        answer = self._call("GET", "app.bsky.feed.getPosts", params={"uris": receipt.remote_id})
+        uri = str(self._own_uri(receipt.remote_id))  # (the handle a person's address named)
+        answer = self._call("GET", "app.bsky.feed.getPosts", params={"uris": uri})
         posts = answer.get("posts")
         views = [p for p in posts if isinstance(p, dict)] if isinstance(posts, list) else []
-        view = next((p for p in views if p.get("uri") == receipt.remote_id), None)
+        view = next((p for p in views if p.get("uri") == uri), None)
         if view is None:
             raise _NotFoundError(
                 f"bluesky: {self.account.name}: the AppView does not know {receipt.remote_id} "
@@ -321,6 +331,31 @@ class BlueskyChannel(Channel):
             "com.atproto.repo.deleteRecord",
             json={"repo": uri.repo, "collection": uri.collection, "rkey": uri.rkey},
         )
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://bsky.app/profile/HANDLE/post/RKEY`` (or the ``app_url`` host; the
+        account's DID in place of its handle): the record's ``at://`` URI, under the account's
+        handle or DID as the address names it (the adapter asks its server for the DID)."""
+        identifier = str(account.settings.get("identifier") or "").strip()
+        app = str(account.settings.get("app_url") or DEFAULT_APP_URL).rstrip("/")
+        shape = f"{app}/profile/{identifier or 'HANDLE'}/post/RKEY"
+        parts = split_address(
+            url,
+            network=cls.title(),
+            account=account.name,
+            shape=shape,
+            hosts={urlsplit(app).netloc, urlsplit(DEFAULT_APP_URL).netloc},
+        )
+        match segments(parts):
+            case ["profile", actor, "post", rkey] if (
+                identifier
+                and actor.lower() == identifier.lower()
+                and _RECORD_KEY.fullmatch(rkey)
+                and rkey not in (".", "..")
+            ):
+                return PublishedPart(str(AtUri(actor.lower(), POST_COLLECTION, rkey)))
+        raise refusal(cls.title(), account.name, url, shape)
 
     def verify(self) -> str:
         answer = self._call("GET", "com.atproto.server.getSession")
@@ -454,6 +489,8 @@ class BlueskyChannel(Channel):
             raise errors.RejectedError(
                 f"bluesky: {self.account.name}: cannot reply to {reply_to!r}: not an at:// URI"
             ) from exc
+        if not parent_uri.repo.startswith("did:"):  # a person's confirmation names the handle
+            parent_uri = self._own_uri(reply_to)
         parent = self._get_record(parent_uri)
         if parent is None:
             raise errors.RejectedError(
@@ -526,7 +563,7 @@ class BlueskyChannel(Channel):
         except ValueError as exc:
             raise errors.RejectedError(f"bluesky: {remote_id!r} is not a post URI") from exc
         session = self._session()
-        if uri.repo not in (session.did, session.handle):
+        if uri.repo.lower() not in (session.did, session.handle.lower()):
             raise errors.RejectedError(
                 f"bluesky: {self.account.name}: {remote_id} belongs to another account"
             )
@@ -780,3 +817,7 @@ def _created_at(found: dict[str, Any]) -> str | None:
     value = found.get("value")
     created = value.get("createdAt") if isinstance(value, dict) else None
     return created if isinstance(created, str) else None
+
+
+#: A record key (the AT Protocol's record-key syntax).
+_RECORD_KEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")

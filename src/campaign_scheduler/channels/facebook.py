@@ -36,10 +36,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
-from campaign_scheduler.channels._graph import GraphChannel, insight_values, read_receipt
+from campaign_scheduler.channels._graph import (
+    GraphChannel,
+    find_by_permalink,
+    insight_values,
+    read_receipt,
+)
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import Metrics
+from campaign_scheduler.channels.base import AccountSettings, Metrics
 from campaign_scheduler.channels.catalog import MIB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.published import (
+    PublishedAddressError,
+    PublishedPart,
+    digits,
+    query_value,
+    refusal,
+    segments,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -191,6 +205,59 @@ class FacebookChannel(GraphChannel):
     def delete(self, remote_id: str) -> None:
         """Delete the post or comment; one that is already gone counts as deleted."""
         self.api.delete_gone(remote_id)
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://www.facebook.com/PAGEID/posts/POSTID`` or ``…/permalink.php?story_fbid=
+        POSTID&id=PAGEID`` of the account's page: the Graph id ``PAGEID_POSTID``; with
+        ``comment_id=ID`` in the query, the comment's id ``POSTID_ID``. An address with the
+        page's name or a ``pfbid…`` instead of the numbers is looked up
+        (:meth:`find_published`)."""
+        page = str(account.settings.get("page_id") or "").strip()
+        shape = _shape(page)
+        parts = split_address(
+            url, network=cls.title(), account=account.name, shape=shape, hosts=_WEB_HOSTS
+        )
+        match segments(parts):
+            case [named, "posts", post] if named == page and digits(post):
+                pass
+            case ["permalink.php" | "story.php"] if query_value(parts, "id") == page:
+                post = query_value(parts, "story_fbid") or ""
+            case _:
+                post = ""
+        if not (page and digits(post)):
+            raise refusal(cls.title(), account.name, url, shape)
+        comment = query_value(parts, "comment_id")
+        if comment is not None:
+            if not digits(comment):
+                raise refusal(cls.title(), account.name, url, shape)
+            return PublishedPart(f"{post}_{comment}", comment=True)
+        return PublishedPart(f"{page}_{post}")
+
+    def find_published(self, url: str) -> PublishedPart:
+        """:meth:`published_part`; an address of the page's post by the page's name or a
+        ``pfbid…`` is looked up among the page's latest posts (their ``permalink_url``)."""
+        try:
+            return self.published_part(url, self.account)
+        except PublishedAddressError:
+            parts = split_address(
+                url,
+                network=self.title(),
+                account=self.account.name,
+                shape=_shape(self.page_id),
+                hosts=_WEB_HOSTS,
+            )
+            match segments(parts):
+                case [_page, "posts", code] if query_value(parts, "comment_id") is None:
+                    found = find_by_permalink(
+                        self.api,
+                        [f"{self.page_id}/published_posts"],
+                        code,
+                        url_field="permalink_url",
+                    )
+                    if found is not None:
+                        return PublishedPart(found)
+            raise
 
     def verify(self) -> str:
         """The Page's name. The token must be a Page token of ``page_id``."""
@@ -345,3 +412,11 @@ def _summary_total(edge: object) -> int | None:
         if isinstance(summary, dict):
             return count(summary.get("total_count"))
     return None
+
+
+#: Where Facebook shows posts.
+_WEB_HOSTS = ("facebook.com", "web.facebook.com")
+
+
+def _shape(page: str) -> str:
+    return f"https://www.facebook.com/{page or 'PAGEID'}/posts/POSTID"

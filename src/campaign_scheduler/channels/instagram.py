@@ -37,6 +37,7 @@ account since ``since`` with the comment's text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,13 +49,22 @@ from campaign_scheduler.channels._graph import (
     ContainerChannel,
     ContainerDialect,
     check_publishing_quota,
+    find_by_permalink,
     find_oldest_match,
     media_url,
     receipt_of,
 )
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import Metrics, Receipt
+from campaign_scheduler.channels.base import AccountSettings, Metrics, Receipt
 from campaign_scheduler.channels.catalog import MB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    digits,
+    not_among_latest,
+    refusal,
+    segments,
+    split_address,
+)
 from campaign_scheduler.channels.text import (
     UNIT_HASHTAGS,
     UNIT_UTF16,
@@ -253,6 +263,27 @@ class InstagramChannel(ContainerChannel):
                 hint="Instagram may not allow deleting through the API; delete it in the app",
             ) from exc
 
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://www.instagram.com/p/SHORTCODE/c/COMMENTID/`` (a comment): the comment's
+        id. A post's address (``/p/SHORTCODE/``, ``/reel/SHORTCODE/``) carries a shortcode,
+        not the media id: :meth:`find_published` looks it up."""
+        _code, comment = _address(url, account, cls.title())
+        if comment is None:
+            raise refusal(cls.title(), account.name, url, _SHAPE)
+        return PublishedPart(comment, comment=True)
+
+    def find_published(self, url: str) -> PublishedPart:
+        """A comment's address as :meth:`published_part`; a post's shortcode is looked up
+        among the account's latest media (their ``permalink``)."""
+        code, comment = _address(url, self.account, self.title())
+        if comment is not None:
+            return PublishedPart(comment, comment=True)
+        found = find_by_permalink(self.api, [f"{self.user_id}/media"], code)
+        if found is None:
+            raise not_among_latest(self.title(), self.account.name, url)
+        return PublishedPart(found)
+
     def verify(self) -> str:
         """``@username`` of the account."""
         user = self.api.get(self.user_id, {"fields": "id,username"})
@@ -264,3 +295,26 @@ class InstagramChannel(ContainerChannel):
     def _followers(self) -> int | None:
         user, _ = self.api.try_get(self.user_id, {"fields": "id,followers_count"})
         return count(user.get("followers_count")) if user is not None else None
+
+
+#: The address of an Instagram post.
+_SHAPE = "https://www.instagram.com/p/SHORTCODE/"
+#: A shortcode (base64url letters).
+_SHORTCODE = re.compile(r"[A-Za-z0-9_-]{5,64}")
+
+
+def _address(url: str, account: AccountSettings, network: str) -> tuple[str, str | None]:
+    """The shortcode of the post at ``url`` and, for a comment's address, the comment's id."""
+    parts = split_address(
+        url,
+        network=network,
+        account=account.name,
+        shape=_SHAPE,
+        hosts=("instagram.com",),
+    )
+    match segments(parts):
+        case ["p" | "reel" | "tv", code] if _SHORTCODE.fullmatch(code):
+            return code, None
+        case ["p" | "reel", code, "c", comment] if _SHORTCODE.fullmatch(code) and digits(comment):
+            return code, comment
+    raise refusal(network, account.name, url, _SHAPE)

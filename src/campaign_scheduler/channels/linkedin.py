@@ -57,8 +57,15 @@ from campaign_scheduler.channels._http import (
     json_or_none,
     reset_time,
 )
-from campaign_scheduler.channels.base import AccountApi, Channel, Receipt
+from campaign_scheduler.channels.base import AccountApi, AccountSettings, Channel, Receipt
 from campaign_scheduler.channels.catalog import MIB, MINUTE, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    query_value,
+    refusal,
+    segments,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -309,6 +316,25 @@ class LinkedInChannel(Channel):
             self.api.rest("DELETE", f"/rest/posts/{quote(remote_id, safe='')}", "DELETE")
         except GoneError:
             self.api.log.info("post %s on %s was already gone", remote_id, self.account.name)
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://www.linkedin.com/feed/update/URN/`` with a share or ugcPost URN (how this
+        adapter links its posts): the URN; with ``?commentUrn=…``, the comment's URN. An
+        activity URN (LinkedIn's "copy link") is not the post's URN the API takes, and is
+        refused naming the shape."""
+        shape = "https://www.linkedin.com/feed/update/urn:li:share:ID/"
+        parts = split_address(
+            url, network=cls.title(), account=account.name, shape=shape, hosts=("linkedin.com",)
+        )
+        match segments(parts):
+            case ["feed", "update", urn] if _POST_URN.fullmatch(urn):
+                comment = query_value(parts, "commentUrn")
+                if comment is None:
+                    return PublishedPart(urn)
+                if _COMMENT_URN.fullmatch(comment):
+                    return PublishedPart(comment, comment=True)
+        raise refusal(cls.title(), account.name, url, shape)
 
     def verify(self) -> str:
         """The page's name as LinkedIn shows it, with its URN."""
@@ -682,3 +708,9 @@ def _count(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+#: A post's URN as the Posts API takes it.
+_POST_URN = re.compile(r"urn:li:(?:share|ugcPost):[0-9]{1,25}")
+#: A comment's URN as the socialActions API names it.
+_COMMENT_URN = re.compile(r"urn:li:comment:\(urn:li:[A-Za-z]+:[0-9]{1,25},[0-9]{1,25}\)")

@@ -29,6 +29,7 @@ Behaviour follows channels.md §2. The points that matter to the publisher:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -39,13 +40,19 @@ from urllib.parse import quote, urlsplit
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count
-from campaign_scheduler.channels.base import AccountApi, Channel, Receipt, TagUse
+from campaign_scheduler.channels.base import AccountApi, AccountSettings, Channel, Receipt, TagUse
 from campaign_scheduler.channels.catalog import (
     MP4_OR_MOV,
     ChannelSpec,
     Key,
     VideoLimits,
     account_keys,
+)
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    refusal,
+    segments,
+    split_address,
 )
 from campaign_scheduler.channels.text import UNIT_MASTODON, TextRule, count_mastodon
 
@@ -229,6 +236,22 @@ class MastodonChannel(Channel):
         except GoneError:
             self.api.log.info("status %s on %s was already gone", remote_id, self.account.name)
 
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """A status on the account's own instance: ``https://INSTANCE/@NAME/ID`` (its ``url``)
+        or ``https://INSTANCE/users/NAME/statuses/ID`` (its ``uri``); the id is the status's."""
+        instance = urlsplit(account.base_url)
+        shape = f"{instance.scheme or 'https'}://{instance.netloc or 'INSTANCE'}/@NAME/ID"
+        parts = split_address(
+            url, network=cls.title(), account=account.name, shape=shape, hosts={instance.netloc}
+        )
+        match segments(parts):
+            case [name, status] if _LOCAL_NAME.fullmatch(name) and _STATUS_ID.fullmatch(status):
+                return PublishedPart(status)
+            case ["users", name, "statuses", status] if _STATUS_ID.fullmatch(status):
+                return PublishedPart(status)
+        raise refusal(cls.title(), account.name, url, shape)
+
     def verify(self) -> str:
         username = self._credentials().get("username")
         if not isinstance(username, str) or not username:
@@ -366,3 +389,9 @@ def _may_be(status: dict[str, Any], post: OutboundPost) -> bool:
         return False
     reply_to = status.get("in_reply_to_id")
     return post.reply_to is None or reply_to is None or str(reply_to) == post.reply_to
+
+
+#: A status's web address names the local account as ``@name``.
+_LOCAL_NAME = re.compile(r"@[A-Za-z0-9_.-]{1,64}")
+#: A status id (digits on Mastodon; other servers of the same API use letters too).
+_STATUS_ID = re.compile(r"[0-9A-Za-z]{1,40}")

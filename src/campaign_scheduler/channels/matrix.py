@@ -55,12 +55,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, body_start, count, json_or_none
-from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
+from campaign_scheduler.channels.base import AccountApi, AccountSettings, Channel, Metrics, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    refusal,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_UTF8, TextRule, count_utf8_bytes
 from campaign_scheduler.imagetypes import image_info
 
@@ -237,6 +242,24 @@ class MatrixChannel(Channel):
                 f"{CLIENT}/rooms/{_q(room_id)}/redact/{_q(media_event)}/{txn}",
                 json={"reason": "removed by campaign-scheduler"},
             )
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://matrix.to/#/ROOM/EVENT`` (the permalink, room as configured, ``?via=`` and
+        the like after it ignored): the event id."""
+        room = str(account.settings.get("room") or "").strip()
+        shape = f"https://matrix.to/#/{room or 'ROOM'}/$EVENT"
+        parts = split_address(
+            url, network=cls.title(), account=account.name, shape=shape, hosts=("matrix.to",)
+        )
+        path = parts.fragment.split("?", 1)[0]
+        named = [unquote(s) for s in path.split("/")]
+        match named:
+            case ["", linked, event] if (
+                room and linked == room and _EVENT_ID.fullmatch(event) and not parts.path.strip("/")
+            ):
+                return PublishedPart(event)
+        raise refusal(cls.title(), account.name, url, shape)
 
     def verify(self) -> str:
         """The user behind the token, checked to be joined to the room and allowed to post."""
@@ -567,3 +590,8 @@ def _error_parts(response: requests.Response) -> tuple[str | None, str]:
         error = body.get("error")
         return str(body["errcode"]), str(error) if isinstance(error, str) else body["errcode"]
     return None, body_start(response)
+
+
+#: An event id as rooms of version 3 and later have them (``$`` and a hash), or the older
+#: ``$opaque:server``.
+_EVENT_ID = re.compile(r"\$[A-Za-z0-9+/=_:.-]{1,254}")

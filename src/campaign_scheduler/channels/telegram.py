@@ -49,8 +49,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, body_start, json_or_none, redact_path
-from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
+from campaign_scheduler.channels.base import AccountApi, AccountSettings, Channel, Metrics, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, Key, VideoLimits, account_keys
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    digits,
+    refusal,
+    segments,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_UTF16, TextRule, count_utf16_units
 
 if TYPE_CHECKING:
@@ -227,6 +234,25 @@ class TelegramChannel(Channel):
             if "not found" not in (exc.network_message or "").lower():
                 raise
             self.api.log.info("message %s on %s was already gone", remote_id, self.account.name)
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://t.me/CHANNEL/ID`` (a public channel, ``chat = "@CHANNEL"``) or
+        ``https://t.me/c/NUMBER/ID`` (a private one, ``chat = -100NUMBER``): the message id."""
+        chat = str(account.settings.get("chat") or "").strip()
+        where = f"c/{chat[4:]}" if chat.startswith("-100") else chat.lstrip("@") or "CHANNEL"
+        shape = f"https://t.me/{where}/ID"
+        parts = split_address(
+            url, network=cls.title(), account=account.name, shape=shape, hosts=("t.me",)
+        )
+        match segments(parts):
+            case ["c", number, message] if chat == f"-100{number}" and digits(message):
+                return PublishedPart(message)
+            case [name, message] if (
+                name.lower() == chat.lstrip("@").lower() and chat and digits(message)
+            ):
+                return PublishedPart(message)
+        raise refusal(cls.title(), account.name, url, shape)
 
     def verify(self) -> str:
         """The bot's and the channel's names; raises :class:`AuthError` unless the bot is an

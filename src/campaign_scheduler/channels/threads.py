@@ -25,6 +25,7 @@ oldest post whose text equals the post's (and, for a reply, whose parent is ``re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,12 +35,20 @@ from campaign_scheduler.channels._graph import (
     ContainerDialect,
     GraphApi,
     check_publishing_quota,
+    find_by_permalink,
     insight_values,
     media_url,
 )
 from campaign_scheduler.channels._http import count
-from campaign_scheduler.channels.base import AccountApi
+from campaign_scheduler.channels.base import AccountApi, AccountSettings
 from campaign_scheduler.channels.catalog import MIB, MINUTE, MP4_OR_MOV, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    not_among_latest,
+    refusal,
+    segments,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_THREADS, TextRule, count_threads
 from campaign_scheduler.errors import AuthError, RejectedError, UnavailableError
 
@@ -157,6 +166,24 @@ class ThreadsChannel(ContainerChannel):
         values = self.api.insights(receipt.remote_id, MEDIA_INSIGHTS)
         return self.api.metrics(values, followers=self._followers())
 
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """A post's address (``https://www.threads.net/@NAME/post/SHORTCODE``, threads.com
+        too) carries a shortcode, not the media id: :meth:`find_published` looks it up."""
+        _address(url, account, cls.title())
+        raise refusal(cls.title(), account.name, url, _SHAPE)
+
+    def find_published(self, url: str) -> PublishedPart:
+        """The shortcode looked up among the profile's latest posts and replies (a thread's
+        later parts are replies), by their ``permalink``."""
+        code = _address(url, self.account, self.title())
+        found = find_by_permalink(
+            self.api, [f"{self.user_id}/threads", f"{self.user_id}/replies"], code
+        )
+        if found is None:
+            raise not_among_latest(self.title(), self.account.name, url)
+        return PublishedPart(found)
+
     def verify(self) -> str:
         """``@username`` of the profile the token belongs to, which must be ``user_id``."""
         me = self.api.get("me", {"fields": "id,username"})
@@ -183,3 +210,23 @@ def _parent(item: dict[str, Any]) -> str | None:
     if isinstance(replied_to, dict) and replied_to.get("id") is not None:
         return str(replied_to["id"])
     return None
+
+
+#: The address of a Threads post.
+_SHAPE = "https://www.threads.net/@NAME/post/SHORTCODE"
+_SHORTCODE = re.compile(r"[A-Za-z0-9_-]{5,64}")
+
+
+def _address(url: str, account: AccountSettings, network: str) -> str:
+    """The shortcode of the post at ``url``."""
+    parts = split_address(
+        url,
+        network=network,
+        account=account.name,
+        shape=_SHAPE,
+        hosts=("threads.net", "threads.com"),
+    )
+    match segments(parts):
+        case [name, "post", code] if name.startswith("@") and _SHORTCODE.fullmatch(code):
+            return code
+    raise refusal(network, account.name, url, _SHAPE)

@@ -58,8 +58,12 @@ from urllib.parse import urlsplit
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, json_or_none, safe_url
-from campaign_scheduler.channels.base import Channel, Receipt
+from campaign_scheduler.channels.base import AccountSettings, Channel, Receipt
 from campaign_scheduler.channels.catalog import ChannelSpec, Key, account_keys
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_graphemes
 from campaign_scheduler.timeutil import WhenError, parse_duration, utcnow
 from campaign_scheduler.uilang import msg
@@ -164,6 +168,21 @@ class WebhookChannel(Channel):
         )
         self.api.log.info("delivered %s to %s", post.idempotency_key, safe_url(self._url()))
         return receipt
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """Any ``https://`` address where the receiver shows the post: it has no id of its
+        own to an outsider, so the address itself is the record's id."""
+        shape = "https://… (where the receiver shows the post)"
+        receiver = urlsplit(url)
+        parts = split_address(
+            url,
+            network=cls.title(),
+            account=account.name,
+            shape=shape,
+            hosts=(receiver.netloc.lower(),),
+        )
+        return PublishedPart(parts.geturl())
 
     def verify(self) -> str:
         """Send a signed ping; the receiver must answer 2xx (and publish nothing)."""

@@ -50,8 +50,15 @@ from typing import TYPE_CHECKING, Any
 
 from campaign_scheduler import errors
 from campaign_scheduler.channels._http import ApiClient, GoneError, count, reset_time, retry_at
-from campaign_scheduler.channels.base import AccountApi, Channel, Metrics, Receipt
+from campaign_scheduler.channels.base import AccountApi, AccountSettings, Channel, Metrics, Receipt
 from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, ChannelSpec, VideoLimits
+from campaign_scheduler.channels.published import (
+    PublishedPart,
+    digits,
+    refusal,
+    segments,
+    split_address,
+)
 from campaign_scheduler.channels.text import UNIT_WEIGHTED, TextRule, count_x_weighted
 
 if TYPE_CHECKING:
@@ -274,6 +281,21 @@ class XChannel(Channel):
         )
         if deleted is not True:
             self.api.log.info("post %s on %s was already gone", remote_id, self.account.name)
+
+    @classmethod
+    def published_part(cls, url: str, account: AccountSettings) -> PublishedPart:
+        """``https://x.com/NAME/status/ID`` (also twitter.com, and ``/i/web/status/ID``): the
+        post's id. The account's user name is not in its settings, so it is not compared."""
+        shape = "https://x.com/NAME/status/ID"
+        parts = split_address(
+            url, network=cls.title(), account=account.name, shape=shape, hosts=_WEB_HOSTS
+        )
+        match segments(parts):
+            case [_name, "status", post_id, *_] if digits(post_id):
+                return PublishedPart(post_id)
+            case ["i", "web", "status", post_id, *_] if digits(post_id):
+                return PublishedPart(post_id)
+        raise refusal(cls.title(), account.name, url, shape)
 
     def verify(self) -> str:
         vars(self).pop("_user", None)  # ask X now, not what an earlier call was told
@@ -566,3 +588,7 @@ def _problem_text(problem: dict[str, Any], response: requests.Response) -> str:
         return ": ".join(dict.fromkeys(parts))
     text = " ".join(response.text.split())[:200]
     return text or response.reason or f"HTTP {response.status_code}"
+
+
+#: Where X shows posts.
+_WEB_HOSTS = ("x.com", "twitter.com", "mobile.x.com", "mobile.twitter.com")

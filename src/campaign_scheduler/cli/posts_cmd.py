@@ -361,6 +361,12 @@ def resolve(
     if (published is None) == (not not_published):
         raise UsageError(tr("give either --published URL or --not-published"))
     with opened(ctx) as c:
+        seen = None
+        if published is not None:  # the network's module reads the id from the address
+            from campaign_scheduler.publishing.accounts import ConfiguredChannels
+
+            channel = ConfiguredChannels(c.settings, timeout=15).channel_for(account)
+            seen = channel.find_published(published)
         write_line(
             tr(
                 resolve_delivery(
@@ -369,6 +375,7 @@ def resolve(
                     key,
                     account,
                     published_url=published,
+                    published_as=seen,
                     actor=current_user(actor),
                     now=utcnow(),
                 )

@@ -11,13 +11,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from campaign_scheduler.campaign import Campaign
-from campaign_scheduler.errors import CampaignSchedulerError, ConflictError, NotFoundError
+from campaign_scheduler.errors import (
+    CampaignSchedulerError,
+    ConflictError,
+    NotFoundError,
+    UsageError,
+)
 from campaign_scheduler.reasons import Reason
 from campaign_scheduler.store.engine import Store
 from campaign_scheduler.store.lag import set_lag
@@ -34,6 +39,9 @@ from campaign_scheduler.store.models import (
 )
 from campaign_scheduler.timeutil import deadline, format_local
 from campaign_scheduler.uilang import N_, msg, state_msg
+
+if TYPE_CHECKING:
+    from campaign_scheduler.channels.published import PublishedPart
 
 #: States a person may cancel or move to another time.
 CHANGEABLE = frozenset({*WAITING, DeliveryState.FAILED, DeliveryState.EXPIRED})
@@ -309,10 +317,18 @@ def resolve(
     account: str,
     *,
     published_url: str | None,
+    published_as: PublishedPart | None = None,
     actor: str,
     now: datetime,
 ) -> str:
-    """Settle an ``unknown`` delivery after a person checked the account."""
+    """Settle an ``unknown`` delivery after a person checked the account.
+
+    ``published_as`` is what the network's module read from ``published_url`` (the API's id,
+    and whether the address is a comment's: ``Channel.find_published``); it is required with
+    an address. An address of the post where the part in doubt is the first comment (or the
+    other way round) is refused, and nothing is written."""
+    if published_url is not None and published_as is None:
+        raise TypeError("a published address needs the id its network read from it")
     with store.session(write=True) as session:
         campaign = _campaign(session, slug)
         post = _post(session, campaign, key)
@@ -336,7 +352,10 @@ def resolve(
         delivery.attempts = 0
         if published_url is not None:
             out_at = last_attempt.started_at if last_attempt else now
-            message = _confirm_out(delivery, published_url, out_at, actor, now, key, account)
+            assert published_as is not None
+            message = _confirm_out(
+                delivery, published_url, published_as, out_at, actor, now, key, account
+            )
         else:
             last = deadline(
                 delivery.due_at, delivery.not_after, timedelta(seconds=campaign.grace_seconds)
@@ -380,6 +399,7 @@ def resolve(
 def _confirm_out(
     delivery: DeliveryRecord,
     url: str,
+    seen: PublishedPart,
     out_at: datetime,
     actor: str,
     now: datetime,
@@ -393,12 +413,27 @@ def _confirm_out(
     before it is on record), it waits for the daemon, which sends the rest once (a started
     thread and a comment follow however late). Only a delivery with nothing more to send is
     published."""
-    remote_id = url.rstrip("/").rsplit("/", 1)[-1]
     post_parts = max(len(delivery.plan or []), 1)
     total = post_parts + (1 if delivery.first_comment is not None else 0)
     parts: list[dict[str, str | None]] = list(delivery.parts or [])
+    in_doubt_is_comment = post_parts <= len(parts) < total
+    if seen.comment != in_doubt_is_comment:
+        raise UsageError(
+            msg(
+                "--published: {url} is the address of a comment; the part in doubt is the "
+                "post (or a part of its thread): give its address",
+                url=url,
+            )
+            if seen.comment
+            else msg(
+                "--published: {url} is the address of a post; the part in doubt is its first "
+                "comment: give the comment's address",
+                url=url,
+            ),
+            hint=msg("nothing was changed"),
+        )
     if len(parts) < total:
-        confirmed: dict[str, str | None] = {"id": remote_id, "url": url}
+        confirmed: dict[str, str | None] = {"id": seen.remote_id, "url": url}
         if len(parts) >= post_parts:
             confirmed["kind"] = "comment"
         parts.append(confirmed)
