@@ -218,7 +218,7 @@ def test_validate_refuses_documents_video_replies_and_empty_posts(
         "facebook: a reply (a comment) cannot carry a video"
     ]
     assert channel.validate(post(media=(document,))) == [
-        "facebook: only images can be attached, not application/pdf (flyer.pdf)"
+        "Facebook takes only images and videos, not application/pdf (flyer.pdf)"
     ]
     assert channel.validate(post("  ")) == ["facebook: the post has neither text nor an image"]
 

@@ -319,7 +319,7 @@ def test_validate(channel: LinkedInChannel, image: MediaFile) -> None:
     assert any("cannot reply" in p for p in channel.validate(post(reply_to="urn:li:share:1")))
     document = MediaFile(image.path, None, "application/pdf")
     problems = channel.validate(post(media=(document,)))
-    assert any("not an image or video" in p for p in problems)
+    assert "LinkedIn takes only images and videos, not application/pdf (ideen-2026.png)" in problems
     video = MediaFile(image.path, None, "video/mp4")
     assert channel.validate(post(media=(video, image))) == [
         "LinkedIn takes a video only without images"

@@ -181,12 +181,15 @@ def test_validate_knows_the_limits(channel: TelegramChannel, image: MediaFile) -
     assert "4097 of 4096" in channel.validate(post("x" * 4097))[0]
     assert "caption too long" in channel.validate(post("x" * 1025, media=(image,)))[0]
     two = channel.validate(post("zwei Bilder", media=(image, image)))
-    assert any("one image per message" in problem for problem in two)
+    assert "Telegram takes at most 1 image(s) in one post; this one has 2" in two
     video = MediaFile(image.path, None, "video/mp4")
     assert channel.validate(post(media=(video,))) == []
     assert "caption too long" in channel.validate(post("x" * 1025, media=(video,)))[0]
     document = MediaFile(image.path, None, "application/pdf")
-    assert any("not an image" in problem for problem in channel.validate(post(media=(document,))))
+    assert any(
+        "Telegram takes only images and videos, not application/pdf" in problem
+        for problem in channel.validate(post(media=(document,)))
+    )
 
 
 def test_publish_video_with_caption_by_send_video(

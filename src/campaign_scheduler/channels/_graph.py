@@ -521,9 +521,6 @@ class ContainerChannel(GraphChannel):
         """The problems of :meth:`Channel.validate`, then those of the media (how many, their
         public URLs)."""
         problems = super().validate(post)
-        most = self.containers.max_images
-        if len(post.media) > most:
-            problems.append(f"{self.name}: at most {most} images per post, not {len(post.media)}")
         problems.extend(media_problems(self.account, post.media, self.name))
         return problems
 
@@ -573,8 +570,6 @@ class ContainerDialect:
     #: adapter is told otherwise).
     poll_interval: float
     max_polls: int
-    #: Images one post (a carousel) takes.
-    max_images: int
 
 
 def wait_for_container(
@@ -785,11 +780,6 @@ def media_problems(
             f"{network} downloads images from a public URL: set media_base_url of account "
             f"{account.name}"
         )
-    for item in media:
-        if not item.mime_type.startswith("image/") and not item.is_video:
-            problems.append(
-                f"{network}: only images and videos are supported, not {item.mime_type}"
-            )
     return problems
 
 

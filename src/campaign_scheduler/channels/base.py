@@ -290,6 +290,7 @@ class Channel(ABC):
         )
         return [
             *(issue.message() for issue in issues),
+            *media_limit_problems(self.title(), self.spec, post.media),
             *video_mix_problems(self.title(), self.spec.video, post.media),
             *self.post_problems(post),
         ]
@@ -348,6 +349,54 @@ class Channel(ABC):
     @abstractmethod
     def verify(self) -> str:
         """Check the credentials; return the account's handle or name as the network shows it."""
+
+
+def media_limit_problems(
+    network: str, spec: ChannelSpec, media: tuple[MediaFile, ...]
+) -> list[str]:
+    """What ``spec`` refuses about a post's images: how many, their kind, their size. One
+    wording for every network; the limits are the network's (its ``spec``)."""
+    from campaign_scheduler.uilang import msg
+
+    images = [item for item in media if not item.is_video]
+    problems = []
+    if spec.max_images is not None and len(images) > spec.max_images:
+        problems.append(
+            msg(
+                "{network} takes at most {count} image(s) in one post; this one has {given}",
+                network=network,
+                count=spec.max_images,
+                given=len(images),
+            )
+        )
+    for item in images:
+        if not spec.other_files and not item.mime_type.startswith("image/"):
+            problems.append(
+                msg(
+                    "{network} takes only images and videos, not {type} ({file})",
+                    network=network,
+                    type=item.mime_type,
+                    file=item.path.name,
+                )
+            )
+            continue
+        if spec.max_image_bytes is None:
+            continue
+        try:
+            size = item.path.stat().st_size
+        except OSError:
+            continue  # reported when it is read
+        if size > spec.max_image_bytes:
+            problems.append(
+                msg(
+                    "{file} is too large for {network}: {size} bytes, at most {limit}",
+                    file=item.path.name,
+                    network=network,
+                    size=size,
+                    limit=spec.max_image_bytes,
+                )
+            )
+    return problems
 
 
 def video_mix_problems(

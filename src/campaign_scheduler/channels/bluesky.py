@@ -62,6 +62,7 @@ from campaign_scheduler.channels.base import (
     Channel,
     Receipt,
     TagUse,
+    media_limit_problems,
     video_mix_problems,
 )
 from campaign_scheduler.channels.catalog import (
@@ -95,11 +96,8 @@ if TYPE_CHECKING:
 
 POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_APP_URL = "https://bsky.app"
-#: The lexicon's limits for ``app.bsky.embed.images``.
-MAX_IMAGES = 4
 #: Pages of 100 read by a hashtag search (the AppView pages by cursor).
 SEARCH_PAGES = 10
-MAX_IMAGE_BYTES = 2_000_000
 #: ``app.bsky.embed.external#external.thumb``: an image blob of at most 1,000,000 bytes.
 MAX_THUMB_BYTES = 1_000_000
 
@@ -183,6 +181,10 @@ class BlueskyChannel(Channel):
         # app.bsky.embed.video: one MP4 per post, up to 3 minutes and 100 MB (Bluesky's limits
         # since March 2025; the lexicon's blob cap is higher), never next to images.
         video=VideoLimits(max_bytes=100 * MB, max_seconds=3 * MINUTE),
+        # The lexicon's limits for ``app.bsky.embed.images``: four images of 2,000,000 bytes.
+        max_images=4,
+        max_image_bytes=2_000_000,
+        other_files=False,
     )
     text_rule = TextRule(
         UNIT_GRAPHEMES, count_graphemes, 300, also=(Limit(UNIT_UTF8, count_utf8_bytes, 3000),)
@@ -211,17 +213,11 @@ class BlueskyChannel(Channel):
 
     # --- the Channel interface ------------------------------------------------------------
 
-    def post_problems(self, post: OutboundPost) -> list[str]:
-        return [problem for _, problem in _media_problems(post.media)]
-
     def publish(self, post: OutboundPost) -> Receipt:
-        problems = _media_problems(post.media)
-        if problems:
-            media, problem = problems[0]
-            raise errors.RejectedError(
-                f"bluesky: {self.account.name}: {media.path.name}: {problem}"
-            )
-        for problem in video_mix_problems(self.title(), self.spec.video, post.media):
+        for problem in (
+            *media_limit_problems(self.title(), self.spec, post.media),
+            *video_mix_problems(self.title(), self.spec.video, post.media),
+        ):
             raise errors.RejectedError(f"bluesky: {self.account.name}: {problem}")
         session = self._session()
         rkey = record_key(post.idempotency_key)
@@ -748,29 +744,6 @@ class BlueskyChannel(Channel):
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _media_problems(media: tuple[MediaFile, ...]) -> list[tuple[MediaFile, str]]:
-    """What Bluesky's image embed would refuse: more than four, not an image, too large
-    (a video goes in a video embed: its rules are the spec's ``video``, see ``validate``)."""
-    problems: list[tuple[MediaFile, str]] = []
-    if len(media) > MAX_IMAGES:
-        problems.append((media[MAX_IMAGES], f"at most {MAX_IMAGES} images per post on bluesky"))
-    for item in media:
-        if item.is_video:
-            continue
-        if not item.mime_type.startswith("image/"):
-            problems.append((item, f"bluesky takes images only, not {item.mime_type}"))
-            continue
-        try:
-            size = item.path.stat().st_size
-        except OSError:
-            continue  # reported when it is read
-        if size > MAX_IMAGE_BYTES:
-            problems.append(
-                (item, f"image too large for bluesky: {size} of {MAX_IMAGE_BYTES} bytes")
-            )
-    return problems
 
 
 def _mapping(value: object) -> dict[str, Any]:

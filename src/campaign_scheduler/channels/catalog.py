@@ -62,6 +62,12 @@ class ChannelSpec:
     links_clickable: bool = True  # False: a URL in the text is plain text (Instagram captions)
     reports_impressions: bool = True  # the API tells how often a post was seen
     video: VideoLimits | None = None  # None: the network (or its adapter) takes no video
+    #: Images in one post (videos: ``video.per_post``); None: no limit known here.
+    max_images: int | None = None
+    #: The largest image file the network takes, in bytes; None: no limit known here.
+    max_image_bytes: int | None = None
+    #: False: the network takes images and videos only (no PDFs or other files).
+    other_files: bool = True
 
     @classmethod
     def versioned(

@@ -86,6 +86,7 @@ class FacebookChannel(GraphChannel):
         # Page videos, non-resumable upload (Meta's Video API): MP4 or MOV up to 1 GB and
         # 20 minutes; one video as its own post.
         video=VideoLimits(MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=20 * MINUTE),
+        other_files=False,
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 63206)
     #: A comment's ``message``: 8000 characters (UNVERIFIED; the limit the web form enforces).
@@ -101,11 +102,6 @@ class FacebookChannel(GraphChannel):
 
     def post_problems(self, post: OutboundPost) -> list[str]:
         problems: list[str] = []
-        problems.extend(
-            f"facebook: only images can be attached, not {m.mime_type} ({m.path.name})"
-            for m in post.media
-            if not m.mime_type.startswith("image/") and not m.is_video  # videos: see the spec
-        )
         if post.reply_to is not None and len(post.media) > 1:
             problems.append("facebook: a reply (a comment) can carry one image at most")
         if post.reply_to is not None and any(m.is_video for m in post.media):

@@ -110,13 +110,15 @@ class InstagramChannel(ContainerChannel):
             min_seconds=3.0,
             max_frame_rate=60.0,
         ),
+        max_images=10,  # a carousel: up to 10 items
+        other_files=False,
     )
     text_rule = CAPTION
     comment_rule = replace(CAPTION, subject="comment")
     connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
     containers = ContainerDialect(
-        "media", "status_code", "status", poll_interval=3.0, max_polls=40, max_images=10
+        "media", "status_code", "status", poll_interval=3.0, max_polls=40
     )
 
     # --- the Channel interface ------------------------------------------------------------

@@ -85,7 +85,6 @@ THROTTLE_WAIT = timedelta(minutes=2)
 LOOK_UP_MARGIN = timedelta(minutes=1)
 LOOK_UP_MAX_PAGES = 10
 PAGE_SIZE = 50
-MAX_IMAGES = 20
 MAX_ALT_TEXT = 4086
 COMMENTARY_LIMIT = 3000
 RESERVED = "\\|{}@[]()<>#*_~"
@@ -191,6 +190,8 @@ class LinkedInChannel(Channel):
         default_base_url="https://api.linkedin.com",
         # The Videos API: MP4, up to 500 MB, 3 s to 30 min; one video as its own post.
         video=VideoLimits(max_bytes=500 * MIB, max_seconds=30 * MINUTE, min_seconds=3.0),
+        max_images=20,  # a multiImage post: 2 to 20 images
+        other_files=False,
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 3000)
     #: A comment's ``message.text``: 1250 characters (UNVERIFIED; the limit of the web form).
@@ -213,13 +214,7 @@ class LinkedInChannel(Channel):
             ]
         if post.reply_to is not None:
             problems.append(NO_REPLIES)
-        if len(post.media) > MAX_IMAGES:
-            problems.append(f"linkedin: {len(post.media)} images; a post takes at most 20")
-        for media in post.media:
-            if not media.mime_type.startswith("image/") and not media.is_video:
-                problems.append(
-                    f"linkedin: {media.path.name} is not an image or video ({media.mime_type})"
-                )
+        for media in post.media:  # (how many, their kind: the spec's limits)
             if media.alt and len(media.alt) > MAX_ALT_TEXT:
                 problems.append(
                     f"linkedin: the alt text of {media.path.name} is longer than {MAX_ALT_TEXT}"

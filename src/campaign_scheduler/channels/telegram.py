@@ -170,6 +170,8 @@ class TelegramChannel(Channel):
         # sendVideo: MPEG4 (other formats arrive as documents), the Bot API's 50 MB upload
         # limit, no duration limit; one file per message (this adapter sends no albums).
         video=VideoLimits(max_bytes=MAX_UPLOAD_BYTES),
+        max_images=1,  # this adapter sends one image per message (no albums)
+        other_files=False,
     )
     text_rule = TextRule(UNIT_UTF16, count_utf16_units, 4096, caption_limit=1024)
     api = AccountApi(TelegramApi)
@@ -180,14 +182,6 @@ class TelegramChannel(Channel):
 
     def post_problems(self, post: OutboundPost) -> list[str]:
         problems: list[str] = []
-        if len(post.media) > 1:
-            problems.append(
-                f"telegram: {len(post.media)} files attached; this adapter sends one image per "
-                "message"
-            )
-        for media in post.media:
-            if not media.mime_type.startswith("image/") and not media.is_video:
-                problems.append(f"telegram: {media.path.name} is not an image ({media.mime_type})")
         if post.reply_to is not None and not post.reply_to.isdigit():
             problems.append(f"telegram: reply target {post.reply_to!r} is not a message id")
         return problems

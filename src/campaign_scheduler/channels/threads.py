@@ -85,13 +85,15 @@ class ThreadsChannel(ContainerChannel):
         video=VideoLimits(
             MP4_OR_MOV, max_bytes=1024 * MIB, max_seconds=5 * MINUTE, max_frame_rate=60.0
         ),
+        max_images=20,  # a carousel: up to 20 items
+        other_files=False,
     )
     text_rule = TextRule(UNIT_THREADS, count_threads, 500)
     api = AccountApi(ThreadsGraph)
     connect_flow = "campaign_scheduler.auth.meta:ThreadsFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:ThreadsNetwork"
     containers = ContainerDialect(
-        "threads", "status", "error_message", poll_interval=5.0, max_polls=60, max_images=20
+        "threads", "status", "error_message", poll_interval=5.0, max_polls=60
     )
 
     # --- the Channel interface ------------------------------------------------------------
