@@ -220,3 +220,93 @@ def test_choosing_the_only_page_and_having_none_are_said_in_german() -> None:
     assert uilang.tr(refused.value.message, "de") == (
         "facebook: die angemeldete Person verwaltet keine Seite"
     )
+
+
+# -- a delivery waiting for its next try ----------------------------------------------------------
+
+WAITS = [
+    # (event, maybe_out, abilities, the English record, the German reader's words)
+    (Event.UNAVAILABLE, False, Abilities(None, False), "503", "503; es wird erneut versucht"),
+    (
+        Event.RATE_LIMITED,
+        False,
+        Abilities(None, False),
+        "429",
+        (
+            "das Netzwerk bittet um weniger Anfragen (429); es wird erneut versucht, "
+            "sobald es das zulässt"
+        ),
+    ),
+    (
+        Event.LOST_ANSWER,
+        False,
+        Abilities(None, True),
+        "timeout",
+        (
+            "timeout; der Beitrag ist vielleicht schon veröffentlicht: das wird geprüft, "
+            "bevor erneut gesendet wird"
+        ),
+    ),
+    (
+        Event.UNAVAILABLE,
+        True,
+        Abilities(None, True),
+        "503",
+        (
+            "503; der Beitrag ist vielleicht schon veröffentlicht: das wird geprüft, "
+            "bevor erneut gesendet wird"
+        ),
+    ),
+    (
+        Event.LOOKUP_FAILED,
+        True,
+        Abilities(None, True),
+        "lookup after a lost answer failed: 503",
+        (
+            "das Netzwerk konnte nicht gefragt werden, ob der Beitrag veröffentlicht wurde (503); "
+            "es wird erneut gefragt"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "maybe_out", "abilities", "record", "words"), WAITS)
+def test_every_wait_for_a_retry_carries_a_keyed_reason_worded_for_german_readers(
+    event: Event, maybe_out: bool, abilities: Abilities, record: str, words: str
+) -> None:
+    now = datetime(2021, 11, 4, 9, 0, tzinfo=UTC)
+    facts = Facts(now=now, deadline=now + timedelta(hours=2), attempt=1, maybe_out=maybe_out)
+    error = record.removeprefix("lookup after a lost answer failed: ")
+    action = decide(facts, event, abilities, policy=RetryPolicy(), error=error)
+    assert action.do is Do.WAIT
+    assert isinstance(action.why, Reason)
+    assert action.reason == action.why.record() == record  # the record as before
+    assert action.why.for_readers("de") == words
+
+
+def test_history_shows_a_delivery_waiting_for_a_retry_in_german(
+    loaded: Workspace, runner: CliRunner
+) -> None:
+    """A worker meets a 503: the delivery waits for its next try; ``history`` says why in the
+    reader's language, ``--json`` keeps the network's message as the record has it."""
+    from campaign_scheduler.errors import UnavailableError
+    from campaign_scheduler.publishing.daemon import Worker
+    from campaign_scheduler.publishing.publisher import Publisher
+    from fakes import FakeChannels, FakeNetwork, KeyedChannel
+
+    store = open_store(loaded.database_url)
+    with store.session() as session:
+        due = min(d.due_at for d in session.query(DeliveryRecord))
+    channel = KeyedChannel(FakeNetwork(), [UnavailableError("503 Service Unavailable")] * 9)
+    publisher = Publisher(FakeChannels(channel), media_root=loaded.root / "posts")
+    Worker(store, publisher, worker_id="w1", clock=lambda: due + timedelta(seconds=1)).tick()
+    store.dispose()
+    result = invoke(runner, loaded, "de", "history")
+    assert result.exit_code == 0, result.output
+    waiting = [line for line in result.stdout.splitlines() if "503" in line]
+    assert waiting, result.stdout
+    assert all("503 Service Unavailable; es wird erneut versucht" in w for w in waiting), waiting
+    rows = json.loads(invoke(runner, loaded, "de", "history", "--json").stdout)
+    assert {row["error"] for row in rows if row["state"] == "retry_wait"} == {
+        "503 Service Unavailable"
+    }

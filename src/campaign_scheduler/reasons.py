@@ -113,6 +113,29 @@ WORDINGS: dict[str, tuple[str, str]] = {
         "internal error while publishing: {error}; it may be out, " + RESOLVE_HINT,
         N_("internal error while publishing ({error}); the post may have been published"),
     ),
+    # Why a delivery waits for its next try (``retry_wait``). The record keeps what it kept
+    # before (the network's message as sent), readers get it framed in their language.
+    "waiting_after_error": ("{error}", N_("{error}; it will be tried again")),
+    "waiting_rate_limited": (
+        "{error}",
+        N_("the network asked to slow down ({error}); it will be tried again when it allows"),
+    ),
+    "waiting_outcome_unknown": (
+        "{error}",
+        N_("{error}; the post may be out: this is checked before anything is sent again"),
+    ),
+    "waiting_lookup_failed": (
+        "lookup after a lost answer failed: {error}",
+        N_(
+            "the network could not be asked whether the post was published ({error}); "
+            "it will be asked again"
+        ),
+    ),
+    "waiting_no_progress": ("no progress", N_("no progress; it will be tried again in a minute")),
+    "answers_contradict": (
+        "the network's answers contradict each other; check the account",
+        N_("the network's answers contradict each other"),
+    ),
     "said_not_published_expired": (
         "not published (said {actor}) and its deadline has passed",
         N_("not published (said {actor}) and its deadline has passed"),

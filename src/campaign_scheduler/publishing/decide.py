@@ -127,6 +127,13 @@ def _because(do: Do, why: Reason) -> Action:
     return Action(do, why.record(), why=why)
 
 
+def wait_until(
+    why: Reason, *, at: datetime, rate_limited: bool = False, label: str | None = None
+) -> Action:
+    """Wait until ``at`` (``retry_wait``), with the reason readers see while it waits."""
+    return Action(Do.WAIT, why.record(), at=at, rate_limited=rate_limited, label=label, why=why)
+
+
 def _in_key_window(facts: Facts, abilities: Abilities) -> bool:
     return (
         abilities.replay_window is not None
@@ -189,17 +196,22 @@ def decide(
                 Do.ASK, Reason("no_answer_after", {"error": error, "count": facts.attempt})
             )
         if _in_key_window(facts, abilities) or abilities.can_look_up:
-            return Action(Do.WAIT, error, at=facts.now + REPLAY_DELAY, label="outcome unknown")
+            return wait_until(
+                Reason("waiting_outcome_unknown", {"error": error}),
+                at=facts.now + REPLAY_DELAY,
+                label="outcome unknown",
+            )
         return _because(Do.ASK, Reason("cannot_tell", {"why": error}))
 
     if event is Event.LOOKUP_FAILED:
-        reason = f"lookup after a lost answer failed: {error}"
         if exhausted:
             return _because(
                 Do.ASK, Reason("lookup_failed", {"error": error, "count": facts.attempt})
             )
         at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
-        return Action(Do.WAIT, reason, at=at, label="outcome unknown")
+        return wait_until(
+            Reason("waiting_lookup_failed", {"error": error}), at=at, label="outcome unknown"
+        )
 
     # UNAVAILABLE or RATE_LIMITED: this call certainly created nothing.
     limited = event is Event.RATE_LIMITED
@@ -211,7 +223,12 @@ def decide(
                 Do.ASK, Reason("gave_up_maybe_out", {"count": facts.attempt, "error": error})
             )
         at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
-        return Action(Do.WAIT, error, at=at, rate_limited=limited, label="outcome unknown")
+        return wait_until(
+            Reason("waiting_outcome_unknown", {"error": error}),
+            at=at,
+            rate_limited=limited,
+            label="outcome unknown",
+        )
     if exhausted and not limited:
         if facts.comment:
             return Action(
@@ -227,4 +244,8 @@ def decide(
     at = policy.next_attempt(facts.now, facts.attempt, not_before=not_before, rng=rng)
     if at > facts.deadline and not facts.started:
         return _because(Do.EXPIRE, Reason("next_try_too_late", {"error": error}))
-    return Action(Do.WAIT, error, at=at, rate_limited=limited)
+    return wait_until(
+        Reason("waiting_rate_limited" if limited else "waiting_after_error", {"error": error}),
+        at=at,
+        rate_limited=limited,
+    )

@@ -46,7 +46,15 @@ from campaign_scheduler.errors import (
     UnavailableError,
 )
 from campaign_scheduler.media import MediaLocation, MediaRefusedError
-from campaign_scheduler.publishing.decide import Abilities, Action, Do, Event, Facts, decide
+from campaign_scheduler.publishing.decide import (
+    Abilities,
+    Action,
+    Do,
+    Event,
+    Facts,
+    decide,
+    wait_until,
+)
 from campaign_scheduler.publishing.policy import RetryPolicy
 from campaign_scheduler.publishing.queue import Claim, LeaseLostError, Outcome, OutcomeKind
 from campaign_scheduler.reasons import Reason
@@ -284,9 +292,9 @@ class Publisher:
                 return self._published(progress, clock, recovered_by)
             event, error, not_before = Event.CLAIMED, None, None
         return self._outcome(
-            Action(Do.ASK, "the network's answers contradict each other; check the account")
+            Action(Do.ASK, Reason("answers_contradict").record(), why=Reason("answers_contradict"))
             if progress.maybe_out
-            else Action(Do.WAIT, "no progress", at=clock() + timedelta(minutes=1)),
+            else wait_until(Reason("waiting_no_progress"), at=clock() + timedelta(minutes=1)),
             progress,
         )
 
@@ -418,6 +426,7 @@ class Publisher:
                 next_attempt_at=action.at,
                 attempt_label=action.label,
                 maybe_out=maybe,
+                reason=action.why,
             )
         if action.do is Do.HOLD:
             return Outcome(OutcomeKind.AUTH_BROKEN, error=action.reason, maybe_out=maybe)
