@@ -117,9 +117,7 @@ class InstagramChannel(ContainerChannel):
     comment_rule = replace(CAPTION, subject="comment")
     connect_flow = "campaign_scheduler.auth.meta:InstagramFlow"
     rehearsal_network = "campaign_scheduler.rehearsal.networks:InstagramNetwork"
-    containers = ContainerDialect(
-        "media", "status_code", "status", poll_interval=3.0, max_polls=40
-    )
+    containers = ContainerDialect("media", "status_code", "status", poll_interval=3.0, max_polls=40)
 
     # --- the Channel interface ------------------------------------------------------------
 
