@@ -218,6 +218,24 @@ def test_a_refused_comment_leaves_the_post_published_and_tells_a_person(
     assert "abusive" in condition.facts["reason"]
 
 
+def test_a_refused_comments_reason_is_kept_with_its_key_for_history_json_and_german_readers(
+    commented_post: Workspace, store: Store
+) -> None:
+    network = FakeNetwork()
+    refusal = RejectedError("400", network_message="(#368) The action attempted is abusive")
+    worker(store, commented_post, CommentingChannel(network, ["ok", refusal]), Clock(DUE)).tick()
+    [row] = history_rows(store, "testlauf")
+    comment = row.comment
+    assert comment is not None and comment["state"] == "failed"
+    assert comment["error"] == row.comment_error  # the record's English, as before
+    reason = comment["reason"]
+    assert reason is not None and reason["key"] == "comment_refused"
+    assert "abusive" in reason["error"]  # the network's refusal, as it was sent
+    assert row.comment_error_for_readers("de") == (
+        f"das Netzwerk hat den ersten Kommentar abgelehnt: {reason['error']}"
+    )
+
+
 def test_a_comment_that_keeps_failing_is_given_up_with_the_post_published(
     commented_post: Workspace, store: Store
 ) -> None:
@@ -233,6 +251,7 @@ def test_a_comment_that_keeps_failing_is_given_up_with_the_post_published(
     d = delivery(store)
     assert (d.state, d.remote_id) == ("published", "1")
     assert "given up after 3 attempts" in (d.comment_error or "")
+    assert d.comment_error_data == {"key": "comment_gave_up", "count": 3, "error": "503"}
     assert comments_of(network) == []
     with store.session() as session:
         assert session.scalars(select(DeliveryRecord.comment_error)).one() == d.comment_error
@@ -352,6 +371,7 @@ def test_a_comment_given_up_while_the_database_is_away_stays_given_up_in_the_rec
     d = delivery(store)
     assert (d.state, d.remote_id) == ("published", "1")
     assert d.comment_error is not None and "abusive" in d.comment_error
+    assert (d.comment_error_data or {}).get("key") == "comment_refused"  # kept in the journal
     assert comments_of(network) == []
 
 
@@ -474,12 +494,14 @@ def test_history_status_and_report_tell_whether_the_comment_is_out(
         store, commented_post, CommentingChannel(FakeNetwork(), ["ok", refusal]), Clock(DUE)
     ).tick()
     [row] = history_rows(store, "testlauf")
+    assert row.comment_error_data is not None
     assert row.comment == {
         "text": RENDERED,
         "state": "failed",
         "id": None,
         "url": None,
         "error": row.comment_error,
+        "reason": {"key": "comment_refused", "error": row.comment_error_data["error"]},
     }
     [problem] = problems_since(store, None)
     assert (problem.post, problem.state) == ("soest/01-klima", COMMENT_FAILED)

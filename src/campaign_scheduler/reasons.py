@@ -113,6 +113,15 @@ WORDINGS: dict[str, tuple[str, str]] = {
         "internal error while publishing: {error}; it may be out, " + RESOLVE_HINT,
         N_("internal error while publishing ({error}); the post may have been published"),
     ),
+    # Why a published post has no first comment (``comment_error``, ``comment_error_data``).
+    "comment_refused": (
+        "first comment refused: {error}",
+        N_("the network refused the first comment: {error}"),
+    ),
+    "comment_gave_up": (
+        "first comment given up after {count} attempts: {error}",
+        N_("the first comment was given up after {count} attempts: {error}"),
+    ),
     # Why a delivery waits for its next try (``retry_wait``). The record keeps what it kept
     # before (the network's message as sent), readers get it framed in their language.
     "waiting_after_error": ("{error}", N_("{error}; it will be tried again")),

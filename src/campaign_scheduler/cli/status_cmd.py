@@ -448,7 +448,11 @@ def history(
         comment = r.comment
         if comment is not None:
             detail = f"{detail or ''}  " + (
-                tr("first comment: missing ({error})", lang, error=comment["error"])
+                tr(
+                    "first comment: missing ({error})",
+                    lang,
+                    error=r.comment_error_for_readers(lang),
+                )
                 if comment["state"] == "failed"
                 else tr(
                     "first comment: {state} {where}",

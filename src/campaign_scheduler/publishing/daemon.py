@@ -696,6 +696,9 @@ class Worker:
                     remote_url=outcome.remote_url,
                     published_at=(outcome.published_at or self.clock()).isoformat(),
                     comment_error=outcome.comment_error,
+                    comment_error_data=(
+                        outcome.comment_reason.as_json() if outcome.comment_reason else None
+                    ),
                 )
             )
             log.error(
@@ -720,6 +723,7 @@ class Worker:
                 published_at=entry.published,
                 now=self.clock(),
                 comment_error=entry.comment_error,
+                comment_error_data=entry.comment_error_data,
             )
             log.info("applied the journaled receipt of %s on %s", entry.post_key, entry.account)
 

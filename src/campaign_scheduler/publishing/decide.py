@@ -183,7 +183,7 @@ def decide(
         if facts.maybe_out:
             return _because(Do.ASK, Reason("earlier_may_have_created", {"error": error}))
         if facts.comment:
-            return Action(Do.SKIP_COMMENT, f"first comment refused: {error}")
+            return _because(Do.SKIP_COMMENT, Reason("comment_refused", {"error": error}))
         if facts.started:
             return _because(Do.ASK, Reason("thread_incomplete", {**_parts(facts), "error": error}))
         return Action(Do.FAIL, error)
@@ -231,9 +231,9 @@ def decide(
         )
     if exhausted and not limited:
         if facts.comment:
-            return Action(
+            return _because(
                 Do.SKIP_COMMENT,
-                f"first comment given up after {facts.attempt} attempts: {error}",
+                Reason("comment_gave_up", {"count": facts.attempt, "error": error}),
             )
         if facts.started:
             return _because(

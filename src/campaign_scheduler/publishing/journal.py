@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -33,6 +34,8 @@ class JournaledReceipt:
     parts: list[dict[str, str | None]] | None = None
     #: Published without its first comment: why (as the outcome said; see Outcome).
     comment_error: str | None = None
+    #: ``comment_error`` as a key with its values (reasons.py).
+    comment_error_data: dict[str, Any] | None = None
 
     @property
     def published(self) -> datetime:

@@ -274,7 +274,7 @@ class Publisher:
                 if receipt is not None:
                     recovered_by = "lookup"
             elif action.do is Do.SKIP_COMMENT:
-                return self._published(progress, clock, recovered_by, comment_error=action.reason)
+                return self._published(progress, clock, recovered_by, comment_error=action.why)
             else:
                 return self._outcome(action, progress)
             if receipt is None:
@@ -396,7 +396,7 @@ class Publisher:
         clock: Callable[[], datetime],
         how: str | None,
         *,
-        comment_error: str | None = None,
+        comment_error: Reason | None = None,
     ) -> Outcome:
         detail: dict[str, object] = {"recovered_by": how} if how else {}
         first = progress.parts[0]
@@ -412,7 +412,8 @@ class Publisher:
             remote_url=first["url"],
             published_at=progress.first_at if single else clock(),
             detail=detail,
-            comment_error=comment_error,
+            comment_error=None if comment_error is None else comment_error.record(),
+            comment_reason=comment_error,
         )
 
     @staticmethod

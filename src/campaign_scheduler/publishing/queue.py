@@ -775,6 +775,9 @@ class Outcome:
     maybe_out: bool = False  # what the record keeps: the post may be out (until settled)
     #: Published without its first comment: why (the network refused it, or it was given up).
     comment_error: str | None = None
+    #: ``comment_error`` with its key (reasons.py): kept with the record
+    #: (``comment_error_data``) so readers get it in their language.
+    comment_reason: Reason | None = None
     #: ``error`` with its key, when the protocol worded it (reasons.py): kept with the record
     #: (``state_reason_data``) so readers get it in their language.
     reason: Reason | None = None
@@ -827,6 +830,7 @@ _RECORD_OUTCOME = (
         state_reason=bindparam("reason"),
         state_reason_data=bindparam("reason_data", type_=JSON()),
         comment_error=bindparam("comment_failure"),
+        comment_error_data=bindparam("comment_failure_data", type_=JSON()),
         version=_D.c.version + 1,
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -1099,6 +1103,9 @@ def _outcome_values(claim: Claim, outcome: Outcome, now: datetime) -> dict[str, 
         "reason": reason,
         "reason_data": reason_data,
         "comment_failure": outcome.comment_error if published else None,
+        "comment_failure_data": (
+            outcome.comment_reason.as_json() if published and outcome.comment_reason else None
+        ),
         "now": now,
         "attempt_id": claim.attempt_id,
         "label": label,
@@ -1241,6 +1248,7 @@ _APPLY_RECEIPT = (
         state_reason="receipt applied from the local journal",
         state_reason_data=None,
         comment_error=bindparam("comment_failure"),
+        comment_error_data=bindparam("comment_failure_data", type_=JSON()),
         version=_D.c.version + 1,
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -1256,6 +1264,7 @@ def apply_receipt(
     published_at: datetime,
     now: datetime,
     comment_error: str | None = None,
+    comment_error_data: dict[str, Any] | None = None,
 ) -> bool:
     """Record a receipt kept while the database was away. A receipt is the truth: it is
     applied whoever holds the delivery now (that worker's next fence then fails). It is the
@@ -1271,6 +1280,7 @@ def apply_receipt(
                 "out_at": published_at,
                 "now": now,
                 "comment_failure": comment_error,
+                "comment_failure_data": comment_error_data,
             },
         ).rowcount
         if updated:

@@ -191,6 +191,9 @@ class DeliveryRecord(Base):
     first_comment: Mapped[str | None] = mapped_column(Text)
     #: Why a published post has no first comment (refused, or given up): a person is told.
     comment_error: Mapped[str | None] = mapped_column(Text)
+    #: ``comment_error`` as a key with its values (reasons.py; the network's refusal among them,
+    #: as sent), so that readers get it in their language (migration 0011).
+    comment_error_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[Stamp]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

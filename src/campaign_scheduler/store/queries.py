@@ -136,6 +136,16 @@ class HistoryRow:
     state_reason: str | None = None
     #: The key and values of the scheduler's own reason (reasons.py), to word it for readers.
     state_reason_data: dict[str, Any] | None = None
+    #: ``comment_error`` as a key with its values (reasons.py); None for older records.
+    comment_error_data: dict[str, Any] | None = None
+
+    def comment_error_for_readers(self, lang: str) -> str | None:
+        """Why the first comment is missing, worded for readers in ``lang`` (the network's
+        refusal as it was sent); the record's English where no key was kept."""
+        from campaign_scheduler.reasons import Reason
+
+        reason = Reason.from_json(self.comment_error_data)
+        return reason.for_readers(lang) if reason is not None else self.comment_error
 
     def error_for_readers(self, lang: str) -> str | None:
         """``error`` worded for readers in ``lang`` when it is the scheduler's own reason (the
@@ -148,7 +158,7 @@ class HistoryRow:
         return self.error
 
     @property
-    def comment(self) -> dict[str, str | None] | None:
+    def comment(self) -> dict[str, Any] | None:
         """The first comment and whether it is out: ``state`` is ``out`` (with its id and URL),
         ``failed`` (the post is out without it, with the ``error``), ``waiting``, or
         ``unknown`` for a published post whose comment the record does not know about (its
@@ -173,6 +183,9 @@ class HistoryRow:
             "id": out.get("id") if out else None,
             "url": out.get("url") if out else None,
             "error": self.comment_error,
+            # Why it is missing as a key with its values (the network's refusal as ``error``,
+            # as sent); null while it is not missing, or for records older than the key.
+            "reason": self.comment_error_data if state == "failed" else None,
         }
 
 
@@ -193,6 +206,7 @@ def history_rows(
             DeliveryRecord.comment_error,
             DeliveryRecord.state_reason,
             DeliveryRecord.state_reason_data,
+            DeliveryRecord.comment_error_data,
         )
         .where(
             (DeliveryRecord.attempts > 0)

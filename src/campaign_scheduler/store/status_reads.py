@@ -62,6 +62,7 @@ delivery_t = table(
     column("state_reason_data", JSON),
     column("last_error", String),
     column("comment_error", String),
+    column("comment_error_data", JSON),
     column("due_at", UTCDateTime()),
     column("updated_at", UTCDateTime()),
 )
@@ -259,6 +260,7 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
             d.last_error,
             d.updated_at,
             d.comment_error,
+            d.comment_error_data,
         )
         .join(post_t, post_t.c.id == d.post_id)
         .join(account_t, account_t.c.id == d.account_id)
@@ -278,10 +280,20 @@ def problems_since(store: Store, since: datetime | None) -> list[ProblemDelivery
         query = query.where(d.updated_at > since)
     with store.transaction() as connection:
         return [
-            ProblemDelivery(key, account, COMMENT_FAILED, comment, at)
+            ProblemDelivery(key, account, COMMENT_FAILED, comment, at, comment_data)
             if state == DeliveryState.PUBLISHED.value
             else ProblemDelivery(
                 key, account, state, reason or error, at, data if reason is not None else None
             )
-            for key, account, state, reason, data, error, at, comment in connection.execute(query)
+            for (
+                key,
+                account,
+                state,
+                reason,
+                data,
+                error,
+                at,
+                comment,
+                comment_data,
+            ) in connection.execute(query)
         ]
