@@ -18,6 +18,7 @@ from campaign_scheduler.channels.text import UNIT_GRAPHEMES, TextRule, count_gra
 from campaign_scheduler.config import load_settings
 from campaign_scheduler.errors import RejectedError, UnavailableError, UsageError
 from campaign_scheduler.problems import Problem
+from campaign_scheduler.publishing.daemon import Worker
 from campaign_scheduler.publishing.journal import Journal, JournaledReceipt
 from campaign_scheduler.publishing.queue import claim_abandoned
 from campaign_scheduler.reports.build import build_report
@@ -313,15 +314,22 @@ def test_a_post_a_person_confirms_is_followed_by_its_first_comment_once(
     }
 
 
-def test_a_comment_a_person_confirms_completes_the_delivery(
-    commented_post: Workspace, store: Store
-) -> None:
+def a_comment_in_doubt(store: Store, ws: Workspace) -> tuple[FakeNetwork, Worker]:
+    """The post is out and on record; the answer to its comment was lost where the network can
+    neither replay nor look up: the delivery waits for a person."""
     network = FakeNetwork()
     channel = BlindCommentingChannel(network, ["ok", CREATE_THEN_LOSE_ANSWER])
-    w = worker(store, commented_post, channel, Clock(DUE))
+    w = worker(store, ws, channel, Clock(DUE))
     w.tick()
     d = delivery(store)
     assert (d.state, len(d.parts or [])) == ("unknown", 1)  # the post out, the comment in doubt
+    return network, w
+
+
+def test_a_comment_a_person_confirms_completes_the_delivery(
+    commented_post: Workspace, store: Store
+) -> None:
+    network, w = a_comment_in_doubt(store, commented_post)
     a_person_says_it_is_out(store, "https://social.example/@s/2", comment=True)
     d = delivery(store)
     assert (d.state, d.remote_id, d.comment_error) == ("published", "1", None)  # the post's id
@@ -331,6 +339,17 @@ def test_a_comment_a_person_confirms_completes_the_delivery(
     ]
     w.tick()
     assert comments_of(network) == [("1", RENDERED)]
+
+
+def test_a_posts_address_given_where_the_comment_is_in_doubt_is_refused_and_nothing_written(
+    commented_post: Workspace, store: Store
+) -> None:
+    a_comment_in_doubt(store, commented_post)
+    before = delivery(store)
+    with pytest.raises(UsageError, match="the part in doubt is its first comment"):
+        a_person_says_it_is_out(store, "https://social.example/@s/1")  # the post's address
+    after = delivery(store)
+    assert (after.state, after.parts, after.version) == ("unknown", before.parts, before.version)
 
 
 def test_a_comment_given_up_while_the_database_is_away_stays_given_up_in_the_record(
@@ -554,18 +573,3 @@ def test_the_campaign_hashtag_may_stand_in_the_first_comment(workspace: Workspac
         'first_comment = "#5malklug #Soest"\n+++\nSoest will bis 2030 klimaneutral werden.\n',
     )
     assert checked(workspace).errors == []
-
-
-def test_a_posts_address_given_where_the_comment_is_in_doubt_is_refused_and_nothing_written(
-    commented_post: Workspace, store: Store
-) -> None:
-    network = FakeNetwork()
-    channel = BlindCommentingChannel(network, ["ok", CREATE_THEN_LOSE_ANSWER])
-    w = worker(store, commented_post, channel, Clock(DUE))
-    w.tick()
-    before = delivery(store)
-    assert (before.state, len(before.parts or [])) == ("unknown", 1)  # the comment in doubt
-    with pytest.raises(UsageError, match="the part in doubt is its first comment"):
-        a_person_says_it_is_out(store, "https://social.example/@s/1")  # the post's address
-    after = delivery(store)
-    assert (after.state, after.parts, after.version) == ("unknown", before.parts, before.version)
