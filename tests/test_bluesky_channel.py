@@ -300,6 +300,26 @@ def test_reply_chain_names_the_thread_root_and_the_parent(
     assert reply["parent"]["cid"] == records[second.remote_id].cid
 
 
+def test_a_thread_continues_a_part_a_person_confirmed_by_its_web_address(
+    channel: BlueskyChannel, sandbox: BlueskySandbox
+) -> None:
+    """``resolve --published https://bsky.app/profile/HANDLE/post/RKEY`` records the post under
+    the handle; the next part replies to it under the account's DID, and its figures are read."""
+    first = channel.publish(post("Teil 1 #5malklug"))
+    rkey = first.remote_id.rsplit("/", 1)[-1]
+    address = f"https://bsky.app/profile/soest.test/post/{rkey}"
+    confirmed = BlueskyChannel.published_part(address, channel.account).remote_id
+    assert confirmed == f"at://soest.test/app.bsky.feed.post/{rkey}"
+
+    second = channel.publish(post("Teil 2", reply_to=confirmed))
+
+    records = {r.uri: r for r in sandbox.records()}
+    assert records[second.remote_id].reply_parent == first.remote_id  # the DID's URI
+    assert records[second.remote_id].value["reply"]["parent"]["uri"].startswith("at://did:")
+    seen = channel.fetch_metrics(Receipt(confirmed, address, first.published_at))
+    assert seen.replies == 1
+
+
 @pytest.mark.parametrize("target", ["3k2abcdefgh22", "at://did:plc:x/app.bsky.feed.post/{rkey}"])
 def test_reply_to_a_missing_or_malformed_post_is_rejected(
     channel: BlueskyChannel, sandbox: BlueskySandbox, target: str
