@@ -336,3 +336,19 @@ def test_resolve_refuses_an_address_of_another_account_in_the_users_language(
     assert "--published" in result.stderr
     history = json.loads(invoke(runner, workspace, "history", "--json").stdout)
     assert {h["state"] for h in history} == {"unknown"}  # nothing written
+
+
+def test_a_facebook_address_with_the_pages_name_is_looked_up_among_the_pages_posts() -> None:
+    from campaign_scheduler.channels._http import make_session
+    from campaign_scheduler.channels.facebook import FacebookChannel
+    from campaign_scheduler.sandbox.facebook import FacebookSandbox
+    from test_facebook_channel import account_on, post
+
+    with FacebookSandbox().start_in_process() as sandbox, make_session() as http:
+        channel = FacebookChannel(account_on(sandbox), sandbox.mount(http), timeout=5)
+        receipt = channel.publish(post())
+        page, number = receipt.remote_id.split("_")
+        by_name = f"https://www.facebook.com/StadtSoest/posts/{number}"
+        assert channel.find_published(by_name) == PublishedPart(receipt.remote_id)
+        with pytest.raises(PublishedAddressError):
+            channel.find_published("https://www.facebook.com/StadtSoest/posts/pfbid0zZz")
