@@ -347,7 +347,7 @@ def test_a_facebook_address_with_the_pages_name_is_looked_up_among_the_pages_pos
     with FacebookSandbox().start_in_process() as sandbox, make_session() as http:
         channel = FacebookChannel(account_on(sandbox), sandbox.mount(http), timeout=5)
         receipt = channel.publish(post())
-        page, number = receipt.remote_id.split("_")
+        _page, number = receipt.remote_id.split("_")
         by_name = f"https://www.facebook.com/StadtSoest/posts/{number}"
         assert channel.find_published(by_name) == PublishedPart(receipt.remote_id)
         with pytest.raises(PublishedAddressError):
