@@ -310,3 +310,39 @@ def test_history_shows_a_delivery_waiting_for_a_retry_in_german(
     assert {row["error"] for row in rows if row["state"] == "retry_wait"} == {
         "503 Service Unavailable"
     }
+
+
+def test_status_and_history_word_a_missing_first_comment_for_german_readers(
+    loaded: Workspace, runner: CliRunner
+) -> None:
+    refused = Reason("comment_refused", {"error": "(#368) The action attempted is abusive"})
+    set_state(loaded, ACCOUNT, "published", "", datetime.now(UTC) - timedelta(hours=1))
+    store = open_store(loaded.database_url)
+    with store.session(write=True) as session:
+        session.execute(
+            update(DeliveryRecord)
+            .where(DeliveryRecord.state == "published")
+            .values(
+                attempts=1,
+                first_comment="#5malklug",
+                comment_error=refused.record(),
+                comment_error_data=refused.as_json(),
+            )
+        )
+    store.dispose()
+    german = (
+        "das Netzwerk hat den ersten Kommentar abgelehnt: (#368) The action attempted is abusive"
+    )
+    status = invoke(runner, loaded, "de", "status")
+    [line] = [line for line in needs_a_person(status) if ACCOUNT in line]
+    assert german in line and "first comment refused" not in line, line
+    history = invoke(runner, loaded, "de", "history")
+    [line] = [line for line in history.stdout.splitlines() if ACCOUNT in line]
+    assert german in line, line
+    [row] = [
+        row
+        for row in json.loads(invoke(runner, loaded, "de", "history", "--json").stdout)
+        if row["account"] == ACCOUNT
+    ]
+    assert row["first_comment"]["error"] == refused.record()  # the record's English
+    assert row["first_comment"]["reason"] == refused.as_json()
