@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from campaign_scheduler.cli import app
+from campaign_scheduler.sandbox.mastodon import MastodonSandbox
 from campaign_scheduler.store.engine import open_store
 from campaign_scheduler.store.models import AuditEventRecord, DeliveryRecord, PostRecord
 from conftest import Workspace
@@ -280,25 +282,59 @@ def test_queue_needs_at_or_next_slot(loaded: Workspace, runner: CliRunner) -> No
     assert "give either --at WHEN or --next-slot" in result.stderr
 
 
-def test_resolve_an_unknown_delivery_as_published(loaded: Workspace, runner: CliRunner) -> None:
+def on_a_mastodon_sandbox(
+    ws: Workspace, sandbox: MastodonSandbox, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The workspace's Mastodon accounts on ``sandbox``; each one's status, posted there."""
+    config = ws.config_file.read_text("utf-8")
+    for instance in ("https://social.soest.example", "https://social.olpe.example"):
+        config = config.replace(instance, sandbox.url)
+    ws.config_file.write_text(config, "utf-8")
+    urls = {}
+    for who in ("soest", "olpe"):
+        token = sandbox.add_account(who)
+        monkeypatch.setenv(f"{who.upper()}_MASTODON_TOKEN", token)
+        answer = requests.post(
+            f"{sandbox.url}/api/v1/statuses",
+            data={"status": f"Aus {who} #5malklug"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        answer.raise_for_status()
+        urls[who] = str(answer.json()["url"])
+    return urls
+
+
+def test_resolve_an_unknown_delivery_as_published(
+    loaded: Workspace, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     set_state(loaded, "unknown")
-    url = "https://social.soest.example/@soest/42"
-    result = invoke(
-        runner,
-        loaded,
-        "resolve",
-        "soest/01-klima",
-        "--account",
-        "soest-mastodon",
-        "--published",
-        url,
-        "--as",
-        "eva",
-    )
+    with MastodonSandbox() as sandbox:
+        urls = on_a_mastodon_sandbox(loaded, sandbox, monkeypatch)
+        refused = invoke(
+            runner, loaded, "resolve", "soest/01-klima", "--account", "soest-mastodon",
+            "--published", urls["olpe"], "--as", "eva",
+        )  # fmt: skip
+        assert refused.exit_code == 2
+        assert "is not a post of soest-mastodon" in refused.stderr  # another account's
+        url = urls["soest"]
+        result = invoke(
+            runner,
+            loaded,
+            "resolve",
+            "soest/01-klima",
+            "--account",
+            "soest-mastodon",
+            "--published",
+            url,
+            "--as",
+            "eva",
+        )
     assert result.exit_code == 0, result.output
     history = json.loads(invoke(runner, loaded, "history", "--json").stdout)
     mastodon = next(h for h in history if h["account"] == "soest-mastodon")
-    assert (mastodon["state"], mastodon["url"], mastodon["remote_id"]) == ("published", url, "42")
+    assert (mastodon["state"], mastodon["url"]) == ("published", url)
+    assert mastodon["remote_id"] == url.rsplit("/", 1)[-1]  # Mastodon's address ends in its id
     assert ("eva", "delivery.resolved") in audit_actions(loaded)
 
 

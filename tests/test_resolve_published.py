@@ -352,3 +352,21 @@ def test_a_facebook_address_with_the_pages_name_is_looked_up_among_the_pages_pos
         assert channel.find_published(by_name) == PublishedPart(receipt.remote_id)
         with pytest.raises(PublishedAddressError):
             channel.find_published("https://www.facebook.com/StadtSoest/posts/pfbid0zZz")
+
+
+def test_an_x_address_is_checked_against_the_accounts_own_posts() -> None:
+    from campaign_scheduler.channels._http import make_session
+    from campaign_scheduler.sandbox.x import XSandbox
+    from sandbox_clock import Clock
+    from test_x_channel import channel_for, post
+
+    with XSandbox(clock=Clock()).start_in_process() as sandbox, make_session() as http:
+        session = sandbox.mount(http)
+        ours = channel_for(sandbox, sandbox.add_account("suedwestfalen"), session)
+        theirs = channel_for(sandbox, sandbox.add_account("olpe"), session)
+        mine, other = ours.publish(post()), theirs.publish(post("Aus Olpe #5malklug"))
+        assert ours.find_published(f"https://x.com/suedwestfalen/status/{mine.remote_id}") == (
+            PublishedPart(mine.remote_id)
+        )
+        with pytest.raises(PublishedAddressError, match="is not a post of"):
+            ours.find_published(f"https://x.com/i/web/status/{other.remote_id}")

@@ -50,6 +50,7 @@ from campaign_scheduler.channels.catalog import (
 )
 from campaign_scheduler.channels.published import (
     PublishedPart,
+    not_of_account,
     refusal,
     segments,
     split_address,
@@ -251,6 +252,22 @@ class MastodonChannel(Channel):
             case ["users", name, "statuses", status] if _STATUS_ID.fullmatch(status):
                 return PublishedPart(status)
         raise refusal(cls.title(), account.name, url, shape)
+
+    def find_published(self, url: str) -> PublishedPart:
+        """:meth:`published_part`, and the status asked for: another account's on the same
+        instance is refused."""
+        part = self.published_part(url, self.account)
+        try:
+            status = self.api.json_object(
+                self.api.call("GET", f"/api/v1/statuses/{part.remote_id}")
+            )
+        except errors.RejectedError as exc:  # 404: no such status (or not visible)
+            raise not_of_account(self.title(), self.account.name, url) from exc
+        owner = status.get("account")
+        owner_id = owner.get("id") if isinstance(owner, dict) else None
+        if owner_id is None or str(owner_id) != str(self._credentials().get("id")):
+            raise not_of_account(self.title(), self.account.name, url)
+        return part
 
     def verify(self) -> str:
         username = self._credentials().get("username")

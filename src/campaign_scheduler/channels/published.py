@@ -139,3 +139,17 @@ def not_among_latest(network: str, account: str, url: str) -> PublishedAddressEr
         ),
         hint=msg("check that the address is of this account's post; nothing was changed"),
     )
+
+
+def not_of_account(network: str, account: str, url: str) -> PublishedAddressError:
+    """An address of the right shape whose post the network says is not the account's (or
+    does not know)."""
+    return PublishedAddressError(
+        msg(
+            "--published: {url} is not a post of {account} on {network}",
+            url=shown(url),
+            account=account,
+            network=network,
+        ),
+        hint=msg("check that the address is of this account's post; nothing was changed"),
+    )

@@ -55,6 +55,7 @@ from campaign_scheduler.channels.catalog import MIB, MP4_OR_MOV, ChannelSpec, Vi
 from campaign_scheduler.channels.published import (
     PublishedPart,
     digits,
+    not_of_account,
     refusal,
     segments,
     split_address,
@@ -290,6 +291,20 @@ class XChannel(Channel):
             case ["i", "web", "status", post_id, *_] if digits(post_id):
                 return PublishedPart(post_id)
         raise refusal(cls.title(), account.name, url, shape)
+
+    def find_published(self, url: str) -> PublishedPart:
+        """:meth:`published_part`, and the post asked for: its author must be this account."""
+        part = self.published_part(url, self.account)
+        answer = self.api.json_object(
+            self.api.call(
+                "GET", f"/2/tweets/{part.remote_id}", params={"tweet.fields": "author_id"}
+            )
+        )
+        data = answer.get("data")
+        author = data.get("author_id") if isinstance(data, dict) else None
+        if author is None or str(author) != str(self._me().get("id")):
+            raise not_of_account(self.title(), self.account.name, url)
+        return part
 
     def verify(self) -> str:
         vars(self).pop("_user", None)  # ask X now, not what an earlier call was told
