@@ -370,3 +370,20 @@ def test_an_x_address_is_checked_against_the_accounts_own_posts() -> None:
         )
         with pytest.raises(PublishedAddressError, match="is not a post of"):
             ours.find_published(f"https://x.com/i/web/status/{other.remote_id}")
+
+
+def test_a_linkedin_address_is_checked_against_the_organisations_own_posts() -> None:
+    from campaign_scheduler.channels._http import make_session
+    from campaign_scheduler.sandbox.linkedin import LinkedInSandbox
+    from sandbox_clock import Clock
+    from test_linkedin_channel import channel_for, post
+
+    with LinkedInSandbox(clock=Clock()).start_in_process() as sandbox, make_session() as http:
+        session = sandbox.mount(http)
+        ours = channel_for(sandbox, sandbox.add_account("Südwestfalen Agentur"), session)
+        theirs = channel_for(sandbox, sandbox.add_account("Stadt Olpe"), session)
+        mine, other = ours.publish(post()), theirs.publish(post("Aus Olpe #5malklug"))
+        assert mine.url is not None and other.url is not None
+        assert ours.find_published(mine.url) == PublishedPart(mine.remote_id)
+        with pytest.raises(PublishedAddressError, match="is not a post of"):
+            ours.find_published(other.url)

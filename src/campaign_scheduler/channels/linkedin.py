@@ -61,6 +61,7 @@ from campaign_scheduler.channels.base import AccountApi, AccountSettings, Channe
 from campaign_scheduler.channels.catalog import MIB, MINUTE, ChannelSpec, VideoLimits
 from campaign_scheduler.channels.published import (
     PublishedPart,
+    not_of_account,
     query_value,
     refusal,
     segments,
@@ -330,6 +331,23 @@ class LinkedInChannel(Channel):
                 if _COMMENT_URN.fullmatch(comment):
                     return PublishedPart(comment, comment=True)
         raise refusal(cls.title(), account.name, url, shape)
+
+    def find_published(self, url: str) -> PublishedPart:
+        """:meth:`published_part`; a post's URN is read back: its author must be the
+        account's organisation (a comment's address names its post, which is not checked)."""
+        part = self.published_part(url, self.account)
+        if part.comment:
+            return part
+        try:
+            element = self.api.json_object(
+                self.api.rest("GET", f"/rest/posts/{quote(part.remote_id, safe='')}", "GET")
+            )
+        except (errors.RejectedError, errors.AuthError) as exc:
+            # 404: no such post; 403: another organisation's, which this token may not read
+            raise not_of_account(self.title(), self.account.name, url) from exc
+        if element.get("author") != self._organization():
+            raise not_of_account(self.title(), self.account.name, url)
+        return part
 
     def verify(self) -> str:
         """The page's name as LinkedIn shows it, with its URN."""
