@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -23,7 +24,7 @@ from campaign_scheduler.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from campaign_scheduler.publishing.daemon import Daemon
+from campaign_scheduler.publishing.daemon import Daemon, utcnow
 from campaign_scheduler.publishing.queue import (
     Outcome,
     OutcomeKind,
@@ -360,6 +361,91 @@ def test_stopping_never_deadlocks_with_a_job_that_is_setting_its_next_wake_up(
         assert not serving.is_alive(), "serve() did not return after stop()"
     finally:
         shutting_down.set()
+        serving.join(PATIENCE)
+
+
+def serving_until_stopped(d: Daemon) -> tuple[threading.Thread, list[BaseException]]:
+    """``d.serve()`` on a thread of its own; what it raised, if anything, lands in the list."""
+    raised: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            d.serve(handle_signals=False)
+        except BaseException as error:  # noqa: BLE001 (the test reports it)
+            raised.append(error)
+
+    serving = threading.Thread(target=serve, name="serving")
+    serving.start()
+    return serving, raised
+
+
+def a_daemon_waiting_for_tomorrow(
+    store: Store, one_post: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Daemon, threading.Event]:
+    """A daemon whose next work is an hour away; the event is set once it has reconciled."""
+    from campaign_scheduler.publishing import daemon as daemon_module
+
+    set_delivery(store, due_at=DUE + timedelta(days=1))
+    d = Daemon(worker(store, one_post, KeyedChannel(FakeNetwork()), Clock(DUE)))
+    reconciled = threading.Event()
+
+    def next_wake_in_an_hour(_store: Store, now: datetime) -> datetime:
+        reconciled.set()
+        return now + timedelta(hours=1)
+
+    monkeypatch.setattr(daemon_module, "next_wake", next_wake_in_an_hour)
+    return d, reconciled
+
+
+def test_a_stop_while_the_scheduler_hands_a_job_over_leaves_serve_clean(
+    one_post: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop that arrives while the scheduler's loop hands a due job to the worker thread:
+    APScheduler marks itself stopped before it takes its job stores' lock, so the loop, which
+    holds that lock, then removes the job it has just handed over from a scheduler that says
+    it is stopped, finds nothing and raises JobLookupError out of serve() (seen under load)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    stopper_takes_a_lock = threading.Event()
+
+    class WatchedLock:
+        """The scheduler's own lock, telling when the stopping thread first reaches for it."""
+
+        def __init__(self) -> None:
+            self._lock = threading.RLock()
+
+        def __enter__(self) -> bool:
+            if threading.current_thread().name == "stopper":
+                stopper_takes_a_lock.set()
+            return self._lock.__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            self._lock.__exit__(*exc)
+
+    monkeypatch.setattr(BlockingScheduler, "_create_lock", lambda _self: WatchedLock())
+    d, reconciled = a_daemon_waiting_for_tomorrow(store, one_post, monkeypatch)
+    serving, raised = serving_until_stopped(d)
+    stopper = threading.Thread(target=d.stop, name="stopper")
+    try:
+        assert reconciled.wait(PATIENCE)
+        executor = d._scheduler._executors["default"]
+        hand_over = executor.submit_job
+
+        def stop_while_handing_over(job: Any, run_times: list[datetime]) -> None:
+            if job.id == "came-due":  # on the loop's thread, inside the job stores' lock
+                stopper.start()
+                assert stopper_takes_a_lock.wait(PATIENCE)  # the stop is under way
+            hand_over(job, run_times)
+
+        monkeypatch.setattr(executor, "submit_job", stop_while_handing_over)
+        d._scheduler.add_job(lambda: None, "date", run_date=utcnow(), id="came-due")
+        assert stopper_takes_a_lock.wait(PATIENCE)
+        stopper.join(PATIENCE)
+        serving.join(PATIENCE)
+        assert not stopper.is_alive() and not serving.is_alive()
+        assert raised == []
+    finally:
+        d.stop()
         serving.join(PATIENCE)
 
 

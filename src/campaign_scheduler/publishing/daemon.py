@@ -878,7 +878,16 @@ class Daemon:
         self.worker.stop_requested.set()
         scheduler = self._scheduler
         if scheduler is not None and scheduler.running:
-            with contextlib.suppress(SchedulerNotRunningError):  # a signal stopped it meanwhile
+            # APScheduler marks itself stopped before it takes its job stores' lock, and its
+            # loop, holding that lock, removes each date job it has just handed to the worker
+            # thread: a removal after the mark looks among the jobs kept for a start, finds
+            # nothing and raises JobLookupError out of serve(). With the lock held here the
+            # mark waits until the loop has done its round (the jobs still running are not
+            # waited for: wait=False, so no job that needs the lock can deadlock with it).
+            with (
+                scheduler._jobstores_lock,
+                contextlib.suppress(SchedulerNotRunningError),  # a signal stopped it meanwhile
+            ):
                 scheduler.shutdown(wait=False)  # never wait inside APScheduler's locks
         with self._job_running:  # the job in flight finishes; later ones see the stop
             pass
