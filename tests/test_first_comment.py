@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import null, select, update
 from sqlalchemy.exc import OperationalError
 
 from campaign_scheduler.alerts import find_conditions
@@ -21,6 +21,8 @@ from campaign_scheduler.problems import Problem
 from campaign_scheduler.publishing.daemon import Worker
 from campaign_scheduler.publishing.journal import Journal, JournaledReceipt
 from campaign_scheduler.publishing.queue import claim_abandoned
+from campaign_scheduler.reasons import COMMENT_MISSING
+from campaign_scheduler.reports import Format, Lang, render
 from campaign_scheduler.reports.build import build_report
 from campaign_scheduler.rules import CheckResult, check
 from campaign_scheduler.store.attention import COMMENT_FAILED, problems_since
@@ -530,6 +532,80 @@ def test_history_status_and_report_tell_whether_the_comment_is_out(
     [reason] = group.reasons
     assert reason.state == "published"
     assert reason.reason.startswith("published without its first comment: first comment refused")
+
+
+def a_refused_comment(store: Store, ws: Workspace, *, before_the_key: bool = False) -> None:
+    """A published post whose first comment the network refused; ``before_the_key``: its
+    record was written before migration 0011 (English text, no ``comment_error_data``)."""
+    refusal = RejectedError("400", network_message="(#368) The action attempted is abusive")
+    worker(store, ws, CommentingChannel(FakeNetwork(), ["ok", refusal]), Clock(DUE)).tick()
+    if before_the_key:
+        with store.session() as session, session.begin():
+            session.execute(update(DeliveryRecord).values(comment_error_data=null()))
+
+
+def report_reasons(store: Store, lang: str) -> str:
+    report = build_report(store, "testlauf", now=DUE + timedelta(hours=1))
+    return render(report, Format.MD, Lang(lang))
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason"),
+    [
+        (
+            "de",
+            (
+                "ohne seinen ersten Kommentar veröffentlicht: "
+                "das Netzwerk hat den ersten Kommentar abgelehnt: "
+            ),
+        ),
+        ("en", "published without its first comment: the network refused the first comment: "),
+    ],
+)
+def test_the_report_words_why_a_comment_is_missing_in_its_language(
+    commented_post: Workspace, store: Store, lang: str, reason: str
+) -> None:
+    a_refused_comment(store, commented_post)
+    text = report_reasons(store, lang)
+    assert reason in text and "abusive" in text  # the network's refusal, as it was sent
+    assert "first comment refused" not in text  # the record's English stays in the record
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_the_report_keeps_the_recorded_text_of_a_comment_refused_before_the_key(
+    commented_post: Workspace, store: Store, lang: str
+) -> None:
+    a_refused_comment(store, commented_post, before_the_key=True)
+    missing = {"de": "ohne seinen ersten Kommentar veröffentlicht: ", "en": COMMENT_MISSING}
+    text = report_reasons(store, lang)
+    assert f"{missing[lang]}first comment refused: " in text and "abusive" in text
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason"),
+    [
+        ("de", "der erste Kommentar aber nicht: das Netzwerk hat den ersten Kommentar abgelehnt: "),
+        ("en", "but its first comment is not: the network refused the first comment: "),
+    ],
+)
+def test_the_alert_words_why_a_comment_is_missing_in_its_language(
+    commented_post: Workspace, store: Store, lang: str, reason: str
+) -> None:
+    a_refused_comment(store, commented_post)
+    [condition] = [c for c in find_conditions(store, DUE) if c.kind == "comment_failed"]
+    what, _todo = condition.render(lang)
+    assert reason in what and "abusive" in what
+    assert "first comment refused" not in what
+
+
+def test_the_alert_keeps_the_recorded_text_of_a_comment_refused_before_the_key(
+    commented_post: Workspace, store: Store
+) -> None:
+    a_refused_comment(store, commented_post, before_the_key=True)
+    [condition] = [c for c in find_conditions(store, DUE) if c.kind == "comment_failed"]
+    what, _todo = condition.render("de")
+    assert what.endswith(f": {delivery(store).comment_error}")
+    assert "first comment refused: " in what
 
 
 def test_history_says_a_comment_is_out_with_its_address(

@@ -171,6 +171,7 @@ def failed_comments(session: Session, now: datetime, since: datetime | None) -> 
                 "url": delivery.remote_url or "–",
                 "reason": delivery.comment_error,
             },
+            Reason.from_json(delivery.comment_error_data),  # None for records before 0011
         )
 
 

@@ -196,7 +196,8 @@ def working_set(
             (D.state.in_(REASON_STATES), func.coalesce(D.state_reason, D.last_error, "")),
         ),
         "reason_data": case(
-            (published & D.comment_error.is_not(None), None),
+            # why the comment is missing (comment_refused, ...): see _reason_data()
+            (published & D.comment_error.is_not(None), cast(D.comment_error_data, Text)),
             (D.state_reason.is_not(None), cast(D.state_reason_data, Text)),
         ),
         "due_day": days.of(D.due_at),
@@ -393,6 +394,16 @@ def _loaded(data: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _reason_data(state: str, text: str, data: str | None) -> dict[str, Any] | None:
+    """The key and values of a reason row: a published post's is why its first comment is
+    missing (``comment_error_data``), worded within ``comment_missing``; rows written before
+    that key was kept have none, and their English text stands as recorded."""
+    loaded = _loaded(data)
+    if loaded is not None and state == PUBLISHED and text.startswith(COMMENT_MISSING):
+        return {"key": "comment_missing", "error": loaded}
+    return loaded
+
+
 def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reason]]:
     """Why deliveries did not go out (or went out without their first comment), grouped by
     identical reason and counted."""
@@ -421,7 +432,7 @@ def reasons_by(connection: Connection, group: Dimension) -> dict[str, list[Reaso
     result: dict[str, list[Reason]] = {}
     for key, state, text, data, number in connection.execute(query):
         result.setdefault(str(key), []).append(
-            Reason(state, text or "", int(number), _loaded(data))
+            Reason(state, text or "", int(number), _reason_data(state, text or "", data))
         )
     return result
 
