@@ -449,6 +449,33 @@ def test_a_stop_while_the_scheduler_hands_a_job_over_leaves_serve_clean(
         serving.join(PATIENCE)
 
 
+def test_a_stop_just_before_the_scheduler_starts_is_not_lost(
+    one_post: Workspace, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop (a SIGTERM) that comes after serve() has looked for one but before the
+    scheduler runs: the stop finds nothing running to shut down, and the scheduler must not
+    then serve on for ever."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    d, _reconciled = a_daemon_waiting_for_tomorrow(store, one_post, monkeypatch)
+    start = BlockingScheduler.start
+
+    def stopped_on_the_way(scheduler: BlockingScheduler, *args: Any, **kwargs: Any) -> None:
+        d.stop()  # serve() has checked for a stop; the scheduler is not running yet
+        start(scheduler, *args, **kwargs)
+
+    monkeypatch.setattr(BlockingScheduler, "start", stopped_on_the_way)
+    serving, raised = serving_until_stopped(d)
+    try:
+        serving.join(PATIENCE)  # a detector of a lost stop, not a time limit
+        assert not serving.is_alive(), "serve() went on after a stop"
+        assert raised == []
+    finally:
+        monkeypatch.undo()
+        d.stop()
+        serving.join(PATIENCE)
+
+
 class MetricsLimited(KeyedChannel):
     def fetch_metrics(self, receipt: Receipt) -> object:  # type: ignore[override]
         raise RateLimitedError("429 on a read", retry_at=DUE + timedelta(hours=2))

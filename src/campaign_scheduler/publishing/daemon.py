@@ -818,6 +818,7 @@ class Daemon:
     def serve(self, *, handle_signals: bool = True) -> None:
         """Run until stopped: by SIGTERM/SIGINT (with ``handle_signals``, main thread only)
         or by :meth:`stop` from another thread."""
+        from apscheduler.events import EVENT_SCHEDULER_STARTED
         from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.blocking import BlockingScheduler
@@ -859,6 +860,14 @@ class Daemon:
             self.worker.worker_id,
             int(self.reconcile_every.total_seconds()),
         )
+
+        def stop_at_once(_event: object) -> None:
+            """A stop that came while the scheduler was starting found nothing running to
+            shut down: the scheduler, running now, shuts down before its loop begins."""
+            if self.worker.stop_requested.is_set():
+                _shut_down(scheduler)
+
+        scheduler.add_listener(stop_at_once, EVENT_SCHEDULER_STARTED)
         try:
             if not self.worker.stop_requested.is_set():
                 scheduler.start()
@@ -873,22 +882,11 @@ class Daemon:
 
     def stop(self) -> None:
         """Finish the call in flight, then stop serving (from any thread but a job's)."""
-        from apscheduler.schedulers import SchedulerNotRunningError
-
         self.worker.stop_requested.set()
         scheduler = self._scheduler
         if scheduler is not None and scheduler.running:
-            # APScheduler marks itself stopped before it takes its job stores' lock, and its
-            # loop, holding that lock, removes each date job it has just handed to the worker
-            # thread: a removal after the mark looks among the jobs kept for a start, finds
-            # nothing and raises JobLookupError out of serve(). With the lock held here the
-            # mark waits until the loop has done its round (the jobs still running are not
-            # waited for: wait=False, so no job that needs the lock can deadlock with it).
-            with (
-                scheduler._jobstores_lock,
-                contextlib.suppress(SchedulerNotRunningError),  # a signal stopped it meanwhile
-            ):
-                scheduler.shutdown(wait=False)  # never wait inside APScheduler's locks
+            _shut_down(scheduler)
+        # else serve() has not started it: it looks for the stop before and after it starts
         with self._job_running:  # the job in flight finishes; later ones see the stop
             pass
 
@@ -1055,6 +1053,24 @@ class Daemon:
         # Never on the scheduler's thread: a network that does not answer must not hold the
         # wake-up itself. A daemon thread, so a stop never waits for it.
         threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+
+def _shut_down(scheduler: Any) -> None:
+    """Stop APScheduler's loop without waiting for the job it runs, from any thread.
+
+    APScheduler marks itself stopped before it takes its job stores' lock, and its loop,
+    holding that lock, removes each date job it has just handed to the worker thread: a
+    removal after the mark looks among the jobs kept for a start, finds nothing and raises
+    JobLookupError out of serve(). With the lock held here the mark waits until the loop has
+    done its round. The running job is not waited for (wait=False): one that needs the lock to
+    set its next wake-up would deadlock with a stop waiting for it inside the lock."""
+    from apscheduler.schedulers import SchedulerNotRunningError
+
+    with (
+        scheduler._jobstores_lock,
+        contextlib.suppress(SchedulerNotRunningError),  # stopped meanwhile (a signal)
+    ):
+        scheduler.shutdown(wait=False)
 
 
 def active_workers(store: Store, since: datetime) -> list[WorkerRecord]:
