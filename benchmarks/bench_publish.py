@@ -472,9 +472,10 @@ def throughput_run(
     delay: float = 0.0,
     workers: int | None = None,
     python: str = sys.executable,
-) -> float:
+) -> tuple[float, float]:
     """Deliveries per second of ``daemons`` × `run --once` on a backlog, every call ``delay``
-    seconds long; ``workers`` overrides ``daemon.parallel``."""
+    seconds long (``workers`` overrides ``daemon.parallel``), and the daemons' CPU ms per
+    delivery from the first to the last status the sandbox received (start-up left out)."""
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url)
@@ -486,11 +487,14 @@ def throughput_run(
             _start_with(live, python, "run", "--once", *options, "--worker-id", f"d{i}")
             for i in range(daemons)
         ]
-        for runner in runners:
-            runner.wait(timeout=1200)
+        with CpuSampler([r.pid for r in runners], None, period=0.05) as sampler:
+            for runner in runners:
+                runner.wait(timeout=1200)
         elapsed = time.perf_counter() - started
-        assert len(sandbox.statuses()) == deliveries
-    return deliveries / elapsed
+        arrivals = sorted(s.created_at.timestamp() for s in sandbox.statuses())
+        assert len(arrivals) == deliveries
+    cpu = (sampler.at(arrivals[-1])[0] - sampler.at(arrivals[0])[0]) * 1000 / (deliveries - 1)
+    return deliveries / elapsed, cpu
 
 
 def _env_for(python: str, env: dict[str, str]) -> dict[str, str]:
@@ -684,6 +688,7 @@ def main() -> None:
         cases = cases[:1]
     for label, daemons, backend, size, delay, workers in cases if "throughput" in only else []:
         values: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}
         for _ in range(args.runs):  # the interpreters alternate
             for side, python in _pythons(args.before):
                 url = None
@@ -692,14 +697,18 @@ def main() -> None:
                     if url is None:
                         break
                 try:
-                    rate = throughput_run(
+                    rate, cpu = throughput_run(
                         size, daemons, url, delay=delay, workers=workers, python=python
                     )
                 finally:
                     if url is not None:
                         _drop_postgres(args.postgres, url)
                 values.setdefault(side, []).append(rate)
-                print(f"  {side}, {label}: {rate:.1f}/s, load {os.getloadavg()[0]:.1f}")
+                cpus.setdefault(side, []).append(cpu)
+                print(
+                    f"  {side}, {label}: {rate:.1f}/s, daemon CPU {cpu:.2f} ms per delivery, "
+                    f"load {os.getloadavg()[0]:.1f}"
+                )
         if not values:
             print(f"throughput, {label}: skipped (no PostgreSQL at {args.postgres})")
             continue
@@ -707,7 +716,8 @@ def main() -> None:
             rate = statistics.median(side_rates)
             print(
                 f"{side}: throughput, {label}, {size} due (median of {len(side_rates)}): {rate:.0f} "
-                f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate)"
+                f"deliveries/s ({rate / base_rate:.2f}x the baseline POST rate), daemon CPU "
+                f"{statistics.median(cpus[side]):.2f} ms per delivery (first to last arrival)"
             )
 
     if "idle" not in only:
@@ -742,10 +752,12 @@ def statement_cases(admin_url: str, deliveries: int) -> None:
 
 class CpuSampler:
     """Samples, every ``period`` s, the CPU seconds of the daemons, of PostgreSQL's backends
-    serving ``database`` and of this process, and how many of those backends wait for a
-    lock; :meth:`at` interpolates the CPU figures at a moment."""
+    serving ``database`` (none without one) and of this process, and how many of those
+    backends wait for a lock; :meth:`at` interpolates the CPU figures at a moment."""
 
-    def __init__(self, daemons: list[int], database: str, admin_url: str, period: float = 0.2):
+    def __init__(
+        self, daemons: list[int], database: str | None, admin_url: str = "", period: float = 0.2
+    ):
         self.daemons, self.database, self.period = daemons, database, period
         self.samples: list[tuple[float, float, float, float]] = []  # time, daemons, pg, here
         self.backend_cpu: dict[int, float] = {}  # kept after a backend exits
@@ -777,6 +789,10 @@ class CpuSampler:
         return pids
 
     def _run(self) -> None:
+        if self.database is None:
+            while not self._stop.wait(self.period):
+                self._sample()
+            return
         from sqlalchemy import create_engine, text
 
         engine = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
@@ -786,20 +802,24 @@ class CpuSampler:
         )
         with engine.connect() as connection:
             while not self._stop.wait(self.period):
-                for pid in self._backends():
-                    with contextlib.suppress(OSError):
-                        self.backend_cpu[pid] = cpu_seconds(pid)
-                daemons = 0.0
-                for pid in self.daemons:
-                    with contextlib.suppress(OSError):
-                        daemons += cpu_seconds(pid)
                 locked, active = connection.execute(waits, {"name": self.database}).one()
                 self.lock_waits += locked
                 self.backend_samples += active
-                self.samples.append(
-                    (time.time(), daemons, sum(self.backend_cpu.values()), time.process_time())
-                )
+                self._sample()
         engine.dispose()
+
+    def _sample(self) -> None:
+        if self.database is not None:
+            for pid in self._backends():
+                with contextlib.suppress(OSError):
+                    self.backend_cpu[pid] = cpu_seconds(pid)
+        daemons = 0.0
+        for pid in self.daemons:
+            with contextlib.suppress(OSError):
+                daemons += cpu_seconds(pid)
+        self.samples.append(
+            (time.time(), daemons, sum(self.backend_cpu.values()), time.process_time())
+        )
 
     def at(self, moment: float) -> tuple[float, float, float]:
         """CPU seconds (daemons, PostgreSQL, this process) used up to ``moment``."""

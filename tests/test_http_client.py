@@ -406,3 +406,59 @@ def test_an_auth_given_to_a_request_wins_over_netrc(netrc_file: list[str]) -> No
         )
     )
     assert "Authorization" not in own.headers
+
+
+def _plain_prepared(request: requests.Request) -> requests.PreparedRequest:
+    """``request`` as a plain requests session with our User-Agent prepares it."""
+    plain = requests.Session()
+    plain.trust_env = False
+    plain.headers["User-Agent"] = make_session().headers["User-Agent"]
+    return plain.prepare_request(request)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"json": {"status": "Hallo #5malklug"}, "headers": {"Idempotency-Key": "k1"}},
+        {"params": {"q": "5malklug", "limit": "40"}, "headers": {"Accept": "text/plain"}},
+        {"data": {"chat_id": "1", "text": "Hallo"}, "headers": {"Accept-Encoding": None}},
+        {"files": {"file": ("bild.png", b"\x89PNG", "image/png")}, "data": {"alt": "Bild"}},
+        {"data": b"raw", "headers": {"Content-Type": "application/octet-stream"}},
+        {"auth": ("nutzer", "geheim")},
+    ],
+)
+def test_an_adapters_session_prepares_a_request_as_requests_does(
+    options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NETRC", "/nonexistent")
+    session = make_session()
+    ours = session.prepare_request(requests.Request("POST", "https://net.example/x", **options))
+    plain = _plain_prepared(requests.Request("POST", "https://net.example/x", **options))
+    assert (ours.method, ours.url) == (plain.method, plain.url)
+    if options.get("files"):  # a multipart body: its boundary is random
+        boundary = ours.headers["Content-Type"].split("boundary=")[1].encode()
+        plain_boundary = plain.headers["Content-Type"].split("boundary=")[1].encode()
+        assert isinstance(ours.body, bytes) and isinstance(plain.body, bytes)
+        assert ours.body.replace(boundary, b"-") == plain.body.replace(plain_boundary, b"-")
+        plain.headers["Content-Type"] = ours.headers["Content-Type"]
+    else:
+        assert ours.body == plain.body
+    assert list(ours.headers.items()) == list(plain.headers.items())
+
+
+def test_a_cookie_a_server_sets_is_sent_back_as_by_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NETRC", "/nonexistent")
+    session = make_session()
+    assert (
+        "Cookie"
+        not in session.prepare_request(requests.Request("GET", "https://a.example/")).headers
+    )
+    session.cookies.set("sticky", "b1", domain="a.example", path="/")
+    again = session.prepare_request(requests.Request("GET", "https://a.example/x"))
+    assert again.headers["Cookie"] == "sticky=b1"
+    own = session.prepare_request(
+        requests.Request("GET", "https://a.example/x", cookies={"mine": "1"})
+    )
+    assert sorted(own.headers["Cookie"].split("; ")) == ["mine=1", "sticky=b1"]

@@ -27,7 +27,7 @@ from campaign_scheduler.publishing.queue import (
     renew_lease,
 )
 from campaign_scheduler.rules import check
-from campaign_scheduler.store.engine import Store, open_store
+from campaign_scheduler.store.engine import Store, driver_sql, open_store
 from campaign_scheduler.store.models import AttemptRecord, AuditEventRecord, DeliveryRecord
 from campaign_scheduler.store.sync import load_campaign_into
 from conftest import Workspace
@@ -77,6 +77,7 @@ def test_the_rehearsal_changes_nothing_and_leaves_no_statement_of_a_tick_to_comp
             misses.append(statement)
 
     compiled = set(store._compiled_sql)  # PostgreSQL's pipelines, compiled by the store
+    on_driver = set(driver_sql.get(store.engine.dialect, {}))  # SQLite's hot writes
     try:
         claim = claim_due(store, "w1", NOW, LEASE)
         assert claim is not None
@@ -90,6 +91,7 @@ def test_the_rehearsal_changes_nothing_and_leaves_no_statement_of_a_tick_to_comp
         event.remove(store.engine, "after_cursor_execute", _seen)
     assert misses == []
     assert set(store._compiled_sql) == compiled
+    assert set(driver_sql.get(store.engine.dialect, {})) == on_driver
 
 
 def test_the_warm_up_makes_the_adapters_the_calls_will_use(workspace: Workspace) -> None:

@@ -113,3 +113,22 @@ def test_run_once_writes_every_lanes_line_before_its_summary(tmp_path: Path) -> 
     summary = [i for i, line in enumerate(lines) if "run --once:" in line]
     assert len(published) == 12, result.stderr
     assert len(summary) == 1 and summary[0] > max(published), result.stderr
+
+
+def test_run_once_logs_each_delivery_in_one_line_with_post_account_and_address(
+    tmp_path: Path,
+) -> None:
+    with MastodonSandbox() as sandbox:
+        live = LiveCampaign(tmp_path, sandbox, accounts=2, min_gap="0m")
+        live.draft("01-jetzt", live.now - timedelta(minutes=1), "Jetzt #5malklug")
+        live.load()
+        result = live.run("run", "--once")
+        statuses, address = {s.id for s in sandbox.statuses()}, sandbox.url
+    assert result.returncode == 0, result.stderr
+    # the adapter's own "published <id> on <account>" is a debug line (`--verbose`)
+    published = [line for line in result.stderr.splitlines() if " published " in line]
+    assert len(published) == 2, result.stderr
+    for account in ("soest-mastodon-0", "soest-mastodon-1"):
+        said = f"published soest/01-jetzt on {account}: {address}/"
+        assert sum(said in line for line in published) == 1, result.stderr
+    assert {line.split("/")[-1].split(" ")[0] for line in published} == statuses

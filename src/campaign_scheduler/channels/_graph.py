@@ -545,7 +545,7 @@ class ContainerChannel(GraphChannel):
             checkpoint=checkpoint,
         )
         receipt = read_receipt(self.api, media_id, url_field="permalink", time_field="timestamp")
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.debug("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     @property

@@ -93,6 +93,8 @@ def _session_class() -> type[requests.Session]:
         return _SESSION_CLASS
     import requests
     from requests.auth import AuthBase, HTTPBasicAuth
+    from requests.sessions import merge_hooks, merge_setting
+    from requests.structures import CaseInsensitiveDict
     from requests.utils import get_auth_from_url, get_netrc_auth
 
     class NoNetrcEntry(AuthBase):
@@ -121,7 +123,34 @@ def _session_class() -> type[requests.Session]:
                     self._netrc[host] = get_netrc_auth(request.url)
                 found = self._netrc[host]
                 request.auth = found if found is not None else no_entry
-            return super().prepare_request(request)
+            if self.cookies or request.cookies or self.params or self.auth is not None:
+                return super().prepare_request(request)
+            # What requests prepares for a session without cookies, parameters or auth of its
+            # own (the adapters' sessions; a cookie a server sets takes the way above), without
+            # merging empty cookie jars and settings: each merge makes typing's runtime protocol
+            # checks, slow on Python 3.11 (a third of the time requests took to prepare a call).
+            headers = CaseInsensitiveDict(self.headers)
+            headers.update(request.headers or {})
+            for name in [name for name, value in headers.items() if value is None]:
+                del headers[name]  # as requests does: None removes a header
+            prepared = requests.PreparedRequest()
+            prepared.prepare(
+                method=request.method.upper() if request.method else request.method,
+                url=request.url,
+                files=request.files,
+                data=request.data,
+                json=request.json,
+                headers=headers,
+                params=(
+                    merge_setting(request.params, self.params)  # type: ignore[no-untyped-call]
+                    if request.params
+                    else None
+                ),
+                auth=request.auth,
+                cookies=None,  # (an empty jar, as the merge of two empty ones)
+                hooks=merge_hooks(request.hooks, self.hooks),  # type: ignore[no-untyped-call]
+            )
+            return prepared
 
         def merge_environment_settings(
             self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any

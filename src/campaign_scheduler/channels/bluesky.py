@@ -251,7 +251,7 @@ class BlueskyChannel(Channel):
                 hint="a replay finds it under its record key",
             ) from exc
         receipt = self._receipt(session, uri, record["createdAt"])
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.debug("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:

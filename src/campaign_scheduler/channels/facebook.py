@@ -142,7 +142,7 @@ class FacebookChannel(GraphChannel):
         receipt = read_receipt(
             self.api, post_id, url_field="permalink_url", time_field="created_time"
         )
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.debug("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:

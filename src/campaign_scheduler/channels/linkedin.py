@@ -270,7 +270,7 @@ class LinkedInChannel(Channel):
                 hint="the publisher will look it up on the page",
             )
         receipt = Receipt(urn, post_url(urn), self._answer_time(response))
-        self.api.log.info("published %s on %s", urn, self.account.name)
+        self.api.log.debug("published %s on %s", urn, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:

@@ -174,7 +174,7 @@ class MastodonChannel(Channel):
         )
         with self.api.reading_created(hint="replaying the same idempotency key returns it"):
             receipt = self._receipt(self.api.json_object(response, creates=True))
-        self.api.log.info("published %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.debug("published %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:

@@ -181,7 +181,7 @@ class MatrixChannel(Channel):
         content = message_content(post, media_events)
         event_id = self._send(room_id, post.idempotency_key, content)
         receipt = self._receipt(room_id, event_id)
-        self.api.log.info("published %s on %s", event_id, self.account.name)
+        self.api.log.debug("published %s on %s", event_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:

@@ -208,7 +208,7 @@ class TelegramChannel(Channel):
             hint="check the channel and settle the delivery with `campaign resolve`"
         ):
             receipt = self._receipt(message)
-        self.api.log.info("published message %s on %s", receipt.remote_id, self.account.name)
+        self.api.log.debug("published message %s on %s", receipt.remote_id, self.account.name)
         return receipt
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:

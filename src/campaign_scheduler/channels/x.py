@@ -227,7 +227,7 @@ class XChannel(Channel):
         with self.api.reading_created(hint="the publisher will look it up on the account"):
             tweet_id = str(self.api.json_object(response, creates=True)["data"]["id"])
         receipt = self._receipt(tweet_id, self._username())
-        self.api.log.info("published %s on %s", tweet_id, self.account.name)
+        self.api.log.debug("published %s on %s", tweet_id, self.account.name)
         return receipt
 
     def look_up(self, post: OutboundPost, *, since: datetime) -> Receipt | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import queue
@@ -15,8 +16,9 @@ import typer
 
 from campaign_scheduler.cli.common import opened
 from campaign_scheduler.cli.output import err_line
+from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.terminal import clean, json_safe
-from campaign_scheduler.uilang import tr, ui_language
+from campaign_scheduler.uilang import Msg, tr, ui_language
 
 if TYPE_CHECKING:
     from campaign_scheduler.store.engine import Store
@@ -64,33 +66,43 @@ class _JsonFormatter(_IsoTimeFormatter):
 
 class _TextFormatter(_IsoTimeFormatter):
     """Log lines for a person at a terminal: in their language (the log message is the msgid;
-    ``--log-json`` stays English), and network answers in messages cannot drive it."""
+    ``--log-json`` stays English), and network answers in messages cannot drive it.
+
+    ``language`` fixes the language (the daemon's: a run speaks one language from start to
+    end); without it each line looks the language up (commands of one process that may be
+    told another language between lines, as tests are)."""
+
+    def __init__(self, fmt: str | None = None, *, language: str | None = None) -> None:
+        super().__init__(fmt)
+        self.language = language
 
     def format(self, record: logging.LogRecord) -> str:
         if isinstance(record.msg, str):
-            lang = ui_language()
+            lang = self.language or ui_language()
             args = record.args
             if isinstance(args, tuple):
                 # A reason is logged as itself: its record in JSON, its wording for readers here.
                 args = tuple(_worded(arg, lang) for arg in args)
-            record = logging.makeLogRecord(
-                {**record.__dict__, "msg": tr(record.msg, lang), "args": args}
-            )
+            record = copy.copy(record)  # the other handlers get the record as it was logged
+            record.msg, record.args = tr(record.msg, lang), args
         return clean(super().format(record))
 
 
 def _worded(arg: object, lang: str) -> object:
     """A log argument as a person reads it: a reason in its wording for readers, an error or
     a :func:`~campaign_scheduler.uilang.msg` in the user's language."""
-    from campaign_scheduler.errors import CampaignSchedulerError
-    from campaign_scheduler.uilang import Msg
-
+    if type(arg) in _AS_THEY_ARE:
+        return arg
     for_readers = getattr(arg, "for_readers", None)
     if callable(for_readers):
         return for_readers(lang)
     if isinstance(arg, CampaignSchedulerError):
         return tr(arg.message, lang)
     return tr(arg, lang) if isinstance(arg, Msg) else arg
+
+
+#: Log arguments that are shown as they are (most of them: keys, names, addresses, numbers).
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
 
 
 def log_warnings_for_people() -> None:
@@ -107,7 +119,9 @@ def log_warnings_for_people() -> None:
 def _setup_logging(as_json: bool, verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        _JsonFormatter() if as_json else _TextFormatter("%(asctime)s %(levelname)-7s %(message)s")
+        _JsonFormatter()
+        if as_json
+        else _TextFormatter("%(asctime)s %(levelname)-7s %(message)s", language=ui_language())
     )
     root = logging.getLogger("campaign_scheduler")
     root.handlers[:] = [handler]

@@ -49,7 +49,7 @@ from sqlalchemy.sql.expression import Grouping
 from campaign_scheduler.errors import CampaignSchedulerError
 from campaign_scheduler.publishing.policy import deadline
 from campaign_scheduler.reasons import Reason
-from campaign_scheduler.store.engine import Store
+from campaign_scheduler.store.engine import Store, execute_on_driver
 from campaign_scheduler.store.lag import lag_seconds
 from campaign_scheduler.store.models import (
     WAITING,
@@ -1012,10 +1012,14 @@ def record_outcomes(
 def _write_ends(
     connection: Connection, finished: list[dict[str, Any]], audited: list[dict[str, Any]]
 ) -> None:
-    """The ends of attempts and the audit events of a group, one ``executemany`` each."""
-    for statement, rows in ((_FINISH_ATTEMPT, finished), (_AUDIT, audited)):
-        if rows:
-            connection.execute(statement, rows)
+    """The ends of attempts and the audit events of a group, one ``executemany`` each (on
+    SQLite the ends are sent by the driver, :func:`execute_on_driver`)."""
+    if finished and connection.dialect.name == "sqlite":
+        execute_on_driver(connection, _FINISH_ATTEMPT, finished)
+    elif finished:
+        connection.execute(_FINISH_ATTEMPT, finished)
+    if audited:
+        connection.execute(_AUDIT, audited)
 
 
 def _record_one(
@@ -1195,7 +1199,7 @@ def _record_sqlite_into(
 ) -> int:
     """The outcome; the end of the attempt and the audit event go to ``finished`` and
     ``audited``, to be written with those of the other outcomes of a group."""
-    updated = int(connection.execute(_RECORD_OUTCOME, values).rowcount)
+    updated = execute_on_driver(connection, _RECORD_OUTCOME, (values,))
     finished.append(_finish_values(values, updated))
     if updated and values["audit"]:
         audited.append(_audit_values(values))
