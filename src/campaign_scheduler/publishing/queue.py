@@ -623,8 +623,9 @@ def _claim_due_pg(
     """PostgreSQL: pick (locking the deliveries and their accounts, ``SKIP LOCKED``), then
     claim, start the attempts and read the details: two statements of one transaction, sent
     together in one round trip (:meth:`Store.pipelined`), committed before any call. A claim
-    of one locks the first delivery that may go out; a batch the first
-    ``limit`` × :data:`BATCH_SCAN` of them in due order, of which it claims one per account."""
+    of one locks the first delivery that may go out; a batch reads the first
+    ``limit`` × :data:`BATCH_SCAN` of them in due order and locks the most overdue of each
+    account among them, at most ``limit`` (:func:`_build_pick_batch_pg`)."""
     return _claims_pg(store, worker, now, lease, limit, ())[1]
 
 
