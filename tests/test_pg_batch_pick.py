@@ -274,3 +274,51 @@ def test_a_batch_claim_locks_no_more_accounts_than_it_claims_for(
     assert len(got["B"]) == 1
     both = got["A"] + got["B"]
     assert sorted(c.post_key for c in both) == ["olpe/00-m", "soest/00-b", "soest/00-m"]
+
+
+def test_a_daemon_with_free_lanes_is_not_left_idle_by_another_daemons_claim(
+    workspace: Workspace, store: Store, postgres_url: str
+) -> None:
+    """Two daemons, two lanes each, three accounts due: daemon d1's first claim (for its two
+    lanes) is in flight when d2's tick claims. d2 gets the account d1 does not take and
+    publishes (before, d1's claim held all three accounts, d2's tick found nothing and ended:
+    on a daemon it then waits for its next wake-up, with `run --once` it exits), each post
+    goes out once, one call at a time per account."""
+    from sqlalchemy import text
+
+    load_drafts(workspace, store, drafts(4))
+    other = open_store(postgres_url)
+    calls = Calls()
+    workers = [
+        Worker(
+            where,
+            Publisher(calls, media_root=workspace.root / "posts"),
+            worker_id=name,
+            lease=LEASE,
+            threads=2,
+            clock=lambda: NOW,
+        )
+        for name, where in (("d1", store), ("d2", other))
+    ]
+    reports = {}
+
+    def tick(worker: Worker) -> None:
+        reports[worker.worker_id] = worker.tick()
+
+    threads = [threading.Thread(target=tick, args=(w,)) for w in workers]
+    try:
+        with store.engine.connect() as holding:
+            holding.execute(text("LOCK TABLE attempt IN SHARE MODE"))
+            threads[0].start()
+            _waiting_for_a_lock(store, 1)  # d1 has picked for its two lanes
+            threads[1].start()
+            _waiting_for_a_lock(store, 2)  # d2 has picked too
+            holding.commit()
+        for thread in threads:
+            thread.join(PATIENCE)
+    finally:
+        other.dispose()
+    assert reports["d2"].published >= 1
+    assert calls.overlaps == []
+    keys = [post.idempotency_key for _remote_id, post in calls.network.posts]
+    assert len(keys) == len(set(keys)) == 12
