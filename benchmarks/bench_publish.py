@@ -23,19 +23,37 @@ that interpreter, alternating, each side loading its own database.
    daemons on the same backlog on 125 accounts, 50 ms per call; the *steady* rate, from the
    first to the last status the sandbox received (the daemons' start-up, 1-3 s of CPU each
    on a busy machine, is outside it), with the CPU each part spent per delivery in that
-   window (the daemons, PostgreSQL's backends, this process with the sandbox) and how often
-   backends waited for a lock. `--before PYTHON` runs every case with that interpreter too (another checkout's
-   venv), alternating, for before/after figures from one run; `--delay 0` for calls without
-   added latency. 125 accounts, not the 50 of the other parts: a daemon makes one call at a
-   time per account, so with calls of ``d`` s no number of daemons passes ``accounts / d``
-   deliveries/s. One daemon's 32 lanes already allow 32 / 0.05 s = 640/s, so on 50 accounts
-   (at most 1,000/s) two daemons could reach 1.56x one at best, whatever their CPU. 125
-   accounts allow 2,500/s (about 2,100/s with a few ms of record and claim between an
-   account's calls), well above the 1,280/s of two daemons' 64 lanes: the lanes and the CPU,
-   not the accounts, are the bound. Not more accounts: each account's first call makes its
-   adapter, session and connection (once per account in a real campaign), and with 4
-   deliveries per account (`--quick`: 500; 16 of 2,000) that start-up stays a small part of
-   the steady window (on 250 accounts, 2 each, it added 0.2 ms of daemon CPU per delivery).
+   window (the daemons, PostgreSQL's backends, this process with the sandbox), the cores
+   that makes at the steady rate, how often backends waited for a lock, the smallest share
+   of the deliveries one daemon made (from the attempts' workers; 1.0: an even split) and
+   the longest gap between two arrivals. `--before PYTHON` runs every case with that
+   interpreter too (another checkout's venv), alternating, for before/after figures from one
+   run; `--delay 0` for calls without added latency. 125 accounts, not the 50 of the other
+   parts: a daemon makes one call at a time per account, so with calls of ``d`` s no number
+   of daemons passes ``accounts / d`` deliveries/s. One daemon's 32 lanes already allow
+   32 / 0.05 s = 640/s, so on 50 accounts (at most 1,000/s) two daemons could reach 1.56x
+   one at best, whatever their CPU. 125 accounts allow 2,500/s (about 2,100/s with a few ms
+   of record and claim between an account's calls), well above the 1,280/s of two daemons'
+   64 lanes: the lanes and the CPU, not the accounts, are the bound. Not more accounts: each
+   account's first call makes its adapter, session and connection (once per account in a
+   real campaign), and with 4 deliveries per account (`--quick`: 500; 16 of 2,000) that
+   start-up stays a small part of the steady window (on 250 accounts, 2 each, it added
+   0.2 ms of daemon CPU per delivery).
+
+   Two cases, both kept:
+   - *default parallel* (as above, `--workers` not given): each daemon has its 32 lanes;
+     on this machine's two cores one daemon already needs more than a core at its rate, so
+     this case measures what the CPU allows, not scale-out.
+   - *latency-bound*: `--workers 8 --daemons 1,2,3 --deliveries 1000 --lead 20`: 8 lanes a
+     daemon (at most 8 / 0.05 s = 160/s each), so that one daemon leaves most of the machine
+     to spare (the cores it uses are printed) and the network's latency is the bound; the
+     case the goal "two daemons ≥ 1.8x one with 50 ms per call" is about. With `--lead S` the
+     backlog falls due S s after the drafts are written and the daemons (`run`, not
+     `--once`) are started and idle before that (their warm-up included; the run fails if
+     one is not up a second before), take the backlog from the same instant and are
+     stopped once everything arrived: with `run --once` a daemon starts 1-3 s after
+     another, so the window holds a part where one works alone, and a later daemon's
+     start-up takes CPU from the others within it.
 6. Claim and record alone (`--only claims`, not run by default): one thread claims and records
    a PostgreSQL backlog with no network call, ms per delivery (wall and CPU), `--before` as
    above.
@@ -45,12 +63,16 @@ throughput against plain sequential POSTs to the same sandbox with requests.Sess
 against an idle `python -c` process.
 
     .venv/bin/python benchmarks/bench_publish.py [--quick] [--postgres URL] [--only latency,...]
+    .venv/bin/python benchmarks/bench_publish.py --only daemons --quick --before PYTHON
+    .venv/bin/python benchmarks/bench_publish.py --only daemons --workers 8 --daemons 1,2,3 \
+        --deliveries 1000 --lead 20 --before PYTHON
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import signal
 import statistics
@@ -60,9 +82,10 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import requests
 
@@ -458,10 +481,14 @@ def burst_floor(deliveries: int, threads: int = 32) -> dict[str, float]:
     return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
 
 
-def write_backlog(live: LiveCampaign, deliveries: int, accounts: int = ACCOUNTS) -> None:
-    """Drafts due a minute ago, one per account each, for ``deliveries`` deliveries."""
+def write_backlog(
+    live: LiveCampaign, deliveries: int, accounts: int = ACCOUNTS, due: datetime | None = None
+) -> None:
+    """Drafts due at ``due`` (a minute ago), one per account each, for ``deliveries``
+    deliveries."""
+    at = due or live.now - timedelta(minutes=1)
     for n in range(deliveries // accounts):
-        live.draft(f"{n:05d}", live.now - timedelta(minutes=1), f"Rückstau {n} #5malklug")
+        live.draft(f"{n:05d}", at, f"Rückstau {n} #5malklug")
 
 
 def throughput_run(
@@ -622,13 +649,40 @@ def main() -> None:
         default=DAEMON_ACCOUNTS,
         help="daemons: accounts the backlog is spread over (one call at a time per account)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="daemons: lanes per daemon (`run --workers`; 0: daemon.parallel)",
+    )
+    parser.add_argument(
+        "--daemons", default="1,2", help="daemons: how many daemons, comma-separated (1,2)"
+    )
+    parser.add_argument(
+        "--lead",
+        type=float,
+        default=0,
+        help="daemons: the backlog falls due this many seconds after the drafts are written, "
+        "the daemons (`run`) started and idle before (0: `run --once` on a backlog due "
+        "already)",
+    )
+    parser.add_argument(
+        "--deliveries", type=int, help="daemons: the backlog (500 with --quick, else 2,000)"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     if "claims" in only:
         claim_record_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
     if "daemons" in only:
-        size = 500 if args.quick else 2000
-        daemon_cases(args.postgres, size, args.runs, args.before, args.delay, args.accounts)
+        case = DaemonCase(
+            deliveries=args.deliveries or (500 if args.quick else 2000),
+            delay=args.delay,
+            accounts=args.accounts,
+            workers=args.workers or None,
+            counts=tuple(int(n) for n in args.daemons.split(",")),
+            lead=args.lead or None,
+        )
+        daemon_cases(args.postgres, case, args.runs, args.before)
     if "statements" in only:
         statement_cases(args.postgres, 500 if args.quick else 2000)
     if "latency" in only:
@@ -845,17 +899,29 @@ def daemons_run(
     python: str,
     delay: float,
     accounts: int = DAEMON_ACCOUNTS,
+    workers: int | None = None,
+    lead: float | None = None,
 ) -> dict[str, float]:
-    """``daemons`` × `run --once` of ``python`` on a backlog of ``deliveries`` on ``accounts``
-    accounts: the steady
-    rate (first to last status at the sandbox), the whole rate (processes started to all
-    ended) and CPU ms per delivery within the steady window."""
+    """``daemons`` daemons of ``python`` on a backlog of ``deliveries`` on ``accounts``
+    accounts, ``workers`` lanes each (None: ``daemon.parallel``): the steady rate (first to
+    last status at the sandbox), the whole rate (processes started to all ended), CPU ms per
+    delivery within the steady window and the share of the deliveries each daemon made
+    (``fewest``: the smallest share, times the number of daemons; 1.0 is an even split).
+
+    Without ``lead`` the daemons are `run --once` on a backlog due a minute ago: they start
+    one after the other (each 1-3 s of CPU on a busy machine), so the window holds a part
+    where not all of them run yet, and a later one's start-up takes CPU from the others.
+    With ``lead`` the backlog falls due ``lead`` s after the drafts were written; the daemons
+    (`run`) are started, and idle, before that (a warm-up included), and take it from the
+    same instant; they are stopped once everything arrived."""
+    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         sandbox.delay = delay
         live = campaign(Path(folder), sandbox, database_url=database_url, accounts=accounts)
-        write_backlog(live, deliveries, accounts)
+        due = live.now + timedelta(seconds=lead) if lead else live.now - timedelta(minutes=1)
+        write_backlog(live, deliveries, accounts, due)
         # loaded by the interpreter the daemons run on: its code makes the schema it knows
         loaded = subprocess.run(
             [python, *live.command("load")[1:]],
@@ -865,10 +931,12 @@ def daemons_run(
             check=False,
         )
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        options = ["--workers", str(workers)] if workers else []
+        options += [] if lead else ["--once"]
         started = time.perf_counter()
         runners = [
             subprocess.Popen(
-                [python, *live.command("run", "--once", "--worker-id", f"d{i}")[1:]],
+                [python, *live.command("run", *options, "--worker-id", f"d{i}")[1:]],
                 env=live.process_env(),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -876,42 +944,86 @@ def daemons_run(
             for i in range(daemons)
         ]
         database = str(make_url(database_url).database)
-        with CpuSampler([r.pid for r in runners], database, admin_url) as sampler:
-            for runner in runners:
-                runner.wait(timeout=1200)
+        engine = create_engine(database_url)
+        try:
+            with CpuSampler([r.pid for r in runners], database, admin_url) as sampler:
+                if lead:
+                    _wait_for_workers(engine, daemons, due)
+                    limit = time.monotonic() + lead + 1200
+                    while len(sandbox.statuses()) < deliveries and time.monotonic() < limit:
+                        time.sleep(0.2)
+                    for runner in runners:
+                        runner.send_signal(signal.SIGTERM)
+                for runner in runners:
+                    runner.wait(timeout=1200)
+            with engine.connect() as connection:
+                counted = connection.execute(
+                    text("SELECT worker, count(*) FROM attempt GROUP BY 1")
+                )
+                made: dict[str, int] = {row[0]: row[1] for row in counted}
+        finally:
+            engine.dispose()
         elapsed = time.perf_counter() - started
         arrivals = sorted(s.created_at.timestamp() for s in sandbox.statuses())
         assert len(arrivals) == deliveries, f"{len(arrivals)} of {deliveries} arrived"
     first, last = arrivals[0], arrivals[-1]
     cpu_first, cpu_last = sampler.at(first), sampler.at(last)
     per = [(b - a) * 1000 / (deliveries - 1) for a, b in zip(cpu_first, cpu_last, strict=True)]
+    window = last - first
+    shares = [made.get(f"d{i}", 0) / deliveries for i in range(daemons)]
     return {
-        "steady": (deliveries - 1) / (last - first),
+        "steady": (deliveries - 1) / window,
         "whole": deliveries / elapsed,
         "daemon_ms": per[0],
         "postgres_ms": per[1],
         "sandbox_ms": per[2],
+        # the share of two cores the daemons / everything used in the steady window
+        "daemon_cores": per[0] * (deliveries - 1) / 1000 / window,
+        "all_cores": sum(per) * (deliveries - 1) / 1000 / window,
         "lock_share": sampler.lock_waits / max(sampler.backend_samples, 1),
+        "fewest": min(shares) * daemons,
+        "longest_gap": max(b - a for a, b in itertools.pairwise(arrivals)),
     }
 
 
-def daemon_cases(
-    admin_url: str,
-    deliveries: int,
-    runs: int,
-    before: str | None,
-    delay: float = 0.05,
-    accounts: int = DAEMON_ACCOUNTS,
-) -> None:
-    """One and two daemons on PostgreSQL, ``delay`` s per call, alternating interpreters;
-    the sequential POST baseline (no added latency) is measured before the daemons."""
+def _wait_for_workers(engine: Any, daemons: int, due: datetime) -> None:
+    """Until ``daemons`` daemons have registered (their first heartbeat); the backlog must
+    not fall due before (the lead is too short for this machine's load otherwise)."""
+    from sqlalchemy import text
+
+    while True:
+        with engine.connect() as connection:
+            up = connection.execute(text("SELECT count(*) FROM worker")).scalar_one()
+        if up >= daemons:
+            break
+        time.sleep(0.1)
+    left = (due - datetime.now(UTC)).total_seconds()
+    assert left > 1, f"the daemons were up {left:.1f} s before the backlog fell due: --lead"
+
+
+@dataclass(frozen=True)
+class DaemonCase:
+    """What the N-daemons part runs (see the module's docstring, part 5)."""
+
+    deliveries: int
+    delay: float = 0.05
+    accounts: int = DAEMON_ACCOUNTS
+    workers: int | None = None  # lanes per daemon; None: daemon.parallel
+    counts: tuple[int, ...] = (1, 2)  # numbers of daemons
+    lead: float | None = None  # None: `run --once` on a backlog due a minute ago
+
+
+def daemon_cases(admin_url: str, case: DaemonCase, runs: int, before: str | None) -> None:
+    """``case.counts`` daemons on PostgreSQL, ``case.delay`` s per call, alternating numbers
+    and interpreters; the sequential POST baseline (no added latency) is measured before."""
     with MastodonSandbox() as sandbox:
         base_rate = statistics.median(baseline_post_rate(sandbox)[0] for _ in range(runs))
     print(f"baseline: sequential POST to the sandbox {base_rate:.0f}/s")
     pythons = [("after", sys.executable)] + ([("before", before)] if before else [])
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    loads: list[float] = []
     for _ in range(runs):
-        for daemons in (1, 2):
+        for daemons in case.counts:
             for label, python in pythons:
                 url = _fresh_postgres(admin_url)
                 if url is None:
@@ -919,30 +1031,53 @@ def daemon_cases(
                     return
                 try:
                     result = daemons_run(
-                        deliveries, daemons, url, admin_url, python, delay, accounts
+                        case.deliveries,
+                        daemons,
+                        url,
+                        admin_url,
+                        python,
+                        case.delay,
+                        case.accounts,
+                        case.workers,
+                        case.lead,
                     )
                 finally:
                     _drop_postgres(admin_url, url)
                 results.setdefault((label, daemons), []).append(result)
-                print(f"  {label}, {daemons} daemon(s): {result}, load {os.getloadavg()[0]:.1f}")
+                loads.append(os.getloadavg()[0])
+                shown = ", ".join(f"{k} {v:.3g}" for k, v in result.items())
+                print(f"  {label}, {daemons} daemon(s): {shown}, load {loads[-1]:.1f}")
+    lanes = f"{case.workers} lanes" if case.workers else "daemon.parallel lanes"
+    start = (
+        f"due {case.lead:.0f} s after the load began, daemons idle" if case.lead else "run --once"
+    )
+    print(
+        f"{case.deliveries} due on {case.accounts} accounts, {case.delay * 1000:.0f} ms per "
+        f"call, {lanes} per daemon, {start}; load average {min(loads):.1f}-{max(loads):.1f}"
+    )
     for label, _python in pythons:
-        one = statistics.median(r["steady"] for r in results[(label, 1)])
-        for daemons in (1, 2):
+        one = statistics.median(r["steady"] for r in results[(label, case.counts[0])])
+        for daemons in case.counts:
             rows = results[(label, daemons)]
 
             def median(key: str, rows: list[dict[str, float]] = rows) -> float:
                 return statistics.median(r[key] for r in rows)
 
+            def each(rows: list[dict[str, float]], key: str) -> list[float]:
+                return [r[key] for r in rows]
+
             print(
-                f"{label}: {daemons} daemon(s), PostgreSQL, {deliveries} due on {accounts} "
-                f"accounts, "
-                f"{delay * 1000:.0f} ms per call (median of {len(rows)}): steady "
-                f"{median('steady'):.1f}/s ({median('steady') / one:.2f}x one daemon, "
-                f"{median('steady') / base_rate:.2f}x the baseline), whole run incl. start-up "
+                f"{label}: {daemons} daemon(s) (median of {len(rows)}): steady "
+                f"{median('steady'):.1f}/s ({median('steady') / one:.2f}x {case.counts[0]}, "
+                f"{median('steady') / base_rate:.2f}x the baseline; runs "
+                f"{', '.join(f'{steady:.0f}' for steady in each(rows, 'steady'))}), "
+                f"whole run incl. start-up "
                 f"{median('whole'):.1f}/s; CPU ms per delivery: daemons "
                 f"{median('daemon_ms'):.1f}, PostgreSQL {median('postgres_ms'):.1f}, sandbox "
-                f"{median('sandbox_ms'):.1f}; backends waiting for a lock "
-                f"{median('lock_share'):.1%}"
+                f"{median('sandbox_ms'):.1f}; cores used: daemons "
+                f"{median('daemon_cores'):.2f}, all {median('all_cores'):.2f}; backends "
+                f"waiting for a lock {median('lock_share'):.1%}; smallest share of a daemon "
+                f"{median('fewest'):.2f} of an even one; longest gap {median('longest_gap'):.3f} s"
             )
 
 

@@ -10,6 +10,7 @@ of each account among them. Round trips are counted as in tests/test_pg_round_tr
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -216,3 +217,108 @@ def test_a_pipeline_on_a_connection_the_server_ends_fails_as_sqlalchemy_and_is_n
     assert raised.value.connection_invalidated
     claims = claim_due_many(store, "w1", NOW, LEASE, 10)
     assert len(claims) == 3
+
+
+def _waiting_for_a_lock(store: Store, count: int) -> None:
+    """Until ``count`` backends of the test's database wait for a lock."""
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(int(PATIENCE * 20)):
+        with store.engine.connect() as connection:
+            if connection.execute(query).scalar_one() >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} backends never waited for a lock")
+
+
+def test_a_batch_claim_locks_no_more_accounts_than_it_claims_for(
+    workspace: Workspace, store: Store, postgres_url: str
+) -> None:
+    """Daemon A claims for two lanes; while its claim is in flight (its pick's locks held),
+    daemon B claims for two: B gets the third account's first delivery (all three are due at
+    the same instant), the one A does not claim. (Before,
+    A's pick locked the first ``2 × BATCH_SCAN`` deliveries in due order and every account
+    among them, all three here, so B found nothing: a daemon with free lanes went idle, on
+    PostgreSQL until its next wake-up, while another claimed only what its lanes could take.)
+
+    A's claim is held in flight by a table lock on ``attempt`` that its claim statement (which
+    inserts the attempts, after the pick) waits for; B's waits for it too, after its pick."""
+    from sqlalchemy import text
+
+    load_drafts(workspace, store, drafts(4))
+    other = open_store(postgres_url)
+    got: dict[str, list[Claim]] = {}
+
+    def claim(name: str, where: Store) -> None:
+        got[name] = claim_due_many(where, name, NOW, LEASE, 2)
+
+    a = threading.Thread(target=claim, args=("A", store))
+    b = threading.Thread(target=claim, args=("B", other))
+    try:
+        with store.engine.connect() as holding:
+            holding.execute(text("LOCK TABLE attempt IN SHARE MODE"))
+            a.start()
+            _waiting_for_a_lock(store, 1)  # A has picked and locked
+            b.start()
+            _waiting_for_a_lock(store, 2)  # B has picked too
+            holding.commit()
+        a.join(PATIENCE)
+        b.join(PATIENCE)
+    finally:
+        other.dispose()
+    assert len(got["A"]) == 2
+    assert len(got["B"]) == 1
+    both = got["A"] + got["B"]
+    assert sorted(c.post_key for c in both) == ["olpe/00-m", "soest/00-b", "soest/00-m"]
+
+
+def test_a_daemon_with_free_lanes_is_not_left_idle_by_another_daemons_claim(
+    workspace: Workspace, store: Store, postgres_url: str
+) -> None:
+    """Two daemons, two lanes each, three accounts due: daemon d1's first claim (for its two
+    lanes) is in flight when d2's tick claims. d2 gets the account d1 does not take and
+    publishes (before, d1's claim held all three accounts, d2's tick found nothing and ended:
+    on a daemon it then waits for its next wake-up, with `run --once` it exits), each post
+    goes out once, one call at a time per account."""
+    from sqlalchemy import text
+
+    load_drafts(workspace, store, drafts(4))
+    other = open_store(postgres_url)
+    calls = Calls()
+    workers = [
+        Worker(
+            where,
+            Publisher(calls, media_root=workspace.root / "posts"),
+            worker_id=name,
+            lease=LEASE,
+            threads=2,
+            clock=lambda: NOW,
+        )
+        for name, where in (("d1", store), ("d2", other))
+    ]
+    reports = {}
+
+    def tick(worker: Worker) -> None:
+        reports[worker.worker_id] = worker.tick()
+
+    threads = [threading.Thread(target=tick, args=(w,)) for w in workers]
+    try:
+        with store.engine.connect() as holding:
+            holding.execute(text("LOCK TABLE attempt IN SHARE MODE"))
+            threads[0].start()
+            _waiting_for_a_lock(store, 1)  # d1 has picked for its two lanes
+            threads[1].start()
+            _waiting_for_a_lock(store, 2)  # d2 has picked too
+            holding.commit()
+        for thread in threads:
+            thread.join(PATIENCE)
+    finally:
+        other.dispose()
+    assert reports["d2"].published >= 1
+    assert calls.overlaps == []
+    keys = [post.idempotency_key for _remote_id, post in calls.network.posts]
+    assert len(keys) == len(set(keys)) == 12

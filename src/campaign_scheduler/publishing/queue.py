@@ -121,21 +121,27 @@ _PUBLISHING = DeliveryState.PUBLISHING.value
 
 _BUSY = _D.alias("busy")
 #: One call at a time per account, in due order: an account with a delivery in flight (in
-#: this daemon or another) gets nothing new until that call is recorded.
+#: this daemon or another) gets nothing new until that call is recorded. The state is written
+#: into the statement, not bound: with a bound state a prepared statement's generic plan on
+#: PostgreSQL guesses that every account has deliveries in flight, expects the pick to find
+#: almost nothing and sorts every due delivery rather than walking ix_delivery_pending_due.
 _ACCOUNT_FREE = ~(
     select(_BUSY.c.id)
-    .where(_BUSY.c.account_id == _D.c.account_id, _BUSY.c.state == _PUBLISHING)
+    .where(
+        _BUSY.c.account_id == _D.c.account_id,
+        _BUSY.c.state == literal_column(f"'{_PUBLISHING}'"),
+    )
     .exists()
 )
 
 
-def _build_pick_due() -> Any:
+def _build_pick_due(*, locking: bool = True) -> Any:
     """The most overdue delivery that may go out now, on an account with nothing in flight.
 
     On PostgreSQL it locks the delivery and its account (``SKIP LOCKED``): two daemons never
-    pick deliveries of one account at once."""
+    pick deliveries of one account at once. Without ``locking`` it only reads."""
     now = bindparam("now", type_=UTCDateTime())
-    return (
+    pick = (
         select(_D.c.id)
         .select_from(_JOINED)
         .where(
@@ -152,8 +158,8 @@ def _build_pick_due() -> Any:
         )
         .order_by(_D.c.due_at, _D.c.id)
         .limit(1)
-        .with_for_update(skip_locked=True, key_share=True, of=[_D, _A])
     )
+    return pick.with_for_update(skip_locked=True, key_share=True, of=[_D, _A]) if locking else pick
 
 
 def _claiming(now: Any) -> dict[str, Any]:
@@ -368,10 +374,52 @@ _PICKED_SETTING = "campaign_scheduler.picked"
 
 
 def _build_pick_due_pg() -> Any:
-    """PostgreSQL: lock the first ``scan`` deliveries that may go out now, in due order,
-    with their accounts (:func:`_build_pick_due`), and keep their ids in
-    :data:`_PICKED_SETTING` (``{}``: none). Returns that value."""
-    picks = _PICK_DUE.limit(bindparam("scan")).subquery("picks")
+    """PostgreSQL: lock the first delivery that may go out now, with its account
+    (:func:`_build_pick_due`), and keep its id in :data:`_PICKED_SETTING` (``{}``: none).
+    Returns that value."""
+    return _keeping_picks(_PICK_DUE.subquery("picks"))
+
+
+def _build_pick_batch_pg() -> Any:
+    """PostgreSQL: the pick of a claim for ``limit`` lanes. Of the first ``scan`` deliveries
+    that may go out now, in due order, it takes the most overdue of each account, and of
+    those it locks the first ``limit`` it can (``SKIP LOCKED``), each with its account, and
+    keeps their ids in :data:`_PICKED_SETTING`.
+
+    It locks no more deliveries and accounts than it may claim: the first ``scan`` are read,
+    not locked, so another daemon claiming at the same moment skips only the ``limit``
+    accounts this claim takes and gets the next ones. (Locking all ``scan`` rows, with every
+    account among them, left another daemon's pick with nothing: a backlog interleaves the
+    accounts, and ``32 × 8`` rows held every one of 125.) A delivery another daemon claimed
+    after the read fails the recheck of its newest version (no longer pending) once locked,
+    and the next candidate takes its place; the claim's own guards stay as they were."""
+    scanned = (
+        _build_pick_due(locking=False)
+        .add_columns(_D.c.account_id, _D.c.due_at)
+        .limit(bindparam("scan"))
+        .subquery("scanned")
+    )
+    place = func.row_number().over(
+        partition_by=scanned.c.account_id, order_by=(scanned.c.due_at, scanned.c.id)
+    )
+    ranked = select(scanned.c.id, place.label("place")).subquery("ranked")
+    firsts = select(ranked.c.id).where(ranked.c.place == 1)
+    locked = (
+        select(_D.c.id)
+        .select_from(_D.join(_A, _A.c.id == _D.c.account_id))
+        .where(
+            _D.c.id == any_(func.array(firsts.scalar_subquery())),
+            _D.c.state == literal_column(f"'{_PENDING}'"),
+        )
+        .order_by(_D.c.due_at, _D.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, key_share=True, of=[_D, _A])
+    )
+    return _keeping_picks(locked.subquery("picks"))
+
+
+def _keeping_picks(picks: Any) -> Any:
+    """Keep the ids of ``picks`` (a subquery with ``id``) in :data:`_PICKED_SETTING`."""
     ids = func.coalesce(sql_cast(func.array_agg(picks.c.id), Text), "{}")
     return select(func.set_config(_PICKED_SETTING, ids, True))
 
@@ -417,6 +465,7 @@ def _build_claim_one_pg() -> Any:
 
 
 _PICK_DUE_PG = _build_pick_due_pg()
+_PICK_BATCH_PG = _build_pick_batch_pg()
 _CLAIM_PICKS_PG = _build_claim_picks_pg()
 _CLAIM_ONE_PG = _build_claim_one_pg()
 
@@ -574,8 +623,9 @@ def _claim_due_pg(
     """PostgreSQL: pick (locking the deliveries and their accounts, ``SKIP LOCKED``), then
     claim, start the attempts and read the details: two statements of one transaction, sent
     together in one round trip (:meth:`Store.pipelined`), committed before any call. A claim
-    of one locks the first delivery that may go out; a batch the first
-    ``limit`` × :data:`BATCH_SCAN` of them in due order, of which it claims one per account."""
+    of one locks the first delivery that may go out; a batch reads the first
+    ``limit`` × :data:`BATCH_SCAN` of them in due order and locks the most overdue of each
+    account among them, at most ``limit`` (:func:`_build_pick_batch_pg`)."""
     return _claims_pg(store, worker, now, lease, limit, ())[1]
 
 
@@ -594,15 +644,15 @@ def _claims_pg(
         "until": now + lease,
         "worker": worker,
         "worker_name": worker,
-        "scan": 1 if limit == 1 else limit * BATCH_SCAN,
+        "scan": limit * BATCH_SCAN,
         "limit": limit,
     }
-    claim = _CLAIM_ONE_PG if limit == 1 else _CLAIM_PICKS_PG
-    *earlier, (picked,), rows = store.pipelined((*before, (_PICK_DUE_PG, values), (claim, values)))
+    pick, claim = (_PICK_DUE_PG, _CLAIM_ONE_PG) if limit == 1 else (_PICK_BATCH_PG, _CLAIM_PICKS_PG)
+    *earlier, (picked,), rows = store.pipelined((*before, (pick, values), (claim, values)))
     for _ in range(2):  # another daemon claimed for each picked account meanwhile: again
         if rows or picked == ("{}",):
             break
-        (picked,), rows = store.pipelined(((_PICK_DUE_PG, values), (claim, values)))
+        (picked,), rows = store.pipelined(((pick, values), (claim, values)))
     claims = [
         _claim_from_row(row[0], row[3], row[1], row[2], worker, now, _in_utc(row[4:]))
         for row in rows
