@@ -8,7 +8,11 @@
 1. Lag from due time to the request reaching the sandbox, with N deliveries due within one
    minute (N = 1,000 and 10,000 by default, `--lag-sizes`), one `campaign run` daemon on
    SQLite; with the timer's own floor (APScheduler alone, date jobs due the same way) and the
-   sandbox's (bare POSTs due the same way, from 32 threads).
+   sandbox's (bare POSTs due the same way, from 32 threads), and the daemon's CPU per
+   delivery. Two due patterns (`--lag-patterns`, both by default, see ``due_plan``):
+   `seconds`, drafts evenly through the minute cut to whole seconds, each on all 50 accounts
+   (bursts of 150-200 at one instant), and `spread`, every delivery at an instant of its own
+   (uniformly random, microseconds, as the queue stores them).
 2. Deliveries per second: one daemon on SQLite, one and two on PostgreSQL (`run --once` on a
    backlog of due deliveries; `--sqlite-only` for the first alone).
 
@@ -138,20 +142,78 @@ def campaign(
     )
 
 
-def lag_run(deliveries: int, rtt_ms: float, python: str = sys.executable) -> dict[str, float]:
-    """Lags (ms) from due to arrival at the sandbox of ``deliveries`` due within a minute, one
-    daemon of ``python`` (its own checkout loads the campaign: it makes the schema it knows)."""
-    drafts = deliveries // ACCOUNTS
+#: The due patterns of the lag part (``--lag-patterns``).
+LAG_PATTERNS = ("seconds", "spread")
+
+
+def due_plan(
+    deliveries: int, pattern: str, first_due: datetime, seed: int = 17
+) -> list[tuple[int, datetime]]:
+    """When each of ``deliveries`` is due, as (account index, due), within the minute from
+    ``first_due``.
+
+    ``seconds``: ``deliveries / ACCOUNTS`` drafts evenly through the minute, each due on
+    every account, their times cut to whole seconds (the resolution a draft's ``at`` is
+    usually written in; a real campaign writes whole minutes): 150-200 deliveries fall due
+    at one instant, three or four drafts' worth.
+    ``spread``: every delivery at an instant of its own, uniformly random within the minute
+    at the microsecond resolution the queue stores (a draft's ``at``, ``reschedule --at``
+    and ``queue`` keep sub-second times end to end); on average one every 6 ms at 10,000.
+    """
+    if pattern == "seconds":
+        drafts = deliveries // ACCOUNTS
+        return [
+            (account, (first_due + timedelta(seconds=60 * n / drafts)).replace(microsecond=0))
+            for n in range(drafts)
+            for account in range(ACCOUNTS)
+        ]
+    if pattern == "spread":
+        import random
+
+        chance = random.Random(seed)
+        return sorted(
+            (
+                (n % ACCOUNTS, first_due + timedelta(microseconds=chance.randrange(60_000_000)))
+                for n in range(deliveries)
+            ),
+            key=lambda planned: planned[1],
+        )
+    raise ValueError(f"unknown due pattern {pattern!r}")
+
+
+def lag_run(
+    deliveries: int, rtt_ms: float, python: str = sys.executable, pattern: str = "seconds"
+) -> dict[str, float]:
+    """Lags (ms) from due to arrival at the sandbox of ``deliveries`` due within a minute as
+    :func:`due_plan` has them, one daemon of ``python`` (its own checkout loads the campaign:
+    it makes the schema it knows). ``seconds``: one draft per instant, on every account;
+    ``spread``: one draft per delivery, on its one account (``accounts = [...]``)."""
     with MastodonSandbox() as sandbox, tempfile.TemporaryDirectory() as folder:
         live = campaign(Path(folder), sandbox)
-        first_due = live.now + timedelta(seconds=40 + drafts // 50)
+        drafts = deliveries // ACCOUNTS if pattern == "seconds" else deliveries
+        # Time to load the drafts and start the daemon before the first is due.
+        first_due = live.now + timedelta(
+            seconds=40 + drafts // (50 if pattern == "seconds" else 250)
+        )
+        plan = due_plan(deliveries, pattern, first_due)
         due_of: dict[str, datetime] = {}
-        for n in range(drafts):
-            at = first_due + timedelta(seconds=60 * n / drafts)
-            at = at.replace(microsecond=0)
-            live.draft(f"{n:05d}", at, f"Countdown {n} #5malklug")
-            due_of[f"Countdown {n} #5malklug"] = at
+        if pattern == "seconds":
+            for n, (_account, at) in enumerate(plan[::ACCOUNTS]):
+                live.draft(f"{n:05d}", at, f"Countdown {n} #5malklug")
+                due_of[f"Countdown {n} #5malklug"] = at
+        else:
+            for n, (account, at) in enumerate(plan):
+                text = f"Countdown {n} #5malklug"
+                (live.root / "posts" / "soest" / f"{n:05d}.md").write_text(
+                    f'+++\nat = "{at.isoformat()}"\nchannels = ["mastodon"]\n'
+                    f'accounts = ["soest-mastodon-{account}"]\n+++\n{text}\n',
+                    encoding="utf-8",
+                )
+                due_of[text] = at
         _run_with(live, python, "load")
+        import resource
+
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         daemon = _start_with(live, python, "run", "--log-json")
         try:
             deadline = time.monotonic() + 60 + (first_due - datetime.now(UTC)).total_seconds() + 120
@@ -160,6 +222,8 @@ def lag_run(deliveries: int, rtt_ms: float, python: str = sys.executable) -> dic
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
+        spent = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = spent.ru_utime + spent.ru_stime - used.ru_utime - used.ru_stime
         arrivals = {
             s.idempotency_key: s.created_at for s in sandbox.statuses() if s.idempotency_key
         }
@@ -169,7 +233,14 @@ def lag_run(deliveries: int, rtt_ms: float, python: str = sys.executable) -> dic
             lags.append((status.created_at - due).total_seconds() * 1000)
         assert len(arrivals) == deliveries, f"only {len(arrivals)} of {deliveries} arrived"
     p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
-    return {"p50_ms": p50, "p99_ms": p99, "max_ms": max(lags), "p50_ratio": p50 / rtt_ms}
+    return {
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": max(lags),
+        "p50_ratio": p50 / rtt_ms,
+        # the daemon's CPU from its start to its stop (start-up and warm-ups included)
+        "cpu_ms": cpu * 1000 / deliveries,
+    }
 
 
 SHIPPED_CONFIG = ROOT / "config.example.toml"
@@ -400,14 +471,13 @@ def latency_cases(runs: int, delay: float = 0.25, before: str | None = None) -> 
             )
 
 
-def timer_floor(deliveries: int) -> dict[str, float]:
+def timer_floor(deliveries: int, pattern: str = "seconds") -> dict[str, float]:
     """APScheduler 3 alone as the timer: one date job per delivery, due as in :func:`lag_run`
-    (whole seconds, spread over a minute in bursts); lag = when the job ran − due (ms)."""
+    (:func:`due_plan`); lag = when the job ran − due (ms)."""
     from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    drafts = deliveries // ACCOUNTS
     lags: list[float] = []
     lock = threading.Lock()
 
@@ -422,32 +492,26 @@ def timer_floor(deliveries: int) -> dict[str, float]:
         timezone=UTC,
     )
     scheduler.start()
-    first_due = datetime.now(UTC) + timedelta(seconds=10)
-    for n in range(drafts):
-        at = (first_due + timedelta(seconds=60 * n / drafts)).replace(microsecond=0)
-        for _ in range(ACCOUNTS):
-            scheduler.add_job(ran, "date", run_date=at, args=[at.timestamp()])
+    plan = due_plan(deliveries, pattern, datetime.now(UTC) + timedelta(seconds=10))
+    for _account, at in plan:
+        scheduler.add_job(ran, "date", run_date=at, args=[at.timestamp()])
     until = time.monotonic() + 120
-    while len(lags) < drafts * ACCOUNTS and time.monotonic() < until:
+    while len(lags) < len(plan) and time.monotonic() < until:
         time.sleep(0.5)
     scheduler.shutdown(wait=False)
     return {"p50_ms": percentile(lags, 0.5), "p99_ms": percentile(lags, 0.99)}
 
 
-def burst_floor(deliveries: int, threads: int = 32) -> dict[str, float]:
-    """Bare POSTs due as in :func:`lag_run`, sent at each instant by ``threads`` threads (one
-    requests.Session each, as the daemon's lanes): what this sandbox and Python threads on
-    this machine reach at best in that shape; lag = arrival − due (ms)."""
+def burst_floor(deliveries: int, threads: int = 32, pattern: str = "seconds") -> dict[str, float]:
+    """Bare POSTs due as in :func:`lag_run` (:func:`due_plan`), each handed at its due
+    instant to ``threads`` threads (one requests.Session each, as the daemon's lanes): what
+    this sandbox and Python threads on this machine reach at best in that shape; lag =
+    arrival − due (ms)."""
     import queue
 
-    drafts = deliveries // ACCOUNTS
     with MastodonSandbox() as sandbox:
         tokens = [sandbox.add_account(f"burst{n}") for n in range(ACCOUNTS)]
-        first_due = datetime.now(UTC) + timedelta(seconds=5)
-        instants: dict[datetime, int] = {}
-        for n in range(drafts):
-            at = (first_due + timedelta(seconds=60 * n / drafts)).replace(microsecond=0)
-            instants[at] = instants.get(at, 0) + ACCOUNTS
+        plan = due_plan(deliveries, pattern, datetime.now(UTC) + timedelta(seconds=5))
         due_of: dict[str, float] = {}
         work: queue.Queue[tuple[str, str] | None] = queue.Queue()
 
@@ -465,14 +529,11 @@ def burst_floor(deliveries: int, threads: int = 32) -> dict[str, float]:
         pool = [threading.Thread(target=lane, daemon=True) for _ in range(threads)]
         for thread in pool:
             thread.start()
-        sent = 0
-        for at, count in sorted(instants.items()):
+        for sent, (account, at) in enumerate(plan):
             time.sleep(max(0.0, at.timestamp() - time.time()))
-            for n in range(count):
-                text = f"b{sent}"
-                due_of[text] = at.timestamp()
-                work.put((tokens[n % ACCOUNTS], text))
-                sent += 1
+            text = f"b{sent}"
+            due_of[text] = at.timestamp()
+            work.put((tokens[account], text))
         for _ in pool:
             work.put(None)
         for thread in pool:
@@ -641,6 +702,12 @@ def main() -> None:
         "--lag-sizes", help="lag: deliveries due within the minute, comma-separated (1000,10000)"
     )
     parser.add_argument(
+        "--lag-patterns",
+        default=",".join(LAG_PATTERNS),
+        help="lag: how the deliveries fall due, comma-separated: seconds (whole-second "
+        "bursts), spread (each at its own instant)",
+    )
+    parser.add_argument(
         "--sqlite-only", action="store_true", help="throughput: only the SQLite daemon"
     )
     parser.add_argument(
@@ -697,35 +764,41 @@ def main() -> None:
 
     sizes = [int(n) for n in args.lag_sizes.split(",")] if args.lag_sizes else []
     sizes = sizes or ([1000] if args.quick else [1000, 10_000])
-    if "lag" in only:
-        floor = timer_floor(sizes[-1])
+    patterns = args.lag_patterns.split(",")
+    for pattern in patterns if "lag" in only else []:
+        shape = {"seconds": "in whole-second bursts", "spread": "each at its own instant"}[pattern]
+        floor = timer_floor(sizes[-1], pattern)
         print(
-            f"timer floor: APScheduler alone, {sizes[-1]} date jobs due within a minute: "
-            f"p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms"
+            f"timer floor ({pattern}): APScheduler alone, {sizes[-1]} date jobs due within a "
+            f"minute {shape}: p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms, "
+            f"load {os.getloadavg()[0]:.1f}"
         )
-        burst = burst_floor(sizes[-1])
+        burst = burst_floor(sizes[-1], pattern=pattern)
         print(
-            f"sandbox floor: {sizes[-1]} bare POSTs due the same way, 32 threads: "
-            f"p50 {burst['p50_ms']:.0f} ms, p99 {burst['p99_ms']:.0f} ms"
+            f"sandbox floor ({pattern}): {sizes[-1]} bare POSTs due the same way, 32 threads: "
+            f"p50 {burst['p50_ms']:.0f} ms, p99 {burst['p99_ms']:.0f} ms, "
+            f"load {os.getloadavg()[0]:.1f}"
         )
-    for size in sizes if "lag" in only else []:
-        lag_rows: dict[str, list[dict[str, float]]] = {}
-        for _ in range(1 if size > 1000 and not args.before else args.runs):
-            for side, python in _pythons(args.before):
-                row = lag_run(size, rtt, python)
-                lag_rows.setdefault(side, []).append(row)
+        for size in sizes:
+            lag_rows: dict[str, list[dict[str, float]]] = {}
+            for _ in range(1 if size > 1000 and not args.before else args.runs):
+                for side, python in _pythons(args.before):
+                    row = lag_run(size, rtt, python, pattern)
+                    lag_rows.setdefault(side, []).append(row)
+                    print(
+                        f"  {side}, {size} due ({pattern}): p50 {row['p50_ms']:.0f} ms, p99 "
+                        f"{row['p99_ms']:.0f} ms, daemon CPU {row['cpu_ms']:.2f} ms per delivery, "
+                        f"load {os.getloadavg()[0]:.1f}"
+                    )
+            for side, runs in lag_rows.items():
+                p50 = statistics.median(r["p50_ms"] for r in runs)
+                p99 = statistics.median(r["p99_ms"] for r in runs)
                 print(
-                    f"  {side}, {size} due: p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, "
-                    f"load {os.getloadavg()[0]:.1f}"
+                    f"{side}: lag, {size} due within a minute {shape} (1 daemon, SQLite, "
+                    f"median of {len(runs)}): p50 {p50:.0f} ms ({p50 / rtt:.0f}x a sandbox "
+                    f"round trip), p99 {p99:.0f} ms, max {max(r['max_ms'] for r in runs):.0f} ms, "
+                    f"daemon CPU {statistics.median(r['cpu_ms'] for r in runs):.2f} ms per delivery"
                 )
-        for side, runs in lag_rows.items():
-            p50 = statistics.median(r["p50_ms"] for r in runs)
-            p99 = statistics.median(r["p99_ms"] for r in runs)
-            print(
-                f"{side}: lag, {size} due within a minute (1 daemon, SQLite, median of "
-                f"{len(runs)}): p50 {p50:.0f} ms ({p50 / rtt:.0f}x a sandbox round trip), "
-                f"p99 {p99:.0f} ms, max {max(r['max_ms'] for r in runs):.0f} ms"
-            )
 
     backlog = 1000 if args.quick else 5000
     slow = 500 if args.quick else 2000  # with 50 ms per call
