@@ -143,23 +143,31 @@ def test_batch_claims_of_two_daemons_never_overlap_and_keep_each_account_in_due_
     assert order == keys_in_due_order(store)
 
 
+def two_daemons(
+    workspace: Workspace, stores: tuple[Store, Store], calls: Calls, threads: int
+) -> list[Worker]:
+    """Daemons d1 and d2, each on its own store (its own connections), with ``threads`` lanes
+    each, making their calls through ``calls``."""
+    return [
+        Worker(
+            where,
+            Publisher(calls, media_root=workspace.root / "posts"),
+            worker_id=name,
+            lease=LEASE,
+            threads=threads,
+            clock=lambda: NOW,
+        )
+        for name, where in zip(("d1", "d2"), stores, strict=True)
+    ]
+
+
 def test_two_daemons_on_postgresql_publish_each_post_once_one_call_at_a_time_per_account(
     workspace: Workspace, store: Store, postgres_url: str
 ) -> None:
     load_drafts(workspace, store, drafts(4))
     other = open_store(postgres_url)
     calls = Calls()
-    workers = [
-        Worker(
-            where,
-            Publisher(calls, media_root=workspace.root / "posts"),
-            worker_id=name,
-            lease=LEASE,
-            threads=4,
-            clock=lambda: NOW,
-        )
-        for name, where in (("d1", store), ("d2", other))
-    ]
+    workers = two_daemons(workspace, (store, other), calls, threads=4)
     try:
         threads = [threading.Thread(target=w.tick) for w in workers]
         for thread in threads:
@@ -289,17 +297,7 @@ def test_a_daemon_with_free_lanes_is_not_left_idle_by_another_daemons_claim(
     load_drafts(workspace, store, drafts(4))
     other = open_store(postgres_url)
     calls = Calls()
-    workers = [
-        Worker(
-            where,
-            Publisher(calls, media_root=workspace.root / "posts"),
-            worker_id=name,
-            lease=LEASE,
-            threads=2,
-            clock=lambda: NOW,
-        )
-        for name, where in (("d1", store), ("d2", other))
-    ]
+    workers = two_daemons(workspace, (store, other), calls, threads=2)
     reports = {}
 
     def tick(worker: Worker) -> None:
