@@ -737,6 +737,10 @@ def main() -> None:
         "--deliveries", type=int, help="daemons: the backlog (500 with --quick, else 2,000)"
     )
     args = parser.parse_args()
+    if args.deliveries and args.deliveries % args.accounts:
+        # The backlog is whole drafts, one delivery per account each: any other number would
+        # leave the wait for the last delivery waiting for deliveries never written.
+        parser.error(f"--deliveries must be a multiple of --accounts ({args.accounts})")
     only = set(args.only.split(","))
     if "claims" in only:
         claim_record_cases(args.postgres, 500 if args.quick else 2000, args.runs, args.before)
