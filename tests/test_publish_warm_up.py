@@ -76,8 +76,8 @@ def test_the_rehearsal_changes_nothing_and_leaves_no_statement_of_a_tick_to_comp
         if context is not None and context.cache_hit is context.dialect.CACHE_MISS:
             misses.append(statement)
 
-    compiled = set(store._compiled_sql)  # PostgreSQL's pipelines, compiled by the store
-    on_driver = set(driver_sql.get(store.engine.dialect, {}))  # SQLite's hot writes
+    # PostgreSQL's pipelines and SQLite's hot writes, compiled for the driver
+    on_driver = set(driver_sql.get(store.engine.dialect, {}))
     try:
         claim = claim_due(store, "w1", NOW, LEASE)
         assert claim is not None
@@ -90,7 +90,6 @@ def test_the_rehearsal_changes_nothing_and_leaves_no_statement_of_a_tick_to_comp
     finally:
         event.remove(store.engine, "after_cursor_execute", _seen)
     assert misses == []
-    assert set(store._compiled_sql) == compiled
     assert set(driver_sql.get(store.engine.dialect, {})) == on_driver
 
 

@@ -23,6 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,6 @@ from campaign_scheduler.uilang import msg
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-#: A statement as :meth:`Store.pipelined` sends it: its SQL, the values of its own binds, and
-#: the bind processing of its types (bind name, processor).
-_Compiled = tuple[str, dict[str, Any], tuple[tuple[str, Callable[[Any], Any]], ...]]
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 IMMEDIATE = "campaign_sqlite_immediate"
@@ -166,7 +164,6 @@ class Store:
             threading.RLock() if self.is_sqlite else contextlib.nullcontext()
         )
         #: SQL and own values of the statements :meth:`pipelined` sends (compiled once).
-        self._compiled_sql: dict[Executable, _Compiled] = {}
 
     def for_threads(self, threads: int) -> Store:
         """The same database with a pool for ``threads`` threads (and their lease keepers)."""
@@ -255,7 +252,10 @@ class Store:
         from psycopg import Error as DriverError
         from sqlalchemy.exc import DBAPIError
 
-        compiled = [(self._compiled(statement), values) for statement, values in statements]
+        dialect = self.engine.dialect
+        compiled = [
+            (_compiled_for_driver(dialect, statement), values) for statement, values in statements
+        ]
         # (autocommit: SQLAlchemy's transaction sends neither BEGIN nor COMMIT)
         with self.transaction(write=True, single=True) as connection:
             driver = connection.connection.driver_connection
@@ -264,16 +264,13 @@ class Store:
             try:
                 cursors = []
                 with driver.pipeline():
-                    for (sql, defaults, processors), values in compiled:
+                    for found, values in compiled:
+                        sql = found.sql
                         cursor = driver.cursor()
-                        params = {**defaults, **values}
-                        for name, process in processors:
-                            params[name] = process(params[name])
-                        cursor.execute(sql, params)
+                        cursor.execute(sql, found.bound(values))
                         cursors.append(cursor)
                 return [cursor.fetchall() for cursor in cursors]
             except DriverError as exc:
-                dialect = self.engine.dialect
                 dropped = dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
                 if dropped:
                     connection.invalidate(exc)
@@ -286,31 +283,34 @@ class Store:
                     dialect=dialect,
                 ) from exc
 
-    def _compiled(self, statement: Executable) -> _Compiled:
-        """The SQL of ``statement`` for this database, the values of its own binds and the
-        bind processing of its types."""
-        found = self._compiled_sql.get(statement)
-        if found is None:
-            dialect = self.engine.dialect
-            compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-            processors = {}
-            for bind, name in compiled.bind_names.items():
-                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                if process is not None:
-                    processors[name] = process
-            found = (compiled.string, dict(compiled.params), tuple(processors.items()))
-            self._compiled_sql[statement] = found
-        return found
-
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-#: A statement as :func:`execute_on_driver` sends it: its SQL, the values of its own binds,
-#: the order of its positional parameters and the bind processing of its types.
-_DriverCompiled = tuple[str, dict[str, Any], tuple[str, ...], tuple[tuple[str, Any], ...]]
+@dataclass(frozen=True)
+class DriverStatement:
+    """A statement as the driver takes it (:meth:`Store.pipelined`, :func:`execute_on_driver`):
+    its SQL, the values of its own binds, the order of its positional parameters (``None``
+    where they are named) and the bind processing of its types; ``plain`` when running it
+    needs nothing of SQLAlchemy (no defaults computed in Python, no expanding ``IN`` lists,
+    no escaped names, no ``RETURNING``)."""
+
+    sql: str
+    defaults: dict[str, Any]
+    positions: tuple[str, ...] | None
+    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    plain: bool
+
+    def bound(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` with the statement's own binds, each through its type's processing."""
+        params = {**self.defaults, **values}
+        for name, process in self.processors:
+            params[name] = process(params[name])
+        return params
+
+
 #: Per database dialect (one per engine), the statements compiled for the driver.
-driver_sql: weakref.WeakKeyDictionary[Any, dict[Executable, _DriverCompiled]] = (
+driver_sql: weakref.WeakKeyDictionary[Any, dict[Executable, DriverStatement]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -334,12 +334,13 @@ def execute_on_driver(
     from sqlalchemy.exc import DBAPIError
 
     dialect = connection.dialect
-    sql, defaults, order, processors = _compiled_for_driver(dialect, statement)
+    found = _compiled_for_driver(dialect, statement)
+    if dialect.name != "sqlite" or found.positions is None or not found.plain:
+        raise ValueError(f"not a statement for the driver alone: {found.sql}")
+    sql, order = found.sql, found.positions
     values = []
     for row in rows:
-        params = {**defaults, **row}
-        for name, process in processors:
-            params[name] = process(params[name])
+        params = found.bound(row)
         values.append(tuple(params[name] for name in order))
     driver = connection.connection.driver_connection
     assert driver is not None
@@ -364,31 +365,29 @@ def execute_on_driver(
     return changed
 
 
-def _compiled_for_driver(dialect: Any, statement: Executable) -> _DriverCompiled:
+def _compiled_for_driver(dialect: Any, statement: Executable) -> DriverStatement:
+    """``statement`` compiled for ``dialect`` once, kept for the dialect's engine."""
     known = driver_sql.setdefault(dialect, {})
     found = known.get(statement)
     if found is None:
         compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-        if (
-            dialect.name != "sqlite"
-            or compiled.positiontup is None
-            or compiled.insert_prefetch
-            or compiled.update_prefetch
-            or compiled.post_compile_params
-            or compiled.escaped_bind_names
-            or compiled.returning
-        ):
-            raise ValueError(f"not a statement for the driver alone: {compiled.string}")
         processors = {}  # (a bind used twice, as a time in two places, is one value)
         for bind, name in compiled.bind_names.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 processors[name] = process
-        found = (
-            compiled.string,
-            dict(compiled.params),
-            tuple(compiled.positiontup),
-            tuple(processors.items()),
+        found = DriverStatement(
+            sql=compiled.string,
+            defaults=dict(compiled.params),
+            positions=None if compiled.positiontup is None else tuple(compiled.positiontup),
+            processors=tuple(processors.items()),
+            plain=not (
+                compiled.insert_prefetch
+                or compiled.update_prefetch
+                or compiled.post_compile_params
+                or compiled.escaped_bind_names
+                or compiled.returning
+            ),
         )
         known[statement] = found
     return found
